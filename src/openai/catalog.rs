@@ -1,0 +1,367 @@
+//! The data the model of the world runs on: models, latency profiles, rate-limit tiers and
+//! prices, read from `mocks/*.toml`. The files are embedded in the binary (so `postload` works
+//! anywhere) and may be replaced by a user's edited copies with `--mocks DIR`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::bucket::Limits;
+use super::latency::Profile;
+
+pub const EMBEDDED_MODELS: &str = include_str!("../../mocks/models.toml");
+pub const EMBEDDED_TIERS: &str = include_str!("../../mocks/tiers.toml");
+pub const EMBEDDED_LATENCY: &str = include_str!("../../mocks/latency.toml");
+pub const EMBEDDED_PRICES: &str = include_str!("../../mocks/prices.toml");
+
+/// A data file could not be used. Each variant names the file; `Invalid` also names the field.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("{file}: cannot read: {source}")]
+    Read {
+        file: String,
+        source: std::io::Error,
+    },
+    #[error("{file}: {message}")]
+    Parse { file: String, message: String },
+    #[error("{file}: field `{field}`: {message}")]
+    Invalid {
+        file: String,
+        field: String,
+        message: String,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelEntry {
+    pub id: String,
+    pub snapshot: String,
+    pub profile: String,
+    pub limits: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ModelsFile {
+    as_of: String,
+    source: String,
+    model: Vec<ModelEntry>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tier {
+    pub tier: u8,
+    pub qualification: String,
+    pub limits: BTreeMap<String, Limits>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TierSet {
+    pub as_of: String,
+    pub source: String,
+    pub tier: Vec<Tier>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TiersFile {
+    default_set: String,
+    sets: BTreeMap<String, TierSet>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LatencyFile {
+    profiles: BTreeMap<String, Profile>,
+}
+
+/// USD per 1M tokens for one model.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Price {
+    pub input: f64,
+    #[serde(default)]
+    pub cached_input: Option<f64>,
+    pub output: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PriceEntry {
+    input: f64,
+    #[serde(default)]
+    cached_input: Option<f64>,
+    output: f64,
+    since: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PricesFile {
+    version: String,
+    as_of: String,
+    source: String,
+    models: BTreeMap<String, PriceEntry>,
+}
+
+/// A dated price table.
+#[derive(Debug, Clone, Serialize)]
+pub struct PriceTable {
+    pub version: String,
+    pub as_of: String,
+    pub source: String,
+    pub models: BTreeMap<String, Price>,
+}
+
+/// Everything in `mocks/`, checked for consistency.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    pub models: Vec<ModelEntry>,
+    pub profiles: BTreeMap<String, Profile>,
+    pub default_tier_set: String,
+    pub tier_sets: BTreeMap<String, TierSet>,
+    pub prices: PriceTable,
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(file: &str, text: &str) -> Result<T, CatalogError> {
+    toml::from_str(text).map_err(|e| CatalogError::Parse {
+        file: file.to_string(),
+        message: e.to_string().trim_end().to_string(),
+    })
+}
+
+fn invalid(file: &str, field: impl Into<String>, message: impl Into<String>) -> CatalogError {
+    CatalogError::Invalid {
+        file: file.to_string(),
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+impl Catalog {
+    /// The data embedded at build time.
+    pub fn embedded() -> Self {
+        Self::from_texts(
+            [
+                ("mocks/models.toml", EMBEDDED_MODELS),
+                ("mocks/tiers.toml", EMBEDDED_TIERS),
+                ("mocks/latency.toml", EMBEDDED_LATENCY),
+                ("mocks/prices.toml", EMBEDDED_PRICES),
+            ]
+            .map(|(n, t)| (n.to_string(), t.to_string())),
+        )
+        .expect("the embedded mocks/ files are checked by the tests")
+    }
+
+    /// Reads `models.toml`, `tiers.toml`, `latency.toml` and `prices.toml` from `dir`; a file that
+    /// is not there is taken from the embedded copy.
+    pub fn load_dir(dir: &Path) -> Result<Self, CatalogError> {
+        let read = |name: &str, embedded: &str| -> Result<(String, String), CatalogError> {
+            let path: PathBuf = dir.join(name);
+            if path.exists() {
+                let text = std::fs::read_to_string(&path).map_err(|source| CatalogError::Read {
+                    file: path.display().to_string(),
+                    source,
+                })?;
+                Ok((path.display().to_string(), text))
+            } else {
+                Ok((format!("mocks/{name} (embedded)"), embedded.to_string()))
+            }
+        };
+        Self::from_texts([
+            read("models.toml", EMBEDDED_MODELS)?,
+            read("tiers.toml", EMBEDDED_TIERS)?,
+            read("latency.toml", EMBEDDED_LATENCY)?,
+            read("prices.toml", EMBEDDED_PRICES)?,
+        ])
+    }
+
+    /// Parses the four files (given as `(name, text)` in the order models, tiers, latency, prices)
+    /// and checks that they refer to each other correctly.
+    pub fn from_texts(files: [(String, String); 4]) -> Result<Self, CatalogError> {
+        let [(mf, mt), (tf, tt), (lf, lt), (pf, pt)] = files;
+        let models: ModelsFile = parse(&mf, &mt)?;
+        let tiers: TiersFile = parse(&tf, &tt)?;
+        let latency: LatencyFile = parse(&lf, &lt)?;
+        let prices: PricesFile = parse(&pf, &pt)?;
+
+        for (name, profile) in &latency.profiles {
+            profile
+                .validate()
+                .map_err(|m| invalid(&lf, format!("profiles.{name}"), m))?;
+        }
+        if models.model.is_empty() {
+            return Err(invalid(&mf, "model", "no models listed"));
+        }
+        for (i, m) in models.model.iter().enumerate() {
+            if !latency.profiles.contains_key(&m.profile) {
+                return Err(invalid(
+                    &mf,
+                    format!("model[{i}].profile"),
+                    format!("no profile `{}` in {lf}", m.profile),
+                ));
+            }
+        }
+        if !tiers.sets.contains_key(&tiers.default_set) {
+            return Err(invalid(
+                &tf,
+                "default_set",
+                format!("no set `{}`", tiers.default_set),
+            ));
+        }
+        for (set_name, set) in &tiers.sets {
+            for (i, tier) in set.tier.iter().enumerate() {
+                for m in &models.model {
+                    if !tier.limits.contains_key(&m.limits) {
+                        return Err(invalid(
+                            &tf,
+                            format!("sets.{set_name}.tier[{i}].limits"),
+                            format!("no limits for `{}` (used by model `{}`)", m.limits, m.id),
+                        ));
+                    }
+                }
+                for (family, l) in &tier.limits {
+                    if l.rpm == 0 || l.tpm == 0 || l.rpd == Some(0) {
+                        return Err(invalid(
+                            &tf,
+                            format!("sets.{set_name}.tier[{i}].limits.{family}"),
+                            "limits must be positive",
+                        ));
+                    }
+                }
+            }
+        }
+        for (name, p) in &prices.models {
+            let ok = p.input >= 0.0 && p.output >= 0.0 && p.cached_input.is_none_or(|c| c >= 0.0);
+            if !ok {
+                return Err(invalid(
+                    &pf,
+                    format!("models.{name}"),
+                    "prices must be >= 0",
+                ));
+            }
+        }
+        Ok(Catalog {
+            models: models.model,
+            profiles: latency.profiles,
+            default_tier_set: tiers.default_set,
+            tier_sets: tiers.sets,
+            prices: PriceTable {
+                version: prices.version,
+                as_of: prices.as_of,
+                source: prices.source,
+                models: prices
+                    .models
+                    .into_iter()
+                    .map(|(k, v)| {
+                        (
+                            k,
+                            Price {
+                                input: v.input,
+                                cached_input: v.cached_input,
+                                output: v.output,
+                            },
+                        )
+                    })
+                    .collect(),
+            },
+        })
+    }
+
+    pub fn model(&self, id: &str) -> Option<&ModelEntry> {
+        self.models.iter().find(|m| m.id == id)
+    }
+
+    /// The limits of every rate-limit family at `tier` of `set`.
+    pub fn tier(&self, set: &str, tier: u8) -> Result<&Tier, String> {
+        let s = self.tier_sets.get(set).ok_or_else(|| {
+            format!(
+                "unknown tier set `{set}` (known: {})",
+                self.tier_sets
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })?;
+        s.tier.iter().find(|t| t.tier == tier).ok_or_else(|| {
+            format!(
+                "tier set `{set}` has no tier {tier} (it has {})",
+                s.tier
+                    .iter()
+                    .map(|t| t.tier.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts() -> [(String, String); 4] {
+        [
+            ("models.toml", EMBEDDED_MODELS),
+            ("tiers.toml", EMBEDDED_TIERS),
+            ("latency.toml", EMBEDDED_LATENCY),
+            ("prices.toml", EMBEDDED_PRICES),
+        ]
+        .map(|(n, t)| (n.to_string(), t.to_string()))
+    }
+
+    #[test]
+    fn embedded_data_is_consistent() {
+        let c = Catalog::embedded();
+        assert_eq!(c.model("gpt-4o").unwrap().snapshot, "gpt-4o-2024-08-06");
+        let t1 = c.tier("openai-2025", 1).unwrap();
+        assert_eq!(t1.limits["gpt-4o"].tpm, 30_000);
+        assert_eq!(
+            c.tier("openai-2025", 5).unwrap().limits["gpt-4o-mini"].tpm,
+            150_000_000
+        );
+        assert_eq!(c.tier("seed", 2).unwrap().limits["gpt-4o"].tpm, 100_000);
+        assert_eq!(c.prices.models["gpt-4o"].output, 10.0);
+        assert!(c.tier("seed", 4).unwrap_err().contains("no tier 4"));
+        assert!(c.tier("nope", 1).unwrap_err().contains("unknown tier set"));
+    }
+
+    #[test]
+    fn unknown_field_names_the_file_and_line() {
+        let mut t = texts();
+        t[2].1 = t[2]
+            .1
+            .replace("latency_ms = 0", "latency_ms = 0\nlatncy = 3");
+        let err = Catalog::from_texts(t).unwrap_err().to_string();
+        assert!(err.starts_with("latency.toml:"), "{err}");
+        assert!(err.contains("latncy"), "{err}");
+        assert!(err.contains("line"), "{err}");
+    }
+
+    #[test]
+    fn bad_percentiles_name_the_profile() {
+        let mut t = texts();
+        t[2].1 = t[2].1.replace("p95 = 1144.0", "p95 = 100.0");
+        let err = Catalog::from_texts(t).unwrap_err().to_string();
+        assert!(
+            err.contains("profiles.gpt-4o") && err.contains("ttft_ms"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_model_without_limits_in_a_tier_is_an_error() {
+        let mut t = texts();
+        t[1].1 = t[1].1.replacen(
+            "limits.gpt-4o-mini = { rpm = 500, tpm = 200_000, rpd = 10_000 }",
+            "",
+            1,
+        );
+        let err = Catalog::from_texts(t).unwrap_err().to_string();
+        assert!(err.contains("sets.openai-2025.tier[0].limits"), "{err}");
+    }
+}

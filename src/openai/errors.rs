@@ -1,0 +1,182 @@
+//! OpenAI's error bodies: `{"error": {"message", "type", "param", "code"}}`, with the wording of
+//! real responses (see `shared/openai-facts.md`).
+
+use serde_json::{json, Value};
+
+/// One API error: the HTTP status and the body's four fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: u16,
+    pub message: String,
+    pub kind: &'static str,
+    pub param: Option<String>,
+    pub code: Option<&'static str>,
+}
+
+impl ApiError {
+    pub fn body(&self) -> Value {
+        json!({"error": {
+            "message": self.message,
+            "type": self.kind,
+            "param": self.param,
+            "code": self.code,
+        }})
+    }
+
+    fn invalid(param: Option<String>, code: Option<&'static str>, message: String) -> Self {
+        Self {
+            status: 400,
+            message,
+            kind: "invalid_request_error",
+            param,
+            code,
+        }
+    }
+
+    pub fn unparsable_json() -> Self {
+        Self::invalid(None, None, "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON. If you have trouble figuring out how to fix this, please contact us through our help center at help.openai.com.)".into())
+    }
+
+    pub fn missing(param: &str) -> Self {
+        Self::invalid(
+            Some(param.into()),
+            Some("missing_required_parameter"),
+            format!("Missing required parameter: '{param}'."),
+        )
+    }
+
+    pub fn invalid_type(param: &str, expected: &str, got: &Value) -> Self {
+        Self::invalid(
+            Some(param.into()),
+            Some("invalid_type"),
+            format!(
+                "Invalid type for '{param}': expected {expected}, but got {} instead.",
+                json_type(got)
+            ),
+        )
+    }
+
+    pub fn below_min(param: &str, min: i64, got: &Value) -> Self {
+        Self::invalid(
+            Some(param.into()),
+            Some("integer_below_min_value"),
+            format!("Invalid '{param}': integer below minimum value. Expected a value >= {min}, but got {got} instead."),
+        )
+    }
+
+    pub fn out_of_range(param: &str, min: f64, max: f64, got: &Value) -> Self {
+        Self::invalid(
+            Some(param.into()),
+            Some("decimal_above_max_value"),
+            format!("Invalid '{param}': expected a value between {min} and {max}, but got {got} instead."),
+        )
+    }
+
+    pub fn empty_array(param: &str) -> Self {
+        Self::invalid(
+            Some(param.into()),
+            Some("empty_array"),
+            format!("Invalid '{param}': empty array. Expected an array with minimum length 1, but got an empty array instead."),
+        )
+    }
+
+    pub fn invalid_value(param: &str, got: &str, supported: &[&str]) -> Self {
+        let list = match supported {
+            [] => String::new(),
+            [one] => format!("'{one}'"),
+            [init @ .., last] => format!(
+                "{}, and '{last}'",
+                init.iter()
+                    .map(|s| format!("'{s}'"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        Self::invalid(
+            Some(param.into()),
+            Some("invalid_value"),
+            format!("Invalid value: '{got}'. Supported values are: {list}."),
+        )
+    }
+
+    pub fn other(param: &str, message: String) -> Self {
+        Self::invalid(Some(param.into()), None, message)
+    }
+
+    pub fn model_not_found(model: &str) -> Self {
+        Self {
+            status: 404,
+            message: format!("The model `{model}` does not exist or you do not have access to it."),
+            kind: "invalid_request_error",
+            param: None,
+            code: Some("model_not_found"),
+        }
+    }
+
+    pub fn rate_limited(kind: &'static str, message: String) -> Self {
+        Self {
+            status: 429,
+            message,
+            kind,
+            param: None,
+            code: Some("rate_limit_exceeded"),
+        }
+    }
+
+    pub fn server_error() -> Self {
+        Self {
+            status: 500,
+            message: "The server had an error while processing your request. Sorry about that! You can retry your request, or contact us through our help center at help.openai.com if the error persists.".into(),
+            kind: "server_error",
+            param: None,
+            code: None,
+        }
+    }
+
+    pub fn overloaded() -> Self {
+        Self {
+            status: 503,
+            message: "That model is currently overloaded with other requests. You can retry your request, or contact us through our help center at help.openai.com if the error persists.".into(),
+            kind: "server_error",
+            param: None,
+            code: None,
+        }
+    }
+}
+
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "an integer",
+        Value::Number(_) => "a decimal",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_have_the_four_fields() {
+        let b = ApiError::missing("messages").body();
+        assert_eq!(b["error"]["type"], "invalid_request_error");
+        assert_eq!(b["error"]["param"], "messages");
+        assert_eq!(b["error"]["code"], "missing_required_parameter");
+        let b = ApiError::server_error().body();
+        assert!(b["error"]["param"].is_null() && b["error"]["code"].is_null());
+    }
+
+    #[test]
+    fn invalid_value_lists_supported_values_like_openai() {
+        let e =
+            ApiError::invalid_value("messages[0].role", "bot", &["system", "user", "assistant"]);
+        assert_eq!(
+            e.message,
+            "Invalid value: 'bot'. Supported values are: 'system', 'user', and 'assistant'."
+        );
+    }
+}

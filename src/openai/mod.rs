@@ -1,0 +1,11 @@
+//! The OpenAI model of the world, in pure code: rate-limit buckets, latency and length draws,
+//! token accounting, error bodies and the dated data behind them (`mocks/`). The stub serves from
+//! it, and the run and the planner will reuse it, so there is exactly one copy of each rule.
+//! Nothing here touches tokio, the network or the clock: time and randomness come in as arguments.
+
+pub mod bucket;
+pub mod catalog;
+pub mod duration;
+pub mod errors;
+pub mod latency;
+pub mod tokens;

@@ -1,0 +1,233 @@
+//! Token accounting with the gpt-4o family's tokenizer (o200k_base, embedded by tiktoken-rs).
+//!
+//! Prompt tokens follow OpenAI's cookbook formula for chat models:
+//! `3 + Σ over messages (3 + tokens(role) + tokens(content) [+ tokens(name) + 1])`, where the
+//! trailing 3 primes the assistant's reply. A content given as an array of parts counts each
+//! text part; an image part counts a flat 85 tokens (OpenAI's low-detail price; high detail is
+//! tiled and not modelled). Completion text is real English made of words that are one token
+//! each, so a completion of N tokens re-tokenizes to exactly N tokens.
+
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+use serde_json::Value;
+use tiktoken_rs::CoreBPE;
+
+pub const TOKENS_PER_MESSAGE: u32 = 3;
+pub const TOKENS_PER_NAME: u32 = 1;
+pub const REPLY_PRIMING: u32 = 3;
+pub const IMAGE_PART_TOKENS: u32 = 85;
+
+/// The o200k_base tokenizer, loaded once (about 170 ms in a release build).
+pub fn bpe() -> &'static CoreBPE {
+    tiktoken_rs::o200k_base_singleton()
+}
+
+/// Counts tokens of text, remembering the counts of texts it has seen. A load test sends the same
+/// few prompts thousands of times and the stub counts them under wiremock's server lock, so a
+/// cache hit (a hash of the text) replaces a tokenization. Bounded: cleared when full.
+#[derive(Debug, Default)]
+pub struct TokenCounter {
+    cache: HashMap<u64, u32>,
+}
+
+const CACHE_CAPACITY: usize = 16_384;
+
+impl TokenCounter {
+    pub fn count(&mut self, text: &str) -> u32 {
+        if text.len() < 64 {
+            return bpe().count_ordinary(text) as u32;
+        }
+        let mut h = DefaultHasher::new();
+        text.hash(&mut h);
+        let key = h.finish();
+        if let Some(&n) = self.cache.get(&key) {
+            return n;
+        }
+        let n = bpe().count_ordinary(text) as u32;
+        if self.cache.len() >= CACHE_CAPACITY {
+            self.cache.clear();
+        }
+        self.cache.insert(key, n);
+        n
+    }
+
+    /// Tokens of one message's `content` (a string or an array of parts).
+    pub fn content(&mut self, content: &Value) -> u32 {
+        match content {
+            Value::String(s) => self.count(s),
+            Value::Array(parts) => parts
+                .iter()
+                .map(|part| match part.get("type").and_then(Value::as_str) {
+                    Some("text") => part
+                        .get("text")
+                        .and_then(Value::as_str)
+                        .map_or(0, |t| self.count(t)),
+                    Some("image_url") => IMAGE_PART_TOKENS,
+                    _ => 0,
+                })
+                .sum(),
+            _ => 0,
+        }
+    }
+
+    /// Prompt tokens of a validated `messages` array, by the cookbook formula.
+    pub fn prompt(&mut self, messages: &[Value]) -> u32 {
+        let mut total = REPLY_PRIMING;
+        for m in messages {
+            total += TOKENS_PER_MESSAGE;
+            if let Some(role) = m.get("role").and_then(Value::as_str) {
+                total += self.count(role);
+            }
+            if let Some(content) = m.get("content") {
+                total += self.content(content);
+            }
+            if let Some(name) = m.get("name").and_then(Value::as_str) {
+                total += self.count(name) + TOKENS_PER_NAME;
+            }
+            if let Some(refusal) = m.get("refusal").and_then(Value::as_str) {
+                total += self.count(refusal);
+            }
+            if let Some(calls) = m.get("tool_calls").and_then(Value::as_array) {
+                for call in calls {
+                    if let Some(f) = call.get("function") {
+                        for key in ["name", "arguments"] {
+                            if let Some(s) = f.get(key).and_then(Value::as_str) {
+                                total += self.count(s);
+                            }
+                        }
+                        total += 1;
+                    }
+                }
+            }
+        }
+        total
+    }
+}
+
+/// Source of completion text: `text(n)` is real English of exactly `n` o200k tokens.
+#[derive(Debug)]
+pub struct CompletionText {
+    text: String,
+    /// `ends[i]` is the byte length of the first `i + 1` tokens.
+    ends: Vec<usize>,
+}
+
+const CORPUS: &str =
+    "Your brand deserves a fresh look this season, and this post shows what makes your \
+business stand out. Our team has crafted a post that speaks to your customers, shows the \
+value you bring, and invites them to take the next step. Bright colors, clear words, and a \
+strong call to action help every message land. Share the story of your best product, \
+celebrate the people behind it, and give your audience a reason to come back. Great content \
+is simple, honest, and made for the moment. Start the conversation today, reach new people, \
+and watch your community grow with every share, like, and comment.";
+
+/// The most tokens one completion can have (gpt-4o's output limit).
+pub const MAX_COMPLETION_TOKENS: usize = 16_384;
+
+impl CompletionText {
+    pub fn new() -> Self {
+        let bpe = bpe();
+        // Split the corpus into pieces that the tokenizer's pre-split keeps apart: words with their
+        // leading space, and single punctuation marks. Keep only pieces that are one token each.
+        let mut pieces: Vec<String> = Vec::new();
+        for word in CORPUS.split_whitespace() {
+            let (w, punct) = match word.strip_suffix(['.', ',']) {
+                Some(w) => (w, Some(&word[w.len()..])),
+                None => (word, None),
+            };
+            let piece = format!(" {w}");
+            if bpe.count_ordinary(&piece) == 1 {
+                pieces.push(piece);
+                if let Some(p) = punct {
+                    pieces.push(p.to_string());
+                }
+            }
+        }
+        // The text starts with the first word without its space when that is one token too.
+        let first = pieces[0].trim_start();
+        let (mut text, mut i) = if bpe.count_ordinary(first) == 1 {
+            (first.to_string(), 1)
+        } else {
+            ("The".to_string(), 0)
+        };
+        let mut ends = vec![text.len()];
+        while ends.len() < MAX_COMPLETION_TOKENS {
+            text.push_str(&pieces[i % pieces.len()]);
+            ends.push(text.len());
+            i += 1;
+        }
+        Self { text, ends }
+    }
+
+    /// The first `n` tokens of the text (n clamped to 1..=MAX_COMPLETION_TOKENS).
+    pub fn text(&self, n: u32) -> &str {
+        let n = (n as usize).clamp(1, self.ends.len());
+        &self.text[..self.ends[n - 1]]
+    }
+
+    /// Token `i` of the text (for streaming deltas).
+    pub fn token(&self, i: usize) -> &str {
+        let i = i.min(self.ends.len() - 1);
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.text[start..self.ends[i]]
+    }
+}
+
+impl Default for CompletionText {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn completion_text_has_exactly_the_asked_number_of_tokens() {
+        let c = CompletionText::new();
+        for n in (1..=400).chain([1_000, 2_048, 4_096]) {
+            let text = c.text(n);
+            assert_eq!(bpe().count_ordinary(text) as u32, n, "n = {n}: {text:?}");
+        }
+        let joined: String = (0..50).map(|i| c.token(i)).collect();
+        assert_eq!(joined, c.text(50));
+        assert!(c.text(12).starts_with("Your brand deserves"));
+    }
+
+    #[test]
+    fn prompt_tokens_follow_the_cookbook_formula() {
+        let mut counter = TokenCounter::default();
+        let messages = vec![
+            json!({"role": "system", "content": "You are a helpful assistant."}),
+            json!({"role": "user", "content": "Hello!", "name": "sam"}),
+        ];
+        let by_hand = 3
+            + (3 + bpe().count_ordinary("system")
+                + bpe().count_ordinary("You are a helpful assistant."))
+            + (3 + bpe().count_ordinary("user")
+                + bpe().count_ordinary("Hello!")
+                + bpe().count_ordinary("sam")
+                + 1);
+        assert_eq!(counter.prompt(&messages) as usize, by_hand);
+        // Cached counts give the same answer for long texts.
+        let long = "marketing ".repeat(100);
+        assert_eq!(counter.count(&long), counter.count(&long));
+        assert_eq!(counter.count(&long) as usize, bpe().count_ordinary(&long));
+    }
+
+    #[test]
+    fn content_parts_count_text_and_a_flat_image_price() {
+        let mut counter = TokenCounter::default();
+        let parts = json!([
+            {"type": "text", "text": "Describe this"},
+            {"type": "image_url", "image_url": {"url": "https://example.invalid/a.png"}}
+        ]);
+        assert_eq!(
+            counter.content(&parts) as usize,
+            bpe().count_ordinary("Describe this") + IMAGE_PART_TOKENS as usize
+        );
+    }
+}

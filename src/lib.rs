@@ -2,3 +2,5 @@
 //! service or a faithful OpenAI stub.
 
 pub mod openai;
+pub mod clock;
+pub mod stub;

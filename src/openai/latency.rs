@@ -90,7 +90,7 @@ impl Profile {
                 {
                     return Err("output_tokens_per_s: need 0 < min <= max".into());
                 }
-                if !(*prompt_tokens_per_output_token > 0.0) {
+                if prompt_tokens_per_output_token.is_nan() || *prompt_tokens_per_output_token <= 0.0 {
                     return Err("prompt_tokens_per_output_token: must be > 0".into());
                 }
                 let c = completion_tokens;

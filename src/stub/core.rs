@@ -1,0 +1,501 @@
+//! The stub's brain, free of HTTP: takes a request body, returns a [`Reply`] (status, headers,
+//! body, delay). wiremock calls it from a synchronous `Respond` while holding its server lock,
+//! so everything here is bounded and cheap: token counts are cached, the random stream is
+//! derived per request from the seed, and the delay is served by wiremock outside the lock.
+//!
+//! Determinism: request k (in arrival order) draws from ChaCha8 stream k of the seed, so the same
+//! seed and the same arrival order give the same completion lengths, latencies, faults and ids;
+//! with an injected clock, the same 429s too.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::sse::Chunking;
+use super::stats::{ModelStats, StubStats};
+use super::validate::validate;
+use crate::clock::Clock;
+use crate::openai::bucket::{Levels, LimitKind, RateLimiter, RejectedCost, Rejection};
+use crate::openai::catalog::Catalog;
+use crate::openai::errors::ApiError;
+use crate::openai::latency::Profile;
+use crate::openai::tokens::{CompletionText, TokenCounter};
+
+/// How the stub estimates a request's prompt for the rate limiter (OpenAI estimates before it
+/// tokenizes; its guide says from the character count).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PromptEstimate {
+    /// The exact o200k prompt token count (the cookbook throttler's choice).
+    #[default]
+    Tokens,
+    /// Characters of the message contents ÷ 4.
+    CharsDiv4,
+}
+
+/// Faults injected on purpose, drawn from the seeded stream.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Faults {
+    /// Share of admitted requests answered 500 `server_error`.
+    pub server_error_share: f64,
+    /// Share of admitted requests answered 503 "overloaded".
+    pub overloaded_share: f64,
+    /// Share of successful responses that take `slow_extra` longer.
+    pub slow_share: f64,
+    pub slow_extra: Duration,
+    /// The first N chat requests get a 429 (type tokens) whatever the buckets say.
+    pub first_n_429: u64,
+}
+
+/// Everything that shapes the stub's answers.
+#[derive(Debug, Clone)]
+pub struct StubConfig {
+    pub catalog: Arc<Catalog>,
+    pub tier_set: String,
+    pub tier: u8,
+    pub seed: u64,
+    /// Serve every model with constant latency (the `fixed` profile) instead of its own profile.
+    pub fixed_latency: Option<Duration>,
+    /// Send `retry-after` and `retry-after-ms` on 429s (Azure OpenAI does; OpenAI does not).
+    pub retry_after: bool,
+    /// Tokens reserved for the completion when a request names no max_tokens. OpenAI does not
+    /// document this; default 0 (the prompt estimate alone), as its "Requested" figures suggest.
+    pub missing_max_tokens_reserve: u32,
+    pub prompt_estimate: PromptEstimate,
+    pub rejected_cost: RejectedCost,
+    pub faults: Faults,
+    pub organization: String,
+}
+
+impl StubConfig {
+    /// Defaults: embedded data, the default tier set at tier 1, seed 0, each model's own profile.
+    pub fn new(catalog: Arc<Catalog>) -> Self {
+        Self {
+            tier_set: catalog.default_tier_set.clone(),
+            catalog,
+            tier: 1,
+            seed: 0,
+            fixed_latency: None,
+            retry_after: false,
+            missing_max_tokens_reserve: 0,
+            prompt_estimate: PromptEstimate::Tokens,
+            rejected_cost: RejectedCost::Request,
+            faults: Faults::default(),
+            organization: "org-postloadstub".into(),
+        }
+    }
+
+    /// Checks the configuration; the message names the option.
+    pub fn validate(&self) -> Result<(), String> {
+        self.catalog.tier(&self.tier_set, self.tier)?;
+        let f = &self.faults;
+        for (name, share) in [
+            ("server_error_share", f.server_error_share),
+            ("overloaded_share", f.overloaded_share),
+            ("slow_share", f.slow_share),
+        ] {
+            if !(0.0..=1.0).contains(&share) {
+                return Err(format!("{name} must be between 0 and 1, got {share}"));
+            }
+        }
+        if f.server_error_share + f.overloaded_share > 1.0 {
+            return Err("server_error_share + overloaded_share must not exceed 1".into());
+        }
+        Ok(())
+    }
+}
+
+/// An HTTP answer, before it becomes a wiremock `ResponseTemplate`.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub content_type: &'static str,
+    pub body: Vec<u8>,
+    /// Modelled time the answer takes (the server divides by the clock's scale).
+    pub delay: Duration,
+}
+
+struct State {
+    seq: u64,
+    limiters: BTreeMap<String, RateLimiter>,
+    counter: TokenCounter,
+    stats: StubStats,
+    retained_requests: u64,
+    retained_bytes: u64,
+}
+
+pub struct StubCore {
+    config: StubConfig,
+    clock: Arc<dyn Clock>,
+    text: CompletionText,
+    fixed_profile: Option<Profile>,
+    state: Mutex<State>,
+}
+
+impl std::fmt::Debug for StubCore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StubCore")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StubCore {
+    pub fn new(config: StubConfig, clock: Arc<dyn Clock>) -> Result<Self, String> {
+        config.validate()?;
+        let fixed_profile = config.fixed_latency.map(|d| {
+            let completion_tokens = match config.catalog.profiles.get("fixed") {
+                Some(Profile::Fixed {
+                    completion_tokens, ..
+                }) => *completion_tokens,
+                _ => 100,
+            };
+            Profile::Fixed {
+                as_of: String::new(),
+                source: "--latency-ms".into(),
+                latency_ms: d.as_millis() as u64,
+                completion_tokens,
+            }
+        });
+        let state = State {
+            seq: 0,
+            limiters: Self::limiters(&config, clock.now())?,
+            counter: TokenCounter::default(),
+            stats: StubStats::default(),
+            retained_requests: 0,
+            retained_bytes: 0,
+        };
+        Ok(Self {
+            text: CompletionText::new(),
+            fixed_profile,
+            config,
+            clock,
+            state: Mutex::new(state),
+        })
+    }
+
+    fn limiters(config: &StubConfig, now: Duration) -> Result<BTreeMap<String, RateLimiter>, String> {
+        let tier = config.catalog.tier(&config.tier_set, config.tier)?;
+        Ok(tier
+            .limits
+            .iter()
+            .map(|(family, limits)| {
+                (
+                    family.clone(),
+                    RateLimiter::new(*limits, config.rejected_cost, now),
+                )
+            })
+            .collect())
+    }
+
+    pub fn config(&self) -> &StubConfig {
+        &self.config
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock would be a bug; the state is still usable counters.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Notes a request wiremock has matched (and so keeps in memory).
+    pub fn note_retained(&self, bytes: usize) {
+        let mut st = self.lock();
+        st.retained_requests += 1;
+        st.retained_bytes += bytes as u64;
+    }
+
+    /// Counters and bucket levels now.
+    pub fn stats(&self) -> StubStats {
+        let now = self.clock.now();
+        let mut st = self.lock();
+        let mut stats = st.stats.clone();
+        stats.retained_requests = st.retained_requests;
+        stats.retained_bytes = st.retained_bytes;
+        stats.buckets = st
+            .limiters
+            .iter_mut()
+            .map(|(family, l)| (family.clone(), l.levels(now).into()))
+            .collect();
+        stats
+    }
+
+    /// Zeroes the counters, refills the buckets and restarts the request sequence (so a rerun with
+    /// the same seed repeats its draws). `forget_retained` when wiremock's store was emptied too.
+    pub fn reset(&self, forget_retained: bool) {
+        let now = self.clock.now();
+        let limiters = Self::limiters(&self.config, now).expect("validated at start");
+        let mut st = self.lock();
+        st.seq = 0;
+        st.limiters = limiters;
+        st.stats = StubStats::default();
+        if forget_retained {
+            st.retained_requests = 0;
+            st.retained_bytes = 0;
+        }
+    }
+
+    /// The model list for `GET /v1/models`.
+    pub fn models_body(&self) -> Value {
+        json!({
+            "object": "list",
+            "data": self.config.catalog.models.iter().map(|m| json!({
+                "id": m.id, "object": "model", "created": 1_715_367_049u64, "owned_by": "system"
+            })).collect::<Vec<_>>()
+        })
+    }
+
+    /// Answers one `POST /v1/chat/completions`.
+    pub fn chat(&self, body: &[u8]) -> Reply {
+        let now = self.clock.now();
+        let catalog = &self.config.catalog;
+        let mut st = self.lock();
+        let st = &mut *st;
+        st.seq += 1;
+        st.stats.chat_requests += 1;
+        let mut rng = ChaCha8Rng::seed_from_u64(self.config.seed);
+        rng.set_stream(st.seq);
+        let request_id = format!("req_{}", hex_id(&mut rng, 32));
+
+        let req = match validate(body, catalog) {
+            Ok(r) => r,
+            Err(e) => {
+                // The body may still name a known model: give its rate-limit headers then.
+                let levels = serde_json::from_slice::<Value>(body)
+                    .ok()
+                    .and_then(|v| v.get("model")?.as_str().map(str::to_owned))
+                    .and_then(|m| catalog.model(&m).map(|e| e.limits.clone()))
+                    .and_then(|family| st.limiters.get_mut(&family).map(|l| l.levels(now)));
+                return self.error_reply(st, &e, levels, request_id, None);
+            }
+        };
+        let model_id = req.model.id.clone();
+        let family = req.model.limits.clone();
+        let prompt_tokens = st.counter.prompt(&req.messages);
+        let estimate = match self.config.prompt_estimate {
+            PromptEstimate::Tokens => prompt_tokens,
+            PromptEstimate::CharsDiv4 => req.prompt_chars.div_ceil(4) as u32,
+        } as u64;
+        let reserve = estimate
+            + req.n as u64
+                * req
+                    .max_tokens
+                    .unwrap_or(self.config.missing_max_tokens_reserve) as u64;
+        let model_stats = st.stats.models.entry(model_id.clone()).or_default();
+        model_stats.requests += 1;
+
+        let limiter = st
+            .limiters
+            .get_mut(&family)
+            .expect("the catalog checks every model's family has limits in every tier");
+        let forced = st.stats.chat_requests <= self.config.faults.first_n_429;
+        let admitted = if forced {
+            limiter.charge_rejected(now, reserve);
+            let (used, limit) = limiter.tokens_used(now);
+            let wait = limiter
+                .tokens_wait(now, reserve)
+                .filter(|w| !w.is_zero())
+                .unwrap_or(Duration::from_millis(
+                    (reserve * 60_000).div_ceil(limit.max(1)),
+                ));
+            Err(Rejection::Exceeded {
+                kind: LimitKind::TokensPerMinute,
+                limit,
+                used,
+                requested: reserve,
+                wait,
+            })
+        } else {
+            limiter.admit(now, reserve)
+        };
+        let levels = limiter.levels(now);
+        if let Err(rejection) = admitted {
+            let e = ApiError::rate_limited(
+                rejection.kind().error_type(),
+                rejection.message(&family, &self.config.organization),
+            );
+            let rl = &mut st.stats.rate_limited;
+            match rejection.kind().error_type() {
+                "tokens" => rl.tokens += 1,
+                _ => rl.requests += 1,
+            }
+            rl.too_large += matches!(rejection, Rejection::TooLarge { .. }) as u64;
+            rl.forced += forced as u64;
+            st.stats
+                .models
+                .entry(model_id)
+                .or_default()
+                .rejected_reserved_tokens += reserve;
+            return self.error_reply(st, &e, Some(levels), request_id, rejection.wait());
+        }
+
+        // Draw in a fixed order so a seed always yields the same stream.
+        let fault: f64 = rng.random();
+        let slow: f64 = rng.random();
+        let faults = &self.config.faults;
+        if fault < faults.server_error_share {
+            st.stats.faults.server_error += 1;
+            return self.error_reply(st, &ApiError::server_error(), Some(levels), request_id, None);
+        }
+        if fault < faults.server_error_share + faults.overloaded_share {
+            st.stats.faults.overloaded += 1;
+            return self.error_reply(st, &ApiError::overloaded(), Some(levels), request_id, None);
+        }
+
+        let profile = self
+            .fixed_profile
+            .as_ref()
+            .unwrap_or_else(|| &catalog.profiles[&req.model.profile]);
+        let choices: Vec<(u32, &str)> = (0..req.n)
+            .map(|_| {
+                let wanted = profile.draw_completion_tokens(&mut rng);
+                match req.max_tokens {
+                    Some(cap) if wanted >= cap => (cap, "length"),
+                    _ => (wanted, "stop"),
+                }
+            })
+            .collect();
+        let completion_tokens: u32 = choices.iter().map(|c| c.0).sum();
+        let longest = choices.iter().map(|c| c.0).max().unwrap_or(0);
+        let mut timing = profile.draw_call(&mut rng, prompt_tokens, longest);
+        if slow < faults.slow_share {
+            st.stats.faults.slow += 1;
+            timing.total += faults.slow_extra;
+        }
+        let chat_id = format!("chatcmpl-{}", alnum_id(&mut rng, 29));
+        let fingerprint = format!("fp_{}", hex_id(&mut rng, 10));
+        let created = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let usage = json!({
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+            "completion_tokens_details": {
+                "reasoning_tokens": 0, "audio_tokens": 0,
+                "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0
+            }
+        });
+        let snapshot = &req.model.snapshot;
+        let (body, content_type) = if req.stream {
+            let chunking = Chunking {
+                id: &chat_id,
+                created,
+                model: snapshot,
+                fingerprint: &fingerprint,
+                include_usage: req.include_usage,
+            };
+            (
+                chunking.body(&self.text, &choices, &usage),
+                "text/event-stream; charset=utf-8",
+            )
+        } else {
+            let body = json!({
+                "id": chat_id,
+                "object": "chat.completion",
+                "created": created,
+                "model": snapshot,
+                "choices": choices.iter().enumerate().map(|(i, (tokens, finish))| json!({
+                    "index": i,
+                    "message": {"role": "assistant", "content": self.text.text(*tokens), "refusal": null, "annotations": []},
+                    "logprobs": null,
+                    "finish_reason": finish,
+                })).collect::<Vec<_>>(),
+                "usage": usage,
+                "service_tier": "default",
+                "system_fingerprint": fingerprint,
+            });
+            (
+                serde_json::to_vec(&body).expect("a JSON value always serializes"),
+                "application/json",
+            )
+        };
+
+        let ms: &mut ModelStats = st.stats.models.entry(model_id).or_default();
+        ms.ok += 1;
+        ms.streamed += req.stream as u64;
+        ms.prompt_tokens += prompt_tokens as u64;
+        ms.completion_tokens += completion_tokens as u64;
+        ms.latency_ms_sum += timing.total.as_secs_f64() * 1000.0;
+        *st.stats.by_status.entry(200).or_default() += 1;
+
+        let mut headers = common_headers(&levels, request_id, &self.config.organization);
+        headers.push((
+            "openai-processing-ms",
+            timing.total.as_millis().to_string(),
+        ));
+        Reply {
+            status: 200,
+            headers,
+            content_type,
+            body,
+            delay: timing.total,
+        }
+    }
+
+    fn error_reply(
+        &self,
+        st: &mut State,
+        e: &ApiError,
+        levels: Option<Levels>,
+        request_id: String,
+        retry_in: Option<Duration>,
+    ) -> Reply {
+        *st.stats.by_status.entry(e.status).or_default() += 1;
+        let mut headers = match &levels {
+            Some(l) => common_headers(l, request_id, &self.config.organization),
+            None => vec![("x-request-id", request_id)],
+        };
+        headers.push(("openai-processing-ms", "0".into()));
+        if self.config.retry_after && e.status == 429 {
+            if let Some(wait) = retry_in {
+                let ms = crate::openai::duration::ceil_ms(wait);
+                headers.push(("retry-after", ms.div_ceil(1000).to_string()));
+                headers.push(("retry-after-ms", ms.to_string()));
+            }
+        }
+        Reply {
+            status: e.status,
+            headers,
+            content_type: "application/json",
+            body: serde_json::to_vec(&e.body()).expect("a JSON value always serializes"),
+            delay: Duration::ZERO,
+        }
+    }
+}
+
+fn common_headers(
+    levels: &Levels,
+    request_id: String,
+    organization: &str,
+) -> Vec<(&'static str, String)> {
+    let mut h: Vec<(&'static str, String)> = levels.headers().into_iter().collect();
+    h.push(("x-request-id", request_id));
+    h.push(("openai-organization", organization.to_string()));
+    h.push(("openai-version", "2020-10-01".into()));
+    h
+}
+
+fn hex_id(rng: &mut ChaCha8Rng, len: usize) -> String {
+    const HEX: &[u8] = b"0123456789abcdef";
+    (0..len)
+        .map(|_| HEX[rng.random_range(0..16)] as char)
+        .collect()
+}
+
+fn alnum_id(rng: &mut ChaCha8Rng, len: usize) -> String {
+    const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    (0..len)
+        .map(|_| ALNUM[rng.random_range(0..ALNUM.len())] as char)
+        .collect()
+}

@@ -1,0 +1,97 @@
+//! What the stub served, for `GET /__postload/stats` and the in-process handle: requests by
+//! status, 429s by type, tokens per model and the bucket levels. A run reads it to attribute
+//! tokens even when the service under test reports none.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::openai::bucket::Levels;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ModelStats {
+    /// Chat requests that named this model and passed validation.
+    pub requests: u64,
+    /// Of those, answered 200.
+    pub ok: u64,
+    pub streamed: u64,
+    pub prompt_tokens: u64,
+    pub cached_tokens: u64,
+    pub completion_tokens: u64,
+    /// Tokens that rejected (429) requests asked to reserve.
+    pub rejected_reserved_tokens: u64,
+    /// Sum of the modelled latencies of 200 responses, in ms (for a mean).
+    pub latency_ms_sum: f64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RateLimitedCounts {
+    /// `type: tokens` 429s (TPM), including "Request too large".
+    pub tokens: u64,
+    /// `type: requests` 429s (RPM and RPD).
+    pub requests: u64,
+    /// Of all 429s, those for a request larger than the whole limit.
+    pub too_large: u64,
+    /// Of all 429s, those forced by the "first N requests get 429" fault.
+    pub forced: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FaultCounts {
+    pub server_error: u64,
+    pub overloaded: u64,
+    pub slow: u64,
+}
+
+/// A snapshot of the stub's counters.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StubStats {
+    /// Chat completion requests received (valid or not).
+    pub chat_requests: u64,
+    /// Responses to chat completion requests by HTTP status.
+    pub by_status: BTreeMap<u16, u64>,
+    pub rate_limited: RateLimitedCounts,
+    pub faults: FaultCounts,
+    /// Per model id as the request named it.
+    pub models: BTreeMap<String, ModelStats>,
+    /// Bucket levels per rate-limit family at the time of the snapshot.
+    pub buckets: BTreeMap<String, BucketLevels>,
+    /// Requests (of any endpoint) wiremock keeps in memory since the last reset, and their
+    /// approximate size: wiremock stores every matched request. See the README.
+    pub retained_requests: u64,
+    pub retained_bytes: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BucketLevels {
+    pub limit_requests: u64,
+    pub limit_tokens: u64,
+    pub remaining_requests: u64,
+    pub remaining_tokens: u64,
+    pub reset_requests_ms: u64,
+    pub reset_tokens_ms: u64,
+}
+
+impl From<Levels> for BucketLevels {
+    fn from(l: Levels) -> Self {
+        Self {
+            limit_requests: l.limit_requests,
+            limit_tokens: l.limit_tokens,
+            remaining_requests: l.remaining_requests,
+            remaining_tokens: l.remaining_tokens,
+            reset_requests_ms: crate::openai::duration::ceil_ms(l.reset_requests),
+            reset_tokens_ms: crate::openai::duration::ceil_ms(l.reset_tokens),
+        }
+    }
+}
+
+impl StubStats {
+    /// All 429s.
+    pub fn rate_limited_total(&self) -> u64 {
+        self.by_status.get(&429).copied().unwrap_or(0)
+    }
+
+    pub fn status(&self, code: u16) -> u64 {
+        self.by_status.get(&code).copied().unwrap_or(0)
+    }
+}

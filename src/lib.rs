@@ -1,6 +1,60 @@
 //! postload: measure an OpenAI-backed marketing-post service under load, against the real
-//! service or a faithful OpenAI stub.
+//! service or a faithful OpenAI stub. `main` parses the command line and calls [`run`].
 
-pub mod openai;
+pub mod cli;
 pub mod clock;
+pub mod config;
+pub mod openai;
 pub mod stub;
+
+use cli::{Cli, Command, StubArgs};
+
+/// How a command ended, when it ended without an error. Exit codes are part of the interface:
+/// 0 pass, 1 a gate failed, 2 usage/config/runtime error (an `Err` from [`run`]), 3 stopped by
+/// the budget guard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Success,
+    GateFailed,
+    BudgetStopped,
+}
+
+impl Outcome {
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Outcome::Success => 0,
+            Outcome::GateFailed => 1,
+            Outcome::BudgetStopped => 3,
+        }
+    }
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    match cli.command {
+        Some(Command::Stub(args)) => serve_stub(args).await,
+        None => anyhow::bail!("`postload run` is not built yet; try `postload stub --help`"),
+    }
+}
+
+async fn serve_stub(args: StubArgs) -> anyhow::Result<Outcome> {
+    let config = config::stub_config(&args.stub)?;
+    let listener = stub::bind_loopback(args.port).map_err(|e| {
+        config::ConfigError(format!("--port {}: cannot bind 127.0.0.1: {e}", args.port))
+    })?;
+    let (set, tier, seed) = (config.tier_set.clone(), config.tier, config.seed);
+    let handle = stub::start(config, listener).await?;
+    println!("OPENAI_BASE_URL={}", handle.base_url());
+    eprintln!(
+        "postload stub: tier {tier} of `{set}`, seed {seed}; stats at {}/__postload/stats; Ctrl-C stops",
+        handle.base_url().trim_end_matches("/v1")
+    );
+    tokio::signal::ctrl_c().await?;
+    let stats = handle.stats();
+    eprintln!(
+        "postload stub: served {} chat requests ({} ok, {} rate-limited)",
+        stats.chat_requests,
+        stats.status(200),
+        stats.rate_limited_total()
+    );
+    Ok(Outcome::Success)
+}

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::bucket::Limits;
-use super::latency::Profile;
+use super::latency::{LengthDist, Profile, Range, TtftPercentiles};
 
 pub const EMBEDDED_MODELS: &str = include_str!("../../mocks/models.toml");
 pub const EMBEDDED_TIERS: &str = include_str!("../../mocks/tiers.toml");
@@ -76,7 +76,92 @@ struct TiersFile {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LatencyFile {
-    profiles: BTreeMap<String, Profile>,
+    profiles: BTreeMap<String, RawProfile>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum ProfileKind {
+    HeavyTail,
+    Fixed,
+}
+
+/// A profile as written: one flat table, so that TOML errors keep their line and field (an
+/// internally tagged enum would lose both).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProfile {
+    kind: ProfileKind,
+    as_of: String,
+    source: String,
+    ttft_ms: Option<TtftPercentiles>,
+    output_tokens_per_s: Option<Range>,
+    prompt_tokens_per_output_token: Option<f64>,
+    completion_tokens: Option<LengthDist>,
+    latency_ms: Option<u64>,
+    fixed_completion_tokens: Option<u32>,
+}
+
+impl RawProfile {
+    fn into_profile(self) -> Result<Profile, (&'static str, String)> {
+        fn need<T>(
+            v: Option<T>,
+            field: &'static str,
+            kind: &str,
+        ) -> Result<T, (&'static str, String)> {
+            v.ok_or((field, format!("required for kind = \"{kind}\"")))
+        }
+        fn forbid<T>(
+            v: &Option<T>,
+            field: &'static str,
+            kind: &str,
+        ) -> Result<(), (&'static str, String)> {
+            match v {
+                Some(_) => Err((field, format!("not used by kind = \"{kind}\""))),
+                None => Ok(()),
+            }
+        }
+        match self.kind {
+            ProfileKind::HeavyTail => {
+                let k = "heavy_tail";
+                forbid(&self.latency_ms, "latency_ms", k)?;
+                forbid(&self.fixed_completion_tokens, "fixed_completion_tokens", k)?;
+                Ok(Profile::HeavyTail {
+                    ttft_ms: need(self.ttft_ms, "ttft_ms", k)?,
+                    output_tokens_per_s: need(self.output_tokens_per_s, "output_tokens_per_s", k)?,
+                    prompt_tokens_per_output_token: need(
+                        self.prompt_tokens_per_output_token,
+                        "prompt_tokens_per_output_token",
+                        k,
+                    )?,
+                    completion_tokens: need(self.completion_tokens, "completion_tokens", k)?,
+                    as_of: self.as_of,
+                    source: self.source,
+                })
+            }
+            ProfileKind::Fixed => {
+                let k = "fixed";
+                forbid(&self.ttft_ms, "ttft_ms", k)?;
+                forbid(&self.output_tokens_per_s, "output_tokens_per_s", k)?;
+                forbid(
+                    &self.prompt_tokens_per_output_token,
+                    "prompt_tokens_per_output_token",
+                    k,
+                )?;
+                forbid(&self.completion_tokens, "completion_tokens", k)?;
+                Ok(Profile::Fixed {
+                    latency_ms: need(self.latency_ms, "latency_ms", k)?,
+                    completion_tokens: need(
+                        self.fixed_completion_tokens,
+                        "fixed_completion_tokens",
+                        k,
+                    )?,
+                    as_of: self.as_of,
+                    source: self.source,
+                })
+            }
+        }
+    }
 }
 
 /// USD per 1M tokens for one model.
@@ -188,16 +273,21 @@ impl Catalog {
         let latency: LatencyFile = parse(&lf, &lt)?;
         let prices: PricesFile = parse(&pf, &pt)?;
 
-        for (name, profile) in &latency.profiles {
+        let mut profiles = BTreeMap::new();
+        for (name, raw) in latency.profiles {
+            let profile = raw
+                .into_profile()
+                .map_err(|(field, m)| invalid(&lf, format!("profiles.{name}.{field}"), m))?;
             profile
                 .validate()
                 .map_err(|m| invalid(&lf, format!("profiles.{name}"), m))?;
+            profiles.insert(name, profile);
         }
         if models.model.is_empty() {
             return Err(invalid(&mf, "model", "no models listed"));
         }
         for (i, m) in models.model.iter().enumerate() {
-            if !latency.profiles.contains_key(&m.profile) {
+            if !profiles.contains_key(&m.profile) {
                 return Err(invalid(
                     &mf,
                     format!("model[{i}].profile"),
@@ -246,7 +336,7 @@ impl Catalog {
         }
         Ok(Catalog {
             models: models.model,
-            profiles: latency.profiles,
+            profiles,
             default_tier_set: tiers.default_set,
             tier_sets: tiers.sets,
             prices: PriceTable {
@@ -340,6 +430,29 @@ mod tests {
         assert!(err.starts_with("latency.toml:"), "{err}");
         assert!(err.contains("latncy"), "{err}");
         assert!(err.contains("line"), "{err}");
+    }
+
+    #[test]
+    fn a_wrong_type_names_the_line_and_field() {
+        let mut t = texts();
+        t[2].1 = t[2].1.replace("p99 = 4517.0", "p99 = \"slow\"");
+        let err = Catalog::from_texts(t).unwrap_err().to_string();
+        assert!(err.contains("line 17"), "{err}");
+        assert!(err.contains("p99"), "{err}");
+    }
+
+    #[test]
+    fn a_field_of_the_other_kind_is_named() {
+        let mut t = texts();
+        t[2].1 = t[2].1.replace(
+            "latency_ms = 0",
+            "latency_ms = 0\nttft_ms = { p50 = 1.0, p95 = 1.0, p99 = 1.0, p99_99 = 1.0 }",
+        );
+        let err = Catalog::from_texts(t).unwrap_err().to_string();
+        assert!(
+            err.contains("profiles.fixed.ttft_ms") && err.contains("not used"),
+            "{err}"
+        );
     }
 
     #[test]

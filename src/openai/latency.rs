@@ -43,9 +43,9 @@ pub struct LengthDist {
     pub max: u32,
 }
 
-/// A latency profile as written in `mocks/latency.toml`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+/// A latency profile (read from `mocks/latency.toml` by the catalog).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Profile {
     HeavyTail {
         as_of: String,
@@ -90,7 +90,8 @@ impl Profile {
                 {
                     return Err("output_tokens_per_s: need 0 < min <= max".into());
                 }
-                if prompt_tokens_per_output_token.is_nan() || *prompt_tokens_per_output_token <= 0.0 {
+                if prompt_tokens_per_output_token.is_nan() || *prompt_tokens_per_output_token <= 0.0
+                {
                     return Err("prompt_tokens_per_output_token: must be > 0".into());
                 }
                 let c = completion_tokens;

@@ -180,7 +180,10 @@ impl StubCore {
         })
     }
 
-    fn limiters(config: &StubConfig, now: Duration) -> Result<BTreeMap<String, RateLimiter>, String> {
+    fn limiters(
+        config: &StubConfig,
+        now: Duration,
+    ) -> Result<BTreeMap<String, RateLimiter>, String> {
         let tier = config.catalog.tier(&config.tier_set, config.tier)?;
         Ok(tier
             .limits
@@ -344,7 +347,13 @@ impl StubCore {
         let faults = &self.config.faults;
         if fault < faults.server_error_share {
             st.stats.faults.server_error += 1;
-            return self.error_reply(st, &ApiError::server_error(), Some(levels), request_id, None);
+            return self.error_reply(
+                st,
+                &ApiError::server_error(),
+                Some(levels),
+                request_id,
+                None,
+            );
         }
         if fault < faults.server_error_share + faults.overloaded_share {
             st.stats.faults.overloaded += 1;
@@ -430,10 +439,7 @@ impl StubCore {
         *st.stats.by_status.entry(200).or_default() += 1;
 
         let mut headers = common_headers(&levels, request_id, &self.config.organization);
-        headers.push((
-            "openai-processing-ms",
-            timing.total.as_millis().to_string(),
-        ));
+        headers.push(("openai-processing-ms", timing.total.as_millis().to_string()));
         Reply {
             status: 200,
             headers,

@@ -221,7 +221,8 @@ impl Respond for Endpoint {
                         .set_body_json(serde_json::json!({"reset": "scheduled"}))
                 } else {
                     core.reset(false);
-                    ResponseTemplate::new(200).set_body_json(serde_json::json!({"reset": "counters"}))
+                    ResponseTemplate::new(200)
+                        .set_body_json(serde_json::json!({"reset": "counters"}))
                 }
             }
         }

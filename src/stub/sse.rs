@@ -34,7 +34,8 @@ impl Chunking<'_> {
 
     /// The whole event stream for `choices` given as (completion tokens, finish reason).
     pub fn body(&self, text: &CompletionText, choices: &[(u32, &str)], usage: &Value) -> Vec<u8> {
-        let mut out = Vec::with_capacity(choices.iter().map(|c| c.0 as usize).sum::<usize>() * 260 + 1024);
+        let mut out =
+            Vec::with_capacity(choices.iter().map(|c| c.0 as usize).sum::<usize>() * 260 + 1024);
         for (index, (tokens, finish)) in choices.iter().enumerate() {
             self.chunk(
                 json!([{"index": index, "delta": {"role": "assistant", "content": "", "refusal": null}, "logprobs": null, "finish_reason": null}]),

@@ -9,7 +9,14 @@ use crate::openai::catalog::{Catalog, ModelEntry};
 use crate::openai::errors::ApiError;
 use crate::openai::tokens::MAX_COMPLETION_TOKENS;
 
-const ROLES: [&str; 6] = ["system", "user", "assistant", "tool", "function", "developer"];
+const ROLES: [&str; 6] = [
+    "system",
+    "user",
+    "assistant",
+    "tool",
+    "function",
+    "developer",
+];
 const PART_TYPES: [&str; 4] = ["text", "image_url", "input_audio", "file"];
 const MAX_N: i64 = 128;
 
@@ -210,7 +217,9 @@ fn check_message(i: usize, m: &Value) -> Result<usize, ApiError> {
                 let ty = match part.get("type") {
                     Some(Value::String(t)) => t.as_str(),
                     None | Some(Value::Null) => return Err(ApiError::missing(&pat("type"))),
-                    Some(other) => return Err(ApiError::invalid_type(&pat("type"), "a string", other)),
+                    Some(other) => {
+                        return Err(ApiError::invalid_type(&pat("type"), "a string", other))
+                    }
                 };
                 if !PART_TYPES.contains(&ty) {
                     return Err(ApiError::invalid_value(&pat("type"), ty, &PART_TYPES));
@@ -275,28 +284,72 @@ mod tests {
     #[test]
     fn each_bad_field_is_named() {
         let cases = [
-            (json!({"messages": [{"role": "user", "content": "hi"}]}), 400, "model"),
+            (
+                json!({"messages": [{"role": "user", "content": "hi"}]}),
+                400,
+                "model",
+            ),
             (json!({"model": 4, "messages": []}), 400, "model"),
             (json!({"model": "gpt-4o"}), 400, "messages"),
             (json!({"model": "gpt-4o", "messages": []}), 400, "messages"),
-            (json!({"model": "gpt-4o", "messages": "hi"}), 400, "messages"),
-            (json!({"model": "gpt-4o", "messages": [3]}), 400, "messages[0]"),
-            (json!({"model": "gpt-4o", "messages": [{"content": "hi"}]}), 400, "messages[0].role"),
-            (json!({"model": "gpt-4o", "messages": [{"role": "bot", "content": "hi"}]}), 400, "messages[0].role"),
-            (json!({"model": "gpt-4o", "messages": [{"role": "user"}]}), 400, "messages[0].content"),
-            (json!({"model": "gpt-4o", "messages": [{"role": "user", "content": 5}]}), 400, "messages[0].content"),
-            (json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "a"}, {"role": "tool", "content": "x"}]}), 400, "messages[1].tool_call_id"),
-            (json!({"model": "gpt-4o", "messages": [{"role": "user", "content": [{"type": "video"}]}]}), 400, "messages[0].content[0].type"),
+            (
+                json!({"model": "gpt-4o", "messages": "hi"}),
+                400,
+                "messages",
+            ),
+            (
+                json!({"model": "gpt-4o", "messages": [3]}),
+                400,
+                "messages[0]",
+            ),
+            (
+                json!({"model": "gpt-4o", "messages": [{"content": "hi"}]}),
+                400,
+                "messages[0].role",
+            ),
+            (
+                json!({"model": "gpt-4o", "messages": [{"role": "bot", "content": "hi"}]}),
+                400,
+                "messages[0].role",
+            ),
+            (
+                json!({"model": "gpt-4o", "messages": [{"role": "user"}]}),
+                400,
+                "messages[0].content",
+            ),
+            (
+                json!({"model": "gpt-4o", "messages": [{"role": "user", "content": 5}]}),
+                400,
+                "messages[0].content",
+            ),
+            (
+                json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "a"}, {"role": "tool", "content": "x"}]}),
+                400,
+                "messages[1].tool_call_id",
+            ),
+            (
+                json!({"model": "gpt-4o", "messages": [{"role": "user", "content": [{"type": "video"}]}]}),
+                400,
+                "messages[0].content[0].type",
+            ),
             (with("max_tokens", json!(0)), 400, "max_tokens"),
             (with("max_tokens", json!(-5)), 400, "max_tokens"),
             (with("max_tokens", json!("many")), 400, "max_tokens"),
             (with("max_tokens", json!(1.5)), 400, "max_tokens"),
             (with("max_tokens", json!(1_000_000)), 400, "max_tokens"),
-            (with("max_completion_tokens", json!(0)), 400, "max_completion_tokens"),
+            (
+                with("max_completion_tokens", json!(0)),
+                400,
+                "max_completion_tokens",
+            ),
             (with("n", json!(0)), 400, "n"),
             (with("n", json!(1000)), 400, "n"),
             (with("stream", json!("yes")), 400, "stream"),
-            (with("stream_options", json!({"include_usage": true})), 400, "stream_options"),
+            (
+                with("stream_options", json!({"include_usage": true})),
+                400,
+                "stream_options",
+            ),
             (with("temperature", json!(3)), 400, "temperature"),
         ];
         for (body, status, param) in cases {
@@ -316,7 +369,15 @@ mod tests {
     #[test]
     fn bodies_that_are_not_json_objects_get_the_parse_error() {
         let c = Catalog::embedded();
-        for body in [&b""[..], b"{", b"[]", b"null", b"42", b"\xff\xfe", b"{\"model\":"] {
+        for body in [
+            &b""[..],
+            b"{",
+            b"[]",
+            b"null",
+            b"42",
+            b"\xff\xfe",
+            b"{\"model\":",
+        ] {
             let e = validate(body, &c).unwrap_err();
             assert_eq!(e.status, 400);
             assert!(e.message.starts_with("We could not parse the JSON body"));

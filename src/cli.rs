@@ -1,0 +1,99 @@
+//! The command line (clap derive): raw values only; `config` turns them into checked settings.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "postload",
+    version,
+    about = "Load-test an OpenAI-backed marketing-post service, against the real service or a faithful OpenAI stub",
+    long_about = None,
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the OpenAI stub until Ctrl-C; prints the OPENAI_BASE_URL a service should use.
+    Stub(StubArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RejectedCostArg {
+    /// A 429 consumes nothing.
+    Nothing,
+    /// A 429 consumes one request from the RPM/RPD buckets (default).
+    Request,
+    /// A 429 consumes its request and the tokens it asked for.
+    RequestAndTokens,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PromptEstimateArg {
+    /// The exact o200k prompt token count.
+    Tokens,
+    /// Characters of the message contents divided by 4.
+    CharsDiv4,
+}
+
+/// Options shared by everything that builds a stub.
+#[derive(Debug, Clone, Args)]
+pub struct StubOptions {
+    /// Rate-limit tier within the tier set.
+    #[arg(long, default_value_t = 1)]
+    pub tier: u8,
+    /// Named tier set from mocks/tiers.toml: openai-2025, or seed (the planning note's claims).
+    #[arg(long = "tiers", value_name = "SET")]
+    pub tier_set: Option<String>,
+    /// Seed for completion lengths, latencies, faults and ids.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Send retry-after and retry-after-ms on 429s (as Azure OpenAI does; OpenAI does not).
+    #[arg(long)]
+    pub retry_after: bool,
+    /// Serve every model with this constant latency (the fixed profile) instead of its own profile.
+    #[arg(long, value_name = "MS")]
+    pub latency_ms: Option<u64>,
+    /// Directory with edited copies of models.toml, tiers.toml, latency.toml, prices.toml
+    /// (missing files come from the embedded defaults).
+    #[arg(long, value_name = "DIR")]
+    pub mocks: Option<PathBuf>,
+    /// Share (0..1) of admitted requests answered 500 server_error.
+    #[arg(long, value_name = "SHARE", default_value_t = 0.0)]
+    pub fault_500: f64,
+    /// Share (0..1) of admitted requests answered 503 overloaded.
+    #[arg(long, value_name = "SHARE", default_value_t = 0.0)]
+    pub fault_503: f64,
+    /// Share (0..1) of successful responses made slower by --slow-ms.
+    #[arg(long, value_name = "SHARE", default_value_t = 0.0)]
+    pub slow_share: f64,
+    /// Extra latency of a slow response.
+    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    pub slow_ms: u64,
+    /// The first N chat requests get a 429 whatever the buckets say.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub first_429: u64,
+    /// What a rejected request still costs the buckets.
+    #[arg(long, value_enum, default_value_t = RejectedCostArg::Request)]
+    pub rejected_cost: RejectedCostArg,
+    /// Tokens reserved for the completion when a request names no max_tokens.
+    #[arg(long, value_name = "TOKENS", default_value_t = 0)]
+    pub missing_max_tokens: u32,
+    /// How the rate limiter estimates a request's prompt.
+    #[arg(long, value_enum, default_value_t = PromptEstimateArg::Tokens)]
+    pub prompt_estimate: PromptEstimateArg,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StubArgs {
+    /// Port on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 9000)]
+    pub port: u16,
+    #[command(flatten)]
+    pub stub: StubOptions,
+}

@@ -1,0 +1,87 @@
+//! Helpers: start the stub on 127.0.0.1 port 0 with a chosen configuration and clock.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use postload::clock::{Clock, ManualClock};
+use postload::openai::catalog::Catalog;
+use postload::stub::{self, StubConfig, StubHandle};
+use serde_json::{json, Value};
+
+pub fn config() -> StubConfig {
+    let mut c = StubConfig::new(Arc::new(Catalog::embedded()));
+    c.fixed_latency = Some(Duration::ZERO);
+    c
+}
+
+pub async fn start(config: StubConfig) -> StubHandle {
+    start_clocked(config, Arc::new(ManualClock::new())).await
+}
+
+pub async fn start_clocked(config: StubConfig, clock: Arc<dyn Clock>) -> StubHandle {
+    let listener = stub::bind_loopback(0).expect("bind 127.0.0.1:0");
+    stub::start_with_clock(config, listener, clock)
+        .await
+        .expect("stub starts")
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client")
+}
+
+pub fn chat_body(model: &str, prompt: &str, max_tokens: Option<u32>) -> Value {
+    let mut b = json!({
+        "model": model,
+        "messages": [
+            {"role": "system", "content": "You write short marketing captions."},
+            {"role": "user", "content": prompt}
+        ]
+    });
+    if let Some(m) = max_tokens {
+        b["max_tokens"] = json!(m);
+    }
+    b
+}
+
+pub struct Answer {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+}
+
+impl Answer {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
+    }
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .map(|v| v.to_str().expect("ascii header").to_string())
+    }
+}
+
+pub async fn post_raw(client: &reqwest::Client, stub: &StubHandle, body: Vec<u8>) -> Answer {
+    let r = client
+        .post(format!("{}/chat/completions", stub.base_url()))
+        .header("content-type", "application/json")
+        .header("authorization", "Bearer sk-test-not-a-real-key")
+        .body(body)
+        .send()
+        .await
+        .expect("request reaches the stub");
+    let status = r.status().as_u16();
+    let headers = r.headers().clone();
+    let text = r.text().await.expect("body");
+    Answer {
+        status,
+        headers,
+        text,
+    }
+}
+
+pub async fn post(client: &reqwest::Client, stub: &StubHandle, body: &Value) -> Answer {
+    post_raw(client, stub, serde_json::to_vec(body).unwrap()).await
+}

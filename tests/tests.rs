@@ -1,0 +1,5 @@
+//! The one integration test binary: the stub over real HTTP on port 0, and the CLI.
+
+mod cli;
+mod common;
+mod stub;

@@ -84,6 +84,10 @@ pub struct StubOptions {
     /// Tokens reserved for the completion when a request names no max_tokens.
     #[arg(long, value_name = "TOKENS", default_value_t = 0)]
     pub missing_max_tokens: u32,
+    /// Requests wiremock may hold in memory (about 14 KB each for a 5 KB body) before the stub
+    /// empties its store; 0 never does (memory then grows with every request).
+    #[arg(long, value_name = "N", default_value_t = crate::stub::DEFAULT_RETAIN_LIMIT)]
+    pub retain: u64,
     /// How the rate limiter estimates a request's prompt.
     #[arg(long, value_enum, default_value_t = PromptEstimateArg::Tokens)]
     pub prompt_estimate: PromptEstimateArg,

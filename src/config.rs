@@ -42,6 +42,7 @@ pub fn stub_config(opts: &StubOptions) -> Result<StubConfig, ConfigError> {
     c.retry_after = opts.retry_after;
     c.fixed_latency = opts.latency_ms.map(Duration::from_millis);
     c.missing_max_tokens_reserve = opts.missing_max_tokens;
+    c.retain_limit = opts.retain;
     c.prompt_estimate = match opts.prompt_estimate {
         PromptEstimateArg::Tokens => PromptEstimate::Tokens,
         PromptEstimateArg::CharsDiv4 => PromptEstimate::CharsDiv4,

@@ -596,19 +596,20 @@ async fn models_stats_and_reset_over_http() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 202);
-    // The compactor resets asynchronously; wait for it (bounded).
+    assert_eq!(r.status(), 200);
+    // Counters reset at once; wiremock's store is emptied by a compaction task right after.
     let mut s = stub.stats();
-    for _ in 0..100 {
-        if s.chat_requests == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        s = stub.stats();
-    }
     assert_eq!(s.chat_requests, 0);
     assert_eq!(s.buckets["gpt-4o"].remaining_tokens, 30_000);
-    assert!(s.retained_requests <= 1, "wiremock's store was emptied");
+    for _ in 0..200 {
+        if s.compactions == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        s = stub.stats();
+    }
+    assert_eq!(s.compactions, 1);
+    assert_eq!(s.retained_requests, 0, "wiremock's store was emptied");
     assert_eq!(
         post(&c, &stub, &chat_body("gpt-4o", "hello", Some(7)))
             .await
@@ -616,14 +617,86 @@ async fn models_stats_and_reset_over_http() {
         200
     );
 
-    stub.reset().await;
-    assert_eq!(stub.stats().retained_requests, 0);
+    stub.reset().await.unwrap();
+    let s = stub.stats();
+    assert_eq!(
+        (s.compactions, s.retained_requests, s.chat_requests),
+        (2, 0, 0)
+    );
     assert_eq!(
         post(&c, &stub, &chat_body("gpt-4o", "hello", Some(7)))
             .await
             .status,
         200
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compaction_under_load_never_404s() {
+    // A retain limit of 25 compacts wiremock's store every 25 requests while 16 clients keep
+    // sending: every answer must still come from a mounted mock.
+    let mut cfg = config();
+    cfg.retain_limit = 25;
+    cfg.catalog = Arc::new(unlimited_catalog());
+    cfg.tier_set = "open".into();
+    let stub = start(cfg).await;
+    let c = client();
+    let body = chat_body("gpt-4o", "A caption for a bike shop", Some(20));
+    let url = format!("{}/chat/completions", stub.base_url());
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let (c, body, url) = (c.clone(), body.clone(), url.clone());
+            tokio::spawn(async move {
+                let mut statuses = std::collections::BTreeMap::<u16, u32>::new();
+                for _ in 0..150 {
+                    let r = c.post(&url).json(&body).send().await.unwrap();
+                    *statuses.entry(r.status().as_u16()).or_default() += 1;
+                    let _ = r.bytes().await;
+                }
+                statuses
+            })
+        })
+        .collect();
+    let mut total = std::collections::BTreeMap::<u16, u32>::new();
+    for t in tasks {
+        for (k, v) in t.await.unwrap() {
+            *total.entry(k).or_default() += v;
+        }
+    }
+    assert_eq!(
+        total,
+        [(200, 2400)].into_iter().collect(),
+        "no 404 from a reset window"
+    );
+    let s = stub.stats();
+    assert!(s.compactions >= 50, "compacted {} times", s.compactions);
+    assert!(
+        s.retained_requests <= 25 + 16,
+        "store stays bounded: {}",
+        s.retained_requests
+    );
+    assert_eq!(s.chat_requests, 2400, "compaction keeps the counters");
+}
+
+fn unlimited_catalog() -> postload::openai::catalog::Catalog {
+    use postload::openai::catalog::{self as c, Catalog};
+    let tiers = r#"default_set = "open"
+[sets.open]
+as_of = "2026-11-28"
+source = "test"
+[[sets.open.tier]]
+tier = 1
+qualification = "test"
+limits.gpt-4o = { rpm = 1000000000, tpm = 1000000000000 }
+limits.gpt-4o-mini = { rpm = 1000000000, tpm = 1000000000000 }
+"#;
+    Catalog::from_texts([
+        ("models.toml".into(), c::EMBEDDED_MODELS.into()),
+        ("tiers.toml".into(), tiers.into()),
+        ("latency.toml".into(), c::EMBEDDED_LATENCY.into()),
+        ("prices.toml".into(), c::EMBEDDED_PRICES.into()),
+    ])
+    .unwrap()
 }
 
 /// `join_all` without another dependency: spawn-free, polls all futures together.

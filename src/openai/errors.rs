@@ -1,7 +1,7 @@
 //! OpenAI's error bodies: `{"error": {"message", "type", "param", "code"}}`, with the wording of
 //! real responses (see `shared/openai-facts.md`).
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// One API error: the HTTP status and the body's four fields.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,14 +13,37 @@ pub struct ApiError {
     pub code: Option<&'static str>,
 }
 
+#[derive(serde::Serialize)]
+struct Envelope<'a> {
+    error: Fields<'a>,
+}
+
+#[derive(serde::Serialize)]
+struct Fields<'a> {
+    message: &'a str,
+    #[serde(rename = "type")]
+    kind: &'a str,
+    param: Option<&'a str>,
+    code: Option<&'a str>,
+}
+
 impl ApiError {
+    /// The body as OpenAI writes it, fields in its order: message, type, param, code.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(&Envelope {
+            error: Fields {
+                message: &self.message,
+                kind: self.kind,
+                param: self.param.as_deref(),
+                code: self.code,
+            },
+        })
+        .expect("plain strings always serialize")
+    }
+
+    /// The body as a JSON value (for inspection).
     pub fn body(&self) -> Value {
-        json!({"error": {
-            "message": self.message,
-            "type": self.kind,
-            "param": self.param,
-            "code": self.code,
-        }})
+        serde_json::from_slice(&self.to_bytes()).expect("just serialized")
     }
 
     fn invalid(param: Option<String>, code: Option<&'static str>, message: String) -> Self {
@@ -159,6 +182,15 @@ fn json_type(v: &Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fields_come_in_openai_order() {
+        let text = String::from_utf8(ApiError::missing("model").to_bytes()).unwrap();
+        assert_eq!(
+            text,
+            r#"{"error":{"message":"Missing required parameter: 'model'.","type":"invalid_request_error","param":"model","code":"missing_required_parameter"}}"#
+        );
+    }
 
     #[test]
     fn bodies_have_the_four_fields() {

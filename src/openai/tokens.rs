@@ -7,8 +7,9 @@
 //! tiled and not modelled). Completion text is real English made of words that are one token
 //! each, so a completion of N tokens re-tokenizes to exactly N tokens.
 
-use std::collections::HashMap;
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::hash::BuildHasher;
+
+use rustc_hash::{FxBuildHasher, FxHashMap};
 
 use serde_json::Value;
 use tiktoken_rs::CoreBPE;
@@ -25,22 +26,19 @@ pub fn bpe() -> &'static CoreBPE {
 
 /// Counts tokens of text, remembering the counts of texts it has seen. A load test sends the same
 /// few prompts thousands of times and the stub counts them under wiremock's server lock, so a
-/// cache hit (a hash of the text) replaces a tokenization. Bounded: cleared when full.
+/// cache hit replaces a tokenization. The key is the text's length and 64-bit FxHash (a
+/// collision needs two texts of the same length with the same hash: negligible next to the
+/// tokenizer's cost). Bounded: cleared when full.
 #[derive(Debug, Default)]
 pub struct TokenCounter {
-    cache: HashMap<u64, u32>,
+    cache: FxHashMap<(usize, u64), u32>,
 }
 
 const CACHE_CAPACITY: usize = 16_384;
 
 impl TokenCounter {
     pub fn count(&mut self, text: &str) -> u32 {
-        if text.len() < 64 {
-            return bpe().count_ordinary(text) as u32;
-        }
-        let mut h = DefaultHasher::new();
-        text.hash(&mut h);
-        let key = h.finish();
+        let key = (text.len(), FxBuildHasher.hash_one(text));
         if let Some(&n) = self.cache.get(&key) {
             return n;
         }
@@ -137,7 +135,11 @@ impl CompletionText {
                 None => (word, None),
             };
             let piece = format!(" {w}");
-            if bpe.count_ordinary(&piece) == 1 {
+            // One token each, and nothing JSON would escape (the stub copies the text verbatim).
+            let plain = |p: &str| {
+                p.chars().all(|c| c.is_ascii_graphic() || c == ' ') && !p.contains(['"', '\\'])
+            };
+            if bpe.count_ordinary(&piece) == 1 && plain(&piece) && punct.is_none_or(plain) {
                 pieces.push(piece);
                 if let Some(p) = punct {
                     pieces.push(p.to_string());
@@ -160,7 +162,8 @@ impl CompletionText {
         Self { text, ends }
     }
 
-    /// The first `n` tokens of the text (n clamped to 1..=MAX_COMPLETION_TOKENS).
+    /// The first `n` tokens of the text (n clamped to 1..=MAX_COMPLETION_TOKENS). Printable ASCII
+    /// without quotes or backslashes: it needs no escaping in JSON.
     pub fn text(&self, n: u32) -> &str {
         let n = (n as usize).clamp(1, self.ends.len());
         &self.text[..self.ends[n - 1]]
@@ -195,6 +198,12 @@ mod tests {
         let joined: String = (0..50).map(|i| c.token(i)).collect();
         assert_eq!(joined, c.text(50));
         assert!(c.text(12).starts_with("Your brand deserves"));
+        let all = c.text(MAX_COMPLETION_TOKENS as u32);
+        assert_eq!(
+            serde_json::to_string(all).unwrap(),
+            format!("\"{all}\""),
+            "needs no escaping"
+        );
     }
 
     #[test]

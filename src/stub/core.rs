@@ -16,7 +16,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::sse::Chunking;
+use super::sse::{self, Meta, Usage};
 use super::stats::{ModelStats, StubStats};
 use super::validate::validate;
 use crate::clock::Clock;
@@ -70,6 +70,8 @@ pub struct StubConfig {
     pub rejected_cost: RejectedCost,
     pub faults: Faults,
     pub organization: String,
+    /// Requests wiremock may hold in memory before the server compacts its store (0: never).
+    pub retain_limit: u64,
 }
 
 impl StubConfig {
@@ -87,6 +89,7 @@ impl StubConfig {
             rejected_cost: RejectedCost::Request,
             faults: Faults::default(),
             organization: "org-postloadstub".into(),
+            retain_limit: super::DEFAULT_RETAIN_LIMIT,
         }
     }
 
@@ -126,8 +129,6 @@ struct State {
     limiters: BTreeMap<String, RateLimiter>,
     counter: TokenCounter,
     stats: StubStats,
-    retained_requests: u64,
-    retained_bytes: u64,
 }
 
 pub struct StubCore {
@@ -168,8 +169,6 @@ impl StubCore {
             limiters: Self::limiters(&config, clock.now())?,
             counter: TokenCounter::default(),
             stats: StubStats::default(),
-            retained_requests: 0,
-            retained_bytes: 0,
         };
         Ok(Self {
             text: CompletionText::new(),
@@ -210,20 +209,11 @@ impl StubCore {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Notes a request wiremock has matched (and so keeps in memory).
-    pub fn note_retained(&self, bytes: usize) {
-        let mut st = self.lock();
-        st.retained_requests += 1;
-        st.retained_bytes += bytes as u64;
-    }
-
-    /// Counters and bucket levels now.
+    /// Counters and bucket levels now (the server adds what wiremock retains).
     pub fn stats(&self) -> StubStats {
         let now = self.clock.now();
         let mut st = self.lock();
         let mut stats = st.stats.clone();
-        stats.retained_requests = st.retained_requests;
-        stats.retained_bytes = st.retained_bytes;
         stats.buckets = st
             .limiters
             .iter_mut()
@@ -233,18 +223,14 @@ impl StubCore {
     }
 
     /// Zeroes the counters, refills the buckets and restarts the request sequence (so a rerun with
-    /// the same seed repeats its draws). `forget_retained` when wiremock's store was emptied too.
-    pub fn reset(&self, forget_retained: bool) {
+    /// the same seed repeats its draws).
+    pub fn reset(&self) {
         let now = self.clock.now();
         let limiters = Self::limiters(&self.config, now).expect("validated at start");
         let mut st = self.lock();
         st.seq = 0;
         st.limiters = limiters;
         st.stats = StubStats::default();
-        if forget_retained {
-            st.retained_requests = 0;
-            st.retained_bytes = 0;
-        }
     }
 
     /// The model list for `GET /v1/models`.
@@ -385,47 +371,21 @@ impl StubCore {
         let created = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        let usage = json!({
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": completion_tokens,
-            "total_tokens": prompt_tokens + completion_tokens,
-            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-            "completion_tokens_details": {
-                "reasoning_tokens": 0, "audio_tokens": 0,
-                "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0
-            }
-        });
-        let snapshot = &req.model.snapshot;
+        let usage = Usage::new(prompt_tokens, 0, completion_tokens);
+        let meta = Meta {
+            id: &chat_id,
+            created,
+            model: &req.model.snapshot,
+            fingerprint: &fingerprint,
+        };
         let (body, content_type) = if req.stream {
-            let chunking = Chunking {
-                id: &chat_id,
-                created,
-                model: snapshot,
-                fingerprint: &fingerprint,
-                include_usage: req.include_usage,
-            };
             (
-                chunking.body(&self.text, &choices, &usage),
+                sse::stream(meta, req.include_usage, &self.text, &choices, &usage),
                 "text/event-stream; charset=utf-8",
             )
         } else {
-            let body = json!({
-                "id": chat_id,
-                "object": "chat.completion",
-                "created": created,
-                "model": snapshot,
-                "choices": choices.iter().enumerate().map(|(i, (tokens, finish))| json!({
-                    "index": i,
-                    "message": {"role": "assistant", "content": self.text.text(*tokens), "refusal": null, "annotations": []},
-                    "logprobs": null,
-                    "finish_reason": finish,
-                })).collect::<Vec<_>>(),
-                "usage": usage,
-                "service_tier": "default",
-                "system_fingerprint": fingerprint,
-            });
             (
-                serde_json::to_vec(&body).expect("a JSON value always serializes"),
+                sse::completion(meta, &self.text, &choices, &usage),
                 "application/json",
             )
         };
@@ -474,7 +434,7 @@ impl StubCore {
             status: e.status,
             headers,
             content_type: "application/json",
-            body: serde_json::to_vec(&e.body()).expect("a JSON value always serializes"),
+            body: e.to_bytes(),
             delay: Duration::ZERO,
         }
     }
@@ -493,15 +453,28 @@ fn common_headers(
 }
 
 fn hex_id(rng: &mut ChaCha8Rng, len: usize) -> String {
-    const HEX: &[u8] = b"0123456789abcdef";
-    (0..len)
-        .map(|_| HEX[rng.random_range(0..16)] as char)
-        .collect()
+    id_from(rng, len, b"0123456789abcdef")
 }
 
 fn alnum_id(rng: &mut ChaCha8Rng, len: usize) -> String {
-    const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    (0..len)
-        .map(|_| ALNUM[rng.random_range(0..ALNUM.len())] as char)
-        .collect()
+    id_from(
+        rng,
+        len,
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+    )
+}
+
+/// `len` characters of `alphabet`, six random bits each (ids must look right and be unique; the
+/// slight bias of 64 mod 62 does not matter).
+fn id_from(rng: &mut ChaCha8Rng, len: usize, alphabet: &[u8]) -> String {
+    let mut s = String::with_capacity(len);
+    let mut word = 0u64;
+    for i in 0..len {
+        if i % 10 == 0 {
+            word = rng.random();
+        }
+        s.push(alphabet[(word & 63) as usize % alphabet.len()] as char);
+        word >>= 6;
+    }
+    s
 }

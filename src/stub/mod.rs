@@ -3,22 +3,30 @@
 //! nothing of the harness. Start it in-process with [`start`] (port 0 in tests) or standalone
 //! with `postload stub`.
 //!
-//! Memory: wiremock keeps every request a mock has matched (its `MountedMock` stores a clone,
-//! body included) until `MockServer::reset`, and deactivating a mock does not free them. The stub
-//! therefore counts what is retained (`retained_requests`, `retained_bytes` in the stats) and
-//! [`StubHandle::reset`] (or `POST /__postload/reset`) resets wiremock and mounts the mocks again,
-//! which frees it all. Reset only between runs: a request arriving in the instant between
-//! wiremock's reset and the re-mount would get wiremock's empty 404.
+//! Memory. wiremock keeps a clone of every request a mock has matched until `MockServer::reset`
+//! (deactivating a mock frees nothing), about 14 KB of resident memory for a 5 KB request. The
+//! stub bounds it by *compaction*: reset wiremock and mount the mocks again, which frees the store.
+//! Done naively this races with traffic: a request reaching wiremock between the reset and the
+//! re-mount would get its empty 404. So compaction runs as a task spawned on wiremock's own
+//! server runtime, which is single-threaded: its lock acquisitions are uncontended there (no
+//! handler holds wiremock's lock across a yield) and complete without yielding, so no connection
+//! task can run between the reset and the last re-mount. The test
+//! `compaction_under_load_never_404s` checks this under concurrent load. Compaction happens
+//! automatically once `retain_limit` requests are held, and on every reset.
 
 pub mod core;
 pub mod sse;
 pub mod stats;
 pub mod validate;
 
-use std::net::{SocketAddr, TcpListener};
-use std::sync::Arc;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::watch;
+use wiremock::http::HeaderName;
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
@@ -27,17 +35,13 @@ pub use self::stats::StubStats;
 use crate::clock::{Clock, SystemClock};
 use crate::openai::errors::ApiError;
 
+/// Requests wiremock may hold before the stub compacts its store (about 140 MB at 14 KB each).
+pub const DEFAULT_RETAIN_LIMIT: u64 = 10_000;
+
 /// A running stub. Dropping it stops the server.
 pub struct StubHandle {
     server: Arc<MockServer>,
     shared: Arc<Shared>,
-    compactor: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for StubHandle {
-    fn drop(&mut self) {
-        self.compactor.abort();
-    }
 }
 
 impl std::fmt::Debug for StubHandle {
@@ -63,16 +67,47 @@ impl StubHandle {
     }
 
     pub fn stats(&self) -> StubStats {
-        self.shared.core.stats()
+        self.shared.stats()
     }
 
-    /// Zeroes the counters, refills the buckets, restarts the seeded sequence and frees the
-    /// requests wiremock retained. Call it between runs, with no request in flight.
-    pub async fn reset(&self) {
-        self.server.reset().await;
-        mount(&self.server, &self.shared).await;
-        self.shared.core.reset(true);
+    /// Zeroes the counters, refills the buckets, restarts the seeded sequence and empties
+    /// wiremock's store, exactly as `POST /__postload/reset` does (it goes through that endpoint,
+    /// so the compaction runs on wiremock's runtime), and waits until the store is empty.
+    pub async fn reset(&self) -> std::io::Result<()> {
+        let mut compactions = self.shared.compactions.subscribe();
+        compactions.mark_unchanged();
+        let addr = self.address();
+        let status = tokio::task::spawn_blocking(move || post_empty(addr, "/__postload/reset"))
+            .await
+            .map_err(std::io::Error::other)??;
+        if status != 200 {
+            return Err(std::io::Error::other(format!(
+                "reset endpoint answered {status}"
+            )));
+        }
+        tokio::time::timeout(Duration::from_secs(10), compactions.changed())
+            .await
+            .map_err(|_| std::io::Error::other("the stub did not compact within 10 s"))?
+            .map_err(std::io::Error::other)?;
+        Ok(())
     }
+}
+
+/// A minimal HTTP/1.1 POST with an empty body; returns the status code.
+fn post_empty(addr: SocketAddr, path: &str) -> std::io::Result<u16> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut response = String::new();
+    s.read_to_string(&mut response)?;
+    response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| std::io::Error::other("not an HTTP response"))
 }
 
 /// Binds `127.0.0.1:port` (0 picks a free port).
@@ -80,17 +115,19 @@ pub fn bind_loopback(port: u16) -> std::io::Result<TcpListener> {
     TcpListener::bind(("127.0.0.1", port))
 }
 
-/// Starts the stub on `listener` with the wall clock (sped up if `time_scale` > 1).
+/// Starts the stub on `listener` with the wall clock.
 pub async fn start(config: StubConfig, listener: TcpListener) -> anyhow::Result<StubHandle> {
     start_with_clock(config, listener, Arc::new(SystemClock::new())).await
 }
 
-/// Starts the stub on `listener`; its buckets and latencies follow `clock`.
+/// Starts the stub on `listener`; its buckets and latencies follow `clock` (a clock running K
+/// times faster serves latencies K times shorter).
 pub async fn start_with_clock(
     config: StubConfig,
     listener: TcpListener,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<StubHandle> {
+    let retain_limit = config.retain_limit;
     let core = Arc::new(StubCore::new(config, clock).map_err(anyhow::Error::msg)?);
     // Loading the tokenizer takes ~170 ms: do it now, not under the server lock of the first request.
     let _ = crate::openai::tokens::bpe();
@@ -101,55 +138,81 @@ pub async fn start_with_clock(
             .start()
             .await,
     );
-    let (reset_tx, mut reset_rx) = mpsc::unbounded_channel::<()>();
-    let shared = Arc::new(Shared { core, reset_tx });
+    let shared = Arc::new(Shared {
+        core,
+        server: OnceLock::new(),
+        retain_limit,
+        retained: AtomicU64::new(0),
+        retained_body_bytes: AtomicU64::new(0),
+        compacting: AtomicBool::new(false),
+        compactions: watch::Sender::new(0),
+    });
+    // The mocks hold the shared state; it holds the server only weakly, so dropping the handle
+    // (the one strong reference) stops the server.
+    let _ = shared.server.set(Arc::downgrade(&server));
     mount(&server, &shared).await;
-    let compactor = {
-        // Weak references: the task must not keep the server (whose mocks hold the sender) alive.
-        let server = Arc::downgrade(&server);
-        let shared = Arc::downgrade(&shared);
+    Ok(StubHandle { server, shared })
+}
+
+/// What every endpoint shares.
+struct Shared {
+    core: Arc<StubCore>,
+    server: OnceLock<Weak<MockServer>>,
+    retain_limit: u64,
+    retained: AtomicU64,
+    retained_body_bytes: AtomicU64,
+    compacting: AtomicBool,
+    compactions: watch::Sender<u64>,
+}
+
+impl Shared {
+    fn stats(&self) -> StubStats {
+        let mut s = self.core.stats();
+        s.retained_requests = self.retained.load(Ordering::Relaxed);
+        s.retained_body_bytes = self.retained_body_bytes.load(Ordering::Relaxed);
+        s.compactions = *self.compactions.borrow();
+        s
+    }
+
+    /// Spawns a compaction on the current runtime, which must be wiremock's (call it only from a
+    /// responder). At most one is pending at a time.
+    fn schedule_compaction(self: &Arc<Self>) {
+        if self.compacting.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let shared = Arc::clone(self);
         tokio::spawn(async move {
-            while reset_rx.recv().await.is_some() {
-                let (Some(server), Some(shared)) = (server.upgrade(), shared.upgrade()) else {
-                    break;
-                };
+            if let Some(server) = shared.server.get().and_then(Weak::upgrade) {
+                // No await below yields (see the module doc): reset and re-mount are atomic with
+                // respect to the connection tasks on this single-threaded runtime.
                 server.reset().await;
                 mount(&server, &shared).await;
-                shared.core.reset(true);
+                shared.retained.store(0, Ordering::Relaxed);
+                shared.retained_body_bytes.store(0, Ordering::Relaxed);
             }
-        })
-    };
-    Ok(StubHandle {
-        server,
-        shared,
-        compactor,
-    })
+            shared.compacting.store(false, Ordering::Release);
+            shared.compactions.send_modify(|n| *n += 1);
+        });
+    }
 }
 
 async fn mount(server: &MockServer, shared: &Arc<Shared>) {
-    Mock::given(method("POST"))
-        .and(path("/v1/chat/completions"))
-        .respond_with(Endpoint::new(shared, Route::Chat))
-        .mount(server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/v1/models"))
-        .respond_with(Endpoint::new(shared, Route::Models))
-        .mount(server)
-        .await;
+    let routes = [
+        ("POST", "/v1/chat/completions", Route::Chat),
+        ("GET", "/v1/models", Route::Models),
+        ("GET", "/__postload/stats", Route::Stats),
+        ("POST", "/__postload/reset", Route::Reset),
+    ];
+    for (verb, p, route) in routes {
+        Mock::given(method(verb))
+            .and(path(p))
+            .respond_with(Endpoint::new(shared, route))
+            .mount(server)
+            .await;
+    }
     Mock::given(method("GET"))
         .and(path_regex(r"^/v1/models/[^/]+$"))
         .respond_with(Endpoint::new(shared, Route::Model))
-        .mount(server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/__postload/stats"))
-        .respond_with(Endpoint::new(shared, Route::Stats))
-        .mount(server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/__postload/reset"))
-        .respond_with(Endpoint::new(shared, Route::Reset))
         .mount(server)
         .await;
 }
@@ -161,14 +224,6 @@ enum Route {
     Model,
     Stats,
     Reset,
-}
-
-/// What every endpoint shares: the core, and the way to ask the compactor task for a reset (the
-/// reset endpoint's responder runs synchronously under wiremock's lock, so it cannot reset
-/// wiremock itself).
-struct Shared {
-    core: Arc<StubCore>,
-    reset_tx: mpsc::UnboundedSender<()>,
 }
 
 struct Endpoint {
@@ -185,20 +240,17 @@ impl Endpoint {
     }
 }
 
-/// Approximate bytes wiremock keeps for one request: its body, headers and URL.
-fn retained_size(request: &Request) -> usize {
-    let headers: usize = request
-        .headers
-        .iter()
-        .map(|(k, v)| k.as_str().len() + v.len() + 64)
-        .sum();
-    request.body.capacity() + headers + request.url.as_str().len() + 256
-}
-
 impl Respond for Endpoint {
     fn respond(&self, request: &Request) -> ResponseTemplate {
-        let core = &self.shared.core;
-        core.note_retained(retained_size(request));
+        let shared = &self.shared;
+        let core = &shared.core;
+        let held = shared.retained.fetch_add(1, Ordering::Relaxed) + 1;
+        shared
+            .retained_body_bytes
+            .fetch_add(request.body.len() as u64, Ordering::Relaxed);
+        if shared.retain_limit > 0 && held >= shared.retain_limit {
+            shared.schedule_compaction();
+        }
         match self.route {
             Route::Chat => to_template(core.chat(&request.body), core.clock().scale()),
             Route::Models => ResponseTemplate::new(200).set_body_json(core.models_body()),
@@ -210,20 +262,16 @@ impl Respond for Endpoint {
                     })),
                     None => {
                         let e = ApiError::model_not_found(id);
-                        ResponseTemplate::new(e.status).set_body_json(e.body())
+                        ResponseTemplate::new(e.status)
+                            .set_body_raw(e.to_bytes(), "application/json")
                     }
                 }
             }
-            Route::Stats => ResponseTemplate::new(200).set_body_json(core.stats()),
+            Route::Stats => ResponseTemplate::new(200).set_body_json(shared.stats()),
             Route::Reset => {
-                if self.shared.reset_tx.send(()).is_ok() {
-                    ResponseTemplate::new(202)
-                        .set_body_json(serde_json::json!({"reset": "scheduled"}))
-                } else {
-                    core.reset(false);
-                    ResponseTemplate::new(200)
-                        .set_body_json(serde_json::json!({"reset": "counters"}))
-                }
+                core.reset();
+                shared.schedule_compaction();
+                ResponseTemplate::new(200).set_body_json(serde_json::json!({"reset": true}))
             }
         }
     }
@@ -232,7 +280,8 @@ impl Respond for Endpoint {
 fn to_template(reply: Reply, time_scale: f64) -> ResponseTemplate {
     let mut t = ResponseTemplate::new(reply.status).set_body_raw(reply.body, reply.content_type);
     for (name, value) in reply.headers {
-        t = t.insert_header(name, value);
+        // Static names skip parsing and allocation; our values are ASCII digits, ids and durations.
+        t = t.insert_header(HeaderName::from_static(name), value);
     }
     if !reply.delay.is_zero() {
         t = t.set_delay(reply.delay.div_f64(time_scale));

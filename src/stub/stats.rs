@@ -56,10 +56,13 @@ pub struct StubStats {
     pub models: BTreeMap<String, ModelStats>,
     /// Bucket levels per rate-limit family at the time of the snapshot.
     pub buckets: BTreeMap<String, BucketLevels>,
-    /// Requests (of any endpoint) wiremock keeps in memory since the last reset, and their
-    /// approximate size: wiremock stores every matched request. See the README.
+    /// Requests (of any endpoint) wiremock holds in memory since its store was last emptied, and
+    /// their body bytes. Resident memory per request is larger (about 14 KB for a 5 KB body: the
+    /// stored copy also pins hyper's read buffer). See the README.
     pub retained_requests: u64,
-    pub retained_bytes: u64,
+    pub retained_body_bytes: u64,
+    /// How often the store was emptied (automatically past the retain limit, or by a reset).
+    pub compactions: u64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod metrics;
 pub mod openai;
 pub mod stub;
 

@@ -8,4 +8,5 @@ pub mod catalog;
 pub mod duration;
 pub mod errors;
 pub mod latency;
+pub mod retry;
 pub mod tokens;

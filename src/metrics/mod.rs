@@ -1,0 +1,622 @@
+//! Measurements of a run, as plain data: what each post did ([`PostRecord`]), the
+//! [`Recorder`] that folds posts into HdrHistograms, token sums, counts and a per-second timeline,
+//! and the serializable [`CaseSummary`] it produces. No tokio, no clock, no I/O: times come in as
+//! durations since the case's origin.
+
+pub mod cost;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+use self::cost::{cost_usd, monthly, Monthly, Tokens};
+use crate::openai::catalog::Price;
+
+/// The two OpenAI calls of a post.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallKind {
+    ImagePrompt,
+    Caption,
+}
+
+impl CallKind {
+    pub const ALL: [CallKind; 2] = [CallKind::ImagePrompt, CallKind::Caption];
+    pub fn name(self) -> &'static str {
+        match self {
+            CallKind::ImagePrompt => "image_prompt",
+            CallKind::Caption => "caption",
+        }
+    }
+}
+
+/// Why a post failed: the cause of its last failed attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureCause {
+    /// 429 after the retries ran out.
+    RateLimited,
+    /// 5xx after the retries ran out.
+    ServerError,
+    /// No complete answer within the request timeout.
+    Timeout,
+    /// Connection refused, reset or broken.
+    Connect,
+    /// A 2xx whose body was not a usable chat completion.
+    BadBody,
+    /// Any other non-2xx status (4xx).
+    OtherStatus,
+}
+
+/// One attempt of one call.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Attempt {
+    /// Since the case's origin.
+    pub sent: Duration,
+    pub status: Option<u16>,
+    /// Tokens this attempt asked the rate limiter for (estimated prompt + max_tokens).
+    pub reserved_tokens: u64,
+}
+
+/// One call (with its retries).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallRecord {
+    pub kind: CallKind,
+    pub attempts: Vec<Attempt>,
+    /// Time spent waiting between attempts after 429s (backoff).
+    pub rate_limit_backoff: Duration,
+    /// Time spent waiting between attempts after other failures.
+    pub other_backoff: Duration,
+    /// Since the case's origin: first send and final answer (or give-up).
+    pub started: Duration,
+    pub finished: Duration,
+    pub usage: Option<Tokens>,
+    pub failure: Option<FailureCause>,
+}
+
+/// One post: the intended send time, its calls, and how it ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PostRecord {
+    /// When the post should have been sent (since the case's origin). Latency counts from here,
+    /// so a late send is not hidden (no coordinated omission).
+    pub intended: Duration,
+    pub calls: Vec<CallRecord>,
+    pub finished: Duration,
+    pub failure: Option<FailureCause>,
+}
+
+impl PostRecord {
+    pub fn first_send(&self) -> Duration {
+        self.calls
+            .first()
+            .and_then(|c| c.attempts.first())
+            .map_or(self.intended, |a| a.sent)
+    }
+}
+
+fn histogram() -> Histogram<u64> {
+    // 1 µs to 1 hour at 3 significant figures; larger values saturate at the top.
+    Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid bounds")
+}
+
+fn micros(d: Duration) -> u64 {
+    (d.as_micros() as u64).clamp(1, 3_600_000_000)
+}
+
+/// Per-second counters of the timeline.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Second {
+    pub second: u64,
+    /// Attempts sent.
+    pub sends: u64,
+    /// Posts finished (ok or failed).
+    pub completions: u64,
+    /// Posts in flight at the end of the second.
+    pub in_flight: i64,
+    pub rate_limited: u64,
+    /// Tokens (prompt + completion) of calls answered in this second.
+    pub tokens: u64,
+}
+
+/// Folds posts into histograms, counters and the timeline. Memory does not grow with the number
+/// of posts (only with the run's length in seconds).
+#[derive(Debug, Clone)]
+pub struct Recorder {
+    pub post_ok: Histogram<u64>,
+    pub post_failed: Histogram<u64>,
+    pub calls: BTreeMap<CallKind, Histogram<u64>>,
+    pub backoff: Histogram<u64>,
+    pub tokens: BTreeMap<CallKind, Tokens>,
+    pub calls_with_usage: BTreeMap<CallKind, u64>,
+    pub posts_ok: u64,
+    pub failures: BTreeMap<FailureCause, u64>,
+    pub late_sends: u64,
+    pub call_count: u64,
+    pub attempts: u64,
+    pub http_429s: u64,
+    pub retries: u64,
+    pub rejected_reserved_tokens: u64,
+    first_send: Option<Duration>,
+    last_first_send: Option<Duration>,
+    last_finish: Option<Duration>,
+    timeline: Vec<Second>,
+    in_flight_delta: Vec<i64>,
+    /// A send more than this after its intended time counts as late.
+    late_after: Duration,
+}
+
+impl Default for Recorder {
+    fn default() -> Self {
+        Self::new(Duration::from_millis(10))
+    }
+}
+
+impl Recorder {
+    pub fn new(late_after: Duration) -> Self {
+        Self {
+            post_ok: histogram(),
+            post_failed: histogram(),
+            calls: CallKind::ALL.iter().map(|k| (*k, histogram())).collect(),
+            backoff: histogram(),
+            tokens: BTreeMap::new(),
+            calls_with_usage: BTreeMap::new(),
+            posts_ok: 0,
+            failures: BTreeMap::new(),
+            late_sends: 0,
+            call_count: 0,
+            attempts: 0,
+            http_429s: 0,
+            retries: 0,
+            rejected_reserved_tokens: 0,
+            first_send: None,
+            last_first_send: None,
+            last_finish: None,
+            timeline: Vec::new(),
+            in_flight_delta: Vec::new(),
+            late_after,
+        }
+    }
+
+    fn second(&mut self, at: Duration) -> &mut Second {
+        let s = at.as_secs() as usize;
+        if self.timeline.len() <= s {
+            let from = self.timeline.len();
+            self.timeline.extend((from..=s).map(|i| Second {
+                second: i as u64,
+                ..Second::default()
+            }));
+            self.in_flight_delta.resize(s + 1, 0);
+        }
+        &mut self.timeline[s]
+    }
+
+    pub fn record(&mut self, post: &PostRecord) {
+        let latency = post.finished.saturating_sub(post.intended);
+        match post.failure {
+            None => {
+                self.posts_ok += 1;
+                let _ = self.post_ok.record(micros(latency));
+            }
+            Some(cause) => {
+                *self.failures.entry(cause).or_default() += 1;
+                let _ = self.post_failed.record(micros(latency));
+            }
+        }
+        let first = post.first_send();
+        if first.saturating_sub(post.intended) > self.late_after {
+            self.late_sends += 1;
+        }
+        self.first_send = Some(self.first_send.map_or(first, |f| f.min(first)));
+        self.last_first_send = Some(self.last_first_send.map_or(first, |f| f.max(first)));
+        self.last_finish = Some(
+            self.last_finish
+                .map_or(post.finished, |f| f.max(post.finished)),
+        );
+
+        let mut backoff = Duration::ZERO;
+        for call in &post.calls {
+            self.call_count += 1;
+            let _ = self
+                .calls
+                .get_mut(&call.kind)
+                .expect("every kind has a histogram")
+                .record(micros(call.finished.saturating_sub(call.started)));
+            backoff += call.rate_limit_backoff;
+            self.retries += call.attempts.len().saturating_sub(1) as u64;
+            for a in &call.attempts {
+                self.attempts += 1;
+                self.second(a.sent).sends += 1;
+                if a.status == Some(429) {
+                    self.http_429s += 1;
+                    self.rejected_reserved_tokens += a.reserved_tokens;
+                    self.second(a.sent).rate_limited += 1;
+                }
+            }
+            if let Some(usage) = call.usage {
+                self.tokens.entry(call.kind).or_default().add(usage);
+                *self.calls_with_usage.entry(call.kind).or_default() += 1;
+                self.second(call.finished).tokens += usage.total();
+            }
+        }
+        let _ = self.backoff.record(micros(backoff).max(1));
+        self.second(post.finished).completions += 1;
+        // In flight from the intended send to the finish.
+        let (start, end) = (
+            post.intended.as_secs() as usize,
+            post.finished.as_secs() as usize,
+        );
+        self.second(post.finished);
+        self.in_flight_delta[start] += 1;
+        self.in_flight_delta[end] -= 1;
+    }
+
+    pub fn posts(&self) -> u64 {
+        self.posts_ok + self.failures.values().sum::<u64>()
+    }
+
+    /// First send to last completion.
+    pub fn makespan(&self) -> Duration {
+        match (self.first_send, self.last_finish) {
+            (Some(a), Some(b)) => b.saturating_sub(a),
+            _ => Duration::ZERO,
+        }
+    }
+
+    /// First to last first-send of the posts.
+    pub fn start_spread(&self) -> Duration {
+        match (self.first_send, self.last_first_send) {
+            (Some(a), Some(b)) => b.saturating_sub(a),
+            _ => Duration::ZERO,
+        }
+    }
+
+    pub fn timeline(&self) -> Vec<Second> {
+        let mut running = 0i64;
+        self.timeline
+            .iter()
+            .zip(&self.in_flight_delta)
+            .map(|(s, d)| {
+                running += d;
+                Second {
+                    in_flight: running,
+                    ..*s
+                }
+            })
+            .collect()
+    }
+
+    /// All tokens of all calls.
+    pub fn total_tokens(&self) -> Tokens {
+        let mut t = Tokens::default();
+        for v in self.tokens.values() {
+            t.add(*v);
+        }
+        t
+    }
+
+    pub fn summarize(&self, price: Option<&Price>, users: u64) -> Measured {
+        let posts = self.posts();
+        let tokens = self.total_tokens();
+        let cost = price.map(|p| {
+            let total = cost_usd(p, tokens);
+            let per_post = if posts > 0 { total / posts as f64 } else { 0.0 };
+            let per_ok_post = (self.posts_ok > 0).then(|| total / self.posts_ok as f64);
+            Cost {
+                total_usd: total,
+                per_post_usd: per_post,
+                per_ok_post_usd: per_ok_post,
+                per_batch_usd: per_post * users as f64,
+                monthly: monthly(users, per_post),
+            }
+        });
+        Measured {
+            posts: Posts {
+                total: posts,
+                ok: self.posts_ok,
+                failed: posts - self.posts_ok,
+                failed_by_cause: self.failures.clone(),
+                late_sends: self.late_sends,
+            },
+            post_latency_ms: LatencyPair {
+                ok: Percentiles::of(&self.post_ok),
+                failed: Percentiles::of(&self.post_failed),
+            },
+            call_latency_ms: self
+                .calls
+                .iter()
+                .map(|(k, h)| (k.name().to_string(), Percentiles::of(h)))
+                .collect(),
+            backoff_ms: Percentiles::of(&self.backoff),
+            makespan_ms: ms(self.makespan()),
+            start_spread_ms: ms(self.start_spread()),
+            calls: Calls {
+                calls: self.call_count,
+                attempts: self.attempts,
+                retries: self.retries,
+                http_429: self.http_429s,
+                rejected_reserved_tokens: self.rejected_reserved_tokens,
+            },
+            tokens: TokenSummary {
+                by_call: self
+                    .tokens
+                    .iter()
+                    .map(|(k, t)| (k.name().to_string(), *t))
+                    .collect(),
+                total: tokens,
+                per_post: if posts > 0 {
+                    tokens.total() as f64 / posts as f64
+                } else {
+                    0.0
+                },
+                per_ok_post: (self.posts_ok > 0)
+                    .then(|| tokens.total() as f64 / self.posts_ok as f64),
+            },
+            cost,
+            timeline: self.timeline(),
+        }
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Percentiles of a histogram, in milliseconds, exact to its three significant figures (each is
+/// the middle of its HdrHistogram bucket). Empty histograms give `None`s.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Percentiles {
+    pub count: u64,
+    pub min: Option<f64>,
+    pub mean: Option<f64>,
+    pub p50: Option<f64>,
+    pub p90: Option<f64>,
+    pub p95: Option<f64>,
+    pub p99: Option<f64>,
+    pub p99_9: Option<f64>,
+    pub max: Option<f64>,
+}
+
+impl Percentiles {
+    pub fn of(h: &Histogram<u64>) -> Self {
+        if h.is_empty() {
+            return Self::default();
+        }
+        let q = |q: f64| Some(h.median_equivalent(h.value_at_quantile(q)) as f64 / 1000.0);
+        Self {
+            count: h.len(),
+            min: Some(h.median_equivalent(h.min()) as f64 / 1000.0),
+            mean: Some(h.mean() / 1000.0),
+            p50: q(0.50),
+            p90: q(0.90),
+            p95: q(0.95),
+            p99: q(0.99),
+            p99_9: q(0.999),
+            max: Some(h.median_equivalent(h.max()) as f64 / 1000.0),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Posts {
+    pub total: u64,
+    pub ok: u64,
+    pub failed: u64,
+    pub failed_by_cause: BTreeMap<FailureCause, u64>,
+    /// Sends more than 10 ms after their intended time (sustained scenarios).
+    pub late_sends: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LatencyPair {
+    pub ok: Percentiles,
+    pub failed: Percentiles,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Calls {
+    pub calls: u64,
+    pub attempts: u64,
+    pub retries: u64,
+    pub http_429: u64,
+    /// Tokens that 429-rejected attempts asked to reserve (estimated prompt + max_tokens).
+    pub rejected_reserved_tokens: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TokenSummary {
+    pub by_call: BTreeMap<String, Tokens>,
+    pub total: Tokens,
+    /// Total tokens ÷ posts (failed posts included: their first call may have used tokens).
+    pub per_post: f64,
+    pub per_ok_post: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Cost {
+    pub total_usd: f64,
+    /// Total cost ÷ posts.
+    pub per_post_usd: f64,
+    pub per_ok_post_usd: Option<f64>,
+    /// $/post × users: one burst of every user posting once.
+    pub per_batch_usd: f64,
+    /// users × 1, 5, 20 posts a day × 30 days × $/post.
+    pub monthly: Vec<Monthly>,
+}
+
+/// Everything measured in one case (scenario × tier).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Measured {
+    pub posts: Posts,
+    pub post_latency_ms: LatencyPair,
+    pub call_latency_ms: BTreeMap<String, Percentiles>,
+    /// Per post: total time spent backing off after 429s.
+    pub backoff_ms: Percentiles,
+    pub makespan_ms: f64,
+    pub start_spread_ms: f64,
+    pub calls: Calls,
+    pub tokens: TokenSummary,
+    /// `None` when the model has no price in the table.
+    pub cost: Option<Cost>,
+    pub timeline: Vec<Second>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(ms: u64) -> Duration {
+        Duration::from_millis(ms)
+    }
+
+    /// Within HdrHistogram's 3 significant figures.
+    fn near(got: Option<f64>, want: f64) -> bool {
+        got.is_some_and(|g| (g - want).abs() <= want * 0.001)
+    }
+
+    fn call(
+        kind: CallKind,
+        start: u64,
+        end: u64,
+        statuses: &[u16],
+        usage: Option<Tokens>,
+    ) -> CallRecord {
+        CallRecord {
+            kind,
+            attempts: statuses
+                .iter()
+                .enumerate()
+                .map(|(i, st)| Attempt {
+                    sent: s(start + i as u64 * 500),
+                    status: Some(*st),
+                    reserved_tokens: 1_000,
+                })
+                .collect(),
+            rate_limit_backoff: s(500 * statuses.iter().filter(|x| **x == 429).count() as u64),
+            other_backoff: Duration::ZERO,
+            started: s(start),
+            finished: s(end),
+            usage,
+            failure: None,
+        }
+    }
+
+    fn tokens(p: u64, c: u64) -> Option<Tokens> {
+        Some(Tokens {
+            prompt: p,
+            cached: 0,
+            completion: c,
+        })
+    }
+
+    #[test]
+    fn folds_posts_into_counts_tokens_latency_and_timeline() {
+        let mut r = Recorder::default();
+        // ok post: 0..3 s; failed post: 429 twice on the image prompt then gave up at 1.2 s.
+        r.record(&PostRecord {
+            intended: s(0),
+            calls: vec![
+                call(CallKind::ImagePrompt, 0, 1_000, &[200], tokens(800, 150)),
+                call(CallKind::Caption, 1_000, 3_000, &[200], tokens(1_200, 200)),
+            ],
+            finished: s(3_000),
+            failure: None,
+        });
+        let mut failed = call(CallKind::ImagePrompt, 100, 1_200, &[429, 429, 429], None);
+        failed.failure = Some(FailureCause::RateLimited);
+        r.record(&PostRecord {
+            intended: s(100),
+            calls: vec![failed],
+            finished: s(1_200),
+            failure: Some(FailureCause::RateLimited),
+        });
+        let price = Price {
+            input: 2.5,
+            cached_input: Some(1.25),
+            output: 10.0,
+        };
+        let m = r.summarize(Some(&price), 2);
+        assert_eq!((m.posts.total, m.posts.ok, m.posts.failed), (2, 1, 1));
+        assert_eq!(m.posts.failed_by_cause[&FailureCause::RateLimited], 1);
+        assert_eq!(m.calls.calls, 3);
+        assert_eq!(m.calls.attempts, 5);
+        assert_eq!(m.calls.retries, 2);
+        assert_eq!(m.calls.http_429, 3);
+        assert_eq!(m.calls.rejected_reserved_tokens, 3_000);
+        assert_eq!(
+            m.tokens.total,
+            Tokens {
+                prompt: 2_000,
+                cached: 0,
+                completion: 350
+            }
+        );
+        assert_eq!(m.tokens.per_post, 1_175.0);
+        let cost = m.cost.unwrap();
+        assert!((cost.total_usd - 0.0085).abs() < 1e-12);
+        assert!((cost.per_post_usd - 0.00425).abs() < 1e-12);
+        assert!((cost.per_batch_usd - 0.0085).abs() < 1e-12);
+        assert_eq!(cost.monthly[1].posts_per_user_per_day, 5);
+        assert_eq!(m.makespan_ms, 3_000.0);
+        assert_eq!(m.start_spread_ms, 100.0);
+        assert!(near(m.post_latency_ms.ok.p50, 3_000.0));
+        assert!(near(m.post_latency_ms.failed.max, 1_100.0));
+        assert_eq!(m.call_latency_ms["caption"].count, 1);
+        assert!(near(m.backoff_ms.max, 1_500.0));
+        let t = m.timeline;
+        assert_eq!(t.len(), 4);
+        assert_eq!(t[0].sends, 3); // image 0 ms, 429s at 100 and 600 ms
+        assert_eq!(t[1].sends, 2); // caption 1,000 ms, third 429 at 1,100 ms
+        assert_eq!(t[0].rate_limited, 2);
+        assert_eq!(t[0].in_flight, 2);
+        assert_eq!(t[1].in_flight, 1, "the failed post ended in second 1");
+        assert_eq!(t[3].in_flight, 0);
+        assert_eq!(t[1].completions, 1);
+        assert_eq!(t[3].completions, 1);
+        assert_eq!(t[1].tokens, 950);
+        assert_eq!(t[3].tokens, 1_400);
+    }
+
+    #[test]
+    fn percentiles_are_exact_to_three_significant_figures() {
+        let mut h = histogram();
+        for v in 1..=1_000u64 {
+            h.record(v * 1_000).unwrap(); // 1..1000 ms
+        }
+        let p = Percentiles::of(&h);
+        assert_eq!(p.count, 1_000);
+        assert!(near(p.p50, 500.0), "{p:?}");
+        assert!(near(p.p90, 900.0));
+        assert!(near(p.p95, 950.0));
+        assert!(near(p.p99, 990.0));
+        assert!(near(p.p99_9, 999.0));
+        assert!(near(p.max, 1_000.0));
+        assert!(near(p.min, 1.0));
+        assert!(near(p.mean, 500.5));
+        assert_eq!(Percentiles::of(&histogram()).p50, None);
+    }
+
+    #[test]
+    fn late_sends_are_counted_from_the_intended_time() {
+        let mut r = Recorder::new(s(10));
+        let mut post = PostRecord {
+            intended: s(1_000),
+            calls: vec![call(
+                CallKind::Caption,
+                1_500,
+                2_000,
+                &[200],
+                tokens(10, 10),
+            )],
+            finished: s(2_000),
+            failure: None,
+        };
+        r.record(&post);
+        post.calls[0] = call(CallKind::Caption, 1_005, 2_000, &[200], tokens(10, 10));
+        r.record(&post);
+        assert_eq!(r.late_sends, 1);
+        // Latency counts from the intended time, not the late send.
+        assert!(near(Percentiles::of(&r.post_ok).max, 1_000.0));
+    }
+}

@@ -1,0 +1,210 @@
+//! Client retry policies, as the official SDKs and OpenAI's cookbook implement them (see
+//! `shared/openai-facts.md`). Pure: the caller passes the attempt number, what came back and a
+//! uniform random number, and gets the delay before the next attempt, or `None` to give up.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Which retry behaviour a client uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RetryPolicy {
+    /// No retries: the first failure is final.
+    None,
+    /// openai-python / openai-node defaults: 2 retries, delay min(0.5 × 2^n, 8) s with up to
+    /// -25 % jitter; retries 408, 409, 429, >= 500, timeouts and connection errors; honours
+    /// `retry-after-ms`, then `retry-after`, when 0 < delay <= 60 s; `x-should-retry` overrides.
+    #[default]
+    Sdk,
+    /// The cookbook's advice (tenacity `wait_random_exponential(min=1, max=60)`,
+    /// `stop_after_attempt(6)`): up to 5 retries, each after a random wait between 1 s and
+    /// min(60, 2^n) s.
+    Patient,
+}
+
+/// What an attempt ended with, as far as retrying is concerned.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum AttemptOutcome {
+    /// An HTTP answer that was not a success.
+    Status {
+        code: u16,
+        /// `retry-after-ms`, else `retry-after` in seconds, if the server sent one.
+        retry_after: Option<Duration>,
+        /// `x-should-retry: true|false`, if sent.
+        should_retry: Option<bool>,
+    },
+    /// No answer in time.
+    Timeout,
+    /// The connection failed or broke.
+    Connect,
+}
+
+const SDK_MAX_RETRIES: u32 = 2;
+const SDK_INITIAL: f64 = 0.5;
+const SDK_MAX_DELAY: f64 = 8.0;
+const SDK_MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+const PATIENT_ATTEMPTS: u32 = 6;
+
+impl RetryPolicy {
+    /// The delay before retry number `retry` (1 for the first retry), or `None` to give up.
+    /// `uniform` is a random number in [0, 1).
+    pub fn next_delay(
+        self,
+        retry: u32,
+        outcome: &AttemptOutcome,
+        uniform: f64,
+    ) -> Option<Duration> {
+        match self {
+            RetryPolicy::None => None,
+            RetryPolicy::Sdk => {
+                if retry > SDK_MAX_RETRIES || !sdk_retries(outcome) {
+                    return None;
+                }
+                if let AttemptOutcome::Status {
+                    retry_after: Some(after),
+                    ..
+                } = outcome
+                {
+                    if !after.is_zero() && *after <= SDK_MAX_RETRY_AFTER {
+                        return Some(*after);
+                    }
+                }
+                let n = retry - 1; // the SDK counts retries already made
+                let base = (SDK_INITIAL * 2f64.powi(n as i32)).min(SDK_MAX_DELAY);
+                Some(Duration::from_secs_f64(base * (1.0 - 0.25 * uniform)))
+            }
+            RetryPolicy::Patient => {
+                if retry >= PATIENT_ATTEMPTS || !retryable_status(outcome) {
+                    return None;
+                }
+                let upper = 2f64.powi(retry as i32).min(60.0);
+                Some(Duration::from_secs_f64((uniform * upper).max(1.0)))
+            }
+        }
+    }
+}
+
+fn sdk_retries(outcome: &AttemptOutcome) -> bool {
+    match outcome {
+        AttemptOutcome::Status {
+            should_retry: Some(flag),
+            ..
+        } => *flag,
+        other => retryable_status(other),
+    }
+}
+
+fn retryable_status(outcome: &AttemptOutcome) -> bool {
+    match outcome {
+        AttemptOutcome::Status { code, .. } => matches!(code, 408 | 409 | 429) || *code >= 500,
+        AttemptOutcome::Timeout | AttemptOutcome::Connect => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(code: u16) -> AttemptOutcome {
+        AttemptOutcome::Status {
+            code,
+            retry_after: None,
+            should_retry: None,
+        }
+    }
+
+    #[test]
+    fn sdk_backs_off_half_then_one_second_with_jitter_then_gives_up() {
+        let p = RetryPolicy::Sdk;
+        assert_eq!(
+            p.next_delay(1, &status(429), 0.0),
+            Some(Duration::from_millis(500))
+        );
+        assert_eq!(
+            p.next_delay(1, &status(429), 1.0),
+            Some(Duration::from_millis(375))
+        );
+        assert_eq!(
+            p.next_delay(2, &status(500), 0.0),
+            Some(Duration::from_secs(1))
+        );
+        assert_eq!(
+            p.next_delay(2, &status(503), 1.0),
+            Some(Duration::from_millis(750))
+        );
+        assert_eq!(p.next_delay(3, &status(429), 0.0), None);
+    }
+
+    #[test]
+    fn sdk_retries_what_the_sdk_retries() {
+        let p = RetryPolicy::Sdk;
+        for code in [408, 409, 429, 500, 502, 503] {
+            assert!(p.next_delay(1, &status(code), 0.5).is_some(), "{code}");
+        }
+        for code in [400, 401, 403, 404, 422] {
+            assert!(p.next_delay(1, &status(code), 0.5).is_none(), "{code}");
+        }
+        assert!(p.next_delay(1, &AttemptOutcome::Timeout, 0.5).is_some());
+        assert!(p.next_delay(1, &AttemptOutcome::Connect, 0.5).is_some());
+        let forbid = AttemptOutcome::Status {
+            code: 429,
+            retry_after: None,
+            should_retry: Some(false),
+        };
+        assert!(p.next_delay(1, &forbid, 0.5).is_none());
+        let force = AttemptOutcome::Status {
+            code: 400,
+            retry_after: None,
+            should_retry: Some(true),
+        };
+        assert!(p.next_delay(1, &force, 0.5).is_some());
+    }
+
+    #[test]
+    fn sdk_honours_retry_after_up_to_60_seconds() {
+        let p = RetryPolicy::Sdk;
+        let after = |d| AttemptOutcome::Status {
+            code: 429,
+            retry_after: Some(d),
+            should_retry: None,
+        };
+        assert_eq!(
+            p.next_delay(1, &after(Duration::from_millis(644)), 0.9),
+            Some(Duration::from_millis(644))
+        );
+        // Above 60 s (or zero) the SDK falls back to its own backoff.
+        assert_eq!(
+            p.next_delay(1, &after(Duration::from_secs(61)), 0.0),
+            Some(Duration::from_millis(500))
+        );
+        assert_eq!(
+            p.next_delay(1, &after(Duration::ZERO), 0.0),
+            Some(Duration::from_millis(500))
+        );
+    }
+
+    #[test]
+    fn patient_waits_between_1_and_60_seconds_for_5_retries() {
+        let p = RetryPolicy::Patient;
+        assert_eq!(
+            p.next_delay(1, &status(429), 0.0),
+            Some(Duration::from_secs(1))
+        );
+        assert_eq!(
+            p.next_delay(3, &status(429), 0.999_999),
+            Some(Duration::from_secs_f64(0.999_999 * 8.0))
+        );
+        assert_eq!(
+            p.next_delay(5, &status(429), 0.999_999).unwrap().as_secs(),
+            31
+        );
+        assert_eq!(p.next_delay(6, &status(429), 0.5), None);
+        assert!(p.next_delay(5, &status(429), 1.0).unwrap() <= Duration::from_secs(60));
+    }
+
+    #[test]
+    fn none_never_retries() {
+        assert_eq!(RetryPolicy::None.next_delay(1, &status(429), 0.0), None);
+    }
+}

@@ -6,6 +6,7 @@ pub mod clock;
 pub mod config;
 pub mod metrics;
 pub mod openai;
+pub mod scenario;
 pub mod stub;
 
 use cli::{Cli, Command, StubArgs};

@@ -1,0 +1,412 @@
+//! Scenario files (`scenarios/*.toml`): what load to send, to which model and tiers, with which
+//! prompts, retry policy and seed. The files shipped in `scenarios/` are embedded, so a scenario
+//! can be named (`--scenario burst-50`) or given as a path. Unknown fields are rejected, and every
+//! error names the file, and the line or field.
+
+pub mod prompts;
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::openai::catalog::Catalog;
+use crate::openai::retry::RetryPolicy;
+
+pub const EMBEDDED: [(&str, &str); 3] = [
+    ("burst-50", include_str!("../../scenarios/burst-50.toml")),
+    ("burst-100", include_str!("../../scenarios/burst-100.toml")),
+    ("sustained", include_str!("../../scenarios/sustained.toml")),
+];
+
+/// The scenarios `postload run` runs when none is named.
+pub const DEFAULT_SCENARIOS: [&str; 2] = ["burst-50", "burst-100"];
+
+/// A scenario could not be used. The message names the file and the line or field.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {message}")]
+pub struct ScenarioError {
+    pub file: String,
+    pub message: String,
+}
+
+fn default_tier_set() -> String {
+    "openai-2025".into()
+}
+fn default_tiers() -> Vec<u8> {
+    vec![1]
+}
+fn default_timeout() -> f64 {
+    600.0
+}
+
+/// One call's prompt size and completion cap.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallSize {
+    /// Prompt tokens the call sends (system + user message, with OpenAI's message overhead).
+    pub prompt_tokens: u32,
+    pub max_tokens: u32,
+}
+
+/// The two calls of a post. Defaults match the planning note's split: an image-prompt call of
+/// about 800 prompt tokens capped at 150, a caption call of about 1,200 capped at 200.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Prompts {
+    #[serde(default = "Prompts::default_image")]
+    pub image_prompt: CallSize,
+    #[serde(default = "Prompts::default_caption")]
+    pub caption: CallSize,
+}
+
+impl Prompts {
+    fn default_image() -> CallSize {
+        CallSize {
+            prompt_tokens: 800,
+            max_tokens: 150,
+        }
+    }
+    fn default_caption() -> CallSize {
+        CallSize {
+            prompt_tokens: 1_200,
+            max_tokens: 200,
+        }
+    }
+}
+
+impl Default for Prompts {
+    fn default() -> Self {
+        Self {
+            image_prompt: Self::default_image(),
+            caption: Self::default_caption(),
+        }
+    }
+}
+
+/// How posts arrive.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Load {
+    /// `users` Goose users, released together by a barrier, one post each.
+    Burst { users: u32 },
+    /// An open Poisson stream of posts for `duration_s`: `users × posts_per_user_per_day`
+    /// spread over `active_hours_per_day`, times `arrival_multiplier`; or `rate_per_s` directly.
+    Sustained {
+        users: u32,
+        #[serde(default)]
+        posts_per_user_per_day: Option<f64>,
+        #[serde(default)]
+        active_hours_per_day: Option<f64>,
+        #[serde(default)]
+        arrival_multiplier: Option<f64>,
+        #[serde(default)]
+        rate_per_s: Option<f64>,
+        duration_s: f64,
+        /// Goose users carrying the posts (the most posts in flight at once); default 4 × users.
+        #[serde(default)]
+        max_in_flight: Option<u32>,
+    },
+}
+
+impl Load {
+    pub fn users(&self) -> u32 {
+        match self {
+            Load::Burst { users } | Load::Sustained { users, .. } => *users,
+        }
+    }
+
+    /// Posts per second of a sustained load.
+    pub fn rate_per_s(&self) -> Option<f64> {
+        match self {
+            Load::Burst { .. } => None,
+            Load::Sustained {
+                users,
+                posts_per_user_per_day,
+                active_hours_per_day,
+                arrival_multiplier,
+                rate_per_s,
+                ..
+            } => rate_per_s.or_else(|| {
+                let per_day = *users as f64 * posts_per_user_per_day.unwrap_or(0.0);
+                let active = active_hours_per_day.unwrap_or(24.0) * 3600.0;
+                Some(per_day / active * arrival_multiplier.unwrap_or(1.0))
+            }),
+        }
+    }
+}
+
+/// A scenario file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub model: String,
+    #[serde(default = "default_tier_set")]
+    pub tier_set: String,
+    #[serde(default = "default_tiers")]
+    pub tiers: Vec<u8>,
+    /// Share of posts that bring their own image prompt (and so make one call, not two).
+    #[serde(default)]
+    pub image_prompt_share: f64,
+    #[serde(default)]
+    pub retry: RetryPolicy,
+    #[serde(default = "default_timeout")]
+    pub request_timeout_s: f64,
+    #[serde(default)]
+    pub seed: u64,
+    pub load: Load,
+    #[serde(default)]
+    pub prompts: Prompts,
+}
+
+impl Scenario {
+    /// Parses and checks a scenario's text; `file` names it in errors.
+    pub fn parse(file: &str, text: &str) -> Result<Self, ScenarioError> {
+        let err = |message: String| ScenarioError {
+            file: file.to_string(),
+            message,
+        };
+        let s: Scenario =
+            toml::from_str(text).map_err(|e| err(e.to_string().trim_end().to_string()))?;
+        s.check()
+            .map_err(|(field, m)| err(format!("field `{field}`: {m}")))?;
+        Ok(s)
+    }
+
+    /// Checks values serde cannot; returns the field and the problem.
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        if self.name.trim().is_empty() {
+            return Err(("name", "must not be empty".into()));
+        }
+        if self.tiers.is_empty() {
+            return Err(("tiers", "name at least one tier".into()));
+        }
+        if !(0.0..=1.0).contains(&self.image_prompt_share) {
+            return Err((
+                "image_prompt_share",
+                format!("must be between 0 and 1, got {}", self.image_prompt_share),
+            ));
+        }
+        if !(self.request_timeout_s > 0.0 && self.request_timeout_s.is_finite()) {
+            return Err((
+                "request_timeout_s",
+                "must be a positive number of seconds".into(),
+            ));
+        }
+        if self.load.users() == 0 {
+            return Err(("load.users", "must be at least 1".into()));
+        }
+        for (field, c) in [
+            ("prompts.image_prompt", self.prompts.image_prompt),
+            ("prompts.caption", self.prompts.caption),
+        ] {
+            if c.prompt_tokens < prompts::MIN_PROMPT_TOKENS {
+                return Err((
+                    field,
+                    format!(
+                        "prompt_tokens must be at least {}",
+                        prompts::MIN_PROMPT_TOKENS
+                    ),
+                ));
+            }
+            if c.max_tokens == 0 {
+                return Err((field, "max_tokens must be at least 1".into()));
+            }
+        }
+        if let Load::Sustained {
+            posts_per_user_per_day,
+            rate_per_s,
+            duration_s,
+            arrival_multiplier,
+            active_hours_per_day,
+            ..
+        } = &self.load
+        {
+            match (posts_per_user_per_day, rate_per_s) {
+                (Some(_), Some(_)) => {
+                    return Err((
+                        "load",
+                        "give posts_per_user_per_day or rate_per_s, not both".into(),
+                    ))
+                }
+                (None, None) => {
+                    return Err((
+                        "load",
+                        "a sustained load needs posts_per_user_per_day or rate_per_s".into(),
+                    ))
+                }
+                _ => {}
+            }
+            let rate = self.load.rate_per_s().unwrap_or(0.0);
+            if !(rate > 0.0 && rate.is_finite()) {
+                return Err(("load", "the arrival rate must be positive".into()));
+            }
+            if !(*duration_s > 0.0 && duration_s.is_finite()) {
+                return Err(("load.duration_s", "must be positive".into()));
+            }
+            if arrival_multiplier.is_some_and(|m| !(m > 0.0)) {
+                return Err(("load.arrival_multiplier", "must be positive".into()));
+            }
+            if active_hours_per_day.is_some_and(|h| !(h > 0.0 && h <= 24.0)) {
+                return Err(("load.active_hours_per_day", "must be in (0, 24]".into()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks the scenario against the data: model, tier set and tiers must exist.
+    pub fn check_catalog(&self, file: &str, catalog: &Catalog) -> Result<(), ScenarioError> {
+        let err = |message: String| ScenarioError {
+            file: file.to_string(),
+            message,
+        };
+        if catalog.model(&self.model).is_none() {
+            return Err(err(format!(
+                "field `model`: unknown model `{}` (known: {})",
+                self.model,
+                catalog
+                    .models
+                    .iter()
+                    .map(|m| m.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        for t in &self.tiers {
+            catalog
+                .tier(&self.tier_set, *t)
+                .map_err(|m| err(format!("field `tiers`/`tier_set`: {m}")))?;
+        }
+        Ok(())
+    }
+}
+
+/// Loads a scenario by embedded name or by path. Returns the name used in messages and the scenario.
+pub fn load(name_or_path: &str) -> Result<(String, Scenario), ScenarioError> {
+    if let Some((name, text)) = EMBEDDED.iter().find(|(n, _)| *n == name_or_path) {
+        let file = format!("scenarios/{name}.toml");
+        return Scenario::parse(&file, text).map(|s| (file, s));
+    }
+    let path = Path::new(name_or_path);
+    if !path.exists() {
+        return Err(ScenarioError {
+            file: name_or_path.to_string(),
+            message: format!(
+                "no such file, and not a built-in scenario (built in: {})",
+                EMBEDDED
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        });
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+        file: name_or_path.to_string(),
+        message: format!("cannot read: {e}"),
+    })?;
+    Scenario::parse(name_or_path, &text).map(|s| (name_or_path.to_string(), s))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_scenarios_parse_and_fit_the_catalog() {
+        let catalog = Catalog::embedded();
+        for (name, _) in EMBEDDED {
+            let (file, s) = load(name).unwrap();
+            s.check_catalog(&file, &catalog).unwrap();
+            assert_eq!(s.name, name);
+        }
+        let (_, b) = load("burst-100").unwrap();
+        assert_eq!(b.load, Load::Burst { users: 100 });
+        assert_eq!(b.tiers, [1, 2]);
+        assert_eq!(b.prompts, Prompts::default());
+        let (_, s) = load("sustained").unwrap();
+        let rate = s.load.rate_per_s().unwrap();
+        assert!((rate - 100.0 * 20.0 / (8.0 * 3600.0) * 60.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn unknown_fields_name_file_and_line() {
+        let text =
+            "name = \"x\"\nmodel = \"gpt-4o\"\nusers = 5\n[load]\nkind = \"burst\"\nusers = 5\n";
+        let e = Scenario::parse("my.toml", text).unwrap_err().to_string();
+        assert!(e.starts_with("my.toml:"), "{e}");
+        assert!(
+            e.contains("line 3") && e.contains("unknown field `users`"),
+            "{e}"
+        );
+        let text = "name = \"x\"\nmodel = \"gpt-4o\"\n[load]\nkind = \"burst\"\nuser = 5\n";
+        let e = Scenario::parse("my.toml", text).unwrap_err().to_string();
+        assert!(e.contains("line 3") || e.contains("line 5"), "{e}");
+        assert!(e.contains("user"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_name_the_field() {
+        let base = "name = \"x\"\nmodel = \"gpt-4o\"\n[load]\nkind = \"burst\"\nusers = 5\n";
+        let cases = [
+            (base.replace("users = 5", "users = 0"), "load.users"),
+            (
+                format!("image_prompt_share = 2.0\n{base}"),
+                "image_prompt_share",
+            ),
+            (format!("tiers = []\n{base}"), "tiers"),
+            (
+                format!("request_timeout_s = 0\n{base}"),
+                "request_timeout_s",
+            ),
+            (
+                format!("{base}[prompts]\ncaption = {{ prompt_tokens = 1200, max_tokens = 0 }}\n"),
+                "prompts.caption",
+            ),
+            (
+                base.replace(
+                    "kind = \"burst\"\nusers = 5",
+                    "kind = \"sustained\"\nusers = 5\nduration_s = 10",
+                ),
+                "load",
+            ),
+        ];
+        for (text, field) in cases {
+            let e = Scenario::parse("s.toml", &text).unwrap_err().to_string();
+            assert!(e.contains(&format!("field `{field}`")), "{field}: {e}");
+        }
+        let e = Scenario::parse(
+            "s.toml",
+            &base.replace("[load]", "retry = \"eager\"\n[load]"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("retry") && e.contains("line"), "{e}");
+    }
+
+    #[test]
+    fn unknown_model_or_tier_is_reported_against_the_catalog() {
+        let catalog = Catalog::embedded();
+        let base = "name = \"x\"\nmodel = \"gpt-5\"\n[load]\nkind = \"burst\"\nusers = 5\n";
+        let s = Scenario::parse("s.toml", base).unwrap();
+        let e = s.check_catalog("s.toml", &catalog).unwrap_err().to_string();
+        assert!(e.contains("unknown model `gpt-5`"), "{e}");
+        let s = Scenario::parse(
+            "s.toml",
+            &base
+                .replace("gpt-5", "gpt-4o")
+                .replace("[load]", "tiers = [7]\n[load]"),
+        )
+        .unwrap();
+        let e = s.check_catalog("s.toml", &catalog).unwrap_err().to_string();
+        assert!(e.contains("no tier 7"), "{e}");
+    }
+
+    #[test]
+    fn a_missing_file_lists_the_built_in_names() {
+        let e = load("nope.toml").unwrap_err().to_string();
+        assert!(e.contains("burst-50") && e.contains("nope.toml"), "{e}");
+    }
+}

@@ -1,0 +1,265 @@
+//! The post's two requests, built the way the team's service builds them: an image-prompt call
+//! (unless the post brings its own image prompt) and a caption call that includes the image
+//! prompt. Each is sized to the scenario's prompt tokens with real marketing text, counted with
+//! the same o200k tokenizer and message overhead the stub uses, once per variant at start-up so
+//! that nothing is tokenized on the request path.
+
+use serde_json::{json, Value};
+
+use super::{CallSize, Prompts};
+use crate::openai::tokens::{bpe, TokenCounter};
+
+/// The smallest prompt a call may be sized to (the fixed instructions take about this much).
+pub const MIN_PROMPT_TOKENS: u32 = 64;
+
+/// Per-post inputs, as the service's request would carry them: business, topic, platform.
+pub const BUSINESSES: [(&str, &str, &str); 8] = [
+    (
+        "Rosa's Bakery",
+        "the autumn menu with pumpkin bread",
+        "Instagram",
+    ),
+    (
+        "Northside Cycles",
+        "a weekend group ride for beginners",
+        "Facebook",
+    ),
+    (
+        "Lumen Dental",
+        "a free whitening consultation this month",
+        "Instagram",
+    ),
+    ("Harbor Yoga", "the new sunrise class on the pier", "TikTok"),
+    ("Copper Kettle Cafe", "a loyalty card launch", "Instagram"),
+    ("Greenleaf Florist", "Mother's Day pre-orders", "Facebook"),
+    ("Atlas Hardware", "a spring gardening workshop", "LinkedIn"),
+    ("Pixel Repair", "same-day phone screen repair", "X"),
+];
+
+/// Image prompts that posts bringing their own would send.
+pub const OWN_IMAGE_PROMPTS: [&str; 4] = [
+    "A sunlit storefront with a hand-painted sign, warm morning light, shallow depth of field, photorealistic",
+    "Flat-lay of seasonal products on a rustic wooden table, soft natural shadows, muted autumn palette",
+    "Smiling staff member handing a customer a paper bag, candid street photography style, golden hour",
+    "Minimalist poster with bold typography and a single product in the centre, pastel background",
+];
+
+const IMAGE_SYSTEM: &str =
+    "You are an art director. Write one vivid, concrete prompt for an image \
+generation model that illustrates a social media post. Describe subject, setting, light, mood, \
+composition and style in under 120 words. Output only the prompt.";
+
+const CAPTION_SYSTEM: &str = "You are a social media copywriter for small businesses. Write one \
+post caption in the brand's voice, with a hook, two or three short sentences, a call to action \
+and at most three hashtags. Match the platform's conventions. Output only the caption.";
+
+const BRIEF: &str =
+    "Brand notes: the business is family run, proud of its neighbourhood and known \
+for friendly service. The audience is local adults aged 25 to 55 who follow small businesses for \
+offers, events and behind-the-scenes moments. Voice: warm, confident, a little playful, never \
+pushy. Avoid jargon, superlatives without proof and more than one exclamation mark. Previous \
+posts that performed well showed real people, real products and a clear reason to visit this \
+week. Posts that performed poorly were generic stock imagery with vague slogans. Mention opening \
+hours when relevant, keep sentences short, and end with a concrete next step such as booking, \
+visiting or replying. Brand memory: the owner's name may appear, the shop has a bright blue door, \
+and customers often comment about the welcoming atmosphere and the small touches that make a \
+visit feel personal. ";
+
+/// The user message's head for a variant, before the brief filler.
+fn image_head(i: usize) -> String {
+    let (b, t, p) = BUSINESSES[i];
+    format!("Business: {b}. Topic: {t}. Platform: {p}.\n")
+}
+
+fn caption_head(i: usize) -> String {
+    image_head(i)
+}
+
+const IMAGE_PROMPT_LABEL: &str = "\n\nImage prompt: ";
+
+fn messages(system: &str, user: &str) -> Vec<Value> {
+    vec![
+        json!({"role": "system", "content": system}),
+        json!({"role": "user", "content": user}),
+    ]
+}
+
+/// `head` followed by the first tokens of the brief, so that the prompt of (system, user) has
+/// exactly `target` tokens (or as close as the text allows, never above).
+fn sized_user(counter: &mut TokenCounter, system: &str, head: &str, target: u32) -> (String, u32) {
+    let filler: String = BRIEF.repeat((target as usize / 150) + 2);
+    let filler_tokens = bpe().encode_ordinary(&filler);
+    let base = counter.prompt(&messages(system, head));
+    let mut want = target.saturating_sub(base) as usize;
+    loop {
+        let cut = want.min(filler_tokens.len());
+        let text = bpe().decode(&filler_tokens[..cut]).unwrap_or_default();
+        let user = format!("{head}{text}");
+        let n = counter.prompt(&messages(system, &user));
+        if n <= target || want == 0 {
+            return (user, n);
+        }
+        want -= (n - target) as usize;
+    }
+}
+
+/// One variant's prepared requests.
+#[derive(Debug, Clone)]
+pub struct Variant {
+    /// The image-prompt request body, ready to send.
+    pub image_body: Vec<u8>,
+    /// Its exact prompt tokens.
+    pub image_prompt_tokens: u32,
+    /// The caption call's user text before the image prompt.
+    caption_user: String,
+    /// Prompt tokens of the caption call without the image prompt's own tokens.
+    pub caption_base_tokens: u32,
+}
+
+/// Everything needed to send posts of one scenario.
+#[derive(Debug, Clone)]
+pub struct PostPlan {
+    pub model: String,
+    pub sizes: Prompts,
+    pub variants: Vec<Variant>,
+}
+
+impl PostPlan {
+    pub fn new(model: &str, sizes: Prompts) -> Self {
+        let mut counter = TokenCounter::default();
+        let variants = (0..BUSINESSES.len())
+            .map(|i| {
+                let (user, image_prompt_tokens) = sized_user(
+                    &mut counter,
+                    IMAGE_SYSTEM,
+                    &image_head(i),
+                    sizes.image_prompt.prompt_tokens,
+                );
+                let image_body = body(model, IMAGE_SYSTEM, &user, sizes.image_prompt);
+                // The caption prompt carries the image prompt (up to the image call's max_tokens):
+                // size the rest so that a full-length image prompt brings it to the target.
+                let caption_target = sizes
+                    .caption
+                    .prompt_tokens
+                    .saturating_sub(sizes.image_prompt.max_tokens)
+                    .saturating_sub(counter.count(IMAGE_PROMPT_LABEL))
+                    .max(MIN_PROMPT_TOKENS);
+                let (caption_user, _) = sized_user(
+                    &mut counter,
+                    CAPTION_SYSTEM,
+                    &caption_head(i),
+                    caption_target,
+                );
+                let caption_base_tokens = counter.prompt(&messages(
+                    CAPTION_SYSTEM,
+                    &format!("{caption_user}{IMAGE_PROMPT_LABEL}"),
+                ));
+                Variant {
+                    image_body,
+                    image_prompt_tokens,
+                    caption_user,
+                    caption_base_tokens,
+                }
+            })
+            .collect();
+        Self {
+            model: model.to_string(),
+            sizes,
+            variants,
+        }
+    }
+
+    pub fn variant(&self, post: u64) -> &Variant {
+        &self.variants[post as usize % self.variants.len()]
+    }
+
+    /// The caption request for post `post` with its image prompt.
+    pub fn caption_body(&self, post: u64, image_prompt: &str) -> Vec<u8> {
+        let v = self.variant(post);
+        let user = format!("{}{IMAGE_PROMPT_LABEL}{image_prompt}", v.caption_user);
+        body(&self.model, CAPTION_SYSTEM, &user, self.sizes.caption)
+    }
+
+    /// Tokens the image call asks the rate limiter for.
+    pub fn image_reservation(&self, post: u64) -> u64 {
+        (self.variant(post).image_prompt_tokens + self.sizes.image_prompt.max_tokens) as u64
+    }
+
+    /// Tokens the caption call asks for, estimating the image prompt at `image_prompt_tokens`.
+    pub fn caption_reservation(&self, post: u64, image_prompt_tokens: u32) -> u64 {
+        (self.variant(post).caption_base_tokens
+            + image_prompt_tokens
+            + self.sizes.caption.max_tokens) as u64
+    }
+}
+
+fn body(model: &str, system: &str, user: &str, size: CallSize) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "model": model,
+        "messages": messages(system, user),
+        "max_tokens": size.max_tokens,
+    }))
+    .expect("a JSON value always serializes")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_calls_have_exactly_the_configured_prompt_tokens() {
+        let plan = PostPlan::new("gpt-4o", Prompts::default());
+        let mut counter = TokenCounter::default();
+        for (i, v) in plan.variants.iter().enumerate() {
+            assert_eq!(v.image_prompt_tokens, 800, "variant {i}");
+            let body: Value = serde_json::from_slice(&v.image_body).unwrap();
+            let msgs = body["messages"].as_array().unwrap().clone();
+            assert_eq!(counter.prompt(&msgs), 800);
+            assert_eq!(body["max_tokens"], 150);
+            assert!(msgs[1]["content"]
+                .as_str()
+                .unwrap()
+                .starts_with("Business: "));
+        }
+    }
+
+    #[test]
+    fn caption_calls_reach_the_target_with_a_full_length_image_prompt() {
+        let plan = PostPlan::new("gpt-4o", Prompts::default());
+        let image_prompt = crate::openai::tokens::CompletionText::new()
+            .text(150)
+            .to_string();
+        let mut counter = TokenCounter::default();
+        for post in 0..8 {
+            let body: Value =
+                serde_json::from_slice(&plan.caption_body(post, &image_prompt)).unwrap();
+            let n = counter.prompt(body["messages"].as_array().unwrap());
+            // The label and the image prompt may merge a token at their seam.
+            assert!((1_198..=1_200).contains(&n), "post {post}: {n}");
+            assert_eq!(body["max_tokens"], 200);
+            let base = plan.variant(post).caption_base_tokens;
+            assert!(n.abs_diff(base + 150) <= 2, "{n} vs {base} + 150");
+            assert_eq!(
+                plan.caption_reservation(post, 150),
+                (base + 150 + 200) as u64
+            );
+        }
+    }
+
+    #[test]
+    fn small_and_large_sizes_work() {
+        let sizes = Prompts {
+            image_prompt: CallSize {
+                prompt_tokens: 120,
+                max_tokens: 20,
+            },
+            caption: CallSize {
+                prompt_tokens: 4_000,
+                max_tokens: 500,
+            },
+        };
+        let plan = PostPlan::new("gpt-4o-mini", sizes);
+        assert!(plan.variants.iter().all(|v| v.image_prompt_tokens == 120));
+        assert!(plan.variants.iter().all(|v| v.caption_base_tokens > 3_000));
+    }
+}

@@ -15,12 +15,73 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// With no subcommand, postload runs (`postload run`'s options apply).
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run scenarios (default: burst-50 and burst-100 on gpt-4o at Tiers 1 and 2, against the
+    /// embedded stub) and write reports/<run-id>/result.json.
+    Run(RunArgs),
     /// Serve the OpenAI stub until Ctrl-C; prints the OPENAI_BASE_URL a service should use.
     Stub(StubArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RetryArg {
+    /// The official SDK's: 2 retries, 0.5 s then 1 s, -25 % jitter, honours retry-after.
+    Sdk,
+    /// No retries.
+    None,
+    /// The cookbook's: up to 5 retries after random waits of 1 to 60 s.
+    Patient,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct RunArgs {
+    /// A scenario: a built-in name (burst-50, burst-100, sustained) or a path to a TOML file.
+    /// Repeatable. Default: burst-50 and burst-100.
+    #[arg(long, value_name = "NAME|PATH")]
+    pub scenario: Vec<String>,
+    /// Override the scenarios' user count.
+    #[arg(long)]
+    pub users: Option<u32>,
+    /// Override the scenarios' model.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Run at this tier instead of the scenarios' tiers. Repeatable.
+    #[arg(long, value_name = "N")]
+    pub tier: Vec<u8>,
+    /// Override the scenarios' tier set (openai-2025, or seed: the planning note's claims).
+    #[arg(long = "tiers", value_name = "SET")]
+    pub tier_set: Option<String>,
+    /// Override the scenarios' seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Override the scenarios' retry policy.
+    #[arg(long, value_enum)]
+    pub retry: Option<RetryArg>,
+    /// Folder for reports; each run writes <DIR>/<run-id>/.
+    #[arg(long, value_name = "DIR", default_value = "reports")]
+    pub report_dir: std::path::PathBuf,
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Send the posts to this OpenAI-compatible base URL (e.g. http://127.0.0.1:9000/v1 from
+    /// `postload stub`) instead of an embedded stub. Loopback addresses only.
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+    /// Embedded stub: serve every call with this constant latency instead of the model's profile.
+    #[arg(long, value_name = "MS")]
+    pub latency_ms: Option<u64>,
+    /// Embedded stub: send retry-after and retry-after-ms on 429s.
+    #[arg(long)]
+    pub retry_after: bool,
+    /// Embedded stub: directory with edited copies of the mocks/ data files.
+    #[arg(long, value_name = "DIR")]
+    pub mocks: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

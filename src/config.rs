@@ -72,3 +72,123 @@ pub fn stub_config(opts: &StubOptions) -> Result<StubConfig, ConfigError> {
     })?;
     Ok(c)
 }
+
+/// Builds a checked run configuration from `postload run`'s options.
+pub fn run_config(
+    args: &crate::cli::RunArgs,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> Result<crate::run::RunConfig, ConfigError> {
+    use crate::cli::RetryArg;
+    use crate::openai::retry::RetryPolicy;
+    use crate::run::{RunConfig, Target};
+    use crate::scenario::{self, Load};
+
+    let catalog = match &args.mocks {
+        Some(dir) if !dir.is_dir() => {
+            return Err(ConfigError(format!(
+                "--mocks {}: not a directory",
+                dir.display()
+            )))
+        }
+        Some(dir) => Arc::new(Catalog::load_dir(dir).map_err(|e| ConfigError(e.to_string()))?),
+        None => Arc::new(Catalog::embedded()),
+    };
+    let names: Vec<String> = if args.scenario.is_empty() {
+        scenario::DEFAULT_SCENARIOS
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    } else {
+        args.scenario.clone()
+    };
+    let mut scenarios = Vec::new();
+    for name in &names {
+        let (file, mut s) = scenario::load(name).map_err(|e| ConfigError(e.to_string()))?;
+        if let Some(users) = args.users {
+            if users == 0 {
+                return Err(ConfigError("--users: must be at least 1".into()));
+            }
+            match &mut s.load {
+                Load::Burst { users: u } | Load::Sustained { users: u, .. } => *u = users,
+            }
+        }
+        if let Some(m) = &args.model {
+            s.model = m.clone();
+        }
+        if !args.tier.is_empty() {
+            s.tiers = args.tier.clone();
+        }
+        if let Some(set) = &args.tier_set {
+            s.tier_set = set.clone();
+        }
+        if let Some(seed) = args.seed {
+            s.seed = seed;
+        }
+        if let Some(r) = args.retry {
+            s.retry = match r {
+                RetryArg::Sdk => RetryPolicy::Sdk,
+                RetryArg::None => RetryPolicy::None,
+                RetryArg::Patient => RetryPolicy::Patient,
+            };
+        }
+        s.check_catalog(&file, &catalog)
+            .map_err(|e| ConfigError(format!("{e} (after command-line overrides)")))?;
+        scenarios.push((file, s));
+    }
+
+    let target = match &args.base_url {
+        Some(url) => {
+            check_loopback(url)?;
+            Target::BaseUrl(url.trim_end_matches('/').to_string())
+        }
+        None => {
+            let mut c = StubConfig::new(Arc::clone(&catalog));
+            c.fixed_latency = args.latency_ms.map(Duration::from_millis);
+            c.retry_after = args.retry_after;
+            Target::Embedded(c)
+        }
+    };
+    let run_id = crate::run::new_run_id();
+    let mut report_dir = args.report_dir.join(&run_id);
+    let mut n = 2;
+    while report_dir.exists() {
+        report_dir = args.report_dir.join(format!("{run_id}-{n}"));
+        n += 1;
+    }
+    Ok(RunConfig {
+        scenarios,
+        catalog,
+        target,
+        run_id: report_dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or(run_id),
+        report_dir,
+        quiet: args.quiet,
+        stop,
+    })
+}
+
+/// Load goes only to this machine until the spend guard exists: a base URL must name a loopback
+/// address (127.0.0.0/8, ::1 or localhost).
+pub fn check_loopback(url: &str) -> Result<(), ConfigError> {
+    let parsed =
+        reqwest::Url::parse(url).map_err(|e| ConfigError(format!("--base-url `{url}`: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(ConfigError(format!(
+            "--base-url `{url}`: must be http or https"
+        )));
+    }
+    let loopback = match parsed.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    if !loopback {
+        return Err(ConfigError(format!(
+            "--base-url `{url}`: postload only sends load to loopback addresses (127.0.0.1, ::1, localhost)"
+        )));
+    }
+    Ok(())
+}

@@ -6,10 +6,15 @@ pub mod clock;
 pub mod config;
 pub mod metrics;
 pub mod openai;
+pub mod report;
+pub mod run;
 pub mod scenario;
 pub mod stub;
 
-use cli::{Cli, Command, StubArgs};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use cli::{Cli, Command, RunArgs, StubArgs};
 
 /// How a command ended, when it ended without an error. Exit codes are part of the interface:
 /// 0 pass, 1 a gate failed, 2 usage/config/runtime error (an `Err` from [`run`]), 3 stopped by
@@ -34,8 +39,34 @@ impl Outcome {
 pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Some(Command::Stub(args)) => serve_stub(args).await,
-        None => anyhow::bail!("`postload run` is not built yet; try `postload stub --help`"),
+        Some(Command::Run(args)) => run_scenarios(args).await,
+        None => run_scenarios(cli.run).await,
     }
+}
+
+/// The process-wide stop flag Ctrl-C sets. The first Ctrl-C also trips Goose's killswitch, which
+/// ends the running attack; a second one exits at once.
+fn stop_flag() -> Arc<AtomicBool> {
+    static STOP: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+    Arc::clone(STOP.get_or_init(|| {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        // Only one handler can exist per process; if one is already set (tests), keep it.
+        let _ = ctrlc::set_handler(move || {
+            if flag.swap(true, Ordering::SeqCst) {
+                eprintln!("postload: second Ctrl-C, exiting");
+                std::process::exit(130);
+            }
+            eprintln!("postload: Ctrl-C: stopping the attack and writing the report (Ctrl-C again to quit)");
+            goose::trigger_killswitch("Ctrl-C");
+        });
+        stop
+    }))
+}
+
+async fn run_scenarios(args: RunArgs) -> anyhow::Result<Outcome> {
+    let config = config::run_config(&args, stop_flag())?;
+    run::execute(config).await
 }
 
 async fn serve_stub(args: StubArgs) -> anyhow::Result<Outcome> {

@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::openai::catalog::Price;
 
 /// Token counts of some calls.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Tokens {
     pub prompt: u64,
     pub cached: u64,
@@ -38,7 +38,7 @@ pub fn cost_usd(price: &Price, tokens: Tokens) -> f64 {
 }
 
 /// The seed's monthly projection: users × posts per user per day × 30 days × $/post.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Monthly {
     pub users: u64,
     pub posts_per_user_per_day: u64,

@@ -15,7 +15,19 @@ use self::cost::{cost_usd, monthly, Monthly, Tokens};
 use crate::openai::catalog::Price;
 
 /// The two OpenAI calls of a post.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    schemars::JsonSchema,
+    Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum CallKind {
     ImagePrompt,
@@ -33,7 +45,19 @@ impl CallKind {
 }
 
 /// Why a post failed: the cause of its last failed attempt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    schemars::JsonSchema,
+    Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum FailureCause {
     /// 429 after the retries ran out.
@@ -106,7 +130,7 @@ fn micros(d: Duration) -> u64 {
 }
 
 /// Per-second counters of the timeline.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, schemars::JsonSchema, Deserialize)]
 pub struct Second {
     pub second: u64,
     /// Attempts sent.
@@ -240,7 +264,9 @@ impl Recorder {
                 self.second(call.finished).tokens += usage.total();
             }
         }
-        let _ = self.backoff.record(micros(backoff).max(1));
+        if !backoff.is_zero() {
+            let _ = self.backoff.record(micros(backoff));
+        }
         self.second(post.finished).completions += 1;
         // In flight from the intended send to the finish.
         let (start, end) = (
@@ -365,7 +391,7 @@ fn ms(d: Duration) -> f64 {
 
 /// Percentiles of a histogram, in milliseconds, exact to its three significant figures (each is
 /// the middle of its HdrHistogram bucket). Empty histograms give `None`s.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, schemars::JsonSchema, Deserialize)]
 pub struct Percentiles {
     pub count: u64,
     pub min: Option<f64>,
@@ -398,7 +424,7 @@ impl Percentiles {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema, Deserialize)]
 pub struct Posts {
     pub total: u64,
     pub ok: u64,
@@ -408,13 +434,13 @@ pub struct Posts {
     pub late_sends: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema, Deserialize)]
 pub struct LatencyPair {
     pub ok: Percentiles,
     pub failed: Percentiles,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema, Deserialize)]
 pub struct Calls {
     pub calls: u64,
     pub attempts: u64,
@@ -424,7 +450,7 @@ pub struct Calls {
     pub rejected_reserved_tokens: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct TokenSummary {
     pub by_call: BTreeMap<String, Tokens>,
     pub total: Tokens,
@@ -433,7 +459,7 @@ pub struct TokenSummary {
     pub per_ok_post: Option<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Cost {
     pub total_usd: f64,
     /// Total cost ÷ posts.
@@ -446,12 +472,12 @@ pub struct Cost {
 }
 
 /// Everything measured in one case (scenario × tier).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Measured {
     pub posts: Posts,
     pub post_latency_ms: LatencyPair,
     pub call_latency_ms: BTreeMap<String, Percentiles>,
-    /// Per post: total time spent backing off after 429s.
+    /// Per post that backed off after 429s: the total time it waited (count = such posts).
     pub backoff_ms: Percentiles,
     pub makespan_ms: f64,
     pub start_spread_ms: f64,

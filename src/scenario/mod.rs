@@ -40,7 +40,7 @@ fn default_timeout() -> f64 {
 }
 
 /// One call's prompt size and completion cap.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, schemars::JsonSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CallSize {
     /// Prompt tokens the call sends (system + user message, with OpenAI's message overhead).
@@ -50,7 +50,7 @@ pub struct CallSize {
 
 /// The two calls of a post. Defaults match the planning note's split: an image-prompt call of
 /// about 800 prompt tokens capped at 150, a caption call of about 1,200 capped at 200.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, schemars::JsonSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Prompts {
     #[serde(default = "Prompts::default_image")]
@@ -84,7 +84,7 @@ impl Default for Prompts {
 }
 
 /// How posts arrive.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Load {
     /// `users` Goose users, released together by a barrier, one post each.
@@ -136,7 +136,7 @@ impl Load {
 }
 
 /// A scenario file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     pub name: String,
@@ -246,7 +246,7 @@ impl Scenario {
             if !(*duration_s > 0.0 && duration_s.is_finite()) {
                 return Err(("load.duration_s", "must be positive".into()));
             }
-            if arrival_multiplier.is_some_and(|m| !(m > 0.0)) {
+            if arrival_multiplier.is_some_and(|m| m.is_nan() || m <= 0.0) {
                 return Err(("load.arrival_multiplier", "must be positive".into()));
             }
             if active_hours_per_day.is_some_and(|h| !(h > 0.0 && h <= 24.0)) {

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::openai::bucket::Levels;
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema, Deserialize)]
 pub struct ModelStats {
     /// Chat requests that named this model and passed validation.
     pub requests: u64,
@@ -24,7 +24,7 @@ pub struct ModelStats {
     pub latency_ms_sum: f64,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema, Deserialize)]
 pub struct RateLimitedCounts {
     /// `type: tokens` 429s (TPM), including "Request too large".
     pub tokens: u64,
@@ -36,7 +36,7 @@ pub struct RateLimitedCounts {
     pub forced: u64,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema, Deserialize)]
 pub struct FaultCounts {
     pub server_error: u64,
     pub overloaded: u64,
@@ -44,7 +44,7 @@ pub struct FaultCounts {
 }
 
 /// A snapshot of the stub's counters.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema, Deserialize)]
 pub struct StubStats {
     /// Chat completion requests received (valid or not).
     pub chat_requests: u64,
@@ -65,7 +65,7 @@ pub struct StubStats {
     pub compactions: u64,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema, Deserialize)]
 pub struct BucketLevels {
     pub limit_requests: u64,
     pub limit_tokens: u64,

@@ -85,3 +85,10 @@ pub async fn post_raw(client: &reqwest::Client, stub: &StubHandle, body: Vec<u8>
 pub async fn post(client: &reqwest::Client, stub: &StubHandle, body: &Value) -> Answer {
     post_raw(client, stub, serde_json::to_vec(body).unwrap()).await
 }
+
+/// Goose keeps process-wide state (its killswitch and logger): attacks in this test binary run
+/// one at a time.
+pub async fn goose_lock() -> tokio::sync::MutexGuard<'static, ()> {
+    static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    LOCK.lock().await
+}

@@ -1,0 +1,210 @@
+//! What a run produces and how it is written. [`RunResult`] is the versioned `result.json`;
+//! each format is an [`Exporter`] that turns a result into bytes, and [`ReportWriter`] is the one
+//! component that writes files: atomically (a temporary file, then a rename), and again after each
+//! case, so a crash or Ctrl-C still leaves a valid report.
+
+pub mod summary;
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::metrics::Measured;
+use crate::openai::bucket::Limits;
+use crate::openai::retry::RetryPolicy;
+use crate::scenario::{Load, Prompts};
+use crate::stub::StubStats;
+
+/// The `schema` field of every result.json this version writes.
+pub const RESULT_SCHEMA: &str = "postload.result.v1";
+
+/// Where the load went.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TargetInfo {
+    /// A fresh in-process stub for each case.
+    EmbeddedStub {
+        /// `fixed N ms` or `model profiles`.
+        latency: String,
+        retry_after: bool,
+    },
+    /// An OpenAI-compatible base URL (e.g. `postload stub` in another process).
+    BaseUrl { base_url: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct PriceInfo {
+    pub version: String,
+    pub as_of: String,
+    pub source: String,
+}
+
+/// The inputs of one case.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct CaseInputs {
+    pub scenario_file: String,
+    pub description: String,
+    pub model: String,
+    pub tier_set: String,
+    pub tier: u8,
+    pub limits: Limits,
+    pub load: Load,
+    pub prompts: Prompts,
+    pub image_prompt_share: f64,
+    pub retry: RetryPolicy,
+    pub request_timeout_s: f64,
+    pub seed: u64,
+    /// The latency profile the embedded stub served, with its date and source.
+    pub latency_profile: Option<ProfileInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct ProfileInfo {
+    pub name: String,
+    pub as_of: String,
+    pub source: String,
+}
+
+/// One scenario at one tier.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct CaseResult {
+    pub scenario: String,
+    pub tier: u8,
+    pub inputs: CaseInputs,
+    /// The case was cut short by Ctrl-C: its figures cover the posts that finished.
+    pub interrupted: bool,
+    pub duration_ms: f64,
+    #[serde(flatten)]
+    pub measured: Measured,
+    /// What the embedded stub saw (absent for an external target).
+    pub stub: Option<StubStats>,
+}
+
+/// `result.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct RunResult {
+    pub schema: &'static str,
+    pub postload_version: &'static str,
+    pub run_id: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    /// True when Ctrl-C stopped the run: cases after it were not run.
+    pub interrupted: bool,
+    pub target: TargetInfo,
+    pub prices: PriceInfo,
+    pub cases: Vec<CaseResult>,
+}
+
+/// The JSON Schema of `result.json` (committed as `schema/result.v1.schema.json`; a test keeps
+/// the two equal and validates real results against the file).
+pub fn result_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(RunResult)).expect("a schema serializes")
+}
+
+/// One output format.
+pub trait Exporter {
+    fn file_name(&self) -> &'static str;
+    fn render(&self, result: &RunResult) -> anyhow::Result<Vec<u8>>;
+}
+
+/// `result.json`: pretty-printed, stable field order.
+pub struct JsonExporter;
+
+impl Exporter for JsonExporter {
+    fn file_name(&self) -> &'static str {
+        "result.json"
+    }
+    fn render(&self, result: &RunResult) -> anyhow::Result<Vec<u8>> {
+        let mut v = serde_json::to_vec_pretty(result)?;
+        v.push(b'\n');
+        Ok(v)
+    }
+}
+
+/// Owns a report folder and writes every file in it, atomically.
+pub struct ReportWriter {
+    dir: PathBuf,
+    exporters: Vec<Box<dyn Exporter + Send + Sync>>,
+}
+
+impl std::fmt::Debug for ReportWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReportWriter")
+            .field("dir", &self.dir)
+            .finish()
+    }
+}
+
+impl ReportWriter {
+    /// Creates `dir` (and its parents).
+    pub fn create(dir: &Path) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| anyhow::anyhow!("cannot create report folder {}: {e}", dir.display()))?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            exporters: vec![Box::new(JsonExporter)],
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Renders and writes every format.
+    pub fn write(&self, result: &RunResult) -> anyhow::Result<()> {
+        for e in &self.exporters {
+            let bytes = e.render(result)?;
+            write_atomic(&self.dir.join(e.file_name()), &bytes)?;
+        }
+        Ok(())
+    }
+}
+
+/// Writes `bytes` to a temporary file beside `path`, syncs it, then renames it over `path`: a
+/// reader sees the old file or the new one, never half of one.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    let result = (|| -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        anyhow::bail!("cannot write {}: {e}", path.display());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_whole_and_leaves_no_temporary() {
+        let dir = std::env::temp_dir().join(format!("postload-atomic-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("result.json");
+        write_atomic(&p, b"first").unwrap();
+        write_atomic(&p, b"second").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"second");
+        let names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 1, "{names:?}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn failed_write_names_the_path() {
+        let e = write_atomic(Path::new("/nonexistent-dir/x/result.json"), b"x").unwrap_err();
+        assert!(e.to_string().contains("/nonexistent-dir/x/result.json"));
+    }
+}

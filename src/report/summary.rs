@@ -1,0 +1,59 @@
+//! The short table `postload run` prints: one row per scenario × tier.
+
+use std::fmt::Write;
+
+use super::RunResult;
+
+fn opt_s(ms: Option<f64>) -> String {
+    ms.map_or("-".into(), |v| format!("{:.2}", v / 1000.0))
+}
+
+/// The table as text (seconds for latencies).
+pub fn table(result: &RunResult) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<12} {:>4} {:>5} {:>6} {:>7} {:>7} {:>7} {:>7} {:>9} {:>6} {:>7} {:>8} {:>9}",
+        "scenario",
+        "tier",
+        "posts",
+        "ok%",
+        "p50 s",
+        "p95 s",
+        "p99 s",
+        "max s",
+        "makespan",
+        "429s",
+        "retries",
+        "tok/post",
+        "$/post"
+    );
+    for c in &result.cases {
+        let m = &c.measured;
+        let ok_pct = if m.posts.total > 0 {
+            100.0 * m.posts.ok as f64 / m.posts.total as f64
+        } else {
+            0.0
+        };
+        let l = &m.post_latency_ms.ok;
+        let _ = writeln!(
+            out,
+            "{:<12} {:>4} {:>5} {:>5.1}% {:>7} {:>7} {:>7} {:>7} {:>8.2}s {:>6} {:>7} {:>8.0} {:>9}{}",
+            c.scenario,
+            c.tier,
+            m.posts.total,
+            ok_pct,
+            opt_s(l.p50),
+            opt_s(l.p95),
+            opt_s(l.p99),
+            opt_s(l.max),
+            m.makespan_ms / 1000.0,
+            m.calls.http_429,
+            m.calls.retries,
+            m.tokens.per_post,
+            m.cost.as_ref().map_or("-".into(), |c| format!("${:.5}", c.per_post_usd)),
+            if c.interrupted { "  (interrupted)" } else { "" },
+        );
+    }
+    out
+}

@@ -1,0 +1,176 @@
+//! `postload run` in-process against the embedded stub on port 0 (fixed latency), and as a
+//! process for Ctrl-C and exit codes.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use postload::cli::RunArgs;
+use postload::config::run_config;
+use serde_json::Value;
+
+use crate::common::goose_lock;
+
+fn tempdir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "postload-run-{tag}-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn read_result(report_dir: &Path) -> Value {
+    let runs: Vec<_> = std::fs::read_dir(report_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    let text = std::fs::read_to_string(runs[0].join("result.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+async fn run(args: RunArgs) -> Value {
+    let _guard = goose_lock().await;
+    let dir = args.report_dir.clone();
+    let cfg = run_config(&args, Arc::new(AtomicBool::new(false))).expect("valid config");
+    postload::run::execute(cfg).await.expect("run completes");
+    read_result(&dir)
+}
+
+fn args(users: u32, tiers: &[u8], latency_ms: u64, tag: &str) -> RunArgs {
+    RunArgs {
+        scenario: vec!["burst-50".into()],
+        users: Some(users),
+        tier: tiers.to_vec(),
+        latency_ms: Some(latency_ms),
+        report_dir: tempdir(tag),
+        quiet: true,
+        ..RunArgs::default()
+    }
+}
+
+fn f(v: &Value) -> f64 {
+    v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_at_tier_2_agrees_with_what_the_stub_served() {
+    let r = run(args(20, &[2], 100, "tier2")).await;
+    assert_eq!(r["schema"], "postload.result.v1");
+    assert_eq!(r["interrupted"], false);
+    let c = &r["cases"][0];
+    assert_eq!(c["tier"], 2);
+    assert_eq!(c["posts"]["total"], 20);
+    assert_eq!(c["posts"]["ok"], 20);
+    assert_eq!(c["calls"]["calls"], 40);
+    assert_eq!(c["calls"]["http_429"], 0);
+    let stub = &c["stub"];
+    assert_eq!(stub["chat_requests"], 40);
+    assert_eq!(stub["by_status"]["200"], 40);
+    // Tokens the harness read from usage equal what the stub counted.
+    let t = &c["tokens"]["total"];
+    assert_eq!(t["prompt"], stub["models"]["gpt-4o"]["prompt_tokens"]);
+    assert_eq!(
+        t["completion"],
+        stub["models"]["gpt-4o"]["completion_tokens"]
+    );
+    // Image calls: exactly 800 prompt tokens each; the fixed profile writes 100 tokens (< caps).
+    assert_eq!(c["tokens"]["by_call"]["image_prompt"]["prompt"], 20 * 800);
+    assert_eq!(
+        c["tokens"]["by_call"]["image_prompt"]["completion"],
+        20 * 100
+    );
+    assert_eq!(c["tokens"]["by_call"]["caption"]["completion"], 20 * 100);
+    // Cost from the dated price table: $2.50 in, $10 out per 1M.
+    let cost = f(&t["prompt"]) * 2.5e-6 + f(&t["completion"]) * 10e-6;
+    assert!((f(&c["cost"]["total_usd"]) - cost).abs() < 1e-12);
+    assert!((f(&c["cost"]["per_post_usd"]) - cost / 20.0).abs() < 1e-12);
+    assert!((f(&c["cost"]["per_batch_usd"]) - cost).abs() < 1e-12);
+    assert_eq!(c["cost"]["monthly"][2]["posts_per_user_per_day"], 20);
+    // Two calls of 100 ms each: every post takes a little over 200 ms.
+    let l = &c["post_latency_ms"]["ok"];
+    assert_eq!(l["count"], 20);
+    assert!(f(&l["min"]) >= 200.0, "{l}");
+    assert!(f(&l["max"]) < 1_000.0, "{l}");
+    assert!(f(&l["p50"]) <= f(&l["p95"]) && f(&l["p95"]) <= f(&l["p99"]));
+    assert!(f(&c["makespan_ms"]) >= f(&l["max"]) - 1.0);
+    assert!(
+        f(&c["start_spread_ms"]) < 100.0,
+        "released together: {}",
+        c["start_spread_ms"]
+    );
+    let sends: u64 = c["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["sends"].as_u64().unwrap())
+        .sum();
+    assert_eq!(sends, 40);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tier_1_burst_100_shows_429s_and_failed_posts_tier_2_none() {
+    let r = run(args(100, &[1, 2], 200, "tiers")).await;
+    let (t1, t2) = (&r["cases"][0], &r["cases"][1]);
+    assert_eq!(t1["tier"], 1);
+    assert!(
+        t1["calls"]["http_429"].as_u64().unwrap() > 0,
+        "{}",
+        t1["calls"]
+    );
+    assert!(t1["posts"]["failed"].as_u64().unwrap() > 0);
+    assert_eq!(
+        t1["posts"]["failed_by_cause"]["rate_limited"], t1["posts"]["failed"],
+        "every failure is a 429 that outlasted the retries"
+    );
+    // The harness saw every 429 the stub sent.
+    assert_eq!(t1["calls"]["http_429"], t1["stub"]["by_status"]["429"]);
+    assert_eq!(t1["calls"]["attempts"], t1["stub"]["chat_requests"]);
+    assert!(t1["calls"]["rejected_reserved_tokens"].as_u64().unwrap() > 0);
+    assert!(
+        f(&t1["backoff_ms"]["max"]) >= 375.0,
+        "SDK backoff waited: {}",
+        t1["backoff_ms"]
+    );
+    assert_eq!(t2["tier"], 2);
+    assert_eq!(t2["calls"]["http_429"], 0);
+    assert_eq!(t2["posts"]["ok"], 100);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn result_json_matches_the_committed_schema() {
+    let committed_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/result.v1.schema.json");
+    let generated = postload::report::result_schema();
+    if std::env::var_os("UPDATE_SCHEMA").is_some() {
+        std::fs::create_dir_all(committed_path.parent().unwrap()).unwrap();
+        std::fs::write(
+            &committed_path,
+            serde_json::to_string_pretty(&generated).unwrap() + "\n",
+        )
+        .unwrap();
+    }
+    let committed: Value =
+        serde_json::from_str(&std::fs::read_to_string(&committed_path).unwrap()).unwrap();
+    assert_eq!(
+        committed, generated,
+        "schema drifted: rerun with UPDATE_SCHEMA=1 and commit"
+    );
+    let validator = jsonschema::validator_for(&committed).unwrap();
+    let mut a = args(5, &[1], 10, "schema");
+    a.retry_after = true;
+    let result = run(a).await;
+    let errors: Vec<String> = validator
+        .iter_errors(&result)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    // And the schema is not vacuous: a wrong type fails it.
+    let mut broken = result.clone();
+    broken["cases"][0]["posts"]["ok"] = Value::from("many");
+    assert!(!validator.is_valid(&broken));
+}

@@ -68,3 +68,123 @@ fn a_bad_mocks_file_is_exit_2_naming_file_and_field() {
                 .and(contains("line")),
         );
 }
+
+fn temp(tag: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("postload-cli-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn a_bad_scenario_file_is_exit_2_naming_file_line_and_field() {
+    let dir = temp("badscenario");
+    let file = dir.join("typo.toml");
+    std::fs::write(
+        &file,
+        "name = \"typo\"\nmodel = \"gpt-4o\"\n[load]\nkind = \"burst\"\nuser = 5\n",
+    )
+    .unwrap();
+    postload()
+        .args(["run", "--quiet", "--scenario"])
+        .arg(&file)
+        .arg("--report-dir")
+        .arg(&dir)
+        .assert()
+        .code(2)
+        .stderr(
+            contains("typo.toml")
+                .and(contains("line"))
+                .and(contains("user")),
+        );
+    std::fs::write(
+        &file,
+        "name = \"x\"\nmodel = \"gpt-4o\"\ntiers = [9]\n[load]\nkind = \"burst\"\nusers = 5\n",
+    )
+    .unwrap();
+    postload()
+        .args(["run", "--quiet", "--scenario"])
+        .arg(&file)
+        .arg("--report-dir")
+        .arg(&dir)
+        .assert()
+        .code(2)
+        .stderr(
+            contains("typo.toml")
+                .and(contains("tiers"))
+                .and(contains("no tier 9")),
+        );
+    postload()
+        .args(["run", "--scenario", "no-such-scenario", "--report-dir"])
+        .arg(&dir)
+        .assert()
+        .code(2)
+        .stderr(contains("no-such-scenario").and(contains("burst-50")));
+}
+
+#[test]
+fn load_goes_only_to_loopback() {
+    for url in [
+        "http://10.0.0.5:9000/v1",
+        "http://example.com/v1",
+        "ftp://127.0.0.1/v1",
+    ] {
+        postload()
+            .args(["run", "--base-url", url, "--report-dir"])
+            .arg(temp("loopback"))
+            .assert()
+            .code(2)
+            .stderr(contains("--base-url"));
+    }
+}
+
+#[test]
+fn ctrl_c_ends_the_run_and_leaves_a_valid_report_marked_interrupted() {
+    let dir = temp("ctrlc");
+    // Calls of 3 s: the first case is still running when Ctrl-C comes.
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("postload"))
+        .args([
+            "run",
+            "--quiet",
+            "--users",
+            "10",
+            "--latency-ms",
+            "3000",
+            "--report-dir",
+        ])
+        .arg(&dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1_500));
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = std::fs::read_dir(&dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let result: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("result.json")).unwrap()).unwrap();
+    assert_eq!(result["interrupted"], true);
+    let cases = result["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 1, "the remaining cases were skipped");
+    assert_eq!(cases[0]["interrupted"], true);
+    assert!(result["finished_at"].is_string());
+    // No temporary file is left behind.
+    for entry in std::fs::read_dir(&run).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(!name.contains(".tmp"), "{name}");
+    }
+}

@@ -174,3 +174,66 @@ async fn result_json_matches_the_committed_schema() {
     broken["cases"][0]["posts"]["ok"] = Value::from("many");
     assert!(!validator.is_valid(&broken));
 }
+
+fn sustained_file(dir: &Path, rate: f64, secs: f64, max_in_flight: u32) -> String {
+    let p = dir.join("steady.toml");
+    std::fs::write(
+        &p,
+        format!(
+            r#"name = "steady"
+model = "gpt-4o-mini"
+tiers = [5]
+image_prompt_share = 1.0   # one call per post
+seed = 9
+
+[load]
+kind = "sustained"
+users = 10
+rate_per_s = {rate}
+duration_s = {secs}
+max_in_flight = {max_in_flight}
+"#
+        ),
+    )
+    .unwrap();
+    p.to_string_lossy().into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sustained_load_is_open_loop_and_counts_late_sends() {
+    // Enough users: posts go out on schedule.
+    let dir = tempdir("steady");
+    let mut a = args(10, &[], 50, "steady-ok");
+    a.scenario = vec![sustained_file(&dir, 40.0, 2.0, 40)];
+    a.users = None;
+    let r = run(a).await;
+    let c = &r["cases"][0];
+    let posts = c["posts"]["total"].as_u64().unwrap();
+    assert!((50..=110).contains(&posts), "Poisson(80): {posts}");
+    assert_eq!(c["calls"]["calls"], posts, "one call per post");
+    assert!(
+        c["posts"]["late_sends"].as_u64().unwrap() * 10 <= posts,
+        "{}",
+        c["posts"]
+    );
+    assert!(f(&c["post_latency_ms"]["ok"]["p50"]) < 200.0);
+
+    // One user for 40 posts/s of 50 ms each: it falls behind, sends late, and latency (counted
+    // from the intended send time) grows far beyond the 50 ms a call takes.
+    let mut a = args(10, &[], 50, "steady-late");
+    a.scenario = vec![sustained_file(&dir, 40.0, 2.0, 1)];
+    a.users = None;
+    let r = run(a).await;
+    let c = &r["cases"][0];
+    let posts = c["posts"]["total"].as_u64().unwrap();
+    assert!(
+        c["posts"]["late_sends"].as_u64().unwrap() * 2 >= posts,
+        "{}",
+        c["posts"]
+    );
+    assert!(
+        f(&c["post_latency_ms"]["ok"]["max"]) > 500.0,
+        "{}",
+        c["post_latency_ms"]
+    );
+}

@@ -13,11 +13,8 @@ use std::time::{Duration, Instant};
 use goose::config::{GooseConfiguration, GooseDefault, GooseDefaultType};
 use goose::goose::{Scenario as GooseScenario, Transaction};
 use goose::GooseAttack;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
-use rand_distr::{Distribution, Exp};
 
-use self::post::{CaseContext, Start};
+use self::post::{Arrivals, CaseContext, Start};
 use crate::metrics::Recorder;
 use crate::openai::catalog::Catalog;
 use crate::openai::latency::Profile;
@@ -162,22 +159,6 @@ pub async fn execute(cfg: RunConfig) -> anyhow::Result<Outcome> {
     Ok(Outcome::Success)
 }
 
-/// Intended send times of a Poisson stream at `rate` posts/s over `duration`.
-pub fn poisson_schedule(rate: f64, duration: Duration, seed: u64) -> Vec<Duration> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    rng.set_stream(u64::MAX); // apart from the per-post streams
-    let exp = Exp::new(rate).expect("a positive rate");
-    let mut t = 0.0;
-    let mut out = Vec::new();
-    loop {
-        t += exp.sample(&mut rng);
-        if t >= duration.as_secs_f64() {
-            return out;
-        }
-        out.push(Duration::from_secs_f64(t));
-    }
-}
-
 async fn run_case(
     cfg: &RunConfig,
     file: &str,
@@ -217,20 +198,16 @@ async fn run_case(
 
     let users = scenario.load.users() as usize;
     let (start, goose_users) = match &scenario.load {
-        Load::Burst { users } => (
-            Start::Burst(tokio::sync::Barrier::new(*users as usize)),
-            *users as usize,
-        ),
+        Load::Burst { users } => (Start::Burst, *users as usize),
         Load::Sustained {
             duration_s,
             max_in_flight,
             ..
         } => {
             let rate = scenario.load.rate_per_s().unwrap_or(0.0);
-            let schedule =
-                poisson_schedule(rate, Duration::from_secs_f64(*duration_s), scenario.seed);
+            let arrivals = Arrivals::new(rate, Duration::from_secs_f64(*duration_s), scenario.seed);
             (
-                Start::Schedule(schedule),
+                Start::Schedule(std::sync::Mutex::new(arrivals)),
                 max_in_flight.unwrap_or(users as u32 * 4).max(1) as usize,
             )
         }
@@ -242,6 +219,7 @@ async fn run_case(
         Duration::from_secs_f64(scenario.request_timeout_s),
         scenario.seed,
         scenario.image_prompt_share,
+        goose_users,
         start,
         Arc::clone(&cfg.stop),
     ));
@@ -332,12 +310,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn poisson_schedule_has_the_rate_and_is_seeded() {
-        let s = poisson_schedule(10.0, Duration::from_secs(1_000), 7);
+    fn arrivals_have_the_rate_and_are_seeded() {
+        let take = |seed| Arrivals::new(10.0, Duration::from_secs(1_000), seed).collect::<Vec<_>>();
+        let s = take(7);
         assert!((9_700..=10_300).contains(&s.len()), "{}", s.len());
         assert!(s.windows(2).all(|w| w[0] <= w[1]));
-        assert_eq!(s, poisson_schedule(10.0, Duration::from_secs(1_000), 7));
-        assert_ne!(s, poisson_schedule(10.0, Duration::from_secs(1_000), 8));
+        assert!(s.last().unwrap() < &Duration::from_secs(1_000));
+        assert_eq!(s, take(7));
+        assert_ne!(s, take(8));
+        // Exponential gaps: about 37% of them exceed the mean gap of 100 ms.
+        let long = s
+            .windows(2)
+            .filter(|w| w[1] - w[0] > Duration::from_millis(100))
+            .count();
+        let share = long as f64 / (s.len() - 1) as f64;
+        assert!((0.34..0.40).contains(&share), "{share}");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! response, from the post's intended start.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use goose::goose::{GooseMethod, GooseRequest, GooseUser, TransactionFunction};
@@ -18,14 +18,45 @@ use crate::metrics::{Attempt, CallKind, CallRecord, FailureCause, PostRecord, Re
 use crate::openai::retry::{AttemptOutcome, RetryPolicy};
 use crate::scenario::prompts::{PostPlan, OWN_IMAGE_PROMPTS};
 
-/// How posts are released.
+/// How posts are sent once every user has reached the start barrier.
 #[derive(Debug)]
 pub enum Start {
-    /// Every user waits at the barrier, then sends one post.
-    Burst(tokio::sync::Barrier),
+    /// Each user sends one post at once.
+    Burst,
     /// Users take the next post of the schedule (intended send times) and send it on time, or
     /// late if none was free.
-    Schedule(Vec<Duration>),
+    Schedule(Mutex<Arrivals>),
+}
+
+/// A seeded Poisson stream of intended send times, drawn as needed (a long run at a high rate
+/// holds no list of them).
+#[derive(Debug)]
+pub struct Arrivals {
+    rng: ChaCha8Rng,
+    exp: rand_distr::Exp<f64>,
+    t: f64,
+    end: f64,
+}
+
+impl Arrivals {
+    pub fn new(rate_per_s: f64, duration: Duration, seed: u64) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(u64::MAX); // apart from the per-post streams
+        Self {
+            rng,
+            exp: rand_distr::Exp::new(rate_per_s).expect("a positive rate"),
+            t: 0.0,
+            end: duration.as_secs_f64(),
+        }
+    }
+}
+
+impl Iterator for Arrivals {
+    type Item = Duration;
+    fn next(&mut self) -> Option<Duration> {
+        self.t += rand_distr::Distribution::sample(&self.exp, &mut self.rng);
+        (self.t < self.end).then(|| Duration::from_secs_f64(self.t))
+    }
 }
 
 /// Everything the Goose users of one case share.
@@ -37,7 +68,9 @@ pub struct CaseContext {
     pub timeout: Duration,
     pub seed: u64,
     pub image_prompt_share: f64,
-    pub origin: Instant,
+    /// Set when the start barrier releases the users: the case's time zero.
+    origin: OnceLock<Instant>,
+    barrier: tokio::sync::Barrier,
     pub start: Start,
     pub recorder: Mutex<Recorder>,
     next_post: AtomicU64,
@@ -53,6 +86,7 @@ impl CaseContext {
         timeout: Duration,
         seed: u64,
         image_prompt_share: f64,
+        users: usize,
         start: Start,
         stop: Arc<AtomicBool>,
     ) -> Self {
@@ -63,7 +97,8 @@ impl CaseContext {
             timeout,
             seed,
             image_prompt_share,
-            origin: Instant::now(),
+            origin: OnceLock::new(),
+            barrier: tokio::sync::Barrier::new(users),
             start,
             recorder: Mutex::new(Recorder::default()),
             next_post: AtomicU64::new(0),
@@ -72,7 +107,7 @@ impl CaseContext {
     }
 
     fn now(&self) -> Duration {
-        self.origin.elapsed()
+        self.origin.get().map_or(Duration::ZERO, Instant::elapsed)
     }
 
     fn stopping(&self) -> bool {
@@ -106,22 +141,27 @@ impl CaseContext {
     }
 
     async fn run_user(&self, user: &mut GooseUser) {
+        // All users start together once Goose has launched them all (or not at all on Ctrl-C).
+        let released = tokio::select! {
+            _ = self.barrier.wait() => true,
+            _ = self.sleep_until(Duration::MAX) => false,
+        };
+        if !released {
+            return;
+        }
+        self.origin.get_or_init(Instant::now);
         match &self.start {
-            Start::Burst(barrier) => {
-                let released = tokio::select! {
-                    _ = barrier.wait() => true,
-                    _ = self.sleep_until(Duration::MAX) => false,
-                };
-                if released {
-                    let i = self.next_post.fetch_add(1, Ordering::Relaxed);
-                    let record = self.post(user, i, self.now()).await;
-                    self.record(&record);
-                }
-            }
-            Start::Schedule(times) => loop {
+            Start::Burst => {
                 let i = self.next_post.fetch_add(1, Ordering::Relaxed);
-                let Some(&intended) = times.get(i as usize) else {
-                    break;
+                let record = self.post(user, i, self.now()).await;
+                self.record(&record);
+            }
+            Start::Schedule(arrivals) => loop {
+                // Take the next post and its time together, so post numbers follow send order.
+                let (i, intended) = {
+                    let mut a = arrivals.lock().unwrap_or_else(|p| p.into_inner());
+                    let Some(t) = a.next() else { break };
+                    (self.next_post.fetch_add(1, Ordering::Relaxed), t)
                 };
                 if !self.sleep_until(intended).await {
                     break;

@@ -207,7 +207,7 @@ async fn run_case(
             let rate = scenario.load.rate_per_s().unwrap_or(0.0);
             let arrivals = Arrivals::new(rate, Duration::from_secs_f64(*duration_s), scenario.seed);
             (
-                Start::Schedule(std::sync::Mutex::new(arrivals)),
+                Start::Schedule(Box::new(std::sync::Mutex::new(arrivals))),
                 max_in_flight.unwrap_or(users as u32 * 4).max(1) as usize,
             )
         }

@@ -25,7 +25,7 @@ pub enum Start {
     Burst,
     /// Users take the next post of the schedule (intended send times) and send it on time, or
     /// late if none was free.
-    Schedule(Mutex<Arrivals>),
+    Schedule(Box<Mutex<Arrivals>>),
 }
 
 /// A seeded Poisson stream of intended send times, drawn as needed (a long run at a high rate

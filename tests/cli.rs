@@ -141,7 +141,7 @@ fn load_goes_only_to_loopback() {
 fn ctrl_c_ends_the_run_and_leaves_a_valid_report_marked_interrupted() {
     let dir = temp("ctrlc");
     // Calls of 3 s: the first case is still running when Ctrl-C comes.
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("postload"))
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("postload"))
         .args([
             "run",
             "--quiet",

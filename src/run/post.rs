@@ -209,7 +209,7 @@ impl CaseContext {
                 }
             }
         };
-        let body = self.plan.caption_body(i, &image_prompt);
+        let body = self.plan.caption_body(i, &image_prompt).into();
         let reserve = self.plan.caption_reservation(i, image_prompt_tokens);
         let (call, _) = self
             .call(user, CallKind::Caption, body, reserve, &mut rng)
@@ -230,11 +230,10 @@ impl CaseContext {
         &self,
         user: &mut GooseUser,
         kind: CallKind,
-        body: Vec<u8>,
+        body: bytes::Bytes,
         reserved_tokens: u64,
         rng: &mut ChaCha8Rng,
     ) -> (CallRecord, Option<(String, u32)>) {
-        let body = bytes::Bytes::from(body);
         let started = self.now();
         let mut record = CallRecord {
             kind,

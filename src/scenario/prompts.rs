@@ -106,12 +106,14 @@ fn sized_user(counter: &mut TokenCounter, system: &str, head: &str, target: u32)
 /// One variant's prepared requests.
 #[derive(Debug, Clone)]
 pub struct Variant {
-    /// The image-prompt request body, ready to send.
-    pub image_body: Vec<u8>,
+    /// The image-prompt request body, ready to send (shared, not copied, per post).
+    pub image_body: bytes::Bytes,
     /// Its exact prompt tokens.
     pub image_prompt_tokens: u32,
-    /// The caption call's user text before the image prompt.
-    caption_user: String,
+    /// The caption request body, split where the image prompt (JSON-escaped) goes, so a post's
+    /// caption request is two copies and an escape, not a JSON serialization.
+    caption_head: Vec<u8>,
+    caption_tail: Vec<u8>,
     /// Prompt tokens of the caption call without the image prompt's own tokens.
     pub caption_base_tokens: u32,
 }
@@ -135,7 +137,7 @@ impl PostPlan {
                     &image_head(i),
                     sizes.image_prompt.prompt_tokens,
                 );
-                let image_body = body(model, IMAGE_SYSTEM, &user, sizes.image_prompt);
+                let image_body = body(model, IMAGE_SYSTEM, &user, sizes.image_prompt).into();
                 // The caption prompt carries the image prompt (up to the image call's max_tokens):
                 // size the rest so that a full-length image prompt brings it to the target.
                 let caption_target = sizes
@@ -154,10 +156,24 @@ impl PostPlan {
                     CAPTION_SYSTEM,
                     &format!("{caption_user}{IMAGE_PROMPT_LABEL}"),
                 ));
+                let marker = "\u{1}IMAGE_PROMPT\u{1}";
+                let full = body(
+                    model,
+                    CAPTION_SYSTEM,
+                    &format!("{caption_user}{IMAGE_PROMPT_LABEL}{marker}"),
+                    sizes.caption,
+                );
+                let escaped = serde_json::to_string(marker).expect("a string serializes");
+                let escaped = escaped.trim_matches('"').as_bytes();
+                let at = full
+                    .windows(escaped.len())
+                    .position(|w| w == escaped)
+                    .expect("the marker is in the body");
                 Variant {
                     image_body,
                     image_prompt_tokens,
-                    caption_user,
+                    caption_head: full[..at].to_vec(),
+                    caption_tail: full[at + escaped.len()..].to_vec(),
                     caption_base_tokens,
                 }
             })
@@ -176,8 +192,14 @@ impl PostPlan {
     /// The caption request for post `post` with its image prompt.
     pub fn caption_body(&self, post: u64, image_prompt: &str) -> Vec<u8> {
         let v = self.variant(post);
-        let user = format!("{}{IMAGE_PROMPT_LABEL}{image_prompt}", v.caption_user);
-        body(&self.model, CAPTION_SYSTEM, &user, self.sizes.caption)
+        let quoted = serde_json::to_string(image_prompt).expect("a string serializes");
+        let escaped = &quoted[1..quoted.len() - 1];
+        let mut out =
+            Vec::with_capacity(v.caption_head.len() + escaped.len() + v.caption_tail.len());
+        out.extend_from_slice(&v.caption_head);
+        out.extend_from_slice(escaped.as_bytes());
+        out.extend_from_slice(&v.caption_tail);
+        out
     }
 
     /// Tokens the image call asks the rate limiter for.
@@ -243,6 +265,26 @@ mod tests {
                 plan.caption_reservation(post, 150),
                 (base + 150 + 200) as u64
             );
+        }
+    }
+
+    #[test]
+    fn spliced_caption_bodies_are_valid_json_with_the_image_prompt_verbatim() {
+        let plan = PostPlan::new("gpt-4o", Prompts::default());
+        for prompt in [
+            "plain",
+            "quotes \" and \\ backslashes\nand a newline",
+            "emoji 🎨 and \u{1}",
+        ] {
+            let body: Value = serde_json::from_slice(&plan.caption_body(3, prompt)).unwrap();
+            let user = body["messages"][1]["content"].as_str().unwrap();
+            assert!(
+                user.ends_with(&format!("{IMAGE_PROMPT_LABEL}{prompt}")),
+                "{user}"
+            );
+            assert!(user.starts_with("Business: "));
+            assert_eq!(body["model"], "gpt-4o");
+            assert_eq!(body["max_tokens"], 200);
         }
     }
 

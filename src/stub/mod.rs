@@ -110,9 +110,19 @@ fn post_empty(addr: SocketAddr, path: &str) -> std::io::Result<u16> {
         .ok_or_else(|| std::io::Error::other("not an HTTP response"))
 }
 
-/// Binds `127.0.0.1:port` (0 picks a free port).
+/// Pending connections the stub's listener queues. A burst of 1,000 users connects at once:
+/// with the usual backlog of 128 the kernel drops the rest and they retry a second later.
+/// (Linux caps it at `net.core.somaxconn`, 4096 by default.)
+pub const LISTEN_BACKLOG: i32 = 4096;
+
+/// Binds `127.0.0.1:port` (0 picks a free port) with a backlog for large bursts.
 pub fn bind_loopback(port: u16) -> std::io::Result<TcpListener> {
-    TcpListener::bind(("127.0.0.1", port))
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&SocketAddr::from(([127, 0, 0, 1], port)).into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    Ok(socket.into())
 }
 
 /// Starts the stub on `listener` with the wall clock.

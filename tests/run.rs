@@ -237,3 +237,25 @@ async fn sustained_load_is_open_loop_and_counts_late_sends() {
         c["post_latency_ms"]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_that_refuses_connections_is_counted_not_fatal() {
+    // A loopback port with nothing listening.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut a = args(5, &[1], 0, "refused");
+    a.latency_ms = None;
+    a.base_url = Some(format!("http://127.0.0.1:{port}/v1"));
+    let r = run(a).await;
+    let c = &r["cases"][0];
+    assert_eq!(r["target"]["kind"], "base_url");
+    assert_eq!(c["posts"]["total"], 5);
+    assert_eq!(c["posts"]["failed_by_cause"]["connect"], 5);
+    // The SDK policy retries connection errors twice.
+    assert_eq!(c["calls"]["attempts"], 15);
+    assert!(c["stub"].is_null());
+    assert!(c["tokens"]["total"]["prompt"] == 0);
+}

@@ -114,8 +114,11 @@ impl CaseContext {
         self.stop.load(Ordering::Relaxed) || goose::is_killswitch_triggered()
     }
 
-    /// Sleeps until `until` (since the origin), waking early if the run is stopped.
+    /// Sleeps until `until` (since the origin), waking early if the run is stopped. Tokio's timer
+    /// rounds up to whole milliseconds, which would send every post up to 1 ms late: the timer
+    /// covers all but the last 2 ms, and yielding covers the rest.
     async fn sleep_until(&self, until: Duration) -> bool {
+        const SPIN: Duration = Duration::from_millis(2);
         loop {
             if self.stopping() {
                 return false;
@@ -124,7 +127,12 @@ impl CaseContext {
             if now >= until {
                 return true;
             }
-            tokio::time::sleep((until - now).min(Duration::from_millis(100))).await;
+            let left = until - now;
+            if left > SPIN {
+                tokio::time::sleep((left - SPIN).min(Duration::from_millis(100))).await;
+            } else {
+                tokio::task::yield_now().await;
+            }
         }
     }
 

@@ -22,17 +22,6 @@ use postload::cli::RunArgs;
 use postload::config::run_config;
 use postload::stub::{self, StubConfig};
 
-const UNLIMITED_TIERS: &str = r#"default_set = "bench"
-[sets.bench]
-as_of = "2026-11-28"
-source = "benchmark: limits high enough that no request is rate-limited"
-[[sets.bench.tier]]
-tier = 1
-qualification = "bench"
-limits.gpt-4o = { rpm = 1000000000000, tpm = 1000000000000000 }
-limits.gpt-4o-mini = { rpm = 1000000000000, tpm = 1000000000000000 }
-"#;
-
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
@@ -49,7 +38,11 @@ fn temp(tag: &str) -> PathBuf {
 
 fn mocks_dir() -> PathBuf {
     let d = temp("mocks");
-    std::fs::write(d.join("tiers.toml"), UNLIMITED_TIERS).unwrap();
+    std::fs::write(
+        d.join("tiers.toml"),
+        postload::openai::catalog::UNLIMITED_TIERS,
+    )
+    .unwrap();
     d
 }
 
@@ -58,7 +51,7 @@ fn burst_file(dir: &Path, users: usize) -> PathBuf {
     std::fs::write(
         &p,
         format!(
-            "name = \"one-call-burst\"\nmodel = \"gpt-4o\"\ntier_set = \"bench\"\ntiers = [1]\nimage_prompt_share = 1.0\nseed = 1\n[load]\nkind = \"burst\"\nusers = {users}\n"
+            "name = \"one-call-burst\"\nmodel = \"gpt-4o\"\ntier_set = \"unlimited\"\ntiers = [1]\nimage_prompt_share = 1.0\nseed = 1\n[load]\nkind = \"burst\"\nusers = {users}\n"
         ),
     )
     .unwrap();
@@ -71,7 +64,7 @@ fn steady_file(dir: &Path, users: usize) -> PathBuf {
     std::fs::write(
         &p,
         format!(
-            "name = \"one-call-steady\"\nmodel = \"gpt-4o\"\ntier_set = \"bench\"\ntiers = [1]\nimage_prompt_share = 1.0\nseed = 1\n[load]\nkind = \"sustained\"\nusers = {users}\nrate_per_s = {users}\nduration_s = 15\nmax_in_flight = {}\n",
+            "name = \"one-call-steady\"\nmodel = \"gpt-4o\"\ntier_set = \"unlimited\"\ntiers = [1]\nimage_prompt_share = 1.0\nseed = 1\n[load]\nkind = \"sustained\"\nusers = {users}\nrate_per_s = {users}\nduration_s = 15\nmax_in_flight = {}\n",
             users * 2
         ),
     )
@@ -226,7 +219,7 @@ fn memory() {
     std::fs::write(
         &scenario,
         format!(
-            "name = \"firehose\"\nmodel = \"gpt-4o-mini\"\ntier_set = \"bench\"\ntiers = [1]\nimage_prompt_share = 1.0\nseed = 5\n[load]\nkind = \"sustained\"\nusers = 50\nrate_per_s = {rate}\nduration_s = {secs}\nmax_in_flight = 200\n"
+            "name = \"firehose\"\nmodel = \"gpt-4o-mini\"\ntier_set = \"unlimited\"\ntiers = [1]\nimage_prompt_share = 1.0\nseed = 5\n[load]\nkind = \"sustained\"\nusers = 50\nrate_per_s = {rate}\nduration_s = {secs}\nmax_in_flight = 200\n"
         ),
     )
     .unwrap();

@@ -30,17 +30,6 @@ fn env_or(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-const UNLIMITED_TIERS: &str = r#"default_set = "bench"
-[sets.bench]
-as_of = "2026-11-28"
-source = "benchmark: limits high enough that no request is rate-limited"
-[[sets.bench.tier]]
-tier = 1
-qualification = "bench"
-limits.gpt-4o = { rpm = 1000000000000, tpm = 1000000000000000 }
-limits.gpt-4o-mini = { rpm = 1000000000000, tpm = 1000000000000000 }
-"#;
-
 /// A short chat request (about 30 prompt tokens).
 fn small_body() -> Vec<u8> {
     serde_json::to_vec(&json!({
@@ -170,14 +159,7 @@ async fn throughput() {
     let conc = env_or("BENCH_CONC", 32) as usize;
 
     let hyper_url = format!("http://{}/v1/chat/completions", start_hyper());
-    let catalog = Catalog::from_texts([
-        ("models.toml".into(), catalog::EMBEDDED_MODELS.into()),
-        ("bench-tiers.toml".into(), UNLIMITED_TIERS.into()),
-        ("latency.toml".into(), catalog::EMBEDDED_LATENCY.into()),
-        ("prices.toml".into(), catalog::EMBEDDED_PRICES.into()),
-    ])
-    .unwrap();
-    let mut cfg = StubConfig::new(Arc::new(catalog));
+    let mut cfg = StubConfig::new(Arc::new(Catalog::unlimited()));
     cfg.fixed_latency = Some(Duration::ZERO);
     let stub = stub::start(cfg, stub::bind_loopback(0).unwrap())
         .await
@@ -219,7 +201,7 @@ async fn serve_many(n: u64, retain: u64) -> (u64, u64, serde_json::Value) {
     let conc = 32u64;
     let dir = std::env::temp_dir().join(format!("postload-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("tiers.toml"), UNLIMITED_TIERS).unwrap();
+    std::fs::write(dir.join("tiers.toml"), catalog::UNLIMITED_TIERS).unwrap();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_postload"))
         .args(["stub", "--port", "0", "--latency-ms", "0", "--retain"])
         .arg(retain.to_string())

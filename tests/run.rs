@@ -1,7 +1,7 @@
 //! `postload run` in-process against the embedded stub on port 0 (fixed latency), and as a
 //! process for Ctrl-C and exit codes.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
@@ -9,20 +9,7 @@ use postload::cli::RunArgs;
 use postload::config::run_config;
 use serde_json::Value;
 
-use crate::common::goose_lock;
-
-fn tempdir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!(
-        "postload-run-{tag}-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+use crate::common::{goose_lock, tempdir};
 
 fn read_result(report_dir: &Path) -> Value {
     let runs: Vec<_> = std::fs::read_dir(report_dir)

@@ -9,7 +9,7 @@ use postload::openai::tokens::bpe;
 use postload::stub::Faults;
 use serde_json::{json, Value};
 
-use crate::common::{chat_body, client, config, post, post_raw, start, start_clocked};
+use crate::common::{chat_body, client, config, post, post_raw, start, start_clocked, tempdir};
 
 const RATE_HEADERS: [&str; 6] = [
     "x-ratelimit-limit-requests",
@@ -384,7 +384,7 @@ async fn too_large_requests_and_requests_limits_get_their_own_429s() {
     assert_eq!(stub.stats().rate_limited.too_large, 1);
 
     // RPM: the seed's tiers keep OpenAI's 500 RPM at tier 1; a tiny tier set shows the requests type.
-    let dir = tempdir();
+    let dir = tempdir("tiny-tiers");
     std::fs::write(
         dir.join("tiers.toml"),
         r#"default_set = "tiny"
@@ -418,19 +418,6 @@ limits.gpt-4o-mini = { rpm = 3, tpm = 1000000 }
     let a = post(&c, &stub, &chat_body("gpt-4o", "hi", Some(5))).await;
     assert_eq!(a.json()["error"]["type"], "requests");
     assert!(a.text.contains("on requests per min (RPM): Limit 3, Used"));
-}
-
-fn tempdir() -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!(
-        "postload-test-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
-    std::fs::create_dir_all(&d).unwrap();
-    d
 }
 
 #[tokio::test]
@@ -637,8 +624,8 @@ async fn compaction_under_load_never_404s() {
     // sending: every answer must still come from a mounted mock.
     let mut cfg = config();
     cfg.retain_limit = 25;
-    cfg.catalog = Arc::new(unlimited_catalog());
-    cfg.tier_set = "open".into();
+    cfg.catalog = Arc::new(postload::openai::catalog::Catalog::unlimited());
+    cfg.tier_set = "unlimited".into();
     let stub = start(cfg).await;
     let c = client();
     let body = chat_body("gpt-4o", "A caption for a bike shop", Some(20));
@@ -676,27 +663,6 @@ async fn compaction_under_load_never_404s() {
         s.retained_requests
     );
     assert_eq!(s.chat_requests, 2400, "compaction keeps the counters");
-}
-
-fn unlimited_catalog() -> postload::openai::catalog::Catalog {
-    use postload::openai::catalog::{self as c, Catalog};
-    let tiers = r#"default_set = "open"
-[sets.open]
-as_of = "2026-11-28"
-source = "test"
-[[sets.open.tier]]
-tier = 1
-qualification = "test"
-limits.gpt-4o = { rpm = 1000000000, tpm = 1000000000000 }
-limits.gpt-4o-mini = { rpm = 1000000000, tpm = 1000000000000 }
-"#;
-    Catalog::from_texts([
-        ("models.toml".into(), c::EMBEDDED_MODELS.into()),
-        ("tiers.toml".into(), tiers.into()),
-        ("latency.toml".into(), c::EMBEDDED_LATENCY.into()),
-        ("prices.toml".into(), c::EMBEDDED_PRICES.into()),
-    ])
-    .unwrap()
 }
 
 /// `join_all` without another dependency: spawn-free, polls all futures together.

@@ -15,6 +15,19 @@ pub const EMBEDDED_TIERS: &str = include_str!("../../mocks/tiers.toml");
 pub const EMBEDDED_LATENCY: &str = include_str!("../../mocks/latency.toml");
 pub const EMBEDDED_PRICES: &str = include_str!("../../mocks/prices.toml");
 
+/// A tier set (`unlimited`, tier 1) whose limits no benchmark reaches: for measuring the stub
+/// and the harness without 429s.
+pub const UNLIMITED_TIERS: &str = r#"default_set = "unlimited"
+[sets.unlimited]
+as_of = "2026-11-28"
+source = "postload: limits high enough that no request is rate-limited (benchmarks, tests)"
+[[sets.unlimited.tier]]
+tier = 1
+qualification = "none"
+limits.gpt-4o = { rpm = 1000000000000, tpm = 1000000000000000 }
+limits.gpt-4o-mini = { rpm = 1000000000000, tpm = 1000000000000000 }
+"#;
+
 /// A data file could not be used. Each variant names the file; `Invalid` also names the field.
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
@@ -241,6 +254,20 @@ impl Catalog {
         .expect("the embedded mocks/ files are checked by the tests")
     }
 
+    /// The embedded data with [`UNLIMITED_TIERS`] as the only tier set.
+    pub fn unlimited() -> Self {
+        Self::from_texts(
+            [
+                ("mocks/models.toml", EMBEDDED_MODELS),
+                ("unlimited tiers", UNLIMITED_TIERS),
+                ("mocks/latency.toml", EMBEDDED_LATENCY),
+                ("mocks/prices.toml", EMBEDDED_PRICES),
+            ]
+            .map(|(n, t)| (n.to_string(), t.to_string())),
+        )
+        .expect("the unlimited tier set fits the embedded models")
+    }
+
     /// Reads `models.toml`, `tiers.toml`, `latency.toml` and `prices.toml` from `dir`; a file that
     /// is not there is taken from the embedded copy.
     pub fn load_dir(dir: &Path) -> Result<Self, CatalogError> {
@@ -418,6 +445,13 @@ mod tests {
         assert_eq!(c.prices.models["gpt-4o"].output, 10.0);
         assert!(c.tier("seed", 4).unwrap_err().contains("no tier 4"));
         assert!(c.tier("nope", 1).unwrap_err().contains("unknown tier set"));
+    }
+
+    #[test]
+    fn the_unlimited_set_loads() {
+        let c = Catalog::unlimited();
+        assert_eq!(c.default_tier_set, "unlimited");
+        assert!(c.tier("unlimited", 1).unwrap().limits["gpt-4o"].tpm > 1_000_000_000);
     }
 
     #[test]

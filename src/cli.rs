@@ -27,6 +27,8 @@ pub enum Command {
     Run(RunArgs),
     /// Serve the OpenAI stub until Ctrl-C; prints the OPENAI_BASE_URL a service should use.
     Stub(StubArgs),
+    /// Render report.md again from a saved result.json (into the result's folder).
+    Report(ReportArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -80,6 +82,21 @@ pub struct RunArgs {
     #[arg(long)]
     pub retry_after: bool,
     /// Embedded stub: directory with edited copies of the mocks/ data files.
+    #[arg(long, value_name = "DIR")]
+    pub mocks: Option<std::path::PathBuf>,
+    /// Claims to judge in report.md (default: the planning note's, scenarios/claims.toml).
+    #[arg(long, value_name = "FILE")]
+    pub claims: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// A result.json written by `postload run`.
+    pub result: std::path::PathBuf,
+    /// Claims to judge (default: the planning note's, scenarios/claims.toml).
+    #[arg(long, value_name = "FILE")]
+    pub claims: Option<std::path::PathBuf>,
+    /// Directory with edited copies of the mocks/ data files (prices for projections).
     #[arg(long, value_name = "DIR")]
     pub mocks: Option<std::path::PathBuf>,
 }

@@ -15,20 +15,7 @@ use crate::stub::{Faults, PromptEstimate, StubConfig};
 pub struct ConfigError(pub String);
 
 pub fn catalog(opts: &StubOptions) -> Result<Arc<Catalog>, ConfigError> {
-    match &opts.mocks {
-        Some(dir) => {
-            if !dir.is_dir() {
-                return Err(ConfigError(format!(
-                    "--mocks {}: not a directory",
-                    dir.display()
-                )));
-            }
-            Catalog::load_dir(dir)
-                .map(Arc::new)
-                .map_err(|e| ConfigError(e.to_string()))
-        }
-        None => Ok(Arc::new(Catalog::embedded())),
-    }
+    catalog_from(opts.mocks.as_deref())
 }
 
 pub fn stub_config(opts: &StubOptions) -> Result<StubConfig, ConfigError> {
@@ -166,7 +153,39 @@ pub fn run_config(
         report_dir,
         quiet: args.quiet,
         stop,
+        claims: claims(args.claims.as_deref())?,
     })
+}
+
+/// The claims file: the given one, or the planning note's (embedded).
+pub fn claims(
+    path: Option<&std::path::Path>,
+) -> Result<crate::report::claims::ClaimsFile, ConfigError> {
+    use crate::report::claims;
+    match path {
+        None => {
+            claims::parse("scenarios/claims.toml", claims::EMBEDDED_CLAIMS).map_err(ConfigError)
+        }
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| ConfigError(format!("{}: cannot read: {e}", p.display())))?;
+            claims::parse(&p.display().to_string(), &text).map_err(ConfigError)
+        }
+    }
+}
+
+/// The catalog from `--mocks DIR`, or the embedded one.
+pub fn catalog_from(mocks: Option<&std::path::Path>) -> Result<Arc<Catalog>, ConfigError> {
+    match mocks {
+        Some(dir) if !dir.is_dir() => Err(ConfigError(format!(
+            "--mocks {}: not a directory",
+            dir.display()
+        ))),
+        Some(dir) => Catalog::load_dir(dir)
+            .map(Arc::new)
+            .map_err(|e| ConfigError(e.to_string())),
+        None => Ok(Arc::new(Catalog::embedded())),
+    }
 }
 
 /// Load goes only to this machine until the spend guard exists: a base URL must name a loopback

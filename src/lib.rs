@@ -40,6 +40,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Some(Command::Stub(args)) => serve_stub(args).await,
         Some(Command::Run(args)) => run_scenarios(args).await,
+        Some(Command::Report(args)) => render_report(args),
         None => run_scenarios(cli.run).await,
     }
 }
@@ -62,6 +63,41 @@ fn stop_flag() -> Arc<AtomicBool> {
         });
         stop
     }))
+}
+
+/// `postload report RESULT.json`: report.md again, beside the result.
+fn render_report(args: cli::ReportArgs) -> anyhow::Result<Outcome> {
+    let text = std::fs::read_to_string(&args.result)
+        .map_err(|e| config::ConfigError(format!("{}: cannot read: {e}", args.result.display())))?;
+    let result: report::RunResult = serde_json::from_str(&text).map_err(|e| {
+        config::ConfigError(format!(
+            "{}: not a postload result: {e}",
+            args.result.display()
+        ))
+    })?;
+    if result.schema != report::RESULT_SCHEMA {
+        return Err(config::ConfigError(format!(
+            "{}: field `schema`: `{}` is not `{}`",
+            args.result.display(),
+            result.schema,
+            report::RESULT_SCHEMA
+        ))
+        .into());
+    }
+    let catalog = config::catalog_from(args.mocks.as_deref())?;
+    let claims = config::claims(args.claims.as_deref())?;
+    let dir = args
+        .result
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let writer = report::ReportWriter::create(dir)?.with(report::markdown::MarkdownExporter {
+        claims,
+        prices: catalog.prices.clone(),
+    });
+    writer.write(&result)?;
+    println!("{}", dir.join("report.md").display());
+    Ok(Outcome::Success)
 }
 
 async fn run_scenarios(args: RunArgs) -> anyhow::Result<Outcome> {

@@ -2,5 +2,6 @@
 
 mod cli;
 mod common;
+mod report;
 mod run;
 mod stub;

@@ -2,12 +2,14 @@
 //! cached tokens are billed once, at the cached price (or the input price where the model has no
 //! cached price), and only the rest at the input price.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::openai::catalog::Price;
 
 /// Token counts of some calls.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct Tokens {
     pub prompt: u64,
     pub cached: u64,
@@ -38,7 +40,7 @@ pub fn cost_usd(price: &Price, tokens: Tokens) -> f64 {
 }
 
 /// The seed's monthly projection: users × posts per user per day × 30 days × $/post.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Monthly {
     pub users: u64,
     pub posts_per_user_per_day: u64,

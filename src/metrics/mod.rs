@@ -450,7 +450,7 @@ pub struct Calls {
     pub rejected_reserved_tokens: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TokenSummary {
     pub by_call: BTreeMap<String, Tokens>,
     pub total: Tokens,
@@ -459,7 +459,7 @@ pub struct TokenSummary {
     pub per_ok_post: Option<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Cost {
     pub total_usd: f64,
     /// Total cost ÷ posts.
@@ -472,7 +472,7 @@ pub struct Cost {
 }
 
 /// Everything measured in one case (scenario × tier).
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Measured {
     pub posts: Posts,
     pub post_latency_ms: LatencyPair,

@@ -3,11 +3,13 @@
 //! component that writes files: atomically (a temporary file, then a rename), and again after each
 //! case, so a crash or Ctrl-C still leaves a valid report.
 
+pub mod claims;
+pub mod markdown;
 pub mod summary;
 
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::metrics::Measured;
 use crate::openai::bucket::Limits;
@@ -19,7 +21,7 @@ use crate::stub::StubStats;
 pub const RESULT_SCHEMA: &str = "postload.result.v1";
 
 /// Where the load went.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum TargetInfo {
     /// A fresh in-process stub for each case.
@@ -32,7 +34,7 @@ pub enum TargetInfo {
     BaseUrl { base_url: String },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PriceInfo {
     pub version: String,
     pub as_of: String,
@@ -40,7 +42,7 @@ pub struct PriceInfo {
 }
 
 /// The inputs of one case.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CaseInputs {
     pub scenario_file: String,
     pub description: String,
@@ -58,7 +60,7 @@ pub struct CaseInputs {
     pub latency_profile: Option<ProfileInfo>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ProfileInfo {
     pub name: String,
     pub as_of: String,
@@ -66,7 +68,7 @@ pub struct ProfileInfo {
 }
 
 /// One scenario at one tier.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CaseResult {
     pub scenario: String,
     pub tier: u8,
@@ -81,10 +83,10 @@ pub struct CaseResult {
 }
 
 /// `result.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RunResult {
-    pub schema: &'static str,
-    pub postload_version: &'static str,
+    pub schema: String,
+    pub postload_version: String,
     pub run_id: String,
     pub started_at: String,
     pub finished_at: Option<String>,
@@ -136,14 +138,20 @@ impl std::fmt::Debug for ReportWriter {
 }
 
 impl ReportWriter {
-    /// Creates `dir` (and its parents).
+    /// Creates `dir` (and its parents); the writer has no formats yet.
     pub fn create(dir: &Path) -> anyhow::Result<Self> {
         std::fs::create_dir_all(dir)
             .map_err(|e| anyhow::anyhow!("cannot create report folder {}: {e}", dir.display()))?;
         Ok(Self {
             dir: dir.to_path_buf(),
-            exporters: vec![Box::new(JsonExporter)],
+            exporters: Vec::new(),
         })
+    }
+
+    /// Adds a format.
+    pub fn with(mut self, exporter: impl Exporter + Send + Sync + 'static) -> Self {
+        self.exporters.push(Box::new(exporter));
+        self
     }
 
     pub fn dir(&self) -> &Path {

@@ -18,9 +18,11 @@ use self::post::{Arrivals, CaseContext, Start};
 use crate::metrics::Recorder;
 use crate::openai::catalog::Catalog;
 use crate::openai::latency::Profile;
+use crate::report::claims::ClaimsFile;
+use crate::report::markdown::MarkdownExporter;
 use crate::report::{
-    summary, CaseInputs, CaseResult, PriceInfo, ProfileInfo, ReportWriter, RunResult, TargetInfo,
-    RESULT_SCHEMA,
+    summary, CaseInputs, CaseResult, JsonExporter, PriceInfo, ProfileInfo, ReportWriter, RunResult,
+    TargetInfo, RESULT_SCHEMA,
 };
 use crate::scenario::prompts::PostPlan;
 use crate::scenario::{Load, Scenario};
@@ -50,6 +52,8 @@ pub struct RunConfig {
     pub quiet: bool,
     /// Set to stop the run (Ctrl-C); checked between cases and inside the attack.
     pub stop: Arc<AtomicBool>,
+    /// The claims report.md judges.
+    pub claims: ClaimsFile,
 }
 
 fn now_rfc3339() -> String {
@@ -85,7 +89,12 @@ fn profile_info(catalog: &Catalog, model: &str, target: &Target) -> Option<Profi
 }
 
 pub async fn execute(cfg: RunConfig) -> anyhow::Result<Outcome> {
-    let writer = ReportWriter::create(&cfg.report_dir)?;
+    let writer = ReportWriter::create(&cfg.report_dir)?
+        .with(JsonExporter)
+        .with(MarkdownExporter {
+            claims: cfg.claims.clone(),
+            prices: cfg.catalog.prices.clone(),
+        });
     let target_info = match &cfg.target {
         Target::Embedded(c) => TargetInfo::EmbeddedStub {
             latency: c.fixed_latency.map_or("model profiles".into(), |d| {
@@ -98,8 +107,8 @@ pub async fn execute(cfg: RunConfig) -> anyhow::Result<Outcome> {
         },
     };
     let mut result = RunResult {
-        schema: RESULT_SCHEMA,
-        postload_version: env!("CARGO_PKG_VERSION"),
+        schema: RESULT_SCHEMA.into(),
+        postload_version: env!("CARGO_PKG_VERSION").into(),
         run_id: cfg.run_id.clone(),
         started_at: now_rfc3339(),
         finished_at: None,
@@ -154,7 +163,10 @@ pub async fn execute(cfg: RunConfig) -> anyhow::Result<Outcome> {
     writer.write(&result)?;
     if !cfg.quiet {
         print!("{}", summary::table(&result));
-        println!("report: {}", writer.dir().join("result.json").display());
+        println!(
+            "report: {} and report.md",
+            writer.dir().join("result.json").display()
+        );
     }
     Ok(Outcome::Success)
 }

@@ -1,0 +1,618 @@
+//! Claims: statements from the planning note (or a team's own file) judged against a run's
+//! measurements. Pure: a claims file and a result in, verdicts out.
+
+use serde::{Deserialize, Serialize};
+
+use super::{CaseResult, RunResult};
+use crate::metrics::cost::{cost_usd, Tokens, DAYS_PER_MONTH};
+use crate::metrics::{FailureCause, Percentiles};
+use crate::openai::catalog::PriceTable;
+
+pub const EMBEDDED_CLAIMS: &str = include_str!("../../scenarios/claims.toml");
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimsFile {
+    pub source: String,
+    pub claim: Vec<Claim>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Claim {
+    pub id: String,
+    pub statement: String,
+    pub check: Check,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Kind {
+    Latency,
+    TokensPerPost,
+    CostPerPost,
+    CostPerBatch,
+    MonthlyCost,
+}
+
+/// A claim as written: one flat table, so TOML errors keep their line and unknown fields are
+/// refused (serde cannot do either through a flattened tagged enum).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    #[serde(default)]
+    source: String,
+    claim: Vec<RawClaim>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawClaim {
+    id: String,
+    statement: String,
+    kind: Kind,
+    scenario: Option<String>,
+    min_s: Option<f64>,
+    max_s: Option<f64>,
+    percentile: Option<Pct>,
+    model: Option<String>,
+    users: Option<u64>,
+    value: Option<f64>,
+    tolerance: Option<f64>,
+    table: Option<Vec<(u64, u64, f64)>>,
+}
+
+impl RawClaim {
+    fn into_claim(self) -> Result<Claim, String> {
+        fn need<T>(v: Option<T>, field: &str) -> Result<T, String> {
+            v.ok_or_else(|| format!("field `{field}` is required for this kind"))
+        }
+        let check = match self.kind {
+            Kind::Latency => Check::Latency {
+                scenario: need(self.scenario, "scenario")?,
+                min_s: need(self.min_s, "min_s")?,
+                max_s: need(self.max_s, "max_s")?,
+                percentile: self.percentile.unwrap_or(Pct::P95),
+            },
+            Kind::TokensPerPost => Check::TokensPerPost {
+                value: need(self.value, "value")?,
+                tolerance: need(self.tolerance, "tolerance")?,
+            },
+            Kind::CostPerPost => Check::CostPerPost {
+                model: need(self.model, "model")?,
+                value: need(self.value, "value")?,
+                tolerance: need(self.tolerance, "tolerance")?,
+            },
+            Kind::CostPerBatch => Check::CostPerBatch {
+                model: need(self.model, "model")?,
+                users: need(self.users, "users")?,
+                value: need(self.value, "value")?,
+                tolerance: need(self.tolerance, "tolerance")?,
+            },
+            Kind::MonthlyCost => Check::MonthlyCost {
+                model: need(self.model, "model")?,
+                tolerance: need(self.tolerance, "tolerance")?,
+                table: need(self.table, "table")?,
+            },
+        };
+        Ok(Claim {
+            id: self.id,
+            statement: self.statement,
+            check,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pct {
+    P50,
+    P90,
+    P95,
+    P99,
+    Max,
+}
+
+impl Pct {
+    fn of(self, p: &Percentiles) -> Option<f64> {
+        match self {
+            Pct::P50 => p.p50,
+            Pct::P90 => p.p90,
+            Pct::P95 => p.p95,
+            Pct::P99 => p.p99,
+            Pct::Max => p.max,
+        }
+    }
+    fn name(self) -> &'static str {
+        match self {
+            Pct::P50 => "p50",
+            Pct::P90 => "p90",
+            Pct::P95 => "p95",
+            Pct::P99 => "p99",
+            Pct::Max => "max",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Check {
+    Latency {
+        scenario: String,
+        min_s: f64,
+        max_s: f64,
+        percentile: Pct,
+    },
+    TokensPerPost {
+        value: f64,
+        tolerance: f64,
+    },
+    CostPerPost {
+        model: String,
+        value: f64,
+        tolerance: f64,
+    },
+    CostPerBatch {
+        model: String,
+        users: u64,
+        value: f64,
+        tolerance: f64,
+    },
+    MonthlyCost {
+        model: String,
+        tolerance: f64,
+        table: Vec<(u64, u64, f64)>,
+    },
+}
+
+/// A claim's judgement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Judgement {
+    Holds,
+    Fails,
+    NotMeasured,
+}
+
+impl Judgement {
+    pub fn label(self) -> &'static str {
+        match self {
+            Judgement::Holds => "holds",
+            Judgement::Fails => "fails",
+            Judgement::NotMeasured => "not measured by this run",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub id: String,
+    pub statement: String,
+    /// The case the evidence comes from (`burst-50 tier 2`), if any.
+    pub case: Option<String>,
+    pub measured: String,
+    pub verdict: Judgement,
+    /// Why it fails: `model latency`, `rate limits`, or both.
+    pub cause: Option<String>,
+    pub evidence: String,
+}
+
+/// Parses a claims file; `file` names it in errors.
+pub fn parse(file: &str, text: &str) -> Result<ClaimsFile, String> {
+    let raw: RawFile =
+        toml::from_str(text).map_err(|e| format!("{file}: {}", e.to_string().trim_end()))?;
+    let mut claims = Vec::new();
+    for (i, r) in raw.claim.into_iter().enumerate() {
+        let id = r.id.clone();
+        claims.push(
+            r.into_claim()
+                .map_err(|m| format!("{file}: claim[{i}] ({id}): {m}"))?,
+        );
+    }
+    let c = ClaimsFile {
+        source: raw.source,
+        claim: claims,
+    };
+    for (i, claim) in c.claim.iter().enumerate() {
+        let bad = |m: &str| Err(format!("{file}: claim[{i}] ({}): {m}", claim.id));
+        match &claim.check {
+            Check::Latency { min_s, max_s, .. }
+                if min_s.is_nan() || max_s.is_nan() || min_s > max_s =>
+            {
+                return bad("min_s must not exceed max_s")
+            }
+            Check::TokensPerPost { tolerance, .. }
+            | Check::CostPerPost { tolerance, .. }
+            | Check::CostPerBatch { tolerance, .. }
+            | Check::MonthlyCost { tolerance, .. }
+                if !(0.0..1.0).contains(tolerance) =>
+            {
+                return bad("tolerance must be a share in [0, 1)")
+            }
+            _ => {}
+        }
+    }
+    Ok(c)
+}
+
+fn case_name(c: &CaseResult) -> String {
+    format!("{} tier {}", c.scenario, c.tier)
+}
+
+fn within(measured: f64, claimed: f64, tolerance: f64) -> bool {
+    (measured - claimed).abs() <= tolerance * claimed.abs()
+}
+
+fn pct(measured: f64, claimed: f64) -> String {
+    format!("{:+.0} %", (measured / claimed - 1.0) * 100.0)
+}
+
+/// The case whose successful posts best represent `model` (any model if `None`): the one with
+/// the most successful posts, preferring cases without failures.
+fn best_case<'a>(result: &'a RunResult, model: Option<&str>) -> Option<&'a CaseResult> {
+    result
+        .cases
+        .iter()
+        .filter(|c| model.is_none_or(|m| c.inputs.model == m) && c.measured.posts.ok > 0)
+        .max_by_key(|c| (c.measured.posts.failed == 0, c.measured.posts.ok))
+}
+
+/// $ per successful post of `case`'s measured tokens at `model`'s price.
+fn usd_per_ok_post(case: &CaseResult, model: &str, prices: &PriceTable) -> Option<f64> {
+    let price = prices.models.get(model)?;
+    let t = case.measured.tokens.total;
+    let ok = case.measured.posts.ok;
+    (ok > 0).then(|| cost_usd(price, Tokens { ..t }) / ok as f64)
+}
+
+pub fn evaluate(claims: &ClaimsFile, result: &RunResult, prices: &PriceTable) -> Vec<Verdict> {
+    let mut out = Vec::new();
+    for claim in &claims.claim {
+        let verdict =
+            |case: Option<&CaseResult>, measured: String, verdict, cause, evidence| Verdict {
+                id: claim.id.clone(),
+                statement: claim.statement.clone(),
+                case: case.map(case_name),
+                measured,
+                verdict,
+                cause,
+                evidence,
+            };
+        match &claim.check {
+            Check::Latency {
+                scenario,
+                min_s,
+                max_s,
+                percentile,
+            } => {
+                let cases: Vec<_> = result
+                    .cases
+                    .iter()
+                    .filter(|c| &c.scenario == scenario)
+                    .collect();
+                if cases.is_empty() {
+                    out.push(verdict(
+                        None,
+                        "-".into(),
+                        Judgement::NotMeasured,
+                        None,
+                        format!("no `{scenario}` case in this run"),
+                    ));
+                }
+                for c in cases {
+                    out.push(latency_verdict(claim, c, *min_s, *max_s, *percentile));
+                }
+            }
+            Check::TokensPerPost { value, tolerance } => match best_case(result, None) {
+                None => out.push(verdict(
+                    None,
+                    "-".into(),
+                    Judgement::NotMeasured,
+                    None,
+                    "no successful post".into(),
+                )),
+                Some(c) => {
+                    let m = c.measured.tokens.per_ok_post.unwrap_or(0.0);
+                    let holds = within(m, *value, *tolerance);
+                    let t = c.measured.tokens.total;
+                    out.push(verdict(
+                        Some(c),
+                        format!("{m:.0} tokens ({})", pct(m, *value)),
+                        if holds { Judgement::Holds } else { Judgement::Fails },
+                        None,
+                        format!(
+                            "{} prompt + {} completion tokens over {} successful posts (usage reported by the target)",
+                            t.prompt, t.completion, c.measured.posts.ok
+                        ),
+                    ));
+                }
+            },
+            Check::CostPerPost {
+                model,
+                value,
+                tolerance,
+            } => match best_case(result, Some(model)) {
+                Some(c) => {
+                    let m = usd_per_ok_post(c, model, prices).unwrap_or(0.0);
+                    let holds = within(m, *value, *tolerance);
+                    out.push(verdict(
+                        Some(c),
+                        format!("${m:.5} ({})", pct(m, *value)),
+                        if holds {
+                            Judgement::Holds
+                        } else {
+                            Judgement::Fails
+                        },
+                        None,
+                        format!("measured tokens at {model} prices ({})", prices.version),
+                    ));
+                }
+                None => {
+                    let projection = best_case(result, None)
+                        .and_then(|c| usd_per_ok_post(c, model, prices).map(|p| (c, p)))
+                        .map_or(String::new(), |(c, p)| {
+                            format!(
+                                "; projected from the tokens of {} at {model} prices: ${p:.5} ({})",
+                                case_name(c),
+                                pct(p, *value)
+                            )
+                        });
+                    out.push(verdict(
+                        None,
+                        "-".into(),
+                        Judgement::NotMeasured,
+                        None,
+                        format!("no {model} case in this run{projection}"),
+                    ));
+                }
+            },
+            Check::CostPerBatch {
+                model,
+                users,
+                value,
+                tolerance,
+            } => {
+                let case = result
+                    .cases
+                    .iter()
+                    .filter(|c| &c.inputs.model == model && c.inputs.load.users() as u64 == *users)
+                    .max_by_key(|c| (c.measured.posts.failed == 0, c.measured.posts.ok));
+                match case {
+                    Some(c) => {
+                        let m = c.measured.cost.as_ref().map_or(0.0, |k| k.total_usd);
+                        let holds = within(m, *value, *tolerance) && c.measured.posts.failed == 0;
+                        let cause = (c.measured.posts.failed > 0).then(|| failure_cause(c));
+                        out.push(verdict(
+                            Some(c),
+                            format!(
+                                "${m:.3} ({}), {} of {} posts ok",
+                                pct(m, *value),
+                                c.measured.posts.ok,
+                                c.measured.posts.total
+                            ),
+                            if holds {
+                                Judgement::Holds
+                            } else {
+                                Judgement::Fails
+                            },
+                            cause,
+                            "total cost of the burst's calls".into(),
+                        ));
+                    }
+                    None => out.push(verdict(
+                        None,
+                        "-".into(),
+                        Judgement::NotMeasured,
+                        None,
+                        format!("no {model} burst of {users} users in this run"),
+                    )),
+                }
+            }
+            Check::MonthlyCost {
+                model,
+                tolerance,
+                table,
+            } => {
+                let per_post = best_case(result, Some(model))
+                    .and_then(|c| usd_per_ok_post(c, model, prices).map(|p| (c, p)));
+                match per_post {
+                    Some((c, p)) => {
+                        let cells: Vec<(f64, f64)> = table
+                            .iter()
+                            .map(|(users, ppd, usd)| {
+                                (*users as f64 * *ppd as f64 * DAYS_PER_MONTH * p, *usd)
+                            })
+                            .collect();
+                        let holds = cells
+                            .iter()
+                            .all(|(m, claimed)| within(*m, *claimed, *tolerance));
+                        let measured = cells
+                            .iter()
+                            .map(|(m, _)| format!("${m:.2}"))
+                            .collect::<Vec<_>>()
+                            .join(" / ");
+                        out.push(verdict(
+                            Some(c),
+                            measured,
+                            if holds {
+                                Judgement::Holds
+                            } else {
+                                Judgement::Fails
+                            },
+                            None,
+                            format!("users x posts/day x 30 days x ${p:.5} measured per post"),
+                        ));
+                    }
+                    None => {
+                        let projection = best_case(result, None)
+                            .and_then(|c| usd_per_ok_post(c, model, prices).map(|p| (c, p)))
+                            .map_or(String::new(), |(c, p)| {
+                                let cells: Vec<String> = table
+                                    .iter()
+                                    .map(|(users, ppd, _)| {
+                                        format!(
+                                            "${:.2}",
+                                            *users as f64 * *ppd as f64 * DAYS_PER_MONTH * p
+                                        )
+                                    })
+                                    .collect();
+                                format!(
+                                    "; projected from the tokens of {} at {model} prices: {}",
+                                    case_name(c),
+                                    cells.join(" / ")
+                                )
+                            });
+                        out.push(verdict(
+                            None,
+                            "-".into(),
+                            Judgement::NotMeasured,
+                            None,
+                            format!("no {model} case in this run{projection}"),
+                        ))
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+fn failure_cause(c: &CaseResult) -> String {
+    let p = &c.measured.posts;
+    let limited = p
+        .failed_by_cause
+        .get(&FailureCause::RateLimited)
+        .copied()
+        .unwrap_or(0);
+    if limited == p.failed {
+        format!(
+            "rate limits: {limited} of {} posts failed after 429s",
+            p.total
+        )
+    } else {
+        let causes: Vec<String> = p
+            .failed_by_cause
+            .iter()
+            .map(|(k, v)| {
+                format!(
+                    "{v} {}",
+                    serde_json::to_value(k)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default()
+                )
+            })
+            .collect();
+        format!("failures: {}", causes.join(", "))
+    }
+}
+
+fn latency_verdict(claim: &Claim, c: &CaseResult, min_s: f64, max_s: f64, p: Pct) -> Verdict {
+    let m = &c.measured;
+    let ok = &m.post_latency_ms.ok;
+    let hi = p.of(ok).map(|v| v / 1000.0);
+    let lo = ok.p50.map(|v| v / 1000.0);
+    let measured = match (lo, hi) {
+        (Some(lo), Some(hi)) => format!(
+            "p50 {lo:.2} s, {} {hi:.2} s, {} of {} posts ok",
+            p.name(),
+            m.posts.ok,
+            m.posts.total
+        ),
+        _ => format!("no successful post of {}", m.posts.total),
+    };
+    let mut causes = Vec::new();
+    if m.posts.failed > 0 {
+        causes.push(failure_cause(c));
+    }
+    let too_slow = hi.is_none_or(|hi| hi > max_s);
+    let rate_limited = m
+        .posts
+        .failed_by_cause
+        .contains_key(&FailureCause::RateLimited);
+    if too_slow && hi.is_some() && !rate_limited {
+        // Slow posts: 429 backoff, or the model itself.
+        if m.backoff_ms.count > 0 {
+            causes.push(format!(
+                "rate limits: {} posts waited in 429 backoff (p95 {:.2} s)",
+                m.backoff_ms.count,
+                m.backoff_ms.p95.unwrap_or(0.0) / 1000.0
+            ));
+        } else {
+            causes.push("model latency: no 429s, the calls themselves take this long".into());
+        }
+    }
+    let too_fast = lo.is_some_and(|lo| lo < min_s);
+    if too_fast {
+        causes.push(format!("faster than claimed: p50 below {min_s} s"));
+    }
+    let holds = m.posts.failed == 0 && !too_slow && !too_fast;
+    let call = |k: &str| {
+        m.call_latency_ms
+            .get(k)
+            .and_then(|p| p.p50)
+            .map_or("-".into(), |v| format!("{:.2} s", v / 1000.0))
+    };
+    Verdict {
+        id: claim.id.clone(),
+        statement: claim.statement.clone(),
+        case: Some(case_name(c)),
+        measured,
+        verdict: if holds {
+            Judgement::Holds
+        } else {
+            Judgement::Fails
+        },
+        cause: (!holds).then(|| causes.join("; ")),
+        evidence: format!(
+            "tier {} ({} TPM); call p50: image prompt {}, caption {}; {} 429s, {} retries",
+            c.tier,
+            c.inputs.limits.tpm,
+            call("image_prompt"),
+            call("caption"),
+            m.calls.http_429,
+            m.calls.retries
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_embedded_claims_parse() {
+        let c = parse("scenarios/claims.toml", EMBEDDED_CLAIMS).unwrap();
+        assert_eq!(c.claim.len(), 9);
+        assert!(matches!(
+            c.claim[0].check,
+            Check::Latency {
+                percentile: Pct::P95,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_bad_claim_names_file_and_claim() {
+        let e = parse("c.toml", "[[claim]]\nid = \"x\"\nstatement = \"s\"\nkind = \"latency\"\nscenario = \"b\"\nmin_s = 5\nmax_s = 2\npercentile = \"p95\"\n").unwrap_err();
+        assert!(
+            e.contains("c.toml") && e.contains("claim[0] (x)") && e.contains("min_s"),
+            "{e}"
+        );
+        let e = parse(
+            "c.toml",
+            "[[claim]]\nid = \"x\"\nstatement = \"s\"\nkind = \"vibes\"\n",
+        )
+        .unwrap_err();
+        assert!(e.contains("c.toml") && e.contains("vibes"), "{e}");
+        let e = parse("c.toml", "[[claim]]\nid = \"x\"\nstatement = \"s\"\nkind = \"tokens_per_post\"\nvalue = 1\ntolerence = 0.1\n").unwrap_err();
+        assert!(e.contains("line 6") && e.contains("tolerence"), "{e}");
+        let e = parse(
+            "c.toml",
+            "[[claim]]\nid = \"x\"\nstatement = \"s\"\nkind = \"tokens_per_post\"\nvalue = 1\n",
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("claim[0] (x)") && e.contains("`tolerance`"),
+            "{e}"
+        );
+    }
+}

@@ -91,10 +91,12 @@ fn render_report(args: cli::ReportArgs) -> anyhow::Result<Outcome> {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(std::path::Path::new("."));
-    let writer = report::ReportWriter::create(dir)?.with(report::markdown::MarkdownExporter {
-        claims,
-        prices: catalog.prices.clone(),
-    });
+    let writer = report::ReportWriter::create(dir)?
+        .with(report::markdown::MarkdownExporter {
+            claims,
+            prices: catalog.prices.clone(),
+        })
+        .with(report::charts::ChartExporter);
     writer.write(&result)?;
     println!("{}", dir.join("report.md").display());
     Ok(Outcome::Success)

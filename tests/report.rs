@@ -108,3 +108,51 @@ fn report_command_renders_from_a_saved_result() {
         .code(2)
         .stderr(contains("/nonexistent/result.json"));
 }
+
+#[test]
+fn charts_are_real_images_with_labelled_axes() {
+    let charts = postload::report::charts::ChartExporter
+        .charts(&fixture())
+        .unwrap();
+    // percentiles + 4 charts for each of the 4 cases, each as PNG and SVG.
+    assert_eq!(charts.len(), 2 * (1 + 4 * 4));
+    for (name, bytes) in &charts {
+        if name.ends_with(".png") {
+            let img = image::load_from_memory(bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!((img.width(), img.height()), (1000, 600), "{name}");
+            // Not blank: a chart has many colours.
+            let rgb = img.to_rgb8();
+            let distinct: std::collections::HashSet<_> = rgb.pixels().map(|p| p.0).collect();
+            assert!(distinct.len() > 20, "{name}: {} colours", distinct.len());
+        } else {
+            let svg = std::str::from_utf8(bytes).unwrap();
+            assert!(svg.starts_with("<svg"), "{name}");
+            let label = if name.contains("latency-") {
+                "latency of successful posts (s)"
+            } else if name.contains("percentiles") {
+                "percentile"
+            } else if name.contains("posts-") {
+                "intended send time (s since start)"
+            } else if name.contains("tokens-") {
+                "tokens in the last 60 s"
+            } else {
+                "time since start (s)"
+            };
+            assert!(svg.contains(label), "{name} lacks its axis label {label:?}");
+        }
+    }
+    let svg = |stem: &str| {
+        String::from_utf8(
+            charts
+                .iter()
+                .find(|(n, _)| n == &format!("charts/{stem}.svg"))
+                .unwrap()
+                .1
+                .clone(),
+        )
+        .unwrap()
+    };
+    assert!(svg("latency-burst-50-tier2").contains("claim: 5 s"));
+    assert!(svg("tokens-burst-100-tier1").contains("tier 1 limit: 30000 TPM"));
+    assert!(svg("percentiles").contains("99.9%"));
+}

@@ -169,6 +169,10 @@ pub struct Recorder {
     in_flight_delta: Vec<i64>,
     /// A send more than this after its intended time counts as late.
     late_after: Duration,
+    sample: Vec<PostPoint>,
+    seen: u64,
+    /// xorshift state for the reservoir (fixed seed: the same posts give the same sample).
+    sample_rng: u64,
 }
 
 impl Default for Recorder {
@@ -200,6 +204,9 @@ impl Recorder {
             timeline: Vec::new(),
             in_flight_delta: Vec::new(),
             late_after,
+            sample: Vec::new(),
+            seen: 0,
+            sample_rng: 0x9e37_79b9_7f4a_7c15,
         }
     }
 
@@ -216,8 +223,34 @@ impl Recorder {
         &mut self.timeline[s]
     }
 
+    /// Keeps a uniform sample of at most SAMPLE_POSTS posts (Algorithm R).
+    fn sample_post(&mut self, point: PostPoint) {
+        self.seen += 1;
+        if self.sample.len() < SAMPLE_POSTS {
+            self.sample.push(point);
+            return;
+        }
+        let x = &mut self.sample_rng;
+        *x ^= *x << 13;
+        *x ^= *x >> 7;
+        *x ^= *x << 17;
+        let j = (*x % self.seen) as usize;
+        if j < SAMPLE_POSTS {
+            self.sample[j] = point;
+        }
+    }
+
     pub fn record(&mut self, post: &PostRecord) {
         let latency = post.finished.saturating_sub(post.intended);
+        self.sample_post(PostPoint {
+            sent_s: post.intended.as_secs_f64(),
+            latency_ms: latency.as_secs_f64() * 1000.0,
+            outcome: match post.failure {
+                None => PostOutcome::Ok,
+                Some(FailureCause::RateLimited) => PostOutcome::RateLimited,
+                Some(_) => PostOutcome::OtherFailure,
+            },
+        });
         match post.failure {
             None => {
                 self.posts_ok += 1;
@@ -381,6 +414,15 @@ impl Recorder {
             },
             cost,
             timeline: self.timeline(),
+            percentile_curve: self
+                .post_ok
+                .iter_quantiles(2)
+                .map(|v| CurvePoint {
+                    percentile: v.quantile_iterated_to() * 100.0,
+                    ms: self.post_ok.median_equivalent(v.value_iterated_to()) as f64 / 1000.0,
+                })
+                .collect(),
+            posts_sample: self.sample.clone(),
         }
     }
 }
@@ -486,7 +528,41 @@ pub struct Measured {
     /// `None` when the model has no price in the table.
     pub cost: Option<Cost>,
     pub timeline: Vec<Second>,
+    /// Latency against percentile for successful posts, HdrHistogram style (for charts).
+    #[serde(default)]
+    pub percentile_curve: Vec<CurvePoint>,
+    /// Up to [`SAMPLE_POSTS`] posts (all of them in a burst): send time, latency and outcome.
+    #[serde(default)]
+    pub posts_sample: Vec<PostPoint>,
 }
+
+/// One point of the percentile curve.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct CurvePoint {
+    pub percentile: f64,
+    pub ms: f64,
+}
+
+/// How a post ended, for charts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PostOutcome {
+    Ok,
+    RateLimited,
+    OtherFailure,
+}
+
+/// One sampled post.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct PostPoint {
+    /// Intended send time, seconds since the case started.
+    pub sent_s: f64,
+    pub latency_ms: f64,
+    pub outcome: PostOutcome,
+}
+
+/// Posts kept for the per-post chart: a uniform sample (reservoir) beyond this many.
+pub const SAMPLE_POSTS: usize = 5_000;
 
 #[cfg(test)]
 mod tests {
@@ -621,6 +697,37 @@ mod tests {
         assert!(near(p.min, 1.0));
         assert!(near(p.mean, 500.5));
         assert_eq!(Percentiles::of(&histogram()).p50, None);
+    }
+
+    #[test]
+    fn the_post_sample_is_bounded_and_keeps_outcomes() {
+        let mut r = Recorder::default();
+        for i in 0..(SAMPLE_POSTS as u64 * 3) {
+            r.record(&PostRecord {
+                intended: s(i),
+                calls: vec![],
+                finished: s(i + 100),
+                failure: (i % 2 == 0).then_some(FailureCause::RateLimited),
+            });
+        }
+        let m = r.summarize(None, 1);
+        assert_eq!(m.posts_sample.len(), SAMPLE_POSTS);
+        // Uniform over the run: late posts are as likely as early ones.
+        let late = m
+            .posts_sample
+            .iter()
+            .filter(|p| p.sent_s > SAMPLE_POSTS as f64 * 2.0 / 1000.0)
+            .count();
+        assert!((1_400..=1_950).contains(&late), "{late}");
+        assert!(m
+            .posts_sample
+            .iter()
+            .any(|p| p.outcome == PostOutcome::RateLimited));
+        let curve = &m.percentile_curve;
+        assert!(curve
+            .windows(2)
+            .all(|w| w[0].percentile <= w[1].percentile && w[0].ms <= w[1].ms));
+        assert!((curve.last().unwrap().percentile - 100.0).abs() < 1e-9);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! component that writes files: atomically (a temporary file, then a rename), and again after each
 //! case, so a crash or Ctrl-C still leaves a valid report.
 
+pub mod charts;
 pub mod claims;
 pub mod markdown;
 pub mod summary;
@@ -107,6 +108,10 @@ pub fn result_schema() -> serde_json::Value {
 pub trait Exporter {
     fn file_name(&self) -> &'static str;
     fn render(&self, result: &RunResult) -> anyhow::Result<Vec<u8>>;
+    /// The files this format writes, as (path relative to the report folder, bytes).
+    fn outputs(&self, result: &RunResult) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+        Ok(vec![(self.file_name().to_string(), self.render(result)?)])
+    }
 }
 
 /// `result.json`: pretty-printed, stable field order.
@@ -161,8 +166,15 @@ impl ReportWriter {
     /// Renders and writes every format.
     pub fn write(&self, result: &RunResult) -> anyhow::Result<()> {
         for e in &self.exporters {
-            let bytes = e.render(result)?;
-            write_atomic(&self.dir.join(e.file_name()), &bytes)?;
+            for (name, bytes) in e.outputs(result)? {
+                let path = self.dir.join(name);
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent).map_err(|err| {
+                        anyhow::anyhow!("cannot create {}: {err}", parent.display())
+                    })?;
+                }
+                write_atomic(&path, &bytes)?;
+            }
         }
         Ok(())
     }

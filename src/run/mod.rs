@@ -18,6 +18,7 @@ use self::post::{Arrivals, CaseContext, Start};
 use crate::metrics::Recorder;
 use crate::openai::catalog::Catalog;
 use crate::openai::latency::Profile;
+use crate::report::charts::ChartExporter;
 use crate::report::claims::ClaimsFile;
 use crate::report::markdown::MarkdownExporter;
 use crate::report::{
@@ -94,7 +95,8 @@ pub async fn execute(cfg: RunConfig) -> anyhow::Result<Outcome> {
         .with(MarkdownExporter {
             claims: cfg.claims.clone(),
             prices: cfg.catalog.prices.clone(),
-        });
+        })
+        .with(ChartExporter);
     let target_info = match &cfg.target {
         Target::Embedded(c) => TargetInfo::EmbeddedStub {
             latency: c.fixed_latency.map_or("model profiles".into(), |d| {

@@ -27,7 +27,8 @@ pub enum Command {
     Run(RunArgs),
     /// Serve the OpenAI stub until Ctrl-C; prints the OPENAI_BASE_URL a service should use.
     Stub(StubArgs),
-    /// Render report.md again from a saved result.json (into the result's folder).
+    /// Render report.md, report.html and the charts again from a saved result.json (into the
+    /// result's folder).
     Report(ReportArgs),
 }
 

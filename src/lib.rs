@@ -65,7 +65,7 @@ fn stop_flag() -> Arc<AtomicBool> {
     }))
 }
 
-/// `postload report RESULT.json`: report.md again, beside the result.
+/// `postload report RESULT.json`: report.md, report.html and the charts again, beside the result.
 fn render_report(args: cli::ReportArgs) -> anyhow::Result<Outcome> {
     let text = std::fs::read_to_string(&args.result)
         .map_err(|e| config::ConfigError(format!("{}: cannot read: {e}", args.result.display())))?;
@@ -93,6 +93,10 @@ fn render_report(args: cli::ReportArgs) -> anyhow::Result<Outcome> {
         .unwrap_or(std::path::Path::new("."));
     let writer = report::ReportWriter::create(dir)?
         .with(report::markdown::MarkdownExporter {
+            claims: claims.clone(),
+            prices: catalog.prices.clone(),
+        })
+        .with(report::markdown::HtmlExporter {
             claims,
             prices: catalog.prices.clone(),
         })

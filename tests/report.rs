@@ -73,6 +73,39 @@ fn claims_table_snapshot_and_verdicts() {
 }
 
 #[test]
+fn html_report_is_one_self_contained_file() {
+    let exporter = postload::report::markdown::HtmlExporter {
+        claims: claims::parse("scenarios/claims.toml", claims::EMBEDDED_CLAIMS).unwrap(),
+        prices: Catalog::embedded().prices,
+    };
+    let html = String::from_utf8(exporter.render(&fixture()).unwrap()).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    let lower = html.to_lowercase();
+    for outside in [
+        "<script", "<link", "src=", "href=", "url(", "@import", "<iframe", "<img",
+    ] {
+        assert!(
+            !lower.contains(outside),
+            "references something outside itself: {outside}"
+        );
+    }
+    // The only URL is the SVG namespace.
+    let urls: Vec<&str> = lower
+        .match_indices("http")
+        .map(|(i, _)| &lower[i..(i + 40).min(lower.len())])
+        .filter(|u| !u.starts_with("http://www.w3.org/"))
+        .collect();
+    assert!(urls.is_empty(), "{urls:?}");
+    assert_eq!(
+        html.matches("<svg").count(),
+        1 + 4 * 4,
+        "every chart inline"
+    );
+    assert!(html.contains("<h2>Claims</h2>") && html.contains("<strong>fails: rate limits"));
+    assert!(html.contains("burst-100 tier 2"));
+}
+
+#[test]
 fn report_command_renders_from_a_saved_result() {
     let dir = std::env::temp_dir().join(format!("postload-report-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

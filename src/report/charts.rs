@@ -369,6 +369,34 @@ macro_rules! both {
 }
 
 impl ChartExporter {
+    /// Every chart's title and file stem, in report order.
+    pub fn titles(r: &RunResult) -> Vec<(String, String)> {
+        let mut t = vec![(
+            "Post latency by percentile, all cases".to_string(),
+            "percentiles".to_string(),
+        )];
+        for c in &r.cases {
+            let l = case_label(c);
+            t.push((
+                format!("Post latency histogram: {l}"),
+                format!("latency-{}", slug(c)),
+            ));
+            t.push((
+                format!("Every post over time: {l}"),
+                format!("posts-{}", slug(c)),
+            ));
+            t.push((
+                format!("Per-second timeline: {l}"),
+                format!("timeline-{}", slug(c)),
+            ));
+            t.push((
+                format!("Tokens per minute against the TPM limit: {l}"),
+                format!("tokens-{}", slug(c)),
+            ));
+        }
+        t
+    }
+
     /// Every chart as (file name under `charts/`, bytes).
     pub fn charts(&self, r: &RunResult) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
         register_font()?;

@@ -1,24 +1,373 @@
-//! `report.md`: GitHub-flavoured Markdown that fits a CI step summary — the run's inputs, one row
-//! per scenario × tier, and the claims table.
+//! The human report, built once as a [`Document`] (paragraphs and tables of plain text) and
+//! rendered two ways: `report.md`, GitHub-flavoured Markdown that fits a CI step summary, and
+//! `report.html`, one self-contained file with the charts' SVGs inline.
 
 use std::fmt::Write;
 
+use super::charts::ChartExporter;
 use super::claims::{evaluate, ClaimsFile, Judgement};
 use super::{Exporter, RunResult, TargetInfo};
 use crate::openai::catalog::PriceTable;
 
+/// Builds both human formats.
 pub struct MarkdownExporter {
     pub claims: ClaimsFile,
     pub prices: PriceTable,
+}
+
+/// `report.html`: the same document, self-contained (no scripts, no external references).
+pub struct HtmlExporter {
+    pub claims: ClaimsFile,
+    pub prices: PriceTable,
+}
+
+/// A table cell: text, shown strong (bold) or not.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cell {
+    pub text: String,
+    pub strong: bool,
+}
+
+impl From<String> for Cell {
+    fn from(text: String) -> Self {
+        Cell {
+            text,
+            strong: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Section {
+    pub title: String,
+    pub paragraphs: Vec<String>,
+    pub header: Vec<&'static str>,
+    /// Columns aligned right (numbers).
+    pub right: Vec<bool>,
+    pub rows: Vec<Vec<Cell>>,
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document {
+    pub title: String,
+    pub intro: String,
+    pub sections: Vec<Section>,
 }
 
 fn s(ms: Option<f64>) -> String {
     ms.map_or("-".into(), |v| format!("{:.2}", v / 1000.0))
 }
 
-/// Escapes what would break a table cell.
-fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
+fn name_of<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// The report's content, format-free.
+pub fn document(r: &RunResult, claims: &ClaimsFile, prices: &PriceTable) -> Document {
+    let target = match &r.target {
+        TargetInfo::EmbeddedStub { latency, .. } => format!("embedded OpenAI stub ({latency})"),
+        TargetInfo::BaseUrl { base_url } => base_url.clone(),
+    };
+    let intro = format!(
+        "Started {}{}, postload {}. Target: {target}. Prices: {} (as of {}).{}",
+        r.started_at,
+        r.finished_at
+            .as_ref()
+            .map_or(String::new(), |f| format!(", finished {f}")),
+        r.postload_version,
+        r.prices.version,
+        r.prices.as_of,
+        if r.interrupted {
+            " Interrupted by Ctrl-C: later cases were not run."
+        } else {
+            ""
+        }
+    );
+    let mut results = Section {
+        title: "Results".into(),
+        paragraphs: vec![
+            "Latencies are of successful posts, in seconds, to the last byte of each response."
+                .into(),
+        ],
+        header: vec![
+            "scenario",
+            "tier",
+            "model",
+            "posts",
+            "ok %",
+            "p50",
+            "p95",
+            "p99",
+            "max",
+            "makespan",
+            "429s",
+            "retries",
+            "tokens/post",
+            "$/post",
+            "$/batch",
+        ],
+        right: vec![
+            false, true, false, true, true, true, true, true, true, true, true, true, true, true,
+            true,
+        ],
+        ..Section::default()
+    };
+    for c in &r.cases {
+        let m = &c.measured;
+        let l = &m.post_latency_ms.ok;
+        let ok_pct = if m.posts.total > 0 {
+            100.0 * m.posts.ok as f64 / m.posts.total as f64
+        } else {
+            0.0
+        };
+        results.rows.push(
+            [
+                format!(
+                    "{}{}",
+                    c.scenario,
+                    if c.interrupted { " (interrupted)" } else { "" }
+                ),
+                c.tier.to_string(),
+                c.inputs.model.clone(),
+                m.posts.total.to_string(),
+                format!("{ok_pct:.1}"),
+                s(l.p50),
+                s(l.p95),
+                s(l.p99),
+                s(l.max),
+                format!("{:.2}", m.makespan_ms / 1000.0),
+                m.calls.http_429.to_string(),
+                m.calls.retries.to_string(),
+                format!("{:.0}", m.tokens.per_post),
+                m.cost
+                    .as_ref()
+                    .map_or("-".into(), |k| format!("${:.5}", k.per_post_usd)),
+                m.cost
+                    .as_ref()
+                    .map_or("-".into(), |k| format!("${:.3}", k.per_batch_usd)),
+            ]
+            .map(Cell::from)
+            .to_vec(),
+        );
+    }
+    let failures: Vec<String> = r
+        .cases
+        .iter()
+        .filter(|c| c.measured.posts.failed > 0)
+        .map(|c| {
+            let causes: Vec<String> = c
+                .measured
+                .posts
+                .failed_by_cause
+                .iter()
+                .map(|(k, v)| format!("{v} {}", name_of(k)))
+                .collect();
+            format!("{} tier {}: {}", c.scenario, c.tier, causes.join(", "))
+        })
+        .collect();
+    if !failures.is_empty() {
+        results
+            .notes
+            .push(format!("Failed posts by cause: {}.", failures.join("; ")));
+    }
+    let mut sections = vec![results];
+
+    let verdicts = evaluate(claims, r, prices);
+    if !verdicts.is_empty() {
+        let mut sec = Section {
+            title: "Claims".into(),
+            header: vec!["claim", "case", "measured", "verdict", "evidence"],
+            right: vec![false; 5],
+            ..Section::default()
+        };
+        if !claims.source.is_empty() {
+            sec.paragraphs.push(format!("From: {}.", claims.source));
+        }
+        for v in &verdicts {
+            let verdict = match (v.verdict, &v.cause) {
+                (Judgement::Fails, Some(cause)) => Cell {
+                    text: format!("fails: {cause}"),
+                    strong: true,
+                },
+                (Judgement::Fails, None) => Cell {
+                    text: "fails".into(),
+                    strong: true,
+                },
+                (j, _) => Cell::from(j.label().to_string()),
+            };
+            sec.rows.push(vec![
+                Cell::from(v.statement.clone()),
+                Cell::from(v.case.clone().unwrap_or_else(|| "-".into())),
+                Cell::from(v.measured.clone()),
+                verdict,
+                Cell::from(v.evidence.clone()),
+            ]);
+        }
+        sections.push(sec);
+    }
+
+    let mut inputs = Section {
+        title: "Inputs".into(),
+        header: vec![
+            "scenario",
+            "tier",
+            "limits (RPM / TPM)",
+            "users",
+            "prompts (image / caption)",
+            "retry",
+            "seed",
+            "latency profile",
+        ],
+        right: vec![false, true, false, true, false, false, true, false],
+        ..Section::default()
+    };
+    for c in &r.cases {
+        let i = &c.inputs;
+        inputs.rows.push(
+            [
+                format!("{} ({})", c.scenario, i.scenario_file),
+                format!("{} of {}", i.tier, i.tier_set),
+                format!("{} / {}", i.limits.rpm, i.limits.tpm),
+                i.load.users().to_string(),
+                format!(
+                    "{}+{} / {}+{} tokens",
+                    i.prompts.image_prompt.prompt_tokens,
+                    i.prompts.image_prompt.max_tokens,
+                    i.prompts.caption.prompt_tokens,
+                    i.prompts.caption.max_tokens
+                ),
+                name_of(&i.retry),
+                i.seed.to_string(),
+                i.latency_profile.as_ref().map_or("-".into(), |p| {
+                    if p.as_of.is_empty() {
+                        p.name.clone()
+                    } else {
+                        format!("{} (as of {})", p.name, p.as_of)
+                    }
+                }),
+            ]
+            .map(Cell::from)
+            .to_vec(),
+        );
+    }
+    sections.push(inputs);
+    Document {
+        title: format!("postload run {}", r.run_id),
+        intro,
+        sections,
+    }
+}
+
+/// Escapes what would break a Markdown table cell.
+fn md_cell(c: &Cell) -> String {
+    let t = c.text.replace('|', "\\|").replace('\n', " ");
+    if c.strong {
+        format!("**{t}**")
+    } else {
+        t
+    }
+}
+
+pub fn markdown(d: &Document, chart_links: &[(String, String)]) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "# {}\n\n{}\n", d.title, d.intro);
+    for sec in &d.sections {
+        let _ = writeln!(o, "## {}\n", sec.title);
+        for p in &sec.paragraphs {
+            let _ = writeln!(o, "{p}\n");
+        }
+        let _ = writeln!(o, "| {} |", sec.header.join(" | "));
+        let aligns: Vec<&str> = sec
+            .right
+            .iter()
+            .map(|r| if *r { "---:" } else { "---" })
+            .collect();
+        let _ = writeln!(o, "| {} |", aligns.join(" | "));
+        for row in &sec.rows {
+            let cells: Vec<String> = row.iter().map(md_cell).collect();
+            let _ = writeln!(o, "| {} |", cells.join(" | "));
+        }
+        for n in &sec.notes {
+            let _ = writeln!(o, "\n{n}");
+        }
+        let _ = writeln!(o);
+    }
+    if !chart_links.is_empty() {
+        let _ = writeln!(o, "## Charts\n");
+        for (title, path) in chart_links {
+            let _ = writeln!(o, "- [{title}]({path})");
+        }
+    }
+    o
+}
+
+fn esc(t: &str) -> String {
+    t.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+const STYLE: &str = "body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;padding:4px 8px;font-size:14px;vertical-align:top}th{background:#f3f3f3}td.r{text-align:right}strong{color:#b00}figure{margin:1.5em 0}svg{max-width:100%;height:auto}";
+
+pub fn html(d: &Document, charts: &[(String, String)]) -> String {
+    let mut o = String::new();
+    let _ = write!(
+        o,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title><style>{STYLE}</style></head><body>\n<h1>{}</h1>\n<p>{}</p>\n",
+        esc(&d.title),
+        esc(&d.title),
+        esc(&d.intro)
+    );
+    for sec in &d.sections {
+        let _ = writeln!(o, "<h2>{}</h2>", esc(&sec.title));
+        for p in &sec.paragraphs {
+            let _ = writeln!(o, "<p>{}</p>", esc(p));
+        }
+        o.push_str("<table><tr>");
+        for h in &sec.header {
+            let _ = write!(o, "<th>{}</th>", esc(h));
+        }
+        o.push_str("</tr>\n");
+        for row in &sec.rows {
+            o.push_str("<tr>");
+            for (i, c) in row.iter().enumerate() {
+                let class = if sec.right.get(i).copied().unwrap_or(false) {
+                    " class=\"r\""
+                } else {
+                    ""
+                };
+                let text = if c.strong {
+                    format!("<strong>{}</strong>", esc(&c.text))
+                } else {
+                    esc(&c.text)
+                };
+                let _ = write!(o, "<td{class}>{text}</td>");
+            }
+            o.push_str("</tr>\n");
+        }
+        o.push_str("</table>\n");
+        for n in &sec.notes {
+            let _ = writeln!(o, "<p>{}</p>", esc(n));
+        }
+    }
+    if !charts.is_empty() {
+        o.push_str("<h2>Charts</h2>\n");
+        for (title, svg) in charts {
+            let _ = writeln!(
+                o,
+                "<figure><figcaption>{}</figcaption>\n{}</figure>",
+                esc(title),
+                svg
+            );
+        }
+    }
+    o.push_str("</body></html>\n");
+    o
 }
 
 impl Exporter for MarkdownExporter {
@@ -27,151 +376,32 @@ impl Exporter for MarkdownExporter {
     }
 
     fn render(&self, r: &RunResult) -> anyhow::Result<Vec<u8>> {
-        let mut o = String::new();
-        let _ = writeln!(o, "# postload run {}\n", r.run_id);
-        let target = match &r.target {
-            TargetInfo::EmbeddedStub { latency, .. } => format!("embedded OpenAI stub ({latency})"),
-            TargetInfo::BaseUrl { base_url } => format!("`{base_url}`"),
-        };
-        let _ = writeln!(
-            o,
-            "Started {}{}, postload {}. Target: {target}. Prices: `{}` (as of {}).{}\n",
-            r.started_at,
-            r.finished_at
-                .as_ref()
-                .map_or(String::new(), |f| format!(", finished {f}")),
-            r.postload_version,
-            r.prices.version,
-            r.prices.as_of,
-            if r.interrupted {
-                " **Interrupted by Ctrl-C: later cases were not run.**"
-            } else {
-                ""
-            }
-        );
+        let d = document(r, &self.claims, &self.prices);
+        let links: Vec<(String, String)> = ChartExporter::titles(r)
+            .into_iter()
+            .map(|(title, stem)| (title, format!("charts/{stem}.png")))
+            .collect();
+        Ok(markdown(&d, &links).into_bytes())
+    }
+}
 
-        let _ = writeln!(o, "## Results\n");
-        let _ = writeln!(
-            o,
-            "Latencies are of successful posts, in seconds, to the last byte of each response.\n"
-        );
-        let _ = writeln!(o, "| scenario | tier | model | posts | ok % | p50 | p95 | p99 | max | makespan | 429s | retries | tokens/post | $/post | $/batch |");
-        let _ = writeln!(o, "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
-        for c in &r.cases {
-            let m = &c.measured;
-            let l = &m.post_latency_ms.ok;
-            let ok_pct = if m.posts.total > 0 {
-                100.0 * m.posts.ok as f64 / m.posts.total as f64
-            } else {
-                0.0
-            };
-            let _ = writeln!(
-                o,
-                "| {}{} | {} | {} | {} | {:.1} | {} | {} | {} | {} | {:.2} | {} | {} | {:.0} | {} | {} |",
-                c.scenario,
-                if c.interrupted { " (interrupted)" } else { "" },
-                c.tier,
-                c.inputs.model,
-                m.posts.total,
-                ok_pct,
-                s(l.p50),
-                s(l.p95),
-                s(l.p99),
-                s(l.max),
-                m.makespan_ms / 1000.0,
-                m.calls.http_429,
-                m.calls.retries,
-                m.tokens.per_post,
-                m.cost.as_ref().map_or("-".into(), |k| format!("${:.5}", k.per_post_usd)),
-                m.cost.as_ref().map_or("-".into(), |k| format!("${:.3}", k.per_batch_usd)),
-            );
-        }
-        let failures: Vec<String> = r
-            .cases
-            .iter()
-            .filter(|c| c.measured.posts.failed > 0)
-            .map(|c| {
-                let causes: Vec<String> = c
-                    .measured
-                    .posts
-                    .failed_by_cause
-                    .iter()
-                    .map(|(k, v)| {
-                        format!(
-                            "{v} {}",
-                            serde_json::to_value(k)
-                                .ok()
-                                .and_then(|v| v.as_str().map(str::to_owned))
-                                .unwrap_or_default()
-                        )
-                    })
-                    .collect();
-                format!("{} tier {}: {}", c.scenario, c.tier, causes.join(", "))
+impl Exporter for HtmlExporter {
+    fn file_name(&self) -> &'static str {
+        "report.html"
+    }
+
+    fn render(&self, r: &RunResult) -> anyhow::Result<Vec<u8>> {
+        let d = document(r, &self.claims, &self.prices);
+        let titles = ChartExporter::titles(r);
+        let files = ChartExporter.charts(r)?;
+        let charts: Vec<(String, String)> = titles
+            .into_iter()
+            .filter_map(|(title, stem)| {
+                let name = format!("charts/{stem}.svg");
+                let svg = files.iter().find(|(n, _)| *n == name)?;
+                Some((title, String::from_utf8_lossy(&svg.1).into_owned()))
             })
             .collect();
-        if !failures.is_empty() {
-            let _ = writeln!(o, "\nFailed posts by cause: {}.", failures.join("; "));
-        }
-
-        let verdicts = evaluate(&self.claims, r, &self.prices);
-        if !verdicts.is_empty() {
-            let _ = writeln!(o, "\n## Claims\n");
-            if !self.claims.source.is_empty() {
-                let _ = writeln!(o, "From: {}.\n", self.claims.source);
-            }
-            let _ = writeln!(o, "| claim | case | measured | verdict | evidence |");
-            let _ = writeln!(o, "| --- | --- | --- | --- | --- |");
-            for v in &verdicts {
-                let verdict = match (v.verdict, &v.cause) {
-                    (Judgement::Fails, Some(cause)) => format!("**fails**: {cause}"),
-                    (Judgement::Fails, None) => "**fails**".into(),
-                    (j, _) => j.label().into(),
-                };
-                let _ = writeln!(
-                    o,
-                    "| {} | {} | {} | {} | {} |",
-                    cell(&v.statement),
-                    cell(v.case.as_deref().unwrap_or("-")),
-                    cell(&v.measured),
-                    cell(&verdict),
-                    cell(&v.evidence)
-                );
-            }
-        }
-
-        let _ = writeln!(o, "\n## Inputs\n");
-        let _ = writeln!(o, "| scenario | tier | limits (RPM / TPM) | users | prompts (image / caption) | retry | seed | latency profile |");
-        let _ = writeln!(o, "| --- | ---: | --- | ---: | --- | --- | ---: | --- |");
-        for c in &r.cases {
-            let i = &c.inputs;
-            let _ = writeln!(
-                o,
-                "| {} (`{}`) | {} of `{}` | {} / {} | {} | {}+{} / {}+{} tokens | {} | {} | {} |",
-                c.scenario,
-                i.scenario_file,
-                i.tier,
-                i.tier_set,
-                i.limits.rpm,
-                i.limits.tpm,
-                i.load.users(),
-                i.prompts.image_prompt.prompt_tokens,
-                i.prompts.image_prompt.max_tokens,
-                i.prompts.caption.prompt_tokens,
-                i.prompts.caption.max_tokens,
-                serde_json::to_value(i.retry)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default(),
-                i.seed,
-                i.latency_profile
-                    .as_ref()
-                    .map_or("-".into(), |p| if p.as_of.is_empty() {
-                        p.name.clone()
-                    } else {
-                        format!("{} (as of {})", p.name, p.as_of)
-                    }),
-            );
-        }
-        Ok(o.into_bytes())
+        Ok(html(&d, &charts).into_bytes())
     }
 }

@@ -20,7 +20,7 @@ use crate::openai::catalog::Catalog;
 use crate::openai::latency::Profile;
 use crate::report::charts::ChartExporter;
 use crate::report::claims::ClaimsFile;
-use crate::report::markdown::MarkdownExporter;
+use crate::report::markdown::{HtmlExporter, MarkdownExporter};
 use crate::report::{
     summary, CaseInputs, CaseResult, JsonExporter, PriceInfo, ProfileInfo, ReportWriter, RunResult,
     TargetInfo, RESULT_SCHEMA,
@@ -93,6 +93,10 @@ pub async fn execute(cfg: RunConfig) -> anyhow::Result<Outcome> {
     let writer = ReportWriter::create(&cfg.report_dir)?
         .with(JsonExporter)
         .with(MarkdownExporter {
+            claims: cfg.claims.clone(),
+            prices: cfg.catalog.prices.clone(),
+        })
+        .with(HtmlExporter {
             claims: cfg.claims.clone(),
             prices: cfg.catalog.prices.clone(),
         })

@@ -340,6 +340,19 @@ where
     Ok(())
 }
 
+/// Draws with `draw` on an SVG canvas; returns its text.
+macro_rules! svg {
+    ($draw:ident, $data:expr) => {{
+        let mut svg = String::new();
+        {
+            let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+            $draw(&root, $data)?;
+            root.present()?;
+        }
+        svg.into_bytes()
+    }};
+}
+
 /// Draws with `draw` on a PNG and an SVG canvas; returns both files' bytes.
 macro_rules! both {
     ($draw:ident, $data:expr) => {{
@@ -358,13 +371,7 @@ macro_rules! both {
             h,
             image::ColorType::Rgb8,
         )?;
-        let mut svg = String::new();
-        {
-            let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-            $draw(&root, $data)?;
-            root.present()?;
-        }
-        (png, svg.into_bytes())
+        (png, svg!($draw, $data))
     }};
 }
 
@@ -395,6 +402,24 @@ impl ChartExporter {
             ));
         }
         t
+    }
+
+    /// Every chart as SVG text, with its title, in report order (for report.html).
+    pub fn svgs(r: &RunResult) -> anyhow::Result<Vec<(String, String)>> {
+        register_font()?;
+        let titles = Self::titles(r);
+        let mut svgs = vec![svg!(percentiles, r)];
+        for c in &r.cases {
+            svgs.push(svg!(histogram, c));
+            svgs.push(svg!(posts_over_time, c));
+            svgs.push(svg!(timeline, c));
+            svgs.push(svg!(tokens_per_minute, c));
+        }
+        Ok(titles
+            .into_iter()
+            .zip(svgs)
+            .map(|((title, _), svg)| (title, String::from_utf8_lossy(&svg).into_owned()))
+            .collect())
     }
 
     /// Every chart as (file name under `charts/`, bytes).

@@ -392,16 +392,6 @@ impl Exporter for HtmlExporter {
 
     fn render(&self, r: &RunResult) -> anyhow::Result<Vec<u8>> {
         let d = document(r, &self.claims, &self.prices);
-        let titles = ChartExporter::titles(r);
-        let files = ChartExporter.charts(r)?;
-        let charts: Vec<(String, String)> = titles
-            .into_iter()
-            .filter_map(|(title, stem)| {
-                let name = format!("charts/{stem}.svg");
-                let svg = files.iter().find(|(n, _)| *n == name)?;
-                Some((title, String::from_utf8_lossy(&svg.1).into_owned()))
-            })
-            .collect();
-        Ok(html(&d, &charts).into_bytes())
+        Ok(html(&d, &ChartExporter::svgs(r)?).into_bytes())
     }
 }

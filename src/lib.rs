@@ -100,7 +100,9 @@ fn render_report(args: cli::ReportArgs) -> anyhow::Result<Outcome> {
             claims,
             prices: catalog.prices.clone(),
         })
-        .with(report::charts::ChartExporter);
+        .with(report::charts::ChartExporter {
+            prices: catalog.prices.clone(),
+        });
     writer.write(&result)?;
     println!("{}", dir.join("report.md").display());
     Ok(Outcome::Success)

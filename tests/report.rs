@@ -98,7 +98,7 @@ fn html_report_is_one_self_contained_file() {
     assert!(urls.is_empty(), "{urls:?}");
     assert_eq!(
         html.matches("<svg").count(),
-        1 + 4 * 4,
+        2 + 4 * 4,
         "every chart inline"
     );
     assert!(html.contains("<h2>Claims</h2>") && html.contains("<strong>fails: rate limits"));
@@ -144,11 +144,13 @@ fn report_command_renders_from_a_saved_result() {
 
 #[test]
 fn charts_are_real_images_with_labelled_axes() {
-    let charts = postload::report::charts::ChartExporter
-        .charts(&fixture())
-        .unwrap();
-    // percentiles + 4 charts for each of the 4 cases, each as PNG and SVG.
-    assert_eq!(charts.len(), 2 * (1 + 4 * 4));
+    let charts = postload::report::charts::ChartExporter {
+        prices: Catalog::embedded().prices,
+    }
+    .charts(&fixture())
+    .unwrap();
+    // percentiles, cost, and 4 charts for each of the 4 cases, each as PNG and SVG.
+    assert_eq!(charts.len(), 2 * (2 + 4 * 4));
     for (name, bytes) in &charts {
         if name.ends_with(".png") {
             let img = image::load_from_memory(bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -168,6 +170,8 @@ fn charts_are_real_images_with_labelled_axes() {
                 "intended send time (s since start)"
             } else if name.contains("tokens-") {
                 "tokens in the last 60 s"
+            } else if name.contains("cost") {
+                "USD per month (log scale)"
             } else {
                 "time since start (s)"
             };
@@ -188,4 +192,12 @@ fn charts_are_real_images_with_labelled_axes() {
     assert!(svg("latency-burst-50-tier2").contains("claim: 5 s"));
     assert!(svg("tokens-burst-100-tier1").contains("tier 1 limit: 30000 TPM"));
     assert!(svg("percentiles").contains("99.9%"));
+    let cost = svg("cost");
+    assert!(
+        cost.contains("gpt-4o: $0.0082") && cost.contains("(measured)"),
+        "measured gpt-4o $/post"
+    );
+    assert!(
+        cost.contains("gpt-4o-mini: $0.000") && cost.contains("projected from the measured tokens")
+    );
 }

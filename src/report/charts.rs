@@ -9,7 +9,121 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::{CaseResult, Exporter, RunResult};
+use crate::metrics::cost::{cost_usd, DAYS_PER_MONTH, SEED_POSTS_PER_DAY};
 use crate::metrics::PostOutcome;
+use crate::openai::catalog::PriceTable;
+
+/// The models the cost chart compares.
+const COST_MODELS: [&str; 2] = ["gpt-4o", "gpt-4o-mini"];
+
+/// $ per successful post for `model`: measured from a case of that model, else projected from
+/// the tokens of the run's best case at that model's prices. `None` without a price or a post.
+pub fn usd_per_post(r: &RunResult, prices: &PriceTable, model: &str) -> Option<(f64, bool)> {
+    let pick = |m: Option<&str>| {
+        r.cases
+            .iter()
+            .filter(|c| m.is_none_or(|m| c.inputs.model == m) && c.measured.posts.ok > 0)
+            .max_by_key(|c| (c.measured.posts.failed == 0, c.measured.posts.ok))
+    };
+    let price = prices.models.get(model)?;
+    let (case, measured) = match pick(Some(model)) {
+        Some(c) => (c, true),
+        None => (pick(None)?, false),
+    };
+    Some((
+        cost_usd(price, case.measured.tokens.total) / case.measured.posts.ok as f64,
+        measured,
+    ))
+}
+
+/// Monthly cost at the measured (or projected) $/post, for each model and the seed's loads.
+fn cost<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, data: (&RunResult, &PriceTable)) -> Drawn
+where
+    DB::ErrorType: 'static,
+{
+    let (r, prices) = data;
+    root.fill(&WHITE)?;
+    let loads: Vec<(u64, u64)> = [50u64, 100]
+        .iter()
+        .flat_map(|u| SEED_POSTS_PER_DAY.iter().map(move |p| (*u, *p)))
+        .collect();
+    let models: Vec<(&str, f64, bool)> = COST_MODELS
+        .iter()
+        .filter_map(|m| usd_per_post(r, prices, m).map(|(usd, measured)| (*m, usd, measured)))
+        .collect();
+    let monthly = |users: u64, ppd: u64, usd: f64| users as f64 * ppd as f64 * DAYS_PER_MONTH * usd;
+    let top = models
+        .iter()
+        .flat_map(|(_, usd, _)| loads.iter().map(move |(u, p)| monthly(*u, *p, *usd)))
+        .fold(1.0f64, f64::max)
+        * 3.0;
+    let bottom = models
+        .iter()
+        .flat_map(|(_, usd, _)| loads.iter().map(move |(u, p)| monthly(*u, *p, *usd)))
+        .fold(top, f64::min)
+        / 3.0;
+    let n = loads.len() as f64;
+    let mut chart = ChartBuilder::on(root)
+        .caption(
+            "Monthly OpenAI cost at the measured $/post",
+            ("sans-serif", 24),
+        )
+        .margin(16)
+        .x_label_area_size(50)
+        .y_label_area_size(80)
+        .build_cartesian_2d(0.0..n, (bottom.max(0.01)..top).log_scale())?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(loads.len() * 2 + 1)
+        .x_label_formatter(&|x| {
+            let i = x.floor() as usize;
+            if (x - x.floor() - 0.5).abs() < 0.01 && i < loads.len() {
+                format!("{} users x {}/day", loads[i].0, loads[i].1)
+            } else {
+                String::new()
+            }
+        })
+        .y_desc("USD per month (log scale)")
+        .x_desc("users x posts per user per day, 30 days")
+        .y_label_formatter(&|y| format!("${y:.2}"))
+        .label_style(("sans-serif", 14))
+        .axis_desc_style(("sans-serif", 18))
+        .draw()?;
+    let width = 0.8 / models.len().max(1) as f64;
+    for (k, (model, usd, measured)) in models.iter().enumerate() {
+        let color = PALETTE[k % PALETTE.len()];
+        let label = format!(
+            "{model}: ${usd:.5}/post ({})",
+            if *measured {
+                "measured"
+            } else {
+                "projected from the measured tokens"
+            }
+        );
+        chart
+            .draw_series(loads.iter().enumerate().map(|(i, (u, p))| {
+                let x0 = i as f64 + 0.1 + k as f64 * width;
+                Rectangle::new(
+                    [
+                        (x0, bottom.max(0.01)),
+                        (x0 + width * 0.9, monthly(*u, *p, *usd)),
+                    ],
+                    color.filled(),
+                )
+            }))?
+            .label(label)
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 15, y + 5)], color.filled()));
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 16))
+        .position(SeriesLabelPosition::UpperLeft)
+        .draw()?;
+    Ok(())
+}
 
 const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 const SIZE: (u32, u32) = (1000, 600);
@@ -24,8 +138,10 @@ fn register_font() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The chart files of a run: `charts/<name>.png` and `.svg`.
-pub struct ChartExporter;
+/// The chart files of a run: `charts/<name>.png` and `.svg`. Prices are for the cost chart.
+pub struct ChartExporter {
+    pub prices: PriceTable,
+}
 
 /// A chart's file stem and how to draw it.
 type Drawn = anyhow::Result<()>;
@@ -378,10 +494,16 @@ macro_rules! both {
 impl ChartExporter {
     /// Every chart's title and file stem, in report order.
     pub fn titles(r: &RunResult) -> Vec<(String, String)> {
-        let mut t = vec![(
-            "Post latency by percentile, all cases".to_string(),
-            "percentiles".to_string(),
-        )];
+        let mut t = vec![
+            (
+                "Post latency by percentile, all cases".to_string(),
+                "percentiles".to_string(),
+            ),
+            (
+                "Monthly cost at the measured $/post, gpt-4o against gpt-4o-mini".to_string(),
+                "cost".to_string(),
+            ),
+        ];
         for c in &r.cases {
             let l = case_label(c);
             t.push((
@@ -405,10 +527,10 @@ impl ChartExporter {
     }
 
     /// Every chart as SVG text, with its title, in report order (for report.html).
-    pub fn svgs(r: &RunResult) -> anyhow::Result<Vec<(String, String)>> {
+    pub fn svgs(&self, r: &RunResult) -> anyhow::Result<Vec<(String, String)>> {
         register_font()?;
         let titles = Self::titles(r);
-        let mut svgs = vec![svg!(percentiles, r)];
+        let mut svgs = vec![svg!(percentiles, r), svg!(cost, (r, &self.prices))];
         for c in &r.cases {
             svgs.push(svg!(histogram, c));
             svgs.push(svg!(posts_over_time, c));
@@ -431,6 +553,7 @@ impl ChartExporter {
             out.push((format!("charts/{stem}.svg"), svg));
         };
         push("percentiles".into(), both!(percentiles, r));
+        push("cost".into(), both!(cost, (r, &self.prices)));
         for c in &r.cases {
             push(format!("latency-{}", slug(c)), both!(histogram, c));
             push(format!("posts-{}", slug(c)), both!(posts_over_time, c));

@@ -392,6 +392,9 @@ impl Exporter for HtmlExporter {
 
     fn render(&self, r: &RunResult) -> anyhow::Result<Vec<u8>> {
         let d = document(r, &self.claims, &self.prices);
-        Ok(html(&d, &ChartExporter::svgs(r)?).into_bytes())
+        let charts = ChartExporter {
+            prices: self.prices.clone(),
+        };
+        Ok(html(&d, &charts.svgs(r)?).into_bytes())
     }
 }

@@ -100,7 +100,9 @@ pub async fn execute(cfg: RunConfig) -> anyhow::Result<Outcome> {
             claims: cfg.claims.clone(),
             prices: cfg.catalog.prices.clone(),
         })
-        .with(ChartExporter);
+        .with(ChartExporter {
+            prices: cfg.catalog.prices.clone(),
+        });
     let target_info = match &cfg.target {
         Target::Embedded(c) => TargetInfo::EmbeddedStub {
             latency: c.fixed_latency.map_or("model profiles".into(), |d| {

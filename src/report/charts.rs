@@ -63,14 +63,7 @@ where
         .fold(top, f64::min)
         / 3.0;
     let n = loads.len() as f64;
-    let mut chart = ChartBuilder::on(root)
-        .caption(
-            "Monthly OpenAI cost at the measured $/post",
-            ("sans-serif", 24),
-        )
-        .margin(16)
-        .x_label_area_size(50)
-        .y_label_area_size(80)
+    let mut chart = builder(root, "Monthly OpenAI cost at the measured $/post", 80)
         .build_cartesian_2d(0.0..n, (bottom.max(0.01)..top).log_scale())?;
     chart
         .configure_mesh()
@@ -115,13 +108,7 @@ where
             .label(label)
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 15, y + 5)], color.filled()));
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.9))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 16))
-        .position(SeriesLabelPosition::UpperLeft)
-        .draw()?;
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
     Ok(())
 }
 
@@ -152,6 +139,38 @@ fn case_label(c: &CaseResult) -> String {
 
 fn slug(c: &CaseResult) -> String {
     format!("{}-tier{}", c.scenario, c.tier)
+}
+
+/// A chart with the house layout: title, margins and label areas.
+fn builder<'a, 'b, DB: DrawingBackend>(
+    root: &'a DrawingArea<DB, Shift>,
+    title: &str,
+    y_label_width: u32,
+) -> ChartBuilder<'a, 'b, DB> {
+    let mut b = ChartBuilder::on(root);
+    b.caption(title, ("sans-serif", 24))
+        .margin(16)
+        .x_label_area_size(50)
+        .y_label_area_size(y_label_width);
+    b
+}
+
+/// The legend, in the house style.
+fn legend<'a, DB: DrawingBackend + 'a, X: Ranged, Y: Ranged>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
+    position: SeriesLabelPosition,
+) -> Drawn
+where
+    DB::ErrorType: 'static,
+{
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 16))
+        .position(position)
+        .draw()?;
+    Ok(())
 }
 
 const PALETTE: [RGBColor; 6] = [
@@ -190,12 +209,7 @@ where
         c.measured.posts.ok,
         c.measured.posts.total
     );
-    let mut chart = ChartBuilder::on(root)
-        .caption(title, ("sans-serif", 24))
-        .margin(16)
-        .x_label_area_size(50)
-        .y_label_area_size(60)
-        .build_cartesian_2d(0.0..max_s, 0u32..top)?;
+    let mut chart = builder(root, &title, 60).build_cartesian_2d(0.0..max_s, 0u32..top)?;
     chart
         .configure_mesh()
         .x_desc("latency of successful posts (s)")
@@ -242,11 +256,7 @@ where
         .iter()
         .flat_map(|c| c.measured.percentile_curve.iter().map(|p| p.ms))
         .fold(1_000.0f64, f64::max);
-    let mut chart = ChartBuilder::on(root)
-        .caption("Post latency by percentile, all cases", ("sans-serif", 24))
-        .margin(16)
-        .x_label_area_size(50)
-        .y_label_area_size(60)
+    let mut chart = builder(root, "Post latency by percentile, all cases", 60)
         .build_cartesian_2d(0.0..4.0f64, 0.0..(max_ms / 1000.0 * 1.05))?;
     chart
         .configure_mesh()
@@ -279,13 +289,7 @@ where
                 PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
             });
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.9))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 16))
-        .position(SeriesLabelPosition::UpperLeft)
-        .draw()?;
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
     Ok(())
 }
 
@@ -301,15 +305,12 @@ where
         .map(|p| p.latency_ms / 1000.0)
         .fold(1.0f64, f64::max)
         * 1.05;
-    let mut chart = ChartBuilder::on(root)
-        .caption(
-            format!("Every post over time: {}", case_label(c)),
-            ("sans-serif", 24),
-        )
-        .margin(16)
-        .x_label_area_size(50)
-        .y_label_area_size(60)
-        .build_cartesian_2d(0.0..max_x, 0.0..max_y)?;
+    let mut chart = builder(
+        root,
+        &format!("Every post over time: {}", case_label(c)),
+        60,
+    )
+    .build_cartesian_2d(0.0..max_x, 0.0..max_y)?;
     chart
         .configure_mesh()
         .x_desc("intended send time (s since start)")
@@ -331,12 +332,7 @@ where
             .label(label)
             .legend(move |(x, y)| Circle::new((x + 10, y), 4, color.filled()));
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.9))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 16))
-        .draw()?;
+    legend(&mut chart, SeriesLabelPosition::UpperRight)?;
     Ok(())
 }
 
@@ -358,11 +354,7 @@ where
         })
         .fold(1.0f64, f64::max)
         * 1.1;
-    let mut chart = ChartBuilder::on(root)
-        .caption(format!("Per second: {}", case_label(c)), ("sans-serif", 24))
-        .margin(16)
-        .x_label_area_size(50)
-        .y_label_area_size(60)
+    let mut chart = builder(root, &format!("Per second: {}", case_label(c)), 60)
         .build_cartesian_2d(0.0..max_x, 0.0..max_y)?;
     chart
         .configure_mesh()
@@ -388,12 +380,7 @@ where
                 PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
             });
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.9))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 16))
-        .draw()?;
+    legend(&mut chart, SeriesLabelPosition::UpperRight)?;
     Ok(())
 }
 
@@ -416,15 +403,12 @@ where
     let limit = c.inputs.limits.tpm as f64;
     let max_y = rolling.iter().map(|p| p.1).fold(limit, f64::max) * 1.1;
     let max_x = t.len().max(1) as f64 + 1.0;
-    let mut chart = ChartBuilder::on(root)
-        .caption(
-            format!("Tokens per minute against the TPM limit: {}", case_label(c)),
-            ("sans-serif", 24),
-        )
-        .margin(16)
-        .x_label_area_size(50)
-        .y_label_area_size(90)
-        .build_cartesian_2d(0.0..max_x, 0.0..max_y)?;
+    let mut chart = builder(
+        root,
+        &format!("Tokens per minute against the TPM limit: {}", case_label(c)),
+        90,
+    )
+    .build_cartesian_2d(0.0..max_x, 0.0..max_y)?;
     chart
         .configure_mesh()
         .x_desc("time since start (s)")
@@ -447,12 +431,7 @@ where
             c.tier, c.inputs.limits.tpm
         ))
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED.stroke_width(2)));
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.9))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 16))
-        .draw()?;
+    legend(&mut chart, SeriesLabelPosition::UpperRight)?;
     Ok(())
 }
 

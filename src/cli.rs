@@ -30,6 +30,9 @@ pub enum Command {
     /// Render report.md, report.html and the charts again from a saved result.json (into the
     /// result's folder).
     Report(ReportArgs),
+    /// Check a saved result.json against a gate file: exit 0 if every threshold holds, 1 if one
+    /// fails, 2 if the gate or result is wrong.
+    Check(CheckArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -88,6 +91,24 @@ pub struct RunArgs {
     /// Claims to judge in report.md (default: the planning note's, scenarios/claims.toml).
     #[arg(long, value_name = "FILE")]
     pub claims: Option<std::path::PathBuf>,
+    /// Check these thresholds after the run: exit 1 if one fails (see gates/).
+    #[arg(long, value_name = "FILE")]
+    pub gate: Option<std::path::PathBuf>,
+    /// Write the gate checks as JUnit XML here (default: junit.xml in the report folder).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CheckArgs {
+    /// A result.json written by `postload run`.
+    pub result: std::path::PathBuf,
+    /// The thresholds to check.
+    #[arg(long, value_name = "FILE")]
+    pub gate: std::path::PathBuf,
+    /// Write the checks as JUnit XML here (default: junit.xml beside the result).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

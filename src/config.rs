@@ -157,6 +157,13 @@ pub fn run_config(
     })
 }
 
+/// Reads and checks a gate file (before any load is sent).
+pub fn gates(path: &std::path::Path) -> Result<Vec<crate::gate::Gate>, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError(format!("{}: cannot read: {e}", path.display())))?;
+    crate::gate::parse(&path.display().to_string(), &text).map_err(ConfigError)
+}
+
 /// The claims file: the given one, or the planning note's (embedded).
 pub fn claims(
     path: Option<&std::path::Path>,

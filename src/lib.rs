@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod gate;
 pub mod metrics;
 pub mod openai;
 pub mod report;
@@ -41,6 +42,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Some(Command::Stub(args)) => serve_stub(args).await,
         Some(Command::Run(args)) => run_scenarios(args).await,
         Some(Command::Report(args)) => render_report(args),
+        Some(Command::Check(args)) => check_result(args),
         None => run_scenarios(cli.run).await,
     }
 }
@@ -110,7 +112,91 @@ fn render_report(args: cli::ReportArgs) -> anyhow::Result<Outcome> {
 
 async fn run_scenarios(args: RunArgs) -> anyhow::Result<Outcome> {
     let config = config::run_config(&args, stop_flag())?;
-    run::execute(config).await
+    // A gate file is checked before any load is sent: a typo must not cost a run.
+    let gates = args.gate.as_deref().map(config::gates).transpose()?;
+    let dir = config.report_dir.clone();
+    let quiet = config.quiet;
+    let result = run::execute(config).await?;
+    if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY") {
+        let md = std::fs::read_to_string(dir.join("report.md")).unwrap_or_default();
+        append_step_summary(std::path::Path::new(&summary), &md)?;
+    }
+    match gates {
+        None => Ok(Outcome::Success),
+        Some(gates) => {
+            let junit = args.junit.unwrap_or_else(|| dir.join("junit.xml"));
+            apply_gates(&gates, &result, &junit, quiet)
+        }
+    }
+}
+
+/// `postload check RESULT.json --gate FILE`.
+fn check_result(args: cli::CheckArgs) -> anyhow::Result<Outcome> {
+    let gates = config::gates(&args.gate)?;
+    let result = load_result(&args.result)?;
+    let junit = args.junit.unwrap_or_else(|| {
+        args.result
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."))
+            .join("junit.xml")
+    });
+    apply_gates(&gates, &result, &junit, false)
+}
+
+/// Checks, prints each threshold with its measured value, writes JUnit, appends the table to
+/// `$GITHUB_STEP_SUMMARY` when set. Outcome: GateFailed if any threshold fails.
+fn apply_gates(
+    gates: &[gate::Gate],
+    result: &report::RunResult,
+    junit: &std::path::Path,
+    quiet: bool,
+) -> anyhow::Result<Outcome> {
+    let checks = gate::evaluate(gates, result).map_err(config::ConfigError)?;
+    let failed = checks.iter().filter(|c| !c.pass).count();
+    if !quiet || failed > 0 {
+        print!("{}", gate::lines(&checks));
+        println!("gates: {} passed, {failed} failed", checks.len() - failed);
+    }
+    report::write_atomic(junit, &gate::junit(&checks))?;
+    if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY") {
+        append_step_summary(std::path::Path::new(&summary), &gate::markdown(&checks))?;
+    }
+    Ok(if failed > 0 {
+        Outcome::GateFailed
+    } else {
+        Outcome::Success
+    })
+}
+
+/// Appends to GitHub's step summary file (it collects what each step appends).
+fn append_step_summary(path: &std::path::Path, markdown: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| anyhow::anyhow!("GITHUB_STEP_SUMMARY {}: {e}", path.display()))?;
+    writeln!(f, "{markdown}")?;
+    Ok(())
+}
+
+fn load_result(path: &std::path::Path) -> anyhow::Result<report::RunResult> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| config::ConfigError(format!("{}: cannot read: {e}", path.display())))?;
+    let result: report::RunResult = serde_json::from_str(&text).map_err(|e| {
+        config::ConfigError(format!("{}: not a postload result: {e}", path.display()))
+    })?;
+    if result.schema != report::RESULT_SCHEMA {
+        return Err(config::ConfigError(format!(
+            "{}: field `schema`: `{}` is not `{}`",
+            path.display(),
+            result.schema,
+            report::RESULT_SCHEMA
+        ))
+        .into());
+    }
+    Ok(result)
 }
 
 async fn serve_stub(args: StubArgs) -> anyhow::Result<Outcome> {

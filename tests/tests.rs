@@ -2,6 +2,7 @@
 
 mod cli;
 mod common;
+mod gates;
 mod report;
 mod run;
 mod stub;

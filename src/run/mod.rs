@@ -28,7 +28,6 @@ use crate::report::{
 use crate::scenario::prompts::PostPlan;
 use crate::scenario::{Load, Scenario};
 use crate::stub::{self, StubConfig};
-use crate::Outcome;
 
 /// Where the posts go.
 #[derive(Debug, Clone)]
@@ -89,7 +88,8 @@ fn profile_info(catalog: &Catalog, model: &str, target: &Target) -> Option<Profi
     }
 }
 
-pub async fn execute(cfg: RunConfig) -> anyhow::Result<Outcome> {
+/// Runs every case and writes the reports; returns the result (the caller applies gates).
+pub async fn execute(cfg: RunConfig) -> anyhow::Result<RunResult> {
     let writer = ReportWriter::create(&cfg.report_dir)?
         .with(JsonExporter)
         .with(MarkdownExporter {
@@ -176,7 +176,7 @@ pub async fn execute(cfg: RunConfig) -> anyhow::Result<Outcome> {
             writer.dir().join("result.json").display()
         );
     }
-    Ok(Outcome::Success)
+    Ok(result)
 }
 
 async fn run_case(

@@ -1,0 +1,365 @@
+//! CI performance gates: thresholds over a result's metrics. Pure: a gate file and a result in,
+//! checks out. A gate must never pass by mistake: an unknown metric, a malformed threshold or a
+//! selector that matches no case is an error (exit 2), and a metric with no value fails.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::report::{CaseResult, RunResult};
+
+/// The metric paths a threshold may name.
+pub const METRICS: [&str; 17] = [
+    "post.p50_ms",
+    "post.p90_ms",
+    "post.p95_ms",
+    "post.p99_ms",
+    "post.p99_9_ms",
+    "post.max_ms",
+    "post.mean_ms",
+    "makespan_ms",
+    "start_spread_ms",
+    "error_rate",
+    "rate_limited_ratio",
+    "tokens_per_post",
+    "cost_per_post_usd",
+    "posts_ok",
+    "posts_failed",
+    "http_429",
+    "retries",
+];
+
+/// The value of `metric` in `case`; `None` when the run has none (e.g. no successful post).
+pub fn metric(case: &CaseResult, metric: &str) -> Option<f64> {
+    let m = &case.measured;
+    let ok = &m.post_latency_ms.ok;
+    let ratio = |a: u64, b: u64| (b > 0).then(|| a as f64 / b as f64);
+    match metric {
+        "post.p50_ms" => ok.p50,
+        "post.p90_ms" => ok.p90,
+        "post.p95_ms" => ok.p95,
+        "post.p99_ms" => ok.p99,
+        "post.p99_9_ms" => ok.p99_9,
+        "post.max_ms" => ok.max,
+        "post.mean_ms" => ok.mean,
+        "makespan_ms" => Some(m.makespan_ms),
+        "start_spread_ms" => Some(m.start_spread_ms),
+        "error_rate" => ratio(m.posts.failed, m.posts.total),
+        "rate_limited_ratio" => ratio(m.calls.http_429, m.calls.attempts),
+        "tokens_per_post" => m.tokens.per_ok_post,
+        "cost_per_post_usd" => m.cost.as_ref().and_then(|c| c.per_ok_post_usd),
+        "posts_ok" => Some(m.posts.ok as f64),
+        "posts_failed" => Some(m.posts.failed as f64),
+        "http_429" => Some(m.calls.http_429 as f64),
+        "retries" => Some(m.calls.retries as f64),
+        _ => None,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Op {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl Op {
+    fn holds(self, measured: f64, limit: f64) -> bool {
+        match self {
+            Op::Lt => measured < limit,
+            Op::Le => measured <= limit,
+            Op::Gt => measured > limit,
+            Op::Ge => measured >= limit,
+        }
+    }
+    fn symbol(self) -> &'static str {
+        match self {
+            Op::Lt => "<",
+            Op::Le => "<=",
+            Op::Gt => ">",
+            Op::Ge => ">=",
+        }
+    }
+}
+
+/// One threshold: `metric op value`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Threshold {
+    pub metric: String,
+    pub op: Op,
+    pub value: f64,
+}
+
+impl fmt::Display for Threshold {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} {}", self.metric, self.op.symbol(), self.value)
+    }
+}
+
+impl std::str::FromStr for Threshold {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let parts: Vec<&str> = s.split_whitespace().collect();
+        let [metric, op, value] = parts[..] else {
+            return Err(format!(
+                "`{s}`: write `metric op value`, e.g. `post.p95_ms <= 5000`"
+            ));
+        };
+        if !METRICS.contains(&metric) {
+            return Err(format!(
+                "`{s}`: unknown metric `{metric}` (known: {})",
+                METRICS.join(", ")
+            ));
+        }
+        let op = match op {
+            "<" => Op::Lt,
+            "<=" => Op::Le,
+            ">" => Op::Gt,
+            ">=" => Op::Ge,
+            other => {
+                return Err(format!(
+                    "`{s}`: unknown operator `{other}` (use <, <=, > or >=)"
+                ))
+            }
+        };
+        let value: f64 = value
+            .trim_end_matches('%')
+            .parse()
+            .ok()
+            .filter(|v: &f64| v.is_finite())
+            .ok_or_else(|| format!("`{s}`: `{value}` is not a number"))?;
+        let value = if parts[2].ends_with('%') {
+            value / 100.0
+        } else {
+            value
+        };
+        Ok(Threshold {
+            metric: metric.to_string(),
+            op,
+            value,
+        })
+    }
+}
+
+/// Thresholds for the cases a selector picks (all cases when both are absent).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gate {
+    pub scenario: Option<String>,
+    pub tier: Option<u8>,
+    pub thresholds: Vec<Threshold>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    gate: Vec<RawGate>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGate {
+    scenario: Option<String>,
+    tier: Option<u8>,
+    thresholds: Vec<String>,
+}
+
+/// Parses a gate file; errors name the file, and the gate and threshold or the line.
+pub fn parse(file: &str, text: &str) -> Result<Vec<Gate>, String> {
+    let raw: RawFile =
+        toml::from_str(text).map_err(|e| format!("{file}: {}", e.to_string().trim_end()))?;
+    if raw.gate.is_empty() {
+        return Err(format!(
+            "{file}: no [[gate]]: a gate file must check something"
+        ));
+    }
+    raw.gate
+        .into_iter()
+        .enumerate()
+        .map(|(i, g)| {
+            if g.thresholds.is_empty() {
+                return Err(format!("{file}: gate[{i}].thresholds: empty"));
+            }
+            let thresholds = g
+                .thresholds
+                .iter()
+                .map(|t| {
+                    t.parse()
+                        .map_err(|m| format!("{file}: gate[{i}].thresholds: {m}"))
+                })
+                .collect::<Result<Vec<Threshold>, String>>()?;
+            Ok(Gate {
+                scenario: g.scenario,
+                tier: g.tier,
+                thresholds,
+            })
+        })
+        .collect()
+}
+
+/// One threshold checked on one case.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Check {
+    pub case: String,
+    pub threshold: String,
+    pub measured: Option<f64>,
+    pub pass: bool,
+}
+
+/// Checks every gate against `result`. Errs when a gate's selector matches no case.
+pub fn evaluate(gates: &[Gate], result: &RunResult) -> Result<Vec<Check>, String> {
+    let mut out = Vec::new();
+    for (i, g) in gates.iter().enumerate() {
+        let cases: Vec<&CaseResult> = result
+            .cases
+            .iter()
+            .filter(|c| g.scenario.as_ref().is_none_or(|s| &c.scenario == s))
+            .filter(|c| g.tier.is_none_or(|t| c.tier == t))
+            .collect();
+        if cases.is_empty() {
+            return Err(format!(
+                "gate[{i}] (scenario {}, tier {}) matches no case of this run",
+                g.scenario.as_deref().unwrap_or("any"),
+                g.tier.map_or("any".into(), |t| t.to_string())
+            ));
+        }
+        for c in cases {
+            for t in &g.thresholds {
+                let measured = metric(c, &t.metric);
+                out.push(Check {
+                    case: format!("{} tier {}", c.scenario, c.tier),
+                    threshold: t.to_string(),
+                    measured,
+                    // No value never passes.
+                    pass: measured.is_some_and(|m| t.op.holds(m, t.value)),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// JUnit XML: one testsuite, one testcase per check; a failure carries the measured value.
+pub fn junit(checks: &[Check]) -> Vec<u8> {
+    let esc = |t: &str| {
+        t.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    let failures = checks.iter().filter(|c| !c.pass).count();
+    let mut o = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"postload\" tests=\"{}\" failures=\"{failures}\">\n<testsuite name=\"postload gates\" tests=\"{}\" failures=\"{failures}\">\n",
+        checks.len(),
+        checks.len()
+    );
+    for c in checks {
+        let measured = c.measured.map_or("no value".into(), |m| format!("{m}"));
+        o.push_str(&format!(
+            "  <testcase classname=\"{}\" name=\"{}\">",
+            esc(&c.case),
+            esc(&c.threshold)
+        ));
+        if !c.pass {
+            o.push_str(&format!(
+                "<failure message=\"measured {}, threshold {}\"/>",
+                esc(&measured),
+                esc(&c.threshold)
+            ));
+        } else {
+            o.push_str(&format!(
+                "<system-out>measured {}</system-out>",
+                esc(&measured)
+            ));
+        }
+        o.push_str("</testcase>\n");
+    }
+    o.push_str("</testsuite>\n</testsuites>\n");
+    o.into_bytes()
+}
+
+/// The checks as text lines and as a Markdown table.
+pub fn lines(checks: &[Check]) -> String {
+    checks
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {}: {} (measured {})\n",
+                if c.pass { "PASS" } else { "FAIL" },
+                c.case,
+                c.threshold,
+                c.measured.map_or("no value".into(), |m| format!("{m:.6}")
+                    .trim_end_matches('0')
+                    .trim_end_matches('.')
+                    .to_string())
+            )
+        })
+        .collect()
+}
+
+pub fn markdown(checks: &[Check]) -> String {
+    let mut o = String::from(
+        "## Gates\n\n| case | threshold | measured | verdict |\n| --- | --- | ---: | --- |\n",
+    );
+    for c in checks {
+        o.push_str(&format!(
+            "| {} | `{}` | {} | {} |\n",
+            c.case,
+            c.threshold,
+            c.measured.map_or("no value".into(), |m| format!("{m:.4}")),
+            if c.pass { "pass" } else { "**FAIL**" }
+        ));
+    }
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thresholds_parse_or_name_what_is_wrong() {
+        let t: Threshold = "post.p95_ms <= 5000".parse().unwrap();
+        assert_eq!(
+            (t.metric.as_str(), t.op, t.value),
+            ("post.p95_ms", Op::Le, 5000.0)
+        );
+        let t: Threshold = "error_rate < 1%".parse().unwrap();
+        assert_eq!(t.value, 0.01);
+        for (bad, says) in [
+            ("post.p59_ms <= 5000", "unknown metric `post.p59_ms`"),
+            ("post.p95_ms =< 5000", "unknown operator `=<`"),
+            ("post.p95_ms <= fast", "`fast` is not a number"),
+            ("post.p95_ms<=5000", "write `metric op value`"),
+            ("post.p95_ms <= NaN", "not a number"),
+        ] {
+            let e = bad.parse::<Threshold>().unwrap_err();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn gate_files_reject_typos_and_empty_gates() {
+        let e = parse("g.toml", "[[gate]]\nthreshold = [\"post.p95_ms < 1\"]\n").unwrap_err();
+        assert!(e.contains("g.toml") && e.contains("threshold"), "{e}");
+        let e = parse("g.toml", "[[gate]]\nthresholds = [\"post.p95 < 1\"]\n").unwrap_err();
+        assert!(
+            e.contains("gate[0].thresholds") && e.contains("unknown metric"),
+            "{e}"
+        );
+        assert!(parse("g.toml", "gate = []\n")
+            .unwrap_err()
+            .contains("no [[gate]]"));
+        assert!(parse("g.toml", "[[gate]]\nthresholds = []\n")
+            .unwrap_err()
+            .contains("empty"));
+    }
+
+    #[test]
+    fn ops_compare_as_written() {
+        assert!(Op::Lt.holds(1.0, 2.0) && !Op::Lt.holds(2.0, 2.0));
+        assert!(Op::Le.holds(2.0, 2.0) && !Op::Le.holds(2.000001, 2.0));
+        assert!(Op::Gt.holds(3.0, 2.0) && !Op::Gt.holds(2.0, 2.0));
+        assert!(Op::Ge.holds(2.0, 2.0) && !Op::Ge.holds(1.999999, 2.0));
+    }
+}

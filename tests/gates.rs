@@ -1,0 +1,277 @@
+//! CI gates: thresholds on a saved result (the frozen default run), exit codes through the
+//! binary, JUnit read back by an XML parser, and the GitHub step summary.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use predicates::str::contains;
+
+use postload::gate;
+use postload::report::RunResult;
+
+use crate::common::tempdir;
+
+const FIXTURE: &str = include_str!("fixtures/result-default-run.json");
+
+fn fixture() -> RunResult {
+    serde_json::from_str(FIXTURE).unwrap()
+}
+
+fn p95(case: &str) -> f64 {
+    let r = fixture();
+    let c = r
+        .cases
+        .iter()
+        .find(|c| format!("{} tier {}", c.scenario, c.tier) == case)
+        .unwrap();
+    gate::metric(c, "post.p95_ms").unwrap()
+}
+
+#[test]
+fn a_p95_just_above_the_limit_fails_and_just_below_passes() {
+    let v = p95("burst-50 tier 2");
+    let check = |limit: f64| {
+        let gates = gate::parse(
+            "g.toml",
+            &format!("[[gate]]\nscenario = \"burst-50\"\ntier = 2\nthresholds = [\"post.p95_ms <= {limit}\"]\n"),
+        )
+        .unwrap();
+        let checks = gate::evaluate(&gates, &fixture()).unwrap();
+        assert_eq!(checks.len(), 1);
+        assert_eq!(checks[0].measured, Some(v));
+        checks[0].pass
+    };
+    assert!(check(v), "equal to the limit holds for <=");
+    assert!(check(v + 0.001));
+    assert!(!check(v - 0.001));
+}
+
+#[test]
+fn a_metric_without_a_value_never_passes_and_an_empty_selection_is_an_error() {
+    // Tier-1 posts mostly failed; error_rate is real, but a gate on a scenario that is not in
+    // the run must not pass silently.
+    let gates = gate::parse(
+        "g.toml",
+        "[[gate]]\nscenario = \"sustained\"\nthresholds = [\"error_rate < 1\"]\n",
+    )
+    .unwrap();
+    assert!(gate::evaluate(&gates, &fixture())
+        .unwrap_err()
+        .contains("matches no case"));
+    let mut r = fixture();
+    r.cases[0].measured.post_latency_ms.ok.p95 = None;
+    let gates = gate::parse(
+        "g.toml",
+        "[[gate]]\nthresholds = [\"post.p95_ms < 1e12\"]\n",
+    )
+    .unwrap();
+    let checks = gate::evaluate(&gates, &r).unwrap();
+    assert!(!checks[0].pass && checks[0].measured.is_none());
+    assert!(checks[1..].iter().all(|c| c.pass));
+}
+
+fn write_fixture(dir: &std::path::Path) -> std::path::PathBuf {
+    let p = dir.join("result.json");
+    std::fs::write(&p, FIXTURE).unwrap();
+    p
+}
+
+fn postload() -> Command {
+    let mut c = Command::cargo_bin("postload").unwrap();
+    c.env_remove("GITHUB_STEP_SUMMARY");
+    c
+}
+
+#[test]
+fn exit_codes_pass_fail_typo_missing() {
+    let dir = tempdir("gates");
+    let result = write_fixture(&dir);
+    let gate = |name: &str, text: &str| {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let pass = gate(
+        "pass.toml",
+        "[[gate]]\ntier = 2\nthresholds = [\"error_rate <= 0\", \"post.p95_ms < 60000\"]\n",
+    );
+    let fail = gate(
+        "fail.toml",
+        "[[gate]]\ntier = 1\nthresholds = [\"error_rate < 5%\"]\n",
+    );
+    let typo = gate(
+        "typo.toml",
+        "[[gate]]\ntier = 2\nthresholds = [\"post.p59_ms < 60000\"]\n",
+    );
+    postload()
+        .args(["check"])
+        .arg(&result)
+        .arg("--gate")
+        .arg(&pass)
+        .assert()
+        .code(0)
+        .stdout(
+            contains("PASS burst-50 tier 2: error_rate <= 0 (measured 0)")
+                .and(contains("4 passed, 0 failed")),
+        );
+    postload()
+        .arg("check")
+        .arg(&result)
+        .arg("--gate")
+        .arg(&fail)
+        .assert()
+        .code(1)
+        .stdout(contains(
+            "FAIL burst-50 tier 1: error_rate < 0.05 (measured 0.96)",
+        ));
+    postload()
+        .arg("check")
+        .arg(&result)
+        .arg("--gate")
+        .arg(&typo)
+        .assert()
+        .code(2)
+        .stderr(contains("typo.toml").and(contains("unknown metric `post.p59_ms`")));
+    postload()
+        .arg("check")
+        .arg(&result)
+        .args(["--gate", "/nonexistent/gate.toml"])
+        .assert()
+        .code(2)
+        .stderr(contains("/nonexistent/gate.toml"));
+    postload()
+        .args(["check", "/nonexistent/result.json", "--gate"])
+        .arg(&pass)
+        .assert()
+        .code(2)
+        .stderr(contains("/nonexistent/result.json"));
+    // A typo in run --gate is caught before any load is sent.
+    postload()
+        .args(["run", "--quiet", "--report-dir"])
+        .arg(dir.join("reports"))
+        .arg("--gate")
+        .arg(&typo)
+        .assert()
+        .code(2)
+        .stderr(contains("unknown metric"));
+    assert!(!dir.join("reports").exists(), "no run happened");
+}
+
+#[test]
+fn junit_reads_back_with_measured_values_and_the_step_summary_gets_the_table() {
+    let dir = tempdir("junit");
+    let result = write_fixture(&dir);
+    let gate_file = dir.join("g.toml");
+    std::fs::write(
+        &gate_file,
+        "[[gate]]\nthresholds = [\"error_rate <= 0\", \"tokens_per_post < 3000\"]\n",
+    )
+    .unwrap();
+    let summary = dir.join("summary.md");
+    std::fs::write(&summary, "earlier step\n").unwrap();
+    let junit = dir.join("out/junit.xml");
+    std::fs::create_dir_all(junit.parent().unwrap()).unwrap();
+    postload()
+        .arg("check")
+        .arg(&result)
+        .arg("--gate")
+        .arg(&gate_file)
+        .arg("--junit")
+        .arg(&junit)
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .assert()
+        .code(1);
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let doc = roxmltree::Document::parse(&xml).expect("valid XML");
+    let cases: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .collect();
+    assert_eq!(cases.len(), 8, "2 thresholds x 4 cases");
+    let failures: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("failure"))
+        .collect();
+    // The Tier-1 cases fail both: posts failed, and the tokens their failed posts burned make
+    // each successful post cost far more than 3,000 tokens.
+    assert_eq!(failures.len(), 4);
+    let msg = failures[0].attribute("message").unwrap();
+    assert!(
+        msg.starts_with("measured 0.96") && msg.contains("error_rate <= 0"),
+        "{msg}"
+    );
+    let tokens = failures[1].attribute("message").unwrap();
+    assert!(tokens.contains("tokens_per_post < 3000"), "{tokens}");
+    let suite = doc
+        .descendants()
+        .find(|n| n.has_tag_name("testsuite"))
+        .unwrap();
+    assert_eq!(suite.attribute("failures"), Some("4"));
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert!(md.starts_with("earlier step\n") && md.contains("## Gates") && md.contains("**FAIL**"));
+}
+
+#[test]
+fn the_shipped_example_gate_passes_on_the_default_run() {
+    let dir = tempdir("example-gate");
+    let result = write_fixture(&dir);
+    postload()
+        .arg("check")
+        .arg(&result)
+        .args([
+            "--gate",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/gates/tier2-bursts.toml"),
+        ])
+        .assert()
+        .code(0);
+}
+
+#[test]
+fn run_with_a_gate_writes_junit_and_exits_by_the_verdict() {
+    let dir = tempdir("run-gate");
+    let gate = |name: &str, text: &str| {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let pass = gate(
+        "pass.toml",
+        "[[gate]]\nthresholds = [\"error_rate <= 0\", \"post.p95_ms < 5000\"]\n",
+    );
+    let fail = gate(
+        "fail.toml",
+        "[[gate]]\nthresholds = [\"post.p50_ms < 150\"]\n",
+    );
+    for (gate_file, code) in [(&pass, 0), (&fail, 1)] {
+        let reports = dir.join(format!("reports-{code}"));
+        postload()
+            .args([
+                "run",
+                "--quiet",
+                "--users",
+                "5",
+                "--tier",
+                "2",
+                "--latency-ms",
+                "100",
+            ])
+            .arg("--report-dir")
+            .arg(&reports)
+            .arg("--gate")
+            .arg(gate_file)
+            .assert()
+            .code(code);
+        let run = std::fs::read_dir(&reports)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        let xml = std::fs::read_to_string(run.join("junit.xml")).unwrap();
+        let doc = roxmltree::Document::parse(&xml).unwrap();
+        let n = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("testcase"))
+            .count();
+        assert_eq!(n, if code == 0 { 4 } else { 2 }, "two scenarios at tier 2");
+    }
+}

@@ -30,6 +30,9 @@ pub enum Command {
     /// Render report.md, report.html and the charts again from a saved result.json (into the
     /// result's folder).
     Report(ReportArgs),
+    /// Merge HdrHistogram interval logs (from several load machines) exactly and print the
+    /// percentiles of each tag.
+    Merge(MergeArgs),
     /// Check a saved result.json against a gate file: exit 0 if every threshold holds, 1 if one
     /// fails, 2 if the gate or result is wrong.
     Check(CheckArgs),
@@ -97,6 +100,16 @@ pub struct RunArgs {
     /// Write the gate checks as JUnit XML here (default: junit.xml in the report folder).
     #[arg(long, value_name = "FILE")]
     pub junit: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MergeArgs {
+    /// Interval logs (.hlog) written by `postload run` (in reports/<run-id>/hlog/).
+    #[arg(required = true)]
+    pub logs: Vec<std::path::PathBuf>,
+    /// Write the merged histograms as one interval log here.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -43,6 +43,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Some(Command::Run(args)) => run_scenarios(args).await,
         Some(Command::Report(args)) => render_report(args),
         Some(Command::Check(args)) => check_result(args),
+        Some(Command::Merge(args)) => merge_logs(args),
         None => run_scenarios(cli.run).await,
     }
 }
@@ -128,6 +129,56 @@ async fn run_scenarios(args: RunArgs) -> anyhow::Result<Outcome> {
             apply_gates(&gates, &result, &junit, quiet)
         }
     }
+}
+
+/// `postload merge A.hlog B.hlog ...`: exact merge by tag.
+fn merge_logs(args: cli::MergeArgs) -> anyhow::Result<Outcome> {
+    use metrics::hlog;
+    let mut merged: std::collections::BTreeMap<String, hdrhistogram::Histogram<u64>> =
+        std::collections::BTreeMap::new();
+    for path in &args.logs {
+        let bytes = std::fs::read(path)
+            .map_err(|e| config::ConfigError(format!("{}: cannot read: {e}", path.display())))?;
+        let logs = hlog::read_log(&bytes)
+            .map_err(|e| config::ConfigError(format!("{}: {e}", path.display())))?;
+        for (tag, h) in logs {
+            match merged.get_mut(&tag) {
+                Some(m) => m.add(&h).map_err(|e| {
+                    config::ConfigError(format!("{}: tag `{tag}`: {e:?}", path.display()))
+                })?,
+                None => {
+                    merged.insert(tag, h);
+                }
+            }
+        }
+    }
+    println!(
+        "{:<14} {:>8} {:>10} {:>10} {:>10} {:>10}",
+        "tag", "count", "p50 ms", "p95 ms", "p99 ms", "max ms"
+    );
+    for (tag, h) in &merged {
+        let q = |q: f64| h.median_equivalent(h.value_at_quantile(q)) as f64 / 1000.0;
+        println!(
+            "{:<14} {:>8} {:>10.1} {:>10.1} {:>10.1} {:>10.1}",
+            if tag.is_empty() { "(untagged)" } else { tag },
+            h.len(),
+            q(0.5),
+            q(0.95),
+            q(0.99),
+            h.max() as f64 / 1000.0
+        );
+    }
+    if let Some(out) = &args.out {
+        let comment = format!("postload merge of {} logs", args.logs.len());
+        let bytes = hlog::write_log(
+            &comment,
+            std::time::SystemTime::now(),
+            std::time::Duration::ZERO,
+            &merged,
+        );
+        report::write_atomic(out, &bytes)?;
+    }
+    Ok(Outcome::Success)
 }
 
 /// `postload check RESULT.json --gate FILE`.

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use postload::cli::RunArgs;
 use postload::config::run_config;
+use predicates::prelude::*;
 use serde_json::Value;
 
 use crate::common::{goose_lock, tempdir};
@@ -245,4 +246,59 @@ async fn a_target_that_refuses_connections_is_counted_not_fatal() {
     assert_eq!(c["calls"]["attempts"], 15);
     assert!(c["stub"].is_null());
     assert!(c["tokens"]["total"]["prompt"] == 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interval_logs_read_back_exactly_and_merge() {
+    let a = args(8, &[2], 20, "hlog");
+    let dir = a.report_dir.clone();
+    let r = run(a).await;
+    let run_dir = std::fs::read_dir(&dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let log = run_dir.join("hlog/burst-50-tier2.hlog");
+    let bytes = std::fs::read(&log).unwrap();
+    // Read back with the hdrhistogram crate's own interval-log reader.
+    let mut post_ok = None;
+    for entry in hdrhistogram::serialization::interval_log::IntervalLogIterator::new(&bytes) {
+        if let hdrhistogram::serialization::interval_log::LogEntry::Interval(h) = entry.unwrap() {
+            if h.tag().map(|t| t.as_str()) == Some("post_ok") {
+                post_ok = Some(postload::metrics::hlog::decode(h.encoded_histogram()).unwrap());
+            }
+        }
+    }
+    let h = post_ok.expect("a post_ok histogram");
+    let c = &r["cases"][0];
+    assert_eq!(h.len(), c["posts"]["ok"].as_u64().unwrap());
+    let p50 = h.median_equivalent(h.value_at_quantile(0.5)) as f64 / 1000.0;
+    assert_eq!(p50, f(&c["post_latency_ms"]["ok"]["p50"]));
+    // Merging the same log twice doubles every count, exactly.
+    let out = run_dir.join("merged.hlog");
+    assert_cmd::Command::cargo_bin("postload")
+        .unwrap()
+        .arg("merge")
+        .arg(&log)
+        .arg(&log)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("post_ok").and(predicates::str::contains("16")));
+    let merged = postload::metrics::hlog::read_log(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(merged["post_ok"].len(), 2 * h.len());
+    for v in h.iter_recorded() {
+        assert_eq!(
+            merged["post_ok"].count_at(v.value_iterated_to()),
+            2 * v.count_at_value()
+        );
+    }
+    assert_cmd::Command::cargo_bin("postload")
+        .unwrap()
+        .args(["merge", "/nonexistent.hlog"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("/nonexistent.hlog"));
 }

@@ -4,6 +4,7 @@
 //! durations since the case's origin.
 
 pub mod cost;
+pub mod hlog;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -311,6 +312,19 @@ impl Recorder {
         self.in_flight_delta[end] -= 1;
     }
 
+    /// The histograms by the tags their interval logs use.
+    pub fn tagged(&self) -> Vec<(&'static str, &Histogram<u64>)> {
+        let mut v = vec![
+            ("post_ok", &self.post_ok),
+            ("post_failed", &self.post_failed),
+        ];
+        for (k, h) in &self.calls {
+            v.push((k.name(), h));
+        }
+        v.push(("backoff", &self.backoff));
+        v
+    }
+
     pub fn posts(&self) -> u64 {
         self.posts_ok + self.failures.values().sum::<u64>()
     }
@@ -423,6 +437,11 @@ impl Recorder {
                 })
                 .collect(),
             posts_sample: self.sample.clone(),
+            histograms: self
+                .tagged()
+                .into_iter()
+                .map(|(tag, h)| (tag.to_string(), hlog::encode(h)))
+                .collect(),
         }
     }
 }
@@ -534,6 +553,10 @@ pub struct Measured {
     /// Up to [`SAMPLE_POSTS`] posts (all of them in a burst): send time, latency and outcome.
     #[serde(default)]
     pub posts_sample: Vec<PostPoint>,
+    /// The raw histograms (µs), V2-deflate in base64, by tag: post_ok, post_failed,
+    /// image_prompt, caption, backoff. Exact; `hlog/*.hlog` and `postload merge` use them.
+    #[serde(default)]
+    pub histograms: BTreeMap<String, String>,
 }
 
 /// One point of the percentile curve.

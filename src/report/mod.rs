@@ -128,6 +128,51 @@ impl Exporter for JsonExporter {
     }
 }
 
+/// `hlog/<scenario>-tier<N>.hlog`: each case's histograms as an HdrHistogram interval log.
+pub struct HlogExporter;
+
+impl Exporter for HlogExporter {
+    fn file_name(&self) -> &'static str {
+        "hlog"
+    }
+    fn render(&self, _: &RunResult) -> anyhow::Result<Vec<u8>> {
+        anyhow::bail!("interval logs are one file per case: use outputs()")
+    }
+    fn outputs(&self, r: &RunResult) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+        use crate::metrics::hlog;
+        let start: std::time::SystemTime = chrono::DateTime::parse_from_rfc3339(&r.started_at)
+            .map(|t| t.with_timezone(&chrono::Utc).into())
+            .unwrap_or(std::time::UNIX_EPOCH);
+        r.cases
+            .iter()
+            .filter(|c| !c.measured.histograms.is_empty())
+            .map(|c| {
+                let hists = c
+                    .measured
+                    .histograms
+                    .iter()
+                    .map(|(tag, enc)| {
+                        hlog::decode(enc).map(|h| (tag.clone(), h)).map_err(|e| {
+                            anyhow::anyhow!("{} tier {} histogram `{tag}`: {e}", c.scenario, c.tier)
+                        })
+                    })
+                    .collect::<anyhow::Result<_>>()?;
+                let comment = format!(
+                    "postload {} run {}: {} tier {} ({}), values in microseconds",
+                    r.postload_version, r.run_id, c.scenario, c.tier, c.inputs.model
+                );
+                let bytes = hlog::write_log(
+                    &comment,
+                    start,
+                    std::time::Duration::from_secs_f64(c.duration_ms.max(0.0) / 1000.0),
+                    &hists,
+                );
+                Ok((format!("hlog/{}-tier{}.hlog", c.scenario, c.tier), bytes))
+            })
+            .collect()
+    }
+}
+
 /// Owns a report folder and writes every file in it, atomically.
 pub struct ReportWriter {
     dir: PathBuf,

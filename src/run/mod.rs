@@ -22,8 +22,8 @@ use crate::report::charts::ChartExporter;
 use crate::report::claims::ClaimsFile;
 use crate::report::markdown::{HtmlExporter, MarkdownExporter};
 use crate::report::{
-    summary, CaseInputs, CaseResult, JsonExporter, PriceInfo, ProfileInfo, ReportWriter, RunResult,
-    TargetInfo, RESULT_SCHEMA,
+    summary, CaseInputs, CaseResult, HlogExporter, JsonExporter, PriceInfo, ProfileInfo,
+    ReportWriter, RunResult, TargetInfo, RESULT_SCHEMA,
 };
 use crate::scenario::prompts::PostPlan;
 use crate::scenario::{Load, Scenario};
@@ -102,7 +102,8 @@ pub async fn execute(cfg: RunConfig) -> anyhow::Result<RunResult> {
         })
         .with(ChartExporter {
             prices: cfg.catalog.prices.clone(),
-        });
+        })
+        .with(HlogExporter);
     let target_info = match &cfg.target {
         Target::Embedded(c) => TargetInfo::EmbeddedStub {
             latency: c.fixed_latency.map_or("model profiles".into(), |d| {

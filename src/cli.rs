@@ -33,6 +33,9 @@ pub enum Command {
     /// Merge HdrHistogram interval logs (from several load machines) exactly and print the
     /// percentiles of each tag.
     Merge(MergeArgs),
+    /// Compare two results metric by metric: exit 1 on a regression beyond the tolerance that
+    /// is not within noise.
+    Compare(CompareArgs),
     /// Check a saved result.json against a gate file: exit 0 if every threshold holds, 1 if one
     /// fails, 2 if the gate or result is wrong.
     Check(CheckArgs),
@@ -100,6 +103,20 @@ pub struct RunArgs {
     /// Write the gate checks as JUnit XML here (default: junit.xml in the report folder).
     #[arg(long, value_name = "FILE")]
     pub junit: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CompareArgs {
+    /// The baseline result.json.
+    pub base: std::path::PathBuf,
+    /// The new result.json.
+    pub new: std::path::PathBuf,
+    /// Allowed rise of a lower-is-better metric, as a share (0.1) or percent (10%).
+    #[arg(long, default_value = "10%")]
+    pub tolerance: String,
+    /// Also write the deltas as JSON here.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

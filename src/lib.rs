@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod clock;
+pub mod compare;
 pub mod config;
 pub mod gate;
 pub mod metrics;
@@ -44,6 +45,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Some(Command::Report(args)) => render_report(args),
         Some(Command::Check(args)) => check_result(args),
         Some(Command::Merge(args)) => merge_logs(args),
+        Some(Command::Compare(args)) => compare_results(args),
         None => run_scenarios(cli.run).await,
     }
 }
@@ -129,6 +131,44 @@ async fn run_scenarios(args: RunArgs) -> anyhow::Result<Outcome> {
             apply_gates(&gates, &result, &junit, quiet)
         }
     }
+}
+
+/// `postload compare BASE.json NEW.json`.
+fn compare_results(args: cli::CompareArgs) -> anyhow::Result<Outcome> {
+    let t = args.tolerance.trim();
+    let tolerance = match t.strip_suffix('%') {
+        Some(p) => p.trim().parse::<f64>().map(|v| v / 100.0),
+        None => t.parse::<f64>(),
+    }
+    .ok()
+    .filter(|v| v.is_finite() && *v >= 0.0)
+    .ok_or_else(|| {
+        config::ConfigError(format!(
+            "--tolerance `{t}`: give a share (0.1) or a percentage (10%)"
+        ))
+    })?;
+    let base = load_result(&args.base)?;
+    let new = load_result(&args.new)?;
+    let c = compare::compare(&base, &new, tolerance);
+    if c.deltas.is_empty() {
+        return Err(config::ConfigError(format!(
+            "{} and {} share no scenario and tier: nothing to compare",
+            args.base.display(),
+            args.new.display()
+        ))
+        .into());
+    }
+    print!("{}", compare::markdown(&c));
+    if let Some(path) = &args.json {
+        report::write_atomic(path, &serde_json::to_vec_pretty(&c)?)?;
+    }
+    let regressions = c.regressions();
+    println!("\nregressions: {regressions}");
+    Ok(if regressions > 0 {
+        Outcome::GateFailed
+    } else {
+        Outcome::Success
+    })
 }
 
 /// `postload merge A.hlog B.hlog ...`: exact merge by tag.

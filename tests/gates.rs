@@ -275,3 +275,117 @@ fn run_with_a_gate_writes_junit_and_exits_by_the_verdict() {
         assert_eq!(n, if code == 0 { 4 } else { 2 }, "two scenarios at tier 2");
     }
 }
+
+/// The fixture with its post latencies replaced by `values` (µs), scaled by `factor`.
+fn with_latencies(values: &[u64], factor: f64) -> RunResult {
+    let mut r = fixture();
+    for c in &mut r.cases {
+        let mut h = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).unwrap();
+        for v in values {
+            h.record((*v as f64 * factor) as u64).unwrap();
+        }
+        c.measured.post_latency_ms.ok = postload::metrics::Percentiles::of(&h);
+        c.measured
+            .histograms
+            .insert("post_ok".into(), postload::metrics::hlog::encode(&h));
+    }
+    r
+}
+
+#[test]
+fn compare_flags_a_30_percent_regression_and_not_a_2_percent_one() {
+    let values: Vec<u64> = (0..100).map(|i| 5_000_000 + i * 40_000).collect();
+    let base = with_latencies(&values, 1.0);
+    let slower = postload::compare::compare(&base, &with_latencies(&values, 1.3), 0.10);
+    let p95 = slower
+        .deltas
+        .iter()
+        .find(|d| d.case == "burst-50 tier 2" && d.metric == "post.p95_ms")
+        .unwrap();
+    assert_eq!(p95.verdict, postload::compare::Verdict::Regression);
+    assert!((p95.change.unwrap() - 0.3).abs() < 0.01);
+    assert!(p95.p_value.unwrap() < 0.001);
+    let close = postload::compare::compare(&base, &with_latencies(&values, 1.02), 0.10);
+    assert_eq!(close.regressions(), 0);
+    assert!(close
+        .deltas
+        .iter()
+        .filter(|d| d.metric.starts_with("post."))
+        .all(|d| d.verdict == postload::compare::Verdict::Same));
+}
+
+#[test]
+fn compare_says_when_a_rise_is_within_noise() {
+    // 20 posts; in the new run only the slowest one is twice as slow: p99 (the max of 20)
+    // doubles, but the two distributions are nearly the same.
+    let values: Vec<u64> = (0..20).map(|i| 5_000_000 + i * 100_000).collect();
+    let mut slower = values.clone();
+    *slower.last_mut().unwrap() *= 2;
+    let c = postload::compare::compare(
+        &with_latencies(&values, 1.0),
+        &with_latencies(&slower, 1.0),
+        0.10,
+    );
+    let p99 = c
+        .deltas
+        .iter()
+        .find(|d| d.case == "burst-50 tier 2" && d.metric == "post.p99_ms")
+        .unwrap();
+    assert!(p99.change.unwrap() > 0.5);
+    assert_eq!(p99.verdict, postload::compare::Verdict::WithinNoise);
+    assert!(p99.p_value.unwrap() > 0.5);
+}
+
+#[test]
+fn compare_command_exit_codes_and_json() {
+    let dir = tempdir("compare");
+    let values: Vec<u64> = (0..100).map(|i| 5_000_000 + i * 40_000).collect();
+    let write = |name: &str, r: &RunResult| {
+        let p = dir.join(name);
+        std::fs::write(&p, serde_json::to_vec(r).unwrap()).unwrap();
+        p
+    };
+    let base = write("base.json", &with_latencies(&values, 1.0));
+    let slow = write("slow.json", &with_latencies(&values, 1.3));
+    let close = write("close.json", &with_latencies(&values, 1.02));
+    let json = dir.join("deltas.json");
+    postload()
+        .arg("compare")
+        .arg(&base)
+        .arg(&slow)
+        .arg("--json")
+        .arg(&json)
+        .assert()
+        .code(1)
+        .stdout(contains("**REGRESSION**").and(contains("+30.0 %")));
+    let deltas: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert!(deltas["deltas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|d| d["verdict"] == "regression"));
+    postload()
+        .arg("compare")
+        .arg(&base)
+        .arg(&close)
+        .assert()
+        .code(0);
+    // Beyond a 1 % tolerance, but a 2 % shift of a 5-9 s spread is not significant.
+    postload()
+        .arg("compare")
+        .arg(&base)
+        .arg(&close)
+        .args(["--tolerance", "1%"])
+        .assert()
+        .code(0)
+        .stdout(contains("within noise"));
+    postload()
+        .arg("compare")
+        .arg(&base)
+        .arg(&slow)
+        .args(["--tolerance", "lots"])
+        .assert()
+        .code(2)
+        .stderr(contains("--tolerance"));
+}

@@ -1,0 +1,279 @@
+//! Baselines: compare two results case by case (scenario × tier), metric by metric. Lower is
+//! better for every compared metric; a rise beyond the tolerance is a regression. For post
+//! latency the recorded distributions are compared too (a Mann–Whitney U test on the exact
+//! HdrHistograms), so a rise that the spread of the two runs explains is reported as within
+//! noise, not as a regression. Pure.
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use crate::gate::metric;
+use crate::metrics::hlog;
+use crate::report::{CaseResult, RunResult};
+
+/// The metrics compared, all lower-is-better.
+pub const COMPARED: [&str; 7] = [
+    "post.p50_ms",
+    "post.p95_ms",
+    "post.p99_ms",
+    "makespan_ms",
+    "error_rate",
+    "tokens_per_post",
+    "cost_per_post_usd",
+];
+
+/// Significance level under which a latency difference is not noise.
+pub const ALPHA: f64 = 0.05;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Same,
+    Better,
+    Regression,
+    /// Beyond the tolerance, but the two latency distributions do not differ significantly.
+    WithinNoise,
+    /// A value is missing on one side.
+    NotComparable,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Delta {
+    pub case: String,
+    pub metric: String,
+    pub base: Option<f64>,
+    pub new: Option<f64>,
+    /// (new − base) ÷ base.
+    pub change: Option<f64>,
+    /// Two-sided Mann–Whitney p-value of the post latency distributions (latency metrics only).
+    pub p_value: Option<f64>,
+    pub verdict: Verdict,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Comparison {
+    pub tolerance: f64,
+    pub deltas: Vec<Delta>,
+    /// Cases in one result only.
+    pub unmatched: Vec<String>,
+}
+
+impl Comparison {
+    pub fn regressions(&self) -> usize {
+        self.deltas
+            .iter()
+            .filter(|d| d.verdict == Verdict::Regression)
+            .count()
+    }
+}
+
+fn name(c: &CaseResult) -> String {
+    format!("{} tier {}", c.scenario, c.tier)
+}
+
+fn post_ok(c: &CaseResult) -> Option<Histogram<u64>> {
+    c.measured
+        .histograms
+        .get("post_ok")
+        .and_then(|e| hlog::decode(e).ok())
+}
+
+pub fn compare(base: &RunResult, new: &RunResult, tolerance: f64) -> Comparison {
+    let mut deltas = Vec::new();
+    let mut unmatched = Vec::new();
+    for b in &base.cases {
+        let Some(n) = new
+            .cases
+            .iter()
+            .find(|n| n.scenario == b.scenario && n.tier == b.tier)
+        else {
+            unmatched.push(format!("{} (only in the baseline)", name(b)));
+            continue;
+        };
+        let p_value = match (post_ok(b), post_ok(n)) {
+            (Some(x), Some(y)) if !x.is_empty() && !y.is_empty() => Some(mann_whitney_p(&x, &y)),
+            _ => None,
+        };
+        for m in COMPARED {
+            let (bv, nv) = (metric(b, m), metric(n, m));
+            let latency = m.starts_with("post.");
+            let change = match (bv, nv) {
+                (Some(bv), Some(nv)) if bv != 0.0 => Some((nv - bv) / bv),
+                (Some(bv), Some(nv)) if bv == 0.0 && nv == 0.0 => Some(0.0),
+                (Some(_), Some(_)) => Some(f64::INFINITY),
+                _ => None,
+            };
+            let verdict = match change {
+                None => Verdict::NotComparable,
+                Some(c) if c > tolerance => {
+                    if latency && p_value.is_some_and(|p| p >= ALPHA) {
+                        Verdict::WithinNoise
+                    } else {
+                        Verdict::Regression
+                    }
+                }
+                Some(c) if c < -tolerance => Verdict::Better,
+                Some(_) => Verdict::Same,
+            };
+            deltas.push(Delta {
+                case: name(b),
+                metric: m.to_string(),
+                base: bv,
+                new: nv,
+                change,
+                p_value: if latency { p_value } else { None },
+                verdict,
+            });
+        }
+    }
+    for n in &new.cases {
+        if !base
+            .cases
+            .iter()
+            .any(|b| b.scenario == n.scenario && b.tier == n.tier)
+        {
+            unmatched.push(format!("{} (only in the new result)", name(n)));
+        }
+    }
+    Comparison {
+        tolerance,
+        deltas,
+        unmatched,
+    }
+}
+
+/// Two-sided p-value of the Mann–Whitney U test between two histograms (normal approximation
+/// with the tie correction; values in the same HdrHistogram bucket are ties).
+pub fn mann_whitney_p(x: &Histogram<u64>, y: &Histogram<u64>) -> f64 {
+    // Distinct bucket values with their counts in x and y, in order.
+    let mut values: Vec<(u64, u64, u64)> = Vec::new();
+    for v in x.iter_recorded() {
+        values.push((
+            x.highest_equivalent(v.value_iterated_to()),
+            v.count_at_value(),
+            0,
+        ));
+    }
+    for v in y.iter_recorded() {
+        values.push((
+            y.highest_equivalent(v.value_iterated_to()),
+            0,
+            v.count_at_value(),
+        ));
+    }
+    values.sort_by_key(|v| v.0);
+    let mut merged: Vec<(u64, u64, u64)> = Vec::new();
+    for (v, a, b) in values {
+        match merged.last_mut() {
+            Some(last) if last.0 == v => {
+                last.1 += a;
+                last.2 += b;
+            }
+            _ => merged.push((v, a, b)),
+        }
+    }
+    let (n1, n2) = (x.len() as f64, y.len() as f64);
+    let n = n1 + n2;
+    let mut rank = 0.0;
+    let mut r1 = 0.0;
+    let mut ties = 0.0;
+    for (_, a, b) in &merged {
+        let t = (*a + *b) as f64;
+        let avg = rank + (t + 1.0) / 2.0;
+        r1 += *a as f64 * avg;
+        ties += t * t * t - t;
+        rank += t;
+    }
+    let u1 = r1 - n1 * (n1 + 1.0) / 2.0;
+    let mean = n1 * n2 / 2.0;
+    let var = n1 * n2 / 12.0 * ((n + 1.0) - ties / (n * (n - 1.0)));
+    if var <= 0.0 {
+        return 1.0;
+    }
+    let z = (u1 - mean).abs() / var.sqrt();
+    (2.0 * (1.0 - phi(z))).clamp(0.0, 1.0)
+}
+
+/// The standard normal CDF (Abramowitz & Stegun 7.1.26 for erf; |error| < 1.5e-7).
+fn phi(z: f64) -> f64 {
+    let x = z / std::f64::consts::SQRT_2;
+    let t = 1.0 / (1.0 + 0.327_591_1 * x.abs());
+    let poly = t
+        * (0.254_829_592
+            + t * (-0.284_496_736
+                + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
+    let erf = 1.0 - poly * (-x * x).exp();
+    let erf = if x >= 0.0 { erf } else { -erf };
+    0.5 * (1.0 + erf)
+}
+
+/// The comparison as a Markdown table.
+pub fn markdown(c: &Comparison) -> String {
+    let mut o = format!(
+        "## Comparison (tolerance {:.0} %)\n\n| case | metric | base | new | change | p (latency) | verdict |\n| --- | --- | ---: | ---: | ---: | ---: | --- |\n",
+        c.tolerance * 100.0
+    );
+    let num = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.4}"));
+    for d in &c.deltas {
+        let verdict = match d.verdict {
+            Verdict::Same => "same".into(),
+            Verdict::Better => "better".into(),
+            Verdict::Regression => "**REGRESSION**".into(),
+            Verdict::WithinNoise => format!("within noise (p = {:.2})", d.p_value.unwrap_or(1.0)),
+            Verdict::NotComparable => "not comparable".into(),
+        };
+        o.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {verdict} |\n",
+            d.case,
+            d.metric,
+            num(d.base),
+            num(d.new),
+            d.change
+                .map_or("-".into(), |c| format!("{:+.1} %", c * 100.0)),
+            d.p_value.map_or("-".into(), |p| format!("{p:.3}")),
+        ));
+    }
+    for u in &c.unmatched {
+        o.push_str(&format!("\nNot compared: {u}.\n"));
+    }
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hist(values: impl IntoIterator<Item = u64>) -> Histogram<u64> {
+        let mut h = Histogram::new_with_bounds(1, 3_600_000_000, 3).unwrap();
+        for v in values {
+            h.record(v).unwrap();
+        }
+        h
+    }
+
+    #[test]
+    fn phi_is_the_normal_cdf() {
+        assert!((phi(0.0) - 0.5).abs() < 1e-7);
+        assert!((phi(1.959_964) - 0.975).abs() < 1e-6);
+        assert!((phi(-1.0) - 0.158_655_25).abs() < 1e-6);
+    }
+
+    #[test]
+    fn mann_whitney_matches_a_hand_computed_case() {
+        // x = {1,2,3}, y = {4,5,6}: U1 = 0, mean 4.5, var = 9 * 7 / 12 = 5.25, z = 1.964,
+        // p = 0.0495 (normal approximation, no ties).
+        let p = mann_whitney_p(&hist([1, 2, 3]), &hist([4, 5, 6]));
+        assert!((p - 0.0495).abs() < 0.0005, "{p}");
+        // Identical samples: no evidence of a difference.
+        assert!((mann_whitney_p(&hist([5, 6, 7, 8]), &hist([5, 6, 7, 8])) - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_shifted_distribution_is_significant_and_a_resample_is_not() {
+        let base = hist((0..200).map(|i| 5_000_000 + i * 10_000));
+        let slower = hist((0..200).map(|i| 6_500_000 + i * 10_000));
+        let same = hist((0..200).map(|i| 5_005_000 + i * 10_000));
+        assert!(mann_whitney_p(&base, &slower) < 1e-6);
+        assert!(mann_whitney_p(&base, &same) > 0.5);
+    }
+}

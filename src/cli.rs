@@ -97,6 +97,10 @@ pub struct RunArgs {
     /// Claims to judge in report.md (default: the planning note's, scenarios/claims.toml).
     #[arg(long, value_name = "FILE")]
     pub claims: Option<std::path::PathBuf>,
+    /// Run every scenario × tier K times (seeds seed, seed+1, ...), keeping each repetition;
+    /// `postload compare` pools them.
+    #[arg(long, value_name = "K")]
+    pub repeat: Option<u32>,
     /// Check these thresholds after the run: exit 1 if one fails (see gates/).
     #[arg(long, value_name = "FILE")]
     pub gate: Option<std::path::PathBuf>,

@@ -67,35 +67,78 @@ impl Comparison {
     }
 }
 
-fn name(c: &CaseResult) -> String {
-    format!("{} tier {}", c.scenario, c.tier)
+/// The cases of one scenario × tier (one per repetition).
+struct Group<'a> {
+    name: String,
+    cases: Vec<&'a CaseResult>,
 }
 
-fn post_ok(c: &CaseResult) -> Option<Histogram<u64>> {
-    c.measured
-        .histograms
-        .get("post_ok")
-        .and_then(|e| hlog::decode(e).ok())
+fn groups(r: &RunResult) -> Vec<Group<'_>> {
+    let mut out: Vec<Group<'_>> = Vec::new();
+    for c in &r.cases {
+        let name = format!("{} tier {}", c.scenario, c.tier);
+        match out.iter_mut().find(|g| g.name == name) {
+            Some(g) => g.cases.push(c),
+            None => out.push(Group {
+                name,
+                cases: vec![c],
+            }),
+        }
+    }
+    out
 }
 
+impl Group<'_> {
+    /// Every repetition's successful post latencies in one histogram.
+    fn post_ok(&self) -> Option<Histogram<u64>> {
+        let mut pooled: Option<Histogram<u64>> = None;
+        for c in &self.cases {
+            let h = hlog::decode(c.measured.histograms.get("post_ok")?).ok()?;
+            match pooled.as_mut() {
+                Some(p) => p.add(&h).ok()?,
+                None => pooled = Some(h),
+            }
+        }
+        pooled
+    }
+
+    /// A latency percentile of the pooled histogram; any other metric, averaged over the
+    /// repetitions that have it.
+    fn value(&self, m: &str, pooled: Option<&Histogram<u64>>) -> Option<f64> {
+        let q = match m {
+            "post.p50_ms" => Some(0.50),
+            "post.p95_ms" => Some(0.95),
+            "post.p99_ms" => Some(0.99),
+            _ => None,
+        };
+        if let (Some(q), Some(h)) = (q, pooled) {
+            return (!h.is_empty())
+                .then(|| h.median_equivalent(h.value_at_quantile(q)) as f64 / 1000.0);
+        }
+        let values: Vec<f64> = self.cases.iter().filter_map(|c| metric(c, m)).collect();
+        (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
+    }
+}
+
+/// Compares two results. Cases are matched by scenario and tier; the repetitions of one
+/// (`run --repeat K`) are pooled: latency percentiles from the merged histograms, other metrics
+/// averaged, and the significance test run on all posts of all repetitions.
 pub fn compare(base: &RunResult, new: &RunResult, tolerance: f64) -> Comparison {
     let mut deltas = Vec::new();
     let mut unmatched = Vec::new();
-    for b in &base.cases {
-        let Some(n) = new
-            .cases
-            .iter()
-            .find(|n| n.scenario == b.scenario && n.tier == b.tier)
-        else {
-            unmatched.push(format!("{} (only in the baseline)", name(b)));
+    let (base_groups, new_groups) = (groups(base), groups(new));
+    for b in &base_groups {
+        let Some(n) = new_groups.iter().find(|n| n.name == b.name) else {
+            unmatched.push(format!("{} (only in the baseline)", b.name));
             continue;
         };
-        let p_value = match (post_ok(b), post_ok(n)) {
-            (Some(x), Some(y)) if !x.is_empty() && !y.is_empty() => Some(mann_whitney_p(&x, &y)),
+        let (bh, nh) = (b.post_ok(), n.post_ok());
+        let p_value = match (&bh, &nh) {
+            (Some(x), Some(y)) if !x.is_empty() && !y.is_empty() => Some(mann_whitney_p(x, y)),
             _ => None,
         };
         for m in COMPARED {
-            let (bv, nv) = (metric(b, m), metric(n, m));
+            let (bv, nv) = (b.value(m, bh.as_ref()), n.value(m, nh.as_ref()));
             let latency = m.starts_with("post.");
             let change = match (bv, nv) {
                 (Some(bv), Some(nv)) if bv != 0.0 => Some((nv - bv) / bv),
@@ -116,7 +159,7 @@ pub fn compare(base: &RunResult, new: &RunResult, tolerance: f64) -> Comparison 
                 Some(_) => Verdict::Same,
             };
             deltas.push(Delta {
-                case: name(b),
+                case: b.name.clone(),
                 metric: m.to_string(),
                 base: bv,
                 new: nv,
@@ -126,13 +169,9 @@ pub fn compare(base: &RunResult, new: &RunResult, tolerance: f64) -> Comparison 
             });
         }
     }
-    for n in &new.cases {
-        if !base
-            .cases
-            .iter()
-            .any(|b| b.scenario == n.scenario && b.tier == n.tier)
-        {
-            unmatched.push(format!("{} (only in the new result)", name(n)));
+    for n in &new_groups {
+        if !base_groups.iter().any(|b| b.name == n.name) {
+            unmatched.push(format!("{} (only in the new result)", n.name));
         }
     }
     Comparison {

@@ -154,6 +154,10 @@ pub fn run_config(
         quiet: args.quiet,
         stop,
         claims: claims(args.claims.as_deref())?,
+        repeat: match args.repeat {
+            Some(0) => return Err(ConfigError("--repeat: must be at least 1".into())),
+            k => k.unwrap_or(1),
+        },
     })
 }
 

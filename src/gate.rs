@@ -227,7 +227,7 @@ pub fn evaluate(gates: &[Gate], result: &RunResult) -> Result<Vec<Check>, String
             for t in &g.thresholds {
                 let measured = metric(c, &t.metric);
                 out.push(Check {
-                    case: format!("{} tier {}", c.scenario, c.tier),
+                    case: c.label(),
                     threshold: t.to_string(),
                     measured,
                     // No value never passes.

@@ -302,3 +302,49 @@ async fn interval_logs_read_back_exactly_and_merge() {
         .code(2)
         .stderr(predicates::str::contains("/nonexistent.hlog"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeat_keeps_each_repetition_and_compare_pools_them() {
+    let mut a = args(6, &[2], 30, "repeat");
+    a.repeat = Some(3);
+    let dir = a.report_dir.clone();
+    let r = run(a).await;
+    let cases = r["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 3);
+    let reps: Vec<u64> = cases
+        .iter()
+        .map(|c| c["repetition"].as_u64().unwrap())
+        .collect();
+    assert_eq!(reps, [1, 2, 3]);
+    let seeds: Vec<u64> = cases
+        .iter()
+        .map(|c| c["inputs"]["seed"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seeds, [1, 2, 3], "independent repetitions");
+    let run_dir = std::fs::read_dir(&dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    for k in 1..=3 {
+        assert!(run_dir
+            .join(format!("charts/latency-burst-50-tier2-{k}.png"))
+            .exists());
+        assert!(run_dir
+            .join(format!("hlog/burst-50-tier2-{k}.hlog"))
+            .exists());
+    }
+    // Compared with itself, the pooled repetitions show no difference at all.
+    let result: postload::report::RunResult = serde_json::from_value(r).unwrap();
+    let c = postload::compare::compare(&result, &result, 0.0);
+    assert_eq!(c.regressions(), 0);
+    let p50 = c.deltas.iter().find(|d| d.metric == "post.p50_ms").unwrap();
+    assert_eq!(p50.change, Some(0.0));
+    assert!(p50.p_value.unwrap() > 0.99);
+    assert_eq!(
+        c.deltas.len(),
+        postload::compare::COMPARED.len(),
+        "one group, not three"
+    );
+}

@@ -134,11 +134,11 @@ pub struct ChartExporter {
 type Drawn = anyhow::Result<()>;
 
 fn case_label(c: &CaseResult) -> String {
-    format!("{} tier {}", c.scenario, c.tier)
+    c.label()
 }
 
 fn slug(c: &CaseResult) -> String {
-    format!("{}-tier{}", c.scenario, c.tier)
+    c.slug()
 }
 
 /// A chart with the house layout: title, margins and label areas.

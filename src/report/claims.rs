@@ -233,7 +233,7 @@ pub fn parse(file: &str, text: &str) -> Result<ClaimsFile, String> {
 }
 
 fn case_name(c: &CaseResult) -> String {
-    format!("{} tier {}", c.scenario, c.tier)
+    c.label()
 }
 
 fn within(measured: f64, claimed: f64, tolerance: f64) -> bool {

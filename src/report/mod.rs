@@ -73,6 +73,9 @@ pub struct ProfileInfo {
 pub struct CaseResult {
     pub scenario: String,
     pub tier: u8,
+    /// Which repetition this is (1-based) when the run repeated each case (`--repeat K`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repetition: Option<u32>,
     pub inputs: CaseInputs,
     /// The case was cut short by Ctrl-C: its figures cover the posts that finished.
     pub interrupted: bool,
@@ -81,6 +84,24 @@ pub struct CaseResult {
     pub measured: Measured,
     /// What the embedded stub saw (absent for an external target).
     pub stub: Option<StubStats>,
+}
+
+impl CaseResult {
+    /// `burst-50 tier 2`, or `burst-50 tier 2 #3` for a repetition.
+    pub fn label(&self) -> String {
+        match self.repetition {
+            Some(k) => format!("{} tier {} #{k}", self.scenario, self.tier),
+            None => format!("{} tier {}", self.scenario, self.tier),
+        }
+    }
+
+    /// `burst-50-tier2`, or `burst-50-tier2-3`: for file names.
+    pub fn slug(&self) -> String {
+        match self.repetition {
+            Some(k) => format!("{}-tier{}-{k}", self.scenario, self.tier),
+            None => format!("{}-tier{}", self.scenario, self.tier),
+        }
+    }
 }
 
 /// `result.json`.
@@ -167,7 +188,7 @@ impl Exporter for HlogExporter {
                     std::time::Duration::from_secs_f64(c.duration_ms.max(0.0) / 1000.0),
                     &hists,
                 );
-                Ok((format!("hlog/{}-tier{}.hlog", c.scenario, c.tier), bytes))
+                Ok((format!("hlog/{}.hlog", c.slug()), bytes))
             })
             .collect()
     }

@@ -54,6 +54,8 @@ pub struct RunConfig {
     pub stop: Arc<AtomicBool>,
     /// The claims report.md judges.
     pub claims: ClaimsFile,
+    /// Run every case this many times (seed + 0, 1, ...), keeping each repetition.
+    pub repeat: u32,
 }
 
 fn now_rfc3339() -> String {
@@ -132,8 +134,17 @@ pub async fn execute(cfg: RunConfig) -> anyhow::Result<RunResult> {
     };
     writer.write(&result)?;
 
+    let repetitions: Vec<Option<u32>> = if cfg.repeat > 1 {
+        (1..=cfg.repeat).map(Some).collect()
+    } else {
+        vec![None]
+    };
     'cases: for (file, scenario) in &cfg.scenarios {
-        for &tier in &scenario.tiers {
+        for (&tier, &repetition) in scenario
+            .tiers
+            .iter()
+            .flat_map(|t| repetitions.iter().map(move |r| (t, r)))
+        {
             if cfg.stop.load(Ordering::SeqCst) {
                 result.interrupted = true;
                 break 'cases;
@@ -146,7 +157,7 @@ pub async fn execute(cfg: RunConfig) -> anyhow::Result<RunResult> {
                     scenario.load.users()
                 );
             }
-            let case = run_case(&cfg, file, scenario, tier).await?;
+            let case = run_case(&cfg, file, scenario, tier, repetition).await?;
             let interrupted = case.interrupted;
             if !cfg.quiet {
                 let m = &case.measured;
@@ -185,7 +196,14 @@ async fn run_case(
     file: &str,
     scenario: &Scenario,
     tier: u8,
+    repetition: Option<u32>,
 ) -> anyhow::Result<CaseResult> {
+    // Repetitions are independent samples: repetition k runs with seed + k - 1.
+    let mut scenario = scenario.clone();
+    scenario.seed = scenario
+        .seed
+        .wrapping_add(repetition.map_or(0, |k| u64::from(k) - 1));
+    let scenario = &scenario;
     let limits = cfg
         .catalog
         .tier(&scenario.tier_set, tier)
@@ -247,7 +265,11 @@ async fn run_case(
 
     let goose_dir = cfg.report_dir.join("goose");
     std::fs::create_dir_all(&goose_dir)?;
-    let goose_report = goose_dir.join(format!("{}-tier{tier}.html", scenario.name));
+    let goose_report = goose_dir.join(format!(
+        "{}-tier{tier}{}.html",
+        scenario.name,
+        repetition.map_or(String::new(), |k| format!("-{k}"))
+    ));
     let goose_scenario = GooseScenario::new(&scenario.name)
         .register_transaction(Transaction::new(ctx.transaction()).set_name("post"));
     let started = Instant::now();
@@ -291,6 +313,7 @@ async fn run_case(
     Ok(CaseResult {
         scenario: scenario.name.clone(),
         tier,
+        repetition,
         inputs: CaseInputs {
             scenario_file: file.to_string(),
             description: scenario.description.clone(),

@@ -115,8 +115,17 @@ fn render_report(args: cli::ReportArgs) -> anyhow::Result<Outcome> {
 
 async fn run_scenarios(args: RunArgs) -> anyhow::Result<Outcome> {
     let config = config::run_config(&args, stop_flag())?;
-    // A gate file is checked before any load is sent: a typo must not cost a run.
-    let gates = args.gate.as_deref().map(config::gates).transpose()?;
+    // A gate file is checked before any load is sent: a typo must not cost a run. Scenarios'
+    // own [[thresholds]] join it (checked when the scenarios were loaded).
+    let mut gates: Vec<gate::Gate> = args
+        .gate
+        .as_deref()
+        .map(config::gates)
+        .transpose()?
+        .unwrap_or_default();
+    for (_, s) in &config.scenarios {
+        gates.extend(s.gates());
+    }
     let dir = config.report_dir.clone();
     let quiet = config.quiet;
     let result = run::execute(config).await?;
@@ -124,13 +133,11 @@ async fn run_scenarios(args: RunArgs) -> anyhow::Result<Outcome> {
         let md = std::fs::read_to_string(dir.join("report.md")).unwrap_or_default();
         append_step_summary(std::path::Path::new(&summary), &md)?;
     }
-    match gates {
-        None => Ok(Outcome::Success),
-        Some(gates) => {
-            let junit = args.junit.unwrap_or_else(|| dir.join("junit.xml"));
-            apply_gates(&gates, &result, &junit, quiet)
-        }
+    if gates.is_empty() {
+        return Ok(Outcome::Success);
     }
+    let junit = args.junit.unwrap_or_else(|| dir.join("junit.xml"));
+    apply_gates(&gates, &result, &junit, quiet)
 }
 
 /// `postload compare BASE.json NEW.json`.

@@ -389,3 +389,26 @@ fn compare_command_exit_codes_and_json() {
         .code(2)
         .stderr(contains("--tolerance"));
 }
+
+#[test]
+fn thresholds_in_a_scenario_gate_its_run() {
+    let dir = tempdir("scenario-thresholds");
+    let scenario = dir.join("gated.toml");
+    std::fs::write(
+        &scenario,
+        "name = \"gated\"\nmodel = \"gpt-4o\"\ntiers = [2]\nseed = 4\n[load]\nkind = \"burst\"\nusers = 4\n\n[[thresholds]]\nchecks = [\"error_rate <= 0\", \"post.p50_ms < 150\"]\n",
+    )
+    .unwrap();
+    // Two 100 ms calls per post: p50 is above 150 ms, so the scenario's own gate fails.
+    postload()
+        .args(["run", "--quiet", "--latency-ms", "100", "--scenario"])
+        .arg(&scenario)
+        .arg("--report-dir")
+        .arg(dir.join("reports"))
+        .assert()
+        .code(1)
+        .stdout(
+            contains("FAIL gated tier 2: post.p50_ms < 150")
+                .and(contains("PASS gated tier 2: error_rate <= 0")),
+        );
+}

@@ -159,6 +159,32 @@ pub struct Scenario {
     pub load: Load,
     #[serde(default)]
     pub prompts: Prompts,
+    /// CI thresholds checked after every run of this scenario (exit 1 if one fails).
+    #[serde(default)]
+    pub thresholds: Vec<ScenarioThresholds>,
+}
+
+/// `[[thresholds]]` in a scenario: checks (`metric op value`) for its cases, or one tier's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioThresholds {
+    #[serde(default)]
+    pub tier: Option<u8>,
+    pub checks: Vec<String>,
+}
+
+impl Scenario {
+    /// The scenario's thresholds as gates on its own cases.
+    pub fn gates(&self) -> Vec<crate::gate::Gate> {
+        self.thresholds
+            .iter()
+            .map(|t| crate::gate::Gate {
+                scenario: Some(self.name.clone()),
+                tier: t.tier,
+                thresholds: t.checks.iter().filter_map(|c| c.parse().ok()).collect(),
+            })
+            .collect()
+    }
 }
 
 impl Scenario {
@@ -197,6 +223,21 @@ impl Scenario {
         }
         if self.load.users() == 0 {
             return Err(("load.users", "must be at least 1".into()));
+        }
+        for t in &self.thresholds {
+            if t.checks.is_empty() {
+                return Err(("thresholds.checks", "empty".into()));
+            }
+            for c in &t.checks {
+                c.parse::<crate::gate::Threshold>()
+                    .map_err(|m| ("thresholds.checks", m))?;
+            }
+            if t.tier.is_some_and(|tier| !self.tiers.contains(&tier)) {
+                return Err((
+                    "thresholds.tier",
+                    format!("tier {} is not among `tiers`", t.tier.unwrap_or(0)),
+                ));
+            }
         }
         for (field, c) in [
             ("prompts.image_prompt", self.prompts.image_prompt),
@@ -384,6 +425,28 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("retry") && e.contains("line"), "{e}");
+    }
+
+    #[test]
+    fn thresholds_in_a_scenario_are_checked_when_loaded() {
+        let base = "name = \"x\"\nmodel = \"gpt-4o\"\ntiers = [1, 2]\n[load]\nkind = \"burst\"\nusers = 5\n";
+        let ok = format!("{base}[[thresholds]]\ntier = 2\nchecks = [\"post.p95_ms <= 9000\"]\n");
+        let s = Scenario::parse("s.toml", &ok).unwrap();
+        let gates = s.gates();
+        assert_eq!(gates.len(), 1);
+        assert_eq!(
+            (gates[0].scenario.as_deref(), gates[0].tier),
+            (Some("x"), Some(2))
+        );
+        let typo = format!("{base}[[thresholds]]\nchecks = [\"post.p59_ms <= 9000\"]\n");
+        let e = Scenario::parse("s.toml", &typo).unwrap_err().to_string();
+        assert!(
+            e.contains("field `thresholds.checks`") && e.contains("unknown metric"),
+            "{e}"
+        );
+        let tier = format!("{base}[[thresholds]]\ntier = 3\nchecks = [\"error_rate < 1\"]\n");
+        let e = Scenario::parse("s.toml", &tier).unwrap_err().to_string();
+        assert!(e.contains("thresholds.tier"), "{e}");
     }
 
     #[test]

@@ -140,7 +140,7 @@ fn load_goes_only_to_loopback() {
 #[test]
 fn ctrl_c_ends_the_run_and_leaves_a_valid_report_marked_interrupted() {
     let dir = temp("ctrlc");
-    // Calls of 3 s: the first case is still running when Ctrl-C comes.
+    // Calls of 3 s (a post takes 6 s): the first case is still running when Ctrl-C comes.
     let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("postload"))
         .args([
             "run",
@@ -156,7 +156,7 @@ fn ctrl_c_ends_the_run_and_leaves_a_valid_report_marked_interrupted() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(1_500));
+    std::thread::sleep(std::time::Duration::from_millis(2_500));
     let killed = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()

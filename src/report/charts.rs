@@ -8,8 +8,9 @@ use std::sync::OnceLock;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+use super::claims::{best_case, usd_per_ok_post};
 use super::{CaseResult, Exporter, RunResult};
-use crate::metrics::cost::{cost_usd, DAYS_PER_MONTH, SEED_POSTS_PER_DAY};
+use crate::metrics::cost::{DAYS_PER_MONTH, SEED_POSTS_PER_DAY};
 use crate::metrics::PostOutcome;
 use crate::openai::catalog::PriceTable;
 
@@ -19,21 +20,11 @@ const COST_MODELS: [&str; 2] = ["gpt-4o", "gpt-4o-mini"];
 /// $ per successful post for `model`: measured from a case of that model, else projected from
 /// the tokens of the run's best case at that model's prices. `None` without a price or a post.
 pub fn usd_per_post(r: &RunResult, prices: &PriceTable, model: &str) -> Option<(f64, bool)> {
-    let pick = |m: Option<&str>| {
-        r.cases
-            .iter()
-            .filter(|c| m.is_none_or(|m| c.inputs.model == m) && c.measured.posts.ok > 0)
-            .max_by_key(|c| (c.measured.posts.failed == 0, c.measured.posts.ok))
-    };
-    let price = prices.models.get(model)?;
-    let (case, measured) = match pick(Some(model)) {
+    let (case, measured) = match best_case(r, Some(model)) {
         Some(c) => (c, true),
-        None => (pick(None)?, false),
+        None => (best_case(r, None)?, false),
     };
-    Some((
-        cost_usd(price, case.measured.tokens.total) / case.measured.posts.ok as f64,
-        measured,
-    ))
+    usd_per_ok_post(case, model, prices).map(|usd| (usd, measured))
 }
 
 /// Monthly cost at the measured (or projected) $/post, for each model and the seed's loads.

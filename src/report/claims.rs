@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{CaseResult, RunResult};
-use crate::metrics::cost::{cost_usd, Tokens, DAYS_PER_MONTH};
+use crate::metrics::cost::{cost_usd, DAYS_PER_MONTH};
 use crate::metrics::{FailureCause, Percentiles};
 use crate::openai::catalog::PriceTable;
 
@@ -246,7 +246,7 @@ fn pct(measured: f64, claimed: f64) -> String {
 
 /// The case whose successful posts best represent `model` (any model if `None`): the one with
 /// the most successful posts, preferring cases without failures.
-fn best_case<'a>(result: &'a RunResult, model: Option<&str>) -> Option<&'a CaseResult> {
+pub(crate) fn best_case<'a>(result: &'a RunResult, model: Option<&str>) -> Option<&'a CaseResult> {
     result
         .cases
         .iter()
@@ -255,11 +255,21 @@ fn best_case<'a>(result: &'a RunResult, model: Option<&str>) -> Option<&'a CaseR
 }
 
 /// $ per successful post of `case`'s measured tokens at `model`'s price.
-fn usd_per_ok_post(case: &CaseResult, model: &str, prices: &PriceTable) -> Option<f64> {
+pub(crate) fn usd_per_ok_post(case: &CaseResult, model: &str, prices: &PriceTable) -> Option<f64> {
     let price = prices.models.get(model)?;
-    let t = case.measured.tokens.total;
     let ok = case.measured.posts.ok;
-    (ok > 0).then(|| cost_usd(price, Tokens { ..t }) / ok as f64)
+    (ok > 0).then(|| cost_usd(price, case.measured.tokens.total) / ok as f64)
+}
+
+/// $ per successful post at `model`'s prices, projected from the tokens of the run's best case
+/// (for a model the run did not use).
+fn projected<'a>(
+    result: &'a RunResult,
+    model: &str,
+    prices: &PriceTable,
+) -> Option<(&'a CaseResult, f64)> {
+    let c = best_case(result, None)?;
+    usd_per_ok_post(c, model, prices).map(|p| (c, p))
 }
 
 pub fn evaluate(claims: &ClaimsFile, result: &RunResult, prices: &PriceTable) -> Vec<Verdict> {
@@ -345,9 +355,8 @@ pub fn evaluate(claims: &ClaimsFile, result: &RunResult, prices: &PriceTable) ->
                     ));
                 }
                 None => {
-                    let projection = best_case(result, None)
-                        .and_then(|c| usd_per_ok_post(c, model, prices).map(|p| (c, p)))
-                        .map_or(String::new(), |(c, p)| {
+                    let projection =
+                        projected(result, model, prices).map_or(String::new(), |(c, p)| {
                             format!(
                                 "; projected from the tokens of {} at {model} prices: ${p:.5} ({})",
                                 case_name(c),
@@ -441,9 +450,8 @@ pub fn evaluate(claims: &ClaimsFile, result: &RunResult, prices: &PriceTable) ->
                         ));
                     }
                     None => {
-                        let projection = best_case(result, None)
-                            .and_then(|c| usd_per_ok_post(c, model, prices).map(|p| (c, p)))
-                            .map_or(String::new(), |(c, p)| {
+                        let projection =
+                            projected(result, model, prices).map_or(String::new(), |(c, p)| {
                                 let cells: Vec<String> = table
                                     .iter()
                                     .map(|(users, ppd, _)| {
@@ -490,15 +498,7 @@ fn failure_cause(c: &CaseResult) -> String {
         let causes: Vec<String> = p
             .failed_by_cause
             .iter()
-            .map(|(k, v)| {
-                format!(
-                    "{v} {}",
-                    serde_json::to_value(k)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_owned))
-                        .unwrap_or_default()
-                )
-            })
+            .map(|(k, v)| format!("{v} {}", super::name_of(k)))
             .collect();
         format!("failures: {}", causes.join(", "))
     }

@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use super::charts::ChartExporter;
 use super::claims::{evaluate, ClaimsFile, Judgement};
-use super::{Exporter, RunResult, TargetInfo};
+use super::{name_of, Exporter, RunResult, TargetInfo};
 use crate::openai::catalog::PriceTable;
 
 /// Builds both human formats.
@@ -57,13 +57,6 @@ pub struct Document {
 
 fn s(ms: Option<f64>) -> String {
     ms.map_or("-".into(), |v| format!("{:.2}", v / 1000.0))
-}
-
-fn name_of<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
 }
 
 /// The report's content, format-free.

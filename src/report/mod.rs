@@ -18,6 +18,14 @@ use crate::openai::retry::RetryPolicy;
 use crate::scenario::{Load, Prompts};
 use crate::stub::StubStats;
 
+/// The name serde gives a unit enum value (`rate_limited`, `sdk`, ...).
+pub(crate) fn name_of<T: Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
 /// The `schema` field of every result.json this version writes.
 pub const RESULT_SCHEMA: &str = "postload.result.v1";
 

@@ -18,16 +18,12 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod common;
+use common::{env_or, rss_kib};
+
 use postload::cli::RunArgs;
 use postload::config::run_config;
 use postload::stub::{self, StubConfig};
-
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn temp(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("postload-bench-{tag}-{}", std::process::id()));
@@ -181,39 +177,13 @@ async fn overhead() {
     }
 }
 
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
 fn memory() {
     let calls = env_or("BENCH_CALLS", 1_000_000);
     let rate = env_or("BENCH_RATE", 5_000);
     let mocks = mocks_dir();
     let dir = temp("memory");
     let bin = env!("CARGO_BIN_EXE_postload");
-    let mut stub = std::process::Command::new(bin)
-        .args(["stub", "--port", "0", "--latency-ms", "0", "--mocks"])
-        .arg(&mocks)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(stub.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    let base = line
-        .trim()
-        .trim_start_matches("OPENAI_BASE_URL=")
-        .to_string();
+    let (mut stub, base) = common::spawn_stub(&mocks, &[]);
     let secs = calls as f64 / rate as f64;
     let scenario = dir.join("firehose.toml");
     std::fs::write(
@@ -238,7 +208,7 @@ fn memory() {
     let mut samples = Vec::new();
     while harness.try_wait().unwrap().is_none() {
         std::thread::sleep(Duration::from_secs(1));
-        let kib = rss_kib(pid);
+        let (kib, _) = rss_kib(pid);
         if kib > 0 {
             samples.push((started.elapsed().as_secs(), kib));
         }

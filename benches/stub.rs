@@ -17,18 +17,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod common;
+use common::{env_or, rss_kib};
+
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use postload::openai::catalog::{self, Catalog};
 use postload::stub::{self, StubConfig};
 use serde_json::json;
-
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// A short chat request (about 30 prompt tokens).
 fn small_body() -> Vec<u8> {
@@ -140,19 +136,6 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-fn rss_kib(pid: u32) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
-}
-
 async fn throughput() {
     let secs = env_or("BENCH_SECS", 3);
     let rounds = env_or("BENCH_ROUNDS", 3);
@@ -202,26 +185,9 @@ async fn serve_many(n: u64, retain: u64) -> (u64, u64, serde_json::Value) {
     let dir = std::env::temp_dir().join(format!("postload-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("tiers.toml"), catalog::UNLIMITED_TIERS).unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_postload"))
-        .args(["stub", "--port", "0", "--latency-ms", "0", "--retain"])
-        .arg(retain.to_string())
-        .arg("--mocks")
-        .arg(&dir)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start postload stub");
+    let retain = retain.to_string();
+    let (mut child, base) = common::spawn_stub(&dir, &["--retain", &retain]);
     let pid = child.id();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    let base = line
-        .trim()
-        .trim_start_matches("OPENAI_BASE_URL=")
-        .to_string();
     let url = format!("{base}/chat/completions");
     let root = base.trim_end_matches("/v1").to_string();
     let client = reqwest::Client::builder().no_proxy().build().unwrap();

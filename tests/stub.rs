@@ -694,3 +694,34 @@ async fn futures_join_all<F: std::future::Future>(
     .await;
     outputs.into_iter().map(|o| o.unwrap()).collect()
 }
+
+#[tokio::test]
+async fn reset_to_switches_tier_and_seed_and_stats_summarise_latency() {
+    let mut cfg = config();
+    cfg.fixed_latency = Some(Duration::from_millis(40));
+    let stub = start(cfg).await;
+    let c = client();
+    assert_eq!(stub.stats().tier, 1);
+    for _ in 0..4 {
+        post(&c, &stub, &chat_body("gpt-4o", "hello", Some(7))).await;
+    }
+    let s = stub.stats();
+    assert_eq!(s.latency_ms.count, 4);
+    // The fixed profile's 40 ms, to three significant figures.
+    assert!((39.9..=40.1).contains(&s.latency_ms.p50.unwrap()), "{s:?}");
+    assert_eq!(s.ok_calls(), 4);
+    assert_eq!(s.tokens().2, 28);
+
+    stub.reset_to(2, 9).await.unwrap();
+    let s = stub.stats();
+    assert_eq!((s.tier, s.chat_requests, s.latency_ms.count), (2, 0, 0));
+    assert_eq!(s.buckets["gpt-4o"].limit_tokens, 450_000);
+    let a = post(&c, &stub, &chat_body("gpt-4o", "hello", Some(7))).await;
+    assert_eq!(
+        a.header("x-ratelimit-limit-tokens").as_deref(),
+        Some("450000")
+    );
+    // A tier the set lacks is refused and changes nothing.
+    assert!(stub.reset_to(9, 0).await.is_err());
+    assert_eq!(stub.stats().tier, 2);
+}

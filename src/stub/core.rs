@@ -11,13 +11,15 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use hdrhistogram::Histogram;
+
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::sse::{self, Meta, Usage};
-use super::stats::{ModelStats, StubStats};
+use super::stats::{LatencySummary, ModelStats, StubStats};
 use super::validate::validate;
 use crate::clock::Clock;
 use crate::openai::bucket::{Levels, LimitKind, RateLimiter, RejectedCost, Rejection};
@@ -126,9 +128,18 @@ pub struct Reply {
 
 struct State {
     seq: u64,
+    /// The tier and seed now served (the config's until [`StubCore::reset_to`]).
+    tier: u8,
+    seed: u64,
     limiters: BTreeMap<String, RateLimiter>,
     counter: TokenCounter,
     stats: StubStats,
+    /// Modelled latencies of 200 responses, µs (summarised in the stats).
+    latency: Histogram<u64>,
+}
+
+fn latency_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid bounds")
 }
 
 pub struct StubCore {
@@ -166,9 +177,12 @@ impl StubCore {
         });
         let state = State {
             seq: 0,
-            limiters: Self::limiters(&config, clock.now())?,
+            tier: config.tier,
+            seed: config.seed,
+            limiters: Self::limiters(&config, config.tier, clock.now())?,
             counter: TokenCounter::default(),
             stats: StubStats::default(),
+            latency: latency_histogram(),
         };
         Ok(Self {
             text: CompletionText::new(),
@@ -181,9 +195,10 @@ impl StubCore {
 
     fn limiters(
         config: &StubConfig,
+        tier: u8,
         now: Duration,
     ) -> Result<BTreeMap<String, RateLimiter>, String> {
-        let tier = config.catalog.tier(&config.tier_set, config.tier)?;
+        let tier = config.catalog.tier(&config.tier_set, tier)?;
         Ok(tier
             .limits
             .iter()
@@ -214,6 +229,8 @@ impl StubCore {
         let now = self.clock.now();
         let mut st = self.lock();
         let mut stats = st.stats.clone();
+        stats.tier = st.tier;
+        stats.latency_ms = LatencySummary::of(&st.latency);
         stats.buckets = st
             .limiters
             .iter_mut()
@@ -225,12 +242,27 @@ impl StubCore {
     /// Zeroes the counters, refills the buckets and restarts the request sequence (so a rerun with
     /// the same seed repeats its draws).
     pub fn reset(&self) {
+        let (tier, seed) = {
+            let st = self.lock();
+            (st.tier, st.seed)
+        };
+        self.reset_to(tier, seed)
+            .expect("the tier in use was checked");
+    }
+
+    /// Like [`reset`](Self::reset), and from now on serves `tier` of the configured tier set
+    /// with `seed` (a harness runs one case per tier against one long-lived stub).
+    pub fn reset_to(&self, tier: u8, seed: u64) -> Result<(), String> {
         let now = self.clock.now();
-        let limiters = Self::limiters(&self.config, now).expect("validated at start");
+        let limiters = Self::limiters(&self.config, tier, now)?;
         let mut st = self.lock();
         st.seq = 0;
+        st.tier = tier;
+        st.seed = seed;
         st.limiters = limiters;
         st.stats = StubStats::default();
+        st.latency.reset();
+        Ok(())
     }
 
     /// The model list for `GET /v1/models`.
@@ -251,7 +283,7 @@ impl StubCore {
         let st = &mut *st;
         st.seq += 1;
         st.stats.chat_requests += 1;
-        let mut rng = ChaCha8Rng::seed_from_u64(self.config.seed);
+        let mut rng = ChaCha8Rng::seed_from_u64(st.seed);
         rng.set_stream(st.seq);
         let request_id = format!("req_{}", hex_id(&mut rng, 32));
 
@@ -396,6 +428,9 @@ impl StubCore {
         ms.prompt_tokens += prompt_tokens as u64;
         ms.completion_tokens += completion_tokens as u64;
         ms.latency_ms_sum += timing.total.as_secs_f64() * 1000.0;
+        let _ = st
+            .latency
+            .record((timing.total.as_micros() as u64).clamp(1, 3_600_000_000));
         *st.stats.by_status.entry(200).or_default() += 1;
 
         let mut headers = common_headers(&levels, request_id, &self.config.organization);

@@ -70,6 +70,16 @@ impl StubHandle {
         self.shared.stats()
     }
 
+    /// Serves `tier` (of the stub's tier set) with `seed` from now on, then resets as
+    /// [`reset`](Self::reset) does: one long-lived stub, one case after another.
+    pub async fn reset_to(&self, tier: u8, seed: u64) -> anyhow::Result<()> {
+        self.shared
+            .core
+            .reset_to(tier, seed)
+            .map_err(anyhow::Error::msg)?;
+        Ok(self.reset().await?)
+    }
+
     /// Zeroes the counters, refills the buckets, restarts the seeded sequence and empties
     /// wiremock's store, exactly as `POST /__postload/reset` does (it goes through that endpoint,
     /// so the compaction runs on wiremock's runtime), and waits until the store is empty.

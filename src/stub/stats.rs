@@ -43,15 +43,51 @@ pub struct FaultCounts {
     pub slow: u64,
 }
 
+/// Percentiles of the modelled latency of the 200 responses (what the calls inside a service
+/// took, before any queueing at the service), in ms, to HdrHistogram's 3 significant figures.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, schemars::JsonSchema, Deserialize)]
+pub struct LatencySummary {
+    pub count: u64,
+    pub mean: Option<f64>,
+    pub p50: Option<f64>,
+    pub p95: Option<f64>,
+    pub p99: Option<f64>,
+    pub max: Option<f64>,
+}
+
+impl LatencySummary {
+    /// From a histogram of microseconds.
+    pub fn of(h: &hdrhistogram::Histogram<u64>) -> Self {
+        if h.is_empty() {
+            return Self::default();
+        }
+        let ms = |v: u64| Some(h.median_equivalent(v) as f64 / 1000.0);
+        Self {
+            count: h.len(),
+            mean: Some(h.mean() / 1000.0),
+            p50: ms(h.value_at_quantile(0.50)),
+            p95: ms(h.value_at_quantile(0.95)),
+            p99: ms(h.value_at_quantile(0.99)),
+            max: ms(h.max()),
+        }
+    }
+}
+
 /// A snapshot of the stub's counters.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema, Deserialize)]
 pub struct StubStats {
+    /// The tier served (of the stub's tier set).
+    #[serde(default)]
+    pub tier: u8,
     /// Chat completion requests received (valid or not).
     pub chat_requests: u64,
     /// Responses to chat completion requests by HTTP status.
     pub by_status: BTreeMap<u16, u64>,
     pub rate_limited: RateLimitedCounts,
     pub faults: FaultCounts,
+    /// Modelled latency of the 200 responses.
+    #[serde(default)]
+    pub latency_ms: LatencySummary,
     /// Per model id as the request named it.
     pub models: BTreeMap<String, ModelStats>,
     /// Bucket levels per rate-limit family at the time of the snapshot.
@@ -89,6 +125,22 @@ impl From<Levels> for BucketLevels {
 }
 
 impl StubStats {
+    /// Token sums over every model.
+    pub fn tokens(&self) -> (u64, u64, u64) {
+        self.models.values().fold((0, 0, 0), |(p, c, o), m| {
+            (
+                p + m.prompt_tokens,
+                c + m.cached_tokens,
+                o + m.completion_tokens,
+            )
+        })
+    }
+
+    /// 200 responses over every model.
+    pub fn ok_calls(&self) -> u64 {
+        self.models.values().map(|m| m.ok).sum()
+    }
+
     /// All 429s.
     pub fn rate_limited_total(&self) -> u64 {
         self.by_status.get(&429).copied().unwrap_or(0)

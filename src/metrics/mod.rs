@@ -15,7 +15,8 @@ use serde::{Deserialize, Serialize};
 use self::cost::{cost_usd, monthly, Monthly, Tokens};
 use crate::openai::catalog::Price;
 
-/// The two OpenAI calls of a post.
+/// The requests a post makes: the two OpenAI calls of the post pipeline, or the one request to
+/// the service under test.
 #[derive(
     Debug,
     Clone,
@@ -33,14 +34,20 @@ use crate::openai::catalog::Price;
 pub enum CallKind {
     ImagePrompt,
     Caption,
+    /// `POST /api/marketing-post` (or the scenario's `[target]`) to the service under test.
+    Service,
 }
 
 impl CallKind {
-    pub const ALL: [CallKind; 2] = [CallKind::ImagePrompt, CallKind::Caption];
+    /// The post pipeline's calls (postload makes the OpenAI calls itself).
+    pub const PIPELINE: [CallKind; 2] = [CallKind::ImagePrompt, CallKind::Caption];
+    /// Service mode: one request per post; the OpenAI calls happen inside the service.
+    pub const SERVICE: [CallKind; 1] = [CallKind::Service];
     pub fn name(self) -> &'static str {
         match self {
             CallKind::ImagePrompt => "image_prompt",
             CallKind::Caption => "caption",
+            CallKind::Service => "service",
         }
     }
 }
@@ -67,9 +74,11 @@ pub enum FailureCause {
     ServerError,
     /// No complete answer within the request timeout.
     Timeout,
-    /// Connection refused, reset or broken.
+    /// The connection could not be made (refused, unreachable).
     Connect,
-    /// A 2xx whose body was not a usable chat completion.
+    /// The connection was reset or closed before the whole response arrived.
+    Reset,
+    /// A 2xx whose body was not a usable chat completion (or, in service mode, not JSON).
     BadBody,
     /// Any other non-2xx status (4xx).
     OtherStatus,
@@ -98,6 +107,8 @@ pub struct CallRecord {
     pub started: Duration,
     pub finished: Duration,
     pub usage: Option<Tokens>,
+    /// The model the response named, where the harness reads it (service mode).
+    pub model: Option<String>,
     pub failure: Option<FailureCause>,
 }
 
@@ -155,6 +166,10 @@ pub struct Recorder {
     pub backoff: Histogram<u64>,
     pub tokens: BTreeMap<CallKind, Tokens>,
     pub calls_with_usage: BTreeMap<CallKind, u64>,
+    /// Successful calls whose response carried no usage: the token totals are then unknown.
+    pub ok_calls_without_usage: u64,
+    /// The model the responses named (service mode's `model` pointer), by count.
+    pub models_reported: BTreeMap<String, u64>,
     pub posts_ok: u64,
     pub failures: BTreeMap<FailureCause, u64>,
     pub late_sends: u64,
@@ -182,15 +197,26 @@ impl Default for Recorder {
     }
 }
 
+/// Distinct model names a recorder keeps (a service echoing junk must not grow it).
+const MAX_MODELS_REPORTED: usize = 16;
+
 impl Recorder {
+    /// A recorder for the post pipeline's calls.
     pub fn new(late_after: Duration) -> Self {
+        Self::for_kinds(late_after, &CallKind::PIPELINE)
+    }
+
+    /// A recorder keeping a latency histogram for each of `kinds`.
+    pub fn for_kinds(late_after: Duration, kinds: &[CallKind]) -> Self {
         Self {
             post_ok: histogram(),
             post_failed: histogram(),
-            calls: CallKind::ALL.iter().map(|k| (*k, histogram())).collect(),
+            calls: kinds.iter().map(|k| (*k, histogram())).collect(),
             backoff: histogram(),
             tokens: BTreeMap::new(),
             calls_with_usage: BTreeMap::new(),
+            ok_calls_without_usage: 0,
+            models_reported: BTreeMap::new(),
             posts_ok: 0,
             failures: BTreeMap::new(),
             late_sends: 0,
@@ -278,9 +304,16 @@ impl Recorder {
             self.call_count += 1;
             let _ = self
                 .calls
-                .get_mut(&call.kind)
-                .expect("every kind has a histogram")
+                .entry(call.kind)
+                .or_insert_with(histogram)
                 .record(micros(call.finished.saturating_sub(call.started)));
+            if let Some(model) = &call.model {
+                if let Some(n) = self.models_reported.get_mut(model) {
+                    *n += 1;
+                } else if self.models_reported.len() < MAX_MODELS_REPORTED {
+                    self.models_reported.insert(model.clone(), 1);
+                }
+            }
             backoff += call.rate_limit_backoff;
             self.retries += call.attempts.len().saturating_sub(1) as u64;
             for a in &call.attempts {
@@ -296,6 +329,8 @@ impl Recorder {
                 self.tokens.entry(call.kind).or_default().add(usage);
                 *self.calls_with_usage.entry(call.kind).or_default() += 1;
                 self.second(call.finished).tokens += usage.total();
+            } else if call.failure.is_none() {
+                self.ok_calls_without_usage += 1;
             }
         }
         if !backoff.is_zero() {
@@ -372,19 +407,13 @@ impl Recorder {
     pub fn summarize(&self, price: Option<&Price>, users: u64) -> Measured {
         let posts = self.posts();
         let tokens = self.total_tokens();
-        let cost = price.map(|p| {
-            let total = cost_usd(p, tokens);
-            let per_post = if posts > 0 { total / posts as f64 } else { 0.0 };
-            let per_ok_post = (self.posts_ok > 0).then(|| total / self.posts_ok as f64);
-            Cost {
-                total_usd: total,
-                per_post_usd: per_post,
-                per_ok_post_usd: per_ok_post,
-                per_batch_usd: per_post * users as f64,
-                monthly: monthly(users, per_post),
-            }
-        });
-        Measured {
+        // One response without usage makes the totals a lower bound, not a measurement.
+        let source = if self.ok_calls_without_usage > 0 {
+            TokenSource::Unknown
+        } else {
+            TokenSource::Responses
+        };
+        let mut m = Measured {
             posts: Posts {
                 total: posts,
                 ok: self.posts_ok,
@@ -418,15 +447,13 @@ impl Recorder {
                     .map(|(k, t)| (k.name().to_string(), *t))
                     .collect(),
                 total: tokens,
-                per_post: if posts > 0 {
-                    tokens.total() as f64 / posts as f64
-                } else {
-                    0.0
-                },
-                per_ok_post: (self.posts_ok > 0)
-                    .then(|| tokens.total() as f64 / self.posts_ok as f64),
+                per_post: 0.0,
+                per_ok_post: None,
+                source,
+                calls_without_usage: self.ok_calls_without_usage,
             },
-            cost,
+            cost: None,
+            models_reported: self.models_reported.clone(),
             timeline: self.timeline(),
             percentile_curve: self
                 .post_ok
@@ -442,8 +469,63 @@ impl Recorder {
                 .into_iter()
                 .map(|(tag, h)| (tag.to_string(), hlog::encode(h)))
                 .collect(),
-        }
+        };
+        m.set_tokens(tokens, source, price, users);
+        m
     }
+}
+
+impl Measured {
+    /// Sets the token totals (measured from the responses, or attributed from the stub's counts)
+    /// and derives the per-post figures and the cost from them. Unknown tokens have no per-post
+    /// figures and no cost.
+    pub fn set_tokens(
+        &mut self,
+        tokens: Tokens,
+        source: TokenSource,
+        price: Option<&Price>,
+        users: u64,
+    ) {
+        let posts = self.posts.total;
+        let ok = self.posts.ok;
+        let known = source != TokenSource::Unknown;
+        self.tokens.total = tokens;
+        self.tokens.source = source;
+        self.tokens.per_post = if known && posts > 0 {
+            tokens.total() as f64 / posts as f64
+        } else {
+            0.0
+        };
+        self.tokens.per_ok_post = (known && ok > 0).then(|| tokens.total() as f64 / ok as f64);
+        self.cost = price.filter(|_| known).map(|p| {
+            let total = cost_usd(p, tokens);
+            let per_post = if posts > 0 { total / posts as f64 } else { 0.0 };
+            Cost {
+                total_usd: total,
+                per_post_usd: per_post,
+                per_ok_post_usd: (ok > 0).then(|| total / ok as f64),
+                per_batch_usd: per_post * users as f64,
+                monthly: monthly(users, per_post),
+            }
+        });
+    }
+}
+
+/// Where a case's token totals come from.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenSource {
+    /// The usage of every successful response.
+    #[default]
+    Responses,
+    /// The stub's counts over the case (service mode with `--with-stub`, when the service's
+    /// responses carry no usage).
+    Stub,
+    /// Some successful response had no usage and no stub counted: the totals are a lower bound,
+    /// reported as unknown.
+    Unknown,
 }
 
 fn ms(d: Duration) -> f64 {
@@ -518,6 +600,11 @@ pub struct TokenSummary {
     /// Total tokens ÷ posts (failed posts included: their first call may have used tokens).
     pub per_post: f64,
     pub per_ok_post: Option<f64>,
+    #[serde(default)]
+    pub source: TokenSource,
+    /// Successful calls whose response carried no usage.
+    #[serde(default)]
+    pub calls_without_usage: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -557,6 +644,9 @@ pub struct Measured {
     /// image_prompt, caption, backoff. Exact; `hlog/*.hlog` and `postload merge` use them.
     #[serde(default)]
     pub histograms: BTreeMap<String, String>,
+    /// Service mode: the model the responses named, by count.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub models_reported: BTreeMap<String, u64>,
 }
 
 /// One point of the percentile curve.
@@ -623,6 +713,7 @@ mod tests {
             started: s(start),
             finished: s(end),
             usage,
+            model: None,
             failure: None,
         }
     }
@@ -774,5 +865,48 @@ mod tests {
         assert_eq!(r.late_sends, 1);
         // Latency counts from the intended time, not the late send.
         assert!(near(Percentiles::of(&r.post_ok).max, 1_000.0));
+    }
+
+    #[test]
+    fn a_response_without_usage_makes_tokens_unknown_until_the_stub_attributes_them() {
+        let mut r = Recorder::for_kinds(s(10), &CallKind::SERVICE);
+        let with = Tokens {
+            prompt: 2_000,
+            cached: 0,
+            completion: 350,
+        };
+        for usage in [Some(with), None] {
+            let mut c = call(CallKind::Service, 0, 3_000, &[200], usage);
+            c.model = Some("gpt-4o-2024-08-06".into());
+            r.record(&PostRecord {
+                intended: s(0),
+                calls: vec![c],
+                finished: s(3_000),
+                failure: None,
+            });
+        }
+        let price = Price {
+            input: 2.5,
+            cached_input: Some(1.25),
+            output: 10.0,
+        };
+        let mut m = r.summarize(Some(&price), 2);
+        assert_eq!(m.tokens.source, TokenSource::Unknown);
+        assert_eq!(m.tokens.calls_without_usage, 1);
+        assert_eq!((m.tokens.per_ok_post, m.cost.is_none()), (None, true));
+        assert_eq!(m.models_reported["gpt-4o-2024-08-06"], 2);
+        assert_eq!(m.call_latency_ms.keys().collect::<Vec<_>>(), ["service"]);
+
+        // The stub counted both posts' calls: 4,000 in + 700 out = $0.017.
+        let stub = Tokens {
+            prompt: 4_000,
+            cached: 0,
+            completion: 700,
+        };
+        m.set_tokens(stub, TokenSource::Stub, Some(&price), 2);
+        assert_eq!(m.tokens.per_ok_post, Some(2_350.0));
+        let c = m.cost.unwrap();
+        assert!((c.total_usd - 0.017).abs() < 1e-12, "{}", c.total_usd);
+        assert!((c.per_ok_post_usd.unwrap() - 0.0085).abs() < 1e-12);
     }
 }

@@ -251,6 +251,7 @@ impl CaseContext {
             started,
             finished: started,
             usage: None,
+            model: None,
             failure: None,
         };
         for retry in 1.. {

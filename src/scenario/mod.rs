@@ -4,6 +4,7 @@
 //! error names the file, and the line or field.
 
 pub mod prompts;
+pub mod target;
 
 use std::path::Path;
 
@@ -162,6 +163,9 @@ pub struct Scenario {
     /// CI thresholds checked after every run of this scenario (exit 1 if one fails).
     #[serde(default)]
     pub thresholds: Vec<ScenarioThresholds>,
+    /// Service mode: post to this service instead of making the OpenAI calls directly.
+    #[serde(default)]
+    pub target: Option<target::TargetSpec>,
 }
 
 /// `[[thresholds]]` in a scenario: checks (`metric op value`) for its cases, or one tier's.

@@ -1,0 +1,641 @@
+//! A scenario's `[target]`: the service under test (service mode). Each post is one HTTP request
+//! built from a JSON body template with per-post variables drawn from data lists, sent with
+//! headers whose values may read environment variables (`"Bearer ${SERVICE_TOKEN}"`), and
+//! answered with a status and, optionally, usage and model found by JSON pointers.
+//!
+//! Header values are secrets: they are resolved once, kept only in [`Secret`]s marked sensitive
+//! for the HTTP client, and never serialized; reports name the headers, not their values.
+
+use std::collections::BTreeMap;
+
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::prompts::{BUSINESSES, OWN_IMAGE_PROMPTS};
+
+fn default_method() -> String {
+    "POST".into()
+}
+fn default_path() -> String {
+    "/api/marketing-post".into()
+}
+fn default_status() -> u16 {
+    200
+}
+
+/// `[target]` as written in a scenario file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TargetSpec {
+    /// The service's root, e.g. `http://127.0.0.1:8000` (`--target` overrides it).
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default = "default_method")]
+    pub method: String,
+    #[serde(default = "default_path")]
+    pub path: String,
+    /// Header values may name environment variables: `"Bearer ${SERVICE_TOKEN}"`.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// The JSON body, with `{{business}}`, `{{topic}}`, `{{platform}}`, `{{image_prompt}}`,
+    /// `{{post}}` and `{{model}}` in its strings. A value that is only `{{image_prompt}}` is left
+    /// out on posts that bring no image prompt.
+    #[serde(default)]
+    pub body: Option<Value>,
+    #[serde(default = "default_status")]
+    pub expect_status: u16,
+    #[serde(default)]
+    pub usage: UsagePointers,
+    #[serde(default)]
+    pub data: DataLists,
+}
+
+impl Default for TargetSpec {
+    fn default() -> Self {
+        Self {
+            url: None,
+            method: default_method(),
+            path: default_path(),
+            headers: BTreeMap::new(),
+            body: None,
+            expect_status: default_status(),
+            usage: UsagePointers::default(),
+            data: DataLists::default(),
+        }
+    }
+}
+
+/// JSON pointers (RFC 6901) into the service's response. Defaults fit `postload
+/// example-service` and any service that passes OpenAI's `usage` through; `""` turns one off.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct UsagePointers {
+    pub prompt_tokens: String,
+    pub completion_tokens: String,
+    pub cached_tokens: String,
+    pub model: String,
+}
+
+impl Default for UsagePointers {
+    fn default() -> Self {
+        Self {
+            prompt_tokens: "/usage/prompt_tokens".into(),
+            completion_tokens: "/usage/completion_tokens".into(),
+            cached_tokens: "/usage/prompt_tokens_details/cached_tokens".into(),
+            model: "/model".into(),
+        }
+    }
+}
+
+/// The lists per-post variables are drawn from (seeded, each independently).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct DataLists {
+    pub business: Vec<String>,
+    pub topic: Vec<String>,
+    pub platform: Vec<String>,
+    /// Image prompts for the posts that bring one (the scenario's `image_prompt_share`).
+    pub image_prompt: Vec<String>,
+}
+
+impl Default for DataLists {
+    fn default() -> Self {
+        Self {
+            business: BUSINESSES.iter().map(|b| b.0.to_string()).collect(),
+            topic: BUSINESSES.iter().map(|b| b.1.to_string()).collect(),
+            platform: {
+                let mut p: Vec<String> = BUSINESSES.iter().map(|b| b.2.to_string()).collect();
+                p.sort();
+                p.dedup();
+                p
+            },
+            image_prompt: OWN_IMAGE_PROMPTS.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+}
+
+/// A value that must not be shown: its `Debug` is `***`, and it has no `Serialize`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: String) -> Self {
+        Self(value)
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// The variables a body template may use.
+const VARIABLES: [&str; 6] = [
+    "business",
+    "topic",
+    "platform",
+    "image_prompt",
+    "post",
+    "model",
+];
+
+#[derive(Debug, Clone, PartialEq)]
+enum Segment {
+    Text(String),
+    Var(usize),
+}
+
+/// A compiled body template.
+#[derive(Debug, Clone, PartialEq)]
+enum Node {
+    Plain(Value),
+    Text(Vec<Segment>),
+    Array(Vec<Node>),
+    Object(Vec<(String, Node)>),
+}
+
+fn compile(v: &Value, at: &str) -> Result<Node, String> {
+    Ok(match v {
+        Value::String(s) if s.contains("{{") => Node::Text(segments(s, at)?),
+        Value::Array(a) => Node::Array(
+            a.iter()
+                .enumerate()
+                .map(|(i, x)| compile(x, &format!("{at}[{i}]")))
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Object(o) => Node::Object(
+            o.iter()
+                .map(|(k, x)| Ok((k.clone(), compile(x, &format!("{at}.{k}"))?)))
+                .collect::<Result<_, String>>()?,
+        ),
+        other => Node::Plain(other.clone()),
+    })
+}
+
+fn segments(s: &str, at: &str) -> Result<Vec<Segment>, String> {
+    let mut out = Vec::new();
+    let mut rest = s;
+    while let Some(open) = rest.find("{{") {
+        if open > 0 {
+            out.push(Segment::Text(rest[..open].to_string()));
+        }
+        let after = &rest[open + 2..];
+        let close = after
+            .find("}}")
+            .ok_or_else(|| format!("{at}: `{{{{` without `}}}}`"))?;
+        let name = after[..close].trim();
+        let var = VARIABLES.iter().position(|v| *v == name).ok_or_else(|| {
+            format!(
+                "{at}: unknown variable `{name}` (known: {})",
+                VARIABLES.join(", ")
+            )
+        })?;
+        out.push(Segment::Var(var));
+        rest = &after[close + 2..];
+    }
+    if !rest.is_empty() {
+        out.push(Segment::Text(rest.to_string()));
+    }
+    Ok(out)
+}
+
+/// One post's variables.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PostVars<'a> {
+    pub business: &'a str,
+    pub topic: &'a str,
+    pub platform: &'a str,
+    pub image_prompt: Option<&'a str>,
+    pub post: u64,
+    pub model: &'a str,
+}
+
+impl PostVars<'_> {
+    fn get(&self, var: usize) -> Option<String> {
+        match VARIABLES[var] {
+            "business" => Some(self.business.to_string()),
+            "topic" => Some(self.topic.to_string()),
+            "platform" => Some(self.platform.to_string()),
+            "image_prompt" => self.image_prompt.map(str::to_string),
+            "post" => Some(self.post.to_string()),
+            _ => Some(self.model.to_string()),
+        }
+    }
+}
+
+fn render(node: &Node, vars: &PostVars) -> Option<Value> {
+    Some(match node {
+        Node::Plain(v) => v.clone(),
+        Node::Text(segs) => {
+            // A value that is only an absent variable is left out.
+            if let [Segment::Var(v)] = segs.as_slice() {
+                return vars.get(*v).map(Value::String);
+            }
+            let mut s = String::new();
+            for seg in segs {
+                match seg {
+                    Segment::Text(t) => s.push_str(t),
+                    Segment::Var(v) => s.push_str(&vars.get(*v).unwrap_or_default()),
+                }
+            }
+            Value::String(s)
+        }
+        Node::Array(a) => Value::Array(
+            a.iter()
+                .map(|n| render(n, vars).unwrap_or(Value::Null))
+                .collect(),
+        ),
+        Node::Object(o) => Value::Object(
+            o.iter()
+                .filter_map(|(k, n)| Some((k.clone(), render(n, vars)?)))
+                .collect(),
+        ),
+    })
+}
+
+/// The reference service's request: business, topic, platform and, on some posts, an image prompt.
+pub fn default_body() -> Value {
+    serde_json::json!({
+        "business": "{{business}}",
+        "topic": "{{topic}}",
+        "platform": "{{platform}}",
+        "image_prompt": "{{image_prompt}}",
+    })
+}
+
+/// A checked `[target]`, headers resolved, ready to build requests.
+#[derive(Debug, Clone)]
+pub struct ServiceTarget {
+    /// The service's root, without a trailing slash.
+    pub url: String,
+    pub method: reqwest::Method,
+    pub path: String,
+    /// (name, value) with environment variables substituted.
+    pub headers: Vec<(reqwest::header::HeaderName, Secret)>,
+    template: Node,
+    pub expect_status: u16,
+    pub usage: UsagePointers,
+    pub data: DataLists,
+}
+
+/// What the report says of a service target: no header values.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ServiceTargetInfo {
+    pub url: String,
+    pub method: String,
+    pub path: String,
+    /// Header names only; their values are never written.
+    pub header_names: Vec<String>,
+    pub expect_status: u16,
+    pub usage: UsagePointers,
+}
+
+/// Substitutes `${NAME}` from `env` in a header value; `$$` is a literal `$`.
+fn substitute(value: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = value;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        if let Some(r) = after.strip_prefix('$') {
+            out.push('$');
+            rest = r;
+        } else if let Some(r) = after.strip_prefix('{') {
+            let end = r.find('}').ok_or_else(|| "`${` without `}`".to_string())?;
+            let name = &r[..end];
+            if name.is_empty() {
+                return Err("`${}` names no variable".into());
+            }
+            let v = env(name).ok_or_else(|| format!("environment variable `{name}` is not set"))?;
+            out.push_str(&v);
+            rest = &r[end + 1..];
+        } else {
+            out.push('$');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+fn check_pointer(p: &str) -> bool {
+    p.is_empty() || p.starts_with('/')
+}
+
+impl TargetSpec {
+    /// Checks the spec and resolves its headers from `env`. Errors name the field
+    /// (`target.headers.Authorization`, `target.body.caption`, ...).
+    pub fn resolve(
+        &self,
+        url_override: Option<&str>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<ServiceTarget, (String, String)> {
+        let field = |f: &str, m: String| (format!("target.{f}"), m);
+        let url = url_override
+            .map(str::to_string)
+            .or_else(|| self.url.clone())
+            .ok_or_else(|| field("url", "give the service's URL here or with --target".into()))?;
+        let parsed = url::Url::parse(&url).map_err(|e| field("url", format!("`{url}`: {e}")))?;
+        if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
+            return Err(field("url", format!("`{url}` is not an http(s) URL")));
+        }
+        let method = match self.method.to_ascii_uppercase().as_str() {
+            m @ ("POST" | "PUT" | "PATCH") => {
+                reqwest::Method::from_bytes(m.as_bytes()).expect("a standard method")
+            }
+            other => {
+                return Err(field(
+                    "method",
+                    format!("`{other}`: use POST, PUT or PATCH (a post has a body)"),
+                ))
+            }
+        };
+        if !self.path.starts_with('/') {
+            return Err(field(
+                "path",
+                format!("`{}` must start with `/`", self.path),
+            ));
+        }
+        let mut headers = Vec::new();
+        for (name, value) in &self.headers {
+            let f = format!("headers.{name}");
+            let n = reqwest::header::HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| field(&f, "not a valid header name".into()))?;
+            let v = substitute(value, env).map_err(|m| field(&f, m))?;
+            // Check the value now (and never echo it).
+            reqwest::header::HeaderValue::from_str(&v)
+                .map_err(|_| field(&f, "the value is not a valid header value".into()))?;
+            headers.push((n, Secret::new(v)));
+        }
+        let body = self.body.clone().unwrap_or_else(default_body);
+        if !body.is_object() && !body.is_array() {
+            return Err(field("body", "must be a table (a JSON object)".into()));
+        }
+        let template = compile(&body, "body").map_err(|m| {
+            let (f, rest) = m.split_once(": ").unwrap_or(("body", &m));
+            field(f, rest.to_string())
+        })?;
+        for (name, p) in [
+            ("usage.prompt_tokens", &self.usage.prompt_tokens),
+            ("usage.completion_tokens", &self.usage.completion_tokens),
+            ("usage.cached_tokens", &self.usage.cached_tokens),
+            ("usage.model", &self.usage.model),
+        ] {
+            if !check_pointer(p) {
+                return Err(field(
+                    name,
+                    format!("`{p}` is not a JSON pointer (start with `/`, or \"\" for none)"),
+                ));
+            }
+        }
+        for (name, list) in [
+            ("data.business", &self.data.business),
+            ("data.topic", &self.data.topic),
+            ("data.platform", &self.data.platform),
+            ("data.image_prompt", &self.data.image_prompt),
+        ] {
+            if list.is_empty() {
+                return Err(field(name, "must not be empty".into()));
+            }
+        }
+        if !(100..=599).contains(&self.expect_status) {
+            return Err(field(
+                "expect_status",
+                format!("{} is not an HTTP status", self.expect_status),
+            ));
+        }
+        Ok(ServiceTarget {
+            url: url.trim_end_matches('/').to_string(),
+            method,
+            path: self.path.clone(),
+            headers,
+            template,
+            expect_status: self.expect_status,
+            usage: self.usage.clone(),
+            data: self.data.clone(),
+        })
+    }
+}
+
+/// What a service response said.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceAnswer {
+    pub tokens: Option<crate::metrics::cost::Tokens>,
+    pub model: Option<String>,
+}
+
+impl ServiceTarget {
+    pub fn endpoint(&self) -> String {
+        format!("{}{}", self.url, self.path)
+    }
+
+    pub fn info(&self) -> ServiceTargetInfo {
+        ServiceTargetInfo {
+            url: self.url.clone(),
+            method: self.method.to_string(),
+            path: self.path.clone(),
+            header_names: self.headers.iter().map(|(n, _)| n.to_string()).collect(),
+            expect_status: self.expect_status,
+            usage: self.usage.clone(),
+        }
+    }
+
+    /// Post `post`'s body. `rng` is the post's own stream; `brings_own` says whether it carries
+    /// an image prompt.
+    pub fn body(&self, post: u64, model: &str, brings_own: bool, rng: &mut ChaCha8Rng) -> Vec<u8> {
+        let mut pick = |list: &[String]| -> usize { rng.random_range(0..list.len()) };
+        let d = &self.data;
+        let (b, t, p, i) = (
+            pick(&d.business),
+            pick(&d.topic),
+            pick(&d.platform),
+            pick(&d.image_prompt),
+        );
+        let vars = PostVars {
+            business: &d.business[b],
+            topic: &d.topic[t],
+            platform: &d.platform[p],
+            image_prompt: brings_own.then(|| d.image_prompt[i].as_str()),
+            post,
+            model,
+        };
+        let v = render(&self.template, &vars).unwrap_or(Value::Null);
+        serde_json::to_vec(&v).expect("a JSON value serializes")
+    }
+
+    /// Reads usage and model from a response body; `None` if it is not JSON.
+    pub fn parse(&self, body: &[u8]) -> Option<ServiceAnswer> {
+        let v: Value = serde_json::from_slice(body).ok()?;
+        let num = |p: &str| (!p.is_empty()).then(|| v.pointer(p)?.as_u64()).flatten();
+        let prompt = num(&self.usage.prompt_tokens);
+        let completion = num(&self.usage.completion_tokens);
+        let tokens = match (prompt, completion) {
+            (Some(prompt), Some(completion)) => Some(crate::metrics::cost::Tokens {
+                prompt,
+                cached: num(&self.usage.cached_tokens).unwrap_or(0).min(prompt),
+                completion,
+            }),
+            _ => None,
+        };
+        let model = (!self.usage.model.is_empty())
+            .then(|| v.pointer(&self.usage.model)?.as_str().map(str::to_string))
+            .flatten();
+        Some(ServiceAnswer { tokens, model })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    fn env(name: &str) -> Option<String> {
+        (name == "SERVICE_TOKEN").then(|| "s3cret".to_string())
+    }
+
+    fn spec(text: &str) -> TargetSpec {
+        toml::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn headers_read_the_environment_and_never_show() {
+        let t = spec(
+            r#"url = "http://127.0.0.1:8000"
+               headers = { Authorization = "Bearer ${SERVICE_TOKEN}", X-Price = "$$5 $x" }"#,
+        )
+        .resolve(None, &env)
+        .unwrap();
+        let got: Vec<(String, &str)> = t
+            .headers
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.expose()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("authorization".to_string(), "Bearer s3cret"),
+                ("x-price".to_string(), "$5 $x")
+            ]
+        );
+        assert!(!format!("{t:?}").contains("s3cret"));
+        let info = serde_json::to_string(&t.info()).unwrap();
+        assert!(info.contains("authorization") && !info.contains("s3cret"));
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let err = |text: &str| spec(text).resolve(None, &env).unwrap_err();
+        assert_eq!(
+            err(r#"url = "http://x:1"
+                   headers = { Authorization = "Bearer ${MISSING}" }"#),
+            (
+                "target.headers.Authorization".into(),
+                "environment variable `MISSING` is not set".into()
+            )
+        );
+        assert_eq!(err("").0, "target.url");
+        assert_eq!(err(r#"url = "ftp://x""#).0, "target.url");
+        assert_eq!(
+            err(r#"url = "http://x:1"
+                           method = "GET""#)
+            .0,
+            "target.method"
+        );
+        assert_eq!(
+            err(r#"url = "http://x:1"
+                           path = "api""#)
+            .0,
+            "target.path"
+        );
+        let (f, m) = err(r#"url = "http://x:1"
+                            body = { caption = "{{captoin}}" }"#);
+        assert_eq!(f, "target.body.caption");
+        assert!(m.contains("unknown variable `captoin`"), "{m}");
+        assert_eq!(
+            err(r#"url = "http://x:1"
+                   usage = { prompt_tokens = "usage.prompt" }"#)
+            .0,
+            "target.usage.prompt_tokens"
+        );
+        assert_eq!(
+            err(r#"url = "http://x:1"
+                           data = { business = [] }"#)
+            .0,
+            "target.data.business"
+        );
+        assert!(toml::from_str::<TargetSpec>("urll = 1").is_err());
+    }
+
+    #[test]
+    fn bodies_fill_variables_and_leave_out_an_absent_image_prompt() {
+        let t = spec(
+            r#"url = "http://127.0.0.1:8000"
+               data = { business = ["Rosa's"], topic = ["bread"], platform = ["X"], image_prompt = ["a \"loaf\""] }
+               body = { business = "{{business}}", text = "{{topic}} on {{platform}} #{{post}}", image_prompt = "{{image_prompt}}", tags = ["{{model}}", 3], fixed = true }"#,
+        )
+        .resolve(Some("http://127.0.0.1:9/"), &env)
+        .unwrap();
+        assert_eq!(t.endpoint(), "http://127.0.0.1:9/api/marketing-post");
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let without: Value = serde_json::from_slice(&t.body(7, "gpt-4o", false, &mut rng)).unwrap();
+        assert_eq!(
+            without,
+            serde_json::json!({"business": "Rosa's", "text": "bread on X #7", "tags": ["gpt-4o", 3], "fixed": true})
+        );
+        let with: Value = serde_json::from_slice(&t.body(7, "gpt-4o", true, &mut rng)).unwrap();
+        assert_eq!(with["image_prompt"], "a \"loaf\"");
+    }
+
+    #[test]
+    fn default_lists_draw_every_business_with_the_seed() {
+        let t = TargetSpec::default()
+            .resolve(Some("http://127.0.0.1:1"), &env)
+            .unwrap();
+        let draw = |seed: u64| -> Vec<String> {
+            (0..64)
+                .map(|i| {
+                    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+                    rng.set_stream(i);
+                    let v: Value =
+                        serde_json::from_slice(&t.body(i, "gpt-4o", false, &mut rng)).unwrap();
+                    v["business"].as_str().unwrap().to_string()
+                })
+                .collect()
+        };
+        let a = draw(3);
+        assert_eq!(a, draw(3));
+        assert_ne!(a, draw(4));
+        let mut distinct = a.clone();
+        distinct.sort();
+        distinct.dedup();
+        assert_eq!(distinct.len(), BUSINESSES.len());
+    }
+
+    #[test]
+    fn usage_by_pointer_or_unknown() {
+        let t = TargetSpec::default()
+            .resolve(Some("http://127.0.0.1:1"), &env)
+            .unwrap();
+        let a = t
+            .parse(br#"{"model":"gpt-4o-2024-08-06","usage":{"prompt_tokens":2000,"completion_tokens":350,"prompt_tokens_details":{"cached_tokens":1024}}}"#)
+            .unwrap();
+        assert_eq!(
+            a.tokens,
+            Some(crate::metrics::cost::Tokens {
+                prompt: 2000,
+                cached: 1024,
+                completion: 350
+            })
+        );
+        assert_eq!(a.model.as_deref(), Some("gpt-4o-2024-08-06"));
+        let none = t.parse(br#"{"caption":"hi"}"#).unwrap();
+        assert_eq!((none.tokens, none.model), (None, None));
+        assert!(t.parse(b"<html>oops</html>").is_none());
+    }
+}

@@ -24,7 +24,7 @@ pub struct Cli {
 pub enum Command {
     /// Run scenarios (default: burst-50 and burst-100 on gpt-4o at Tiers 1 and 2, against the
     /// embedded stub) and write reports/<run-id>/result.json.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Serve the OpenAI stub until Ctrl-C; prints the OPENAI_BASE_URL a service should use.
     Stub(StubArgs),
     /// Render report.md, report.html and the charts again from a saved result.json (into the
@@ -39,6 +39,38 @@ pub enum Command {
     /// Check a saved result.json against a gate file: exit 0 if every threshold holds, 1 if one
     /// fails, 2 if the gate or result is wrong.
     Check(CheckArgs),
+    /// Serve a reference marketing-post service (POST /api/marketing-post) that calls OpenAI
+    /// (or the stub) like the planning note's service, until Ctrl-C.
+    ExampleService(ExampleServiceArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ExampleServiceArgs {
+    /// Port on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 8000)]
+    pub port: u16,
+    /// Where the service's OpenAI calls go (e.g. `postload stub`'s URL).
+    #[arg(
+        long,
+        env = "OPENAI_BASE_URL",
+        default_value = "http://127.0.0.1:9000/v1"
+    )]
+    pub openai_base_url: String,
+    /// The model of both calls.
+    #[arg(long, env = "OPENAI_MODEL", default_value = "gpt-4o")]
+    pub model: String,
+    /// The environment variable holding the API key (sent as a bearer token if set).
+    #[arg(long, value_name = "NAME", default_value = "OPENAI_API_KEY")]
+    pub api_key_env: String,
+    /// The brand-memory look-up's delay.
+    #[arg(long, value_name = "MS", default_value_t = 20)]
+    pub memory_ms: u64,
+    /// The service's OpenAI client retries.
+    #[arg(long, value_enum, default_value_t = RetryArg::Sdk)]
+    pub retry: RetryArg,
+    /// Allow an OpenAI base URL outside loopback (real calls, billed to the key's owner).
+    #[arg(long)]
+    pub allow_remote_openai: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -81,10 +113,41 @@ pub struct RunArgs {
     /// Print nothing but errors.
     #[arg(long, short)]
     pub quiet: bool,
-    /// Send the posts to this OpenAI-compatible base URL (e.g. http://127.0.0.1:9000/v1 from
-    /// `postload stub`) instead of an embedded stub. Loopback addresses only.
+    /// Make the posts' OpenAI calls to this OpenAI-compatible base URL (e.g.
+    /// http://127.0.0.1:9000/v1 from `postload stub`) instead of an embedded stub. A URL outside
+    /// loopback (real OpenAI or a compatible provider) needs --allow-spend and --max-cost.
     #[arg(long, value_name = "URL")]
     pub base_url: Option<String>,
+    /// Service mode: post to the service at this URL (e.g. http://127.0.0.1:8000) instead of
+    /// calling OpenAI directly; the scenarios' [target] sections shape the request (default:
+    /// `postload example-service`'s POST /api/marketing-post).
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+    /// Service mode: start the OpenAI stub on 127.0.0.1:PORT for the service (print its
+    /// OPENAI_BASE_URL, wait for the service to answer, reset the stub for every case) and
+    /// attribute tokens, cost and the inner calls' latencies from the stub's counts.
+    #[arg(long, value_name = "PORT")]
+    pub with_stub: Option<u16>,
+    /// Service mode with --with-stub: how long to wait for the service to answer.
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    pub wait_for_target: f64,
+    /// Allow load to a base URL or service outside loopback, which may cost money (requires
+    /// --max-cost).
+    #[arg(long)]
+    pub allow_spend: bool,
+    /// The spend guard: stop the attack before the run's OpenAI cost could pass this many USD
+    /// (exit 3; the report is still written). Required with --allow-spend.
+    #[arg(long, value_name = "USD")]
+    pub max_cost: Option<f64>,
+    /// The environment variable holding the API key for --base-url (sent as a bearer token,
+    /// never written anywhere). Default OPENAI_API_KEY, read only for a URL outside loopback
+    /// unless named here.
+    #[arg(long, value_name = "NAME")]
+    pub api_key_env: Option<String>,
+    /// Connect to HOST:PORT at ADDR instead of resolving HOST (as curl's --resolve). ADDR must
+    /// be a loopback address. Repeatable.
+    #[arg(long, value_name = "HOST:PORT:ADDR")]
+    pub resolve: Vec<String>,
     /// Embedded stub: serve every call with this constant latency instead of the model's profile.
     #[arg(long, value_name = "MS")]
     pub latency_ms: Option<u64>,

@@ -65,9 +65,9 @@ pub fn run_config(
     args: &crate::cli::RunArgs,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
 ) -> Result<crate::run::RunConfig, ConfigError> {
-    use crate::cli::RetryArg;
-    use crate::openai::retry::RetryPolicy;
-    use crate::run::{RunConfig, Target};
+    use crate::run::post::ClientFactory;
+    use crate::run::{Endpoint, Planned, RunConfig, ServiceMode, Target};
+    use crate::scenario::target::{Secret, TargetSpec};
     use crate::scenario::{self, Load};
 
     let catalog = match &args.mocks {
@@ -112,21 +112,117 @@ pub fn run_config(
             s.seed = seed;
         }
         if let Some(r) = args.retry {
-            s.retry = match r {
-                RetryArg::Sdk => RetryPolicy::Sdk,
-                RetryArg::None => RetryPolicy::None,
-                RetryArg::Patient => RetryPolicy::Patient,
-            };
+            s.retry = retry_policy(r);
         }
         s.check_catalog(&file, &catalog)
             .map_err(|e| ConfigError(format!("{e} (after command-line overrides)")))?;
         scenarios.push((file, s));
     }
 
+    // Service mode: every scenario posts to a service, or none does.
+    let service_mode = args.target.is_some() || scenarios.iter().any(|(_, s)| s.target.is_some());
+    let env = |name: &str| std::env::var(name).ok();
+    let mut planned = Vec::new();
+    for (file, s) in scenarios {
+        let service = if service_mode {
+            let spec = match (&s.target, &args.target) {
+                (Some(spec), _) => spec.clone(),
+                (None, Some(_)) => TargetSpec::default(),
+                (None, None) => {
+                    return Err(ConfigError(format!(
+                        "{file}: has no [target], but another scenario of this run does: service-mode and pipeline scenarios cannot share a run (give --target to post every scenario to one service)"
+                    )))
+                }
+            };
+            let t = spec
+                .resolve(args.target.as_deref(), &env)
+                .map_err(|(field, m)| ConfigError(format!("{file}: field `{field}`: {m}")))?;
+            Some(t)
+        } else {
+            None
+        };
+        planned.push(Planned {
+            file,
+            scenario: s,
+            service,
+        });
+    }
+    if service_mode && args.base_url.is_some() {
+        return Err(ConfigError(
+            "--base-url: in service mode the service makes the OpenAI calls; point the service at the endpoint instead (or use --with-stub)".into(),
+        ));
+    }
+    if !service_mode && args.with_stub.is_some() {
+        return Err(ConfigError(
+            "--with-stub: needs service mode (--target URL, or scenarios with a [target])".into(),
+        ));
+    }
+    if !(args.wait_for_target >= 0.0 && args.wait_for_target.is_finite()) {
+        return Err(ConfigError(
+            "--wait-for-target: give seconds, 0 or more".into(),
+        ));
+    }
+    let max_cost = match args.max_cost {
+        Some(c) if !(c > 0.0 && c.is_finite()) => {
+            return Err(ConfigError(format!(
+                "--max-cost {c}: give a positive amount of USD"
+            )))
+        }
+        c => c,
+    };
+    if args.allow_spend && max_cost.is_none() {
+        return Err(ConfigError(
+            "--allow-spend: also give --max-cost USD, the most this run may spend".into(),
+        ));
+    }
+    let resolves = args
+        .resolve
+        .iter()
+        .map(|r| parse_resolve(r))
+        .collect::<Result<Vec<_>, _>>()?;
+    // Anything outside loopback may bill someone: only with --allow-spend and --max-cost.
+    let remote_urls: Vec<(&str, &str)> = match &args.base_url {
+        Some(url) => vec![("--base-url", url.as_str())],
+        None => planned
+            .iter()
+            .filter_map(|p| {
+                p.service
+                    .as_ref()
+                    .map(|s| (p.file.as_str(), s.url.as_str()))
+            })
+            .collect(),
+    };
+    let mut remote = false;
+    for (what, url) in remote_urls {
+        if !is_loopback(what, url)? {
+            remote = true;
+            if !args.allow_spend {
+                return Err(ConfigError(format!(
+                    "{what}: `{url}` is not on this machine, and load there can cost money: add --allow-spend and --max-cost USD (the run stops before spending more)"
+                )));
+            }
+        }
+    }
+
     let target = match &args.base_url {
         Some(url) => {
-            check_loopback(url)?;
-            Target::BaseUrl(url.trim_end_matches('/').to_string())
+            let key_var = args
+                .api_key_env
+                .clone()
+                .or_else(|| remote.then(|| "OPENAI_API_KEY".to_string()));
+            let api_key = match key_var {
+                Some(var) => Some(Secret::new(std::env::var(&var).map_err(|_| {
+                    ConfigError(format!(
+                        "--base-url `{url}`: environment variable `{var}` (the API key) is not set; --api-key-env names another"
+                    ))
+                })?)),
+                None => None,
+            };
+            Target::BaseUrl(Endpoint {
+                url: url.trim_end_matches('/').to_string(),
+                api_key,
+                remote,
+            })
         }
         None => {
             let mut c = StubConfig::new(Arc::clone(&catalog));
@@ -135,6 +231,16 @@ pub fn run_config(
             Target::Embedded(c)
         }
     };
+    let client: Option<ClientFactory> = (!resolves.is_empty()).then(|| {
+        let resolves = resolves.clone();
+        Arc::new(move || {
+            resolves
+                .iter()
+                .fold(reqwest::Client::builder().no_proxy(), |b, (host, addr)| {
+                    b.resolve(host, *addr)
+                })
+        }) as ClientFactory
+    });
     let run_id = crate::run::new_run_id();
     let mut report_dir = args.report_dir.join(&run_id);
     let mut n = 2;
@@ -143,7 +249,13 @@ pub fn run_config(
         n += 1;
     }
     Ok(RunConfig {
-        scenarios,
+        scenarios: planned,
+        service_mode: service_mode.then(|| ServiceMode {
+            with_stub: args.with_stub,
+            ready_wait: Duration::from_secs_f64(args.wait_for_target),
+        }),
+        max_cost_usd: max_cost,
+        client,
         catalog,
         target,
         run_id: report_dir
@@ -199,26 +311,52 @@ pub fn catalog_from(mocks: Option<&std::path::Path>) -> Result<Arc<Catalog>, Con
     }
 }
 
-/// Load goes only to this machine until the spend guard exists: a base URL must name a loopback
-/// address (127.0.0.0/8, ::1 or localhost).
-pub fn check_loopback(url: &str) -> Result<(), ConfigError> {
+pub fn retry_policy(r: crate::cli::RetryArg) -> crate::openai::retry::RetryPolicy {
+    use crate::cli::RetryArg;
+    use crate::openai::retry::RetryPolicy;
+    match r {
+        RetryArg::Sdk => RetryPolicy::Sdk,
+        RetryArg::None => RetryPolicy::None,
+        RetryArg::Patient => RetryPolicy::Patient,
+    }
+}
+
+/// Whether a URL names this machine (127.0.0.0/8, ::1 or localhost). `what` names the option or
+/// file in errors.
+pub fn is_loopback(what: &str, url: &str) -> Result<bool, ConfigError> {
     let parsed =
-        reqwest::Url::parse(url).map_err(|e| ConfigError(format!("--base-url `{url}`: {e}")))?;
+        reqwest::Url::parse(url).map_err(|e| ConfigError(format!("{what}: `{url}`: {e}")))?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(ConfigError(format!(
-            "--base-url `{url}`: must be http or https"
+            "{what}: `{url}`: must be http or https"
         )));
     }
-    let loopback = match parsed.host() {
+    Ok(match parsed.host() {
         Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
         None => false,
+    })
+}
+
+/// `--resolve HOST:PORT:ADDR` (ADDR on loopback only: postload's load stays on this machine
+/// unless a URL itself names another).
+fn parse_resolve(s: &str) -> Result<(String, std::net::SocketAddr), ConfigError> {
+    let err = |m: &str| ConfigError(format!("--resolve `{s}`: {m}"));
+    let mut parts = s.splitn(3, ':');
+    let (Some(host), Some(port), Some(addr)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(err("give HOST:PORT:ADDR"));
     };
-    if !loopback {
-        return Err(ConfigError(format!(
-            "--base-url `{url}`: postload only sends load to loopback addresses (127.0.0.1, ::1, localhost)"
-        )));
+    let port: u16 = port.parse().map_err(|_| err("PORT is not a port number"))?;
+    let ip: std::net::IpAddr = addr
+        .trim_matches(|c| c == '[' || c == ']')
+        .parse()
+        .map_err(|_| err("ADDR is not an IP address"))?;
+    if !ip.is_loopback() {
+        return Err(err("ADDR must be a loopback address (127.0.0.1 or ::1)"));
     }
-    Ok(())
+    if host.is_empty() {
+        return Err(err("HOST is empty"));
+    }
+    Ok((host.to_string(), std::net::SocketAddr::new(ip, port)))
 }

@@ -5,6 +5,7 @@ pub mod cli;
 pub mod clock;
 pub mod compare;
 pub mod config;
+pub mod example;
 pub mod gate;
 pub mod metrics;
 pub mod openai;
@@ -41,11 +42,12 @@ impl Outcome {
 pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Some(Command::Stub(args)) => serve_stub(args).await,
-        Some(Command::Run(args)) => run_scenarios(args).await,
+        Some(Command::Run(args)) => run_scenarios(*args).await,
         Some(Command::Report(args)) => render_report(args),
         Some(Command::Check(args)) => check_result(args),
         Some(Command::Merge(args)) => merge_logs(args),
         Some(Command::Compare(args)) => compare_results(args),
+        Some(Command::ExampleService(args)) => serve_example(args).await,
         None => run_scenarios(cli.run).await,
     }
 }
@@ -68,6 +70,40 @@ fn stop_flag() -> Arc<AtomicBool> {
         });
         stop
     }))
+}
+
+/// `postload example-service`: the reference service, until Ctrl-C.
+async fn serve_example(args: cli::ExampleServiceArgs) -> anyhow::Result<Outcome> {
+    if !config::is_loopback("--openai-base-url", &args.openai_base_url)?
+        && !args.allow_remote_openai
+    {
+        return Err(config::ConfigError(format!(
+            "--openai-base-url `{}` is not on this machine: its calls would be billed; add --allow-remote-openai to mean it",
+            args.openai_base_url
+        ))
+        .into());
+    }
+    let mut cfg = example::ExampleConfig::new(&args.openai_base_url);
+    cfg.model = args.model;
+    cfg.memory_delay = std::time::Duration::from_millis(args.memory_ms);
+    cfg.retry = config::retry_policy(args.retry);
+    cfg.api_key = std::env::var(&args.api_key_env)
+        .ok()
+        .map(scenario::target::Secret::new);
+    let listener = stub::bind_loopback(args.port).map_err(|e| {
+        config::ConfigError(format!(
+            "--port {}: cannot listen on 127.0.0.1:{}: {e}",
+            args.port, args.port
+        ))
+    })?;
+    let handle = example::start(cfg, listener).await?;
+    println!(
+        "example service: {} (POST /api/marketing-post), OpenAI calls to {}",
+        handle.url(),
+        args.openai_base_url
+    );
+    tokio::signal::ctrl_c().await?;
+    Ok(Outcome::Success)
 }
 
 /// `postload report RESULT.json`: report.md, report.html and the charts again, beside the result.
@@ -123,8 +159,8 @@ async fn run_scenarios(args: RunArgs) -> anyhow::Result<Outcome> {
         .map(config::gates)
         .transpose()?
         .unwrap_or_default();
-    for (_, s) in &config.scenarios {
-        gates.extend(s.gates());
+    for p in &config.scenarios {
+        gates.extend(p.scenario.gates());
     }
     let dir = config.report_dir.clone();
     let quiet = config.quiet;

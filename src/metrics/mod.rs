@@ -3,6 +3,7 @@
 //! and the serializable [`CaseSummary`] it produces. No tokio, no clock, no I/O: times come in as
 //! durations since the case's origin.
 
+pub mod budget;
 pub mod cost;
 pub mod hlog;
 
@@ -80,8 +81,10 @@ pub enum FailureCause {
     Reset,
     /// A 2xx whose body was not a usable chat completion (or, in service mode, not JSON).
     BadBody,
-    /// Any other non-2xx status (4xx).
+    /// Any other non-2xx status (4xx), or in service mode any status but the expected one.
     OtherStatus,
+    /// Not sent: the spend guard's cap was reached (`--max-cost`).
+    BudgetStopped,
 }
 
 /// One attempt of one call.

@@ -42,6 +42,34 @@ pub enum AttemptOutcome {
     Connect,
 }
 
+impl AttemptOutcome {
+    /// An error status with the headers a client honours: `retry-after-ms`, then `retry-after`
+    /// (seconds; an HTTP date is not read), and `x-should-retry`. `header` looks a header up by
+    /// its lower-case name.
+    pub fn from_status<'a>(code: u16, header: impl Fn(&str) -> Option<&'a str>) -> Self {
+        let retry_after = header("retry-after-ms")
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|v| v.is_finite())
+            .map(|ms| Duration::from_secs_f64(ms.max(0.0) / 1000.0))
+            .or_else(|| {
+                header("retry-after")
+                    .and_then(|v| v.trim().parse::<f64>().ok())
+                    .filter(|v| v.is_finite())
+                    .map(|s| Duration::from_secs_f64(s.max(0.0)))
+            });
+        let should_retry = header("x-should-retry").and_then(|v| match v {
+            "true" => Some(true),
+            "false" => Some(false),
+            _ => None,
+        });
+        AttemptOutcome::Status {
+            code,
+            retry_after,
+            should_retry,
+        }
+    }
+}
+
 const SDK_MAX_RETRIES: u32 = 2;
 const SDK_INITIAL: f64 = 0.5;
 const SDK_MAX_DELAY: f64 = 8.0;
@@ -208,5 +236,47 @@ mod tests {
     #[test]
     fn none_never_retries() {
         assert_eq!(RetryPolicy::None.next_delay(1, &status(429), 0.0), None);
+    }
+
+    #[test]
+    fn status_headers_are_read_and_junk_is_ignored() {
+        let h = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+        };
+        assert_eq!(
+            AttemptOutcome::from_status(
+                429,
+                h(&[("retry-after-ms", "1500"), ("retry-after", "9")])
+            ),
+            AttemptOutcome::Status {
+                code: 429,
+                retry_after: Some(Duration::from_millis(1500)),
+                should_retry: None
+            }
+        );
+        assert_eq!(
+            AttemptOutcome::from_status(
+                503,
+                h(&[("retry-after", "2"), ("x-should-retry", "false")])
+            ),
+            AttemptOutcome::Status {
+                code: 503,
+                retry_after: Some(Duration::from_secs(2)),
+                should_retry: Some(false)
+            }
+        );
+        // Regression: "inf" parses as a float and used to reach Duration::from_secs_f64 (a panic).
+        for junk in ["inf", "NaN", "soon"] {
+            let pairs: &'static [(&'static str, &'static str)] =
+                Box::leak(vec![("retry-after", junk), ("retry-after-ms", junk)].into_boxed_slice());
+            assert_eq!(
+                AttemptOutcome::from_status(429, h(pairs)),
+                AttemptOutcome::Status {
+                    code: 429,
+                    retry_after: None,
+                    should_retry: None
+                }
+            );
+        }
     }
 }

@@ -2,6 +2,7 @@
 //! rendered two ways: `report.md`, GitHub-flavoured Markdown that fits a CI step summary, and
 //! `report.html`, one self-contained file with the charts' SVGs inline.
 
+use crate::metrics::TokenSource;
 use std::fmt::Write;
 
 use super::charts::ChartExporter;
@@ -59,14 +60,131 @@ fn s(ms: Option<f64>) -> String {
     ms.map_or("-".into(), |v| format!("{:.2}", v / 1000.0))
 }
 
+/// Service mode: latency at the service beside the OpenAI calls inside it (the stub's counts).
+fn service_section(r: &RunResult) -> Option<Section> {
+    if r.cases.iter().all(|c| c.inputs.service.is_none()) {
+        return None;
+    }
+    let mut sec = Section {
+        title: "Service and the OpenAI calls inside it".into(),
+        paragraphs: vec![
+            "Post latency is measured at the service, to the last byte of its answer; the OpenAI \
+             calls are the stub's modelled latencies of its 200 answers, when the stub ran \
+             alongside (`--with-stub`). The difference is the service's own time: its queueing, \
+             its brand-memory look-up and its retries' waits. Seconds."
+                .into(),
+        ],
+        header: vec![
+            "scenario",
+            "tier",
+            "service",
+            "posts",
+            "post p50",
+            "post p95",
+            "post p99",
+            "OpenAI calls",
+            "calls/post",
+            "429s",
+            "call p50",
+            "call p95",
+            "call p99",
+            "tokens from",
+        ],
+        right: vec![
+            false, true, false, true, true, true, true, true, true, true, true, true, true, false,
+        ],
+        ..Section::default()
+    };
+    for c in r.cases.iter().filter(|c| c.inputs.service.is_some()) {
+        let m = &c.measured;
+        let l = &m.post_latency_ms.ok;
+        let svc = c.inputs.service.as_ref().expect("filtered");
+        let (calls, per_post, r429, p50, p95, p99) = match &c.stub {
+            Some(st) => (
+                st.chat_requests.to_string(),
+                if m.posts.total > 0 {
+                    format!("{:.2}", st.chat_requests as f64 / m.posts.total as f64)
+                } else {
+                    "-".into()
+                },
+                st.rate_limited_total().to_string(),
+                s(st.latency_ms.p50),
+                s(st.latency_ms.p95),
+                s(st.latency_ms.p99),
+            ),
+            None => Default::default(),
+        };
+        let dash = |v: String| if v.is_empty() { "-".to_string() } else { v };
+        sec.rows.push(
+            [
+                c.scenario.clone(),
+                c.tier.to_string(),
+                format!("{} {}{}", svc.method, svc.url, svc.path),
+                m.posts.total.to_string(),
+                s(l.p50),
+                s(l.p95),
+                s(l.p99),
+                dash(calls),
+                dash(per_post),
+                dash(r429),
+                dash(p50),
+                dash(p95),
+                dash(p99),
+                name_of(&m.tokens.source),
+            ]
+            .map(Cell::from)
+            .to_vec(),
+        );
+        if !m.models_reported.is_empty() {
+            let models: Vec<String> = m
+                .models_reported
+                .iter()
+                .map(|(k, v)| format!("{k} ({v})"))
+                .collect();
+            sec.notes.push(format!(
+                "{} tier {}: the service reported model {}.",
+                c.scenario,
+                c.tier,
+                models.join(", ")
+            ));
+        }
+    }
+    Some(sec)
+}
+
 /// The report's content, format-free.
 pub fn document(r: &RunResult, claims: &ClaimsFile, prices: &PriceTable) -> Document {
     let target = match &r.target {
         TargetInfo::EmbeddedStub { latency, .. } => format!("embedded OpenAI stub ({latency})"),
-        TargetInfo::BaseUrl { base_url } => base_url.clone(),
+        TargetInfo::BaseUrl { base_url, remote } => {
+            format!(
+                "{base_url}{}",
+                if *remote { " (remote, billed)" } else { "" }
+            )
+        }
+        TargetInfo::Service { openai_stub } => match openai_stub {
+            Some(stub) => format!("service mode, with the OpenAI stub at {stub}"),
+            None => "service mode".into(),
+        },
     };
+    let budget = r.budget.as_ref().map_or(String::new(), |b| {
+        format!(
+            " Spend guard: cap ${:.4}, worst case ${:.4}, spent ${:.4}{}.",
+            b.max_cost_usd,
+            b.estimated_max_usd,
+            b.spent_usd,
+            if b.stopped {
+                format!(
+                    "; **the cap was reached: the attack stopped** ({} calls not sent)",
+                    b.calls_refused
+                )
+            } else {
+                String::new()
+            }
+        )
+    });
     let intro = format!(
-        "Started {}{}, postload {}. Target: {target}. Prices: {} (as of {}).{}",
+        "Started {}{}, postload {}. Target: {target}. Prices: {} (as of {}).{budget}{}",
         r.started_at,
         r.finished_at
             .as_ref()
@@ -135,7 +253,11 @@ pub fn document(r: &RunResult, claims: &ClaimsFile, prices: &PriceTable) -> Docu
                 format!("{:.2}", m.makespan_ms / 1000.0),
                 m.calls.http_429.to_string(),
                 m.calls.retries.to_string(),
-                format!("{:.0}", m.tokens.per_post),
+                if m.tokens.source == TokenSource::Unknown {
+                    "unknown".into()
+                } else {
+                    format!("{:.0}", m.tokens.per_post)
+                },
                 m.cost
                     .as_ref()
                     .map_or("-".into(), |k| format!("${:.5}", k.per_post_usd)),
@@ -167,7 +289,22 @@ pub fn document(r: &RunResult, claims: &ClaimsFile, prices: &PriceTable) -> Docu
             .notes
             .push(format!("Failed posts by cause: {}.", failures.join("; ")));
     }
+    let unknown: Vec<String> = r
+        .cases
+        .iter()
+        .filter(|c| c.measured.tokens.source == TokenSource::Unknown)
+        .map(|c| format!("{} tier {}", c.scenario, c.tier))
+        .collect();
+    if !unknown.is_empty() {
+        results.notes.push(format!(
+            "Tokens and cost unknown ({}): some responses carried no usage and no stub counted the calls (use --with-stub, or point [target.usage] at the response's usage).",
+            unknown.join("; ")
+        ));
+    }
     let mut sections = vec![results];
+    if let Some(sec) = service_section(r) {
+        sections.push(sec);
+    }
 
     let verdicts = evaluate(claims, r, prices);
     if !verdicts.is_empty() {

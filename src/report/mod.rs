@@ -39,8 +39,20 @@ pub enum TargetInfo {
         latency: String,
         retry_after: bool,
     },
-    /// An OpenAI-compatible base URL (e.g. `postload stub` in another process).
-    BaseUrl { base_url: String },
+    /// An OpenAI-compatible base URL (e.g. `postload stub` in another process, or a billed
+    /// endpoint behind the spend guard).
+    BaseUrl {
+        base_url: String,
+        /// Outside loopback (real OpenAI or a compatible provider).
+        #[serde(default)]
+        remote: bool,
+    },
+    /// Service mode: each case's `service` names the service; the OpenAI calls happen inside it,
+    /// against the stub started alongside (`--with-stub`) or wherever the service points.
+    Service {
+        /// `OPENAI_BASE_URL` of the stub started alongside, if any.
+        openai_stub: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -67,6 +79,9 @@ pub struct CaseInputs {
     pub seed: u64,
     /// The latency profile the embedded stub served, with its date and source.
     pub latency_profile: Option<ProfileInfo>,
+    /// Service mode: the service posted to (header names only, never their values).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<crate::scenario::target::ServiceTargetInfo>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -90,7 +105,8 @@ pub struct CaseResult {
     pub duration_ms: f64,
     #[serde(flatten)]
     pub measured: Measured,
-    /// What the embedded stub saw (absent for an external target).
+    /// What the stub saw over the case (the embedded stub, or the one started alongside a
+    /// service; absent for an external target).
     pub stub: Option<StubStats>,
 }
 
@@ -124,6 +140,9 @@ pub struct RunResult {
     pub interrupted: bool,
     pub target: TargetInfo,
     pub prices: PriceInfo,
+    /// The spend guard (`--max-cost`), when the run had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<crate::metrics::budget::BudgetInfo>,
     pub cases: Vec<CaseResult>,
 }
 

@@ -14,8 +14,10 @@ use goose::config::{GooseConfiguration, GooseDefault, GooseDefaultType};
 use goose::goose::{Scenario as GooseScenario, Transaction};
 use goose::GooseAttack;
 
-use self::post::{Arrivals, CaseContext, Start};
+use self::post::{Arrivals, CaseContext, CaseSetup, ClientFactory, SpendGuard, Start, Work};
+use crate::metrics::budget::{worst_case_usd, Budget, BudgetInfo};
 use crate::metrics::Recorder;
+use crate::metrics::TokenSource;
 use crate::openai::catalog::Catalog;
 use crate::openai::latency::Profile;
 use crate::report::charts::ChartExporter;
@@ -26,24 +28,73 @@ use crate::report::{
     ReportWriter, RunResult, TargetInfo, RESULT_SCHEMA,
 };
 use crate::scenario::prompts::PostPlan;
+use crate::scenario::target::{Secret, ServiceTarget};
 use crate::scenario::{Load, Scenario};
-use crate::stub::{self, StubConfig};
+use crate::stub::{self, StubConfig, StubHandle};
 
-/// Where the posts go.
+impl std::fmt::Debug for RunConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunConfig")
+            .field("scenarios", &self.scenarios)
+            .field("target", &self.target)
+            .field("service_mode", &self.service_mode)
+            .field("max_cost_usd", &self.max_cost_usd)
+            .field("report_dir", &self.report_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where the pipeline's OpenAI calls go (or, in service mode, the stub started alongside).
 #[derive(Debug, Clone)]
 pub enum Target {
     /// A fresh in-process stub per case, configured from this template (tier, tier set and seed
-    /// are set per case).
+    /// are set per case). In service mode with `--with-stub`, one stub for the run, reset to
+    /// each case's tier and seed.
     Embedded(StubConfig),
     /// An OpenAI-compatible base URL such as `http://127.0.0.1:9000/v1`.
-    BaseUrl(String),
+    BaseUrl(Endpoint),
+}
+
+/// An OpenAI-compatible endpoint.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// Without a trailing slash.
+    pub url: String,
+    /// Sent as a bearer token (from `--api-key-env`).
+    pub api_key: Option<Secret>,
+    /// Outside loopback: only with the spend guard.
+    pub remote: bool,
+}
+
+/// Service mode's settings for the run.
+#[derive(Debug, Clone)]
+pub struct ServiceMode {
+    /// Start the stub (the `Embedded` template) on 127.0.0.1 at this port for the service.
+    pub with_stub: Option<u16>,
+    /// How long to wait for each service to answer before the run (with `--with-stub`).
+    pub ready_wait: Duration,
+}
+
+/// One scenario of the run, with its service when it runs in service mode.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    /// The file name, for messages.
+    pub file: String,
+    pub scenario: Scenario,
+    pub service: Option<ServiceTarget>,
 }
 
 /// A checked run configuration.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RunConfig {
-    /// (file name for messages, scenario) in run order.
-    pub scenarios: Vec<(String, Scenario)>,
+    /// In run order. Either every one has a service (service mode) or none does.
+    pub scenarios: Vec<Planned>,
+    /// Set when the scenarios run in service mode.
+    pub service_mode: Option<ServiceMode>,
+    /// `--max-cost`: the spend guard's cap in USD.
+    pub max_cost_usd: Option<f64>,
+    /// Builds each Goose user's HTTP client (`--resolve`).
+    pub client: Option<ClientFactory>,
     pub catalog: Arc<Catalog>,
     pub target: Target,
     /// The run's folder (`reports/<run-id>`).
@@ -106,17 +157,67 @@ pub async fn execute(cfg: RunConfig) -> anyhow::Result<RunResult> {
             prices: cfg.catalog.prices.clone(),
         })
         .with(HlogExporter);
-    let target_info = match &cfg.target {
-        Target::Embedded(c) => TargetInfo::EmbeddedStub {
+    // Service mode with the stub alongside: one stub for the whole run, on the port the
+    // service was told, and every service must answer before any load is sent.
+    let alongside = match (&cfg.service_mode, &cfg.target) {
+        (
+            Some(ServiceMode {
+                with_stub: Some(port),
+                ready_wait,
+            }),
+            Target::Embedded(template),
+        ) => {
+            let mut c = template.clone();
+            if let Some(first) = cfg.scenarios.first() {
+                c.tier_set = first.scenario.tier_set.clone();
+                c.tier = first.scenario.tiers[0];
+            }
+            let listener = stub::bind_loopback(*port).map_err(|e| {
+                crate::config::ConfigError(format!(
+                    "--with-stub {port}: cannot listen on 127.0.0.1:{port}: {e}"
+                ))
+            })?;
+            let handle = stub::start(c, listener).await?;
+            eprintln!(
+                "postload: OpenAI stub listening; the service must use OPENAI_BASE_URL={}",
+                handle.base_url()
+            );
+            let mut urls: Vec<&str> = cfg
+                .scenarios
+                .iter()
+                .filter_map(|p| p.service.as_ref().map(|s| s.url.as_str()))
+                .collect();
+            urls.dedup();
+            for url in urls {
+                wait_until_answering(url, *ready_wait, &handle.base_url(), cfg.quiet).await?;
+            }
+            Some(handle)
+        }
+        _ => None,
+    };
+    let target_info = match (&cfg.service_mode, &cfg.target) {
+        (Some(_), _) => TargetInfo::Service {
+            openai_stub: alongside.as_ref().map(StubHandle::base_url),
+        },
+        (None, Target::Embedded(c)) => TargetInfo::EmbeddedStub {
             latency: c.fixed_latency.map_or("model profiles".into(), |d| {
                 format!("fixed {} ms", d.as_millis())
             }),
             retry_after: c.retry_after,
         },
-        Target::BaseUrl(u) => TargetInfo::BaseUrl {
-            base_url: u.clone(),
+        (None, Target::BaseUrl(e)) => TargetInfo::BaseUrl {
+            base_url: e.url.clone(),
+            remote: e.remote,
         },
     };
+    // The spend guard: print the worst case before anything is sent.
+    let budget = cfg.max_cost_usd.map(|cap| {
+        let estimate = estimate_max_usd(&cfg);
+        eprintln!(
+            "postload: spend guard: this run costs at most ${estimate:.4} if every call reaches its max_tokens; it stops when spending would pass --max-cost ${cap:.4}"
+        );
+        (Arc::new(std::sync::Mutex::new(Budget::new(cap))), estimate)
+    });
     let mut result = RunResult {
         schema: RESULT_SCHEMA.into(),
         postload_version: env!("CARGO_PKG_VERSION").into(),
@@ -130,8 +231,20 @@ pub async fn execute(cfg: RunConfig) -> anyhow::Result<RunResult> {
             as_of: cfg.catalog.prices.as_of.clone(),
             source: cfg.catalog.prices.source.clone(),
         },
+        budget: None,
         cases: Vec::new(),
     };
+    let budget_info = |b: &(Arc<std::sync::Mutex<Budget>>, f64)| {
+        let g = b.0.lock().unwrap_or_else(|p| p.into_inner());
+        BudgetInfo {
+            max_cost_usd: g.cap_usd(),
+            estimated_max_usd: b.1,
+            spent_usd: g.spent_usd(),
+            stopped: g.tripped(),
+            calls_refused: g.refused(),
+        }
+    };
+    result.budget = budget.as_ref().map(budget_info);
     writer.write(&result)?;
 
     let repetitions: Vec<Option<u32>> = if cfg.repeat > 1 {
@@ -139,7 +252,8 @@ pub async fn execute(cfg: RunConfig) -> anyhow::Result<RunResult> {
     } else {
         vec![None]
     };
-    'cases: for (file, scenario) in &cfg.scenarios {
+    'cases: for planned in &cfg.scenarios {
+        let scenario = &planned.scenario;
         for (&tier, &repetition) in scenario
             .tiers
             .iter()
@@ -157,7 +271,17 @@ pub async fn execute(cfg: RunConfig) -> anyhow::Result<RunResult> {
                     scenario.load.users()
                 );
             }
-            let case = run_case(&cfg, file, scenario, tier, repetition).await?;
+            let case = run_case(
+                &cfg,
+                planned,
+                tier,
+                repetition,
+                alongside.as_ref(),
+                budget.as_ref().map(|b| Arc::clone(&b.0)),
+            )
+            .await?;
+            result.budget = budget.as_ref().map(budget_info);
+            let budget_stopped = result.budget.as_ref().is_some_and(|b| b.stopped);
             let interrupted = case.interrupted;
             if !cfg.quiet {
                 let m = &case.measured;
@@ -174,6 +298,12 @@ pub async fn execute(cfg: RunConfig) -> anyhow::Result<RunResult> {
             result.cases.push(case);
             result.interrupted |= interrupted;
             writer.write(&result)?;
+            if budget_stopped {
+                eprintln!(
+                    "postload: spend guard: --max-cost reached; the attack stopped and the remaining cases were skipped"
+                );
+                break 'cases;
+            }
             if interrupted {
                 break 'cases;
             }
@@ -193,11 +323,14 @@ pub async fn execute(cfg: RunConfig) -> anyhow::Result<RunResult> {
 
 async fn run_case(
     cfg: &RunConfig,
-    file: &str,
-    scenario: &Scenario,
+    planned: &Planned,
     tier: u8,
     repetition: Option<u32>,
+    alongside: Option<&StubHandle>,
+    budget: Option<Arc<std::sync::Mutex<Budget>>>,
 ) -> anyhow::Result<CaseResult> {
+    let file = planned.file.as_str();
+    let scenario = &planned.scenario;
     // Repetitions are independent samples: repetition k runs with seed + k - 1.
     let mut scenario = scenario.clone();
     scenario.seed = scenario
@@ -221,19 +354,45 @@ async fn run_case(
         })?;
 
     // The target for this case.
-    let (stub, base_url) = match &cfg.target {
-        Target::Embedded(template) => {
+    let price = cfg.catalog.prices.models.get(&scenario.model);
+    let (stub, work, root) = match (&planned.service, &cfg.target) {
+        (Some(service), _) => {
+            if let Some(handle) = alongside {
+                handle.reset_to(tier, scenario.seed).await?;
+            }
+            let work = Work::Service {
+                target: Box::new(service.clone()),
+                model: scenario.model.clone(),
+            };
+            (None, work, url_root(&service.url)?)
+        }
+        (None, Target::Embedded(template)) => {
             let mut c = template.clone();
             c.tier_set = scenario.tier_set.clone();
             c.tier = tier;
             c.seed = scenario.seed;
             let handle = stub::start(c, stub::bind_loopback(0)?).await?;
             let url = handle.base_url();
-            (Some(handle), url)
+            let root = url_root(&url)?;
+            (Some(handle), pipeline(scenario, &url, None), root)
         }
-        Target::BaseUrl(u) => (None, u.trim_end_matches('/').to_string()),
+        (None, Target::BaseUrl(e)) => (
+            None,
+            pipeline(scenario, &e.url, e.api_key.clone()),
+            url_root(&e.url)?,
+        ),
     };
-    let root = url_root(&base_url)?;
+    let guard = match (budget, price) {
+        (Some(budget), Some(price)) => Some(Arc::new(SpendGuard {
+            budget,
+            price: *price,
+        })),
+        (Some(_), None) => anyhow::bail!(
+            "{file}: `{}` has no price in prices.toml: the spend guard cannot cap its cost",
+            scenario.model
+        ),
+        _ => None,
+    };
 
     let users = scenario.load.users() as usize;
     let (start, goose_users) = match &scenario.load {
@@ -251,17 +410,18 @@ async fn run_case(
             )
         }
     };
-    let ctx = Arc::new(CaseContext::new(
-        PostPlan::new(&scenario.model, scenario.prompts),
-        format!("{base_url}/chat/completions"),
-        scenario.retry,
-        Duration::from_secs_f64(scenario.request_timeout_s),
-        scenario.seed,
-        scenario.image_prompt_share,
-        goose_users,
+    let ctx = Arc::new(CaseContext::new(CaseSetup {
+        work,
+        timeout: Duration::from_secs_f64(scenario.request_timeout_s),
+        seed: scenario.seed,
+        image_prompt_share: scenario.image_prompt_share,
+        prompts: scenario.prompts,
+        users: goose_users,
         start,
-        Arc::clone(&cfg.stop),
-    ));
+        stop: Arc::clone(&cfg.stop),
+        guard,
+        client: cfg.client.clone(),
+    }));
 
     let goose_dir = cfg.report_dir.join("goose");
     std::fs::create_dir_all(&goose_dir)?;
@@ -307,9 +467,24 @@ async fn run_case(
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .clone();
-    let price = cfg.catalog.prices.models.get(&scenario.model);
-    let measured = recorder.summarize(price, users as u64);
-    let stub_stats = stub.as_ref().map(|h| h.stats());
+    let mut measured = recorder.summarize(price, users as u64);
+    let stub_stats = stub.as_ref().or(alongside).map(|h| h.stats());
+    // Service mode: a service that reports no usage still had its calls counted by the stub.
+    if let (Some(_), Some(stats), TokenSource::Unknown) =
+        (&planned.service, &stub_stats, measured.tokens.source)
+    {
+        let (prompt, cached, completion) = stats.tokens();
+        measured.set_tokens(
+            crate::metrics::cost::Tokens {
+                prompt,
+                cached,
+                completion,
+            },
+            TokenSource::Stub,
+            price,
+            users as u64,
+        );
+    }
     Ok(CaseResult {
         scenario: scenario.name.clone(),
         tier,
@@ -327,13 +502,101 @@ async fn run_case(
             retry: scenario.retry,
             request_timeout_s: scenario.request_timeout_s,
             seed: scenario.seed,
-            latency_profile: profile_info(&cfg.catalog, &scenario.model, &cfg.target),
+            latency_profile: profile_info(&cfg.catalog, &scenario.model, &cfg.target)
+                .filter(|_| planned.service.is_none() || alongside.is_some()),
+            service: planned.service.as_ref().map(ServiceTarget::info),
         },
         interrupted,
         duration_ms: duration.as_secs_f64() * 1000.0,
         measured,
         stub: stub_stats,
     })
+}
+
+/// The post pipeline's work against an OpenAI-compatible base URL.
+fn pipeline(scenario: &Scenario, base_url: &str, api_key: Option<Secret>) -> Work {
+    Work::Pipeline {
+        plan: PostPlan::new(&scenario.model, scenario.prompts),
+        chat_url: format!("{base_url}/chat/completions"),
+        retry: scenario.retry,
+        api_key,
+    }
+}
+
+/// Posts a case plans to send (a sustained load's expected count).
+fn planned_posts(load: &Load) -> f64 {
+    match load {
+        Load::Burst { users } => *users as f64,
+        Load::Sustained { duration_s, .. } => load.rate_per_s().unwrap_or(0.0) * duration_s,
+    }
+}
+
+/// The spend guard's estimate: every case's planned posts with every call at its worst case
+/// (the calls a post brings its own image prompt for are left out at the scenario's share).
+pub fn estimate_max_usd(cfg: &RunConfig) -> f64 {
+    let reps = cfg.repeat.max(1) as f64;
+    cfg.scenarios
+        .iter()
+        .map(|p| {
+            let s = &p.scenario;
+            let Some(price) = cfg.catalog.prices.models.get(&s.model) else {
+                return 0.0;
+            };
+            let image = worst_case_usd(
+                price,
+                s.prompts.image_prompt.prompt_tokens as u64,
+                s.prompts.image_prompt.max_tokens as u64,
+            );
+            let caption = worst_case_usd(
+                price,
+                s.prompts.caption.prompt_tokens as u64,
+                s.prompts.caption.max_tokens as u64,
+            );
+            let per_post = (1.0 - s.image_prompt_share) * image + caption;
+            per_post * planned_posts(&s.load) * s.tiers.len() as f64 * reps
+        })
+        .sum()
+}
+
+/// Polls `url` until it answers HTTP (any status), for at most `wait`.
+async fn wait_until_answering(
+    url: &str,
+    wait: Duration,
+    openai_base_url: &str,
+    quiet: bool,
+) -> anyhow::Result<()> {
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(2))
+        .build()?;
+    let deadline = Instant::now() + wait;
+    if !quiet {
+        eprintln!(
+            "postload: waiting up to {:.0} s for {url} to answer...",
+            wait.as_secs_f64()
+        );
+    }
+    loop {
+        let last = match client.get(url).send().await {
+            Ok(_) => return Ok(()),
+            Err(e) => e,
+        };
+        if Instant::now() >= deadline {
+            let why = if last.is_connect() {
+                "connection refused or unreachable".to_string()
+            } else if last.is_timeout() {
+                "no answer within 2 s".to_string()
+            } else {
+                last.to_string()
+            };
+            return Err(crate::config::ConfigError(format!(
+                "the service at {url} does not answer ({why}) after {:.0} s; start it with OPENAI_BASE_URL={openai_base_url} (or raise --wait-for-target)",
+                wait.as_secs_f64()
+            ))
+            .into());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// `http://host:port` of a base URL (Goose wants a host; our requests use the full URL).

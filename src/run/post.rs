@@ -10,13 +10,17 @@ use std::time::{Duration, Instant};
 use goose::goose::{GooseMethod, GooseRequest, GooseUser, TransactionFunction};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::CONTENT_TYPE;
 use serde::Deserialize;
 
-use crate::metrics::cost::Tokens;
+use crate::metrics::budget::{worst_case_usd, Budget, Reservation};
+use crate::metrics::cost::{cost_usd, Tokens};
 use crate::metrics::{Attempt, CallKind, CallRecord, FailureCause, PostRecord, Recorder};
+use crate::openai::catalog::Price;
 use crate::openai::retry::{AttemptOutcome, RetryPolicy};
 use crate::scenario::prompts::{PostPlan, OWN_IMAGE_PROMPTS};
+use crate::scenario::target::{Secret, ServiceTarget};
+use crate::scenario::Prompts;
 
 /// How posts are sent once every user has reached the start barrier.
 #[derive(Debug)]
@@ -59,15 +63,80 @@ impl Iterator for Arrivals {
     }
 }
 
-/// Everything the Goose users of one case share.
+/// What a post does.
 #[derive(Debug)]
-pub struct CaseContext {
-    pub plan: PostPlan,
-    pub chat_url: String,
-    pub retry: RetryPolicy,
+pub enum Work {
+    /// The post pipeline: postload makes the service's two OpenAI calls itself.
+    Pipeline {
+        plan: PostPlan,
+        chat_url: String,
+        retry: RetryPolicy,
+        /// Sent as `Authorization: Bearer` (marked sensitive); never logged.
+        api_key: Option<Secret>,
+    },
+    /// Service mode: one request per post to the service under test.
+    Service {
+        target: Box<ServiceTarget>,
+        model: String,
+    },
+}
+
+/// The spend guard of a run against a billed endpoint, shared by every case.
+#[derive(Debug)]
+pub struct SpendGuard {
+    /// One budget for the whole run.
+    pub budget: Arc<Mutex<Budget>>,
+    /// The case's model's price.
+    pub price: Price,
+}
+
+impl SpendGuard {
+    fn reserve(&self, worst_usd: f64) -> Option<Reservation> {
+        let r = self
+            .budget
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .reserve(worst_usd);
+        if r.is_none() {
+            goose::trigger_killswitch("the spend guard's --max-cost was reached");
+        }
+        r
+    }
+
+    fn settle(&self, r: Reservation, actual_usd: f64) {
+        self.budget
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .settle(r, actual_usd);
+    }
+}
+
+/// Builds each Goose user's HTTP client when the default one will not do (`--resolve`).
+pub type ClientFactory = Arc<dyn Fn() -> reqwest::ClientBuilder + Send + Sync>;
+
+/// The settings of one case's posts.
+pub struct CaseSetup {
+    pub work: Work,
     pub timeout: Duration,
     pub seed: u64,
     pub image_prompt_share: f64,
+    /// The scenario's call sizes (service mode's worst case for the spend guard).
+    pub prompts: Prompts,
+    /// Goose users (they all meet at the start barrier).
+    pub users: usize,
+    pub start: Start,
+    pub stop: Arc<AtomicBool>,
+    pub guard: Option<Arc<SpendGuard>>,
+    pub client: Option<ClientFactory>,
+}
+
+/// Everything the Goose users of one case share.
+pub struct CaseContext {
+    pub work: Work,
+    pub timeout: Duration,
+    pub seed: u64,
+    pub image_prompt_share: f64,
+    prompts: Prompts,
     /// Set when the start barrier releases the users: the case's time zero.
     origin: OnceLock<Instant>,
     barrier: tokio::sync::Barrier,
@@ -75,34 +144,39 @@ pub struct CaseContext {
     pub recorder: Mutex<Recorder>,
     next_post: AtomicU64,
     stop: Arc<AtomicBool>,
+    guard: Option<Arc<SpendGuard>>,
+    client: Option<ClientFactory>,
+}
+
+impl std::fmt::Debug for CaseContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CaseContext")
+            .field("work", &self.work)
+            .field("seed", &self.seed)
+            .finish_non_exhaustive()
+    }
 }
 
 impl CaseContext {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        plan: PostPlan,
-        chat_url: String,
-        retry: RetryPolicy,
-        timeout: Duration,
-        seed: u64,
-        image_prompt_share: f64,
-        users: usize,
-        start: Start,
-        stop: Arc<AtomicBool>,
-    ) -> Self {
+    pub fn new(setup: CaseSetup) -> Self {
+        let kinds: &[CallKind] = match setup.work {
+            Work::Pipeline { .. } => &CallKind::PIPELINE,
+            Work::Service { .. } => &CallKind::SERVICE,
+        };
         Self {
-            plan,
-            chat_url,
-            retry,
-            timeout,
-            seed,
-            image_prompt_share,
+            recorder: Mutex::new(Recorder::for_kinds(Duration::from_millis(10), kinds)),
+            work: setup.work,
+            timeout: setup.timeout,
+            seed: setup.seed,
+            image_prompt_share: setup.image_prompt_share,
+            prompts: setup.prompts,
             origin: OnceLock::new(),
-            barrier: tokio::sync::Barrier::new(users),
-            start,
-            recorder: Mutex::new(Recorder::default()),
+            barrier: tokio::sync::Barrier::new(setup.users),
+            start: setup.start,
             next_post: AtomicU64::new(0),
-            stop,
+            stop: setup.stop,
+            guard: setup.guard,
+            client: setup.client,
         }
     }
 
@@ -149,6 +223,12 @@ impl CaseContext {
     }
 
     async fn run_user(&self, user: &mut GooseUser) {
+        if let Some(make) = &self.client {
+            if user.set_client_builder(make()).await.is_err() {
+                // Counted like any connection failure: the user's posts cannot be sent.
+                goose::trigger_killswitch("cannot build the HTTP client");
+            }
+        }
         // All users start together once Goose has launched them all (or not at all on Ctrl-C).
         let released = tokio::select! {
             _ = self.barrier.wait() => true,
@@ -191,6 +271,28 @@ impl CaseContext {
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
         rng.set_stream(i);
         let brings_own = rng.random::<f64>() < self.image_prompt_share;
+        match &self.work {
+            Work::Pipeline { plan, .. } => {
+                self.pipeline_post(user, plan, i, intended, brings_own, rng)
+                    .await
+            }
+            Work::Service { target, model } => {
+                self.service_post(user, target, model, i, intended, brings_own, rng)
+                    .await
+            }
+        }
+    }
+
+    /// The post pipeline: the image-prompt call unless the post brings one, then the caption.
+    async fn pipeline_post(
+        &self,
+        user: &mut GooseUser,
+        plan: &PostPlan,
+        i: u64,
+        intended: Duration,
+        brings_own: bool,
+        mut rng: ChaCha8Rng,
+    ) -> PostRecord {
         let mut calls = Vec::with_capacity(2);
         let (image_prompt, image_prompt_tokens) = if brings_own {
             (
@@ -198,10 +300,11 @@ impl CaseContext {
                 40,
             )
         } else {
-            let body = self.plan.variant(i).image_body.clone();
-            let reserve = self.plan.image_reservation(i);
+            let body = plan.variant(i).image_body.clone();
+            let prompt = plan.variant(i).image_prompt_tokens as u64;
+            let max = plan.sizes.image_prompt.max_tokens as u64;
             let (call, answer) = self
-                .call(user, CallKind::ImagePrompt, body, reserve, &mut rng)
+                .call(user, CallKind::ImagePrompt, body, (prompt, max), &mut rng)
                 .await;
             let failure = call.failure;
             calls.push(call);
@@ -217,10 +320,11 @@ impl CaseContext {
                 }
             }
         };
-        let body = self.plan.caption_body(i, &image_prompt).into();
-        let reserve = self.plan.caption_reservation(i, image_prompt_tokens);
+        let body = plan.caption_body(i, &image_prompt).into();
+        let max = plan.sizes.caption.max_tokens as u64;
+        let prompt = plan.caption_reservation(i, image_prompt_tokens) - max;
         let (call, _) = self
-            .call(user, CallKind::Caption, body, reserve, &mut rng)
+            .call(user, CallKind::Caption, body, (prompt, max), &mut rng)
             .await;
         let failure = call.failure;
         calls.push(call);
@@ -232,16 +336,159 @@ impl CaseContext {
         }
     }
 
-    /// One call with retries. Returns the record and, on success, the content and its
-    /// completion tokens.
+    /// Service mode: one request to the service, timed to its last byte. No retries here: the
+    /// service retries its own OpenAI calls, and its users do not resend a post.
+    #[allow(clippy::too_many_arguments)]
+    async fn service_post(
+        &self,
+        user: &mut GooseUser,
+        target: &ServiceTarget,
+        model: &str,
+        i: u64,
+        intended: Duration,
+        brings_own: bool,
+        mut rng: ChaCha8Rng,
+    ) -> PostRecord {
+        let body = target.body(i, model, brings_own, &mut rng);
+        let started = self.now();
+        let mut call = CallRecord {
+            kind: CallKind::Service,
+            attempts: Vec::new(),
+            rate_limit_backoff: Duration::ZERO,
+            other_backoff: Duration::ZERO,
+            started,
+            finished: started,
+            usage: None,
+            model: None,
+            failure: None,
+        };
+        let done = |mut call: CallRecord, now: Duration| {
+            call.finished = now;
+            let failure = call.failure;
+            PostRecord {
+                intended,
+                calls: vec![call],
+                finished: now,
+                failure,
+            }
+        };
+        // The service's calls cannot be seen from here: reserve the scenario's worst case.
+        let reservation = match &self.guard {
+            Some(g) => match g.reserve(self.service_worst_usd(&g.price, brings_own)) {
+                Some(r) => Some(r),
+                None => {
+                    call.failure = Some(FailureCause::BudgetStopped);
+                    return done(call, self.now());
+                }
+            },
+            None => None,
+        };
+        let mut builder = user
+            .client
+            .request(target.method.clone(), target.endpoint())
+            .header(CONTENT_TYPE, "application/json")
+            .body(body)
+            .timeout(self.timeout);
+        for (name, value) in &target.headers {
+            let mut v = reqwest::header::HeaderValue::from_str(value.expose())
+                .expect("header values are checked when the scenario loads");
+            v.set_sensitive(true);
+            builder = builder.header(name.clone(), v);
+        }
+        let method = match target.method.as_str() {
+            "PUT" => GooseMethod::Put,
+            "PATCH" => GooseMethod::Patch,
+            _ => GooseMethod::Post,
+        };
+        let request = GooseRequest::builder()
+            .method(method)
+            .path(target.path.as_str())
+            .name("service")
+            .set_request_builder(builder)
+            .build();
+        let sent = self.now();
+        let (status, result) = match user.request(request).await {
+            Err(_) => (None, Err(FailureCause::Connect)),
+            Ok(goose) => match goose.response {
+                Err(e) => (None, Err(transport_cause(&e))),
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    match response.bytes().await {
+                        Err(e) => (Some(status), Err(transport_cause(&e))),
+                        Ok(_) if status != target.expect_status => {
+                            (Some(status), Err(status_cause(status)))
+                        }
+                        Ok(bytes) => (
+                            Some(status),
+                            target.parse(&bytes).ok_or(FailureCause::BadBody),
+                        ),
+                    }
+                }
+            },
+        };
+        call.attempts.push(Attempt {
+            sent,
+            status,
+            reserved_tokens: 0,
+        });
+        if let (Some(g), Some(r)) = (&self.guard, reservation) {
+            let actual = match (&result, status) {
+                (Ok(a), _) => a.tokens.map_or_else(
+                    || self.service_worst_usd(&g.price, brings_own),
+                    |t| cost_usd(&g.price, t),
+                ),
+                // Refused: nothing reached the service.
+                (Err(FailureCause::Connect), None) => 0.0,
+                // An error status or a broken answer: the service may have called OpenAI.
+                _ => self.service_worst_usd(&g.price, brings_own),
+            };
+            g.settle(r, actual);
+        }
+        match result {
+            Ok(answer) => {
+                call.usage = answer.tokens;
+                call.model = answer.model;
+            }
+            Err(cause) => call.failure = Some(cause),
+        }
+        done(call, self.now())
+    }
+
+    /// The most one post through the service can cost, assuming it makes the scenario's calls.
+    fn service_worst_usd(&self, price: &Price, brings_own: bool) -> f64 {
+        let Work::Service { .. } = &self.work else {
+            return 0.0;
+        };
+        let p = self.prompts;
+        let image = if brings_own {
+            0.0
+        } else {
+            worst_case_usd(
+                price,
+                p.image_prompt.prompt_tokens as u64,
+                p.image_prompt.max_tokens as u64,
+            )
+        };
+        image
+            + worst_case_usd(
+                price,
+                p.caption.prompt_tokens as u64,
+                p.caption.max_tokens as u64,
+            )
+    }
+
+    /// One call with retries. `size` is (prompt tokens, max_tokens): what the rate limiter is
+    /// asked for and what the spend guard reserves. Returns the record and, on success, the
+    /// content and its completion tokens.
     async fn call(
         &self,
         user: &mut GooseUser,
         kind: CallKind,
         body: bytes::Bytes,
-        reserved_tokens: u64,
+        size: (u64, u64),
         rng: &mut ChaCha8Rng,
     ) -> (CallRecord, Option<(String, u32)>) {
+        let reserved_tokens = size.0 + size.1;
         let started = self.now();
         let mut record = CallRecord {
             kind,
@@ -255,8 +502,22 @@ impl CaseContext {
             failure: None,
         };
         for retry in 1.. {
+            let reservation = match &self.guard {
+                Some(g) => match g.reserve(worst_case_usd(&g.price, size.0, size.1)) {
+                    Some(r) => Some(r),
+                    None => {
+                        record.finished = self.now();
+                        record.failure = Some(FailureCause::BudgetStopped);
+                        return (record, None);
+                    }
+                },
+                None => None,
+            };
             let sent = self.now();
             let (status, outcome) = self.attempt(user, kind, body.clone()).await;
+            if let (Some(g), Some(r)) = (&self.guard, reservation) {
+                g.settle(r, billed(&g.price, size, status, &outcome));
+            }
             record.attempts.push(Attempt {
                 sent,
                 status,
@@ -283,7 +544,12 @@ impl CaseContext {
             let delay = if self.stopping() {
                 None
             } else {
-                self.retry.next_delay(retry, &retry_outcome, rng.random())
+                match &self.work {
+                    Work::Pipeline { retry: policy, .. } => {
+                        policy.next_delay(retry, &retry_outcome, rng.random())
+                    }
+                    Work::Service { .. } => None,
+                }
             };
             match delay {
                 Some(d) => {
@@ -310,12 +576,21 @@ impl CaseContext {
         kind: CallKind,
         body: bytes::Bytes,
     ) -> (Option<u16>, Answer) {
-        let builder = user
+        let Work::Pipeline {
+            chat_url, api_key, ..
+        } = &self.work
+        else {
+            unreachable!("only the pipeline makes OpenAI calls")
+        };
+        let mut builder = user
             .client
-            .post(&self.chat_url)
+            .post(chat_url)
             .header(CONTENT_TYPE, "application/json")
             .body(body)
             .timeout(self.timeout);
+        if let Some(key) = api_key {
+            builder = builder.bearer_auth(key.expose());
+        }
         let request = GooseRequest::builder()
             .method(GooseMethod::Post)
             .path("/v1/chat/completions")
@@ -345,34 +620,11 @@ impl CaseContext {
             return (Some(status), Answer::Ok(parse_completion(&bytes)));
         }
         let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-        let retry_after = header("retry-after-ms")
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .map(|ms| Duration::from_secs_f64(ms.max(0.0) / 1000.0))
-            .or_else(|| {
-                header(RETRY_AFTER.as_str())
-                    .and_then(|v| v.trim().parse::<f64>().ok())
-                    .map(|s| Duration::from_secs_f64(s.max(0.0)))
-            });
-        let should_retry = header("x-should-retry").and_then(|v| match v {
-            "true" => Some(true),
-            "false" => Some(false),
-            _ => None,
-        });
-        let cause = match status {
-            429 => FailureCause::RateLimited,
-            500..=599 => FailureCause::ServerError,
-            408 => FailureCause::Timeout,
-            _ => FailureCause::OtherStatus,
-        };
         (
             Some(status),
             Answer::Failed(
-                cause,
-                AttemptOutcome::Status {
-                    code: status,
-                    retry_after,
-                    should_retry,
-                },
+                status_cause(status),
+                AttemptOutcome::from_status(status, header),
             ),
         )
     }
@@ -384,11 +636,45 @@ enum Answer {
     Failed(FailureCause, AttemptOutcome),
 }
 
-fn transport_failure(e: &reqwest::Error) -> Answer {
+fn status_cause(status: u16) -> FailureCause {
+    match status {
+        429 => FailureCause::RateLimited,
+        500..=599 => FailureCause::ServerError,
+        408 => FailureCause::Timeout,
+        _ => FailureCause::OtherStatus,
+    }
+}
+
+/// A transport error's cause: no connection, a timeout, or a connection that broke mid-answer.
+fn transport_cause(e: &reqwest::Error) -> FailureCause {
     if e.is_timeout() {
-        Answer::Failed(FailureCause::Timeout, AttemptOutcome::Timeout)
+        FailureCause::Timeout
+    } else if e.is_connect() {
+        FailureCause::Connect
     } else {
-        Answer::Failed(FailureCause::Connect, AttemptOutcome::Connect)
+        FailureCause::Reset
+    }
+}
+
+fn transport_failure(e: &reqwest::Error) -> Answer {
+    let cause = transport_cause(e);
+    let outcome = if cause == FailureCause::Timeout {
+        AttemptOutcome::Timeout
+    } else {
+        AttemptOutcome::Connect
+    };
+    Answer::Failed(cause, outcome)
+}
+
+/// What an attempt is taken to have cost: its usage if the answer had one; nothing for an HTTP
+/// error (OpenAI bills no failed request); the worst case when it cannot be known (no usage, a
+/// timeout or a broken connection after the request went out).
+fn billed(price: &Price, size: (u64, u64), status: Option<u16>, outcome: &Answer) -> f64 {
+    match outcome {
+        Answer::Ok(Some((_, Some(usage)))) => cost_usd(price, *usage),
+        Answer::Failed(_, _) if status.is_some() => 0.0,
+        Answer::Failed(FailureCause::Connect, _) => 0.0,
+        _ => worst_case_usd(price, size.0, size.1),
     }
 }
 

@@ -103,6 +103,70 @@ fn sized_user(counter: &mut TokenCounter, system: &str, head: &str, target: u32)
     }
 }
 
+/// The brand memory a service adds to each call's user message (the seed's Mem0 look-up),
+/// sized once so that the calls come to the scenario's prompt sizes for a typical business:
+/// (image-prompt filler, caption filler).
+pub fn brand_memory(sizes: Prompts) -> (String, String) {
+    let mut counter = TokenCounter::default();
+    let head = image_head(0);
+    let (image, _) = sized_user(
+        &mut counter,
+        IMAGE_SYSTEM,
+        &head,
+        sizes.image_prompt.prompt_tokens,
+    );
+    let caption_target = sizes
+        .caption
+        .prompt_tokens
+        .saturating_sub(sizes.image_prompt.max_tokens)
+        .saturating_sub(counter.count(IMAGE_PROMPT_LABEL))
+        .max(MIN_PROMPT_TOKENS);
+    let (caption, _) = sized_user(&mut counter, CAPTION_SYSTEM, &head, caption_target);
+    (
+        image[head.len()..].to_string(),
+        caption[head.len()..].to_string(),
+    )
+}
+
+/// A service's image-prompt request for one post.
+pub fn image_prompt_request(
+    model: &str,
+    business: &str,
+    topic: &str,
+    platform: &str,
+    memory: &str,
+    max_tokens: u32,
+) -> Vec<u8> {
+    let user = format!("Business: {business}. Topic: {topic}. Platform: {platform}.\n{memory}");
+    serde_json::to_vec(&json!({
+        "model": model,
+        "messages": messages(IMAGE_SYSTEM, &user),
+        "max_tokens": max_tokens,
+    }))
+    .expect("a JSON value always serializes")
+}
+
+/// A service's caption request for one post, carrying its image prompt.
+pub fn caption_request(
+    model: &str,
+    business: &str,
+    topic: &str,
+    platform: &str,
+    memory: &str,
+    image_prompt: &str,
+    max_tokens: u32,
+) -> Vec<u8> {
+    let user = format!(
+        "Business: {business}. Topic: {topic}. Platform: {platform}.\n{memory}{IMAGE_PROMPT_LABEL}{image_prompt}"
+    );
+    serde_json::to_vec(&json!({
+        "model": model,
+        "messages": messages(CAPTION_SYSTEM, &user),
+        "max_tokens": max_tokens,
+    }))
+    .expect("a JSON value always serializes")
+}
+
 /// One variant's prepared requests.
 #[derive(Debug, Clone)]
 pub struct Variant {

@@ -1,0 +1,340 @@
+//! `postload example-service`: a reference marketing-post service shaped like the planning
+//! note's FastAPI service, for trying service mode end to end without the team's code.
+//!
+//! `POST /api/marketing-post {business, topic, platform, image_prompt?}` looks up the brand
+//! memory (a short delay, as the note's Mem0 call), makes the image-prompt call unless the
+//! request brings an image prompt, makes the caption call, picks a static image URL and answers
+//! `{caption, image_prompt, image_url, model, usage, calls}`. Its OpenAI client retries like the
+//! official SDK (the same policy code the harness uses). `GET /health` answers `ok`, and
+//! `GET /static/images/*` serves the images it links.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::openai::retry::{AttemptOutcome, RetryPolicy};
+use crate::scenario::prompts::{brand_memory, caption_request, image_prompt_request};
+use crate::scenario::target::Secret;
+use crate::scenario::Prompts;
+
+/// How the service is set up.
+#[derive(Debug, Clone)]
+pub struct ExampleConfig {
+    /// Where its OpenAI calls go, e.g. `http://127.0.0.1:9000/v1`.
+    pub openai_base_url: String,
+    pub api_key: Option<Secret>,
+    pub model: String,
+    /// The brand-memory look-up's delay.
+    pub memory_delay: Duration,
+    pub retry: RetryPolicy,
+    /// Per OpenAI call attempt (the SDK's default is 600 s).
+    pub timeout: Duration,
+    /// Prompt sizes and completion caps of its two calls.
+    pub prompts: Prompts,
+}
+
+impl ExampleConfig {
+    pub fn new(openai_base_url: &str) -> Self {
+        Self {
+            openai_base_url: openai_base_url.trim_end_matches('/').to_string(),
+            api_key: None,
+            model: "gpt-4o".into(),
+            memory_delay: Duration::from_millis(20),
+            retry: RetryPolicy::Sdk,
+            timeout: Duration::from_secs(600),
+            prompts: Prompts::default(),
+        }
+    }
+}
+
+struct App {
+    cfg: ExampleConfig,
+    client: reqwest::Client,
+    /// Brand memory for the (image-prompt, caption) calls.
+    memory: (String, String),
+}
+
+/// A running example service. Dropping it stops the server.
+#[derive(Debug)]
+pub struct ExampleHandle {
+    addr: SocketAddr,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl ExampleHandle {
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+    pub fn address(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+/// Starts the service on `listener` (see [`crate::stub::bind_loopback`]).
+pub async fn start(
+    cfg: ExampleConfig,
+    listener: std::net::TcpListener,
+) -> anyhow::Result<ExampleHandle> {
+    listener.set_nonblocking(true)?;
+    let listener = tokio::net::TcpListener::from_std(listener)?;
+    let addr = listener.local_addr()?;
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .connect_timeout(Duration::from_secs(5))
+        .build()?;
+    let memory = brand_memory(cfg.prompts);
+    let app = Arc::new(App {
+        cfg,
+        client,
+        memory,
+    });
+    let router = Router::new()
+        .route("/api/marketing-post", post(marketing_post))
+        .route("/health", get(|| async { Json(json!({"status": "ok"})) }))
+        .route("/", get(|| async { Json(json!({"status": "ok"})) }))
+        .route("/static/images/{name}", get(static_image))
+        .with_state(app);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await;
+    });
+    Ok(ExampleHandle { addr, _stop: stop })
+}
+
+#[derive(Debug, Deserialize)]
+struct PostRequest {
+    business: String,
+    topic: String,
+    platform: String,
+    #[serde(default)]
+    image_prompt: Option<String>,
+}
+
+#[derive(Debug, Default, Clone, Copy, Serialize)]
+struct Usage {
+    prompt_tokens: u64,
+    completion_tokens: u64,
+    total_tokens: u64,
+    prompt_tokens_details: CachedTokens,
+}
+
+#[derive(Debug, Default, Clone, Copy, Serialize)]
+struct CachedTokens {
+    cached_tokens: u64,
+}
+
+impl Usage {
+    fn add(&mut self, v: &Value) {
+        let n = |p: &str| v.pointer(p).and_then(Value::as_u64).unwrap_or(0);
+        self.prompt_tokens += n("/prompt_tokens");
+        self.completion_tokens += n("/completion_tokens");
+        self.total_tokens += n("/total_tokens");
+        self.prompt_tokens_details.cached_tokens += n("/prompt_tokens_details/cached_tokens");
+    }
+}
+
+/// An OpenAI call that failed after its retries.
+#[derive(Debug)]
+struct Upstream {
+    status: Option<u16>,
+    message: String,
+    attempts: u32,
+}
+
+impl IntoResponse for Upstream {
+    fn into_response(self) -> Response {
+        // 429 from OpenAI after the retries: tell the client to come back (as the note's
+        // service would if it passed the status on); anything else is a bad gateway.
+        let status = match self.status {
+            Some(429) => StatusCode::TOO_MANY_REQUESTS,
+            _ => StatusCode::BAD_GATEWAY,
+        };
+        (
+            status,
+            Json(json!({"detail": {
+                "message": self.message,
+                "upstream_status": self.status,
+                "attempts": self.attempts,
+            }})),
+        )
+            .into_response()
+    }
+}
+
+/// The image URLs the service picks from (served by `/static/images/`).
+const IMAGES: [&str; 4] = ["storefront", "product", "team", "poster"];
+
+async fn marketing_post(
+    State(app): State<Arc<App>>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, Response> {
+    // FastAPI answers a request that does not fit its model with 422 and `detail`.
+    let req: PostRequest = serde_json::from_slice(&body).map_err(|e| {
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({"detail": e.to_string()})),
+        )
+            .into_response()
+    })?;
+    // The brand-memory look-up.
+    tokio::time::sleep(app.cfg.memory_delay).await;
+    let cfg = &app.cfg;
+    let mut usage = Usage::default();
+    let mut calls = 0;
+    let image_prompt = match req.image_prompt.filter(|p| !p.trim().is_empty()) {
+        Some(p) => p,
+        None => {
+            let body = image_prompt_request(
+                &cfg.model,
+                &req.business,
+                &req.topic,
+                &req.platform,
+                &app.memory.0,
+                cfg.prompts.image_prompt.max_tokens,
+            );
+            let (content, u) = app.chat(body).await.map_err(IntoResponse::into_response)?;
+            calls += 1;
+            usage.add(&u);
+            content
+        }
+    };
+    let body = caption_request(
+        &cfg.model,
+        &req.business,
+        &req.topic,
+        &req.platform,
+        &app.memory.1,
+        &image_prompt,
+        cfg.prompts.caption.max_tokens,
+    );
+    let (caption, u) = app.chat(body).await.map_err(IntoResponse::into_response)?;
+    calls += 1;
+    usage.add(&u);
+    let image = IMAGES[rand::rng().random_range(0..IMAGES.len())];
+    Ok(Json(json!({
+        "caption": caption,
+        "image_prompt": image_prompt,
+        "image_url": format!("/static/images/{image}.png"),
+        "model": cfg.model,
+        "usage": usage,
+        "calls": calls,
+    })))
+}
+
+impl App {
+    /// One chat completion with the configured retries: (content, usage).
+    async fn chat(&self, body: Vec<u8>) -> Result<(String, Value), Upstream> {
+        let url = format!("{}/chat/completions", self.cfg.openai_base_url);
+        for attempt in 1u32.. {
+            let mut request = self
+                .client
+                .post(&url)
+                .header(header::CONTENT_TYPE, "application/json")
+                .header("x-stainless-retry-count", (attempt - 1).to_string())
+                .timeout(self.cfg.timeout)
+                .body(body.clone());
+            if let Some(key) = &self.cfg.api_key {
+                request = request.bearer_auth(key.expose());
+            }
+            let (outcome, status, message) = match request.send().await {
+                Err(e) => (
+                    if e.is_timeout() {
+                        AttemptOutcome::Timeout
+                    } else {
+                        AttemptOutcome::Connect
+                    },
+                    None,
+                    if e.is_timeout() {
+                        "timed out"
+                    } else {
+                        "connection failed"
+                    }
+                    .to_string(),
+                ),
+                Ok(r) => {
+                    let status = r.status().as_u16();
+                    let headers = r.headers().clone();
+                    match r.bytes().await {
+                        Ok(bytes) if status == 200 => {
+                            let v: Value =
+                                serde_json::from_slice(&bytes).map_err(|_| Upstream {
+                                    status: Some(200),
+                                    message: "OpenAI answered 200 without JSON".into(),
+                                    attempts: attempt,
+                                })?;
+                            let content = v
+                                .pointer("/choices/0/message/content")
+                                .and_then(Value::as_str)
+                                .unwrap_or_default()
+                                .to_string();
+                            return Ok((content, v.get("usage").cloned().unwrap_or(Value::Null)));
+                        }
+                        Ok(bytes) => {
+                            let message = serde_json::from_slice::<Value>(&bytes)
+                                .ok()
+                                .and_then(|v| {
+                                    v.pointer("/error/message")?.as_str().map(str::to_string)
+                                })
+                                .unwrap_or_else(|| format!("OpenAI answered {status}"));
+                            let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
+                            (
+                                AttemptOutcome::from_status(status, header),
+                                Some(status),
+                                message,
+                            )
+                        }
+                        Err(_) => (
+                            AttemptOutcome::Connect,
+                            Some(status),
+                            "the connection broke mid-answer".into(),
+                        ),
+                    }
+                }
+            };
+            let uniform: f64 = rand::rng().random();
+            match self.cfg.retry.next_delay(attempt, &outcome, uniform) {
+                Some(d) => tokio::time::sleep(d).await,
+                None => {
+                    return Err(Upstream {
+                        status,
+                        message,
+                        attempts: attempt,
+                    })
+                }
+            }
+        }
+        unreachable!("the retry loop returns")
+    }
+}
+
+/// A 1×1 PNG: the static images are placeholders (the note's images are static files).
+const PIXEL_PNG: [u8; 67] = [
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4,
+    0x89, 0x00, 0x00, 0x00, 0x0a, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0x00, 0x01, 0x00, 0x00,
+    0x05, 0x00, 0x01, 0x0d, 0x0a, 0x2d, 0xb4, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae,
+    0x42, 0x60, 0x82,
+];
+
+async fn static_image(Path(name): Path<String>) -> Response {
+    match name.strip_suffix(".png") {
+        Some(stem) if IMAGES.contains(&stem) => {
+            ([(header::CONTENT_TYPE, "image/png")], PIXEL_PNG.to_vec()).into_response()
+        }
+        _ => (StatusCode::NOT_FOUND, Json(json!({"detail": "Not Found"}))).into_response(),
+    }
+}

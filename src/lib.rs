@@ -169,11 +169,19 @@ async fn run_scenarios(args: RunArgs) -> anyhow::Result<Outcome> {
         let md = std::fs::read_to_string(dir.join("report.md")).unwrap_or_default();
         append_step_summary(std::path::Path::new(&summary), &md)?;
     }
-    if gates.is_empty() {
-        return Ok(Outcome::Success);
-    }
-    let junit = args.junit.unwrap_or_else(|| dir.join("junit.xml"));
-    apply_gates(&gates, &result, &junit, quiet)
+    let budget_stopped = result.budget.as_ref().is_some_and(|b| b.stopped);
+    let outcome = if gates.is_empty() {
+        Outcome::Success
+    } else {
+        let junit = args.junit.unwrap_or_else(|| dir.join("junit.xml"));
+        apply_gates(&gates, &result, &junit, quiet)?
+    };
+    // The budget stop wins: the run is incomplete, whatever the gates say of what it measured.
+    Ok(if budget_stopped {
+        Outcome::BudgetStopped
+    } else {
+        outcome
+    })
 }
 
 /// `postload compare BASE.json NEW.json`.

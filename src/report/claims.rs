@@ -1,6 +1,7 @@
 //! Claims: statements from the planning note (or a team's own file) judged against a run's
 //! measurements. Pure: a claims file and a result in, verdicts out.
 
+use crate::metrics::TokenSource;
 use serde::{Deserialize, Serialize};
 
 use super::{CaseResult, RunResult};
@@ -258,7 +259,8 @@ pub(crate) fn best_case<'a>(result: &'a RunResult, model: Option<&str>) -> Optio
 pub(crate) fn usd_per_ok_post(case: &CaseResult, model: &str, prices: &PriceTable) -> Option<f64> {
     let price = prices.models.get(model)?;
     let ok = case.measured.posts.ok;
-    (ok > 0).then(|| cost_usd(price, case.measured.tokens.total) / ok as f64)
+    let known = case.measured.tokens.source != TokenSource::Unknown;
+    (ok > 0 && known).then(|| cost_usd(price, case.measured.tokens.total) / ok as f64)
 }
 
 /// $ per successful post at `model`'s prices, projected from the tokens of the run's best case
@@ -318,6 +320,13 @@ pub fn evaluate(claims: &ClaimsFile, result: &RunResult, prices: &PriceTable) ->
                     None,
                     "no successful post".into(),
                 )),
+                Some(c) if c.measured.tokens.source == TokenSource::Unknown => out.push(verdict(
+                    Some(c),
+                    "unknown".into(),
+                    Judgement::NotMeasured,
+                    None,
+                    "the responses carried no usage and no stub counted the calls".into(),
+                )),
                 Some(c) => {
                     let m = c.measured.tokens.per_ok_post.unwrap_or(0.0);
                     let holds = within(m, *value, *tolerance);
@@ -325,11 +334,21 @@ pub fn evaluate(claims: &ClaimsFile, result: &RunResult, prices: &PriceTable) ->
                     out.push(verdict(
                         Some(c),
                         format!("{m:.0} tokens ({})", pct(m, *value)),
-                        if holds { Judgement::Holds } else { Judgement::Fails },
+                        if holds {
+                            Judgement::Holds
+                        } else {
+                            Judgement::Fails
+                        },
                         None,
                         format!(
-                            "{} prompt + {} completion tokens over {} successful posts (usage reported by the target)",
-                            t.prompt, t.completion, c.measured.posts.ok
+                            "{} prompt + {} completion tokens over {} successful posts ({})",
+                            t.prompt,
+                            t.completion,
+                            c.measured.posts.ok,
+                            match c.measured.tokens.source {
+                                TokenSource::Stub => "counted by the stub alongside the service",
+                                _ => "usage reported by the target",
+                            }
                         ),
                     ));
                 }
@@ -527,7 +546,20 @@ fn latency_verdict(claim: &Claim, c: &CaseResult, min_s: f64, max_s: f64, p: Pct
         .posts
         .failed_by_cause
         .contains_key(&FailureCause::RateLimited);
-    if too_slow && hi.is_some() && !rate_limited {
+    let service = c.inputs.service.is_some();
+    let inner_429s = c.stub.as_ref().map(|st| st.rate_limited_total());
+    if too_slow && hi.is_some() && !rate_limited && service {
+        // Service mode: the retries happen inside the service; only the stub saw them.
+        causes.push(match inner_429s {
+            Some(n) if n > 0 => format!(
+                "rate limits: the stub answered {n} 429s to the service's calls, which it retried"
+            ),
+            Some(_) => "model latency: no 429s inside the service, its calls take this long".into(),
+            None => {
+                "the service is slower than claimed (run with --with-stub to see its calls)".into()
+            }
+        });
+    } else if too_slow && hi.is_some() && !rate_limited {
         // Slow posts: 429 backoff, or the model itself.
         if m.backoff_ms.count > 0 {
             causes.push(format!(
@@ -561,7 +593,20 @@ fn latency_verdict(claim: &Claim, c: &CaseResult, min_s: f64, max_s: f64, p: Pct
             Judgement::Fails
         },
         cause: (!holds).then(|| causes.join("; ")),
-        evidence: format!(
+        evidence: match (&c.stub, service) {
+            (Some(st), true) => format!(
+                "tier {} ({} TPM); the service's OpenAI calls (stub): p50 {}, p95 {}; {} 429s inside the service",
+                c.tier,
+                c.inputs.limits.tpm,
+                st.latency_ms.p50.map_or("-".into(), |v| format!("{:.2} s", v / 1000.0)),
+                st.latency_ms.p95.map_or("-".into(), |v| format!("{:.2} s", v / 1000.0)),
+                st.rate_limited_total()
+            ),
+            (None, true) => format!(
+                "tier {} ({} TPM) assumed; the service's calls were not observed",
+                c.tier, c.inputs.limits.tpm
+            ),
+            _ => format!(
             "tier {} ({} TPM); call p50: image prompt {}, caption {}; {} 429s, {} retries",
             c.tier,
             c.inputs.limits.tpm,
@@ -570,6 +615,7 @@ fn latency_verdict(claim: &Claim, c: &CaseResult, min_s: f64, max_s: f64, p: Pct
             m.calls.http_429,
             m.calls.retries
         ),
+        },
     }
 }
 

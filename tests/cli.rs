@@ -122,19 +122,76 @@ fn a_bad_scenario_file_is_exit_2_naming_file_line_and_field() {
 }
 
 #[test]
-fn load_goes_only_to_loopback() {
-    for url in [
-        "http://10.0.0.5:9000/v1",
-        "http://example.com/v1",
-        "ftp://127.0.0.1/v1",
-    ] {
+fn load_leaves_loopback_only_with_allow_spend_and_max_cost() {
+    for url in ["http://10.0.0.5:9000/v1", "http://example.com/v1"] {
         postload()
             .args(["run", "--base-url", url, "--report-dir"])
             .arg(temp("loopback"))
             .assert()
             .code(2)
-            .stderr(contains("--base-url"));
+            .stderr(contains("--base-url").and(contains("--allow-spend")));
     }
+    postload()
+        .args(["run", "--base-url", "ftp://127.0.0.1/v1", "--report-dir"])
+        .arg(temp("loopback"))
+        .assert()
+        .code(2)
+        .stderr(contains("must be http or https"));
+    // So does service mode's target.
+    postload()
+        .args(["run", "--target", "http://10.1.2.3:8000", "--report-dir"])
+        .arg(temp("loopback"))
+        .assert()
+        .code(2)
+        .stderr(contains("10.1.2.3").and(contains("--allow-spend")));
+    // --resolve may only point at this machine.
+    postload()
+        .args([
+            "run",
+            "--resolve",
+            "api.openai.com:443:10.0.0.5",
+            "--report-dir",
+        ])
+        .arg(temp("loopback"))
+        .assert()
+        .code(2)
+        .stderr(contains("--resolve").and(contains("loopback")));
+}
+
+#[test]
+fn with_stub_fails_clearly_when_the_service_does_not_answer() {
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let stub_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let target = format!("http://127.0.0.1:{dead}");
+    postload()
+        .args(["run", "--target", &target, "--with-stub"])
+        .arg(stub_port.to_string())
+        .args(["--wait-for-target", "0.5", "--report-dir"])
+        .arg(temp("not-answering"))
+        .assert()
+        .code(2)
+        .stderr(
+            contains("does not answer")
+                .and(contains(target.as_str()))
+                .and(contains(format!(
+                    "OPENAI_BASE_URL=http://127.0.0.1:{stub_port}/v1"
+                ))),
+        );
+    // --with-stub means service mode.
+    postload()
+        .args(["run", "--with-stub", "9999", "--report-dir"])
+        .arg(temp("not-service"))
+        .assert()
+        .code(2)
+        .stderr(contains("--with-stub"));
 }
 
 #[test]

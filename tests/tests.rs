@@ -5,4 +5,5 @@ mod common;
 mod gates;
 mod report;
 mod run;
+mod service;
 mod stub;

@@ -88,10 +88,13 @@ fn service_section(r: &RunResult) -> Option<Section> {
             "call p50",
             "call p95",
             "call p99",
+            "tokens/post",
+            "stub tokens/post",
             "tokens from",
         ],
         right: vec![
-            false, true, false, true, true, true, true, true, true, true, true, true, true, false,
+            false, true, false, true, true, true, true, true, true, true, true, true, true, true,
+            true, false,
         ],
         ..Section::default()
     };
@@ -130,6 +133,18 @@ fn service_section(r: &RunResult) -> Option<Section> {
                 dash(p50),
                 dash(p95),
                 dash(p99),
+                if m.tokens.source == TokenSource::Unknown {
+                    "unknown".into()
+                } else {
+                    format!("{:.0}", m.tokens.per_post)
+                },
+                match (&c.stub, m.posts.total) {
+                    (Some(st), n) if n > 0 => {
+                        let (p, _, o) = st.tokens();
+                        format!("{:.0}", (p + o) as f64 / n as f64)
+                    }
+                    _ => "-".into(),
+                },
                 name_of(&m.tokens.source),
             ]
             .map(Cell::from)

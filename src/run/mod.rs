@@ -460,7 +460,10 @@ async fn run_case(
         )?;
     attack.execute().await?;
     let duration = started.elapsed();
-    let interrupted = cfg.stop.load(Ordering::SeqCst) || goose::is_killswitch_triggered();
+    // The killswitch is Ctrl-C's, unless the spend guard tripped it.
+    let budget_tripped = ctx.budget_tripped();
+    let interrupted =
+        cfg.stop.load(Ordering::SeqCst) || (goose::is_killswitch_triggered() && !budget_tripped);
 
     let recorder: Recorder = ctx
         .recorder

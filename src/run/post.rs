@@ -180,6 +180,13 @@ impl CaseContext {
         }
     }
 
+    /// The spend guard refused a call (the run must stop).
+    pub fn budget_tripped(&self) -> bool {
+        self.guard
+            .as_ref()
+            .is_some_and(|g| g.budget.lock().unwrap_or_else(|p| p.into_inner()).tripped())
+    }
+
     fn now(&self) -> Duration {
         self.origin.get().map_or(Duration::ZERO, Instant::elapsed)
     }

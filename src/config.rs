@@ -157,6 +157,19 @@ pub fn run_config(
             "--with-stub: needs service mode (--target URL, or scenarios with a [target])".into(),
         ));
     }
+    if args.with_stub.is_some() {
+        let mut sets: Vec<&str> = planned
+            .iter()
+            .map(|p| p.scenario.tier_set.as_str())
+            .collect();
+        sets.dedup();
+        if sets.len() > 1 {
+            return Err(ConfigError(format!(
+                "--with-stub: one stub serves the whole run, but the scenarios use the tier sets {}; run them separately or pass --tiers",
+                sets.join(" and ")
+            )));
+        }
+    }
     if !(args.wait_for_target >= 0.0 && args.wait_for_target.is_finite()) {
         return Err(ConfigError(
             "--wait-for-target: give seconds, 0 or more".into(),

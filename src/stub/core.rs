@@ -27,6 +27,7 @@ use crate::openai::catalog::Catalog;
 use crate::openai::errors::ApiError;
 use crate::openai::latency::Profile;
 use crate::openai::tokens::{CompletionText, TokenCounter};
+use crate::openai::world::{serve, CallRequest, Served};
 
 /// How the stub estimates a request's prompt for the rate limiter (OpenAI estimates before it
 /// tokenizes; its guide says from the character count).
@@ -40,19 +41,7 @@ pub enum PromptEstimate {
     CharsDiv4,
 }
 
-/// Faults injected on purpose, drawn from the seeded stream.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Faults {
-    /// Share of admitted requests answered 500 `server_error`.
-    pub server_error_share: f64,
-    /// Share of admitted requests answered 503 "overloaded".
-    pub overloaded_share: f64,
-    /// Share of successful responses that take `slow_extra` longer.
-    pub slow_share: f64,
-    pub slow_extra: Duration,
-    /// The first N chat requests get a 429 (type tokens) whatever the buckets say.
-    pub first_n_429: u64,
-}
+pub use crate::openai::world::Faults;
 
 /// Everything that shapes the stub's answers.
 #[derive(Debug, Clone)]
@@ -319,7 +308,11 @@ impl StubCore {
             .get_mut(&family)
             .expect("the catalog checks every model's family has limits in every tier");
         let forced = st.stats.chat_requests <= self.config.faults.first_n_429;
-        let admitted = if forced {
+        let profile = self
+            .fixed_profile
+            .as_ref()
+            .unwrap_or_else(|| &catalog.profiles[&req.model.profile]);
+        let served = if forced {
             limiter.charge_rejected(now, reserve);
             let (used, limit) = limiter.tokens_used(now);
             let wait = limiter
@@ -328,7 +321,7 @@ impl StubCore {
                 .unwrap_or(Duration::from_millis(
                     (reserve * 60_000).div_ceil(limit.max(1)),
                 ));
-            Err(Rejection::Exceeded {
+            Served::RateLimited(Rejection::Exceeded {
                 kind: LimitKind::TokensPerMinute,
                 limit,
                 used,
@@ -336,68 +329,65 @@ impl StubCore {
                 wait,
             })
         } else {
-            limiter.admit(now, reserve)
+            let call = CallRequest {
+                reserve,
+                prompt_tokens,
+                max_tokens: req.max_tokens,
+                n: req.n,
+            };
+            serve(limiter, now, &call, profile, &self.config.faults, &mut rng)
         };
         let levels = limiter.levels(now);
-        if let Err(rejection) = admitted {
-            let e = ApiError::rate_limited(
-                rejection.kind().error_type(),
-                rejection.message(&family, &self.config.organization),
-            );
-            let rl = &mut st.stats.rate_limited;
-            match rejection.kind().error_type() {
-                "tokens" => rl.tokens += 1,
-                _ => rl.requests += 1,
-            }
-            rl.too_large += matches!(rejection, Rejection::TooLarge { .. }) as u64;
-            rl.forced += forced as u64;
-            st.stats
-                .models
-                .entry(model_id)
-                .or_default()
-                .rejected_reserved_tokens += reserve;
-            return self.error_reply(st, &e, Some(levels), request_id, rejection.wait());
-        }
-
-        // Draw in a fixed order so a seed always yields the same stream.
-        let fault: f64 = rng.random();
-        let slow: f64 = rng.random();
-        let faults = &self.config.faults;
-        if fault < faults.server_error_share {
-            st.stats.faults.server_error += 1;
-            return self.error_reply(
-                st,
-                &ApiError::server_error(),
-                Some(levels),
-                request_id,
-                None,
-            );
-        }
-        if fault < faults.server_error_share + faults.overloaded_share {
-            st.stats.faults.overloaded += 1;
-            return self.error_reply(st, &ApiError::overloaded(), Some(levels), request_id, None);
-        }
-
-        let profile = self
-            .fixed_profile
-            .as_ref()
-            .unwrap_or_else(|| &catalog.profiles[&req.model.profile]);
-        let choices: Vec<(u32, &str)> = (0..req.n)
-            .map(|_| {
-                let wanted = profile.draw_completion_tokens(&mut rng);
-                match req.max_tokens {
-                    Some(cap) if wanted >= cap => (cap, "length"),
-                    _ => (wanted, "stop"),
+        let (choices, completion_tokens, timing) = match served {
+            Served::RateLimited(rejection) => {
+                let e = ApiError::rate_limited(
+                    rejection.kind().error_type(),
+                    rejection.message(&family, &self.config.organization),
+                );
+                let rl = &mut st.stats.rate_limited;
+                match rejection.kind().error_type() {
+                    "tokens" => rl.tokens += 1,
+                    _ => rl.requests += 1,
                 }
-            })
-            .collect();
-        let completion_tokens: u32 = choices.iter().map(|c| c.0).sum();
-        let longest = choices.iter().map(|c| c.0).max().unwrap_or(0);
-        let mut timing = profile.draw_call(&mut rng, prompt_tokens, longest);
-        if slow < faults.slow_share {
-            st.stats.faults.slow += 1;
-            timing.total += faults.slow_extra;
-        }
+                rl.too_large += matches!(rejection, Rejection::TooLarge { .. }) as u64;
+                rl.forced += forced as u64;
+                st.stats
+                    .models
+                    .entry(model_id)
+                    .or_default()
+                    .rejected_reserved_tokens += reserve;
+                return self.error_reply(st, &e, Some(levels), request_id, rejection.wait());
+            }
+            Served::ServerError => {
+                st.stats.faults.server_error += 1;
+                return self.error_reply(
+                    st,
+                    &ApiError::server_error(),
+                    Some(levels),
+                    request_id,
+                    None,
+                );
+            }
+            Served::Overloaded => {
+                st.stats.faults.overloaded += 1;
+                return self.error_reply(
+                    st,
+                    &ApiError::overloaded(),
+                    Some(levels),
+                    request_id,
+                    None,
+                );
+            }
+            Served::Ok {
+                choices,
+                completion_tokens,
+                timing,
+                slow,
+            } => {
+                st.stats.faults.slow += slow as u64;
+                (choices, completion_tokens, timing)
+            }
+        };
         let chat_id = format!("chatcmpl-{}", alnum_id(&mut rng, 29));
         let fingerprint = format!("fp_{}", hex_id(&mut rng, 10));
         let created = SystemTime::now()

@@ -9,6 +9,7 @@ pub mod example;
 pub mod gate;
 pub mod metrics;
 pub mod openai;
+pub mod plan;
 pub mod report;
 pub mod run;
 pub mod scenario;

@@ -1,5 +1,529 @@
 //! `postload plan`: capacity planning by simulation. [`sim`] is the discrete-event engine; this
-//! module runs it over a grid of models × tiers × users × strategies and judges each cell
-//! against a target.
+//! module runs it over a grid of models × tiers × users × client strategies, judges each cell
+//! against a target (p95 and success rate), finds the lowest tier that meets it, shows what the
+//! note's caching advice changes, and sets the note's monthly table beside the modelled one.
+//! Pure: the caller gives the catalog and gets plain data back.
 
 pub mod sim;
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use self::sim::{simulate, Arrivals, PostShape, SimExtra, SimInput, Strategy};
+use crate::metrics::cost::DAYS_PER_MONTH;
+use crate::openai::bucket::RejectedCost;
+use crate::openai::catalog::Catalog;
+use crate::report::claims::{Check, ClaimsFile};
+use crate::scenario::prompts::PostPlan;
+use crate::scenario::Prompts;
+
+/// What to plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct PlanSpec {
+    pub models: Vec<String>,
+    pub tier_set: String,
+    pub tiers: Vec<u8>,
+    pub users: Vec<u32>,
+    pub strategies: Vec<Strategy>,
+    /// `None`: every user posts once, all at once (a burst). `Some(n)`: each user posts `n` times
+    /// a day, over `days`, following the daily curve.
+    pub posts_per_user_per_day: Option<f64>,
+    pub days: f64,
+    pub curve: Vec<f64>,
+    pub prompts: Prompts,
+    pub image_prompt_share: f64,
+    pub response_cache_hit: f64,
+    pub prompt_cache_hit: f64,
+    pub target: Target,
+    pub seed: u64,
+}
+
+/// What "meets the target" means.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Target {
+    /// p95 of successful posts at most this many seconds.
+    pub p95_s: f64,
+    /// At least this share of posts succeed (1.0: no failed post).
+    pub min_success: f64,
+}
+
+/// One simulated cell.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Cell {
+    pub model: String,
+    pub tier: u8,
+    pub tpm: u64,
+    pub rpm: u64,
+    pub users: u32,
+    pub strategy: Strategy,
+    pub posts: u64,
+    pub success: f64,
+    pub p50_s: Option<f64>,
+    pub p95_s: Option<f64>,
+    pub p99_s: Option<f64>,
+    pub makespan_s: f64,
+    pub http_429: u64,
+    /// Tokens billed for posts that failed in the end.
+    pub wasted_tokens: u64,
+    /// Tokens 429-rejected calls asked to reserve.
+    pub rejected_reserved_tokens: u64,
+    pub tokens_per_post: f64,
+    pub cached_tokens: u64,
+    pub usd_per_post: Option<f64>,
+    /// At the load's posts a day (a burst: the note's middle case, 5 posts per user per day).
+    pub usd_per_month: Option<f64>,
+    pub meets_target: bool,
+    pub response_cache_hits: u64,
+    pub events: u64,
+}
+
+/// For a model, user count and strategy: the lowest tier that meets the target, if any.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Recommendation {
+    pub model: String,
+    pub users: u32,
+    pub strategy: Strategy,
+    pub lowest_tier: Option<u8>,
+    pub usd_per_month: Option<f64>,
+}
+
+/// Caching's effect on one model × users × tier (SDK retries).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct CachingEffect {
+    pub model: String,
+    pub users: u32,
+    pub tier: u8,
+    /// (label, response cache hit ratio, prompt cache hit ratio, 429s, success, $/month)
+    pub rows: Vec<CachingRow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct CachingRow {
+    pub label: String,
+    pub response_cache_hit: f64,
+    pub prompt_cache_hit: f64,
+    pub http_429: u64,
+    pub success: f64,
+    pub usd_per_month: Option<f64>,
+}
+
+/// The note's monthly table, recomputed from its per-post figures, beside the modelled one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct MonthlyRow {
+    pub model: String,
+    pub users: u64,
+    pub posts_per_day: u64,
+    /// As printed in the note.
+    pub note_usd: f64,
+    /// users × posts/day × 30 × the note's $/post, rounded to the cent.
+    pub from_note_per_post_usd: f64,
+    /// The same load at the planner's $/post.
+    pub modelled_usd: Option<f64>,
+}
+
+/// Everything `postload plan` found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct PlanResult {
+    pub schema: String,
+    pub spec: PlanSpec,
+    pub cells: Vec<Cell>,
+    pub recommendations: Vec<Recommendation>,
+    pub caching: Vec<CachingEffect>,
+    pub monthly: Vec<MonthlyRow>,
+    /// The data behind the model, with dates.
+    pub tiers_as_of: String,
+    pub prices_as_of: String,
+}
+
+pub const PLAN_SCHEMA: &str = "postload.plan.v1";
+
+/// A planning input was wrong (the message names the option).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct PlanError(pub String);
+
+/// Posts per day of `users` at the spec's load (a burst: the note's middle case, 5 a day).
+fn posts_per_day(spec: &PlanSpec, users: u32) -> f64 {
+    users as f64 * spec.posts_per_user_per_day.unwrap_or(5.0)
+}
+
+/// One cell's simulation.
+#[allow(clippy::too_many_arguments)]
+pub fn simulate_cell(
+    catalog: &Catalog,
+    spec: &PlanSpec,
+    model: &str,
+    tier: u8,
+    users: u32,
+    strategy: Strategy,
+    response_cache_hit: f64,
+    prompt_cache_hit: f64,
+) -> Result<Cell, PlanError> {
+    let entry = catalog
+        .model(model)
+        .ok_or_else(|| PlanError(format!("--model: unknown model `{model}`")))?;
+    let limits = *catalog
+        .tier(&spec.tier_set, tier)
+        .map_err(|m| PlanError(format!("--tier: {m}")))?
+        .limits
+        .get(&entry.limits)
+        .ok_or_else(|| PlanError(format!("no limits for `{model}` at tier {tier}")))?;
+    let profile = catalog.profiles[&entry.profile].clone();
+    let plan = PostPlan::new(model, spec.prompts);
+    let v = plan.variant(0);
+    let shape = PostShape {
+        image_prompt_tokens: v.image_prompt_tokens,
+        image_max_tokens: spec.prompts.image_prompt.max_tokens,
+        caption_base_tokens: v.caption_base_tokens,
+        caption_max_tokens: spec.prompts.caption.max_tokens,
+        image_prompt_share: spec.image_prompt_share,
+        own_image_prompt_tokens: 40,
+    };
+    let arrivals = match spec.posts_per_user_per_day {
+        None => Arrivals::Burst {
+            posts: users as u64,
+        },
+        Some(_) => Arrivals::Daily {
+            posts_per_day: posts_per_day(spec, users),
+            days: spec.days,
+            curve: spec.curve.clone(),
+        },
+    };
+    let input = SimInput {
+        limits,
+        rejected_cost: RejectedCost::Request,
+        profile,
+        shape,
+        arrivals,
+        strategy,
+        response_cache_hit,
+        response_cache_latency: Duration::from_millis(5),
+        prompt_cache_hit,
+        seed: spec.seed,
+    };
+    let (recorder, extra) = simulate(&input);
+    let price = catalog.prices.models.get(model);
+    let m = recorder.summarize(price, users as u64);
+    Ok(cell(
+        spec, model, tier, limits.tpm, limits.rpm, users, strategy, &m, extra,
+    ))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn cell(
+    spec: &PlanSpec,
+    model: &str,
+    tier: u8,
+    tpm: u64,
+    rpm: u64,
+    users: u32,
+    strategy: Strategy,
+    m: &crate::metrics::Measured,
+    extra: SimExtra,
+) -> Cell {
+    let posts = m.posts.total;
+    let success = if posts > 0 {
+        m.posts.ok as f64 / posts as f64
+    } else {
+        0.0
+    };
+    let s = |v: Option<f64>| v.map(|ms| ms / 1000.0);
+    let p95 = s(m.post_latency_ms.ok.p95);
+    let per_post = m.cost.as_ref().map(|c| c.per_post_usd);
+    let meets = success >= spec.target.min_success && p95.is_some_and(|p| p <= spec.target.p95_s);
+    Cell {
+        model: model.to_string(),
+        tier,
+        tpm,
+        rpm,
+        users,
+        strategy,
+        posts,
+        success,
+        p50_s: s(m.post_latency_ms.ok.p50),
+        p95_s: p95,
+        p99_s: s(m.post_latency_ms.ok.p99),
+        makespan_s: m.makespan_ms / 1000.0,
+        http_429: m.calls.http_429,
+        wasted_tokens: extra.wasted_tokens,
+        rejected_reserved_tokens: m.calls.rejected_reserved_tokens,
+        tokens_per_post: m.tokens.per_post,
+        cached_tokens: m.tokens.total.cached,
+        usd_per_post: per_post,
+        usd_per_month: per_post.map(|p| p * posts_per_day(spec, users) * DAYS_PER_MONTH),
+        meets_target: meets,
+        response_cache_hits: extra.response_cache_hits,
+        events: extra.events,
+    }
+}
+
+/// Checks the spec; the message names the option.
+pub fn check(spec: &PlanSpec, catalog: &Catalog) -> Result<(), PlanError> {
+    let e = |m: String| Err(PlanError(m));
+    if spec.models.is_empty() || spec.tiers.is_empty() || spec.users.is_empty() {
+        return e("--model, --tier and --users each need at least one value".into());
+    }
+    for m in &spec.models {
+        if catalog.model(m).is_none() {
+            return e(format!("--model: unknown model `{m}`"));
+        }
+    }
+    for t in &spec.tiers {
+        catalog
+            .tier(&spec.tier_set, *t)
+            .map_err(|m| PlanError(format!("--tier/--tiers: {m}")))?;
+    }
+    if spec.users.contains(&0) {
+        return e("--users: must be at least 1".into());
+    }
+    for (name, v) in [
+        ("--cache-hit", spec.response_cache_hit),
+        ("--prompt-cache-hit", spec.prompt_cache_hit),
+        ("--image-prompt-share", spec.image_prompt_share),
+        ("--min-success", spec.target.min_success),
+    ] {
+        if !(0.0..=1.0).contains(&v) {
+            return e(format!("{name}: must be between 0 and 1, got {v}"));
+        }
+    }
+    if !(spec.target.p95_s > 0.0) {
+        return e("--p95: must be a positive number of seconds".into());
+    }
+    if let Some(p) = spec.posts_per_user_per_day {
+        if !(p > 0.0 && p.is_finite()) {
+            return e("--posts-per-day: must be positive".into());
+        }
+        if !(spec.days > 0.0 && spec.days <= 31.0) {
+            return e("--days: must be in (0, 31]".into());
+        }
+    }
+    Ok(())
+}
+
+/// Runs the whole plan.
+pub fn plan(
+    catalog: &Catalog,
+    spec: &PlanSpec,
+    claims: &ClaimsFile,
+) -> Result<PlanResult, PlanError> {
+    check(spec, catalog)?;
+    let mut cells = Vec::new();
+    for model in &spec.models {
+        for &users in &spec.users {
+            for &strategy in &spec.strategies {
+                for &tier in &spec.tiers {
+                    cells.push(simulate_cell(
+                        catalog,
+                        spec,
+                        model,
+                        tier,
+                        users,
+                        strategy,
+                        spec.response_cache_hit,
+                        spec.prompt_cache_hit,
+                    )?);
+                }
+            }
+        }
+    }
+    let mut recommendations = Vec::new();
+    for model in &spec.models {
+        for &users in &spec.users {
+            for &strategy in &spec.strategies {
+                let best = cells
+                    .iter()
+                    .filter(|c| {
+                        &c.model == model
+                            && c.users == users
+                            && c.strategy == strategy
+                            && c.meets_target
+                    })
+                    .min_by_key(|c| c.tier);
+                recommendations.push(Recommendation {
+                    model: model.clone(),
+                    users,
+                    strategy,
+                    lowest_tier: best.map(|c| c.tier),
+                    usd_per_month: best.and_then(|c| c.usd_per_month),
+                });
+            }
+        }
+    }
+    // Caching: the note's response cache (30 % hits unless given) and OpenAI's prompt caching
+    // (every eligible call hits unless given), against neither, at the two lowest tiers.
+    let rc = if spec.response_cache_hit > 0.0 {
+        spec.response_cache_hit
+    } else {
+        0.3
+    };
+    let pc = if spec.prompt_cache_hit > 0.0 {
+        spec.prompt_cache_hit
+    } else {
+        1.0
+    };
+    let mut caching = Vec::new();
+    let users = spec.users[0];
+    for model in &spec.models {
+        for &tier in spec.tiers.iter().take(2) {
+            let mut rows = Vec::new();
+            for (label, r, p) in [
+                ("no caching", 0.0, 0.0),
+                ("response cache", rc, 0.0),
+                ("prompt caching", 0.0, pc),
+                ("both", rc, pc),
+            ] {
+                let c = simulate_cell(catalog, spec, model, tier, users, Strategy::Sdk, r, p)?;
+                rows.push(CachingRow {
+                    label: label.into(),
+                    response_cache_hit: r,
+                    prompt_cache_hit: p,
+                    http_429: c.http_429,
+                    success: c.success,
+                    usd_per_month: c.usd_per_month,
+                });
+            }
+            caching.push(CachingEffect {
+                model: model.clone(),
+                users,
+                tier,
+                rows,
+            });
+        }
+    }
+    let monthly = monthly_table(claims, &cells, spec);
+    Ok(PlanResult {
+        schema: PLAN_SCHEMA.into(),
+        spec: spec.clone(),
+        cells,
+        recommendations,
+        caching,
+        monthly,
+        tiers_as_of: catalog
+            .tier_sets
+            .get(&spec.tier_set)
+            .map(|s| format!("{} ({})", s.as_of, s.source))
+            .unwrap_or_default(),
+        prices_as_of: format!("{} ({})", catalog.prices.as_of, catalog.prices.source),
+    })
+}
+
+/// The note's monthly tables (from the claims file): each row recomputed from the note's own
+/// $/post, beside the same load at the planner's $/post for that model (its lowest-tier cell
+/// with no failed post, else any).
+pub fn monthly_table(claims: &ClaimsFile, cells: &[Cell], _spec: &PlanSpec) -> Vec<MonthlyRow> {
+    let per_post = |model: &str| {
+        claims.claim.iter().find_map(|c| match &c.check {
+            Check::CostPerPost {
+                model: m, value, ..
+            } if m == model => Some(*value),
+            _ => None,
+        })
+    };
+    let modelled = |model: &str| {
+        let mut of_model: Vec<&Cell> = cells.iter().filter(|c| c.model == model).collect();
+        of_model.sort_by_key(|c| (c.success < 1.0, c.tier));
+        of_model.first().and_then(|c| c.usd_per_post)
+    };
+    let mut rows = Vec::new();
+    for c in &claims.claim {
+        let Check::MonthlyCost { model, table, .. } = &c.check else {
+            continue;
+        };
+        let Some(note_per_post) = per_post(model) else {
+            continue;
+        };
+        for &(users, ppd, note_usd) in table {
+            let raw = users as f64 * ppd as f64 * DAYS_PER_MONTH * note_per_post;
+            rows.push(MonthlyRow {
+                model: model.clone(),
+                users,
+                posts_per_day: ppd,
+                note_usd,
+                from_note_per_post_usd: (raw * 100.0).round() / 100.0,
+                modelled_usd: modelled(model)
+                    .map(|p| users as f64 * ppd as f64 * DAYS_PER_MONTH * p),
+            });
+        }
+    }
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> PlanSpec {
+        PlanSpec {
+            models: vec!["gpt-4o".into(), "gpt-4o-mini".into()],
+            tier_set: "openai-2025".into(),
+            tiers: vec![1, 2, 3],
+            users: vec![50, 100],
+            strategies: vec![Strategy::Sdk, Strategy::Queue],
+            posts_per_user_per_day: None,
+            days: 1.0,
+            curve: sim::BUSINESS_DAY.to_vec(),
+            prompts: Prompts::default(),
+            image_prompt_share: 0.0,
+            response_cache_hit: 0.0,
+            prompt_cache_hit: 0.0,
+            target: Target {
+                p95_s: 12.0,
+                min_success: 1.0,
+            },
+            seed: 1,
+        }
+    }
+
+    #[test]
+    fn the_notes_monthly_table_is_reproduced_exactly_from_its_per_post_figures() {
+        let claims: ClaimsFile =
+            crate::report::claims::parse("claims.toml", crate::report::claims::EMBEDDED_CLAIMS)
+                .unwrap();
+        let rows = monthly_table(&claims, &[], &spec());
+        assert_eq!(rows.len(), 12);
+        for r in &rows {
+            assert_eq!(r.from_note_per_post_usd, r.note_usd, "{r:?}");
+        }
+    }
+
+    #[test]
+    fn tier_1_cannot_take_a_gpt_4o_burst_and_the_lowest_tier_is_found() {
+        let c = Catalog::embedded();
+        let claims =
+            crate::report::claims::parse("claims.toml", crate::report::claims::EMBEDDED_CLAIMS)
+                .unwrap();
+        let r = plan(&c, &spec(), &claims).unwrap();
+        assert_eq!(r.cells.len(), 2 * 2 * 2 * 3);
+        let cell = |m: &str, t: u8, u: u32, s: Strategy| {
+            r.cells
+                .iter()
+                .find(|c| c.model == m && c.tier == t && c.users == u && c.strategy == s)
+                .unwrap()
+        };
+        // 30,000 TPM against ~2,300 reserved tokens a post: most of a 100-post burst fails.
+        let t1 = cell("gpt-4o", 1, 100, Strategy::Sdk);
+        assert!(t1.success < 0.2 && t1.http_429 > 100, "{t1:?}");
+        assert!(t1.wasted_tokens > 0);
+        // Tier 2 (450,000 TPM) takes it whole.
+        let t2 = cell("gpt-4o", 2, 100, Strategy::Sdk);
+        assert_eq!((t2.success, t2.http_429), (1.0, 0));
+        let rec = r
+            .recommendations
+            .iter()
+            .find(|x| x.model == "gpt-4o" && x.users == 100 && x.strategy == Strategy::Sdk)
+            .unwrap();
+        assert_eq!(rec.lowest_tier, Some(2));
+        // A client-side queue at Tier 1 loses nothing, but waits: p95 far past the target.
+        let q = cell("gpt-4o", 1, 100, Strategy::Queue);
+        assert_eq!((q.success, q.http_429), (1.0, 0));
+        assert!(q.p95_s.unwrap() > 60.0, "{q:?}");
+        // gpt-4o-mini's 200,000 TPM at Tier 1 takes 50 posts.
+        assert_eq!(cell("gpt-4o-mini", 1, 50, Strategy::Sdk).success, 1.0);
+        // Caching cuts the monthly bill.
+        let e = &r.caching[1];
+        assert_eq!((e.model.as_str(), e.tier), ("gpt-4o", 2));
+        let usd = |i: usize| e.rows[i].usd_per_month.unwrap();
+        assert!(usd(1) < usd(0) * 0.8 && usd(2) < usd(0) && usd(3) < usd(1));
+    }
+}

@@ -39,9 +39,97 @@ pub enum Command {
     /// Check a saved result.json against a gate file: exit 0 if every threshold holds, 1 if one
     /// fails, 2 if the gate or result is wrong.
     Check(CheckArgs),
+    /// Plan capacity by simulation (no HTTP): which tier and client strategy meet a target for
+    /// each model and user count, and what it costs a month.
+    Plan(PlanArgs),
     /// Serve a reference marketing-post service (POST /api/marketing-post) that calls OpenAI
     /// (or the stub) like the planning note's service, until Ctrl-C.
     ExampleService(ExampleServiceArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StrategyArg {
+    /// The official SDK's retries.
+    Sdk,
+    /// The cookbook's patient retries.
+    Patient,
+    /// A client-side token bucket: calls wait until the tier's limits let them through.
+    Queue,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CurveArg {
+    /// Quiet nights, a morning peak, steady afternoons (see the README).
+    Business,
+    /// The same rate all day.
+    Flat,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PlanArgs {
+    /// Models to plan for. Repeatable. Default: gpt-4o and gpt-4o-mini.
+    #[arg(long, value_name = "M")]
+    pub model: Vec<String>,
+    /// Tier set (openai-2025, or seed: the planning note's claims).
+    #[arg(long = "tiers", value_name = "SET")]
+    pub tier_set: Option<String>,
+    /// Tiers to try. Repeatable. Default: every tier of the set.
+    #[arg(long, value_name = "N")]
+    pub tier: Vec<u8>,
+    /// User counts. Repeatable. Default: 50 and 100.
+    #[arg(long, value_name = "N")]
+    pub users: Vec<u32>,
+    /// Posts per user per day across a day (a daily curve) instead of one burst of every user.
+    #[arg(long, value_name = "N")]
+    pub posts_per_day: Option<f64>,
+    /// Days to simulate with --posts-per-day.
+    #[arg(long, value_name = "D", default_value_t = 1.0)]
+    pub days: f64,
+    /// The daily curve for --posts-per-day.
+    #[arg(long, value_enum, default_value_t = CurveArg::Business)]
+    pub curve: CurveArg,
+    /// Client strategies. Repeatable. Default: sdk and queue.
+    #[arg(long, value_enum)]
+    pub strategy: Vec<StrategyArg>,
+    /// Target: p95 of successful posts at most this many seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 5.0)]
+    pub p95: f64,
+    /// Target: at least this share of posts succeed (1 = no failed post).
+    #[arg(long, value_name = "SHARE", default_value_t = 1.0)]
+    pub min_success: f64,
+    /// Share of posts the service answers from its response cache (the note's Redis idea).
+    #[arg(long, value_name = "SHARE", default_value_t = 0.0)]
+    pub cache_hit: f64,
+    /// Share of eligible calls (prompts of 1,024 tokens or more) that hit OpenAI's prompt cache.
+    #[arg(long, value_name = "SHARE", default_value_t = 0.0)]
+    pub prompt_cache_hit: f64,
+    /// Share of posts that bring their own image prompt.
+    #[arg(long, value_name = "SHARE", default_value_t = 0.0)]
+    pub image_prompt_share: f64,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Folder for the plan; each plan writes <DIR>/plan-<id>/ (plan.json, plan.md, charts).
+    #[arg(long, value_name = "DIR", default_value = "reports")]
+    pub report_dir: PathBuf,
+    /// Directory with edited copies of the mocks/ data files.
+    #[arg(long, value_name = "DIR")]
+    pub mocks: Option<PathBuf>,
+    /// Claims whose monthly tables to set beside the plan (default: the planning note's).
+    #[arg(long, value_name = "FILE")]
+    pub claims: Option<PathBuf>,
+    /// Also run the live harness (embedded stub) on burst-50 and burst-100 at Tiers 1 and 2 and
+    /// print its p50, p95, makespan and success beside the planner's.
+    #[arg(long)]
+    pub validate: bool,
+    /// With --validate: run the live side this many times faster (see `run --time-scale`).
+    #[arg(long, value_name = "K", default_value_t = 1.0)]
+    pub time_scale: f64,
+    /// With --validate: override the user counts of the live bursts (default 50 and 100).
+    #[arg(long, value_name = "N")]
+    pub validate_users: Vec<u32>,
+    /// Print nothing but errors and the table.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -148,6 +236,11 @@ pub struct RunArgs {
     /// be a loopback address. Repeatable.
     #[arg(long, value_name = "HOST:PORT:ADDR")]
     pub resolve: Vec<String>,
+    /// Run K times faster: the stub's latencies and bucket refill and the run's backoffs,
+    /// arrivals and timeouts all scale together, and results are reported in modelled time.
+    /// (A separate `postload stub` needs the same --time-scale.)
+    #[arg(long, value_name = "K")]
+    pub time_scale: Option<f64>,
     /// Embedded stub: serve every call with this constant latency instead of the model's profile.
     #[arg(long, value_name = "MS")]
     pub latency_ms: Option<u64>,
@@ -288,6 +381,10 @@ pub struct StubOptions {
     /// How the rate limiter estimates a request's prompt.
     #[arg(long, value_enum, default_value_t = PromptEstimateArg::Tokens)]
     pub prompt_estimate: PromptEstimateArg,
+    /// Run K times faster than the wall clock: latencies and bucket refill scale together (the
+    /// client's timers must use the same K, as `postload run --time-scale K` does).
+    #[arg(long, value_name = "K", default_value_t = 1.0)]
+    pub time_scale: f64,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -279,6 +279,14 @@ pub fn run_config(
         quiet: args.quiet,
         stop,
         claims: claims(args.claims.as_deref())?,
+        time_scale: match args.time_scale {
+            Some(k) if !(1.0..=1_000.0).contains(&k) => {
+                return Err(ConfigError(format!(
+                    "--time-scale {k}: give a factor from 1 to 1000"
+                )))
+            }
+            k => k.unwrap_or(1.0),
+        },
         repeat: match args.repeat {
             Some(0) => return Err(ConfigError("--repeat: must be at least 1".into())),
             k => k.unwrap_or(1),
@@ -372,4 +380,73 @@ fn parse_resolve(s: &str) -> Result<(String, std::net::SocketAddr), ConfigError>
         return Err(err("HOST is empty"));
     }
     Ok((host.to_string(), std::net::SocketAddr::new(ip, port)))
+}
+
+/// `postload plan`'s options as a checked plan.
+pub fn plan_spec(
+    args: &crate::cli::PlanArgs,
+    catalog: &Catalog,
+) -> Result<crate::plan::PlanSpec, ConfigError> {
+    use crate::cli::{CurveArg, StrategyArg};
+    use crate::plan::sim::{Strategy, BUSINESS_DAY};
+    let tier_set = args
+        .tier_set
+        .clone()
+        .unwrap_or_else(|| catalog.default_tier_set.clone());
+    let tiers = if args.tier.is_empty() {
+        catalog
+            .tier_sets
+            .get(&tier_set)
+            .map(|s| s.tier.iter().map(|t| t.tier).collect())
+            .ok_or_else(|| ConfigError(format!("--tiers: unknown tier set `{tier_set}`")))?
+    } else {
+        args.tier.clone()
+    };
+    let strategies = if args.strategy.is_empty() {
+        vec![Strategy::Sdk, Strategy::Queue]
+    } else {
+        let mut v: Vec<Strategy> = args
+            .strategy
+            .iter()
+            .map(|s| match s {
+                StrategyArg::Sdk => Strategy::Sdk,
+                StrategyArg::Patient => Strategy::Patient,
+                StrategyArg::Queue => Strategy::Queue,
+            })
+            .collect();
+        v.dedup();
+        v
+    };
+    let spec = crate::plan::PlanSpec {
+        models: if args.model.is_empty() {
+            vec!["gpt-4o".into(), "gpt-4o-mini".into()]
+        } else {
+            args.model.clone()
+        },
+        tier_set,
+        tiers,
+        users: if args.users.is_empty() {
+            vec![50, 100]
+        } else {
+            args.users.clone()
+        },
+        strategies,
+        posts_per_user_per_day: args.posts_per_day,
+        days: args.days,
+        curve: match args.curve {
+            CurveArg::Business => BUSINESS_DAY.to_vec(),
+            CurveArg::Flat => vec![1.0; 24],
+        },
+        prompts: crate::scenario::Prompts::default(),
+        image_prompt_share: args.image_prompt_share,
+        response_cache_hit: args.cache_hit,
+        prompt_cache_hit: args.prompt_cache_hit,
+        target: crate::plan::Target {
+            p95_s: args.p95,
+            min_success: args.min_success,
+        },
+        seed: args.seed,
+    };
+    crate::plan::check(&spec, catalog).map_err(|e| ConfigError(e.0))?;
+    Ok(spec)
 }

@@ -49,6 +49,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Some(Command::Merge(args)) => merge_logs(args),
         Some(Command::Compare(args)) => compare_results(args),
         Some(Command::ExampleService(args)) => serve_example(args).await,
+        Some(Command::Plan(args)) => plan_capacity(args).await,
         None => run_scenarios(cli.run).await,
     }
 }
@@ -71,6 +72,41 @@ fn stop_flag() -> Arc<AtomicBool> {
         });
         stop
     }))
+}
+
+/// `postload plan`: simulate the grid, print the table, write plan.json, plan.md and charts.
+async fn plan_capacity(args: cli::PlanArgs) -> anyhow::Result<Outcome> {
+    let catalog = config::catalog_from(args.mocks.as_deref())?;
+    let claims = config::claims(args.claims.as_deref())?;
+    let spec = config::plan_spec(&args, &catalog)?;
+    let started = std::time::Instant::now();
+    let result = plan::plan(&catalog, &spec, &claims).map_err(|e| config::ConfigError(e.0))?;
+    let took = started.elapsed();
+    print!("{}", report::plan::table(&result));
+    let dir = args.report_dir.join(format!("plan-{}", run::new_run_id()));
+    std::fs::create_dir_all(dir.join("charts"))?;
+    report::write_atomic(&dir.join("plan.json"), &serde_json::to_vec_pretty(&result)?)?;
+    report::write_atomic(
+        &dir.join("plan.md"),
+        report::plan::plan_markdown(&result).as_bytes(),
+    )?;
+    for (name, bytes) in report::charts::plan_charts(&result)? {
+        report::write_atomic(&dir.join(name), &bytes)?;
+    }
+    if !args.quiet {
+        let events: u64 = result.cells.iter().map(|c| c.events).sum();
+        println!(
+            "plan: {} cells, {} simulated posts, {events} events in {:.2} s; {}",
+            result.cells.len(),
+            result.cells.iter().map(|c| c.posts).sum::<u64>(),
+            took.as_secs_f64(),
+            dir.join("plan.md").display()
+        );
+    }
+    if args.validate {
+        run::validate::validate(&args, &catalog, &spec, &dir, stop_flag()).await?;
+    }
+    Ok(Outcome::Success)
 }
 
 /// `postload example-service`: the reference service, until Ctrl-C.
@@ -348,7 +384,19 @@ async fn serve_stub(args: StubArgs) -> anyhow::Result<Outcome> {
         config::ConfigError(format!("--port {}: cannot bind 127.0.0.1: {e}", args.port))
     })?;
     let (set, tier, seed) = (config.tier_set.clone(), config.tier, config.seed);
-    let handle = stub::start(config, listener).await?;
+    let scale = args.stub.time_scale;
+    if !(1.0..=1_000.0).contains(&scale) {
+        return Err(config::ConfigError(format!(
+            "--time-scale {scale}: give a factor from 1 to 1000"
+        ))
+        .into());
+    }
+    let handle = stub::start_with_clock(
+        config,
+        listener,
+        std::sync::Arc::new(clock::SystemClock::scaled(scale)),
+    )
+    .await?;
     println!("OPENAI_BASE_URL={}", handle.base_url());
     eprintln!(
         "postload stub: tier {tier} of `{set}`, seed {seed}; stats at {}/__postload/stats; Ctrl-C stops",

@@ -4,6 +4,7 @@
 //! note's caching advice changes, and sets the note's monthly table beside the modelled one.
 //! Pure: the caller gives the catalog and gets plain data back.
 
+pub mod queue;
 pub mod sim;
 
 use std::time::Duration;
@@ -148,6 +149,40 @@ fn posts_per_day(spec: &PlanSpec, users: u32) -> f64 {
     users as f64 * spec.posts_per_user_per_day.unwrap_or(5.0)
 }
 
+/// The calls of a post as the run sends them: the same prompt text, sized with the same
+/// tokenizer (built once per model and prompt sizes; tokenizing takes milliseconds).
+pub fn post_shape(model: &str, spec: &PlanSpec) -> PostShape {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static SHAPES: OnceLock<Mutex<HashMap<String, (u32, u32)>>> = OnceLock::new();
+    let key = format!("{model}/{:?}", spec.prompts);
+    let cached = SHAPES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&key)
+        .copied();
+    let (image, caption_base) = cached.unwrap_or_else(|| {
+        let plan = PostPlan::new(model, spec.prompts);
+        let v = plan.variant(0);
+        let sizes = (v.image_prompt_tokens, v.caption_base_tokens);
+        SHAPES
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, sizes);
+        sizes
+    });
+    PostShape {
+        image_prompt_tokens: image,
+        image_max_tokens: spec.prompts.image_prompt.max_tokens,
+        caption_base_tokens: caption_base,
+        caption_max_tokens: spec.prompts.caption.max_tokens,
+        image_prompt_share: spec.image_prompt_share,
+        own_image_prompt_tokens: 40,
+    }
+}
+
 /// One cell's simulation.
 #[allow(clippy::too_many_arguments)]
 pub fn simulate_cell(
@@ -170,16 +205,7 @@ pub fn simulate_cell(
         .get(&entry.limits)
         .ok_or_else(|| PlanError(format!("no limits for `{model}` at tier {tier}")))?;
     let profile = catalog.profiles[&entry.profile].clone();
-    let plan = PostPlan::new(model, spec.prompts);
-    let v = plan.variant(0);
-    let shape = PostShape {
-        image_prompt_tokens: v.image_prompt_tokens,
-        image_max_tokens: spec.prompts.image_prompt.max_tokens,
-        caption_base_tokens: v.caption_base_tokens,
-        caption_max_tokens: spec.prompts.caption.max_tokens,
-        image_prompt_share: spec.image_prompt_share,
-        own_image_prompt_tokens: 40,
-    };
+    let shape = post_shape(model, spec);
     let arrivals = match spec.posts_per_user_per_day {
         None => Arrivals::Burst {
             posts: users as u64,
@@ -287,7 +313,7 @@ pub fn check(spec: &PlanSpec, catalog: &Catalog) -> Result<(), PlanError> {
             return e(format!("{name}: must be between 0 and 1, got {v}"));
         }
     }
-    if !(spec.target.p95_s > 0.0) {
+    if spec.target.p95_s.is_nan() || spec.target.p95_s <= 0.0 {
         return e("--p95: must be a positive number of seconds".into());
     }
     if let Some(p) = spec.posts_per_user_per_day {

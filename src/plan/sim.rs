@@ -4,14 +4,14 @@
 //! a client-side token-bucket queue, and are folded into the same [`Recorder`] as live posts. No
 //! clock, no I/O: time is a number in the event queue, randomness comes from the seed.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
+use super::queue::RadixQueue;
 use crate::metrics::cost::Tokens;
 use crate::metrics::{Attempt, CallKind, CallRecord, FailureCause, PostRecord, Recorder};
 use crate::openai::bucket::{Limits, RateLimiter, RejectedCost};
@@ -102,15 +102,17 @@ pub struct SimExtra {
 enum Ev {
     /// Post `p` arrives.
     Arrive(u32),
-    /// Post `p` sends its current call's next attempt (or queues it).
+    /// The post in slot `s` sends its current call's next attempt (or queues it).
     Send(u32),
-    /// Post `p`'s current call answered 200.
+    /// The post in slot `s`'s current call answered 200.
     Answered(u32),
     /// The client-side queue may let its head go.
     Pump,
 }
 
 struct Live {
+    /// The post's number (its random streams), not its slot.
+    post: u32,
     intended: Duration,
     calls: Vec<CallRecord>,
     kind: CallKind,
@@ -121,6 +123,39 @@ struct Live {
     image_completion: u32,
     retry: u32,
     attempts: u32,
+}
+
+/// Live posts by slot; finished posts free their slot, so a day-long stream holds only the posts
+/// in flight, not one entry per post.
+#[derive(Default)]
+struct Slab {
+    items: Vec<Option<Live>>,
+    free: Vec<u32>,
+}
+
+impl Slab {
+    fn insert(&mut self, live: Live) -> u32 {
+        match self.free.pop() {
+            Some(s) => {
+                self.items[s as usize] = Some(live);
+                s
+            }
+            None => {
+                self.items.push(Some(live));
+                (self.items.len() - 1) as u32
+            }
+        }
+    }
+    fn get(&self, s: u32) -> &Live {
+        self.items[s as usize].as_ref().expect("a live post")
+    }
+    fn get_mut(&mut self, s: u32) -> &mut Live {
+        self.items[s as usize].as_mut().expect("a live post")
+    }
+    fn take(&mut self, s: u32) -> Live {
+        self.free.push(s);
+        self.items[s as usize].take().expect("a live post")
+    }
 }
 
 /// A splitmix64 step: independent, cheap streams per (seed, post, attempt).
@@ -148,23 +183,20 @@ pub fn simulate(input: &SimInput) -> (Recorder, SimExtra) {
     let faults = Faults::default();
     let shape = input.shape;
 
-    let mut events: BinaryHeap<Reverse<(Duration, u64, Ev)>> = BinaryHeap::new();
-    let mut seq = 0u64;
-    let mut push = |events: &mut BinaryHeap<Reverse<(Duration, u64, Ev)>>, t: Duration, ev: Ev| {
-        seq += 1;
-        events.push(Reverse((t, seq, ev)));
+    let mut events: Events = RadixQueue::default();
+    let mut push = |events: &mut Events, t: Duration, ev: Ev| {
+        events.push(t.as_nanos() as u64, ev);
     };
 
     // Arrivals: a burst all at once; a day's stream drawn lazily, one arrival ahead.
     let mut arrival_rng = SmallRng::seed_from_u64(mix(input.seed ^ 0xa11));
-    let mut posts: Vec<Option<Live>> = Vec::new();
+    let mut posts = Slab::default();
     let mut next_arrival = 0u32;
     let mut daily_t = 0.0f64;
     let daily = match &input.arrivals {
         Arrivals::Burst { posts: n } => {
             for _ in 0..*n {
                 push(&mut events, Duration::ZERO, Ev::Arrive(next_arrival));
-                posts.push(None);
                 next_arrival += 1;
             }
             None
@@ -203,19 +235,18 @@ pub fn simulate(input: &SimInput) -> (Recorder, SimExtra) {
     };
     if let Some(t) = draw_daily(&mut arrival_rng, &mut daily_t) {
         push(&mut events, t, Ev::Arrive(next_arrival));
-        posts.push(None);
         next_arrival += 1;
     }
 
     let reserve = |l: &Live| (l.prompt_tokens + l.max_tokens) as u64;
-    while let Some(Reverse((now, _, ev))) = events.pop() {
+    while let Some((now_ns, ev)) = events.pop() {
+        let now = Duration::from_nanos(now_ns);
         extra.events += 1;
         match ev {
             Ev::Arrive(p) => {
                 if daily.is_some() {
                     if let Some(t) = draw_daily(&mut arrival_rng, &mut daily_t) {
                         push(&mut events, t, Ev::Arrive(next_arrival));
-                        posts.push(None);
                         next_arrival += 1;
                     }
                 }
@@ -246,7 +277,8 @@ pub fn simulate(input: &SimInput) -> (Recorder, SimExtra) {
                         0,
                     )
                 };
-                posts[p as usize] = Some(Live {
+                let slot = posts.insert(Live {
+                    post: p,
                     intended: now,
                     calls: Vec::with_capacity(2),
                     kind,
@@ -257,10 +289,10 @@ pub fn simulate(input: &SimInput) -> (Recorder, SimExtra) {
                     retry: 0,
                     attempts: 0,
                 });
-                push(&mut events, now, Ev::Send(p));
+                push(&mut events, now, Ev::Send(slot));
             }
             Ev::Send(p) => {
-                let live = posts[p as usize].as_mut().expect("a live post");
+                let live = posts.get_mut(p);
                 if input.strategy == Strategy::Queue && live.retry == 0 {
                     // First attempts go through the client's bucket in order.
                     if queue.is_empty() && client.admit(now, reserve(live)).is_ok() {
@@ -291,7 +323,7 @@ pub fn simulate(input: &SimInput) -> (Recorder, SimExtra) {
             Ev::Pump => {
                 pump_at = None;
                 while let Some(&head) = queue.front() {
-                    let live = posts[head as usize].as_ref().expect("a queued post");
+                    let live = posts.get(head);
                     match client.admit(now, reserve(live)) {
                         Ok(()) => {
                             queue.pop_front();
@@ -319,7 +351,7 @@ pub fn simulate(input: &SimInput) -> (Recorder, SimExtra) {
                             None => {
                                 // Larger than the whole limit: it can never go.
                                 queue.pop_front();
-                                let mut live = posts[head as usize].take().expect("queued");
+                                let mut live = posts.take(head);
                                 live.calls.push(CallRecord {
                                     kind: live.kind,
                                     attempts: Vec::new(),
@@ -344,7 +376,7 @@ pub fn simulate(input: &SimInput) -> (Recorder, SimExtra) {
                 }
             }
             Ev::Answered(p) => {
-                let live = posts[p as usize].as_mut().expect("a live post");
+                let live = posts.get_mut(p);
                 let call = live.calls.last_mut().expect("the answered call");
                 call.finished = now;
                 call.usage = live.pending.take();
@@ -357,7 +389,7 @@ pub fn simulate(input: &SimInput) -> (Recorder, SimExtra) {
                     live.retry = 0;
                     push(&mut events, now, Ev::Send(p));
                 } else {
-                    let live = posts[p as usize].take().expect("live");
+                    let live = posts.take(p);
                     finish(live, now, None, &mut recorder, &mut extra);
                 }
             }
@@ -366,7 +398,7 @@ pub fn simulate(input: &SimInput) -> (Recorder, SimExtra) {
     (recorder, extra)
 }
 
-type Events = BinaryHeap<Reverse<(Duration, u64, Ev)>>;
+type Events = RadixQueue<Ev>;
 
 /// Sends post `p`'s current call now and schedules what follows.
 #[allow(clippy::too_many_arguments)]
@@ -377,17 +409,21 @@ fn send(
     server: &mut RateLimiter,
     retry: &RetryPolicy,
     faults: &Faults,
-    posts: &mut [Option<Live>],
+    posts: &mut Slab,
     events: &mut Events,
     push: &mut impl FnMut(&mut Events, Duration, Ev),
     recorder: &mut Recorder,
     extra: &mut SimExtra,
 ) {
-    let live = posts[p as usize].as_mut().expect("a live post");
+    let live = posts.get_mut(p);
     if live.retry == 0 {
         live.calls.push(CallRecord {
             kind: live.kind,
-            attempts: Vec::with_capacity(1),
+            // Room for every attempt the policy allows: no regrowth on the hot path.
+            attempts: Vec::with_capacity(match input.strategy {
+                Strategy::Patient => 6,
+                _ => 3,
+            }),
             rate_limit_backoff: Duration::ZERO,
             other_backoff: Duration::ZERO,
             started: now,
@@ -398,7 +434,7 @@ fn send(
         });
     }
     live.attempts += 1;
-    let mut rng = rng_for(input.seed, p, live.attempts);
+    let mut rng = rng_for(input.seed, live.post, live.attempts);
     let req = CallRequest {
         reserve: (live.prompt_tokens + live.max_tokens) as u64,
         prompt_tokens: live.prompt_tokens,
@@ -462,7 +498,7 @@ fn send(
                     };
                     call.failure = Some(cause);
                     call.finished = now;
-                    let live = posts[p as usize].take().expect("live");
+                    let live = posts.take(p);
                     finish(live, now, Some(cause), recorder, extra);
                 }
             }

@@ -13,6 +13,7 @@ use super::{CaseResult, Exporter, RunResult};
 use crate::metrics::cost::{DAYS_PER_MONTH, SEED_POSTS_PER_DAY};
 use crate::metrics::PostOutcome;
 use crate::openai::catalog::PriceTable;
+use crate::plan::PlanResult;
 
 /// The models the cost chart compares.
 const COST_MODELS: [&str; 2] = ["gpt-4o", "gpt-4o-mini"];
@@ -544,4 +545,207 @@ impl Exporter for ChartExporter {
     fn outputs(&self, r: &RunResult) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
         self.charts(r)
     }
+}
+
+/// The plan's heat map: p95 of successful posts (colour) for each tier × user count, per model
+/// and strategy (one panel each); a cell that misses the success target is hatched grey.
+fn plan_heatmap<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, r: &PlanResult) -> Drawn
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE)?;
+    let panels: Vec<(String, crate::plan::sim::Strategy)> = r
+        .spec
+        .models
+        .iter()
+        .flat_map(|m| r.spec.strategies.iter().map(move |s| (m.clone(), *s)))
+        .collect();
+    let (title_area, body) = root.split_vertically(50);
+    title_area.titled(
+        &format!(
+            "p95 of successful posts (s) by tier and users; target {} s, grey: fewer than {:.0} % ok",
+            r.spec.target.p95_s,
+            r.spec.target.min_success * 100.0
+        ),
+        ("sans-serif", 20),
+    )?;
+    let cols = panels.len().clamp(1, 2);
+    let rows = panels.len().div_ceil(cols).max(1);
+    let areas = body.split_evenly((rows, cols));
+    let tiers = &r.spec.tiers;
+    let users = &r.spec.users;
+    let worst = r
+        .cells
+        .iter()
+        .filter_map(|c| c.p95_s)
+        .fold(r.spec.target.p95_s * 2.0, f64::max);
+    for ((model, strategy), area) in panels.iter().zip(areas.iter()) {
+        let mut chart = ChartBuilder::on(area)
+            .caption(
+                format!("{model}, {}", super::name_of(strategy)),
+                ("sans-serif", 16),
+            )
+            .margin(8)
+            .x_label_area_size(36)
+            .y_label_area_size(50)
+            .build_cartesian_2d(0..tiers.len() as i32, 0..users.len() as i32)?;
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_labels(tiers.len())
+            .y_labels(users.len())
+            .x_label_formatter(&|i| {
+                tiers
+                    .get(*i as usize)
+                    .map_or(String::new(), |t| format!("tier {t}"))
+            })
+            .y_label_formatter(&|i| {
+                users
+                    .get(*i as usize)
+                    .map_or(String::new(), |u| format!("{u} users"))
+            })
+            .x_desc("tier")
+            .label_style(("sans-serif", 12))
+            .draw()?;
+        for (xi, t) in tiers.iter().enumerate() {
+            for (yi, u) in users.iter().enumerate() {
+                let Some(c) = r.cells.iter().find(|c| {
+                    &c.model == model && c.strategy == *strategy && c.tier == *t && c.users == *u
+                }) else {
+                    continue;
+                };
+                let (x, y) = (xi as i32, yi as i32);
+                let color = match c.p95_s {
+                    _ if c.success < r.spec.target.min_success => RGBColor(170, 170, 170),
+                    None => RGBColor(170, 170, 170),
+                    Some(p) => {
+                        // Green at 0 s, yellow at the target, red at the worst.
+                        let v = (p / worst).clamp(0.0, 1.0);
+                        let at = (r.spec.target.p95_s / worst).clamp(0.01, 0.99);
+                        if v <= at {
+                            let k = v / at;
+                            RGBColor((60.0 + 195.0 * k) as u8, 180, 60)
+                        } else {
+                            let k = (v - at) / (1.0 - at);
+                            RGBColor(230, (200.0 * (1.0 - k)) as u8, 50)
+                        }
+                    }
+                };
+                chart.draw_series(std::iter::once(Rectangle::new(
+                    [(x, y), (x + 1, y + 1)],
+                    color.filled(),
+                )))?;
+                let label = match c.p95_s {
+                    Some(p) => format!("{p:.1} s, {:.0} % ok", c.success * 100.0),
+                    None => format!("{:.0} % ok", c.success * 100.0),
+                };
+                chart.draw_series(std::iter::once(Text::new(
+                    label,
+                    (x, y),
+                    ("sans-serif", 13).into_font().color(&BLACK),
+                )))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The plan's cost against tier: $/month per model and user count (SDK retries, or the first
+/// strategy), with the cells that meet the target marked.
+fn plan_cost<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, r: &PlanResult) -> Drawn
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE)?;
+    let strategy = r.spec.strategies.first().copied();
+    let cells: Vec<&crate::plan::Cell> = r
+        .cells
+        .iter()
+        .filter(|c| Some(c.strategy) == strategy && c.usd_per_month.is_some())
+        .collect();
+    let top = cells
+        .iter()
+        .filter_map(|c| c.usd_per_month)
+        .fold(0.01f64, f64::max)
+        * 3.0;
+    let bottom = cells
+        .iter()
+        .filter_map(|c| c.usd_per_month)
+        .fold(top, f64::min)
+        / 3.0;
+    let (lo, hi) = (
+        *r.spec.tiers.iter().min().unwrap_or(&1) as f64 - 0.5,
+        *r.spec.tiers.iter().max().unwrap_or(&1) as f64 + 0.5,
+    );
+    let mut chart = builder(
+        root,
+        &format!(
+            "OpenAI cost per month by tier ({} retries); filled: meets the target",
+            strategy.map_or(String::new(), |s| super::name_of(&s))
+        ),
+        80,
+    )
+    .build_cartesian_2d(lo..hi, (bottom.max(0.001)..top).log_scale())?;
+    chart
+        .configure_mesh()
+        .x_desc("tier")
+        .y_desc("USD per month (log)")
+        .x_labels(r.spec.tiers.len())
+        .x_label_formatter(&|v| format!("{v:.0}"))
+        .y_label_formatter(&|v| format!("${v:.2}"))
+        .label_style(("sans-serif", 14))
+        .draw()?;
+    let palette = [
+        RGBColor(31, 119, 180),
+        RGBColor(255, 127, 14),
+        RGBColor(44, 160, 44),
+        RGBColor(214, 39, 40),
+        RGBColor(148, 103, 189),
+        RGBColor(140, 86, 75),
+    ];
+    let mut series = 0;
+    for model in &r.spec.models {
+        for u in &r.spec.users {
+            let color = palette[series % palette.len()];
+            series += 1;
+            let pts: Vec<(f64, f64, bool)> = cells
+                .iter()
+                .filter(|c| &c.model == model && c.users == *u)
+                .filter_map(|c| c.usd_per_month.map(|m| (c.tier as f64, m, c.meets_target)))
+                .collect();
+            chart
+                .draw_series(LineSeries::new(
+                    pts.iter().map(|(t, m, _)| (*t, *m)),
+                    color.stroke_width(2),
+                ))?
+                .label(format!("{model}, {u} users"))
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+                });
+            chart.draw_series(pts.iter().map(|(t, m, meets)| {
+                let style = if *meets {
+                    color.filled()
+                } else {
+                    color.stroke_width(2)
+                };
+                Circle::new((*t, *m), 6, style)
+            }))?;
+        }
+    }
+    legend(&mut chart, SeriesLabelPosition::UpperRight)?;
+    Ok(())
+}
+
+/// The plan's charts: `charts/plan-p95` and `charts/plan-cost`, PNG and SVG.
+pub fn plan_charts(r: &PlanResult) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+    register_font()?;
+    let mut out = Vec::new();
+    for (stem, (png, svg)) in [
+        ("plan-p95", both!(plan_heatmap, r)),
+        ("plan-cost", both!(plan_cost, r)),
+    ] {
+        out.push((format!("charts/{stem}.png"), png));
+        out.push((format!("charts/{stem}.svg"), svg));
+    }
+    Ok(out)
 }

@@ -6,6 +6,7 @@
 pub mod charts;
 pub mod claims;
 pub mod markdown;
+pub mod plan;
 pub mod summary;
 
 use std::path::{Path, PathBuf};

@@ -4,6 +4,7 @@
 //! remaining cases and still writes the report, marked interrupted.
 
 pub mod post;
+pub mod validate;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -107,6 +108,9 @@ pub struct RunConfig {
     pub claims: ClaimsFile,
     /// Run every case this many times (seed + 0, 1, ...), keeping each repetition.
     pub repeat: u32,
+    /// Modelled seconds per real second: the embedded stub's latencies and bucket refill and the
+    /// run's waits all run this much faster; results are reported in modelled time.
+    pub time_scale: f64,
 }
 
 fn now_rfc3339() -> String {
@@ -177,7 +181,12 @@ pub async fn execute(cfg: RunConfig) -> anyhow::Result<RunResult> {
                     "--with-stub {port}: cannot listen on 127.0.0.1:{port}: {e}"
                 ))
             })?;
-            let handle = stub::start(c, listener).await?;
+            let handle = stub::start_with_clock(
+                c,
+                listener,
+                Arc::new(crate::clock::SystemClock::scaled(cfg.time_scale)),
+            )
+            .await?;
             eprintln!(
                 "postload: OpenAI stub listening; the service must use OPENAI_BASE_URL={}",
                 handle.base_url()
@@ -371,7 +380,12 @@ async fn run_case(
             c.tier_set = scenario.tier_set.clone();
             c.tier = tier;
             c.seed = scenario.seed;
-            let handle = stub::start(c, stub::bind_loopback(0)?).await?;
+            let handle = stub::start_with_clock(
+                c,
+                stub::bind_loopback(0)?,
+                Arc::new(crate::clock::SystemClock::scaled(cfg.time_scale)),
+            )
+            .await?;
             let url = handle.base_url();
             let root = url_root(&url)?;
             (Some(handle), pipeline(scenario, &url, None), root)
@@ -421,6 +435,7 @@ async fn run_case(
         stop: Arc::clone(&cfg.stop),
         guard,
         client: cfg.client.clone(),
+        time_scale: cfg.time_scale,
     }));
 
     let goose_dir = cfg.report_dir.join("goose");
@@ -452,7 +467,13 @@ async fn run_case(
         )?
         .set_default(
             GooseDefault::Timeout,
-            format!("{}", scenario.request_timeout_s.ceil() as u64).as_str(),
+            format!(
+                "{}",
+                (scenario.request_timeout_s / cfg.time_scale)
+                    .ceil()
+                    .max(1.0) as u64
+            )
+            .as_str(),
         )?
         .set_default(
             GooseDefault::ReportFile,

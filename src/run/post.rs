@@ -128,6 +128,9 @@ pub struct CaseSetup {
     pub stop: Arc<AtomicBool>,
     pub guard: Option<Arc<SpendGuard>>,
     pub client: Option<ClientFactory>,
+    /// Modelled seconds per real second (`--time-scale`): waits are divided by it, measured
+    /// times multiplied, so the results are in modelled time.
+    pub time_scale: f64,
 }
 
 /// Everything the Goose users of one case share.
@@ -146,6 +149,7 @@ pub struct CaseContext {
     stop: Arc<AtomicBool>,
     guard: Option<Arc<SpendGuard>>,
     client: Option<ClientFactory>,
+    time_scale: f64,
 }
 
 impl std::fmt::Debug for CaseContext {
@@ -177,6 +181,7 @@ impl CaseContext {
             stop: setup.stop,
             guard: setup.guard,
             client: setup.client,
+            time_scale: setup.time_scale.max(1e-3),
         }
     }
 
@@ -187,8 +192,23 @@ impl CaseContext {
             .is_some_and(|g| g.budget.lock().unwrap_or_else(|p| p.into_inner()).tripped())
     }
 
+    /// Modelled time since the case's origin.
     fn now(&self) -> Duration {
-        self.origin.get().map_or(Duration::ZERO, Instant::elapsed)
+        let real = self.origin.get().map_or(Duration::ZERO, Instant::elapsed);
+        if self.time_scale == 1.0 {
+            real
+        } else {
+            real.mul_f64(self.time_scale)
+        }
+    }
+
+    /// The real time a modelled duration takes.
+    fn real(&self, modelled: Duration) -> Duration {
+        if self.time_scale == 1.0 {
+            modelled
+        } else {
+            modelled.div_f64(self.time_scale)
+        }
     }
 
     fn stopping(&self) -> bool {
@@ -208,7 +228,7 @@ impl CaseContext {
             if now >= until {
                 return true;
             }
-            let left = until - now;
+            let left = self.real(until - now);
             if left > SPIN {
                 tokio::time::sleep((left - SPIN).min(Duration::from_millis(100))).await;
             } else {
@@ -395,7 +415,7 @@ impl CaseContext {
             .request(target.method.clone(), target.endpoint())
             .header(CONTENT_TYPE, "application/json")
             .body(body)
-            .timeout(self.timeout);
+            .timeout(self.real(self.timeout));
         for (name, value) in &target.headers {
             let mut v = reqwest::header::HeaderValue::from_str(value.expose())
                 .expect("header values are checked when the scenario loads");
@@ -565,7 +585,7 @@ impl CaseContext {
                     } else {
                         record.other_backoff += d;
                     }
-                    tokio::time::sleep(d).await;
+                    tokio::time::sleep(self.real(d)).await;
                 }
                 None => {
                     record.finished = self.now();
@@ -594,7 +614,7 @@ impl CaseContext {
             .post(chat_url)
             .header(CONTENT_TYPE, "application/json")
             .body(body)
-            .timeout(self.timeout);
+            .timeout(self.real(self.timeout));
         if let Some(key) = api_key {
             builder = builder.bearer_auth(key.expose());
         }

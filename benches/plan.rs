@@ -1,0 +1,114 @@
+//! Planner speed: `cargo bench --bench plan`. Simulates one million posts, through the same
+//! `openai::world::serve`, retry policies and Recorder as the live run, and prints the time per
+//! run (best of 3) and events per second. Goal: 1M posts in under 1 s on the project machine.
+
+use std::time::{Duration, Instant};
+
+use postload::openai::bucket::RejectedCost;
+use postload::openai::catalog::Catalog;
+use postload::plan::sim::{simulate, Arrivals, SimInput, Strategy, BUSINESS_DAY};
+use postload::plan::{post_shape, PlanSpec, Target};
+use postload::scenario::Prompts;
+
+fn input(
+    catalog: &Catalog,
+    model: &str,
+    tier: u8,
+    arrivals: Arrivals,
+    strategy: Strategy,
+) -> SimInput {
+    let entry = catalog.model(model).unwrap();
+    let spec = PlanSpec {
+        models: vec![model.into()],
+        tier_set: "openai-2025".into(),
+        tiers: vec![tier],
+        users: vec![1],
+        strategies: vec![strategy],
+        posts_per_user_per_day: None,
+        days: 1.0,
+        curve: BUSINESS_DAY.to_vec(),
+        prompts: Prompts::default(),
+        image_prompt_share: 0.0,
+        response_cache_hit: 0.0,
+        prompt_cache_hit: 0.0,
+        target: Target {
+            p95_s: 5.0,
+            min_success: 1.0,
+        },
+        seed: 1,
+    };
+    SimInput {
+        limits: catalog.tier("openai-2025", tier).unwrap().limits[&entry.limits],
+        rejected_cost: RejectedCost::Request,
+        profile: catalog.profiles[&entry.profile].clone(),
+        shape: post_shape(model, &spec),
+        arrivals,
+        strategy,
+        response_cache_hit: 0.0,
+        response_cache_latency: Duration::from_millis(5),
+        prompt_cache_hit: 0.0,
+        seed: 1,
+    }
+}
+
+fn main() {
+    let catalog = Catalog::embedded();
+    let cases = [
+        (
+            "1M posts over a day (business curve), gpt-4o-mini, tier 5, SDK",
+            input(
+                &catalog,
+                "gpt-4o-mini",
+                5,
+                Arrivals::Daily {
+                    posts_per_day: 1_000_000.0,
+                    days: 1.0,
+                    curve: BUSINESS_DAY.to_vec(),
+                },
+                Strategy::Sdk,
+            ),
+        ),
+        (
+            "1M posts in one burst, gpt-4o-mini, tier 5 (30,000 RPM), client queue",
+            input(
+                &catalog,
+                "gpt-4o-mini",
+                5,
+                Arrivals::Burst { posts: 1_000_000 },
+                Strategy::Queue,
+            ),
+        ),
+        (
+            "1M posts in one burst, gpt-4o, tier 2, SDK retries (mostly 429s)",
+            input(
+                &catalog,
+                "gpt-4o",
+                2,
+                Arrivals::Burst { posts: 1_000_000 },
+                Strategy::Sdk,
+            ),
+        ),
+    ];
+    println!(
+        "{:<72} {:>9} {:>10} {:>12} {:>8}",
+        "case", "posts", "events", "best of 3", "ok %"
+    );
+    for (name, i) in cases {
+        let mut best = Duration::MAX;
+        let mut last = None;
+        for _ in 0..3 {
+            let t = Instant::now();
+            let out = simulate(&i);
+            best = best.min(t.elapsed());
+            last = Some(out);
+        }
+        let (r, extra) = last.unwrap();
+        let posts = r.posts();
+        println!(
+            "{name:<72} {posts:>9} {:>10} {:>10.3} s {:>7.1}%",
+            extra.events,
+            best.as_secs_f64(),
+            r.posts_ok as f64 * 100.0 / posts.max(1) as f64
+        );
+    }
+}

@@ -1,0 +1,281 @@
+//! The plan's outputs: plan.md (through the same format-free [`Document`] as report.md), the
+//! console table, and plan.json.
+
+use std::fmt::Write;
+
+use super::markdown::{markdown, Cell as MdCell, Document, Section};
+use super::name_of;
+use crate::plan::{PlanResult, Target};
+
+fn s(v: Option<f64>) -> String {
+    v.map_or("-".into(), |v| format!("{v:.2}"))
+}
+
+fn usd(v: Option<f64>) -> String {
+    v.map_or("-".into(), |v| {
+        if v >= 100.0 {
+            format!("${v:.0}")
+        } else if v >= 1.0 {
+            format!("${v:.2}")
+        } else {
+            format!("${v:.5}")
+        }
+    })
+}
+
+fn target_text(t: &Target) -> String {
+    format!(
+        "p95 ≤ {} s with at least {:.0} % of posts succeeding",
+        t.p95_s,
+        t.min_success * 100.0
+    )
+}
+
+fn load_text(r: &PlanResult) -> String {
+    match r.spec.posts_per_user_per_day {
+        None => "every user posts once, all at once (a burst)".into(),
+        Some(n) => format!(
+            "each user posts {n} times a day over {} day(s), on the daily curve",
+            r.spec.days
+        ),
+    }
+}
+
+/// plan.md's content.
+pub fn document(r: &PlanResult) -> Document {
+    let intro = format!(
+        "Simulated, not measured: the stub's latency model and token buckets, the run's retry \
+         policies. Load: {}. Target: {}. Tiers: {} {}. Prices: {}. Response cache {:.0} %, \
+         prompt cache {:.0} % of eligible calls.",
+        load_text(r),
+        target_text(&r.spec.target),
+        r.spec.tier_set,
+        r.tiers_as_of,
+        r.prices_as_of,
+        r.spec.response_cache_hit * 100.0,
+        r.spec.prompt_cache_hit * 100.0,
+    );
+    let mut rec = Section {
+        title: "Lowest tier that meets the target".into(),
+        header: vec!["model", "users", "strategy", "lowest tier", "$/month"],
+        right: vec![false, true, false, true, true],
+        ..Section::default()
+    };
+    for x in &r.recommendations {
+        rec.rows.push(vec![
+            MdCell::from(x.model.clone()),
+            MdCell::from(x.users.to_string()),
+            MdCell::from(name_of(&x.strategy)),
+            MdCell {
+                text: x
+                    .lowest_tier
+                    .map_or("none of those tried".into(), |t| t.to_string()),
+                strong: true,
+            },
+            MdCell::from(usd(x.usd_per_month)),
+        ]);
+    }
+    let mut cells = Section {
+        title: "Every cell".into(),
+        paragraphs: vec![
+            "Latencies of successful posts in seconds. Wasted tokens were billed for posts that \
+             failed in the end. $/month is at the load's posts a day (for a burst, 5 posts per \
+             user per day, the note's middle case)."
+                .into(),
+        ],
+        header: vec![
+            "model",
+            "tier",
+            "TPM",
+            "users",
+            "strategy",
+            "ok %",
+            "p50",
+            "p95",
+            "p99",
+            "makespan",
+            "429s",
+            "wasted tokens",
+            "$/post",
+            "$/month",
+            "meets",
+        ],
+        right: vec![
+            false, true, true, true, false, true, true, true, true, true, true, true, true, true,
+            false,
+        ],
+        ..Section::default()
+    };
+    for c in &r.cells {
+        cells.rows.push(
+            [
+                c.model.clone(),
+                c.tier.to_string(),
+                c.tpm.to_string(),
+                c.users.to_string(),
+                name_of(&c.strategy),
+                format!("{:.1}", c.success * 100.0),
+                s(c.p50_s),
+                s(c.p95_s),
+                s(c.p99_s),
+                format!("{:.1}", c.makespan_s),
+                c.http_429.to_string(),
+                c.wasted_tokens.to_string(),
+                usd(c.usd_per_post),
+                usd(c.usd_per_month),
+                if c.meets_target { "yes" } else { "no" }.into(),
+            ]
+            .map(MdCell::from)
+            .to_vec(),
+        );
+    }
+    let mut caching = Section {
+        title: "Caching (the note's advice)".into(),
+        paragraphs: vec![
+            "A response cache answers a share of posts without calling OpenAI (5 ms). OpenAI's \
+             prompt caching bills the shared prefix of prompts of 1,024 tokens or more (the \
+             caption call's system prompt and brand memory) at the cached price; cached tokens \
+             still count against TPM, so it saves money, not 429s. SDK retries."
+                .into(),
+        ],
+        header: vec![
+            "model", "users", "tier", "caching", "429s", "ok %", "$/month",
+        ],
+        right: vec![false, true, true, false, true, true, true],
+        ..Section::default()
+    };
+    for e in &r.caching {
+        for row in &e.rows {
+            let what = match (row.response_cache_hit > 0.0, row.prompt_cache_hit > 0.0) {
+                (false, false) => row.label.clone(),
+                _ => format!(
+                    "{} ({:.0} % / {:.0} %)",
+                    row.label,
+                    row.response_cache_hit * 100.0,
+                    row.prompt_cache_hit * 100.0
+                ),
+            };
+            caching.rows.push(
+                [
+                    e.model.clone(),
+                    e.users.to_string(),
+                    e.tier.to_string(),
+                    what,
+                    row.http_429.to_string(),
+                    format!("{:.1}", row.success * 100.0),
+                    usd(row.usd_per_month),
+                ]
+                .map(MdCell::from)
+                .to_vec(),
+            );
+        }
+    }
+    let mut monthly = Section {
+        title: "Monthly cost: the note's table beside the model".into(),
+        paragraphs: vec![
+            "\"From the note's $/post\" recomputes each row as users × posts a day × 30 × the \
+             note's own $/post; \"modelled\" uses the planner's $/post for that model."
+                .into(),
+        ],
+        header: vec![
+            "model",
+            "users",
+            "posts/day",
+            "the note says",
+            "from the note's $/post",
+            "modelled",
+        ],
+        right: vec![false, true, true, true, true, true],
+        ..Section::default()
+    };
+    for m in &r.monthly {
+        monthly.rows.push(
+            [
+                m.model.clone(),
+                m.users.to_string(),
+                m.posts_per_day.to_string(),
+                format!("${:.2}", m.note_usd),
+                format!("${:.2}", m.from_note_per_post_usd),
+                m.modelled_usd.map_or("-".into(), |v| format!("${v:.2}")),
+            ]
+            .map(MdCell::from)
+            .to_vec(),
+        );
+    }
+    Document {
+        title: "postload plan".into(),
+        intro,
+        sections: vec![rec, cells, caching, monthly],
+    }
+}
+
+/// plan.md, with links to the charts.
+pub fn plan_markdown(r: &PlanResult) -> String {
+    markdown(
+        &document(r),
+        &[
+            ("p95 by tier and users".into(), "charts/plan-p95.png".into()),
+            ("Cost against tier".into(), "charts/plan-cost.png".into()),
+        ],
+    )
+}
+
+/// The console table: the recommendations, then the cells.
+pub fn table(r: &PlanResult) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "target: {}; load: {}",
+        target_text(&r.spec.target),
+        load_text(r)
+    );
+    let _ = writeln!(
+        o,
+        "{:<12} {:>4} {:>5} {:<8} {:>6} {:>7} {:>7} {:>8} {:>6} {:>10} {:>10}  meets",
+        "model",
+        "tier",
+        "users",
+        "strategy",
+        "ok%",
+        "p50 s",
+        "p95 s",
+        "makespan",
+        "429s",
+        "$/post",
+        "$/month"
+    );
+    for c in &r.cells {
+        let _ = writeln!(
+            o,
+            "{:<12} {:>4} {:>5} {:<8} {:>5.1}% {:>7} {:>7} {:>7.1}s {:>6} {:>10} {:>10}  {}",
+            c.model,
+            c.tier,
+            c.users,
+            name_of(&c.strategy),
+            c.success * 100.0,
+            s(c.p50_s),
+            s(c.p95_s),
+            c.makespan_s,
+            c.http_429,
+            usd(c.usd_per_post),
+            usd(c.usd_per_month),
+            if c.meets_target { "yes" } else { "no" }
+        );
+    }
+    let _ = writeln!(o, "\nlowest tier meeting the target:");
+    for x in &r.recommendations {
+        let _ = writeln!(
+            o,
+            "  {} × {} users, {}: {}",
+            x.model,
+            x.users,
+            name_of(&x.strategy),
+            x.lowest_tier
+                .map_or("none of the tiers tried".into(), |t| format!(
+                    "tier {t} ({}/month)",
+                    usd(x.usd_per_month)
+                ))
+        );
+    }
+    o
+}

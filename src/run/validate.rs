@@ -1,0 +1,183 @@
+//! `postload plan --validate`: the planner beside the live harness. For burst-50 and burst-100
+//! at Tiers 1 and 2 (gpt-4o, SDK retries) it runs the embedded stub through Goose and simulates
+//! the same case, then prints p50, p95, makespan and success side by side with their ratios.
+
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::cli::PlanArgs;
+use crate::openai::catalog::Catalog;
+use crate::plan::sim::Strategy;
+use crate::plan::{simulate_cell, Cell, PlanSpec};
+use crate::report::CaseResult;
+
+/// One case, live and simulated.
+#[derive(Debug, Clone, Serialize)]
+pub struct Side {
+    pub scenario: String,
+    pub tier: u8,
+    pub users: u32,
+    pub live: Figures,
+    pub planned: Figures,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct Figures {
+    pub p50_s: Option<f64>,
+    pub p95_s: Option<f64>,
+    pub makespan_s: f64,
+    pub success: f64,
+}
+
+impl Figures {
+    fn of_case(c: &CaseResult) -> Self {
+        let m = &c.measured;
+        Self {
+            p50_s: m.post_latency_ms.ok.p50.map(|v| v / 1000.0),
+            p95_s: m.post_latency_ms.ok.p95.map(|v| v / 1000.0),
+            makespan_s: m.makespan_ms / 1000.0,
+            success: if m.posts.total > 0 {
+                m.posts.ok as f64 / m.posts.total as f64
+            } else {
+                0.0
+            },
+        }
+    }
+    fn of_cell(c: &Cell) -> Self {
+        Self {
+            p50_s: c.p50_s,
+            p95_s: c.p95_s,
+            makespan_s: c.makespan_s,
+            success: c.success,
+        }
+    }
+}
+
+/// planned ÷ live, or `None` when either is missing or zero.
+pub fn ratio(planned: Option<f64>, live: Option<f64>) -> Option<f64> {
+    match (planned, live) {
+        (Some(p), Some(l)) if l > 0.0 => Some(p / l),
+        _ => None,
+    }
+}
+
+/// Runs the comparison and prints it; returns the pairs.
+pub async fn compare(
+    catalog: &Catalog,
+    spec: &PlanSpec,
+    users: &[u32],
+    tiers: &[u8],
+    time_scale: f64,
+    report_dir: &Path,
+    stop: Arc<AtomicBool>,
+) -> anyhow::Result<Vec<Side>> {
+    let args = crate::cli::RunArgs {
+        scenario: vec!["burst-50".into()],
+        users: None,
+        model: Some("gpt-4o".into()),
+        tier: tiers.to_vec(),
+        time_scale: Some(time_scale),
+        report_dir: report_dir.to_path_buf(),
+        quiet: true,
+        retry: Some(crate::cli::RetryArg::Sdk),
+        ..crate::cli::RunArgs::default()
+    };
+    let mut sides = Vec::new();
+    for &u in users {
+        let mut a = args.clone();
+        a.users = Some(u);
+        a.seed = Some(spec.seed);
+        let cfg = crate::config::run_config(&a, Arc::clone(&stop))?;
+        let result = crate::run::execute(cfg).await?;
+        for c in &result.cases {
+            let cell = simulate_cell(catalog, spec, "gpt-4o", c.tier, u, Strategy::Sdk, 0.0, 0.0)
+                .map_err(|e| anyhow::anyhow!(e.0))?;
+            sides.push(Side {
+                scenario: format!("burst-{u}"),
+                tier: c.tier,
+                users: u,
+                live: Figures::of_case(c),
+                planned: Figures::of_cell(&cell),
+            });
+        }
+    }
+    Ok(sides)
+}
+
+/// The side-by-side table.
+pub fn table(sides: &[Side]) -> String {
+    use std::fmt::Write;
+    let f = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.2}"));
+    let r = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.2}"));
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "{:<10} {:>4} | {:>17} | {:>17} | {:>20} | {:>20}",
+        "case",
+        "tier",
+        "p50 s live/plan",
+        "p95 s live/plan",
+        "makespan s live/plan",
+        "ok % live/plan"
+    );
+    for s in sides {
+        let _ = writeln!(
+            o,
+            "{:<10} {:>4} | {:>5} {:>5} x{:>5} | {:>5} {:>5} x{:>5} | {:>6.2} {:>6.2} x{:>5} | {:>6.1} {:>6.1} x{:>5}",
+            s.scenario,
+            s.tier,
+            f(s.live.p50_s),
+            f(s.planned.p50_s),
+            r(ratio(s.planned.p50_s, s.live.p50_s)),
+            f(s.live.p95_s),
+            f(s.planned.p95_s),
+            r(ratio(s.planned.p95_s, s.live.p95_s)),
+            s.live.makespan_s,
+            s.planned.makespan_s,
+            r(ratio(Some(s.planned.makespan_s), Some(s.live.makespan_s))),
+            s.live.success * 100.0,
+            s.planned.success * 100.0,
+            r(ratio(Some(s.planned.success), Some(s.live.success))),
+        );
+    }
+    o
+}
+
+/// `postload plan --validate`.
+pub async fn validate(
+    args: &PlanArgs,
+    catalog: &Catalog,
+    spec: &PlanSpec,
+    dir: &Path,
+    stop: Arc<AtomicBool>,
+) -> anyhow::Result<()> {
+    let users = if args.validate_users.is_empty() {
+        vec![50, 100]
+    } else {
+        args.validate_users.clone()
+    };
+    println!(
+        "\nvalidation: the live harness (embedded stub, gpt-4o, SDK retries) beside the planner; x = plan / live"
+    );
+    let sides = compare(
+        catalog,
+        spec,
+        &users,
+        &[1, 2],
+        args.time_scale,
+        &dir.join("validation"),
+        stop,
+    )
+    .await?;
+    let t = table(&sides);
+    print!("{t}");
+    crate::report::write_atomic(
+        &dir.join("validation.json"),
+        &serde_json::to_vec_pretty(&sides)?,
+    )?;
+    crate::report::write_atomic(&dir.join("validation.txt"), t.as_bytes())?;
+    Ok(())
+}

@@ -36,6 +36,7 @@ fn input(
             min_success: 1.0,
         },
         seed: 1,
+        fixed_latency_ms: None,
     };
     SimInput {
         limits: catalog.tier("openai-2025", tier).unwrap().limits[&entry.limits],

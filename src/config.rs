@@ -446,6 +446,7 @@ pub fn plan_spec(
             min_success: args.min_success,
         },
         seed: args.seed,
+        fixed_latency_ms: None,
     };
     crate::plan::check(&spec, catalog).map_err(|e| ConfigError(e.0))?;
     Ok(spec)

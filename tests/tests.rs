@@ -3,6 +3,7 @@
 mod cli;
 mod common;
 mod gates;
+mod plan;
 mod report;
 mod run;
 mod service;

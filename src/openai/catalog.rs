@@ -388,6 +388,23 @@ impl Catalog {
         })
     }
 
+    /// The profile serving every call in `latency` (`--latency-ms`), writing the `fixed`
+    /// profile's completion length (100 tokens if the data has no such profile).
+    pub fn fixed_profile(&self, latency: std::time::Duration) -> Profile {
+        let completion_tokens = match self.profiles.get("fixed") {
+            Some(Profile::Fixed {
+                completion_tokens, ..
+            }) => *completion_tokens,
+            _ => 100,
+        };
+        Profile::Fixed {
+            as_of: String::new(),
+            source: "--latency-ms".into(),
+            latency_ms: latency.as_millis() as u64,
+            completion_tokens,
+        }
+    }
+
     pub fn model(&self, id: &str) -> Option<&ModelEntry> {
         self.models.iter().find(|m| m.id == id)
     }

@@ -38,6 +38,9 @@ pub struct PlanSpec {
     pub prompt_cache_hit: f64,
     pub target: Target,
     pub seed: u64,
+    /// Serve every call in this many ms instead of the model's profile (as `--latency-ms`).
+    #[serde(default)]
+    pub fixed_latency_ms: Option<u64>,
 }
 
 /// What "meets the target" means.
@@ -204,7 +207,10 @@ pub fn simulate_cell(
         .limits
         .get(&entry.limits)
         .ok_or_else(|| PlanError(format!("no limits for `{model}` at tier {tier}")))?;
-    let profile = catalog.profiles[&entry.profile].clone();
+    let profile = match spec.fixed_latency_ms {
+        Some(ms) => catalog.fixed_profile(Duration::from_millis(ms)),
+        None => catalog.profiles[&entry.profile].clone(),
+    };
     let shape = post_shape(model, spec);
     let arrivals = match spec.posts_per_user_per_day {
         None => Arrivals::Burst {
@@ -498,6 +504,7 @@ mod tests {
                 min_success: 1.0,
             },
             seed: 1,
+            fixed_latency_ms: None,
         }
     }
 

@@ -1,6 +1,8 @@
 //! `postload plan --validate`: the planner beside the live harness. For burst-50 and burst-100
 //! at Tiers 1 and 2 (gpt-4o, SDK retries) it runs the embedded stub through Goose and simulates
-//! the same case, then prints p50, p95, makespan and success side by side with their ratios.
+//! the same case, then prints p50, p95, makespan, success and 429s side by side with their
+//! ratios. A live run is one sample; the planner's side is the median of 21 seeds, its
+//! expectation.
 
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
@@ -30,6 +32,18 @@ pub struct Figures {
     pub p95_s: Option<f64>,
     pub makespan_s: f64,
     pub success: f64,
+    pub http_429: u64,
+}
+
+/// Seeds the planner's side takes the median over.
+pub const PLAN_SEEDS: u64 = 21;
+
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    Some(v[v.len() / 2])
 }
 
 impl Figures {
@@ -44,14 +58,18 @@ impl Figures {
             } else {
                 0.0
             },
+            http_429: m.calls.http_429,
         }
     }
-    fn of_cell(c: &Cell) -> Self {
+    /// The median of each figure over the cells (one per seed).
+    fn median_of(cells: &[Cell]) -> Self {
+        let of = |f: &dyn Fn(&Cell) -> Option<f64>| median(cells.iter().filter_map(f).collect());
         Self {
-            p50_s: c.p50_s,
-            p95_s: c.p95_s,
-            makespan_s: c.makespan_s,
-            success: c.success,
+            p50_s: of(&|c| c.p50_s),
+            p95_s: of(&|c| c.p95_s),
+            makespan_s: of(&|c| Some(c.makespan_s)).unwrap_or(0.0),
+            success: of(&|c| Some(c.success)).unwrap_or(0.0),
+            http_429: of(&|c| Some(c.http_429 as f64)).unwrap_or(0.0) as u64,
         }
     }
 }
@@ -65,15 +83,19 @@ pub fn ratio(planned: Option<f64>, live: Option<f64>) -> Option<f64> {
 }
 
 /// Runs the comparison and prints it; returns the pairs.
+#[allow(clippy::too_many_arguments)]
 pub async fn compare(
     catalog: &Catalog,
     spec: &PlanSpec,
     users: &[u32],
     tiers: &[u8],
     time_scale: f64,
+    fixed_latency_ms: Option<u64>,
     report_dir: &Path,
     stop: Arc<AtomicBool>,
 ) -> anyhow::Result<Vec<Side>> {
+    let mut spec = spec.clone();
+    spec.fixed_latency_ms = fixed_latency_ms;
     let args = crate::cli::RunArgs {
         scenario: vec!["burst-50".into()],
         users: None,
@@ -83,6 +105,7 @@ pub async fn compare(
         report_dir: report_dir.to_path_buf(),
         quiet: true,
         retry: Some(crate::cli::RetryArg::Sdk),
+        latency_ms: fixed_latency_ms,
         ..crate::cli::RunArgs::default()
     };
     let mut sides = Vec::new();
@@ -93,14 +116,21 @@ pub async fn compare(
         let cfg = crate::config::run_config(&a, Arc::clone(&stop))?;
         let result = crate::run::execute(cfg).await?;
         for c in &result.cases {
-            let cell = simulate_cell(catalog, spec, "gpt-4o", c.tier, u, Strategy::Sdk, 0.0, 0.0)
-                .map_err(|e| anyhow::anyhow!(e.0))?;
+            let mut cells = Vec::new();
+            for k in 0..PLAN_SEEDS {
+                let mut s = spec.clone();
+                s.seed = spec.seed.wrapping_add(k);
+                cells.push(
+                    simulate_cell(catalog, &s, "gpt-4o", c.tier, u, Strategy::Sdk, 0.0, 0.0)
+                        .map_err(|e| anyhow::anyhow!(e.0))?,
+                );
+            }
             sides.push(Side {
                 scenario: format!("burst-{u}"),
                 tier: c.tier,
                 users: u,
                 live: Figures::of_case(c),
-                planned: Figures::of_cell(&cell),
+                planned: Figures::median_of(&cells),
             });
         }
     }
@@ -126,7 +156,7 @@ pub fn table(sides: &[Side]) -> String {
     for s in sides {
         let _ = writeln!(
             o,
-            "{:<10} {:>4} | {:>5} {:>5} x{:>5} | {:>5} {:>5} x{:>5} | {:>6.2} {:>6.2} x{:>5} | {:>6.1} {:>6.1} x{:>5}",
+            "{:<10} {:>4} | {:>5} {:>5} x{:>5} | {:>5} {:>5} x{:>5} | {:>6.2} {:>6.2} x{:>5} | {:>6.1} {:>6.1} x{:>5} | {:>4} {:>4} x{:>5}",
             s.scenario,
             s.tier,
             f(s.live.p50_s),
@@ -141,6 +171,12 @@ pub fn table(sides: &[Side]) -> String {
             s.live.success * 100.0,
             s.planned.success * 100.0,
             r(ratio(Some(s.planned.success), Some(s.live.success))),
+            s.live.http_429,
+            s.planned.http_429,
+            r(ratio(
+                Some(s.planned.http_429 as f64),
+                Some(s.live.http_429 as f64)
+            )),
         );
     }
     o
@@ -168,6 +204,7 @@ pub async fn validate(
         &users,
         &[1, 2],
         args.time_scale,
+        None,
         &dir.join("validation"),
         stop,
     )

@@ -150,20 +150,9 @@ impl std::fmt::Debug for StubCore {
 impl StubCore {
     pub fn new(config: StubConfig, clock: Arc<dyn Clock>) -> Result<Self, String> {
         config.validate()?;
-        let fixed_profile = config.fixed_latency.map(|d| {
-            let completion_tokens = match config.catalog.profiles.get("fixed") {
-                Some(Profile::Fixed {
-                    completion_tokens, ..
-                }) => *completion_tokens,
-                _ => 100,
-            };
-            Profile::Fixed {
-                as_of: String::new(),
-                source: "--latency-ms".into(),
-                latency_ms: d.as_millis() as u64,
-                completion_tokens,
-            }
-        });
+        let fixed_profile = config
+            .fixed_latency
+            .map(|d| config.catalog.fixed_profile(d));
         let state = State {
             seq: 0,
             tier: config.tier,

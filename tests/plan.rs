@@ -1,0 +1,183 @@
+//! `postload plan`: the CLI's outputs, and the planner beside the live harness at small scale.
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use postload::openai::catalog::Catalog;
+use postload::plan::sim::{Strategy, BUSINESS_DAY};
+use postload::plan::{PlanSpec, Target};
+use postload::run::validate::{compare, ratio};
+use postload::scenario::Prompts;
+
+use crate::common::{goose_lock, tempdir};
+
+fn spec() -> PlanSpec {
+    PlanSpec {
+        models: vec!["gpt-4o".into()],
+        tier_set: "openai-2025".into(),
+        tiers: vec![1, 2],
+        users: vec![30],
+        strategies: vec![Strategy::Sdk],
+        posts_per_user_per_day: None,
+        days: 1.0,
+        curve: BUSINESS_DAY.to_vec(),
+        prompts: Prompts::default(),
+        image_prompt_share: 0.0,
+        response_cache_hit: 0.0,
+        prompt_cache_hit: 0.0,
+        target: Target {
+            p95_s: 5.0,
+            min_success: 1.0,
+        },
+        seed: 3,
+        fixed_latency_ms: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_planner_agrees_with_the_live_harness_at_small_scale() {
+    let _guard = goose_lock().await;
+    let sides = compare(
+        &Catalog::embedded(),
+        &spec(),
+        &[30],
+        &[1, 2],
+        1.0,
+        Some(400),
+        &tempdir("validate"),
+        Arc::new(AtomicBool::new(false)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(sides.len(), 2);
+    let within = |p: Option<f64>, l: Option<f64>, what: &str| {
+        let r = ratio(p, l).unwrap_or_else(|| panic!("{what}: no value"));
+        assert!((0.9..=1.1).contains(&r), "{what}: plan/live = {r:.3}");
+    };
+    // Tier 2: no 429s; two 400 ms calls a post, the same in both.
+    let t2 = &sides[1];
+    assert_eq!(t2.tier, 2);
+    assert_eq!((t2.live.success, t2.planned.success), (1.0, 1.0));
+    within(t2.planned.p50_s, t2.live.p50_s, "tier 2 p50");
+    within(t2.planned.p95_s, t2.live.p95_s, "tier 2 p95");
+    within(
+        Some(t2.planned.makespan_s),
+        Some(t2.live.makespan_s),
+        "tier 2 makespan",
+    );
+    // Tier 1: 30 posts × ~2,300 reserved tokens against 30,000 TPM; the bucket decides who waits
+    // and who fails, the same way in both.
+    let t1 = &sides[0];
+    assert!(t1.live.http_429 > 10, "{t1:?}");
+    within(
+        Some(t1.planned.http_429 as f64),
+        Some(t1.live.http_429 as f64),
+        "tier 1 429s",
+    );
+    assert!(
+        (t1.planned.success - t1.live.success).abs() <= 0.1,
+        "tier 1 success: {t1:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_time_scaled_run_reports_modelled_time_in_a_fraction_of_it() {
+    let _guard = goose_lock().await;
+    let dir = tempdir("time-scale");
+    let args = postload::cli::RunArgs {
+        scenario: vec!["burst-50".into()],
+        users: Some(20),
+        tier: vec![2],
+        latency_ms: Some(1_000),
+        time_scale: Some(10.0),
+        report_dir: dir.clone(),
+        quiet: true,
+        ..postload::cli::RunArgs::default()
+    };
+    let cfg = postload::config::run_config(&args, Arc::new(AtomicBool::new(false))).unwrap();
+    let r = postload::run::execute(cfg).await.unwrap();
+    let c = &r.cases[0];
+    // Two 1 s calls per post, modelled; served in a tenth of the time.
+    let p50 = c.measured.post_latency_ms.ok.p50.unwrap();
+    assert!((2_000.0..2_300.0).contains(&p50), "{p50}");
+    assert!(c.duration_ms < 1_500.0, "real time {} ms", c.duration_ms);
+    assert_eq!(c.measured.posts.ok, 20);
+}
+
+#[test]
+fn plan_writes_its_table_json_markdown_and_charts() {
+    let dir = tempdir("plan-cli");
+    let out = assert_cmd::Command::cargo_bin("postload")
+        .unwrap()
+        .args([
+            "plan",
+            "--model",
+            "gpt-4o",
+            "--tier",
+            "1",
+            "--tier",
+            "2",
+            "--users",
+            "20",
+            "--users",
+            "60",
+            "--p95",
+            "12",
+            "--report-dir",
+        ])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("lowest tier meeting the target"),
+        "{stdout}"
+    );
+    let runs: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(runs.len(), 1);
+    let plan: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(runs[0].join("plan.json")).unwrap()).unwrap();
+    assert_eq!(plan["schema"], "postload.plan.v1");
+    // 1 model × 2 tiers × 2 user counts × 2 strategies.
+    assert_eq!(plan["cells"].as_array().unwrap().len(), 8);
+    // The note's monthly table, reproduced from its own per-post figures.
+    for row in plan["monthly"].as_array().unwrap() {
+        assert_eq!(row["note_usd"], row["from_note_per_post_usd"], "{row}");
+    }
+    let md = std::fs::read_to_string(runs[0].join("plan.md")).unwrap();
+    for s in [
+        "## Lowest tier that meets the target",
+        "## Caching (the note's advice)",
+        "## Monthly cost: the note's table beside the model",
+    ] {
+        assert!(md.contains(s), "{s}");
+    }
+    for chart in ["plan-p95", "plan-cost"] {
+        let png = std::fs::read(runs[0].join(format!("charts/{chart}.png"))).unwrap();
+        let img = image::load_from_memory(&png).unwrap().to_rgb8();
+        assert_eq!(img.dimensions(), (1000, 600));
+        let first = img.get_pixel(0, 0);
+        assert!(
+            img.pixels().filter(|p| *p != first).count() > 10_000,
+            "{chart} is blank"
+        );
+        let svg = std::fs::read_to_string(runs[0].join(format!("charts/{chart}.svg"))).unwrap();
+        assert!(svg.contains("tier"), "{chart}");
+    }
+    // Bad input: exit 2 naming the option.
+    assert_cmd::Command::cargo_bin("postload")
+        .unwrap()
+        .args(["plan", "--cache-hit", "1.5", "--report-dir"])
+        .arg(&dir)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("--cache-hit"));
+}

@@ -7,6 +7,7 @@ use std::sync::OnceLock;
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::claims::{best_case, usd_per_ok_post};
 use super::{CaseResult, Exporter, RunResult};
@@ -563,7 +564,7 @@ where
     let (title_area, body) = root.split_vertically(50);
     title_area.titled(
         &format!(
-            "p95 of successful posts (s) by tier and users; target {} s, grey: fewer than {:.0} % ok",
+            "p95 of successful posts by tier and users: green meets {} s, red misses it, grey: under {:.0} % of posts ok",
             r.spec.target.p95_s,
             r.spec.target.min_success * 100.0
         ),
@@ -574,11 +575,12 @@ where
     let areas = body.split_evenly((rows, cols));
     let tiers = &r.spec.tiers;
     let users = &r.spec.users;
-    let worst = r
-        .cells
-        .iter()
-        .filter_map(|c| c.p95_s)
-        .fold(r.spec.target.p95_s * 2.0, f64::max);
+    let target = r.spec.target.p95_s;
+    // The centre of cell i is at i + 0.5: label only those.
+    let centre = |v: f64| {
+        let i = v - 0.5;
+        (i.fract().abs() < 1e-6 && i >= 0.0).then_some(i as usize)
+    };
     for ((model, strategy), area) in panels.iter().zip(areas.iter()) {
         let mut chart = ChartBuilder::on(area)
             .caption(
@@ -587,25 +589,24 @@ where
             )
             .margin(8)
             .x_label_area_size(36)
-            .y_label_area_size(50)
-            .build_cartesian_2d(0..tiers.len() as i32, 0..users.len() as i32)?;
+            .y_label_area_size(70)
+            .build_cartesian_2d(0.0..tiers.len() as f64, 0.0..users.len() as f64)?;
         chart
             .configure_mesh()
             .disable_mesh()
-            .x_labels(tiers.len())
-            .y_labels(users.len())
-            .x_label_formatter(&|i| {
-                tiers
-                    .get(*i as usize)
+            .x_labels(tiers.len() * 2 + 1)
+            .y_labels(users.len() * 2 + 1)
+            .x_label_formatter(&|v| {
+                centre(*v)
+                    .and_then(|i| tiers.get(i))
                     .map_or(String::new(), |t| format!("tier {t}"))
             })
-            .y_label_formatter(&|i| {
-                users
-                    .get(*i as usize)
+            .y_label_formatter(&|v| {
+                centre(*v)
+                    .and_then(|i| users.get(i))
                     .map_or(String::new(), |u| format!("{u} users"))
             })
-            .x_desc("tier")
-            .label_style(("sans-serif", 12))
+            .label_style(("sans-serif", 13))
             .draw()?;
         for (xi, t) in tiers.iter().enumerate() {
             for (yi, u) in users.iter().enumerate() {
@@ -614,36 +615,41 @@ where
                 }) else {
                     continue;
                 };
-                let (x, y) = (xi as i32, yi as i32);
+                let (x, y) = (xi as f64, yi as f64);
                 let color = match c.p95_s {
                     _ if c.success < r.spec.target.min_success => RGBColor(170, 170, 170),
                     None => RGBColor(170, 170, 170),
+                    // Meets the target: greens; above it: orange to red at 3 × the target.
+                    Some(p) if p <= target => {
+                        let k = (p / target).clamp(0.0, 1.0);
+                        RGBColor((40.0 + 100.0 * k) as u8, (170.0 + 40.0 * k) as u8, 90)
+                    }
                     Some(p) => {
-                        // Green at 0 s, yellow at the target, red at the worst.
-                        let v = (p / worst).clamp(0.0, 1.0);
-                        let at = (r.spec.target.p95_s / worst).clamp(0.01, 0.99);
-                        if v <= at {
-                            let k = v / at;
-                            RGBColor((60.0 + 195.0 * k) as u8, 180, 60)
-                        } else {
-                            let k = (v - at) / (1.0 - at);
-                            RGBColor(230, (200.0 * (1.0 - k)) as u8, 50)
-                        }
+                        let k = ((p / target - 1.0) / 2.0).clamp(0.0, 1.0);
+                        RGBColor((240.0 - 40.0 * k) as u8, (170.0 * (1.0 - k)) as u8, 40)
                     }
                 };
                 chart.draw_series(std::iter::once(Rectangle::new(
-                    [(x, y), (x + 1, y + 1)],
+                    [(x, y), (x + 1.0, y + 1.0)],
                     color.filled(),
                 )))?;
-                let label = match c.p95_s {
-                    Some(p) => format!("{p:.1} s, {:.0} % ok", c.success * 100.0),
-                    None => format!("{:.0} % ok", c.success * 100.0),
-                };
-                chart.draw_series(std::iter::once(Text::new(
-                    label,
-                    (x, y),
-                    ("sans-serif", 13).into_font().color(&BLACK),
+                chart.draw_series(std::iter::once(Rectangle::new(
+                    [(x, y), (x + 1.0, y + 1.0)],
+                    WHITE.stroke_width(2),
                 )))?;
+                let style = ("sans-serif", 15)
+                    .into_font()
+                    .color(&BLACK)
+                    .pos(Pos::new(HPos::Center, VPos::Center));
+                let p95 = c.p95_s.map_or("-".into(), |p| format!("p95 {p:.1} s"));
+                chart.draw_series([
+                    Text::new(p95, (x + 0.5, y + 0.62), style.clone()),
+                    Text::new(
+                        format!("{:.0} % ok", c.success * 100.0),
+                        (x + 0.5, y + 0.38),
+                        style,
+                    ),
+                ])?;
             }
         }
     }
@@ -680,8 +686,9 @@ where
     let mut chart = builder(
         root,
         &format!(
-            "OpenAI cost per month by tier ({} retries); filled: meets the target",
-            strategy.map_or(String::new(), |s| super::name_of(&s))
+            "OpenAI cost per month by tier ({} retries, {} posts/user/day); filled: meets the target",
+            strategy.map_or(String::new(), |s| super::name_of(&s)),
+            r.spec.posts_per_user_per_day.unwrap_or(5.0)
         ),
         80,
     )
@@ -732,7 +739,7 @@ where
             }))?;
         }
     }
-    legend(&mut chart, SeriesLabelPosition::UpperRight)?;
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
     Ok(())
 }
 

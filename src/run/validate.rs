@@ -47,7 +47,7 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
 }
 
 impl Figures {
-    fn of_case(c: &CaseResult) -> Self {
+    pub fn of_case(c: &CaseResult) -> Self {
         let m = &c.measured;
         Self {
             p50_s: m.post_latency_ms.ok.p50.map(|v| v / 1000.0),

@@ -36,7 +36,7 @@ async fn main() {
                 let args = RunArgs {
                     scenario: vec!["burst-100".into()],
                     tier: vec![tier],
-                    seed: Some(rep as u64),
+                    seed: Some(rep),
                     time_scale: Some(k),
                     report_dir: dir.clone(),
                     quiet: true,

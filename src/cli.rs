@@ -124,6 +124,9 @@ pub struct PlanArgs {
     /// With --validate: run the live side this many times faster (see `run --time-scale`).
     #[arg(long, value_name = "K", default_value_t = 1.0)]
     pub time_scale: f64,
+    /// With --validate: live runs per case (the median is compared).
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub validate_repeat: u32,
     /// With --validate: override the user counts of the live bursts (default 50 and 100).
     #[arg(long, value_name = "N")]
     pub validate_users: Vec<u32>,

@@ -44,6 +44,7 @@ async fn the_planner_agrees_with_the_live_harness_at_small_scale() {
         &[1, 2],
         1.0,
         Some(400),
+        1,
         &tempdir("validate"),
         Arc::new(AtomicBool::new(false)),
     )

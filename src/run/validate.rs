@@ -1,8 +1,8 @@
 //! `postload plan --validate`: the planner beside the live harness. For burst-50 and burst-100
 //! at Tiers 1 and 2 (gpt-4o, SDK retries) it runs the embedded stub through Goose and simulates
 //! the same case, then prints p50, p95, makespan, success and 429s side by side with their
-//! ratios. A live run is one sample; the planner's side is the median of 21 seeds, its
-//! expectation.
+//! ratios. Each side is a median: of `--validate-repeat` live runs (seeds seed, seed + 1, ...)
+//! and of 21 simulated seeds.
 
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
@@ -61,6 +61,19 @@ impl Figures {
             http_429: m.calls.http_429,
         }
     }
+    /// The median of each figure over live repetitions.
+    fn median_of_cases(cases: &[&CaseResult]) -> Self {
+        let figs: Vec<Figures> = cases.iter().map(|c| Self::of_case(c)).collect();
+        let of = |f: &dyn Fn(&Figures) -> Option<f64>| median(figs.iter().filter_map(f).collect());
+        Self {
+            p50_s: of(&|c| c.p50_s),
+            p95_s: of(&|c| c.p95_s),
+            makespan_s: of(&|c| Some(c.makespan_s)).unwrap_or(0.0),
+            success: of(&|c| Some(c.success)).unwrap_or(0.0),
+            http_429: of(&|c| Some(c.http_429 as f64)).unwrap_or(0.0) as u64,
+        }
+    }
+
     /// The median of each figure over the cells (one per seed).
     fn median_of(cells: &[Cell]) -> Self {
         let of = |f: &dyn Fn(&Cell) -> Option<f64>| median(cells.iter().filter_map(f).collect());
@@ -91,6 +104,7 @@ pub async fn compare(
     tiers: &[u8],
     time_scale: f64,
     fixed_latency_ms: Option<u64>,
+    repeat: u32,
     report_dir: &Path,
     stop: Arc<AtomicBool>,
 ) -> anyhow::Result<Vec<Side>> {
@@ -106,6 +120,7 @@ pub async fn compare(
         quiet: true,
         retry: Some(crate::cli::RetryArg::Sdk),
         latency_ms: fixed_latency_ms,
+        repeat: (repeat > 1).then_some(repeat),
         ..crate::cli::RunArgs::default()
     };
     let mut sides = Vec::new();
@@ -115,21 +130,25 @@ pub async fn compare(
         a.seed = Some(spec.seed);
         let cfg = crate::config::run_config(&a, Arc::clone(&stop))?;
         let result = crate::run::execute(cfg).await?;
-        for c in &result.cases {
+        for &tier in tiers {
+            let live: Vec<&CaseResult> = result.cases.iter().filter(|c| c.tier == tier).collect();
+            if live.is_empty() {
+                continue;
+            }
             let mut cells = Vec::new();
             for k in 0..PLAN_SEEDS {
                 let mut s = spec.clone();
                 s.seed = spec.seed.wrapping_add(k);
                 cells.push(
-                    simulate_cell(catalog, &s, "gpt-4o", c.tier, u, Strategy::Sdk, 0.0, 0.0)
+                    simulate_cell(catalog, &s, "gpt-4o", tier, u, Strategy::Sdk, 0.0, 0.0)
                         .map_err(|e| anyhow::anyhow!(e.0))?,
                 );
             }
             sides.push(Side {
                 scenario: format!("burst-{u}"),
-                tier: c.tier,
+                tier,
                 users: u,
-                live: Figures::of_case(c),
+                live: Figures::median_of_cases(&live),
                 planned: Figures::median_of(&cells),
             });
         }
@@ -196,7 +215,8 @@ pub async fn validate(
         args.validate_users.clone()
     };
     println!(
-        "\nvalidation: the live harness (embedded stub, gpt-4o, SDK retries) beside the planner; x = plan / live"
+        "\nvalidation: the live harness (embedded stub, gpt-4o, SDK retries; median of {} runs) beside the planner (median of {PLAN_SEEDS} seeds); x = plan / live",
+        args.validate_repeat.max(1)
     );
     let sides = compare(
         catalog,
@@ -205,6 +225,7 @@ pub async fn validate(
         &[1, 2],
         args.time_scale,
         None,
+        args.validate_repeat.max(1),
         &dir.join("validation"),
         stop,
     )

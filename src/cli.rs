@@ -117,6 +117,9 @@ pub struct PlanArgs {
     /// Claims whose monthly tables to set beside the plan (default: the planning note's).
     #[arg(long, value_name = "FILE")]
     pub claims: Option<PathBuf>,
+    /// A result.json from `postload run`: its measured $/post joins the monthly table.
+    #[arg(long, value_name = "FILE")]
+    pub result: Option<PathBuf>,
     /// Also run the live harness (embedded stub) on burst-50 and burst-100 at Tiers 1 and 2 and
     /// print its p50, p95, makespan and success beside the planner's.
     #[arg(long)]

@@ -80,7 +80,18 @@ async fn plan_capacity(args: cli::PlanArgs) -> anyhow::Result<Outcome> {
     let claims = config::claims(args.claims.as_deref())?;
     let spec = config::plan_spec(&args, &catalog)?;
     let started = std::time::Instant::now();
-    let result = plan::plan(&catalog, &spec, &claims).map_err(|e| config::ConfigError(e.0))?;
+    // A run's measured $/post, for the monthly table (only models the run used).
+    let mut measured = std::collections::BTreeMap::new();
+    if let Some(path) = &args.result {
+        let run = load_result(path)?;
+        for model in &spec.models {
+            if let Some((usd, true)) = report::charts::usd_per_post(&run, &catalog.prices, model) {
+                measured.insert(model.clone(), usd);
+            }
+        }
+    }
+    let result =
+        plan::plan(&catalog, &spec, &claims, &measured).map_err(|e| config::ConfigError(e.0))?;
     let took = started.elapsed();
     print!("{}", report::plan::table(&result));
     let dir = args.report_dir.join(format!("plan-{}", run::new_run_id()));

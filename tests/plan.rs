@@ -150,8 +150,15 @@ fn plan_writes_its_table_json_markdown_and_charts() {
     // 1 model × 2 tiers × 2 user counts × 2 strategies.
     assert_eq!(plan["cells"].as_array().unwrap().len(), 8);
     // The note's monthly table, reproduced from its own per-post figures.
+    // Beside it, the same loads at the fixture run's measured $/post (gpt-4o only: it ran no
+    // gpt-4o-mini).
     for row in plan["monthly"].as_array().unwrap() {
         assert_eq!(row["note_usd"], row["from_note_per_post_usd"], "{row}");
+        assert_eq!(
+            row["measured_usd"].is_number(),
+            row["model"] == "gpt-4o",
+            "{row}"
+        );
     }
     let md = std::fs::read_to_string(runs[0].join("plan.md")).unwrap();
     for s in [

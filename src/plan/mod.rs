@@ -124,6 +124,9 @@ pub struct MonthlyRow {
     pub from_note_per_post_usd: f64,
     /// The same load at the planner's $/post.
     pub modelled_usd: Option<f64>,
+    /// The same load at the $/post a run measured (`--result`), if it ran this model.
+    #[serde(default)]
+    pub measured_usd: Option<f64>,
 }
 
 /// Everything `postload plan` found.
@@ -333,11 +336,13 @@ pub fn check(spec: &PlanSpec, catalog: &Catalog) -> Result<(), PlanError> {
     Ok(())
 }
 
-/// Runs the whole plan.
+/// Runs the whole plan. `measured` maps a model to the $ per successful post a run measured
+/// (`--result`).
 pub fn plan(
     catalog: &Catalog,
     spec: &PlanSpec,
     claims: &ClaimsFile,
+    measured: &std::collections::BTreeMap<String, f64>,
 ) -> Result<PlanResult, PlanError> {
     check(spec, catalog)?;
     let mut cells = Vec::new();
@@ -423,7 +428,7 @@ pub fn plan(
             });
         }
     }
-    let monthly = monthly_table(claims, &cells, spec);
+    let monthly = monthly_table(claims, &cells, measured);
     Ok(PlanResult {
         schema: PLAN_SCHEMA.into(),
         spec: spec.clone(),
@@ -443,7 +448,11 @@ pub fn plan(
 /// The note's monthly tables (from the claims file): each row recomputed from the note's own
 /// $/post, beside the same load at the planner's $/post for that model (its lowest-tier cell
 /// with no failed post, else any).
-pub fn monthly_table(claims: &ClaimsFile, cells: &[Cell], _spec: &PlanSpec) -> Vec<MonthlyRow> {
+pub fn monthly_table(
+    claims: &ClaimsFile,
+    cells: &[Cell],
+    measured: &std::collections::BTreeMap<String, f64>,
+) -> Vec<MonthlyRow> {
     let per_post = |model: &str| {
         claims.claim.iter().find_map(|c| match &c.check {
             Check::CostPerPost {
@@ -474,6 +483,9 @@ pub fn monthly_table(claims: &ClaimsFile, cells: &[Cell], _spec: &PlanSpec) -> V
                 note_usd,
                 from_note_per_post_usd: (raw * 100.0).round() / 100.0,
                 modelled_usd: modelled(model)
+                    .map(|p| users as f64 * ppd as f64 * DAYS_PER_MONTH * p),
+                measured_usd: measured
+                    .get(model)
                     .map(|p| users as f64 * ppd as f64 * DAYS_PER_MONTH * p),
             });
         }
@@ -513,7 +525,7 @@ mod tests {
         let claims: ClaimsFile =
             crate::report::claims::parse("claims.toml", crate::report::claims::EMBEDDED_CLAIMS)
                 .unwrap();
-        let rows = monthly_table(&claims, &[], &spec());
+        let rows = monthly_table(&claims, &[], &Default::default());
         assert_eq!(rows.len(), 12);
         for r in &rows {
             assert_eq!(r.from_note_per_post_usd, r.note_usd, "{r:?}");
@@ -526,7 +538,7 @@ mod tests {
         let claims =
             crate::report::claims::parse("claims.toml", crate::report::claims::EMBEDDED_CLAIMS)
                 .unwrap();
-        let r = plan(&c, &spec(), &claims).unwrap();
+        let r = plan(&c, &spec(), &claims, &Default::default()).unwrap();
         assert_eq!(r.cells.len(), 2 * 2 * 2 * 3);
         let cell = |m: &str, t: u8, u: u32, s: Strategy| {
             r.cells

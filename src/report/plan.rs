@@ -174,7 +174,8 @@ pub fn document(r: &PlanResult) -> Document {
         title: "Monthly cost: the note's table beside the model".into(),
         paragraphs: vec![
             "\"From the note's $/post\" recomputes each row as users × posts a day × 30 × the \
-             note's own $/post; \"modelled\" uses the planner's $/post for that model."
+             note's own $/post; \"modelled\" uses the planner's $/post for that model, and \
+             \"measured\" the $ per successful post of a run (`--result`) that used it."
                 .into(),
         ],
         header: vec![
@@ -184,8 +185,9 @@ pub fn document(r: &PlanResult) -> Document {
             "the note says",
             "from the note's $/post",
             "modelled",
+            "measured",
         ],
-        right: vec![false, true, true, true, true, true],
+        right: vec![false, true, true, true, true, true, true],
         ..Section::default()
     };
     for m in &r.monthly {
@@ -197,6 +199,7 @@ pub fn document(r: &PlanResult) -> Document {
                 format!("${:.2}", m.note_usd),
                 format!("${:.2}", m.from_note_per_post_usd),
                 m.modelled_usd.map_or("-".into(), |v| format!("${v:.2}")),
+                m.measured_usd.map_or("-".into(), |v| format!("${v:.2}")),
             ]
             .map(MdCell::from)
             .to_vec(),

@@ -124,6 +124,8 @@ fn plan_writes_its_table_json_markdown_and_charts() {
             "60",
             "--p95",
             "12",
+            "--result",
+            "tests/fixtures/result-default-run.json",
             "--report-dir",
         ])
         .arg(&dir)

@@ -168,7 +168,12 @@ impl CaseContext {
             Work::Service { .. } => &CallKind::SERVICE,
         };
         Self {
-            recorder: Mutex::new(Recorder::for_kinds(Duration::from_millis(10), kinds)),
+            // A send is late past 10 ms of real time (harness jitter is real time, whatever the
+            // time scale).
+            recorder: Mutex::new(Recorder::for_kinds(
+                Duration::from_millis(10).mul_f64(setup.time_scale.max(1.0)),
+                kinds,
+            )),
             work: setup.work,
             timeout: setup.timeout,
             seed: setup.seed,

@@ -98,10 +98,12 @@ async fn a_time_scaled_run_reports_modelled_time_in_a_fraction_of_it() {
     let cfg = postload::config::run_config(&args, Arc::new(AtomicBool::new(false))).unwrap();
     let r = postload::run::execute(cfg).await.unwrap();
     let c = &r.cases[0];
-    // Two 1 s calls per post, modelled; served in a tenth of the time.
+    // Two 1 s calls per post, in modelled time: never less than 2 s. The harness's own real
+    // milliseconds count 10 times over (a loaded debug build adds tens of them).
     let p50 = c.measured.post_latency_ms.ok.p50.unwrap();
-    assert!((2_000.0..2_300.0).contains(&p50), "{p50}");
-    assert!(c.duration_ms < 1_500.0, "real time {} ms", c.duration_ms);
+    assert!((2_000.0..3_000.0).contains(&p50), "{p50}");
+    // The whole case took less real time than one unscaled post.
+    assert!(c.duration_ms < 2_000.0, "real time {} ms", c.duration_ms);
     assert_eq!(c.measured.posts.ok, 20);
 }
 

@@ -193,3 +193,79 @@ fn plan_writes_its_table_json_markdown_and_charts() {
         .code(2)
         .stderr(predicates::str::contains("--cache-hit"));
 }
+
+/// The planner's calls are the stub's: the prompt tokens it assumes are what the stub counts in
+/// the run's real bodies, and the same draws give the same timing distribution.
+#[test]
+fn the_planners_post_shape_and_timings_are_the_stubs() {
+    use postload::openai::bucket::{Limits, RateLimiter, RejectedCost};
+    use postload::openai::world::{serve, CallRequest, Served};
+    use rand::SeedableRng;
+    use std::time::Duration;
+
+    let catalog = Arc::new(Catalog::embedded());
+    let mut cfg = postload::stub::StubConfig::new(Arc::clone(&catalog));
+    cfg.tier = 5;
+    let clock = Arc::new(postload::clock::ManualClock::new());
+    let core = postload::stub::StubCore::new(cfg, clock.clone()).unwrap();
+    let shape = postload::plan::post_shape("gpt-4o", &spec());
+    let plan = postload::scenario::prompts::PostPlan::new("gpt-4o", Prompts::default());
+    let text = postload::openai::tokens::CompletionText::new();
+    let mut stub = Vec::new();
+    for i in 0..3_000u64 {
+        let image_prompt = text.text(140).to_string();
+        let r = core.chat(&plan.caption_body(i, &image_prompt));
+        assert_eq!(r.status, 200);
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        let counted = v["usage"]["prompt_tokens"].as_u64().unwrap();
+        // The planner sizes every post like the first business's; the others' prompts are sized
+        // to the same target and may fall a token or two short, and the label and the image
+        // prompt may merge a token at their seam.
+        let assumed = (shape.caption_base_tokens + 140) as u64;
+        assert!(counted.abs_diff(assumed) <= 3, "{counted} vs {assumed}");
+        stub.push(r.delay.as_secs_f64());
+        clock.advance(Duration::from_millis(50));
+    }
+    let image = core.chat(&plan.variant(0).image_body);
+    let v: serde_json::Value = serde_json::from_slice(&image.body).unwrap();
+    assert_eq!(v["usage"]["prompt_tokens"], shape.image_prompt_tokens);
+
+    let profile = &catalog.profiles[&catalog.model("gpt-4o").unwrap().profile];
+    let mut rng = rand::rngs::SmallRng::seed_from_u64(1);
+    let mut limiter = RateLimiter::new(
+        Limits {
+            rpm: u64::MAX / 4,
+            tpm: u64::MAX / 4,
+            rpd: None,
+        },
+        RejectedCost::Request,
+        Duration::ZERO,
+    );
+    let planned: Vec<f64> = (0..3_000)
+        .filter_map(|_| {
+            let req = CallRequest {
+                reserve: 1_400,
+                prompt_tokens: shape.caption_base_tokens + 140,
+                max_tokens: Some(200),
+                n: 1,
+            };
+            match serve(
+                &mut limiter,
+                Duration::ZERO,
+                &req,
+                profile,
+                &Default::default(),
+                &mut rng,
+            ) {
+                Served::Ok { timing, .. } => Some(timing.total.as_secs_f64()),
+                _ => None,
+            }
+        })
+        .collect();
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let (a, b) = (mean(&stub), mean(&planned));
+    assert!(
+        (a / b - 1.0).abs() < 0.03,
+        "stub mean {a:.3} s, planner mean {b:.3} s"
+    );
+}

@@ -7,8 +7,7 @@ use std::time::{Duration, Instant};
 use postload::openai::bucket::RejectedCost;
 use postload::openai::catalog::Catalog;
 use postload::plan::sim::{simulate, Arrivals, SimInput, Strategy, BUSINESS_DAY};
-use postload::plan::{post_shape, PlanSpec, Target};
-use postload::scenario::Prompts;
+use postload::plan::{post_shape, PlanSpec};
 
 fn input(
     catalog: &Catalog,
@@ -18,31 +17,11 @@ fn input(
     strategy: Strategy,
 ) -> SimInput {
     let entry = catalog.model(model).unwrap();
-    let spec = PlanSpec {
-        models: vec![model.into()],
-        tier_set: "openai-2025".into(),
-        tiers: vec![tier],
-        users: vec![1],
-        strategies: vec![strategy],
-        posts_per_user_per_day: None,
-        days: 1.0,
-        curve: BUSINESS_DAY.to_vec(),
-        prompts: Prompts::default(),
-        image_prompt_share: 0.0,
-        response_cache_hit: 0.0,
-        prompt_cache_hit: 0.0,
-        target: Target {
-            p95_s: 5.0,
-            min_success: 1.0,
-        },
-        seed: 1,
-        fixed_latency_ms: None,
-    };
     SimInput {
         limits: catalog.tier("openai-2025", tier).unwrap().limits[&entry.limits],
         rejected_cost: RejectedCost::Request,
         profile: catalog.profiles[&entry.profile].clone(),
-        shape: post_shape(model, &spec),
+        shape: post_shape(model, &PlanSpec::default()),
         arrivals,
         strategy,
         response_cache_hit: 0.0,

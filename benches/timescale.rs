@@ -15,11 +15,6 @@ use postload::cli::RunArgs;
 use postload::config::run_config;
 use postload::run::validate::{ratio, Figures};
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
 #[tokio::main]
 async fn main() {
     let repeat = env_or("BENCH_REPEAT", 3);
@@ -50,10 +45,6 @@ async fn main() {
             rows.push((tier, k, figs, started.elapsed().as_secs_f64()));
         }
     }
-    let med = |figs: &[Figures], f: &dyn Fn(&Figures) -> Option<f64>| {
-        let v: Vec<f64> = figs.iter().filter_map(f).collect();
-        (!v.is_empty()).then(|| median(v))
-    };
     println!("burst-100, gpt-4o, median of {repeat} runs (seeds 0..{repeat}); K20/K1 in brackets");
     println!(
         "{:>4} {:>22} {:>22} {:>26} {:>22} {:>20} {:>16}",
@@ -68,6 +59,7 @@ async fn main() {
     for tier in [1u8, 2] {
         let one = rows.iter().find(|r| r.0 == tier && r.1 == 1.0).unwrap();
         let twenty = rows.iter().find(|r| r.0 == tier && r.1 == 20.0).unwrap();
+        let (m1, m20) = (Figures::median(&one.2), Figures::median(&twenty.2));
         let cols: Vec<String> = [
             &(|f: &Figures| f.p50_s) as &dyn Fn(&Figures) -> Option<f64>,
             &|f: &Figures| f.p95_s,
@@ -77,7 +69,7 @@ async fn main() {
         ]
         .iter()
         .map(|f| {
-            let (a, b) = (med(&one.2, f), med(&twenty.2, f));
+            let (a, b) = (f(&m1), f(&m20));
             format!(
                 "{} / {} ({})",
                 a.map_or("-".into(), |v| format!("{v:.2}")),

@@ -162,6 +162,7 @@ pub fn run_config(
             .iter()
             .map(|p| p.scenario.tier_set.as_str())
             .collect();
+        sets.sort_unstable();
         sets.dedup();
         if sets.len() > 1 {
             return Err(ConfigError(format!(
@@ -403,7 +404,7 @@ pub fn plan_spec(
         args.tier.clone()
     };
     let strategies = if args.strategy.is_empty() {
-        vec![Strategy::Sdk, Strategy::Queue]
+        crate::plan::PlanSpec::default().strategies
     } else {
         let mut v: Vec<Strategy> = args
             .strategy
@@ -417,16 +418,17 @@ pub fn plan_spec(
         v.dedup();
         v
     };
+    let defaults = crate::plan::PlanSpec::default();
     let spec = crate::plan::PlanSpec {
         models: if args.model.is_empty() {
-            vec!["gpt-4o".into(), "gpt-4o-mini".into()]
+            defaults.models.clone()
         } else {
             args.model.clone()
         },
         tier_set,
         tiers,
         users: if args.users.is_empty() {
-            vec![50, 100]
+            defaults.users.clone()
         } else {
             args.users.clone()
         },
@@ -437,7 +439,6 @@ pub fn plan_spec(
             CurveArg::Business => BUSINESS_DAY.to_vec(),
             CurveArg::Flat => vec![1.0; 24],
         },
-        prompts: crate::scenario::Prompts::default(),
         image_prompt_share: args.image_prompt_share,
         response_cache_hit: args.cache_hit,
         prompt_cache_hit: args.prompt_cache_hit,
@@ -446,7 +447,7 @@ pub fn plan_spec(
             min_success: args.min_success,
         },
         seed: args.seed,
-        fixed_latency_ms: None,
+        ..defaults
     };
     crate::plan::check(&spec, catalog).map_err(|e| ConfigError(e.0))?;
     Ok(spec)

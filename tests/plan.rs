@@ -4,8 +4,8 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use postload::openai::catalog::Catalog;
-use postload::plan::sim::{Strategy, BUSINESS_DAY};
-use postload::plan::{PlanSpec, Target};
+use postload::plan::sim::Strategy;
+use postload::plan::PlanSpec;
 use postload::run::validate::{compare, ratio};
 use postload::scenario::Prompts;
 
@@ -14,23 +14,11 @@ use crate::common::{goose_lock, tempdir};
 fn spec() -> PlanSpec {
     PlanSpec {
         models: vec!["gpt-4o".into()],
-        tier_set: "openai-2025".into(),
         tiers: vec![1, 2],
         users: vec![30],
         strategies: vec![Strategy::Sdk],
-        posts_per_user_per_day: None,
-        days: 1.0,
-        curve: BUSINESS_DAY.to_vec(),
-        prompts: Prompts::default(),
-        image_prompt_share: 0.0,
-        response_cache_hit: 0.0,
-        prompt_cache_hit: 0.0,
-        target: Target {
-            p95_s: 5.0,
-            min_success: 1.0,
-        },
         seed: 3,
-        fixed_latency_ms: None,
+        ..PlanSpec::default()
     }
 }
 

@@ -10,24 +10,14 @@ use postload::config::run_config;
 use predicates::prelude::*;
 use serde_json::Value;
 
-use crate::common::{goose_lock, tempdir};
-
-fn read_result(report_dir: &Path) -> Value {
-    let runs: Vec<_> = std::fs::read_dir(report_dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    assert_eq!(runs.len(), 1, "{runs:?}");
-    let text = std::fs::read_to_string(runs[0].join("result.json")).unwrap();
-    serde_json::from_str(&text).unwrap()
-}
+use crate::common::{goose_lock, read_result, tempdir};
 
 async fn run(args: RunArgs) -> Value {
     let _guard = goose_lock().await;
     let dir = args.report_dir.clone();
     let cfg = run_config(&args, Arc::new(AtomicBool::new(false))).expect("valid config");
     postload::run::execute(cfg).await.expect("run completes");
-    read_result(&dir)
+    read_result(&dir).1
 }
 
 fn args(users: u32, tiers: &[u8], latency_ms: u64, tag: &str) -> RunArgs {

@@ -13,22 +13,12 @@ use postload::stub;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::common::{config, goose_lock, start, tempdir};
+use crate::common::{config, goose_lock, read_result, start, tempdir};
 
 /// A port nothing listens on (bound, then released).
 fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap().port()
-}
-
-fn read_result(report_dir: &Path) -> (PathBuf, Value) {
-    let runs: Vec<_> = std::fs::read_dir(report_dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    assert_eq!(runs.len(), 1, "{runs:?}");
-    let text = std::fs::read_to_string(runs[0].join("result.json")).unwrap();
-    (runs[0].clone(), serde_json::from_str(&text).unwrap())
 }
 
 /// `postload run ARGS` in-process; the run's folder and result.

@@ -115,6 +115,23 @@ pub struct CallRecord {
     pub failure: Option<FailureCause>,
 }
 
+impl CallRecord {
+    /// A call of `kind` starting at `started`, before any attempt.
+    pub fn new(kind: CallKind, started: Duration) -> Self {
+        Self {
+            kind,
+            attempts: Vec::new(),
+            rate_limit_backoff: Duration::ZERO,
+            other_backoff: Duration::ZERO,
+            started,
+            finished: started,
+            usage: None,
+            model: None,
+            failure: None,
+        }
+    }
+}
+
 /// One post: the intended send time, its calls, and how it ended.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PostRecord {

@@ -43,6 +43,33 @@ pub struct PlanSpec {
     pub fixed_latency_ms: Option<u64>,
 }
 
+impl Default for PlanSpec {
+    /// `postload plan`'s defaults: gpt-4o and gpt-4o-mini, Tiers 1-5 of openai-2025, 50 and 100
+    /// users at once, SDK retries and a client queue, p95 ≤ 5 s with no failed post.
+    fn default() -> Self {
+        Self {
+            models: vec!["gpt-4o".into(), "gpt-4o-mini".into()],
+            tier_set: "openai-2025".into(),
+            tiers: vec![1, 2, 3, 4, 5],
+            users: vec![50, 100],
+            strategies: vec![Strategy::Sdk, Strategy::Queue],
+            posts_per_user_per_day: None,
+            days: 1.0,
+            curve: sim::BUSINESS_DAY.to_vec(),
+            prompts: Prompts::default(),
+            image_prompt_share: 0.0,
+            response_cache_hit: 0.0,
+            prompt_cache_hit: 0.0,
+            target: Target {
+                p95_s: 5.0,
+                min_success: 1.0,
+            },
+            seed: 0,
+            fixed_latency_ms: None,
+        }
+    }
+}
+
 /// What "meets the target" means.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Target {
@@ -499,24 +526,13 @@ mod tests {
 
     fn spec() -> PlanSpec {
         PlanSpec {
-            models: vec!["gpt-4o".into(), "gpt-4o-mini".into()],
-            tier_set: "openai-2025".into(),
             tiers: vec![1, 2, 3],
-            users: vec![50, 100],
-            strategies: vec![Strategy::Sdk, Strategy::Queue],
-            posts_per_user_per_day: None,
-            days: 1.0,
-            curve: sim::BUSINESS_DAY.to_vec(),
-            prompts: Prompts::default(),
-            image_prompt_share: 0.0,
-            response_cache_hit: 0.0,
-            prompt_cache_hit: 0.0,
             target: Target {
                 p95_s: 12.0,
                 min_success: 1.0,
             },
             seed: 1,
-            fixed_latency_ms: None,
+            ..PlanSpec::default()
         }
     }
 

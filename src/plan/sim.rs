@@ -353,15 +353,8 @@ pub fn simulate(input: &SimInput) -> (Recorder, SimExtra) {
                                 queue.pop_front();
                                 let mut live = posts.take(head);
                                 live.calls.push(CallRecord {
-                                    kind: live.kind,
-                                    attempts: Vec::new(),
-                                    rate_limit_backoff: Duration::ZERO,
-                                    other_backoff: Duration::ZERO,
-                                    started: now,
-                                    finished: now,
-                                    usage: None,
-                                    model: None,
                                     failure: Some(FailureCause::RateLimited),
+                                    ..CallRecord::new(live.kind, now)
                                 });
                                 finish(
                                     live,
@@ -418,19 +411,12 @@ fn send(
     let live = posts.get_mut(p);
     if live.retry == 0 {
         live.calls.push(CallRecord {
-            kind: live.kind,
             // Room for every attempt the policy allows: no regrowth on the hot path.
             attempts: Vec::with_capacity(match input.strategy {
                 Strategy::Patient => 6,
                 _ => 3,
             }),
-            rate_limit_backoff: Duration::ZERO,
-            other_backoff: Duration::ZERO,
-            started: now,
-            finished: now,
-            usage: None,
-            model: None,
-            failure: None,
+            ..CallRecord::new(live.kind, now)
         });
     }
     live.attempts += 1;

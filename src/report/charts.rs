@@ -702,18 +702,10 @@ where
         .y_label_formatter(&|v| format!("${v:.2}"))
         .label_style(("sans-serif", 14))
         .draw()?;
-    let palette = [
-        RGBColor(31, 119, 180),
-        RGBColor(255, 127, 14),
-        RGBColor(44, 160, 44),
-        RGBColor(214, 39, 40),
-        RGBColor(148, 103, 189),
-        RGBColor(140, 86, 75),
-    ];
     let mut series = 0;
     for model in &r.spec.models {
         for u in &r.spec.users {
-            let color = palette[series % palette.len()];
+            let color = PALETTE[series % PALETTE.len()];
             series += 1;
             let pts: Vec<(f64, f64, bool)> = cells
                 .iter()

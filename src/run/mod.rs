@@ -196,6 +196,7 @@ pub async fn execute(cfg: RunConfig) -> anyhow::Result<RunResult> {
                 .iter()
                 .filter_map(|p| p.service.as_ref().map(|s| s.url.as_str()))
                 .collect();
+            urls.sort_unstable();
             urls.dedup();
             for url in urls {
                 wait_until_answering(url, *ready_wait, &handle.base_url(), cfg.quiet).await?;

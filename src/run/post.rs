@@ -383,17 +383,7 @@ impl CaseContext {
     ) -> PostRecord {
         let body = target.body(i, model, brings_own, &mut rng);
         let started = self.now();
-        let mut call = CallRecord {
-            kind: CallKind::Service,
-            attempts: Vec::new(),
-            rate_limit_backoff: Duration::ZERO,
-            other_backoff: Duration::ZERO,
-            started,
-            finished: started,
-            usage: None,
-            model: None,
-            failure: None,
-        };
+        let mut call = CallRecord::new(CallKind::Service, started);
         let done = |mut call: CallRecord, now: Duration| {
             call.finished = now;
             let failure = call.failure;
@@ -488,9 +478,6 @@ impl CaseContext {
 
     /// The most one post through the service can cost, assuming it makes the scenario's calls.
     fn service_worst_usd(&self, price: &Price, brings_own: bool) -> f64 {
-        let Work::Service { .. } = &self.work else {
-            return 0.0;
-        };
         let p = self.prompts;
         let image = if brings_own {
             0.0
@@ -522,17 +509,7 @@ impl CaseContext {
     ) -> (CallRecord, Option<(String, u32)>) {
         let reserved_tokens = size.0 + size.1;
         let started = self.now();
-        let mut record = CallRecord {
-            kind,
-            attempts: Vec::new(),
-            rate_limit_backoff: Duration::ZERO,
-            other_backoff: Duration::ZERO,
-            started,
-            finished: started,
-            usage: None,
-            model: None,
-            failure: None,
-        };
+        let mut record = CallRecord::new(kind, started);
         for retry in 1.. {
             let reservation = match &self.guard {
                 Some(g) => match g.reserve(worst_case_usd(&g.price, size.0, size.1)) {

@@ -61,22 +61,19 @@ impl Figures {
             http_429: m.calls.http_429,
         }
     }
-    /// The median of each figure over live repetitions.
-    fn median_of_cases(cases: &[&CaseResult]) -> Self {
-        let figs: Vec<Figures> = cases.iter().map(|c| Self::of_case(c)).collect();
-        let of = |f: &dyn Fn(&Figures) -> Option<f64>| median(figs.iter().filter_map(f).collect());
+    fn of_cell(c: &Cell) -> Self {
         Self {
-            p50_s: of(&|c| c.p50_s),
-            p95_s: of(&|c| c.p95_s),
-            makespan_s: of(&|c| Some(c.makespan_s)).unwrap_or(0.0),
-            success: of(&|c| Some(c.success)).unwrap_or(0.0),
-            http_429: of(&|c| Some(c.http_429 as f64)).unwrap_or(0.0) as u64,
+            p50_s: c.p50_s,
+            p95_s: c.p95_s,
+            makespan_s: c.makespan_s,
+            success: c.success,
+            http_429: c.http_429,
         }
     }
 
-    /// The median of each figure over the cells (one per seed).
-    fn median_of(cells: &[Cell]) -> Self {
-        let of = |f: &dyn Fn(&Cell) -> Option<f64>| median(cells.iter().filter_map(f).collect());
+    /// The median of each figure over several runs (live repetitions or simulated seeds).
+    pub fn median(figs: &[Figures]) -> Self {
+        let of = |f: &dyn Fn(&Figures) -> Option<f64>| median(figs.iter().filter_map(f).collect());
         Self {
             p50_s: of(&|c| c.p50_s),
             p95_s: of(&|c| c.p95_s),
@@ -148,8 +145,10 @@ pub async fn compare(
                 scenario: format!("burst-{u}"),
                 tier,
                 users: u,
-                live: Figures::median_of_cases(&live),
-                planned: Figures::median_of(&cells),
+                live: Figures::median(
+                    &live.iter().map(|c| Figures::of_case(c)).collect::<Vec<_>>(),
+                ),
+                planned: Figures::median(&cells.iter().map(Figures::of_cell).collect::<Vec<_>>()),
             });
         }
     }

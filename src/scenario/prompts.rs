@@ -103,6 +103,18 @@ fn sized_user(counter: &mut TokenCounter, system: &str, head: &str, target: u32)
     }
 }
 
+/// Tokens of the caption prompt without its image prompt. The caption carries the image prompt
+/// (up to the image call's max_tokens): size the rest so that a full-length image prompt brings
+/// it to the target.
+fn caption_target(counter: &mut TokenCounter, sizes: Prompts) -> u32 {
+    sizes
+        .caption
+        .prompt_tokens
+        .saturating_sub(sizes.image_prompt.max_tokens)
+        .saturating_sub(counter.count(IMAGE_PROMPT_LABEL))
+        .max(MIN_PROMPT_TOKENS)
+}
+
 /// The brand memory a service adds to each call's user message (the seed's Mem0 look-up),
 /// sized once so that the calls come to the scenario's prompt sizes for a typical business:
 /// (image-prompt filler, caption filler).
@@ -115,13 +127,8 @@ pub fn brand_memory(sizes: Prompts) -> (String, String) {
         &head,
         sizes.image_prompt.prompt_tokens,
     );
-    let caption_target = sizes
-        .caption
-        .prompt_tokens
-        .saturating_sub(sizes.image_prompt.max_tokens)
-        .saturating_sub(counter.count(IMAGE_PROMPT_LABEL))
-        .max(MIN_PROMPT_TOKENS);
-    let (caption, _) = sized_user(&mut counter, CAPTION_SYSTEM, &head, caption_target);
+    let target = caption_target(&mut counter, sizes);
+    let (caption, _) = sized_user(&mut counter, CAPTION_SYSTEM, &head, target);
     (
         image[head.len()..].to_string(),
         caption[head.len()..].to_string(),
@@ -202,14 +209,7 @@ impl PostPlan {
                     sizes.image_prompt.prompt_tokens,
                 );
                 let image_body = body(model, IMAGE_SYSTEM, &user, sizes.image_prompt).into();
-                // The caption prompt carries the image prompt (up to the image call's max_tokens):
-                // size the rest so that a full-length image prompt brings it to the target.
-                let caption_target = sizes
-                    .caption
-                    .prompt_tokens
-                    .saturating_sub(sizes.image_prompt.max_tokens)
-                    .saturating_sub(counter.count(IMAGE_PROMPT_LABEL))
-                    .max(MIN_PROMPT_TOKENS);
+                let caption_target = caption_target(&mut counter, sizes);
                 let (caption_user, _) = sized_user(
                     &mut counter,
                     CAPTION_SYSTEM,

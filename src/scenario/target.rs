@@ -276,6 +276,8 @@ pub struct ServiceTarget {
     pub url: String,
     pub method: reqwest::Method,
     pub path: String,
+    /// `url` + `path`, built once (not on every request).
+    endpoint: String,
     /// (name, value) with environment variables substituted.
     pub headers: Vec<(reqwest::header::HeaderName, Secret)>,
     template: Node,
@@ -410,8 +412,10 @@ impl TargetSpec {
                 format!("{} is not an HTTP status", self.expect_status),
             ));
         }
+        let url = url.trim_end_matches('/').to_string();
         Ok(ServiceTarget {
-            url: url.trim_end_matches('/').to_string(),
+            endpoint: format!("{url}{}", self.path),
+            url,
             method,
             path: self.path.clone(),
             headers,
@@ -431,8 +435,8 @@ pub struct ServiceAnswer {
 }
 
 impl ServiceTarget {
-    pub fn endpoint(&self) -> String {
-        format!("{}{}", self.url, self.path)
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
     }
 
     pub fn info(&self) -> ServiceTargetInfo {

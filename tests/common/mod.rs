@@ -106,3 +106,14 @@ pub fn tempdir(tag: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&d).unwrap();
     d
 }
+
+/// The one run folder under `report_dir` and its result.json.
+pub fn read_result(report_dir: &std::path::Path) -> (std::path::PathBuf, Value) {
+    let runs: Vec<_> = std::fs::read_dir(report_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    let text = std::fs::read_to_string(runs[0].join("result.json")).unwrap();
+    (runs[0].clone(), serde_json::from_str(&text).unwrap())
+}

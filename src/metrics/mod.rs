@@ -152,6 +152,31 @@ impl PostRecord {
     }
 }
 
+/// What [`Recorder::record_call`] needs of a finished call.
+#[derive(Debug, Clone, Copy)]
+pub struct CallEnd<'a> {
+    pub kind: CallKind,
+    pub started: Duration,
+    pub finished: Duration,
+    /// Attempts made (the first and its retries).
+    pub attempts: u32,
+    pub usage: Option<Tokens>,
+    pub model: Option<&'a str>,
+    pub failed: bool,
+}
+
+/// What [`Recorder::record_post`] needs of a finished post.
+#[derive(Debug, Clone, Copy)]
+pub struct PostEnd {
+    pub intended: Duration,
+    /// The first attempt's send (the intended time if nothing was sent).
+    pub first_send: Duration,
+    pub finished: Duration,
+    pub failure: Option<FailureCause>,
+    /// Backoff after 429s, summed over the post's calls.
+    pub rate_limit_backoff: Duration,
+}
+
 fn histogram() -> Histogram<u64> {
     // 1 µs to 1 hour at 3 significant figures; larger values saturate at the top.
     Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid bounds")
@@ -287,7 +312,73 @@ impl Recorder {
         }
     }
 
+    /// Folds one finished post: its attempts, its calls, then the post. The planner calls the
+    /// three steps itself as its calls happen (no per-post records); the sum is the same.
     pub fn record(&mut self, post: &PostRecord) {
+        let mut backoff = Duration::ZERO;
+        for call in &post.calls {
+            for a in &call.attempts {
+                self.record_attempt(a.sent, a.status, a.reserved_tokens);
+            }
+            self.record_call(&CallEnd {
+                kind: call.kind,
+                started: call.started,
+                finished: call.finished,
+                attempts: call.attempts.len() as u32,
+                usage: call.usage,
+                model: call.model.as_deref(),
+                failed: call.failure.is_some(),
+            });
+            backoff += call.rate_limit_backoff;
+        }
+        self.record_post(&PostEnd {
+            intended: post.intended,
+            first_send: post.first_send(),
+            finished: post.finished,
+            failure: post.failure,
+            rate_limit_backoff: backoff,
+        });
+    }
+
+    /// One attempt sent at `sent` that got `status` (None: no answer).
+    pub fn record_attempt(&mut self, sent: Duration, status: Option<u16>, reserved_tokens: u64) {
+        self.attempts += 1;
+        let second = self.second(sent);
+        second.sends += 1;
+        if status == Some(429) {
+            second.rate_limited += 1;
+            self.http_429s += 1;
+            self.rejected_reserved_tokens += reserved_tokens;
+        }
+    }
+
+    /// One call, answered or given up.
+    pub fn record_call(&mut self, call: &CallEnd) {
+        self.call_count += 1;
+        let _ = self
+            .calls
+            .entry(call.kind)
+            .or_insert_with(histogram)
+            .record(micros(call.finished.saturating_sub(call.started)));
+        if let Some(model) = call.model {
+            if let Some(n) = self.models_reported.get_mut(model) {
+                *n += 1;
+            } else if self.models_reported.len() < MAX_MODELS_REPORTED {
+                self.models_reported.insert(model.to_owned(), 1);
+            }
+        }
+        self.retries += call.attempts.saturating_sub(1) as u64;
+        if let Some(usage) = call.usage {
+            self.tokens.entry(call.kind).or_default().add(usage);
+            *self.calls_with_usage.entry(call.kind).or_default() += 1;
+            self.second(call.finished).tokens += usage.total();
+        } else if !call.failed {
+            self.ok_calls_without_usage += 1;
+        }
+    }
+
+    /// One post, after its calls.
+    pub fn record_post(&mut self, post: &PostEnd) {
         let latency = post.finished.saturating_sub(post.intended);
         self.sample_post(PostPoint {
             sent_s: post.intended.as_secs_f64(),
@@ -308,7 +399,7 @@ impl Recorder {
                 let _ = self.post_failed.record(micros(latency));
             }
         }
-        let first = post.first_send();
+        let first = post.first_send;
         if first.saturating_sub(post.intended) > self.late_after {
             self.late_sends += 1;
         }
@@ -318,43 +409,8 @@ impl Recorder {
             self.last_finish
                 .map_or(post.finished, |f| f.max(post.finished)),
         );
-
-        let mut backoff = Duration::ZERO;
-        for call in &post.calls {
-            self.call_count += 1;
-            let _ = self
-                .calls
-                .entry(call.kind)
-                .or_insert_with(histogram)
-                .record(micros(call.finished.saturating_sub(call.started)));
-            if let Some(model) = &call.model {
-                if let Some(n) = self.models_reported.get_mut(model) {
-                    *n += 1;
-                } else if self.models_reported.len() < MAX_MODELS_REPORTED {
-                    self.models_reported.insert(model.clone(), 1);
-                }
-            }
-            backoff += call.rate_limit_backoff;
-            self.retries += call.attempts.len().saturating_sub(1) as u64;
-            for a in &call.attempts {
-                self.attempts += 1;
-                self.second(a.sent).sends += 1;
-                if a.status == Some(429) {
-                    self.http_429s += 1;
-                    self.rejected_reserved_tokens += a.reserved_tokens;
-                    self.second(a.sent).rate_limited += 1;
-                }
-            }
-            if let Some(usage) = call.usage {
-                self.tokens.entry(call.kind).or_default().add(usage);
-                *self.calls_with_usage.entry(call.kind).or_default() += 1;
-                self.second(call.finished).tokens += usage.total();
-            } else if call.failure.is_none() {
-                self.ok_calls_without_usage += 1;
-            }
-        }
-        if !backoff.is_zero() {
-            let _ = self.backoff.record(micros(backoff));
+        if !post.rate_limit_backoff.is_zero() {
+            let _ = self.backoff.record(micros(post.rate_limit_backoff));
         }
         self.second(post.finished).completions += 1;
         // In flight from the intended send to the finish.
@@ -362,7 +418,6 @@ impl Recorder {
             post.intended.as_secs() as usize,
             post.finished.as_secs() as usize,
         );
-        self.second(post.finished);
         self.in_flight_delta[start] += 1;
         self.in_flight_delta[end] -= 1;
     }

@@ -57,12 +57,14 @@ impl<T> RadixQueue<T> {
             let i = (1..65)
                 .find(|&i| !self.buckets[i].is_empty())
                 .expect("len > 0 means a bucket holds an item");
-            let items = std::mem::take(&mut self.buckets[i]);
+            let mut items = std::mem::take(&mut self.buckets[i]);
             self.last = items.iter().map(|(k, _)| *k).min().expect("non-empty");
-            for (k, v) in items {
+            for (k, v) in items.drain(..) {
                 let b = self.bucket(k);
                 self.buckets[b].push((k, v));
             }
+            // Every item moved to a lower bucket; keep the allocation for the next refill.
+            self.buckets[i] = items;
         }
         self.len -= 1;
         self.buckets[0].pop()

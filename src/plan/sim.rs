@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::queue::RadixQueue;
 use crate::metrics::cost::Tokens;
-use crate::metrics::{Attempt, CallKind, CallRecord, FailureCause, PostRecord, Recorder};
+use crate::metrics::{CallEnd, CallKind, FailureCause, PostEnd, Recorder};
 use crate::openai::bucket::{Limits, RateLimiter, RejectedCost};
 use crate::openai::latency::Profile;
 use crate::openai::retry::{AttemptOutcome, RetryPolicy};
@@ -110,26 +110,53 @@ enum Ev {
     Pump,
 }
 
+/// A post in flight, without heap parts: its attempts and calls go to the recorder as they
+/// happen, so a million-post burst is a million of these, one cache line each (each event
+/// touches one post, and a burst's posts do not fit in cache), not a million `PostRecord`s with
+/// their vectors. Times are nanoseconds of modelled time.
+#[derive(Debug, Clone, Copy, Default)]
+#[repr(align(64))]
 struct Live {
     /// The post's number (its random streams), not its slot.
     post: u32,
-    intended: Duration,
-    calls: Vec<CallRecord>,
-    kind: CallKind,
+    kind: Option<CallKind>,
+    /// Failed attempts of the current call (at most the policy's retries + 1).
+    retry: u8,
+    /// Attempts of the post so far (the index of its next random stream).
+    attempts: u16,
     prompt_tokens: u32,
     max_tokens: u32,
-    /// The answered call's usage, until `Answered`.
-    pending: Option<Tokens>,
-    image_completion: u32,
-    retry: u32,
-    attempts: u32,
+    /// The answered call's completion and cached tokens, until `Answered`.
+    pending_completion: u32,
+    pending_cached: u32,
+    /// Tokens billed for the post's answered calls (wasted if the post fails).
+    billed_tokens: u32,
+    intended: u64,
+    /// The post's first send; `u64::MAX` until then.
+    first_send: u64,
+    /// The current call's first send.
+    call_started: u64,
+    /// Backoff after 429s over the post's calls.
+    rate_limit_backoff: u64,
+}
+
+// One cache line; the retry counters fit the policies' at most 6 attempts a call.
+const _: () = assert!(std::mem::size_of::<Live>() == 64);
+
+impl Live {
+    fn kind(&self) -> CallKind {
+        self.kind.expect("a live post has a current call")
+    }
+    fn reserve(&self) -> u64 {
+        (self.prompt_tokens + self.max_tokens) as u64
+    }
 }
 
 /// Live posts by slot; finished posts free their slot, so a day-long stream holds only the posts
 /// in flight, not one entry per post.
 #[derive(Default)]
 struct Slab {
-    items: Vec<Option<Live>>,
+    items: Vec<Live>,
     free: Vec<u32>,
 }
 
@@ -137,24 +164,24 @@ impl Slab {
     fn insert(&mut self, live: Live) -> u32 {
         match self.free.pop() {
             Some(s) => {
-                self.items[s as usize] = Some(live);
+                self.items[s as usize] = live;
                 s
             }
             None => {
-                self.items.push(Some(live));
+                self.items.push(live);
                 (self.items.len() - 1) as u32
             }
         }
     }
     fn get(&self, s: u32) -> &Live {
-        self.items[s as usize].as_ref().expect("a live post")
+        &self.items[s as usize]
     }
     fn get_mut(&mut self, s: u32) -> &mut Live {
-        self.items[s as usize].as_mut().expect("a live post")
+        &mut self.items[s as usize]
     }
-    fn take(&mut self, s: u32) -> Live {
+    fn free(&mut self, s: u32) {
+        self.items[s as usize].kind = None;
         self.free.push(s);
-        self.items[s as usize].take().expect("a live post")
     }
 }
 
@@ -170,349 +197,373 @@ fn rng_for(seed: u64, post: u32, draw: u32) -> SmallRng {
     SmallRng::seed_from_u64(mix(seed ^ mix(((post as u64) << 20) | draw as u64)))
 }
 
-/// Runs the simulation and folds every post into `recorder` (created for the pipeline's calls).
-pub fn simulate(input: &SimInput) -> (Recorder, SimExtra) {
-    let mut recorder = Recorder::new(Duration::from_millis(10));
-    let mut extra = SimExtra::default();
-    let mut server = RateLimiter::new(input.limits, input.rejected_cost, Duration::ZERO);
-    // The client's own bucket never charges a refusal: it only decides when to send.
-    let mut client = RateLimiter::new(input.limits, RejectedCost::Nothing, Duration::ZERO);
-    let mut queue: VecDeque<u32> = VecDeque::new();
-    let mut pump_at: Option<Duration> = None;
-    let retry = input.strategy.retry();
-    let faults = Faults::default();
-    let shape = input.shape;
+fn ns(d: Duration) -> u64 {
+    d.as_nanos() as u64
+}
 
-    let mut events: Events = RadixQueue::default();
-    let mut push = |events: &mut Events, t: Duration, ev: Ev| {
-        events.push(t.as_nanos() as u64, ev);
-    };
+fn dur(ns: u64) -> Duration {
+    Duration::from_nanos(ns)
+}
 
-    // Arrivals: a burst all at once; a day's stream drawn lazily, one arrival ahead.
-    let mut arrival_rng = SmallRng::seed_from_u64(mix(input.seed ^ 0xa11));
-    let mut posts = Slab::default();
-    let mut next_arrival = 0u32;
-    let mut daily_t = 0.0f64;
-    let daily = match &input.arrivals {
-        Arrivals::Burst { posts: n } => {
-            for _ in 0..*n {
-                push(&mut events, Duration::ZERO, Ev::Arrive(next_arrival));
-                next_arrival += 1;
-            }
-            None
-        }
-        Arrivals::Daily {
-            posts_per_day,
-            days,
-            curve,
-        } => {
-            let total: f64 = curve.iter().sum();
-            let rates: Vec<f64> = curve
-                .iter()
-                .map(|w| posts_per_day * w / total.max(f64::MIN_POSITIVE) / 3600.0)
-                .collect();
-            Some((rates, days * 86_400.0))
-        }
-    };
-    // The next arrival of a daily stream: thinning against the peak hourly rate.
-    let draw_daily = |rng: &mut SmallRng, t: &mut f64| -> Option<Duration> {
-        let (rates, end) = daily.as_ref()?;
+/// The next arrival of a daily stream, drawn lazily (thinning against the peak hourly rate).
+struct DailyStream {
+    /// Arrivals per second, by hour of the day.
+    rates: Vec<f64>,
+    peak: f64,
+    end_s: f64,
+    t: f64,
+    rng: SmallRng,
+}
+
+impl DailyStream {
+    fn new(posts_per_day: f64, days: f64, curve: &[f64], seed: u64) -> Self {
+        let total: f64 = curve.iter().sum();
+        let rates: Vec<f64> = curve
+            .iter()
+            .map(|w| posts_per_day * w / total.max(f64::MIN_POSITIVE) / 3600.0)
+            .collect();
         let peak = rates.iter().cloned().fold(0.0, f64::max);
-        if peak <= 0.0 {
+        Self {
+            rates,
+            peak,
+            end_s: days * 86_400.0,
+            t: 0.0,
+            rng: SmallRng::seed_from_u64(mix(seed ^ 0xa11)),
+        }
+    }
+
+    fn next(&mut self) -> Option<Duration> {
+        if self.peak <= 0.0 {
             return None;
         }
         loop {
-            let u: f64 = rng.random::<f64>().max(f64::MIN_POSITIVE);
-            *t += -u.ln() / peak;
-            if *t >= *end {
+            let u: f64 = self.rng.random::<f64>().max(f64::MIN_POSITIVE);
+            self.t += -u.ln() / self.peak;
+            if self.t >= self.end_s {
                 return None;
             }
-            let hour = ((*t / 3600.0) as usize) % 24;
-            if rng.random::<f64>() * peak <= rates[hour] {
-                return Some(Duration::from_secs_f64(*t));
+            let hour = ((self.t / 3600.0) as usize) % 24;
+            if self.rng.random::<f64>() * self.peak <= self.rates[hour] {
+                return Some(Duration::from_secs_f64(self.t));
             }
         }
-    };
-    if let Some(t) = draw_daily(&mut arrival_rng, &mut daily_t) {
-        push(&mut events, t, Ev::Arrive(next_arrival));
-        next_arrival += 1;
     }
+}
 
-    let reserve = |l: &Live| (l.prompt_tokens + l.max_tokens) as u64;
-    while let Some((now_ns, ev)) = events.pop() {
-        let now = Duration::from_nanos(now_ns);
-        extra.events += 1;
+/// The simulation's state: the event queue, OpenAI's buckets, the client's bucket and queue,
+/// the live posts and the recorder they are folded into.
+struct Sim<'a> {
+    input: &'a SimInput,
+    retry: RetryPolicy,
+    faults: Faults,
+    events: RadixQueue<Ev>,
+    server: RateLimiter,
+    /// The client's own bucket (`Strategy::Queue`) never charges a refusal: it only decides
+    /// when to send.
+    client: RateLimiter,
+    queue: VecDeque<u32>,
+    pump_pending: bool,
+    posts: Slab,
+    daily: Option<DailyStream>,
+    next_post: u32,
+    recorder: Recorder,
+    extra: SimExtra,
+}
+
+/// Runs the simulation and folds every post into a recorder (created for the pipeline's calls).
+pub fn simulate(input: &SimInput) -> (Recorder, SimExtra) {
+    let mut sim = Sim {
+        input,
+        retry: input.strategy.retry(),
+        faults: Faults::default(),
+        events: RadixQueue::default(),
+        server: RateLimiter::new(input.limits, input.rejected_cost, Duration::ZERO),
+        client: RateLimiter::new(input.limits, RejectedCost::Nothing, Duration::ZERO),
+        queue: VecDeque::new(),
+        pump_pending: false,
+        posts: Slab::default(),
+        daily: match &input.arrivals {
+            Arrivals::Burst { .. } => None,
+            Arrivals::Daily {
+                posts_per_day,
+                days,
+                curve,
+            } => Some(DailyStream::new(*posts_per_day, *days, curve, input.seed)),
+        },
+        next_post: 0,
+        recorder: Recorder::new(Duration::from_millis(10)),
+        extra: SimExtra::default(),
+    };
+    match &input.arrivals {
+        Arrivals::Burst { posts } => {
+            sim.posts.items.reserve(*posts as usize);
+            for _ in 0..*posts {
+                sim.schedule_arrival(Duration::ZERO);
+            }
+        }
+        Arrivals::Daily { .. } => sim.schedule_next_daily(),
+    }
+    while let Some((now, ev)) = sim.events.pop() {
+        sim.extra.events += 1;
         match ev {
-            Ev::Arrive(p) => {
-                if daily.is_some() {
-                    if let Some(t) = draw_daily(&mut arrival_rng, &mut daily_t) {
-                        push(&mut events, t, Ev::Arrive(next_arrival));
-                        next_arrival += 1;
-                    }
-                }
-                let mut rng = rng_for(input.seed, p, 0);
-                if rng.random::<f64>() < input.response_cache_hit {
-                    extra.response_cache_hits += 1;
-                    recorder.record(&PostRecord {
-                        intended: now,
-                        calls: Vec::new(),
-                        finished: now + input.response_cache_latency,
-                        failure: None,
-                    });
-                    continue;
-                }
-                let own = rng.random::<f64>() < shape.image_prompt_share;
-                let (kind, prompt, max, image_completion) = if own {
-                    (
-                        CallKind::Caption,
-                        shape.caption_base_tokens + shape.own_image_prompt_tokens,
-                        shape.caption_max_tokens,
-                        shape.own_image_prompt_tokens,
-                    )
-                } else {
-                    (
-                        CallKind::ImagePrompt,
-                        shape.image_prompt_tokens,
-                        shape.image_max_tokens,
-                        0,
-                    )
-                };
-                let slot = posts.insert(Live {
-                    post: p,
-                    intended: now,
-                    calls: Vec::with_capacity(2),
-                    kind,
-                    prompt_tokens: prompt,
-                    max_tokens: max,
-                    pending: None,
-                    image_completion,
-                    retry: 0,
-                    attempts: 0,
-                });
-                push(&mut events, now, Ev::Send(slot));
-            }
-            Ev::Send(p) => {
-                let live = posts.get_mut(p);
-                if input.strategy == Strategy::Queue && live.retry == 0 {
-                    // First attempts go through the client's bucket in order.
-                    if queue.is_empty() && client.admit(now, reserve(live)).is_ok() {
-                        // Fits now: send below.
-                    } else {
-                        queue.push_back(p);
-                        if pump_at.is_none() {
-                            pump_at = Some(now);
-                            push(&mut events, now, Ev::Pump);
-                        }
-                        continue;
-                    }
-                }
-                send(
-                    p,
-                    now,
-                    input,
-                    &mut server,
-                    &retry,
-                    &faults,
-                    &mut posts,
-                    &mut events,
-                    &mut push,
-                    &mut recorder,
-                    &mut extra,
-                );
-            }
-            Ev::Pump => {
-                pump_at = None;
-                while let Some(&head) = queue.front() {
-                    let live = posts.get(head);
-                    match client.admit(now, reserve(live)) {
-                        Ok(()) => {
-                            queue.pop_front();
-                            send(
-                                head,
-                                now,
-                                input,
-                                &mut server,
-                                &retry,
-                                &faults,
-                                &mut posts,
-                                &mut events,
-                                &mut push,
-                                &mut recorder,
-                                &mut extra,
-                            );
-                        }
-                        Err(rejection) => match rejection.wait() {
-                            Some(wait) => {
-                                let at = now + wait.max(Duration::from_micros(1));
-                                pump_at = Some(at);
-                                push(&mut events, at, Ev::Pump);
-                                break;
-                            }
-                            None => {
-                                // Larger than the whole limit: it can never go.
-                                queue.pop_front();
-                                let mut live = posts.take(head);
-                                live.calls.push(CallRecord {
-                                    failure: Some(FailureCause::RateLimited),
-                                    ..CallRecord::new(live.kind, now)
-                                });
-                                finish(
-                                    live,
-                                    now,
-                                    Some(FailureCause::RateLimited),
-                                    &mut recorder,
-                                    &mut extra,
-                                );
-                            }
-                        },
-                    }
-                }
-            }
-            Ev::Answered(p) => {
-                let live = posts.get_mut(p);
-                let call = live.calls.last_mut().expect("the answered call");
-                call.finished = now;
-                call.usage = live.pending.take();
-                let completion = call.usage.map_or(0, |u| u.completion as u32);
-                if live.kind == CallKind::ImagePrompt {
-                    live.image_completion = completion;
-                    live.kind = CallKind::Caption;
-                    live.prompt_tokens = shape.caption_base_tokens + completion;
-                    live.max_tokens = shape.caption_max_tokens;
-                    live.retry = 0;
-                    push(&mut events, now, Ev::Send(p));
-                } else {
-                    let live = posts.take(p);
-                    finish(live, now, None, &mut recorder, &mut extra);
-                }
-            }
+            Ev::Arrive(p) => sim.arrive(p, now),
+            Ev::Send(s) => sim.send_or_queue(s, now),
+            Ev::Pump => sim.pump(now),
+            Ev::Answered(s) => sim.answered(s, now),
         }
     }
-    (recorder, extra)
+    (sim.recorder, sim.extra)
 }
 
-type Events = RadixQueue<Ev>;
-
-/// Sends post `p`'s current call now and schedules what follows.
-#[allow(clippy::too_many_arguments)]
-fn send(
-    p: u32,
-    now: Duration,
-    input: &SimInput,
-    server: &mut RateLimiter,
-    retry: &RetryPolicy,
-    faults: &Faults,
-    posts: &mut Slab,
-    events: &mut Events,
-    push: &mut impl FnMut(&mut Events, Duration, Ev),
-    recorder: &mut Recorder,
-    extra: &mut SimExtra,
-) {
-    let live = posts.get_mut(p);
-    if live.retry == 0 {
-        live.calls.push(CallRecord {
-            // Room for every attempt the policy allows: no regrowth on the hot path.
-            attempts: Vec::with_capacity(match input.strategy {
-                Strategy::Patient => 6,
-                _ => 3,
-            }),
-            ..CallRecord::new(live.kind, now)
-        });
+impl Sim<'_> {
+    fn push(&mut self, at_ns: u64, ev: Ev) {
+        self.events.push(at_ns, ev);
     }
-    live.attempts += 1;
-    let mut rng = rng_for(input.seed, live.post, live.attempts);
-    let req = CallRequest {
-        reserve: (live.prompt_tokens + live.max_tokens) as u64,
-        prompt_tokens: live.prompt_tokens,
-        max_tokens: Some(live.max_tokens),
-        n: 1,
-    };
-    let served = serve(server, now, &req, &input.profile, faults, &mut rng);
-    let status = match &served {
-        Served::Ok { .. } => 200,
-        Served::RateLimited(_) => 429,
-        Served::ServerError => 500,
-        Served::Overloaded => 503,
-    };
-    let call = live.calls.last_mut().expect("the current call");
-    call.attempts.push(Attempt {
-        sent: now,
-        status: Some(status),
-        reserved_tokens: req.reserve,
-    });
-    match served {
-        Served::Ok {
-            completion_tokens,
-            timing,
-            ..
-        } => {
-            // Calls whose shared prefix (the system prompt and brand memory, not the image
-            // prompt a caption carries) is in OpenAI's cache bill it at the cached price.
-            let shared = match live.kind {
-                CallKind::Caption => input.shape.caption_base_tokens,
-                _ => live.prompt_tokens,
-            };
-            let hit = rng.random::<f64>() < input.prompt_cache_hit;
-            live.pending = Some(Tokens {
-                prompt: live.prompt_tokens as u64,
-                cached: cached_tokens(live.prompt_tokens, shared, hit) as u64,
-                completion: completion_tokens as u64,
+
+    fn schedule_arrival(&mut self, at: Duration) {
+        let p = self.next_post;
+        self.next_post += 1;
+        self.push(ns(at), Ev::Arrive(p));
+    }
+
+    fn schedule_next_daily(&mut self) {
+        if let Some(t) = self.daily.as_mut().and_then(DailyStream::next) {
+            self.schedule_arrival(t);
+        }
+    }
+
+    fn arrive(&mut self, p: u32, now: u64) {
+        if self.daily.is_some() {
+            self.schedule_next_daily();
+        }
+        let input = self.input;
+        let shape = input.shape;
+        let mut rng = rng_for(input.seed, p, 0);
+        if rng.random::<f64>() < input.response_cache_hit {
+            self.extra.response_cache_hits += 1;
+            self.recorder.record_post(&PostEnd {
+                intended: dur(now),
+                first_send: dur(now),
+                finished: dur(now) + input.response_cache_latency,
+                failure: None,
+                rate_limit_backoff: Duration::ZERO,
             });
-            push(events, now + timing.total, Ev::Answered(p));
+            return;
         }
-        _ => {
-            live.retry += 1;
-            let outcome = AttemptOutcome::Status {
-                code: status,
-                retry_after: None,
-                should_retry: None,
-            };
-            match retry.next_delay(live.retry, &outcome, rng.random()) {
-                Some(d) => {
-                    if status == 429 {
-                        call.rate_limit_backoff += d;
-                    } else {
-                        call.other_backoff += d;
-                    }
-                    push(events, now + d, Ev::Send(p));
+        let own = rng.random::<f64>() < shape.image_prompt_share;
+        let (kind, prompt_tokens, max_tokens) = if own {
+            (
+                CallKind::Caption,
+                shape.caption_base_tokens + shape.own_image_prompt_tokens,
+                shape.caption_max_tokens,
+            )
+        } else {
+            (
+                CallKind::ImagePrompt,
+                shape.image_prompt_tokens,
+                shape.image_max_tokens,
+            )
+        };
+        let slot = self.posts.insert(Live {
+            post: p,
+            kind: Some(kind),
+            prompt_tokens,
+            max_tokens,
+            intended: now,
+            first_send: u64::MAX,
+            ..Live::default()
+        });
+        self.push(now, Ev::Send(slot));
+    }
+
+    fn send_or_queue(&mut self, s: u32, now: u64) {
+        let live = self.posts.get(s);
+        if self.input.strategy == Strategy::Queue && live.retry == 0 {
+            // First attempts go through the client's bucket in order.
+            let fits = self.queue.is_empty() && self.client.admit(dur(now), live.reserve()).is_ok();
+            if !fits {
+                self.queue.push_back(s);
+                if !self.pump_pending {
+                    self.pump_pending = true;
+                    self.push(now, Ev::Pump);
                 }
-                None => {
-                    let cause = if status == 429 {
-                        FailureCause::RateLimited
-                    } else {
-                        FailureCause::ServerError
-                    };
-                    call.failure = Some(cause);
-                    call.finished = now;
-                    let live = posts.take(p);
-                    finish(live, now, Some(cause), recorder, extra);
+                return;
+            }
+        }
+        self.send(s, now);
+    }
+
+    fn pump(&mut self, now: u64) {
+        self.pump_pending = false;
+        while let Some(&head) = self.queue.front() {
+            let reserve = self.posts.get(head).reserve();
+            match self.client.admit(dur(now), reserve) {
+                Ok(()) => {
+                    self.queue.pop_front();
+                    self.send(head, now);
+                }
+                Err(rejection) => match rejection.wait() {
+                    Some(wait) => {
+                        self.pump_pending = true;
+                        let at = now + ns(wait.max(Duration::from_micros(1)));
+                        self.push(at, Ev::Pump);
+                        return;
+                    }
+                    None => {
+                        // Larger than the whole limit: it can never go.
+                        self.queue.pop_front();
+                        let live = self.posts.get_mut(head);
+                        live.call_started = now;
+                        self.give_up(head, now, FailureCause::RateLimited);
+                    }
+                },
+            }
+        }
+    }
+
+    /// Sends the current call of the post in slot `s` now and schedules what follows.
+    fn send(&mut self, s: u32, now: u64) {
+        let input = self.input;
+        let live = self.posts.get_mut(s);
+        if live.retry == 0 {
+            live.call_started = now;
+        }
+        live.first_send = live.first_send.min(now);
+        live.attempts += 1;
+        let mut rng = rng_for(input.seed, live.post, live.attempts as u32);
+        let req = CallRequest {
+            reserve: live.reserve(),
+            prompt_tokens: live.prompt_tokens,
+            max_tokens: Some(live.max_tokens),
+            n: 1,
+        };
+        let served = serve(
+            &mut self.server,
+            dur(now),
+            &req,
+            &input.profile,
+            &self.faults,
+            &mut rng,
+        );
+        let status = match &served {
+            Served::Ok { .. } => 200,
+            Served::RateLimited(_) => 429,
+            Served::ServerError => 500,
+            Served::Overloaded => 503,
+        };
+        self.recorder
+            .record_attempt(dur(now), Some(status), req.reserve);
+        let live = self.posts.get_mut(s);
+        match served {
+            Served::Ok {
+                completion_tokens,
+                timing,
+                ..
+            } => {
+                // Calls whose shared prefix (the system prompt and brand memory, not the image
+                // prompt a caption carries) is in OpenAI's cache bill it at the cached price.
+                let shared = match live.kind() {
+                    CallKind::Caption => input.shape.caption_base_tokens,
+                    _ => live.prompt_tokens,
+                };
+                let hit = rng.random::<f64>() < input.prompt_cache_hit;
+                live.pending_completion = completion_tokens;
+                live.pending_cached = cached_tokens(live.prompt_tokens, shared, hit);
+                self.push(now + ns(timing.total), Ev::Answered(s));
+            }
+            _ => {
+                live.retry += 1;
+                let outcome = AttemptOutcome::Status {
+                    code: status,
+                    retry_after: None,
+                    should_retry: None,
+                };
+                match self
+                    .retry
+                    .next_delay(live.retry as u32, &outcome, rng.random())
+                {
+                    Some(d) => {
+                        if status == 429 {
+                            live.rate_limit_backoff += ns(d);
+                        }
+                        self.push(now + ns(d), Ev::Send(s));
+                    }
+                    None => {
+                        let cause = if status == 429 {
+                            FailureCause::RateLimited
+                        } else {
+                            FailureCause::ServerError
+                        };
+                        self.give_up(s, now, cause);
+                    }
                 }
             }
         }
     }
-}
 
-fn finish(
-    live: Live,
-    now: Duration,
-    failure: Option<FailureCause>,
-    recorder: &mut Recorder,
-    extra: &mut SimExtra,
-) {
-    if failure.is_some() {
-        extra.wasted_tokens += live
-            .calls
-            .iter()
-            .filter_map(|c| c.usage)
-            .map(|u| u.total())
-            .sum::<u64>();
+    fn answered(&mut self, s: u32, now: u64) {
+        let live = self.posts.get_mut(s);
+        let usage = Tokens {
+            prompt: live.prompt_tokens as u64,
+            cached: live.pending_cached as u64,
+            completion: live.pending_completion as u64,
+        };
+        live.billed_tokens += usage.total() as u32;
+        let kind = live.kind();
+        let end = CallEnd {
+            kind,
+            started: dur(live.call_started),
+            finished: dur(now),
+            attempts: live.retry as u32 + 1,
+            usage: Some(usage),
+            model: None,
+            failed: false,
+        };
+        if kind == CallKind::ImagePrompt {
+            let shape = self.input.shape;
+            live.kind = Some(CallKind::Caption);
+            live.prompt_tokens = shape.caption_base_tokens + live.pending_completion;
+            live.max_tokens = shape.caption_max_tokens;
+            live.retry = 0;
+            self.recorder.record_call(&end);
+            self.push(now, Ev::Send(s));
+        } else {
+            self.recorder.record_call(&end);
+            self.finish(s, now, None);
+        }
     }
-    recorder.record(&PostRecord {
-        intended: live.intended,
-        calls: live.calls,
-        finished: now,
-        failure,
-    });
+
+    /// The current call of the post in slot `s` failed for good, and with it the post.
+    fn give_up(&mut self, s: u32, now: u64, cause: FailureCause) {
+        let live = self.posts.get(s);
+        self.recorder.record_call(&CallEnd {
+            kind: live.kind(),
+            started: dur(live.call_started),
+            finished: dur(now),
+            attempts: live.retry as u32,
+            usage: None,
+            model: None,
+            failed: true,
+        });
+        self.extra.wasted_tokens += live.billed_tokens as u64;
+        self.finish(s, now, Some(cause));
+    }
+
+    fn finish(&mut self, s: u32, now: u64, failure: Option<FailureCause>) {
+        let live = self.posts.get(s);
+        self.recorder.record_post(&PostEnd {
+            intended: dur(live.intended),
+            first_send: dur(if live.first_send == u64::MAX {
+                live.intended
+            } else {
+                live.first_send
+            }),
+            finished: dur(now),
+            failure,
+            rate_limit_backoff: dur(live.rate_limit_backoff),
+        });
+        self.posts.free(s);
+    }
 }
 
 /// A marketing app's day: quiet at night, a morning peak around 9-11, steady afternoons and a

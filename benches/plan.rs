@@ -68,12 +68,30 @@ fn main() {
                 Strategy::Sdk,
             ),
         ),
+        (
+            "1M posts in one burst, gpt-4o, tier 2, patient retries (up to 6 tries)",
+            input(
+                &catalog,
+                "gpt-4o",
+                2,
+                Arrivals::Burst { posts: 1_000_000 },
+                Strategy::Patient,
+            ),
+        ),
     ];
     println!(
         "{:<72} {:>9} {:>10} {:>12} {:>8}",
         "case", "posts", "events", "best of 3", "ok %"
     );
+    // `cargo bench --bench plan -- WORD` runs only the cases whose name holds WORD.
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
     for (name, i) in cases {
+        if !only.is_empty() && !only.iter().any(|w| name.contains(w.as_str())) {
+            continue;
+        }
         let mut best = Duration::MAX;
         let mut last = None;
         for _ in 0..3 {

@@ -98,27 +98,39 @@ pub struct SimExtra {
     pub events: u64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+/// What happens next. A post in flight is always in exactly one place: inside its one pending
+/// event, or in the client's queue. So it travels with its event instead of living in a table
+/// the event points into: a million-post burst then reads and writes the event queue in order,
+/// where a table of a million posts was read at random (a cache and TLB miss per event, most of
+/// the time of a burst with patient retries).
+#[derive(Debug, Clone, Copy)]
 enum Ev {
     /// Post `p` arrives.
     Arrive(u32),
-    /// The post in slot `s` sends its current call's next attempt (or queues it).
-    Send(u32),
-    /// The post in slot `s`'s current call answered 200.
-    Answered(u32),
+    /// The post takes its next step (`Live::step`). One variant, not one per step, so the event
+    /// is no larger than the post: the steps' tag sits in the post's spare bytes.
+    Post(Live),
     /// The client-side queue may let its head go.
     Pump,
 }
 
+/// What a post in flight does at its event.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum Step {
+    /// Send its current call's next attempt (or queue it).
+    #[default]
+    Send,
+    /// Its current call answered 200.
+    Answered,
+}
+
 /// A post in flight, without heap parts: its attempts and calls go to the recorder as they
-/// happen, so a million-post burst is a million of these, one cache line each (each event
-/// touches one post, and a burst's posts do not fit in cache), not a million `PostRecord`s with
-/// their vectors. Times are nanoseconds of modelled time.
+/// happen, not into per-post vectors. Times are nanoseconds of modelled time.
 #[derive(Debug, Clone, Copy, Default)]
-#[repr(align(64))]
 struct Live {
-    /// The post's number (its random streams), not its slot.
+    /// The post's number (its random streams).
     post: u32,
+    step: Step,
     kind: Option<CallKind>,
     /// Failed attempts of the current call (at most the policy's retries + 1).
     retry: u8,
@@ -140,8 +152,8 @@ struct Live {
     rate_limit_backoff: u64,
 }
 
-// One cache line; the retry counters fit the policies' at most 6 attempts a call.
-const _: () = assert!(std::mem::size_of::<Live>() == 64);
+// An event is a post and its time: keep it small.
+const _: () = assert!(std::mem::size_of::<(u64, Ev)>() == 72);
 
 impl Live {
     fn kind(&self) -> CallKind {
@@ -149,39 +161,6 @@ impl Live {
     }
     fn reserve(&self) -> u64 {
         (self.prompt_tokens + self.max_tokens) as u64
-    }
-}
-
-/// Live posts by slot; finished posts free their slot, so a day-long stream holds only the posts
-/// in flight, not one entry per post.
-#[derive(Default)]
-struct Slab {
-    items: Vec<Live>,
-    free: Vec<u32>,
-}
-
-impl Slab {
-    fn insert(&mut self, live: Live) -> u32 {
-        match self.free.pop() {
-            Some(s) => {
-                self.items[s as usize] = live;
-                s
-            }
-            None => {
-                self.items.push(live);
-                (self.items.len() - 1) as u32
-            }
-        }
-    }
-    fn get(&self, s: u32) -> &Live {
-        &self.items[s as usize]
-    }
-    fn get_mut(&mut self, s: u32) -> &mut Live {
-        &mut self.items[s as usize]
-    }
-    fn free(&mut self, s: u32) {
-        self.items[s as usize].kind = None;
-        self.free.push(s);
     }
 }
 
@@ -261,9 +240,8 @@ struct Sim<'a> {
     /// The client's own bucket (`Strategy::Queue`) never charges a refusal: it only decides
     /// when to send.
     client: RateLimiter,
-    queue: VecDeque<u32>,
+    queue: VecDeque<Live>,
     pump_pending: bool,
-    posts: Slab,
     daily: Option<DailyStream>,
     next_post: u32,
     recorder: Recorder,
@@ -281,7 +259,6 @@ pub fn simulate(input: &SimInput) -> (Recorder, SimExtra) {
         client: RateLimiter::new(input.limits, RejectedCost::Nothing, Duration::ZERO),
         queue: VecDeque::new(),
         pump_pending: false,
-        posts: Slab::default(),
         daily: match &input.arrivals {
             Arrivals::Burst { .. } => None,
             Arrivals::Daily {
@@ -296,7 +273,6 @@ pub fn simulate(input: &SimInput) -> (Recorder, SimExtra) {
     };
     match &input.arrivals {
         Arrivals::Burst { posts } => {
-            sim.posts.items.reserve(*posts as usize);
             for _ in 0..*posts {
                 sim.schedule_arrival(Duration::ZERO);
             }
@@ -307,9 +283,11 @@ pub fn simulate(input: &SimInput) -> (Recorder, SimExtra) {
         sim.extra.events += 1;
         match ev {
             Ev::Arrive(p) => sim.arrive(p, now),
-            Ev::Send(s) => sim.send_or_queue(s, now),
+            Ev::Post(live) => match live.step {
+                Step::Send => sim.send_or_queue(live, now),
+                Step::Answered => sim.answered(live, now),
+            },
             Ev::Pump => sim.pump(now),
-            Ev::Answered(s) => sim.answered(s, now),
         }
     }
     (sim.recorder, sim.extra)
@@ -364,7 +342,7 @@ impl Sim<'_> {
                 shape.image_max_tokens,
             )
         };
-        let slot = self.posts.insert(Live {
+        let live = Live {
             post: p,
             kind: Some(kind),
             prompt_tokens,
@@ -372,17 +350,22 @@ impl Sim<'_> {
             intended: now,
             first_send: u64::MAX,
             ..Live::default()
-        });
-        self.push(now, Ev::Send(slot));
+        };
+        self.push(
+            now,
+            Ev::Post(Live {
+                step: Step::Send,
+                ..live
+            }),
+        );
     }
 
-    fn send_or_queue(&mut self, s: u32, now: u64) {
-        let live = self.posts.get(s);
+    fn send_or_queue(&mut self, live: Live, now: u64) {
         if self.input.strategy == Strategy::Queue && live.retry == 0 {
             // First attempts go through the client's bucket in order.
             let fits = self.queue.is_empty() && self.client.admit(dur(now), live.reserve()).is_ok();
             if !fits {
-                self.queue.push_back(s);
+                self.queue.push_back(live);
                 if !self.pump_pending {
                     self.pump_pending = true;
                     self.push(now, Ev::Pump);
@@ -390,17 +373,16 @@ impl Sim<'_> {
                 return;
             }
         }
-        self.send(s, now);
+        self.send(live, now);
     }
 
     fn pump(&mut self, now: u64) {
         self.pump_pending = false;
-        while let Some(&head) = self.queue.front() {
-            let reserve = self.posts.get(head).reserve();
-            match self.client.admit(dur(now), reserve) {
+        while let Some(head) = self.queue.front() {
+            match self.client.admit(dur(now), head.reserve()) {
                 Ok(()) => {
-                    self.queue.pop_front();
-                    self.send(head, now);
+                    let live = self.queue.pop_front().expect("the head");
+                    self.send(live, now);
                 }
                 Err(rejection) => match rejection.wait() {
                     Some(wait) => {
@@ -411,20 +393,18 @@ impl Sim<'_> {
                     }
                     None => {
                         // Larger than the whole limit: it can never go.
-                        self.queue.pop_front();
-                        let live = self.posts.get_mut(head);
+                        let mut live = self.queue.pop_front().expect("the head");
                         live.call_started = now;
-                        self.give_up(head, now, FailureCause::RateLimited);
+                        self.give_up(&live, now, FailureCause::RateLimited);
                     }
                 },
             }
         }
     }
 
-    /// Sends the current call of the post in slot `s` now and schedules what follows.
-    fn send(&mut self, s: u32, now: u64) {
+    /// Sends the post's current call now and schedules what follows.
+    fn send(&mut self, mut live: Live, now: u64) {
         let input = self.input;
-        let live = self.posts.get_mut(s);
         if live.retry == 0 {
             live.call_started = now;
         }
@@ -453,7 +433,6 @@ impl Sim<'_> {
         };
         self.recorder
             .record_attempt(dur(now), Some(status), req.reserve);
-        let live = self.posts.get_mut(s);
         match served {
             Served::Ok {
                 completion_tokens,
@@ -469,7 +448,13 @@ impl Sim<'_> {
                 let hit = rng.random::<f64>() < input.prompt_cache_hit;
                 live.pending_completion = completion_tokens;
                 live.pending_cached = cached_tokens(live.prompt_tokens, shared, hit);
-                self.push(now + ns(timing.total), Ev::Answered(s));
+                self.push(
+                    now + ns(timing.total),
+                    Ev::Post(Live {
+                        step: Step::Answered,
+                        ..live
+                    }),
+                );
             }
             _ => {
                 live.retry += 1;
@@ -486,7 +471,13 @@ impl Sim<'_> {
                         if status == 429 {
                             live.rate_limit_backoff += ns(d);
                         }
-                        self.push(now + ns(d), Ev::Send(s));
+                        self.push(
+                            now + ns(d),
+                            Ev::Post(Live {
+                                step: Step::Send,
+                                ..live
+                            }),
+                        );
                     }
                     None => {
                         let cause = if status == 429 {
@@ -494,15 +485,14 @@ impl Sim<'_> {
                         } else {
                             FailureCause::ServerError
                         };
-                        self.give_up(s, now, cause);
+                        self.give_up(&live, now, cause);
                     }
                 }
             }
         }
     }
 
-    fn answered(&mut self, s: u32, now: u64) {
-        let live = self.posts.get_mut(s);
+    fn answered(&mut self, mut live: Live, now: u64) {
         let usage = Tokens {
             prompt: live.prompt_tokens as u64,
             cached: live.pending_cached as u64,
@@ -510,7 +500,7 @@ impl Sim<'_> {
         };
         live.billed_tokens += usage.total() as u32;
         let kind = live.kind();
-        let end = CallEnd {
+        self.recorder.record_call(&CallEnd {
             kind,
             started: dur(live.call_started),
             finished: dur(now),
@@ -518,24 +508,27 @@ impl Sim<'_> {
             usage: Some(usage),
             model: None,
             failed: false,
-        };
+        });
         if kind == CallKind::ImagePrompt {
             let shape = self.input.shape;
             live.kind = Some(CallKind::Caption);
             live.prompt_tokens = shape.caption_base_tokens + live.pending_completion;
             live.max_tokens = shape.caption_max_tokens;
             live.retry = 0;
-            self.recorder.record_call(&end);
-            self.push(now, Ev::Send(s));
+            self.push(
+                now,
+                Ev::Post(Live {
+                    step: Step::Send,
+                    ..live
+                }),
+            );
         } else {
-            self.recorder.record_call(&end);
-            self.finish(s, now, None);
+            self.finish(&live, now, None);
         }
     }
 
-    /// The current call of the post in slot `s` failed for good, and with it the post.
-    fn give_up(&mut self, s: u32, now: u64, cause: FailureCause) {
-        let live = self.posts.get(s);
+    /// The post's current call failed for good, and with it the post.
+    fn give_up(&mut self, live: &Live, now: u64, cause: FailureCause) {
         self.recorder.record_call(&CallEnd {
             kind: live.kind(),
             started: dur(live.call_started),
@@ -546,11 +539,10 @@ impl Sim<'_> {
             failed: true,
         });
         self.extra.wasted_tokens += live.billed_tokens as u64;
-        self.finish(s, now, Some(cause));
+        self.finish(live, now, Some(cause));
     }
 
-    fn finish(&mut self, s: u32, now: u64, failure: Option<FailureCause>) {
-        let live = self.posts.get(s);
+    fn finish(&mut self, live: &Live, now: u64, failure: Option<FailureCause>) {
         self.recorder.record_post(&PostEnd {
             intended: dur(live.intended),
             first_send: dur(if live.first_send == u64::MAX {
@@ -562,7 +554,6 @@ impl Sim<'_> {
             failure,
             rate_limit_backoff: dur(live.rate_limit_backoff),
         });
-        self.posts.free(s);
     }
 }
 

@@ -41,7 +41,7 @@ pub enum Command {
     Check(CheckArgs),
     /// Plan capacity by simulation (no HTTP): which tier and client strategy meet a target for
     /// each model and user count, and what it costs a month.
-    Plan(PlanArgs),
+    Plan(Box<PlanArgs>),
     /// Serve a reference marketing-post service (POST /api/marketing-post) that calls OpenAI
     /// (or the stub) like the planning note's service, until Ctrl-C.
     ExampleService(ExampleServiceArgs),
@@ -127,12 +127,16 @@ pub struct PlanArgs {
     /// With --validate: run the live side this many times faster (see `run --time-scale`).
     #[arg(long, value_name = "K", default_value_t = 1.0)]
     pub time_scale: f64,
-    /// With --validate: live runs per case (the median is compared).
+    /// With --validate: seeds per case, each run live and simulated with the same draws (the
+    /// medians are compared).
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub validate_repeat: u32,
     /// With --validate: override the user counts of the live bursts (default 50 and 100).
     #[arg(long, value_name = "N")]
     pub validate_users: Vec<u32>,
+    /// With --validate: override the tiers (default 1 and 2). Repeatable.
+    #[arg(long, value_name = "N")]
+    pub validate_tier: Vec<u8>,
     /// Print nothing but errors and the table.
     #[arg(long, short)]
     pub quiet: bool,

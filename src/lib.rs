@@ -49,7 +49,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Some(Command::Merge(args)) => merge_logs(args),
         Some(Command::Compare(args)) => compare_results(args),
         Some(Command::ExampleService(args)) => serve_example(args).await,
-        Some(Command::Plan(args)) => plan_capacity(args).await,
+        Some(Command::Plan(args)) => plan_capacity(*args).await,
         None => run_scenarios(cli.run).await,
     }
 }

@@ -530,6 +530,105 @@ async fn same_seed_same_results_other_seed_other_results() {
     assert_ne!(a, other);
 }
 
+/// A request naming its draw stream gets the planner's draws for that stream: the same answer
+/// whatever order requests arrive in, and the same completion length and latency as
+/// `openai::world::serve` with `draw_rng(seed, stream)`.
+#[tokio::test]
+async fn a_named_draw_stream_gives_the_same_draws_in_any_arrival_order() {
+    use postload::openai::bucket::{Limits, RateLimiter, RejectedCost};
+    use postload::openai::catalog::Catalog;
+    use postload::openai::world::{draw_rng, serve, CallRequest, Served, DRAW_STREAM_HEADER};
+
+    async fn ask(stub: &postload::stub::StubHandle, stream: &str) -> (u16, Value, Option<String>) {
+        let r = client()
+            .post(format!("{}/chat/completions", stub.base_url()))
+            .header("content-type", "application/json")
+            .header(DRAW_STREAM_HEADER, stream)
+            .json(&chat_body("gpt-4o", "a caption for a bakery", Some(200)))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let ms = r
+            .headers()
+            .get("openai-processing-ms")
+            .map(|v| v.to_str().unwrap().to_string());
+        (status, r.json().await.unwrap(), ms)
+    }
+    async fn answers(order: &[u64]) -> Vec<(u64, u64, String)> {
+        let mut cfg = config();
+        cfg.fixed_latency = None;
+        cfg.seed = 11;
+        let stub = start_clocked(cfg, Arc::new(SystemClock::scaled(1000.0))).await;
+        let mut out = vec![];
+        for s in order {
+            let (status, v, ms) = ask(&stub, &s.to_string()).await;
+            assert_eq!(status, 200, "{v}");
+            out.push((
+                *s,
+                v["usage"]["completion_tokens"].as_u64().unwrap(),
+                ms.unwrap(),
+            ));
+        }
+        out.sort();
+        out
+    }
+    let streams: Vec<u64> = (0..12).map(|i| (i << 20) | 1).collect();
+    let reversed: Vec<u64> = streams.iter().rev().cloned().collect();
+    let forward = answers(&streams).await;
+    assert_eq!(forward, answers(&reversed).await);
+    // Not all alike: the streams really differ.
+    let latencies: std::collections::BTreeSet<&String> = forward.iter().map(|a| &a.2).collect();
+    assert!(latencies.len() > 8, "{forward:?}");
+
+    // The planner's `serve` with the same stream draws the same length and latency.
+    let catalog = Catalog::embedded();
+    let profile = &catalog.profiles[&catalog.model("gpt-4o").unwrap().profile];
+    let mut limiter = RateLimiter::new(
+        Limits {
+            rpm: 1_000_000,
+            tpm: 1_000_000_000,
+            rpd: None,
+        },
+        RejectedCost::Nothing,
+        Duration::ZERO,
+    );
+    let prompt = expected_prompt_tokens("a caption for a bakery") as u32;
+    for (stream, completion, ms) in &forward {
+        let req = CallRequest {
+            reserve: (prompt + 200) as u64,
+            prompt_tokens: prompt,
+            max_tokens: Some(200),
+            n: 1,
+        };
+        let served = serve(
+            &mut limiter,
+            Duration::ZERO,
+            &req,
+            profile,
+            &Faults::default(),
+            &mut draw_rng(11, *stream),
+        );
+        let Served::Ok {
+            completion_tokens,
+            timing,
+            ..
+        } = served
+        else {
+            panic!("admitted: {served:?}")
+        };
+        assert_eq!(completion_tokens as u64, *completion);
+        assert_eq!(timing.total.as_millis().to_string(), *ms);
+    }
+
+    // A value that is not a number is the client's mistake, named.
+    let stub = start(config()).await;
+    let (status, v, _) = ask(&stub, "post-7").await;
+    assert_eq!(status, 400);
+    assert_eq!(v["error"]["param"], DRAW_STREAM_HEADER);
+    assert!(v["error"]["message"].as_str().unwrap().contains("post-7"));
+}
+
 #[tokio::test]
 async fn models_stats_and_reset_over_http() {
     let stub = start(config()).await;

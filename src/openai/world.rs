@@ -5,7 +5,8 @@
 
 use std::time::Duration;
 
-use rand::Rng;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use super::bucket::{RateLimiter, Rejection};
@@ -97,6 +98,40 @@ pub fn serve<R: Rng + ?Sized>(
         timing,
         slow,
     }
+}
+
+/// The header a client sends to choose a request's draw stream (see [`draw_rng`]).
+pub const DRAW_STREAM_HEADER: &str = "x-stub-draw-stream";
+
+/// A splitmix64 step: cheap, well-mixed keys for independent streams.
+pub fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// Draw stream `stream` of `seed`: the random numbers one request draws in [`serve`] (and what
+/// its client draws after it). The planner gives attempt `a` of post `p` stream
+/// [`post_stream`]`(p, a)`; a live client that sends the same number in
+/// [`DRAW_STREAM_HEADER`] gets the same draws from the stub whatever order its requests arrive
+/// in, so a live run and a simulation of it can be compared draw for draw (common random
+/// numbers), and a live run repeats its draws under a different arrival order.
+pub fn draw_rng(seed: u64, stream: u64) -> SmallRng {
+    SmallRng::seed_from_u64(mix(seed ^ mix(stream)))
+}
+
+/// The draw stream of attempt `attempt` (counted over the post's calls, from 1; 0 is the post's
+/// own draws) of post `post`.
+pub fn post_stream(post: u64, attempt: u32) -> u64 {
+    (post << 20) | u64::from(attempt)
+}
+
+/// The client's own draws after attempt `attempt` of post `post` (its retry jitter), apart from
+/// the stub's draws for that attempt. The planner and the live run both take the jitter from
+/// here, so a post's retries wait the same in both.
+pub fn client_stream(post: u64, attempt: u32) -> u64 {
+    post_stream(post, attempt) | 1 << 63
 }
 
 /// OpenAI's automatic prompt caching: prompts of at least 1,024 tokens are cached in 128-token

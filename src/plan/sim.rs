@@ -17,7 +17,9 @@ use crate::metrics::{CallEnd, CallKind, FailureCause, PostEnd, Recorder};
 use crate::openai::bucket::{Limits, RateLimiter, RejectedCost};
 use crate::openai::latency::Profile;
 use crate::openai::retry::{AttemptOutcome, RetryPolicy};
-use crate::openai::world::{cached_tokens, serve, CallRequest, Faults, Served};
+use crate::openai::world::{
+    cached_tokens, client_stream, draw_rng, mix, post_stream, serve, CallRequest, Faults, Served,
+};
 
 /// How the client behaves when OpenAI says 429.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -164,16 +166,8 @@ impl Live {
     }
 }
 
-/// A splitmix64 step: independent, cheap streams per (seed, post, attempt).
-fn mix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
-}
-
 fn rng_for(seed: u64, post: u32, draw: u32) -> SmallRng {
-    SmallRng::seed_from_u64(mix(seed ^ mix(((post as u64) << 20) | draw as u64)))
+    draw_rng(seed, post_stream(post as u64, draw))
 }
 
 fn ns(d: Duration) -> u64 {
@@ -273,9 +267,13 @@ pub fn simulate(input: &SimInput) -> (Recorder, SimExtra) {
     };
     match &input.arrivals {
         Arrivals::Burst { posts } => {
-            for _ in 0..*posts {
-                sim.schedule_arrival(Duration::ZERO);
+            // Simultaneous events leave the queue last in, first out: pushed from the last post
+            // down, the burst's posts send in their numbers' order, as the live harness's users
+            // do (each takes the next number as it is released, and sends).
+            for p in (0..*posts as u32).rev() {
+                sim.push(0, Ev::Arrive(p));
             }
+            sim.next_post = *posts as u32;
         }
         Arrivals::Daily { .. } => sim.schedule_next_daily(),
     }
@@ -463,10 +461,12 @@ impl Sim<'_> {
                     retry_after: None,
                     should_retry: None,
                 };
-                match self
-                    .retry
-                    .next_delay(live.retry as u32, &outcome, rng.random())
-                {
+                let jitter = draw_rng(
+                    input.seed,
+                    client_stream(live.post as u64, live.attempts as u32),
+                )
+                .random();
+                match self.retry.next_delay(live.retry as u32, &outcome, jitter) {
                     Some(d) => {
                         if status == 429 {
                             live.rate_limit_backoff += ns(d);

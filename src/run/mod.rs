@@ -389,11 +389,13 @@ async fn run_case(
             .await?;
             let url = handle.base_url();
             let root = url_root(&url)?;
-            (Some(handle), pipeline(scenario, &url, None), root)
+            // Our own stub: each attempt names its draw stream, so the stub's draws follow the
+            // posts (as the planner's do), not the order attempts happen to arrive in.
+            (Some(handle), pipeline(scenario, &url, None, true), root)
         }
         (None, Target::BaseUrl(e)) => (
             None,
-            pipeline(scenario, &e.url, e.api_key.clone()),
+            pipeline(scenario, &e.url, e.api_key.clone(), false),
             url_root(&e.url)?,
         ),
     };
@@ -539,12 +541,18 @@ async fn run_case(
 }
 
 /// The post pipeline's work against an OpenAI-compatible base URL.
-fn pipeline(scenario: &Scenario, base_url: &str, api_key: Option<Secret>) -> Work {
+fn pipeline(
+    scenario: &Scenario,
+    base_url: &str,
+    api_key: Option<Secret>,
+    draw_streams: bool,
+) -> Work {
     Work::Pipeline {
         plan: PostPlan::new(&scenario.model, scenario.prompts),
         chat_url: format!("{base_url}/chat/completions"),
         retry: scenario.retry,
         api_key,
+        draw_streams,
     }
 }
 

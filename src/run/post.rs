@@ -18,6 +18,7 @@ use crate::metrics::cost::{cost_usd, Tokens};
 use crate::metrics::{Attempt, CallKind, CallRecord, FailureCause, PostRecord, Recorder};
 use crate::openai::catalog::Price;
 use crate::openai::retry::{AttemptOutcome, RetryPolicy};
+use crate::openai::world::{client_stream, draw_rng, post_stream, DRAW_STREAM_HEADER};
 use crate::scenario::prompts::{PostPlan, OWN_IMAGE_PROMPTS};
 use crate::scenario::target::{Secret, ServiceTarget};
 use crate::scenario::Prompts;
@@ -63,6 +64,13 @@ impl Iterator for Arrivals {
     }
 }
 
+/// A post's attempts so far: they name each attempt's draw stream at the stub and its retry
+/// jitter's stream, as in the planner.
+struct PostDraws {
+    post: u64,
+    attempts: u32,
+}
+
 /// What a post does.
 #[derive(Debug)]
 pub enum Work {
@@ -73,6 +81,9 @@ pub enum Work {
         retry: RetryPolicy,
         /// Sent as `Authorization: Bearer` (marked sensitive); never logged.
         api_key: Option<Secret>,
+        /// Send each attempt's draw stream (`x-stub-draw-stream`: post and attempt) to the
+        /// embedded stub, so its draws are the planner's for the same seed.
+        draw_streams: bool,
     },
     /// Service mode: one request per post to the service under test.
     Service {
@@ -305,7 +316,7 @@ impl CaseContext {
         let brings_own = rng.random::<f64>() < self.image_prompt_share;
         match &self.work {
             Work::Pipeline { plan, .. } => {
-                self.pipeline_post(user, plan, i, intended, brings_own, rng)
+                self.pipeline_post(user, plan, i, intended, brings_own)
                     .await
             }
             Work::Service { target, model } => {
@@ -323,8 +334,11 @@ impl CaseContext {
         i: u64,
         intended: Duration,
         brings_own: bool,
-        mut rng: ChaCha8Rng,
     ) -> PostRecord {
+        let mut draws = PostDraws {
+            post: i,
+            attempts: 0,
+        };
         let mut calls = Vec::with_capacity(2);
         let (image_prompt, image_prompt_tokens) = if brings_own {
             (
@@ -336,7 +350,7 @@ impl CaseContext {
             let prompt = plan.variant(i).image_prompt_tokens as u64;
             let max = plan.sizes.image_prompt.max_tokens as u64;
             let (call, answer) = self
-                .call(user, CallKind::ImagePrompt, body, (prompt, max), &mut rng)
+                .call(user, CallKind::ImagePrompt, body, (prompt, max), &mut draws)
                 .await;
             let failure = call.failure;
             calls.push(call);
@@ -356,7 +370,7 @@ impl CaseContext {
         let max = plan.sizes.caption.max_tokens as u64;
         let prompt = plan.caption_reservation(i, image_prompt_tokens) - max;
         let (call, _) = self
-            .call(user, CallKind::Caption, body, (prompt, max), &mut rng)
+            .call(user, CallKind::Caption, body, (prompt, max), &mut draws)
             .await;
         let failure = call.failure;
         calls.push(call);
@@ -505,7 +519,7 @@ impl CaseContext {
         kind: CallKind,
         body: bytes::Bytes,
         size: (u64, u64),
-        rng: &mut ChaCha8Rng,
+        draws: &mut PostDraws,
     ) -> (CallRecord, Option<(String, u32)>) {
         let reserved_tokens = size.0 + size.1;
         let started = self.now();
@@ -523,7 +537,9 @@ impl CaseContext {
                 None => None,
             };
             let sent = self.now();
-            let (status, outcome) = self.attempt(user, kind, body.clone()).await;
+            draws.attempts += 1;
+            let stream = post_stream(draws.post, draws.attempts);
+            let (status, outcome) = self.attempt(user, kind, body.clone(), stream).await;
             if let (Some(g), Some(r)) = (&self.guard, reservation) {
                 g.settle(r, billed(&g.price, size, status, &outcome));
             }
@@ -555,7 +571,9 @@ impl CaseContext {
             } else {
                 match &self.work {
                     Work::Pipeline { retry: policy, .. } => {
-                        policy.next_delay(retry, &retry_outcome, rng.random())
+                        let stream = client_stream(draws.post, draws.attempts);
+                        let jitter = draw_rng(self.seed, stream).random();
+                        policy.next_delay(retry, &retry_outcome, jitter)
                     }
                     Work::Service { .. } => None,
                 }
@@ -584,9 +602,13 @@ impl CaseContext {
         user: &mut GooseUser,
         kind: CallKind,
         body: bytes::Bytes,
+        draw_stream: u64,
     ) -> (Option<u16>, Answer) {
         let Work::Pipeline {
-            chat_url, api_key, ..
+            chat_url,
+            api_key,
+            draw_streams,
+            ..
         } = &self.work
         else {
             unreachable!("only the pipeline makes OpenAI calls")
@@ -599,6 +621,9 @@ impl CaseContext {
             .timeout(self.real(self.timeout));
         if let Some(key) = api_key {
             builder = builder.bearer_auth(key.expose());
+        }
+        if *draw_streams {
+            builder = builder.header(DRAW_STREAM_HEADER, draw_stream);
         }
         let request = GooseRequest::builder()
             .method(GooseMethod::Post)

@@ -1,8 +1,12 @@
 //! `postload plan --validate`: the planner beside the live harness. For burst-50 and burst-100
 //! at Tiers 1 and 2 (gpt-4o, SDK retries) it runs the embedded stub through Goose and simulates
 //! the same case, then prints p50, p95, makespan, success and 429s side by side with their
-//! ratios. Each side is a median: of `--validate-repeat` live runs (seeds seed, seed + 1, ...)
-//! and of 21 simulated seeds.
+//! ratios. Each side is the median over the same seeds (seed, seed + 1, ..., `--validate-repeat`
+//! of them), and the two sides of a seed share their random draws: the live run names each
+//! attempt's draw stream to the embedded stub, so it gets the latency and length the planner
+//! draws for that post and attempt (common random numbers). What differs is then what the
+//! planner leaves out (the harness, HTTP, the order requests reach the stub), not the luck of
+//! the draw.
 
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
@@ -34,9 +38,6 @@ pub struct Figures {
     pub success: f64,
     pub http_429: u64,
 }
-
-/// Seeds the planner's side takes the median over.
-pub const PLAN_SEEDS: u64 = 21;
 
 fn median(mut v: Vec<f64>) -> Option<f64> {
     if v.is_empty() {
@@ -133,7 +134,7 @@ pub async fn compare(
                 continue;
             }
             let mut cells = Vec::new();
-            for k in 0..PLAN_SEEDS {
+            for k in 0..u64::from(repeat.max(1)) {
                 let mut s = spec.clone();
                 s.seed = spec.seed.wrapping_add(k);
                 cells.push(
@@ -214,14 +215,20 @@ pub async fn validate(
         args.validate_users.clone()
     };
     println!(
-        "\nvalidation: the live harness (embedded stub, gpt-4o, SDK retries; median of {} runs) beside the planner (median of {PLAN_SEEDS} seeds); x = plan / live",
-        args.validate_repeat.max(1)
+        "\nvalidation: the live harness (embedded stub, gpt-4o, SDK retries) beside the planner, each the median over seeds {}..={} with the same draws per post and attempt; x = plan / live",
+        spec.seed,
+        spec.seed + u64::from(args.validate_repeat.max(1)) - 1
     );
+    let tiers = if args.validate_tier.is_empty() {
+        vec![1, 2]
+    } else {
+        args.validate_tier.clone()
+    };
     let sides = compare(
         catalog,
         spec,
         &users,
-        &[1, 2],
+        &tiers,
         args.time_scale,
         None,
         args.validate_repeat.max(1),

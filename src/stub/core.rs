@@ -27,7 +27,7 @@ use crate::openai::catalog::Catalog;
 use crate::openai::errors::ApiError;
 use crate::openai::latency::Profile;
 use crate::openai::tokens::{CompletionText, TokenCounter};
-use crate::openai::world::{serve, CallRequest, Served};
+use crate::openai::world::{draw_rng, serve, CallRequest, Served};
 
 /// How the stub estimates a request's prompt for the rate limiter (OpenAI estimates before it
 /// tokenizes; its guide says from the character count).
@@ -253,8 +253,10 @@ impl StubCore {
         })
     }
 
-    /// Answers one `POST /v1/chat/completions`.
-    pub fn chat(&self, body: &[u8]) -> Reply {
+    /// Answers one `POST /v1/chat/completions`. Its fault, lengths and latency come from draw
+    /// stream `draw_stream` of the seed when the client chose one (`x-stub-draw-stream`, see
+    /// [`draw_rng`]), else from the request's place in the arrival order.
+    pub fn chat(&self, body: &[u8], draw_stream: Option<u64>) -> Reply {
         let now = self.clock.now();
         let catalog = &self.config.catalog;
         let mut st = self.lock();
@@ -324,7 +326,20 @@ impl StubCore {
                 max_tokens: req.max_tokens,
                 n: req.n,
             };
-            serve(limiter, now, &call, profile, &self.config.faults, &mut rng)
+            match draw_stream {
+                Some(stream) => {
+                    let mut drawn = draw_rng(st.seed, stream);
+                    serve(
+                        limiter,
+                        now,
+                        &call,
+                        profile,
+                        &self.config.faults,
+                        &mut drawn,
+                    )
+                }
+                None => serve(limiter, now, &call, profile, &self.config.faults, &mut rng),
+            }
         };
         let levels = limiter.levels(now);
         let (choices, completion_tokens, timing) = match served {

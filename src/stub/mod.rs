@@ -34,6 +34,7 @@ pub use self::core::{Faults, PromptEstimate, Reply, StubConfig, StubCore};
 pub use self::stats::StubStats;
 use crate::clock::{Clock, SystemClock};
 use crate::openai::errors::ApiError;
+use crate::openai::world::DRAW_STREAM_HEADER;
 
 /// Requests wiremock may hold before the stub compacts its store (about 140 MB at 14 KB each).
 pub const DEFAULT_RETAIN_LIMIT: u64 = 10_000;
@@ -272,7 +273,12 @@ impl Respond for Endpoint {
             shared.schedule_compaction();
         }
         match self.route {
-            Route::Chat => to_template(core.chat(&request.body), core.clock().scale()),
+            Route::Chat => match draw_stream(request) {
+                Ok(stream) => to_template(core.chat(&request.body, stream), core.clock().scale()),
+                Err(e) => {
+                    ResponseTemplate::new(e.status).set_body_raw(e.to_bytes(), "application/json")
+                }
+            },
             Route::Models => ResponseTemplate::new(200).set_body_json(core.models_body()),
             Route::Model => {
                 let id = request.url.path().rsplit('/').next().unwrap_or_default();
@@ -295,6 +301,21 @@ impl Respond for Endpoint {
             }
         }
     }
+}
+
+/// The draw stream a client chose for its request, if it sent the header; a value that is not
+/// an unsigned integer is a 400 naming the header.
+fn draw_stream(request: &Request) -> Result<Option<u64>, ApiError> {
+    let Some(value) = request.headers.get(DRAW_STREAM_HEADER) else {
+        return Ok(None);
+    };
+    let text = value.to_str().unwrap_or_default();
+    text.trim().parse::<u64>().map(Some).map_err(|_| {
+        ApiError::other(
+            DRAW_STREAM_HEADER,
+            format!("Invalid {DRAW_STREAM_HEADER} header: '{text}'. Expected an unsigned integer."),
+        )
+    })
 }
 
 fn to_template(reply: Reply, time_scale: f64) -> ResponseTemplate {

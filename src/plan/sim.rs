@@ -349,13 +349,8 @@ impl Sim<'_> {
             first_send: u64::MAX,
             ..Live::default()
         };
-        self.push(
-            now,
-            Ev::Post(Live {
-                step: Step::Send,
-                ..live
-            }),
-        );
+        // Sent at once: the event would be the next one out anyway (same time, last in).
+        self.send_or_queue(live, now);
     }
 
     fn send_or_queue(&mut self, live: Live, now: u64) {
@@ -515,13 +510,8 @@ impl Sim<'_> {
             live.prompt_tokens = shape.caption_base_tokens + live.pending_completion;
             live.max_tokens = shape.caption_max_tokens;
             live.retry = 0;
-            self.push(
-                now,
-                Ev::Post(Live {
-                    step: Step::Send,
-                    ..live
-                }),
-            );
+            // The caption goes at once (as in `arrive`).
+            self.send_or_queue(live, now);
         } else {
             self.finish(&live, now, None);
         }
@@ -615,7 +605,8 @@ mod tests {
         assert!(near(m.post_latency_ms.ok.min) && near(m.post_latency_ms.ok.max));
         // 100 × (800 + 100) + 100 × (1,050 + the image prompt's 100 + 100).
         assert_eq!(m.tokens.total.total(), 100 * 900 + 100 * 1_250);
-        assert_eq!(extra.events, 100 * 5);
+        // Per post: its arrival and two answers (sends happen inside them).
+        assert_eq!(extra.events, 100 * 3);
     }
 
     #[test]

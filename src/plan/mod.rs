@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use self::sim::{simulate, Arrivals, PostShape, SimExtra, SimInput, Strategy};
 use crate::metrics::cost::DAYS_PER_MONTH;
-use crate::openai::bucket::RejectedCost;
+use crate::openai::bucket::{Limits, RejectedCost};
 use crate::openai::catalog::Catalog;
 use crate::report::claims::{Check, ClaimsFile};
 use crate::scenario::prompts::PostPlan;
@@ -228,6 +228,34 @@ pub fn simulate_cell(
     response_cache_hit: f64,
     prompt_cache_hit: f64,
 ) -> Result<Cell, PlanError> {
+    let (m, extra, limits) = simulate_measured(
+        catalog,
+        spec,
+        model,
+        tier,
+        users,
+        strategy,
+        response_cache_hit,
+        prompt_cache_hit,
+    )?;
+    Ok(cell(
+        spec, model, tier, limits.tpm, limits.rpm, users, strategy, &m, extra,
+    ))
+}
+
+/// One cell's simulation, measured as a live case is (histograms included), with the tier's
+/// limits.
+#[allow(clippy::too_many_arguments)]
+pub fn simulate_measured(
+    catalog: &Catalog,
+    spec: &PlanSpec,
+    model: &str,
+    tier: u8,
+    users: u32,
+    strategy: Strategy,
+    response_cache_hit: f64,
+    prompt_cache_hit: f64,
+) -> Result<(crate::metrics::Measured, SimExtra, Limits), PlanError> {
     let entry = catalog
         .model(model)
         .ok_or_else(|| PlanError(format!("--model: unknown model `{model}`")))?;
@@ -266,10 +294,7 @@ pub fn simulate_cell(
     };
     let (recorder, extra) = simulate(&input);
     let price = catalog.prices.models.get(model);
-    let m = recorder.summarize(price, users as u64);
-    Ok(cell(
-        spec, model, tier, limits.tpm, limits.rpm, users, strategy, &m, extra,
-    ))
+    Ok((recorder.summarize(price, users as u64), extra, limits))
 }
 
 #[allow(clippy::too_many_arguments)]

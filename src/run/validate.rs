@@ -1,12 +1,16 @@
 //! `postload plan --validate`: the planner beside the live harness. For burst-50 and burst-100
 //! at Tiers 1 and 2 (gpt-4o, SDK retries) it runs the embedded stub through Goose and simulates
 //! the same case, then prints p50, p95, makespan, success and 429s side by side with their
-//! ratios. Each side is the median over the same seeds (seed, seed + 1, ..., `--validate-repeat`
-//! of them), and the two sides of a seed share their random draws: the live run names each
-//! attempt's draw stream to the embedded stub, so it gets the latency and length the planner
-//! draws for that post and attempt (common random numbers). What differs is then what the
-//! planner leaves out (the harness, HTTP, the order requests reach the stub), not the luck of
-//! the draw.
+//! ratios. Both sides run the same seeds (seed, seed + 1, ..., `--validate-repeat` of them) and
+//! share their random draws: the live run names each attempt's draw stream to the embedded
+//! stub, so it gets the latency and length the planner draws for that post and attempt (common
+//! random numbers). What differs is then what the planner leaves out (the harness, HTTP, the
+//! order requests reach the stub), not the luck of the draw.
+//!
+//! Each side pools its seeds ([`Figures::pooled`]): p50 and p95 of every successful post of every
+//! seed (merged histograms), the mean makespan, success and 429s. Not the median of per-seed
+//! figures: at Tier 1 one or two posts of a burst succeed, so a seed's p95 is one of two values
+//! and their median over seeds jumps between them from one live run to the next.
 
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
@@ -15,9 +19,10 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::cli::PlanArgs;
+use crate::metrics::{hlog, Measured};
 use crate::openai::catalog::Catalog;
 use crate::plan::sim::Strategy;
-use crate::plan::{simulate_cell, Cell, PlanSpec};
+use crate::plan::{simulate_measured, PlanSpec};
 use crate::report::CaseResult;
 
 /// One case, live and simulated.
@@ -62,14 +67,43 @@ impl Figures {
             http_429: m.calls.http_429,
         }
     }
-    fn of_cell(c: &Cell) -> Self {
-        Self {
-            p50_s: c.p50_s,
-            p95_s: c.p95_s,
-            makespan_s: c.makespan_s,
-            success: c.success,
-            http_429: c.http_429,
+
+    /// Several runs of one case as one sample: p50 and p95 over every successful post of every
+    /// run (their `post_ok` histograms merged), and the mean makespan, success and 429s.
+    pub fn pooled(runs: &[&Measured]) -> Result<Self, String> {
+        let mut ok: Option<hdrhistogram::Histogram<u64>> = None;
+        for m in runs {
+            let Some(text) = m.histograms.get("post_ok") else {
+                continue;
+            };
+            let h = hlog::decode(text)?;
+            match &mut ok {
+                Some(all) => all
+                    .add(&h)
+                    .map_err(|e| format!("merging histograms: {e:?}"))?,
+                None => ok = Some(h),
+            }
         }
+        let at = |q: f64| {
+            ok.as_ref()
+                .filter(|h| !h.is_empty())
+                .map(|h| h.value_at_quantile(q) as f64 / 1e6)
+        };
+        let n = runs.len().max(1) as f64;
+        let mean = |f: &dyn Fn(&Measured) -> f64| runs.iter().map(|m| f(m)).sum::<f64>() / n;
+        Ok(Self {
+            p50_s: at(0.5),
+            p95_s: at(0.95),
+            makespan_s: mean(&|m| m.makespan_ms / 1000.0),
+            success: mean(&|m| {
+                if m.posts.total > 0 {
+                    m.posts.ok as f64 / m.posts.total as f64
+                } else {
+                    0.0
+                }
+            }),
+            http_429: mean(&|m| m.calls.http_429 as f64).round() as u64,
+        })
     }
 
     /// The median of each figure over several runs (live repetitions or simulated seeds).
@@ -133,23 +167,23 @@ pub async fn compare(
             if live.is_empty() {
                 continue;
             }
-            let mut cells = Vec::new();
+            let mut planned = Vec::new();
             for k in 0..u64::from(repeat.max(1)) {
                 let mut s = spec.clone();
                 s.seed = spec.seed.wrapping_add(k);
-                cells.push(
-                    simulate_cell(catalog, &s, "gpt-4o", tier, u, Strategy::Sdk, 0.0, 0.0)
-                        .map_err(|e| anyhow::anyhow!(e.0))?,
-                );
+                let (m, _, _) =
+                    simulate_measured(catalog, &s, "gpt-4o", tier, u, Strategy::Sdk, 0.0, 0.0)
+                        .map_err(|e| anyhow::anyhow!(e.0))?;
+                planned.push(m);
             }
+            let live: Vec<&Measured> = live.iter().map(|c| &c.measured).collect();
+            let planned: Vec<&Measured> = planned.iter().collect();
             sides.push(Side {
                 scenario: format!("burst-{u}"),
                 tier,
                 users: u,
-                live: Figures::median(
-                    &live.iter().map(|c| Figures::of_case(c)).collect::<Vec<_>>(),
-                ),
-                planned: Figures::median(&cells.iter().map(Figures::of_cell).collect::<Vec<_>>()),
+                live: Figures::pooled(&live).map_err(anyhow::Error::msg)?,
+                planned: Figures::pooled(&planned).map_err(anyhow::Error::msg)?,
             });
         }
     }
@@ -215,7 +249,7 @@ pub async fn validate(
         args.validate_users.clone()
     };
     println!(
-        "\nvalidation: the live harness (embedded stub, gpt-4o, SDK retries) beside the planner, each the median over seeds {}..={} with the same draws per post and attempt; x = plan / live",
+        "\nvalidation: the live harness (embedded stub, gpt-4o, SDK retries) beside the planner, both over seeds {}..={} with the same draws per post and attempt (p50/p95 of all their successful posts; makespan, success and 429s their mean); x = plan / live",
         spec.seed,
         spec.seed + u64::from(args.validate_repeat.max(1)) - 1
     );
@@ -244,4 +278,53 @@ pub async fn validate(
     )?;
     crate::report::write_atomic(&dir.join("validation.txt"), t.as_bytes())?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::metrics::{FailureCause, PostEnd, Recorder};
+
+    /// A run whose posts all start at 0 and end after `secs` (None: failed after 1 s).
+    fn run(posts: &[Option<f64>]) -> Measured {
+        let mut r = Recorder::new(Duration::from_millis(10));
+        for p in posts {
+            let finished = Duration::from_secs_f64(p.unwrap_or(1.0));
+            r.record_post(&PostEnd {
+                intended: Duration::ZERO,
+                first_send: Duration::ZERO,
+                finished,
+                failure: p.is_none().then_some(FailureCause::RateLimited),
+                rate_limit_backoff: Duration::ZERO,
+            });
+        }
+        r.summarize(None, posts.len() as u64)
+    }
+
+    #[test]
+    fn pooled_figures_take_percentiles_over_every_post_and_means_over_runs() {
+        // One success each in two runs of a burst, and a third run with four: the median of
+        // per-run p50s would be 9 s; over all six successful posts it is 3 s.
+        let a = run(&[Some(9.0), None, None, None]);
+        let b = run(&[Some(10.0), None, None, None]);
+        let c = run(&[Some(1.0), Some(2.0), Some(3.0), Some(4.0)]);
+        let f = Figures::pooled(&[&a, &b, &c]).unwrap();
+        let near = |v: Option<f64>, want: f64| v.is_some_and(|v| (v - want).abs() < 0.01);
+        assert!(near(f.p50_s, 3.0), "{f:?}");
+        assert!(near(f.p95_s, 10.0), "{f:?}");
+        assert!((f.success - (0.25 + 0.25 + 1.0) / 3.0).abs() < 1e-9);
+        // Makespans 9, 10 and 4 s.
+        assert!((f.makespan_s - 23.0 / 3.0).abs() < 0.01, "{f:?}");
+        let median = Figures::median(&[a, b, c].iter().map(figures_of).collect::<Vec<_>>());
+        assert!(near(median.p50_s, 9.0), "{median:?}");
+        // No successful post anywhere: no percentile, not zero.
+        let none = run(&[None, None]);
+        assert_eq!(Figures::pooled(&[&none]).unwrap().p50_s, None);
+    }
+
+    fn figures_of(m: &Measured) -> Figures {
+        Figures::pooled(&[m]).unwrap()
+    }
 }

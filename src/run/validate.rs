@@ -44,30 +44,7 @@ pub struct Figures {
     pub http_429: u64,
 }
 
-fn median(mut v: Vec<f64>) -> Option<f64> {
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f64::total_cmp);
-    Some(v[v.len() / 2])
-}
-
 impl Figures {
-    pub fn of_case(c: &CaseResult) -> Self {
-        let m = &c.measured;
-        Self {
-            p50_s: m.post_latency_ms.ok.p50.map(|v| v / 1000.0),
-            p95_s: m.post_latency_ms.ok.p95.map(|v| v / 1000.0),
-            makespan_s: m.makespan_ms / 1000.0,
-            success: if m.posts.total > 0 {
-                m.posts.ok as f64 / m.posts.total as f64
-            } else {
-                0.0
-            },
-            http_429: m.calls.http_429,
-        }
-    }
-
     /// Several runs of one case as one sample: p50 and p95 over every successful post of every
     /// run (their `post_ok` histograms merged), and the mean makespan, success and 429s.
     pub fn pooled(runs: &[&Measured]) -> Result<Self, String> {
@@ -104,18 +81,6 @@ impl Figures {
             }),
             http_429: mean(&|m| m.calls.http_429 as f64).round() as u64,
         })
-    }
-
-    /// The median of each figure over several runs (live repetitions or simulated seeds).
-    pub fn median(figs: &[Figures]) -> Self {
-        let of = |f: &dyn Fn(&Figures) -> Option<f64>| median(figs.iter().filter_map(f).collect());
-        Self {
-            p50_s: of(&|c| c.p50_s),
-            p95_s: of(&|c| c.p95_s),
-            makespan_s: of(&|c| Some(c.makespan_s)).unwrap_or(0.0),
-            success: of(&|c| Some(c.success)).unwrap_or(0.0),
-            http_429: of(&|c| Some(c.http_429 as f64)).unwrap_or(0.0) as u64,
-        }
     }
 }
 
@@ -317,14 +282,15 @@ mod tests {
         assert!((f.success - (0.25 + 0.25 + 1.0) / 3.0).abs() < 1e-9);
         // Makespans 9, 10 and 4 s.
         assert!((f.makespan_s - 23.0 / 3.0).abs() < 0.01, "{f:?}");
-        let median = Figures::median(&[a, b, c].iter().map(figures_of).collect::<Vec<_>>());
-        assert!(near(median.p50_s, 9.0), "{median:?}");
+        // The median of the three runs' own p50s would say 9 s.
+        let mut p50s: Vec<f64> = [&a, &b, &c]
+            .iter()
+            .map(|m| Figures::pooled(&[m]).unwrap().p50_s.unwrap())
+            .collect();
+        p50s.sort_by(f64::total_cmp);
+        assert!((p50s[1] - 9.0).abs() < 0.01, "{p50s:?}");
         // No successful post anywhere: no percentile, not zero.
         let none = run(&[None, None]);
         assert_eq!(Figures::pooled(&[&none]).unwrap().p50_s, None);
-    }
-
-    fn figures_of(m: &Measured) -> Figures {
-        Figures::pooled(&[m]).unwrap()
     }
 }

@@ -127,8 +127,8 @@ pub struct PlanArgs {
     /// With --validate: run the live side this many times faster (see `run --time-scale`).
     #[arg(long, value_name = "K", default_value_t = 1.0)]
     pub time_scale: f64,
-    /// With --validate: seeds per case, each run live and simulated with the same draws (the
-    /// medians are compared).
+    /// With --validate: seeds per case, each run live and simulated with the same draws (each
+    /// side pooled: percentiles over every successful post, means of the rest).
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub validate_repeat: u32,
     /// With --validate: override the user counts of the live bursts (default 50 and 100).

@@ -627,6 +627,9 @@ async fn a_named_draw_stream_gives_the_same_draws_in_any_arrival_order() {
     assert_eq!(status, 400);
     assert_eq!(v["error"]["param"], DRAW_STREAM_HEADER);
     assert!(v["error"]["message"].as_str().unwrap().contains("post-7"));
+    // Counted like any other rejected request.
+    let stats = stub.stats();
+    assert_eq!((stats.chat_requests, stats.by_status[&400]), (1, 1));
 }
 
 #[tokio::test]

@@ -27,7 +27,7 @@ use crate::openai::catalog::Catalog;
 use crate::openai::errors::ApiError;
 use crate::openai::latency::Profile;
 use crate::openai::tokens::{CompletionText, TokenCounter};
-use crate::openai::world::{draw_rng, serve, CallRequest, Served};
+use crate::openai::world::{draw_rng, serve, CallRequest, Served, DRAW_STREAM_HEADER};
 
 /// How the stub estimates a request's prompt for the rate limiter (OpenAI estimates before it
 /// tokenizes; its guide says from the character count).
@@ -253,10 +253,11 @@ impl StubCore {
         })
     }
 
-    /// Answers one `POST /v1/chat/completions`. Its fault, lengths and latency come from draw
-    /// stream `draw_stream` of the seed when the client chose one (`x-stub-draw-stream`, see
-    /// [`draw_rng`]), else from the request's place in the arrival order.
-    pub fn chat(&self, body: &[u8], draw_stream: Option<u64>) -> Reply {
+    /// Answers one `POST /v1/chat/completions`. Its fault, lengths and latency come from the
+    /// draw stream the client chose (the `x-stub-draw-stream` header's value, see [`draw_rng`]),
+    /// else from the request's place in the arrival order. A stream that is not an unsigned
+    /// integer is a 400 naming the header.
+    pub fn chat(&self, body: &[u8], draw_stream: Option<&str>) -> Reply {
         let now = self.clock.now();
         let catalog = &self.config.catalog;
         let mut st = self.lock();
@@ -267,6 +268,10 @@ impl StubCore {
         rng.set_stream(st.seq);
         let request_id = format!("req_{}", hex_id(&mut rng, 32));
 
+        let draw_stream = match draw_stream.map(parse_draw_stream).transpose() {
+            Ok(s) => s,
+            Err(e) => return self.error_reply(st, &e, None, request_id, None),
+        };
         let req = match validate(body, catalog) {
             Ok(r) => r,
             Err(e) => {
@@ -479,6 +484,15 @@ fn common_headers(
     h.push(("openai-organization", organization.to_string()));
     h.push(("openai-version", "2020-10-01".into()));
     h
+}
+
+fn parse_draw_stream(text: &str) -> Result<u64, ApiError> {
+    text.trim().parse::<u64>().map_err(|_| {
+        ApiError::other(
+            DRAW_STREAM_HEADER,
+            format!("Invalid {DRAW_STREAM_HEADER} header: '{text}'. Expected an unsigned integer."),
+        )
+    })
 }
 
 fn hex_id(rng: &mut ChaCha8Rng, len: usize) -> String {

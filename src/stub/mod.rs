@@ -273,12 +273,13 @@ impl Respond for Endpoint {
             shared.schedule_compaction();
         }
         match self.route {
-            Route::Chat => match draw_stream(request) {
-                Ok(stream) => to_template(core.chat(&request.body, stream), core.clock().scale()),
-                Err(e) => {
-                    ResponseTemplate::new(e.status).set_body_raw(e.to_bytes(), "application/json")
-                }
-            },
+            Route::Chat => {
+                let stream = request
+                    .headers
+                    .get(DRAW_STREAM_HEADER)
+                    .map(|v| v.to_str().unwrap_or("(not text)"));
+                to_template(core.chat(&request.body, stream), core.clock().scale())
+            }
             Route::Models => ResponseTemplate::new(200).set_body_json(core.models_body()),
             Route::Model => {
                 let id = request.url.path().rsplit('/').next().unwrap_or_default();
@@ -301,21 +302,6 @@ impl Respond for Endpoint {
             }
         }
     }
-}
-
-/// The draw stream a client chose for its request, if it sent the header; a value that is not
-/// an unsigned integer is a 400 naming the header.
-fn draw_stream(request: &Request) -> Result<Option<u64>, ApiError> {
-    let Some(value) = request.headers.get(DRAW_STREAM_HEADER) else {
-        return Ok(None);
-    };
-    let text = value.to_str().unwrap_or_default();
-    text.trim().parse::<u64>().map(Some).map_err(|_| {
-        ApiError::other(
-            DRAW_STREAM_HEADER,
-            format!("Invalid {DRAW_STREAM_HEADER} header: '{text}'. Expected an unsigned integer."),
-        )
-    })
 }
 
 fn to_template(reply: Reply, time_scale: f64) -> ResponseTemplate {

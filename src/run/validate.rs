@@ -163,13 +163,14 @@ pub fn table(sides: &[Side]) -> String {
     let mut o = String::new();
     let _ = writeln!(
         o,
-        "{:<10} {:>4} | {:>17} | {:>17} | {:>20} | {:>20}",
+        "{:<10} {:>4} | {:>17} | {:>17} | {:>20} | {:>20} | {:>16}",
         "case",
         "tier",
         "p50 s live/plan",
         "p95 s live/plan",
         "makespan s live/plan",
-        "ok % live/plan"
+        "ok % live/plan",
+        "429s live/plan"
     );
     for s in sides {
         let _ = writeln!(

@@ -450,5 +450,34 @@ pub fn plan_spec(
         ..defaults
     };
     crate::plan::check(&spec, catalog).map_err(|e| ConfigError(e.0))?;
+    if args.validate {
+        check_validation(args, &spec, catalog)?;
+    }
     Ok(spec)
+}
+
+/// `--validate`'s own options, checked before anything runs.
+fn check_validation(
+    args: &crate::cli::PlanArgs,
+    spec: &crate::plan::PlanSpec,
+    catalog: &Catalog,
+) -> Result<(), ConfigError> {
+    if args.validate_repeat == 0 {
+        return Err(ConfigError("--validate-repeat: must be at least 1".into()));
+    }
+    if !(args.time_scale.is_finite() && args.time_scale > 0.0) {
+        return Err(ConfigError(format!(
+            "--time-scale: must be a positive number, got {}",
+            args.time_scale
+        )));
+    }
+    if args.validate_users.contains(&0) {
+        return Err(ConfigError("--validate-users: must be at least 1".into()));
+    }
+    for &t in &args.validate_tier {
+        catalog
+            .tier(&spec.tier_set, t)
+            .map_err(|m| ConfigError(format!("--validate-tier: {m}")))?;
+    }
+    Ok(())
 }

@@ -219,6 +219,24 @@ fn plan_writes_its_table_json_markdown_and_charts() {
         .assert()
         .code(2)
         .stderr(predicates::str::contains("--cache-hit"));
+    // --validate's own options are checked before anything runs (no plan folder is written).
+    for (bad, named) in [
+        (["--validate-tier", "9"], "--validate-tier"),
+        (["--validate-repeat", "0"], "--validate-repeat"),
+        (["--validate-users", "0"], "--validate-users"),
+        (["--time-scale", "0"], "--time-scale"),
+    ] {
+        let before = std::fs::read_dir(&dir).unwrap().count();
+        assert_cmd::Command::cargo_bin("postload")
+            .unwrap()
+            .args(["plan", "--validate", "--report-dir"])
+            .arg(&dir)
+            .args(bad)
+            .assert()
+            .code(2)
+            .stderr(predicates::str::contains(named));
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), before, "{named}");
+    }
 }
 
 /// The planner's calls are the stub's: the prompt tokens it assumes are what the stub counts in

@@ -112,6 +112,8 @@ pub async fn compare(
         users: None,
         model: Some("gpt-4o".into()),
         tier: tiers.to_vec(),
+        // The planner's tier set, so both sides have the same limits.
+        tier_set: Some(spec.tier_set.clone()),
         time_scale: Some(time_scale),
         report_dir: report_dir.to_path_buf(),
         quiet: true,
@@ -217,7 +219,7 @@ pub async fn validate(
     println!(
         "\nvalidation: the live harness (embedded stub, gpt-4o, SDK retries) beside the planner, both over seeds {}..={} with the same draws per post and attempt (p50/p95 of all their successful posts; makespan, success and 429s their mean); x = plan / live",
         spec.seed,
-        spec.seed + u64::from(args.validate_repeat.max(1)) - 1
+        spec.seed + u64::from(args.validate_repeat) - 1
     );
     let tiers = if args.validate_tier.is_empty() {
         vec![1, 2]
@@ -231,7 +233,7 @@ pub async fn validate(
         &tiers,
         args.time_scale,
         None,
-        args.validate_repeat.max(1),
+        args.validate_repeat,
         &dir.join("validation"),
         stop,
     )

@@ -237,6 +237,7 @@ struct Sim<'a> {
     queue: VecDeque<Live>,
     pump_pending: bool,
     daily: Option<DailyStream>,
+    /// The next post number of a daily stream.
     next_post: u32,
     recorder: Recorder,
     extra: SimExtra,
@@ -273,7 +274,6 @@ pub fn simulate(input: &SimInput) -> (Recorder, SimExtra) {
             for p in (0..*posts as u32).rev() {
                 sim.push(0, Ev::Arrive(p));
             }
-            sim.next_post = *posts as u32;
         }
         Arrivals::Daily { .. } => sim.schedule_next_daily(),
     }

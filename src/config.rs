@@ -116,6 +116,29 @@ pub fn run_config(
         }
         s.check_catalog(&file, &catalog)
             .map_err(|e| ConfigError(format!("{e} (after command-line overrides)")))?;
+        if let Some(t) = first_repeat(&s.tiers) {
+            return Err(ConfigError(if args.tier.is_empty() {
+                format!("{file}: field `tiers`: tier {t} is listed twice (its cases would overwrite each other's files)")
+            } else {
+                format!("--tier {t}: given twice (its cases would overwrite each other's files)")
+            }));
+        }
+        // Each case's files are named after the scenario's slug: two scenarios with one slug
+        // (the same file twice, or two files with one `name`) would overwrite each other.
+        if let Some((other, _)) = scenarios
+            .iter()
+            .find(|(_, o): &&(String, scenario::Scenario)| crate::report::slug(&o.name) == crate::report::slug(&s.name))
+        {
+            return Err(ConfigError(if *other == file {
+                format!("--scenario {name}: given twice (its cases would overwrite each other's files)")
+            } else {
+                format!(
+                    "{file}: field `name`: `{}` names its files like `{other}` does (`{}`); give one of them another name",
+                    s.name,
+                    crate::report::slug(&s.name)
+                )
+            }));
+        }
         scenarios.push((file, s));
     }
 
@@ -255,13 +278,6 @@ pub fn run_config(
                 })
         }) as ClientFactory
     });
-    let run_id = crate::run::new_run_id();
-    let mut report_dir = args.report_dir.join(&run_id);
-    let mut n = 2;
-    while report_dir.exists() {
-        report_dir = args.report_dir.join(format!("{run_id}-{n}"));
-        n += 1;
-    }
     Ok(RunConfig {
         scenarios: planned,
         service_mode: service_mode.then(|| ServiceMode {
@@ -272,13 +288,11 @@ pub fn run_config(
         client,
         catalog,
         target,
-        run_id: report_dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or(run_id),
-        report_dir,
+        run_id: crate::run::new_run_id(),
+        reports_root: args.report_dir.clone(),
         quiet: args.quiet,
         stop,
+        hurry: crate::stop::hurry_flag(),
         claims: claims(args.claims.as_deref())?,
         time_scale: match args.time_scale {
             Some(k) if !(1.0..=1_000.0).contains(&k) => {
@@ -293,6 +307,15 @@ pub fn run_config(
             k => k.unwrap_or(1),
         },
     })
+}
+
+/// The first value that appears twice in `values`.
+fn first_repeat<T: PartialEq + Copy>(values: &[T]) -> Option<T> {
+    values
+        .iter()
+        .enumerate()
+        .find(|(i, v)| values[..*i].contains(v))
+        .map(|(_, v)| *v)
 }
 
 /// Reads and checks a gate file (before any load is sent).
@@ -394,6 +417,15 @@ pub fn plan_spec(
         .tier_set
         .clone()
         .unwrap_or_else(|| catalog.default_tier_set.clone());
+    if let Some(t) = first_repeat(&args.tier) {
+        return Err(ConfigError(format!("--tier {t}: given twice")));
+    }
+    if let Some(u) = first_repeat(&args.users) {
+        return Err(ConfigError(format!("--users {u}: given twice")));
+    }
+    if let Some(i) = (0..args.model.len()).find(|&i| args.model[..i].contains(&args.model[i])) {
+        return Err(ConfigError(format!("--model {}: given twice", args.model[i])));
+    }
     let tiers = if args.tier.is_empty() {
         catalog
             .tier_sets

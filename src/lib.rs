@@ -13,21 +13,21 @@ pub mod plan;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod stop;
 pub mod stub;
-
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
 
 use cli::{Cli, Command, RunArgs, StubArgs};
 
 /// How a command ended, when it ended without an error. Exit codes are part of the interface:
 /// 0 pass, 1 a gate failed, 2 usage/config/runtime error (an `Err` from [`run`]), 3 stopped by
-/// the budget guard.
+/// the budget guard, 128 + N stopped by signal N (130 SIGINT, 143 SIGTERM, 129 SIGHUP).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     Success,
     GateFailed,
     BudgetStopped,
+    /// Stopped by this signal; the report covers what was measured and says so.
+    Interrupted(i32),
 }
 
 impl Outcome {
@@ -36,8 +36,24 @@ impl Outcome {
             Outcome::Success => 0,
             Outcome::GateFailed => 1,
             Outcome::BudgetStopped => 3,
+            Outcome::Interrupted(signal) => stop::exit_code(signal),
         }
     }
+
+    /// This outcome, unless a signal stopped the command: an interrupted run never exits 0
+    /// (nor 1: a gate judged on part of a run says nothing).
+    fn unless_interrupted(self) -> Self {
+        match stop::signal_received() {
+            Some(signal) => Outcome::Interrupted(signal),
+            None => self,
+        }
+    }
+}
+
+/// The exit code for an error: 2, or 128 + N when signal N stopped the command (its error may
+/// be a consequence of the stop).
+pub fn error_exit_code() -> u8 {
+    stop::signal_received().map_or(2, stop::exit_code)
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
@@ -52,26 +68,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Some(Command::Plan(args)) => plan_capacity(*args).await,
         None => run_scenarios(cli.run).await,
     }
-}
-
-/// The process-wide stop flag Ctrl-C sets. The first Ctrl-C also trips Goose's killswitch, which
-/// ends the running attack; a second one exits at once.
-fn stop_flag() -> Arc<AtomicBool> {
-    static STOP: OnceLock<Arc<AtomicBool>> = OnceLock::new();
-    Arc::clone(STOP.get_or_init(|| {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
-        // Only one handler can exist per process; if one is already set (tests), keep it.
-        let _ = ctrlc::set_handler(move || {
-            if flag.swap(true, Ordering::SeqCst) {
-                eprintln!("postload: second Ctrl-C, exiting");
-                std::process::exit(130);
-            }
-            eprintln!("postload: Ctrl-C: stopping the attack and writing the report (Ctrl-C again to quit)");
-            goose::trigger_killswitch("Ctrl-C");
-        });
-        stop
-    }))
 }
 
 /// `postload plan`: simulate the grid, print the table, write plan.json, plan.md and charts.
@@ -94,7 +90,7 @@ async fn plan_capacity(args: cli::PlanArgs) -> anyhow::Result<Outcome> {
         plan::plan(&catalog, &spec, &claims, &measured).map_err(|e| config::ConfigError(e.0))?;
     let took = started.elapsed();
     print!("{}", report::plan::table(&result));
-    let dir = args.report_dir.join(format!("plan-{}", run::new_run_id()));
+    let dir = report::create_unique_dir(&args.report_dir, &format!("plan-{}", run::new_run_id()))?;
     std::fs::create_dir_all(dir.join("charts"))?;
     report::write_atomic(&dir.join("plan.json"), &serde_json::to_vec_pretty(&result)?)?;
     report::write_atomic(
@@ -115,9 +111,9 @@ async fn plan_capacity(args: cli::PlanArgs) -> anyhow::Result<Outcome> {
         );
     }
     if args.validate {
-        run::validate::validate(&args, &catalog, &spec, &dir, stop_flag()).await?;
+        run::validate::validate(&args, &catalog, &spec, &dir, stop::stop_flag()).await?;
     }
-    Ok(Outcome::Success)
+    Ok(Outcome::Success.unless_interrupted())
 }
 
 /// `postload example-service`: the reference service, until Ctrl-C.
@@ -198,7 +194,7 @@ fn render_report(args: cli::ReportArgs) -> anyhow::Result<Outcome> {
 }
 
 async fn run_scenarios(args: RunArgs) -> anyhow::Result<Outcome> {
-    let config = config::run_config(&args, stop_flag())?;
+    let config = config::run_config(&args, stop::stop_flag())?;
     // A gate file is checked before any load is sent: a typo must not cost a run. Scenarios'
     // own [[thresholds]] join it (checked when the scenarios were loaded).
     let mut gates: Vec<gate::Gate> = args
@@ -210,9 +206,10 @@ async fn run_scenarios(args: RunArgs) -> anyhow::Result<Outcome> {
     for p in &config.scenarios {
         gates.extend(p.scenario.gates());
     }
-    let dir = config.report_dir.clone();
+    let root = config.reports_root.clone();
     let quiet = config.quiet;
     let result = run::execute(config).await?;
+    let dir = root.join(&result.run_id);
     if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY") {
         let md = std::fs::read_to_string(dir.join("report.md")).unwrap_or_default();
         append_step_summary(std::path::Path::new(&summary), &md)?;
@@ -224,12 +221,14 @@ async fn run_scenarios(args: RunArgs) -> anyhow::Result<Outcome> {
         let junit = args.junit.unwrap_or_else(|| dir.join("junit.xml"));
         apply_gates(&gates, &result, &junit, quiet)?
     };
-    // The budget stop wins: the run is incomplete, whatever the gates say of what it measured.
+    // A signal, then the budget stop win: the run is incomplete, whatever the gates say of what
+    // it measured.
     Ok(if budget_stopped {
         Outcome::BudgetStopped
     } else {
         outcome
-    })
+    }
+    .unless_interrupted())
 }
 
 /// `postload compare BASE.json NEW.json`.

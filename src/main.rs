@@ -18,7 +18,7 @@ fn main() -> ExitCode {
         Ok(outcome) => ExitCode::from(outcome.exit_code()),
         Err(e) => {
             eprintln!("postload: {e:#}");
-            ExitCode::from(2)
+            ExitCode::from(postload::error_exit_code())
         }
     }
 }

@@ -519,6 +519,9 @@ impl Exporter for MarkdownExporter {
     fn file_name(&self) -> &'static str {
         "report.md"
     }
+    fn essential(&self) -> bool {
+        true
+    }
 
     fn render(&self, r: &RunResult) -> anyhow::Result<Vec<u8>> {
         let d = document(r, &self.claims, &self.prices);

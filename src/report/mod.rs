@@ -9,7 +9,9 @@ pub mod markdown;
 pub mod plan;
 pub mod summary;
 
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -120,13 +122,86 @@ impl CaseResult {
         }
     }
 
-    /// `burst-50-tier2`, or `burst-50-tier2-3`: for file names.
+    /// `burst-50-tier2`, or `burst-50-tier2-3`: for file names. The scenario name is user data
+    /// (a file's `name`, or an edited result.json), so it goes through [`slug`].
     pub fn slug(&self) -> String {
+        let name = slug(&self.scenario);
         match self.repetition {
-            Some(k) => format!("{}-tier{}-{k}", self.scenario, self.tier),
-            None => format!("{}-tier{}", self.scenario, self.tier),
+            Some(k) => format!("{name}-tier{}-{k}", self.tier),
+            None => format!("{name}-tier{}", self.tier),
         }
     }
+}
+
+/// Longest slug [`slug`] returns: file names stay well under any file system's 255 bytes once a
+/// prefix (`latency-`) and a suffix (`-tier2-10.png`) are added.
+pub const SLUG_MAX: usize = 64;
+
+/// A safe file-name part from user data (scenario names, case labels, model names, tier set
+/// names): ASCII letters and digits, `-`, `_` and `.`, every other run of characters becomes one
+/// `-`; no leading `.` or `-` (never `..`, never a hidden file, never an option); at most
+/// [`SLUG_MAX`] bytes; `unnamed` when nothing is left. `../../x` becomes `x`, `/etc/passwd`
+/// becomes `etc-passwd`.
+pub fn slug(name: &str) -> String {
+    let mut out = String::with_capacity(name.len().min(SLUG_MAX));
+    for c in name.chars() {
+        if out.len() >= SLUG_MAX {
+            break;
+        }
+        if c.is_ascii_alphanumeric() || c == '_' || c == '.' {
+            out.push(c);
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let trimmed = out
+        .trim_start_matches(['.', '-'])
+        .trim_end_matches(['.', '-']);
+    // `a..b` is a fine name, but keep dots from forming `..` anywhere for a simpler guarantee.
+    let s = trimmed.replace("..", ".");
+    if s.is_empty() {
+        "unnamed".into()
+    } else {
+        s
+    }
+}
+
+/// A relative output name (`charts/latency-x.png`) as a path that cannot leave its folder: only
+/// plain components, none hidden. `None` for anything else (`..`, an absolute path, `./x`).
+fn contained(name: &str) -> Option<PathBuf> {
+    let path = Path::new(name);
+    let mut parts = 0;
+    for c in path.components() {
+        match c {
+            Component::Normal(part) if !part.to_string_lossy().starts_with('.') => parts += 1,
+            _ => return None,
+        }
+    }
+    (parts > 0).then(|| path.to_path_buf())
+}
+
+/// Creates a new folder `parent/stem`, or `parent/stem-2`, `-3`, ... if that exists, and returns
+/// it. The folder is created with `create_dir`, which fails if it exists, so two runs started in
+/// the same second never share one.
+pub fn create_unique_dir(parent: &Path, stem: &str) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(parent)
+        .map_err(|e| anyhow::anyhow!("cannot create report folder {}: {e}", parent.display()))?;
+    for n in 1..10_000u32 {
+        let dir = if n == 1 {
+            parent.join(stem)
+        } else {
+            parent.join(format!("{stem}-{n}"))
+        };
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => anyhow::bail!("cannot create report folder {}: {e}", dir.display()),
+        }
+    }
+    anyhow::bail!(
+        "cannot create a report folder in {}: {stem} to {stem}-9999 all exist",
+        parent.display()
+    )
 }
 
 /// `result.json`.
@@ -156,6 +231,10 @@ pub fn result_schema() -> serde_json::Value {
 /// One output format.
 pub trait Exporter {
     fn file_name(&self) -> &'static str;
+    /// Written even when the writer is hurried (a second signal): result.json and report.md.
+    fn essential(&self) -> bool {
+        false
+    }
     fn render(&self, result: &RunResult) -> anyhow::Result<Vec<u8>>;
     /// The files this format writes, as (path relative to the report folder, bytes).
     fn outputs(&self, result: &RunResult) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
@@ -169,6 +248,9 @@ pub struct JsonExporter;
 impl Exporter for JsonExporter {
     fn file_name(&self) -> &'static str {
         "result.json"
+    }
+    fn essential(&self) -> bool {
+        true
     }
     fn render(&self, result: &RunResult) -> anyhow::Result<Vec<u8>> {
         let mut v = serde_json::to_vec_pretty(result)?;
@@ -222,10 +304,13 @@ impl Exporter for HlogExporter {
     }
 }
 
-/// Owns a report folder and writes every file in it, atomically.
+/// Owns a report folder and writes every file in it, atomically. Every file stays inside the
+/// folder: an output name must be plain relative components, and the folder a file lands in is
+/// checked after symbolic links are resolved.
 pub struct ReportWriter {
     dir: PathBuf,
     exporters: Vec<Box<dyn Exporter + Send + Sync>>,
+    hurry: Option<Arc<AtomicBool>>,
 }
 
 impl std::fmt::Debug for ReportWriter {
@@ -244,7 +329,15 @@ impl ReportWriter {
         Ok(Self {
             dir: dir.to_path_buf(),
             exporters: Vec::new(),
+            hurry: None,
         })
+    }
+
+    /// Once `flag` is set, [`write`](Self::write) writes only the essential formats
+    /// (result.json, report.md) and skips the rest (charts, HTML, logs), to finish quickly.
+    pub fn hurried_by(mut self, flag: Arc<AtomicBool>) -> Self {
+        self.hurry = Some(flag);
+        self
     }
 
     /// Adds a format.
@@ -257,25 +350,65 @@ impl ReportWriter {
         &self.dir
     }
 
-    /// Renders and writes every format.
+    /// Renders and writes every format. Refuses (before writing anything) an output name that
+    /// could leave the folder, and two outputs with one name (two cases with one label would
+    /// overwrite each other's files).
     pub fn write(&self, result: &RunResult) -> anyhow::Result<()> {
+        let hurried = || self.hurry.as_ref().is_some_and(|h| h.load(Ordering::SeqCst));
+        let mut seen = std::collections::BTreeSet::new();
         for e in &self.exporters {
-            for (name, bytes) in e.outputs(result)? {
-                let path = self.dir.join(name);
-                if let Some(parent) = path.parent() {
-                    std::fs::create_dir_all(parent).map_err(|err| {
-                        anyhow::anyhow!("cannot create {}: {err}", parent.display())
-                    })?;
+            if hurried() && !e.essential() {
+                continue;
+            }
+            let outputs = e.outputs(result)?;
+            for (name, _) in &outputs {
+                if contained(name).is_none() {
+                    anyhow::bail!("refusing to write `{name}`: not a plain name inside the report folder");
                 }
-                write_atomic(&path, &bytes)?;
+                if !seen.insert(name.clone()) {
+                    anyhow::bail!("two outputs are named `{name}`: two cases share a name (scenario and tier)");
+                }
+            }
+            for (name, bytes) in outputs {
+                self.write_inside(&name, &bytes)?;
             }
         }
         Ok(())
     }
+
+    /// Writes `name` (checked by [`contained`]) under the folder, after checking that the
+    /// folder it lands in, with symbolic links resolved, is inside the report folder.
+    fn write_inside(&self, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
+        let rel = contained(name)
+            .ok_or_else(|| anyhow::anyhow!("refusing to write `{name}`: not a plain name"))?;
+        let path = self.dir.join(rel);
+        let parent = path.parent().unwrap_or(&self.dir);
+        std::fs::create_dir_all(parent)
+            .map_err(|err| anyhow::anyhow!("cannot create {}: {err}", parent.display()))?;
+        let root = self
+            .dir
+            .canonicalize()
+            .map_err(|e| anyhow::anyhow!("{}: {e}", self.dir.display()))?;
+        let real_parent = parent
+            .canonicalize()
+            .map_err(|e| anyhow::anyhow!("{}: {e}", parent.display()))?;
+        if !real_parent.starts_with(&root) {
+            anyhow::bail!(
+                "refusing to write {}: it resolves to {}, outside the report folder {}",
+                path.display(),
+                real_parent.display(),
+                root.display()
+            );
+        }
+        // A symbolic link at `path` itself is harmless: the rename replaces the link, it does
+        // not write through it.
+        write_atomic(&path, bytes)
+    }
 }
 
 /// Writes `bytes` to a temporary file beside `path`, syncs it, then renames it over `path`: a
-/// reader sees the old file or the new one, never half of one.
+/// reader sees the old file or the new one, never half of one. The temporary file is created new
+/// (`O_EXCL`), so a link planted under its name is never followed.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     use std::io::Write;
     let name = path
@@ -284,13 +417,19 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         .unwrap_or_default();
     let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
     let result = (|| -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
+        let _ = std::fs::remove_file(&tmp);
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)
     })();
     if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
+        if std::fs::symlink_metadata(&tmp).is_ok_and(|m| m.is_file()) {
+            let _ = std::fs::remove_file(&tmp);
+        }
         anyhow::bail!("cannot write {}: {e}", path.display());
     }
     Ok(())
@@ -314,6 +453,173 @@ mod tests {
             .collect();
         assert_eq!(names.len(), 1, "{names:?}");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_failed_write_keeps_the_old_bytes() {
+        // A directory where the temporary file goes makes the write fail after `path` exists:
+        // the old file must survive whole and the error must say so.
+        let dir = std::env::temp_dir().join(format!("postload-atomic-fail-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("result.json");
+        write_atomic(&p, b"old").unwrap();
+        let tmp = dir.join(format!(".result.json.tmp-{}", std::process::id()));
+        std::fs::create_dir_all(&tmp).unwrap();
+        let e = write_atomic(&p, b"new").unwrap_err();
+        assert!(e.to_string().contains("result.json"), "{e}");
+        assert_eq!(std::fs::read(&p).unwrap(), b"old");
+        assert!(tmp.is_dir(), "a directory in the way is not removed");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn slug_keeps_safe_names_and_flattens_paths() {
+        assert_eq!(slug("burst-50"), "burst-50");
+        assert_eq!(slug("My_Run.v2"), "My_Run.v2");
+        // Separators and dots that could climb out become nothing or one dash.
+        assert_eq!(slug("../../../../x"), "x");
+        assert_eq!(slug("/etc/passwd"), "etc-passwd");
+        assert_eq!(slug("a/../b"), "a-.-b");
+        assert_eq!(slug("..."), "unnamed");
+        assert_eq!(slug(""), "unnamed");
+        assert_eq!(slug(".hidden"), "hidden");
+        assert_eq!(slug("-rf"), "rf");
+        assert_eq!(slug("tier set: é ☃"), "tier-set");
+        assert_eq!(slug("a..b"), "a.b");
+        // At most SLUG_MAX bytes: 100 letters keep 64.
+        assert_eq!(slug(&"a".repeat(100)).len(), SLUG_MAX);
+        for s in ["..", "../x", "/abs", "a\\..\\b", "\0", "C:\\x"] {
+            let out = slug(s);
+            assert!(contained(&out).is_some(), "{s} -> {out}");
+            assert!(!out.contains('/') && !out.contains(".."), "{s} -> {out}");
+        }
+    }
+
+    #[test]
+    fn contained_accepts_only_plain_relative_names() {
+        assert!(contained("result.json").is_some());
+        assert!(contained("charts/latency-x.png").is_some());
+        for bad in ["", "../x", "charts/../../x", "/etc/x", "./x", ".x", "charts/.x"] {
+            assert!(contained(bad).is_none(), "{bad}");
+        }
+    }
+
+    /// Writes whatever names it is given.
+    struct Names(Vec<&'static str>);
+    impl Exporter for Names {
+        fn file_name(&self) -> &'static str {
+            "names"
+        }
+        fn render(&self, _: &RunResult) -> anyhow::Result<Vec<u8>> {
+            unreachable!()
+        }
+        fn outputs(&self, _: &RunResult) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+            Ok(self.0.iter().map(|n| (n.to_string(), b"x".to_vec())).collect())
+        }
+    }
+
+    fn empty_result() -> RunResult {
+        RunResult {
+            schema: RESULT_SCHEMA.into(),
+            postload_version: "0".into(),
+            run_id: "r".into(),
+            started_at: String::new(),
+            finished_at: None,
+            interrupted: false,
+            target: TargetInfo::Service { openai_stub: None },
+            prices: PriceInfo {
+                version: String::new(),
+                as_of: String::new(),
+                source: String::new(),
+            },
+            budget: None,
+            cases: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_writer_refuses_names_that_leave_its_folder_and_writes_nothing() {
+        let root = std::env::temp_dir().join(format!("postload-escape-{}", std::process::id()));
+        let dir = root.join("run");
+        let w = ReportWriter::create(&dir)
+            .unwrap()
+            .with(Names(vec!["ok.txt", "../escaped.txt"]));
+        let e = w.write(&empty_result()).unwrap_err();
+        assert!(e.to_string().contains("../escaped.txt"), "{e}");
+        assert!(!root.join("escaped.txt").exists());
+        // Checked before writing: not even the good name was written.
+        assert!(!dir.join("ok.txt").exists());
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn the_writer_refuses_a_folder_that_links_outside() {
+        let root = std::env::temp_dir().join(format!("postload-symlink-{}", std::process::id()));
+        let dir = root.join("run");
+        let outside = root.join("outside");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::os::unix::fs::symlink(&outside, dir.join("charts")).unwrap();
+        let w = ReportWriter::create(&dir)
+            .unwrap()
+            .with(Names(vec!["charts/x.png"]));
+        let e = w.write(&empty_result()).unwrap_err();
+        assert!(e.to_string().contains("outside the report folder"), "{e}");
+        assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn two_outputs_with_one_name_are_refused() {
+        let root = std::env::temp_dir().join(format!("postload-dupname-{}", std::process::id()));
+        let w = ReportWriter::create(&root)
+            .unwrap()
+            .with(Names(vec!["a.txt"]))
+            .with(Names(vec!["a.txt"]));
+        let e = w.write(&empty_result()).unwrap_err();
+        assert!(e.to_string().contains("two outputs are named `a.txt`"), "{e}");
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn a_hurried_writer_writes_only_the_essential_formats() {
+        let root = std::env::temp_dir().join(format!("postload-hurry-{}", std::process::id()));
+        let hurry = Arc::new(AtomicBool::new(true));
+        let w = ReportWriter::create(&root)
+            .unwrap()
+            .hurried_by(Arc::clone(&hurry))
+            .with(JsonExporter)
+            .with(Names(vec!["chart.png"]));
+        w.write(&empty_result()).unwrap();
+        assert!(root.join("result.json").exists());
+        assert!(!root.join("chart.png").exists());
+        hurry.store(false, Ordering::SeqCst);
+        w.write(&empty_result()).unwrap();
+        assert!(root.join("chart.png").exists());
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn concurrent_runs_get_distinct_folders() {
+        // Eight threads ask for the same stem at once: eight folders, stem and stem-2..stem-8.
+        let root = std::env::temp_dir().join(format!("postload-unique-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let dirs: Vec<PathBuf> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| s.spawn(|| create_unique_dir(&root, "20261130-120000").unwrap()))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let mut names: Vec<String> = dirs
+            .iter()
+            .map(|d| d.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        let mut expected = vec!["20261130-120000".to_string()];
+        expected.extend((2..=8).map(|n| format!("20261130-120000-{n}")));
+        expected.sort();
+        assert_eq!(names, expected);
+        let _ = std::fs::remove_dir_all(&root);
     }
 
     #[test]

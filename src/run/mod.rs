@@ -40,7 +40,7 @@ impl std::fmt::Debug for RunConfig {
             .field("target", &self.target)
             .field("service_mode", &self.service_mode)
             .field("max_cost_usd", &self.max_cost_usd)
-            .field("report_dir", &self.report_dir)
+            .field("reports_root", &self.reports_root)
             .finish_non_exhaustive()
     }
 }
@@ -98,8 +98,11 @@ pub struct RunConfig {
     pub client: Option<ClientFactory>,
     pub catalog: Arc<Catalog>,
     pub target: Target,
-    /// The run's folder (`reports/<run-id>`).
-    pub report_dir: PathBuf,
+    /// Where the run's folder goes (`reports/`): the folder itself, `reports/<run-id>`, is
+    /// created when the first file is written (never left empty), with a `-2`, `-3`, ... suffix
+    /// if another run already has that id.
+    pub reports_root: PathBuf,
+    /// The run id wanted; the result's `run_id` is the folder's name.
     pub run_id: String,
     pub quiet: bool,
     /// Set to stop the run (Ctrl-C); checked between cases and inside the attack.
@@ -111,6 +114,9 @@ pub struct RunConfig {
     /// Modelled seconds per real second: the embedded stub's latencies and bucket refill and the
     /// run's waits all run this much faster; results are reported in modelled time.
     pub time_scale: f64,
+    /// Set by a second signal: abandon the attack at once and write only result.json and
+    /// report.md.
+    pub hurry: Arc<AtomicBool>,
 }
 
 fn now_rfc3339() -> String {
@@ -145,10 +151,13 @@ fn profile_info(catalog: &Catalog, model: &str, target: &Target) -> Option<Profi
     }
 }
 
-/// Runs every case and writes the reports; returns the result (the caller applies gates).
+/// Runs every case and writes the reports; returns the result (the caller applies gates). The
+/// run's folder is `cfg.reports_root` joined with the result's `run_id`.
 pub async fn execute(cfg: RunConfig) -> anyhow::Result<RunResult> {
-    let writer = ReportWriter::create(&cfg.report_dir)?
-        .with(JsonExporter)
+    let exporters = |dir: &std::path::Path| -> anyhow::Result<ReportWriter> {
+        Ok(ReportWriter::create(dir)?
+            .hurried_by(Arc::clone(&cfg.hurry))
+            .with(JsonExporter)
         .with(MarkdownExporter {
             claims: cfg.claims.clone(),
             prices: cfg.catalog.prices.clone(),
@@ -157,10 +166,11 @@ pub async fn execute(cfg: RunConfig) -> anyhow::Result<RunResult> {
             claims: cfg.claims.clone(),
             prices: cfg.catalog.prices.clone(),
         })
-        .with(ChartExporter {
-            prices: cfg.catalog.prices.clone(),
-        })
-        .with(HlogExporter);
+            .with(ChartExporter {
+                prices: cfg.catalog.prices.clone(),
+            })
+            .with(HlogExporter))
+    };
     // Service mode with the stub alongside: one stub for the whole run, on the port the
     // service was told, and every service must answer before any load is sent.
     let alongside = match (&cfg.service_mode, &cfg.target) {
@@ -199,7 +209,7 @@ pub async fn execute(cfg: RunConfig) -> anyhow::Result<RunResult> {
             urls.sort_unstable();
             urls.dedup();
             for url in urls {
-                wait_until_answering(url, *ready_wait, &handle.base_url(), cfg.quiet).await?;
+                wait_until_answering(url, *ready_wait, &handle.base_url(), &cfg).await?;
             }
             Some(handle)
         }
@@ -228,10 +238,18 @@ pub async fn execute(cfg: RunConfig) -> anyhow::Result<RunResult> {
         );
         (Arc::new(std::sync::Mutex::new(Budget::new(cap))), estimate)
     });
+    // Everything that can fail before the first case has been checked: only now is the run's
+    // folder created, so a run that could not start leaves no empty folder behind.
+    let dir = crate::report::create_unique_dir(&cfg.reports_root, &cfg.run_id)?;
+    let run_id = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| cfg.run_id.clone());
+    let writer = exporters(&dir)?;
     let mut result = RunResult {
         schema: RESULT_SCHEMA.into(),
         postload_version: env!("CARGO_PKG_VERSION").into(),
-        run_id: cfg.run_id.clone(),
+        run_id,
         started_at: now_rfc3339(),
         finished_at: None,
         interrupted: false,
@@ -281,15 +299,26 @@ pub async fn execute(cfg: RunConfig) -> anyhow::Result<RunResult> {
                     scenario.load.users()
                 );
             }
-            let case = run_case(
+            let case = match run_case(
                 &cfg,
+                &dir,
                 planned,
                 tier,
                 repetition,
                 alongside.as_ref(),
                 budget.as_ref().map(|b| Arc::clone(&b.0)),
             )
-            .await?;
+            .await
+            {
+                Ok(case) => case,
+                // A case that could not run at all: with nothing measured yet, the folder holds
+                // only the placeholder, so it goes (we created it above, it is ours).
+                Err(e) if result.cases.is_empty() => {
+                    let _ = std::fs::remove_dir_all(&dir);
+                    return Err(e);
+                }
+                Err(e) => return Err(e),
+            };
             result.budget = budget.as_ref().map(budget_info);
             let budget_stopped = result.budget.as_ref().is_some_and(|b| b.stopped);
             let interrupted = case.interrupted;
@@ -320,6 +349,8 @@ pub async fn execute(cfg: RunConfig) -> anyhow::Result<RunResult> {
         }
     }
     result.finished_at = Some(now_rfc3339());
+    // A signal after the last case still marks the run: the exit code says it was stopped.
+    result.interrupted |= cfg.stop.load(Ordering::SeqCst);
     writer.write(&result)?;
     if !cfg.quiet {
         print!("{}", summary::table(&result));
@@ -333,6 +364,7 @@ pub async fn execute(cfg: RunConfig) -> anyhow::Result<RunResult> {
 
 async fn run_case(
     cfg: &RunConfig,
+    dir: &std::path::Path,
     planned: &Planned,
     tier: u8,
     repetition: Option<u32>,
@@ -441,11 +473,12 @@ async fn run_case(
         time_scale: cfg.time_scale,
     }));
 
-    let goose_dir = cfg.report_dir.join("goose");
+    let goose_dir = dir.join("goose");
     std::fs::create_dir_all(&goose_dir)?;
+    // The scenario's name is user data: only its slug becomes a file name.
     let goose_report = goose_dir.join(format!(
         "{}-tier{tier}{}.html",
-        scenario.name,
+        crate::report::slug(&scenario.name),
         repetition.map_or(String::new(), |k| format!("-{k}"))
     ));
     let goose_scenario = GooseScenario::new(&scenario.name)
@@ -482,7 +515,12 @@ async fn run_case(
             GooseDefault::ReportFile,
             goose_report.to_string_lossy().as_ref(),
         )?;
-    attack.execute().await?;
+    // A second signal abandons the attack: the posts that finished are reported, the ones in
+    // flight are not waited for (their tasks end with the process).
+    tokio::select! {
+        done = attack.execute() => { done?; }
+        () = wait_for(&cfg.hurry) => {}
+    }
     let duration = started.elapsed();
     // The killswitch is Ctrl-C's, unless the spend guard tripped it.
     let budget_tripped = ctx.budget_tripped();
@@ -591,13 +629,22 @@ pub fn estimate_max_usd(cfg: &RunConfig) -> f64 {
         .sum()
 }
 
-/// Polls `url` until it answers HTTP (any status), for at most `wait`.
+/// Returns once `flag` is set (checked every 50 ms).
+async fn wait_for(flag: &AtomicBool) {
+    while !flag.load(Ordering::SeqCst) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Polls `url` until it answers HTTP (any status), for at most `wait`, or until the run is
+/// stopped.
 async fn wait_until_answering(
     url: &str,
     wait: Duration,
     openai_base_url: &str,
-    quiet: bool,
+    cfg: &RunConfig,
 ) -> anyhow::Result<()> {
+    let quiet = cfg.quiet;
     let client = reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(2))
@@ -610,6 +657,9 @@ async fn wait_until_answering(
         );
     }
     loop {
+        if cfg.stop.load(Ordering::SeqCst) {
+            anyhow::bail!("stopped while waiting for {url} to answer");
+        }
         let last = match client.get(url).send().await {
             Ok(_) => return Ok(()),
             Err(e) => e,

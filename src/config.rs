@@ -127,10 +127,14 @@ pub fn run_config(
         // (the same file twice, or two files with one `name`) would overwrite each other.
         if let Some((other, _)) = scenarios
             .iter()
-            .find(|(_, o): &&(String, scenario::Scenario)| crate::report::slug(&o.name) == crate::report::slug(&s.name))
+            .find(|(_, o): &&(String, scenario::Scenario)| {
+                crate::report::slug(&o.name) == crate::report::slug(&s.name)
+            })
         {
             return Err(ConfigError(if *other == file {
-                format!("--scenario {name}: given twice (its cases would overwrite each other's files)")
+                format!(
+                    "--scenario {name}: given twice (its cases would overwrite each other's files)"
+                )
             } else {
                 format!(
                     "{file}: field `name`: `{}` names its files like `{other}` does (`{}`); give one of them another name",
@@ -424,7 +428,10 @@ pub fn plan_spec(
         return Err(ConfigError(format!("--users {u}: given twice")));
     }
     if let Some(i) = (0..args.model.len()).find(|&i| args.model[..i].contains(&args.model[i])) {
-        return Err(ConfigError(format!("--model {}: given twice", args.model[i])));
+        return Err(ConfigError(format!(
+            "--model {}: given twice",
+            args.model[i]
+        )));
     }
     let tiers = if args.tier.is_empty() {
         catalog

@@ -171,11 +171,12 @@ fn with_stub_fails_clearly_when_the_service_does_not_answer() {
         .unwrap()
         .port();
     let target = format!("http://127.0.0.1:{dead}");
+    let reports = temp("not-answering");
     postload()
         .args(["run", "--target", &target, "--with-stub"])
         .arg(stub_port.to_string())
         .args(["--wait-for-target", "0.5", "--report-dir"])
-        .arg(temp("not-answering"))
+        .arg(&reports)
         .assert()
         .code(2)
         .stderr(
@@ -185,6 +186,8 @@ fn with_stub_fails_clearly_when_the_service_does_not_answer() {
                     "OPENAI_BASE_URL=http://127.0.0.1:{stub_port}/v1"
                 ))),
         );
+    // Before: an empty run folder was left behind.
+    assert_eq!(std::fs::read_dir(&reports).unwrap().count(), 0);
     // --with-stub means service mode.
     postload()
         .args(["run", "--with-stub", "9999", "--report-dir"])
@@ -194,18 +197,19 @@ fn with_stub_fails_clearly_when_the_service_does_not_answer() {
         .stderr(contains("--with-stub"));
 }
 
-#[test]
-fn ctrl_c_ends_the_run_and_leaves_a_valid_report_marked_interrupted() {
-    let dir = temp("ctrlc");
-    // Calls of 3 s (a post takes 6 s): the first case is still running when Ctrl-C comes.
-    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("postload"))
+/// Starts a run whose first case lasts long (calls of 5 s: a post takes 10 s), waits until that
+/// case has begun (its progress line on stderr, then 2 s for Goose to launch), and sends
+/// `signals` 200 ms apart. Returns the exit code, stderr and the run's result.json.
+fn signalled_run(tag: &str, signals: &[&str]) -> (Option<i32>, String, std::path::PathBuf) {
+    use std::io::BufRead;
+    let dir = temp(tag);
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("postload"))
         .args([
             "run",
-            "--quiet",
             "--users",
             "10",
             "--latency-ms",
-            "3000",
+            "5000",
             "--report-dir",
         ])
         .arg(&dir)
@@ -213,35 +217,287 @@ fn ctrl_c_ends_the_run_and_leaves_a_valid_report_marked_interrupted() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(2_500));
-    let killed = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    while !seen.contains("burst-50 at tier 1") {
+        let mut line = String::new();
+        if stderr.read_line(&mut line).unwrap() == 0 {
+            panic!("the run ended before its first case: {seen}");
+        }
+        seen.push_str(&line);
+    }
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    for (i, sig) in signals.iter().enumerate() {
+        if i > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        let sent = std::process::Command::new("kill")
+            .args([&format!("-{sig}"), &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+    }
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    seen.push_str(&rest);
+    let code = child.wait().unwrap().code();
+    let runs: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    (code, seen, runs[0].clone())
+}
+
+/// The run folder's result.json must be the interrupted run's, never the placeholder: one
+/// case (the second and later ones skipped), marked interrupted, and no temporary file.
+fn assert_honest_interrupted_report(run: &std::path::Path, stderr: &str) {
+    let text = std::fs::read_to_string(run.join("result.json")).unwrap();
+    let result: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(result["interrupted"], true, "{stderr}");
+    let cases = result["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 1, "the remaining cases were skipped: {stderr}");
+    assert_eq!(cases[0]["interrupted"], true);
+    assert!(result["finished_at"].is_string());
+    let md = std::fs::read_to_string(run.join("report.md")).unwrap();
+    assert!(md.contains("burst-50"), "{md}");
+    for entry in std::fs::read_dir(run).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(!name.contains(".tmp"), "{name}");
+    }
+}
+
+#[test]
+fn ctrl_c_ends_the_run_with_130_and_leaves_a_valid_report_marked_interrupted() {
+    // Before: a single Ctrl-C exited 0.
+    let (code, stderr, run) = signalled_run("sigint", &["INT"]);
+    assert_eq!(code, Some(130), "{stderr}");
+    assert_honest_interrupted_report(&run, &stderr);
+    // The first signal lets the attack end normally: charts are written too.
+    assert!(run.join("charts/latency-burst-50-tier1.png").exists());
+}
+
+#[test]
+fn sigterm_and_sighup_end_the_run_with_128_plus_their_number() {
+    // Before: SIGTERM and SIGHUP killed the process and left the placeholder result.json.
+    for (sig, code) in [("TERM", 143), ("HUP", 129)] {
+        let (got, stderr, run) = signalled_run(&format!("sig{sig}"), &[sig]);
+        assert_eq!(got, Some(code), "SIG{sig}: {stderr}");
+        assert_honest_interrupted_report(&run, &stderr);
+    }
+}
+
+#[test]
+fn a_second_ctrl_c_still_leaves_the_interrupted_report_not_the_placeholder() {
+    // Before: the second Ctrl-C exited at once, during the first case, leaving the placeholder
+    // (`"interrupted": false`, no cases). Now it abandons the attack's posts still in flight
+    // (each call takes 5 s, so none finished) and writes result.json and report.md.
+    let (code, stderr, run) = signalled_run("sigint2", &["INT", "INT"]);
+    assert_eq!(code, Some(130), "{stderr}");
+    assert!(stderr.contains("abandoning the attack"), "{stderr}");
+    assert_honest_interrupted_report(&run, &stderr);
+    let result: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("result.json")).unwrap()).unwrap();
+    assert_eq!(result["cases"][0]["posts"]["ok"], 0);
+}
+
+#[test]
+fn a_busy_with_stub_port_leaves_no_empty_run_folder() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port();
+    let reports = temp("busy-port");
+    postload()
+        .args(["run", "--target", "http://127.0.0.1:9/", "--with-stub"])
+        .arg(port.to_string())
+        .arg("--report-dir")
+        .arg(&reports)
+        .assert()
+        .code(2)
+        .stderr(contains(format!("--with-stub {port}")));
+    assert_eq!(std::fs::read_dir(&reports).unwrap().count(), 0);
+}
+
+/// Every file under `root`, relative to it.
+fn files_under(root: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p.strip_prefix(root).unwrap().to_string_lossy().into_owned());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn a_scenario_named_like_a_path_writes_only_inside_its_run_folder() {
+    // Before: `name = "../../../../x"` wrote the hlog, Goose HTML, PNG and SVG outside
+    // reports/<run>/; an absolute name wrote where it pointed.
+    let root = temp("path-names");
+    let deep = root.join("a/b/c");
+    std::fs::create_dir_all(&deep).unwrap();
+    let absolute = root.join("abs-target");
+    let mut args = vec![];
+    for (i, name) in ["../../../../x".to_string(), absolute.display().to_string()]
+        .iter()
+        .enumerate()
+    {
+        let file = deep.join(format!("s{i}.toml"));
+        std::fs::write(
+            &file,
+            format!(
+                "name = {name:?}\nmodel = \"gpt-4o\"\ntiers = [2]\n[load]\nkind = \"burst\"\nusers = 2\n"
+            ),
+        )
         .unwrap();
-    assert!(killed.success());
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let run = std::fs::read_dir(&dir)
+        args.push(file);
+    }
+    let reports = deep.join("reports");
+    let mut cmd = postload();
+    cmd.args(["run", "--quiet", "--latency-ms", "0"]);
+    for f in &args {
+        cmd.arg("--scenario").arg(f);
+    }
+    cmd.arg("--report-dir").arg(&reports).assert().success();
+    // Outside reports/: only the two scenario files.
+    let outside: Vec<String> = files_under(&root)
+        .into_iter()
+        .filter(|f| !f.starts_with("a/b/c/reports/"))
+        .collect();
+    assert_eq!(outside, ["a/b/c/s0.toml", "a/b/c/s1.toml"]);
+    assert!(!absolute.exists());
+    let run = std::fs::read_dir(&reports)
         .unwrap()
         .next()
         .unwrap()
         .unwrap()
         .path();
-    let result: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(run.join("result.json")).unwrap()).unwrap();
-    assert_eq!(result["interrupted"], true);
-    let cases = result["cases"].as_array().unwrap();
-    assert_eq!(cases.len(), 1, "the remaining cases were skipped");
-    assert_eq!(cases[0]["interrupted"], true);
-    assert!(result["finished_at"].is_string());
-    // No temporary file is left behind.
-    for entry in std::fs::read_dir(&run).unwrap() {
-        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
-        assert!(!name.contains(".tmp"), "{name}");
+    let inside = files_under(&run);
+    // The names' slugs: `x`, and the absolute path with its separators as dashes.
+    let abs_slug = postload::report::slug(&absolute.display().to_string());
+    for expected in [
+        "hlog/x-tier2.hlog".to_string(),
+        "charts/latency-x-tier2.png".to_string(),
+        "goose/x-tier2.html".to_string(),
+        format!("charts/latency-{abs_slug}-tier2.svg"),
+        format!("goose/{abs_slug}-tier2.html"),
+    ] {
+        assert!(inside.contains(&expected), "{expected} not in {inside:?}");
+    }
+
+    // `postload report` on a result.json whose scenario was edited afterwards.
+    let text = std::fs::read_to_string(run.join("result.json")).unwrap();
+    let edited = text.replace(
+        "\"scenario\": \"../../../../x\"",
+        "\"scenario\": \"../../../../y\"",
+    );
+    assert_ne!(edited, text);
+    std::fs::write(run.join("result.json"), edited).unwrap();
+    postload()
+        .arg("report")
+        .arg(run.join("result.json"))
+        .assert()
+        .success();
+    let outside: Vec<String> = files_under(&root)
+        .into_iter()
+        .filter(|f| !f.starts_with("a/b/c/reports/"))
+        .collect();
+    assert_eq!(outside, ["a/b/c/s0.toml", "a/b/c/s1.toml"]);
+    assert!(run.join("charts/latency-y-tier2.png").exists());
+}
+
+#[test]
+fn cases_with_one_name_are_refused_before_any_load() {
+    // Before: the second case's files overwrote the first's.
+    let reports = temp("dup-cases");
+    postload()
+        .args([
+            "run",
+            "--scenario",
+            "burst-50",
+            "--scenario",
+            "burst-50",
+            "--report-dir",
+        ])
+        .arg(&reports)
+        .assert()
+        .code(2)
+        .stderr(contains("--scenario burst-50: given twice"));
+    postload()
+        .args(["run", "--tier", "2", "--tier", "2", "--report-dir"])
+        .arg(&reports)
+        .assert()
+        .code(2)
+        .stderr(contains("--tier 2: given twice"));
+    // Two files whose names have one slug: `my run` and `my-run` both name files `my-run-...`.
+    let dir = temp("dup-names");
+    for (f, name) in [("a.toml", "my run"), ("b.toml", "my-run")] {
+        std::fs::write(
+            dir.join(f),
+            format!("name = {name:?}\nmodel = \"gpt-4o\"\ntiers = [2]\n[load]\nkind = \"burst\"\nusers = 2\n"),
+        )
+        .unwrap();
+    }
+    postload()
+        .args(["run", "--scenario"])
+        .arg(dir.join("a.toml"))
+        .arg("--scenario")
+        .arg(dir.join("b.toml"))
+        .arg("--report-dir")
+        .arg(&reports)
+        .assert()
+        .code(2)
+        .stderr(contains("b.toml").and(contains("field `name`")));
+    postload()
+        .args(["plan", "--tier", "2", "--tier", "2", "--report-dir"])
+        .arg(&reports)
+        .assert()
+        .code(2)
+        .stderr(contains("--tier 2: given twice"));
+    assert_eq!(std::fs::read_dir(&reports).unwrap().count(), 0);
+}
+
+#[test]
+fn plans_started_together_get_their_own_folders() {
+    // Before: three plans started in the same second wrote into one folder.
+    let reports = temp("plans-together");
+    let children: Vec<_> = (0..3)
+        .map(|_| {
+            std::process::Command::new(assert_cmd::cargo::cargo_bin("postload"))
+                .args([
+                    "plan",
+                    "--quiet",
+                    "--model",
+                    "gpt-4o",
+                    "--tier",
+                    "2",
+                    "--users",
+                    "10",
+                    "--strategy",
+                    "sdk",
+                    "--report-dir",
+                ])
+                .arg(&reports)
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    let dirs: Vec<_> = std::fs::read_dir(&reports)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(dirs.len(), 3, "{dirs:?}");
+    for d in dirs {
+        assert!(d.join("plan.json").exists(), "{}", d.display());
     }
 }

@@ -354,7 +354,11 @@ impl ReportWriter {
     /// could leave the folder, and two outputs with one name (two cases with one label would
     /// overwrite each other's files).
     pub fn write(&self, result: &RunResult) -> anyhow::Result<()> {
-        let hurried = || self.hurry.as_ref().is_some_and(|h| h.load(Ordering::SeqCst));
+        let hurried = || {
+            self.hurry
+                .as_ref()
+                .is_some_and(|h| h.load(Ordering::SeqCst))
+        };
         let mut seen = std::collections::BTreeSet::new();
         for e in &self.exporters {
             if hurried() && !e.essential() {
@@ -363,7 +367,9 @@ impl ReportWriter {
             let outputs = e.outputs(result)?;
             for (name, _) in &outputs {
                 if contained(name).is_none() {
-                    anyhow::bail!("refusing to write `{name}`: not a plain name inside the report folder");
+                    anyhow::bail!(
+                        "refusing to write `{name}`: not a plain name inside the report folder"
+                    );
                 }
                 if !seen.insert(name.clone()) {
                     anyhow::bail!("two outputs are named `{name}`: two cases share a name (scenario and tier)");
@@ -499,7 +505,15 @@ mod tests {
     fn contained_accepts_only_plain_relative_names() {
         assert!(contained("result.json").is_some());
         assert!(contained("charts/latency-x.png").is_some());
-        for bad in ["", "../x", "charts/../../x", "/etc/x", "./x", ".x", "charts/.x"] {
+        for bad in [
+            "",
+            "../x",
+            "charts/../../x",
+            "/etc/x",
+            "./x",
+            ".x",
+            "charts/.x",
+        ] {
             assert!(contained(bad).is_none(), "{bad}");
         }
     }
@@ -514,7 +528,11 @@ mod tests {
             unreachable!()
         }
         fn outputs(&self, _: &RunResult) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
-            Ok(self.0.iter().map(|n| (n.to_string(), b"x".to_vec())).collect())
+            Ok(self
+                .0
+                .iter()
+                .map(|n| (n.to_string(), b"x".to_vec()))
+                .collect())
         }
     }
 
@@ -577,7 +595,10 @@ mod tests {
             .with(Names(vec!["a.txt"]))
             .with(Names(vec!["a.txt"]));
         let e = w.write(&empty_result()).unwrap_err();
-        assert!(e.to_string().contains("two outputs are named `a.txt`"), "{e}");
+        assert!(
+            e.to_string().contains("two outputs are named `a.txt`"),
+            "{e}"
+        );
         let _ = std::fs::remove_dir_all(&root);
     }
 

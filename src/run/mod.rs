@@ -158,14 +158,14 @@ pub async fn execute(cfg: RunConfig) -> anyhow::Result<RunResult> {
         Ok(ReportWriter::create(dir)?
             .hurried_by(Arc::clone(&cfg.hurry))
             .with(JsonExporter)
-        .with(MarkdownExporter {
-            claims: cfg.claims.clone(),
-            prices: cfg.catalog.prices.clone(),
-        })
-        .with(HtmlExporter {
-            claims: cfg.claims.clone(),
-            prices: cfg.catalog.prices.clone(),
-        })
+            .with(MarkdownExporter {
+                claims: cfg.claims.clone(),
+                prices: cfg.catalog.prices.clone(),
+            })
+            .with(HtmlExporter {
+                claims: cfg.claims.clone(),
+                prices: cfg.catalog.prices.clone(),
+            })
             .with(ChartExporter {
                 prices: cfg.catalog.prices.clone(),
             })

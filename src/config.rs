@@ -272,14 +272,22 @@ pub fn run_config(
             Target::Embedded(c)
         }
     };
-    let client: Option<ClientFactory> = (!resolves.is_empty()).then(|| {
+    // Redirects are never followed: OpenAI does not redirect API calls, and a followed redirect
+    // could take the load (and the API key) past the spend guard's loopback check. A 3xx is
+    // counted as `other_status`.
+    fn base() -> reqwest::ClientBuilder {
+        reqwest::Client::builder()
+            .user_agent(concat!("postload/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::none())
+    }
+    let client: Option<ClientFactory> = Some(if resolves.is_empty() {
+        Arc::new(base) as ClientFactory
+    } else {
         let resolves = resolves.clone();
         Arc::new(move || {
             resolves
                 .iter()
-                .fold(reqwest::Client::builder().no_proxy(), |b, (host, addr)| {
-                    b.resolve(host, *addr)
-                })
+                .fold(base().no_proxy(), |b, (host, addr)| b.resolve(host, *addr))
         }) as ClientFactory
     });
     Ok(RunConfig {

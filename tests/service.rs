@@ -179,12 +179,16 @@ struct FaultCounts {
     resets: AtomicU64,
     authorized: AtomicU64,
     unauthorized: AtomicU64,
+    /// Requests that reached `/redirected` (a followed redirect).
+    redirected: AtomicU64,
 }
 
 const COMPLETION: &str = r#"{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"gpt-4o-2024-08-06","choices":[{"index":0,"message":{"role":"assistant","content":"A bright storefront.","refusal":null},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":800,"completion_tokens":100,"total_tokens":900}}"#;
 
 /// A server that fails on purpose: `/reset` resets every other connection mid-burst, `/hang`
-/// never answers, `/500`, `/html` (200, not JSON), `/no-usage` (200, JSON without usage);
+/// never answers, `/500`, `/html` (200, not JSON), `/no-usage` (200, JSON without usage),
+/// `/bad-usage` (usage a string), `/huge-usage` (10^12 completion tokens), `/redirect` (302 to
+/// `/redirected`);
 /// `/auth` and `.../chat/completions` answer only with `Authorization: Bearer <one of tokens>`.
 async fn fault_server(tokens: Vec<String>) -> (u16, Arc<FaultCounts>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -267,6 +271,23 @@ async fn fault_server(tokens: Vec<String>) -> (u16, Arc<FaultCounts>) {
                     ),
                     "/html" => answer("200 OK", "text/html", "<html><body>Oops</body></html>"),
                     "/no-usage" => answer("200 OK", "application/json", r#"{"caption":"hi"}"#),
+                    "/bad-usage" => answer(
+                        "200 OK",
+                        "application/json",
+                        r#"{"caption":"hi","usage":{"prompt_tokens":"lots","completion_tokens":350}}"#,
+                    ),
+                    "/huge-usage" => answer(
+                        "200 OK",
+                        "application/json",
+                        r#"{"caption":"hi","usage":{"prompt_tokens":2000,"completion_tokens":1000000000000}}"#,
+                    ),
+                    "/redirect" => format!(
+                        "HTTP/1.1 302 Found\r\nlocation: http://127.0.0.1:{port}/redirected\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                    ),
+                    "/redirected" => {
+                        counts.redirected.fetch_add(1, Ordering::SeqCst);
+                        answer("200 OK", "application/json", ok_usage)
+                    }
                     p if p == "/auth" || p.ends_with("/chat/completions") => {
                         if auth_ok {
                             counts.authorized.fetch_add(1, Ordering::SeqCst);
@@ -313,6 +334,9 @@ async fn every_service_fault_is_counted_by_kind_and_the_run_completes() {
         fault_scenario(&dir, "server-error", &url, "/500"),
         fault_scenario(&dir, "not-json", &url, "/html"),
         fault_scenario(&dir, "no-usage", &url, "/no-usage"),
+        fault_scenario(&dir, "bad-usage", &url, "/bad-usage"),
+        fault_scenario(&dir, "huge-usage", &url, "/huge-usage"),
+        fault_scenario(&dir, "redirect", &url, "/redirect"),
     ];
     let (outcome, folder, r) = run(RunArgs {
         scenario: scenarios,
@@ -350,6 +374,25 @@ async fn every_service_fault_is_counted_by_kind_and_the_run_completes() {
     assert_eq!(u(&nu["posts"]["ok"]), 6);
     assert_eq!(u(&nu["tokens"]["calls_without_usage"]), 6);
     assert_eq!(nu["tokens"]["source"], "unknown");
+    assert_eq!(
+        nu["tokens"].get("bad_usage"),
+        None,
+        "no usage is not a bad one"
+    );
+    // Before: a usage that was a string failed the post (bad_body); one of 10^12 tokens was
+    // priced ($10 per 1M output tokens: $10 million a post). Now both are successful posts with
+    // a counted bad usage and unknown tokens: no cost at all.
+    for name in ["bad-usage", "huge-usage"] {
+        let c = case(name);
+        assert_eq!(u(&c["posts"]["ok"]), 6, "{name}");
+        assert_eq!(u(&c["tokens"]["bad_usage"]), 6, "{name}");
+        assert_eq!(c["tokens"]["source"], "unknown", "{name}");
+        assert_eq!(c["cost"], Value::Null, "{name}");
+    }
+    // Before: the 302 was followed. Now it is an `other_status` failure and nothing reaches
+    // the redirect's target.
+    assert_eq!(failed("redirect", "other_status"), 6);
+    assert_eq!(counts.redirected.load(Ordering::SeqCst), 0);
     // Each case's failures are the only ones it has.
     for c in r["cases"].as_array().unwrap() {
         let by: u64 = c["posts"]["failed_by_cause"]
@@ -365,6 +408,16 @@ async fn every_service_fault_is_counted_by_kind_and_the_run_completes() {
     }
     let md = std::fs::read_to_string(folder.join("report.md")).unwrap();
     assert!(md.contains("6 connect") && md.contains("3 reset") && md.contains("6 timeout"));
+    assert!(
+        md.contains("Impossible usage (bad-usage tier 2: 6 calls; huge-usage tier 2: 6 calls)"),
+        "{md}"
+    );
+    // Token and cost claims on unknown tokens: not measured, never "$0.00000 (-100 %) fails".
+    assert!(
+        md.contains("not measured (no usage from the target)"),
+        "{md}"
+    );
+    assert!(!md.contains("-100 %"), "{md}");
 }
 
 /// Every file under `dir`, recursively.

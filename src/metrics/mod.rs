@@ -110,6 +110,8 @@ pub struct CallRecord {
     pub started: Duration,
     pub finished: Duration,
     pub usage: Option<Tokens>,
+    /// The answer was a success but its usage could not be true (see `UsageRead::Bad`).
+    pub bad_usage: bool,
     /// The model the response named, where the harness reads it (service mode).
     pub model: Option<String>,
     pub failure: Option<FailureCause>,
@@ -126,6 +128,7 @@ impl CallRecord {
             started,
             finished: started,
             usage: None,
+            bad_usage: false,
             model: None,
             failure: None,
         }
@@ -161,6 +164,8 @@ pub struct CallEnd<'a> {
     /// Attempts made (the first and its retries).
     pub attempts: u32,
     pub usage: Option<Tokens>,
+    /// A successful answer whose usage could not be true.
+    pub bad_usage: bool,
     pub model: Option<&'a str>,
     pub failed: bool,
 }
@@ -213,6 +218,8 @@ pub struct Recorder {
     pub calls_with_usage: BTreeMap<CallKind, u64>,
     /// Successful calls whose response carried no usage: the token totals are then unknown.
     pub ok_calls_without_usage: u64,
+    /// Of those, calls whose usage could not be true.
+    pub bad_usage_calls: u64,
     /// The model the responses named (service mode's `model` pointer), by count.
     pub models_reported: BTreeMap<String, u64>,
     pub posts_ok: u64,
@@ -261,6 +268,7 @@ impl Recorder {
             tokens: BTreeMap::new(),
             calls_with_usage: BTreeMap::new(),
             ok_calls_without_usage: 0,
+            bad_usage_calls: 0,
             models_reported: BTreeMap::new(),
             posts_ok: 0,
             failures: BTreeMap::new(),
@@ -326,6 +334,7 @@ impl Recorder {
                 finished: call.finished,
                 attempts: call.attempts.len() as u32,
                 usage: call.usage,
+                bad_usage: call.bad_usage,
                 model: call.model.as_deref(),
                 failed: call.failure.is_some(),
             });
@@ -374,6 +383,7 @@ impl Recorder {
             self.second(call.finished).tokens += usage.total();
         } else if !call.failed {
             self.ok_calls_without_usage += 1;
+            self.bad_usage_calls += u64::from(call.bad_usage);
         }
     }
 
@@ -526,6 +536,7 @@ impl Recorder {
                 per_ok_post: None,
                 source,
                 calls_without_usage: self.ok_calls_without_usage,
+                bad_usage: self.bad_usage_calls,
             },
             cost: None,
             models_reported: self.models_reported.clone(),
@@ -603,6 +614,10 @@ pub enum TokenSource {
     Unknown,
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
@@ -677,9 +692,13 @@ pub struct TokenSummary {
     pub per_ok_post: Option<f64>,
     #[serde(default)]
     pub source: TokenSource,
-    /// Successful calls whose response carried no usage.
+    /// Successful calls whose response carried no usage (or a bad one).
     #[serde(default)]
     pub calls_without_usage: u64,
+    /// Of those, calls whose usage could not be true: a string, negative, half there, above
+    /// 10^7 tokens or above the call's max_tokens. Their tokens are unknown, never priced.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub bad_usage: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -788,6 +807,7 @@ mod tests {
             started: s(start),
             finished: s(end),
             usage,
+            bad_usage: false,
             model: None,
             failure: None,
         }

@@ -501,6 +501,7 @@ impl Sim<'_> {
             finished: dur(now),
             attempts: live.retry as u32 + 1,
             usage: Some(usage),
+            bad_usage: false,
             model: None,
             failed: false,
         });
@@ -525,6 +526,7 @@ impl Sim<'_> {
             finished: dur(now),
             attempts: live.retry as u32,
             usage: None,
+            bad_usage: false,
             model: None,
             failed: true,
         });

@@ -320,13 +320,9 @@ pub fn evaluate(claims: &ClaimsFile, result: &RunResult, prices: &PriceTable) ->
                     None,
                     "no successful post".into(),
                 )),
-                Some(c) if c.measured.tokens.source == TokenSource::Unknown => out.push(verdict(
-                    Some(c),
-                    "unknown".into(),
-                    Judgement::NotMeasured,
-                    None,
-                    "the responses carried no usage and no stub counted the calls".into(),
-                )),
+                Some(c) if c.measured.tokens.source == TokenSource::Unknown => {
+                    out.push(no_usage(claim, c))
+                }
                 Some(c) => {
                     let m = c.measured.tokens.per_ok_post.unwrap_or(0.0);
                     let holds = within(m, *value, *tolerance);
@@ -358,6 +354,9 @@ pub fn evaluate(claims: &ClaimsFile, result: &RunResult, prices: &PriceTable) ->
                 value,
                 tolerance,
             } => match best_case(result, Some(model)) {
+                Some(c) if c.measured.tokens.source == TokenSource::Unknown => {
+                    out.push(no_usage(claim, c))
+                }
                 Some(c) => {
                     let m = usd_per_ok_post(c, model, prices).unwrap_or(0.0);
                     let holds = within(m, *value, *tolerance);
@@ -403,6 +402,9 @@ pub fn evaluate(claims: &ClaimsFile, result: &RunResult, prices: &PriceTable) ->
                     .filter(|c| &c.inputs.model == model && c.inputs.load.users() as u64 == *users)
                     .max_by_key(|c| (c.measured.posts.failed == 0, c.measured.posts.ok));
                 match case {
+                    Some(c) if c.measured.tokens.source == TokenSource::Unknown => {
+                        out.push(no_usage(claim, c))
+                    }
                     Some(c) => {
                         let m = c.measured.cost.as_ref().map_or(0.0, |k| k.total_usd);
                         let holds = within(m, *value, *tolerance) && c.measured.posts.failed == 0;
@@ -438,9 +440,14 @@ pub fn evaluate(claims: &ClaimsFile, result: &RunResult, prices: &PriceTable) ->
                 tolerance,
                 table,
             } => {
-                let per_post = best_case(result, Some(model))
-                    .and_then(|c| usd_per_ok_post(c, model, prices).map(|p| (c, p)));
+                let best = best_case(result, Some(model));
+                let per_post = best.and_then(|c| usd_per_ok_post(c, model, prices).map(|p| (c, p)));
                 match per_post {
+                    None if best
+                        .is_some_and(|c| c.measured.tokens.source == TokenSource::Unknown) =>
+                    {
+                        out.push(no_usage(claim, best.expect("checked above")))
+                    }
                     Some((c, p)) => {
                         let cells: Vec<(f64, f64)> = table
                             .iter()
@@ -499,6 +506,22 @@ pub fn evaluate(claims: &ClaimsFile, result: &RunResult, prices: &PriceTable) ->
         }
     }
     out
+}
+
+/// A token or cost claim on a case whose tokens are unknown: never 0, never "fails".
+fn no_usage(claim: &Claim, c: &CaseResult) -> Verdict {
+    Verdict {
+        id: claim.id.clone(),
+        statement: claim.statement.clone(),
+        case: Some(case_name(c)),
+        measured: "unknown".into(),
+        verdict: Judgement::NotMeasured,
+        cause: None,
+        evidence: format!(
+            "not measured (no usage from the target): {} successful calls carried no usage and no stub counted them",
+            c.measured.tokens.calls_without_usage
+        ),
+    }
 }
 
 fn failure_cause(c: &CaseResult) -> String {

@@ -316,6 +316,18 @@ pub fn document(r: &RunResult, claims: &ClaimsFile, prices: &PriceTable) -> Docu
             unknown.join("; ")
         ));
     }
+    let bad: Vec<String> = r
+        .cases
+        .iter()
+        .filter(|c| c.measured.tokens.bad_usage > 0)
+        .map(|c| format!("{}: {} calls", c.label(), c.measured.tokens.bad_usage))
+        .collect();
+    if !bad.is_empty() {
+        results.notes.push(format!(
+            "Impossible usage ({}): a successful answer's usage was not a count (a string, negative, half there) or could not be true (above 10^7 tokens, or a completion above the call's max_tokens). Those calls count as successful; their tokens are unknown and not priced.",
+            bad.join("; ")
+        ));
+    }
     let mut sections = vec![results];
     if let Some(sec) = service_section(r) {
         sections.push(sec);

@@ -38,7 +38,7 @@ pub fn table(result: &RunResult) -> String {
         let l = &m.post_latency_ms.ok;
         let _ = writeln!(
             out,
-            "{:<12} {:>4} {:>5} {:>5.1}% {:>7} {:>7} {:>7} {:>7} {:>8.2}s {:>6} {:>7} {:>8.0} {:>9}{}",
+            "{:<12} {:>4} {:>5} {:>5.1}% {:>7} {:>7} {:>7} {:>7} {:>8.2}s {:>6} {:>7} {:>8} {:>9}{}",
             c.scenario,
             c.tier,
             m.posts.total,
@@ -50,7 +50,12 @@ pub fn table(result: &RunResult) -> String {
             m.makespan_ms / 1000.0,
             m.calls.http_429,
             m.calls.retries,
-            m.tokens.per_post,
+            // Unknown tokens (no usage from the target) are "-", never 0.
+            if m.tokens.source == crate::metrics::TokenSource::Unknown {
+                "-".to_string()
+            } else {
+                format!("{:.0}", m.tokens.per_post)
+            },
             m.cost.as_ref().map_or("-".into(), |c| format!("${:.5}", c.per_post_usd)),
             if c.interrupted { "  (interrupted)" } else { "" },
         );

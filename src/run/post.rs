@@ -14,7 +14,7 @@ use reqwest::header::CONTENT_TYPE;
 use serde::Deserialize;
 
 use crate::metrics::budget::{worst_case_usd, Budget, Reservation};
-use crate::metrics::cost::{cost_usd, Tokens};
+use crate::metrics::cost::{cost_usd, UsageRead};
 use crate::metrics::{Attempt, CallKind, CallRecord, FailureCause, PostRecord, Recorder};
 use crate::openai::catalog::Price;
 use crate::openai::retry::{AttemptOutcome, RetryPolicy};
@@ -483,6 +483,7 @@ impl CaseContext {
         match result {
             Ok(answer) => {
                 call.usage = answer.tokens;
+                call.bad_usage = answer.bad_usage;
                 call.model = answer.model;
             }
             Err(cause) => call.failure = Some(cause),
@@ -539,7 +540,7 @@ impl CaseContext {
             let sent = self.now();
             draws.attempts += 1;
             let stream = post_stream(draws.post, draws.attempts);
-            let (status, outcome) = self.attempt(user, kind, body.clone(), stream).await;
+            let (status, outcome) = self.attempt(user, kind, body.clone(), stream, size.1).await;
             if let (Some(g), Some(r)) = (&self.guard, reservation) {
                 g.settle(r, billed(&g.price, size, status, &outcome));
             }
@@ -553,8 +554,9 @@ impl CaseContext {
                     record.finished = self.now();
                     match answer {
                         Some((content, usage)) => {
-                            record.usage = usage;
-                            let completion = usage.map_or(0, |u| u.completion as u32);
+                            record.usage = usage.tokens();
+                            record.bad_usage = usage == UsageRead::Bad;
+                            let completion = record.usage.map_or(0, |u| u.completion as u32);
                             return (record, Some((content, completion)));
                         }
                         None => {
@@ -603,6 +605,7 @@ impl CaseContext {
         kind: CallKind,
         body: bytes::Bytes,
         draw_stream: u64,
+        max_tokens: u64,
     ) -> (Option<u16>, Answer) {
         let Work::Pipeline {
             chat_url,
@@ -651,7 +654,10 @@ impl CaseContext {
             Err(e) => return (Some(status), transport_failure(&e)),
         };
         if (200..300).contains(&status) {
-            return (Some(status), Answer::Ok(parse_completion(&bytes)));
+            return (
+                Some(status),
+                Answer::Ok(parse_completion(&bytes, max_tokens)),
+            );
         }
         let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
         (
@@ -666,7 +672,7 @@ impl CaseContext {
 
 enum Answer {
     /// A 2xx: the content and usage if the body was a chat completion, else `None`.
-    Ok(Option<(String, Option<Tokens>)>),
+    Ok(Option<(String, UsageRead)>),
     Failed(FailureCause, AttemptOutcome),
 }
 
@@ -705,7 +711,7 @@ fn transport_failure(e: &reqwest::Error) -> Answer {
 /// timeout or a broken connection after the request went out).
 fn billed(price: &Price, size: (u64, u64), status: Option<u16>, outcome: &Answer) -> f64 {
     match outcome {
-        Answer::Ok(Some((_, Some(usage)))) => cost_usd(price, *usage),
+        Answer::Ok(Some((_, UsageRead::Tokens(usage)))) => cost_usd(price, *usage),
         Answer::Failed(_, _) if status.is_some() => 0.0,
         Answer::Failed(FailureCause::Connect, _) => 0.0,
         _ => worst_case_usd(price, size.0, size.1),
@@ -715,7 +721,10 @@ fn billed(price: &Price, size: (u64, u64), status: Option<u16>, outcome: &Answer
 #[derive(Deserialize)]
 struct Completion {
     choices: Vec<Choice>,
-    usage: Option<Usage>,
+    /// Read as JSON and checked by [`UsageRead::read`]: a usage that cannot be true is counted,
+    /// not trusted, and does not fail the call.
+    #[serde(default)]
+    usage: serde_json::Value,
 }
 
 #[derive(Deserialize)]
@@ -728,47 +737,40 @@ struct Message {
     content: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct Usage {
-    prompt_tokens: u64,
-    completion_tokens: u64,
-    #[serde(default)]
-    prompt_tokens_details: Option<PromptDetails>,
-}
-
-#[derive(Deserialize)]
-struct PromptDetails {
-    #[serde(default)]
-    cached_tokens: Option<u64>,
-}
-
 /// The first choice's content and the usage of a chat completion body; `None` if it is not one.
-fn parse_completion(body: &[u8]) -> Option<(String, Option<Tokens>)> {
+/// `max_tokens`: the call's, which its completion cannot exceed.
+fn parse_completion(body: &[u8], max_tokens: u64) -> Option<(String, UsageRead)> {
     let c: Completion = serde_json::from_slice(body).ok()?;
     let content = c.choices.into_iter().next()?.message.content?;
-    let usage = c.usage.map(|u| Tokens {
-        prompt: u.prompt_tokens,
-        cached: u
-            .prompt_tokens_details
-            .and_then(|d| d.cached_tokens)
-            .unwrap_or(0),
-        completion: u.completion_tokens,
-    });
+    let u = &c.usage;
+    let usage = if u.is_null() {
+        UsageRead::Missing
+    } else if !u.is_object() {
+        UsageRead::Bad
+    } else {
+        UsageRead::read(
+            u.get("prompt_tokens"),
+            u.get("completion_tokens"),
+            u.pointer("/prompt_tokens_details/cached_tokens"),
+            Some(max_tokens),
+        )
+    };
     Some((content, usage))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::cost::Tokens;
 
     #[test]
     fn parses_content_and_usage_or_refuses() {
         let ok = br#"{"choices":[{"message":{"content":"hi"}}],"usage":{"prompt_tokens":10,"completion_tokens":2,"prompt_tokens_details":{"cached_tokens":4}}}"#;
         assert_eq!(
-            parse_completion(ok),
+            parse_completion(ok, 200),
             Some((
                 "hi".into(),
-                Some(Tokens {
+                UsageRead::Tokens(Tokens {
                     prompt: 10,
                     cached: 4,
                     completion: 2
@@ -776,8 +778,31 @@ mod tests {
             ))
         );
         let no_usage = br#"{"choices":[{"message":{"content":"hi"}}]}"#;
-        assert_eq!(parse_completion(no_usage), Some(("hi".into(), None)));
-        assert_eq!(parse_completion(b"<html>"), None);
-        assert_eq!(parse_completion(br#"{"choices":[]}"#), None);
+        assert_eq!(
+            parse_completion(no_usage, 200),
+            Some(("hi".into(), UsageRead::Missing))
+        );
+        assert_eq!(parse_completion(b"<html>", 200), None);
+        assert_eq!(parse_completion(br#"{"choices":[]}"#, 200), None);
+    }
+
+    #[test]
+    fn a_bad_usage_keeps_the_content_and_is_flagged() {
+        // Before: a usage that was a string or negative failed the call (BadBody); one of
+        // 10^12 tokens was priced at $25 billion per post.
+        for usage in [
+            r#""lots""#,
+            r#"{"prompt_tokens":-1,"completion_tokens":2}"#,
+            r#"{"prompt_tokens":10,"completion_tokens":1000000000000}"#,
+            r#"{"prompt_tokens":10,"completion_tokens":201}"#,
+        ] {
+            let body =
+                format!(r#"{{"choices":[{{"message":{{"content":"hi"}}}}],"usage":{usage}}}"#);
+            assert_eq!(
+                parse_completion(body.as_bytes(), 200),
+                Some(("hi".into(), UsageRead::Bad)),
+                "{usage}"
+            );
+        }
     }
 }

@@ -431,6 +431,8 @@ impl TargetSpec {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServiceAnswer {
     pub tokens: Option<crate::metrics::cost::Tokens>,
+    /// The response had a usage that could not be true (`UsageRead::Bad`).
+    pub bad_usage: bool,
     pub model: Option<String>,
 }
 
@@ -476,21 +478,24 @@ impl ServiceTarget {
     /// Reads usage and model from a response body; `None` if it is not JSON.
     pub fn parse(&self, body: &[u8]) -> Option<ServiceAnswer> {
         let v: Value = serde_json::from_slice(body).ok()?;
-        let num = |p: &str| (!p.is_empty()).then(|| v.pointer(p)?.as_u64()).flatten();
-        let prompt = num(&self.usage.prompt_tokens);
-        let completion = num(&self.usage.completion_tokens);
-        let tokens = match (prompt, completion) {
-            (Some(prompt), Some(completion)) => Some(crate::metrics::cost::Tokens {
-                prompt,
-                cached: num(&self.usage.cached_tokens).unwrap_or(0).min(prompt),
-                completion,
-            }),
-            _ => None,
-        };
+        let at = |p: &str| (!p.is_empty()).then(|| v.pointer(p)).flatten();
+        // A post's usage sums its calls: no one call's max_tokens bounds it.
+        let usage = crate::metrics::cost::UsageRead::read(
+            at(&self.usage.prompt_tokens),
+            at(&self.usage.completion_tokens),
+            at(&self.usage.cached_tokens),
+            None,
+        );
+        let bad_usage = usage == crate::metrics::cost::UsageRead::Bad;
+        let tokens = usage.tokens();
         let model = (!self.usage.model.is_empty())
             .then(|| v.pointer(&self.usage.model)?.as_str().map(str::to_string))
             .flatten();
-        Some(ServiceAnswer { tokens, model })
+        Some(ServiceAnswer {
+            tokens,
+            bad_usage,
+            model,
+        })
     }
 }
 

@@ -208,7 +208,7 @@ pub struct RunArgs {
     /// Folder for reports; each run writes <DIR>/<run-id>/.
     #[arg(long, value_name = "DIR", default_value = "reports")]
     pub report_dir: std::path::PathBuf,
-    /// Print nothing but errors.
+    /// Print only the final table on standard output, and only errors on standard error.
     #[arg(long, short)]
     pub quiet: bool,
     /// Make the posts' OpenAI calls to this OpenAI-compatible base URL (e.g.
@@ -226,9 +226,9 @@ pub struct RunArgs {
     /// attribute tokens, cost and the inner calls' latencies from the stub's counts.
     #[arg(long, value_name = "PORT")]
     pub with_stub: Option<u16>,
-    /// Service mode with --with-stub: how long to wait for the service to answer.
-    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
-    pub wait_for_target: f64,
+    /// Service mode with --with-stub: how long to wait for the service to answer (default 30).
+    #[arg(long, value_name = "SECS")]
+    pub wait_for_target: Option<f64>,
     /// Allow load to a base URL or service outside loopback, which may cost money (requires
     /// --max-cost).
     #[arg(long)]

@@ -198,9 +198,35 @@ pub fn run_config(
             )));
         }
     }
-    if !(args.wait_for_target >= 0.0 && args.wait_for_target.is_finite()) {
+    // Options that would do nothing in this mode are refused, not silently ignored.
+    let stub_used = if service_mode {
+        args.with_stub.is_some()
+    } else {
+        args.base_url.is_none()
+    };
+    let stub_only = [
+        ("--latency-ms", args.latency_ms.is_some()),
+        ("--retry-after", args.retry_after),
+    ];
+    if let Some((option, _)) = stub_only.iter().find(|(_, given)| *given && !stub_used) {
+        return Err(ConfigError(format!(
+            "{option}: shapes postload's own stub, and this run uses none ({}); drop it",
+            if service_mode {
+                "service mode without --with-stub: the service calls its own OpenAI endpoint"
+            } else {
+                "--base-url sends the calls elsewhere"
+            }
+        )));
+    }
+    if args.wait_for_target.is_some() && !(service_mode && args.with_stub.is_some()) {
         return Err(ConfigError(
-            "--wait-for-target: give seconds, 0 or more".into(),
+            "--wait-for-target: only with --with-stub in service mode (it waits for the service before the load)".into(),
+        ));
+    }
+    let wait_for_target = args.wait_for_target.unwrap_or(30.0);
+    if !(wait_for_target >= 0.0 && wait_for_target <= 3_600.0) {
+        return Err(ConfigError(
+            "--wait-for-target: give seconds, from 0 to 3600".into(),
         ));
     }
     let max_cost = match args.max_cost {
@@ -245,6 +271,27 @@ pub fn run_config(
         }
     }
 
+    // A time scale needs a clock postload controls: its embedded stub, or a `postload stub` at
+    // the same K. A service's or a real endpoint's latencies would be multiplied by K.
+    if let Some(k) = args.time_scale.filter(|k| *k != 1.0) {
+        if service_mode {
+            return Err(ConfigError(format!(
+                "--time-scale {k}: in service mode the service's own time does not scale, so every latency would be off; run without --time-scale"
+            )));
+        }
+        if let Some(url) = &args.base_url {
+            let served = if remote { None } else { stub_time_scale(url) };
+            if served != Some(k) {
+                return Err(ConfigError(format!(
+                    "--time-scale {k}: --base-url `{url}` is not a postload stub started with --time-scale {k} ({}): its latencies would be multiplied by {k}",
+                    match served {
+                        Some(other) => format!("it runs at {other}"),
+                        None => "it does not answer /__postload/stats".to_string(),
+                    }
+                )));
+            }
+        }
+    }
     let target = match &args.base_url {
         Some(url) => {
             let key_var = args
@@ -294,7 +341,7 @@ pub fn run_config(
         scenarios: planned,
         service_mode: service_mode.then(|| ServiceMode {
             with_stub: args.with_stub,
-            ready_wait: Duration::from_secs_f64(args.wait_for_target),
+            ready_wait: Duration::from_secs_f64(wait_for_target),
         }),
         max_cost_usd: max_cost,
         client,
@@ -303,6 +350,7 @@ pub fn run_config(
         run_id: crate::run::new_run_id(),
         reports_root: args.report_dir.clone(),
         quiet: args.quiet,
+        print_table: true,
         stop,
         hurry: crate::stop::hurry_flag(),
         claims: claims(args.claims.as_deref())?,
@@ -319,6 +367,31 @@ pub fn run_config(
             k => k.unwrap_or(1),
         },
     })
+}
+
+/// The time scale of the postload stub at `base_url` (loopback only), from its
+/// `/__postload/stats`; `None` if it does not answer one within 2 s.
+fn stub_time_scale(base_url: &str) -> Option<f64> {
+    use std::io::{Read, Write};
+    let url = url::Url::parse(base_url).ok()?;
+    let addr = url.socket_addrs(|| Some(80)).ok()?.into_iter().next()?;
+    if !addr.ip().is_loopback() {
+        return None;
+    }
+    let wait = Duration::from_secs(2);
+    let mut s = std::net::TcpStream::connect_timeout(&addr, wait).ok()?;
+    s.set_read_timeout(Some(wait)).ok()?;
+    write!(
+        s,
+        "GET /__postload/stats HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer postload\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = Vec::new();
+    s.take(1 << 20).read_to_end(&mut response).ok()?;
+    let text = String::from_utf8_lossy(&response);
+    let (_, body) = text.split_once("\r\n\r\n")?;
+    let v: serde_json::Value = serde_json::from_str(body.trim()).ok()?;
+    v.get("time_scale")?.as_f64()
 }
 
 /// The first value that appears twice in `values`.

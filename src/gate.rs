@@ -207,21 +207,46 @@ pub struct Check {
 }
 
 /// Checks every gate against `result`. Errs when a gate's selector matches no case.
+impl Gate {
+    /// Whether this gate applies to the case of `scenario` at `tier`.
+    pub fn selects(&self, scenario: &str, tier: u8) -> bool {
+        self.scenario.as_ref().is_none_or(|s| s == scenario) && self.tier.is_none_or(|t| t == tier)
+    }
+
+    fn describe(&self, i: usize) -> String {
+        format!(
+            "gate[{i}] (scenario {}, tier {})",
+            self.scenario.as_deref().unwrap_or("any"),
+            self.tier.map_or("any".into(), |t| t.to_string())
+        )
+    }
+}
+
+/// Before a run: the first gate that selects none of the planned cases (scenario, tier), as a
+/// message. A gate that can select nothing would fail only after the whole load was sent.
+pub fn unmatched(gates: &[Gate], cases: &[(&str, u8)]) -> Option<String> {
+    let (i, g) = gates
+        .iter()
+        .enumerate()
+        .find(|(_, g)| !cases.iter().any(|(s, t)| g.selects(s, *t)))?;
+    let planned: Vec<String> = cases.iter().map(|(s, t)| format!("{s} tier {t}")).collect();
+    Some(format!(
+        "{} selects none of this run's cases ({})",
+        g.describe(i),
+        planned.join(", ")
+    ))
+}
+
 pub fn evaluate(gates: &[Gate], result: &RunResult) -> Result<Vec<Check>, String> {
     let mut out = Vec::new();
     for (i, g) in gates.iter().enumerate() {
         let cases: Vec<&CaseResult> = result
             .cases
             .iter()
-            .filter(|c| g.scenario.as_ref().is_none_or(|s| &c.scenario == s))
-            .filter(|c| g.tier.is_none_or(|t| c.tier == t))
+            .filter(|c| g.selects(&c.scenario, c.tier))
             .collect();
         if cases.is_empty() {
-            return Err(format!(
-                "gate[{i}] (scenario {}, tier {}) matches no case of this run",
-                g.scenario.as_deref().unwrap_or("any"),
-                g.tier.map_or("any".into(), |t| t.to_string())
-            ));
+            return Err(format!("{} matches no case of this run", g.describe(i)));
         }
         for c in cases {
             for t in &g.thresholds {

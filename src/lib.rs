@@ -206,6 +206,34 @@ async fn run_scenarios(args: RunArgs) -> anyhow::Result<Outcome> {
     for p in &config.scenarios {
         gates.extend(p.scenario.gates());
     }
+    if gates.is_empty() && args.junit.is_some() {
+        return Err(config::ConfigError(
+            "--junit: there is no gate to report (give --gate FILE, or [[thresholds]] in a scenario)".into(),
+        )
+        .into());
+    }
+    let planned: Vec<(&str, u8)> = config
+        .scenarios
+        .iter()
+        .flat_map(|p| {
+            p.scenario
+                .tiers
+                .iter()
+                .map(|t| (p.scenario.name.as_str(), *t))
+        })
+        .collect();
+    if let Some(m) = gate::unmatched(&gates, &planned) {
+        let file = args
+            .gate
+            .as_ref()
+            .map_or("the scenarios' thresholds".into(), |p| {
+                p.display().to_string()
+            });
+        return Err(config::ConfigError(format!("{file}: {m}")).into());
+    }
+    if let Some(junit) = &args.junit {
+        check_writable("--junit", junit)?;
+    }
     let root = config.reports_root.clone();
     let quiet = config.quiet;
     let result = run::execute(config).await?;
@@ -356,6 +384,27 @@ fn apply_gates(
     } else {
         Outcome::Success
     })
+}
+
+/// Checks, before any load, that a file can be written at `path` (its folder exists and takes a
+/// new file): a probe file is created there and removed.
+fn check_writable(option: &str, path: &std::path::Path) -> Result<(), config::ConfigError> {
+    let bad = |why: String| config::ConfigError(format!("{option} {}: {why}", path.display()));
+    if path.is_dir() {
+        return Err(bad("is a directory".into()));
+    }
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let probe = parent.join(format!(".postload-probe-{}", std::process::id()));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .map_err(|e| bad(format!("cannot write there: {e}")))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
 }
 
 /// Appends to GitHub's step summary file (it collects what each step appends).

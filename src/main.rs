@@ -4,6 +4,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = postload::cli::Cli::parse();
+    postload::run::console::mute_during_attacks();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -501,3 +501,124 @@ fn plans_started_together_get_their_own_folders() {
         assert!(d.join("plan.json").exists(), "{}", d.display());
     }
 }
+
+#[test]
+fn options_that_would_do_nothing_are_refused_naming_them() {
+    // Before: each was silently ignored.
+    let reports = temp("useless-options");
+    let cases: [(&[&str], &str); 6] = [
+        (
+            &["--base-url", "http://127.0.0.1:9/v1", "--latency-ms", "5"],
+            "--latency-ms",
+        ),
+        (
+            &["--base-url", "http://127.0.0.1:9/v1", "--retry-after"],
+            "--retry-after",
+        ),
+        (
+            &["--target", "http://127.0.0.1:9", "--latency-ms", "5"],
+            "--latency-ms",
+        ),
+        (
+            &["--target", "http://127.0.0.1:9", "--retry-after"],
+            "--retry-after",
+        ),
+        (&["--wait-for-target", "5"], "--wait-for-target"),
+        (&["--junit", "j.xml"], "--junit"),
+    ];
+    for (args, option) in cases {
+        postload()
+            .arg("run")
+            .args(args)
+            .arg("--report-dir")
+            .arg(&reports)
+            .assert()
+            .code(2)
+            .stderr(contains(format!("postload: {option}")));
+    }
+    assert_eq!(std::fs::read_dir(&reports).unwrap().count(), 0);
+}
+
+#[test]
+fn a_gate_that_selects_no_case_and_an_unwritable_junit_fail_before_any_load() {
+    // Before: both were found only after the whole load had been sent.
+    let dir = temp("gate-early");
+    let reports = dir.join("reports");
+    let gate = dir.join("gate.toml");
+    std::fs::write(
+        &gate,
+        "[[gate]]\nscenario = \"burst-100\"\nthresholds = [\"error_rate <= 0\"]\n",
+    )
+    .unwrap();
+    postload()
+        .args(["run", "--scenario", "burst-50", "--tier", "2", "--gate"])
+        .arg(&gate)
+        .arg("--report-dir")
+        .arg(&reports)
+        .assert()
+        .code(2)
+        .stderr(
+            contains("gate.toml")
+                .and(contains(
+                    "gate[0] (scenario burst-100, tier any) selects none",
+                ))
+                .and(contains("burst-50 tier 2")),
+        );
+    std::fs::write(&gate, "[[gate]]\nthresholds = [\"error_rate <= 0\"]\n").unwrap();
+    postload()
+        .args(["run", "--scenario", "burst-50", "--tier", "2", "--gate"])
+        .arg(&gate)
+        .args([
+            "--junit",
+            "/nonexistent-postload-dir/junit.xml",
+            "--report-dir",
+        ])
+        .arg(&reports)
+        .assert()
+        .code(2)
+        .stderr(contains(
+            "--junit /nonexistent-postload-dir/junit.xml: cannot write there",
+        ));
+    assert!(!reports.exists() || std::fs::read_dir(&reports).unwrap().count() == 0);
+}
+
+#[test]
+fn quiet_prints_only_the_table_on_stdout() {
+    // Before: Goose's "N users launched." and a [WARN] line per failed request reached stdout.
+    // 40 users at Tier 1 (30,000 TPM; a post reserves 950 + 1,400 tokens) get 429s, so Goose
+    // has failures to warn about.
+    let reports = temp("quiet-stdout");
+    let out = postload()
+        .args([
+            "run",
+            "-q",
+            "--scenario",
+            "burst-50",
+            "--users",
+            "40",
+            "--tier",
+            "1",
+            "--latency-ms",
+            "10",
+            "--report-dir",
+        ])
+        .arg(&reports)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "the header and one case: {stdout}");
+    assert!(lines[0].starts_with("scenario"), "{stdout}");
+    assert!(lines[1].starts_with("burst-50"), "{stdout}");
+    assert!(String::from_utf8(out.stderr).unwrap().is_empty());
+    // Goose's lines are in the run's log instead.
+    let run = std::fs::read_dir(&reports)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let log = std::fs::read_to_string(run.join("goose/goose.log")).unwrap();
+    assert!(log.contains("WARN"), "{log}");
+}

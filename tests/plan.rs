@@ -132,6 +132,48 @@ async fn a_time_scaled_run_reports_modelled_time_in_a_fraction_of_it() {
     // The whole case took less real time than one unscaled post.
     assert!(c.duration_ms < 2_000.0, "real time {} ms", c.duration_ms);
     assert_eq!(c.measured.posts.ok, 20);
+    // Before: K was recorded nowhere. Now in the case's inputs and at the top of report.md.
+    assert_eq!(c.inputs.time_scale, 10.0);
+    let md = std::fs::read_to_string(dir.join(&r.run_id).join("report.md")).unwrap();
+    assert!(md.contains("**Time scale 10×**"), "{md}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn time_scale_is_refused_with_a_target_whose_clock_postload_does_not_control() {
+    use postload::clock::SystemClock;
+    let stop = || Arc::new(AtomicBool::new(false));
+    let args = |base_url: Option<String>, target: Option<String>| postload::cli::RunArgs {
+        scenario: vec!["burst-50".into()],
+        base_url,
+        target,
+        time_scale: Some(4.0),
+        report_dir: tempdir("time-scale-refused"),
+        ..postload::cli::RunArgs::default()
+    };
+    // Before: a real server's 0.45 s was reported as 1.8 s at K = 4.
+    let plain =
+        crate::common::start_clocked(crate::common::config(), Arc::new(SystemClock::new())).await;
+    let e = postload::config::run_config(&args(Some(plain.base_url()), None), stop()).unwrap_err();
+    assert!(e.to_string().contains("it runs at 1"), "{e}");
+    // A postload stub at the same K is postload's clock: accepted.
+    let scaled =
+        crate::common::start_clocked(crate::common::config(), Arc::new(SystemClock::scaled(4.0)))
+            .await;
+    postload::config::run_config(&args(Some(scaled.base_url()), None), stop()).unwrap();
+    // Something that is no postload stub at all.
+    let e = postload::config::run_config(&args(Some("http://127.0.0.1:9/v1".into()), None), stop())
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("does not answer /__postload/stats"),
+        "{e}"
+    );
+    // Service mode: the service's own time never scales.
+    let e = postload::config::run_config(&args(None, Some("http://127.0.0.1:9".into())), stop())
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("--time-scale 4: in service mode"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -66,7 +66,7 @@ async fn example_service_with_the_stub_alongside_agrees_with_the_stub() {
         scenario: vec![two_calls, one_call],
         target: Some(service.url()),
         with_stub: Some(port),
-        wait_for_target: 5.0,
+        wait_for_target: Some(5.0),
         latency_ms: Some(50),
         report_dir: dir.join("reports"),
         quiet: true,

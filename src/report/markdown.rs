@@ -198,8 +198,22 @@ pub fn document(r: &RunResult, claims: &ClaimsFile, prices: &PriceTable) -> Docu
             }
         )
     });
+    let scales: std::collections::BTreeSet<String> = r
+        .cases
+        .iter()
+        .filter(|c| c.inputs.time_scale != 1.0)
+        .map(|c| format!("{}", c.inputs.time_scale))
+        .collect();
+    let scaled = if scales.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " **Time scale {}×**: the stub's latencies and bucket refill and the run's waits ran that much faster; every time here is modelled time (real time × K).",
+            scales.into_iter().collect::<Vec<_>>().join("×, ")
+        )
+    };
     let intro = format!(
-        "Started {}{}, postload {}. Target: {target}. Prices: {} (as of {}).{budget}{}",
+        "Started {}{}, postload {}. Target: {target}. Prices: {} (as of {}).{scaled}{budget}{}",
         r.started_at,
         r.finished_at
             .as_ref()
@@ -208,7 +222,7 @@ pub fn document(r: &RunResult, claims: &ClaimsFile, prices: &PriceTable) -> Docu
         r.prices.version,
         r.prices.as_of,
         if r.interrupted {
-            " Interrupted by Ctrl-C: later cases were not run."
+            " Interrupted by a signal (Ctrl-C, SIGTERM or SIGHUP): the figures cover what was measured until then; later cases were not run."
         } else {
             ""
         }

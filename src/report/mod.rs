@@ -85,6 +85,14 @@ pub struct CaseInputs {
     /// Service mode: the service posted to (header names only, never their values).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<crate::scenario::target::ServiceTargetInfo>,
+    /// `--time-scale K`: the stub's latencies and refill and the run's waits ran K times faster;
+    /// every time in the result is modelled time (real time × K).
+    #[serde(default = "one")]
+    pub time_scale: f64,
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]

@@ -3,6 +3,7 @@
 //! `result.json` after every case. Ctrl-C ends the current attack (Goose's killswitch), skips the
 //! remaining cases and still writes the report, marked interrupted.
 
+pub mod console;
 pub mod post;
 pub mod validate;
 
@@ -105,6 +106,9 @@ pub struct RunConfig {
     /// The run id wanted; the result's `run_id` is the folder's name.
     pub run_id: String,
     pub quiet: bool,
+    /// Print the final table on standard output (even when quiet); off for runs inside
+    /// another command (`plan --validate`).
+    pub print_table: bool,
     /// Set to stop the run (Ctrl-C); checked between cases and inside the attack.
     pub stop: Arc<AtomicBool>,
     /// The claims report.md judges.
@@ -352,8 +356,11 @@ pub async fn execute(cfg: RunConfig) -> anyhow::Result<RunResult> {
     // A signal after the last case still marks the run: the exit code says it was stopped.
     result.interrupted |= cfg.stop.load(Ordering::SeqCst);
     writer.write(&result)?;
-    if !cfg.quiet {
+    // The table is the one thing on standard output, even with --quiet.
+    if cfg.print_table {
         print!("{}", summary::table(&result));
+    }
+    if !cfg.quiet {
         println!(
             "report: {} and report.md",
             writer.dir().join("result.json").display()
@@ -469,7 +476,12 @@ async fn run_case(
         start,
         stop: Arc::clone(&cfg.stop),
         guard,
-        client: cfg.client.clone(),
+        client: cfg
+            .client
+            .as_ref()
+            .map(|make| make().build())
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("cannot build the HTTP client: {e}"))?,
         time_scale: cfg.time_scale,
     }));
 
@@ -517,10 +529,12 @@ async fn run_case(
         )?;
     // A second signal abandons the attack: the posts that finished are reported, the ones in
     // flight are not waited for (their tasks end with the process).
+    let muted = console::Muted::new();
     tokio::select! {
         done = attack.execute() => { done?; }
         () = wait_for(&cfg.hurry) => {}
     }
+    drop(muted);
     let duration = started.elapsed();
     // The killswitch is Ctrl-C's, unless the spend guard tripped it.
     let budget_tripped = ctx.budget_tripped();
@@ -570,6 +584,7 @@ async fn run_case(
             latency_profile: profile_info(&cfg.catalog, &scenario.model, &cfg.target)
                 .filter(|_| planned.service.is_none() || alongside.is_some()),
             service: planned.service.as_ref().map(ServiceTarget::info),
+            time_scale: cfg.time_scale,
         },
         interrupted,
         duration_ms: duration.as_secs_f64() * 1000.0,

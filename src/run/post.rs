@@ -122,7 +122,7 @@ impl SpendGuard {
     }
 }
 
-/// Builds each Goose user's HTTP client when the default one will not do (`--resolve`).
+/// Builds the case's HTTP client (no redirects, `--resolve`).
 pub type ClientFactory = Arc<dyn Fn() -> reqwest::ClientBuilder + Send + Sync>;
 
 /// The settings of one case's posts.
@@ -138,7 +138,9 @@ pub struct CaseSetup {
     pub start: Start,
     pub stop: Arc<AtomicBool>,
     pub guard: Option<Arc<SpendGuard>>,
-    pub client: Option<ClientFactory>,
+    /// The client every Goose user of the case sends with, built once (as a service shares one
+    /// OpenAI client); `None` keeps Goose's own per-user client.
+    pub client: Option<reqwest::Client>,
     /// Modelled seconds per real second (`--time-scale`): waits are divided by it, measured
     /// times multiplied, so the results are in modelled time.
     pub time_scale: f64,
@@ -159,7 +161,7 @@ pub struct CaseContext {
     next_post: AtomicU64,
     stop: Arc<AtomicBool>,
     guard: Option<Arc<SpendGuard>>,
-    client: Option<ClientFactory>,
+    client: Option<reqwest::Client>,
     time_scale: f64,
 }
 
@@ -266,11 +268,8 @@ impl CaseContext {
     }
 
     async fn run_user(&self, user: &mut GooseUser) {
-        if let Some(make) = &self.client {
-            if user.set_client_builder(make()).await.is_err() {
-                // Counted like any connection failure: the user's posts cannot be sent.
-                goose::trigger_killswitch("cannot build the HTTP client");
-            }
+        if let Some(client) = &self.client {
+            user.client = client.clone();
         }
         // All users start together once Goose has launched them all (or not at all on Ctrl-C).
         let released = tokio::select! {

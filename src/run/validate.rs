@@ -127,7 +127,8 @@ pub async fn compare(
         let mut a = args.clone();
         a.users = Some(u);
         a.seed = Some(spec.seed);
-        let cfg = crate::config::run_config(&a, Arc::clone(&stop))?;
+        let mut cfg = crate::config::run_config(&a, Arc::clone(&stop))?;
+        cfg.print_table = false;
         let result = crate::run::execute(cfg).await?;
         for &tier in tiers {
             let live: Vec<&CaseResult> = result.cases.iter().filter(|c| c.tier == tier).collect();

@@ -208,6 +208,7 @@ impl StubCore {
         let mut st = self.lock();
         let mut stats = st.stats.clone();
         stats.tier = st.tier;
+        stats.time_scale = self.clock.scale();
         stats.latency_ms = LatencySummary::of(&st.latency);
         stats.buckets = st
             .limiters

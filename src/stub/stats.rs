@@ -99,6 +99,14 @@ pub struct StubStats {
     pub retained_body_bytes: u64,
     /// How often the store was emptied (automatically past the retain limit, or by a reset).
     pub compactions: u64,
+    /// The stub's `--time-scale`: its latencies and refill run this many times faster. A run
+    /// with `--time-scale K --base-url` checks that the stub there runs at the same K.
+    #[serde(default = "one")]
+    pub time_scale: f64,
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema, Deserialize)]

@@ -224,7 +224,7 @@ pub fn run_config(
         ));
     }
     let wait_for_target = args.wait_for_target.unwrap_or(30.0);
-    if !(wait_for_target >= 0.0 && wait_for_target <= 3_600.0) {
+    if !(0.0..=3_600.0).contains(&wait_for_target) {
         return Err(ConfigError(
             "--wait-for-target: give seconds, from 0 to 3600".into(),
         ));

@@ -4,6 +4,7 @@ mod cli;
 mod common;
 mod gates;
 mod plan;
+mod props;
 mod report;
 mod run;
 mod service;

@@ -73,6 +73,39 @@ fn claims_table_snapshot_and_verdicts() {
 }
 
 #[test]
+fn claims_on_an_interrupted_case_are_not_judged() {
+    // Before: a case cut short by Ctrl-C was judged on the posts that happened to finish.
+    let mut r = fixture();
+    let c = r
+        .cases
+        .iter_mut()
+        .find(|c| c.scenario == "burst-100" && c.tier == 2)
+        .unwrap();
+    c.interrupted = true;
+    let verdicts = claims::evaluate(
+        &claims::parse("c", claims::EMBEDDED_CLAIMS).unwrap(),
+        &r,
+        &Catalog::embedded().prices,
+    );
+    for id in ["latency-100", "batch-100"] {
+        let v = verdicts
+            .iter()
+            .find(|v| v.id == id && v.case.as_deref() == Some("burst-100 tier 2"))
+            .unwrap_or_else(|| panic!("{id}"));
+        assert_eq!(v.verdict, Judgement::NotMeasured, "{id}");
+        // The fixture's case finished all 100 of its 100 posts.
+        assert_eq!(v.measured, "100 of 100 posts finished", "{id}");
+        assert!(v.evidence.contains("interrupted"), "{id}");
+    }
+    // The uninterrupted tier-1 case is still judged.
+    let t1 = verdicts
+        .iter()
+        .find(|v| v.id == "latency-100" && v.case.as_deref() == Some("burst-100 tier 1"))
+        .unwrap();
+    assert_eq!(t1.verdict, Judgement::Fails);
+}
+
+#[test]
 fn html_report_is_one_self_contained_file() {
     let exporter = postload::report::markdown::HtmlExporter {
         claims: claims::parse("scenarios/claims.toml", claims::EMBEDDED_CLAIMS).unwrap(),

@@ -402,6 +402,7 @@ pub fn evaluate(claims: &ClaimsFile, result: &RunResult, prices: &PriceTable) ->
                     .filter(|c| &c.inputs.model == model && c.inputs.load.users() as u64 == *users)
                     .max_by_key(|c| (c.measured.posts.failed == 0, c.measured.posts.ok));
                 match case {
+                    Some(c) if c.interrupted => out.push(cut_short(claim, c)),
                     Some(c) if c.measured.tokens.source == TokenSource::Unknown => {
                         out.push(no_usage(claim, c))
                     }
@@ -508,6 +509,25 @@ pub fn evaluate(claims: &ClaimsFile, result: &RunResult, prices: &PriceTable) ->
     out
 }
 
+/// A claim about a whole case (its latency, its batch cost) on a case a signal cut short: its
+/// figures cover only the posts that finished, so it is not judged.
+fn cut_short(claim: &Claim, c: &CaseResult) -> Verdict {
+    Verdict {
+        id: claim.id.clone(),
+        statement: claim.statement.clone(),
+        case: Some(case_name(c)),
+        measured: match c.inputs.load {
+            crate::scenario::Load::Burst { users } => {
+                format!("{} of {users} posts finished", c.measured.posts.total)
+            }
+            _ => format!("{} posts finished", c.measured.posts.total),
+        },
+        verdict: Judgement::NotMeasured,
+        cause: None,
+        evidence: "not measured: the run was interrupted during this case, so its figures cover only the posts that finished".into(),
+    }
+}
+
 /// A token or cost claim on a case whose tokens are unknown: never 0, never "fails".
 fn no_usage(claim: &Claim, c: &CaseResult) -> Verdict {
     Verdict {
@@ -547,6 +567,9 @@ fn failure_cause(c: &CaseResult) -> String {
 }
 
 fn latency_verdict(claim: &Claim, c: &CaseResult, min_s: f64, max_s: f64, p: Pct) -> Verdict {
+    if c.interrupted {
+        return cut_short(claim, c);
+    }
     let m = &c.measured;
     let ok = &m.post_latency_ms.ok;
     let hi = p.of(ok).map(|v| v / 1000.0);

@@ -1,6 +1,7 @@
 //! Stopping a run by signal. SIGINT, SIGTERM and SIGHUP all mean "stop": the first one sets the
-//! stop flag and trips Goose's killswitch, so the attack ends, the posts in flight finish, and
-//! the report is written with what was measured, marked interrupted. A second signal sets the
+//! stop flag and trips Goose's killswitch, so the attack ends, the posts in flight get
+//! [`STOP_GRACE`] to finish, and the report is written with what was measured, marked
+//! interrupted. A second signal sets the
 //! hurry flag: the run abandons the attack at once and writes only result.json and report.md.
 //! If the process is still alive [`HURRY_GRACE`] after that, it exits anyway. The exit code of an
 //! interrupted run is 128 + the first signal's number, as shells report it (130, 143, 129).
@@ -13,6 +14,10 @@
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+
+/// How long the posts in flight get to finish after the first signal before the attack is
+/// abandoned (GitHub Actions sends SIGTERM 7.5 s after SIGINT, and SIGKILL 2.5 s after that).
+pub const STOP_GRACE: Duration = Duration::from_secs(2);
 
 /// How long a second signal leaves the run to write result.json and report.md before the
 /// process exits regardless.

@@ -527,12 +527,18 @@ async fn run_case(
             GooseDefault::ReportFile,
             goose_report.to_string_lossy().as_ref(),
         )?;
-    // A second signal abandons the attack: the posts that finished are reported, the ones in
-    // flight are not waited for (their tasks end with the process).
+    // A signal ends the attack (Goose's killswitch); the posts in flight get STOP_GRACE to
+    // finish, then the attack is abandoned, as it is at once on a second signal: the posts that
+    // finished are reported, the others are not waited for (their tasks end with the process).
+    // CI sends SIGKILL a few seconds after SIGTERM: the report must be written before that.
     let muted = console::Muted::new();
     tokio::select! {
         done = attack.execute() => { done?; }
         () = wait_for(&cfg.hurry) => {}
+        () = async {
+            wait_for(&cfg.stop).await;
+            tokio::time::sleep(crate::stop::STOP_GRACE).await;
+        } => {}
     }
     drop(muted);
     let duration = started.elapsed();

@@ -95,10 +95,22 @@ mod tests {
     }
 
     #[test]
-    fn scaled_clock_runs_faster() {
-        let c = SystemClock::scaled(1000.0);
-        let t0 = c.now();
-        std::thread::sleep(Duration::from_millis(5));
-        assert!(c.now() - t0 >= Duration::from_secs(5));
+    fn scaled_clock_runs_exactly_scale_times_faster() {
+        // Bounded from both sides by the real time read just before and just after: the
+        // modelled time is the real time since the origin times 250, never more, never less.
+        // (Before: any scale of 1,000 or more passed.)
+        let c = SystemClock::scaled(250.0);
+        std::thread::sleep(Duration::from_millis(2));
+        let before = c.origin.elapsed();
+        let now = c.now();
+        let after = c.origin.elapsed();
+        assert!(now >= before.mul_f64(250.0), "{now:?} < 250 x {before:?}");
+        assert!(now <= after.mul_f64(250.0), "{now:?} > 250 x {after:?}");
+        assert_eq!(c.scale(), 250.0);
+        // Scale 1 is the wall clock itself.
+        let w = SystemClock::new();
+        let before = w.origin.elapsed();
+        let now = w.now();
+        assert!(now >= before && now <= w.origin.elapsed());
     }
 }

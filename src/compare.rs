@@ -308,6 +308,19 @@ mod tests {
     }
 
     #[test]
+    fn mann_whitney_corrects_for_ties() {
+        // x = {1,1,2}, y = {2,3,3}. Sorted: 1 1 | 2 2 | 3 3, three ties of 2 with average ranks
+        // 1.5, 3.5 and 5.5. R1 = 1.5 + 1.5 + 3.5 = 6.5, U1 = 6.5 - 3 * 4 / 2 = 0.5, mean 4.5.
+        // Tie term: 3 * (2^3 - 2) = 18; var = 9 / 12 * (7 - 18 / (6 * 5)) = 0.75 * 6.4 = 4.8;
+        // z = 4 / sqrt(4.8) = 1.8257, p = 2 * (1 - 0.96606) = 0.0679. Without the correction
+        // var would be 5.25, z = 1.7457 and p = 0.0809.
+        let p = mann_whitney_p(&hist([1, 1, 2]), &hist([2, 3, 3]));
+        assert!((p - 0.0679).abs() < 0.0005, "{p}");
+        // All values tied: no variance, no evidence.
+        assert_eq!(mann_whitney_p(&hist([7, 7]), &hist([7, 7, 7])), 1.0);
+    }
+
+    #[test]
     fn a_shifted_distribution_is_significant_and_a_resample_is_not() {
         let base = hist((0..200).map(|i| 5_000_000 + i * 10_000));
         let slower = hist((0..200).map(|i| 6_500_000 + i * 10_000));

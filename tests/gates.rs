@@ -333,7 +333,13 @@ fn compare_says_when_a_rise_is_within_noise() {
         .unwrap();
     assert!(p99.change.unwrap() > 0.5);
     assert_eq!(p99.verdict, postload::compare::Verdict::WithinNoise);
-    assert!(p99.p_value.unwrap() > 0.5);
+    // The p-value by hand. Pooled and sorted, the 19 shared values are 19 ties of two (average
+    // ranks 1.5, 3.5, ..., 37.5), then the base's max (rank 39) and the doubled one (40).
+    // R1 = (2 * 190 - 19 * 0.5) + 39 = 409.5; U1 = 409.5 - 20 * 21 / 2 = 199.5; mean 200.
+    // Ties: 19 * (2^3 - 2) = 114; var = 400 / 12 * (41 - 114 / (40 * 39)) = 1364.23;
+    // z = 0.5 / 36.935 = 0.01354; p = 2 * (1 - 0.50540) = 0.9892.
+    let p = p99.p_value.unwrap();
+    assert!((p - 0.9892).abs() < 0.0005, "{p}");
 }
 
 #[test]

@@ -73,6 +73,47 @@ fn claims_table_snapshot_and_verdicts() {
 }
 
 #[test]
+fn claims_figures_follow_from_the_fixtures_tokens_by_hand() {
+    // The snapshot is not the only check of the claims' arithmetic. From the fixture's tokens
+    // and gpt-4o's prices ($2.50 input, $10.00 output per 1M; mini $0.15 / $0.60):
+    let verdicts = claims::evaluate(
+        &claims::parse("c", claims::EMBEDDED_CLAIMS).unwrap(),
+        &fixture(),
+        &Catalog::embedded().prices,
+    );
+    let measured = |id: &str| {
+        verdicts
+            .iter()
+            .find(|v| v.id == id)
+            .unwrap_or_else(|| panic!("{id}"))
+            .measured
+            .clone()
+    };
+    // burst-100 tier 2: (199,671 + 33,025) / 100 = 2,326.96 tokens a post; 2,326.96 / 2,350 - 1
+    // = -0.98 %.
+    assert_eq!(measured("tokens-per-post"), "2327 tokens (-1 %)");
+    // 199,671 x 2.5e-6 + 33,025 x 1e-5 = 0.4991775 + 0.33025 = $0.8294275 for 100 posts:
+    // $0.00829 a post, 0.008294275 / 0.0085 - 1 = -2.4 %.
+    assert_eq!(measured("cost-per-post-gpt-4o"), "$0.00829 (-2 %)");
+    assert_eq!(measured("batch-100"), "$0.829 (-2 %), 100 of 100 posts ok");
+    // burst-50 tier 2: 99,747 x 2.5e-6 + 16,340 x 1e-5 = $0.4127675; / 0.43 - 1 = -4.0 %.
+    assert_eq!(measured("batch-50"), "$0.413 (-4 %), 50 of 50 posts ok");
+    // Monthly at $0.008294275 a post x 30 days: 50 users x 1, 5, 20 posts = $12.44, $62.21,
+    // $248.83; 100 users = $24.88, $124.41, $497.66.
+    assert_eq!(
+        measured("monthly-gpt-4o"),
+        "$12.44 / $62.21 / $248.83 / $24.88 / $124.41 / $497.66"
+    );
+    // gpt-4o-mini, projected from the same tokens: 199,671 x 0.15e-6 + 33,025 x 0.6e-6 =
+    // $0.04976565 for 100 posts, $0.00050 a post; / 0.00051 - 1 = -2.4 %.
+    let mini = verdicts
+        .iter()
+        .find(|v| v.id == "cost-per-post-gpt-4o-mini")
+        .unwrap();
+    assert!(mini.evidence.ends_with("$0.00050 (-2 %)"), "{}", mini.evidence);
+}
+
+#[test]
 fn claims_on_an_interrupted_case_are_not_judged() {
     // Before: a case cut short by Ctrl-C was judged on the posts that happened to finish.
     let mut r = fixture();

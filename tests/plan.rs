@@ -109,7 +109,7 @@ async fn with_the_same_draws_the_live_run_and_the_planner_agree_on_the_tail() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_time_scaled_run_reports_modelled_time_in_a_fraction_of_it() {
+async fn a_time_scaled_run_reports_modelled_time_and_records_its_scale() {
     let _guard = goose_lock().await;
     let dir = tempdir("time-scale");
     let args = postload::cli::RunArgs {
@@ -125,12 +125,18 @@ async fn a_time_scaled_run_reports_modelled_time_in_a_fraction_of_it() {
     let cfg = postload::config::run_config(&args, Arc::new(AtomicBool::new(false))).unwrap();
     let r = postload::run::execute(cfg).await.unwrap();
     let c = &r.cases[0];
-    // Two 1 s calls per post, in modelled time: never less than 2 s. The harness's own real
-    // milliseconds count 10 times over (a loaded debug build adds tens of them).
+    // Two 1 s calls per post, in modelled time: never less than 2 s. (How much faster the run
+    // goes in real time is a performance figure: `cargo bench --bench timescale` measures it;
+    // a bound here would fail on a loaded machine.)
     let p50 = c.measured.post_latency_ms.ok.p50.unwrap();
-    assert!((2_000.0..3_000.0).contains(&p50), "{p50}");
-    // The whole case took less real time than one unscaled post.
-    assert!(c.duration_ms < 2_000.0, "real time {} ms", c.duration_ms);
+    assert!(p50 >= 2_000.0, "{p50}");
+    // The stub served modelled latencies: exactly 1,000 ms a call, 40 calls.
+    let stub = c.stub.as_ref().unwrap();
+    assert_eq!(stub.latency_ms.count, 40);
+    // (HdrHistogram's 3 significant figures: within a microsecond bucket of 1,000 ms.)
+    let served = stub.latency_ms.p50.unwrap();
+    assert!((served - 1_000.0).abs() <= 1.0, "{served}");
+    assert_eq!(stub.time_scale, 10.0);
     assert_eq!(c.measured.posts.ok, 20);
     // Before: K was recorded nowhere. Now in the case's inputs and at the top of report.md.
     assert_eq!(c.inputs.time_scale, 10.0);

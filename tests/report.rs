@@ -110,7 +110,11 @@ fn claims_figures_follow_from_the_fixtures_tokens_by_hand() {
         .iter()
         .find(|v| v.id == "cost-per-post-gpt-4o-mini")
         .unwrap();
-    assert!(mini.evidence.ends_with("$0.00050 (-2 %)"), "{}", mini.evidence);
+    assert!(
+        mini.evidence.ends_with("$0.00050 (-2 %)"),
+        "{}",
+        mini.evidence
+    );
 }
 
 #[test]

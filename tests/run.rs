@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
+use std::time::Duration;
 
 use postload::cli::RunArgs;
 use postload::config::run_config;
@@ -74,13 +75,16 @@ async fn a_burst_at_tier_2_agrees_with_what_the_stub_served() {
     let l = &c["post_latency_ms"]["ok"];
     assert_eq!(l["count"], 20);
     assert!(f(&l["min"]) >= 200.0, "{l}");
-    assert!(f(&l["max"]) < 1_000.0, "{l}");
     assert!(f(&l["p50"]) <= f(&l["p95"]) && f(&l["p95"]) <= f(&l["p99"]));
     assert!(f(&c["makespan_ms"]) >= f(&l["max"]) - 1.0);
+    // Released together: every post was sent before the first one (200 ms at least) came back.
+    // (A relation between two measured times, not a bound on the machine's speed; the spread
+    // itself is measured by `cargo bench --bench harness`.)
     assert!(
-        f(&c["start_spread_ms"]) < 100.0,
-        "released together: {}",
-        c["start_spread_ms"]
+        f(&c["start_spread_ms"]) < f(&l["min"]),
+        "released together: spread {} ms, fastest post {} ms",
+        c["start_spread_ms"],
+        l["min"]
     );
     let sends: u64 = c["timeline"]
         .as_array()
@@ -196,15 +200,13 @@ async fn sustained_load_is_open_loop_and_counts_late_sends() {
     a.users = None;
     let r = run(a).await;
     let c = &r["cases"][0];
+    // Open loop: every arrival of the seeded schedule is sent, however late: exactly the
+    // schedule's count for seed 9 at 40 posts/s over 2 s.
+    let scheduled = postload::run::post::Arrivals::new(40.0, Duration::from_secs(2), 9).count();
     let posts = c["posts"]["total"].as_u64().unwrap();
-    assert!((50..=110).contains(&posts), "Poisson(80): {posts}");
+    assert_eq!(posts, scheduled as u64);
     assert_eq!(c["calls"]["calls"], posts, "one call per post");
-    assert!(
-        c["posts"]["late_sends"].as_u64().unwrap() * 10 <= posts,
-        "{}",
-        c["posts"]
-    );
-    assert!(f(&c["post_latency_ms"]["ok"]["p50"]) < 200.0);
+    let on_time = c.clone();
 
     // One user for 40 posts/s of 50 ms each: it falls behind, sends late, and latency (counted
     // from the intended send time) grows far beyond the 50 ms a call takes.
@@ -214,16 +216,25 @@ async fn sustained_load_is_open_loop_and_counts_late_sends() {
     let r = run(a).await;
     let c = &r["cases"][0];
     let posts = c["posts"]["total"].as_u64().unwrap();
+    assert_eq!(posts, scheduled as u64, "the same schedule, all of it sent");
+    // By hand: one user, 80 posts of at least 50 ms each, takes 4 s or more for a 2 s schedule,
+    // so every post after the first 40 or so goes out late, at least half of them.
     assert!(
         c["posts"]["late_sends"].as_u64().unwrap() * 2 >= posts,
         "{}",
         c["posts"]
     );
+    // The last post is sent after the posts - 1 before it, 50 ms each, and was due by 2 s: its
+    // latency (from its due time) is at least posts x 50 ms - 2,000 ms.
+    let floor = posts as f64 * 50.0 - 2_000.0;
     assert!(
-        f(&c["post_latency_ms"]["ok"]["max"]) > 500.0,
-        "{}",
+        f(&c["post_latency_ms"]["ok"]["max"]) >= floor,
+        "{} (floor {floor} ms)",
         c["post_latency_ms"]
     );
+    // And the users that keep up send fewer late and answer faster than the one that cannot.
+    assert!(on_time["posts"]["late_sends"].as_u64() < c["posts"]["late_sends"].as_u64());
+    assert!(f(&on_time["post_latency_ms"]["ok"]["p50"]) < f(&c["post_latency_ms"]["ok"]["p50"]));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

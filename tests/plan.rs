@@ -69,6 +69,38 @@ async fn the_planner_agrees_with_the_live_harness_at_small_scale() {
     );
 }
 
+/// `--time-scale` under 429s: at K = 10 the stub's bucket refills and the SDK's backoffs both
+/// run 10 times faster in real time. If either did not scale, the 429s and the successes would
+/// part from the planner's (which has no real time at all): refill too slow gives more 429s,
+/// backoff too slow lets the bucket refill more between retries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_time_scaled_tier_1_burst_agrees_with_the_planner_on_429s() {
+    let _guard = goose_lock().await;
+    let sides = compare(
+        &Catalog::embedded(),
+        &spec(),
+        &[30],
+        &[1],
+        10.0,
+        Some(400),
+        1,
+        &tempdir("validate-k10"),
+        Arc::new(AtomicBool::new(false)),
+    )
+    .await
+    .unwrap();
+    let t1 = &sides[0];
+    assert_eq!(t1.tier, 1);
+    // As at K = 1 (above): 30 posts x ~2,300 reserved tokens against 30,000 TPM.
+    assert!(t1.live.http_429 > 10, "{t1:?}");
+    let r = ratio(Some(t1.planned.http_429 as f64), Some(t1.live.http_429 as f64)).unwrap();
+    assert!((0.9..=1.1).contains(&r), "429s plan/live = {r:.3}: {t1:?}");
+    assert!(
+        (t1.planned.success - t1.live.success).abs() <= 0.1,
+        "success: {t1:?}"
+    );
+}
+
 /// With the model's heavy-tailed latencies, one seed of 20 posts: the p95 and the makespan are
 /// the slowest few draws, which two independent samples rarely agree on to 10 %. The live run
 /// names each attempt's draw stream to the stub, so both sides draw the same latencies for the

@@ -621,4 +621,13 @@ fn quiet_prints_only_the_table_on_stdout() {
         .path();
     let log = std::fs::read_to_string(run.join("goose/goose.log")).unwrap();
     assert!(log.contains("WARN"), "{log}");
+    // The table's row says what result.json says: scenario, tier, posts, ok %, 429s, retries.
+    let result: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("result.json")).unwrap()).unwrap();
+    let c = &result["cases"][0];
+    let row: Vec<&str> = lines[1].split_whitespace().collect();
+    let ok_pct = c["posts"]["ok"].as_f64().unwrap() / 40.0 * 100.0;
+    assert_eq!(row[..4], ["burst-50", "1", "40", &format!("{ok_pct:.1}%")]);
+    assert_eq!(row[9], c["calls"]["http_429"].to_string(), "{}", lines[1]);
+    assert_eq!(row[10], c["calls"]["retries"].to_string(), "{}", lines[1]);
 }

@@ -93,7 +93,11 @@ async fn a_time_scaled_tier_1_burst_agrees_with_the_planner_on_429s() {
     assert_eq!(t1.tier, 1);
     // As at K = 1 (above): 30 posts x ~2,300 reserved tokens against 30,000 TPM.
     assert!(t1.live.http_429 > 10, "{t1:?}");
-    let r = ratio(Some(t1.planned.http_429 as f64), Some(t1.live.http_429 as f64)).unwrap();
+    let r = ratio(
+        Some(t1.planned.http_429 as f64),
+        Some(t1.live.http_429 as f64),
+    )
+    .unwrap();
     assert!((0.9..=1.1).contains(&r), "429s plan/live = {r:.3}: {t1:?}");
     assert!(
         (t1.planned.success - t1.live.success).abs() <= 0.1,

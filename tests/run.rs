@@ -380,3 +380,51 @@ async fn repeat_keeps_each_repetition_and_compare_pools_them() {
         "one group, not three"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_none_and_patient_policies_in_a_live_tier_1_burst() {
+    // `none`: 40 posts at Tier 1. By hand: 31 image calls of 950 reserved tokens fit the
+    // 30,000-token bucket, so at least 40 - 31 = 9 first attempts get a 429, and with no
+    // retries each of those posts fails at once: every call is one attempt.
+    let mut a = args(40, &[1], 100, "policy-none");
+    a.retry = Some(postload::cli::RetryArg::None);
+    let r = run(a).await;
+    let c = &r["cases"][0];
+    assert_eq!(c["calls"]["retries"], 0);
+    assert_eq!(c["calls"]["attempts"], c["calls"]["calls"]);
+    assert!(
+        c["calls"]["http_429"].as_u64().unwrap() >= 9,
+        "{}",
+        c["calls"]
+    );
+    assert_eq!(
+        c["calls"]["http_429"], c["posts"]["failed"],
+        "one 429 ends a post"
+    );
+    assert_eq!(c["backoff_ms"]["count"], 0);
+
+    // `patient` (the cookbook's): up to 6 attempts a call, waits of max(u x 2^n, 1) s, so every
+    // wait is 1 s at least. Ten times faster, in modelled time.
+    let mut a = args(40, &[1], 100, "policy-patient");
+    a.retry = Some(postload::cli::RetryArg::Patient);
+    a.time_scale = Some(10.0);
+    let r = run(a).await;
+    let c = &r["cases"][0];
+    let calls = c["calls"]["calls"].as_u64().unwrap();
+    let attempts = c["calls"]["attempts"].as_u64().unwrap();
+    assert!(
+        c["calls"]["retries"].as_u64().unwrap() > 0,
+        "{}",
+        c["calls"]
+    );
+    assert!(
+        attempts <= calls * 6,
+        "at most 6 attempts a call: {}",
+        c["calls"]
+    );
+    assert!(
+        f(&c["backoff_ms"]["min"]) >= 999.5,
+        "each wait 1 s at least: {}",
+        c["backoff_ms"]
+    );
+}

@@ -99,6 +99,7 @@ async fn bare_p99(users: usize, mocks: &Path, body: &[u8]) -> f64 {
                 let r = client
                     .post(&url)
                     .header("content-type", "application/json")
+                    .bearer_auth(postload::stub::STUB_API_KEY)
                     .body(body)
                     .send()
                     .await

@@ -384,10 +384,17 @@ pub struct StubOptions {
     /// Tokens reserved for the completion when a request names no max_tokens.
     #[arg(long, value_name = "TOKENS", default_value_t = 0)]
     pub missing_max_tokens: u32,
-    /// Requests wiremock may hold in memory (about 14 KB each for a 5 KB body) before the stub
-    /// empties its store; 0 never does (memory then grows with every request).
-    #[arg(long, value_name = "N", default_value_t = crate::stub::DEFAULT_RETAIN_LIMIT)]
+    /// No effect, kept so existing scripts still run: the stub keeps no request past its answer
+    /// (it once bounded wiremock's request store).
+    #[arg(long, value_name = "N", default_value_t = crate::stub::DEFAULT_RETAIN_LIMIT, hide = true)]
     pub retain: u64,
+    /// Close a connection that owes the stub its next request's headers, or the rest of a body,
+    /// for this many seconds (idle keep-alive and slowloris connections).
+    #[arg(long, value_name = "SECS", default_value_t = crate::stub::DEFAULT_IDLE_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
+    pub idle_timeout: u64,
+    /// Refuse request bodies above this many MiB with a 413, before reading them whole.
+    #[arg(long, value_name = "MIB", default_value_t = (crate::stub::DEFAULT_MAX_BODY_BYTES >> 20) as u64, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub max_body_mib: u64,
     /// How the rate limiter estimates a request's prompt.
     #[arg(long, value_enum, default_value_t = PromptEstimateArg::Tokens)]
     pub prompt_estimate: PromptEstimateArg,

@@ -30,6 +30,8 @@ pub fn stub_config(opts: &StubOptions) -> Result<StubConfig, ConfigError> {
     c.fixed_latency = opts.latency_ms.map(Duration::from_millis);
     c.missing_max_tokens_reserve = opts.missing_max_tokens;
     c.retain_limit = opts.retain;
+    c.idle_timeout = Duration::from_secs(opts.idle_timeout);
+    c.max_body_bytes = (opts.max_body_mib as usize) << 20;
     c.prompt_estimate = match opts.prompt_estimate {
         PromptEstimateArg::Tokens => PromptEstimate::Tokens,
         PromptEstimateArg::CharsDiv4 => PromptEstimate::CharsDiv4,
@@ -304,7 +306,8 @@ pub fn run_config(
                         "--base-url `{url}`: environment variable `{var}` (the API key) is not set; --api-key-env names another"
                     ))
                 })?)),
-                None => None,
+                // A loopback endpoint (a `postload stub`): any bearer token will do.
+                None => Some(Secret::new(crate::stub::STUB_API_KEY.into())),
             };
             Target::BaseUrl(Endpoint {
                 url: url.trim_end_matches('/').to_string(),

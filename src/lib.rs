@@ -131,9 +131,9 @@ async fn serve_example(args: cli::ExampleServiceArgs) -> anyhow::Result<Outcome>
     cfg.model = args.model;
     cfg.memory_delay = std::time::Duration::from_millis(args.memory_ms);
     cfg.retry = config::retry_policy(args.retry);
-    cfg.api_key = std::env::var(&args.api_key_env)
-        .ok()
-        .map(scenario::target::Secret::new);
+    if let Ok(key) = std::env::var(&args.api_key_env) {
+        cfg.api_key = Some(scenario::target::Secret::new(key));
+    }
     let listener = stub::bind_loopback(args.port).map_err(|e| {
         config::ConfigError(format!(
             "--port {}: cannot listen on 127.0.0.1:{}: {e}",

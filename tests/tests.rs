@@ -9,3 +9,4 @@ mod report;
 mod run;
 mod service;
 mod stub;
+mod stub_safety;

@@ -46,7 +46,8 @@ impl ExampleConfig {
     pub fn new(openai_base_url: &str) -> Self {
         Self {
             openai_base_url: openai_base_url.trim_end_matches('/').to_string(),
-            api_key: None,
+            // The stub, like OpenAI, wants a bearer token (any will do).
+            api_key: Some(Secret::new(crate::stub::STUB_API_KEY.into())),
             model: "gpt-4o".into(),
             memory_delay: Duration::from_millis(20),
             retry: RetryPolicy::Sdk,

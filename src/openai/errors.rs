@@ -87,12 +87,109 @@ impl ApiError {
         )
     }
 
-    pub fn out_of_range(param: &str, min: f64, max: f64, got: &Value) -> Self {
+    pub fn above_max(param: &str, max: i64, got: &Value) -> Self {
         Self::invalid(
             Some(param.into()),
-            Some("decimal_above_max_value"),
-            format!("Invalid '{param}': expected a value between {min} and {max}, but got {got} instead."),
+            Some("integer_above_max_value"),
+            format!("Invalid '{param}': integer above maximum value. Expected a value <= {max}, but got {got} instead."),
         )
+    }
+
+    /// A number outside `min..=max`: OpenAI names the side it fell off.
+    pub fn out_of_range(param: &str, min: f64, max: f64, got: &Value) -> Self {
+        let below = got.as_f64().is_some_and(|x| x < min);
+        let (code, side, bound) = if below {
+            (
+                "decimal_below_min_value",
+                "below minimum value. Expected a value >=",
+                min,
+            )
+        } else {
+            (
+                "decimal_above_max_value",
+                "above maximum value. Expected a value <=",
+                max,
+            )
+        };
+        Self::invalid(
+            Some(param.into()),
+            Some(code),
+            format!("Invalid '{param}': decimal {side} {bound}, but got {got} instead."),
+        )
+    }
+
+    pub fn array_too_long(param: &str, max: usize, len: usize) -> Self {
+        Self::invalid(
+            Some(param.into()),
+            Some("array_above_max_length"),
+            format!("Invalid '{param}': array too long. Expected an array with maximum length {max}, but got an array with length {len} instead."),
+        )
+    }
+
+    pub fn unrecognized_argument(name: &str) -> Self {
+        Self::invalid(
+            None,
+            None,
+            format!("Unrecognized request argument supplied: {name}"),
+        )
+    }
+
+    /// No `Authorization: Bearer <key>` header (the stub accepts any key).
+    pub fn missing_api_key() -> Self {
+        Self {
+            status: 401,
+            message: "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as the password field (with blank username) if you're accessing the API from your browser and are prompted for a username. You can obtain an API key from https://platform.openai.com/account/api-keys.".into(),
+            kind: "invalid_request_error",
+            param: None,
+            code: None,
+        }
+    }
+
+    /// A path OpenAI does not serve.
+    pub fn invalid_url(method: &str, path: &str) -> Self {
+        Self {
+            status: 404,
+            message: format!("Invalid URL ({method} {path})"),
+            kind: "invalid_request_error",
+            param: None,
+            code: None,
+        }
+    }
+
+    /// A path OpenAI serves, with another method.
+    pub fn invalid_method(method: &str, path: &str) -> Self {
+        Self {
+            status: 405,
+            message: format!("Invalid method for URL ({method} {path})"),
+            kind: "invalid_request_error",
+            param: None,
+            code: None,
+        }
+    }
+
+    /// A body over the stub's limit (OpenAI's own limit and wording are not documented).
+    pub fn body_too_large(limit: usize) -> Self {
+        Self {
+            status: 413,
+            message: format!("Request body too large: this server accepts at most {limit} bytes ({} MiB) per request.", limit >> 20),
+            kind: "invalid_request_error",
+            param: None,
+            code: None,
+        }
+    }
+
+    /// A body that did not arrive within the idle timeout.
+    pub fn body_timeout(timeout: std::time::Duration) -> Self {
+        Self {
+            status: 408,
+            message: format!(
+                "Request timed out: the request body did not arrive within {} s.",
+                timeout.as_secs_f64()
+            ),
+            kind: "invalid_request_error",
+            param: None,
+            code: None,
+        }
     }
 
     pub fn empty_array(param: &str) -> Self {
@@ -172,6 +269,13 @@ fn json_type(v: &Value) -> &'static str {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
         Value::Number(n) if n.is_i64() || n.is_u64() => "an integer",
+        // An integer literal past u64, read as a float (see validate's positive_int).
+        Value::Number(n)
+            if n.as_f64()
+                .is_some_and(|f| f.fract() == 0.0 && f.abs() >= 9.2e18) =>
+        {
+            "an integer"
+        }
         Value::Number(_) => "a decimal",
         Value::String(_) => "a string",
         Value::Array(_) => "an array",

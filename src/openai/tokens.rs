@@ -169,6 +169,34 @@ impl CompletionText {
         &self.text[..self.ends[n - 1]]
     }
 
+    /// JSON content of about `n` tokens (`{"text":"..."}`, exactly `n` whenever `n` leaves room
+    /// for the wrapper), as its o200k tokens: their concatenation parses as a JSON object and
+    /// their number is the completion's token count.
+    pub fn json(&self, n: u32) -> Vec<String> {
+        let bpe = bpe();
+        let split = |s: &str| {
+            bpe.split_by_token_ordinary(s)
+                .unwrap_or_else(|_| vec![s.to_string()])
+        };
+        let mut m = n as i64 - 6;
+        let mut best = split("{}");
+        for _ in 0..4 {
+            if m < 1 {
+                break;
+            }
+            let pieces = split(&format!("{{\"text\":\"{}\"}}", self.text(m as u32)));
+            let got = pieces.len() as i64;
+            if got <= n as i64 {
+                best = pieces;
+            }
+            if got == n as i64 {
+                break;
+            }
+            m += n as i64 - got;
+        }
+        best
+    }
+
     /// Token `i` of the text (for streaming deltas).
     pub fn token(&self, i: usize) -> &str {
         let i = i.min(self.ends.len() - 1);
@@ -204,6 +232,24 @@ mod tests {
             format!("\"{all}\""),
             "needs no escaping"
         );
+    }
+
+    #[test]
+    fn json_text_parses_and_has_the_asked_number_of_tokens() {
+        let c = CompletionText::new();
+        for n in [8, 9, 20, 150, 1000] {
+            let pieces = c.json(n);
+            let text = pieces.concat();
+            let v: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+            assert!(v.is_object(), "{text}");
+            assert_eq!(pieces.len(), n as usize, "{text}");
+            assert_eq!(bpe().count_ordinary(&text), n as usize);
+        }
+        // Too few tokens for the wrapper: still an object.
+        let text = c.json(1).concat();
+        assert!(serde_json::from_str::<serde_json::Value>(&text)
+            .unwrap()
+            .is_object());
     }
 
     #[test]

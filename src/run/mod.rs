@@ -430,7 +430,12 @@ async fn run_case(
             let root = url_root(&url)?;
             // Our own stub: each attempt names its draw stream, so the stub's draws follow the
             // posts (as the planner's do), not the order attempts happen to arrive in.
-            (Some(handle), pipeline(scenario, &url, None, true), root)
+            let key = crate::scenario::target::Secret::new(stub::STUB_API_KEY.into());
+            (
+                Some(handle),
+                pipeline(scenario, &url, Some(key), true),
+                root,
+            )
         }
         (None, Target::BaseUrl(e)) => (
             None,

@@ -1,7 +1,8 @@
 //! The stub's brain, free of HTTP: takes a request body, returns a [`Reply`] (status, headers,
-//! body, delay). wiremock calls it from a synchronous `Respond` while holding its server lock,
-//! so everything here is bounded and cheap: token counts are cached, the random stream is
-//! derived per request from the seed, and the delay is served by wiremock outside the lock.
+//! body, delay). The server calls it synchronously on its one thread, so everything here is
+//! bounded and cheap: the body is validated before the state lock is taken, token counts are
+//! cached, the random stream is derived per request from the seed, and the delay is served by
+//! the server after the call.
 //!
 //! Determinism: request k (in arrival order) draws from ChaCha8 stream k of the seed, so the same
 //! seed and the same arrival order give the same completion lengths, latencies, faults and ids;
@@ -61,8 +62,13 @@ pub struct StubConfig {
     pub rejected_cost: RejectedCost,
     pub faults: Faults,
     pub organization: String,
-    /// Requests wiremock may hold in memory before the server compacts its store (0: never).
+    /// No effect: the stub keeps no request past its answer (it once bounded wiremock's store).
     pub retain_limit: u64,
+    /// Request bodies above this many bytes get a 413 and are not read whole.
+    pub max_body_bytes: usize,
+    /// A connection that owes the stub its next request's headers, or the rest of a body, for
+    /// this long is closed (wall-clock time, whatever the clock's scale).
+    pub idle_timeout: Duration,
 }
 
 impl StubConfig {
@@ -81,6 +87,8 @@ impl StubConfig {
             faults: Faults::default(),
             organization: "org-postloadstub".into(),
             retain_limit: super::DEFAULT_RETAIN_LIMIT,
+            max_body_bytes: super::DEFAULT_MAX_BODY_BYTES,
+            idle_timeout: super::DEFAULT_IDLE_TIMEOUT,
         }
     }
 
@@ -104,7 +112,7 @@ impl StubConfig {
     }
 }
 
-/// An HTTP answer, before it becomes a wiremock `ResponseTemplate`.
+/// An HTTP answer, before the server writes it.
 #[derive(Debug, Clone)]
 pub struct Reply {
     pub status: u16,
@@ -202,7 +210,7 @@ impl StubCore {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Counters and bucket levels now (the server adds what wiremock retains).
+    /// Counters and bucket levels now.
     pub fn stats(&self) -> StubStats {
         let now = self.clock.now();
         let mut st = self.lock();
@@ -216,6 +224,14 @@ impl StubCore {
             .map(|(family, l)| (family.clone(), l.levels(now).into()))
             .collect();
         stats
+    }
+
+    /// Counts a chat request the server answered itself (`status`: 401, 408, 413, or 400 for a
+    /// body that broke off) without touching the seeded sequence.
+    pub fn count_front_error(&self, status: u16) {
+        let mut st = self.lock();
+        st.stats.chat_requests += 1;
+        *st.stats.by_status.entry(status).or_default() += 1;
     }
 
     /// Zeroes the counters, refills the buckets and restarts the request sequence (so a rerun with
@@ -259,8 +275,19 @@ impl StubCore {
     /// else from the request's place in the arrival order. A stream that is not an unsigned
     /// integer is a 400 naming the header.
     pub fn chat(&self, body: &[u8], draw_stream: Option<&str>) -> Reply {
-        let now = self.clock.now();
         let catalog = &self.config.catalog;
+        // Parsing and validating (the costly part for a large body) needs no state: do it before
+        // taking the lock, so other requests are not held up.
+        let draw_stream = draw_stream.map(parse_draw_stream).transpose();
+        let validated = validate(body, catalog).map_err(|e| {
+            // The body may still name a known model: give its rate-limit headers then.
+            let family = serde_json::from_slice::<Value>(body)
+                .ok()
+                .and_then(|v| v.get("model")?.as_str().map(str::to_owned))
+                .and_then(|m| catalog.model(&m).map(|e| e.limits.clone()));
+            (e, family)
+        });
+        let now = self.clock.now();
         let mut st = self.lock();
         let st = &mut *st;
         st.seq += 1;
@@ -269,19 +296,15 @@ impl StubCore {
         rng.set_stream(st.seq);
         let request_id = format!("req_{}", hex_id(&mut rng, 32));
 
-        let draw_stream = match draw_stream.map(parse_draw_stream).transpose() {
+        let draw_stream = match draw_stream {
             Ok(s) => s,
             Err(e) => return self.error_reply(st, &e, None, request_id, None),
         };
-        let req = match validate(body, catalog) {
+        let req = match validated {
             Ok(r) => r,
-            Err(e) => {
-                // The body may still name a known model: give its rate-limit headers then.
-                let levels = serde_json::from_slice::<Value>(body)
-                    .ok()
-                    .and_then(|v| v.get("model")?.as_str().map(str::to_owned))
-                    .and_then(|m| catalog.model(&m).map(|e| e.limits.clone()))
-                    .and_then(|family| st.limiters.get_mut(&family).map(|l| l.levels(now)));
+            Err((e, family)) => {
+                let levels =
+                    family.and_then(|family| st.limiters.get_mut(&family).map(|l| l.levels(now)));
                 return self.error_reply(st, &e, levels, request_id, None);
             }
         };
@@ -403,6 +426,20 @@ impl StubCore {
         let created = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
+        // JSON mode: each choice's content is a JSON object, counted as it tokenizes.
+        let (choices, completion_tokens, json) = if req.json {
+            let pieces: Vec<Vec<String>> =
+                choices.iter().map(|(n, _)| self.text.json(*n)).collect();
+            let choices: Vec<(u32, &str)> = choices
+                .iter()
+                .zip(&pieces)
+                .map(|((_, finish), p)| (p.len() as u32, *finish))
+                .collect();
+            let total = choices.iter().map(|c| c.0).sum();
+            (choices, total, Some(pieces))
+        } else {
+            (choices, completion_tokens, None)
+        };
         let usage = Usage::new(prompt_tokens, 0, completion_tokens);
         let meta = Meta {
             id: &chat_id,
@@ -412,12 +449,19 @@ impl StubCore {
         };
         let (body, content_type) = if req.stream {
             (
-                sse::stream(meta, req.include_usage, &self.text, &choices, &usage),
+                sse::stream(
+                    meta,
+                    req.include_usage,
+                    &self.text,
+                    &choices,
+                    json.as_deref(),
+                    &usage,
+                ),
                 "text/event-stream; charset=utf-8",
             )
         } else {
             (
-                sse::completion(meta, &self.text, &choices, &usage),
+                sse::completion(meta, &self.text, &choices, json.as_deref(), &usage),
                 "application/json",
             )
         };

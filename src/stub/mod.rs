@@ -1,54 +1,60 @@
-//! The OpenAI stub: `POST /v1/chat/completions` and `GET /v1/models` served by wiremock, with
-//! OpenAI's validation, usage, latency, rate limits and faults from [`core::StubCore`]. It knows
-//! nothing of the harness. Start it in-process with [`start`] (port 0 in tests) or standalone
-//! with `postload stub`.
+//! The OpenAI stub: `POST /v1/chat/completions` and `GET /v1/models` with OpenAI's validation,
+//! usage, latency, rate limits and faults from [`core::StubCore`], served by a small hyper front
+//! ([`server`]) that bounds what a client can make it hold: connections (idle timeout, accept
+//! back-off), bodies (a size limit, answered 413 before the body is read whole) and nothing kept
+//! after an answer. It knows nothing of the harness. Start it in-process with [`start`] (port 0
+//! in tests) or standalone with `postload stub`. `docs/safety.md` states its limits.
 //!
-//! Memory. wiremock keeps a clone of every request a mock has matched until `MockServer::reset`
-//! (deactivating a mock frees nothing), about 14 KB of resident memory for a 5 KB request. The
-//! stub bounds it by *compaction*: reset wiremock and mount the mocks again, which frees the store.
-//! Done naively this races with traffic: a request reaching wiremock between the reset and the
-//! re-mount would get its empty 404. So compaction runs as a task spawned on wiremock's own
-//! server runtime, which is single-threaded: its lock acquisitions are uncontended there (no
-//! handler holds wiremock's lock across a yield) and complete without yielding, so no connection
-//! task can run between the reset and the last re-mount. The test
-//! `compaction_under_load_never_404s` checks this under concurrent load. Compaction happens
-//! automatically once `retain_limit` requests are held, and on every reset.
+//! Until issue 12 the stub ran on wiremock, which cannot meet those bounds (see [`server`]); the
+//! request handling itself did not change: it is all in [`StubCore`].
 
 pub mod core;
+mod server;
 pub mod sse;
 pub mod stats;
 pub mod validate;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock, Weak};
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
-use wiremock::http::HeaderName;
-use wiremock::matchers::{method, path, path_regex};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 pub use self::core::{Faults, PromptEstimate, Reply, StubConfig, StubCore};
 pub use self::stats::StubStats;
 use crate::clock::{Clock, SystemClock};
 use crate::openai::errors::ApiError;
-use crate::openai::world::DRAW_STREAM_HEADER;
 
-/// Requests wiremock may hold before the stub compacts its store (about 140 MB at 14 KB each).
+/// The bearer token postload's own clients send to a stub when no key is configured (the stub
+/// accepts any token but, like OpenAI, refuses a request without one).
+pub const STUB_API_KEY: &str = "sk-postload-stub";
+
+/// Kept for compatibility: the stub used to hold this many requests in wiremock's store before
+/// emptying it. It now keeps no request past its answer, and `retain_limit` has no effect.
 pub const DEFAULT_RETAIN_LIMIT: u64 = 10_000;
+
+/// The largest request body the stub reads: 64 MiB. A chat request at gpt-4o's whole 128k-token
+/// context is well under 1 MB of JSON; only base64-inlined images make bodies large, and 64 MiB
+/// leaves room for tens of megabytes of them. Larger bodies get a 413 before they are read whole.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+
+/// How long a connection may owe the stub its next request's headers or the rest of a body
+/// before the stub closes it. Above reqwest's 90 s pool idle timeout, so a client's pooled
+/// connection is dropped by the client first, never closed under a request it is sending.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// A running stub. Dropping it stops the server.
 pub struct StubHandle {
-    server: Arc<MockServer>,
+    address: SocketAddr,
     shared: Arc<Shared>,
+    /// Dropping the sender ends the server's accept loop and, with it, its runtime.
+    _shutdown: watch::Sender<()>,
 }
 
 impl std::fmt::Debug for StubHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StubHandle")
-            .field("address", self.server.address())
+            .field("address", &self.address)
             .finish_non_exhaustive()
     }
 }
@@ -56,11 +62,11 @@ impl std::fmt::Debug for StubHandle {
 impl StubHandle {
     /// `http://127.0.0.1:PORT/v1`: what a service should use as `OPENAI_BASE_URL`.
     pub fn base_url(&self) -> String {
-        format!("{}/v1", self.server.uri())
+        format!("http://{}/v1", self.address)
     }
 
     pub fn address(&self) -> SocketAddr {
-        *self.server.address()
+        self.address
     }
 
     pub fn core(&self) -> &Arc<StubCore> {
@@ -81,44 +87,12 @@ impl StubHandle {
         Ok(self.reset().await?)
     }
 
-    /// Zeroes the counters, refills the buckets, restarts the seeded sequence and empties
-    /// wiremock's store, exactly as `POST /__postload/reset` does (it goes through that endpoint,
-    /// so the compaction runs on wiremock's runtime), and waits until the store is empty.
+    /// Zeroes the counters, refills the buckets and restarts the seeded sequence, exactly as
+    /// `POST /__postload/reset` does.
     pub async fn reset(&self) -> std::io::Result<()> {
-        let mut compactions = self.shared.compactions.subscribe();
-        compactions.mark_unchanged();
-        let addr = self.address();
-        let status = tokio::task::spawn_blocking(move || post_empty(addr, "/__postload/reset"))
-            .await
-            .map_err(std::io::Error::other)??;
-        if status != 200 {
-            return Err(std::io::Error::other(format!(
-                "reset endpoint answered {status}"
-            )));
-        }
-        tokio::time::timeout(Duration::from_secs(10), compactions.changed())
-            .await
-            .map_err(|_| std::io::Error::other("the stub did not compact within 10 s"))?
-            .map_err(std::io::Error::other)?;
+        self.shared.reset();
         Ok(())
     }
-}
-
-/// A minimal HTTP/1.1 POST with an empty body; returns the status code.
-fn post_empty(addr: SocketAddr, path: &str) -> std::io::Result<u16> {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
-    s.set_read_timeout(Some(Duration::from_secs(10)))?;
-    write!(
-        s,
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut response = String::new();
-    s.read_to_string(&mut response)?;
-    response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .ok_or_else(|| std::io::Error::other("not an HTTP response"))
 }
 
 /// Pending connections the stub's listener queues. A burst of 1,000 users connects at once:
@@ -143,175 +117,69 @@ pub async fn start(config: StubConfig, listener: TcpListener) -> anyhow::Result<
 
 /// Starts the stub on `listener`; its buckets and latencies follow `clock` (a clock running K
 /// times faster serves latencies K times shorter).
+///
+/// The server runs on a current-thread runtime on a thread of its own (as wiremock's did), so
+/// an embedded stub does not compete with the caller's runtime for its worker threads.
 pub async fn start_with_clock(
     config: StubConfig,
     listener: TcpListener,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<StubHandle> {
-    let retain_limit = config.retain_limit;
     let core = Arc::new(StubCore::new(config, clock).map_err(anyhow::Error::msg)?);
-    // Loading the tokenizer takes ~170 ms: do it now, not under the server lock of the first request.
+    // Loading the tokenizer takes ~170 ms: do it now, not in the first request.
     let _ = crate::openai::tokens::bpe();
-    let server = Arc::new(
-        MockServer::builder()
-            .listener(listener)
-            .disable_request_recording()
-            .start()
-            .await,
-    );
+    let address = listener.local_addr()?;
     let shared = Arc::new(Shared {
         core,
-        server: OnceLock::new(),
-        retain_limit,
-        retained: AtomicU64::new(0),
-        retained_body_bytes: AtomicU64::new(0),
-        compacting: AtomicBool::new(false),
-        compactions: watch::Sender::new(0),
+        counters: server::Counters::default(),
     });
-    // The mocks hold the shared state; it holds the server only weakly, so dropping the handle
-    // (the one strong reference) stops the server.
-    let _ = shared.server.set(Arc::downgrade(&server));
-    mount(&server, &shared).await;
-    Ok(StubHandle { server, shared })
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    listener.set_nonblocking(true)?;
+    let listener = {
+        let _guard = runtime.enter();
+        tokio::net::TcpListener::from_std(listener)?
+    };
+    let (shutdown, stop) = watch::channel(());
+    let serving = Arc::clone(&shared);
+    std::thread::Builder::new()
+        .name(format!("postload-stub-{}", address.port()))
+        .spawn(move || runtime.block_on(server::serve(listener, serving, stop)))?;
+    Ok(StubHandle {
+        address,
+        shared,
+        _shutdown: shutdown,
+    })
 }
 
-/// What every endpoint shares.
+/// What the server and the handle share.
 struct Shared {
     core: Arc<StubCore>,
-    server: OnceLock<Weak<MockServer>>,
-    retain_limit: u64,
-    retained: AtomicU64,
-    retained_body_bytes: AtomicU64,
-    compacting: AtomicBool,
-    compactions: watch::Sender<u64>,
+    counters: server::Counters,
 }
 
 impl Shared {
     fn stats(&self) -> StubStats {
-        let mut s = self.core.stats();
-        s.retained_requests = self.retained.load(Ordering::Relaxed);
-        s.retained_body_bytes = self.retained_body_bytes.load(Ordering::Relaxed);
-        s.compactions = *self.compactions.borrow();
-        s
+        self.core.stats()
     }
 
-    /// Spawns a compaction on the current runtime, which must be wiremock's (call it only from a
-    /// responder). At most one is pending at a time.
-    fn schedule_compaction(self: &Arc<Self>) {
-        if self.compacting.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let shared = Arc::clone(self);
-        tokio::spawn(async move {
-            if let Some(server) = shared.server.get().and_then(Weak::upgrade) {
-                // No await below yields (see the module doc): reset and re-mount are atomic with
-                // respect to the connection tasks on this single-threaded runtime.
-                server.reset().await;
-                mount(&server, &shared).await;
-                shared.retained.store(0, Ordering::Relaxed);
-                shared.retained_body_bytes.store(0, Ordering::Relaxed);
-            }
-            shared.compacting.store(false, Ordering::Release);
-            shared.compactions.send_modify(|n| *n += 1);
-        });
+    fn reset(&self) {
+        self.core.reset();
     }
-}
 
-async fn mount(server: &MockServer, shared: &Arc<Shared>) {
-    let routes = [
-        ("POST", "/v1/chat/completions", Route::Chat),
-        ("GET", "/v1/models", Route::Models),
-        ("GET", "/__postload/stats", Route::Stats),
-        ("POST", "/__postload/reset", Route::Reset),
-    ];
-    for (verb, p, route) in routes {
-        Mock::given(method(verb))
-            .and(path(p))
-            .respond_with(Endpoint::new(shared, route))
-            .mount(server)
-            .await;
+    /// An error the front answers itself (404, 405, 401 on the model routes).
+    fn front_error(&self, e: &ApiError) -> hyper::Response<http_body_util::Full<bytes::Bytes>> {
+        server::error_response(e)
     }
-    Mock::given(method("GET"))
-        .and(path_regex(r"^/v1/models/[^/]+$"))
-        .respond_with(Endpoint::new(shared, Route::Model))
-        .mount(server)
-        .await;
-}
 
-#[derive(Debug, Clone, Copy)]
-enum Route {
-    Chat,
-    Models,
-    Model,
-    Stats,
-    Reset,
-}
-
-struct Endpoint {
-    shared: Arc<Shared>,
-    route: Route,
-}
-
-impl Endpoint {
-    fn new(shared: &Arc<Shared>, route: Route) -> Self {
-        Self {
-            shared: Arc::clone(shared),
-            route,
-        }
+    /// An error the front answers to a chat request (401, 408, 413, a broken body), counted in
+    /// the stats like the core's own answers.
+    fn chat_front_error(
+        &self,
+        e: &ApiError,
+    ) -> hyper::Response<http_body_util::Full<bytes::Bytes>> {
+        self.core.count_front_error(e.status);
+        server::error_response(e)
     }
-}
-
-impl Respond for Endpoint {
-    fn respond(&self, request: &Request) -> ResponseTemplate {
-        let shared = &self.shared;
-        let core = &shared.core;
-        let held = shared.retained.fetch_add(1, Ordering::Relaxed) + 1;
-        shared
-            .retained_body_bytes
-            .fetch_add(request.body.len() as u64, Ordering::Relaxed);
-        if shared.retain_limit > 0 && held >= shared.retain_limit {
-            shared.schedule_compaction();
-        }
-        match self.route {
-            Route::Chat => {
-                let stream = request
-                    .headers
-                    .get(DRAW_STREAM_HEADER)
-                    .map(|v| v.to_str().unwrap_or("(not text)"));
-                to_template(core.chat(&request.body, stream), core.clock().scale())
-            }
-            Route::Models => ResponseTemplate::new(200).set_body_json(core.models_body()),
-            Route::Model => {
-                let id = request.url.path().rsplit('/').next().unwrap_or_default();
-                match core.config().catalog.model(id) {
-                    Some(m) => ResponseTemplate::new(200).set_body_json(serde_json::json!({
-                        "id": m.id, "object": "model", "created": 1_715_367_049u64, "owned_by": "system"
-                    })),
-                    None => {
-                        let e = ApiError::model_not_found(id);
-                        ResponseTemplate::new(e.status)
-                            .set_body_raw(e.to_bytes(), "application/json")
-                    }
-                }
-            }
-            Route::Stats => ResponseTemplate::new(200).set_body_json(shared.stats()),
-            Route::Reset => {
-                core.reset();
-                shared.schedule_compaction();
-                ResponseTemplate::new(200).set_body_json(serde_json::json!({"reset": true}))
-            }
-        }
-    }
-}
-
-fn to_template(reply: Reply, time_scale: f64) -> ResponseTemplate {
-    let mut t = ResponseTemplate::new(reply.status).set_body_raw(reply.body, reply.content_type);
-    for (name, value) in reply.headers {
-        // Static names skip parsing and allocation; our values are ASCII digits, ids and durations.
-        t = t.insert_header(HeaderName::from_static(name), value);
-    }
-    if !reply.delay.is_zero() {
-        t = t.set_delay(reply.delay.div_f64(time_scale));
-    }
-    t
 }

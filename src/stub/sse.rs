@@ -67,10 +67,14 @@ pub struct Meta<'a> {
 /// (the bulk of the body) needs no escaping ([`CompletionText`] guarantees it), so it is copied
 /// as is instead of being scanned character by character. A test checks the result against the
 /// serde-built equivalent.
+///
+/// `json`, when given, holds each choice's content as tokens (JSON mode); else the content is the
+/// first `tokens` tokens of `text`.
 pub fn completion(
     meta: Meta<'_>,
     text: &CompletionText,
     choices: &[(u32, &str)],
+    json: Option<&[Vec<String>]>,
     usage: &Usage,
 ) -> Vec<u8> {
     use std::io::Write;
@@ -87,10 +91,16 @@ pub fn completion(
         if index > 0 {
             out.push(b',');
         }
+        let content = match json {
+            // JSON content has quotes: it must be escaped.
+            Some(pieces) => {
+                serde_json::to_string(&pieces[index].concat()).expect("a string serializes")
+            }
+            None => format!("\"{}\"", text.text(*tokens)),
+        };
         let _ = write!(
             out,
-            r#"{{"index":{index},"message":{{"role":"assistant","content":"{}","refusal":null,"annotations":[]}},"logprobs":null,"finish_reason":"{finish}"}}"#,
-            text.text(*tokens)
+            r#"{{"index":{index},"message":{{"role":"assistant","content":{content},"refusal":null,"annotations":[]}},"logprobs":null,"finish_reason":"{finish}"}}"#,
         );
     }
     out.extend_from_slice(br#"],"usage":"#);
@@ -166,6 +176,7 @@ pub fn stream(
     include_usage: bool,
     text: &CompletionText,
     choices: &[(u32, &str)],
+    json: Option<&[Vec<String>]>,
     usage: &Usage,
 ) -> Vec<u8> {
     let tokens: usize = choices.iter().map(|c| c.0 as usize).sum();
@@ -212,7 +223,10 @@ pub fn stream(
                 &mut out,
                 &one(
                     Delta::Content {
-                        content: text.token(i),
+                        content: match json {
+                            Some(pieces) => &pieces[index][i],
+                            None => text.token(i),
+                        },
                     },
                     None,
                 ),
@@ -243,7 +257,7 @@ mod tests {
             model: "gpt-4o-2024-08-06",
             fingerprint: "fp_0123456789",
         };
-        let body = completion(meta, &text, &[(7, "stop"), (3, "length")], &usage);
+        let body = completion(meta, &text, &[(7, "stop"), (3, "length")], None, &usage);
         let got: Value = serde_json::from_slice(&body).expect("valid JSON");
         let want = json!({
             "id": "chatcmpl-abc", "object": "chat.completion", "created": 1_700_000_000u64,

@@ -19,6 +19,75 @@ const ROLES: [&str; 6] = [
 ];
 const PART_TYPES: [&str; 4] = ["text", "image_url", "input_audio", "file"];
 const MAX_N: i64 = 128;
+const RESPONSE_FORMATS: [&str; 3] = ["text", "json_object", "json_schema"];
+const MAX_STOP: usize = 4;
+const MAX_TOP_LOGPROBS: i64 = 20;
+
+/// Every top-level field of Chat Completions (API reference, 2025); anything else gets OpenAI's
+/// "Unrecognized request argument supplied".
+const KNOWN_FIELDS: [&str; 34] = [
+    "audio",
+    "frequency_penalty",
+    "function_call",
+    "functions",
+    "logit_bias",
+    "logprobs",
+    "max_completion_tokens",
+    "max_tokens",
+    "messages",
+    "metadata",
+    "modalities",
+    "model",
+    "n",
+    "parallel_tool_calls",
+    "prediction",
+    "presence_penalty",
+    "prompt_cache_key",
+    "reasoning_effort",
+    "response_format",
+    "safety_identifier",
+    "seed",
+    "service_tier",
+    "stop",
+    "store",
+    "stream",
+    "stream_options",
+    "temperature",
+    "tool_choice",
+    "tools",
+    "top_logprobs",
+    "top_p",
+    "user",
+    "verbosity",
+    "web_search_options",
+];
+
+/// Fields checked for their JSON type only.
+#[derive(Clone, Copy)]
+enum Kind {
+    Bool,
+    Integer,
+    String,
+    Object,
+    Array,
+    StringOrObject,
+}
+
+const TYPED_FIELDS: [(&str, Kind); 13] = [
+    ("tools", Kind::Array),
+    ("functions", Kind::Array),
+    ("modalities", Kind::Array),
+    ("logprobs", Kind::Bool),
+    ("parallel_tool_calls", Kind::Bool),
+    ("store", Kind::Bool),
+    ("seed", Kind::Integer),
+    ("user", Kind::String),
+    ("service_tier", Kind::String),
+    ("reasoning_effort", Kind::String),
+    ("metadata", Kind::Object),
+    ("logit_bias", Kind::Object),
+    ("tool_choice", Kind::StringOrObject),
+];
 
 /// A request that passed validation, with what the stub needs from it.
 #[derive(Debug, Clone)]
@@ -32,6 +101,8 @@ pub struct ChatRequest<'a> {
     pub include_usage: bool,
     /// Characters in all message contents (for a character-based prompt estimate).
     pub prompt_chars: usize,
+    /// `response_format` asks for JSON (`json_object` or `json_schema`): the content must parse.
+    pub json: bool,
 }
 
 pub fn validate<'a>(body: &[u8], catalog: &'a Catalog) -> Result<ChatRequest<'a>, ApiError> {
@@ -39,6 +110,9 @@ pub fn validate<'a>(body: &[u8], catalog: &'a Catalog) -> Result<ChatRequest<'a>
     let Value::Object(mut obj) = value else {
         return Err(ApiError::unparsable_json());
     };
+    if let Some(name) = obj.keys().find(|k| !KNOWN_FIELDS.contains(&k.as_str())) {
+        return Err(ApiError::unrecognized_argument(name));
+    }
 
     let model = match obj.get("model") {
         None | Some(Value::Null) => return Err(ApiError::missing("model")),
@@ -57,6 +131,80 @@ pub fn validate<'a>(body: &[u8], catalog: &'a Catalog) -> Result<ChatRequest<'a>
         prompt_chars += check_message(i, m)?;
     }
 
+    for (param, kind) in TYPED_FIELDS {
+        check_kind(&obj, param, kind)?;
+    }
+    if let Some(Value::Array(tools)) = obj.get("tools") {
+        for (i, t) in tools.iter().enumerate() {
+            if !t.is_object() {
+                return Err(ApiError::invalid_type(
+                    &format!("tools[{i}]"),
+                    "an object",
+                    t,
+                ));
+            }
+        }
+    }
+    match obj.get("stop") {
+        None | Some(Value::Null) | Some(Value::String(_)) => {}
+        Some(Value::Array(a)) => {
+            if a.len() > MAX_STOP {
+                return Err(ApiError::array_too_long("stop", MAX_STOP, a.len()));
+            }
+            if let Some((i, v)) = a.iter().enumerate().find(|(_, v)| !v.is_string()) {
+                return Err(ApiError::invalid_type(&format!("stop[{i}]"), "a string", v));
+            }
+        }
+        Some(other) => {
+            return Err(ApiError::invalid_type(
+                "stop",
+                "a string or an array",
+                other,
+            ))
+        }
+    }
+    positive_int(&obj, "top_logprobs", 0, Some(MAX_TOP_LOGPROBS))?;
+    let json = match obj.get("response_format") {
+        None | Some(Value::Null) => false,
+        Some(Value::Object(f)) => {
+            let ty = match f.get("type") {
+                None | Some(Value::Null) => return Err(ApiError::missing("response_format.type")),
+                Some(Value::String(t)) => t.as_str(),
+                Some(other) => {
+                    return Err(ApiError::invalid_type(
+                        "response_format.type",
+                        "a string",
+                        other,
+                    ))
+                }
+            };
+            if !RESPONSE_FORMATS.contains(&ty) {
+                return Err(ApiError::invalid_value(
+                    "response_format.type",
+                    ty,
+                    &RESPONSE_FORMATS,
+                ));
+            }
+            if ty == "json_schema" && f.get("json_schema").is_none_or(Value::is_null) {
+                return Err(ApiError::missing("response_format.json_schema"));
+            }
+            if ty == "json_object" && !mentions_json(&messages) {
+                return Err(ApiError::other(
+                    "messages",
+                    "'messages' must contain the word 'json' in some form, to use 'response_format' of type 'json_object'.".into(),
+                ));
+            }
+            ty != "text"
+        }
+        Some(other) => {
+            return Err(ApiError::invalid_type(
+                "response_format",
+                "an object",
+                other,
+            ))
+        }
+    };
+
     let max_tokens = match positive_int(&obj, "max_completion_tokens", 1, None)? {
         Some(v) => Some(v),
         None => positive_int(&obj, "max_tokens", 1, None)?,
@@ -68,6 +216,8 @@ pub fn validate<'a>(body: &[u8], catalog: &'a Catalog) -> Result<ChatRequest<'a>
             } else {
                 "max_tokens"
             };
+            // As sent (a value past u32 was clamped above).
+            let m = obj.get(param).map(Value::to_string).unwrap_or_default();
             return Err(ApiError {
                 status: 400,
                 message: format!("{param} is too large: {m}. This model supports at most {MAX_COMPLETION_TOKENS} completion tokens, whereas you provided {m}."),
@@ -141,6 +291,42 @@ pub fn validate<'a>(body: &[u8], catalog: &'a Catalog) -> Result<ChatRequest<'a>
         stream,
         include_usage,
         prompt_chars,
+        json,
+    })
+}
+
+fn check_kind(
+    obj: &serde_json::Map<String, Value>,
+    param: &str,
+    kind: Kind,
+) -> Result<(), ApiError> {
+    let Some(v) = obj.get(param).filter(|v| !v.is_null()) else {
+        return Ok(());
+    };
+    let (ok, expected) = match kind {
+        Kind::Bool => (v.is_boolean(), "a boolean"),
+        Kind::Integer => (v.is_i64() || v.is_u64(), "an integer"),
+        Kind::String => (v.is_string(), "a string"),
+        Kind::Object => (v.is_object(), "an object"),
+        Kind::Array => (v.is_array(), "an array"),
+        Kind::StringOrObject => (v.is_string() || v.is_object(), "a string or an object"),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::invalid_type(param, expected, v))
+    }
+}
+
+/// Whether any message's text mentions "json" (any case), as OpenAI requires for `json_object`.
+fn mentions_json(messages: &[Value]) -> bool {
+    let has = |s: &str| s.to_ascii_lowercase().contains("json");
+    messages.iter().any(|m| match m.get("content") {
+        Some(Value::String(s)) => has(s),
+        Some(Value::Array(parts)) => parts
+            .iter()
+            .any(|p| p.get("text").and_then(Value::as_str).is_some_and(has)),
+        _ => false,
     })
 }
 
@@ -153,7 +339,17 @@ fn positive_int(
     match obj.get(param) {
         None | Some(Value::Null) => Ok(None),
         Some(v @ Value::Number(num)) => {
-            let Some(x) = num.as_i64().or_else(|| num.as_u64().map(|_| i64::MAX)) else {
+            // serde_json reads an integer literal past u64 as a float: a whole float that large
+            // was written as an integer (a decimal in range would have a fraction or fit).
+            let huge = num
+                .as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() >= 9.2e18)
+                .map(|f| if f < 0.0 { i64::MIN } else { i64::MAX });
+            let Some(x) = num
+                .as_i64()
+                .or_else(|| num.as_u64().map(|_| i64::MAX))
+                .or(huge)
+            else {
                 return Err(ApiError::invalid_type(param, "an integer", v));
             };
             if x < min {
@@ -161,10 +357,7 @@ fn positive_int(
             }
             if let Some(max) = max {
                 if x > max {
-                    return Err(ApiError::other(
-                        param,
-                        format!("Invalid '{param}': integer above maximum value. Expected a value <= {max}, but got {x} instead."),
-                    ));
+                    return Err(ApiError::above_max(param, max, v));
                 }
             }
             Ok(Some(x.min(u32::MAX as i64) as u32))
@@ -351,11 +544,79 @@ mod tests {
                 "stream_options",
             ),
             (with("temperature", json!(3)), 400, "temperature"),
+            (with("tools", json!("f")), 400, "tools"),
+            (with("tools", json!(["f"])), 400, "tools[0]"),
+            (with("tool_choice", json!(3)), 400, "tool_choice"),
+            (with("seed", json!(1.5)), 400, "seed"),
+            (with("logprobs", json!("yes")), 400, "logprobs"),
+            (with("stop", json!(5)), 400, "stop"),
+            (with("stop", json!(["a", 5])), 400, "stop[1]"),
+            (with("top_logprobs", json!(-1)), 400, "top_logprobs"),
+            (
+                with("response_format", json!("json")),
+                400,
+                "response_format",
+            ),
+            (
+                with("response_format", json!({})),
+                400,
+                "response_format.type",
+            ),
+            (
+                with("response_format", json!({"type": "json_schema"})),
+                400,
+                "response_format.json_schema",
+            ),
+            // json_object needs the word "json" in the messages.
+            (
+                with("response_format", json!({"type": "json_object"})),
+                400,
+                "messages",
+            ),
         ];
         for (body, status, param) in cases {
             let got = param_of(body.clone());
             assert_eq!(got, (status, Some(param.to_string())), "{body}");
         }
+    }
+
+    #[test]
+    fn unknown_fields_are_unrecognized_arguments() {
+        let e = check(with("temprature", json!(1))).unwrap_err();
+        assert_eq!(
+            (e.status, e.param, e.message.as_str()),
+            (
+                400,
+                None,
+                "Unrecognized request argument supplied: temprature"
+            )
+        );
+    }
+
+    #[test]
+    fn integers_past_u64_are_integers_too_large_not_decimals() {
+        let c = Catalog::embedded();
+        let body = br#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"n":100000000000000000000000}"#;
+        let e = validate(body, &c).unwrap_err();
+        assert_eq!(e.code, Some("integer_above_max_value"));
+        let body = br#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"max_tokens":-100000000000000000000000}"#;
+        assert_eq!(
+            validate(body, &c).unwrap_err().code,
+            Some("integer_below_min_value")
+        );
+        // A decimal is still a decimal.
+        let e = check(with("max_tokens", json!(1.5))).unwrap_err();
+        assert!(e.message.contains("a decimal"), "{}", e.message);
+    }
+
+    #[test]
+    fn json_mode_is_noted() {
+        let mut b = with("response_format", json!({"type": "json_object"}));
+        b["messages"][0]["content"] = json!("Answer in JSON.");
+        let c = Catalog::embedded();
+        let r = validate(b.to_string().as_bytes(), &c).unwrap();
+        assert!(r.json);
+        assert!(!validate(ok_body().to_string().as_bytes(), &c).unwrap().json);
     }
 
     #[test]

@@ -26,8 +26,8 @@ use common::{env_or, rss_kib};
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
-use postload::openai::catalog::{self, Catalog};
 use postload::clock::SystemClock;
+use postload::openai::catalog::{self, Catalog};
 use postload::stub::{self, StubConfig, StubCore};
 use serde_json::json;
 

@@ -92,12 +92,11 @@ pub struct StubStats {
     pub models: BTreeMap<String, ModelStats>,
     /// Bucket levels per rate-limit family at the time of the snapshot.
     pub buckets: BTreeMap<String, BucketLevels>,
-    /// Requests (of any endpoint) wiremock holds in memory since its store was last emptied, and
-    /// their body bytes. Resident memory per request is larger (about 14 KB for a 5 KB body: the
-    /// stored copy also pins hyper's read buffer). See the README.
+    /// Always 0 since the stub keeps no request past its answer (issue 12). They counted the
+    /// requests, and their body bytes, held in the store of wiremock, which the stub ran on.
     pub retained_requests: u64,
     pub retained_body_bytes: u64,
-    /// How often the store was emptied (automatically past the retain limit, or by a reset).
+    /// Always 0 (issue 12): how often wiremock's store was emptied.
     pub compactions: u64,
     /// The stub's `--time-scale`: its latencies and refill run this many times faster. A run
     /// with `--time-scale K --base-url` checks that the stub there runs at the same K.

@@ -389,7 +389,8 @@ pub struct StubOptions {
     #[arg(long, value_name = "N", default_value_t = crate::stub::DEFAULT_RETAIN_LIMIT, hide = true)]
     pub retain: u64,
     /// Close a connection that owes the stub its next request's headers, or the rest of a body,
-    /// for this many seconds (idle keep-alive and slowloris connections).
+    /// or reads none of its answer, for this many seconds (idle keep-alive, slowloris and
+    /// non-reading connections).
     #[arg(long, value_name = "SECS", default_value_t = crate::stub::DEFAULT_IDLE_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
     pub idle_timeout: u64,
     /// Refuse request bodies above this many MiB with a 413, before reading them whole.

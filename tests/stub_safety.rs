@@ -224,6 +224,39 @@ async fn slowloris_headers_and_trickled_bodies_are_cut_off() {
     assert_eq!(chat_ok(&stub.base).await, 200);
 }
 
+#[tokio::test]
+async fn a_client_that_stops_reading_its_answers_is_cut_off() {
+    let stub = ChildStub::spawn(None, &["--idle-timeout", "1"]);
+    // 40 pipelined streaming requests of 128 choices (about 3 MB of events each): far more than
+    // the socket buffers hold, and the client never reads a byte.
+    let body = json!({
+        "model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}],
+        "stream": true, "n": 128
+    })
+    .to_string();
+    let request = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sk-test\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut s = TcpStream::connect(stub.addr()).await.unwrap();
+    s.write_all(request.repeat(40).as_bytes()).await.unwrap();
+    // Probe with two bytes every 100 ms: once the stub hangs up (with these probes unread, so
+    // with a reset), a write fails. At most HANG of probing.
+    let mut closed = false;
+    for _ in 0..600 {
+        match tokio::time::timeout(Duration::from_millis(100), s.write_all(b"\r\n")).await {
+            Ok(Err(_)) => {
+                closed = true;
+                break;
+            }
+            Ok(Ok(())) => tokio::time::sleep(Duration::from_millis(100)).await,
+            Err(_) => {}
+        }
+    }
+    assert!(closed, "a client that reads nothing kept its connection");
+    assert_eq!(chat_ok(&stub.base).await, 200);
+}
+
 /// Sends `head`, then `chunk` repeatedly (at most `max` bytes) while reading the answer; returns
 /// the answer and the bytes of body sent.
 async fn send_big(addr: SocketAddr, head: &[u8], chunk: &[u8], max: usize) -> (String, usize) {

@@ -10,7 +10,8 @@
 //!   when descriptors run out, the stub waits for connections to close instead of dying;
 //! - a connection that owes the stub something (its next request's headers, the rest of a body)
 //!   for longer than the idle timeout is closed: idle keep-alive connections and slowloris
-//!   clients cannot hold descriptors forever;
+//!   clients cannot hold descriptors forever; nor can a client that stops reading its answers
+//!   (no write progress for the idle timeout closes the connection);
 //! - a body longer than the limit is refused with a 413 as soon as its declared length or its
 //!   running total passes the limit, so it is never held whole;
 //! - a body that breaks off or is malformed ends its request with a 400 (if the client is still
@@ -18,8 +19,11 @@
 //! - nothing of a request outlives its answer.
 
 use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -137,9 +141,100 @@ async fn connection(stream: tokio::net::TcpStream, shared: Arc<Shared>) {
     builder.timer(TokioTimer::new()).header_read_timeout(idle);
     // Errors here are the client's (it went away, timed out, or sent garbage): the connection
     // simply ends.
-    let _ = builder
-        .serve_connection(TokioIo::new(stream), service)
-        .await;
+    let io = WriteTimeout {
+        io: TokioIo::new(stream),
+        timeout: idle,
+        timer: None,
+    };
+    let _ = builder.serve_connection(io, service).await;
+}
+
+/// An I/O stream whose writes fail with `TimedOut` once they have made no progress for
+/// `timeout`: a client that stops reading cannot hold its connection (and the answers queued
+/// for it) forever. The timer exists only while a write is blocked.
+struct WriteTimeout<T> {
+    io: T,
+    timeout: Duration,
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<T> WriteTimeout<T> {
+    /// A write that could not proceed: pending until the timeout, then the error.
+    fn stalled<R>(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<R>> {
+        let timeout = self.timeout;
+        let timer = self
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the client read nothing for the idle timeout",
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn progress<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        p: Poll<std::io::Result<R>>,
+    ) -> Poll<std::io::Result<R>> {
+        match p {
+            Poll::Pending => self.stalled(cx),
+            ready => {
+                self.timer = None;
+                ready
+            }
+        }
+    }
+}
+
+impl<T: hyper::rt::Read + Unpin> hyper::rt::Read for WriteTimeout<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
+    }
+}
+
+impl<T: hyper::rt::Write + Unpin> hyper::rt::Write for WriteTimeout<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        let p = Pin::new(&mut this.io).poll_write(cx, buf);
+        this.progress(cx, p)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        let p = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
+        this.progress(cx, p)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let p = Pin::new(&mut this.io).poll_flush(cx);
+        this.progress(cx, p)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let p = Pin::new(&mut this.io).poll_shutdown(cx);
+        this.progress(cx, p)
+    }
 }
 
 /// The routes, and the methods each allows.

@@ -66,8 +66,9 @@ pub struct StubConfig {
     pub retain_limit: u64,
     /// Request bodies above this many bytes get a 413 and are not read whole.
     pub max_body_bytes: usize,
-    /// A connection that owes the stub its next request's headers, or the rest of a body, for
-    /// this long is closed (wall-clock time, whatever the clock's scale).
+    /// A connection that owes the stub its next request's headers, or the rest of a body, or
+    /// reads none of its answer, for this long is closed (wall-clock time, whatever the clock's
+    /// scale).
     pub idle_timeout: Duration,
 }
 

@@ -38,8 +38,8 @@ pub const DEFAULT_RETAIN_LIMIT: u64 = 10_000;
 /// leaves room for tens of megabytes of them. Larger bodies get a 413 before they are read whole.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 
-/// How long a connection may owe the stub its next request's headers or the rest of a body
-/// before the stub closes it. Above reqwest's 90 s pool idle timeout, so a client's pooled
+/// How long a connection may owe the stub its next request's headers or the rest of a body (or
+/// read none of its answer) before the stub closes it. Above reqwest's 90 s pool idle timeout, so a client's pooled
 /// connection is dropped by the client first, never closed under a request it is sending.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(120);
 

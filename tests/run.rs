@@ -428,3 +428,20 @@ async fn the_none_and_patient_policies_in_a_live_tier_1_burst() {
         c["backoff_ms"]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_loopback_base_url_without_a_key_still_sends_the_stub_a_bearer_token() {
+    // The stub answers 401 without `Authorization: Bearer`, as OpenAI does: a run against a
+    // `postload stub` with no --api-key-env must still get its 200s.
+    let mut cfg = crate::common::config();
+    cfg.tier = 2;
+    let stub = crate::common::start(cfg).await;
+    let mut a = args(4, &[2], 0, "loopback-key");
+    a.latency_ms = None;
+    a.base_url = Some(stub.base_url());
+    let r = run(a).await;
+    let c = &r["cases"][0];
+    assert_eq!(c["posts"]["ok"], 4, "{c}");
+    let s = stub.stats();
+    assert_eq!((s.status(200), s.status(401)), (8, 0));
+}

@@ -25,7 +25,7 @@ pub fn bpe() -> &'static CoreBPE {
 }
 
 /// Counts tokens of text, remembering the counts of texts it has seen. A load test sends the same
-/// few prompts thousands of times and the stub counts them under wiremock's server lock, so a
+/// few prompts thousands of times and the stub counts them under its state lock, so a
 /// cache hit replaces a tokenization. The key is the text's length and 64-bit FxHash (a
 /// collision needs two texts of the same length with the same hash: negligible next to the
 /// tokenizer's cost). Bounded: cleared when full.

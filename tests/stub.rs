@@ -422,23 +422,39 @@ limits.gpt-4o-mini = { rpm = 3, tpm = 1000000 }
 
 #[tokio::test]
 async fn retry_after_headers_only_when_asked() {
-    let mut cfg = config();
-    cfg.retry_after = true;
-    cfg.faults.first_n_429 = 1;
-    let stub = start(cfg).await;
-    let c = client();
-    let a = post(&c, &stub, &chat_body("gpt-4o", "hi", Some(10))).await;
-    assert_eq!(a.status, 429);
-    let ms: u64 = a.header("retry-after-ms").unwrap().parse().unwrap();
-    let s: u64 = a.header("retry-after").unwrap().parse().unwrap();
-    assert!(ms > 0);
-    assert_eq!(s, ms.div_ceil(1000));
-    assert_eq!(
-        post(&c, &stub, &chat_body("gpt-4o", "hi", Some(10)))
-            .await
-            .status,
-        200
-    );
+    // Tier 1 gpt-4o, 30,000 TPM, time frozen. Each request reserves e = prompt + 10,000 tokens;
+    // two fit, the third waits (2e + e - 30,000) x 60,000 / 30,000 ms = (3e - 30,000) x 2 ms.
+    // retry-after-ms says exactly that; retry-after is it in whole seconds, rounded up.
+    let e = reservation("hi", 10_000);
+    let wait_ms = (3 * e - 30_000) * 2;
+    for asked in [true, false] {
+        let mut cfg = config();
+        cfg.retry_after = asked;
+        let stub = start_clocked(cfg, Arc::new(ManualClock::new())).await;
+        let c = client();
+        let body = chat_body("gpt-4o", "hi", Some(10_000));
+        for _ in 0..2 {
+            assert_eq!(post(&c, &stub, &body).await.status, 200);
+        }
+        let a = post(&c, &stub, &body).await;
+        assert_eq!(a.status, 429);
+        let said = postload::openai::duration::format_ms(wait_ms);
+        assert!(
+            a.text.contains(&format!("Please try again in {said}.")),
+            "{}",
+            a.text
+        );
+        if asked {
+            assert_eq!(a.header("retry-after-ms"), Some(wait_ms.to_string()));
+            assert_eq!(
+                a.header("retry-after"),
+                Some(wait_ms.div_ceil(1000).to_string())
+            );
+        } else {
+            assert_eq!(a.header("retry-after-ms"), None);
+            assert_eq!(a.header("retry-after"), None);
+        }
+    }
 }
 
 #[tokio::test]
@@ -461,6 +477,10 @@ async fn first_n_requests_get_429_then_the_buckets_decide() {
 
 #[tokio::test]
 async fn server_errors_and_overloads_at_the_configured_shares() {
+    // One uniform draw u per request: u < 0.2 is a 500, 0.2 <= u < 0.3 a 503. Over n = 4,000
+    // requests the counts are binomial: 500s have mean 800 and sigma sqrt(4000 x 0.2 x 0.8) =
+    // 25.3, 503s mean 400 and sigma sqrt(4000 x 0.1 x 0.9) = 19.0. Bands of 4 sigma: 500s in
+    // [699, 901], 503s in [324, 476]. A share of 0.15 (600) or 0.05 (200) falls outside them.
     let mut cfg = config();
     cfg.faults = Faults {
         server_error_share: 0.2,
@@ -468,21 +488,33 @@ async fn server_errors_and_overloads_at_the_configured_shares() {
         ..Faults::default()
     };
     cfg.seed = 11;
+    // Tier 5 (gpt-4o-mini: 30,000 RPM): the buckets never answer before the faults do.
+    cfg.tier = 5;
     let stub = start(cfg).await;
+    // A few over HTTP: the fault answers carry OpenAI's body.
     let c = client();
-    let mut counts = std::collections::BTreeMap::new();
-    for _ in 0..400 {
+    let mut seen = std::collections::BTreeSet::new();
+    while seen.len() < 3 {
         let a = post(&c, &stub, &chat_body("gpt-4o-mini", "hi", Some(5))).await;
         if a.status >= 500 {
             assert_eq!(a.json()["error"]["type"], "server_error");
         }
-        *counts.entry(a.status).or_insert(0u32) += 1;
+        seen.insert(a.status);
     }
-    assert!((50..=110).contains(&counts[&500]), "{counts:?}");
-    assert!((20..=65).contains(&counts[&503]), "{counts:?}");
+    // The rest through the core directly (the same draws, without HTTP's cost).
+    stub.core().reset();
+    let body = serde_json::to_vec(&chat_body("gpt-4o-mini", "hi", Some(5))).unwrap();
+    let mut counts = std::collections::BTreeMap::new();
+    for _ in 0..4_000 {
+        *counts
+            .entry(stub.core().chat(&body, None).status)
+            .or_insert(0u64) += 1;
+    }
+    assert!((699..=901).contains(&counts[&500]), "{counts:?}");
+    assert!((324..=476).contains(&counts[&503]), "{counts:?}");
     let s = stub.stats();
-    assert_eq!(s.faults.server_error as u32, counts[&500]);
-    assert_eq!(s.faults.overloaded as u32, counts[&503]);
+    assert_eq!(s.faults.server_error, counts[&500]);
+    assert_eq!(s.faults.overloaded, counts[&503]);
 }
 
 #[tokio::test]

@@ -1,5 +1,5 @@
 //! OpenAI's error bodies: `{"error": {"message", "type", "param", "code"}}`, with the wording of
-//! real responses (see `shared/openai-facts.md`).
+//! real responses (see docs/sources.md, Error bodies).
 
 use serde_json::Value;
 

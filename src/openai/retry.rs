@@ -1,5 +1,5 @@
 //! Client retry policies, as the official SDKs and OpenAI's cookbook implement them (see
-//! `shared/openai-facts.md`). Pure: the caller passes the attempt number, what came back and a
+//! docs/sources.md, SDK retries). Pure: the caller passes the attempt number, what came back and a
 //! uniform random number, and gets the delay before the next attempt, or `None` to give up.
 
 use std::time::Duration;

@@ -59,7 +59,7 @@ pub enum StrategyArg {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum CurveArg {
-    /// Quiet nights, a morning peak, steady afternoons (see the README).
+    /// Quiet nights, a morning peak, steady afternoons (see docs/planning.md).
     Business,
     /// The same rate all day.
     Flat,

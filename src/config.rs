@@ -5,6 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::cli::{PromptEstimateArg, RejectedCostArg, StubOptions};
+use crate::limits::{
+    read_text, MAX_REPEAT, MAX_TEXT_FILE_BYTES, MAX_TIMEOUT_S, MAX_TIME_SCALE, MAX_USERS,
+};
 use crate::openai::bucket::RejectedCost;
 use crate::openai::catalog::Catalog;
 use crate::stub::{Faults, PromptEstimate, StubConfig};
@@ -94,8 +97,10 @@ pub fn run_config(
     for name in &names {
         let (file, mut s) = scenario::load(name).map_err(|e| ConfigError(e.to_string()))?;
         if let Some(users) = args.users {
-            if users == 0 {
-                return Err(ConfigError("--users: must be at least 1".into()));
+            if !(1..=MAX_USERS).contains(&users) {
+                return Err(ConfigError(format!(
+                    "--users {users}: give 1 to {MAX_USERS} (each user is a task with its own HTTP client)"
+                )));
             }
             match &mut s.load {
                 Load::Burst { users: u } | Load::Sustained { users: u, .. } => *u = users,
@@ -226,10 +231,10 @@ pub fn run_config(
         ));
     }
     let wait_for_target = args.wait_for_target.unwrap_or(30.0);
-    if !(0.0..=3_600.0).contains(&wait_for_target) {
-        return Err(ConfigError(
-            "--wait-for-target: give seconds, from 0 to 3600".into(),
-        ));
+    if !(0.0..=MAX_TIMEOUT_S).contains(&wait_for_target) {
+        return Err(ConfigError(format!(
+            "--wait-for-target {wait_for_target}: give seconds, from 0 to {MAX_TIMEOUT_S}"
+        )));
     }
     let max_cost = match args.max_cost {
         Some(c) if !(c > 0.0 && c.is_finite()) => {
@@ -340,6 +345,7 @@ pub fn run_config(
                 .fold(base().no_proxy(), |b, (host, addr)| b.resolve(host, *addr))
         }) as ClientFactory
     });
+    let claims = claims(args.claims.as_deref(), &catalog)?;
     Ok(RunConfig {
         scenarios: planned,
         service_mode: service_mode.then(|| ServiceMode {
@@ -356,17 +362,12 @@ pub fn run_config(
         print_table: true,
         stop,
         hurry: crate::stop::hurry_flag(),
-        claims: claims(args.claims.as_deref())?,
-        time_scale: match args.time_scale {
-            Some(k) if !(1.0..=1_000.0).contains(&k) => {
-                return Err(ConfigError(format!(
-                    "--time-scale {k}: give a factor from 1 to 1000"
-                )))
-            }
-            k => k.unwrap_or(1.0),
-        },
+        claims,
+        time_scale: time_scale(args.time_scale.unwrap_or(1.0))?,
         repeat: match args.repeat {
-            Some(0) => return Err(ConfigError("--repeat: must be at least 1".into())),
+            Some(k) if !(1..=MAX_REPEAT).contains(&k) => {
+                return Err(ConfigError(format!("--repeat {k}: give 1 to {MAX_REPEAT}")))
+            }
             k => k.unwrap_or(1),
         },
     })
@@ -406,28 +407,47 @@ fn first_repeat<T: PartialEq + Copy>(values: &[T]) -> Option<T> {
         .map(|(_, v)| *v)
 }
 
+/// `--time-scale K` (run, stub, plan --validate): 1 to [`MAX_TIME_SCALE`].
+pub fn time_scale(k: f64) -> Result<f64, ConfigError> {
+    if (1.0..=MAX_TIME_SCALE).contains(&k) {
+        Ok(k)
+    } else {
+        Err(ConfigError(format!(
+            "--time-scale {k}: give a factor from 1 to {MAX_TIME_SCALE} (the largest shown to agree with K = 1; see docs/limits.md)"
+        )))
+    }
+}
+
 /// Reads and checks a gate file (before any load is sent).
 pub fn gates(path: &std::path::Path) -> Result<Vec<crate::gate::Gate>, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ConfigError(format!("{}: cannot read: {e}", path.display())))?;
+    let text = read_text(path, MAX_TEXT_FILE_BYTES).map_err(ConfigError)?;
     crate::gate::parse(&path.display().to_string(), &text).map_err(ConfigError)
 }
 
-/// The claims file: the given one, or the planning note's (embedded).
+/// The claims file: the given one, or the planning note's (embedded), checked against the
+/// catalog (a claim naming an unknown model would otherwise never be measured).
 pub fn claims(
     path: Option<&std::path::Path>,
+    catalog: &Catalog,
 ) -> Result<crate::report::claims::ClaimsFile, ConfigError> {
     use crate::report::claims;
-    match path {
-        None => {
-            claims::parse("scenarios/claims.toml", claims::EMBEDDED_CLAIMS).map_err(ConfigError)
-        }
+    let (file, parsed) = match path {
+        None => (
+            "scenarios/claims.toml".to_string(),
+            claims::parse("scenarios/claims.toml", claims::EMBEDDED_CLAIMS),
+        ),
         Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .map_err(|e| ConfigError(format!("{}: cannot read: {e}", p.display())))?;
-            claims::parse(&p.display().to_string(), &text).map_err(ConfigError)
+            let text = read_text(p, MAX_TEXT_FILE_BYTES).map_err(ConfigError)?;
+            let file = p.display().to_string();
+            let parsed = claims::parse(&file, &text);
+            (file, parsed)
         }
-    }
+    };
+    let parsed = parsed.map_err(ConfigError)?;
+    parsed
+        .check_models(&file, &catalog.prices)
+        .map_err(ConfigError)?;
+    Ok(parsed)
 }
 
 /// The catalog from `--mocks DIR`, or the embedded one.
@@ -585,17 +605,21 @@ fn check_validation(
     spec: &crate::plan::PlanSpec,
     catalog: &Catalog,
 ) -> Result<(), ConfigError> {
-    if args.validate_repeat == 0 {
-        return Err(ConfigError("--validate-repeat: must be at least 1".into()));
-    }
-    if !(args.time_scale.is_finite() && args.time_scale > 0.0) {
+    if !(1..=MAX_REPEAT).contains(&args.validate_repeat) {
         return Err(ConfigError(format!(
-            "--time-scale: must be a positive number, got {}",
-            args.time_scale
+            "--validate-repeat {}: give 1 to {MAX_REPEAT}",
+            args.validate_repeat
         )));
     }
-    if args.validate_users.contains(&0) {
-        return Err(ConfigError("--validate-users: must be at least 1".into()));
+    time_scale(args.time_scale)?;
+    if let Some(u) = args
+        .validate_users
+        .iter()
+        .find(|u| !(1..=MAX_USERS).contains(*u))
+    {
+        return Err(ConfigError(format!(
+            "--validate-users {u}: give 1 to {MAX_USERS}"
+        )));
     }
     for &t in &args.validate_tier {
         catalog

@@ -29,6 +29,9 @@ pub const METRICS: [&str; 17] = [
     "retries",
 ];
 
+/// The metrics that are ratios (0 to 1), the only ones a threshold may give in percent.
+const RATIOS: [&str; 2] = ["error_rate", "rate_limited_ratio"];
+
 /// The value of `metric` in `case`; `None` when the run has none (e.g. no successful post).
 pub fn metric(case: &CaseResult, metric: &str) -> Option<f64> {
     let m = &case.measured;
@@ -123,17 +126,23 @@ impl std::str::FromStr for Threshold {
                 ))
             }
         };
-        let value: f64 = value
-            .trim_end_matches('%')
+        // One `%`, and only on a ratio: `post.p95_ms <= 50%` would read as 0.5 ms.
+        let (number, percent) = match value.strip_suffix('%') {
+            Some(n) => (n, true),
+            None => (value, false),
+        };
+        if percent && !RATIOS.contains(&metric) {
+            return Err(format!(
+                "`{s}`: `{metric}` is not a ratio: give it without `%` (a percentage is only for {})",
+                RATIOS.join(" and ")
+            ));
+        }
+        let value: f64 = number
             .parse()
             .ok()
             .filter(|v: &f64| v.is_finite())
             .ok_or_else(|| format!("`{s}`: `{value}` is not a number"))?;
-        let value = if parts[2].ends_with('%') {
-            value / 100.0
-        } else {
-            value
-        };
+        let value = if percent { value / 100.0 } else { value };
         Ok(Threshold {
             metric: metric.to_string(),
             op,
@@ -341,6 +350,19 @@ pub fn markdown(checks: &[Check]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_percent_on_a_latency_or_a_doubled_percent_is_refused() {
+        // `50%` of a latency read as 0.5 ms; `0%%` read as 0.
+        let e = "post.p95_ms <= 50%".parse::<Threshold>().unwrap_err();
+        assert!(e.contains("post.p95_ms") && e.contains('%'), "{e}");
+        let e = "error_rate <= 0%%".parse::<Threshold>().unwrap_err();
+        assert!(e.contains("0%%"), "{e}");
+        assert!("tokens_per_post < 10%".parse::<Threshold>().is_err());
+        // A ratio takes one: 5 % is 0.05.
+        let t: Threshold = "rate_limited_ratio <= 5%".parse().unwrap();
+        assert_eq!(t.value, 0.05);
+    }
 
     #[test]
     fn thresholds_parse_or_name_what_is_wrong() {

@@ -7,6 +7,7 @@ pub mod compare;
 pub mod config;
 pub mod example;
 pub mod gate;
+pub mod limits;
 pub mod metrics;
 pub mod openai;
 pub mod plan;
@@ -73,7 +74,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
 /// `postload plan`: simulate the grid, print the table, write plan.json, plan.md and charts.
 async fn plan_capacity(args: cli::PlanArgs) -> anyhow::Result<Outcome> {
     let catalog = config::catalog_from(args.mocks.as_deref())?;
-    let claims = config::claims(args.claims.as_deref())?;
+    let claims = config::claims(args.claims.as_deref(), &catalog)?;
     let spec = config::plan_spec(&args, &catalog)?;
     let started = std::time::Instant::now();
     // A run's measured $/post, for the monthly table (only models the run used).
@@ -152,25 +153,9 @@ async fn serve_example(args: cli::ExampleServiceArgs) -> anyhow::Result<Outcome>
 
 /// `postload report RESULT.json`: report.md, report.html and the charts again, beside the result.
 fn render_report(args: cli::ReportArgs) -> anyhow::Result<Outcome> {
-    let text = std::fs::read_to_string(&args.result)
-        .map_err(|e| config::ConfigError(format!("{}: cannot read: {e}", args.result.display())))?;
-    let result: report::RunResult = serde_json::from_str(&text).map_err(|e| {
-        config::ConfigError(format!(
-            "{}: not a postload result: {e}",
-            args.result.display()
-        ))
-    })?;
-    if result.schema != report::RESULT_SCHEMA {
-        return Err(config::ConfigError(format!(
-            "{}: field `schema`: `{}` is not `{}`",
-            args.result.display(),
-            result.schema,
-            report::RESULT_SCHEMA
-        ))
-        .into());
-    }
+    let result = load_result(&args.result)?;
     let catalog = config::catalog_from(args.mocks.as_deref())?;
-    let claims = config::claims(args.claims.as_deref())?;
+    let claims = config::claims(args.claims.as_deref(), &catalog)?;
     let dir = args
         .result
         .parent()
@@ -297,21 +282,39 @@ fn compare_results(args: cli::CompareArgs) -> anyhow::Result<Outcome> {
     })
 }
 
-/// `postload merge A.hlog B.hlog ...`: exact merge by tag.
+/// `postload merge A.hlog B.hlog ...`: exact merge by tag. Each log is read within
+/// [`limits::MAX_HLOG_BYTES`] and checked histogram by histogram before it is decoded (see
+/// [`metrics::hlog::read_log`]); an empty log is an error, and no count may overflow.
 fn merge_logs(args: cli::MergeArgs) -> anyhow::Result<Outcome> {
     use metrics::hlog;
     let mut merged: std::collections::BTreeMap<String, hdrhistogram::Histogram<u64>> =
         std::collections::BTreeMap::new();
     for path in &args.logs {
-        let bytes = std::fs::read(path)
-            .map_err(|e| config::ConfigError(format!("{}: cannot read: {e}", path.display())))?;
+        let bytes =
+            limits::read_bounded(path, limits::MAX_HLOG_BYTES).map_err(config::ConfigError)?;
         let logs = hlog::read_log(&bytes)
             .map_err(|e| config::ConfigError(format!("{}: {e}", path.display())))?;
+        if logs.is_empty() {
+            return Err(config::ConfigError(format!(
+                "{}: no histograms: not an interval log written by `postload run`, or empty",
+                path.display()
+            ))
+            .into());
+        }
         for (tag, h) in logs {
+            let tags = merged.len();
             match merged.get_mut(&tag) {
-                Some(m) => m.add(&h).map_err(|e| {
-                    config::ConfigError(format!("{}: tag `{tag}`: {e:?}", path.display()))
+                Some(m) => hlog::add_checked(m, &h).map_err(|e| {
+                    config::ConfigError(format!("{}: tag `{tag}`: {e}", path.display()))
                 })?,
+                None if tags >= limits::MAX_HLOG_TAGS => {
+                    return Err(config::ConfigError(format!(
+                        "{}: tag `{tag}`: more than {} tags in all",
+                        path.display(),
+                        limits::MAX_HLOG_TAGS
+                    ))
+                    .into())
+                }
                 None => {
                     merged.insert(tag, h);
                 }
@@ -420,8 +423,7 @@ fn append_step_summary(path: &std::path::Path, markdown: &str) -> anyhow::Result
 }
 
 fn load_result(path: &std::path::Path) -> anyhow::Result<report::RunResult> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| config::ConfigError(format!("{}: cannot read: {e}", path.display())))?;
+    let text = limits::read_text(path, limits::MAX_RESULT_BYTES).map_err(config::ConfigError)?;
     let result: report::RunResult = serde_json::from_str(&text).map_err(|e| {
         config::ConfigError(format!("{}: not a postload result: {e}", path.display()))
     })?;
@@ -443,13 +445,7 @@ async fn serve_stub(args: StubArgs) -> anyhow::Result<Outcome> {
         config::ConfigError(format!("--port {}: cannot bind 127.0.0.1: {e}", args.port))
     })?;
     let (set, tier, seed) = (config.tier_set.clone(), config.tier, config.seed);
-    let scale = args.stub.time_scale;
-    if !(1.0..=1_000.0).contains(&scale) {
-        return Err(config::ConfigError(format!(
-            "--time-scale {scale}: give a factor from 1 to 1000"
-        ))
-        .into());
-    }
+    let scale = config::time_scale(args.stub.time_scale)?;
     let handle = stub::start_with_clock(
         config,
         listener,

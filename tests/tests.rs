@@ -1,5 +1,6 @@
 //! The one integration test binary: the stub over real HTTP on port 0, and the CLI.
 
+mod bounds;
 mod cli;
 mod common;
 mod gates;

@@ -18,13 +18,15 @@ pub struct Tokens {
 
 impl Tokens {
     pub fn total(&self) -> u64 {
-        self.prompt + self.completion
+        self.prompt.saturating_add(self.completion)
     }
 
+    /// Saturating: counts read from a result.json or a target are bounded, but a sum must not
+    /// panic whatever they say.
     pub fn add(&mut self, other: Tokens) {
-        self.prompt += other.prompt;
-        self.cached += other.cached;
-        self.completion += other.completion;
+        self.prompt = self.prompt.saturating_add(other.prompt);
+        self.cached = self.cached.saturating_add(other.cached);
+        self.completion = self.completion.saturating_add(other.completion);
     }
 }
 
@@ -91,7 +93,7 @@ impl UsageRead {
 /// USD for `tokens` at `price` (USD per 1M tokens).
 pub fn cost_usd(price: &Price, tokens: Tokens) -> f64 {
     let cached = tokens.cached.min(tokens.prompt);
-    let uncached = tokens.prompt - cached;
+    let uncached = tokens.prompt - cached; // cached <= prompt (min above)
     let cached_price = price.cached_input.unwrap_or(price.input);
     (uncached as f64 * price.input
         + cached as f64 * cached_price

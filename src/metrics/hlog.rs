@@ -11,6 +11,8 @@ use hdrhistogram::serialization::interval_log::{
 use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
 use hdrhistogram::Histogram;
 
+use crate::limits::{MAX_HLOG_COUNT, MAX_HLOG_COUNTERS, MAX_HLOG_TAGS};
+
 /// A histogram as V2-deflate bytes in base64 (what an interval log line carries).
 pub fn encode(h: &Histogram<u64>) -> String {
     use base64::Engine;
@@ -21,15 +23,161 @@ pub fn encode(h: &Histogram<u64>) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-/// The inverse of [`encode`].
+/// The inverse of [`encode`], for bytes from anywhere: the histogram's header is checked
+/// before anything is allocated from it (its range and precision set how many counters the
+/// decoder allocates, and its payload length how many bytes), and its count is bounded, so
+/// no input makes the decoder allocate more than [`MAX_HLOG_COUNTERS`] counters or overflow.
 pub fn decode(text: &str) -> Result<Histogram<u64>, String> {
     use base64::Engine;
+    use std::io::Read;
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(text.trim())
-        .map_err(|e| format!("not base64: {e}"))?;
-    Deserializer::new()
-        .deserialize(&mut bytes.as_slice())
-        .map_err(|e| format!("not a V2 histogram: {e:?}"))
+        .map_err(|_| "the histogram is not base64".to_string())?;
+    let (cookie, rest) = be_u32(&bytes)?;
+    let v2: std::borrow::Cow<'_, [u8]> = match cookie {
+        V2_COOKIE => bytes.as_slice().into(),
+        V2_COMPRESSED_COOKIE => {
+            let (len, rest) = be_u32(rest)?;
+            let compressed = rest
+                .get(..len as usize)
+                .ok_or("the compressed histogram is cut short")?;
+            let cap = V2_HEADER_BYTES + MAX_HLOG_COUNTERS * MAX_VARINT_BYTES;
+            let mut inflated = Vec::new();
+            flate2::read::ZlibDecoder::new(compressed)
+                .take(cap + 1)
+                .read_to_end(&mut inflated)
+                .map_err(|_| "the compressed histogram does not inflate".to_string())?;
+            if inflated.len() as u64 > cap {
+                return Err(format!(
+                    "the histogram inflates past {cap} bytes, more than {MAX_HLOG_COUNTERS} counters need"
+                ));
+            }
+            inflated.into()
+        }
+        _ => return Err("not a V2 histogram (unknown cookie)".into()),
+    };
+    check_header(&v2)?;
+    let h: Histogram<u64> = Deserializer::new()
+        .deserialize(&mut &v2[..])
+        .map_err(|e| format!("the histogram does not decode: {}", in_words(&e)))?;
+    if h.len() > MAX_HLOG_COUNT {
+        return Err(format!(
+            "the histogram claims {} samples, more than {MAX_HLOG_COUNT} (2^53)",
+            h.len()
+        ));
+    }
+    Ok(h)
+}
+
+/// Adds `h` into `into`, refusing a sum past [`MAX_HLOG_COUNT`] samples or a range that would
+/// need more than [`MAX_HLOG_COUNTERS`] counters (rather than overflowing or allocating).
+pub fn add_checked(into: &mut Histogram<u64>, h: &Histogram<u64>) -> Result<(), String> {
+    let total = into.len().saturating_add(h.len());
+    if total > MAX_HLOG_COUNT {
+        return Err(format!(
+            "{} + {} samples is more than {MAX_HLOG_COUNT} (2^53)",
+            into.len(),
+            h.len()
+        ));
+    }
+    let high = into.high().max(h.max());
+    let need = counters(into.low(), high, into.sigfig() as u32);
+    if need > MAX_HLOG_COUNTERS {
+        return Err(format!(
+            "values up to {} would need {need} counters at this precision, more than {MAX_HLOG_COUNTERS}",
+            h.max()
+        ));
+    }
+    into.auto(true);
+    into.add(h)
+        .map_err(|_| format!("values up to {} cannot be added", h.max()))
+}
+
+const V2_COOKIE: u32 = 0x1c84_9313;
+const V2_COMPRESSED_COOKIE: u32 = 0x1c84_9314;
+/// cookie, payload length, normalizing offset, significant digits (4 bytes each), lowest and
+/// highest value, integer-to-double ratio (8 bytes each).
+const V2_HEADER_BYTES: u64 = 40;
+/// A counter is a zig-zag LEB128 number: at most 9 bytes.
+const MAX_VARINT_BYTES: u64 = 9;
+
+fn be_u32(b: &[u8]) -> Result<(u32, &[u8]), String> {
+    match b.split_first_chunk::<4>() {
+        Some((n, rest)) => Ok((u32::from_be_bytes(*n), rest)),
+        None => Err("the histogram is cut short".into()),
+    }
+}
+
+/// Checks a V2 header: precision, range, the counters they need, and that the payload it
+/// claims is there.
+fn check_header(v2: &[u8]) -> Result<(), String> {
+    let field = |at: usize, n: usize| {
+        v2.get(at..at + n)
+            .ok_or_else(|| "the histogram's header is cut short".to_string())
+    };
+    let u32_at = |at| field(at, 4).map(|b| u32::from_be_bytes(b.try_into().expect("4 bytes")));
+    let u64_at = |at| field(at, 8).map(|b| u64::from_be_bytes(b.try_into().expect("8 bytes")));
+    let payload = u32_at(4)? as u64;
+    let digits = u32_at(12)?;
+    let (low, high) = (u64_at(16)?, u64_at(24)?);
+    if digits > 5 {
+        return Err(format!(
+            "the histogram claims {digits} significant figures (at most 5)"
+        ));
+    }
+    if low < 1 || high < low.saturating_mul(2) {
+        return Err(format!(
+            "the histogram claims the range {low} to {high} (need 1 <= lowest and 2 x lowest <= highest)"
+        ));
+    }
+    let need = counters(low, high, digits);
+    if need > MAX_HLOG_COUNTERS {
+        return Err(format!(
+            "the histogram claims the range {low} to {high} at {digits} significant figures: {need} counters, more than {MAX_HLOG_COUNTERS}"
+        ));
+    }
+    let held = (v2.len() as u64).saturating_sub(V2_HEADER_BYTES);
+    if payload > held {
+        return Err(format!(
+            "the histogram claims {payload} bytes of counts but holds {held}"
+        ));
+    }
+    Ok(())
+}
+
+/// How many counters a histogram of this range and precision allocates (hdrhistogram 7's
+/// layout: (buckets + 1) × half a sub-bucket), saturating.
+pub fn counters(low: u64, high: u64, digits: u32) -> u64 {
+    let largest_single_unit = 2 * 10u128.pow(digits.min(5));
+    let sub_bucket_count_magnitude = 128 - (largest_single_unit - 1).leading_zeros();
+    let half_magnitude = sub_bucket_count_magnitude.max(1) - 1;
+    let sub_bucket_count = 1u128 << (half_magnitude + 1);
+    let unit_magnitude = 63 - low.max(1).leading_zeros();
+    let mut smallest_untrackable = sub_bucket_count << unit_magnitude;
+    let mut buckets: u128 = 1;
+    while smallest_untrackable <= high as u128 {
+        if smallest_untrackable > (u64::MAX / 2) as u128 {
+            buckets += 1;
+            break;
+        }
+        smallest_untrackable <<= 1;
+        buckets += 1;
+    }
+    u64::try_from((buckets + 1) * (sub_bucket_count / 2)).unwrap_or(u64::MAX)
+}
+
+/// A decoding error in words.
+fn in_words(e: &hdrhistogram::serialization::DeserializeError) -> &'static str {
+    use hdrhistogram::serialization::DeserializeError as E;
+    match e {
+        E::IoError(_) => "it is cut short",
+        E::InvalidCookie => "unknown cookie",
+        E::UnsupportedFeature => "it uses a feature postload does not read",
+        E::UnsuitableCounterType => "a count is too large",
+        E::InvalidParameters => "its range or precision is invalid",
+        E::UsizeTypeTooSmall => "it claims more than this machine can address",
+        E::EncodedArrayTooLong => "it holds more counts than its range has room for",
+    }
 }
 
 /// An interval log of the tagged histograms, each covering `duration` from `start`.
@@ -59,13 +207,21 @@ pub fn write_log(
 }
 
 /// Reads every histogram of an interval log, by tag (untagged ones under ""), adding
-/// histograms that share a tag.
+/// histograms that share a tag. Errors name the line and say what is wrong in words.
 pub fn read_log(bytes: &[u8]) -> Result<BTreeMap<String, Histogram<u64>>, String> {
     let mut out: BTreeMap<String, Histogram<u64>> = BTreeMap::new();
-    for entry in IntervalLogIterator::new(bytes) {
-        let entry = entry.map_err(|e| format!("not an interval log: {e:?}"))?;
-        if let LogEntry::Interval(h) = entry {
-            add(&mut out, &h)?;
+    for (i, line) in bytes.split_inclusive(|b| *b == b'\n').enumerate() {
+        let at = |m: String| format!("line {}: {m}", i + 1);
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        for entry in IntervalLogIterator::new(line) {
+            let entry = entry.map_err(|_| {
+                at("not an interval log line (a `#` comment or header, the legend, or `Tag=...,start,length,max,histogram`)".into())
+            })?;
+            if let LogEntry::Interval(h) = entry {
+                add(&mut out, &h).map_err(at)?;
+            }
         }
     }
     Ok(out)
@@ -76,11 +232,13 @@ fn add(
     h: &IntervalLogHistogram<'_>,
 ) -> Result<(), String> {
     let tag = h.tag().map_or(String::new(), |t| t.as_str().to_string());
-    let hist = decode(h.encoded_histogram())?;
+    let hist = decode(h.encoded_histogram()).map_err(|e| format!("tag `{tag}`: {e}"))?;
+    let tags = into.len();
     match into.get_mut(&tag) {
-        Some(existing) => existing
-            .add(&hist)
-            .map_err(|e| format!("histograms of `{tag}` cannot be added: {e:?}"))?,
+        Some(existing) => add_checked(existing, &hist).map_err(|e| format!("tag `{tag}`: {e}"))?,
+        None if tags >= MAX_HLOG_TAGS => {
+            return Err(format!("tag `{tag}`: more than {MAX_HLOG_TAGS} tags"))
+        }
         None => {
             into.insert(tag, hist);
         }
@@ -144,6 +302,26 @@ mod tests {
         assert_eq!(m.len(), 5);
         assert_eq!(m.count_at(3_000), 2);
         assert_eq!(m.max(), m.highest_equivalent(9_000));
+    }
+
+    #[test]
+    fn counters_match_what_hdrhistogram_allocates() {
+        for (low, high, digits) in [
+            (1, 3_600_000_000, 3),
+            (1, 2, 0),
+            (1, 1 << 40, 5),
+            (1_000, 1 << 50, 2),
+            (7, u64::MAX, 1),
+        ] {
+            let h = Histogram::<u64>::new_with_bounds(low, high, digits as u8).unwrap();
+            assert_eq!(
+                counters(low, high, digits),
+                h.distinct_values() as u64,
+                "{low} {high} {digits}"
+            );
+        }
+        // postload's own: 23 × 1,024.
+        assert_eq!(counters(1, 3_600_000_000, 3), 23_552);
     }
 
     #[test]

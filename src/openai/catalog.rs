@@ -28,6 +28,13 @@ limits.gpt-4o = { rpm = 1000000000000, tpm = 1000000000000000 }
 limits.gpt-4o-mini = { rpm = 1000000000000, tpm = 1000000000000000 }
 "#;
 
+/// Rate limits a tier may give (requests per minute or day; tokens per minute): the
+/// `unlimited` set's, which no load reaches.
+const MAX_RPM: u64 = 1_000_000_000_000;
+const MAX_TPM: u64 = 1_000_000_000_000_000;
+/// USD per 1M tokens: 100 times today's dearest model.
+const MAX_PRICE: f64 = 10_000.0;
+
 /// A data file could not be used. Each variant names the file; `Invalid` also names the field.
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
@@ -274,10 +281,11 @@ impl Catalog {
         let read = |name: &str, embedded: &str| -> Result<(String, String), CatalogError> {
             let path: PathBuf = dir.join(name);
             if path.exists() {
-                let text = std::fs::read_to_string(&path).map_err(|source| CatalogError::Read {
-                    file: path.display().to_string(),
-                    source,
-                })?;
+                let text = crate::limits::read_text(&path, crate::limits::MAX_TEXT_FILE_BYTES)
+                    .map_err(|message| CatalogError::Parse {
+                        file: path.display().to_string(),
+                        message,
+                    })?;
                 Ok((path.display().to_string(), text))
             } else {
                 Ok((format!("mocks/{name} (embedded)"), embedded.to_string()))
@@ -307,13 +315,20 @@ impl Catalog {
                 .map_err(|(field, m)| invalid(&lf, format!("profiles.{name}.{field}"), m))?;
             profile
                 .validate()
-                .map_err(|m| invalid(&lf, format!("profiles.{name}"), m))?;
+                .map_err(|(field, m)| invalid(&lf, format!("profiles.{name}.{field}"), m))?;
             profiles.insert(name, profile);
         }
         if models.model.is_empty() {
             return Err(invalid(&mf, "model", "no models listed"));
         }
         for (i, m) in models.model.iter().enumerate() {
+            if models.model[..i].iter().any(|o| o.id == m.id) {
+                return Err(invalid(
+                    &mf,
+                    format!("model[{i}].id"),
+                    format!("model `{}` is listed twice", m.id),
+                ));
+            }
             if !profiles.contains_key(&m.profile) {
                 return Err(invalid(
                     &mf,
@@ -330,7 +345,22 @@ impl Catalog {
             ));
         }
         for (set_name, set) in &tiers.sets {
+            if set.tier.is_empty() {
+                return Err(invalid(
+                    &tf,
+                    format!("sets.{set_name}.tier"),
+                    "no tiers listed",
+                ));
+            }
             for (i, tier) in set.tier.iter().enumerate() {
+                // A second tier of one number would hide the first (lookups take the first).
+                if set.tier[..i].iter().any(|t| t.tier == tier.tier) {
+                    return Err(invalid(
+                        &tf,
+                        format!("sets.{set_name}.tier[{i}].tier"),
+                        format!("tier {} is listed twice in set `{set_name}`", tier.tier),
+                    ));
+                }
                 for m in &models.model {
                     if !tier.limits.contains_key(&m.limits) {
                         return Err(invalid(
@@ -341,24 +371,41 @@ impl Catalog {
                     }
                 }
                 for (family, l) in &tier.limits {
-                    if l.rpm == 0 || l.tpm == 0 || l.rpd == Some(0) {
-                        return Err(invalid(
-                            &tf,
-                            format!("sets.{set_name}.tier[{i}].limits.{family}"),
-                            "limits must be positive",
-                        ));
+                    for (name, v, max) in [
+                        ("rpm", Some(l.rpm), MAX_RPM),
+                        ("tpm", Some(l.tpm), MAX_TPM),
+                        ("rpd", l.rpd, MAX_RPM),
+                    ] {
+                        match v {
+                            Some(v) if v == 0 || v > max => {
+                                return Err(invalid(
+                                    &tf,
+                                    format!("sets.{set_name}.tier[{i}].limits.{family}.{name}"),
+                                    format!("{v} is outside [1, {max}]"),
+                                ))
+                            }
+                            _ => {}
+                        }
                     }
                 }
             }
         }
         for (name, p) in &prices.models {
-            let ok = p.input >= 0.0 && p.output >= 0.0 && p.cached_input.is_none_or(|c| c >= 0.0);
-            if !ok {
-                return Err(invalid(
-                    &pf,
-                    format!("models.{name}"),
-                    "prices must be >= 0",
-                ));
+            for (field, v) in [
+                ("input", Some(p.input)),
+                ("cached_input", p.cached_input),
+                ("output", Some(p.output)),
+            ] {
+                if let Some(v) = v.filter(|v| !(0.0..=MAX_PRICE).contains(v)) {
+                    return Err(invalid(
+                        &pf,
+                        format!("models.{name}.{field}"),
+                        format!(
+                            "{} is outside [0, {MAX_PRICE}] USD per 1M tokens",
+                            crate::limits::num(v)
+                        ),
+                    ));
+                }
             }
         }
         Ok(Catalog {

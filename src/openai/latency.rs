@@ -18,6 +18,17 @@ const Z_P95: f64 = 1.644_853_626_951_472_2;
 const Z_P99: f64 = 2.326_347_874_040_841;
 const Z_P9999: f64 = 3.719_016_485_455_68;
 
+/// The longest time one draw gives (a TTFT, or a call's generation after it), whatever the
+/// profile: a day. A checked profile stays far below it (10 minutes of TTFT, and 16,384 tokens
+/// at 0.1 token/s plus 128,000 prompt tokens make under 2 days only at absurd settings that
+/// the draw then caps).
+pub const MAX_DRAW: Duration = Duration::from_secs(86_400);
+/// Output speeds a profile may give, tokens per second.
+const MIN_TOKENS_PER_S: f64 = 0.1;
+const MAX_TOKENS_PER_S: f64 = 100_000.0;
+/// The widest log-normal spread of completion lengths.
+const MAX_SIGMA: f64 = 10.0;
+
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TtftPercentiles {
@@ -71,8 +82,22 @@ pub struct CallTiming {
 }
 
 impl Profile {
-    /// Checks the numbers make sense; the message names the field.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks every number against a sane range (see `docs/limits.md`); the error names the
+    /// field (relative to the profile) and the range. What passes, the draws below take
+    /// without panicking.
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        use crate::limits::{MAX_COMPLETION_TOKENS, MAX_PROFILE_MS};
+        let err = |field: &str, m: String| Err((field.to_string(), m));
+        let within = |field: &str, v: f64, lo: f64, hi: f64| -> Result<(), (String, String)> {
+            if v.is_finite() && v > lo && v <= hi {
+                Ok(())
+            } else {
+                err(
+                    field,
+                    format!("{} is outside ({lo}, {hi}]", crate::limits::num(v)),
+                )
+            }
+        };
         match self {
             Profile::HeavyTail {
                 ttft_ms,
@@ -82,31 +107,81 @@ impl Profile {
                 ..
             } => {
                 let t = ttft_ms;
-                if !(t.p50 > 0.0 && t.p50 <= t.p95 && t.p95 <= t.p99 && t.p99 <= t.p99_99) {
-                    return Err("ttft_ms: need 0 < p50 <= p95 <= p99 <= p99_99".into());
+                for (f, v) in [
+                    ("ttft_ms.p50", t.p50),
+                    ("ttft_ms.p95", t.p95),
+                    ("ttft_ms.p99", t.p99),
+                    ("ttft_ms.p99_99", t.p99_99),
+                ] {
+                    within(f, v, 0.0, MAX_PROFILE_MS)?;
                 }
-                if !(output_tokens_per_s.min > 0.0
-                    && output_tokens_per_s.min <= output_tokens_per_s.max)
-                {
-                    return Err("output_tokens_per_s: need 0 < min <= max".into());
+                if !(t.p50 <= t.p95 && t.p95 <= t.p99 && t.p99 <= t.p99_99) {
+                    return err("ttft_ms", "need 0 < p50 <= p95 <= p99 <= p99_99".into());
                 }
-                if prompt_tokens_per_output_token.is_nan() || *prompt_tokens_per_output_token <= 0.0
-                {
-                    return Err("prompt_tokens_per_output_token: must be > 0".into());
-                }
-                let c = completion_tokens;
-                if !(c.min >= 1 && c.min <= c.median && c.median <= c.max && c.sigma >= 0.0) {
-                    return Err(
-                        "completion_tokens: need 1 <= min <= median <= max and sigma >= 0".into(),
+                within(
+                    "output_tokens_per_s.min",
+                    output_tokens_per_s.min,
+                    0.0,
+                    MAX_TOKENS_PER_S,
+                )?;
+                within(
+                    "output_tokens_per_s.max",
+                    output_tokens_per_s.max,
+                    0.0,
+                    MAX_TOKENS_PER_S,
+                )?;
+                if output_tokens_per_s.min < MIN_TOKENS_PER_S {
+                    return err(
+                        "output_tokens_per_s.min",
+                        format!("must be at least {MIN_TOKENS_PER_S}"),
                     );
+                }
+                if output_tokens_per_s.min > output_tokens_per_s.max {
+                    return err("output_tokens_per_s", "need 0 < min <= max".into());
+                }
+                within(
+                    "prompt_tokens_per_output_token",
+                    *prompt_tokens_per_output_token,
+                    0.0,
+                    MAX_TOKENS_PER_S,
+                )?;
+                let c = completion_tokens;
+                if c.max > MAX_COMPLETION_TOKENS {
+                    return err(
+                        "completion_tokens.max",
+                        format!("{} is more than {MAX_COMPLETION_TOKENS}", c.max),
+                    );
+                }
+                if !(c.sigma.is_finite() && (0.0..=MAX_SIGMA).contains(&c.sigma)) {
+                    return err(
+                        "completion_tokens.sigma",
+                        format!(
+                            "{} is outside [0, {MAX_SIGMA}]",
+                            crate::limits::num(c.sigma)
+                        ),
+                    );
+                }
+                if !(c.min >= 1 && c.min <= c.median && c.median <= c.max) {
+                    return err("completion_tokens", "need 1 <= min <= median <= max".into());
                 }
                 Ok(())
             }
             Profile::Fixed {
-                completion_tokens, ..
+                latency_ms,
+                completion_tokens,
+                ..
             } => {
-                if *completion_tokens == 0 {
-                    return Err("completion_tokens: must be >= 1".into());
+                if *latency_ms as f64 > MAX_PROFILE_MS {
+                    return err(
+                        "latency_ms",
+                        format!("{latency_ms} is more than {MAX_PROFILE_MS}"),
+                    );
+                }
+                if !(1..=MAX_COMPLETION_TOKENS).contains(completion_tokens) {
+                    return err(
+                        "fixed_completion_tokens",
+                        format!("{completion_tokens} is outside [1, {MAX_COMPLETION_TOKENS}]"),
+                    );
                 }
                 Ok(())
             }
@@ -125,9 +200,9 @@ impl Profile {
                 } else {
                     (l99 + (z - Z_P99) * (lmax - l99) / (Z_P9999 - Z_P99)).min(lmax)
                 };
-                Duration::from_secs_f64(log_ms.exp() / 1000.0)
+                crate::limits::secs(log_ms.exp() / 1000.0, MAX_DRAW)
             }
-            Profile::Fixed { latency_ms, .. } => Duration::from_millis(*latency_ms),
+            Profile::Fixed { latency_ms, .. } => Duration::from_millis(*latency_ms).min(MAX_DRAW),
         }
     }
 
@@ -145,8 +220,9 @@ impl Profile {
                 ..
             } => {
                 let z: f64 = StandardNormal.sample(rng);
+                // `as` saturates (and NaN is 0), so any sigma stays within [min, max].
                 let drawn = (c.median as f64 * (c.sigma * z).exp()).round();
-                (drawn as u32).clamp(c.min, c.max)
+                (drawn as u32).clamp(c.min, c.max.max(c.min))
             }
             Profile::Fixed {
                 completion_tokens, ..
@@ -173,7 +249,7 @@ impl Profile {
                 let reading = prompt_tokens as f64 / (prompt_tokens_per_output_token * speed);
                 CallTiming {
                     ttft,
-                    total: ttft + Duration::from_secs_f64(generation + reading),
+                    total: ttft + crate::limits::secs(generation + reading, MAX_DRAW),
                 }
             }
             Profile::Fixed { .. } => CallTiming { ttft, total: ttft },
@@ -186,6 +262,26 @@ mod tests {
     use super::*;
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
+
+    #[test]
+    fn draws_are_total_for_huge_profile_values() {
+        // p99_99 = 1e300 ms passed the old check and panicked converting to a Duration.
+        let mut p = gpt4o();
+        if let Profile::HeavyTail {
+            ttft_ms,
+            output_tokens_per_s,
+            ..
+        } = &mut p
+        {
+            ttft_ms.p99_99 = 1e300;
+            output_tokens_per_s.min = 1e-300;
+        }
+        assert!(p.ttft_at(100.0) <= MAX_DRAW);
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        for _ in 0..100 {
+            assert!(p.draw_call(&mut rng, 128_000, 16_384).total <= MAX_DRAW + MAX_DRAW);
+        }
+    }
 
     fn gpt4o() -> Profile {
         Profile::HeavyTail {

@@ -47,16 +47,15 @@ impl AttemptOutcome {
     /// (seconds; an HTTP date is not read), and `x-should-retry`. `header` looks a header up by
     /// its lower-case name.
     pub fn from_status<'a>(code: u16, header: impl Fn(&str) -> Option<&'a str>) -> Self {
-        let retry_after = header("retry-after-ms")
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .filter(|v| v.is_finite())
-            .map(|ms| Duration::from_secs_f64(ms.max(0.0) / 1000.0))
-            .or_else(|| {
-                header("retry-after")
-                    .and_then(|v| v.trim().parse::<f64>().ok())
-                    .filter(|v| v.is_finite())
-                    .map(|s| Duration::from_secs_f64(s.max(0.0)))
-            });
+        // As openai-python: the first header that parses as a number counts; a value it would
+        // not honour (<= 0, NaN, or above 60 s, however large) reads as absent, so no float
+        // from a target reaches a `Duration` unbounded.
+        let number = |name: &str| header(name).and_then(|v| v.trim().parse::<f64>().ok());
+        let retry_after = number("retry-after-ms")
+            .map(|ms| ms / 1000.0)
+            .or_else(|| number("retry-after"))
+            .filter(|s| *s > 0.0 && *s <= SDK_MAX_RETRY_AFTER.as_secs_f64())
+            .and_then(|s| Duration::try_from_secs_f64(s).ok());
         let should_retry = header("x-should-retry").and_then(|v| match v {
             "true" => Some(true),
             "false" => Some(false),
@@ -135,6 +134,32 @@ fn retryable_status(outcome: &AttemptOutcome) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_retry_after_of_1e300_is_ignored_not_a_panic() {
+        // 1e300 is finite, but no Duration holds 1e300 s. Above 60 s (or at or below zero) the
+        // SDK ignores the header, so it reads as absent.
+        for (name, value) in [
+            ("retry-after", "1e300"),
+            ("retry-after-ms", "1e300"),
+            ("retry-after", "61"),
+            ("retry-after-ms", "60001"),
+            ("retry-after", "-1"),
+            ("retry-after", "1.8e19"),
+        ] {
+            let got = AttemptOutcome::from_status(429, |n: &str| (n == name).then_some(value));
+            assert_eq!(got, status(429), "{name}: {value}");
+        }
+        let got = AttemptOutcome::from_status(429, |n: &str| (n == "retry-after").then_some("60"));
+        assert_eq!(
+            got,
+            AttemptOutcome::Status {
+                code: 429,
+                retry_after: Some(Duration::from_secs(60)),
+                should_retry: None
+            }
+        );
+    }
 
     fn status(code: u16) -> AttemptOutcome {
         AttemptOutcome::Status {

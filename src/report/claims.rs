@@ -213,10 +213,17 @@ pub fn parse(file: &str, text: &str) -> Result<ClaimsFile, String> {
     };
     for (i, claim) in c.claim.iter().enumerate() {
         let bad = |m: &str| Err(format!("{file}: claim[{i}] ({}): {m}", claim.id));
+        for (field, v) in claim.check.numbers() {
+            if !(v.is_finite() && (0.0..=MAX_CLAIM_NUMBER).contains(&v)) {
+                return bad(&format!(
+                    "field `{field}`: {} is not a number from 0 to {}",
+                    crate::limits::num(v),
+                    crate::limits::num(MAX_CLAIM_NUMBER)
+                ));
+            }
+        }
         match &claim.check {
-            Check::Latency { min_s, max_s, .. }
-                if min_s.is_nan() || max_s.is_nan() || min_s > max_s =>
-            {
+            Check::Latency { min_s, max_s, .. } if min_s > max_s => {
                 return bad("min_s must not exceed max_s")
             }
             Check::TokensPerPost { tolerance, .. }
@@ -231,6 +238,73 @@ pub fn parse(file: &str, text: &str) -> Result<ClaimsFile, String> {
         }
     }
     Ok(c)
+}
+
+/// The largest number a claim may state (seconds, tokens, USD, users, posts a day).
+const MAX_CLAIM_NUMBER: f64 = 1e12;
+
+impl Check {
+    /// Every number of the claim, by field.
+    fn numbers(&self) -> Vec<(&'static str, f64)> {
+        match self {
+            Check::Latency { min_s, max_s, .. } => vec![("min_s", *min_s), ("max_s", *max_s)],
+            Check::TokensPerPost { value, tolerance }
+            | Check::CostPerPost {
+                value, tolerance, ..
+            } => {
+                vec![("value", *value), ("tolerance", *tolerance)]
+            }
+            Check::CostPerBatch {
+                users,
+                value,
+                tolerance,
+                ..
+            } => vec![
+                ("users", *users as f64),
+                ("value", *value),
+                ("tolerance", *tolerance),
+            ],
+            Check::MonthlyCost {
+                tolerance, table, ..
+            } => std::iter::once(("tolerance", *tolerance))
+                .chain(table.iter().flat_map(|(users, per_day, usd)| {
+                    [
+                        ("table", *users as f64),
+                        ("table", *per_day as f64),
+                        ("table", *usd),
+                    ]
+                }))
+                .collect(),
+        }
+    }
+
+    fn model(&self) -> Option<&str> {
+        match self {
+            Check::CostPerPost { model, .. }
+            | Check::CostPerBatch { model, .. }
+            | Check::MonthlyCost { model, .. } => Some(model),
+            Check::Latency { .. } | Check::TokensPerPost { .. } => None,
+        }
+    }
+}
+
+impl ClaimsFile {
+    /// Every model a claim names must have a price: a claim on an unknown model (a typo)
+    /// would otherwise read as "not measured" for ever.
+    pub fn check_models(&self, file: &str, prices: &PriceTable) -> Result<(), String> {
+        for (i, claim) in self.claim.iter().enumerate() {
+            if let Some(model) = claim.check.model() {
+                if !prices.models.contains_key(model) {
+                    return Err(format!(
+                        "{file}: claim[{i}] ({}): field `model`: unknown model `{model}` (priced: {})",
+                        claim.id,
+                        prices.models.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 fn case_name(c: &CaseResult) -> String {
@@ -668,6 +742,23 @@ fn latency_verdict(claim: &Claim, c: &CaseResult, min_s: f64, max_s: f64, p: Pct
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_nan_or_infinite_number_in_a_claim_names_its_field() {
+        let claim = |min: &str, max: &str| {
+            format!("[[claim]]\nid = \"x\"\nstatement = \"s\"\nkind = \"latency\"\nscenario = \"b\"\nmin_s = {min}\nmax_s = {max}\n")
+        };
+        let e = parse("c.toml", &claim("nan", "5")).unwrap_err();
+        assert!(e.contains("field `min_s`") && !e.contains("exceed"), "{e}");
+        let e = parse("c.toml", &claim("2", "inf")).unwrap_err();
+        assert!(e.contains("field `max_s`"), "{e}");
+        let e = parse(
+            "c.toml",
+            "[[claim]]\nid = \"x\"\nstatement = \"s\"\nkind = \"tokens_per_post\"\nvalue = nan\ntolerance = 0.1\n",
+        )
+        .unwrap_err();
+        assert!(e.contains("field `value`"), "{e}");
+    }
 
     #[test]
     fn the_embedded_claims_parse() {

@@ -467,7 +467,9 @@ async fn run_case(
             let arrivals = Arrivals::new(rate, Duration::from_secs_f64(*duration_s), scenario.seed);
             (
                 Start::Schedule(Box::new(std::sync::Mutex::new(arrivals))),
-                max_in_flight.unwrap_or(users as u32 * 4).max(1) as usize,
+                max_in_flight
+                    .unwrap_or((users as u32 * 4).min(crate::limits::MAX_USERS))
+                    .max(1) as usize,
             )
         }
     };

@@ -13,6 +13,7 @@ use rand_chacha::ChaCha8Rng;
 use reqwest::header::CONTENT_TYPE;
 use serde::Deserialize;
 
+use crate::limits::MAX_BODY_BYTES;
 use crate::metrics::budget::{worst_case_usd, Budget, Reservation};
 use crate::metrics::cost::{cost_usd, UsageRead};
 use crate::metrics::{Attempt, CallKind, CallRecord, FailureCause, PostRecord, Recorder};
@@ -448,7 +449,7 @@ impl CaseContext {
                 Err(e) => (None, Err(transport_cause(&e))),
                 Ok(response) => {
                     let status = response.status().as_u16();
-                    match response.bytes().await {
+                    match read_body(response).await {
                         Err(e) => (Some(status), Err(transport_cause(&e))),
                         Ok(_) if status != target.expect_status => {
                             (Some(status), Err(status_cause(status)))
@@ -648,7 +649,7 @@ impl CaseContext {
         };
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let bytes = match response.bytes().await {
+        let bytes = match read_body(response).await {
             Ok(b) => b,
             Err(e) => return (Some(status), transport_failure(&e)),
         };
@@ -667,6 +668,20 @@ impl CaseContext {
             ),
         )
     }
+}
+
+/// A response's body, read up to [`MAX_BODY_BYTES`]: past it the rest is dropped unread (and
+/// the cut body does not parse), so a target cannot make postload buffer without end.
+async fn read_body(mut response: reqwest::Response) -> Result<Vec<u8>, reqwest::Error> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        let room = MAX_BODY_BYTES - body.len();
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if body.len() == MAX_BODY_BYTES {
+            break;
+        }
+    }
+    Ok(body)
 }
 
 enum Answer {

@@ -10,6 +10,10 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::limits::{
+    MAX_COMPLETION_TOKENS, MAX_DURATION_S, MAX_PROMPT_TOKENS, MAX_RATE_PER_S, MAX_TIMEOUT_S,
+    MAX_USERS,
+};
 use crate::openai::catalog::Catalog;
 use crate::openai::retry::RetryPolicy;
 
@@ -89,10 +93,14 @@ impl Default for Prompts {
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Load {
     /// `users` Goose users, released together by a barrier, one post each.
-    Burst { users: u32 },
+    Burst {
+        #[serde(deserialize_with = "users_field")]
+        users: u32,
+    },
     /// An open Poisson stream of posts for `duration_s`: `users × posts_per_user_per_day`
     /// spread over `active_hours_per_day`, times `arrival_multiplier`; or `rate_per_s` directly.
     Sustained {
+        #[serde(deserialize_with = "users_field")]
         users: u32,
         #[serde(default)]
         posts_per_user_per_day: Option<f64>,
@@ -107,6 +115,17 @@ pub enum Load {
         #[serde(default)]
         max_in_flight: Option<u32>,
     },
+}
+
+/// `load.users` as any integer, so that a negative or huge one is named (serde's own message
+/// names neither the field nor the limit).
+fn users_field<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let n = i64::deserialize(d)?;
+    u32::try_from(n).map_err(|_| {
+        serde::de::Error::custom(format!(
+            "field `load.users`: {n} is outside 1 to {MAX_USERS}"
+        ))
+    })
 }
 
 impl Load {
@@ -219,14 +238,20 @@ impl Scenario {
                 format!("must be between 0 and 1, got {}", self.image_prompt_share),
             ));
         }
-        if !(self.request_timeout_s > 0.0 && self.request_timeout_s.is_finite()) {
+        if !(self.request_timeout_s > 0.0 && self.request_timeout_s <= MAX_TIMEOUT_S) {
             return Err((
                 "request_timeout_s",
-                "must be a positive number of seconds".into(),
+                format!(
+                    "{} is not a number of seconds from 0 to {MAX_TIMEOUT_S} (0 excluded)",
+                    self.request_timeout_s
+                ),
             ));
         }
-        if self.load.users() == 0 {
-            return Err(("load.users", "must be at least 1".into()));
+        if !(1..=MAX_USERS).contains(&self.load.users()) {
+            return Err((
+                "load.users",
+                format!("{} is outside 1 to {MAX_USERS}", self.load.users()),
+            ));
         }
         for t in &self.thresholds {
             if t.checks.is_empty() {
@@ -256,8 +281,26 @@ impl Scenario {
                     ),
                 ));
             }
+            if c.prompt_tokens > MAX_PROMPT_TOKENS {
+                return Err((
+                    field,
+                    format!(
+                        "prompt_tokens {} is more than {MAX_PROMPT_TOKENS} (the models' context window)",
+                        c.prompt_tokens
+                    ),
+                ));
+            }
             if c.max_tokens == 0 {
                 return Err((field, "max_tokens must be at least 1".into()));
+            }
+            if c.max_tokens > MAX_COMPLETION_TOKENS {
+                return Err((
+                    field,
+                    format!(
+                        "max_tokens {} is more than {MAX_COMPLETION_TOKENS} (the most the models write)",
+                        c.max_tokens
+                    ),
+                ));
             }
         }
         if let Load::Sustained {
@@ -266,6 +309,7 @@ impl Scenario {
             duration_s,
             arrival_multiplier,
             active_hours_per_day,
+            max_in_flight,
             ..
         } = &self.load
         {
@@ -285,11 +329,23 @@ impl Scenario {
                 _ => {}
             }
             let rate = self.load.rate_per_s().unwrap_or(0.0);
-            if !(rate > 0.0 && rate.is_finite()) {
-                return Err(("load", "the arrival rate must be positive".into()));
+            if !(rate > 0.0 && rate <= MAX_RATE_PER_S) {
+                return Err((
+                    "load",
+                    format!("the arrival rate ({rate} posts/s) must be above 0 and at most {MAX_RATE_PER_S}"),
+                ));
             }
-            if !(*duration_s > 0.0 && duration_s.is_finite()) {
-                return Err(("load.duration_s", "must be positive".into()));
+            if !(*duration_s > 0.0 && *duration_s <= MAX_DURATION_S) {
+                return Err((
+                    "load.duration_s",
+                    format!("{duration_s} is not a number of seconds from 0 to {MAX_DURATION_S} (0 excluded)"),
+                ));
+            }
+            if let Some(n) = max_in_flight.filter(|n| !(1..=MAX_USERS).contains(n)) {
+                return Err((
+                    "load.max_in_flight",
+                    format!("{n} is outside 1 to {MAX_USERS}"),
+                ));
             }
             if arrival_multiplier.is_some_and(|m| m.is_nan() || m <= 0.0) {
                 return Err(("load.arrival_multiplier", "must be positive".into()));
@@ -348,9 +404,12 @@ pub fn load(name_or_path: &str) -> Result<(String, Scenario), ScenarioError> {
             ),
         });
     }
-    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
-        file: name_or_path.to_string(),
-        message: format!("cannot read: {e}"),
+    let text = crate::limits::read_text(path, crate::limits::MAX_TEXT_FILE_BYTES).map_err(|e| {
+        ScenarioError {
+            // The message names the path already.
+            file: "scenario".into(),
+            message: e,
+        }
     })?;
     Scenario::parse(name_or_path, &text).map(|s| (name_or_path.to_string(), s))
 }

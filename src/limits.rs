@@ -1,0 +1,146 @@
+//! Upper bounds on what postload accepts from its inputs (options, data files, logs) and from a
+//! target (headers, usage, bodies), so that no input makes it panic, hang or grow without bound.
+//! Each limit is checked before anything runs, and its message says the limit; `docs/limits.md`
+//! gives each value and why.
+
+use std::io::Read;
+use std::path::Path;
+use std::time::Duration;
+
+/// Goose users of one case (`--users`, `load.users`, `load.max_in_flight`, `--validate-users`).
+/// Each is a task with its own HTTP client; the planning note asks about 50 and 100.
+pub const MAX_USERS: u32 = 10_000;
+
+/// Prompt tokens of one call: the context window of the catalog's models (gpt-4o and
+/// gpt-4o-mini, 128,000 tokens). The prompt text is built, and counted, before the first send.
+pub const MAX_PROMPT_TOKENS: u32 = 128_000;
+
+/// `max_tokens` of one call: the most either catalog model writes (16,384 tokens).
+pub const MAX_COMPLETION_TOKENS: u32 = 16_384;
+
+/// Repetitions of a run (`--repeat`, `--validate-repeat`).
+pub const MAX_REPEAT: u32 = 100;
+
+/// `--time-scale K`: the largest K shown to agree with K = 1 (README, `cargo bench --bench
+/// timescale`: within 7 % at K = 20). Past it the harness's own milliseconds, multiplied by K,
+/// distort the figures (K = 1,000 read a p50 of 15.77 s for 6.84 s).
+pub const MAX_TIME_SCALE: f64 = 20.0;
+
+/// Seconds a request may be given (`request_timeout_s`, `--wait-for-target`).
+pub const MAX_TIMEOUT_S: f64 = 3_600.0;
+
+/// Seconds of a sustained load (`load.duration_s`): a week.
+pub const MAX_DURATION_S: f64 = 7.0 * 86_400.0;
+
+/// Posts per second of a sustained load.
+pub const MAX_RATE_PER_S: f64 = 10_000.0;
+
+/// Bytes of a target's response body postload reads (a chat completion is a few KB).
+pub const MAX_BODY_BYTES: usize = 16 << 20;
+
+/// Bytes of a text file users edit: scenario, gate, claims and each mocks/ file.
+pub const MAX_TEXT_FILE_BYTES: u64 = 1 << 20;
+
+/// Bytes of a result.json (`report`, `check`, `compare`, `plan --result`). The default run's
+/// (4 cases, 300 posts) is 70 KB; a case keeps at most 5,000 sampled posts.
+pub const MAX_RESULT_BYTES: u64 = 256 << 20;
+
+/// Bytes of an interval log (`merge`). A run's log is a few KB per case.
+pub const MAX_HLOG_BYTES: u64 = 64 << 20;
+
+/// Counters one histogram of an interval log may claim (its range and precision set how many
+/// the decoder allocates). postload's own (1 µs to 1 h, 3 significant figures) have 23,552.
+pub const MAX_HLOG_COUNTERS: u64 = 1 << 20;
+
+/// Samples one histogram, or one merged tag, may hold: 2^53, where a count is still exact as
+/// an f64 (percentiles are computed in f64) and far from u64 overflow.
+pub const MAX_HLOG_COUNT: u64 = 1 << 53;
+
+/// Distinct tags a merge keeps (postload writes 5).
+pub const MAX_HLOG_TAGS: usize = 64;
+
+/// Milliseconds of a latency-profile time (TTFT percentiles, a fixed latency): OpenAI's SDK
+/// gives up on a request after 600 s.
+pub const MAX_PROFILE_MS: f64 = 600_000.0;
+
+/// Reads at most `limit` bytes of `path`; more is an error naming the file and the limit
+/// (`/dev/zero` must not be read forever).
+pub fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, String> {
+    let file =
+        std::fs::File::open(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    let mut bytes = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    if bytes.len() as u64 > limit {
+        return Err(format!(
+            "{}: larger than {}, the most postload reads of such a file",
+            path.display(),
+            size(limit)
+        ));
+    }
+    Ok(bytes)
+}
+
+/// [`read_bounded`] as UTF-8 text.
+pub fn read_text(path: &Path, limit: u64) -> Result<String, String> {
+    String::from_utf8(read_bounded(path, limit)?)
+        .map_err(|_| format!("{}: not UTF-8 text", path.display()))
+}
+
+/// `limit` in words: `1 MiB`, `256 MiB`.
+pub fn size(limit: u64) -> String {
+    if limit >= 1 << 20 && limit % (1 << 20) == 0 {
+        format!("{} MiB", limit >> 20)
+    } else {
+        format!("{limit} bytes")
+    }
+}
+
+/// A number for a message: `1e300`, not three hundred digits.
+pub fn num(v: f64) -> String {
+    if v.is_finite() && v.abs() >= 1e9 {
+        format!("{v:e}")
+    } else {
+        format!("{v}")
+    }
+}
+
+/// Seconds as a `Duration`, total: NaN and negatives are zero, and anything past `max` (or
+/// past what a `Duration` holds) is `max`.
+pub fn secs(s: f64, max: Duration) -> Duration {
+    if s.is_nan() || s <= 0.0 {
+        return Duration::ZERO;
+    }
+    Duration::try_from_secs_f64(s).map_or(max, |d| d.min(max))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secs_is_total() {
+        let max = Duration::from_secs(10);
+        assert_eq!(secs(1.5, max), Duration::from_millis(1_500));
+        assert_eq!(secs(1e300, max), max);
+        assert_eq!(secs(f64::INFINITY, max), max);
+        assert_eq!(secs(f64::NAN, max), Duration::ZERO);
+        assert_eq!(secs(-3.0, max), Duration::ZERO);
+    }
+
+    #[test]
+    fn reading_dev_zero_stops_at_the_limit() {
+        let e = read_bounded(Path::new("/dev/zero"), 1 << 20).unwrap_err();
+        assert!(e.contains("/dev/zero") && e.contains("1 MiB"), "{e}");
+    }
+
+    #[test]
+    fn a_file_at_the_limit_is_read() {
+        let p = std::env::temp_dir().join(format!("postload-limits-{}", std::process::id()));
+        std::fs::write(&p, [b'x'; 16]).unwrap();
+        assert_eq!(read_bounded(&p, 16).unwrap().len(), 16);
+        assert!(read_bounded(&p, 15).unwrap_err().contains("15 bytes"));
+        let _ = std::fs::remove_file(p);
+    }
+}

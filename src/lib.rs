@@ -427,6 +427,11 @@ fn load_result(path: &std::path::Path) -> anyhow::Result<report::RunResult> {
     let result: report::RunResult = serde_json::from_str(&text).map_err(|e| {
         config::ConfigError(format!("{}: not a postload result: {e}", path.display()))
     })?;
+    // What reads a result sizes things by its numbers (the charts bin latencies).
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| config::ConfigError(format!("{}: {e}", path.display())))?;
+    limits::check_result_numbers(&value)
+        .map_err(|e| config::ConfigError(format!("{}: {e}", path.display())))?;
     if result.schema != report::RESULT_SCHEMA {
         return Err(config::ConfigError(format!(
             "{}: field `schema`: `{}` is not `{}`",

@@ -97,6 +97,59 @@ pub fn size(limit: u64) -> String {
     }
 }
 
+/// The largest number a result.json may hold (counts, tokens, USD), seeds apart: 10^12.
+pub const MAX_RESULT_NUMBER: f64 = 1e12;
+/// The largest time in milliseconds (a field named `*_ms`) a result.json may hold: 10^9 ms,
+/// 11.6 days (a week-long sustained run with its last post's retries). Charts bin by it.
+pub const MAX_RESULT_MS: f64 = 1e9;
+
+/// Checks every number of a result.json against [`MAX_RESULT_NUMBER`] and [`MAX_RESULT_MS`]
+/// (what reads a result, charts above all, sizes things by them); the error names the field
+/// by its JSON path.
+pub fn check_result_numbers(v: &serde_json::Value) -> Result<(), String> {
+    fn walk(v: &serde_json::Value, path: &mut String, key: &str) -> Result<(), String> {
+        use serde_json::Value;
+        match v {
+            Value::Number(n) if key != "seed" => {
+                let x = n.as_f64().unwrap_or(f64::INFINITY);
+                let max = if key.ends_with("_ms") {
+                    MAX_RESULT_MS
+                } else {
+                    MAX_RESULT_NUMBER
+                };
+                if x.abs() > max {
+                    return Err(format!(
+                        "field `{}`: {} is more than {} in size",
+                        path.trim_start_matches('.'),
+                        num(x),
+                        num(max)
+                    ));
+                }
+            }
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    let len = path.len();
+                    path.push_str(&format!("[{i}]"));
+                    walk(item, path, key)?;
+                    path.truncate(len);
+                }
+            }
+            Value::Object(map) => {
+                for (k, item) in map {
+                    let len = path.len();
+                    path.push('.');
+                    path.push_str(k);
+                    walk(item, path, k)?;
+                    path.truncate(len);
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+    walk(v, &mut String::new(), "")
+}
+
 /// A number for a message: `1e300`, not three hundred digits.
 pub fn num(v: f64) -> String {
     if v.is_finite() && v.abs() >= 1e9 {
@@ -118,6 +171,19 @@ pub fn secs(s: f64, max: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_result_number_past_its_limit_is_named_by_path() {
+        let v = serde_json::json!({"seed": 18446744073709551615u64, "cases": [{"duration_ms": 5.0}, {"posts_sample": [{"latency_ms": 1e300}]}]});
+        let e = check_result_numbers(&v).unwrap_err();
+        assert!(
+            e.contains("cases[1].posts_sample[0].latency_ms") && e.contains("1e300"),
+            "{e}"
+        );
+        let ok = serde_json::json!({"seed": 18446744073709551615u64, "tokens": 1e12, "makespan_ms": 1e9});
+        assert!(check_result_numbers(&ok).is_ok());
+        assert!(check_result_numbers(&serde_json::json!({"makespan_ms": 1.1e9})).is_err());
+    }
 
     #[test]
     fn secs_is_total() {

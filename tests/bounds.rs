@@ -433,3 +433,19 @@ async fn a_retry_after_of_1e300_is_ignored_and_the_run_ends() {
     assert_eq!(c["calls"]["http_429"], 6);
     assert_eq!(c["calls"]["retries"], 4);
 }
+
+#[test]
+fn report_of_a_result_with_a_latency_of_1e300_is_exit_2_not_a_panic() {
+    // The latency chart made one bin per 0.25 s up to the slowest post: 4e302 bins.
+    let text = std::fs::read_to_string("tests/fixtures/result-default-run.json").unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["cases"][1]["posts_sample"][0]["latency_ms"] = serde_json::json!(1e300);
+    let dir = tempdir("report-1e300");
+    let file = dir.join("result.json");
+    std::fs::write(&file, serde_json::to_vec(&v).unwrap()).unwrap();
+    postload().arg("report").arg(&file).assert().code(2).stderr(
+        contains("result.json")
+            .and(contains("cases[1].posts_sample[0].latency_ms"))
+            .and(contains("1e9")),
+    );
+}

@@ -303,7 +303,7 @@ impl Exporter for HlogExporter {
                 let bytes = hlog::write_log(
                     &comment,
                     start,
-                    std::time::Duration::from_secs_f64(c.duration_ms.max(0.0) / 1000.0),
+                    crate::limits::secs(c.duration_ms / 1000.0, std::time::Duration::MAX),
                     &hists,
                 );
                 Ok((format!("hlog/{}.hlog", c.slug()), bytes))

@@ -449,3 +449,30 @@ fn report_of_a_result_with_a_latency_of_1e300_is_exit_2_not_a_panic() {
             .and(contains("1e9")),
     );
 }
+
+#[test]
+fn plan_with_posts_per_day_of_1e300_is_refused_not_a_hang() {
+    // 100 users × 1e300 posts a day: the simulation would never end.
+    let dir = tempdir("plan-posts");
+    postload()
+        .args([
+            "plan",
+            "--quiet",
+            "--users",
+            "100",
+            "--posts-per-day",
+            "1e300",
+        ])
+        .arg("--report-dir")
+        .arg(&dir)
+        .assert()
+        .code(2)
+        .stderr(contains("--posts-per-day").and(contains("1000000")));
+    postload()
+        .args(["plan", "--quiet", "--users", "4000000000"])
+        .arg("--report-dir")
+        .arg(&dir)
+        .assert()
+        .code(2)
+        .stderr(contains("--users 4000000000"));
+}

@@ -177,6 +177,9 @@ pub const PLAN_SCHEMA: &str = "postload.plan.v1";
 #[error("{0}")]
 pub struct PlanError(pub String);
 
+/// Posts one cell of the plan may simulate.
+pub const MAX_PLAN_POSTS: f64 = 1_000_000.0;
+
 /// Posts per day of `users` at the spec's load (a burst: the note's middle case, 5 a day).
 fn posts_per_day(spec: &PlanSpec, users: u32) -> f64 {
     users as f64 * spec.posts_per_user_per_day.unwrap_or(5.0)
@@ -383,6 +386,25 @@ pub fn check(spec: &PlanSpec, catalog: &Catalog) -> Result<(), PlanError> {
         }
         if !(spec.days > 0.0 && spec.days <= 31.0) {
             return e("--days: must be in (0, 31]".into());
+        }
+    }
+    // A cell's posts, the planner's cost: the benchmarked million takes about a second and
+    // up to 580 MB (README, `cargo bench --bench plan`).
+    for &users in &spec.users {
+        let posts = match spec.posts_per_user_per_day {
+            None => users as f64,
+            Some(_) => posts_per_day(spec, users) * spec.days,
+        };
+        if posts > MAX_PLAN_POSTS {
+            return e(format!(
+                "--users {users}{}: {} posts in a cell, more than {MAX_PLAN_POSTS} (the most the planner is measured to simulate in about a second)",
+                spec.posts_per_user_per_day.map_or(String::new(), |p| format!(
+                    " × --posts-per-day {} × --days {}",
+                    crate::limits::num(p),
+                    spec.days
+                )),
+                crate::limits::num(posts.round())
+            ));
         }
     }
     Ok(())

@@ -124,7 +124,7 @@ pub struct PlanArgs {
     /// print its p50, p95, makespan and success beside the planner's.
     #[arg(long)]
     pub validate: bool,
-    /// With --validate: run the live side this many times faster (see `run --time-scale`).
+    /// With --validate: run the live side this many times faster (see `run --time-scale`; 1 to 20).
     #[arg(long, value_name = "K", default_value_t = 1.0)]
     pub time_scale: f64,
     /// With --validate: seeds per case, each run live and simulated with the same draws (each
@@ -187,7 +187,7 @@ pub struct RunArgs {
     /// Repeatable. Default: burst-50 and burst-100.
     #[arg(long, value_name = "NAME|PATH")]
     pub scenario: Vec<String>,
-    /// Override the scenarios' user count.
+    /// Override the scenarios' user count (1 to 10,000).
     #[arg(long)]
     pub users: Option<u32>,
     /// Override the scenarios' model.
@@ -248,7 +248,7 @@ pub struct RunArgs {
     pub resolve: Vec<String>,
     /// Run K times faster: the stub's latencies and bucket refill and the run's backoffs,
     /// arrivals and timeouts all scale together, and results are reported in modelled time.
-    /// (A separate `postload stub` needs the same --time-scale.)
+    /// (A separate `postload stub` needs the same --time-scale.) 1 to 20.
     #[arg(long, value_name = "K")]
     pub time_scale: Option<f64>,
     /// Embedded stub: serve every call with this constant latency instead of the model's profile.
@@ -264,7 +264,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub claims: Option<std::path::PathBuf>,
     /// Run every scenario × tier K times (seeds seed, seed+1, ...), keeping each repetition;
-    /// `postload compare` pools them.
+    /// `postload compare` pools them. 1 to 100.
     #[arg(long, value_name = "K")]
     pub repeat: Option<u32>,
     /// Check these thresholds after the run: exit 1 if one fails (see gates/).
@@ -400,7 +400,7 @@ pub struct StubOptions {
     #[arg(long, value_enum, default_value_t = PromptEstimateArg::Tokens)]
     pub prompt_estimate: PromptEstimateArg,
     /// Run K times faster than the wall clock: latencies and bucket refill scale together (the
-    /// client's timers must use the same K, as `postload run --time-scale K` does).
+    /// client's timers must use the same K, as `postload run --time-scale K` does). 1 to 20.
     #[arg(long, value_name = "K", default_value_t = 1.0)]
     pub time_scale: f64,
 }

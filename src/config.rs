@@ -21,6 +21,18 @@ pub fn catalog(opts: &StubOptions) -> Result<Arc<Catalog>, ConfigError> {
     catalog_from(opts.mocks.as_deref())
 }
 
+/// A latency option in milliseconds (`--latency-ms`, `--slow-ms`): at most what a latency
+/// profile may give.
+fn latency_ms(option: &str, ms: Option<u64>) -> Result<Option<Duration>, ConfigError> {
+    match ms {
+        Some(ms) if ms as f64 > crate::limits::MAX_PROFILE_MS => Err(ConfigError(format!(
+            "{option} {ms}: give at most {} ms (OpenAI's SDK gives up after 600 s)",
+            crate::limits::MAX_PROFILE_MS
+        ))),
+        ms => Ok(ms.map(Duration::from_millis)),
+    }
+}
+
 pub fn stub_config(opts: &StubOptions) -> Result<StubConfig, ConfigError> {
     let catalog = catalog(opts)?;
     let mut c = StubConfig::new(catalog);
@@ -30,7 +42,7 @@ pub fn stub_config(opts: &StubOptions) -> Result<StubConfig, ConfigError> {
     c.tier = opts.tier;
     c.seed = opts.seed;
     c.retry_after = opts.retry_after;
-    c.fixed_latency = opts.latency_ms.map(Duration::from_millis);
+    c.fixed_latency = latency_ms("--latency-ms", opts.latency_ms)?;
     c.missing_max_tokens_reserve = opts.missing_max_tokens;
     c.retain_limit = opts.retain;
     c.idle_timeout = Duration::from_secs(opts.idle_timeout);
@@ -48,7 +60,7 @@ pub fn stub_config(opts: &StubOptions) -> Result<StubConfig, ConfigError> {
         server_error_share: opts.fault_500,
         overloaded_share: opts.fault_503,
         slow_share: opts.slow_share,
-        slow_extra: Duration::from_millis(opts.slow_ms),
+        slow_extra: latency_ms("--slow-ms", Some(opts.slow_ms))?.unwrap_or_default(),
         first_n_429: opts.first_429,
     };
     c.validate().map_err(|m| {
@@ -322,7 +334,7 @@ pub fn run_config(
         }
         None => {
             let mut c = StubConfig::new(Arc::clone(&catalog));
-            c.fixed_latency = args.latency_ms.map(Duration::from_millis);
+            c.fixed_latency = latency_ms("--latency-ms", args.latency_ms)?;
             c.retry_after = args.retry_after;
             Target::Embedded(c)
         }

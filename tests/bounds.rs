@@ -476,3 +476,12 @@ fn plan_with_posts_per_day_of_1e300_is_refused_not_a_hang() {
         .code(2)
         .stderr(contains("--users 4000000000"));
 }
+
+#[test]
+fn a_fixed_latency_past_ten_minutes_is_refused() {
+    // --latency-ms 18446744073709551615 held every post until its timeout.
+    let mut a = run_args("latency-ms");
+    a.latency_ms = Some(u64::MAX);
+    let e = config_error(&a);
+    assert!(e.contains("--latency-ms") && e.contains("600000"), "{e}");
+}

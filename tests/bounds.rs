@@ -53,6 +53,13 @@ fn plan_with_a_p99_99_of_1e300_is_exit_2_not_a_panic() {
                 .and(contains("profiles.gpt-4o.ttft_ms.p99_99"))
                 .and(contains("600000")),
         );
+    // The stub refuses the profile too (its threads panicked drawing from it).
+    postload()
+        .args(["stub", "--port", "0", "--mocks"])
+        .arg(&dir)
+        .assert()
+        .code(2)
+        .stderr(contains("profiles.gpt-4o.ttft_ms.p99_99"));
 }
 
 #[test]

@@ -269,7 +269,7 @@ impl App {
                 Ok(r) => {
                     let status = r.status().as_u16();
                     let headers = r.headers().clone();
-                    match r.bytes().await {
+                    match crate::run::post::read_body(r).await {
                         Ok(bytes) if status == 200 => {
                             let v: Value =
                                 serde_json::from_slice(&bytes).map_err(|_| Upstream {

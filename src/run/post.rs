@@ -672,7 +672,7 @@ impl CaseContext {
 
 /// A response's body, read up to [`MAX_BODY_BYTES`]: past it the rest is dropped unread (and
 /// the cut body does not parse), so a target cannot make postload buffer without end.
-async fn read_body(mut response: reqwest::Response) -> Result<Vec<u8>, reqwest::Error> {
+pub(crate) async fn read_body(mut response: reqwest::Response) -> Result<Vec<u8>, reqwest::Error> {
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await? {
         let room = MAX_BODY_BYTES - body.len();

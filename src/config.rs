@@ -111,7 +111,7 @@ pub fn run_config(
         if let Some(users) = args.users {
             if !(1..=MAX_USERS).contains(&users) {
                 return Err(ConfigError(format!(
-                    "--users {users}: give 1 to {MAX_USERS} (each user is a task with its own HTTP client)"
+                    "--users {users}: give 1 to {MAX_USERS} (each is a Goose user, a task of its own)"
                 )));
             }
             match &mut s.load {

@@ -52,15 +52,17 @@ pub const MAX_RESULT_BYTES: u64 = 256 << 20;
 pub const MAX_HLOG_BYTES: u64 = 64 << 20;
 
 /// Counters one histogram of an interval log may claim (its range and precision set how many
-/// the decoder allocates). postload's own (1 µs to 1 h, 3 significant figures) have 23,552.
-pub const MAX_HLOG_COUNTERS: u64 = 1 << 20;
+/// the decoder allocates). postload's own (1 µs to 1 h, 3 significant figures) have 23,552; 4
+/// figures over an hour of nanoseconds need 475,136. With [`MAX_HLOG_TAGS`] this bounds a
+/// merge's counters to 32 × 4 MiB.
+pub const MAX_HLOG_COUNTERS: u64 = 1 << 19;
 
 /// Samples one histogram, or one merged tag, may hold: 2^53, where a count is still exact as
 /// an f64 (percentiles are computed in f64) and far from u64 overflow.
 pub const MAX_HLOG_COUNT: u64 = 1 << 53;
 
 /// Distinct tags a merge keeps (postload writes 5).
-pub const MAX_HLOG_TAGS: usize = 64;
+pub const MAX_HLOG_TAGS: usize = 32;
 
 /// Milliseconds of a latency-profile time (TTFT percentiles, a fixed latency): OpenAI's SDK
 /// gives up on a request after 600 s.

@@ -320,8 +320,11 @@ mod tests {
                 "{low} {high} {digits}"
             );
         }
-        // postload's own: 23 × 1,024.
+        // postload's own: (22 buckets + 1) × 1,024.
         assert_eq!(counters(1, 3_600_000_000, 3), 23_552);
+        // 4 figures over an hour of nanoseconds: 2^15 sub-buckets reach 3.6e12 after 27
+        // doublings, so (28 + 1) × 16,384.
+        assert_eq!(counters(1, 3_600_000_000_000, 4), 475_136);
     }
 
     #[test]

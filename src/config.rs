@@ -290,6 +290,8 @@ pub fn run_config(
         }
     }
 
+    // Its range first: past the cap the figures are wrong wherever the clock is.
+    let time_scale = time_scale(args.time_scale.unwrap_or(1.0))?;
     // A time scale needs a clock postload controls: its embedded stub, or a `postload stub` at
     // the same K. A service's or a real endpoint's latencies would be multiplied by K.
     if let Some(k) = args.time_scale.filter(|k| *k != 1.0) {
@@ -375,7 +377,7 @@ pub fn run_config(
         stop,
         hurry: crate::stop::hurry_flag(),
         claims,
-        time_scale: time_scale(args.time_scale.unwrap_or(1.0))?,
+        time_scale,
         repeat: match args.repeat {
             Some(k) if !(1..=MAX_REPEAT).contains(&k) => {
                 return Err(ConfigError(format!("--repeat {k}: give 1 to {MAX_REPEAT}")))

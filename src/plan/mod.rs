@@ -389,7 +389,7 @@ pub fn check(spec: &PlanSpec, catalog: &Catalog) -> Result<(), PlanError> {
         }
     }
     // A cell's posts, the planner's cost: the benchmarked million takes about a second and
-    // up to 580 MB (README, `cargo bench --bench plan`).
+    // up to 580 MB (docs/benchmarks.md, `cargo bench --bench plan`).
     for &users in &spec.users {
         let posts = match spec.posts_per_user_per_day {
             None => users as f64,

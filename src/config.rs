@@ -443,8 +443,8 @@ pub fn gates(path: &std::path::Path) -> Result<Vec<crate::gate::Gate>, ConfigErr
 pub fn claims(
     path: Option<&std::path::Path>,
     catalog: &Catalog,
-) -> Result<crate::report::claims::ClaimsFile, ConfigError> {
-    use crate::report::claims;
+) -> Result<crate::claims::ClaimsFile, ConfigError> {
+    use crate::claims;
     let (file, parsed) = match path {
         None => (
             "scenarios/claims.toml".to_string(),

@@ -1,6 +1,7 @@
 //! postload: measure an OpenAI-backed marketing-post service under load, against the real
 //! service or a faithful OpenAI stub. `main` parses the command line and calls [`run`].
 
+pub mod claims;
 pub mod cli;
 pub mod clock;
 pub mod compare;
@@ -16,6 +17,7 @@ pub mod run;
 pub mod scenario;
 pub mod stop;
 pub mod stub;
+pub mod threshold;
 
 use cli::{Cli, Command, RunArgs, StubArgs};
 
@@ -189,7 +191,7 @@ async fn run_scenarios(args: RunArgs) -> anyhow::Result<Outcome> {
         .transpose()?
         .unwrap_or_default();
     for p in &config.scenarios {
-        gates.extend(p.scenario.gates());
+        gates.extend(gate::of_scenario(&p.scenario));
     }
     if gates.is_empty() && args.junit.is_some() {
         return Err(config::ConfigError(

@@ -12,10 +12,10 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use self::sim::{simulate, Arrivals, PostShape, SimExtra, SimInput, Strategy};
+use crate::claims::{Check, ClaimsFile};
 use crate::metrics::cost::DAYS_PER_MONTH;
 use crate::openai::bucket::{Limits, RejectedCost};
 use crate::openai::catalog::Catalog;
-use crate::report::claims::{Check, ClaimsFile};
 use crate::scenario::prompts::PostPlan;
 use crate::scenario::Prompts;
 
@@ -586,8 +586,7 @@ mod tests {
     #[test]
     fn the_notes_monthly_table_is_reproduced_exactly_from_its_per_post_figures() {
         let claims: ClaimsFile =
-            crate::report::claims::parse("claims.toml", crate::report::claims::EMBEDDED_CLAIMS)
-                .unwrap();
+            crate::claims::parse("claims.toml", crate::claims::EMBEDDED_CLAIMS).unwrap();
         let rows = monthly_table(&claims, &[], &Default::default());
         assert_eq!(rows.len(), 12);
         for r in &rows {
@@ -598,9 +597,7 @@ mod tests {
     #[test]
     fn tier_1_cannot_take_a_gpt_4o_burst_and_the_lowest_tier_is_found() {
         let c = Catalog::embedded();
-        let claims =
-            crate::report::claims::parse("claims.toml", crate::report::claims::EMBEDDED_CLAIMS)
-                .unwrap();
+        let claims = crate::claims::parse("claims.toml", crate::claims::EMBEDDED_CLAIMS).unwrap();
         let r = plan(&c, &spec(), &claims, &Default::default()).unwrap();
         assert_eq!(r.cells.len(), 2 * 2 * 2 * 3);
         let cell = |m: &str, t: u8, u: u32, s: Strategy| {

@@ -17,13 +17,13 @@ use goose::goose::{Scenario as GooseScenario, Transaction};
 use goose::GooseAttack;
 
 use self::post::{Arrivals, CaseContext, CaseSetup, ClientFactory, SpendGuard, Start, Work};
+use crate::claims::ClaimsFile;
 use crate::metrics::budget::{worst_case_usd, Budget, BudgetInfo};
 use crate::metrics::Recorder;
 use crate::metrics::TokenSource;
 use crate::openai::catalog::Catalog;
 use crate::openai::latency::Profile;
 use crate::report::charts::ChartExporter;
-use crate::report::claims::ClaimsFile;
 use crate::report::markdown::{HtmlExporter, MarkdownExporter};
 use crate::report::{
     summary, CaseInputs, CaseResult, HlogExporter, JsonExporter, PriceInfo, ProfileInfo,

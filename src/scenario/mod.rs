@@ -197,20 +197,6 @@ pub struct ScenarioThresholds {
 }
 
 impl Scenario {
-    /// The scenario's thresholds as gates on its own cases.
-    pub fn gates(&self) -> Vec<crate::gate::Gate> {
-        self.thresholds
-            .iter()
-            .map(|t| crate::gate::Gate {
-                scenario: Some(self.name.clone()),
-                tier: t.tier,
-                thresholds: t.checks.iter().filter_map(|c| c.parse().ok()).collect(),
-            })
-            .collect()
-    }
-}
-
-impl Scenario {
     /// Parses and checks a scenario's text; `file` names it in errors.
     pub fn parse(file: &str, text: &str) -> Result<Self, ScenarioError> {
         let err = |message: String| ScenarioError {
@@ -258,7 +244,7 @@ impl Scenario {
                 return Err(("thresholds.checks", "empty".into()));
             }
             for c in &t.checks {
-                c.parse::<crate::gate::Threshold>()
+                c.parse::<crate::threshold::Threshold>()
                     .map_err(|m| ("thresholds.checks", m))?;
             }
             if t.tier.is_some_and(|tier| !self.tiers.contains(&tier)) {
@@ -495,7 +481,7 @@ mod tests {
         let base = "name = \"x\"\nmodel = \"gpt-4o\"\ntiers = [1, 2]\n[load]\nkind = \"burst\"\nusers = 5\n";
         let ok = format!("{base}[[thresholds]]\ntier = 2\nchecks = [\"post.p95_ms <= 9000\"]\n");
         let s = Scenario::parse("s.toml", &ok).unwrap();
-        let gates = s.gates();
+        let gates = crate::gate::of_scenario(&s);
         assert_eq!(gates.len(), 1);
         assert_eq!(
             (gates[0].scenario.as_deref(), gates[0].tier),

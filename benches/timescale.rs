@@ -24,9 +24,9 @@ mod common;
 use common::env_or;
 
 use postload::cli::{RetryArg, RunArgs};
+use postload::commands::validate::{ratio, Figures};
 use postload::config::run_config;
 use postload::metrics::Measured;
-use postload::run::validate::{ratio, Figures};
 
 const CASES: [(&str, u8, RetryArg); 3] = [
     ("tier 2, sdk", 2, RetryArg::Sdk),

@@ -412,6 +412,43 @@ fn stub_time_scale(base_url: &str) -> Option<f64> {
     v.get("time_scale")?.as_f64()
 }
 
+/// `compare --tolerance`: a share (`0.1`) or a percentage (`10%`), finite and not negative.
+pub fn tolerance(text: &str) -> Result<f64, ConfigError> {
+    let t = text.trim();
+    match t.strip_suffix('%') {
+        Some(p) => p.trim().parse::<f64>().map(|v| v / 100.0),
+        None => t.parse::<f64>(),
+    }
+    .ok()
+    .filter(|v| v.is_finite() && *v >= 0.0)
+    .ok_or_else(|| {
+        ConfigError(format!(
+            "--tolerance `{t}`: give a share (0.1) or a percentage (10%)"
+        ))
+    })
+}
+
+/// `postload example-service`'s options as the service's configuration. An OpenAI base URL
+/// outside loopback would be billed: only with `--allow-remote-openai`.
+pub fn example_config(
+    args: &crate::cli::ExampleServiceArgs,
+) -> Result<crate::example::ExampleConfig, ConfigError> {
+    if !is_loopback("--openai-base-url", &args.openai_base_url)? && !args.allow_remote_openai {
+        return Err(ConfigError(format!(
+            "--openai-base-url `{}` is not on this machine: its calls would be billed; add --allow-remote-openai to mean it",
+            args.openai_base_url
+        )));
+    }
+    let mut cfg = crate::example::ExampleConfig::new(&args.openai_base_url);
+    cfg.model = args.model.clone();
+    cfg.memory_delay = Duration::from_millis(args.memory_ms);
+    cfg.retry = retry_policy(args.retry);
+    if let Ok(key) = std::env::var(&args.api_key_env) {
+        cfg.api_key = Some(crate::scenario::target::Secret::new(key));
+    }
+    Ok(cfg)
+}
+
 /// The first value that appears twice in `values`.
 fn first_repeat<T: PartialEq + Copy>(values: &[T]) -> Option<T> {
     values

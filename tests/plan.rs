@@ -3,10 +3,10 @@
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
+use postload::commands::validate::{compare, ratio};
 use postload::openai::catalog::Catalog;
 use postload::plan::sim::Strategy;
 use postload::plan::PlanSpec;
-use postload::run::validate::{compare, ratio};
 use postload::scenario::Prompts;
 
 use crate::common::{goose_lock, tempdir};

@@ -9,5 +9,6 @@ mod props;
 mod report;
 mod run;
 mod service;
+mod shape;
 mod stub;
 mod stub_safety;

@@ -5,7 +5,6 @@
 
 pub mod console;
 pub mod post;
-pub mod validate;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -191,9 +190,7 @@ pub async fn execute(cfg: RunConfig) -> anyhow::Result<RunResult> {
                 c.tier = first.scenario.tiers[0];
             }
             let listener = stub::bind_loopback(*port).map_err(|e| {
-                crate::config::ConfigError(format!(
-                    "--with-stub {port}: cannot listen on 127.0.0.1:{port}: {e}"
-                ))
+                anyhow::anyhow!("--with-stub {port}: cannot listen on 127.0.0.1:{port}: {e}")
             })?;
             let handle = stub::start_with_clock(
                 c,
@@ -700,11 +697,10 @@ async fn wait_until_answering(
             } else {
                 last.to_string()
             };
-            return Err(crate::config::ConfigError(format!(
+            anyhow::bail!(
                 "the service at {url} does not answer ({why}) after {:.0} s; start it with OPENAI_BASE_URL={openai_base_url} (or raise --wait-for-target)",
                 wait.as_secs_f64()
-            ))
-            .into());
+            );
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

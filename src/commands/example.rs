@@ -1,0 +1,21 @@
+//! `postload example-service`: the reference service shaped like the team's, until Ctrl-C.
+
+use crate::{cli, config, example, stub, Outcome};
+
+pub async fn serve(args: cli::ExampleServiceArgs) -> anyhow::Result<Outcome> {
+    let cfg = config::example_config(&args)?;
+    let listener = stub::bind_loopback(args.port).map_err(|e| {
+        config::ConfigError(format!(
+            "--port {}: cannot listen on 127.0.0.1:{}: {e}",
+            args.port, args.port
+        ))
+    })?;
+    let handle = example::start(cfg, listener).await?;
+    println!(
+        "example service: {} (POST /api/marketing-post), OpenAI calls to {}",
+        handle.url(),
+        args.openai_base_url
+    );
+    tokio::signal::ctrl_c().await?;
+    Ok(Outcome::Success)
+}

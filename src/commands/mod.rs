@@ -1,0 +1,96 @@
+//! One file per subcommand, each a thin edge over the pure core: it turns checked settings
+//! ([`crate::config`]) into a run, a plan or a report, and maps the result to an [`Outcome`].
+//! Helpers shared by several commands (loading a result, applying gates, the step summary) are
+//! here, written once.
+
+pub mod check;
+pub mod compare;
+pub mod example;
+pub mod merge;
+pub mod plan;
+pub mod report;
+pub mod run;
+pub mod stub;
+pub mod validate;
+
+use crate::{config, gate, limits, Outcome};
+
+/// Checks, prints each threshold with its measured value, writes JUnit, appends the table to
+/// `$GITHUB_STEP_SUMMARY` when set. Outcome: GateFailed if any threshold fails.
+fn apply_gates(
+    gates: &[gate::Gate],
+    result: &crate::report::RunResult,
+    junit: &std::path::Path,
+    quiet: bool,
+) -> anyhow::Result<Outcome> {
+    let checks = gate::evaluate(gates, result).map_err(config::ConfigError)?;
+    let failed = checks.iter().filter(|c| !c.pass).count();
+    if !quiet || failed > 0 {
+        print!("{}", gate::lines(&checks));
+        println!("gates: {} passed, {failed} failed", checks.len() - failed);
+    }
+    crate::report::write_atomic(junit, &gate::junit(&checks))?;
+    if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY") {
+        append_step_summary(std::path::Path::new(&summary), &gate::markdown(&checks))?;
+    }
+    Ok(if failed > 0 {
+        Outcome::GateFailed
+    } else {
+        Outcome::Success
+    })
+}
+
+/// Checks, before any load, that a file can be written at `path` (its folder exists and takes a
+/// new file): a probe file is created there and removed.
+fn check_writable(option: &str, path: &std::path::Path) -> Result<(), config::ConfigError> {
+    let bad = |why: String| config::ConfigError(format!("{option} {}: {why}", path.display()));
+    if path.is_dir() {
+        return Err(bad("is a directory".into()));
+    }
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let probe = parent.join(format!(".postload-probe-{}", std::process::id()));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .map_err(|e| bad(format!("cannot write there: {e}")))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
+/// Appends to GitHub's step summary file (it collects what each step appends).
+fn append_step_summary(path: &std::path::Path, markdown: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| anyhow::anyhow!("GITHUB_STEP_SUMMARY {}: {e}", path.display()))?;
+    writeln!(f, "{markdown}")?;
+    Ok(())
+}
+
+fn load_result(path: &std::path::Path) -> anyhow::Result<crate::report::RunResult> {
+    let text = limits::read_text(path, limits::MAX_RESULT_BYTES).map_err(config::ConfigError)?;
+    let result: crate::report::RunResult = serde_json::from_str(&text).map_err(|e| {
+        config::ConfigError(format!("{}: not a postload result: {e}", path.display()))
+    })?;
+    // What reads a result sizes things by its numbers (the charts bin latencies).
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| config::ConfigError(format!("{}: {e}", path.display())))?;
+    limits::check_result_numbers(&value)
+        .map_err(|e| config::ConfigError(format!("{}: {e}", path.display())))?;
+    if result.schema != crate::report::RESULT_SCHEMA {
+        return Err(config::ConfigError(format!(
+            "{}: field `schema`: `{}` is not `{}`",
+            path.display(),
+            result.schema,
+            crate::report::RESULT_SCHEMA
+        ))
+        .into());
+    }
+    Ok(result)
+}

@@ -1,0 +1,70 @@
+//! `postload run` (and `postload` alone): check everything, run the cases, apply the gates.
+
+use super::{append_step_summary, apply_gates, check_writable};
+use crate::{cli, config, gate, stop, Outcome};
+
+pub async fn run(args: cli::RunArgs) -> anyhow::Result<Outcome> {
+    let config = config::run_config(&args, stop::stop_flag())?;
+    // A gate file is checked before any load is sent: a typo must not cost a run. Scenarios'
+    // own [[thresholds]] join it (checked when the scenarios were loaded).
+    let mut gates: Vec<gate::Gate> = args
+        .gate
+        .as_deref()
+        .map(config::gates)
+        .transpose()?
+        .unwrap_or_default();
+    for p in &config.scenarios {
+        gates.extend(gate::of_scenario(&p.scenario));
+    }
+    if gates.is_empty() && args.junit.is_some() {
+        return Err(config::ConfigError(
+            "--junit: there is no gate to report (give --gate FILE, or [[thresholds]] in a scenario)".into(),
+        )
+        .into());
+    }
+    let planned: Vec<(&str, u8)> = config
+        .scenarios
+        .iter()
+        .flat_map(|p| {
+            p.scenario
+                .tiers
+                .iter()
+                .map(|t| (p.scenario.name.as_str(), *t))
+        })
+        .collect();
+    if let Some(m) = gate::unmatched(&gates, &planned) {
+        let file = args
+            .gate
+            .as_ref()
+            .map_or("the scenarios' thresholds".into(), |p| {
+                p.display().to_string()
+            });
+        return Err(config::ConfigError(format!("{file}: {m}")).into());
+    }
+    if let Some(junit) = &args.junit {
+        check_writable("--junit", junit)?;
+    }
+    let root = config.reports_root.clone();
+    let quiet = config.quiet;
+    let result = crate::run::execute(config).await?;
+    let dir = root.join(&result.run_id);
+    if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY") {
+        let md = std::fs::read_to_string(dir.join("report.md")).unwrap_or_default();
+        append_step_summary(std::path::Path::new(&summary), &md)?;
+    }
+    let budget_stopped = result.budget.as_ref().is_some_and(|b| b.stopped);
+    let outcome = if gates.is_empty() {
+        Outcome::Success
+    } else {
+        let junit = args.junit.unwrap_or_else(|| dir.join("junit.xml"));
+        apply_gates(&gates, &result, &junit, quiet)?
+    };
+    // A signal, then the budget stop win: the run is incomplete, whatever the gates say of what
+    // it measured.
+    Ok(if budget_stopped {
+        Outcome::BudgetStopped
+    } else {
+        outcome
+    }
+    .unless_interrupted())
+}

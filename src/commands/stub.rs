@@ -1,0 +1,33 @@
+//! `postload stub`: the OpenAI stub on 127.0.0.1 until Ctrl-C.
+
+use crate::{cli, clock, config, stub, Outcome};
+
+pub async fn serve(args: cli::StubArgs) -> anyhow::Result<Outcome> {
+    // Every option is checked before the port is bound.
+    let config = config::stub_config(&args.stub)?;
+    let scale = config::time_scale(args.stub.time_scale)?;
+    let listener = stub::bind_loopback(args.port).map_err(|e| {
+        config::ConfigError(format!("--port {}: cannot bind 127.0.0.1: {e}", args.port))
+    })?;
+    let (set, tier, seed) = (config.tier_set.clone(), config.tier, config.seed);
+    let handle = stub::start_with_clock(
+        config,
+        listener,
+        std::sync::Arc::new(clock::SystemClock::scaled(scale)),
+    )
+    .await?;
+    println!("OPENAI_BASE_URL={}", handle.base_url());
+    eprintln!(
+        "postload stub: tier {tier} of `{set}`, seed {seed}; stats at {}/__postload/stats; Ctrl-C stops",
+        handle.base_url().trim_end_matches("/v1")
+    );
+    tokio::signal::ctrl_c().await?;
+    let stats = handle.stats();
+    eprintln!(
+        "postload stub: served {} chat requests ({} ok, {} rate-limited)",
+        stats.chat_requests,
+        stats.status(200),
+        stats.rate_limited_total()
+    );
+    Ok(Outcome::Success)
+}

@@ -613,11 +613,28 @@ mod tests {
 
     #[test]
     fn the_tpm_bucket_admits_exactly_what_fits_and_the_sdk_gives_up() {
-        // 30,000 TPM: 31 image calls reserve 950 each = 29,450; the 32nd does not fit.
+        // By hand. 30,000 TPM, refilled at 500 tokens/s; calls of 1 s; SDK waits of
+        // 0.5 x (1 - 0.25u) s in [0.375, 0.5], then 1.0 x (1 - 0.25u) in [0.75, 1.0].
+        // t = 0: 40 image calls of 800 + 150 = 950 tokens: 31 fit (29,450), 550 left; 9 get 429.
+        // t in [0.375, 0.5]: their retries find at most 550 + 250 = 800 < 950: 9 more 429s.
+        //   Second 0 thus has 9 + 9 = 18 429s.
+        // t = 1.0: the 31 images answer; their captions reserve 1,050 + 100 + 200 = 1,350 each
+        //   against 550 + 500 = 1,050: 31 429s.
+        // t in [1.125, 1.5]: the 9 images' last retries; the first finds at least
+        //   550 + 562 = 1,112 >= 950 and goes; the other 8 find at most 1,300 - 950 + 188 < 950:
+        //   8 429s and 8 posts lost.
+        // t in [1.375, 1.5]: the captions' first retries find at most 1,300 - 950 = 350: 31 429s.
+        //   Second 1 thus has 31 + 8 + 31 = 70 429s.
+        // t in [2.125, 2.5]: the captions' last retries find at most 350 + 500 = 850 < 1,350:
+        //   31 429s and 31 posts lost. Only the one late image's post can still succeed.
         let (r, _) = simulate(&input(Arrivals::Burst { posts: 40 }, 30_000, Strategy::Sdk));
         let m = r.summarize(None, 40);
-        assert!(m.calls.http_429 > 0);
-        assert!(m.posts.failed > 0);
+        assert_eq!(m.timeline[0].rate_limited, 18, "{:?}", &m.timeline[..3]);
+        assert_eq!(m.timeline[1].rate_limited, 70, "{:?}", &m.timeline[..3]);
+        assert!(m.posts.ok <= 1, "{:?}", m.posts);
+        assert!(m.posts.failed >= 39, "{:?}", m.posts);
+        // 9 + 9 + 8 image 429s and 3 x 31 caption 429s, at least.
+        assert!(m.calls.http_429 >= 26 + 93, "{:?}", m.calls);
         assert_eq!(m.posts.ok + m.posts.failed, 40);
         assert_eq!(
             m.posts.failed_by_cause[&FailureCause::RateLimited],
@@ -693,8 +710,57 @@ mod tests {
         i.profile = c.profiles[&c.model("gpt-4o").unwrap().profile].clone();
         let (r, _) = simulate(&i);
         let m = r.summarize(None, 2_000);
-        // Two heavy-tailed calls writing up to 150 and 200 tokens: several seconds.
-        let p50 = m.post_latency_ms.ok.p50.unwrap();
-        assert!((3_000.0..9_000.0).contains(&p50), "{p50}");
+        // Each post's time by hand, with the stub's own `serve` and draw streams: the image call
+        // is attempt 1 of post p, the caption attempt 2; the caption's prompt is 1,050 tokens
+        // plus what the image call wrote. Nothing waits (no limit is near), so a post takes
+        // the two calls' times.
+        let mut limiter = RateLimiter::new(i.limits, i.rejected_cost, Duration::ZERO);
+        let call = |limiter: &mut RateLimiter, post: u64, attempt: u32, prompt: u32, max: u32| {
+            let req = CallRequest {
+                reserve: u64::from(prompt + max),
+                prompt_tokens: prompt,
+                max_tokens: Some(max),
+                n: 1,
+            };
+            let mut rng = draw_rng(i.seed, post_stream(post, attempt));
+            match serve(
+                limiter,
+                Duration::ZERO,
+                &req,
+                &i.profile,
+                &Faults::default(),
+                &mut rng,
+            ) {
+                Served::Ok {
+                    completion_tokens,
+                    timing,
+                    ..
+                } => (completion_tokens, timing.total),
+                other => panic!("{other:?}"),
+            }
+        };
+        let mut by_hand: Vec<f64> = (0..2_000u64)
+            .map(|p| {
+                let (wrote, image) = call(&mut limiter, p, 1, 800, 150);
+                let (_, caption) = call(&mut limiter, p, 2, 1_050 + wrote, 200);
+                (image + caption).as_secs_f64() * 1000.0
+            })
+            .collect();
+        by_hand.sort_by(f64::total_cmp);
+        // HdrHistogram's p50 is the value at rank 1,000 of 2,000, its max the largest, each to
+        // 3 significant figures.
+        let near = |got: Option<f64>, want: f64| (got.unwrap() - want).abs() <= want * 0.001;
+        assert!(
+            near(m.post_latency_ms.ok.p50, by_hand[999]),
+            "{:?} {}",
+            m.post_latency_ms.ok.p50,
+            by_hand[999]
+        );
+        assert!(
+            near(m.post_latency_ms.ok.max, by_hand[1_999]),
+            "{:?} {}",
+            m.post_latency_ms.ok.max,
+            by_hand[1_999]
+        );
     }
 }

@@ -377,6 +377,51 @@ mod tests {
     }
 
     #[test]
+    fn call_time_is_generation_plus_reading_exactly() {
+        // One speed (50 tokens/s) and 100 prompt tokens read per output token's time: a call
+        // writing 201 tokens for a 1,000-token prompt takes ttft + 200 / 50 + 1,000 / (100 x 50)
+        // = ttft + 4.0 + 0.2 s; the same call with a 6,000-token prompt reads 1.2 s instead.
+        let Profile::HeavyTail {
+            as_of,
+            source,
+            ttft_ms,
+            completion_tokens,
+            ..
+        } = gpt4o()
+        else {
+            unreachable!()
+        };
+        let p = Profile::HeavyTail {
+            as_of,
+            source,
+            ttft_ms,
+            output_tokens_per_s: Range {
+                min: 50.0,
+                max: 50.0,
+            },
+            prompt_tokens_per_output_token: 100.0,
+            completion_tokens,
+        };
+        let after_ttft = |prompt: u32| {
+            let c = p.draw_call(&mut ChaCha8Rng::seed_from_u64(7), prompt, 201);
+            (c.total - c.ttft).as_secs_f64()
+        };
+        assert!(
+            (after_ttft(1_000) - 4.2).abs() < 1e-9,
+            "{}",
+            after_ttft(1_000)
+        );
+        assert!(
+            (after_ttft(6_000) - 5.2).abs() < 1e-9,
+            "{}",
+            after_ttft(6_000)
+        );
+        // The reading term's share of the 6,000-token call: 1.2 of 5.2 s.
+        let reading = after_ttft(6_000) - after_ttft(0);
+        assert!((reading / after_ttft(6_000) - 1.2 / 5.2).abs() < 1e-9);
+    }
+
+    #[test]
     fn completion_lengths_follow_the_profile() {
         let p = gpt4o();
         let mut rng = ChaCha8Rng::seed_from_u64(3);

@@ -533,9 +533,11 @@ mod tests {
         limiter.admit(now, 10).unwrap();
         let rejection = limiter.admit(Duration::from_secs(61), 10).unwrap_err();
         assert_eq!(rejection.kind(), LimitKind::RequestsPerDay);
-        assert!(rejection
-            .message("gpt-4o-mini", ORG)
-            .contains("requests per day (RPD)"));
+        let m = rejection.message("gpt-4o-mini", ORG);
+        assert!(m.contains("requests per day (RPD)"), "{m}");
+        // One request a day refills over 86,400 s; 61 s after the first, the wait is
+        // 86,400 - 61 = 86,339 s = 23 h 58 min 59 s.
+        assert!(m.contains("Please try again in 23h58m59s."), "{m}");
     }
 
     #[test]

@@ -255,7 +255,11 @@ mod tests {
             31
         );
         assert_eq!(p.next_delay(6, &status(429), 0.5), None);
-        assert!(p.next_delay(5, &status(429), 1.0).unwrap() <= Duration::from_secs(60));
+        // The fifth retry's cap is 2^5 = 32 s (below the 60 s ceiling): u = 1 waits all of it.
+        assert_eq!(
+            p.next_delay(5, &status(429), 1.0),
+            Some(Duration::from_secs(32))
+        );
     }
 
     #[test]

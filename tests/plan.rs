@@ -264,6 +264,29 @@ fn plan_writes_its_table_json_markdown_and_charts() {
     assert_eq!(plan["schema"], "postload.plan.v1");
     // 1 model × 2 tiers × 2 user counts × 2 strategies.
     assert_eq!(plan["cells"].as_array().unwrap().len(), 8);
+    // The printed answers follow from the cells: for each user count and strategy, the lowest
+    // tier whose p95 is at most 12 s with every post successful (the default --min-success 1),
+    // or none. Worked out here from plan.json, not by the planner's own search.
+    let cells = plan["cells"].as_array().unwrap();
+    for users in [20, 60] {
+        for strategy in ["sdk", "queue"] {
+            let lowest = cells
+                .iter()
+                .filter(|c| c["users"] == users && c["strategy"] == strategy)
+                .filter(|c| c["success"] == 1.0 && c["p95_s"].as_f64().is_some_and(|p| p <= 12.0))
+                .map(|c| c["tier"].as_u64().unwrap())
+                .min();
+            let line = format!("  gpt-4o × {users} users, {strategy}: ");
+            let printed = stdout
+                .lines()
+                .find(|l| l.starts_with(&line))
+                .unwrap_or_else(|| panic!("{line} in {stdout}"));
+            match lowest {
+                Some(t) => assert!(printed.contains(&format!(": tier {t} (")), "{printed}"),
+                None => assert!(printed.ends_with("none of the tiers tried"), "{printed}"),
+            }
+        }
+    }
     // The note's monthly table, reproduced from its own per-post figures.
     // Beside it, the same loads at the fixture run's measured $/post (gpt-4o only: it ran no
     // gpt-4o-mini).

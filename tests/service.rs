@@ -646,8 +646,10 @@ async fn the_spend_guard_stops_at_the_cap_with_exit_3_and_writes_the_report() {
     let (prompt, _, completion) = s.tokens();
     let stub_cost = (prompt as f64 * 2.5 + completion as f64 * 10.0) / 1e6;
     assert!((spent - stub_cost).abs() < 1e-9, "{spent} vs {stub_cost}");
-    // 14 image calls fit under the cap at their worst case ($0.0035 each); none after it.
-    assert!(s.chat_requests <= 14, "{}", s.chat_requests);
+    // A post's image call reserves its worst case first: 800 x $2.50 + 150 x $10.00 per 1M =
+    // $0.0035. The 50 posts reserve at once: 0.05 / 0.0035 = 14.3, so exactly 14 fit, the
+    // 15th trips the guard, and the attack stops before anything else is sent.
+    assert_eq!(s.chat_requests, 14);
     let case = &r["cases"][0];
     assert!(u(&case["posts"]["failed_by_cause"]["budget_stopped"]) > 0);
     assert_eq!(r["interrupted"], false, "a budget stop is not a Ctrl-C");

@@ -23,12 +23,14 @@ pub mod threshold;
 use cli::{Cli, Command};
 
 /// How a command ended, when it ended without an error. Exit codes are part of the interface:
-/// 0 pass, 1 a gate failed, 2 usage/config/runtime error (an `Err` from [`run`]), 3 stopped by
+/// 0 pass, 1 a gate failed or compare found a regression, 2 usage/config/runtime error (an `Err` from [`run`]), 3 stopped by
 /// the budget guard, 128 + N stopped by signal N (130 SIGINT, 143 SIGTERM, 129 SIGHUP).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     Success,
     GateFailed,
+    /// `compare` found a regression beyond the tolerance.
+    Regression,
     BudgetStopped,
     /// Stopped by this signal; the report covers what was measured and says so.
     Interrupted(i32),
@@ -38,7 +40,7 @@ impl Outcome {
     pub fn exit_code(self) -> u8 {
         match self {
             Outcome::Success => 0,
-            Outcome::GateFailed => 1,
+            Outcome::GateFailed | Outcome::Regression => 1,
             Outcome::BudgetStopped => 3,
             Outcome::Interrupted(signal) => stop::exit_code(signal),
         }

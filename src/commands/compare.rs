@@ -24,7 +24,7 @@ pub fn compare(args: cli::CompareArgs) -> anyhow::Result<Outcome> {
     let regressions = c.regressions();
     println!("\nregressions: {regressions}");
     Ok(if regressions > 0 {
-        Outcome::GateFailed
+        Outcome::Regression
     } else {
         Outcome::Success
     })

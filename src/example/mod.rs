@@ -76,9 +76,6 @@ impl ExampleHandle {
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
-    pub fn address(&self) -> SocketAddr {
-        self.addr
-    }
 }
 
 /// Starts the service on `listener` (see [`crate::stub::bind_loopback`]).

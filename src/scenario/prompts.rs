@@ -266,11 +266,6 @@ impl PostPlan {
         out
     }
 
-    /// Tokens the image call asks the rate limiter for.
-    pub fn image_reservation(&self, post: u64) -> u64 {
-        (self.variant(post).image_prompt_tokens + self.sizes.image_prompt.max_tokens) as u64
-    }
-
     /// Tokens the caption call asks for, estimating the image prompt at `image_prompt_tokens`.
     pub fn caption_reservation(&self, post: u64, image_prompt_tokens: u32) -> u64 {
         (self.variant(post).caption_base_tokens

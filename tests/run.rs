@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use postload::cli::RunArgs;
 use postload::config::run_config;
-use predicates::prelude::*;
 use serde_json::Value;
 
 use crate::common::{goose_lock, read_result, tempdir};

@@ -112,13 +112,19 @@ pub struct Monthly {
 pub const SEED_POSTS_PER_DAY: [u64; 3] = [1, 5, 20];
 pub const DAYS_PER_MONTH: f64 = 30.0;
 
+/// The one monthly-cost formula: users × posts per user per day × 30 days × $/post, multiplied
+/// in that order (floating point is not associative: the reports' figures rely on the order).
+pub fn monthly_usd(users: f64, posts_per_user_per_day: f64, usd_per_post: f64) -> f64 {
+    users * posts_per_user_per_day * DAYS_PER_MONTH * usd_per_post
+}
+
 pub fn monthly(users: u64, usd_per_post: f64) -> Vec<Monthly> {
     SEED_POSTS_PER_DAY
         .iter()
         .map(|&ppd| Monthly {
             users,
             posts_per_user_per_day: ppd,
-            usd: users as f64 * ppd as f64 * DAYS_PER_MONTH * usd_per_post,
+            usd: monthly_usd(users as f64, ppd as f64, usd_per_post),
         })
         .collect()
 }
@@ -224,5 +230,17 @@ mod tests {
         assert_eq!(usd, [12.75, 63.75, 255.0]);
         let m = monthly(100, 0.0085);
         assert!((m[2].usd - 510.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn monthly_usd_is_users_by_posts_a_day_by_30_days_by_the_post() {
+        // 40 users × 2.5 posts/day = 100 posts/day; × 30 days = 3,000 posts; × $0.01 = $30.
+        assert!((monthly_usd(40.0, 2.5, 0.01) - 30.0).abs() < 1e-12);
+        // The multiplication order is the formula's: ((users × ppd) × 30) × $/post, bit for bit.
+        let (u, p, usd) = (7.0, 3.0, 0.1);
+        assert_eq!(
+            monthly_usd(u, p, usd).to_bits(),
+            (u * p * 30.0 * usd).to_bits()
+        );
     }
 }

@@ -11,7 +11,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::claims::{best_case, usd_per_ok_post};
 use super::{CaseResult, Exporter, RunResult};
-use crate::metrics::cost::{DAYS_PER_MONTH, SEED_POSTS_PER_DAY};
+use crate::metrics::cost::{monthly_usd, SEED_POSTS_PER_DAY};
 use crate::metrics::PostOutcome;
 use crate::openai::catalog::PriceTable;
 use crate::plan::PlanResult;
@@ -44,7 +44,7 @@ where
         .iter()
         .filter_map(|m| usd_per_post(r, prices, m).map(|(usd, measured)| (*m, usd, measured)))
         .collect();
-    let monthly = |users: u64, ppd: u64, usd: f64| users as f64 * ppd as f64 * DAYS_PER_MONTH * usd;
+    let monthly = |users: u64, ppd: u64, usd: f64| monthly_usd(users as f64, ppd as f64, usd);
     let top = models
         .iter()
         .flat_map(|(_, usd, _)| loads.iter().map(move |(u, p)| monthly(*u, *p, *usd)))

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{CaseResult, RunResult};
 pub use crate::claims::{parse, Check, Claim, ClaimsFile, Pct, EMBEDDED_CLAIMS};
-use crate::metrics::cost::{cost_usd, DAYS_PER_MONTH};
+use crate::metrics::cost::{cost_usd, monthly_usd};
 use crate::metrics::{FailureCause, TokenSource};
 use crate::openai::catalog::PriceTable;
 
@@ -261,7 +261,7 @@ pub fn evaluate(claims: &ClaimsFile, result: &RunResult, prices: &PriceTable) ->
                         let cells: Vec<(f64, f64)> = table
                             .iter()
                             .map(|(users, ppd, usd)| {
-                                (*users as f64 * *ppd as f64 * DAYS_PER_MONTH * p, *usd)
+                                (monthly_usd(*users as f64, *ppd as f64, p), *usd)
                             })
                             .collect();
                         let holds = cells
@@ -292,7 +292,7 @@ pub fn evaluate(claims: &ClaimsFile, result: &RunResult, prices: &PriceTable) ->
                                     .map(|(users, ppd, _)| {
                                         format!(
                                             "${:.2}",
-                                            *users as f64 * *ppd as f64 * DAYS_PER_MONTH * p
+                                            monthly_usd(*users as f64, *ppd as f64, p)
                                         )
                                     })
                                     .collect();

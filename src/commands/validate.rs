@@ -72,13 +72,7 @@ impl Figures {
             p50_s: at(0.5),
             p95_s: at(0.95),
             makespan_s: mean(&|m| m.makespan_ms / 1000.0),
-            success: mean(&|m| {
-                if m.posts.total > 0 {
-                    m.posts.ok as f64 / m.posts.total as f64
-                } else {
-                    0.0
-                }
-            }),
+            success: mean(&|m| m.posts.success_share()),
             http_429: mean(&|m| m.calls.http_429 as f64).round() as u64,
         })
     }

@@ -667,6 +667,27 @@ pub struct Posts {
     pub late_sends: u64,
 }
 
+impl Posts {
+    /// The success share ok / total, 0 when nothing was posted.
+    pub fn success_share(&self) -> f64 {
+        self.scaled_success(1.0)
+    }
+
+    /// The success share in percent, 100 × ok / total: scaled before the division, so 23 of 40
+    /// is 57.5 exactly, not 57.49999999999999 (the reports print what they printed before).
+    pub fn success_percent(&self) -> f64 {
+        self.scaled_success(100.0)
+    }
+
+    fn scaled_success(&self, scale: f64) -> f64 {
+        if self.total > 0 {
+            scale * self.ok as f64 / self.total as f64
+        } else {
+            0.0
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema, Deserialize)]
 pub struct LatencyPair {
     pub ok: Percentiles,
@@ -774,6 +795,25 @@ pub const SAMPLE_POSTS: usize = 5_000;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn success_share_is_ok_over_total_and_zero_without_posts() {
+        let posts = |total, ok| Posts {
+            total,
+            ok,
+            failed: total - ok,
+            failed_by_cause: BTreeMap::new(),
+            late_sends: 0,
+        };
+        // 3 of 4: 0.75, 75 %; nothing posted: 0, not NaN.
+        assert_eq!(posts(4, 3).success_share(), 0.75);
+        assert_eq!(posts(4, 3).success_percent(), 75.0);
+        assert_eq!(posts(0, 0).success_share(), 0.0);
+        assert_eq!(posts(0, 0).success_percent(), 0.0);
+        // 23 of 40: 100 × 23 = 2300, / 40 = 57.5 exactly; 23 / 40 first, then × 100, would
+        // give 57.49999999999999.
+        assert_eq!(posts(40, 23).success_percent(), 57.5);
+    }
 
     fn s(ms: u64) -> Duration {
         Duration::from_millis(ms)

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use self::sim::{simulate, Arrivals, PostShape, SimExtra, SimInput, Strategy};
 use crate::claims::{Check, ClaimsFile};
-use crate::metrics::cost::DAYS_PER_MONTH;
+use crate::metrics::cost::{monthly_usd, DAYS_PER_MONTH};
 use crate::openai::bucket::{Limits, RejectedCost};
 use crate::openai::catalog::Catalog;
 use crate::scenario::prompts::PostPlan;
@@ -313,11 +313,7 @@ fn cell(
     extra: SimExtra,
 ) -> Cell {
     let posts = m.posts.total;
-    let success = if posts > 0 {
-        m.posts.ok as f64 / posts as f64
-    } else {
-        0.0
-    };
+    let success = m.posts.success_share();
     let s = |v: Option<f64>| v.map(|ms| ms / 1000.0);
     let p95 = s(m.post_latency_ms.ok.p95);
     let per_post = m.cost.as_ref().map(|c| c.per_post_usd);
@@ -341,6 +337,9 @@ fn cell(
         tokens_per_post: m.tokens.per_post,
         cached_tokens: m.tokens.total.cached,
         usd_per_post: per_post,
+        // monthly_usd's figure, multiplied as $/post × posts/day × 30: a different order rounds
+        // differently in the last digit (2.22048 becomes 2.2204800000000002 in the caching
+        // table), and plan.json stays byte-identical while this order stands.
         usd_per_month: per_post.map(|p| p * posts_per_day(spec, users) * DAYS_PER_MONTH),
         meets_target: meets,
         response_cache_hits: extra.response_cache_hits,
@@ -549,18 +548,17 @@ pub fn monthly_table(
             continue;
         };
         for &(users, ppd, note_usd) in table {
-            let raw = users as f64 * ppd as f64 * DAYS_PER_MONTH * note_per_post;
+            let raw = monthly_usd(users as f64, ppd as f64, note_per_post);
             rows.push(MonthlyRow {
                 model: model.clone(),
                 users,
                 posts_per_day: ppd,
                 note_usd,
                 from_note_per_post_usd: (raw * 100.0).round() / 100.0,
-                modelled_usd: modelled(model)
-                    .map(|p| users as f64 * ppd as f64 * DAYS_PER_MONTH * p),
+                modelled_usd: modelled(model).map(|p| monthly_usd(users as f64, ppd as f64, p)),
                 measured_usd: measured
                     .get(model)
-                    .map(|p| users as f64 * ppd as f64 * DAYS_PER_MONTH * p),
+                    .map(|p| monthly_usd(users as f64, ppd as f64, *p)),
             });
         }
     }

@@ -259,11 +259,7 @@ pub fn document(r: &RunResult, claims: &ClaimsFile, prices: &PriceTable) -> Docu
     for c in &r.cases {
         let m = &c.measured;
         let l = &m.post_latency_ms.ok;
-        let ok_pct = if m.posts.total > 0 {
-            100.0 * m.posts.ok as f64 / m.posts.total as f64
-        } else {
-            0.0
-        };
+        let ok_pct = m.posts.success_percent();
         results.rows.push(
             [
                 format!(

@@ -30,11 +30,7 @@ pub fn table(result: &RunResult) -> String {
     );
     for c in &result.cases {
         let m = &c.measured;
-        let ok_pct = if m.posts.total > 0 {
-            100.0 * m.posts.ok as f64 / m.posts.total as f64
-        } else {
-            0.0
-        };
+        let ok_pct = m.posts.success_percent();
         let l = &m.post_latency_ms.ok;
         let _ = writeln!(
             out,

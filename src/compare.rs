@@ -8,7 +8,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use crate::gate::metric;
-use crate::metrics::hlog;
+use crate::metrics::{hdr, hlog};
 use crate::report::{CaseResult, RunResult};
 
 /// The metrics compared, all lower-is-better.
@@ -91,15 +91,12 @@ fn groups(r: &RunResult) -> Vec<Group<'_>> {
 impl Group<'_> {
     /// Every repetition's successful post latencies in one histogram.
     fn post_ok(&self) -> Option<Histogram<u64>> {
-        let mut pooled: Option<Histogram<u64>> = None;
-        for c in &self.cases {
-            let h = hlog::decode(c.measured.histograms.get("post_ok")?).ok()?;
-            match pooled.as_mut() {
-                Some(p) => p.add(&h).ok()?,
-                None => pooled = Some(h),
-            }
-        }
-        pooled
+        let all = self
+            .cases
+            .iter()
+            .map(|c| hlog::decode(c.measured.histograms.get("post_ok")?).ok())
+            .collect::<Option<Vec<_>>>()?;
+        hdr::pool(all).ok()?
     }
 
     /// A latency percentile of the pooled histogram; any other metric, averaged over the
@@ -112,8 +109,7 @@ impl Group<'_> {
             _ => None,
         };
         if let (Some(q), Some(h)) = (q, pooled) {
-            return (!h.is_empty())
-                .then(|| h.median_equivalent(h.value_at_quantile(q)) as f64 / 1000.0);
+            return (!h.is_empty()).then(|| hdr::percentile_ms(h, q));
         }
         let values: Vec<f64> = self.cases.iter().filter_map(|c| metric(c, m)).collect();
         (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)

@@ -6,7 +6,7 @@ use crate::{cli, config, limits, report, Outcome};
 /// [`limits::MAX_HLOG_BYTES`] and checked histogram by histogram before it is decoded (see
 /// [`metrics::hlog::read_log`]); an empty log is an error, and no count may overflow.
 pub fn merge(args: cli::MergeArgs) -> anyhow::Result<Outcome> {
-    use crate::metrics::hlog;
+    use crate::metrics::{hdr, hlog};
     let mut merged: std::collections::BTreeMap<String, hdrhistogram::Histogram<u64>> =
         std::collections::BTreeMap::new();
     for path in &args.logs {
@@ -46,7 +46,7 @@ pub fn merge(args: cli::MergeArgs) -> anyhow::Result<Outcome> {
         "tag", "count", "p50 ms", "p95 ms", "p99 ms", "max ms"
     );
     for (tag, h) in &merged {
-        let q = |q: f64| h.median_equivalent(h.value_at_quantile(q)) as f64 / 1000.0;
+        let q = |q: f64| hdr::percentile_ms(h, q);
         println!(
             "{:<14} {:>8} {:>10.1} {:>10.1} {:>10.1} {:>10.1}",
             if tag.is_empty() { "(untagged)" } else { tag },

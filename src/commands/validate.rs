@@ -19,7 +19,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::cli::PlanArgs;
-use crate::metrics::{hlog, Measured};
+use crate::metrics::{hdr, hlog, Measured};
 use crate::openai::catalog::Catalog;
 use crate::plan::sim::Strategy;
 use crate::plan::{simulate_measured, PlanSpec};
@@ -48,23 +48,17 @@ impl Figures {
     /// Several runs of one case as one sample: p50 and p95 over every successful post of every
     /// run (their `post_ok` histograms merged), and the mean makespan, success and 429s.
     pub fn pooled(runs: &[&Measured]) -> Result<Self, String> {
-        let mut ok: Option<hdrhistogram::Histogram<u64>> = None;
-        for m in runs {
-            let Some(text) = m.histograms.get("post_ok") else {
-                continue;
-            };
-            let h = hlog::decode(text)?;
-            match &mut ok {
-                Some(all) => all
-                    .add(&h)
-                    .map_err(|e| format!("merging histograms: {e:?}"))?,
-                None => ok = Some(h),
-            }
-        }
+        let decoded = runs
+            .iter()
+            .filter_map(|m| m.histograms.get("post_ok"))
+            .map(|text| hlog::decode(text))
+            .collect::<Result<Vec<_>, _>>()?;
+        let ok = hdr::pool(decoded).map_err(|e| format!("merging histograms: {e}"))?;
+        // The middle of the bucket, as result.json and the planner report it.
         let at = |q: f64| {
             ok.as_ref()
                 .filter(|h| !h.is_empty())
-                .map(|h| h.value_at_quantile(q) as f64 / 1e6)
+                .map(|h| hdr::percentile_ms(h, q) / 1000.0)
         };
         let n = runs.len().max(1) as f64;
         let mean = |f: &dyn Fn(&Measured) -> f64| runs.iter().map(|m| f(m)).sum::<f64>() / n;

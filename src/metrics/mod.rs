@@ -5,6 +5,7 @@
 
 pub mod budget;
 pub mod cost;
+pub mod hdr;
 pub mod hlog;
 
 use std::collections::BTreeMap;
@@ -182,11 +183,6 @@ pub struct PostEnd {
     pub rate_limit_backoff: Duration,
 }
 
-fn histogram() -> Histogram<u64> {
-    // 1 µs to 1 hour at 3 significant figures; larger values saturate at the top.
-    Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid bounds")
-}
-
 fn micros(d: Duration) -> u64 {
     (d.as_micros() as u64).clamp(1, 3_600_000_000)
 }
@@ -261,10 +257,10 @@ impl Recorder {
     /// A recorder keeping a latency histogram for each of `kinds`.
     pub fn for_kinds(late_after: Duration, kinds: &[CallKind]) -> Self {
         Self {
-            post_ok: histogram(),
-            post_failed: histogram(),
-            calls: kinds.iter().map(|k| (*k, histogram())).collect(),
-            backoff: histogram(),
+            post_ok: hdr::micros(),
+            post_failed: hdr::micros(),
+            calls: kinds.iter().map(|k| (*k, hdr::micros())).collect(),
+            backoff: hdr::micros(),
             tokens: BTreeMap::new(),
             calls_with_usage: BTreeMap::new(),
             ok_calls_without_usage: 0,
@@ -367,7 +363,7 @@ impl Recorder {
         let _ = self
             .calls
             .entry(call.kind)
-            .or_insert_with(histogram)
+            .or_insert_with(hdr::micros)
             .record(micros(call.finished.saturating_sub(call.started)));
         if let Some(model) = call.model {
             if let Some(n) = self.models_reported.get_mut(model) {
@@ -546,7 +542,7 @@ impl Recorder {
                 .iter_quantiles(2)
                 .map(|v| CurvePoint {
                     percentile: v.quantile_iterated_to() * 100.0,
-                    ms: self.post_ok.median_equivalent(v.value_iterated_to()) as f64 / 1000.0,
+                    ms: hdr::ms(&self.post_ok, v.value_iterated_to()),
                 })
                 .collect(),
             posts_sample: self.sample.clone(),
@@ -642,17 +638,17 @@ impl Percentiles {
         if h.is_empty() {
             return Self::default();
         }
-        let q = |q: f64| Some(h.median_equivalent(h.value_at_quantile(q)) as f64 / 1000.0);
+        let q = |q: f64| Some(hdr::percentile_ms(h, q));
         Self {
             count: h.len(),
-            min: Some(h.median_equivalent(h.min()) as f64 / 1000.0),
+            min: Some(hdr::ms(h, h.min())),
             mean: Some(h.mean() / 1000.0),
             p50: q(0.50),
             p90: q(0.90),
             p95: q(0.95),
             p99: q(0.99),
             p99_9: q(0.999),
-            max: Some(h.median_equivalent(h.max()) as f64 / 1000.0),
+            max: Some(hdr::ms(h, h.max())),
         }
     }
 }
@@ -931,7 +927,7 @@ mod tests {
 
     #[test]
     fn percentiles_are_exact_to_three_significant_figures() {
-        let mut h = histogram();
+        let mut h = hdr::micros();
         for v in 1..=1_000u64 {
             h.record(v * 1_000).unwrap(); // 1..1000 ms
         }
@@ -945,7 +941,7 @@ mod tests {
         assert!(near(p.max, 1_000.0));
         assert!(near(p.min, 1.0));
         assert!(near(p.mean, 500.5));
-        assert_eq!(Percentiles::of(&histogram()).p50, None);
+        assert_eq!(Percentiles::of(&hdr::micros()).p50, None);
     }
 
     #[test]

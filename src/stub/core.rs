@@ -23,6 +23,7 @@ use super::sse::{self, Meta, Usage};
 use super::stats::{LatencySummary, ModelStats, StubStats};
 use super::validate::validate;
 use crate::clock::Clock;
+use crate::metrics::hdr;
 use crate::openai::bucket::{Levels, LimitKind, RateLimiter, RejectedCost, Rejection};
 use crate::openai::catalog::Catalog;
 use crate::openai::errors::ApiError;
@@ -136,10 +137,6 @@ struct State {
     latency: Histogram<u64>,
 }
 
-fn latency_histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid bounds")
-}
-
 pub struct StubCore {
     config: StubConfig,
     clock: Arc<dyn Clock>,
@@ -169,7 +166,7 @@ impl StubCore {
             limiters: Self::limiters(&config, config.tier, clock.now())?,
             counter: TokenCounter::default(),
             stats: StubStats::default(),
-            latency: latency_histogram(),
+            latency: hdr::micros(),
         };
         Ok(Self {
             text: CompletionText::new(),

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::metrics::hdr;
 use crate::openai::bucket::Levels;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema, Deserialize)]
@@ -61,14 +62,13 @@ impl LatencySummary {
         if h.is_empty() {
             return Self::default();
         }
-        let ms = |v: u64| Some(h.median_equivalent(v) as f64 / 1000.0);
         Self {
             count: h.len(),
             mean: Some(h.mean() / 1000.0),
-            p50: ms(h.value_at_quantile(0.50)),
-            p95: ms(h.value_at_quantile(0.95)),
-            p99: ms(h.value_at_quantile(0.99)),
-            max: ms(h.max()),
+            p50: Some(hdr::percentile_ms(h, 0.50)),
+            p95: Some(hdr::percentile_ms(h, 0.95)),
+            p99: Some(hdr::percentile_ms(h, 0.99)),
+            max: Some(hdr::ms(h, h.max())),
         }
     }
 }

@@ -456,6 +456,16 @@ impl Catalog {
         self.models.iter().find(|m| m.id == id)
     }
 
+    /// The limits of `model` at `tier` of `set`: `Err` for an unknown set or tier, `Ok(None)`
+    /// for a model the catalog does not know or that has no limits at that tier.
+    pub fn limits(&self, set: &str, tier: u8, model: &str) -> Result<Option<Limits>, String> {
+        let family = self
+            .model(model)
+            .map(|m| m.limits.as_str())
+            .unwrap_or_default();
+        Ok(self.tier(set, tier)?.limits.get(family).copied())
+    }
+
     /// The limits of every rate-limit family at `tier` of `set`.
     pub fn tier(&self, set: &str, tier: u8) -> Result<&Tier, String> {
         let s = self.tier_sets.get(set).ok_or_else(|| {
@@ -509,6 +519,19 @@ mod tests {
         assert_eq!(c.prices.models["gpt-4o"].output, 10.0);
         assert!(c.tier("seed", 4).unwrap_err().contains("no tier 4"));
         assert!(c.tier("nope", 1).unwrap_err().contains("unknown tier set"));
+    }
+
+    #[test]
+    fn a_models_limits_at_a_tier_go_through_its_family() {
+        let c = Catalog::embedded();
+        // tiers.toml: gpt-4o's family at openai-2025 tier 1 has 30,000 TPM and 500 RPM.
+        let l = c.limits("openai-2025", 1, "gpt-4o").unwrap().unwrap();
+        assert_eq!((l.tpm, l.rpm), (30_000, 500));
+        assert_eq!(c.limits("openai-2025", 1, "no-such-model").unwrap(), None);
+        assert!(c
+            .limits("seed", 4, "gpt-4o")
+            .unwrap_err()
+            .contains("no tier 4"));
     }
 
     #[test]

@@ -262,11 +262,9 @@ pub fn simulate_measured(
     let entry = catalog
         .model(model)
         .ok_or_else(|| PlanError(format!("--model: unknown model `{model}`")))?;
-    let limits = *catalog
-        .tier(&spec.tier_set, tier)
+    let limits = catalog
+        .limits(&spec.tier_set, tier, model)
         .map_err(|m| PlanError(format!("--tier: {m}")))?
-        .limits
-        .get(&entry.limits)
         .ok_or_else(|| PlanError(format!("no limits for `{model}` at tier {tier}")))?;
     let profile = match spec.fixed_latency_ms {
         Some(ms) => catalog.fixed_profile(Duration::from_millis(ms)),

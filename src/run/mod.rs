@@ -17,7 +17,7 @@ use goose::GooseAttack;
 
 use self::post::{Arrivals, CaseContext, CaseSetup, ClientFactory, SpendGuard, Start, Work};
 use crate::claims::ClaimsFile;
-use crate::metrics::budget::{worst_case_usd, Budget, BudgetInfo};
+use crate::metrics::budget::{Budget, BudgetInfo};
 use crate::metrics::Recorder;
 use crate::metrics::TokenSource;
 use crate::openai::catalog::Catalog;
@@ -385,16 +385,8 @@ async fn run_case(
     let scenario = &scenario;
     let limits = cfg
         .catalog
-        .tier(&scenario.tier_set, tier)
+        .limits(&scenario.tier_set, tier, &scenario.model)
         .map_err(anyhow::Error::msg)?
-        .limits
-        .get(
-            &cfg.catalog
-                .model(&scenario.model)
-                .map(|m| m.limits.clone())
-                .unwrap_or_default(),
-        )
-        .copied()
         .ok_or_else(|| {
             anyhow::anyhow!("{file}: no limits for `{}` at tier {tier}", scenario.model)
         })?;
@@ -638,17 +630,9 @@ pub fn estimate_max_usd(cfg: &RunConfig) -> f64 {
             let Some(price) = cfg.catalog.prices.models.get(&s.model) else {
                 return 0.0;
             };
-            let image = worst_case_usd(
-                price,
-                s.prompts.image_prompt.prompt_tokens as u64,
-                s.prompts.image_prompt.max_tokens as u64,
-            );
-            let caption = worst_case_usd(
-                price,
-                s.prompts.caption.prompt_tokens as u64,
-                s.prompts.caption.max_tokens as u64,
-            );
-            let per_post = (1.0 - s.image_prompt_share) * image + caption;
+            let per_post = s
+                .prompts
+                .worst_case_post_usd(price, 1.0 - s.image_prompt_share);
             per_post * planned_posts(&s.load) * s.tiers.len() as f64 * reps
         })
         .sum()

@@ -493,22 +493,9 @@ impl CaseContext {
 
     /// The most one post through the service can cost, assuming it makes the scenario's calls.
     fn service_worst_usd(&self, price: &Price, brings_own: bool) -> f64 {
-        let p = self.prompts;
-        let image = if brings_own {
-            0.0
-        } else {
-            worst_case_usd(
-                price,
-                p.image_prompt.prompt_tokens as u64,
-                p.image_prompt.max_tokens as u64,
-            )
-        };
-        image
-            + worst_case_usd(
-                price,
-                p.caption.prompt_tokens as u64,
-                p.caption.max_tokens as u64,
-            )
+        // 0 × the image call + the caption is the caption alone, to the last bit.
+        let image_calls = if brings_own { 0.0 } else { 1.0 };
+        self.prompts.worst_case_post_usd(price, image_calls)
     }
 
     /// One call with retries. `size` is (prompt tokens, max_tokens): what the rate limiter is

@@ -14,7 +14,8 @@ use crate::limits::{
     MAX_COMPLETION_TOKENS, MAX_DURATION_S, MAX_PROMPT_TOKENS, MAX_RATE_PER_S, MAX_TIMEOUT_S,
     MAX_USERS,
 };
-use crate::openai::catalog::Catalog;
+use crate::metrics::budget::worst_case_usd;
+use crate::openai::catalog::{Catalog, Price};
 use crate::openai::retry::RetryPolicy;
 
 pub const EMBEDDED: [(&str, &str); 3] = [
@@ -76,6 +77,15 @@ impl Prompts {
             prompt_tokens: 1_200,
             max_tokens: 200,
         }
+    }
+
+    /// The most one post can cost (the spend guard's figure): each call's prompt plus its
+    /// `max_tokens`, nothing cached, the image-prompt call counted `image_calls` times (1; 0 when
+    /// the post brings its own; the share of posts that make it, for an estimate).
+    pub fn worst_case_post_usd(&self, price: &Price, image_calls: f64) -> f64 {
+        let call =
+            |c: &CallSize| worst_case_usd(price, c.prompt_tokens as u64, c.max_tokens as u64);
+        image_calls * call(&self.image_prompt) + call(&self.caption)
     }
 }
 
@@ -403,6 +413,22 @@ pub fn load(name_or_path: &str) -> Result<(String, Scenario), ScenarioError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_worst_case_of_a_post_is_its_calls_at_max_tokens() {
+        // gpt-4o at $2.50 in / $10 out per 1M tokens, the default calls:
+        // image prompt 800 × 2.5 + 150 × 10 = 3,500 µ$; caption 1,200 × 2.5 + 200 × 10 = 5,000 µ$.
+        let price = Price {
+            input: 2.5,
+            cached_input: None,
+            output: 10.0,
+        };
+        let p = Prompts::default();
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-12;
+        assert!(close(p.worst_case_post_usd(&price, 1.0), 0.0085));
+        assert!(close(p.worst_case_post_usd(&price, 0.0), 0.005));
+        assert!(close(p.worst_case_post_usd(&price, 0.5), 0.00675));
+    }
 
     #[test]
     fn embedded_scenarios_parse_and_fit_the_catalog() {

@@ -16,7 +16,7 @@ use crate::claims::{Check, ClaimsFile};
 use crate::metrics::cost::{monthly_usd, DAYS_PER_MONTH};
 use crate::openai::bucket::{Limits, RejectedCost};
 use crate::openai::catalog::Catalog;
-use crate::scenario::prompts::PostPlan;
+use crate::scenario::prompts::{PostPlan, OWN_IMAGE_PROMPT_TOKENS};
 use crate::scenario::Prompts;
 
 /// What to plan.
@@ -215,7 +215,7 @@ pub fn post_shape(model: &str, spec: &PlanSpec) -> PostShape {
         caption_base_tokens: caption_base,
         caption_max_tokens: spec.prompts.caption.max_tokens,
         image_prompt_share: spec.image_prompt_share,
-        own_image_prompt_tokens: 40,
+        own_image_prompt_tokens: OWN_IMAGE_PROMPT_TOKENS,
     }
 }
 

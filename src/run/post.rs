@@ -20,7 +20,7 @@ use crate::metrics::{Attempt, CallKind, CallRecord, FailureCause, PostRecord, Re
 use crate::openai::catalog::Price;
 use crate::openai::retry::{AttemptOutcome, RetryPolicy};
 use crate::openai::world::{client_stream, draw_rng, post_stream, DRAW_STREAM_HEADER};
-use crate::scenario::prompts::{PostPlan, OWN_IMAGE_PROMPTS};
+use crate::scenario::prompts::{PostPlan, OWN_IMAGE_PROMPTS, OWN_IMAGE_PROMPT_TOKENS};
 use crate::scenario::target::{Secret, ServiceTarget};
 use crate::scenario::Prompts;
 
@@ -343,7 +343,7 @@ impl CaseContext {
         let (image_prompt, image_prompt_tokens) = if brings_own {
             (
                 OWN_IMAGE_PROMPTS[i as usize % OWN_IMAGE_PROMPTS.len()].to_string(),
-                40,
+                OWN_IMAGE_PROMPT_TOKENS,
             )
         } else {
             let body = plan.variant(i).image_body.clone();

@@ -36,6 +36,10 @@ pub const BUSINESSES: [(&str, &str, &str); 8] = [
     ("Pixel Repair", "same-day phone screen repair", "X"),
 ];
 
+/// The size a post's own image prompt counts for in its caption call, in the run and in the
+/// planner alike (the prompts below are about 15 words each).
+pub const OWN_IMAGE_PROMPT_TOKENS: u32 = 40;
+
 /// Image prompts that posts bringing their own would send.
 pub const OWN_IMAGE_PROMPTS: [&str; 4] = [
     "A sunlit storefront with a hand-painted sign, warm morning light, shallow depth of field, photorealistic",

@@ -87,16 +87,7 @@ pub fn run_config(
     use crate::scenario::target::{Secret, TargetSpec};
     use crate::scenario::{self, Load};
 
-    let catalog = match &args.mocks {
-        Some(dir) if !dir.is_dir() => {
-            return Err(ConfigError(format!(
-                "--mocks {}: not a directory",
-                dir.display()
-            )))
-        }
-        Some(dir) => Arc::new(Catalog::load_dir(dir).map_err(|e| ConfigError(e.to_string()))?),
-        None => Arc::new(Catalog::embedded()),
-    };
+    let catalog = catalog_from(args.mocks.as_deref())?;
     let names: Vec<String> = if args.scenario.is_empty() {
         scenario::DEFAULT_SCENARIOS
             .iter()

@@ -15,11 +15,44 @@ pub trait Clock: Send + Sync + std::fmt::Debug + 'static {
     }
 }
 
+/// Modelled seconds per real second (`--time-scale`, at least 1e-3): the one conversion
+/// between real and modelled time, the identity at 1 (no rounding through f64 then).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TimeScale(f64);
+
+impl TimeScale {
+    pub fn new(scale: f64) -> Self {
+        Self(scale.max(1e-3))
+    }
+
+    pub fn get(self) -> f64 {
+        self.0
+    }
+
+    /// The modelled time `real` time stands for.
+    pub fn modelled(self, real: Duration) -> Duration {
+        if self.0 == 1.0 {
+            real
+        } else {
+            real.mul_f64(self.0)
+        }
+    }
+
+    /// The real time a `modelled` duration takes.
+    pub fn real(self, modelled: Duration) -> Duration {
+        if self.0 == 1.0 {
+            modelled
+        } else {
+            modelled.div_f64(self.0)
+        }
+    }
+}
+
 /// The wall clock, optionally sped up by `scale`.
 #[derive(Debug, Clone)]
 pub struct SystemClock {
     origin: Instant,
-    scale: f64,
+    scale: TimeScale,
 }
 
 impl SystemClock {
@@ -31,7 +64,7 @@ impl SystemClock {
     pub fn scaled(scale: f64) -> Self {
         Self {
             origin: Instant::now(),
-            scale: scale.max(1e-3),
+            scale: TimeScale::new(scale),
         }
     }
 }
@@ -44,15 +77,10 @@ impl Default for SystemClock {
 
 impl Clock for SystemClock {
     fn now(&self) -> Duration {
-        let real = self.origin.elapsed();
-        if self.scale == 1.0 {
-            real
-        } else {
-            real.mul_f64(self.scale)
-        }
+        self.scale.modelled(self.origin.elapsed())
     }
     fn scale(&self) -> f64 {
-        self.scale
+        self.scale.get()
     }
 }
 
@@ -92,6 +120,25 @@ mod tests {
         let shared = c.clone();
         shared.advance(Duration::from_millis(500));
         assert_eq!(c.now(), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn a_time_scale_multiplies_real_time_and_divides_modelled_time() {
+        // At 4: 1 s of real time is 4 s modelled; 2 s modelled take 0.5 s. At 1 both are the
+        // identity to the nanosecond; below 1e-3 the scale is 1e-3.
+        let four = TimeScale::new(4.0);
+        assert_eq!(
+            four.modelled(Duration::from_secs(1)),
+            Duration::from_secs(4)
+        );
+        assert_eq!(
+            four.real(Duration::from_secs(2)),
+            Duration::from_millis(500)
+        );
+        let odd = Duration::new(1, 123_456_789);
+        assert_eq!(TimeScale::new(1.0).modelled(odd), odd);
+        assert_eq!(TimeScale::new(1.0).real(odd), odd);
+        assert_eq!(TimeScale::new(0.0).get(), 1e-3);
     }
 
     #[test]

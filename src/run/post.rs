@@ -13,6 +13,7 @@ use rand_chacha::ChaCha8Rng;
 use reqwest::header::CONTENT_TYPE;
 use serde::Deserialize;
 
+use crate::clock::TimeScale;
 use crate::limits::MAX_BODY_BYTES;
 use crate::metrics::budget::{worst_case_usd, Budget, Reservation};
 use crate::metrics::cost::{cost_usd, UsageRead};
@@ -163,7 +164,7 @@ pub struct CaseContext {
     stop: Arc<AtomicBool>,
     guard: Option<Arc<SpendGuard>>,
     client: Option<reqwest::Client>,
-    time_scale: f64,
+    time_scale: TimeScale,
 }
 
 impl std::fmt::Debug for CaseContext {
@@ -200,7 +201,7 @@ impl CaseContext {
             stop: setup.stop,
             guard: setup.guard,
             client: setup.client,
-            time_scale: setup.time_scale.max(1e-3),
+            time_scale: TimeScale::new(setup.time_scale),
         }
     }
 
@@ -214,20 +215,12 @@ impl CaseContext {
     /// Modelled time since the case's origin.
     fn now(&self) -> Duration {
         let real = self.origin.get().map_or(Duration::ZERO, Instant::elapsed);
-        if self.time_scale == 1.0 {
-            real
-        } else {
-            real.mul_f64(self.time_scale)
-        }
+        self.time_scale.modelled(real)
     }
 
     /// The real time a modelled duration takes.
     fn real(&self, modelled: Duration) -> Duration {
-        if self.time_scale == 1.0 {
-            modelled
-        } else {
-            modelled.div_f64(self.time_scale)
-        }
+        self.time_scale.real(modelled)
     }
 
     fn stopping(&self) -> bool {

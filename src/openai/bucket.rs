@@ -90,7 +90,7 @@ impl Bucket {
             self.used_scaled = wanted;
             Ok(())
         } else {
-            let wait = nanos((wanted - capacity).div_ceil(self.limit as u128));
+            let wait = self.refill_ns(wanted - capacity);
             Err(Shortfall::Wait {
                 used: self.used_scaled.div_ceil(self.window_ns) as u64,
                 wait,
@@ -115,9 +115,18 @@ impl Bucket {
         }
         let capacity = self.limit as u128 * self.window_ns;
         let wanted = self.used_scaled + amount as u128 * self.window_ns;
-        Some(nanos(
-            wanted.saturating_sub(capacity).div_ceil(self.limit as u128),
-        ))
+        Some(self.refill_ns(wanted.saturating_sub(capacity)))
+    }
+
+    /// Time the bucket takes to refill `amount` (amount × window / limit, rounded up to the
+    /// nanosecond): how long `amount` waits in a used-up bucket.
+    pub fn refill_time(&self, amount: u64) -> Duration {
+        self.refill_ns(amount as u128 * self.window_ns)
+    }
+
+    /// The one refill formula: `scaled` token-nanoseconds come back at `limit` per nanosecond.
+    fn refill_ns(&self, scaled: u128) -> Duration {
+        nanos(scaled.div_ceil(self.limit.max(1) as u128))
     }
 }
 
@@ -385,6 +394,11 @@ impl RateLimiter {
         (self.tokens.used(now), self.tokens.limit())
     }
 
+    /// Time the token bucket takes to refill `tokens`.
+    pub fn tokens_refill_time(&self, tokens: u64) -> Duration {
+        self.tokens.refill_time(tokens)
+    }
+
     /// Time until `tokens` would fit in the token bucket.
     pub fn tokens_wait(&mut self, now: Duration, tokens: u64) -> Option<Duration> {
         self.tokens.wait_for(now, tokens)
@@ -477,6 +491,21 @@ mod tests {
         bucket.try_take(Duration::from_secs(2), 1_000).unwrap();
         assert_eq!(bucket.remaining(Duration::from_secs(60)), 29_000);
         assert_eq!(bucket.remaining(Duration::from_secs(600)), 30_000);
+    }
+
+    #[test]
+    fn refill_time_is_amount_times_window_over_limit_rounded_up() {
+        // 30,000 TPM: 1,000 tokens come back in 1,000 × 60 s / 30,000 = 2 s.
+        let b = Bucket::new(30_000, Duration::from_secs(60), Duration::ZERO);
+        assert_eq!(b.refill_time(1_000), Duration::from_secs(2));
+        // 7 a minute: one comes back in 60e9 / 7 = 8,571,428,571.4 ns, rounded up to ...572;
+        // in whole ms (the stub's forced 429) that is 8,572 = ceil(60,000 / 7).
+        let b = Bucket::new(7, Duration::from_secs(60), Duration::ZERO);
+        assert_eq!(b.refill_time(1), Duration::from_nanos(8_571_428_572));
+        // A used-up bucket's wait for one token is the same figure.
+        let mut b = Bucket::new(7, Duration::from_secs(60), Duration::ZERO);
+        b.force_take(Duration::ZERO, 7);
+        assert_eq!(b.wait_for(Duration::ZERO, 1), Some(b.refill_time(1)));
     }
 
     #[test]

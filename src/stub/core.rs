@@ -336,9 +336,12 @@ impl StubCore {
             let wait = limiter
                 .tokens_wait(now, reserve)
                 .filter(|w| !w.is_zero())
-                .unwrap_or(Duration::from_millis(
-                    (reserve * 60_000).div_ceil(limit.max(1)),
-                ));
+                // Fits now or never: the time `reserve` takes to refill, in whole ms (rounding the
+                // bucket's ns up to the ms is the ceiling of reserve × 60,000 / limit ms).
+                .unwrap_or_else(|| {
+                    let ns = limiter.tokens_refill_time(reserve).as_nanos();
+                    Duration::from_millis(ns.div_ceil(1_000_000) as u64)
+                });
             Served::RateLimited(Rejection::Exceeded {
                 kind: LimitKind::TokensPerMinute,
                 limit,

@@ -250,11 +250,7 @@ impl App {
             }
             let (outcome, status, message) = match request.send().await {
                 Err(e) => (
-                    if e.is_timeout() {
-                        AttemptOutcome::Timeout
-                    } else {
-                        AttemptOutcome::Connect
-                    },
+                    crate::run::post::transport_outcome(&e),
                     None,
                     if e.is_timeout() {
                         "timed out"

@@ -691,13 +691,16 @@ fn transport_cause(e: &reqwest::Error) -> FailureCause {
 }
 
 fn transport_failure(e: &reqwest::Error) -> Answer {
-    let cause = transport_cause(e);
-    let outcome = if cause == FailureCause::Timeout {
+    Answer::Failed(transport_cause(e), transport_outcome(e))
+}
+
+/// What the retry policy sees of a transport error (the run's calls and the example service's).
+pub(crate) fn transport_outcome(e: &reqwest::Error) -> AttemptOutcome {
+    if e.is_timeout() {
         AttemptOutcome::Timeout
     } else {
         AttemptOutcome::Connect
-    };
-    Answer::Failed(cause, outcome)
+    }
 }
 
 /// What an attempt is taken to have cost: its usage if the answer had one; nothing for an HTTP

@@ -1,0 +1,175 @@
+//! What happened to each post, as plain data: its calls ([`CallRecord`]) and their attempts,
+//! their kinds and the causes of failure; and the borrowed views ([`CallEnd`], [`PostEnd`]) the
+//! recorder folds, so the planner can feed it without building records.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::cost::Tokens;
+
+/// The requests a post makes: the two OpenAI calls of the post pipeline, or the one request to
+/// the service under test.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    schemars::JsonSchema,
+    Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum CallKind {
+    ImagePrompt,
+    Caption,
+    /// `POST /api/marketing-post` (or the scenario's `[target]`) to the service under test.
+    Service,
+}
+
+impl CallKind {
+    /// The post pipeline's calls (postload makes the OpenAI calls itself).
+    pub const PIPELINE: [CallKind; 2] = [CallKind::ImagePrompt, CallKind::Caption];
+    /// Service mode: one request per post; the OpenAI calls happen inside the service.
+    pub const SERVICE: [CallKind; 1] = [CallKind::Service];
+    pub fn name(self) -> &'static str {
+        match self {
+            CallKind::ImagePrompt => "image_prompt",
+            CallKind::Caption => "caption",
+            CallKind::Service => "service",
+        }
+    }
+}
+
+/// Why a post failed: the cause of its last failed attempt.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    schemars::JsonSchema,
+    Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureCause {
+    /// 429 after the retries ran out.
+    RateLimited,
+    /// 5xx after the retries ran out.
+    ServerError,
+    /// No complete answer within the request timeout.
+    Timeout,
+    /// The connection could not be made (refused, unreachable).
+    Connect,
+    /// The connection was reset or closed before the whole response arrived.
+    Reset,
+    /// A 2xx whose body was not a usable chat completion (or, in service mode, not JSON).
+    BadBody,
+    /// Any other non-2xx status (4xx), or in service mode any status but the expected one.
+    OtherStatus,
+    /// Not sent: the spend guard's cap was reached (`--max-cost`).
+    BudgetStopped,
+}
+
+/// One attempt of one call.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Attempt {
+    /// Since the case's origin.
+    pub sent: Duration,
+    pub status: Option<u16>,
+    /// Tokens this attempt asked the rate limiter for (estimated prompt + max_tokens).
+    pub reserved_tokens: u64,
+}
+
+/// One call (with its retries).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallRecord {
+    pub kind: CallKind,
+    pub attempts: Vec<Attempt>,
+    /// Time spent waiting between attempts after 429s (backoff).
+    pub rate_limit_backoff: Duration,
+    /// Time spent waiting between attempts after other failures.
+    pub other_backoff: Duration,
+    /// Since the case's origin: first send and final answer (or give-up).
+    pub started: Duration,
+    pub finished: Duration,
+    pub usage: Option<Tokens>,
+    /// The answer was a success but its usage could not be true (see `UsageRead::Bad`).
+    pub bad_usage: bool,
+    /// The model the response named, where the harness reads it (service mode).
+    pub model: Option<String>,
+    pub failure: Option<FailureCause>,
+}
+
+impl CallRecord {
+    /// A call of `kind` starting at `started`, before any attempt.
+    pub fn new(kind: CallKind, started: Duration) -> Self {
+        Self {
+            kind,
+            attempts: Vec::new(),
+            rate_limit_backoff: Duration::ZERO,
+            other_backoff: Duration::ZERO,
+            started,
+            finished: started,
+            usage: None,
+            bad_usage: false,
+            model: None,
+            failure: None,
+        }
+    }
+}
+
+/// One post: the intended send time, its calls, and how it ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PostRecord {
+    /// When the post should have been sent (since the case's origin). Latency counts from here,
+    /// so a late send is not hidden (no coordinated omission).
+    pub intended: Duration,
+    pub calls: Vec<CallRecord>,
+    pub finished: Duration,
+    pub failure: Option<FailureCause>,
+}
+
+impl PostRecord {
+    pub fn first_send(&self) -> Duration {
+        self.calls
+            .first()
+            .and_then(|c| c.attempts.first())
+            .map_or(self.intended, |a| a.sent)
+    }
+}
+
+/// What [`Recorder::record_call`] needs of a finished call.
+#[derive(Debug, Clone, Copy)]
+pub struct CallEnd<'a> {
+    pub kind: CallKind,
+    pub started: Duration,
+    pub finished: Duration,
+    /// Attempts made (the first and its retries).
+    pub attempts: u32,
+    pub usage: Option<Tokens>,
+    /// A successful answer whose usage could not be true.
+    pub bad_usage: bool,
+    pub model: Option<&'a str>,
+    pub failed: bool,
+}
+
+/// What [`Recorder::record_post`] needs of a finished post.
+#[derive(Debug, Clone, Copy)]
+pub struct PostEnd {
+    pub intended: Duration,
+    /// The first attempt's send (the intended time if nothing was sent).
+    pub first_send: Duration,
+    pub finished: Duration,
+    pub failure: Option<FailureCause>,
+    /// Backoff after 429s, summed over the post's calls.
+    pub rate_limit_backoff: Duration,
+}

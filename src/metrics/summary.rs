@@ -1,0 +1,243 @@
+//! The serialized summary of a case ([`Measured`]): percentiles, counts, tokens and cost, the
+//! timeline and the sampled posts, as written to result.json.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+use super::cost::{cost_usd, monthly, Monthly, Tokens};
+use super::{hdr, FailureCause, Second};
+use crate::openai::catalog::Price;
+
+impl Measured {
+    /// Sets the token totals (measured from the responses, or attributed from the stub's counts)
+    /// and derives the per-post figures and the cost from them. Unknown tokens have no per-post
+    /// figures and no cost.
+    pub fn set_tokens(
+        &mut self,
+        tokens: Tokens,
+        source: TokenSource,
+        price: Option<&Price>,
+        users: u64,
+    ) {
+        let posts = self.posts.total;
+        let ok = self.posts.ok;
+        let known = source != TokenSource::Unknown;
+        self.tokens.total = tokens;
+        self.tokens.source = source;
+        self.tokens.per_post = if known && posts > 0 {
+            tokens.total() as f64 / posts as f64
+        } else {
+            0.0
+        };
+        self.tokens.per_ok_post = (known && ok > 0).then(|| tokens.total() as f64 / ok as f64);
+        self.cost = price.filter(|_| known).map(|p| {
+            let total = cost_usd(p, tokens);
+            let per_post = if posts > 0 { total / posts as f64 } else { 0.0 };
+            Cost {
+                total_usd: total,
+                per_post_usd: per_post,
+                per_ok_post_usd: (ok > 0).then(|| total / ok as f64),
+                per_batch_usd: per_post * users as f64,
+                monthly: monthly(users, per_post),
+            }
+        });
+    }
+}
+
+/// Where a case's token totals come from.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenSource {
+    /// The usage of every successful response.
+    #[default]
+    Responses,
+    /// The stub's counts over the case (service mode with `--with-stub`, when the service's
+    /// responses carry no usage).
+    Stub,
+    /// Some successful response had no usage and no stub counted: the totals are a lower bound,
+    /// reported as unknown.
+    Unknown,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+pub(super) fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Percentiles of a histogram, in milliseconds, exact to its three significant figures (each is
+/// the middle of its HdrHistogram bucket). Empty histograms give `None`s.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, schemars::JsonSchema, Deserialize)]
+pub struct Percentiles {
+    pub count: u64,
+    pub min: Option<f64>,
+    pub mean: Option<f64>,
+    pub p50: Option<f64>,
+    pub p90: Option<f64>,
+    pub p95: Option<f64>,
+    pub p99: Option<f64>,
+    pub p99_9: Option<f64>,
+    pub max: Option<f64>,
+}
+
+impl Percentiles {
+    pub fn of(h: &Histogram<u64>) -> Self {
+        if h.is_empty() {
+            return Self::default();
+        }
+        let q = |q: f64| Some(hdr::percentile_ms(h, q));
+        Self {
+            count: h.len(),
+            min: Some(hdr::ms(h, h.min())),
+            mean: Some(h.mean() / 1000.0),
+            p50: q(0.50),
+            p90: q(0.90),
+            p95: q(0.95),
+            p99: q(0.99),
+            p99_9: q(0.999),
+            max: Some(hdr::ms(h, h.max())),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema, Deserialize)]
+pub struct Posts {
+    pub total: u64,
+    pub ok: u64,
+    pub failed: u64,
+    pub failed_by_cause: BTreeMap<FailureCause, u64>,
+    /// Sends more than 10 ms after their intended time (sustained scenarios).
+    pub late_sends: u64,
+}
+
+impl Posts {
+    /// The success share ok / total, 0 when nothing was posted.
+    pub fn success_share(&self) -> f64 {
+        self.scaled_success(1.0)
+    }
+
+    /// The success share in percent, 100 × ok / total: scaled before the division, so 23 of 40
+    /// is 57.5 exactly, not 57.49999999999999 (the reports print what they printed before).
+    pub fn success_percent(&self) -> f64 {
+        self.scaled_success(100.0)
+    }
+
+    fn scaled_success(&self, scale: f64) -> f64 {
+        if self.total > 0 {
+            scale * self.ok as f64 / self.total as f64
+        } else {
+            0.0
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema, Deserialize)]
+pub struct LatencyPair {
+    pub ok: Percentiles,
+    pub failed: Percentiles,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema, Deserialize)]
+pub struct Calls {
+    pub calls: u64,
+    pub attempts: u64,
+    pub retries: u64,
+    pub http_429: u64,
+    /// Tokens that 429-rejected attempts asked to reserve (estimated prompt + max_tokens).
+    pub rejected_reserved_tokens: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct TokenSummary {
+    pub by_call: BTreeMap<String, Tokens>,
+    pub total: Tokens,
+    /// Total tokens ÷ posts (failed posts included: their first call may have used tokens).
+    pub per_post: f64,
+    pub per_ok_post: Option<f64>,
+    #[serde(default)]
+    pub source: TokenSource,
+    /// Successful calls whose response carried no usage (or a bad one).
+    #[serde(default)]
+    pub calls_without_usage: u64,
+    /// Of those, calls whose usage could not be true: a string, negative, half there, above
+    /// 10^7 tokens or above the call's max_tokens. Their tokens are unknown, never priced.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub bad_usage: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Cost {
+    pub total_usd: f64,
+    /// Total cost ÷ posts.
+    pub per_post_usd: f64,
+    pub per_ok_post_usd: Option<f64>,
+    /// $/post × users: one burst of every user posting once.
+    pub per_batch_usd: f64,
+    /// users × 1, 5, 20 posts a day × 30 days × $/post.
+    pub monthly: Vec<Monthly>,
+}
+
+/// Everything measured in one case (scenario × tier).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Measured {
+    pub posts: Posts,
+    pub post_latency_ms: LatencyPair,
+    pub call_latency_ms: BTreeMap<String, Percentiles>,
+    /// Per post that backed off after 429s: the total time it waited (count = such posts).
+    pub backoff_ms: Percentiles,
+    pub makespan_ms: f64,
+    pub start_spread_ms: f64,
+    pub calls: Calls,
+    pub tokens: TokenSummary,
+    /// `None` when the model has no price in the table.
+    pub cost: Option<Cost>,
+    pub timeline: Vec<Second>,
+    /// Latency against percentile for successful posts, HdrHistogram style (for charts).
+    #[serde(default)]
+    pub percentile_curve: Vec<CurvePoint>,
+    /// Up to [`SAMPLE_POSTS`] posts (all of them in a burst): send time, latency and outcome.
+    #[serde(default)]
+    pub posts_sample: Vec<PostPoint>,
+    /// The raw histograms (µs), V2-deflate in base64, by tag: post_ok, post_failed,
+    /// image_prompt, caption, backoff. Exact; `hlog/*.hlog` and `postload merge` use them.
+    #[serde(default)]
+    pub histograms: BTreeMap<String, String>,
+    /// Service mode: the model the responses named, by count.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub models_reported: BTreeMap<String, u64>,
+}
+
+/// One point of the percentile curve.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct CurvePoint {
+    pub percentile: f64,
+    pub ms: f64,
+}
+
+/// How a post ended, for charts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PostOutcome {
+    Ok,
+    RateLimited,
+    OtherFailure,
+}
+
+/// One sampled post.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct PostPoint {
+    /// Intended send time, seconds since the case started.
+    pub sent_s: f64,
+    pub latency_ms: f64,
+    pub outcome: PostOutcome,
+}
+
+/// Posts kept for the per-post chart: a uniform sample (reservoir) beyond this many.
+pub const SAMPLE_POSTS: usize = 5_000;

@@ -1,6 +1,16 @@
 //! postload: measure an OpenAI-backed marketing-post service under load, against the real
 //! service or a faithful OpenAI stub. `main` parses the command line and calls [`run`].
 
+/// `print!` and `println!` that never panic: a reader that went away (`postload merge ... | head`)
+/// ends the output, not the process with a panic.
+macro_rules! out {
+    ($($t:tt)*) => { $crate::run::console::out(format_args!($($t)*)) };
+}
+macro_rules! outln {
+    () => { $crate::run::console::out(format_args!("\n")) };
+    ($($t:tt)*) => { $crate::run::console::out(format_args!("{}\n", format_args!($($t)*))) };
+}
+
 pub mod claims;
 pub mod cli;
 pub mod clock;

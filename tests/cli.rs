@@ -631,3 +631,24 @@ fn quiet_prints_only_the_table_on_stdout() {
     assert_eq!(row[9], c["calls"]["http_429"].to_string(), "{}", lines[1]);
     assert_eq!(row[10], c["calls"]["retries"].to_string(), "{}", lines[1]);
 }
+
+#[test]
+fn a_reader_that_goes_away_is_not_a_panic() {
+    // Before: `postload compare A B | head -0` panicked in println! (exit 101) on the broken
+    // pipe. The read end is closed before the child can start writing.
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/result-default-run.json"
+    );
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("postload"))
+        .args(["compare", fixture, fixture])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

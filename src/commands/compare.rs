@@ -17,12 +17,12 @@ pub fn compare(args: cli::CompareArgs) -> anyhow::Result<Outcome> {
         ))
         .into());
     }
-    print!("{}", crate::compare::markdown(&c));
+    out!("{}", crate::compare::markdown(&c));
     if let Some(path) = &args.json {
         report::write_atomic(path, &serde_json::to_vec_pretty(&c)?)?;
     }
     let regressions = c.regressions();
-    println!("\nregressions: {regressions}");
+    outln!("\nregressions: {regressions}");
     Ok(if regressions > 0 {
         Outcome::Regression
     } else {

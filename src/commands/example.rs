@@ -11,7 +11,7 @@ pub async fn serve(args: cli::ExampleServiceArgs) -> anyhow::Result<Outcome> {
         ))
     })?;
     let handle = example::start(cfg, listener).await?;
-    println!(
+    outln!(
         "example service: {} (POST /api/marketing-post), OpenAI calls to {}",
         handle.url(),
         args.openai_base_url

@@ -41,13 +41,18 @@ pub fn merge(args: cli::MergeArgs) -> anyhow::Result<Outcome> {
             }
         }
     }
-    println!(
+    outln!(
         "{:<14} {:>8} {:>10} {:>10} {:>10} {:>10}",
-        "tag", "count", "p50 ms", "p95 ms", "p99 ms", "max ms"
+        "tag",
+        "count",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "max ms"
     );
     for (tag, h) in &merged {
         let q = |q: f64| hdr::percentile_ms(h, q);
-        println!(
+        outln!(
             "{:<14} {:>8} {:>10.1} {:>10.1} {:>10.1} {:>10.1}",
             if tag.is_empty() { "(untagged)" } else { tag },
             h.len(),

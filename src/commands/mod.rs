@@ -26,8 +26,8 @@ fn apply_gates(
     let checks = gate::evaluate(gates, result).map_err(config::ConfigError)?;
     let failed = checks.iter().filter(|c| !c.pass).count();
     if !quiet || failed > 0 {
-        print!("{}", gate::lines(&checks));
-        println!("gates: {} passed, {failed} failed", checks.len() - failed);
+        out!("{}", gate::lines(&checks));
+        outln!("gates: {} passed, {failed} failed", checks.len() - failed);
     }
     crate::report::write_atomic(junit, &gate::junit(&checks))?;
     if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY") {

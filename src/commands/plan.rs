@@ -22,7 +22,7 @@ pub async fn plan(args: cli::PlanArgs) -> anyhow::Result<Outcome> {
     let result = crate::plan::plan(&catalog, &spec, &claims, &measured)
         .map_err(|e| config::ConfigError(e.0))?;
     let took = started.elapsed();
-    print!("{}", report::plan::table(&result));
+    out!("{}", report::plan::table(&result));
     let dir = report::create_unique_dir(&args.report_dir, &format!("plan-{}", run::new_run_id()))?;
     std::fs::create_dir_all(dir.join("charts"))?;
     report::write_atomic(&dir.join("plan.json"), &serde_json::to_vec_pretty(&result)?)?;
@@ -35,7 +35,7 @@ pub async fn plan(args: cli::PlanArgs) -> anyhow::Result<Outcome> {
     }
     if !args.quiet {
         let events: u64 = result.cells.iter().map(|c| c.events).sum();
-        println!(
+        outln!(
             "plan: {} cells, {} simulated posts, {events} events in {:.2} s; {}",
             result.cells.len(),
             result.cells.iter().map(|c| c.posts).sum::<u64>(),

@@ -26,6 +26,6 @@ pub fn render(args: cli::ReportArgs) -> anyhow::Result<Outcome> {
             prices: catalog.prices.clone(),
         });
     writer.write(&result)?;
-    println!("{}", dir.join("report.md").display());
+    outln!("{}", dir.join("report.md").display());
     Ok(Outcome::Success)
 }

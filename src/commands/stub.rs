@@ -16,7 +16,7 @@ pub async fn serve(args: cli::StubArgs) -> anyhow::Result<Outcome> {
         std::sync::Arc::new(clock::SystemClock::scaled(scale)),
     )
     .await?;
-    println!("OPENAI_BASE_URL={}", handle.base_url());
+    outln!("OPENAI_BASE_URL={}", handle.base_url());
     eprintln!(
         "postload stub: tier {tier} of `{set}`, seed {seed}; stats at {}/__postload/stats; Ctrl-C stops",
         handle.base_url().trim_end_matches("/v1")

@@ -205,7 +205,7 @@ pub async fn validate(
     } else {
         args.validate_users.clone()
     };
-    println!(
+    outln!(
         "\nvalidation: the live harness (embedded stub, gpt-4o, SDK retries) beside the planner, both over seeds {}..={} with the same draws per post and attempt (p50/p95 of all their successful posts; makespan, success and 429s their mean); x = plan / live",
         spec.seed,
         spec.seed + u64::from(args.validate_repeat) - 1
@@ -228,7 +228,7 @@ pub async fn validate(
     )
     .await?;
     let t = table(&sides);
-    print!("{t}");
+    out!("{t}");
     crate::report::write_atomic(
         &dir.join("validation.json"),
         &serde_json::to_vec_pretty(&sides)?,

@@ -355,10 +355,10 @@ pub async fn execute(cfg: RunConfig) -> anyhow::Result<RunResult> {
     writer.write(&result)?;
     // The table is the one thing on standard output, even with --quiet.
     if cfg.print_table {
-        print!("{}", summary::table(&result));
+        out!("{}", summary::table(&result));
     }
     if !cfg.quiet {
-        println!(
+        outln!(
             "report: {} and report.md",
             writer.dir().join("result.json").display()
         );

@@ -84,8 +84,9 @@ pub fn run_config(
 ) -> Result<crate::run::RunConfig, ConfigError> {
     use crate::run::post::ClientFactory;
     use crate::run::{Endpoint, Planned, RunConfig, ServiceMode, Target};
-    use crate::scenario::target::{Secret, TargetSpec};
+    use crate::scenario::target::TargetSpec;
     use crate::scenario::{self, Load};
+    use crate::secret::Secret;
 
     let catalog = catalog_from(args.mocks.as_deref())?;
     let names: Vec<String> = if args.scenario.is_empty() {
@@ -435,7 +436,7 @@ pub fn example_config(
     cfg.memory_delay = Duration::from_millis(args.memory_ms);
     cfg.retry = retry_policy(args.retry);
     if let Ok(key) = std::env::var(&args.api_key_env) {
-        cfg.api_key = Some(crate::scenario::target::Secret::new(key));
+        cfg.api_key = Some(crate::secret::Secret::new(key));
     }
     Ok(cfg)
 }

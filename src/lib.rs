@@ -26,6 +26,7 @@ pub mod plan;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod secret;
 pub mod stop;
 pub mod stub;
 pub mod threshold;

@@ -23,8 +23,8 @@ use serde_json::{json, Value};
 
 use crate::openai::retry::{AttemptOutcome, RetryPolicy};
 use crate::scenario::prompts::{brand_memory, caption_request, image_prompt_request};
-use crate::scenario::target::Secret;
 use crate::scenario::Prompts;
+use crate::secret::Secret;
 
 /// How the service is set up.
 #[derive(Debug, Clone)]

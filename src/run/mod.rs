@@ -29,8 +29,9 @@ use crate::report::{
     ReportWriter, RunResult, TargetInfo, RESULT_SCHEMA,
 };
 use crate::scenario::prompts::PostPlan;
-use crate::scenario::target::{Secret, ServiceTarget};
+use crate::scenario::target::ServiceTarget;
 use crate::scenario::{Load, Scenario};
+use crate::secret::Secret;
 use crate::stub::{self, StubConfig, StubHandle};
 
 impl std::fmt::Debug for RunConfig {
@@ -419,7 +420,7 @@ async fn run_case(
             let root = url_root(&url)?;
             // Our own stub: each attempt names its draw stream, so the stub's draws follow the
             // posts (as the planner's do), not the order attempts happen to arrive in.
-            let key = crate::scenario::target::Secret::new(stub::STUB_API_KEY.into());
+            let key = crate::secret::Secret::new(stub::STUB_API_KEY.into());
             (
                 Some(handle),
                 pipeline(scenario, &url, Some(key), true),

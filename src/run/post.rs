@@ -22,8 +22,9 @@ use crate::openai::catalog::Price;
 use crate::openai::retry::{AttemptOutcome, RetryPolicy};
 use crate::openai::world::{client_stream, draw_rng, post_stream, DRAW_STREAM_HEADER};
 use crate::scenario::prompts::{PostPlan, OWN_IMAGE_PROMPTS, OWN_IMAGE_PROMPT_TOKENS};
-use crate::scenario::target::{Secret, ServiceTarget};
+use crate::scenario::target::ServiceTarget;
 use crate::scenario::Prompts;
+use crate::secret::Secret;
 
 /// How posts are sent once every user has reached the start barrier.
 #[derive(Debug)]

@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::secret::Secret;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -113,25 +114,6 @@ impl Default for DataLists {
             },
             image_prompt: OWN_IMAGE_PROMPTS.iter().map(|s| s.to_string()).collect(),
         }
-    }
-}
-
-/// A value that must not be shown: its `Debug` is `***`, and it has no `Serialize`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: String) -> Self {
-        Self(value)
-    }
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("***")
     }
 }
 

@@ -1,0 +1,206 @@
+//! The simulator against hand-worked cases.
+
+use super::*;
+use crate::openai::catalog::Catalog;
+
+fn input(arrivals: Arrivals, tpm: u64, strategy: Strategy) -> SimInput {
+    SimInput {
+        limits: Limits {
+            rpm: 5_000,
+            tpm,
+            rpd: None,
+        },
+        rejected_cost: RejectedCost::Request,
+        profile: Profile::Fixed {
+            as_of: String::new(),
+            source: String::new(),
+            latency_ms: 1_000,
+            completion_tokens: 100,
+        },
+        shape: PostShape {
+            image_prompt_tokens: 800,
+            image_max_tokens: 150,
+            caption_base_tokens: 1_050,
+            caption_max_tokens: 200,
+            image_prompt_share: 0.0,
+            own_image_prompt_tokens: 40,
+        },
+        arrivals,
+        strategy,
+        response_cache_hit: 0.0,
+        response_cache_latency: Duration::from_millis(5),
+        prompt_cache_hit: 0.0,
+        seed: 1,
+    }
+}
+
+#[test]
+fn an_unlimited_burst_takes_two_call_latencies_per_post() {
+    let (r, extra) = simulate(&input(
+        Arrivals::Burst { posts: 100 },
+        10_000_000,
+        Strategy::Sdk,
+    ));
+    let m = r.summarize(None, 100);
+    assert_eq!((m.posts.ok, m.calls.http_429), (100, 0));
+    // Two fixed 1 s calls: every post takes exactly 2 s (to HdrHistogram's 3 figures).
+    let near = |v: Option<f64>| v.is_some_and(|v| (v - 2_000.0).abs() <= 2.0);
+    assert!(near(m.post_latency_ms.ok.min) && near(m.post_latency_ms.ok.max));
+    // 100 × (800 + 100) + 100 × (1,050 + the image prompt's 100 + 100).
+    assert_eq!(m.tokens.total.total(), 100 * 900 + 100 * 1_250);
+    // Per post: its arrival and two answers (sends happen inside them).
+    assert_eq!(extra.events, 100 * 3);
+}
+
+#[test]
+fn the_tpm_bucket_admits_exactly_what_fits_and_the_sdk_gives_up() {
+    // By hand. 30,000 TPM, refilled at 500 tokens/s; calls of 1 s; SDK waits of
+    // 0.5 x (1 - 0.25u) s in [0.375, 0.5], then 1.0 x (1 - 0.25u) in [0.75, 1.0].
+    // t = 0: 40 image calls of 800 + 150 = 950 tokens: 31 fit (29,450), 550 left; 9 get 429.
+    // t in [0.375, 0.5]: their retries find at most 550 + 250 = 800 < 950: 9 more 429s.
+    //   Second 0 thus has 9 + 9 = 18 429s.
+    // t = 1.0: the 31 images answer; their captions reserve 1,050 + 100 + 200 = 1,350 each
+    //   against 550 + 500 = 1,050: 31 429s.
+    // t in [1.125, 1.5]: the 9 images' last retries; the first finds at least
+    //   550 + 562 = 1,112 >= 950 and goes; the other 8 find at most 1,300 - 950 + 188 < 950:
+    //   8 429s and 8 posts lost.
+    // t in [1.375, 1.5]: the captions' first retries find at most 1,300 - 950 = 350: 31 429s.
+    //   Second 1 thus has 31 + 8 + 31 = 70 429s.
+    // t in [2.125, 2.5]: the captions' last retries find at most 350 + 500 = 850 < 1,350:
+    //   31 429s and 31 posts lost. Only the one late image's post can still succeed.
+    let (r, _) = simulate(&input(Arrivals::Burst { posts: 40 }, 30_000, Strategy::Sdk));
+    let m = r.summarize(None, 40);
+    assert_eq!(m.timeline[0].rate_limited, 18, "{:?}", &m.timeline[..3]);
+    assert_eq!(m.timeline[1].rate_limited, 70, "{:?}", &m.timeline[..3]);
+    assert!(m.posts.ok <= 1, "{:?}", m.posts);
+    assert!(m.posts.failed >= 39, "{:?}", m.posts);
+    // 9 + 9 + 8 image 429s and 3 x 31 caption 429s, at least.
+    assert!(m.calls.http_429 >= 26 + 93, "{:?}", m.calls);
+    assert_eq!(m.posts.ok + m.posts.failed, 40);
+    assert_eq!(
+        m.posts.failed_by_cause[&FailureCause::RateLimited],
+        m.posts.failed
+    );
+}
+
+#[test]
+fn a_client_queue_trades_429s_for_waiting_and_loses_no_post() {
+    let (r, _) = simulate(&input(
+        Arrivals::Burst { posts: 100 },
+        30_000,
+        Strategy::Queue,
+    ));
+    let m = r.summarize(None, 100);
+    assert_eq!((m.posts.ok, m.calls.http_429), (100, 0));
+    // 100 posts × (950 + 1,350) reserved tokens at 500 tokens/s after the first 30,000.
+    let drain_s = (100.0 * 2_300.0 - 30_000.0) / 500.0;
+    let makespan = m.makespan_ms / 1000.0;
+    assert!((drain_s..drain_s + 5.0).contains(&makespan), "{makespan}");
+}
+
+#[test]
+fn response_cache_hits_skip_the_calls_and_prompt_cache_hits_bill_cached_tokens() {
+    let mut i = input(
+        Arrivals::Burst { posts: 10_000 },
+        100_000_000,
+        Strategy::Sdk,
+    );
+    i.limits.rpm = 1_000_000;
+    i.response_cache_hit = 0.3;
+    i.prompt_cache_hit = 1.0;
+    let (r, extra) = simulate(&i);
+    let share = extra.response_cache_hits as f64 / 10_000.0;
+    assert!((0.28..0.32).contains(&share), "{share}");
+    let m = r.summarize(None, 10_000);
+    assert_eq!(m.calls.calls, 2 * (10_000 - extra.response_cache_hits));
+    // The caption's 1,050-token shared prefix caches 1,024; the 800-token image call nothing.
+    let captions = 10_000 - extra.response_cache_hits;
+    assert_eq!(m.tokens.total.cached, captions * 1_024);
+}
+
+#[test]
+fn a_daily_stream_follows_the_curve_and_the_seed() {
+    let arrivals = Arrivals::Daily {
+        posts_per_day: 50_000.0,
+        days: 1.0,
+        curve: BUSINESS_DAY.to_vec(),
+    };
+    let (r, _) = simulate(&input(arrivals.clone(), 100_000_000, Strategy::Sdk));
+    let n = r.posts();
+    assert!((49_000..51_000).contains(&n), "{n}");
+    let tl = r.timeline();
+    let hour = |h: usize| -> u64 {
+        tl[h * 3600..(h + 1) * 3600]
+            .iter()
+            .map(|s| s.sends)
+            .sum::<u64>()
+    };
+    // 10:00 carries 9 % of the day, 03:00 0.2 %.
+    let total: f64 = BUSINESS_DAY.iter().sum();
+    let at10 = hour(10) as f64 / (2.0 * n as f64);
+    assert!((at10 - 9.0 / total).abs() < 0.005, "{at10}");
+    assert!(hour(3) < hour(10) / 20);
+    let (again, _) = simulate(&input(arrivals, 100_000_000, Strategy::Sdk));
+    assert_eq!(again.posts(), n);
+}
+
+#[test]
+fn uses_the_catalogs_profile_like_the_stub() {
+    let c = Catalog::embedded();
+    let mut i = input(Arrivals::Burst { posts: 2_000 }, 100_000_000, Strategy::Sdk);
+    i.profile = c.profiles[&c.model("gpt-4o").unwrap().profile].clone();
+    let (r, _) = simulate(&i);
+    let m = r.summarize(None, 2_000);
+    // Each post's time by hand, with the stub's own `serve` and draw streams: the image call
+    // is attempt 1 of post p, the caption attempt 2; the caption's prompt is 1,050 tokens
+    // plus what the image call wrote. Nothing waits (no limit is near), so a post takes
+    // the two calls' times.
+    let mut limiter = RateLimiter::new(i.limits, i.rejected_cost, Duration::ZERO);
+    let call = |limiter: &mut RateLimiter, post: u64, attempt: u32, prompt: u32, max: u32| {
+        let req = CallRequest {
+            reserve: u64::from(prompt + max),
+            prompt_tokens: prompt,
+            max_tokens: Some(max),
+            n: 1,
+        };
+        let mut rng = draw_rng(i.seed, post_stream(post, attempt));
+        match serve(
+            limiter,
+            Duration::ZERO,
+            &req,
+            &i.profile,
+            &Faults::default(),
+            &mut rng,
+        ) {
+            Served::Ok {
+                completion_tokens,
+                timing,
+                ..
+            } => (completion_tokens, timing.total),
+            other => panic!("{other:?}"),
+        }
+    };
+    let mut by_hand: Vec<f64> = (0..2_000u64)
+        .map(|p| {
+            let (wrote, image) = call(&mut limiter, p, 1, 800, 150);
+            let (_, caption) = call(&mut limiter, p, 2, 1_050 + wrote, 200);
+            (image + caption).as_secs_f64() * 1000.0
+        })
+        .collect();
+    by_hand.sort_by(f64::total_cmp);
+    // HdrHistogram's p50 is the value at rank 1,000 of 2,000, its max the largest, each to
+    // 3 significant figures.
+    let near = |got: Option<f64>, want: f64| (got.unwrap() - want).abs() <= want * 0.001;
+    assert!(
+        near(m.post_latency_ms.ok.p50, by_hand[999]),
+        "{:?} {}",
+        m.post_latency_ms.ok.p50,
+        by_hand[999]
+    );
+    assert!(
+        near(m.post_latency_ms.ok.max, by_hand[1_999]),
+        "{:?} {}",
+        m.post_latency_ms.ok.max,
+        by_hand[1_999]
+    );
+}

@@ -250,7 +250,7 @@ impl App {
             }
             let (outcome, status, message) = match request.send().await {
                 Err(e) => (
-                    crate::run::post::transport_outcome(&e),
+                    crate::run::answer::transport_outcome(&e),
                     None,
                     if e.is_timeout() {
                         "timed out"

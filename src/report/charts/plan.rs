@@ -1,0 +1,209 @@
+//! The planner's charts: its p95 heat map by tier and user count, and its cost against tier.
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use super::{builder, legend, register_font, Drawn, PALETTE, SIZE};
+use crate::plan::PlanResult;
+
+/// The plan's heat map: p95 of successful posts (colour) for each tier × user count, per model
+/// and strategy (one panel each); a cell that misses the success target is hatched grey.
+fn plan_heatmap<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, r: &PlanResult) -> Drawn
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE)?;
+    let panels: Vec<(String, crate::plan::sim::Strategy)> = r
+        .spec
+        .models
+        .iter()
+        .flat_map(|m| r.spec.strategies.iter().map(move |s| (m.clone(), *s)))
+        .collect();
+    let (title_area, body) = root.split_vertically(50);
+    title_area.titled(
+        &format!(
+            "p95 of successful posts by tier and users: green meets {} s, red misses it, grey: under {:.0} % of posts ok",
+            r.spec.target.p95_s,
+            r.spec.target.min_success * 100.0
+        ),
+        ("sans-serif", 20),
+    )?;
+    let cols = panels.len().clamp(1, 2);
+    let rows = panels.len().div_ceil(cols).max(1);
+    let areas = body.split_evenly((rows, cols));
+    let tiers = &r.spec.tiers;
+    let users = &r.spec.users;
+    let target = r.spec.target.p95_s;
+    // The centre of cell i is at i + 0.5: label only those.
+    let centre = |v: f64| {
+        let i = v - 0.5;
+        (i.fract().abs() < 1e-6 && i >= 0.0).then_some(i as usize)
+    };
+    for ((model, strategy), area) in panels.iter().zip(areas.iter()) {
+        let mut chart = ChartBuilder::on(area)
+            .caption(
+                format!("{model}, {}", crate::report::name_of(strategy)),
+                ("sans-serif", 16),
+            )
+            .margin(8)
+            .x_label_area_size(36)
+            .y_label_area_size(70)
+            .build_cartesian_2d(0.0..tiers.len() as f64, 0.0..users.len() as f64)?;
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_labels(tiers.len() * 2 + 1)
+            .y_labels(users.len() * 2 + 1)
+            .x_label_formatter(&|v| {
+                centre(*v)
+                    .and_then(|i| tiers.get(i))
+                    .map_or(String::new(), |t| format!("tier {t}"))
+            })
+            .y_label_formatter(&|v| {
+                centre(*v)
+                    .and_then(|i| users.get(i))
+                    .map_or(String::new(), |u| format!("{u} users"))
+            })
+            .label_style(("sans-serif", 13))
+            .draw()?;
+        for (xi, t) in tiers.iter().enumerate() {
+            for (yi, u) in users.iter().enumerate() {
+                let Some(c) = r.cells.iter().find(|c| {
+                    &c.model == model && c.strategy == *strategy && c.tier == *t && c.users == *u
+                }) else {
+                    continue;
+                };
+                let (x, y) = (xi as f64, yi as f64);
+                let color = match c.p95_s {
+                    _ if c.success < r.spec.target.min_success => RGBColor(170, 170, 170),
+                    None => RGBColor(170, 170, 170),
+                    // Meets the target: greens; above it: orange to red at 3 × the target.
+                    Some(p) if p <= target => {
+                        let k = (p / target).clamp(0.0, 1.0);
+                        RGBColor((40.0 + 100.0 * k) as u8, (170.0 + 40.0 * k) as u8, 90)
+                    }
+                    Some(p) => {
+                        let k = ((p / target - 1.0) / 2.0).clamp(0.0, 1.0);
+                        RGBColor((240.0 - 40.0 * k) as u8, (170.0 * (1.0 - k)) as u8, 40)
+                    }
+                };
+                chart.draw_series(std::iter::once(Rectangle::new(
+                    [(x, y), (x + 1.0, y + 1.0)],
+                    color.filled(),
+                )))?;
+                chart.draw_series(std::iter::once(Rectangle::new(
+                    [(x, y), (x + 1.0, y + 1.0)],
+                    WHITE.stroke_width(2),
+                )))?;
+                let style = ("sans-serif", 15)
+                    .into_font()
+                    .color(&BLACK)
+                    .pos(Pos::new(HPos::Center, VPos::Center));
+                let p95 = c.p95_s.map_or("-".into(), |p| format!("p95 {p:.1} s"));
+                chart.draw_series([
+                    Text::new(p95, (x + 0.5, y + 0.62), style.clone()),
+                    Text::new(
+                        format!("{:.0} % ok", c.success * 100.0),
+                        (x + 0.5, y + 0.38),
+                        style,
+                    ),
+                ])?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The plan's cost against tier: $/month per model and user count (SDK retries, or the first
+/// strategy), with the cells that meet the target marked.
+fn plan_cost<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, r: &PlanResult) -> Drawn
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE)?;
+    let strategy = r.spec.strategies.first().copied();
+    let cells: Vec<&crate::plan::Cell> = r
+        .cells
+        .iter()
+        .filter(|c| Some(c.strategy) == strategy && c.usd_per_month.is_some())
+        .collect();
+    let top = cells
+        .iter()
+        .filter_map(|c| c.usd_per_month)
+        .fold(0.01f64, f64::max)
+        * 3.0;
+    let bottom = cells
+        .iter()
+        .filter_map(|c| c.usd_per_month)
+        .fold(top, f64::min)
+        / 3.0;
+    let (lo, hi) = (
+        *r.spec.tiers.iter().min().unwrap_or(&1) as f64 - 0.5,
+        *r.spec.tiers.iter().max().unwrap_or(&1) as f64 + 0.5,
+    );
+    let mut chart = builder(
+        root,
+        &format!(
+            "OpenAI cost per month by tier ({} retries, {} posts/user/day); filled: meets the target",
+            strategy.map_or(String::new(), |s| crate::report::name_of(&s)),
+            r.spec.posts_per_user_per_day.unwrap_or(5.0)
+        ),
+        80,
+    )
+    .build_cartesian_2d(lo..hi, (bottom.max(0.001)..top).log_scale())?;
+    chart
+        .configure_mesh()
+        .x_desc("tier")
+        .y_desc("USD per month (log)")
+        .x_labels(r.spec.tiers.len())
+        .x_label_formatter(&|v| format!("{v:.0}"))
+        .y_label_formatter(&|v| format!("${v:.2}"))
+        .label_style(("sans-serif", 14))
+        .draw()?;
+    let mut series = 0;
+    for model in &r.spec.models {
+        for u in &r.spec.users {
+            let color = PALETTE[series % PALETTE.len()];
+            series += 1;
+            let pts: Vec<(f64, f64, bool)> = cells
+                .iter()
+                .filter(|c| &c.model == model && c.users == *u)
+                .filter_map(|c| c.usd_per_month.map(|m| (c.tier as f64, m, c.meets_target)))
+                .collect();
+            chart
+                .draw_series(LineSeries::new(
+                    pts.iter().map(|(t, m, _)| (*t, *m)),
+                    color.stroke_width(2),
+                ))?
+                .label(format!("{model}, {u} users"))
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+                });
+            chart.draw_series(pts.iter().map(|(t, m, meets)| {
+                let style = if *meets {
+                    color.filled()
+                } else {
+                    color.stroke_width(2)
+                };
+                Circle::new((*t, *m), 6, style)
+            }))?;
+        }
+    }
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
+    Ok(())
+}
+
+/// The plan's charts: `charts/plan-p95` and `charts/plan-cost`, PNG and SVG.
+pub fn plan_charts(r: &PlanResult) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+    register_font()?;
+    let mut out = Vec::new();
+    for (stem, (png, svg)) in [
+        ("plan-p95", both!(plan_heatmap, r)),
+        ("plan-cost", both!(plan_cost, r)),
+    ] {
+        out.push((format!("charts/{stem}.png"), png));
+        out.push((format!("charts/{stem}.svg"), svg));
+    }
+    Ok(out)
+}

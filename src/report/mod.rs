@@ -317,6 +317,8 @@ impl Exporter for HlogExporter {
 /// checked after symbolic links are resolved.
 pub struct ReportWriter {
     dir: PathBuf,
+    /// `dir` with symbolic links resolved, once, when the writer was created.
+    root: PathBuf,
     exporters: Vec<Box<dyn Exporter + Send + Sync>>,
     hurry: Option<Arc<AtomicBool>>,
 }
@@ -334,8 +336,12 @@ impl ReportWriter {
     pub fn create(dir: &Path) -> anyhow::Result<Self> {
         std::fs::create_dir_all(dir)
             .map_err(|e| anyhow::anyhow!("cannot create report folder {}: {e}", dir.display()))?;
+        let root = dir
+            .canonicalize()
+            .map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
         Ok(Self {
             dir: dir.to_path_buf(),
+            root,
             exporters: Vec::new(),
             hurry: None,
         })
@@ -399,14 +405,11 @@ impl ReportWriter {
         let parent = path.parent().unwrap_or(&self.dir);
         std::fs::create_dir_all(parent)
             .map_err(|err| anyhow::anyhow!("cannot create {}: {err}", parent.display()))?;
-        let root = self
-            .dir
-            .canonicalize()
-            .map_err(|e| anyhow::anyhow!("{}: {e}", self.dir.display()))?;
+        let root = &self.root;
         let real_parent = parent
             .canonicalize()
             .map_err(|e| anyhow::anyhow!("{}: {e}", parent.display()))?;
-        if !real_parent.starts_with(&root) {
+        if !real_parent.starts_with(root) {
             anyhow::bail!(
                 "refusing to write {}: it resolves to {}, outside the report folder {}",
                 path.display(),

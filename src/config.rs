@@ -442,12 +442,12 @@ pub fn example_config(
 }
 
 /// The first value that appears twice in `values`.
-fn first_repeat<T: PartialEq + Copy>(values: &[T]) -> Option<T> {
+fn first_repeat<T: PartialEq>(values: &[T]) -> Option<&T> {
     values
         .iter()
         .enumerate()
         .find(|(i, v)| values[..*i].contains(v))
-        .map(|(_, v)| *v)
+        .map(|(_, v)| v)
 }
 
 /// `--time-scale K` (run, stub, plan --validate): 1 to [`MAX_TIME_SCALE`].
@@ -574,11 +574,8 @@ pub fn plan_spec(
     if let Some(u) = first_repeat(&args.users) {
         return Err(ConfigError(format!("--users {u}: given twice")));
     }
-    if let Some(i) = (0..args.model.len()).find(|&i| args.model[..i].contains(&args.model[i])) {
-        return Err(ConfigError(format!(
-            "--model {}: given twice",
-            args.model[i]
-        )));
+    if let Some(m) = first_repeat(&args.model) {
+        return Err(ConfigError(format!("--model {m}: given twice")));
     }
     let tiers = if args.tier.is_empty() {
         catalog

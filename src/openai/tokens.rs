@@ -267,10 +267,35 @@ mod tests {
                 + bpe().count_ordinary("sam")
                 + 1);
         assert_eq!(counter.prompt(&messages) as usize, by_hand);
-        // Cached counts give the same answer for long texts.
+        // A long text counts as the tokenizer says, the first time and again from the cache.
         let long = "marketing ".repeat(100);
-        assert_eq!(counter.count(&long), counter.count(&long));
         assert_eq!(counter.count(&long) as usize, bpe().count_ordinary(&long));
+        assert_eq!(counter.count(&long) as usize, bpe().count_ordinary(&long));
+    }
+
+    #[test]
+    fn a_seen_text_is_answered_from_the_cache_and_a_full_cache_is_cleared() {
+        let mut counter = TokenCounter::default();
+        // Planting a wrong count under the text's key proves the second call reads the cache
+        // instead of tokenizing: six characters are at most six tokens, the cache says 7.
+        let key = ("Hello!".len(), FxBuildHasher.hash_one("Hello!"));
+        counter.cache.insert(key, 7);
+        assert_eq!(counter.count("Hello!"), 7);
+        // Fill the cache to its capacity with distinct texts; the next new text clears it first
+        // and is then its only entry (the planted count is gone).
+        for i in counter.cache.len()..CACHE_CAPACITY {
+            counter.cache.insert((usize::MAX, i as u64), 1);
+        }
+        assert_eq!(counter.cache.len(), CACHE_CAPACITY);
+        assert_eq!(
+            counter.count("a new text") as usize,
+            bpe().count_ordinary("a new text")
+        );
+        assert_eq!(counter.cache.len(), 1);
+        assert_eq!(
+            counter.count("Hello!") as usize,
+            bpe().count_ordinary("Hello!")
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! Clocks for code that must not read time itself. The stub's buckets and latencies and the
-//! run's timings take a [`Clock`]; tests use [`ManualClock`] to move time exactly, and
-//! `--time-scale K` uses a [`SystemClock`] that runs K times faster than the wall clock.
+//! Clocks for code that must not read time itself. The stub's buckets and latencies take a
+//! [`Clock`]; tests use [`ManualClock`] to move time exactly, and `--time-scale K` gives the stub
+//! a [`SystemClock`] that runs K times faster than the wall clock. The run measures real time
+//! (`Instant`) and converts it to modelled time through [`TimeScale`], the same conversion.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

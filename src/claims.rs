@@ -272,3 +272,64 @@ impl ClaimsFile {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_nan_or_infinite_number_in_a_claim_names_its_field() {
+        let claim = |min: &str, max: &str| {
+            format!("[[claim]]\nid = \"x\"\nstatement = \"s\"\nkind = \"latency\"\nscenario = \"b\"\nmin_s = {min}\nmax_s = {max}\n")
+        };
+        let e = parse("c.toml", &claim("nan", "5")).unwrap_err();
+        assert!(e.contains("field `min_s`") && !e.contains("exceed"), "{e}");
+        let e = parse("c.toml", &claim("2", "inf")).unwrap_err();
+        assert!(e.contains("field `max_s`"), "{e}");
+        let e = parse(
+            "c.toml",
+            "[[claim]]\nid = \"x\"\nstatement = \"s\"\nkind = \"tokens_per_post\"\nvalue = nan\ntolerance = 0.1\n",
+        )
+        .unwrap_err();
+        assert!(e.contains("field `value`"), "{e}");
+    }
+
+    #[test]
+    fn the_embedded_claims_parse() {
+        let c = parse("scenarios/claims.toml", EMBEDDED_CLAIMS).unwrap();
+        assert_eq!(c.claim.len(), 9);
+        assert!(matches!(
+            c.claim[0].check,
+            Check::Latency {
+                percentile: Pct::P95,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_bad_claim_names_file_and_claim() {
+        let e = parse("c.toml", "[[claim]]\nid = \"x\"\nstatement = \"s\"\nkind = \"latency\"\nscenario = \"b\"\nmin_s = 5\nmax_s = 2\npercentile = \"p95\"\n").unwrap_err();
+        assert!(
+            e.contains("c.toml") && e.contains("claim[0] (x)") && e.contains("min_s"),
+            "{e}"
+        );
+        let e = parse(
+            "c.toml",
+            "[[claim]]\nid = \"x\"\nstatement = \"s\"\nkind = \"vibes\"\n",
+        )
+        .unwrap_err();
+        assert!(e.contains("c.toml") && e.contains("vibes"), "{e}");
+        let e = parse("c.toml", "[[claim]]\nid = \"x\"\nstatement = \"s\"\nkind = \"tokens_per_post\"\nvalue = 1\ntolerence = 0.1\n").unwrap_err();
+        assert!(e.contains("line 6") && e.contains("tolerence"), "{e}");
+        let e = parse(
+            "c.toml",
+            "[[claim]]\nid = \"x\"\nstatement = \"s\"\nkind = \"tokens_per_post\"\nvalue = 1\n",
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("claim[0] (x)") && e.contains("`tolerance`"),
+            "{e}"
+        );
+    }
+}

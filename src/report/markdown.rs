@@ -1,23 +1,20 @@
 //! The human report, built once as a [`Document`] (paragraphs and tables of plain text) and
 //! rendered two ways: `report.md`, GitHub-flavoured Markdown that fits a CI step summary, and
-//! `report.html`, one self-contained file with the charts' SVGs inline.
+//! `report.html`, one self-contained file with the charts' SVGs inline ([`html`]).
 
-use crate::metrics::TokenSource;
 use std::fmt::Write;
 
 use super::charts::ChartExporter;
 use super::claims::{evaluate, ClaimsFile, Judgement};
-use super::{name_of, Exporter, RunResult, TargetInfo};
+use super::{name_of, CaseResult, Exporter, RunResult, TargetInfo};
+use crate::metrics::{Measured, TokenSource};
 use crate::openai::catalog::PriceTable;
 
-/// Builds both human formats.
-pub struct MarkdownExporter {
-    pub claims: ClaimsFile,
-    pub prices: PriceTable,
-}
+mod html;
+pub use self::html::{html, HtmlExporter};
 
-/// `report.html`: the same document, self-contained (no scripts, no external references).
-pub struct HtmlExporter {
+/// `report.md`: the document as GitHub-flavoured Markdown, with links to the charts.
+pub struct MarkdownExporter {
     pub claims: ClaimsFile,
     pub prices: PriceTable,
 }
@@ -60,6 +57,15 @@ fn s(ms: Option<f64>) -> String {
     ms.map_or("-".into(), |v| format!("{:.2}", v / 1000.0))
 }
 
+/// Tokens per post, or `unknown` when no usage came back and no stub counted the calls.
+fn tokens_per_post(m: &Measured) -> String {
+    if m.tokens.source == TokenSource::Unknown {
+        "unknown".into()
+    } else {
+        format!("{:.0}", m.tokens.per_post)
+    }
+}
+
 /// Service mode: latency at the service beside the OpenAI calls inside it (the stub's counts).
 fn service_section(r: &RunResult) -> Option<Section> {
     if r.cases.iter().all(|c| c.inputs.service.is_none()) {
@@ -99,57 +105,8 @@ fn service_section(r: &RunResult) -> Option<Section> {
         ..Section::default()
     };
     for c in r.cases.iter().filter(|c| c.inputs.service.is_some()) {
+        sec.rows.push(service_row(c));
         let m = &c.measured;
-        let l = &m.post_latency_ms.ok;
-        let svc = c.inputs.service.as_ref().expect("filtered");
-        let (calls, per_post, r429, p50, p95, p99) = match &c.stub {
-            Some(st) => (
-                st.chat_requests.to_string(),
-                if m.posts.total > 0 {
-                    format!("{:.2}", st.chat_requests as f64 / m.posts.total as f64)
-                } else {
-                    "-".into()
-                },
-                st.rate_limited_total().to_string(),
-                s(st.latency_ms.p50),
-                s(st.latency_ms.p95),
-                s(st.latency_ms.p99),
-            ),
-            None => Default::default(),
-        };
-        let dash = |v: String| if v.is_empty() { "-".to_string() } else { v };
-        sec.rows.push(
-            [
-                c.scenario.clone(),
-                c.tier.to_string(),
-                format!("{} {}{}", svc.method, svc.url, svc.path),
-                m.posts.total.to_string(),
-                s(l.p50),
-                s(l.p95),
-                s(l.p99),
-                dash(calls),
-                dash(per_post),
-                dash(r429),
-                dash(p50),
-                dash(p95),
-                dash(p99),
-                if m.tokens.source == TokenSource::Unknown {
-                    "unknown".into()
-                } else {
-                    format!("{:.0}", m.tokens.per_post)
-                },
-                match (&c.stub, m.posts.total) {
-                    (Some(st), n) if n > 0 => {
-                        let (p, _, o) = st.tokens();
-                        format!("{:.0}", (p + o) as f64 / n as f64)
-                    }
-                    _ => "-".into(),
-                },
-                name_of(&m.tokens.source),
-            ]
-            .map(Cell::from)
-            .to_vec(),
-        );
         if !m.models_reported.is_empty() {
             let models: Vec<String> = m
                 .models_reported
@@ -167,9 +124,94 @@ fn service_section(r: &RunResult) -> Option<Section> {
     Some(sec)
 }
 
+/// A service-mode case: posts at the service, then the stub's view of the calls inside it
+/// (`-` without a stub alongside).
+fn service_row(c: &CaseResult) -> Vec<Cell> {
+    let m = &c.measured;
+    let l = &m.post_latency_ms.ok;
+    let svc = c.inputs.service.as_ref().expect("filtered");
+    let (calls, per_post, r429, p50, p95, p99) = match &c.stub {
+        Some(st) => (
+            st.chat_requests.to_string(),
+            if m.posts.total > 0 {
+                format!("{:.2}", st.chat_requests as f64 / m.posts.total as f64)
+            } else {
+                "-".into()
+            },
+            st.rate_limited_total().to_string(),
+            s(st.latency_ms.p50),
+            s(st.latency_ms.p95),
+            s(st.latency_ms.p99),
+        ),
+        None => Default::default(),
+    };
+    let dash = |v: String| if v.is_empty() { "-".to_string() } else { v };
+    [
+        c.scenario.clone(),
+        c.tier.to_string(),
+        format!("{} {}{}", svc.method, svc.url, svc.path),
+        m.posts.total.to_string(),
+        s(l.p50),
+        s(l.p95),
+        s(l.p99),
+        dash(calls),
+        dash(per_post),
+        dash(r429),
+        dash(p50),
+        dash(p95),
+        dash(p99),
+        tokens_per_post(m),
+        match (&c.stub, m.posts.total) {
+            (Some(st), n) if n > 0 => {
+                let (p, _, o) = st.tokens();
+                format!("{:.0}", (p + o) as f64 / n as f64)
+            }
+            _ => "-".into(),
+        },
+        name_of(&m.tokens.source),
+    ]
+    .map(Cell::from)
+    .to_vec()
+}
+
 /// The report's content, format-free.
 pub fn document(r: &RunResult, claims: &ClaimsFile, prices: &PriceTable) -> Document {
-    let target = match &r.target {
+    let mut sections = vec![results_section(r)];
+    sections.extend(service_section(r));
+    sections.extend(claims_section(r, claims, prices));
+    sections.push(inputs_section(r));
+    Document {
+        title: format!("postload run {}", r.run_id),
+        intro: intro(r),
+        sections,
+    }
+}
+
+/// The paragraph under the title: when, what version, against what, at which prices, and
+/// whether time was scaled, money capped or the run interrupted.
+fn intro(r: &RunResult) -> String {
+    format!(
+        "Started {}{}, postload {}. Target: {}. Prices: {} (as of {}).{}{}{}",
+        r.started_at,
+        r.finished_at
+            .as_ref()
+            .map_or(String::new(), |f| format!(", finished {f}")),
+        r.postload_version,
+        target_text(&r.target),
+        r.prices.version,
+        r.prices.as_of,
+        time_scale_text(r),
+        budget_text(r),
+        if r.interrupted {
+            " Interrupted by a signal (Ctrl-C, SIGTERM or SIGHUP): the figures cover what was measured until then; later cases were not run."
+        } else {
+            ""
+        }
+    )
+}
+
+fn target_text(target: &TargetInfo) -> String {
+    match target {
         TargetInfo::EmbeddedStub { latency, .. } => format!("embedded OpenAI stub ({latency})"),
         TargetInfo::BaseUrl { base_url, remote } => {
             format!(
@@ -181,8 +223,12 @@ pub fn document(r: &RunResult, claims: &ClaimsFile, prices: &PriceTable) -> Docu
             Some(stub) => format!("service mode, with the OpenAI stub at {stub}"),
             None => "service mode".into(),
         },
-    };
-    let budget = r.budget.as_ref().map_or(String::new(), |b| {
+    }
+}
+
+/// The spend guard's figures, when the run had one (with a leading space).
+fn budget_text(r: &RunResult) -> String {
+    r.budget.as_ref().map_or(String::new(), |b| {
         format!(
             " Spend guard: cap ${:.4}, worst case ${:.4}, spent ${:.4}{}.",
             b.max_cost_usd,
@@ -197,37 +243,30 @@ pub fn document(r: &RunResult, claims: &ClaimsFile, prices: &PriceTable) -> Docu
                 String::new()
             }
         )
-    });
+    })
+}
+
+/// The time scales other than 1 the cases ran at, if any (with a leading space).
+fn time_scale_text(r: &RunResult) -> String {
     let scales: std::collections::BTreeSet<String> = r
         .cases
         .iter()
         .filter(|c| c.inputs.time_scale != 1.0)
         .map(|c| format!("{}", c.inputs.time_scale))
         .collect();
-    let scaled = if scales.is_empty() {
+    if scales.is_empty() {
         String::new()
     } else {
         format!(
             " **Time scale {}×**: the stub's latencies and bucket refill and the run's waits ran that much faster; every time here is modelled time (real time × K).",
             scales.into_iter().collect::<Vec<_>>().join("×, ")
         )
-    };
-    let intro = format!(
-        "Started {}{}, postload {}. Target: {target}. Prices: {} (as of {}).{scaled}{budget}{}",
-        r.started_at,
-        r.finished_at
-            .as_ref()
-            .map_or(String::new(), |f| format!(", finished {f}")),
-        r.postload_version,
-        r.prices.version,
-        r.prices.as_of,
-        if r.interrupted {
-            " Interrupted by a signal (Ctrl-C, SIGTERM or SIGHUP): the figures cover what was measured until then; later cases were not run."
-        } else {
-            ""
-        }
-    );
-    let mut results = Section {
+    }
+}
+
+/// One row per case: posts, latencies, 429s, tokens and cost.
+fn results_section(r: &RunResult) -> Section {
+    Section {
         title: "Results".into(),
         paragraphs: vec![
             "Latencies are of successful posts, in seconds, to the last byte of each response."
@@ -254,46 +293,47 @@ pub fn document(r: &RunResult, claims: &ClaimsFile, prices: &PriceTable) -> Docu
             false, true, false, true, true, true, true, true, true, true, true, true, true, true,
             true,
         ],
-        ..Section::default()
-    };
-    for c in &r.cases {
-        let m = &c.measured;
-        let l = &m.post_latency_ms.ok;
-        let ok_pct = m.posts.success_percent();
-        results.rows.push(
-            [
-                format!(
-                    "{}{}",
-                    c.scenario,
-                    if c.interrupted { " (interrupted)" } else { "" }
-                ),
-                c.tier.to_string(),
-                c.inputs.model.clone(),
-                m.posts.total.to_string(),
-                format!("{ok_pct:.1}"),
-                s(l.p50),
-                s(l.p95),
-                s(l.p99),
-                s(l.max),
-                format!("{:.2}", m.makespan_ms / 1000.0),
-                m.calls.http_429.to_string(),
-                m.calls.retries.to_string(),
-                if m.tokens.source == TokenSource::Unknown {
-                    "unknown".into()
-                } else {
-                    format!("{:.0}", m.tokens.per_post)
-                },
-                m.cost
-                    .as_ref()
-                    .map_or("-".into(), |k| format!("${:.5}", k.per_post_usd)),
-                m.cost
-                    .as_ref()
-                    .map_or("-".into(), |k| format!("${:.3}", k.per_batch_usd)),
-            ]
-            .map(Cell::from)
-            .to_vec(),
-        );
+        rows: r.cases.iter().map(result_row).collect(),
+        notes: result_notes(r),
     }
+}
+
+fn result_row(c: &CaseResult) -> Vec<Cell> {
+    let m = &c.measured;
+    let l = &m.post_latency_ms.ok;
+    let ok_pct = m.posts.success_percent();
+    [
+        format!(
+            "{}{}",
+            c.scenario,
+            if c.interrupted { " (interrupted)" } else { "" }
+        ),
+        c.tier.to_string(),
+        c.inputs.model.clone(),
+        m.posts.total.to_string(),
+        format!("{ok_pct:.1}"),
+        s(l.p50),
+        s(l.p95),
+        s(l.p99),
+        s(l.max),
+        format!("{:.2}", m.makespan_ms / 1000.0),
+        m.calls.http_429.to_string(),
+        m.calls.retries.to_string(),
+        tokens_per_post(m),
+        m.cost
+            .as_ref()
+            .map_or("-".into(), |k| format!("${:.5}", k.per_post_usd)),
+        m.cost
+            .as_ref()
+            .map_or("-".into(), |k| format!("${:.3}", k.per_batch_usd)),
+    ]
+    .map(Cell::from)
+    .to_vec()
+}
+
+/// What the results table cannot show: failures by cause, unknown tokens, impossible usage.
+fn result_notes(r: &RunResult) -> Vec<String> {
+    let mut notes = Vec::new();
     let failures: Vec<String> = r
         .cases
         .iter()
@@ -310,9 +350,7 @@ pub fn document(r: &RunResult, claims: &ClaimsFile, prices: &PriceTable) -> Docu
         })
         .collect();
     if !failures.is_empty() {
-        results
-            .notes
-            .push(format!("Failed posts by cause: {}.", failures.join("; ")));
+        notes.push(format!("Failed posts by cause: {}.", failures.join("; ")));
     }
     let unknown: Vec<String> = r
         .cases
@@ -321,7 +359,7 @@ pub fn document(r: &RunResult, claims: &ClaimsFile, prices: &PriceTable) -> Docu
         .map(|c| format!("{} tier {}", c.scenario, c.tier))
         .collect();
     if !unknown.is_empty() {
-        results.notes.push(format!(
+        notes.push(format!(
             "Tokens and cost unknown ({}): some responses carried no usage and no stub counted the calls (use --with-stub, or point [target.usage] at the response's usage).",
             unknown.join("; ")
         ));
@@ -333,51 +371,56 @@ pub fn document(r: &RunResult, claims: &ClaimsFile, prices: &PriceTable) -> Docu
         .map(|c| format!("{}: {} calls", c.label(), c.measured.tokens.bad_usage))
         .collect();
     if !bad.is_empty() {
-        results.notes.push(format!(
+        notes.push(format!(
             "Impossible usage ({}): a successful answer's usage was not a count (a string, negative, half there) or could not be true (above 10^7 tokens, or a completion above the call's max_tokens). Those calls count as successful; their tokens are unknown and not priced.",
             bad.join("; ")
         ));
     }
-    let mut sections = vec![results];
-    if let Some(sec) = service_section(r) {
-        sections.push(sec);
-    }
+    notes
+}
 
+/// The claims' verdicts, failures in bold with their cause; `None` without claims.
+fn claims_section(r: &RunResult, claims: &ClaimsFile, prices: &PriceTable) -> Option<Section> {
     let verdicts = evaluate(claims, r, prices);
-    if !verdicts.is_empty() {
-        let mut sec = Section {
-            title: "Claims".into(),
-            header: vec!["claim", "case", "measured", "verdict", "evidence"],
-            right: vec![false; 5],
-            ..Section::default()
-        };
-        if !claims.source.is_empty() {
-            sec.paragraphs.push(format!("From: {}.", claims.source));
-        }
-        for v in &verdicts {
-            let verdict = match (v.verdict, &v.cause) {
-                (Judgement::Fails, Some(cause)) => Cell {
-                    text: format!("fails: {cause}"),
-                    strong: true,
-                },
-                (Judgement::Fails, None) => Cell {
-                    text: "fails".into(),
-                    strong: true,
-                },
-                (j, _) => Cell::from(j.label().to_string()),
-            };
-            sec.rows.push(vec![
-                Cell::from(v.statement.clone()),
-                Cell::from(v.case.clone().unwrap_or_else(|| "-".into())),
-                Cell::from(v.measured.clone()),
-                verdict,
-                Cell::from(v.evidence.clone()),
-            ]);
-        }
-        sections.push(sec);
+    if verdicts.is_empty() {
+        return None;
     }
+    let mut sec = Section {
+        title: "Claims".into(),
+        header: vec!["claim", "case", "measured", "verdict", "evidence"],
+        right: vec![false; 5],
+        ..Section::default()
+    };
+    if !claims.source.is_empty() {
+        sec.paragraphs.push(format!("From: {}.", claims.source));
+    }
+    for v in &verdicts {
+        let verdict = match (v.verdict, &v.cause) {
+            (Judgement::Fails, Some(cause)) => Cell {
+                text: format!("fails: {cause}"),
+                strong: true,
+            },
+            (Judgement::Fails, None) => Cell {
+                text: "fails".into(),
+                strong: true,
+            },
+            (j, _) => Cell::from(j.label().to_string()),
+        };
+        sec.rows.push(vec![
+            Cell::from(v.statement.clone()),
+            Cell::from(v.case.clone().unwrap_or_else(|| "-".into())),
+            Cell::from(v.measured.clone()),
+            verdict,
+            Cell::from(v.evidence.clone()),
+        ]);
+    }
+    Some(sec)
+}
 
-    let mut inputs = Section {
+/// What each case ran with: scenario file, tier and limits, users, prompt sizes, retry policy,
+/// seed and latency profile.
+fn inputs_section(r: &RunResult) -> Section {
+    Section {
         title: "Inputs".into(),
         header: vec![
             "scenario",
@@ -390,43 +433,37 @@ pub fn document(r: &RunResult, claims: &ClaimsFile, prices: &PriceTable) -> Docu
             "latency profile",
         ],
         right: vec![false, true, false, true, false, false, true, false],
+        rows: r.cases.iter().map(input_row).collect(),
         ..Section::default()
-    };
-    for c in &r.cases {
-        let i = &c.inputs;
-        inputs.rows.push(
-            [
-                format!("{} ({})", c.scenario, i.scenario_file),
-                format!("{} of {}", i.tier, i.tier_set),
-                format!("{} / {}", i.limits.rpm, i.limits.tpm),
-                i.load.users().to_string(),
-                format!(
-                    "{}+{} / {}+{} tokens",
-                    i.prompts.image_prompt.prompt_tokens,
-                    i.prompts.image_prompt.max_tokens,
-                    i.prompts.caption.prompt_tokens,
-                    i.prompts.caption.max_tokens
-                ),
-                name_of(&i.retry),
-                i.seed.to_string(),
-                i.latency_profile.as_ref().map_or("-".into(), |p| {
-                    if p.as_of.is_empty() {
-                        p.name.clone()
-                    } else {
-                        format!("{} (as of {})", p.name, p.as_of)
-                    }
-                }),
-            ]
-            .map(Cell::from)
-            .to_vec(),
-        );
     }
-    sections.push(inputs);
-    Document {
-        title: format!("postload run {}", r.run_id),
-        intro,
-        sections,
-    }
+}
+
+fn input_row(c: &CaseResult) -> Vec<Cell> {
+    let i = &c.inputs;
+    [
+        format!("{} ({})", c.scenario, i.scenario_file),
+        format!("{} of {}", i.tier, i.tier_set),
+        format!("{} / {}", i.limits.rpm, i.limits.tpm),
+        i.load.users().to_string(),
+        format!(
+            "{}+{} / {}+{} tokens",
+            i.prompts.image_prompt.prompt_tokens,
+            i.prompts.image_prompt.max_tokens,
+            i.prompts.caption.prompt_tokens,
+            i.prompts.caption.max_tokens
+        ),
+        name_of(&i.retry),
+        i.seed.to_string(),
+        i.latency_profile.as_ref().map_or("-".into(), |p| {
+            if p.as_of.is_empty() {
+                p.name.clone()
+            } else {
+                format!("{} (as of {})", p.name, p.as_of)
+            }
+        }),
+    ]
+    .map(Cell::from)
+    .to_vec()
 }
 
 /// Escapes what would break a Markdown table cell.
@@ -472,71 +509,6 @@ pub fn markdown(d: &Document, chart_links: &[(String, String)]) -> String {
     o
 }
 
-fn esc(t: &str) -> String {
-    t.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-const STYLE: &str = "body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;padding:4px 8px;font-size:14px;vertical-align:top}th{background:#f3f3f3}td.r{text-align:right}strong{color:#b00}figure{margin:1.5em 0}svg{max-width:100%;height:auto}";
-
-pub fn html(d: &Document, charts: &[(String, String)]) -> String {
-    let mut o = String::new();
-    let _ = write!(
-        o,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title><style>{STYLE}</style></head><body>\n<h1>{}</h1>\n<p>{}</p>\n",
-        esc(&d.title),
-        esc(&d.title),
-        esc(&d.intro)
-    );
-    for sec in &d.sections {
-        let _ = writeln!(o, "<h2>{}</h2>", esc(&sec.title));
-        for p in &sec.paragraphs {
-            let _ = writeln!(o, "<p>{}</p>", esc(p));
-        }
-        o.push_str("<table><tr>");
-        for h in &sec.header {
-            let _ = write!(o, "<th>{}</th>", esc(h));
-        }
-        o.push_str("</tr>\n");
-        for row in &sec.rows {
-            o.push_str("<tr>");
-            for (i, c) in row.iter().enumerate() {
-                let class = if sec.right.get(i).copied().unwrap_or(false) {
-                    " class=\"r\""
-                } else {
-                    ""
-                };
-                let text = if c.strong {
-                    format!("<strong>{}</strong>", esc(&c.text))
-                } else {
-                    esc(&c.text)
-                };
-                let _ = write!(o, "<td{class}>{text}</td>");
-            }
-            o.push_str("</tr>\n");
-        }
-        o.push_str("</table>\n");
-        for n in &sec.notes {
-            let _ = writeln!(o, "<p>{}</p>", esc(n));
-        }
-    }
-    if !charts.is_empty() {
-        o.push_str("<h2>Charts</h2>\n");
-        for (title, svg) in charts {
-            let _ = writeln!(
-                o,
-                "<figure><figcaption>{}</figcaption>\n{}</figure>",
-                esc(title),
-                svg
-            );
-        }
-    }
-    o.push_str("</body></html>\n");
-    o
-}
-
 impl Exporter for MarkdownExporter {
     fn file_name(&self) -> &'static str {
         "report.md"
@@ -552,19 +524,5 @@ impl Exporter for MarkdownExporter {
             .map(|(title, stem)| (title, format!("charts/{stem}.png")))
             .collect();
         Ok(markdown(&d, &links).into_bytes())
-    }
-}
-
-impl Exporter for HtmlExporter {
-    fn file_name(&self) -> &'static str {
-        "report.html"
-    }
-
-    fn render(&self, r: &RunResult) -> anyhow::Result<Vec<u8>> {
-        let d = document(r, &self.claims, &self.prices);
-        let charts = ChartExporter {
-            prices: self.prices.clone(),
-        };
-        Ok(html(&d, &charts.svgs(r)?).into_bytes())
     }
 }

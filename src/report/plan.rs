@@ -43,7 +43,21 @@ fn load_text(r: &PlanResult) -> String {
 
 /// plan.md's content.
 pub fn document(r: &PlanResult) -> Document {
-    let intro = format!(
+    Document {
+        title: "postload plan".into(),
+        intro: intro(r),
+        sections: vec![
+            recommendations_section(r),
+            cells_section(r),
+            caching_section(r),
+            monthly_section(r),
+        ],
+    }
+}
+
+/// What was simulated: the load, the target, the tiers, prices and cache shares.
+fn intro(r: &PlanResult) -> String {
+    format!(
         "Simulated, not measured: the stub's latency model and token buckets, the run's retry \
          policies. Load: {}. Target: {}. Tiers: {} {}. Prices: {}. Response cache {:.0} %, \
          prompt cache {:.0} % of eligible calls.",
@@ -54,7 +68,11 @@ pub fn document(r: &PlanResult) -> Document {
         r.prices_as_of,
         r.spec.response_cache_hit * 100.0,
         r.spec.prompt_cache_hit * 100.0,
-    );
+    )
+}
+
+/// The answer: for each model, user count and strategy, the lowest tier that meets the target.
+fn recommendations_section(r: &PlanResult) -> Section {
     let mut rec = Section {
         title: "Lowest tier that meets the target".into(),
         header: vec!["model", "users", "strategy", "lowest tier", "$/month"],
@@ -75,6 +93,11 @@ pub fn document(r: &PlanResult) -> Document {
             MdCell::from(usd(x.usd_per_month)),
         ]);
     }
+    rec
+}
+
+/// Every simulated cell: model, tier, users and strategy, with its latencies, 429s and cost.
+fn cells_section(r: &PlanResult) -> Section {
     let mut cells = Section {
         title: "Every cell".into(),
         paragraphs: vec![
@@ -129,6 +152,11 @@ pub fn document(r: &PlanResult) -> Document {
             .to_vec(),
         );
     }
+    cells
+}
+
+/// The caching comparison: each cache setting's 429s, success and cost.
+fn caching_section(r: &PlanResult) -> Section {
     let mut caching = Section {
         title: "Caching (the note's advice)".into(),
         paragraphs: vec![
@@ -170,6 +198,11 @@ pub fn document(r: &PlanResult) -> Document {
             );
         }
     }
+    caching
+}
+
+/// The note's monthly costs beside the planner's $/post and, with `--result`, a run's.
+fn monthly_section(r: &PlanResult) -> Section {
     let mut monthly = Section {
         title: "Monthly cost: the note's table beside the model".into(),
         paragraphs: vec![
@@ -205,11 +238,7 @@ pub fn document(r: &PlanResult) -> Document {
             .to_vec(),
         );
     }
-    Document {
-        title: "postload plan".into(),
-        intro,
-        sections: vec![rec, cells, caching, monthly],
-    }
+    monthly
 }
 
 /// plan.md, with links to the charts.

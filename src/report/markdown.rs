@@ -519,10 +519,6 @@ impl Exporter for MarkdownExporter {
 
     fn render(&self, r: &RunResult) -> anyhow::Result<Vec<u8>> {
         let d = document(r, &self.claims, &self.prices);
-        let links: Vec<(String, String)> = ChartExporter::titles(r)
-            .into_iter()
-            .map(|(title, stem)| (title, format!("charts/{stem}.png")))
-            .collect();
-        Ok(markdown(&d, &links).into_bytes())
+        Ok(markdown(&d, &ChartExporter::links(r)).into_bytes())
     }
 }

@@ -3,6 +3,7 @@
 
 use std::fmt::Write;
 
+use super::charts::plan_chart_links;
 use super::markdown::{markdown, Cell as MdCell, Document, Section};
 use super::name_of;
 use crate::plan::{PlanResult, Target};
@@ -243,13 +244,7 @@ fn monthly_section(r: &PlanResult) -> Section {
 
 /// plan.md, with links to the charts.
 pub fn plan_markdown(r: &PlanResult) -> String {
-    markdown(
-        &document(r),
-        &[
-            ("p95 by tier and users".into(), "charts/plan-p95.png".into()),
-            ("Cost against tier".into(), "charts/plan-cost.png".into()),
-        ],
-    )
+    markdown(&document(r), &plan_chart_links())
 }
 
 /// The console table: the recommendations, then the cells.

@@ -4,7 +4,9 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::{builder, legend, register_font, Drawn, PALETTE, SIZE};
+use super::{
+    builder, files, legend, png_and_svg, png_path, register_font, ChartKind, Draw, Drawn, PALETTE,
+};
 use crate::plan::PlanResult;
 
 /// The plan's heat map: p95 of successful posts (colour) for each tier × user count, per model
@@ -194,16 +196,59 @@ where
     Ok(())
 }
 
+/// What a plan chart shows.
+#[derive(Clone, Copy)]
+enum PlanDrawing {
+    Heatmap,
+    Cost,
+}
+
+/// The plan's charts, in plan.md's order.
+const PLAN_CHARTS: [ChartKind<PlanDrawing>; 2] = [
+    ChartKind {
+        stem: "plan-p95",
+        title: "p95 by tier and users",
+        drawing: PlanDrawing::Heatmap,
+    },
+    ChartKind {
+        stem: "plan-cost",
+        title: "Cost against tier",
+        drawing: PlanDrawing::Cost,
+    },
+];
+
+/// A plan chart with the plan it is drawn from.
+struct PlanChart<'a> {
+    kind: &'a ChartKind<PlanDrawing>,
+    plan: &'a PlanResult,
+}
+
+impl Draw for PlanChart<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Drawn
+    where
+        DB::ErrorType: 'static,
+    {
+        match self.kind.drawing {
+            PlanDrawing::Heatmap => plan_heatmap(root, self.plan),
+            PlanDrawing::Cost => plan_cost(root, self.plan),
+        }
+    }
+}
+
 /// The plan's charts: `charts/plan-p95` and `charts/plan-cost`, PNG and SVG.
 pub fn plan_charts(r: &PlanResult) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
     register_font()?;
     let mut out = Vec::new();
-    for (stem, (png, svg)) in [
-        ("plan-p95", both!(plan_heatmap, r)),
-        ("plan-cost", both!(plan_cost, r)),
-    ] {
-        out.push((format!("charts/{stem}.png"), png));
-        out.push((format!("charts/{stem}.svg"), svg));
+    for kind in &PLAN_CHARTS {
+        out.extend(files(kind.stem, png_and_svg(&PlanChart { kind, plan: r })?));
     }
     Ok(out)
+}
+
+/// Each plan chart's title and the path of its PNG (plan.md's links).
+pub(crate) fn plan_chart_links() -> Vec<(String, String)> {
+    PLAN_CHARTS
+        .iter()
+        .map(|kind| (kind.title.to_string(), png_path(kind.stem)))
+        .collect()
 }

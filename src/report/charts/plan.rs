@@ -1,5 +1,6 @@
 //! The planner's charts: its p95 heat map by tier and user count, and its cost against tier.
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -7,7 +8,8 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use super::{
     builder, files, legend, png_and_svg, png_path, register_font, ChartKind, Draw, Drawn, PALETTE,
 };
-use crate::plan::PlanResult;
+use crate::plan::sim::Strategy;
+use crate::plan::{Cell, PlanResult, Target};
 
 /// The plan's heat map: p95 of successful posts (colour) for each tier × user count, per model
 /// and strategy (one panel each); a cell that misses the success target is hatched grey.
@@ -16,7 +18,7 @@ where
     DB::ErrorType: 'static,
 {
     root.fill(&WHITE)?;
-    let panels: Vec<(String, crate::plan::sim::Strategy)> = r
+    let panels: Vec<(String, Strategy)> = r
         .spec
         .models
         .iter()
@@ -34,87 +36,120 @@ where
     let cols = panels.len().clamp(1, 2);
     let rows = panels.len().div_ceil(cols).max(1);
     let areas = body.split_evenly((rows, cols));
+    for ((model, strategy), area) in panels.iter().zip(areas.iter()) {
+        heatmap_panel(area, r, model, *strategy)?;
+    }
+    Ok(())
+}
+
+/// One panel of the heat map: one model and strategy, tiers across and user counts up.
+fn heatmap_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    r: &PlanResult,
+    model: &str,
+    strategy: Strategy,
+) -> Drawn
+where
+    DB::ErrorType: 'static,
+{
     let tiers = &r.spec.tiers;
     let users = &r.spec.users;
-    let target = r.spec.target.p95_s;
     // The centre of cell i is at i + 0.5: label only those.
     let centre = |v: f64| {
         let i = v - 0.5;
         (i.fract().abs() < 1e-6 && i >= 0.0).then_some(i as usize)
     };
-    for ((model, strategy), area) in panels.iter().zip(areas.iter()) {
-        let mut chart = ChartBuilder::on(area)
-            .caption(
-                format!("{model}, {}", crate::report::name_of(strategy)),
-                ("sans-serif", 16),
-            )
-            .margin(8)
-            .x_label_area_size(36)
-            .y_label_area_size(70)
-            .build_cartesian_2d(0.0..tiers.len() as f64, 0.0..users.len() as f64)?;
-        chart
-            .configure_mesh()
-            .disable_mesh()
-            .x_labels(tiers.len() * 2 + 1)
-            .y_labels(users.len() * 2 + 1)
-            .x_label_formatter(&|v| {
-                centre(*v)
-                    .and_then(|i| tiers.get(i))
-                    .map_or(String::new(), |t| format!("tier {t}"))
-            })
-            .y_label_formatter(&|v| {
-                centre(*v)
-                    .and_then(|i| users.get(i))
-                    .map_or(String::new(), |u| format!("{u} users"))
-            })
-            .label_style(("sans-serif", 13))
-            .draw()?;
-        for (xi, t) in tiers.iter().enumerate() {
-            for (yi, u) in users.iter().enumerate() {
-                let Some(c) = r.cells.iter().find(|c| {
-                    &c.model == model && c.strategy == *strategy && c.tier == *t && c.users == *u
-                }) else {
-                    continue;
-                };
-                let (x, y) = (xi as f64, yi as f64);
-                let color = match c.p95_s {
-                    _ if c.success < r.spec.target.min_success => RGBColor(170, 170, 170),
-                    None => RGBColor(170, 170, 170),
-                    // Meets the target: greens; above it: orange to red at 3 × the target.
-                    Some(p) if p <= target => {
-                        let k = (p / target).clamp(0.0, 1.0);
-                        RGBColor((40.0 + 100.0 * k) as u8, (170.0 + 40.0 * k) as u8, 90)
-                    }
-                    Some(p) => {
-                        let k = ((p / target - 1.0) / 2.0).clamp(0.0, 1.0);
-                        RGBColor((240.0 - 40.0 * k) as u8, (170.0 * (1.0 - k)) as u8, 40)
-                    }
-                };
-                chart.draw_series(std::iter::once(Rectangle::new(
-                    [(x, y), (x + 1.0, y + 1.0)],
-                    color.filled(),
-                )))?;
-                chart.draw_series(std::iter::once(Rectangle::new(
-                    [(x, y), (x + 1.0, y + 1.0)],
-                    WHITE.stroke_width(2),
-                )))?;
-                let style = ("sans-serif", 15)
-                    .into_font()
-                    .color(&BLACK)
-                    .pos(Pos::new(HPos::Center, VPos::Center));
-                let p95 = c.p95_s.map_or("-".into(), |p| format!("p95 {p:.1} s"));
-                chart.draw_series([
-                    Text::new(p95, (x + 0.5, y + 0.62), style.clone()),
-                    Text::new(
-                        format!("{:.0} % ok", c.success * 100.0),
-                        (x + 0.5, y + 0.38),
-                        style,
-                    ),
-                ])?;
-            }
+    let mut chart = ChartBuilder::on(area)
+        .caption(
+            format!("{model}, {}", crate::report::name_of(&strategy)),
+            ("sans-serif", 16),
+        )
+        .margin(8)
+        .x_label_area_size(36)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0.0..tiers.len() as f64, 0.0..users.len() as f64)?;
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .x_labels(tiers.len() * 2 + 1)
+        .y_labels(users.len() * 2 + 1)
+        .x_label_formatter(&|v| {
+            centre(*v)
+                .and_then(|i| tiers.get(i))
+                .map_or(String::new(), |t| format!("tier {t}"))
+        })
+        .y_label_formatter(&|v| {
+            centre(*v)
+                .and_then(|i| users.get(i))
+                .map_or(String::new(), |u| format!("{u} users"))
+        })
+        .label_style(("sans-serif", 13))
+        .draw()?;
+    for (xi, t) in tiers.iter().enumerate() {
+        for (yi, u) in users.iter().enumerate() {
+            let Some(c) = r.cells.iter().find(|c| {
+                c.model == model && c.strategy == strategy && c.tier == *t && c.users == *u
+            }) else {
+                continue;
+            };
+            heatmap_cell(&mut chart, (xi as f64, yi as f64), c, &r.spec.target)?;
         }
     }
     Ok(())
+}
+
+/// One cell of a panel, its lower left corner at (`x`, `y`): its colour, a white border, and its
+/// p95 and success share as text.
+fn heatmap_cell<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    (x, y): (f64, f64),
+    c: &Cell,
+    target: &Target,
+) -> Drawn
+where
+    DB::ErrorType: 'static,
+{
+    let color = heat_colour(c, target);
+    chart.draw_series(std::iter::once(Rectangle::new(
+        [(x, y), (x + 1.0, y + 1.0)],
+        color.filled(),
+    )))?;
+    chart.draw_series(std::iter::once(Rectangle::new(
+        [(x, y), (x + 1.0, y + 1.0)],
+        WHITE.stroke_width(2),
+    )))?;
+    let style = ("sans-serif", 15)
+        .into_font()
+        .color(&BLACK)
+        .pos(Pos::new(HPos::Center, VPos::Center));
+    let p95 = c.p95_s.map_or("-".into(), |p| format!("p95 {p:.1} s"));
+    chart.draw_series([
+        Text::new(p95, (x + 0.5, y + 0.62), style.clone()),
+        Text::new(
+            format!("{:.0} % ok", c.success * 100.0),
+            (x + 0.5, y + 0.38),
+            style,
+        ),
+    ])?;
+    Ok(())
+}
+
+/// A heat-map cell's colour: grey under the success target or without a p95; greens up to the
+/// p95 target, then orange to red at 3 × the target.
+fn heat_colour(c: &Cell, target: &Target) -> RGBColor {
+    let p95_target = target.p95_s;
+    match c.p95_s {
+        _ if c.success < target.min_success => RGBColor(170, 170, 170),
+        None => RGBColor(170, 170, 170),
+        Some(p) if p <= p95_target => {
+            let k = (p / p95_target).clamp(0.0, 1.0);
+            RGBColor((40.0 + 100.0 * k) as u8, (170.0 + 40.0 * k) as u8, 90)
+        }
+        Some(p) => {
+            let k = ((p / p95_target - 1.0) / 2.0).clamp(0.0, 1.0);
+            RGBColor((240.0 - 40.0 * k) as u8, (170.0 * (1.0 - k)) as u8, 40)
+        }
+    }
 }
 
 /// The plan's cost against tier: $/month per model and user count (SDK retries, or the first
@@ -125,7 +160,7 @@ where
 {
     root.fill(&WHITE)?;
     let strategy = r.spec.strategies.first().copied();
-    let cells: Vec<&crate::plan::Cell> = r
+    let cells: Vec<&Cell> = r
         .cells
         .iter()
         .filter(|c| Some(c.strategy) == strategy && c.usd_per_month.is_some())

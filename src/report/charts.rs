@@ -137,13 +137,13 @@ struct ChartKind<D> {
     drawing: D,
 }
 
-/// What a run chart is drawn from, and by which function of `charts/run.rs`.
+/// Which function of `charts/run.rs` draws a run chart.
 #[derive(Clone, Copy)]
 enum Drawing {
-    /// The whole run.
+    // From the whole run.
     Percentiles,
     Cost,
-    /// One case.
+    // From one case.
     Histogram,
     PostsOverTime,
     Timeline,

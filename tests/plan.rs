@@ -3,7 +3,7 @@
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use postload::commands::validate::{compare, ratio};
+use postload::commands::validate::{compare, ratio, Validation};
 use postload::openai::catalog::Catalog;
 use postload::plan::sim::Strategy;
 use postload::plan::PlanSpec;
@@ -28,12 +28,14 @@ async fn the_planner_agrees_with_the_live_harness_at_small_scale() {
     let sides = compare(
         &Catalog::embedded(),
         &spec(),
-        &[30],
-        &[1, 2],
-        1.0,
-        Some(400),
-        1,
-        &tempdir("validate"),
+        &Validation {
+            users: vec![30],
+            tiers: vec![1, 2],
+            time_scale: 1.0,
+            fixed_latency_ms: Some(400),
+            repeat: 1,
+            report_dir: tempdir("validate"),
+        },
         Arc::new(AtomicBool::new(false)),
     )
     .await
@@ -79,12 +81,14 @@ async fn a_time_scaled_tier_1_burst_agrees_with_the_planner_on_429s() {
     let sides = compare(
         &Catalog::embedded(),
         &spec(),
-        &[30],
-        &[1],
-        10.0,
-        Some(400),
-        1,
-        &tempdir("validate-k10"),
+        &Validation {
+            users: vec![30],
+            tiers: vec![1],
+            time_scale: 10.0,
+            fixed_latency_ms: Some(400),
+            repeat: 1,
+            report_dir: tempdir("validate-k10"),
+        },
         Arc::new(AtomicBool::new(false)),
     )
     .await
@@ -115,12 +119,14 @@ async fn with_the_same_draws_the_live_run_and_the_planner_agree_on_the_tail() {
     let sides = compare(
         &Catalog::embedded(),
         &spec(),
-        &[20],
-        &[2],
-        4.0,
-        None,
-        1,
-        &tempdir("same-draws"),
+        &Validation {
+            users: vec![20],
+            tiers: vec![2],
+            time_scale: 4.0,
+            fixed_latency_ms: None,
+            repeat: 1,
+            report_dir: tempdir("same-draws"),
+        },
         Arc::new(AtomicBool::new(false)),
     )
     .await

@@ -12,15 +12,17 @@
 //! figures: at Tier 1 one or two posts of a burst succeed, so a seed's p95 is one of two values
 //! and their median over seeds jumps between them from one live run to the next.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use serde::Serialize;
 
 use crate::cli::PlanArgs;
+use crate::config::{EmbeddedStubOptions, Overrides, RunRequest};
 use crate::metrics::{hdr, hlog, Measured};
 use crate::openai::catalog::Catalog;
+use crate::openai::retry::RetryPolicy;
 use crate::plan::sim::Strategy;
 use crate::plan::{simulate_measured, PlanSpec};
 use crate::report::CaseResult;
@@ -80,45 +82,69 @@ pub fn ratio(planned: Option<f64>, live: Option<f64>) -> Option<f64> {
     }
 }
 
+/// What [`compare`] runs: the live bursts (gpt-4o, SDK retries, the embedded stub) and how.
+#[derive(Debug, Clone)]
+pub struct Validation {
+    /// The bursts' user counts.
+    pub users: Vec<u32>,
+    pub tiers: Vec<u8>,
+    /// The live side's `--time-scale`.
+    pub time_scale: f64,
+    /// The embedded stub's constant latency (`--latency-ms`), on both sides.
+    pub fixed_latency_ms: Option<u64>,
+    /// Seeds per case.
+    pub repeat: u32,
+    pub report_dir: PathBuf,
+}
+
+impl Validation {
+    /// The live run of the bursts of `users` users, as `postload run` would be asked for it.
+    fn request(&self, spec: &PlanSpec, users: u32) -> RunRequest {
+        RunRequest {
+            scenarios: vec!["burst-50".into()],
+            overrides: Overrides {
+                users: Some(users),
+                model: Some("gpt-4o".into()),
+                tiers: self.tiers.clone(),
+                // The planner's tier set, so both sides have the same limits.
+                tier_set: Some(spec.tier_set.clone()),
+                seed: Some(spec.seed),
+                retry: Some(RetryPolicy::Sdk),
+            },
+            stub: EmbeddedStubOptions {
+                latency_ms: self.fixed_latency_ms,
+                retry_after: false,
+            },
+            time_scale: Some(self.time_scale),
+            repeat: (self.repeat > 1).then_some(self.repeat),
+            report_dir: self.report_dir.clone(),
+            quiet: true,
+            ..RunRequest::default()
+        }
+    }
+}
+
 /// Runs the comparison and prints it; returns the pairs.
-#[allow(clippy::too_many_arguments)]
 pub async fn compare(
     catalog: &Catalog,
     spec: &PlanSpec,
-    users: &[u32],
-    tiers: &[u8],
-    time_scale: f64,
-    fixed_latency_ms: Option<u64>,
-    repeat: u32,
-    report_dir: &Path,
+    validation: &Validation,
     stop: Arc<AtomicBool>,
 ) -> anyhow::Result<Vec<Side>> {
     let mut spec = spec.clone();
-    spec.fixed_latency_ms = fixed_latency_ms;
-    let args = crate::cli::RunArgs {
-        scenario: vec!["burst-50".into()],
-        users: None,
-        model: Some("gpt-4o".into()),
-        tier: tiers.to_vec(),
-        // The planner's tier set, so both sides have the same limits.
-        tier_set: Some(spec.tier_set.clone()),
-        time_scale: Some(time_scale),
-        report_dir: report_dir.to_path_buf(),
-        quiet: true,
-        retry: Some(crate::cli::RetryArg::Sdk),
-        latency_ms: fixed_latency_ms,
-        repeat: (repeat > 1).then_some(repeat),
-        ..crate::cli::RunArgs::default()
-    };
+    spec.fixed_latency_ms = validation.fixed_latency_ms;
+    let repeat = validation.repeat;
     let mut sides = Vec::new();
-    for &u in users {
-        let mut a = args.clone();
-        a.users = Some(u);
-        a.seed = Some(spec.seed);
-        let mut cfg = crate::config::run_config(&a, Arc::clone(&stop))?;
+    for &u in &validation.users {
+        // The live side runs on the embedded catalog, as `postload run` without --mocks.
+        let mut cfg = crate::config::configure(
+            &validation.request(&spec, u),
+            Arc::new(Catalog::embedded()),
+            Arc::clone(&stop),
+        )?;
         cfg.print_table = false;
         let result = crate::run::execute(cfg).await?;
-        for &tier in tiers {
+        for &tier in &validation.tiers {
             let live: Vec<&CaseResult> = result.cases.iter().filter(|c| c.tier == tier).collect();
             if live.is_empty() {
                 continue;
@@ -215,18 +241,15 @@ pub async fn validate(
     } else {
         args.validate_tier.clone()
     };
-    let sides = compare(
-        catalog,
-        spec,
-        &users,
-        &tiers,
-        args.time_scale,
-        None,
-        args.validate_repeat,
-        &dir.join("validation"),
-        stop,
-    )
-    .await?;
+    let validation = Validation {
+        users,
+        tiers,
+        time_scale: args.time_scale,
+        fixed_latency_ms: None,
+        repeat: args.validate_repeat,
+        report_dir: dir.join("validation"),
+    };
+    let sides = compare(catalog, spec, &validation, stop).await?;
     let t = table(&sides);
     out!("{t}");
     crate::report::write_atomic(

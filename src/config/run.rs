@@ -1,0 +1,521 @@
+//! A run's request ([`RunRequest`]: the scenarios, their overrides, where the load goes, the
+//! embedded stub's shape) checked into a [`RunConfig`]. `postload run` builds the request from
+//! its command line ([`run_config`]); `plan --validate` builds one of its own. The checks run in a
+//! fixed order, so a command line with several mistakes always names the same one first.
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{
+    catalog_from, claims, first_repeat, is_loopback, latency_ms, parse_resolve, retry_policy,
+    time_scale, ConfigError,
+};
+use crate::limits::{MAX_REPEAT, MAX_TIMEOUT_S, MAX_USERS};
+use crate::openai::catalog::Catalog;
+use crate::openai::retry::RetryPolicy;
+use crate::run::post::ClientFactory;
+use crate::run::{Endpoint, Planned, RunConfig, ServiceMode, Target};
+use crate::scenario::target::TargetSpec;
+use crate::scenario::{self, Load, Scenario};
+use crate::secret::Secret;
+use crate::stub::StubConfig;
+
+/// What a run is asked to do, in parsed values. Every field is an option's value as given (`None`
+/// or empty: not given); [`configure`] checks them against each other and the scenarios.
+#[derive(Debug, Clone, Default)]
+pub struct RunRequest {
+    /// Built-in scenario names or paths to TOML files; empty: the default scenarios.
+    pub scenarios: Vec<String>,
+    pub overrides: Overrides,
+    pub destination: Destination,
+    pub stub: EmbeddedStubOptions,
+    /// `--time-scale`.
+    pub time_scale: Option<f64>,
+    /// `--repeat`.
+    pub repeat: Option<u32>,
+    /// `--claims`: the claims file report.md judges (default: the planning note's).
+    pub claims: Option<PathBuf>,
+    pub report_dir: PathBuf,
+    pub quiet: bool,
+}
+
+/// Values that replace the scenarios' own for every scenario of the run.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub users: Option<u32>,
+    pub model: Option<String>,
+    /// Run at these tiers instead of the scenarios'.
+    pub tiers: Vec<u8>,
+    pub tier_set: Option<String>,
+    pub seed: Option<u64>,
+    pub retry: Option<RetryPolicy>,
+}
+
+/// Where the load goes, and what it may spend there.
+#[derive(Debug, Clone, Default)]
+pub struct Destination {
+    /// `--base-url`: an OpenAI-compatible endpoint instead of the embedded stub.
+    pub base_url: Option<String>,
+    /// `--target`: service mode, every scenario posted to this service.
+    pub target: Option<String>,
+    /// `--with-stub PORT`: service mode's stub alongside.
+    pub with_stub: Option<u16>,
+    /// `--wait-for-target` seconds.
+    pub wait_for_target: Option<f64>,
+    pub allow_spend: bool,
+    /// `--max-cost` USD.
+    pub max_cost: Option<f64>,
+    /// `--api-key-env`.
+    pub api_key_env: Option<String>,
+    /// `--resolve HOST:PORT:ADDR`, each as given (checked in its turn).
+    pub resolve: Vec<String>,
+}
+
+/// Options that shape postload's own stub (refused when the run uses none).
+#[derive(Debug, Clone, Default)]
+pub struct EmbeddedStubOptions {
+    /// `--latency-ms`: every call served with this latency.
+    pub latency_ms: Option<u64>,
+    /// `--retry-after`: send retry-after headers on 429s.
+    pub retry_after: bool,
+}
+
+impl From<&crate::cli::RunArgs> for RunRequest {
+    fn from(args: &crate::cli::RunArgs) -> Self {
+        Self {
+            scenarios: args.scenario.clone(),
+            overrides: Overrides {
+                users: args.users,
+                model: args.model.clone(),
+                tiers: args.tier.clone(),
+                tier_set: args.tier_set.clone(),
+                seed: args.seed,
+                retry: args.retry.map(retry_policy),
+            },
+            destination: Destination {
+                base_url: args.base_url.clone(),
+                target: args.target.clone(),
+                with_stub: args.with_stub,
+                wait_for_target: args.wait_for_target,
+                allow_spend: args.allow_spend,
+                max_cost: args.max_cost,
+                api_key_env: args.api_key_env.clone(),
+                resolve: args.resolve.clone(),
+            },
+            stub: EmbeddedStubOptions {
+                latency_ms: args.latency_ms,
+                retry_after: args.retry_after,
+            },
+            time_scale: args.time_scale,
+            repeat: args.repeat,
+            claims: args.claims.clone(),
+            report_dir: args.report_dir.clone(),
+            quiet: args.quiet,
+        }
+    }
+}
+
+/// Builds a checked run configuration from `postload run`'s options.
+pub fn run_config(
+    args: &crate::cli::RunArgs,
+    stop: Arc<AtomicBool>,
+) -> Result<RunConfig, ConfigError> {
+    let catalog = catalog_from(args.mocks.as_deref())?;
+    configure(&RunRequest::from(args), catalog, stop)
+}
+
+/// Checks a run's request against `catalog` and builds its configuration.
+pub fn configure(
+    req: &RunRequest,
+    catalog: Arc<Catalog>,
+    stop: Arc<AtomicBool>,
+) -> Result<RunConfig, ConfigError> {
+    let dest = &req.destination;
+    let scenarios = load_scenarios(&req.scenarios, &req.overrides, &catalog)?;
+    // Service mode: every scenario posts to a service, or none does.
+    let service_mode = dest.target.is_some() || scenarios.iter().any(|(_, s)| s.target.is_some());
+    let planned = with_services(scenarios, service_mode, dest.target.as_deref())?;
+    let wait_for_target = check_mode_options(req, service_mode, &planned)?;
+    let max_cost = spend_cap(dest)?;
+    let resolves = dest
+        .resolve
+        .iter()
+        .map(|r| parse_resolve(r))
+        .collect::<Result<Vec<_>, _>>()?;
+    let remote = check_remote(dest, &planned)?;
+    let time_scale = check_time_scale(
+        req.time_scale,
+        service_mode,
+        dest.base_url.as_deref(),
+        remote,
+    )?;
+    let target = target(req, &catalog, remote)?;
+    let client = Some(client_factory(resolves));
+    let claims = claims(req.claims.as_deref(), &catalog)?;
+    Ok(RunConfig {
+        scenarios: planned,
+        service_mode: service_mode.then(|| ServiceMode {
+            with_stub: dest.with_stub,
+            ready_wait: Duration::from_secs_f64(wait_for_target),
+        }),
+        max_cost_usd: max_cost,
+        client,
+        catalog,
+        target,
+        run_id: crate::run::new_run_id(),
+        reports_root: req.report_dir.clone(),
+        quiet: req.quiet,
+        print_table: true,
+        stop,
+        hurry: crate::stop::hurry_flag(),
+        claims,
+        time_scale,
+        repeat: match req.repeat {
+            Some(k) if !(1..=MAX_REPEAT).contains(&k) => {
+                return Err(ConfigError(format!("--repeat {k}: give 1 to {MAX_REPEAT}")))
+            }
+            k => k.unwrap_or(1),
+        },
+    })
+}
+
+/// The run's scenarios (the default ones if none is named), each with the overrides applied
+/// and checked, paired with its file name.
+fn load_scenarios(
+    names: &[String],
+    overrides: &Overrides,
+    catalog: &Catalog,
+) -> Result<Vec<(String, Scenario)>, ConfigError> {
+    let names: Vec<String> = if names.is_empty() {
+        scenario::DEFAULT_SCENARIOS
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    } else {
+        names.to_vec()
+    };
+    let mut scenarios: Vec<(String, Scenario)> = Vec::new();
+    for name in &names {
+        let (file, mut s) = scenario::load(name).map_err(|e| ConfigError(e.to_string()))?;
+        overrides.apply(&mut s)?;
+        s.check_catalog(&file, catalog)
+            .map_err(|e| ConfigError(format!("{e} (after command-line overrides)")))?;
+        if let Some(t) = first_repeat(&s.tiers) {
+            return Err(ConfigError(if overrides.tiers.is_empty() {
+                format!("{file}: field `tiers`: tier {t} is listed twice (its cases would overwrite each other's files)")
+            } else {
+                format!("--tier {t}: given twice (its cases would overwrite each other's files)")
+            }));
+        }
+        // Each case's files are named after the scenario's slug: two scenarios with one slug
+        // (the same file twice, or two files with one `name`) would overwrite each other.
+        if let Some((other, _)) = scenarios
+            .iter()
+            .find(|(_, o)| crate::report::slug(&o.name) == crate::report::slug(&s.name))
+        {
+            return Err(ConfigError(if *other == file {
+                format!(
+                    "--scenario {name}: given twice (its cases would overwrite each other's files)"
+                )
+            } else {
+                format!(
+                    "{file}: field `name`: `{}` names its files like `{other}` does (`{}`); give one of them another name",
+                    s.name,
+                    crate::report::slug(&s.name)
+                )
+            }));
+        }
+        scenarios.push((file, s));
+    }
+    Ok(scenarios)
+}
+
+impl Overrides {
+    /// Replaces the scenario's values by the given ones (`--users` checked first).
+    fn apply(&self, s: &mut Scenario) -> Result<(), ConfigError> {
+        if let Some(users) = self.users {
+            if !(1..=MAX_USERS).contains(&users) {
+                return Err(ConfigError(format!(
+                    "--users {users}: give 1 to {MAX_USERS} (each is a Goose user, a task of its own)"
+                )));
+            }
+            match &mut s.load {
+                Load::Burst { users: u } | Load::Sustained { users: u, .. } => *u = users,
+            }
+        }
+        if let Some(m) = &self.model {
+            s.model = m.clone();
+        }
+        if !self.tiers.is_empty() {
+            s.tiers = self.tiers.clone();
+        }
+        if let Some(set) = &self.tier_set {
+            s.tier_set = set.clone();
+        }
+        if let Some(seed) = self.seed {
+            s.seed = seed;
+        }
+        if let Some(r) = self.retry {
+            s.retry = r;
+        }
+        Ok(())
+    }
+}
+
+/// Each scenario with its service resolved (service mode), from its `[target]` or `--target`.
+fn with_services(
+    scenarios: Vec<(String, Scenario)>,
+    service_mode: bool,
+    target_url: Option<&str>,
+) -> Result<Vec<Planned>, ConfigError> {
+    let env = |name: &str| std::env::var(name).ok();
+    let mut planned = Vec::new();
+    for (file, s) in scenarios {
+        let service = if service_mode {
+            let spec = match (&s.target, target_url) {
+                (Some(spec), _) => spec.clone(),
+                (None, Some(_)) => TargetSpec::default(),
+                (None, None) => {
+                    return Err(ConfigError(format!(
+                        "{file}: has no [target], but another scenario of this run does: service-mode and pipeline scenarios cannot share a run (give --target to post every scenario to one service)"
+                    )))
+                }
+            };
+            let t = spec
+                .resolve(target_url, &env)
+                .map_err(|(field, m)| ConfigError(format!("{file}: field `{field}`: {m}")))?;
+            Some(t)
+        } else {
+            None
+        };
+        planned.push(Planned {
+            file,
+            scenario: s,
+            service,
+        });
+    }
+    Ok(planned)
+}
+
+/// Refuses options that do nothing in this mode (rather than silently ignoring them); returns
+/// the wait for the service, in seconds.
+fn check_mode_options(
+    req: &RunRequest,
+    service_mode: bool,
+    planned: &[Planned],
+) -> Result<f64, ConfigError> {
+    let dest = &req.destination;
+    if service_mode && dest.base_url.is_some() {
+        return Err(ConfigError(
+            "--base-url: in service mode the service makes the OpenAI calls; point the service at the endpoint instead (or use --with-stub)".into(),
+        ));
+    }
+    if !service_mode && dest.with_stub.is_some() {
+        return Err(ConfigError(
+            "--with-stub: needs service mode (--target URL, or scenarios with a [target])".into(),
+        ));
+    }
+    if dest.with_stub.is_some() {
+        let mut sets: Vec<&str> = planned
+            .iter()
+            .map(|p| p.scenario.tier_set.as_str())
+            .collect();
+        sets.sort_unstable();
+        sets.dedup();
+        if sets.len() > 1 {
+            return Err(ConfigError(format!(
+                "--with-stub: one stub serves the whole run, but the scenarios use the tier sets {}; run them separately or pass --tiers",
+                sets.join(" and ")
+            )));
+        }
+    }
+    let stub_used = if service_mode {
+        dest.with_stub.is_some()
+    } else {
+        dest.base_url.is_none()
+    };
+    let stub_only = [
+        ("--latency-ms", req.stub.latency_ms.is_some()),
+        ("--retry-after", req.stub.retry_after),
+    ];
+    if let Some((option, _)) = stub_only.iter().find(|(_, given)| *given && !stub_used) {
+        return Err(ConfigError(format!(
+            "{option}: shapes postload's own stub, and this run uses none ({}); drop it",
+            if service_mode {
+                "service mode without --with-stub: the service calls its own OpenAI endpoint"
+            } else {
+                "--base-url sends the calls elsewhere"
+            }
+        )));
+    }
+    if dest.wait_for_target.is_some() && !(service_mode && dest.with_stub.is_some()) {
+        return Err(ConfigError(
+            "--wait-for-target: only with --with-stub in service mode (it waits for the service before the load)".into(),
+        ));
+    }
+    let wait_for_target = dest.wait_for_target.unwrap_or(30.0);
+    if !(0.0..=MAX_TIMEOUT_S).contains(&wait_for_target) {
+        return Err(ConfigError(format!(
+            "--wait-for-target {wait_for_target}: give seconds, from 0 to {MAX_TIMEOUT_S}"
+        )));
+    }
+    Ok(wait_for_target)
+}
+
+/// `--max-cost`, checked, and required by `--allow-spend`.
+fn spend_cap(dest: &Destination) -> Result<Option<f64>, ConfigError> {
+    let max_cost = match dest.max_cost {
+        Some(c) if !(c > 0.0 && c.is_finite()) => {
+            return Err(ConfigError(format!(
+                "--max-cost {c}: give a positive amount of USD"
+            )))
+        }
+        c => c,
+    };
+    if dest.allow_spend && max_cost.is_none() {
+        return Err(ConfigError(
+            "--allow-spend: also give --max-cost USD, the most this run may spend".into(),
+        ));
+    }
+    Ok(max_cost)
+}
+
+/// Whether the load leaves this machine. Anything outside loopback may bill someone: only with
+/// --allow-spend and --max-cost.
+fn check_remote(dest: &Destination, planned: &[Planned]) -> Result<bool, ConfigError> {
+    let remote_urls: Vec<(&str, &str)> = match &dest.base_url {
+        Some(url) => vec![("--base-url", url.as_str())],
+        None => planned
+            .iter()
+            .filter_map(|p| {
+                p.service
+                    .as_ref()
+                    .map(|s| (p.file.as_str(), s.url.as_str()))
+            })
+            .collect(),
+    };
+    let mut remote = false;
+    for (what, url) in remote_urls {
+        if !is_loopback(what, url)? {
+            remote = true;
+            if !dest.allow_spend {
+                return Err(ConfigError(format!(
+                    "{what}: `{url}` is not on this machine, and load there can cost money: add --allow-spend and --max-cost USD (the run stops before spending more)"
+                )));
+            }
+        }
+    }
+    Ok(remote)
+}
+
+/// `--time-scale`: its range first (past the cap the figures are wrong wherever the clock is),
+/// then a clock postload controls: its embedded stub, or a `postload stub` at the same K. A
+/// service's or a real endpoint's latencies would be multiplied by K.
+fn check_time_scale(
+    k: Option<f64>,
+    service_mode: bool,
+    base_url: Option<&str>,
+    remote: bool,
+) -> Result<f64, ConfigError> {
+    let scale = time_scale(k.unwrap_or(1.0))?;
+    if let Some(k) = k.filter(|k| *k != 1.0) {
+        if service_mode {
+            return Err(ConfigError(format!(
+                "--time-scale {k}: in service mode the service's own time does not scale, so every latency would be off; run without --time-scale"
+            )));
+        }
+        if let Some(url) = base_url {
+            let served = if remote { None } else { stub_time_scale(url) };
+            if served != Some(k) {
+                return Err(ConfigError(format!(
+                    "--time-scale {k}: --base-url `{url}` is not a postload stub started with --time-scale {k} ({}): its latencies would be multiplied by {k}",
+                    match served {
+                        Some(other) => format!("it runs at {other}"),
+                        None => "it does not answer /__postload/stats".to_string(),
+                    }
+                )));
+            }
+        }
+    }
+    Ok(scale)
+}
+
+/// Where the pipeline's calls go: `--base-url` with its API key, or the embedded stub's template.
+fn target(req: &RunRequest, catalog: &Arc<Catalog>, remote: bool) -> Result<Target, ConfigError> {
+    Ok(match &req.destination.base_url {
+        Some(url) => {
+            let key_var = req
+                .destination
+                .api_key_env
+                .clone()
+                .or_else(|| remote.then(|| "OPENAI_API_KEY".to_string()));
+            let api_key = match key_var {
+                Some(var) => Some(Secret::new(std::env::var(&var).map_err(|_| {
+                    ConfigError(format!(
+                        "--base-url `{url}`: environment variable `{var}` (the API key) is not set; --api-key-env names another"
+                    ))
+                })?)),
+                // A loopback endpoint (a `postload stub`): any bearer token will do.
+                None => Some(Secret::new(crate::stub::STUB_API_KEY.into())),
+            };
+            Target::BaseUrl(Endpoint {
+                url: url.trim_end_matches('/').to_string(),
+                api_key,
+                remote,
+            })
+        }
+        None => {
+            let mut c = StubConfig::new(Arc::clone(catalog));
+            c.fixed_latency = latency_ms("--latency-ms", req.stub.latency_ms)?;
+            c.retry_after = req.stub.retry_after;
+            Target::Embedded(c)
+        }
+    })
+}
+
+/// The HTTP client of every case. Redirects are never followed: OpenAI does not redirect API
+/// calls, and a followed redirect could take the load (and the API key) past the spend guard's
+/// loopback check. A 3xx is counted as `other_status`.
+fn client_factory(resolves: Vec<(String, std::net::SocketAddr)>) -> ClientFactory {
+    fn base() -> reqwest::ClientBuilder {
+        reqwest::Client::builder()
+            .user_agent(concat!("postload/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::none())
+    }
+    if resolves.is_empty() {
+        Arc::new(base) as ClientFactory
+    } else {
+        Arc::new(move || {
+            resolves
+                .iter()
+                .fold(base().no_proxy(), |b, (host, addr)| b.resolve(host, *addr))
+        }) as ClientFactory
+    }
+}
+
+/// The time scale of the postload stub at `base_url` (loopback only), from its
+/// `/__postload/stats`; `None` if it does not answer one within 2 s.
+fn stub_time_scale(base_url: &str) -> Option<f64> {
+    use std::io::{Read, Write};
+    let url = url::Url::parse(base_url).ok()?;
+    let addr = url.socket_addrs(|| Some(80)).ok()?.into_iter().next()?;
+    if !addr.ip().is_loopback() {
+        return None;
+    }
+    let wait = Duration::from_secs(2);
+    let mut s = std::net::TcpStream::connect_timeout(&addr, wait).ok()?;
+    s.set_read_timeout(Some(wait)).ok()?;
+    write!(
+        s,
+        "GET /__postload/stats HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer postload\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = Vec::new();
+    s.take(1 << 20).read_to_end(&mut response).ok()?;
+    let text = String::from_utf8_lossy(&response);
+    let (_, body) = text.split_once("\r\n\r\n")?;
+    let v: serde_json::Value = serde_json::from_str(body.trim()).ok()?;
+    v.get("time_scale")?.as_f64()
+}

@@ -1,0 +1,97 @@
+//! One case's Goose attack: the scenario's `post` transaction for every user at once, one
+//! iteration each, Goose's own log and report in the run's folder; run until it ends, or until a
+//! signal cuts it short.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use goose::config::{GooseConfiguration, GooseDefault, GooseDefaultType};
+use goose::goose::{Scenario as GooseScenario, Transaction};
+use goose::GooseAttack;
+
+use super::post::CaseContext;
+use super::{console, wait_for, RunConfig};
+use crate::scenario::Scenario;
+
+/// What one case's attack is made of.
+pub(super) struct AttackPlan<'a> {
+    pub scenario: &'a Scenario,
+    pub tier: u8,
+    /// The repetition (`--repeat`), which names Goose's report apart.
+    pub repetition: Option<u32>,
+    /// `http://host:port` of the target (Goose wants a host; the posts use full URLs).
+    pub root: &'a str,
+    /// Goose users.
+    pub users: usize,
+    pub time_scale: f64,
+}
+
+/// Builds the attack; Goose's files go to `dir/goose/`.
+pub(super) fn build(
+    plan: &AttackPlan,
+    dir: &Path,
+    ctx: &Arc<CaseContext>,
+) -> anyhow::Result<Box<GooseAttack>> {
+    let scenario = plan.scenario;
+    let goose_dir = dir.join("goose");
+    std::fs::create_dir_all(&goose_dir)?;
+    // The scenario's name is user data: only its slug becomes a file name.
+    let goose_report = goose_dir.join(format!(
+        "{}-tier{}{}.html",
+        crate::report::slug(&scenario.name),
+        plan.tier,
+        plan.repetition.map_or(String::new(), |k| format!("-{k}"))
+    ));
+    let goose_scenario = GooseScenario::new(&scenario.name)
+        .register_transaction(Transaction::new(ctx.transaction()).set_name("post"));
+    let attack = GooseAttack::initialize_with_config(GooseConfiguration::default())?
+        .register_scenario(goose_scenario)
+        .set_default(GooseDefault::Host, plan.root)?
+        .set_default(GooseDefault::Users, plan.users)?
+        .set_default(GooseDefault::IncreaseRate, "100000")?
+        .set_default(GooseDefault::Iterations, 1)?
+        .set_default(GooseDefault::NoTelnet, true)?
+        .set_default(GooseDefault::NoPrintMetrics, true)?
+        .set_default(GooseDefault::NoErrorSummary, true)?
+        // Goose's console log at warnings only; its full log goes to the report folder (Goose
+        // opens it once per process).
+        .set_default(GooseDefault::Quiet, 1)?
+        .set_default(GooseDefault::LogLevel, 1)?
+        .set_default(
+            GooseDefault::GooseLog,
+            goose_dir.join("goose.log").to_string_lossy().as_ref(),
+        )?
+        .set_default(
+            GooseDefault::Timeout,
+            format!(
+                "{}",
+                (scenario.request_timeout_s / plan.time_scale)
+                    .ceil()
+                    .max(1.0) as u64
+            )
+            .as_str(),
+        )?
+        .set_default(
+            GooseDefault::ReportFile,
+            goose_report.to_string_lossy().as_ref(),
+        )?;
+    Ok(attack)
+}
+
+/// Runs the attack. A signal ends it (Goose's killswitch); the posts in flight get STOP_GRACE to
+/// finish, then the attack is abandoned, as it is at once on a second signal: the posts that
+/// finished are reported, the others are not waited for (their tasks end with the process).
+/// CI sends SIGKILL a few seconds after SIGTERM: the report must be written before that.
+pub(super) async fn run(attack: Box<GooseAttack>, cfg: &RunConfig) -> anyhow::Result<()> {
+    let muted = console::Muted::new();
+    tokio::select! {
+        done = attack.execute() => { done?; }
+        () = wait_for(&cfg.hurry) => {}
+        () = async {
+            wait_for(&cfg.stop).await;
+            tokio::time::sleep(crate::stop::STOP_GRACE).await;
+        } => {}
+    }
+    drop(muted);
+    Ok(())
+}

@@ -1,0 +1,392 @@
+//! One case of the run: one scenario at one tier (and repetition) against its target (a fresh
+//! embedded stub, a base URL, or a service), its posts sent through Goose, and what they
+//! measured as a [`CaseResult`].
+
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::post::{Arrivals, CaseContext, CaseSetup, SpendGuard, Start, Work};
+use super::{attack, Planned, RunBudget, RunConfig, Target};
+use crate::metrics::{Measured, Recorder, TokenSource};
+use crate::openai::bucket::Limits;
+use crate::openai::catalog::{Catalog, Price};
+use crate::openai::latency::Profile;
+use crate::report::{CaseInputs, CaseResult, ProfileInfo, ReportWriter, RunResult};
+use crate::scenario::prompts::PostPlan;
+use crate::scenario::target::ServiceTarget;
+use crate::scenario::{Load, Scenario};
+use crate::secret::Secret;
+use crate::stub::{self, StubHandle, StubStats};
+
+/// What every case of the run shares.
+pub(super) struct CaseRun<'a> {
+    pub cfg: &'a RunConfig,
+    /// The run's folder.
+    pub dir: &'a Path,
+    /// Service mode's stub alongside.
+    pub alongside: Option<&'a StubHandle>,
+    pub budget: Option<&'a RunBudget>,
+}
+
+impl CaseRun<'_> {
+    /// Runs every scenario × tier (× repetition) in order, adding each case to `result` and
+    /// rewriting the reports after it; stops early on a signal or when the spend guard trips.
+    pub(super) async fn all(
+        &self,
+        writer: &ReportWriter,
+        result: &mut RunResult,
+    ) -> anyhow::Result<()> {
+        let cfg = self.cfg;
+        let repetitions: Vec<Option<u32>> = if cfg.repeat > 1 {
+            (1..=cfg.repeat).map(Some).collect()
+        } else {
+            vec![None]
+        };
+        for planned in &cfg.scenarios {
+            let scenario = &planned.scenario;
+            for (&tier, &repetition) in scenario
+                .tiers
+                .iter()
+                .flat_map(|t| repetitions.iter().map(move |r| (t, r)))
+            {
+                if cfg.stop.load(Ordering::SeqCst) {
+                    result.interrupted = true;
+                    return Ok(());
+                }
+                if !cfg.quiet {
+                    eprintln!(
+                        "postload: {} at tier {tier} of {} ({} users)...",
+                        scenario.name,
+                        scenario.tier_set,
+                        scenario.load.users()
+                    );
+                }
+                let case = match self.case(planned, tier, repetition).await {
+                    Ok(case) => case,
+                    // A case that could not run at all: with nothing measured yet, the folder
+                    // holds only the placeholder, so it goes (we created it above, it is ours).
+                    Err(e) if result.cases.is_empty() => {
+                        let _ = std::fs::remove_dir_all(self.dir);
+                        return Err(e);
+                    }
+                    Err(e) => return Err(e),
+                };
+                result.budget = self.budget.map(RunBudget::info);
+                let budget_stopped = result.budget.as_ref().is_some_and(|b| b.stopped);
+                let interrupted = case.interrupted;
+                if !cfg.quiet {
+                    let m = &case.measured;
+                    eprintln!(
+                        "postload: {} tier {tier}: {}/{} posts ok, {} 429s, makespan {:.2} s{}",
+                        scenario.name,
+                        m.posts.ok,
+                        m.posts.total,
+                        m.calls.http_429,
+                        m.makespan_ms / 1000.0,
+                        if interrupted { " (interrupted)" } else { "" }
+                    );
+                }
+                result.cases.push(case);
+                result.interrupted |= interrupted;
+                writer.write(result)?;
+                if budget_stopped {
+                    eprintln!(
+                        "postload: spend guard: --max-cost reached; the attack stopped and the remaining cases were skipped"
+                    );
+                    return Ok(());
+                }
+                if interrupted {
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// One case: its target, its posts through Goose, and what they measured.
+    async fn case(
+        &self,
+        planned: &Planned,
+        tier: u8,
+        repetition: Option<u32>,
+    ) -> anyhow::Result<CaseResult> {
+        let cfg = self.cfg;
+        let file = planned.file.as_str();
+        // Repetitions are independent samples: repetition k runs with seed + k - 1.
+        let mut scenario = planned.scenario.clone();
+        scenario.seed = scenario
+            .seed
+            .wrapping_add(repetition.map_or(0, |k| u64::from(k) - 1));
+        let scenario = &scenario;
+        let limits = cfg
+            .catalog
+            .limits(&scenario.tier_set, tier, &scenario.model)
+            .map_err(anyhow::Error::msg)?
+            .ok_or_else(|| {
+                anyhow::anyhow!("{file}: no limits for `{}` at tier {tier}", scenario.model)
+            })?;
+        let price = cfg.catalog.prices.models.get(&scenario.model);
+        let (stub, work, root) = self.case_target(planned, scenario, tier).await?;
+        let guard = match (self.budget, price) {
+            (Some(b), Some(price)) => Some(Arc::new(SpendGuard {
+                budget: Arc::clone(&b.budget),
+                price: *price,
+            })),
+            (Some(_), None) => anyhow::bail!(
+                "{file}: `{}` has no price in prices.toml: the spend guard cannot cap its cost",
+                scenario.model
+            ),
+            _ => None,
+        };
+        let users = scenario.load.users() as usize;
+        let (start, goose_users) = start_of(scenario);
+        let ctx = Arc::new(CaseContext::new(CaseSetup {
+            work,
+            timeout: Duration::from_secs_f64(scenario.request_timeout_s),
+            seed: scenario.seed,
+            image_prompt_share: scenario.image_prompt_share,
+            prompts: scenario.prompts,
+            users: goose_users,
+            start,
+            stop: Arc::clone(&cfg.stop),
+            guard,
+            client: cfg
+                .client
+                .as_ref()
+                .map(|make| make().build())
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("cannot build the HTTP client: {e}"))?,
+            time_scale: cfg.time_scale,
+        }));
+        let plan = attack::AttackPlan {
+            scenario,
+            tier,
+            repetition,
+            root: &root,
+            users: goose_users,
+            time_scale: cfg.time_scale,
+        };
+        let started = Instant::now();
+        attack::run(attack::build(&plan, self.dir, &ctx)?, cfg).await?;
+        let duration = started.elapsed();
+        // The killswitch is Ctrl-C's, unless the spend guard tripped it.
+        let budget_tripped = ctx.budget_tripped();
+        let interrupted = cfg.stop.load(Ordering::SeqCst)
+            || (goose::is_killswitch_triggered() && !budget_tripped);
+        let stub_stats = stub.as_ref().or(self.alongside).map(|h| h.stats());
+        let measured = measure(&ctx, planned, stub_stats.as_ref(), price, users as u64);
+        Ok(CaseResult {
+            scenario: scenario.name.clone(),
+            tier,
+            repetition,
+            inputs: self.case_inputs(planned, scenario, tier, limits),
+            interrupted,
+            duration_ms: duration.as_secs_f64() * 1000.0,
+            measured,
+            stub: stub_stats,
+        })
+    }
+
+    /// The case's target: its service (with the stub alongside reset to the case's tier and
+    /// seed), a fresh embedded stub, or the base URL. Returns the embedded stub's handle, the
+    /// posts' work and the target's `http://host:port`.
+    async fn case_target(
+        &self,
+        planned: &Planned,
+        scenario: &Scenario,
+        tier: u8,
+    ) -> anyhow::Result<(Option<StubHandle>, Work, String)> {
+        Ok(match (&planned.service, &self.cfg.target) {
+            (Some(service), _) => {
+                if let Some(handle) = self.alongside {
+                    handle.reset_to(tier, scenario.seed).await?;
+                }
+                let work = Work::Service {
+                    target: Box::new(service.clone()),
+                    model: scenario.model.clone(),
+                };
+                (None, work, url_root(&service.url)?)
+            }
+            (None, Target::Embedded(template)) => {
+                let mut c = template.clone();
+                c.tier_set = scenario.tier_set.clone();
+                c.tier = tier;
+                c.seed = scenario.seed;
+                let handle = stub::start_with_clock(
+                    c,
+                    stub::bind_loopback(0)?,
+                    Arc::new(crate::clock::SystemClock::scaled(self.cfg.time_scale)),
+                )
+                .await?;
+                let url = handle.base_url();
+                let root = url_root(&url)?;
+                // Our own stub: each attempt names its draw stream, so the stub's draws follow
+                // the posts (as the planner's do), not the order attempts happen to arrive in.
+                let key = crate::secret::Secret::new(stub::STUB_API_KEY.into());
+                (
+                    Some(handle),
+                    pipeline(scenario, &url, Some(key), true),
+                    root,
+                )
+            }
+            (None, Target::BaseUrl(e)) => (
+                None,
+                pipeline(scenario, &e.url, e.api_key.clone(), false),
+                url_root(&e.url)?,
+            ),
+        })
+    }
+
+    /// What the case ran with, as its report records it.
+    fn case_inputs(
+        &self,
+        planned: &Planned,
+        scenario: &Scenario,
+        tier: u8,
+        limits: Limits,
+    ) -> CaseInputs {
+        let cfg = self.cfg;
+        CaseInputs {
+            scenario_file: planned.file.clone(),
+            description: scenario.description.clone(),
+            model: scenario.model.clone(),
+            tier_set: scenario.tier_set.clone(),
+            tier,
+            limits,
+            load: scenario.load.clone(),
+            prompts: scenario.prompts,
+            image_prompt_share: scenario.image_prompt_share,
+            retry: scenario.retry,
+            request_timeout_s: scenario.request_timeout_s,
+            seed: scenario.seed,
+            latency_profile: profile_info(&cfg.catalog, &scenario.model, &cfg.target)
+                .filter(|_| planned.service.is_none() || self.alongside.is_some()),
+            service: planned.service.as_ref().map(ServiceTarget::info),
+            time_scale: cfg.time_scale,
+        }
+    }
+}
+
+/// How the case's posts start, and its Goose users: a burst's users each send one post; a
+/// sustained load's users take the posts of a seeded schedule.
+fn start_of(scenario: &Scenario) -> (Start, usize) {
+    let users = scenario.load.users() as usize;
+    match &scenario.load {
+        Load::Burst { users } => (Start::Burst, *users as usize),
+        Load::Sustained {
+            duration_s,
+            max_in_flight,
+            ..
+        } => {
+            let rate = scenario.load.rate_per_s().unwrap_or(0.0);
+            let arrivals = Arrivals::new(rate, Duration::from_secs_f64(*duration_s), scenario.seed);
+            (
+                Start::Schedule(Box::new(Mutex::new(arrivals))),
+                max_in_flight
+                    .unwrap_or((users as u32 * 4).min(crate::limits::MAX_USERS))
+                    .max(1) as usize,
+            )
+        }
+    }
+}
+
+/// The case's figures from its recorder. In service mode, a service that reports no usage still
+/// had its calls counted by the stub: its tokens come from there.
+fn measure(
+    ctx: &CaseContext,
+    planned: &Planned,
+    stub_stats: Option<&StubStats>,
+    price: Option<&Price>,
+    users: u64,
+) -> Measured {
+    let recorder: Recorder = ctx
+        .recorder
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    let mut measured = recorder.summarize(price, users);
+    if let (Some(_), Some(stats), TokenSource::Unknown) =
+        (&planned.service, stub_stats, measured.tokens.source)
+    {
+        let (prompt, cached, completion) = stats.tokens();
+        measured.set_tokens(
+            crate::metrics::cost::Tokens {
+                prompt,
+                cached,
+                completion,
+            },
+            TokenSource::Stub,
+            price,
+            users,
+        );
+    }
+    measured
+}
+
+/// The post pipeline's work against an OpenAI-compatible base URL.
+fn pipeline(
+    scenario: &Scenario,
+    base_url: &str,
+    api_key: Option<Secret>,
+    draw_streams: bool,
+) -> Work {
+    Work::Pipeline {
+        plan: PostPlan::new(&scenario.model, scenario.prompts),
+        chat_url: format!("{base_url}/chat/completions"),
+        retry: scenario.retry,
+        api_key,
+        draw_streams,
+    }
+}
+
+fn profile_info(catalog: &Catalog, model: &str, target: &Target) -> Option<ProfileInfo> {
+    let Target::Embedded(cfg) = target else {
+        return None;
+    };
+    if let Some(d) = cfg.fixed_latency {
+        return Some(ProfileInfo {
+            name: format!("fixed {} ms", d.as_millis()),
+            as_of: String::new(),
+            source: "--latency-ms".into(),
+        });
+    }
+    let name = &catalog.model(model)?.profile;
+    match catalog.profiles.get(name)? {
+        Profile::HeavyTail { as_of, source, .. } | Profile::Fixed { as_of, source, .. } => {
+            Some(ProfileInfo {
+                name: name.clone(),
+                as_of: as_of.clone(),
+                source: source.clone(),
+            })
+        }
+    }
+}
+
+/// `http://host:port` of a base URL (Goose wants a host; our requests use the full URL).
+fn url_root(base_url: &str) -> anyhow::Result<String> {
+    let url =
+        reqwest::Url::parse(base_url).map_err(|e| anyhow::anyhow!("base URL `{base_url}`: {e}"))?;
+    let host = url
+        .host_str()
+        .ok_or_else(|| anyhow::anyhow!("base URL `{base_url}` has no host"))?;
+    Ok(match url.port() {
+        Some(p) => format!("{}://{host}:{p}", url.scheme()),
+        None => format!("{}://{host}", url.scheme()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_root_keeps_scheme_host_and_port() {
+        assert_eq!(
+            url_root("http://127.0.0.1:9000/v1").unwrap(),
+            "http://127.0.0.1:9000"
+        );
+        assert!(url_root("not a url").is_err());
+    }
+}

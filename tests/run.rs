@@ -436,6 +436,43 @@ async fn the_none_and_patient_policies_in_a_live_tier_1_burst() {
     );
 }
 
+/// Issue 14: the waits the run's retry loop sleeps are the SDK policy's at the jitter drawn from
+/// the client's stream after each failed attempt. The embedded stub answers its first two calls
+/// 429, so the one post's first call waits twice, then succeeds. Seed 11, post 0:
+/// j1 = 0.2503806 and j2 = 0.6450493, so the waits are 0.5 × (1 − 0.25 × j1) = 0.4687024 s and
+/// 1.0 × (1 − 0.25 × j2) = 0.8387377 s, 1,307.44 ms in all (in modelled time, at K = 4).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_run_backs_off_by_the_jitter_drawn_after_each_attempt() {
+    use postload::openai::world::{client_stream, draw_rng};
+    use rand::Rng;
+    let _guard = goose_lock().await;
+    let mut a = args(1, &[2], 10, "jitter");
+    a.seed = Some(11);
+    a.retry = Some(postload::cli::RetryArg::Sdk);
+    a.time_scale = Some(4.0);
+    let dir = a.report_dir.clone();
+    let mut cfg = run_config(&a, Arc::new(AtomicBool::new(false))).expect("valid config");
+    let postload::run::Target::Embedded(stub) = &mut cfg.target else {
+        panic!("the embedded stub")
+    };
+    stub.faults.first_n_429 = 2;
+    postload::run::execute(cfg).await.expect("run completes");
+    let c = &read_result(&dir).1["cases"][0];
+    assert_eq!(c["calls"]["http_429"], 2, "{}", c["calls"]);
+    assert_eq!(c["calls"]["retries"], 2, "{}", c["calls"]);
+    assert_eq!(c["posts"]["ok"], 1);
+    let j = |attempt| -> f64 { draw_rng(11, client_stream(0, attempt)).random() };
+    let want_ms = (0.5 * (1.0 - 0.25 * j(1)) + 1.0 * (1.0 - 0.25 * j(2))) * 1000.0;
+    assert!((want_ms - 1_307.44).abs() < 0.01, "{want_ms}");
+    // One post's backoff, recorded in microseconds to 3 significant figures.
+    assert_eq!(c["backoff_ms"]["count"], 1);
+    let got = f(&c["backoff_ms"]["max"]);
+    assert!(
+        (got - want_ms).abs() <= want_ms * 1e-3,
+        "waited {got} ms, the draws say {want_ms} ms"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_loopback_base_url_without_a_key_still_sends_the_stub_a_bearer_token() {
     // The stub answers 401 without `Authorization: Bearer`, as OpenAI does: a run against a

@@ -199,26 +199,3 @@ async fn wait_for(flag: &AtomicBool) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn arrivals_have_the_rate_and_are_seeded() {
-        let take = |seed| Arrivals::new(10.0, Duration::from_secs(1_000), seed).collect::<Vec<_>>();
-        let s = take(7);
-        assert!((9_700..=10_300).contains(&s.len()), "{}", s.len());
-        assert!(s.windows(2).all(|w| w[0] <= w[1]));
-        assert!(s.last().unwrap() < &Duration::from_secs(1_000));
-        assert_eq!(s, take(7));
-        assert_ne!(s, take(8));
-        // Exponential gaps: about 37% of them exceed the mean gap of 100 ms.
-        let long = s
-            .windows(2)
-            .filter(|w| w[1] - w[0] > Duration::from_millis(100))
-            .count();
-        let share = long as f64 / (s.len() - 1) as f64;
-        assert!((0.34..0.40).contains(&share), "{share}");
-    }
-}

@@ -1,0 +1,329 @@
+//! One post, as the team's service makes it: the image-prompt call (unless the post brings its own
+//! image prompt), then the caption call, each retried by the scenario's policy. Sent through
+//! Goose's user (so Goose's own report sees every attempt) and timed here to the last byte of the
+//! response, from the post's intended start.
+
+mod arrivals;
+mod call;
+mod guard;
+mod service;
+
+pub use self::arrivals::{Arrivals, Start};
+pub use self::guard::SpendGuard;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use goose::goose::{GooseUser, TransactionFunction};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use self::call::PostDraws;
+use crate::clock::TimeScale;
+use crate::limits::MAX_BODY_BYTES;
+use crate::metrics::{CallKind, PostRecord, Recorder};
+use crate::openai::retry::RetryPolicy;
+use crate::scenario::prompts::{PostPlan, OWN_IMAGE_PROMPTS, OWN_IMAGE_PROMPT_TOKENS};
+use crate::scenario::target::ServiceTarget;
+use crate::scenario::Prompts;
+use crate::secret::Secret;
+
+/// A post as it starts: its number, its intended send time (since the case's origin), and
+/// whether it brings its own image prompt (the first draw of its stream).
+#[derive(Debug, Clone, Copy)]
+struct NewPost {
+    i: u64,
+    intended: Duration,
+    brings_own: bool,
+}
+
+/// What a post does.
+#[derive(Debug)]
+pub enum Work {
+    /// The post pipeline: postload makes the service's two OpenAI calls itself.
+    Pipeline {
+        plan: PostPlan,
+        chat_url: String,
+        retry: RetryPolicy,
+        /// Sent as `Authorization: Bearer` (marked sensitive); never logged.
+        api_key: Option<Secret>,
+        /// Send each attempt's draw stream (`x-stub-draw-stream`: post and attempt) to the
+        /// embedded stub, so its draws are the planner's for the same seed.
+        draw_streams: bool,
+    },
+    /// Service mode: one request per post to the service under test.
+    Service {
+        target: Box<ServiceTarget>,
+        model: String,
+    },
+}
+
+/// Builds the case's HTTP client (no redirects, `--resolve`).
+pub type ClientFactory = Arc<dyn Fn() -> reqwest::ClientBuilder + Send + Sync>;
+
+/// The settings of one case's posts.
+pub struct CaseSetup {
+    pub work: Work,
+    pub timeout: Duration,
+    pub seed: u64,
+    pub image_prompt_share: f64,
+    /// The scenario's call sizes (service mode's worst case for the spend guard).
+    pub prompts: Prompts,
+    /// Goose users (they all meet at the start barrier).
+    pub users: usize,
+    pub start: Start,
+    pub stop: Arc<AtomicBool>,
+    pub guard: Option<Arc<SpendGuard>>,
+    /// The client every Goose user of the case sends with, built once (as a service shares one
+    /// OpenAI client); `None` keeps Goose's own per-user client.
+    pub client: Option<reqwest::Client>,
+    /// Modelled seconds per real second (`--time-scale`): waits are divided by it, measured
+    /// times multiplied, so the results are in modelled time.
+    pub time_scale: f64,
+}
+
+/// Everything the Goose users of one case share.
+pub struct CaseContext {
+    pub work: Work,
+    pub timeout: Duration,
+    pub seed: u64,
+    pub image_prompt_share: f64,
+    prompts: Prompts,
+    /// Set when the start barrier releases the users: the case's time zero.
+    origin: OnceLock<Instant>,
+    barrier: tokio::sync::Barrier,
+    pub start: Start,
+    pub recorder: Mutex<Recorder>,
+    next_post: AtomicU64,
+    stop: Arc<AtomicBool>,
+    guard: Option<Arc<SpendGuard>>,
+    client: Option<reqwest::Client>,
+    time_scale: TimeScale,
+}
+
+impl std::fmt::Debug for CaseContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CaseContext")
+            .field("work", &self.work)
+            .field("seed", &self.seed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CaseContext {
+    pub fn new(setup: CaseSetup) -> Self {
+        let kinds: &[CallKind] = match setup.work {
+            Work::Pipeline { .. } => &CallKind::PIPELINE,
+            Work::Service { .. } => &CallKind::SERVICE,
+        };
+        Self {
+            // A send is late past 10 ms of real time (harness jitter is real time, whatever the
+            // time scale).
+            recorder: Mutex::new(Recorder::for_kinds(
+                Duration::from_millis(10).mul_f64(setup.time_scale.max(1.0)),
+                kinds,
+            )),
+            work: setup.work,
+            timeout: setup.timeout,
+            seed: setup.seed,
+            image_prompt_share: setup.image_prompt_share,
+            prompts: setup.prompts,
+            origin: OnceLock::new(),
+            barrier: tokio::sync::Barrier::new(setup.users),
+            start: setup.start,
+            next_post: AtomicU64::new(0),
+            stop: setup.stop,
+            guard: setup.guard,
+            client: setup.client,
+            time_scale: TimeScale::new(setup.time_scale),
+        }
+    }
+
+    /// The spend guard refused a call (the run must stop).
+    pub fn budget_tripped(&self) -> bool {
+        self.guard
+            .as_ref()
+            .is_some_and(|g| g.budget.lock().unwrap_or_else(|p| p.into_inner()).tripped())
+    }
+
+    /// Modelled time since the case's origin.
+    fn now(&self) -> Duration {
+        let real = self.origin.get().map_or(Duration::ZERO, Instant::elapsed);
+        self.time_scale.modelled(real)
+    }
+
+    /// The real time a modelled duration takes.
+    fn real(&self, modelled: Duration) -> Duration {
+        self.time_scale.real(modelled)
+    }
+
+    fn stopping(&self) -> bool {
+        self.stop.load(Ordering::Relaxed) || goose::is_killswitch_triggered()
+    }
+
+    /// Sleeps until `until` (since the origin), waking early if the run is stopped. Tokio's timer
+    /// rounds up to whole milliseconds, which would send every post up to 1 ms late: the timer
+    /// covers all but the last 2 ms, and yielding covers the rest.
+    async fn sleep_until(&self, until: Duration) -> bool {
+        const SPIN: Duration = Duration::from_millis(2);
+        loop {
+            if self.stopping() {
+                return false;
+            }
+            let now = self.now();
+            if now >= until {
+                return true;
+            }
+            let left = self.real(until - now);
+            if left > SPIN {
+                tokio::time::sleep((left - SPIN).min(Duration::from_millis(100))).await;
+            } else {
+                tokio::task::yield_now().await;
+            }
+        }
+    }
+
+    /// The Goose transaction: one user's share of the case's posts.
+    pub fn transaction(self: &Arc<Self>) -> TransactionFunction {
+        let ctx = Arc::clone(self);
+        Arc::new(move |user| {
+            let ctx = Arc::clone(&ctx);
+            Box::pin(async move {
+                ctx.run_user(user).await;
+                Ok(())
+            })
+        })
+    }
+
+    async fn run_user(&self, user: &mut GooseUser) {
+        if let Some(client) = &self.client {
+            user.client = client.clone();
+        }
+        // All users start together once Goose has launched them all (or not at all on Ctrl-C).
+        let released = tokio::select! {
+            _ = self.barrier.wait() => true,
+            _ = self.sleep_until(Duration::MAX) => false,
+        };
+        if !released {
+            return;
+        }
+        self.origin.get_or_init(Instant::now);
+        match &self.start {
+            Start::Burst => {
+                let i = self.next_post.fetch_add(1, Ordering::Relaxed);
+                let record = self.post(user, i, self.now()).await;
+                self.record(&record);
+            }
+            Start::Schedule(arrivals) => loop {
+                // Take the next post and its time together, so post numbers follow send order.
+                let (i, intended) = {
+                    let mut a = arrivals.lock().unwrap_or_else(|p| p.into_inner());
+                    let Some(t) = a.next() else { break };
+                    (self.next_post.fetch_add(1, Ordering::Relaxed), t)
+                };
+                if !self.sleep_until(intended).await {
+                    break;
+                }
+                let record = self.post(user, i, intended).await;
+                self.record(&record);
+            },
+        }
+    }
+
+    fn record(&self, post: &PostRecord) {
+        self.recorder
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .record(post);
+    }
+
+    async fn post(&self, user: &mut GooseUser, i: u64, intended: Duration) -> PostRecord {
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+        rng.set_stream(i);
+        let post = NewPost {
+            i,
+            intended,
+            brings_own: rng.random::<f64>() < self.image_prompt_share,
+        };
+        match &self.work {
+            Work::Pipeline { plan, .. } => self.pipeline_post(user, plan, post).await,
+            Work::Service { target, model } => {
+                self.service_post(user, target, model, post, rng).await
+            }
+        }
+    }
+
+    /// The post pipeline: the image-prompt call unless the post brings one, then the caption.
+    async fn pipeline_post(
+        &self,
+        user: &mut GooseUser,
+        plan: &PostPlan,
+        post: NewPost,
+    ) -> PostRecord {
+        let NewPost {
+            i,
+            intended,
+            brings_own,
+        } = post;
+        let mut draws = PostDraws {
+            post: i,
+            attempts: 0,
+        };
+        let mut calls = Vec::with_capacity(2);
+        let (image_prompt, image_prompt_tokens) = if brings_own {
+            (
+                OWN_IMAGE_PROMPTS[i as usize % OWN_IMAGE_PROMPTS.len()].to_string(),
+                OWN_IMAGE_PROMPT_TOKENS,
+            )
+        } else {
+            let body = plan.variant(i).image_body.clone();
+            let prompt = plan.variant(i).image_prompt_tokens as u64;
+            let max = plan.sizes.image_prompt.max_tokens as u64;
+            let (call, answer) = self
+                .call(user, CallKind::ImagePrompt, body, (prompt, max), &mut draws)
+                .await;
+            let failure = call.failure;
+            calls.push(call);
+            match answer {
+                Some((text, completion_tokens)) => (text, completion_tokens),
+                None => {
+                    return PostRecord {
+                        intended,
+                        calls,
+                        finished: self.now(),
+                        failure,
+                    }
+                }
+            }
+        };
+        let body = plan.caption_body(i, &image_prompt).into();
+        let max = plan.sizes.caption.max_tokens as u64;
+        let prompt = plan.caption_reservation(i, image_prompt_tokens) - max;
+        let (call, _) = self
+            .call(user, CallKind::Caption, body, (prompt, max), &mut draws)
+            .await;
+        let failure = call.failure;
+        calls.push(call);
+        PostRecord {
+            intended,
+            calls,
+            finished: self.now(),
+            failure,
+        }
+    }
+}
+
+/// A response's body, read up to [`MAX_BODY_BYTES`]: past it the rest is dropped unread (and
+/// the cut body does not parse), so a target cannot make postload buffer without end.
+pub(crate) async fn read_body(mut response: reqwest::Response) -> Result<Vec<u8>, reqwest::Error> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        let room = MAX_BODY_BYTES - body.len();
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if body.len() == MAX_BODY_BYTES {
+            break;
+        }
+    }
+    Ok(body)
+}

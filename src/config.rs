@@ -1,5 +1,6 @@
-//! Turns raw command-line values into checked settings. Every error here names the option or
-//! the file and field, and maps to exit code 2.
+//! Turns raw command-line values into checked settings (a run's: [`run_config`], or a typed
+//! [`RunRequest`] through [`configure`]). Every error here names the option or the file and
+//! field, and maps to exit code 2.
 
 use std::sync::Arc;
 use std::time::Duration;

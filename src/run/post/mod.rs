@@ -1,7 +1,9 @@
 //! One post, as the team's service makes it: the image-prompt call (unless the post brings its own
 //! image prompt), then the caption call, each retried by the scenario's policy. Sent through
 //! Goose's user (so Goose's own report sees every attempt) and timed here to the last byte of the
-//! response, from the post's intended start.
+//! response, from the post's intended start. Here the case's shared context and the Goose users'
+//! loop; when posts are sent in `arrivals`, the spend guard's reservations in `guard`, one call
+//! with its retries in `call`, service mode's post in `service`.
 
 mod arrivals;
 mod call;

@@ -41,9 +41,14 @@ async fn the_planner_agrees_with_the_live_harness_at_small_scale() {
     .await
     .unwrap();
     assert_eq!(sides.len(), 2);
+    // Every live post is its calls' modelled times plus the harness's own time, so plan/live is
+    // at most 1 (0.1 % for the histograms' buckets). How close to 1 is the harness's overhead, a
+    // performance figure that `plan --validate` reports (docs/planning.md): a two-sided 10 %
+    // bound here failed at 0.86 with the machine's load at 9. Under 0.5, posts were serialised
+    // or a call counted twice.
     let within = |p: Option<f64>, l: Option<f64>, what: &str| {
         let r = ratio(p, l).unwrap_or_else(|| panic!("{what}: no value"));
-        assert!((0.9..=1.1).contains(&r), "{what}: plan/live = {r:.3}");
+        assert!((0.5..=1.001).contains(&r), "{what}: plan/live = {r:.3}");
     };
     // Tier 2: no 429s; two 400 ms calls a post, the same in both.
     let t2 = &sides[1];
@@ -109,10 +114,59 @@ async fn a_time_scaled_tier_1_burst_agrees_with_the_planner_on_429s() {
     );
 }
 
+/// `plan --validate --mocks DIR`: the live side runs on the planner's catalog. A tier set that
+/// only DIR has, whose Tier 2 has Tier 1's gpt-4o limits (30,000 TPM), must reach the live stub:
+/// 20 image calls reserve ~950 tokens each (19,000), leaving ~11,000 for 20 captions of ~1,350
+/// (8 fit; 400 ms of calls refill only 30,000 / 60 × 0.4 = 200 tokens), so at least 11 captions
+/// get a 429. On the shipped Tier 2 (450,000 TPM) there would be none; with the embedded
+/// catalog the live side would refuse the unknown set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validate_runs_the_live_side_on_the_planners_catalog() {
+    let _guard = goose_lock().await;
+    let mut catalog = Catalog::embedded();
+    let mut set = catalog.tier_sets["openai-2025"].clone();
+    let tier_1 = set
+        .tier
+        .iter()
+        .find(|t| t.tier == 1)
+        .unwrap()
+        .limits
+        .clone();
+    set.tier.iter_mut().find(|t| t.tier == 2).unwrap().limits = tier_1;
+    catalog.tier_sets.insert("team-account".into(), set);
+    let spec = PlanSpec {
+        tier_set: "team-account".into(),
+        tiers: vec![2],
+        ..spec()
+    };
+    let sides = compare(
+        &catalog,
+        &spec,
+        &Validation {
+            users: vec![20],
+            tiers: vec![2],
+            time_scale: 1.0,
+            fixed_latency_ms: Some(400),
+            repeat: 1,
+            report_dir: tempdir("validate-mocks"),
+        },
+        Arc::new(AtomicBool::new(false)),
+    )
+    .await
+    .unwrap();
+    let t2 = &sides[0];
+    assert_eq!(t2.tier, 2);
+    assert!(t2.live.http_429 >= 11, "{t2:?}");
+    assert!(t2.planned.http_429 >= 11, "{t2:?}");
+}
+
 /// With the model's heavy-tailed latencies, one seed of 20 posts: the p95 and the makespan are
 /// the slowest few draws, which two independent samples rarely agree on to 10 %. The live run
 /// names each attempt's draw stream to the stub, so both sides draw the same latencies for the
-/// same post; what is left is the harness's own time.
+/// same post; what is left is the harness's own time. Each live post is then at least its
+/// planned time, so every order statistic is too: plan/live ≤ 1 (0.1 % for the histograms'
+/// buckets). Independent draws would put the planner above the live run about half the time.
+/// The overhead itself (how far under 1) is measured by `plan --validate`, not bounded here.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_the_same_draws_the_live_run_and_the_planner_agree_on_the_tail() {
     let _guard = goose_lock().await;
@@ -144,7 +198,7 @@ async fn with_the_same_draws_the_live_run_and_the_planner_agree_on_the_tail() {
     ] {
         let r = ratio(p, l).unwrap_or_else(|| panic!("{what}: no value"));
         assert!(
-            (0.95..=1.05).contains(&r),
+            (0.5..=1.001).contains(&r),
             "{what}: plan/live = {r:.3} ({t2:?})"
         );
     }

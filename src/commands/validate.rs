@@ -136,10 +136,11 @@ pub async fn compare(
     let repeat = validation.repeat;
     let mut sides = Vec::new();
     for &u in &validation.users {
-        // The live side runs on the embedded catalog, as `postload run` without --mocks.
+        // The live side runs on the planner's catalog (`--mocks`), so its stub has the same
+        // tier sets, profiles and prices.
         let mut cfg = crate::config::configure(
             &validation.request(&spec, u),
-            Arc::new(Catalog::embedded()),
+            Arc::new(catalog.clone()),
             Arc::clone(&stop),
         )?;
         cfg.print_table = false;

@@ -29,7 +29,7 @@ impl Judgement {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Verdict {
+pub struct ClaimVerdict {
     pub id: String,
     pub statement: String,
     /// The case the evidence comes from (`burst-50 tier 2`), if any.
@@ -84,7 +84,7 @@ fn projected<'a>(
 
 /// Judges every claim against `result`: one verdict per claim, or, for a latency claim, one per
 /// case of its scenario.
-pub fn evaluate(claims: &ClaimsFile, result: &RunResult, prices: &PriceTable) -> Vec<Verdict> {
+pub fn evaluate(claims: &ClaimsFile, result: &RunResult, prices: &PriceTable) -> Vec<ClaimVerdict> {
     let mut out = Vec::new();
     for claim in &claims.claim {
         match &claim.check {
@@ -139,8 +139,8 @@ fn verdict(
     verdict: Judgement,
     cause: Option<String>,
     evidence: String,
-) -> Verdict {
-    Verdict {
+) -> ClaimVerdict {
+    ClaimVerdict {
         id: claim.id.clone(),
         statement: claim.statement.clone(),
         case: case.map(case_name),
@@ -152,7 +152,7 @@ fn verdict(
 }
 
 /// A claim this run has no case for.
-fn not_measured(claim: &Claim, evidence: String) -> Verdict {
+fn not_measured(claim: &Claim, evidence: String) -> ClaimVerdict {
     verdict(
         claim,
         None,
@@ -179,7 +179,7 @@ fn latency(
     min_s: f64,
     max_s: f64,
     percentile: Pct,
-) -> Vec<Verdict> {
+) -> Vec<ClaimVerdict> {
     let cases: Vec<_> = result
         .cases
         .iter()
@@ -198,7 +198,7 @@ fn latency(
 }
 
 /// Tokens per successful post, on the run's best case.
-fn tokens_per_post(claim: &Claim, result: &RunResult, value: f64, tolerance: f64) -> Verdict {
+fn tokens_per_post(claim: &Claim, result: &RunResult, value: f64, tolerance: f64) -> ClaimVerdict {
     let Some(c) = best_case(result, None) else {
         return not_measured(claim, "no successful post".into());
     };
@@ -236,7 +236,7 @@ fn cost_per_post(
     model: &str,
     value: f64,
     tolerance: f64,
-) -> Verdict {
+) -> ClaimVerdict {
     match best_case(result, Some(model)) {
         Some(c) if c.measured.tokens.source == TokenSource::Unknown => no_usage(claim, c),
         Some(c) => {
@@ -272,7 +272,7 @@ fn cost_per_batch(
     users: u64,
     value: f64,
     tolerance: f64,
-) -> Verdict {
+) -> ClaimVerdict {
     let case = result
         .cases
         .iter()
@@ -316,7 +316,7 @@ fn monthly_cost(
     model: &str,
     tolerance: f64,
     table: &[(u64, u64, f64)],
-) -> Verdict {
+) -> ClaimVerdict {
     let best = best_case(result, Some(model));
     let per_post = best.and_then(|c| usd_per_ok_post(c, model, prices).map(|p| (c, p)));
     match per_post {
@@ -366,8 +366,8 @@ fn monthly_cost(
 
 /// A claim about a whole case (its latency, its batch cost) on a case a signal cut short: its
 /// figures cover only the posts that finished, so it is not judged.
-fn cut_short(claim: &Claim, c: &CaseResult) -> Verdict {
-    Verdict {
+fn cut_short(claim: &Claim, c: &CaseResult) -> ClaimVerdict {
+    ClaimVerdict {
         id: claim.id.clone(),
         statement: claim.statement.clone(),
         case: Some(case_name(c)),
@@ -384,8 +384,8 @@ fn cut_short(claim: &Claim, c: &CaseResult) -> Verdict {
 }
 
 /// A token or cost claim on a case whose tokens are unknown: never 0, never "fails".
-fn no_usage(claim: &Claim, c: &CaseResult) -> Verdict {
-    Verdict {
+fn no_usage(claim: &Claim, c: &CaseResult) -> ClaimVerdict {
+    ClaimVerdict {
         id: claim.id.clone(),
         statement: claim.statement.clone(),
         case: Some(case_name(c)),
@@ -423,7 +423,7 @@ fn failure_cause(c: &CaseResult) -> String {
 
 /// A latency claim on one case: the claimed percentile at most `max_s`, the median at least
 /// `min_s`, and every post successful.
-fn latency_verdict(claim: &Claim, c: &CaseResult, min_s: f64, max_s: f64, p: Pct) -> Verdict {
+fn latency_verdict(claim: &Claim, c: &CaseResult, min_s: f64, max_s: f64, p: Pct) -> ClaimVerdict {
     if c.interrupted {
         return cut_short(claim, c);
     }

@@ -21,14 +21,14 @@ pub struct MarkdownExporter {
 
 /// A table cell: text, shown strong (bold) or not.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Cell {
+pub struct TableCell {
     pub text: String,
     pub strong: bool,
 }
 
-impl From<String> for Cell {
+impl From<String> for TableCell {
     fn from(text: String) -> Self {
-        Cell {
+        TableCell {
             text,
             strong: false,
         }
@@ -42,7 +42,7 @@ pub struct Section {
     pub header: Vec<&'static str>,
     /// Columns aligned right (numbers).
     pub right: Vec<bool>,
-    pub rows: Vec<Vec<Cell>>,
+    pub rows: Vec<Vec<TableCell>>,
     pub notes: Vec<String>,
 }
 
@@ -126,7 +126,7 @@ fn service_section(r: &RunResult) -> Option<Section> {
 
 /// A service-mode case: posts at the service, then the stub's view of the calls inside it
 /// (`-` without a stub alongside).
-fn service_row(c: &CaseResult) -> Vec<Cell> {
+fn service_row(c: &CaseResult) -> Vec<TableCell> {
     let m = &c.measured;
     let l = &m.post_latency_ms.ok;
     let svc = c.inputs.service.as_ref().expect("filtered");
@@ -170,7 +170,7 @@ fn service_row(c: &CaseResult) -> Vec<Cell> {
         },
         name_of(&m.tokens.source),
     ]
-    .map(Cell::from)
+    .map(TableCell::from)
     .to_vec()
 }
 
@@ -298,7 +298,7 @@ fn results_section(r: &RunResult) -> Section {
     }
 }
 
-fn result_row(c: &CaseResult) -> Vec<Cell> {
+fn result_row(c: &CaseResult) -> Vec<TableCell> {
     let m = &c.measured;
     let l = &m.post_latency_ms.ok;
     let ok_pct = m.posts.success_percent();
@@ -327,7 +327,7 @@ fn result_row(c: &CaseResult) -> Vec<Cell> {
             .as_ref()
             .map_or("-".into(), |k| format!("${:.3}", k.per_batch_usd)),
     ]
-    .map(Cell::from)
+    .map(TableCell::from)
     .to_vec()
 }
 
@@ -396,22 +396,22 @@ fn claims_section(r: &RunResult, claims: &ClaimsFile, prices: &PriceTable) -> Op
     }
     for v in &verdicts {
         let verdict = match (v.verdict, &v.cause) {
-            (Judgement::Fails, Some(cause)) => Cell {
+            (Judgement::Fails, Some(cause)) => TableCell {
                 text: format!("fails: {cause}"),
                 strong: true,
             },
-            (Judgement::Fails, None) => Cell {
+            (Judgement::Fails, None) => TableCell {
                 text: "fails".into(),
                 strong: true,
             },
-            (j, _) => Cell::from(j.label().to_string()),
+            (j, _) => TableCell::from(j.label().to_string()),
         };
         sec.rows.push(vec![
-            Cell::from(v.statement.clone()),
-            Cell::from(v.case.clone().unwrap_or_else(|| "-".into())),
-            Cell::from(v.measured.clone()),
+            TableCell::from(v.statement.clone()),
+            TableCell::from(v.case.clone().unwrap_or_else(|| "-".into())),
+            TableCell::from(v.measured.clone()),
             verdict,
-            Cell::from(v.evidence.clone()),
+            TableCell::from(v.evidence.clone()),
         ]);
     }
     Some(sec)
@@ -438,7 +438,7 @@ fn inputs_section(r: &RunResult) -> Section {
     }
 }
 
-fn input_row(c: &CaseResult) -> Vec<Cell> {
+fn input_row(c: &CaseResult) -> Vec<TableCell> {
     let i = &c.inputs;
     [
         format!("{} ({})", c.scenario, i.scenario_file),
@@ -462,12 +462,12 @@ fn input_row(c: &CaseResult) -> Vec<Cell> {
             }
         }),
     ]
-    .map(Cell::from)
+    .map(TableCell::from)
     .to_vec()
 }
 
 /// Escapes what would break a Markdown table cell.
-fn md_cell(c: &Cell) -> String {
+fn md_cell(c: &TableCell) -> String {
     let t = c.text.replace('|', "\\|").replace('\n', " ");
     if c.strong {
         format!("**{t}**")

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use super::charts::plan_chart_links;
-use super::markdown::{markdown, Cell as MdCell, Document, Section};
+use super::markdown::{markdown, TableCell, Document, Section};
 use super::name_of;
 use crate::plan::{PlanResult, Target};
 
@@ -82,16 +82,16 @@ fn recommendations_section(r: &PlanResult) -> Section {
     };
     for x in &r.recommendations {
         rec.rows.push(vec![
-            MdCell::from(x.model.clone()),
-            MdCell::from(x.users.to_string()),
-            MdCell::from(name_of(&x.strategy)),
-            MdCell {
+            TableCell::from(x.model.clone()),
+            TableCell::from(x.users.to_string()),
+            TableCell::from(name_of(&x.strategy)),
+            TableCell {
                 text: x
                     .lowest_tier
                     .map_or("none of those tried".into(), |t| t.to_string()),
                 strong: true,
             },
-            MdCell::from(usd(x.usd_per_month)),
+            TableCell::from(usd(x.usd_per_month)),
         ]);
     }
     rec
@@ -149,7 +149,7 @@ fn cells_section(r: &PlanResult) -> Section {
                 usd(c.usd_per_month),
                 if c.meets_target { "yes" } else { "no" }.into(),
             ]
-            .map(MdCell::from)
+            .map(TableCell::from)
             .to_vec(),
         );
     }
@@ -194,7 +194,7 @@ fn caching_section(r: &PlanResult) -> Section {
                     format!("{:.1}", row.success * 100.0),
                     usd(row.usd_per_month),
                 ]
-                .map(MdCell::from)
+                .map(TableCell::from)
                 .to_vec(),
             );
         }
@@ -235,7 +235,7 @@ fn monthly_section(r: &PlanResult) -> Section {
                 m.modelled_usd.map_or("-".into(), |v| format!("${v:.2}")),
                 m.measured_usd.map_or("-".into(), |v| format!("${v:.2}")),
             ]
-            .map(MdCell::from)
+            .map(TableCell::from)
             .to_vec(),
         );
     }

@@ -201,7 +201,7 @@ async fn sustained_load_is_open_loop_and_counts_late_sends() {
     let c = &r["cases"][0];
     // Open loop: every arrival of the seeded schedule is sent, however late: exactly the
     // schedule's count for seed 9 at 40 posts/s over 2 s.
-    let scheduled = postload::run::post::Arrivals::new(40.0, Duration::from_secs(2), 9).count();
+    let scheduled = postload::run::post::SendTimes::new(40.0, Duration::from_secs(2), 9).count();
     let posts = c["posts"]["total"].as_u64().unwrap();
     assert_eq!(posts, scheduled as u64);
     assert_eq!(c["calls"]["calls"], posts, "one call per post");
@@ -452,7 +452,7 @@ async fn the_run_backs_off_by_the_jitter_drawn_after_each_attempt() {
     a.time_scale = Some(4.0);
     let dir = a.report_dir.clone();
     let mut cfg = run_config(&a, Arc::new(AtomicBool::new(false))).expect("valid config");
-    let postload::run::Target::Embedded(stub) = &mut cfg.target else {
+    let postload::run::OpenAiTarget::Embedded(stub) = &mut cfg.target else {
         panic!("the embedded stub")
     };
     stub.faults.first_n_429 = 2;

@@ -75,7 +75,7 @@ impl Shared {
 async fn mount(server: &MockServer, shared: &Arc<Shared>) {
     Mock::given(method("POST"))
         .and(path("/v1/chat/completions"))
-        .respond_with(Endpoint {
+        .respond_with(Responder {
             shared: Arc::clone(shared),
             reset: false,
         })
@@ -83,7 +83,7 @@ async fn mount(server: &MockServer, shared: &Arc<Shared>) {
         .await;
     Mock::given(method("POST"))
         .and(path("/__postload/reset"))
-        .respond_with(Endpoint {
+        .respond_with(Responder {
             shared: Arc::clone(shared),
             reset: true,
         })
@@ -91,12 +91,12 @@ async fn mount(server: &MockServer, shared: &Arc<Shared>) {
         .await;
 }
 
-struct Endpoint {
+struct Responder {
     shared: Arc<Shared>,
     reset: bool,
 }
 
-impl Respond for Endpoint {
+impl Respond for Responder {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         let shared = &self.shared;
         let held = shared.retained.fetch_add(1, Ordering::Relaxed) + 1;

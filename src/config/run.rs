@@ -16,7 +16,7 @@ use crate::limits::{MAX_REPEAT, MAX_TIMEOUT_S, MAX_USERS};
 use crate::openai::catalog::Catalog;
 use crate::openai::retry::RetryPolicy;
 use crate::run::post::ClientFactory;
-use crate::run::{Endpoint, Planned, RunConfig, ServiceMode, Target};
+use crate::run::{Endpoint, OpenAiTarget, RunConfig, RunScenario, ServiceMode};
 use crate::scenario::target::TargetSpec;
 use crate::scenario::{self, Load, Scenario};
 use crate::secret::Secret;
@@ -136,15 +136,15 @@ pub fn configure(
     let scenarios = load_scenarios(&req.scenarios, &req.overrides, &catalog)?;
     // Service mode: every scenario posts to a service, or none does.
     let service_mode = dest.target.is_some() || scenarios.iter().any(|(_, s)| s.target.is_some());
-    let planned = with_services(scenarios, service_mode, dest.target.as_deref())?;
-    let wait_for_target = check_mode_options(req, service_mode, &planned)?;
+    let entries = with_services(scenarios, service_mode, dest.target.as_deref())?;
+    let wait_for_target = check_mode_options(req, service_mode, &entries)?;
     let max_cost = spend_cap(dest)?;
     let resolves = dest
         .resolve
         .iter()
         .map(|r| parse_resolve(r))
         .collect::<Result<Vec<_>, _>>()?;
-    let remote = check_remote(dest, &planned)?;
+    let remote = check_remote(dest, &entries)?;
     let time_scale = check_time_scale(
         req.time_scale,
         service_mode,
@@ -155,7 +155,7 @@ pub fn configure(
     let client = Some(client_factory(resolves));
     let claims = claims(req.claims.as_deref(), &catalog)?;
     Ok(RunConfig {
-        scenarios: planned,
+        scenarios: entries,
         service_mode: service_mode.then(|| ServiceMode {
             with_stub: dest.with_stub,
             ready_wait: Duration::from_secs_f64(wait_for_target),
@@ -269,9 +269,9 @@ fn with_services(
     scenarios: Vec<(String, Scenario)>,
     service_mode: bool,
     target_url: Option<&str>,
-) -> Result<Vec<Planned>, ConfigError> {
+) -> Result<Vec<RunScenario>, ConfigError> {
     let env = |name: &str| std::env::var(name).ok();
-    let mut planned = Vec::new();
+    let mut entries = Vec::new();
     for (file, s) in scenarios {
         let service = if service_mode {
             let spec = match (&s.target, target_url) {
@@ -290,13 +290,13 @@ fn with_services(
         } else {
             None
         };
-        planned.push(Planned {
+        entries.push(RunScenario {
             file,
             scenario: s,
             service,
         });
     }
-    Ok(planned)
+    Ok(entries)
 }
 
 /// Refuses options that do nothing in this mode (rather than silently ignoring them); returns
@@ -304,7 +304,7 @@ fn with_services(
 fn check_mode_options(
     req: &RunRequest,
     service_mode: bool,
-    planned: &[Planned],
+    entries: &[RunScenario],
 ) -> Result<f64, ConfigError> {
     let dest = &req.destination;
     if service_mode && dest.base_url.is_some() {
@@ -318,7 +318,7 @@ fn check_mode_options(
         ));
     }
     if dest.with_stub.is_some() {
-        let mut sets: Vec<&str> = planned
+        let mut sets: Vec<&str> = entries
             .iter()
             .map(|p| p.scenario.tier_set.as_str())
             .collect();
@@ -384,10 +384,10 @@ fn spend_cap(dest: &Destination) -> Result<Option<f64>, ConfigError> {
 
 /// Whether the load leaves this machine. Anything outside loopback may bill someone: only with
 /// --allow-spend and --max-cost.
-fn check_remote(dest: &Destination, planned: &[Planned]) -> Result<bool, ConfigError> {
+fn check_remote(dest: &Destination, entries: &[RunScenario]) -> Result<bool, ConfigError> {
     let remote_urls: Vec<(&str, &str)> = match &dest.base_url {
         Some(url) => vec![("--base-url", url.as_str())],
-        None => planned
+        None => entries
             .iter()
             .filter_map(|p| {
                 p.service
@@ -443,7 +443,11 @@ fn check_time_scale(
 }
 
 /// Where the pipeline's calls go: `--base-url` with its API key, or the embedded stub's template.
-fn target(req: &RunRequest, catalog: &Arc<Catalog>, remote: bool) -> Result<Target, ConfigError> {
+fn target(
+    req: &RunRequest,
+    catalog: &Arc<Catalog>,
+    remote: bool,
+) -> Result<OpenAiTarget, ConfigError> {
     Ok(match &req.destination.base_url {
         Some(url) => {
             let key_var = req
@@ -460,7 +464,7 @@ fn target(req: &RunRequest, catalog: &Arc<Catalog>, remote: bool) -> Result<Targ
                 // A loopback endpoint (a `postload stub`): any bearer token will do.
                 None => Some(Secret::new(crate::stub::STUB_API_KEY.into())),
             };
-            Target::BaseUrl(Endpoint {
+            OpenAiTarget::BaseUrl(Endpoint {
                 url: url.trim_end_matches('/').to_string(),
                 api_key,
                 remote,
@@ -470,7 +474,7 @@ fn target(req: &RunRequest, catalog: &Arc<Catalog>, remote: bool) -> Result<Targ
             let mut c = StubConfig::new(Arc::clone(catalog));
             c.fixed_latency = latency_ms("--latency-ms", req.stub.latency_ms)?;
             c.retry_after = req.stub.retry_after;
-            Target::Embedded(c)
+            OpenAiTarget::Embedded(c)
         }
     })
 }

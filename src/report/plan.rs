@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use super::charts::plan_chart_links;
-use super::markdown::{markdown, TableCell, Document, Section};
+use super::markdown::{markdown, Document, Section, TableCell};
 use super::name_of;
 use crate::plan::{PlanResult, Target};
 

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{RunConfig, ServiceMode, Target};
+use super::{OpenAiTarget, RunConfig, ServiceMode};
 use crate::stub::{self, StubHandle};
 
 /// Starts the stub alongside and waits for the services, when the run asks for one.
@@ -16,7 +16,7 @@ pub(super) async fn start(cfg: &RunConfig) -> anyhow::Result<Option<StubHandle>>
             with_stub: Some(port),
             ready_wait,
         }),
-        Target::Embedded(template),
+        OpenAiTarget::Embedded(template),
     ) = (&cfg.service_mode, &cfg.target)
     else {
         return Ok(None);

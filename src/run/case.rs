@@ -7,8 +7,8 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::post::{Arrivals, CaseContext, CaseSetup, SpendGuard, Start, Work};
-use super::{attack, Planned, RunBudget, RunConfig, Target};
+use super::post::{CaseContext, CaseSetup, SendTimes, SpendGuard, Start, Work};
+use super::{attack, OpenAiTarget, RunBudget, RunConfig, RunScenario};
 use crate::metrics::{Measured, Recorder, TokenSource};
 use crate::openai::bucket::Limits;
 use crate::openai::catalog::{Catalog, Price};
@@ -44,8 +44,8 @@ impl CaseRun<'_> {
         } else {
             vec![None]
         };
-        for planned in &cfg.scenarios {
-            let scenario = &planned.scenario;
+        for entry in &cfg.scenarios {
+            let scenario = &entry.scenario;
             for (&tier, &repetition) in scenario
                 .tiers
                 .iter()
@@ -63,7 +63,7 @@ impl CaseRun<'_> {
                         scenario.load.users()
                     );
                 }
-                let case = match self.case(planned, tier, repetition).await {
+                let case = match self.case(entry, tier, repetition).await {
                     Ok(case) => case,
                     // A case that could not run at all: with nothing measured yet, the folder
                     // holds only the placeholder, so it goes (we created it above, it is ours).
@@ -108,14 +108,14 @@ impl CaseRun<'_> {
     /// One case: its target, its posts through Goose, and what they measured.
     async fn case(
         &self,
-        planned: &Planned,
+        entry: &RunScenario,
         tier: u8,
         repetition: Option<u32>,
     ) -> anyhow::Result<CaseResult> {
         let cfg = self.cfg;
-        let file = planned.file.as_str();
+        let file = entry.file.as_str();
         // Repetitions are independent samples: repetition k runs with seed + k - 1.
-        let mut scenario = planned.scenario.clone();
+        let mut scenario = entry.scenario.clone();
         scenario.seed = scenario
             .seed
             .wrapping_add(repetition.map_or(0, |k| u64::from(k) - 1));
@@ -128,7 +128,7 @@ impl CaseRun<'_> {
                 anyhow::anyhow!("{file}: no limits for `{}` at tier {tier}", scenario.model)
             })?;
         let price = cfg.catalog.prices.models.get(&scenario.model);
-        let (stub, work, root) = self.case_target(planned, scenario, tier).await?;
+        let (stub, work, root) = self.case_target(entry, scenario, tier).await?;
         let guard = match (self.budget, price) {
             (Some(b), Some(price)) => Some(Arc::new(SpendGuard {
                 budget: Arc::clone(&b.budget),
@@ -176,12 +176,12 @@ impl CaseRun<'_> {
         let interrupted = cfg.stop.load(Ordering::SeqCst)
             || (goose::is_killswitch_triggered() && !budget_tripped);
         let stub_stats = stub.as_ref().or(self.alongside).map(|h| h.stats());
-        let measured = measure(&ctx, planned, stub_stats.as_ref(), price, users as u64);
+        let measured = measure(&ctx, entry, stub_stats.as_ref(), price, users as u64);
         Ok(CaseResult {
             scenario: scenario.name.clone(),
             tier,
             repetition,
-            inputs: self.case_inputs(planned, scenario, tier, limits),
+            inputs: self.case_inputs(entry, scenario, tier, limits),
             interrupted,
             duration_ms: duration.as_secs_f64() * 1000.0,
             measured,
@@ -194,11 +194,11 @@ impl CaseRun<'_> {
     /// posts' work and the target's `http://host:port`.
     async fn case_target(
         &self,
-        planned: &Planned,
+        entry: &RunScenario,
         scenario: &Scenario,
         tier: u8,
     ) -> anyhow::Result<(Option<StubHandle>, Work, String)> {
-        Ok(match (&planned.service, &self.cfg.target) {
+        Ok(match (&entry.service, &self.cfg.target) {
             (Some(service), _) => {
                 if let Some(handle) = self.alongside {
                     handle.reset_to(tier, scenario.seed).await?;
@@ -209,7 +209,7 @@ impl CaseRun<'_> {
                 };
                 (None, work, url_root(&service.url)?)
             }
-            (None, Target::Embedded(template)) => {
+            (None, OpenAiTarget::Embedded(template)) => {
                 let mut c = template.clone();
                 c.tier_set = scenario.tier_set.clone();
                 c.tier = tier;
@@ -231,7 +231,7 @@ impl CaseRun<'_> {
                     root,
                 )
             }
-            (None, Target::BaseUrl(e)) => (
+            (None, OpenAiTarget::BaseUrl(e)) => (
                 None,
                 pipeline(scenario, &e.url, e.api_key.clone(), false),
                 url_root(&e.url)?,
@@ -242,14 +242,14 @@ impl CaseRun<'_> {
     /// What the case ran with, as its report records it.
     fn case_inputs(
         &self,
-        planned: &Planned,
+        entry: &RunScenario,
         scenario: &Scenario,
         tier: u8,
         limits: Limits,
     ) -> CaseInputs {
         let cfg = self.cfg;
         CaseInputs {
-            scenario_file: planned.file.clone(),
+            scenario_file: entry.file.clone(),
             description: scenario.description.clone(),
             model: scenario.model.clone(),
             tier_set: scenario.tier_set.clone(),
@@ -262,8 +262,8 @@ impl CaseRun<'_> {
             request_timeout_s: scenario.request_timeout_s,
             seed: scenario.seed,
             latency_profile: profile_info(&cfg.catalog, &scenario.model, &cfg.target)
-                .filter(|_| planned.service.is_none() || self.alongside.is_some()),
-            service: planned.service.as_ref().map(ServiceTarget::info),
+                .filter(|_| entry.service.is_none() || self.alongside.is_some()),
+            service: entry.service.as_ref().map(ServiceTarget::info),
             time_scale: cfg.time_scale,
         }
     }
@@ -281,7 +281,8 @@ fn start_of(scenario: &Scenario) -> (Start, usize) {
             ..
         } => {
             let rate = scenario.load.rate_per_s().unwrap_or(0.0);
-            let arrivals = Arrivals::new(rate, Duration::from_secs_f64(*duration_s), scenario.seed);
+            let arrivals =
+                SendTimes::new(rate, Duration::from_secs_f64(*duration_s), scenario.seed);
             (
                 Start::Schedule(Box::new(Mutex::new(arrivals))),
                 max_in_flight
@@ -296,7 +297,7 @@ fn start_of(scenario: &Scenario) -> (Start, usize) {
 /// had its calls counted by the stub: its tokens come from there.
 fn measure(
     ctx: &CaseContext,
-    planned: &Planned,
+    entry: &RunScenario,
     stub_stats: Option<&StubStats>,
     price: Option<&Price>,
     users: u64,
@@ -308,7 +309,7 @@ fn measure(
         .clone();
     let mut measured = recorder.summarize(price, users);
     if let (Some(_), Some(stats), TokenSource::Unknown) =
-        (&planned.service, stub_stats, measured.tokens.source)
+        (&entry.service, stub_stats, measured.tokens.source)
     {
         let (prompt, cached, completion) = stats.tokens();
         measured.set_tokens(
@@ -341,8 +342,8 @@ fn pipeline(
     }
 }
 
-fn profile_info(catalog: &Catalog, model: &str, target: &Target) -> Option<ProfileInfo> {
-    let Target::Embedded(cfg) = target else {
+fn profile_info(catalog: &Catalog, model: &str, target: &OpenAiTarget) -> Option<ProfileInfo> {
+    let OpenAiTarget::Embedded(cfg) = target else {
         return None;
     };
     if let Some(d) = cfg.fixed_latency {

@@ -12,7 +12,7 @@ pub mod console;
 pub mod post;
 mod setup;
 
-pub use self::setup::{Endpoint, Planned, RunConfig, ServiceMode, Target};
+pub use self::setup::{Endpoint, OpenAiTarget, RunConfig, RunScenario, ServiceMode};
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -120,13 +120,13 @@ fn target_info(cfg: &RunConfig, alongside: Option<&StubHandle>) -> TargetInfo {
         (Some(_), _) => TargetInfo::Service {
             openai_stub: alongside.map(StubHandle::base_url),
         },
-        (None, Target::Embedded(c)) => TargetInfo::EmbeddedStub {
+        (None, OpenAiTarget::Embedded(c)) => TargetInfo::EmbeddedStub {
             latency: c.fixed_latency.map_or("model profiles".into(), |d| {
                 format!("fixed {} ms", d.as_millis())
             }),
             retry_after: c.retry_after,
         },
-        (None, Target::BaseUrl(e)) => TargetInfo::BaseUrl {
+        (None, OpenAiTarget::BaseUrl(e)) => TargetInfo::BaseUrl {
             base_url: e.url.clone(),
             remote: e.remote,
         },

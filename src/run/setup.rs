@@ -1,5 +1,5 @@
 //! A checked run configuration ([`RunConfig`]) and its parts: where the calls go, service
-//! mode's settings, the planned scenarios. The config module builds it from the command line; the
+//! mode's settings, the entry scenarios. The config module builds it from the command line; the
 //! run only reads it.
 
 use std::path::PathBuf;
@@ -29,7 +29,7 @@ impl std::fmt::Debug for RunConfig {
 
 /// Where the pipeline's OpenAI calls go (or, in service mode, the stub started alongside).
 #[derive(Debug, Clone)]
-pub enum Target {
+pub enum OpenAiTarget {
     /// A fresh in-process stub per case, configured from this template (tier, tier set and seed
     /// are set per case). In service mode with `--with-stub`, one stub for the run, reset to
     /// each case's tier and seed.
@@ -60,7 +60,7 @@ pub struct ServiceMode {
 
 /// One scenario of the run, with its service when it runs in service mode.
 #[derive(Debug, Clone)]
-pub struct Planned {
+pub struct RunScenario {
     /// The file name, for messages.
     pub file: String,
     pub scenario: Scenario,
@@ -71,7 +71,7 @@ pub struct Planned {
 #[derive(Clone)]
 pub struct RunConfig {
     /// In run order. Either every one has a service (service mode) or none does.
-    pub scenarios: Vec<Planned>,
+    pub scenarios: Vec<RunScenario>,
     /// Set when the scenarios run in service mode.
     pub service_mode: Option<ServiceMode>,
     /// `--max-cost`: the spend guard's cap in USD.
@@ -79,7 +79,7 @@ pub struct RunConfig {
     /// Builds each Goose user's HTTP client (`--resolve`).
     pub client: Option<ClientFactory>,
     pub catalog: Arc<Catalog>,
-    pub target: Target,
+    pub target: OpenAiTarget,
     /// Where the run's folder goes (`reports/`): the folder itself, `reports/<run-id>`, is
     /// created when the first file is written (never left empty), with a `-2`, `-3`, ... suffix
     /// if another run already has that id.

@@ -14,20 +14,20 @@ pub enum Start {
     Burst,
     /// Users take the next post of the schedule (intended send times) and send it on time, or
     /// late if none was free.
-    Schedule(Box<Mutex<Arrivals>>),
+    Schedule(Box<Mutex<SendTimes>>),
 }
 
 /// A seeded Poisson stream of intended send times, drawn as needed (a long run at a high rate
 /// holds no list of them).
 #[derive(Debug)]
-pub struct Arrivals {
+pub struct SendTimes {
     rng: ChaCha8Rng,
     exp: rand_distr::Exp<f64>,
     t: f64,
     end: f64,
 }
 
-impl Arrivals {
+impl SendTimes {
     pub fn new(rate_per_s: f64, duration: Duration, seed: u64) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         rng.set_stream(u64::MAX); // apart from the per-post streams
@@ -40,7 +40,7 @@ impl Arrivals {
     }
 }
 
-impl Iterator for Arrivals {
+impl Iterator for SendTimes {
     type Item = Duration;
     fn next(&mut self) -> Option<Duration> {
         self.t += rand_distr::Distribution::sample(&self.exp, &mut self.rng);
@@ -53,7 +53,8 @@ mod tests {
 
     #[test]
     fn arrivals_have_the_rate_and_are_seeded() {
-        let take = |seed| Arrivals::new(10.0, Duration::from_secs(1_000), seed).collect::<Vec<_>>();
+        let take =
+            |seed| SendTimes::new(10.0, Duration::from_secs(1_000), seed).collect::<Vec<_>>();
         let s = take(7);
         assert!((9_700..=10_300).contains(&s.len()), "{}", s.len());
         assert!(s.windows(2).all(|w| w[0] <= w[1]));

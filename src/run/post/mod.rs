@@ -10,7 +10,7 @@ mod call;
 mod guard;
 mod service;
 
-pub use self::arrivals::{Arrivals, Start};
+pub use self::arrivals::{SendTimes, Start};
 pub use self::guard::SpendGuard;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -1,0 +1,429 @@
+//! Answering one chat request, in the order its draws and its counters follow: the checks that
+//! need no state, the request's place in the arrival order (its random stream and id), the
+//! bucket/limits decision with forced 429s and drawn faults, then the answer's body and headers.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::Value;
+
+use super::{PromptEstimate, Reply, State, StubCore};
+use crate::openai::bucket::{Levels, LimitKind, RateLimiter, Rejection};
+use crate::openai::catalog::Catalog;
+use crate::openai::errors::ApiError;
+use crate::openai::latency::{CallTiming, Profile};
+use crate::openai::world::{draw_rng, serve, CallRequest, Served, DRAW_STREAM_HEADER};
+use crate::stub::sse::{self, Meta, Usage};
+use crate::stub::stats::ModelStats;
+use crate::stub::validate::{validate, ChatRequest};
+
+impl State {
+    /// Takes the next place in the arrival order: its ChaCha8 stream of the seed, and the
+    /// request id drawn first from it.
+    fn next_request(&mut self) -> (ChaCha8Rng, String) {
+        self.seq += 1;
+        self.stats.chat_requests += 1;
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+        rng.set_stream(self.seq);
+        let request_id = format!("req_{}", hex_id(&mut rng, 32));
+        (rng, request_id)
+    }
+
+    /// Counts a 200 in its model's stats, the latency histogram and the statuses.
+    fn record_ok(&mut self, call: &Call, streamed: bool, completion_tokens: u32, total: Duration) {
+        let ms: &mut ModelStats = self.stats.models.entry(call.model_id.clone()).or_default();
+        ms.ok += 1;
+        ms.streamed += streamed as u64;
+        ms.prompt_tokens += call.request.prompt_tokens as u64;
+        ms.completion_tokens += completion_tokens as u64;
+        ms.latency_ms_sum += total.as_secs_f64() * 1000.0;
+        let _ = self
+            .latency
+            .record((total.as_micros() as u64).clamp(1, 3_600_000_000));
+        *self.stats.by_status.entry(200).or_default() += 1;
+    }
+}
+
+/// The checks of a chat request that need no state: the draw stream the client chose, and the
+/// validated body or its error with the rate-limit family of the model it names (if known, its
+/// answer carries that family's headers).
+struct Checked<'a> {
+    draw_stream: Result<Option<u64>, ApiError>,
+    request: Result<ChatRequest<'a>, (ApiError, Option<String>)>,
+}
+
+impl<'a> Checked<'a> {
+    fn new(body: &[u8], draw_stream: Option<&str>, catalog: &'a Catalog) -> Self {
+        let draw_stream = draw_stream.map(parse_draw_stream).transpose();
+        let request = validate(body, catalog).map_err(|e| {
+            // The body may still name a known model: give its rate-limit headers then.
+            let family = serde_json::from_slice::<Value>(body)
+                .ok()
+                .and_then(|v| v.get("model")?.as_str().map(str::to_owned))
+                .and_then(|m| catalog.model(&m).map(|e| e.limits.clone()));
+            (e, family)
+        });
+        Self {
+            draw_stream,
+            request,
+        }
+    }
+
+    /// The request and its draw stream, or the error to answer (a bad draw stream first) with
+    /// the rate-limit family whose headers it carries.
+    fn into_request(self) -> Result<(ChatRequest<'a>, Option<u64>), (ApiError, Option<String>)> {
+        let draw_stream = self.draw_stream.map_err(|e| (e, None))?;
+        Ok((self.request?, draw_stream))
+    }
+}
+
+/// A valid request as the buckets and the stats see it.
+struct Call<'a> {
+    model_id: String,
+    /// The model's rate-limit family (the bucket it draws from).
+    family: String,
+    profile: &'a Profile,
+    /// One of the first `faults.first_n_429` requests: a 429 whatever the buckets hold.
+    forced: bool,
+    request: CallRequest,
+}
+
+/// Each choice's completion tokens and finish reason.
+type Choices = Vec<(u32, &'static str)>;
+
+/// What a 200 drew: each choice's completion tokens and finish reason, and the call's timing.
+struct Drawn {
+    choices: Choices,
+    completion_tokens: u32,
+    timing: CallTiming,
+}
+
+impl StubCore {
+    /// Answers one `POST /v1/chat/completions`. Its fault, lengths and latency come from the
+    /// draw stream the client chose (the `x-stub-draw-stream` header's value, see [`draw_rng`]),
+    /// else from the request's place in the arrival order. A stream that is not an unsigned
+    /// integer is a 400 naming the header.
+    pub fn chat(&self, body: &[u8], draw_stream: Option<&str>) -> Reply {
+        // Parsing and validating (the costly part for a large body) needs no state: do it before
+        // taking the lock, so other requests are not held up.
+        let checked = Checked::new(body, draw_stream, &self.config.catalog);
+        let now = self.clock.now();
+        let mut st = self.lock();
+        let st = &mut *st;
+        // The request's own stream; its first draw is the request id, even for a refused body.
+        let (mut rng, request_id) = st.next_request();
+        let (req, draw_stream) = match checked.into_request() {
+            Ok(r) => r,
+            Err((e, family)) => {
+                let levels = family.and_then(|f| st.limiters.get_mut(&f).map(|l| l.levels(now)));
+                return self.error_reply(st, &e, levels, request_id, None);
+            }
+        };
+        let call = self.measure(st, &req);
+        let (served, levels) = self.decide(st, &call, draw_stream, &mut rng, now);
+        let drawn = match self.settle(st, served, &call) {
+            Ok(drawn) => drawn,
+            Err((e, retry_in)) => {
+                return self.error_reply(st, &e, Some(levels), request_id, retry_in)
+            }
+        };
+        let (body, content_type, completion_tokens) =
+            self.answer(&req, &drawn, call.request.prompt_tokens, &mut rng);
+        st.record_ok(&call, req.stream, completion_tokens, drawn.timing.total);
+        let mut headers = common_headers(&levels, request_id, &self.config.organization);
+        headers.push((
+            "openai-processing-ms",
+            drawn.timing.total.as_millis().to_string(),
+        ));
+        Reply {
+            status: 200,
+            headers,
+            content_type,
+            body,
+            delay: drawn.timing.total,
+        }
+    }
+
+    /// Counts a valid request against its model and measures it for the buckets: its prompt
+    /// tokens, what the limiter reserves (the prompt estimate plus n × max_tokens, or the
+    /// configured reserve for a request without max_tokens), its latency profile, and whether
+    /// it is one of the first `faults.first_n_429` requests, answered 429 whatever the buckets.
+    fn measure(&self, st: &mut State, req: &ChatRequest) -> Call<'_> {
+        let model_id = req.model.id.clone();
+        let family = req.model.limits.clone();
+        let prompt_tokens = st.counter.prompt(&req.messages);
+        let estimate = match self.config.prompt_estimate {
+            PromptEstimate::Tokens => prompt_tokens,
+            PromptEstimate::CharsDiv4 => req.prompt_chars.div_ceil(4) as u32,
+        } as u64;
+        let reserve = estimate
+            + req.n as u64
+                * req
+                    .max_tokens
+                    .unwrap_or(self.config.missing_max_tokens_reserve) as u64;
+        let model_stats = st.stats.models.entry(model_id.clone()).or_default();
+        model_stats.requests += 1;
+        let profile = self
+            .fixed_profile
+            .as_ref()
+            .unwrap_or_else(|| &self.config.catalog.profiles[&req.model.profile]);
+        Call {
+            model_id,
+            family,
+            profile,
+            forced: st.stats.chat_requests <= self.config.faults.first_n_429,
+            request: CallRequest {
+                reserve,
+                prompt_tokens,
+                max_tokens: req.max_tokens,
+                n: req.n,
+            },
+        }
+    }
+
+    /// The buckets' decision and the drawn outcome: a forced 429, else what [`serve`] draws
+    /// from the client's draw stream or the request's own `rng`. Returns it with the family's
+    /// bucket levels after it.
+    fn decide(
+        &self,
+        st: &mut State,
+        call: &Call,
+        draw_stream: Option<u64>,
+        rng: &mut ChaCha8Rng,
+        now: Duration,
+    ) -> (Served, Levels) {
+        let limiter = st
+            .limiters
+            .get_mut(&call.family)
+            .expect("the catalog checks every model's family has limits in every tier");
+        let (profile, faults) = (call.profile, &self.config.faults);
+        let served = if call.forced {
+            forced_429(limiter, now, call.request.reserve)
+        } else {
+            match draw_stream {
+                Some(stream) => {
+                    let mut drawn = draw_rng(st.seed, stream);
+                    serve(limiter, now, &call.request, profile, faults, &mut drawn)
+                }
+                None => serve(limiter, now, &call.request, profile, faults, rng),
+            }
+        };
+        (served, limiter.levels(now))
+    }
+
+    /// Counts what [`serve`] decided in the stats: a 429 or a fault becomes its error (with the
+    /// wait a 429 announces), a 200 its drawn choices and timing.
+    fn settle(
+        &self,
+        st: &mut State,
+        served: Served,
+        call: &Call,
+    ) -> Result<Drawn, (ApiError, Option<Duration>)> {
+        match served {
+            Served::RateLimited(rejection) => {
+                let e = ApiError::rate_limited(
+                    rejection.kind().error_type(),
+                    rejection.message(&call.family, &self.config.organization),
+                );
+                let rl = &mut st.stats.rate_limited;
+                match rejection.kind().error_type() {
+                    "tokens" => rl.tokens += 1,
+                    _ => rl.requests += 1,
+                }
+                rl.too_large += matches!(rejection, Rejection::TooLarge { .. }) as u64;
+                rl.forced += call.forced as u64;
+                st.stats
+                    .models
+                    .entry(call.model_id.clone())
+                    .or_default()
+                    .rejected_reserved_tokens += call.request.reserve;
+                Err((e, rejection.wait()))
+            }
+            Served::ServerError => {
+                st.stats.faults.server_error += 1;
+                Err((ApiError::server_error(), None))
+            }
+            Served::Overloaded => {
+                st.stats.faults.overloaded += 1;
+                Err((ApiError::overloaded(), None))
+            }
+            Served::Ok {
+                choices,
+                completion_tokens,
+                timing,
+                slow,
+            } => {
+                st.stats.faults.slow += slow as u64;
+                Ok(Drawn {
+                    choices,
+                    completion_tokens,
+                    timing,
+                })
+            }
+        }
+    }
+
+    /// A 200's body and content type, and its completion tokens (in JSON mode, as the JSON
+    /// content tokenizes). The chat and fingerprint ids are the request's next draws from `rng`.
+    fn answer(
+        &self,
+        req: &ChatRequest,
+        drawn: &Drawn,
+        prompt_tokens: u32,
+        rng: &mut ChaCha8Rng,
+    ) -> (Vec<u8>, &'static str, u32) {
+        let chat_id = format!("chatcmpl-{}", alnum_id(rng, 29));
+        let fingerprint = format!("fp_{}", hex_id(rng, 10));
+        let created = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        // JSON mode: each choice's content is a JSON object, counted as it tokenizes.
+        let (choices, completion_tokens, json) = if req.json {
+            let (choices, total, pieces) = self.json_choices(&drawn.choices);
+            (choices, total, Some(pieces))
+        } else {
+            (drawn.choices.clone(), drawn.completion_tokens, None)
+        };
+        let usage = Usage::new(prompt_tokens, 0, completion_tokens);
+        let meta = Meta {
+            id: &chat_id,
+            created,
+            model: &req.model.snapshot,
+            fingerprint: &fingerprint,
+        };
+        let (body, content_type) = if req.stream {
+            (
+                sse::stream(
+                    meta,
+                    req.include_usage,
+                    &self.text,
+                    &choices,
+                    json.as_deref(),
+                    &usage,
+                ),
+                "text/event-stream; charset=utf-8",
+            )
+        } else {
+            (
+                sse::completion(meta, &self.text, &choices, json.as_deref(), &usage),
+                "application/json",
+            )
+        };
+        (body, content_type, completion_tokens)
+    }
+
+    /// JSON-mode choices: each choice's content pieces (a JSON object as long as its drawn
+    /// length), the choices' lengths and finish reasons in pieces, and their total.
+    fn json_choices(&self, choices: &[(u32, &'static str)]) -> (Choices, u32, Vec<Vec<String>>) {
+        let pieces: Vec<Vec<String>> = choices.iter().map(|(n, _)| self.text.json(*n)).collect();
+        let choices: Choices = choices
+            .iter()
+            .zip(&pieces)
+            .map(|((_, finish), p)| (p.len() as u32, *finish))
+            .collect();
+        let total = choices.iter().map(|c| c.0).sum();
+        (choices, total, pieces)
+    }
+
+    fn error_reply(
+        &self,
+        st: &mut State,
+        e: &ApiError,
+        levels: Option<Levels>,
+        request_id: String,
+        retry_in: Option<Duration>,
+    ) -> Reply {
+        *st.stats.by_status.entry(e.status).or_default() += 1;
+        let mut headers = match &levels {
+            Some(l) => common_headers(l, request_id, &self.config.organization),
+            None => vec![("x-request-id", request_id)],
+        };
+        headers.push(("openai-processing-ms", "0".into()));
+        if self.config.retry_after && e.status == 429 {
+            if let Some(wait) = retry_in {
+                let ms = crate::openai::duration::ceil_ms(wait);
+                headers.push(("retry-after", ms.div_ceil(1000).to_string()));
+                headers.push(("retry-after-ms", ms.to_string()));
+            }
+        }
+        Reply {
+            status: e.status,
+            headers,
+            content_type: "application/json",
+            body: e.to_bytes(),
+            delay: Duration::ZERO,
+        }
+    }
+}
+
+/// The 429 of `faults.first_n_429`: the reserve is charged as a rejected request, and the wait
+/// is the bucket's, or when the reserve fits now or never, the time it takes to refill.
+fn forced_429(limiter: &mut RateLimiter, now: Duration, reserve: u64) -> Served {
+    limiter.charge_rejected(now, reserve);
+    let (used, limit) = limiter.tokens_used(now);
+    let wait = limiter
+        .tokens_wait(now, reserve)
+        .filter(|w| !w.is_zero())
+        // Fits now or never: the time `reserve` takes to refill, in whole ms (rounding the
+        // bucket's ns up to the ms is the ceiling of reserve × 60,000 / limit ms).
+        .unwrap_or_else(|| {
+            let ns = limiter.tokens_refill_time(reserve).as_nanos();
+            Duration::from_millis(ns.div_ceil(1_000_000) as u64)
+        });
+    Served::RateLimited(Rejection::Exceeded {
+        kind: LimitKind::TokensPerMinute,
+        limit,
+        used,
+        requested: reserve,
+        wait,
+    })
+}
+
+fn common_headers(
+    levels: &Levels,
+    request_id: String,
+    organization: &str,
+) -> Vec<(&'static str, String)> {
+    let mut h: Vec<(&'static str, String)> = levels.headers().into_iter().collect();
+    h.push(("x-request-id", request_id));
+    h.push(("openai-organization", organization.to_string()));
+    h.push(("openai-version", "2020-10-01".into()));
+    h
+}
+
+fn parse_draw_stream(text: &str) -> Result<u64, ApiError> {
+    text.trim().parse::<u64>().map_err(|_| {
+        ApiError::other(
+            DRAW_STREAM_HEADER,
+            format!("Invalid {DRAW_STREAM_HEADER} header: '{text}'. Expected an unsigned integer."),
+        )
+    })
+}
+
+fn hex_id(rng: &mut ChaCha8Rng, len: usize) -> String {
+    id_from(rng, len, b"0123456789abcdef")
+}
+
+fn alnum_id(rng: &mut ChaCha8Rng, len: usize) -> String {
+    id_from(
+        rng,
+        len,
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+    )
+}
+
+/// `len` characters of `alphabet`, six random bits each (ids must look right and be unique; the
+/// slight bias of 64 mod 62 does not matter).
+fn id_from(rng: &mut ChaCha8Rng, len: usize, alphabet: &[u8]) -> String {
+    let mut s = String::with_capacity(len);
+    let mut word = 0u64;
+    for i in 0..len {
+        if i % 10 == 0 {
+            word = rng.random();
+        }
+        s.push(alphabet[(word & 63) as usize % alphabet.len()] as char);
+        word >>= 6;
+    }
+    s
+}

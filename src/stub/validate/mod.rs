@@ -1,0 +1,358 @@
+//! Request validation the way OpenAI does it: each bad field gets a 400 with
+//! `invalid_request_error` and `param` naming the field (an unknown model gets a 404
+//! `model_not_found`). Works on `serde_json::Value` with explicit checks, so no body of any shape
+//! can panic the stub.
+
+mod fields;
+mod messages;
+
+use serde_json::{Map, Value};
+
+use crate::openai::catalog::{Catalog, ModelEntry};
+use crate::openai::errors::ApiError;
+
+/// Every top-level field of Chat Completions (API reference, 2025); anything else gets OpenAI's
+/// "Unrecognized request argument supplied".
+const KNOWN_FIELDS: [&str; 34] = [
+    "audio",
+    "frequency_penalty",
+    "function_call",
+    "functions",
+    "logit_bias",
+    "logprobs",
+    "max_completion_tokens",
+    "max_tokens",
+    "messages",
+    "metadata",
+    "modalities",
+    "model",
+    "n",
+    "parallel_tool_calls",
+    "prediction",
+    "presence_penalty",
+    "prompt_cache_key",
+    "reasoning_effort",
+    "response_format",
+    "safety_identifier",
+    "seed",
+    "service_tier",
+    "stop",
+    "store",
+    "stream",
+    "stream_options",
+    "temperature",
+    "tool_choice",
+    "tools",
+    "top_logprobs",
+    "top_p",
+    "user",
+    "verbosity",
+    "web_search_options",
+];
+
+/// A request that passed validation, with what the stub needs from it.
+#[derive(Debug, Clone)]
+pub struct ChatRequest<'a> {
+    pub model: &'a ModelEntry,
+    pub messages: Vec<Value>,
+    /// `max_completion_tokens`, else `max_tokens`.
+    pub max_tokens: Option<u32>,
+    pub n: u32,
+    pub stream: bool,
+    pub include_usage: bool,
+    /// Characters in all message contents (for a character-based prompt estimate).
+    pub prompt_chars: usize,
+    /// `response_format` asks for JSON (`json_object` or `json_schema`): the content must parse.
+    pub json: bool,
+}
+
+/// Checks a chat request body as OpenAI does; the first bad field, in OpenAI's order, names the
+/// error.
+pub fn validate<'a>(body: &[u8], catalog: &'a Catalog) -> Result<ChatRequest<'a>, ApiError> {
+    let mut obj = parse_object(body)?;
+    let model = model_name(&obj)?;
+    let (messages, prompt_chars) = messages::take(&mut obj)?;
+    fields::check_types(&obj)?;
+    fields::check_stop(&obj)?;
+    fields::check_top_logprobs(&obj)?;
+    let json = fields::response_format(&obj, &messages)?;
+    let max_tokens = fields::max_tokens(&obj)?;
+    let n = fields::n(&obj)?;
+    let (stream, include_usage) = fields::stream(&obj)?;
+    fields::check_sampling(&obj)?;
+
+    // The model is checked last among the required fields, as OpenAI reports a malformed body
+    // before an unknown model.
+    let model = catalog
+        .model(&model)
+        .ok_or_else(|| ApiError::model_not_found(&model))?;
+
+    Ok(ChatRequest {
+        model,
+        messages,
+        max_tokens,
+        n,
+        stream,
+        include_usage,
+        prompt_chars,
+        json,
+    })
+}
+
+/// The body as a JSON object of known fields only.
+fn parse_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    let value: Value = serde_json::from_slice(body).map_err(|_| ApiError::unparsable_json())?;
+    let Value::Object(obj) = value else {
+        return Err(ApiError::unparsable_json());
+    };
+    if let Some(name) = obj.keys().find(|k| !KNOWN_FIELDS.contains(&k.as_str())) {
+        return Err(ApiError::unrecognized_argument(name));
+    }
+    Ok(obj)
+}
+
+/// The `model` field's name (looked up in the catalog only after the other checks).
+fn model_name(obj: &Map<String, Value>) -> Result<String, ApiError> {
+    match obj.get("model") {
+        None | Some(Value::Null) => Err(ApiError::missing("model")),
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(other) => Err(ApiError::invalid_type("model", "a string", other)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn check(body: Value) -> Result<(), ApiError> {
+        let c = Catalog::embedded();
+        validate(body.to_string().as_bytes(), &c).map(|_| ())
+    }
+
+    fn param_of(body: Value) -> (u16, Option<String>) {
+        let e = check(body).unwrap_err();
+        (e.status, e.param)
+    }
+
+    fn ok_body() -> Value {
+        json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]})
+    }
+
+    fn with(key: &str, v: Value) -> Value {
+        let mut b = ok_body();
+        b[key] = v;
+        b
+    }
+
+    #[test]
+    fn a_good_request_passes() {
+        check(ok_body()).unwrap();
+        check(with("max_tokens", json!(150))).unwrap();
+        check(json!({"model": "gpt-4o", "messages": [
+            {"role": "assistant", "content": null, "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+            {"role": "tool", "tool_call_id": "c", "content": "42"},
+            {"role": "user", "content": [{"type": "text", "text": "hi"}]}
+        ]}))
+        .unwrap();
+    }
+
+    /// Each body gets a `status` error whose `param` names the bad field.
+    fn assert_named<const N: usize>(cases: [(Value, u16, &str); N]) {
+        for (body, status, param) in cases {
+            let got = param_of(body.clone());
+            assert_eq!(got, (status, Some(param.to_string())), "{body}");
+        }
+    }
+
+    #[test]
+    fn bad_model_and_messages_are_named() {
+        assert_named([
+            (
+                json!({"messages": [{"role": "user", "content": "hi"}]}),
+                400,
+                "model",
+            ),
+            (json!({"model": 4, "messages": []}), 400, "model"),
+            (json!({"model": "gpt-4o"}), 400, "messages"),
+            (json!({"model": "gpt-4o", "messages": []}), 400, "messages"),
+            (
+                json!({"model": "gpt-4o", "messages": "hi"}),
+                400,
+                "messages",
+            ),
+            (
+                json!({"model": "gpt-4o", "messages": [3]}),
+                400,
+                "messages[0]",
+            ),
+            (
+                json!({"model": "gpt-4o", "messages": [{"content": "hi"}]}),
+                400,
+                "messages[0].role",
+            ),
+            (
+                json!({"model": "gpt-4o", "messages": [{"role": "bot", "content": "hi"}]}),
+                400,
+                "messages[0].role",
+            ),
+            (
+                json!({"model": "gpt-4o", "messages": [{"role": "user"}]}),
+                400,
+                "messages[0].content",
+            ),
+            (
+                json!({"model": "gpt-4o", "messages": [{"role": "user", "content": 5}]}),
+                400,
+                "messages[0].content",
+            ),
+            (
+                json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "a"}, {"role": "tool", "content": "x"}]}),
+                400,
+                "messages[1].tool_call_id",
+            ),
+            (
+                json!({"model": "gpt-4o", "messages": [{"role": "user", "content": [{"type": "video"}]}]}),
+                400,
+                "messages[0].content[0].type",
+            ),
+        ]);
+    }
+
+    #[test]
+    fn bad_token_limits_and_n_are_named() {
+        assert_named([
+            (with("max_tokens", json!(0)), 400, "max_tokens"),
+            (with("max_tokens", json!(-5)), 400, "max_tokens"),
+            (with("max_tokens", json!("many")), 400, "max_tokens"),
+            (with("max_tokens", json!(1.5)), 400, "max_tokens"),
+            (with("max_tokens", json!(1_000_000)), 400, "max_tokens"),
+            (
+                with("max_completion_tokens", json!(0)),
+                400,
+                "max_completion_tokens",
+            ),
+            (with("n", json!(0)), 400, "n"),
+            (with("n", json!(1000)), 400, "n"),
+        ]);
+    }
+
+    #[test]
+    fn bad_streaming_and_sampling_options_are_named() {
+        assert_named([
+            (with("stream", json!("yes")), 400, "stream"),
+            (
+                with("stream_options", json!({"include_usage": true})),
+                400,
+                "stream_options",
+            ),
+            (with("temperature", json!(3)), 400, "temperature"),
+        ]);
+    }
+
+    #[test]
+    fn bad_tools_typed_fields_and_stops_are_named() {
+        assert_named([
+            (with("tools", json!("f")), 400, "tools"),
+            (with("tools", json!(["f"])), 400, "tools[0]"),
+            (with("tool_choice", json!(3)), 400, "tool_choice"),
+            (with("seed", json!(1.5)), 400, "seed"),
+            (with("logprobs", json!("yes")), 400, "logprobs"),
+            (with("stop", json!(5)), 400, "stop"),
+            (with("stop", json!(["a", 5])), 400, "stop[1]"),
+            (with("top_logprobs", json!(-1)), 400, "top_logprobs"),
+        ]);
+    }
+
+    #[test]
+    fn bad_response_formats_are_named() {
+        assert_named([
+            (
+                with("response_format", json!("json")),
+                400,
+                "response_format",
+            ),
+            (
+                with("response_format", json!({})),
+                400,
+                "response_format.type",
+            ),
+            (
+                with("response_format", json!({"type": "json_schema"})),
+                400,
+                "response_format.json_schema",
+            ),
+            // json_object needs the word "json" in the messages.
+            (
+                with("response_format", json!({"type": "json_object"})),
+                400,
+                "messages",
+            ),
+        ]);
+    }
+
+    #[test]
+    fn unknown_fields_are_unrecognized_arguments() {
+        let e = check(with("temprature", json!(1))).unwrap_err();
+        assert_eq!(
+            (e.status, e.param, e.message.as_str()),
+            (
+                400,
+                None,
+                "Unrecognized request argument supplied: temprature"
+            )
+        );
+    }
+
+    #[test]
+    fn integers_past_u64_are_integers_too_large_not_decimals() {
+        let c = Catalog::embedded();
+        let body = br#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"n":100000000000000000000000}"#;
+        let e = validate(body, &c).unwrap_err();
+        assert_eq!(e.code, Some("integer_above_max_value"));
+        let body = br#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"max_tokens":-100000000000000000000000}"#;
+        assert_eq!(
+            validate(body, &c).unwrap_err().code,
+            Some("integer_below_min_value")
+        );
+        // A decimal is still a decimal.
+        let e = check(with("max_tokens", json!(1.5))).unwrap_err();
+        assert!(e.message.contains("a decimal"), "{}", e.message);
+    }
+
+    #[test]
+    fn json_mode_is_noted() {
+        let mut b = with("response_format", json!({"type": "json_object"}));
+        b["messages"][0]["content"] = json!("Answer in JSON.");
+        let c = Catalog::embedded();
+        let r = validate(b.to_string().as_bytes(), &c).unwrap();
+        assert!(r.json);
+        assert!(!validate(ok_body().to_string().as_bytes(), &c).unwrap().json);
+    }
+
+    #[test]
+    fn unknown_model_is_404_model_not_found() {
+        let e = check(with("model", json!("gpt-5-turbo-max"))).unwrap_err();
+        assert_eq!(e.status, 404);
+        assert_eq!(e.code, Some("model_not_found"));
+        assert!(e.message.contains("`gpt-5-turbo-max` does not exist"));
+    }
+
+    #[test]
+    fn bodies_that_are_not_json_objects_get_the_parse_error() {
+        let c = Catalog::embedded();
+        for body in [
+            &b""[..],
+            b"{",
+            b"[]",
+            b"null",
+            b"42",
+            b"\xff\xfe",
+            b"{\"model\":",
+        ] {
+            let e = validate(body, &c).unwrap_err();
+            assert_eq!(e.status, 400);
+            assert!(e.message.starts_with("We could not parse the JSON body"));
+        }
+    }
+}

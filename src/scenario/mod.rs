@@ -54,6 +54,34 @@ pub struct CallSize {
     pub max_tokens: u32,
 }
 
+impl CallSize {
+    /// A prompt the models can take and a completion cap of at least 1 that they can write.
+    fn check(&self) -> Result<(), String> {
+        if self.prompt_tokens < prompts::MIN_PROMPT_TOKENS {
+            return Err(format!(
+                "prompt_tokens must be at least {}",
+                prompts::MIN_PROMPT_TOKENS
+            ));
+        }
+        if self.prompt_tokens > MAX_PROMPT_TOKENS {
+            return Err(format!(
+                "prompt_tokens {} is more than {MAX_PROMPT_TOKENS} (the models' context window)",
+                self.prompt_tokens
+            ));
+        }
+        if self.max_tokens == 0 {
+            return Err("max_tokens must be at least 1".into());
+        }
+        if self.max_tokens > MAX_COMPLETION_TOKENS {
+            return Err(format!(
+                "max_tokens {} is more than {MAX_COMPLETION_TOKENS} (the most the models write)",
+                self.max_tokens
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// The two calls of a post. Defaults match the planning note's split: an image-prompt call of
 /// about 800 prompt tokens capped at 150, a caption call of about 1,200 capped at 200.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, schemars::JsonSchema, Deserialize)]
@@ -145,6 +173,64 @@ impl Load {
         }
     }
 
+    /// A sustained load's arrival rate (given one way, not both), duration, posts in flight,
+    /// multiplier and active hours; a burst has nothing more to check.
+    fn check(&self) -> Result<(), (&'static str, String)> {
+        let Load::Sustained {
+            posts_per_user_per_day,
+            rate_per_s,
+            duration_s,
+            arrival_multiplier,
+            active_hours_per_day,
+            max_in_flight,
+            ..
+        } = self
+        else {
+            return Ok(());
+        };
+        match (posts_per_user_per_day, rate_per_s) {
+            (Some(_), Some(_)) => {
+                return Err((
+                    "load",
+                    "give posts_per_user_per_day or rate_per_s, not both".into(),
+                ))
+            }
+            (None, None) => {
+                return Err((
+                    "load",
+                    "a sustained load needs posts_per_user_per_day or rate_per_s".into(),
+                ))
+            }
+            _ => {}
+        }
+        let rate = self.rate_per_s().unwrap_or(0.0);
+        if !(rate > 0.0 && rate <= MAX_RATE_PER_S) {
+            return Err((
+                "load",
+                format!("the arrival rate ({rate} posts/s) must be above 0 and at most {MAX_RATE_PER_S}"),
+            ));
+        }
+        if !(*duration_s > 0.0 && *duration_s <= MAX_DURATION_S) {
+            return Err((
+                "load.duration_s",
+                format!("{duration_s} is not a number of seconds from 0 to {MAX_DURATION_S} (0 excluded)"),
+            ));
+        }
+        if let Some(n) = max_in_flight.filter(|n| !(1..=MAX_USERS).contains(n)) {
+            return Err((
+                "load.max_in_flight",
+                format!("{n} is outside 1 to {MAX_USERS}"),
+            ));
+        }
+        if arrival_multiplier.is_some_and(|m| m.is_nan() || m <= 0.0) {
+            return Err(("load.arrival_multiplier", "must be positive".into()));
+        }
+        if active_hours_per_day.is_some_and(|h| !(h > 0.0 && h <= 24.0)) {
+            return Err(("load.active_hours_per_day", "must be in (0, 24]".into()));
+        }
+        Ok(())
+    }
+
     /// Posts per second of a sustained load.
     pub fn rate_per_s(&self) -> Option<f64> {
         match self {
@@ -222,6 +308,19 @@ impl Scenario {
 
     /// Checks values serde cannot; returns the field and the problem.
     pub fn check(&self) -> Result<(), (&'static str, String)> {
+        self.check_fields()?;
+        self.check_thresholds()?;
+        for (field, c) in [
+            ("prompts.image_prompt", self.prompts.image_prompt),
+            ("prompts.caption", self.prompts.caption),
+        ] {
+            c.check().map_err(|m| (field, m))?;
+        }
+        self.load.check()
+    }
+
+    /// The scenario's own values: name, tiers, image prompt share, timeout and users.
+    fn check_fields(&self) -> Result<(), (&'static str, String)> {
         if self.name.trim().is_empty() {
             return Err(("name", "must not be empty".into()));
         }
@@ -249,6 +348,11 @@ impl Scenario {
                 format!("{} is outside 1 to {MAX_USERS}", self.load.users()),
             ));
         }
+        Ok(())
+    }
+
+    /// Each `[[thresholds]]`: checks that parse, for a tier the scenario runs.
+    fn check_thresholds(&self) -> Result<(), (&'static str, String)> {
         for t in &self.thresholds {
             if t.checks.is_empty() {
                 return Err(("thresholds.checks", "empty".into()));
@@ -262,92 +366,6 @@ impl Scenario {
                     "thresholds.tier",
                     format!("tier {} is not among `tiers`", t.tier.unwrap_or(0)),
                 ));
-            }
-        }
-        for (field, c) in [
-            ("prompts.image_prompt", self.prompts.image_prompt),
-            ("prompts.caption", self.prompts.caption),
-        ] {
-            if c.prompt_tokens < prompts::MIN_PROMPT_TOKENS {
-                return Err((
-                    field,
-                    format!(
-                        "prompt_tokens must be at least {}",
-                        prompts::MIN_PROMPT_TOKENS
-                    ),
-                ));
-            }
-            if c.prompt_tokens > MAX_PROMPT_TOKENS {
-                return Err((
-                    field,
-                    format!(
-                        "prompt_tokens {} is more than {MAX_PROMPT_TOKENS} (the models' context window)",
-                        c.prompt_tokens
-                    ),
-                ));
-            }
-            if c.max_tokens == 0 {
-                return Err((field, "max_tokens must be at least 1".into()));
-            }
-            if c.max_tokens > MAX_COMPLETION_TOKENS {
-                return Err((
-                    field,
-                    format!(
-                        "max_tokens {} is more than {MAX_COMPLETION_TOKENS} (the most the models write)",
-                        c.max_tokens
-                    ),
-                ));
-            }
-        }
-        if let Load::Sustained {
-            posts_per_user_per_day,
-            rate_per_s,
-            duration_s,
-            arrival_multiplier,
-            active_hours_per_day,
-            max_in_flight,
-            ..
-        } = &self.load
-        {
-            match (posts_per_user_per_day, rate_per_s) {
-                (Some(_), Some(_)) => {
-                    return Err((
-                        "load",
-                        "give posts_per_user_per_day or rate_per_s, not both".into(),
-                    ))
-                }
-                (None, None) => {
-                    return Err((
-                        "load",
-                        "a sustained load needs posts_per_user_per_day or rate_per_s".into(),
-                    ))
-                }
-                _ => {}
-            }
-            let rate = self.load.rate_per_s().unwrap_or(0.0);
-            if !(rate > 0.0 && rate <= MAX_RATE_PER_S) {
-                return Err((
-                    "load",
-                    format!("the arrival rate ({rate} posts/s) must be above 0 and at most {MAX_RATE_PER_S}"),
-                ));
-            }
-            if !(*duration_s > 0.0 && *duration_s <= MAX_DURATION_S) {
-                return Err((
-                    "load.duration_s",
-                    format!("{duration_s} is not a number of seconds from 0 to {MAX_DURATION_S} (0 excluded)"),
-                ));
-            }
-            if let Some(n) = max_in_flight.filter(|n| !(1..=MAX_USERS).contains(n)) {
-                return Err((
-                    "load.max_in_flight",
-                    format!("{n} is outside 1 to {MAX_USERS}"),
-                ));
-            }
-            if arrival_multiplier.is_some_and(|m| m.is_nan() || m <= 0.0) {
-                return Err(("load.arrival_multiplier", "must be positive".into()));
-            }
-            if active_hours_per_day.is_some_and(|h| !(h > 0.0 && h <= 24.0)) {
-                return Err(("load.active_hours_per_day", "must be in (0, 24]".into()));
             }
         }
         Ok(())

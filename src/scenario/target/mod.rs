@@ -6,6 +6,8 @@
 //! Header values are secrets: they are resolved once, kept only in [`Secret`]s marked sensitive
 //! for the HTTP client, and never serialized; reports name the headers, not their values.
 
+mod template;
+
 use std::collections::BTreeMap;
 
 use crate::secret::Secret;
@@ -14,6 +16,8 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use self::template::{compile, render, Node};
+pub use self::template::{default_body, PostVars};
 use super::prompts::{BUSINESSES, OWN_IMAGE_PROMPTS};
 
 fn default_method() -> String {
@@ -117,140 +121,6 @@ impl Default for DataLists {
     }
 }
 
-/// The variables a body template may use.
-const VARIABLES: [&str; 6] = [
-    "business",
-    "topic",
-    "platform",
-    "image_prompt",
-    "post",
-    "model",
-];
-
-#[derive(Debug, Clone, PartialEq)]
-enum Segment {
-    Text(String),
-    Var(usize),
-}
-
-/// A compiled body template.
-#[derive(Debug, Clone, PartialEq)]
-enum Node {
-    Plain(Value),
-    Text(Vec<Segment>),
-    Array(Vec<Node>),
-    Object(Vec<(String, Node)>),
-}
-
-fn compile(v: &Value, at: &str) -> Result<Node, String> {
-    Ok(match v {
-        Value::String(s) if s.contains("{{") => Node::Text(segments(s, at)?),
-        Value::Array(a) => Node::Array(
-            a.iter()
-                .enumerate()
-                .map(|(i, x)| compile(x, &format!("{at}[{i}]")))
-                .collect::<Result<_, _>>()?,
-        ),
-        Value::Object(o) => Node::Object(
-            o.iter()
-                .map(|(k, x)| Ok((k.clone(), compile(x, &format!("{at}.{k}"))?)))
-                .collect::<Result<_, String>>()?,
-        ),
-        other => Node::Plain(other.clone()),
-    })
-}
-
-fn segments(s: &str, at: &str) -> Result<Vec<Segment>, String> {
-    let mut out = Vec::new();
-    let mut rest = s;
-    while let Some(open) = rest.find("{{") {
-        if open > 0 {
-            out.push(Segment::Text(rest[..open].to_string()));
-        }
-        let after = &rest[open + 2..];
-        let close = after
-            .find("}}")
-            .ok_or_else(|| format!("{at}: `{{{{` without `}}}}`"))?;
-        let name = after[..close].trim();
-        let var = VARIABLES.iter().position(|v| *v == name).ok_or_else(|| {
-            format!(
-                "{at}: unknown variable `{name}` (known: {})",
-                VARIABLES.join(", ")
-            )
-        })?;
-        out.push(Segment::Var(var));
-        rest = &after[close + 2..];
-    }
-    if !rest.is_empty() {
-        out.push(Segment::Text(rest.to_string()));
-    }
-    Ok(out)
-}
-
-/// One post's variables.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PostVars<'a> {
-    pub business: &'a str,
-    pub topic: &'a str,
-    pub platform: &'a str,
-    pub image_prompt: Option<&'a str>,
-    pub post: u64,
-    pub model: &'a str,
-}
-
-impl PostVars<'_> {
-    fn get(&self, var: usize) -> Option<String> {
-        match VARIABLES[var] {
-            "business" => Some(self.business.to_string()),
-            "topic" => Some(self.topic.to_string()),
-            "platform" => Some(self.platform.to_string()),
-            "image_prompt" => self.image_prompt.map(str::to_string),
-            "post" => Some(self.post.to_string()),
-            _ => Some(self.model.to_string()),
-        }
-    }
-}
-
-fn render(node: &Node, vars: &PostVars) -> Option<Value> {
-    Some(match node {
-        Node::Plain(v) => v.clone(),
-        Node::Text(segs) => {
-            // A value that is only an absent variable is left out.
-            if let [Segment::Var(v)] = segs.as_slice() {
-                return vars.get(*v).map(Value::String);
-            }
-            let mut s = String::new();
-            for seg in segs {
-                match seg {
-                    Segment::Text(t) => s.push_str(t),
-                    Segment::Var(v) => s.push_str(&vars.get(*v).unwrap_or_default()),
-                }
-            }
-            Value::String(s)
-        }
-        Node::Array(a) => Value::Array(
-            a.iter()
-                .map(|n| render(n, vars).unwrap_or(Value::Null))
-                .collect(),
-        ),
-        Node::Object(o) => Value::Object(
-            o.iter()
-                .filter_map(|(k, n)| Some((k.clone(), render(n, vars)?)))
-                .collect(),
-        ),
-    })
-}
-
-/// The reference service's request: business, topic, platform and, on some posts, an image prompt.
-pub fn default_body() -> Value {
-    serde_json::json!({
-        "business": "{{business}}",
-        "topic": "{{topic}}",
-        "platform": "{{platform}}",
-        "image_prompt": "{{image_prompt}}",
-    })
-}
-
 /// A checked `[target]`, headers resolved, ready to build requests.
 #[derive(Debug, Clone)]
 pub struct ServiceTarget {
@@ -312,6 +182,11 @@ fn check_pointer(p: &str) -> bool {
     p.is_empty() || p.starts_with('/')
 }
 
+/// An error naming `f` under `target.`.
+fn field(f: &str, m: String) -> (String, String) {
+    (format!("target.{f}"), m)
+}
+
 impl TargetSpec {
     /// Checks the spec and resolves its headers from `env`. Errors name the field
     /// (`target.headers.Authorization`, `target.body.caption`, ...).
@@ -320,74 +195,18 @@ impl TargetSpec {
         url_override: Option<&str>,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<ServiceTarget, (String, String)> {
-        let field = |f: &str, m: String| (format!("target.{f}"), m);
-        let url = url_override
-            .map(str::to_string)
-            .or_else(|| self.url.clone())
-            .ok_or_else(|| field("url", "give the service's URL here or with --target".into()))?;
-        let parsed = url::Url::parse(&url).map_err(|e| field("url", format!("`{url}`: {e}")))?;
-        if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
-            return Err(field("url", format!("`{url}` is not an http(s) URL")));
-        }
-        let method = match self.method.to_ascii_uppercase().as_str() {
-            m @ ("POST" | "PUT" | "PATCH") => {
-                reqwest::Method::from_bytes(m.as_bytes()).expect("a standard method")
-            }
-            other => {
-                return Err(field(
-                    "method",
-                    format!("`{other}`: use POST, PUT or PATCH (a post has a body)"),
-                ))
-            }
-        };
+        let url = self.resolve_url(url_override)?;
+        let method = self.resolve_method()?;
         if !self.path.starts_with('/') {
             return Err(field(
                 "path",
                 format!("`{}` must start with `/`", self.path),
             ));
         }
-        let mut headers = Vec::new();
-        for (name, value) in &self.headers {
-            let f = format!("headers.{name}");
-            let n = reqwest::header::HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| field(&f, "not a valid header name".into()))?;
-            let v = substitute(value, env).map_err(|m| field(&f, m))?;
-            // Check the value now (and never echo it).
-            reqwest::header::HeaderValue::from_str(&v)
-                .map_err(|_| field(&f, "the value is not a valid header value".into()))?;
-            headers.push((n, Secret::new(v)));
-        }
-        let body = self.body.clone().unwrap_or_else(default_body);
-        if !body.is_object() && !body.is_array() {
-            return Err(field("body", "must be a table (a JSON object)".into()));
-        }
-        let template = compile(&body, "body").map_err(|m| {
-            let (f, rest) = m.split_once(": ").unwrap_or(("body", &m));
-            field(f, rest.to_string())
-        })?;
-        for (name, p) in [
-            ("usage.prompt_tokens", &self.usage.prompt_tokens),
-            ("usage.completion_tokens", &self.usage.completion_tokens),
-            ("usage.cached_tokens", &self.usage.cached_tokens),
-            ("usage.model", &self.usage.model),
-        ] {
-            if !check_pointer(p) {
-                return Err(field(
-                    name,
-                    format!("`{p}` is not a JSON pointer (start with `/`, or \"\" for none)"),
-                ));
-            }
-        }
-        for (name, list) in [
-            ("data.business", &self.data.business),
-            ("data.topic", &self.data.topic),
-            ("data.platform", &self.data.platform),
-            ("data.image_prompt", &self.data.image_prompt),
-        ] {
-            if list.is_empty() {
-                return Err(field(name, "must not be empty".into()));
-            }
-        }
+        let headers = self.resolve_headers(env)?;
+        let template = self.template()?;
+        self.check_usage_pointers()?;
+        self.check_data_lists()?;
         if !(100..=599).contains(&self.expect_status) {
             return Err(field(
                 "expect_status",
@@ -406,6 +225,96 @@ impl TargetSpec {
             usage: self.usage.clone(),
             data: self.data.clone(),
         })
+    }
+
+    /// `--target`, else `url`: an http(s) URL with a host.
+    fn resolve_url(&self, url_override: Option<&str>) -> Result<String, (String, String)> {
+        let url = url_override
+            .map(str::to_string)
+            .or_else(|| self.url.clone())
+            .ok_or_else(|| field("url", "give the service's URL here or with --target".into()))?;
+        let parsed = url::Url::parse(&url).map_err(|e| field("url", format!("`{url}`: {e}")))?;
+        if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
+            return Err(field("url", format!("`{url}` is not an http(s) URL")));
+        }
+        Ok(url)
+    }
+
+    /// A method that carries a body.
+    fn resolve_method(&self) -> Result<reqwest::Method, (String, String)> {
+        match self.method.to_ascii_uppercase().as_str() {
+            m @ ("POST" | "PUT" | "PATCH") => {
+                Ok(reqwest::Method::from_bytes(m.as_bytes()).expect("a standard method"))
+            }
+            other => Err(field(
+                "method",
+                format!("`{other}`: use POST, PUT or PATCH (a post has a body)"),
+            )),
+        }
+    }
+
+    /// Each header's name, and its value with environment variables substituted (checked as a
+    /// header value, never echoed).
+    fn resolve_headers(
+        &self,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Vec<(reqwest::header::HeaderName, Secret)>, (String, String)> {
+        let mut headers = Vec::new();
+        for (name, value) in &self.headers {
+            let f = format!("headers.{name}");
+            let n = reqwest::header::HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| field(&f, "not a valid header name".into()))?;
+            let v = substitute(value, env).map_err(|m| field(&f, m))?;
+            // Check the value now (and never echo it).
+            reqwest::header::HeaderValue::from_str(&v)
+                .map_err(|_| field(&f, "the value is not a valid header value".into()))?;
+            headers.push((n, Secret::new(v)));
+        }
+        Ok(headers)
+    }
+
+    /// The body (the reference service's by default), compiled; an error names the value at
+    /// fault (`target.body.caption`).
+    fn template(&self) -> Result<Node, (String, String)> {
+        let body = self.body.clone().unwrap_or_else(default_body);
+        if !body.is_object() && !body.is_array() {
+            return Err(field("body", "must be a table (a JSON object)".into()));
+        }
+        compile(&body, "body").map_err(|m| {
+            let (f, rest) = m.split_once(": ").unwrap_or(("body", &m));
+            field(f, rest.to_string())
+        })
+    }
+
+    fn check_usage_pointers(&self) -> Result<(), (String, String)> {
+        for (name, p) in [
+            ("usage.prompt_tokens", &self.usage.prompt_tokens),
+            ("usage.completion_tokens", &self.usage.completion_tokens),
+            ("usage.cached_tokens", &self.usage.cached_tokens),
+            ("usage.model", &self.usage.model),
+        ] {
+            if !check_pointer(p) {
+                return Err(field(
+                    name,
+                    format!("`{p}` is not a JSON pointer (start with `/`, or \"\" for none)"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_data_lists(&self) -> Result<(), (String, String)> {
+        for (name, list) in [
+            ("data.business", &self.data.business),
+            ("data.topic", &self.data.topic),
+            ("data.platform", &self.data.platform),
+            ("data.image_prompt", &self.data.image_prompt),
+        ] {
+            if list.is_empty() {
+                return Err(field(name, "must not be empty".into()));
+            }
+        }
+        Ok(())
     }
 }
 

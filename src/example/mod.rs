@@ -233,71 +233,23 @@ async fn marketing_post(
     })))
 }
 
+/// How one attempt at a chat completion ended.
+enum Attempt {
+    /// A 200: its content and usage.
+    Answered(String, Value),
+    /// A failure, for the retry policy: its outcome, the status if one came, and the message
+    /// to report if no retry follows.
+    Failed(AttemptOutcome, Option<u16>, String),
+}
+
 impl App {
     /// One chat completion with the configured retries: (content, usage).
     async fn chat(&self, body: Vec<u8>) -> Result<(String, Value), Upstream> {
         let url = format!("{}/chat/completions", self.cfg.openai_base_url);
         for attempt in 1u32.. {
-            let mut request = self
-                .client
-                .post(&url)
-                .header(header::CONTENT_TYPE, "application/json")
-                .header("x-stainless-retry-count", (attempt - 1).to_string())
-                .timeout(self.cfg.timeout)
-                .body(body.clone());
-            if let Some(key) = &self.cfg.api_key {
-                request = request.bearer_auth(key.expose());
-            }
-            let (outcome, status, message) = match request.send().await {
-                Err(e) => (
-                    crate::run::answer::transport_outcome(&e),
-                    None,
-                    if e.is_timeout() {
-                        "timed out"
-                    } else {
-                        "connection failed"
-                    }
-                    .to_string(),
-                ),
-                Ok(r) => {
-                    let status = r.status().as_u16();
-                    let headers = r.headers().clone();
-                    match crate::run::post::read_body(r).await {
-                        Ok(bytes) if status == 200 => {
-                            let v: Value =
-                                serde_json::from_slice(&bytes).map_err(|_| Upstream {
-                                    status: Some(200),
-                                    message: "OpenAI answered 200 without JSON".into(),
-                                    attempts: attempt,
-                                })?;
-                            let content = v
-                                .pointer("/choices/0/message/content")
-                                .and_then(Value::as_str)
-                                .unwrap_or_default()
-                                .to_string();
-                            return Ok((content, v.get("usage").cloned().unwrap_or(Value::Null)));
-                        }
-                        Ok(bytes) => {
-                            let message = serde_json::from_slice::<Value>(&bytes)
-                                .ok()
-                                .and_then(|v| {
-                                    v.pointer("/error/message")?.as_str().map(str::to_string)
-                                })
-                                .unwrap_or_else(|| format!("OpenAI answered {status}"));
-                            let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
-                            (
-                                AttemptOutcome::from_status(status, header),
-                                Some(status),
-                                message,
-                            )
-                        }
-                        Err(_) => (
-                            AttemptOutcome::Connect,
-                            Some(status),
-                            "the connection broke mid-answer".into(),
-                        ),
-                    }
-                }
+            let (outcome, status, message) = match self.attempt(&url, &body, attempt).await? {
+                Attempt::Answered(content, usage) => return Ok((content, usage)),
+                Attempt::Failed(outcome, status, message) => (outcome, status, message),
             };
             let uniform: f64 = rand::rng().random();
             match self.cfg.retry.next_delay(attempt, &outcome, uniform) {
@@ -312,6 +264,83 @@ impl App {
             }
         }
         unreachable!("the retry loop returns")
+    }
+
+    /// Attempt `attempt` (from 1, sent as the SDK's retry count) at posting `body` to `url`.
+    async fn attempt(&self, url: &str, body: &[u8], attempt: u32) -> Result<Attempt, Upstream> {
+        let mut request = self
+            .client
+            .post(url)
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("x-stainless-retry-count", (attempt - 1).to_string())
+            .timeout(self.cfg.timeout)
+            .body(body.to_vec());
+        if let Some(key) = &self.cfg.api_key {
+            request = request.bearer_auth(key.expose());
+        }
+        match request.send().await {
+            Err(e) => Ok(Attempt::Failed(
+                crate::run::answer::transport_outcome(&e),
+                None,
+                if e.is_timeout() {
+                    "timed out"
+                } else {
+                    "connection failed"
+                }
+                .to_string(),
+            )),
+            Ok(r) => {
+                let status = r.status().as_u16();
+                let headers = r.headers().clone();
+                let read = crate::run::post::read_body(r).await;
+                read_answer(status, &headers, read, attempt)
+            }
+        }
+    }
+}
+
+/// An answer of OpenAI's: a 200's content and usage (a 200 without JSON is an error no retry
+/// mends), or the failure its status and headers, or a body that broke off, make.
+fn read_answer(
+    status: u16,
+    headers: &header::HeaderMap,
+    read: Result<Vec<u8>, reqwest::Error>,
+    attempt: u32,
+) -> Result<Attempt, Upstream> {
+    match read {
+        Ok(bytes) if status == 200 => {
+            let v: Value = serde_json::from_slice(&bytes).map_err(|_| Upstream {
+                status: Some(200),
+                message: "OpenAI answered 200 without JSON".into(),
+                attempts: attempt,
+            })?;
+            let content = v
+                .pointer("/choices/0/message/content")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            Ok(Attempt::Answered(
+                content,
+                v.get("usage").cloned().unwrap_or(Value::Null),
+            ))
+        }
+        Ok(bytes) => {
+            let message = serde_json::from_slice::<Value>(&bytes)
+                .ok()
+                .and_then(|v| v.pointer("/error/message")?.as_str().map(str::to_string))
+                .unwrap_or_else(|| format!("OpenAI answered {status}"));
+            let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
+            Ok(Attempt::Failed(
+                AttemptOutcome::from_status(status, header),
+                Some(status),
+                message,
+            ))
+        }
+        Err(_) => Ok(Attempt::Failed(
+            AttemptOutcome::Connect,
+            Some(status),
+            "the connection broke mid-answer".into(),
+        )),
     }
 }
 

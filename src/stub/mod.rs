@@ -3,10 +3,9 @@
 //! ([`server`]) that bounds what a client can make it hold: connections (idle timeout, accept
 //! back-off), bodies (a size limit, answered 413 before the body is read whole) and nothing kept
 //! after an answer. It knows nothing of the harness. Start it in-process with [`start`] (port 0
-//! in tests) or standalone with `postload stub`. `docs/safety.md` states its limits.
-//!
-//! Until issue 12 the stub ran on wiremock, which cannot meet those bounds (see [`server`]); the
-//! request handling itself did not change: it is all in [`StubCore`].
+//! in tests) or standalone with `postload stub`. `docs/safety.md` states its limits. The
+//! request handling is all in [`StubCore`], free of HTTP; `server` says why the front is a
+//! server of its own rather than a mock framework.
 
 pub mod core;
 mod server;
@@ -29,8 +28,8 @@ use crate::openai::errors::ApiError;
 /// accepts any token but, like OpenAI, refuses a request without one).
 pub const STUB_API_KEY: &str = "sk-postload-stub";
 
-/// Kept for compatibility: the stub used to hold this many requests in wiremock's store before
-/// emptying it. It now keeps no request past its answer, and `retain_limit` has no effect.
+/// The default of `retain_limit`, an option without effect (the stub keeps no request past its
+/// answer) that stays so that existing configurations and command lines still work.
 pub const DEFAULT_RETAIN_LIMIT: u64 = 10_000;
 
 /// The largest request body the stub reads: 64 MiB. A chat request at gpt-4o's whole 128k-token
@@ -118,8 +117,8 @@ pub async fn start(config: StubConfig, listener: TcpListener) -> anyhow::Result<
 /// Starts the stub on `listener`; its buckets and latencies follow `clock` (a clock running K
 /// times faster serves latencies K times shorter).
 ///
-/// The server runs on a current-thread runtime on a thread of its own (as wiremock's did), so
-/// an embedded stub does not compete with the caller's runtime for its worker threads.
+/// The server runs on a current-thread runtime on a thread of its own, so an embedded stub does
+/// not compete with the caller's runtime for its worker threads.
 pub async fn start_with_clock(
     config: StubConfig,
     listener: TcpListener,

@@ -1,5 +1,5 @@
 //! The stub's HTTP front: a small hyper 1 HTTP/1.1 server on one current-thread runtime of its
-//! own thread (as wiremock ran it), calling [`StubCore`](super::StubCore) for every answer.
+//! own thread, calling [`StubCore`](super::StubCore) for every answer.
 //!
 //! It exists because wiremock 0.6 cannot survive a hostile client: its accept loop ends for good
 //! on the first `accept()` error (EMFILE), it reads each body whole and unbounded before a

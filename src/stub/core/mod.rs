@@ -59,7 +59,7 @@ pub struct StubConfig {
     pub rejected_cost: RejectedCost,
     pub faults: Faults,
     pub organization: String,
-    /// No effect: the stub keeps no request past its answer (it once bounded wiremock's store).
+    /// No effect: the stub keeps no request past its answer (see [`super::DEFAULT_RETAIN_LIMIT`]).
     pub retain_limit: u64,
     /// Request bodies above this many bytes get a 413 and are not read whole.
     pub max_body_bytes: usize,

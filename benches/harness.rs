@@ -125,7 +125,7 @@ async fn overhead() {
         .split(',')
         .filter_map(|u| u.trim().parse().ok())
         .collect();
-    let plan = postload::scenario::prompts::PostPlan::new("gpt-4o", Default::default());
+    let plan = postload::scenario::prompts::PostRequests::new("gpt-4o", Default::default());
     let body = plan.caption_body(0, postload::scenario::prompts::OWN_IMAGE_PROMPTS[0]);
     for n in users {
         let dir = temp(&format!("overhead-{n}"));

@@ -68,7 +68,7 @@ pub fn stub_config(opts: &StubOptions) -> Result<StubConfig, ConfigError> {
         slow_extra: latency_ms("--slow-ms", Some(opts.slow_ms))?.unwrap_or_default(),
         first_n_429: opts.first_429,
     };
-    c.validate().map_err(|m| {
+    c.check().map_err(|m| {
         let m = m
             .replace("server_error_share", "--fault-500")
             .replace("overloaded_share", "--fault-503")

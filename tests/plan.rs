@@ -421,7 +421,7 @@ fn the_planners_post_shape_and_timings_are_the_stubs() {
     let clock = Arc::new(postload::clock::ManualClock::new());
     let core = postload::stub::StubCore::new(cfg, clock.clone()).unwrap();
     let shape = postload::plan::post_shape("gpt-4o", &spec());
-    let plan = postload::scenario::prompts::PostPlan::new("gpt-4o", Prompts::default());
+    let plan = postload::scenario::prompts::PostRequests::new("gpt-4o", Prompts::default());
     let text = postload::openai::tokens::CompletionText::new();
     let mut stub = Vec::new();
     for i in 0..3_000u64 {

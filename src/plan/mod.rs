@@ -16,7 +16,7 @@ use crate::claims::{Check, ClaimsFile};
 use crate::metrics::cost::{monthly_usd, DAYS_PER_MONTH};
 use crate::openai::bucket::{Limits, RejectedCost};
 use crate::openai::catalog::Catalog;
-use crate::scenario::prompts::{PostPlan, OWN_IMAGE_PROMPT_TOKENS};
+use crate::scenario::prompts::{PostRequests, OWN_IMAGE_PROMPT_TOKENS};
 use crate::scenario::Prompts;
 
 /// What to plan.
@@ -199,7 +199,7 @@ pub fn post_shape(model: &str, spec: &PlanSpec) -> PostShape {
         .get(&key)
         .copied();
     let (image, caption_base) = cached.unwrap_or_else(|| {
-        let plan = PostPlan::new(model, spec.prompts);
+        let plan = PostRequests::new(model, spec.prompts);
         let v = plan.variant(0);
         let sizes = (v.image_prompt_tokens, v.caption_base_tokens);
         SHAPES

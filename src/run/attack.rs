@@ -14,7 +14,7 @@ use super::{console, wait_for, RunConfig};
 use crate::scenario::Scenario;
 
 /// What one case's attack is made of.
-pub(super) struct AttackPlan<'a> {
+pub(super) struct AttackSpec<'a> {
     pub scenario: &'a Scenario,
     pub tier: u8,
     /// The repetition (`--repeat`), which names Goose's report apart.
@@ -28,26 +28,26 @@ pub(super) struct AttackPlan<'a> {
 
 /// Builds the attack; Goose's files go to `dir/goose/`.
 pub(super) fn build(
-    plan: &AttackPlan,
+    spec: &AttackSpec,
     dir: &Path,
     ctx: &Arc<CaseContext>,
 ) -> anyhow::Result<Box<GooseAttack>> {
-    let scenario = plan.scenario;
+    let scenario = spec.scenario;
     let goose_dir = dir.join("goose");
     std::fs::create_dir_all(&goose_dir)?;
     // The scenario's name is user data: only its slug becomes a file name.
     let goose_report = goose_dir.join(format!(
         "{}-tier{}{}.html",
         crate::report::slug(&scenario.name),
-        plan.tier,
-        plan.repetition.map_or(String::new(), |k| format!("-{k}"))
+        spec.tier,
+        spec.repetition.map_or(String::new(), |k| format!("-{k}"))
     ));
     let goose_scenario = GooseScenario::new(&scenario.name)
         .register_transaction(Transaction::new(ctx.transaction()).set_name("post"));
     let attack = GooseAttack::initialize_with_config(GooseConfiguration::default())?
         .register_scenario(goose_scenario)
-        .set_default(GooseDefault::Host, plan.root)?
-        .set_default(GooseDefault::Users, plan.users)?
+        .set_default(GooseDefault::Host, spec.root)?
+        .set_default(GooseDefault::Users, spec.users)?
         .set_default(GooseDefault::IncreaseRate, "100000")?
         .set_default(GooseDefault::Iterations, 1)?
         .set_default(GooseDefault::NoTelnet, true)?
@@ -65,7 +65,7 @@ pub(super) fn build(
             GooseDefault::Timeout,
             format!(
                 "{}",
-                (scenario.request_timeout_s / plan.time_scale)
+                (scenario.request_timeout_s / spec.time_scale)
                     .ceil()
                     .max(1.0) as u64
             )

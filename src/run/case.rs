@@ -14,7 +14,7 @@ use crate::openai::bucket::Limits;
 use crate::openai::catalog::{Catalog, Price};
 use crate::openai::latency::Profile;
 use crate::report::{CaseInputs, CaseResult, ProfileInfo, ReportWriter, RunResult};
-use crate::scenario::prompts::PostPlan;
+use crate::scenario::prompts::PostRequests;
 use crate::scenario::target::ServiceTarget;
 use crate::scenario::{Load, Scenario};
 use crate::secret::Secret;
@@ -160,7 +160,7 @@ impl CaseRun<'_> {
                 .map_err(|e| anyhow::anyhow!("cannot build the HTTP client: {e}"))?,
             time_scale: cfg.time_scale,
         }));
-        let plan = attack::AttackPlan {
+        let spec = attack::AttackSpec {
             scenario,
             tier,
             repetition,
@@ -169,7 +169,7 @@ impl CaseRun<'_> {
             time_scale: cfg.time_scale,
         };
         let started = Instant::now();
-        attack::run(attack::build(&plan, self.dir, &ctx)?, cfg).await?;
+        attack::run(attack::build(&spec, self.dir, &ctx)?, cfg).await?;
         let duration = started.elapsed();
         // The killswitch is Ctrl-C's, unless the spend guard tripped it.
         let budget_tripped = ctx.budget_tripped();
@@ -334,7 +334,7 @@ fn pipeline(
     draw_streams: bool,
 ) -> Work {
     Work::Pipeline {
-        plan: PostPlan::new(&scenario.model, scenario.prompts),
+        requests: PostRequests::new(&scenario.model, scenario.prompts),
         chat_url: format!("{base_url}/chat/completions"),
         retry: scenario.retry,
         api_key,

@@ -195,13 +195,13 @@ pub struct Variant {
 
 /// Everything needed to send posts of one scenario.
 #[derive(Debug, Clone)]
-pub struct PostPlan {
+pub struct PostRequests {
     pub model: String,
     pub sizes: Prompts,
     pub variants: Vec<Variant>,
 }
 
-impl PostPlan {
+impl PostRequests {
     pub fn new(model: &str, sizes: Prompts) -> Self {
         let mut counter = TokenCounter::default();
         let variants = (0..BUSINESSES.len())
@@ -293,9 +293,9 @@ mod tests {
 
     #[test]
     fn image_calls_have_exactly_the_configured_prompt_tokens() {
-        let plan = PostPlan::new("gpt-4o", Prompts::default());
+        let requests = PostRequests::new("gpt-4o", Prompts::default());
         let mut counter = TokenCounter::default();
-        for (i, v) in plan.variants.iter().enumerate() {
+        for (i, v) in requests.variants.iter().enumerate() {
             assert_eq!(v.image_prompt_tokens, 800, "variant {i}");
             let body: Value = serde_json::from_slice(&v.image_body).unwrap();
             let msgs = body["messages"].as_array().unwrap().clone();
@@ -310,22 +310,22 @@ mod tests {
 
     #[test]
     fn caption_calls_reach_the_target_with_a_full_length_image_prompt() {
-        let plan = PostPlan::new("gpt-4o", Prompts::default());
+        let requests = PostRequests::new("gpt-4o", Prompts::default());
         let image_prompt = crate::openai::tokens::CompletionText::new()
             .text(150)
             .to_string();
         let mut counter = TokenCounter::default();
         for post in 0..8 {
             let body: Value =
-                serde_json::from_slice(&plan.caption_body(post, &image_prompt)).unwrap();
+                serde_json::from_slice(&requests.caption_body(post, &image_prompt)).unwrap();
             let n = counter.prompt(body["messages"].as_array().unwrap());
             // The label and the image prompt may merge a token at their seam.
             assert!((1_198..=1_200).contains(&n), "post {post}: {n}");
             assert_eq!(body["max_tokens"], 200);
-            let base = plan.variant(post).caption_base_tokens;
+            let base = requests.variant(post).caption_base_tokens;
             assert!(n.abs_diff(base + 150) <= 2, "{n} vs {base} + 150");
             assert_eq!(
-                plan.caption_reservation(post, 150),
+                requests.caption_reservation(post, 150),
                 (base + 150 + 200) as u64
             );
         }
@@ -333,13 +333,13 @@ mod tests {
 
     #[test]
     fn spliced_caption_bodies_are_valid_json_with_the_image_prompt_verbatim() {
-        let plan = PostPlan::new("gpt-4o", Prompts::default());
+        let requests = PostRequests::new("gpt-4o", Prompts::default());
         for prompt in [
             "plain",
             "quotes \" and \\ backslashes\nand a newline",
             "emoji 🎨 and \u{1}",
         ] {
-            let body: Value = serde_json::from_slice(&plan.caption_body(3, prompt)).unwrap();
+            let body: Value = serde_json::from_slice(&requests.caption_body(3, prompt)).unwrap();
             let user = body["messages"][1]["content"].as_str().unwrap();
             assert!(
                 user.ends_with(&format!("{IMAGE_PROMPT_LABEL}{prompt}")),
@@ -363,8 +363,14 @@ mod tests {
                 max_tokens: 500,
             },
         };
-        let plan = PostPlan::new("gpt-4o-mini", sizes);
-        assert!(plan.variants.iter().all(|v| v.image_prompt_tokens == 120));
-        assert!(plan.variants.iter().all(|v| v.caption_base_tokens > 3_000));
+        let requests = PostRequests::new("gpt-4o-mini", sizes);
+        assert!(requests
+            .variants
+            .iter()
+            .all(|v| v.image_prompt_tokens == 120));
+        assert!(requests
+            .variants
+            .iter()
+            .all(|v| v.caption_base_tokens > 3_000));
     }
 }

@@ -8,10 +8,10 @@
 //! server of its own rather than a mock framework.
 
 pub mod core;
+pub mod request;
 mod server;
 pub mod sse;
 pub mod stats;
-pub mod validate;
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;

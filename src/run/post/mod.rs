@@ -26,7 +26,7 @@ use crate::clock::TimeScale;
 use crate::limits::MAX_BODY_BYTES;
 use crate::metrics::{CallKind, PostRecord, Recorder};
 use crate::openai::retry::RetryPolicy;
-use crate::scenario::prompts::{PostPlan, OWN_IMAGE_PROMPTS, OWN_IMAGE_PROMPT_TOKENS};
+use crate::scenario::prompts::{PostRequests, OWN_IMAGE_PROMPTS, OWN_IMAGE_PROMPT_TOKENS};
 use crate::scenario::target::ServiceTarget;
 use crate::scenario::Prompts;
 use crate::secret::Secret;
@@ -45,7 +45,7 @@ struct NewPost {
 pub enum Work {
     /// The post pipeline: postload makes the service's two OpenAI calls itself.
     Pipeline {
-        plan: PostPlan,
+        requests: PostRequests,
         chat_url: String,
         retry: RetryPolicy,
         /// Sent as `Authorization: Bearer` (marked sensitive); never logged.
@@ -249,7 +249,7 @@ impl CaseContext {
             brings_own: rng.random::<f64>() < self.image_prompt_share,
         };
         match &self.work {
-            Work::Pipeline { plan, .. } => self.pipeline_post(user, plan, post).await,
+            Work::Pipeline { requests, .. } => self.pipeline_post(user, requests, post).await,
             Work::Service { target, model } => {
                 self.service_post(user, target, model, post, rng).await
             }
@@ -260,7 +260,7 @@ impl CaseContext {
     async fn pipeline_post(
         &self,
         user: &mut GooseUser,
-        plan: &PostPlan,
+        requests: &PostRequests,
         post: NewPost,
     ) -> PostRecord {
         let NewPost {
@@ -279,9 +279,9 @@ impl CaseContext {
                 OWN_IMAGE_PROMPT_TOKENS,
             )
         } else {
-            let body = plan.variant(i).image_body.clone();
-            let prompt = plan.variant(i).image_prompt_tokens as u64;
-            let max = plan.sizes.image_prompt.max_tokens as u64;
+            let body = requests.variant(i).image_body.clone();
+            let prompt = requests.variant(i).image_prompt_tokens as u64;
+            let max = requests.sizes.image_prompt.max_tokens as u64;
             let (call, answer) = self
                 .call(user, CallKind::ImagePrompt, body, (prompt, max), &mut draws)
                 .await;
@@ -299,9 +299,9 @@ impl CaseContext {
                 }
             }
         };
-        let body = plan.caption_body(i, &image_prompt).into();
-        let max = plan.sizes.caption.max_tokens as u64;
-        let prompt = plan.caption_reservation(i, image_prompt_tokens) - max;
+        let body = requests.caption_body(i, &image_prompt).into();
+        let max = requests.sizes.caption.max_tokens as u64;
+        let prompt = requests.caption_reservation(i, image_prompt_tokens) - max;
         let (call, _) = self
             .call(user, CallKind::Caption, body, (prompt, max), &mut draws)
             .await;

@@ -14,9 +14,9 @@ use crate::openai::catalog::Catalog;
 use crate::openai::errors::ApiError;
 use crate::openai::latency::{CallTiming, Profile};
 use crate::openai::world::{draw_rng, serve, CallRequest, Served, DRAW_STREAM_HEADER};
+use crate::stub::request::{self, ChatRequest};
 use crate::stub::sse::{self, Meta, Usage};
 use crate::stub::stats::ModelStats;
-use crate::stub::validate::{validate, ChatRequest};
 
 impl State {
     /// Takes the next place in the arrival order: its ChaCha8 stream of the seed, and the
@@ -56,7 +56,7 @@ struct Checked<'a> {
 impl<'a> Checked<'a> {
     fn new(body: &[u8], draw_stream: Option<&str>, catalog: &'a Catalog) -> Self {
         let draw_stream = draw_stream.map(parse_draw_stream).transpose();
-        let request = validate(body, catalog).map_err(|e| {
+        let request = request::parse(body, catalog).map_err(|e| {
             // The body may still name a known model: give its rate-limit headers then.
             let family = serde_json::from_slice::<Value>(body)
                 .ok()

@@ -91,7 +91,7 @@ impl StubConfig {
     }
 
     /// Checks the configuration; the message names the option.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), String> {
         self.catalog.tier(&self.tier_set, self.tier)?;
         let f = &self.faults;
         for (name, share) in [
@@ -151,7 +151,7 @@ impl std::fmt::Debug for StubCore {
 
 impl StubCore {
     pub fn new(config: StubConfig, clock: Arc<dyn Clock>) -> Result<Self, String> {
-        config.validate()?;
+        config.check()?;
         let fixed_profile = config
             .fixed_latency
             .map(|d| config.catalog.fixed_profile(d));

@@ -1,4 +1,4 @@
-//! Request validation the way OpenAI does it: each bad field gets a 400 with
+//! A chat request parsed and checked the way OpenAI does it: each bad field gets a 400 with
 //! `invalid_request_error` and `param` naming the field (an unknown model gets a 404
 //! `model_not_found`). Works on `serde_json::Value` with explicit checks, so no body of any shape
 //! can panic the stub.
@@ -66,9 +66,9 @@ pub struct ChatRequest<'a> {
     pub json: bool,
 }
 
-/// Checks a chat request body as OpenAI does; the first bad field, in OpenAI's order, names the
+/// Parses and checks a chat request body as OpenAI does; the first bad field, in OpenAI's order, names the
 /// error.
-pub fn validate<'a>(body: &[u8], catalog: &'a Catalog) -> Result<ChatRequest<'a>, ApiError> {
+pub fn parse<'a>(body: &[u8], catalog: &'a Catalog) -> Result<ChatRequest<'a>, ApiError> {
     let mut obj = parse_object(body)?;
     let model = model_name(&obj)?;
     let (messages, prompt_chars) = messages::take(&mut obj)?;
@@ -127,7 +127,7 @@ mod tests {
 
     fn check(body: Value) -> Result<(), ApiError> {
         let c = Catalog::embedded();
-        validate(body.to_string().as_bytes(), &c).map(|_| ())
+        parse(body.to_string().as_bytes(), &c).map(|_| ())
     }
 
     fn param_of(body: Value) -> (u16, Option<String>) {
@@ -308,11 +308,11 @@ mod tests {
     fn integers_past_u64_are_integers_too_large_not_decimals() {
         let c = Catalog::embedded();
         let body = br#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"n":100000000000000000000000}"#;
-        let e = validate(body, &c).unwrap_err();
+        let e = parse(body, &c).unwrap_err();
         assert_eq!(e.code, Some("integer_above_max_value"));
         let body = br#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"max_tokens":-100000000000000000000000}"#;
         assert_eq!(
-            validate(body, &c).unwrap_err().code,
+            parse(body, &c).unwrap_err().code,
             Some("integer_below_min_value")
         );
         // A decimal is still a decimal.
@@ -325,9 +325,9 @@ mod tests {
         let mut b = with("response_format", json!({"type": "json_object"}));
         b["messages"][0]["content"] = json!("Answer in JSON.");
         let c = Catalog::embedded();
-        let r = validate(b.to_string().as_bytes(), &c).unwrap();
+        let r = parse(b.to_string().as_bytes(), &c).unwrap();
         assert!(r.json);
-        assert!(!validate(ok_body().to_string().as_bytes(), &c).unwrap().json);
+        assert!(!parse(ok_body().to_string().as_bytes(), &c).unwrap().json);
     }
 
     #[test]
@@ -350,7 +350,7 @@ mod tests {
             b"\xff\xfe",
             b"{\"model\":",
         ] {
-            let e = validate(body, &c).unwrap_err();
+            let e = parse(body, &c).unwrap_err();
             assert_eq!(e.status, 400);
             assert!(e.message.starts_with("We could not parse the JSON body"));
         }

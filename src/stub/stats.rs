@@ -92,11 +92,13 @@ pub struct StubStats {
     pub models: BTreeMap<String, ModelStats>,
     /// Bucket levels per rate-limit family at the time of the snapshot.
     pub buckets: BTreeMap<String, BucketLevels>,
-    /// Always 0 since the stub keeps no request past its answer (issue 12). They counted the
-    /// requests, and their body bytes, held in the store of wiremock, which the stub ran on.
+    /// Always 0: the stub keeps no request past its answer. Kept so that readers of schema v1
+    /// find the field; the stub's earlier engine (wiremock, until 2026-11-30) counted here the
+    /// requests, and their body bytes, that it held.
     pub retained_requests: u64,
     pub retained_body_bytes: u64,
-    /// Always 0 (issue 12): how often wiremock's store was emptied.
+    /// Always 0, kept for schema v1 like `retained_requests`: how often that engine's store
+    /// was emptied.
     pub compactions: u64,
     /// The stub's `--time-scale`: its latencies and refill run this many times faster. A run
     /// with `--time-scale K --base-url` checks that the stub there runs at the same K.

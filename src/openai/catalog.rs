@@ -246,6 +246,141 @@ fn invalid(file: &str, field: impl Into<String>, message: impl Into<String>) -> 
     }
 }
 
+/// Each profile of `latency.toml` (file `lf`), converted from its flat form and validated.
+fn checked_profiles(
+    lf: &str,
+    latency: LatencyFile,
+) -> Result<BTreeMap<String, Profile>, CatalogError> {
+    let mut profiles = BTreeMap::new();
+    for (name, raw) in latency.profiles {
+        let profile = raw
+            .into_profile()
+            .map_err(|(field, m)| invalid(lf, format!("profiles.{name}.{field}"), m))?;
+        profile
+            .validate()
+            .map_err(|(field, m)| invalid(lf, format!("profiles.{name}.{field}"), m))?;
+        profiles.insert(name, profile);
+    }
+    Ok(profiles)
+}
+
+/// The models of `mf`: at least one, each listed once, each naming a profile of `lf`.
+fn check_models(
+    mf: &str,
+    lf: &str,
+    models: &[ModelEntry],
+    profiles: &BTreeMap<String, Profile>,
+) -> Result<(), CatalogError> {
+    if models.is_empty() {
+        return Err(invalid(mf, "model", "no models listed"));
+    }
+    for (i, m) in models.iter().enumerate() {
+        if models[..i].iter().any(|o| o.id == m.id) {
+            return Err(invalid(
+                mf,
+                format!("model[{i}].id"),
+                format!("model `{}` is listed twice", m.id),
+            ));
+        }
+        if !profiles.contains_key(&m.profile) {
+            return Err(invalid(
+                mf,
+                format!("model[{i}].profile"),
+                format!("no profile `{}` in {lf}", m.profile),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The tier sets of `tf`: the default set exists, and every set lists tiers, each once, each
+/// giving limits for every model's family, each limit within its bounds.
+fn check_tiers(tf: &str, tiers: &TiersFile, models: &[ModelEntry]) -> Result<(), CatalogError> {
+    if !tiers.sets.contains_key(&tiers.default_set) {
+        return Err(invalid(
+            tf,
+            "default_set",
+            format!("no set `{}`", tiers.default_set),
+        ));
+    }
+    for (set_name, set) in &tiers.sets {
+        if set.tier.is_empty() {
+            return Err(invalid(
+                tf,
+                format!("sets.{set_name}.tier"),
+                "no tiers listed",
+            ));
+        }
+        for (i, tier) in set.tier.iter().enumerate() {
+            // A second tier of one number would hide the first (lookups take the first).
+            if set.tier[..i].iter().any(|t| t.tier == tier.tier) {
+                return Err(invalid(
+                    tf,
+                    format!("sets.{set_name}.tier[{i}].tier"),
+                    format!("tier {} is listed twice in set `{set_name}`", tier.tier),
+                ));
+            }
+            check_tier(tf, &format!("sets.{set_name}.tier[{i}]"), tier, models)?;
+        }
+    }
+    Ok(())
+}
+
+/// One tier (at field path `at` of `tf`): limits for every model's family, each within bounds.
+fn check_tier(tf: &str, at: &str, tier: &Tier, models: &[ModelEntry]) -> Result<(), CatalogError> {
+    for m in models {
+        if !tier.limits.contains_key(&m.limits) {
+            return Err(invalid(
+                tf,
+                format!("{at}.limits"),
+                format!("no limits for `{}` (used by model `{}`)", m.limits, m.id),
+            ));
+        }
+    }
+    for (family, l) in &tier.limits {
+        for (name, v, max) in [
+            ("rpm", Some(l.rpm), MAX_RPM),
+            ("tpm", Some(l.tpm), MAX_TPM),
+            ("rpd", l.rpd, MAX_RPM),
+        ] {
+            match v {
+                Some(v) if v == 0 || v > max => {
+                    return Err(invalid(
+                        tf,
+                        format!("{at}.limits.{family}.{name}"),
+                        format!("{v} is outside [1, {max}]"),
+                    ))
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every price of `pf` within [0, MAX_PRICE].
+fn check_prices(pf: &str, prices: &PricesFile) -> Result<(), CatalogError> {
+    for (name, p) in &prices.models {
+        for (field, v) in [
+            ("input", Some(p.input)),
+            ("cached_input", p.cached_input),
+            ("output", Some(p.output)),
+        ] {
+            if let Some(v) = v.filter(|v| !(0.0..=MAX_PRICE).contains(v)) {
+                return Err(invalid(
+                    pf,
+                    format!("models.{name}.{field}"),
+                    format!(
+                        "{} is outside [0, {MAX_PRICE}] USD per 1M tokens",
+                        crate::limits::num(v)
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 impl Catalog {
     /// The data embedded at build time.
     pub fn embedded() -> Self {
@@ -308,106 +443,10 @@ impl Catalog {
         let latency: LatencyFile = parse(&lf, &lt)?;
         let prices: PricesFile = parse(&pf, &pt)?;
 
-        let mut profiles = BTreeMap::new();
-        for (name, raw) in latency.profiles {
-            let profile = raw
-                .into_profile()
-                .map_err(|(field, m)| invalid(&lf, format!("profiles.{name}.{field}"), m))?;
-            profile
-                .validate()
-                .map_err(|(field, m)| invalid(&lf, format!("profiles.{name}.{field}"), m))?;
-            profiles.insert(name, profile);
-        }
-        if models.model.is_empty() {
-            return Err(invalid(&mf, "model", "no models listed"));
-        }
-        for (i, m) in models.model.iter().enumerate() {
-            if models.model[..i].iter().any(|o| o.id == m.id) {
-                return Err(invalid(
-                    &mf,
-                    format!("model[{i}].id"),
-                    format!("model `{}` is listed twice", m.id),
-                ));
-            }
-            if !profiles.contains_key(&m.profile) {
-                return Err(invalid(
-                    &mf,
-                    format!("model[{i}].profile"),
-                    format!("no profile `{}` in {lf}", m.profile),
-                ));
-            }
-        }
-        if !tiers.sets.contains_key(&tiers.default_set) {
-            return Err(invalid(
-                &tf,
-                "default_set",
-                format!("no set `{}`", tiers.default_set),
-            ));
-        }
-        for (set_name, set) in &tiers.sets {
-            if set.tier.is_empty() {
-                return Err(invalid(
-                    &tf,
-                    format!("sets.{set_name}.tier"),
-                    "no tiers listed",
-                ));
-            }
-            for (i, tier) in set.tier.iter().enumerate() {
-                // A second tier of one number would hide the first (lookups take the first).
-                if set.tier[..i].iter().any(|t| t.tier == tier.tier) {
-                    return Err(invalid(
-                        &tf,
-                        format!("sets.{set_name}.tier[{i}].tier"),
-                        format!("tier {} is listed twice in set `{set_name}`", tier.tier),
-                    ));
-                }
-                for m in &models.model {
-                    if !tier.limits.contains_key(&m.limits) {
-                        return Err(invalid(
-                            &tf,
-                            format!("sets.{set_name}.tier[{i}].limits"),
-                            format!("no limits for `{}` (used by model `{}`)", m.limits, m.id),
-                        ));
-                    }
-                }
-                for (family, l) in &tier.limits {
-                    for (name, v, max) in [
-                        ("rpm", Some(l.rpm), MAX_RPM),
-                        ("tpm", Some(l.tpm), MAX_TPM),
-                        ("rpd", l.rpd, MAX_RPM),
-                    ] {
-                        match v {
-                            Some(v) if v == 0 || v > max => {
-                                return Err(invalid(
-                                    &tf,
-                                    format!("sets.{set_name}.tier[{i}].limits.{family}.{name}"),
-                                    format!("{v} is outside [1, {max}]"),
-                                ))
-                            }
-                            _ => {}
-                        }
-                    }
-                }
-            }
-        }
-        for (name, p) in &prices.models {
-            for (field, v) in [
-                ("input", Some(p.input)),
-                ("cached_input", p.cached_input),
-                ("output", Some(p.output)),
-            ] {
-                if let Some(v) = v.filter(|v| !(0.0..=MAX_PRICE).contains(v)) {
-                    return Err(invalid(
-                        &pf,
-                        format!("models.{name}.{field}"),
-                        format!(
-                            "{} is outside [0, {MAX_PRICE}] USD per 1M tokens",
-                            crate::limits::num(v)
-                        ),
-                    ));
-                }
-            }
-        }
+        let profiles = checked_profiles(&lf, latency)?;
+        check_models(&mf, &lf, &models.model, &profiles)?;
+        check_tiers(&tf, &tiers, &models.model)?;
+        check_prices(&pf, &prices)?;
         Ok(Catalog {
             models: models.model,
             profiles,
@@ -492,110 +531,4 @@ impl Catalog {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn texts() -> [(String, String); 4] {
-        [
-            ("models.toml", EMBEDDED_MODELS),
-            ("tiers.toml", EMBEDDED_TIERS),
-            ("latency.toml", EMBEDDED_LATENCY),
-            ("prices.toml", EMBEDDED_PRICES),
-        ]
-        .map(|(n, t)| (n.to_string(), t.to_string()))
-    }
-
-    #[test]
-    fn embedded_data_is_consistent() {
-        let c = Catalog::embedded();
-        assert_eq!(c.model("gpt-4o").unwrap().snapshot, "gpt-4o-2024-08-06");
-        let t1 = c.tier("openai-2025", 1).unwrap();
-        assert_eq!(t1.limits["gpt-4o"].tpm, 30_000);
-        assert_eq!(
-            c.tier("openai-2025", 5).unwrap().limits["gpt-4o-mini"].tpm,
-            150_000_000
-        );
-        assert_eq!(c.tier("seed", 2).unwrap().limits["gpt-4o"].tpm, 100_000);
-        assert_eq!(c.prices.models["gpt-4o"].output, 10.0);
-        assert!(c.tier("seed", 4).unwrap_err().contains("no tier 4"));
-        assert!(c.tier("nope", 1).unwrap_err().contains("unknown tier set"));
-    }
-
-    #[test]
-    fn a_models_limits_at_a_tier_go_through_its_family() {
-        let c = Catalog::embedded();
-        // tiers.toml: gpt-4o's family at openai-2025 tier 1 has 30,000 TPM and 500 RPM.
-        let l = c.limits("openai-2025", 1, "gpt-4o").unwrap().unwrap();
-        assert_eq!((l.tpm, l.rpm), (30_000, 500));
-        assert_eq!(c.limits("openai-2025", 1, "no-such-model").unwrap(), None);
-        assert!(c
-            .limits("seed", 4, "gpt-4o")
-            .unwrap_err()
-            .contains("no tier 4"));
-    }
-
-    #[test]
-    fn the_unlimited_set_loads() {
-        let c = Catalog::unlimited();
-        assert_eq!(c.default_tier_set, "unlimited");
-        assert!(c.tier("unlimited", 1).unwrap().limits["gpt-4o"].tpm > 1_000_000_000);
-    }
-
-    #[test]
-    fn unknown_field_names_the_file_and_line() {
-        let mut t = texts();
-        t[2].1 = t[2]
-            .1
-            .replace("latency_ms = 0", "latency_ms = 0\nlatncy = 3");
-        let err = Catalog::from_texts(t).unwrap_err().to_string();
-        assert!(err.starts_with("latency.toml:"), "{err}");
-        assert!(err.contains("latncy"), "{err}");
-        assert!(err.contains("line"), "{err}");
-    }
-
-    #[test]
-    fn a_wrong_type_names_the_line_and_field() {
-        let mut t = texts();
-        t[2].1 = t[2].1.replace("p99 = 4517.0", "p99 = \"slow\"");
-        let err = Catalog::from_texts(t).unwrap_err().to_string();
-        assert!(err.contains("line 17"), "{err}");
-        assert!(err.contains("p99"), "{err}");
-    }
-
-    #[test]
-    fn a_field_of_the_other_kind_is_named() {
-        let mut t = texts();
-        t[2].1 = t[2].1.replace(
-            "latency_ms = 0",
-            "latency_ms = 0\nttft_ms = { p50 = 1.0, p95 = 1.0, p99 = 1.0, p99_99 = 1.0 }",
-        );
-        let err = Catalog::from_texts(t).unwrap_err().to_string();
-        assert!(
-            err.contains("profiles.fixed.ttft_ms") && err.contains("not used"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn bad_percentiles_name_the_profile() {
-        let mut t = texts();
-        t[2].1 = t[2].1.replace("p95 = 1144.0", "p95 = 100.0");
-        let err = Catalog::from_texts(t).unwrap_err().to_string();
-        assert!(
-            err.contains("profiles.gpt-4o") && err.contains("ttft_ms"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn a_model_without_limits_in_a_tier_is_an_error() {
-        let mut t = texts();
-        t[1].1 = t[1].1.replacen(
-            "limits.gpt-4o-mini = { rpm = 500, tpm = 200_000, rpd = 10_000 }",
-            "",
-            1,
-        );
-        let err = Catalog::from_texts(t).unwrap_err().to_string();
-        assert!(err.contains("sets.openai-2025.tier[0].limits"), "{err}");
-    }
-}
+mod tests;

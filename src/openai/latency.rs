@@ -81,23 +81,123 @@ pub struct CallTiming {
     pub total: Duration,
 }
 
+/// A check's failure: the field (relative to the profile) and what is wrong with it.
+type Invalid = (String, String);
+
+fn err(field: &str, m: String) -> Result<(), Invalid> {
+    Err((field.to_string(), m))
+}
+
+/// `v` is finite and in `(lo, hi]`.
+fn within(field: &str, v: f64, lo: f64, hi: f64) -> Result<(), Invalid> {
+    if v.is_finite() && v > lo && v <= hi {
+        Ok(())
+    } else {
+        err(
+            field,
+            format!("{} is outside ({lo}, {hi}]", crate::limits::num(v)),
+        )
+    }
+}
+
+/// The TTFT percentiles: each in range, and in order.
+fn check_ttft(t: &TtftPercentiles) -> Result<(), Invalid> {
+    use crate::limits::MAX_PROFILE_MS;
+    for (f, v) in [
+        ("ttft_ms.p50", t.p50),
+        ("ttft_ms.p95", t.p95),
+        ("ttft_ms.p99", t.p99),
+        ("ttft_ms.p99_99", t.p99_99),
+    ] {
+        within(f, v, 0.0, MAX_PROFILE_MS)?;
+    }
+    if !(t.p50 <= t.p95 && t.p95 <= t.p99 && t.p99 <= t.p99_99) {
+        return err("ttft_ms", "need 0 < p50 <= p95 <= p99 <= p99_99".into());
+    }
+    Ok(())
+}
+
+/// The output speed range and the prompt-to-output speed ratio.
+fn check_speed(
+    output_tokens_per_s: &Range,
+    prompt_tokens_per_output_token: f64,
+) -> Result<(), Invalid> {
+    within(
+        "output_tokens_per_s.min",
+        output_tokens_per_s.min,
+        0.0,
+        MAX_TOKENS_PER_S,
+    )?;
+    within(
+        "output_tokens_per_s.max",
+        output_tokens_per_s.max,
+        0.0,
+        MAX_TOKENS_PER_S,
+    )?;
+    if output_tokens_per_s.min < MIN_TOKENS_PER_S {
+        return err(
+            "output_tokens_per_s.min",
+            format!("must be at least {MIN_TOKENS_PER_S}"),
+        );
+    }
+    if output_tokens_per_s.min > output_tokens_per_s.max {
+        return err("output_tokens_per_s", "need 0 < min <= max".into());
+    }
+    within(
+        "prompt_tokens_per_output_token",
+        prompt_tokens_per_output_token,
+        0.0,
+        MAX_TOKENS_PER_S,
+    )
+}
+
+/// The completion length distribution: bounded, and `1 <= min <= median <= max`.
+fn check_lengths(c: &LengthDist) -> Result<(), Invalid> {
+    use crate::limits::MAX_COMPLETION_TOKENS;
+    if c.max > MAX_COMPLETION_TOKENS {
+        return err(
+            "completion_tokens.max",
+            format!("{} is more than {MAX_COMPLETION_TOKENS}", c.max),
+        );
+    }
+    if !(c.sigma.is_finite() && (0.0..=MAX_SIGMA).contains(&c.sigma)) {
+        return err(
+            "completion_tokens.sigma",
+            format!(
+                "{} is outside [0, {MAX_SIGMA}]",
+                crate::limits::num(c.sigma)
+            ),
+        );
+    }
+    if !(c.min >= 1 && c.min <= c.median && c.median <= c.max) {
+        return err("completion_tokens", "need 1 <= min <= median <= max".into());
+    }
+    Ok(())
+}
+
+/// A fixed profile's latency and completion length.
+fn check_fixed(latency_ms: u64, completion_tokens: u32) -> Result<(), Invalid> {
+    use crate::limits::{MAX_COMPLETION_TOKENS, MAX_PROFILE_MS};
+    if latency_ms as f64 > MAX_PROFILE_MS {
+        return err(
+            "latency_ms",
+            format!("{latency_ms} is more than {MAX_PROFILE_MS}"),
+        );
+    }
+    if !(1..=MAX_COMPLETION_TOKENS).contains(&completion_tokens) {
+        return err(
+            "fixed_completion_tokens",
+            format!("{completion_tokens} is outside [1, {MAX_COMPLETION_TOKENS}]"),
+        );
+    }
+    Ok(())
+}
+
 impl Profile {
     /// Checks every number against a sane range (see `docs/limits.md`); the error names the
     /// field (relative to the profile) and the range. What passes, the draws below take
     /// without panicking.
     pub fn validate(&self) -> Result<(), (String, String)> {
-        use crate::limits::{MAX_COMPLETION_TOKENS, MAX_PROFILE_MS};
-        let err = |field: &str, m: String| Err((field.to_string(), m));
-        let within = |field: &str, v: f64, lo: f64, hi: f64| -> Result<(), (String, String)> {
-            if v.is_finite() && v > lo && v <= hi {
-                Ok(())
-            } else {
-                err(
-                    field,
-                    format!("{} is outside ({lo}, {hi}]", crate::limits::num(v)),
-                )
-            }
-        };
         match self {
             Profile::HeavyTail {
                 ttft_ms,
@@ -106,85 +206,15 @@ impl Profile {
                 completion_tokens,
                 ..
             } => {
-                let t = ttft_ms;
-                for (f, v) in [
-                    ("ttft_ms.p50", t.p50),
-                    ("ttft_ms.p95", t.p95),
-                    ("ttft_ms.p99", t.p99),
-                    ("ttft_ms.p99_99", t.p99_99),
-                ] {
-                    within(f, v, 0.0, MAX_PROFILE_MS)?;
-                }
-                if !(t.p50 <= t.p95 && t.p95 <= t.p99 && t.p99 <= t.p99_99) {
-                    return err("ttft_ms", "need 0 < p50 <= p95 <= p99 <= p99_99".into());
-                }
-                within(
-                    "output_tokens_per_s.min",
-                    output_tokens_per_s.min,
-                    0.0,
-                    MAX_TOKENS_PER_S,
-                )?;
-                within(
-                    "output_tokens_per_s.max",
-                    output_tokens_per_s.max,
-                    0.0,
-                    MAX_TOKENS_PER_S,
-                )?;
-                if output_tokens_per_s.min < MIN_TOKENS_PER_S {
-                    return err(
-                        "output_tokens_per_s.min",
-                        format!("must be at least {MIN_TOKENS_PER_S}"),
-                    );
-                }
-                if output_tokens_per_s.min > output_tokens_per_s.max {
-                    return err("output_tokens_per_s", "need 0 < min <= max".into());
-                }
-                within(
-                    "prompt_tokens_per_output_token",
-                    *prompt_tokens_per_output_token,
-                    0.0,
-                    MAX_TOKENS_PER_S,
-                )?;
-                let c = completion_tokens;
-                if c.max > MAX_COMPLETION_TOKENS {
-                    return err(
-                        "completion_tokens.max",
-                        format!("{} is more than {MAX_COMPLETION_TOKENS}", c.max),
-                    );
-                }
-                if !(c.sigma.is_finite() && (0.0..=MAX_SIGMA).contains(&c.sigma)) {
-                    return err(
-                        "completion_tokens.sigma",
-                        format!(
-                            "{} is outside [0, {MAX_SIGMA}]",
-                            crate::limits::num(c.sigma)
-                        ),
-                    );
-                }
-                if !(c.min >= 1 && c.min <= c.median && c.median <= c.max) {
-                    return err("completion_tokens", "need 1 <= min <= median <= max".into());
-                }
-                Ok(())
+                check_ttft(ttft_ms)?;
+                check_speed(output_tokens_per_s, *prompt_tokens_per_output_token)?;
+                check_lengths(completion_tokens)
             }
             Profile::Fixed {
                 latency_ms,
                 completion_tokens,
                 ..
-            } => {
-                if *latency_ms as f64 > MAX_PROFILE_MS {
-                    return err(
-                        "latency_ms",
-                        format!("{latency_ms} is more than {MAX_PROFILE_MS}"),
-                    );
-                }
-                if !(1..=MAX_COMPLETION_TOKENS).contains(completion_tokens) {
-                    return err(
-                        "fixed_completion_tokens",
-                        format!("{completion_tokens} is outside [1, {MAX_COMPLETION_TOKENS}]"),
-                    );
-                }
-                Ok(())
-            }
+            } => check_fixed(*latency_ms, *completion_tokens),
         }
     }
 

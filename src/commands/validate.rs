@@ -24,7 +24,7 @@ use crate::metrics::{hdr, hlog, Measured};
 use crate::openai::catalog::Catalog;
 use crate::openai::retry::RetryPolicy;
 use crate::plan::sim::Strategy;
-use crate::plan::{simulate_measured, PlanSpec};
+use crate::plan::{simulate_measured, CellSpec, PlanSpec};
 use crate::report::CaseResult;
 
 /// One case, live and simulated.
@@ -154,9 +154,16 @@ pub async fn compare(
             for k in 0..u64::from(repeat.max(1)) {
                 let mut s = spec.clone();
                 s.seed = spec.seed.wrapping_add(k);
+                let at = CellSpec {
+                    model: "gpt-4o",
+                    tier,
+                    users: u,
+                    strategy: Strategy::Sdk,
+                    response_cache_hit: 0.0,
+                    prompt_cache_hit: 0.0,
+                };
                 let (m, _, _) =
-                    simulate_measured(catalog, &s, "gpt-4o", tier, u, Strategy::Sdk, 0.0, 0.0)
-                        .map_err(|e| anyhow::anyhow!(e.0))?;
+                    simulate_measured(catalog, &s, at).map_err(|e| anyhow::anyhow!(e.0))?;
                 planned.push(m);
             }
             let live: Vec<&Measured> = live.iter().map(|c| &c.measured).collect();

@@ -219,46 +219,53 @@ pub fn post_shape(model: &str, spec: &PlanSpec) -> PostShape {
     }
 }
 
+/// Where a cell sits in the grid: model, tier, load and client, with the cache hit ratios it
+/// runs at.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CellSpec<'a> {
+    pub model: &'a str,
+    pub tier: u8,
+    pub users: u32,
+    pub strategy: Strategy,
+    pub response_cache_hit: f64,
+    pub prompt_cache_hit: f64,
+}
+
+impl<'a> CellSpec<'a> {
+    /// The cell at `model`, `tier`, `users`, `strategy`, with the spec's cache hit ratios.
+    fn of(spec: &PlanSpec, model: &'a str, tier: u8, users: u32, strategy: Strategy) -> Self {
+        Self {
+            model,
+            tier,
+            users,
+            strategy,
+            response_cache_hit: spec.response_cache_hit,
+            prompt_cache_hit: spec.prompt_cache_hit,
+        }
+    }
+}
+
 /// One cell's simulation.
-#[allow(clippy::too_many_arguments)]
-pub fn simulate_cell(
+pub fn simulate_cell(catalog: &Catalog, spec: &PlanSpec, at: CellSpec) -> Result<Cell, PlanError> {
+    let (m, extra, limits) = simulate_measured(catalog, spec, at)?;
+    Ok(cell(spec, at, limits, &m, extra))
+}
+
+/// One cell's simulation, measured as a live case is (histograms included), with the tier's
+/// limits.
+pub fn simulate_measured(
     catalog: &Catalog,
     spec: &PlanSpec,
-    model: &str,
-    tier: u8,
-    users: u32,
-    strategy: Strategy,
-    response_cache_hit: f64,
-    prompt_cache_hit: f64,
-) -> Result<Cell, PlanError> {
-    let (m, extra, limits) = simulate_measured(
-        catalog,
-        spec,
+    at: CellSpec,
+) -> Result<(crate::metrics::Measured, SimExtra, Limits), PlanError> {
+    let CellSpec {
         model,
         tier,
         users,
         strategy,
         response_cache_hit,
         prompt_cache_hit,
-    )?;
-    Ok(cell(
-        spec, model, tier, limits.tpm, limits.rpm, users, strategy, &m, extra,
-    ))
-}
-
-/// One cell's simulation, measured as a live case is (histograms included), with the tier's
-/// limits.
-#[allow(clippy::too_many_arguments)]
-pub fn simulate_measured(
-    catalog: &Catalog,
-    spec: &PlanSpec,
-    model: &str,
-    tier: u8,
-    users: u32,
-    strategy: Strategy,
-    response_cache_hit: f64,
-    prompt_cache_hit: f64,
-) -> Result<(crate::metrics::Measured, SimExtra, Limits), PlanError> {
+    } = at;
     let entry = catalog
         .model(model)
         .ok_or_else(|| PlanError(format!("--model: unknown model `{model}`")))?;
@@ -298,18 +305,20 @@ pub fn simulate_measured(
     Ok((recorder.summarize(price, users as u64), extra, limits))
 }
 
-#[allow(clippy::too_many_arguments)]
 fn cell(
     spec: &PlanSpec,
-    model: &str,
-    tier: u8,
-    tpm: u64,
-    rpm: u64,
-    users: u32,
-    strategy: Strategy,
+    at: CellSpec,
+    limits: Limits,
     m: &crate::metrics::Measured,
     extra: SimExtra,
 ) -> Cell {
+    let CellSpec {
+        model,
+        tier,
+        users,
+        strategy,
+        ..
+    } = at;
     let posts = m.posts.total;
     let success = m.posts.success_share();
     let s = |v: Option<f64>| v.map(|ms| ms / 1000.0);
@@ -319,8 +328,8 @@ fn cell(
     Cell {
         model: model.to_string(),
         tier,
-        tpm,
-        rpm,
+        tpm: limits.tpm,
+        rpm: limits.rpm,
         users,
         strategy,
         posts,
@@ -416,25 +425,44 @@ pub fn plan(
     measured: &std::collections::BTreeMap<String, f64>,
 ) -> Result<PlanResult, PlanError> {
     check(spec, catalog)?;
+    let cells = grid(catalog, spec)?;
+    let recommendations = recommendations(spec, &cells);
+    let caching = caching(catalog, spec)?;
+    let monthly = monthly_table(claims, &cells, measured);
+    Ok(PlanResult {
+        schema: PLAN_SCHEMA.into(),
+        spec: spec.clone(),
+        cells,
+        recommendations,
+        caching,
+        monthly,
+        tiers_as_of: catalog
+            .tier_sets
+            .get(&spec.tier_set)
+            .map(|s| format!("{} ({})", s.as_of, s.source))
+            .unwrap_or_default(),
+        prices_as_of: format!("{} ({})", catalog.prices.as_of, catalog.prices.source),
+    })
+}
+
+/// Every cell of the grid, in the order model, users, strategy, tier.
+fn grid(catalog: &Catalog, spec: &PlanSpec) -> Result<Vec<Cell>, PlanError> {
     let mut cells = Vec::new();
     for model in &spec.models {
         for &users in &spec.users {
             for &strategy in &spec.strategies {
                 for &tier in &spec.tiers {
-                    cells.push(simulate_cell(
-                        catalog,
-                        spec,
-                        model,
-                        tier,
-                        users,
-                        strategy,
-                        spec.response_cache_hit,
-                        spec.prompt_cache_hit,
-                    )?);
+                    let at = CellSpec::of(spec, model, tier, users, strategy);
+                    cells.push(simulate_cell(catalog, spec, at)?);
                 }
             }
         }
     }
+    Ok(cells)
+}
+
+/// For each model, user count and strategy, the lowest tier of `cells` that meets the target.
+fn recommendations(spec: &PlanSpec, cells: &[Cell]) -> Vec<Recommendation> {
     let mut recommendations = Vec::new();
     for model in &spec.models {
         for &users in &spec.users {
@@ -458,8 +486,13 @@ pub fn plan(
             }
         }
     }
-    // Caching: the note's response cache (30 % hits unless given) and OpenAI's prompt caching
-    // (every eligible call hits unless given), against neither, at the two lowest tiers.
+    recommendations
+}
+
+/// Caching: the note's response cache (30 % hits unless given) and OpenAI's prompt caching
+/// (every eligible call hits unless given), against neither, at the two lowest tiers, for the
+/// first user count with SDK retries.
+fn caching(catalog: &Catalog, spec: &PlanSpec) -> Result<Vec<CachingEffect>, PlanError> {
     let rc = if spec.response_cache_hit > 0.0 {
         spec.response_cache_hit
     } else {
@@ -481,7 +514,15 @@ pub fn plan(
                 ("prompt caching", 0.0, pc),
                 ("both", rc, pc),
             ] {
-                let c = simulate_cell(catalog, spec, model, tier, users, Strategy::Sdk, r, p)?;
+                let at = CellSpec {
+                    model,
+                    tier,
+                    users,
+                    strategy: Strategy::Sdk,
+                    response_cache_hit: r,
+                    prompt_cache_hit: p,
+                };
+                let c = simulate_cell(catalog, spec, at)?;
                 rows.push(CachingRow {
                     label: label.into(),
                     response_cache_hit: r,
@@ -499,21 +540,7 @@ pub fn plan(
             });
         }
     }
-    let monthly = monthly_table(claims, &cells, measured);
-    Ok(PlanResult {
-        schema: PLAN_SCHEMA.into(),
-        spec: spec.clone(),
-        cells,
-        recommendations,
-        caching,
-        monthly,
-        tiers_as_of: catalog
-            .tier_sets
-            .get(&spec.tier_set)
-            .map(|s| format!("{} ({})", s.as_of, s.source))
-            .unwrap_or_default(),
-        prices_as_of: format!("{} ({})", catalog.prices.as_of, catalog.prices.source),
-    })
+    Ok(caching)
 }
 
 /// The note's monthly tables (from the claims file): each row recomputed from the note's own
@@ -564,67 +591,4 @@ pub fn monthly_table(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn spec() -> PlanSpec {
-        PlanSpec {
-            tiers: vec![1, 2, 3],
-            target: Target {
-                p95_s: 12.0,
-                min_success: 1.0,
-            },
-            seed: 1,
-            ..PlanSpec::default()
-        }
-    }
-
-    #[test]
-    fn the_notes_monthly_table_is_reproduced_exactly_from_its_per_post_figures() {
-        let claims: ClaimsFile =
-            crate::claims::parse("claims.toml", crate::claims::EMBEDDED_CLAIMS).unwrap();
-        let rows = monthly_table(&claims, &[], &Default::default());
-        assert_eq!(rows.len(), 12);
-        for r in &rows {
-            assert_eq!(r.from_note_per_post_usd, r.note_usd, "{r:?}");
-        }
-    }
-
-    #[test]
-    fn tier_1_cannot_take_a_gpt_4o_burst_and_the_lowest_tier_is_found() {
-        let c = Catalog::embedded();
-        let claims = crate::claims::parse("claims.toml", crate::claims::EMBEDDED_CLAIMS).unwrap();
-        let r = plan(&c, &spec(), &claims, &Default::default()).unwrap();
-        assert_eq!(r.cells.len(), 2 * 2 * 2 * 3);
-        let cell = |m: &str, t: u8, u: u32, s: Strategy| {
-            r.cells
-                .iter()
-                .find(|c| c.model == m && c.tier == t && c.users == u && c.strategy == s)
-                .unwrap()
-        };
-        // 30,000 TPM against ~2,300 reserved tokens a post: most of a 100-post burst fails.
-        let t1 = cell("gpt-4o", 1, 100, Strategy::Sdk);
-        assert!(t1.success < 0.2 && t1.http_429 > 100, "{t1:?}");
-        assert!(t1.wasted_tokens > 0);
-        // Tier 2 (450,000 TPM) takes it whole.
-        let t2 = cell("gpt-4o", 2, 100, Strategy::Sdk);
-        assert_eq!((t2.success, t2.http_429), (1.0, 0));
-        let rec = r
-            .recommendations
-            .iter()
-            .find(|x| x.model == "gpt-4o" && x.users == 100 && x.strategy == Strategy::Sdk)
-            .unwrap();
-        assert_eq!(rec.lowest_tier, Some(2));
-        // A client-side queue at Tier 1 loses nothing, but waits: p95 far past the target.
-        let q = cell("gpt-4o", 1, 100, Strategy::Queue);
-        assert_eq!((q.success, q.http_429), (1.0, 0));
-        assert!(q.p95_s.unwrap() > 60.0, "{q:?}");
-        // gpt-4o-mini's 200,000 TPM at Tier 1 takes 50 posts.
-        assert_eq!(cell("gpt-4o-mini", 1, 50, Strategy::Sdk).success, 1.0);
-        // Caching cuts the monthly bill.
-        let e = &r.caching[1];
-        assert_eq!((e.model.as_str(), e.tier), ("gpt-4o", 2));
-        let usd = |i: usize| e.rows[i].usd_per_month.unwrap();
-        assert!(usd(1) < usd(0) * 0.8 && usd(2) < usd(0) && usd(3) < usd(1));
-    }
-}
+mod tests;

@@ -299,6 +299,226 @@ mod tests {
             .contains("empty"));
     }
 
+    fn fixture() -> RunResult {
+        serde_json::from_str(include_str!("../tests/fixtures/result-default-run.json")).unwrap()
+    }
+
+    fn threshold(t: &str) -> Threshold {
+        t.parse().unwrap()
+    }
+
+    #[test]
+    fn every_metric_reads_its_own_field() {
+        let mut c = fixture().cases.remove(0);
+        let m = &mut c.measured;
+        // A distinct figure in every field, so a metric reading a neighbour's field shows.
+        let ok = &mut m.post_latency_ms.ok;
+        (ok.p50, ok.p90, ok.p95, ok.p99) = (Some(1.0), Some(2.0), Some(3.0), Some(4.0));
+        (ok.p99_9, ok.max, ok.mean) = (Some(5.0), Some(6.0), Some(2.5));
+        (m.makespan_ms, m.start_spread_ms) = (8.0, 9.0);
+        (m.posts.total, m.posts.ok, m.posts.failed) = (20, 15, 5);
+        (m.calls.http_429, m.calls.attempts, m.calls.retries) = (12, 16, 13);
+        m.tokens.per_ok_post = Some(14.0);
+        m.cost.as_mut().unwrap().per_ok_post_usd = Some(0.5);
+        for (name, want) in [
+            ("post.p50_ms", Some(1.0)),
+            ("post.p90_ms", Some(2.0)),
+            ("post.p95_ms", Some(3.0)),
+            ("post.p99_ms", Some(4.0)),
+            ("post.p99_9_ms", Some(5.0)),
+            ("post.max_ms", Some(6.0)),
+            ("post.mean_ms", Some(2.5)),
+            ("makespan_ms", Some(8.0)),
+            ("start_spread_ms", Some(9.0)),
+            // 5 failed of 20: 0.25; 12 429s of 16 attempts: 0.75.
+            ("error_rate", Some(0.25)),
+            ("rate_limited_ratio", Some(0.75)),
+            ("tokens_per_post", Some(14.0)),
+            ("cost_per_post_usd", Some(0.5)),
+            ("posts_ok", Some(15.0)),
+            ("posts_failed", Some(5.0)),
+            ("http_429", Some(12.0)),
+            ("retries", Some(13.0)),
+            ("no.such_metric", None),
+        ] {
+            assert_eq!(metric(&c, name), want, "{name}");
+        }
+        // A ratio over nothing has no value (not 0, not NaN).
+        let m = &mut c.measured;
+        (m.posts.total, m.posts.failed, m.calls.attempts) = (0, 0, 0);
+        assert_eq!(metric(&c, "error_rate"), None);
+        assert_eq!(metric(&c, "rate_limited_ratio"), None);
+    }
+
+    #[test]
+    fn a_scenarios_thresholds_become_gates_on_its_cases() {
+        let text = "name = \"x\"\nmodel = \"gpt-4o\"\ntiers = [1, 2]\n[load]\nkind = \"burst\"\nusers = 5\n[[thresholds]]\ntier = 2\nchecks = [\"post.p95_ms <= 9000\", \"retries < 3\"]\n";
+        let s = Scenario::parse("s.toml", text).unwrap();
+        assert_eq!(
+            of_scenario(&s),
+            vec![Gate {
+                scenario: Some("x".into()),
+                tier: Some(2),
+                thresholds: vec![threshold("post.p95_ms <= 9000"), threshold("retries < 3")],
+            }]
+        );
+    }
+
+    #[test]
+    fn a_gate_file_parses_into_its_gates() {
+        let text = "[[gate]]\nscenario = \"burst-50\"\ntier = 2\nthresholds = [\"error_rate < 1%\"]\n[[gate]]\nthresholds = [\"posts_ok >= 50\"]\n";
+        assert_eq!(
+            parse("g.toml", text).unwrap(),
+            vec![
+                Gate {
+                    scenario: Some("burst-50".into()),
+                    tier: Some(2),
+                    thresholds: vec![threshold("error_rate < 0.01")],
+                },
+                Gate {
+                    scenario: None,
+                    tier: None,
+                    thresholds: vec![threshold("posts_ok >= 50")],
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_selector_needs_both_its_scenario_and_its_tier() {
+        let gate = |scenario: Option<&str>, tier: Option<u8>| Gate {
+            scenario: scenario.map(String::from),
+            tier,
+            thresholds: vec![],
+        };
+        let any = gate(None, None);
+        assert!(any.selects("a", 1));
+        let a = gate(Some("a"), None);
+        assert!(a.selects("a", 1) && !a.selects("b", 1));
+        let t2 = gate(None, Some(2));
+        assert!(t2.selects("b", 2) && !t2.selects("b", 1));
+        let a2 = gate(Some("a"), Some(2));
+        assert!(a2.selects("a", 2));
+        assert!(!a2.selects("a", 1) && !a2.selects("b", 2) && !a2.selects("b", 1));
+    }
+
+    #[test]
+    fn the_first_gate_selecting_no_planned_case_is_named() {
+        let gates = parse(
+            "g.toml",
+            "[[gate]]\nthresholds = [\"retries < 1\"]\n[[gate]]\nscenario = \"x\"\nthresholds = [\"retries < 1\"]\n[[gate]]\ntier = 3\nthresholds = [\"retries < 1\"]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            unmatched(&gates, &[("a", 1), ("a", 2)]).as_deref(),
+            Some("gate[1] (scenario x, tier any) selects none of this run's cases (a tier 1, a tier 2)")
+        );
+        assert_eq!(unmatched(&gates[..1], &[("a", 1)]), None);
+        assert_eq!(
+            unmatched(&gates[2..], &[("x", 1)]).as_deref(),
+            Some("gate[0] (scenario any, tier 3) selects none of this run's cases (x tier 1)")
+        );
+    }
+
+    #[test]
+    fn evaluate_checks_each_threshold_on_each_selected_case() {
+        let r = fixture();
+        // The fixture's burst-50 tier 2 case, read from the result itself.
+        let c = r
+            .cases
+            .iter()
+            .find(|c| c.scenario == "burst-50" && c.tier == 2)
+            .unwrap();
+        let ok = c.measured.posts.ok as f64;
+        let gates = parse(
+            "g.toml",
+            &format!("[[gate]]\nscenario = \"burst-50\"\ntier = 2\nthresholds = [\"posts_ok >= {ok}\", \"posts_ok > {ok}\"]\n"),
+        )
+        .unwrap();
+        let checks = evaluate(&gates, &r).unwrap();
+        let check = |threshold: String, pass| Check {
+            case: "burst-50 tier 2".into(),
+            threshold,
+            measured: Some(ok),
+            pass,
+        };
+        assert_eq!(
+            checks,
+            vec![
+                check(format!("posts_ok >= {ok}"), true),
+                check(format!("posts_ok > {ok}"), false)
+            ]
+        );
+        // The 4 cases of the fixture, each checked.
+        let all = parse("g.toml", "[[gate]]\nthresholds = [\"retries >= 0\"]\n").unwrap();
+        assert_eq!(evaluate(&all, &r).unwrap().len(), 4);
+        let none = parse(
+            "g.toml",
+            "[[gate]]\ntier = 1\nthresholds = [\"retries >= 0\"]\n[[gate]]\ntier = 9\nthresholds = [\"retries >= 0\"]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            evaluate(&none, &r).unwrap_err(),
+            "gate[1] (scenario any, tier 9) matches no case of this run"
+        );
+    }
+
+    fn two_checks() -> Vec<Check> {
+        vec![
+            Check {
+                case: "a<b> & \"c\" tier 1".into(),
+                threshold: "post.p95_ms <= 20".into(),
+                measured: Some(12.5),
+                pass: true,
+            },
+            Check {
+                case: "d tier 2".into(),
+                threshold: "retries < 1".into(),
+                measured: None,
+                pass: false,
+            },
+            Check {
+                case: "d tier 3".into(),
+                threshold: "retries < 1".into(),
+                measured: Some(3.0),
+                pass: false,
+            },
+        ]
+    }
+
+    #[test]
+    fn junit_has_one_testcase_per_check_and_escapes_names() {
+        let xml = String::from_utf8(junit(&two_checks())).unwrap();
+        assert_eq!(
+            xml,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+             <testsuites name=\"postload\" tests=\"3\" failures=\"2\">\n\
+             <testsuite name=\"postload gates\" tests=\"3\" failures=\"2\">\n\
+             \x20 <testcase classname=\"a&lt;b&gt; &amp; &quot;c&quot; tier 1\" name=\"post.p95_ms &lt;= 20\"><system-out>measured 12.5</system-out></testcase>\n\
+             \x20 <testcase classname=\"d tier 2\" name=\"retries &lt; 1\"><failure message=\"measured no value, threshold retries &lt; 1\"/></testcase>\n\
+             \x20 <testcase classname=\"d tier 3\" name=\"retries &lt; 1\"><failure message=\"measured 3, threshold retries &lt; 1\"/></testcase>\n\
+             </testsuite>\n</testsuites>\n"
+        );
+    }
+
+    #[test]
+    fn lines_and_markdown_give_each_verdict_and_value() {
+        // 12.5 to 6 places, trailing zeros cut: 12.5; 3.000000 cut to 3.
+        assert_eq!(
+            lines(&two_checks()),
+            "PASS a<b> & \"c\" tier 1: post.p95_ms <= 20 (measured 12.5)\n\
+             FAIL d tier 2: retries < 1 (measured no value)\n\
+             FAIL d tier 3: retries < 1 (measured 3)\n"
+        );
+        assert_eq!(
+            markdown(&two_checks()),
+            "## Gates\n\n| case | threshold | measured | verdict |\n| --- | --- | ---: | --- |\n\
+             | a<b> & \"c\" tier 1 | `post.p95_ms <= 20` | 12.5000 | pass |\n\
+             | d tier 2 | `retries < 1` | no value | **FAIL** |\n\
+             | d tier 3 | `retries < 1` | 3.0000 | **FAIL** |\n"
+        );
+    }
+
     #[test]
     fn ops_compare_as_written() {
         assert!(Op::Lt.holds(1.0, 2.0) && !Op::Lt.holds(2.0, 2.0));

@@ -286,6 +286,241 @@ mod tests {
         h
     }
 
+    /// A case of the frozen default run, renamed, with `post_ok` as its only histogram (µs).
+    fn case(scenario: &str, repetition: Option<u32>, post_ok: Option<&[u64]>) -> CaseResult {
+        let r: RunResult =
+            serde_json::from_str(include_str!("../tests/fixtures/result-default-run.json"))
+                .unwrap();
+        let mut c = r.cases.into_iter().next().unwrap();
+        (c.scenario, c.tier, c.repetition) = (scenario.into(), 1, repetition);
+        c.measured.histograms.clear();
+        if let Some(values) = post_ok {
+            let h = hist(values.iter().copied());
+            c.measured
+                .histograms
+                .insert("post_ok".into(), hlog::encode(&h));
+        }
+        c
+    }
+
+    fn run(cases: Vec<CaseResult>) -> RunResult {
+        let mut r: RunResult =
+            serde_json::from_str(include_str!("../tests/fixtures/result-default-run.json"))
+                .unwrap();
+        r.cases = cases;
+        r
+    }
+
+    fn verdicts(c: &Comparison) -> Vec<(&str, Option<f64>, Option<f64>, &Verdict)> {
+        c.deltas
+            .iter()
+            .map(|d| (d.metric.as_str(), d.base, d.new, &d.verdict))
+            .collect()
+    }
+
+    #[test]
+    fn each_metric_gets_its_change_and_verdict() {
+        // Without histograms every metric is read from the summary figures.
+        let set = |c: &mut CaseResult, p: [f64; 3], makespan, failed, tokens, usd| {
+            let m = &mut c.measured;
+            let ok = &mut m.post_latency_ms.ok;
+            (ok.p50, ok.p95, ok.p99) = (Some(p[0]), Some(p[1]), Some(p[2]));
+            m.makespan_ms = makespan;
+            (m.posts.total, m.posts.ok, m.posts.failed) = (10, 10 - failed, failed);
+            m.tokens.per_ok_post = tokens;
+            m.cost.as_mut().unwrap().per_ok_post_usd = Some(usd);
+        };
+        let mut b = case("s", None, None);
+        set(&mut b, [100.0, 200.0, 300.0], 1_000.0, 0, Some(100.0), 0.0);
+        let mut n = case("s", None, None);
+        set(&mut n, [130.0, 220.0, 150.0], 900.0, 1, None, 0.0);
+        let c = compare(
+            &run(vec![b, case("gone", None, None)]),
+            &run(vec![n, case("fresh", None, None)]),
+            0.1,
+        );
+        use Verdict::*;
+        assert_eq!(
+            verdicts(&c),
+            vec![
+                // 100 -> 130: +30 %, past 10 %, no distributions to test: a regression.
+                ("post.p50_ms", Some(100.0), Some(130.0), &Regression),
+                // 200 -> 220: +10 % exactly, not past the tolerance.
+                ("post.p95_ms", Some(200.0), Some(220.0), &Same),
+                // 300 -> 150: -50 %.
+                ("post.p99_ms", Some(300.0), Some(150.0), &Better),
+                // 1,000 -> 900: -10 % exactly, not past it.
+                ("makespan_ms", Some(1_000.0), Some(900.0), &Same),
+                // 0 of 10 failed -> 1 of 10: from zero, an infinite rise.
+                ("error_rate", Some(0.0), Some(0.1), &Regression),
+                ("tokens_per_post", Some(100.0), None, &NotComparable),
+                // 0 -> 0: no change.
+                ("cost_per_post_usd", Some(0.0), Some(0.0), &Same),
+            ]
+        );
+        let change: Vec<Option<f64>> = c.deltas.iter().map(|d| d.change).collect();
+        assert_eq!(
+            change,
+            [
+                Some(0.3),
+                Some(0.1),
+                Some(-0.5),
+                Some(-0.1),
+                Some(f64::INFINITY),
+                None,
+                Some(0.0)
+            ]
+        );
+        assert!(c
+            .deltas
+            .iter()
+            .all(|d| d.case == "s tier 1" && d.p_value.is_none()));
+        assert_eq!(c.regressions(), 2);
+        assert_eq!(
+            c.unmatched,
+            [
+                "gone tier 1 (only in the baseline)",
+                "fresh tier 1 (only in the new result)"
+            ]
+        );
+    }
+
+    #[test]
+    fn repetitions_pool_their_histograms_and_average_the_rest() {
+        // Baseline: two repetitions, {1, 2} ms and {3} ms, pooled {1, 2, 3} ms. New: {4, 5, 6}
+        // ms. p50: 2,000 µs (a 1 µs bucket) = 2.000 ms against 5,000 µs, in the 4 µs bucket
+        // [5000, 5003]: middle 5,002 µs = 5.002 ms. p95 and p99 (the 3rd of 3): 3,000 µs in
+        // [3000, 3001], middle 3,001 µs = 3.001 ms, against 6,000 in [6000, 6003]: 6.002 ms.
+        // The ranks are those of {1,2,3} against {4,5,6}: p = 0.0495 (the hand case below),
+        // under 0.05: the rises are regressions.
+        let mut b1 = case("s", Some(1), Some(&[1_000, 2_000]));
+        let mut b2 = case("s", Some(2), Some(&[3_000]));
+        let n = case("s", None, Some(&[4_000, 5_000, 6_000]));
+        // Makespan averaged over the repetitions: (1,000 + 2,000) / 2 = 1,500.
+        (b1.measured.makespan_ms, b2.measured.makespan_ms) = (1_000.0, 2_000.0);
+        let mut n = n;
+        n.measured.makespan_ms = 1_500.0;
+        let c = compare(&run(vec![b1, b2]), &run(vec![n]), 0.1);
+        let latency: Vec<_> = verdicts(&c).into_iter().take(4).collect();
+        use Verdict::*;
+        assert_eq!(
+            latency,
+            vec![
+                ("post.p50_ms", Some(2.0), Some(5.002), &Regression),
+                ("post.p95_ms", Some(3.001), Some(6.002), &Regression),
+                ("post.p99_ms", Some(3.001), Some(6.002), &Regression),
+                ("makespan_ms", Some(1_500.0), Some(1_500.0), &Same),
+            ]
+        );
+        let p = c.deltas[0].p_value.unwrap();
+        assert!((p - 0.0495).abs() < 0.0005, "{p}");
+        // The p-value belongs to the latency rows only.
+        assert_eq!(c.deltas[3].p_value, None);
+    }
+
+    #[test]
+    fn a_rise_the_spread_explains_is_within_noise() {
+        // {1, 1, 2} ms against {2, 3, 3} ms: p = 0.0679 (the tie case below), not under 0.05.
+        // p50: 1.000 ms -> 3.001 ms, p95: 2.000 ms -> 3.001 ms, both past 10 %: within noise.
+        let b = case("s", None, Some(&[1_000, 1_000, 2_000]));
+        let n = case("s", None, Some(&[2_000, 3_000, 3_000]));
+        let c = compare(&run(vec![b]), &run(vec![n]), 0.1);
+        use Verdict::*;
+        assert_eq!(
+            verdicts(&c)[..2],
+            [
+                ("post.p50_ms", Some(1.0), Some(3.001), &WithinNoise),
+                ("post.p95_ms", Some(2.0), Some(3.001), &WithinNoise),
+            ]
+        );
+        assert_eq!(c.regressions(), 0);
+    }
+
+    #[test]
+    fn an_empty_histogram_has_no_percentiles_and_no_p_value() {
+        let b = case("s", None, Some(&[1_000]));
+        let n = case("s", None, Some(&[]));
+        let c = compare(&run(vec![b]), &run(vec![n]), 0.1);
+        let d = &c.deltas[0];
+        assert_eq!(
+            (d.base, d.new, d.p_value, &d.verdict),
+            (Some(1.0), None, None, &Verdict::NotComparable)
+        );
+    }
+
+    #[test]
+    fn markdown_shows_each_verdict() {
+        let d = |metric: &str, base, new, change, p_value, verdict| Delta {
+            case: "s tier 1".into(),
+            metric: metric.into(),
+            base,
+            new,
+            change,
+            p_value,
+            verdict,
+        };
+        let c = Comparison {
+            tolerance: 0.1,
+            deltas: vec![
+                d(
+                    "post.p50_ms",
+                    Some(2.0),
+                    Some(5.002),
+                    Some(1.501),
+                    Some(0.0421),
+                    Verdict::Regression,
+                ),
+                d(
+                    "post.p95_ms",
+                    Some(1.0),
+                    Some(1.25),
+                    Some(0.25),
+                    Some(0.0679),
+                    Verdict::WithinNoise,
+                ),
+                d(
+                    "makespan_ms",
+                    Some(10.0),
+                    Some(5.0),
+                    Some(-0.5),
+                    None,
+                    Verdict::Better,
+                ),
+                d(
+                    "error_rate",
+                    Some(0.0),
+                    Some(0.0),
+                    Some(0.0),
+                    None,
+                    Verdict::Same,
+                ),
+                d(
+                    "tokens_per_post",
+                    Some(1.0),
+                    None,
+                    None,
+                    None,
+                    Verdict::NotComparable,
+                ),
+            ],
+            unmatched: vec!["x tier 2 (only in the baseline)".into()],
+        };
+        // 1.501 as a percent to one place: +150.1 %; p = 0.0421 to 3 places: 0.042; the
+        // within-noise row's p = 0.0679 to 2 places: 0.07.
+        assert_eq!(
+            markdown(&c),
+            "## Comparison (tolerance 10 %)\n\n\
+             | case | metric | base | new | change | p (latency) | verdict |\n\
+             | --- | --- | ---: | ---: | ---: | ---: | --- |\n\
+             | s tier 1 | post.p50_ms | 2.0000 | 5.0020 | +150.1 % | 0.042 | **REGRESSION** |\n\
+             | s tier 1 | post.p95_ms | 1.0000 | 1.2500 | +25.0 % | 0.068 | within noise (p = 0.07) |\n\
+             | s tier 1 | makespan_ms | 10.0000 | 5.0000 | -50.0 % | - | better |\n\
+             | s tier 1 | error_rate | 0.0000 | 0.0000 | +0.0 % | - | same |\n\
+             | s tier 1 | tokens_per_post | 1.0000 | - | - | - | not comparable |\n\
+             \nNot compared: x tier 2 (only in the baseline).\n"
+        );
+    }
+
     #[test]
     fn phi_is_the_normal_cdf() {
         assert!((phi(0.0) - 0.5).abs() < 1e-7);

@@ -145,6 +145,8 @@ mod tests {
             ("retry-after", "61"),
             ("retry-after-ms", "60001"),
             ("retry-after", "-1"),
+            ("retry-after", "0"),
+            ("retry-after-ms", "0"),
             ("retry-after", "1.8e19"),
         ] {
             let got = AttemptOutcome::from_status(429, |n: &str| (n == name).then_some(value));
@@ -293,6 +295,19 @@ mod tests {
                 retry_after: Some(Duration::from_secs(2)),
                 should_retry: Some(false)
             }
+        );
+        // `x-should-retry: true` forces a retry; anything but `true` or `false` is not read.
+        assert_eq!(
+            AttemptOutcome::from_status(400, h(&[("x-should-retry", "true")])),
+            AttemptOutcome::Status {
+                code: 400,
+                retry_after: None,
+                should_retry: Some(true)
+            }
+        );
+        assert_eq!(
+            AttemptOutcome::from_status(400, h(&[("x-should-retry", "yes")])),
+            status(400)
         );
         // Regression: "inf" parses as a float and used to reach Duration::from_secs_f64 (a panic).
         for junk in ["inf", "NaN", "soon"] {

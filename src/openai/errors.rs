@@ -307,6 +307,52 @@ mod tests {
     }
 
     #[test]
+    fn out_of_range_names_the_side_the_number_fell_off() {
+        let below = ApiError::out_of_range("temperature", 0.0, 2.0, &serde_json::json!(-0.5));
+        assert_eq!(below.code, Some("decimal_below_min_value"));
+        assert_eq!(
+            below.message,
+            "Invalid 'temperature': decimal below minimum value. Expected a value >= 0, but got -0.5 instead."
+        );
+        let above = ApiError::out_of_range("temperature", 0.0, 2.0, &serde_json::json!(2.5));
+        assert_eq!(above.code, Some("decimal_above_max_value"));
+        assert_eq!(
+            above.message,
+            "Invalid 'temperature': decimal above maximum value. Expected a value <= 2, but got 2.5 instead."
+        );
+    }
+
+    #[test]
+    fn invalid_type_names_the_json_type_it_got() {
+        let got = |text: &str| {
+            let v: Value = serde_json::from_str(text).unwrap();
+            let m = ApiError::invalid_type("n", "an integer", &v).message;
+            m["Invalid type for 'n': expected an integer, but got ".len()..]
+                .trim_end_matches(" instead.")
+                .to_string()
+        };
+        for (text, kind) in [
+            ("null", "null"),
+            ("true", "a boolean"),
+            ("5", "an integer"),
+            ("-5", "an integer"),
+            // Past i64::MAX (9,223,372,036,854,775,807): a u64 only.
+            ("10000000000000000000", "an integer"),
+            // Past u64::MAX: serde reads a float; whole and at least 9.2e18, an integer literal.
+            ("100000000000000000000", "an integer"),
+            ("-1e19", "an integer"),
+            ("1.5", "a decimal"),
+            // Whole but small: written as a decimal.
+            ("2.0", "a decimal"),
+            ("\"x\"", "a string"),
+            ("[]", "an array"),
+            ("{}", "an object"),
+        ] {
+            assert_eq!(got(text), kind, "{text}");
+        }
+    }
+
+    #[test]
     fn invalid_value_lists_supported_values_like_openai() {
         let e =
             ApiError::invalid_value("messages[0].role", "bot", &["system", "user", "assistant"]);

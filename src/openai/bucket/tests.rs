@@ -202,3 +202,101 @@ fn headers_use_openai_formats() {
     assert_eq!(get("x-ratelimit-reset-requests"), "120ms");
     assert_eq!(get("x-ratelimit-reset-tokens"), "3s");
 }
+
+#[test]
+fn a_request_of_exactly_the_limit_fits_a_full_bucket() {
+    let now = Duration::ZERO;
+    let limits = Limits {
+        rpm: 1,
+        tpm: 30_000,
+        rpd: None,
+    };
+    let mut limiter = RateLimiter::new(limits, RejectedCost::Nothing, now);
+    assert_eq!(limiter.admit(now, 30_000), Ok(()));
+    // The bucket is now empty: 0 of 30,000 left.
+    assert_eq!(limiter.levels(now).remaining_tokens, 0);
+}
+
+#[test]
+fn too_large_is_said_before_any_other_limit() {
+    // rpm 1, used up by the first request: a second that is also over the TPM limit is
+    // "too large" (it never fits), not "wait for the RPM bucket".
+    let now = Duration::ZERO;
+    let limits = Limits {
+        rpm: 1,
+        tpm: 30_000,
+        rpd: None,
+    };
+    let mut limiter = RateLimiter::new(limits, RejectedCost::Nothing, now);
+    limiter.admit(now, 10).unwrap();
+    assert_eq!(
+        limiter.admit(now, 30_001),
+        Err(Rejection::TooLarge {
+            kind: LimitKind::TokensPerMinute,
+            limit: 30_000,
+            requested: 30_001,
+        })
+    );
+}
+
+#[test]
+fn a_forced_429_charges_what_the_policy_says_and_reads_the_token_bucket() {
+    // 100 RPM, 1,000 TPM, 400 tokens in use. A forced 429 reserving 300 tokens:
+    let now = Duration::ZERO;
+    let limits = Limits {
+        rpm: 100,
+        tpm: 1_000,
+        rpd: Some(50),
+    };
+    let charged = |policy| {
+        let mut limiter = RateLimiter::new(limits, policy, now);
+        limiter.admit(now, 400).unwrap();
+        limiter.charge_rejected(now, 300);
+        let l = limiter.levels(now);
+        (
+            l.remaining_requests,
+            l.remaining_tokens,
+            limiter.tokens_used(now),
+        )
+    };
+    // Nothing: 99 requests and 600 tokens left, 400 of 1,000 used.
+    assert_eq!(charged(RejectedCost::Nothing), (99, 600, (400, 1_000)));
+    // The request: 98 left; the tokens untouched.
+    assert_eq!(charged(RejectedCost::Request), (98, 600, (400, 1_000)));
+    // Request and tokens: 98 left, 600 - 300 = 300 tokens left, 700 used.
+    assert_eq!(
+        charged(RejectedCost::RequestAndTokens),
+        (98, 300, (700, 1_000))
+    );
+    // The daily bucket is charged with the minute one: after a request and a forced 429,
+    // 50 - 2 = 48 are left today, so 48 more are admitted at once and the next is refused by
+    // the daily bucket (the minute bucket still has 100 - 50 = 50).
+    let mut limiter = RateLimiter::new(limits, RejectedCost::Request, now);
+    limiter.admit(now, 0).unwrap();
+    limiter.charge_rejected(now, 0);
+    for _ in 0..48 {
+        limiter.admit(now, 0).unwrap();
+    }
+    assert_eq!(
+        limiter.admit(now, 0).unwrap_err().kind(),
+        LimitKind::RequestsPerDay
+    );
+}
+
+#[test]
+fn the_token_bucket_says_how_long_a_reservation_waits() {
+    // 1,000 TPM with 900 in use: 300 more fit once 200 have come back, 200 × 60 s / 1,000 =
+    // 12 s; 300 tokens refill in 300 × 60 s / 1,000 = 18 s; more than 1,000 never fit.
+    let now = Duration::ZERO;
+    let limits = Limits {
+        rpm: 100,
+        tpm: 1_000,
+        rpd: None,
+    };
+    let mut limiter = RateLimiter::new(limits, RejectedCost::Nothing, now);
+    limiter.admit(now, 900).unwrap();
+    assert_eq!(limiter.tokens_wait(now, 300), Some(Duration::from_secs(12)));
+    assert_eq!(limiter.tokens_wait(now, 100), Some(Duration::ZERO));
+    assert_eq!(limiter.tokens_wait(now, 1_001), None);
+    assert_eq!(limiter.tokens_refill_time(300), Duration::from_secs(18));
+}

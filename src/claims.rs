@@ -27,9 +27,16 @@ pub struct Claim {
 enum Kind {
     Latency,
     TokensPerPost,
+    TokensPerBatch,
     CostPerPost,
+    CostPerCall,
     CostPerBatch,
     MonthlyCost,
+    ModelSwitch,
+    NeedsTier,
+    TierLimit,
+    Service,
+    Planner,
 }
 
 /// A claim as written: one flat table, so TOML errors keep their line and unknown fields are
@@ -46,8 +53,12 @@ struct RawFile {
 #[serde(deny_unknown_fields)]
 struct RawClaim {
     id: String,
+    /// The note's own words, so a reader can find the claim there.
+    #[allow(dead_code)]
+    quote: Option<String>,
     statement: String,
     kind: Kind,
+    /// Refused with a hint: a claim names its load (`users`, `model`), not a scenario.
     scenario: Option<String>,
     min_s: Option<f64>,
     max_s: Option<f64>,
@@ -56,7 +67,15 @@ struct RawClaim {
     users: Option<u64>,
     value: Option<f64>,
     tolerance: Option<f64>,
+    at_most: Option<f64>,
     table: Option<Vec<(u64, u64, f64)>>,
+    call: Option<CallName>,
+    from: Option<String>,
+    to: Option<String>,
+    measure: Option<SwitchMeasure>,
+    posts_per_day: Option<u64>,
+    tier: Option<u8>,
+    tpm: Option<u64>,
 }
 
 impl RawClaim {
@@ -64,22 +83,83 @@ impl RawClaim {
         fn need<T>(v: Option<T>, field: &str) -> Result<T, String> {
             v.ok_or_else(|| format!("field `{field}` is required for this kind"))
         }
+        if self.scenario.is_some() {
+            return Err(
+                "field `scenario`: a claim names the load it is about, not a scenario: \
+                 `users` (a burst of that many users posting at once) and `model`"
+                    .into(),
+            );
+        }
+        let near = |value: Option<f64>, tolerance: Option<f64>| -> Result<Bound, String> {
+            Ok(Bound::Near {
+                value: need(value, "value")?,
+                tolerance: need(tolerance, "tolerance")?,
+            })
+        };
         let check = match self.kind {
             Kind::Latency => Check::Latency {
-                scenario: need(self.scenario, "scenario")?,
-                min_s: need(self.min_s, "min_s")?,
+                load: BurstOf {
+                    users: need(self.users, "users")?,
+                    model: need(self.model, "model")?,
+                },
+                min_s: self.min_s.unwrap_or(0.0),
                 max_s: need(self.max_s, "max_s")?,
                 percentile: self.percentile.unwrap_or(Pct::P95),
             },
             Kind::TokensPerPost => Check::TokensPerPost {
+                model: self.model,
+                value: need(self.value, "value")?,
+                tolerance: need(self.tolerance, "tolerance")?,
+            },
+            Kind::TokensPerBatch => Check::TokensPerBatch {
+                load: BurstOf {
+                    users: need(self.users, "users")?,
+                    model: need(self.model, "model")?,
+                },
                 value: need(self.value, "value")?,
                 tolerance: need(self.tolerance, "tolerance")?,
             },
             Kind::CostPerPost => Check::CostPerPost {
                 model: need(self.model, "model")?,
+                bound: match self.at_most {
+                    Some(at_most) if self.value.is_none() => Bound::AtMost(at_most),
+                    Some(_) => {
+                        return Err("give `value` and `tolerance`, or `at_most`, not both".into())
+                    }
+                    None => near(self.value, self.tolerance)?,
+                },
+            },
+            Kind::CostPerCall => Check::CostPerCall {
+                model: need(self.model, "model")?,
+                call: need(self.call, "call")?,
                 value: need(self.value, "value")?,
                 tolerance: need(self.tolerance, "tolerance")?,
             },
+            Kind::ModelSwitch => Check::ModelSwitch {
+                from: need(self.from, "from")?,
+                to: need(self.to, "to")?,
+                measure: match need(self.measure, "measure")? {
+                    SwitchMeasure::MonthlySavingUsd => Saving::MonthlyUsd {
+                        users: need(self.users, "users")?,
+                        posts_per_day: need(self.posts_per_day, "posts_per_day")?,
+                    },
+                    SwitchMeasure::SavingShare => Saving::Share,
+                    SwitchMeasure::CheaperTimes => Saving::Times,
+                },
+                value: need(self.value, "value")?,
+                tolerance: need(self.tolerance, "tolerance")?,
+            },
+            Kind::NeedsTier => Check::NeedsTier {
+                users: need(self.users, "users")?,
+                tier: need(self.tier, "tier")?,
+            },
+            Kind::TierLimit => Check::TierLimit {
+                model: need(self.model, "model")?,
+                tier: need(self.tier, "tier")?,
+                tpm: need(self.tpm, "tpm")?,
+            },
+            Kind::Service => Check::Elsewhere(Mode::Service),
+            Kind::Planner => Check::Elsewhere(Mode::Planner),
             Kind::CostPerBatch => Check::CostPerBatch {
                 model: need(self.model, "model")?,
                 users: need(self.users, "users")?,
@@ -131,20 +211,94 @@ impl Pct {
     }
 }
 
+/// The load a claim is about: a burst of `users` users posting at once on `model`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BurstOf {
+    pub users: u64,
+    pub model: String,
+}
+
+/// How a measured figure is compared with the claimed one.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Bound {
+    /// Within `tolerance` (a share) of `value`.
+    Near { value: f64, tolerance: f64 },
+    /// At most this (a ceiling a team sets itself).
+    AtMost(f64),
+}
+
+/// The two calls of a post, as claims name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallName {
+    ImagePrompt,
+    Caption,
+}
+
+impl CallName {
+    /// The call's key in result.json (`tokens.by_call`, `call_latency_ms`).
+    pub fn key(self) -> &'static str {
+        match self {
+            CallName::ImagePrompt => "image_prompt",
+            CallName::Caption => "caption",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum SwitchMeasure {
+    SavingShare,
+    CheaperTimes,
+    MonthlySavingUsd,
+}
+
+/// What a model switch saves, as the note states it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Saving {
+    /// 1 - new $/post ÷ old $/post ("90 % savings").
+    Share,
+    /// old $/post ÷ new $/post ("17x cheaper").
+    Times,
+    /// (old - new) $/post × users × posts a day × 30 ("$119.85/month").
+    MonthlyUsd { users: u64, posts_per_day: u64 },
+}
+
+/// What settles a claim a run against the stub cannot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// A run against the team's service (`--target URL --with-stub`).
+    Service,
+    /// `postload plan` (its caching and queue results, in plan.md).
+    Planner,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Check {
     Latency {
-        scenario: String,
+        load: BurstOf,
         min_s: f64,
         max_s: f64,
         percentile: Pct,
     },
     TokensPerPost {
+        /// Any model if `None`.
+        model: Option<String>,
+        value: f64,
+        tolerance: f64,
+    },
+    TokensPerBatch {
+        load: BurstOf,
         value: f64,
         tolerance: f64,
     },
     CostPerPost {
         model: String,
+        bound: Bound,
+    },
+    CostPerCall {
+        model: String,
+        call: CallName,
         value: f64,
         tolerance: f64,
     },
@@ -159,6 +313,26 @@ pub enum Check {
         tolerance: f64,
         table: Vec<(u64, u64, f64)>,
     },
+    ModelSwitch {
+        from: String,
+        to: String,
+        measure: Saving,
+        value: f64,
+        tolerance: f64,
+    },
+    /// A burst of `users` fails below `tier` and succeeds from it: one verdict per case.
+    NeedsTier {
+        users: u64,
+        tier: u8,
+    },
+    /// The tokens-per-minute limit of `model` at `tier`, against the tier set the run used.
+    TierLimit {
+        model: String,
+        tier: u8,
+        tpm: u64,
+    },
+    /// Settled by another mode; a run against the stub says which.
+    Elsewhere(Mode),
 }
 
 /// Parses a claims file; `file` names it in errors.
@@ -192,15 +366,15 @@ pub fn parse(file: &str, text: &str) -> Result<ClaimsFile, String> {
             Check::Latency { min_s, max_s, .. } if min_s > max_s => {
                 return bad("min_s must not exceed max_s")
             }
-            Check::TokensPerPost { tolerance, .. }
-            | Check::CostPerPost { tolerance, .. }
-            | Check::CostPerBatch { tolerance, .. }
-            | Check::MonthlyCost { tolerance, .. }
-                if !(0.0..1.0).contains(tolerance) =>
-            {
-                return bad("tolerance must be a share in [0, 1)")
-            }
             _ => {}
+        }
+        if claim
+            .check
+            .numbers()
+            .iter()
+            .any(|(field, v)| *field == "tolerance" && *v >= 1.0)
+        {
+            return bad("tolerance must be a share in [0, 1)");
         }
     }
     Ok(c)
@@ -213,13 +387,58 @@ impl Check {
     /// Every number of the claim, by field.
     fn numbers(&self) -> Vec<(&'static str, f64)> {
         match self {
-            Check::Latency { min_s, max_s, .. } => vec![("min_s", *min_s), ("max_s", *max_s)],
-            Check::TokensPerPost { value, tolerance }
-            | Check::CostPerPost {
+            Check::Latency {
+                load, min_s, max_s, ..
+            } => vec![
+                ("users", load.users as f64),
+                ("min_s", *min_s),
+                ("max_s", *max_s),
+            ],
+            Check::TokensPerPost {
                 value, tolerance, ..
+            }
+            | Check::CostPerCall {
+                value, tolerance, ..
+            }
+            | Check::CostPerPost {
+                bound: Bound::Near { value, tolerance },
+                ..
             } => {
                 vec![("value", *value), ("tolerance", *tolerance)]
             }
+            Check::CostPerPost {
+                bound: Bound::AtMost(v),
+                ..
+            } => vec![("at_most", *v)],
+            Check::TokensPerBatch {
+                load,
+                value,
+                tolerance,
+            } => vec![
+                ("users", load.users as f64),
+                ("value", *value),
+                ("tolerance", *tolerance),
+            ],
+            Check::ModelSwitch {
+                measure,
+                value,
+                tolerance,
+                ..
+            } => {
+                let mut v = vec![("value", *value), ("tolerance", *tolerance)];
+                if let Saving::MonthlyUsd {
+                    users,
+                    posts_per_day,
+                } = measure
+                {
+                    v.push(("users", *users as f64));
+                    v.push(("posts_per_day", *posts_per_day as f64));
+                }
+                v
+            }
+            Check::NeedsTier { users, .. } => vec![("users", *users as f64)],
+            Check::TierLimit { tpm, .. } => vec![("tpm", *tpm as f64)],
+            Check::Elsewhere(_) => vec![],
             Check::CostPerBatch {
                 users,
                 value,
@@ -244,12 +463,18 @@ impl Check {
         }
     }
 
-    fn model(&self) -> Option<&str> {
+    /// Every model the claim names.
+    fn models(&self) -> Vec<&str> {
         match self {
             Check::CostPerPost { model, .. }
+            | Check::CostPerCall { model, .. }
             | Check::CostPerBatch { model, .. }
-            | Check::MonthlyCost { model, .. } => Some(model),
-            Check::Latency { .. } | Check::TokensPerPost { .. } => None,
+            | Check::MonthlyCost { model, .. }
+            | Check::TierLimit { model, .. } => vec![model],
+            Check::Latency { load, .. } | Check::TokensPerBatch { load, .. } => vec![&load.model],
+            Check::TokensPerPost { model, .. } => model.iter().map(String::as_str).collect(),
+            Check::ModelSwitch { from, to, .. } => vec![from, to],
+            Check::NeedsTier { .. } | Check::Elsewhere(_) => vec![],
         }
     }
 }
@@ -259,7 +484,7 @@ impl ClaimsFile {
     /// would otherwise read as "not measured" for ever.
     pub fn check_models(&self, file: &str, prices: &PriceTable) -> Result<(), String> {
         for (i, claim) in self.claim.iter().enumerate() {
-            if let Some(model) = claim.check.model() {
+            for model in claim.check.models() {
                 if !prices.models.contains_key(model) {
                     return Err(format!(
                         "{file}: claim[{i}] ({}): field `model`: unknown model `{model}` (priced: {})",
@@ -280,7 +505,7 @@ mod tests {
     #[test]
     fn a_nan_or_infinite_number_in_a_claim_names_its_field() {
         let claim = |min: &str, max: &str| {
-            format!("[[claim]]\nid = \"x\"\nstatement = \"s\"\nkind = \"latency\"\nscenario = \"b\"\nmin_s = {min}\nmax_s = {max}\n")
+            format!("[[claim]]\nid = \"x\"\nstatement = \"s\"\nkind = \"latency\"\nusers = 50\nmodel = \"gpt-4o\"\nmin_s = {min}\nmax_s = {max}\n")
         };
         let e = parse("c.toml", &claim("nan", "5")).unwrap_err();
         assert!(e.contains("field `min_s`") && !e.contains("exceed"), "{e}");
@@ -297,7 +522,7 @@ mod tests {
     #[test]
     fn the_embedded_claims_parse() {
         let c = parse("scenarios/claims.toml", EMBEDDED_CLAIMS).unwrap();
-        assert_eq!(c.claim.len(), 9);
+        assert_eq!(c.claim.len(), 27);
         assert!(matches!(
             c.claim[0].check,
             Check::Latency {
@@ -309,7 +534,7 @@ mod tests {
 
     #[test]
     fn a_bad_claim_names_file_and_claim() {
-        let e = parse("c.toml", "[[claim]]\nid = \"x\"\nstatement = \"s\"\nkind = \"latency\"\nscenario = \"b\"\nmin_s = 5\nmax_s = 2\npercentile = \"p95\"\n").unwrap_err();
+        let e = parse("c.toml", "[[claim]]\nid = \"x\"\nstatement = \"s\"\nkind = \"latency\"\nusers = 50\nmodel = \"gpt-4o\"\nmin_s = 5\nmax_s = 2\npercentile = \"p95\"\n").unwrap_err();
         assert!(
             e.contains("c.toml") && e.contains("claim[0] (x)") && e.contains("min_s"),
             "{e}"

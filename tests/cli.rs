@@ -583,7 +583,7 @@ fn a_gate_that_selects_no_case_and_an_unwritable_junit_fail_before_any_load() {
 }
 
 #[test]
-fn quiet_prints_only_the_table_on_stdout() {
+fn quiet_prints_only_the_table_and_the_claims_on_stdout() {
     // Before: Goose's "N users launched." and a [WARN] line per failed request reached stdout.
     // 40 users at Tier 1 (30,000 TPM; a post reserves 950 + 1,400 tokens) get 429s, so Goose
     // has failures to warn about.
@@ -608,9 +608,17 @@ fn quiet_prints_only_the_table_on_stdout() {
     assert_eq!(out.status.code(), Some(0));
     let stdout = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.len(), 2, "the header and one case: {stdout}");
     assert!(lines[0].starts_with("scenario"), "{stdout}");
     assert!(lines[1].starts_with("burst-50"), "{stdout}");
+    // Then one line per verdict, indented: the embedded file's 27 claims, each judged once on
+    // this one case (no claim has two cases to judge here).
+    assert_eq!(lines[2], "claims:", "{stdout}");
+    assert_eq!(lines.len(), 3 + 27, "{stdout}");
+    assert!(lines[3..].iter().all(|l| l.starts_with("  ")), "{stdout}");
+    // The 50-user claim is not judged on 40 users, and says why.
+    assert!(stdout.contains(
+        "  2-5 s per post when 50 users post at once: not measured: no burst of 50 users on gpt-4o in this run: this run's burst-50 had 40 users on gpt-4o\n"
+    ), "{stdout}");
     assert!(String::from_utf8(out.stderr).unwrap().is_empty());
     // Goose's lines are in the run's log instead.
     let run = std::fs::read_dir(&reports)

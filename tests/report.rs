@@ -299,3 +299,177 @@ fn charts_are_real_images_with_labelled_axes() {
         cost.contains("gpt-4o-mini: $0.000") && cost.contains("projected from the measured tokens")
     );
 }
+
+/// The fixture's burst-50 Tier-2 case, its model and users changed: a run with `--users 20`,
+/// or a gpt-4o-mini case, as the claims see them.
+fn with_case(edit: impl Fn(&mut postload::report::CaseResult)) -> RunResult {
+    let mut r = fixture();
+    for c in &mut r.cases {
+        edit(c);
+    }
+    r
+}
+
+fn verdicts_of(claims_toml: &str, r: &RunResult) -> Vec<claims::ClaimVerdict> {
+    claims::evaluate(
+        &claims::parse("team.toml", claims_toml).unwrap(),
+        r,
+        &Catalog::embedded().prices,
+    )
+}
+
+#[test]
+fn a_latency_claim_is_judged_on_the_load_it_names_not_the_scenario_name() {
+    // Every burst-50 case ran 20 users (as `--users 20` does): the 50-user claim has no case.
+    let r = with_case(|c| {
+        if c.scenario == "burst-50" {
+            c.inputs.load = postload::scenario::Load::Burst { users: 20 };
+        }
+    });
+    let v = verdicts_of(claims::EMBEDDED_CLAIMS, &r);
+    let l50: Vec<_> = v.iter().filter(|v| v.id == "latency-50").collect();
+    assert_eq!(l50.len(), 1);
+    assert_eq!(l50[0].verdict, Judgement::NotMeasured);
+    assert!(
+        l50[0].evidence.contains("no burst of 50 users on gpt-4o")
+            && l50[0].evidence.contains("burst-50 had 20 users on gpt-4o"),
+        "{}",
+        l50[0].evidence
+    );
+    // The 100-user claim still finds its two tiers, by load.
+    assert_eq!(v.iter().filter(|v| v.id == "latency-100").count(), 2);
+    // A scenario renamed is still the same load.
+    let r = with_case(|c| c.scenario = format!("renamed-{}", c.scenario));
+    let v = verdicts_of(claims::EMBEDDED_CLAIMS, &r);
+    assert_eq!(v.iter().filter(|v| v.id == "latency-50").count(), 2);
+}
+
+#[test]
+fn a_claims_file_naming_a_scenario_is_refused_with_the_fields_to_use() {
+    let e = claims::parse(
+        "team.toml",
+        "[[claim]]\nid = \"x\"\nstatement = \"s\"\nkind = \"latency\"\nscenario = \"burst-50\"\nmax_s = 5\n",
+    )
+    .unwrap_err();
+    assert!(
+        e.contains("team.toml") && e.contains("`scenario`") && e.contains("`users`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_teams_own_latency_claim_and_cost_ceiling_need_no_code() {
+    // "p95 <= 3 s at 30 users on gpt-4o-mini" and "<= $0.006 per post": the fixture's Tier-2
+    // burst-50 becomes a 30-user gpt-4o-mini burst.
+    let r = with_case(|c| {
+        if c.scenario == "burst-50" && c.tier == 2 {
+            c.inputs.load = postload::scenario::Load::Burst { users: 30 };
+            c.inputs.model = "gpt-4o-mini".into();
+        }
+    });
+    let team = "[[claim]]\nid = \"p95-3s\"\nstatement = \"p95 <= 3 s at 30 users on mini\"\nkind = \"latency\"\nusers = 30\nmodel = \"gpt-4o-mini\"\nmax_s = 3\n\
+                [[claim]]\nid = \"ceiling\"\nstatement = \"<= $0.006 per post\"\nkind = \"cost_per_post\"\nmodel = \"gpt-4o\"\nat_most = 0.006\n";
+    let v = verdicts_of(team, &r);
+    let p95 = v.iter().find(|v| v.id == "p95-3s").unwrap();
+    assert_eq!(p95.case.as_deref(), Some("burst-50 tier 2"));
+    let case = r
+        .cases
+        .iter()
+        .find(|c| c.scenario == "burst-50" && c.tier == 2)
+        .unwrap();
+    let measured_p95_s = case.measured.post_latency_ms.ok.p95.unwrap() / 1000.0;
+    assert_eq!(
+        p95.verdict,
+        if measured_p95_s <= 3.0 && case.measured.posts.failed == 0 {
+            Judgement::Holds
+        } else {
+            Judgement::Fails
+        }
+    );
+    // gpt-4o's best case (burst-100 tier 2): 199,671 prompt and 33,025 completion tokens over
+    // 100 posts at $2.50 / $10 per million: (0.4991775 + 0.33025) / 100 = $0.00829 <= $0.006?
+    // No: the ceiling fails, and says by how much.
+    let ceiling = v.iter().find(|v| v.id == "ceiling").unwrap();
+    assert_eq!(ceiling.verdict, Judgement::Fails);
+    assert!(
+        ceiling.measured.starts_with("$0.00829"),
+        "{}",
+        ceiling.measured
+    );
+    assert!(ceiling
+        .cause
+        .as_deref()
+        .unwrap()
+        .contains("above the ceiling of $0.006"));
+}
+
+#[test]
+fn per_call_costs_batch_tokens_tiers_and_the_switch_by_hand() {
+    let v = verdicts_of(claims::EMBEDDED_CLAIMS, &fixture());
+    let of = |id: &str| {
+        v.iter()
+            .find(|v| v.id == id)
+            .unwrap_or_else(|| panic!("{id}"))
+    };
+    // burst-100 tier 2's image calls: 80,000 prompt + 14,797 completion tokens over 100 calls at
+    // $2.50 / $10 per million = (0.2 + 0.14797) / 100 = $0.0034797.
+    assert!(of("cost-image-prompt").measured.starts_with("$0.00348"));
+    assert_eq!(of("cost-image-prompt").verdict, Judgement::Holds);
+    // Its captions: 119,671 + 18,228: (0.2991775 + 0.18228) / 100 = $0.00481 (-4 % of $0.0050).
+    assert!(of("cost-caption").measured.starts_with("$0.00481 (-4 %)"));
+    // The 100-user burst's tokens: 199,671 + 33,025 = 232,696, within 10 % of 235,000.
+    assert!(of("tokens-batch-100").measured.starts_with("232696 tokens"));
+    // The note's Tier 1 of 10,000 TPM against openai-2025's 30,000: fails, +200 %.
+    assert_eq!(of("tier-1-limit").verdict, Judgement::Fails);
+    assert!(of("tier-1-limit")
+        .measured
+        .starts_with("30000 TPM (+200 %)"));
+    // "Requires Tier 2+": burst-100 at Tier 1 had failed posts (holds), at Tier 2 none (holds).
+    let needs: Vec<_> = v.iter().filter(|v| v.id == "needs-tier-2").collect();
+    assert_eq!(needs.len(), 2);
+    assert!(needs.iter().all(|v| v.verdict == Judgement::Holds));
+    // The switch needs both models: the fixture has only gpt-4o.
+    assert_eq!(of("switch-monthly").verdict, Judgement::NotMeasured);
+    // With burst-50 tier 2 as a gpt-4o-mini case, the saving is 1 - mini $/post ÷ gpt-4o $/post.
+    // The prices alone give 0.15 / 2.50 = 0.06 on prompts and 0.60 / 10 = 0.06 on completions:
+    // for the same tokens the mini costs 6 %, a saving of 94 %; the two cases' tokens a post
+    // (2,321.7 and 2,327.0) differ by 0.2 %, so the measured saving is 94 % to within 0.5 %.
+    let r = with_case(|c| {
+        if c.scenario == "burst-50" && c.tier == 2 {
+            c.inputs.model = "gpt-4o-mini".into();
+        }
+    });
+    let v = verdicts_of(claims::EMBEDDED_CLAIMS, &r);
+    let of = |id: &str| {
+        v.iter()
+            .find(|v| v.id == id)
+            .unwrap_or_else(|| panic!("{id}"))
+    };
+    let case = |s: &str| {
+        r.cases
+            .iter()
+            .find(|c| c.scenario == s && c.tier == 2)
+            .unwrap()
+    };
+    let per_post = |c: &postload::report::CaseResult, p_in: f64, p_out: f64| {
+        let t = c.measured.tokens.total;
+        (t.prompt as f64 * p_in + t.completion as f64 * p_out) / 1e6 / c.measured.posts.ok as f64
+    };
+    let old = per_post(case("burst-100"), 2.50, 10.0);
+    let new = per_post(case("burst-50"), 0.15, 0.60);
+    let share = 1.0 - new / old;
+    assert!((share - 0.94).abs() < 0.005, "{share}");
+    assert!(
+        of("switch-94-percent")
+            .measured
+            .starts_with(&format!("{:.1} % saving", share * 100.0)),
+        "{}",
+        of("switch-94-percent").measured
+    );
+    assert_eq!(of("switch-94-percent").verdict, Judgement::Holds);
+    // 100 users x 5 posts x 30 days x ($old - $new).
+    let saved = 100.0 * 5.0 * 30.0 * (old - new);
+    assert!(of("switch-monthly")
+        .measured
+        .starts_with(&format!("${saved:.2}/month")));
+}

@@ -12,6 +12,16 @@ use super::{hdr, FailureCause, Second};
 use crate::openai::catalog::Price;
 
 impl Measured {
+    /// Goodput: the share of all posts that succeeded within `bound` (SLO attainment), from the
+    /// successful posts' histogram; `None` without posts or without that histogram. A value in
+    /// the bound's HdrHistogram bucket counts as within it (3 significant figures: 5 ms at 5 s).
+    pub fn goodput(&self, bound: Duration) -> Option<f64> {
+        let total = self.posts.total;
+        let h = super::hlog::decode(self.histograms.get("post_ok")?).ok()?;
+        let within = h.count_between(0, bound.as_micros().min(u64::MAX as u128) as u64);
+        (total > 0).then(|| within as f64 / total as f64)
+    }
+
     /// Sets the token totals (measured from the responses, or attributed from the stub's counts)
     /// and derives the per-post figures and the cost from them. Unknown tokens have no per-post
     /// figures and no cost.

@@ -554,7 +554,8 @@ pub fn monthly_table(
     let per_post = |model: &str| {
         claims.claim.iter().find_map(|c| match &c.check {
             Check::CostPerPost {
-                model: m, value, ..
+                model: m,
+                bound: crate::claims::Bound::Near { value, .. },
             } if m == model => Some(*value),
             _ => None,
         })

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{CaseResult, RunResult};
 pub use crate::claims::{parse, Check, Claim, ClaimsFile, Pct, EMBEDDED_CLAIMS};
+use crate::claims::{Bound, BurstOf, CallName, Mode, Saving};
 use crate::metrics::cost::{cost_usd, monthly_usd};
 use crate::metrics::{FailureCause, TokenSource};
 use crate::openai::catalog::PriceTable;
@@ -82,34 +83,44 @@ fn projected<'a>(
     usd_per_ok_post(c, model, prices).map(|p| (c, p))
 }
 
-/// Judges every claim against `result`: one verdict per claim, or, for a latency claim, one per
-/// case of its scenario.
+/// Judges every claim against `result`: one verdict per claim, or, for a claim about a load or
+/// a tier, one per case that matches it.
 pub fn evaluate(claims: &ClaimsFile, result: &RunResult, prices: &PriceTable) -> Vec<ClaimVerdict> {
     let mut out = Vec::new();
     for claim in &claims.claim {
         match &claim.check {
             Check::Latency {
-                scenario,
+                load,
                 min_s,
                 max_s,
                 percentile,
-            } => out.extend(latency(
-                claim,
-                result,
-                scenario,
-                *min_s,
-                *max_s,
-                *percentile,
-            )),
-            Check::TokensPerPost { value, tolerance } => {
-                out.push(tokens_per_post(claim, result, *value, *tolerance))
-            }
-            Check::CostPerPost {
+            } => out.extend(latency(claim, result, load, *min_s, *max_s, *percentile)),
+            Check::TokensPerPost {
                 model,
                 value,
                 tolerance,
-            } => out.push(cost_per_post(
-                claim, result, prices, model, *value, *tolerance,
+            } => out.push(tokens_per_post(
+                claim,
+                result,
+                model.as_deref(),
+                *value,
+                *tolerance,
+            )),
+            Check::TokensPerBatch {
+                load,
+                value,
+                tolerance,
+            } => out.push(tokens_per_batch(claim, result, load, *value, *tolerance)),
+            Check::CostPerPost { model, bound } => {
+                out.push(cost_per_post(claim, result, prices, model, *bound))
+            }
+            Check::CostPerCall {
+                model,
+                call,
+                value,
+                tolerance,
+            } => out.push(cost_per_call(
+                claim, result, prices, model, *call, *value, *tolerance,
             )),
             Check::CostPerBatch {
                 model,
@@ -126,7 +137,47 @@ pub fn evaluate(claims: &ClaimsFile, result: &RunResult, prices: &PriceTable) ->
             } => out.push(monthly_cost(
                 claim, result, prices, model, *tolerance, table,
             )),
+            Check::ModelSwitch {
+                from,
+                to,
+                measure,
+                value,
+                tolerance,
+            } => out.push(model_switch(
+                claim, result, prices, from, to, *measure, *value, *tolerance,
+            )),
+            Check::NeedsTier { users, tier } => {
+                out.extend(needs_tier(claim, result, *users, *tier))
+            }
+            Check::TierLimit { model, tier, tpm } => {
+                out.extend(tier_limit(claim, result, model, *tier, *tpm))
+            }
+            Check::Elsewhere(mode) => out.push(elsewhere(claim, result, *mode)),
         }
+    }
+    out
+}
+
+/// The verdicts as the console prints them after the table: one line each, in words a reader
+/// can forward (the statement, the case, the verdict, the figure, and why it fails).
+pub fn console_lines(verdicts: &[ClaimVerdict]) -> String {
+    let mut out = String::from("claims:\n");
+    for v in verdicts {
+        let case = v
+            .case
+            .as_deref()
+            .map_or(String::new(), |c| format!(" ({c})"));
+        let line = match v.verdict {
+            Judgement::NotMeasured => format!("not measured: {}", v.evidence),
+            j => {
+                let cause = v
+                    .cause
+                    .as_deref()
+                    .map_or(String::new(), |c| format!(": {c}"));
+                format!("{}, {}{cause}", j.label(), v.measured)
+            }
+        };
+        out.push_str(&format!("  {}{case}: {line}\n", v.statement));
     }
     out
 }
@@ -171,25 +222,57 @@ fn holds_if(holds: bool) -> Judgement {
     }
 }
 
-/// A latency claim: judged on every case of its scenario.
+/// The cases that ran the load a claim is about: bursts of `load.users` users on `load.model`,
+/// whatever their scenarios are called, at any tier.
+fn cases_of<'a>(result: &'a RunResult, load: &BurstOf) -> Vec<&'a CaseResult> {
+    result
+        .cases
+        .iter()
+        .filter(|c| is_burst_of(c, load.users) && c.inputs.model == load.model)
+        .collect()
+}
+
+fn is_burst_of(c: &CaseResult, users: u64) -> bool {
+    matches!(c.inputs.load, crate::scenario::Load::Burst { users: u } if u as u64 == users)
+}
+
+/// Why no case matched a load: what the run's bursts were instead.
+fn load_missing(result: &RunResult, load: &BurstOf) -> String {
+    let mut had: Vec<String> = result
+        .cases
+        .iter()
+        .filter_map(|c| match c.inputs.load {
+            crate::scenario::Load::Burst { users } => Some(format!(
+                "{} had {users} users on {}",
+                c.scenario, c.inputs.model
+            )),
+            _ => None,
+        })
+        .collect();
+    had.dedup();
+    let instead = if had.is_empty() {
+        "it ran no burst".to_string()
+    } else {
+        format!("this run's {}", had.join(", "))
+    };
+    format!(
+        "no burst of {} users on {} in this run: {instead}",
+        load.users, load.model
+    )
+}
+
+/// A latency claim: judged on every case of its load, one verdict per tier.
 fn latency(
     claim: &Claim,
     result: &RunResult,
-    scenario: &str,
+    load: &BurstOf,
     min_s: f64,
     max_s: f64,
     percentile: Pct,
 ) -> Vec<ClaimVerdict> {
-    let cases: Vec<_> = result
-        .cases
-        .iter()
-        .filter(|c| c.scenario == scenario)
-        .collect();
+    let cases = cases_of(result, load);
     if cases.is_empty() {
-        return vec![not_measured(
-            claim,
-            format!("no `{scenario}` case in this run"),
-        )];
+        return vec![not_measured(claim, load_missing(result, load))];
     }
     cases
         .into_iter()
@@ -197,10 +280,22 @@ fn latency(
         .collect()
 }
 
-/// Tokens per successful post, on the run's best case.
-fn tokens_per_post(claim: &Claim, result: &RunResult, value: f64, tolerance: f64) -> ClaimVerdict {
-    let Some(c) = best_case(result, None) else {
-        return not_measured(claim, "no successful post".into());
+/// Tokens per successful post, on the run's best case (of `model`, if the claim names one).
+fn tokens_per_post(
+    claim: &Claim,
+    result: &RunResult,
+    model: Option<&str>,
+    value: f64,
+    tolerance: f64,
+) -> ClaimVerdict {
+    let Some(c) = best_case(result, model) else {
+        return not_measured(
+            claim,
+            match model {
+                Some(m) => format!("no successful post on {m} in this run"),
+                None => "no successful post".into(),
+            },
+        );
     };
     if c.measured.tokens.source == TokenSource::Unknown {
         return no_usage(claim, c);
@@ -234,20 +329,28 @@ fn cost_per_post(
     result: &RunResult,
     prices: &PriceTable,
     model: &str,
-    value: f64,
-    tolerance: f64,
+    bound: Bound,
 ) -> ClaimVerdict {
+    let value = match bound {
+        Bound::Near { value, .. } | Bound::AtMost(value) => value,
+    };
     match best_case(result, Some(model)) {
         Some(c) if c.measured.tokens.source == TokenSource::Unknown => no_usage(claim, c),
         Some(c) => {
             let m = usd_per_ok_post(c, model, prices).unwrap_or(0.0);
-            let holds = within(m, value, tolerance);
+            let (holds, cause) = match bound {
+                Bound::Near { tolerance, .. } => (within(m, value, tolerance), None),
+                Bound::AtMost(_) => (
+                    m <= value,
+                    (m > value).then(|| format!("${m:.5} a post is above the ceiling of ${value}")),
+                ),
+            };
             verdict(
                 claim,
                 Some(c),
                 format!("${m:.5} ({})", pct(m, value)),
                 holds_if(holds),
-                None,
+                cause,
                 format!("measured tokens at {model} prices ({})", prices.version),
             )
         }
@@ -362,6 +465,258 @@ fn monthly_cost(
             not_measured(claim, format!("no {model} case in this run{projection}"))
         }
     }
+}
+
+/// The tokens of a burst of `users` on `model`: every call's tokens; it holds only if every
+/// post succeeded (a failed post's tokens are not a post's).
+fn tokens_per_batch(
+    claim: &Claim,
+    result: &RunResult,
+    load: &BurstOf,
+    value: f64,
+    tolerance: f64,
+) -> ClaimVerdict {
+    let case = cases_of(result, load)
+        .into_iter()
+        .max_by_key(|c| (c.measured.posts.failed == 0, c.measured.posts.ok));
+    let Some(c) = case else {
+        return not_measured(claim, load_missing(result, load));
+    };
+    if c.interrupted {
+        return cut_short(claim, c);
+    }
+    if c.measured.tokens.source == TokenSource::Unknown {
+        return no_usage(claim, c);
+    }
+    let m = c.measured.tokens.total.total() as f64;
+    let holds = within(m, value, tolerance) && c.measured.posts.failed == 0;
+    verdict(
+        claim,
+        Some(c),
+        format!(
+            "{m:.0} tokens ({}), {} of {} posts ok",
+            pct(m, value),
+            c.measured.posts.ok,
+            c.measured.posts.total
+        ),
+        holds_if(holds),
+        (c.measured.posts.failed > 0).then(|| failure_cause(c)),
+        "prompt + completion tokens of every call of the burst".into(),
+    )
+}
+
+/// $ per successful call of one kind (image prompt or caption) on `model`.
+#[allow(clippy::too_many_arguments)]
+fn cost_per_call(
+    claim: &Claim,
+    result: &RunResult,
+    prices: &PriceTable,
+    model: &str,
+    call: CallName,
+    value: f64,
+    tolerance: f64,
+) -> ClaimVerdict {
+    let Some(c) = best_case(result, Some(model)) else {
+        return not_measured(claim, format!("no {model} case in this run"));
+    };
+    if c.measured.tokens.source == TokenSource::Unknown {
+        return no_usage(claim, c);
+    }
+    // Failed calls are in the call count but carry no tokens: only a case without failures
+    // divides the call's tokens by its calls.
+    if c.measured.posts.failed > 0 {
+        return not_measured(
+            claim,
+            format!(
+                "every {model} case had failed posts (best: {})",
+                case_name(c)
+            ),
+        );
+    }
+    let key = call.key();
+    let calls = c.measured.call_latency_ms.get(key).map_or(0, |p| p.count);
+    let (Some(tokens), Some(price), true) = (
+        c.measured.tokens.by_call.get(key),
+        prices.models.get(model),
+        calls > 0,
+    ) else {
+        return not_measured(
+            claim,
+            format!("no successful {key} call in {}", case_name(c)),
+        );
+    };
+    let m = cost_usd(price, *tokens) / calls as f64;
+    verdict(
+        claim,
+        Some(c),
+        format!("${m:.5} ({})", pct(m, value)),
+        holds_if(within(m, value, tolerance)),
+        None,
+        format!(
+            "{} prompt + {} completion tokens over {calls} {key} calls at {model} prices ({})",
+            tokens.prompt, tokens.completion, prices.version
+        ),
+    )
+}
+
+/// What switching `from` one model `to` another saves, from each model's measured $/post.
+#[allow(clippy::too_many_arguments)]
+fn model_switch(
+    claim: &Claim,
+    result: &RunResult,
+    prices: &PriceTable,
+    from: &str,
+    to: &str,
+    measure: Saving,
+    value: f64,
+    tolerance: f64,
+) -> ClaimVerdict {
+    let per_post = |model: &str| {
+        best_case(result, Some(model))
+            .and_then(|c| usd_per_ok_post(c, model, prices).map(|p| (c, p)))
+    };
+    let (Some((_, old)), Some((new_case, new))) = (per_post(from), per_post(to)) else {
+        return not_measured(
+            claim,
+            format!("needs a run with successful posts on both {from} and {to}"),
+        );
+    };
+    let (m, measured) = match measure {
+        Saving::Share => {
+            let m = 1.0 - new / old;
+            (m, format!("{:.1} % saving ({})", m * 100.0, pct(m, value)))
+        }
+        Saving::Times => {
+            let m = old / new;
+            (m, format!("{m:.1}x cheaper ({})", pct(m, value)))
+        }
+        Saving::MonthlyUsd {
+            users,
+            posts_per_day,
+        } => {
+            let (u, d) = (users as f64, posts_per_day as f64);
+            let m = monthly_usd(u, d, old) - monthly_usd(u, d, new);
+            (m, format!("${m:.2}/month saved ({})", pct(m, value)))
+        }
+    };
+    verdict(
+        claim,
+        Some(new_case),
+        measured,
+        holds_if(within(m, value, tolerance)),
+        None,
+        format!("measured $/post: {from} ${old:.5}, {to} ${new:.5}"),
+    )
+}
+
+/// "A burst of `users` needs Tier `tier`": at a lower tier the claim holds if posts failed, from
+/// that tier on if none did. One verdict per case of such a burst (every model).
+fn needs_tier(claim: &Claim, result: &RunResult, users: u64, tier: u8) -> Vec<ClaimVerdict> {
+    let cases: Vec<&CaseResult> = result
+        .cases
+        .iter()
+        .filter(|c| is_burst_of(c, users))
+        .collect();
+    if cases.is_empty() {
+        return vec![not_measured(
+            claim,
+            format!("no burst of {users} users in this run"),
+        )];
+    }
+    cases
+        .into_iter()
+        .map(|c| {
+            if c.interrupted {
+                return cut_short(claim, c);
+            }
+            let p = &c.measured.posts;
+            let below = c.tier < tier;
+            let holds = if below { p.failed > 0 } else { p.failed == 0 };
+            let cause = match (holds, below) {
+                (true, _) => None,
+                (false, true) => Some(format!(
+                    "every post succeeded at Tier {} on {}: that tier suffices",
+                    c.tier, c.inputs.model
+                )),
+                (false, false) => Some(failure_cause(c)),
+            };
+            verdict(
+                claim,
+                Some(c),
+                format!(
+                    "{} of {} posts ok at Tier {} on {}",
+                    p.ok, p.total, c.tier, c.inputs.model
+                ),
+                holds_if(holds),
+                cause,
+                format!(
+                    "{} ({} TPM): the claim expects {} here",
+                    c.inputs.tier_set,
+                    c.inputs.limits.tpm,
+                    if below {
+                        "failed posts"
+                    } else {
+                        "every post to succeed"
+                    }
+                ),
+            )
+        })
+        .collect()
+}
+
+/// A tier's tokens-per-minute limit, against the tier set each case of that tier ran with.
+fn tier_limit(
+    claim: &Claim,
+    result: &RunResult,
+    model: &str,
+    tier: u8,
+    tpm: u64,
+) -> Vec<ClaimVerdict> {
+    let mut seen: Vec<&str> = Vec::new();
+    let mut out = Vec::new();
+    for c in result
+        .cases
+        .iter()
+        .filter(|c| c.tier == tier && c.inputs.model == model)
+    {
+        if seen.contains(&c.inputs.tier_set.as_str()) {
+            continue;
+        }
+        seen.push(&c.inputs.tier_set);
+        let actual = c.inputs.limits.tpm;
+        out.push(verdict(
+            claim,
+            Some(c),
+            format!("{actual} TPM ({})", pct(actual as f64, tpm as f64)),
+            holds_if(actual == tpm),
+            None,
+            format!(
+                "tier set `{}`, Tier {tier}, {model}: {actual} tokens and {} requests a minute",
+                c.inputs.tier_set, c.inputs.limits.rpm
+            ),
+        ));
+    }
+    if out.is_empty() {
+        out.push(not_measured(
+            claim,
+            format!("no Tier {tier} case on {model} in this run (`postload plan` reads every tier of the set)"),
+        ));
+    }
+    out
+}
+
+/// A claim another mode settles: which one, and how.
+fn elsewhere(claim: &Claim, result: &RunResult, mode: Mode) -> ClaimVerdict {
+    let how = match mode {
+        Mode::Service if result.cases.iter().any(|c| c.inputs.service.is_some()) => {
+            "not judged automatically: compare the service's post latency with its OpenAI calls in the Service section"
+        }
+        Mode::Service => {
+            "needs service mode: `postload run --target URL --with-stub` times the service beside its OpenAI calls"
+        }
+        Mode::Planner => "settled by `postload plan`: its caching and queue results (plan.md)",
+    };
+    not_measured(claim, how.into())
 }
 
 /// A claim about a whole case (its latency, its batch cost) on a case a signal cut short: its
@@ -531,5 +886,50 @@ fn latency_evidence(c: &CaseResult) -> String {
             m.calls.http_429,
             m.calls.retries
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn console_lines_say_verdict_figure_and_cause() {
+        let v =
+            |statement: &str, case: Option<&str>, verdict, measured: &str, cause: Option<&str>| {
+                ClaimVerdict {
+                    id: "x".into(),
+                    statement: statement.into(),
+                    case: case.map(Into::into),
+                    measured: measured.into(),
+                    verdict,
+                    cause: cause.map(Into::into),
+                    evidence: "needs service mode".into(),
+                }
+            };
+        let text = console_lines(&[
+            v(
+                "2-5 s at 100 users",
+                Some("burst-100 tier 2"),
+                Judgement::Fails,
+                "p50 4.10 s, p95 8.10 s, 100 of 100 posts ok",
+                Some("model latency: no 429s"),
+            ),
+            v(
+                "$0.0085 a post",
+                Some("burst-100 tier 2"),
+                Judgement::Holds,
+                "$0.00829 (-2 %)",
+                None,
+            ),
+            v("Mem0 is fast", None, Judgement::NotMeasured, "-", None),
+        ]);
+        assert_eq!(
+            text,
+            "claims:\n\
+             \x20 2-5 s at 100 users (burst-100 tier 2): fails, p50 4.10 s, p95 8.10 s, 100 of 100 posts ok: model latency: no 429s\n\
+             \x20 $0.0085 a post (burst-100 tier 2): holds, $0.00829 (-2 %)\n\
+             \x20 Mem0 is fast: not measured: needs service mode\n"
+        );
     }
 }

@@ -82,9 +82,11 @@ pub async fn execute(cfg: RunConfig) -> anyhow::Result<RunResult> {
     // A signal after the last case still marks the run: the exit code says it was stopped.
     result.interrupted |= cfg.stop.load(Ordering::SeqCst);
     writer.write(&result)?;
-    // The table is the one thing on standard output, even with --quiet.
+    // The table and the claims' verdicts are what standard output shows, even with --quiet.
     if cfg.print_table {
         out!("{}", summary::table(&result));
+        let verdicts = crate::report::claims::evaluate(&cfg.claims, &result, &cfg.catalog.prices);
+        out!("{}", crate::report::claims::console_lines(&verdicts));
     }
     if !cfg.quiet {
         outln!(

@@ -18,14 +18,18 @@ use crate::metrics::budget::worst_case_usd;
 use crate::openai::catalog::{Catalog, Price};
 use crate::openai::retry::RetryPolicy;
 
-pub const EMBEDDED: [(&str, &str); 3] = [
+pub const EMBEDDED: [(&str, &str); 4] = [
     ("burst-50", include_str!("../../scenarios/burst-50.toml")),
     ("burst-100", include_str!("../../scenarios/burst-100.toml")),
+    (
+        "burst-100-mini",
+        include_str!("../../scenarios/burst-100-mini.toml"),
+    ),
     ("sustained", include_str!("../../scenarios/sustained.toml")),
 ];
 
 /// The scenarios `postload run` runs when none is named.
-pub const DEFAULT_SCENARIOS: [&str; 2] = ["burst-50", "burst-100"];
+pub const DEFAULT_SCENARIOS: [&str; 3] = ["burst-50", "burst-100", "burst-100-mini"];
 
 /// A scenario could not be used. The message names the file and the line or field.
 #[derive(Debug, thiserror::Error)]

@@ -129,13 +129,13 @@ impl RawClaim {
                     None => near(self.value, self.tolerance)?,
                 },
             },
-            Kind::CostPerCall => Check::CostPerCall {
+            Kind::CostPerCall => Check::CostPerCall(CallCost {
                 model: need(self.model, "model")?,
                 call: need(self.call, "call")?,
                 value: need(self.value, "value")?,
                 tolerance: need(self.tolerance, "tolerance")?,
-            },
-            Kind::ModelSwitch => Check::ModelSwitch {
+            }),
+            Kind::ModelSwitch => Check::ModelSwitch(Switch {
                 from: need(self.from, "from")?,
                 to: need(self.to, "to")?,
                 measure: match need(self.measure, "measure")? {
@@ -148,7 +148,7 @@ impl RawClaim {
                 },
                 value: need(self.value, "value")?,
                 tolerance: need(self.tolerance, "tolerance")?,
-            },
+            }),
             Kind::NeedsTier => Check::NeedsTier {
                 users: need(self.users, "users")?,
                 tier: need(self.tier, "tier")?,
@@ -273,6 +273,25 @@ pub enum Mode {
     Planner,
 }
 
+/// $ per successful call of one kind on `model`, within `tolerance` of `value`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallCost {
+    pub model: String,
+    pub call: CallName,
+    pub value: f64,
+    pub tolerance: f64,
+}
+
+/// What switching `from` one model `to` another saves, within `tolerance` of `value`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Switch {
+    pub from: String,
+    pub to: String,
+    pub measure: Saving,
+    pub value: f64,
+    pub tolerance: f64,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Check {
     Latency {
@@ -296,12 +315,7 @@ pub enum Check {
         model: String,
         bound: Bound,
     },
-    CostPerCall {
-        model: String,
-        call: CallName,
-        value: f64,
-        tolerance: f64,
-    },
+    CostPerCall(CallCost),
     CostPerBatch {
         model: String,
         users: u64,
@@ -313,13 +327,7 @@ pub enum Check {
         tolerance: f64,
         table: Vec<(u64, u64, f64)>,
     },
-    ModelSwitch {
-        from: String,
-        to: String,
-        measure: Saving,
-        value: f64,
-        tolerance: f64,
-    },
+    ModelSwitch(Switch),
     /// A burst of `users` fails below `tier` and succeeds from it: one verdict per case.
     NeedsTier {
         users: u64,
@@ -397,9 +405,9 @@ impl Check {
             Check::TokensPerPost {
                 value, tolerance, ..
             }
-            | Check::CostPerCall {
+            | Check::CostPerCall(CallCost {
                 value, tolerance, ..
-            }
+            })
             | Check::CostPerPost {
                 bound: Bound::Near { value, tolerance },
                 ..
@@ -419,12 +427,12 @@ impl Check {
                 ("value", *value),
                 ("tolerance", *tolerance),
             ],
-            Check::ModelSwitch {
+            Check::ModelSwitch(Switch {
                 measure,
                 value,
                 tolerance,
                 ..
-            } => {
+            }) => {
                 let mut v = vec![("value", *value), ("tolerance", *tolerance)];
                 if let Saving::MonthlyUsd {
                     users,
@@ -467,13 +475,13 @@ impl Check {
     fn models(&self) -> Vec<&str> {
         match self {
             Check::CostPerPost { model, .. }
-            | Check::CostPerCall { model, .. }
+            | Check::CostPerCall(CallCost { model, .. })
             | Check::CostPerBatch { model, .. }
             | Check::MonthlyCost { model, .. }
             | Check::TierLimit { model, .. } => vec![model],
             Check::Latency { load, .. } | Check::TokensPerBatch { load, .. } => vec![&load.model],
             Check::TokensPerPost { model, .. } => model.iter().map(String::as_str).collect(),
-            Check::ModelSwitch { from, to, .. } => vec![from, to],
+            Check::ModelSwitch(Switch { from, to, .. }) => vec![from, to],
             Check::NeedsTier { .. } | Check::Elsewhere(_) => vec![],
         }
     }

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{CaseResult, RunResult};
 pub use crate::claims::{parse, Check, Claim, ClaimsFile, Pct, EMBEDDED_CLAIMS};
-use crate::claims::{Bound, BurstOf, CallName, Mode, Saving};
+use crate::claims::{Bound, BurstOf, CallCost, Mode, Saving, Switch};
 use crate::metrics::cost::{cost_usd, monthly_usd};
 use crate::metrics::{FailureCause, TokenSource};
 use crate::openai::catalog::PriceTable;
@@ -114,14 +114,7 @@ pub fn evaluate(claims: &ClaimsFile, result: &RunResult, prices: &PriceTable) ->
             Check::CostPerPost { model, bound } => {
                 out.push(cost_per_post(claim, result, prices, model, *bound))
             }
-            Check::CostPerCall {
-                model,
-                call,
-                value,
-                tolerance,
-            } => out.push(cost_per_call(
-                claim, result, prices, model, *call, *value, *tolerance,
-            )),
+            Check::CostPerCall(check) => out.push(cost_per_call(claim, result, prices, check)),
             Check::CostPerBatch {
                 model,
                 users,
@@ -137,15 +130,7 @@ pub fn evaluate(claims: &ClaimsFile, result: &RunResult, prices: &PriceTable) ->
             } => out.push(monthly_cost(
                 claim, result, prices, model, *tolerance, table,
             )),
-            Check::ModelSwitch {
-                from,
-                to,
-                measure,
-                value,
-                tolerance,
-            } => out.push(model_switch(
-                claim, result, prices, from, to, *measure, *value, *tolerance,
-            )),
+            Check::ModelSwitch(check) => out.push(model_switch(claim, result, prices, check)),
             Check::NeedsTier { users, tier } => {
                 out.extend(needs_tier(claim, result, *users, *tier))
             }
@@ -506,16 +491,19 @@ fn tokens_per_batch(
 }
 
 /// $ per successful call of one kind (image prompt or caption) on `model`.
-#[allow(clippy::too_many_arguments)]
 fn cost_per_call(
     claim: &Claim,
     result: &RunResult,
     prices: &PriceTable,
-    model: &str,
-    call: CallName,
-    value: f64,
-    tolerance: f64,
+    check: &CallCost,
 ) -> ClaimVerdict {
+    let CallCost {
+        model,
+        call,
+        value,
+        tolerance,
+    } = check;
+    let (model, value, tolerance) = (model.as_str(), *value, *tolerance);
     let Some(c) = best_case(result, Some(model)) else {
         return not_measured(claim, format!("no {model} case in this run"));
     };
@@ -560,17 +548,20 @@ fn cost_per_call(
 }
 
 /// What switching `from` one model `to` another saves, from each model's measured $/post.
-#[allow(clippy::too_many_arguments)]
 fn model_switch(
     claim: &Claim,
     result: &RunResult,
     prices: &PriceTable,
-    from: &str,
-    to: &str,
-    measure: Saving,
-    value: f64,
-    tolerance: f64,
+    check: &Switch,
 ) -> ClaimVerdict {
+    let Switch {
+        from,
+        to,
+        measure,
+        value,
+        tolerance,
+    } = check;
+    let (value, tolerance) = (*value, *tolerance);
     let per_post = |model: &str| {
         best_case(result, Some(model))
             .and_then(|c| usd_per_ok_post(c, model, prices).map(|p| (c, p)))
@@ -581,7 +572,7 @@ fn model_switch(
             format!("needs a run with successful posts on both {from} and {to}"),
         );
     };
-    let (m, measured) = match measure {
+    let (m, measured) = match *measure {
         Saving::Share => {
             let m = 1.0 - new / old;
             (m, format!("{:.1} % saving ({})", m * 100.0, pct(m, value)))

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::post::{CaseContext, CaseSetup, SendTimes, SpendGuard, Start, Work};
+use super::progress::LiveLine;
 use super::{attack, OpenAiTarget, RunBudget, RunConfig, RunScenario};
 use crate::metrics::{Measured, Recorder, TokenSource};
 use crate::openai::bucket::Limits;
@@ -28,6 +29,8 @@ pub(super) struct CaseRun<'a> {
     /// Service mode's stub alongside.
     pub alongside: Option<&'a StubHandle>,
     pub budget: Option<&'a RunBudget>,
+    /// Draw each case's live progress line on standard error ([`super::progress::shown`]).
+    pub progress: bool,
 }
 
 impl CaseRun<'_> {
@@ -169,8 +172,13 @@ impl CaseRun<'_> {
             time_scale: cfg.time_scale,
         };
         let started = Instant::now();
+        let line = self
+            .progress
+            .then(|| LiveLine::start(ctx.tally(), arrival_window(scenario, cfg.time_scale)));
         attack::run(attack::build(&spec, self.dir, &ctx)?, cfg).await?;
         let duration = started.elapsed();
+        // Cleared before the case's summary line.
+        drop(line);
         // The killswitch is Ctrl-C's, unless the spend guard tripped it.
         let budget_tripped = ctx.budget_tripped();
         let interrupted = cfg.stop.load(Ordering::SeqCst)
@@ -289,6 +297,16 @@ fn start_of(scenario: &Scenario) -> (Start, usize) {
                     .unwrap_or((users as u32 * 4).min(crate::limits::MAX_USERS))
                     .max(1) as usize,
             )
+        }
+    }
+}
+
+/// The wall-clock time a sustained load's arrivals take (a burst's end is not known beforehand).
+fn arrival_window(scenario: &Scenario, time_scale: f64) -> Option<Duration> {
+    match scenario.load {
+        Load::Burst { .. } => None,
+        Load::Sustained { duration_s, .. } => {
+            Duration::try_from_secs_f64(duration_s / time_scale).ok()
         }
     }
 }

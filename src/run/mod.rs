@@ -10,10 +10,12 @@ mod attack;
 mod case;
 pub mod console;
 pub mod post;
+mod progress;
 mod setup;
 
 pub use self::setup::{Endpoint, OpenAiTarget, RunConfig, RunScenario, ServiceMode};
 
+use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -76,6 +78,7 @@ pub async fn execute(cfg: RunConfig) -> anyhow::Result<RunResult> {
         dir: &dir,
         alongside: alongside.as_ref(),
         budget: budget.as_ref(),
+        progress: progress::shown(cfg.quiet, std::io::stderr().is_terminal()),
     };
     run.all(&writer, &mut result).await?;
     result.finished_at = Some(now_rfc3339());

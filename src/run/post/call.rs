@@ -66,6 +66,7 @@ impl CaseContext {
             draws.attempts += 1;
             let stream = post_stream(draws.post, draws.attempts);
             let (status, outcome) = self.attempt(user, kind, body.clone(), stream, size.1).await;
+            self.tally.answered(status);
             self.settle(reservation, |price| billed(price, size, status, &outcome));
             record.attempts.push(Attempt {
                 sent,

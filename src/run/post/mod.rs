@@ -26,6 +26,7 @@ use crate::clock::TimeScale;
 use crate::limits::MAX_BODY_BYTES;
 use crate::metrics::{CallKind, PostRecord, Recorder};
 use crate::openai::retry::RetryPolicy;
+use crate::run::progress::Tally;
 use crate::scenario::prompts::{PostRequests, OWN_IMAGE_PROMPTS, OWN_IMAGE_PROMPT_TOKENS};
 use crate::scenario::target::ServiceTarget;
 use crate::scenario::Prompts;
@@ -102,6 +103,8 @@ pub struct CaseContext {
     guard: Option<Arc<SpendGuard>>,
     client: Option<reqwest::Client>,
     time_scale: TimeScale,
+    /// The counts the case's progress line reads.
+    tally: Arc<Tally>,
 }
 
 impl std::fmt::Debug for CaseContext {
@@ -139,7 +142,13 @@ impl CaseContext {
             guard: setup.guard,
             client: setup.client,
             time_scale: TimeScale::new(setup.time_scale),
+            tally: Arc::default(),
         }
+    }
+
+    /// The counts the case's progress line reads.
+    pub(crate) fn tally(&self) -> Arc<Tally> {
+        Arc::clone(&self.tally)
     }
 
     /// The spend guard refused a call (the run must stop).
@@ -210,7 +219,8 @@ impl CaseContext {
         if !released {
             return;
         }
-        self.origin.get_or_init(Instant::now);
+        self.tally
+            .mark_released(*self.origin.get_or_init(Instant::now));
         match &self.start {
             Start::Burst => {
                 let i = self.next_post.fetch_add(1, Ordering::Relaxed);
@@ -234,6 +244,7 @@ impl CaseContext {
     }
 
     fn record(&self, post: &PostRecord) {
+        self.tally.finished(post.failure.is_none());
         self.recorder
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -241,6 +252,7 @@ impl CaseContext {
     }
 
     async fn post(&self, user: &mut GooseUser, i: u64, intended: Duration) -> PostRecord {
+        self.tally.sent();
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
         rng.set_stream(i);
         let post = NewPost {

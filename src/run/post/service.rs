@@ -46,6 +46,7 @@ impl CaseContext {
         let request = self.service_request(user, target, body);
         let sent = self.now();
         let (status, result) = send(user, request, target).await;
+        self.tally.answered(status);
         call.attempts.push(Attempt {
             sent,
             status,

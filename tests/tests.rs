@@ -5,6 +5,7 @@ mod cli;
 mod common;
 mod gates;
 mod plan;
+mod progress;
 mod props;
 mod report;
 mod run;

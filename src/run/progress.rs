@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// How long a case runs before its line appears.
-pub(crate) const SHOW_AFTER: Duration = Duration::from_secs(3);
+const SHOW_AFTER: Duration = Duration::from_secs(3);
 
 /// How often the line is redrawn.
 const REDRAW: Duration = Duration::from_millis(250);
@@ -25,7 +25,7 @@ pub(crate) fn shown(quiet: bool, stderr_is_terminal: bool) -> bool {
 
 /// A case's running counts, as the posts see them happen.
 #[derive(Debug, Default)]
-pub struct Tally {
+pub(crate) struct Tally {
     sent: AtomicU64,
     ok: AtomicU64,
     failed: AtomicU64,

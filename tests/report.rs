@@ -473,3 +473,23 @@ fn per_call_costs_batch_tokens_tiers_and_the_switch_by_hand() {
         .measured
         .starts_with(&format!("${saved:.2}/month")));
 }
+
+#[test]
+fn the_console_table_widens_its_scenario_column_for_long_names() {
+    // Before: "burst-100-mini" (14 characters) overflowed the 12-wide column and pushed its row
+    // two characters right of the header. Every row's tier must end where "tier" ends.
+    let r = with_case(|c| {
+        if c.scenario == "burst-100" {
+            c.scenario = "burst-100-mini".into();
+        }
+    });
+    let table = postload::report::summary::table(&r);
+    let header = table.lines().next().unwrap();
+    let tier_end = header.find("tier").unwrap() + "tier".len();
+    // "scenario" padded to 14, a space, then "tier" right-aligned in 4: ends at 14 + 1 + 4.
+    assert_eq!(tier_end, 19);
+    for row in table.lines().skip(1) {
+        let tier = &row[..tier_end];
+        assert!(tier.ends_with(" 1") || tier.ends_with(" 2"), "{row}");
+    }
+}

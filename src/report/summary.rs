@@ -11,9 +11,18 @@ fn opt_s(ms: Option<f64>) -> String {
 /// The table as text (seconds for latencies).
 pub fn table(result: &RunResult) -> String {
     let mut out = String::new();
+    // The scenario column fits the longest name (at least 12, as "scenario" and "burst-100" do);
+    // names are user data, so it stops growing at 40.
+    let w = result
+        .cases
+        .iter()
+        .map(|c| c.scenario.chars().count())
+        .max()
+        .unwrap_or(0)
+        .clamp(12, 40);
     let _ = writeln!(
         out,
-        "{:<12} {:>4} {:>5} {:>6} {:>7} {:>7} {:>7} {:>7} {:>9} {:>6} {:>7} {:>8} {:>9}",
+        "{:<w$} {:>4} {:>5} {:>6} {:>7} {:>7} {:>7} {:>7} {:>9} {:>6} {:>7} {:>8} {:>9}",
         "scenario",
         "tier",
         "posts",
@@ -34,7 +43,7 @@ pub fn table(result: &RunResult) -> String {
         let l = &m.post_latency_ms.ok;
         let _ = writeln!(
             out,
-            "{:<12} {:>4} {:>5} {:>5.1}% {:>7} {:>7} {:>7} {:>7} {:>8.2}s {:>6} {:>7} {:>8} {:>9}{}",
+            "{:<w$} {:>4} {:>5} {:>5.1}% {:>7} {:>7} {:>7} {:>7} {:>8.2}s {:>6} {:>7} {:>8} {:>9}{}",
             c.scenario,
             c.tier,
             m.posts.total,

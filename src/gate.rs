@@ -32,7 +32,7 @@ pub fn metric(case: &CaseResult, metric: &str) -> Option<f64> {
         "posts_failed" => Some(m.posts.failed as f64),
         "http_429" => Some(m.calls.http_429 as f64),
         "retries" => Some(m.calls.retries as f64),
-        _ => None,
+        other => m.goodput(crate::threshold::goodput_bound(other)?),
     }
 }
 

@@ -30,6 +30,21 @@ pub const METRICS: [&str; 17] = [
 /// The metrics that are ratios (0 to 1), the only ones a threshold may give in percent.
 pub const RATIOS: [&str; 2] = ["error_rate", "rate_limited_ratio"];
 
+/// `goodput_5s`: the share of posts that succeeded within 5 s (any bound from 1 ms to an hour,
+/// `goodput_2.5s`). A ratio, so it takes `%`.
+pub fn goodput_bound(metric: &str) -> Option<std::time::Duration> {
+    let s: f64 = metric
+        .strip_prefix("goodput_")?
+        .strip_suffix('s')?
+        .parse()
+        .ok()?;
+    (s.is_finite() && (0.001..=3600.0).contains(&s)).then(|| std::time::Duration::from_secs_f64(s))
+}
+
+fn is_ratio(metric: &str) -> bool {
+    RATIOS.contains(&metric) || goodput_bound(metric).is_some()
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Op {
     Lt,
@@ -80,9 +95,9 @@ impl std::str::FromStr for Threshold {
                 "`{s}`: write `metric op value`, e.g. `post.p95_ms <= 5000`"
             ));
         };
-        if !METRICS.contains(&metric) {
+        if !METRICS.contains(&metric) && goodput_bound(metric).is_none() {
             return Err(format!(
-                "`{s}`: unknown metric `{metric}` (known: {})",
+                "`{s}`: unknown metric `{metric}` (known: {}, goodput_Ns for N from 0.001 to 3600)",
                 METRICS.join(", ")
             ));
         }
@@ -102,9 +117,9 @@ impl std::str::FromStr for Threshold {
             Some(n) => (n, true),
             None => (value, false),
         };
-        if percent && !RATIOS.contains(&metric) {
+        if percent && !is_ratio(metric) {
             return Err(format!(
-                "`{s}`: `{metric}` is not a ratio: give it without `%` (a percentage is only for {})",
+                "`{s}`: `{metric}` is not a ratio: give it without `%` (a percentage is only for {} and goodput_Ns)",
                 RATIOS.join(" and ")
             ));
         }
@@ -119,5 +134,41 @@ impl std::str::FromStr for Threshold {
             op,
             value,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn goodput_names_its_bound_in_seconds_and_takes_a_percentage() {
+        assert_eq!(goodput_bound("goodput_5s"), Some(Duration::from_secs(5)));
+        assert_eq!(
+            goodput_bound("goodput_2.5s"),
+            Some(Duration::from_millis(2_500))
+        );
+        // No unit, no bound, a bound of 0 or over an hour: not a metric.
+        for bad in [
+            "goodput_5",
+            "goodput_s",
+            "goodput_0s",
+            "goodput_3601s",
+            "goodput_nans",
+        ] {
+            assert_eq!(goodput_bound(bad), None, "{bad}");
+            assert!(
+                format!("{bad} >= 0.9").parse::<Threshold>().is_err(),
+                "{bad}"
+            );
+        }
+        let t: Threshold = "goodput_5s >= 90%".parse().unwrap();
+        assert_eq!(
+            (t.metric.as_str(), t.op, t.value),
+            ("goodput_5s", Op::Ge, 0.9)
+        );
+        // Other metrics still refuse `%`.
+        assert!("posts_ok >= 90%".parse::<Threshold>().is_err());
     }
 }

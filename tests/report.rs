@@ -493,3 +493,46 @@ fn the_console_table_widens_its_scenario_column_for_long_names() {
         assert!(tier.ends_with(" 1") || tier.ends_with(" 2"), "{row}");
     }
 }
+
+#[test]
+fn goodput_is_the_share_of_posts_done_within_the_bound() {
+    // The fixture predates the histograms in result.json: its goodput is counted from the
+    // post sample, which holds all 100 posts of burst-100 tier 2 (the histogram path is checked
+    // live in run::goodput_counts_every_post_in_its_denominator).
+    let r = fixture();
+    let c = r
+        .cases
+        .iter()
+        .find(|c| c.scenario == "burst-100" && c.tier == 2)
+        .unwrap();
+    let ok_within = |ms: f64| {
+        c.measured
+            .posts_sample
+            .iter()
+            .filter(|p| p.outcome == postload::metrics::PostOutcome::Ok && p.latency_ms <= ms)
+            .count() as f64
+    };
+    let total = c.measured.posts.total as f64;
+    let g = postload::gate::metric(c, "goodput_5s").unwrap();
+    assert_eq!(g, ok_within(5_000.0) / total);
+    assert!(g > 0.0 && g < 1.0, "{g}");
+    // Tier 1: 2 of 100 posts succeeded, so at most 2 % are good whatever their times.
+    let t1 = r
+        .cases
+        .iter()
+        .find(|c| c.scenario == "burst-100" && c.tier == 1)
+        .unwrap();
+    assert!(postload::gate::metric(t1, "goodput_5s").unwrap() <= 0.02);
+    // The latency verdict says it in words.
+    let v = verdicts_of(claims::EMBEDDED_CLAIMS, &r);
+    let l100 = v
+        .iter()
+        .find(|v| v.id == "latency-100" && v.case.as_deref() == Some("burst-100 tier 2"))
+        .unwrap();
+    assert!(
+        l100.measured
+            .ends_with(&format!("{:.0} % done within 5 s", g * 100.0)),
+        "{}",
+        l100.measured
+    );
+}

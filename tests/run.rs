@@ -489,3 +489,30 @@ async fn a_loopback_base_url_without_a_key_still_sends_the_stub_a_bearer_token()
     let s = stub.stats();
     assert_eq!((s.status(200), s.status(401)), (8, 0));
 }
+
+/// Goodput from the run's own histograms. 40 users at Tier 1 (30,000 TPM; a post reserves
+/// ~2,350 tokens) with 300 ms calls: some posts fail after 429s. A good post is two 300 ms calls,
+/// at least 0.6 s, so none is within 0.5 s; every successful post is within 5 s, since the
+/// SDK's two retries wait at most 0.5 + 1 s and the calls 4 × 0.3 s: the share within 5 s is
+/// exactly ok / total, failed posts counted in the denominator.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn goodput_counts_every_post_in_its_denominator() {
+    let r = run(args(40, &[1], 300, "goodput")).await;
+    let c = &r["cases"][0];
+    let (ok, total) = (f(&c["posts"]["ok"]), f(&c["posts"]["total"]));
+    assert!(
+        ok < total,
+        "some posts must fail at Tier 1: {ok} of {total}"
+    );
+    // The embedded claims name one latency bound, 5 s.
+    assert_eq!(
+        c["goodput"],
+        serde_json::json!([{"within_s": 5.0, "share": ok / total}])
+    );
+    let case: postload::report::CaseResult = serde_json::from_value(c.clone()).unwrap();
+    assert_eq!(postload::gate::metric(&case, "goodput_0.5s"), Some(0.0));
+    assert_eq!(
+        postload::gate::metric(&case, "goodput_5s"),
+        Some(ok / total)
+    );
+}

@@ -15,10 +15,22 @@ impl Measured {
     /// Goodput: the share of all posts that succeeded within `bound` (SLO attainment), from the
     /// successful posts' histogram; `None` without posts or without that histogram. A value in
     /// the bound's HdrHistogram bucket counts as within it (3 significant figures: 5 ms at 5 s).
+    /// A result without histograms (older ones) counts its post sample when it holds every post.
     pub fn goodput(&self, bound: Duration) -> Option<f64> {
         let total = self.posts.total;
-        let h = super::hlog::decode(self.histograms.get("post_ok")?).ok()?;
-        let within = h.count_between(0, bound.as_micros().min(u64::MAX as u128) as u64);
+        let within = match self.histograms.get("post_ok") {
+            Some(text) => super::hlog::decode(text)
+                .ok()?
+                .count_between(0, bound.as_micros().min(u64::MAX as u128) as u64),
+            None if self.posts_sample.len() as u64 == total => {
+                let ms = bound.as_secs_f64() * 1000.0;
+                self.posts_sample
+                    .iter()
+                    .filter(|p| p.outcome == PostOutcome::Ok && p.latency_ms <= ms)
+                    .count() as u64
+            }
+            None => return None,
+        };
         (total > 0).then(|| within as f64 / total as f64)
     }
 

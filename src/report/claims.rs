@@ -143,6 +143,27 @@ pub fn evaluate(claims: &ClaimsFile, result: &RunResult, prices: &PriceTable) ->
     out
 }
 
+/// Goodput for every latency bound the claims name (each distinct `max_s`, ascending).
+pub fn goodput(claims: &ClaimsFile, measured: &crate::metrics::Measured) -> Vec<super::Goodput> {
+    let mut bounds: Vec<f64> = claims
+        .claim
+        .iter()
+        .filter_map(|c| match c.check {
+            Check::Latency { max_s, .. } => Some(max_s),
+            _ => None,
+        })
+        .collect();
+    bounds.sort_by(f64::total_cmp);
+    bounds.dedup();
+    bounds
+        .into_iter()
+        .filter_map(|s| {
+            let share = measured.goodput(std::time::Duration::from_secs_f64(s))?;
+            Some(super::Goodput { within_s: s, share })
+        })
+        .collect()
+}
+
 /// The verdicts as the console prints them after the table: one line each, in words a reader
 /// can forward (the statement, the case, the verdict, the figure, and why it fails).
 pub fn console_lines(verdicts: &[ClaimVerdict]) -> String {
@@ -777,9 +798,14 @@ fn latency_verdict(claim: &Claim, c: &CaseResult, min_s: f64, max_s: f64, p: Pct
     let ok = &m.post_latency_ms.ok;
     let hi = p.of(ok).map(|v| v / 1000.0);
     let lo = ok.p50.map(|v| v / 1000.0);
+    let goodput = m
+        .goodput(std::time::Duration::from_secs_f64(max_s))
+        .map_or(String::new(), |g| {
+            format!(", {:.0} % done within {max_s} s", g * 100.0)
+        });
     let measured = match (lo, hi) {
         (Some(lo), Some(hi)) => format!(
-            "p50 {lo:.2} s, {} {hi:.2} s, {} of {} posts ok",
+            "p50 {lo:.2} s, {} {hi:.2} s, {} of {} posts ok{goodput}",
             p.name(),
             m.posts.ok,
             m.posts.total

@@ -120,6 +120,17 @@ pub struct CaseResult {
     /// What the stub saw over the case (the embedded stub, or the one started alongside a
     /// service; absent for an external target).
     pub stub: Option<StubStats>,
+    /// Goodput (SLO attainment): for each latency bound the claims name, the share of all
+    /// posts that succeeded within it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub goodput: Vec<Goodput>,
+}
+
+/// The share of a case's posts that succeeded within `within_s` seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Goodput {
+    pub within_s: f64,
+    pub share: f64,
 }
 
 impl CaseResult {

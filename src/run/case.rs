@@ -192,6 +192,7 @@ impl CaseRun<'_> {
             inputs: self.case_inputs(entry, scenario, tier, limits),
             interrupted,
             duration_ms: duration.as_secs_f64() * 1000.0,
+            goodput: crate::report::claims::goodput(&self.cfg.claims, &measured),
             measured,
             stub: stub_stats,
         })

@@ -13,7 +13,7 @@ mod summary;
 pub use self::record::*;
 pub use self::summary::*;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BinaryHeap};
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
@@ -76,6 +76,103 @@ pub struct Recorder {
     seen: u64,
     /// xorshift state for the reservoir (fixed seed: the same posts give the same sample).
     sample_rng: u64,
+    intervals: Intervals,
+}
+
+/// What the waterfall and token bucket charts need of the posts: a reservoir of
+/// [`TIMED_POSTS`] posts' intervals and the [`KEPT_ATTEMPTS`] earliest attempts (a max-heap on
+/// send time that drops the latest). Fed by [`Recorder::record`] only: the planner, which folds
+/// calls without records, leaves both empty.
+#[derive(Debug, Clone)]
+struct Intervals {
+    timings: Vec<PostTiming>,
+    seen: u64,
+    rng: u64,
+    /// (sent, reserved tokens, status): ordered by send time first.
+    attempts: BinaryHeap<(Duration, u64, Option<u16>)>,
+}
+
+impl Intervals {
+    fn new() -> Self {
+        Self {
+            timings: Vec::new(),
+            seen: 0,
+            rng: 0x2545_f491_4f6c_dd1d,
+            attempts: BinaryHeap::new(),
+        }
+    }
+
+    /// Keeps a uniform sample of at most TIMED_POSTS posts (Algorithm R).
+    fn post(&mut self, post: &PostRecord) {
+        self.seen += 1;
+        let slot = if self.timings.len() < TIMED_POSTS {
+            self.timings.len()
+        } else {
+            let x = &mut self.rng;
+            *x ^= *x << 13;
+            *x ^= *x >> 7;
+            *x ^= *x << 17;
+            (*x % self.seen) as usize
+        };
+        if slot >= TIMED_POSTS {
+            return;
+        }
+        let timing = PostTiming {
+            start_s: post.intended.as_secs_f64(),
+            end_s: post.finished.as_secs_f64(),
+            outcome: PostOutcome::of(post.failure),
+            calls: post.calls.iter().map(span).collect(),
+        };
+        if slot == self.timings.len() {
+            self.timings.push(timing);
+        } else {
+            self.timings[slot] = timing;
+        }
+    }
+
+    /// Keeps the attempt if it is among the earliest KEPT_ATTEMPTS so far.
+    fn attempt(&mut self, a: &Attempt) {
+        self.attempts.push((a.sent, a.reserved_tokens, a.status));
+        if self.attempts.len() > KEPT_ATTEMPTS {
+            self.attempts.pop();
+        }
+    }
+
+    fn timings(&self) -> Vec<PostTiming> {
+        let mut v = self.timings.clone();
+        v.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
+        v
+    }
+
+    fn attempts(&self) -> Vec<AttemptPoint> {
+        self.attempts
+            .clone()
+            .into_sorted_vec()
+            .into_iter()
+            .map(|(sent, reserved_tokens, status)| AttemptPoint {
+                sent_s: sent.as_secs_f64(),
+                reserved_tokens,
+                status,
+            })
+            .collect()
+    }
+}
+
+/// A call's interval and its 429 backoff waits (from a 429's answer to the next send).
+fn span(call: &CallRecord) -> CallSpan {
+    let backoffs = call
+        .attempts
+        .windows(2)
+        .filter(|w| w[0].status == Some(429))
+        .map(|w| [w[0].answered.as_secs_f64(), w[1].sent.as_secs_f64()])
+        .collect();
+    CallSpan {
+        kind: call.kind,
+        start_s: call.started.as_secs_f64(),
+        end_s: call.finished.as_secs_f64(),
+        outcome: PostOutcome::of(call.failure),
+        backoffs,
+    }
 }
 
 impl Default for Recorder {
@@ -122,6 +219,7 @@ impl Recorder {
             sample: Vec::new(),
             seen: 0,
             sample_rng: 0x9e37_79b9_7f4a_7c15,
+            intervals: Intervals::new(),
         }
     }
 
@@ -162,6 +260,7 @@ impl Recorder {
         for call in &post.calls {
             for a in &call.attempts {
                 self.record_attempt(a.sent, a.status, a.reserved_tokens);
+                self.intervals.attempt(a);
             }
             self.record_call(&CallEnd {
                 kind: call.kind,
@@ -175,6 +274,7 @@ impl Recorder {
             });
             backoff += call.rate_limit_backoff;
         }
+        self.intervals.post(post);
         self.record_post(&PostEnd {
             intended: post.intended,
             first_send: post.first_send(),
@@ -385,6 +485,8 @@ impl Recorder {
                 })
                 .collect(),
             posts_sample: self.sample.clone(),
+            post_timings: self.intervals.timings(),
+            attempts: self.intervals.attempts(),
             histograms: self
                 .tagged()
                 .into_iter()

@@ -84,6 +84,9 @@ pub enum FailureCause {
 pub struct Attempt {
     /// Since the case's origin.
     pub sent: Duration,
+    /// Since the case's origin: when its answer (or its failure) came. A 429's backoff wait
+    /// runs from here to the next attempt's `sent` (the waterfall chart draws it).
+    pub answered: Duration,
     pub status: Option<u16>,
     /// Tokens this attempt asked the rate limiter for (estimated prompt + max_tokens).
     pub reserved_tokens: u64,

@@ -8,7 +8,7 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 use super::cost::{cost_usd, monthly, Monthly, Tokens};
-use super::{hdr, FailureCause, Second};
+use super::{hdr, CallKind, FailureCause, Second};
 use crate::openai::catalog::Price;
 
 impl Measured {
@@ -227,6 +227,14 @@ pub struct Measured {
     /// Up to [`SAMPLE_POSTS`] posts (all of them in a burst): send time, latency and outcome.
     #[serde(default)]
     pub posts_sample: Vec<PostPoint>,
+    /// Up to [`TIMED_POSTS`] posts (a uniform sample beyond), in start order: when each call ran
+    /// and when it waited out 429s (the waterfall chart).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub post_timings: Vec<PostTiming>,
+    /// The first [`KEPT_ATTEMPTS`] attempts in send order (all of them when `calls.attempts` is
+    /// no more): the token bucket chart replays them through the stub's bucket.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<AttemptPoint>,
     /// The raw histograms (µs), V2-deflate in base64, by tag: post_ok, post_failed,
     /// image_prompt, caption, backoff. Exact; `hlog/*.hlog` and `postload merge` use them.
     #[serde(default)]
@@ -263,3 +271,56 @@ pub struct PostPoint {
 
 /// Posts kept for the per-post chart: a uniform sample (reservoir) beyond this many.
 pub const SAMPLE_POSTS: usize = 5_000;
+
+/// Posts whose intervals are kept for the waterfall: each is a row, readable up to about this
+/// many on a 600-pixel chart; a uniform sample (reservoir) beyond.
+pub const TIMED_POSTS: usize = 300;
+
+/// Attempts kept for the token bucket chart: the earliest this many by send time, so the
+/// replay is exact up to the last one kept (about 200 KB of result.json at most).
+pub const KEPT_ATTEMPTS: usize = 5_000;
+
+/// One post's intervals, in seconds since the case started.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct PostTiming {
+    /// Intended send time.
+    pub start_s: f64,
+    /// Its last call's answer (or give-up).
+    pub end_s: f64,
+    pub outcome: PostOutcome,
+    pub calls: Vec<CallSpan>,
+}
+
+/// One call of a timed post: first send to final answer (or give-up).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct CallSpan {
+    pub kind: CallKind,
+    pub start_s: f64,
+    pub end_s: f64,
+    pub outcome: PostOutcome,
+    /// Its waits after 429s, `[from, to]`: a 429's answer to the next attempt's send.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub backoffs: Vec<[f64; 2]>,
+}
+
+/// One attempt as the stub's rate limiter saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct AttemptPoint {
+    /// Send time, seconds since the case started.
+    pub sent_s: f64,
+    /// Tokens it asked the rate limiter for (estimated prompt + max_tokens).
+    pub reserved_tokens: u64,
+    /// The answer's status (none: no answer).
+    pub status: Option<u16>,
+}
+
+impl PostOutcome {
+    /// How a post or a call ended: ok, or the cause of its failure.
+    pub fn of(failure: Option<FailureCause>) -> Self {
+        match failure {
+            None => PostOutcome::Ok,
+            Some(FailureCause::RateLimited) => PostOutcome::RateLimited,
+            Some(_) => PostOutcome::OtherFailure,
+        }
+    }
+}

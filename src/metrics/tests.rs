@@ -44,6 +44,7 @@ fn call(
             .enumerate()
             .map(|(i, st)| Attempt {
                 sent: s(start + i as u64 * 500),
+                answered: s(start + i as u64 * 500),
                 status: Some(*st),
                 reserved_tokens: 1_000,
             })

@@ -70,6 +70,7 @@ impl CaseContext {
             self.settle(reservation, |price| billed(price, size, status, &outcome));
             record.attempts.push(Attempt {
                 sent,
+                answered: self.now(),
                 status,
                 reserved_tokens,
             });

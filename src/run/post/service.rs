@@ -49,6 +49,7 @@ impl CaseContext {
         self.tally.answered(status);
         call.attempts.push(Attempt {
             sent,
+            answered: self.now(),
             status,
             reserved_tokens: 0,
         });

@@ -536,3 +536,175 @@ fn goodput_is_the_share_of_posts_done_within_the_bound() {
         l100.measured
     );
 }
+
+/// Seconds as a duration.
+fn secs(s: f64) -> std::time::Duration {
+    std::time::Duration::from_secs_f64(s)
+}
+
+/// A burst of `n` posts as a recorder folds them: every third post's image prompt gets a 429,
+/// waits a second and is answered; every seventh post's caption fails with a 500; every fifth
+/// post gives up on 429 after two.
+fn burst(n: usize) -> postload::metrics::Measured {
+    use postload::metrics::{Attempt, CallKind, CallRecord, FailureCause, PostRecord, Recorder};
+    let attempt = |sent: f64, answered: f64, status: u16| Attempt {
+        sent: secs(sent),
+        answered: secs(answered),
+        status: Some(status),
+        reserved_tokens: 950,
+    };
+    let mut r = Recorder::default();
+    for i in 0..n {
+        let t0 = i as f64 * 0.002;
+        let mut image = CallRecord::new(CallKind::ImagePrompt, secs(t0));
+        let mut post_failure = None;
+        if i % 5 == 0 {
+            image.attempts = vec![
+                attempt(t0, t0 + 0.05, 429),
+                attempt(t0 + 1.0, t0 + 1.05, 429),
+            ];
+            image.rate_limit_backoff = secs(0.95);
+            image.finished = secs(t0 + 1.05);
+            image.failure = Some(FailureCause::RateLimited);
+            post_failure = image.failure;
+        } else if i % 3 == 0 {
+            image.attempts = vec![
+                attempt(t0, t0 + 0.05, 429),
+                attempt(t0 + 1.0, t0 + 2.0, 200),
+            ];
+            image.rate_limit_backoff = secs(0.95);
+            image.finished = secs(t0 + 2.0);
+        } else {
+            image.attempts = vec![attempt(t0, t0 + 1.0 + i as f64 * 0.01, 200)];
+            image.finished = image.attempts[0].answered;
+        }
+        let mut calls = vec![image];
+        if post_failure.is_none() {
+            let from = calls[0].finished;
+            let mut caption = CallRecord::new(CallKind::Caption, from);
+            let end = from + secs(1.5 + (i % 10) as f64 * 0.2);
+            let status = if i % 7 == 0 { 500 } else { 200 };
+            caption.attempts = vec![Attempt {
+                sent: from,
+                answered: end,
+                status: Some(status),
+                reserved_tokens: 1_400,
+            }];
+            caption.finished = end;
+            if status == 500 {
+                caption.failure = Some(FailureCause::ServerError);
+                post_failure = caption.failure;
+            }
+            calls.push(caption);
+        }
+        let finished = calls.last().unwrap().finished;
+        r.record(&PostRecord {
+            intended: secs(t0),
+            calls,
+            finished,
+            failure: post_failure,
+        });
+    }
+    r.summarize(None, n as u64)
+}
+
+/// The fixture's burst-100 tier 1 alone, with `measured` in place of its figures.
+fn burst_result(measured: postload::metrics::Measured) -> RunResult {
+    let mut r = fixture();
+    r.cases.retain(|c| c.scenario == "burst-100" && c.tier == 1);
+    r.cases[0].measured = measured;
+    r
+}
+
+#[test]
+fn a_burst_gets_a_waterfall_and_a_token_bucket_that_render() {
+    let r = burst_result(burst(100));
+    let exporter = postload::report::charts::ChartExporter {
+        prices: Catalog::embedded().prices,
+    };
+    let charts = exporter.charts(&r).unwrap();
+    let names: Vec<&str> = charts.iter().map(|(n, _)| n.as_str()).collect();
+    // The waterfall replaces the scatter of every post; the bucket is drawn for the 429s.
+    assert!(
+        !names.iter().any(|n| n.starts_with("charts/posts-")),
+        "{names:?}"
+    );
+    for stem in [
+        "waterfall-burst-100-tier1",
+        "bucket-burst-100-tier1",
+        "timeline-burst-100-tier1",
+        "percentiles",
+    ] {
+        let png = &charts
+            .iter()
+            .find(|(n, _)| n == &format!("charts/{stem}.png"))
+            .unwrap_or_else(|| panic!("no {stem} in {names:?}"))
+            .1;
+        let img = image::load_from_memory(png).unwrap().to_rgb8();
+        assert_eq!(img.dimensions(), (1000, 600), "{stem}");
+        let drawn = img.pixels().filter(|p| p.0 != [255, 255, 255]).count();
+        let colours: std::collections::BTreeSet<[u8; 3]> = img.pixels().map(|p| p.0).collect();
+        assert!(drawn > 20_000, "{stem}: {drawn} pixels not white");
+        assert!(colours.len() > 30, "{stem}: {} colours", colours.len());
+    }
+    let svg = |stem: &str| {
+        let (_, bytes) = charts
+            .iter()
+            .find(|(n, _)| n == &format!("charts/{stem}.svg"))
+            .unwrap();
+        String::from_utf8(bytes.clone()).unwrap()
+    };
+    let waterfall = svg("waterfall-burst-100-tier1");
+    assert!(waterfall.contains("all 100 posts") && waterfall.contains("claim: 5 s"));
+    assert!(waterfall.contains("waiting out a 429 (backoff)"));
+    let bucket = svg("bucket-burst-100-tier1");
+    assert!(bucket.contains("TPM bucket as the stub models it: burst-100 tier 1 (30000 TPM)"));
+    // Posts 0, 5, ..., 95 get two 429s; the other 27 multiples of 3 one.
+    assert!(bucket.contains("429: 67 requests that did not fit"));
+    // 100 posts over about 5.5 s: 100 ms bins, derived from the posts and attempts.
+    assert!(svg("timeline-burst-100-tier1").contains("time since start (s), in 100 ms bins"));
+    assert!(svg("percentiles").contains("claimed: 2-5 s"));
+    // report.md links the new charts.
+    let links = postload::report::charts::ChartExporter::links(&r);
+    assert!(links.iter().any(|(title, path)| title
+        == "The TPM token bucket replayed from the attempts: burst-100 tier 1"
+        && path == "charts/bucket-burst-100-tier1.png"));
+}
+
+#[test]
+fn above_300_posts_the_waterfall_samples_and_says_so() {
+    let m = burst(1_000);
+    assert_eq!(m.post_timings.len(), postload::metrics::TIMED_POSTS);
+    // A uniform sample over the start times, kept in start order.
+    let starts: Vec<f64> = m.post_timings.iter().map(|p| p.start_s).collect();
+    assert!(starts.windows(2).all(|w| w[0] <= w[1]));
+    assert!(
+        starts[0] < 0.2 && starts[starts.len() - 1] > 1.8,
+        "{starts:?}"
+    );
+    // Every attempt is kept (fewer than KEPT_ATTEMPTS), in send order.
+    assert_eq!(m.attempts.len() as u64, m.calls.attempts);
+    assert!(m.attempts.windows(2).all(|w| w[0].sent_s <= w[1].sent_s));
+    let r = burst_result(m);
+    let title = postload::report::charts::waterfall::title(&r.cases[0]);
+    assert_eq!(
+        title,
+        "Waterfall: burst-100 tier 1, a uniform sample of 300 of 1000 posts"
+    );
+    assert_eq!(
+        postload::report::charts::waterfall::rows(&r.cases[0]).len(),
+        300
+    );
+}
+
+#[test]
+fn a_result_json_without_intervals_still_loads_and_keeps_its_charts() {
+    // The fixture predates the recorded intervals: no waterfall, no bucket, the scatter stays.
+    let titles = postload::report::charts::ChartExporter::titles(&fixture());
+    assert!(titles
+        .iter()
+        .any(|(_, stem)| stem == "posts-burst-100-tier1"));
+    assert!(!titles
+        .iter()
+        .any(|(_, stem)| stem.starts_with("waterfall-") || stem.starts_with("bucket-")));
+}

@@ -1,8 +1,9 @@
 //! Charts (plotters, PNG and SVG, with an embedded DejaVu Sans so no system fonts are needed):
 //! the house style, the two canvases, and the registry of a run's charts ([`RUN_CHARTS`] and
 //! [`CASE_CHARTS`]: file stem, title, drawing) that the chart files, report.md's links and
-//! report.html's figures all read. The run's charts are drawn in `charts/run.rs`, the planner's
-//! in `charts/plan.rs`.
+//! report.html's figures all read. The run's charts are drawn in `charts/run.rs`, a burst's
+//! waterfall in `charts/waterfall.rs`, the token bucket replay in `charts/bucket.rs` (the
+//! timeline's bins in `charts/bins.rs`), the planner's in `charts/plan.rs`.
 
 use std::sync::OnceLock;
 
@@ -12,8 +13,11 @@ use plotters::prelude::*;
 use super::{CaseResult, Exporter, RunResult};
 use crate::openai::catalog::PriceTable;
 
+pub mod bins;
+pub mod bucket;
 mod plan;
 mod run;
+pub mod waterfall;
 
 pub(crate) use self::plan::plan_chart_links;
 pub use self::plan::plan_charts;
@@ -137,6 +141,18 @@ struct ChartKind<D> {
     drawing: D,
 }
 
+/// A burst with recorded post intervals gets the waterfall; any other case (a sustained load,
+/// or a result.json written before the intervals were recorded) the scatter of every post.
+fn has_waterfall(c: &CaseResult) -> bool {
+    matches!(c.inputs.load, crate::scenario::Load::Burst { .. })
+        && !c.measured.post_timings.is_empty()
+}
+
+/// A case with 429s and recorded attempts gets the token bucket chart.
+fn has_bucket(c: &CaseResult) -> bool {
+    c.measured.calls.http_429 > 0 && !c.measured.attempts.is_empty()
+}
+
 /// Which function of `charts/run.rs` draws a run chart.
 #[derive(Clone, Copy)]
 enum Drawing {
@@ -146,8 +162,23 @@ enum Drawing {
     // From one case.
     Histogram,
     PostsOverTime,
+    Waterfall,
+    TokenBucket,
     Timeline,
     TokensPerMinute,
+}
+
+impl Drawing {
+    /// Whether a case has this chart: the waterfall replaces the scatter of every post for a
+    /// burst, and the token bucket is drawn where there were 429s.
+    fn is_drawn_for(self, c: &CaseResult) -> bool {
+        match self {
+            Drawing::Waterfall => has_waterfall(c),
+            Drawing::PostsOverTime => !has_waterfall(c),
+            Drawing::TokenBucket => has_bucket(c),
+            _ => true,
+        }
+    }
 }
 
 /// The charts of the whole run, first in the reports: `charts/<stem>`, titled `<title>`.
@@ -165,12 +196,17 @@ const RUN_CHARTS: [ChartKind<Drawing>; 2] = [
 ];
 
 /// The charts of each case, after the run's, case by case: `charts/<stem>-<case slug>`, titled
-/// `<title>: <case label>`.
-const CASE_CHARTS: [ChartKind<Drawing>; 4] = [
+/// `<title>: <case label>`, for the cases each is drawn for ([`Drawing::is_drawn_for`]).
+const CASE_CHARTS: [ChartKind<Drawing>; 6] = [
     ChartKind {
         stem: "latency",
         title: "Post latency histogram",
         drawing: Drawing::Histogram,
+    },
+    ChartKind {
+        stem: "waterfall",
+        title: "Waterfall of every post's calls and 429 waits",
+        drawing: Drawing::Waterfall,
     },
     ChartKind {
         stem: "posts",
@@ -178,8 +214,13 @@ const CASE_CHARTS: [ChartKind<Drawing>; 4] = [
         drawing: Drawing::PostsOverTime,
     },
     ChartKind {
+        stem: "bucket",
+        title: "The TPM token bucket replayed from the attempts",
+        drawing: Drawing::TokenBucket,
+    },
+    ChartKind {
         stem: "timeline",
-        title: "Per-second timeline",
+        title: "Timeline of posts in flight, completions and 429s",
         drawing: Drawing::Timeline,
     },
     ChartKind {
@@ -215,10 +256,13 @@ impl RunChart<'_> {
 fn run_charts(r: &RunResult) -> Vec<RunChart<'_>> {
     let whole = RUN_CHARTS.iter().map(|kind| RunChart { kind, case: None });
     let cases = r.cases.iter().flat_map(|c| {
-        CASE_CHARTS.iter().map(move |kind| RunChart {
-            kind,
-            case: Some(c),
-        })
+        CASE_CHARTS
+            .iter()
+            .filter(|kind| kind.drawing.is_drawn_for(c))
+            .map(move |kind| RunChart {
+                kind,
+                case: Some(c),
+            })
     });
     whole.chain(cases).collect()
 }
@@ -245,6 +289,8 @@ impl Draw for RunDrawing<'_> {
             Drawing::Cost => run::cost(root, self.result, self.prices),
             Drawing::Histogram => run::histogram(root, case()?),
             Drawing::PostsOverTime => run::posts_over_time(root, case()?),
+            Drawing::Waterfall => waterfall::draw(root, case()?),
+            Drawing::TokenBucket => bucket::draw(root, case()?),
             Drawing::Timeline => run::timeline(root, case()?),
             Drawing::TokensPerMinute => run::tokens_per_minute(root, case()?),
         }

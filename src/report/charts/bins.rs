@@ -1,0 +1,140 @@
+//! The timeline chart's bins: a width that fits the run (100 ms for a 10 s burst, 1 s for a
+//! minute), and the counts per bin. Bins under a second are derived from the recorded post
+//! intervals and attempts, when they hold every post and every attempt; otherwise the
+//! recorder's per-second timeline is summed into whole-second bins.
+
+use crate::metrics::{Measured, PostTiming};
+
+/// The widths the timeline chooses from, in milliseconds.
+const WIDTHS_MS: [u64; 12] = [
+    100, 200, 500, 1_000, 2_000, 5_000, 10_000, 30_000, 60_000, 300_000, 600_000, 3_600_000,
+];
+
+/// Bins a chart holds at most (a 1,000-pixel chart: about 9 pixels a bin).
+const MAX_BINS: u64 = 100;
+
+/// The narrowest width (ms) that covers `span_ms` in at most [`MAX_BINS`] bins.
+pub fn bin_width_ms(span_ms: f64) -> u64 {
+    WIDTHS_MS
+        .iter()
+        .copied()
+        .find(|w| span_ms <= (w * MAX_BINS) as f64)
+        .unwrap_or(WIDTHS_MS[WIDTHS_MS.len() - 1])
+}
+
+/// A width as the axis names it: `100 ms`, `1 s`, `5 min`.
+pub fn width_name(ms: u64) -> String {
+    match ms {
+        ms if ms < 1_000 => format!("{ms} ms"),
+        ms if ms < 60_000 || ms % 60_000 != 0 => format!("{} s", ms / 1_000),
+        ms => format!("{} min", ms / 60_000),
+    }
+}
+
+/// One bin's counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Bin {
+    pub start_s: f64,
+    /// Posts in flight at the end of the bin.
+    pub in_flight: i64,
+    /// Posts finished in the bin.
+    pub completions: u64,
+    /// 429 responses to attempts sent in the bin.
+    pub rate_limited: u64,
+}
+
+/// The binned timeline of a case.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Binned {
+    pub width_ms: u64,
+    pub bins: Vec<Bin>,
+}
+
+/// The case's timeline in bins that fit its length.
+pub fn binned(m: &Measured) -> Binned {
+    let complete = !m.post_timings.is_empty()
+        && m.post_timings.len() as u64 == m.posts.total
+        && m.attempts.len() as u64 == m.calls.attempts;
+    if complete {
+        let span_ms = m.post_timings.iter().map(|p| p.end_s).fold(0.0, f64::max) * 1000.0;
+        let width_ms = bin_width_ms(span_ms);
+        if width_ms < 1_000 {
+            return from_intervals(m, width_ms);
+        }
+    }
+    from_seconds(m)
+}
+
+/// Bins of `width_ms` from every post's interval and every attempt.
+fn from_intervals(m: &Measured, width_ms: u64) -> Binned {
+    let width = width_ms as f64 / 1000.0;
+    let index = |t: f64| (t.max(0.0) / width) as usize;
+    let last = m
+        .post_timings
+        .iter()
+        .map(|p| index(p.end_s.max(p.start_s)))
+        .chain(m.attempts.iter().map(|a| index(a.sent_s)))
+        .max()
+        .unwrap_or(0);
+    let mut bins: Vec<Bin> = (0..=last)
+        .map(|i| Bin {
+            start_s: i as f64 * width,
+            ..Bin::default()
+        })
+        .collect();
+    let mut delta = vec![0i64; last + 1];
+    for PostTiming { start_s, end_s, .. } in &m.post_timings {
+        let end = index(end_s.max(*start_s));
+        bins[end].completions += 1;
+        delta[index(*start_s)] += 1;
+        delta[end] -= 1;
+    }
+    for a in m.attempts.iter().filter(|a| a.status == Some(429)) {
+        bins[index(a.sent_s)].rate_limited += 1;
+    }
+    let mut running = 0;
+    for (bin, d) in bins.iter_mut().zip(delta) {
+        running += d;
+        bin.in_flight = running;
+    }
+    Binned { width_ms, bins }
+}
+
+/// Whole-second bins summed from the recorder's per-second timeline.
+fn from_seconds(m: &Measured) -> Binned {
+    let width_ms = bin_width_ms(m.timeline.len() as f64 * 1000.0).max(1_000);
+    let per = (width_ms / 1_000) as usize;
+    let bins = m
+        .timeline
+        .chunks(per)
+        .enumerate()
+        .map(|(i, seconds)| Bin {
+            start_s: (i * per) as f64,
+            in_flight: seconds.last().map_or(0, |s| s.in_flight),
+            completions: seconds.iter().map(|s| s.completions).sum(),
+            rate_limited: seconds.iter().map(|s| s.rate_limited).sum(),
+        })
+        .collect();
+    Binned { width_ms, bins }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_width_fits_the_run_in_at_most_100_bins() {
+        assert_eq!(bin_width_ms(10_000.0), 100);
+        assert_eq!(bin_width_ms(10_001.0), 200);
+        assert_eq!(bin_width_ms(14_800.0), 200);
+        assert_eq!(bin_width_ms(50_000.0), 500);
+        assert_eq!(bin_width_ms(60_000.0), 1_000);
+        assert_eq!(bin_width_ms(3_600_000.0), 60_000);
+        assert_eq!(bin_width_ms(0.0), 100);
+        assert_eq!(bin_width_ms(1e12), 3_600_000);
+        assert_eq!(width_name(100), "100 ms");
+        assert_eq!(width_name(1_000), "1 s");
+        assert_eq!(width_name(30_000), "30 s");
+        assert_eq!(width_name(300_000), "5 min");
+    }
+}

@@ -1,0 +1,191 @@
+//! The token bucket chart: the TPM bucket's level over a case as the stub models it, replayed
+//! from the recorded attempts (send time, reserved tokens, 429 or not) through the stub's own
+//! [`Bucket`]. Each admitted attempt takes its reservation (a drop), each 429 is marked where the
+//! level stood, and between them the bucket refills at TPM / 60 tokens a second up to its
+//! capacity. Rejected attempts take no tokens: the embedded stub's policy
+//! ([`RejectedCost::Request`](crate::openai::bucket::RejectedCost)) charges them a request only.
+
+use std::time::Duration;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use super::{builder, legend, Drawn, PALETTE};
+use crate::metrics::{AttemptPoint, KEPT_ATTEMPTS};
+use crate::openai::bucket::Bucket;
+use crate::report::CaseResult;
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+/// The bucket's level over the replayed attempts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Replay {
+    pub capacity: u64,
+    /// Tokens left, as a polyline: (s, tokens). It rises along the refill, reaches the capacity
+    /// where the bucket is full, and drops straight down at each admitted attempt.
+    pub level: Vec<(f64, u64)>,
+    /// Each 429: (s, tokens left when it came).
+    pub rejected: Vec<(f64, u64)>,
+    pub admitted: u64,
+}
+
+/// Replays `attempts` (in any order) through a full TPM bucket of `tpm` from time zero, and
+/// follows the refill to `until_s` (or to the last attempt, if later).
+pub fn replay(tpm: u64, attempts: &[AttemptPoint], until_s: f64) -> Replay {
+    let mut sorted: Vec<(Duration, &AttemptPoint)> = attempts
+        .iter()
+        .take(KEPT_ATTEMPTS)
+        .filter_map(|a| Some((Duration::try_from_secs_f64(a.sent_s).ok()?, a)))
+        .collect();
+    sorted.sort_by_key(|(t, _)| *t);
+    let mut bucket = Bucket::new(tpm, MINUTE, Duration::ZERO);
+    let mut r = Replay {
+        capacity: tpm,
+        level: vec![(0.0, tpm)],
+        rejected: Vec::new(),
+        admitted: 0,
+    };
+    let mut last = Duration::ZERO;
+    for (t, a) in sorted {
+        refill_to(&mut r, &mut bucket, last, t);
+        let before = bucket.remaining(t);
+        if a.status == Some(429) {
+            r.rejected.push((t.as_secs_f64(), before));
+        } else {
+            bucket.force_take(t, a.reserved_tokens);
+            r.admitted += 1;
+            r.level.push((t.as_secs_f64(), bucket.remaining(t)));
+        }
+        last = t;
+    }
+    let until = Duration::try_from_secs_f64(until_s)
+        .unwrap_or(last)
+        .max(last);
+    refill_to(&mut r, &mut bucket, last, until);
+    r
+}
+
+/// The refill from `from` to `to`: up the slope, flat at the capacity once full.
+fn refill_to(r: &mut Replay, bucket: &mut Bucket, from: Duration, to: Duration) {
+    let full_at = from + bucket.reset_after(from);
+    if from < full_at && full_at < to {
+        r.level.push((full_at.as_secs_f64(), r.capacity));
+    }
+    if to > from {
+        r.level.push((to.as_secs_f64(), bucket.remaining(to)));
+    }
+}
+
+/// The caption: the case, the limit, and how many attempts were replayed.
+pub fn title(c: &CaseResult) -> String {
+    let kept = c.measured.attempts.len().min(KEPT_ATTEMPTS) as u64;
+    let of = if kept < c.measured.calls.attempts {
+        format!(", first {kept} of {} attempts", c.measured.calls.attempts)
+    } else {
+        String::new()
+    };
+    format!(
+        "TPM bucket as the stub models it: {} ({} TPM{of})",
+        c.label(),
+        c.inputs.limits.tpm
+    )
+}
+
+pub(super) fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &CaseResult) -> Drawn
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE)?;
+    let m = &c.measured;
+    let last = m.attempts.iter().map(|a| a.sent_s).fold(1.0f64, f64::max);
+    let max_x = (last * 1.15).max(last + 1.0);
+    let r = replay(c.inputs.limits.tpm, &m.attempts, max_x);
+    let cap = r.capacity as f64;
+    let mut chart =
+        builder(root, &title(c), 90).build_cartesian_2d(0.0..max_x, 0.0..(cap * 1.25).max(1.0))?;
+    chart
+        .configure_mesh()
+        .x_desc("time since start (s)")
+        .y_desc("tokens left in the TPM bucket")
+        .y_label_formatter(&|y| format!("{y:.0}"))
+        .label_style(("sans-serif", 16))
+        .axis_desc_style(("sans-serif", 18))
+        .draw()?;
+    chart
+        .draw_series(LineSeries::new(
+            vec![(0.0, cap), (max_x, cap)],
+            RED.stroke_width(2),
+        ))?
+        .label(format!(
+            "capacity: {} tokens, refilled at {:.0} a second",
+            r.capacity,
+            cap / 60.0
+        ))
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED.stroke_width(2)));
+    let level = PALETTE[0];
+    chart
+        .draw_series(LineSeries::new(
+            r.level.iter().map(|(t, l)| (*t, *l as f64)),
+            level.stroke_width(2),
+        ))?
+        .label(format!(
+            "tokens left: {} admitted reservations drop it, the refill raises it",
+            r.admitted
+        ))
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], level.stroke_width(2)));
+    let mark = PALETTE[3];
+    chart
+        .draw_series(
+            r.rejected
+                .iter()
+                .map(|(t, l)| Cross::new((*t, *l as f64), 5, mark.stroke_width(2))),
+        )?
+        .label(format!(
+            "429: {} requests that did not fit",
+            r.rejected.len()
+        ))
+        .legend(move |(x, y)| Cross::new((x + 10, y), 5, mark.stroke_width(2)));
+    legend(&mut chart, SeriesLabelPosition::UpperRight)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(sent_s: f64, status: u16) -> AttemptPoint {
+        AttemptPoint {
+            sent_s,
+            reserved_tokens: 950,
+            status: Some(status),
+        }
+    }
+
+    #[test]
+    fn a_tier_1_burst_replayed_by_hand() {
+        // 30,000 TPM refills 500 tokens a second. At t = 0, 31 attempts of 950 fit
+        // (31 × 950 = 29,450; a 32nd would need 30,400): 550 left, and the 32nd is a 429 there.
+        // At t = 1 s the bucket has refilled to 550 + 500 = 1,050: one more fits, leaving 100.
+        // It is full again 29,900 / 500 = 59.8 s later, at 60.8 s.
+        let mut attempts: Vec<AttemptPoint> = (0..31).map(|_| at(0.0, 200)).collect();
+        attempts.push(at(0.0, 429));
+        attempts.push(at(1.0, 200));
+        let r = replay(30_000, &attempts, 70.0);
+        assert_eq!(r.capacity, 30_000);
+        assert_eq!(r.admitted, 32);
+        assert_eq!(r.rejected, vec![(0.0, 550)]);
+        let mut want = vec![(0.0, 30_000)];
+        want.extend((1..=31).map(|k| (0.0, 30_000 - 950 * k)));
+        want.extend([(1.0, 1_050), (1.0, 100), (60.8, 30_000), (70.0, 30_000)]);
+        assert_eq!(r.level.len(), want.len());
+        for ((t, l), (wt, wl)) in r.level.iter().zip(&want) {
+            assert!((t - wt).abs() < 1e-9 && l == wl, "{:?}", r.level);
+        }
+    }
+
+    #[test]
+    fn the_replay_ends_at_the_last_attempt_when_asked_for_less() {
+        let r = replay(30_000, &[at(2.0, 200)], 0.0);
+        assert_eq!(r.level, vec![(0.0, 30_000), (2.0, 30_000), (2.0, 29_050)]);
+    }
+}

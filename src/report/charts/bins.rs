@@ -120,7 +120,70 @@ fn from_seconds(m: &Measured) -> Binned {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
+    use crate::metrics::{Attempt, CallKind, CallRecord, PostRecord, Recorder};
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    /// A post sent at 0 whose one call has `attempts` (sent, answered, status) in ms.
+    fn post(attempts: &[(u64, u64, u16)]) -> PostRecord {
+        let mut call = CallRecord::new(CallKind::ImagePrompt, Duration::ZERO);
+        call.attempts = attempts
+            .iter()
+            .map(|&(sent, answered, status)| Attempt {
+                sent: ms(sent),
+                answered: ms(answered),
+                status: Some(status),
+                reserved_tokens: 1_000,
+            })
+            .collect();
+        call.finished = ms(attempts.last().unwrap().1);
+        PostRecord {
+            intended: Duration::ZERO,
+            finished: call.finished,
+            calls: vec![call],
+            failure: None,
+        }
+    }
+
+    #[test]
+    fn a_short_burst_is_counted_in_100_ms_bins_from_its_intervals() {
+        // Two posts sent at 0: one answered at 250 ms, one 429'd at 0 and answered at 450 ms.
+        // 0.45 s fits 100 ms bins: both in flight through bins 0-1, one through 2-3, none at 4.
+        let mut r = Recorder::default();
+        r.record(&post(&[(0, 250, 200)]));
+        r.record(&post(&[(0, 50, 429), (300, 450, 200)]));
+        let b = binned(&r.summarize(None, 2));
+        assert_eq!(b.width_ms, 100);
+        let got: Vec<(i64, u64, u64)> = b
+            .bins
+            .iter()
+            .map(|b| (b.in_flight, b.completions, b.rate_limited))
+            .collect();
+        assert_eq!(got, [(2, 0, 1), (2, 0, 0), (1, 1, 0), (1, 0, 0), (0, 1, 0)]);
+        assert!((b.bins[4].start_s - 0.4).abs() < 1e-12);
+    }
+
+    #[test]
+    fn without_every_post_the_bins_are_whole_seconds_of_the_timeline() {
+        // The recorder's per-post path only: no intervals, so the per-second timeline is used.
+        let mut r = Recorder::default();
+        r.record_post(&crate::metrics::PostEnd {
+            intended: Duration::ZERO,
+            first_send: Duration::ZERO,
+            finished: ms(2_500),
+            failure: None,
+            rate_limit_backoff: Duration::ZERO,
+        });
+        let b = binned(&r.summarize(None, 1));
+        assert_eq!(b.width_ms, 1_000);
+        let in_flight: Vec<i64> = b.bins.iter().map(|b| b.in_flight).collect();
+        assert_eq!(in_flight, [1, 1, 0]);
+    }
 
     #[test]
     fn the_width_fits_the_run_in_at_most_100_bins() {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{builder, legend, Drawn, PALETTE};
+use super::{legend, Drawn, PALETTE};
 use crate::metrics::{AttemptPoint, KEPT_ATTEMPTS};
 use crate::openai::bucket::Bucket;
 use crate::report::CaseResult;
@@ -24,8 +24,8 @@ pub struct Replay {
     /// Tokens left, as a polyline: (s, tokens). It rises along the refill, reaches the capacity
     /// where the bucket is full, and drops straight down at each admitted attempt.
     pub level: Vec<(f64, u64)>,
-    /// Each 429: (s, tokens left when it came).
-    pub rejected: Vec<(f64, u64)>,
+    /// Each 429: (s, tokens left when it came, tokens it asked for).
+    pub rejected: Vec<(f64, u64, u64)>,
     pub admitted: u64,
 }
 
@@ -50,7 +50,8 @@ pub fn replay(tpm: u64, attempts: &[AttemptPoint], until_s: f64) -> Replay {
         refill_to(&mut r, &mut bucket, last, t);
         let before = bucket.remaining(t);
         if a.status == Some(429) {
-            r.rejected.push((t.as_secs_f64(), before));
+            r.rejected
+                .push((t.as_secs_f64(), before, a.reserved_tokens));
         } else {
             bucket.force_take(t, a.reserved_tokens);
             r.admitted += 1;
@@ -91,6 +92,8 @@ pub fn title(c: &CaseResult) -> String {
     )
 }
 
+/// Two panels: the whole bucket (its capacity, and how fast the burst empties it), and below,
+/// the bottom of the bucket up to a few reservations, where the 429s happen.
 pub(super) fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &CaseResult) -> Drawn
 where
     DB::ErrorType: 'static,
@@ -100,22 +103,78 @@ where
     let last = m.attempts.iter().map(|a| a.sent_s).fold(1.0f64, f64::max);
     let max_x = (last * 1.15).max(last + 1.0);
     let r = replay(c.inputs.limits.tpm, &m.attempts, max_x);
+    let cap = (r.capacity as f64).max(1.0);
+    let asked = m
+        .attempts
+        .iter()
+        .map(|a| a.reserved_tokens)
+        .max()
+        .unwrap_or(0) as f64;
+    let (whole, bottom) = root.split_vertically(250);
+    let title = title(c);
+    panel(
+        &whole,
+        &r,
+        Panel {
+            title: &title,
+            max_x,
+            max_y: cap * 1.25,
+            legend: true,
+        },
+    )?;
+    let zoom = format!(
+        "zoomed in: the bottom {:.0} tokens, where the 429s are",
+        (asked * 3.0).min(cap)
+    );
+    panel(
+        &bottom,
+        &r,
+        Panel {
+            title: &zoom,
+            max_x,
+            max_y: (asked * 3.0).clamp(1.0, cap * 1.25),
+            legend: false,
+        },
+    )
+}
+
+/// What differs between the two panels.
+struct Panel<'a> {
+    title: &'a str,
+    max_x: f64,
+    max_y: f64,
+    legend: bool,
+}
+
+fn panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, r: &Replay, p: Panel) -> Drawn
+where
+    DB::ErrorType: 'static,
+{
     let cap = r.capacity as f64;
-    let mut chart =
-        builder(root, &title(c), 90).build_cartesian_2d(0.0..max_x, 0.0..(cap * 1.25).max(1.0))?;
-    chart
-        .configure_mesh()
-        .x_desc("time since start (s)")
-        .y_desc("tokens left in the TPM bucket")
+    let mut b = ChartBuilder::on(area);
+    b.caption(p.title, ("sans-serif", if p.legend { 24 } else { 18 }))
+        .margin(12)
+        .x_label_area_size(if p.legend { 30 } else { 50 })
+        .y_label_area_size(90);
+    let mut chart = b.build_cartesian_2d(0.0..p.max_x, 0.0..p.max_y)?;
+    let mut mesh = chart.configure_mesh();
+    mesh.y_desc("tokens left")
+        .y_labels(if p.legend { 4 } else { 8 })
         .y_label_formatter(&|y| format!("{y:.0}"))
         .label_style(("sans-serif", 16))
-        .axis_desc_style(("sans-serif", 18))
-        .draw()?;
+        .axis_desc_style(("sans-serif", 18));
+    if !p.legend {
+        mesh.x_desc("time since start (s)");
+    }
+    mesh.draw()?;
+    // Points past the axes are drawn at its edge: the zoomed panel leaves the capacity out.
+    let capacity = if cap <= p.max_y {
+        vec![(0.0, cap), (p.max_x, cap)]
+    } else {
+        Vec::new()
+    };
     chart
-        .draw_series(LineSeries::new(
-            vec![(0.0, cap), (max_x, cap)],
-            RED.stroke_width(2),
-        ))?
+        .draw_series(LineSeries::new(capacity, RED.stroke_width(2)))?
         .label(format!(
             "capacity: {} tokens, refilled at {:.0} a second",
             r.capacity,
@@ -134,18 +193,27 @@ where
         ))
         .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], level.stroke_width(2)));
     let mark = PALETTE[3];
+    // Each 429's reservation, from the level it found up to what it asked for.
+    chart.draw_series(r.rejected.iter().map(|(t, l, asked)| {
+        PathElement::new(
+            vec![(*t, *l as f64), (*t, (*asked as f64).max(*l as f64))],
+            mark.mix(0.35).stroke_width(1),
+        )
+    }))?;
     chart
         .draw_series(
             r.rejected
                 .iter()
-                .map(|(t, l)| Cross::new((*t, *l as f64), 5, mark.stroke_width(2))),
+                .map(|(t, l, _)| Cross::new((*t, *l as f64), 5, mark.stroke_width(2))),
         )?
         .label(format!(
-            "429: {} requests that did not fit",
+            "429: {} requests that did not fit (a faint line up to what each asked for)",
             r.rejected.len()
         ))
         .legend(move |(x, y)| Cross::new((x + 10, y), 5, mark.stroke_width(2)));
-    legend(&mut chart, SeriesLabelPosition::UpperRight)?;
+    if p.legend {
+        legend(&mut chart, SeriesLabelPosition::UpperRight)?;
+    }
     Ok(())
 }
 
@@ -173,7 +241,7 @@ mod tests {
         let r = replay(30_000, &attempts, 70.0);
         assert_eq!(r.capacity, 30_000);
         assert_eq!(r.admitted, 32);
-        assert_eq!(r.rejected, vec![(0.0, 550)]);
+        assert_eq!(r.rejected, vec![(0.0, 550, 950)]);
         let mut want = vec![(0.0, 30_000)];
         want.extend((1..=31).map(|k| (0.0, 30_000 - 950 * k)));
         want.extend([(1.0, 1_050), (1.0, 100), (60.8, 30_000), (70.0, 30_000)]);

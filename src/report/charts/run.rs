@@ -225,7 +225,8 @@ where
                 PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
             });
     }
-    legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
+    // Below the band: the curves of a burst start at or above 2 s.
+    legend(&mut chart, SeriesLabelPosition::LowerRight)?;
     Ok(())
 }
 

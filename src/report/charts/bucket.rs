@@ -4,6 +4,9 @@
 //! level stood, and between them the bucket refills at TPM / 60 tokens a second up to its
 //! capacity. Rejected attempts take no tokens: the embedded stub's policy
 //! ([`RejectedCost::Request`](crate::openai::bucket::RejectedCost)) charges them a request only.
+//! The replay takes the attempts in the client's send order; sends within a millisecond of each
+//! other race to the stub, so at the start of a burst a 429 may be marked above the level its
+//! rivals left.
 
 use std::time::Duration;
 
@@ -194,7 +197,13 @@ where
         .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], level.stroke_width(2)));
     let mark = PALETTE[3];
     // Each 429's reservation, from the level it found up to what it asked for.
-    chart.draw_series(r.rejected.iter().map(|(t, l, asked)| {
+    // A mark past the top would be drawn at the edge: the zoomed panel leaves it out.
+    let rejected: Vec<_> = r
+        .rejected
+        .iter()
+        .filter(|(_, l, _)| *l as f64 <= p.max_y)
+        .collect();
+    chart.draw_series(rejected.iter().map(|(t, l, asked)| {
         PathElement::new(
             vec![(*t, *l as f64), (*t, (*asked as f64).max(*l as f64))],
             mark.mix(0.35).stroke_width(1),
@@ -202,7 +211,7 @@ where
     }))?;
     chart
         .draw_series(
-            r.rejected
+            rejected
                 .iter()
                 .map(|(t, l, _)| Cross::new((*t, *l as f64), 5, mark.stroke_width(2))),
         )?

@@ -54,7 +54,8 @@ where
         .iter()
         .flat_map(|p| p.calls.iter().map(|c| c.end_s).chain([p.end_s]))
         .fold(6.0f64, f64::max);
-    // Room on the right for the legend, clear of the bars.
+    // Room on the right for the legend (lower right: the last posts to start are seldom the
+    // last to end), clear of the bars.
     let max_x = end * 1.4;
     let mut chart =
         builder(root, &title(c), 60).build_cartesian_2d(0.0..max_x, 0.0..n as f64 + 0.5)?;
@@ -114,6 +115,6 @@ where
             ("sans-serif", 16).into_font().color(&BLACK),
         )))?;
     }
-    legend(&mut chart, SeriesLabelPosition::UpperRight)?;
+    legend(&mut chart, SeriesLabelPosition::LowerRight)?;
     Ok(())
 }

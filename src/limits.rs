@@ -45,7 +45,8 @@ pub const MAX_BODY_BYTES: usize = 16 << 20;
 pub const MAX_TEXT_FILE_BYTES: u64 = 1 << 20;
 
 /// Bytes of a result.json (`report`, `check`, `compare`, `plan --result`). The default run's
-/// (4 cases, 300 posts) is 70 KB; a case keeps at most 5,000 sampled posts.
+/// (4 cases, 300 posts) is about 340 KB; a case keeps at most 5,000 sampled posts, 300 posts'
+/// intervals and 5,000 attempts.
 pub const MAX_RESULT_BYTES: u64 = 256 << 20;
 
 /// Bytes of an interval log (`merge`). A run's log is a few KB per case.

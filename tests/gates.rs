@@ -275,7 +275,11 @@ fn run_with_a_gate_writes_junit_and_exits_by_the_verdict() {
             .count();
         // The three default scenarios (burst-50, burst-100, burst-100-mini) at tier 2: a
         // testcase per threshold and case, so 3 x 2 for the pass file and 3 x 1 for the fail.
-        assert_eq!(n, if code == 0 { 6 } else { 3 }, "three scenarios at tier 2");
+        assert_eq!(
+            n,
+            if code == 0 { 6 } else { 3 },
+            "three scenarios at tier 2"
+        );
     }
 }
 

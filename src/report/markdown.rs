@@ -53,9 +53,7 @@ pub struct Document {
     pub sections: Vec<Section>,
 }
 
-fn s(ms: Option<f64>) -> String {
-    ms.map_or("-".into(), |v| format!("{:.2}", v / 1000.0))
-}
+use super::summary::opt_s as s;
 
 /// Tokens per post, or `unknown` when no usage came back and no stub counted the calls.
 fn tokens_per_post(m: &Measured) -> String {

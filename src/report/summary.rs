@@ -4,7 +4,8 @@ use std::fmt::Write;
 
 use super::RunResult;
 
-fn opt_s(ms: Option<f64>) -> String {
+/// Milliseconds as seconds with two decimals, or `-`: the tables' latency cells.
+pub(crate) fn opt_s(ms: Option<f64>) -> String {
     ms.map_or("-".into(), |v| format!("{:.2}", v / 1000.0))
 }
 

@@ -133,6 +133,27 @@ mod tests {
     }
 
     #[test]
+    fn a_reservation_that_reaches_the_cap_exactly_fits() {
+        // Binary-exact figures, so every sum below is exact: a $1 cap, $0.5 spent, then
+        // 0.25 + 0.25 reserved: 0.5 + 0.5 = 1.0, at the cap, not past it.
+        let mut b = Budget::new(1.0);
+        assert_eq!(b.cap_usd(), 1.0);
+        let r = b.reserve(0.5).unwrap();
+        assert_eq!(b.reserved_usd(), 0.5);
+        b.settle(r, 0.5);
+        assert_eq!((b.spent_usd(), b.reserved_usd()), (0.5, 0.0));
+        let _first = b.reserve(0.25).unwrap();
+        let _second = b.reserve(0.25).unwrap();
+        assert_eq!(b.reserved_usd(), 0.5);
+        assert!(!b.tripped());
+        assert_eq!(b.refused(), 0);
+        // Anything more passes it: 0.5 + 0.5 + 0.125 = 1.125 > 1.
+        assert_eq!(b.reserve(0.125), None);
+        assert!(b.tripped());
+        assert_eq!(b.refused(), 1);
+    }
+
+    #[test]
     fn spend_never_passes_the_cap_when_calls_cost_at_most_their_worst_case() {
         let mut b = Budget::new(0.05);
         let mut x = 12_345u64;

@@ -169,6 +169,15 @@ mod tests {
             UsageRead::read(Some(&json!(800)), Some(&json!(1)), Some(&json!(801)), None),
             UsageRead::Bad
         );
+        // Every prompt token cached (800 of 800) is possible.
+        assert_eq!(
+            UsageRead::read(Some(&json!(800)), Some(&json!(1)), Some(&json!(800)), None),
+            UsageRead::Tokens(Tokens {
+                prompt: 800,
+                cached: 800,
+                completion: 1
+            })
+        );
         assert_eq!(
             UsageRead::read(Some(&json!(800)), Some(&json!(1)), Some(&json!(null)), None)
                 .tokens()

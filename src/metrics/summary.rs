@@ -324,3 +324,104 @@ impl PostOutcome {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GPT_4O: Price = Price {
+        input: 2.5,
+        cached_input: Some(1.25),
+        output: 10.0,
+    };
+
+    fn measured(total: u64, ok: u64) -> Measured {
+        let r: crate::report::RunResult =
+            serde_json::from_str(include_str!("../../tests/fixtures/result-default-run.json"))
+                .unwrap();
+        let mut m = r.cases.into_iter().next().unwrap().measured;
+        (m.posts.total, m.posts.ok, m.posts.failed) = (total, ok, total - ok);
+        m
+    }
+
+    const TOKENS: Tokens = Tokens {
+        prompt: 800,
+        cached: 0,
+        completion: 200,
+    };
+
+    #[test]
+    fn set_tokens_derives_the_per_post_figures_and_the_cost() {
+        // 800 in + 200 out at $2.50 / $10 per 1M: (2,000 + 2,000) / 1e6 = $0.004. Over 4 posts,
+        // 2 of them ok: 1,000 / 4 = 250 tokens and $0.001 a post, 500 and $0.002 an ok post;
+        // a batch of 4 users: 4 × $0.001 = $0.004. (Every division here is exact in binary.)
+        let mut m = measured(4, 2);
+        m.set_tokens(TOKENS, TokenSource::Stub, Some(&GPT_4O), 4);
+        assert_eq!(
+            (m.tokens.total, m.tokens.source),
+            (TOKENS, TokenSource::Stub)
+        );
+        assert_eq!(
+            (m.tokens.per_post, m.tokens.per_ok_post),
+            (250.0, Some(500.0))
+        );
+        let c = m.cost.unwrap();
+        assert_eq!(
+            (
+                c.total_usd,
+                c.per_post_usd,
+                c.per_ok_post_usd,
+                c.per_batch_usd
+            ),
+            (0.004, 0.001, Some(0.002), 0.004)
+        );
+        let loads: Vec<(u64, u64)> = c
+            .monthly
+            .iter()
+            .map(|m| (m.users, m.posts_per_user_per_day))
+            .collect();
+        assert_eq!(loads, [(4, 1), (4, 5), (4, 20)]);
+    }
+
+    #[test]
+    fn no_posts_or_no_ok_post_give_zero_or_no_figure_not_nan() {
+        let mut m = measured(0, 0);
+        m.set_tokens(TOKENS, TokenSource::Responses, Some(&GPT_4O), 4);
+        assert_eq!((m.tokens.per_post, m.tokens.per_ok_post), (0.0, None));
+        let c = m.cost.unwrap();
+        assert_eq!((c.per_post_usd, c.per_ok_post_usd), (0.0, None));
+        // 4 posts, none ok: per post 1,000 / 4 = 250, per ok post none.
+        let mut m = measured(4, 0);
+        m.set_tokens(TOKENS, TokenSource::Responses, Some(&GPT_4O), 4);
+        assert_eq!((m.tokens.per_post, m.tokens.per_ok_post), (250.0, None));
+        assert_eq!(m.cost.unwrap().per_ok_post_usd, None);
+    }
+
+    #[test]
+    fn unknown_tokens_have_no_per_post_figures_and_no_cost() {
+        let mut m = measured(4, 2);
+        m.set_tokens(TOKENS, TokenSource::Unknown, Some(&GPT_4O), 4);
+        assert_eq!((m.tokens.per_post, m.tokens.per_ok_post), (0.0, None));
+        assert_eq!(m.cost, None);
+        // Known tokens of a model without a price: no cost either.
+        let mut m = measured(4, 2);
+        m.set_tokens(TOKENS, TokenSource::Responses, None, 4);
+        assert_eq!(m.cost, None);
+    }
+
+    #[test]
+    fn bad_usage_is_written_only_when_there_was_some() {
+        let mut t = measured(1, 1).tokens;
+        t.bad_usage = 0;
+        assert!(serde_json::to_value(&t).unwrap().get("bad_usage").is_none());
+        t.bad_usage = 2;
+        assert_eq!(serde_json::to_value(&t).unwrap()["bad_usage"], 2);
+    }
+
+    #[test]
+    fn a_duration_is_written_in_milliseconds() {
+        // 1.5 s = 1,500 ms; 250 µs = 0.25 ms.
+        assert_eq!(ms(Duration::from_millis(1_500)), 1_500.0);
+        assert_eq!(ms(Duration::from_micros(250)), 0.25);
+    }
+}

@@ -151,11 +151,164 @@ pub fn cached_tokens(prompt_tokens: u32, shared_prefix: u32, hit: bool) -> u32 {
 mod tests {
     use super::*;
 
+    use crate::openai::bucket::{LimitKind, Limits, RejectedCost};
+
+    const FIXED: Profile = Profile::Fixed {
+        as_of: String::new(),
+        source: String::new(),
+        latency_ms: 100,
+        completion_tokens: 50,
+    };
+
+    fn limiter() -> RateLimiter {
+        let limits = Limits {
+            rpm: 100,
+            tpm: 1_000,
+            rpd: None,
+        };
+        RateLimiter::new(limits, RejectedCost::Nothing, Duration::ZERO)
+    }
+
+    fn request(max_tokens: Option<u32>) -> CallRequest {
+        CallRequest {
+            reserve: 200,
+            prompt_tokens: 100,
+            max_tokens,
+            n: 2,
+        }
+    }
+
+    /// The first two numbers of stream 1 of seed 7: serve's fault draw, then its slow draw.
+    fn fault_and_slow() -> (f64, f64) {
+        let mut rng = draw_rng(7, 1);
+        (rng.random(), rng.random())
+    }
+
+    fn served(req: &CallRequest, faults: &Faults) -> Served {
+        serve(
+            &mut limiter(),
+            Duration::ZERO,
+            req,
+            &FIXED,
+            faults,
+            &mut draw_rng(7, 1),
+        )
+    }
+
+    #[test]
+    fn a_request_the_buckets_refuse_is_rate_limited_before_any_draw() {
+        // 1,000 TPM: a reservation of 1,001 never fits.
+        let req = CallRequest {
+            reserve: 1_001,
+            ..request(None)
+        };
+        let Served::RateLimited(r) = served(&req, &Faults::default()) else {
+            panic!("must be rate-limited")
+        };
+        assert_eq!(r.kind(), LimitKind::TokensPerMinute);
+    }
+
+    #[test]
+    fn the_fault_draw_picks_server_error_then_overloaded_below_their_shares() {
+        let (f, _) = fault_and_slow();
+        let faults = |server_error_share, overloaded_share| Faults {
+            server_error_share,
+            overloaded_share,
+            ..Faults::default()
+        };
+        // A draw below the 500 share is a 500; at it, it is not (the share is strict).
+        let just_above = f + f64::EPSILON;
+        assert_eq!(
+            served(&request(None), &faults(just_above, 0.0)),
+            Served::ServerError
+        );
+        // 503s take the band [500 share, 500 share + 503 share): f/2 + f = 1.5 f > f.
+        assert_eq!(
+            served(&request(None), &faults(f / 2.0, f)),
+            Served::Overloaded
+        );
+        assert_eq!(
+            served(&request(None), &faults(f, just_above - f)),
+            Served::Overloaded
+        );
+        // f/2 + f/2 = f exactly: the draw is at the band's end, so served.
+        assert!(matches!(
+            served(&request(None), &faults(f / 2.0, f / 2.0)),
+            Served::Ok { .. }
+        ));
+    }
+
+    #[test]
+    fn choices_are_capped_at_max_tokens_and_a_slow_draw_adds_the_extra() {
+        let (_, s) = fault_and_slow();
+        let ok = |max_tokens, slow_share| {
+            let faults = Faults {
+                slow_share,
+                slow_extra: Duration::from_secs(1),
+                ..Faults::default()
+            };
+            match served(&request(max_tokens), &faults) {
+                Served::Ok {
+                    choices,
+                    completion_tokens,
+                    timing,
+                    slow,
+                } => (choices, completion_tokens, timing.total, slow),
+                other => panic!("{other:?}"),
+            }
+        };
+        // The fixed profile writes 50 tokens per choice, 2 choices: 100 tokens, 100 ms.
+        let ms = Duration::from_millis;
+        assert_eq!(
+            ok(None, 0.0),
+            (vec![(50, "stop"), (50, "stop")], 100, ms(100), false)
+        );
+        assert_eq!(
+            ok(Some(51), 0.0),
+            (vec![(50, "stop"), (50, "stop")], 100, ms(100), false)
+        );
+        // A cap of exactly 50 is reached: finish reason "length".
+        assert_eq!(
+            ok(Some(50), 0.0),
+            (vec![(50, "length"), (50, "length")], 100, ms(100), false)
+        );
+        assert_eq!(
+            ok(Some(30), 0.0),
+            (vec![(30, "length"), (30, "length")], 60, ms(100), false)
+        );
+        // The slow draw s: below the share, 100 ms + 1 s; at it, not slow.
+        assert_eq!(ok(None, s + f64::EPSILON).2, ms(1_100));
+        assert!(ok(None, s + f64::EPSILON).3);
+        assert_eq!(ok(None, s).2, ms(100));
+    }
+
+    #[test]
+    fn mix_is_splitmix64() {
+        // SplitMix64's published first outputs from state 0: each is mix of the state after
+        // adding the golden gamma 0x9e3779b97f4a7c15 once (then twice) to 0.
+        assert_eq!(mix(0), 0xe220_a839_7b1d_cdaf);
+        assert_eq!(mix(0x9e37_79b9_7f4a_7c15), 0x6e78_9e6a_a1b9_65f4);
+    }
+
+    #[test]
+    fn streams_of_a_seed_differ_and_repeat() {
+        for seed in [0, 1, u64::MAX] {
+            let first = |stream| draw_rng(seed, stream).random::<u64>();
+            assert_ne!(first(1), first(2), "seed {seed}");
+            assert_eq!(first(1), first(1));
+        }
+        // Post 3, attempt 5: 3 × 2^20 + 5 = 3,145,733; its client draws set bit 63 as well.
+        assert_eq!(post_stream(3, 5), 3_145_733);
+        assert_eq!(client_stream(3, 5), 3_145_733 + (1 << 63));
+    }
+
     #[test]
     fn prompt_caching_starts_at_1024_in_128_token_steps() {
         assert_eq!(cached_tokens(1_200, 1_100, true), 1_024);
         assert_eq!(cached_tokens(2_000, 1_500, true), 1_408);
         assert_eq!(cached_tokens(2_000, 1_500, false), 0);
+        // Exactly 1,024 prompt tokens, all shared: cached.
+        assert_eq!(cached_tokens(1_024, 1_024, true), 1_024);
         assert_eq!(
             cached_tokens(1_000, 1_000, true),
             0,

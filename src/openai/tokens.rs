@@ -237,7 +237,7 @@ mod tests {
     #[test]
     fn json_text_parses_and_has_the_asked_number_of_tokens() {
         let c = CompletionText::new();
-        for n in [8, 9, 20, 150, 1000] {
+        for n in [7, 8, 9, 20, 150, 1000] {
             let pieces = c.json(n);
             let text = pieces.concat();
             let v: serde_json::Value = serde_json::from_str(&text).expect("JSON");
@@ -296,6 +296,38 @@ mod tests {
             counter.count("Hello!") as usize,
             bpe().count_ordinary("Hello!")
         );
+    }
+
+    #[test]
+    fn an_assistant_turn_counts_its_refusal_and_tool_calls() {
+        // The cookbook's formula extended as the API bills: 3 for the reply, then for the
+        // message 3 + role + refusal + each call's function name and arguments + 1 per call.
+        let mut counter = TokenCounter::default();
+        let messages = vec![json!({
+            "role": "assistant",
+            "refusal": "I cannot help with that.",
+            "tool_calls": [
+                {"id": "a", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}},
+                {"id": "b", "type": "function", "function": {"name": "get_time", "arguments": "{}"}}
+            ]
+        })];
+        let n = |s: &str| bpe().count_ordinary(s);
+        let by_hand = 3
+            + 3
+            + n("assistant")
+            + n("I cannot help with that.")
+            + (n("get_weather") + n("{\"city\":\"Paris\"}") + 1)
+            + (n("get_time") + n("{}") + 1);
+        assert_eq!(counter.prompt(&messages) as usize, by_hand);
+    }
+
+    #[test]
+    fn a_token_past_the_end_is_the_last_token() {
+        let c = CompletionText::new();
+        let last = c.token(MAX_COMPLETION_TOKENS - 1);
+        assert!(!last.is_empty());
+        assert_eq!(c.token(MAX_COMPLETION_TOKENS), last);
+        assert_eq!(c.token(usize::MAX), last);
     }
 
     #[test]

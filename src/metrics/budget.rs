@@ -118,6 +118,7 @@ mod tests {
     #[test]
     fn reserves_until_the_cap_then_trips_and_refuses_everything() {
         let mut b = Budget::new(0.01);
+        assert_eq!(b.cap_usd(), 0.01);
         let r1 = b.reserve(0.004).unwrap();
         let r2 = b.reserve(0.004).unwrap();
         // 0.008 reserved: another 0.004 could pass 0.01.

@@ -169,6 +169,15 @@ mod tests {
             UsageRead::read(Some(&json!(800)), Some(&json!(1)), Some(&json!(801)), None),
             UsageRead::Bad
         );
+        // Only a usage that was read has tokens.
+        let t = Tokens {
+            prompt: 800,
+            cached: 0,
+            completion: 150,
+        };
+        assert_eq!(UsageRead::Tokens(t).tokens(), Some(t));
+        assert_eq!(UsageRead::Missing.tokens(), None);
+        assert_eq!(UsageRead::Bad.tokens(), None);
         // Every prompt token cached (800 of 800) is possible.
         assert_eq!(
             UsageRead::read(Some(&json!(800)), Some(&json!(1)), Some(&json!(800)), None),

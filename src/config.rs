@@ -281,7 +281,7 @@ pub fn plan_spec(
         image_prompt_share: args.image_prompt_share,
         response_cache_hit: args.cache_hit,
         prompt_cache_hit: args.prompt_cache_hit,
-        target: crate::plan::Target {
+        target: crate::plan::Goal {
             p95_s: args.p95,
             min_success: args.min_success,
         },

@@ -257,7 +257,7 @@ fn checked_profiles(
             .into_profile()
             .map_err(|(field, m)| invalid(lf, format!("profiles.{name}.{field}"), m))?;
         profile
-            .validate()
+            .check()
             .map_err(|(field, m)| invalid(lf, format!("profiles.{name}.{field}"), m))?;
         profiles.insert(name, profile);
     }

@@ -197,7 +197,7 @@ impl Profile {
     /// Checks every number against a sane range (see `docs/limits.md`); the error names the
     /// field (relative to the profile) and the range. What passes, the draws below take
     /// without panicking.
-    pub fn validate(&self) -> Result<(), (String, String)> {
+    pub fn check(&self) -> Result<(), (String, String)> {
         match self {
             Profile::HeavyTail {
                 ttft_ms,

@@ -36,7 +36,7 @@ pub struct PlanSpec {
     pub image_prompt_share: f64,
     pub response_cache_hit: f64,
     pub prompt_cache_hit: f64,
-    pub target: Target,
+    pub target: Goal,
     pub seed: u64,
     /// Serve every call in this many ms instead of the model's profile (as `--latency-ms`).
     #[serde(default)]
@@ -60,7 +60,7 @@ impl Default for PlanSpec {
             image_prompt_share: 0.0,
             response_cache_hit: 0.0,
             prompt_cache_hit: 0.0,
-            target: Target {
+            target: Goal {
                 p95_s: 5.0,
                 min_success: 1.0,
             },
@@ -70,9 +70,9 @@ impl Default for PlanSpec {
     }
 }
 
-/// What "meets the target" means.
+/// The planner's goal for a cell: what "meets the target" means.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct Target {
+pub struct Goal {
     /// p95 of successful posts at most this many seconds.
     pub p95_s: f64,
     /// At least this share of posts succeed (1.0: no failed post).

@@ -6,7 +6,7 @@ use super::*;
 fn spec() -> PlanSpec {
     PlanSpec {
         tiers: vec![1, 2, 3],
-        target: Target {
+        target: Goal {
             p95_s: 12.0,
             min_success: 1.0,
         },

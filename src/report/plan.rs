@@ -6,7 +6,7 @@ use std::fmt::Write;
 use super::charts::plan_chart_links;
 use super::markdown::{markdown, Document, Section, TableCell};
 use super::name_of;
-use crate::plan::{PlanResult, Target};
+use crate::plan::{Goal, PlanResult};
 
 fn s(v: Option<f64>) -> String {
     v.map_or("-".into(), |v| format!("{v:.2}"))
@@ -24,7 +24,7 @@ fn usd(v: Option<f64>) -> String {
     })
 }
 
-fn target_text(t: &Target) -> String {
+fn target_text(t: &Goal) -> String {
     format!(
         "p95 ≤ {} s with at least {:.0} % of posts succeeding",
         t.p95_s,

@@ -1,4 +1,4 @@
-//! The latency model against its published anchors, hand-worked call times and validate's bounds.
+//! The latency model against its published anchors, hand-worked call times and check's bounds.
 
 use super::*;
 use rand::SeedableRng;
@@ -178,7 +178,7 @@ fn completion_lengths_follow_the_profile() {
 /// An edit of gpt4o()'s TTFT percentiles, speed range and length distribution.
 type Edit = Box<dyn FnOnce(&mut TtftPercentiles, &mut Range, &mut LengthDist)>;
 
-/// The field `validate` names for gpt4o() changed by `edit`, or "ok".
+/// The field `check` names for gpt4o() changed by `edit`, or "ok".
 fn invalid_field(edit: Edit) -> String {
     let mut p = gpt4o();
     let Profile::HeavyTail {
@@ -191,12 +191,11 @@ fn invalid_field(edit: Edit) -> String {
         unreachable!()
     };
     edit(ttft_ms, output_tokens_per_s, completion_tokens);
-    p.validate()
-        .map_or_else(|(field, _)| field, |()| "ok".into())
+    p.check().map_or_else(|(field, _)| field, |()| "ok".into())
 }
 
 #[test]
-fn validate_takes_each_bound_and_refuses_past_it() {
+fn check_takes_each_bound_and_refuses_past_it() {
     use crate::limits::{MAX_COMPLETION_TOKENS, MAX_PROFILE_MS};
     let cases: Vec<(&str, Edit)> = vec![
         ("ok", Box::new(|_, _, _| {})),
@@ -260,10 +259,7 @@ fn validate_takes_each_bound_and_refuses_past_it() {
     {
         *r = 0.0;
     }
-    assert_eq!(
-        p.validate().unwrap_err().0,
-        "prompt_tokens_per_output_token"
-    );
+    assert_eq!(p.check().unwrap_err().0, "prompt_tokens_per_output_token");
 }
 
 #[test]
@@ -276,7 +272,7 @@ fn a_fixed_profile_takes_its_bounds() {
             latency_ms,
             completion_tokens,
         }
-        .validate()
+        .check()
         .map_or_else(|(field, _)| field, |()| "ok".into())
     };
     let max_ms = MAX_PROFILE_MS as u64;

@@ -9,7 +9,7 @@ use super::{
     builder, files, legend, png_and_svg, png_path, register_font, ChartKind, Draw, Drawn, PALETTE,
 };
 use crate::plan::sim::Strategy;
-use crate::plan::{Cell, PlanResult, Target};
+use crate::plan::{Cell, Goal, PlanResult};
 
 /// The plan's heat map: p95 of successful posts (colour) for each tier × user count, per model
 /// and strategy (one panel each); a cell that misses the success target is hatched grey.
@@ -104,7 +104,7 @@ fn heatmap_cell<DB: DrawingBackend>(
     chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
     (x, y): (f64, f64),
     c: &Cell,
-    target: &Target,
+    target: &Goal,
 ) -> Drawn
 where
     DB::ErrorType: 'static,
@@ -136,7 +136,7 @@ where
 
 /// A heat-map cell's colour: grey under the success target or without a p95; greens up to the
 /// p95 target, then orange to red at 3 × the target.
-fn heat_colour(c: &Cell, target: &Target) -> RGBColor {
+fn heat_colour(c: &Cell, target: &Goal) -> RGBColor {
     let p95_target = target.p95_s;
     match c.p95_s {
         _ if c.success < target.min_success => RGBColor(170, 170, 170),

@@ -208,7 +208,8 @@ pub struct RunArgs {
     /// Folder for reports; each run writes <DIR>/<run-id>/.
     #[arg(long, value_name = "DIR", default_value = "reports")]
     pub report_dir: std::path::PathBuf,
-    /// Print only the final table on standard output, and only errors on standard error.
+    /// Print only the final table and the claims' verdicts on standard output, and only errors on
+    /// standard error.
     #[arg(long, short)]
     pub quiet: bool,
     /// Make the posts' OpenAI calls to this OpenAI-compatible base URL (e.g.

@@ -657,7 +657,14 @@ fn a_burst_gets_a_waterfall_and_a_token_bucket_that_render() {
     let waterfall = svg("waterfall-burst-100-tier1");
     assert!(waterfall.contains("all 100 posts") && waterfall.contains("claim: 5 s"));
     assert!(waterfall.contains("waiting out a 429 (backoff)"));
+    // Each new chart names its axes.
+    for label in ["posts in start order (first at the top)", "time since start (s)"] {
+        assert!(waterfall.contains(label), "waterfall lacks {label:?}");
+    }
     let bucket = svg("bucket-burst-100-tier1");
+    for label in ["tokens left", "time since start (s)"] {
+        assert!(bucket.contains(label), "bucket lacks {label:?}");
+    }
     assert!(bucket.contains("TPM bucket as the stub models it: burst-100 tier 1 (30000 TPM)"));
     // Posts 0, 5, ..., 95 get two 429s; the other 27 multiples of 3 one.
     assert!(bucket.contains("429: 67 requests that did not fit"));

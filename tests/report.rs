@@ -658,7 +658,10 @@ fn a_burst_gets_a_waterfall_and_a_token_bucket_that_render() {
     assert!(waterfall.contains("all 100 posts") && waterfall.contains("claim: 5 s"));
     assert!(waterfall.contains("waiting out a 429 (backoff)"));
     // Each new chart names its axes.
-    for label in ["posts in start order (first at the top)", "time since start (s)"] {
+    for label in [
+        "posts in start order (first at the top)",
+        "time since start (s)",
+    ] {
         assert!(waterfall.contains(label), "waterfall lacks {label:?}");
     }
     let bucket = svg("bucket-burst-100-tier1");

@@ -471,17 +471,21 @@ impl Check {
         }
     }
 
-    /// Every model the claim names.
-    fn models(&self) -> Vec<&str> {
+    /// Every model the claim names, with the field that names it.
+    fn models(&self) -> Vec<(&'static str, &str)> {
         match self {
             Check::CostPerPost { model, .. }
             | Check::CostPerCall(CallCost { model, .. })
             | Check::CostPerBatch { model, .. }
             | Check::MonthlyCost { model, .. }
-            | Check::TierLimit { model, .. } => vec![model],
-            Check::Latency { load, .. } | Check::TokensPerBatch { load, .. } => vec![&load.model],
-            Check::TokensPerPost { model, .. } => model.iter().map(String::as_str).collect(),
-            Check::ModelSwitch(Switch { from, to, .. }) => vec![from, to],
+            | Check::TierLimit { model, .. } => vec![("model", model)],
+            Check::Latency { load, .. } | Check::TokensPerBatch { load, .. } => {
+                vec![("model", &load.model)]
+            }
+            Check::TokensPerPost { model, .. } => {
+                model.iter().map(|m| ("model", m.as_str())).collect()
+            }
+            Check::ModelSwitch(Switch { from, to, .. }) => vec![("from", from), ("to", to)],
             Check::NeedsTier { .. } | Check::Elsewhere(_) => vec![],
         }
     }
@@ -492,10 +496,10 @@ impl ClaimsFile {
     /// would otherwise read as "not measured" for ever.
     pub fn check_models(&self, file: &str, prices: &PriceTable) -> Result<(), String> {
         for (i, claim) in self.claim.iter().enumerate() {
-            for model in claim.check.models() {
+            for (field, model) in claim.check.models() {
                 if !prices.models.contains_key(model) {
                     return Err(format!(
-                        "{file}: claim[{i}] ({}): field `model`: unknown model `{model}` (priced: {})",
+                        "{file}: claim[{i}] ({}): field `{field}`: unknown model `{model}` (priced: {})",
                         claim.id,
                         prices.models.keys().cloned().collect::<Vec<_>>().join(", ")
                     ));
@@ -525,6 +529,24 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.contains("field `value`"), "{e}");
+    }
+
+    #[test]
+    fn an_unknown_model_names_the_field_that_names_it() {
+        let prices = crate::openai::catalog::Catalog::embedded().prices;
+        let switch = |from: &str, to: &str| {
+            format!("[[claim]]\nid = \"x\"\nstatement = \"s\"\nkind = \"model_switch\"\nfrom = \"{from}\"\nto = \"{to}\"\nmeasure = \"saving_share\"\nvalue = 0.9\ntolerance = 0.1\n")
+        };
+        let check = |text: String| {
+            parse("c.toml", &text)
+                .unwrap()
+                .check_models("c.toml", &prices)
+        };
+        let e = check(switch("gpt-4o", "gpt-5")).unwrap_err();
+        assert!(e.contains("field `to`: unknown model `gpt-5`"), "{e}");
+        let e = check(switch("gpt-3", "gpt-4o-mini")).unwrap_err();
+        assert!(e.contains("field `from`: unknown model `gpt-3`"), "{e}");
+        assert!(check(switch("gpt-4o", "gpt-4o-mini")).is_ok());
     }
 
     #[test]

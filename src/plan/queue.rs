@@ -131,6 +131,7 @@ mod tests {
                 now = k;
             }
             assert_eq!(q.len(), heap.len());
+            assert_eq!(q.is_empty(), heap.is_empty());
         }
         while let Some((k, _)) = q.pop() {
             assert_eq!(k, heap.pop().unwrap().0);

@@ -481,3 +481,100 @@ fn the_planners_post_shape_and_timings_are_the_stubs() {
         "stub mean {a:.3} s, planner mean {b:.3} s"
     );
 }
+
+#[test]
+fn the_default_plan_judges_the_caching_and_queuing_claims_from_its_own_cells() {
+    let dir = tempdir("plan-claims");
+    let out = assert_cmd::Command::cargo_bin("postload")
+        .unwrap()
+        .args(["plan", "--report-dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let run = std::fs::read_dir(&dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let plan: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("plan.json")).unwrap()).unwrap();
+    let cells = plan["cells"].as_array().unwrap();
+    let verdicts = plan["claims"].as_array().unwrap();
+    let of = |id: &str, model: &str| -> Vec<&serde_json::Value> {
+        verdicts
+            .iter()
+            .filter(|v| {
+                v["id"] == id
+                    && v["case"]
+                        .as_str()
+                        .unwrap()
+                        .starts_with(&format!("{model},"))
+            })
+            .collect()
+    };
+    for model in ["gpt-4o", "gpt-4o-mini"] {
+        // Queuing, worked out from the cells: at each tier where SDK retries lose a post of the
+        // 100-user burst, the queue's cell must have every post ok and p95 ≤ 5 s.
+        let cell = |strategy: &str, tier: u64| {
+            cells
+                .iter()
+                .find(|c| {
+                    c["model"] == model
+                        && c["users"] == 100
+                        && c["strategy"] == strategy
+                        && c["tier"] == tier
+                })
+                .unwrap()
+        };
+        let losing: Vec<u64> = (1..=5)
+            .filter(|&t| cell("sdk", t)["success"].as_f64().unwrap() < 1.0)
+            .collect();
+        let q = of("request-queuing", model);
+        assert_eq!(q.len(), losing.len(), "{model}: {q:?}");
+        for (v, &t) in q.iter().zip(&losing) {
+            let queue = cell("queue", t);
+            let smooth = queue["success"] == 1.0 && queue["p95_s"].as_f64().unwrap() <= 5.0;
+            assert_eq!(v["case"], format!("{model}, 100 users, Tier {t}"));
+            assert_eq!(v["verdict"], if smooth { "holds" } else { "fails" }, "{v}");
+        }
+        // Caching, from the caching rows of the lowest tier where every uncached post
+        // succeeds: prompt caching's saving p, the response cache's hit share h, and the claim
+        // holds when 1 - (1 - h)(1 - p) ≥ 30 %.
+        let effect = plan["caching"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["model"] == model && e["rows"][0]["success"] == 1.0)
+            .unwrap();
+        let usd = |i: usize| effect["rows"][i]["usd_per_month"].as_f64().unwrap();
+        assert_eq!(effect["rows"][0]["label"], "no caching");
+        assert_eq!(effect["rows"][2]["label"], "prompt caching");
+        let p = 1.0 - usd(2) / usd(0);
+        let h = effect["rows"][1]["response_cache_hit"].as_f64().unwrap();
+        let both = 1.0 - (1.0 - h) * (1.0 - p);
+        let c = of("caching-savings", model);
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0]["verdict"], if both >= 0.3 { "holds" } else { "fails" });
+        assert!(
+            c[0]["measured"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("{:.1} % in all", both * 100.0)),
+            "{}",
+            c[0]["measured"]
+        );
+    }
+    // The console prints the verdicts after the table, and plan.md has them in a section.
+    assert!(
+        stdout.contains("claims:\n  caching saves a further 30-50 % (gpt-4o, "),
+        "{stdout}"
+    );
+    let md = std::fs::read_to_string(run.join("plan.md")).unwrap();
+    assert!(md.contains("## Claims the planner settles"), "{md}");
+    assert!(md.contains(
+        "| request queuing makes 100 users at once run smoothly | gpt-4o, 100 users, Tier 1 |"
+    ));
+}

@@ -111,6 +111,36 @@ async fn example_service_with_the_stub_alongside_agrees_with_the_stub() {
         "{md}"
     );
     assert!(md.contains(&format!("POST {}/api/marketing-post", service.url())));
+    // The service claims are judged on each case from the stub's counts: 2 and 1 calls of the
+    // fixed 50 ms a post. Whether they hold depends on this machine's timing, so only the
+    // figures they rest on are asserted.
+    let result: postload::report::RunResult =
+        serde_json::from_slice(&std::fs::read(folder.join("result.json")).unwrap()).unwrap();
+    let verdicts = postload::report::claims::evaluate(
+        &postload::report::claims::parse("c", postload::report::claims::EMBEDDED_CLAIMS).unwrap(),
+        &result,
+        &postload::openai::catalog::Catalog::embedded().prices,
+    );
+    let own: Vec<_> = verdicts.iter().filter(|v| v.id == "mem0-s3").collect();
+    assert_eq!(own.len(), 2);
+    assert!(
+        own[0]
+            .evidence
+            .contains("2.00 calls a post × 0.05 s a call"),
+        "{}",
+        own[0].evidence
+    );
+    assert!(
+        own[1]
+            .evidence
+            .contains("1.00 calls a post × 0.05 s a call"),
+        "{}",
+        own[1].evidence
+    );
+    assert!(
+        own.iter().all(|v| v.measured.starts_with("own time ")),
+        "{own:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -23,6 +23,9 @@ pub async fn plan(args: cli::PlanArgs) -> anyhow::Result<Outcome> {
         .map_err(|e| config::ConfigError(e.0))?;
     let took = started.elapsed();
     out!("{}", report::plan::table(&result));
+    if !result.claims.is_empty() {
+        out!("{}", report::claims::console_lines(&result.claims));
+    }
     let dir = report::create_unique_dir(&args.report_dir, &format!("plan-{}", run::new_run_id()))?;
     std::fs::create_dir_all(dir.join("charts"))?;
     report::write_atomic(&dir.join("plan.json"), &serde_json::to_vec_pretty(&result)?)?;

@@ -4,6 +4,7 @@
 //! note's caching advice changes, and sets the note's monthly table beside the modelled one.
 //! Pure: the caller gives the catalog and gets plain data back.
 
+pub mod claims;
 pub mod queue;
 pub mod sim;
 
@@ -11,9 +12,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use self::claims::monthly_table;
 use self::sim::{simulate, Arrivals, PostShape, SimExtra, SimInput, Strategy};
-use crate::claims::{Check, ClaimsFile};
-use crate::metrics::cost::{monthly_usd, DAYS_PER_MONTH};
+use crate::claims::{ClaimVerdict, ClaimsFile};
+use crate::metrics::cost::DAYS_PER_MONTH;
 use crate::openai::bucket::{Limits, RejectedCost};
 use crate::openai::catalog::Catalog;
 use crate::scenario::prompts::{PostRequests, OWN_IMAGE_PROMPT_TOKENS};
@@ -165,6 +167,9 @@ pub struct PlanResult {
     pub recommendations: Vec<Recommendation>,
     pub caching: Vec<CachingEffect>,
     pub monthly: Vec<MonthlyRow>,
+    /// The claims the planner settles (caching, queuing), judged on its cells.
+    #[serde(default)]
+    pub claims: Vec<ClaimVerdict>,
     /// The data behind the model, with dates.
     pub tiers_as_of: String,
     pub prices_as_of: String,
@@ -429,20 +434,23 @@ pub fn plan(
     let recommendations = recommendations(spec, &cells);
     let caching = caching(catalog, spec)?;
     let monthly = monthly_table(claims, &cells, measured);
-    Ok(PlanResult {
+    let mut result = PlanResult {
         schema: PLAN_SCHEMA.into(),
         spec: spec.clone(),
         cells,
         recommendations,
         caching,
         monthly,
+        claims: Vec::new(),
         tiers_as_of: catalog
             .tier_sets
             .get(&spec.tier_set)
             .map(|s| format!("{} ({})", s.as_of, s.source))
             .unwrap_or_default(),
         prices_as_of: format!("{} ({})", catalog.prices.as_of, catalog.prices.source),
-    })
+    };
+    result.claims = self::claims::judge(claims, &result);
+    Ok(result)
 }
 
 /// Every cell of the grid, in the order model, users, strategy, tier.
@@ -541,54 +549,6 @@ fn caching(catalog: &Catalog, spec: &PlanSpec) -> Result<Vec<CachingEffect>, Pla
         }
     }
     Ok(caching)
-}
-
-/// The note's monthly tables (from the claims file): each row recomputed from the note's own
-/// $/post, beside the same load at the planner's $/post for that model (its lowest-tier cell
-/// with no failed post, else any).
-pub fn monthly_table(
-    claims: &ClaimsFile,
-    cells: &[Cell],
-    measured: &std::collections::BTreeMap<String, f64>,
-) -> Vec<MonthlyRow> {
-    let per_post = |model: &str| {
-        claims.claim.iter().find_map(|c| match &c.check {
-            Check::CostPerPost {
-                model: m,
-                bound: crate::claims::Bound::Near { value, .. },
-            } if m == model => Some(*value),
-            _ => None,
-        })
-    };
-    let modelled = |model: &str| {
-        let mut of_model: Vec<&Cell> = cells.iter().filter(|c| c.model == model).collect();
-        of_model.sort_by_key(|c| (c.success < 1.0, c.tier));
-        of_model.first().and_then(|c| c.usd_per_post)
-    };
-    let mut rows = Vec::new();
-    for c in &claims.claim {
-        let Check::MonthlyCost { model, table, .. } = &c.check else {
-            continue;
-        };
-        let Some(note_per_post) = per_post(model) else {
-            continue;
-        };
-        for &(users, ppd, note_usd) in table {
-            let raw = monthly_usd(users as f64, ppd as f64, note_per_post);
-            rows.push(MonthlyRow {
-                model: model.clone(),
-                users,
-                posts_per_day: ppd,
-                note_usd,
-                from_note_per_post_usd: (raw * 100.0).round() / 100.0,
-                modelled_usd: modelled(model).map(|p| monthly_usd(users as f64, ppd as f64, p)),
-                measured_usd: measured
-                    .get(model)
-                    .map(|p| monthly_usd(users as f64, ppd as f64, *p)),
-            });
-        }
-    }
-    rows
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 use std::fmt::Write;
 
 use super::charts::ChartExporter;
-use super::claims::{evaluate, ClaimsFile, Judgement};
+use super::claims::{evaluate, ClaimVerdict, ClaimsFile, Judgement};
 use super::{name_of, CaseResult, Exporter, RunResult, TargetInfo};
 use crate::metrics::{Measured, TokenSource};
 use crate::openai::catalog::PriceTable;
@@ -379,20 +379,28 @@ fn result_notes(r: &RunResult) -> Vec<String> {
 
 /// The claims' verdicts, failures in bold with their cause; `None` without claims.
 fn claims_section(r: &RunResult, claims: &ClaimsFile, prices: &PriceTable) -> Option<Section> {
-    let verdicts = evaluate(claims, r, prices);
+    verdicts_section("Claims", &evaluate(claims, r, prices), &claims.source)
+}
+
+/// A table of verdicts (the run's, or the planner's in plan.md); `None` without any.
+pub(crate) fn verdicts_section(
+    title: &str,
+    verdicts: &[ClaimVerdict],
+    source: &str,
+) -> Option<Section> {
     if verdicts.is_empty() {
         return None;
     }
     let mut sec = Section {
-        title: "Claims".into(),
+        title: title.into(),
         header: vec!["claim", "case", "measured", "verdict", "evidence"],
         right: vec![false; 5],
         ..Section::default()
     };
-    if !claims.source.is_empty() {
-        sec.paragraphs.push(format!("From: {}.", claims.source));
+    if !source.is_empty() {
+        sec.paragraphs.push(format!("From: {source}."));
     }
-    for v in &verdicts {
+    for v in verdicts {
         let verdict = match (v.verdict, &v.cause) {
             (Judgement::Fails, Some(cause)) => TableCell {
                 text: format!("fails: {cause}"),

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use super::charts::plan_chart_links;
-use super::markdown::{markdown, Document, Section, TableCell};
+use super::markdown::{markdown, verdicts_section, Document, Section, TableCell};
 use super::name_of;
 use crate::plan::{Goal, PlanResult};
 
@@ -47,12 +47,14 @@ pub fn document(r: &PlanResult) -> Document {
     Document {
         title: "postload plan".into(),
         intro: intro(r),
-        sections: vec![
-            recommendations_section(r),
-            cells_section(r),
-            caching_section(r),
-            monthly_section(r),
-        ],
+        sections: [
+            vec![recommendations_section(r)],
+            verdicts_section("Claims the planner settles", &r.claims, "")
+                .into_iter()
+                .collect(),
+            vec![cells_section(r), caching_section(r), monthly_section(r)],
+        ]
+        .concat(),
     }
 }
 

@@ -110,7 +110,7 @@ pub(super) fn cost_per_batch(
     let case = result
         .cases
         .iter()
-        .filter(|c| c.inputs.model == model && c.inputs.load.users() as u64 == users)
+        .filter(|c| c.inputs.model == model && super::load::is_burst_of(c, users))
         .max_by_key(|c| (c.measured.posts.failed == 0, c.measured.posts.ok));
     match case {
         Some(c) if c.interrupted => cut_short(claim, c),
@@ -135,7 +135,13 @@ pub(super) fn cost_per_batch(
         }
         None => not_measured(
             claim,
-            format!("no {model} burst of {users} users in this run"),
+            super::load::load_missing(
+                result,
+                &crate::claims::BurstOf {
+                    users,
+                    model: model.into(),
+                },
+            ),
         ),
     }
 }

@@ -1,54 +1,24 @@
 //! Claims judged against a run's measurements: a claims file ([`crate::claims`]) and a result
 //! in, verdicts out. Pure.
 
-use serde::{Deserialize, Serialize};
-
 use super::{CaseResult, RunResult};
-pub use crate::claims::{parse, Check, Claim, ClaimsFile, Pct, EMBEDDED_CLAIMS};
+pub use crate::claims::{
+    parse, Check, Claim, ClaimVerdict, ClaimsFile, Judgement, Pct, EMBEDDED_CLAIMS,
+};
 use crate::metrics::cost::cost_usd;
 use crate::metrics::{FailureCause, TokenSource};
 use crate::openai::catalog::PriceTable;
 
 mod cost;
 mod load;
+mod service;
 
 use self::cost::{
     cost_per_batch, cost_per_call, cost_per_post, model_switch, monthly_cost, tokens_per_batch,
     tokens_per_post,
 };
-use self::load::{elsewhere, latency, needs_tier, tier_limit};
-
-/// A claim's judgement.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Judgement {
-    Holds,
-    Fails,
-    NotMeasured,
-}
-
-impl Judgement {
-    pub fn label(self) -> &'static str {
-        match self {
-            Judgement::Holds => "holds",
-            Judgement::Fails => "fails",
-            Judgement::NotMeasured => "not measured by this run",
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ClaimVerdict {
-    pub id: String,
-    pub statement: String,
-    /// The case the evidence comes from (`burst-50 tier 2`), if any.
-    pub case: Option<String>,
-    pub measured: String,
-    pub verdict: Judgement,
-    /// Why it fails: `model latency`, `rate limits`, or both.
-    pub cause: Option<String>,
-    pub evidence: String,
-}
+use self::load::{elsewhere, is_burst_of, latency, needs_tier, tier_limit};
+use self::service::service_own_time;
 
 fn case_name(c: &CaseResult) -> String {
     c.label()
@@ -146,6 +116,12 @@ pub fn evaluate(claims: &ClaimsFile, result: &RunResult, prices: &PriceTable) ->
                 out.extend(tier_limit(claim, result, model, *tier, *tpm))
             }
             Check::Elsewhere(mode) => out.push(elsewhere(claim, result, *mode)),
+            Check::ServiceOwnTime { users, max_share } => {
+                out.extend(service_own_time(claim, result, *users, *max_share))
+            }
+            Check::Caching { .. } | Check::Queuing { .. } => {
+                out.push(elsewhere(claim, result, crate::claims::Mode::Planner))
+            }
         }
     }
     out
@@ -229,11 +205,7 @@ fn not_measured(claim: &Claim, evidence: String) -> ClaimVerdict {
 }
 
 fn holds_if(holds: bool) -> Judgement {
-    if holds {
-        Judgement::Holds
-    } else {
-        Judgement::Fails
-    }
+    Judgement::holds_if(holds)
 }
 
 /// A claim about a whole case (its latency, its batch cost) on a case a signal cut short: its

@@ -7,7 +7,10 @@ use serde::Deserialize;
 use crate::metrics::Percentiles;
 use crate::openai::catalog::PriceTable;
 
-pub const EMBEDDED_CLAIMS: &str = include_str!("../scenarios/claims.toml");
+mod verdict;
+pub use verdict::{ClaimVerdict, Judgement};
+
+pub const EMBEDDED_CLAIMS: &str = include_str!("../../scenarios/claims.toml");
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClaimsFile {
@@ -37,6 +40,8 @@ enum Kind {
     TierLimit,
     Service,
     Planner,
+    Caching,
+    Queuing,
 }
 
 /// A claim as written: one flat table, so TOML errors keep their line and unknown fields are
@@ -76,6 +81,8 @@ struct RawClaim {
     posts_per_day: Option<u64>,
     tier: Option<u8>,
     tpm: Option<u64>,
+    min_share: Option<f64>,
+    max_share: Option<f64>,
 }
 
 impl RawClaim {
@@ -158,8 +165,21 @@ impl RawClaim {
                 tier: need(self.tier, "tier")?,
                 tpm: need(self.tpm, "tpm")?,
             },
-            Kind::Service => Check::Elsewhere(Mode::Service),
+            Kind::Service => match self.max_share {
+                Some(max_share) => Check::ServiceOwnTime {
+                    users: self.users,
+                    max_share,
+                },
+                None => Check::Elsewhere(Mode::Service),
+            },
             Kind::Planner => Check::Elsewhere(Mode::Planner),
+            Kind::Caching => Check::Caching {
+                min_share: need(self.min_share, "min_share")?,
+            },
+            Kind::Queuing => Check::Queuing {
+                users: need(self.users, "users")?,
+                max_s: need(self.max_s, "max_s")?,
+            },
             Kind::CostPerBatch => Check::CostPerBatch {
                 model: need(self.model, "model")?,
                 users: need(self.users, "users")?,
@@ -339,6 +359,24 @@ pub enum Check {
         tier: u8,
         tpm: u64,
     },
+    /// In service mode with the stub alongside: the service's own time (its mean post latency
+    /// minus the OpenAI calls inside a post) at most `max_share` of the mean post latency, with
+    /// every post answered, on bursts of `users` (every service case if `None`).
+    ServiceOwnTime {
+        users: Option<u64>,
+        max_share: f64,
+    },
+    /// `postload plan`: caching saves at least `min_share` of the cost per post, at the plan's
+    /// response-cache hit share, on the lowest tier where every post succeeds uncached.
+    Caching {
+        min_share: f64,
+    },
+    /// `postload plan`: where SDK retries lose posts of a burst of `users`, a client queue makes
+    /// every post succeed with p95 at most `max_s`.
+    Queuing {
+        users: u64,
+        max_s: f64,
+    },
     /// Settled by another mode; a run against the stub says which.
     Elsewhere(Mode),
 }
@@ -383,6 +421,14 @@ pub fn parse(file: &str, text: &str) -> Result<ClaimsFile, String> {
             .any(|(field, v)| *field == "tolerance" && *v >= 1.0)
         {
             return bad("tolerance must be a share in [0, 1)");
+        }
+        if let Some((field, _)) = claim
+            .check
+            .numbers()
+            .into_iter()
+            .find(|(field, v)| field.ends_with("_share") && *v > 1.0)
+        {
+            return bad(&format!("field `{field}`: a share is from 0 to 1"));
         }
     }
     Ok(c)
@@ -447,6 +493,13 @@ impl Check {
             Check::NeedsTier { users, .. } => vec![("users", *users as f64)],
             Check::TierLimit { tpm, .. } => vec![("tpm", *tpm as f64)],
             Check::Elsewhere(_) => vec![],
+            Check::ServiceOwnTime { users, max_share } => users
+                .iter()
+                .map(|u| ("users", *u as f64))
+                .chain([("max_share", *max_share)])
+                .collect(),
+            Check::Caching { min_share } => vec![("min_share", *min_share)],
+            Check::Queuing { users, max_s } => vec![("users", *users as f64), ("max_s", *max_s)],
             Check::CostPerBatch {
                 users,
                 value,
@@ -486,7 +539,11 @@ impl Check {
                 model.iter().map(|m| ("model", m.as_str())).collect()
             }
             Check::ModelSwitch(Switch { from, to, .. }) => vec![("from", from), ("to", to)],
-            Check::NeedsTier { .. } | Check::Elsewhere(_) => vec![],
+            Check::NeedsTier { .. }
+            | Check::Elsewhere(_)
+            | Check::ServiceOwnTime { .. }
+            | Check::Caching { .. }
+            | Check::Queuing { .. } => vec![],
         }
     }
 }
@@ -511,80 +568,4 @@ impl ClaimsFile {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_nan_or_infinite_number_in_a_claim_names_its_field() {
-        let claim = |min: &str, max: &str| {
-            format!("[[claim]]\nid = \"x\"\nstatement = \"s\"\nkind = \"latency\"\nusers = 50\nmodel = \"gpt-4o\"\nmin_s = {min}\nmax_s = {max}\n")
-        };
-        let e = parse("c.toml", &claim("nan", "5")).unwrap_err();
-        assert!(e.contains("field `min_s`") && !e.contains("exceed"), "{e}");
-        let e = parse("c.toml", &claim("2", "inf")).unwrap_err();
-        assert!(e.contains("field `max_s`"), "{e}");
-        let e = parse(
-            "c.toml",
-            "[[claim]]\nid = \"x\"\nstatement = \"s\"\nkind = \"tokens_per_post\"\nvalue = nan\ntolerance = 0.1\n",
-        )
-        .unwrap_err();
-        assert!(e.contains("field `value`"), "{e}");
-    }
-
-    #[test]
-    fn an_unknown_model_names_the_field_that_names_it() {
-        let prices = crate::openai::catalog::Catalog::embedded().prices;
-        let switch = |from: &str, to: &str| {
-            format!("[[claim]]\nid = \"x\"\nstatement = \"s\"\nkind = \"model_switch\"\nfrom = \"{from}\"\nto = \"{to}\"\nmeasure = \"saving_share\"\nvalue = 0.9\ntolerance = 0.1\n")
-        };
-        let check = |text: String| {
-            parse("c.toml", &text)
-                .unwrap()
-                .check_models("c.toml", &prices)
-        };
-        let e = check(switch("gpt-4o", "gpt-5")).unwrap_err();
-        assert!(e.contains("field `to`: unknown model `gpt-5`"), "{e}");
-        let e = check(switch("gpt-3", "gpt-4o-mini")).unwrap_err();
-        assert!(e.contains("field `from`: unknown model `gpt-3`"), "{e}");
-        assert!(check(switch("gpt-4o", "gpt-4o-mini")).is_ok());
-    }
-
-    #[test]
-    fn the_embedded_claims_parse() {
-        let c = parse("scenarios/claims.toml", EMBEDDED_CLAIMS).unwrap();
-        assert_eq!(c.claim.len(), 27);
-        assert!(matches!(
-            c.claim[0].check,
-            Check::Latency {
-                percentile: Pct::P95,
-                ..
-            }
-        ));
-    }
-
-    #[test]
-    fn a_bad_claim_names_file_and_claim() {
-        let e = parse("c.toml", "[[claim]]\nid = \"x\"\nstatement = \"s\"\nkind = \"latency\"\nusers = 50\nmodel = \"gpt-4o\"\nmin_s = 5\nmax_s = 2\npercentile = \"p95\"\n").unwrap_err();
-        assert!(
-            e.contains("c.toml") && e.contains("claim[0] (x)") && e.contains("min_s"),
-            "{e}"
-        );
-        let e = parse(
-            "c.toml",
-            "[[claim]]\nid = \"x\"\nstatement = \"s\"\nkind = \"vibes\"\n",
-        )
-        .unwrap_err();
-        assert!(e.contains("c.toml") && e.contains("vibes"), "{e}");
-        let e = parse("c.toml", "[[claim]]\nid = \"x\"\nstatement = \"s\"\nkind = \"tokens_per_post\"\nvalue = 1\ntolerence = 0.1\n").unwrap_err();
-        assert!(e.contains("line 6") && e.contains("tolerence"), "{e}");
-        let e = parse(
-            "c.toml",
-            "[[claim]]\nid = \"x\"\nstatement = \"s\"\nkind = \"tokens_per_post\"\nvalue = 1\n",
-        )
-        .unwrap_err();
-        assert!(
-            e.contains("claim[0] (x)") && e.contains("`tolerance`"),
-            "{e}"
-        );
-    }
-}
+mod tests;

@@ -143,6 +143,61 @@ async fn example_service_with_the_stub_alongside_agrees_with_the_stub() {
     );
 }
 
+/// The note's switch done only in a scenario file: the scenario says gpt-4o-mini, the service
+/// still calls gpt-4o. The case must be priced (and its claims judged) as gpt-4o.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_that_calls_another_model_is_priced_as_the_model_it_called() {
+    let port = free_port();
+    let service = example::start(
+        ExampleConfig::new(&format!("http://127.0.0.1:{port}/v1")),
+        stub::bind_loopback(0).unwrap(),
+    )
+    .await
+    .unwrap();
+    let dir = tempdir("served-model");
+    let file = dir.join("mini.toml");
+    std::fs::write(
+        &file,
+        "name = \"mini\"\nmodel = \"gpt-4o-mini\"\ntiers = [1]\nseed = 5\n[load]\nkind = \"burst\"\nusers = 4\n",
+    )
+    .unwrap();
+    let (outcome, folder, r) = run(RunArgs {
+        scenario: vec![file.to_string_lossy().into_owned()],
+        target: Some(service.url()),
+        with_stub: Some(port),
+        wait_for_target: Some(5.0),
+        latency_ms: Some(50),
+        report_dir: dir.join("reports"),
+        quiet: true,
+        ..RunArgs::default()
+    })
+    .await;
+    assert_eq!(outcome, postload::Outcome::Success);
+    let case = &r["cases"][0];
+    assert_eq!(case["inputs"]["model"], "gpt-4o");
+    assert_eq!(case["inputs"]["scenario_model"], "gpt-4o-mini");
+    // gpt-4o's Tier-1 limits, not gpt-4o-mini's 200,000 TPM.
+    assert_eq!(case["inputs"]["limits"]["tpm"], 30_000);
+    // The cost is the stub's gpt-4o tokens at gpt-4o's $2.50 and $10.00 per million
+    // (mocks/prices.toml), not at gpt-4o-mini's $0.15 and $0.60.
+    let m = &case["stub"]["models"]["gpt-4o"];
+    assert_eq!(u(&m["ok"]), 8);
+    let (p, o) = (
+        u(&m["prompt_tokens"]) as f64,
+        u(&m["completion_tokens"]) as f64,
+    );
+    let usd = case["cost"]["total_usd"].as_f64().unwrap();
+    assert!(
+        (usd - (p * 2.5 + o * 10.0) / 1e6).abs() < 1e-9,
+        "{usd} for {p} + {o}"
+    );
+    let md = std::fs::read_to_string(folder.join("report.md")).unwrap();
+    assert!(
+        md.contains("the scenario names gpt-4o-mini, but the service called gpt-4o"),
+        "{md}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_service_without_usage_gets_tokens_from_the_stub_or_unknown() {
     let no_usage = "[target]\nusage = { prompt_tokens = \"\", completion_tokens = \"\" }\n";

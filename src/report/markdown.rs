@@ -104,6 +104,13 @@ fn service_section(r: &RunResult) -> Option<Section> {
     };
     for c in r.cases.iter().filter(|c| c.inputs.service.is_some()) {
         sec.rows.push(service_row(c));
+        if let Some(named) = &c.inputs.scenario_model {
+            sec.notes.push(format!(
+                "{} tier {}: the scenario names {named}, but the service called {} (the stub's \
+                 counts): the case is priced, limited and judged as {}.",
+                c.scenario, c.tier, c.inputs.model, c.inputs.model
+            ));
+        }
         let m = &c.measured;
         if !m.models_reported.is_empty() {
             let models: Vec<String> = m

@@ -71,7 +71,12 @@ pub struct PriceInfo {
 pub struct CaseInputs {
     pub scenario_file: String,
     pub description: String,
+    /// The model the posts' calls used: the scenario's, or in service mode the one the stub
+    /// alongside answered (the service picks its model).
     pub model: String,
+    /// Service mode: the scenario's `model` when the service called another one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scenario_model: Option<String>,
     pub tier_set: String,
     pub tier: u8,
     pub limits: Limits,

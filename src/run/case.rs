@@ -184,12 +184,27 @@ impl CaseRun<'_> {
         let interrupted = cfg.stop.load(Ordering::SeqCst)
             || (goose::is_killswitch_triggered() && !budget_tripped);
         let stub_stats = stub.as_ref().or(self.alongside).map(|h| h.stats());
+        let mut inputs = self.case_inputs(entry, scenario, tier, limits);
+        let served = served_model(entry, stub_stats.as_ref(), &cfg.catalog)
+            .filter(|m| *m != scenario.model)
+            .map(str::to_owned);
+        let price = match served {
+            Some(model) => {
+                if let Ok(Some(l)) = cfg.catalog.limits(&scenario.tier_set, tier, &model) {
+                    inputs.limits = l;
+                }
+                inputs.latency_profile = profile_info(&cfg.catalog, &model, &cfg.target);
+                inputs.scenario_model = Some(std::mem::replace(&mut inputs.model, model));
+                cfg.catalog.prices.models.get(&inputs.model)
+            }
+            None => price,
+        };
         let measured = measure(&ctx, entry, stub_stats.as_ref(), price, users as u64);
         Ok(CaseResult {
             scenario: scenario.name.clone(),
             tier,
             repetition,
-            inputs: self.case_inputs(entry, scenario, tier, limits),
+            inputs,
             interrupted,
             duration_ms: duration.as_secs_f64() * 1000.0,
             goodput: crate::report::claims::goodput(&self.cfg.claims, &measured),
@@ -261,6 +276,7 @@ impl CaseRun<'_> {
             scenario_file: entry.file.clone(),
             description: scenario.description.clone(),
             model: scenario.model.clone(),
+            scenario_model: None,
             tier_set: scenario.tier_set.clone(),
             tier,
             limits,
@@ -310,6 +326,20 @@ fn arrival_window(scenario: &Scenario, time_scale: f64) -> Option<Duration> {
             Duration::try_from_secs_f64(duration_s / time_scale).ok()
         }
     }
+}
+
+/// In service mode the service picks its model: when the stub alongside answered exactly one
+/// priced model, that is the case's model, for its price, limits and claims.
+fn served_model<'a>(
+    entry: &RunScenario,
+    stats: Option<&'a StubStats>,
+    catalog: &Catalog,
+) -> Option<&'a str> {
+    entry.service.as_ref()?;
+    let mut answered = stats?.models.iter().filter(|(_, m)| m.ok > 0);
+    let (first, _) = answered.next()?;
+    (answered.next().is_none() && catalog.prices.models.contains_key(first))
+        .then_some(first.as_str())
 }
 
 /// The case's figures from its recorder. In service mode, a service that reports no usage still

@@ -171,3 +171,40 @@ fn a_batch_cost_is_judged_on_a_burst_not_on_a_sustained_load_of_as_many_users() 
         v[0].evidence
     );
 }
+
+#[test]
+fn a_tier_limit_is_judged_against_the_tier_set_in_use_even_without_a_case_at_that_tier() {
+    // The default run has Tier 1 and 2 cases only; the note's "Tier 3: 500,000 tokens/minute"
+    // is judged against the run's tier sets, kept in result.json. openai-2025's Tier 3 for
+    // gpt-4o is 800,000 TPM (+60 %); the note's own `seed` set says 500,000 (holds).
+    let mut r: RunResult = serde_json::from_str(FIXTURE).unwrap();
+    r.tier_limits = postload::report::TierLimitRow::of(
+        &Catalog::embedded(),
+        [
+            ("openai-2025", "gpt-4o"),
+            ("seed", "gpt-4o"),
+            ("openai-2025", "gpt-4o"),
+        ],
+    );
+    // 5 tiers of openai-2025 and 3 of seed; the repeated pair adds nothing.
+    assert_eq!(r.tier_limits.len(), 8);
+    let v: Vec<ClaimVerdict> = claims::evaluate(
+        &claims::parse("claims.toml", claims::EMBEDDED_CLAIMS).unwrap(),
+        &r,
+        &Catalog::embedded().prices,
+    )
+    .into_iter()
+    .filter(|v| v.id == "tier-3-limit")
+    .collect();
+    assert_eq!(v.len(), 2, "{v:?}");
+    assert_eq!(v[0].verdict, Judgement::Fails);
+    assert_eq!(v[0].measured, "800000 TPM (+60 %)");
+    assert_eq!(v[0].case, None);
+    assert!(
+        v[0].evidence.starts_with("tier set `openai-2025`, Tier 3"),
+        "{}",
+        v[0].evidence
+    );
+    assert_eq!(v[1].verdict, Judgement::Holds);
+    assert_eq!(v[1].measured, "500000 TPM (+0 %)");
+}

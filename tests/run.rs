@@ -160,6 +160,15 @@ async fn result_json_matches_the_committed_schema() {
         .map(|e| format!("{e} at {}", e.instance_path()))
         .collect();
     assert!(errors.is_empty(), "{errors:#?}");
+    // The run keeps the limits of every tier of its tier set for its model (args: gpt-4o on
+    // openai-2025, Tier 1 only), so that Tier 3's 800,000 TPM (mocks/tiers.toml) can be
+    // judged without a Tier-3 case.
+    let rows = result["tier_limits"].as_array().unwrap();
+    assert_eq!(rows.len(), 5, "{rows:?}");
+    assert_eq!(
+        rows[2],
+        serde_json::json!({"tier_set": "openai-2025", "tier": 3, "model": "gpt-4o", "tpm": 800000, "rpm": 5000})
+    );
     // And the schema is not vacuous: a wrong type fails it.
     let mut broken = result.clone();
     broken["cases"][0]["posts"]["ok"] = Value::from("many");

@@ -174,6 +174,52 @@ pub struct RunResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget: Option<crate::metrics::budget::BudgetInfo>,
     pub cases: Vec<CaseResult>,
+    /// The limits of every tier of each tier set the run used, for each model it ran: the
+    /// catalog in force at run time, which the tier claims are judged against.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tier_limits: Vec<TierLimitRow>,
+}
+
+/// One model's limits at one tier of a tier set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct TierLimitRow {
+    pub tier_set: String,
+    pub tier: u8,
+    pub model: String,
+    pub tpm: u64,
+    pub rpm: u64,
+}
+
+impl TierLimitRow {
+    /// Every tier of each `(tier set, model)` pair, in the catalog's order; pairs repeat freely.
+    pub fn of<'a>(
+        catalog: &crate::openai::catalog::Catalog,
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Vec<TierLimitRow> {
+        let mut seen: Vec<(&str, &str)> = Vec::new();
+        let mut rows = Vec::new();
+        for (set, model) in pairs {
+            if seen.contains(&(set, model)) {
+                continue;
+            }
+            seen.push((set, model));
+            let Some(tiers) = catalog.tier_sets.get(set) else {
+                continue;
+            };
+            for t in &tiers.tier {
+                if let Ok(Some(l)) = catalog.limits(set, t.tier, model) {
+                    rows.push(TierLimitRow {
+                        tier_set: set.into(),
+                        tier: t.tier,
+                        model: model.into(),
+                        tpm: l.tpm,
+                        rpm: l.rpm,
+                    });
+                }
+            }
+        }
+        rows
+    }
 }
 
 /// The JSON Schema of `result.json` (committed as `schema/result.v1.schema.json`; a test keeps

@@ -220,6 +220,7 @@ mod tests {
             },
             budget: None,
             cases: Vec::new(),
+            tier_limits: Vec::new(),
         }
     }
 

@@ -70,6 +70,12 @@ pub async fn execute(cfg: RunConfig) -> anyhow::Result<RunResult> {
         },
         budget: None,
         cases: Vec::new(),
+        tier_limits: crate::report::TierLimitRow::of(
+            &cfg.catalog,
+            cfg.scenarios
+                .iter()
+                .map(|e| (e.scenario.tier_set.as_str(), e.scenario.model.as_str())),
+        ),
     };
     result.budget = budget.as_ref().map(RunBudget::info);
     writer.write(&result)?;
@@ -81,6 +87,19 @@ pub async fn execute(cfg: RunConfig) -> anyhow::Result<RunResult> {
         progress: progress::shown(cfg.quiet, std::io::stderr().is_terminal()),
     };
     run.all(&writer, &mut result).await?;
+    // A service may have called another model than its scenario named (`scenario_model`).
+    result.tier_limits = crate::report::TierLimitRow::of(
+        &cfg.catalog,
+        cfg.scenarios
+            .iter()
+            .map(|e| (e.scenario.tier_set.as_str(), e.scenario.model.as_str()))
+            .chain(
+                result
+                    .cases
+                    .iter()
+                    .map(|c| (c.inputs.tier_set.as_str(), c.inputs.model.as_str())),
+            ),
+    );
     result.finished_at = Some(now_rfc3339());
     // A signal after the last case still marks the run: the exit code says it was stopped.
     result.interrupted |= cfg.stop.load(Ordering::SeqCst);

@@ -127,7 +127,9 @@ pub(super) fn needs_tier(
         .collect()
 }
 
-/// A tier's tokens-per-minute limit, against the tier set each case of that tier ran with.
+/// A tier's tokens-per-minute limit, against each tier set the run used for `model` (the
+/// catalog in force at run time, kept in result.json), with or without a case at that tier.
+/// A result written before `tier_limits` existed is judged on its cases of that tier.
 pub(super) fn tier_limit(
     claim: &Claim,
     result: &RunResult,
@@ -135,34 +137,58 @@ pub(super) fn tier_limit(
     tier: u8,
     tpm: u64,
 ) -> Vec<ClaimVerdict> {
+    let rows: Vec<(&str, u64, u64)> = if result.tier_limits.is_empty() {
+        result
+            .cases
+            .iter()
+            .filter(|c| c.tier == tier && c.inputs.model == model)
+            .map(|c| {
+                (
+                    c.inputs.tier_set.as_str(),
+                    c.inputs.limits.tpm,
+                    c.inputs.limits.rpm,
+                )
+            })
+            .collect()
+    } else {
+        result
+            .tier_limits
+            .iter()
+            .filter(|r| r.tier == tier && r.model == model)
+            .map(|r| (r.tier_set.as_str(), r.tpm, r.rpm))
+            .collect()
+    };
     let mut seen: Vec<&str> = Vec::new();
     let mut out = Vec::new();
-    for c in result
-        .cases
-        .iter()
-        .filter(|c| c.tier == tier && c.inputs.model == model)
-    {
-        if seen.contains(&c.inputs.tier_set.as_str()) {
+    for (set, actual, rpm) in rows {
+        if seen.contains(&set) {
             continue;
         }
-        seen.push(&c.inputs.tier_set);
-        let actual = c.inputs.limits.tpm;
+        seen.push(set);
+        let case = result
+            .cases
+            .iter()
+            .find(|c| c.tier == tier && c.inputs.model == model && c.inputs.tier_set == set);
         out.push(verdict(
             claim,
-            Some(c),
+            case,
             format!("{actual} TPM ({})", pct(actual as f64, tpm as f64)),
             holds_if(actual == tpm),
             None,
             format!(
-                "tier set `{}`, Tier {tier}, {model}: {actual} tokens and {} requests a minute",
-                c.inputs.tier_set, c.inputs.limits.rpm
+                "tier set `{set}`, Tier {tier}, {model}: {actual} tokens and {rpm} requests a minute"
             ),
         ));
     }
     if out.is_empty() {
+        let none = if result.tier_limits.is_empty() {
+            format!("no Tier {tier} case on {model} in this run")
+        } else {
+            format!("no Tier {tier} limits for {model} in the tier sets this run used")
+        };
         out.push(not_measured(
             claim,
-            format!("no Tier {tier} case on {model} in this run (`postload plan` reads every tier of the set)"),
+            format!("{none} (`postload plan` reads every tier of the set)"),
         ));
     }
     out

@@ -127,6 +127,16 @@ pub fn post_stream(post: u64, attempt: u32) -> u64 {
     (post << 20) | u64::from(attempt)
 }
 
+/// In a post whose two calls go at once (`parallel_calls`), the caption's attempts count from
+/// here (the image prompt's from 1, as in a sequential post), so each call keeps its own draw
+/// streams in the planner and the live run alike.
+pub const PARALLEL_CAPTION_ATTEMPTS: u32 = 1 << 10;
+
+/// The header the stub sets on a 200: the answer's modelled time to first token, in
+/// milliseconds (modelled time, before `--time-scale`). A client that streams would show the
+/// first token then; the stub cannot stream at that pace, so it says when instead.
+pub const TTFT_HEADER: &str = "x-stub-ttft-ms";
+
 /// The client's own draws after attempt `attempt` of post `post` (its retry jitter), apart from
 /// the stub's draws for that attempt. The planner and the live run both take the jitter from
 /// here, so a post's retries wait the same in both.

@@ -27,6 +27,7 @@ fn input(
         response_cache_hit: 0.0,
         response_cache_latency: Duration::from_millis(5),
         prompt_cache_hit: 0.0,
+        parallel: false,
         seed: 1,
     }
 }

@@ -106,6 +106,11 @@ pub struct PlanArgs {
     /// Share of posts that bring their own image prompt.
     #[arg(long, value_name = "SHARE", default_value_t = 0.0)]
     pub image_prompt_share: f64,
+    /// A design lever every cell runs with, instead of searching them all. Repeatable:
+    /// parallel, stream, caption-max-tokens=N, image-max-tokens=N, image-prompt-share=S,
+    /// cache-hit=S (see docs/planning.md)
+    #[arg(long, value_name = "LEVER")]
+    pub lever: Vec<String>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Folder for the plan; each plan writes <DIR>/plan-<id>/ (plan.json, plan.md, charts).

@@ -286,6 +286,13 @@ pub fn plan_spec(
             min_success: args.min_success,
         },
         seed: args.seed,
+        design: {
+            let mut d = crate::plan::Design::default();
+            for lever in &args.lever {
+                d.apply(lever).map_err(ConfigError)?;
+            }
+            d
+        },
         ..defaults
     };
     crate::plan::check(&spec, catalog).map_err(|e| ConfigError(e.0))?;

@@ -578,3 +578,120 @@ fn the_default_plan_judges_the_caching_and_queuing_claims_from_its_own_cells() {
         "| request queuing makes 100 users at once run smoothly | gpt-4o, 100 users, Tier 1 |"
     ));
 }
+
+#[test]
+fn the_default_plan_answers_with_the_fewest_levers_that_hold() {
+    let dir = tempdir("plan-levers");
+    let out = assert_cmd::Command::cargo_bin("postload")
+        .unwrap()
+        .args(["plan", "--report-dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let run = std::fs::read_dir(&dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let plan: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("plan.json")).unwrap()).unwrap();
+    let evaluated = plan["levers"]["evaluated"].as_array().unwrap();
+    let answers = plan["levers"]["answers"].as_array().unwrap();
+    // 2 models × 2 user counts.
+    assert_eq!(answers.len(), 4);
+    for a in answers {
+        let mine: Vec<&serde_json::Value> = evaluated
+            .iter()
+            .filter(|r| r["model"] == a["model"] && r["users"] == a["users"])
+            .collect();
+        assert_eq!(a["evaluated"].as_u64().unwrap() as usize, mine.len());
+        // Worked out from plan.json: a row holds when every post succeeded (mean success 1)
+        // and its p95 (the median seed's) is at most 5 s.
+        let holds = |r: &serde_json::Value| {
+            r["success"] == 1.0 && r["p95_s"].as_f64().is_some_and(|p| p <= 5.0)
+        };
+        let holding: Vec<&&serde_json::Value> = mine.iter().filter(|r| holds(r)).collect();
+        assert_eq!(a["holding"].as_u64().unwrap() as usize, holding.len());
+        let fewest = holding.iter().map(|r| r["changes"].as_u64().unwrap()).min();
+        let best = &a["best"][0];
+        assert_eq!(best["changes"].as_u64(), fewest, "{a}");
+        assert!(holds(best));
+        // The console line names the same levers and tier.
+        let line = format!(
+            "  {}, {} users: holds with ",
+            a["model"].as_str().unwrap(),
+            a["users"]
+        );
+        let printed = stdout
+            .lines()
+            .find(|l| l.starts_with(&line))
+            .unwrap_or_else(|| panic!("{stdout}"));
+        assert!(
+            printed.contains(&format!(" at Tier {}, ", best["tier"])),
+            "{printed}"
+        );
+    }
+    let md = std::fs::read_to_string(run.join("plan.md")).unwrap();
+    assert!(md.contains("## What makes the target hold: design levers"));
+}
+
+#[test]
+fn a_named_lever_runs_every_cell_and_the_answer_with_that_design() {
+    let dir = tempdir("plan-lever");
+    let out = assert_cmd::Command::cargo_bin("postload")
+        .unwrap()
+        .args([
+            "plan",
+            "--model",
+            "gpt-4o",
+            "--users",
+            "50",
+            "--tier",
+            "2",
+            "--strategy",
+            "sdk",
+            "--lever",
+            "parallel",
+            "--lever",
+            "caption-max-tokens=120",
+            "--report-dir",
+        ])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = std::fs::read_dir(&dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let plan: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("plan.json")).unwrap()).unwrap();
+    assert_eq!(plan["spec"]["design"]["parallel"], true);
+    assert_eq!(plan["spec"]["design"]["caption_max_tokens"], 120);
+    // One design, judged whole and streamed, at the one tier and strategy.
+    let rows = plan["levers"]["evaluated"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|r| r["design"]["parallel"] == true));
+    assert_eq!(rows[1]["design"]["stream_caption"], true);
+    // The grid's cell runs the design too: the caption's prompt lacks the image prompt, so a
+    // post's tokens are below the note's design's ~2,330 (about 150 fewer prompt tokens, and
+    // at most 120 caption tokens instead of the profile's median 220 capped at 200).
+    let per_post = plan["cells"][0]["tokens_per_post"].as_f64().unwrap();
+    assert!(per_post < 2_150.0, "{per_post}");
+    // A lever that does not exist is refused, naming the option.
+    assert_cmd::Command::cargo_bin("postload")
+        .unwrap()
+        .args(["plan", "--lever", "turbo"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("--lever turbo: unknown lever"));
+}

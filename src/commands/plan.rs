@@ -23,6 +23,7 @@ pub async fn plan(args: cli::PlanArgs) -> anyhow::Result<Outcome> {
         .map_err(|e| config::ConfigError(e.0))?;
     let took = started.elapsed();
     out!("{}", report::plan::table(&result));
+    out!("{}", report::levers::answer_lines(&result));
     if !result.claims.is_empty() {
         out!("{}", report::claims::console_lines(&result.claims));
     }

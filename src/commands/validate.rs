@@ -161,10 +161,10 @@ pub async fn compare(
                     strategy: Strategy::Sdk,
                     response_cache_hit: 0.0,
                     prompt_cache_hit: 0.0,
+                    design: Default::default(),
                 };
-                let (m, _, _) =
-                    simulate_measured(catalog, &s, at).map_err(|e| anyhow::anyhow!(e.0))?;
-                planned.push(m);
+                let sim = simulate_measured(catalog, &s, at).map_err(|e| anyhow::anyhow!(e.0))?;
+                planned.push(sim.measured);
             }
             let live: Vec<&Measured> = live.iter().map(|c| &c.measured).collect();
             let planned: Vec<&Measured> = planned.iter().collect();

@@ -5,6 +5,7 @@
 //! Pure: the caller gives the catalog and gets plain data back.
 
 pub mod claims;
+pub mod levers;
 pub mod queue;
 pub mod sim;
 
@@ -13,7 +14,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use self::claims::monthly_table;
-use self::sim::{simulate, Arrivals, PostShape, SimExtra, SimInput, Strategy};
+pub use self::levers::Design;
+use self::sim::{Arrivals, PostShape, SimExtra, SimInput, Strategy};
 use crate::claims::{ClaimVerdict, ClaimsFile};
 use crate::metrics::cost::DAYS_PER_MONTH;
 use crate::openai::bucket::{Limits, RejectedCost};
@@ -43,6 +45,9 @@ pub struct PlanSpec {
     /// Serve every call in this many ms instead of the model's profile (as `--latency-ms`).
     #[serde(default)]
     pub fixed_latency_ms: Option<u64>,
+    /// The design every cell of the grid runs (`--lever`); the default is the note's feature.
+    #[serde(default)]
+    pub design: Design,
 }
 
 impl Default for PlanSpec {
@@ -68,6 +73,7 @@ impl Default for PlanSpec {
             },
             seed: 0,
             fixed_latency_ms: None,
+            design: Design::default(),
         }
     }
 }
@@ -170,6 +176,9 @@ pub struct PlanResult {
     /// The claims the planner settles (caching, queuing), judged on its cells.
     #[serde(default)]
     pub claims: Vec<ClaimVerdict>,
+    /// What makes the target hold: the design levers searched (or the one `--lever` named).
+    #[serde(default)]
+    pub levers: levers::LeverSearch,
     /// The data behind the model, with dates.
     pub tiers_as_of: String,
     pub prices_as_of: String,
@@ -234,6 +243,8 @@ pub struct CellSpec<'a> {
     pub strategy: Strategy,
     pub response_cache_hit: f64,
     pub prompt_cache_hit: f64,
+    /// The feature's design levers (parallel calls, output caps, supplied image prompts).
+    pub design: Design,
 }
 
 impl<'a> CellSpec<'a> {
@@ -244,16 +255,29 @@ impl<'a> CellSpec<'a> {
             tier,
             users,
             strategy,
-            response_cache_hit: spec.response_cache_hit,
+            response_cache_hit: spec
+                .design
+                .response_cache_hit
+                .unwrap_or(spec.response_cache_hit),
             prompt_cache_hit: spec.prompt_cache_hit,
+            design: spec.design,
         }
     }
 }
 
+/// One cell's simulation, measured as a live case is, with what only the planner records.
+pub struct Simulated {
+    pub measured: crate::metrics::Measured,
+    pub extra: SimExtra,
+    pub limits: Limits,
+    /// Each successful post's time to its caption's first token (a streamed caption), in ms.
+    pub first_caption_token_ms: crate::metrics::Percentiles,
+}
+
 /// One cell's simulation.
 pub fn simulate_cell(catalog: &Catalog, spec: &PlanSpec, at: CellSpec) -> Result<Cell, PlanError> {
-    let (m, extra, limits) = simulate_measured(catalog, spec, at)?;
-    Ok(cell(spec, at, limits, &m, extra))
+    let sim = simulate_measured(catalog, spec, at)?;
+    Ok(cell(spec, at, sim.limits, &sim.measured, sim.extra))
 }
 
 /// One cell's simulation, measured as a live case is (histograms included), with the tier's
@@ -262,7 +286,7 @@ pub fn simulate_measured(
     catalog: &Catalog,
     spec: &PlanSpec,
     at: CellSpec,
-) -> Result<(crate::metrics::Measured, SimExtra, Limits), PlanError> {
+) -> Result<Simulated, PlanError> {
     let CellSpec {
         model,
         tier,
@@ -270,6 +294,7 @@ pub fn simulate_measured(
         strategy,
         response_cache_hit,
         prompt_cache_hit,
+        design,
     } = at;
     let entry = catalog
         .model(model)
@@ -282,7 +307,7 @@ pub fn simulate_measured(
         Some(ms) => catalog.fixed_profile(Duration::from_millis(ms)),
         None => catalog.profiles[&entry.profile].clone(),
     };
-    let shape = post_shape(model, spec);
+    let shape = design.shape(post_shape(model, spec));
     let arrivals = match spec.posts_per_user_per_day {
         None => Arrivals::Burst {
             posts: users as u64,
@@ -303,11 +328,17 @@ pub fn simulate_measured(
         response_cache_hit,
         response_cache_latency: Duration::from_millis(5),
         prompt_cache_hit,
+        parallel: design.parallel,
         seed: spec.seed,
     };
-    let (recorder, extra) = simulate(&input);
+    let out = sim::run(&input);
     let price = catalog.prices.models.get(model);
-    Ok((recorder.summarize(price, users as u64), extra, limits))
+    Ok(Simulated {
+        measured: out.recorder.summarize(price, users as u64),
+        extra: out.extra,
+        limits,
+        first_caption_token_ms: crate::metrics::Percentiles::of(&out.first_caption_token),
+    })
 }
 
 fn cell(
@@ -434,6 +465,12 @@ pub fn plan(
     let recommendations = recommendations(spec, &cells);
     let caching = caching(catalog, spec)?;
     let monthly = monthly_table(claims, &cells, measured);
+    let designs = if spec.design == Design::default() {
+        Design::grid()
+    } else {
+        vec![spec.design]
+    };
+    let levers = levers::search(catalog, spec, &designs)?;
     let mut result = PlanResult {
         schema: PLAN_SCHEMA.into(),
         spec: spec.clone(),
@@ -442,6 +479,7 @@ pub fn plan(
         caching,
         monthly,
         claims: Vec::new(),
+        levers,
         tiers_as_of: catalog
             .tier_sets
             .get(&spec.tier_set)
@@ -529,6 +567,7 @@ fn caching(catalog: &Catalog, spec: &PlanSpec) -> Result<Vec<CachingEffect>, Pla
                     strategy: Strategy::Sdk,
                     response_cache_hit: r,
                     prompt_cache_hit: p,
+                    design: spec.design,
                 };
                 let c = simulate_cell(catalog, spec, at)?;
                 rows.push(CachingRow {

@@ -48,7 +48,7 @@ pub fn document(r: &PlanResult) -> Document {
         title: "postload plan".into(),
         intro: intro(r),
         sections: [
-            vec![recommendations_section(r)],
+            vec![super::levers::levers_section(r), recommendations_section(r)],
             verdicts_section("Claims the planner settles", &r.claims, "")
                 .into_iter()
                 .collect(),

@@ -59,6 +59,7 @@ fn plan(cells: Vec<Cell>, caching: Vec<CachingEffect>) -> PlanResult {
         caching,
         monthly: vec![],
         claims: vec![],
+        levers: Default::default(),
         tiers_as_of: String::new(),
         prices_as_of: String::new(),
     }

@@ -4,8 +4,10 @@
 //! a client-side token-bucket queue, and are folded into the same [`Recorder`] as live posts. No
 //! clock, no I/O: time is a number in the event queue, randomness comes from the seed.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
+
+use hdrhistogram::Histogram;
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -13,12 +15,13 @@ use serde::{Deserialize, Serialize};
 
 use super::queue::RadixQueue;
 use crate::metrics::cost::Tokens;
-use crate::metrics::{CallEnd, CallKind, FailureCause, PostEnd, Recorder};
+use crate::metrics::{hdr, CallEnd, CallKind, FailureCause, PostEnd, Recorder};
 use crate::openai::bucket::{Limits, RateLimiter, RejectedCost};
 use crate::openai::latency::Profile;
 use crate::openai::retry::{AttemptOutcome, RetryPolicy};
 use crate::openai::world::{
     cached_tokens, client_stream, draw_rng, mix, post_stream, serve, CallRequest, Faults, Served,
+    PARALLEL_CAPTION_ATTEMPTS,
 };
 
 /// How the client behaves when OpenAI says 429.
@@ -86,7 +89,30 @@ pub struct SimInput {
     pub response_cache_latency: Duration,
     /// Share of eligible calls (prompt ≥ 1,024 tokens) whose shared prefix is in OpenAI's cache.
     pub prompt_cache_hit: f64,
+    /// A post's two calls go at once (the caption's prompt then lacks the image prompt); the
+    /// post ends with the slower.
+    pub parallel: bool,
     pub seed: u64,
+}
+
+/// A simulation's figures: the recorder every post and call went into, the counts it adds, and
+/// each successful post's time to its caption's first token (what a streamed caption shows the
+/// user first), in µs.
+pub struct SimOutput {
+    pub recorder: Recorder,
+    pub extra: SimExtra,
+    pub first_caption_token: Histogram<u64>,
+}
+
+/// The parts of a post whose calls went at once, until the second ends.
+#[derive(Debug, Clone, Copy)]
+struct Join {
+    remaining: u8,
+    first_send: u64,
+    rate_limit_backoff: u64,
+    failure: Option<FailureCause>,
+    billed_tokens: u32,
+    caption_first_token: u64,
 }
 
 /// What the simulation adds to the recorder's figures.
@@ -152,10 +178,12 @@ struct Live {
     call_started: u64,
     /// Backoff after 429s over the post's calls.
     rate_limit_backoff: u64,
+    /// When the caption's first token came (its answered attempt's send + time to first token).
+    caption_first_token: u64,
 }
 
 // An event is a post and its time: keep it small.
-const _: () = assert!(std::mem::size_of::<(u64, Ev)>() == 72);
+const _: () = assert!(std::mem::size_of::<(u64, Ev)>() == 80);
 
 impl Live {
     fn kind(&self) -> CallKind {
@@ -241,10 +269,19 @@ struct Sim<'a> {
     next_post: u32,
     recorder: Recorder,
     extra: SimExtra,
+    /// Posts whose calls went at once, by post number, while in flight.
+    joins: HashMap<u32, Join>,
+    first_caption_token: Histogram<u64>,
 }
 
 /// Runs the simulation and folds every post into a recorder (created for the pipeline's calls).
 pub fn simulate(input: &SimInput) -> (Recorder, SimExtra) {
+    let out = run(input);
+    (out.recorder, out.extra)
+}
+
+/// Runs the simulation: the recorder, the counts, and the times to the first caption token.
+pub fn run(input: &SimInput) -> SimOutput {
     let mut sim = Sim {
         input,
         retry: input.strategy.retry(),
@@ -265,6 +302,8 @@ pub fn simulate(input: &SimInput) -> (Recorder, SimExtra) {
         next_post: 0,
         recorder: Recorder::new(Duration::from_millis(10)),
         extra: SimExtra::default(),
+        joins: HashMap::new(),
+        first_caption_token: hdr::micros(),
     };
     match &input.arrivals {
         Arrivals::Burst { posts } => {
@@ -288,7 +327,11 @@ pub fn simulate(input: &SimInput) -> (Recorder, SimExtra) {
             Ev::Pump => sim.pump(now),
         }
     }
-    (sim.recorder, sim.extra)
+    SimOutput {
+        recorder: sim.recorder,
+        extra: sim.extra,
+        first_caption_token: sim.first_caption_token,
+    }
 }
 
 impl Sim<'_> {
@@ -324,6 +367,7 @@ impl Sim<'_> {
                 failure: None,
                 rate_limit_backoff: Duration::ZERO,
             });
+            self.record_first_caption_token(ns(input.response_cache_latency));
             return;
         }
         let own = rng.random::<f64>() < shape.image_prompt_share;
@@ -349,8 +393,38 @@ impl Sim<'_> {
             first_send: u64::MAX,
             ..Live::default()
         };
+        if input.parallel && !own {
+            // The caption goes beside the image prompt, without it, on its own draw streams.
+            let caption = Live {
+                kind: Some(CallKind::Caption),
+                prompt_tokens: shape.caption_base_tokens,
+                max_tokens: shape.caption_max_tokens,
+                attempts: PARALLEL_CAPTION_ATTEMPTS as u16,
+                ..live
+            };
+            self.joins.insert(
+                p,
+                Join {
+                    remaining: 2,
+                    first_send: u64::MAX,
+                    rate_limit_backoff: 0,
+                    failure: None,
+                    billed_tokens: 0,
+                    caption_first_token: 0,
+                },
+            );
+            self.send_or_queue(live, now);
+            self.send_or_queue(caption, now);
+            return;
+        }
         // Sent at once: the event would be the next one out anyway (same time, last in).
         self.send_or_queue(live, now);
+    }
+
+    fn record_first_caption_token(&mut self, since_arrival_ns: u64) {
+        let _ = self
+            .first_caption_token
+            .record((since_arrival_ns / 1_000).clamp(1, 3_600_000_000));
     }
 
     fn send_or_queue(&mut self, live: Live, now: u64) {
@@ -439,6 +513,9 @@ impl Sim<'_> {
                     _ => live.prompt_tokens,
                 };
                 let hit = rng.random::<f64>() < input.prompt_cache_hit;
+                if live.kind() == CallKind::Caption {
+                    live.caption_first_token = now + ns(timing.ttft);
+                }
                 live.pending_completion = completion_tokens;
                 live.pending_cached = cached_tokens(live.prompt_tokens, shared, hit);
                 self.push(
@@ -505,7 +582,7 @@ impl Sim<'_> {
             model: None,
             failed: false,
         });
-        if kind == CallKind::ImagePrompt {
+        if kind == CallKind::ImagePrompt && !self.joins.contains_key(&live.post) {
             let shape = self.input.shape;
             live.kind = Some(CallKind::Caption);
             live.prompt_tokens = shape.caption_base_tokens + live.pending_completion;
@@ -514,7 +591,7 @@ impl Sim<'_> {
             // The caption goes at once (as in `arrive`).
             self.send_or_queue(live, now);
         } else {
-            self.finish(&live, now, None);
+            self.end(&live, now, None);
         }
     }
 
@@ -530,22 +607,70 @@ impl Sim<'_> {
             model: None,
             failed: true,
         });
-        self.extra.wasted_tokens += live.billed_tokens as u64;
-        self.finish(live, now, Some(cause));
+        self.end(live, now, Some(cause));
     }
 
-    fn finish(&mut self, live: &Live, now: u64, failure: Option<FailureCause>) {
+    /// The post's last call ended (`failure`: it failed for good). A post whose calls went at
+    /// once ends with its second call: the first to fail names the failure, the waits behind
+    /// 429s overlap (the longer counts), and every billed token is wasted if it failed.
+    fn end(&mut self, live: &Live, now: u64, failure: Option<FailureCause>) {
+        let Some(join) = self.joins.get_mut(&live.post) else {
+            if failure.is_some() {
+                self.extra.wasted_tokens += live.billed_tokens as u64;
+            }
+            self.finish(live, live.first_send, live.rate_limit_backoff, now, failure);
+            return;
+        };
+        join.remaining -= 1;
+        join.first_send = join.first_send.min(live.first_send);
+        join.rate_limit_backoff = join.rate_limit_backoff.max(live.rate_limit_backoff);
+        join.failure = join.failure.or(failure);
+        join.billed_tokens += live.billed_tokens;
+        if live.kind() == CallKind::Caption {
+            join.caption_first_token = live.caption_first_token;
+        }
+        if join.remaining > 0 {
+            return;
+        }
+        let join = self.joins.remove(&live.post).expect("just seen");
+        if join.failure.is_some() {
+            self.extra.wasted_tokens += join.billed_tokens as u64;
+        }
+        let whole = Live {
+            caption_first_token: join.caption_first_token,
+            ..*live
+        };
+        self.finish(
+            &whole,
+            join.first_send,
+            join.rate_limit_backoff,
+            now,
+            join.failure,
+        );
+    }
+
+    fn finish(
+        &mut self,
+        live: &Live,
+        first_send: u64,
+        rate_limit_backoff: u64,
+        now: u64,
+        failure: Option<FailureCause>,
+    ) {
         self.recorder.record_post(&PostEnd {
             intended: dur(live.intended),
-            first_send: dur(if live.first_send == u64::MAX {
+            first_send: dur(if first_send == u64::MAX {
                 live.intended
             } else {
-                live.first_send
+                first_send
             }),
             finished: dur(now),
             failure,
-            rate_limit_backoff: dur(live.rate_limit_backoff),
+            rate_limit_backoff: dur(rate_limit_backoff),
         });
+        if failure.is_none() {
+            self.record_first_caption_token(live.caption_first_token - live.intended);
+        }
     }
 }
 

@@ -30,6 +30,7 @@ fn input(arrivals: Arrivals, tpm: u64, strategy: Strategy) -> SimInput {
         response_cache_hit: 0.0,
         response_cache_latency: Duration::from_millis(5),
         prompt_cache_hit: 0.0,
+        parallel: false,
         seed: 1,
     }
 }

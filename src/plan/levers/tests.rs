@@ -1,0 +1,270 @@
+//! Each lever's effect on small cases whose answers follow by hand (the fixed profile: every
+//! call takes exactly 1 s, its first token at 1 s too, and writes 100 tokens), and the search
+//! on a case where only one lever can win.
+
+use std::time::Duration;
+
+use super::*;
+use crate::metrics::Measured;
+use crate::openai::bucket::{Limits, RejectedCost};
+use crate::openai::latency::Profile;
+use crate::plan::sim::{run, Arrivals, SimInput, SimOutput};
+use crate::plan::Goal;
+
+/// `posts` posts at once, unlimited (unless `tpm` says), every call 1 s and 100 tokens;
+/// the image prompt 800 tokens (cap 150), the caption 1,050 + the image prompt (cap 200).
+fn burst(posts: u64, design: Design, tpm: u64) -> SimInput {
+    SimInput {
+        limits: Limits {
+            rpm: 1_000_000,
+            tpm,
+            rpd: None,
+        },
+        rejected_cost: RejectedCost::Request,
+        profile: Profile::Fixed {
+            as_of: String::new(),
+            source: String::new(),
+            latency_ms: 1_000,
+            completion_tokens: 100,
+        },
+        shape: design.shape(PostShape {
+            image_prompt_tokens: 800,
+            image_max_tokens: 150,
+            caption_base_tokens: 1_050,
+            caption_max_tokens: 200,
+            image_prompt_share: 0.0,
+            own_image_prompt_tokens: 40,
+        }),
+        arrivals: Arrivals::Burst { posts },
+        strategy: Strategy::Sdk,
+        response_cache_hit: design.response_cache_hit.unwrap_or(0.0),
+        response_cache_latency: Duration::from_millis(5),
+        prompt_cache_hit: 0.0,
+        parallel: design.parallel,
+        seed: 3,
+    }
+}
+
+fn measured(out: &SimOutput, posts: u64) -> Measured {
+    out.recorder.summarize(None, posts)
+}
+
+const PARALLEL: Design = Design {
+    parallel: true,
+    stream_caption: false,
+    caption_max_tokens: None,
+    image_max_tokens: None,
+    image_prompt_share: None,
+    response_cache_hit: None,
+};
+
+// HdrHistogram at 3 significant figures keeps 1,000,000 µs in a bucket 512 µs wide
+// ([999,936, 1,000,447]: values from 2^19 to 2^20 step by 2^9) and reports its middle,
+// 1,000,192 µs; 2,000,000 µs sits in a 1,024 µs bucket from 1,999,872, middle 2,000,384 µs.
+const ONE_S_MS: f64 = 1_000.192;
+const TWO_S_MS: f64 = 2_000.384;
+
+#[test]
+fn parallel_calls_take_the_slower_call_not_the_sum() {
+    let seq = run(&burst(20, Design::default(), u64::MAX / 4));
+    let par = run(&burst(20, PARALLEL, u64::MAX / 4));
+    let (s, p) = (measured(&seq, 20), measured(&par, 20));
+    // Sequential: 1 s + 1 s; parallel: both calls in the same second.
+    assert_eq!(s.post_latency_ms.ok.max, Some(TWO_S_MS));
+    assert_eq!(p.post_latency_ms.ok.max, Some(ONE_S_MS));
+    assert_eq!(p.post_latency_ms.ok.min, Some(ONE_S_MS));
+    assert_eq!((s.makespan_ms, p.makespan_ms), (2_000.0, 1_000.0));
+    assert_eq!((s.calls.calls, p.calls.calls), (40, 40));
+    // The caption's prompt lacks the image prompt (the image call's 100 tokens): 800 + 1,150
+    // sequential, 800 + 1,050 in parallel; each call writes 100.
+    assert_eq!(s.tokens.total.prompt, 20 * 1_950);
+    assert_eq!(p.tokens.total.prompt, 20 * 1_850);
+    assert_eq!(p.tokens.total.completion, 20 * 200);
+}
+
+#[test]
+fn a_streamed_caption_shows_its_first_token_after_the_image_call() {
+    // The fixed profile's first token comes with its last, at 1 s: sequential, the caption's
+    // first token is at 1 s (image) + 1 s; in parallel at 1 s.
+    let seq = run(&burst(10, Design::default(), u64::MAX / 4));
+    let par = run(&burst(10, PARALLEL, u64::MAX / 4));
+    let p = |o: &SimOutput| crate::metrics::Percentiles::of(&o.first_caption_token);
+    assert_eq!(p(&seq).count, 10);
+    assert_eq!((p(&seq).min, p(&seq).max), (Some(TWO_S_MS), Some(TWO_S_MS)));
+    assert_eq!((p(&par).min, p(&par).max), (Some(ONE_S_MS), Some(ONE_S_MS)));
+    // A cached answer shows the caption at once: 5 ms (5,000 µs: a 4 µs bucket from 5,000,
+    // middle 5,002 µs).
+    let cached = run(&burst(
+        10,
+        Design {
+            response_cache_hit: Some(1.0),
+            ..Design::default()
+        },
+        u64::MAX / 4,
+    ));
+    assert_eq!(p(&cached).max, Some(5.002));
+}
+
+#[test]
+fn shorter_outputs_and_supplied_image_prompts_shrink_the_post() {
+    // Caption capped at 60: each post writes 100 + 60 tokens.
+    let capped = Design {
+        caption_max_tokens: Some(60),
+        ..Design::default()
+    };
+    let m = measured(&run(&burst(10, capped, u64::MAX / 4)), 10);
+    assert_eq!(m.tokens.total.completion, 10 * 160);
+    // Every post brings its image prompt: one call of 1,050 + 40 prompt tokens, 1 s.
+    let own = Design {
+        image_prompt_share: Some(1.0),
+        ..Design::default()
+    };
+    let m = measured(&run(&burst(10, own, u64::MAX / 4)), 10);
+    assert_eq!(m.calls.calls, 10);
+    assert_eq!(m.tokens.total.prompt, 10 * 1_090);
+    assert_eq!(m.post_latency_ms.ok.max, Some(ONE_S_MS));
+}
+
+#[test]
+fn a_parallel_post_fails_with_either_call_and_wastes_the_others_tokens() {
+    // 1,000 TPM: the image call reserves 800 + 150 = 950 and goes; the caption reserves
+    // 1,050 + 200 = 1,250, more than the whole limit, so every attempt gets 429 and the SDK
+    // gives up after 3. The post fails; the image call's 900 billed tokens are wasted.
+    let out = run(&burst(1, PARALLEL, 1_000));
+    let m = measured(&out, 1);
+    assert_eq!((m.posts.ok, m.posts.failed), (0, 1));
+    assert_eq!(
+        m.posts
+            .failed_by_cause
+            .get(&crate::metrics::FailureCause::RateLimited),
+        Some(&1)
+    );
+    assert_eq!(out.extra.wasted_tokens, 900);
+    assert_eq!(out.first_caption_token.len(), 0);
+}
+
+#[test]
+fn levers_parse_with_their_values_and_refuse_anything_else() {
+    let mut d = Design::default();
+    for l in [
+        "parallel",
+        "stream",
+        "caption-max-tokens=120",
+        "image-max-tokens = 90",
+        "image-prompt-share=0.25",
+        "cache-hit=0.3",
+    ] {
+        d.apply(l).unwrap();
+    }
+    assert_eq!(
+        d,
+        Design {
+            parallel: true,
+            stream_caption: true,
+            caption_max_tokens: Some(120),
+            image_max_tokens: Some(90),
+            image_prompt_share: Some(0.25),
+            response_cache_hit: Some(0.3),
+        }
+    );
+    assert_eq!(d.changes().len(), 6);
+    for (bad, says) in [
+        ("parallel=yes", "takes no value"),
+        ("caption-max-tokens", "give a value"),
+        ("caption-max-tokens=0", "from 1 to 16384"),
+        ("image-prompt-share=1.5", "a share from 0 to 1"),
+        ("cache-hit=nan", "a share from 0 to 1"),
+        ("turbo", "unknown lever"),
+    ] {
+        let e = Design::default().apply(bad).unwrap_err();
+        assert!(e.contains(says) && e.starts_with("--lever"), "{bad}: {e}");
+    }
+}
+
+#[test]
+fn the_grid_is_every_combination_of_five_levers_once() {
+    let g = Design::grid();
+    // 2^5: parallel, caption cap, image cap, supplied image prompts, response cache.
+    assert_eq!(g.len(), 32);
+    for (i, a) in g.iter().enumerate() {
+        assert!(!a.stream_caption);
+        assert!(g[i + 1..].iter().all(|b| b != a));
+    }
+    assert_eq!(g[0], Design::default());
+}
+
+#[test]
+fn the_median_of_an_even_count_is_the_mean_of_the_middle_two() {
+    assert_eq!(median(&[]), None);
+    assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
+    assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), Some(2.5));
+}
+
+#[test]
+fn the_search_finds_the_one_lever_that_can_win() {
+    // Every call takes 1 s (the fixed profile). Target p95 ≤ 1.5 s: a sequential post takes
+    // 2 s whatever its outputs (the profile ignores them); a streamed caption's first token
+    // comes at 2 s too; supplied image prompts (half) and a response cache (30 %) leave most
+    // posts at 2 s. Only parallel calls (1 s) hold, with or without the other levers.
+    let catalog = Catalog::embedded();
+    let spec = PlanSpec {
+        models: vec!["gpt-4o".into()],
+        tiers: vec![5],
+        users: vec![10],
+        fixed_latency_ms: Some(1_000),
+        target: Goal {
+            p95_s: 1.5,
+            min_success: 1.0,
+        },
+        ..PlanSpec::default()
+    };
+    let s = search(&catalog, &spec, &Design::grid()).unwrap();
+    assert_eq!(s.answers.len(), 1);
+    let a = &s.answers[0];
+    // 32 designs × 2 strategies (sdk, queue) × 1 tier × (whole, streamed).
+    assert_eq!(a.evaluated, 128);
+    assert_eq!(s.evaluated.len(), 128);
+    // The 16 parallel designs × 2 strategies × 2 metrics.
+    assert_eq!(a.holding, 64);
+    assert!(s
+        .evaluated
+        .iter()
+        .all(|r| r.meets_target == r.design.parallel));
+    let best = &a.best[0];
+    assert_eq!(best.design, PARALLEL);
+    assert_eq!(best.strategy, Strategy::Sdk);
+    assert_eq!(best.changes, 1);
+    assert_eq!(best.p95_s, Some(ONE_S_MS / 1000.0));
+    // Every seed gives the same 1 s: the interval is that point, and not marginal.
+    assert_eq!(
+        best.p95_interval_s,
+        Some((ONE_S_MS / 1000.0, ONE_S_MS / 1000.0))
+    );
+    assert!(!best.marginal(1.5));
+    assert!(a.holds_without_streaming && a.robust.is_none() && a.closest.is_none());
+}
+
+#[test]
+fn when_nothing_holds_the_closest_says_how_far_it_misses() {
+    // Target 0.5 s: even a parallel post takes 1 s; the closest is a parallel design at 1 s.
+    let catalog = Catalog::embedded();
+    let spec = PlanSpec {
+        models: vec!["gpt-4o".into()],
+        tiers: vec![5],
+        users: vec![10],
+        strategies: vec![Strategy::Sdk],
+        fixed_latency_ms: Some(1_000),
+        target: Goal {
+            p95_s: 0.5,
+            min_success: 1.0,
+        },
+        ..PlanSpec::default()
+    };
+    let s = search(&catalog, &spec, &Design::grid()).unwrap();
+    let a = &s.answers[0];
+    assert_eq!((a.holding, a.best.len()), (0, 0));
+    let c = a.closest.as_ref().unwrap();
+    assert_eq!(c.p95_s, Some(ONE_S_MS / 1000.0));
+    // The fewest changes among the 1 s ones: parallel calls alone.
+    assert_eq!(c.design, PARALLEL);
+}

@@ -1,11 +1,14 @@
 //! Planner speed: `cargo bench --bench plan`. Simulates one million posts, through the same
 //! `openai::world::serve`, retry policies and Recorder as the live run, and prints the time per
 //! run (best of 3) and events per second. Goal: 1M posts in under 1 s on the project machine.
+//! Then the default `postload plan` whole and its lever search alone (`-- levers`): goal, the
+//! search for 2 models × 2 user counts × every combination in under 5 s.
 
 use std::time::{Duration, Instant};
 
 use postload::openai::bucket::RejectedCost;
 use postload::openai::catalog::Catalog;
+use postload::plan::levers::{search, Design};
 use postload::plan::sim::{simulate, Arrivals, SimInput, Strategy, BUSINESS_DAY};
 use postload::plan::{post_shape, PlanSpec};
 
@@ -109,5 +112,41 @@ fn main() {
             best.as_secs_f64(),
             r.posts_ok as f64 * 100.0 / posts.max(1) as f64
         );
+    }
+    plans(&catalog, &only);
+}
+
+/// The default plan whole (grid, caching, claims and lever search), and the lever search alone.
+fn plans(catalog: &Catalog, only: &[String]) {
+    let spec = PlanSpec::default();
+    let claims = postload::claims::parse("claims", postload::claims::EMBEDDED_CLAIMS).unwrap();
+    let best_of_3 = |f: &dyn Fn() -> usize| {
+        let mut best = Duration::MAX;
+        let mut n = 0;
+        for _ in 0..3 {
+            let t = Instant::now();
+            n = f();
+            best = best.min(t.elapsed());
+        }
+        (best, n)
+    };
+    let wanted = |name: &str| only.is_empty() || only.iter().any(|w| name.contains(w.as_str()));
+    let name = "the default plan: grid, caching, claims, lever search (levers)";
+    if wanted(name) {
+        let (t, n) = best_of_3(&|| {
+            let r = postload::plan::plan(catalog, &spec, &claims, &Default::default()).unwrap();
+            r.cells.len() + r.levers.evaluated.len()
+        });
+        println!("{name:<72} {n:>9} rows {:>14.3} s", t.as_secs_f64());
+    }
+    let name = "the lever search alone: 2 models x 2 user counts x 32 designs (levers)";
+    if wanted(name) {
+        let (t, n) = best_of_3(&|| {
+            search(catalog, &spec, &Design::grid())
+                .unwrap()
+                .evaluated
+                .len()
+        });
+        println!("{name:<72} {n:>9} rows {:>14.3} s", t.as_secs_f64());
     }
 }

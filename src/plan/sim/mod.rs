@@ -178,12 +178,10 @@ struct Live {
     call_started: u64,
     /// Backoff after 429s over the post's calls.
     rate_limit_backoff: u64,
-    /// When the caption's first token came (its answered attempt's send + time to first token).
-    caption_first_token: u64,
 }
 
 // An event is a post and its time: keep it small.
-const _: () = assert!(std::mem::size_of::<(u64, Ev)>() == 80);
+const _: () = assert!(std::mem::size_of::<(u64, Ev)>() == 72);
 
 impl Live {
     fn kind(&self) -> CallKind {
@@ -421,6 +419,19 @@ impl Sim<'_> {
         self.send_or_queue(live, now);
     }
 
+    /// The caption's first token comes at `first_token`. A sequential post can no longer fail
+    /// once its caption is answered: its time is recorded now. A parallel post's waits for its
+    /// other call.
+    fn caption_answered(&mut self, live: &Live, first_token: u64) {
+        if self.input.parallel {
+            if let Some(join) = self.joins.get_mut(&live.post) {
+                join.caption_first_token = first_token;
+                return;
+            }
+        }
+        self.record_first_caption_token(first_token - live.intended);
+    }
+
     fn record_first_caption_token(&mut self, since_arrival_ns: u64) {
         let _ = self
             .first_caption_token
@@ -514,7 +525,7 @@ impl Sim<'_> {
                 };
                 let hit = rng.random::<f64>() < input.prompt_cache_hit;
                 if live.kind() == CallKind::Caption {
-                    live.caption_first_token = now + ns(timing.ttft);
+                    self.caption_answered(&live, now + ns(timing.ttft));
                 }
                 live.pending_completion = completion_tokens;
                 live.pending_cached = cached_tokens(live.prompt_tokens, shared, hit);
@@ -582,7 +593,9 @@ impl Sim<'_> {
             model: None,
             failed: false,
         });
-        if kind == CallKind::ImagePrompt && !self.joins.contains_key(&live.post) {
+        if kind == CallKind::ImagePrompt
+            && !(self.input.parallel && self.joins.contains_key(&live.post))
+        {
             let shape = self.input.shape;
             live.kind = Some(CallKind::Caption);
             live.prompt_tokens = shape.caption_base_tokens + live.pending_completion;
@@ -614,7 +627,11 @@ impl Sim<'_> {
     /// once ends with its second call: the first to fail names the failure, the waits behind
     /// 429s overlap (the longer counts), and every billed token is wasted if it failed.
     fn end(&mut self, live: &Live, now: u64, failure: Option<FailureCause>) {
-        let Some(join) = self.joins.get_mut(&live.post) else {
+        let join = match self.input.parallel {
+            true => self.joins.get_mut(&live.post),
+            false => None,
+        };
+        let Some(join) = join else {
             if failure.is_some() {
                 self.extra.wasted_tokens += live.billed_tokens as u64;
             }
@@ -626,22 +643,17 @@ impl Sim<'_> {
         join.rate_limit_backoff = join.rate_limit_backoff.max(live.rate_limit_backoff);
         join.failure = join.failure.or(failure);
         join.billed_tokens += live.billed_tokens;
-        if live.kind() == CallKind::Caption {
-            join.caption_first_token = live.caption_first_token;
-        }
         if join.remaining > 0 {
             return;
         }
         let join = self.joins.remove(&live.post).expect("just seen");
         if join.failure.is_some() {
             self.extra.wasted_tokens += join.billed_tokens as u64;
+        } else {
+            self.record_first_caption_token(join.caption_first_token - live.intended);
         }
-        let whole = Live {
-            caption_first_token: join.caption_first_token,
-            ..*live
-        };
         self.finish(
-            &whole,
+            live,
             join.first_send,
             join.rate_limit_backoff,
             now,
@@ -668,9 +680,6 @@ impl Sim<'_> {
             failure,
             rate_limit_backoff: dur(rate_limit_backoff),
         });
-        if failure.is_none() {
-            self.record_first_caption_token(live.caption_first_token - live.intended);
-        }
     }
 }
 

@@ -137,6 +137,21 @@ pub const PARALLEL_CAPTION_ATTEMPTS: u32 = 1 << 10;
 /// first token then; the stub cannot stream at that pace, so it says when instead.
 pub const TTFT_HEADER: &str = "x-stub-ttft-ms";
 
+/// [`TTFT_HEADER`]'s value for a time to first token: milliseconds with three decimals (whole
+/// microseconds), so a client can add it to its own send time without rounding it away.
+pub fn ttft_header_value(ttft: Duration) -> String {
+    let us = ttft.as_micros();
+    format!("{}.{:03}", us / 1_000, us % 1_000)
+}
+
+/// The time to first token a [`TTFT_HEADER`] value says, or `None` when it is not a number of
+/// milliseconds from 0 to an hour (a server that is not our stub may send anything).
+pub fn parse_ttft_header(value: &str) -> Option<Duration> {
+    let ms: f64 = value.trim().parse().ok()?;
+    (ms.is_finite() && (0.0..=3_600_000.0).contains(&ms))
+        .then(|| Duration::from_micros((ms * 1_000.0).round() as u64))
+}
+
 /// The client's own draws after attempt `attempt` of post `post` (its retry jitter), apart from
 /// the stub's draws for that attempt. The planner and the live run both take the jitter from
 /// here, so a post's retries wait the same in both.
@@ -310,6 +325,26 @@ mod tests {
         // Post 3, attempt 5: 3 × 2^20 + 5 = 3,145,733; its client draws set bit 63 as well.
         assert_eq!(post_stream(3, 5), 3_145_733);
         assert_eq!(client_stream(3, 5), 3_145_733 + (1 << 63));
+    }
+
+    #[test]
+    fn the_ttft_header_keeps_whole_microseconds_and_reads_back() {
+        // 812,345 µs = 812.345 ms; 50 ms = "50.000"; 7 µs = "0.007".
+        let us = Duration::from_micros;
+        assert_eq!(ttft_header_value(us(812_345)), "812.345");
+        assert_eq!(ttft_header_value(Duration::from_millis(50)), "50.000");
+        assert_eq!(ttft_header_value(us(7)), "0.007");
+        // Below a microsecond is dropped, as the value says whole microseconds.
+        assert_eq!(ttft_header_value(Duration::from_nanos(1_999)), "0.001");
+        for d in [us(0), us(7), us(812_345), us(3_600_000_000)] {
+            assert_eq!(parse_ttft_header(&ttft_header_value(d)), Some(d));
+        }
+        // Another server's value: a plain integer reads; junk, negatives, NaN or more than an
+        // hour (3,600,000 ms) are no value.
+        assert_eq!(parse_ttft_header("120"), Some(Duration::from_millis(120)));
+        for bad in ["", "soon", "-1", "NaN", "inf", "3600000.001"] {
+            assert_eq!(parse_ttft_header(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -13,7 +13,9 @@ use crate::openai::bucket::{Levels, LimitKind, RateLimiter, Rejection};
 use crate::openai::catalog::Catalog;
 use crate::openai::errors::ApiError;
 use crate::openai::latency::{CallTiming, Profile};
-use crate::openai::world::{draw_rng, serve, CallRequest, Served, DRAW_STREAM_HEADER};
+use crate::openai::world::{
+    draw_rng, serve, ttft_header_value, CallRequest, Served, DRAW_STREAM_HEADER, TTFT_HEADER,
+};
 use crate::stub::request::{self, ChatRequest};
 use crate::stub::sse::{self, Meta, Usage};
 use crate::stub::stats::ModelStats;
@@ -136,6 +138,9 @@ impl StubCore {
             "openai-processing-ms",
             drawn.timing.total.as_millis().to_string(),
         ));
+        // When a streamed answer's first token would come (modelled time): the stub sends the
+        // answer whole at the end, so it says when instead.
+        headers.push((TTFT_HEADER, ttft_header_value(drawn.timing.ttft)));
         Reply {
             status: 200,
             headers,

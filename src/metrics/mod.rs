@@ -49,6 +49,8 @@ pub struct Recorder {
     pub post_failed: Histogram<u64>,
     pub calls: BTreeMap<CallKind, Histogram<u64>>,
     pub backoff: Histogram<u64>,
+    /// Successful posts' modelled time to their first caption token (when the server says it).
+    pub first_caption_token: Histogram<u64>,
     pub tokens: BTreeMap<CallKind, Tokens>,
     pub calls_with_usage: BTreeMap<CallKind, u64>,
     /// Successful calls whose response carried no usage: the token totals are then unknown.
@@ -197,6 +199,7 @@ impl Recorder {
             post_failed: hdr::micros(),
             calls: kinds.iter().map(|k| (*k, hdr::micros())).collect(),
             backoff: hdr::micros(),
+            first_caption_token: hdr::micros(),
             tokens: BTreeMap::new(),
             calls_with_usage: BTreeMap::new(),
             ok_calls_without_usage: 0,
@@ -275,6 +278,9 @@ impl Recorder {
             backoff += call.rate_limit_backoff;
         }
         self.intervals.post(post);
+        if let Some(t) = post.first_caption_token() {
+            self.record_first_caption_token(t);
+        }
         self.record_post(&PostEnd {
             intended: post.intended,
             first_send: post.first_send(),
@@ -320,6 +326,11 @@ impl Recorder {
             self.ok_calls_without_usage += 1;
             self.bad_usage_calls += u64::from(call.bad_usage);
         }
+    }
+
+    /// A successful post's time to its first caption token, from its intended start.
+    pub fn record_first_caption_token(&mut self, since_start: Duration) {
+        let _ = self.first_caption_token.record(micros(since_start));
     }
 
     /// One post, after its calls.
@@ -377,6 +388,9 @@ impl Recorder {
             v.push((k.name(), h));
         }
         v.push(("backoff", &self.backoff));
+        if !self.first_caption_token.is_empty() {
+            v.push(("first_caption_token", &self.first_caption_token));
+        }
         v
     }
 
@@ -451,6 +465,8 @@ impl Recorder {
                 .map(|(k, h)| (k.name().to_string(), Percentiles::of(h)))
                 .collect(),
             backoff_ms: Percentiles::of(&self.backoff),
+            first_caption_token_ms: (!self.first_caption_token.is_empty())
+                .then(|| Percentiles::of(&self.first_caption_token)),
             makespan_ms: ms(self.makespan()),
             start_spread_ms: ms(self.start_spread()),
             calls: Calls {

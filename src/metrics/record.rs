@@ -110,6 +110,9 @@ pub struct CallRecord {
     /// The model the response named, where the harness reads it (service mode).
     pub model: Option<String>,
     pub failure: Option<FailureCause>,
+    /// The answer's modelled time to first token, after its last attempt's send, when the
+    /// server said it (the embedded stub's `x-stub-ttft-ms`; a real OpenAI says nothing).
+    pub ttft: Option<Duration>,
 }
 
 impl CallRecord {
@@ -126,7 +129,18 @@ impl CallRecord {
             bad_usage: false,
             model: None,
             failure: None,
+            ttft: None,
         }
+    }
+
+    /// When its answer's first token came, since the case's origin: the last attempt's send
+    /// plus the time to first token the server said; `None` for a failed call or when the server
+    /// did not say.
+    pub fn first_token(&self) -> Option<Duration> {
+        let sent = self.attempts.last()?.sent;
+        self.ttft
+            .filter(|_| self.failure.is_none())
+            .map(|t| sent + t)
     }
 }
 
@@ -147,6 +161,17 @@ impl PostRecord {
             .first()
             .and_then(|c| c.attempts.first())
             .map_or(self.intended, |a| a.sent)
+    }
+
+    /// A successful post's time to its first caption token (what a streamed caption would show
+    /// first), from its intended start: `None` for a failed post, or when the server did not say
+    /// its caption's time to first token.
+    pub fn first_caption_token(&self) -> Option<Duration> {
+        if self.failure.is_some() {
+            return None;
+        }
+        let caption = self.calls.iter().find(|c| c.kind == CallKind::Caption)?;
+        Some(caption.first_token()?.saturating_sub(self.intended))
     }
 }
 

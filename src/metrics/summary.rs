@@ -214,6 +214,12 @@ pub struct Measured {
     pub call_latency_ms: BTreeMap<String, Percentiles>,
     /// Per post that backed off after 429s: the total time it waited (count = such posts).
     pub backoff_ms: Percentiles,
+    /// Successful posts' time to their first caption token, in modelled time: the caption's
+    /// answering attempt's send, from the post's intended start, plus the time to first token
+    /// the stub drew for it (its `x-stub-ttft-ms`). What a streamed caption would show first;
+    /// absent when the server does not say (a real OpenAI).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_caption_token_ms: Option<Percentiles>,
     pub makespan_ms: f64,
     pub start_spread_ms: f64,
     pub calls: Calls,
@@ -236,7 +242,7 @@ pub struct Measured {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attempts: Vec<AttemptPoint>,
     /// The raw histograms (µs), V2-deflate in base64, by tag: post_ok, post_failed,
-    /// image_prompt, caption, backoff. Exact; `hlog/*.hlog` and `postload merge` use them.
+    /// image_prompt, caption, backoff (and first_caption_token when measured). Exact; `hlog/*.hlog` and `postload merge` use them.
     #[serde(default)]
     pub histograms: BTreeMap<String, String>,
     /// Service mode: the model the responses named, by count.

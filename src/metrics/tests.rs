@@ -57,6 +57,7 @@ fn call(
         bad_usage: false,
         model: None,
         failure: None,
+        ttft: None,
     }
 }
 
@@ -250,4 +251,75 @@ fn a_response_without_usage_makes_tokens_unknown_until_the_stub_attributes_them(
     let c = m.cost.unwrap();
     assert!((c.total_usd - 0.017).abs() < 1e-12, "{}", c.total_usd);
     assert!((c.per_ok_post_usd.unwrap() - 0.0085).abs() < 1e-12);
+}
+
+#[test]
+fn a_successful_posts_first_caption_token_is_its_captions_last_send_plus_the_ttft() {
+    let mut r = Recorder::default();
+    // Post at 100 ms: image prompt 100..1,100 ms; caption 429'd at 1,100 ms, sent again at
+    // 1,600 ms (the helper spaces attempts 500 ms apart) with a time to first token of 250 ms:
+    // (1,600 − 100) + 250 = 1,750 ms. The image call's own ttft does not count.
+    let mut image = call(CallKind::ImagePrompt, 100, 1_100, &[200], tokens(800, 150));
+    image.ttft = Some(s(40));
+    let mut caption = call(
+        CallKind::Caption,
+        1_100,
+        2_500,
+        &[429, 200],
+        tokens(1_200, 200),
+    );
+    caption.ttft = Some(s(250));
+    let post = PostRecord {
+        intended: s(100),
+        calls: vec![image, caption.clone()],
+        finished: s(2_500),
+        failure: None,
+    };
+    assert_eq!(post.first_caption_token(), Some(s(1_750)));
+    r.record(&post);
+    // A parallel post (caption listed first or not): caption sent at 0 with 300 ms: 300 ms.
+    let mut parallel = call(CallKind::Caption, 0, 900, &[200], tokens(1_050, 200));
+    parallel.ttft = Some(s(300));
+    r.record(&PostRecord {
+        intended: s(0),
+        calls: vec![
+            call(CallKind::ImagePrompt, 0, 1_000, &[200], tokens(800, 150)),
+            parallel,
+        ],
+        finished: s(1_000),
+        failure: None,
+    });
+    // Not counted: a failed post (even with an answered caption), and a post whose server
+    // did not say (no ttft).
+    let mut failed_caption = caption.clone();
+    failed_caption.failure = Some(FailureCause::ServerError);
+    assert_eq!(failed_caption.first_token(), None);
+    r.record(&PostRecord {
+        intended: s(0),
+        calls: vec![caption.clone()],
+        finished: s(2_500),
+        failure: Some(FailureCause::ServerError),
+    });
+    let silent = PostRecord {
+        intended: s(0),
+        calls: vec![call(CallKind::Caption, 0, 900, &[200], tokens(1_050, 200))],
+        finished: s(900),
+        failure: None,
+    };
+    assert_eq!(silent.first_caption_token(), None);
+    r.record(&silent);
+    let m = r.summarize(None, 4);
+    let f = m.first_caption_token_ms.expect("two posts said");
+    assert_eq!(f.count, 2);
+    assert!(near(f.min, 300.0) && near(f.max, 1_750.0), "{f:?}");
+    assert!(m.histograms.contains_key("first_caption_token"));
+
+    // No server said: the figure and its histogram are absent, not 0.
+    let mut r = Recorder::default();
+    r.record(&silent);
+    let m = r.summarize(None, 1);
+    assert_eq!(m.first_caption_token_ms, None);
+    assert!(!m.histograms.contains_key("first_caption_token"));
+    let json = serde_json::to_value(&m).unwrap();
+    assert!(json.get("first_caption_token_ms").is_none());
 }

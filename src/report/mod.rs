@@ -84,6 +84,9 @@ pub struct CaseInputs {
     pub load: Load,
     pub prompts: Prompts,
     pub image_prompt_share: f64,
+    /// The post's two calls went at once (`parallel_calls`; never in service mode).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub parallel_calls: bool,
     pub retry: RetryPolicy,
     pub request_timeout_s: f64,
     pub seed: u64,

@@ -283,6 +283,7 @@ impl CaseRun<'_> {
             load: scenario.load.clone(),
             prompts: scenario.prompts,
             image_prompt_share: scenario.image_prompt_share,
+            parallel_calls: scenario.parallel_calls && entry.service.is_none(),
             retry: scenario.retry,
             request_timeout_s: scenario.request_timeout_s,
             seed: scenario.seed,
@@ -388,6 +389,7 @@ fn pipeline(
         retry: scenario.retry,
         api_key,
         draw_streams,
+        parallel_calls: scenario.parallel_calls,
     }
 }
 

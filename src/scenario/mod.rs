@@ -270,6 +270,11 @@ pub struct Scenario {
     /// Share of posts that bring their own image prompt (and so make one call, not two).
     #[serde(default)]
     pub image_prompt_share: f64,
+    /// Send a post's image-prompt and caption calls at once: the caption's prompt then lacks
+    /// the image prompt, and the post takes as long as the slower call. Not in service mode
+    /// (the service makes its own calls).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub parallel_calls: bool,
     #[serde(default)]
     pub retry: RetryPolicy,
     #[serde(default = "default_timeout")]
@@ -524,6 +529,24 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("retry") && e.contains("line"), "{e}");
+    }
+
+    #[test]
+    fn parallel_calls_is_a_boolean_off_by_default() {
+        let base = "name = \"x\"\nmodel = \"gpt-4o\"\n[load]\nkind = \"burst\"\nusers = 5\n";
+        assert!(!Scenario::parse("s.toml", base).unwrap().parallel_calls);
+        let on = Scenario::parse("s.toml", &format!("parallel_calls = true\n{base}")).unwrap();
+        assert!(on.parallel_calls);
+        // Written only when on, so a scenario without it serializes as before.
+        let off = serde_json::to_value(Scenario::parse("s.toml", base).unwrap()).unwrap();
+        assert!(off.get("parallel_calls").is_none(), "{off}");
+        assert_eq!(serde_json::to_value(&on).unwrap()["parallel_calls"], true);
+        // Not a boolean: the file, the line and the field are named.
+        let e = Scenario::parse("s.toml", &format!("parallel_calls = \"yes\"\n{base}"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("s.toml:"), "{e}");
+        assert!(e.contains("line 1") && e.contains("parallel_calls"), "{e}");
     }
 
     #[test]

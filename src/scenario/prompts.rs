@@ -1,6 +1,6 @@
 //! The post's two requests, built the way the team's service builds them: an image-prompt call
 //! (unless the post brings its own image prompt) and a caption call that includes the image
-//! prompt. Each is sized to the scenario's prompt tokens with real marketing text, counted with
+//! prompt (or, sent beside the image call with `parallel_calls`, goes without). Each is sized to the scenario's prompt tokens with real marketing text, counted with
 //! the same o200k tokenizer and message overhead the stub uses, once per variant at start-up so
 //! that nothing is tokenized on the request path.
 
@@ -270,6 +270,13 @@ impl PostRequests {
         out
     }
 
+    /// The caption request of post `post` when it goes beside the image-prompt call
+    /// (`parallel_calls`): no image prompt. Its label stays, so its prompt is exactly
+    /// `caption_base_tokens`, what the planner counts for a caption without an image prompt.
+    pub fn parallel_caption_body(&self, post: u64) -> Vec<u8> {
+        self.caption_body(post, "")
+    }
+
     /// Tokens the caption call asks for, estimating the image prompt at `image_prompt_tokens`.
     pub fn caption_reservation(&self, post: u64, image_prompt_tokens: u32) -> u64 {
         (self.variant(post).caption_base_tokens
@@ -348,6 +355,29 @@ mod tests {
             assert!(user.starts_with("Business: "));
             assert_eq!(body["model"], "gpt-4o");
             assert_eq!(body["max_tokens"], 200);
+        }
+    }
+
+    #[test]
+    fn a_parallel_caption_has_exactly_the_base_tokens_and_no_image_prompt() {
+        let requests = PostRequests::new("gpt-4o", Prompts::default());
+        let mut counter = TokenCounter::default();
+        for post in 0..8 {
+            let body: Value =
+                serde_json::from_slice(&requests.parallel_caption_body(post)).unwrap();
+            let msgs = body["messages"].as_array().unwrap();
+            assert_eq!(
+                counter.prompt(msgs),
+                requests.variant(post).caption_base_tokens,
+                "post {post}"
+            );
+            let user = msgs[1]["content"].as_str().unwrap();
+            assert!(user.ends_with(IMAGE_PROMPT_LABEL), "{user}");
+            // The reservation counts no image prompt either.
+            assert_eq!(
+                requests.caption_reservation(post, 0),
+                (requests.variant(post).caption_base_tokens + 200) as u64
+            );
         }
     }
 

@@ -1,9 +1,10 @@
 //! One OpenAI call of the post pipeline with its retry loop: each attempt reserves its worst case
 //! with the spend guard, names its draw stream to the embedded stub, and, when it fails, waits
 //! the scenario's retry policy's backoff (its jitter drawn as the planner draws it) before the
-//! next.
+//! next. An attempt goes out through Goose's user, or, for the call a parallel post sends while
+//! the user is busy with its other call, beside it ([`Via`]).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use goose::goose::{GooseMethod, GooseRequest, GooseUser};
 use rand::Rng;
@@ -14,20 +15,122 @@ use crate::metrics::budget::worst_case_usd;
 use crate::metrics::cost::UsageRead;
 use crate::metrics::{Attempt, CallKind, CallRecord, FailureCause};
 use crate::openai::retry::{AttemptOutcome, RetryPolicy};
-use crate::openai::world::{client_stream, draw_rng, post_stream, DRAW_STREAM_HEADER};
+use crate::openai::world::{
+    client_stream, draw_rng, parse_ttft_header, post_stream, DRAW_STREAM_HEADER, TTFT_HEADER,
+};
 use crate::run::answer::{billed, parse_completion, status_cause, transport_failure, Answer};
 
-/// A post's attempts so far: they name each attempt's draw stream at the stub and its retry
-/// jitter's stream, as in the planner.
+/// A call's attempts so far: they name each attempt's draw stream at the stub and its retry
+/// jitter's stream, as in the planner. A sequential post's calls share one count from 1; a
+/// parallel post's caption counts on from `world::PARALLEL_CAPTION_ATTEMPTS`.
 pub(super) struct PostDraws {
     pub post: u64,
     pub attempts: u32,
 }
 
+/// How a call's attempts go out. Goose's user sends one request at a time (it takes `&mut`),
+/// so of a parallel post's two calls one goes through the user and the other beside it,
+/// through the same HTTP client; the attempts sent beside are recorded with Goose afterwards
+/// ([`Via::record_with`]), so Goose's own report still counts every attempt.
+pub(super) enum Via<'u> {
+    /// Through Goose's user, which times and records each request itself.
+    Goose(&'u mut GooseUser),
+    /// Through the user's client, keeping each attempt for Goose.
+    Beside {
+        client: reqwest::Client,
+        sent: Vec<BesideAttempt>,
+    },
+}
+
+/// An attempt sent beside Goose's user, as Goose records a request: the real time to its
+/// response's headers and its status (`None`: no response).
+pub(super) struct BesideAttempt {
+    took: Duration,
+    status: Option<u16>,
+}
+
+impl Via<'_> {
+    pub(super) fn beside(client: reqwest::Client) -> Self {
+        Via::Beside {
+            client,
+            sent: Vec::new(),
+        }
+    }
+
+    fn client(&self) -> &reqwest::Client {
+        match self {
+            Via::Goose(user) => &user.client,
+            Via::Beside { client, .. } => client,
+        }
+    }
+
+    /// Sends one attempt; `None` when Goose could not send it at all.
+    async fn send(
+        &mut self,
+        kind: CallKind,
+        builder: reqwest::RequestBuilder,
+    ) -> Option<Result<reqwest::Response, reqwest::Error>> {
+        match self {
+            Via::Goose(user) => {
+                let request = GooseRequest::builder()
+                    .method(GooseMethod::Post)
+                    .path("/v1/chat/completions")
+                    .name(kind.name())
+                    .set_request_builder(builder)
+                    .build();
+                user.request(request).await.ok().map(|g| g.response)
+            }
+            Via::Beside { sent, .. } => {
+                let started = Instant::now();
+                let response = builder.send().await;
+                sent.push(BesideAttempt {
+                    took: started.elapsed(),
+                    status: response.as_ref().ok().map(|r| r.status().as_u16()),
+                });
+                Some(response)
+            }
+        }
+    }
+
+    /// Records the attempts sent beside with Goose's `user`, under the request name and method
+    /// Goose gives the ones it sends itself (`POST <kind>`), so they count together.
+    pub(super) async fn record_with(self, user: &mut GooseUser, kind: CallKind) {
+        let Via::Beside { sent, .. } = self else {
+            return;
+        };
+        for a in sent {
+            let ok = a.status.is_some_and(|s| (200..300).contains(&s));
+            let error = match a.status {
+                Some(s) => format!("{s}: {}", kind.name()),
+                None => format!("no response: {}", kind.name()),
+            };
+            // Goose only fails this for an empty or spaced label, and these are neither.
+            let _ = user
+                .record_custom_request_duration(
+                    "POST",
+                    kind.name(),
+                    a.took,
+                    ok,
+                    a.status,
+                    Some(&error),
+                )
+                .await;
+        }
+    }
+}
+
+/// What one attempt came back with: its status (`None`: no answer), what the answer means, and
+/// the time to first token the server said for a 2xx.
+struct AttemptEnd {
+    status: Option<u16>,
+    answer: Answer,
+    ttft: Option<Duration>,
+}
+
 /// The wait before retry `retry` (1 for the first) of a call, or `None` to give up: `policy`'s
 /// delay for what the attempt ended with, its jitter drawn from the client's own stream after
-/// attempt `attempt` (counted over the post's calls) of post `post`, the stream the planner draws
-/// it from, so a post's retries wait the same in both.
+/// attempt `attempt` (counted as [`PostDraws`] counts) of post `post`, the stream the planner
+/// draws it from, so a post's retries wait the same in both.
 pub(crate) fn backoff(
     policy: RetryPolicy,
     retry: u32,
@@ -46,7 +149,7 @@ impl CaseContext {
     /// content and its completion tokens.
     pub(super) async fn call(
         &self,
-        user: &mut GooseUser,
+        via: &mut Via<'_>,
         kind: CallKind,
         body: bytes::Bytes,
         size: (u64, u64),
@@ -65,7 +168,11 @@ impl CaseContext {
             let sent = self.now();
             draws.attempts += 1;
             let stream = post_stream(draws.post, draws.attempts);
-            let (status, outcome) = self.attempt(user, kind, body.clone(), stream, size.1).await;
+            let AttemptEnd {
+                status,
+                answer: outcome,
+                ttft,
+            } = self.attempt(via, kind, body.clone(), stream, size.1).await;
             self.tally.answered(status);
             self.settle(reservation, |price| billed(price, size, status, &outcome));
             record.attempts.push(Attempt {
@@ -77,6 +184,7 @@ impl CaseContext {
             let (cause, retry_outcome) = match outcome {
                 Answer::Ok(answer) => {
                     record.finished = self.now();
+                    record.ttft = ttft;
                     return answered(record, answer);
                 }
                 Answer::Failed(cause, retry_outcome) => (cause, retry_outcome),
@@ -111,16 +219,16 @@ impl CaseContext {
         unreachable!("the retry loop returns")
     }
 
-    /// One attempt: the request to the chat completions URL through Goose's user, and what its
-    /// answer means.
+    /// One attempt: the request to the chat completions URL, through `via`, and what its answer
+    /// means.
     async fn attempt(
         &self,
-        user: &mut GooseUser,
+        via: &mut Via<'_>,
         kind: CallKind,
         body: bytes::Bytes,
         draw_stream: u64,
         max_tokens: u64,
-    ) -> (Option<u16>, Answer) {
+    ) -> AttemptEnd {
         let Work::Pipeline {
             chat_url,
             api_key,
@@ -130,8 +238,8 @@ impl CaseContext {
         else {
             unreachable!("only the pipeline makes OpenAI calls")
         };
-        let mut builder = user
-            .client
+        let mut builder = via
+            .client()
             .post(chat_url)
             .header(CONTENT_TYPE, "application/json")
             .body(body)
@@ -142,39 +250,36 @@ impl CaseContext {
         if *draw_streams {
             builder = builder.header(DRAW_STREAM_HEADER, draw_stream);
         }
-        let request = GooseRequest::builder()
-            .method(GooseMethod::Post)
-            .path("/v1/chat/completions")
-            .name(kind.name())
-            .set_request_builder(builder)
-            .build();
-        let response = match user.request(request).await {
-            Ok(goose) => goose.response,
-            Err(_) => {
-                return (
+        let failed = |status, answer| AttemptEnd {
+            status,
+            answer,
+            ttft: None,
+        };
+        let response = match via.send(kind, builder).await {
+            None => {
+                return failed(
                     None,
                     Answer::Failed(FailureCause::Connect, AttemptOutcome::Connect),
                 )
             }
-        };
-        let response = match response {
-            Ok(r) => r,
-            Err(e) => return (None, transport_failure(&e)),
+            Some(Err(e)) => return failed(None, transport_failure(&e)),
+            Some(Ok(r)) => r,
         };
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let bytes = match read_body(response).await {
             Ok(b) => b,
-            Err(e) => return (Some(status), transport_failure(&e)),
+            Err(e) => return failed(Some(status), transport_failure(&e)),
         };
-        if (200..300).contains(&status) {
-            return (
-                Some(status),
-                Answer::Ok(parse_completion(&bytes, max_tokens)),
-            );
-        }
         let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-        (
+        if (200..300).contains(&status) {
+            return AttemptEnd {
+                status: Some(status),
+                answer: Answer::Ok(parse_completion(&bytes, max_tokens)),
+                ttft: header(TTFT_HEADER).and_then(parse_ttft_header),
+            };
+        }
+        failed(
             Some(status),
             Answer::Failed(
                 status_cause(status),

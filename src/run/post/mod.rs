@@ -1,9 +1,10 @@
 //! One post, as the team's service makes it: the image-prompt call (unless the post brings its own
-//! image prompt), then the caption call, each retried by the scenario's policy. Sent through
-//! Goose's user (so Goose's own report sees every attempt) and timed here to the last byte of the
-//! response, from the post's intended start. Here the case's shared context and the Goose users'
-//! loop; when posts are sent in `arrivals`, the spend guard's reservations in `guard`, one call
-//! with its retries in `call`, service mode's post in `service`.
+//! image prompt), then the caption call, or with `parallel_calls` both at once, each retried by
+//! the scenario's policy. Sent through Goose's user (so Goose's own report sees every attempt)
+//! and timed here to the last byte of the response, from the post's intended start. Here the
+//! case's shared context and the Goose users' loop; when posts are sent in `arrivals`, the spend
+//! guard's reservations in `guard`, one call with its retries in `call`, service mode's post in
+//! `service`.
 
 mod arrivals;
 mod call;
@@ -21,11 +22,12 @@ use goose::goose::{GooseUser, TransactionFunction};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use self::call::PostDraws;
+use self::call::{PostDraws, Via};
 use crate::clock::TimeScale;
 use crate::limits::MAX_BODY_BYTES;
-use crate::metrics::{CallKind, PostRecord, Recorder};
+use crate::metrics::{CallKind, CallRecord, PostRecord, Recorder};
 use crate::openai::retry::RetryPolicy;
+use crate::openai::world::PARALLEL_CAPTION_ATTEMPTS;
 use crate::run::progress::Tally;
 use crate::scenario::prompts::{PostRequests, OWN_IMAGE_PROMPTS, OWN_IMAGE_PROMPT_TOKENS};
 use crate::scenario::target::ServiceTarget;
@@ -54,6 +56,8 @@ pub enum Work {
         /// Send each attempt's draw stream (`x-stub-draw-stream`: post and attempt) to the
         /// embedded stub, so its draws are the planner's for the same seed.
         draw_streams: bool,
+        /// Send a post's two calls at once (the scenario's `parallel_calls`).
+        parallel_calls: bool,
     },
     /// Service mode: one request per post to the service under test.
     Service {
@@ -261,6 +265,11 @@ impl CaseContext {
             brings_own: rng.random::<f64>() < self.image_prompt_share,
         };
         match &self.work {
+            Work::Pipeline {
+                requests,
+                parallel_calls: true,
+                ..
+            } if !post.brings_own => self.parallel_post(user, requests, post).await,
             Work::Pipeline { requests, .. } => self.pipeline_post(user, requests, post).await,
             Work::Service { target, model } => {
                 self.service_post(user, target, model, post, rng).await
@@ -268,7 +277,8 @@ impl CaseContext {
         }
     }
 
-    /// The post pipeline: the image-prompt call unless the post brings one, then the caption.
+    /// The post pipeline: the image-prompt call unless the post brings one, then the caption
+    /// with the image prompt in its prompt. Attempts count over both calls from 1.
     async fn pipeline_post(
         &self,
         user: &mut GooseUser,
@@ -284,6 +294,7 @@ impl CaseContext {
             post: i,
             attempts: 0,
         };
+        let via = &mut Via::Goose(user);
         let mut calls = Vec::with_capacity(2);
         let (image_prompt, image_prompt_tokens) = if brings_own {
             (
@@ -292,10 +303,14 @@ impl CaseContext {
             )
         } else {
             let body = requests.variant(i).image_body.clone();
-            let prompt = requests.variant(i).image_prompt_tokens as u64;
-            let max = requests.sizes.image_prompt.max_tokens as u64;
             let (call, answer) = self
-                .call(user, CallKind::ImagePrompt, body, (prompt, max), &mut draws)
+                .call(
+                    via,
+                    CallKind::ImagePrompt,
+                    body,
+                    image_size(requests, i),
+                    &mut draws,
+                )
                 .await;
             let failure = call.failure;
             calls.push(call);
@@ -312,10 +327,9 @@ impl CaseContext {
             }
         };
         let body = requests.caption_body(i, &image_prompt).into();
-        let max = requests.sizes.caption.max_tokens as u64;
-        let prompt = requests.caption_reservation(i, image_prompt_tokens) - max;
+        let size = caption_size(requests, i, image_prompt_tokens);
         let (call, _) = self
-            .call(user, CallKind::Caption, body, (prompt, max), &mut draws)
+            .call(via, CallKind::Caption, body, size, &mut draws)
             .await;
         let failure = call.failure;
         calls.push(call);
@@ -326,6 +340,83 @@ impl CaseContext {
             failure,
         }
     }
+
+    /// A post whose two calls go at once (`parallel_calls`): the image prompt through Goose's
+    /// user, the caption beside it, its prompt without an image prompt. The post ends when both
+    /// have, and fails with the first call to fail for good. The image prompt's attempts count
+    /// from 1, the caption's from [`PARALLEL_CAPTION_ATTEMPTS`] + 1, so each call draws what the
+    /// planner draws for it whichever answers first.
+    async fn parallel_post(
+        &self,
+        user: &mut GooseUser,
+        requests: &PostRequests,
+        post: NewPost,
+    ) -> PostRecord {
+        let i = post.i;
+        let mut image_draws = PostDraws {
+            post: i,
+            attempts: 0,
+        };
+        let mut caption_draws = PostDraws {
+            post: i,
+            attempts: PARALLEL_CAPTION_ATTEMPTS,
+        };
+        let mut beside = Via::beside(user.client.clone());
+        let mut goose = Via::Goose(user);
+        let image_body = requests.variant(i).image_body.clone();
+        let caption_body = requests.parallel_caption_body(i).into();
+        let ((image, _), (caption, _)) = tokio::join!(
+            self.call(
+                &mut goose,
+                CallKind::ImagePrompt,
+                image_body,
+                image_size(requests, i),
+                &mut image_draws,
+            ),
+            self.call(
+                &mut beside,
+                CallKind::Caption,
+                caption_body,
+                caption_size(requests, i, 0),
+                &mut caption_draws,
+            ),
+        );
+        beside.record_with(user, CallKind::Caption).await;
+        let failure = first_failure(&[&image, &caption]);
+        PostRecord {
+            intended: post.intended,
+            calls: vec![image, caption],
+            finished: self.now(),
+            failure,
+        }
+    }
+}
+
+/// The image-prompt call's (prompt tokens, max_tokens) for post `i`.
+fn image_size(requests: &PostRequests, i: u64) -> (u64, u64) {
+    (
+        requests.variant(i).image_prompt_tokens as u64,
+        requests.sizes.image_prompt.max_tokens as u64,
+    )
+}
+
+/// The caption call's (prompt tokens, max_tokens) for post `i`, its image prompt counted at
+/// `image_prompt_tokens` (0: a parallel caption, without one).
+fn caption_size(requests: &PostRequests, i: u64, image_prompt_tokens: u32) -> (u64, u64) {
+    let max = requests.sizes.caption.max_tokens as u64;
+    (
+        requests.caption_reservation(i, image_prompt_tokens) - max,
+        max,
+    )
+}
+
+/// The cause of the call that failed for good first (the earliest to finish), if any did.
+fn first_failure(calls: &[&CallRecord]) -> Option<crate::metrics::FailureCause> {
+    calls
+        .iter()
+        .filter(|c| c.failure.is_some())
+        .min_by_key(|c| c.finished)
+        .and_then(|c| c.failure)
 }
 
 /// A response's body, read up to [`MAX_BODY_BYTES`]: past it the rest is dropped unread (and

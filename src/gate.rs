@@ -32,6 +32,9 @@ pub fn metric(case: &CaseResult, metric: &str) -> Option<f64> {
         "posts_failed" => Some(m.posts.failed as f64),
         "http_429" => Some(m.calls.http_429 as f64),
         "retries" => Some(m.calls.retries as f64),
+        "first_caption_token.p50_ms" => m.first_caption_token_ms.and_then(|f| f.p50),
+        "first_caption_token.p95_ms" => m.first_caption_token_ms.and_then(|f| f.p95),
+        "first_caption_token.p99_ms" => m.first_caption_token_ms.and_then(|f| f.p99),
         other => m.goodput(crate::threshold::goodput_bound(other)?),
     }
 }
@@ -348,6 +351,35 @@ mod tests {
         (m.posts.total, m.posts.failed, m.calls.attempts) = (0, 0, 0);
         assert_eq!(metric(&c, "error_rate"), None);
         assert_eq!(metric(&c, "rate_limited_ratio"), None);
+    }
+
+    #[test]
+    fn first_caption_token_metrics_read_its_percentiles_and_have_no_value_without_it() {
+        let mut c = fixture().cases.remove(0);
+        // The frozen run predates the header: no figure, so a gate on it fails, never passes.
+        assert_eq!(c.measured.first_caption_token_ms, None);
+        assert_eq!(metric(&c, "first_caption_token.p95_ms"), None);
+        let gates = parse(
+            "g.toml",
+            "[[gate]]\nthresholds = [\"first_caption_token.p95_ms <= 5000\"]\n",
+        )
+        .unwrap();
+        let checks = evaluate(&gates, &fixture()).unwrap();
+        assert!(checks.iter().all(|k| k.measured.is_none() && !k.pass));
+        c.measured.first_caption_token_ms = Some(crate::metrics::Percentiles {
+            count: 3,
+            p50: Some(21.0),
+            p95: Some(22.0),
+            p99: Some(23.0),
+            ..Default::default()
+        });
+        for (name, want) in [
+            ("first_caption_token.p50_ms", 21.0),
+            ("first_caption_token.p95_ms", 22.0),
+            ("first_caption_token.p99_ms", 23.0),
+        ] {
+            assert_eq!(metric(&c, name), Some(want), "{name}");
+        }
     }
 
     #[test]

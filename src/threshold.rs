@@ -7,7 +7,7 @@ use std::fmt;
 use serde::Serialize;
 
 /// The metric paths a threshold may name.
-pub const METRICS: [&str; 17] = [
+pub const METRICS: [&str; 20] = [
     "post.p50_ms",
     "post.p90_ms",
     "post.p95_ms",
@@ -25,6 +25,9 @@ pub const METRICS: [&str; 17] = [
     "posts_failed",
     "http_429",
     "retries",
+    "first_caption_token.p50_ms",
+    "first_caption_token.p95_ms",
+    "first_caption_token.p99_ms",
 ];
 
 /// The metrics that are ratios (0 to 1), the only ones a threshold may give in percent.

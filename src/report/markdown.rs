@@ -357,6 +357,7 @@ fn result_notes(r: &RunResult) -> Vec<String> {
     if !failures.is_empty() {
         notes.push(format!("Failed posts by cause: {}.", failures.join("; ")));
     }
+    notes.extend(first_caption_token_note(r));
     let unknown: Vec<String> = r
         .cases
         .iter()
@@ -382,6 +383,32 @@ fn result_notes(r: &RunResult) -> Vec<String> {
         ));
     }
     notes
+}
+
+/// The cases whose stub said each caption's time to first token: when a streamed caption's
+/// first token would have reached the user, modelled (the stub sends each answer whole).
+fn first_caption_token_note(r: &RunResult) -> Option<String> {
+    let cases: Vec<String> = r
+        .cases
+        .iter()
+        .filter_map(|c| {
+            let f = c.measured.first_caption_token_ms.as_ref()?;
+            Some(format!(
+                "{} p50 {} s, p95 {} s",
+                c.label(),
+                s(f.p50),
+                s(f.p95)
+            ))
+        })
+        .collect();
+    (!cases.is_empty()).then(|| {
+        format!(
+            "Time to first caption token, modelled (what a streamed caption would show first: \
+             the caption's send plus the stub's drawn time to first token; the stub does not \
+             stream at that pace): {}.",
+            cases.join("; ")
+        )
+    })
 }
 
 /// The claims' verdicts, failures in bold with their cause; `None` without claims.
@@ -459,11 +486,16 @@ fn input_row(c: &CaseResult) -> Vec<TableCell> {
         format!("{} / {}", i.limits.rpm, i.limits.tpm),
         i.load.users().to_string(),
         format!(
-            "{}+{} / {}+{} tokens",
+            "{}+{} / {}+{} tokens{}",
             i.prompts.image_prompt.prompt_tokens,
             i.prompts.image_prompt.max_tokens,
             i.prompts.caption.prompt_tokens,
-            i.prompts.caption.max_tokens
+            i.prompts.caption.max_tokens,
+            if i.parallel_calls {
+                ", calls in parallel"
+            } else {
+                ""
+            }
         ),
         name_of(&i.retry),
         i.seed.to_string(),

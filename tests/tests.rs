@@ -5,6 +5,7 @@ mod claims;
 mod cli;
 mod common;
 mod gates;
+mod levers;
 mod plan;
 mod progress;
 mod props;

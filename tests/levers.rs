@@ -28,14 +28,15 @@ use serde_json::json;
 
 use crate::common::{chat_body, client, config, goose_lock, post, start, start_clocked, tempdir};
 
-/// A burst scenario file of `users` posts on gpt-4o at Tier 2 (no 429s for a few posts).
-fn burst_file(dir: &Path, name: &str, users: u32, seed: u64, parallel: bool) -> String {
+/// A burst scenario file of `users` posts on gpt-4o at Tier 2 (no 429s for a few posts), with
+/// `fields` (TOML lines) added.
+fn burst_file(dir: &Path, name: &str, users: u32, seed: u64, fields: &str) -> String {
     let p = dir.join(format!("{name}.toml"));
     std::fs::write(
         &p,
         format!(
             "name = \"{name}\"\nmodel = \"gpt-4o\"\ntiers = [2]\nseed = {seed}\n\
-             parallel_calls = {parallel}\n[load]\nkind = \"burst\"\nusers = {users}\n"
+             {fields}\n[load]\nkind = \"burst\"\nusers = {users}\n"
         ),
     )
     .unwrap();
@@ -48,7 +49,8 @@ async fn run(args: RunArgs) -> RunResult {
     postload::run::execute(cfg).await.unwrap()
 }
 
-/// A sequential and a parallel burst of `users` posts in one run, each against its own stub.
+/// In one run, each against its own stub, bursts of `users` posts (seed 5): `sequential`,
+/// `parallel` (`parallel_calls`) and `own`: parallel, every post bringing its own image prompt.
 async fn sequential_and_parallel(
     users: u32,
     latency_ms: Option<u64>,
@@ -58,8 +60,15 @@ async fn sequential_and_parallel(
     let dir = tempdir(tag);
     let args = RunArgs {
         scenario: vec![
-            burst_file(&dir, "sequential", users, 5, false),
-            burst_file(&dir, "parallel", users, 5, true),
+            burst_file(&dir, "sequential", users, 5, "parallel_calls = false"),
+            burst_file(&dir, "parallel", users, 5, "parallel_calls = true"),
+            burst_file(
+                &dir,
+                "own",
+                users,
+                5,
+                "parallel_calls = true\nimage_prompt_share = 1.0",
+            ),
         ],
         latency_ms,
         time_scale,
@@ -144,6 +153,12 @@ async fn parallel_calls_take_one_call_per_post_and_send_the_caption_without_the_
         carried.abs_diff(image_answers) <= n,
         "sequential captions carry the image answers' {image_answers} tokens: {carried} more"
     );
+    // Posts that bring their own image prompt make the caption call alone, parallel or not.
+    let own = case(&r, "own");
+    assert_eq!(own.measured.posts.ok, n);
+    assert_eq!(own.measured.calls.calls, n);
+    assert_eq!(own.stub.as_ref().unwrap().chat_requests, n);
+    assert!(!own.measured.tokens.by_call.contains_key("image_prompt"));
 }
 
 /// The stub's draws for a caption of post `p` on stream `stream` (seed `seed`): what `serve`
@@ -225,13 +240,18 @@ async fn a_parallel_posts_calls_take_the_planners_draw_streams() {
         sum(&caption(2)),
         "the sequential numbering would draw other captions"
     );
-    // The sequential case, seed 5 as well, keeps its numbering: caption on stream 2.
+    // The sequential case, seed 5 as well, keeps its numbering: image prompt on stream 1,
+    // caption on stream 2 (the post's second attempt).
     let seq = case(&r, "sequential");
     assert_eq!(seq.measured.calls.http_429, 0);
-    assert_eq!(
-        seq.measured.tokens.by_call["image_prompt"].completion,
-        image
-    );
+    let by_call = |c: &CaseResult, k: &str| c.measured.tokens.by_call[k].completion;
+    assert_eq!(by_call(seq, "image_prompt"), image);
+    assert_eq!(by_call(seq, "caption"), sum(&caption(2)));
+    // A post that brings its own image prompt makes one call, numbered as a sequential post's
+    // are: its caption on stream 1 (a length does not depend on the prompt).
+    let own = case(&r, "own");
+    assert_eq!(own.measured.calls.attempts, n);
+    assert_eq!(by_call(own, "caption"), sum(&caption(1)));
     let ms = |t: &CallTiming| t.ttft.as_secs_f64() * 1000.0;
     let ttfts: Vec<f64> = parallel_captions.iter().map(|d| ms(&d.1)).collect();
     let lowest = ttfts.iter().cloned().fold(f64::MAX, f64::min);

@@ -156,11 +156,15 @@ pub struct PostRecord {
 }
 
 impl PostRecord {
+    /// Its first attempt's send, over all its calls (a parallel post's caption may go first, or
+    /// alone when the image call was never sent); the intended time if nothing was sent.
     pub fn first_send(&self) -> Duration {
         self.calls
-            .first()
-            .and_then(|c| c.attempts.first())
-            .map_or(self.intended, |a| a.sent)
+            .iter()
+            .filter_map(|c| c.attempts.first())
+            .map(|a| a.sent)
+            .min()
+            .unwrap_or(self.intended)
     }
 
     /// A successful post's time to its first caption token (what a streamed caption would show

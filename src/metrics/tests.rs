@@ -323,3 +323,23 @@ fn a_successful_posts_first_caption_token_is_its_captions_last_send_plus_the_ttf
     let json = serde_json::to_value(&m).unwrap();
     assert!(json.get("first_caption_token_ms").is_none());
 }
+
+#[test]
+fn a_posts_first_send_is_its_earliest_attempt_over_its_calls() {
+    // A parallel post due at 0 whose image call was never sent (the spend guard) and whose
+    // caption went at 5 ms: its first send is 5 ms, not its due time.
+    let never_sent = CallRecord::new(CallKind::ImagePrompt, s(0));
+    let caption = call(CallKind::Caption, 5, 900, &[200], tokens(1_050, 200));
+    let post = |calls| PostRecord {
+        intended: s(0),
+        calls,
+        finished: s(900),
+        failure: None,
+    };
+    assert_eq!(post(vec![never_sent, caption.clone()]).first_send(), s(5));
+    // Caption listed second but sent first (at 5 ms, the image prompt at 7 ms): 5 ms.
+    let image = call(CallKind::ImagePrompt, 7, 800, &[200], tokens(800, 150));
+    assert_eq!(post(vec![image, caption]).first_send(), s(5));
+    // Nothing sent: the due time.
+    assert_eq!(post(vec![]).first_send(), s(0));
+}

@@ -381,12 +381,13 @@ impl CaseContext {
                 &mut caption_draws,
             ),
         );
+        let finished = self.now();
         beside.record_with(user, CallKind::Caption).await;
         let failure = first_failure(&[&image, &caption]);
         PostRecord {
             intended: post.intended,
             calls: vec![image, caption],
-            finished: self.now(),
+            finished,
             failure,
         }
     }

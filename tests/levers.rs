@@ -208,7 +208,7 @@ fn drawn(seed: u64, stream: u64, prompt_tokens: u32, max_tokens: u32) -> (u32, C
 /// would give the caption. Each post's time to first caption token is its caption's send plus
 /// the time to first token drawn on the caption's stream, so it is at least that draw: the
 /// smallest and largest figures bound the smallest and largest draws. And the planner's
-/// simulation of the same parallel burst agrees with it, draw for draw.
+/// simulations of the same bursts, parallel and sequential, agree with them draw for draw.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_parallel_posts_calls_take_the_planners_draw_streams() {
     let (n, seed) = (6u64, 5u64);
@@ -260,6 +260,7 @@ async fn a_parallel_posts_calls_take_the_planners_draw_streams() {
     let f: Percentiles = m.first_caption_token_ms.unwrap();
     assert_eq!(f.count, n);
     agrees_with_the_planner_on_the_same_draws(par, n as u32, seed);
+    agrees_with_the_planner_on_the_same_draws(case(&r, "sequential"), n as u32, seed);
     assert!(f.min.unwrap() >= lowest * 0.999, "{f:?} vs drawn {ttfts:?}");
     assert!(
         f.max.unwrap() >= highest * 0.999,
@@ -267,13 +268,13 @@ async fn a_parallel_posts_calls_take_the_planners_draw_streams() {
     );
 }
 
-/// With the same draws, the planner's parallel burst (seed 5, 6 users, Tier 2, the model's
-/// profile) against the live one: each live post is its calls' modelled times plus the
+/// With the same draws, the planner's burst (seed 5, 6 users, Tier 2, the model's profile,
+/// parallel or not) against the live one: each live post is its calls' modelled times plus the
 /// harness's own time, so every order statistic of the post latency is at least the planner's
 /// (0.1 % for the histograms' buckets, and the planner sizes every caption like the first
 /// business's, a token or two apart). Each live time to first caption token is its caption's
-/// send plus the same drawn time to first token, and the planner sends at 0: at least the
-/// planner's too. Under 0.5, calls were serialised or drew other streams.
+/// send (after the image prompt's answer, if sequential) plus the same drawn time to first
+/// token: at least the planner's too. Under 0.5, calls were serialised or drew other streams.
 fn agrees_with_the_planner_on_the_same_draws(live: &CaseResult, n: u32, seed: u64) {
     use postload::plan::levers::Design;
     use postload::plan::sim::Strategy;
@@ -294,15 +295,19 @@ fn agrees_with_the_planner_on_the_same_draws(live: &CaseResult, n: u32, seed: u6
         response_cache_hit: 0.0,
         prompt_cache_hit: 0.0,
         design: Design {
-            parallel: true,
+            parallel: live.inputs.parallel_calls,
             ..Design::default()
         },
     };
     let planned = simulate_measured(&Catalog::embedded(), &spec, at).unwrap();
+    let name = &live.scenario;
     let within = |what: &str, p: Option<f64>, l: Option<f64>| {
-        let r =
-            postload::commands::validate::ratio(p, l).unwrap_or_else(|| panic!("{what}: no value"));
-        assert!((0.5..=1.001).contains(&r), "{what}: plan/live = {r:.4}");
+        let r = postload::commands::validate::ratio(p, l)
+            .unwrap_or_else(|| panic!("{name}: {what}: no value"));
+        assert!(
+            (0.5..=1.001).contains(&r),
+            "{name}: {what}: plan/live = {r:.4}"
+        );
     };
     let (p, l) = (
         &planned.measured.post_latency_ms.ok,

@@ -152,6 +152,17 @@ pub fn parse_ttft_header(value: &str) -> Option<Duration> {
         .then(|| Duration::from_micros((ms * 1_000.0).round() as u64))
 }
 
+/// A post's own choices, drawn from its stream 0 in this order: whether the service's response
+/// cache answers it (a `cache_hit` share; the planner's: a live run has no cache) and whether
+/// its request brings its own image prompt (an `own_share` share). The planner and the run draw
+/// them alike, so with the same seed a post brings its image prompt in both or in neither.
+pub fn post_choices(seed: u64, post: u64, cache_hit: f64, own_share: f64) -> (bool, bool) {
+    let mut rng = draw_rng(seed, post_stream(post, 0));
+    let cached = rng.random::<f64>() < cache_hit;
+    let own = rng.random::<f64>() < own_share;
+    (cached, own)
+}
+
 /// The client's own draws after attempt `attempt` of post `post` (its retry jitter), apart from
 /// the stub's draws for that attempt. The planner and the live run both take the jitter from
 /// here, so a post's retries wait the same in both.

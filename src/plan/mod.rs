@@ -333,11 +333,12 @@ pub fn simulate_measured(
     };
     let out = sim::run(&input);
     let price = catalog.prices.models.get(model);
+    let measured = out.recorder.summarize(price, users as u64);
     Ok(Simulated {
-        measured: out.recorder.summarize(price, users as u64),
+        first_caption_token_ms: measured.first_caption_token_ms.unwrap_or_default(),
+        measured,
         extra: out.extra,
         limits,
-        first_caption_token_ms: crate::metrics::Percentiles::of(&out.first_caption_token),
     })
 }
 

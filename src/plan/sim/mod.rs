@@ -7,21 +7,19 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
-use hdrhistogram::Histogram;
-
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use super::queue::RadixQueue;
 use crate::metrics::cost::Tokens;
-use crate::metrics::{hdr, CallEnd, CallKind, FailureCause, PostEnd, Recorder};
+use crate::metrics::{CallEnd, CallKind, FailureCause, PostEnd, Recorder};
 use crate::openai::bucket::{Limits, RateLimiter, RejectedCost};
 use crate::openai::latency::Profile;
 use crate::openai::retry::{AttemptOutcome, RetryPolicy};
 use crate::openai::world::{
-    cached_tokens, client_stream, draw_rng, mix, post_stream, serve, CallRequest, Faults, Served,
-    PARALLEL_CAPTION_ATTEMPTS,
+    cached_tokens, client_stream, draw_rng, mix, post_choices, post_stream, serve, CallRequest,
+    Faults, Served, PARALLEL_CAPTION_ATTEMPTS,
 };
 
 /// How the client behaves when OpenAI says 429.
@@ -95,13 +93,12 @@ pub struct SimInput {
     pub seed: u64,
 }
 
-/// A simulation's figures: the recorder every post and call went into, the counts it adds, and
-/// each successful post's time to its caption's first token (what a streamed caption shows the
-/// user first), in µs.
+/// A simulation's figures: the recorder every post and call went into (with each successful
+/// post's time to its caption's first token, what a streamed caption shows the user first),
+/// and the counts it adds.
 pub struct SimOutput {
     pub recorder: Recorder,
     pub extra: SimExtra,
-    pub first_caption_token: Histogram<u64>,
 }
 
 /// The parts of a post whose calls went at once, until the second ends.
@@ -269,7 +266,6 @@ struct Sim<'a> {
     extra: SimExtra,
     /// Posts whose calls went at once, by post number, while in flight.
     joins: HashMap<u32, Join>,
-    first_caption_token: Histogram<u64>,
 }
 
 /// Runs the simulation and folds every post into a recorder (created for the pipeline's calls).
@@ -301,7 +297,6 @@ pub fn run(input: &SimInput) -> SimOutput {
         recorder: Recorder::new(Duration::from_millis(10)),
         extra: SimExtra::default(),
         joins: HashMap::new(),
-        first_caption_token: hdr::micros(),
     };
     match &input.arrivals {
         Arrivals::Burst { posts } => {
@@ -328,7 +323,6 @@ pub fn run(input: &SimInput) -> SimOutput {
     SimOutput {
         recorder: sim.recorder,
         extra: sim.extra,
-        first_caption_token: sim.first_caption_token,
     }
 }
 
@@ -355,8 +349,13 @@ impl Sim<'_> {
         }
         let input = self.input;
         let shape = input.shape;
-        let mut rng = rng_for(input.seed, p, 0);
-        if rng.random::<f64>() < input.response_cache_hit {
+        let (cached, own) = post_choices(
+            input.seed,
+            p as u64,
+            input.response_cache_hit,
+            shape.image_prompt_share,
+        );
+        if cached {
             self.extra.response_cache_hits += 1;
             self.recorder.record_post(&PostEnd {
                 intended: dur(now),
@@ -368,7 +367,6 @@ impl Sim<'_> {
             self.record_first_caption_token(ns(input.response_cache_latency));
             return;
         }
-        let own = rng.random::<f64>() < shape.image_prompt_share;
         let (kind, prompt_tokens, max_tokens) = if own {
             (
                 CallKind::Caption,
@@ -433,9 +431,8 @@ impl Sim<'_> {
     }
 
     fn record_first_caption_token(&mut self, since_arrival_ns: u64) {
-        let _ = self
-            .first_caption_token
-            .record((since_arrival_ns / 1_000).clamp(1, 3_600_000_000));
+        self.recorder
+            .record_first_caption_token(dur(since_arrival_ns));
     }
 
     fn send_or_queue(&mut self, live: Live, now: u64) {

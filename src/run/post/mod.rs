@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use goose::goose::{GooseUser, TransactionFunction};
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use self::call::{PostDraws, Via};
@@ -262,7 +262,14 @@ impl CaseContext {
         let post = NewPost {
             i,
             intended,
-            brings_own: rng.random::<f64>() < self.image_prompt_share,
+            // Drawn as the planner draws it (no response cache in a live run).
+            brings_own: crate::openai::world::post_choices(
+                self.seed,
+                i,
+                0.0,
+                self.image_prompt_share,
+            )
+            .1,
         };
         match &self.work {
             Work::Pipeline {

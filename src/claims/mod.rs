@@ -86,10 +86,7 @@ struct RawClaim {
 }
 
 impl RawClaim {
-    fn into_claim(self) -> Result<Claim, String> {
-        fn need<T>(v: Option<T>, field: &str) -> Result<T, String> {
-            v.ok_or_else(|| format!("field `{field}` is required for this kind"))
-        }
+    fn into_claim(mut self) -> Result<Claim, String> {
         if self.scenario.is_some() {
             return Err(
                 "field `scenario`: a claim names the load it is about, not a scenario: \
@@ -97,13 +94,25 @@ impl RawClaim {
                     .into(),
             );
         }
-        let near = |value: Option<f64>, tolerance: Option<f64>| -> Result<Bound, String> {
-            Ok(Bound::Near {
-                value: need(value, "value")?,
-                tolerance: need(tolerance, "tolerance")?,
-            })
-        };
+        let (id, statement) = (
+            std::mem::take(&mut self.id),
+            std::mem::take(&mut self.statement),
+        );
         let check = match self.kind {
+            Kind::Latency | Kind::TokensPerPost | Kind::TokensPerBatch => self.load_check()?,
+            Kind::CostPerPost | Kind::CostPerCall | Kind::ModelSwitch => self.cost_check()?,
+            _ => self.other_check()?,
+        };
+        Ok(Claim {
+            id,
+            statement,
+            check,
+        })
+    }
+
+    /// Latency and token claims: about a load, or per post.
+    fn load_check(self) -> Result<Check, String> {
+        Ok(match self.kind {
             Kind::Latency => Check::Latency {
                 load: BurstOf {
                     users: need(self.users, "users")?,
@@ -126,6 +135,19 @@ impl RawClaim {
                 value: need(self.value, "value")?,
                 tolerance: need(self.tolerance, "tolerance")?,
             },
+            _ => unreachable!("only the load kinds come here"),
+        })
+    }
+
+    /// Cost claims per post or call, and a model switch's saving.
+    fn cost_check(self) -> Result<Check, String> {
+        let near = |value: Option<f64>, tolerance: Option<f64>| -> Result<Bound, String> {
+            Ok(Bound::Near {
+                value: need(value, "value")?,
+                tolerance: need(tolerance, "tolerance")?,
+            })
+        };
+        Ok(match self.kind {
             Kind::CostPerPost => Check::CostPerPost {
                 model: need(self.model, "model")?,
                 bound: match self.at_most {
@@ -156,6 +178,13 @@ impl RawClaim {
                 value: need(self.value, "value")?,
                 tolerance: need(self.tolerance, "tolerance")?,
             }),
+            _ => unreachable!("only the cost kinds come here"),
+        })
+    }
+
+    /// Tier, batch, monthly claims, and those another mode settles.
+    fn other_check(self) -> Result<Check, String> {
+        Ok(match self.kind {
             Kind::NeedsTier => Check::NeedsTier {
                 users: need(self.users, "users")?,
                 tier: need(self.tier, "tier")?,
@@ -191,13 +220,18 @@ impl RawClaim {
                 tolerance: need(self.tolerance, "tolerance")?,
                 table: need(self.table, "table")?,
             },
-        };
-        Ok(Claim {
-            id: self.id,
-            statement: self.statement,
-            check,
+            Kind::Latency
+            | Kind::TokensPerPost
+            | Kind::TokensPerBatch
+            | Kind::CostPerPost
+            | Kind::CostPerCall
+            | Kind::ModelSwitch => unreachable!("into_claim sends these elsewhere"),
         })
     }
+}
+
+fn need<T>(v: Option<T>, field: &str) -> Result<T, String> {
+    v.ok_or_else(|| format!("field `{field}` is required for this kind"))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

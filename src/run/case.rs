@@ -33,7 +33,7 @@ pub(super) struct CaseRun<'a> {
     pub progress: bool,
 }
 
-impl CaseRun<'_> {
+impl<'a> CaseRun<'a> {
     /// Runs every scenario × tier (× repetition) in order, adding each case to `result` and
     /// rewriting the reports after it; stops early on a signal or when the spend guard trips.
     pub(super) async fn all(
@@ -185,20 +185,9 @@ impl CaseRun<'_> {
             || (goose::is_killswitch_triggered() && !budget_tripped);
         let stub_stats = stub.as_ref().or(self.alongside).map(|h| h.stats());
         let mut inputs = self.case_inputs(entry, scenario, tier, limits);
-        let served = served_model(entry, stub_stats.as_ref(), &cfg.catalog)
-            .filter(|m| *m != scenario.model)
-            .map(str::to_owned);
-        let price = match served {
-            Some(model) => {
-                if let Ok(Some(l)) = cfg.catalog.limits(&scenario.tier_set, tier, &model) {
-                    inputs.limits = l;
-                }
-                inputs.latency_profile = profile_info(&cfg.catalog, &model, &cfg.target);
-                inputs.scenario_model = Some(std::mem::replace(&mut inputs.model, model));
-                cfg.catalog.prices.models.get(&inputs.model)
-            }
-            None => price,
-        };
+        let price = self
+            .as_served(&mut inputs, entry, stub_stats.as_ref())
+            .or(price);
         let measured = measure(&ctx, entry, stub_stats.as_ref(), price, users as u64);
         Ok(CaseResult {
             scenario: scenario.name.clone(),
@@ -264,6 +253,26 @@ impl CaseRun<'_> {
     }
 
     /// What the case ran with, as its report records it.
+    /// In service mode, when the stub alongside answered another model than the scenario
+    /// names: the case's inputs say so, with that model's limits and profile, and its price is
+    /// the one to use (`None`: the scenario's model stands).
+    fn as_served(
+        &self,
+        inputs: &mut CaseInputs,
+        entry: &RunScenario,
+        stats: Option<&StubStats>,
+    ) -> Option<&'a Price> {
+        let catalog = &self.cfg.catalog;
+        let model = served_model(entry, stats, catalog).filter(|m| *m != inputs.model)?;
+        let model = model.to_owned();
+        if let Ok(Some(l)) = catalog.limits(&inputs.tier_set, inputs.tier, &model) {
+            inputs.limits = l;
+        }
+        inputs.latency_profile = profile_info(catalog, &model, &self.cfg.target);
+        inputs.scenario_model = Some(std::mem::replace(&mut inputs.model, model));
+        catalog.prices.models.get(&inputs.model)
+    }
+
     fn case_inputs(
         &self,
         entry: &RunScenario,

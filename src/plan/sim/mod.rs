@@ -8,99 +8,24 @@ use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
 use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
-use serde::{Deserialize, Serialize};
+use rand::Rng;
 
+use self::daily::DailyStream;
+pub use self::daily::BUSINESS_DAY;
 use super::queue::RadixQueue;
 use crate::metrics::cost::Tokens;
 use crate::metrics::{CallEnd, CallKind, FailureCause, PostEnd, Recorder};
-use crate::openai::bucket::{Limits, RateLimiter, RejectedCost};
-use crate::openai::latency::Profile;
+use crate::openai::bucket::{RateLimiter, RejectedCost};
 use crate::openai::retry::{AttemptOutcome, RetryPolicy};
 use crate::openai::world::{
-    cached_tokens, client_stream, draw_rng, mix, post_choices, post_stream, serve, CallRequest,
-    Faults, Served, PARALLEL_CAPTION_ATTEMPTS,
+    cached_tokens, client_stream, draw_rng, post_choices, post_stream, serve, CallRequest, Faults,
+    Served, PARALLEL_CAPTION_ATTEMPTS,
 };
 
-/// How the client behaves when OpenAI says 429.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Strategy {
-    /// The official SDK's retries (2, 0.5 s then 1 s).
-    Sdk,
-    /// The cookbook's patient retries (up to 5, random 1-60 s).
-    Patient,
-    /// A client-side token bucket with the tier's limits: calls wait in a FIFO queue until they
-    /// fit, then go (with the SDK's retries behind it). The note's "request queuing".
-    Queue,
-}
+mod daily;
+mod io;
 
-impl Strategy {
-    fn retry(self) -> RetryPolicy {
-        match self {
-            Strategy::Patient => RetryPolicy::Patient,
-            Strategy::Sdk | Strategy::Queue => RetryPolicy::Sdk,
-        }
-    }
-}
-
-/// When posts arrive.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Arrivals {
-    /// Every post at time zero.
-    Burst { posts: u64 },
-    /// A Poisson stream over `days` days whose hourly rates follow `curve` (24 weights).
-    Daily {
-        posts_per_day: f64,
-        days: f64,
-        curve: Vec<f64>,
-    },
-}
-
-/// One post's calls: prompt tokens, completion caps and what prompt caching can reuse.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct PostShape {
-    pub image_prompt_tokens: u32,
-    pub image_max_tokens: u32,
-    /// The caption prompt without the image prompt it carries.
-    pub caption_base_tokens: u32,
-    pub caption_max_tokens: u32,
-    /// Share of posts that bring their own image prompt (one call).
-    pub image_prompt_share: f64,
-    /// Tokens of a post-supplied image prompt.
-    pub own_image_prompt_tokens: u32,
-}
-
-/// Everything one simulation needs.
-#[derive(Debug, Clone)]
-pub struct SimInput {
-    pub limits: Limits,
-    pub rejected_cost: RejectedCost,
-    pub profile: Profile,
-    pub shape: PostShape,
-    pub arrivals: Arrivals,
-    pub strategy: Strategy,
-    /// Share of posts answered from the service's response cache (no OpenAI call).
-    pub response_cache_hit: f64,
-    /// Latency of a cached answer.
-    pub response_cache_latency: Duration,
-    /// Share of eligible calls (prompt ≥ 1,024 tokens) whose shared prefix is in OpenAI's cache.
-    pub prompt_cache_hit: f64,
-    /// A post's two calls go at once (the caption's prompt then lacks the image prompt); the
-    /// post ends with the slower.
-    pub parallel: bool,
-    pub seed: u64,
-}
-
-/// A simulation's figures: the recorder every post and call went into (with each successful
-/// post's time to its caption's first token, what a streamed caption shows the user first),
-/// and the counts it adds.
-pub struct SimOutput {
-    pub recorder: Recorder,
-    pub extra: SimExtra,
-}
-
+pub use self::io::{Arrivals, PostShape, SimExtra, SimInput, SimOutput, Strategy};
 /// The parts of a post whose calls went at once, until the second ends.
 #[derive(Debug, Clone, Copy)]
 struct Join {
@@ -110,17 +35,6 @@ struct Join {
     failure: Option<FailureCause>,
     billed_tokens: u32,
     caption_first_token: u64,
-}
-
-/// What the simulation adds to the recorder's figures.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct SimExtra {
-    /// Tokens billed for calls of posts that failed in the end (paid for, no post).
-    pub wasted_tokens: u64,
-    /// Posts answered from the response cache.
-    pub response_cache_hits: u64,
-    /// Events processed (for the benchmark).
-    pub events: u64,
 }
 
 /// What happens next. A post in flight is always in exactly one place: inside its one pending
@@ -199,51 +113,6 @@ fn ns(d: Duration) -> u64 {
 
 fn dur(ns: u64) -> Duration {
     Duration::from_nanos(ns)
-}
-
-/// The next arrival of a daily stream, drawn lazily (thinning against the peak hourly rate).
-struct DailyStream {
-    /// Arrivals per second, by hour of the day.
-    rates: Vec<f64>,
-    peak: f64,
-    end_s: f64,
-    t: f64,
-    rng: SmallRng,
-}
-
-impl DailyStream {
-    fn new(posts_per_day: f64, days: f64, curve: &[f64], seed: u64) -> Self {
-        let total: f64 = curve.iter().sum();
-        let rates: Vec<f64> = curve
-            .iter()
-            .map(|w| posts_per_day * w / total.max(f64::MIN_POSITIVE) / 3600.0)
-            .collect();
-        let peak = rates.iter().cloned().fold(0.0, f64::max);
-        Self {
-            rates,
-            peak,
-            end_s: days * 86_400.0,
-            t: 0.0,
-            rng: SmallRng::seed_from_u64(mix(seed ^ 0xa11)),
-        }
-    }
-
-    fn next(&mut self) -> Option<Duration> {
-        if self.peak <= 0.0 {
-            return None;
-        }
-        loop {
-            let u: f64 = self.rng.random::<f64>().max(f64::MIN_POSITIVE);
-            self.t += -u.ln() / self.peak;
-            if self.t >= self.end_s {
-                return None;
-            }
-            let hour = ((self.t / 3600.0) as usize) % 24;
-            if self.rng.random::<f64>() * self.peak <= self.rates[hour] {
-                return Some(Duration::from_secs_f64(self.t));
-            }
-        }
-    }
 }
 
 /// The simulation's state: the event queue, OpenAI's buckets, the client's bucket and queue,
@@ -679,14 +548,6 @@ impl Sim<'_> {
         });
     }
 }
-
-/// A marketing app's day: quiet at night, a morning peak around 9-11, steady afternoons and a
-/// smaller evening bump (share of the day's posts per hour, local time). An assumption, not a
-/// measurement: `--curve flat` spreads posts evenly.
-pub const BUSINESS_DAY: [f64; 24] = [
-    0.5, 0.3, 0.2, 0.2, 0.3, 0.8, 2.0, 4.0, 6.5, 8.5, 9.0, 8.0, 6.5, 7.0, 7.5, 7.0, 6.0, 5.0, 4.0,
-    3.5, 3.0, 2.5, 2.0, 1.2,
-];
 
 #[cfg(test)]
 mod tests;

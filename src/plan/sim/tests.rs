@@ -1,7 +1,9 @@
 //! The simulator against hand-worked cases.
 
 use super::*;
+use crate::openai::bucket::Limits;
 use crate::openai::catalog::Catalog;
+use crate::openai::latency::Profile;
 
 fn input(arrivals: Arrivals, tpm: u64, strategy: Strategy) -> SimInput {
     SimInput {

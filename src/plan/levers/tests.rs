@@ -268,3 +268,73 @@ fn when_nothing_holds_the_closest_says_how_far_it_misses() {
     // The fewest changes among the 1 s ones: parallel calls alone.
     assert_eq!(c.design, PARALLEL);
 }
+
+#[test]
+fn a_row_is_marginal_when_the_target_falls_inside_its_seeds_range() {
+    let row = |lo: f64, hi: f64| LeverRow {
+        model: "gpt-4o".into(),
+        users: 10,
+        tier: 2,
+        strategy: Strategy::Queue,
+        design: PARALLEL,
+        changes: 2,
+        metric: "post".into(),
+        p50_s: None,
+        p95_s: Some(lo),
+        p95_interval_s: Some((lo, hi)),
+        seeds: 6,
+        success: 1.0,
+        http_429: 0,
+        usd_per_post: None,
+        usd_per_month: None,
+        meets_target: true,
+    };
+    // Some seeds at or under 5 s, some over: marginal. All at or under: not. All over: not
+    // (it does not hold at all then).
+    assert!(row(4.0, 6.0).marginal(5.0));
+    assert!(row(5.0, 6.0).marginal(5.0));
+    assert!(!row(4.0, 5.0).marginal(5.0));
+    assert!(!row(5.1, 6.0).marginal(5.0));
+    assert_eq!(
+        row(4.0, 6.0).changes_text(),
+        "parallel calls + client queue"
+    );
+    let mut note = row(4.0, 6.0);
+    note.design = Design::default();
+    note.strategy = Strategy::Sdk;
+    assert_eq!(note.changes_text(), "none (the note's design)");
+}
+
+#[test]
+fn the_search_stops_at_the_first_tier_no_429_touches_and_prices_a_month() {
+    // 50 gpt-4o posts at once: at Tier 1 (30,000 TPM) only 31 image calls of about 950
+    // reserved tokens fit, so 429s come and Tier 2 is tried; at Tier 2 (450,000) the whole
+    // burst's ~117,500 tokens fit, so Tier 3 is never simulated: 2 tiers × (whole, streamed).
+    let catalog = Catalog::embedded();
+    let spec = PlanSpec {
+        models: vec!["gpt-4o".into()],
+        tiers: vec![3, 1, 2],
+        users: vec![50],
+        strategies: vec![Strategy::Sdk],
+        fixed_latency_ms: Some(1_000),
+        ..PlanSpec::default()
+    };
+    let s = search(&catalog, &spec, &[Design::default()]).unwrap();
+    let tiers: Vec<u8> = s.evaluated.iter().map(|r| r.tier).collect();
+    assert_eq!(tiers, [1, 1, 2, 2]);
+    let t1 = &s.evaluated[0];
+    assert!(t1.http_429 > 0 && t1.success < 1.0, "{t1:?}");
+    let t2 = &s.evaluated[2];
+    assert_eq!((t2.http_429, t2.success, t2.seeds), (0, 1.0, 6));
+    // A burst is priced at the note's middle load: 50 users × 5 posts a day × 30 days = 7,500
+    // posts a month at the row's $/post.
+    let (per_post, month) = (t2.usd_per_post.unwrap(), t2.usd_per_month.unwrap());
+    assert!(
+        (month - 7_500.0 * per_post).abs() < 1e-9,
+        "{month} vs {per_post}"
+    );
+    // Two sequential 1 s calls: 2 s whole, the first caption token at 2 s as well.
+    assert_eq!(t2.p95_s, Some(TWO_S_MS / 1000.0));
+    assert_eq!(s.evaluated[3].p95_s, Some(TWO_S_MS / 1000.0));
+    assert_eq!(s.evaluated[3].metric, "first_caption_token");
+}

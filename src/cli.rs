@@ -171,6 +171,16 @@ pub struct ExampleServiceArgs {
     /// The service's OpenAI client retries.
     #[arg(long, value_enum, default_value_t = RetryArg::Sdk)]
     pub retry: RetryArg,
+    /// Regression to try a gate on: a third OpenAI call per post (hashtags for the caption).
+    #[arg(long)]
+    pub extra_call: bool,
+    /// Regression to try a gate on: both prompts this many times their size (1.3: 30 % longer).
+    #[arg(long, value_name = "X", default_value_t = 1.0)]
+    pub prompt_scale: f64,
+    /// The status it answers when OpenAI still rate-limits it after its retries (500: the
+    /// regression a gate should catch).
+    #[arg(long, value_name = "STATUS", default_value_t = 429)]
+    pub status_on_429: u16,
     /// Allow an OpenAI base URL outside loopback (real calls, billed to the key's owner).
     #[arg(long)]
     pub allow_remote_openai: bool,

@@ -113,6 +113,23 @@ pub fn example_config(
     cfg.model = args.model.clone();
     cfg.memory_delay = Duration::from_millis(args.memory_ms);
     cfg.retry = retry_policy(args.retry);
+    cfg.extra_call = args.extra_call;
+    if !(0.5..=4.0).contains(&args.prompt_scale) {
+        return Err(ConfigError(format!(
+            "--prompt-scale {}: a factor from 0.5 to 4",
+            crate::limits::num(args.prompt_scale)
+        )));
+    }
+    for size in [&mut cfg.prompts.image_prompt, &mut cfg.prompts.caption] {
+        size.prompt_tokens = (size.prompt_tokens as f64 * args.prompt_scale).round() as u32;
+    }
+    if !(400..=599).contains(&args.status_on_429) {
+        return Err(ConfigError(format!(
+            "--status-on-429 {}: an HTTP error status from 400 to 599",
+            args.status_on_429
+        )));
+    }
+    cfg.status_on_429 = args.status_on_429;
     if let Ok(key) = std::env::var(&args.api_key_env) {
         cfg.api_key = Some(crate::secret::Secret::new(key));
     }

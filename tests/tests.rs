@@ -9,6 +9,7 @@ mod levers;
 mod plan;
 mod progress;
 mod props;
+mod regressions;
 mod report;
 mod run;
 mod service;

@@ -40,6 +40,12 @@ pub struct ExampleConfig {
     pub timeout: Duration,
     /// Prompt sizes and completion caps of its two calls.
     pub prompts: Prompts,
+    /// A third call per post, after the caption (hashtags for it): the kind of call a
+    /// regression slips in, for trying a CI gate on the service.
+    pub extra_call: bool,
+    /// The status it answers when OpenAI still rate-limits it after its retries (429 passes it
+    /// on; 500 is the regression a gate should catch).
+    pub status_on_429: u16,
 }
 
 impl ExampleConfig {
@@ -53,6 +59,8 @@ impl ExampleConfig {
             retry: RetryPolicy::Sdk,
             timeout: Duration::from_secs(600),
             prompts: Prompts::default(),
+            extra_call: false,
+            status_on_429: 429,
         }
     }
 }
@@ -153,12 +161,15 @@ struct Upstream {
     attempts: u32,
 }
 
-impl IntoResponse for Upstream {
-    fn into_response(self) -> Response {
-        // 429 from OpenAI after the retries: tell the client to come back (as the note's
-        // service would if it passed the status on); anything else is a bad gateway.
+impl Upstream {
+    /// 429 from OpenAI after the retries: tell the client to come back (as the note's service
+    /// would if it passed the status on), or answer `status_on_429`; anything else is a bad
+    /// gateway.
+    fn response(self, status_on_429: u16) -> Response {
         let status = match self.status {
-            Some(429) => StatusCode::TOO_MANY_REQUESTS,
+            Some(429) => {
+                StatusCode::from_u16(status_on_429).unwrap_or(StatusCode::TOO_MANY_REQUESTS)
+            }
             _ => StatusCode::BAD_GATEWAY,
         };
         (
@@ -204,7 +215,7 @@ async fn marketing_post(
                 &app.memory.0,
                 cfg.prompts.image_prompt.max_tokens,
             );
-            let (content, u) = app.chat(body).await.map_err(IntoResponse::into_response)?;
+            let (content, u) = app.chat(body).await.map_err(|e| app.fail(e))?;
             calls += 1;
             usage.add(&u);
             content
@@ -219,9 +230,17 @@ async fn marketing_post(
         &image_prompt,
         cfg.prompts.caption.max_tokens,
     );
-    let (caption, u) = app.chat(body).await.map_err(IntoResponse::into_response)?;
+    let (caption, u) = app.chat(body).await.map_err(|e| app.fail(e))?;
     calls += 1;
     usage.add(&u);
+    if cfg.extra_call {
+        let (_, u) = app
+            .chat(hashtags_request(&cfg.model, &caption))
+            .await
+            .map_err(|e| app.fail(e))?;
+        calls += 1;
+        usage.add(&u);
+    }
     let image = IMAGES[rand::rng().random_range(0..IMAGES.len())];
     Ok(Json(json!({
         "caption": caption,
@@ -242,7 +261,25 @@ enum Attempt {
     Failed(AttemptOutcome, Option<u16>, String),
 }
 
+/// The extra call `extra_call` adds: three hashtags for the caption.
+fn hashtags_request(model: &str, caption: &str) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "model": model,
+        "messages": [
+            {"role": "system", "content": "Suggest three hashtags for this social media caption. Output only the hashtags."},
+            {"role": "user", "content": caption},
+        ],
+        "max_tokens": 30,
+    }))
+    .expect("a JSON value always serializes")
+}
+
 impl App {
+    /// The service's answer when an OpenAI call failed after its retries.
+    fn fail(&self, e: Upstream) -> Response {
+        e.response(self.cfg.status_on_429)
+    }
+
     /// One chat completion with the configured retries: (content, usage).
     async fn chat(&self, body: Vec<u8>) -> Result<(String, Value), Upstream> {
         let url = format!("{}/chat/completions", self.cfg.openai_base_url);

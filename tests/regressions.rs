@@ -1,0 +1,121 @@
+//! The regressions `postload example-service` can inject for trying a CI gate on a service
+//! (issue 17): each changes what the stub alongside sees, or what the service answers, by an
+//! amount worked out by hand.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use postload::cli::{Cli, Command, RunArgs};
+use postload::{example, stub};
+use serde_json::Value;
+
+use crate::common::{goose_lock, read_result, tempdir};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The example service as `postload example-service FLAGS` configures it, calling a stub on
+/// `port`, then a service-mode burst of `users` at `tier` (50 ms a call): the result.
+async fn run_against(flags: &[&str], users: u32, tier: u8, tag: &str) -> Value {
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}/v1");
+    let mut argv = vec!["postload", "example-service", "--openai-base-url", &base];
+    argv.extend_from_slice(flags);
+    let Some(Command::ExampleService(args)) = Cli::try_parse_from(argv).unwrap().command else {
+        panic!("example-service parses");
+    };
+    let cfg = postload::config::example_config(&args).unwrap();
+    let service = example::start(cfg, stub::bind_loopback(0).unwrap())
+        .await
+        .unwrap();
+    let dir: PathBuf = tempdir(tag);
+    let file = dir.join("s.toml");
+    std::fs::write(
+        &file,
+        format!("name = \"s\"\nmodel = \"gpt-4o\"\ntiers = [{tier}]\nseed = 5\n[load]\nkind = \"burst\"\nusers = {users}\n"),
+    )
+    .unwrap();
+    let _guard = goose_lock().await;
+    postload::run(Cli {
+        command: Some(Command::Run(Box::new(RunArgs {
+            scenario: vec![file.to_string_lossy().into_owned()],
+            target: Some(service.url()),
+            with_stub: Some(port),
+            wait_for_target: Some(5.0),
+            latency_ms: Some(50),
+            report_dir: dir.join("reports"),
+            quiet: true,
+            ..RunArgs::default()
+        }))),
+        run: RunArgs::default(),
+    })
+    .await
+    .expect("the run completes");
+    read_result(&dir.join("reports")).1
+}
+
+fn u(v: &Value) -> u64 {
+    v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_extra_call_is_a_third_request_a_post_and_its_tokens_are_billed() {
+    let r = run_against(&["--extra-call"], 4, 2, "extra-call").await;
+    let case = &r["cases"][0];
+    assert_eq!(u(&case["posts"]["ok"]), 4);
+    // 4 posts × (image prompt, caption, hashtags) at Tier 2: 12 requests, each answered.
+    assert_eq!(u(&case["stub"]["chat_requests"]), 12);
+    assert_eq!(u(&case["stub"]["by_status"]["200"]), 12);
+    // The service's usage covers all three: the stub's count, token for token.
+    let m = &case["stub"]["models"]["gpt-4o"];
+    assert_eq!(case["tokens"]["total"]["prompt"], m["prompt_tokens"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prompt_scale_makes_the_prompts_that_much_longer() {
+    let base = run_against(&[], 4, 2, "scale-1").await;
+    let long = run_against(&["--prompt-scale", "1.3"], 4, 2, "scale-1.3").await;
+    let prompt = |r: &Value| u(&r["cases"][0]["stub"]["models"]["gpt-4o"]["prompt_tokens"]) as f64;
+    // The prompts are sized to 800 and 1,200 tokens (the caption's including its image
+    // prompt); scaled, to 1,040 and 1,560: 2,600 / 2,000 = 1.3, give or take the sizing's few
+    // tokens per call.
+    let ratio = prompt(&long) / prompt(&base);
+    assert!((1.27..=1.33).contains(&ratio), "{ratio}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_answering_500_under_rate_limits_is_told_from_one_passing_429_on() {
+    // Tier 1 (30,000 TPM) and 40 posts at once: only 31 image calls of about 950 tokens fit,
+    // so some posts fail after the service's SDK retries whatever it answers.
+    let passes = run_against(&[], 40, 1, "on-429").await;
+    let breaks = run_against(&["--status-on-429", "500"], 40, 1, "on-500").await;
+    let causes = |r: &Value| r["cases"][0]["posts"]["failed_by_cause"].clone();
+    let failed = |r: &Value| u(&r["cases"][0]["posts"]["failed"]);
+    assert!(failed(&passes) > 0 && failed(&breaks) > 0);
+    // Passing 429 on: every failure is the client's rate limit; answering 500: a server error.
+    assert_eq!(causes(&passes)["rate_limited"], failed(&passes));
+    assert!(causes(&passes).get("server_error").is_none(), "{}", causes(&passes));
+    assert_eq!(causes(&breaks)["server_error"], failed(&breaks));
+    assert!(causes(&breaks).get("rate_limited").is_none(), "{}", causes(&breaks));
+}
+
+#[test]
+fn bad_regression_flags_are_refused_naming_the_flag() {
+    for (flag, value, says) in [
+        ("--prompt-scale", "9", "--prompt-scale 9: a factor from 0.5 to 4"),
+        ("--prompt-scale", "NaN", "--prompt-scale NaN"),
+        ("--status-on-429", "200", "--status-on-429 200: an HTTP error status"),
+    ] {
+        assert_cmd::Command::cargo_bin("postload")
+            .unwrap()
+            .args(["example-service", flag, value, "--port", "0"])
+            .assert()
+            .code(2)
+            .stderr(predicates::str::contains(says));
+    }
+}

@@ -35,6 +35,17 @@ pub fn metric(case: &CaseResult, metric: &str) -> Option<f64> {
         "first_caption_token.p50_ms" => m.first_caption_token_ms.and_then(|f| f.p50),
         "first_caption_token.p95_ms" => m.first_caption_token_ms.and_then(|f| f.p95),
         "first_caption_token.p99_ms" => m.first_caption_token_ms.and_then(|f| f.p99),
+        other if other.starts_with("service.") => case.service.as_ref()?.metric(other),
+        other if other.starts_with("failed.") => {
+            let cause = other.strip_prefix("failed.")?;
+            Some(
+                m.posts
+                    .failed_by_cause
+                    .iter()
+                    .filter(|(k, _)| crate::report::name_of(*k) == cause)
+                    .fold(0.0, |sum, (_, n)| sum + *n as f64),
+            )
+        }
         other => m.goodput(crate::threshold::goodput_bound(other)?),
     }
 }

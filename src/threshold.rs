@@ -30,6 +30,48 @@ pub const METRICS: [&str; 20] = [
     "first_caption_token.p99_ms",
 ];
 
+/// Service mode's figures (`report::service`): in all, and per call type.
+pub const SERVICE_METRICS: [&str; 18] = [
+    "service.requests_per_post",
+    "service.calls_per_post",
+    "service.prompt_tokens_per_post",
+    "service.completion_tokens_per_post",
+    "service.retried_requests",
+    "service.own_mean_ms",
+    "service.image_prompt.requests_per_post",
+    "service.image_prompt.calls_per_post",
+    "service.image_prompt.prompt_tokens_per_post",
+    "service.image_prompt.completion_tokens_per_post",
+    "service.caption.requests_per_post",
+    "service.caption.calls_per_post",
+    "service.caption.prompt_tokens_per_post",
+    "service.caption.completion_tokens_per_post",
+    "service.other.requests_per_post",
+    "service.other.calls_per_post",
+    "service.other.prompt_tokens_per_post",
+    "service.other.completion_tokens_per_post",
+];
+
+/// Posts failed for one cause (`failed.server_error`: a service answering 500 under rate
+/// limits, where it should pass the 429 on).
+pub const FAILED_METRICS: [&str; 8] = [
+    "failed.rate_limited",
+    "failed.server_error",
+    "failed.timeout",
+    "failed.connect",
+    "failed.reset",
+    "failed.bad_body",
+    "failed.other_status",
+    "failed.budget_stopped",
+];
+
+fn known(metric: &str) -> bool {
+    METRICS.contains(&metric)
+        || SERVICE_METRICS.contains(&metric)
+        || FAILED_METRICS.contains(&metric)
+        || goodput_bound(metric).is_some()
+}
+
 /// The metrics that are ratios (0 to 1), the only ones a threshold may give in percent.
 pub const RATIOS: [&str; 2] = ["error_rate", "rate_limited_ratio"];
 
@@ -98,10 +140,12 @@ impl std::str::FromStr for Threshold {
                 "`{s}`: write `metric op value`, e.g. `post.p95_ms <= 5000`"
             ));
         };
-        if !METRICS.contains(&metric) && goodput_bound(metric).is_none() {
+        if !known(metric) {
             return Err(format!(
-                "`{s}`: unknown metric `{metric}` (known: {}, goodput_Ns for N from 0.001 to 3600)",
-                METRICS.join(", ")
+                "`{s}`: unknown metric `{metric}` (known: {}, goodput_Ns for N from 0.001 to 3600, service.*: {}, failed.*: {})",
+                METRICS.join(", "),
+                SERVICE_METRICS.join(", "),
+                FAILED_METRICS.join(", ")
             ));
         }
         let op = match op {

@@ -22,17 +22,6 @@ fn free_port() -> u16 {
 /// The example service as `postload example-service FLAGS` configures it, calling a stub on
 /// `port`, then a service-mode burst of `users` at `tier` (50 ms a call): the result.
 async fn run_against(flags: &[&str], users: u32, tier: u8, tag: &str) -> Value {
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}/v1");
-    let mut argv = vec!["postload", "example-service", "--openai-base-url", &base];
-    argv.extend_from_slice(flags);
-    let Some(Command::ExampleService(args)) = Cli::try_parse_from(argv).unwrap().command else {
-        panic!("example-service parses");
-    };
-    let cfg = postload::config::example_config(&args).unwrap();
-    let service = example::start(cfg, stub::bind_loopback(0).unwrap())
-        .await
-        .unwrap();
     let dir: PathBuf = tempdir(tag);
     let file = dir.join("s.toml");
     std::fs::write(
@@ -40,23 +29,48 @@ async fn run_against(flags: &[&str], users: u32, tier: u8, tag: &str) -> Value {
         format!("name = \"s\"\nmodel = \"gpt-4o\"\ntiers = [{tier}]\nseed = 5\n[load]\nkind = \"burst\"\nusers = {users}\n"),
     )
     .unwrap();
+    let args = RunArgs {
+        scenario: vec![file.to_string_lossy().into_owned()],
+        ..RunArgs::default()
+    };
+    run_with(flags, args, &dir).await.1
+}
+
+/// The example service with `flags`, and `postload run` in service mode against it with `args`
+/// (the stub alongside, 50 ms a call, reports under `dir`): the outcome and the result.
+async fn run_with(
+    flags: &[&str],
+    args: RunArgs,
+    dir: &std::path::Path,
+) -> (postload::Outcome, Value) {
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}/v1");
+    let mut argv = vec!["postload", "example-service", "--openai-base-url", &base];
+    argv.extend_from_slice(flags);
+    let Some(Command::ExampleService(service_args)) = Cli::try_parse_from(argv).unwrap().command
+    else {
+        panic!("example-service parses");
+    };
+    let cfg = postload::config::example_config(&service_args).unwrap();
+    let service = example::start(cfg, stub::bind_loopback(0).unwrap())
+        .await
+        .unwrap();
     let _guard = goose_lock().await;
-    postload::run(Cli {
+    let outcome = postload::run(Cli {
         command: Some(Command::Run(Box::new(RunArgs {
-            scenario: vec![file.to_string_lossy().into_owned()],
             target: Some(service.url()),
             with_stub: Some(port),
             wait_for_target: Some(5.0),
             latency_ms: Some(50),
             report_dir: dir.join("reports"),
             quiet: true,
-            ..RunArgs::default()
+            ..args
         }))),
         run: RunArgs::default(),
     })
     .await
     .expect("the run completes");
-    read_result(&dir.join("reports")).1
+    (outcome, read_result(&dir.join("reports")).1)
 }
 
 fn u(v: &Value) -> u64 {
@@ -99,17 +113,33 @@ async fn a_service_answering_500_under_rate_limits_is_told_from_one_passing_429_
     assert!(failed(&passes) > 0 && failed(&breaks) > 0);
     // Passing 429 on: every failure is the client's rate limit; answering 500: a server error.
     assert_eq!(causes(&passes)["rate_limited"], failed(&passes));
-    assert!(causes(&passes).get("server_error").is_none(), "{}", causes(&passes));
+    assert!(
+        causes(&passes).get("server_error").is_none(),
+        "{}",
+        causes(&passes)
+    );
     assert_eq!(causes(&breaks)["server_error"], failed(&breaks));
-    assert!(causes(&breaks).get("rate_limited").is_none(), "{}", causes(&breaks));
+    assert!(
+        causes(&breaks).get("rate_limited").is_none(),
+        "{}",
+        causes(&breaks)
+    );
 }
 
 #[test]
 fn bad_regression_flags_are_refused_naming_the_flag() {
     for (flag, value, says) in [
-        ("--prompt-scale", "9", "--prompt-scale 9: a factor from 0.5 to 4"),
+        (
+            "--prompt-scale",
+            "9",
+            "--prompt-scale 9: a factor from 0.5 to 4",
+        ),
         ("--prompt-scale", "NaN", "--prompt-scale NaN"),
-        ("--status-on-429", "200", "--status-on-429 200: an HTTP error status"),
+        (
+            "--status-on-429",
+            "200",
+            "--status-on-429 200: an HTTP error status",
+        ),
     ] {
         assert_cmd::Command::cargo_bin("postload")
             .unwrap()
@@ -117,5 +147,73 @@ fn bad_regression_flags_are_refused_naming_the_flag() {
             .assert()
             .code(2)
             .stderr(predicates::str::contains(says));
+    }
+}
+
+/// The shipped gate (gates/service.toml) on its two scenarios against the example service with
+/// `flags`: the outcome and the metrics of the thresholds that failed (from junit.xml).
+async fn gate(flags: &[&str], tag: &str) -> (postload::Outcome, Vec<String>) {
+    let dir = tempdir(tag);
+    let args = RunArgs {
+        scenario: vec![
+            "scenarios/service-check.toml".into(),
+            "scenarios/service-429.toml".into(),
+        ],
+        gate: Some("gates/service.toml".into()),
+        ..RunArgs::default()
+    };
+    let (outcome, _) = run_with(flags, args, &dir).await;
+    let run = std::fs::read_dir(dir.join("reports"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let junit = std::fs::read_to_string(run.join("junit.xml")).unwrap();
+    // Each failed threshold is a <testcase name="…: metric op value"> holding a <failure>.
+    let failed = junit
+        .split("<testcase ")
+        .filter(|t| t.contains("<failure"))
+        .filter_map(|t| {
+            let name = t.split(" name=\"").nth(1)?.split('"').next()?;
+            Some(name.split(' ').next()?.to_string())
+        })
+        .collect();
+    (outcome, failed)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shipped_service_gate_passes_the_reference_and_names_each_regression() {
+    let (outcome, failed) = gate(&[], "gate-ok").await;
+    assert_eq!(
+        (outcome, failed.len()),
+        (postload::Outcome::Success, 0),
+        "{failed:?}"
+    );
+    for (flags, metrics) in [
+        (
+            &["--extra-call"][..],
+            &["service.calls_per_post", "service.other.calls_per_post"][..],
+        ),
+        (
+            &["--prompt-scale", "1.3"],
+            &[
+                "service.image_prompt.prompt_tokens_per_post",
+                "service.caption.prompt_tokens_per_post",
+            ],
+        ),
+        (&["--retry", "none"], &["service.retried_requests"]),
+        (&["--status-on-429", "500"], &["failed.server_error"]),
+        (&["--memory-ms", "70"], &["service.own_mean_ms"]),
+    ] {
+        let (outcome, mut failed) = gate(flags, "gate-regression").await;
+        assert_eq!(outcome, postload::Outcome::GateFailed, "{flags:?}");
+        // Calls, tokens, retries and statuses are exact against the stub; the own time is a
+        // mean of this machine's timings, so only its own regression is asked to trip it (a
+        // third call's round trip, on a loaded machine, may add a few ms of its own).
+        if metrics != ["service.own_mean_ms"] {
+            failed.retain(|m| m != "service.own_mean_ms");
+        }
+        assert_eq!(failed, metrics, "{flags:?}");
     }
 }

@@ -183,6 +183,7 @@ fn service_row(c: &CaseResult) -> Vec<TableCell> {
 pub fn document(r: &RunResult, claims: &ClaimsFile, prices: &PriceTable) -> Document {
     let mut sections = vec![results_section(r)];
     sections.extend(service_section(r));
+    sections.extend(super::service::section(r));
     sections.extend(claims_section(r, claims, prices));
     sections.push(inputs_section(r));
     Document {

@@ -9,6 +9,7 @@ pub mod levers;
 pub mod markdown;
 mod paths;
 pub mod plan;
+pub mod service;
 pub mod summary;
 mod writer;
 
@@ -133,6 +134,10 @@ pub struct CaseResult {
     /// posts that succeeded within it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub goodput: Vec<Goodput>,
+    /// Service mode with the stub alongside: the service's own figures (calls, tokens, retries
+    /// and own time per post), what a gate on the service names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<service::ServiceFigures>,
 }
 
 /// The share of a case's posts that succeeded within `within_s` seconds.
@@ -143,6 +148,12 @@ pub struct Goodput {
 }
 
 impl CaseResult {
+    /// With its service figures filled in (service mode with the stub alongside).
+    pub fn with_service_figures(mut self) -> Self {
+        self.service = service::ServiceFigures::of(&self);
+        self
+    }
+
     /// `burst-50 tier 2`, or `burst-50 tier 2 #3` for a repetition.
     pub fn label(&self) -> String {
         match self.repetition {

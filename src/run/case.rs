@@ -199,7 +199,9 @@ impl<'a> CaseRun<'a> {
             goodput: crate::report::claims::goodput(&self.cfg.claims, &measured),
             measured,
             stub: stub_stats,
-        })
+            service: None,
+        }
+        .with_service_figures())
     }
 
     /// The case's target: its service (with the stub alongside reset to the case's tier and

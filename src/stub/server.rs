@@ -316,15 +316,24 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Full<By
                 .headers
                 .get(DRAW_STREAM_HEADER)
                 .map(|v| v.to_str().unwrap_or("(not text)").to_owned());
+            // The official SDKs number their retries; anything else counts as a first attempt.
+            let retry: u32 = parts
+                .headers
+                .get("x-stainless-retry-count")
+                .and_then(|v| v.to_str().ok()?.trim().parse().ok())
+                .unwrap_or(0);
             let reply = if body.len() > BLOCKING_BODY_BYTES {
                 let core = Arc::clone(core);
-                match tokio::task::spawn_blocking(move || core.chat(&body, stream.as_deref())).await
+                match tokio::task::spawn_blocking(move || {
+                    core.chat_with(&body, stream.as_deref(), retry)
+                })
+                .await
                 {
                     Ok(r) => r,
                     Err(_) => return shared.chat_front_error(&ApiError::server_error()),
                 }
             } else {
-                core.chat(&body, stream.as_deref())
+                core.chat_with(&body, stream.as_deref(), retry)
             };
             // The body is gone: only the answer waits out the modelled latency.
             let delay = reply.delay.div_f64(core.clock().scale());

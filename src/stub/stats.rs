@@ -25,6 +25,25 @@ pub struct ModelStats {
     pub latency_ms_sum: f64,
 }
 
+/// Valid chat requests that asked for one `max_tokens`: how a service's calls tell apart (its
+/// image prompt asks for 150, its caption for 200).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema, Deserialize)]
+pub struct CallTypeStats {
+    pub requests: u64,
+    /// Of those, answered 200.
+    pub ok: u64,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+}
+
+/// Distinct `max_tokens` values counted apart; the rest share [`OTHER_MAX_TOKENS`], so a client
+/// cannot grow the stats without end.
+pub const MAX_CALL_TYPES: usize = 32;
+/// The key of requests without `max_tokens`.
+pub const NO_MAX_TOKENS: u32 = 0;
+/// The key of requests past [`MAX_CALL_TYPES`] distinct values.
+pub const OTHER_MAX_TOKENS: u32 = u32::MAX;
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema, Deserialize)]
 pub struct RateLimitedCounts {
     /// `type: tokens` 429s (TPM), including "Request too large".
@@ -90,6 +109,14 @@ pub struct StubStats {
     pub latency_ms: LatencySummary,
     /// Per model id as the request named it.
     pub models: BTreeMap<String, ModelStats>,
+    /// Valid chat requests by their `max_tokens` ([`NO_MAX_TOKENS`] when absent,
+    /// [`OTHER_MAX_TOKENS`] past [`MAX_CALL_TYPES`] values).
+    #[serde(default)]
+    pub by_max_tokens: BTreeMap<u32, CallTypeStats>,
+    /// Chat requests a client marked as a retry (`x-stainless-retry-count` above 0, as the
+    /// official SDKs send it).
+    #[serde(default)]
+    pub retried_requests: u64,
     /// Bucket levels per rate-limit family at the time of the snapshot.
     pub buckets: BTreeMap<String, BucketLevels>,
     /// Always 0: the stub keeps no request past its answer. Kept so that readers of schema v1
@@ -134,6 +161,16 @@ impl From<Levels> for BucketLevels {
 }
 
 impl StubStats {
+    /// The entry of requests asking for `max_tokens`.
+    pub fn call_type(&mut self, max_tokens: Option<u32>) -> &mut CallTypeStats {
+        let mut key = max_tokens.unwrap_or(NO_MAX_TOKENS);
+        if !self.by_max_tokens.contains_key(&key) && self.by_max_tokens.len() >= MAX_CALL_TYPES - 1
+        {
+            key = OTHER_MAX_TOKENS;
+        }
+        self.by_max_tokens.entry(key).or_default()
+    }
+
     /// Token sums over every model.
     pub fn tokens(&self) -> (u64, u64, u64) {
         self.models.values().fold((0, 0, 0), |(p, c, o), m| {

@@ -6,6 +6,7 @@
 use super::{cut_short, elsewhere, holds_if, is_burst_of, verdict, CaseResult, Claim};
 use super::{failure_cause, ClaimVerdict, Judgement, RunResult};
 use crate::claims::Mode;
+use crate::report::service::OwnTime;
 
 /// The service's own time on each service case (bursts of `users`, or every one): at most
 /// `max_share` of the mean post latency, with every post answered.
@@ -34,37 +35,6 @@ pub(super) fn service_own_time(
         .into_iter()
         .map(|c| one_case(claim, c, max_share))
         .collect()
-}
-
-/// The mean own time of a post: its mean latency at the service, less the calls a post made
-/// (the stub's 200 answers ÷ posts) times their mean modelled latency. `None` when a figure is
-/// missing.
-pub(crate) struct OwnTime {
-    pub post_ms: f64,
-    pub calls_per_post: f64,
-    pub call_ms: f64,
-}
-
-impl OwnTime {
-    pub(crate) fn of(c: &CaseResult) -> Option<Self> {
-        let st = c.stub.as_ref()?;
-        let ok = c.measured.posts.ok;
-        let post_ms = c.measured.post_latency_ms.ok.mean?;
-        let call_ms = st.latency_ms.mean?;
-        (ok > 0).then(|| OwnTime {
-            post_ms,
-            calls_per_post: st.latency_ms.count as f64 / ok as f64,
-            call_ms,
-        })
-    }
-
-    pub(crate) fn own_ms(&self) -> f64 {
-        self.post_ms - self.calls_per_post * self.call_ms
-    }
-
-    pub(crate) fn share(&self) -> f64 {
-        self.own_ms() / self.post_ms
-    }
 }
 
 fn one_case(claim: &Claim, c: &CaseResult, max_share: f64) -> ClaimVerdict {

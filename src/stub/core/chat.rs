@@ -40,6 +40,10 @@ impl State {
         ms.prompt_tokens += call.request.prompt_tokens as u64;
         ms.completion_tokens += completion_tokens as u64;
         ms.latency_ms_sum += total.as_secs_f64() * 1000.0;
+        let t = self.stats.call_type(call.request.max_tokens);
+        t.ok += 1;
+        t.prompt_tokens += call.request.prompt_tokens as u64;
+        t.completion_tokens += completion_tokens as u64;
         let _ = self
             .latency
             .record((total.as_micros() as u64).clamp(1, 3_600_000_000));
@@ -107,6 +111,12 @@ impl StubCore {
     /// else from the request's place in the arrival order. A stream that is not an unsigned
     /// integer is a 400 naming the header.
     pub fn chat(&self, body: &[u8], draw_stream: Option<&str>) -> Reply {
+        self.chat_with(body, draw_stream, 0)
+    }
+
+    /// [`Self::chat`] for a request its client marked as retry `retry_count` (the SDKs'
+    /// `x-stainless-retry-count`; 0 for a first attempt).
+    pub fn chat_with(&self, body: &[u8], draw_stream: Option<&str>, retry_count: u32) -> Reply {
         // Parsing and validating (the costly part for a large body) needs no state: do it before
         // taking the lock, so other requests are not held up.
         let checked = Checked::new(body, draw_stream, &self.config.catalog);
@@ -115,6 +125,9 @@ impl StubCore {
         let st = &mut *st;
         // The request's own stream; its first draw is the request id, even for a refused body.
         let (mut rng, request_id) = st.next_request();
+        if retry_count > 0 {
+            st.stats.retried_requests += 1;
+        }
         let (req, draw_stream) = match checked.into_request() {
             Ok(r) => r,
             Err((e, family)) => {
@@ -169,6 +182,7 @@ impl StubCore {
                     .unwrap_or(self.config.missing_max_tokens_reserve) as u64;
         let model_stats = st.stats.models.entry(model_id.clone()).or_default();
         model_stats.requests += 1;
+        st.stats.call_type(req.max_tokens).requests += 1;
         let profile = self
             .fixed_profile
             .as_ref()

@@ -139,9 +139,14 @@ pub struct PlanArgs {
     /// With --validate: override the user counts of the live bursts (default 50 and 100).
     #[arg(long, value_name = "N")]
     pub validate_users: Vec<u32>,
-    /// With --validate: override the tiers (default 1 and 2). Repeatable.
+    /// With --validate: override the tiers (default 1 and 2; 2 for --validate-levers). Repeatable.
     #[arg(long, value_name = "N")]
     pub validate_tier: Vec<u8>,
+    /// With --validate: also run the executable design levers live beside the planner (the
+    /// note's design, parallel calls, caption max_tokens 120, image prompt max_tokens 100, image
+    /// prompt share 0.5, and the plan's best combination), at Tier 2; six times the live runs.
+    #[arg(long, requires = "validate")]
+    pub validate_levers: bool,
     /// Print nothing but errors and the table.
     #[arg(long, short)]
     pub quiet: bool,

@@ -16,3 +16,4 @@ mod service;
 mod shape;
 mod stub;
 mod stub_safety;
+mod validate_levers;

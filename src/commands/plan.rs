@@ -48,7 +48,7 @@ pub async fn plan(args: cli::PlanArgs) -> anyhow::Result<Outcome> {
         );
     }
     if args.validate {
-        super::validate::validate(&args, &catalog, &spec, &dir, stop::stop_flag()).await?;
+        super::validate::validate(&args, &catalog, &spec, &result, &dir, stop::stop_flag()).await?;
     }
     Ok(Outcome::Success.unless_interrupted())
 }

@@ -5,7 +5,8 @@
 //! share their random draws: the live run names each attempt's draw stream to the embedded
 //! stub, so it gets the latency and length the planner draws for that post and attempt (common
 //! random numbers). What differs is then what the planner leaves out (the harness, HTTP, the
-//! order requests reach the stub), not the luck of the draw.
+//! order requests reach the stub), not the luck of the draw. With `--validate-levers`,
+//! [`levers`] does the same for each design lever a run can execute.
 //!
 //! Each side pools its seeds ([`Figures::pooled`]): p50 and p95 of every successful post of every
 //! seed (merged histograms), the mean makespan, success and 429s. Not the median of per-seed
@@ -24,8 +25,10 @@ use crate::metrics::{hdr, hlog, Measured};
 use crate::openai::catalog::Catalog;
 use crate::openai::retry::RetryPolicy;
 use crate::plan::sim::Strategy;
-use crate::plan::{simulate_measured, CellSpec, PlanSpec};
+use crate::plan::{simulate_measured, CellSpec, Design, PlanResult, PlanSpec};
 use crate::report::CaseResult;
+
+pub mod levers;
 
 /// One case, live and simulated.
 #[derive(Debug, Clone, Serialize)]
@@ -50,28 +53,39 @@ impl Figures {
     /// Several runs of one case as one sample: p50 and p95 over every successful post of every
     /// run (their `post_ok` histograms merged), and the mean makespan, success and 429s.
     pub fn pooled(runs: &[&Measured]) -> Result<Self, String> {
-        let decoded = runs
-            .iter()
-            .filter_map(|m| m.histograms.get("post_ok"))
-            .map(|text| hlog::decode(text))
-            .collect::<Result<Vec<_>, _>>()?;
-        let ok = hdr::pool(decoded).map_err(|e| format!("merging histograms: {e}"))?;
-        // The middle of the bucket, as result.json and the planner report it.
-        let at = |q: f64| {
-            ok.as_ref()
-                .filter(|h| !h.is_empty())
-                .map(|h| hdr::percentile_ms(h, q) / 1000.0)
-        };
+        let (p50_s, p95_s) = pooled_percentiles(runs, "post_ok")?;
         let n = runs.len().max(1) as f64;
         let mean = |f: &dyn Fn(&Measured) -> f64| runs.iter().map(|m| f(m)).sum::<f64>() / n;
         Ok(Self {
-            p50_s: at(0.5),
-            p95_s: at(0.95),
+            p50_s,
+            p95_s,
             makespan_s: mean(&|m| m.makespan_ms / 1000.0),
             success: mean(&|m| m.posts.success_share()),
             http_429: mean(&|m| m.calls.http_429 as f64).round() as u64,
         })
     }
+}
+
+/// The p50 and p95, in seconds, of histogram `name` over every run (merged); `None` where no
+/// run recorded any.
+pub fn pooled_percentiles(
+    runs: &[&Measured],
+    name: &str,
+) -> Result<(Option<f64>, Option<f64>), String> {
+    let decoded = runs
+        .iter()
+        .filter_map(|m| m.histograms.get(name))
+        .map(|text| hlog::decode(text))
+        .collect::<Result<Vec<_>, _>>()?;
+    let pooled = hdr::pool(decoded).map_err(|e| format!("merging histograms: {e}"))?;
+    // The middle of the bucket, as result.json and the planner report it.
+    let at = |q: f64| {
+        pooled
+            .as_ref()
+            .filter(|h| !h.is_empty())
+            .map(|h| hdr::percentile_ms(h, q) / 1000.0)
+    };
+    Ok((at(0.5), at(0.95)))
 }
 
 /// planned ÷ live, or `None` when either is missing or zero.
@@ -97,9 +111,32 @@ pub struct Validation {
     pub report_dir: PathBuf,
 }
 
+/// One tier's seeds of one burst: the live cases and the planner's, seed by seed.
+pub struct Pair {
+    pub tier: u8,
+    pub live: Vec<Measured>,
+    pub planned: Vec<Measured>,
+}
+
+impl Pair {
+    /// Both sides pooled over their seeds.
+    pub fn side(&self, scenario: String, users: u32) -> anyhow::Result<Side> {
+        let live: Vec<&Measured> = self.live.iter().collect();
+        let planned: Vec<&Measured> = self.planned.iter().collect();
+        Ok(Side {
+            scenario,
+            tier: self.tier,
+            users,
+            live: Figures::pooled(&live).map_err(anyhow::Error::msg)?,
+            planned: Figures::pooled(&planned).map_err(anyhow::Error::msg)?,
+        })
+    }
+}
+
 impl Validation {
-    /// The live run of the bursts of `users` users, as `postload run` would be asked for it.
-    fn request(&self, spec: &PlanSpec, users: u32) -> RunRequest {
+    /// The live run of the bursts of `users` users under `design` (its executable levers), as
+    /// `postload run` would be asked for it.
+    fn request(&self, spec: &PlanSpec, users: u32, design: &Design) -> RunRequest {
         RunRequest {
             scenarios: vec!["burst-50".into()],
             overrides: Overrides {
@@ -110,6 +147,10 @@ impl Validation {
                 tier_set: Some(spec.tier_set.clone()),
                 seed: Some(spec.seed),
                 retry: Some(RetryPolicy::Sdk),
+                parallel_calls: Some(design.parallel),
+                caption_max_tokens: design.caption_max_tokens,
+                image_max_tokens: design.image_max_tokens,
+                image_prompt_share: design.image_prompt_share,
             },
             stub: EmbeddedStubOptions {
                 latency_ms: self.fixed_latency_ms,
@@ -122,9 +163,64 @@ impl Validation {
             ..RunRequest::default()
         }
     }
+
+    /// Runs the bursts of `users` users live under `design` (one run, every tier and seed) and
+    /// simulates each tier and seed of it; `spec` carries the validation's fixed latency.
+    pub async fn measure(
+        &self,
+        catalog: &Catalog,
+        spec: &PlanSpec,
+        users: u32,
+        design: &Design,
+        stop: Arc<AtomicBool>,
+    ) -> anyhow::Result<Vec<Pair>> {
+        // The live side runs on the planner's catalog (`--mocks`), so its stub has the same
+        // tier sets, profiles and prices.
+        let mut cfg = crate::config::configure(
+            &self.request(spec, users, design),
+            Arc::new(catalog.clone()),
+            stop,
+        )?;
+        cfg.print_table = false;
+        let result = crate::run::execute(cfg).await?;
+        let mut pairs = Vec::new();
+        for &tier in &self.tiers {
+            let live: Vec<Measured> = result
+                .cases
+                .iter()
+                .filter(|c| c.tier == tier)
+                .map(|c: &CaseResult| c.measured.clone())
+                .collect();
+            if live.is_empty() {
+                continue;
+            }
+            let mut planned = Vec::new();
+            for k in 0..u64::from(self.repeat.max(1)) {
+                let mut s = spec.clone();
+                s.seed = spec.seed.wrapping_add(k);
+                let at = CellSpec {
+                    model: "gpt-4o",
+                    tier,
+                    users,
+                    strategy: Strategy::Sdk,
+                    response_cache_hit: 0.0,
+                    prompt_cache_hit: 0.0,
+                    design: *design,
+                };
+                let sim = simulate_measured(catalog, &s, at).map_err(|e| anyhow::anyhow!(e.0))?;
+                planned.push(sim.measured);
+            }
+            pairs.push(Pair {
+                tier,
+                live,
+                planned,
+            });
+        }
+        Ok(pairs)
+    }
 }
 
-/// Runs the comparison and prints it; returns the pairs.
+/// Runs the comparison of the note's design; returns the pairs.
 pub async fn compare(
     catalog: &Catalog,
     spec: &PlanSpec,
@@ -133,48 +229,13 @@ pub async fn compare(
 ) -> anyhow::Result<Vec<Side>> {
     let mut spec = spec.clone();
     spec.fixed_latency_ms = validation.fixed_latency_ms;
-    let repeat = validation.repeat;
     let mut sides = Vec::new();
     for &u in &validation.users {
-        // The live side runs on the planner's catalog (`--mocks`), so its stub has the same
-        // tier sets, profiles and prices.
-        let mut cfg = crate::config::configure(
-            &validation.request(&spec, u),
-            Arc::new(catalog.clone()),
-            Arc::clone(&stop),
-        )?;
-        cfg.print_table = false;
-        let result = crate::run::execute(cfg).await?;
-        for &tier in &validation.tiers {
-            let live: Vec<&CaseResult> = result.cases.iter().filter(|c| c.tier == tier).collect();
-            if live.is_empty() {
-                continue;
-            }
-            let mut planned = Vec::new();
-            for k in 0..u64::from(repeat.max(1)) {
-                let mut s = spec.clone();
-                s.seed = spec.seed.wrapping_add(k);
-                let at = CellSpec {
-                    model: "gpt-4o",
-                    tier,
-                    users: u,
-                    strategy: Strategy::Sdk,
-                    response_cache_hit: 0.0,
-                    prompt_cache_hit: 0.0,
-                    design: Default::default(),
-                };
-                let sim = simulate_measured(catalog, &s, at).map_err(|e| anyhow::anyhow!(e.0))?;
-                planned.push(sim.measured);
-            }
-            let live: Vec<&Measured> = live.iter().map(|c| &c.measured).collect();
-            let planned: Vec<&Measured> = planned.iter().collect();
-            sides.push(Side {
-                scenario: format!("burst-{u}"),
-                tier,
-                users: u,
-                live: Figures::pooled(&live).map_err(anyhow::Error::msg)?,
-                planned: Figures::pooled(&planned).map_err(anyhow::Error::msg)?,
-            });
+        let pairs = validation
+            .measure(catalog, &spec, u, &Design::default(), Arc::clone(&stop))
+            .await?;
+        for pair in pairs {
+            sides.push(pair.side(format!("burst-{u}"), u)?);
         }
     }
     Ok(sides)
@@ -231,6 +292,7 @@ pub async fn validate(
     args: &PlanArgs,
     catalog: &Catalog,
     spec: &PlanSpec,
+    result: &PlanResult,
     dir: &Path,
     stop: Arc<AtomicBool>,
 ) -> anyhow::Result<()> {
@@ -257,7 +319,7 @@ pub async fn validate(
         repeat: args.validate_repeat,
         report_dir: dir.join("validation"),
     };
-    let sides = compare(catalog, spec, &validation, stop).await?;
+    let sides = compare(catalog, spec, &validation, Arc::clone(&stop)).await?;
     let t = table(&sides);
     out!("{t}");
     crate::report::write_atomic(
@@ -265,6 +327,18 @@ pub async fn validate(
         &serde_json::to_vec_pretty(&sides)?,
     )?;
     crate::report::write_atomic(&dir.join("validation.txt"), t.as_bytes())?;
+    if args.validate_levers {
+        let validation = Validation {
+            tiers: if args.validate_tier.is_empty() {
+                vec![2]
+            } else {
+                args.validate_tier.clone()
+            },
+            report_dir: dir.join("validation-levers"),
+            ..validation
+        };
+        levers::validate(catalog, spec, result, &validation, dir, stop).await?;
+    }
     Ok(())
 }
 

@@ -12,7 +12,7 @@ use super::{
     catalog_from, claims, first_repeat, is_loopback, latency_ms, parse_resolve, retry_policy,
     time_scale, ConfigError,
 };
-use crate::limits::{MAX_REPEAT, MAX_TIMEOUT_S, MAX_USERS};
+use crate::limits::{MAX_COMPLETION_TOKENS, MAX_REPEAT, MAX_TIMEOUT_S, MAX_USERS};
 use crate::openai::catalog::Catalog;
 use crate::openai::retry::RetryPolicy;
 use crate::run::post::ClientFactory;
@@ -51,6 +51,12 @@ pub struct Overrides {
     pub tier_set: Option<String>,
     pub seed: Option<u64>,
     pub retry: Option<RetryPolicy>,
+    /// The post's design levers a run can execute (`plan --validate-levers` runs the planner's
+    /// designs live): `parallel_calls`, each call's `max_tokens`, `image_prompt_share`.
+    pub parallel_calls: Option<bool>,
+    pub caption_max_tokens: Option<u32>,
+    pub image_max_tokens: Option<u32>,
+    pub image_prompt_share: Option<f64>,
 }
 
 /// Where the load goes, and what it may spend there.
@@ -93,6 +99,7 @@ impl From<&crate::cli::RunArgs> for RunRequest {
                 tier_set: args.tier_set.clone(),
                 seed: args.seed,
                 retry: args.retry.map(retry_policy),
+                ..Overrides::default()
             },
             destination: Destination {
                 base_url: args.base_url.clone(),
@@ -259,6 +266,43 @@ impl Overrides {
         }
         if let Some(r) = self.retry {
             s.retry = r;
+        }
+        self.apply_design(s)
+    }
+
+    /// The design levers, each checked as the scenario file's field would be.
+    fn apply_design(&self, s: &mut Scenario) -> Result<(), ConfigError> {
+        if let Some(p) = self.parallel_calls {
+            s.parallel_calls = p;
+        }
+        for (field, given, call) in [
+            (
+                "prompts.caption.max_tokens",
+                self.caption_max_tokens,
+                &mut s.prompts.caption,
+            ),
+            (
+                "prompts.image_prompt.max_tokens",
+                self.image_max_tokens,
+                &mut s.prompts.image_prompt,
+            ),
+        ] {
+            if let Some(m) = given {
+                if !(1..=MAX_COMPLETION_TOKENS).contains(&m) {
+                    return Err(ConfigError(format!(
+                        "{field} {m} (override): give 1 to {MAX_COMPLETION_TOKENS}"
+                    )));
+                }
+                call.max_tokens = m;
+            }
+        }
+        if let Some(share) = self.image_prompt_share {
+            if !(0.0..=1.0).contains(&share) {
+                return Err(ConfigError(format!(
+                    "image_prompt_share {share} (override): give a share from 0 to 1"
+                )));
+            }
+            s.image_prompt_share = share;
         }
         Ok(())
     }
@@ -523,3 +567,6 @@ fn stub_time_scale(base_url: &str) -> Option<f64> {
     let v: serde_json::Value = serde_json::from_str(body.trim()).ok()?;
     v.get("time_scale")?.as_f64()
 }
+
+#[cfg(test)]
+mod tests;

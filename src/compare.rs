@@ -22,6 +22,16 @@ pub const COMPARED: [&str; 7] = [
     "cost_per_post_usd",
 ];
 
+/// In service mode (both sides with the stub alongside), the service's own figures too, all
+/// lower-is-better: a commit that adds a call, grows a prompt or slows its own work shows here.
+pub const SERVICE_COMPARED: [&str; 5] = [
+    "service.calls_per_post",
+    "service.requests_per_post",
+    "service.prompt_tokens_per_post",
+    "service.completion_tokens_per_post",
+    "service.own_mean_ms",
+];
+
 /// Significance level under which a latency difference is not noise.
 pub const ALPHA: f64 = 0.05;
 
@@ -99,6 +109,11 @@ impl Group<'_> {
         hdr::pool(all).ok()?
     }
 
+    /// Every case ran in service mode with the stub alongside.
+    fn has_service(&self) -> bool {
+        self.cases.iter().all(|c| c.service.is_some())
+    }
+
     /// A latency percentile of the pooled histogram; any other metric, averaged over the
     /// repetitions that have it.
     fn value(&self, m: &str, pooled: Option<&Histogram<u64>>) -> Option<f64> {
@@ -133,7 +148,12 @@ pub fn compare(base: &RunResult, new: &RunResult, tolerance: f64) -> Comparison 
             (Some(x), Some(y)) if !x.is_empty() && !y.is_empty() => Some(mann_whitney_p(x, y)),
             _ => None,
         };
-        for m in COMPARED {
+        let service: &[&str] = if b.has_service() && n.has_service() {
+            &SERVICE_COMPARED
+        } else {
+            &[]
+        };
+        for &m in COMPARED.iter().chain(service) {
             let (bv, nv) = (b.value(m, bh.as_ref()), n.value(m, nh.as_ref()));
             let latency = m.starts_with("post.");
             let change = match (bv, nv) {

@@ -217,3 +217,29 @@ async fn the_shipped_service_gate_passes_the_reference_and_names_each_regression
         assert_eq!(failed, metrics, "{flags:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compare_with_the_last_result_shows_a_third_call_as_a_regression() {
+    let base: postload::report::RunResult =
+        serde_json::from_value(run_against(&[], 4, 2, "cmp-base").await).unwrap();
+    let new: postload::report::RunResult =
+        serde_json::from_value(run_against(&["--extra-call"], 4, 2, "cmp-new").await).unwrap();
+    let c = postload::compare::compare(&base, &new, 0.10);
+    let delta = |m: &str| c.deltas.iter().find(|d| d.metric == m).unwrap().clone();
+    // 2 calls a post, then 3: +50 %, beyond the 10 % tolerance; requests likewise (no 429s at
+    // Tier 2, so each call is one request).
+    let calls = delta("service.calls_per_post");
+    assert_eq!((calls.base, calls.new), (Some(2.0), Some(3.0)));
+    assert_eq!(calls.verdict, postload::compare::Verdict::Regression);
+    assert_eq!(
+        delta("service.requests_per_post").verdict,
+        postload::compare::Verdict::Regression
+    );
+    // The third call's tokens: the caption (about 200 words) as its prompt, 30 max_tokens, and
+    // the fixed profile's 100 completion tokens capped at 30: +30 a post over 200, +15 %.
+    let completion = delta("service.completion_tokens_per_post");
+    assert_eq!(
+        (completion.base, completion.new),
+        (Some(200.0), Some(230.0))
+    );
+}

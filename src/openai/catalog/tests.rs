@@ -105,3 +105,166 @@ fn a_model_without_limits_in_a_tier_is_an_error() {
     let err = Catalog::from_texts(t).unwrap_err().to_string();
     assert!(err.contains("sets.openai-2025.tier[0].limits"), "{err}");
 }
+
+/// The error `from_texts` gives for the embedded files with `edit` applied to file `i` (0
+/// models, 1 tiers, 2 latency, 3 prices).
+fn error_with(i: usize, edit: impl FnOnce(&str) -> String) -> String {
+    let mut t = texts();
+    t[i].1 = edit(&t[i].1);
+    Catalog::from_texts(t).unwrap_err().to_string()
+}
+
+#[test]
+fn a_model_naming_an_unknown_profile_is_an_error() {
+    // The first model (model[0], gpt-4o) is the first line `profile = "gpt-4o"`.
+    let err = error_with(0, |m| {
+        m.replacen(r#"profile = "gpt-4o""#, r#"profile = "gpt-5""#, 1)
+    });
+    assert_eq!(
+        err,
+        "models.toml: field `model[0].profile`: no profile `gpt-5` in latency.toml"
+    );
+}
+
+#[test]
+fn a_model_listed_twice_is_an_error() {
+    // The second model (model[1]) takes the first one's id.
+    let err = error_with(0, |m| {
+        m.replacen(r#"id = "gpt-4o-2024-08-06""#, r#"id = "gpt-4o""#, 1)
+    });
+    assert_eq!(
+        err,
+        "models.toml: field `model[1].id`: model `gpt-4o` is listed twice"
+    );
+}
+
+#[test]
+fn a_models_file_without_models_is_an_error() {
+    let err = error_with(0, |_| "as_of = \"x\"\nsource = \"y\"\nmodel = []\n".into());
+    assert_eq!(err, "models.toml: field `model`: no models listed");
+}
+
+#[test]
+fn a_price_outside_its_bounds_is_an_error() {
+    // gpt-4o's table comes first in prices.toml and in the BTreeMap (the shortest name).
+    let err = error_with(3, |p| p.replacen("output = 10.00", "output = -1.0", 1));
+    assert_eq!(
+        err,
+        "prices.toml: field `models.gpt-4o.output`: -1 is outside [0, 10000] USD per 1M tokens"
+    );
+    let err = error_with(3, |p| p.replacen("input = 2.50", "input = 10000.5", 1));
+    assert_eq!(
+        err,
+        "prices.toml: field `models.gpt-4o.input`: 10000.5 is outside [0, 10000] USD per 1M tokens"
+    );
+    let err = error_with(3, |p| {
+        p.replacen("cached_input = 1.25", "cached_input = -0.5", 1)
+    });
+    assert_eq!(
+        err,
+        "prices.toml: field `models.gpt-4o.cached_input`: -0.5 is outside [0, 10000] USD per 1M tokens"
+    );
+}
+
+#[test]
+fn prices_at_their_bounds_are_accepted() {
+    // 0 and MAX_PRICE (10,000) are both inside [0, 10000].
+    let mut t = texts();
+    t[3].1 = t[3].1.replacen("input = 2.50", "input = 0.0", 1).replacen(
+        "output = 10.00",
+        "output = 10000.0",
+        1,
+    );
+    let c = Catalog::from_texts(t).unwrap();
+    assert_eq!(c.prices.models["gpt-4o"].input, 0.0);
+    assert_eq!(c.prices.models["gpt-4o"].output, 10_000.0);
+}
+
+#[test]
+fn a_limit_of_zero_or_above_its_maximum_is_an_error() {
+    // The first tier of the default set: gpt-4o has rpm = 500, tpm = 30_000; gpt-4o-mini also
+    // has rpd = 10_000.
+    let tier1 = "limits.gpt-4o = { rpm = 500, tpm = 30_000 }";
+    let err = error_with(1, |t| {
+        t.replacen(tier1, "limits.gpt-4o = { rpm = 0, tpm = 30_000 }", 1)
+    });
+    assert_eq!(
+        err,
+        "tiers.toml: field `sets.openai-2025.tier[0].limits.gpt-4o.rpm`: \
+         0 is outside [1, 1000000000000]"
+    );
+    // MAX_TPM + 1 = 10^15 + 1.
+    let err = error_with(1, |t| {
+        t.replacen(
+            tier1,
+            "limits.gpt-4o = { rpm = 500, tpm = 1_000_000_000_000_001 }",
+            1,
+        )
+    });
+    assert_eq!(
+        err,
+        "tiers.toml: field `sets.openai-2025.tier[0].limits.gpt-4o.tpm`: \
+         1000000000000001 is outside [1, 1000000000000000]"
+    );
+    let err = error_with(1, |t| t.replacen("rpd = 10_000", "rpd = 0", 1));
+    assert_eq!(
+        err,
+        "tiers.toml: field `sets.openai-2025.tier[0].limits.gpt-4o-mini.rpd`: \
+         0 is outside [1, 1000000000000]"
+    );
+}
+
+#[test]
+fn limits_at_their_bounds_are_accepted() {
+    // 1 and the maxima (MAX_RPM = 10^12, MAX_TPM = 10^15) are inside [1, max].
+    let mut t = texts();
+    t[1].1 = t[1].1.replacen(
+        "limits.gpt-4o = { rpm = 500, tpm = 30_000 }",
+        "limits.gpt-4o = { rpm = 1_000_000_000_000, tpm = 1_000_000_000_000_000, rpd = 1 }",
+        1,
+    );
+    let c = Catalog::from_texts(t).unwrap();
+    let l = c.limits("openai-2025", 1, "gpt-4o").unwrap().unwrap();
+    assert_eq!(
+        (l.rpm, l.tpm, l.rpd),
+        (1_000_000_000_000, 1_000_000_000_000_000, Some(1))
+    );
+}
+
+#[test]
+fn the_fixed_profile_takes_its_completion_length_from_the_data() {
+    let mut t = texts();
+    t[2].1 = t[2].1.replace(
+        "fixed_completion_tokens = 100",
+        "fixed_completion_tokens = 37",
+    );
+    let c = Catalog::from_texts(t).unwrap();
+    assert_eq!(
+        c.fixed_profile(std::time::Duration::from_millis(250)),
+        Profile::Fixed {
+            as_of: String::new(),
+            source: "--latency-ms".into(),
+            latency_ms: 250,
+            completion_tokens: 37,
+        }
+    );
+}
+
+#[test]
+fn without_a_fixed_profile_the_completion_length_is_100() {
+    // The `fixed` profile is the last table of latency.toml; no model uses it.
+    let mut t = texts();
+    let at = t[2].1.find("[profiles.fixed]").unwrap();
+    t[2].1.truncate(at);
+    let c = Catalog::from_texts(t).unwrap();
+    assert!(!c.profiles.contains_key("fixed"));
+    assert_eq!(
+        c.fixed_profile(std::time::Duration::from_millis(1_500)),
+        Profile::Fixed {
+            as_of: String::new(),
+            source: "--latency-ms".into(),
+            latency_ms: 1_500,
+            completion_tokens: 100,
+        }
+    );
+}

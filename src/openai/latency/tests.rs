@@ -338,3 +338,18 @@ fn fixed_profile_is_constant() {
     }
     assert_eq!(p.draw_completion_tokens(&mut rng), 100);
 }
+
+#[test]
+fn a_completion_length_grows_with_its_normal_score() {
+    // Each draw is median × e^(sigma × z) for the standard-normal z it takes first from the
+    // rng, rounded and clamped to [min, max]: a longer length for a higher z (the other way
+    // round, median / e^(sigma × z), has the same spread but pairs each seed with the mirror
+    // length).
+    let p = gpt4o();
+    for seed in 0..200 {
+        let z: f64 = StandardNormal.sample(&mut ChaCha8Rng::seed_from_u64(seed));
+        let want = ((220.0 * (0.35 * z).exp()).round() as u32).clamp(8, 2048);
+        let got = p.draw_completion_tokens(&mut ChaCha8Rng::seed_from_u64(seed));
+        assert_eq!(got, want, "seed {seed}, z = {z}");
+    }
+}

@@ -333,4 +333,213 @@ mod tests {
         assert!(decode("aGVsbG8=").is_err());
         assert!(read_log(b"Tag=x,0.0,1.0,1.0,@@@@\n").is_err());
     }
+
+    /// A V2 (uncompressed) histogram: header, then `payload` as its counts.
+    fn v2(digits: u32, low: u64, high: u64, payload: &[u8]) -> Vec<u8> {
+        let mut b = Vec::new();
+        b.extend(V2_COOKIE.to_be_bytes());
+        b.extend((payload.len() as u32).to_be_bytes());
+        b.extend(0u32.to_be_bytes()); // normalizing offset
+        b.extend(digits.to_be_bytes());
+        b.extend(low.to_be_bytes());
+        b.extend(high.to_be_bytes());
+        b.extend(1.0f64.to_be_bytes());
+        b.extend(payload);
+        b
+    }
+
+    /// `body` zlib-compressed behind the V2 compressed cookie and its length.
+    fn compressed(body: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+        z.write_all(body).unwrap();
+        let z = z.finish().unwrap();
+        let mut b = Vec::new();
+        b.extend(V2_COMPRESSED_COOKIE.to_be_bytes());
+        b.extend((z.len() as u32).to_be_bytes());
+        b.extend(z);
+        b
+    }
+
+    fn b64(bytes: &[u8]) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    }
+
+    /// Every recorded value's count, in order.
+    fn counts(h: &Histogram<u64>) -> Vec<(u64, u64)> {
+        h.iter_recorded()
+            .map(|v| (v.value_iterated_to(), v.count_at_value()))
+            .collect()
+    }
+
+    #[test]
+    fn decode_reads_back_what_encode_wrote_and_plain_v2_too() {
+        let h = hist(&[1, 1_000, 1_000, 2_047]);
+        // Below 2,048 µs every value is its own bucket at 3 figures.
+        let want = vec![(1, 1), (1_000, 2), (2_047, 1)];
+        assert_eq!(counts(&decode(&encode(&h)).unwrap()), want);
+        let mut plain = Vec::new();
+        hdrhistogram::serialization::V2Serializer::new()
+            .serialize(&h, &mut plain)
+            .unwrap();
+        assert_eq!(
+            u32::from_be_bytes(plain[..4].try_into().unwrap()),
+            V2_COOKIE
+        );
+        assert_eq!(counts(&decode(&b64(&plain)).unwrap()), want);
+    }
+
+    #[test]
+    fn decode_says_what_is_wrong() {
+        assert_eq!(
+            decode(&b64(&[0x1c, 0x84])).unwrap_err(),
+            "the histogram is cut short"
+        );
+        assert_eq!(
+            decode(&b64(&[0, 0, 0, 1, 0])).unwrap_err(),
+            "not a V2 histogram (unknown cookie)"
+        );
+        // Claims 100 compressed bytes, holds 2.
+        let mut short = V2_COMPRESSED_COOKIE.to_be_bytes().to_vec();
+        short.extend(100u32.to_be_bytes());
+        short.extend([1, 2]);
+        assert_eq!(
+            decode(&b64(&short)).unwrap_err(),
+            "the compressed histogram is cut short"
+        );
+        // 1 µs to 2 µs at 3 figures: one bucket of 2,048 sub-buckets, 1,024 + 1,024 = 2,048
+        // counters; 2,049 counts of 1 (zig-zag LEB128: the byte 2) are one too many.
+        assert_eq!(
+            decode(&b64(&v2(3, 1, 2, &[2; 2_049]))).unwrap_err(),
+            "the histogram does not decode: it holds more counts than its range has room for"
+        );
+    }
+
+    #[test]
+    fn an_inflated_histogram_may_fill_the_counters_and_no_more() {
+        // The cap: the 40-byte header and 2^19 counters of at most 9 bytes: 40 + 524,288 × 9
+        // = 4,718,632 bytes.
+        let cap = 4_718_632usize;
+        // cap bytes exactly pass the inflate check; their counts (all 1, far more than the
+        // 23,552 counters) are then too many for the range.
+        let mut body = v2(3, 1, 3_600_000_000, &[]);
+        body.resize(cap, 2);
+        body[4..8].copy_from_slice(&((cap - 40) as u32).to_be_bytes());
+        assert_eq!(
+            decode(&b64(&compressed(&body))).unwrap_err(),
+            "the histogram does not decode: it holds more counts than its range has room for"
+        );
+        // One byte more is refused before it is read.
+        body.push(2);
+        body[4..8].copy_from_slice(&((cap - 39) as u32).to_be_bytes());
+        assert_eq!(
+            decode(&b64(&compressed(&body))).unwrap_err(),
+            "the histogram inflates past 4718632 bytes, more than 524288 counters need"
+        );
+    }
+
+    #[test]
+    fn a_histogram_of_2_pow_53_samples_decodes_and_one_more_does_not() {
+        let mut h = hist(&[]);
+        h.record_n(1_000, 1 << 53).unwrap();
+        assert_eq!(decode(&encode(&h)).unwrap().len(), 1 << 53);
+        h.record(1_000).unwrap();
+        assert_eq!(
+            decode(&encode(&h)).unwrap_err(),
+            "the histogram claims 9007199254740993 samples, more than 9007199254740992 (2^53)"
+        );
+    }
+
+    #[test]
+    fn check_header_takes_each_bound_and_refuses_past_it() {
+        let ok = |digits, low, high| check_header(&v2(digits, low, high, &[]));
+        assert_eq!(ok(5, 1, 2), Ok(()));
+        assert_eq!(
+            ok(6, 1, 2).unwrap_err(),
+            "the histogram claims 6 significant figures (at most 5)"
+        );
+        // 1 <= lowest and 2 x lowest <= highest.
+        let range = |low, high| {
+            format!("the histogram claims the range {low} to {high} (need 1 <= lowest and 2 x lowest <= highest)")
+        };
+        assert_eq!(ok(3, 0, 100).unwrap_err(), range(0, 100));
+        assert_eq!(ok(3, 1, 1).unwrap_err(), range(1, 1));
+        assert_eq!(ok(3, 3, 5).unwrap_err(), range(3, 5));
+        assert_eq!(ok(3, 3, 6), Ok(()));
+        // 5 figures: 2^18 sub-buckets, half of them (131,072) per bucket past the first; up to
+        // 1,048,575 = 2^20 - 1 takes 3 buckets, (3 + 1) × 131,072 = 524,288 = 2^19 counters,
+        // the most allowed; 2^20 takes a 4th bucket: 655,360.
+        assert_eq!(ok(5, 1, 1_048_575), Ok(()));
+        assert_eq!(
+            ok(5, 1, 1_048_576).unwrap_err(),
+            "the histogram claims the range 1 to 1048576 at 5 significant figures: 655360 counters, more than 524288"
+        );
+        // The payload it claims must be there.
+        let mut v = v2(3, 1, 2, &[0]);
+        assert_eq!(check_header(&v), Ok(()));
+        v[4..8].copy_from_slice(&2u32.to_be_bytes());
+        assert_eq!(
+            check_header(&v).unwrap_err(),
+            "the histogram claims 2 bytes of counts but holds 1"
+        );
+        assert_eq!(
+            check_header(&v[..31]).unwrap_err(),
+            "the histogram's header is cut short"
+        );
+    }
+
+    #[test]
+    fn add_checked_takes_2_pow_53_samples_and_refuses_more() {
+        let mut into = hist(&[]);
+        into.record_n(1_000, (1 << 53) - 1).unwrap();
+        add_checked(&mut into, &hist(&[2_000])).unwrap();
+        assert_eq!(into.len(), 1 << 53);
+        assert_eq!(
+            add_checked(&mut into, &hist(&[2_000])).unwrap_err(),
+            "9007199254740992 + 1 samples is more than 9007199254740992 (2^53)"
+        );
+    }
+
+    #[test]
+    fn add_checked_grows_the_range_up_to_its_counters_and_no_further() {
+        let five = |v: u64| {
+            let mut h = Histogram::<u64>::new_with_bounds(1, 2 * v, 5).unwrap();
+            h.record(v).unwrap();
+            h
+        };
+        let mut into = Histogram::<u64>::new_with_bounds(1, 2, 5).unwrap();
+        // 1,048,575 is in the bucket [524,288, 1,048,576) of 4 µs steps: highest equivalent
+        // 1,048,575; up to it 524,288 counters (see check_header's test), the most allowed.
+        add_checked(&mut into, &five(1_048_575)).unwrap();
+        assert_eq!((into.len(), into.max()), (1, 1_048_575));
+        // 1,048,576 starts the next bucket, of 8 µs steps: highest equivalent 1,048,583,
+        // which needs 655,360 counters.
+        assert_eq!(
+            add_checked(&mut into, &five(1_048_576)).unwrap_err(),
+            "values up to 1048583 would need 655360 counters at this precision, more than 524288"
+        );
+        assert_eq!(into.len(), 1);
+    }
+
+    #[test]
+    fn a_log_keeps_at_most_32_tags() {
+        let one = BTreeMap::from([("x".to_string(), hist(&[1_000]))]);
+        let tagged = |n: usize| -> BTreeMap<String, Histogram<u64>> {
+            (0..n)
+                .map(|i| (format!("t{i:02}"), hist(&[1_000])))
+                .collect()
+        };
+        let t = SystemTime::UNIX_EPOCH;
+        let log = write_log("32", t, Duration::from_secs(1), &tagged(32));
+        assert_eq!(read_log(&log).unwrap().len(), 32);
+        // A 33rd tag is refused; one of the 32 again is added to its own.
+        let mut more = log.clone();
+        more.extend(write_log("x", t, Duration::from_secs(1), &one));
+        let e = read_log(&more).unwrap_err();
+        assert!(e.ends_with("tag `x`: more than 32 tags"), "{e}");
+        let mut again = log;
+        again.extend(write_log("t00", t, Duration::from_secs(1), &tagged(1)));
+        assert_eq!(read_log(&again).unwrap()["t00"].len(), 2);
+    }
 }

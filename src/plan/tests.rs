@@ -63,3 +63,291 @@ fn tier_1_cannot_take_a_gpt_4o_burst_and_the_lowest_tier_is_found() {
     let usd = |i: usize| e.rows[i].usd_per_month.unwrap();
     assert!(usd(1) < usd(0) * 0.8 && usd(2) < usd(0) && usd(3) < usd(1));
 }
+
+/// `check`'s message for the default spec with `edit` applied (`None`: it passes).
+fn check_error(edit: impl FnOnce(&mut PlanSpec)) -> Option<String> {
+    let mut s = PlanSpec::default();
+    edit(&mut s);
+    check(&s, &Catalog::embedded()).err().map(|e| e.0)
+}
+
+#[test]
+fn check_needs_a_model_a_tier_and_a_user_count() {
+    let want = Some("--model, --tier and --users each need at least one value".to_string());
+    assert_eq!(check_error(|s| s.models.clear()), want);
+    assert_eq!(check_error(|s| s.tiers.clear()), want);
+    assert_eq!(check_error(|s| s.users.clear()), want);
+    assert_eq!(check_error(|_| {}), None);
+    assert_eq!(
+        check_error(|s| s.models.push("gpt-5".into())),
+        Some("--model: unknown model `gpt-5`".into())
+    );
+    assert_eq!(
+        check_error(|s| s.users.push(0)),
+        Some("--users: must be at least 1".into())
+    );
+}
+
+#[test]
+fn check_takes_shares_from_0_to_1() {
+    for (name, set) in [
+        (
+            "--cache-hit",
+            (|s, v| s.response_cache_hit = v) as fn(&mut PlanSpec, f64),
+        ),
+        ("--prompt-cache-hit", |s, v| s.prompt_cache_hit = v),
+        ("--image-prompt-share", |s, v| s.image_prompt_share = v),
+        ("--min-success", |s, v| s.target.min_success = v),
+    ] {
+        assert_eq!(check_error(|s| set(s, 0.0)), None, "{name}");
+        assert_eq!(check_error(|s| set(s, 1.0)), None, "{name}");
+        assert_eq!(
+            check_error(|s| set(s, 1.5)),
+            Some(format!("{name}: must be between 0 and 1, got 1.5"))
+        );
+        assert_eq!(
+            check_error(|s| set(s, -0.25)),
+            Some(format!("{name}: must be between 0 and 1, got -0.25"))
+        );
+    }
+}
+
+#[test]
+fn check_needs_a_positive_p95_rate_and_days() {
+    let p95 = Some("--p95: must be a positive number of seconds".to_string());
+    assert_eq!(check_error(|s| s.target.p95_s = f64::NAN), p95);
+    assert_eq!(check_error(|s| s.target.p95_s = 0.0), p95);
+    assert_eq!(check_error(|s| s.target.p95_s = 0.001), None);
+    let rate = Some("--posts-per-day: must be positive".to_string());
+    for bad in [0.0, -1.0, f64::INFINITY, f64::NAN] {
+        assert_eq!(check_error(|s| s.posts_per_user_per_day = Some(bad)), rate);
+    }
+    assert_eq!(check_error(|s| s.posts_per_user_per_day = Some(0.5)), None);
+    // Days in (0, 31], checked only for a daily load.
+    let days = Some("--days: must be in (0, 31]".to_string());
+    let daily = |d: f64| {
+        check_error(move |s| {
+            s.posts_per_user_per_day = Some(1.0);
+            s.days = d;
+        })
+    };
+    assert_eq!(daily(0.0), days);
+    assert_eq!(daily(31.5), days);
+    assert_eq!(daily(31.0), None);
+    assert_eq!(check_error(|s| s.days = 0.0), None);
+}
+
+#[test]
+fn check_bounds_a_cells_posts_at_a_million() {
+    // A burst: one post per user.
+    assert_eq!(check_error(|s| s.users = vec![1_000_000]), None);
+    assert_eq!(
+        check_error(|s| s.users = vec![1_000_001]),
+        Some(
+            "--users 1000001: 1000001 posts in a cell, more than 1000000 (the most the planner \
+             is measured to simulate in about a second)"
+                .into()
+        )
+    );
+    // Daily: 10,000 users × 10 a day × 10 days = 1,000,000; × 10.5 days = 1,050,000.
+    let daily = |days| {
+        check_error(move |s| {
+            s.users = vec![10_000];
+            s.posts_per_user_per_day = Some(10.0);
+            s.days = days;
+        })
+    };
+    assert_eq!(daily(10.0), None);
+    assert_eq!(
+        daily(10.5),
+        Some(
+            "--users 10000 × --posts-per-day 10 × --days 10.5: 1050000 posts in a cell, more \
+             than 1000000 (the most the planner is measured to simulate in about a second)"
+                .into()
+        )
+    );
+}
+
+/// Two users posting at once, every call served in 1 s: a post is its image-prompt call then
+/// its caption call, 2 s.
+fn two_second_posts() -> PlanSpec {
+    PlanSpec {
+        models: vec!["gpt-4o-mini".into()],
+        tiers: vec![1],
+        users: vec![2],
+        strategies: vec![Strategy::Sdk],
+        fixed_latency_ms: Some(1_000),
+        target: Goal {
+            p95_s: 12.0,
+            min_success: 1.0,
+        },
+        ..PlanSpec::default()
+    }
+}
+
+#[test]
+fn a_cell_reports_in_seconds_and_a_month_of_five_posts_a_day() {
+    let c = Catalog::embedded();
+    let spec = two_second_posts();
+    let at = CellSpec::of(&spec, "gpt-4o-mini", 1, 2, Strategy::Sdk);
+    let cell = simulate_cell(&c, &spec, at).unwrap();
+    assert_eq!((cell.posts, cell.success, cell.makespan_s), (2, 1.0, 2.0));
+    // 2,000,000 µs sits in HdrHistogram's bucket [1,999,872, 2,000,895]: 2 s to 3 figures.
+    for p in [cell.p50_s, cell.p95_s, cell.p99_s] {
+        assert!(p.is_some_and(|p| (p - 2.0).abs() < 0.002), "{cell:?}");
+    }
+    // tiers.toml: gpt-4o-mini at Tier 1 has 200,000 TPM and 500 RPM.
+    assert_eq!((cell.tpm, cell.rpm), (200_000, 500));
+    // A burst's month: 2 users × 5 posts a day × 30 days = 300 posts.
+    let per_post = cell.usd_per_post.unwrap();
+    assert!(per_post > 0.0);
+    let month = cell.usd_per_month.unwrap();
+    assert!((month - per_post * 300.0).abs() < 1e-12 * month, "{cell:?}");
+    assert!(cell.meets_target);
+    // 2 s is past a 1.5 s target though every post succeeds.
+    let mut slow = spec.clone();
+    slow.target.p95_s = 1.5;
+    assert!(!simulate_cell(&c, &slow, at).unwrap().meets_target);
+    // And a 2.5 s target is met.
+    let mut just = spec;
+    just.target.p95_s = 2.5;
+    assert!(simulate_cell(&c, &just, at).unwrap().meets_target);
+}
+
+#[test]
+fn the_caching_table_takes_the_specs_hit_ratios_or_the_notes() {
+    let c = Catalog::embedded();
+    let hits = |spec: &PlanSpec| -> Vec<(String, f64, f64)> {
+        caching(&c, spec).unwrap()[0]
+            .rows
+            .iter()
+            .map(|r| (r.label.clone(), r.response_cache_hit, r.prompt_cache_hit))
+            .collect()
+    };
+    let row = |l: &str, r, p| (l.to_string(), r, p);
+    // None given: 30 % response cache hits, every prompt-cache-eligible call hits.
+    assert_eq!(
+        hits(&two_second_posts()),
+        [
+            row("no caching", 0.0, 0.0),
+            row("response cache", 0.3, 0.0),
+            row("prompt caching", 0.0, 1.0),
+            row("both", 0.3, 1.0),
+        ]
+    );
+    let mut given = two_second_posts();
+    (given.response_cache_hit, given.prompt_cache_hit) = (0.5, 0.25);
+    assert_eq!(
+        hits(&given),
+        [
+            row("no caching", 0.0, 0.0),
+            row("response cache", 0.5, 0.0),
+            row("prompt caching", 0.0, 0.25),
+            row("both", 0.5, 0.25),
+        ]
+    );
+}
+
+/// A cell of `model` at `tier` for 100 users with SDK retries.
+fn cell_at(model: &str, tier: u8, success: f64, meets_target: bool, usd_per_post: f64) -> Cell {
+    Cell {
+        model: model.into(),
+        tier,
+        tpm: 0,
+        rpm: 0,
+        users: 100,
+        strategy: Strategy::Sdk,
+        posts: 100,
+        success,
+        p50_s: None,
+        p95_s: None,
+        p99_s: None,
+        makespan_s: 0.0,
+        http_429: 0,
+        wasted_tokens: 0,
+        rejected_reserved_tokens: 0,
+        tokens_per_post: 0.0,
+        cached_tokens: 0,
+        usd_per_post: Some(usd_per_post),
+        usd_per_month: Some(usd_per_post * 1_000.0),
+        meets_target,
+        response_cache_hits: 0,
+        events: 0,
+    }
+}
+
+#[test]
+fn the_recommendation_is_the_lowest_tier_of_that_model_load_and_strategy_that_meets() {
+    let spec = PlanSpec {
+        models: vec!["gpt-4o".into()],
+        users: vec![100],
+        strategies: vec![Strategy::Sdk],
+        ..PlanSpec::default()
+    };
+    let mut other_users = cell_at("gpt-4o", 1, 1.0, true, 0.5);
+    other_users.users = 50;
+    let mut other_strategy = cell_at("gpt-4o", 1, 1.0, true, 0.5);
+    other_strategy.strategy = Strategy::Queue;
+    let cells = [
+        cell_at("gpt-4o", 1, 0.5, false, 0.1),
+        cell_at("gpt-4o", 3, 1.0, true, 0.3),
+        cell_at("gpt-4o", 2, 1.0, true, 0.2),
+        cell_at("gpt-4o-mini", 1, 1.0, true, 0.5),
+        other_users,
+        other_strategy,
+    ];
+    // Tier 2 meets, tier 3 too, tier 1 does not: tier 2, at its 0.2 × 1,000 = $200 a month.
+    assert_eq!(
+        recommendations(&spec, &cells),
+        [Recommendation {
+            model: "gpt-4o".into(),
+            users: 100,
+            strategy: Strategy::Sdk,
+            lowest_tier: Some(2),
+            usd_per_month: Some(200.0),
+        }]
+    );
+    assert_eq!(recommendations(&spec, &cells[..1])[0].lowest_tier, None);
+}
+
+#[test]
+fn the_modelled_month_takes_the_models_lowest_tier_without_failures() {
+    let claims: ClaimsFile =
+        crate::claims::parse("claims.toml", crate::claims::EMBEDDED_CLAIMS).unwrap();
+    // gpt-4o: tier 1 lost posts, tiers 2 and 3 did not: tier 2's $0.02 a post. gpt-4o-mini's
+    // only cell lost posts: it is taken anyway, $0.001.
+    let cells = [
+        cell_at("gpt-4o", 3, 1.0, true, 0.03),
+        cell_at("gpt-4o", 1, 0.5, false, 0.01),
+        cell_at("gpt-4o-mini", 1, 0.9, false, 0.001),
+        cell_at("gpt-4o", 2, 1.0, true, 0.02),
+    ];
+    let measured = std::collections::BTreeMap::from([("gpt-4o".to_string(), 0.05)]);
+    let rows = monthly_table(&claims, &cells, &measured);
+    assert_eq!(rows.len(), 12);
+    for r in &rows {
+        // users × posts a day × 30 days × $/post.
+        let month = |per_post: f64| r.users as f64 * r.posts_per_day as f64 * 30.0 * per_post;
+        let (modelled, measured) = match r.model.as_str() {
+            "gpt-4o" => (month(0.02), Some(month(0.05))),
+            "gpt-4o-mini" => (month(0.001), None),
+            m => panic!("{m}"),
+        };
+        let got = r.modelled_usd.unwrap();
+        assert!((got - modelled).abs() <= 1e-12 * modelled, "{r:?}");
+        match (r.measured_usd, measured) {
+            (Some(g), Some(w)) => assert!((g - w).abs() <= 1e-12 * w, "{r:?}"),
+            (g, w) => assert_eq!(g, w, "{r:?}"),
+        }
+    }
+    // The note's per-post figures differ by model: gpt-4o's $0.0085 and gpt-4o-mini's
+    // $0.00051 (claims.toml).
+    for r in &rows {
+        let per_post = if r.model == "gpt-4o" { 0.0085 } else { 0.00051 };
+        let raw = r.users as f64 * r.posts_per_day as f64 * 30.0 * per_post;
+        assert!(
+            (r.from_note_per_post_usd - raw).abs() <= 0.005 + 1e-9,
+            "{r:?}"
+        );
+    }
+}

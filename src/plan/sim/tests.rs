@@ -207,3 +207,123 @@ fn uses_the_catalogs_profile_like_the_stub() {
         by_hand[1_999]
     );
 }
+
+#[test]
+fn patient_retries_try_six_times_where_the_sdk_tries_three() {
+    // 100 TPM is less than any call's 950-token reservation: every attempt is a 429. The SDK
+    // gives up after its 2 retries (3 attempts a post), the cookbook's patient policy after its
+    // 5 (6 attempts).
+    for (strategy, attempts) in [(Strategy::Sdk, 3), (Strategy::Patient, 6)] {
+        let (r, _) = simulate(&input(Arrivals::Burst { posts: 10 }, 100, strategy));
+        let m = r.summarize(None, 10);
+        assert_eq!(
+            (m.posts.failed, m.calls.attempts, m.calls.http_429),
+            (10, 10 * attempts, 10 * attempts),
+            "{strategy:?}"
+        );
+    }
+}
+
+#[test]
+fn a_call_let_through_on_its_retry_counts_one_retry_and_its_wait() {
+    // Every post brings its own image prompt: one caption call of 1,050 + 40 = 1,090 prompt
+    // tokens and up to 200 completion tokens, reserving 1,290. A 2,570-token bucket (refilled
+    // at 2,570 / 60 = 42.83 tokens/s) takes post 0's call at t = 0 and leaves 1,280 < 1,290:
+    // post 1 gets a 429. The SDK's first wait is 0.5 x (1 - 0.25u) in [0.375, 0.5] s, after
+    // which the bucket holds at least 1,280 + 0.375 x 42.83 = 1,296 >= 1,290: the retry goes.
+    let mut i = input(Arrivals::Burst { posts: 2 }, 2_570, Strategy::Sdk);
+    i.shape.image_prompt_share = 1.0;
+    let (r, _) = simulate(&i);
+    let m = r.summarize(None, 2);
+    assert_eq!((m.posts.ok, m.calls.calls), (2, 2));
+    assert_eq!(
+        (m.calls.attempts, m.calls.retries, m.calls.http_429),
+        (3, 1, 1)
+    );
+    // 2 × (1,090 prompt + 100 written).
+    assert_eq!(m.tokens.total.total(), 2 * 1_190);
+    assert_eq!(m.call_latency_ms["image_prompt"].count, 0);
+    // Post 1's call ran from its first send (t = 0) to its answer, 1 s after the wait; the
+    // wait is its 429 backoff. (Bounds widened by HdrHistogram's 0.1 %.)
+    let within =
+        |v: Option<f64>, lo: f64, hi: f64| v.is_some_and(|v| v >= lo * 0.999 && v <= hi * 1.001);
+    assert!(
+        within(m.call_latency_ms["caption"].max, 1_375.0, 1_500.0),
+        "{:?}",
+        m.call_latency_ms
+    );
+    assert!(
+        within(m.call_latency_ms["caption"].min, 1_000.0, 1_000.0),
+        "{:?}",
+        m.call_latency_ms
+    );
+    assert_eq!(m.backoff_ms.count, 1);
+    assert!(within(m.backoff_ms.max, 375.0, 500.0), "{:?}", m.backoff_ms);
+}
+
+#[test]
+fn posts_the_client_queue_holds_back_send_late() {
+    // 30,000 TPM: 31 image calls of 950 tokens fit at t = 0 (29,450); the other 69 posts wait
+    // in the queue (the next needs 400 more tokens, 0.8 s at 500 tokens/s): their first sends
+    // are more than the recorder's 10 ms after their intended time.
+    let (r, _) = simulate(&input(
+        Arrivals::Burst { posts: 100 },
+        30_000,
+        Strategy::Queue,
+    ));
+    let m = r.summarize(None, 100);
+    assert_eq!(m.posts.late_sends, 69);
+    assert!(m.start_spread_ms > 0.0);
+}
+
+#[test]
+fn a_client_queue_fails_a_call_larger_than_the_limit_without_sending_it() {
+    // 100 TPM is less than the 950-token image call: it can never go.
+    let (r, _) = simulate(&input(Arrivals::Burst { posts: 10 }, 100, Strategy::Queue));
+    let m = r.summarize(None, 10);
+    assert_eq!(
+        (m.posts.failed, m.calls.calls, m.calls.attempts),
+        (10, 10, 0)
+    );
+    assert_eq!(m.posts.failed_by_cause[&FailureCause::RateLimited], 10);
+}
+
+#[test]
+fn a_daily_posts_latency_counts_from_its_own_arrival() {
+    // 2,000 posts over a day, 30 % answered from the response cache in 5 ms, the rest in two
+    // 1 s calls: 2 s. Each post draws its own cache hit (1,400 ± 20 misses is 1 sd; ± 5 sd).
+    let arrivals = Arrivals::Daily {
+        posts_per_day: 2_000.0,
+        days: 1.0,
+        curve: BUSINESS_DAY.to_vec(),
+    };
+    let mut i = input(arrivals, 100_000_000, Strategy::Sdk);
+    i.response_cache_hit = 0.3;
+    let (r, extra) = simulate(&i);
+    let m = r.summarize(None, 2_000);
+    let share = extra.response_cache_hits as f64 / m.posts.total as f64;
+    assert!((0.25..0.35).contains(&share), "{share}");
+    let near = |v: Option<f64>, want: f64| v.is_some_and(|v| (v - want).abs() <= want * 0.001);
+    assert!(
+        near(m.post_latency_ms.ok.max, 2_000.0),
+        "{:?}",
+        m.post_latency_ms.ok
+    );
+    assert!(
+        near(m.post_latency_ms.ok.min, 5.0),
+        "{:?}",
+        m.post_latency_ms.ok
+    );
+}
+
+#[test]
+fn a_caption_caches_its_own_prefix_not_the_image_prompt_it_carries() {
+    // Caption prompts of 1,100 shared tokens plus the image call's 100: 1,200. Cached in
+    // 128-token steps up to the shared 1,100: 1,024 (1,152 would reach into the image
+    // prompt). The 800-token image call is under 1,024: nothing.
+    let mut i = input(Arrivals::Burst { posts: 10 }, 100_000_000, Strategy::Sdk);
+    i.shape.caption_base_tokens = 1_100;
+    i.prompt_cache_hit = 1.0;
+    let (r, _) = simulate(&i);
+    assert_eq!(r.summarize(None, 10).tokens.total.cached, 10 * 1_024);
+}

@@ -9,6 +9,7 @@ mod levers;
 mod plan;
 mod progress;
 mod props;
+mod queue;
 mod regressions;
 mod report;
 mod run;

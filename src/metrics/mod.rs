@@ -51,6 +51,8 @@ pub struct Recorder {
     pub backoff: Histogram<u64>,
     /// Successful posts' modelled time to their first caption token (when the server says it).
     pub first_caption_token: Histogram<u64>,
+    /// Per call sent through the client's own queue: the time its first attempt waited there.
+    pub queue_wait: Histogram<u64>,
     pub tokens: BTreeMap<CallKind, Tokens>,
     pub calls_with_usage: BTreeMap<CallKind, u64>,
     /// Successful calls whose response carried no usage: the token totals are then unknown.
@@ -200,6 +202,7 @@ impl Recorder {
             calls: kinds.iter().map(|k| (*k, hdr::micros())).collect(),
             backoff: hdr::micros(),
             first_caption_token: hdr::micros(),
+            queue_wait: hdr::micros(),
             tokens: BTreeMap::new(),
             calls_with_usage: BTreeMap::new(),
             ok_calls_without_usage: 0,
@@ -333,6 +336,11 @@ impl Recorder {
         let _ = self.first_caption_token.record(micros(since_start));
     }
 
+    /// A call's wait in the client's own queue, from its arrival there to its first send.
+    pub fn record_queue_wait(&mut self, waited: Duration) {
+        let _ = self.queue_wait.record(micros(waited));
+    }
+
     /// One post, after its calls.
     pub fn record_post(&mut self, post: &PostEnd) {
         let latency = post.finished.saturating_sub(post.intended);
@@ -390,6 +398,9 @@ impl Recorder {
         v.push(("backoff", &self.backoff));
         if !self.first_caption_token.is_empty() {
             v.push(("first_caption_token", &self.first_caption_token));
+        }
+        if !self.queue_wait.is_empty() {
+            v.push(("queue_wait", &self.queue_wait));
         }
         v
     }
@@ -467,6 +478,7 @@ impl Recorder {
             backoff_ms: Percentiles::of(&self.backoff),
             first_caption_token_ms: (!self.first_caption_token.is_empty())
                 .then(|| Percentiles::of(&self.first_caption_token)),
+            queue_wait_ms: (!self.queue_wait.is_empty()).then(|| Percentiles::of(&self.queue_wait)),
             makespan_ms: ms(self.makespan()),
             start_spread_ms: ms(self.start_spread()),
             calls: Calls {

@@ -220,6 +220,11 @@ pub struct Measured {
     /// absent when the server does not say (a real OpenAI).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_caption_token_ms: Option<Percentiles>,
+    /// Per call whose first attempt went through the client's own queue (`client_queue`): the
+    /// time it waited there for the client's token bucket (count = such calls, zero waits
+    /// included); absent without the queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_wait_ms: Option<Percentiles>,
     pub makespan_ms: f64,
     pub start_spread_ms: f64,
     pub calls: Calls,
@@ -242,7 +247,7 @@ pub struct Measured {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attempts: Vec<AttemptPoint>,
     /// The raw histograms (µs), V2-deflate in base64, by tag: post_ok, post_failed,
-    /// image_prompt, caption, backoff (and first_caption_token when measured). Exact; `hlog/*.hlog` and `postload merge` use them.
+    /// image_prompt, caption, backoff (and first_caption_token, queue_wait when measured). Exact; `hlog/*.hlog` and `postload merge` use them.
     #[serde(default)]
     pub histograms: BTreeMap<String, String>,
     /// Service mode: the model the responses named, by count.

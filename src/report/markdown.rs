@@ -359,6 +359,7 @@ fn result_notes(r: &RunResult) -> Vec<String> {
         notes.push(format!("Failed posts by cause: {}.", failures.join("; ")));
     }
     notes.extend(first_caption_token_note(r));
+    notes.extend(queue_wait_note(r));
     let unknown: Vec<String> = r
         .cases
         .iter()
@@ -407,6 +408,32 @@ fn first_caption_token_note(r: &RunResult) -> Option<String> {
             "Time to first caption token, modelled (what a streamed caption would show first: \
              the caption's send plus the stub's drawn time to first token; the stub does not \
              stream at that pace): {}.",
+            cases.join("; ")
+        )
+    })
+}
+
+/// The cases whose calls waited in the client's own queue (`client_queue`): how long.
+fn queue_wait_note(r: &RunResult) -> Option<String> {
+    let cases: Vec<String> = r
+        .cases
+        .iter()
+        .filter_map(|c| {
+            let w = c.measured.queue_wait_ms.as_ref()?;
+            Some(format!(
+                "{} p50 {} s, p95 {} s, max {} s over {} calls",
+                c.label(),
+                s(w.p50),
+                s(w.p95),
+                s(w.max),
+                w.count
+            ))
+        })
+        .collect();
+    (!cases.is_empty()).then(|| {
+        format!(
+            "Client queue (each call's first attempt waited for the client's own token bucket \
+             with the tier's limits, first come first served): {}.",
             cases.join("; ")
         )
     })
@@ -498,7 +525,11 @@ fn input_row(c: &CaseResult) -> Vec<TableCell> {
                 ""
             }
         ),
-        name_of(&i.retry),
+        if i.client_queue {
+            format!("{} + client queue", name_of(&i.retry))
+        } else {
+            name_of(&i.retry)
+        },
         i.seed.to_string(),
         i.latency_profile.as_ref().map_or("-".into(), |p| {
             if p.as_of.is_empty() {

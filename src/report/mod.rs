@@ -88,6 +88,10 @@ pub struct CaseInputs {
     /// The post's two calls went at once (`parallel_calls`; never in service mode).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub parallel_calls: bool,
+    /// Each call's first attempt waited for the client's own token bucket with the case's
+    /// limits, FIFO across users (`client_queue`; never in service mode).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub client_queue: bool,
     pub retry: RetryPolicy,
     pub request_timeout_s: f64,
     pub seed: u64,

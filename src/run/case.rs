@@ -162,6 +162,7 @@ impl<'a> CaseRun<'a> {
                 .transpose()
                 .map_err(|e| anyhow::anyhow!("cannot build the HTTP client: {e}"))?,
             time_scale: cfg.time_scale,
+            client_queue: (scenario.client_queue && entry.service.is_none()).then_some(limits),
         }));
         let spec = attack::AttackSpec {
             scenario,
@@ -295,6 +296,7 @@ impl<'a> CaseRun<'a> {
             prompts: scenario.prompts,
             image_prompt_share: scenario.image_prompt_share,
             parallel_calls: scenario.parallel_calls && entry.service.is_none(),
+            client_queue: scenario.client_queue && entry.service.is_none(),
             retry: scenario.retry,
             request_timeout_s: scenario.request_timeout_s,
             seed: scenario.seed,

@@ -275,6 +275,11 @@ pub struct Scenario {
     /// (the service makes its own calls).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub parallel_calls: bool,
+    /// Send each call's first attempt through a client-side token bucket with the case's tier
+    /// limits, in one FIFO queue across the case's users: a call waits until it fits, then goes
+    /// (retries follow `retry`). The planner's `queue` strategy. Not in service mode.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub client_queue: bool,
     #[serde(default)]
     pub retry: RetryPolicy,
     #[serde(default = "default_timeout")]
@@ -547,6 +552,23 @@ mod tests {
             .to_string();
         assert!(e.starts_with("s.toml:"), "{e}");
         assert!(e.contains("line 1") && e.contains("parallel_calls"), "{e}");
+    }
+
+    #[test]
+    fn client_queue_is_a_boolean_off_by_default_written_only_when_on() {
+        let base = "name = \"x\"\nmodel = \"gpt-4o\"\n[load]\nkind = \"burst\"\nusers = 5\n";
+        let off = Scenario::parse("s.toml", base).unwrap();
+        assert!(!off.client_queue);
+        let on = Scenario::parse("s.toml", &format!("client_queue = true\n{base}")).unwrap();
+        assert!(on.client_queue);
+        let off = serde_json::to_value(off).unwrap();
+        assert!(off.get("client_queue").is_none(), "{off}");
+        assert_eq!(serde_json::to_value(&on).unwrap()["client_queue"], true);
+        let e = Scenario::parse("s.toml", &format!("client_queue = \"yes\"\n{base}"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("s.toml:"), "{e}");
+        assert!(e.contains("line 1") && e.contains("client_queue"), "{e}");
     }
 
     #[test]

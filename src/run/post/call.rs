@@ -1,4 +1,5 @@
-//! One OpenAI call of the post pipeline with its retry loop: each attempt reserves its worst case
+//! One OpenAI call of the post pipeline with its retry loop: its first attempt waits its turn in
+//! the client's own queue (with `client_queue`), each attempt reserves its worst case
 //! with the spend guard, names its draw stream to the embedded stub, and, when it fails, waits
 //! the scenario's retry policy's backoff (its jitter drawn as the planner draws it) before the
 //! next. An attempt goes out through Goose's user, or, for the call a parallel post sends while
@@ -10,6 +11,7 @@ use goose::goose::{GooseMethod, GooseRequest, GooseUser};
 use rand::Rng;
 use reqwest::header::CONTENT_TYPE;
 
+use super::queue::Place;
 use super::{read_body, CaseContext, Work};
 use crate::metrics::budget::worst_case_usd;
 use crate::metrics::cost::UsageRead;
@@ -22,10 +24,12 @@ use crate::run::answer::{billed, parse_completion, status_cause, transport_failu
 
 /// A call's attempts so far: they name each attempt's draw stream at the stub and its retry
 /// jitter's stream, as in the planner. A sequential post's calls share one count from 1; a
-/// parallel post's caption counts on from `world::PARALLEL_CAPTION_ATTEMPTS`.
+/// parallel post's caption counts on from `world::PARALLEL_CAPTION_ATTEMPTS`. With them, the
+/// place in the client's queue a burst's post took for its next call, if it took one.
 pub(super) struct PostDraws {
     pub post: u64,
     pub attempts: u32,
+    pub place: Option<Place>,
 }
 
 /// How a call's attempts go out. Goose's user sends one request at a time (it takes `&mut`),
@@ -156,6 +160,15 @@ impl CaseContext {
         draws: &mut PostDraws,
     ) -> (CallRecord, Option<(String, u32)>) {
         let reserved_tokens = size.0 + size.1;
+        // The call starts when it may go, as the planner's call starts when its queue lets it.
+        if let Err(cause) = self
+            .wait_in_queue(reserved_tokens, draws.place.take())
+            .await
+        {
+            let mut record = CallRecord::new(kind, self.now());
+            record.failure = Some(cause);
+            return (record, None);
+        }
         let started = self.now();
         let mut record = CallRecord::new(kind, started);
         for retry in 1.. {

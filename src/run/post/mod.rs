@@ -3,12 +3,13 @@
 //! the scenario's policy. Sent through Goose's user (so Goose's own report sees every attempt)
 //! and timed here to the last byte of the response, from the post's intended start. Here the
 //! case's shared context and the Goose users' loop; when posts are sent in `arrivals`, the spend
-//! guard's reservations in `guard`, one call with its retries in `call`, service mode's post in
-//! `service`.
+//! guard's reservations in `guard`, one call with its retries in `call`, the client's own
+//! request queue (`client_queue`) in `queue`, service mode's post in `service`.
 
 mod arrivals;
 mod call;
 mod guard;
+mod queue;
 mod service;
 
 pub use self::arrivals::{SendTimes, Start};
@@ -23,9 +24,11 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use self::call::{PostDraws, Via};
+use self::queue::{ClientQueue, Place};
 use crate::clock::TimeScale;
 use crate::limits::MAX_BODY_BYTES;
 use crate::metrics::{CallKind, CallRecord, PostRecord, Recorder};
+use crate::openai::bucket::Limits;
 use crate::openai::retry::RetryPolicy;
 use crate::openai::world::PARALLEL_CAPTION_ATTEMPTS;
 use crate::run::progress::Tally;
@@ -34,13 +37,15 @@ use crate::scenario::target::ServiceTarget;
 use crate::scenario::Prompts;
 use crate::secret::Secret;
 
-/// A post as it starts: its number, its intended send time (since the case's origin), and
-/// whether it brings its own image prompt (the first draw of its stream).
+/// A post as it starts: its number, its intended send time (since the case's origin), whether
+/// it brings its own image prompt (the first draw of its stream), and the places in the
+/// client's queue it took for its first calls (a burst's post, with `client_queue`).
 #[derive(Debug, Clone, Copy)]
 struct NewPost {
     i: u64,
     intended: Duration,
     brings_own: bool,
+    places: [Option<Place>; 2],
 }
 
 /// What a post does.
@@ -88,6 +93,9 @@ pub struct CaseSetup {
     /// Modelled seconds per real second (`--time-scale`): waits are divided by it, measured
     /// times multiplied, so the results are in modelled time.
     pub time_scale: f64,
+    /// The scenario's `client_queue`: the limits of the client's own bucket (the case's tier's
+    /// for its model), which every call's first attempt waits for; `None`: calls go at once.
+    pub client_queue: Option<Limits>,
 }
 
 /// Everything the Goose users of one case share.
@@ -107,6 +115,8 @@ pub struct CaseContext {
     guard: Option<Arc<SpendGuard>>,
     client: Option<reqwest::Client>,
     time_scale: TimeScale,
+    /// The client's own request queue (`client_queue`).
+    queue: Option<ClientQueue>,
     /// The counts the case's progress line reads.
     tally: Arc<Tally>,
 }
@@ -146,6 +156,10 @@ impl CaseContext {
             guard: setup.guard,
             client: setup.client,
             time_scale: TimeScale::new(setup.time_scale),
+            queue: setup.client_queue.map(|limits| {
+                let margin = TimeScale::new(setup.time_scale).modelled(queue::TRANSPORT_MARGIN);
+                ClientQueue::new(limits, margin)
+            }),
             tally: Arc::default(),
         }
     }
@@ -227,8 +241,12 @@ impl CaseContext {
             .mark_released(*self.origin.get_or_init(Instant::now));
         match &self.start {
             Start::Burst => {
-                let i = self.next_post.fetch_add(1, Ordering::Relaxed);
-                let record = self.post(user, i, self.now()).await;
+                let next = || self.next_post.fetch_add(1, Ordering::Relaxed);
+                let (i, places) = match &self.queue {
+                    Some(queue) => queue.number_post(next, |i| self.first_calls(i)),
+                    None => (next(), [None; 2]),
+                };
+                let record = self.post(user, i, self.now(), places).await;
                 self.record(&record);
             }
             Start::Schedule(arrivals) => loop {
@@ -241,7 +259,7 @@ impl CaseContext {
                 if !self.sleep_until(intended).await {
                     break;
                 }
-                let record = self.post(user, i, intended).await;
+                let record = self.post(user, i, intended, [None; 2]).await;
                 self.record(&record);
             },
         }
@@ -255,21 +273,38 @@ impl CaseContext {
             .record(post);
     }
 
-    async fn post(&self, user: &mut GooseUser, i: u64, intended: Duration) -> PostRecord {
+    /// Whether post `i` brings its own image prompt: drawn as the planner draws it (no response
+    /// cache in a live run).
+    fn brings_own(&self, i: u64) -> bool {
+        crate::openai::world::post_choices(self.seed, i, 0.0, self.image_prompt_share).1
+    }
+
+    /// How many calls post `i` sends first: two when they go at once, else one.
+    fn first_calls(&self, i: u64) -> usize {
+        match &self.work {
+            Work::Pipeline {
+                parallel_calls: true,
+                ..
+            } if !self.brings_own(i) => 2,
+            _ => 1,
+        }
+    }
+
+    async fn post(
+        &self,
+        user: &mut GooseUser,
+        i: u64,
+        intended: Duration,
+        places: [Option<Place>; 2],
+    ) -> PostRecord {
         self.tally.sent();
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
         rng.set_stream(i);
         let post = NewPost {
             i,
             intended,
-            // Drawn as the planner draws it (no response cache in a live run).
-            brings_own: crate::openai::world::post_choices(
-                self.seed,
-                i,
-                0.0,
-                self.image_prompt_share,
-            )
-            .1,
+            brings_own: self.brings_own(i),
+            places,
         };
         match &self.work {
             Work::Pipeline {
@@ -296,10 +331,12 @@ impl CaseContext {
             i,
             intended,
             brings_own,
+            places,
         } = post;
         let mut draws = PostDraws {
             post: i,
             attempts: 0,
+            place: places[0],
         };
         let via = &mut Via::Goose(user);
         let mut calls = Vec::with_capacity(2);
@@ -363,10 +400,12 @@ impl CaseContext {
         let mut image_draws = PostDraws {
             post: i,
             attempts: 0,
+            place: post.places[0],
         };
         let mut caption_draws = PostDraws {
             post: i,
             attempts: PARALLEL_CAPTION_ATTEMPTS,
+            place: post.places[1],
         };
         let mut beside = Via::beside(user.client.clone());
         let mut goose = Via::Goose(user);

@@ -1,0 +1,207 @@
+//! The client's own request queue (the scenario's `client_queue`, the planner's `queue`
+//! strategy): a token bucket with the case's tier limits that every call's first attempt must
+//! fit in before it is sent, one FIFO queue across the case's users. The bucket is the planner's
+//! client bucket ([`RateLimiter`] with [`RejectedCost::Nothing`]: a refusal only decides when to
+//! send), asked for what the stub's bucket will be asked for (prompt tokens + max_tokens). Its
+//! time is the case's modelled time, so `--time-scale` speeds the queue with everything else.
+//! A call's place in the line is a number; a burst's posts take theirs with their post numbers,
+//! so they queue in the order the planner queues them (by post number), whichever user thread
+//! reaches the queue first.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+
+use crate::metrics::FailureCause;
+use crate::openai::bucket::{Limits, RateLimiter, RejectedCost};
+
+use super::CaseContext;
+
+/// The slack a call leaves in the client's bucket, in real time's worth of refill. The server's
+/// bucket runs on the times requests reach it, a little after the client decides: an empty
+/// bucket starts refilling at its first arrival, and the first of a burst, on a new connection
+/// among many, arrives later than a call sent alone on a quiet one (here about 5 ms against
+/// 1 ms). A call sent when the client's bucket has just room for it would find the server's
+/// short by that difference, and be refused. So a call goes once it fits with this much refill
+/// to spare (25 tokens at 30,000 TPM, 500 under `--time-scale 20`); the spare does not add up
+/// along the queue, which keeps refilling meanwhile.
+pub(super) const TRANSPORT_MARGIN: Duration = Duration::from_millis(50);
+
+/// A call's place in the client's queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Place(u64);
+
+/// The case's client-side bucket and the line in front of it. Only the call whose turn it is
+/// asks the bucket, and it keeps the turn while it waits for room, so the calls behind it wait
+/// behind it, as the planner's queue keeps them behind its head.
+pub(crate) struct ClientQueue {
+    bucket: Mutex<RateLimiter>,
+    line: Mutex<Line>,
+    /// Held while a burst's post takes its number and its calls' places.
+    numbering: Mutex<()>,
+    tpm: u64,
+    /// [`TRANSPORT_MARGIN`] in tokens of the minute limit, at the run's time scale.
+    slack: u64,
+}
+
+/// Places given out, the one whose turn it is, and how to wake the calls waiting for theirs.
+#[derive(Default)]
+struct Line {
+    next: u64,
+    serving: u64,
+    waiting: HashMap<u64, oneshot::Sender<()>>,
+}
+
+impl ClientQueue {
+    /// A full bucket with `limits`, its time zero the case's origin; `margin` is
+    /// [`TRANSPORT_MARGIN`] in modelled time.
+    pub(crate) fn new(limits: Limits, margin: Duration) -> Self {
+        let slack = (limits.tpm as u128 * margin.as_nanos()).div_ceil(60_000_000_000);
+        Self {
+            bucket: Mutex::new(RateLimiter::new(
+                limits,
+                RejectedCost::Nothing,
+                Duration::ZERO,
+            )),
+            line: Mutex::default(),
+            numbering: Mutex::default(),
+            tpm: limits.tpm,
+            slack: slack.min(u64::MAX as u128) as u64,
+        }
+    }
+
+    fn line(&self) -> std::sync::MutexGuard<'_, Line> {
+        self.line.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The next place in the line. Every place given out must come to the queue (or its
+    /// waiter be dropped), or the calls behind it wait for ever.
+    fn place(&self) -> Place {
+        let mut line = self.line();
+        line.next += 1;
+        Place(line.next - 1)
+    }
+
+    /// Takes a post number from `next` and, in the same step, places for the post's first
+    /// calls (`calls` says how many): a burst's posts then queue in their numbers' order.
+    pub(super) fn number_post(
+        &self,
+        next: impl FnOnce() -> u64,
+        calls: impl FnOnce(u64) -> usize,
+    ) -> (u64, [Option<Place>; 2]) {
+        let _numbering = self.numbering.lock().unwrap_or_else(|p| p.into_inner());
+        let i = next();
+        let mut places = [None; 2];
+        for p in places.iter_mut().take(calls(i)) {
+            *p = Some(self.place());
+        }
+        (i, places)
+    }
+
+    /// `None` when it is `place`'s turn, else what wakes it when it is.
+    fn wait_for(&self, place: Place) -> Option<oneshot::Receiver<()>> {
+        let mut line = self.line();
+        if line.serving == place.0 {
+            return None;
+        }
+        let (tx, rx) = oneshot::channel();
+        line.waiting.insert(place.0, tx);
+        Some(rx)
+    }
+
+    /// The turn passes to the next place whose call still waits.
+    fn pass_turn(&self) {
+        let mut line = self.line();
+        loop {
+            line.serving += 1;
+            let serving = line.serving;
+            // Not come yet (it will find its turn), or woken; a call that gave up waiting (the
+            // run stopped) passes the turn on.
+            let gave_up = line
+                .waiting
+                .remove(&serving)
+                .is_some_and(|tx| tx.send(()).is_err());
+            if !gave_up {
+                return;
+            }
+        }
+    }
+}
+
+/// The turn of the call at the head of the line, passed on however that call ends.
+struct Turn<'a>(&'a ClientQueue);
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        self.0.pass_turn();
+    }
+}
+
+impl CaseContext {
+    /// Waits until a call reserving `reserve` tokens fits the client's bucket, behind the calls
+    /// before it in line (`place`, or the next place now), takes its share and records the
+    /// wait. Returns at once without a queue. Fails, and the call must not be sent, when it is
+    /// larger than the whole limit (it could never go: `RateLimited`, as the planner says), or
+    /// when the run stops while it waits (the spend guard's stop, or Ctrl-C: still held back by
+    /// the rate limits).
+    pub(super) async fn wait_in_queue(
+        &self,
+        reserve: u64,
+        place: Option<Place>,
+    ) -> Result<(), FailureCause> {
+        let Some(queue) = &self.queue else {
+            return Ok(());
+        };
+        let arrived = self.now();
+        let place = place.unwrap_or_else(|| queue.place());
+        if let Some(turn) = queue.wait_for(place) {
+            tokio::select! {
+                _ = turn => {}
+                _ = self.sleep_until(Duration::MAX) => return Err(self.stopped_cause()),
+            }
+        }
+        let _turn = Turn(queue);
+        // Room for the call and the slack (never more than the whole limit, unless the call
+        // alone is: then `admit` says it can never go).
+        let padded = reserve
+            .saturating_add(queue.slack)
+            .min(queue.tpm.max(reserve));
+        let admitted = loop {
+            let now = self.now();
+            let wait = {
+                let mut bucket = queue.bucket.lock().unwrap_or_else(|p| p.into_inner());
+                match bucket.tokens_wait(now, padded) {
+                    Some(wait) if !wait.is_zero() => wait,
+                    _ => match bucket.admit(now, reserve) {
+                        Ok(()) => break now,
+                        // A request limit's wait, or a call larger than the whole limit.
+                        Err(rejection) => rejection.wait().ok_or(FailureCause::RateLimited)?,
+                    },
+                }
+            };
+            // The bucket's wait is exact to the nanosecond; the next check reads the clock
+            // again, so a wake a little early only waits once more.
+            if !self
+                .sleep_until(now + wait.max(Duration::from_micros(1)))
+                .await
+            {
+                return Err(self.stopped_cause());
+            }
+        };
+        self.recorder
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .record_queue_wait(admitted.saturating_sub(arrived));
+        Ok(())
+    }
+
+    fn stopped_cause(&self) -> FailureCause {
+        if self.budget_tripped() {
+            FailureCause::BudgetStopped
+        } else {
+            FailureCause::RateLimited
+        }
+    }
+}

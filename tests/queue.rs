@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use assert_cmd::Command;
 use postload::cli::RunArgs;
+use postload::metrics::FailureCause;
 use postload::openai::catalog::Catalog;
 use postload::report::{CaseResult, RunResult};
 use postload::scenario::prompts::PostRequests;
@@ -266,6 +267,36 @@ async fn the_live_client_queue_agrees_with_the_planners_queue_strategy() {
         "queue plan/live: p50 {r50:.4} ({:?}/{:?}), p95 {r95:.4} ({:?}/{:?}), makespan {rm:.4} ({}/{})",
         pp.p50, lp.p50, pp.p95, lp.p95, p.makespan_ms, l.makespan_ms
     );
+}
+
+/// A call larger than the whole limit can never fit the client's bucket: it fails as rate
+/// limited without being sent, as the planner's queue gives it up. Tier 1 of the seed set gives
+/// gpt-4o 10,000 TPM; an image call of 9,900 prompt tokens and 150 max_tokens reserves 10,050.
+/// Both posts fail `rate_limited` with their one call made of no attempt, and the stub sees no
+/// request at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_larger_than_the_limit_fails_rate_limited_without_being_sent() {
+    let dir = tempdir("queue-too-large");
+    let fields = "client_queue = true\n\
+                  [prompts]\nimage_prompt = { prompt_tokens = 9900, max_tokens = 150 }";
+    let args = RunArgs {
+        scenario: vec![burst_file(&dir, "large", "seed", 2, fields)],
+        latency_ms: Some(50),
+        report_dir: dir.join("reports"),
+        quiet: true,
+        ..RunArgs::default()
+    };
+    let r = run(args).await;
+    let c = case(&r, "large");
+    let m = &c.measured;
+    assert_eq!((m.posts.ok, m.posts.failed), (0, 2));
+    assert_eq!(
+        m.posts.failed_by_cause.get(&FailureCause::RateLimited),
+        Some(&2)
+    );
+    assert_eq!((m.calls.calls, m.calls.attempts), (2, 0));
+    assert_eq!(c.stub.as_ref().unwrap().chat_requests, 0);
+    assert!(m.queue_wait_ms.is_none(), "no call got through the queue");
 }
 
 /// A scenario's `client_queue` must be a boolean: exit 2, naming the file, the line and the

@@ -205,3 +205,57 @@ impl CaseContext {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TIER_1: Limits = Limits {
+        rpm: 500,
+        tpm: 30_000,
+        rpd: None,
+    };
+
+    /// 30,000 TPM refills 500 tokens a second: the 50 ms margin is 25 tokens, and 1 s (the
+    /// margin at `--time-scale 20`) 500; 10,000 TPM over 1 s is ⌈166.7⌉ = 167.
+    #[test]
+    fn the_slack_is_the_margins_refill_of_the_minute_limit() {
+        let slack = |limits, margin| ClientQueue::new(limits, margin).slack;
+        assert_eq!(slack(TIER_1, TRANSPORT_MARGIN), 25);
+        assert_eq!(slack(TIER_1, Duration::from_secs(1)), 500);
+        let seed = Limits {
+            tpm: 10_000,
+            ..TIER_1
+        };
+        assert_eq!(slack(seed, Duration::from_secs(1)), 167);
+    }
+
+    /// A post numbered with its places gets consecutive ones (two for parallel calls); the
+    /// turns go in place order, each woken when the one before passes it; a call that gave up
+    /// waiting is skipped, and one that has not come yet finds its turn when it does.
+    #[test]
+    fn places_are_served_in_order_and_a_call_that_gave_up_passes_its_turn() {
+        let q = ClientQueue::new(TIER_1, Duration::ZERO);
+        let (i, places) = q.number_post(|| 7, |_| 2);
+        assert_eq!((i, places), (7, [Some(Place(0)), Some(Place(1))]));
+        let (_, places) = q.number_post(|| 8, |_| 1);
+        assert_eq!(places, [Some(Place(2)), None]);
+        let last = q.place();
+        assert_eq!(last, Place(3));
+        assert!(
+            q.wait_for(Place(0)).is_none(),
+            "the first place's turn at once"
+        );
+        let mut second = q.wait_for(Place(1)).expect("waits");
+        let third = q.wait_for(Place(2)).expect("waits");
+        assert!(second.try_recv().is_err());
+        drop(third);
+        q.pass_turn();
+        assert!(second.try_recv().is_ok(), "woken by the first");
+        q.pass_turn();
+        assert!(
+            q.wait_for(last).is_none(),
+            "the third gave up: the fourth's turn"
+        );
+    }
+}

@@ -217,3 +217,40 @@ fn queuing_is_not_judged_without_its_load_or_anything_to_fix() {
     let v = judge(&claims(QUEUING), &p);
     assert_eq!(v[0].evidence, "not in this plan: plan with --users 100");
 }
+
+#[test]
+fn queuing_gives_one_verdict_per_losing_tier_in_tier_order() {
+    // SDK retries lose posts at both tiers; the queue is slow at Tier 1 (400 s) and smooth at
+    // Tier 2 (4 s): Tier 1 fails, then Tier 2 holds, each judged on its own tier's cells.
+    let mut t2 = cell(2, Strategy::Sdk, 0.5, 4.0);
+    t2.http_429 = 40;
+    let p = plan(
+        vec![
+            cell(1, Strategy::Sdk, 0.01, 6.5),
+            t2,
+            cell(1, Strategy::Queue, 1.0, 399.6),
+            cell(2, Strategy::Queue, 1.0, 4.0),
+        ],
+        vec![],
+    );
+    let v = judge(&claims(QUEUING), &p);
+    let got: Vec<(Option<&str>, Judgement)> =
+        v.iter().map(|v| (v.case.as_deref(), v.verdict)).collect();
+    assert_eq!(
+        got,
+        [
+            (Some("gpt-4o, 100 users, Tier 1"), Judgement::Fails),
+            (Some("gpt-4o, 100 users, Tier 2"), Judgement::Holds),
+        ]
+    );
+    assert!(
+        v[1].measured.contains("(SDK retries: 50 % ok)"),
+        "{}",
+        v[1].measured
+    );
+    assert!(
+        v[1].evidence.contains("SDK retries, 40 429s"),
+        "{}",
+        v[1].evidence
+    );
+}

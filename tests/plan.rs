@@ -484,23 +484,7 @@ fn the_planners_post_shape_and_timings_are_the_stubs() {
 
 #[test]
 fn the_default_plan_judges_the_caching_and_queuing_claims_from_its_own_cells() {
-    let dir = tempdir("plan-claims");
-    let out = assert_cmd::Command::cargo_bin("postload")
-        .unwrap()
-        .args(["plan", "--report-dir"])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let run = std::fs::read_dir(&dir)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    let plan: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(run.join("plan.json")).unwrap()).unwrap();
+    let (stdout, run, plan) = default_plan("plan-claims");
     let cells = plan["cells"].as_array().unwrap();
     let verdicts = plan["claims"].as_array().unwrap();
     let of = |id: &str, model: &str| -> Vec<&serde_json::Value> {
@@ -581,23 +565,7 @@ fn the_default_plan_judges_the_caching_and_queuing_claims_from_its_own_cells() {
 
 #[test]
 fn the_default_plan_answers_with_the_fewest_levers_that_hold() {
-    let dir = tempdir("plan-levers");
-    let out = assert_cmd::Command::cargo_bin("postload")
-        .unwrap()
-        .args(["plan", "--report-dir"])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let run = std::fs::read_dir(&dir)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    let plan: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(run.join("plan.json")).unwrap()).unwrap();
+    let (stdout, run, plan) = default_plan("plan-levers");
     let evaluated = plan["levers"]["evaluated"].as_array().unwrap();
     let answers = plan["levers"]["answers"].as_array().unwrap();
     // 2 models × 2 user counts.
@@ -694,4 +662,24 @@ fn a_named_lever_runs_every_cell_and_the_answer_with_that_design() {
         .assert()
         .code(2)
         .stderr(predicates::str::contains("--lever turbo: unknown lever"));
+}
+
+/// `postload plan` with its defaults into a fresh folder: its stdout, its folder and plan.json.
+fn default_plan(tag: &str) -> (String, std::path::PathBuf, serde_json::Value) {
+    let dir = tempdir(tag);
+    let out = assert_cmd::Command::cargo_bin("postload")
+        .unwrap()
+        .args(["plan", "--report-dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let run = std::fs::read_dir(&dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let plan = serde_json::from_slice(&std::fs::read(run.join("plan.json")).unwrap()).unwrap();
+    (String::from_utf8_lossy(&out.stdout).into_owned(), run, plan)
 }

@@ -43,3 +43,25 @@ pub struct ClaimVerdict {
     pub cause: Option<String>,
     pub evidence: String,
 }
+
+impl ClaimVerdict {
+    /// A verdict on `claim` (its id and statement), from `case` if one.
+    pub fn on(
+        claim: &super::Claim,
+        case: Option<String>,
+        measured: String,
+        verdict: Judgement,
+        cause: Option<String>,
+        evidence: String,
+    ) -> Self {
+        ClaimVerdict {
+            id: claim.id.clone(),
+            statement: claim.statement.clone(),
+            case,
+            measured,
+            verdict,
+            cause,
+            evidence,
+        }
+    }
+}

@@ -37,15 +37,7 @@ fn verdict(
     cause: Option<String>,
     evidence: String,
 ) -> ClaimVerdict {
-    ClaimVerdict {
-        id: claim.id.clone(),
-        statement: claim.statement.clone(),
-        case,
-        measured,
-        verdict,
-        cause,
-        evidence,
-    }
+    ClaimVerdict::on(claim, case, measured, verdict, cause, evidence)
 }
 
 fn not_measured(claim: &Claim, case: Option<String>, evidence: String) -> ClaimVerdict {

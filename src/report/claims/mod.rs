@@ -181,15 +181,14 @@ fn verdict(
     cause: Option<String>,
     evidence: String,
 ) -> ClaimVerdict {
-    ClaimVerdict {
-        id: claim.id.clone(),
-        statement: claim.statement.clone(),
-        case: case.map(case_name),
+    ClaimVerdict::on(
+        claim,
+        case.map(case_name),
         measured,
         verdict,
         cause,
         evidence,
-    }
+    )
 }
 
 /// A claim this run has no case for.

@@ -335,6 +335,30 @@ fn the_search_stops_at_the_first_tier_no_429_touches_and_prices_a_month() {
     );
     // Two sequential 1 s calls: 2 s whole, the first caption token at 2 s as well.
     assert_eq!(t2.p95_s, Some(TWO_S_MS / 1000.0));
+    assert_eq!(t2.p50_s, Some(TWO_S_MS / 1000.0));
+    // Tier 1's 429s are the mean over the 6 seeds of each seed's cell (the grid's own
+    // simulation of the same cell), rounded down.
+    let per_seed: u64 = (0..6)
+        .map(|k| {
+            let s = PlanSpec {
+                seed: spec.seed + k,
+                ..spec.clone()
+            };
+            let at = CellSpec {
+                model: "gpt-4o",
+                tier: 1,
+                users: 50,
+                strategy: Strategy::Sdk,
+                response_cache_hit: 0.0,
+                prompt_cache_hit: 0.0,
+                design: Design::default(),
+            };
+            crate::plan::simulate_cell(&catalog, &s, at)
+                .unwrap()
+                .http_429
+        })
+        .sum();
+    assert_eq!(t1.http_429, per_seed / 6);
     assert_eq!(s.evaluated[3].p95_s, Some(TWO_S_MS / 1000.0));
     assert_eq!(s.evaluated[3].metric, "first_caption_token");
 }

@@ -362,3 +362,72 @@ fn the_search_stops_at_the_first_tier_no_429_touches_and_prices_a_month() {
     assert_eq!(s.evaluated[3].p95_s, Some(TWO_S_MS / 1000.0));
     assert_eq!(s.evaluated[3].metric, "first_caption_token");
 }
+
+#[test]
+fn the_median_of_an_odd_count_past_three_is_its_middle() {
+    // Sorted 1, 2, 3, 4, 5: the third.
+    assert_eq!(median(&[5.0, 1.0, 4.0, 2.0, 3.0]), Some(3.0));
+}
+
+/// A row of 10 gpt-4o users at Tier 2 with `design`, its p95, seeds' range and success.
+fn row(design: Design, p95: f64, range: (f64, f64), success: f64) -> LeverRow {
+    LeverRow {
+        model: "gpt-4o".into(),
+        users: 10,
+        tier: 2,
+        strategy: Strategy::Sdk,
+        design,
+        changes: design.changes().len() as u32,
+        metric: "post".into(),
+        p50_s: Some(p95 / 2.0),
+        p95_s: Some(p95),
+        p95_interval_s: Some(range),
+        seeds: 6,
+        success,
+        http_429: 0,
+        usd_per_post: Some(0.008),
+        usd_per_month: Some(10.0),
+        meets_target: success >= 1.0 && p95 <= 5.0,
+    }
+}
+
+#[test]
+fn a_marginal_best_comes_with_the_best_that_holds_on_every_seed() {
+    let streamed = Design {
+        stream_caption: true,
+        ..PARALLEL
+    };
+    let rows = [
+        // Two changes, holding on every seed.
+        row(streamed, 1.2, (1.0, 1.5), 1.0),
+        // One change, marginal (4.6 to 5.4 s around the 5 s target): ranked first.
+        row(PARALLEL, 4.6, (4.2, 5.4), 1.0),
+    ];
+    let a = answer(&PlanSpec::default(), "gpt-4o", 10, &rows);
+    assert_eq!(a.best[0].design, PARALLEL);
+    assert_eq!(a.robust.as_ref().map(|r| r.design), Some(streamed));
+    // The one-change row holds without streaming.
+    assert!(a.holds_without_streaming);
+    // Only the streamed row holding: no combination without streaming does.
+    let a = answer(&PlanSpec::default(), "gpt-4o", 10, &rows[..1]);
+    assert!(!a.holds_without_streaming && a.robust.is_none());
+}
+
+#[test]
+fn the_closest_misses_by_least_among_rows_that_lose_no_post() {
+    let capped = Design {
+        caption_max_tokens: Some(120),
+        ..PARALLEL
+    };
+    let rows = [
+        // Fastest, but loses posts: not the closest while another loses none.
+        row(Design::default(), 5.5, (5.0, 6.0), 0.9),
+        // Two changes at 6 s, then one change at 6 s: the tie goes to fewer changes.
+        row(capped, 6.0, (5.5, 6.5), 1.0),
+        row(PARALLEL, 6.0, (5.5, 6.5), 1.0),
+        row(Design::default(), 7.0, (6.5, 7.5), 1.0),
+    ];
+    assert_eq!(closest(&rows, 1.0).map(|r| r.design), Some(PARALLEL));
+    // With every row losing posts, the fastest of all.
+    assert_eq!(closest(&rows[..1], 1.0).map(|r| r.p95_s), Some(Some(5.5)));
+}

@@ -283,7 +283,7 @@ fn evaluate(
         let sim = simulate_measured(
             catalog,
             &s,
-            cell_spec(spec, model, tier, users, strategy, plain),
+            CellSpec::designed(spec, model, tier, users, strategy, plain),
         )?;
         let m = &sim.measured;
         let success = m.posts.success_share();
@@ -394,25 +394,6 @@ pub fn median(v: &[f64]) -> Option<f64> {
         0 => None,
         _ if n % 2 == 1 => Some(v[n / 2]),
         _ => Some((v[n / 2 - 1] + v[n / 2]) / 2.0),
-    }
-}
-
-fn cell_spec<'a>(
-    spec: &PlanSpec,
-    model: &'a str,
-    tier: u8,
-    users: u32,
-    strategy: Strategy,
-    design: Design,
-) -> CellSpec<'a> {
-    CellSpec {
-        model,
-        tier,
-        users,
-        strategy,
-        response_cache_hit: design.response_cache_hit.unwrap_or(spec.response_cache_hit),
-        prompt_cache_hit: spec.prompt_cache_hit,
-        design,
     }
 }
 

@@ -250,17 +250,26 @@ pub struct CellSpec<'a> {
 impl<'a> CellSpec<'a> {
     /// The cell at `model`, `tier`, `users`, `strategy`, with the spec's cache hit ratios.
     fn of(spec: &PlanSpec, model: &'a str, tier: u8, users: u32, strategy: Strategy) -> Self {
+        Self::designed(spec, model, tier, users, strategy, spec.design)
+    }
+
+    /// The same cell running `design` (its response cache, if it sets one, over the spec's).
+    pub(crate) fn designed(
+        spec: &PlanSpec,
+        model: &'a str,
+        tier: u8,
+        users: u32,
+        strategy: Strategy,
+        design: Design,
+    ) -> Self {
         Self {
             model,
             tier,
             users,
             strategy,
-            response_cache_hit: spec
-                .design
-                .response_cache_hit
-                .unwrap_or(spec.response_cache_hit),
+            response_cache_hit: design.response_cache_hit.unwrap_or(spec.response_cache_hit),
             prompt_cache_hit: spec.prompt_cache_hit,
-            design: spec.design,
+            design,
         }
     }
 }

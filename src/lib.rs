@@ -11,6 +11,7 @@ macro_rules! outln {
     ($($t:tt)*) => { $crate::run::console::out(format_args!("{}\n", format_args!($($t)*))) };
 }
 
+pub mod calibrate;
 pub mod claims;
 pub mod cli;
 pub mod clock;

@@ -1,0 +1,66 @@
+//! `postload calibrate`'s pure core: the calls to send to an account, what each answered call
+//! showed, and the latency profile, limits and cache share fitted from them. No tokio, no clap,
+//! no network, no files: the command in `commands/calibrate` sends the calls and writes the
+//! overlay; this module only turns observations into a profile (the inverse of
+//! [`crate::openai::latency`]) and says how far it may be trusted.
+
+use serde::Serialize;
+
+/// Why a designed call is sent: each kind pins down a different part of the profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Purpose {
+    /// A short prompt and `max_tokens` 1: the latency is the time to first token, nearly alone.
+    Probe,
+    /// A short prompt and a long answer: the writing speed, and the answer-length distribution.
+    Speed,
+    /// Shaped like the post's image-prompt call (its prompt size and max_tokens).
+    ImagePrompt,
+    /// Shaped like the post's caption call; its prompts share a long prefix, so that the
+    /// account's prompt caching shows in `cached_tokens`.
+    Caption,
+}
+
+/// One call to send.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CallSpec {
+    pub model: String,
+    pub purpose: Purpose,
+    /// The prompt's size in tokens (o200k_base); the client writes a prompt of that size.
+    pub prompt_tokens: u32,
+    pub max_tokens: u32,
+    /// The prompt's first this many tokens are the same for every call of this purpose (0: none).
+    pub shared_prefix_tokens: u32,
+}
+
+/// What one answered (200) call showed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Observation {
+    pub purpose: Purpose,
+    /// From the answer's `usage`.
+    pub prompt_tokens: u32,
+    pub completion_tokens: u32,
+    pub cached_tokens: u32,
+    /// Request sent to the last byte of the answer, in milliseconds.
+    pub latency_ms: f64,
+    /// A streamed call: request sent to the first chunk carrying content, in milliseconds.
+    pub first_token_ms: Option<f64>,
+}
+
+/// How the time to first token was measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    /// From the first content chunk of streamed calls.
+    Streamed,
+    /// From whole answers: latency regressed on output and prompt tokens.
+    Regression,
+}
+
+/// A fitted figure and its 95 % interval.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Estimate {
+    pub value: f64,
+    pub low: f64,
+    pub high: f64,
+}

@@ -99,11 +99,7 @@ impl RawClaim {
             std::mem::take(&mut self.id),
             std::mem::take(&mut self.statement),
         );
-        let check = match self.kind {
-            Kind::Latency | Kind::TokensPerPost | Kind::TokensPerBatch => self.load_check()?,
-            Kind::CostPerPost | Kind::CostPerCall | Kind::ModelSwitch => self.cost_check()?,
-            _ => self.other_check()?,
-        };
+        let check = self.check()?;
         Ok(Claim {
             id,
             statement,
@@ -111,8 +107,8 @@ impl RawClaim {
         })
     }
 
-    /// Latency and token claims: about a load, or per post.
-    fn load_check(self) -> Result<Check, String> {
+    /// The check of the claim's kind, with the fields that kind needs.
+    fn check(self) -> Result<Check, String> {
         Ok(match self.kind {
             Kind::Latency => Check::Latency {
                 load: BurstOf {
@@ -136,56 +132,14 @@ impl RawClaim {
                 value: need(self.value, "value")?,
                 tolerance: need(self.tolerance, "tolerance")?,
             },
-            _ => unreachable!("only the load kinds come here"),
-        })
-    }
-
-    /// Cost claims per post or call, and a model switch's saving.
-    fn cost_check(self) -> Result<Check, String> {
-        let near = |value: Option<f64>, tolerance: Option<f64>| -> Result<Bound, String> {
-            Ok(Bound::Near {
-                value: need(value, "value")?,
-                tolerance: need(tolerance, "tolerance")?,
-            })
-        };
-        Ok(match self.kind {
-            Kind::CostPerPost => Check::CostPerPost {
-                model: need(self.model, "model")?,
-                bound: match self.at_most {
-                    Some(at_most) if self.value.is_none() => Bound::AtMost(at_most),
-                    Some(_) => {
-                        return Err("give `value` and `tolerance`, or `at_most`, not both".into())
-                    }
-                    None => near(self.value, self.tolerance)?,
-                },
-            },
+            Kind::CostPerPost => self.cost_per_post()?,
             Kind::CostPerCall => Check::CostPerCall(CallCost {
                 model: need(self.model, "model")?,
                 call: need(self.call, "call")?,
                 value: need(self.value, "value")?,
                 tolerance: need(self.tolerance, "tolerance")?,
             }),
-            Kind::ModelSwitch => Check::ModelSwitch(Switch {
-                from: need(self.from, "from")?,
-                to: need(self.to, "to")?,
-                measure: match need(self.measure, "measure")? {
-                    SwitchMeasure::MonthlySavingUsd => Saving::MonthlyUsd {
-                        users: need(self.users, "users")?,
-                        posts_per_day: need(self.posts_per_day, "posts_per_day")?,
-                    },
-                    SwitchMeasure::SavingShare => Saving::Share,
-                    SwitchMeasure::CheaperTimes => Saving::Times,
-                },
-                value: need(self.value, "value")?,
-                tolerance: need(self.tolerance, "tolerance")?,
-            }),
-            _ => unreachable!("only the cost kinds come here"),
-        })
-    }
-
-    /// Tier, batch, monthly claims, and those another mode settles.
-    fn other_check(self) -> Result<Check, String> {
-        Ok(match self.kind {
+            Kind::ModelSwitch => self.model_switch()?,
             Kind::NeedsTier => Check::NeedsTier {
                 users: need(self.users, "users")?,
                 tier: need(self.tier, "tier")?,
@@ -221,13 +175,42 @@ impl RawClaim {
                 tolerance: need(self.tolerance, "tolerance")?,
                 table: need(self.table, "table")?,
             },
-            Kind::Latency
-            | Kind::TokensPerPost
-            | Kind::TokensPerBatch
-            | Kind::CostPerPost
-            | Kind::CostPerCall
-            | Kind::ModelSwitch => unreachable!("into_claim sends these elsewhere"),
         })
+    }
+
+    /// A cost per post: near a value, or at most a bound.
+    fn cost_per_post(self) -> Result<Check, String> {
+        Ok(Check::CostPerPost {
+            model: need(self.model, "model")?,
+            bound: match (self.at_most, self.value) {
+                (Some(at_most), None) => Bound::AtMost(at_most),
+                (Some(_), Some(_)) => {
+                    return Err("give `value` and `tolerance`, or `at_most`, not both".into())
+                }
+                (None, value) => Bound::Near {
+                    value: need(value, "value")?,
+                    tolerance: need(self.tolerance, "tolerance")?,
+                },
+            },
+        })
+    }
+
+    /// A model switch's saving, in one of three measures.
+    fn model_switch(self) -> Result<Check, String> {
+        Ok(Check::ModelSwitch(Switch {
+            from: need(self.from, "from")?,
+            to: need(self.to, "to")?,
+            measure: match need(self.measure, "measure")? {
+                SwitchMeasure::MonthlySavingUsd => Saving::MonthlyUsd {
+                    users: need(self.users, "users")?,
+                    posts_per_day: need(self.posts_per_day, "posts_per_day")?,
+                },
+                SwitchMeasure::SavingShare => Saving::Share,
+                SwitchMeasure::CheaperTimes => Saving::Times,
+            },
+            value: need(self.value, "value")?,
+            tolerance: need(self.tolerance, "tolerance")?,
+        }))
     }
 }
 

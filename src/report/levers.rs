@@ -4,21 +4,12 @@
 
 use super::markdown::{Section, TableCell};
 use super::name_of;
+use super::plan::usd;
 use crate::plan::levers::{LeverAnswer, LeverRow};
 use crate::plan::PlanResult;
 
 fn secs(v: Option<f64>) -> String {
     v.map_or("-".into(), |v| format!("{v:.2} s"))
-}
-
-fn money(v: Option<f64>) -> String {
-    v.map_or("-".into(), |v| {
-        if v >= 100.0 {
-            format!("${v:.0}")
-        } else {
-            format!("${v:.2}")
-        }
-    })
 }
 
 /// What the row's p95 measures.
@@ -84,7 +75,7 @@ fn answer_line(a: &LeverAnswer, target: f64) -> String {
                     where_text(r),
                     metric(r),
                     p95_text(r, target),
-                    money(r.usd_per_month)
+                    usd(r.usd_per_month)
                 )
             });
             format!(
@@ -93,7 +84,7 @@ fn answer_line(a: &LeverAnswer, target: f64) -> String {
                 where_text(b),
                 metric(b),
                 p95_text(b, target),
-                money(b.usd_per_month),
+                usd(b.usd_per_month),
                 a.holding,
                 a.evaluated
             )
@@ -168,8 +159,8 @@ fn row(a: &LeverAnswer, rank: &str, b: &LeverRow, target: f64) -> Vec<TableCell>
         p95_text(b, target),
         format!("{:.1}", b.success * 100.0),
         b.http_429.to_string(),
-        b.usd_per_post.map_or("-".into(), |v| format!("${v:.5}")),
-        money(b.usd_per_month),
+        usd(b.usd_per_post),
+        usd(b.usd_per_month),
     ]
     .map(TableCell::from)
     .to_vec()

@@ -12,7 +12,8 @@ fn s(v: Option<f64>) -> String {
     v.map_or("-".into(), |v| format!("{v:.2}"))
 }
 
-fn usd(v: Option<f64>) -> String {
+/// Dollars as the plan prints them: whole above $100, cents above $1, else five decimals.
+pub(super) fn usd(v: Option<f64>) -> String {
     v.map_or("-".into(), |v| {
         if v >= 100.0 {
             format!("${v:.0}")

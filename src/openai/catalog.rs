@@ -120,6 +120,8 @@ struct RawProfile {
     completion_tokens: Option<LengthDist>,
     latency_ms: Option<u64>,
     fixed_completion_tokens: Option<u32>,
+    /// Share of eligible calls whose prompt prefix is in OpenAI's prompt cache (heavy_tail only).
+    prompt_cache_hit: Option<f64>,
 }
 
 impl RawProfile {
@@ -169,6 +171,7 @@ impl RawProfile {
                     k,
                 )?;
                 forbid(&self.completion_tokens, "completion_tokens", k)?;
+                forbid(&self.prompt_cache_hit, "prompt_cache_hit", k)?;
                 Ok(Profile::Fixed {
                     latency_ms: need(self.latency_ms, "latency_ms", k)?,
                     completion_tokens: need(
@@ -226,6 +229,9 @@ pub struct PriceTable {
 pub struct Catalog {
     pub models: Vec<ModelEntry>,
     pub profiles: BTreeMap<String, Profile>,
+    /// Each profile's `prompt_cache_hit` share where it gives one (else 0): the account's prompt
+    /// caching, kept beside the latency profile because no latency draw depends on it.
+    pub prompt_cache_hit: BTreeMap<String, f64>,
     pub default_tier_set: String,
     pub tier_sets: BTreeMap<String, TierSet>,
     pub prices: PriceTable,
@@ -246,13 +252,25 @@ fn invalid(file: &str, field: impl Into<String>, message: impl Into<String>) -> 
     }
 }
 
-/// Each profile of `latency.toml` (file `lf`), converted from its flat form and validated.
-fn checked_profiles(
-    lf: &str,
-    latency: LatencyFile,
-) -> Result<BTreeMap<String, Profile>, CatalogError> {
+/// The profiles and the prompt-cache shares they give.
+type Profiles = (BTreeMap<String, Profile>, BTreeMap<String, f64>);
+
+/// Each profile of `latency.toml` (file `lf`), converted from its flat form and validated, with
+/// its `prompt_cache_hit` share where it gives one (a share: 0 to 1).
+fn checked_profiles(lf: &str, latency: LatencyFile) -> Result<Profiles, CatalogError> {
     let mut profiles = BTreeMap::new();
+    let mut shares = BTreeMap::new();
     for (name, raw) in latency.profiles {
+        if let Some(share) = raw.prompt_cache_hit {
+            if !(0.0..=1.0).contains(&share) {
+                return Err(invalid(
+                    lf,
+                    format!("profiles.{name}.prompt_cache_hit"),
+                    format!("{} is outside [0, 1]", crate::limits::num(share)),
+                ));
+            }
+            shares.insert(name.clone(), share);
+        }
         let profile = raw
             .into_profile()
             .map_err(|(field, m)| invalid(lf, format!("profiles.{name}.{field}"), m))?;
@@ -261,7 +279,7 @@ fn checked_profiles(
             .map_err(|(field, m)| invalid(lf, format!("profiles.{name}.{field}"), m))?;
         profiles.insert(name, profile);
     }
-    Ok(profiles)
+    Ok((profiles, shares))
 }
 
 /// The models of `mf`: at least one, each listed once, each naming a profile of `lf`.
@@ -443,13 +461,14 @@ impl Catalog {
         let latency: LatencyFile = parse(&lf, &lt)?;
         let prices: PricesFile = parse(&pf, &pt)?;
 
-        let profiles = checked_profiles(&lf, latency)?;
+        let (profiles, prompt_cache_hit) = checked_profiles(&lf, latency)?;
         check_models(&mf, &lf, &models.model, &profiles)?;
         check_tiers(&tf, &tiers, &models.model)?;
         check_prices(&pf, &prices)?;
         Ok(Catalog {
             models: models.model,
             profiles,
+            prompt_cache_hit,
             default_tier_set: tiers.default_set,
             tier_sets: tiers.sets,
             prices: PriceTable {
@@ -489,6 +508,15 @@ impl Catalog {
             latency_ms: latency.as_millis() as u64,
             completion_tokens,
         }
+    }
+
+    /// The share of eligible calls of `model` that hit OpenAI's prompt cache: its profile's
+    /// `prompt_cache_hit`, 0 when the profile gives none or the model is unknown.
+    pub fn prompt_cache_hit(&self, model: &str) -> f64 {
+        self.model(model)
+            .and_then(|m| self.prompt_cache_hit.get(&m.profile))
+            .copied()
+            .unwrap_or(0.0)
     }
 
     pub fn model(&self, id: &str) -> Option<&ModelEntry> {

@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod duration;
 pub mod errors;
 pub mod latency;
+pub mod prompt_cache;
 pub mod retry;
 pub mod tokens;
 pub mod world;

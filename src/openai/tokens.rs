@@ -52,54 +52,106 @@ impl TokenCounter {
 
     /// Tokens of one message's `content` (a string or an array of parts).
     pub fn content(&mut self, content: &Value) -> u32 {
-        match content {
-            Value::String(s) => self.count(s),
-            Value::Array(parts) => parts
-                .iter()
-                .map(|part| match part.get("type").and_then(Value::as_str) {
-                    Some("text") => part
-                        .get("text")
-                        .and_then(Value::as_str)
-                        .map_or(0, |t| self.count(t)),
-                    Some("image_url") => IMAGE_PART_TOKENS,
-                    _ => 0,
-                })
-                .sum(),
-            _ => 0,
-        }
+        let mut total = 0;
+        content_pieces(content, &mut |p| total += self.piece(p));
+        total
     }
 
-    /// Prompt tokens of a validated `messages` array, by the cookbook formula.
+    /// Prompt tokens of a validated `messages` array, by the cookbook formula: the tokens of
+    /// its [`prompt_pieces`].
     pub fn prompt(&mut self, messages: &[Value]) -> u32 {
-        let mut total = REPLY_PRIMING;
-        for m in messages {
-            total += TOKENS_PER_MESSAGE;
-            if let Some(role) = m.get("role").and_then(Value::as_str) {
-                total += self.count(role);
-            }
-            if let Some(content) = m.get("content") {
-                total += self.content(content);
-            }
-            if let Some(name) = m.get("name").and_then(Value::as_str) {
-                total += self.count(name) + TOKENS_PER_NAME;
-            }
-            if let Some(refusal) = m.get("refusal").and_then(Value::as_str) {
-                total += self.count(refusal);
-            }
-            if let Some(calls) = m.get("tool_calls").and_then(Value::as_array) {
-                for call in calls {
-                    if let Some(f) = call.get("function") {
-                        for key in ["name", "arguments"] {
-                            if let Some(s) = f.get(key).and_then(Value::as_str) {
-                                total += self.count(s);
-                            }
-                        }
-                        total += 1;
+        let mut total = 0;
+        prompt_pieces(messages, |p| total += self.piece(p));
+        total
+    }
+
+    /// Tokens of one piece of a prompt.
+    pub fn piece(&mut self, piece: Piece<'_>) -> u32 {
+        match piece {
+            Piece::Text(t) => self.count(t),
+            Piece::Marker { tokens, .. } => tokens,
+        }
+    }
+}
+
+/// One stretch of a prompt's tokens, in the order the chat format lays them out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Piece<'a> {
+    /// A text of the request, as many tokens as o200k gives it.
+    Text(&'a str),
+    /// `tokens` tokens that are no text of the request (the format's own, an image), told
+    /// apart by `tag`.
+    Marker { tokens: u32, tag: u64 },
+}
+
+/// Tags of the format's own tokens: the 3 opening a message, the 1 after a name, the 1 closing
+/// a tool call, the 3 priming the reply. An image's tag is its URL's hash.
+const MESSAGE_TAG: u64 = 1;
+const NAME_TAG: u64 = 2;
+const CALL_TAG: u64 = 3;
+const PRIMING_TAG: u64 = 4;
+
+/// The pieces of a validated `messages` array in order: per message its 3 opening tokens, role,
+/// content, name (and its 1 token), refusal and tool calls (each name and arguments, and 1
+/// token), then the 3 tokens priming the reply. Their tokens sum to the cookbook's count; the
+/// order is the one prompt caching matches prefixes in.
+pub fn prompt_pieces<'a>(messages: &'a [Value], mut f: impl FnMut(Piece<'a>)) {
+    let marker = |tokens, tag| Piece::Marker { tokens, tag };
+    for m in messages {
+        f(marker(TOKENS_PER_MESSAGE, MESSAGE_TAG));
+        let text = |key| m.get(key).and_then(Value::as_str);
+        if let Some(role) = text("role") {
+            f(Piece::Text(role));
+        }
+        if let Some(content) = m.get("content") {
+            content_pieces(content, &mut f);
+        }
+        if let Some(name) = text("name") {
+            f(Piece::Text(name));
+            f(marker(TOKENS_PER_NAME, NAME_TAG));
+        }
+        if let Some(refusal) = text("refusal") {
+            f(Piece::Text(refusal));
+        }
+        if let Some(calls) = m.get("tool_calls").and_then(Value::as_array) {
+            for function in calls.iter().filter_map(|c| c.get("function")) {
+                for key in ["name", "arguments"] {
+                    if let Some(s) = function.get(key).and_then(Value::as_str) {
+                        f(Piece::Text(s));
                     }
+                }
+                f(marker(1, CALL_TAG));
+            }
+        }
+    }
+    f(marker(REPLY_PRIMING, PRIMING_TAG));
+}
+
+/// The pieces of one message's `content`: a string, or an array whose text parts are texts and
+/// whose image parts are [`IMAGE_PART_TOKENS`] tokens tagged by their URL.
+fn content_pieces<'a>(content: &'a Value, f: &mut impl FnMut(Piece<'a>)) {
+    match content {
+        Value::String(s) => f(Piece::Text(s)),
+        Value::Array(parts) => {
+            for part in parts {
+                match part.get("type").and_then(Value::as_str) {
+                    Some("text") => {
+                        if let Some(t) = part.get("text").and_then(Value::as_str) {
+                            f(Piece::Text(t));
+                        }
+                    }
+                    Some("image_url") => {
+                        let url = part.pointer("/image_url/url").and_then(Value::as_str);
+                        f(Piece::Marker {
+                            tokens: IMAGE_PART_TOKENS,
+                            tag: FxBuildHasher.hash_one(url.unwrap_or_default()),
+                        });
+                    }
+                    _ => {}
                 }
             }
         }
-        total
+        _ => {}
     }
 }
 

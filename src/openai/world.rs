@@ -183,6 +183,14 @@ pub fn cached_tokens(prompt_tokens: u32, shared_prefix: u32, hit: bool) -> u32 {
     prefix / STEP * STEP
 }
 
+/// Whether an answered call finds its shared prefix in OpenAI's prompt cache, a `share` of the
+/// time. Drawn from the call's own stream right after [`serve`]'s draws, and only when `share`
+/// is above 0, so that without prompt caching the stream is left as it was (the stub's ids come
+/// after it). The planner and the stub both draw it here.
+pub fn draw_prompt_cache_hit<R: Rng + ?Sized>(rng: &mut R, share: f64) -> bool {
+    share > 0.0 && rng.random::<f64>() < share
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -356,6 +364,20 @@ mod tests {
         for bad in ["", "soon", "-1", "NaN", "inf", "3600000.001"] {
             assert_eq!(parse_ttft_header(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn a_prompt_cache_draw_takes_one_number_and_none_at_share_0() {
+        // Share 0: no draw, so the stream's next number is its first.
+        let first = draw_rng(7, 1).random::<f64>();
+        let mut rng = draw_rng(7, 1);
+        assert!(!draw_prompt_cache_hit(&mut rng, 0.0));
+        assert_eq!(rng.random::<f64>(), first);
+        // Above 0: the first number decides (strictly below the share is a hit).
+        let mut rng = draw_rng(7, 1);
+        assert!(draw_prompt_cache_hit(&mut rng, first + f64::EPSILON));
+        assert!(!draw_prompt_cache_hit(&mut draw_rng(7, 1), first));
+        assert!(draw_prompt_cache_hit(&mut draw_rng(7, 1), 1.0));
     }
 
     #[test]

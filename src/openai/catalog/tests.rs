@@ -268,3 +268,42 @@ fn without_a_fixed_profile_the_completion_length_is_100() {
         }
     );
 }
+
+#[test]
+fn a_prompt_cache_share_is_read_checked_and_named() {
+    // Shipped: 0 for every model.
+    let c = Catalog::embedded();
+    assert_eq!(c.prompt_cache_hit("gpt-4o"), 0.0);
+    assert_eq!(c.prompt_cache_hit("no-such-model"), 0.0);
+    // gpt-4o's profile is the first to give one.
+    let with = |share: &str| {
+        let mut t = texts();
+        t[2].1 = t[2].1.replacen(
+            "prompt_cache_hit = 0.0",
+            &format!("prompt_cache_hit = {share}"),
+            1,
+        );
+        Catalog::from_texts(t)
+    };
+    let c = with("0.75").unwrap();
+    assert_eq!(c.prompt_cache_hit("gpt-4o"), 0.75);
+    assert_eq!(c.prompt_cache_hit("gpt-4o-mini"), 0.0);
+    for bad in ["1.5", "-0.1", "nan"] {
+        let err = with(bad).unwrap_err().to_string();
+        assert!(
+            err.starts_with("latency.toml: field `profiles.gpt-4o.prompt_cache_hit`: "),
+            "{err}"
+        );
+        assert!(err.ends_with("is outside [0, 1]"), "{err}");
+    }
+    // A fixed profile has no use for it.
+    let mut t = texts();
+    t[2].1 = t[2]
+        .1
+        .replace("latency_ms = 0", "latency_ms = 0\nprompt_cache_hit = 0.5");
+    let err = Catalog::from_texts(t).unwrap_err().to_string();
+    assert!(
+        err.contains("profiles.fixed.prompt_cache_hit") && err.contains("not used"),
+        "{err}"
+    );
+}

@@ -18,8 +18,8 @@ use crate::metrics::{CallEnd, CallKind, FailureCause, PostEnd, Recorder};
 use crate::openai::bucket::{RateLimiter, RejectedCost};
 use crate::openai::retry::{AttemptOutcome, RetryPolicy};
 use crate::openai::world::{
-    cached_tokens, client_stream, draw_rng, post_choices, post_stream, serve, CallRequest, Faults,
-    Served, PARALLEL_CAPTION_ATTEMPTS,
+    cached_tokens, client_stream, draw_prompt_cache_hit, draw_rng, post_choices, post_stream,
+    serve, CallRequest, Faults, Served, PARALLEL_CAPTION_ATTEMPTS,
 };
 
 mod daily;
@@ -389,7 +389,7 @@ impl Sim<'_> {
                     CallKind::Caption => input.shape.caption_base_tokens,
                     _ => live.prompt_tokens,
                 };
-                let hit = rng.random::<f64>() < input.prompt_cache_hit;
+                let hit = draw_prompt_cache_hit(&mut rng, input.prompt_cache_hit);
                 if live.kind() == CallKind::Caption {
                     self.caption_answered(&live, now + ns(timing.ttft));
                 }

@@ -1,0 +1,117 @@
+use serde_json::json;
+
+use super::*;
+
+/// `words` o200k tokens: "hello" then " hello" again and again, one token each.
+fn hellos(words: usize) -> String {
+    let mut s = "hello".to_string();
+    s.push_str(&" hello".repeat(words.saturating_sub(1)));
+    s
+}
+
+fn keys_of(messages: &[Value]) -> Vec<(u32, u64)> {
+    PrefixHasher::default().keys(&mut TokenCounter::default(), messages)
+}
+
+#[test]
+fn hellos_are_one_token_each() {
+    assert_eq!(bpe().count_ordinary(&hellos(1_293)), 1_293);
+}
+
+#[test]
+fn a_prompt_has_a_key_at_each_128_token_boundary_from_1024() {
+    // 3 opening tokens + "user" (1) + 1,293 content tokens + 3 priming = 1,300 tokens:
+    // boundaries 1,024, 1,152 and 1,280.
+    let prompt = [json!({"role": "user", "content": hellos(1_293)})];
+    assert_eq!(TokenCounter::default().prompt(&prompt), 1_300);
+    let keys = keys_of(&prompt);
+    let at: Vec<u32> = keys.iter().map(|k| k.0).collect();
+    assert_eq!(at, [1_024, 1_152, 1_280]);
+    // The same prompt, the same keys; under 1,024 tokens, none.
+    assert_eq!(keys_of(&prompt), keys);
+    assert!(keys_of(&[json!({"role": "user", "content": hellos(1_000)})]).is_empty());
+}
+
+#[test]
+fn prompts_share_keys_up_to_where_their_tokens_part() {
+    // One text: 1,200 shared tokens, then different endings. Token 1,024 (offset 4 + 1,020
+    // into the text) and 1,152 lie in the shared part; 1,280 does not.
+    let a = [json!({"role": "user", "content": format!("{} apple pie", hellos(1_200))})];
+    let b = [json!({"role": "user", "content": format!("{} cherry tart and more", hellos(1_300))})];
+    let (ka, kb) = (keys_of(&a), keys_of(&b));
+    assert_eq!(ka[..2], kb[..2]);
+    assert_ne!(ka.last(), kb.last());
+    // A shared system message then different user messages: shared up to the second message.
+    let system = json!({"role": "system", "content": hellos(1_100)});
+    let c = [
+        system.clone(),
+        json!({"role": "user", "content": hellos(300)}),
+    ];
+    let d = [
+        system,
+        json!({"role": "user", "content": "a short question"}),
+    ];
+    let (kc, kd) = (keys_of(&c), keys_of(&d));
+    // 3 + "system" (1) + 1,100 = 1,104 shared tokens: the key at 1,024 matches.
+    assert_eq!(kc[0], kd[0]);
+    assert_eq!(kc[0].0, 1_024);
+    assert_ne!(kc[1], *kd.get(1).unwrap_or(&(0, 0)));
+    // A different first token: no key matches.
+    let e = [json!({"role": "user", "content": format!("bye {}", hellos(1_300))})];
+    let ke = keys_of(&e);
+    assert!(ke.iter().all(|k| !ka.contains(k)));
+}
+
+#[test]
+fn an_image_is_told_apart_by_its_url() {
+    let with = |url: &str| {
+        [json!({"role": "user", "content": [
+            {"type": "image_url", "image_url": {"url": url}},
+            {"type": "text", "text": hellos(1_100)}
+        ]})]
+    };
+    assert_eq!(keys_of(&with("a.png")), keys_of(&with("a.png")));
+    assert_ne!(keys_of(&with("a.png"))[0], keys_of(&with("b.png"))[0]);
+}
+
+#[test]
+fn the_memory_gives_the_longest_prefix_it_holds() {
+    let prompt = [json!({"role": "user", "content": hellos(1_293)})];
+    let keys = keys_of(&prompt);
+    let mut memory = PrefixMemory::default();
+    assert_eq!(memory.longest(&keys), 0);
+    memory.remember(&keys[..2]);
+    assert_eq!(memory.longest(&keys), 1_152);
+    memory.remember(&keys);
+    assert_eq!(memory.longest(&keys), 1_280);
+    assert_eq!(memory.len(), 3);
+}
+
+#[test]
+fn the_memory_never_holds_more_than_its_slots() {
+    let mut memory = PrefixMemory::with_slots(64);
+    assert_eq!(memory.capacity(), 64);
+    for i in 0..10_000u64 {
+        memory.remember(&[(1_024, mix(i))]);
+        assert!(memory.len() <= 64);
+    }
+    // It is full, and the last prefix is held.
+    assert!(memory.len() > 32);
+    assert_eq!(memory.longest(&[(1_024, mix(9_999))]), 1_024);
+}
+
+#[test]
+fn remembered_cuts_are_bounded() {
+    // Fill the remembered cuts to their limit with planted texts; the next new text clears
+    // them first and is then the only one.
+    let mut hasher = PrefixHasher::default();
+    for i in 0..MAX_CUT_TEXTS {
+        hasher.cuts.insert((i as u64, 0, 0), Box::new([0]));
+    }
+    hasher.held = MAX_CUT_TEXTS;
+    let prompt = [json!({"role": "user", "content": hellos(1_100)})];
+    let keys = hasher.keys(&mut TokenCounter::default(), &prompt);
+    assert_eq!(hasher.cuts.len(), 1);
+    // Remembered or not, the keys are the same.
+    assert_eq!(keys, keys_of(&prompt));
+}

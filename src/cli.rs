@@ -101,8 +101,9 @@ pub struct PlanArgs {
     #[arg(long, value_name = "SHARE", default_value_t = 0.0)]
     pub cache_hit: f64,
     /// Share of eligible calls (prompts of 1,024 tokens or more) that hit OpenAI's prompt cache.
-    #[arg(long, value_name = "SHARE", default_value_t = 0.0)]
-    pub prompt_cache_hit: f64,
+    /// Default: each model's latency profile's `prompt_cache_hit` (0 as shipped).
+    #[arg(long, value_name = "SHARE")]
+    pub prompt_cache_hit: Option<f64>,
     /// Share of posts that bring their own image prompt.
     #[arg(long, value_name = "SHARE", default_value_t = 0.0)]
     pub image_prompt_share: f64,
@@ -278,6 +279,10 @@ pub struct RunArgs {
     /// Embedded stub: send retry-after and retry-after-ms on 429s.
     #[arg(long)]
     pub retry_after: bool,
+    /// Embedded stub: share (0..1) of eligible calls served from OpenAI's prompt cache, instead
+    /// of each model's profile's `prompt_cache_hit` (0 as shipped).
+    #[arg(long, value_name = "SHARE")]
+    pub prompt_cache_hit: Option<f64>,
     /// Embedded stub: directory with edited copies of the mocks/ data files.
     #[arg(long, value_name = "DIR")]
     pub mocks: Option<std::path::PathBuf>,
@@ -405,6 +410,11 @@ pub struct StubOptions {
     /// Tokens reserved for the completion when a request names no max_tokens.
     #[arg(long, value_name = "TOKENS", default_value_t = 0)]
     pub missing_max_tokens: u32,
+    /// Share (0..1) of eligible calls (a prompt of 1,024 tokens or more whose prefix was sent
+    /// before) served from OpenAI's prompt cache, instead of each model's profile's
+    /// `prompt_cache_hit` (0 as shipped).
+    #[arg(long, value_name = "SHARE")]
+    pub prompt_cache_hit: Option<f64>,
     /// No effect, kept so existing scripts still run: the stub keeps no request past its answer
     /// (it once bounded wiremock's request store).
     #[arg(long, value_name = "N", default_value_t = crate::stub::DEFAULT_RETAIN_LIMIT, hide = true)]

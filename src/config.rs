@@ -49,6 +49,7 @@ pub fn stub_config(opts: &StubOptions) -> Result<StubConfig, ConfigError> {
     c.retry_after = opts.retry_after;
     c.fixed_latency = latency_ms("--latency-ms", opts.latency_ms)?;
     c.missing_max_tokens_reserve = opts.missing_max_tokens;
+    c.prompt_cache_hit = opts.prompt_cache_hit;
     c.retain_limit = opts.retain;
     c.idle_timeout = Duration::from_secs(opts.idle_timeout);
     c.max_body_bytes = (opts.max_body_mib as usize) << 20;
@@ -72,7 +73,8 @@ pub fn stub_config(opts: &StubOptions) -> Result<StubConfig, ConfigError> {
         let m = m
             .replace("server_error_share", "--fault-500")
             .replace("overloaded_share", "--fault-503")
-            .replace("slow_share", "--slow-share");
+            .replace("slow_share", "--slow-share")
+            .replace("prompt_cache_hit", "--prompt-cache-hit");
         ConfigError(if m.contains("tier") {
             format!("--tiers/--tier: {m}")
         } else {
@@ -275,7 +277,7 @@ pub fn plan_spec(
     let tiers = plan_tiers(&args.tier, &tier_set, catalog)?;
     let strategies = plan_strategies(&args.strategy);
     let defaults = crate::plan::PlanSpec::default();
-    let spec = crate::plan::PlanSpec {
+    let mut spec = crate::plan::PlanSpec {
         models: if args.model.is_empty() {
             defaults.models.clone()
         } else {
@@ -297,7 +299,7 @@ pub fn plan_spec(
         },
         image_prompt_share: args.image_prompt_share,
         response_cache_hit: args.cache_hit,
-        prompt_cache_hit: args.prompt_cache_hit,
+        prompt_cache_hit: args.prompt_cache_hit.unwrap_or(0.0),
         target: crate::plan::Goal {
             p95_s: args.p95,
             min_success: args.min_success,
@@ -312,6 +314,9 @@ pub fn plan_spec(
         },
         ..defaults
     };
+    if args.prompt_cache_hit.is_none() {
+        spec.take_profile_prompt_cache_hits(catalog);
+    }
     crate::plan::check(&spec, catalog).map_err(|e| ConfigError(e.0))?;
     if args.validate {
         check_validation(args, &spec, catalog)?;

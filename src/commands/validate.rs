@@ -155,6 +155,8 @@ impl Validation {
             stub: EmbeddedStubOptions {
                 latency_ms: self.fixed_latency_ms,
                 retry_after: false,
+                // The simulated side plans without prompt caching: so does the live side.
+                prompt_cache_hit: Some(0.0),
             },
             time_scale: Some(self.time_scale),
             repeat: (self.repeat > 1).then_some(self.repeat),

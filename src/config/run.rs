@@ -86,6 +86,8 @@ pub struct EmbeddedStubOptions {
     pub latency_ms: Option<u64>,
     /// `--retry-after`: send retry-after headers on 429s.
     pub retry_after: bool,
+    /// `--prompt-cache-hit`: the prompt-cache share over the profiles'.
+    pub prompt_cache_hit: Option<f64>,
 }
 
 impl From<&crate::cli::RunArgs> for RunRequest {
@@ -114,6 +116,7 @@ impl From<&crate::cli::RunArgs> for RunRequest {
             stub: EmbeddedStubOptions {
                 latency_ms: args.latency_ms,
                 retry_after: args.retry_after,
+                prompt_cache_hit: args.prompt_cache_hit,
             },
             time_scale: args.time_scale,
             repeat: args.repeat,
@@ -383,6 +386,7 @@ fn check_mode_options(
     let stub_only = [
         ("--latency-ms", req.stub.latency_ms.is_some()),
         ("--retry-after", req.stub.retry_after),
+        ("--prompt-cache-hit", req.stub.prompt_cache_hit.is_some()),
     ];
     if let Some((option, _)) = stub_only.iter().find(|(_, given)| *given && !stub_used) {
         return Err(ConfigError(format!(
@@ -518,6 +522,15 @@ fn target(
             let mut c = StubConfig::new(Arc::clone(catalog));
             c.fixed_latency = latency_ms("--latency-ms", req.stub.latency_ms)?;
             c.retry_after = req.stub.retry_after;
+            c.prompt_cache_hit = match req.stub.prompt_cache_hit {
+                Some(s) if !(0.0..=1.0).contains(&s) => {
+                    return Err(ConfigError(format!(
+                        "--prompt-cache-hit {}: give a share from 0 to 1",
+                        crate::limits::num(s)
+                    )))
+                }
+                share => share,
+            };
             OpenAiTarget::Embedded(c)
         }
     })

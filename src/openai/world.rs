@@ -133,8 +133,8 @@ pub fn post_stream(post: u64, attempt: u32) -> u64 {
 pub const PARALLEL_CAPTION_ATTEMPTS: u32 = 1 << 10;
 
 /// The header the stub sets on a 200: the answer's modelled time to first token, in
-/// milliseconds (modelled time, before `--time-scale`). A client that streams would show the
-/// first token then; the stub cannot stream at that pace, so it says when instead.
+/// milliseconds (modelled time, before `--time-scale`). A streamed answer's first chunk comes
+/// then; a plain answer comes whole at the end, so the header says when it would have begun.
 pub const TTFT_HEADER: &str = "x-stub-ttft-ms";
 
 /// [`TTFT_HEADER`]'s value for a time to first token: milliseconds with three decimals (whole

@@ -9,6 +9,7 @@ pub mod levers;
 pub mod queue;
 pub mod sim;
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -48,6 +49,36 @@ pub struct PlanSpec {
     /// The design every cell of the grid runs (`--lever`); the default is the note's feature.
     #[serde(default)]
     pub design: Design,
+    /// Each model's prompt-cache share where they differ, taken from their latency profiles
+    /// when `--prompt-cache-hit` is not given; a model not listed has `prompt_cache_hit`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub prompt_cache_hit_by_model: BTreeMap<String, f64>,
+}
+
+impl PlanSpec {
+    /// Takes the models' profiles' `prompt_cache_hit` shares (a plan given no
+    /// `--prompt-cache-hit`): one share for all when they agree, else each model's own.
+    pub fn take_profile_prompt_cache_hits(&mut self, catalog: &Catalog) {
+        let shares: BTreeMap<String, f64> = self
+            .models
+            .iter()
+            .map(|m| (m.clone(), catalog.prompt_cache_hit(m)))
+            .collect();
+        let first = shares.values().next().copied().unwrap_or(0.0);
+        if shares.values().all(|s| *s == first) {
+            self.prompt_cache_hit = first;
+        } else {
+            self.prompt_cache_hit_by_model = shares;
+        }
+    }
+
+    /// The share of `model`'s eligible calls that hit OpenAI's prompt cache.
+    pub fn prompt_cache_hit_of(&self, model: &str) -> f64 {
+        self.prompt_cache_hit_by_model
+            .get(model)
+            .copied()
+            .unwrap_or(self.prompt_cache_hit)
+    }
 }
 
 impl Default for PlanSpec {
@@ -74,6 +105,7 @@ impl Default for PlanSpec {
             seed: 0,
             fixed_latency_ms: None,
             design: Design::default(),
+            prompt_cache_hit_by_model: BTreeMap::new(),
         }
     }
 }
@@ -268,7 +300,7 @@ impl<'a> CellSpec<'a> {
             users,
             strategy,
             response_cache_hit: design.response_cache_hit.unwrap_or(spec.response_cache_hit),
-            prompt_cache_hit: spec.prompt_cache_hit,
+            prompt_cache_hit: spec.prompt_cache_hit_of(model),
             design,
         }
     }
@@ -554,14 +586,13 @@ fn caching(catalog: &Catalog, spec: &PlanSpec) -> Result<Vec<CachingEffect>, Pla
     } else {
         0.3
     };
-    let pc = if spec.prompt_cache_hit > 0.0 {
-        spec.prompt_cache_hit
-    } else {
-        1.0
-    };
     let mut caching = Vec::new();
     let users = spec.users[0];
     for model in &spec.models {
+        let pc = match spec.prompt_cache_hit_of(model) {
+            given if given > 0.0 => given,
+            _ => 1.0,
+        };
         for &tier in spec.tiers.iter().take(2) {
             let mut rows = Vec::new();
             for (label, r, p) in [

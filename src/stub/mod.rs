@@ -8,6 +8,7 @@
 //! server of its own rather than a mock framework.
 
 pub mod core;
+mod pace;
 pub mod request;
 mod server;
 pub mod sse;
@@ -168,16 +169,13 @@ impl Shared {
     }
 
     /// An error the front answers itself (404, 405, 401 on the model routes).
-    fn front_error(&self, e: &ApiError) -> hyper::Response<http_body_util::Full<bytes::Bytes>> {
+    fn front_error(&self, e: &ApiError) -> hyper::Response<pace::Body> {
         server::error_response(e)
     }
 
     /// An error the front answers to a chat request (401, 408, 413, a broken body), counted in
     /// the stats like the core's own answers.
-    fn chat_front_error(
-        &self,
-        e: &ApiError,
-    ) -> hyper::Response<http_body_util::Full<bytes::Bytes>> {
+    fn chat_front_error(&self, e: &ApiError) -> hyper::Response<pace::Body> {
         self.core.count_front_error(e.status);
         server::error_response(e)
     }

@@ -27,14 +27,15 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, ALLOW, AUTHORIZATION, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::sync::watch;
 
-use super::{Reply, Shared};
+use super::pace::{self, whole, Body};
+use super::Shared;
 use crate::openai::errors::ApiError;
 use crate::openai::world::DRAW_STREAM_HEADER;
 
@@ -260,7 +261,7 @@ fn route(path: &str) -> Option<(Route, Method)> {
     })
 }
 
-async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Full<Bytes>> {
+async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
     let (parts, body) = req.into_parts();
     let path = parts.uri.path();
     let Some((route, allowed)) = route(path) else {
@@ -336,12 +337,7 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Full<By
                 core.chat_with(&body, stream.as_deref(), retry)
             };
             // The body is gone: only the answer waits out the modelled latency.
-            let delay = reply.delay.div_f64(core.clock().scale());
-            let response = to_response(reply);
-            if !delay.is_zero() {
-                tokio::time::sleep(delay).await;
-            }
-            response
+            pace::deliver(reply, core.clock().scale()).await
         }
         Route::Stats | Route::Reset => unreachable!("answered above"),
     }
@@ -365,7 +361,7 @@ async fn read_body(
     shared: &Shared,
     headers: &hyper::HeaderMap,
     body: Incoming,
-) -> Result<Bytes, Response<Full<Bytes>>> {
+) -> Result<Bytes, Response<Body>> {
     let config = shared.core.config();
     let limit = config.max_body_bytes;
     let too_large = || {
@@ -396,34 +392,20 @@ async fn read_body(
     }
 }
 
-fn json<T: serde::Serialize>(status: u16, value: &T) -> Response<Full<Bytes>> {
+fn json<T: serde::Serialize>(status: u16, value: &T) -> Response<Body> {
     let body = serde_json::to_vec(value).expect("plain data always serializes");
-    let mut r = Response::new(Full::new(Bytes::from(body)));
+    let mut r = Response::new(whole(Bytes::from(body)));
     *r.status_mut() = StatusCode::from_u16(status).expect("a valid status");
     r.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     r
 }
 
-pub(super) fn error_response(e: &ApiError) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::from(e.to_bytes())));
+pub(super) fn error_response(e: &ApiError) -> Response<Body> {
+    let mut r = Response::new(whole(Bytes::from(e.to_bytes())));
     *r.status_mut() = StatusCode::from_u16(e.status).expect("a valid status");
     r.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    r
-}
-
-fn to_response(reply: Reply) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::from(reply.body)));
-    *r.status_mut() = StatusCode::from_u16(reply.status).expect("a valid status");
-    let h = r.headers_mut();
-    h.insert(CONTENT_TYPE, HeaderValue::from_static(reply.content_type));
-    for (name, value) in reply.headers {
-        // Our values are ASCII digits, ids and durations; a bad one is dropped, never a panic.
-        if let Ok(v) = HeaderValue::try_from(value) {
-            h.append(name, v);
-        }
-    }
     r
 }
 

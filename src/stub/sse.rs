@@ -170,7 +170,9 @@ struct Chunk<'a> {
     usage: UsageField<'a>,
 }
 
-/// The whole event stream for `choices` given as (completion tokens, finish reason).
+/// The whole event stream for `choices` given as (completion tokens, finish reason), and where
+/// its first part ends: the byte after the first choice's first content chunk (after its role
+/// delta when it has no content), what a client sees at the time to first token.
 pub fn stream(
     meta: Meta<'_>,
     include_usage: bool,
@@ -178,9 +180,10 @@ pub fn stream(
     choices: &[(u32, &str)],
     json: Option<&[Vec<String>]>,
     usage: &Usage,
-) -> Vec<u8> {
+) -> (Vec<u8>, usize) {
     let tokens: usize = choices.iter().map(|c| c.0 as usize).sum();
     let mut out = Vec::with_capacity(tokens * 300 + 1024);
+    let mut first_part = 0;
     let push = |out: &mut Vec<u8>, choices: &[ChunkChoice<'_>], usage: UsageField<'_>| {
         let chunk = Chunk {
             id: meta.id,
@@ -218,6 +221,9 @@ pub fn stream(
             refusal: None,
         };
         push(&mut out, &one(first, None), every());
+        if index == 0 && *n == 0 {
+            first_part = out.len();
+        }
         for i in 0..*n as usize {
             push(
                 &mut out,
@@ -232,6 +238,9 @@ pub fn stream(
                 ),
                 every(),
             );
+            if index == 0 && i == 0 {
+                first_part = out.len();
+            }
         }
         push(&mut out, &one(Delta::Empty {}, Some(finish)), every());
     }
@@ -239,7 +248,7 @@ pub fn stream(
         push(&mut out, &[], UsageField::Full(usage));
     }
     out.extend_from_slice(b"data: [DONE]\n\n");
-    out
+    (out, first_part)
 }
 
 #[cfg(test)]

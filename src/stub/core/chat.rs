@@ -4,7 +4,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rand::{Rng, SeedableRng};
+use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
 
@@ -13,8 +13,10 @@ use crate::openai::bucket::{Levels, LimitKind, RateLimiter, Rejection};
 use crate::openai::catalog::Catalog;
 use crate::openai::errors::ApiError;
 use crate::openai::latency::{CallTiming, Profile};
+use crate::openai::prompt_cache::{PrefixMemory, MIN_PREFIX};
 use crate::openai::world::{
-    draw_rng, serve, ttft_header_value, CallRequest, Served, DRAW_STREAM_HEADER, TTFT_HEADER,
+    cached_tokens, draw_prompt_cache_hit, draw_rng, serve, ttft_header_value, CallRequest, Served,
+    DRAW_STREAM_HEADER, TTFT_HEADER,
 };
 use crate::stub::request::{self, ChatRequest};
 use crate::stub::sse::{self, Meta, Usage};
@@ -33,11 +35,13 @@ impl State {
     }
 
     /// Counts a 200 in its model's stats, the latency histogram and the statuses.
-    fn record_ok(&mut self, call: &Call, streamed: bool, completion_tokens: u32, total: Duration) {
+    fn record_ok(&mut self, call: &Call, streamed: bool, completion_tokens: u32, drawn: &Drawn) {
+        let total = drawn.timing.total;
         let ms: &mut ModelStats = self.stats.models.entry(call.model_id.clone()).or_default();
         ms.ok += 1;
         ms.streamed += streamed as u64;
         ms.prompt_tokens += call.request.prompt_tokens as u64;
+        ms.cached_tokens += drawn.cached_tokens as u64;
         ms.completion_tokens += completion_tokens as u64;
         ms.latency_ms_sum += total.as_secs_f64() * 1000.0;
         let t = self.stats.call_type(call.request.max_tokens);
@@ -93,16 +97,30 @@ struct Call<'a> {
     /// One of the first `faults.first_n_429` requests: a 429 whatever the buckets hold.
     forced: bool,
     request: CallRequest,
+    /// Share of eligible calls served from the prompt cache (0: prompt caching off).
+    prompt_cache_hit: f64,
 }
 
 /// Each choice's completion tokens and finish reason.
 type Choices = Vec<(u32, &'static str)>;
 
-/// What a 200 drew: each choice's completion tokens and finish reason, and the call's timing.
+/// What a 200 drew: each choice's completion tokens and finish reason, the call's timing and
+/// its prompt tokens served from the prompt cache.
 struct Drawn {
     choices: Choices,
     completion_tokens: u32,
     timing: CallTiming,
+    cached_tokens: u32,
+}
+
+/// A 200's body, as [`StubCore::answer`] writes it.
+struct Answer {
+    body: Vec<u8>,
+    content_type: &'static str,
+    /// In JSON mode, as the JSON content tokenizes.
+    completion_tokens: u32,
+    /// A streamed body's first part ends here (see [`Reply::first_part`]).
+    first_part_end: Option<usize>,
 }
 
 impl StubCore {
@@ -136,31 +154,54 @@ impl StubCore {
             }
         };
         let call = self.measure(st, &req);
-        let (served, levels) = self.decide(st, &call, draw_stream, &mut rng, now);
-        let drawn = match self.settle(st, served, &call) {
+        let (served, levels, hit) = self.decide(st, &call, draw_stream, &mut rng, now);
+        let mut drawn = match self.settle(st, served, &call) {
             Ok(drawn) => drawn,
             Err((e, retry_in)) => {
                 return self.error_reply(st, &e, Some(levels), request_id, retry_in)
             }
         };
-        let (body, content_type, completion_tokens) =
-            self.answer(&req, &drawn, call.request.prompt_tokens, &mut rng);
-        st.record_ok(&call, req.stream, completion_tokens, drawn.timing.total);
+        drawn.cached_tokens = self.prompt_cached(st, &call, &req, hit);
+        let answer = self.answer(&req, &drawn, call.request.prompt_tokens, &mut rng);
+        st.record_ok(&call, req.stream, answer.completion_tokens, &drawn);
         let mut headers = common_headers(&levels, request_id, &self.config.organization);
         headers.push((
             "openai-processing-ms",
             drawn.timing.total.as_millis().to_string(),
         ));
-        // When a streamed answer's first token would come (modelled time): the stub sends the
-        // answer whole at the end, so it says when instead.
+        // When the first token comes (modelled time), for clients that read no stream.
         headers.push((TTFT_HEADER, ttft_header_value(drawn.timing.ttft)));
         Reply {
             status: 200,
             headers,
-            content_type,
-            body,
+            content_type: answer.content_type,
+            body: answer.body,
             delay: drawn.timing.total,
+            first_part: answer.first_part_end.map(|end| (end, drawn.timing.ttft)),
         }
+    }
+
+    /// The prompt tokens a 200 is served from its model's prompt cache: OpenAI's rule
+    /// ([`cached_tokens`]) on the longest prefix of this prompt the model was sent before, when
+    /// the call's draw `hit`. The prompt's prefixes are then remembered (bounded). With prompt
+    /// caching off (a share of 0), or a prompt under 1,024 tokens, nothing is hashed or held.
+    fn prompt_cached(&self, st: &mut State, call: &Call, req: &ChatRequest, hit: bool) -> u32 {
+        let prompt_tokens = call.request.prompt_tokens;
+        if call.prompt_cache_hit <= 0.0 || prompt_tokens < MIN_PREFIX {
+            return 0;
+        }
+        let keys = st.prefixes.keys(&mut st.counter, &req.messages);
+        if !st.prompt_cache.contains_key(&call.model_id) {
+            let memory = PrefixMemory::with_slots(self.config.prompt_cache_slots);
+            st.prompt_cache.insert(call.model_id.clone(), memory);
+        }
+        let memory = st
+            .prompt_cache
+            .get_mut(&call.model_id)
+            .expect("inserted above");
+        let shared = memory.longest(&keys);
+        memory.remember(&keys);
+        cached_tokens(prompt_tokens, shared, hit)
     }
 
     /// Counts a valid request against its model and measures it for the buckets: its prompt
@@ -187,10 +228,15 @@ impl StubCore {
             .fixed_profile
             .as_ref()
             .unwrap_or_else(|| &self.config.catalog.profiles[&req.model.profile]);
+        let prompt_cache_hit = self
+            .config
+            .prompt_cache_hit
+            .unwrap_or_else(|| self.config.catalog.prompt_cache_hit(&model_id));
         Call {
             model_id,
             family,
             profile,
+            prompt_cache_hit,
             forced: st.stats.chat_requests <= self.config.faults.first_n_429,
             request: CallRequest {
                 reserve,
@@ -202,8 +248,9 @@ impl StubCore {
     }
 
     /// The buckets' decision and the drawn outcome: a forced 429, else what [`serve`] draws
-    /// from the client's draw stream or the request's own `rng`. Returns it with the family's
-    /// bucket levels after it.
+    /// from the client's draw stream or the request's own `rng`, then on a 200 whether it hits
+    /// the prompt cache (the same stream's next draw, as the planner takes it). Returns them
+    /// with the family's bucket levels after it.
     fn decide(
         &self,
         st: &mut State,
@@ -211,24 +258,33 @@ impl StubCore {
         draw_stream: Option<u64>,
         rng: &mut ChaCha8Rng,
         now: Duration,
-    ) -> (Served, Levels) {
+    ) -> (Served, Levels, bool) {
         let limiter = st
             .limiters
             .get_mut(&call.family)
             .expect("the catalog checks every model's family has limits in every tier");
         let (profile, faults) = (call.profile, &self.config.faults);
-        let served = if call.forced {
-            forced_429(limiter, now, call.request.reserve)
+        let hit = |served: &Served, rng: &mut dyn RngCore| {
+            matches!(served, Served::Ok { .. }) && draw_prompt_cache_hit(rng, call.prompt_cache_hit)
+        };
+        let (served, hit) = if call.forced {
+            (forced_429(limiter, now, call.request.reserve), false)
         } else {
             match draw_stream {
                 Some(stream) => {
                     let mut drawn = draw_rng(st.seed, stream);
-                    serve(limiter, now, &call.request, profile, faults, &mut drawn)
+                    let served = serve(limiter, now, &call.request, profile, faults, &mut drawn);
+                    let hit = hit(&served, &mut drawn);
+                    (served, hit)
                 }
-                None => serve(limiter, now, &call.request, profile, faults, rng),
+                None => {
+                    let served = serve(limiter, now, &call.request, profile, faults, rng);
+                    let hit = hit(&served, rng);
+                    (served, hit)
+                }
             }
         };
-        (served, limiter.levels(now))
+        (served, limiter.levels(now), hit)
     }
 
     /// Counts what [`serve`] decided in the stats: a 429 or a fault becomes its error (with the
@@ -278,20 +334,22 @@ impl StubCore {
                     choices,
                     completion_tokens,
                     timing,
+                    cached_tokens: 0,
                 })
             }
         }
     }
 
-    /// A 200's body and content type, and its completion tokens (in JSON mode, as the JSON
-    /// content tokenizes). The chat and fingerprint ids are the request's next draws from `rng`.
+    /// A 200's body and content type, its completion tokens (in JSON mode, as the JSON
+    /// content tokenizes) and, streamed, where its first part ends. The chat and fingerprint
+    /// ids are the request's next draws from `rng`.
     fn answer(
         &self,
         req: &ChatRequest,
         drawn: &Drawn,
         prompt_tokens: u32,
         rng: &mut ChaCha8Rng,
-    ) -> (Vec<u8>, &'static str, u32) {
+    ) -> Answer {
         let chat_id = format!("chatcmpl-{}", alnum_id(rng, 29));
         let fingerprint = format!("fp_{}", hex_id(rng, 10));
         let created = SystemTime::now()
@@ -304,32 +362,37 @@ impl StubCore {
         } else {
             (drawn.choices.clone(), drawn.completion_tokens, None)
         };
-        let usage = Usage::new(prompt_tokens, 0, completion_tokens);
+        let usage = Usage::new(prompt_tokens, drawn.cached_tokens, completion_tokens);
         let meta = Meta {
             id: &chat_id,
             created,
             model: &req.model.snapshot,
             fingerprint: &fingerprint,
         };
-        let (body, content_type) = if req.stream {
+        let (body, content_type, first_part_end) = if req.stream {
+            let (body, first_part_end) = sse::stream(
+                meta,
+                req.include_usage,
+                &self.text,
+                &choices,
+                json.as_deref(),
+                &usage,
+            );
             (
-                sse::stream(
-                    meta,
-                    req.include_usage,
-                    &self.text,
-                    &choices,
-                    json.as_deref(),
-                    &usage,
-                ),
+                body,
                 "text/event-stream; charset=utf-8",
+                Some(first_part_end),
             )
         } else {
-            (
-                sse::completion(meta, &self.text, &choices, json.as_deref(), &usage),
-                "application/json",
-            )
+            let body = sse::completion(meta, &self.text, &choices, json.as_deref(), &usage);
+            (body, "application/json", None)
         };
-        (body, content_type, completion_tokens)
+        Answer {
+            body,
+            content_type,
+            completion_tokens,
+            first_part_end,
+        }
     }
 
     /// JSON-mode choices: each choice's content pieces (a JSON object as long as its drawn
@@ -372,6 +435,7 @@ impl StubCore {
             content_type: "application/json",
             body: e.to_bytes(),
             delay: Duration::ZERO,
+            first_part: None,
         }
     }
 }

@@ -6,7 +6,8 @@
 //!
 //! Determinism: request k (in arrival order) draws from ChaCha8 stream k of the seed, so the same
 //! seed and the same arrival order give the same completion lengths, latencies, faults and ids;
-//! with an injected clock, the same 429s too.
+//! with an injected clock, the same 429s too, and with prompt caching on, the same cached tokens
+//! (the prefixes a model remembers follow the arrival order).
 
 mod chat;
 
@@ -25,6 +26,7 @@ use crate::metrics::hdr;
 use crate::openai::bucket::{RateLimiter, RejectedCost};
 use crate::openai::catalog::Catalog;
 use crate::openai::latency::Profile;
+use crate::openai::prompt_cache::{PrefixHasher, PrefixMemory};
 use crate::openai::tokens::{CompletionText, TokenCounter};
 
 /// How the stub estimates a request's prompt for the rate limiter (OpenAI estimates before it
@@ -67,6 +69,11 @@ pub struct StubConfig {
     /// reads none of its answer, for this long is closed (wall-clock time, whatever the clock's
     /// scale).
     pub idle_timeout: Duration,
+    /// Share of eligible calls served from OpenAI's prompt cache (`--prompt-cache-hit`), over
+    /// each model's profile's `prompt_cache_hit`.
+    pub prompt_cache_hit: Option<f64>,
+    /// Prefixes each model's prompt cache holds at most (see [`PrefixMemory`]).
+    pub prompt_cache_slots: usize,
 }
 
 impl StubConfig {
@@ -87,6 +94,8 @@ impl StubConfig {
             retain_limit: super::DEFAULT_RETAIN_LIMIT,
             max_body_bytes: super::DEFAULT_MAX_BODY_BYTES,
             idle_timeout: super::DEFAULT_IDLE_TIMEOUT,
+            prompt_cache_hit: None,
+            prompt_cache_slots: crate::openai::prompt_cache::MEMORY_SLOTS,
         }
     }
 
@@ -106,6 +115,11 @@ impl StubConfig {
         if f.server_error_share + f.overloaded_share > 1.0 {
             return Err("server_error_share + overloaded_share must not exceed 1".into());
         }
+        if let Some(share) = self.prompt_cache_hit.filter(|s| !(0.0..=1.0).contains(s)) {
+            return Err(format!(
+                "prompt_cache_hit must be between 0 and 1, got {share}"
+            ));
+        }
         Ok(())
     }
 }
@@ -119,6 +133,9 @@ pub struct Reply {
     pub body: Vec<u8>,
     /// Modelled time the answer takes (the server divides by the clock's scale).
     pub delay: Duration,
+    /// A streamed 200's first part: the body up to this byte (the role delta and the first
+    /// content chunk) is due at this modelled time to first token, the rest at `delay`.
+    pub first_part: Option<(usize, Duration)>,
 }
 
 struct State {
@@ -131,6 +148,9 @@ struct State {
     stats: StubStats,
     /// Modelled latencies of 200 responses, µs (summarised in the stats).
     latency: Histogram<u64>,
+    /// The prompt prefixes each model was sent (by model id), while prompt caching is on.
+    prefixes: PrefixHasher,
+    prompt_cache: BTreeMap<String, PrefixMemory>,
 }
 
 pub struct StubCore {
@@ -163,6 +183,8 @@ impl StubCore {
             counter: TokenCounter::default(),
             stats: StubStats::default(),
             latency: hdr::micros(),
+            prefixes: PrefixHasher::default(),
+            prompt_cache: BTreeMap::new(),
         };
         Ok(Self {
             text: CompletionText::new(),
@@ -251,7 +273,17 @@ impl StubCore {
         st.limiters = limiters;
         st.stats = StubStats::default();
         st.latency.reset();
+        st.prompt_cache.clear();
         Ok(())
+    }
+
+    /// Prompt prefixes held now, per model id (each at most `prompt_cache_slots`).
+    pub fn prompt_prefixes_held(&self) -> BTreeMap<String, usize> {
+        let st = self.lock();
+        st.prompt_cache
+            .iter()
+            .map(|(model, memory)| (model.clone(), memory.len()))
+            .collect()
     }
 
     /// The model list for `GET /v1/models`.

@@ -16,5 +16,6 @@ mod run;
 mod service;
 mod shape;
 mod stub;
+mod stub_cache;
 mod stub_safety;
 mod validate_levers;

@@ -1,0 +1,214 @@
+//! The stub's prompt caching (OpenAI's rule: from 1,024 tokens, in 128-token steps, up to the
+//! longest prefix the model was sent before, a profile's share of the time) and its paced
+//! stream, over real HTTP; and what prompt caching does to a run's cost.
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use postload::cli::RunArgs;
+use postload::config::run_config;
+use postload::openai::tokens::bpe;
+use serde_json::{json, Value};
+
+use crate::common::{client, config, goose_lock, post, read_result, start, tempdir};
+
+/// `words` o200k tokens: "hello" then " hello" again and again, one token each.
+fn hellos(words: usize) -> String {
+    let mut s = "hello".to_string();
+    s.push_str(&" hello".repeat(words - 1));
+    s
+}
+
+fn one_message(content: &str) -> Value {
+    json!({"model": "gpt-4o", "messages": [{"role": "user", "content": content}], "max_tokens": 5})
+}
+
+fn usage(a: &crate::common::Answer) -> (u64, u64) {
+    assert_eq!(a.status, 200, "{}", a.text);
+    let u = &a.json()["usage"];
+    (
+        u["prompt_tokens"].as_u64().unwrap(),
+        u["prompt_tokens_details"]["cached_tokens"]
+            .as_u64()
+            .unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn a_repeated_prompt_is_cached_from_1024_tokens_in_128_token_steps() {
+    assert_eq!(bpe().count_ordinary(&hellos(1_293)), 1_293);
+    let mut cfg = config();
+    cfg.prompt_cache_hit = Some(1.0);
+    let stub = start(cfg).await;
+    let c = client();
+    // 3 priming + 3 opening the message + "user" (1) + 1,293 = 1,300 prompt tokens. Sent once,
+    // nothing was remembered: 0 cached. Sent again, its prefixes at 1,024, 1,152 and 1,280 are
+    // remembered; the longest, 1,280 (= 1,024 + 2 × 128, the last step within 1,300), is
+    // cached.
+    let long = one_message(&hellos(1_293));
+    assert_eq!(usage(&post(&c, &stub, &long).await), (1_300, 0));
+    assert_eq!(usage(&post(&c, &stub, &long).await), (1_300, 1_280));
+    // The same first 1,200 words, then another ending: 4 + 1,200 = 1,204 tokens are shared, so
+    // the prefixes at 1,024 and 1,152 are, and 1,280 is not: 1,152 cached.
+    let other = one_message(&format!("{} {}", hellos(1_200), "cherry tart ".repeat(100)));
+    let (prompt, cached) = usage(&post(&c, &stub, &other).await);
+    assert!(prompt >= 1_280, "{prompt}");
+    assert_eq!(cached, 1_152);
+    // Under 1,024 tokens (1,000 + 7 = 1,007), nothing is cached however often it is sent.
+    let short = one_message(&hellos(1_000));
+    for _ in 0..2 {
+        assert_eq!(usage(&post(&c, &stub, &short).await), (1_007, 0));
+    }
+    // A streamed answer's usage chunk says the same.
+    let mut streamed = long.clone();
+    streamed["stream"] = json!(true);
+    streamed["stream_options"] = json!({"include_usage": true});
+    let a = post(&c, &stub, &streamed).await;
+    let usage_chunk = a
+        .text
+        .split("\n\n")
+        .filter_map(|e| e.strip_prefix("data: "))
+        .filter_map(|e| serde_json::from_str::<Value>(e).ok())
+        .find(|c| c["usage"].is_object())
+        .expect("a usage chunk");
+    assert_eq!(
+        usage_chunk["usage"]["prompt_tokens_details"]["cached_tokens"],
+        1_280
+    );
+    // The stats add it up: 1,280 + 1,152 + 1,280.
+    assert_eq!(stub.stats().models["gpt-4o"].cached_tokens, 3_712);
+}
+
+#[tokio::test]
+async fn without_a_share_nothing_is_cached_and_nothing_is_remembered() {
+    // The shipped profiles' share is 0: what the stub always served.
+    let stub = start(config()).await;
+    let c = client();
+    let long = one_message(&hellos(1_293));
+    for _ in 0..3 {
+        assert_eq!(usage(&post(&c, &stub, &long).await), (1_300, 0));
+    }
+    assert!(stub.core().prompt_prefixes_held().is_empty());
+    // An explicit 0 alike.
+    let mut cfg = config();
+    cfg.prompt_cache_hit = Some(0.0);
+    let stub = start(cfg).await;
+    for _ in 0..2 {
+        assert_eq!(usage(&post(&c, &stub, &long).await), (1_300, 0));
+    }
+}
+
+#[tokio::test]
+async fn the_prefix_memory_never_grows_past_its_slots() {
+    let mut cfg = config();
+    cfg.prompt_cache_hit = Some(1.0);
+    cfg.prompt_cache_slots = 4;
+    let stub = start(cfg).await;
+    let c = client();
+    // 12 distinct prompts of 3 prefixes each: 36 prefixes for 4 slots.
+    for i in 0..12 {
+        let a = post(&c, &stub, &one_message(&format!("{i} {}", hellos(1_290)))).await;
+        assert_eq!(
+            usage(&a).1,
+            0,
+            "a new prompt shares no prefix of 1,024 tokens"
+        );
+        let held = stub.core().prompt_prefixes_held();
+        assert!(held["gpt-4o"] <= 4, "{held:?}");
+    }
+    // A reset forgets them.
+    stub.reset().await.unwrap();
+    assert!(stub.core().prompt_prefixes_held().is_empty());
+}
+
+#[tokio::test]
+async fn a_streamed_answer_is_paced_and_a_plain_one_is_whole() {
+    let stub = start(config()).await;
+    let c = client();
+    let mut body = one_message("A caption for a flower shop");
+    body["max_tokens"] = json!(12);
+    body["stream"] = json!(true);
+    let r = c
+        .post(format!("{}/chat/completions", stub.base_url()))
+        .header("authorization", "Bearer sk-test")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    // A paced body goes out in parts (chunked), not as one body of known length.
+    assert!(r.headers().get("content-length").is_none());
+    assert_eq!(r.headers()["transfer-encoding"], "chunked");
+    let ttft: f64 = r.headers()["x-stub-ttft-ms"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let total: f64 = r.headers()["openai-processing-ms"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(ttft.floor() <= total);
+    let text = r.text().await.unwrap();
+    let events: Vec<&str> = text.split("\n\n").filter(|e| !e.is_empty()).collect();
+    // Role delta, 12 content deltas, the finish, [DONE]: all there, in order.
+    assert_eq!(events.len(), 15);
+    assert!(events[0].contains(r#""role":"assistant""#));
+    assert_eq!(events[14], "data: [DONE]");
+    // Not streamed: one body of known length.
+    body["stream"] = json!(false);
+    let r = c
+        .post(format!("{}/chat/completions", stub.base_url()))
+        .header("authorization", "Bearer sk-test")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers().get("content-length").is_some());
+}
+
+async fn run_cost(prompt_cache_hit: Option<f64>, tag: &str) -> Value {
+    let _guard = goose_lock().await;
+    let args = RunArgs {
+        scenario: vec!["burst-50".into()],
+        users: Some(16),
+        tier: vec![2],
+        latency_ms: Some(0),
+        prompt_cache_hit,
+        report_dir: tempdir(tag),
+        quiet: true,
+        ..RunArgs::default()
+    };
+    let dir = args.report_dir.clone();
+    let cfg = run_config(&args, Arc::new(AtomicBool::new(false))).expect("valid config");
+    postload::run::execute(cfg).await.expect("run completes");
+    read_result(&dir).1["cases"][0].clone()
+}
+
+fn f(v: &Value) -> f64 {
+    v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prompt_caching_lowers_a_runs_cost_per_post_at_the_cached_price() {
+    let plain = run_cost(None, "cache-off").await;
+    let cached = run_cost(Some(1.0), "cache-on").await;
+    // 16 posts over the scenario's 8 businesses: each business's caption prompt goes twice,
+    // the same both times (the image prompt in it is the fixed profile's 100 tokens, alike for
+    // every post). The businesses' prompts part in their first line, so the first caption of
+    // each finds no prefix of 1,024 tokens; the second finds its whole prompt, 1,148 to 1,150
+    // tokens (18,380 for 16 captions), of which the 1,024 below the next step (1,152) are
+    // cached: 8 × 1,024 = 8,192. Image prompts (800 tokens) are never cached.
+    let (p, c) = (&plain["tokens"], &cached["tokens"]);
+    assert_eq!(p["total"]["prompt"], c["total"]["prompt"]);
+    assert_eq!(c["by_call"]["caption"]["prompt"], 18_380);
+    assert_eq!(p["total"]["cached"], 0);
+    assert_eq!(c["by_call"]["caption"]["cached"], 8_192);
+    assert_eq!(c["by_call"]["image_prompt"]["cached"], 0);
+    // gpt-4o bills cached input at $1.25 per 1M instead of $2.50: 8,192 × $1.25 / 1M =
+    // $0.01024 less for the run, $0.00064 per post.
+    let saved = f(&plain["cost"]["total_usd"]) - f(&cached["cost"]["total_usd"]);
+    assert!((saved - 0.010_24).abs() < 1e-12, "{saved}");
+    let per_post = f(&plain["cost"]["per_post_usd"]) - f(&cached["cost"]["per_post_usd"]);
+    assert!((per_post - 0.000_64).abs() < 1e-12, "{per_post}");
+}

@@ -212,3 +212,151 @@ async fn prompt_caching_lowers_a_runs_cost_per_post_at_the_cached_price() {
     let per_post = f(&plain["cost"]["per_post_usd"]) - f(&cached["cost"]["per_post_usd"]);
     assert!((per_post - 0.000_64).abs() < 1e-12, "{per_post}");
 }
+
+/// A request naming its draw stream hits the prompt cache exactly when the planner's draws for
+/// that stream say so: `serve`'s draws, then `draw_prompt_cache_hit`, from `draw_rng(seed,
+/// stream)`.
+#[tokio::test]
+async fn a_named_draw_stream_hits_the_prompt_cache_as_the_planner_draws_it() {
+    use std::time::Duration;
+
+    use postload::openai::bucket::{Limits, RateLimiter, RejectedCost};
+    use postload::openai::catalog::Catalog;
+    use postload::openai::world::{
+        draw_prompt_cache_hit, draw_rng, serve, CallRequest, Faults, DRAW_STREAM_HEADER,
+    };
+
+    let mut cfg = config();
+    cfg.seed = 11;
+    cfg.tier = 5; // 25 calls of 1,305 tokens fit its TPM (Tier 1's 30,000 would refuse some)
+    cfg.prompt_cache_hit = Some(0.5);
+    let stub = start(cfg).await;
+    let c = client();
+    let long = one_message(&hellos(1_293));
+    // The first answer remembers the prompt's prefixes (1,300 tokens: 1,280 cached on a hit).
+    post(&c, &stub, &long).await;
+    let profile = Catalog::embedded().fixed_profile(Duration::ZERO);
+    let mut limiter = RateLimiter::new(
+        Limits {
+            rpm: 1_000_000,
+            tpm: 1_000_000_000,
+            rpd: None,
+        },
+        RejectedCost::Nothing,
+        Duration::ZERO,
+    );
+    let req = CallRequest {
+        reserve: 1_305,
+        prompt_tokens: 1_300,
+        max_tokens: Some(5),
+        n: 1,
+    };
+    let mut hits = 0;
+    for stream in 0..24u64 {
+        let r = c
+            .post(format!("{}/chat/completions", stub.base_url()))
+            .bearer_auth("sk-test")
+            .header(DRAW_STREAM_HEADER, stream.to_string())
+            .json(&long)
+            .send()
+            .await
+            .unwrap();
+        let v: Value = r.json().await.unwrap();
+        let cached = v["usage"]["prompt_tokens_details"]["cached_tokens"].as_u64();
+        let mut rng = draw_rng(11, stream);
+        serve(
+            &mut limiter,
+            Duration::ZERO,
+            &req,
+            &profile,
+            &Faults::default(),
+            &mut rng,
+        );
+        let hit = draw_prompt_cache_hit(&mut rng, 0.5);
+        assert_eq!(
+            cached,
+            Some(if hit { 1_280 } else { 0 }),
+            "stream {stream}: {v}"
+        );
+        hits += hit as u32;
+    }
+    // Both outcomes occur at a share of 0.5.
+    assert!(hits > 0 && hits < 24, "{hits}");
+}
+
+#[test]
+fn the_options_take_a_share_and_plan_defaults_to_the_profiles() {
+    use clap::Parser;
+    use postload::cli::{Cli, Command};
+
+    let parse = |args: &[&str]| Cli::try_parse_from([&["postload"], args].concat()).unwrap();
+    // `stub --prompt-cache-hit`: a share, or exit 2 naming the option.
+    let stub_opts = |share: &str| match parse(&["stub", "--prompt-cache-hit", share]).command {
+        Some(Command::Stub(a)) => postload::config::stub_config(&a.stub),
+        _ => unreachable!("a stub command"),
+    };
+    assert_eq!(stub_opts("0.25").unwrap().prompt_cache_hit, Some(0.25));
+    let err = stub_opts("1.5").unwrap_err().to_string();
+    assert!(
+        err.contains("--prompt-cache-hit") && err.contains("1.5"),
+        "{err}"
+    );
+    // `run --prompt-cache-hit`: for its own stub only, and a share.
+    let run_err = |share: f64, base_url: Option<&str>| {
+        let args = RunArgs {
+            scenario: vec!["burst-50".into()],
+            prompt_cache_hit: Some(share),
+            base_url: base_url.map(str::to_string),
+            report_dir: tempdir("prompt-cache-run"),
+            ..RunArgs::default()
+        };
+        run_config(&args, Arc::new(AtomicBool::new(false)))
+            .err()
+            .map(|e| e.to_string())
+    };
+    assert_eq!(run_err(0.5, None), None);
+    let err = run_err(1.5, None).unwrap();
+    assert!(err.contains("--prompt-cache-hit 1.5"), "{err}");
+    let err = run_err(0.5, Some("http://127.0.0.1:9/v1")).unwrap();
+    assert!(
+        err.starts_with("--prompt-cache-hit: shapes postload's own stub"),
+        "{err}"
+    );
+    // `plan`: the profiles' share unless given, each model's own where they differ.
+    let dir = tempdir("prompt-cache-mocks");
+    let latency = postload::openai::catalog::EMBEDDED_LATENCY.replacen(
+        "prompt_cache_hit = 0.0",
+        "prompt_cache_hit = 0.6",
+        1,
+    );
+    std::fs::write(dir.join("latency.toml"), latency).unwrap();
+    let mocks = dir.to_str().unwrap();
+    let plan = |extra: &[&str]| {
+        let args = parse(&[&["plan", "--mocks", mocks], extra].concat());
+        let Some(Command::Plan(a)) = args.command else {
+            unreachable!("a plan command")
+        };
+        let catalog = postload::openai::catalog::Catalog::load_dir(dir.as_path()).unwrap();
+        postload::config::plan_spec(&a, &catalog).unwrap()
+    };
+    let both = plan(&[]);
+    assert_eq!(both.prompt_cache_hit_of("gpt-4o"), 0.6);
+    assert_eq!(both.prompt_cache_hit_of("gpt-4o-mini"), 0.0);
+    let one = plan(&["--model", "gpt-4o"]);
+    assert_eq!(
+        (one.prompt_cache_hit, one.prompt_cache_hit_by_model.len()),
+        (0.6, 0)
+    );
+    let given = plan(&["--prompt-cache-hit", "0.2"]);
+    assert_eq!(given.prompt_cache_hit_of("gpt-4o"), 0.2);
+    assert_eq!(given.prompt_cache_hit_of("gpt-4o-mini"), 0.2);
+    // The shipped profiles: 0, as the option's old default.
+    let shipped = parse(&["plan"]);
+    let Some(Command::Plan(a)) = shipped.command else {
+        unreachable!("a plan command")
+    };
+    let spec = postload::config::plan_spec(&a, &postload::openai::catalog::Catalog::embedded());
+    let spec = spec.unwrap();
+    assert_eq!(spec.prompt_cache_hit, 0.0);
+    assert!(spec.prompt_cache_hit_by_model.is_empty());
+}

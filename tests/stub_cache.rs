@@ -360,3 +360,35 @@ fn the_options_take_a_share_and_plan_defaults_to_the_profiles() {
     assert_eq!(spec.prompt_cache_hit, 0.0);
     assert!(spec.prompt_cache_hit_by_model.is_empty());
 }
+
+/// A client that reads a streamed answer's first part and goes away: the stub drops the rest
+/// and goes on serving (no panic, no stuck connection task).
+#[tokio::test]
+async fn a_client_leaving_mid_stream_leaves_the_stub_serving() {
+    use postload::clock::SystemClock;
+
+    let mut cfg = config();
+    cfg.fixed_latency = None; // gpt-4o's profile: the rest comes well after the first part
+    let stub = crate::common::start_clocked(cfg, Arc::new(SystemClock::scaled(20.0))).await;
+    let mut body = one_message("A caption for a flower shop");
+    body["max_tokens"] = json!(2_000);
+    body["stream"] = json!(true);
+    for _ in 0..3 {
+        let mut r = client()
+            .post(format!("{}/chat/completions", stub.base_url()))
+            .bearer_auth("sk-test")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let first = r.chunk().await.unwrap().expect("the first part");
+        assert!(first.starts_with(b"data: "));
+        // The response and its client (and connection) are dropped here.
+    }
+    body["stream"] = json!(false);
+    let a = post(&client(), &stub, &body).await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    let stats = stub.stats();
+    assert_eq!(stats.models["gpt-4o"].ok, 4);
+    assert_eq!(stats.models["gpt-4o"].streamed, 3);
+}

@@ -231,7 +231,7 @@ pub struct Catalog {
     pub profiles: BTreeMap<String, Profile>,
     /// Each profile's `prompt_cache_hit` share where it gives one (else 0): the account's prompt
     /// caching, kept beside the latency profile because no latency draw depends on it.
-    pub prompt_cache_hit: BTreeMap<String, f64>,
+    pub prompt_cache_shares: BTreeMap<String, f64>,
     pub default_tier_set: String,
     pub tier_sets: BTreeMap<String, TierSet>,
     pub prices: PriceTable,
@@ -461,14 +461,14 @@ impl Catalog {
         let latency: LatencyFile = parse(&lf, &lt)?;
         let prices: PricesFile = parse(&pf, &pt)?;
 
-        let (profiles, prompt_cache_hit) = checked_profiles(&lf, latency)?;
+        let (profiles, prompt_cache_shares) = checked_profiles(&lf, latency)?;
         check_models(&mf, &lf, &models.model, &profiles)?;
         check_tiers(&tf, &tiers, &models.model)?;
         check_prices(&pf, &prices)?;
         Ok(Catalog {
             models: models.model,
             profiles,
-            prompt_cache_hit,
+            prompt_cache_shares,
             default_tier_set: tiers.default_set,
             tier_sets: tiers.sets,
             prices: PriceTable {
@@ -514,7 +514,7 @@ impl Catalog {
     /// `prompt_cache_hit`, 0 when the profile gives none or the model is unknown.
     pub fn prompt_cache_hit(&self, model: &str) -> f64 {
         self.model(model)
-            .and_then(|m| self.prompt_cache_hit.get(&m.profile))
+            .and_then(|m| self.prompt_cache_shares.get(&m.profile))
             .copied()
             .unwrap_or(0.0)
     }

@@ -283,4 +283,32 @@ mod tests {
         let s = String::from_utf8(body).unwrap();
         assert!(s.starts_with(r#"{"id":"chatcmpl-abc","object":"chat.completion","created":"#));
     }
+
+    #[test]
+    fn a_streams_first_part_is_the_role_delta_and_the_first_content_chunk() {
+        let text = CompletionText::new();
+        let usage = Usage::new(42, 0, 7);
+        let meta = Meta {
+            id: "chatcmpl-abc",
+            created: 1_700_000_000,
+            model: "gpt-4o-2024-08-06",
+            fingerprint: "fp_0123456789",
+        };
+        let (body, end) = stream(meta, true, &text, &[(7, "stop")], None, &usage);
+        let events = |b: &[u8]| -> Vec<String> {
+            String::from_utf8(b.to_vec())
+                .unwrap()
+                .split("\n\n")
+                .filter(|e| !e.is_empty())
+                .map(str::to_string)
+                .collect()
+        };
+        let (first, rest) = (events(&body[..end]), events(&body[end..]));
+        assert_eq!(first.len(), 2);
+        assert!(first[0].contains(r#""delta":{"role":"assistant","content":"","refusal":null}"#));
+        assert!(first[1].contains(&format!(r#""delta":{{"content":"{}"}}"#, text.token(0))));
+        // 6 more content chunks, the finish, the usage chunk and [DONE].
+        assert_eq!(rest.len(), 9);
+        assert_eq!(rest[8], "data: [DONE]");
+    }
 }

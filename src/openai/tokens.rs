@@ -4,8 +4,10 @@
 //! `3 + Σ over messages (3 + tokens(role) + tokens(content) [+ tokens(name) + 1])`, where the
 //! trailing 3 primes the assistant's reply. A content given as an array of parts counts each
 //! text part; an image part counts a flat 85 tokens (OpenAI's low-detail price; high detail is
-//! tiled and not modelled). Completion text is real English made of words that are one token
-//! each, so a completion of N tokens re-tokenizes to exactly N tokens.
+//! tiled and not modelled). [`prompt_pieces`] lays a prompt out in that order, piece by piece:
+//! counting sums the pieces, and prompt caching hashes them into prefixes. Completion text is
+//! real English made of words that are one token each, so a completion of N tokens
+//! re-tokenizes to exactly N tokens.
 
 use std::hash::BuildHasher;
 

@@ -64,15 +64,27 @@ fn intro(r: &PlanResult) -> String {
     format!(
         "Simulated, not measured: the stub's latency model and token buckets, the run's retry \
          policies. Load: {}. Target: {}. Tiers: {} {}. Prices: {}. Response cache {:.0} %, \
-         prompt cache {:.0} % of eligible calls.",
+         prompt cache {} of eligible calls.",
         load_text(r),
         target_text(&r.spec.target),
         r.spec.tier_set,
         r.tiers_as_of,
         r.prices_as_of,
         r.spec.response_cache_hit * 100.0,
-        r.spec.prompt_cache_hit * 100.0,
+        prompt_cache_text(&r.spec),
     )
+}
+
+/// The prompt-cache share: one for every model, or each model's own (profiles that differ).
+fn prompt_cache_text(spec: &crate::plan::PlanSpec) -> String {
+    if spec.prompt_cache_hit_by_model.is_empty() {
+        return format!("{:.0} %", spec.prompt_cache_hit * 100.0);
+    }
+    spec.prompt_cache_hit_by_model
+        .iter()
+        .map(|(m, s)| format!("{:.0} % ({m})", s * 100.0))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The answer: for each model, user count and strategy, the lowest tier that meets the target.
@@ -308,4 +320,27 @@ pub fn table(r: &PlanResult) -> String {
         );
     }
     o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prompt_cache_text;
+    use crate::plan::PlanSpec;
+
+    #[test]
+    fn prompt_cache_share_names_each_models_own_when_the_profiles_differ() {
+        let mut spec = PlanSpec {
+            prompt_cache_hit: 0.25,
+            ..PlanSpec::default()
+        };
+        assert_eq!(prompt_cache_text(&spec), "25 %");
+        // Each model's own share, in the map's (alphabetical) order; the single share is unused.
+        spec.prompt_cache_hit_by_model = [
+            ("gpt-4o".to_string(), 0.5),
+            ("gpt-4o-mini".to_string(), 0.0),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(prompt_cache_text(&spec), "50 % (gpt-4o), 0 % (gpt-4o-mini)");
+    }
 }

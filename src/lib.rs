@@ -31,6 +31,7 @@ pub mod secret;
 pub mod stop;
 pub mod stub;
 pub mod threshold;
+pub mod traceparent;
 
 use cli::{Cli, Command};
 

@@ -13,6 +13,7 @@ pub mod request;
 mod server;
 pub mod sse;
 pub mod stats;
+pub mod traces;
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -24,6 +25,7 @@ pub use self::core::{Faults, PromptEstimate, Reply, StubConfig, StubCore};
 pub use self::stats::StubStats;
 use crate::clock::{Clock, SystemClock};
 use crate::openai::errors::ApiError;
+use crate::traceparent::TraceParent;
 
 /// The bearer token postload's own clients send to a stub when no key is configured (the stub
 /// accepts any token but, like OpenAI, refuses a request without one).
@@ -75,6 +77,11 @@ impl StubHandle {
 
     pub fn stats(&self) -> StubStats {
         self.shared.stats()
+    }
+
+    /// What the stub saw per `traceparent` trace since the last reset (`GET /__postload/traces`).
+    pub fn traces(&self) -> traces::TraceReport {
+        self.shared.traces().report()
     }
 
     /// Serves `tier` (of the stub's tier set) with `seed` from now on, then resets as
@@ -132,6 +139,7 @@ pub async fn start_with_clock(
     let shared = Arc::new(Shared {
         core,
         counters: server::Counters::default(),
+        traces: std::sync::Mutex::default(),
     });
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -157,6 +165,8 @@ pub async fn start_with_clock(
 struct Shared {
     core: Arc<StubCore>,
     counters: server::Counters,
+    /// Per-trace accounting of chat requests that carry a `traceparent`.
+    traces: std::sync::Mutex<traces::Traces>,
 }
 
 impl Shared {
@@ -166,6 +176,41 @@ impl Shared {
 
     fn reset(&self) {
         self.core.reset();
+        self.traces().clear();
+    }
+
+    fn traces(&self) -> std::sync::MutexGuard<'_, traces::Traces> {
+        // The store is plain counters: still usable after a panic elsewhere.
+        self.traces.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The core's answer to a chat body, counted under its trace when it carries one: its
+    /// status, and the time its client waits, from its arrival on the stub's clock through the
+    /// core's work to the end of its modelled latency (the stub's own work is OpenAI's time to
+    /// the client, not the service's).
+    fn chat(
+        &self,
+        body: &[u8],
+        stream: Option<&str>,
+        retry: u32,
+        trace: Option<TraceParent>,
+    ) -> Reply {
+        let clock = self.core.clock();
+        let arrival = clock.now();
+        let reply = self.core.chat_with(body, stream, retry);
+        if let Some(trace) = trace {
+            let worked = clock.now().saturating_sub(arrival);
+            let (body_hash, max_tokens) = traces::Seen::call_of(body);
+            self.traces().record(traces::Seen {
+                trace,
+                body_hash,
+                max_tokens,
+                arrival,
+                status: reply.status,
+                latency: worked + reply.delay,
+            });
+        }
+        reply
     }
 
     /// An error the front answers itself (404, 405, 401 on the model routes).

@@ -38,6 +38,7 @@ use super::pace::{self, whole, Body};
 use super::Shared;
 use crate::openai::errors::ApiError;
 use crate::openai::world::DRAW_STREAM_HEADER;
+use crate::traceparent::TraceParent;
 
 /// Bodies above this size are answered here, off the server thread, so one large request does
 /// not hold up the others while it is parsed.
@@ -245,6 +246,7 @@ enum Route {
     Models,
     Model,
     Stats,
+    Traces,
     Reset,
 }
 
@@ -253,6 +255,7 @@ fn route(path: &str) -> Option<(Route, Method)> {
         "/v1/chat/completions" => (Route::Chat, Method::POST),
         "/v1/models" => (Route::Models, Method::GET),
         "/__postload/stats" => (Route::Stats, Method::GET),
+        "/__postload/traces" => (Route::Traces, Method::GET),
         "/__postload/reset" => (Route::Reset, Method::POST),
         p => match p.strip_prefix("/v1/models/") {
             Some(id) if !id.is_empty() && !id.contains('/') => (Route::Model, Method::GET),
@@ -280,6 +283,7 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
     let core = &shared.core;
     match route {
         Route::Stats => return json(200, &shared.stats()),
+        Route::Traces => return json(200, &shared.traces().report()),
         Route::Reset => {
             shared.reset();
             return json(200, &serde_json::json!({"reset": true}));
@@ -323,10 +327,14 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
                 .get("x-stainless-retry-count")
                 .and_then(|v| v.to_str().ok()?.trim().parse().ok())
                 .unwrap_or(0);
+            let trace = parts
+                .headers
+                .get(crate::traceparent::HEADER)
+                .and_then(|v| TraceParent::parse(v.to_str().ok()?));
             let reply = if body.len() > BLOCKING_BODY_BYTES {
-                let core = Arc::clone(core);
+                let answering = Arc::clone(&shared);
                 match tokio::task::spawn_blocking(move || {
-                    core.chat_with(&body, stream.as_deref(), retry)
+                    answering.chat(&body, stream.as_deref(), retry, trace)
                 })
                 .await
                 {
@@ -334,12 +342,12 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
                     Err(_) => return shared.chat_front_error(&ApiError::server_error()),
                 }
             } else {
-                core.chat_with(&body, stream.as_deref(), retry)
+                shared.chat(&body, stream.as_deref(), retry, trace)
             };
             // The body is gone: only the answer waits out the modelled latency.
             pace::deliver(reply, core.clock().scale()).await
         }
-        Route::Stats | Route::Reset => unreachable!("answered above"),
+        Route::Stats | Route::Traces | Route::Reset => unreachable!("answered above"),
     }
 }
 

@@ -187,6 +187,10 @@ pub struct ExampleServiceArgs {
     /// regression a gate should catch).
     #[arg(long, value_name = "STATUS", default_value_t = 429)]
     pub status_on_429: u16,
+    /// Do not forward the incoming `traceparent` on the OpenAI calls (a service without trace
+    /// propagation: postload then estimates its own time from means).
+    #[arg(long)]
+    pub no_trace_propagation: bool,
     /// Allow an OpenAI base URL outside loopback (real calls, billed to the key's owner).
     #[arg(long)]
     pub allow_remote_openai: bool,

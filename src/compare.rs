@@ -24,12 +24,14 @@ pub const COMPARED: [&str; 7] = [
 
 /// In service mode (both sides with the stub alongside), the service's own figures too, all
 /// lower-is-better: a commit that adds a call, grows a prompt or slows its own work shows here.
-pub const SERVICE_COMPARED: [&str; 5] = [
+pub const SERVICE_COMPARED: [&str; 7] = [
     "service.calls_per_post",
     "service.requests_per_post",
     "service.prompt_tokens_per_post",
     "service.completion_tokens_per_post",
     "service.own_mean_ms",
+    "service.own_p95_ms",
+    "service.under_429.ungraceful",
 ];
 
 /// Significance level under which a latency difference is not noise.

@@ -132,6 +132,7 @@ pub fn example_config(
         )));
     }
     cfg.status_on_429 = args.status_on_429;
+    cfg.propagate_trace = !args.no_trace_propagation;
     if let Ok(key) = std::env::var(&args.api_key_env) {
         cfg.api_key = Some(crate::secret::Secret::new(key));
     }

@@ -30,14 +30,23 @@ pub const METRICS: [&str; 20] = [
     "first_caption_token.p99_ms",
 ];
 
-/// Service mode's figures (`report::service`): in all, and per call type.
-pub const SERVICE_METRICS: [&str; 18] = [
+/// Service mode's figures (`report::service`): in all, per call type, and per post from the
+/// stub's traces (with `service.under_429.status_<code>`, see [`under_429_status`]).
+pub const SERVICE_METRICS: [&str; 26] = [
     "service.requests_per_post",
     "service.calls_per_post",
     "service.prompt_tokens_per_post",
     "service.completion_tokens_per_post",
     "service.retried_requests",
     "service.own_mean_ms",
+    "service.own_p50_ms",
+    "service.own_p95_ms",
+    "service.own_max_ms",
+    "service.retries_per_post",
+    "service.traced_posts",
+    "service.under_429.posts",
+    "service.under_429.ungraceful",
+    "service.under_429.without_retry_after",
     "service.image_prompt.requests_per_post",
     "service.image_prompt.calls_per_post",
     "service.image_prompt.prompt_tokens_per_post",
@@ -65,9 +74,20 @@ pub const FAILED_METRICS: [&str; 8] = [
     "failed.budget_stopped",
 ];
 
+/// `service.under_429.status_500`: posts whose calls met a 429 that the service answered with
+/// this status (100 to 599).
+pub fn under_429_status(metric: &str) -> Option<u16> {
+    let code: u16 = metric
+        .strip_prefix("service.under_429.status_")?
+        .parse()
+        .ok()?;
+    (100..=599).contains(&code).then_some(code)
+}
+
 fn known(metric: &str) -> bool {
     METRICS.contains(&metric)
         || SERVICE_METRICS.contains(&metric)
+        || under_429_status(metric).is_some()
         || FAILED_METRICS.contains(&metric)
         || goodput_bound(metric).is_some()
 }
@@ -142,7 +162,7 @@ impl std::str::FromStr for Threshold {
         };
         if !known(metric) {
             return Err(format!(
-                "`{s}`: unknown metric `{metric}` (known: {}, goodput_Ns for N from 0.001 to 3600, service.*: {}, failed.*: {})",
+                "`{s}`: unknown metric `{metric}` (known: {}, goodput_Ns for N from 0.001 to 3600, service.*: {}, service.under_429.status_<code>, failed.*: {})",
                 METRICS.join(", "),
                 SERVICE_METRICS.join(", "),
                 FAILED_METRICS.join(", ")

@@ -18,4 +18,5 @@ mod shape;
 mod stub;
 mod stub_cache;
 mod stub_safety;
+mod traces;
 mod validate_levers;

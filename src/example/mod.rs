@@ -5,8 +5,10 @@
 //! memory (a short delay, as the note's Mem0 call), makes the image-prompt call unless the
 //! request brings an image prompt, makes the caption call, picks a static image URL and answers
 //! `{caption, image_prompt, image_url, model, usage, calls}`. Its OpenAI client retries like the
-//! official SDK (the same policy code the harness uses). `GET /health` answers `ok`, and
-//! `GET /static/images/*` serves the images it links.
+//! official SDK (the same policy code the harness uses) and forwards the request's W3C
+//! `traceparent` on its OpenAI calls under a span of its own, as an OpenTelemetry-instrumented
+//! client does. `GET /health` answers `ok`, and `GET /static/images/*` serves the images it
+//! links.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -25,6 +27,7 @@ use crate::openai::retry::{AttemptOutcome, RetryPolicy};
 use crate::scenario::prompts::{brand_memory, caption_request, image_prompt_request};
 use crate::scenario::Prompts;
 use crate::secret::Secret;
+use crate::traceparent::{self, TraceParent};
 
 /// How the service is set up.
 #[derive(Debug, Clone)]
@@ -46,6 +49,9 @@ pub struct ExampleConfig {
     /// The status it answers when OpenAI still rate-limits it after its retries (429 passes it
     /// on; 500 is the regression a gate should catch).
     pub status_on_429: u16,
+    /// Forward the incoming `traceparent` on its OpenAI calls (off: a service that does not
+    /// propagate traces, whose own time postload can only estimate).
+    pub propagate_trace: bool,
 }
 
 impl ExampleConfig {
@@ -61,6 +67,7 @@ impl ExampleConfig {
             prompts: Prompts::default(),
             extra_call: false,
             status_on_429: 429,
+            propagate_trace: true,
         }
     }
 }
@@ -189,6 +196,7 @@ const IMAGES: [&str; 4] = ["storefront", "product", "team", "poster"];
 
 async fn marketing_post(
     State(app): State<Arc<App>>,
+    headers: header::HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, Response> {
     // FastAPI answers a request that does not fit its model with 422 and `detail`.
@@ -202,6 +210,11 @@ async fn marketing_post(
     // The brand-memory look-up.
     tokio::time::sleep(app.cfg.memory_delay).await;
     let cfg = &app.cfg;
+    let trace = headers
+        .get(traceparent::HEADER)
+        .and_then(|v| TraceParent::parse(v.to_str().ok()?))
+        .filter(|_| cfg.propagate_trace);
+    let app = Client { app: &app, trace };
     let mut usage = Usage::default();
     let mut calls = 0;
     let image_prompt = match req.image_prompt.filter(|p| !p.trim().is_empty()) {
@@ -274,7 +287,20 @@ fn hashtags_request(model: &str, caption: &str) -> Vec<u8> {
     .expect("a JSON value always serializes")
 }
 
-impl App {
+/// The service's OpenAI client for one incoming request: the app's, under the request's trace.
+struct Client<'a> {
+    app: &'a App,
+    trace: Option<TraceParent>,
+}
+
+impl std::ops::Deref for Client<'_> {
+    type Target = App;
+    fn deref(&self) -> &App {
+        self.app
+    }
+}
+
+impl Client<'_> {
     /// The service's answer when an OpenAI call failed after its retries.
     fn fail(&self, e: Upstream) -> Response {
         e.response(self.cfg.status_on_429)
@@ -314,6 +340,11 @@ impl App {
             .body(body.to_vec());
         if let Some(key) = &self.cfg.api_key {
             request = request.bearer_auth(key.expose());
+        }
+        // Each attempt is a client span of its own under the request's trace.
+        if let Some(trace) = self.trace {
+            let span = trace.child(rand::rng().random());
+            request = request.header(traceparent::HEADER, span.header());
         }
         match request.send().await {
             Err(e) => Ok(Attempt::Failed(

@@ -158,6 +158,19 @@ impl CaseResult {
         self
     }
 
+    /// With its service figures per post: `posts` joined with the traces the stub alongside
+    /// kept (none when the service forwarded no `traceparent`).
+    pub fn with_per_post(
+        mut self,
+        posts: &[service::per_post::SeenPost],
+        traces: Option<&crate::stub::traces::TraceReport>,
+    ) -> Self {
+        if let (Some(f), Some(traces)) = (self.service.as_mut(), traces) {
+            f.per_post = service::per_post::join(posts, self.inputs.seed, traces);
+        }
+        self
+    }
+
     /// `burst-50 tier 2`, or `burst-50 tier 2 #3` for a repetition.
     pub fn label(&self) -> String {
         match self.repetition {

@@ -185,6 +185,7 @@ impl<'a> CaseRun<'a> {
         let interrupted = cfg.stop.load(Ordering::SeqCst)
             || (goose::is_killswitch_triggered() && !budget_tripped);
         let stub_stats = stub.as_ref().or(self.alongside).map(|h| h.stats());
+        let traces = self.alongside.map(|h| h.traces());
         let mut inputs = self.case_inputs(entry, scenario, tier, limits);
         let price = self
             .as_served(&mut inputs, entry, stub_stats.as_ref())
@@ -202,7 +203,8 @@ impl<'a> CaseRun<'a> {
             stub: stub_stats,
             service: None,
         }
-        .with_service_figures())
+        .with_service_figures()
+        .with_per_post(&ctx.seen_posts(), traces.as_ref()))
     }
 
     /// The case's target: its service (with the stub alongside reset to the case's tier and

@@ -1,7 +1,10 @@
 //! A service's own figures in service mode, from the stub alongside (exact counts, not
 //! samples): the OpenAI requests and calls a post makes, in all and per call type (told apart
-//! by `max_tokens`), their tokens, the client's retries, and the service's own time. What a CI
-//! gate on the service names (`service.calls_per_post`, ...). Pure.
+//! by `max_tokens`), their tokens, the client's retries, and the service's own time: a mean
+//! estimate here, exact per post in [`per_post`] when the service forwards `traceparent`. What
+//! a CI gate on the service names (`service.calls_per_post`, ...). Pure.
+
+pub mod per_post;
 
 use std::collections::BTreeMap;
 
@@ -37,6 +40,10 @@ pub struct ServiceFigures {
     /// `[prompts]` max_tokens, 150 and 200 by default: the reference service's shape), and
     /// `other` (anything else).
     pub by_call: BTreeMap<String, CallFigures>,
+    /// Per post, from the stub's traces (`traceparent`): exact own time, retries, answers
+    /// under 429s. `None` when the stub saw no post's trace (the service does not forward it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_post: Option<per_post::PerPostFigures>,
 }
 
 /// The mean own time of a post: its mean latency at the service, less the calls a post made
@@ -121,11 +128,15 @@ impl ServiceFigures {
                 .iter()
                 .map(|(k, t)| (k.clone(), figures(t, posts, ok)))
                 .collect(),
+            per_post: None,
         })
     }
 
     /// A gate metric `service.…` of these figures (`None`: not one of them, or no value).
     pub fn metric(&self, name: &str) -> Option<f64> {
+        if let Some(v) = per_post::metric(self.per_post.as_ref(), name.strip_prefix("service.")?) {
+            return v;
+        }
         let (calls, field) = match name.strip_prefix("service.")?.split_once('.') {
             Some((call, field)) => (self.by_call.get(call).copied().unwrap_or_default(), field),
             None => (self.all, name.strip_prefix("service.")?),
@@ -142,6 +153,19 @@ impl ServiceFigures {
     }
 }
 
+/// report.md's words above the table of the service's own figures.
+const SECTION_TEXT: &str = "From the stub alongside, exact: OpenAI requests per post (retries and \
+     429s included) and calls answered per successful post, in all and by call type (told apart \
+     by max_tokens: the scenario's [prompts], 150 and 200 by default; `other` is anything else), \
+     tokens per successful post, the requests the service's client marked as retries, and its \
+     own time (mean post latency less its calls, an estimate from means). Where the service \
+     forwards the `traceparent` postload sends with each post, the stub counts each post's \
+     requests: its own time per post (latency less its wait on OpenAI, the union of its calls; \
+     p50 / p95 / max), the requests it sent again for the same call, and what it answered the \
+     posts whose calls met a 429 (ungraceful: neither a 2xx nor a 429 or 503). Gate on them as \
+     `service.calls_per_post`, `service.caption.prompt_tokens_per_post`, \
+     `service.own_p95_ms`, `service.under_429.ungraceful`, ... (docs/gates.md).";
+
 /// report.md's table of the service's own figures (service mode with the stub alongside).
 pub fn section(r: &super::RunResult) -> Option<super::markdown::Section> {
     use super::markdown::{Section, TableCell};
@@ -157,17 +181,7 @@ pub fn section(r: &super::RunResult) -> Option<super::markdown::Section> {
     let calls = |f: &ServiceFigures, k: &str| n(f.by_call.get(k).and_then(|c| c.calls_per_post));
     let mut sec = Section {
         title: "The service's own figures (gate metrics)".into(),
-        paragraphs: vec![
-            "From the stub alongside, exact: OpenAI requests per post (retries and 429s \
-             included) and calls answered per successful post, in all and by call type (told \
-             apart by max_tokens: the scenario's [prompts], 150 and 200 by default; `other` is \
-             anything else), tokens per successful post, the requests the service's client \
-             marked as retries, and its own time (mean post latency less its calls, an \
-             estimate from means). Gate on them as `service.calls_per_post`, \
-             `service.caption.prompt_tokens_per_post`, `service.own_mean_ms`, ... \
-             (docs/gates.md)."
-                .into(),
-        ],
+        paragraphs: vec![SECTION_TEXT.into()],
         header: vec![
             "scenario",
             "tier",
@@ -180,13 +194,23 @@ pub fn section(r: &super::RunResult) -> Option<super::markdown::Section> {
             "completion tok/post",
             "retried requests",
             "own time ms (mean)",
+            "own time ms per post (p50 / p95 / max)",
+            "retries/post",
+            "answers under 429s",
         ],
-        right: vec![
-            false, true, true, true, true, true, true, true, true, true, true,
-        ],
+        right: [vec![false], vec![true; 12], vec![false]].concat(),
         ..Section::default()
     };
     for (c, f) in cases {
+        let [own, retries, under_429] = per_post::cells(f.per_post.as_ref());
+        if f.per_post.is_none() {
+            sec.notes.push(format!(
+                "{}: the stub saw no `traceparent` (the service does not forward it on its \
+                 OpenAI calls): no own time per post; its own time is the aggregate estimate \
+                 `service.own_mean_ms`.",
+                c.label()
+            ));
+        }
         sec.rows.push(
             [
                 c.scenario.clone(),
@@ -200,6 +224,9 @@ pub fn section(r: &super::RunResult) -> Option<super::markdown::Section> {
                 n(f.all.completion_tokens_per_post),
                 f.retried_requests.to_string(),
                 n(f.own_mean_ms),
+                own,
+                retries,
+                under_429,
             ]
             .map(TableCell::from)
             .to_vec(),

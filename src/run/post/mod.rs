@@ -119,6 +119,8 @@ pub struct CaseContext {
     queue: Option<ClientQueue>,
     /// The counts the case's progress line reads.
     tally: Arc<Tally>,
+    /// Service mode: each post's latency and answer, for the join with the stub's traces.
+    seen_posts: Mutex<Vec<crate::report::service::per_post::SeenPost>>,
 }
 
 impl std::fmt::Debug for CaseContext {
@@ -161,12 +163,21 @@ impl CaseContext {
                 ClientQueue::new(limits, margin)
             }),
             tally: Arc::default(),
+            seen_posts: Mutex::default(),
         }
     }
 
     /// The counts the case's progress line reads.
     pub(crate) fn tally(&self) -> Arc<Tally> {
         Arc::clone(&self.tally)
+    }
+
+    /// Service mode's posts so far, for the join with the stub's traces.
+    pub fn seen_posts(&self) -> Vec<crate::report::service::per_post::SeenPost> {
+        self.seen_posts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The spend guard refused a call (the run must stop).

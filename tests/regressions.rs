@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::common::{goose_lock, read_result, tempdir};
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -163,6 +163,11 @@ async fn gate(flags: &[&str], tag: &str) -> (postload::Outcome, Vec<String>) {
         ..RunArgs::default()
     };
     let (outcome, _) = run_with(flags, args, &dir).await;
+    (outcome, failed_in(&dir))
+}
+
+/// The metrics of the thresholds that failed in the run under `dir`/reports (from junit.xml).
+pub(crate) fn failed_in(dir: &std::path::Path) -> Vec<String> {
     let run = std::fs::read_dir(dir.join("reports"))
         .unwrap()
         .next()
@@ -171,15 +176,14 @@ async fn gate(flags: &[&str], tag: &str) -> (postload::Outcome, Vec<String>) {
         .path();
     let junit = std::fs::read_to_string(run.join("junit.xml")).unwrap();
     // Each failed threshold is a <testcase name="…: metric op value"> holding a <failure>.
-    let failed = junit
+    junit
         .split("<testcase ")
         .filter(|t| t.contains("<failure"))
         .filter_map(|t| {
             let name = t.split(" name=\"").nth(1)?.split('"').next()?;
             Some(name.split(' ').next()?.to_string())
         })
-        .collect();
-    (outcome, failed)
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

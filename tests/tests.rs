@@ -13,6 +13,7 @@ mod queue;
 mod regressions;
 mod report;
 mod run;
+mod sdk_service;
 mod service;
 mod shape;
 mod stub;

@@ -1,0 +1,107 @@
+//! The gate's commands against a service on the official openai SDK, not the example service
+//! (issue 17: the figures need nothing but the SDK's habits): tests/fixtures/sdk_service/app.py,
+//! a FastAPI service on openai-python, run with `python3 -m uvicorn` under its own gate file.
+//! Ignored by default: it needs `pip install openai==3.57.0 fastapi uvicorn` (`.ci/run` does
+//! it, then runs `cargo test --test tests -- --ignored sdk_service`).
+
+use std::process::{Child, Command, Stdio};
+
+use postload::cli::{Cli, Command as Cmd, RunArgs};
+
+use crate::common::{goose_lock, tempdir};
+use crate::regressions::free_port;
+
+/// The service's process, killed when dropped.
+struct Service(Child);
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts app.py on `port`, its OpenAI calls to the stub that will listen on `stub_port`.
+fn start(port: u16, stub_port: u16, extra_call: bool) -> Service {
+    let ok = Command::new("python3")
+        .args(["-c", "import openai, fastapi, uvicorn"])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        ok,
+        "needs python3 with `pip install openai==3.57.0 fastapi uvicorn`"
+    );
+    let child = Command::new("python3")
+        .args([
+            "-m",
+            "uvicorn",
+            "app:app",
+            "--app-dir",
+            "tests/fixtures/sdk_service",
+        ])
+        .args([
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--log-level",
+            "warning",
+        ])
+        .env(
+            "OPENAI_BASE_URL",
+            format!("http://127.0.0.1:{stub_port}/v1"),
+        )
+        .env("OPENAI_API_KEY", "sk-postload-test")
+        .env("SDK_SERVICE_EXTRA_CALL", if extra_call { "1" } else { "0" })
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("python3 starts");
+    Service(child)
+}
+
+/// The gate's run (the README's command) against app.py: the outcome and the metrics of the
+/// thresholds that failed.
+async fn gate(extra_call: bool, tag: &str) -> (postload::Outcome, Vec<String>) {
+    let (port, stub_port) = (free_port(), free_port());
+    let _service = start(port, stub_port, extra_call);
+    let dir = tempdir(tag);
+    let _guard = goose_lock().await;
+    let outcome = postload::run(Cli {
+        command: Some(Cmd::Run(Box::new(RunArgs {
+            target: Some(format!("http://127.0.0.1:{port}")),
+            with_stub: Some(stub_port),
+            wait_for_target: Some(30.0),
+            latency_ms: Some(50),
+            scenario: vec![
+                "scenarios/service-check.toml".into(),
+                "scenarios/service-429.toml".into(),
+            ],
+            gate: Some("tests/fixtures/sdk_service/gate.toml".into()),
+            report_dir: dir.join("reports"),
+            quiet: true,
+            ..RunArgs::default()
+        }))),
+        run: RunArgs::default(),
+    })
+    .await
+    .expect("the run completes");
+    (outcome, crate::regressions::failed_in(&dir))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs python3 with openai==3.57.0, fastapi and uvicorn"]
+async fn sdk_service_passes_its_gate_and_a_third_call_fails_it() {
+    let (outcome, failed) = gate(false, "sdk-ok").await;
+    assert_eq!(
+        (outcome, failed.len()),
+        (postload::Outcome::Success, 0),
+        "{failed:?}"
+    );
+    let (outcome, failed) = gate(true, "sdk-extra-call").await;
+    assert_eq!(outcome, postload::Outcome::GateFailed);
+    // The third call (max_tokens 30) is neither the image prompt's nor the caption's type.
+    assert_eq!(
+        failed,
+        ["service.calls_per_post", "service.other.calls_per_post"]
+    );
+}

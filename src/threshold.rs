@@ -238,4 +238,32 @@ mod tests {
         // Other metrics still refuse `%`.
         assert!("posts_ok >= 90%".parse::<Threshold>().is_err());
     }
+
+    #[test]
+    fn answers_under_429_are_named_by_any_http_status() {
+        assert_eq!(under_429_status("service.under_429.status_500"), Some(500));
+        assert_eq!(under_429_status("service.under_429.status_100"), Some(100));
+        for bad in [
+            "service.under_429.status_99",
+            "service.under_429.status_600",
+            "service.under_429.status_",
+            "service.under_429.status_5xx",
+            "service.under_429.status_-1",
+            "service.under_429.ungraceful",
+        ] {
+            assert_eq!(under_429_status(bad), None, "{bad}");
+        }
+        let t: Threshold = "service.under_429.status_502 <= 0".parse().unwrap();
+        assert_eq!(t.metric, "service.under_429.status_502");
+        assert!("service.under_429.status_42 <= 0"
+            .parse::<Threshold>()
+            .is_err());
+        for m in [
+            "service.own_p95_ms",
+            "service.retries_per_post",
+            "service.under_429.ungraceful",
+        ] {
+            assert!(format!("{m} <= 1").parse::<Threshold>().is_ok(), "{m}");
+        }
+    }
 }

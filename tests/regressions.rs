@@ -256,4 +256,11 @@ async fn compare_with_the_last_result_shows_a_third_call_as_a_regression() {
         (completion.base, completion.new),
         (Some(200.0), Some(230.0))
     );
+    // The per-post figures from the traces are compared too: no 429 at Tier 2, so no
+    // ungraceful answer on either side; the own time per post has a value on both.
+    let ungraceful = delta("service.under_429.ungraceful");
+    assert_eq!((ungraceful.base, ungraceful.new), (Some(0.0), Some(0.0)));
+    assert_eq!(ungraceful.verdict, postload::compare::Verdict::Same);
+    let own = delta("service.own_p95_ms");
+    assert!(own.base.is_some() && own.new.is_some(), "{own:?}");
 }

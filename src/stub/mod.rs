@@ -199,8 +199,9 @@ impl Shared {
         let arrival = clock.now();
         let reply = self.core.chat_with(body, stream, retry);
         if let Some(trace) = trace {
-            let worked = clock.now().saturating_sub(arrival);
             let (body_hash, max_tokens) = traces::Seen::call_of(body);
+            // Reading the call's type is the stub's work too: measured after it.
+            let worked = clock.now().saturating_sub(arrival);
             self.traces().record(traces::Seen {
                 trace,
                 body_hash,

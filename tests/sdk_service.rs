@@ -1,7 +1,7 @@
 //! The gate's commands against a service on the official openai SDK, not the example service
 //! (issue 17: the figures need nothing but the SDK's habits): tests/fixtures/sdk_service/app.py,
 //! a FastAPI service on openai-python, run with `python3 -m uvicorn` under its own gate file.
-//! Ignored by default: it needs `pip install openai==3.57.0 fastapi uvicorn` (`.ci/run` does
+//! Ignored by default: it needs `pip install openai==3.57.0 fastapi==0.165.0 uvicorn==0.54.0` (`.ci/run` does
 //! it, then runs `cargo test --test tests -- --ignored sdk_service`).
 
 use std::process::{Child, Command, Stdio};
@@ -29,7 +29,7 @@ fn start(port: u16, stub_port: u16, extra_call: bool) -> Service {
         .is_ok_and(|s| s.success());
     assert!(
         ok,
-        "needs python3 with `pip install openai==3.57.0 fastapi uvicorn`"
+        "needs python3 with `pip install openai==3.57.0 fastapi==0.165.0 uvicorn==0.54.0`"
     );
     let child = Command::new("python3")
         .args([

@@ -185,9 +185,9 @@ impl Shared {
     }
 
     /// The core's answer to a chat body, counted under its trace when it carries one: its
-    /// status, and the time its client waits, from its arrival on the stub's clock through the
-    /// core's work to the end of its modelled latency (the stub's own work is OpenAI's time to
-    /// the client, not the service's).
+    /// status, and the time its client waits, from its arrival on the stub's clock: its modelled
+    /// latency, which the answer's delivery counts from the same moment, or the stub's own work
+    /// when that took longer (the stub's work is OpenAI's time to the client, not the service's).
     fn chat(
         &self,
         body: &[u8],
@@ -208,7 +208,7 @@ impl Shared {
                 max_tokens,
                 arrival,
                 status: reply.status,
-                latency: worked + reply.delay,
+                latency: worked.max(reply.delay),
             });
         }
         reply

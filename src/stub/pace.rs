@@ -8,7 +8,6 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{Either, Full};
@@ -82,32 +81,28 @@ impl hyper::body::Body for Paced {
     }
 }
 
-/// Waits out `reply`'s modelled latency (divided by `scale`, the clock's) and answers it: a
-/// streamed 200 at its time to first token with its first part, the rest due at the full
-/// latency; anything else whole at the end.
-pub(super) async fn deliver(mut reply: Reply, scale: f64) -> Response<Body> {
+/// Waits out `reply`'s modelled latency (divided by `scale`, the clock's), counted from `start`
+/// (when the request was read), and answers it: a streamed 200 at its time to first token with
+/// its first part, the rest due at the full latency; anything else whole at the end. Counting
+/// from `start` makes the stub's own work part of the modelled latency, as OpenAI's is part of
+/// its own, instead of adding to it (a debug build's few milliseconds a call, times
+/// `--time-scale`, would otherwise lengthen every answer).
+pub(super) async fn deliver(mut reply: Reply, scale: f64, start: Instant) -> Response<Body> {
     let total = reply.delay.div_f64(scale);
     let body = std::mem::take(&mut reply.body);
     match reply.first_part.take() {
         Some((end, ttft)) if end < body.len() => {
             let ttft = ttft.div_f64(scale).min(total);
-            sleep(ttft).await;
+            tokio::time::sleep_until(start + ttft).await;
             let mut first = Bytes::from(body);
             let rest = first.split_off(end);
-            let due = Instant::now() + (total - ttft);
-            to_response(reply, Either::Right(Paced::new(first, rest, due)))
+            to_response(reply, Either::Right(Paced::new(first, rest, start + total)))
         }
         _ => {
             let response = to_response(reply, whole(Bytes::from(body)));
-            sleep(total).await;
+            tokio::time::sleep_until(start + total).await;
             response
         }
-    }
-}
-
-async fn sleep(d: Duration) {
-    if !d.is_zero() {
-        tokio::time::sleep(d).await;
     }
 }
 
@@ -127,6 +122,8 @@ fn to_response(reply: Reply, body: Body) -> Response<Body> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use http_body_util::BodyExt;
     use hyper::body::Body as _;
 
@@ -157,7 +154,7 @@ mod tests {
     async fn a_stream_sends_its_first_part_at_the_ttft_and_the_rest_at_the_latency() {
         let start = Instant::now();
         // 13 bytes: "data: first\n\n". TTFT 300 ms of 1,000; at time scale 2: 150 and 500 ms.
-        let r = deliver(reply(Some((13, 300))), 2.0).await;
+        let r = deliver(reply(Some((13, 300))), 2.0, Instant::now()).await;
         assert_eq!(start.elapsed(), Duration::from_millis(150));
         assert_eq!(r.headers()["x-stub-ttft-ms"], "300.000");
         let got = frames(r.into_body(), start).await;
@@ -170,7 +167,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn the_rest_stays_due_at_the_latency_however_late_the_first_part_is_read() {
         let start = Instant::now();
-        let r = deliver(reply(Some((13, 300))), 1.0).await;
+        let r = deliver(reply(Some((13, 300))), 1.0, Instant::now()).await;
         let mut body = r.into_body();
         // The client reads the first part 500 ms late: the rest is still due at 1,000 ms.
         tokio::time::sleep(ms(500)).await;
@@ -189,13 +186,34 @@ mod tests {
         // No first part (a plain answer or an error), or one that is the whole body.
         for first_part in [None, Some((1_000, 300))] {
             let start_one = Instant::now();
-            let r = deliver(reply(first_part), 1.0).await;
+            let r = deliver(reply(first_part), 1.0, Instant::now()).await;
             assert_eq!(start_one.elapsed(), ms(1_000));
             let got = frames(r.into_body(), start_one).await;
             assert_eq!(got.len(), 1);
             assert_eq!(got[0].1, ms(1_000));
         }
         assert_eq!(start.elapsed(), ms(2_000));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_stubs_own_work_is_inside_the_latency_not_added_to_it() {
+        // The request was read 40 ms before delivery (the stub's work on it): TTFT 300 ms and
+        // latency 1,000 ms still count from the read, so the first part comes 260 ms and the
+        // rest 960 ms after delivery starts.
+        let read = Instant::now();
+        tokio::time::sleep(ms(40)).await;
+        let start = Instant::now();
+        let r = deliver(reply(Some((13, 300))), 1.0, read).await;
+        assert_eq!(start.elapsed(), ms(260));
+        let got = frames(r.into_body(), start).await;
+        assert_eq!((got[0].1, got[1].1), (ms(260), ms(960)));
+        // Work longer than the whole latency: the answer goes at once.
+        let read = Instant::now();
+        tokio::time::sleep(ms(1_200)).await;
+        let start = Instant::now();
+        let r = deliver(reply(None), 1.0, read).await;
+        assert_eq!(start.elapsed(), ms(0));
+        assert_eq!(frames(r.into_body(), start).await[0].1, ms(0));
     }
 
     fn ms(n: u64) -> Duration {

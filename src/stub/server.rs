@@ -331,6 +331,8 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
                 .headers
                 .get(crate::traceparent::HEADER)
                 .and_then(|v| TraceParent::parse(v.to_str().ok()?));
+            // The modelled latency runs from here: the stub's own work is inside it.
+            let read = tokio::time::Instant::now();
             let reply = if body.len() > BLOCKING_BODY_BYTES {
                 let answering = Arc::clone(&shared);
                 match tokio::task::spawn_blocking(move || {
@@ -345,7 +347,7 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
                 shared.chat(&body, stream.as_deref(), retry, trace)
             };
             // The body is gone: only the answer waits out the modelled latency.
-            pace::deliver(reply, core.clock().scale()).await
+            pace::deliver(reply, core.clock().scale(), read).await
         }
         Route::Stats | Route::Traces | Route::Reset => unreachable!("answered above"),
     }

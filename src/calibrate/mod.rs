@@ -4,6 +4,12 @@
 //! overlay; this module only turns observations into a profile (the inverse of
 //! [`crate::openai::latency`]) and says how far it may be trusted.
 
+pub mod design;
+pub mod drift;
+pub mod fit;
+pub mod precision;
+mod stats;
+
 use serde::Serialize;
 
 /// Why a designed call is sent: each kind pins down a different part of the profile.

@@ -1,0 +1,210 @@
+//! The calls a calibration sends to one model, and in what order. Most are cheap: short
+//! probes (`max_tokens` 1) whose latency is the time to first token, plus a few probes with the
+//! post's long prompt, which alone expose the prompt factor. Speed calls ask for an uncapped
+//! answer, so they sample the writing speed and the answer-length distribution; calls shaped
+//! like the post's two calls (the caption's with a shared prefix of at least 1,024 tokens) add
+//! speed samples on the real shapes and measure the account's prompt caching. The kinds are
+//! interleaved evenly, so that a drift of the service during the calibration touches every
+//! kind alike; the first call is a probe, whose headers the command reads for the limits.
+
+use super::{CallSpec, Purpose};
+
+/// Calls per model by default, chosen from the precision simulation (see `docs/calibrate.md`,
+/// Precision): enough for 95 % of calibrations of the shipped profiles to land within 10 % on
+/// TTFT p50, p95 and the speed range with streamed calls.
+pub const DEFAULT_CALLS_PER_MODEL: u32 = 160;
+/// A probe's prompt: the smallest prompt the client writes.
+pub const PROBE_PROMPT_TOKENS: u32 = 64;
+/// A speed call's `max_tokens`: far above any answer the shipped length distributions give
+/// (median 220, σ 0.35: 1,024 is 4.4 σ out), so the answer length is the model's own.
+pub const SPEED_MAX_TOKENS: u32 = 1_024;
+/// Below this many prompt tokens a probe counts as short (its prompt term is a few ms).
+pub const LONG_PROBE_FROM: u32 = 512;
+/// OpenAI caches prompts from 1,024 tokens, in 128-token steps (`openai::world::cached_tokens`).
+pub const CACHE_MIN_PREFIX: u32 = 1_024;
+const CACHE_STEP: u32 = 128;
+/// The caption calls' prompts differ only in their last this many tokens.
+const UNIQUE_TAIL: u32 = 64;
+
+/// How many calls of each kind a design of `calls` holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mix {
+    pub probes: u32,
+    pub long_probes: u32,
+    pub speed: u32,
+    pub image: u32,
+    pub caption: u32,
+}
+
+impl Mix {
+    /// Shares 55 % short probes, 5 % long probes, 25 % speed, 7.5 % image-prompt and 7.5 %
+    /// caption calls (largest remainders), with at least one caption call after a first one
+    /// (so one call can hit the cache) and one speed call when there is room.
+    pub fn of(calls: u32) -> Mix {
+        const SHARES: [f64; 5] = [0.55, 0.05, 0.25, 0.075, 0.075];
+        let exact: Vec<f64> = SHARES.iter().map(|s| s * calls as f64).collect();
+        let mut n: Vec<u32> = exact.iter().map(|x| x.floor() as u32).collect();
+        let mut order: Vec<usize> = (0..5).collect();
+        order.sort_by(|&i, &j| {
+            (exact[j] - exact[j].floor()).total_cmp(&(exact[i] - exact[i].floor()))
+        });
+        let mut left = calls - n.iter().sum::<u32>();
+        for &i in order.iter().cycle().take(5) {
+            if left == 0 {
+                break;
+            }
+            n[i] += 1;
+            left -= 1;
+        }
+        // Small designs: make sure the kinds that measure something alone are present.
+        for (kind, want) in [(2, 1), (4, 2), (3, 1)] {
+            while n[kind] < want && n[0] > 1 {
+                n[0] -= 1;
+                n[kind] += 1;
+            }
+        }
+        Mix {
+            probes: n[0],
+            long_probes: n[1],
+            speed: n[2],
+            image: n[3],
+            caption: n[4],
+        }
+    }
+
+    fn counts(&self) -> [u32; 5] {
+        [
+            self.probes,
+            self.long_probes,
+            self.speed,
+            self.image,
+            self.caption,
+        ]
+    }
+}
+
+/// The caption call as designed: the post's prompt, at least long enough to be cached, its
+/// first tokens shared by every caption call of the model.
+fn caption_shape(caption: (u32, u32)) -> (u32, u32, u32) {
+    let prompt = caption.0.max(CACHE_MIN_PREFIX + CACHE_STEP);
+    let prefix = prompt.saturating_sub(UNIQUE_TAIL).max(CACHE_MIN_PREFIX);
+    (prompt, caption.1.max(1), prefix)
+}
+
+/// The calls to send for one model: `calls` of them, in the order to send them.
+/// `image` and `caption` give the post's two call shapes (prompt tokens, max_tokens).
+pub fn design(model: &str, calls: u32, image: (u32, u32), caption: (u32, u32)) -> Vec<CallSpec> {
+    let mix = Mix::of(calls);
+    let (cap_prompt, cap_max, cap_prefix) = caption_shape(caption);
+    let long_prompt = image.0.max(cap_prompt).max(LONG_PROBE_FROM);
+    let spec = |kind: usize| {
+        let (purpose, prompt_tokens, max_tokens, shared_prefix_tokens) = match kind {
+            0 => (Purpose::Probe, PROBE_PROMPT_TOKENS, 1, 0),
+            1 => (Purpose::Probe, long_prompt, 1, 0),
+            2 => (Purpose::Speed, PROBE_PROMPT_TOKENS, SPEED_MAX_TOKENS, 0),
+            3 => (Purpose::ImagePrompt, image.0, image.1.max(1), 0),
+            _ => (Purpose::Caption, cap_prompt, cap_max, cap_prefix),
+        };
+        CallSpec {
+            model: model.to_string(),
+            purpose,
+            prompt_tokens,
+            max_tokens,
+            shared_prefix_tokens,
+        }
+    };
+    interleave(mix.counts(), calls)
+        .into_iter()
+        .map(spec)
+        .collect()
+}
+
+/// Spreads the kinds evenly over `calls` slots: each slot goes to the kind furthest behind its
+/// even share (ties to the earlier kind, so the first slot is a probe).
+fn interleave(counts: [u32; 5], calls: u32) -> Vec<usize> {
+    let mut sent = [0u32; 5];
+    (0..calls)
+        .map(|slot| {
+            let due =
+                |k: usize| counts[k] as f64 * (slot + 1) as f64 / calls as f64 - sent[k] as f64;
+            let k = (0..5)
+                .filter(|&k| sent[k] < counts[k])
+                .max_by(|&a, &b| due(a).total_cmp(&due(b)).then(b.cmp(&a)))
+                .unwrap_or(0);
+            sent[k] += 1;
+            k
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_mix_adds_up_and_keeps_the_shares() {
+        let m = Mix::of(160);
+        assert_eq!(
+            m,
+            Mix {
+                probes: 88,
+                long_probes: 8,
+                speed: 40,
+                image: 12,
+                caption: 12
+            }
+        );
+        for calls in 0..300 {
+            assert_eq!(Mix::of(calls).counts().iter().sum::<u32>(), calls);
+        }
+    }
+
+    #[test]
+    fn small_designs_keep_a_speed_call_and_two_captions() {
+        let m = Mix::of(6);
+        assert!(m.speed >= 1 && m.caption >= 2 && m.probes >= 1, "{m:?}");
+    }
+
+    #[test]
+    fn design_shapes_each_kind() {
+        let d = design("gpt-4o", 40, (800, 150), (1_200, 200));
+        assert_eq!(d.len(), 40);
+        assert_eq!(d[0].purpose, Purpose::Probe);
+        assert_eq!(d[0].prompt_tokens, PROBE_PROMPT_TOKENS);
+        for c in &d {
+            assert_eq!(c.model, "gpt-4o");
+            match c.purpose {
+                Purpose::Probe => assert_eq!(c.max_tokens, 1),
+                Purpose::Speed => assert_eq!(
+                    (c.prompt_tokens, c.max_tokens),
+                    (PROBE_PROMPT_TOKENS, SPEED_MAX_TOKENS)
+                ),
+                Purpose::ImagePrompt => assert_eq!((c.prompt_tokens, c.max_tokens), (800, 150)),
+                // 1,200 − 64 = 1,136 shared tokens: cached as 1,024 (8 steps of 128).
+                Purpose::Caption => assert_eq!(
+                    (c.prompt_tokens, c.max_tokens, c.shared_prefix_tokens),
+                    (1_200, 200, 1_136)
+                ),
+            }
+        }
+        let long = d
+            .iter()
+            .filter(|c| c.prompt_tokens == 1_200 && c.max_tokens == 1);
+        assert_eq!(long.count(), 2);
+    }
+
+    #[test]
+    fn a_short_caption_is_lengthened_to_be_cacheable() {
+        assert_eq!(caption_shape((600, 120)), (1_152, 120, 1_088));
+    }
+
+    #[test]
+    fn kinds_are_spread_over_the_run() {
+        let d = design("m", 160, (800, 150), (1_200, 200));
+        let first_half = |p: Purpose| d[..80].iter().filter(|c| c.purpose == p).count();
+        assert_eq!(first_half(Purpose::Speed), 20);
+        assert_eq!(first_half(Purpose::Caption), 6);
+        let first_caption = d.iter().position(|c| c.purpose == Purpose::Caption);
+        assert!(first_caption.unwrap() < 10);
+    }
+}

@@ -1,0 +1,189 @@
+use super::*;
+use crate::openai::latency::{LengthDist, Range, TtftPercentiles};
+
+fn shipped(k: f64) -> Profile {
+    Profile::HeavyTail {
+        as_of: "2025-06-01".into(),
+        source: "test".into(),
+        ttft_ms: TtftPercentiles {
+            p50: 639.0,
+            p95: 1144.0,
+            p99: 4517.0,
+            p99_99: 7010.0,
+        },
+        output_tokens_per_s: Range {
+            min: 40.0,
+            max: 120.0,
+        },
+        prompt_tokens_per_output_token: k,
+        completion_tokens: LengthDist {
+            median: 220,
+            sigma: 0.35,
+            min: 8,
+            max: 2048,
+        },
+    }
+}
+
+/// A call of an account whose TTFT is always 500 ms, whose speed is always 50 tokens/s
+/// (u = 20 ms per token) and whose prompt factor is 100 (0.2 ms per prompt token):
+/// `L = 500 + 20 (c − 1) + 0.2 p`.
+fn exact(purpose: Purpose, prompt: u32, completion: u32, streamed: bool) -> Observation {
+    let latency = 500.0 + 20.0 * (completion as f64 - 1.0) + 0.2 * prompt as f64;
+    Observation {
+        purpose,
+        prompt_tokens: prompt,
+        completion_tokens: completion,
+        cached_tokens: 0,
+        latency_ms: latency,
+        first_token_ms: streamed.then_some(500.0),
+    }
+}
+
+/// Six short probes, two long probes, speed calls of 150–290 tokens, two post-shaped calls.
+fn exact_design(streamed: bool) -> Vec<Observation> {
+    let mut obs: Vec<Observation> = (0..6)
+        .map(|_| exact(Purpose::Probe, 64, 1, streamed))
+        .collect();
+    obs.push(exact(Purpose::Probe, 1200, 1, streamed));
+    obs.push(exact(Purpose::Probe, 1200, 1, streamed));
+    obs.extend((0..8).map(|i| exact(Purpose::Speed, 64, 150 + 20 * i, streamed)));
+    obs.push(exact(Purpose::ImagePrompt, 800, 150, streamed));
+    obs.push(exact(Purpose::Caption, 1200, 200, streamed));
+    obs
+}
+
+fn close(a: f64, b: f64, tol: f64) -> bool {
+    (a - b).abs() <= tol * b.abs().max(1.0)
+}
+
+#[test]
+fn streamed_exact_observations_give_back_ttft_speed_and_prompt_factor() {
+    let f = fit("gpt-4o", &exact_design(true), &shipped(100.0), "d", "s").unwrap();
+    assert_eq!(f.method, Method::Streamed);
+    assert_eq!(f.calls, 18);
+    // All TTFTs equal: σ = 0, so p50 = p95 = 500, and every resample says the same.
+    for e in [f.ttft_p50_ms, f.ttft_p95_ms] {
+        assert!(
+            close(e.value, 500.0, 1e-12) && close(e.low, 500.0, 1e-12),
+            "{e:?}"
+        );
+    }
+    // Long probes: G = 1200 × 20 / 100 = 240 ms, so E[G/p] = 0.2 and k = 20 / 0.2 = 100.
+    assert!(close(f.prompt_tokens_per_output_token.value, 100.0, 1e-12));
+    // Every writing call: (c − 1 + p/100) × 1000 / G = 50 tokens/s; R = 0 so no padding.
+    assert!(close(f.tokens_per_s_min.value, 50.0, 1e-9));
+    assert!(close(f.tokens_per_s_max.value, 50.0, 1e-9));
+    let Profile::HeavyTail { ttft_ms, .. } = &f.profile else {
+        panic!()
+    };
+    // The tail keeps the shipped ratios to p95: 4517/1144 and 7010/1144.
+    assert!(close(ttft_ms.p99, 500.0 * 4517.0 / 1144.0, 1e-12));
+    assert!(close(ttft_ms.p99_99, 500.0 * 7010.0 / 1144.0, 1e-12));
+    assert!(f.notes.iter().any(|n| n.contains("tail above p95")));
+}
+
+#[test]
+fn streamed_prompt_factor_converges_from_a_wrong_shipped_start() {
+    let f = fit("m", &exact_design(true), &shipped(30.0), "d", "s").unwrap();
+    assert!(close(f.prompt_tokens_per_output_token.value, 100.0, 1e-6));
+}
+
+/// Noiseless plain answers `L = 500 + 20 (c − 1) + 0.2 p`: least squares on (1, c − 1, p)
+/// fits them with zero residual, so β = (500, 20, 0.2) exactly; k = β₁/β₂ = 20/0.2 = 100.
+/// A short probe gives T = L − 64 × 0.2 = (500 + 12.8) − 12.8 = 500, so p50 = p95 = 500,
+/// and every writing call's speed is (c − 1 + p/100) × 1000 / (L − 500) = 1000/20 = 50.
+#[test]
+fn regression_on_noiseless_answers_recovers_k_and_speed_exactly() {
+    let f = fit("m", &exact_design(false), &shipped(100.0), "d", "s").unwrap();
+    assert_eq!(f.method, Method::Regression);
+    assert!(close(f.prompt_tokens_per_output_token.value, 100.0, 1e-9));
+    assert!(close(f.ttft_p50_ms.value, 500.0, 1e-9));
+    assert!(close(f.ttft_p95_ms.value, 500.0, 1e-9));
+    assert!(close(f.tokens_per_s_min.value, 50.0, 1e-9));
+    assert!(close(f.tokens_per_s_max.value, 50.0, 1e-9));
+    assert!(f.notes.iter().any(|n| n.starts_with("regression")));
+}
+
+#[test]
+fn answer_lengths_come_from_uncapped_speed_calls_only() {
+    let mut obs = exact_design(true);
+    // Speed answers 150, 170, ..., 290; a capped one is dropped and noted.
+    obs.push(exact(Purpose::Speed, 64, SPEED_MAX_TOKENS, true));
+    let f = fit("m", &obs, &shipped(100.0), "d", "s").unwrap();
+    let logs: Vec<f64> = (0..8).map(|i| (150.0 + 20.0 * i as f64).ln()).collect();
+    assert!(close(
+        f.completion_median.value,
+        stats::mean(&logs).exp(),
+        1e-12
+    ));
+    assert!(close(f.completion_sigma.value, stats::sd(&logs), 1e-12));
+    assert!(f
+        .notes
+        .iter()
+        .any(|n| n.contains("1 speed calls hit max_tokens")));
+}
+
+#[test]
+fn cache_hits_count_caption_calls_after_the_first() {
+    let mut obs = exact_design(true);
+    for cached in [0, 1024, 1024, 0, 1024] {
+        let mut o = exact(Purpose::Caption, 1200, 200, true);
+        o.cached_tokens = cached;
+        obs.push(o);
+    }
+    // Captions in order: 0 (from exact_design, primes), then 0, 1024, 1024, 0, 1024: 3 of 5.
+    let f = fit("m", &obs, &shipped(100.0), "d", "s").unwrap();
+    assert_eq!(f.prompt_cache_hit, Some(stats::wilson(3, 5)));
+    let none = fit("m", &exact_design(true)[..18], &shipped(100.0), "d", "s").unwrap();
+    assert_eq!(none.prompt_cache_hit, None);
+}
+
+#[test]
+fn too_few_probes_is_an_error_naming_the_shortfall() {
+    let obs: Vec<Observation> = exact_design(false)
+        .into_iter()
+        .filter(|o| o.purpose != Purpose::Probe || o.prompt_tokens > 64)
+        .chain((0..4).map(|_| exact(Purpose::Probe, 64, 1, false)))
+        .collect();
+    let e = fit("m", &obs, &shipped(100.0), "d", "s").unwrap_err();
+    assert_eq!(
+        e,
+        FitError::TooFewTtft {
+            model: "m".into(),
+            got: 4,
+            need: MIN_TTFT_SAMPLES
+        }
+    );
+}
+
+#[test]
+fn a_fixed_shipped_profile_cannot_be_fitted() {
+    let fixed = Profile::Fixed {
+        as_of: String::new(),
+        source: String::new(),
+        latency_ms: 0,
+        completion_tokens: 100,
+    };
+    assert!(matches!(
+        fit("m", &exact_design(true), &fixed, "d", "s"),
+        Err(FitError::ShippedNotHeavyTail { .. })
+    ));
+}
+
+#[test]
+fn the_profile_is_stamped_and_checks() {
+    let f = fit(
+        "m",
+        &exact_design(true),
+        &shipped(100.0),
+        "2026-12-01",
+        "host",
+    )
+    .unwrap();
+    let Profile::HeavyTail { as_of, source, .. } = &f.profile else {
+        panic!()
+    };
+    assert_eq!((as_of.as_str(), source.as_str()), ("2026-12-01", "host"));
+    assert!(f.profile.check().is_ok());
+}

@@ -1,0 +1,347 @@
+//! Small statistics the fit needs and nothing else in the crate has: the normal quantile,
+//! sample quantiles, least squares, the Wilson interval, a seeded bootstrap and the
+//! estimators of a log-normal body and of a uniform's end points. Plain functions over slices.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::Estimate;
+
+/// The normal score of the 95th percentile (same constant as `openai::latency`).
+pub const Z_P95: f64 = 1.644_853_626_951_472_2;
+/// The two-sided 95 % normal score.
+pub const Z_975: f64 = 1.959_963_984_540_054;
+
+/// The standard-normal quantile, Acklam's rational approximation (relative error < 1.2e-9,
+/// ample for plotting positions and interval scores).
+pub fn normal_quantile(p: f64) -> f64 {
+    const A: [f64; 6] = [
+        -3.969_683_028_665_376e1,
+        2.209_460_984_245_205e2,
+        -2.759_285_104_469_687e2,
+        1.383_577_518_672_69e2,
+        -3.066_479_806_614_716e1,
+        2.506_628_277_459_239,
+    ];
+    const B: [f64; 5] = [
+        -5.447_609_879_822_406e1,
+        1.615_858_368_580_409e2,
+        -1.556_989_798_598_866e2,
+        6.680_131_188_771_972e1,
+        -1.328_068_155_288_572e1,
+    ];
+    const C: [f64; 6] = [
+        -7.784_894_002_430_293e-3,
+        -3.223_964_580_411_365e-1,
+        -2.400_758_277_161_838,
+        -2.549_732_539_343_734,
+        4.374_664_141_464_968,
+        2.938_163_982_698_783,
+    ];
+    const D: [f64; 4] = [
+        7.784_695_709_041_462e-3,
+        3.224_671_290_700_398e-1,
+        2.445_134_137_142_996,
+        3.754_408_661_907_416,
+    ];
+    let p = p.clamp(1e-300, 1.0 - 1e-16);
+    let tail = |q: f64| {
+        let q = (-2.0 * q.ln()).sqrt();
+        (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
+            / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
+    };
+    if p < 0.024_25 {
+        tail(p)
+    } else if p > 1.0 - 0.024_25 {
+        -tail(1.0 - p)
+    } else {
+        let q = p - 0.5;
+        let r = q * q;
+        (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q
+            / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
+    }
+}
+
+/// Sorted copy (NaN-free input assumed; the fit filters non-finite values first).
+pub fn sorted(xs: &[f64]) -> Vec<f64> {
+    let mut v = xs.to_vec();
+    v.sort_by(f64::total_cmp);
+    v
+}
+
+/// The `q` quantile of sorted data, linear between order statistics (type 7).
+pub fn quantile_sorted(s: &[f64], q: f64) -> f64 {
+    if s.is_empty() {
+        return f64::NAN;
+    }
+    let h = (s.len() - 1) as f64 * q.clamp(0.0, 1.0);
+    let (lo, frac) = (h.floor() as usize, h - h.floor());
+    let hi = (lo + 1).min(s.len() - 1);
+    s[lo] + frac * (s[hi] - s[lo])
+}
+
+pub fn mean(xs: &[f64]) -> f64 {
+    xs.iter().sum::<f64>() / xs.len() as f64
+}
+
+/// Sample standard deviation (n − 1).
+pub fn sd(xs: &[f64]) -> f64 {
+    let m = mean(xs);
+    let ss: f64 = xs.iter().map(|x| (x - m) * (x - m)).sum();
+    (ss / (xs.len() as f64 - 1.0)).sqrt()
+}
+
+/// The body share of a log-normal sample the fit trusts: below the 90th percentile, safely
+/// under p95 where the shipped form's heavier tail begins.
+pub const BODY_SHARE: f64 = 0.90;
+
+/// Location and scale (μ, σ) of `ln x` for a sample whose body is log-normal and whose tail
+/// above p95 is heavier: a least-squares line through the probability plot of the sorted
+/// logs against Blom's normal scores Φ⁻¹((i − 0.375)/(n + 0.25)), using only the points with
+/// plotting position ≤ [`BODY_SHARE`]. On an exactly log-normal sample this is nearly as
+/// tight as the maximum-likelihood fit; unlike it, the tail points cannot pull σ up.
+pub fn lognormal_body(xs: &[f64]) -> (f64, f64) {
+    let logs = sorted(&xs.iter().map(|x| x.ln()).collect::<Vec<_>>());
+    let n = logs.len() as f64;
+    let pts: Vec<(f64, f64)> = logs
+        .iter()
+        .enumerate()
+        .map(|(i, &y)| ((i as f64 + 1.0 - 0.375) / (n + 0.25), y))
+        .filter(|(q, _)| *q <= BODY_SHARE)
+        .map(|(q, y)| (normal_quantile(q), y))
+        .collect();
+    if pts.len() < 2 {
+        return (quantile_sorted(&logs, 0.5), 0.0);
+    }
+    let zm = pts.iter().map(|p| p.0).sum::<f64>() / pts.len() as f64;
+    let ym = pts.iter().map(|p| p.1).sum::<f64>() / pts.len() as f64;
+    let sxy: f64 = pts.iter().map(|(z, y)| (z - zm) * (y - ym)).sum();
+    let sxx: f64 = pts.iter().map(|(z, _)| (z - zm) * (z - zm)).sum();
+    let sigma = if sxx > 0.0 { (sxy / sxx).max(0.0) } else { 0.0 };
+    (ym - sigma * zm, sigma)
+}
+
+/// TTFT p50 and p95 from a sample: `exp(μ)` and `exp(μ + 1.645 σ)` of [`lognormal_body`].
+pub fn ttft_p50_p95(xs: &[f64]) -> (f64, f64) {
+    let (mu, sigma) = lognormal_body(xs);
+    (mu.exp(), (mu + Z_P95 * sigma).exp())
+}
+
+/// End points of a uniform distribution from a sample: the minimum-variance unbiased
+/// estimators `x(1) − R/(n−1)` and `x(n) + R/(n−1)` (R = x(n) − x(1)), each with a 95 %
+/// interval from the exact law of the extremes: `(x(1) − a)/(b − a)` is Beta(1, n), so
+/// `a` lies in `[x(1) − R̂ t(0.975), x(1) − R̂ t(0.025)]` with `t(q) = 1 − (1 − q)^(1/n)` and
+/// `R̂ = R (n+1)/(n−1)` the unbiased range (and mirrored for `b`).
+pub fn uniform_ends(xs: &[f64]) -> (Estimate, Estimate) {
+    let s = sorted(xs);
+    let n = s.len() as f64;
+    let (lo, hi) = (s[0], s[s.len() - 1]);
+    let r = hi - lo;
+    let pad = r / (n - 1.0);
+    let full = r * (n + 1.0) / (n - 1.0);
+    let t = |q: f64| 1.0 - (1.0 - q).powf(1.0 / n);
+    let (t_lo, t_hi) = (t(0.025), t(0.975));
+    let min = Estimate {
+        value: lo - pad,
+        low: lo - full * t_hi,
+        high: lo - full * t_lo,
+    };
+    let max = Estimate {
+        value: hi + pad,
+        low: hi + full * t_lo,
+        high: hi + full * t_hi,
+    };
+    (min, max)
+}
+
+/// End points of a uniform from the 10th and 90th percentiles (`a + 0.1 R`, `a + 0.9 R`):
+/// less precise than [`uniform_ends`] on clean data, but a noisy or outlying value at either
+/// extreme cannot move it. The interval is normal with the asymptotic standard deviation of
+/// this estimator for a uniform, 0.335 R / √n (from the order statistics' covariance).
+pub fn uniform_ends_robust(xs: &[f64]) -> (Estimate, Estimate) {
+    let s = sorted(xs);
+    let n = s.len() as f64;
+    let (q10, q90) = (quantile_sorted(&s, 0.1), quantile_sorted(&s, 0.9));
+    let r = (q90 - q10) / 0.8;
+    let centre = (q10 + q90) / 2.0;
+    let half = Z_975 * 0.335 * r / n.sqrt();
+    let at = |v: f64| Estimate {
+        value: v,
+        low: v - half,
+        high: v + half,
+    };
+    (at(centre - r / 2.0), at(centre + r / 2.0))
+}
+
+/// The Wilson score interval (95 %) for `hits` out of `n`.
+pub fn wilson(hits: u32, n: u32) -> Estimate {
+    let (k, n) = (hits as f64, n as f64);
+    let p = k / n;
+    let z2 = Z_975 * Z_975;
+    let centre = (p + z2 / (2.0 * n)) / (1.0 + z2 / n);
+    let half = Z_975 / (1.0 + z2 / n) * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
+    Estimate {
+        value: p,
+        low: (centre - half).max(0.0),
+        high: (centre + half).min(1.0),
+    }
+}
+
+/// Least squares `y ≈ X β` for up to three columns (normal equations, Gaussian elimination
+/// with partial pivoting); `None` when the columns are collinear.
+pub fn least_squares<const K: usize>(rows: &[([f64; K], f64)]) -> Option<[f64; K]> {
+    let mut a = [[0.0; K]; K];
+    let mut b = [0.0; K];
+    for (x, y) in rows {
+        for i in 0..K {
+            b[i] += x[i] * y;
+            for j in 0..K {
+                a[i][j] += x[i] * x[j];
+            }
+        }
+    }
+    // A pivot this small next to its column's own scale means the columns are collinear.
+    let scale: [f64; K] = std::array::from_fn(|i| a[i][i]);
+    for col in 0..K {
+        let piv = (col..K).max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))?;
+        if a[piv][col].abs() <= 1e-10 * scale[col] || a[piv][col].is_nan() {
+            return None;
+        }
+        a.swap(col, piv);
+        b.swap(col, piv);
+        let pivot_row = a[col];
+        for r in col + 1..K {
+            let f = a[r][col] / pivot_row[col];
+            for (x, p) in a[r][col..].iter_mut().zip(&pivot_row[col..]) {
+                *x -= f * p;
+            }
+            b[r] -= f * b[col];
+        }
+    }
+    let mut beta = [0.0; K];
+    for i in (0..K).rev() {
+        let s: f64 = (i + 1..K).map(|j| a[i][j] * beta[j]).sum();
+        beta[i] = (b[i] - s) / a[i][i];
+    }
+    Some(beta)
+}
+
+/// A seeded percentile bootstrap: `stat` over `resamples` resamples (with replacement) of
+/// `xs`, each statistic's 2.5th and 97.5th percentiles. Deterministic for a given seed.
+pub fn bootstrap<T: Clone, const K: usize>(
+    xs: &[T],
+    resamples: u32,
+    seed: u64,
+    stat: impl Fn(&[T]) -> Option<[f64; K]>,
+) -> [(f64, f64); K] {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut draws: [Vec<f64>; K] = std::array::from_fn(|_| Vec::new());
+    let mut buf = Vec::with_capacity(xs.len());
+    for _ in 0..resamples {
+        buf.clear();
+        buf.extend((0..xs.len()).map(|_| xs[rng.random_range(0..xs.len())].clone()));
+        if let Some(v) = stat(&buf) {
+            for (d, x) in draws.iter_mut().zip(v) {
+                if x.is_finite() {
+                    d.push(x);
+                }
+            }
+        }
+    }
+    draws.map(|d| {
+        let s = sorted(&d);
+        (quantile_sorted(&s, 0.025), quantile_sorted(&s, 0.975))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: f64, b: f64, tol: f64) -> bool {
+        (a - b).abs() <= tol
+    }
+
+    #[test]
+    fn normal_quantile_matches_the_tables() {
+        assert!(close(normal_quantile(0.5), 0.0, 1e-12));
+        assert!(close(normal_quantile(0.975), Z_975, 1e-8));
+        assert!(close(normal_quantile(0.95), Z_P95, 1e-8));
+        assert!(close(normal_quantile(0.001), -3.090_232_306, 1e-8));
+    }
+
+    /// For x(1) = 10, x(n) = 50, n = 5: R = 40, pad R/(n−1) = 10, so the ends are 0 and 60.
+    /// The unbiased range is 40 × 6/4 = 60; t(0.025) = 1 − 0.975^(1/5) = 0.005050,
+    /// t(0.975) = 1 − 0.025^(1/5) = 0.521823: min in [10 − 60 × 0.521823, 10 − 60 × 0.005050]
+    /// = [−21.309, 9.697] and max in [50.303, 81.309].
+    #[test]
+    fn uniform_ends_on_a_known_sample() {
+        let (min, max) = uniform_ends(&[30.0, 10.0, 50.0, 20.0, 40.0]);
+        assert!(close(min.value, 0.0, 1e-12) && close(max.value, 60.0, 1e-12));
+        assert!(
+            close(min.low, -21.309, 1e-3) && close(min.high, 9.697, 1e-3),
+            "{min:?}"
+        );
+        assert!(
+            close(max.low, 50.303, 1e-3) && close(max.high, 81.309, 1e-3),
+            "{max:?}"
+        );
+    }
+
+    /// 0, 1, ..., 100: q10 = 10, q90 = 90, so R = 80/0.8 = 100 and the ends are 0 and 100.
+    #[test]
+    fn robust_uniform_ends_on_a_known_sample() {
+        let xs: Vec<f64> = (0..=100).map(f64::from).collect();
+        let (min, max) = uniform_ends_robust(&xs);
+        assert!(close(min.value, 0.0, 1e-9) && close(max.value, 100.0, 1e-9));
+        let half = Z_975 * 0.335 * 100.0 / 101f64.sqrt();
+        assert!(close(max.high - max.value, half, 1e-9));
+    }
+
+    /// 8 of 10, z = 1.96: the textbook Wilson interval (0.4902, 0.9433).
+    #[test]
+    fn wilson_interval_by_hand() {
+        let w = wilson(8, 10);
+        assert!(close(w.value, 0.8, 1e-12));
+        assert!(
+            close(w.low, 0.4902, 1e-4) && close(w.high, 0.9433, 1e-4),
+            "{w:?}"
+        );
+        assert_eq!(wilson(0, 5).low, 0.0);
+    }
+
+    /// Points exactly on the probability plot of ln x = 6 + 0.4 z give back μ = 6, σ = 0.4.
+    #[test]
+    fn lognormal_body_recovers_an_exact_sample() {
+        let n = 40.0;
+        let xs: Vec<f64> = (1..=40)
+            .map(|i| (6.0 + 0.4 * normal_quantile((i as f64 - 0.375) / (n + 0.25))).exp())
+            .collect();
+        let (mu, sigma) = lognormal_body(&xs);
+        assert!(close(mu, 6.0, 1e-9) && close(sigma, 0.4, 1e-9));
+        // A tail far above the body does not move the fit.
+        let mut tailed = xs.clone();
+        tailed[39] = 1e6;
+        assert_eq!(lognormal_body(&tailed), (mu, sigma));
+    }
+
+    #[test]
+    fn least_squares_solves_an_exact_system_and_refuses_collinear_columns() {
+        let rows: Vec<([f64; 2], f64)> = (0..5)
+            .map(|i| ([1.0, i as f64], 3.0 + 2.0 * i as f64))
+            .collect();
+        let b = least_squares(&rows).unwrap();
+        assert!(close(b[0], 3.0, 1e-12) && close(b[1], 2.0, 1e-12));
+        let flat: Vec<([f64; 2], f64)> = (0..5).map(|_| ([1.0, 1.0], 1.0)).collect();
+        assert_eq!(least_squares(&flat), None);
+    }
+
+    #[test]
+    fn bootstrap_is_deterministic_for_a_seed() {
+        let xs: Vec<f64> = (0..50).map(f64::from).collect();
+        let f = |s: &[f64]| Some([mean(s)]);
+        assert_eq!(bootstrap(&xs, 100, 7, f), bootstrap(&xs, 100, 7, f));
+        let [(lo, hi)] = bootstrap(&xs, 200, 7, f);
+        assert!(lo < 24.5 && 24.5 < hi);
+    }
+}

@@ -220,7 +220,7 @@ pub fn fit_with(
     } else {
         (
             Method::Regression,
-            regression_timing(model, &calls, &sh, opts, &mut notes)?,
+            regression::timing(model, &calls, &sh, opts, &mut notes)?,
         )
     };
     notes.push(format!(
@@ -380,71 +380,6 @@ fn streamed_timing(
     })
 }
 
-/// Least squares of latency on (1, c − 1, p): `[intercept, E[u], E[u]/k]`, when both slopes
-/// are positive.
-fn latency_regression(calls: &[Call]) -> Option<[f64; 3]> {
-    let rows: Vec<([f64; 3], f64)> = calls
-        .iter()
-        .map(|c| ([1.0, c.gen, c.prompt], c.latency))
-        .collect();
-    stats::least_squares(&rows).filter(|b| b[1] > 0.0 && b[2] > 0.0)
-}
-
-fn regression_timing(
-    model: &str,
-    calls: &[Call],
-    sh: &Shipped,
-    opts: FitOptions,
-    notes: &mut Vec<String>,
-) -> Result<Timing, FitError> {
-    let beta = latency_regression(calls);
-    let k = match beta {
-        Some(b) => {
-            let [(low, high)] = stats::bootstrap(calls, opts.resamples, opts.seed ^ 1, |s| {
-                latency_regression(s).map(|b| [b[1] / b[2]])
-            });
-            Estimate {
-                value: b[1] / b[2],
-                low,
-                high,
-            }
-        }
-        None => unmeasured_k(sh, notes),
-    };
-    // ms per prompt token: β₂, or E[u]/k from the writing calls when the regression failed.
-    let per_prompt = beta.map_or(0.0, |b| b[2]);
-    let ttft: Vec<f64> = calls
-        .iter()
-        .filter(|c| c.short_probe())
-        .map(|c| c.latency - c.prompt * per_prompt)
-        .filter(|t| *t > 0.0)
-        .collect();
-    too_few_ttft(model, ttft.len())?;
-    let (p50, p95) = ttft_estimates(&ttft, opts);
-    let speeds: Vec<f64> = calls
-        .iter()
-        .filter(|c| c.writes() && c.latency > p50.value)
-        .map(|c| c.work(k.value) * 1000.0 / (c.latency - p50.value))
-        .collect();
-    too_few_speeds(model, speeds.len())?;
-    let (min, max) = stats::uniform_ends_robust(&speeds);
-    notes.push(format!(
-        "regression: no streamed first chunk; time to first token from {} short probes, \
-         speed from {} writing calls' latency less the fitted TTFT median, whose spread widens \
-         the speed range's intervals",
-        ttft.len(),
-        speeds.len()
-    ));
-    Ok(Timing {
-        used: calls.len(),
-        p50,
-        p95,
-        min,
-        max,
-        k,
-    })
-}
-
 /// Median and σ of the answer length from the speed calls that stopped on their own.
 fn lengths(obs: &[Observation], sh: &Shipped, notes: &mut Vec<String>) -> (Estimate, Estimate) {
     let speed = obs.iter().filter(|o| o.purpose == Purpose::Speed);
@@ -539,5 +474,6 @@ fn profile(
     }
 }
 
+mod regression;
 #[cfg(test)]
 mod tests;

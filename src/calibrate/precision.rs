@@ -42,6 +42,9 @@ pub struct PrecisionRow {
     /// Mean width of the 95 % interval relative to the true value.
     pub p50_width: f64,
     pub p95_width: f64,
+    /// Share of calibrations whose p50 (p95) interval holds the true value.
+    pub p50_coverage: f64,
+    pub p95_coverage: f64,
     /// Calibrations the fit refused (too few usable calls); counted as outside 10 %.
     pub failed: u32,
 }
@@ -158,6 +161,8 @@ pub fn precision(
     let truth = truth(&case.profile);
     let mut errors: [Vec<f64>; 4] = Default::default();
     let (mut w50, mut w95, mut failed) = (0.0, 0.0, 0);
+    let (mut c50, mut c95) = (0, 0);
+    let holds = |e: &super::Estimate, v: f64| e.low <= v && v <= e.high;
     for rep in 0..reps {
         let rep_seed = crate::openai::world::mix(seed ^ (rep as u64) << 20 ^ calls as u64);
         let mut rng = ChaCha8Rng::seed_from_u64(rep_seed);
@@ -188,6 +193,8 @@ pub fn precision(
         }
         w50 += (f.ttft_p50_ms.high - f.ttft_p50_ms.low) / truth[0];
         w95 += (f.ttft_p95_ms.high - f.ttft_p95_ms.low) / truth[1];
+        c50 += holds(&f.ttft_p50_ms, truth[0]) as u32;
+        c95 += holds(&f.ttft_p95_ms, truth[1]) as u32;
     }
     let fitted = (reps - failed).max(1) as f64;
     PrecisionRow {
@@ -200,6 +207,8 @@ pub fn precision(
         speed_max: accuracy(&errors[3]),
         p50_width: w50 / fitted,
         p95_width: w95 / fitted,
+        p50_coverage: c50 as f64 / fitted,
+        p95_coverage: c95 as f64 / fitted,
         failed,
     }
 }
@@ -223,7 +232,8 @@ pub fn markdown(rows: &[PrecisionRow]) -> String {
     let acc = |a: &Accuracy| format!("{} / {}", pct(a.median_rel_error), pct(a.within_10));
     let mut out = String::from(
         "| profile | method | calls | p50 err / ≤10 % | p95 err / ≤10 % | min err / ≤10 % | \
-         max err / ≤10 % | p50 CI width | p95 CI width |\n|---|---|---:|---|---|---|---|---:|---:|\n",
+         max err / ≤10 % | p50 CI width / cover | p95 CI width / cover |\n\
+         |---|---|---:|---|---|---|---|---:|---:|\n",
     );
     for r in rows {
         let method = match r.method {
@@ -231,7 +241,7 @@ pub fn markdown(rows: &[PrecisionRow]) -> String {
             Method::Regression => "regression",
         };
         out.push_str(&format!(
-            "| {} | {method} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {method} | {} | {} | {} | {} | {} | {} / {} | {} / {} |\n",
             r.case,
             r.calls,
             acc(&r.p50),
@@ -239,7 +249,9 @@ pub fn markdown(rows: &[PrecisionRow]) -> String {
             acc(&r.speed_min),
             acc(&r.speed_max),
             pct(r.p50_width),
-            pct(r.p95_width)
+            pct(r.p50_coverage),
+            pct(r.p95_width),
+            pct(r.p95_coverage)
         ));
     }
     out

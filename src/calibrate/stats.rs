@@ -154,17 +154,18 @@ pub fn uniform_ends(xs: &[f64]) -> (Estimate, Estimate) {
     (min, max)
 }
 
-/// End points of a uniform from the 10th and 90th percentiles (`a + 0.1 R`, `a + 0.9 R`):
+/// End points of a uniform from its `p` and `1 − p` quantiles (`a + pR`, `a + (1 − p)R`):
 /// less precise than [`uniform_ends`] on clean data, but a noisy or outlying value at either
-/// extreme cannot move it. The interval is normal with the asymptotic standard deviation of
-/// this estimator for a uniform, 0.335 R / √n (from the order statistics' covariance).
-pub fn uniform_ends_robust(xs: &[f64]) -> (Estimate, Estimate) {
+/// extreme cannot move it. The interval is normal with this estimator's asymptotic standard
+/// deviation for a uniform, `R·√(p(1 − p)/(1 − 2p))/√n` (from the order statistics'
+/// covariance: the centre has variance `pR²/2n`, the range `2pR²/((1 − 2p)n)`, uncorrelated).
+pub fn uniform_ends_trimmed(xs: &[f64], p: f64) -> (Estimate, Estimate) {
     let s = sorted(xs);
     let n = s.len() as f64;
-    let (q10, q90) = (quantile_sorted(&s, 0.1), quantile_sorted(&s, 0.9));
-    let r = (q90 - q10) / 0.8;
-    let centre = (q10 + q90) / 2.0;
-    let half = Z_975 * 0.335 * r / n.sqrt();
+    let (lo, hi) = (quantile_sorted(&s, p), quantile_sorted(&s, 1.0 - p));
+    let r = (hi - lo) / (1.0 - 2.0 * p);
+    let centre = (lo + hi) / 2.0;
+    let half = Z_975 * r * (p * (1.0 - p) / (1.0 - 2.0 * p)).sqrt() / n.sqrt();
     let at = |v: f64| Estimate {
         value: v,
         low: v - half,
@@ -290,11 +291,12 @@ mod tests {
 
     /// 0, 1, ..., 100: q10 = 10, q90 = 90, so R = 80/0.8 = 100 and the ends are 0 and 100.
     #[test]
-    fn robust_uniform_ends_on_a_known_sample() {
+    fn trimmed_uniform_ends_on_a_known_sample() {
         let xs: Vec<f64> = (0..=100).map(f64::from).collect();
-        let (min, max) = uniform_ends_robust(&xs);
+        let (min, max) = uniform_ends_trimmed(&xs, 0.1);
         assert!(close(min.value, 0.0, 1e-9) && close(max.value, 100.0, 1e-9));
-        let half = Z_975 * 0.335 * 100.0 / 101f64.sqrt();
+        // √(0.1 × 0.9 / 0.8) = 0.335.
+        let half = Z_975 * 0.1125f64.sqrt() * 100.0 / 101f64.sqrt();
         assert!(close(max.high - max.value, half, 1e-9));
     }
 

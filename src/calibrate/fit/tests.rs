@@ -90,9 +90,11 @@ fn streamed_prompt_factor_converges_from_a_wrong_shipped_start() {
 }
 
 /// Noiseless plain answers `L = 500 + 20 (c − 1) + 0.2 p`: least squares on (1, c − 1, p)
-/// fits them with zero residual, so β = (500, 20, 0.2) exactly; k = β₁/β₂ = 20/0.2 = 100.
-/// A short probe gives T = L − 64 × 0.2 = (500 + 12.8) − 12.8 = 500, so p50 = p95 = 500,
-/// and every writing call's speed is (c − 1 + p/100) × 1000 / (L − 500) = 1000/20 = 50.
+/// fits them with zero residual, so β = (500, 20, 0.2) exactly (`regression::tests`), and
+/// k = β₁/β₂ = 20/0.2 = 100. A short probe gives T = L − 64 × 0.2 = (500 + 12.8) − 12.8 = 500,
+/// so p50 = p95 = 500, and every writing call's speed is (c − 1 + p/100) × 1000 / (L − 500) =
+/// 1000/20 = 50. The range's correction simulates the model, whose TTFT has a tail above p95
+/// that these answers lack, so it may move the ends a little.
 #[test]
 fn regression_on_noiseless_answers_recovers_k_and_speed_exactly() {
     let f = fit("m", &exact_design(false), &shipped(100.0), "d", "s").unwrap();
@@ -100,8 +102,16 @@ fn regression_on_noiseless_answers_recovers_k_and_speed_exactly() {
     assert!(close(f.prompt_tokens_per_output_token.value, 100.0, 1e-9));
     assert!(close(f.ttft_p50_ms.value, 500.0, 1e-9));
     assert!(close(f.ttft_p95_ms.value, 500.0, 1e-9));
-    assert!(close(f.tokens_per_s_min.value, 50.0, 1e-9));
-    assert!(close(f.tokens_per_s_max.value, 50.0, 1e-9));
+    assert!(
+        close(f.tokens_per_s_min.value, 50.0, 0.05),
+        "{:?}",
+        f.tokens_per_s_min
+    );
+    assert!(
+        close(f.tokens_per_s_max.value, 50.0, 0.05),
+        "{:?}",
+        f.tokens_per_s_max
+    );
     assert!(f.notes.iter().any(|n| n.starts_with("regression")));
 }
 

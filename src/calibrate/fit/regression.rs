@@ -1,0 +1,211 @@
+//! The regression method: the timing fit from whole answers, when no first chunk was timed.
+//!
+//! Least squares of latency on `(1, c − 1, p)` gives `E[u]` and `E[u]/k`; the short probes give
+//! the TTFT sample; each writing call gives a speed `(c − 1 + p/k)/(L − T̂)`, `T̂` the fitted
+//! TTFT median. Those speeds carry their own call's TTFT deviation as noise (10–20 % for a
+//! 220-token answer at gpt-4o's spread, more at high speeds), and a TTFT from the tail makes an
+//! outlier, so the range is read from the 5th and 95th percentiles of the speeds and then
+//! corrected for the noise by simulation (indirect inference): the fitted profile, with a
+//! candidate range, answers the same calls [`REPLICATES`] times through the latency model's own
+//! draws; the candidate moves by the gap between the observed estimate and the replicates'
+//! mean until they agree. The replicates' spread is the estimate's standard error.
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use super::{
+    too_few_speeds, too_few_ttft, ttft_estimates, unmeasured_k, Call, FitError, FitOptions,
+    Shipped, Timing,
+};
+use crate::calibrate::stats::{self, Z_975};
+use crate::calibrate::Estimate;
+use crate::openai::latency::{Profile, Range, TtftPercentiles};
+
+/// Simulated calibrations per correction round.
+pub const REPLICATES: usize = 40;
+/// The speeds' quantiles the range is read from (`p` and `1 − p`).
+const TRIM: f64 = 0.05;
+const ROUNDS: usize = 8;
+
+/// Least squares of latency on (1, c − 1, p): `[intercept, E[u], E[u]/k]`, when both slopes
+/// are positive.
+fn latency_regression(calls: &[Call]) -> Option<[f64; 3]> {
+    let rows: Vec<([f64; 3], f64)> = calls
+        .iter()
+        .map(|c| ([1.0, c.gen, c.prompt], c.latency))
+        .collect();
+    stats::least_squares(&rows).filter(|b| b[1] > 0.0 && b[2] > 0.0)
+}
+
+/// Per-call speeds (tokens/s) of the writing calls, given the prompt factor and the TTFT
+/// median to subtract.
+fn speeds<'a>(calls: impl Iterator<Item = &'a Call>, k: f64, t_hat: f64) -> Vec<f64> {
+    calls
+        .filter(|c| c.writes() && c.latency > t_hat)
+        .map(|c| c.work(k) * 1000.0 / (c.latency - t_hat))
+        .collect()
+}
+
+pub(super) fn timing(
+    model: &str,
+    calls: &[Call],
+    sh: &Shipped,
+    opts: FitOptions,
+    notes: &mut Vec<String>,
+) -> Result<Timing, FitError> {
+    let beta = latency_regression(calls);
+    let k = match beta {
+        Some(b) => {
+            let [(low, high)] = stats::bootstrap(calls, opts.resamples, opts.seed ^ 1, |s| {
+                latency_regression(s).map(|b| [b[1] / b[2]])
+            });
+            Estimate {
+                value: b[1] / b[2],
+                low,
+                high,
+            }
+        }
+        None => unmeasured_k(sh, notes),
+    };
+    // ms per prompt token (β₂): the short probes' prompt term, a few ms.
+    let per_prompt = beta.map_or(0.0, |b| b[2]);
+    let ttft: Vec<f64> = calls
+        .iter()
+        .filter(|c| c.short_probe())
+        .map(|c| c.latency - c.prompt * per_prompt)
+        .filter(|t| *t > 0.0)
+        .collect();
+    too_few_ttft(model, ttft.len())?;
+    let (p50, p95) = ttft_estimates(&ttft, opts);
+    let observed = speeds(calls.iter(), k.value, p50.value);
+    too_few_speeds(model, observed.len())?;
+    let ttft_ms = TtftPercentiles {
+        p50: p50.value,
+        p95: p95.value.max(p50.value),
+        p99: p95.value.max(p50.value) * sh.ttft.p99 / sh.ttft.p95,
+        p99_99: p95.value.max(p50.value) * sh.ttft.p99_99 / sh.ttft.p95,
+    };
+    let writing: Vec<Call> = calls.iter().filter(|c| c.writes()).copied().collect();
+    let (min, max) = corrected_range(&observed, &writing, ttft_ms, k.value, sh, opts.seed ^ 2);
+    notes.push(format!(
+        "regression: no streamed first chunk; time to first token from {} short probes, \
+         speed from {} writing calls' latency less the fitted TTFT median, corrected for the \
+         TTFT's spread by simulation",
+        ttft.len(),
+        observed.len()
+    ));
+    Ok(Timing {
+        used: calls.len(),
+        p50,
+        p95,
+        min,
+        max,
+        k,
+    })
+}
+
+/// The speed range read from noisy per-call speeds, corrected by simulation (module docs).
+fn corrected_range(
+    observed: &[f64],
+    writing: &[Call],
+    ttft_ms: TtftPercentiles,
+    k: f64,
+    sh: &Shipped,
+    seed: u64,
+) -> (Estimate, Estimate) {
+    let ends = |xs: &[f64]| {
+        let (a, b) = stats::uniform_ends_trimmed(xs, TRIM);
+        [a.value, b.value]
+    };
+    let target = ends(observed);
+    let mut theta = target;
+    let mut spread = [0.0; 2];
+    for _ in 0..ROUNDS {
+        let valid = [theta[0].max(0.1), theta[1].max(theta[0].max(0.1))];
+        let profile = Profile::HeavyTail {
+            as_of: String::new(),
+            source: String::new(),
+            ttft_ms,
+            output_tokens_per_s: Range {
+                min: valid[0],
+                max: valid[1],
+            },
+            prompt_tokens_per_output_token: k,
+            completion_tokens: sh.lengths,
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let reps: Vec<[f64; 2]> = (0..REPLICATES)
+            .map(|_| {
+                ends(&simulated_speeds(
+                    &profile,
+                    writing,
+                    k,
+                    ttft_ms.p50,
+                    &mut rng,
+                ))
+            })
+            .collect();
+        let mean = |i: usize| reps.iter().map(|r| r[i]).sum::<f64>() / reps.len() as f64;
+        spread = [0, 1].map(|i| stats::sd(&reps.iter().map(|r| r[i]).collect::<Vec<_>>()));
+        let next = [0, 1].map(|i| valid[i] + target[i] - mean(i));
+        let settled = (0..2).all(|i| (next[i] - theta[i]).abs() < 1e-3 * valid[i]);
+        theta = next;
+        if settled {
+            break;
+        }
+    }
+    let est = |i: usize| Estimate {
+        value: theta[i],
+        low: theta[i] - Z_975 * spread[i],
+        high: theta[i] + Z_975 * spread[i],
+    };
+    (est(0), est(1))
+}
+
+/// One simulated calibration's per-call speeds: `profile` answers each writing call's shape
+/// (its prompt and answer length) through the latency model, read as the fit reads them.
+fn simulated_speeds(
+    profile: &Profile,
+    writing: &[Call],
+    k: f64,
+    t_hat: f64,
+    rng: &mut ChaCha8Rng,
+) -> Vec<f64> {
+    let answered: Vec<Call> = writing
+        .iter()
+        .map(|c| {
+            let t = profile.draw_call(rng, c.prompt as u32, c.gen as u32 + 1);
+            Call {
+                latency: t.total.as_secs_f64() * 1000.0,
+                first: None,
+                ..*c
+            }
+        })
+        .collect();
+    speeds(answered.iter(), k, t_hat)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `L = 500 + 20 (c − 1) + 0.2 p` on calls with independent (c − 1, p): the normal
+    /// equations are solved by β = (500, 20, 0.2) with zero residual, so least squares returns
+    /// exactly that: E[u] = 20 ms per token (50 tokens/s) and E[u]/k = 0.2 (k = 100).
+    #[test]
+    fn least_squares_on_noiseless_latencies_gives_the_model_back() {
+        let calls: Vec<Call> = [(0.0, 64.0), (0.0, 1200.0), (149.0, 64.0), (219.0, 800.0)]
+            .into_iter()
+            .map(|(gen, prompt)| Call {
+                gen,
+                prompt,
+                latency: 500.0 + 20.0 * gen + 0.2 * prompt,
+                first: None,
+            })
+            .collect();
+        let b = latency_regression(&calls).unwrap();
+        for (got, want) in b.iter().zip([500.0, 20.0, 0.2]) {
+            assert!((got - want).abs() < 1e-9, "{b:?}");
+        }
+    }
+}

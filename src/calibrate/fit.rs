@@ -17,25 +17,24 @@
 //! `β₁ = E[u]` and `β₂ = E[u]/k`, so `k = β₁/β₂` (interval: seeded bootstrap over calls). The
 //! short probes (`c = 1`, `p` = 64) then give `T = L − p·β₂`, a correction of a few ms. Each
 //! writing call gives a speed `(c − 1 + p/k)/(L − T̂)` with `T̂` the fitted TTFT median; its
-//! own TTFT's deviation from `T̂` is noise in that speed (10–20 % for a 220-token answer), and a
-//! TTFT from the tail makes an outlier, so the range comes from the 10th and 90th percentiles
-//! of these speeds rather than the extremes.
+//! own TTFT's deviation from `T̂` is noise in that speed, so the range is read robustly and
+//! corrected by simulation (`fit/regression.rs`).
 //!
 //! **TTFT p50 and p95**: below p95 the shipped form is exactly log-normal with one σ, so the
 //! fit is a line through the probability plot of the logs below the 90th percentile
-//! ([`stats::lognormal_body`]): p50 = `exp(μ)`, p95 = `exp(μ + 1.645 σ)`. Intervals are a
+//! (`stats::lognormal_body`): p50 = `exp(μ)`, p95 = `exp(μ + 1.645 σ)`. Intervals are a
 //! seeded percentile bootstrap. Above p95 a few hundred calls see too little of the tail:
 //! p99 and p99.99 keep the shipped profile's ratios to p95.
 //!
 //! **Speed range** (streamed): the per-call speeds are a clean uniform sample, so the
 //! minimum-variance unbiased end points `x(1) − R/(n−1)`, `x(n) + R/(n−1)` with exact
-//! intervals from the Beta law of the extremes ([`stats::uniform_ends`]).
+//! intervals from the Beta law of the extremes (`stats::uniform_ends`).
 //!
 //! **Completion length**: median `exp(mean ln c)` and σ = sd of `ln c` over the speed calls
 //! that stopped before `max_tokens` (a capped answer's length says only "at least");
 //! the clamp bounds stay the shipped ones. **Prompt caching**: the share of caption calls
-//! after the first (whose prefix primes the cache) that came back with `cached_tokens > 0`,
-//! with a Wilson interval.
+//! after the first (whose prefix primes the cache; observations come in the order sent) that
+//! came back with `cached_tokens > 0`, with a Wilson interval.
 
 use serde::Serialize;
 

@@ -322,10 +322,25 @@ fn streamed_k(writing: &[(f64, f64, f64)], long: &[(f64, f64)], k0: f64) -> Opti
     })
 }
 
-/// The shipped prompt factor, marked as not measured (an interval that holds anything).
-fn unmeasured_k(sh: &Shipped, notes: &mut Vec<String>) -> Estimate {
+/// Prompt factors the fit believes: a noisy regression can put `k` anywhere, and a profile
+/// with an absurd `k` would mislead every run that takes it.
+const PLAUSIBLE_K: std::ops::RangeInclusive<f64> = 1.0..=10_000.0;
+
+/// The measured prompt factor when there is one and it is plausible; otherwise the shipped
+/// one, marked as not measured (an interval that holds anything) and noted.
+fn checked_k(measured: Option<Estimate>, sh: &Shipped, notes: &mut Vec<String>) -> Estimate {
+    let why = match measured {
+        Some(k) if PLAUSIBLE_K.contains(&k.value) => return k,
+        Some(k) => format!(
+            "came out at {:.3}, outside [{}, {}]",
+            k.value,
+            PLAUSIBLE_K.start(),
+            PLAUSIBLE_K.end()
+        ),
+        None => "could not be measured (too few long-prompt calls)".to_string(),
+    };
     notes.push(format!(
-        "the prompt factor could not be measured (too few long-prompt calls): kept the shipped {}",
+        "the prompt factor {why}: kept the shipped {}",
         sh.k
     ));
     Estimate {
@@ -357,7 +372,7 @@ fn streamed_timing(
         .filter(|c| c.long_probe() && after(c) > 0.0)
         .map(|c| (c.prompt, after(c)))
         .collect();
-    let k = streamed_k(&writing, &long, sh.k).unwrap_or_else(|| unmeasured_k(sh, notes));
+    let k = checked_k(streamed_k(&writing, &long, sh.k), sh, notes);
     let speeds: Vec<f64> = writing
         .iter()
         .map(|(n, p, g)| (n + p / k.value) * 1000.0 / g)

@@ -14,8 +14,8 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::{
-    too_few_speeds, too_few_ttft, ttft_estimates, unmeasured_k, Call, FitError, FitOptions,
-    Shipped, Timing,
+    checked_k, too_few_speeds, too_few_ttft, ttft_estimates, Call, FitError, FitOptions, Shipped,
+    Timing,
 };
 use crate::calibrate::stats::{self, Z_975};
 use crate::calibrate::Estimate;
@@ -54,21 +54,20 @@ pub(super) fn timing(
     notes: &mut Vec<String>,
 ) -> Result<Timing, FitError> {
     let beta = latency_regression(calls);
-    let k = match beta {
-        Some(b) => {
-            let [(low, high)] = stats::bootstrap(calls, opts.resamples, opts.seed ^ 1, |s| {
-                latency_regression(s).map(|b| [b[1] / b[2]])
-            });
-            Estimate {
-                value: b[1] / b[2],
-                low,
-                high,
-            }
+    let measured = beta.map(|b| {
+        let [(low, high)] = stats::bootstrap(calls, opts.resamples, opts.seed ^ 1, |s| {
+            latency_regression(s).map(|b| [b[1] / b[2]])
+        });
+        Estimate {
+            value: b[1] / b[2],
+            low,
+            high,
         }
-        None => unmeasured_k(sh, notes),
-    };
-    // ms per prompt token (β₂): the short probes' prompt term, a few ms.
-    let per_prompt = beta.map_or(0.0, |b| b[2]);
+    });
+    let k = checked_k(measured, sh, notes);
+    // ms per prompt token, E[u]/k (β₂ when k was believed): the short probes' prompt term, a
+    // few ms.
+    let per_prompt = beta.map_or(0.0, |b| b[1] / k.value);
     let ttft: Vec<f64> = calls
         .iter()
         .filter(|c| c.short_probe())

@@ -197,3 +197,61 @@ fn the_profile_is_stamped_and_checks() {
     assert_eq!((as_of.as_str(), source.as_str()), ("2026-12-01", "host"));
     assert!(f.profile.check().is_ok());
 }
+
+#[test]
+fn an_implausible_prompt_factor_keeps_the_shipped_one() {
+    // Long probes answering in 0.0012 ms per prompt token: k = 20 / 0.0012 ≈ 16,667.
+    let obs: Vec<Observation> = exact_design(true)
+        .into_iter()
+        .map(|mut o| {
+            if o.purpose == Purpose::Probe && o.prompt_tokens == 1200 {
+                o.latency_ms = 500.0 + 1200.0 * 0.0012;
+            }
+            o
+        })
+        .collect();
+    let f = fit("m", &obs, &shipped(90.0), "d", "s").unwrap();
+    let k = f.prompt_tokens_per_output_token;
+    assert_eq!((k.value, k.low, k.high), (90.0, 0.0, f64::INFINITY));
+    assert!(f
+        .notes
+        .iter()
+        .any(|n| n.contains("outside [1, 10000]: kept the shipped 90")));
+}
+
+fn purpose(i: u8) -> Purpose {
+    [
+        Purpose::Probe,
+        Purpose::Speed,
+        Purpose::ImagePrompt,
+        Purpose::Caption,
+    ][i as usize % 4]
+}
+
+proptest::proptest! {
+    /// Whatever an endpoint answers, the fit returns an error or a profile that checks.
+    #[test]
+    fn any_observations_give_an_error_or_a_valid_profile(
+        raw in proptest::collection::vec(
+            (0u8..4, 1u32..3_000, 0u32..1_500, 0.0f64..20_000.0, proptest::option::of(0.0f64..20_000.0)),
+            0..40,
+        ),
+    ) {
+        let obs: Vec<Observation> = raw
+            .into_iter()
+            .map(|(p, prompt, completion, latency, first)| Observation {
+                purpose: purpose(p),
+                prompt_tokens: prompt,
+                completion_tokens: completion,
+                cached_tokens: 0,
+                latency_ms: latency,
+                first_token_ms: first,
+            })
+            .collect();
+        let opts = FitOptions { seed: 1, resamples: 20 };
+        if let Ok(f) = fit_with("m", &obs, &shipped(100.0), "d", "s", opts) {
+            proptest::prop_assert!(f.profile.check().is_ok());
+            proptest::prop_assert!(f.ttft_p50_ms.value <= f.ttft_p95_ms.value);
+        }
+    }
+}

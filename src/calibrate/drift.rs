@@ -107,6 +107,32 @@ pub fn drift(fit: &Fit, shipped: &Profile) -> Drift {
     }
 }
 
+/// [`drift`] with one more row when the fit measured prompt caching: the hit share beside the
+/// shipped profile's (`Catalog::prompt_cache_hit`). It does not decide fairness (latency does),
+/// but the verdict names it when it moved, since the cost per post rests on it.
+pub fn drift_with_cache(fit: &Fit, shipped: &Profile, shipped_cache_hit: f64) -> Drift {
+    let mut d = drift(fit, shipped);
+    let Some(hit) = fit.prompt_cache_hit else {
+        return d;
+    };
+    let within = hit.low <= shipped_cache_hit && shipped_cache_hit <= hit.high;
+    d.rows.push(DriftRow {
+        figure: "prompt cache hit share".into(),
+        shipped: shipped_cache_hit,
+        fitted: hit,
+        within,
+    });
+    if !within {
+        d.verdict.push_str(&format!(
+            "; the prompt cache hit {:.0} % of eligible calls against the shipped {:.0} %, so \
+             cost per post rests on the calibrated share",
+            100.0 * hit.value,
+            100.0 * shipped_cache_hit
+        ));
+    }
+    d
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,6 +226,22 @@ mod tests {
         let d = drift(&f, &shipped());
         assert!(d.fair);
         assert!(!d.rows[4].within && !d.rows[5].within);
+    }
+
+    #[test]
+    fn a_measured_cache_share_is_a_row_that_names_itself_when_it_moved() {
+        let mut f = fit_around_shipped();
+        assert_eq!(drift_with_cache(&f, &shipped(), 0.0).rows.len(), 7);
+        // 10 of 11 hits: Wilson interval (0.62, 0.98), which 0 lies outside.
+        f.prompt_cache_hit = Some(crate::calibrate::stats::wilson(10, 11));
+        let d = drift_with_cache(&f, &shipped(), 0.0);
+        assert_eq!(d.rows.len(), 8);
+        assert!(!d.rows[7].within && d.fair);
+        assert!(d
+            .verdict
+            .ends_with("cost per post rests on the calibrated share"));
+        let same = drift_with_cache(&f, &shipped(), 0.9);
+        assert!(same.rows[7].within && same.verdict == drift(&f, &shipped()).verdict);
     }
 
     #[test]

@@ -3,12 +3,14 @@
 //! Least squares of latency on `(1, c − 1, p)` gives `E[u]` and `E[u]/k`; the short probes give
 //! the TTFT sample; each writing call gives a speed `(c − 1 + p/k)/(L − T̂)`, `T̂` the fitted
 //! TTFT median. Those speeds carry their own call's TTFT deviation as noise (10–20 % for a
-//! 220-token answer at gpt-4o's spread, more at high speeds), and a TTFT from the tail makes an
-//! outlier, so the range is read from the 5th and 95th percentiles of the speeds and then
-//! corrected for the noise by simulation (indirect inference): the fitted profile, with a
-//! candidate range, answers the same calls [`REPLICATES`] times through the latency model's own
-//! draws; the candidate moves by the gap between the observed estimate and the replicates'
-//! mean until they agree. The replicates' spread is the estimate's standard error.
+//! 220-token answer at gpt-4o's spread, more at high speeds), and a TTFT from the tail (one call
+//! in twenty) makes a low outlier, so the range is read from the 10th and 90th percentiles of
+//! the speeds (the 5th and 95th were measured worse: gpt-4o-mini's heavier tail reaches the 5th
+//! percentile) and then corrected for the noise by simulation (indirect inference): the fitted
+//! profile, with a candidate range, answers the same calls [`REPLICATES`] times through the
+//! latency model's own draws; the candidate moves by the gap between the observed estimate and
+//! the replicates' mean until they agree. The replicates' spread is the estimate's standard
+//! error.
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -24,7 +26,7 @@ use crate::openai::latency::{Profile, Range, TtftPercentiles};
 /// Simulated calibrations per correction round.
 pub const REPLICATES: usize = 40;
 /// The speeds' quantiles the range is read from (`p` and `1 − p`).
-const TRIM: f64 = 0.05;
+const TRIM: f64 = 0.10;
 const ROUNDS: usize = 8;
 
 /// Least squares of latency on (1, c − 1, p): `[intercept, E[u], E[u]/k]`, when both slopes

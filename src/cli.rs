@@ -45,6 +45,71 @@ pub enum Command {
     /// Serve a reference marketing-post service (POST /api/marketing-post) that calls OpenAI
     /// (or the stub) like the planning note's service, until Ctrl-C.
     ExampleService(ExampleServiceArgs),
+    /// Measure an account's rate limits and latency with a few capped calls and write them as a
+    /// mocks overlay (latency.toml, tiers.toml) that run, stub and plan take with --mocks DIR.
+    Calibrate(Box<CalibrateArgs>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StreamArg {
+    /// Try one streamed call; stream if the endpoint streams as it writes, else send plain calls.
+    Auto,
+    /// Stream every call (the time to first token from the first content chunk).
+    On,
+    /// Plain calls (the time to first token by regression of latency on output tokens).
+    Off,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CalibrateArgs {
+    /// The OpenAI-compatible endpoint to measure (e.g. https://api.openai.com/v1). A URL outside
+    /// loopback needs --allow-spend and --max-cost.
+    #[arg(long, value_name = "URL")]
+    pub base_url: String,
+    /// Models to calibrate. Repeatable. Default: gpt-4o and gpt-4o-mini.
+    #[arg(long, value_name = "M")]
+    pub model: Vec<String>,
+    /// Calls per model (default: the designed number, see docs/calibrate.md).
+    #[arg(long, value_name = "N")]
+    pub calls: Option<u32>,
+    /// Folder for the overlay and the report (default: reports/calibration-<date>).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Allow calls to a URL outside loopback, which cost money (requires --max-cost).
+    #[arg(long)]
+    pub allow_spend: bool,
+    /// The spend guard: refuse to start when the worst case passes this many USD, and never
+    /// send a call that could take the spend past it.
+    #[arg(long, value_name = "USD")]
+    pub max_cost: Option<f64>,
+    /// The environment variable holding the API key (default OPENAI_API_KEY, read only for a URL
+    /// outside loopback unless named here). Never written anywhere.
+    #[arg(long, value_name = "NAME")]
+    pub api_key_env: Option<String>,
+    /// Connect to HOST:PORT at ADDR instead of resolving HOST (as curl's --resolve). ADDR must
+    /// be a loopback address. Repeatable.
+    #[arg(long, value_name = "HOST:PORT:ADDR")]
+    pub resolve: Vec<String>,
+    /// The data to compare with and to build the overlay on (default: the shipped mocks/).
+    #[arg(long, value_name = "DIR")]
+    pub mocks: Option<PathBuf>,
+    /// Stream the calls (auto: when the endpoint streams as it writes).
+    #[arg(long, value_enum, default_value_t = StreamArg::Auto)]
+    pub stream: StreamArg,
+    /// Calls in flight at once (1 to 8).
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub concurrency: u32,
+    /// Seed of the prompts' marker: the same seed sends the same prompts (default: from the
+    /// clock, so that no earlier calibration's prompt cache is hit).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Against a `postload stub --time-scale K` only: its clock runs K times faster, and the
+    /// measured times are multiplied back by K. 1 to 20.
+    #[arg(long, value_name = "K")]
+    pub time_scale: Option<f64>,
+    /// Print only the drift table, the verdict and errors.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

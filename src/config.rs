@@ -13,6 +13,7 @@ use crate::stub::{Faults, PromptEstimate, StubConfig};
 
 mod run;
 
+pub(crate) use self::run::{check_remote, client_factory, endpoint, spend_cap};
 pub use self::run::{
     configure, run_config, Destination, EmbeddedStubOptions, Overrides, RunRequest,
 };
@@ -235,7 +236,7 @@ pub fn is_loopback(what: &str, url: &str) -> Result<bool, ConfigError> {
 
 /// `--resolve HOST:PORT:ADDR` (ADDR on loopback only: postload's load stays on this machine
 /// unless a URL itself names another).
-fn parse_resolve(s: &str) -> Result<(String, std::net::SocketAddr), ConfigError> {
+pub(crate) fn parse_resolve(s: &str) -> Result<(String, std::net::SocketAddr), ConfigError> {
     let err = |m: &str| ConfigError(format!("--resolve `{s}`: {m}"));
     let mut parts = s.splitn(3, ':');
     let (Some(host), Some(port), Some(addr)) = (parts.next(), parts.next(), parts.next()) else {

@@ -85,6 +85,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Some(Command::Compare(args)) => commands::compare::compare(args),
         Some(Command::ExampleService(args)) => commands::example::serve(args).await,
         Some(Command::Plan(args)) => commands::plan::plan(*args).await,
+        Some(Command::Calibrate(args)) => commands::calibrate::calibrate(*args).await,
         None => commands::run::run(cli.run).await,
     }
 }

@@ -1,6 +1,7 @@
 //! The one integration test binary: the stub over real HTTP on port 0, and the CLI.
 
 mod bounds;
+mod calibrate;
 mod claims;
 mod cli;
 mod common;

@@ -7,6 +7,8 @@
 pub mod design;
 pub mod drift;
 pub mod fit;
+pub mod limits;
+pub mod overlay;
 pub mod precision;
 mod stats;
 

@@ -3,6 +3,7 @@
 //! Helpers shared by several commands (loading a result, applying gates, the step summary) are
 //! here, written once.
 
+pub mod calibrate;
 pub mod check;
 pub mod compare;
 pub mod example;

@@ -413,7 +413,7 @@ fn check_mode_options(
 }
 
 /// `--max-cost`, checked, and required by `--allow-spend`.
-fn spend_cap(dest: &Destination) -> Result<Option<f64>, ConfigError> {
+pub(crate) fn spend_cap(dest: &Destination) -> Result<Option<f64>, ConfigError> {
     let max_cost = match dest.max_cost {
         Some(c) if !(c > 0.0 && c.is_finite()) => {
             return Err(ConfigError(format!(
@@ -432,7 +432,10 @@ fn spend_cap(dest: &Destination) -> Result<Option<f64>, ConfigError> {
 
 /// Whether the load leaves this machine. Anything outside loopback may bill someone: only with
 /// --allow-spend and --max-cost.
-fn check_remote(dest: &Destination, entries: &[RunScenario]) -> Result<bool, ConfigError> {
+pub(crate) fn check_remote(
+    dest: &Destination,
+    entries: &[RunScenario],
+) -> Result<bool, ConfigError> {
     let remote_urls: Vec<(&str, &str)> = match &dest.base_url {
         Some(url) => vec![("--base-url", url.as_str())],
         None => entries
@@ -497,27 +500,7 @@ fn target(
     remote: bool,
 ) -> Result<OpenAiTarget, ConfigError> {
     Ok(match &req.destination.base_url {
-        Some(url) => {
-            let key_var = req
-                .destination
-                .api_key_env
-                .clone()
-                .or_else(|| remote.then(|| "OPENAI_API_KEY".to_string()));
-            let api_key = match key_var {
-                Some(var) => Some(Secret::new(std::env::var(&var).map_err(|_| {
-                    ConfigError(format!(
-                        "--base-url `{url}`: environment variable `{var}` (the API key) is not set; --api-key-env names another"
-                    ))
-                })?)),
-                // A loopback endpoint (a `postload stub`): any bearer token will do.
-                None => Some(Secret::new(crate::stub::STUB_API_KEY.into())),
-            };
-            OpenAiTarget::BaseUrl(Endpoint {
-                url: url.trim_end_matches('/').to_string(),
-                api_key,
-                remote,
-            })
-        }
+        Some(url) => OpenAiTarget::BaseUrl(endpoint(&req.destination, url, remote)?),
         None => {
             let mut c = StubConfig::new(Arc::clone(catalog));
             c.fixed_latency = latency_ms("--latency-ms", req.stub.latency_ms)?;
@@ -536,10 +519,36 @@ fn target(
     })
 }
 
+/// `url` with its API key: from `--api-key-env`, else `OPENAI_API_KEY` for a remote URL, else
+/// the stub's (a loopback endpoint, a `postload stub`: any bearer token will do).
+pub(crate) fn endpoint(
+    dest: &Destination,
+    url: &str,
+    remote: bool,
+) -> Result<Endpoint, ConfigError> {
+    let key_var = dest
+        .api_key_env
+        .clone()
+        .or_else(|| remote.then(|| "OPENAI_API_KEY".to_string()));
+    let api_key = match key_var {
+        Some(var) => Some(Secret::new(std::env::var(&var).map_err(|_| {
+            ConfigError(format!(
+                "--base-url `{url}`: environment variable `{var}` (the API key) is not set; --api-key-env names another"
+            ))
+        })?)),
+        None => Some(Secret::new(crate::stub::STUB_API_KEY.into())),
+    };
+    Ok(Endpoint {
+        url: url.trim_end_matches('/').to_string(),
+        api_key,
+        remote,
+    })
+}
+
 /// The HTTP client of every case. Redirects are never followed: OpenAI does not redirect API
 /// calls, and a followed redirect could take the load (and the API key) past the spend guard's
 /// loopback check. A 3xx is counted as `other_status`.
-fn client_factory(resolves: Vec<(String, std::net::SocketAddr)>) -> ClientFactory {
+pub(crate) fn client_factory(resolves: Vec<(String, std::net::SocketAddr)>) -> ClientFactory {
     fn base() -> reqwest::ClientBuilder {
         reqwest::Client::builder()
             .user_agent(concat!("postload/", env!("CARGO_PKG_VERSION")))

@@ -1,0 +1,302 @@
+//! `postload calibrate`: measures an account's rate limits and latency with a few designed calls
+//! under the spend guard, fits the latency profile ([`crate::calibrate`]) and writes the overlay
+//! that `run`, `stub` and `plan` take with `--mocks DIR`. This module is the edge: it checks the
+//! options, prints the worst case, sends ([`session`]), and writes the files; the fit, the drift,
+//! the limits and the overlay's texts are pure.
+
+mod client;
+mod output;
+mod prompts;
+mod session;
+mod settings;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context as _;
+
+use self::client::Caller;
+use self::output::{Calibration, Cost, ModelReport};
+use self::session::{Context, ModelRun};
+use self::settings::{ModelPlan, Settings};
+use crate::calibrate::overlay::{self, LimitsRead};
+use crate::calibrate::{drift, fit};
+use crate::cli::CalibrateArgs;
+use crate::config::ConfigError;
+use crate::metrics::budget::Budget;
+use crate::openai::latency::Profile;
+use crate::Outcome;
+
+pub use self::client::MAX_ANSWER_BYTES;
+
+/// Runs `postload calibrate`: exit 0 when it completed, 3 when the spend guard stopped it (what
+/// was measured is still written), 2 for an error.
+pub async fn calibrate(args: CalibrateArgs) -> anyhow::Result<Outcome> {
+    let s = settings::settings(&args)?;
+    outln!(
+        "calibrate: {} calls to {} ({}); worst case at the price table ${:.4}{}",
+        s.models.iter().map(|m| m.calls.len()).sum::<usize>(),
+        s.host,
+        s.models
+            .iter()
+            .map(|m| format!("{} × {}", m.calls.len(), m.model))
+            .collect::<Vec<_>>()
+            .join(", "),
+        s.worst_usd(),
+        s.max_cost.map_or(String::new(), |c| format!(
+            ", cap ${}",
+            crate::limits::num(c)
+        ))
+    );
+    settings::check_worst_case(&s)?;
+    std::fs::create_dir_all(&s.out)
+        .with_context(|| format!("--out {}: cannot create it", s.out.display()))?;
+    let client = (s.client)()
+        .timeout(std::time::Duration::from_secs_f64(600.0 / s.time_scale))
+        .build()
+        .context("cannot build the HTTP client")?;
+    check_time_scale(&client, &s).await?;
+    let budget = Arc::new(Mutex::new(Budget::new(s.max_cost.unwrap_or(f64::INFINITY))));
+    let ctx = Arc::new(Context {
+        caller: Caller {
+            client,
+            url: format!("{}/chat/completions", s.endpoint.url),
+            api_key: s.endpoint.api_key.clone(),
+            time_scale: s.time_scale,
+        },
+        budget: Arc::clone(&budget),
+        concurrency: s.concurrency,
+    });
+    let mut reports = Vec::new();
+    for plan in &s.models {
+        let run = send_model(&ctx, &s, plan).await;
+        let stopped = run.stopped_by_cap;
+        reports.push(model_report(&s, plan, run));
+        if stopped {
+            break;
+        }
+    }
+    let budget = budget.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let calibration = assemble(&s, reports, &budget);
+    write_overlay(&s, &calibration)?;
+    if s.quiet {
+        for m in &calibration.models {
+            if let Some(d) = &m.drift {
+                outln!("{}: {}", m.model, d.verdict);
+            }
+        }
+    } else {
+        out!("{}", calibration.console());
+    }
+    Ok(if calibration.cost.stopped_by_cap {
+        Outcome::BudgetStopped
+    } else {
+        Outcome::Success
+    })
+}
+
+/// Sends one model's designed calls.
+async fn send_model(ctx: &Arc<Context>, s: &Settings, plan: &ModelPlan) -> ModelRun {
+    let price = s.catalog.prices.models[&plan.model];
+    let mut writer = prompts::PromptWriter::new(s.seed);
+    let bodies = plan
+        .calls
+        .iter()
+        .enumerate()
+        .map(|(i, c)| writer.body(c, i))
+        .collect();
+    if !s.quiet {
+        outln!("{}: sending {} calls ...", plan.model, plan.calls.len());
+    }
+    session::run_model(
+        Arc::clone(ctx),
+        &plan.model,
+        price,
+        plan.calls.clone(),
+        bodies,
+        s.stream,
+    )
+    .await
+}
+
+/// The fit of one model's observations, its drift from the shipped profile and its limits'
+/// tiers.
+fn model_report(s: &Settings, plan: &ModelPlan, run: ModelRun) -> ModelReport {
+    let shipped = &s.catalog.profiles[&plan.profile];
+    let fitted = fit::fit(&plan.model, &run.observations, shipped, &s.date, "").map(|mut f| {
+        let source = format!(
+            "calibrated against {} on {}: {} calls, {}; tail above p95 kept from the shipped profile",
+            s.host,
+            s.date,
+            f.calls,
+            match f.method {
+                crate::calibrate::Method::Streamed => "streamed",
+                crate::calibrate::Method::Regression => "regression",
+            }
+        );
+        if let Profile::HeavyTail { source: src, .. } = &mut f.profile {
+            *src = source;
+        }
+        f
+    });
+    let (fit, fit_error) = match fitted {
+        Ok(f) => (Some(f), None),
+        Err(e) => (None, Some(e.to_string())),
+    };
+    ModelReport {
+        model: plan.model.clone(),
+        profile: plan.profile.clone(),
+        family: plan.family.clone(),
+        calls_designed: plan.calls.len() as u32,
+        limits: run.limits,
+        limits_known: run.limits.known(),
+        matched: overlay::matches(&s.catalog, &plan.model, &run.limits),
+        drift: fit.as_ref().map(|f| drift::drift(f, shipped)),
+        fit,
+        fit_error,
+        run,
+    }
+}
+
+/// The whole calibration: every model's report, the account set, the cost.
+fn assemble(s: &Settings, models: Vec<ModelReport>, budget: &Budget) -> Calibration {
+    let reads: Vec<LimitsRead> = models
+        .iter()
+        .map(|m| LimitsRead {
+            model: m.model.clone(),
+            family: m.family.clone(),
+            limits: m.limits,
+            matched: m.matched.clone(),
+        })
+        .collect();
+    let stamp = format!("calibrated against {} on {}", s.host, s.date);
+    let account = overlay::account_set(&s.catalog, &reads, &s.date, &stamp);
+    let mut notes = Vec::new();
+    if account.is_none() {
+        notes.push(
+            "limits unknown: no answer stated x-ratelimit-limit-requests and -tokens, so tiers.toml has no account set".into(),
+        );
+    }
+    Calibration {
+        schema: output::SCHEMA,
+        date: s.date.clone(),
+        host: s.host.clone(),
+        base_url: s.endpoint.url.clone(),
+        base: s.base.clone(),
+        out: s.out.display().to_string(),
+        seed: s.seed,
+        time_scale: s.time_scale,
+        cost: Cost {
+            worst_case_usd: s.worst_usd(),
+            max_cost_usd: s.max_cost,
+            spent_usd: budget.spent_usd(),
+            calls_refused: budget.refused(),
+            stopped_by_cap: models.iter().any(|m| m.run.stopped_by_cap),
+        },
+        models,
+        account,
+        notes,
+    }
+}
+
+/// The base's `name` file when the base is a folder that has one (copied, so the overlay stands
+/// alone), else `None` (the embedded copy applies).
+fn base_file(mocks: Option<&Path>, name: &str) -> anyhow::Result<Option<String>> {
+    match mocks.map(|d| d.join(name)).filter(|p| p.exists()) {
+        Some(p) => Ok(Some(
+            crate::limits::read_text(&p, crate::limits::MAX_TEXT_FILE_BYTES)
+                .map_err(ConfigError)?,
+        )),
+        None => Ok(None),
+    }
+}
+
+/// Writes the overlay's files (each atomically), after checking that they load as a catalog.
+fn write_overlay(s: &Settings, c: &Calibration) -> anyhow::Result<()> {
+    use crate::openai::catalog::{EMBEDDED_MODELS, EMBEDDED_PRICES};
+    let mocks = s.mocks.as_deref();
+    let models = base_file(mocks, "models.toml")?;
+    let prices = base_file(mocks, "prices.toml")?;
+    let fitted: BTreeMap<String, Profile> = c
+        .models
+        .iter()
+        .filter_map(|m| {
+            m.fit
+                .as_ref()
+                .map(|f| (m.profile.clone(), f.profile.clone()))
+        })
+        .collect();
+    let header = format!(
+        "# Written by `postload calibrate` against {} on {} (see calibration.md), on {}.\n\n",
+        c.host, c.date, c.base
+    );
+    let latency = overlay::latency_toml(&s.catalog, &fitted, &header).map_err(ConfigError)?;
+    let tiers =
+        overlay::tiers_toml(&s.catalog, c.account.as_ref(), &header).map_err(ConfigError)?;
+    overlay::check(
+        models.as_deref().unwrap_or(EMBEDDED_MODELS),
+        &tiers,
+        &latency,
+        prices.as_deref().unwrap_or(EMBEDDED_PRICES),
+    )
+    .map_err(ConfigError)?;
+    let json = serde_json::to_vec_pretty(c)?;
+    let files = [
+        ("calibration.json", Some(json)),
+        ("calibration.md", Some(c.markdown().into_bytes())),
+        ("latency.toml", Some(latency.into_bytes())),
+        ("tiers.toml", Some(tiers.into_bytes())),
+        ("models.toml", models.map(String::into_bytes)),
+        ("prices.toml", prices.map(String::into_bytes)),
+    ];
+    for (name, bytes) in files {
+        if let Some(bytes) = bytes {
+            crate::report::write_atomic(&s.out.join(name), &bytes)?;
+        }
+    }
+    Ok(())
+}
+
+/// `--time-scale K`: only against a postload stub whose clock runs at K (asked at its
+/// `/__postload/stats`, through the same client and `--resolve`), since any other endpoint's
+/// times would be multiplied by K.
+async fn check_time_scale(client: &reqwest::Client, s: &Settings) -> Result<(), ConfigError> {
+    if s.time_scale == 1.0 {
+        return Ok(());
+    }
+    let k = s.time_scale;
+    let served = async {
+        let url = reqwest::Url::parse(&s.endpoint.url)
+            .ok()?
+            .join("/__postload/stats")
+            .ok()?;
+        let resp = client
+            .get(url)
+            .bearer_auth(crate::stub::STUB_API_KEY)
+            .timeout(std::time::Duration::from_secs(2))
+            .send()
+            .await
+            .ok()?;
+        let mut resp = resp;
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.ok()? {
+            body.extend_from_slice(&chunk);
+            if body.len() > 1 << 20 {
+                return None;
+            }
+        }
+        let v: serde_json::Value = serde_json::from_slice(&body).ok()?;
+        v.get("time_scale")?.as_f64()
+    }
+    .await;
+    if served == Some(k) {
+        Ok(())
+    } else {
+        Err(ConfigError(format!(
+            "--time-scale {k}: --base-url `{}` is not a postload stub started with --time-scale {k} ({}): its latencies would be multiplied by {k}",
+            s.endpoint.url,
+            served.map_or("it does not answer /__postload/stats".to_string(), |o| format!("it runs at {o}"))
+        )))
+    }
+}

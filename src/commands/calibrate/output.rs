@@ -1,0 +1,280 @@
+//! What a calibration found, as `calibration.json` (every figure), `calibration.md` (the human
+//! report with the drift table) and the console's lines. Built from plain data: nothing here
+//! sends or writes, and nothing here ever holds the key or the auth header.
+
+use serde::Serialize;
+
+use super::session::ModelRun;
+use crate::calibrate::drift::Drift;
+use crate::calibrate::fit::Fit;
+use crate::calibrate::limits::AccountLimits;
+use crate::openai::catalog::TierSet;
+
+/// The schema name of `calibration.json`.
+pub const SCHEMA: &str = "postload-calibration/1";
+
+/// Everything a calibration found.
+#[derive(Debug, Clone, Serialize)]
+pub struct Calibration {
+    pub schema: &'static str,
+    pub date: String,
+    /// The endpoint's host (never its key).
+    pub host: String,
+    pub base_url: String,
+    /// The data compared with and built on.
+    pub base: String,
+    /// The overlay's folder.
+    pub out: String,
+    pub seed: u64,
+    pub time_scale: f64,
+    pub cost: Cost,
+    pub models: Vec<ModelReport>,
+    /// The `account` tier set written to tiers.toml; `None` when no limits were read.
+    pub account: Option<TierSet>,
+    /// What could not be measured, across models.
+    pub notes: Vec<String>,
+}
+
+/// The spend: the worst case printed before sending, the cap, what was spent.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Cost {
+    pub worst_case_usd: f64,
+    pub max_cost_usd: Option<f64>,
+    pub spent_usd: f64,
+    /// Calls the spend guard did not send.
+    pub calls_refused: u64,
+    pub stopped_by_cap: bool,
+}
+
+/// One model's calls, limits, fit and drift.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelReport {
+    pub model: String,
+    pub profile: String,
+    pub family: String,
+    pub calls_designed: u32,
+    pub limits: AccountLimits,
+    pub limits_known: bool,
+    /// Each base tier set with the tier the limits match (`None`: no tier).
+    pub matched: Vec<(String, Option<u8>)>,
+    /// The fit, or why there is none.
+    pub fit: Option<Fit>,
+    pub fit_error: Option<String>,
+    pub drift: Option<Drift>,
+    /// The calls as sent and answered (429s, failures, observations).
+    pub run: ModelRun,
+}
+
+impl ModelReport {
+    /// "Tier N of SET", or "no tier of SET, SET".
+    pub fn tier_words(&self) -> String {
+        if !self.limits_known {
+            return "limits unknown (the answers stated none)".into();
+        }
+        let hits: Vec<String> = self
+            .matched
+            .iter()
+            .filter_map(|(s, t)| t.map(|t| format!("tier {t} of {s}")))
+            .collect();
+        if hits.is_empty() {
+            let sets: Vec<&str> = self.matched.iter().map(|(s, _)| s.as_str()).collect();
+            format!("matches no tier of {}", sets.join(", "))
+        } else {
+            format!("matches {}", hits.join(", "))
+        }
+    }
+
+    fn limits_words(&self) -> String {
+        let l = &self.limits;
+        let n = |v: Option<u64>| v.map_or("unknown".to_string(), |v| v.to_string());
+        format!("{} RPM / {} TPM", n(l.rpm), n(l.tpm))
+    }
+}
+
+fn est(e: &crate::calibrate::Estimate) -> String {
+    format!("{:.1} [{:.1}, {:.1}]", e.value, e.low, e.high)
+}
+
+/// The drift table in Markdown.
+fn drift_table(d: &Drift) -> String {
+    let mut t = String::from(
+        "| figure | shipped | fitted [95 % interval] | shipped within |\n|---|---:|---:|:---:|\n",
+    );
+    for r in &d.rows {
+        t.push_str(&format!(
+            "| {} | {:.1} | {} | {} |\n",
+            r.figure,
+            r.shipped,
+            est(&r.fitted),
+            if r.within { "yes" } else { "no" }
+        ));
+    }
+    t
+}
+
+impl Calibration {
+    /// `postload run --mocks DIR ...`: the next step, with the account set's tier when there is one.
+    pub fn next_step(&self) -> String {
+        match &self.account {
+            Some(set) => format!(
+                "postload run --mocks {} --tiers account --tier {}",
+                self.out,
+                set.tier.first().map_or(1, |t| t.tier)
+            ),
+            None => format!("postload run --mocks {}", self.out),
+        }
+    }
+
+    fn cost_words(&self) -> String {
+        let c = &self.cost;
+        format!(
+            "spent ${:.4} of {} (worst case ${:.4}){}",
+            c.spent_usd,
+            c.max_cost_usd
+                .map_or("no cap (loopback)".to_string(), |m| format!("a ${m} cap")),
+            c.worst_case_usd,
+            if c.stopped_by_cap {
+                format!(
+                    "; the spend guard stopped it ({} calls not sent)",
+                    c.calls_refused
+                )
+            } else {
+                String::new()
+            }
+        )
+    }
+
+    /// The console's report: per model its limits and tier, the calls, the drift rows and the
+    /// verdict; then the cost and the next step.
+    pub fn console(&self) -> String {
+        let mut out = String::new();
+        for m in &self.models {
+            out.push_str(&format!(
+                "{}: {} ({})\n",
+                m.model,
+                m.limits_words(),
+                m.tier_words()
+            ));
+            out.push_str(&format!(
+                "  calls: {} answered of {} designed, {} attempts, {} 429s, {} failed\n",
+                m.run.observations.len(),
+                m.calls_designed,
+                m.run.attempts,
+                m.run.rate_limited,
+                m.run.failures.values().sum::<u32>()
+            ));
+            match (&m.fit, &m.drift) {
+                (Some(f), Some(d)) => {
+                    out.push_str(&format!(
+                        "  method: {:?}, {} calls used\n",
+                        f.method, f.calls
+                    ));
+                    for r in &d.rows {
+                        out.push_str(&format!(
+                            "  {:<28} shipped {:>9.1}   fitted {}{}\n",
+                            r.figure,
+                            r.shipped,
+                            est(&r.fitted),
+                            if r.within { "" } else { "   (drifted)" }
+                        ));
+                    }
+                    out.push_str(&format!("  {}\n", d.verdict));
+                }
+                _ => out.push_str(&format!(
+                    "  no fit: {}\n",
+                    m.fit_error.as_deref().unwrap_or("no observations")
+                )),
+            }
+            for n in m
+                .run
+                .notes
+                .iter()
+                .chain(m.fit.iter().flat_map(|f| &f.notes))
+            {
+                out.push_str(&format!("  note: {n}\n"));
+            }
+        }
+        for n in &self.notes {
+            out.push_str(&format!("note: {n}\n"));
+        }
+        out.push_str(&format!("cost: {}\n", self.cost_words()));
+        out.push_str(&format!(
+            "overlay: {}\nnext: {}\n",
+            self.out,
+            self.next_step()
+        ));
+        out
+    }
+
+    /// `calibration.md`.
+    pub fn markdown(&self) -> String {
+        let mut md = format!(
+            "# Calibration against {} on {}\n\nBase data: {}. Endpoint: `{}`. Seed {}.\n\n",
+            self.host, self.date, self.base, self.base_url, self.seed
+        );
+        for m in &self.models {
+            md.push_str(&format!("## {}\n\n", m.model));
+            md.push_str(&format!(
+                "- Limits: {} ({}).\n- Calls: {} answered of {} designed; {} attempts, {} answered 429 (not observations), {} failed.\n",
+                m.limits_words(),
+                m.tier_words(),
+                m.run.observations.len(),
+                m.calls_designed,
+                m.run.attempts,
+                m.run.rate_limited,
+                m.run.failures.values().sum::<u32>()
+            ));
+            for (why, n) in &m.run.failures {
+                md.push_str(&format!("  - {n} × {why}\n"));
+            }
+            match (&m.fit, &m.drift) {
+                (Some(f), Some(d)) => {
+                    md.push_str(&format!(
+                        "- Method: {:?} ({} calls used).\n",
+                        f.method, f.calls
+                    ));
+                    if let Some(h) = &f.prompt_cache_hit {
+                        md.push_str(&format!(
+                            "- Prompt cache hits on eligible calls: {}.\n",
+                            est(h)
+                        ));
+                    }
+                    md.push_str(&format!("\n{}\n**{}**\n\n", drift_table(d), d.verdict));
+                }
+                _ => md.push_str(&format!(
+                    "- No fit: {}.\n\n",
+                    m.fit_error.as_deref().unwrap_or("no observations")
+                )),
+            }
+            for n in m
+                .run
+                .notes
+                .iter()
+                .chain(m.fit.iter().flat_map(|f| &f.notes))
+            {
+                md.push_str(&format!("- Note: {n}\n"));
+            }
+            md.push('\n');
+        }
+        md.push_str(&self.overlay_words());
+        md
+    }
+
+    fn overlay_words(&self) -> String {
+        let mut md = String::from("## Overlay\n\n");
+        md.push_str(match &self.account {
+            Some(_) => "- `tiers.toml`: the base sets plus `account`, the limits as read.\n",
+            None => "- `tiers.toml`: the base sets unchanged; no `account` set (no answer stated the limits).\n",
+        });
+        if let Some(a) = &self.account {
+            md.push_str(&format!("  - {}\n", a.source));
+        }
+        md.push_str("- `latency.toml`: the base profiles, each calibrated model's replaced by its fit (the tail above p95 keeps the shipped shape).\n");
+        md.push_str(&format!(
+            "- Cost: {}.\n\nNext: `{}`\n",
+            self.cost_words(),
+            self.next_step()
+        ));
+        md
+    }
+}

@@ -1,0 +1,218 @@
+//! `postload calibrate`'s options checked into [`Settings`]: the destination through the run's own
+//! checks (`--allow-spend` / `--max-cost` outside loopback, the API key, `--resolve` on loopback
+//! only, the HTTP client without redirects), the models against the base catalog, and the
+//! designed calls with their worst-case cost at the price table.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::calibrate::design::{design, DEFAULT_CALLS_PER_MODEL};
+use crate::calibrate::CallSpec;
+use crate::cli::{CalibrateArgs, StreamArg};
+use crate::config::{self, ConfigError, Destination};
+use crate::metrics::budget::worst_case_usd;
+use crate::openai::catalog::Catalog;
+use crate::run::post::ClientFactory;
+use crate::run::Endpoint;
+
+/// The most calls per model (a calibration is a measurement for cents, not a load test).
+pub const MAX_CALLS: u32 = 1_000;
+/// The most calls in flight.
+pub const MAX_CONCURRENCY: u32 = 8;
+
+/// One model to calibrate: its designed calls and what it is in the catalog.
+#[derive(Debug, Clone)]
+pub struct ModelPlan {
+    pub model: String,
+    /// The latency profile it is served with (replaced in the overlay).
+    pub profile: String,
+    /// Its rate-limit family (the account set's limits are per family).
+    pub family: String,
+    pub calls: Vec<CallSpec>,
+    /// Every call at its worst case: prompt + max_tokens at the model's price.
+    pub worst_usd: f64,
+}
+
+/// Everything the command needs, checked.
+pub struct Settings {
+    pub endpoint: Endpoint,
+    /// The host the calls go to, as the overlay names it.
+    pub host: String,
+    pub client: ClientFactory,
+    /// `--max-cost`; `None` on loopback without it.
+    pub max_cost: Option<f64>,
+    pub catalog: Arc<Catalog>,
+    /// Where the base data came from (`--mocks DIR` or the shipped mocks/).
+    pub base: String,
+    /// `--mocks DIR`.
+    pub mocks: Option<PathBuf>,
+    pub models: Vec<ModelPlan>,
+    pub out: PathBuf,
+    pub stream: StreamArg,
+    pub concurrency: u32,
+    pub seed: u64,
+    pub time_scale: f64,
+    pub date: String,
+    pub quiet: bool,
+}
+
+impl Settings {
+    /// The worst case of every call of every model.
+    pub fn worst_usd(&self) -> f64 {
+        self.models.iter().map(|m| m.worst_usd).sum()
+    }
+}
+
+/// Checks the options in a fixed order (the destination first, as `run` does).
+pub fn settings(args: &CalibrateArgs) -> Result<Settings, ConfigError> {
+    let dest = Destination {
+        base_url: Some(args.base_url.clone()),
+        allow_spend: args.allow_spend,
+        max_cost: args.max_cost,
+        api_key_env: args.api_key_env.clone(),
+        resolve: args.resolve.clone(),
+        ..Destination::default()
+    };
+    let max_cost = config::spend_cap(&dest)?;
+    let resolves = dest
+        .resolve
+        .iter()
+        .map(|r| config::parse_resolve(r))
+        .collect::<Result<Vec<_>, _>>()?;
+    let remote = config::check_remote(&dest, &[])?;
+    let host = reqwest::Url::parse(&args.base_url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_default();
+    let calls = match args.calls {
+        Some(n) if !(1..=MAX_CALLS).contains(&n) => {
+            return Err(ConfigError(format!(
+                "--calls {n}: give 1 to {MAX_CALLS} calls per model"
+            )))
+        }
+        n => n.unwrap_or(DEFAULT_CALLS_PER_MODEL),
+    };
+    if !(1..=MAX_CONCURRENCY).contains(&args.concurrency) {
+        return Err(ConfigError(format!(
+            "--concurrency {}: give 1 to {MAX_CONCURRENCY} calls in flight",
+            args.concurrency
+        )));
+    }
+    let time_scale = config::time_scale(args.time_scale.unwrap_or(1.0))?;
+    let catalog = config::catalog_from(args.mocks.as_deref())?;
+    let models = model_plans(&args.model, calls, &catalog)?;
+    let endpoint = config::endpoint(&dest, &args.base_url, remote)?;
+    let date = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    Ok(Settings {
+        endpoint,
+        host,
+        client: config::client_factory(resolves),
+        max_cost,
+        base: match &args.mocks {
+            Some(dir) => dir.display().to_string(),
+            None => "the shipped mocks/".into(),
+        },
+        mocks: args.mocks.clone(),
+        catalog,
+        models,
+        out: args
+            .out
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(format!("reports/calibration-{date}"))),
+        stream: args.stream,
+        concurrency: args.concurrency,
+        seed: args.seed.unwrap_or_else(clock_seed),
+        time_scale,
+        date,
+        quiet: args.quiet,
+    })
+}
+
+/// The models (default gpt-4o and gpt-4o-mini), each known to the catalog with a price, and no
+/// two sharing a latency profile (the overlay holds one profile for both).
+fn model_plans(
+    given: &[String],
+    calls: u32,
+    catalog: &Catalog,
+) -> Result<Vec<ModelPlan>, ConfigError> {
+    let names: Vec<String> = if given.is_empty() {
+        vec!["gpt-4o".into(), "gpt-4o-mini".into()]
+    } else {
+        given.to_vec()
+    };
+    let post = crate::scenario::Prompts::default();
+    let mut plans: Vec<ModelPlan> = Vec::new();
+    for name in names {
+        let entry = catalog.model(&name).ok_or_else(|| {
+            ConfigError(format!(
+                "--model {name}: not in models.toml (known: {})",
+                catalog
+                    .models
+                    .iter()
+                    .map(|m| m.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?;
+        let price = catalog
+            .prices
+            .models
+            .get(&name)
+            .ok_or_else(|| ConfigError(format!("--model {name}: no price in prices.toml")))?;
+        if let Some(other) = plans.iter().find(|p| p.profile == entry.profile) {
+            return Err(ConfigError(format!(
+                "--model {name}: shares the latency profile `{}` with --model {}; calibrate one of them",
+                entry.profile, other.model
+            )));
+        }
+        if !matches!(
+            catalog.profiles.get(&entry.profile),
+            Some(crate::openai::latency::Profile::HeavyTail { .. })
+        ) {
+            return Err(ConfigError(format!(
+                "--model {name}: its profile `{}` is not a heavy_tail profile to compare with",
+                entry.profile
+            )));
+        }
+        let specs = design(
+            &name,
+            calls,
+            (
+                post.image_prompt.prompt_tokens,
+                post.image_prompt.max_tokens,
+            ),
+            (post.caption.prompt_tokens, post.caption.max_tokens),
+        );
+        let worst_usd = specs
+            .iter()
+            .map(|c| worst_case_usd(price, c.prompt_tokens as u64, c.max_tokens as u64))
+            .sum();
+        plans.push(ModelPlan {
+            model: name,
+            profile: entry.profile.clone(),
+            family: entry.limits.clone(),
+            calls: specs,
+            worst_usd,
+        });
+    }
+    Ok(plans)
+}
+
+fn clock_seed() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// Refuses a worst case above the cap before anything is sent.
+pub fn check_worst_case(s: &Settings) -> Result<(), ConfigError> {
+    match s.max_cost {
+        Some(cap) if s.worst_usd() > cap => Err(ConfigError(format!(
+            "--max-cost {}: the worst case of this calibration is ${:.4} ({} calls, every one at its prompt + max_tokens at the price table); raise --max-cost or lower --calls",
+            crate::limits::num(cap),
+            s.worst_usd(),
+            s.models.iter().map(|m| m.calls.len()).sum::<usize>()
+        ))),
+        _ => Ok(()),
+    }
+}

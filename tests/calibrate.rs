@@ -1,0 +1,204 @@
+//! `postload calibrate` against the stub playing an account (its own profile and limits, posing as
+//! a remote host with --resolve so that the spend guard runs), against a test server that sends no
+//! rate-limit headers, with 429s, and the overlay's round trip through `run --mocks`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use postload::cli::{CalibrateArgs, StreamArg};
+use postload::clock::SystemClock;
+use postload::openai::catalog::Catalog;
+use postload::stub::{StubConfig, StubHandle};
+use serde_json::Value;
+
+use crate::common::{start_clocked, tempdir};
+
+/// The stub's clock: fast enough for a test, slow enough that loopback noise stays small.
+const SCALE: f64 = 20.0;
+const KEY_VAR: &str = "POSTLOAD_CALIBRATE_TEST_KEY";
+const KEY: &str = "sk-calibrate-test-secret-0123456789";
+
+/// An account unlike the shipped data: TTFT p50 900 / p95 2,000 ms, 20-60 tokens/s, 777 RPM and
+/// 123,456 TPM (no published tier), both models alike.
+const LATENCY: &str = r#"
+[profiles.gpt-4o]
+kind = "heavy_tail"
+as_of = "2026-12-01"
+source = "test account"
+ttft_ms = { p50 = 900.0, p95 = 2000.0, p99 = 7000.0, p99_99 = 11000.0 }
+output_tokens_per_s = { min = 20.0, max = 60.0 }
+prompt_tokens_per_output_token = 100.0
+completion_tokens = { median = 220, sigma = 0.35, min = 8, max = 2048 }
+
+[profiles.gpt-4o-mini]
+kind = "heavy_tail"
+as_of = "2026-12-01"
+source = "test account"
+ttft_ms = { p50 = 900.0, p95 = 2000.0, p99 = 7000.0, p99_99 = 11000.0 }
+output_tokens_per_s = { min = 20.0, max = 60.0 }
+prompt_tokens_per_output_token = 100.0
+completion_tokens = { median = 220, sigma = 0.35, min = 8, max = 2048 }
+
+[profiles.fixed]
+kind = "fixed"
+as_of = "2026-12-01"
+source = "test"
+latency_ms = 0
+fixed_completion_tokens = 100
+"#;
+
+fn tiers(rpm: u64, tpm: u64) -> String {
+    format!(
+        r#"default_set = "test"
+[sets.test]
+as_of = "2026-12-01"
+source = "test account"
+[[sets.test.tier]]
+tier = 1
+qualification = "test"
+limits.gpt-4o = {{ rpm = {rpm}, tpm = {tpm} }}
+limits.gpt-4o-mini = {{ rpm = {rpm}, tpm = {tpm} }}
+"#
+    )
+}
+
+/// A mocks folder with the test account's profile and the given limits.
+fn account_mocks(tag: &str, rpm: u64, tpm: u64) -> PathBuf {
+    let dir = tempdir(tag);
+    std::fs::write(dir.join("latency.toml"), LATENCY).unwrap();
+    std::fs::write(dir.join("tiers.toml"), tiers(rpm, tpm)).unwrap();
+    dir
+}
+
+async fn account_stub(mocks: &Path, retry_after: bool) -> StubHandle {
+    let mut c = StubConfig::new(Arc::new(Catalog::load_dir(mocks).unwrap()));
+    c.tier_set = "test".into();
+    c.tier = 1;
+    c.retry_after = retry_after;
+    start_clocked(c, Arc::new(SystemClock::scaled(SCALE))).await
+}
+
+/// Calibrate options posing as `api.account.test` with --resolve to `port`, with the spend guard.
+fn args(port: u16, out: &Path, max_cost: f64) -> CalibrateArgs {
+    std::env::set_var(KEY_VAR, KEY);
+    CalibrateArgs {
+        base_url: format!("http://api.account.test:{port}/v1"),
+        model: vec!["gpt-4o".into()],
+        calls: None,
+        out: Some(out.to_path_buf()),
+        allow_spend: true,
+        max_cost: Some(max_cost),
+        api_key_env: Some(KEY_VAR.into()),
+        resolve: vec![format!("api.account.test:{port}:127.0.0.1")],
+        mocks: None,
+        stream: StreamArg::Auto,
+        concurrency: 3,
+        seed: Some(7),
+        time_scale: Some(SCALE),
+        quiet: true,
+    }
+}
+
+fn read_json(dir: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("calibration.json")).unwrap()).unwrap()
+}
+
+fn within(got: f64, want: f64, share: f64) -> bool {
+    (got - want).abs() <= share * want
+}
+
+/// Nothing written holds the key.
+fn assert_no_key(dir: &Path) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        assert!(!text.contains(KEY), "the key leaked");
+        assert!(!text.contains(KEY_VAR) || !text.contains("Bearer"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_remote_account_is_recovered_within_ten_percent_for_its_cap() {
+    let mocks = account_mocks("cal-account", 777, 123_456);
+    let stub = account_stub(&mocks, false).await;
+    let out = tempdir("cal-out");
+    let outcome = postload::commands::calibrate::calibrate(args(stub.address().port(), &out, 2.0))
+        .await
+        .unwrap();
+    assert_eq!(outcome, postload::Outcome::Success);
+    let j = read_json(&out);
+    let m = &j["models"][0];
+    assert_eq!(m["limits"]["rpm"], 777);
+    assert_eq!(m["limits"]["tpm"], 123_456);
+    assert!(m["matched"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|pair| pair[1].is_null()));
+    let fit = &m["fit"];
+    let f = |k: &str| fit[k]["value"].as_f64().unwrap();
+    assert!(within(f("ttft_p50_ms"), 900.0, 0.1), "{}", fit);
+    assert!(within(f("ttft_p95_ms"), 2000.0, 0.1), "{}", fit);
+    assert!(within(f("tokens_per_s_min"), 20.0, 0.1), "{}", fit);
+    assert!(within(f("tokens_per_s_max"), 60.0, 0.1), "{}", fit);
+    assert_eq!(m["run"]["rate_limited"], 0);
+    let spent = j["cost"]["spent_usd"].as_f64().unwrap();
+    assert!(spent > 0.0 && spent <= 2.0, "{spent}");
+    assert!(j["cost"]["worst_case_usd"].as_f64().unwrap() <= 2.0);
+    // The overlay: the account set at tier 1 with the limits as read, the fitted profile.
+    let overlay = Catalog::load_dir(&out).unwrap();
+    let l = overlay.limits("account", 1, "gpt-4o").unwrap().unwrap();
+    assert_eq!((l.rpm, l.tpm), (777, 123_456));
+    let md = std::fs::read_to_string(out.join("calibration.md")).unwrap();
+    assert!(md.contains("| ttft p50 (ms) |"), "{md}");
+    assert_no_key(&out);
+}
+
+/// A test server that answers every chat call with a fixed completion and no rate-limit headers.
+async fn headerless_server() -> std::net::SocketAddr {
+    use axum::routing::post;
+    let app = axum::Router::new().route(
+        "/v1/chat/completions",
+        post(|body: axum::Json<Value>| async move {
+            let max = body["max_tokens"].as_u64().unwrap_or(16).min(40);
+            axum::Json(serde_json::json!({
+                "id": "chatcmpl-x",
+                "object": "chat.completion",
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": "word ".repeat(max as usize)}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 100, "completion_tokens": max, "total_tokens": 100 + max}
+            }))
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoint_without_rate_limit_headers_completes_with_limits_unknown() {
+    let addr = headerless_server().await;
+    let out = tempdir("cal-headerless");
+    let mut a = args(addr.port(), &out, 1.0);
+    a.base_url = format!("http://127.0.0.1:{}/v1", addr.port());
+    a.resolve.clear();
+    a.allow_spend = false;
+    a.max_cost = None;
+    a.api_key_env = None;
+    a.time_scale = None;
+    a.calls = Some(30);
+    let outcome = postload::commands::calibrate::calibrate(a).await.unwrap();
+    assert_eq!(outcome, postload::Outcome::Success);
+    let j = read_json(&out);
+    let m = &j["models"][0];
+    assert_eq!(m["limits_known"], false);
+    assert!(m["limits"]["rpm"].is_null());
+    assert!(j["account"].is_null());
+    assert!(j["notes"][0].as_str().unwrap().contains("limits unknown"));
+    assert_eq!(m["run"]["observations"].as_array().unwrap().len(), 30);
+    // The overlay still loads: no account set, the base sets kept.
+    let overlay = Catalog::load_dir(&out).unwrap();
+    assert!(!overlay.tier_sets.contains_key("account"));
+    assert!(overlay.tier_sets.contains_key("openai-2025"));
+}

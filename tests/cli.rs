@@ -660,3 +660,69 @@ fn a_reader_that_goes_away_is_not_a_panic() {
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn calibrate_refuses_bad_input_naming_the_flag() {
+    // A remote URL without --max-cost.
+    postload()
+        .args([
+            "calibrate",
+            "--base-url",
+            "https://api.example.test/v1",
+            "--allow-spend",
+        ])
+        .assert()
+        .code(2)
+        .stderr(contains("--max-cost"));
+    // A remote URL without --allow-spend.
+    postload()
+        .args(["calibrate", "--base-url", "https://api.example.test/v1"])
+        .assert()
+        .code(2)
+        .stderr(contains("--allow-spend"));
+    // --resolve to a non-loopback address.
+    postload()
+        .args([
+            "calibrate",
+            "--base-url",
+            "http://api.example.test:9/v1",
+            "--allow-spend",
+            "--max-cost",
+            "1",
+            "--resolve",
+            "api.example.test:9:10.0.0.1",
+        ])
+        .assert()
+        .code(2)
+        .stderr(contains("--resolve").and(contains("loopback")));
+    // No calls.
+    postload()
+        .args([
+            "calibrate",
+            "--base-url",
+            "http://127.0.0.1:9/v1",
+            "--calls",
+            "0",
+        ])
+        .assert()
+        .code(2)
+        .stderr(contains("--calls 0"));
+    // A worst case above the cap: refused before anything is sent.
+    postload()
+        .env("POSTLOAD_CAL_CLI_KEY", "sk-not-shown-anywhere")
+        .args([
+            "calibrate",
+            "--base-url",
+            "https://api.example.test/v1",
+            "--allow-spend",
+            "--max-cost",
+            "0.001",
+            "--api-key-env",
+            "POSTLOAD_CAL_CLI_KEY",
+        ])
+        .assert()
+        .code(2)
+        .stderr(contains("--max-cost").and(contains("worst case")))
+        .stderr(contains("sk-not-shown-anywhere").not())
+        .stdout(contains("sk-not-shown-anywhere").not());
+}

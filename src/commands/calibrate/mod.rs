@@ -82,8 +82,10 @@ pub async fn calibrate(args: CalibrateArgs) -> anyhow::Result<Outcome> {
     write_overlay(&s, &calibration)?;
     if s.quiet {
         for m in &calibration.models {
-            if let Some(d) = &m.drift {
-                outln!("{}: {}", m.model, d.verdict);
+            match (&m.drift, &m.fit_error) {
+                (Some(d), _) => outln!("{}", d.verdict),
+                (None, Some(e)) => outln!("{}: no fit: {e}", m.model),
+                (None, None) => {}
             }
         }
     } else {

@@ -91,8 +91,25 @@ impl ModelReport {
     }
 }
 
+/// A figure with the digits it needs: 639.4, 38.94, 0.418.
+fn fig(v: f64) -> String {
+    match v.abs() {
+        a if !a.is_finite() => "∞".into(),
+        a if a >= 100.0 => format!("{v:.1}"),
+        a if a >= 10.0 => format!("{v:.2}"),
+        _ => format!("{v:.3}"),
+    }
+}
+
 fn est(e: &crate::calibrate::Estimate) -> String {
-    format!("{:.1} [{:.1}, {:.1}]", e.value, e.low, e.high)
+    format!("{} [{}, {}]", fig(e.value), fig(e.low), fig(e.high))
+}
+
+fn method_words(m: crate::calibrate::Method) -> &'static str {
+    match m {
+        crate::calibrate::Method::Streamed => "streamed (first content chunk)",
+        crate::calibrate::Method::Regression => "regression (whole answers)",
+    }
 }
 
 /// The drift table in Markdown.
@@ -102,9 +119,9 @@ fn drift_table(d: &Drift) -> String {
     );
     for r in &d.rows {
         t.push_str(&format!(
-            "| {} | {:.1} | {} | {} |\n",
+            "| {} | {} | {} | {} |\n",
             r.figure,
-            r.shipped,
+            fig(r.shipped),
             est(&r.fitted),
             if r.within { "yes" } else { "no" }
         ));
@@ -166,14 +183,15 @@ impl Calibration {
             match (&m.fit, &m.drift) {
                 (Some(f), Some(d)) => {
                     out.push_str(&format!(
-                        "  method: {:?}, {} calls used\n",
-                        f.method, f.calls
+                        "  method: {}, {} calls used\n",
+                        method_words(f.method),
+                        f.calls
                     ));
                     for r in &d.rows {
                         out.push_str(&format!(
-                            "  {:<28} shipped {:>9.1}   fitted {}{}\n",
+                            "  {:<32} shipped {:>8}   fitted {}{}\n",
                             r.figure,
-                            r.shipped,
+                            fig(r.shipped),
                             est(&r.fitted),
                             if r.within { "" } else { "   (drifted)" }
                         ));
@@ -230,8 +248,9 @@ impl Calibration {
             match (&m.fit, &m.drift) {
                 (Some(f), Some(d)) => {
                     md.push_str(&format!(
-                        "- Method: {:?} ({} calls used).\n",
-                        f.method, f.calls
+                        "- Method: {} ({} calls used).\n",
+                        method_words(f.method),
+                        f.calls
                     ));
                     if let Some(h) = &f.prompt_cache_hit {
                         md.push_str(&format!(

@@ -68,7 +68,12 @@ struct Session {
 struct State {
     queue: VecDeque<usize>,
     run: ModelRun,
+    /// `--stream`: auto until the first answer decides.
+    mode: StreamArg,
+    /// Send the calls streamed.
     stream: bool,
+    /// The streams come as written: their first chunks time the first token.
+    timed: bool,
     /// No call is sent before this instant (pacing and 429 waits).
     next_send: Instant,
     stop: bool,
@@ -97,14 +102,16 @@ pub async fn run_model(
                 model: model.to_string(),
                 ..ModelRun::default()
             },
+            mode: stream,
             stream: stream != StreamArg::Off,
+            timed: stream != StreamArg::Off,
             next_send: Instant::now(),
             stop: false,
         }),
     });
     // The first call alone: its answer tells the limits and whether the endpoint streams.
     if let Some(i) = session.next() {
-        session.call(i, stream == StreamArg::Auto).await;
+        session.call(i, stream != StreamArg::Off).await;
     }
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..ctx.concurrency.max(1) {
@@ -219,26 +226,19 @@ impl Session {
     /// Records what a call came to; true when it met a 429 and should be sent again.
     fn record(&self, sent: Sent, probe: bool) -> bool {
         let mut st = self.lock();
-        if sent.limits.known() && !st.run.limits.known() || st.run.attempts == 1 {
+        let stated = sent.limits != AccountLimits::default();
+        if !st.run.limits.known() && stated {
             st.run.limits = sent.limits;
         }
         match sent.outcome {
             CallOutcome::Answered(mut obs) => {
                 if probe {
-                    let paced = streams_as_written(&obs);
-                    st.stream = paced;
-                    st.run.streamed = paced;
-                    if !paced {
-                        obs.first_token_ms = None;
-                        st.run.notes.push(
-                            "the endpoint does not stream as it writes (the first chunk came with the last): plain calls, time to first token by regression".into(),
-                        );
-                    }
-                } else if !st.stream {
-                    obs.first_token_ms = None;
-                } else {
-                    st.run.streamed = true;
+                    decide_streaming(&mut st, &obs);
                 }
+                if !st.timed {
+                    obs.first_token_ms = None;
+                }
+                st.run.streamed = st.timed;
                 st.run.observations.push(obs);
                 false
             }
@@ -247,6 +247,13 @@ impl Session {
                 self.after_429(&mut st, &sent.limits)
             }
             CallOutcome::Failed(why) => {
+                if probe && st.mode == StreamArg::Auto {
+                    st.stream = false;
+                    st.timed = false;
+                    st.run.notes.push(format!(
+                        "the first streamed call failed ({why}): plain calls, time to first token by regression"
+                    ));
+                }
                 *st.run.failures.entry(why).or_default() += 1;
                 false
             }
@@ -269,6 +276,24 @@ impl Session {
         st.next_send = st.next_send.max(Instant::now() + real);
         true
     }
+}
+
+/// After the first streamed answer: a stream that came whole cannot time the first token, so
+/// `auto` sends plain calls from then on, and `on` keeps streaming but times none.
+fn decide_streaming(st: &mut State, first: &Observation) {
+    if streams_as_written(first) {
+        return;
+    }
+    st.timed = false;
+    st.stream = st.mode == StreamArg::On;
+    st.run.notes.push(
+        if st.stream {
+            "the endpoint does not stream as it writes (the first chunk came with the last): streamed calls, but time to first token by regression"
+        } else {
+            "the endpoint does not stream as it writes (the first chunk came with the last): plain calls, time to first token by regression"
+        }
+        .into(),
+    );
 }
 
 fn lock_budget(b: &Mutex<Budget>) -> std::sync::MutexGuard<'_, Budget> {

@@ -317,3 +317,71 @@ async fn the_stubs_retry_after_is_waited_and_tier_1_is_recognised() {
     let overlay = Catalog::load_dir(&out).unwrap();
     assert!(overlay.limits("account", 1, "gpt-4o").unwrap().is_some());
 }
+
+/// A server whose answers go wrong in turn: a good completion, HTML, a completion without usage,
+/// a body far past the answer cap, a 500.
+async fn unruly_server() -> std::net::SocketAddr {
+    use axum::response::IntoResponse;
+    use axum::routing::post;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let app = axum::Router::new().route(
+        "/v1/chat/completions",
+        post(|| async {
+            let good = serde_json::json!({
+                "choices": [{"message": {"content": "fine"}}],
+                "usage": {"prompt_tokens": 70, "completion_tokens": 1}
+            });
+            match N.fetch_add(1, Ordering::Relaxed) % 5 {
+                0 => axum::Json(good).into_response(),
+                1 => "<html>oops</html>".into_response(),
+                2 => axum::Json(serde_json::json!({"choices": [{"message": {"content": "x"}}]}))
+                    .into_response(),
+                3 => vec![b'x'; 5 << 20].into_response(),
+                _ => (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "no").into_response(),
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_that_go_wrong_are_counted_by_cause_never_a_crash() {
+    let addr = unruly_server().await;
+    let out = tempdir("cal-unruly");
+    let mut a = args(addr.port(), &out, 1.0);
+    a.base_url = format!("http://127.0.0.1:{}/v1", addr.port());
+    a.resolve.clear();
+    a.allow_spend = false;
+    a.max_cost = None;
+    a.api_key_env = None;
+    a.time_scale = None;
+    a.stream = StreamArg::Off;
+    a.calls = Some(20);
+    let outcome = postload::commands::calibrate::calibrate(a).await.unwrap();
+    assert_eq!(outcome, postload::Outcome::Success);
+    let j = read_json(&out);
+    let run = &j["models"][0]["run"];
+    assert_eq!(run["observations"].as_array().unwrap().len(), 4);
+    let failures = run["failures"].as_object().unwrap();
+    assert_eq!(failures["the answer is not JSON"], 4, "{failures:?}");
+    assert_eq!(failures["the answer has no usage"], 4, "{failures:?}");
+    assert_eq!(
+        failures[&format!(
+            "the answer passed {} bytes",
+            postload::commands::calibrate::MAX_ANSWER_BYTES
+        )],
+        4,
+        "{failures:?}"
+    );
+    assert_eq!(failures["HTTP 500"], 4, "{failures:?}");
+    // Four answers are too few to fit: said, and the base profile kept.
+    assert!(j["models"][0]["fit"].is_null());
+    assert!(j["models"][0]["fit_error"].is_string());
+    Catalog::load_dir(&out).unwrap();
+}

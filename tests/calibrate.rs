@@ -385,3 +385,32 @@ async fn answers_that_go_wrong_are_counted_by_cause_never_a_crash() {
     assert!(j["models"][0]["fit_error"].is_string());
     Catalog::load_dir(&out).unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_key_stops_at_the_first_call_and_is_an_error() {
+    use axum::routing::post;
+    let app = axum::Router::new().route(
+        "/v1/chat/completions",
+        post(|| async { (axum::http::StatusCode::UNAUTHORIZED, "{\"error\":{}}") }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let out = tempdir("cal-401");
+    let mut a = args(addr.port(), &out, 1.0);
+    a.base_url = format!("http://127.0.0.1:{}/v1", addr.port());
+    a.resolve.clear();
+    a.time_scale = None;
+    a.model = vec!["gpt-4o".into(), "gpt-4o-mini".into()];
+    let err = postload::commands::calibrate::calibrate(a)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no call was answered (2 × HTTP 401)"), "{err}");
+    assert!(!err.contains(KEY));
+    let j = read_json(&out);
+    assert_eq!(j["models"][0]["run"]["attempts"], 1);
+    assert_no_key(&out);
+}

@@ -91,11 +91,41 @@ pub async fn calibrate(args: CalibrateArgs) -> anyhow::Result<Outcome> {
     } else {
         out!("{}", calibration.console());
     }
-    Ok(if calibration.cost.stopped_by_cap {
-        Outcome::BudgetStopped
-    } else {
-        Outcome::Success
-    })
+    if calibration.cost.stopped_by_cap {
+        return Ok(Outcome::BudgetStopped);
+    }
+    if calibration
+        .models
+        .iter()
+        .all(|m| m.run.observations.is_empty())
+    {
+        anyhow::bail!(
+            "no call was answered ({}); see {}",
+            failure_words(&calibration),
+            s.out.join("calibration.md").display()
+        );
+    }
+    Ok(Outcome::Success)
+}
+
+/// Every failure cause over the models, with its count ("12 × HTTP 401").
+fn failure_words(c: &Calibration) -> String {
+    let mut all: BTreeMap<&str, u32> = BTreeMap::new();
+    for m in &c.models {
+        for (why, n) in &m.run.failures {
+            *all.entry(why).or_default() += n;
+        }
+        if m.run.rate_limited > 0 {
+            *all.entry("HTTP 429").or_default() += m.run.rate_limited;
+        }
+    }
+    if all.is_empty() {
+        return "none was sent".into();
+    }
+    all.iter()
+        .map(|(why, n)| format!("{n} × {why}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Sends one model's designed calls.

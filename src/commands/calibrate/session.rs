@@ -247,7 +247,14 @@ impl Session {
                 self.after_429(&mut st, &sent.limits)
             }
             CallOutcome::Failed(why) => {
-                if probe && st.mode == StreamArg::Auto {
+                if let Some(status @ (401 | 403 | 404)) = sent.status {
+                    if !st.stop {
+                        st.stop = true;
+                        st.run.notes.push(format!(
+                            "HTTP {status}: the endpoint refuses the key or does not serve the model; nothing more was sent"
+                        ));
+                    }
+                } else if probe && st.mode == StreamArg::Auto {
                     st.stream = false;
                     st.timed = false;
                     st.run.notes.push(format!(

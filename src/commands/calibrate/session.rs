@@ -2,7 +2,8 @@
 //! limits), the rest a few at a time, paced to half the limits just read. Every attempt reserves
 //! its worst case with the spend guard first and settles what it cost, so the cap holds with
 //! retries too. A 429 is counted, never observed: the call waits as the headers say (at most
-//! [`MAX_WAIT_MS`]) and is sent again, at most [`MAX_429_PER_CALL`] times.
+//! [`MAX_WAIT_MS`]) and is sent again, at most [`MAX_429_PER_CALL`] times; a second call dropped so
+//! gives the model up.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -24,6 +25,8 @@ use crate::openai::catalog::Price;
 pub const MAX_WAIT_MS: u64 = 60_000;
 /// 429s one call may meet before it is dropped.
 pub const MAX_429_PER_CALL: u32 = 4;
+/// Calls dropped after their 429s before the model is given up.
+const MAX_DROPPED: u32 = 2;
 /// The share of a limit the pacing uses ("well under" it).
 const PACE_SHARE: f64 = 0.5;
 /// The wait after a 429 that names none (modelled ms).
@@ -43,6 +46,8 @@ pub struct ModelRun {
     pub rate_limited: u32,
     /// Failed calls by what went wrong.
     pub failures: BTreeMap<String, u32>,
+    /// Calls dropped after [`MAX_429_PER_CALL`] + 1 429s in a row.
+    pub dropped: u32,
     /// What could not be done, in plain words.
     pub notes: Vec<String>,
     /// The spend guard refused a call: nothing more was sent.
@@ -132,6 +137,13 @@ pub async fn run_model(
         }
     }
     let mut state = session.lock();
+    if (1..MAX_DROPPED).contains(&state.run.dropped) {
+        let n = state.run.dropped;
+        state.run.notes.push(format!(
+            "{n} calls met {} 429s in a row each and were dropped",
+            MAX_429_PER_CALL + 1
+        ));
+    }
     std::mem::take(&mut state.run)
 }
 
@@ -179,11 +191,14 @@ impl Session {
             }
         }
         let mut st = self.lock();
-        st.run.notes.push(format!(
-            "a {:?} call met {} 429s in a row and was dropped",
-            spec.purpose,
-            MAX_429_PER_CALL + 1
-        ));
+        st.run.dropped += 1;
+        if st.run.dropped >= MAX_DROPPED && !st.stop {
+            st.stop = true;
+            st.run.notes.push(format!(
+                "{MAX_DROPPED} calls met {} 429s in a row each: the limits are spent (a daily limit?), the model was given up",
+                MAX_429_PER_CALL + 1
+            ));
+        }
     }
 
     /// Waits until the pacing lets call `i` go, reserves its worst case, and gives its body;

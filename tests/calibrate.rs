@@ -162,7 +162,32 @@ async fn a_remote_account_is_recovered_within_ten_percent_for_its_cap() {
     assert!(md.contains("| ttft p50 (ms) |"), "{md}");
     assert_no_key(&out);
     drop(stub);
+    stub_and_plan_take(&out);
     round_trip(&mocks, &out).await;
+}
+
+/// `stub --mocks DIR --tiers account` and `plan --mocks DIR --tiers account` accept the overlay
+/// as it is.
+fn stub_and_plan_take(dir: &Path) {
+    use clap::Parser;
+    use postload::cli::{Cli, Command};
+    let dir = dir.to_str().unwrap();
+    let parse = |cmd: &str| {
+        Cli::try_parse_from(["postload", cmd, "--mocks", dir, "--tiers", "account"])
+            .unwrap()
+            .command
+            .unwrap()
+    };
+    let Command::Stub(stub) = parse("stub") else {
+        panic!("stub")
+    };
+    let c = postload::config::stub_config(&stub.stub).expect("stub takes the overlay");
+    assert_eq!(c.tier_set, "account");
+    let Command::Plan(plan) = parse("plan") else {
+        panic!("plan")
+    };
+    let catalog = postload::config::catalog_from(plan.mocks.as_deref()).unwrap();
+    postload::config::plan_spec(&plan, &catalog).expect("plan takes the overlay");
 }
 
 /// A burst of `users` posts on gpt-4o against the embedded stub with `mocks`, at `set` tier 1.

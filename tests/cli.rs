@@ -707,6 +707,42 @@ fn calibrate_refuses_bad_input_naming_the_flag() {
         .assert()
         .code(2)
         .stderr(contains("--calls 0"));
+    // An unknown model, two models sharing one profile, too many in flight.
+    postload()
+        .args([
+            "calibrate",
+            "--base-url",
+            "http://127.0.0.1:9/v1",
+            "--model",
+            "gpt-5",
+        ])
+        .assert()
+        .code(2)
+        .stderr(contains("--model gpt-5: not in models.toml"));
+    postload()
+        .args([
+            "calibrate",
+            "--base-url",
+            "http://127.0.0.1:9/v1",
+            "--model",
+            "gpt-4o",
+            "--model",
+            "gpt-4o-2024-08-06",
+        ])
+        .assert()
+        .code(2)
+        .stderr(contains("shares the latency profile `gpt-4o`"));
+    postload()
+        .args([
+            "calibrate",
+            "--base-url",
+            "http://127.0.0.1:9/v1",
+            "--concurrency",
+            "50",
+        ])
+        .assert()
+        .code(2)
+        .stderr(contains("--concurrency 50"));
     // A worst case above the cap: refused before anything is sent.
     postload()
         .env("POSTLOAD_CAL_CLI_KEY", "sk-not-shown-anywhere")

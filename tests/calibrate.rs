@@ -21,12 +21,13 @@ const KEY_VAR: &str = "POSTLOAD_CALIBRATE_TEST_KEY";
 const KEY: &str = "sk-calibrate-test-secret-0123456789";
 
 /// An account unlike the shipped data: TTFT p50 900 / p95 2,000 ms, 20-60 tokens/s, 777 RPM and
-/// 123,456 TPM (no published tier), both models alike.
+/// 123,456 TPM (no published tier), half its eligible gpt-4o calls served from the prompt cache.
 const LATENCY: &str = r#"
 [profiles.gpt-4o]
 kind = "heavy_tail"
 as_of = "2026-12-01"
 source = "test account"
+prompt_cache_hit = 0.5
 ttft_ms = { p50 = 900.0, p95 = 2000.0, p99 = 7000.0, p99_99 = 11000.0 }
 output_tokens_per_s = { min = 20.0, max = 60.0 }
 prompt_tokens_per_output_token = 100.0
@@ -158,6 +159,13 @@ async fn a_remote_account_is_recovered_within_ten_percent_for_its_cap() {
     let overlay = Catalog::load_dir(&out).unwrap();
     let l = overlay.limits("account", 1, "gpt-4o").unwrap().unwrap();
     assert_eq!((l.rpm, l.tpm), (777, 123_456));
+    // The prompt-cache share as measured (some of the caption calls after the first hit).
+    let hit = fit["prompt_cache_hit"]["value"].as_f64().unwrap();
+    assert!(hit > 0.0 && hit < 1.0, "{}", fit["prompt_cache_hit"]);
+    assert_eq!(
+        overlay.prompt_cache_hit("gpt-4o"),
+        (hit * 1000.0).round() / 1000.0
+    );
     let md = std::fs::read_to_string(out.join("calibration.md")).unwrap();
     assert!(md.contains("| ttft p50 (ms) |"), "{md}");
     assert_no_key(&out);

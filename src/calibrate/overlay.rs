@@ -166,6 +166,8 @@ struct ProfileOut<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     prompt_tokens_per_output_token: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    prompt_cache_hit: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     ttft_ms: Option<TtftPercentiles>,
     #[serde(skip_serializing_if = "Option::is_none")]
     output_tokens_per_s: Option<Range>,
@@ -179,8 +181,9 @@ fn round(v: f64, decimals: i32) -> f64 {
     (v * scale).round() / scale
 }
 
-/// The profile in the file's form; `fitted` figures are rounded (0.1 ms, 0.01 token/s).
-fn profile_out(p: &Profile, fitted: bool) -> ProfileOut<'_> {
+/// The profile in the file's form with its prompt-cache share; `fitted` figures are rounded
+/// (0.1 ms, 0.01 token/s, shares to 0.001).
+fn profile_out(p: &Profile, cache_hit: Option<f64>, fitted: bool) -> ProfileOut<'_> {
     let round = |v: f64, decimals: i32| if fitted { round(v, decimals) } else { v };
     match p {
         Profile::HeavyTail {
@@ -198,6 +201,7 @@ fn profile_out(p: &Profile, fitted: bool) -> ProfileOut<'_> {
             latency_ms: None,
             fixed_completion_tokens: None,
             prompt_tokens_per_output_token: Some(round(*prompt_tokens_per_output_token, 2)),
+            prompt_cache_hit: cache_hit.map(|h| round(h, 3)),
             ttft_ms: Some(TtftPercentiles {
                 p50: round(ttft_ms.p50, 1),
                 p95: round(ttft_ms.p95, 1),
@@ -226,6 +230,7 @@ fn profile_out(p: &Profile, fitted: bool) -> ProfileOut<'_> {
             latency_ms: Some(*latency_ms),
             fixed_completion_tokens: Some(*completion_tokens),
             prompt_tokens_per_output_token: None,
+            prompt_cache_hit: None,
             ttft_ms: None,
             output_tokens_per_s: None,
             completion_tokens: None,
@@ -238,18 +243,27 @@ struct LatencyOut<'a> {
     profiles: BTreeMap<&'a str, ProfileOut<'a>>,
 }
 
-/// `latency.toml`: every base profile, those named in `fitted` replaced. Figures are rounded
-/// (0.1 ms, 0.01 token/s) so the file reads like the shipped one.
+/// A fitted profile and the prompt-cache share measured with it (`None`: not measured).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fitted {
+    pub profile: Profile,
+    pub prompt_cache_hit: Option<f64>,
+}
+
+/// `latency.toml`: every base profile with its prompt-cache share, those named in `fitted`
+/// replaced (a share not measured keeps the base's). Fitted figures are rounded (0.1 ms, 0.01
+/// token/s) so the file reads like the shipped one.
 pub fn latency_toml(
     base: &Catalog,
-    fitted: &BTreeMap<String, Profile>,
+    fitted: &BTreeMap<String, Fitted>,
     header: &str,
 ) -> Result<String, String> {
     let mut profiles: BTreeMap<&str, ProfileOut> = BTreeMap::new();
     for (name, p) in &base.profiles {
+        let shipped = base.prompt_cache_shares.get(name).copied();
         let out = match fitted.get(name) {
-            Some(f) => profile_out(f, true),
-            None => profile_out(p, false),
+            Some(f) => profile_out(&f.profile, f.prompt_cache_hit.or(shipped), true),
+            None => profile_out(p, shipped, false),
         };
         profiles.insert(name, out);
     }

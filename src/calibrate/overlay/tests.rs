@@ -28,6 +28,7 @@ fn the_base_files_round_trip_unchanged() {
     assert!(latency.starts_with("# header\n"));
     let back = load(&tiers, &latency);
     assert_eq!(back.profiles, base.profiles);
+    assert_eq!(back.prompt_cache_shares, base.prompt_cache_shares);
     assert_eq!(back.default_tier_set, base.default_tier_set);
     assert_eq!(
         toml::to_string(&back.tier_sets).unwrap(),
@@ -59,7 +60,13 @@ fn a_fitted_profile_replaces_its_base_profile_only() {
             max: 2048,
         },
     };
-    let map = BTreeMap::from([("gpt-4o".to_string(), fitted)]);
+    let map = BTreeMap::from([(
+        "gpt-4o".to_string(),
+        Fitted {
+            profile: fitted,
+            prompt_cache_hit: Some(0.6667),
+        },
+    )]);
     let back = load(
         &tiers_toml(&base, None, "").unwrap(),
         &latency_toml(&base, &map, "").unwrap(),
@@ -80,6 +87,12 @@ fn a_fitted_profile_replaces_its_base_profile_only() {
     assert!(source.starts_with("calibrated against"));
     assert_eq!(back.profiles["gpt-4o-mini"], base.profiles["gpt-4o-mini"]);
     assert_eq!(back.profiles["fixed"], base.profiles["fixed"]);
+    // The measured prompt-cache share, rounded; the others keep the base's.
+    assert_eq!(back.prompt_cache_hit("gpt-4o"), 0.667);
+    assert_eq!(
+        back.prompt_cache_shares.get("gpt-4o-mini"),
+        base.prompt_cache_shares.get("gpt-4o-mini")
+    );
 }
 
 #[test]

@@ -265,13 +265,18 @@ fn write_overlay(s: &Settings, c: &Calibration) -> anyhow::Result<()> {
     let mocks = s.mocks.as_deref();
     let models = base_file(mocks, "models.toml")?;
     let prices = base_file(mocks, "prices.toml")?;
-    let fitted: BTreeMap<String, Profile> = c
+    let fitted: BTreeMap<String, overlay::Fitted> = c
         .models
         .iter()
         .filter_map(|m| {
-            m.fit
-                .as_ref()
-                .map(|f| (m.profile.clone(), f.profile.clone()))
+            let f = m.fit.as_ref()?;
+            Some((
+                m.profile.clone(),
+                overlay::Fitted {
+                    profile: f.profile.clone(),
+                    prompt_cache_hit: f.prompt_cache_hit.map(|e| e.value),
+                },
+            ))
         })
         .collect();
     let header = format!(

@@ -199,7 +199,9 @@ fn model_report(s: &Settings, plan: &ModelPlan, run: ModelRun) -> ModelReport {
         limits: run.limits,
         limits_known: run.limits.known(),
         matched: overlay::matches(&s.catalog, &plan.model, &run.limits),
-        drift: fit.as_ref().map(|f| drift::drift(f, shipped)),
+        drift: fit
+            .as_ref()
+            .map(|f| drift::drift_with_cache(f, shipped, s.catalog.prompt_cache_hit(&plan.model))),
         fit,
         fit_error,
         run,

@@ -66,6 +66,14 @@ pub struct ModelReport {
 }
 
 impl ModelReport {
+    /// What the sending and the fit could not do or measure, in that order.
+    fn notes(&self) -> impl Iterator<Item = &String> {
+        self.run
+            .notes
+            .iter()
+            .chain(self.fit.iter().flat_map(|f| &f.notes))
+    }
+
     /// "Tier N of SET", or "no tier of SET, SET".
     pub fn tier_words(&self) -> String {
         if !self.limits_known {
@@ -203,12 +211,7 @@ impl Calibration {
                     m.fit_error.as_deref().unwrap_or("no observations")
                 )),
             }
-            for n in m
-                .run
-                .notes
-                .iter()
-                .chain(m.fit.iter().flat_map(|f| &f.notes))
-            {
+            for n in m.notes() {
                 out.push_str(&format!("  note: {n}\n"));
             }
         }
@@ -265,12 +268,7 @@ impl Calibration {
                     m.fit_error.as_deref().unwrap_or("no observations")
                 )),
             }
-            for n in m
-                .run
-                .notes
-                .iter()
-                .chain(m.fit.iter().flat_map(|f| &f.notes))
-            {
+            for n in m.notes() {
                 md.push_str(&format!("- Note: {n}\n"));
             }
             md.push('\n');

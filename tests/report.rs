@@ -718,3 +718,42 @@ fn a_result_json_without_intervals_still_loads_and_keeps_its_charts() {
         .iter()
         .any(|(_, stem)| stem.starts_with("waterfall-") || stem.starts_with("bucket-")));
 }
+
+/// A run on a calibrated `--mocks` folder: report.md's Data paragraph names the profile and the
+/// tier set with their calibrated sources and the files they came from, once for the report.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_on_calibrated_mocks_names_its_data_and_where_it_came_from() {
+    use crate::common::{calibrated_mocks, goose_lock, read_result, tempdir, CALIBRATED};
+    let mocks = calibrated_mocks("prov-run-mocks");
+    let args = postload::cli::RunArgs {
+        scenario: vec!["burst-50".into()],
+        users: Some(2),
+        model: Some("gpt-4o".into()),
+        tier: vec![1],
+        tier_set: Some("account".into()),
+        mocks: Some(mocks.clone()),
+        report_dir: tempdir("prov-run"),
+        quiet: true,
+        ..Default::default()
+    };
+    let _guard = goose_lock().await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let cfg = postload::config::run_config(&args, stop).expect("valid config");
+    postload::run::execute(cfg).await.expect("run completes");
+    let (run, result) = read_result(&args.report_dir);
+    let inputs = &result["cases"][0]["inputs"];
+    let set = &inputs["tier_set_info"];
+    assert_eq!(set["as_of"], "2026-12-01", "{inputs}");
+    let tiers_file = mocks.join("tiers.toml").display().to_string();
+    assert_eq!(set["from"], tiers_file.as_str());
+    let md = std::fs::read_to_string(run.join("report.md")).unwrap();
+    let data: Vec<&str> = md.lines().filter(|l| l.starts_with("Data: ")).collect();
+    assert_eq!(data.len(), 1, "{md}");
+    let latency_file = mocks.join("latency.toml").display().to_string();
+    for want in [
+        format!("Latency profile gpt-4o (as of 2026-12-01; source: {CALIBRATED}: 40 calls; from {latency_file})"),
+        format!("Tier set account (as of 2026-12-01; source: {CALIBRATED}: rate-limit headers; from {tiers_file})"),
+    ] {
+        assert!(data[0].contains(&want), "{want}\n{}", data[0]);
+    }
+}

@@ -235,6 +235,11 @@ pub struct Catalog {
     pub default_tier_set: String,
     pub tier_sets: BTreeMap<String, TierSet>,
     pub prices: PriceTable,
+    /// The `--mocks` folder's `tiers.toml` the tier sets were read from (`None`: the shipped,
+    /// embedded copy), which reports name beside each set's date and source.
+    pub tiers_file: Option<String>,
+    /// The same for `latency.toml` and the latency profiles.
+    pub latency_file: Option<String>,
 }
 
 fn parse<T: for<'de> Deserialize<'de>>(file: &str, text: &str) -> Result<T, CatalogError> {
@@ -444,12 +449,19 @@ impl Catalog {
                 Ok((format!("mocks/{name} (embedded)"), embedded.to_string()))
             }
         };
-        Self::from_texts([
+        let mut catalog = Self::from_texts([
             read("models.toml", EMBEDDED_MODELS)?,
             read("tiers.toml", EMBEDDED_TIERS)?,
             read("latency.toml", EMBEDDED_LATENCY)?,
             read("prices.toml", EMBEDDED_PRICES)?,
-        ])
+        ])?;
+        let own = |name: &str| {
+            let path = dir.join(name);
+            path.exists().then(|| path.display().to_string())
+        };
+        catalog.tiers_file = own("tiers.toml");
+        catalog.latency_file = own("latency.toml");
+        Ok(catalog)
     }
 
     /// Parses the four files (given as `(name, text)` in the order models, tiers, latency, prices)
@@ -471,6 +483,8 @@ impl Catalog {
             prompt_cache_shares,
             default_tier_set: tiers.default_set,
             tier_sets: tiers.sets,
+            tiers_file: None,
+            latency_file: None,
             prices: PriceTable {
                 version: prices.version,
                 as_of: prices.as_of,

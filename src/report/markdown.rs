@@ -10,6 +10,7 @@ use super::{name_of, CaseResult, Exporter, RunResult, TargetInfo};
 use crate::metrics::{Measured, TokenSource};
 use crate::openai::catalog::PriceTable;
 
+mod data;
 mod html;
 pub use self::html::{html, HtmlExporter};
 
@@ -502,6 +503,7 @@ fn inputs_section(r: &RunResult) -> Section {
         ],
         right: vec![false, true, false, true, false, false, true, false],
         rows: r.cases.iter().map(input_row).collect(),
+        paragraphs: data::paragraph(r).into_iter().collect(),
         ..Section::default()
     }
 }

@@ -13,7 +13,6 @@ use super::{attack, OpenAiTarget, RunBudget, RunConfig, RunScenario};
 use crate::metrics::{Measured, Recorder, TokenSource};
 use crate::openai::bucket::Limits;
 use crate::openai::catalog::{Catalog, Price};
-use crate::openai::latency::Profile;
 use crate::report::{CaseInputs, CaseResult, ProfileInfo, ReportWriter, RunResult};
 use crate::scenario::prompts::PostRequests;
 use crate::scenario::target::ServiceTarget;
@@ -304,6 +303,7 @@ impl<'a> CaseRun<'a> {
             seed: scenario.seed,
             latency_profile: profile_info(&cfg.catalog, &scenario.model, &cfg.target)
                 .filter(|_| entry.service.is_none() || self.alongside.is_some()),
+            tier_set_info: ProfileInfo::tier_set(&cfg.catalog, &scenario.tier_set),
             service: entry.service.as_ref().map(ServiceTarget::info),
             time_scale: cfg.time_scale,
         }
@@ -413,22 +413,9 @@ fn profile_info(catalog: &Catalog, model: &str, target: &OpenAiTarget) -> Option
         return None;
     };
     if let Some(d) = cfg.fixed_latency {
-        return Some(ProfileInfo {
-            name: format!("fixed {} ms", d.as_millis()),
-            as_of: String::new(),
-            source: "--latency-ms".into(),
-        });
+        return Some(ProfileInfo::fixed(d.as_millis()));
     }
-    let name = &catalog.model(model)?.profile;
-    match catalog.profiles.get(name)? {
-        Profile::HeavyTail { as_of, source, .. } | Profile::Fixed { as_of, source, .. } => {
-            Some(ProfileInfo {
-                name: name.clone(),
-                as_of: as_of.clone(),
-                source: source.clone(),
-            })
-        }
-    }
+    ProfileInfo::latency_profile(catalog, &catalog.model(model)?.profile)
 }
 
 /// `http://host:port` of a base URL (Goose wants a host; our requests use the full URL).

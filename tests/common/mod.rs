@@ -117,3 +117,28 @@ pub fn read_result(report_dir: &std::path::Path) -> (std::path::PathBuf, Value) 
     let text = std::fs::read_to_string(runs[0].join("result.json")).unwrap();
     (runs[0].clone(), serde_json::from_str(&text).unwrap())
 }
+
+/// The source a calibrated overlay's entries name (as `postload calibrate` writes them).
+pub const CALIBRATED: &str = "calibrated against example.test on 2026-12-01";
+
+/// A `--mocks` folder as `calibrate` leaves it: tier set `account` and the latency profiles, each
+/// sourced [`CALIBRATED`]; fixed 20 ms latencies, so that runs and plans on it are quick.
+pub fn calibrated_mocks(tag: &str) -> std::path::PathBuf {
+    let dir = tempdir(tag);
+    let profile = |name: &str| {
+        format!(
+            "[profiles.{name}]\nkind = \"fixed\"\nas_of = \"2026-12-01\"\nsource = \"{CALIBRATED}: 40 calls\"\n\
+             latency_ms = 20\nfixed_completion_tokens = 100\n\n"
+        )
+    };
+    let latency: String = ["gpt-4o", "gpt-4o-mini", "fixed"].map(profile).concat();
+    std::fs::write(dir.join("latency.toml"), latency).unwrap();
+    let tiers = format!(
+        "default_set = \"account\"\n[sets.account]\nas_of = \"2026-12-01\"\n\
+         source = \"{CALIBRATED}: rate-limit headers\"\n[[sets.account.tier]]\ntier = 1\n\
+         qualification = \"the account\"\nlimits.gpt-4o = {{ rpm = 500, tpm = 30000 }}\n\
+         limits.gpt-4o-mini = {{ rpm = 500, tpm = 200000 }}\n"
+    );
+    std::fs::write(dir.join("tiers.toml"), tiers).unwrap();
+    dir
+}

@@ -683,3 +683,44 @@ fn default_plan(tag: &str) -> (String, std::path::PathBuf, serde_json::Value) {
     let plan = serde_json::from_slice(&std::fs::read(run.join("plan.json")).unwrap()).unwrap();
     (String::from_utf8_lossy(&out.stdout).into_owned(), run, plan)
 }
+
+/// `plan --mocks DIR --tiers account` on a calibrated folder: plan.md names the tier set and each
+/// model's latency profile with their calibrated sources and the files they came from.
+#[test]
+fn a_plan_on_calibrated_mocks_names_its_tiers_and_latency_profiles() {
+    use crate::common::{calibrated_mocks, CALIBRATED};
+    let mocks = calibrated_mocks("prov-plan-mocks");
+    let dir = tempdir("prov-plan");
+    assert_cmd::Command::cargo_bin("postload")
+        .unwrap()
+        .args(["plan", "--model", "gpt-4o", "--tier", "1", "--users", "5"])
+        .args(["--tiers", "account", "--mocks"])
+        .arg(&mocks)
+        .arg("--report-dir")
+        .arg(&dir)
+        .assert()
+        .success();
+    let run = std::fs::read_dir(&dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let md = std::fs::read_to_string(run.join("plan.md")).unwrap();
+    let file = |name: &str| mocks.join(name).display().to_string();
+    for want in [
+        format!(
+            "Tiers: account 2026-12-01 ({CALIBRATED}: rate-limit headers), from {}.",
+            file("tiers.toml")
+        ),
+        format!(
+            "Latency: gpt-4o (as of 2026-12-01; source: {CALIBRATED}: 40 calls; from {}).",
+            file("latency.toml")
+        ),
+    ] {
+        assert!(md.contains(&want), "{want}\n{md}");
+    }
+    let plan: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("plan.json")).unwrap()).unwrap();
+    assert_eq!(plan["latency_profiles"]["gpt-4o"]["as_of"], "2026-12-01");
+}

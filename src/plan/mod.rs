@@ -214,6 +214,12 @@ pub struct PlanResult {
     /// The data behind the model, with dates.
     pub tiers_as_of: String,
     pub prices_as_of: String,
+    /// Where the tier set came from: `shipped`, or the `--mocks` folder's tiers.toml.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub tiers_from: String,
+    /// Each planned model's latency profile, with its date, source and origin.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub latency_profiles: BTreeMap<String, crate::report::ProfileInfo>,
 }
 
 pub const PLAN_SCHEMA: &str = "postload.plan.v1";
@@ -528,9 +534,31 @@ pub fn plan(
             .map(|s| format!("{} ({})", s.as_of, s.source))
             .unwrap_or_default(),
         prices_as_of: format!("{} ({})", catalog.prices.as_of, catalog.prices.source),
+        tiers_from: crate::report::ProfileInfo::tier_set(catalog, &spec.tier_set)
+            .map(|s| s.from)
+            .unwrap_or_default(),
+        latency_profiles: latency_profiles(catalog, spec),
     };
     result.claims = self::claims::judge(claims, &result);
     Ok(result)
+}
+
+/// The latency profile each planned model draws from (as the run names a fixed latency).
+fn latency_profiles(
+    catalog: &Catalog,
+    spec: &PlanSpec,
+) -> BTreeMap<String, crate::report::ProfileInfo> {
+    use crate::report::ProfileInfo;
+    spec.models
+        .iter()
+        .filter_map(|m| {
+            let profile = match spec.fixed_latency_ms {
+                Some(ms) => ProfileInfo::fixed(ms.into()),
+                None => ProfileInfo::latency_profile(catalog, &catalog.model(m)?.profile)?,
+            };
+            Some((m.clone(), profile))
+        })
+        .collect()
 }
 
 /// Every cell of the grid, in the order model, users, strategy, tier.

@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use super::charts::plan_chart_links;
 use super::markdown::{markdown, verdicts_section, Document, Section, TableCell};
-use super::name_of;
+use super::{name_of, SHIPPED};
 use crate::plan::{Goal, PlanResult};
 
 fn s(v: Option<f64>) -> String {
@@ -63,16 +63,43 @@ pub fn document(r: &PlanResult) -> Document {
 fn intro(r: &PlanResult) -> String {
     format!(
         "Simulated, not measured: the stub's latency model and token buckets, the run's retry \
-         policies. Load: {}. Target: {}. Tiers: {} {}. Prices: {}. Response cache {:.0} %, \
+         policies. Load: {}. Target: {}. Tiers: {} {}{}.{} Prices: {}. Response cache {:.0} %, \
          prompt cache {} of eligible calls.",
         load_text(r),
         target_text(&r.spec.target),
         r.spec.tier_set,
         r.tiers_as_of,
+        match r.tiers_from.as_str() {
+            "" => String::new(),
+            SHIPPED => ", shipped".into(),
+            file => format!(", from {file}"),
+        },
+        latency_text(r),
         r.prices_as_of,
         r.spec.response_cache_hit * 100.0,
         prompt_cache_text(&r.spec),
     )
+}
+
+/// ` Latency: gpt-4o (as of ...; source: ...; shipped).`: each planned model's profile, named
+/// after the model where the two names differ; empty for a plan.json without them.
+fn latency_text(r: &PlanResult) -> String {
+    let profiles: Vec<String> = r
+        .latency_profiles
+        .iter()
+        .map(|(model, p)| {
+            if *model == p.name {
+                p.text()
+            } else {
+                format!("{model} on {}", p.text())
+            }
+        })
+        .collect();
+    if profiles.is_empty() {
+        String::new()
+    } else {
+        format!(" Latency: {}.", profiles.join(", "))
+    }
 }
 
 /// The prompt-cache share: one for every model, or each model's own (profiles that differ).

@@ -62,6 +62,8 @@ fn plan(cells: Vec<Cell>, caching: Vec<CachingEffect>) -> PlanResult {
         levers: Default::default(),
         tiers_as_of: String::new(),
         prices_as_of: String::new(),
+        tiers_from: String::new(),
+        latency_profiles: Default::default(),
     }
 }
 

@@ -572,5 +572,7 @@ impl Catalog {
     }
 }
 
+pub mod provenance;
+
 #[cfg(test)]
 mod tests;

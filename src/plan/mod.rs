@@ -20,6 +20,7 @@ use self::sim::{Arrivals, PostShape, SimExtra, SimInput, Strategy};
 use crate::claims::{ClaimVerdict, ClaimsFile};
 use crate::metrics::cost::DAYS_PER_MONTH;
 use crate::openai::bucket::{Limits, RejectedCost};
+use crate::openai::catalog::provenance::ProfileInfo;
 use crate::openai::catalog::Catalog;
 use crate::scenario::prompts::{PostRequests, OWN_IMAGE_PROMPT_TOKENS};
 use crate::scenario::Prompts;
@@ -219,7 +220,7 @@ pub struct PlanResult {
     pub tiers_from: String,
     /// Each planned model's latency profile, with its date, source and origin.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub latency_profiles: BTreeMap<String, crate::report::ProfileInfo>,
+    pub latency_profiles: BTreeMap<String, ProfileInfo>,
 }
 
 pub const PLAN_SCHEMA: &str = "postload.plan.v1";
@@ -534,7 +535,7 @@ pub fn plan(
             .map(|s| format!("{} ({})", s.as_of, s.source))
             .unwrap_or_default(),
         prices_as_of: format!("{} ({})", catalog.prices.as_of, catalog.prices.source),
-        tiers_from: crate::report::ProfileInfo::tier_set(catalog, &spec.tier_set)
+        tiers_from: ProfileInfo::tier_set(catalog, &spec.tier_set)
             .map(|s| s.from)
             .unwrap_or_default(),
         latency_profiles: latency_profiles(catalog, spec),
@@ -544,11 +545,7 @@ pub fn plan(
 }
 
 /// The latency profile each planned model draws from (as the run names a fixed latency).
-fn latency_profiles(
-    catalog: &Catalog,
-    spec: &PlanSpec,
-) -> BTreeMap<String, crate::report::ProfileInfo> {
-    use crate::report::ProfileInfo;
+fn latency_profiles(catalog: &Catalog, spec: &PlanSpec) -> BTreeMap<String, ProfileInfo> {
     spec.models
         .iter()
         .filter_map(|m| {

@@ -53,7 +53,8 @@ pub fn exit_code(signal: i32) -> u8 {
     u8::try_from(128 + signal).unwrap_or(255)
 }
 
-fn name(signal: i32) -> &'static str {
+/// The signal's name, for messages (`SIGINT`, ...).
+pub fn name(signal: i32) -> &'static str {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     match signal {
         SIGINT => "SIGINT",

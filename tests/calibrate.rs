@@ -448,3 +448,62 @@ async fn a_refused_key_stops_at_the_first_call_and_is_an_error() {
     assert_eq!(j["models"][0]["run"]["attempts"], 1);
     assert_no_key(&out);
 }
+
+#[test]
+fn ctrl_c_stops_sending_and_still_writes_the_calibration_marked_interrupted() {
+    use std::io::BufRead;
+    // A stub answering every call after 1.5 s, in this test's own runtime (the calibration runs
+    // as a separate process, so that the signal reaches it alone).
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let stub = rt.block_on(async {
+        let mut c = StubConfig::new(Arc::new(Catalog::embedded()));
+        c.fixed_latency = Some(std::time::Duration::from_millis(1_500));
+        start_clocked(c, Arc::new(SystemClock::new())).await
+    });
+    let out = tempdir("cal-sigint");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("postload"))
+        .args(["calibrate", "--model", "gpt-4o-mini", "--calls", "40"])
+        .args(["--concurrency", "1", "--base-url"])
+        .arg(stub.base_url())
+        .arg("--out")
+        .arg(&out)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut seen = String::new();
+    while !seen.contains("sending") {
+        let mut line = String::new();
+        if stdout.read_line(&mut line).unwrap() == 0 {
+            panic!("calibrate ended before sending: {seen}");
+        }
+        seen.push_str(&line);
+    }
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    // 128 + SIGINT's 2.
+    assert_eq!(output.status.code(), Some(130), "{seen}{stderr}");
+    let json = read_json(&out);
+    assert_eq!(json["interrupted"], true);
+    assert!(
+        json["notes"].to_string().contains("interrupted by SIGINT"),
+        "{json}"
+    );
+    // One call at a time, 1.5 s each: about two were sent in the 2 s before the signal, and
+    // none after it; far from the 40 designed.
+    let attempts = json["models"][0]["run"]["attempts"].as_u64().unwrap();
+    assert!((1..10).contains(&attempts), "{attempts}");
+    let md = std::fs::read_to_string(out.join("calibration.md")).unwrap();
+    assert!(md.contains("interrupted by SIGINT"), "{md}");
+    for entry in std::fs::read_dir(&out).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(!name.contains(".tmp"), "{name}");
+    }
+}

@@ -67,9 +67,13 @@ pub async fn calibrate(args: CalibrateArgs) -> anyhow::Result<Outcome> {
         },
         budget: Arc::clone(&budget),
         concurrency: s.concurrency,
+        interrupted: crate::stop::stop_flag(),
     });
     let mut reports = Vec::new();
     for plan in &s.models {
+        if ctx.interrupted.load(std::sync::atomic::Ordering::SeqCst) {
+            break;
+        }
         let run = send_model(&ctx, &s, plan).await;
         let stopped = run.stopped_by_cap;
         reports.push(model_report(&s, plan, run));
@@ -78,7 +82,15 @@ pub async fn calibrate(args: CalibrateArgs) -> anyhow::Result<Outcome> {
         }
     }
     let budget = budget.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    let calibration = assemble(&s, reports, &budget);
+    let mut calibration = assemble(&s, reports, &budget);
+    let signal = crate::stop::signal_received();
+    if let Some(sig) = signal {
+        calibration.interrupted = true;
+        calibration.notes.push(format!(
+            "interrupted by {}: no call was sent after it; the calls answered before it are fitted and written",
+            crate::stop::name(sig)
+        ));
+    }
     write_overlay(&s, &calibration)?;
     if s.quiet {
         for m in &calibration.models {
@@ -90,6 +102,9 @@ pub async fn calibrate(args: CalibrateArgs) -> anyhow::Result<Outcome> {
         }
     } else {
         out!("{}", calibration.console());
+    }
+    if let Some(sig) = signal {
+        return Ok(Outcome::Interrupted(sig));
     }
     if calibration.cost.stopped_by_cap {
         return Ok(Outcome::BudgetStopped);
@@ -246,6 +261,7 @@ fn assemble(s: &Settings, models: Vec<ModelReport>, budget: &Budget) -> Calibrat
         models,
         account,
         notes,
+        interrupted: false,
     }
 }
 

@@ -33,6 +33,8 @@ pub struct Calibration {
     pub account: Option<TierSet>,
     /// What could not be measured, across models.
     pub notes: Vec<String>,
+    /// A signal stopped the calibration: what was answered before it is fitted and written.
+    pub interrupted: bool,
 }
 
 /// The spend: the worst case printed before sending, the cap, what was spent.
@@ -233,6 +235,17 @@ impl Calibration {
             "# Calibration against {} on {}\n\nBase data: {}. Endpoint: `{}`. Seed {}.\n\n",
             self.host, self.date, self.base, self.base_url, self.seed
         );
+        if self.interrupted {
+            md.push_str(
+                "**Interrupted: the figures cover the calls answered before the signal.**\n\n",
+            );
+        }
+        for n in &self.notes {
+            md.push_str(&format!("- Note: {n}\n"));
+        }
+        if !self.notes.is_empty() {
+            md.push('\n');
+        }
         for m in &self.models {
             md.push_str(&format!("## {}\n\n", m.model));
             md.push_str(&format!(

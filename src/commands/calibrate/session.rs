@@ -59,6 +59,14 @@ pub struct Context {
     pub caller: Caller,
     pub budget: Arc<Mutex<Budget>>,
     pub concurrency: u32,
+    /// Set by a signal: no call is sent after it; the calls in flight finish.
+    pub interrupted: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Context {
+    fn interrupted(&self) -> bool {
+        self.interrupted.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 /// One model's calls in flight.
@@ -164,7 +172,7 @@ impl Session {
 
     fn next(&self) -> Option<usize> {
         let mut st = self.lock();
-        if st.stop {
+        if st.stop || self.ctx.interrupted() {
             return None;
         }
         st.queue.pop_front()
@@ -211,7 +219,7 @@ impl Session {
         loop {
             let wait = {
                 let mut st = self.lock();
-                if st.stop {
+                if st.stop || self.ctx.interrupted() {
                     return None;
                 }
                 let now = Instant::now();
@@ -234,7 +242,8 @@ impl Session {
                 }
                 st.next_send - now
             };
-            tokio::time::sleep(wait).await;
+            // In short steps, so that a signal during a long wait (a 429's) stops it soon.
+            tokio::time::sleep(wait.min(Duration::from_millis(200))).await;
         }
     }
 

@@ -11,7 +11,7 @@
 //! Goose's registration fails harmlessly, and handle the signals through `signal-hook` (its
 //! handler runs before, and chains to, the `ctrlc` one).
 
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -24,6 +24,40 @@ pub const STOP_GRACE: Duration = Duration::from_secs(2);
 pub const HURRY_GRACE: Duration = Duration::from_secs(10);
 
 static SIGNAL: AtomicI32 = AtomicI32::new(0);
+static TASK: AtomicU8 = AtomicU8::new(Task::Run as u8);
+
+/// What a signal stops, as its messages name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Task {
+    /// A run's attack and its report.
+    Run = 0,
+    /// `calibrate`'s calls and its calibration files.
+    Calibration = 1,
+}
+
+/// The messages a signal prints for `task`: on the first signal, on the second, and when the
+/// process exits [`HURRY_GRACE`] after the second (each after `postload: SIG...: `).
+pub fn messages(task: Task) -> [&'static str; 3] {
+    match task {
+        Task::Run => [
+            "stopping the attack and writing the report (a second signal finishes at once)",
+            "abandoning the attack; writing result.json and report.md",
+            "the report was not written",
+        ],
+        Task::Calibration => [
+            "stopping the calibration: no more calls are sent, the calls in flight get 2 s, then what was answered is fitted and written (a second signal abandons them at once)",
+            "abandoning the calls in flight; writing calibration.json and the overlay",
+            "the calibration was not written",
+        ],
+    }
+}
+
+fn task() -> Task {
+    match TASK.load(Ordering::SeqCst) {
+        1 => Task::Calibration,
+        _ => Task::Run,
+    }
+}
 
 fn flags() -> &'static (Arc<AtomicBool>, Arc<AtomicBool>) {
     static FLAGS: OnceLock<(Arc<AtomicBool>, Arc<AtomicBool>)> = OnceLock::new();
@@ -64,6 +98,12 @@ pub fn name(signal: i32) -> &'static str {
     }
 }
 
+/// [`stop_flag`] for `task`, whose name the signal messages then use.
+pub fn stop_flag_for(task: Task) -> Arc<AtomicBool> {
+    TASK.store(task as u8, Ordering::SeqCst);
+    stop_flag()
+}
+
 /// The process-wide stop flag, with the signal handlers installed on first use. If the
 /// handlers cannot be installed the flag still works (set by the caller); the error is printed.
 pub fn stop_flag() -> Arc<AtomicBool> {
@@ -100,10 +140,7 @@ fn on_signal(sig: i32, stop: &AtomicBool, hurry: &AtomicBool) {
         .is_ok()
     {
         stop.store(true, Ordering::SeqCst);
-        eprintln!(
-            "postload: {}: stopping the attack and writing the report (a second signal finishes at once)",
-            name(sig)
-        );
+        eprintln!("postload: {}: {}", name(sig), messages(task())[0]);
         goose::trigger_killswitch(name(sig));
         return;
     }
@@ -111,16 +148,33 @@ fn on_signal(sig: i32, stop: &AtomicBool, hurry: &AtomicBool) {
         return;
     }
     let first = signal_received().unwrap_or(sig);
-    eprintln!(
-        "postload: {}: abandoning the attack; writing result.json and report.md",
-        name(sig)
-    );
+    eprintln!("postload: {}: {}", name(sig), messages(task())[1]);
     std::thread::spawn(move || {
         std::thread::sleep(HURRY_GRACE);
         eprintln!(
-            "postload: the report was not written within {} s of the second signal; exiting",
+            "postload: {} within {} s of the second signal; exiting",
+            messages(task())[2],
             HURRY_GRACE.as_secs()
         );
         std::process::exit(i32::from(exit_code(first)));
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calibrates_signal_messages_speak_of_the_calibration() {
+        // Before: calibrate's Ctrl-C said "stopping the attack" and "writing result.json".
+        for m in messages(Task::Calibration) {
+            assert!(m.contains("calibration") || m.contains("calls"), "{m}");
+            assert!(
+                !m.contains("attack") && !m.contains("result.json") && !m.contains("report"),
+                "{m}"
+            );
+        }
+        assert!(messages(Task::Run)[1].contains("result.json"));
+        assert!(messages(Task::Calibration)[0].contains(&format!("{} s", STOP_GRACE.as_secs())));
+    }
 }

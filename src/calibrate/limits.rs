@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::openai::catalog::Catalog;
+use crate::openai::catalog::{Catalog, MAX_RPM, MAX_TPM};
 
 /// What one answer's headers said of the account's limits; `None` where a header was absent or
 /// unreadable.
@@ -47,14 +47,32 @@ impl AccountLimits {
             })
             .filter(|ms| *ms <= MAX_HEADER_MS);
         Self {
-            rpm: count("x-ratelimit-limit-requests").filter(|n| *n > 0),
-            tpm: count("x-ratelimit-limit-tokens").filter(|n| *n > 0),
+            rpm: count("x-ratelimit-limit-requests").filter(|n| (1..=MAX_RPM).contains(n)),
+            tpm: count("x-ratelimit-limit-tokens").filter(|n| (1..=MAX_TPM).contains(n)),
             remaining_requests: count("x-ratelimit-remaining-requests"),
             remaining_tokens: count("x-ratelimit-remaining-tokens"),
             reset_requests_ms: reset("x-ratelimit-reset-requests"),
             reset_tokens_ms: reset("x-ratelimit-reset-tokens"),
             retry_after_ms,
         }
+    }
+
+    /// The limit headers an answer sent as counts outside what a tier can be (1 to
+    /// [`MAX_RPM`] requests, 1 to [`MAX_TPM`] tokens a minute, as the catalog takes them): read
+    /// as absent by [`Self::from_headers`], so that the overlay always loads; named for a note.
+    pub fn out_of_range<'a>(header: impl Fn(&str) -> Option<&'a str>) -> Vec<String> {
+        [
+            ("x-ratelimit-limit-requests", MAX_RPM),
+            ("x-ratelimit-limit-tokens", MAX_TPM),
+        ]
+        .into_iter()
+        .filter(|(name, max)| {
+            header(name)
+                .and_then(parse_count)
+                .is_some_and(|n| n == 0 || n > *max)
+        })
+        .map(|(name, max)| format!("{name} out of range (1 to {max}): ignored"))
+        .collect()
     }
 
     /// Whether the answer stated both per-minute limits.
@@ -286,6 +304,29 @@ mod tests {
             match_tier(&catalog, "openai-2025", "gpt-4o", &unknown),
             None
         );
+    }
+
+    #[test]
+    fn header_limits_out_of_range_are_ignored_with_a_note() {
+        // Before: 18446744073709551615 was read, written to tiers.toml, and the overlay then
+        // failed to load after every call was sent.
+        let pairs = [
+            ("x-ratelimit-limit-requests", "18446744073709551615"),
+            ("x-ratelimit-limit-tokens", "1000000000000001"),
+        ];
+        let l = read(&pairs);
+        assert_eq!((l.rpm, l.tpm), (None, None));
+        let header = |name: &str| pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
+        assert_eq!(AccountLimits::out_of_range(header).len(), 2);
+        // The bounds themselves are in range: 10^12 requests, 10^15 tokens.
+        let top = [
+            ("x-ratelimit-limit-requests", "1000000000000"),
+            ("x-ratelimit-limit-tokens", "1000000000000000"),
+        ];
+        let l = read(&top);
+        assert_eq!((l.rpm, l.tpm), (Some(MAX_RPM), Some(MAX_TPM)));
+        let header = |name: &str| top.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
+        assert!(AccountLimits::out_of_range(header).is_empty());
     }
 
     #[test]

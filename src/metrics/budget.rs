@@ -53,6 +53,14 @@ impl Budget {
         self.spent_usd += actual_usd;
     }
 
+    /// The calls reserved and never settled were abandoned (their answers will never be read):
+    /// each is charged its worst case, what it was reserved at. Returns what was charged.
+    pub fn charge_open(&mut self) -> f64 {
+        let open = std::mem::take(&mut self.reserved_usd);
+        self.spent_usd += open;
+        open
+    }
+
     pub fn cap_usd(&self) -> f64 {
         self.cap_usd
     }
@@ -131,6 +139,19 @@ mod tests {
         // Tripped stays tripped, even with room again.
         assert_eq!(b.reserve(0.000_1), None);
         assert_eq!(b.refused(), 2);
+    }
+
+    #[test]
+    fn abandoned_calls_are_charged_their_worst_case() {
+        // Binary-exact: 0.25 settled at 0.125, 0.5 + 0.25 abandoned: spent 0.125 + 0.75.
+        let mut b = Budget::new(1.0);
+        let r = b.reserve(0.25).unwrap();
+        let _lost = b.reserve(0.5).unwrap();
+        let _lost_too = b.reserve(0.25).unwrap();
+        b.settle(r, 0.125);
+        assert_eq!(b.charge_open(), 0.75);
+        assert_eq!((b.spent_usd(), b.reserved_usd()), (0.875, 0.0));
+        assert_eq!(b.charge_open(), 0.0);
     }
 
     #[test]

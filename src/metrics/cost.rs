@@ -30,66 +30,6 @@ impl Tokens {
     }
 }
 
-/// The most tokens one response's usage may claim for prompt or completion: more than any model's
-/// context window (gpt-4o: 128k). Above it, the usage is impossible, not a measurement.
-pub const MAX_USAGE_TOKENS: u64 = 10_000_000;
-
-/// What a response's usage says, read from its JSON values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UsageRead {
-    /// No usage at all: the tokens are unknown.
-    Missing,
-    /// A usage that cannot be true: not a non-negative integer (a string, negative, a
-    /// fraction), only half there, above [`MAX_USAGE_TOKENS`], a completion above the call's
-    /// `max_tokens`, or more cached tokens than prompt tokens. Counted as `bad_usage` on the call,
-    /// and the tokens are unknown, never priced.
-    Bad,
-    Tokens(Tokens),
-}
-
-impl UsageRead {
-    /// Reads `prompt_tokens`, `completion_tokens` and `cached_tokens` (each `None` where the
-    /// response lacks it). `max_completion`: the call's `max_tokens`, where one call is read.
-    pub fn read(
-        prompt: Option<&serde_json::Value>,
-        completion: Option<&serde_json::Value>,
-        cached: Option<&serde_json::Value>,
-        max_completion: Option<u64>,
-    ) -> Self {
-        let count = |v: &serde_json::Value| v.as_u64().filter(|n| *n <= MAX_USAGE_TOKENS);
-        let (prompt, completion) = match (prompt, completion) {
-            (None, None) => return Self::Missing,
-            (Some(p), Some(c)) => match (count(p), count(c)) {
-                (Some(p), Some(c)) => (p, c),
-                _ => return Self::Bad,
-            },
-            _ => return Self::Bad,
-        };
-        let cached = match cached.filter(|v| !v.is_null()) {
-            None => 0,
-            Some(v) => match count(v) {
-                Some(n) if n <= prompt => n,
-                _ => return Self::Bad,
-            },
-        };
-        if max_completion.is_some_and(|m| completion > m) {
-            return Self::Bad;
-        }
-        Self::Tokens(Tokens {
-            prompt,
-            cached,
-            completion,
-        })
-    }
-
-    pub fn tokens(self) -> Option<Tokens> {
-        match self {
-            Self::Tokens(t) => Some(t),
-            _ => None,
-        }
-    }
-}
-
 /// USD for `tokens` at `price` (USD per 1M tokens).
 pub fn cost_usd(price: &Price, tokens: Tokens) -> f64 {
     let cached = tokens.cached.min(tokens.prompt);
@@ -132,68 +72,6 @@ pub fn monthly(users: u64, usd_per_post: f64) -> Vec<Monthly> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn usage_that_cannot_be_true_is_bad_not_a_measurement() {
-        use serde_json::json;
-        let read = |p: serde_json::Value, c: serde_json::Value, max| {
-            UsageRead::read(Some(&p), Some(&c), None, max)
-        };
-        assert_eq!(
-            read(json!(800), json!(150), Some(150)),
-            UsageRead::Tokens(Tokens {
-                prompt: 800,
-                cached: 0,
-                completion: 150
-            })
-        );
-        assert_eq!(UsageRead::read(None, None, None, None), UsageRead::Missing);
-        assert_eq!(read(json!("800"), json!(150), None), UsageRead::Bad);
-        assert_eq!(read(json!(-1), json!(150), None), UsageRead::Bad);
-        assert_eq!(read(json!(800), json!(1.5), None), UsageRead::Bad);
-        // One above max_tokens (150): impossible for that call.
-        assert_eq!(read(json!(800), json!(151), Some(150)), UsageRead::Bad);
-        // 10^7 is the bound; 10^7 + 1 is past it.
-        assert!(matches!(
-            read(json!(10_000_000u64), json!(0), None),
-            UsageRead::Tokens(_)
-        ));
-        assert_eq!(read(json!(10_000_001u64), json!(0), None), UsageRead::Bad);
-        assert_eq!(read(json!(1e30), json!(0), None), UsageRead::Bad);
-        // Half a usage, and more cached than prompt tokens.
-        assert_eq!(
-            UsageRead::read(Some(&json!(800)), None, None, None),
-            UsageRead::Bad
-        );
-        assert_eq!(
-            UsageRead::read(Some(&json!(800)), Some(&json!(1)), Some(&json!(801)), None),
-            UsageRead::Bad
-        );
-        // Only a usage that was read has tokens.
-        let t = Tokens {
-            prompt: 800,
-            cached: 0,
-            completion: 150,
-        };
-        assert_eq!(UsageRead::Tokens(t).tokens(), Some(t));
-        assert_eq!(UsageRead::Missing.tokens(), None);
-        assert_eq!(UsageRead::Bad.tokens(), None);
-        // Every prompt token cached (800 of 800) is possible.
-        assert_eq!(
-            UsageRead::read(Some(&json!(800)), Some(&json!(1)), Some(&json!(800)), None),
-            UsageRead::Tokens(Tokens {
-                prompt: 800,
-                cached: 800,
-                completion: 1
-            })
-        );
-        assert_eq!(
-            UsageRead::read(Some(&json!(800)), Some(&json!(1)), Some(&json!(null)), None)
-                .tokens()
-                .map(|t| t.cached),
-            Some(0)
-        );
-    }
 
     const GPT4O: Price = Price {
         input: 2.50,

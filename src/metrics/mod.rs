@@ -9,6 +9,7 @@ pub mod hdr;
 pub mod hlog;
 mod record;
 mod summary;
+pub mod usage;
 
 pub use self::record::*;
 pub use self::summary::*;

@@ -30,8 +30,8 @@ limits.gpt-4o-mini = { rpm = 1000000000000, tpm = 1000000000000000 }
 
 /// Rate limits a tier may give (requests per minute or day; tokens per minute): the
 /// `unlimited` set's, which no load reaches.
-const MAX_RPM: u64 = 1_000_000_000_000;
-const MAX_TPM: u64 = 1_000_000_000_000_000;
+pub const MAX_RPM: u64 = 1_000_000_000_000;
+pub const MAX_TPM: u64 = 1_000_000_000_000_000;
 /// USD per 1M tokens: 100 times today's dearest model.
 const MAX_PRICE: f64 = 10_000.0;
 

@@ -5,7 +5,8 @@
 use serde::Deserialize;
 
 use crate::metrics::budget::worst_case_usd;
-use crate::metrics::cost::{cost_usd, UsageRead};
+use crate::metrics::cost::cost_usd;
+use crate::metrics::usage::{read_call_usage, Asked, UsageRead};
 use crate::metrics::FailureCause;
 use crate::openai::catalog::Price;
 use crate::openai::retry::AttemptOutcome;
@@ -49,9 +50,11 @@ pub(crate) fn transport_outcome(e: &reqwest::Error) -> AttemptOutcome {
     }
 }
 
-/// What an attempt is taken to have cost: its usage if the answer had one; nothing for an HTTP
-/// error (OpenAI bills no failed request); the worst case when it cannot be known (no usage, a
-/// timeout or a broken connection after the request went out).
+/// What an attempt is taken to have cost: its usage if the answer was a chat completion with a
+/// plausible usage; nothing for an HTTP error status (OpenAI bills no failed request) or a
+/// connection never made; the worst case otherwise (no usage or an impossible one, a 2xx whose
+/// body broke off, a timeout or a broken connection after the request went out). Only a
+/// complete answer with a plausible usage settles below the worst case.
 pub(super) fn billed(
     price: &Price,
     size: (u64, u64),
@@ -60,8 +63,8 @@ pub(super) fn billed(
 ) -> f64 {
     match outcome {
         Answer::Ok(Some((_, UsageRead::Tokens(usage)))) => cost_usd(price, *usage),
-        Answer::Failed(_, _) if status.is_some() => 0.0,
-        Answer::Failed(FailureCause::Connect, _) => 0.0,
+        Answer::Failed(_, _) if status.is_some_and(|s| !(200..300).contains(&s)) => 0.0,
+        Answer::Failed(FailureCause::Connect, _) if status.is_none() => 0.0,
         _ => worst_case_usd(price, size.0, size.1),
     }
 }
@@ -86,24 +89,15 @@ struct Message {
 }
 
 /// The first choice's content and the usage of a chat completion body; `None` if it is not one.
-/// `max_tokens`: the call's, which its completion cannot exceed.
-pub(super) fn parse_completion(body: &[u8], max_tokens: u64) -> Option<(String, UsageRead)> {
+/// `size`: the call's (prompt tokens, max_tokens), which its usage must keep to.
+pub(super) fn parse_completion(body: &[u8], size: (u64, u64)) -> Option<(String, UsageRead)> {
     let c: Completion = serde_json::from_slice(body).ok()?;
     let content = c.choices.into_iter().next()?.message.content?;
-    let u = &c.usage;
-    let usage = if u.is_null() {
-        UsageRead::Missing
-    } else if !u.is_object() {
-        UsageRead::Bad
-    } else {
-        UsageRead::read(
-            u.get("prompt_tokens"),
-            u.get("completion_tokens"),
-            u.pointer("/prompt_tokens_details/cached_tokens"),
-            Some(max_tokens),
-        )
+    let asked = Asked {
+        prompt_tokens: Some(size.0),
+        max_tokens: Some(size.1),
     };
-    Some((content, usage))
+    Some((content, read_call_usage(Some(&c.usage), asked)))
 }
 
 #[cfg(test)]
@@ -115,7 +109,7 @@ mod tests {
     fn parses_content_and_usage_or_refuses() {
         let ok = br#"{"choices":[{"message":{"content":"hi"}}],"usage":{"prompt_tokens":10,"completion_tokens":2,"prompt_tokens_details":{"cached_tokens":4}}}"#;
         assert_eq!(
-            parse_completion(ok, 200),
+            parse_completion(ok, (10, 200)),
             Some((
                 "hi".into(),
                 UsageRead::Tokens(Tokens {
@@ -127,11 +121,11 @@ mod tests {
         );
         let no_usage = br#"{"choices":[{"message":{"content":"hi"}}]}"#;
         assert_eq!(
-            parse_completion(no_usage, 200),
+            parse_completion(no_usage, (10, 200)),
             Some(("hi".into(), UsageRead::Missing))
         );
-        assert_eq!(parse_completion(b"<html>", 200), None);
-        assert_eq!(parse_completion(br#"{"choices":[]}"#, 200), None);
+        assert_eq!(parse_completion(b"<html>", (10, 200)), None);
+        assert_eq!(parse_completion(br#"{"choices":[]}"#, (10, 200)), None);
     }
 
     #[test]
@@ -143,14 +137,53 @@ mod tests {
             r#"{"prompt_tokens":-1,"completion_tokens":2}"#,
             r#"{"prompt_tokens":10,"completion_tokens":1000000000000}"#,
             r#"{"prompt_tokens":10,"completion_tokens":201}"#,
+            // A prompt of 10 tokens read as 10,000 (at most 2 × 10 + 64 = 84).
+            r#"{"prompt_tokens":10000,"completion_tokens":2}"#,
         ] {
             let body =
                 format!(r#"{{"choices":[{{"message":{{"content":"hi"}}}}],"usage":{usage}}}"#);
             assert_eq!(
-                parse_completion(body.as_bytes(), 200),
+                parse_completion(body.as_bytes(), (10, 200)),
                 Some(("hi".into(), UsageRead::Bad)),
                 "{usage}"
             );
         }
+    }
+
+    const GPT_4O: Price = Price {
+        input: 2.5,
+        cached_input: Some(1.25),
+        output: 10.0,
+    };
+
+    #[test]
+    fn a_2xx_whose_body_broke_off_is_charged_its_worst_case() {
+        // Before: any failure with a status cost nothing, so 15 broken 200s left spent_usd 0.
+        // 800 in + 150 out at $2.50 / $10 per 1M: $0.002 + $0.0015 = $0.0035.
+        let broken = Answer::Failed(FailureCause::Reset, AttemptOutcome::Connect);
+        let got = billed(&GPT_4O, (800, 150), Some(200), &broken);
+        assert!((got - 0.0035).abs() < 1e-12, "{got}");
+        // An HTTP error costs nothing, even if its body broke off too.
+        assert_eq!(billed(&GPT_4O, (800, 150), Some(500), &broken), 0.0);
+        let refused = Answer::Failed(FailureCause::OtherStatus, AttemptOutcome::Connect);
+        assert_eq!(billed(&GPT_4O, (800, 150), Some(400), &refused), 0.0);
+        // No connection: nothing was sent. A timeout after sending: the worst case.
+        let connect = Answer::Failed(FailureCause::Connect, AttemptOutcome::Connect);
+        assert_eq!(billed(&GPT_4O, (800, 150), None, &connect), 0.0);
+        let timeout = Answer::Failed(FailureCause::Timeout, AttemptOutcome::Timeout);
+        assert!((billed(&GPT_4O, (800, 150), None, &timeout) - 0.0035).abs() < 1e-12);
+        // A complete answer with a plausible usage: its usage. An impossible one: the worst.
+        let ok = |usage| Answer::Ok(Some(("x".into(), usage)));
+        let usage = UsageRead::Tokens(Tokens {
+            prompt: 800,
+            cached: 0,
+            completion: 100,
+        });
+        // 800 × 2.5 + 100 × 10 = 3,000 per 1M: $0.003.
+        assert!((billed(&GPT_4O, (800, 150), Some(200), &ok(usage)) - 0.003).abs() < 1e-12);
+        assert!(
+            (billed(&GPT_4O, (800, 150), Some(200), &ok(UsageRead::Bad)) - 0.0035).abs() < 1e-12
+        );
+        assert!((billed(&GPT_4O, (800, 150), Some(200), &Answer::Ok(None)) - 0.0035).abs() < 1e-12);
     }
 }

@@ -42,14 +42,7 @@ impl Seen {
     pub fn call_of(body: &[u8]) -> (u64, u32) {
         let mut h = DefaultHasher::new();
         body.hash(&mut h);
-        #[derive(Deserialize)]
-        struct Caps {
-            max_tokens: Option<serde_json::Value>,
-            max_completion_tokens: Option<serde_json::Value>,
-        }
-        let max_tokens = serde_json::from_slice::<Caps>(body)
-            .ok()
-            .and_then(|c| c.max_completion_tokens.or(c.max_tokens)?.as_u64())
+        let max_tokens = crate::metrics::usage::completion_cap(body)
             .map_or(super::stats::NO_MAX_TOKENS, |n| {
                 n.min(u64::from(u32::MAX - 1)) as u32
             });

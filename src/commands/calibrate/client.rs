@@ -9,11 +9,16 @@ use serde_json::Value;
 
 use crate::calibrate::limits::AccountLimits;
 use crate::calibrate::{CallSpec, Observation};
-use crate::metrics::cost::{Tokens, UsageRead};
+use crate::metrics::cost::Tokens;
+use crate::metrics::usage::{completion_cap_of, read_call_usage, Asked, UsageRead};
 use crate::secret::Secret;
 
 /// The most bytes of one answer read (a designed answer is a few KiB, streamed a few dozen).
 pub const MAX_ANSWER_BYTES: usize = 4 << 20;
+/// The most bytes of one line of a stream before its newline (a chunk is a few hundred bytes):
+/// past it the answer fails, so that a stream is read in linear time and bounded memory
+/// whatever its framing.
+pub const MAX_SSE_LINE_BYTES: usize = 64 << 10;
 
 /// What one call came to.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,6 +41,8 @@ pub struct Sent {
     pub tokens: Option<Tokens>,
     /// The HTTP status, if an answer came.
     pub status: Option<u16>,
+    /// Limit headers ignored as out of range ([`AccountLimits::out_of_range`]).
+    pub ignored_headers: Vec<String>,
 }
 
 /// Where and how calls are sent.
@@ -46,36 +53,60 @@ pub struct Caller {
     pub api_key: Option<Secret>,
     /// Measured times are multiplied by this (a time-scaled stub's clock runs this much faster).
     pub time_scale: f64,
+    /// The most one attempt may take, from its send to its answer's last byte (real time).
+    pub call_timeout: Duration,
 }
 
 impl Caller {
-    /// Sends `body` (the call `spec`) and reads its answer.
+    /// Sends `body` (the call `spec`) and reads its answer, within [`Caller::call_timeout`]:
+    /// past it the attempt is abandoned as timed out (its worst case kept).
     pub async fn send(&self, spec: &CallSpec, body: &Value) -> Sent {
+        match tokio::time::timeout(self.call_timeout, self.send_unbounded(spec, body)).await {
+            Ok(sent) => sent,
+            Err(_) => failed(
+                None,
+                format!(
+                    "no whole answer within {} s",
+                    crate::limits::num(self.call_timeout.as_secs_f64() * self.time_scale)
+                ),
+            ),
+        }
+    }
+
+    async fn send_unbounded(&self, spec: &CallSpec, body: &Value) -> Sent {
         let mut req = self.client.post(&self.url).json(body);
         if let Some(key) = &self.api_key {
             req = req.bearer_auth(key.expose());
         }
         let start = Instant::now();
         let resp = match req.send().await {
-            Ok(r) => r,
+            // Never connected: nothing was sent, nothing can be billed.
+            Err(e) if e.is_connect() => {
+                return Sent {
+                    tokens: Some(Tokens::default()),
+                    ..failed(None, transport(&e))
+                }
+            }
             Err(e) => return failed(None, transport(&e)),
+            Ok(r) => r,
         };
         let status = resp.status().as_u16();
-        let limits = AccountLimits::from_headers(|name| {
-            resp.headers().get(name).and_then(|v| v.to_str().ok())
-        });
-        if status == 429 {
+        let header = |name: &str| resp.headers().get(name).and_then(|v| v.to_str().ok());
+        let limits = AccountLimits::from_headers(header);
+        let ignored_headers = AccountLimits::out_of_range(header);
+        if !(200..300).contains(&status) {
+            // An HTTP error is not billed (OpenAI bills no failed request; docs/calibrate.md).
+            let outcome = if status == 429 {
+                CallOutcome::RateLimited
+            } else {
+                CallOutcome::Failed(format!("HTTP {status}"))
+            };
             return Sent {
-                outcome: CallOutcome::RateLimited,
+                outcome,
                 limits,
                 tokens: Some(Tokens::default()),
                 status: Some(status),
-            };
-        }
-        if !(200..300).contains(&status) {
-            return Sent {
-                limits,
-                ..failed(Some(status), format!("HTTP {status}"))
+                ignored_headers,
             };
         }
         let streamed = resp
@@ -83,8 +114,14 @@ impl Caller {
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|t| t.starts_with("text/event-stream"));
-        let read = read_answer(resp, streamed, start).await;
+        let asked = Asked {
+            prompt_tokens: Some(u64::from(spec.prompt_tokens)),
+            max_tokens: completion_cap_of(body).or(Some(u64::from(spec.max_tokens))),
+        };
+        let read = read_answer(resp, streamed, start, asked).await;
         let scale = |d: Duration| d.as_secs_f64() * 1000.0 * self.time_scale;
+        // Only a complete answer with a plausible usage is observed and priced by its usage;
+        // anything else keeps its worst case (`tokens: None`).
         let mut sent = match read {
             Ok(answer) => match answer.usage {
                 UsageRead::Tokens(t) => Sent {
@@ -99,6 +136,7 @@ impl Caller {
                     limits,
                     tokens: Some(t),
                     status: Some(status),
+                    ignored_headers: Vec::new(),
                 },
                 UsageRead::Missing => failed(Some(status), "the answer has no usage".into()),
                 UsageRead::Bad => failed(Some(status), "the answer's usage is impossible".into()),
@@ -106,6 +144,7 @@ impl Caller {
             Err(why) => failed(Some(status), why),
         };
         sent.limits = limits;
+        sent.ignored_headers = ignored_headers;
         sent
     }
 }
@@ -116,6 +155,7 @@ fn failed(status: Option<u16>, why: String) -> Sent {
         limits: AccountLimits::default(),
         tokens: None,
         status,
+        ignored_headers: Vec::new(),
     }
 }
 
@@ -138,13 +178,16 @@ struct Answer {
 }
 
 /// Reads the body chunk by chunk (bounded), noting when the first content delta of a stream
-/// arrives.
+/// arrives. A stream is read as it comes, each byte looked at once; a plain answer is parsed
+/// whole at its end.
 async fn read_answer(
     mut resp: reqwest::Response,
     streamed: bool,
     start: Instant,
+    asked: Asked,
 ) -> Result<Answer, String> {
     let mut body: Vec<u8> = Vec::new();
+    let mut read = 0usize;
     let mut events = SseReader::default();
     let mut first_token = None;
     loop {
@@ -153,19 +196,24 @@ async fn read_answer(
             Ok(None) => break,
             Err(e) => return Err(transport(&e)),
         };
-        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+        read += chunk.len();
+        if read > MAX_ANSWER_BYTES {
             return Err(format!("the answer passed {MAX_ANSWER_BYTES} bytes"));
         }
-        body.extend_from_slice(&chunk);
-        if streamed && first_token.is_none() && events.feed(&chunk) {
-            first_token = Some(start.elapsed());
+        if streamed {
+            if events.feed(&chunk)? && first_token.is_none() {
+                first_token = Some(start.elapsed());
+            }
+        } else {
+            body.extend_from_slice(&chunk);
         }
     }
     let last_byte = start.elapsed();
     let usage = if streamed {
-        stream_usage(&body)?
+        events.finish()?;
+        events.usage(asked)?
     } else {
-        completion_usage(&body)?
+        completion_usage(&body, asked)?
     };
     Ok(Answer {
         usage,
@@ -174,33 +222,84 @@ async fn read_answer(
     })
 }
 
-/// Finds the first content delta in a stream as its bytes arrive.
+/// Reads a stream line by line as its bytes arrive: the first content delta, the chunks, the
+/// last non-null `usage` (the usage chunk with `stream_options.include_usage`). Each byte is
+/// scanned once and a pending line holds at most [`MAX_SSE_LINE_BYTES`].
 #[derive(Default)]
 struct SseReader {
     pending: Vec<u8>,
+    content: bool,
+    chunks: u64,
+    usage: Option<Value>,
 }
 
 impl SseReader {
-    /// Takes more bytes; true once a complete event carries a non-empty content delta.
-    fn feed(&mut self, bytes: &[u8]) -> bool {
-        self.pending.extend_from_slice(bytes);
-        while let Some(end) = find(&self.pending, b"\n") {
-            let line: Vec<u8> = self.pending.drain(..=end).collect();
-            if let Some(v) = data_json(&line) {
-                let content = v
-                    .pointer("/choices/0/delta/content")
-                    .and_then(Value::as_str);
-                if content.is_some_and(|c| !c.is_empty()) {
-                    return true;
-                }
+    /// Takes more bytes; `Ok(true)` when they brought the first content delta, an error when a
+    /// line passes [`MAX_SSE_LINE_BYTES`].
+    fn feed(&mut self, bytes: &[u8]) -> Result<bool, String> {
+        let before = self.content;
+        let mut rest = bytes;
+        while let Some(end) = rest.iter().position(|b| *b == b'\n') {
+            let (line, tail) = rest.split_at(end);
+            rest = &tail[1..];
+            if self.pending.is_empty() {
+                self.line(line)?;
+            } else {
+                self.hold(line)?;
+                let whole = std::mem::take(&mut self.pending);
+                self.line(&whole)?;
             }
         }
-        false
+        self.hold(rest)?;
+        Ok(self.content && !before)
     }
-}
 
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
+    /// Keeps the start of a line whose end has not come yet.
+    fn hold(&mut self, bytes: &[u8]) -> Result<(), String> {
+        if self.pending.len() + bytes.len() > MAX_SSE_LINE_BYTES {
+            return Err(format!(
+                "a line of the stream passed {MAX_SSE_LINE_BYTES} bytes"
+            ));
+        }
+        self.pending.extend_from_slice(bytes);
+        Ok(())
+    }
+
+    fn line(&mut self, line: &[u8]) -> Result<(), String> {
+        if line.len() > MAX_SSE_LINE_BYTES {
+            return Err(format!(
+                "a line of the stream passed {MAX_SSE_LINE_BYTES} bytes"
+            ));
+        }
+        let Some(v) = data_json(line) else {
+            return Ok(());
+        };
+        self.chunks += 1;
+        let content = v
+            .pointer("/choices/0/delta/content")
+            .and_then(Value::as_str);
+        if content.is_some_and(|c| !c.is_empty()) {
+            self.content = true;
+        }
+        if let Some(u) = v.get("usage").filter(|u| !u.is_null()) {
+            self.usage = Some(u.clone());
+        }
+        Ok(())
+    }
+
+    /// The stream ended: its last line may lack a newline.
+    fn finish(&mut self) -> Result<(), String> {
+        let last = std::mem::take(&mut self.pending);
+        self.line(&last)
+    }
+
+    /// The stream's usage, checked against the call `asked`.
+    fn usage(&self, asked: Asked) -> Result<UsageRead, String> {
+        if self.chunks == 0 {
+            return Err("the stream has no chunks".into());
+        }
+        Ok(read_call_usage(self.usage.as_ref(), asked))
+    }
 }
 
 /// The JSON of an SSE `data:` line (not `[DONE]`).
@@ -210,48 +309,23 @@ fn data_json(line: &[u8]) -> Option<Value> {
     serde_json::from_str(data).ok()
 }
 
-fn read_usage(u: &Value, max: Option<u64>) -> UsageRead {
-    if u.is_null() {
-        UsageRead::Missing
-    } else if !u.is_object() {
-        UsageRead::Bad
-    } else {
-        UsageRead::read(
-            u.get("prompt_tokens"),
-            u.get("completion_tokens"),
-            u.pointer("/prompt_tokens_details/cached_tokens"),
-            max,
-        )
-    }
-}
-
-/// The usage of a `chat.completion` body.
-fn completion_usage(body: &[u8]) -> Result<UsageRead, String> {
+/// The usage of a `chat.completion` body, checked against the call `asked`.
+fn completion_usage(body: &[u8], asked: Asked) -> Result<UsageRead, String> {
     let v: Value =
         serde_json::from_slice(body).map_err(|_| "the answer is not JSON".to_string())?;
     if v.pointer("/choices/0/message").is_none() {
         return Err("the answer is no chat completion".into());
     }
-    Ok(read_usage(v.get("usage").unwrap_or(&Value::Null), None))
+    Ok(read_call_usage(v.get("usage"), asked))
 }
 
-/// The usage of a stream: its last non-null `usage` (the usage chunk with
-/// `stream_options.include_usage`).
-fn stream_usage(body: &[u8]) -> Result<UsageRead, String> {
-    let mut usage = UsageRead::Missing;
-    let mut chunks = 0;
-    for line in body.split(|b| *b == b'\n') {
-        if let Some(v) = data_json(line) {
-            chunks += 1;
-            if let Some(u) = v.get("usage").filter(|u| !u.is_null()) {
-                usage = read_usage(u, None);
-            }
-        }
-    }
-    if chunks == 0 {
-        return Err("the stream has no chunks".into());
-    }
-    Ok(usage)
+/// The usage of a whole stream's bytes (tests and the property tests).
+#[cfg(test)]
+fn stream_usage(body: &[u8], asked: Asked) -> Result<UsageRead, String> {
+    let mut r = SseReader::default();
+    r.feed(body)?;
+    r.finish()?;
+    r.usage(asked)
 }
 
 #[cfg(test)]
@@ -261,13 +335,24 @@ mod tests {
     #[test]
     fn the_first_content_delta_is_found_across_chunk_boundaries() {
         let mut r = SseReader::default();
-        assert!(!r.feed(
-            b"data: {\"choices\":[{\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}\n\n"
-        ));
-        assert!(!r.feed(b"data: {\"choices\":[{\"delta\":{\"cont"));
-        assert!(r.feed(b"ent\":\"Hi\"}}]}\n\n"));
+        assert_eq!(
+            r.feed(
+                b"data: {\"choices\":[{\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}\n\n"
+            ),
+            Ok(false)
+        );
+        assert_eq!(r.feed(b"data: {\"choices\":[{\"delta\":{\"cont"), Ok(false));
+        assert_eq!(r.feed(b"ent\":\"Hi\"}}]}\n\n"), Ok(true));
+        // Only the first content delta counts as the first.
+        assert_eq!(
+            r.feed(b"data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n"),
+            Ok(false)
+        );
         let mut junk = SseReader::default();
-        assert!(!junk.feed(b"data: not json\n\ndata: [DONE]\n\n: comment\n"));
+        assert_eq!(
+            junk.feed(b"data: not json\n\ndata: [DONE]\n\n: comment\n"),
+            Ok(false)
+        );
     }
 
     #[test]
@@ -276,7 +361,7 @@ mod tests {
 data: {\"choices\":[],\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":1,\"prompt_tokens_details\":{\"cached_tokens\":0}}}\n\n\
 data: [DONE]\n\n";
         assert_eq!(
-            stream_usage(stream),
+            stream_usage(stream, Asked::default()),
             Ok(UsageRead::Tokens(Tokens {
                 prompt: 12,
                 cached: 0,
@@ -284,17 +369,23 @@ data: [DONE]\n\n";
             }))
         );
         assert_eq!(
-            stream_usage(b"data: {\"choices\":[]}\n\n"),
+            stream_usage(b"data: {\"choices\":[]}\n\n", Asked::default()),
             Ok(UsageRead::Missing)
         );
-        assert!(stream_usage(b"<html>").is_err());
+        assert!(stream_usage(b"<html>", Asked::default()).is_err());
         let plain = br#"{"choices":[{"message":{"content":"x"}}],"usage":{"prompt_tokens":5,"completion_tokens":1}}"#;
-        assert!(matches!(completion_usage(plain), Ok(UsageRead::Tokens(_))));
+        assert!(matches!(
+            completion_usage(plain, Asked::default()),
+            Ok(UsageRead::Tokens(_))
+        ));
         assert_eq!(
-            completion_usage(br#"{"choices":[{"message":{}}],"usage":"lots"}"#),
+            completion_usage(
+                br#"{"choices":[{"message":{}}],"usage":"lots"}"#,
+                Asked::default()
+            ),
             Ok(UsageRead::Bad)
         );
-        assert!(completion_usage(b"{}").is_err());
-        assert!(completion_usage(b"\xff\xfe").is_err());
+        assert!(completion_usage(b"{}", Asked::default()).is_err());
+        assert!(completion_usage(b"\xff\xfe", Asked::default()).is_err());
     }
 }

@@ -13,6 +13,7 @@ mod settings;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use anyhow::Context as _;
 
@@ -35,7 +36,7 @@ pub use self::client::MAX_ANSWER_BYTES;
 pub async fn calibrate(args: CalibrateArgs) -> anyhow::Result<Outcome> {
     let s = settings::settings(&args)?;
     outln!(
-        "calibrate: {} calls to {} ({}); worst case at the price table ${:.4}{}",
+        "calibrate: {} calls to {} ({}); worst case at the price table ${:.4}{}; at most {} ({} a model)",
         s.models.iter().map(|m| m.calls.len()).sum::<usize>(),
         s.host,
         s.models
@@ -47,13 +48,15 @@ pub async fn calibrate(args: CalibrateArgs) -> anyhow::Result<Outcome> {
         s.max_cost.map_or(String::new(), |c| format!(
             ", cap ${}",
             crate::limits::num(c)
-        ))
+        )),
+        minutes(worst_time(&s)),
+        minutes(model_time(&s) + crate::stop::STOP_GRACE),
     );
     settings::check_worst_case(&s)?;
-    std::fs::create_dir_all(&s.out)
-        .with_context(|| format!("--out {}: cannot create it", s.out.display()))?;
+    check_out(&s.out)?;
+    let call_timeout = Duration::from_secs_f64(MAX_CALL_S / s.time_scale);
     let client = (s.client)()
-        .timeout(std::time::Duration::from_secs_f64(600.0 / s.time_scale))
+        .timeout(call_timeout)
         .build()
         .context("cannot build the HTTP client")?;
     check_time_scale(&client, &s).await?;
@@ -64,10 +67,13 @@ pub async fn calibrate(args: CalibrateArgs) -> anyhow::Result<Outcome> {
             url: format!("{}/chat/completions", s.endpoint.url),
             api_key: s.endpoint.api_key.clone(),
             time_scale: s.time_scale,
+            call_timeout,
         },
         budget: Arc::clone(&budget),
         concurrency: s.concurrency,
-        interrupted: crate::stop::stop_flag(),
+        interrupted: crate::stop::stop_flag_for(crate::stop::Task::Calibration),
+        hurry: crate::stop::hurry_flag(),
+        model_time: model_time(&s),
     });
     let mut reports = Vec::new();
     for plan in &s.models {
@@ -91,7 +97,7 @@ pub async fn calibrate(args: CalibrateArgs) -> anyhow::Result<Outcome> {
             crate::stop::name(sig)
         ));
     }
-    write_overlay(&s, &calibration)?;
+    let overlay = write_files(&s, &mut calibration);
     if s.quiet {
         for m in &calibration.models {
             match (&m.drift, &m.fit_error) {
@@ -103,6 +109,7 @@ pub async fn calibrate(args: CalibrateArgs) -> anyhow::Result<Outcome> {
     } else {
         out!("{}", calibration.console());
     }
+    overlay?;
     if let Some(sig) = signal {
         return Ok(Outcome::Interrupted(sig));
     }
@@ -121,6 +128,51 @@ pub async fn calibrate(args: CalibrateArgs) -> anyhow::Result<Outcome> {
         );
     }
     Ok(Outcome::Success)
+}
+
+/// The most one attempt may take, from its send to its answer's last byte (modelled seconds):
+/// the longest designed call (600 tokens at the slowest 20 tokens/s of the shipped profiles, after
+/// a time to first token of up to 11 s) takes about 41 s.
+pub const MAX_CALL_S: f64 = 120.0;
+
+/// One model's bound in real time ([`session::MAX_MODEL_TIME_MS`] at the time scale).
+fn model_time(s: &Settings) -> Duration {
+    Duration::from_secs_f64(session::MAX_MODEL_TIME_MS as f64 / 1000.0 / s.time_scale)
+}
+
+/// The calibration's worst case in real time, printed before anything is sent: every model its
+/// bound and the grace of its calls in flight, and the time-scale check's 2 s.
+fn worst_time(s: &Settings) -> Duration {
+    let check = if s.time_scale == 1.0 {
+        Duration::ZERO
+    } else {
+        Duration::from_secs(2)
+    };
+    (model_time(s) + crate::stop::STOP_GRACE) * s.models.len() as u32 + check
+}
+
+/// A duration in whole minutes, rounded up ("61 min"), or seconds below one.
+fn minutes(d: Duration) -> String {
+    if d < Duration::from_secs(60) {
+        format!("{} s", d.as_secs_f64().ceil())
+    } else {
+        format!("{} min", d.as_secs().div_ceil(60))
+    }
+}
+
+/// `--out` can hold the files: created, and a file written into it and removed, before any call
+/// is sent (as `run` checks `--junit` before any load), so that nothing paid for is lost.
+fn check_out(out: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("--out {}: cannot create it", out.display()))?;
+    let probe = out.join(format!(".postload-write-check-{}", std::process::id()));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .map_err(|e| ConfigError(format!("--out {}: cannot write in it: {e}", out.display())))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
 }
 
 /// The endpoint as the report shows it: without a user, password, query or fragment (a key
@@ -277,8 +329,43 @@ fn base_file(mocks: Option<&Path>, name: &str) -> anyhow::Result<Option<String>>
     }
 }
 
-/// Writes the overlay's files (each atomically), after checking that they load as a catalog.
-fn write_overlay(s: &Settings, c: &Calibration) -> anyhow::Result<()> {
+/// Writes `calibration.json` and `calibration.md` first, whatever comes after (every answer
+/// paid for is in them), then the overlay's files (each atomically) once they load as a catalog.
+/// If the overlay cannot be built, the two are rewritten with a note saying so, and the error
+/// is returned (exit 2).
+fn write_files(s: &Settings, c: &mut Calibration) -> anyhow::Result<()> {
+    write_report(s, c)?;
+    match overlay_files(s, c) {
+        Ok(files) => {
+            for (name, bytes) in files {
+                crate::report::write_atomic(&s.out.join(name), &bytes)?;
+            }
+            Ok(())
+        }
+        Err(e) => {
+            c.notes.push(format!(
+                "the overlay could not be built ({e:#}): only calibration.json and calibration.md were written"
+            ));
+            write_report(s, c)?;
+            Err(e.context(format!(
+                "the overlay could not be built; every observation is in {}",
+                s.out.join("calibration.json").display()
+            )))
+        }
+    }
+}
+
+fn write_report(s: &Settings, c: &Calibration) -> anyhow::Result<()> {
+    crate::report::write_atomic(
+        &s.out.join("calibration.json"),
+        &serde_json::to_vec_pretty(c)?,
+    )?;
+    crate::report::write_atomic(&s.out.join("calibration.md"), c.markdown().as_bytes())?;
+    Ok(())
+}
+
+/// The overlay's files, checked to load as a catalog.
+fn overlay_files(s: &Settings, c: &Calibration) -> anyhow::Result<Vec<(&'static str, Vec<u8>)>> {
     use crate::openai::catalog::{EMBEDDED_MODELS, EMBEDDED_PRICES};
     let mocks = s.mocks.as_deref();
     let models = base_file(mocks, "models.toml")?;
@@ -311,21 +398,13 @@ fn write_overlay(s: &Settings, c: &Calibration) -> anyhow::Result<()> {
         prices.as_deref().unwrap_or(EMBEDDED_PRICES),
     )
     .map_err(ConfigError)?;
-    let json = serde_json::to_vec_pretty(c)?;
-    let files = [
-        ("calibration.json", Some(json)),
-        ("calibration.md", Some(c.markdown().into_bytes())),
-        ("latency.toml", Some(latency.into_bytes())),
-        ("tiers.toml", Some(tiers.into_bytes())),
-        ("models.toml", models.map(String::into_bytes)),
-        ("prices.toml", prices.map(String::into_bytes)),
+    let mut files = vec![
+        ("latency.toml", latency.into_bytes()),
+        ("tiers.toml", tiers.into_bytes()),
     ];
-    for (name, bytes) in files {
-        if let Some(bytes) = bytes {
-            crate::report::write_atomic(&s.out.join(name), &bytes)?;
-        }
-    }
-    Ok(())
+    files.extend(models.map(|m| ("models.toml", m.into_bytes())));
+    files.extend(prices.map(|p| ("prices.toml", p.into_bytes())));
+    Ok(files)
 }
 
 /// `--time-scale K`: only against a postload stub whose clock runs at K (asked at its

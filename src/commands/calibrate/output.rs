@@ -221,12 +221,16 @@ impl Calibration {
             out.push_str(&format!("note: {n}\n"));
         }
         out.push_str(&format!("cost: {}\n", self.cost_words()));
-        out.push_str(&format!(
-            "overlay: {}\nnext: {}\n",
-            self.out,
-            self.next_step()
-        ));
+        out.push_str(&format!("overlay: {}\n", self.out));
+        if self.answered() {
+            out.push_str(&format!("next: {}\n", self.next_step()));
+        }
         out
+    }
+
+    /// Some call was answered: only then is there a calibration to run with.
+    fn answered(&self) -> bool {
+        self.models.iter().any(|m| !m.run.observations.is_empty())
     }
 
     /// `calibration.md`.
@@ -300,11 +304,10 @@ impl Calibration {
             md.push_str(&format!("  - {}\n", a.source));
         }
         md.push_str("- `latency.toml`: the base profiles, each calibrated model's replaced by its fit (the tail above p95 keeps the shipped shape).\n");
-        md.push_str(&format!(
-            "- Cost: {}.\n\nNext: `{}`\n",
-            self.cost_words(),
-            self.next_step()
-        ));
+        md.push_str(&format!("- Cost: {}.\n", self.cost_words()));
+        if self.answered() {
+            md.push_str(&format!("\nNext: `{}`\n", self.next_step()));
+        }
         md
     }
 }

@@ -3,7 +3,10 @@
 //! its worst case with the spend guard first and settles what it cost, so the cap holds with
 //! retries too. A 429 is counted, never observed: the call waits as the headers say (at most
 //! [`MAX_WAIT_MS`]) and is sent again, at most [`MAX_429_PER_CALL`] times; a second call dropped so
-//! gives the model up.
+//! gives the model up. Time is bounded: a pacing gap above [`MAX_PACE_GAP_MS`] gives the model
+//! up, one attempt takes at most the caller's timeout, and a model's sending at most
+//! [`MAX_MODEL_TIME_MS`]; past that, or after a signal, no call is sent, the calls in flight get
+//! [`crate::stop::STOP_GRACE`] and are then abandoned, charged their worst case.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -31,6 +34,16 @@ const MAX_DROPPED: u32 = 2;
 const PACE_SHARE: f64 = 0.5;
 /// The wait after a 429 that names none (modelled ms).
 const DEFAULT_WAIT_MS: u64 = 2_000;
+/// The longest pacing gap the limits read may ask between two sends (modelled ms), as a 429's
+/// wait is bounded: 1 RPM / 1 TPM asked about 2 h 10 min and slept it silently. Above it the
+/// model is given up with a note.
+pub const MAX_PACE_GAP_MS: u64 = 60_000;
+/// The longest one model's calls may be sent for (modelled ms): past it no call is sent and the
+/// calls in flight get [`crate::stop::STOP_GRACE`]. At the half-limit pacing a default
+/// calibration of gpt-4o at Tier 1 (30,000 TPM) takes about 8 min.
+pub const MAX_MODEL_TIME_MS: u64 = 30 * 60_000;
+/// How often a supervisor looks at the stop flags (real time).
+const POLL: Duration = Duration::from_millis(50);
 
 /// What one model's calls came to.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -48,6 +61,8 @@ pub struct ModelRun {
     pub failures: BTreeMap<String, u32>,
     /// Calls dropped after [`MAX_429_PER_CALL`] + 1 429s in a row.
     pub dropped: u32,
+    /// Calls in flight abandoned after a signal or the time bound (charged their worst case).
+    pub abandoned: u32,
     /// What could not be done, in plain words.
     pub notes: Vec<String>,
     /// The spend guard refused a call: nothing more was sent.
@@ -59,14 +74,30 @@ pub struct Context {
     pub caller: Caller,
     pub budget: Arc<Mutex<Budget>>,
     pub concurrency: u32,
-    /// Set by a signal: no call is sent after it; the calls in flight finish.
+    /// Set by a signal: no call is sent after it; the calls in flight get
+    /// [`crate::stop::STOP_GRACE`].
     pub interrupted: Arc<std::sync::atomic::AtomicBool>,
+    /// Set by a second signal: the calls in flight are abandoned at once.
+    pub hurry: Arc<std::sync::atomic::AtomicBool>,
+    /// The longest one model's calls may be sent for (real time; [`MAX_MODEL_TIME_MS`] scaled).
+    pub model_time: Duration,
 }
 
 impl Context {
     fn interrupted(&self) -> bool {
         self.interrupted.load(std::sync::atomic::Ordering::SeqCst)
     }
+
+    fn hurried(&self) -> bool {
+        self.hurry.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// Why a model's sending was cut short.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Cut {
+    Signal,
+    Deadline,
 }
 
 /// One model's calls in flight.
@@ -90,6 +121,10 @@ struct State {
     /// No call is sent before this instant (pacing and 429 waits).
     next_send: Instant,
     stop: bool,
+    /// Attempts reserved and not yet settled.
+    in_flight: u32,
+    /// A limit header was ignored as out of range (noted once).
+    header_noted: bool,
 }
 
 /// Sends `specs` (their plain `bodies`) for `model` and gathers what came back.
@@ -120,36 +155,52 @@ pub async fn run_model(
             timed: stream != StreamArg::Off,
             next_send: Instant::now(),
             stop: false,
+            in_flight: 0,
+            header_noted: false,
         }),
     });
+    let deadline = tokio::time::Instant::now() + ctx.model_time;
+    let mut tasks = tokio::task::JoinSet::new();
     // The first call alone: its answer tells the limits and whether the endpoint streams.
-    if let Some(i) = session.next() {
-        session.call(i, stream != StreamArg::Off).await;
-    }
-    let mut workers = tokio::task::JoinSet::new();
-    for _ in 0..ctx.concurrency.max(1) {
-        let s = Arc::clone(&session);
-        workers.spawn(async move {
-            while let Some(i) = s.next() {
-                s.call(i, false).await;
-            }
-        });
-    }
-    while let Some(done) = workers.join_next().await {
-        if let Err(e) = done {
-            session
-                .lock()
-                .run
-                .notes
-                .push(format!("a sending task ended early: {e}"));
+    let s = Arc::clone(&session);
+    tasks.spawn(async move {
+        if let Some(i) = s.next() {
+            s.call(i, stream != StreamArg::Off).await;
         }
+    });
+    let mut cut = session.supervise(&mut tasks, deadline).await;
+    if cut.is_none() {
+        for _ in 0..ctx.concurrency.max(1) {
+            let s = Arc::clone(&session);
+            tasks.spawn(async move {
+                while let Some(i) = s.next() {
+                    s.call(i, false).await;
+                }
+            });
+        }
+        cut = session.supervise(&mut tasks, deadline).await;
     }
     let mut state = session.lock();
-    if (1..MAX_DROPPED).contains(&state.run.dropped) {
-        let n = state.run.dropped;
+    if cut == Some(Cut::Deadline) {
+        state.run.notes.insert(
+            0,
+            format!(
+                "the model's calls were stopped after {} min (the bound on one model's sending); what was answered is fitted",
+                MAX_MODEL_TIME_MS / 60_000
+            ),
+        );
+    }
+    if state.run.dropped > 0 {
+        // Counted at the end, so the note says what calibration.json's `dropped` says.
+        let (n, all) = (state.run.dropped, state.run.rate_limited);
         state.run.notes.push(format!(
-            "{n} calls met {} 429s in a row each and were dropped",
-            MAX_429_PER_CALL + 1
+            "{n} of the calls met {} 429s in a row each and were dropped ({all} 429s in all){}",
+            MAX_429_PER_CALL + 1,
+            if n >= MAX_DROPPED {
+                ": the limits are spent (a daily limit?), the model was given up"
+            } else {
+                ""
+            }
         ));
     }
     std::mem::take(&mut state.run)
@@ -168,6 +219,58 @@ fn first_call(specs: &[CallSpec]) -> usize {
 impl Session {
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Waits for `tasks` to end, or for a signal or `deadline`: then nothing more is sent, the
+    /// calls in flight get [`crate::stop::STOP_GRACE`] (none after a second signal), and are
+    /// abandoned, their reservations charged at their worst case.
+    async fn supervise(
+        &self,
+        tasks: &mut tokio::task::JoinSet<()>,
+        deadline: tokio::time::Instant,
+    ) -> Option<Cut> {
+        let cut = loop {
+            tokio::select! {
+                done = tasks.join_next() => match done {
+                    None => return None,
+                    Some(Err(e)) => self.lock().run.notes.push(format!("a sending task ended early: {e}")),
+                    Some(Ok(())) => {}
+                },
+                () = tokio::time::sleep(POLL) => {
+                    if self.ctx.interrupted() {
+                        break Cut::Signal;
+                    }
+                    if tokio::time::Instant::now() >= deadline {
+                        break Cut::Deadline;
+                    }
+                }
+            }
+        };
+        self.lock().stop = true;
+        let grace_end = tokio::time::Instant::now() + crate::stop::STOP_GRACE;
+        while !self.ctx.hurried() && tokio::time::Instant::now() < grace_end {
+            tokio::select! {
+                done = tasks.join_next() => if done.is_none() { return Some(cut) },
+                () = tokio::time::sleep(POLL) => {}
+            }
+        }
+        tasks.abort_all();
+        while tasks.join_next().await.is_some() {}
+        let mut st = self.lock();
+        let open = std::mem::take(&mut st.in_flight);
+        if open > 0 {
+            let charged = lock_budget(&self.ctx.budget).charge_open();
+            st.run.abandoned += open;
+            st.run.notes.push(format!(
+                "{open} calls in flight were abandoned {} s after the {}, charged their worst case (${charged:.4})",
+                crate::stop::STOP_GRACE.as_secs(),
+                match cut {
+                    Cut::Signal => "signal",
+                    Cut::Deadline => "time bound",
+                }
+            ));
+        }
+        Some(cut)
     }
 
     fn next(&self) -> Option<usize> {
@@ -192,20 +295,22 @@ impl Session {
                 return;
             };
             let sent = self.ctx.caller.send(spec, &body).await;
+            // Only an answer read whole with a plausible usage has tokens below the worst case
+            // (an HTTP error and a connection never made have none: nothing to bill).
             let cost = sent.tokens.map_or(worst, |t| cost_usd(&self.price, t));
-            lock_budget(&self.ctx.budget).settle(reservation, cost);
+            {
+                let mut st = self.lock();
+                lock_budget(&self.ctx.budget).settle(reservation, cost);
+                st.in_flight = st.in_flight.saturating_sub(1);
+            }
             if !self.record(sent, probe) {
                 return;
             }
         }
         let mut st = self.lock();
         st.run.dropped += 1;
-        if st.run.dropped >= MAX_DROPPED && !st.stop {
+        if st.run.dropped >= MAX_DROPPED {
             st.stop = true;
-            st.run.notes.push(format!(
-                "{MAX_DROPPED} calls met {} 429s in a row each: the limits are spent (a daily limit?), the model was given up",
-                MAX_429_PER_CALL + 1
-            ));
         }
     }
 
@@ -225,13 +330,28 @@ impl Session {
                 let now = Instant::now();
                 if st.next_send <= now {
                     let spec = &self.specs[i];
-                    let gap = pace_gap(&st.run.limits, spec, self.ctx.caller.time_scale);
-                    st.next_send = now + gap;
+                    let gap_ms = pace_gap_ms(&st.run.limits, spec);
+                    if gap_ms > MAX_PACE_GAP_MS as f64 {
+                        st.stop = true;
+                        let l = st.run.limits;
+                        let n = |v: Option<u64>| v.map_or("unknown".to_string(), |v| v.to_string());
+                        st.run.notes.push(format!(
+                            "the limits read ({} RPM / {} TPM) ask {} s between calls at half of them (more than {} s): the model was given up",
+                            n(l.rpm),
+                            n(l.tpm),
+                            crate::limits::num((gap_ms / 1000.0).round()),
+                            MAX_PACE_GAP_MS / 1000
+                        ));
+                        return None;
+                    }
+                    let scale = self.ctx.caller.time_scale.max(1.0);
+                    st.next_send = now + Duration::from_secs_f64(gap_ms / 1000.0 / scale);
                     let Some(r) = lock_budget(&self.ctx.budget).reserve(worst) else {
                         st.stop = true;
                         st.run.stopped_by_cap = true;
                         return None;
                     };
+                    st.in_flight += 1;
                     st.run.attempts += 1;
                     let body = if st.stream {
                         streamed(&self.bodies[i])
@@ -250,6 +370,11 @@ impl Session {
     /// Records what a call came to; true when it met a 429 and should be sent again.
     fn record(&self, sent: Sent, probe: bool) -> bool {
         let mut st = self.lock();
+        if !sent.ignored_headers.is_empty() && !st.header_noted {
+            st.header_noted = true;
+            let words = sent.ignored_headers.join("; ");
+            st.run.notes.push(words);
+        }
         let stated = sent.limits != AccountLimits::default();
         if !st.run.limits.known() && stated {
             st.run.limits = sent.limits;
@@ -331,17 +456,17 @@ fn lock_budget(b: &Mutex<Budget>) -> std::sync::MutexGuard<'_, Budget> {
     b.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// The real time to leave after sending `spec` so that requests and tokens stay at
+/// The modelled milliseconds to leave after sending `spec` so that requests and tokens stay at
 /// [`PACE_SHARE`] of the limits (zero while they are unknown).
-fn pace_gap(limits: &AccountLimits, spec: &CallSpec, time_scale: f64) -> Duration {
+fn pace_gap_ms(limits: &AccountLimits, spec: &CallSpec) -> f64 {
     let per_request = limits
         .rpm
-        .map_or(0.0, |rpm| 60.0 / (rpm as f64 * PACE_SHARE));
-    let tokens = (spec.prompt_tokens + spec.max_tokens) as f64;
+        .map_or(0.0, |rpm| 60_000.0 / (rpm as f64 * PACE_SHARE));
+    let tokens = (f64::from(spec.prompt_tokens)) + f64::from(spec.max_tokens);
     let per_tokens = limits
         .tpm
-        .map_or(0.0, |tpm| tokens * 60.0 / (tpm as f64 * PACE_SHARE));
-    Duration::from_secs_f64(per_request.max(per_tokens) / time_scale.max(1.0))
+        .map_or(0.0, |tpm| tokens * 60_000.0 / (tpm as f64 * PACE_SHARE));
+    per_request.max(per_tokens)
 }
 
 /// Whether a streamed answer came as it was written: its first content chunk clearly before its
@@ -388,26 +513,27 @@ mod tests {
             ..AccountLimits::default()
         };
         // 600 RPM at half: one request every 0.2 s; 1,000 tokens at 30,000 TPM: 2 s.
+        assert_eq!(pace_gap_ms(&limits, &spec(Purpose::Probe, 10, 10)), 200.0);
         assert_eq!(
-            pace_gap(&limits, &spec(Purpose::Probe, 10, 10), 1.0),
-            Duration::from_millis(200)
+            pace_gap_ms(&limits, &spec(Purpose::Caption, 900, 100)),
+            2_000.0
         );
         assert_eq!(
-            pace_gap(&limits, &spec(Purpose::Caption, 900, 100), 1.0),
-            Duration::from_secs(2)
+            pace_gap_ms(&AccountLimits::default(), &spec(Purpose::Probe, 10, 10)),
+            0.0
         );
+        // 1 RPM / 1 TPM (the issue's): 120 s per request, and 1,000 tokens at 0.5 TPM is
+        // 120,000 s (33 h): far past the bound, so the model is given up.
+        let tiny = AccountLimits {
+            rpm: Some(1),
+            tpm: Some(1),
+            ..AccountLimits::default()
+        };
         assert_eq!(
-            pace_gap(&limits, &spec(Purpose::Caption, 900, 100), 20.0),
-            Duration::from_millis(100)
+            pace_gap_ms(&tiny, &spec(Purpose::Caption, 900, 100)),
+            120_000_000.0
         );
-        assert_eq!(
-            pace_gap(
-                &AccountLimits::default(),
-                &spec(Purpose::Probe, 10, 10),
-                1.0
-            ),
-            Duration::ZERO
-        );
+        assert!(pace_gap_ms(&tiny, &spec(Purpose::Probe, 10, 10)) > MAX_PACE_GAP_MS as f64);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use reqwest::header::CONTENT_TYPE;
 use super::queue::Place;
 use super::{read_body, CaseContext, Work};
 use crate::metrics::budget::worst_case_usd;
-use crate::metrics::cost::UsageRead;
+use crate::metrics::usage::UsageRead;
 use crate::metrics::{Attempt, CallKind, CallRecord, FailureCause};
 use crate::openai::retry::{AttemptOutcome, RetryPolicy};
 use crate::openai::world::{
@@ -185,7 +185,7 @@ impl CaseContext {
                 status,
                 answer: outcome,
                 ttft,
-            } = self.attempt(via, kind, body.clone(), stream, size.1).await;
+            } = self.attempt(via, kind, body.clone(), stream, size).await;
             self.tally.answered(status);
             self.settle(reservation, |price| billed(price, size, status, &outcome));
             record.attempts.push(Attempt {
@@ -240,7 +240,7 @@ impl CaseContext {
         kind: CallKind,
         body: bytes::Bytes,
         draw_stream: u64,
-        max_tokens: u64,
+        size: (u64, u64),
     ) -> AttemptEnd {
         let Work::Pipeline {
             chat_url,
@@ -288,7 +288,7 @@ impl CaseContext {
         if (200..300).contains(&status) {
             return AttemptEnd {
                 status: Some(status),
-                answer: Answer::Ok(parse_completion(&bytes, max_tokens)),
+                answer: Answer::Ok(parse_completion(&bytes, size)),
                 ttft: header(TTFT_HEADER).and_then(parse_ttft_header),
             };
         }

@@ -371,13 +371,13 @@ impl ServiceTarget {
         let v: Value = serde_json::from_slice(body).ok()?;
         let at = |p: &str| (!p.is_empty()).then(|| v.pointer(p)).flatten();
         // A post's usage sums its calls: no one call's max_tokens bounds it.
-        let usage = crate::metrics::cost::UsageRead::read(
+        let usage = crate::metrics::usage::UsageRead::read(
             at(&self.usage.prompt_tokens),
             at(&self.usage.completion_tokens),
             at(&self.usage.cached_tokens),
             None,
         );
-        let bad_usage = usage == crate::metrics::cost::UsageRead::Bad;
+        let bad_usage = usage == crate::metrics::usage::UsageRead::Bad;
         let tokens = usage.tokens();
         let model = (!self.usage.model.is_empty())
             .then(|| v.pointer(&self.usage.model)?.as_str().map(str::to_string))

@@ -249,11 +249,12 @@ async fn headerless_server() -> std::net::SocketAddr {
         "/v1/chat/completions",
         post(|body: axum::Json<Value>| async move {
             let max = body["max_tokens"].as_u64().unwrap_or(16).min(40);
+            let prompt = crate::calibrate_hostile::prompt_estimate(&body);
             axum::Json(serde_json::json!({
                 "id": "chatcmpl-x",
                 "object": "chat.completion",
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": "word ".repeat(max as usize)}, "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": 100, "completion_tokens": max, "total_tokens": 100 + max}
+                "usage": {"prompt_tokens": prompt, "completion_tokens": max, "total_tokens": prompt + max}
             }))
         }),
     );
@@ -361,10 +362,10 @@ async fn unruly_server() -> std::net::SocketAddr {
     static N: AtomicU64 = AtomicU64::new(0);
     let app = axum::Router::new().route(
         "/v1/chat/completions",
-        post(|| async {
+        post(|body: axum::Json<Value>| async move {
             let good = serde_json::json!({
                 "choices": [{"message": {"content": "fine"}}],
-                "usage": {"prompt_tokens": 70, "completion_tokens": 1}
+                "usage": {"prompt_tokens": crate::calibrate_hostile::prompt_estimate(&body), "completion_tokens": 1}
             });
             match N.fetch_add(1, Ordering::Relaxed) % 5 {
                 0 => axum::Json(good).into_response(),

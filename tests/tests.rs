@@ -2,6 +2,7 @@
 
 mod bounds;
 mod calibrate;
+mod calibrate_hostile;
 mod claims;
 mod cli;
 mod common;

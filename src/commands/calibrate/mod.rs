@@ -160,11 +160,32 @@ fn minutes(d: Duration) -> String {
     }
 }
 
-/// `--out` can hold the files: created, and a file written into it and removed, before any call
-/// is sent (as `run` checks `--junit` before any load), so that nothing paid for is lost.
+/// The files a calibration writes into `--out`.
+const OUT_FILES: [&str; 6] = [
+    "calibration.json",
+    "calibration.md",
+    "latency.toml",
+    "tiers.toml",
+    "models.toml",
+    "prices.toml",
+];
+
+/// `--out` can hold the files: created, none of its files' names taken by anything but a file,
+/// and a file written into it and removed, before any call is sent (as `run` checks `--junit`
+/// before any load), so that nothing paid for is lost.
 fn check_out(out: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(out)
         .with_context(|| format!("--out {}: cannot create it", out.display()))?;
+    for name in OUT_FILES {
+        let path = out.join(name);
+        if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+            return Err(ConfigError(format!(
+                "--out {}: {name} is a folder there, so it could not be written",
+                out.display()
+            ))
+            .into());
+        }
+    }
     let probe = out.join(format!(".postload-write-check-{}", std::process::id()));
     std::fs::OpenOptions::new()
         .write(true)

@@ -245,3 +245,135 @@ async fn an_out_that_cannot_be_written_is_refused_before_any_call() {
     assert!(err.contains("calibration.json is a folder there"), "{err}");
     assert_eq!(count.load(Ordering::SeqCst), 0);
 }
+
+/// A server on 127.0.0.1:0, in a runtime of its own, whose every answer is a stream that never
+/// ends (a content chunk every 100 ms); the receiver hears of each request.
+fn endless_stream_server() -> (
+    SocketAddr,
+    std::sync::mpsc::Receiver<()>,
+    tokio::runtime::Runtime,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    rt.spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 64 << 10];
+                let _ = sock.read(&mut buf).await;
+                let _ = tx.send(());
+                let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n";
+                if sock.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                let line = "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n";
+                let chunk = format!("{:x}\r\n{line}\r\n", line.len());
+                while sock.write_all(chunk.as_bytes()).await.is_ok() {
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+            });
+        }
+    });
+    (addr, rx, rt)
+}
+
+/// Starts `postload calibrate` against `addr` (loopback: no spend flags), and waits until its
+/// first call is at the server.
+fn calibrate_process(
+    addr: SocketAddr,
+    out: &Path,
+    seen: &std::sync::mpsc::Receiver<()>,
+) -> std::process::Child {
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("postload"))
+        .args(["calibrate", "--model", "gpt-4o-mini", "--calls", "20"])
+        .args(["--concurrency", "1", "--base-url"])
+        .arg(format!("http://127.0.0.1:{}/v1", addr.port()))
+        .arg("--out")
+        .arg(out)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    seen.recv().unwrap();
+    child
+}
+
+fn sigint(child: &std::process::Child) {
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+}
+
+/// The calibration written after a signal: interrupted, its one call in flight abandoned and
+/// charged its worst case.
+fn assert_abandoned_and_written(out: &Path, when: &str) {
+    let j = read_json(out);
+    assert_eq!(j["interrupted"], true, "{j}");
+    let run = &j["models"][0]["run"];
+    assert_eq!(run["attempts"], 1, "{run}");
+    assert_eq!(run["abandoned"], 1, "{run}");
+    assert!(
+        run["notes"]
+            .to_string()
+            .contains(&format!("abandoned {when}, charged their worst case")),
+        "{run}"
+    );
+    assert!(j["cost"]["spent_usd"].as_f64().unwrap() > 0.0);
+    assert!(out.join("calibration.md").exists());
+}
+
+#[test]
+fn a_stream_that_never_ends_is_abandoned_2_s_after_sigint_and_the_calibration_written() {
+    // Before: the call in flight was awaited until the client's 600 s timeout, so calibrate
+    // stayed alive after SIGINT.
+    let (addr, seen, _rt) = endless_stream_server();
+    let out = tempdir("cal-sigint-endless");
+    let child = calibrate_process(addr, &out, &seen);
+    sigint(&child);
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("SIGINT: stopping the calibration"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("attack") && !stderr.contains("result.json"),
+        "{stderr}"
+    );
+    assert_abandoned_and_written(&out, "2 s after the signal");
+}
+
+#[test]
+fn a_second_signal_abandons_the_calls_in_flight_and_still_writes_the_calibration() {
+    // Before: the second signal's 10 s exit came while the never-ending call was still awaited:
+    // --out was left empty.
+    use std::io::BufRead;
+    let (addr, seen, _rt) = endless_stream_server();
+    let out = tempdir("cal-sigint-twice");
+    let mut child = calibrate_process(addr, &out, &seen);
+    sigint(&child);
+    // The first signal is taken (its message printed) before the second is sent, so that the
+    // two are not merged into one.
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen_err = String::new();
+    while !seen_err.contains("stopping the calibration") {
+        let mut line = String::new();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "{seen_err}");
+        seen_err.push_str(&line);
+    }
+    sigint(&child);
+    let status = child.wait().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    assert_eq!(status.code(), Some(130), "{seen_err}{rest}");
+    assert!(rest.contains("abandoning the calls in flight"), "{rest}");
+    assert_abandoned_and_written(&out, "at the second signal");
+}

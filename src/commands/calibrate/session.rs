@@ -261,13 +261,16 @@ impl Session {
         if open > 0 {
             let charged = lock_budget(&self.ctx.budget).charge_open();
             st.run.abandoned += open;
+            let when = match cut {
+                Cut::Signal if self.ctx.hurried() => "at the second signal".to_string(),
+                Cut::Signal => format!("{} s after the signal", crate::stop::STOP_GRACE.as_secs()),
+                Cut::Deadline => format!(
+                    "{} s after the time bound",
+                    crate::stop::STOP_GRACE.as_secs()
+                ),
+            };
             st.run.notes.push(format!(
-                "{open} calls in flight were abandoned {} s after the {}, charged their worst case (${charged:.4})",
-                crate::stop::STOP_GRACE.as_secs(),
-                match cut {
-                    Cut::Signal => "signal",
-                    Cut::Deadline => "time bound",
-                }
+                "{open} calls in flight were abandoned {when}, charged their worst case (${charged:.4})"
             ));
         }
         Some(cut)

@@ -484,6 +484,8 @@ pub fn streams_as_written(obs: &Observation) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::commands::calibrate::client::Caller;
+    use crate::metrics::budget::Budget;
 
     fn spec(purpose: Purpose, prompt: u32, max: u32) -> CallSpec {
         CallSpec {
@@ -553,5 +555,69 @@ mod tests {
         assert!(!streams_as_written(&obs(Some(2_990.0), 3_000.0, 200)));
         assert!(!streams_as_written(&obs(None, 3_000.0, 200)));
         assert!(!streams_as_written(&obs(Some(600.0), 3_000.0, 2)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_model_past_its_time_bound_is_cut_and_its_calls_in_flight_abandoned() {
+        // A server that takes the call and never answers. The call's own bound is set past
+        // the model's, so the model's bound (30 min modelled) is what ends it: no call after
+        // it, the call in flight gets the 2 s grace, then is abandoned at its worst case.
+        use tokio::io::AsyncReadExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut sock, _) = listener.accept().await.unwrap();
+            let mut buf = vec![0u8; 1 << 16];
+            while sock.read(&mut buf).await.is_ok_and(|n| n > 0) {}
+        });
+        let budget = Arc::new(Mutex::new(Budget::new(f64::INFINITY)));
+        let ctx = Arc::new(Context {
+            caller: Caller {
+                client: reqwest::Client::builder().no_proxy().build().unwrap(),
+                url: format!("http://{addr}/v1/chat/completions"),
+                api_key: None,
+                time_scale: 1.0,
+                call_timeout: Duration::from_secs(10 * 3_600),
+            },
+            budget: Arc::clone(&budget),
+            concurrency: 2,
+            interrupted: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            hurry: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            model_time: Duration::from_millis(MAX_MODEL_TIME_MS),
+        });
+        let specs = vec![spec(Purpose::Speed, 50, 400), spec(Purpose::Probe, 50, 1)];
+        let bodies = vec![serde_json::json!({}), serde_json::json!({})];
+        // gpt-4o's prices: the speed call's worst case is 50 × 2.5 + 400 × 10 = 4,125 per 1M.
+        let price = Price {
+            input: 2.5,
+            cached_input: Some(1.25),
+            output: 10.0,
+        };
+        let started = tokio::time::Instant::now();
+        let run = run_model(ctx, "gpt-4o", price, specs, bodies, StreamArg::Auto).await;
+        let took = started.elapsed();
+        assert_eq!((run.attempts, run.abandoned), (1, 1), "{run:?}");
+        assert!(
+            run.notes[0].contains("stopped after 30 min"),
+            "{:?}",
+            run.notes
+        );
+        assert!(
+            run.notes[1].contains("abandoned 2 s after the time bound"),
+            "{:?}",
+            run.notes
+        );
+        let b = budget.lock().unwrap();
+        assert!(
+            (b.spent_usd() - 0.004_125).abs() < 1e-12,
+            "{}",
+            b.spent_usd()
+        );
+        assert_eq!(b.reserved_usd(), 0.0);
+        // In paused time: 30 min, then the 2 s grace (and a poll step or two).
+        assert!(
+            took >= Duration::from_secs(1_802) && took < Duration::from_secs(1_803),
+            "{took:?}"
+        );
     }
 }

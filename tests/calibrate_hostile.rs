@@ -377,3 +377,46 @@ fn a_second_signal_abandons_the_calls_in_flight_and_still_writes_the_calibration
     assert!(rest.contains("abandoning the calls in flight"), "{rest}");
     assert_abandoned_and_written(&out, "at the second signal");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overlay_that_cannot_be_built_still_leaves_calibration_json() {
+    // Before: when the overlay failed its load check, nothing was written, though every call
+    // had been sent and paid for. Here the base's models.toml is broken while the calls are
+    // out (the server breaks it at its first call), so the overlay built on it cannot load.
+    let mocks = tempdir("cal-broken-base");
+    let models = mocks.join("models.toml");
+    std::fs::write(&models, postload::openai::catalog::EMBEDDED_MODELS).unwrap();
+    let (addr, _) = server(move |_, body| {
+        std::fs::write(&models, "[[model]\nid = ").unwrap();
+        axum::Json(plausible(&body)).into_response()
+    })
+    .await;
+    let out = tempdir("cal-no-overlay");
+    let mut a = args(addr, &out, 20);
+    a.mocks = Some(mocks);
+    let err = format!(
+        "{:#}",
+        postload::commands::calibrate::calibrate(a)
+            .await
+            .unwrap_err()
+    );
+    assert!(err.contains("the overlay could not be built"), "{err}");
+    let j = read_json(&out);
+    assert_eq!(
+        j["models"][0]["run"]["observations"]
+            .as_array()
+            .unwrap()
+            .len(),
+        20
+    );
+    assert!(
+        j["notes"]
+            .to_string()
+            .contains("the overlay could not be built"),
+        "{j}"
+    );
+    assert!(!out.join("latency.toml").exists() && !out.join("tiers.toml").exists());
+    assert!(std::fs::read_to_string(out.join("calibration.md"))
+        .unwrap()
+        .contains("the overlay could not be built"));
+}

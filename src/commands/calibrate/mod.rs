@@ -36,7 +36,7 @@ pub use self::client::MAX_ANSWER_BYTES;
 pub async fn calibrate(args: CalibrateArgs) -> anyhow::Result<Outcome> {
     let s = settings::settings(&args)?;
     outln!(
-        "calibrate: {} calls to {} ({}); worst case at the price table ${:.4}{}; at most {} ({} a model)",
+        "calibrate: {} calls to {} ({}); worst case at the price table ${:.4}{}; at most {}{}",
         s.models.iter().map(|m| m.calls.len()).sum::<usize>(),
         s.host,
         s.models
@@ -50,7 +50,14 @@ pub async fn calibrate(args: CalibrateArgs) -> anyhow::Result<Outcome> {
             crate::limits::num(c)
         )),
         minutes(worst_time(&s)),
-        minutes(model_time(&s) + crate::stop::STOP_GRACE),
+        if s.models.len() > 1 {
+            format!(
+                " ({} a model)",
+                minutes(model_time(&s) + crate::stop::STOP_GRACE)
+            )
+        } else {
+            String::new()
+        },
     );
     settings::check_worst_case(&s)?;
     check_out(&s.out)?;
@@ -131,8 +138,8 @@ pub async fn calibrate(args: CalibrateArgs) -> anyhow::Result<Outcome> {
 }
 
 /// The most one attempt may take, from its send to its answer's last byte (modelled seconds):
-/// the longest designed call (600 tokens at the slowest 20 tokens/s of the shipped profiles, after
-/// a time to first token of up to 11 s) takes about 41 s.
+/// the longest designed call (a speed call's 1,024 tokens at the slowest 20 tokens/s of the
+/// shipped profiles, after a time to first token of up to 11 s) takes about 62 s.
 pub const MAX_CALL_S: f64 = 120.0;
 
 /// One model's bound in real time ([`session::MAX_MODEL_TIME_MS`] at the time scale).

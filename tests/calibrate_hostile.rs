@@ -420,3 +420,35 @@ async fn an_overlay_that_cannot_be_built_still_leaves_calibration_json() {
         .unwrap()
         .contains("the overlay could not be built"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_429_note_counts_what_calibration_json_counts() {
+    // Before: the note said "2 calls met 5 429s in a row each" when the model was given up,
+    // though calls in flight could still be dropped after it (calibration.json's `dropped`).
+    let (addr, count) = server(|_, _| {
+        (
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            [("retry-after-ms", "10")],
+            axum::Json(json!({"error": {"message": "slow down", "type": "requests"}})),
+        )
+            .into_response()
+    })
+    .await;
+    let out = tempdir("cal-429-note");
+    let mut a = args(addr, &out, 20);
+    a.concurrency = 3;
+    postload::commands::calibrate::calibrate(a)
+        .await
+        .unwrap_err();
+    let run = &read_json(&out)["models"][0]["run"];
+    let (dropped, limited) = (
+        run["dropped"].as_u64().unwrap(),
+        run["rate_limited"].as_u64().unwrap(),
+    );
+    assert!(dropped >= 2, "{run}");
+    assert_eq!(limited, count.load(Ordering::SeqCst), "{run}");
+    let want = format!(
+        "{dropped} of the calls met 5 429s in a row each and were dropped ({limited} 429s in all)"
+    );
+    assert!(run["notes"].to_string().contains(&want), "{want}\n{run}");
+}

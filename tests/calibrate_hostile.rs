@@ -1,7 +1,7 @@
-//! `postload calibrate` against small local servers that misbehave as a proxy, a gateway or a
-//! broken provider can (issue 24): impossible usage, HTTP errors, limit headers out of range or
-//! tiny, streams that never end, an `--out` that cannot be written, signals. Each test is named
-//! after what broke.
+//! `postload calibrate`, and the spend guard of `run`, against small local servers that misbehave
+//! as a proxy, a gateway or a broken provider can (issue 24): impossible usage, HTTP errors,
+//! answers that break off, limit headers out of range or tiny, streams that never end, an
+//! `--out` that cannot be written, signals. Each test is named after what broke.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -451,4 +451,105 @@ async fn the_429_note_counts_what_calibration_json_counts() {
         "{dropped} of the calls met 5 429s in a row each and were dropped ({limited} 429s in all)"
     );
     assert!(run["notes"].to_string().contains(&want), "{want}\n{run}");
+}
+
+/// A server that answers every request 200 with a JSON body that breaks off (a Content-Length
+/// of 1,000 and 10 bytes sent), and the count of requests.
+async fn broken_200_server() -> (SocketAddr, Arc<AtomicU64>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let count = Arc::new(AtomicU64::new(0));
+    let seen = Arc::clone(&count);
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let seen = Arc::clone(&seen);
+            tokio::spawn(async move {
+                // The whole request (head and Content-Length body) first.
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 8192];
+                loop {
+                    let Ok(n) = sock.read(&mut chunk).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&buf).to_ascii_lowercase();
+                    if let Some(end) = text.find("\r\n\r\n") {
+                        let len = text
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .and_then(|v| v.trim().parse::<usize>().ok())
+                            .unwrap_or(0);
+                        if buf.len() >= end + 4 + len {
+                            break;
+                        }
+                    }
+                }
+                seen.fetch_add(1, Ordering::SeqCst);
+                let _ = sock
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 1000\r\nconnection: close\r\n\r\n{\"choices\"")
+                    .await;
+                let _ = sock.shutdown().await;
+            });
+        }
+    });
+    (addr, count)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_charges_a_2xx_whose_body_broke_off_its_worst_case() {
+    // Before: any failure with a status settled at $0, so 15 broken 200s left
+    // `spent_usd: 0.0` under `--max-cost 0.02`.
+    let (addr, count) = broken_200_server().await;
+    let dir = tempdir("run-broken-200");
+    let port = addr.port();
+    let out = tokio::process::Command::new(assert_cmd::cargo::cargo_bin("postload"))
+        .args([
+            "run",
+            "--scenario",
+            "burst-50",
+            "--users",
+            "4",
+            "--tier",
+            "2",
+        ])
+        .arg("--base-url")
+        .arg(format!("http://api.broken.test:{port}/v1"))
+        .arg("--resolve")
+        .arg(format!("api.broken.test:{port}:127.0.0.1"))
+        .args([
+            "--allow-spend",
+            "--max-cost",
+            "0.02",
+            "--api-key-env",
+            KEY_VAR,
+        ])
+        .arg("--report-dir")
+        .arg(&dir)
+        .env(KEY_VAR, "sk-broken-test")
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let run = std::fs::read_dir(&dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let r: Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("result.json")).unwrap()).unwrap();
+    let spent = r["budget"]["spent_usd"].as_f64().unwrap();
+    // Every attempt was an image call: 800 × $2.50 + 150 × $10 per 1M = $0.0035 each, so
+    // 0.02 / 0.0035 = 5.7: at most 5 were sent before the guard tripped.
+    let n = count.load(Ordering::SeqCst);
+    assert!((1..=5).contains(&n), "{n} {stderr}");
+    assert!(
+        (spent - n as f64 * 0.0035).abs() < 1e-9,
+        "{spent} for {n} attempts\n{stderr}"
+    );
+    assert!(spent <= 0.02);
 }

@@ -144,18 +144,26 @@ pub const MAX_CALL_S: f64 = 120.0;
 
 /// One model's bound in real time ([`session::MAX_MODEL_TIME_MS`] at the time scale).
 fn model_time(s: &Settings) -> Duration {
-    Duration::from_secs_f64(session::MAX_MODEL_TIME_MS as f64 / 1000.0 / s.time_scale)
+    model_time_at(s.time_scale)
+}
+
+fn model_time_at(time_scale: f64) -> Duration {
+    Duration::from_secs_f64(session::MAX_MODEL_TIME_MS as f64 / 1000.0 / time_scale)
 }
 
 /// The calibration's worst case in real time, printed before anything is sent: every model its
 /// bound and the grace of its calls in flight, and the time-scale check's 2 s.
 fn worst_time(s: &Settings) -> Duration {
-    let check = if s.time_scale == 1.0 {
+    worst_time_of(s.models.len(), s.time_scale)
+}
+
+fn worst_time_of(models: usize, time_scale: f64) -> Duration {
+    let check = if time_scale == 1.0 {
         Duration::ZERO
     } else {
         Duration::from_secs(2)
     };
-    (model_time(s) + crate::stop::STOP_GRACE) * s.models.len() as u32 + check
+    (model_time_at(time_scale) + crate::stop::STOP_GRACE) * models as u32 + check
 }
 
 /// A duration in whole minutes, rounded up ("61 min"), or seconds below one.
@@ -480,6 +488,19 @@ async fn check_time_scale(client: &reqwest::Client, s: &Settings) -> Result<(), 
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    #[test]
+    fn the_worst_case_in_time_is_each_models_bound_and_grace() {
+        // Two models at K = 1: 2 × (30 min + 2 s) = 3,604 s, printed as 61 min (rounded up).
+        assert_eq!(super::worst_time_of(2, 1.0), Duration::from_secs(3_604));
+        assert_eq!(super::minutes(super::worst_time_of(2, 1.0)), "61 min");
+        // One model at K = 5: 1,800 / 5 + 2 + the time-scale check's 2 = 364 s: 7 min.
+        assert_eq!(super::worst_time_of(1, 5.0), Duration::from_secs(364));
+        assert_eq!(super::minutes(super::worst_time_of(1, 5.0)), "7 min");
+        assert_eq!(super::minutes(Duration::from_millis(1_500)), "2 s");
+    }
+
     #[test]
     fn the_shown_url_drops_whatever_could_hold_a_key() {
         assert_eq!(

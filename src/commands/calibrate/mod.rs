@@ -201,7 +201,13 @@ fn check_out(out: &Path) -> anyhow::Result<()> {
             .into());
         }
     }
-    let probe = out.join(format!(".postload-write-check-{}", std::process::id()));
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let probe = out.join(format!(
+        ".postload-write-check-{}-{nanos}",
+        std::process::id()
+    ));
     std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)

@@ -553,3 +553,175 @@ async fn run_charges_a_2xx_whose_body_broke_off_its_worst_case() {
     );
     assert!(spent <= 0.02);
 }
+
+mod props {
+    //! Hostile answers for calibrate's client, end to end (as tests/props.rs does for the
+    //! files): each case is a one-call calibration against a server whose answer has a random
+    //! status, hostile rate-limit headers, and a body that is a chat completion or a stream
+    //! with hostile usage values and framing. Whatever comes back: no panic, the spend within
+    //! the worst case, no observation the call could not have made, limits in range, and an
+    //! overlay that loads when one is written.
+
+    use super::*;
+    use proptest::prelude::*;
+    use std::sync::Mutex;
+
+    const HOSTILE: &[&str] = &[
+        "-1",
+        "0",
+        "1",
+        "0.5",
+        "1e300",
+        "9999999",
+        "10000001",
+        "18446744073709551615",
+        "18446744073709551616",
+        "\"7\"",
+        "null",
+        "[]",
+        "{}",
+        "true",
+    ];
+
+    fn number() -> impl Strategy<Value = String> {
+        prop_oneof![
+            proptest::sample::select(HOSTILE).prop_map(str::to_string),
+            (0u64..2_000).prop_map(|n| n.to_string()),
+        ]
+    }
+
+    fn usage() -> impl Strategy<Value = String> {
+        prop_oneof![
+            4 => (number(), number(), number()).prop_map(|(p, c, k)| format!(
+                r#"{{"prompt_tokens":{p},"completion_tokens":{c},"prompt_tokens_details":{{"cached_tokens":{k}}}}}"#
+            )),
+            1 => proptest::sample::select(HOSTILE).prop_map(str::to_string),
+        ]
+    }
+
+    /// An answer: status, headers, content type and body.
+    #[derive(Debug, Clone)]
+    struct Reply {
+        status: u16,
+        headers: Vec<(&'static str, String)>,
+        stream: bool,
+        body: Vec<u8>,
+    }
+
+    fn reply() -> impl Strategy<Value = Reply> {
+        let header_value = prop_oneof![
+            number(),
+            "[ -~]{0,24}",
+            Just("6m0s".to_string()),
+            Just("-1".to_string()),
+            Just("1".to_string()),
+        ];
+        let names = proptest::sample::subsequence(
+            vec![
+                "x-ratelimit-limit-requests",
+                "x-ratelimit-limit-tokens",
+                "x-ratelimit-remaining-requests",
+                "x-ratelimit-remaining-tokens",
+                "x-ratelimit-reset-requests",
+                "x-ratelimit-reset-tokens",
+                "retry-after-ms",
+                "retry-after",
+            ],
+            0..8,
+        );
+        let headers = (names, proptest::collection::vec(header_value, 8))
+            .prop_map(|(n, v)| n.into_iter().zip(v).collect::<Vec<_>>());
+        let end = prop_oneof![Just("\n\n"), Just("\r\n"), Just("\n"), Just("")];
+        let chunk = prop_oneof![
+            Just(r#"data: {"choices":[{"delta":{"content":"a"}}]}"#.to_string()),
+            Just("data: [DONE]".to_string()),
+            Just(": ping".to_string()),
+            Just("data: {\"choi".to_string()),
+            usage().prop_map(|u| format!(r#"data: {{"choices":[],"usage":{u}}}"#)),
+        ];
+        let stream_body = proptest::collection::vec((chunk, end), 0..10).prop_map(|c| {
+            c.into_iter()
+                .flat_map(|(l, e)| format!("{l}{e}").into_bytes())
+                .collect::<Vec<u8>>()
+        });
+        let plain_body = prop_oneof![
+            usage().prop_map(|u| format!(
+                r#"{{"choices":[{{"message":{{"content":"x"}}}}],"usage":{u}}}"#
+            )
+            .into_bytes()),
+            Just(b"{\"choices\":[]}".to_vec()),
+            Just(b"<html>".to_vec()),
+        ];
+        let status =
+            prop_oneof![8 => Just(200u16), 1 => Just(429u16), 1 => Just(500u16), 1 => Just(204u16)];
+        (status, headers, any::<bool>(), stream_body, plain_body).prop_map(
+            |(status, mut headers, stream, s, p)| {
+                if status == 429 {
+                    // A 429 is sent again (five times) after its wait and the pacing the limits
+                    // ask: both kept to 1 ms here, so that a case takes no real time (the
+                    // readers of those headers have their own property test in the client).
+                    headers
+                        .retain(|(n, _)| !n.starts_with("retry-after") && !n.contains("-limit-"));
+                    headers.push(("retry-after-ms", "1".into()));
+                }
+                Reply {
+                    status,
+                    headers,
+                    stream,
+                    body: if stream { s } else { p },
+                }
+            },
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+
+        #[test]
+        fn a_hostile_answer_is_never_trusted_by_calibrate(reply in reply()) {
+            let rt = tokio::runtime::Runtime::new().unwrap();
+            let served = Arc::new(Mutex::new(None::<u64>));
+            let cap_seen = Arc::clone(&served);
+            let r = reply.clone();
+            let (addr, _) = rt.block_on(server(move |_, body| {
+                *cap_seen.lock().unwrap() = body["max_tokens"].as_u64();
+                let mut b = axum::http::Response::builder().status(r.status).header(
+                    "content-type",
+                    if r.stream { "text/event-stream" } else { "application/json" },
+                );
+                for (name, value) in &r.headers {
+                    if let Ok(v) = axum::http::HeaderValue::from_str(value) {
+                        b = b.header(*name, v);
+                    }
+                }
+                b.body(axum::body::Body::from(r.body.clone())).unwrap()
+            }));
+            let out = tempdir("cal-prop");
+            let mut a = args(addr, &out, 1);
+            a.stream = StreamArg::Auto;
+            let result = rt.block_on(postload::commands::calibrate::calibrate(a));
+            let j = read_json(&out);
+            let (spent, worst) = (
+                j["cost"]["spent_usd"].as_f64().unwrap(),
+                j["cost"]["worst_case_usd"].as_f64().unwrap(),
+            );
+            prop_assert!((0.0..=worst + 1e-12).contains(&spent), "spent {spent} of {worst}");
+            let m = &j["models"][0];
+            let cap = served.lock().unwrap().unwrap_or(0);
+            for o in m["run"]["observations"].as_array().unwrap() {
+                let c = o["completion_tokens"].as_u64().unwrap();
+                prop_assert!(c <= cap, "{c} completion tokens for max_tokens {cap}");
+                prop_assert!(o["cached_tokens"].as_u64() <= o["prompt_tokens"].as_u64());
+            }
+            let rpm = m["limits"]["rpm"].as_u64();
+            prop_assert!(rpm.is_none_or(|r| (1..=1_000_000_000_000).contains(&r)));
+            let tpm = m["limits"]["tpm"].as_u64();
+            prop_assert!(tpm.is_none_or(|t| (1..=1_000_000_000_000_000).contains(&t)));
+            if out.join("latency.toml").exists() {
+                prop_assert!(Catalog::load_dir(&out).is_ok());
+            }
+            prop_assert!(result.is_ok() || !m["run"]["failures"].as_object().unwrap().is_empty() || m["run"]["rate_limited"].as_u64() > Some(0) || m["run"]["notes"].as_array().is_some_and(|n| !n.is_empty()), "{result:?}");
+            let _ = std::fs::remove_dir_all(&out);
+        }
+    }
+}

@@ -160,17 +160,17 @@ pub struct PlanArgs {
     #[arg(long, value_name = "SECS", default_value_t = 5.0)]
     pub p95: f64,
     /// Target: at least this share of posts succeed (1 = no failed post).
-    #[arg(long, value_name = "SHARE", default_value_t = 1.0)]
+    #[arg(long, value_name = "SHARE", value_parser = crate::share::arg, default_value_t = 1.0)]
     pub min_success: f64,
     /// Share of posts the service answers from its response cache (the note's Redis idea).
-    #[arg(long, value_name = "SHARE", default_value_t = 0.0)]
+    #[arg(long, value_name = "SHARE", value_parser = crate::share::arg, default_value_t = 0.0)]
     pub cache_hit: f64,
     /// Share of eligible calls (prompts of 1,024 tokens or more) that hit OpenAI's prompt cache.
     /// Default: each model's latency profile's `prompt_cache_hit` (0 as shipped).
-    #[arg(long, value_name = "SHARE")]
+    #[arg(long, value_name = "SHARE", value_parser = crate::share::arg)]
     pub prompt_cache_hit: Option<f64>,
     /// Share of posts that bring their own image prompt.
-    #[arg(long, value_name = "SHARE", default_value_t = 0.0)]
+    #[arg(long, value_name = "SHARE", value_parser = crate::share::arg, default_value_t = 0.0)]
     pub image_prompt_share: f64,
     /// A design lever every cell runs with, instead of searching them all. Repeatable:
     /// parallel, stream, caption-max-tokens=N, image-max-tokens=N, image-prompt-share=S,
@@ -350,7 +350,7 @@ pub struct RunArgs {
     pub retry_after: bool,
     /// Embedded stub: share (0..1) of eligible calls served from OpenAI's prompt cache, instead
     /// of each model's profile's `prompt_cache_hit` (0 as shipped).
-    #[arg(long, value_name = "SHARE")]
+    #[arg(long, value_name = "SHARE", value_parser = crate::share::arg)]
     pub prompt_cache_hit: Option<f64>,
     /// Embedded stub: directory with edited copies of the mocks/ data files.
     #[arg(long, value_name = "DIR")]
@@ -459,13 +459,13 @@ pub struct StubOptions {
     #[arg(long, value_name = "DIR")]
     pub mocks: Option<PathBuf>,
     /// Share (0..1) of admitted requests answered 500 server_error.
-    #[arg(long, value_name = "SHARE", default_value_t = 0.0)]
+    #[arg(long, value_name = "SHARE", value_parser = crate::share::arg, default_value_t = 0.0)]
     pub fault_500: f64,
     /// Share (0..1) of admitted requests answered 503 overloaded.
-    #[arg(long, value_name = "SHARE", default_value_t = 0.0)]
+    #[arg(long, value_name = "SHARE", value_parser = crate::share::arg, default_value_t = 0.0)]
     pub fault_503: f64,
     /// Share (0..1) of successful responses made slower by --slow-ms.
-    #[arg(long, value_name = "SHARE", default_value_t = 0.0)]
+    #[arg(long, value_name = "SHARE", value_parser = crate::share::arg, default_value_t = 0.0)]
     pub slow_share: f64,
     /// Extra latency of a slow response.
     #[arg(long, value_name = "MS", default_value_t = 10_000)]
@@ -482,7 +482,7 @@ pub struct StubOptions {
     /// Share (0..1) of eligible calls (a prompt of 1,024 tokens or more whose prefix was sent
     /// before) served from OpenAI's prompt cache, instead of each model's profile's
     /// `prompt_cache_hit` (0 as shipped).
-    #[arg(long, value_name = "SHARE")]
+    #[arg(long, value_name = "SHARE", value_parser = crate::share::arg)]
     pub prompt_cache_hit: Option<f64>,
     /// No effect, kept so existing scripts still run: the stub keeps no request past its answer
     /// (it once bounded wiremock's request store).

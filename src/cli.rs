@@ -317,8 +317,9 @@ pub struct RunArgs {
     /// attribute tokens, cost and the inner calls' latencies from the stub's counts.
     #[arg(long, value_name = "PORT")]
     pub with_stub: Option<u16>,
-    /// Service mode with --with-stub: how long to wait for the service to answer (default 30).
-    #[arg(long, value_name = "SECS")]
+    /// Service mode: how long to wait for the service to answer before the load (30s, 2m, 500ms;
+    /// default: 30s with --with-stub, else none: a service that does not answer is refused).
+    #[arg(long, value_name = "DURATION", value_parser = crate::limits::duration_arg)]
     pub wait_for_target: Option<f64>,
     /// Allow load to a base URL or service outside loopback, which may cost money (requires
     /// --max-cost).

@@ -16,7 +16,9 @@ pub fn parse(text: &str) -> Result<f64, String> {
         .parse()
         .ok()
         .filter(|v: &f64| v.is_finite())
-        .ok_or_else(|| format!("`{t}` is not a share: write a percentage (10%) or a share (0.1)"))?;
+        .ok_or_else(|| {
+            format!("`{t}` is not a share: write a percentage (10%) or a share (0.1)")
+        })?;
     if value < 0.0 {
         return Err(format!("`{t}`: a share cannot be negative"));
     }

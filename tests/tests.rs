@@ -5,6 +5,7 @@ mod calibrate;
 mod claims;
 mod cli;
 mod common;
+mod gate_trust;
 mod gates;
 mod levers;
 mod plan;

@@ -1,13 +1,17 @@
 //! CI performance gates: thresholds over a result's metrics. Pure: a gate file and a result in,
 //! checks out. A gate must never pass by mistake: an unknown metric, a malformed threshold or a
-//! selector that matches no case is an error (exit 2), and a metric with no value fails.
+//! selector that matches no case is an error (exit 2), a metric with no value fails (naming why;
+//! `missing = "skip"` makes it skip, said so), and a case with no successful post fails.
 
 use serde::{Deserialize, Serialize};
 
 use crate::report::{CaseResult, RunResult};
 use crate::scenario::Scenario;
 
-pub use crate::threshold::{Op, Threshold, METRICS};
+pub use crate::threshold::{Missing, Op, Threshold, METRICS};
+
+mod missing;
+pub use self::missing::NO_TRACEPARENT;
 
 /// The value of `metric` in `case`; `None` when the run has none (e.g. no successful post).
 pub fn metric(case: &CaseResult, metric: &str) -> Option<f64> {
@@ -81,7 +85,23 @@ struct RawFile {
 struct RawGate {
     scenario: Option<String>,
     tier: Option<u8>,
-    thresholds: Vec<String>,
+    thresholds: Vec<RawThreshold>,
+}
+
+/// `"metric op value"`, or `{ check = "metric op value", missing = "skip" }`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawThreshold {
+    Text(String),
+    Table(RawThresholdTable),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawThresholdTable {
+    check: String,
+    #[serde(default)]
+    missing: Missing,
 }
 
 /// Parses a gate file; errors name the file, and the gate and threshold or the line.
@@ -104,7 +124,12 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<Gate>, String> {
                 .thresholds
                 .iter()
                 .map(|t| {
-                    t.parse()
+                    let (text, missing) = match t {
+                        RawThreshold::Text(text) => (text, Missing::Fail),
+                        RawThreshold::Table(t) => (&t.check, t.missing),
+                    };
+                    text.parse()
+                        .map(|t: Threshold| Threshold { missing, ..t })
                         .map_err(|m| format!("{file}: gate[{i}].thresholds: {m}"))
                 })
                 .collect::<Result<Vec<Threshold>, String>>()?;
@@ -124,6 +149,16 @@ pub struct Check {
     pub threshold: String,
     pub measured: Option<f64>,
     pub pass: bool,
+    /// Why the metric has no value (set whenever `measured` is `None`).
+    pub why: Option<String>,
+    /// No value, and the threshold said `missing = "skip"`: neither passed nor failed.
+    pub skipped: bool,
+}
+
+impl Check {
+    pub fn failed(&self) -> bool {
+        !self.pass && !self.skipped
+    }
 }
 
 /// Checks every gate against `result`. Errs when a gate's selector matches no case.
@@ -177,14 +212,71 @@ pub fn evaluate(gates: &[Gate], result: &RunResult) -> Result<Vec<Check>, String
                     measured,
                     // No value never passes.
                     pass: measured.is_some_and(|m| t.op.holds(m, t.value)),
+                    why: measured.is_none().then(|| missing::why(c, &t.metric)),
+                    skipped: measured.is_none() && t.missing == Missing::Skip,
                 });
             }
         }
     }
+    // A run in which no post succeeded fails every gate, whatever its thresholds say: a service
+    // that is down must not pass a gate of counts and skipped figures. (One case may fail every
+    // post by design: the reference service passes every 429 on in service-429.)
+    let mut seen: Vec<String> = Vec::new();
+    let none_ok = result.cases.iter().all(|c| c.measured.posts.ok == 0);
+    for c in result.cases.iter().filter(|_| none_ok) {
+        let label = c.label();
+        if seen.contains(&label) || !gates.iter().any(|g| g.selects(&c.scenario, c.tier)) {
+            continue;
+        }
+        seen.push(label.clone());
+        out.push(Check {
+            case: label,
+            threshold: "posts_ok >= 1".into(),
+            measured: Some(0.0),
+            pass: false,
+            why: Some(missing::why(c, "post.p50_ms")),
+            skipped: false,
+        });
+    }
     Ok(out)
 }
 
-/// JUnit XML: one testsuite, one testcase per check; a failure carries the measured value.
+/// `gates: 11 passed, 0 failed` (and `, 2 skipped (no value)` when any were).
+pub fn summary_line(checks: &[Check]) -> String {
+    let failed = checks.iter().filter(|c| c.failed()).count();
+    let skipped = checks.iter().filter(|c| c.skipped).count();
+    let passed = checks.len() - failed - skipped;
+    let mut line = format!("gates: {passed} passed, {failed} failed");
+    if skipped > 0 {
+        line.push_str(&format!(
+            ", {skipped} skipped (no value, missing = \"skip\")"
+        ));
+    }
+    line
+}
+
+/// What a check measured, for a person: `12.5`, or `no value: <why>`.
+fn measured_text(c: &Check, number: impl Fn(f64) -> String) -> String {
+    match (c.measured, &c.why) {
+        (Some(m), Some(why)) => format!("{}: {why}", number(m)),
+        (Some(m), None) => number(m),
+        (None, Some(why)) => format!("no value: {why}"),
+        (None, None) => "no value".into(),
+    }
+}
+
+fn verdict(c: &Check) -> &'static str {
+    if c.skipped {
+        "SKIP"
+    } else if c.pass {
+        "PASS"
+    } else {
+        "FAIL"
+    }
+}
+
+/// JUnit XML: one testsuite, one testcase per check; a failure carries the measured value, or
+/// why there is none; a skipped check is `<skipped>` with its reason.
 pub fn junit(checks: &[Check]) -> Vec<u8> {
     let esc = |t: &str| {
         t.replace('&', "&amp;")
@@ -192,20 +284,31 @@ pub fn junit(checks: &[Check]) -> Vec<u8> {
             .replace('>', "&gt;")
             .replace('"', "&quot;")
     };
-    let failures = checks.iter().filter(|c| !c.pass).count();
+    let failures = checks.iter().filter(|c| c.failed()).count();
+    let skipped = checks.iter().filter(|c| c.skipped).count();
+    let skipped_attr = if skipped > 0 {
+        format!(" skipped=\"{skipped}\"")
+    } else {
+        String::new()
+    };
     let mut o = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"postload\" tests=\"{}\" failures=\"{failures}\">\n<testsuite name=\"postload gates\" tests=\"{}\" failures=\"{failures}\">\n",
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"postload\" tests=\"{}\" failures=\"{failures}\"{skipped_attr}>\n<testsuite name=\"postload gates\" tests=\"{}\" failures=\"{failures}\"{skipped_attr}>\n",
         checks.len(),
         checks.len()
     );
     for c in checks {
-        let measured = c.measured.map_or("no value".into(), |m| format!("{m}"));
+        let measured = measured_text(c, |m| format!("{m}"));
         o.push_str(&format!(
             "  <testcase classname=\"{}\" name=\"{}\">",
             esc(&c.case),
             esc(&c.threshold)
         ));
-        if !c.pass {
+        if c.skipped {
+            o.push_str(&format!(
+                "<skipped message=\"measured {}, missing = skip\"/>",
+                esc(&measured)
+            ));
+        } else if !c.pass {
             o.push_str(&format!(
                 "<failure message=\"measured {}, threshold {}\"/>",
                 esc(&measured),
@@ -230,10 +333,10 @@ pub fn lines(checks: &[Check]) -> String {
         .map(|c| {
             format!(
                 "{} {}: {} (measured {})\n",
-                if c.pass { "PASS" } else { "FAIL" },
+                verdict(c),
                 c.case,
                 c.threshold,
-                c.measured.map_or("no value".into(), |m| format!("{m:.6}")
+                measured_text(c, |m| format!("{m:.6}")
                     .trim_end_matches('0')
                     .trim_end_matches('.')
                     .to_string())
@@ -251,8 +354,14 @@ pub fn markdown(checks: &[Check]) -> String {
             "| {} | `{}` | {} | {} |\n",
             c.case,
             c.threshold,
-            c.measured.map_or("no value".into(), |m| format!("{m:.4}")),
-            if c.pass { "pass" } else { "**FAIL**" }
+            measured_text(c, |m| format!("{m:.4}")),
+            if c.skipped {
+                "skipped"
+            } else if c.pass {
+                "pass"
+            } else {
+                "**FAIL**"
+            }
         ));
     }
     o
@@ -484,6 +593,8 @@ mod tests {
             threshold,
             measured: Some(ok),
             pass,
+            why: None,
+            skipped: false,
         };
         assert_eq!(
             checks,
@@ -513,18 +624,24 @@ mod tests {
                 threshold: "post.p95_ms <= 20".into(),
                 measured: Some(12.5),
                 pass: true,
+                why: None,
+                skipped: false,
             },
             Check {
                 case: "d tier 2".into(),
                 threshold: "retries < 1".into(),
                 measured: None,
                 pass: false,
+                why: None,
+                skipped: false,
             },
             Check {
                 case: "d tier 3".into(),
                 threshold: "retries < 1".into(),
                 measured: Some(3.0),
                 pass: false,
+                why: None,
+                skipped: false,
             },
         ]
     }
@@ -559,6 +676,92 @@ mod tests {
              | a<b> & \"c\" tier 1 | `post.p95_ms <= 20` | 12.5000 | pass |\n\
              | d tier 2 | `retries < 1` | no value | **FAIL** |\n\
              | d tier 3 | `retries < 1` | 3.0000 | **FAIL** |\n"
+        );
+    }
+
+    #[test]
+    fn a_threshold_can_skip_a_missing_value_and_says_so() {
+        let text = "[[gate]]\nthresholds = [\n  { check = \"first_caption_token.p95_ms <= 5000\", missing = \"skip\" },\n  \"retries >= 0\",\n]\n";
+        let gates = parse("g.toml", text).unwrap();
+        assert_eq!(gates[0].thresholds[0].missing, Missing::Skip);
+        assert_eq!(gates[0].thresholds[1].missing, Missing::Fail);
+        let checks = evaluate(&gates, &fixture()).unwrap();
+        // 4 cases × 2 thresholds: the frozen run has no first-token figure (skipped, with a
+        // reason), and retries >= 0 holds.
+        assert_eq!(checks.len(), 8);
+        let skipped: Vec<&Check> = checks.iter().filter(|c| c.skipped).collect();
+        assert_eq!(skipped.len(), 4);
+        assert!(skipped.iter().all(|c| !c.failed()
+            && c.why
+                .as_deref()
+                .is_some_and(|w| w.contains("first caption token"))));
+        assert_eq!(
+            summary_line(&checks),
+            "gates: 4 passed, 0 failed, 4 skipped (no value, missing = \"skip\")"
+        );
+        assert!(lines(&checks).starts_with("SKIP burst-50 tier 1: first_caption_token.p95_ms <= 5000 (measured no value: only postload's stub"));
+        let xml = String::from_utf8(junit(&checks)).unwrap();
+        assert!(
+            xml.contains("failures=\"0\" skipped=\"4\"") && xml.contains("<skipped message="),
+            "{xml}"
+        );
+        // The default fails, and so does a value that is there but misses.
+        let fail = parse(
+            "g.toml",
+            "[[gate]]\nthresholds = [{ check = \"first_caption_token.p95_ms <= 5000\" }]\n",
+        )
+        .unwrap();
+        assert!(evaluate(&fail, &fixture())
+            .unwrap()
+            .iter()
+            .all(Check::failed));
+        // A typo in the table or its value is refused, naming the file.
+        for bad in [
+            "[[gate]]\nthresholds = [{ check = \"retries >= 0\", missin = \"skip\" }]\n",
+            "[[gate]]\nthresholds = [{ check = \"retries >= 0\", missing = \"maybe\" }]\n",
+        ] {
+            assert!(
+                parse("g.toml", bad).unwrap_err().starts_with("g.toml"),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_run_with_no_successful_post_fails_its_gate_naming_the_causes() {
+        // Before: a gate of counts (`retries >= 0`, `failed.server_error <= 0`) passed a service
+        // that refused every connection.
+        let mut r = fixture();
+        r.cases.truncate(1);
+        let p = &mut r.cases[0].measured.posts;
+        (p.ok, p.failed) = (0, p.total);
+        p.failed_by_cause = [(crate::metrics::FailureCause::Connect, p.total)].into();
+        let total = p.total;
+        r.cases[0].measured.post_latency_ms.ok = Default::default();
+        let gates = parse(
+            "g.toml",
+            "[[gate]]\nthresholds = [\"retries >= 0\", \"failed.server_error <= 0\"]\n",
+        )
+        .unwrap();
+        let checks = evaluate(&gates, &r).unwrap();
+        assert_eq!(checks.iter().filter(|c| c.failed()).count(), 1);
+        let last = checks.last().unwrap();
+        assert_eq!(
+            (last.threshold.as_str(), last.measured, last.pass),
+            ("posts_ok >= 1", Some(0.0), false)
+        );
+        assert_eq!(
+            lines(std::slice::from_ref(last)),
+            format!("FAIL burst-50 tier 1: posts_ok >= 1 (measured 0: no post succeeded: {total} connection refused (failed.connect))\n")
+        );
+        // A per-post figure's missing value names the same cause.
+        let p95 = parse("g.toml", "[[gate]]\nthresholds = [\"post.p95_ms <= 1\"]\n").unwrap();
+        let checks = evaluate(&p95, &r).unwrap();
+        assert_eq!(
+            checks[0].why.as_deref(),
+            Some(
+                format!("no post succeeded: {total} connection refused (failed.connect)").as_str()
+            )
         );
     }
 

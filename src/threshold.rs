@@ -137,12 +137,26 @@ impl Op {
     }
 }
 
+/// What a threshold does when its metric has no value in a case (a gate file's
+/// `missing = "fail" | "skip"`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Missing {
+    /// Fails: a gate never passes on a figure it could not read.
+    #[default]
+    Fail,
+    /// Neither passes nor fails, and says so (a team without trace propagation keeps the rest
+    /// of its gate strict).
+    Skip,
+}
+
 /// One threshold: `metric op value`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Threshold {
     pub metric: String,
     pub op: Op,
     pub value: f64,
+    pub missing: Missing,
 }
 
 impl fmt::Display for Threshold {
@@ -189,6 +203,7 @@ impl std::str::FromStr for Threshold {
                 metric: metric.to_string(),
                 op,
                 value,
+                missing: Missing::Fail,
             });
         }
         if value.ends_with('%') {
@@ -206,6 +221,7 @@ impl std::str::FromStr for Threshold {
             metric: metric.to_string(),
             op,
             value,
+            missing: Missing::Fail,
         })
     }
 }

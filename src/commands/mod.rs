@@ -25,11 +25,15 @@ fn apply_gates(
     quiet: bool,
 ) -> anyhow::Result<Outcome> {
     let checks = gate::evaluate(gates, result).map_err(config::ConfigError)?;
-    let failed = checks.iter().filter(|c| !c.pass).count();
-    if !quiet || failed > 0 {
-        out!("{}", gate::lines(&checks));
-        outln!("gates: {} passed, {failed} failed", checks.len() - failed);
-    }
+    let failed = checks.iter().filter(|c| c.failed()).count();
+    // `--quiet` hides the passing thresholds, never a failed one nor the count.
+    let shown: Vec<gate::Check> = checks
+        .iter()
+        .filter(|c| !quiet || !c.pass || c.skipped)
+        .cloned()
+        .collect();
+    out!("{}", gate::lines(&shown));
+    outln!("{}", gate::summary_line(&checks));
     crate::report::write_atomic(junit, &gate::junit(&checks))?;
     if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY") {
         append_step_summary(std::path::Path::new(&summary), &gate::markdown(&checks))?;

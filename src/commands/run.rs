@@ -59,6 +59,10 @@ pub async fn run(args: cli::RunArgs) -> anyhow::Result<Outcome> {
         let junit = args.junit.unwrap_or_else(|| dir.join("junit.xml"));
         apply_gates(&gates, &result, &junit, quiet)?
     };
+    // The last line says it when a case had no successful post, gated or not.
+    if let Some(line) = crate::report::summary::no_success(&result) {
+        outln!("{line}");
+    }
     // A signal, then the budget stop win: the run is incomplete, whatever the gates say of what
     // it measured.
     Ok(if budget_stopped {

@@ -256,6 +256,10 @@ pub struct ExampleServiceArgs {
     /// propagation: postload then estimates its own time from means).
     #[arg(long)]
     pub no_trace_propagation: bool,
+    /// A broken service to try a gate on: server-error (500 to every post), hang (never
+    /// answers), bad-body (200 without a caption, after its calls).
+    #[arg(long, value_enum)]
+    pub fault: Option<crate::example::Fault>,
     /// Allow an OpenAI base URL outside loopback (real calls, billed to the key's owner).
     #[arg(long)]
     pub allow_remote_openai: bool,

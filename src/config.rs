@@ -124,6 +124,7 @@ pub fn example_config(
     }
     cfg.status_on_429 = args.status_on_429;
     cfg.propagate_trace = !args.no_trace_propagation;
+    cfg.fault = args.fault;
     if let Ok(key) = std::env::var(&args.api_key_env) {
         cfg.api_key = Some(crate::secret::Secret::new(key));
     }

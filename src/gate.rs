@@ -255,6 +255,25 @@ pub fn summary_line(checks: &[Check]) -> String {
     line
 }
 
+/// The step summary's first line: the verdict and, when it failed, which thresholds (metric
+/// and case), so that a reviewer sees why before any table.
+pub fn verdict_markdown(checks: &[Check]) -> String {
+    let failed: Vec<String> = checks
+        .iter()
+        .filter(|c| c.failed())
+        .map(|c| format!("`{}` ({})", c.threshold, c.case))
+        .collect();
+    if failed.is_empty() {
+        format!("### postload gate: PASS ({})\n", summary_line(checks))
+    } else {
+        format!(
+            "### postload gate: FAIL ({})\n\nFailed: {}\n",
+            summary_line(checks),
+            failed.join(", ")
+        )
+    }
+}
+
 /// What a check measured, for a person: `12.5`, or `no value: <why>`.
 fn measured_text(c: &Check, number: impl Fn(f64) -> String) -> String {
     match (c.measured, &c.why) {

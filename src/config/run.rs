@@ -178,6 +178,7 @@ pub fn configure(
         reports_root: req.report_dir.clone(),
         quiet: req.quiet,
         print_table: true,
+        print_claims: !service_mode || req.claims.is_some(),
         stop,
         hurry: crate::stop::hurry_flag(),
         claims,

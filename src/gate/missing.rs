@@ -3,8 +3,22 @@
 
 use crate::report::CaseResult;
 
-/// What a service that does not forward `traceparent` is told for the per-post metrics.
+/// What a service that does not forward `traceparent` is told for the per-post own time.
 pub const NO_TRACEPARENT: &str = "the service did not forward `traceparent` to OpenAI: forward it (see docs/gates.md) or gate on service.own_mean_ms";
+
+/// The same for the other per-post metrics, each with the figure that needs no trace.
+fn no_traceparent(field: &str) -> String {
+    let instead = if field.starts_with("own_") {
+        return NO_TRACEPARENT.into();
+    } else if field == "retries_per_post" {
+        "service.retried_requests"
+    } else if field.starts_with("under_429.") {
+        "failed.server_error"
+    } else {
+        "service.calls_per_post"
+    };
+    format!("the service did not forward `traceparent` to OpenAI: forward it (see docs/gates.md) or gate on {instead}")
+}
 
 /// Metrics figured over the successful posts only: no successful post, no value.
 fn per_ok_post(metric: &str) -> bool {
@@ -55,7 +69,7 @@ fn why_service(case: &CaseResult, field: &str) -> String {
         return if stub.chat_requests == 0 {
             "the stub alongside saw no OpenAI request from the service: is its OPENAI_BASE_URL the stub's?".into()
         } else {
-            NO_TRACEPARENT.into()
+            no_traceparent(field)
         };
     }
     if field == "own_mean_ms" {

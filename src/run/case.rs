@@ -82,12 +82,12 @@ impl<'a> CaseRun<'a> {
                     let m = &case.measured;
                     let causes = crate::metrics::causes_phrase(&m.posts.failed_by_cause);
                     eprintln!(
-                        "postload: {} tier {tier}: {}/{} posts ok{}, {} 429s, makespan {:.2} s{}",
+                        "postload: {} tier {tier}: {}/{} posts ok{} {} 429s, makespan {:.2} s{}",
                         scenario.name,
                         m.posts.ok,
                         m.posts.total,
                         if causes.is_empty() {
-                            String::new()
+                            ",".to_string()
                         } else {
                             format!(": {causes};")
                         },

@@ -286,3 +286,46 @@ async fn a_service_not_forwarding_traceparent_is_told_how_to_fix_it_in_the_first
         r.summary
     );
 }
+
+#[test]
+fn compare_names_its_regressions_before_its_table() {
+    // Base: the frozen run; new: the same with burst-50 tier 2 using 1.5 times the tokens a
+    // post (the tokens a third call would add): a regression beyond 10 %.
+    let dir = tempdir("compare-first");
+    let base = "tests/fixtures/result-default-run.json";
+    let mut r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(base).unwrap()).unwrap();
+    let case = r["cases"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|c| c["scenario"] == "burst-50" && c["tier"] == 2)
+        .unwrap();
+    let per_ok = case["tokens"]["per_ok_post"].as_f64().unwrap();
+    case["tokens"]["per_ok_post"] = serde_json::json!(per_ok * 1.5);
+    let new = dir.join("new.json");
+    std::fs::write(&new, serde_json::to_vec(&r).unwrap()).unwrap();
+    let out = postload()
+        .args(["compare", base])
+        .arg(&new)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let first = stdout.lines().next().unwrap();
+    assert!(
+        first
+            .starts_with("### postload compare: 1 regression: `tokens_per_post` burst-50 tier 2 (")
+            && first.ends_with("+50.0 %)"),
+        "{stdout}"
+    );
+    assert!(stdout.find(first).unwrap() < stdout.find("## Comparison").unwrap());
+    // Unchanged: it says so first.
+    postload()
+        .args(["compare", base, base])
+        .assert()
+        .code(0)
+        .stdout(predicates::str::starts_with(
+            "### postload compare: no regression",
+        ));
+}

@@ -491,7 +491,11 @@ async fn every_service_fault_is_counted_by_kind_and_the_run_completes() {
         assert!(folder.join(f).is_file(), "{f}");
     }
     let md = std::fs::read_to_string(folder.join("report.md")).unwrap();
-    assert!(md.contains("6 connect") && md.contains("3 reset") && md.contains("6 timeout"));
+    assert!(
+        md.contains("3 connection reset (failed.reset)")
+            && md.contains("6 timed out (failed.timeout)"),
+        "{md}"
+    );
     assert!(
         md.contains("Impossible usage (bad-usage tier 2: 6 calls; huge-usage tier 2: 6 calls)"),
         "{md}"

@@ -79,13 +79,14 @@ async fn wait_until_answering(
     let deadline = Instant::now() + wait;
     if !cfg.quiet && !wait.is_zero() {
         eprintln!(
-            "postload: waiting up to {} for {url} to answer...",
-            seconds(wait)
+            "postload: waiting up to {} for {} to answer...",
+            seconds(wait),
+            shown(url)
         );
     }
     loop {
         if cfg.stop.load(Ordering::SeqCst) {
-            anyhow::bail!("stopped while waiting for {url} to answer");
+            anyhow::bail!("stopped while waiting for {} to answer", shown(url));
         }
         let last = match client.get(url).send().await {
             Ok(_) => return Ok(()),
@@ -101,11 +102,25 @@ async fn wait_until_answering(
                 )
             };
             anyhow::bail!(
-                "the service at {url} does not answer ({}){after}: nothing was sent; {hint} (or {raise})",
+                "the service at {} does not answer ({}){after}: nothing was sent; {hint} (or {raise})",
+                shown(url),
                 why_not(&last)
             );
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// `url` for a log line: no user, password or query (they may hold a secret).
+fn shown(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.set_query(None);
+            u.to_string().trim_end_matches('/').to_string()
+        }
+        Err(_) => "the service".into(),
     }
 }
 
@@ -136,5 +151,21 @@ pub(crate) fn why_not(e: &reqwest::Error) -> String {
         innermost = Some(s);
         source = s.source();
     }
-    innermost.map_or_else(|| e.to_string(), |s| s.to_string())
+    // The innermost error's words hold no URL (reqwest's own message does).
+    innermost.map_or_else(|| "no HTTP answer".into(), |s| s.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_service_url_is_logged_without_its_credentials_or_query() {
+        assert_eq!(
+            super::shown("http://user:s3cret@127.0.0.1:8000/api?key=s3cret"),
+            "http://127.0.0.1:8000/api"
+        );
+        assert_eq!(
+            super::shown("http://127.0.0.1:8000"),
+            "http://127.0.0.1:8000"
+        );
+    }
 }

@@ -160,17 +160,17 @@ pub struct PlanArgs {
     #[arg(long, value_name = "SECS", default_value_t = 5.0)]
     pub p95: f64,
     /// Target: at least this share of posts succeed (1 = no failed post).
-    #[arg(long, value_name = "SHARE", default_value_t = 1.0)]
+    #[arg(long, value_name = "SHARE", value_parser = crate::share::arg, default_value_t = 1.0)]
     pub min_success: f64,
     /// Share of posts the service answers from its response cache (the note's Redis idea).
-    #[arg(long, value_name = "SHARE", default_value_t = 0.0)]
+    #[arg(long, value_name = "SHARE", value_parser = crate::share::arg, default_value_t = 0.0)]
     pub cache_hit: f64,
     /// Share of eligible calls (prompts of 1,024 tokens or more) that hit OpenAI's prompt cache.
     /// Default: each model's latency profile's `prompt_cache_hit` (0 as shipped).
-    #[arg(long, value_name = "SHARE")]
+    #[arg(long, value_name = "SHARE", value_parser = crate::share::arg)]
     pub prompt_cache_hit: Option<f64>,
     /// Share of posts that bring their own image prompt.
-    #[arg(long, value_name = "SHARE", default_value_t = 0.0)]
+    #[arg(long, value_name = "SHARE", value_parser = crate::share::arg, default_value_t = 0.0)]
     pub image_prompt_share: f64,
     /// A design lever every cell runs with, instead of searching them all. Repeatable:
     /// parallel, stream, caption-max-tokens=N, image-max-tokens=N, image-prompt-share=S,
@@ -256,6 +256,10 @@ pub struct ExampleServiceArgs {
     /// propagation: postload then estimates its own time from means).
     #[arg(long)]
     pub no_trace_propagation: bool,
+    /// A broken service to try a gate on: server-error (500 to every post), hang (never
+    /// answers), bad-body (200 without a caption, after its calls).
+    #[arg(long, value_enum)]
+    pub fault: Option<crate::example::Fault>,
     /// Allow an OpenAI base URL outside loopback (real calls, billed to the key's owner).
     #[arg(long)]
     pub allow_remote_openai: bool,
@@ -317,8 +321,9 @@ pub struct RunArgs {
     /// attribute tokens, cost and the inner calls' latencies from the stub's counts.
     #[arg(long, value_name = "PORT")]
     pub with_stub: Option<u16>,
-    /// Service mode with --with-stub: how long to wait for the service to answer (default 30).
-    #[arg(long, value_name = "SECS")]
+    /// Service mode: how long to wait for the service to answer before the load (30s, 2m, 500ms;
+    /// default: 30s with --with-stub, else none: a service that does not answer is refused).
+    #[arg(long, value_name = "DURATION", value_parser = crate::limits::duration_arg)]
     pub wait_for_target: Option<f64>,
     /// Allow load to a base URL or service outside loopback, which may cost money (requires
     /// --max-cost).
@@ -350,7 +355,7 @@ pub struct RunArgs {
     pub retry_after: bool,
     /// Embedded stub: share (0..1) of eligible calls served from OpenAI's prompt cache, instead
     /// of each model's profile's `prompt_cache_hit` (0 as shipped).
-    #[arg(long, value_name = "SHARE")]
+    #[arg(long, value_name = "SHARE", value_parser = crate::share::arg)]
     pub prompt_cache_hit: Option<f64>,
     /// Embedded stub: directory with edited copies of the mocks/ data files.
     #[arg(long, value_name = "DIR")]
@@ -459,13 +464,13 @@ pub struct StubOptions {
     #[arg(long, value_name = "DIR")]
     pub mocks: Option<PathBuf>,
     /// Share (0..1) of admitted requests answered 500 server_error.
-    #[arg(long, value_name = "SHARE", default_value_t = 0.0)]
+    #[arg(long, value_name = "SHARE", value_parser = crate::share::arg, default_value_t = 0.0)]
     pub fault_500: f64,
     /// Share (0..1) of admitted requests answered 503 overloaded.
-    #[arg(long, value_name = "SHARE", default_value_t = 0.0)]
+    #[arg(long, value_name = "SHARE", value_parser = crate::share::arg, default_value_t = 0.0)]
     pub fault_503: f64,
     /// Share (0..1) of successful responses made slower by --slow-ms.
-    #[arg(long, value_name = "SHARE", default_value_t = 0.0)]
+    #[arg(long, value_name = "SHARE", value_parser = crate::share::arg, default_value_t = 0.0)]
     pub slow_share: f64,
     /// Extra latency of a slow response.
     #[arg(long, value_name = "MS", default_value_t = 10_000)]
@@ -482,7 +487,7 @@ pub struct StubOptions {
     /// Share (0..1) of eligible calls (a prompt of 1,024 tokens or more whose prefix was sent
     /// before) served from OpenAI's prompt cache, instead of each model's profile's
     /// `prompt_cache_hit` (0 as shipped).
-    #[arg(long, value_name = "SHARE")]
+    #[arg(long, value_name = "SHARE", value_parser = crate::share::arg)]
     pub prompt_cache_hit: Option<f64>,
     /// No effect, kept so existing scripts still run: the stub keeps no request past its answer
     /// (it once bounded wiremock's request store).

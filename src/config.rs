@@ -85,20 +85,10 @@ pub fn stub_config(opts: &StubOptions) -> Result<StubConfig, ConfigError> {
     Ok(c)
 }
 
-/// `compare --tolerance`: a share (`0.1`) or a percentage (`10%`), finite and not negative.
+/// `compare --tolerance`: a share (`0.1`) or a percentage (`10%`), by the one share parser (a
+/// bare `10` is refused, not read as 1,000 %).
 pub fn tolerance(text: &str) -> Result<f64, ConfigError> {
-    let t = text.trim();
-    match t.strip_suffix('%') {
-        Some(p) => p.trim().parse::<f64>().map(|v| v / 100.0),
-        None => t.parse::<f64>(),
-    }
-    .ok()
-    .filter(|v| v.is_finite() && *v >= 0.0)
-    .ok_or_else(|| {
-        ConfigError(format!(
-            "--tolerance `{t}`: give a share (0.1) or a percentage (10%)"
-        ))
-    })
+    crate::share::parse(text).map_err(|e| ConfigError(format!("--tolerance {e}")))
 }
 
 /// `postload example-service`'s options as the service's configuration. An OpenAI base URL
@@ -134,6 +124,7 @@ pub fn example_config(
     }
     cfg.status_on_429 = args.status_on_429;
     cfg.propagate_trace = !args.no_trace_propagation;
+    cfg.fault = args.fault;
     if let Ok(key) = std::env::var(&args.api_key_env) {
         cfg.api_key = Some(crate::secret::Secret::new(key));
     }

@@ -28,6 +28,7 @@ pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod secret;
+pub mod share;
 pub mod stop;
 pub mod stub;
 pub mod threshold;

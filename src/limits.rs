@@ -32,6 +32,31 @@ pub const MAX_TIME_SCALE: f64 = 20.0;
 /// Seconds a request may be given (`request_timeout_s`, `--wait-for-target`).
 pub const MAX_TIMEOUT_S: f64 = 3_600.0;
 
+/// A duration flag (`--wait-for-target 30s`) in seconds: `500ms`, `30s`, `2m`, or bare seconds;
+/// from 0 to [`MAX_TIMEOUT_S`]. A clap value parser.
+pub fn duration_arg(text: &str) -> Result<f64, String> {
+    let t = text.trim();
+    let (number, unit) = if let Some(n) = t.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = t.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = t.strip_suffix('m') {
+        (n, 60.0)
+    } else {
+        (t, 1.0)
+    };
+    let secs = number
+        .trim_end()
+        .parse::<f64>()
+        .ok()
+        .map(|v| v * unit)
+        .filter(|v| v.is_finite() && (0.0..=MAX_TIMEOUT_S).contains(v))
+        .ok_or_else(|| {
+            format!("`{t}`: give a duration from 0 to {MAX_TIMEOUT_S} s (500ms, 30s, 2m)")
+        })?;
+    Ok(secs)
+}
+
 /// Seconds of a sustained load (`load.duration_s`): a week.
 pub const MAX_DURATION_S: f64 = 7.0 * 86_400.0;
 
@@ -177,6 +202,22 @@ pub fn secs(s: f64, max: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_take_a_unit_and_stay_within_an_hour() {
+        for (text, want) in [
+            ("30s", 30.0),
+            ("500ms", 0.5),
+            ("2m", 120.0),
+            ("5", 5.0),
+            ("0", 0.0),
+        ] {
+            assert_eq!(duration_arg(text), Ok(want), "{text}");
+        }
+        for bad in ["-1s", "2h", "61m", "1e300", "NaN", "s", "soon"] {
+            assert!(duration_arg(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn a_result_number_past_its_limit_is_named_by_path() {

@@ -137,12 +137,26 @@ impl Op {
     }
 }
 
+/// What a threshold does when its metric has no value in a case (a gate file's
+/// `missing = "fail" | "skip"`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Missing {
+    /// Fails: a gate never passes on a figure it could not read.
+    #[default]
+    Fail,
+    /// Neither passes nor fails, and says so (a team without trace propagation keeps the rest
+    /// of its gate strict).
+    Skip,
+}
+
 /// One threshold: `metric op value`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Threshold {
     pub metric: String,
     pub op: Op,
     pub value: f64,
+    pub missing: Missing,
 }
 
 impl fmt::Display for Threshold {
@@ -179,27 +193,35 @@ impl std::str::FromStr for Threshold {
                 ))
             }
         };
-        // One `%`, and only on a ratio: `post.p95_ms <= 50%` would read as 0.5 ms.
-        let (number, percent) = match value.strip_suffix('%') {
-            Some(n) => (n, true),
-            None => (value, false),
-        };
-        if percent && !is_ratio(metric) {
+        // One `%`, and only on a ratio: `post.p95_ms <= 50%` would read as 0.5 ms. A ratio's
+        // value is a share, read by the one share parser: `error_rate <= 5` is refused (it
+        // would hold for any run), not read as 500 %.
+        if is_ratio(metric) {
+            let value = crate::share::parse(value)
+                .map_err(|e| format!("`{s}`: `{metric}` is a ratio: {e}"))?;
+            return Ok(Threshold {
+                metric: metric.to_string(),
+                op,
+                value,
+                missing: Missing::Fail,
+            });
+        }
+        if value.ends_with('%') {
             return Err(format!(
                 "`{s}`: `{metric}` is not a ratio: give it without `%` (a percentage is only for {} and goodput_Ns)",
                 RATIOS.join(" and ")
             ));
         }
-        let value: f64 = number
+        let value: f64 = value
             .parse()
             .ok()
             .filter(|v: &f64| v.is_finite())
             .ok_or_else(|| format!("`{s}`: `{value}` is not a number"))?;
-        let value = if percent { value / 100.0 } else { value };
         Ok(Threshold {
             metric: metric.to_string(),
             op,
             value,
+            missing: Missing::Fail,
         })
     }
 }
@@ -237,6 +259,19 @@ mod tests {
         );
         // Other metrics still refuse `%`.
         assert!("posts_ok >= 90%".parse::<Threshold>().is_err());
+    }
+
+    #[test]
+    fn a_ratio_threshold_above_1_is_refused_not_read_as_hundreds_of_percent() {
+        // `error_rate <= 5` held for every run (no rate passes 1); it meant 5 %.
+        let e = "error_rate <= 5".parse::<Threshold>().unwrap_err();
+        assert!(e.contains("write 5% or 0.05"), "{e}");
+        assert!("goodput_5s >= 90".parse::<Threshold>().is_err());
+        for (text, want) in [("error_rate <= 0.05", 0.05), ("error_rate <= 5%", 0.05)] {
+            assert_eq!(text.parse::<Threshold>().unwrap().value, want, "{text}");
+        }
+        // Counts and timings above 1 are plain numbers.
+        assert_eq!("posts_ok >= 10".parse::<Threshold>().unwrap().value, 10.0);
     }
 
     #[test]

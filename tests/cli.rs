@@ -610,11 +610,21 @@ fn quiet_prints_only_the_table_and_the_claims_on_stdout() {
     let lines: Vec<&str> = stdout.lines().collect();
     assert!(lines[0].starts_with("scenario"), "{stdout}");
     assert!(lines[1].starts_with("burst-50"), "{stdout}");
+    // Every post met Tier 1's limits: under the table, why they failed.
+    assert_eq!(
+        lines[2], "failed posts, burst-50 tier 1: 40 rate limited (failed.rate_limited)",
+        "{stdout}"
+    );
     // Then one line per verdict, indented: the embedded file's 27 claims, each judged once on
     // this one case (no claim has two cases to judge here).
-    assert_eq!(lines[2], "claims:", "{stdout}");
-    assert_eq!(lines.len(), 3 + 27, "{stdout}");
-    assert!(lines[3..].iter().all(|l| l.starts_with("  ")), "{stdout}");
+    assert_eq!(lines[3], "claims:", "{stdout}");
+    assert_eq!(lines.len(), 4 + 27 + 1, "{stdout}");
+    assert!(lines[4..31].iter().all(|l| l.starts_with("  ")), "{stdout}");
+    // And the last line says that no post succeeded, even with -q.
+    assert!(
+        lines[31].starts_with("postload: NO POST SUCCEEDED (burst-50 tier 1: 40 rate limited"),
+        "{stdout}"
+    );
     // The 50-user claim is not judged on 40 users, and says why.
     assert!(stdout.contains(
         "  2-5 s per post when 50 users post at once: not measured: no burst of 50 users on gpt-4o in this run: this run's burst-50 had 40 users on gpt-4o\n"

@@ -488,7 +488,12 @@ fn the_console_table_widens_its_scenario_column_for_long_names() {
     let tier_end = header.find("tier").unwrap() + "tier".len();
     // "scenario" padded to 14, a space, then "tier" right-aligned in 4: ends at 14 + 1 + 4.
     assert_eq!(tier_end, 19);
-    for row in table.lines().skip(1) {
+    // The rows, not the lines of failed posts by cause under them.
+    for row in table
+        .lines()
+        .skip(1)
+        .filter(|l| !l.starts_with("failed posts"))
+    {
         let tier = &row[..tier_end];
         assert!(tier.ends_with(" 1") || tier.ends_with(" 2"), "{row}");
     }

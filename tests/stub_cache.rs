@@ -296,7 +296,17 @@ fn the_options_take_a_share_and_plan_defaults_to_the_profiles() {
         _ => unreachable!("a stub command"),
     };
     assert_eq!(stub_opts("0.25").unwrap().prompt_cache_hit, Some(0.25));
-    let err = stub_opts("1.5").unwrap_err().to_string();
+    // A bare number above 1 is refused by the share parser (not read as 150 %); as a
+    // percentage it parses, and the option's own range refuses it.
+    let err = Cli::try_parse_from(["postload", "stub", "--prompt-cache-hit", "1.5"])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("--prompt-cache-hit") && err.contains("write 1.5% or 0.015"),
+        "{err}"
+    );
+    assert_eq!(stub_opts("25%").unwrap().prompt_cache_hit, Some(0.25));
+    let err = stub_opts("150%").unwrap_err().to_string();
     assert!(
         err.contains("--prompt-cache-hit") && err.contains("1.5"),
         "{err}"

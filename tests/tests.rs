@@ -6,6 +6,7 @@ mod calibrate_hostile;
 mod claims;
 mod cli;
 mod common;
+mod gate_trust;
 mod gates;
 mod levers;
 mod plan;

@@ -158,8 +158,12 @@ async fn a_service_that_does_not_forward_traceparent_has_only_the_estimate() {
         .unwrap()
         .path();
     let junit = std::fs::read_to_string(run.join("junit.xml")).unwrap();
+    // The failure says why there is no value, and what to do.
     assert!(
-        junit.contains("measured no value, threshold service.own_p95_ms"),
+        junit.contains(&format!(
+            "measured no value: {}, threshold service.own_p95_ms",
+            postload::gate::NO_TRACEPARENT
+        )),
         "{junit}"
     );
     assert!(!junit.contains("threshold service.own_mean_ms"), "{junit}");

@@ -17,6 +17,8 @@ pub fn compare(args: cli::CompareArgs) -> anyhow::Result<Outcome> {
         ))
         .into());
     }
+    // Regressions first: what a reviewer reads in the step summary before the table.
+    outln!("{}", regressions_first(&c));
     out!("{}", crate::compare::markdown(&c));
     if let Some(path) = &args.json {
         report::write_atomic(path, &serde_json::to_vec_pretty(&c)?)?;
@@ -28,4 +30,35 @@ pub fn compare(args: cli::CompareArgs) -> anyhow::Result<Outcome> {
     } else {
         Outcome::Success
     })
+}
+
+/// compare's first line: how many regressions and which (metric, case, base → new, change).
+fn regressions_first(c: &crate::compare::Comparison) -> String {
+    let num = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.2}"));
+    let named: Vec<String> = c
+        .deltas
+        .iter()
+        .filter(|d| d.verdict == crate::compare::Verdict::Regression)
+        .map(|d| {
+            format!(
+                "`{}` {} ({} → {}{})",
+                d.metric,
+                d.case,
+                num(d.base),
+                num(d.new),
+                d.change
+                    .map_or(String::new(), |ch| format!(", {:+.1} %", ch * 100.0))
+            )
+        })
+        .collect();
+    if named.is_empty() {
+        "### postload compare: no regression\n".into()
+    } else {
+        format!(
+            "### postload compare: {} regression{}: {}\n",
+            named.len(),
+            if named.len() == 1 { "" } else { "s" },
+            named.join(", ")
+        )
+    }
 }

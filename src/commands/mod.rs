@@ -16,23 +16,34 @@ pub mod validate;
 
 use crate::{config, gate, limits, Outcome};
 
-/// Checks, prints each threshold with its measured value, writes JUnit, appends the table to
-/// `$GITHUB_STEP_SUMMARY` when set. Outcome: GateFailed if any threshold fails.
+/// Checks, prints each threshold with its measured value, writes JUnit, and when
+/// `$GITHUB_STEP_SUMMARY` is set appends to it the verdict (which thresholds failed), the gate
+/// table, then `then` (report.md, for a run). Outcome: GateFailed if any threshold fails.
 fn apply_gates(
     gates: &[gate::Gate],
     result: &crate::report::RunResult,
     junit: &std::path::Path,
     quiet: bool,
+    then: &str,
 ) -> anyhow::Result<Outcome> {
     let checks = gate::evaluate(gates, result).map_err(config::ConfigError)?;
-    let failed = checks.iter().filter(|c| !c.pass).count();
-    if !quiet || failed > 0 {
-        out!("{}", gate::lines(&checks));
-        outln!("gates: {} passed, {failed} failed", checks.len() - failed);
-    }
+    let failed = checks.iter().filter(|c| c.failed()).count();
+    // `--quiet` hides the passing thresholds, never a failed one nor the count.
+    let shown: Vec<gate::Check> = checks
+        .iter()
+        .filter(|c| !quiet || !c.pass || c.skipped)
+        .cloned()
+        .collect();
+    out!("{}", gate::lines(&shown));
+    outln!("{}", gate::summary_line(&checks));
     crate::report::write_atomic(junit, &gate::junit(&checks))?;
     if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY") {
-        append_step_summary(std::path::Path::new(&summary), &gate::markdown(&checks))?;
+        let md = format!(
+            "{}\n{}\n{then}",
+            gate::verdict_markdown(&checks),
+            gate::markdown(&checks)
+        );
+        append_step_summary(std::path::Path::new(&summary), &md)?;
     }
     Ok(if failed > 0 {
         Outcome::GateFailed

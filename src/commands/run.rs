@@ -48,17 +48,29 @@ pub async fn run(args: cli::RunArgs) -> anyhow::Result<Outcome> {
     let quiet = config.quiet;
     let result = crate::run::execute(config).await?;
     let dir = root.join(&result.run_id);
-    if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY") {
-        let md = std::fs::read_to_string(dir.join("report.md")).unwrap_or_default();
-        append_step_summary(std::path::Path::new(&summary), &md)?;
-    }
+    // The step summary leads with the verdict and the gate table; the report follows.
+    let report_md = std::env::var_os("GITHUB_STEP_SUMMARY")
+        .map(|_| std::fs::read_to_string(dir.join("report.md")).unwrap_or_default())
+        .unwrap_or_default();
     let budget_stopped = result.budget.as_ref().is_some_and(|b| b.stopped);
     let outcome = if gates.is_empty() {
+        if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY") {
+            let lead = crate::report::summary::no_success(&result)
+                .map_or(String::new(), |l| format!("**{l}**\n\n"));
+            append_step_summary(
+                std::path::Path::new(&summary),
+                &format!("{lead}{report_md}"),
+            )?;
+        }
         Outcome::Success
     } else {
         let junit = args.junit.unwrap_or_else(|| dir.join("junit.xml"));
-        apply_gates(&gates, &result, &junit, quiet)?
+        apply_gates(&gates, &result, &junit, quiet, &report_md)?
     };
+    // The last line says it when a case had no successful post, gated or not.
+    if let Some(line) = crate::report::summary::no_success(&result) {
+        outln!("{line}");
+    }
     // A signal, then the budget stop win: the run is incomplete, whatever the gates say of what
     // it measured.
     Ok(if budget_stopped {

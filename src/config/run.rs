@@ -178,6 +178,7 @@ pub fn configure(
         reports_root: req.report_dir.clone(),
         quiet: req.quiet,
         print_table: true,
+        print_claims: !service_mode || req.claims.is_some(),
         stop,
         hurry: crate::stop::hurry_flag(),
         claims,
@@ -398,12 +399,16 @@ fn check_mode_options(
             }
         )));
     }
-    if dest.wait_for_target.is_some() && !(service_mode && dest.with_stub.is_some()) {
+    if dest.wait_for_target.is_some() && !service_mode {
         return Err(ConfigError(
-            "--wait-for-target: only with --with-stub in service mode (it waits for the service before the load)".into(),
+            "--wait-for-target: only in service mode (it waits for the service before the load)"
+                .into(),
         ));
     }
-    let wait_for_target = dest.wait_for_target.unwrap_or(30.0);
+    // With the stub alongside the service is often started just before (in the background):
+    // wait for it. Without, a service that does not answer at once is refused, unless told.
+    let default_wait = if dest.with_stub.is_some() { 30.0 } else { 0.0 };
+    let wait_for_target = dest.wait_for_target.unwrap_or(default_wait);
     if !(0.0..=MAX_TIMEOUT_S).contains(&wait_for_target) {
         return Err(ConfigError(format!(
             "--wait-for-target {wait_for_target}: give seconds, from 0 to {MAX_TIMEOUT_S}"

@@ -52,6 +52,19 @@ pub struct ExampleConfig {
     /// Forward the incoming `traceparent` on its OpenAI calls (off: a service that does not
     /// propagate traces, whose own time postload can only estimate).
     pub propagate_trace: bool,
+    /// A broken service, for trying a gate on one.
+    pub fault: Option<Fault>,
+}
+
+/// How a broken service fails every post (`--fault`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Fault {
+    /// 500 to every post, before any OpenAI call (a crash in its handler).
+    ServerError,
+    /// Never answers (a deadlock): posts time out.
+    Hang,
+    /// Makes its calls, then answers 200 with `{"detail": "ok"}`: no caption.
+    BadBody,
 }
 
 impl ExampleConfig {
@@ -68,6 +81,7 @@ impl ExampleConfig {
             extra_call: false,
             status_on_429: 429,
             propagate_trace: true,
+            fault: None,
         }
     }
 }
@@ -207,6 +221,17 @@ async fn marketing_post(
         )
             .into_response()
     })?;
+    match app.cfg.fault {
+        Some(Fault::ServerError) => {
+            return Err((
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Json(json!({"detail": "Internal Server Error"})),
+            )
+                .into_response())
+        }
+        Some(Fault::Hang) => std::future::pending::<()>().await,
+        _ => {}
+    }
     // The brand-memory look-up.
     tokio::time::sleep(app.cfg.memory_delay).await;
     let cfg = &app.cfg;
@@ -253,6 +278,9 @@ async fn marketing_post(
             .map_err(|e| app.fail(e))?;
         calls += 1;
         usage.add(&u);
+    }
+    if cfg.fault == Some(Fault::BadBody) {
+        return Ok(Json(json!({"detail": "ok", "usage": usage})));
     }
     let image = IMAGES[rand::rng().random_range(0..IMAGES.len())];
     Ok(Json(json!({

@@ -79,6 +79,49 @@ pub enum FailureCause {
     BudgetStopped,
 }
 
+impl FailureCause {
+    /// Its gate metric's name after `failed.` (as result.json's `failed_by_cause` keys it).
+    pub fn name(self) -> &'static str {
+        match self {
+            FailureCause::RateLimited => "rate_limited",
+            FailureCause::ServerError => "server_error",
+            FailureCause::Timeout => "timeout",
+            FailureCause::Connect => "connect",
+            FailureCause::Reset => "reset",
+            FailureCause::BadBody => "bad_body",
+            FailureCause::OtherStatus => "other_status",
+            FailureCause::BudgetStopped => "budget_stopped",
+        }
+    }
+
+    /// In a few words, for a person reading the log.
+    pub fn label(self) -> &'static str {
+        match self {
+            FailureCause::RateLimited => "rate limited",
+            FailureCause::ServerError => "server error",
+            FailureCause::Timeout => "timed out",
+            FailureCause::Connect => "connection refused",
+            FailureCause::Reset => "connection reset",
+            FailureCause::BadBody => "unexpected body",
+            FailureCause::OtherStatus => "unexpected status",
+            FailureCause::BudgetStopped => "stopped by the spend guard",
+        }
+    }
+}
+
+/// Failed posts by cause as one phrase: `5 connection refused (failed.connect), 1 timed out
+/// (failed.timeout)`, each cause with the gate metric that counts it; empty when none failed.
+pub fn causes_phrase<'a>(
+    by_cause: impl IntoIterator<Item = (&'a FailureCause, &'a u64)>,
+) -> String {
+    by_cause
+        .into_iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(k, n)| format!("{n} {} (failed.{})", k.label(), k.name()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// One attempt of one call.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Attempt {

@@ -73,9 +73,11 @@ impl Design {
         };
         let share = |v: Option<&str>| -> Result<f64, String> {
             let v = v.ok_or_else(|| format!("--lever {name}: give a share, e.g. {name}=0.5"))?;
-            match v.parse::<f64>() {
+            // The one share parser: `50%` or `0.5`; a bare `50` says what to write.
+            match crate::share::parse(v) {
                 Ok(s) if (0.0..=1.0).contains(&s) => Ok(s),
-                _ => Err(format!("--lever {name}={v}: a share from 0 to 1")),
+                Ok(_) => Err(format!("--lever {name}={v}: a share from 0 to 1")),
+                Err(e) => Err(format!("--lever {name}={v}: a share from 0 to 1: {e}")),
             }
         };
         let flag = |v: Option<&str>| match v {

@@ -346,14 +346,12 @@ fn result_notes(r: &RunResult) -> Vec<String> {
         .iter()
         .filter(|c| c.measured.posts.failed > 0)
         .map(|c| {
-            let causes: Vec<String> = c
-                .measured
-                .posts
-                .failed_by_cause
-                .iter()
-                .map(|(k, v)| format!("{v} {}", name_of(k)))
-                .collect();
-            format!("{} tier {}: {}", c.scenario, c.tier, causes.join(", "))
+            format!(
+                "{} tier {}: {}",
+                c.scenario,
+                c.tier,
+                crate::metrics::causes_phrase(&c.measured.posts.failed_by_cause)
+            )
         })
         .collect();
     if !failures.is_empty() {

@@ -66,5 +66,43 @@ pub fn table(result: &RunResult) -> String {
             if c.interrupted { "  (interrupted)" } else { "" },
         );
     }
+    // What the table's ok% cannot say: why the others failed.
+    for c in result.cases.iter().filter(|c| c.measured.posts.failed > 0) {
+        let _ = writeln!(
+            out,
+            "failed posts, {}: {}",
+            c.label(),
+            crate::metrics::causes_phrase(&c.measured.posts.failed_by_cause)
+        );
+    }
     out
+}
+
+/// The run's last line when no post of any case succeeded (`None` when one did): each case's
+/// causes. (One case failing every post can be its design: the reference service passes every
+/// 429 on in service-429; the table's lines of failed posts show it.)
+pub fn no_success(result: &RunResult) -> Option<String> {
+    if result.cases.iter().any(|c| c.measured.posts.ok > 0) {
+        return None;
+    }
+    let cases: Vec<String> = result
+        .cases
+        .iter()
+        .map(|c| {
+            let causes = crate::metrics::causes_phrase(&c.measured.posts.failed_by_cause);
+            if causes.is_empty() {
+                format!("{}: no post sent", c.label())
+            } else {
+                format!("{}: {causes}", c.label())
+            }
+        })
+        .collect();
+    Some(format!(
+        "postload: NO POST SUCCEEDED ({}): nothing was measured but failures",
+        if cases.is_empty() {
+            "no case ran".to_string()
+        } else {
+            cases.join("; ")
+        }
+    ))
 }

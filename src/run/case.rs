@@ -80,11 +80,17 @@ impl<'a> CaseRun<'a> {
                 let interrupted = case.interrupted;
                 if !cfg.quiet {
                     let m = &case.measured;
+                    let causes = crate::metrics::causes_phrase(&m.posts.failed_by_cause);
                     eprintln!(
-                        "postload: {} tier {tier}: {}/{} posts ok, {} 429s, makespan {:.2} s{}",
+                        "postload: {} tier {tier}: {}/{} posts ok{} {} 429s, makespan {:.2} s{}",
                         scenario.name,
                         m.posts.ok,
                         m.posts.total,
+                        if causes.is_empty() {
+                            ",".to_string()
+                        } else {
+                            format!(": {causes};")
+                        },
                         m.calls.http_429,
                         m.makespan_ms / 1000.0,
                         if interrupted { " (interrupted)" } else { "" }

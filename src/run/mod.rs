@@ -107,8 +107,16 @@ pub async fn execute(cfg: RunConfig) -> anyhow::Result<RunResult> {
     // The table and the claims' verdicts are what standard output shows, even with --quiet.
     if cfg.print_table {
         out!("{}", summary::table(&result));
-        let verdicts = crate::report::claims::evaluate(&cfg.claims, &result, &cfg.catalog.prices);
-        out!("{}", crate::report::claims::console_lines(&verdicts));
+        if cfg.print_claims {
+            let verdicts =
+                crate::report::claims::evaluate(&cfg.claims, &result, &cfg.catalog.prices);
+            out!("{}", crate::report::claims::console_lines(&verdicts));
+        } else if !cfg.quiet && !cfg.claims.claim.is_empty() {
+            outln!(
+                "claims: the planning note's {} claims are judged in report.md (Claims); --claims FILE prints a file's here",
+                cfg.claims.claim.len()
+            );
+        }
     }
     if !cfg.quiet {
         outln!(

@@ -94,6 +94,10 @@ pub struct RunConfig {
     pub stop: Arc<AtomicBool>,
     /// The claims report.md judges.
     pub claims: ClaimsFile,
+    /// Print the claims' verdicts on the console too: off in service mode unless `--claims`
+    /// names a file (the planning note's claims are about postload's model, not the service:
+    /// they stay in report.md, under "Claims").
+    pub print_claims: bool,
     /// Run every case this many times (seed + 0, 1, ...), keeping each repetition.
     pub repeat: u32,
     /// Modelled seconds per real second: the embedded stub's latencies and bucket refill and the

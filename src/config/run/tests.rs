@@ -77,3 +77,20 @@ fn a_design_override_out_of_range_is_refused_naming_the_field() {
         assert!(e.starts_with(field), "{e}");
     }
 }
+
+#[test]
+fn service_mode_prints_the_claims_only_when_a_claims_file_is_named() {
+    // The planning note's claims are about postload's model: in service mode they crowded the
+    // console's first screen (31 lines before the gate).
+    let catalog = || crate::config::catalog_from(None).unwrap();
+    let stop = || Arc::new(AtomicBool::new(false));
+    let mut req = RunRequest {
+        scenarios: vec!["burst-50".into()],
+        ..RunRequest::default()
+    };
+    assert!(configure(&req, catalog(), stop()).unwrap().print_claims);
+    req.destination.target = Some("http://127.0.0.1:9".into());
+    assert!(!configure(&req, catalog(), stop()).unwrap().print_claims);
+    req.claims = Some("scenarios/claims.toml".into());
+    assert!(configure(&req, catalog(), stop()).unwrap().print_claims);
+}

@@ -151,7 +151,7 @@ fn levers_parse_with_their_values_and_refuse_anything_else() {
         "stream",
         "caption-max-tokens=120",
         "image-max-tokens = 90",
-        "image-prompt-share=0.25",
+        "image-prompt-share=25%",
         "cache-hit=0.3",
     ] {
         d.apply(l).unwrap();
@@ -174,6 +174,8 @@ fn levers_parse_with_their_values_and_refuse_anything_else() {
         ("caption-max-tokens=0", "from 1 to 16384"),
         ("image-prompt-share=1.5", "a share from 0 to 1"),
         ("cache-hit=nan", "a share from 0 to 1"),
+        ("cache-hit=30", "write 30% or 0.3"),
+        ("cache-hit=150%", "a share from 0 to 1"),
         ("turbo", "unknown lever"),
     ] {
         let e = Design::default().apply(bad).unwrap_err();

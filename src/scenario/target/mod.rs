@@ -51,6 +51,10 @@ pub struct TargetSpec {
     pub body: Option<Value>,
     #[serde(default = "default_status")]
     pub expect_status: u16,
+    /// JSON pointers the answer must hold, each a value that is not null nor an empty string
+    /// (`["/caption"]`): a 200 without them fails as `bad_body`. Default: none (any JSON).
+    #[serde(default)]
+    pub expect_fields: Vec<String>,
     #[serde(default)]
     pub usage: UsagePointers,
     #[serde(default)]
@@ -66,6 +70,7 @@ impl Default for TargetSpec {
             headers: BTreeMap::new(),
             body: None,
             expect_status: default_status(),
+            expect_fields: Vec::new(),
             usage: UsagePointers::default(),
             data: DataLists::default(),
         }
@@ -134,6 +139,7 @@ pub struct ServiceTarget {
     pub headers: Vec<(reqwest::header::HeaderName, Secret)>,
     template: Node,
     pub expect_status: u16,
+    pub expect_fields: Vec<String>,
     pub usage: UsagePointers,
     pub data: DataLists,
 }
@@ -206,6 +212,19 @@ impl TargetSpec {
         let headers = self.resolve_headers(env)?;
         let template = self.template()?;
         self.check_usage_pointers()?;
+        if self.expect_fields.len() > 32 {
+            return Err(field("expect_fields", "at most 32 pointers".into()));
+        }
+        if let Some(p) = self
+            .expect_fields
+            .iter()
+            .find(|p| !p.starts_with('/') || p.len() > 256)
+        {
+            return Err(field(
+                "expect_fields",
+                format!("`{p}` is not a JSON pointer (start with `/`, at most 256 bytes)"),
+            ));
+        }
         self.check_data_lists()?;
         if !(100..=599).contains(&self.expect_status) {
             return Err(field(
@@ -222,6 +241,7 @@ impl TargetSpec {
             headers,
             template,
             expect_status: self.expect_status,
+            expect_fields: self.expect_fields.clone(),
             usage: self.usage.clone(),
             data: self.data.clone(),
         })
@@ -366,10 +386,20 @@ impl ServiceTarget {
         serde_json::to_vec(&v).expect("a JSON value serializes")
     }
 
-    /// Reads usage and model from a response body; `None` if it is not JSON.
+    /// Reads usage and model from a response body; `None` if it is not JSON or lacks an
+    /// expected field.
     pub fn parse(&self, body: &[u8]) -> Option<ServiceAnswer> {
         let v: Value = serde_json::from_slice(body).ok()?;
         let at = |p: &str| (!p.is_empty()).then(|| v.pointer(p)).flatten();
+        // The fields the scenario expects: a 200 of `{"detail": "..."}` is no post.
+        let holds = |p: &String| match v.pointer(p) {
+            None | Some(Value::Null) => false,
+            Some(Value::String(s)) => !s.is_empty(),
+            Some(_) => true,
+        };
+        if !self.expect_fields.iter().all(holds) {
+            return None;
+        }
         // A post's usage sums its calls: no one call's max_tokens bounds it.
         let usage = crate::metrics::usage::UsageRead::read(
             at(&self.usage.prompt_tokens),

@@ -302,7 +302,7 @@ fn a_claim_naming_an_unknown_model_is_exit_2() {
     let file = dir.join("claims.toml");
     std::fs::write(
         &file,
-        "[[claim]]\nid = \"c\"\nstatement = \"cheap\"\nkind = \"cost_per_post\"\nmodel = \"gpt-5\"\nvalue = 0.01\ntolerance = 0.1\n",
+        "[[claim]]\nid = \"c\"\nstatement = \"cheap\"\nkind = \"cost_per_post\"\nmodel = \"gpt-9\"\nvalue = 0.01\ntolerance = 0.1\n",
     )
     .unwrap();
     let mut a = run_args("claims-model");

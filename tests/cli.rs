@@ -714,11 +714,11 @@ fn calibrate_refuses_bad_input_naming_the_flag() {
             "--base-url",
             "http://127.0.0.1:9/v1",
             "--model",
-            "gpt-5",
+            "gpt-9",
         ])
         .assert()
         .code(2)
-        .stderr(contains("--model gpt-5: not in models.toml"));
+        .stderr(contains("--model gpt-9: not in models.toml"));
     postload()
         .args([
             "calibrate",

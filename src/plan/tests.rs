@@ -79,8 +79,8 @@ fn check_needs_a_model_a_tier_and_a_user_count() {
     assert_eq!(check_error(|s| s.users.clear()), want);
     assert_eq!(check_error(|_| {}), None);
     assert_eq!(
-        check_error(|s| s.models.push("gpt-5".into())),
-        Some("--model: unknown model `gpt-5`".into())
+        check_error(|s| s.models.push("gpt-9".into())),
+        Some("--model: unknown model `gpt-9`".into())
     );
     assert_eq!(
         check_error(|s| s.users.push(0)),

@@ -596,14 +596,14 @@ mod tests {
     #[test]
     fn unknown_model_or_tier_is_reported_against_the_catalog() {
         let catalog = Catalog::embedded();
-        let base = "name = \"x\"\nmodel = \"gpt-5\"\n[load]\nkind = \"burst\"\nusers = 5\n";
+        let base = "name = \"x\"\nmodel = \"gpt-9\"\n[load]\nkind = \"burst\"\nusers = 5\n";
         let s = Scenario::parse("s.toml", base).unwrap();
         let e = s.check_catalog("s.toml", &catalog).unwrap_err().to_string();
-        assert!(e.contains("unknown model `gpt-5`"), "{e}");
+        assert!(e.contains("unknown model `gpt-9`"), "{e}");
         let s = Scenario::parse(
             "s.toml",
             &base
-                .replace("gpt-5", "gpt-4o")
+                .replace("gpt-9", "gpt-4o")
                 .replace("[load]", "tiers = [7]\n[load]"),
         )
         .unwrap();

@@ -403,6 +403,14 @@ impl Scenario {
                     .join(", ")
             )));
         }
+        if catalog.reasoning(&self.model).is_some() {
+            return Err(err(format!(
+                "field `model`: `{}` is a reasoning model: the run's calls send `max_tokens`, which \
+                 OpenAI refuses for it, and the stub does not serve reasoning models yet; plan it \
+                 with `postload plan --model {}`",
+                self.model, self.model
+            )));
+        }
         for t in &self.tiers {
             catalog
                 .tier(&self.tier_set, *t)
@@ -591,6 +599,25 @@ mod tests {
         let tier = format!("{base}[[thresholds]]\ntier = 3\nchecks = [\"error_rate < 1\"]\n");
         let e = Scenario::parse("s.toml", &tier).unwrap_err().to_string();
         assert!(e.contains("thresholds.tier"), "{e}");
+    }
+
+    #[test]
+    fn a_new_plain_model_runs_and_a_reasoning_model_is_refused_clearly() {
+        let catalog = Catalog::embedded();
+        let with = |m: &str| {
+            let text =
+                format!("name = \"x\"\nmodel = \"{m}\"\n[load]\nkind = \"burst\"\nusers = 5\n");
+            Scenario::parse("s.toml", &text)
+                .unwrap()
+                .check_catalog("s.toml", &catalog)
+        };
+        assert!(with("gpt-4.1-mini").is_ok());
+        let e = with("gpt-5-mini").unwrap_err().to_string();
+        assert!(
+            e.contains("`gpt-5-mini` is a reasoning model")
+                && e.contains("postload plan --model gpt-5-mini"),
+            "{e}"
+        );
     }
 
     #[test]

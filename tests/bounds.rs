@@ -39,7 +39,7 @@ fn run_with_mocks(dir: &Path) -> assert_cmd::assert::Assert {
 
 #[test]
 fn plan_with_a_p99_99_of_1e300_is_exit_2_not_a_panic() {
-    let text = catalog::EMBEDDED_LATENCY.replace("p99_99 = 7010.0", "p99_99 = 1e300");
+    let text = catalog::EMBEDDED_LATENCY.replacen("p99_99 = 7010.0", "p99_99 = 1e300", 1);
     let dir = mocks_with("p9999", "latency.toml", &text);
     postload()
         .args(["plan", "--quiet", "--mocks"])

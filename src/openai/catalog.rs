@@ -589,7 +589,10 @@ impl Catalog {
     }
 
     /// Reads `models.toml`, `tiers.toml`, `latency.toml` and `prices.toml` from `dir`; a file that
-    /// is not there is taken from the embedded copy.
+    /// is not there is taken from the embedded copy. Without a `models.toml` of its own, the
+    /// folder gets the shipped models less the entries added after the first ones (those with
+    /// their own `as_of`) that its `latency.toml` or `tiers.toml` does not cover: a folder made
+    /// for gpt-4o before the catalog grew keeps loading, and names only the models it serves.
     pub fn load_dir(dir: &Path) -> Result<Self, CatalogError> {
         let read = |name: &str, embedded: &str| -> Result<(String, String), CatalogError> {
             let path: PathBuf = dir.join(name);
@@ -604,12 +607,16 @@ impl Catalog {
                 Ok((format!("mocks/{name} (embedded)"), embedded.to_string()))
             }
         };
-        let mut catalog = Self::from_texts([
-            read("models.toml", EMBEDDED_MODELS)?,
-            read("tiers.toml", EMBEDDED_TIERS)?,
-            read("latency.toml", EMBEDDED_LATENCY)?,
-            read("prices.toml", EMBEDDED_PRICES)?,
-        ])?;
+        let prune = !dir.join("models.toml").exists();
+        let mut catalog = Self::build(
+            [
+                read("models.toml", EMBEDDED_MODELS)?,
+                read("tiers.toml", EMBEDDED_TIERS)?,
+                read("latency.toml", EMBEDDED_LATENCY)?,
+                read("prices.toml", EMBEDDED_PRICES)?,
+            ],
+            prune,
+        )?;
         let own = |name: &str| {
             let path = dir.join(name);
             path.exists().then(|| path.display().to_string())
@@ -622,13 +629,29 @@ impl Catalog {
     /// Parses the four files (given as `(name, text)` in the order models, tiers, latency, prices)
     /// and checks that they refer to each other correctly.
     pub fn from_texts(files: [(String, String); 4]) -> Result<Self, CatalogError> {
+        Self::build(files, false)
+    }
+
+    /// [`Catalog::from_texts`]; with `prune`, the later model entries (with their own `as_of`)
+    /// that the profiles or tier sets do not cover are left out instead of refused.
+    fn build(files: [(String, String); 4], prune: bool) -> Result<Self, CatalogError> {
         let [(mf, mt), (tf, tt), (lf, lt), (pf, pt)] = files;
-        let models: ModelsFile = parse(&mf, &mt)?;
+        let mut models: ModelsFile = parse(&mf, &mt)?;
         let tiers: TiersFile = parse(&tf, &tt)?;
         let latency: LatencyFile = parse(&lf, &lt)?;
         let prices: PricesFile = parse(&pf, &pt)?;
 
         let p = checked_profiles(&lf, latency)?;
+        if prune {
+            models.model.retain(|m| {
+                let covered = p.profiles.contains_key(&m.profile)
+                    && tiers
+                        .sets
+                        .values()
+                        .all(|set| set.tier.iter().all(|t| t.limits.contains_key(&m.limits)));
+                m.as_of.is_none() || covered
+            });
+        }
         check_models(&mf, &lf, &models.model, &p)?;
         check_tiers(&tf, &tiers, &models.model)?;
         check_prices(&pf, &prices)?;

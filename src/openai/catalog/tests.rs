@@ -535,3 +535,33 @@ fn a_family_stamp_for_a_family_no_tier_gives_is_an_error() {
         "{e}"
     );
 }
+
+#[test]
+fn a_mocks_folder_made_before_the_new_models_still_loads_and_names_only_what_it_serves() {
+    // A folder with a latency.toml and a tiers.toml for gpt-4o and gpt-4o-mini only (as
+    // calibrate wrote them before the catalog grew) and no models.toml of its own.
+    let dir = std::env::temp_dir().join(format!("postload-catalog-old-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let latency = EMBEDDED_LATENCY;
+    let old = &latency[..latency.find("\n# Added 2026-12-06").unwrap()];
+    std::fs::write(dir.join("latency.toml"), old).unwrap();
+    let tiers = "default_set = \"t\"\n[sets.t]\nas_of = \"x\"\nsource = \"y\"\n[[sets.t.tier]]\ntier = 1\nqualification = \"q\"\nlimits.gpt-4o = { rpm = 1, tpm = 2 }\nlimits.gpt-4o-mini = { rpm = 1, tpm = 2 }\n";
+    std::fs::write(dir.join("tiers.toml"), tiers).unwrap();
+    let c = Catalog::load_dir(&dir).unwrap();
+    assert!(c.model("gpt-4o").is_some() && c.model("gpt-4o-mini-2024-07-18").is_some());
+    assert!(c.model("gpt-4.1-mini").is_none() && c.model("gpt-5-mini").is_none());
+    // The first entries stay strict: a folder without gpt-4o's profile is still refused.
+    std::fs::write(
+        dir.join("latency.toml"),
+        old.replace("[profiles.gpt-4o]", "[profiles.gpt-4x]"),
+    )
+    .unwrap();
+    let e = Catalog::load_dir(&dir).unwrap_err().to_string();
+    assert!(e.contains("no profile `gpt-4o`"), "{e}");
+    // With its own models.toml, a folder is taken as it is: a model without a profile is refused.
+    std::fs::write(dir.join("latency.toml"), old).unwrap();
+    std::fs::write(dir.join("models.toml"), EMBEDDED_MODELS).unwrap();
+    let e = Catalog::load_dir(&dir).unwrap_err().to_string();
+    assert!(e.contains("no profile `gpt-4.1`"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

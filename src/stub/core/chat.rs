@@ -66,16 +66,19 @@ struct Checked<'a> {
 impl<'a> Checked<'a> {
     fn new(body: &[u8], draw_stream: Option<&str>, catalog: &'a Catalog) -> Self {
         let draw_stream = draw_stream.map(parse_draw_stream).transpose();
-        let request = request::parse(body, catalog)
-            .and_then(crate::stub::reasoning::not_yet)
-            .map_err(|e| {
-                // The body may still name a known model: give its rate-limit headers then.
-                let family = serde_json::from_slice::<Value>(body)
-                    .ok()
-                    .and_then(|v| v.get("model")?.as_str().map(str::to_owned))
-                    .and_then(|m| catalog.model(&m).map(|e| e.limits.clone()));
-                (e, family)
-            });
+        let request = request::parse(body, catalog).map_err(|e| {
+            // The body may still name a known model: give its rate-limit headers then.
+            let family = serde_json::from_slice::<Value>(body)
+                .ok()
+                .and_then(|v| v.get("model")?.as_str().map(str::to_owned))
+                .and_then(|m| catalog.model(&m).map(|e| e.limits.clone()));
+            (e, family)
+        });
+        // A reasoning model is not served yet (see `stub::reasoning`).
+        let request = request.and_then(|r| {
+            let family = r.model.limits.clone();
+            crate::stub::reasoning::not_yet(r).map_err(|e| (e, Some(family)))
+        });
         Self {
             draw_stream,
             request,

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::bucket::Limits;
 use super::latency::{LengthDist, Profile, Range, TtftPercentiles};
-use super::reasoning::{Effort, Reasoning, ReasoningTokens};
+use super::reasoning::{self, Effort, ReasoningTokens};
 
 pub const EMBEDDED_MODELS: &str = include_str!("../../mocks/models.toml");
 pub const EMBEDDED_TIERS: &str = include_str!("../../mocks/tiers.toml");
@@ -81,17 +81,6 @@ pub struct ModelEntry {
     pub as_of: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
-}
-
-impl ModelEntry {
-    /// What the model accepts for reasoning, if it is a reasoning model.
-    pub fn reasoning(&self) -> Option<Reasoning> {
-        Some(Reasoning {
-            efforts: self.reasoning_efforts.clone(),
-            default_effort: self.default_effort?,
-        })
-        .filter(|r| !r.efforts.is_empty())
-    }
 }
 
 /// Where one rate-limit family's figures in a tier set come from, when not from the set's own
@@ -326,22 +315,9 @@ fn checked_profiles(lf: &str, latency: LatencyFile) -> Result<Profiles, CatalogE
     let mut reasoning = BTreeMap::new();
     for (name, raw) in latency.profiles {
         if let Some(efforts) = &raw.reasoning_tokens {
-            if efforts.is_empty() {
-                return Err(invalid(
-                    lf,
-                    format!("profiles.{name}.reasoning_tokens"),
-                    "no efforts listed",
-                ));
-            }
-            for (effort, t) in efforts {
-                t.check().map_err(|(field, m)| {
-                    invalid(
-                        lf,
-                        format!("profiles.{name}.reasoning_tokens.{effort}.{field}"),
-                        m,
-                    )
-                })?;
-            }
+            reasoning::check_tokens(efforts).map_err(|(field, m)| {
+                invalid(lf, format!("profiles.{name}.reasoning_tokens{field}"), m)
+            })?;
             if matches!(raw.kind, ProfileKind::HeavyTail) {
                 reasoning.insert(name.clone(), efforts.clone());
             }
@@ -412,54 +388,16 @@ fn check_reasoning(
     m: &ModelEntry,
     drawn: Option<&BTreeMap<Effort, ReasoningTokens>>,
 ) -> Result<(), CatalogError> {
-    let at = |field: &str| format!("model[{i}].{field}");
-    for (j, e) in m.reasoning_efforts.iter().enumerate() {
-        if m.reasoning_efforts[..j].contains(e) {
-            return Err(invalid(
+    reasoning::check_efforts(&m.reasoning_efforts, m.default_effort, drawn).map_err(
+        |(field, message)| {
+            let at = format!("profile `{}` of {lf}", m.profile);
+            invalid(
                 mf,
-                at("reasoning_efforts"),
-                format!("effort `{e}` is listed twice"),
-            ));
-        }
-        if !drawn.is_some_and(|d| d.contains_key(e)) {
-            return Err(invalid(
-                mf,
-                at("reasoning_efforts"),
-                format!(
-                    "effort `{e}` has no `reasoning_tokens.{e}` in profile `{}` of {lf}",
-                    m.profile
-                ),
-            ));
-        }
-    }
-    match (m.reasoning_efforts.is_empty(), m.default_effort) {
-        (true, Some(_)) => Err(invalid(
-            mf,
-            at("default_effort"),
-            "given for a model with no `reasoning_efforts`",
-        )),
-        (false, None) => Err(invalid(
-            mf,
-            at("default_effort"),
-            "required for a model with `reasoning_efforts`",
-        )),
-        (false, Some(d)) if !m.reasoning_efforts.contains(&d) => Err(invalid(
-            mf,
-            at("default_effort"),
-            format!("`{d}` is not among `reasoning_efforts`"),
-        )),
-        // A model with no efforts on a profile that draws reasoning would bill tokens no
-        // request could ask for.
-        (true, None) if drawn.is_some() => Err(invalid(
-            mf,
-            at("reasoning_efforts"),
-            format!(
-                "required: profile `{}` of {lf} draws reasoning tokens",
-                m.profile
-            ),
-        )),
-        _ => Ok(()),
-    }
+                format!("model[{i}].{field}"),
+                message.replace("{profile}", &at),
+            )
+        },
+    )
 }
 
 /// The tier sets of `tf`: the default set exists, and every set lists tiers, each once, each
@@ -716,23 +654,6 @@ impl Catalog {
         self.models.iter().find(|m| m.id == id)
     }
 
-    /// What `model` accepts for reasoning; `None` for a model that does not reason (or that the
-    /// catalog does not know).
-    pub fn reasoning(&self, model: &str) -> Option<Reasoning> {
-        self.model(model)?.reasoning()
-    }
-
-    /// The reasoning tokens one call of `model` draws at `effort`: `None` for a model that does
-    /// not reason or an effort it does not take (the catalog's checks make every accepted effort
-    /// drawn).
-    pub fn reasoning_tokens(&self, model: &str, effort: Effort) -> Option<ReasoningTokens> {
-        let m = self.model(model)?;
-        if !m.reasoning_efforts.contains(&effort) {
-            return None;
-        }
-        self.reasoning_tokens.get(&m.profile)?.get(&effort).copied()
-    }
-
     /// The limits of `model` at `tier` of `set`: `Err` for an unknown set or tier, `Ok(None)`
     /// for a model the catalog does not know or that has no limits at that tier.
     pub fn limits(&self, set: &str, tier: u8, model: &str) -> Result<Option<Limits>, String> {
@@ -768,6 +689,7 @@ impl Catalog {
     }
 }
 
+pub mod efforts;
 pub mod provenance;
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! in `mocks/latency.toml` (`reasoning_tokens.<effort>`), so the stub, the run and the planner
 //! draw them from one place.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use rand::Rng;
@@ -136,6 +137,60 @@ impl Reasoning {
             )),
         }
     }
+}
+
+/// A model's efforts against the reasoning tokens its profile draws (`drawn`, per effort): each
+/// effort listed once and drawn, the default among them, and a model that lists none on a
+/// profile that draws none. The error is (field, message); `{profile}` in the message stands
+/// for the profile's name.
+pub fn check_efforts(
+    efforts: &[Effort],
+    default: Option<Effort>,
+    drawn: Option<&BTreeMap<Effort, ReasoningTokens>>,
+) -> Result<(), (&'static str, String)> {
+    for (j, e) in efforts.iter().enumerate() {
+        if efforts[..j].contains(e) {
+            return Err(("reasoning_efforts", format!("effort `{e}` is listed twice")));
+        }
+        if !drawn.is_some_and(|d| d.contains_key(e)) {
+            let m = format!("effort `{e}` has no `reasoning_tokens.{e}` in {{profile}}");
+            return Err(("reasoning_efforts", m));
+        }
+    }
+    let m = |s: &str| s.to_string();
+    match (efforts.is_empty(), default) {
+        (true, Some(_)) => Err((
+            "default_effort",
+            m("given for a model with no `reasoning_efforts`"),
+        )),
+        (false, None) => Err((
+            "default_effort",
+            m("required for a model with `reasoning_efforts`"),
+        )),
+        (false, Some(d)) if !efforts.contains(&d) => Err((
+            "default_effort",
+            format!("`{d}` is not among `reasoning_efforts`"),
+        )),
+        // No efforts on a profile that draws reasoning would bill tokens no request asked for.
+        (true, None) if drawn.is_some() => Err((
+            "reasoning_efforts",
+            m("required: {profile} draws reasoning tokens"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// A profile's reasoning tokens per effort: at least one, each within bounds. The error is
+/// (field below `reasoning_tokens`, with its leading dot, or empty; message).
+pub fn check_tokens(efforts: &BTreeMap<Effort, ReasoningTokens>) -> Result<(), (String, String)> {
+    if efforts.is_empty() {
+        return Err((String::new(), "no efforts listed".into()));
+    }
+    for (effort, t) in efforts {
+        t.check()
+            .map_err(|(field, m)| (format!(".{effort}.{field}"), m))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -687,7 +687,7 @@ async fn models_stats_and_reset_over_http() {
         .collect();
     assert!(ids.contains(&"gpt-4o") && ids.contains(&"gpt-4o-mini"));
     let r = c
-        .get(format!("{}/models/gpt-5", stub.base_url()))
+        .get(format!("{}/models/gpt-9", stub.base_url()))
         .bearer_auth("sk-test")
         .send()
         .await

@@ -32,6 +32,7 @@ fn input(
         prompt_cache_hit: 0.0,
         parallel: false,
         seed: 1,
+        reasoning: None,
     }
 }
 

@@ -296,7 +296,7 @@ mod tests {
             None
         );
         assert_eq!(
-            match_tier(&catalog, "openai-2025", "gpt-5", &at(500, 30_000)),
+            match_tier(&catalog, "openai-2025", "gpt-9", &at(500, 30_000)),
             None
         );
         let unknown = AccountLimits::default();

@@ -20,6 +20,7 @@ use super::limits::AccountLimits;
 use crate::openai::bucket::Limits;
 use crate::openai::catalog::{Catalog, Tier, TierSet};
 use crate::openai::latency::{LengthDist, Profile, Range, TtftPercentiles};
+use crate::openai::reasoning::{Effort, ReasoningTokens};
 
 /// The tier set the overlay adds.
 pub const ACCOUNT_SET: &str = "account";
@@ -113,6 +114,7 @@ pub fn account_set(
     Some(TierSet {
         as_of: date.to_string(),
         source,
+        families: BTreeMap::new(),
         tier: vec![Tier {
             tier: number,
             qualification: match known.iter().find_map(|r| r.tier(&base.default_tier_set)) {
@@ -173,6 +175,9 @@ struct ProfileOut<'a> {
     output_tokens_per_s: Option<Range>,
     #[serde(skip_serializing_if = "Option::is_none")]
     completion_tokens: Option<LengthDist>,
+    /// A reasoning profile's tokens per effort, kept as shipped (calibrate does not fit them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasoning_tokens: Option<&'a BTreeMap<Effort, ReasoningTokens>>,
 }
 
 /// `v` to `decimals` places (a fitted figure, so the file reads like the shipped one).
@@ -216,6 +221,7 @@ fn profile_out(p: &Profile, cache_hit: Option<f64>, fitted: bool) -> ProfileOut<
                 sigma: round(completion_tokens.sigma, 3),
                 ..*completion_tokens
             }),
+            reasoning_tokens: None,
         },
         Profile::Fixed {
             as_of,
@@ -234,6 +240,7 @@ fn profile_out(p: &Profile, cache_hit: Option<f64>, fitted: bool) -> ProfileOut<
             ttft_ms: None,
             output_tokens_per_s: None,
             completion_tokens: None,
+            reasoning_tokens: None,
         },
     }
 }
@@ -261,10 +268,11 @@ pub fn latency_toml(
     let mut profiles: BTreeMap<&str, ProfileOut> = BTreeMap::new();
     for (name, p) in &base.profiles {
         let shipped = base.prompt_cache_shares.get(name).copied();
-        let out = match fitted.get(name) {
+        let mut out = match fitted.get(name) {
             Some(f) => profile_out(&f.profile, f.prompt_cache_hit.or(shipped), true),
             None => profile_out(p, shipped, false),
         };
+        out.reasoning_tokens = base.reasoning_tokens.get(name);
         profiles.insert(name, out);
     }
     let body =

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::bucket::Limits;
 use super::latency::{LengthDist, Profile, Range, TtftPercentiles};
+use super::reasoning::{self, Effort, ReasoningTokens};
 
 pub const EMBEDDED_MODELS: &str = include_str!("../../mocks/models.toml");
 pub const EMBEDDED_TIERS: &str = include_str!("../../mocks/tiers.toml");
@@ -26,6 +27,15 @@ tier = 1
 qualification = "none"
 limits.gpt-4o = { rpm = 1000000000000, tpm = 1000000000000000 }
 limits.gpt-4o-mini = { rpm = 1000000000000, tpm = 1000000000000000 }
+limits."gpt-4.1" = { rpm = 1000000000000, tpm = 1000000000000000 }
+limits."gpt-4.1-mini" = { rpm = 1000000000000, tpm = 1000000000000000 }
+limits."gpt-4.1-nano" = { rpm = 1000000000000, tpm = 1000000000000000 }
+limits.gpt-5 = { rpm = 1000000000000, tpm = 1000000000000000 }
+limits.gpt-5-mini = { rpm = 1000000000000, tpm = 1000000000000000 }
+limits.gpt-5-nano = { rpm = 1000000000000, tpm = 1000000000000000 }
+limits."gpt-5.6-sol" = { rpm = 1000000000000, tpm = 1000000000000000 }
+limits."gpt-5.6-terra" = { rpm = 1000000000000, tpm = 1000000000000000 }
+limits."gpt-5.6-luna" = { rpm = 1000000000000, tpm = 1000000000000000 }
 "#;
 
 /// Rate limits a tier may give (requests per minute or day; tokens per minute): the
@@ -60,6 +70,26 @@ pub struct ModelEntry {
     pub snapshot: String,
     pub profile: String,
     pub limits: String,
+    /// A reasoning model's accepted `reasoning_effort` values (empty: not a reasoning model).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasoning_efforts: Vec<Effort>,
+    /// The effort a request that names none gets (a reasoning model only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_effort: Option<Effort>,
+    /// The entry's own date and source, where they differ from the file's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub as_of: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+}
+
+/// Where one rate-limit family's figures in a tier set come from, when not from the set's own
+/// `as_of` and `source` (families added to a set later).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stamp {
+    pub as_of: String,
+    pub source: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -83,6 +113,9 @@ pub struct Tier {
 pub struct TierSet {
     pub as_of: String,
     pub source: String,
+    /// Per rate-limit family: its own date and source (families added after the set's date).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub families: BTreeMap<String, Stamp>,
     pub tier: Vec<Tier>,
 }
 
@@ -122,6 +155,8 @@ struct RawProfile {
     fixed_completion_tokens: Option<u32>,
     /// Share of eligible calls whose prompt prefix is in OpenAI's prompt cache (heavy_tail only).
     prompt_cache_hit: Option<f64>,
+    /// A reasoning model's hidden reasoning tokens per effort (heavy_tail only).
+    reasoning_tokens: Option<BTreeMap<Effort, ReasoningTokens>>,
 }
 
 impl RawProfile {
@@ -172,6 +207,7 @@ impl RawProfile {
                 )?;
                 forbid(&self.completion_tokens, "completion_tokens", k)?;
                 forbid(&self.prompt_cache_hit, "prompt_cache_hit", k)?;
+                forbid(&self.reasoning_tokens, "reasoning_tokens", k)?;
                 Ok(Profile::Fixed {
                     latency_ms: need(self.latency_ms, "latency_ms", k)?,
                     completion_tokens: need(
@@ -204,6 +240,11 @@ struct PriceEntry {
     cached_input: Option<f64>,
     output: f64,
     since: String,
+    /// The entry's own date and source, where they differ from the file's.
+    #[serde(default)]
+    as_of: Option<String>,
+    #[serde(default)]
+    source: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -232,6 +273,8 @@ pub struct Catalog {
     /// Each profile's `prompt_cache_hit` share where it gives one (else 0): the account's prompt
     /// caching, kept beside the latency profile because no latency draw depends on it.
     pub prompt_cache_shares: BTreeMap<String, f64>,
+    /// Each reasoning profile's reasoning tokens per effort (see [`Catalog::reasoning_tokens`]).
+    pub reasoning_tokens: BTreeMap<String, BTreeMap<Effort, ReasoningTokens>>,
     pub default_tier_set: String,
     pub tier_sets: BTreeMap<String, TierSet>,
     pub prices: PriceTable,
@@ -257,15 +300,28 @@ fn invalid(file: &str, field: impl Into<String>, message: impl Into<String>) -> 
     }
 }
 
-/// The profiles and the prompt-cache shares they give.
-type Profiles = (BTreeMap<String, Profile>, BTreeMap<String, f64>);
+/// The profiles, the prompt-cache shares and the reasoning tokens they give.
+struct Profiles {
+    profiles: BTreeMap<String, Profile>,
+    shares: BTreeMap<String, f64>,
+    reasoning: BTreeMap<String, BTreeMap<Effort, ReasoningTokens>>,
+}
 
 /// Each profile of `latency.toml` (file `lf`), converted from its flat form and validated, with
 /// its `prompt_cache_hit` share where it gives one (a share: 0 to 1).
 fn checked_profiles(lf: &str, latency: LatencyFile) -> Result<Profiles, CatalogError> {
     let mut profiles = BTreeMap::new();
     let mut shares = BTreeMap::new();
+    let mut reasoning = BTreeMap::new();
     for (name, raw) in latency.profiles {
+        if let Some(efforts) = &raw.reasoning_tokens {
+            reasoning::check_tokens(efforts).map_err(|(field, m)| {
+                invalid(lf, format!("profiles.{name}.reasoning_tokens{field}"), m)
+            })?;
+            if matches!(raw.kind, ProfileKind::HeavyTail) {
+                reasoning.insert(name.clone(), efforts.clone());
+            }
+        }
         if let Some(share) = raw.prompt_cache_hit {
             if !(0.0..=1.0).contains(&share) {
                 return Err(invalid(
@@ -284,16 +340,23 @@ fn checked_profiles(lf: &str, latency: LatencyFile) -> Result<Profiles, CatalogE
             .map_err(|(field, m)| invalid(lf, format!("profiles.{name}.{field}"), m))?;
         profiles.insert(name, profile);
     }
-    Ok((profiles, shares))
+    Ok(Profiles {
+        profiles,
+        shares,
+        reasoning,
+    })
 }
 
-/// The models of `mf`: at least one, each listed once, each naming a profile of `lf`.
+/// The models of `mf`: at least one, each listed once, each naming a profile of `lf`; a
+/// reasoning model's efforts each listed once, its default among them, and each drawn by its
+/// profile; a model that does not reason on a profile that draws no reasoning.
 fn check_models(
     mf: &str,
     lf: &str,
     models: &[ModelEntry],
-    profiles: &BTreeMap<String, Profile>,
+    p: &Profiles,
 ) -> Result<(), CatalogError> {
+    let profiles = &p.profiles;
     if models.is_empty() {
         return Err(invalid(mf, "model", "no models listed"));
     }
@@ -312,8 +375,29 @@ fn check_models(
                 format!("no profile `{}` in {lf}", m.profile),
             ));
         }
+        check_reasoning(mf, lf, i, m, p.reasoning.get(&m.profile))?;
     }
     Ok(())
+}
+
+/// Model `m` (entry `i` of `mf`) against the reasoning tokens its profile draws per effort.
+fn check_reasoning(
+    mf: &str,
+    lf: &str,
+    i: usize,
+    m: &ModelEntry,
+    drawn: Option<&BTreeMap<Effort, ReasoningTokens>>,
+) -> Result<(), CatalogError> {
+    reasoning::check_efforts(&m.reasoning_efforts, m.default_effort, drawn).map_err(
+        |(field, message)| {
+            let at = format!("profile `{}` of {lf}", m.profile);
+            invalid(
+                mf,
+                format!("model[{i}].{field}"),
+                message.replace("{profile}", &at),
+            )
+        },
+    )
 }
 
 /// The tier sets of `tf`: the default set exists, and every set lists tiers, each once, each
@@ -333,6 +417,15 @@ fn check_tiers(tf: &str, tiers: &TiersFile, models: &[ModelEntry]) -> Result<(),
                 format!("sets.{set_name}.tier"),
                 "no tiers listed",
             ));
+        }
+        for family in set.families.keys() {
+            if !set.tier.iter().any(|t| t.limits.contains_key(family)) {
+                return Err(invalid(
+                    tf,
+                    format!("sets.{set_name}.families.{family}"),
+                    format!("no tier of set `{set_name}` gives limits for `{family}`"),
+                ));
+            }
         }
         for (i, tier) in set.tier.iter().enumerate() {
             // A second tier of one number would hide the first (lookups take the first).
@@ -434,7 +527,10 @@ impl Catalog {
     }
 
     /// Reads `models.toml`, `tiers.toml`, `latency.toml` and `prices.toml` from `dir`; a file that
-    /// is not there is taken from the embedded copy.
+    /// is not there is taken from the embedded copy. Without a `models.toml` of its own, the
+    /// folder gets the shipped models less the entries added after the first ones (those with
+    /// their own `as_of`) that its `latency.toml` or `tiers.toml` does not cover: a folder made
+    /// for gpt-4o before the catalog grew keeps loading, and names only the models it serves.
     pub fn load_dir(dir: &Path) -> Result<Self, CatalogError> {
         let read = |name: &str, embedded: &str| -> Result<(String, String), CatalogError> {
             let path: PathBuf = dir.join(name);
@@ -449,12 +545,16 @@ impl Catalog {
                 Ok((format!("mocks/{name} (embedded)"), embedded.to_string()))
             }
         };
-        let mut catalog = Self::from_texts([
-            read("models.toml", EMBEDDED_MODELS)?,
-            read("tiers.toml", EMBEDDED_TIERS)?,
-            read("latency.toml", EMBEDDED_LATENCY)?,
-            read("prices.toml", EMBEDDED_PRICES)?,
-        ])?;
+        let prune = !dir.join("models.toml").exists();
+        let mut catalog = Self::build(
+            [
+                read("models.toml", EMBEDDED_MODELS)?,
+                read("tiers.toml", EMBEDDED_TIERS)?,
+                read("latency.toml", EMBEDDED_LATENCY)?,
+                read("prices.toml", EMBEDDED_PRICES)?,
+            ],
+            prune,
+        )?;
         let own = |name: &str| {
             let path = dir.join(name);
             path.exists().then(|| path.display().to_string())
@@ -467,20 +567,37 @@ impl Catalog {
     /// Parses the four files (given as `(name, text)` in the order models, tiers, latency, prices)
     /// and checks that they refer to each other correctly.
     pub fn from_texts(files: [(String, String); 4]) -> Result<Self, CatalogError> {
+        Self::build(files, false)
+    }
+
+    /// [`Catalog::from_texts`]; with `prune`, the later model entries (with their own `as_of`)
+    /// that the profiles or tier sets do not cover are left out instead of refused.
+    fn build(files: [(String, String); 4], prune: bool) -> Result<Self, CatalogError> {
         let [(mf, mt), (tf, tt), (lf, lt), (pf, pt)] = files;
-        let models: ModelsFile = parse(&mf, &mt)?;
+        let mut models: ModelsFile = parse(&mf, &mt)?;
         let tiers: TiersFile = parse(&tf, &tt)?;
         let latency: LatencyFile = parse(&lf, &lt)?;
         let prices: PricesFile = parse(&pf, &pt)?;
 
-        let (profiles, prompt_cache_shares) = checked_profiles(&lf, latency)?;
-        check_models(&mf, &lf, &models.model, &profiles)?;
+        let p = checked_profiles(&lf, latency)?;
+        if prune {
+            models.model.retain(|m| {
+                let covered = p.profiles.contains_key(&m.profile)
+                    && tiers
+                        .sets
+                        .values()
+                        .all(|set| set.tier.iter().all(|t| t.limits.contains_key(&m.limits)));
+                m.as_of.is_none() || covered
+            });
+        }
+        check_models(&mf, &lf, &models.model, &p)?;
         check_tiers(&tf, &tiers, &models.model)?;
         check_prices(&pf, &prices)?;
         Ok(Catalog {
             models: models.model,
-            profiles,
-            prompt_cache_shares,
+            profiles: p.profiles,
+            prompt_cache_shares: p.shares,
+            reasoning_tokens: p.reasoning,
             default_tier_set: tiers.default_set,
             tier_sets: tiers.sets,
             tiers_file: None,
@@ -572,6 +689,7 @@ impl Catalog {
     }
 }
 
+pub mod efforts;
 pub mod provenance;
 
 #[cfg(test)]

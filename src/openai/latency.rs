@@ -267,6 +267,24 @@ impl Profile {
         prompt_tokens: u32,
         completion_tokens: u32,
     ) -> CallTiming {
+        self.draw_reasoning_call(rng, prompt_tokens, 0, completion_tokens)
+    }
+
+    /// Draws a whole call's timing when the model first reasons for `reasoning_tokens` hidden
+    /// tokens and then writes `visible_tokens`. The reasoning tokens are generated at the call's
+    /// output speed before the first visible token, so the time to first (visible) token is
+    /// the drawn TTFT plus `reasoning_tokens / speed`; with no reasoning this is [`draw_call`]
+    /// exactly (the same draws in the same order). A call whose reasoning used the whole budget
+    /// (`visible_tokens` 0) ends when its reasoning does. A fixed profile ignores reasoning.
+    ///
+    /// [`draw_call`]: Profile::draw_call
+    pub fn draw_reasoning_call<R: Rng + ?Sized>(
+        &self,
+        rng: &mut R,
+        prompt_tokens: u32,
+        reasoning_tokens: u32,
+        visible_tokens: u32,
+    ) -> CallTiming {
         let ttft = self.draw_ttft(rng);
         match self {
             Profile::HeavyTail {
@@ -275,7 +293,11 @@ impl Profile {
                 ..
             } => {
                 let speed = rng.random_range(output_tokens_per_s.min..=output_tokens_per_s.max);
-                let generation = completion_tokens.saturating_sub(1) as f64 / speed;
+                let ttft = match reasoning_tokens {
+                    0 => ttft,
+                    r => ttft + crate::limits::secs(r as f64 / speed, MAX_DRAW),
+                };
+                let generation = visible_tokens.saturating_sub(1) as f64 / speed;
                 let reading = prompt_tokens as f64 / (prompt_tokens_per_output_token * speed);
                 CallTiming {
                     ttft,

@@ -9,6 +9,7 @@ pub mod duration;
 pub mod errors;
 pub mod latency;
 pub mod prompt_cache;
+pub mod reasoning;
 pub mod retry;
 pub mod tokens;
 pub mod world;

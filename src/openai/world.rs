@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::bucket::{RateLimiter, Rejection};
 use super::latency::{CallTiming, Profile};
+use super::reasoning::ReasoningTokens;
 
 /// Faults injected on purpose, drawn from the request's seeded stream.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -46,13 +47,28 @@ pub enum Served {
     ServerError,
     /// A 503 "overloaded" fault.
     Overloaded,
-    /// A 200: each choice's completion tokens and finish reason, and the call's timing.
+    /// A 200: each choice's visible completion tokens and finish reason, the call's billed
+    /// completion tokens (the visible ones plus any reasoning tokens) and its timing.
     Ok {
         choices: Vec<(u32, &'static str)>,
         completion_tokens: u32,
         timing: CallTiming,
         slow: bool,
     },
+}
+
+impl Served {
+    /// The hidden reasoning tokens of a 200 (billed, not in any choice's content); 0 otherwise.
+    pub fn reasoning_tokens(&self) -> u32 {
+        match self {
+            Served::Ok {
+                choices,
+                completion_tokens,
+                ..
+            } => completion_tokens.saturating_sub(choices.iter().map(|c| c.0).sum()),
+            _ => 0,
+        }
+    }
 }
 
 /// Serves one request at `now` (modelled time). `rng` is the request's own stream: the draws
@@ -62,6 +78,25 @@ pub fn serve<R: Rng + ?Sized>(
     now: Duration,
     req: &CallRequest,
     profile: &Profile,
+    faults: &Faults,
+    rng: &mut R,
+) -> Served {
+    serve_reasoning(limiter, now, req, profile, None, faults, rng)
+}
+
+/// [`serve`] for a model that reasons (`reasoning`: the tokens its effort draws; `None` is
+/// [`serve`] exactly, draw for draw). Each choice first spends its drawn reasoning tokens, then
+/// writes; `max_tokens` (for a reasoning model, `max_completion_tokens`) caps both together, as
+/// OpenAI counts them: reasoning that reaches the cap leaves no visible token, and the choice
+/// ends `length` with empty content. The reasoning tokens are billed as completion tokens and
+/// come before the first visible token. Draw order: fault, slow, then per choice its visible
+/// length and its reasoning, then the timing.
+pub fn serve_reasoning<R: Rng + ?Sized>(
+    limiter: &mut RateLimiter,
+    now: Duration,
+    req: &CallRequest,
+    profile: &Profile,
+    reasoning: Option<&ReasoningTokens>,
     faults: &Faults,
     rng: &mut R,
 ) -> Served {
@@ -76,18 +111,23 @@ pub fn serve<R: Rng + ?Sized>(
     if fault < faults.server_error_share + faults.overloaded_share {
         return Served::Overloaded;
     }
-    let choices: Vec<(u32, &'static str)> = (0..req.n)
+    // Each choice: (visible tokens, finish reason, reasoning tokens).
+    let drawn: Vec<(u32, &'static str, u32)> = (0..req.n)
         .map(|_| {
             let wanted = profile.draw_completion_tokens(rng);
-            match req.max_tokens {
-                Some(cap) if wanted >= cap => (cap, "length"),
-                _ => (wanted, "stop"),
+            let thought = reasoning.map_or(0, |t| t.draw(rng));
+            let thought = req.max_tokens.map_or(thought, |cap| thought.min(cap));
+            match req.max_tokens.map(|cap| cap - thought) {
+                Some(room) if wanted >= room => (room, "length", thought),
+                _ => (wanted, "stop", thought),
             }
         })
         .collect();
-    let completion_tokens: u32 = choices.iter().map(|c| c.0).sum();
-    let longest = choices.iter().map(|c| c.0).max().unwrap_or(0);
-    let mut timing = profile.draw_call(rng, req.prompt_tokens, longest);
+    let choices: Vec<(u32, &'static str)> = drawn.iter().map(|c| (c.0, c.1)).collect();
+    let completion_tokens: u32 = drawn.iter().map(|c| c.0.saturating_add(c.2)).sum();
+    let longest = drawn.iter().map(|c| c.0).max().unwrap_or(0);
+    let thought = drawn.iter().map(|c| c.2).max().unwrap_or(0);
+    let mut timing = profile.draw_reasoning_call(rng, req.prompt_tokens, thought, longest);
     let slow = slow < faults.slow_share;
     if slow {
         timing.total += faults.slow_extra;
@@ -402,5 +442,118 @@ mod tests {
             1_024,
             "never more than the prompt"
         );
+    }
+
+    fn served_reasoning(max_tokens: Option<u32>, thought: u32) -> Served {
+        // sigma 0: every draw is the median, so the reasoning is exactly `thought` tokens.
+        let t = ReasoningTokens {
+            median: thought,
+            sigma: 0.0,
+            min: 0,
+            max: thought,
+        };
+        let req = CallRequest {
+            n: 1,
+            ..request(max_tokens)
+        };
+        serve_reasoning(
+            &mut limiter(),
+            Duration::ZERO,
+            &req,
+            &FIXED,
+            Some(&t),
+            &Faults::default(),
+            &mut draw_rng(7, 1),
+        )
+    }
+
+    #[test]
+    fn reasoning_tokens_are_billed_beside_the_visible_ones() {
+        // FIXED writes 50 visible tokens; 300 reasoning tokens before them make 350 billed,
+        // within a max_completion_tokens of 1,000.
+        let s = served_reasoning(Some(1_000), 300);
+        let Served::Ok {
+            choices,
+            completion_tokens,
+            ..
+        } = &s
+        else {
+            panic!("{s:?}")
+        };
+        assert_eq!(choices, &[(50, "stop")]);
+        assert_eq!(*completion_tokens, 350);
+        assert_eq!(s.reasoning_tokens(), 300);
+    }
+
+    #[test]
+    fn reasoning_that_reaches_max_completion_tokens_leaves_empty_content_and_length() {
+        // 300 reasoning tokens under a cap of 200: all 200 go to reasoning, none is visible.
+        let s = served_reasoning(Some(200), 300);
+        let Served::Ok {
+            choices,
+            completion_tokens,
+            ..
+        } = &s
+        else {
+            panic!("{s:?}")
+        };
+        assert_eq!(choices, &[(0, "length")]);
+        assert_eq!(*completion_tokens, 200);
+        // 150 reasoning tokens leave room for 50: FIXED's 50 reach it, so `length` too, and
+        // 149 leave 51, so the 50 end with `stop` (as a plain call at the cap).
+        let Served::Ok { choices, .. } = served_reasoning(Some(200), 150) else {
+            panic!()
+        };
+        assert_eq!(choices, [(50, "length")]);
+        let Served::Ok { choices, .. } = served_reasoning(Some(200), 149) else {
+            panic!()
+        };
+        assert_eq!(choices, [(50, "stop")]);
+    }
+
+    #[test]
+    fn no_reasoning_serves_as_serve_does_draw_for_draw() {
+        let p = Profile::HeavyTail {
+            as_of: String::new(),
+            source: String::new(),
+            ttft_ms: crate::openai::latency::TtftPercentiles {
+                p50: 500.0,
+                p95: 900.0,
+                p99: 3000.0,
+                p99_99: 5000.0,
+            },
+            output_tokens_per_s: crate::openai::latency::Range {
+                min: 40.0,
+                max: 120.0,
+            },
+            prompt_tokens_per_output_token: 100.0,
+            completion_tokens: crate::openai::latency::LengthDist {
+                median: 220,
+                sigma: 0.35,
+                min: 8,
+                max: 2048,
+            },
+        };
+        let req = request(Some(150));
+        let f = Faults::default();
+        let plain = serve(
+            &mut limiter(),
+            Duration::ZERO,
+            &req,
+            &p,
+            &f,
+            &mut draw_rng(3, 9),
+        );
+        let none = serve_reasoning(
+            &mut limiter(),
+            Duration::ZERO,
+            &req,
+            &p,
+            None,
+            &f,
+            &mut draw_rng(3, 9),
+        );
+        assert_eq!(plain, none);
+        assert_eq!(plain.reasoning_tokens(), 0);
     }
 }

@@ -22,6 +22,7 @@ use crate::metrics::cost::DAYS_PER_MONTH;
 use crate::openai::bucket::{Limits, RejectedCost};
 use crate::openai::catalog::provenance::ProfileInfo;
 use crate::openai::catalog::Catalog;
+use crate::openai::reasoning::Effort;
 use crate::scenario::prompts::{PostRequests, OWN_IMAGE_PROMPT_TOKENS};
 use crate::scenario::Prompts;
 
@@ -378,6 +379,7 @@ pub fn simulate_measured(
         prompt_cache_hit,
         parallel: design.parallel,
         seed: spec.seed,
+        reasoning: planned_effort(catalog, model).and_then(|e| catalog.reasoning_tokens(model, e)),
     };
     let out = sim::run(&input);
     let price = catalog.prices.models.get(model);
@@ -544,15 +546,26 @@ pub fn plan(
     Ok(result)
 }
 
-/// The latency profile each planned model draws from (as the run names a fixed latency).
+/// The reasoning effort a reasoning model is planned at: the one OpenAI gives a request that
+/// names none (the note's service names none), so the plan reflects the design as it calls.
+/// `None` for a model that does not reason.
+pub fn planned_effort(catalog: &Catalog, model: &str) -> Option<Effort> {
+    catalog.reasoning(model).map(|r| r.default_effort)
+}
+
+/// The latency profile each planned model draws from (as the run names a fixed latency), with
+/// the effort a reasoning model is planned at.
 fn latency_profiles(catalog: &Catalog, spec: &PlanSpec) -> BTreeMap<String, ProfileInfo> {
     spec.models
         .iter()
         .filter_map(|m| {
-            let profile = match spec.fixed_latency_ms {
+            let mut profile = match spec.fixed_latency_ms {
                 Some(ms) => ProfileInfo::fixed(ms.into()),
                 None => ProfileInfo::latency_profile(catalog, &catalog.model(m)?.profile)?,
             };
+            if let Some(e) = planned_effort(catalog, m) {
+                profile.name = format!("{} at reasoning effort {e}", profile.name);
+            }
             Some((m.clone(), profile))
         })
         .collect()

@@ -79,8 +79,8 @@ fn check_needs_a_model_a_tier_and_a_user_count() {
     assert_eq!(check_error(|s| s.users.clear()), want);
     assert_eq!(check_error(|_| {}), None);
     assert_eq!(
-        check_error(|s| s.models.push("gpt-5".into())),
-        Some("--model: unknown model `gpt-5`".into())
+        check_error(|s| s.models.push("gpt-9".into())),
+        Some("--model: unknown model `gpt-9`".into())
     );
     assert_eq!(
         check_error(|s| s.users.push(0)),
@@ -350,4 +350,54 @@ fn the_modelled_month_takes_the_models_lowest_tier_without_failures() {
             "{r:?}"
         );
     }
+}
+
+#[test]
+fn a_reasoning_model_is_planned_at_its_default_effort_and_its_reasoning_can_empty_the_answer() {
+    use crate::openai::catalog::{EMBEDDED_LATENCY, EMBEDDED_PRICES, EMBEDDED_TIERS};
+    let s = PlanSpec {
+        models: vec!["gpt-5-mini".into(), "gpt-4.1-mini".into()],
+        users: vec![20],
+        tiers: vec![1],
+        ..spec()
+    };
+    let at = |c: &Catalog, m: &'static str| {
+        simulate_cell(c, &s, CellSpec::of(&s, m, 1, 20, Strategy::Sdk)).unwrap()
+    };
+    let c = Catalog::embedded();
+    // gpt-5-mini takes `medium` by default: about 640 reasoning tokens a call (latency.toml),
+    // past the note's max_tokens of 150 and 200, so nearly every answer is empty (`length`)
+    // and its post fails, billed. gpt-4.1-mini, which does not reason, keeps every post.
+    assert_eq!(planned_effort(&c, "gpt-5-mini"), Some(Effort::Medium));
+    let medium = at(&c, "gpt-5-mini");
+    assert!(medium.success < 0.5, "{medium:?}");
+    assert!(medium.wasted_tokens > 0, "{medium:?}");
+    assert_eq!(at(&c, "gpt-4.1-mini").success, 1.0);
+    let names = latency_profiles(&c, &s);
+    assert_eq!(
+        names["gpt-5-mini"].name,
+        "gpt-5-mini at reasoning effort medium"
+    );
+    assert_eq!(names["gpt-4.1-mini"].name, "gpt-4.1-mini");
+    // With `minimal` as the default (no reasoning tokens), every post is answered.
+    let models = crate::openai::catalog::EMBEDDED_MODELS.replace(
+        "id = \"gpt-5-mini\"\nsnapshot = \"gpt-5-mini-2025-08-07\"\nprofile = \"gpt-5-mini\"\nlimits = \"gpt-5-mini\"\nreasoning_efforts = [\"minimal\", \"low\", \"medium\", \"high\"]\ndefault_effort = \"medium\"",
+        "id = \"gpt-5-mini\"\nsnapshot = \"gpt-5-mini-2025-08-07\"\nprofile = \"gpt-5-mini\"\nlimits = \"gpt-5-mini\"\nreasoning_efforts = [\"minimal\", \"low\", \"medium\", \"high\"]\ndefault_effort = \"minimal\"",
+    );
+    let minimal = Catalog::from_texts(
+        [
+            ("models.toml", models.as_str()),
+            ("tiers.toml", EMBEDDED_TIERS),
+            ("latency.toml", EMBEDDED_LATENCY),
+            ("prices.toml", EMBEDDED_PRICES),
+        ]
+        .map(|(n, t)| (n.to_string(), t.to_string())),
+    )
+    .unwrap();
+    assert_eq!(
+        planned_effort(&minimal, "gpt-5-mini"),
+        Some(Effort::Minimal)
+    );
+    let cell = at(&minimal, "gpt-5-mini");
+    assert_eq!(cell.success, 1.0, "{cell:?}");
 }

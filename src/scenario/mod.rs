@@ -403,6 +403,14 @@ impl Scenario {
                     .join(", ")
             )));
         }
+        if catalog.reasoning(&self.model).is_some() {
+            return Err(err(format!(
+                "field `model`: `{}` is a reasoning model: the run's calls send `max_tokens`, which \
+                 OpenAI refuses for it, and the stub does not serve reasoning models yet; plan it \
+                 with `postload plan --model {}`",
+                self.model, self.model
+            )));
+        }
         for t in &self.tiers {
             catalog
                 .tier(&self.tier_set, *t)
@@ -594,16 +602,35 @@ mod tests {
     }
 
     #[test]
+    fn a_new_plain_model_runs_and_a_reasoning_model_is_refused_clearly() {
+        let catalog = Catalog::embedded();
+        let with = |m: &str| {
+            let text =
+                format!("name = \"x\"\nmodel = \"{m}\"\n[load]\nkind = \"burst\"\nusers = 5\n");
+            Scenario::parse("s.toml", &text)
+                .unwrap()
+                .check_catalog("s.toml", &catalog)
+        };
+        assert!(with("gpt-4.1-mini").is_ok());
+        let e = with("gpt-5-mini").unwrap_err().to_string();
+        assert!(
+            e.contains("`gpt-5-mini` is a reasoning model")
+                && e.contains("postload plan --model gpt-5-mini"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn unknown_model_or_tier_is_reported_against_the_catalog() {
         let catalog = Catalog::embedded();
-        let base = "name = \"x\"\nmodel = \"gpt-5\"\n[load]\nkind = \"burst\"\nusers = 5\n";
+        let base = "name = \"x\"\nmodel = \"gpt-9\"\n[load]\nkind = \"burst\"\nusers = 5\n";
         let s = Scenario::parse("s.toml", base).unwrap();
         let e = s.check_catalog("s.toml", &catalog).unwrap_err().to_string();
-        assert!(e.contains("unknown model `gpt-5`"), "{e}");
+        assert!(e.contains("unknown model `gpt-9`"), "{e}");
         let s = Scenario::parse(
             "s.toml",
             &base
-                .replace("gpt-5", "gpt-4o")
+                .replace("gpt-9", "gpt-4o")
                 .replace("[load]", "tiers = [7]\n[load]"),
         )
         .unwrap();

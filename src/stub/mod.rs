@@ -9,6 +9,7 @@
 
 pub mod core;
 mod pace;
+pub mod reasoning;
 pub mod request;
 mod server;
 pub mod sse;

@@ -120,9 +120,13 @@ fn limits_of_no_published_tier_make_an_account_tier_1() {
             .unwrap()
             .unwrap()
     );
-    assert!(set
-        .source
-        .contains("gpt-4o-mini copied from openai-2025 tier 1"));
+    // Every family not read is copied, gpt-4o-mini among them (the list runs in name order).
+    let copied = set.source.split("; ").nth(1).unwrap();
+    assert!(copied.contains("gpt-4o-mini"), "{copied}");
+    assert!(
+        copied.ends_with("copied from openai-2025 tier 1"),
+        "{copied}"
+    );
     let tiers = tiers_toml(&base, Some(&set), "").unwrap();
     let back = load(&tiers, &latency_toml(&base, &BTreeMap::new(), "").unwrap());
     assert_eq!(
@@ -143,7 +147,9 @@ fn a_matched_tier_gives_the_account_set_its_number() {
     assert_eq!(reads[0].tier("openai-2025"), Some(3));
     let set = account_set(&base, &reads, "d", "s").unwrap();
     assert_eq!(set.tier[0].tier, 3);
-    assert!(!set.source.contains("copied"));
+    // Both families read; only the families not read (the newer models') are copied.
+    let copied = set.source.split("; ").nth(1).unwrap_or_default();
+    assert!(!copied.contains("gpt-4o"), "{copied}");
     assert!(set.tier[0].qualification.contains("openai-2025 tier 3"));
 }
 

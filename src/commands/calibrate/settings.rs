@@ -159,6 +159,13 @@ fn model_plans(
             .models
             .get(&name)
             .ok_or_else(|| ConfigError(format!("--model {name}: no price in prices.toml")))?;
+        if entry.reasoning().is_some() {
+            // Its calls would send `max_tokens`, which OpenAI answers 400 for a reasoning model.
+            return Err(ConfigError(format!(
+                "--model {name}: a reasoning model; calibrate's calls send `max_tokens`, which \
+                 OpenAI refuses for it, and calibrate does not send `max_completion_tokens` yet"
+            )));
+        }
         if let Some(other) = plans.iter().find(|p| p.profile == entry.profile) {
             return Err(ConfigError(format!(
                 "--model {name}: shares the latency profile `{}` with --model {}; calibrate one of them",

@@ -63,7 +63,7 @@ fn unknown_field_names_the_file_and_line() {
 #[test]
 fn a_wrong_type_names_the_line_and_field() {
     let mut t = texts();
-    t[2].1 = t[2].1.replace("p99 = 4517.0", "p99 = \"slow\"");
+    t[2].1 = t[2].1.replacen("p99 = 4517.0", "p99 = \"slow\"", 1);
     let err = Catalog::from_texts(t).unwrap_err().to_string();
     assert!(err.contains("line 17"), "{err}");
     assert!(err.contains("p99"), "{err}");
@@ -86,7 +86,7 @@ fn a_field_of_the_other_kind_is_named() {
 #[test]
 fn bad_percentiles_name_the_profile() {
     let mut t = texts();
-    t[2].1 = t[2].1.replace("p95 = 1144.0", "p95 = 100.0");
+    t[2].1 = t[2].1.replacen("p95 = 1144.0", "p95 = 100.0", 1);
     let err = Catalog::from_texts(t).unwrap_err().to_string();
     assert!(
         err.contains("profiles.gpt-4o") && err.contains("ttft_ms"),
@@ -118,11 +118,11 @@ fn error_with(i: usize, edit: impl FnOnce(&str) -> String) -> String {
 fn a_model_naming_an_unknown_profile_is_an_error() {
     // The first model (model[0], gpt-4o) is the first line `profile = "gpt-4o"`.
     let err = error_with(0, |m| {
-        m.replacen(r#"profile = "gpt-4o""#, r#"profile = "gpt-5""#, 1)
+        m.replacen(r#"profile = "gpt-4o""#, r#"profile = "gpt-9""#, 1)
     });
     assert_eq!(
         err,
-        "models.toml: field `model[0].profile`: no profile `gpt-5` in latency.toml"
+        "models.toml: field `model[0].profile`: no profile `gpt-9` in latency.toml"
     );
 }
 
@@ -252,10 +252,13 @@ fn the_fixed_profile_takes_its_completion_length_from_the_data() {
 
 #[test]
 fn without_a_fixed_profile_the_completion_length_is_100() {
-    // The `fixed` profile is the last table of latency.toml; no model uses it.
+    // No model uses the `fixed` profile: cut its table out of latency.toml.
     let mut t = texts();
     let at = t[2].1.find("[profiles.fixed]").unwrap();
-    t[2].1.truncate(at);
+    let end = t[2].1[at + 1..]
+        .find("\n[profiles.")
+        .map_or(t[2].1.len(), |n| at + 1 + n);
+    t[2].1.replace_range(at..end, "");
     let c = Catalog::from_texts(t).unwrap();
     assert!(!c.profiles.contains_key("fixed"));
     assert_eq!(
@@ -306,4 +309,259 @@ fn a_prompt_cache_share_is_read_checked_and_named() {
         err.contains("profiles.fixed.prompt_cache_hit") && err.contains("not used"),
         "{err}"
     );
+}
+
+#[test]
+fn the_current_models_load_with_reasoning_limits_and_prices() {
+    let c = Catalog::embedded();
+    // models.toml: gpt-5-mini is a reasoning model (minimal to high, medium by default).
+    let r = c.reasoning("gpt-5-mini").unwrap();
+    assert_eq!(r.default_effort, Effort::Medium);
+    assert_eq!(
+        r.efforts,
+        [Effort::Minimal, Effort::Low, Effort::Medium, Effort::High]
+    );
+    assert_eq!(
+        c.model("gpt-5-mini").unwrap().snapshot,
+        "gpt-5-mini-2025-08-07"
+    );
+    // latency.toml: minimal reasons not at all, medium around 640 tokens.
+    let minimal = c.reasoning_tokens("gpt-5-mini", Effort::Minimal).unwrap();
+    assert_eq!((minimal.median, minimal.max), (0, 0));
+    assert_eq!(
+        c.reasoning_tokens("gpt-5-mini", Effort::Medium)
+            .unwrap()
+            .median,
+        640
+    );
+    // An effort the model does not take, and a model that does not reason, draw nothing.
+    assert_eq!(c.reasoning_tokens("gpt-5-mini", Effort::Xhigh), None);
+    assert_eq!(c.reasoning("gpt-4.1-mini"), None);
+    assert_eq!(c.reasoning_tokens("gpt-4.1-mini", Effort::Medium), None);
+    assert_eq!(c.reasoning("gpt-4o"), None);
+    // Only GPT-5.6 Sol takes `max`.
+    assert!(c.reasoning_tokens("gpt-5.6-sol", Effort::Max).is_some());
+    assert!(c.reasoning_tokens("gpt-5.6-luna", Effort::Max).is_none());
+    // tiers.toml: gpt-5-mini's Tier 1 after the 2025-09-12 raise; gpt-4.1 as gpt-4o.
+    let l = c.limits("openai-2025", 1, "gpt-5-mini").unwrap().unwrap();
+    assert_eq!((l.rpm, l.tpm), (500, 500_000));
+    let l = c.limits("openai-2025", 5, "gpt-5-mini").unwrap().unwrap();
+    assert_eq!(l.tpm, 180_000_000);
+    let l = c.limits("openai-2025", 1, "gpt-4.1").unwrap().unwrap();
+    assert_eq!((l.rpm, l.tpm), (500, 30_000));
+    // The note's tiers give every model the note's limits.
+    assert_eq!(
+        c.limits("seed", 1, "gpt-5-mini").unwrap().unwrap().tpm,
+        10_000
+    );
+    // prices.toml: the GPT-5 family's cached input is 10 % of input, GPT-4.1's 25 %.
+    let p = c.prices.models["gpt-5-mini"];
+    assert_eq!(
+        (p.input, p.cached_input, p.output),
+        (0.25, Some(0.025), 2.0)
+    );
+    let p = c.prices.models["gpt-4.1-mini"];
+    assert_eq!(
+        (p.input, p.cached_input, p.output),
+        (0.40, Some(0.10), 1.60)
+    );
+}
+
+#[test]
+fn every_model_has_a_price_and_every_family_a_limit_in_every_set() {
+    // A model without a price would plan and run with no cost; the tier check already makes
+    // every set give every family limits.
+    for c in [Catalog::embedded(), Catalog::unlimited()] {
+        for m in &c.models {
+            assert!(c.prices.models.contains_key(&m.id), "{} has no price", m.id);
+            for (name, set) in &c.tier_sets {
+                for t in &set.tier {
+                    assert!(
+                        c.limits(name, t.tier, &m.id).unwrap().is_some(),
+                        "{} at {name} tier {}",
+                        m.id,
+                        t.tier
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn every_entry_added_after_the_files_date_carries_its_own_date_and_source() {
+    // The first six models and prices are the files' own (stamped 2025-06-01 in the header);
+    // every later entry says where its figures come from, and a guessed figure says
+    // "estimated".
+    let models: ModelsFile = parse("models.toml", EMBEDDED_MODELS).unwrap();
+    for m in models.model.iter().filter(|m| !m.id.starts_with("gpt-4o")) {
+        assert!(
+            m.as_of.as_deref().is_some_and(|d| d.len() == 10) && m.source.is_some(),
+            "{}",
+            m.id
+        );
+    }
+    let prices: PricesFile = parse("prices.toml", EMBEDDED_PRICES).unwrap();
+    for (id, p) in prices
+        .models
+        .iter()
+        .filter(|(id, _)| !id.starts_with("gpt-4o"))
+    {
+        assert!(p.as_of.is_some() && p.source.is_some(), "{id}");
+    }
+    let tiers: TiersFile = parse("tiers.toml", EMBEDDED_TIERS).unwrap();
+    let set = &tiers.sets["openai-2025"];
+    for family in models.model.iter().map(|m| &m.limits) {
+        assert!(
+            family.starts_with("gpt-4o") || set.families.contains_key(family),
+            "{family} has no date and source in openai-2025"
+        );
+    }
+    assert!(set.families["gpt-5-nano"].source.starts_with("estimated"));
+    let latency: LatencyFile = parse("latency.toml", EMBEDDED_LATENCY).unwrap();
+    for (name, p) in &latency.profiles {
+        if p.reasoning_tokens.is_some() {
+            assert!(p.source.contains("estimated"), "{name}: {}", p.source);
+        }
+    }
+}
+
+/// The embedded files with gpt-5-mini's first entry (`id = "gpt-5-mini"`, the only one with
+/// that exact line) edited by `edit` and the result's error.
+fn gpt5_mini_error(edit: impl Fn(&str) -> String) -> String {
+    error_with(0, |m| {
+        let at = m.find("id = \"gpt-5-mini\"").unwrap();
+        let end = at + m[at..].find("\n\n").unwrap();
+        format!("{}{}{}", &m[..at], edit(&m[at..end]), &m[end..])
+    })
+}
+
+#[test]
+fn a_reasoning_model_with_wrong_efforts_is_an_error_naming_the_field() {
+    // gpt-5-mini is model[14] of models.toml.
+    let e =
+        gpt5_mini_error(|t| t.replace("default_effort = \"medium\"", "default_effort = \"xhigh\""));
+    assert!(
+        e.contains("model[14].default_effort") && e.contains("`xhigh` is not among"),
+        "{e}"
+    );
+    let e = gpt5_mini_error(|t| t.replace("\"low\", \"medium\"", "\"low\", \"low\", \"medium\""));
+    assert!(e.contains("effort `low` is listed twice"), "{e}");
+    let e = gpt5_mini_error(|t| t.replace("\"high\"]", "\"high\", \"xhigh\"]"));
+    assert!(
+        e.contains("model[14].reasoning_efforts")
+            && e.contains("no `reasoning_tokens.xhigh` in profile `gpt-5-mini`"),
+        "{e}"
+    );
+    let e = gpt5_mini_error(|t| t.replace("default_effort = \"medium\"\n", ""));
+    assert!(
+        e.contains("model[14].default_effort") && e.contains("required"),
+        "{e}"
+    );
+    // Without efforts, a model on a profile that draws reasoning is refused.
+    let e = gpt5_mini_error(|t| {
+        t.replace(
+            "reasoning_efforts = [\"minimal\", \"low\", \"medium\", \"high\"]\n",
+            "",
+        )
+        .replace("default_effort = \"medium\"\n", "")
+    });
+    assert!(
+        e.contains("model[14].reasoning_efforts") && e.contains("draws reasoning tokens"),
+        "{e}"
+    );
+    // A default without efforts, on a model that does not reason.
+    let e = error_with(0, |m| {
+        m.replacen(
+            "limits = \"gpt-4o\"\n",
+            "limits = \"gpt-4o\"\ndefault_effort = \"low\"\n",
+            1,
+        )
+    });
+    assert!(
+        e.contains("model[0].default_effort") && e.contains("no `reasoning_efforts`"),
+        "{e}"
+    );
+    // An effort the API does not know is a parse error naming the line.
+    let e = gpt5_mini_error(|t| t.replace("\"minimal\"", "\"tiny\""));
+    assert!(
+        e.starts_with("models.toml:") && e.contains("tiny") && e.contains("line"),
+        "{e}"
+    );
+}
+
+#[test]
+fn bad_reasoning_tokens_name_the_profile_effort_and_field() {
+    let e = error_with(2, |l| {
+        l.replacen(
+            "reasoning_tokens.low = { median = 192, sigma = 0.8, min = 0, max = 8192 }",
+            "reasoning_tokens.low = { median = 192, sigma = 0.8, min = 300, max = 8192 }",
+            1,
+        )
+    });
+    assert!(
+        e.contains("profiles.gpt-5.reasoning_tokens.low.median") && e.contains("min <= median"),
+        "{e}"
+    );
+    let e = error_with(2, |l| l.replacen("max = 65536 }", "max = 1000000 }", 1));
+    assert!(
+        e.contains("profiles.gpt-5.reasoning_tokens.high.max") && e.contains("128000"),
+        "{e}"
+    );
+    // The fixed profile draws no reasoning.
+    let e = error_with(2, |l| {
+        l.replace(
+            "latency_ms = 0",
+            "latency_ms = 0\nreasoning_tokens.low = { median = 1, sigma = 0.0, min = 0, max = 1 }",
+        )
+    });
+    assert!(
+        e.contains("profiles.fixed.reasoning_tokens") && e.contains("not used"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_family_stamp_for_a_family_no_tier_gives_is_an_error() {
+    let e = error_with(1, |t| {
+        t.replacen(
+            "# Families added",
+            "families.gpt-9 = { as_of = \"2026-01-01\", source = \"x\" }\n# Families added",
+            1,
+        )
+    });
+    assert!(
+        e.contains("sets.openai-2025.families.gpt-9") && e.contains("no tier"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_mocks_folder_made_before_the_new_models_still_loads_and_names_only_what_it_serves() {
+    // A folder with a latency.toml and a tiers.toml for gpt-4o and gpt-4o-mini only (as
+    // calibrate wrote them before the catalog grew) and no models.toml of its own.
+    let dir = std::env::temp_dir().join(format!("postload-catalog-old-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let latency = EMBEDDED_LATENCY;
+    let old = &latency[..latency.find("\n# Added 2026-12-06").unwrap()];
+    std::fs::write(dir.join("latency.toml"), old).unwrap();
+    let tiers = "default_set = \"t\"\n[sets.t]\nas_of = \"x\"\nsource = \"y\"\n[[sets.t.tier]]\ntier = 1\nqualification = \"q\"\nlimits.gpt-4o = { rpm = 1, tpm = 2 }\nlimits.gpt-4o-mini = { rpm = 1, tpm = 2 }\n";
+    std::fs::write(dir.join("tiers.toml"), tiers).unwrap();
+    let c = Catalog::load_dir(&dir).unwrap();
+    assert!(c.model("gpt-4o").is_some() && c.model("gpt-4o-mini-2024-07-18").is_some());
+    assert!(c.model("gpt-4.1-mini").is_none() && c.model("gpt-5-mini").is_none());
+    // The first entries stay strict: a folder without gpt-4o's profile is still refused.
+    std::fs::write(
+        dir.join("latency.toml"),
+        old.replace("[profiles.gpt-4o]", "[profiles.gpt-4x]"),
+    )
+    .unwrap();
+    let e = Catalog::load_dir(&dir).unwrap_err().to_string();
+    assert!(e.contains("no profile `gpt-4o`"), "{e}");
+    // With its own models.toml, a folder is taken as it is: a model without a profile is refused.
+    std::fs::write(dir.join("latency.toml"), old).unwrap();
+    std::fs::write(dir.join("models.toml"), EMBEDDED_MODELS).unwrap();
+    let e = Catalog::load_dir(&dir).unwrap_err().to_string();
+    assert!(e.contains("no profile `gpt-4.1`"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }

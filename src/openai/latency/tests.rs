@@ -353,3 +353,53 @@ fn a_completion_length_grows_with_its_normal_score() {
         assert_eq!(got, want, "seed {seed}, z = {z}");
     }
 }
+
+/// gpt-4o's profile at one speed, 50 tokens/s.
+fn at_50_tokens_per_s() -> Profile {
+    let Profile::HeavyTail {
+        as_of,
+        source,
+        ttft_ms,
+        completion_tokens,
+        ..
+    } = gpt4o()
+    else {
+        unreachable!()
+    };
+    Profile::HeavyTail {
+        as_of,
+        source,
+        ttft_ms,
+        output_tokens_per_s: Range {
+            min: 50.0,
+            max: 50.0,
+        },
+        prompt_tokens_per_output_token: 100.0,
+        completion_tokens,
+    }
+}
+
+#[test]
+fn reasoning_tokens_come_before_the_first_visible_token() {
+    // At 50 tokens/s, 500 reasoning tokens take 500 / 50 = 10 s before the first visible token;
+    // the 201 visible tokens then take 200 / 50 = 4 s and the 1,000-token prompt 1,000 / (100 x
+    // 50) = 0.2 s, as without reasoning.
+    let p = at_50_tokens_per_s();
+    let plain = p.draw_call(&mut ChaCha8Rng::seed_from_u64(7), 1_000, 201);
+    let reasoned = p.draw_reasoning_call(&mut ChaCha8Rng::seed_from_u64(7), 1_000, 500, 201);
+    assert!(((reasoned.ttft - plain.ttft).as_secs_f64() - 10.0).abs() < 1e-9);
+    assert!(((reasoned.total - reasoned.ttft).as_secs_f64() - 4.2).abs() < 1e-9);
+    // No reasoning is the plain call, draw for draw.
+    let none = p.draw_reasoning_call(&mut ChaCha8Rng::seed_from_u64(7), 1_000, 0, 201);
+    assert_eq!(none, plain);
+}
+
+#[test]
+fn a_call_whose_reasoning_used_the_budget_ends_with_its_reasoning() {
+    // 200 reasoning tokens at 50 tokens/s (4 s) and no visible token: the call ends 4 s after
+    // the drawn TTFT, plus the 0.2 s of reading its 1,000-token prompt.
+    let p = at_50_tokens_per_s();
+    let plain = p.draw_call(&mut ChaCha8Rng::seed_from_u64(9), 1_000, 0);
+    let empty = p.draw_reasoning_call(&mut ChaCha8Rng::seed_from_u64(9), 1_000, 200, 0);
+    assert!(((empty.total - plain.total).as_secs_f64() - 4.0).abs() < 1e-9);
+}

@@ -42,6 +42,7 @@ fn burst(posts: u64, design: Design, tpm: u64) -> SimInput {
         prompt_cache_hit: 0.0,
         parallel: design.parallel,
         seed: 3,
+        reasoning: None,
     }
 }
 

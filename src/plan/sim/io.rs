@@ -79,6 +79,9 @@ pub struct SimInput {
     /// post ends with the slower.
     pub parallel: bool,
     pub seed: u64,
+    /// A reasoning model's reasoning tokens per call at the planned effort (`None`: the model
+    /// does not reason). The calls' `max_tokens` is then their `max_completion_tokens`.
+    pub reasoning: Option<crate::openai::reasoning::ReasoningTokens>,
 }
 
 /// A simulation's figures: the recorder every post and call went into (with each successful

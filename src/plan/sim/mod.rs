@@ -1,5 +1,6 @@
 //! The planner's discrete-event simulation: posts arrive (a burst, or a day's Poisson stream
-//! under a daily curve), make their calls through the same [`serve`] the stub uses (same buckets,
+//! under a daily curve), make their calls through the same [`serve`](crate::openai::world::serve) the stub uses (its
+//! [`serve_reasoning`] form for a reasoning model) (same buckets,
 //! same latency and length draws), back off by the same [`RetryPolicy`] the run uses, or wait in
 //! a client-side token-bucket queue, and are folded into the same [`Recorder`] as live posts. No
 //! clock, no I/O: time is a number in the event queue, randomness comes from the seed.
@@ -19,7 +20,7 @@ use crate::openai::bucket::{RateLimiter, RejectedCost};
 use crate::openai::retry::{AttemptOutcome, RetryPolicy};
 use crate::openai::world::{
     cached_tokens, client_stream, draw_prompt_cache_hit, draw_rng, post_choices, post_stream,
-    serve, CallRequest, Faults, Served, PARALLEL_CAPTION_ATTEMPTS,
+    serve_reasoning, CallRequest, Faults, Served, PARALLEL_CAPTION_ATTEMPTS,
 };
 
 mod daily;
@@ -76,9 +77,11 @@ struct Live {
     /// Attempts of the post so far (the index of its next random stream).
     attempts: u16,
     prompt_tokens: u32,
-    max_tokens: u32,
-    /// The answered call's completion and cached tokens, until `Answered`.
+    /// The answered call's visible completion tokens, hidden reasoning tokens (a reasoning
+    /// model's, billed as completion tokens) and cached tokens, until `Answered`. (The call's
+    /// `max_tokens` follows from its kind and the shape: see [`Live::max_tokens`].)
     pending_completion: u32,
+    pending_reasoning: u32,
     pending_cached: u32,
     /// Tokens billed for the post's answered calls (wasted if the post fails).
     billed_tokens: u32,
@@ -98,8 +101,20 @@ impl Live {
     fn kind(&self) -> CallKind {
         self.kind.expect("a live post has a current call")
     }
-    fn reserve(&self) -> u64 {
-        (self.prompt_tokens + self.max_tokens) as u64
+    /// The current call's `max_tokens` (`max_completion_tokens` for a reasoning model).
+    fn max_tokens(&self, shape: &PostShape) -> u32 {
+        match self.kind() {
+            CallKind::Caption => shape.caption_max_tokens,
+            _ => shape.image_max_tokens,
+        }
+    }
+    fn reserve(&self, shape: &PostShape) -> u64 {
+        (self.prompt_tokens + self.max_tokens(shape)) as u64
+    }
+    /// A reasoning model's answer whose reasoning used the whole `max_tokens`: `length` with
+    /// empty content, billed but of no use to the post.
+    fn empty(&self) -> bool {
+        self.pending_completion == 0 && self.pending_reasoning > 0
     }
 }
 
@@ -236,24 +251,18 @@ impl Sim<'_> {
             self.record_first_caption_token(ns(input.response_cache_latency));
             return;
         }
-        let (kind, prompt_tokens, max_tokens) = if own {
+        let (kind, prompt_tokens) = if own {
             (
                 CallKind::Caption,
                 shape.caption_base_tokens + shape.own_image_prompt_tokens,
-                shape.caption_max_tokens,
             )
         } else {
-            (
-                CallKind::ImagePrompt,
-                shape.image_prompt_tokens,
-                shape.image_max_tokens,
-            )
+            (CallKind::ImagePrompt, shape.image_prompt_tokens)
         };
         let live = Live {
             post: p,
             kind: Some(kind),
             prompt_tokens,
-            max_tokens,
             intended: now,
             first_send: u64::MAX,
             ..Live::default()
@@ -263,7 +272,6 @@ impl Sim<'_> {
             let caption = Live {
                 kind: Some(CallKind::Caption),
                 prompt_tokens: shape.caption_base_tokens,
-                max_tokens: shape.caption_max_tokens,
                 attempts: PARALLEL_CAPTION_ATTEMPTS as u16,
                 ..live
             };
@@ -307,7 +315,11 @@ impl Sim<'_> {
     fn send_or_queue(&mut self, live: Live, now: u64) {
         if self.input.strategy == Strategy::Queue && live.retry == 0 {
             // First attempts go through the client's bucket in order.
-            let fits = self.queue.is_empty() && self.client.admit(dur(now), live.reserve()).is_ok();
+            let fits = self.queue.is_empty()
+                && self
+                    .client
+                    .admit(dur(now), live.reserve(&self.input.shape))
+                    .is_ok();
             if !fits {
                 self.queue.push_back(live);
                 if !self.pump_pending {
@@ -323,7 +335,7 @@ impl Sim<'_> {
     fn pump(&mut self, now: u64) {
         self.pump_pending = false;
         while let Some(head) = self.queue.front() {
-            match self.client.admit(dur(now), head.reserve()) {
+            match self.client.admit(dur(now), head.reserve(&self.input.shape)) {
                 Ok(()) => {
                     let live = self.queue.pop_front().expect("the head");
                     self.send(live, now);
@@ -356,19 +368,21 @@ impl Sim<'_> {
         live.attempts += 1;
         let mut rng = rng_for(input.seed, live.post, live.attempts as u32);
         let req = CallRequest {
-            reserve: live.reserve(),
+            reserve: live.reserve(&input.shape),
             prompt_tokens: live.prompt_tokens,
-            max_tokens: Some(live.max_tokens),
+            max_tokens: Some(live.max_tokens(&input.shape)),
             n: 1,
         };
-        let served = serve(
+        let served = serve_reasoning(
             &mut self.server,
             dur(now),
             &req,
             &input.profile,
+            input.reasoning.as_ref(),
             &self.faults,
             &mut rng,
         );
+        let reasoning = served.reasoning_tokens();
         let status = match &served {
             Served::Ok { .. } => 200,
             Served::RateLimited(_) => 429,
@@ -383,6 +397,8 @@ impl Sim<'_> {
                 timing,
                 ..
             } => {
+                live.pending_completion = completion_tokens - reasoning;
+                live.pending_reasoning = reasoning;
                 // Calls whose shared prefix (the system prompt and brand memory, not the image
                 // prompt a caption carries) is in OpenAI's cache bill it at the cached price.
                 let shared = match live.kind() {
@@ -390,10 +406,9 @@ impl Sim<'_> {
                     _ => live.prompt_tokens,
                 };
                 let hit = draw_prompt_cache_hit(&mut rng, input.prompt_cache_hit);
-                if live.kind() == CallKind::Caption {
+                if live.kind() == CallKind::Caption && !live.empty() {
                     self.caption_answered(&live, now + ns(timing.ttft));
                 }
-                live.pending_completion = completion_tokens;
                 live.pending_cached = cached_tokens(live.prompt_tokens, shared, hit);
                 self.push(
                     now + ns(timing.total),
@@ -445,10 +460,13 @@ impl Sim<'_> {
         let usage = Tokens {
             prompt: live.prompt_tokens as u64,
             cached: live.pending_cached as u64,
-            completion: live.pending_completion as u64,
+            completion: (live.pending_completion + live.pending_reasoning) as u64,
         };
         live.billed_tokens += usage.total() as u32;
         let kind = live.kind();
+        // An empty answer (the reasoning used the whole max_tokens) is billed but leaves the
+        // post without its text: the post fails, as a client that finds no content fails it.
+        let empty = live.empty();
         self.recorder.record_call(&CallEnd {
             kind,
             started: dur(live.call_started),
@@ -457,15 +475,18 @@ impl Sim<'_> {
             usage: Some(usage),
             bad_usage: false,
             model: None,
-            failed: false,
+            failed: empty,
         });
+        if empty {
+            self.end(&live, now, Some(FailureCause::BadBody));
+            return;
+        }
         if kind == CallKind::ImagePrompt
             && !(self.input.parallel && self.joins.contains_key(&live.post))
         {
             let shape = self.input.shape;
             live.kind = Some(CallKind::Caption);
             live.prompt_tokens = shape.caption_base_tokens + live.pending_completion;
-            live.max_tokens = shape.caption_max_tokens;
             live.retry = 0;
             // The caption goes at once (as in `arrive`).
             self.send_or_queue(live, now);

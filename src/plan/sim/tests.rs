@@ -4,6 +4,7 @@ use super::*;
 use crate::openai::bucket::Limits;
 use crate::openai::catalog::Catalog;
 use crate::openai::latency::Profile;
+use crate::openai::world::serve;
 
 fn input(arrivals: Arrivals, tpm: u64, strategy: Strategy) -> SimInput {
     SimInput {
@@ -34,6 +35,7 @@ fn input(arrivals: Arrivals, tpm: u64, strategy: Strategy) -> SimInput {
         prompt_cache_hit: 0.0,
         parallel: false,
         seed: 1,
+        reasoning: None,
     }
 }
 
@@ -326,4 +328,46 @@ fn a_caption_caches_its_own_prefix_not_the_image_prompt_it_carries() {
     i.prompt_cache_hit = 1.0;
     let (r, _) = simulate(&i);
     assert_eq!(r.summarize(None, 10).tokens.total.cached, 10 * 1_024);
+}
+
+/// Reasoning of exactly `tokens` per call (sigma 0 draws the median).
+fn reasoning(tokens: u32) -> Option<crate::openai::reasoning::ReasoningTokens> {
+    Some(crate::openai::reasoning::ReasoningTokens {
+        median: tokens,
+        sigma: 0.0,
+        min: 0,
+        max: tokens,
+    })
+}
+
+#[test]
+fn reasoning_tokens_are_billed_and_the_caption_reads_only_the_visible_image_prompt() {
+    // 40 reasoning tokens a call, within the caps (150, 200): the image call bills 800 + 100 +
+    // 40, the caption (1,050 + the image prompt's 100 visible tokens) 1,150 + 100 + 40.
+    let mut i = input(Arrivals::Burst { posts: 10 }, 10_000_000, Strategy::Sdk);
+    i.reasoning = reasoning(40);
+    let (r, _) = simulate(&i);
+    let m = r.summarize(None, 10);
+    assert_eq!(m.posts.ok, 10);
+    assert_eq!(m.tokens.total.total(), 10 * (940 + 1_290));
+    assert_eq!(m.tokens.total.completion, 10 * 2 * 140);
+}
+
+#[test]
+fn an_answer_whose_reasoning_used_max_tokens_fails_its_post_and_is_billed() {
+    // 150 reasoning tokens reach the image call's cap of 150: `length` with no visible token.
+    // The post fails (bad body, no caption is sent) and its 800 + 150 billed tokens are wasted.
+    let mut i = input(Arrivals::Burst { posts: 10 }, 10_000_000, Strategy::Sdk);
+    i.reasoning = reasoning(150);
+    let (r, extra) = simulate(&i);
+    let m = r.summarize(None, 10);
+    assert_eq!(m.posts.ok, 0);
+    assert_eq!(
+        m.posts.failed_by_cause.get(&FailureCause::BadBody),
+        Some(&10)
+    );
+    assert_eq!(m.tokens.total.total(), 10 * 950);
+    assert_eq!(extra.wasted_tokens, 10 * 950);
+    // No caption was answered, so no first caption token was recorded.
+    assert_eq!(m.first_caption_token_ms, None);
 }

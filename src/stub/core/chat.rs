@@ -74,6 +74,11 @@ impl<'a> Checked<'a> {
                 .and_then(|m| catalog.model(&m).map(|e| e.limits.clone()));
             (e, family)
         });
+        // A reasoning model is not served yet (see `stub::reasoning`).
+        let request = request.and_then(|r| {
+            let family = r.model.limits.clone();
+            crate::stub::reasoning::not_yet(r).map_err(|e| (e, Some(family)))
+        });
         Self {
             draw_stream,
             request,

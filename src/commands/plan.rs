@@ -22,7 +22,8 @@ pub async fn plan(args: cli::PlanArgs) -> anyhow::Result<Outcome> {
     let result = crate::plan::plan(&catalog, &spec, &claims, &measured)
         .map_err(|e| config::ConfigError(e.0))?;
     let took = started.elapsed();
-    out!("{}", report::plan::table(&result));
+    out!("{}", report::decision::console(&result));
+    out!("\n{}", report::plan::table(&result));
     out!("{}", report::levers::answer_lines(&result));
     if !result.claims.is_empty() {
         out!("{}", report::claims::console_lines(&result.claims));

@@ -122,6 +122,15 @@ fn method_words(m: crate::calibrate::Method) -> &'static str {
     }
 }
 
+/// Beside a drift row: `(drifted)` only past the practical threshold as well as the interval.
+fn drift_mark(r: &crate::calibrate::drift::DriftRow) -> &'static str {
+    match (r.within, r.drifted) {
+        (_, true) => "   (drifted)",
+        (false, false) => "   (outside the interval, under 10 %: within noise)",
+        (true, false) => "",
+    }
+}
+
 /// The drift table in Markdown.
 fn drift_table(d: &Drift) -> String {
     let mut t = String::from(
@@ -203,7 +212,7 @@ impl Calibration {
                             r.figure,
                             fig(r.shipped),
                             est(&r.fitted),
-                            if r.within { "" } else { "   (drifted)" }
+                            drift_mark(r)
                         ));
                     }
                     out.push_str(&format!("  {}\n", d.verdict));

@@ -51,6 +51,9 @@ pub struct UpgradePath {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TierStep {
     pub tier: u8,
+    /// The calibrated account's own tier (its limits as read), not a published one.
+    #[serde(default)]
+    pub yours: bool,
     /// What it takes to reach the tier (the tier set's data), or the account's own mark.
     pub qualification: String,
     /// TPM of the model's rate-limit family at the tier.
@@ -320,6 +323,7 @@ fn upgrades(catalog: &Catalog, spec: &PlanSpec, cells: &[Cell]) -> Vec<UpgradePa
                 .filter(|c| &c.model == model && c.users == users && c.strategy == strategy)
                 .map(|c| TierStep {
                     tier: c.tier,
+                    yours: spec.account.as_ref().is_some_and(|a| a.tier == c.tier),
                     qualification: catalog
                         .tier(&spec.tier_set, c.tier)
                         .map(|t| t.qualification.clone())
@@ -346,15 +350,18 @@ fn upgrades(catalog: &Catalog, spec: &PlanSpec, cells: &[Cell]) -> Vec<UpgradePa
 /// `Tier 1 → 2 (qualify: $50 paid ...): ok 4 % → 100 %, post p95 11.86 → 8.34 s, $18 → $62/month`.
 pub fn step_text(from: &TierStep, to: &TierStep) -> String {
     let p = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.2}"));
+    let yours = |t: &TierStep| if t.yours { " (your account)" } else { "" };
+    let qualify = match (to.yours, to.qualification.is_empty()) {
+        (true, _) => String::new(),
+        (false, true) => " (to qualify: not stated)".into(),
+        (false, false) => format!(" (to qualify: {})", to.qualification),
+    };
     format!(
-        "Tier {} → {} (to qualify: {}): ok {:.1} % → {:.1} %, post p95 {} → {} s, {} → {}/month{}",
+        "Tier {}{} → {}{}{qualify}: ok {:.1} % → {:.1} %, post p95 {} → {} s, {} → {}/month{}",
         from.tier,
+        yours(from),
         to.tier,
-        if to.qualification.is_empty() {
-            "not stated"
-        } else {
-            &to.qualification
-        },
+        yours(to),
         from.success * 100.0,
         to.success * 100.0,
         p(from.p95_s),

@@ -4,6 +4,7 @@
 //! note's caching advice changes, and sets the note's monthly table beside the modelled one.
 //! Pure: the caller gives the catalog and gets plain data back.
 
+pub mod account;
 pub mod claims;
 pub mod decision;
 pub mod levers;
@@ -55,6 +56,9 @@ pub struct PlanSpec {
     /// when `--prompt-cache-hit` is not given; a model not listed has `prompt_cache_hit`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub prompt_cache_hit_by_model: BTreeMap<String, f64>,
+    /// When the tier set is a calibrated account's upgrade path: the account's tier in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<account::AccountTier>,
 }
 
 impl PlanSpec {
@@ -108,6 +112,7 @@ impl Default for PlanSpec {
             fixed_latency_ms: None,
             design: Design::default(),
             prompt_cache_hit_by_model: BTreeMap::new(),
+            account: None,
         }
     }
 }

@@ -13,6 +13,9 @@ pub fn console(r: &PlanResult) -> String {
     let d = &r.decision;
     let goal = &r.spec.target;
     let mut o = format!("decision (target: {}; {}):\n", target(r), d.month_basis);
+    if let Some(a) = account_text(r) {
+        o.push_str(&format!("{a}\n"));
+    }
     for l in &d.lines {
         o.push_str(&format!("  {}\n", l.text));
     }
@@ -74,6 +77,16 @@ pub fn upgrade_text(tiers: &[TierStep]) -> String {
     parts.join("; ")
 }
 
+/// Which tier is the calibrated account's, and where the others come from.
+pub fn account_text(r: &PlanResult) -> Option<String> {
+    let a = r.spec.account.as_ref()?;
+    Some(format!(
+        "tiers: Tier {} is {}; the others are {}'s published tiers ({}), every tier at the \
+         account's calibrated latency",
+        a.tier, a.mark, a.published_set, a.published_from
+    ))
+}
+
 fn target(r: &PlanResult) -> String {
     format!(
         "p95 ≤ {} s of the latency each line names, at least {:.0} % of posts ok",
@@ -93,6 +106,7 @@ pub fn decision_section(r: &PlanResult) -> Section {
         target(r),
         r.decision.month_basis
     )];
+    paragraphs.extend(account_text(r).map(|a| format!("{a}.")));
     paragraphs.extend(r.decision.lines.iter().map(|l| format!("- {}", l.text)));
     let assumed: Vec<String> = r
         .decision
@@ -175,6 +189,7 @@ mod tests {
         TierStep {
             tier,
             qualification: format!("q{tier}"),
+            yours: false,
             tpm: 0,
             success,
             p95_s: Some(p95),

@@ -149,6 +149,20 @@ fn drift_table(d: &Drift) -> String {
 }
 
 impl Calibration {
+    /// `postload plan --mocks DIR`: what each tier would give at this account's latency (with
+    /// an `account` set, its tier marked among the published ones; docs/planning.md).
+    pub fn plan_step(&self) -> String {
+        format!("postload plan --mocks {}", self.out)
+    }
+
+    fn plan_step_words(&self) -> &'static str {
+        if self.account.is_some() {
+            "what upgrading buys: every tier at this account's latency, its own tier marked"
+        } else {
+            "every published tier at this account's latency"
+        }
+    }
+
     /// `postload run --mocks DIR ...`: the next step, with the account set's tier when there is one.
     pub fn next_step(&self) -> String {
         match &self.account {
@@ -235,6 +249,11 @@ impl Calibration {
             self.out,
             self.next_step()
         ));
+        out.push_str(&format!(
+            "upgrade: {}   ({})\n",
+            self.plan_step(),
+            self.plan_step_words()
+        ));
         out
     }
 
@@ -313,6 +332,11 @@ impl Calibration {
             "- Cost: {}.\n\nNext: `{}`\n",
             self.cost_words(),
             self.next_step()
+        ));
+        md.push_str(&format!(
+            "\nUpgrade: `{}` ({}).\n",
+            self.plan_step(),
+            self.plan_step_words()
         ));
         md
     }

@@ -113,6 +113,7 @@ fn a_tier_step_names_its_qualification_and_what_it_changes() {
     let step = |tier, q: &str, success, p95, usd, meets| TierStep {
         tier,
         qualification: q.into(),
+        yours: false,
         tpm: 0,
         success,
         p95_s: Some(p95),

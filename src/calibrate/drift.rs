@@ -424,7 +424,11 @@ mod tests {
         f.tokens_per_s_min = est(20.0, 18.0, 22.0);
         let d = drift(&f, &shipped());
         assert!(d.fair && !d.rows[2].drifted, "{}", d.verdict);
-        assert!(d.verdict.contains("not judged without streaming"), "{}", d.verdict);
+        assert!(
+            d.verdict.contains("not judged without streaming"),
+            "{}",
+            d.verdict
+        );
     }
 
     #[test]

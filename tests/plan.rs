@@ -366,7 +366,7 @@ fn plan_writes_its_table_json_markdown_and_charts() {
     ] {
         assert!(md.contains(s), "{s}");
     }
-    for chart in ["plan-p95", "plan-cost"] {
+    for chart in ["plan-levers", "plan-p95", "plan-cost"] {
         let png = std::fs::read(runs[0].join(format!("charts/{chart}.png"))).unwrap();
         let img = image::load_from_memory(&png).unwrap().to_rgb8();
         assert_eq!(img.dimensions(), (1000, 600));

@@ -40,7 +40,7 @@ pub fn console(r: &PlanResult) -> String {
         ));
         for u in &d.upgrades {
             o.push_str(&format!(
-                "  {} × {} users, {}: {}\n",
+                "  {} × {} users ({}): {}\n",
                 u.model,
                 u.users,
                 name_of(&u.strategy),

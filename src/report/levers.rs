@@ -4,7 +4,7 @@
 
 use super::markdown::{Section, TableCell};
 use super::name_of;
-use super::plan::usd;
+use crate::plan::decision::usd;
 use crate::plan::levers::{miss_text, LeverAnswer, LeverRow};
 use crate::plan::{Goal, PlanResult};
 

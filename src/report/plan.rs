@@ -114,7 +114,10 @@ fn prompt_cache_text(spec: &crate::plan::PlanSpec) -> String {
 /// The answer: for each model, user count and strategy, the lowest tier that meets the target.
 fn recommendations_section(r: &PlanResult) -> Section {
     let mut rec = Section {
-        title: "Lowest tier that meets the target (post p95, the design as it is)".into(),
+        title: format!(
+            "Lowest tier that meets the target (post p95 ≤ {} s, the design as it is)",
+            r.spec.target.p95_s
+        ),
         header: vec!["model", "users", "strategy", "lowest tier", "$/month"],
         right: vec![false, true, false, true, true],
         ..Section::default()
@@ -139,7 +142,10 @@ fn recommendations_section(r: &PlanResult) -> Section {
 /// Every simulated cell: model, tier, users and strategy, with its latencies, 429s and cost.
 fn cells_section(r: &PlanResult) -> Section {
     let mut cells = Section {
-        title: "Every cell".into(),
+        title: format!(
+            "Every cell (the design as it is, post p95 against {} s)",
+            r.spec.target.p95_s
+        ),
         paragraphs: vec![format!(
             "Latencies of whole successful posts in seconds; \"meets\" judges the post p95 \
                  against {} s and the success share against {:.0} %. Wasted tokens were billed \

@@ -125,7 +125,8 @@ pub fn levers_section(r: &PlanResult) -> Section {
                  caption token of a streamed caption). Ranked by fewest changes, then holding \
                  on every seed, then $/month, among modelled levers: a row resting on the \
                  assumed response-cache share is shown apart, never as the answer. plan.json \
-                 has every combination evaluated."
+                 has every combination evaluated. {}.",
+            crate::plan::decision::month_basis(&r.spec)
         )],
         header: vec![
             "model",

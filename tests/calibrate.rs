@@ -168,6 +168,14 @@ async fn a_remote_account_is_recovered_within_ten_percent_for_its_cap() {
     );
     let md = std::fs::read_to_string(out.join("calibration.md")).unwrap();
     assert!(md.contains("| ttft p50 (ms) |"), "{md}");
+    // The last lines name the plan that answers the upgrade question.
+    assert!(
+        md.contains(&format!(
+            "Upgrade: `postload plan --mocks {}` (what upgrading buys",
+            out.display()
+        )),
+        "{md}"
+    );
     assert_no_key(&out);
     drop(stub);
     stub_and_plan_take(&out);

@@ -366,7 +366,7 @@ fn plan_writes_its_table_json_markdown_and_charts() {
     ] {
         assert!(md.contains(s), "{s}");
     }
-    for chart in ["plan-p95", "plan-cost"] {
+    for chart in ["plan-levers", "plan-p95", "plan-cost"] {
         let png = std::fs::read(runs[0].join(format!("charts/{chart}.png"))).unwrap();
         let img = image::load_from_memory(&png).unwrap().to_rgb8();
         assert_eq!(img.dimensions(), (1000, 600));
@@ -376,7 +376,12 @@ fn plan_writes_its_table_json_markdown_and_charts() {
             "{chart} is blank"
         );
         let svg = std::fs::read_to_string(runs[0].join(format!("charts/{chart}.svg"))).unwrap();
-        assert!(svg.contains("tier"), "{chart}");
+        let word = if chart == "plan-levers" {
+            "p95"
+        } else {
+            "tier"
+        };
+        assert!(svg.contains(word), "{chart}");
     }
     // Bad input: exit 2 naming the option.
     assert_cmd::Command::cargo_bin("postload")
@@ -723,4 +728,79 @@ fn a_plan_on_calibrated_mocks_names_its_tiers_and_latency_profiles() {
     let plan: serde_json::Value =
         serde_json::from_slice(&std::fs::read(run.join("plan.json")).unwrap()).unwrap();
     assert_eq!(plan["latency_profiles"]["gpt-4o"]["as_of"], "2026-12-01");
+}
+
+/// `plan --mocks DIR` on a calibrated folder (no --tiers): the account's one tier becomes an
+/// upgrade path. The fixture's account states gpt-4o 500 RPM / 30,000 TPM and gpt-4o-mini 500 /
+/// 200,000: the shipped openai-2025 Tier 1 (its folder has no published set of its own), so
+/// Tier 1 is the account, marked, and Tiers 2-5 are openai-2025's, at the account's latency.
+#[test]
+fn a_plan_on_a_calibrated_account_shows_every_tier_with_its_own_marked() {
+    use crate::common::calibrated_mocks;
+    let mocks = calibrated_mocks("upgrade-plan-mocks");
+    let dir = tempdir("upgrade-plan");
+    let out = assert_cmd::Command::cargo_bin("postload")
+        .unwrap()
+        .args([
+            "plan",
+            "--model",
+            "gpt-4o",
+            "--users",
+            "5",
+            "--strategy",
+            "sdk",
+        ])
+        .arg("--mocks")
+        .arg(&mocks)
+        .arg("--report-dir")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(
+            "tiers: Tier 1 is your account, measured 2026-12-01 (the limits of openai-2025 \
+             Tier 1); the others are openai-2025's published tiers (shipped)"
+        ),
+        "{stdout}"
+    );
+    let run = std::fs::read_dir(&dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let plan: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("plan.json")).unwrap()).unwrap();
+    assert_eq!(plan["spec"]["tier_set"], "account");
+    assert_eq!(plan["spec"]["tiers"], serde_json::json!([1, 2, 3, 4, 5]));
+    assert_eq!(plan["spec"]["account"]["matched"], 1);
+    let steps = plan["decision"]["upgrades"][0]["tiers"].as_array().unwrap();
+    assert_eq!(steps.len(), 5);
+    assert_eq!(steps[0]["yours"], true);
+    assert_eq!(
+        steps[0]["qualification"],
+        "your account, measured 2026-12-01 (the limits of openai-2025 Tier 1)"
+    );
+    assert_eq!(steps[0]["tpm"], 30_000);
+    assert_eq!(steps[1]["yours"], false);
+    assert_eq!(
+        steps[1]["qualification"],
+        "$50 paid and 7 days since first payment"
+    );
+    assert_eq!(steps[1]["tpm"], 450_000);
+    assert_eq!(steps[4]["tpm"], 30_000_000);
+    let md = std::fs::read_to_string(run.join("plan.md")).unwrap();
+    assert!(md.contains("## Decision"), "{md}");
+    // The decision is paragraphs only: no empty table under it.
+    assert!(!md.contains("|  |"), "{md}");
+    assert!(
+        md.contains("| gpt-4o | 5 | sdk | 1 | your account, measured 2026-12-01"),
+        "{md}"
+    );
 }

@@ -5,9 +5,22 @@ use crate::{cli, config, report, run, stop, Outcome};
 
 /// `postload plan`: simulate the grid, print the table, write plan.json, plan.md and charts.
 pub async fn plan(args: cli::PlanArgs) -> anyhow::Result<Outcome> {
-    let catalog = config::catalog_from(args.mocks.as_deref())?;
+    let mut catalog = config::catalog_from(args.mocks.as_deref())?;
+    // A calibrated account's one tier becomes an upgrade path (plan::account), and the plan's
+    // tier set unless --tiers names another.
+    let account = crate::plan::account::install(
+        std::sync::Arc::make_mut(&mut catalog),
+        args.tier_set.as_deref(),
+    );
     let claims = config::claims(args.claims.as_deref(), &catalog)?;
-    let spec = config::plan_spec(&args, &catalog)?;
+    let mut spec = {
+        let mut args = args.clone();
+        if account.is_some() {
+            args.tier_set = Some(crate::plan::account::ACCOUNT_SET.into());
+        }
+        config::plan_spec(&args, &catalog)?
+    };
+    spec.account = account;
     let started = std::time::Instant::now();
     // A run's measured $/post, for the monthly table (only models the run used).
     let mut measured = std::collections::BTreeMap::new();
@@ -22,7 +35,8 @@ pub async fn plan(args: cli::PlanArgs) -> anyhow::Result<Outcome> {
     let result = crate::plan::plan(&catalog, &spec, &claims, &measured)
         .map_err(|e| config::ConfigError(e.0))?;
     let took = started.elapsed();
-    out!("{}", report::plan::table(&result));
+    out!("{}", report::decision::console(&result));
+    out!("\n{}", report::plan::table(&result));
     out!("{}", report::levers::answer_lines(&result));
     if !result.claims.is_empty() {
         out!("{}", report::claims::console_lines(&result.claims));

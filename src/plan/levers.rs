@@ -122,6 +122,13 @@ impl Design {
         out
     }
 
+    /// Whether this design rests on a lever value nobody measured: one the search assumed
+    /// (a response-cache hit share) rather than one the user `given` (`--lever`, `--cache-hit`).
+    /// A model-switch lever would be modelled (the catalog's profile), so it never assumes.
+    pub fn assumes(&self, given: &Design) -> bool {
+        self.response_cache_hit.is_some() && self.response_cache_hit != given.response_cache_hit
+    }
+
     /// Every design the search tries: each lever unchanged or at its search value (streaming
     /// is judged on the same simulation, so it is not a separate design here).
     pub fn grid() -> Vec<Design> {
@@ -208,6 +215,14 @@ pub struct LeverAnswer {
     pub robust: Option<LeverRow>,
     /// When none holds: the one whose p95 misses by least (among those losing no post, if any).
     pub closest: Option<LeverRow>,
+    /// When one holds: of the combinations that do not, with no more changes than the best,
+    /// the one that misses by least (what the best's extra change buys).
+    #[serde(default)]
+    pub near_miss: Option<LeverRow>,
+    /// The best that holds only on an assumed figure (a response-cache share nobody measured),
+    /// shown apart: `best`, `robust`, `closest` and `near_miss` never rest on one.
+    #[serde(default)]
+    pub assumed: Option<LeverRow>,
     /// Whether any combination without a streamed caption holds.
     pub holds_without_streaming: bool,
 }
@@ -399,16 +414,20 @@ pub fn median(v: &[f64]) -> Option<f64> {
     }
 }
 
-/// Ranks the rows of one model × users and says whether streaming is needed.
-fn answer(spec: &PlanSpec, model: &str, users: u32, rows: &[LeverRow]) -> LeverAnswer {
-    let mut holding: Vec<&LeverRow> = rows.iter().filter(|r| r.meets_target).collect();
+/// Ranks the rows of one model × users and says whether streaming is needed. Rows resting on
+/// an assumed figure ([`Design::assumes`]) are ranked apart, never as the answer.
+pub(crate) fn answer(spec: &PlanSpec, model: &str, users: u32, rows: &[LeverRow]) -> LeverAnswer {
     let target = spec.target.p95_s;
-    holding.sort_by(|a, b| {
+    let order = |a: &&LeverRow, b: &&LeverRow| {
         let key = |r: &LeverRow| (r.changes, r.marginal(target), r.usd_per_month, r.tier);
         key(a)
             .partial_cmp(&key(b))
             .unwrap_or(std::cmp::Ordering::Equal)
-    });
+    };
+    let assumed = |r: &LeverRow| r.design.assumes(&spec.design);
+    let modelled: Vec<LeverRow> = rows.iter().filter(|r| !assumed(r)).cloned().collect();
+    let mut holding: Vec<&LeverRow> = modelled.iter().filter(|r| r.meets_target).collect();
+    holding.sort_by(order);
     let best: Vec<LeverRow> = holding
         .iter()
         .take(BEST_SHOWN)
@@ -420,19 +439,51 @@ fn answer(spec: &PlanSpec, model: &str, users: u32, rows: &[LeverRow]) -> LeverA
         .and_then(|_| holding.iter().find(|r| !r.marginal(target)))
         .map(|r| (*r).clone());
     let closest = if holding.is_empty() {
-        closest(rows, spec.target.min_success).cloned()
+        closest(&modelled, spec.target.min_success).cloned()
     } else {
         None
     };
+    let near_miss = best.first().and_then(|b| {
+        let within: Vec<LeverRow> = modelled
+            .iter()
+            .filter(|r| !r.meets_target && r.changes <= b.changes)
+            .cloned()
+            .collect();
+        self::closest(&within, spec.target.min_success).cloned()
+    });
+    let assumed = rows
+        .iter()
+        .filter(|r| assumed(r) && r.meets_target)
+        .min_by(order)
+        .cloned();
     LeverAnswer {
         model: model.to_string(),
         users,
-        holding: holding.len() as u32,
+        holding: rows.iter().filter(|r| r.meets_target).count() as u32,
         evaluated: rows.len() as u32,
         best,
         robust,
         closest,
+        near_miss,
+        assumed,
         holds_without_streaming: holding.iter().any(|r| !r.design.stream_caption),
+    }
+}
+
+/// How a row that does not hold misses the target, never a negative amount: the share of posts
+/// lost when too few succeed (whatever its p95), else how far its p95 is over.
+pub fn miss_text(r: &LeverRow, target: &super::Goal) -> String {
+    if r.success < target.min_success {
+        return format!(
+            "{:.1} % of posts ok, under the {:.0} % required",
+            (r.success * 1000.0).floor() / 10.0,
+            target.min_success * 100.0
+        );
+    }
+    match r.p95_s {
+        Some(p) if p > target.p95_s => format!("misses by {:.2} s", p - target.p95_s),
+        Some(_) => "holds".into(),
+        None => "no post succeeded".into(),
     }
 }
 

@@ -4,7 +4,9 @@
 //! note's caching advice changes, and sets the note's monthly table beside the modelled one.
 //! Pure: the caller gives the catalog and gets plain data back.
 
+pub mod account;
 pub mod claims;
+pub mod decision;
 pub mod levers;
 pub mod queue;
 pub mod sim;
@@ -55,6 +57,9 @@ pub struct PlanSpec {
     /// when `--prompt-cache-hit` is not given; a model not listed has `prompt_cache_hit`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub prompt_cache_hit_by_model: BTreeMap<String, f64>,
+    /// When the tier set is a calibrated account's upgrade path: the account's tier in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<account::AccountTier>,
 }
 
 impl PlanSpec {
@@ -108,6 +113,7 @@ impl Default for PlanSpec {
             fixed_latency_ms: None,
             design: Design::default(),
             prompt_cache_hit_by_model: BTreeMap::new(),
+            account: None,
         }
     }
 }
@@ -202,6 +208,10 @@ pub struct MonthlyRow {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PlanResult {
     pub schema: String,
+    /// The answer first: per model × users, whether the target holds as designed, else the
+    /// cheapest change that does; and what each tier step changes.
+    #[serde(default)]
+    pub decision: decision::Decision,
     pub spec: PlanSpec,
     pub cells: Vec<Cell>,
     pub recommendations: Vec<Recommendation>,
@@ -234,9 +244,12 @@ pub struct PlanError(pub String);
 /// Posts one cell of the plan may simulate.
 pub const MAX_PLAN_POSTS: f64 = 1_000_000.0;
 
+/// Posts a day per user a burst's monthly figures assume: the note's middle case.
+pub const BURST_POSTS_PER_DAY: f64 = 5.0;
+
 /// Posts per day of `users` at the spec's load (a burst: the note's middle case, 5 a day).
 fn posts_per_day(spec: &PlanSpec, users: u32) -> f64 {
-    users as f64 * spec.posts_per_user_per_day.unwrap_or(5.0)
+    users as f64 * spec.posts_per_user_per_day.unwrap_or(BURST_POSTS_PER_DAY)
 }
 
 /// The calls of a post as the run sends them: the same prompt text, sized with the same
@@ -522,8 +535,10 @@ pub fn plan(
         vec![spec.design]
     };
     let levers = levers::search(catalog, spec, &designs)?;
+    let decision = decision::decide(catalog, spec, &cells, &levers);
     let mut result = PlanResult {
         schema: PLAN_SCHEMA.into(),
+        decision,
         spec: spec.clone(),
         cells,
         recommendations,

@@ -15,6 +15,7 @@ use crate::openai::catalog::PriceTable;
 
 pub mod bins;
 pub mod bucket;
+mod levers;
 mod plan;
 mod run;
 pub mod waterfall;

@@ -561,16 +561,19 @@ pub fn markdown(d: &Document, chart_links: &[(String, String)]) -> String {
         for p in &sec.paragraphs {
             let _ = writeln!(o, "{p}\n");
         }
-        let _ = writeln!(o, "| {} |", sec.header.join(" | "));
-        let aligns: Vec<&str> = sec
-            .right
-            .iter()
-            .map(|r| if *r { "---:" } else { "---" })
-            .collect();
-        let _ = writeln!(o, "| {} |", aligns.join(" | "));
-        for row in &sec.rows {
-            let cells: Vec<String> = row.iter().map(md_cell).collect();
-            let _ = writeln!(o, "| {} |", cells.join(" | "));
+        // A section of paragraphs only (plan.md's decision) has no table.
+        if !sec.header.is_empty() {
+            let _ = writeln!(o, "| {} |", sec.header.join(" | "));
+            let aligns: Vec<&str> = sec
+                .right
+                .iter()
+                .map(|r| if *r { "---:" } else { "---" })
+                .collect();
+            let _ = writeln!(o, "| {} |", aligns.join(" | "));
+            for row in &sec.rows {
+                let cells: Vec<String> = row.iter().map(md_cell).collect();
+                let _ = writeln!(o, "| {} |", cells.join(" | "));
+            }
         }
         for n in &sec.notes {
             let _ = writeln!(o, "\n{n}");

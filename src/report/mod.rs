@@ -5,6 +5,7 @@
 
 pub mod charts;
 pub mod claims;
+pub mod decision;
 pub mod levers;
 pub mod markdown;
 mod paths;

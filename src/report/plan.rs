@@ -12,22 +12,14 @@ fn s(v: Option<f64>) -> String {
     v.map_or("-".into(), |v| format!("{v:.2}"))
 }
 
-/// Dollars as the plan prints them: whole above $100, cents above $1, else five decimals.
+/// Dollars as the plan prints them (one formatter, the decision's).
 pub(super) fn usd(v: Option<f64>) -> String {
-    v.map_or("-".into(), |v| {
-        if v >= 100.0 {
-            format!("${v:.0}")
-        } else if v >= 1.0 {
-            format!("${v:.2}")
-        } else {
-            format!("${v:.5}")
-        }
-    })
+    crate::plan::decision::usd(v)
 }
 
 fn target_text(t: &Goal) -> String {
     format!(
-        "p95 ≤ {} s with at least {:.0} % of posts succeeding",
+        "post p95 ≤ {} s with at least {:.0} % of posts succeeding",
         t.p95_s,
         t.min_success * 100.0
     )
@@ -49,7 +41,12 @@ pub fn document(r: &PlanResult) -> Document {
         title: "postload plan".into(),
         intro: intro(r),
         sections: [
-            vec![super::levers::levers_section(r), recommendations_section(r)],
+            vec![
+                super::decision::decision_section(r),
+                super::decision::upgrade_section(r),
+                super::levers::levers_section(r),
+                recommendations_section(r),
+            ],
             verdicts_section("Claims the planner settles", &r.claims, "")
                 .into_iter()
                 .collect(),
@@ -117,7 +114,10 @@ fn prompt_cache_text(spec: &crate::plan::PlanSpec) -> String {
 /// The answer: for each model, user count and strategy, the lowest tier that meets the target.
 fn recommendations_section(r: &PlanResult) -> Section {
     let mut rec = Section {
-        title: "Lowest tier that meets the target".into(),
+        title: format!(
+            "Lowest tier that meets the target (post p95 ≤ {} s, the design as it is)",
+            r.spec.target.p95_s
+        ),
         header: vec!["model", "users", "strategy", "lowest tier", "$/month"],
         right: vec![false, true, false, true, true],
         ..Section::default()
@@ -142,13 +142,18 @@ fn recommendations_section(r: &PlanResult) -> Section {
 /// Every simulated cell: model, tier, users and strategy, with its latencies, 429s and cost.
 fn cells_section(r: &PlanResult) -> Section {
     let mut cells = Section {
-        title: "Every cell".into(),
-        paragraphs: vec![
-            "Latencies of successful posts in seconds. Wasted tokens were billed for posts that \
-             failed in the end. $/month is at the load's posts a day (for a burst, 5 posts per \
-             user per day, the note's middle case)."
-                .into(),
-        ],
+        title: format!(
+            "Every cell (the design as it is, post p95 against {} s)",
+            r.spec.target.p95_s
+        ),
+        paragraphs: vec![format!(
+            "Latencies of whole successful posts in seconds; \"meets\" judges the post p95 \
+                 against {} s and the success share against {:.0} %. Wasted tokens were billed \
+                 for posts that failed in the end. {}.",
+            r.spec.target.p95_s,
+            r.spec.target.min_success * 100.0,
+            crate::plan::decision::month_basis(&r.spec)
+        )],
         header: vec![
             "model",
             "tier",
@@ -156,9 +161,9 @@ fn cells_section(r: &PlanResult) -> Section {
             "users",
             "strategy",
             "ok %",
-            "p50",
-            "p95",
-            "p99",
+            "post p50",
+            "post p95",
+            "post p99",
             "makespan",
             "429s",
             "wasted tokens",
@@ -202,13 +207,15 @@ fn cells_section(r: &PlanResult) -> Section {
 fn caching_section(r: &PlanResult) -> Section {
     let mut caching = Section {
         title: "Caching (the note's advice)".into(),
-        paragraphs: vec![
-            "A response cache answers a share of posts without calling OpenAI (5 ms). OpenAI's \
-             prompt caching bills the shared prefix of prompts of 1,024 tokens or more (the \
-             caption call's system prompt and brand memory) at the cached price; cached tokens \
-             still count against TPM, so it saves money, not 429s. SDK retries."
-                .into(),
-        ],
+        paragraphs: vec![format!(
+            "A response cache answers a share of posts without calling OpenAI (5 ms). \
+                 OpenAI's prompt caching bills the shared prefix of prompts of 1,024 tokens or \
+                 more (the caption call's system prompt and brand memory) at the cached price; \
+                 cached tokens still count against TPM, so it saves money, not 429s. SDK \
+                 retries. $/month: users × {}, at each row's own cache shares (the percentages \
+                 beside its name: response / prompt).",
+            crate::plan::decision::posts_a_day(&r.spec)
+        )],
         header: vec![
             "model", "users", "tier", "caching", "429s", "ok %", "$/month",
         ],
@@ -289,25 +296,26 @@ pub fn plan_markdown(r: &PlanResult) -> String {
     markdown(&document(r), &plan_chart_links())
 }
 
-/// The console table: the recommendations, then the cells.
+/// The console table: the cells, then the recommendations.
 pub fn table(r: &PlanResult) -> String {
     let mut o = String::new();
     let _ = writeln!(
         o,
-        "target: {}; load: {}",
-        target_text(&r.spec.target),
-        load_text(r)
+        "every cell, the design as it is (judged on the post p95 against {} s); load: {}; {}",
+        r.spec.target.p95_s,
+        load_text(r),
+        crate::plan::decision::month_basis(&r.spec)
     );
     let _ = writeln!(
         o,
-        "{:<12} {:>4} {:>5} {:<8} {:>6} {:>7} {:>7} {:>8} {:>6} {:>10} {:>10}  meets",
+        "{:<12} {:>4} {:>5} {:<8} {:>6} {:>8} {:>8} {:>8} {:>6} {:>10} {:>10}  meets",
         "model",
         "tier",
         "users",
         "strategy",
         "ok%",
-        "p50 s",
-        "p95 s",
+        "post p50",
+        "post p95",
         "makespan",
         "429s",
         "$/post",
@@ -316,7 +324,7 @@ pub fn table(r: &PlanResult) -> String {
     for c in &r.cells {
         let _ = writeln!(
             o,
-            "{:<12} {:>4} {:>5} {:<8} {:>5.1}% {:>7} {:>7} {:>7.1}s {:>6} {:>10} {:>10}  {}",
+            "{:<12} {:>4} {:>5} {:<8} {:>5.1}% {:>8} {:>8} {:>7.1}s {:>6} {:>10} {:>10}  {}",
             c.model,
             c.tier,
             c.users,
@@ -331,7 +339,10 @@ pub fn table(r: &PlanResult) -> String {
             if c.meets_target { "yes" } else { "no" }
         );
     }
-    let _ = writeln!(o, "\nlowest tier meeting the target:");
+    let _ = writeln!(
+        o,
+        "\nlowest tier meeting the target (post p95, the design as it is):"
+    );
     for x in &r.recommendations {
         let _ = writeln!(
             o,

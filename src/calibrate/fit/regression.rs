@@ -48,6 +48,23 @@ fn speeds<'a>(calls: impl Iterator<Item = &'a Call>, k: f64, t_hat: f64) -> Vec<
         .collect()
 }
 
+/// How much the probes' bootstrap interval for TTFT p50 is widened about its estimate so that
+/// it holds the truth in 95 % of calibrations, as it says. The percentile bootstrap alone held
+/// it in 88.5–91 % from 120 calls up (the probes' TTFT carries each call's prompt-reading
+/// noise, and the bootstrap of a median-like figure from about 90 probes is narrow); widened
+/// by 1.2 it held it in 94.3–95.3 %, by 1.3 in 95.8–97.3 % (400 simulated calibrations per
+/// profile and call count, `cargo test --lib regression_p50_coverage_by_widening -- --ignored`).
+pub const REGRESSION_P50_WIDEN: f64 = 1.25;
+
+/// `e`'s interval scaled by `g` about its estimate.
+fn widened(e: Estimate, g: f64) -> Estimate {
+    Estimate {
+        value: e.value,
+        low: e.value - g * (e.value - e.low),
+        high: e.value + g * (e.high - e.value),
+    }
+}
+
 pub(super) fn timing(
     model: &str,
     calls: &[Call],
@@ -78,6 +95,7 @@ pub(super) fn timing(
         .collect();
     too_few_ttft(model, ttft.len())?;
     let (p50, p95) = ttft_estimates(&ttft, opts);
+    let p50 = widened(p50, REGRESSION_P50_WIDEN);
     let observed = speeds(calls.iter(), k.value, p50.value);
     too_few_speeds(model, observed.len())?;
     let ttft_ms = TtftPercentiles {
@@ -189,6 +207,20 @@ fn simulated_speeds(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_regression_p50_interval_is_widened_about_its_estimate() {
+        // [600, 660] around 620, by 1.25: 620 − 1.25 × 20 = 595, 620 + 1.25 × 40 = 670.
+        let e = widened(
+            Estimate {
+                value: 620.0,
+                low: 600.0,
+                high: 660.0,
+            },
+            REGRESSION_P50_WIDEN,
+        );
+        assert_eq!((e.value, e.low, e.high), (620.0, 595.0, 670.0));
+    }
 
     /// `L = 500 + 20 (c − 1) + 0.2 p` on calls with independent (c − 1, p): the normal
     /// equations are solved by β = (500, 20, 0.2) with zero residual, so least squares returns

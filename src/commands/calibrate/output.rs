@@ -122,6 +122,15 @@ fn method_words(m: crate::calibrate::Method) -> &'static str {
     }
 }
 
+/// Beside a drift row: `(drifted)` only past the practical threshold as well as the interval.
+fn drift_mark(r: &crate::calibrate::drift::DriftRow) -> &'static str {
+    match (r.within, r.drifted) {
+        (_, true) => "   (drifted)",
+        (false, false) => "   (outside the interval, under 10 %: within noise)",
+        (true, false) => "",
+    }
+}
+
 /// The drift table in Markdown.
 fn drift_table(d: &Drift) -> String {
     let mut t = String::from(
@@ -140,6 +149,20 @@ fn drift_table(d: &Drift) -> String {
 }
 
 impl Calibration {
+    /// `postload plan --mocks DIR`: what each tier would give at this account's latency (with
+    /// an `account` set, its tier marked among the published ones; docs/planning.md).
+    pub fn plan_step(&self) -> String {
+        format!("postload plan --mocks {}", self.out)
+    }
+
+    fn plan_step_words(&self) -> &'static str {
+        if self.account.is_some() {
+            "what upgrading buys: every tier at this account's latency, its own tier marked"
+        } else {
+            "every published tier at this account's latency"
+        }
+    }
+
     /// `postload run --mocks DIR ...`: the next step, with the account set's tier when there is one.
     pub fn next_step(&self) -> String {
         match &self.account {
@@ -203,7 +226,7 @@ impl Calibration {
                             r.figure,
                             fig(r.shipped),
                             est(&r.fitted),
-                            if r.within { "" } else { "   (drifted)" }
+                            drift_mark(r)
                         ));
                     }
                     out.push_str(&format!("  {}\n", d.verdict));
@@ -224,6 +247,11 @@ impl Calibration {
         out.push_str(&format!("overlay: {}\n", self.out));
         if self.answered() {
             out.push_str(&format!("next: {}\n", self.next_step()));
+            out.push_str(&format!(
+                "upgrade: {}   ({})\n",
+                self.plan_step(),
+                self.plan_step_words()
+            ));
         }
         out
     }
@@ -307,6 +335,11 @@ impl Calibration {
         md.push_str(&format!("- Cost: {}.\n", self.cost_words()));
         if self.answered() {
             md.push_str(&format!("\nNext: `{}`\n", self.next_step()));
+            md.push_str(&format!(
+                "\nUpgrade: `{}` ({}).\n",
+                self.plan_step(),
+                self.plan_step_words()
+            ));
         }
         md
     }

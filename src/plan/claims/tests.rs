@@ -48,6 +48,7 @@ fn row(r: f64, p: f64, success: f64, usd: f64) -> CachingRow {
 fn plan(cells: Vec<Cell>, caching: Vec<CachingEffect>) -> PlanResult {
     PlanResult {
         schema: PLAN_SCHEMA.into(),
+        decision: Default::default(),
         spec: PlanSpec {
             models: vec!["gpt-4o".into()],
             tiers: vec![1, 2],

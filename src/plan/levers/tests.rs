@@ -434,3 +434,65 @@ fn the_closest_misses_by_least_among_rows_that_lose_no_post() {
     // With every row losing posts, the fastest of all.
     assert_eq!(closest(&rows[..1], 1.0).map(|r| r.p95_s), Some(Some(5.5)));
 }
+
+#[test]
+fn an_assumed_cache_share_is_never_the_answer_unless_the_user_gave_it() {
+    let cached = Design {
+        response_cache_hit: Some(0.3),
+        ..Design::default()
+    };
+    let capped = Design {
+        caption_max_tokens: Some(120),
+        ..PARALLEL
+    };
+    let rows = [
+        // One change, holds on every seed, cheapest: but it rests on the assumed 30 %.
+        row(cached, 4.0, (3.8, 4.2), 1.0),
+        // Two modelled changes that hold.
+        row(capped, 4.5, (4.2, 4.8), 1.0),
+        // One modelled change that misses.
+        row(PARALLEL, 5.5, (5.2, 5.8), 1.0),
+    ];
+    let a = answer(&PlanSpec::default(), "gpt-4o", 10, &rows);
+    assert_eq!(a.best[0].design, capped);
+    assert_eq!(a.assumed.as_ref().map(|r| r.design), Some(cached));
+    // What the extra change buys: the one-change design that misses, never the assumed one.
+    assert_eq!(a.near_miss.as_ref().map(|r| r.design), Some(PARALLEL));
+    // Given by the user (`--lever cache-hit=0.3`), the share is theirs: it may be the answer.
+    let given = PlanSpec {
+        design: cached,
+        ..PlanSpec::default()
+    };
+    let a = answer(&given, "gpt-4o", 10, &rows);
+    assert_eq!(a.best[0].design, cached);
+    assert!(a.assumed.is_none());
+    // When only assumed rows hold, the closest is a modelled one.
+    let a = answer(
+        &PlanSpec::default(),
+        "gpt-4o",
+        10,
+        &[rows[0].clone(), rows[2].clone()],
+    );
+    assert!(a.best.is_empty());
+    assert_eq!(a.closest.as_ref().map(|r| r.design), Some(PARALLEL));
+}
+
+#[test]
+fn plan_never_prints_misses_by_a_negative_amount() {
+    // The closest row when every row loses posts may have a p95 under the target (4 s against
+    // 5 s): it misses on success, not by -1 s.
+    let goal = Goal {
+        p95_s: 5.0,
+        min_success: 1.0,
+    };
+    let losing = row(PARALLEL, 4.0, (3.5, 4.5), 0.9);
+    assert_eq!(
+        miss_text(&losing, &goal),
+        "90.0 % of posts ok, under the 100 % required"
+    );
+    let slow = row(PARALLEL, 5.25, (5.0, 5.5), 1.0);
+    assert_eq!(miss_text(&slow, &goal), "misses by 0.25 s");
+    let mut none = slow.clone();
+    none.p95_s = None;
+    assert_eq!(miss_text(&none, &goal), "no post succeeded");
+}

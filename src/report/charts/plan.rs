@@ -27,7 +27,7 @@ where
     let (title_area, body) = root.split_vertically(50);
     title_area.titled(
         &format!(
-            "p95 of successful posts by tier and users: green meets {} s, red misses it, grey: under {:.0} % of posts ok",
+            "post p95, design as it is: green ≤ {} s, orange to red over (red at 3×), grey: under {:.0} % ok",
             r.spec.target.p95_s,
             r.spec.target.min_success * 100.0
         ),
@@ -159,6 +159,17 @@ where
     DB::ErrorType: 'static,
 {
     root.fill(&WHITE)?;
+    let (root, foot) = root.split_vertically(560);
+    foot.draw_text(
+        &format!(
+            "filled: meets post p95 ≤ {} s with {:.0} % ok; hollow: misses. A lower $ at a lower tier is posts failing there (a failed post bills less), not a saving; flat: no limit binds.",
+            r.spec.target.p95_s,
+            r.spec.target.min_success * 100.0
+        ),
+        &("sans-serif", 13).into_font().color(&BLACK),
+        (16, 8),
+    )?;
+    let root = &root;
     let strategy = r.spec.strategies.first().copied();
     let cells: Vec<&Cell> = r
         .cells
@@ -182,9 +193,16 @@ where
     let mut chart = builder(
         root,
         &format!(
-            "OpenAI cost per month by tier ({} retries, {} posts/user/day); filled: meets the target",
+            "OpenAI cost per month by tier ({} retries, users × {} posts a day{} × 30 days)",
             strategy.map_or(String::new(), |s| crate::report::name_of(&s)),
-            r.spec.posts_per_user_per_day.unwrap_or(5.0)
+            r.spec
+                .posts_per_user_per_day
+                .unwrap_or(crate::plan::BURST_POSTS_PER_DAY),
+            if r.spec.posts_per_user_per_day.is_none() {
+                " (assumed)"
+            } else {
+                ""
+            }
         ),
         80,
     )
@@ -234,12 +252,18 @@ where
 /// What a plan chart shows.
 #[derive(Clone, Copy)]
 enum PlanDrawing {
+    Levers,
     Heatmap,
     Cost,
 }
 
 /// The plan's charts, in plan.md's order.
-const PLAN_CHARTS: [ChartKind<PlanDrawing>; 2] = [
+const PLAN_CHARTS: [ChartKind<PlanDrawing>; 3] = [
+    ChartKind {
+        stem: "plan-levers",
+        title: "Designs against the target",
+        drawing: PlanDrawing::Levers,
+    },
     ChartKind {
         stem: "plan-p95",
         title: "p95 by tier and users",
@@ -264,13 +288,15 @@ impl Draw for PlanChart<'_> {
         DB::ErrorType: 'static,
     {
         match self.kind.drawing {
+            PlanDrawing::Levers => super::levers::levers_chart(root, self.plan),
             PlanDrawing::Heatmap => plan_heatmap(root, self.plan),
             PlanDrawing::Cost => plan_cost(root, self.plan),
         }
     }
 }
 
-/// The plan's charts: `charts/plan-p95` and `charts/plan-cost`, PNG and SVG.
+/// The plan's charts: `charts/plan-levers`, `charts/plan-p95` and `charts/plan-cost`, PNG and
+/// SVG.
 pub fn plan_charts(r: &PlanResult) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
     register_font()?;
     let mut out = Vec::new();

@@ -33,6 +33,8 @@ fn answer(best: Vec<LeverRow>, closest: Option<LeverRow>) -> LeverAnswer {
         best,
         robust: None,
         closest,
+        near_miss: None,
+        assumed: None,
         holds_without_streaming: true,
     }
 }

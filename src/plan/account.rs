@@ -87,7 +87,7 @@ pub fn upgrade_path(catalog: &Catalog, shipped: &Catalog) -> Option<(TierSet, Ac
             .map(|t| (name, s, from, t.tier))
     });
     let measured = format!("your account, measured {}", set.as_of);
-    let (tiers, account) = match matched {
+    let (tiers, account, families) = match matched {
         Some((name, s, from, n)) => {
             let mark = format!("{measured} (the limits of {name} Tier {n})");
             let tiers = s
@@ -110,7 +110,7 @@ pub fn upgrade_path(catalog: &Catalog, shipped: &Catalog) -> Option<(TierSet, Ac
                 matched: Some(n),
                 mark,
             };
-            (tiers, account)
+            (tiers, account, s.families.clone())
         }
         None => {
             let (name, s, from) = sets.first()?;
@@ -132,13 +132,15 @@ pub fn upgrade_path(catalog: &Catalog, shipped: &Catalog) -> Option<(TierSet, Ac
                 matched: None,
                 mark,
             };
-            (tiers, account)
+            (tiers, account, s.families.clone())
         }
     };
+    // The published tiers keep their families' own stamps (the models added after the set).
     let path = TierSet {
         as_of: set.as_of.clone(),
         source: set.source.clone(),
         tier: tiers,
+        families,
     };
     Some((path, account))
 }

@@ -28,6 +28,7 @@ fn calibrated(rpm: u64, tpm: u64) -> Catalog {
                 qualification: "as read".into(),
                 limits,
             }],
+            families: Default::default(),
         },
     );
     c

@@ -1,8 +1,11 @@
 //! Baselines: compare two results case by case (scenario × tier), metric by metric. Lower is
-//! better for every compared metric; a rise beyond the tolerance is a regression. For post
-//! latency the recorded distributions are compared too (a Mann–Whitney U test on the exact
-//! HdrHistograms), so a rise that the spread of the two runs explains is reported as within
-//! noise, not as a regression. Pure.
+//! better for every compared metric but retries under 429s. Exact counts (calls, tokens, failed
+//! posts, answers under 429s) are compared exactly; a timing (post latency, makespan, the
+//! service's own time) is judged on the per-post samples kept in result.json (a Mann–Whitney U
+//! test on the exact HdrHistograms), so a rise that the spread of the two runs explains is
+//! reported as within noise, and with too few posts as not judged ([`judge`]). Pure.
+
+mod judge;
 
 use hdrhistogram::Histogram;
 use serde::Serialize;
@@ -10,6 +13,8 @@ use serde::Serialize;
 use crate::gate::metric;
 use crate::metrics::{hdr, hlog};
 use crate::report::{CaseResult, RunResult};
+
+pub use judge::{kind, Kind, RankTest, Samples, Verdict, ALPHA, MIN_POSTS};
 
 /// The metrics compared, all lower-is-better.
 pub const COMPARED: [&str; 7] = [
@@ -22,9 +27,10 @@ pub const COMPARED: [&str; 7] = [
     "cost_per_post_usd",
 ];
 
-/// In service mode (both sides with the stub alongside), the service's own figures too, all
-/// lower-is-better: a commit that adds a call, grows a prompt or slows its own work shows here.
-pub const SERVICE_COMPARED: [&str; 7] = [
+/// In service mode (both sides with the stub alongside), the service's own figures too: a
+/// commit that adds a call, grows a prompt, slows its own work, answers 500 under rate limits
+/// or stops retrying shows here.
+pub const SERVICE_COMPARED: [&str; 8] = [
     "service.calls_per_post",
     "service.requests_per_post",
     "service.prompt_tokens_per_post",
@@ -32,22 +38,8 @@ pub const SERVICE_COMPARED: [&str; 7] = [
     "service.own_mean_ms",
     "service.own_p95_ms",
     "service.under_429.ungraceful",
+    "service.retries_per_post",
 ];
-
-/// Significance level under which a latency difference is not noise.
-pub const ALPHA: f64 = 0.05;
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Verdict {
-    Same,
-    Better,
-    Regression,
-    /// Beyond the tolerance, but the two latency distributions do not differ significantly.
-    WithinNoise,
-    /// A value is missing on one side.
-    NotComparable,
-}
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Delta {
@@ -57,8 +49,11 @@ pub struct Delta {
     pub new: Option<f64>,
     /// (new − base) ÷ base.
     pub change: Option<f64>,
-    /// Two-sided Mann–Whitney p-value of the post latency distributions (latency metrics only).
+    /// Two-sided Mann–Whitney p-value of the timing's per-post samples (timings only).
     pub p_value: Option<f64>,
+    /// A timing's samples (posts) on each side, base then new.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub posts: Option<[u64; 2]>,
     pub verdict: Verdict,
 }
 
@@ -101,14 +96,39 @@ fn groups(r: &RunResult) -> Vec<Group<'_>> {
 }
 
 impl Group<'_> {
+    /// Every repetition's histograms of these tags in one (`None` when a case lacks them all,
+    /// or one does not decode).
+    fn pooled(&self, tags: &[&str]) -> Option<Histogram<u64>> {
+        let mut all = Vec::new();
+        for c in &self.cases {
+            let mut found = false;
+            for tag in tags {
+                if let Some(text) = c.measured.histograms.get(*tag) {
+                    all.push(hlog::decode(text).ok()?);
+                    found = true;
+                }
+            }
+            if !found {
+                return None;
+            }
+        }
+        hdr::pool(all).ok()?
+    }
+
     /// Every repetition's successful post latencies in one histogram.
     fn post_ok(&self) -> Option<Histogram<u64>> {
-        let all = self
-            .cases
-            .iter()
-            .map(|c| hlog::decode(c.measured.histograms.get("post_ok")?).ok())
-            .collect::<Option<Vec<_>>>()?;
-        hdr::pool(all).ok()?
+        self.pooled(&["post_ok"])
+    }
+
+    /// The samples a timing is judged on.
+    fn samples(&self, s: Samples, post_ok: Option<&Histogram<u64>>) -> Option<Histogram<u64>> {
+        match s {
+            Samples::OkPosts => post_ok.cloned(),
+            Samples::AllPosts => self.pooled(&["post_ok", "post_failed"]),
+            Samples::OwnTime => {
+                self.pooled(&[crate::report::service::per_post::OWN_HISTOGRAM])
+            }
+        }
     }
 
     /// Every case ran in service mode with the stub alongside.
@@ -146,10 +166,6 @@ pub fn compare(base: &RunResult, new: &RunResult, tolerance: f64) -> Comparison 
             continue;
         };
         let (bh, nh) = (b.post_ok(), n.post_ok());
-        let p_value = match (&bh, &nh) {
-            (Some(x), Some(y)) if !x.is_empty() && !y.is_empty() => Some(mann_whitney_p(x, y)),
-            _ => None,
-        };
         let service: &[&str] = if b.has_service() && n.has_service() {
             &SERVICE_COMPARED
         } else {
@@ -157,24 +173,21 @@ pub fn compare(base: &RunResult, new: &RunResult, tolerance: f64) -> Comparison 
         };
         for &m in COMPARED.iter().chain(service) {
             let (bv, nv) = (b.value(m, bh.as_ref()), n.value(m, nh.as_ref()));
-            let latency = m.starts_with("post.");
             let change = match (bv, nv) {
                 (Some(bv), Some(nv)) if bv != 0.0 => Some((nv - bv) / bv),
                 (Some(bv), Some(nv)) if bv == 0.0 && nv == 0.0 => Some(0.0),
                 (Some(_), Some(_)) => Some(f64::INFINITY),
                 _ => None,
             };
-            let verdict = match change {
-                None => Verdict::NotComparable,
-                Some(c) if c > tolerance => {
-                    if latency && p_value.is_some_and(|p| p >= ALPHA) {
-                        Verdict::WithinNoise
-                    } else {
-                        Verdict::Regression
-                    }
-                }
-                Some(c) if c < -tolerance => Verdict::Better,
-                Some(_) => Verdict::Same,
+            let kind = kind(m);
+            let test = match kind {
+                Kind::Timing(s) => Some(rank_test(
+                    b.samples(s, bh.as_ref()),
+                    n.samples(s, nh.as_ref()),
+                    s == Samples::OwnTime,
+                    (bh.as_ref(), nh.as_ref()),
+                )),
+                _ => None,
             };
             deltas.push(Delta {
                 case: b.name.clone(),
@@ -182,8 +195,9 @@ pub fn compare(base: &RunResult, new: &RunResult, tolerance: f64) -> Comparison 
                 base: bv,
                 new: nv,
                 change,
-                p_value: if latency { p_value } else { None },
-                verdict,
+                p_value: test.and_then(|t| t.p_value),
+                posts: test.map(|t| t.posts),
+                verdict: judge::verdict(kind, change, test, tolerance),
             });
         }
     }
@@ -196,6 +210,31 @@ pub fn compare(base: &RunResult, new: &RunResult, tolerance: f64) -> Comparison 
         tolerance,
         deltas,
         unmatched,
+    }
+}
+
+/// The rank test of a timing's samples. The own time without traces on both sides (the mean
+/// estimate of a service that does not forward `traceparent`) falls back on the successful
+/// posts' latencies, which it moves with.
+fn rank_test(
+    base: Option<Histogram<u64>>,
+    new: Option<Histogram<u64>>,
+    own: bool,
+    post_ok: (Option<&Histogram<u64>>, Option<&Histogram<u64>>),
+) -> RankTest {
+    let (base, new) = match (base, new) {
+        (Some(b), Some(n)) => (Some(b), Some(n)),
+        _ if own => (post_ok.0.cloned(), post_ok.1.cloned()),
+        (b, n) => (b, n),
+    };
+    let len = |h: &Option<Histogram<u64>>| h.as_ref().map_or(0, |h| h.len());
+    let p_value = match (&base, &new) {
+        (Some(x), Some(y)) if !x.is_empty() && !y.is_empty() => Some(mann_whitney_p(x, y)),
+        _ => None,
+    };
+    RankTest {
+        posts: [len(&base), len(&new)],
+        p_value,
     }
 }
 
@@ -278,6 +317,10 @@ pub fn markdown(c: &Comparison) -> String {
             Verdict::Regression => "**REGRESSION**".into(),
             Verdict::WithinNoise => format!("within noise (p = {:.2})", d.p_value.unwrap_or(1.0)),
             Verdict::NotComparable => "not comparable".into(),
+            Verdict::TooFewPosts => {
+                let [b, n] = d.posts.unwrap_or_default();
+                format!("too few posts to judge ({b} and {n}; needs {MIN_POSTS} a side)")
+            }
         };
         o.push_str(&format!(
             "| {} | {} | {} | {} | {} | {} | {verdict} |\n",
@@ -290,6 +333,9 @@ pub fn markdown(c: &Comparison) -> String {
             d.p_value.map_or("-".into(), |p| format!("{p:.3}")),
         ));
     }
+    o.push_str(&format!(
+        "\nCounts are compared exactly; a timing is a regression when it rose beyond the tolerance and its per-post samples differ (Mann–Whitney p < {ALPHA}), judged with at least {MIN_POSTS} posts a side.\n"
+    ));
     for u in &c.unmatched {
         o.push_str(&format!("\nNot compared: {u}.\n"));
     }
@@ -365,14 +411,12 @@ mod tests {
         assert_eq!(
             verdicts(&c),
             vec![
-                // 100 -> 130: +30 %, past 10 %, no distributions to test: a regression.
-                ("post.p50_ms", Some(100.0), Some(130.0), &Regression),
-                // 200 -> 220: +10 % exactly, not past the tolerance.
-                ("post.p95_ms", Some(200.0), Some(220.0), &Same),
-                // 300 -> 150: -50 %.
-                ("post.p99_ms", Some(300.0), Some(150.0), &Better),
-                // 1,000 -> 900: -10 % exactly, not past it.
-                ("makespan_ms", Some(1_000.0), Some(900.0), &Same),
+                // 100 -> 130: +30 %, but no per-post samples to test (a result without
+                // histograms): a timing is not judged on two summary figures.
+                ("post.p50_ms", Some(100.0), Some(130.0), &TooFewPosts),
+                ("post.p95_ms", Some(200.0), Some(220.0), &TooFewPosts),
+                ("post.p99_ms", Some(300.0), Some(150.0), &TooFewPosts),
+                ("makespan_ms", Some(1_000.0), Some(900.0), &TooFewPosts),
                 // 0 of 10 failed -> 1 of 10: from zero, an infinite rise.
                 ("error_rate", Some(0.0), Some(0.1), &Regression),
                 ("tokens_per_post", Some(100.0), None, &NotComparable),
@@ -380,6 +424,10 @@ mod tests {
                 ("cost_per_post_usd", Some(0.0), Some(0.0), &Same),
             ]
         );
+        // No samples: 0 posts a side for the timings, none for the counts.
+        let posts: Vec<Option<[u64; 2]>> = c.deltas.iter().map(|d| d.posts).collect();
+        assert_eq!(posts[..4], [Some([0, 0]); 4]);
+        assert!(posts[4..].iter().all(Option::is_none));
         let change: Vec<Option<f64>> = c.deltas.iter().map(|d| d.change).collect();
         assert_eq!(
             change,
@@ -397,7 +445,7 @@ mod tests {
             .deltas
             .iter()
             .all(|d| d.case == "s tier 1" && d.p_value.is_none()));
-        assert_eq!(c.regressions(), 2);
+        assert_eq!(c.regressions(), 1);
         assert_eq!(
             c.unmatched,
             [
@@ -414,7 +462,7 @@ mod tests {
         // [5000, 5003]: middle 5,002 µs = 5.002 ms. p95 and p99 (the 3rd of 3): 3,000 µs in
         // [3000, 3001], middle 3,001 µs = 3.001 ms, against 6,000 in [6000, 6003]: 6.002 ms.
         // The ranks are those of {1,2,3} against {4,5,6}: p = 0.0495 (the hand case below),
-        // under 0.05: the rises are regressions.
+        // under 0.05, but 3 posts a side are too few to judge.
         let mut b1 = case("s", Some(1), Some(&[1_000, 2_000]));
         let mut b2 = case("s", Some(2), Some(&[3_000]));
         let n = case("s", None, Some(&[4_000, 5_000, 6_000]));
@@ -428,33 +476,45 @@ mod tests {
         assert_eq!(
             latency,
             vec![
-                ("post.p50_ms", Some(2.0), Some(5.002), &Regression),
-                ("post.p95_ms", Some(3.001), Some(6.002), &Regression),
-                ("post.p99_ms", Some(3.001), Some(6.002), &Regression),
-                ("makespan_ms", Some(1_500.0), Some(1_500.0), &Same),
+                ("post.p50_ms", Some(2.0), Some(5.002), &TooFewPosts),
+                ("post.p95_ms", Some(3.001), Some(6.002), &TooFewPosts),
+                ("post.p99_ms", Some(3.001), Some(6.002), &TooFewPosts),
+                // The makespan's samples are every post: 3 a side, too few as well.
+                ("makespan_ms", Some(1_500.0), Some(1_500.0), &TooFewPosts),
             ]
         );
+        // The two repetitions' posts pooled: 2 + 1 against 3.
+        assert_eq!(c.deltas[0].posts, Some([3, 3]));
         let p = c.deltas[0].p_value.unwrap();
         assert!((p - 0.0495).abs() < 0.0005, "{p}");
-        // The p-value belongs to the latency rows only.
-        assert_eq!(c.deltas[3].p_value, None);
+        // The p-value belongs to the timing rows only.
+        assert_eq!(c.deltas[4].p_value, None);
     }
 
     #[test]
     fn a_rise_the_spread_explains_is_within_noise() {
-        // {1, 1, 2} ms against {2, 3, 3} ms: p = 0.0679 (the tie case below), not under 0.05.
-        // p50: 1.000 ms -> 3.001 ms, p95: 2.000 ms -> 3.001 ms, both past 10 %: within noise.
-        let b = case("s", None, Some(&[1_000, 1_000, 2_000]));
-        let n = case("s", None, Some(&[2_000, 3_000, 3_000]));
+        // {1, ..., 10} ms against {2, ..., 11} ms, 10 posts a side. Pooled, 1 has rank 1, each
+        // of 2..10 is a tie of two (ranks 2k - 2 and 2k - 1, average 2k - 1.5), 11 has rank 20.
+        // R1 = 1 + sum(2k - 1.5, k = 2..10) = 1 + 108 - 13.5 = 95.5; U1 = 95.5 - 55 = 40.5,
+        // mean 50. Ties: 9 * (2^3 - 2) = 54; var = 100 / 12 * (21 - 54 / 380) = 173.816;
+        // z = 9.5 / 13.184 = 0.7206, p = 2 * (1 - 0.7644) = 0.471: no evidence.
+        let ms = |from: u64| (from..from + 10).map(|v| v * 1_000).collect::<Vec<u64>>();
+        let b = case("s", None, Some(&ms(1)));
+        let n = case("s", None, Some(&ms(2)));
         let c = compare(&run(vec![b]), &run(vec![n]), 0.1);
         use Verdict::*;
+        // p50, the 5th post: 5,000 µs in [5000, 5003], 5.002 ms, against 6.002 ms: +20 %,
+        // past 10 %: within noise. p95, the 10th: 10,000 µs in [10000, 10007], 10.004 ms,
+        // against 11.004 ms: +9.996 %, not past it.
         assert_eq!(
             verdicts(&c)[..2],
             [
-                ("post.p50_ms", Some(1.0), Some(3.001), &WithinNoise),
-                ("post.p95_ms", Some(2.0), Some(3.001), &WithinNoise),
+                ("post.p50_ms", Some(5.002), Some(6.002), &WithinNoise),
+                ("post.p95_ms", Some(10.004), Some(11.004), &Same),
             ]
         );
+        let p = c.deltas[0].p_value.unwrap();
+        assert!((p - 0.471).abs() < 0.001, "{p}");
         assert_eq!(c.regressions(), 0);
     }
 
@@ -479,7 +539,19 @@ mod tests {
             new,
             change,
             p_value,
+            posts: None,
             verdict,
+        };
+        let too_few = Delta {
+            posts: Some([9, 40]),
+            ..d(
+                "service.own_p95_ms",
+                Some(30.0),
+                Some(90.0),
+                Some(2.0),
+                Some(0.001),
+                Verdict::TooFewPosts,
+            )
         };
         let c = Comparison {
             tolerance: 0.1,
@@ -524,6 +596,7 @@ mod tests {
                     None,
                     Verdict::NotComparable,
                 ),
+                too_few,
             ],
             unmatched: vec!["x tier 2 (only in the baseline)".into()],
         };
@@ -539,6 +612,8 @@ mod tests {
              | s tier 1 | makespan_ms | 10.0000 | 5.0000 | -50.0 % | - | better |\n\
              | s tier 1 | error_rate | 0.0000 | 0.0000 | +0.0 % | - | same |\n\
              | s tier 1 | tokens_per_post | 1.0000 | - | - | - | not comparable |\n\
+             | s tier 1 | service.own_p95_ms | 30.0000 | 90.0000 | +200.0 % | 0.001 | too few posts to judge (9 and 40; needs 10 a side) |\n\
+             \nCounts are compared exactly; a timing is a regression when it rose beyond the tolerance and its per-post samples differ (Mann–Whitney p < 0.05), judged with at least 10 posts a side.\n\
              \nNot compared: x tier 2 (only in the baseline).\n"
         );
     }

@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 use crate::report::{CaseResult, RunResult};
 use crate::scenario::Scenario;
 
+pub mod suggest;
+
 pub use crate::threshold::{Op, Threshold, METRICS};
 
 /// The value of `metric` in `case`; `None` when the run has none (e.g. no successful post).

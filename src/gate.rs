@@ -37,7 +37,7 @@ pub fn metric(case: &CaseResult, metric: &str) -> Option<f64> {
         "first_caption_token.p50_ms" => m.first_caption_token_ms.and_then(|f| f.p50),
         "first_caption_token.p95_ms" => m.first_caption_token_ms.and_then(|f| f.p95),
         "first_caption_token.p99_ms" => m.first_caption_token_ms.and_then(|f| f.p99),
-        other if other.starts_with("service.") => case.service.as_ref()?.metric(other),
+        other if other.starts_with("service.") => crate::report::service::case_metric(case, other),
         other if other.starts_with("failed.") => {
             let cause = other.strip_prefix("failed.")?;
             Some(
@@ -126,6 +126,20 @@ pub struct Check {
     pub threshold: String,
     pub measured: Option<f64>,
     pub pass: bool,
+    /// Why the metric has no value, when it is known (a 429 metric in a case that met no 429).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
+}
+
+impl Check {
+    /// The measured value as text, or "no value" and why.
+    fn measured_text(&self, value: impl Fn(f64) -> String) -> String {
+        match (self.measured, &self.why) {
+            (Some(m), _) => value(m),
+            (None, Some(why)) => format!("no value: {why}"),
+            (None, None) => "no value".into(),
+        }
+    }
 }
 
 /// Checks every gate against `result`. Errs when a gate's selector matches no case.
@@ -179,6 +193,10 @@ pub fn evaluate(gates: &[Gate], result: &RunResult) -> Result<Vec<Check>, String
                     measured,
                     // No value never passes.
                     pass: measured.is_some_and(|m| t.op.holds(m, t.value)),
+                    why: measured
+                        .is_none()
+                        .then(|| crate::report::service::why_no_value(c, &t.metric))
+                        .flatten(),
                 });
             }
         }
@@ -201,7 +219,7 @@ pub fn junit(checks: &[Check]) -> Vec<u8> {
         checks.len()
     );
     for c in checks {
-        let measured = c.measured.map_or("no value".into(), |m| format!("{m}"));
+        let measured = c.measured_text(|m| format!("{m}"));
         o.push_str(&format!(
             "  <testcase classname=\"{}\" name=\"{}\">",
             esc(&c.case),
@@ -235,7 +253,7 @@ pub fn lines(checks: &[Check]) -> String {
                 if c.pass { "PASS" } else { "FAIL" },
                 c.case,
                 c.threshold,
-                c.measured.map_or("no value".into(), |m| format!("{m:.6}")
+                c.measured_text(|m| format!("{m:.6}")
                     .trim_end_matches('0')
                     .trim_end_matches('.')
                     .to_string())
@@ -253,7 +271,7 @@ pub fn markdown(checks: &[Check]) -> String {
             "| {} | `{}` | {} | {} |\n",
             c.case,
             c.threshold,
-            c.measured.map_or("no value".into(), |m| format!("{m:.4}")),
+            c.measured_text(|m| format!("{m:.4}")),
             if c.pass { "pass" } else { "**FAIL**" }
         ));
     }
@@ -486,6 +504,7 @@ mod tests {
             threshold,
             measured: Some(ok),
             pass,
+            why: None,
         };
         assert_eq!(
             checks,
@@ -515,18 +534,21 @@ mod tests {
                 threshold: "post.p95_ms <= 20".into(),
                 measured: Some(12.5),
                 pass: true,
+                why: None,
             },
             Check {
                 case: "d tier 2".into(),
                 threshold: "retries < 1".into(),
                 measured: None,
                 pass: false,
+                why: None,
             },
             Check {
                 case: "d tier 3".into(),
                 threshold: "retries < 1".into(),
                 measured: Some(3.0),
                 pass: false,
+                why: None,
             },
         ]
     }

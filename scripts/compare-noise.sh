@@ -30,7 +30,7 @@ flags() {
 }
 
 collect() {
-    local i v dir pid
+    local i v dir pid rc
     for i in $(seq 1 "$PAIRS"); do
         for v in "${VARIANTS[@]}"; do
             dir=$OUT/$v/$i
@@ -41,12 +41,14 @@ collect() {
                 --openai-base-url "http://127.0.0.1:$((PORT + 1))/v1" $(flags "$v") \
                 >"$dir.service.log" 2>&1 &
             pid=$!
+            rc=0
             "$BIN" run --target "http://127.0.0.1:$PORT" --with-stub $((PORT + 1)) \
-                --wait-for-target 30 --latency-ms 50 --quiet \
+                --wait-for-target 30 --latency-ms 50 --quiet --gate gates/service.toml \
                 --scenario scenarios/service-check.toml --scenario scenarios/service-429.toml \
-                --report-dir "$dir" >"$dir.log" 2>&1 || true
+                --report-dir "$dir" >"$dir.log" 2>&1 || rc=$?
+            echo "$rc" >"$dir.rc"
             kill "$pid" && wait "$pid" 2>/dev/null || true
-            echo "$(date -u +%H:%M:%S) pair $i $v: $(ls "$dir"/*/result.json 2>/dev/null || echo 'no result')"
+            echo "$(date -u +%H:%M:%S) pair $i $v: gate exit $rc, $(ls "$dir"/*/result.json 2>/dev/null || echo 'no result')"
         done
     done
 }
@@ -54,8 +56,11 @@ collect() {
 judge() {
     local v i n flagged metrics tol=()
     [ -n "${TOLERANCE:-}" ] && tol=(--tolerance "$TOLERANCE")
-    echo "| new run | pairs | reported a regression | metrics reported (pairs) |"
-    echo "| --- | ---: | ---: | --- |"
+    gate_failed() { cat "$OUT/$1"/*.rc 2>/dev/null | grep -vc '^0$' || true; }
+    echo "baseline runs: $(find "$OUT/base" -name result.json | wc -l), the shipped gate failed $(gate_failed base)"
+    echo
+    echo "| new run | pairs | compare reported a regression | metrics reported (pairs) | shipped gate failed (runs) |"
+    echo "| --- | ---: | ---: | --- | ---: |"
     for v in "${VARIANTS[@]:1}"; do
         n=0 flagged=0 metrics=""
         for i in $(seq 1 "$PAIRS"); do
@@ -70,7 +75,7 @@ judge() {
                 "$OUT/$v/$i.deltas.json")$'\n'
         done
         echo "| $v | $n | $flagged | $(printf '%s' "$metrics" | sed '/^$/d' | sort | uniq -c |
-            sort -rn | awk '{c=$1; $1=""; printf "%s%s (%d)", (NR>1?", ":""), substr($0,2), c}') |"
+            sort -rn | awk '{c=$1; $1=""; printf "%s%s (%d)", (NR>1?", ":""), substr($0,2), c}') | $(gate_failed "$v") |"
     done
 }
 

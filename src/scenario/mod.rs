@@ -525,6 +525,7 @@ mod tests {
                 "image_prompt_share",
             ),
             (format!("tiers = []\n{base}"), "tiers"),
+            (format!("first_429 = 1000001\n{base}"), "first_429"),
             (
                 format!("request_timeout_s = 0\n{base}"),
                 "request_timeout_s",

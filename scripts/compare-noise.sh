@@ -9,13 +9,16 @@
 #   scripts/compare-noise.sh judge     # the table (re-run it after changing compare: no new runs)
 #
 # PAIRS (20), OUT (target/compare-noise), BIN (target/release/postload), TOLERANCE (compare's
-# default when unset) and PORT (28400: the service on PORT, the stub on PORT + 1).
+# default when unset), PORT (28400: the service on PORT, the stub on PORT + 1) and NICE (the
+# runs' niceness, e.g. -10 to put them ahead of other work on a shared machine, as a CI runner
+# that runs only this job would; needs root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PAIRS=${PAIRS:-20}
 OUT=${OUT:-target/compare-noise}
 BIN=${BIN:-target/release/postload}
 PORT=${PORT:-28400}
+NICE=${NICE:-0}
 VARIANTS=(base unchanged extra-call prompt-scale memory-ms status-on-429 retry-none)
 
 flags() {
@@ -37,12 +40,12 @@ collect() {
             [ -f "$dir"/*/result.json ] 2>/dev/null && continue
             rm -rf "$dir" && mkdir -p "$dir"
             # shellcheck disable=SC2046
-            "$BIN" example-service --port "$PORT" \
+            nice -n "$NICE" "$BIN" example-service --port "$PORT" \
                 --openai-base-url "http://127.0.0.1:$((PORT + 1))/v1" $(flags "$v") \
                 >"$dir.service.log" 2>&1 &
             pid=$!
             rc=0
-            "$BIN" run --target "http://127.0.0.1:$PORT" --with-stub $((PORT + 1)) \
+            nice -n "$NICE" "$BIN" run --target "http://127.0.0.1:$PORT" --with-stub $((PORT + 1)) \
                 --wait-for-target 30 --latency-ms 50 --quiet --gate gates/service.toml \
                 --scenario scenarios/service-check.toml --scenario scenarios/service-429.toml \
                 --report-dir "$dir" >"$dir.log" 2>&1 || rc=$?

@@ -126,9 +126,7 @@ impl Group<'_> {
         match s {
             Samples::OkPosts => post_ok.cloned(),
             Samples::AllPosts => self.pooled(&["post_ok", "post_failed"]),
-            Samples::OwnTime => {
-                self.pooled(&[crate::report::service::per_post::OWN_HISTOGRAM])
-            }
+            Samples::OwnTime => self.pooled(&[crate::report::service::per_post::OWN_HISTOGRAM]),
         }
     }
 

@@ -314,7 +314,10 @@ async fn compare_with_the_last_result_shows_a_third_call_as_a_regression() {
     // own time per post has a value on both, but 4 posts a side are too few to judge it.
     let ungraceful = delta("service.under_429.ungraceful");
     assert_eq!((ungraceful.base, ungraceful.new), (None, None));
-    assert_eq!(ungraceful.verdict, postload::compare::Verdict::NotComparable);
+    assert_eq!(
+        ungraceful.verdict,
+        postload::compare::Verdict::NotComparable
+    );
     let own = delta("service.own_p50_ms");
     assert!(own.base.is_some() && own.new.is_some(), "{own:?}");
     assert_eq!(

@@ -14,9 +14,10 @@ pub fn check(args: cli::CheckArgs) -> anyhow::Result<Outcome> {
         outln!("gate: {} (review it before use)", out.display());
         return Ok(Outcome::Success);
     }
-    let gate = args.gate.as_ref().ok_or_else(|| {
-        config::ConfigError("check: give --gate FILE (or --suggest FILE)".into())
-    })?;
+    let gate = args
+        .gate
+        .as_ref()
+        .ok_or_else(|| config::ConfigError("check: give --gate FILE (or --suggest FILE)".into()))?;
     let gates = config::gates(gate)?;
     let result = load_result(&args.result)?;
     let junit = args.junit.unwrap_or_else(|| {

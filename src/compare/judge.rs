@@ -167,17 +167,32 @@ mod tests {
         use Verdict::*;
         let own = Kind::Timing(Samples::OwnTime);
         // +30 % at p = 0.001 with 10 posts a side: a regression.
-        assert_eq!(verdict(own, Some(0.3), test([10, 10], 0.001), 0.1), Regression);
+        assert_eq!(
+            verdict(own, Some(0.3), test([10, 10], 0.001), 0.1),
+            Regression
+        );
         // The same rise the samples do not show (p = 0.2): within noise.
-        assert_eq!(verdict(own, Some(0.3), test([10, 10], 0.2), 0.1), WithinNoise);
+        assert_eq!(
+            verdict(own, Some(0.3), test([10, 10], 0.2), 0.1),
+            WithinNoise
+        );
         // p = 0.05 exactly is not under 0.05.
-        assert_eq!(verdict(own, Some(0.3), test([10, 10], ALPHA), 0.1), WithinNoise);
+        assert_eq!(
+            verdict(own, Some(0.3), test([10, 10], ALPHA), 0.1),
+            WithinNoise
+        );
         // Significant but inside the tolerance: the same.
         assert_eq!(verdict(own, Some(0.05), test([40, 40], 1e-9), 0.1), Same);
         assert_eq!(verdict(own, Some(-0.3), test([10, 10], 0.001), 0.1), Better);
         // 9 posts on one side: too few, whatever the figures say.
-        assert_eq!(verdict(own, Some(3.0), test([9, 40], 1e-9), 0.1), TooFewPosts);
-        assert_eq!(verdict(own, Some(3.0), test([40, 9], 1e-9), 0.1), TooFewPosts);
+        assert_eq!(
+            verdict(own, Some(3.0), test([9, 40], 1e-9), 0.1),
+            TooFewPosts
+        );
+        assert_eq!(
+            verdict(own, Some(3.0), test([40, 9], 1e-9), 0.1),
+            TooFewPosts
+        );
         // No samples at all (a result without histograms).
         assert_eq!(verdict(own, Some(3.0), None, 0.1), TooFewPosts);
         // Enough posts on each side but no test: not significant.
@@ -187,7 +202,10 @@ mod tests {
         });
         assert_eq!(verdict(own, Some(3.0), untested, 0.1), WithinNoise);
         // A value missing is not comparable before anything else.
-        assert_eq!(verdict(own, None, test([10, 10], 0.001), 0.1), NotComparable);
+        assert_eq!(
+            verdict(own, None, test([10, 10], 0.001), 0.1),
+            NotComparable
+        );
     }
 
     #[test]

@@ -64,7 +64,11 @@ fn thresholds(c: &CaseResult) -> Vec<Suggested> {
         );
     }
     for t in CALL_TYPES {
-        if f.by_call.get(t).and_then(|c| c.prompt_tokens_per_post).is_some() {
+        if f.by_call
+            .get(t)
+            .and_then(|c| c.prompt_tokens_per_post)
+            .is_some()
+        {
             exact(
                 &format!("service.{t}.prompt_tokens_per_post"),
                 "<=",

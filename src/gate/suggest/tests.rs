@@ -6,9 +6,10 @@ use crate::report::RunResult;
 /// The frozen default run's first case as a service-mode case: `posts` (total, ok, failed,
 /// failed by cause) and `service` (the figures the stub alongside would count).
 fn case(scenario: &str, tier: u8, posts: Value, service: Value) -> Value {
-    let r: Value =
-        serde_json::from_str(include_str!("../../../tests/fixtures/result-default-run.json"))
-            .unwrap();
+    let r: Value = serde_json::from_str(include_str!(
+        "../../../tests/fixtures/result-default-run.json"
+    ))
+    .unwrap();
     let mut c = r["cases"][0].clone();
     c["scenario"] = json!(scenario);
     c["tier"] = json!(tier);
@@ -18,9 +19,10 @@ fn case(scenario: &str, tier: u8, posts: Value, service: Value) -> Value {
 }
 
 fn result(cases: Vec<Value>) -> RunResult {
-    let mut r: Value =
-        serde_json::from_str(include_str!("../../../tests/fixtures/result-default-run.json"))
-            .unwrap();
+    let mut r: Value = serde_json::from_str(include_str!(
+        "../../../tests/fixtures/result-default-run.json"
+    ))
+    .unwrap();
     r["cases"] = Value::Array(cases);
     serde_json::from_value(r).unwrap()
 }
@@ -133,7 +135,10 @@ fn a_suggested_gate_fits_the_baseline_exactly_and_its_timings_with_the_stated_ma
         .collect();
     assert_eq!(
         failed,
-        ["service.retried_requests >= 80", "service.retries_per_post >= 2"]
+        [
+            "service.retried_requests >= 80",
+            "service.retries_per_post >= 2"
+        ]
     );
 }
 
@@ -154,8 +159,14 @@ fn repetitions_get_the_loosest_value_that_holds_for_each() {
     let r = result(vec![limited_case(80, 2.0), limited_case(78, 1.95)]);
     let text = suggest(&r, "r.json").unwrap();
     assert!(text.contains("# 2 repetitions: the loosest of their values\n"));
-    assert!(text.contains("\"service.retried_requests >= 78\""), "{text}");
-    assert!(text.contains("\"service.retries_per_post >= 1.95\""), "{text}");
+    assert!(
+        text.contains("\"service.retried_requests >= 78\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("\"service.retries_per_post >= 1.95\""),
+        "{text}"
+    );
     let gates = crate::gate::parse("s.toml", &text).unwrap();
     assert!(crate::gate::evaluate(&gates, &r)
         .unwrap()
@@ -165,9 +176,10 @@ fn repetitions_get_the_loosest_value_that_holds_for_each() {
 
 #[test]
 fn a_result_without_a_service_case_gets_no_gate() {
-    let r: RunResult =
-        serde_json::from_str(include_str!("../../../tests/fixtures/result-default-run.json"))
-            .unwrap();
+    let r: RunResult = serde_json::from_str(include_str!(
+        "../../../tests/fixtures/result-default-run.json"
+    ))
+    .unwrap();
     let e = suggest(&r, "stub/result.json").unwrap_err();
     assert!(
         e.starts_with("stub/result.json: no service-mode case"),

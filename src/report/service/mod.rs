@@ -155,8 +155,10 @@ impl ServiceFigures {
 
 /// The metrics of how a service meets rate limits: its retries and its answers under 429s.
 pub fn is_429_metric(name: &str) -> bool {
-    matches!(name, "service.retried_requests" | "service.retries_per_post")
-        || name.starts_with("service.under_429.")
+    matches!(
+        name,
+        "service.retried_requests" | "service.retries_per_post"
+    ) || name.starts_with("service.under_429.")
 }
 
 /// The case met 429s: the stub answered at least one of its requests 429.

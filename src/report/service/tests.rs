@@ -6,9 +6,10 @@ use crate::report::RunResult;
 /// The frozen default run with its burst-50 tier 2 case (100 requests, all answered 200, no
 /// 429) as a service-mode case whose service retried nothing and answered no post under 429s.
 fn no_429_run() -> RunResult {
-    let mut r: Value =
-        serde_json::from_str(include_str!("../../../tests/fixtures/result-default-run.json"))
-            .unwrap();
+    let mut r: Value = serde_json::from_str(include_str!(
+        "../../../tests/fixtures/result-default-run.json"
+    ))
+    .unwrap();
     let c = &mut r["cases"][1];
     c["service"] = json!({
         "requests_per_post": 2.0, "calls_per_post": 2.0, "prompt_tokens_per_post": 1949.2,
@@ -39,9 +40,9 @@ fn the_429_metrics_of_a_case_that_met_no_429_are_not_exercised_not_zero() {
     ] {
         assert!(is_429_metric(m), "{m}");
         assert_eq!(case_metric(c, m), None, "{m}");
-        assert!(why_no_value(c, m)
-            .unwrap()
-            .starts_with("not exercised: the stub answered none of burst-50 tier 2's requests 429"));
+        assert!(why_no_value(c, m).unwrap().starts_with(
+            "not exercised: the stub answered none of burst-50 tier 2's requests 429"
+        ));
     }
     // The other figures keep their values, and need no reason.
     assert_eq!(case_metric(c, "service.calls_per_post"), Some(2.0));

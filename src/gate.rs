@@ -9,6 +9,9 @@ use crate::scenario::Scenario;
 
 pub mod suggest;
 
+#[cfg(test)]
+mod not_exercised;
+
 pub use crate::threshold::{Op, Threshold, METRICS};
 
 /// The value of `metric` in `case`; `None` when the run has none (e.g. no successful post).

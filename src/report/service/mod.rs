@@ -272,6 +272,3 @@ pub fn section(r: &super::RunResult) -> Option<super::markdown::Section> {
     }
     Some(sec)
 }
-
-#[cfg(test)]
-mod tests;

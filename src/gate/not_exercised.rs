@@ -1,15 +1,15 @@
+//! A 429 metric in a case that met no 429: no value, and the gate says why.
+
 use serde_json::{json, Value};
 
-use super::*;
+use crate::report::service::{case_metric, is_429_metric, why_no_value};
 use crate::report::RunResult;
 
 /// The frozen default run with its burst-50 tier 2 case (100 requests, all answered 200, no
 /// 429) as a service-mode case whose service retried nothing and answered no post under 429s.
 fn no_429_run() -> RunResult {
-    let mut r: Value = serde_json::from_str(include_str!(
-        "../../../tests/fixtures/result-default-run.json"
-    ))
-    .unwrap();
+    let mut r: Value =
+        serde_json::from_str(include_str!("../../tests/fixtures/result-default-run.json")).unwrap();
     let c = &mut r["cases"][1];
     c["service"] = json!({
         "requests_per_post": 2.0, "calls_per_post": 2.0, "prompt_tokens_per_post": 1949.2,

@@ -14,7 +14,7 @@ use crate::gate::metric;
 use crate::metrics::{hdr, hlog};
 use crate::report::{CaseResult, RunResult};
 
-pub use judge::{kind, Kind, RankTest, Samples, Verdict, ALPHA, MIN_POSTS};
+pub use judge::{kind, Kind, RankTest, Samples, Verdict, ALPHA, MIN_POSTS, MIN_RUNS};
 
 /// The metrics compared, all lower-is-better.
 pub const COMPARED: [&str; 7] = [
@@ -52,9 +52,12 @@ pub struct Delta {
     pub change: Option<f64>,
     /// Two-sided Mann–Whitney p-value of the timing's per-post samples (timings only).
     pub p_value: Option<f64>,
-    /// A timing's samples (posts) on each side, base then new.
+    /// A timing's samples on each side, base then new: posts, or in service mode runs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub posts: Option<[u64; 2]>,
+    /// In service mode a timing's samples are runs (each run's median), not posts.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub by_run: bool,
     pub verdict: Verdict,
 }
 
@@ -125,9 +128,25 @@ impl Group<'_> {
     fn samples(&self, s: Samples, post_ok: Option<&Histogram<u64>>) -> Option<Histogram<u64>> {
         match s {
             Samples::OkPosts => post_ok.cloned(),
-            Samples::AllPosts => self.pooled(&["post_ok", "post_failed"]),
-            Samples::OwnTime => self.pooled(&[crate::report::service::per_post::OWN_HISTOGRAM]),
+            _ => self.pooled(tags(s)),
         }
+    }
+
+    /// Service mode: each run's (repetition's) median of a timing's samples, µs; runs without
+    /// samples left out.
+    fn run_medians(&self, s: Samples) -> Option<Histogram<u64>> {
+        let mut medians = hdr::micros();
+        for c in &self.cases {
+            let one = Group {
+                name: String::new(),
+                cases: vec![c],
+            }
+            .pooled(tags(s))?;
+            if !one.is_empty() {
+                medians.record(one.value_at_quantile(0.5)).ok()?;
+            }
+        }
+        Some(medians)
     }
 
     /// Every case ran in service mode with the stub alongside.
@@ -149,6 +168,15 @@ impl Group<'_> {
         }
         let values: Vec<f64> = self.cases.iter().filter_map(|c| metric(c, m)).collect();
         (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
+    }
+}
+
+/// The histograms a timing's samples come from.
+fn tags(s: Samples) -> &'static [&'static str] {
+    match s {
+        Samples::OkPosts => &["post_ok"],
+        Samples::AllPosts => &["post_ok", "post_failed"],
+        Samples::OwnTime => &[crate::report::service::per_post::OWN_HISTOGRAM],
     }
 }
 
@@ -180,6 +208,21 @@ pub fn compare(base: &RunResult, new: &RunResult, tolerance: f64) -> Comparison 
             };
             let kind = kind(m);
             let test = match kind {
+                // A real service's wall clock: the runs are the samples.
+                Kind::Timing(s) if !service.is_empty() => {
+                    let own = |g: &Group| g.run_medians(s);
+                    let (bm, nm) = match (own(b), own(n)) {
+                        (Some(x), Some(y)) => (Some(x), Some(y)),
+                        _ => (
+                            b.run_medians(Samples::OkPosts),
+                            n.run_medians(Samples::OkPosts),
+                        ),
+                    };
+                    Some(RankTest {
+                        by_run: true,
+                        ..rank_test(bm, nm, false, (None, None))
+                    })
+                }
                 Kind::Timing(s) => Some(rank_test(
                     b.samples(s, bh.as_ref()),
                     n.samples(s, nh.as_ref()),
@@ -196,6 +239,7 @@ pub fn compare(base: &RunResult, new: &RunResult, tolerance: f64) -> Comparison 
                 change,
                 p_value: test.and_then(|t| t.p_value),
                 posts: test.map(|t| t.posts),
+                by_run: test.is_some_and(|t| t.by_run),
                 verdict: judge::verdict(kind, change, test, tolerance),
             });
         }
@@ -233,6 +277,7 @@ fn rank_test(
     };
     RankTest {
         posts: [len(&base), len(&new)],
+        by_run: false,
         p_value,
     }
 }
@@ -320,6 +365,12 @@ pub fn markdown(c: &Comparison) -> String {
                 let [b, n] = d.posts.unwrap_or_default();
                 format!("too few posts to judge ({b} and {n}; needs {MIN_POSTS} a side)")
             }
+            Verdict::TooFewRuns => {
+                let [b, n] = d.posts.unwrap_or_default();
+                format!(
+                    "too few runs to judge ({b} and {n}; a service's timing needs {MIN_RUNS} a side: run --repeat {MIN_RUNS})"
+                )
+            }
         };
         o.push_str(&format!(
             "| {} | {} | {} | {} | {} | {} | {verdict} |\n",
@@ -333,7 +384,7 @@ pub fn markdown(c: &Comparison) -> String {
         ));
     }
     o.push_str(&format!(
-        "\nCounts are compared exactly; a timing is a regression when it rose beyond the tolerance and its per-post samples differ (Mann–Whitney p < {ALPHA}), judged with at least {MIN_POSTS} posts a side.\n"
+        "\nCounts are compared exactly; a timing is a regression when it rose beyond the tolerance and its samples differ (Mann–Whitney p < {ALPHA}), judged with at least {MIN_POSTS} posts a side, or in service mode {MIN_RUNS} runs a side (each run's median).\n"
     ));
     for u in &c.unmatched {
         o.push_str(&format!("\nNot compared: {u}.\n"));
@@ -517,6 +568,57 @@ mod tests {
         assert_eq!(c.regressions(), 0);
     }
 
+    /// `case` in service mode: service figures with an own time estimate of `own_ms`.
+    fn service_case(repetition: u32, post_ok: &[u64], own_ms: f64) -> CaseResult {
+        let mut c = case("s", Some(repetition), Some(post_ok));
+        c.service = Some(
+            serde_json::from_value(serde_json::json!({
+                "requests_per_post": 2.0, "calls_per_post": 2.0, "prompt_tokens_per_post": 10.0,
+                "completion_tokens_per_post": 5.0, "retried_requests": 0,
+                "own_mean_ms": own_ms, "by_call": {}
+            }))
+            .unwrap(),
+        );
+        c
+    }
+
+    #[test]
+    fn a_service_timing_is_judged_on_its_runs_not_its_posts() {
+        // Before: two single runs of an unchanged service, 10 posts each, differed by 60 % in
+        // own time on a loaded machine, every post of a run moved together, and the rank test
+        // on the posts called it a regression. In service mode the runs are the samples.
+        let posts = |ms: u64| vec![ms * 1_000; 10];
+        let one = |ms, own| run(vec![service_case(1, &posts(ms), own)]);
+        let c = compare(&one(10, 30.0), &one(16, 48.0), 0.1);
+        let own = c
+            .deltas
+            .iter()
+            .find(|d| d.metric == "service.own_mean_ms")
+            .unwrap();
+        // 10 posts a side, all 60 % slower: p = 0.00002 by posts, but one run a side.
+        assert_eq!((own.posts, own.by_run), (Some([1, 1]), true));
+        assert_eq!(own.verdict, Verdict::TooFewRuns);
+        assert_eq!(c.regressions(), 0);
+        // 4 runs a side, medians 10, 11, 12, 13 ms against 20, 21, 22, 23 ms (own time
+        // 30 -> 48 on average, +60 %): every new run slower, U = 0, p = 0.021 (MIN_RUNS).
+        let four = |from: u64, own| {
+            run((0..4)
+                .map(|k| service_case(k as u32 + 1, &posts(from + k), own))
+                .collect())
+        };
+        let c = compare(&four(10, 30.0), &four(20, 48.0), 0.1);
+        let own = c
+            .deltas
+            .iter()
+            .find(|d| d.metric == "service.own_mean_ms")
+            .unwrap();
+        assert_eq!(
+            (own.posts, own.verdict.clone()),
+            (Some([4, 4]), Verdict::Regression)
+        );
+        assert!((own.p_value.unwrap() - 0.021).abs() < 0.001, "{own:?}");
+    }
+
     #[test]
     fn an_empty_histogram_has_no_percentiles_and_no_p_value() {
         let b = case("s", None, Some(&[1_000]));
@@ -539,6 +641,7 @@ mod tests {
             change,
             p_value,
             posts: None,
+            by_run: false,
             verdict,
         };
         let too_few = Delta {
@@ -612,7 +715,7 @@ mod tests {
              | s tier 1 | error_rate | 0.0000 | 0.0000 | +0.0 % | - | same |\n\
              | s tier 1 | tokens_per_post | 1.0000 | - | - | - | not comparable |\n\
              | s tier 1 | service.own_p95_ms | 30.0000 | 90.0000 | +200.0 % | 0.001 | too few posts to judge (9 and 40; needs 10 a side) |\n\
-             \nCounts are compared exactly; a timing is a regression when it rose beyond the tolerance and its per-post samples differ (Mann–Whitney p < 0.05), judged with at least 10 posts a side.\n\
+             \nCounts are compared exactly; a timing is a regression when it rose beyond the tolerance and its samples differ (Mann–Whitney p < 0.05), judged with at least 10 posts a side, or in service mode 4 runs a side (each run's median).\n\
              \nNot compared: x tier 2 (only in the baseline).\n"
         );
     }

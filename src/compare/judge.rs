@@ -5,7 +5,9 @@
 //! is judged on its per-post samples: a rise beyond the tolerance is a regression only when a
 //! Mann–Whitney test finds the two runs' samples differ (p < [`ALPHA`]), and only with at least
 //! [`MIN_POSTS`] samples on each side; below that compare says "too few posts to judge" rather
-//! than pass or fail. Pure.
+//! than pass or fail. In service mode a timing is a real process's wall clock, which the
+//! machine's load moves a whole run at once: there the samples are the runs (each run's
+//! median), and a verdict needs [`MIN_RUNS`] a side. Pure.
 
 use serde::Serialize;
 
@@ -17,6 +19,16 @@ pub const ALPHA: f64 = 0.05;
 /// variance 10 · 10 · 21 / 12 = 175, z = 50 / 13.2 = 3.78), so a real slowdown shows; below
 /// ten a percentile is one or two posts (the p95 of 9 is the 9th), and p-values are coarse.
 pub const MIN_POSTS: u64 = 10;
+
+/// The fewest runs (repetitions, `run --repeat K`) each side needs for a timing verdict in
+/// service mode. There a timing is a real process's wall clock, and the machine's load moves a
+/// whole run at once: on a shared 2-core machine the reference's own time per post measured
+/// 27 to 122 ms from one run to the next, while the 10 posts of one run stayed within a few ms
+/// of each other (docs/gates.md). The posts of a run are then not independent samples, the
+/// runs are: the rank test is on each run's median, and 4 runs against 4 reach p = 0.021 when
+/// every new run is slower than every old one (U = 0, mean 8, variance 4 · 4 · 9 / 12 = 12,
+/// z = 8 / 3.46 = 2.31).
+pub const MIN_RUNS: u64 = 4;
 
 /// A metric's verdict.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -31,6 +43,9 @@ pub enum Verdict {
     NotComparable,
     /// A timing with fewer than [`MIN_POSTS`] samples on a side: neither pass nor fail.
     TooFewPosts,
+    /// A service-mode timing with fewer than [`MIN_RUNS`] runs on a side: neither pass nor
+    /// fail.
+    TooFewRuns,
 }
 
 /// Which per-post samples a timing is judged on.
@@ -77,7 +92,10 @@ pub fn kind(metric: &str) -> Kind {
 /// the two-sided p-value.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RankTest {
+    /// Posts, or with `by_run` runs, on each side.
     pub posts: [u64; 2],
+    /// The samples are runs (each run's median), not posts.
+    pub by_run: bool,
     pub p_value: Option<f64>,
 }
 
@@ -108,8 +126,14 @@ pub fn verdict(kind: Kind, change: Option<f64>, test: Option<RankTest>, toleranc
             }
         }
         Kind::Timing(_) => {
-            let Some(t) = test.filter(|t| t.posts.iter().all(|n| *n >= MIN_POSTS)) else {
-                return Verdict::TooFewPosts;
+            let by_run = test.is_some_and(|t| t.by_run);
+            let least = if by_run { MIN_RUNS } else { MIN_POSTS };
+            let Some(t) = test.filter(|t| t.posts.iter().all(|n| *n >= least)) else {
+                return if by_run {
+                    Verdict::TooFewRuns
+                } else {
+                    Verdict::TooFewPosts
+                };
             };
             if change > tolerance {
                 if t.p_value.is_some_and(|p| p < ALPHA) {
@@ -133,6 +157,7 @@ mod tests {
     fn test(n: [u64; 2], p: f64) -> Option<RankTest> {
         Some(RankTest {
             posts: n,
+            by_run: false,
             p_value: Some(p),
         })
     }
@@ -198,6 +223,7 @@ mod tests {
         // Enough posts on each side but no test: not significant.
         let untested = Some(RankTest {
             posts: [10, 10],
+            by_run: false,
             p_value: None,
         });
         assert_eq!(verdict(own, Some(3.0), untested, 0.1), WithinNoise);
@@ -206,6 +232,28 @@ mod tests {
             verdict(own, None, test([10, 10], 0.001), 0.1),
             NotComparable
         );
+    }
+
+    #[test]
+    fn a_service_timing_needs_four_runs_a_side() {
+        use Verdict::*;
+        let own = Kind::Timing(Samples::OwnTime);
+        let runs = |n: [u64; 2], p: f64| {
+            Some(RankTest {
+                posts: n,
+                by_run: true,
+                p_value: Some(p),
+            })
+        };
+        // One run a side, however many posts and however small p: too few runs.
+        assert_eq!(verdict(own, Some(2.0), runs([1, 1], 1e-9), 0.5), TooFewRuns);
+        assert_eq!(verdict(own, Some(2.0), runs([4, 3], 0.02), 0.5), TooFewRuns);
+        // 4 a side, every new run slower: p = 0.021 (MIN_RUNS' hand case).
+        assert_eq!(
+            verdict(own, Some(2.0), runs([4, 4], 0.021), 0.5),
+            Regression
+        );
+        assert_eq!(verdict(own, Some(2.0), runs([4, 4], 0.2), 0.5), WithinNoise);
     }
 
     #[test]

@@ -11,7 +11,8 @@
 # PAIRS (20), OUT (target/compare-noise), BIN (target/release/postload), TOLERANCE (compare's
 # default when unset), PORT (28400: the service on PORT, the stub on PORT + 1) and NICE (the
 # runs' niceness, e.g. -10 to put them ahead of other work on a shared machine, as a CI runner
-# that runs only this job would; needs root).
+# that runs only this job would; needs root), REPEAT (1: each run's --repeat; a service's
+# timings are judged with 4 runs a side) and VARIANTS (all: e.g. "base unchanged memory-ms").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PAIRS=${PAIRS:-20}
@@ -19,7 +20,8 @@ OUT=${OUT:-target/compare-noise}
 BIN=${BIN:-target/release/postload}
 PORT=${PORT:-28400}
 NICE=${NICE:-0}
-VARIANTS=(base unchanged extra-call prompt-scale memory-ms status-on-429 retry-none)
+REPEAT=${REPEAT:-1}
+read -r -a VARIANTS <<<"${VARIANTS:-base unchanged extra-call prompt-scale memory-ms status-on-429 retry-none}"
 
 flags() {
     case $1 in
@@ -47,6 +49,7 @@ collect() {
             rc=0
             nice -n "$NICE" "$BIN" run --target "http://127.0.0.1:$PORT" --with-stub $((PORT + 1)) \
                 --wait-for-target 30 --latency-ms 50 --quiet --gate gates/service.toml \
+                --repeat "$REPEAT" \
                 --scenario scenarios/service-check.toml --scenario scenarios/service-429.toml \
                 --report-dir "$dir" >"$dir.log" 2>&1 || rc=$?
             echo "$rc" >"$dir.rc"

@@ -151,6 +151,36 @@ async fn the_429_scenario_provokes_429s_whatever_the_prompt_sizes() {
     assert_eq!(u(&s["per_post"]["under_429"]["ungraceful"]), 0);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_429_applies_to_a_case_on_the_embedded_stub_too() {
+    // 2 posts at Tier 2 (no bucket 429s), the first 3 requests forced to 429: postload's own
+    // SDK-like retries meet exactly 3, then every post succeeds.
+    let dir = tempdir("first-429-stub");
+    let file = dir.join("s.toml");
+    std::fs::write(
+        &file,
+        "name = \"s\"\nmodel = \"gpt-4o\"\ntiers = [2]\nseed = 5\nfirst_429 = 3\n[load]\nkind = \"burst\"\nusers = 2\n",
+    )
+    .unwrap();
+    let _guard = goose_lock().await;
+    postload::run(Cli {
+        command: Some(Command::Run(Box::new(RunArgs {
+            scenario: vec![file.to_string_lossy().into_owned()],
+            latency_ms: Some(50),
+            report_dir: dir.join("reports"),
+            quiet: true,
+            ..RunArgs::default()
+        }))),
+        run: RunArgs::default(),
+    })
+    .await
+    .expect("the run completes");
+    let r = read_result(&dir.join("reports")).1;
+    let case = &r["cases"][0];
+    assert_eq!(u(&case["stub"]["by_status"]["429"]), 3);
+    assert_eq!(u(&case["posts"]["ok"]), 2);
+}
+
 #[test]
 fn bad_regression_flags_are_refused_naming_the_flag() {
     for (flag, value, says) in [

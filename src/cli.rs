@@ -404,11 +404,15 @@ pub struct CheckArgs {
     /// A result.json written by `postload run`.
     pub result: std::path::PathBuf,
     /// The thresholds to check.
-    #[arg(long, value_name = "FILE")]
-    pub gate: std::path::PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "suggest")]
+    pub gate: Option<std::path::PathBuf>,
     /// Write the checks as JUnit XML here (default: junit.xml beside the result).
     #[arg(long, value_name = "FILE")]
     pub junit: Option<std::path::PathBuf>,
+    /// Instead of checking, write a gate file fitted to this baseline result (service mode):
+    /// exact figures at their value, timings with a margin (docs/gates.md).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["gate", "junit"])]
+    pub suggest: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

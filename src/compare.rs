@@ -1,8 +1,11 @@
 //! Baselines: compare two results case by case (scenario × tier), metric by metric. Lower is
-//! better for every compared metric; a rise beyond the tolerance is a regression. For post
-//! latency the recorded distributions are compared too (a Mann–Whitney U test on the exact
-//! HdrHistograms), so a rise that the spread of the two runs explains is reported as within
-//! noise, not as a regression. Pure.
+//! better for every compared metric but retries under 429s. Exact counts (calls, tokens, failed
+//! posts, answers under 429s) are compared exactly; a timing (post latency, makespan, the
+//! service's own time) is judged on the per-post samples kept in result.json (a Mann–Whitney U
+//! test on the exact HdrHistograms), so a rise that the spread of the two runs explains is
+//! reported as within noise, and with too few posts as not judged ([`judge`]). Pure.
+
+mod judge;
 
 use hdrhistogram::Histogram;
 use serde::Serialize;
@@ -10,6 +13,8 @@ use serde::Serialize;
 use crate::gate::metric;
 use crate::metrics::{hdr, hlog};
 use crate::report::{CaseResult, RunResult};
+
+pub use judge::{kind, Kind, RankTest, Samples, Verdict, ALPHA, MIN_POSTS, MIN_RUNS};
 
 /// The metrics compared, all lower-is-better.
 pub const COMPARED: [&str; 7] = [
@@ -22,32 +27,20 @@ pub const COMPARED: [&str; 7] = [
     "cost_per_post_usd",
 ];
 
-/// In service mode (both sides with the stub alongside), the service's own figures too, all
-/// lower-is-better: a commit that adds a call, grows a prompt or slows its own work shows here.
-pub const SERVICE_COMPARED: [&str; 7] = [
+/// In service mode (both sides with the stub alongside), the service's own figures too: a
+/// commit that adds a call, grows a prompt, slows its own work, answers 500 under rate limits
+/// or stops retrying shows here. The own time per post by its median, not its p95: the p95
+/// of a few posts is one post, and the rank test judges the whole sample anyway.
+pub const SERVICE_COMPARED: [&str; 8] = [
     "service.calls_per_post",
     "service.requests_per_post",
     "service.prompt_tokens_per_post",
     "service.completion_tokens_per_post",
     "service.own_mean_ms",
-    "service.own_p95_ms",
+    "service.own_p50_ms",
     "service.under_429.ungraceful",
+    "service.retries_per_post",
 ];
-
-/// Significance level under which a latency difference is not noise.
-pub const ALPHA: f64 = 0.05;
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Verdict {
-    Same,
-    Better,
-    Regression,
-    /// Beyond the tolerance, but the two latency distributions do not differ significantly.
-    WithinNoise,
-    /// A value is missing on one side.
-    NotComparable,
-}
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Delta {
@@ -57,8 +50,14 @@ pub struct Delta {
     pub new: Option<f64>,
     /// (new − base) ÷ base.
     pub change: Option<f64>,
-    /// Two-sided Mann–Whitney p-value of the post latency distributions (latency metrics only).
+    /// Two-sided Mann–Whitney p-value of the timing's per-post samples (timings only).
     pub p_value: Option<f64>,
+    /// A timing's samples on each side, base then new: posts, or in service mode runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub posts: Option<[u64; 2]>,
+    /// In service mode a timing's samples are runs (each run's median), not posts.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub by_run: bool,
     pub verdict: Verdict,
 }
 
@@ -101,14 +100,53 @@ fn groups(r: &RunResult) -> Vec<Group<'_>> {
 }
 
 impl Group<'_> {
+    /// Every repetition's histograms of these tags in one (`None` when a case lacks them all,
+    /// or one does not decode).
+    fn pooled(&self, tags: &[&str]) -> Option<Histogram<u64>> {
+        let mut all = Vec::new();
+        for c in &self.cases {
+            let mut found = false;
+            for tag in tags {
+                if let Some(text) = c.measured.histograms.get(*tag) {
+                    all.push(hlog::decode(text).ok()?);
+                    found = true;
+                }
+            }
+            if !found {
+                return None;
+            }
+        }
+        hdr::pool(all).ok()?
+    }
+
     /// Every repetition's successful post latencies in one histogram.
     fn post_ok(&self) -> Option<Histogram<u64>> {
-        let all = self
-            .cases
-            .iter()
-            .map(|c| hlog::decode(c.measured.histograms.get("post_ok")?).ok())
-            .collect::<Option<Vec<_>>>()?;
-        hdr::pool(all).ok()?
+        self.pooled(&["post_ok"])
+    }
+
+    /// The samples a timing is judged on.
+    fn samples(&self, s: Samples, post_ok: Option<&Histogram<u64>>) -> Option<Histogram<u64>> {
+        match s {
+            Samples::OkPosts => post_ok.cloned(),
+            _ => self.pooled(tags(s)),
+        }
+    }
+
+    /// Service mode: each run's (repetition's) median of a timing's samples, µs; runs without
+    /// samples left out.
+    fn run_medians(&self, s: Samples) -> Option<Histogram<u64>> {
+        let mut medians = hdr::micros();
+        for c in &self.cases {
+            let one = Group {
+                name: String::new(),
+                cases: vec![c],
+            }
+            .pooled(tags(s))?;
+            if !one.is_empty() {
+                medians.record(one.value_at_quantile(0.5)).ok()?;
+            }
+        }
+        Some(medians)
     }
 
     /// Every case ran in service mode with the stub alongside.
@@ -133,6 +171,15 @@ impl Group<'_> {
     }
 }
 
+/// The histograms a timing's samples come from.
+fn tags(s: Samples) -> &'static [&'static str] {
+    match s {
+        Samples::OkPosts => &["post_ok"],
+        Samples::AllPosts => &["post_ok", "post_failed"],
+        Samples::OwnTime => &[crate::report::service::per_post::OWN_HISTOGRAM],
+    }
+}
+
 /// Compares two results. Cases are matched by scenario and tier; the repetitions of one
 /// (`run --repeat K`) are pooled: latency percentiles from the merged histograms, other metrics
 /// averaged, and the significance test run on all posts of all repetitions.
@@ -146,10 +193,6 @@ pub fn compare(base: &RunResult, new: &RunResult, tolerance: f64) -> Comparison 
             continue;
         };
         let (bh, nh) = (b.post_ok(), n.post_ok());
-        let p_value = match (&bh, &nh) {
-            (Some(x), Some(y)) if !x.is_empty() && !y.is_empty() => Some(mann_whitney_p(x, y)),
-            _ => None,
-        };
         let service: &[&str] = if b.has_service() && n.has_service() {
             &SERVICE_COMPARED
         } else {
@@ -157,24 +200,36 @@ pub fn compare(base: &RunResult, new: &RunResult, tolerance: f64) -> Comparison 
         };
         for &m in COMPARED.iter().chain(service) {
             let (bv, nv) = (b.value(m, bh.as_ref()), n.value(m, nh.as_ref()));
-            let latency = m.starts_with("post.");
             let change = match (bv, nv) {
                 (Some(bv), Some(nv)) if bv != 0.0 => Some((nv - bv) / bv),
                 (Some(bv), Some(nv)) if bv == 0.0 && nv == 0.0 => Some(0.0),
                 (Some(_), Some(_)) => Some(f64::INFINITY),
                 _ => None,
             };
-            let verdict = match change {
-                None => Verdict::NotComparable,
-                Some(c) if c > tolerance => {
-                    if latency && p_value.is_some_and(|p| p >= ALPHA) {
-                        Verdict::WithinNoise
-                    } else {
-                        Verdict::Regression
-                    }
+            let kind = kind(m);
+            let test = match kind {
+                // A real service's wall clock: the runs are the samples.
+                Kind::Timing(s) if !service.is_empty() => {
+                    let own = |g: &Group| g.run_medians(s);
+                    let (bm, nm) = match (own(b), own(n)) {
+                        (Some(x), Some(y)) => (Some(x), Some(y)),
+                        _ => (
+                            b.run_medians(Samples::OkPosts),
+                            n.run_medians(Samples::OkPosts),
+                        ),
+                    };
+                    Some(RankTest {
+                        by_run: true,
+                        ..rank_test(bm, nm, false, (None, None))
+                    })
                 }
-                Some(c) if c < -tolerance => Verdict::Better,
-                Some(_) => Verdict::Same,
+                Kind::Timing(s) => Some(rank_test(
+                    b.samples(s, bh.as_ref()),
+                    n.samples(s, nh.as_ref()),
+                    s == Samples::OwnTime,
+                    (bh.as_ref(), nh.as_ref()),
+                )),
+                _ => None,
             };
             deltas.push(Delta {
                 case: b.name.clone(),
@@ -182,8 +237,10 @@ pub fn compare(base: &RunResult, new: &RunResult, tolerance: f64) -> Comparison 
                 base: bv,
                 new: nv,
                 change,
-                p_value: if latency { p_value } else { None },
-                verdict,
+                p_value: test.and_then(|t| t.p_value),
+                posts: test.map(|t| t.posts),
+                by_run: test.is_some_and(|t| t.by_run),
+                verdict: judge::verdict(kind, change, test, tolerance),
             });
         }
     }
@@ -196,6 +253,32 @@ pub fn compare(base: &RunResult, new: &RunResult, tolerance: f64) -> Comparison 
         tolerance,
         deltas,
         unmatched,
+    }
+}
+
+/// The rank test of a timing's samples. The own time without traces on both sides (the mean
+/// estimate of a service that does not forward `traceparent`) falls back on the successful
+/// posts' latencies, which it moves with.
+fn rank_test(
+    base: Option<Histogram<u64>>,
+    new: Option<Histogram<u64>>,
+    own: bool,
+    post_ok: (Option<&Histogram<u64>>, Option<&Histogram<u64>>),
+) -> RankTest {
+    let (base, new) = match (base, new) {
+        (Some(b), Some(n)) => (Some(b), Some(n)),
+        _ if own => (post_ok.0.cloned(), post_ok.1.cloned()),
+        (b, n) => (b, n),
+    };
+    let len = |h: &Option<Histogram<u64>>| h.as_ref().map_or(0, |h| h.len());
+    let p_value = match (&base, &new) {
+        (Some(x), Some(y)) if !x.is_empty() && !y.is_empty() => Some(mann_whitney_p(x, y)),
+        _ => None,
+    };
+    RankTest {
+        posts: [len(&base), len(&new)],
+        by_run: false,
+        p_value,
     }
 }
 
@@ -278,6 +361,16 @@ pub fn markdown(c: &Comparison) -> String {
             Verdict::Regression => "**REGRESSION**".into(),
             Verdict::WithinNoise => format!("within noise (p = {:.2})", d.p_value.unwrap_or(1.0)),
             Verdict::NotComparable => "not comparable".into(),
+            Verdict::TooFewPosts => {
+                let [b, n] = d.posts.unwrap_or_default();
+                format!("too few posts to judge ({b} and {n}; needs {MIN_POSTS} a side)")
+            }
+            Verdict::TooFewRuns => {
+                let [b, n] = d.posts.unwrap_or_default();
+                format!(
+                    "too few runs to judge ({b} and {n}; a service's timing needs {MIN_RUNS} a side: run --repeat {MIN_RUNS})"
+                )
+            }
         };
         o.push_str(&format!(
             "| {} | {} | {} | {} | {} | {} | {verdict} |\n",
@@ -290,6 +383,9 @@ pub fn markdown(c: &Comparison) -> String {
             d.p_value.map_or("-".into(), |p| format!("{p:.3}")),
         ));
     }
+    o.push_str(&format!(
+        "\nCounts are compared exactly; a timing is a regression when it rose beyond the tolerance and its samples differ (Mann–Whitney p < {ALPHA}), judged with at least {MIN_POSTS} posts a side, or in service mode {MIN_RUNS} runs a side (each run's median).\n"
+    ));
     for u in &c.unmatched {
         o.push_str(&format!("\nNot compared: {u}.\n"));
     }
@@ -297,288 +393,4 @@ pub fn markdown(c: &Comparison) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn hist(values: impl IntoIterator<Item = u64>) -> Histogram<u64> {
-        let mut h = Histogram::new_with_bounds(1, 3_600_000_000, 3).unwrap();
-        for v in values {
-            h.record(v).unwrap();
-        }
-        h
-    }
-
-    /// A case of the frozen default run, renamed, with `post_ok` as its only histogram (µs).
-    fn case(scenario: &str, repetition: Option<u32>, post_ok: Option<&[u64]>) -> CaseResult {
-        let r: RunResult =
-            serde_json::from_str(include_str!("../tests/fixtures/result-default-run.json"))
-                .unwrap();
-        let mut c = r.cases.into_iter().next().unwrap();
-        (c.scenario, c.tier, c.repetition) = (scenario.into(), 1, repetition);
-        c.measured.histograms.clear();
-        if let Some(values) = post_ok {
-            let h = hist(values.iter().copied());
-            c.measured
-                .histograms
-                .insert("post_ok".into(), hlog::encode(&h));
-        }
-        c
-    }
-
-    fn run(cases: Vec<CaseResult>) -> RunResult {
-        let mut r: RunResult =
-            serde_json::from_str(include_str!("../tests/fixtures/result-default-run.json"))
-                .unwrap();
-        r.cases = cases;
-        r
-    }
-
-    fn verdicts(c: &Comparison) -> Vec<(&str, Option<f64>, Option<f64>, &Verdict)> {
-        c.deltas
-            .iter()
-            .map(|d| (d.metric.as_str(), d.base, d.new, &d.verdict))
-            .collect()
-    }
-
-    #[test]
-    fn each_metric_gets_its_change_and_verdict() {
-        // Without histograms every metric is read from the summary figures.
-        let set = |c: &mut CaseResult, p: [f64; 3], makespan, failed, tokens, usd| {
-            let m = &mut c.measured;
-            let ok = &mut m.post_latency_ms.ok;
-            (ok.p50, ok.p95, ok.p99) = (Some(p[0]), Some(p[1]), Some(p[2]));
-            m.makespan_ms = makespan;
-            (m.posts.total, m.posts.ok, m.posts.failed) = (10, 10 - failed, failed);
-            m.tokens.per_ok_post = tokens;
-            m.cost.as_mut().unwrap().per_ok_post_usd = Some(usd);
-        };
-        let mut b = case("s", None, None);
-        set(&mut b, [100.0, 200.0, 300.0], 1_000.0, 0, Some(100.0), 0.0);
-        let mut n = case("s", None, None);
-        set(&mut n, [130.0, 220.0, 150.0], 900.0, 1, None, 0.0);
-        let c = compare(
-            &run(vec![b, case("gone", None, None)]),
-            &run(vec![n, case("fresh", None, None)]),
-            0.1,
-        );
-        use Verdict::*;
-        assert_eq!(
-            verdicts(&c),
-            vec![
-                // 100 -> 130: +30 %, past 10 %, no distributions to test: a regression.
-                ("post.p50_ms", Some(100.0), Some(130.0), &Regression),
-                // 200 -> 220: +10 % exactly, not past the tolerance.
-                ("post.p95_ms", Some(200.0), Some(220.0), &Same),
-                // 300 -> 150: -50 %.
-                ("post.p99_ms", Some(300.0), Some(150.0), &Better),
-                // 1,000 -> 900: -10 % exactly, not past it.
-                ("makespan_ms", Some(1_000.0), Some(900.0), &Same),
-                // 0 of 10 failed -> 1 of 10: from zero, an infinite rise.
-                ("error_rate", Some(0.0), Some(0.1), &Regression),
-                ("tokens_per_post", Some(100.0), None, &NotComparable),
-                // 0 -> 0: no change.
-                ("cost_per_post_usd", Some(0.0), Some(0.0), &Same),
-            ]
-        );
-        let change: Vec<Option<f64>> = c.deltas.iter().map(|d| d.change).collect();
-        assert_eq!(
-            change,
-            [
-                Some(0.3),
-                Some(0.1),
-                Some(-0.5),
-                Some(-0.1),
-                Some(f64::INFINITY),
-                None,
-                Some(0.0)
-            ]
-        );
-        assert!(c
-            .deltas
-            .iter()
-            .all(|d| d.case == "s tier 1" && d.p_value.is_none()));
-        assert_eq!(c.regressions(), 2);
-        assert_eq!(
-            c.unmatched,
-            [
-                "gone tier 1 (only in the baseline)",
-                "fresh tier 1 (only in the new result)"
-            ]
-        );
-    }
-
-    #[test]
-    fn repetitions_pool_their_histograms_and_average_the_rest() {
-        // Baseline: two repetitions, {1, 2} ms and {3} ms, pooled {1, 2, 3} ms. New: {4, 5, 6}
-        // ms. p50: 2,000 µs (a 1 µs bucket) = 2.000 ms against 5,000 µs, in the 4 µs bucket
-        // [5000, 5003]: middle 5,002 µs = 5.002 ms. p95 and p99 (the 3rd of 3): 3,000 µs in
-        // [3000, 3001], middle 3,001 µs = 3.001 ms, against 6,000 in [6000, 6003]: 6.002 ms.
-        // The ranks are those of {1,2,3} against {4,5,6}: p = 0.0495 (the hand case below),
-        // under 0.05: the rises are regressions.
-        let mut b1 = case("s", Some(1), Some(&[1_000, 2_000]));
-        let mut b2 = case("s", Some(2), Some(&[3_000]));
-        let n = case("s", None, Some(&[4_000, 5_000, 6_000]));
-        // Makespan averaged over the repetitions: (1,000 + 2,000) / 2 = 1,500.
-        (b1.measured.makespan_ms, b2.measured.makespan_ms) = (1_000.0, 2_000.0);
-        let mut n = n;
-        n.measured.makespan_ms = 1_500.0;
-        let c = compare(&run(vec![b1, b2]), &run(vec![n]), 0.1);
-        let latency: Vec<_> = verdicts(&c).into_iter().take(4).collect();
-        use Verdict::*;
-        assert_eq!(
-            latency,
-            vec![
-                ("post.p50_ms", Some(2.0), Some(5.002), &Regression),
-                ("post.p95_ms", Some(3.001), Some(6.002), &Regression),
-                ("post.p99_ms", Some(3.001), Some(6.002), &Regression),
-                ("makespan_ms", Some(1_500.0), Some(1_500.0), &Same),
-            ]
-        );
-        let p = c.deltas[0].p_value.unwrap();
-        assert!((p - 0.0495).abs() < 0.0005, "{p}");
-        // The p-value belongs to the latency rows only.
-        assert_eq!(c.deltas[3].p_value, None);
-    }
-
-    #[test]
-    fn a_rise_the_spread_explains_is_within_noise() {
-        // {1, 1, 2} ms against {2, 3, 3} ms: p = 0.0679 (the tie case below), not under 0.05.
-        // p50: 1.000 ms -> 3.001 ms, p95: 2.000 ms -> 3.001 ms, both past 10 %: within noise.
-        let b = case("s", None, Some(&[1_000, 1_000, 2_000]));
-        let n = case("s", None, Some(&[2_000, 3_000, 3_000]));
-        let c = compare(&run(vec![b]), &run(vec![n]), 0.1);
-        use Verdict::*;
-        assert_eq!(
-            verdicts(&c)[..2],
-            [
-                ("post.p50_ms", Some(1.0), Some(3.001), &WithinNoise),
-                ("post.p95_ms", Some(2.0), Some(3.001), &WithinNoise),
-            ]
-        );
-        assert_eq!(c.regressions(), 0);
-    }
-
-    #[test]
-    fn an_empty_histogram_has_no_percentiles_and_no_p_value() {
-        let b = case("s", None, Some(&[1_000]));
-        let n = case("s", None, Some(&[]));
-        let c = compare(&run(vec![b]), &run(vec![n]), 0.1);
-        let d = &c.deltas[0];
-        assert_eq!(
-            (d.base, d.new, d.p_value, &d.verdict),
-            (Some(1.0), None, None, &Verdict::NotComparable)
-        );
-    }
-
-    #[test]
-    fn markdown_shows_each_verdict() {
-        let d = |metric: &str, base, new, change, p_value, verdict| Delta {
-            case: "s tier 1".into(),
-            metric: metric.into(),
-            base,
-            new,
-            change,
-            p_value,
-            verdict,
-        };
-        let c = Comparison {
-            tolerance: 0.1,
-            deltas: vec![
-                d(
-                    "post.p50_ms",
-                    Some(2.0),
-                    Some(5.002),
-                    Some(1.501),
-                    Some(0.0421),
-                    Verdict::Regression,
-                ),
-                d(
-                    "post.p95_ms",
-                    Some(1.0),
-                    Some(1.25),
-                    Some(0.25),
-                    Some(0.0679),
-                    Verdict::WithinNoise,
-                ),
-                d(
-                    "makespan_ms",
-                    Some(10.0),
-                    Some(5.0),
-                    Some(-0.5),
-                    None,
-                    Verdict::Better,
-                ),
-                d(
-                    "error_rate",
-                    Some(0.0),
-                    Some(0.0),
-                    Some(0.0),
-                    None,
-                    Verdict::Same,
-                ),
-                d(
-                    "tokens_per_post",
-                    Some(1.0),
-                    None,
-                    None,
-                    None,
-                    Verdict::NotComparable,
-                ),
-            ],
-            unmatched: vec!["x tier 2 (only in the baseline)".into()],
-        };
-        // 1.501 as a percent to one place: +150.1 %; p = 0.0421 to 3 places: 0.042; the
-        // within-noise row's p = 0.0679 to 2 places: 0.07.
-        assert_eq!(
-            markdown(&c),
-            "## Comparison (tolerance 10 %)\n\n\
-             | case | metric | base | new | change | p (latency) | verdict |\n\
-             | --- | --- | ---: | ---: | ---: | ---: | --- |\n\
-             | s tier 1 | post.p50_ms | 2.0000 | 5.0020 | +150.1 % | 0.042 | **REGRESSION** |\n\
-             | s tier 1 | post.p95_ms | 1.0000 | 1.2500 | +25.0 % | 0.068 | within noise (p = 0.07) |\n\
-             | s tier 1 | makespan_ms | 10.0000 | 5.0000 | -50.0 % | - | better |\n\
-             | s tier 1 | error_rate | 0.0000 | 0.0000 | +0.0 % | - | same |\n\
-             | s tier 1 | tokens_per_post | 1.0000 | - | - | - | not comparable |\n\
-             \nNot compared: x tier 2 (only in the baseline).\n"
-        );
-    }
-
-    #[test]
-    fn phi_is_the_normal_cdf() {
-        assert!((phi(0.0) - 0.5).abs() < 1e-7);
-        assert!((phi(1.959_964) - 0.975).abs() < 1e-6);
-        assert!((phi(-1.0) - 0.158_655_25).abs() < 1e-6);
-    }
-
-    #[test]
-    fn mann_whitney_matches_a_hand_computed_case() {
-        // x = {1,2,3}, y = {4,5,6}: U1 = 0, mean 4.5, var = 9 * 7 / 12 = 5.25, z = 1.964,
-        // p = 0.0495 (normal approximation, no ties).
-        let p = mann_whitney_p(&hist([1, 2, 3]), &hist([4, 5, 6]));
-        assert!((p - 0.0495).abs() < 0.0005, "{p}");
-        // Identical samples: no evidence of a difference.
-        assert!((mann_whitney_p(&hist([5, 6, 7, 8]), &hist([5, 6, 7, 8])) - 1.0).abs() < 1e-6);
-    }
-
-    #[test]
-    fn mann_whitney_corrects_for_ties() {
-        // x = {1,1,2}, y = {2,3,3}. Sorted: 1 1 | 2 2 | 3 3, three ties of 2 with average ranks
-        // 1.5, 3.5 and 5.5. R1 = 1.5 + 1.5 + 3.5 = 6.5, U1 = 6.5 - 3 * 4 / 2 = 0.5, mean 4.5.
-        // Tie term: 3 * (2^3 - 2) = 18; var = 9 / 12 * (7 - 18 / (6 * 5)) = 0.75 * 6.4 = 4.8;
-        // z = 4 / sqrt(4.8) = 1.8257, p = 2 * (1 - 0.96606) = 0.0679. Without the correction
-        // var would be 5.25, z = 1.7457 and p = 0.0809.
-        let p = mann_whitney_p(&hist([1, 1, 2]), &hist([2, 3, 3]));
-        assert!((p - 0.0679).abs() < 0.0005, "{p}");
-        // All values tied: no variance, no evidence.
-        assert_eq!(mann_whitney_p(&hist([7, 7]), &hist([7, 7, 7])), 1.0);
-    }
-
-    #[test]
-    fn a_shifted_distribution_is_significant_and_a_resample_is_not() {
-        let base = hist((0..200).map(|i| 5_000_000 + i * 10_000));
-        let slower = hist((0..200).map(|i| 6_500_000 + i * 10_000));
-        let same = hist((0..200).map(|i| 5_005_000 + i * 10_000));
-        assert!(mann_whitney_p(&base, &slower) < 1e-6);
-        assert!(mann_whitney_p(&base, &same) > 0.5);
-    }
-}
+mod tests;

@@ -13,6 +13,11 @@ pub use crate::threshold::{Missing, Op, Threshold, METRICS};
 mod missing;
 pub use self::missing::NO_TRACEPARENT;
 
+pub mod suggest;
+
+#[cfg(test)]
+mod not_exercised;
+
 /// The value of `metric` in `case`; `None` when the run has none (e.g. no successful post).
 pub fn metric(case: &CaseResult, metric: &str) -> Option<f64> {
     let m = &case.measured;
@@ -39,7 +44,7 @@ pub fn metric(case: &CaseResult, metric: &str) -> Option<f64> {
         "first_caption_token.p50_ms" => m.first_caption_token_ms.and_then(|f| f.p50),
         "first_caption_token.p95_ms" => m.first_caption_token_ms.and_then(|f| f.p95),
         "first_caption_token.p99_ms" => m.first_caption_token_ms.and_then(|f| f.p99),
-        other if other.starts_with("service.") => case.service.as_ref()?.metric(other),
+        other if other.starts_with("service.") => crate::report::service::case_metric(case, other),
         other if other.starts_with("failed.") => {
             let cause = other.strip_prefix("failed.")?;
             Some(

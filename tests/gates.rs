@@ -427,3 +427,69 @@ fn thresholds_in_a_scenario_gate_its_run() {
                 .and(contains("gates: 1 passed, 1 failed")),
         );
 }
+
+#[test]
+fn check_suggest_writes_a_gate_the_baseline_passes_and_refuses_a_stub_result() {
+    let dir = tempdir("suggest");
+    let mut r: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/result-default-run.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    // A stub-mode result: nothing of a service to fit, exit 2 naming the file.
+    let stub = dir.join("stub.json");
+    std::fs::write(&stub, r.to_string()).unwrap();
+    postload()
+        .arg("check")
+        .arg(&stub)
+        .arg("--suggest")
+        .arg(dir.join("never.toml"))
+        .assert()
+        .code(2)
+        .stderr(contains("stub.json: no service-mode case"));
+    assert!(!dir.join("never.toml").exists());
+    // burst-50 tier 2 (50 posts, all ok) as a service-mode case: 2 calls a post.
+    r["cases"][1]["service"] = serde_json::json!({
+        "requests_per_post": 2.0, "calls_per_post": 2.0, "prompt_tokens_per_post": 1949.2,
+        "completion_tokens_per_post": 200.0, "retried_requests": 0, "own_mean_ms": 30.0,
+        "by_call": {}
+    });
+    let base = dir.join("base.json");
+    std::fs::write(&base, r.to_string()).unwrap();
+    let gate_file = dir.join("mine.toml");
+    postload()
+        .arg("check")
+        .arg(&base)
+        .arg("--suggest")
+        .arg(&gate_file)
+        .assert()
+        .code(0)
+        .stdout(contains("mine.toml"));
+    let text = std::fs::read_to_string(&gate_file).unwrap();
+    // No traces: the own time's margin is half its 30 ms, 45.
+    assert!(text.contains("\"service.own_mean_ms <= 45\""), "{text}");
+    assert!(text.contains("\"service.calls_per_post <= 2\""), "{text}");
+    // The baseline passes the gate it suggested.
+    postload()
+        .arg("check")
+        .arg(&base)
+        .arg("--gate")
+        .arg(&gate_file)
+        .arg("--junit")
+        .arg(dir.join("junit.xml"))
+        .assert()
+        .code(0);
+    // --suggest and --gate are one or the other.
+    postload()
+        .arg("check")
+        .arg(&base)
+        .arg("--gate")
+        .arg(&gate_file)
+        .arg("--suggest")
+        .arg(dir.join("x.toml"))
+        .assert()
+        .code(2);
+}

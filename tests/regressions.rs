@@ -126,6 +126,61 @@ async fn a_service_answering_500_under_rate_limits_is_told_from_one_passing_429_
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_429_scenario_provokes_429s_whatever_the_prompt_sizes() {
+    // Before: service-429 relied on Tier 1's buckets, and a service with ~400-token prompts fit
+    // them: no 429, and its 429 thresholds failed as "retried_requests 0". Now the stub answers
+    // the case's first 120 requests 429 (`first_429`), here with prompts half the reference's.
+    let dir = tempdir("first-429");
+    let args = RunArgs {
+        scenario: vec!["scenarios/service-429.toml".into()],
+        ..RunArgs::default()
+    };
+    let (_, r) = run_with(&["--prompt-scale", "0.5"], args, &dir).await;
+    let case = &r["cases"][0];
+    // 40 posts, each image call sent 3 times (the SDK's 2 retries) and answered 429 each
+    // time: the first 120 requests, and no caption call can come before them.
+    assert_eq!(u(&case["stub"]["chat_requests"]), 120);
+    assert_eq!(u(&case["stub"]["by_status"]["429"]), 120);
+    assert_eq!(u(&case["posts"]["failed_by_cause"]["rate_limited"]), 40);
+    let s = &case["service"];
+    assert_eq!(u(&s["retried_requests"]), 80);
+    assert_eq!(s["per_post"]["retries_per_post"], 2.0);
+    assert_eq!(u(&s["per_post"]["under_429"]["posts"]), 40);
+    assert_eq!(u(&s["per_post"]["under_429"]["by_status"]["429"]), 40);
+    assert_eq!(u(&s["per_post"]["under_429"]["ungraceful"]), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_429_applies_to_a_case_on_the_embedded_stub_too() {
+    // 2 posts at Tier 2 (no bucket 429s), the first 3 requests forced to 429: postload's own
+    // SDK-like retries meet exactly 3, then every post succeeds.
+    let dir = tempdir("first-429-stub");
+    let file = dir.join("s.toml");
+    std::fs::write(
+        &file,
+        "name = \"s\"\nmodel = \"gpt-4o\"\ntiers = [2]\nseed = 5\nfirst_429 = 3\n[load]\nkind = \"burst\"\nusers = 2\n",
+    )
+    .unwrap();
+    let _guard = goose_lock().await;
+    postload::run(Cli {
+        command: Some(Command::Run(Box::new(RunArgs {
+            scenario: vec![file.to_string_lossy().into_owned()],
+            latency_ms: Some(50),
+            report_dir: dir.join("reports"),
+            quiet: true,
+            ..RunArgs::default()
+        }))),
+        run: RunArgs::default(),
+    })
+    .await
+    .expect("the run completes");
+    let r = read_result(&dir.join("reports")).1;
+    let case = &r["cases"][0];
+    assert_eq!(u(&case["stub"]["by_status"]["429"]), 3);
+    assert_eq!(u(&case["posts"]["ok"]), 2);
+}
+
 #[test]
 fn bad_regression_flags_are_refused_naming_the_flag() {
     for (flag, value, says) in [
@@ -151,8 +206,9 @@ fn bad_regression_flags_are_refused_naming_the_flag() {
 }
 
 /// The shipped gate (gates/service.toml) on its two scenarios against the example service with
-/// `flags`: the outcome and the metrics of the thresholds that failed (from junit.xml).
-async fn gate(flags: &[&str], tag: &str) -> (postload::Outcome, Vec<String>) {
+/// `flags`: the outcome, the metrics of the thresholds that failed (from junit.xml) and the
+/// result.
+async fn gate(flags: &[&str], tag: &str) -> (postload::Outcome, Vec<String>, Value) {
     let dir = tempdir(tag);
     let args = RunArgs {
         scenario: vec![
@@ -162,8 +218,8 @@ async fn gate(flags: &[&str], tag: &str) -> (postload::Outcome, Vec<String>) {
         gate: Some("gates/service.toml".into()),
         ..RunArgs::default()
     };
-    let (outcome, _) = run_with(flags, args, &dir).await;
-    (outcome, failed_in(&dir))
+    let (outcome, result) = run_with(flags, args, &dir).await;
+    (outcome, failed_in(&dir), result)
 }
 
 /// The metrics of the thresholds that failed in the run under `dir`/reports (from junit.xml).
@@ -186,14 +242,34 @@ pub(crate) fn failed_in(dir: &std::path::Path) -> Vec<String> {
         .collect()
 }
 
+/// service-check's own time per post as a mean (estimated from means) and a median (traced).
+fn own_time(r: &Value) -> (f64, f64) {
+    let s = &r["cases"][0]["service"];
+    assert_eq!(r["cases"][0]["scenario"], "service-check");
+    let ms = |v: &Value| v.as_f64().unwrap_or_else(|| panic!("no own time: {s}"));
+    (ms(&s["own_mean_ms"]), ms(&s["per_post"]["own_ms"]["p50"]))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_shipped_service_gate_passes_the_reference_and_names_each_regression() {
-    let (outcome, failed) = gate(&[], "gate-ok").await;
-    assert_eq!(
-        (outcome, failed.len()),
-        (postload::Outcome::Success, 0),
+    let own = ["service.own_mean_ms", "service.own_p95_ms"];
+    let (outcome, failed, reference) = gate(&[], "gate-ok").await;
+    // Every exact threshold (calls, tokens, retries, answers under 429s) holds for the
+    // reference. Its own time is a timing: the shipped 65 ms is set for a release build, where
+    // the reference measures about 30 (docs/gates.md: 40 release runs passed it); a debug build
+    // on a loaded machine measures 50-70 (before: this test failed there). So the reference's
+    // own time is not held to 65 here; the memory regression is held to a threshold relative
+    // to the reference measured in this test (below).
+    assert!(
+        failed.iter().all(|m| own.contains(&m.as_str())),
         "{failed:?}"
     );
+    assert_eq!(
+        outcome == postload::Outcome::Success,
+        failed.is_empty(),
+        "{failed:?}"
+    );
+    let (ref_mean, ref_p50) = own_time(&reference);
     for (flags, metrics) in [
         (
             &["--extra-call"][..],
@@ -219,14 +295,21 @@ async fn the_shipped_service_gate_passes_the_reference_and_names_each_regression
             &["service.own_mean_ms", "service.own_p95_ms"],
         ),
     ] {
-        let (outcome, mut failed) = gate(flags, "gate-regression").await;
+        let (outcome, mut failed, result) = gate(flags, "gate-regression").await;
         assert_eq!(outcome, postload::Outcome::GateFailed, "{flags:?}");
         // Calls, tokens, retries and statuses are exact against the stub; the own time is a
         // timing on this machine, so only its own regression is asked to trip it (a third
-        // call's round trip, on a loaded machine, may add a few ms of its own).
-        let own = ["service.own_mean_ms", "service.own_p95_ms"];
+        // call's round trip, on a loaded machine, may add a few ms of its own). The memory
+        // regression trips the shipped 65 ms whatever the machine: each of its posts waits
+        // 70 ms for its memory look-up, inside its own time.
         if metrics != own {
             failed.retain(|m| !own.contains(&m.as_str()));
+        } else {
+            // And it stands out from the reference measured above by more than half the 50 ms
+            // it adds (a threshold relative to this machine and build, not a release's 65).
+            let (mean, p50) = own_time(&result);
+            assert!(mean > ref_mean + 25.0, "{mean} against {ref_mean}");
+            assert!(p50 > ref_p50 + 25.0, "{p50} against {ref_p50}");
         }
         assert_eq!(failed, metrics, "{flags:?}");
     }
@@ -256,11 +339,20 @@ async fn compare_with_the_last_result_shows_a_third_call_as_a_regression() {
         (completion.base, completion.new),
         (Some(200.0), Some(230.0))
     );
-    // The per-post figures from the traces are compared too: no 429 at Tier 2, so no
-    // ungraceful answer on either side; the own time per post has a value on both.
+    // The per-post figures from the traces are compared too: no 429 at Tier 2, so the answers
+    // under 429s are not exercised on either side (no value, not a 0 that would pass); the
+    // own time per post has a value on both, but one run a side is too few to judge it (a
+    // service's timings are judged on runs: the machine's load moves a whole run).
     let ungraceful = delta("service.under_429.ungraceful");
-    assert_eq!((ungraceful.base, ungraceful.new), (Some(0.0), Some(0.0)));
-    assert_eq!(ungraceful.verdict, postload::compare::Verdict::Same);
-    let own = delta("service.own_p95_ms");
+    assert_eq!((ungraceful.base, ungraceful.new), (None, None));
+    assert_eq!(
+        ungraceful.verdict,
+        postload::compare::Verdict::NotComparable
+    );
+    let own = delta("service.own_p50_ms");
     assert!(own.base.is_some() && own.new.is_some(), "{own:?}");
+    assert_eq!(
+        (own.posts, own.verdict),
+        (Some([1, 1]), postload::compare::Verdict::TooFewRuns)
+    );
 }

@@ -42,6 +42,10 @@ pub fn why(case: &CaseResult, metric: &str) -> String {
             crate::metrics::causes_phrase(&posts.failed_by_cause)
         );
     }
+    // A 429 metric in a case that met no 429: the scenario did not exercise it.
+    if let Some(why) = crate::report::service::why_no_value(case, metric) {
+        return why;
+    }
     if let Some(field) = metric.strip_prefix("service.") {
         return why_service(case, field);
     }

@@ -247,7 +247,9 @@ pub struct Measured {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attempts: Vec<AttemptPoint>,
     /// The raw histograms (µs), V2-deflate in base64, by tag: post_ok, post_failed,
-    /// image_prompt, caption, backoff (and first_caption_token, queue_wait when measured). Exact; `hlog/*.hlog` and `postload merge` use them.
+    /// image_prompt, caption, backoff (and first_caption_token, queue_wait when measured;
+    /// service_own, the service's own time per traced post, in service mode). Exact;
+    /// `hlog/*.hlog`, `postload merge` and `compare` use them.
     #[serde(default)]
     pub histograms: BTreeMap<String, String>,
     /// Service mode: the model the responses named, by count.

@@ -157,14 +157,23 @@ impl CaseResult {
     }
 
     /// With its service figures per post: `posts` joined with the traces the stub alongside
-    /// kept (none when the service forwarded no `traceparent`).
+    /// kept (none when the service forwarded no `traceparent`), and the own time of each post
+    /// kept among its histograms (`service_own`) for `compare`.
     pub fn with_per_post(
         mut self,
         posts: &[service::per_post::SeenPost],
         traces: Option<&crate::stub::traces::TraceReport>,
     ) -> Self {
+        use service::per_post;
         if let (Some(f), Some(traces)) = (self.service.as_mut(), traces) {
-            f.per_post = service::per_post::join(posts, self.inputs.seed, traces);
+            let joined = per_post::join_with_samples(posts, self.inputs.seed, traces);
+            if let Some((_, own)) = joined.as_ref().filter(|(_, own)| !own.is_empty()) {
+                self.measured.histograms.insert(
+                    per_post::OWN_HISTOGRAM.to_string(),
+                    crate::metrics::hlog::encode(own),
+                );
+            }
+            f.per_post = joined.map(|(f, _)| f);
         }
         self
     }

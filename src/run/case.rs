@@ -225,6 +225,7 @@ impl<'a> CaseRun<'a> {
             (Some(service), _) => {
                 if let Some(handle) = self.alongside {
                     handle.reset_to(tier, scenario.seed).await?;
+                    handle.set_first_429((scenario.first_429 > 0).then_some(scenario.first_429));
                 }
                 let work = Work::Service {
                     target: Box::new(service.clone()),
@@ -237,6 +238,9 @@ impl<'a> CaseRun<'a> {
                 c.tier_set = scenario.tier_set.clone();
                 c.tier = tier;
                 c.seed = scenario.seed;
+                if scenario.first_429 > 0 {
+                    c.faults.first_n_429 = scenario.first_429;
+                }
                 let handle = stub::start_with_clock(
                     c,
                     stub::bind_loopback(0)?,

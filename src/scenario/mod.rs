@@ -295,7 +295,19 @@ pub struct Scenario {
     /// Service mode: post to this service instead of making the OpenAI calls directly.
     #[serde(default)]
     pub target: Option<target::TargetSpec>,
+    /// The stub answers the case's first N chat requests 429, whatever its buckets hold (its
+    /// `--first-429`, per case): rate limits provoked whatever the prompts' sizes, for a gate on
+    /// how a service answers them. 0 (the default): only the tier's buckets limit.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub first_429: u64,
 }
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// The most `first_429` a scenario may ask for.
+pub const MAX_FIRST_429: u64 = 1_000_000;
 
 /// `[[thresholds]]` in a scenario: checks (`metric op value`) for its cases, or one tier's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -354,6 +366,12 @@ impl Scenario {
                     "{} is not a number of seconds from 0 to {MAX_TIMEOUT_S} (0 excluded)",
                     self.request_timeout_s
                 ),
+            ));
+        }
+        if self.first_429 > MAX_FIRST_429 {
+            return Err((
+                "first_429",
+                format!("{} is more than {MAX_FIRST_429}", self.first_429),
             ));
         }
         if !(1..=MAX_USERS).contains(&self.load.users()) {
@@ -515,6 +533,7 @@ mod tests {
                 "image_prompt_share",
             ),
             (format!("tiers = []\n{base}"), "tiers"),
+            (format!("first_429 = 1000001\n{base}"), "first_429"),
             (
                 format!("request_timeout_s = 0\n{base}"),
                 "request_timeout_s",

@@ -95,6 +95,12 @@ impl StubHandle {
         Ok(self.reset().await?)
     }
 
+    /// From now on answers the first `n` chat requests since the last reset 429 whatever the
+    /// buckets (`None`: its `--first-429`): a case's `first_429`.
+    pub fn set_first_429(&self, n: Option<u64>) {
+        self.shared.core.set_first_429(n);
+    }
+
     /// Zeroes the counters, refills the buckets and restarts the seeded sequence, exactly as
     /// `POST /__postload/reset` does.
     pub async fn reset(&self) -> std::io::Result<()> {

@@ -63,8 +63,9 @@ fn one_case(claim: &Claim, c: &CaseResult, max_share: f64) -> ClaimVerdict {
         return not_measured(
             format!("{} of {} posts ok", p.ok, p.total),
             format!(
-                "the stub answered {limited} calls with 429 (the tier's rate limits, not the service): \
-                 judge the service at a tier that admits every call (e.g. `--tier 2`)"
+                "the stub answered {limited} calls with 429 (rate limits, the tier's or a scenario's \
+                 `first_429`, not the service): judge the service in a case that admits every call \
+                 (e.g. service-check at Tier 2)"
             ),
         );
     }

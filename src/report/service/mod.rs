@@ -153,6 +153,44 @@ impl ServiceFigures {
     }
 }
 
+/// The metrics of how a service meets rate limits: its retries and its answers under 429s.
+pub fn is_429_metric(name: &str) -> bool {
+    matches!(
+        name,
+        "service.retried_requests" | "service.retries_per_post"
+    ) || name.starts_with("service.under_429.")
+}
+
+/// The case met 429s: the stub answered at least one of its requests 429.
+fn met_429(c: &CaseResult) -> bool {
+    c.stub
+        .as_ref()
+        .is_some_and(|s| s.by_status.get(&429).is_some_and(|n| *n > 0))
+}
+
+/// A gate metric `service.…` of a case: as [`ServiceFigures::metric`], except that a 429
+/// metric has no value in a case that met no 429 (not exercised: its 0 retries and 0
+/// ungraceful answers would say nothing about the service).
+pub fn case_metric(c: &CaseResult, name: &str) -> Option<f64> {
+    if is_429_metric(name) && !met_429(c) {
+        return None;
+    }
+    c.service.as_ref()?.metric(name)
+}
+
+/// Why a service metric has no value in a case, when postload knows.
+pub fn why_no_value(c: &CaseResult, name: &str) -> Option<String> {
+    if is_429_metric(name) && c.service.is_some() && !met_429(c) {
+        return Some(format!(
+            "not exercised: the stub answered none of {}'s requests 429 (its calls fit the \
+             tier's limits); provoke them with `first_429` in the scenario \
+             (scenarios/service-429.toml)",
+            c.label()
+        ));
+    }
+    None
+}
+
 /// report.md's words above the table of the service's own figures.
 const SECTION_TEXT: &str = "From the stub alongside, exact: OpenAI requests per post (retries and \
      429s included) and calls answered per successful post, in all and by call type (told apart \

@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 use crate::metrics::hdr;
@@ -72,9 +73,22 @@ fn graceful(status: Option<u16>) -> bool {
     matches!(status, Some(200..=299 | 429 | 503))
 }
 
+/// The tag of the own times per post (µs) among a case's histograms in result.json
+/// (`histograms.service_own`): the samples `compare` tests, as `post_ok` for post latency.
+pub const OWN_HISTOGRAM: &str = "service_own";
+
 /// Joins postload's posts (of a case with `seed`) with the stub's traces; `None` when the stub
 /// saw none of them.
 pub fn join(posts: &[SeenPost], seed: u64, traces: &TraceReport) -> Option<PerPostFigures> {
+    join_with_samples(posts, seed, traces).map(|(f, _)| f)
+}
+
+/// [`join`], with the histogram of the own times per post (µs) its summary comes from.
+pub fn join_with_samples(
+    posts: &[SeenPost],
+    seed: u64,
+    traces: &TraceReport,
+) -> Option<(PerPostFigures, Histogram<u64>)> {
     let mut own = hdr::micros();
     let (mut traced, mut retries) = (0u64, 0u64);
     let mut under = Under429::default();
@@ -99,14 +113,15 @@ pub fn join(posts: &[SeenPost], seed: u64, traces: &TraceReport) -> Option<PerPo
                 u64::from(matches!(p.status, Some(429 | 503)) && !p.retry_after);
         }
     }
-    (traced > 0).then(|| PerPostFigures {
+    let figures = PerPostFigures {
         traced_posts: traced,
         untraced_posts: posts.len() as u64 - traced,
         own_ms: LatencySummary::of(&own),
         retries_per_post: retries as f64 / traced as f64,
         under_429: under,
         untracked_requests: traces.untracked_requests,
-    })
+    };
+    (traced > 0).then_some((figures, own))
 }
 
 /// The gate metrics of these figures by their name after `service.` (`own_p95_ms`,

@@ -212,7 +212,8 @@ impl StubCore {
     /// Counts a valid request against its model and measures it for the buckets: its prompt
     /// tokens, what the limiter reserves (the prompt estimate plus n × max_tokens, or the
     /// configured reserve for a request without max_tokens), its latency profile, and whether
-    /// it is one of the first `faults.first_n_429` requests, answered 429 whatever the buckets.
+    /// it is one of the first `faults.first_n_429` requests (or the case's `first_429`), answered
+    /// 429 whatever the buckets.
     fn measure(&self, st: &mut State, req: &ChatRequest) -> Call<'_> {
         let model_id = req.model.id.clone();
         let family = req.model.limits.clone();
@@ -242,7 +243,7 @@ impl StubCore {
             family,
             profile,
             prompt_cache_hit,
-            forced: st.stats.chat_requests <= self.config.faults.first_n_429,
+            forced: st.stats.chat_requests <= st.first_n_429,
             request: CallRequest {
                 reserve,
                 prompt_tokens,

@@ -143,6 +143,9 @@ struct State {
     /// The tier and seed now served (the config's until [`StubCore::reset_to`]).
     tier: u8,
     seed: u64,
+    /// The first requests answered 429 whatever the buckets (the config's
+    /// `faults.first_n_429` until [`StubCore::reset_to`] names another).
+    first_n_429: u64,
     limiters: BTreeMap<String, RateLimiter>,
     counter: TokenCounter,
     stats: StubStats,
@@ -179,6 +182,7 @@ impl StubCore {
             seq: 0,
             tier: config.tier,
             seed: config.seed,
+            first_n_429: config.faults.first_n_429,
             limiters: Self::limiters(&config, config.tier, clock.now())?,
             counter: TokenCounter::default(),
             stats: StubStats::default(),
@@ -275,6 +279,12 @@ impl StubCore {
         st.latency.reset();
         st.prompt_cache.clear();
         Ok(())
+    }
+
+    /// From now on answers the first `n` chat requests since the last reset 429, whatever the
+    /// buckets (`None`: the config's `faults.first_n_429`): a case's `first_429`.
+    pub fn set_first_429(&self, n: Option<u64>) {
+        self.lock().first_n_429 = n.unwrap_or(self.config.faults.first_n_429);
     }
 
     /// Prompt prefixes held now, per model id (each at most `prompt_cache_slots`).

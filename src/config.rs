@@ -9,6 +9,7 @@ use crate::cli::{PromptEstimateArg, RejectedCostArg, StubOptions};
 use crate::limits::{read_text, MAX_REPEAT, MAX_TEXT_FILE_BYTES, MAX_TIME_SCALE, MAX_USERS};
 use crate::openai::bucket::RejectedCost;
 use crate::openai::catalog::Catalog;
+use crate::secret::shown_url;
 use crate::stub::{Faults, PromptEstimate, StubConfig};
 
 mod run;
@@ -220,10 +221,11 @@ pub fn retry_policy(r: crate::cli::RetryArg) -> crate::openai::retry::RetryPolic
 /// file in errors.
 pub fn is_loopback(what: &str, url: &str) -> Result<bool, ConfigError> {
     let parsed =
-        reqwest::Url::parse(url).map_err(|e| ConfigError(format!("{what}: `{url}`: {e}")))?;
+        reqwest::Url::parse(url).map_err(|e| ConfigError(format!("{what}: `{}`: {e}", shown_url(url))))?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(ConfigError(format!(
-            "{what}: `{url}`: must be http or https"
+            "{what}: `{}`: must be http or https",
+            shown_url(url)
         )));
     }
     Ok(match parsed.host() {

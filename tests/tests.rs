@@ -21,4 +21,5 @@ mod stub;
 mod stub_cache;
 mod stub_safety;
 mod traces;
+mod urls;
 mod validate_levers;

@@ -61,6 +61,7 @@ async fn wait_until_answering(
     cfg: &RunConfig,
 ) -> anyhow::Result<()> {
     let quiet = cfg.quiet;
+    let shown = crate::secret::shown_url(url);
     let client = reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(2))
@@ -68,13 +69,13 @@ async fn wait_until_answering(
     let deadline = Instant::now() + wait;
     if !quiet {
         eprintln!(
-            "postload: waiting up to {:.0} s for {url} to answer...",
+            "postload: waiting up to {:.0} s for {shown} to answer...",
             wait.as_secs_f64()
         );
     }
     loop {
         if cfg.stop.load(Ordering::SeqCst) {
-            anyhow::bail!("stopped while waiting for {url} to answer");
+            anyhow::bail!("stopped while waiting for {shown} to answer");
         }
         let last = match client.get(url).send().await {
             Ok(_) => return Ok(()),
@@ -86,10 +87,10 @@ async fn wait_until_answering(
             } else if last.is_timeout() {
                 "no answer within 2 s".to_string()
             } else {
-                last.to_string()
+                last.without_url().to_string()
             };
             anyhow::bail!(
-                "the service at {url} does not answer ({why}) after {:.0} s; start it with OPENAI_BASE_URL={openai_base_url} (or raise --wait-for-target)",
+                "the service at {shown} does not answer ({why}) after {:.0} s; start it with OPENAI_BASE_URL={openai_base_url} (or raise --wait-for-target)",
                 wait.as_secs_f64()
             );
         }

@@ -110,7 +110,7 @@ pub fn example_config(
     if !is_loopback("--openai-base-url", &args.openai_base_url)? && !args.allow_remote_openai {
         return Err(ConfigError(format!(
             "--openai-base-url `{}` is not on this machine: its calls would be billed; add --allow-remote-openai to mean it",
-            args.openai_base_url
+            shown_url(&args.openai_base_url)
         )));
     }
     let mut cfg = crate::example::ExampleConfig::new(&args.openai_base_url);

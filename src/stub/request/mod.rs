@@ -1,10 +1,15 @@
 //! A chat request parsed and checked the way OpenAI does it: each bad field gets a 400 with
 //! `invalid_request_error` and `param` naming the field (an unknown model gets a 404
-//! `model_not_found`). Works on `serde_json::Value` with explicit checks, so no body of any shape
-//! can panic the stub.
+//! `model_not_found`). The body is read into `serde_json::Value`s within a budget of values and
+//! messages ([`bounded`]), then checked field by field, so no body of any shape can panic the
+//! stub or make it hold more than the budget. [`ChatRequest`] is the typed result the core
+//! uses: a new parameter (say `reasoning_effort`) is a field there and a check in `fields`.
 
+mod bounded;
 mod fields;
 mod messages;
+
+pub use bounded::{MAX_MESSAGES, MAX_VALUES};
 
 use serde_json::{Map, Value};
 
@@ -99,12 +104,10 @@ pub fn parse<'a>(body: &[u8], catalog: &'a Catalog) -> Result<ChatRequest<'a>, A
     })
 }
 
-/// The body as a JSON object of known fields only.
+/// The body as a JSON object of known fields only, read within the stub's bounds
+/// ([`bounded`]: at most 2,048 messages and 100,000 values).
 fn parse_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
-    let value: Value = serde_json::from_slice(body).map_err(|_| ApiError::unparsable_json())?;
-    let Value::Object(obj) = value else {
-        return Err(ApiError::unparsable_json());
-    };
+    let obj = bounded::object(body)?;
     if let Some(name) = obj.keys().find(|k| !KNOWN_FIELDS.contains(&k.as_str())) {
         return Err(ApiError::unrecognized_argument(name));
     }
@@ -255,6 +258,8 @@ mod tests {
         assert_named([
             (with("tools", json!("f")), 400, "tools"),
             (with("tools", json!(["f"])), 400, "tools[0]"),
+            // OpenAI's most is 128 tools.
+            (with("tools", json!(vec![json!({}); 129])), 400, "tools"),
             (with("tool_choice", json!(3)), 400, "tool_choice"),
             (with("seed", json!(1.5)), 400, "seed"),
             (with("logprobs", json!("yes")), 400, "logprobs"),

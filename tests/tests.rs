@@ -19,6 +19,7 @@ mod service;
 mod shape;
 mod stub;
 mod stub_cache;
+mod stub_front;
 mod stub_safety;
 mod traces;
 mod urls;

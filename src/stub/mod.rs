@@ -9,6 +9,7 @@
 
 pub mod core;
 mod pace;
+mod parse_errors;
 pub mod request;
 mod server;
 pub mod sse;

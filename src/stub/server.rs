@@ -15,7 +15,8 @@
 //! - a body longer than the limit is refused with a 413 as soon as its declared length or its
 //!   running total passes the limit, so it is never held whole;
 //! - a body that breaks off or is malformed ends its request with a 400 (if the client is still
-//!   there to read it), never a panic;
+//!   there to read it), never a panic; a request head hyper cannot parse (too large, a duplicate
+//!   Content-Length) gets hyper's 431/414/400 with an OpenAI error body ([`super::parse_errors`]);
 //! - nothing of a request outlives its answer.
 
 use std::convert::Infallible;
@@ -35,6 +36,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::sync::watch;
 
 use super::pace::{self, whole, Body};
+use super::parse_errors::ParseErrorBodies;
 use super::Shared;
 use crate::openai::errors::ApiError;
 use crate::openai::world::DRAW_STREAM_HEADER;
@@ -144,7 +146,7 @@ async fn connection(stream: tokio::net::TcpStream, shared: Arc<Shared>) {
     // Errors here are the client's (it went away, timed out, or sent garbage): the connection
     // simply ends.
     let io = WriteTimeout {
-        io: TokioIo::new(stream),
+        io: ParseErrorBodies::new(TokioIo::new(stream)),
         timeout: idle,
         timer: None,
     };

@@ -220,8 +220,8 @@ pub fn retry_policy(r: crate::cli::RetryArg) -> crate::openai::retry::RetryPolic
 /// Whether a URL names this machine (127.0.0.0/8, ::1 or localhost). `what` names the option or
 /// file in errors.
 pub fn is_loopback(what: &str, url: &str) -> Result<bool, ConfigError> {
-    let parsed =
-        reqwest::Url::parse(url).map_err(|e| ConfigError(format!("{what}: `{}`: {e}", shown_url(url))))?;
+    let parsed = reqwest::Url::parse(url)
+        .map_err(|e| ConfigError(format!("{what}: `{}`: {e}", shown_url(url))))?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(ConfigError(format!(
             "{what}: `{}`: must be http or https",

@@ -27,17 +27,23 @@ async fn exchange(addr: std::net::SocketAddr, request: &[u8]) -> String {
 /// The status, the content type and the JSON body of one HTTP/1.1 response.
 fn parts(text: &str) -> (u16, String, Value) {
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((text, ""));
-    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     let ctype = head
         .lines()
         .find_map(|l| {
             let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case("content-type").then(|| v.trim().to_string())
+            k.eq_ignore_ascii_case("content-type")
+                .then(|| v.trim().to_string())
         })
         .unwrap_or_default();
     let length: Option<usize> = head.lines().find_map(|l| {
         let (k, v) = l.split_once(':')?;
-        k.eq_ignore_ascii_case("content-length").then(|| v.trim().parse().ok())?
+        k.eq_ignore_ascii_case("content-length")
+            .then(|| v.trim().parse().ok())?
     });
     assert_eq!(length, Some(body.len()), "{text}");
     let json = serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
@@ -49,7 +55,10 @@ fn assert_openai_error(text: &str, status: u16) -> String {
     assert_eq!(got, status, "{text}");
     assert_eq!(ctype, "application/json", "{text}");
     assert_eq!(e["error"]["type"], "invalid_request_error", "{e}");
-    assert!(e["error"]["param"].is_null() && e["error"]["code"].is_null(), "{e}");
+    assert!(
+        e["error"]["param"].is_null() && e["error"]["code"].is_null(),
+        "{e}"
+    );
     e["error"]["message"].as_str().unwrap().to_string()
 }
 
@@ -90,7 +99,9 @@ async fn a_bad_head_after_a_good_request_on_one_connection_gets_json_too() {
     let stub = start(config()).await;
     let req = b"GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\nPOST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}";
     let text = exchange(stub.address(), req).await;
-    let second = text.find("HTTP/1.1 400").unwrap_or_else(|| panic!("{text}"));
+    let second = text
+        .find("HTTP/1.1 400")
+        .unwrap_or_else(|| panic!("{text}"));
     let (first, _, e) = parts(&text[..second]);
     assert_eq!(first, 404, "{e}");
     assert_openai_error(&text[second..], 400);

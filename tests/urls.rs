@@ -106,10 +106,10 @@ async fn a_user_and_password_in_the_target_url_reach_no_output() {
     let service = example::start(cfg, stub::bind_loopback(0).unwrap())
         .await
         .unwrap();
-    let target = service.url().replace(
-        "http://",
-        "http://SECRETUSER:SECRETPASS@",
-    ) + "/?token=SECRETQUERY#SECRETFRAG";
+    let target = service
+        .url()
+        .replace("http://", "http://SECRETUSER:SECRETPASS@")
+        + "/?token=SECRETQUERY#SECRETFRAG";
     let dir = tempdir("urls-target");
     let (code, console) = postload(vec![
         "run".into(),
@@ -153,7 +153,10 @@ async fn a_user_and_password_in_the_base_url_are_refused_without_being_echoed() 
     ])
     .await;
     assert_eq!(code, 2, "{console}");
-    assert!(console.contains("--base-url `http://127.0.0.1:9/v1`"), "{console}");
+    assert!(
+        console.contains("--base-url `http://127.0.0.1:9/v1`"),
+        "{console}"
+    );
     assert_no_secret("the console", &console);
 }
 
@@ -193,7 +196,10 @@ async fn a_query_in_the_base_url_no_longer_swallows_the_request_path() {
         "--scenario".into(),
         scenario(&dir),
         "--base-url".into(),
-        format!("http://127.0.0.1:{}/v1/?api-version=7#SECRETFRAG", addr.port()),
+        format!(
+            "http://127.0.0.1:{}/v1/?api-version=7#SECRETFRAG",
+            addr.port()
+        ),
         "--report-dir".into(),
         dir.join("reports").display().to_string(),
     ])

@@ -467,7 +467,13 @@ mod tests {
     #[test]
     fn an_upstreams_error_text_is_never_relayed_only_its_status_and_request_id() {
         let body = br#"{"error":{"message":"Incorrect API key provided: sk-live-123","type":"invalid_request_error"}}"#;
-        let got = read_answer(401, &headers("req_abc-1"), Ok(body.to_vec()), 1, Some("sk-live-123"));
+        let got = read_answer(
+            401,
+            &headers("req_abc-1"),
+            Ok(body.to_vec()),
+            1,
+            Some("sk-live-123"),
+        );
         let Ok(Attempt::Failed(_, status, message, id)) = got else {
             panic!("a 401 is a failure");
         };

@@ -421,7 +421,8 @@ fn profile_info(catalog: &Catalog, model: &str, target: &OpenAiTarget) -> Option
 /// `http://host:port` of a base URL (Goose wants a host; our requests use the full URL).
 fn url_root(base_url: &str) -> anyhow::Result<String> {
     let shown = crate::secret::shown_url(base_url);
-    let url = reqwest::Url::parse(base_url).map_err(|e| anyhow::anyhow!("base URL `{shown}`: {e}"))?;
+    let url =
+        reqwest::Url::parse(base_url).map_err(|e| anyhow::anyhow!("base URL `{shown}`: {e}"))?;
     let host = url
         .host_str()
         .ok_or_else(|| anyhow::anyhow!("base URL `{shown}` has no host"))?;

@@ -116,7 +116,10 @@ impl<'de> Visitor<'de> for Top<'_> {
         while let Some(key) = map.next_key::<String>()? {
             self.0.take()?;
             let cap = (key == "messages").then_some(MAX_MESSAGES);
-            let value = map.next_value_seed(Bounded { budget: self.0, cap })?;
+            let value = map.next_value_seed(Bounded {
+                budget: self.0,
+                cap,
+            })?;
             obj.insert(key, value);
         }
         Ok(Some(obj))
@@ -275,7 +278,9 @@ mod tests {
         let e = object(&messages(2_000_000)).unwrap_err();
         assert_eq!((e.status, e.param.as_deref()), (400, Some("messages")));
         assert_eq!(e.code, Some("array_above_max_length"));
-        assert!(e.message.contains("maximum length 2048, but got an array with length 2000000"));
+        assert!(e
+            .message
+            .contains("maximum length 2048, but got an array with length 2000000"));
         let e = object(&messages(MAX_MESSAGES + 1)).unwrap_err();
         assert!(e.message.contains("length 2049 instead"), "{}", e.message);
     }
@@ -287,17 +292,35 @@ mod tests {
         assert!(object_within(body, 12).is_ok());
         let e = object_within(body, 11).unwrap_err();
         assert_eq!((e.status, e.param.clone(), e.code), (400, None, None));
-        assert!(e.message.contains("more than 11 JSON values"), "{}", e.message);
+        assert!(
+            e.message.contains("more than 11 JSON values"),
+            "{}",
+            e.message
+        );
         // Deep inside a message too.
         let parts = vec![r#"{"type":"text","text":"a"}"#; 60_000].join(",");
         let body = format!(r#"{{"model":"m","messages":[{{"role":"user","content":[{parts}]}}]}}"#);
         let e = object(body.as_bytes()).unwrap_err();
-        assert!(e.message.contains("more than 100000 JSON values"), "{}", e.message);
+        assert!(
+            e.message.contains("more than 100000 JSON values"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]
     fn what_is_not_one_json_object_is_the_parse_error() {
-        for body in [&b""[..], b"[]", b"[1,2]", b"null", b"42", b"\"s\"", b"{", b"{} {}", b"\xff"] {
+        for body in [
+            &b""[..],
+            b"[]",
+            b"[1,2]",
+            b"null",
+            b"42",
+            b"\"s\"",
+            b"{",
+            b"{} {}",
+            b"\xff",
+        ] {
             let e = object(body).unwrap_err();
             assert!(e.message.starts_with("We could not parse"), "{body:?}");
         }

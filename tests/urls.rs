@@ -268,3 +268,40 @@ async fn the_example_service_never_relays_an_upstreams_error_text_holding_the_ke
     // The id held the key: it is dropped, not relayed.
     assert!(v["detail"]["upstream_request_id"].is_null(), "{v}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calibrate_joins_and_redacts_the_base_url_as_run_does() {
+    let (addr, seen) = recording_server().await;
+    let dir = tempdir("urls-calibrate");
+    let (_, console) = postload(vec![
+        "calibrate".into(),
+        "--base-url".into(),
+        format!(
+            "http://127.0.0.1:{}/v1?key=SECRETQUERY#SECRETFRAG",
+            addr.port()
+        ),
+        "--model".into(),
+        "gpt-4o".into(),
+        "--calls".into(),
+        "12".into(),
+        "--stream".into(),
+        "off".into(),
+        "--out".into(),
+        dir.join("cal").display().to_string(),
+    ])
+    .await;
+    let seen = seen.lock().unwrap().clone();
+    assert!(!seen.is_empty(), "{console}");
+    for target in &seen {
+        assert_eq!(target, "/v1/chat/completions?key=SECRETQUERY");
+    }
+    assert_no_secret("the console", &console);
+    let written = files(&dir);
+    assert!(
+        written.iter().any(|(p, _)| p.ends_with("calibration.json")),
+        "{console}"
+    );
+    for (path, text) in &written {
+        assert_no_secret(path, text);
+    }
+}

@@ -390,8 +390,8 @@ async fn read_body(
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large());
     }
-    match tokio::time::timeout(config.idle_timeout, Limited::new(body, limit).collect()).await {
-        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+    match tokio::time::timeout(config.idle_timeout, read_whole(Limited::new(body, limit))).await {
+        Ok(Ok(bytes)) => Ok(bytes),
         Ok(Err(e)) if e.is::<LengthLimitError>() => Err(too_large()),
         // The client went away mid-body, or sent a malformed chunk.
         Ok(Err(_)) => Err(shared.chat_front_error(&ApiError::unparsable_json())),
@@ -402,6 +402,21 @@ async fn read_body(
             Err(r)
         }
     }
+}
+
+/// The body's bytes in one buffer, grown as they come: the body is held once (collecting its
+/// frames and then joining them held it twice).
+async fn read_whole<B>(mut body: B) -> Result<Bytes, B::Error>
+where
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+{
+    let mut all = Vec::new();
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame?.into_data() {
+            all.extend_from_slice(&data);
+        }
+    }
+    Ok(Bytes::from(all))
 }
 
 fn json<T: serde::Serialize>(status: u16, value: &T) -> Response<Body> {

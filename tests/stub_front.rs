@@ -106,3 +106,30 @@ async fn a_bad_head_after_a_good_request_on_one_connection_gets_json_too() {
     assert_eq!(first, 404, "{e}");
     assert_openai_error(&text[second..], 400);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_thousand_messages_get_openais_400_with_the_models_rate_limit_headers() {
+    // Before: the body was built whole as JSON values, then built again to find its model for
+    // the rate-limit headers (2,000,000 one-word messages peaked at 1.5 GB). The model comes
+    // after the messages here, so it is found by the skimming read.
+    let stub = start(config()).await;
+    let one = r#"{"role":"user","content":"w"}"#;
+    let body = format!(
+        r#"{{"messages":[{}],"model":"gpt-4o"}}"#,
+        vec![one; 200_000].join(",")
+    );
+    let a = crate::common::post_raw(&crate::common::client(), &stub, body.into_bytes()).await;
+    assert_eq!(a.status, 400, "{}", a.text);
+    let e = a.json();
+    assert_eq!(e["error"]["param"], "messages");
+    assert_eq!(e["error"]["code"], "array_above_max_length");
+    assert_eq!(
+        e["error"]["message"],
+        "Invalid 'messages': array too long. Expected an array with maximum length 2048, but got an array with length 200000 instead."
+    );
+    assert!(
+        a.header("x-ratelimit-limit-requests").is_some(),
+        "{:?}",
+        a.headers
+    );
+}

@@ -67,8 +67,8 @@ impl<'a> Checked<'a> {
         let draw_stream = draw_stream.map(parse_draw_stream).transpose();
         let request = request::parse(body, catalog).map_err(|e| {
             // The body may still name a known model: give its rate-limit headers then.
-            let family = request::model_of(body)
-                .and_then(|m| catalog.model(&m).map(|e| e.limits.clone()));
+            let family =
+                request::model_of(body).and_then(|m| catalog.model(&m).map(|e| e.limits.clone()));
             (e, family)
         });
         Self {

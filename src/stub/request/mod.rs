@@ -113,7 +113,10 @@ pub fn model_of(body: &[u8]) -> Option<String> {
         #[serde(borrow)]
         model: Option<std::borrow::Cow<'a, str>>,
     }
-    serde_json::from_slice::<Model>(body).ok()?.model.map(|m| m.into_owned())
+    serde_json::from_slice::<Model>(body)
+        .ok()?
+        .model
+        .map(|m| m.into_owned())
 }
 
 /// The body as a JSON object of known fields only, read within the stub's bounds

@@ -9,6 +9,7 @@ use crate::cli::{PromptEstimateArg, RejectedCostArg, StubOptions};
 use crate::limits::{read_text, MAX_REPEAT, MAX_TEXT_FILE_BYTES, MAX_TIME_SCALE, MAX_USERS};
 use crate::openai::bucket::RejectedCost;
 use crate::openai::catalog::Catalog;
+use crate::secret::shown_url;
 use crate::stub::{Faults, PromptEstimate, StubConfig};
 
 mod run;
@@ -99,7 +100,7 @@ pub fn example_config(
     if !is_loopback("--openai-base-url", &args.openai_base_url)? && !args.allow_remote_openai {
         return Err(ConfigError(format!(
             "--openai-base-url `{}` is not on this machine: its calls would be billed; add --allow-remote-openai to mean it",
-            args.openai_base_url
+            shown_url(&args.openai_base_url)
         )));
     }
     let mut cfg = crate::example::ExampleConfig::new(&args.openai_base_url);
@@ -210,11 +211,12 @@ pub fn retry_policy(r: crate::cli::RetryArg) -> crate::openai::retry::RetryPolic
 /// Whether a URL names this machine (127.0.0.0/8, ::1 or localhost). `what` names the option or
 /// file in errors.
 pub fn is_loopback(what: &str, url: &str) -> Result<bool, ConfigError> {
-    let parsed =
-        reqwest::Url::parse(url).map_err(|e| ConfigError(format!("{what}: `{url}`: {e}")))?;
+    let parsed = reqwest::Url::parse(url)
+        .map_err(|e| ConfigError(format!("{what}: `{}`: {e}", shown_url(url))))?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(ConfigError(format!(
-            "{what}: `{url}`: must be http or https"
+            "{what}: `{}`: must be http or https",
+            shown_url(url)
         )));
     }
     Ok(match parsed.host() {

@@ -21,6 +21,8 @@ mod service;
 mod shape;
 mod stub;
 mod stub_cache;
+mod stub_front;
 mod stub_safety;
 mod traces;
+mod urls;
 mod validate_levers;

@@ -14,7 +14,7 @@ pub async fn serve(args: cli::ExampleServiceArgs) -> anyhow::Result<Outcome> {
     outln!(
         "example service: {} (POST /api/marketing-post), OpenAI calls to {}",
         handle.url(),
-        args.openai_base_url
+        crate::secret::shown_url(&args.openai_base_url)
     );
     tokio::signal::ctrl_c().await?;
     Ok(Outcome::Success)

@@ -19,7 +19,7 @@ use crate::run::post::ClientFactory;
 use crate::run::{Endpoint, OpenAiTarget, RunConfig, RunScenario, ServiceMode};
 use crate::scenario::target::TargetSpec;
 use crate::scenario::{self, Load, Scenario};
-use crate::secret::Secret;
+use crate::secret::{shown_url, Secret};
 use crate::stub::StubConfig;
 
 /// What a run is asked to do, in parsed values. Every field is an option's value as given (`None`
@@ -457,6 +457,7 @@ pub(crate) fn check_remote(
         if !is_loopback(what, url)? {
             remote = true;
             if !dest.allow_spend {
+                let url = shown_url(url);
                 return Err(ConfigError(format!(
                     "{what}: `{url}` is not on this machine, and load there can cost money: add --allow-spend and --max-cost USD (the run stops before spending more)"
                 )));
@@ -485,6 +486,7 @@ fn check_time_scale(
         if let Some(url) = base_url {
             let served = if remote { None } else { stub_time_scale(url) };
             if served != Some(k) {
+                let url = shown_url(url);
                 return Err(ConfigError(format!(
                     "--time-scale {k}: --base-url `{url}` is not a postload stub started with --time-scale {k} ({}): its latencies would be multiplied by {k}",
                     match served {
@@ -525,12 +527,20 @@ fn target(
 }
 
 /// `url` with its API key: from `--api-key-env`, else `OPENAI_API_KEY` for a remote URL, else
-/// the stub's (a loopback endpoint, a `postload stub`: any bearer token will do).
+/// the stub's (a loopback endpoint, a `postload stub`: any bearer token will do). A user or
+/// password in the URL is refused: it would go as a second `Authorization` header (Basic) beside
+/// the bearer key. A query is kept on every call ([`crate::secret::join_url`]).
 pub(crate) fn endpoint(
     dest: &Destination,
     url: &str,
     remote: bool,
 ) -> Result<Endpoint, ConfigError> {
+    if url::Url::parse(url).is_ok_and(|u| !u.username().is_empty() || u.password().is_some()) {
+        return Err(ConfigError(format!(
+            "--base-url `{}`: remove the user and password from the URL; the API key goes as a bearer token (OPENAI_API_KEY, or the variable --api-key-env names)",
+            shown_url(url)
+        )));
+    }
     let key_var = dest
         .api_key_env
         .clone()
@@ -538,7 +548,8 @@ pub(crate) fn endpoint(
     let api_key = match key_var {
         Some(var) => Some(Secret::new(std::env::var(&var).map_err(|_| {
             ConfigError(format!(
-                "--base-url `{url}`: environment variable `{var}` (the API key) is not set; --api-key-env names another"
+                "--base-url `{}`: environment variable `{var}` (the API key) is not set; --api-key-env names another",
+                shown_url(url)
             ))
         })?)),
         None => Some(Secret::new(crate::stub::STUB_API_KEY.into())),

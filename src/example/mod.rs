@@ -174,11 +174,15 @@ impl Usage {
     }
 }
 
-/// An OpenAI call that failed after its retries.
+/// An OpenAI call that failed after its retries. Its `message` is the service's own words,
+/// never the upstream's error text: a hostile or misconfigured upstream can echo the key (or
+/// anything) there, and the service's callers must not see it.
 #[derive(Debug)]
 struct Upstream {
     status: Option<u16>,
     message: String,
+    /// The upstream's `x-request-id`, when it is a plain id ([`request_id`]).
+    request_id: Option<String>,
     attempts: u32,
 }
 
@@ -198,6 +202,7 @@ impl Upstream {
             Json(json!({"detail": {
                 "message": self.message,
                 "upstream_status": self.status,
+                "upstream_request_id": self.request_id,
                 "attempts": self.attempts,
             }})),
         )
@@ -298,8 +303,8 @@ enum Attempt {
     /// A 200: its content and usage.
     Answered(String, Value),
     /// A failure, for the retry policy: its outcome, the status if one came, and the message
-    /// to report if no retry follows.
-    Failed(AttemptOutcome, Option<u16>, String),
+    /// to report if no retry follows (with the upstream's request id).
+    Failed(AttemptOutcome, Option<u16>, String, Option<String>),
 }
 
 /// The extra call `extra_call` adds: three hashtags for the caption.
@@ -336,12 +341,13 @@ impl Client<'_> {
 
     /// One chat completion with the configured retries: (content, usage).
     async fn chat(&self, body: Vec<u8>) -> Result<(String, Value), Upstream> {
-        let url = format!("{}/chat/completions", self.cfg.openai_base_url);
+        let url = crate::secret::join_url(&self.cfg.openai_base_url, "/chat/completions");
         for attempt in 1u32.. {
-            let (outcome, status, message) = match self.attempt(&url, &body, attempt).await? {
-                Attempt::Answered(content, usage) => return Ok((content, usage)),
-                Attempt::Failed(outcome, status, message) => (outcome, status, message),
-            };
+            let (outcome, status, message, request_id) =
+                match self.attempt(&url, &body, attempt).await? {
+                    Attempt::Answered(content, usage) => return Ok((content, usage)),
+                    Attempt::Failed(outcome, status, message, id) => (outcome, status, message, id),
+                };
             let uniform: f64 = rand::rng().random();
             match self.cfg.retry.next_delay(attempt, &outcome, uniform) {
                 Some(d) => tokio::time::sleep(d).await,
@@ -349,6 +355,7 @@ impl Client<'_> {
                     return Err(Upstream {
                         status,
                         message,
+                        request_id,
                         attempts: attempt,
                     })
                 }
@@ -384,30 +391,49 @@ impl Client<'_> {
                     "connection failed"
                 }
                 .to_string(),
+                None,
             )),
             Ok(r) => {
                 let status = r.status().as_u16();
                 let headers = r.headers().clone();
                 let read = crate::run::post::read_body(r).await;
-                read_answer(status, &headers, read, attempt)
+                let key = self.cfg.api_key.as_ref().map(Secret::expose);
+                read_answer(status, &headers, read, attempt, key)
             }
         }
     }
 }
 
+/// The upstream's `x-request-id` if it is a plain id (at most 128 letters, digits, `-`, `_`
+/// or `.`, as OpenAI's `req_...`) that does not hold the service's own key; else none.
+fn request_id(headers: &header::HeaderMap, key: Option<&str>) -> Option<String> {
+    let id = headers.get("x-request-id")?.to_str().ok()?;
+    let plain = !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    let holds_key = key.is_some_and(|k| !k.is_empty() && id.contains(k));
+    (plain && !holds_key).then(|| id.to_string())
+}
+
 /// An answer of OpenAI's: a 200's content and usage (a 200 without JSON is an error no retry
-/// mends), or the failure its status and headers, or a body that broke off, make.
+/// mends), or the failure its status and headers, or a body that broke off, make. An error's
+/// message is the service's own ("OpenAI answered 401"): the upstream's text is never relayed.
 fn read_answer(
     status: u16,
     headers: &header::HeaderMap,
     read: Result<Vec<u8>, reqwest::Error>,
     attempt: u32,
+    key: Option<&str>,
 ) -> Result<Attempt, Upstream> {
+    let request_id = request_id(headers, key);
     match read {
         Ok(bytes) if status == 200 => {
             let v: Value = serde_json::from_slice(&bytes).map_err(|_| Upstream {
                 status: Some(200),
                 message: "OpenAI answered 200 without JSON".into(),
+                request_id: request_id.clone(),
                 attempts: attempt,
             })?;
             let content = v
@@ -420,22 +446,20 @@ fn read_answer(
                 v.get("usage").cloned().unwrap_or(Value::Null),
             ))
         }
-        Ok(bytes) => {
-            let message = serde_json::from_slice::<Value>(&bytes)
-                .ok()
-                .and_then(|v| v.pointer("/error/message")?.as_str().map(str::to_string))
-                .unwrap_or_else(|| format!("OpenAI answered {status}"));
+        Ok(_) => {
             let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
             Ok(Attempt::Failed(
                 AttemptOutcome::from_status(status, header),
                 Some(status),
-                message,
+                format!("OpenAI answered {status}"),
+                request_id,
             ))
         }
         Err(_) => Ok(Attempt::Failed(
             AttemptOutcome::Connect,
             Some(status),
             "the connection broke mid-answer".into(),
+            request_id,
         )),
     }
 }
@@ -455,5 +479,44 @@ async fn static_image(Path(name): Path<String>) -> Response {
             ([(header::CONTENT_TYPE, "image/png")], PIXEL_PNG.to_vec()).into_response()
         }
         _ => (StatusCode::NOT_FOUND, Json(json!({"detail": "Not Found"}))).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(id: &str) -> header::HeaderMap {
+        let mut h = header::HeaderMap::new();
+        h.insert("x-request-id", id.parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn an_upstreams_error_text_is_never_relayed_only_its_status_and_request_id() {
+        let body = br#"{"error":{"message":"Incorrect API key provided: sk-live-123","type":"invalid_request_error"}}"#;
+        let got = read_answer(
+            401,
+            &headers("req_abc-1"),
+            Ok(body.to_vec()),
+            1,
+            Some("sk-live-123"),
+        );
+        let Ok(Attempt::Failed(_, status, message, id)) = got else {
+            panic!("a 401 is a failure");
+        };
+        assert_eq!(status, Some(401));
+        assert_eq!(message, "OpenAI answered 401");
+        assert_eq!(id.as_deref(), Some("req_abc-1"));
+    }
+
+    #[test]
+    fn a_request_id_holding_the_key_or_not_an_id_is_dropped() {
+        let key = Some("sk-live-123");
+        assert_eq!(request_id(&headers("req_1"), key).as_deref(), Some("req_1"));
+        assert_eq!(request_id(&headers("x-sk-live-123"), key), None);
+        assert_eq!(request_id(&headers("key is sk"), key), None);
+        assert_eq!(request_id(&headers(&"a".repeat(129)), key), None);
+        assert_eq!(request_id(&header::HeaderMap::new(), key), None);
     }
 }

@@ -81,12 +81,12 @@ async fn wait_until_answering(
         eprintln!(
             "postload: waiting up to {} for {} to answer...",
             seconds(wait),
-            shown(url)
+            crate::secret::shown_url(url)
         );
     }
     loop {
         if cfg.stop.load(Ordering::SeqCst) {
-            anyhow::bail!("stopped while waiting for {} to answer", shown(url));
+            anyhow::bail!("stopped while waiting for {} to answer", crate::secret::shown_url(url));
         }
         let last = match client.get(url).send().await {
             Ok(_) => return Ok(()),
@@ -103,24 +103,11 @@ async fn wait_until_answering(
             };
             anyhow::bail!(
                 "the service at {} does not answer ({}){after}: nothing was sent; {hint} (or {raise})",
-                shown(url),
+                crate::secret::shown_url(url),
                 why_not(&last)
             );
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-/// `url` for a log line: no user, password or query (they may hold a secret).
-fn shown(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) => {
-            let _ = u.set_username("");
-            let _ = u.set_password(None);
-            u.set_query(None);
-            u.to_string().trim_end_matches('/').to_string()
-        }
-        Err(_) => "the service".into(),
     }
 }
 
@@ -160,11 +147,11 @@ mod tests {
     #[test]
     fn a_service_url_is_logged_without_its_credentials_or_query() {
         assert_eq!(
-            super::shown("http://user:s3cret@127.0.0.1:8000/api?key=s3cret"),
+            crate::secret::shown_url("http://user:s3cret@127.0.0.1:8000/api?key=s3cret"),
             "http://127.0.0.1:8000/api"
         );
         assert_eq!(
-            super::shown("http://127.0.0.1:8000"),
+            crate::secret::shown_url("http://127.0.0.1:8000"),
             "http://127.0.0.1:8000"
         );
     }

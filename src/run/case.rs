@@ -410,7 +410,7 @@ fn pipeline(
 ) -> Work {
     Work::Pipeline {
         requests: PostRequests::new(&scenario.model, scenario.prompts),
-        chat_url: format!("{base_url}/chat/completions"),
+        chat_url: crate::secret::join_url(base_url, "/chat/completions"),
         retry: scenario.retry,
         api_key,
         draw_streams,
@@ -430,11 +430,12 @@ fn profile_info(catalog: &Catalog, model: &str, target: &OpenAiTarget) -> Option
 
 /// `http://host:port` of a base URL (Goose wants a host; our requests use the full URL).
 fn url_root(base_url: &str) -> anyhow::Result<String> {
+    let shown = crate::secret::shown_url(base_url);
     let url =
-        reqwest::Url::parse(base_url).map_err(|e| anyhow::anyhow!("base URL `{base_url}`: {e}"))?;
+        reqwest::Url::parse(base_url).map_err(|e| anyhow::anyhow!("base URL `{shown}`: {e}"))?;
     let host = url
         .host_str()
-        .ok_or_else(|| anyhow::anyhow!("base URL `{base_url}` has no host"))?;
+        .ok_or_else(|| anyhow::anyhow!("base URL `{shown}` has no host"))?;
     Ok(match url.port() {
         Some(p) => format!("{}://{host}:{p}", url.scheme()),
         None => format!("{}://{host}", url.scheme()),

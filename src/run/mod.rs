@@ -159,7 +159,7 @@ fn target_info(cfg: &RunConfig, alongside: Option<&StubHandle>) -> TargetInfo {
             retry_after: c.retry_after,
         },
         (None, OpenAiTarget::BaseUrl(e)) => TargetInfo::BaseUrl {
-            base_url: e.url.clone(),
+            base_url: crate::secret::shown_url(&e.url),
             remote: e.remote,
         },
     }

@@ -10,6 +10,7 @@
 pub mod core;
 mod pace;
 pub mod reasoning;
+mod parse_errors;
 pub mod request;
 mod server;
 pub mod sse;

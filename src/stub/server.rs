@@ -15,7 +15,8 @@
 //! - a body longer than the limit is refused with a 413 as soon as its declared length or its
 //!   running total passes the limit, so it is never held whole;
 //! - a body that breaks off or is malformed ends its request with a 400 (if the client is still
-//!   there to read it), never a panic;
+//!   there to read it), never a panic; a request head hyper cannot parse (too large, a duplicate
+//!   Content-Length) gets hyper's 431/414/400 with an OpenAI error body ([`super::parse_errors`]);
 //! - nothing of a request outlives its answer.
 
 use std::convert::Infallible;
@@ -35,6 +36,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::sync::watch;
 
 use super::pace::{self, whole, Body};
+use super::parse_errors::ParseErrorBodies;
 use super::Shared;
 use crate::openai::errors::ApiError;
 use crate::openai::world::DRAW_STREAM_HEADER;
@@ -144,7 +146,7 @@ async fn connection(stream: tokio::net::TcpStream, shared: Arc<Shared>) {
     // Errors here are the client's (it went away, timed out, or sent garbage): the connection
     // simply ends.
     let io = WriteTimeout {
-        io: TokioIo::new(stream),
+        io: ParseErrorBodies::new(TokioIo::new(stream)),
         timeout: idle,
         timer: None,
     };
@@ -388,8 +390,8 @@ async fn read_body(
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large());
     }
-    match tokio::time::timeout(config.idle_timeout, Limited::new(body, limit).collect()).await {
-        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+    match tokio::time::timeout(config.idle_timeout, read_whole(Limited::new(body, limit))).await {
+        Ok(Ok(bytes)) => Ok(bytes),
         Ok(Err(e)) if e.is::<LengthLimitError>() => Err(too_large()),
         // The client went away mid-body, or sent a malformed chunk.
         Ok(Err(_)) => Err(shared.chat_front_error(&ApiError::unparsable_json())),
@@ -400,6 +402,21 @@ async fn read_body(
             Err(r)
         }
     }
+}
+
+/// The body's bytes in one buffer, grown as they come: the body is held once (collecting its
+/// frames and then joining them held it twice).
+async fn read_whole<B>(mut body: B) -> Result<Bytes, B::Error>
+where
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+{
+    let mut all = Vec::new();
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame?.into_data() {
+            all.extend_from_slice(&data);
+        }
+    }
+    Ok(Bytes::from(all))
 }
 
 fn json<T: serde::Serialize>(status: u16, value: &T) -> Response<Body> {

@@ -71,7 +71,7 @@ pub async fn calibrate(args: CalibrateArgs) -> anyhow::Result<Outcome> {
     let ctx = Arc::new(Context {
         caller: Caller {
             client,
-            url: format!("{}/chat/completions", s.endpoint.url),
+            url: crate::secret::join_url(&s.endpoint.url, "/chat/completions"),
             api_key: s.endpoint.api_key.clone(),
             time_scale: s.time_scale,
             call_timeout,
@@ -217,21 +217,6 @@ fn check_out(out: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The endpoint as the report shows it: without a user, password, query or fragment (a key
-/// could hide in any of them).
-fn shown_url(url: &str) -> String {
-    match reqwest::Url::parse(url) {
-        Ok(mut u) => {
-            let _ = u.set_username("");
-            let _ = u.set_password(None);
-            u.set_query(None);
-            u.set_fragment(None);
-            u.to_string().trim_end_matches('/').to_string()
-        }
-        Err(_) => String::new(),
-    }
-}
-
 /// Every failure cause over the models, with its count ("12 × HTTP 401").
 fn failure_words(c: &Calibration) -> String {
     let mut all: BTreeMap<&str, u32> = BTreeMap::new();
@@ -340,7 +325,7 @@ fn assemble(s: &Settings, models: Vec<ModelReport>, budget: &Budget) -> Calibrat
         schema: output::SCHEMA,
         date: s.date.clone(),
         host: s.host.clone(),
-        base_url: shown_url(&s.endpoint.url),
+        base_url: crate::secret::shown_url(&s.endpoint.url),
         base: s.base.clone(),
         out: s.out.display().to_string(),
         seed: s.seed,
@@ -486,7 +471,7 @@ async fn check_time_scale(client: &reqwest::Client, s: &Settings) -> Result<(), 
     } else {
         Err(ConfigError(format!(
             "--time-scale {k}: --base-url `{}` is not a postload stub started with --time-scale {k} ({}): its latencies would be multiplied by {k}",
-            s.endpoint.url,
+            crate::secret::shown_url(&s.endpoint.url),
             served.map_or("it does not answer /__postload/stats".to_string(), |o| format!("it runs at {o}"))
         )))
     }
@@ -505,18 +490,5 @@ mod tests {
         assert_eq!(super::worst_time_of(1, 5.0), Duration::from_secs(364));
         assert_eq!(super::minutes(super::worst_time_of(1, 5.0)), "7 min");
         assert_eq!(super::minutes(Duration::from_millis(1_500)), "2 s");
-    }
-
-    #[test]
-    fn the_shown_url_drops_whatever_could_hold_a_key() {
-        assert_eq!(
-            super::shown_url("https://me:sk-secret@api.example.test/v1?key=sk-2#x"),
-            "https://api.example.test/v1"
-        );
-        assert_eq!(
-            super::shown_url("http://127.0.0.1:9000/v1"),
-            "http://127.0.0.1:9000/v1"
-        );
-        assert_eq!(super::shown_url("not a url"), "");
     }
 }

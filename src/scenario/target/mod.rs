@@ -234,7 +234,7 @@ impl TargetSpec {
         }
         let url = url.trim_end_matches('/').to_string();
         Ok(ServiceTarget {
-            endpoint: format!("{url}{}", self.path),
+            endpoint: crate::secret::join_url(&url, &self.path),
             url,
             method,
             path: self.path.clone(),
@@ -253,9 +253,10 @@ impl TargetSpec {
             .map(str::to_string)
             .or_else(|| self.url.clone())
             .ok_or_else(|| field("url", "give the service's URL here or with --target".into()))?;
-        let parsed = url::Url::parse(&url).map_err(|e| field("url", format!("`{url}`: {e}")))?;
+        let shown = crate::secret::shown_url(&url);
+        let parsed = url::Url::parse(&url).map_err(|e| field("url", format!("`{shown}`: {e}")))?;
         if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
-            return Err(field("url", format!("`{url}` is not an http(s) URL")));
+            return Err(field("url", format!("`{shown}` is not an http(s) URL")));
         }
         Ok(url)
     }
@@ -354,7 +355,7 @@ impl ServiceTarget {
 
     pub fn info(&self) -> ServiceTargetInfo {
         ServiceTargetInfo {
-            url: self.url.clone(),
+            url: crate::secret::shown_url(&self.url),
             method: self.method.to_string(),
             path: self.path.clone(),
             header_names: self.headers.iter().map(|(n, _)| n.to_string()).collect(),

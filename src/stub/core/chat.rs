@@ -6,7 +6,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde_json::Value;
 
 use super::{PromptEstimate, Reply, State, StubCore};
 use crate::openai::bucket::{Levels, LimitKind, RateLimiter, Rejection};
@@ -68,10 +67,8 @@ impl<'a> Checked<'a> {
         let draw_stream = draw_stream.map(parse_draw_stream).transpose();
         let request = request::parse(body, catalog).map_err(|e| {
             // The body may still name a known model: give its rate-limit headers then.
-            let family = serde_json::from_slice::<Value>(body)
-                .ok()
-                .and_then(|v| v.get("model")?.as_str().map(str::to_owned))
-                .and_then(|m| catalog.model(&m).map(|e| e.limits.clone()));
+            let family =
+                request::model_of(body).and_then(|m| catalog.model(&m).map(|e| e.limits.clone()));
             (e, family)
         });
         // A reasoning model is not served yet (see `stub::reasoning`).

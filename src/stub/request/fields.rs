@@ -12,6 +12,8 @@ const MAX_N: i64 = 128;
 const RESPONSE_FORMATS: [&str; 3] = ["text", "json_object", "json_schema"];
 const MAX_STOP: usize = 4;
 const MAX_TOP_LOGPROBS: i64 = 20;
+/// OpenAI's limit ("Invalid 'tools': array too long. Expected an array with maximum length 128").
+const MAX_TOOLS: usize = 128;
 
 /// Fields checked for their JSON type only.
 #[derive(Clone, Copy)]
@@ -40,12 +42,15 @@ const TYPED_FIELDS: [(&str, Kind); 13] = [
     ("tool_choice", Kind::StringOrObject),
 ];
 
-/// The fields checked for their JSON type, then each of `tools` for being an object.
+/// The fields checked for their JSON type, then `tools`: at most [`MAX_TOOLS`], each an object.
 pub(super) fn check_types(obj: &Map<String, Value>) -> Result<(), ApiError> {
     for (param, kind) in TYPED_FIELDS {
         check_kind(obj, param, kind)?;
     }
     if let Some(Value::Array(tools)) = obj.get("tools") {
+        if tools.len() > MAX_TOOLS {
+            return Err(ApiError::array_too_long("tools", MAX_TOOLS, tools.len()));
+        }
         for (i, t) in tools.iter().enumerate() {
             if !t.is_object() {
                 return Err(ApiError::invalid_type(

@@ -13,6 +13,7 @@ mod props;
 mod queue;
 mod regressions;
 mod report;
+mod result_bounds;
 mod run;
 mod sdk_service;
 mod service;

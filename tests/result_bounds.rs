@@ -35,8 +35,11 @@ fn write(dir: &Path, r: &RunResult) -> PathBuf {
 
 fn gate_file(dir: &Path) -> PathBuf {
     let p = dir.join("gate.toml");
-    std::fs::write(&p, "[[gate]]\nscenario = \"burst-50\"\nthresholds = [\"error_rate < 1\"]\n")
-        .unwrap();
+    std::fs::write(
+        &p,
+        "[[gate]]\nscenario = \"burst-50\"\nthresholds = [\"error_rate < 1\"]\n",
+    )
+    .unwrap();
     p
 }
 
@@ -166,10 +169,31 @@ fn a_scenario_name_with_newlines_cannot_break_report_md() {
         String::from_utf8(exporter.render(&r).unwrap()).unwrap()
     };
     let plain = render("x");
-    let hostile = render("x\n\n# Injected\n\n| a | b |\n|---|---|\n> quoted\r- item ](http://evil) ");
+    let hostile =
+        render("x\n\n# Injected\n\n| a | b |\n|---|---|\n> quoted\r- item ](http://evil) ");
     assert_eq!(skeleton(&hostile), skeleton(&plain), "{hostile}");
     assert!(!hostile.lines().any(|l| l == "# Injected"), "{hostile}");
     // A name that starts a block where a line starts (a note names the case first).
     let leading = render("# ");
     assert_eq!(skeleton(&leading), skeleton(&plain), "{leading}");
+}
+
+#[test]
+fn plan_at_the_documented_maxima_is_refused_before_simulating() {
+    // A million users (the cell maximum) on the default grid and lever search: 3.876e9
+    // simulated posts. Refused at once, naming the options, nothing written.
+    let dir = tempdir("plan-grid");
+    postload()
+        .args(["plan", "--quiet", "--users", "1000000", "--report-dir"])
+        .arg(&dir)
+        .assert()
+        .code(2)
+        .stderr(
+            contains("--model (2)")
+                .and(contains("--tier (5)"))
+                .and(contains("--strategy (2)"))
+                .and(contains("--users"))
+                .and(contains("20000000")),
+        );
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
 }

@@ -196,7 +196,11 @@ pub fn configure(
 /// A run writes at most [`MAX_CASES`] cases (scenarios × tiers × `--repeat`): what `report`,
 /// `check` and `compare` read back.
 fn check_cases(entries: &[RunScenario], repeat: u32) -> Result<(), ConfigError> {
-    let cases: usize = entries.iter().map(|e| e.scenario.tiers.len()).sum::<usize>() * repeat as usize;
+    let cases: usize = entries
+        .iter()
+        .map(|e| e.scenario.tiers.len())
+        .sum::<usize>()
+        * repeat as usize;
     if cases > MAX_CASES {
         return Err(ConfigError(format!(
             "--scenario × tiers × --repeat {repeat}: {cases} cases, more than {MAX_CASES} (the most a result holds for report, check and compare)"

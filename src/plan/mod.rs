@@ -4,6 +4,7 @@
 //! note's caching advice changes, and sets the note's monthly table beside the modelled one.
 //! Pure: the caller gives the catalog and gets plain data back.
 
+pub mod bound;
 pub mod claims;
 pub mod levers;
 pub mod queue;
@@ -377,6 +378,7 @@ pub fn simulate_measured(
         response_cache_latency: Duration::from_millis(5),
         prompt_cache_hit,
         parallel: design.parallel,
+        request_timeout: sim::REQUEST_TIMEOUT,
         seed: spec.seed,
     };
     let out = sim::run(&input);
@@ -498,7 +500,8 @@ pub fn check(spec: &PlanSpec, catalog: &Catalog) -> Result<(), PlanError> {
             ));
         }
     }
-    Ok(())
+    // And the whole plan's: the cells' number times the lever search's runs of each.
+    bound::check(spec)
 }
 
 /// Runs the whole plan. `measured` maps a model to the $ per successful post a run measured

@@ -385,6 +385,20 @@ fn result_notes(r: &RunResult) -> Vec<String> {
             bad.join("; ")
         ));
     }
+    let saturated: Vec<String> = r
+        .cases
+        .iter()
+        .filter(|c| {
+            c.measured.post_latency_ms.ok.saturated || c.measured.post_latency_ms.failed.saturated
+        })
+        .map(|c| c.label())
+        .collect();
+    if !saturated.is_empty() {
+        notes.push(format!(
+            "Latencies past the histograms' 1-hour ceiling ({}): a figure at the ceiling is unknown (an hour or more) and shown as \"-\", never as the ceiling.",
+            saturated.join("; ")
+        ));
+    }
     if r.cases.len() > crate::limits::MAX_CHARTED_CASES {
         notes.push(format!(
             "Charts are drawn for the first {} of the {} cases only (a case's charts are about 650 KB).",
@@ -569,13 +583,11 @@ fn md_line(text: &str) -> String {
     let one = md_line_breaks(text);
     let bare = one.trim_start();
     let opens_block = bare.starts_with(['#', '>', '-', '+', '*', '=', '`', '~', '<'])
-        || bare
-            .split_once(['.', ')'])
-            .is_some_and(|(n, rest)| {
-                !n.is_empty()
-                    && n.chars().all(|c| c.is_ascii_digit())
-                    && (rest.is_empty() || rest.starts_with([' ', '\t']))
-            });
+        || bare.split_once(['.', ')']).is_some_and(|(n, rest)| {
+            !n.is_empty()
+                && n.chars().all(|c| c.is_ascii_digit())
+                && (rest.is_empty() || rest.starts_with([' ', '\t']))
+        });
     if opens_block {
         format!("\\{bare}")
     } else {

@@ -45,8 +45,12 @@ fn default_tier_set() -> String {
 fn default_tiers() -> Vec<u8> {
     vec![1]
 }
+/// A call attempt's timeout when a scenario names none: the official SDK's 600 s (the
+/// planner models the same, `plan::sim::REQUEST_TIMEOUT`).
+pub const DEFAULT_REQUEST_TIMEOUT_S: f64 = 600.0;
+
 fn default_timeout() -> f64 {
-    600.0
+    DEFAULT_REQUEST_TIMEOUT_S
 }
 
 /// One call's prompt size and completion cap.

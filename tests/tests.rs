@@ -18,6 +18,7 @@ mod run;
 mod sdk_service;
 mod service;
 mod shape;
+mod small_bounds;
 mod stub;
 mod stub_cache;
 mod stub_safety;

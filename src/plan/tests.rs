@@ -191,7 +191,13 @@ fn plan_bounds_the_whole_grid_and_lever_search_not_only_each_cell() {
     // 2 × 2 × 4 × 10^6 = 3,876,000,000 posts: past ten minutes and 1.8 GB, nothing written.
     let e = check_error(|s| s.users = vec![1_000_000]).expect("refused");
     assert!(e.contains("about 3.876e9 simulated posts"), "{e}");
-    for flag in ["--model (2)", "--tier (5)", "--strategy (2)", "--users", "--lever"] {
+    for flag in [
+        "--model (2)",
+        "--tier (5)",
+        "--strategy (2)",
+        "--users",
+        "--lever",
+    ] {
         assert!(e.contains(flag), "{flag}: {e}");
     }
     // The default grid at 5,000 users: 20 × 193 × 5,000 + 16 × 5,000 = 19,380,000, under

@@ -31,6 +31,7 @@ fn input(
         response_cache_latency: Duration::from_millis(5),
         prompt_cache_hit: 0.0,
         parallel: false,
+        request_timeout: postload::plan::sim::REQUEST_TIMEOUT,
         seed: 1,
         reasoning: None,
     }

@@ -101,7 +101,7 @@ pub struct CalibrateArgs {
     pub concurrency: u32,
     /// Seed of the prompts' marker: the same seed sends the same prompts (default: from the
     /// clock, so that no earlier calibration's prompt cache is hit).
-    #[arg(long)]
+    #[arg(long, value_parser = seed)]
     pub seed: Option<u64>,
     /// Against a `postload stub --time-scale K` only: its clock runs K times faster, and the
     /// measured times are multiplied back by K. 1 to 20.
@@ -177,7 +177,7 @@ pub struct PlanArgs {
     /// cache-hit=S (see docs/planning.md)
     #[arg(long, value_name = "LEVER")]
     pub lever: Vec<String>,
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = seed)]
     pub seed: u64,
     /// Folder for the plan; each plan writes <DIR>/plan-<id>/ (plan.json, plan.md, charts).
     #[arg(long, value_name = "DIR", default_value = "reports")]
@@ -294,7 +294,7 @@ pub struct RunArgs {
     #[arg(long = "tiers", value_name = "SET")]
     pub tier_set: Option<String>,
     /// Override the scenarios' seed.
-    #[arg(long)]
+    #[arg(long, value_parser = seed)]
     pub seed: Option<u64>,
     /// Override the scenarios' retry policy.
     #[arg(long, value_enum)]
@@ -455,7 +455,7 @@ pub struct StubOptions {
     #[arg(long = "tiers", value_name = "SET")]
     pub tier_set: Option<String>,
     /// Seed for completion lengths, latencies, faults and ids.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = seed)]
     pub seed: u64,
     /// Send retry-after and retry-after-ms on 429s (as Azure OpenAI does; OpenAI does not).
     #[arg(long)]
@@ -521,4 +521,20 @@ pub struct StubArgs {
     pub port: u16,
     #[command(flatten)]
     pub stub: StubOptions,
+}
+
+/// `--seed`: a whole number that fits its 64 bits, or a plain message saying what does.
+fn seed(text: &str) -> Result<u64, String> {
+    text.parse::<u64>().map_err(|_| {
+        let digits = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+        format!(
+            "{}: a seed is a whole number from 0 to {}",
+            if digits {
+                "too large"
+            } else {
+                "not a whole number"
+            },
+            u64::MAX
+        )
+    })
 }

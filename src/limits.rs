@@ -74,6 +74,16 @@ pub const MAX_TEXT_FILE_BYTES: u64 = 1 << 20;
 /// intervals and 5,000 attempts.
 pub const MAX_RESULT_BYTES: u64 = 256 << 20;
 
+/// Cases one run writes, and one result.json (`report`, `check`, `compare`, `plan --result`)
+/// may hold: scenarios × tiers × `--repeat`, checked before any load. The default run is 4
+/// cases, `--repeat 100` of it 400. Past this, report.md and report.html grow without use (2,000
+/// cases wrote 178 MB of HTML; 45,000 needed over 10 GB).
+pub const MAX_CASES: usize = 1_000;
+
+/// Cases whose charts `report` (and a run) draws: the first this many; report.md and
+/// report.html say the others have none. A case's charts are about 650 KB (PNG and SVG).
+pub const MAX_CHARTED_CASES: usize = 20;
+
 /// Bytes of an interval log (`merge`). A run's log is a few KB per case.
 pub const MAX_HLOG_BYTES: u64 = 64 << 20;
 

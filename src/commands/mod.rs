@@ -104,5 +104,9 @@ fn load_result(path: &std::path::Path) -> anyhow::Result<crate::report::RunResul
         ))
         .into());
     }
+    // What `report` refuses (two cases with one name, more cases than a run writes) and what
+    // cannot be true, refused alike by every command that reads a result.
+    crate::report::valid::check(&result)
+        .map_err(|e| config::ConfigError(format!("{}: {e}", path.display())))?;
     Ok(result)
 }

@@ -12,7 +12,7 @@ use super::{
     catalog_from, claims, first_repeat, is_loopback, latency_ms, parse_resolve, retry_policy,
     time_scale, ConfigError,
 };
-use crate::limits::{MAX_COMPLETION_TOKENS, MAX_REPEAT, MAX_TIMEOUT_S, MAX_USERS};
+use crate::limits::{MAX_CASES, MAX_COMPLETION_TOKENS, MAX_REPEAT, MAX_TIMEOUT_S, MAX_USERS};
 use crate::openai::catalog::Catalog;
 use crate::openai::retry::RetryPolicy;
 use crate::run::post::ClientFactory;
@@ -164,6 +164,13 @@ pub fn configure(
     let target = target(req, &catalog, remote)?;
     let client = Some(client_factory(resolves));
     let claims = claims(req.claims.as_deref(), &catalog)?;
+    let repeat = match req.repeat {
+        Some(k) if !(1..=MAX_REPEAT).contains(&k) => {
+            return Err(ConfigError(format!("--repeat {k}: give 1 to {MAX_REPEAT}")))
+        }
+        k => k.unwrap_or(1),
+    };
+    check_cases(&entries, repeat)?;
     Ok(RunConfig {
         scenarios: entries,
         service_mode: service_mode.then(|| ServiceMode {
@@ -183,13 +190,24 @@ pub fn configure(
         hurry: crate::stop::hurry_flag(),
         claims,
         time_scale,
-        repeat: match req.repeat {
-            Some(k) if !(1..=MAX_REPEAT).contains(&k) => {
-                return Err(ConfigError(format!("--repeat {k}: give 1 to {MAX_REPEAT}")))
-            }
-            k => k.unwrap_or(1),
-        },
+        repeat,
     })
+}
+
+/// A run writes at most [`MAX_CASES`] cases (scenarios × tiers × `--repeat`): what `report`,
+/// `check` and `compare` read back.
+fn check_cases(entries: &[RunScenario], repeat: u32) -> Result<(), ConfigError> {
+    let cases: usize = entries
+        .iter()
+        .map(|e| e.scenario.tiers.len())
+        .sum::<usize>()
+        * repeat as usize;
+    if cases > MAX_CASES {
+        return Err(ConfigError(format!(
+            "--scenario × tiers × --repeat {repeat}: {cases} cases, more than {MAX_CASES} (the most a result holds for report, check and compare)"
+        )));
+    }
+    Ok(())
 }
 
 /// The run's scenarios (the default ones if none is named), each with the overrides applied

@@ -6,10 +6,27 @@ use hdrhistogram::Histogram;
 
 use super::hlog;
 
+/// The largest value (µs) a histogram holds: 1 hour. Larger values are recorded as this
+/// ([`clamp`]), and a figure at it is flagged, not reported ([`at_ceiling`]).
+pub const CEILING_US: u64 = 3_600_000_000;
+
 /// A histogram of microseconds: 1 µs to 1 hour at 3 significant figures (larger values
 /// saturate at the top where the caller clamps them).
 pub fn micros() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid bounds")
+    Histogram::new_with_bounds(1, CEILING_US, 3).expect("valid bounds")
+}
+
+/// `micros` as a histogram records it: at least 1 µs, at most [`CEILING_US`].
+pub fn clamp(micros: u64) -> u64 {
+    micros.clamp(1, CEILING_US)
+}
+
+/// Whether the recorded value `micros` of `h` shares the bucket of its ceiling (its highest
+/// trackable value, [`CEILING_US`] for postload's own): a clamped value lands there, so what it
+/// stands for is the ceiling or more (or within the bucket, 2^21 µs for an hour), not a known
+/// figure.
+pub fn at_ceiling(h: &Histogram<u64>, micros: u64) -> bool {
+    h.lowest_equivalent(micros) >= h.lowest_equivalent(h.high())
 }
 
 /// A recorded value of `h` (µs) in milliseconds, as the middle of its bucket: the figure
@@ -61,6 +78,22 @@ mod tests {
         assert_eq!(h.value_at_quantile(0.99), 5_003);
         assert_eq!(percentile_ms(&h, 0.99), 5.002);
         assert_eq!(ms(&h, h.max()), 5.002);
+    }
+
+    #[test]
+    fn a_latency_past_the_ceiling_is_flagged_never_reported_as_the_ceiling() {
+        // Two posts of 1 s and one of 2 h, clamped to the 1 h ceiling: p50 is known (1 s);
+        // the max, p99 and mean would be 3,600 s, which is not what happened: they are none,
+        // and the summary says it is saturated.
+        let h = of(&[1_000_000, 1_000_000, clamp(7_200_000_000)]);
+        let p = crate::metrics::Percentiles::of(&h);
+        // (1 s sits in a 512 µs bucket: its middle is 1,000.192 ms.)
+        assert!(p.saturated);
+        assert_eq!((p.p50, p.min), (Some(1_000.192), Some(1_000.192)));
+        assert_eq!((p.p99, p.max, p.mean), (None, None, None));
+        // Below the ceiling's bucket (59 min), nothing is flagged.
+        let p = crate::metrics::Percentiles::of(&of(&[3_540_000_000]));
+        assert!(!p.saturated && p.max.is_some_and(|m| (m - 3_540_000.0).abs() < 2_000.0));
     }
 
     #[test]

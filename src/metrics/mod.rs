@@ -24,7 +24,7 @@ use self::cost::Tokens;
 use crate::openai::catalog::Price;
 
 fn micros(d: Duration) -> u64 {
-    (d.as_micros() as u64).clamp(1, 3_600_000_000)
+    hdr::clamp(d.as_micros().min(u64::MAX as u128) as u64)
 }
 
 /// Per-second counters of the timeline.

@@ -107,6 +107,11 @@ pub struct Percentiles {
     pub p99: Option<f64>,
     pub p99_9: Option<f64>,
     pub max: Option<f64>,
+    /// Some values reached the histogram's ceiling (1 hour, [`hdr::CEILING_US`]): what lies
+    /// there is an hour or more, not known. Every figure at the ceiling (and the mean and max)
+    /// is then `None` ("-" in the reports, no value for a gate), never the ceiling itself.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub saturated: bool,
 }
 
 impl Percentiles {
@@ -114,17 +119,20 @@ impl Percentiles {
         if h.is_empty() {
             return Self::default();
         }
-        let q = |q: f64| Some(hdr::percentile_ms(h, q));
+        let saturated = hdr::at_ceiling(h, h.max());
+        let value = |v: u64| (!hdr::at_ceiling(h, v)).then(|| hdr::ms(h, v));
+        let q = |q: f64| value(h.value_at_quantile(q));
         Self {
             count: h.len(),
-            min: Some(hdr::ms(h, h.min())),
-            mean: Some(h.mean() / 1000.0),
+            min: value(h.min()),
+            mean: (!saturated).then(|| h.mean() / 1000.0),
             p50: q(0.50),
             p90: q(0.90),
             p95: q(0.95),
             p99: q(0.99),
             p99_9: q(0.999),
-            max: Some(hdr::ms(h, h.max())),
+            max: value(h.max()),
+            saturated,
         }
     }
 }

@@ -5,6 +5,7 @@
 //! Pure: the caller gives the catalog and gets plain data back.
 
 pub mod account;
+pub mod bound;
 pub mod claims;
 pub mod decision;
 pub mod levers;
@@ -391,6 +392,7 @@ pub fn simulate_measured(
         response_cache_latency: Duration::from_millis(5),
         prompt_cache_hit,
         parallel: design.parallel,
+        request_timeout: sim::REQUEST_TIMEOUT,
         seed: spec.seed,
         reasoning: planned_effort(catalog, model).and_then(|e| catalog.reasoning_tokens(model, e)),
     };
@@ -513,7 +515,8 @@ pub fn check(spec: &PlanSpec, catalog: &Catalog) -> Result<(), PlanError> {
             ));
         }
     }
-    Ok(())
+    // And the whole plan's: the cells' number times the lever search's runs of each.
+    bound::check(spec)
 }
 
 /// Runs the whole plan. `measured` maps a model to the $ per successful post a run measured

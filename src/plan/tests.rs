@@ -137,10 +137,25 @@ fn check_needs_a_positive_p95_rate_and_days() {
     assert_eq!(check_error(|s| s.days = 0.0), None);
 }
 
+/// One cell (gpt-4o, Tier 5, SDK retries) with one named lever: the lever search runs it 6
+/// times, the caching table 4, so the whole plan is 11 cells' posts.
+fn one_cell(s: &mut PlanSpec) {
+    s.models = vec!["gpt-4o".into()];
+    s.tiers = vec![5];
+    s.strategies = vec![Strategy::Sdk];
+    s.design.parallel = true;
+}
+
 #[test]
 fn check_bounds_a_cells_posts_at_a_million() {
     // A burst: one post per user.
-    assert_eq!(check_error(|s| s.users = vec![1_000_000]), None);
+    assert_eq!(
+        check_error(|s| {
+            one_cell(s);
+            s.users = vec![1_000_000];
+        }),
+        None
+    );
     assert_eq!(
         check_error(|s| s.users = vec![1_000_001]),
         Some(
@@ -152,6 +167,7 @@ fn check_bounds_a_cells_posts_at_a_million() {
     // Daily: 10,000 users × 10 a day × 10 days = 1,000,000; × 10.5 days = 1,050,000.
     let daily = |days| {
         check_error(move |s| {
+            one_cell(s);
             s.users = vec![10_000];
             s.posts_per_user_per_day = Some(10.0);
             s.days = days;
@@ -166,6 +182,38 @@ fn check_bounds_a_cells_posts_at_a_million() {
                 .into()
         )
     );
+}
+
+#[test]
+fn plan_bounds_the_whole_grid_and_lever_search_not_only_each_cell() {
+    // At the cell maximum (a million users) the default grid and lever search were
+    // 2 models × 5 tiers × 2 strategies × 10^6 posts × (1 + 32 designs × 6 seeds) + caching's
+    // 2 × 2 × 4 × 10^6 = 3,876,000,000 posts: past ten minutes and 1.8 GB, nothing written.
+    let e = check_error(|s| s.users = vec![1_000_000]).expect("refused");
+    assert!(e.contains("about 3.876e9 simulated posts"), "{e}");
+    for flag in [
+        "--model (2)",
+        "--tier (5)",
+        "--strategy (2)",
+        "--users",
+        "--lever",
+    ] {
+        assert!(e.contains(flag), "{flag}: {e}");
+    }
+    // The default grid at 5,000 users: 20 × 193 × 5,000 + 16 × 5,000 = 19,380,000, under
+    // 20,000,000; at 5,200 users 20,155,200, over.
+    assert_eq!(check_error(|s| s.users = vec![5_000]), None);
+    let e = check_error(|s| s.users = vec![5_200]).expect("refused");
+    assert!(e.contains("about 20155200 simulated posts"), "{e}");
+    // Daily posts multiply in: 2 users × 10,000 a day × 31 days = 620,000 posts a cell, over
+    // 3,860 cell runs: 2.4e9.
+    let e = check_error(|s| {
+        s.users = vec![2];
+        s.posts_per_user_per_day = Some(10_000.0);
+        s.days = 31.0;
+    })
+    .expect("refused");
+    assert!(e.contains("--posts-per-day × --days"), "{e}");
 }
 
 /// Two users posting at once, every call served in 1 s: a post is its image-prompt call then

@@ -11,6 +11,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::{CaseResult, Exporter, RunResult};
+use crate::limits::MAX_CHARTED_CASES;
 use crate::openai::catalog::PriceTable;
 
 pub mod bins;
@@ -253,10 +254,11 @@ impl RunChart<'_> {
     }
 }
 
-/// Every chart of `r`, in report order: the run's, then each case's.
+/// Every chart of `r`, in report order: the run's, then each case's, for the first
+/// [`MAX_CHARTED_CASES`] cases (a case's charts are about 650 KB; 2,000 cases drew 1.3 GB).
 fn run_charts(r: &RunResult) -> Vec<RunChart<'_>> {
     let whole = RUN_CHARTS.iter().map(|kind| RunChart { kind, case: None });
-    let cases = r.cases.iter().flat_map(|c| {
+    let cases = r.cases.iter().take(MAX_CHARTED_CASES).flat_map(|c| {
         CASE_CHARTS
             .iter()
             .filter(|kind| kind.drawing.is_drawn_for(c))

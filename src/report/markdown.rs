@@ -383,6 +383,27 @@ fn result_notes(r: &RunResult) -> Vec<String> {
             bad.join("; ")
         ));
     }
+    let saturated: Vec<String> = r
+        .cases
+        .iter()
+        .filter(|c| {
+            c.measured.post_latency_ms.ok.saturated || c.measured.post_latency_ms.failed.saturated
+        })
+        .map(|c| c.label())
+        .collect();
+    if !saturated.is_empty() {
+        notes.push(format!(
+            "Latencies past the histograms' 1-hour ceiling ({}): a figure at the ceiling is unknown (an hour or more) and shown as \"-\", never as the ceiling.",
+            saturated.join("; ")
+        ));
+    }
+    if r.cases.len() > crate::limits::MAX_CHARTED_CASES {
+        notes.push(format!(
+            "Charts are drawn for the first {} of the {} cases only (a case's charts are about 650 KB).",
+            crate::limits::MAX_CHARTED_CASES,
+            r.cases.len()
+        ));
+    }
     notes
 }
 
@@ -545,7 +566,7 @@ fn input_row(c: &CaseResult) -> Vec<TableCell> {
 
 /// Escapes what would break a Markdown table cell.
 fn md_cell(c: &TableCell) -> String {
-    let t = c.text.replace('|', "\\|").replace('\n', " ");
+    let t = md_line_breaks(&c.text).replace('|', "\\|");
     if c.strong {
         format!("**{t}**")
     } else {
@@ -553,13 +574,47 @@ fn md_cell(c: &TableCell) -> String {
     }
 }
 
+/// Text of one Markdown block (a heading, a paragraph, a note, a link's title): on one line,
+/// whatever user data it holds (a scenario name with newlines, a run id), and never opening a
+/// block of its own (a heading, a quote, a list, a table row).
+fn md_line(text: &str) -> String {
+    let one = md_line_breaks(text);
+    let bare = one.trim_start();
+    let opens_block = bare.starts_with(['#', '>', '-', '+', '*', '=', '`', '~', '<'])
+        || bare.split_once(['.', ')']).is_some_and(|(n, rest)| {
+            !n.is_empty()
+                && n.chars().all(|c| c.is_ascii_digit())
+                && (rest.is_empty() || rest.starts_with([' ', '\t']))
+        });
+    if opens_block {
+        format!("\\{bare}")
+    } else {
+        bare.to_string()
+    }
+}
+
+/// `text` with every line break (CommonMark's `\r` too, and Unicode's) as a space.
+fn md_line_breaks(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\n' | '\r' | '\u{0b}' | '\u{0c}' | '\u{85}' | '\u{2028}' | '\u{2029}' => ' ',
+            c => c,
+        })
+        .collect()
+}
+
+/// A link's text: on one line, its brackets escaped.
+fn md_link_text(text: &str) -> String {
+    md_line(text).replace('[', "\\[").replace(']', "\\]")
+}
+
 pub fn markdown(d: &Document, chart_links: &[(String, String)]) -> String {
     let mut o = String::new();
-    let _ = writeln!(o, "# {}\n\n{}\n", d.title, d.intro);
+    let _ = writeln!(o, "# {}\n\n{}\n", md_line(&d.title), md_line(&d.intro));
     for sec in &d.sections {
-        let _ = writeln!(o, "## {}\n", sec.title);
+        let _ = writeln!(o, "## {}\n", md_line(&sec.title));
         for p in &sec.paragraphs {
-            let _ = writeln!(o, "{p}\n");
+            let _ = writeln!(o, "{}\n", md_line(p));
         }
         // A section of paragraphs only (plan.md's decision) has no table.
         if !sec.header.is_empty() {
@@ -576,14 +631,14 @@ pub fn markdown(d: &Document, chart_links: &[(String, String)]) -> String {
             }
         }
         for n in &sec.notes {
-            let _ = writeln!(o, "\n{n}");
+            let _ = writeln!(o, "\n{}", md_line(n));
         }
         let _ = writeln!(o);
     }
     if !chart_links.is_empty() {
         let _ = writeln!(o, "## Charts\n");
         for (title, path) in chart_links {
-            let _ = writeln!(o, "- [{title}]({path})");
+            let _ = writeln!(o, "- [{}]({path})", md_link_text(title));
         }
     }
     o

@@ -12,6 +12,7 @@ mod paths;
 pub mod plan;
 pub mod service;
 pub mod summary;
+pub mod valid;
 mod writer;
 
 use serde::{Deserialize, Serialize};

@@ -60,9 +60,11 @@ impl ReportWriter {
         &self.dir
     }
 
-    /// Renders and writes every format. Refuses (before writing anything) an output name that
-    /// could leave the folder, and two outputs with one name (two cases with one label would
-    /// overwrite each other's files).
+    /// Renders and writes every format. Refuses, before writing any file: an output name that
+    /// could leave the folder, two outputs with one name (two cases with one label would
+    /// overwrite each other's files), and a folder a file lands in (the charts' too) that
+    /// cannot be created or written, or a file name taken by a folder. So a failure never
+    /// leaves a report.md beside charts it does not match.
     pub fn write(&self, result: &RunResult) -> anyhow::Result<()> {
         let hurried = || {
             self.hurry
@@ -70,6 +72,7 @@ impl ReportWriter {
                 .is_some_and(|h| h.load(Ordering::SeqCst))
         };
         let mut seen = std::collections::BTreeSet::new();
+        let mut all = Vec::new();
         for e in &self.exporters {
             if hurried() && !e.essential() {
                 continue;
@@ -85,10 +88,48 @@ impl ReportWriter {
                     anyhow::bail!("two outputs are named `{name}`: two cases share a name (scenario and tier)");
                 }
             }
-            for (name, bytes) in outputs {
-                self.write_inside(&name, &bytes)?;
+            all.extend(outputs);
+        }
+        let mut folders = std::collections::BTreeSet::new();
+        for (name, _) in &all {
+            let path = self.dir.join(contained(name).unwrap_or_default());
+            if path.is_dir() {
+                anyhow::bail!("cannot write {}: a folder has its name", path.display());
+            }
+            let parent = path.parent().unwrap_or(&self.dir).to_path_buf();
+            if folders.insert(parent.clone()) {
+                self.check_folder(&parent)?;
             }
         }
+        for (name, bytes) in all {
+            self.write_inside(&name, &bytes)?;
+        }
+        Ok(())
+    }
+
+    /// Creates `folder` if needed, checks it is inside the report folder once links are
+    /// resolved, and that it takes a new file (one is created there and removed).
+    fn check_folder(&self, folder: &Path) -> anyhow::Result<()> {
+        std::fs::create_dir_all(folder)
+            .map_err(|err| anyhow::anyhow!("cannot create {}: {err}", folder.display()))?;
+        let real = folder
+            .canonicalize()
+            .map_err(|e| anyhow::anyhow!("{}: {e}", folder.display()))?;
+        if !real.starts_with(&self.root) {
+            anyhow::bail!(
+                "refusing to write in {}: it resolves to {}, outside the report folder {}",
+                folder.display(),
+                real.display(),
+                self.root.display()
+            );
+        }
+        let probe = folder.join(format!(".postload-probe-{}", std::process::id()));
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&probe)
+            .map_err(|e| anyhow::anyhow!("cannot write in {}: {e}", folder.display()))?;
+        let _ = std::fs::remove_file(&probe);
         Ok(())
     }
 
@@ -124,6 +165,15 @@ impl ReportWriter {
 /// (`O_EXCL`), so a link planted under its name is never followed.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     use std::io::Write;
+    // A device or a pipe the user named (`--junit /dev/null`, `--json /dev/stdout`) is written
+    // in place: a rename would replace it with a file (as root, /dev/null itself).
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+        return std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .and_then(|mut f| f.write_all(bytes).and_then(|()| f.flush()))
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()));
+    }
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -34,7 +34,8 @@ pub(super) fn build(
 ) -> anyhow::Result<Box<GooseAttack>> {
     let scenario = spec.scenario;
     let goose_dir = dir.join("goose");
-    std::fs::create_dir_all(&goose_dir)?;
+    std::fs::create_dir_all(&goose_dir)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", goose_dir.display()))?;
     // The scenario's name is user data: only its slug becomes a file name.
     let goose_report = goose_dir.join(format!(
         "{}-tier{}{}.html",
@@ -44,6 +45,17 @@ pub(super) fn build(
     ));
     let goose_scenario = GooseScenario::new(&scenario.name)
         .register_transaction(Transaction::new(ctx.transaction()).set_name("post"));
+    let attack = configure(goose_scenario, spec, &goose_dir, &goose_report).map_err(goose_error)?;
+    Ok(attack)
+}
+
+/// Goose configured for the case (its errors are Goose's, read by [`goose_error`]).
+fn configure(
+    goose_scenario: GooseScenario,
+    spec: &AttackSpec,
+    goose_dir: &Path,
+    goose_report: &Path,
+) -> Result<Box<GooseAttack>, goose::GooseError> {
     let attack = GooseAttack::initialize_with_config(GooseConfiguration::default())?
         .register_scenario(goose_scenario)
         .set_default(GooseDefault::Host, spec.root)?
@@ -65,7 +77,7 @@ pub(super) fn build(
             GooseDefault::Timeout,
             format!(
                 "{}",
-                (scenario.request_timeout_s / spec.time_scale)
+                (spec.scenario.request_timeout_s / spec.time_scale)
                     .ceil()
                     .max(1.0) as u64
             )
@@ -85,7 +97,7 @@ pub(super) fn build(
 pub(super) async fn run(attack: Box<GooseAttack>, cfg: &RunConfig) -> anyhow::Result<()> {
     let muted = console::Muted::new();
     tokio::select! {
-        done = attack.execute() => { done?; }
+        done = attack.execute() => { done.map_err(goose_error)?; }
         () = wait_for(&cfg.hurry) => {}
         () = async {
             wait_for(&cfg.stop).await;
@@ -94,4 +106,49 @@ pub(super) async fn run(attack: Box<GooseAttack>, cfg: &RunConfig) -> anyhow::Re
     }
     drop(muted);
     Ok(())
+}
+
+/// Goose's error with what it knows. Its own `Display` of an invalid option is "invalid option
+/// or value specified" and nothing else, and Goose reports a file it cannot write (its report,
+/// its log, its folder: a full disk, a read-only folder) as an invalid option: the disk's error
+/// is in the detail, which would be lost.
+fn goose_error(e: goose::GooseError) -> anyhow::Error {
+    match e {
+        goose::GooseError::InvalidOption {
+            option,
+            value,
+            detail,
+        } => match option.as_str() {
+            "--report-file" | "--output-dir" | "--goose-log" | "--log-file" => {
+                anyhow::anyhow!("cannot write {value}: {detail}")
+            }
+            _ => anyhow::anyhow!("Goose's {option} `{value}`: {detail}"),
+        },
+        e => e.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_disk_names_the_disk_error_not_a_goose_option() {
+        // What Goose returns when its report cannot be created or written on a full disk
+        // (goose 0.19, metrics.rs `report_io_error`): before, postload printed its Display,
+        // "GooseError: invalid option or value specified", and nothing of the disk.
+        let enospc = std::io::Error::from_raw_os_error(28);
+        let e = goose_error(goose::GooseError::InvalidOption {
+            option: "--report-file".into(),
+            value: "reports/x/goose/burst-50-tier1.html".into(),
+            detail: format!("Failed to create report file: {enospc}"),
+        });
+        let shown = format!("{e:#}");
+        assert!(
+            shown.contains("No space left on device")
+                && shown.contains("reports/x/goose/burst-50-tier1.html")
+                && !shown.contains("invalid option"),
+            "{shown}"
+        );
+    }
 }

@@ -45,8 +45,12 @@ fn default_tier_set() -> String {
 fn default_tiers() -> Vec<u8> {
     vec![1]
 }
+/// A call attempt's timeout when a scenario names none: the official SDK's 600 s (the
+/// planner models the same, `plan::sim::REQUEST_TIMEOUT`).
+pub const DEFAULT_REQUEST_TIMEOUT_S: f64 = 600.0;
+
 fn default_timeout() -> f64 {
-    600.0
+    DEFAULT_REQUEST_TIMEOUT_S
 }
 
 /// One call's prompt size and completion cap.
@@ -318,6 +322,20 @@ pub struct ScenarioThresholds {
     pub checks: Vec<String>,
 }
 
+/// A TOML error in words: the parser reads a whole number past 64 bits (a seed of
+/// 18446744073709551616) as an `i128` nothing can hold, and says so in its own terms.
+fn toml_message(e: &toml::de::Error) -> String {
+    let text = e.to_string().trim_end().to_string();
+    if e.message().contains("as i128") {
+        let plain = format!(
+            "this whole number is too large: a seed is at most {}, every other count far less",
+            u64::MAX
+        );
+        return text.replace(e.message().trim_end(), &plain);
+    }
+    text
+}
+
 impl Scenario {
     /// Parses and checks a scenario's text; `file` names it in errors.
     pub fn parse(file: &str, text: &str) -> Result<Self, ScenarioError> {
@@ -325,8 +343,7 @@ impl Scenario {
             file: file.to_string(),
             message,
         };
-        let s: Scenario =
-            toml::from_str(text).map_err(|e| err(e.to_string().trim_end().to_string()))?;
+        let s: Scenario = toml::from_str(text).map_err(|e| err(toml_message(&e)))?;
         s.check()
             .map_err(|(field, m)| err(format!("field `{field}`: {m}")))?;
         Ok(s)

@@ -41,6 +41,7 @@ fn burst(posts: u64, design: Design, tpm: u64) -> SimInput {
         response_cache_latency: Duration::from_millis(5),
         prompt_cache_hit: 0.0,
         parallel: design.parallel,
+        request_timeout: crate::plan::sim::REQUEST_TIMEOUT,
         seed: 3,
         reasoning: None,
     }

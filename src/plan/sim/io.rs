@@ -78,11 +78,20 @@ pub struct SimInput {
     /// A post's two calls go at once (the caption's prompt then lacks the image prompt); the
     /// post ends with the slower.
     pub parallel: bool,
+    /// Each attempt's timeout, as the run's client applies it (`request_timeout_s`, the
+    /// official SDK's 600 s unless a scenario says otherwise): an answer slower than this is a
+    /// timeout at this time, retried by the strategy's policy, never a success.
+    pub request_timeout: Duration,
     pub seed: u64,
     /// A reasoning model's reasoning tokens per call at the planned effort (`None`: the model
     /// does not reason). The calls' `max_tokens` is then their `max_completion_tokens`.
     pub reasoning: Option<crate::openai::reasoning::ReasoningTokens>,
 }
+
+/// The run's default attempt timeout ([`crate::scenario::DEFAULT_REQUEST_TIMEOUT_S`]: the
+/// official SDK's 600 s), the planner's.
+pub const REQUEST_TIMEOUT: Duration =
+    Duration::from_secs(crate::scenario::DEFAULT_REQUEST_TIMEOUT_S as u64);
 
 /// A simulation's figures: the recorder every post and call went into (with each successful
 /// post's time to its caption's first token, what a streamed caption shows the user first),

@@ -26,7 +26,7 @@ use crate::openai::world::{
 mod daily;
 mod io;
 
-pub use self::io::{Arrivals, PostShape, SimExtra, SimInput, SimOutput, Strategy};
+pub use self::io::{Arrivals, PostShape, SimExtra, SimInput, SimOutput, Strategy, REQUEST_TIMEOUT};
 /// The parts of a post whose calls went at once, until the second ends.
 #[derive(Debug, Clone, Copy)]
 struct Join {
@@ -382,6 +382,14 @@ impl Sim<'_> {
             &self.faults,
             &mut rng,
         );
+        // The client gives up on an answer slower than its timeout (OpenAI still counted the
+        // request against the limits): no status, as the run records a timeout.
+        let timeout = ns(input.request_timeout);
+        if matches!(&served, Served::Ok { timing, .. } if ns(timing.total) > timeout) {
+            self.recorder.record_attempt(dur(now), None, req.reserve);
+            self.timed_out(live, now + timeout);
+            return;
+        }
         let reasoning = served.reasoning_tokens();
         let status = match &served {
             Served::Ok { .. } => 200,
@@ -453,6 +461,30 @@ impl Sim<'_> {
                     }
                 }
             }
+        }
+    }
+
+    /// The current call's attempt timed out at `now`: retried after the policy's delay (the
+    /// SDK retries timeouts), or the post fails with a timeout.
+    fn timed_out(&mut self, mut live: Live, now: u64) {
+        live.retry += 1;
+        let jitter = draw_rng(
+            self.input.seed,
+            client_stream(live.post as u64, live.attempts as u32),
+        )
+        .random();
+        match self
+            .retry
+            .next_delay(live.retry as u32, &AttemptOutcome::Timeout, jitter)
+        {
+            Some(d) => self.push(
+                now + ns(d),
+                Ev::Post(Live {
+                    step: Step::Send,
+                    ..live
+                }),
+            ),
+            None => self.give_up(&live, now, FailureCause::Timeout),
         }
     }
 

@@ -34,6 +34,7 @@ fn input(arrivals: Arrivals, tpm: u64, strategy: Strategy) -> SimInput {
         response_cache_latency: Duration::from_millis(5),
         prompt_cache_hit: 0.0,
         parallel: false,
+        request_timeout: crate::plan::sim::REQUEST_TIMEOUT,
         seed: 1,
         reasoning: None,
     }
@@ -370,4 +371,44 @@ fn an_answer_whose_reasoning_used_max_tokens_fails_its_post_and_is_billed() {
     assert_eq!(extra.wasted_tokens, 10 * 950);
     // No caption was answered, so no first caption token was recorded.
     assert_eq!(m.first_caption_token_ms, None);
+}
+
+/// One post whose every call takes `latency_ms`, unlimited, at `strategy`, with the SDK's
+/// 600 s timeout.
+fn slow_post(latency_ms: u64, strategy: Strategy) -> crate::metrics::Measured {
+    let mut i = input(Arrivals::Burst { posts: 1 }, 1_000_000_000, strategy);
+    i.profile = Profile::Fixed {
+        as_of: String::new(),
+        source: String::new(),
+        latency_ms,
+        completion_tokens: 100,
+    };
+    assert_eq!(i.request_timeout, Duration::from_secs(600));
+    let (r, _) = simulate(&i);
+    r.summarize(None, 1)
+}
+
+#[test]
+fn a_call_slower_than_the_request_timeout_times_out_as_the_run_does() {
+    // Every call takes 700 s, past the SDK's 600 s. Attempt 1 (at 0 s) times out at 600 s and
+    // waits the SDK's first delay, 0.5 s × (1 - 0.25 u), 0.375 to 0.5 s; attempt 2 times out
+    // 600 s later and waits 1 s × (1 - 0.25 u), 0.75 to 1 s; attempt 3 times out 600 s later:
+    // both retries spent, the post fails with a timeout at 1,801.125 to 1,801.5 s after 3
+    // attempts. (Before, the planner waited out both calls: a success at 1,400 s.) At 1.8e9 µs
+    // the histogram's buckets are 2^20 µs wide: the figure is within 0.53 s of the truth.
+    let m = slow_post(700_000, Strategy::Sdk);
+    assert_eq!((m.posts.ok, m.posts.failed), (0, 1));
+    assert_eq!(m.posts.failed_by_cause[&FailureCause::Timeout], 1);
+    assert_eq!(
+        (m.calls.calls, m.calls.attempts, m.calls.retries),
+        (1, 3, 2)
+    );
+    let s = m.post_latency_ms.failed.max.unwrap() / 1000.0;
+    assert!((1_800.59..=1_802.03).contains(&s), "{s}");
+    assert_eq!(m.post_latency_ms.ok.count, 0);
+    // Just under the timeout, both calls answer: 2 × 599 s = 1,198 s.
+    let m = slow_post(599_000, Strategy::Sdk);
+    assert_eq!((m.posts.ok, m.calls.attempts), (1, 2));
+    let s = m.post_latency_ms.ok.max.unwrap() / 1000.0;
+    assert!((1_197.4..=1_198.6).contains(&s), "{s}");
 }

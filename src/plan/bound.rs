@@ -1,0 +1,105 @@
+//! The bound on a whole plan's work: every post the grid, the caching table and the lever
+//! search would simulate, counted from the options before anything is simulated. Each cell is
+//! bounded too ([`super::MAX_PLAN_POSTS`]); this bounds their number, which the options
+//! multiply (at the per-cell maximum the lever search alone was billions of posts: past ten
+//! minutes and 1.8 GB, and nothing written).
+
+use super::{levers, posts_per_day, Design, PlanError, PlanSpec};
+use crate::limits::num;
+
+/// Posts a whole plan may simulate (grid, caching table and lever search together). The
+/// heaviest plan under it (patient retries, two million-post bursts, 18 M posts) took 61 s of
+/// CPU and 1.2 GB (release build, docs/limits.md gives the command).
+pub const MAX_PLAN_TOTAL_POSTS: f64 = 20_000_000.0;
+
+/// What a plan simulates, in posts, at most (every lever-search tier tried: none is clean).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PlanWork {
+    /// Posts of one cell summed over the user counts.
+    pub posts_over_users: f64,
+    /// Cells per user count in the grid: models × tiers × strategies.
+    pub grid_cells: f64,
+    /// Simulations of each grid cell in the lever search: designs × seeds.
+    pub lever_runs: f64,
+    /// The caching table's posts.
+    pub caching: f64,
+}
+
+impl PlanWork {
+    pub fn of(spec: &PlanSpec) -> Self {
+        let posts = |users: u32| match spec.posts_per_user_per_day {
+            None => users as f64,
+            Some(_) => posts_per_day(spec, users) * spec.days,
+        };
+        let designs = if spec.design == Design::default() {
+            Design::grid().len()
+        } else {
+            1
+        };
+        let models = spec.models.len() as f64;
+        Self {
+            posts_over_users: spec.users.iter().map(|&u| posts(u)).sum(),
+            grid_cells: models * spec.tiers.len() as f64 * spec.strategies.len() as f64,
+            lever_runs: (designs as u64 * levers::SEEDS) as f64,
+            caching: models
+                * spec.tiers.len().min(2) as f64
+                * 4.0
+                * spec.users.first().map_or(0.0, |&u| posts(u)),
+        }
+    }
+
+    pub fn total(&self) -> f64 {
+        self.posts_over_users * self.grid_cells * (1.0 + self.lever_runs) + self.caching
+    }
+}
+
+/// Refuses a plan whose whole work is past [`MAX_PLAN_TOTAL_POSTS`], naming the options whose
+/// product it is.
+pub fn check(spec: &PlanSpec) -> Result<(), PlanError> {
+    let w = PlanWork::of(spec);
+    let total = w.total();
+    if total <= MAX_PLAN_TOTAL_POSTS {
+        return Ok(());
+    }
+    let per_user = match spec.posts_per_user_per_day {
+        None => String::new(),
+        Some(_) => " × --posts-per-day × --days".into(),
+    };
+    Err(PlanError(format!(
+        "--model ({}) × --tier ({}) × --strategy ({}) × --users{per_user} ({} posts over the user counts) × (1 + {} lever-search runs{}): about {} simulated posts, more than {} (the heaviest plan under it took 61 s of CPU and 1.2 GB, measured); give fewer values, fewer users{}",
+        spec.models.len(),
+        spec.tiers.len(),
+        spec.strategies.len(),
+        num(w.posts_over_users.round()),
+        w.lever_runs,
+        if w.lever_runs > levers::SEEDS as f64 {
+            ", 32 designs × 6 seeds"
+        } else {
+            ""
+        },
+        num(total.round()),
+        num(MAX_PLAN_TOTAL_POSTS),
+        if w.lever_runs > levers::SEEDS as f64 {
+            ", or name a --lever (the search then runs one design, not 32)"
+        } else {
+            ""
+        }
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_plan_is_counted_by_hand() {
+        // 2 models × 5 tiers × 2 strategies = 20 cells per user count; users 50 + 100 = 150
+        // posts; the lever search runs each cell 32 designs × 6 seeds = 192 times:
+        // 150 × 20 × 193 = 579,000; caching: 2 models × 2 tiers × 4 rows × 50 posts = 800.
+        let spec = PlanSpec::default();
+        assert_eq!(spec.tiers.len(), 5, "{:?}", spec.tiers);
+        let w = PlanWork::of(&spec);
+        assert_eq!(w.total(), 579_800.0);
+        assert!(check(&spec).is_ok());
+    }
+}

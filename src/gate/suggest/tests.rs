@@ -168,10 +168,16 @@ fn repetitions_get_the_loosest_value_that_holds_for_each() {
         "{text}"
     );
     let gates = crate::gate::parse("s.toml", &text).unwrap();
-    assert!(crate::gate::evaluate(&gates, &r)
-        .unwrap()
+    // Every suggested threshold holds for both repetitions. No post of this baseline succeeded
+    // (service-429 fails every post by design), so the run-level `posts_ok >= 1` check fails
+    // it as it fails any run with no successful post: that check, and only that one, fails.
+    let checks = crate::gate::evaluate(&gates, &r).unwrap();
+    let failed: Vec<&str> = checks
         .iter()
-        .all(|c| c.pass));
+        .filter(|c| !c.pass)
+        .map(|c| c.threshold.as_str())
+        .collect();
+    assert_eq!(failed, ["posts_ok >= 1"], "{checks:?}");
 }
 
 #[test]

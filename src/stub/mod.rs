@@ -122,6 +122,31 @@ pub async fn start(config: StubConfig, listener: TcpListener) -> anyhow::Result<
     start_with_clock(config, listener, Arc::new(SystemClock::new())).await
 }
 
+/// Starts the stub on the caller's runtime (not a thread of its own), so that a test on paused
+/// tokio time drives its latencies too: `clock` should then read tokio's clock. For tests.
+#[doc(hidden)]
+pub async fn start_here(
+    config: StubConfig,
+    listener: tokio::net::TcpListener,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<StubHandle> {
+    let core = Arc::new(StubCore::new(config, clock).map_err(anyhow::Error::msg)?);
+    let _ = crate::openai::tokens::bpe();
+    let address = listener.local_addr()?;
+    let shared = Arc::new(Shared {
+        core,
+        counters: server::Counters::default(),
+        traces: std::sync::Mutex::default(),
+    });
+    let (shutdown, stop) = watch::channel(());
+    tokio::spawn(server::serve(listener, Arc::clone(&shared), stop));
+    Ok(StubHandle {
+        address,
+        shared,
+        _shutdown: shutdown,
+    })
+}
+
 /// Starts the stub on `listener`; its buckets and latencies follow `clock` (a clock running K
 /// times faster serves latencies K times shorter).
 ///

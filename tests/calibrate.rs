@@ -547,57 +547,118 @@ async fn a_refused_key_stops_at_the_first_call_and_is_an_error() {
     assert_no_key(&out);
 }
 
+/// The call at which [`held_call_server`] holds its answer (0-based: the 20th).
+const HELD: u64 = 19;
+
+/// A server in a runtime of its own answering plain completions (its prompt as estimated, up to
+/// 60 tokens, after 30 ms + 2 ms a token of real time, so that a fit has something to fit),
+/// except call [`HELD`]: it tells `in_flight` it has it, and answers only once `release` is
+/// notified. The count is of every call it received.
+fn held_call_server() -> (
+    std::net::SocketAddr,
+    std::sync::mpsc::Receiver<()>,
+    Arc<tokio::sync::Notify>,
+    Arc<std::sync::atomic::AtomicU64>,
+    tokio::runtime::Runtime,
+) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (tx, in_flight) = std::sync::mpsc::channel();
+    let tx = Arc::new(std::sync::Mutex::new(tx));
+    let release = Arc::new(tokio::sync::Notify::new());
+    let count = Arc::new(AtomicU64::new(0));
+    let (held, seen) = (Arc::clone(&release), Arc::clone(&count));
+    let app = axum::Router::new().route(
+        "/v1/chat/completions",
+        axum::routing::post(move |body: axum::Json<Value>| {
+            let n = seen.fetch_add(1, Ordering::SeqCst);
+            let (held, tx) = (Arc::clone(&held), Arc::clone(&tx));
+            async move {
+                let c = body["max_tokens"].as_u64().unwrap().min(60);
+                if n == HELD {
+                    let released = held.notified();
+                    tx.lock().unwrap().send(()).unwrap();
+                    released.await;
+                } else {
+                    tokio::time::sleep(std::time::Duration::from_millis(30 + 2 * c)).await;
+                }
+                let prompt = crate::calibrate_hostile::prompt_estimate(&body);
+                axum::Json(serde_json::json!({
+                    "object": "chat.completion",
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": "x"}, "finish_reason": "stop"}],
+                    "usage": {"prompt_tokens": prompt, "completion_tokens": c, "total_tokens": prompt + c}
+                }))
+            }
+        }),
+    );
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    rt.spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (addr, in_flight, release, count, rt)
+}
+
+/// Regression: this test slept 2 s after "sending" and accepted 1 to 9 attempts, so it could
+/// not tell whether the call in flight at the signal was waited for and fitted. Now the server
+/// says when the 20th call is in flight, SIGINT is sent, and the call is answered only once
+/// calibrate has said it heard the signal: exactly 20 calls sent, all 20 answered and fitted,
+/// none abandoned, none sent after the signal.
 #[test]
 fn ctrl_c_stops_sending_and_still_writes_the_calibration_marked_interrupted() {
     use std::io::BufRead;
-    // A stub answering every call after 1.5 s, in this test's own runtime (the calibration runs
-    // as a separate process, so that the signal reaches it alone).
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let stub = rt.block_on(async {
-        let mut c = StubConfig::new(Arc::new(Catalog::embedded()));
-        c.fixed_latency = Some(std::time::Duration::from_millis(1_500));
-        start_clocked(c, Arc::new(SystemClock::new())).await
-    });
+    let (addr, in_flight, release, count, _rt) = held_call_server();
     let out = tempdir("cal-sigint");
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("postload"))
         .args(["calibrate", "--model", "gpt-4o-mini", "--calls", "40"])
-        .args(["--concurrency", "1", "--base-url"])
-        .arg(stub.base_url())
+        .args(["--concurrency", "1", "--stream", "off", "--base-url"])
+        .arg(format!("http://127.0.0.1:{}/v1", addr.port()))
         .arg("--out")
         .arg(&out)
-        .stdout(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
-    let mut seen = String::new();
-    while !seen.contains("sending") {
-        let mut line = String::new();
-        if stdout.read_line(&mut line).unwrap() == 0 {
-            panic!("calibrate ended before sending: {seen}");
-        }
-        seen.push_str(&line);
-    }
-    std::thread::sleep(std::time::Duration::from_secs(2));
+    in_flight.recv().unwrap();
     let sent = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(sent.success());
-    let output = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    // The signal is heard (the stop flag is set before this line is printed).
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    while !seen.contains("postload: SIGINT") {
+        let mut line = String::new();
+        if stderr.read_line(&mut line).unwrap() == 0 {
+            panic!("calibrate ended before it heard the signal: {seen}");
+        }
+        seen.push_str(&line);
+    }
+    release.notify_one();
+    let status = child.wait().unwrap();
     // 128 + SIGINT's 2.
-    assert_eq!(output.status.code(), Some(130), "{seen}{stderr}");
+    assert_eq!(status.code(), Some(130), "{seen}");
+    assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), HELD + 1);
     let json = read_json(&out);
     assert_eq!(json["interrupted"], true);
     assert!(
         json["notes"].to_string().contains("interrupted by SIGINT"),
         "{json}"
     );
-    // One call at a time, 1.5 s each: about two were sent in the 2 s before the signal, and
-    // none after it; far from the 40 designed.
-    let attempts = json["models"][0]["run"]["attempts"].as_u64().unwrap();
-    assert!((1..10).contains(&attempts), "{attempts}");
+    let m = &json["models"][0];
+    let run = &m["run"];
+    assert_eq!(run["attempts"], HELD + 1, "{run}");
+    assert_eq!(run["abandoned"], 0, "{run}");
+    assert_eq!(
+        run["observations"].as_array().unwrap().len() as u64,
+        HELD + 1,
+        "{run}"
+    );
+    // The held call is fitted with the 19 before it.
+    assert_eq!(m["fit"]["calls"], HELD + 1, "{}", m["fit_error"]);
     let md = std::fs::read_to_string(out.join("calibration.md")).unwrap();
     assert!(md.contains("interrupted by SIGINT"), "{md}");
     for entry in std::fs::read_dir(&out).unwrap() {

@@ -66,7 +66,7 @@ limits.gpt-4o-mini = {{ rpm = {rpm}, tpm = {tpm} }}
 }
 
 /// A mocks folder with the test account's profile and the given limits.
-fn account_mocks(tag: &str, rpm: u64, tpm: u64) -> PathBuf {
+pub fn account_mocks(tag: &str, rpm: u64, tpm: u64) -> PathBuf {
     let dir = tempdir(tag);
     std::fs::write(dir.join("latency.toml"), LATENCY).unwrap();
     std::fs::write(dir.join("tiers.toml"), tiers(rpm, tpm)).unwrap();

@@ -154,6 +154,48 @@ pub fn paused_runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
+/// Regression: the stub wrote a stream's first part and its rest as two writes with Nagle's
+/// algorithm on, so the rest waited for the client's delayed ACK (about 40 ms of real time):
+/// at K = 5 that was 200 ms modelled on a call, and on paused time a jump to the next timer
+/// (40 of 160 calibrate calls timed out). Each of 20 streams in a row on one connection now
+/// ends at its modelled latency (the stub's `openai-processing-ms`, whole ms, up to the 1 ms
+/// tokio's timers round up to).
+#[test]
+fn the_stubs_streams_end_at_their_modelled_latency_on_paused_time() {
+    let mocks = account_mocks("cal-nodelay", 777, 123_456);
+    paused_runtime().block_on(async {
+        let mut c = StubConfig::new(Arc::new(Catalog::load_dir(&mocks).unwrap()));
+        c.tier_set = "test".into();
+        c.tier = 1;
+        let stub = paused_stub(c).await;
+        let client = crate::common::client();
+        for i in 0..20 {
+            let mut body = crate::common::chat_body("gpt-4o", "a caption", Some(200));
+            body["stream"] = serde_json::json!(true);
+            let start = tokio::time::Instant::now();
+            let mut resp = client
+                .post(format!("{}/chat/completions", stub.base_url()))
+                .bearer_auth("sk-test")
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 200);
+            let total: u64 = resp.headers()["openai-processing-ms"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            while resp.chunk().await.unwrap().is_some() {}
+            let took = start.elapsed().as_secs_f64() * 1000.0;
+            assert!(
+                took >= total as f64 && took <= total as f64 + 1.0,
+                "stream {i}: {took} ms, modelled {total} ms"
+            );
+        }
+    });
+}
+
 /// The served prompt-cache share: the caption calls after the first (the eligible ones) that
 /// came back with cached tokens, counted from the observations as written.
 fn served_cache_share(observations: &[Value]) -> (u64, u64) {

@@ -299,6 +299,56 @@ async fn stream_auto_falls_back_to_plain_calls_when_the_stream_comes_whole() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_auto_falls_back_to_plain_calls_when_the_first_stream_fails() {
+    // An endpoint that refuses streamed calls (HTTP 400) and answers plain ones: the first
+    // call fails, is counted, and the 29 after it are sent plain and answered.
+    let streamed = Arc::new(AtomicU64::new(0));
+    let s = Arc::clone(&streamed);
+    let app = axum::Router::new().route(
+        "/v1/chat/completions",
+        axum::routing::post(move |body: axum::Json<Value>| {
+            let stream = body["stream"] == true;
+            if stream {
+                s.fetch_add(1, Ordering::SeqCst);
+            }
+            async move {
+                if stream {
+                    return (axum::http::StatusCode::BAD_REQUEST, "no streams here").into_response();
+                }
+                let c = body["max_tokens"].as_u64().unwrap().min(60);
+                axum::Json(json!({
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": "x"}, "finish_reason": "stop"}],
+                    "usage": {"prompt_tokens": prompt_estimate(&body), "completion_tokens": c}
+                }))
+                .into_response()
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let out = tempdir("cal-stream-fails");
+    let mut a = args(addr.port(), &out);
+    a.calls = Some(30);
+    let outcome = postload::commands::calibrate::calibrate(a).await.unwrap();
+    assert_eq!(outcome, postload::Outcome::Success);
+    assert_eq!(streamed.load(Ordering::SeqCst), 1);
+    let run = &read_json(&out)["models"][0]["run"];
+    assert_eq!(run["attempts"], 30, "{run}");
+    assert_eq!(run["failures"]["HTTP 400"], 1, "{run}");
+    assert_eq!(run["observations"].as_array().unwrap().len(), 29);
+    assert_eq!(run["streamed"], false);
+    assert!(
+        run["notes"]
+            .to_string()
+            .contains("the first streamed call failed (HTTP 400): plain calls"),
+        "{run}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stream_on_keeps_streaming_a_whole_stream_but_times_no_first_token() {
     let (addr, streamed, all) = whole_stream_server().await;
     let out = tempdir("cal-stream-on");

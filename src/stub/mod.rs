@@ -130,14 +130,8 @@ pub async fn start_here(
     listener: tokio::net::TcpListener,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<StubHandle> {
-    let core = Arc::new(StubCore::new(config, clock).map_err(anyhow::Error::msg)?);
-    let _ = crate::openai::tokens::bpe();
+    let shared = shared(config, clock)?;
     let address = listener.local_addr()?;
-    let shared = Arc::new(Shared {
-        core,
-        counters: server::Counters::default(),
-        traces: std::sync::Mutex::default(),
-    });
     let (shutdown, stop) = watch::channel(());
     tokio::spawn(server::serve(listener, Arc::clone(&shared), stop));
     Ok(StubHandle {
@@ -157,15 +151,8 @@ pub async fn start_with_clock(
     listener: TcpListener,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<StubHandle> {
-    let core = Arc::new(StubCore::new(config, clock).map_err(anyhow::Error::msg)?);
-    // Loading the tokenizer takes ~170 ms: do it now, not in the first request.
-    let _ = crate::openai::tokens::bpe();
+    let shared = shared(config, clock)?;
     let address = listener.local_addr()?;
-    let shared = Arc::new(Shared {
-        core,
-        counters: server::Counters::default(),
-        traces: std::sync::Mutex::default(),
-    });
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -184,6 +171,18 @@ pub async fn start_with_clock(
         shared,
         _shutdown: shutdown,
     })
+}
+
+/// The core on `clock` and the server's counters, the tokenizer loaded.
+fn shared(config: StubConfig, clock: Arc<dyn Clock>) -> anyhow::Result<Arc<Shared>> {
+    let core = Arc::new(StubCore::new(config, clock).map_err(anyhow::Error::msg)?);
+    // Loading the tokenizer takes ~170 ms: do it now, not in the first request.
+    let _ = crate::openai::tokens::bpe();
+    Ok(Arc::new(Shared {
+        core,
+        counters: server::Counters::default(),
+        traces: std::sync::Mutex::default(),
+    }))
 }
 
 /// What the server and the handle share.

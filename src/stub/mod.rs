@@ -130,6 +130,25 @@ pub async fn start(config: StubConfig, listener: TcpListener) -> anyhow::Result<
     start_with_clock(config, listener, Arc::new(SystemClock::new())).await
 }
 
+/// Starts the stub on the caller's runtime (not a thread of its own), so that a test on paused
+/// tokio time drives its latencies too: `clock` should then read tokio's clock. For tests.
+#[doc(hidden)]
+pub async fn start_here(
+    config: StubConfig,
+    listener: tokio::net::TcpListener,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<StubHandle> {
+    let shared = shared(config, clock)?;
+    let address = listener.local_addr()?;
+    let (shutdown, stop) = watch::channel(());
+    tokio::spawn(server::serve(listener, Arc::clone(&shared), stop));
+    Ok(StubHandle {
+        address,
+        shared,
+        _shutdown: shutdown,
+    })
+}
+
 /// Starts the stub on `listener`; its buckets and latencies follow `clock` (a clock running K
 /// times faster serves latencies K times shorter).
 ///
@@ -140,15 +159,8 @@ pub async fn start_with_clock(
     listener: TcpListener,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<StubHandle> {
-    let core = Arc::new(StubCore::new(config, clock).map_err(anyhow::Error::msg)?);
-    // Loading the tokenizer takes ~170 ms: do it now, not in the first request.
-    let _ = crate::openai::tokens::bpe();
+    let shared = shared(config, clock)?;
     let address = listener.local_addr()?;
-    let shared = Arc::new(Shared {
-        core,
-        counters: server::Counters::default(),
-        traces: std::sync::Mutex::default(),
-    });
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -167,6 +179,18 @@ pub async fn start_with_clock(
         shared,
         _shutdown: shutdown,
     })
+}
+
+/// The core on `clock` and the server's counters, the tokenizer loaded.
+fn shared(config: StubConfig, clock: Arc<dyn Clock>) -> anyhow::Result<Arc<Shared>> {
+    let core = Arc::new(StubCore::new(config, clock).map_err(anyhow::Error::msg)?);
+    // Loading the tokenizer takes ~170 ms: do it now, not in the first request.
+    let _ = crate::openai::tokens::bpe();
+    Ok(Arc::new(Shared {
+        core,
+        counters: server::Counters::default(),
+        traces: std::sync::Mutex::default(),
+    }))
 }
 
 /// What the server and the handle share.

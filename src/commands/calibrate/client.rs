@@ -3,7 +3,10 @@
 //! [`MAX_ANSWER_BYTES`], a body that is no chat completion or lacks a usage is a failed call
 //! (counted, never a panic), and the rate-limit headers are read from every answer, 429s included.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+// tokio's clock (the wall clock unless a test pauses it), so that a test can time calls exactly.
+use tokio::time::Instant;
 
 use serde_json::Value;
 

@@ -10,7 +10,10 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+// tokio's clock (the wall clock unless a test pauses it): pacing and 429 waits follow it.
+use tokio::time::Instant;
 
 use serde::Serialize;
 use serde_json::Value;

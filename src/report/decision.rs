@@ -2,7 +2,7 @@
 //! two sections (the decision per model × users, then what each tier step of the current
 //! design changes and what it takes to qualify).
 
-use super::markdown::{Section, TableCell};
+use super::document::{Section, TableCell};
 use super::name_of;
 use crate::plan::decision::{assumed_text, step_text, usd, TierStep};
 use crate::plan::PlanResult;

@@ -2,7 +2,7 @@
 //! parallel calls at Tier 2, ..."), and plan.md's table of the best combinations, or the
 //! closest one when none holds.
 
-use super::markdown::{Section, TableCell};
+use super::document::{Section, TableCell};
 use super::name_of;
 use crate::plan::decision::usd;
 use crate::plan::levers::{miss_text, LeverAnswer, LeverRow};

@@ -6,6 +6,7 @@ use std::fmt::Write;
 
 use super::charts::ChartExporter;
 use super::claims::{evaluate, ClaimVerdict, ClaimsFile, Judgement};
+pub use super::document::{Document, Section, TableCell};
 use super::{name_of, CaseResult, Exporter, RunResult, TargetInfo};
 use crate::metrics::{Measured, TokenSource};
 use crate::openai::catalog::PriceTable;
@@ -18,40 +19,6 @@ pub use self::html::{html, HtmlExporter};
 pub struct MarkdownExporter {
     pub claims: ClaimsFile,
     pub prices: PriceTable,
-}
-
-/// A table cell: text, shown strong (bold) or not.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TableCell {
-    pub text: String,
-    pub strong: bool,
-}
-
-impl From<String> for TableCell {
-    fn from(text: String) -> Self {
-        TableCell {
-            text,
-            strong: false,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Section {
-    pub title: String,
-    pub paragraphs: Vec<String>,
-    pub header: Vec<&'static str>,
-    /// Columns aligned right (numbers).
-    pub right: Vec<bool>,
-    pub rows: Vec<Vec<TableCell>>,
-    pub notes: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Document {
-    pub title: String,
-    pub intro: String,
-    pub sections: Vec<Section>,
 }
 
 use super::summary::opt_s as s;

@@ -6,6 +6,7 @@
 pub mod charts;
 pub mod claims;
 pub mod decision;
+pub mod document;
 pub mod levers;
 pub mod markdown;
 mod paths;

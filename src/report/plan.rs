@@ -4,17 +4,14 @@
 use std::fmt::Write;
 
 use super::charts::plan_chart_links;
-use super::markdown::{markdown, verdicts_section, Document, Section, TableCell};
+use super::document::{Document, Section, TableCell};
+use super::markdown::{markdown, verdicts_section};
 use super::{name_of, SHIPPED};
+use crate::plan::decision::usd;
 use crate::plan::{Goal, PlanResult};
 
 fn s(v: Option<f64>) -> String {
     v.map_or("-".into(), |v| format!("{v:.2}"))
-}
-
-/// Dollars as the plan prints them (one formatter, the decision's).
-pub(super) fn usd(v: Option<f64>) -> String {
-    crate::plan::decision::usd(v)
 }
 
 fn target_text(t: &Goal) -> String {

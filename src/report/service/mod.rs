@@ -205,8 +205,8 @@ const SECTION_TEXT: &str = "From the stub alongside, exact: OpenAI requests per 
      `service.own_p95_ms`, `service.under_429.ungraceful`, ... (docs/gates.md).";
 
 /// report.md's table of the service's own figures (service mode with the stub alongside).
-pub fn section(r: &super::RunResult) -> Option<super::markdown::Section> {
-    use super::markdown::{Section, TableCell};
+pub fn section(r: &super::RunResult) -> Option<super::document::Section> {
+    use super::document::{Section, TableCell};
     let cases: Vec<(&CaseResult, &ServiceFigures)> = r
         .cases
         .iter()

@@ -22,6 +22,7 @@ mod shape;
 mod stub;
 mod stub_cache;
 mod stub_front;
+mod stub_reasoning;
 mod stub_safety;
 mod traces;
 mod urls;

@@ -16,7 +16,8 @@ use serde_json::{Map, Value};
 
 use crate::openai::catalog::{Catalog, ModelEntry};
 use crate::openai::errors::ApiError;
-use crate::openai::reasoning::Effort;
+use crate::openai::reasoning::{Effort, MAX_REASONING_TOKENS};
+use crate::openai::tokens::MAX_COMPLETION_TOKENS;
 
 /// Every top-level field of Chat Completions (API reference, 2025); anything else gets OpenAI's
 /// "Unrecognized request argument supplied".
@@ -87,7 +88,8 @@ pub fn parse<'a>(body: &[u8], catalog: &'a Catalog) -> Result<ChatRequest<'a>, A
     fields::check_stop(&obj)?;
     fields::check_top_logprobs(&obj)?;
     let json = fields::response_format(&obj, &messages)?;
-    let max_tokens = fields::max_tokens(&obj)?;
+    // The most any model writes here; a model that does not reason is held to its own most below.
+    let max_tokens = fields::max_tokens(&obj, MAX_REASONING_TOKENS as usize)?;
     let n = fields::n(&obj)?;
     let (stream, include_usage) = fields::stream(&obj)?;
     fields::check_sampling(&obj)?;
@@ -97,6 +99,9 @@ pub fn parse<'a>(body: &[u8], catalog: &'a Catalog) -> Result<ChatRequest<'a>, A
     let model = catalog
         .model(&model)
         .ok_or_else(|| ApiError::model_not_found(&model))?;
+    if model.reasoning().is_none() {
+        fields::max_tokens(&obj, MAX_COMPLETION_TOKENS)?;
+    }
     let effort = reasoning::effort(model, &obj)?;
 
     Ok(ChatRequest {
@@ -397,6 +402,26 @@ mod tests {
         let cap = |b: Value| parse(b.to_string().as_bytes(), &c).unwrap().max_tokens;
         assert_eq!(cap(reasoning_with("n", json!(1))), Some(50));
         assert_eq!(cap(with("max_completion_tokens", json!(70))), Some(70));
+        // The GPT-5 family writes up to 128,000 tokens; gpt-4o up to 16,384.
+        assert_eq!(
+            cap(reasoning_with("max_completion_tokens", json!(128_000))),
+            Some(128_000)
+        );
+        for (b, most) in [
+            (
+                reasoning_with("max_completion_tokens", json!(128_001)),
+                128_000,
+            ),
+            (with("max_completion_tokens", json!(16_385)), 16_384),
+        ] {
+            let e = check(b).unwrap_err();
+            assert_eq!(e.param.as_deref(), Some("max_completion_tokens"));
+            assert!(
+                e.message.contains(&format!("at most {most} completion")),
+                "{}",
+                e.message
+            );
+        }
     }
 
     #[test]

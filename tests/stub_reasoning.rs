@@ -267,3 +267,32 @@ fn the_bucket_reserves_the_prompt_and_max_completion_tokens() {
         .unwrap()
         .contains(&format!("Requested {}.", each + 16_000)));
 }
+
+/// JSON mode counts its content as it tokenizes; the reasoning tokens are added on top, and a
+/// choice whose reasoning used the cap has no JSON at all ("", not "{}").
+#[test]
+fn json_mode_adds_the_reasoning_tokens_and_an_exhausted_budget_writes_no_json() {
+    let core = core(always_reasoning());
+    let mut b = body(
+        json!({"reasoning_effort": "high", "max_completion_tokens": 16,
+        "response_format": {"type": "json_object"}}),
+    );
+    b["messages"][0]["content"] = json!("A caption for a bakery, in JSON.");
+    let (r, v) = ask(&core, &b, None);
+    assert_eq!(r.status, 200, "{v}");
+    assert_eq!(v["choices"][0]["message"]["content"], "");
+    assert_eq!(v["choices"][0]["finish_reason"], "length");
+    assert_eq!(tokens(&v), (16, 16));
+    // With room to write: the JSON parses, and completion = its tokens + the reasoning.
+    b["max_completion_tokens"] = json!(128_000);
+    let (r, v) = ask(&core, &b, None);
+    assert_eq!(r.status, 200, "{v}");
+    let content = v["choices"][0]["message"]["content"].as_str().unwrap();
+    serde_json::from_str::<Value>(content).unwrap();
+    let (completion, reasoning) = tokens(&v);
+    assert!(reasoning >= 100, "{reasoning}");
+    assert_eq!(
+        completion,
+        bpe().split_by_token_ordinary(content).unwrap().len() as u64 + reasoning
+    );
+}

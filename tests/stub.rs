@@ -856,23 +856,18 @@ async fn reset_to_switches_tier_and_seed_and_stats_summarise_latency() {
     assert_eq!(stub.stats().tier, 2);
 }
 
-/// Issue 30's catalog: a new plain model is served with its snapshot; a reasoning model gets the
-/// stub's own 400 (param `model`) rather than an answer without reasoning tokens.
+/// Issue 30's catalog: a new plain model is served with its snapshot, and a reasoning model too
+/// (its rules: tests/stub_reasoning.rs).
 #[tokio::test]
-async fn a_new_plain_model_is_served_and_a_reasoning_model_is_refused_clearly() {
+async fn a_new_plain_model_and_a_reasoning_model_are_served() {
     let stub = start(config()).await;
     let c = client();
     let a = post(&c, &stub, &chat_body("gpt-4.1-mini", "hi", Some(20))).await;
     assert_eq!(a.status, 200, "{}", a.text);
     assert_eq!(a.json()["model"], "gpt-4.1-mini-2025-04-14");
-    let a = post(&c, &stub, &chat_body("gpt-5-mini", "hi", Some(20))).await;
-    assert_eq!(a.status, 400, "{}", a.text);
-    let e = &a.json()["error"];
-    assert_eq!(e["type"], "invalid_request_error");
-    assert_eq!(e["param"], "model");
-    let message = e["message"].as_str().unwrap();
-    assert!(
-        message.starts_with("postload's stub does not serve reasoning models yet: 'gpt-5-mini'"),
-        "{message}"
-    );
+    let mut b = chat_body("gpt-5-mini", "hi", None);
+    b["max_completion_tokens"] = json!(5000);
+    let a = post(&c, &stub, &b).await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_eq!(a.json()["model"], "gpt-5-mini-2025-08-07");
 }

@@ -25,6 +25,7 @@ mod small_bounds;
 mod stub;
 mod stub_cache;
 mod stub_front;
+mod stub_reasoning;
 mod stub_safety;
 mod traces;
 mod urls;

@@ -86,7 +86,10 @@ async fn wait_until_answering(
     }
     loop {
         if cfg.stop.load(Ordering::SeqCst) {
-            anyhow::bail!("stopped while waiting for {} to answer", crate::secret::shown_url(url));
+            anyhow::bail!(
+                "stopped while waiting for {} to answer",
+                crate::secret::shown_url(url)
+            );
         }
         let last = match client.get(url).send().await {
             Ok(_) => return Ok(()),

@@ -441,8 +441,8 @@ impl Scenario {
         if catalog.reasoning(&self.model).is_some() {
             return Err(err(format!(
                 "field `model`: `{}` is a reasoning model: the run's calls send `max_tokens`, which \
-                 OpenAI refuses for it, and the stub does not serve reasoning models yet; plan it \
-                 with `postload plan --model {}`",
+                 OpenAI (and the stub) refuse for it in favour of `max_completion_tokens`; the run \
+                 does not send that yet; plan it with `postload plan --model {}`",
                 self.model, self.model
             )));
         }

@@ -9,7 +9,6 @@
 
 pub mod core;
 mod pace;
-pub mod reasoning;
 mod parse_errors;
 pub mod request;
 mod server;

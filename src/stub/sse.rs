@@ -96,6 +96,8 @@ pub fn completion(
             Some(pieces) => {
                 serde_json::to_string(&pieces[index].concat()).expect("a string serializes")
             }
+            // No visible token (a reasoning model's reasoning used the whole cap): "".
+            None if *tokens == 0 => "\"\"".to_string(),
             None => format!("\"{}\"", text.text(*tokens)),
         };
         let _ = write!(

@@ -13,9 +13,10 @@ use crate::openai::catalog::Catalog;
 use crate::openai::errors::ApiError;
 use crate::openai::latency::{CallTiming, Profile};
 use crate::openai::prompt_cache::{PrefixMemory, MIN_PREFIX};
+use crate::openai::reasoning::ReasoningTokens;
 use crate::openai::world::{
-    cached_tokens, draw_prompt_cache_hit, draw_rng, serve, ttft_header_value, CallRequest, Served,
-    DRAW_STREAM_HEADER, TTFT_HEADER,
+    cached_tokens, draw_prompt_cache_hit, draw_rng, serve_reasoning, ttft_header_value,
+    CallRequest, Served, DRAW_STREAM_HEADER, TTFT_HEADER,
 };
 use crate::stub::request::{self, ChatRequest};
 use crate::stub::sse::{self, Meta, Usage};
@@ -71,11 +72,6 @@ impl<'a> Checked<'a> {
                 request::model_of(body).and_then(|m| catalog.model(&m).map(|e| e.limits.clone()));
             (e, family)
         });
-        // A reasoning model is not served yet (see `stub::reasoning`).
-        let request = request.and_then(|r| {
-            let family = r.model.limits.clone();
-            crate::stub::reasoning::not_yet(r).map_err(|e| (e, Some(family)))
-        });
         Self {
             draw_stream,
             request,
@@ -96,6 +92,9 @@ struct Call<'a> {
     /// The model's rate-limit family (the bucket it draws from).
     family: String,
     profile: &'a Profile,
+    /// A reasoning model's reasoning tokens per call at the request's effort (`None`: the model
+    /// does not reason).
+    reasoning: Option<ReasoningTokens>,
     /// One of the first `faults.first_n_429` requests: a 429 whatever the buckets hold.
     forced: bool,
     request: CallRequest,
@@ -106,11 +105,13 @@ struct Call<'a> {
 /// Each choice's completion tokens and finish reason.
 type Choices = Vec<(u32, &'static str)>;
 
-/// What a 200 drew: each choice's completion tokens and finish reason, the call's timing and
+/// What a 200 drew: each choice's visible completion tokens and finish reason, the call's
+/// billed completion tokens (visible plus reasoning) and its reasoning tokens, its timing and
 /// its prompt tokens served from the prompt cache.
 struct Drawn {
     choices: Choices,
     completion_tokens: u32,
+    reasoning_tokens: u32,
     timing: CallTiming,
     cached_tokens: u32,
 }
@@ -119,7 +120,8 @@ struct Drawn {
 struct Answer {
     body: Vec<u8>,
     content_type: &'static str,
-    /// In JSON mode, as the JSON content tokenizes.
+    /// Billed completion tokens: in JSON mode, as the JSON content tokenizes, plus the
+    /// reasoning tokens.
     completion_tokens: u32,
     /// A streamed body's first part ends here (see [`Reply::first_part`]).
     first_part_end: Option<usize>,
@@ -235,10 +237,14 @@ impl StubCore {
             .config
             .prompt_cache_hit
             .unwrap_or_else(|| self.config.catalog.prompt_cache_hit(&model_id));
+        let reasoning = req
+            .effort
+            .and_then(|e| self.config.catalog.reasoning_tokens(&model_id, e));
         Call {
             model_id,
             family,
             profile,
+            reasoning,
             prompt_cache_hit,
             forced: st.stats.chat_requests <= st.first_n_429,
             request: CallRequest {
@@ -250,7 +256,7 @@ impl StubCore {
         }
     }
 
-    /// The buckets' decision and the drawn outcome: a forced 429, else what [`serve`] draws
+    /// The buckets' decision and the drawn outcome: a forced 429, else what [`serve_reasoning`] draws
     /// from the client's draw stream or the request's own `rng`, then on a 200 whether it hits
     /// the prompt cache (the same stream's next draw, as the planner takes it). Returns them
     /// with the family's bucket levels after it.
@@ -267,6 +273,7 @@ impl StubCore {
             .get_mut(&call.family)
             .expect("the catalog checks every model's family has limits in every tier");
         let (profile, faults) = (call.profile, &self.config.faults);
+        let reasoning = call.reasoning.as_ref();
         let hit = |served: &Served, rng: &mut dyn RngCore| {
             matches!(served, Served::Ok { .. }) && draw_prompt_cache_hit(rng, call.prompt_cache_hit)
         };
@@ -276,12 +283,28 @@ impl StubCore {
             match draw_stream {
                 Some(stream) => {
                     let mut drawn = draw_rng(st.seed, stream);
-                    let served = serve(limiter, now, &call.request, profile, faults, &mut drawn);
+                    let served = serve_reasoning(
+                        limiter,
+                        now,
+                        &call.request,
+                        profile,
+                        reasoning,
+                        faults,
+                        &mut drawn,
+                    );
                     let hit = hit(&served, &mut drawn);
                     (served, hit)
                 }
                 None => {
-                    let served = serve(limiter, now, &call.request, profile, faults, rng);
+                    let served = serve_reasoning(
+                        limiter,
+                        now,
+                        &call.request,
+                        profile,
+                        reasoning,
+                        faults,
+                        rng,
+                    );
                     let hit = hit(&served, rng);
                     (served, hit)
                 }
@@ -290,7 +313,7 @@ impl StubCore {
         (served, limiter.levels(now), hit)
     }
 
-    /// Counts what [`serve`] decided in the stats: a 429 or a fault becomes its error (with the
+    /// Counts what [`serve_reasoning`] decided in the stats: a 429 or a fault becomes its error (with the
     /// wait a 429 announces), a 200 its drawn choices and timing.
     fn settle(
         &self,
@@ -332,10 +355,14 @@ impl StubCore {
                 timing,
                 slow,
             } => {
+                // What the choices do not show is reasoning (as `Served::reasoning_tokens`).
+                let visible: u32 = choices.iter().map(|c| c.0).sum();
+                let reasoning_tokens = completion_tokens.saturating_sub(visible);
                 st.stats.faults.slow += slow as u64;
                 Ok(Drawn {
                     choices,
                     completion_tokens,
+                    reasoning_tokens,
                     timing,
                     cached_tokens: 0,
                 })
@@ -361,11 +388,13 @@ impl StubCore {
         // JSON mode: each choice's content is a JSON object, counted as it tokenizes.
         let (choices, completion_tokens, json) = if req.json {
             let (choices, total, pieces) = self.json_choices(&drawn.choices);
-            (choices, total, Some(pieces))
+            (choices, total + drawn.reasoning_tokens, Some(pieces))
         } else {
             (drawn.choices.clone(), drawn.completion_tokens, None)
         };
-        let usage = Usage::new(prompt_tokens, drawn.cached_tokens, completion_tokens);
+        let mut usage = Usage::new(prompt_tokens, drawn.cached_tokens, completion_tokens);
+        // Counted inside completion_tokens (and billed), as OpenAI reports them.
+        usage.completion_tokens_details.reasoning_tokens = drawn.reasoning_tokens;
         let meta = Meta {
             id: &chat_id,
             created,
@@ -399,9 +428,16 @@ impl StubCore {
     }
 
     /// JSON-mode choices: each choice's content pieces (a JSON object as long as its drawn
-    /// length), the choices' lengths and finish reasons in pieces, and their total.
+    /// length; none when its reasoning left no visible token), the choices' lengths and finish
+    /// reasons in pieces, and their total.
     fn json_choices(&self, choices: &[(u32, &'static str)]) -> (Choices, u32, Vec<Vec<String>>) {
-        let pieces: Vec<Vec<String>> = choices.iter().map(|(n, _)| self.text.json(*n)).collect();
+        let pieces: Vec<Vec<String>> = choices
+            .iter()
+            .map(|(n, _)| match n {
+                0 => Vec::new(),
+                n => self.text.json(*n),
+            })
+            .collect();
         let choices: Choices = choices
             .iter()
             .zip(&pieces)

@@ -6,7 +6,6 @@ use serde_json::{Map, Value};
 
 use super::messages;
 use crate::openai::errors::ApiError;
-use crate::openai::tokens::MAX_COMPLETION_TOKENS;
 
 const MAX_N: i64 = 128;
 const RESPONSE_FORMATS: [&str; 3] = ["text", "json_object", "json_schema"];
@@ -155,14 +154,15 @@ pub(super) fn response_format(
     Ok(ty != "text")
 }
 
-/// `max_completion_tokens`, else `max_tokens`: at least 1 and at most what the models write.
-pub(super) fn max_tokens(obj: &Map<String, Value>) -> Result<Option<u32>, ApiError> {
+/// `max_completion_tokens`, else `max_tokens`: at least 1 and at most `most` (what the model
+/// writes at most).
+pub(super) fn max_tokens(obj: &Map<String, Value>, most: usize) -> Result<Option<u32>, ApiError> {
     let max_tokens = match positive_int(obj, "max_completion_tokens", 1, None)? {
         Some(v) => Some(v),
         None => positive_int(obj, "max_tokens", 1, None)?,
     };
     if let Some(m) = max_tokens {
-        if m as usize > MAX_COMPLETION_TOKENS {
+        if m as usize > most {
             let param = if obj.contains_key("max_completion_tokens") {
                 "max_completion_tokens"
             } else {
@@ -172,7 +172,7 @@ pub(super) fn max_tokens(obj: &Map<String, Value>) -> Result<Option<u32>, ApiErr
             let m = obj.get(param).map(Value::to_string).unwrap_or_default();
             return Err(ApiError {
                 status: 400,
-                message: format!("{param} is too large: {m}. This model supports at most {MAX_COMPLETION_TOKENS} completion tokens, whereas you provided {m}."),
+                message: format!("{param} is too large: {m}. This model supports at most {most} completion tokens, whereas you provided {m}."),
                 kind: "invalid_request_error",
                 param: Some(param.into()),
                 code: Some("invalid_value"),

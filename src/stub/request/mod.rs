@@ -8,6 +8,7 @@
 mod bounded;
 mod fields;
 mod messages;
+mod reasoning;
 
 pub use bounded::{MAX_MESSAGES, MAX_VALUES};
 
@@ -15,6 +16,8 @@ use serde_json::{Map, Value};
 
 use crate::openai::catalog::{Catalog, ModelEntry};
 use crate::openai::errors::ApiError;
+use crate::openai::reasoning::{Effort, MAX_REASONING_TOKENS};
+use crate::openai::tokens::MAX_COMPLETION_TOKENS;
 
 /// Every top-level field of Chat Completions (API reference, 2025); anything else gets OpenAI's
 /// "Unrecognized request argument supplied".
@@ -60,8 +63,12 @@ const KNOWN_FIELDS: [&str; 34] = [
 pub struct ChatRequest<'a> {
     pub model: &'a ModelEntry,
     pub messages: Vec<Value>,
-    /// `max_completion_tokens`, else `max_tokens`.
+    /// `max_completion_tokens`, else `max_tokens` (a reasoning model refuses `max_tokens`): for a
+    /// reasoning model it caps the reasoning and the visible tokens together.
     pub max_tokens: Option<u32>,
+    /// A reasoning model's effort: `reasoning_effort`, else the model's default (`None`: the
+    /// model does not reason).
+    pub effort: Option<Effort>,
     pub n: u32,
     pub stream: bool,
     pub include_usage: bool,
@@ -81,7 +88,8 @@ pub fn parse<'a>(body: &[u8], catalog: &'a Catalog) -> Result<ChatRequest<'a>, A
     fields::check_stop(&obj)?;
     fields::check_top_logprobs(&obj)?;
     let json = fields::response_format(&obj, &messages)?;
-    let max_tokens = fields::max_tokens(&obj)?;
+    // The most any model writes here; a model that does not reason is held to its own most below.
+    let max_tokens = fields::max_tokens(&obj, MAX_REASONING_TOKENS as usize)?;
     let n = fields::n(&obj)?;
     let (stream, include_usage) = fields::stream(&obj)?;
     fields::check_sampling(&obj)?;
@@ -91,11 +99,16 @@ pub fn parse<'a>(body: &[u8], catalog: &'a Catalog) -> Result<ChatRequest<'a>, A
     let model = catalog
         .model(&model)
         .ok_or_else(|| ApiError::model_not_found(&model))?;
+    if model.reasoning().is_none() {
+        fields::max_tokens(&obj, MAX_COMPLETION_TOKENS)?;
+    }
+    let effort = reasoning::effort(model, &obj)?;
 
     Ok(ChatRequest {
         model,
         messages,
         max_tokens,
+        effort,
         n,
         stream,
         include_usage,
@@ -309,6 +322,106 @@ mod tests {
                 "messages",
             ),
         ]);
+    }
+
+    /// A gpt-5-mini body with `key` set to `v` (and `max_completion_tokens` 50).
+    fn reasoning_with(key: &str, v: Value) -> Value {
+        let mut b = json!({"model": "gpt-5-mini", "messages": [{"role": "user", "content": "hi"}],
+            "max_completion_tokens": 50});
+        b[key] = v;
+        b
+    }
+
+    #[test]
+    fn a_reasoning_model_refuses_max_tokens_with_openais_400() {
+        let e = check(reasoning_with("max_tokens", json!(20))).unwrap_err();
+        assert_eq!(
+            e.body(),
+            json!({"error": {"message": "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.",
+                "type": "invalid_request_error", "param": "max_tokens", "code": "unsupported_parameter"}})
+        );
+        // null is no value, as OpenAI reads it.
+        check(reasoning_with("max_tokens", Value::Null)).unwrap();
+    }
+
+    #[test]
+    fn a_reasoning_model_takes_only_the_default_temperature() {
+        for (t, shown) in [(json!(0.7), "0.7"), (json!(0), "0"), (json!(2), "2")] {
+            let e = check(reasoning_with("temperature", t)).unwrap_err();
+            assert_eq!(
+                e.body(),
+                json!({"error": {"message": format!("Unsupported value: 'temperature' does not support {shown} with this model. Only the default (1) value is supported."),
+                    "type": "invalid_request_error", "param": "temperature", "code": "unsupported_value"}})
+            );
+        }
+        check(reasoning_with("temperature", json!(1))).unwrap();
+        check(reasoning_with("temperature", json!(1.0))).unwrap();
+        // A plain model keeps its temperatures.
+        check(with("temperature", json!(0.7))).unwrap();
+    }
+
+    #[test]
+    fn reasoning_effort_is_one_of_the_models_efforts_else_its_default() {
+        let c = Catalog::embedded();
+        let effort = |b: Value| parse(b.to_string().as_bytes(), &c).map(|r| r.effort);
+        assert_eq!(
+            effort(reasoning_with("reasoning_effort", json!("high"))).unwrap(),
+            Some(Effort::High)
+        );
+        // None given: gpt-5-mini's default, medium (mocks/models.toml).
+        assert_eq!(
+            effort(reasoning_with("reasoning_effort", Value::Null)).unwrap(),
+            Some(Effort::Medium)
+        );
+        // `none` is an effort of GPT-5.1 and later, not of gpt-5-mini; `extreme` of no model.
+        for bad in ["none", "extreme"] {
+            let e = effort(reasoning_with("reasoning_effort", json!(bad))).unwrap_err();
+            assert_eq!(
+                e.body(),
+                json!({"error": {"message": format!("Unsupported value: 'reasoning_effort' does not support '{bad}' with this model. Supported values are: 'minimal', 'low', 'medium', and 'high'."),
+                    "type": "invalid_request_error", "param": "reasoning_effort", "code": "unsupported_value"}})
+            );
+        }
+        // A model that does not reason refuses the parameter; without it, it has no effort.
+        let e = effort(with("reasoning_effort", json!("low"))).unwrap_err();
+        assert_eq!(
+            (e.status, e.param.as_deref(), e.code, e.message.as_str()),
+            (
+                400,
+                Some("reasoning_effort"),
+                Some("unsupported_parameter"),
+                "Unsupported parameter: 'reasoning_effort' is not supported with this model."
+            )
+        );
+        assert_eq!(effort(ok_body()).unwrap(), None);
+    }
+
+    #[test]
+    fn max_completion_tokens_is_the_cap_on_every_model() {
+        let c = Catalog::embedded();
+        let cap = |b: Value| parse(b.to_string().as_bytes(), &c).unwrap().max_tokens;
+        assert_eq!(cap(reasoning_with("n", json!(1))), Some(50));
+        assert_eq!(cap(with("max_completion_tokens", json!(70))), Some(70));
+        // The GPT-5 family writes up to 128,000 tokens; gpt-4o up to 16,384.
+        assert_eq!(
+            cap(reasoning_with("max_completion_tokens", json!(128_000))),
+            Some(128_000)
+        );
+        for (b, most) in [
+            (
+                reasoning_with("max_completion_tokens", json!(128_001)),
+                128_000,
+            ),
+            (with("max_completion_tokens", json!(16_385)), 16_384),
+        ] {
+            let e = check(b).unwrap_err();
+            assert_eq!(e.param.as_deref(), Some("max_completion_tokens"));
+            assert!(
+                e.message.contains(&format!("at most {most} completion")),
+                "{}",
+                e.message
+            );
+        }
     }
 
     #[test]

@@ -35,8 +35,9 @@ pub use self::client::MAX_ANSWER_BYTES;
 /// was measured is still written), 2 for an error.
 pub async fn calibrate(args: CalibrateArgs) -> anyhow::Result<Outcome> {
     let s = settings::settings(&args)?;
+    let expected: Vec<Duration> = s.models.iter().map(|m| expected_time(&s, m)).collect();
     outln!(
-        "calibrate: {} calls to {} ({}); worst case at the price table ${:.4}{}; at most {}{}",
+        "calibrate: {} calls to {} ({}); worst case at the price table ${:.4}{}; at most {}{}; expected {}{}",
         s.models.iter().map(|m| m.calls.len()).sum::<usize>(),
         s.host,
         s.models
@@ -58,6 +59,10 @@ pub async fn calibrate(args: CalibrateArgs) -> anyhow::Result<Outcome> {
         } else {
             String::new()
         },
+        minutes(expected.iter().sum()),
+        lowest_tier(&s).map_or(String::new(), |t| format!(
+            " at tier {t}'s limits and the shipped latency"
+        )),
     );
     settings::check_worst_case(&s)?;
     check_out(&s.out)?;
@@ -83,11 +88,21 @@ pub async fn calibrate(args: CalibrateArgs) -> anyhow::Result<Outcome> {
         model_time: model_time(&s),
     });
     let mut reports = Vec::new();
-    for plan in &s.models {
+    let mode = crate::progress::mode(
+        s.quiet,
+        std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    );
+    for (n, plan) in s.models.iter().enumerate() {
         if ctx.interrupted.load(std::sync::atomic::Ordering::SeqCst) {
             break;
         }
-        let run = send_model(&ctx, &s, plan).await;
+        let watch = session::Watch {
+            mode,
+            sink: crate::progress::stderr_sink(),
+            cap_usd: s.max_cost,
+            later: expected[n + 1..].iter().sum(),
+        };
+        let run = send_model(&ctx, &s, plan, watch).await;
         let stopped = run.stopped_by_cap;
         reports.push(model_report(&s, plan, run));
         if stopped {
@@ -253,7 +268,12 @@ fn failure_words(c: &Calibration) -> String {
 }
 
 /// Sends one model's designed calls.
-async fn send_model(ctx: &Arc<Context>, s: &Settings, plan: &ModelPlan) -> ModelRun {
+async fn send_model(
+    ctx: &Arc<Context>,
+    s: &Settings,
+    plan: &ModelPlan,
+    watch: session::Watch,
+) -> ModelRun {
     let price = s.catalog.prices.models[&plan.model];
     let mut writer = prompts::PromptWriter::new(s.seed);
     let bodies = plan
@@ -272,8 +292,52 @@ async fn send_model(ctx: &Arc<Context>, s: &Settings, plan: &ModelPlan) -> Model
         plan.calls.clone(),
         bodies,
         s.stream,
+        watch,
     )
     .await
+}
+
+/// The lowest tier of the base's default tier set: the account's limits are read only from the
+/// first answer, so the expected time before it assumes the slowest pacing.
+fn lowest_tier(s: &Settings) -> Option<u8> {
+    let set = s.catalog.tier_sets.get(&s.catalog.default_tier_set)?;
+    set.tier.iter().map(|t| t.tier).min()
+}
+
+/// One model's expected time (real), printed before the first call: its calls in their order,
+/// paced to half of [`lowest_tier`]'s limits, each taking what the base profile's typical
+/// values say ([`crate::calibrate::progress::expected_duration`]).
+fn expected_time(s: &Settings, plan: &ModelPlan) -> Duration {
+    use crate::calibrate::progress::{expected_call, expected_duration, Paced};
+    let limits = lowest_tier(s)
+        .and_then(|t| {
+            s.catalog
+                .limits(&s.catalog.default_tier_set, t, &plan.model)
+                .ok()
+                .flatten()
+        })
+        .map_or_else(crate::calibrate::limits::AccountLimits::default, |l| {
+            crate::calibrate::limits::AccountLimits {
+                rpm: Some(l.rpm),
+                tpm: Some(l.tpm),
+                ..Default::default()
+            }
+        });
+    let Some(profile) = s.catalog.profiles.get(&plan.profile) else {
+        return Duration::ZERO;
+    };
+    let calls: Vec<Paced> = session::send_order(&plan.calls)
+        .into_iter()
+        .map(|i| {
+            let spec = &plan.calls[i];
+            let gap_s = session::pace_gap_ms(&limits, spec) / 1000.0 / s.time_scale.max(1.0);
+            Paced {
+                gap: crate::limits::secs(gap_s, Duration::from_millis(session::MAX_PACE_GAP_MS)),
+                takes: expected_call(profile, spec).div_f64(s.time_scale.max(1e-3)),
+            }
+        })
+        .collect();
+    expected_duration(&calls, s.concurrency).min(model_time(s))
 }
 
 /// The fit of one model's observations, its drift from the shipped profile and its limits'

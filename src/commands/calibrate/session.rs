@@ -94,6 +94,35 @@ impl Context {
     }
 }
 
+/// How a model's progress is shown while its calls go ([`crate::progress`]).
+pub struct Watch {
+    pub mode: crate::progress::Mode,
+    /// Where whole lines go (standard error).
+    pub sink: crate::progress::Sink,
+    pub cap_usd: Option<f64>,
+    /// The expected duration of the models still to calibrate after this one (real time).
+    pub later: Duration,
+}
+
+impl Watch {
+    /// No progress shown.
+    #[cfg(test)]
+    pub fn off() -> Self {
+        Self {
+            mode: crate::progress::Mode::Off,
+            sink: Arc::new(|_: &str| {}),
+            cap_usd: None,
+            later: Duration::ZERO,
+        }
+    }
+}
+
+/// On a terminal, the line appears after this and is redrawn every [`REDRAW`].
+const SHOW_AFTER: Duration = Duration::from_secs(1);
+const REDRAW: Duration = Duration::from_millis(250);
+/// In a log, a line every this long while a model's calls go (and one when they end).
+pub const LOG_EVERY: Duration = Duration::from_secs(10);
+
 /// Why a model's sending was cut short.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Cut {
@@ -136,6 +165,7 @@ pub async fn run_model(
     specs: Vec<CallSpec>,
     bodies: Vec<Value>,
     stream: StreamArg,
+    watch: Watch,
 ) -> ModelRun {
     let first = first_call(&specs);
     let mut queue: VecDeque<usize> = (0..specs.len()).filter(|i| *i != first).collect();
@@ -160,7 +190,10 @@ pub async fn run_model(
             header_noted: false,
         }),
     });
-    let deadline = tokio::time::Instant::now() + ctx.model_time;
+    let started = tokio::time::Instant::now();
+    let deadline = started + ctx.model_time;
+    let watch = Arc::new(watch);
+    let ticker = start_ticker(&session, &watch);
     let mut tasks = tokio::task::JoinSet::new();
     // The first call alone: its answer tells the limits and whether the endpoint streams.
     let s = Arc::clone(&session);
@@ -180,6 +213,15 @@ pub async fn run_model(
             });
         }
         cut = session.supervise(&mut tasks, deadline).await;
+    }
+    drop(ticker);
+    if watch.mode != crate::progress::Mode::Off {
+        let mut snap = session.snapshot(&watch);
+        snap.left = None;
+        (watch.sink)(&crate::calibrate::progress::done_line(
+            &snap,
+            started.elapsed(),
+        ));
     }
     let mut state = session.lock();
     if cut == Some(Cut::Deadline) {
@@ -205,6 +247,28 @@ pub async fn run_model(
         ));
     }
     std::mem::take(&mut state.run)
+}
+
+/// The model's progress shown as its mode says: a live line, or a line every [`LOG_EVERY`].
+fn start_ticker(session: &Arc<Session>, watch: &Arc<Watch>) -> Option<crate::progress::Ticker> {
+    use crate::progress::{Mode, Ticker};
+    let (s, w) = (Arc::clone(session), Arc::clone(watch));
+    let text: crate::progress::Text =
+        Box::new(move || crate::calibrate::progress::line(&s.snapshot(&w)));
+    match watch.mode {
+        Mode::Off => None,
+        Mode::Live => Some(Ticker::live(text, SHOW_AFTER, REDRAW)),
+        Mode::Lines => Some(Ticker::lines(text, LOG_EVERY, Arc::clone(&watch.sink))),
+    }
+}
+
+/// The calls' indices in the order they are sent: [`first_call`], then the rest in order.
+pub fn send_order(specs: &[CallSpec]) -> Vec<usize> {
+    let first = first_call(specs);
+    std::iter::once(first)
+        .chain((0..specs.len()).filter(|i| *i != first))
+        .take(specs.len())
+        .collect()
 }
 
 /// The call to send first: the longest answer asked for (a speed call), so that a stream shows
@@ -275,6 +339,55 @@ impl Session {
             ));
         }
         Some(cut)
+    }
+
+    /// Where the model's calls are now, and the time left: this model's from its pacing and
+    /// the latency seen so far ([`crate::calibrate::progress::time_left`]), plus the models
+    /// after it.
+    fn snapshot(&self, watch: &Watch) -> crate::calibrate::progress::Snapshot {
+        let st = self.lock();
+        let spent_usd = lock_budget(&self.ctx.budget).spent_usd();
+        let calls = self.specs.len() as u32;
+        let queued = if st.stop { 0 } else { st.queue.len() as u32 };
+        let scale = self.ctx.caller.time_scale;
+        let pace_left_ms: f64 = st
+            .queue
+            .iter()
+            .take(queued as usize)
+            .map(|&i| pace_gap_ms(&st.run.limits, &self.specs[i]))
+            .sum();
+        let pace_left =
+            crate::limits::secs(pace_left_ms / 1000.0 / scale.max(1.0), self.ctx.model_time);
+        let answered = st.run.observations.len() as u32;
+        let latency = (answered > 0).then(|| {
+            let mean_ms = st
+                .run
+                .observations
+                .iter()
+                .map(|o| o.latency_ms)
+                .sum::<f64>()
+                / f64::from(answered);
+            crate::limits::secs(mean_ms / 1000.0 / scale, self.ctx.model_time)
+        });
+        let left = latency.map(|l| {
+            crate::calibrate::progress::time_left(
+                pace_left,
+                queued + st.in_flight,
+                l,
+                self.ctx.concurrency,
+            ) + watch.later
+        });
+        crate::calibrate::progress::Snapshot {
+            model: st.run.model.clone(),
+            calls,
+            sent: calls - st.queue.len() as u32,
+            answered,
+            failed: st.run.failures.values().sum::<u32>() + st.run.dropped + st.run.abandoned,
+            rate_limited: st.run.rate_limited,
+            spent_usd,
+            cap_usd: watch.cap_usd,
+            left,
+        }
     }
 
     fn next(&self) -> Option<usize> {
@@ -462,7 +575,7 @@ fn lock_budget(b: &Mutex<Budget>) -> std::sync::MutexGuard<'_, Budget> {
 
 /// The modelled milliseconds to leave after sending `spec` so that requests and tokens stay at
 /// [`PACE_SHARE`] of the limits (zero while they are unknown).
-fn pace_gap_ms(limits: &AccountLimits, spec: &CallSpec) -> f64 {
+pub fn pace_gap_ms(limits: &AccountLimits, spec: &CallSpec) -> f64 {
     let per_request = limits
         .rpm
         .map_or(0.0, |rpm| 60_000.0 / (rpm as f64 * PACE_SHARE));
@@ -595,7 +708,16 @@ mod tests {
             output: 10.0,
         };
         let started = tokio::time::Instant::now();
-        let run = run_model(ctx, "gpt-4o", price, specs, bodies, StreamArg::Auto).await;
+        let run = run_model(
+            ctx,
+            "gpt-4o",
+            price,
+            specs,
+            bodies,
+            StreamArg::Auto,
+            Watch::off(),
+        )
+        .await;
         let took = started.elapsed();
         assert_eq!((run.attempts, run.abandoned), (1, 1), "{run:?}");
         assert!(

@@ -3,6 +3,7 @@
 mod bounds;
 mod calibrate;
 mod calibrate_hostile;
+mod calibrate_progress;
 mod claims;
 mod cli;
 mod common;

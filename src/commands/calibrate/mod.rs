@@ -571,6 +571,49 @@ mod tests {
         assert_eq!(super::minutes(Duration::from_millis(1_500)), "2 s");
     }
 
+    fn default_settings() -> super::Settings {
+        use clap::Parser as _;
+        let cli = crate::cli::Cli::try_parse_from([
+            "postload",
+            "calibrate",
+            "--base-url",
+            "http://127.0.0.1:9/v1",
+            "--seed",
+            "1",
+        ])
+        .unwrap();
+        let Some(crate::cli::Command::Calibrate(args)) = cli.command else {
+            panic!("not calibrate")
+        };
+        super::settings::settings(&args).unwrap()
+    }
+
+    #[test]
+    fn a_default_calibration_is_expected_to_take_what_the_docs_say() {
+        // gpt-4o at tier 1 (500 RPM, 30,000 TPM), paced to half: a call's gap is its tokens at
+        // 15,000 a minute (4 ms a token; even a probe's 65 tokens, 0.26 s, pass 60 / 250 =
+        // 0.24 s a request), far slower than 3 calls at a time. The first call (a speed call,
+        // 64 + 1,024 tokens) goes alone and takes 0.639 s + 219 tokens at 80/s + 64 / 8,000 s
+        // = 3.3845 s; then every gap but the first's and the last's: (87,048 - 1,088 - 65)
+        // tokens x 4 ms = 343.58 s; then the last call (a probe: 0.639 + 0.008 = 0.647 s).
+        // 3.3845 + 343.58 + 0.647 = 347.6115 s.
+        let s = default_settings();
+        let took: Vec<Duration> = s
+            .models
+            .iter()
+            .map(|m| super::expected_time(&s, m))
+            .collect();
+        assert_eq!(s.models[0].model, "gpt-4o");
+        assert_eq!(took[0].as_millis(), 347_611);
+        // gpt-4o-mini (200,000 TPM): at least its 158 request gaps of 0.24 s between the first send and the last (37.92 s), at
+        // most every call one after the other (each at most 0.536 + 1,023 / 82.5 + 1,264 /
+        // 8,250 s = 13.1 s).
+        assert!(took[1] > Duration::from_secs_f64(37.92), "{:?}", took[1]);
+        assert!(took[1] < Duration::from_secs(160 * 14), "{:?}", took[1]);
+        // Printed (and documented) rounded up: 347.6 + 96.0 s is 7.4 min, "8 min".
+        assert_eq!(super::minutes(took.iter().sum()), "8 min");
+    }
+
     #[test]
     fn the_shown_url_drops_whatever_could_hold_a_key() {
         assert_eq!(

@@ -100,30 +100,41 @@ pub struct Snapshot {
     pub left: Option<Duration>,
 }
 
-/// The line a model's progress ends with: its counts, its spend, and how long it took.
+/// The line a model's progress ends with: its counts, how long it took, its spend.
 pub fn done_line(s: &Snapshot, took: Duration) -> String {
-    format!("{}; done in {}", counts(s), crate::progress::clock(took))
+    format!(
+        "{}; done in {}; {}",
+        counts(s),
+        crate::progress::clock(took),
+        spend(s)
+    )
 }
 
-/// The line: `calibrate: gpt-4o 45/160 sent, 40 answered, 2 failed, 0 429s; $0.0312 spent of
-/// the $1 cap; about 4:10 left`.
+/// The line, short enough for an 80-column terminal (a live line is cut to the terminal's
+/// width): `gpt-4o: 45/160 sent, 40 ok, 2 failed, 3 429s; 4:10 left; $0.0312 of $1`. The 429s
+/// only when there were some; the time left `-:--` until it can be estimated.
 pub fn line(s: &Snapshot) -> String {
-    let left = s
-        .left
-        .map_or("time left known after the first answer".into(), |d| {
-            format!("about {} left", crate::progress::clock(d))
-        });
-    format!("{}; {left}", counts(s))
+    let left = s.left.map_or("-:--".into(), crate::progress::clock);
+    format!("{}; {left} left; {}", counts(s), spend(s))
 }
 
 fn counts(s: &Snapshot) -> String {
-    let cap = s.cap_usd.map_or(" (no cap)".to_string(), |c| {
-        format!(" of the ${} cap", crate::limits::num(c))
-    });
+    let limited = if s.rate_limited > 0 {
+        format!(", {} 429s", s.rate_limited)
+    } else {
+        String::new()
+    };
     format!(
-        "calibrate: {} {}/{} sent, {} answered, {} failed, {} 429s; ${:.4} spent{cap}",
-        s.model, s.sent, s.calls, s.answered, s.failed, s.rate_limited, s.spent_usd
+        "{}: {}/{} sent, {} ok, {} failed{limited}",
+        s.model, s.sent, s.calls, s.answered, s.failed
     )
+}
+
+fn spend(s: &Snapshot) -> String {
+    match s.cap_usd {
+        Some(c) => format!("${:.4} of ${}", s.spent_usd, crate::limits::num(c)),
+        None => format!("${:.4} spent, no cap", s.spent_usd),
+    }
 }
 
 #[cfg(test)]
@@ -222,13 +233,36 @@ mod tests {
             cap_usd: Some(1.0),
             left: Some(s(250.0)),
         };
+        // 76 characters: within an 80-column terminal.
+        let l = line(&snap);
         assert_eq!(
-            line(&snap),
-            "calibrate: gpt-4o 45/160 sent, 40 answered, 2 failed, 3 429s; $0.0312 spent of the $1 cap; about 4:10 left"
+            l,
+            "gpt-4o: 45/160 sent, 40 ok, 2 failed, 3 429s; 4:10 left; $0.0312 of $1"
         );
         snap.cap_usd = None;
         snap.left = None;
-        assert!(line(&snap).ends_with("spent (no cap); time left known after the first answer"));
-        assert!(done_line(&snap, s(312.0)).ends_with("spent (no cap); done in 5:12"));
+        snap.rate_limited = 0;
+        assert_eq!(
+            line(&snap),
+            "gpt-4o: 45/160 sent, 40 ok, 2 failed; -:-- left; $0.0312 spent, no cap"
+        );
+        assert_eq!(
+            done_line(&snap, s(312.0)),
+            "gpt-4o: 45/160 sent, 40 ok, 2 failed; done in 5:12; $0.0312 spent, no cap"
+        );
+        // The longest a default-sized line gets (1,000 calls, over an hour left, a $10 cap)
+        // still fits 80 columns.
+        let long = Snapshot {
+            model: "gpt-4o-mini".into(),
+            calls: 1_000,
+            sent: 1_000,
+            answered: 1_000,
+            failed: 0,
+            rate_limited: 0,
+            spent_usd: 0.5905,
+            cap_usd: Some(10.0),
+            left: Some(s(3_850.0)),
+        };
+        assert!(line(&long).len() <= 80, "{}", line(&long));
     }
 }

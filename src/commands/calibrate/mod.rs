@@ -9,6 +9,7 @@ mod output;
 mod prompts;
 mod session;
 mod settings;
+mod watch;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -96,7 +97,7 @@ pub async fn calibrate(args: CalibrateArgs) -> anyhow::Result<Outcome> {
         if ctx.interrupted.load(std::sync::atomic::Ordering::SeqCst) {
             break;
         }
-        let watch = session::Watch {
+        let watch = watch::Watch {
             mode,
             sink: crate::progress::stderr_sink(),
             cap_usd: s.max_cost,
@@ -272,7 +273,7 @@ async fn send_model(
     ctx: &Arc<Context>,
     s: &Settings,
     plan: &ModelPlan,
-    watch: session::Watch,
+    watch: watch::Watch,
 ) -> ModelRun {
     let price = s.catalog.prices.models[&plan.model];
     let mut writer = prompts::PromptWriter::new(s.seed);

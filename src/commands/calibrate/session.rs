@@ -17,6 +17,7 @@ use serde_json::Value;
 
 use super::client::{CallOutcome, Caller, Sent};
 use super::prompts::streamed;
+use super::watch::Watch;
 use crate::calibrate::limits::AccountLimits;
 use crate::calibrate::{CallSpec, Observation, Purpose};
 use crate::cli::StreamArg;
@@ -94,35 +95,6 @@ impl Context {
     }
 }
 
-/// How a model's progress is shown while its calls go ([`crate::progress`]).
-pub struct Watch {
-    pub mode: crate::progress::Mode,
-    /// Where whole lines go (standard error).
-    pub sink: crate::progress::Sink,
-    pub cap_usd: Option<f64>,
-    /// The expected duration of the models still to calibrate after this one (real time).
-    pub later: Duration,
-}
-
-impl Watch {
-    /// No progress shown.
-    #[cfg(test)]
-    pub fn off() -> Self {
-        Self {
-            mode: crate::progress::Mode::Off,
-            sink: Arc::new(|_: &str| {}),
-            cap_usd: None,
-            later: Duration::ZERO,
-        }
-    }
-}
-
-/// On a terminal, the line appears after this and is redrawn every [`REDRAW`].
-const SHOW_AFTER: Duration = Duration::from_secs(1);
-const REDRAW: Duration = Duration::from_millis(250);
-/// In a log, a line every this long while a model's calls go (and one when they end).
-pub const LOG_EVERY: Duration = Duration::from_secs(10);
-
 /// Why a model's sending was cut short.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Cut {
@@ -193,7 +165,8 @@ pub async fn run_model(
     let started = tokio::time::Instant::now();
     let deadline = started + ctx.model_time;
     let watch = Arc::new(watch);
-    let ticker = start_ticker(&session, &watch);
+    let (s, w) = (Arc::clone(&session), Arc::clone(&watch));
+    let ticker = watch.start(move || s.snapshot(&w));
     let mut tasks = tokio::task::JoinSet::new();
     // The first call alone: its answer tells the limits and whether the endpoint streams.
     let s = Arc::clone(&session);
@@ -215,14 +188,7 @@ pub async fn run_model(
         cut = session.supervise(&mut tasks, deadline).await;
     }
     drop(ticker);
-    if watch.mode != crate::progress::Mode::Off {
-        let mut snap = session.snapshot(&watch);
-        snap.left = None;
-        (watch.sink)(&crate::calibrate::progress::done_line(
-            &snap,
-            started.elapsed(),
-        ));
-    }
+    watch.finish(session.snapshot(&watch), started.elapsed());
     let mut state = session.lock();
     if cut == Some(Cut::Deadline) {
         state.run.notes.insert(
@@ -247,19 +213,6 @@ pub async fn run_model(
         ));
     }
     std::mem::take(&mut state.run)
-}
-
-/// The model's progress shown as its mode says: a live line, or a line every [`LOG_EVERY`].
-fn start_ticker(session: &Arc<Session>, watch: &Arc<Watch>) -> Option<crate::progress::Ticker> {
-    use crate::progress::{Mode, Ticker};
-    let (s, w) = (Arc::clone(session), Arc::clone(watch));
-    let text: crate::progress::Text =
-        Box::new(move || crate::calibrate::progress::line(&s.snapshot(&w)));
-    match watch.mode {
-        Mode::Off => None,
-        Mode::Live => Some(Ticker::live(text, SHOW_AFTER, REDRAW)),
-        Mode::Lines => Some(Ticker::lines(text, LOG_EVERY, Arc::clone(&watch.sink))),
-    }
 }
 
 /// The calls' indices in the order they are sent: [`first_call`], then the rest in order.
@@ -341,52 +294,31 @@ impl Session {
         Some(cut)
     }
 
-    /// Where the model's calls are now, and the time left: this model's from its pacing and
-    /// the latency seen so far ([`crate::calibrate::progress::time_left`]), plus the models
-    /// after it.
+    /// Where the model's calls are now, and the time left ([`Watch::left`]).
     fn snapshot(&self, watch: &Watch) -> crate::calibrate::progress::Snapshot {
         let st = self.lock();
-        let spent_usd = lock_budget(&self.ctx.budget).spent_usd();
-        let calls = self.specs.len() as u32;
-        let queued = if st.stop { 0 } else { st.queue.len() as u32 };
-        let scale = self.ctx.caller.time_scale;
-        let pace_left_ms: f64 = st
-            .queue
-            .iter()
-            .take(queued as usize)
-            .map(|&i| pace_gap_ms(&st.run.limits, &self.specs[i]))
+        let (r, calls) = (&st.run, self.specs.len() as u32);
+        let queued = if st.stop { 0 } else { st.queue.len() };
+        let pace_ms = st.queue.iter().take(queued);
+        let pace_ms = pace_ms
+            .map(|&i| pace_gap_ms(&r.limits, &self.specs[i]))
             .sum();
-        let pace_left =
-            crate::limits::secs(pace_left_ms / 1000.0 / scale.max(1.0), self.ctx.model_time);
-        let answered = st.run.observations.len() as u32;
-        let latency = (answered > 0).then(|| {
-            let mean_ms = st
-                .run
-                .observations
-                .iter()
-                .map(|o| o.latency_ms)
-                .sum::<f64>()
-                / f64::from(answered);
-            crate::limits::secs(mean_ms / 1000.0 / scale, self.ctx.model_time)
+        let answered = r.observations.len() as u32;
+        let latency_ms = (answered > 0).then(|| {
+            r.observations.iter().map(|o| o.latency_ms).sum::<f64>() / f64::from(answered)
         });
-        let left = latency.map(|l| {
-            crate::calibrate::progress::time_left(
-                pace_left,
-                queued + st.in_flight,
-                l,
-                self.ctx.concurrency,
-            ) + watch.later
-        });
+        let c = &self.ctx;
+        let left = (queued as u32 + st.in_flight, c.concurrency, c.model_time);
         crate::calibrate::progress::Snapshot {
-            model: st.run.model.clone(),
+            model: r.model.clone(),
             calls,
             sent: calls - st.queue.len() as u32,
             answered,
-            failed: st.run.failures.values().sum::<u32>() + st.run.dropped + st.run.abandoned,
-            rate_limited: st.run.rate_limited,
-            spent_usd,
+            failed: r.failures.values().sum::<u32>() + r.dropped + r.abandoned,
+            rate_limited: r.rate_limited,
+            spent_usd: lock_budget(&c.budget).spent_usd(),
             cap_usd: watch.cap_usd,
-            left,
+            left: watch.left(pace_ms, latency_ms, c.caller.time_scale, left),
         }
     }
 

@@ -62,7 +62,7 @@ pub async fn calibrate(args: CalibrateArgs) -> anyhow::Result<Outcome> {
         },
         minutes(expected.iter().sum()),
         lowest_tier(&s).map_or(String::new(), |t| format!(
-            " at tier {t}'s limits and the shipped latency"
+            " at tier {t}'s limits"
         )),
     );
     settings::check_worst_case(&s)?;

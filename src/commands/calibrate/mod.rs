@@ -327,17 +327,23 @@ fn expected_time(s: &Settings, plan: &ModelPlan) -> Duration {
     let Some(profile) = s.catalog.profiles.get(&plan.profile) else {
         return Duration::ZERO;
     };
-    let calls: Vec<Paced> = session::send_order(&plan.calls)
+    let mut calls: Vec<Paced> = session::send_order(&plan.calls)
         .into_iter()
         .map(|i| {
             let spec = &plan.calls[i];
             let gap_s = session::pace_gap_ms(&limits, spec) / 1000.0 / s.time_scale.max(1.0);
             Paced {
-                gap: crate::limits::secs(gap_s, Duration::from_millis(session::MAX_PACE_GAP_MS)),
+                gap: crate::limits::secs(gap_s, model_time(s)),
                 takes: expected_call(profile, spec).div_f64(s.time_scale.max(1e-3)),
             }
         })
         .collect();
+    // A call whose gap is past the longest the session takes gives the model up at its send
+    // (the first call's never counts: the limits are unknown then).
+    let longest = Duration::from_millis(session::MAX_PACE_GAP_MS).div_f64(s.time_scale.max(1.0));
+    if let Some(at) = calls.iter().skip(1).position(|c| c.gap > longest) {
+        calls.truncate(at + 1);
+    }
     expected_duration(&calls, s.concurrency).min(model_time(s))
 }
 
@@ -573,16 +579,21 @@ mod tests {
     }
 
     fn default_settings() -> super::Settings {
+        settings_with(&[])
+    }
+
+    fn settings_with(more: &[&str]) -> super::Settings {
         use clap::Parser as _;
-        let cli = crate::cli::Cli::try_parse_from([
+        let mut argv = vec![
             "postload",
             "calibrate",
             "--base-url",
             "http://127.0.0.1:9/v1",
             "--seed",
             "1",
-        ])
-        .unwrap();
+        ];
+        argv.extend_from_slice(more);
+        let cli = crate::cli::Cli::try_parse_from(argv).unwrap();
         let Some(crate::cli::Command::Calibrate(args)) = cli.command else {
             panic!("not calibrate")
         };
@@ -613,6 +624,24 @@ mod tests {
         assert!(took[1] < Duration::from_secs(160 * 14), "{:?}", took[1]);
         // Printed (and documented) rounded up: 347.6 + 96.0 s is 7.4 min, "8 min".
         assert_eq!(super::minutes(took.iter().sum()), "8 min");
+    }
+
+    #[test]
+    fn limits_that_give_the_model_up_expect_only_its_first_call() {
+        // Tier 1 of 1 RPM: 120 s between sends at half of it, past the 60 s bound, so the
+        // session gives the model up at its second send: expected is the first call alone,
+        // gpt-4o-mini's speed call, 0.536 s + 219 tokens at 82.5/s + 64 / 8,250 s = 3.1983 s
+        // (not 30 min of pacing).
+        let dir = std::env::temp_dir().join(format!("postload-expect-tiny-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("tiers.toml"),
+            "default_set = \"t\"\n[sets.t]\nas_of = \"2026-12-01\"\nsource = \"test\"\n[[sets.t.tier]]\ntier = 1\nqualification = \"test\"\nlimits.gpt-4o-mini = { rpm = 1, tpm = 1 }\nlimits.gpt-4o = { rpm = 1, tpm = 1 }\n",
+        )
+        .unwrap();
+        let s = settings_with(&["--model", "gpt-4o-mini", "--mocks", dir.to_str().unwrap()]);
+        let took = super::expected_time(&s, &s.models[0]);
+        assert_eq!(took.as_micros() / 100, 31_983, "{took:?}");
     }
 
     #[test]

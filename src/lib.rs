@@ -24,6 +24,7 @@ pub mod limits;
 pub mod metrics;
 pub mod openai;
 pub mod plan;
+mod progress;
 pub mod report;
 pub mod run;
 pub mod scenario;

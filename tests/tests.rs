@@ -4,6 +4,7 @@ mod bounds;
 mod calibrate;
 mod calibrate_hostile;
 mod calibrate_promises;
+mod calibrate_progress;
 mod claims;
 mod cli;
 mod common;

@@ -10,6 +10,7 @@ pub mod fit;
 pub mod limits;
 pub mod overlay;
 pub mod precision;
+pub mod progress;
 mod stats;
 
 use serde::Serialize;

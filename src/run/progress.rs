@@ -6,10 +6,10 @@
 //! lock for it; a ticker task reads them a few times a second.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use crate::progress::clock;
 
 /// How long a case runs before its line appears.
 const SHOW_AFTER: Duration = Duration::from_secs(3);
@@ -18,9 +18,10 @@ const SHOW_AFTER: Duration = Duration::from_secs(3);
 const REDRAW: Duration = Duration::from_millis(250);
 
 /// Whether the run draws the line: never with `--quiet`, never when standard error is not a
-/// terminal (a CI log, a pipe, a file keep only whole lines).
+/// terminal (a CI log, a pipe, a file keep only whole lines; a case's start and summary lines say
+/// enough there).
 pub(crate) fn shown(quiet: bool, stderr_is_terminal: bool) -> bool {
-    !quiet && stderr_is_terminal
+    crate::progress::mode(quiet, stderr_is_terminal) == crate::progress::Mode::Live
 }
 
 /// A case's running counts, as the posts see them happen.
@@ -113,31 +114,10 @@ fn expected(
     Some(released?.saturating_duration_since(started) + window?)
 }
 
-/// Whole seconds as `m:ss`, or `h:mm:ss` from an hour on.
-fn clock(d: Duration) -> String {
-    let s = d.as_secs();
-    let (h, m, s) = (s / 3600, s / 60 % 60, s % 60);
-    if h > 0 {
-        format!("{h}:{m:02}:{s:02}")
-    } else {
-        format!("{m}:{s:02}")
-    }
-}
-
-/// The line's state, shared by the ticker and the case.
-enum State {
-    /// Not drawn yet (the case is young).
-    Waiting,
-    Drawn(ProgressBar),
-    /// The case ended: nothing more is drawn.
-    Closed,
-}
-
 /// One case's line while the case runs: its ticker redraws it, and dropping it (when the case
 /// ends, or fails) clears it.
 pub(super) struct LiveLine {
-    state: Arc<Mutex<State>>,
-    ticker: tokio::task::JoinHandle<()>,
+    _ticker: crate::progress::Ticker,
 }
 
 impl LiveLine {
@@ -145,54 +125,12 @@ impl LiveLine {
     /// wall-clock time its arrivals take from the users' release, if known.
     pub(super) fn start(tally: Arc<Tally>, window: Option<Duration>) -> Self {
         let started = Instant::now();
-        let state = Arc::new(Mutex::new(State::Waiting));
-        let shared = Arc::clone(&state);
-        let ticker = tokio::spawn(async move {
-            tokio::time::sleep(SHOW_AFTER).await;
-            let mut every = tokio::time::interval(REDRAW);
-            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-            loop {
-                every.tick().await;
-                let expected = expected(started, tally.released.get().copied(), window);
-                let text = line(tally.counts(), started.elapsed(), expected);
-                if !draw(&shared, text) {
-                    return;
-                }
-            }
+        let text = Box::new(move || {
+            let expected = expected(started, tally.released.get().copied(), window);
+            line(tally.counts(), started.elapsed(), expected)
         });
-        Self { state, ticker }
-    }
-}
-
-/// Draws `text` (the first time, makes the bar); false once the line is closed.
-fn draw(state: &Mutex<State>, text: String) -> bool {
-    let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
-    match &*state {
-        State::Closed => return false,
-        State::Drawn(bar) => bar.set_message(text),
-        State::Waiting => {
-            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
-                .with_style(style());
-            bar.set_message(text);
-            *state = State::Drawn(bar);
-        }
-    }
-    true
-}
-
-/// The message alone, cut to the terminal's width (a wrapped line could not be redrawn in place).
-const TEMPLATE: &str = "{wide_msg}";
-
-fn style() -> ProgressStyle {
-    ProgressStyle::with_template(TEMPLATE).unwrap_or_else(|_| ProgressStyle::default_spinner())
-}
-
-impl Drop for LiveLine {
-    fn drop(&mut self) {
-        self.ticker.abort();
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        if let State::Drawn(bar) = std::mem::replace(&mut *state, State::Closed) {
-            bar.finish_and_clear();
+        Self {
+            _ticker: crate::progress::Ticker::live(text, SHOW_AFTER, REDRAW),
         }
     }
 }
@@ -275,10 +213,5 @@ mod tests {
         );
         assert_eq!(expected(started, None, window), None);
         assert_eq!(expected(started, released, None), None);
-    }
-
-    #[test]
-    fn the_style_template_is_valid() {
-        assert!(ProgressStyle::with_template(TEMPLATE).is_ok());
     }
 }

@@ -9,6 +9,7 @@ mod output;
 mod prompts;
 mod session;
 mod settings;
+mod watch;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -35,8 +36,9 @@ pub use self::client::MAX_ANSWER_BYTES;
 /// was measured is still written), 2 for an error.
 pub async fn calibrate(args: CalibrateArgs) -> anyhow::Result<Outcome> {
     let s = settings::settings(&args)?;
+    let expected: Vec<Duration> = s.models.iter().map(|m| expected_time(&s, m)).collect();
     outln!(
-        "calibrate: {} calls to {} ({}); worst case at the price table ${:.4}{}; at most {}{}",
+        "calibrate: {} calls to {} ({}); worst case at the price table ${:.4}{}; at most {}{}; expected {}{}",
         s.models.iter().map(|m| m.calls.len()).sum::<usize>(),
         s.host,
         s.models
@@ -58,6 +60,10 @@ pub async fn calibrate(args: CalibrateArgs) -> anyhow::Result<Outcome> {
         } else {
             String::new()
         },
+        minutes(expected.iter().sum()),
+        lowest_tier(&s).map_or(String::new(), |t| format!(
+            " at tier {t}'s limits"
+        )),
     );
     settings::check_worst_case(&s)?;
     check_out(&s.out)?;
@@ -83,11 +89,21 @@ pub async fn calibrate(args: CalibrateArgs) -> anyhow::Result<Outcome> {
         model_time: model_time(&s),
     });
     let mut reports = Vec::new();
-    for plan in &s.models {
+    let mode = crate::progress::mode(
+        s.quiet,
+        std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    );
+    for (n, plan) in s.models.iter().enumerate() {
         if ctx.interrupted.load(std::sync::atomic::Ordering::SeqCst) {
             break;
         }
-        let run = send_model(&ctx, &s, plan).await;
+        let watch = watch::Watch {
+            mode,
+            sink: crate::progress::stderr_sink(),
+            cap_usd: s.max_cost,
+            later: expected[n + 1..].iter().sum(),
+        };
+        let run = send_model(&ctx, &s, plan, watch).await;
         let stopped = run.stopped_by_cap;
         reports.push(model_report(&s, plan, run));
         if stopped {
@@ -238,7 +254,12 @@ fn failure_words(c: &Calibration) -> String {
 }
 
 /// Sends one model's designed calls.
-async fn send_model(ctx: &Arc<Context>, s: &Settings, plan: &ModelPlan) -> ModelRun {
+async fn send_model(
+    ctx: &Arc<Context>,
+    s: &Settings,
+    plan: &ModelPlan,
+    watch: watch::Watch,
+) -> ModelRun {
     let price = s.catalog.prices.models[&plan.model];
     let mut writer = prompts::PromptWriter::new(s.seed);
     let bodies = plan
@@ -257,8 +278,58 @@ async fn send_model(ctx: &Arc<Context>, s: &Settings, plan: &ModelPlan) -> Model
         plan.calls.clone(),
         bodies,
         s.stream,
+        watch,
     )
     .await
+}
+
+/// The lowest tier of the base's default tier set: the account's limits are read only from the
+/// first answer, so the expected time before it assumes the slowest pacing.
+fn lowest_tier(s: &Settings) -> Option<u8> {
+    let set = s.catalog.tier_sets.get(&s.catalog.default_tier_set)?;
+    set.tier.iter().map(|t| t.tier).min()
+}
+
+/// One model's expected time (real), printed before the first call: its calls in their order,
+/// paced to half of [`lowest_tier`]'s limits, each taking what the base profile's typical
+/// values say ([`crate::calibrate::progress::expected_duration`]).
+fn expected_time(s: &Settings, plan: &ModelPlan) -> Duration {
+    use crate::calibrate::progress::{expected_call, expected_duration, Paced};
+    let limits = lowest_tier(s)
+        .and_then(|t| {
+            s.catalog
+                .limits(&s.catalog.default_tier_set, t, &plan.model)
+                .ok()
+                .flatten()
+        })
+        .map_or_else(crate::calibrate::limits::AccountLimits::default, |l| {
+            crate::calibrate::limits::AccountLimits {
+                rpm: Some(l.rpm),
+                tpm: Some(l.tpm),
+                ..Default::default()
+            }
+        });
+    let Some(profile) = s.catalog.profiles.get(&plan.profile) else {
+        return Duration::ZERO;
+    };
+    let mut calls: Vec<Paced> = session::send_order(&plan.calls)
+        .into_iter()
+        .map(|i| {
+            let spec = &plan.calls[i];
+            let gap_s = session::pace_gap_ms(&limits, spec) / 1000.0 / s.time_scale.max(1.0);
+            Paced {
+                gap: crate::limits::secs(gap_s, model_time(s)),
+                takes: expected_call(profile, spec).div_f64(s.time_scale.max(1e-3)),
+            }
+        })
+        .collect();
+    // A call whose gap is past the longest the session takes gives the model up at its send
+    // (the first call's never counts: the limits are unknown then).
+    let longest = Duration::from_millis(session::MAX_PACE_GAP_MS).div_f64(s.time_scale.max(1.0));
+    if let Some(at) = calls.iter().skip(1).position(|c| c.gap > longest) {
+        calls.truncate(at + 1);
+    }
+    expected_duration(&calls, s.concurrency).min(model_time(s))
 }
 
 /// The fit of one model's observations, its drift from the shipped profile and its limits'
@@ -491,4 +562,71 @@ mod tests {
         assert_eq!(super::minutes(super::worst_time_of(1, 5.0)), "7 min");
         assert_eq!(super::minutes(Duration::from_millis(1_500)), "2 s");
     }
+
+    fn default_settings() -> super::Settings {
+        settings_with(&[])
+    }
+
+    fn settings_with(more: &[&str]) -> super::Settings {
+        use clap::Parser as _;
+        let mut argv = vec![
+            "postload",
+            "calibrate",
+            "--base-url",
+            "http://127.0.0.1:9/v1",
+            "--seed",
+            "1",
+        ];
+        argv.extend_from_slice(more);
+        let cli = crate::cli::Cli::try_parse_from(argv).unwrap();
+        let Some(crate::cli::Command::Calibrate(args)) = cli.command else {
+            panic!("not calibrate")
+        };
+        super::settings::settings(&args).unwrap()
+    }
+
+    #[test]
+    fn a_default_calibration_is_expected_to_take_what_the_docs_say() {
+        // gpt-4o at tier 1 (500 RPM, 30,000 TPM), paced to half: a call's gap is its tokens at
+        // 15,000 a minute (4 ms a token; even a probe's 65 tokens, 0.26 s, pass 60 / 250 =
+        // 0.24 s a request), far slower than 3 calls at a time. The first call (a speed call,
+        // 64 + 1,024 tokens) goes alone and takes 0.639 s + 219 tokens at 80/s + 64 / 8,000 s
+        // = 3.3845 s; then every gap but the first's and the last's: (87,048 - 1,088 - 65)
+        // tokens x 4 ms = 343.58 s; then the last call (a probe: 0.639 + 0.008 = 0.647 s).
+        // 3.3845 + 343.58 + 0.647 = 347.6115 s.
+        let s = default_settings();
+        let took: Vec<Duration> = s
+            .models
+            .iter()
+            .map(|m| super::expected_time(&s, m))
+            .collect();
+        assert_eq!(s.models[0].model, "gpt-4o");
+        assert_eq!(took[0].as_millis(), 347_611);
+        // gpt-4o-mini (200,000 TPM): at least its 158 request gaps of 0.24 s between the first send and the last (37.92 s), at
+        // most every call one after the other (each at most 0.536 + 1,023 / 82.5 + 1,264 /
+        // 8,250 s = 13.1 s).
+        assert!(took[1] > Duration::from_secs_f64(37.92), "{:?}", took[1]);
+        assert!(took[1] < Duration::from_secs(160 * 14), "{:?}", took[1]);
+        // Printed (and documented) rounded up: 347.6 + 96.0 s is 7.4 min, "8 min".
+        assert_eq!(super::minutes(took.iter().sum()), "8 min");
+    }
+
+    #[test]
+    fn limits_that_give_the_model_up_expect_only_its_first_call() {
+        // Tier 1 of 1 RPM: 120 s between sends at half of it, past the 60 s bound, so the
+        // session gives the model up at its second send: expected is the first call alone,
+        // gpt-4o-mini's speed call, 0.536 s + 219 tokens at 82.5/s + 64 / 8,250 s = 3.1983 s
+        // (not 30 min of pacing).
+        let dir = std::env::temp_dir().join(format!("postload-expect-tiny-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("tiers.toml"),
+            "default_set = \"t\"\n[sets.t]\nas_of = \"2026-12-01\"\nsource = \"test\"\n[[sets.t.tier]]\ntier = 1\nqualification = \"test\"\nlimits.gpt-4o-mini = { rpm = 1, tpm = 1 }\nlimits.gpt-4o = { rpm = 1, tpm = 1 }\n",
+        )
+        .unwrap();
+        let s = settings_with(&["--model", "gpt-4o-mini", "--mocks", dir.to_str().unwrap()]);
+        let took = super::expected_time(&s, &s.models[0]);
+        assert_eq!(took.as_micros() / 100, 31_983, "{took:?}");
+    }
+
 }

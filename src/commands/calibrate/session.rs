@@ -20,6 +20,7 @@ use serde_json::Value;
 
 use super::client::{CallOutcome, Caller, Sent};
 use super::prompts::streamed;
+use super::watch::Watch;
 use crate::calibrate::limits::AccountLimits;
 use crate::calibrate::{CallSpec, Observation, Purpose};
 use crate::cli::StreamArg;
@@ -139,6 +140,7 @@ pub async fn run_model(
     specs: Vec<CallSpec>,
     bodies: Vec<Value>,
     stream: StreamArg,
+    watch: Watch,
 ) -> ModelRun {
     let first = first_call(&specs);
     let mut queue: VecDeque<usize> = (0..specs.len()).filter(|i| *i != first).collect();
@@ -163,7 +165,11 @@ pub async fn run_model(
             header_noted: false,
         }),
     });
-    let deadline = tokio::time::Instant::now() + ctx.model_time;
+    let started = tokio::time::Instant::now();
+    let deadline = started + ctx.model_time;
+    let watch = Arc::new(watch);
+    let (s, w) = (Arc::clone(&session), Arc::clone(&watch));
+    let ticker = watch.start(move || s.snapshot(&w));
     let mut tasks = tokio::task::JoinSet::new();
     // The first call alone: its answer tells the limits and whether the endpoint streams.
     let s = Arc::clone(&session);
@@ -184,6 +190,8 @@ pub async fn run_model(
         }
         cut = session.supervise(&mut tasks, deadline).await;
     }
+    drop(ticker);
+    watch.finish(session.snapshot(&watch), started.elapsed());
     let mut state = session.lock();
     if cut == Some(Cut::Deadline) {
         state.run.notes.insert(
@@ -208,6 +216,15 @@ pub async fn run_model(
         ));
     }
     std::mem::take(&mut state.run)
+}
+
+/// The calls' indices in the order they are sent: [`first_call`], then the rest in order.
+pub fn send_order(specs: &[CallSpec]) -> Vec<usize> {
+    let first = first_call(specs);
+    std::iter::once(first)
+        .chain((0..specs.len()).filter(|i| *i != first))
+        .take(specs.len())
+        .collect()
 }
 
 /// The call to send first: the longest answer asked for (a speed call), so that a stream shows
@@ -278,6 +295,34 @@ impl Session {
             ));
         }
         Some(cut)
+    }
+
+    /// Where the model's calls are now, and the time left ([`Watch::left`]).
+    fn snapshot(&self, watch: &Watch) -> crate::calibrate::progress::Snapshot {
+        let st = self.lock();
+        let (r, calls) = (&st.run, self.specs.len() as u32);
+        let queued = if st.stop { 0 } else { st.queue.len() };
+        let pace_ms = st.queue.iter().take(queued);
+        let pace_ms = pace_ms
+            .map(|&i| pace_gap_ms(&r.limits, &self.specs[i]))
+            .sum();
+        let answered = r.observations.len() as u32;
+        let latency_ms = (answered > 0).then(|| {
+            r.observations.iter().map(|o| o.latency_ms).sum::<f64>() / f64::from(answered)
+        });
+        let c = &self.ctx;
+        let left = (queued as u32 + st.in_flight, c.concurrency, c.model_time);
+        crate::calibrate::progress::Snapshot {
+            model: r.model.clone(),
+            calls,
+            sent: calls - st.queue.len() as u32,
+            answered,
+            failed: r.failures.values().sum::<u32>() + r.dropped + r.abandoned,
+            rate_limited: r.rate_limited,
+            spent_usd: lock_budget(&c.budget).spent_usd(),
+            cap_usd: watch.cap_usd,
+            left: watch.left(pace_ms, latency_ms, c.caller.time_scale, left),
+        }
     }
 
     fn next(&self) -> Option<usize> {
@@ -465,7 +510,7 @@ fn lock_budget(b: &Mutex<Budget>) -> std::sync::MutexGuard<'_, Budget> {
 
 /// The modelled milliseconds to leave after sending `spec` so that requests and tokens stay at
 /// [`PACE_SHARE`] of the limits (zero while they are unknown).
-fn pace_gap_ms(limits: &AccountLimits, spec: &CallSpec) -> f64 {
+pub fn pace_gap_ms(limits: &AccountLimits, spec: &CallSpec) -> f64 {
     let per_request = limits
         .rpm
         .map_or(0.0, |rpm| 60_000.0 / (rpm as f64 * PACE_SHARE));
@@ -598,7 +643,16 @@ mod tests {
             output: 10.0,
         };
         let started = tokio::time::Instant::now();
-        let run = run_model(ctx, "gpt-4o", price, specs, bodies, StreamArg::Auto).await;
+        let run = run_model(
+            ctx,
+            "gpt-4o",
+            price,
+            specs,
+            bodies,
+            StreamArg::Auto,
+            Watch::off(),
+        )
+        .await;
         let took = started.elapsed();
         assert_eq!((run.attempts, run.abandoned), (1, 1), "{run:?}");
         assert!(

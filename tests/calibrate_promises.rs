@@ -495,7 +495,11 @@ fn the_overlay_stands_alone_with_the_bases_models_and_prices_copied() {
     // load with those prices once the base folder is gone.
     let base = account_mocks("cal-alone-base", 777, 123_456);
     let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("mocks");
-    let models = std::fs::read(shipped.join("models.toml")).unwrap();
+    // The note's two models (the shipped file's first part): the base's latency.toml has
+    // profiles for those alone, and a models.toml naming a model with no profile is refused.
+    let shipped_models = std::fs::read_to_string(shipped.join("models.toml")).unwrap();
+    let cut = shipped_models.find("# Added 2026-12-06").unwrap();
+    let models = shipped_models[..cut].as_bytes().to_vec();
     let prices = std::fs::read_to_string(shipped.join("prices.toml"))
         .unwrap()
         .replacen(

@@ -3,8 +3,8 @@
 mod bounds;
 mod calibrate;
 mod calibrate_hostile;
-mod calibrate_promises;
 mod calibrate_progress;
+mod calibrate_promises;
 mod claims;
 mod cli;
 mod common;

@@ -628,5 +628,4 @@ mod tests {
         let took = super::expected_time(&s, &s.models[0]);
         assert_eq!(took.as_micros() / 100, 31_983, "{took:?}");
     }
-
 }

@@ -499,7 +499,7 @@ fn the_overlay_stands_alone_with_the_bases_models_and_prices_copied() {
     // profiles for those alone, and a models.toml naming a model with no profile is refused.
     let shipped_models = std::fs::read_to_string(shipped.join("models.toml")).unwrap();
     let cut = shipped_models.find("# Added 2026-12-06").unwrap();
-    let models = shipped_models[..cut].as_bytes().to_vec();
+    let models = shipped_models.as_bytes()[..cut].to_vec();
     let prices = std::fs::read_to_string(shipped.join("prices.toml"))
         .unwrap()
         .replacen(

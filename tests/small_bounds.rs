@@ -106,7 +106,19 @@ fn a_full_disk_names_the_disk_error() {
     // /dev/full answers every write with ENOSPC. Before, a named output was written to a
     // temporary file beside it and renamed over it: /dev/full (as root, /dev/null too) was
     // replaced by a file and the "full disk" went unnoticed.
-    if !std::path::Path::new("/dev/full").exists() {
+    // Only where /dev/full really is the full device: a CI sandbox once had a /dev/full that
+    // took every write (this test then failed on exit 0 with nothing on stderr).
+    use std::io::Write;
+    use std::os::unix::fs::FileTypeExt;
+    let is_full_device = std::fs::metadata("/dev/full")
+        .is_ok_and(|m| m.file_type().is_char_device())
+        && std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .and_then(|mut f| f.write_all(b"x").and_then(|()| f.flush()))
+            .is_err_and(|e| e.raw_os_error() == Some(28)); // ENOSPC
+    if !is_full_device {
+        eprintln!("skipped: /dev/full here is not a device that answers ENOSPC");
         return;
     }
     let dir = tempdir("dev-full");
@@ -120,7 +132,6 @@ fn a_full_disk_names_the_disk_error() {
         .assert()
         .code(2)
         .stderr(contains("cannot write /dev/full").and(contains("No space left on device")));
-    use std::os::unix::fs::FileTypeExt;
     assert!(std::fs::metadata("/dev/full")
         .unwrap()
         .file_type()

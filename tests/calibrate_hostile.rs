@@ -543,12 +543,14 @@ async fn run_charges_a_2xx_whose_body_broke_off_its_worst_case() {
     let r: Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("result.json")).unwrap()).unwrap();
     let spent = r["budget"]["spent_usd"].as_f64().unwrap();
-    // Every attempt was an image call: 800 × $2.50 + 150 × $10 per 1M = $0.0035 each, so
-    // 0.02 / 0.0035 = 5.7: at most 5 were sent before the guard tripped.
+    // Every attempt was an image call, charged its worst case: the largest prompt a usage may
+    // report and be believed (2 × 800 + 64 = 1,664) and its 150 completion tokens,
+    // 1,664 × $2.50 + 150 × $10 per 1M = $0.00566 each, so 0.02 / 0.00566 = 3.5: at most 3 were
+    // sent before the guard tripped.
     let n = count.load(Ordering::SeqCst);
-    assert!((1..=5).contains(&n), "{n} {stderr}");
+    assert!((1..=3).contains(&n), "{n} {stderr}");
     assert!(
-        (spent - n as f64 * 0.0035).abs() < 1e-9,
+        (spent - n as f64 * 0.00566).abs() < 1e-9,
         "{spent} for {n} attempts\n{stderr}"
     );
     assert!(spent <= 0.02);

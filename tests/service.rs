@@ -721,8 +721,10 @@ async fn the_spend_guard_stops_at_the_cap_with_exit_3_and_writes_the_report() {
     let out = postload_process(args, key()).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
-    // 50 posts × ($0.0035 + $0.0050) if every call reaches max_tokens.
-    assert!(stderr.contains("at most $0.4250"), "{stderr}");
+    // 50 posts × ($0.00566 + $0.00816) if every call reaches max_tokens and bills the largest
+    // prompt a usage may report and be believed (2 × sent + 64): image 1,664 × 2.5 + 150 × 10,
+    // caption 2,464 × 2.5 + 200 × 10 per 1M.
+    assert!(stderr.contains("at most $0.6910"), "{stderr}");
     let (folder, r) = read_result(&dir);
     let b = &r["budget"];
     assert_eq!(b["stopped"], true);
@@ -734,10 +736,10 @@ async fn the_spend_guard_stops_at_the_cap_with_exit_3_and_writes_the_report() {
     let (prompt, _, completion) = s.tokens();
     let stub_cost = (prompt as f64 * 2.5 + completion as f64 * 10.0) / 1e6;
     assert!((spent - stub_cost).abs() < 1e-9, "{spent} vs {stub_cost}");
-    // A post's image call reserves its worst case first: 800 x $2.50 + 150 x $10.00 per 1M =
-    // $0.0035. The 50 posts reserve at once: 0.05 / 0.0035 = 14.3, so exactly 14 fit, the
-    // 15th trips the guard, and the attack stops before anything else is sent.
-    assert_eq!(s.chat_requests, 14);
+    // A post's image call reserves its worst case first: 1,664 x $2.50 + 150 x $10.00 per 1M =
+    // $0.00566. The 50 posts reserve at once: 0.05 / 0.00566 = 8.8, so exactly 8 fit, the
+    // 9th trips the guard, and the attack stops before anything else is sent.
+    assert_eq!(s.chat_requests, 8);
     let case = &r["cases"][0];
     assert!(u(&case["posts"]["failed_by_cause"]["budget_stopped"]) > 0);
     assert_eq!(r["interrupted"], false, "a budget stop is not a Ctrl-C");

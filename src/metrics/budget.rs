@@ -1,13 +1,14 @@
 //! The spend guard's arithmetic. Before a call that may be billed is sent, its worst-case cost
-//! (prompt at the input price, `max_tokens` of completion at the output price) is reserved; when
-//! it ends, the reservation is replaced by what it really cost. A reservation that would take
-//! spent + reserved past the cap is refused and the guard trips: nothing more is sent. So the
-//! money spent never exceeds the cap as long as the provider bills no more than the worst case
-//! (prompt tokens are known, completions are capped by max_tokens).
+//! (the largest prompt count a usage may report and still be believed, at the input price, and
+//! `max_tokens` of completion at the output price) is reserved; when it ends, the reservation is
+//! replaced by what it really cost (its usage if believed, else the reservation). A reservation
+//! that would take spent + reserved past the cap is refused and the guard trips: nothing more is
+//! sent. So the money spent never exceeds the cap as long as the provider bills what it reports.
 
 use serde::{Deserialize, Serialize};
 
 use super::cost::{cost_usd, Tokens};
+use super::usage::max_plausible_prompt;
 use crate::openai::catalog::Price;
 
 /// A spending cap and what has been spent and reserved against it.
@@ -80,12 +81,15 @@ impl Budget {
     }
 }
 
-/// The most a call can cost: its prompt plus `max_tokens` of completion, nothing cached.
+/// The most a call of a `prompt_tokens` prompt can be billed while its usage is believed: the
+/// largest plausible prompt ([`max_plausible_prompt`]: tokenizers differ, and a usage within it is
+/// taken as the truth) plus `max_tokens` of completion, nothing cached. Reserving less would let
+/// a provider that bills a plausible prompt larger than ours take the spend past the cap.
 pub fn worst_case_usd(price: &Price, prompt_tokens: u64, max_tokens: u64) -> f64 {
     cost_usd(
         price,
         Tokens {
-            prompt: prompt_tokens,
+            prompt: max_plausible_prompt(prompt_tokens),
             cached: 0,
             completion: max_tokens,
         },
@@ -118,9 +122,44 @@ mod tests {
     };
 
     #[test]
-    fn worst_case_is_prompt_plus_max_tokens() {
-        // 800 in + 150 out = $0.0035, the note's image-prompt figure.
-        assert!((worst_case_usd(&GPT_4O, 800, 150) - 0.0035).abs() < 1e-12);
+    fn worst_case_is_the_largest_believed_prompt_plus_max_tokens() {
+        // An 800-token prompt may be reported as up to 2 × 800 + 64 = 1,664 tokens and believed:
+        // 1,664 × $2.5/M + 150 × $10/M = 0.00416 + 0.0015 = $0.00566.
+        assert!((worst_case_usd(&GPT_4O, 800, 150) - 0.00566).abs() < 1e-12);
+    }
+
+    #[test]
+    fn no_believed_usage_costs_more_than_its_reservation() {
+        // The regression (issue 24): a $0.0738 cap passed to $0.0745 by a provider billing a
+        // plausible prompt larger than the one sent, while the reservation held the sent one.
+        use crate::metrics::usage::prompt_plausible;
+        for (sent, max_tokens) in [
+            (0u64, 0u64),
+            (1, 1),
+            (800, 150),
+            (1_500, 400),
+            (100_000, 16_384),
+        ] {
+            let worst = worst_case_usd(&GPT_4O, sent, max_tokens);
+            let largest = (0..=3 * sent + 200)
+                .filter(|&p| prompt_plausible(sent, p))
+                .max()
+                .unwrap();
+            let billed = cost_usd(
+                &GPT_4O,
+                Tokens {
+                    prompt: largest,
+                    cached: 0,
+                    completion: max_tokens,
+                },
+            );
+            assert!(
+                billed <= worst,
+                "{sent} sent, {largest} billed: {billed} > {worst}"
+            );
+            // And one token more is no longer believed: the reservation is not wider than needed.
+            assert!(!prompt_plausible(sent, largest + 1));
+        }
     }
 
     #[test]

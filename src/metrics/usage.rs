@@ -87,13 +87,17 @@ pub const PROMPT_FACTOR: u64 = 2;
 /// message).
 pub const PROMPT_SLACK_TOKENS: u64 = 64;
 
+/// The largest prompt count believed for a prompt of `sent` tokens: the spend guard reserves it,
+/// so that no usage read as plausible can cost more than its call's reservation.
+pub fn max_plausible_prompt(sent: u64) -> u64 {
+    sent.saturating_mul(PROMPT_FACTOR)
+        .saturating_add(PROMPT_SLACK_TOKENS)
+}
+
 /// Whether `reported` prompt tokens can be the count of a prompt of `sent` tokens: within
 /// [`PROMPT_FACTOR`] either way, give or take [`PROMPT_SLACK_TOKENS`].
 pub fn prompt_plausible(sent: u64, reported: u64) -> bool {
-    reported
-        <= sent
-            .saturating_mul(PROMPT_FACTOR)
-            .saturating_add(PROMPT_SLACK_TOKENS)
+    reported <= max_plausible_prompt(sent)
         && reported
             .saturating_mul(PROMPT_FACTOR)
             .saturating_add(PROMPT_SLACK_TOKENS)

@@ -159,10 +159,11 @@ mod tests {
     #[test]
     fn a_2xx_whose_body_broke_off_is_charged_its_worst_case() {
         // Before: any failure with a status cost nothing, so 15 broken 200s left spent_usd 0.
-        // 800 in + 150 out at $2.50 / $10 per 1M: $0.002 + $0.0015 = $0.0035.
+        // 800 in, believed up to 2 × 800 + 64 = 1,664, + 150 out at $2.50 / $10 per 1M:
+        // $0.00416 + $0.0015 = $0.00566.
         let broken = Answer::Failed(FailureCause::Reset, AttemptOutcome::Connect);
         let got = billed(&GPT_4O, (800, 150), Some(200), &broken);
-        assert!((got - 0.0035).abs() < 1e-12, "{got}");
+        assert!((got - 0.00566).abs() < 1e-12, "{got}");
         // An HTTP error costs nothing, even if its body broke off too.
         assert_eq!(billed(&GPT_4O, (800, 150), Some(500), &broken), 0.0);
         let refused = Answer::Failed(FailureCause::OtherStatus, AttemptOutcome::Connect);
@@ -171,7 +172,7 @@ mod tests {
         let connect = Answer::Failed(FailureCause::Connect, AttemptOutcome::Connect);
         assert_eq!(billed(&GPT_4O, (800, 150), None, &connect), 0.0);
         let timeout = Answer::Failed(FailureCause::Timeout, AttemptOutcome::Timeout);
-        assert!((billed(&GPT_4O, (800, 150), None, &timeout) - 0.0035).abs() < 1e-12);
+        assert!((billed(&GPT_4O, (800, 150), None, &timeout) - 0.00566).abs() < 1e-12);
         // A complete answer with a plausible usage: its usage. An impossible one: the worst.
         let ok = |usage| Answer::Ok(Some(("x".into(), usage)));
         let usage = UsageRead::Tokens(Tokens {
@@ -182,8 +183,10 @@ mod tests {
         // 800 × 2.5 + 100 × 10 = 3,000 per 1M: $0.003.
         assert!((billed(&GPT_4O, (800, 150), Some(200), &ok(usage)) - 0.003).abs() < 1e-12);
         assert!(
-            (billed(&GPT_4O, (800, 150), Some(200), &ok(UsageRead::Bad)) - 0.0035).abs() < 1e-12
+            (billed(&GPT_4O, (800, 150), Some(200), &ok(UsageRead::Bad)) - 0.00566).abs() < 1e-12
         );
-        assert!((billed(&GPT_4O, (800, 150), Some(200), &Answer::Ok(None)) - 0.0035).abs() < 1e-12);
+        assert!(
+            (billed(&GPT_4O, (800, 150), Some(200), &Answer::Ok(None)) - 0.00566).abs() < 1e-12
+        );
     }
 }

@@ -491,8 +491,9 @@ mod tests {
 
     #[test]
     fn the_worst_case_of_a_post_is_its_calls_at_max_tokens() {
-        // gpt-4o at $2.50 in / $10 out per 1M tokens, the default calls:
-        // image prompt 800 × 2.5 + 150 × 10 = 3,500 µ$; caption 1,200 × 2.5 + 200 × 10 = 5,000 µ$.
+        // gpt-4o at $2.50 in / $10 out per 1M tokens, the default calls, each prompt at the largest
+        // count believed (2 × sent + 64): image prompt 1,664 × 2.5 + 150 × 10 = 5,660 µ$;
+        // caption 2,464 × 2.5 + 200 × 10 = 8,160 µ$.
         let price = Price {
             input: 2.5,
             cached_input: None,
@@ -500,9 +501,10 @@ mod tests {
         };
         let p = Prompts::default();
         let close = |a: f64, b: f64| (a - b).abs() < 1e-12;
-        assert!(close(p.worst_case_post_usd(&price, 1.0), 0.0085));
-        assert!(close(p.worst_case_post_usd(&price, 0.0), 0.005));
-        assert!(close(p.worst_case_post_usd(&price, 0.5), 0.00675));
+        assert!(close(p.worst_case_post_usd(&price, 1.0), 0.01382));
+        assert!(close(p.worst_case_post_usd(&price, 0.0), 0.00816));
+        // Half the posts bring their image prompt: 8,160 + 5,660 / 2 = 10,990 µ$.
+        assert!(close(p.worst_case_post_usd(&price, 0.5), 0.01099));
     }
 
     #[test]

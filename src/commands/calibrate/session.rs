@@ -636,7 +636,8 @@ mod tests {
         });
         let specs = vec![spec(Purpose::Speed, 50, 400), spec(Purpose::Probe, 50, 1)];
         let bodies = vec![serde_json::json!({}), serde_json::json!({})];
-        // gpt-4o's prices: the speed call's worst case is 50 × 2.5 + 400 × 10 = 4,125 per 1M.
+        // gpt-4o's prices: the speed call's worst case is its prompt at the largest count believed
+        // (2 × 50 + 64 = 164) and 400 out: 164 × 2.5 + 400 × 10 = 4,410 per 1M.
         let price = Price {
             input: 2.5,
             cached_input: Some(1.25),
@@ -667,7 +668,7 @@ mod tests {
         );
         let b = budget.lock().unwrap();
         assert!(
-            (b.spent_usd() - 0.004_125).abs() < 1e-12,
+            (b.spent_usd() - 0.004_41).abs() < 1e-12,
             "{}",
             b.spent_usd()
         );

@@ -215,7 +215,7 @@ fn clock_seed() -> u64 {
 pub fn check_worst_case(s: &Settings) -> Result<(), ConfigError> {
     match s.max_cost {
         Some(cap) if s.worst_usd() > cap => Err(ConfigError(format!(
-            "--max-cost {}: the worst case of this calibration is ${:.4} ({} calls, every one at its prompt + max_tokens at the price table); raise --max-cost or lower --calls",
+            "--max-cost {}: the worst case of this calibration is ${:.4} ({} calls, every one at the largest prompt a usage may report and be believed, 2 × sent + 64, + max_tokens at the price table); raise --max-cost or lower --calls",
             crate::limits::num(cap),
             s.worst_usd(),
             s.models.iter().map(|m| m.calls.len()).sum::<usize>()

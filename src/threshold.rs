@@ -63,7 +63,7 @@ pub const SERVICE_METRICS: [&str; 26] = [
 
 /// Posts failed for one cause (`failed.server_error`: a service answering 500 under rate
 /// limits, where it should pass the 429 on).
-pub const FAILED_METRICS: [&str; 8] = [
+pub const FAILED_METRICS: [&str; 9] = [
     "failed.rate_limited",
     "failed.server_error",
     "failed.timeout",
@@ -72,6 +72,7 @@ pub const FAILED_METRICS: [&str; 8] = [
     "failed.bad_body",
     "failed.other_status",
     "failed.budget_stopped",
+    "failed.empty_answer",
 ];
 
 /// `service.under_429.status_500`: posts whose calls met a 429 that the service answered with

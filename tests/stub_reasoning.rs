@@ -296,3 +296,72 @@ fn json_mode_adds_the_reasoning_tokens_and_an_exhausted_budget_writes_no_json() 
         bpe().split_by_token_ordinary(content).unwrap().len() as u64 + reasoning
     );
 }
+
+/// `postload run` on a gpt-5-mini scenario file (`extra` lines before `[load]`), 20 users at
+/// once on the embedded stub at 1 ms latencies; its one case of result.json.
+fn run_gpt5_mini(tag: &str, extra: &str) -> Value {
+    let dir = crate::common::tempdir(tag);
+    let file = dir.join("gpt5.toml");
+    std::fs::write(
+        &file,
+        format!("name = \"gpt5\"\nmodel = \"gpt-5-mini\"\nseed = 3\n{extra}[load]\nkind = \"burst\"\nusers = 20\n"),
+    )
+    .unwrap();
+    let out = dir.join("reports");
+    let _ = assert_cmd::Command::cargo_bin("postload")
+        .unwrap()
+        .args(["run", "--quiet", "--latency-ms", "1", "--scenario"])
+        .arg(&file)
+        .arg("--report-dir")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let (_, r) = crate::common::read_result(&out);
+    r["cases"][0].clone()
+}
+
+#[test]
+fn a_run_on_a_reasoning_model_sends_max_completion_tokens_and_fails_posts_left_without_an_answer() {
+    // Before: a scenario on gpt-5-mini was refused (the run sent `max_tokens`, which OpenAI
+    // refuses for reasoning models). Now its calls send `max_completion_tokens`.
+    //
+    // At effort minimal gpt-5-mini reasons not at all (mocks/latency.toml): every post is
+    // answered, 20 ok, nothing failed, and no call writes past its cap (150 and 200).
+    let c = run_gpt5_mini("gpt5-minimal", "reasoning_effort = \"minimal\"\n");
+    assert_eq!(c["posts"]["ok"], 20, "{}", c["posts"]);
+    assert_eq!(c["calls"]["calls"], 40, "{}", c["calls"]);
+    let by_call = &c["tokens"]["by_call"];
+    assert!(by_call["image_prompt"]["completion"].as_u64().unwrap() <= 20 * 150);
+    assert!(by_call["caption"]["completion"].as_u64().unwrap() <= 20 * 200);
+
+    // At the default effort (not sent: medium, a median of 640 reasoning tokens, σ 0.8) the
+    // image-prompt call's 150-token cap is spent reasoning unless the draw is below 150:
+    // P = Φ(ln(150/640) / 0.8) = Φ(-1.81) ≈ 3.5 %; its caption would then need a draw below
+    // 200 too (Φ(-1.45) ≈ 7 %). So nearly every post fails as an empty answer, each image call
+    // billed its whole cap: tokens are spent, nothing is written.
+    let c = run_gpt5_mini("gpt5-medium", "");
+    let failed = c["posts"]["failed_by_cause"]["empty_answer"]
+        .as_u64()
+        .unwrap_or(0);
+    assert!(failed >= 18, "{}", c["posts"]);
+    assert_eq!(c["posts"]["failed"], failed, "{}", c["posts"]);
+    let image = &by_call_of(&c)["image_prompt"];
+    // Every image call that failed wrote exactly its cap (reasoning only): at least 150 × failed.
+    assert!(
+        image["completion"].as_u64().unwrap() >= 150 * failed,
+        "{image}"
+    );
+    assert!(c["cost"]["total_usd"].as_f64().unwrap() > 0.0);
+
+    // With room to reason (a 4,000-token cap at effort low, median 192): answered, and the
+    // reasoning is billed as completion: each call writes more than the caption's own tokens.
+    let c = run_gpt5_mini(
+        "gpt5-low",
+        "reasoning_effort = \"low\"\n[prompts]\nimage_prompt = { prompt_tokens = 800, max_tokens = 4000 }\ncaption = { prompt_tokens = 1200, max_tokens = 4000 }\n",
+    );
+    assert!(c["posts"]["ok"].as_u64().unwrap() >= 19, "{}", c["posts"]);
+}
+
+fn by_call_of(case: &Value) -> &Value {
+    &case["tokens"]["by_call"]
+}

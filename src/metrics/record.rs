@@ -77,6 +77,10 @@ pub enum FailureCause {
     OtherStatus,
     /// Not sent: the spend guard's cap was reached (`--max-cost`).
     BudgetStopped,
+    /// A 2xx chat completion with no content: a reasoning model that spent its whole
+    /// `max_completion_tokens` reasoning ends `length` with nothing written. Billed, but the post
+    /// has no text.
+    EmptyAnswer,
 }
 
 impl FailureCause {
@@ -91,6 +95,7 @@ impl FailureCause {
             FailureCause::BadBody => "bad_body",
             FailureCause::OtherStatus => "other_status",
             FailureCause::BudgetStopped => "budget_stopped",
+            FailureCause::EmptyAnswer => "empty_answer",
         }
     }
 
@@ -105,6 +110,9 @@ impl FailureCause {
             FailureCause::BadBody => "unexpected body",
             FailureCause::OtherStatus => "unexpected status",
             FailureCause::BudgetStopped => "stopped by the spend guard",
+            FailureCause::EmptyAnswer => {
+                "empty answer (the reasoning used the whole completion cap)"
+            }
         }
     }
 }

@@ -14,7 +14,7 @@ use crate::metrics::{Measured, Recorder, TokenSource};
 use crate::openai::bucket::Limits;
 use crate::openai::catalog::{Catalog, Price};
 use crate::report::{CaseInputs, CaseResult, ProfileInfo, ReportWriter, RunResult};
-use crate::scenario::prompts::PostRequests;
+use crate::scenario::prompts::{CapStyle, PostRequests};
 use crate::scenario::target::ServiceTarget;
 use crate::scenario::{Load, Scenario};
 use crate::secret::Secret;
@@ -254,13 +254,19 @@ impl<'a> CaseRun<'a> {
                 let key = crate::secret::Secret::new(stub::STUB_API_KEY.into());
                 (
                     Some(handle),
-                    pipeline(scenario, &url, Some(key), true),
+                    pipeline(scenario, &self.cfg.catalog, &url, Some(key), true),
                     root,
                 )
             }
             (None, OpenAiTarget::BaseUrl(e)) => (
                 None,
-                pipeline(scenario, &e.url, e.api_key.clone(), false),
+                pipeline(
+                    scenario,
+                    &self.cfg.catalog,
+                    &e.url,
+                    e.api_key.clone(),
+                    false,
+                ),
                 url_root(&e.url)?,
             ),
         })
@@ -404,12 +410,20 @@ fn measure(
 /// The post pipeline's work against an OpenAI-compatible base URL.
 fn pipeline(
     scenario: &Scenario,
+    catalog: &Catalog,
     base_url: &str,
     api_key: Option<Secret>,
     draw_streams: bool,
 ) -> Work {
     Work::Pipeline {
-        requests: PostRequests::new(&scenario.model, scenario.prompts),
+        requests: PostRequests::with_cap(
+            &scenario.model,
+            scenario.prompts,
+            match catalog.reasoning(&scenario.model) {
+                Some(_) => CapStyle::Reasoning(scenario.reasoning_effort),
+                None => CapStyle::MaxTokens,
+            },
+        ),
         chat_url: crate::secret::join_url(base_url, "/chat/completions"),
         retry: scenario.retry,
         api_key,

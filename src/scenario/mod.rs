@@ -304,6 +304,13 @@ pub struct Scenario {
     /// how a service answers them. 0 (the default): only the tier's buckets limit.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub first_429: u64,
+    /// A reasoning model's `reasoning_effort` (one of the efforts the catalog lists for it);
+    /// none: not sent, so OpenAI applies the model's default, as the planner assumes. Its calls
+    /// send `max_completion_tokens` (the `[prompts]` `max_tokens`), which a reasoning model
+    /// spends on reasoning before its answer: too small a cap ends with no answer, and the post
+    /// fails (`failed.empty_answer`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_effort: Option<crate::openai::reasoning::Effort>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -438,13 +445,25 @@ impl Scenario {
                     .join(", ")
             )));
         }
-        if catalog.reasoning(&self.model).is_some() {
-            return Err(err(format!(
-                "field `model`: `{}` is a reasoning model: the run's calls send `max_tokens`, which \
-                 OpenAI (and the stub) refuse for it in favour of `max_completion_tokens`; the run \
-                 does not send that yet; plan it with `postload plan --model {}`",
-                self.model, self.model
-            )));
+        match (catalog.reasoning(&self.model), self.reasoning_effort) {
+            (None, Some(e)) => {
+                return Err(err(format!(
+                    "field `reasoning_effort`: `{}` is not a reasoning model; it takes no effort (\"{e}\")",
+                    self.model
+                )))
+            }
+            (Some(r), Some(e)) if !r.efforts.contains(&e) => {
+                return Err(err(format!(
+                    "field `reasoning_effort`: `{}` takes {} (\"{e}\" given)",
+                    self.model,
+                    r.efforts
+                        .iter()
+                        .map(|e| format!("\"{e}\""))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )))
+            }
+            _ => {}
         }
         for t in &self.tiers {
             catalog
@@ -640,22 +659,40 @@ mod tests {
     }
 
     #[test]
-    fn a_new_plain_model_runs_and_a_reasoning_model_is_refused_clearly() {
+    fn plain_and_reasoning_models_run_and_an_effort_must_be_one_the_model_takes() {
         let catalog = Catalog::embedded();
-        let with = |m: &str| {
-            let text =
-                format!("name = \"x\"\nmodel = \"{m}\"\n[load]\nkind = \"burst\"\nusers = 5\n");
+        let with = |m: &str, effort: &str| {
+            let text = format!(
+                "name = \"x\"\nmodel = \"{m}\"\n{effort}[load]\nkind = \"burst\"\nusers = 5\n"
+            );
             Scenario::parse("s.toml", &text)
                 .unwrap()
                 .check_catalog("s.toml", &catalog)
         };
-        assert!(with("gpt-4.1-mini").is_ok());
-        let e = with("gpt-5-mini").unwrap_err().to_string();
+        assert!(with("gpt-4.1-mini", "").is_ok());
+        assert!(with("gpt-5-mini", "").is_ok());
+        assert!(with("gpt-5-mini", "reasoning_effort = \"minimal\"\n").is_ok());
+        // gpt-5-mini takes minimal, low, medium, high (mocks/models.toml): not none.
+        let e = with("gpt-5-mini", "reasoning_effort = \"none\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(
-            e.contains("`gpt-5-mini` is a reasoning model")
-                && e.contains("postload plan --model gpt-5-mini"),
+            e.contains("field `reasoning_effort`")
+                && e.contains(r#"takes "minimal", "low", "medium", "high" ("none" given)"#),
             "{e}"
         );
+        let e = with("gpt-4o", "reasoning_effort = \"low\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`gpt-4o` is not a reasoning model"), "{e}");
+        // An effort the API never takes is a parse error naming the field.
+        let e = Scenario::parse(
+            "s.toml",
+            "name = \"x\"\nmodel = \"gpt-5-mini\"\nreasoning_effort = \"huge\"\n[load]\nkind = \"burst\"\nusers = 5\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("reasoning_effort") && e.contains("huge"), "{e}");
     }
 
     #[test]

@@ -7,7 +7,18 @@
 use serde_json::{json, Value};
 
 use super::{CallSize, Prompts};
+use crate::openai::reasoning::Effort;
 use crate::openai::tokens::{bpe, TokenCounter};
+
+/// How a call states its completion cap: `max_tokens` for a model that does not reason;
+/// `max_completion_tokens` (the only cap OpenAI takes from a reasoning model on chat
+/// completions) and the scenario's `reasoning_effort`, if it names one, for one that does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CapStyle {
+    #[default]
+    MaxTokens,
+    Reasoning(Option<Effort>),
+}
 
 /// The smallest prompt a call may be sized to (the fixed instructions take about this much).
 pub const MIN_PROMPT_TOKENS: u32 = 64;
@@ -202,7 +213,12 @@ pub struct PostRequests {
 }
 
 impl PostRequests {
+    /// A model that does not reason: its calls send `max_tokens`.
     pub fn new(model: &str, sizes: Prompts) -> Self {
+        Self::with_cap(model, sizes, CapStyle::MaxTokens)
+    }
+
+    pub fn with_cap(model: &str, sizes: Prompts, cap: CapStyle) -> Self {
         let mut counter = TokenCounter::default();
         let variants = (0..BUSINESSES.len())
             .map(|i| {
@@ -212,7 +228,7 @@ impl PostRequests {
                     &image_head(i),
                     sizes.image_prompt.prompt_tokens,
                 );
-                let image_body = body(model, IMAGE_SYSTEM, &user, sizes.image_prompt).into();
+                let image_body = body(model, IMAGE_SYSTEM, &user, sizes.image_prompt, cap).into();
                 let caption_target = caption_target(&mut counter, sizes);
                 let (caption_user, _) = sized_user(
                     &mut counter,
@@ -230,6 +246,7 @@ impl PostRequests {
                     CAPTION_SYSTEM,
                     &format!("{caption_user}{IMAGE_PROMPT_LABEL}{marker}"),
                     sizes.caption,
+                    cap,
                 );
                 let escaped = serde_json::to_string(marker).expect("a string serializes");
                 let escaped = escaped.trim_matches('"').as_bytes();
@@ -285,13 +302,21 @@ impl PostRequests {
     }
 }
 
-fn body(model: &str, system: &str, user: &str, size: CallSize) -> Vec<u8> {
-    serde_json::to_vec(&json!({
+fn body(model: &str, system: &str, user: &str, size: CallSize, cap: CapStyle) -> Vec<u8> {
+    let mut b = json!({
         "model": model,
         "messages": messages(system, user),
-        "max_tokens": size.max_tokens,
-    }))
-    .expect("a JSON value always serializes")
+    });
+    match cap {
+        CapStyle::MaxTokens => b["max_tokens"] = size.max_tokens.into(),
+        CapStyle::Reasoning(effort) => {
+            b["max_completion_tokens"] = size.max_tokens.into();
+            if let Some(e) = effort {
+                b["reasoning_effort"] = e.as_str().into();
+            }
+        }
+    }
+    serde_json::to_vec(&b).expect("a JSON value always serializes")
 }
 
 #[cfg(test)]
@@ -402,5 +427,47 @@ mod tests {
             .variants
             .iter()
             .all(|v| v.caption_base_tokens > 3_000));
+    }
+
+    #[test]
+    fn a_reasoning_model_is_sent_max_completion_tokens_and_its_effort_only_when_named() {
+        let parse = |b: &[u8]| serde_json::from_slice::<Value>(b).unwrap();
+        let plain = PostRequests::new("gpt-4o", Prompts::default());
+        let b = parse(&plain.variant(0).image_body);
+        assert_eq!(
+            (b["max_tokens"].as_u64(), b.get("max_completion_tokens")),
+            (Some(150), None)
+        );
+        for (effort, sent) in [(None, None), (Some(Effort::Low), Some("low"))] {
+            let r = PostRequests::with_cap(
+                "gpt-5-mini",
+                Prompts::default(),
+                CapStyle::Reasoning(effort),
+            );
+            for b in [
+                parse(&r.variant(0).image_body),
+                parse(&r.caption_body(0, "a cat")),
+            ] {
+                assert_eq!(b.get("max_tokens"), None, "{b}");
+                assert_eq!(
+                    b.get("reasoning_effort").and_then(Value::as_str),
+                    sent,
+                    "{b}"
+                );
+                assert!(
+                    b["max_completion_tokens"] == 150 || b["max_completion_tokens"] == 200,
+                    "{b}"
+                );
+            }
+            // The prompt is the same text: its tokens do not depend on the cap's name.
+            assert_eq!(
+                r.variant(3).image_prompt_tokens,
+                plain.variant(3).image_prompt_tokens
+            );
+            assert_eq!(
+                r.variant(3).caption_base_tokens,
+                plain.variant(3).caption_base_tokens
+            );
+        }
     }
 }

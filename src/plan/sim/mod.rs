@@ -510,7 +510,7 @@ impl Sim<'_> {
             failed: empty,
         });
         if empty {
-            self.end(&live, now, Some(FailureCause::BadBody));
+            self.end(&live, now, Some(FailureCause::EmptyAnswer));
             return;
         }
         if kind == CallKind::ImagePrompt

@@ -357,14 +357,14 @@ fn reasoning_tokens_are_billed_and_the_caption_reads_only_the_visible_image_prom
 #[test]
 fn an_answer_whose_reasoning_used_max_tokens_fails_its_post_and_is_billed() {
     // 150 reasoning tokens reach the image call's cap of 150: `length` with no visible token.
-    // The post fails (bad body, no caption is sent) and its 800 + 150 billed tokens are wasted.
+    // The post fails (an empty answer, no caption is sent) and its 800 + 150 billed tokens are wasted.
     let mut i = input(Arrivals::Burst { posts: 10 }, 10_000_000, Strategy::Sdk);
     i.reasoning = reasoning(150);
     let (r, extra) = simulate(&i);
     let m = r.summarize(None, 10);
     assert_eq!(m.posts.ok, 0);
     assert_eq!(
-        m.posts.failed_by_cause.get(&FailureCause::BadBody),
+        m.posts.failed_by_cause.get(&FailureCause::EmptyAnswer),
         Some(&10)
     );
     assert_eq!(m.tokens.total.total(), 10 * 950);

@@ -302,8 +302,10 @@ impl CaseContext {
     }
 }
 
-/// A 2xx's record and, if its body was a chat completion, the content and its completion tokens;
-/// a body that was none fails the call.
+/// A 2xx's record and, if its body was a chat completion with content, the content and its
+/// completion tokens; a body that was none fails the call. So does an empty answer (a reasoning
+/// model that spent its whole `max_completion_tokens` reasoning ends `length` with no content):
+/// it is billed its usage, but the post has no text, as the planner counts it.
 fn answered(
     mut record: CallRecord,
     answer: Option<(String, UsageRead)>,
@@ -312,6 +314,10 @@ fn answered(
         Some((content, usage)) => {
             record.usage = usage.tokens();
             record.bad_usage = usage == UsageRead::Bad;
+            if content.is_empty() {
+                record.failure = Some(FailureCause::EmptyAnswer);
+                return (record, None);
+            }
             let completion = record.usage.map_or(0, |u| u.completion as u32);
             (record, Some((content, completion)))
         }

@@ -1,4 +1,4 @@
-//! The OpenAI stub: `POST /v1/chat/completions` and `GET /v1/models` with OpenAI's validation,
+//! The OpenAI stub: `POST /v1/chat/completions`, `POST /v1/responses` and `GET /v1/models` with OpenAI's validation,
 //! usage, latency, rate limits and faults from [`core::StubCore`], served by a small hyper front
 //! ([`server`]) that bounds what a client can make it hold: connections (idle timeout, accept
 //! back-off), bodies (a size limit, answered 413 before the body is read whole) and nothing kept

@@ -492,3 +492,50 @@ async fn a_traced_responses_call_counts_under_its_max_output_tokens() {
     assert_eq!(t.requests, 1);
     assert_eq!(t.by_max_tokens.get(&150), Some(&1));
 }
+
+/// The Responses route reads its body within the chat route's bounds: over `max_body_bytes`
+/// a 413 (counted as a model call's refusal), under it an answer; any method but POST a 405.
+#[tokio::test]
+async fn a_responses_body_over_the_limit_gets_413_and_other_methods_405() {
+    let mut cfg = config();
+    cfg.max_body_bytes = 4096;
+    let stub = start(cfg).await;
+    let big = body("gpt-4o", json!({"input": "bread ".repeat(1000)}));
+    assert!(serde_json::to_vec(&big).unwrap().len() > 4096);
+    let a = post(&stub, &big, &[]).await;
+    assert_eq!(a.status, 413, "{}", a.text);
+    assert_eq!(a.json()["error"]["type"], "invalid_request_error");
+    let small = body("gpt-4o", json!({"input": "bread ".repeat(100)}));
+    assert_eq!(post(&stub, &small, &[]).await.status, 200);
+    let stats = stub.stats();
+    assert_eq!(
+        (stats.chat_requests, stats.by_status.get(&413)),
+        (2, Some(&1))
+    );
+    let r = client()
+        .get(format!("{}/responses", stub.base_url()))
+        .bearer_auth("sk-test")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 405);
+    assert_eq!(r.headers()["allow"], "POST");
+}
+
+/// The same seed and arrival order give the same response: ids, text and usage.
+#[test]
+fn a_seed_repeats_its_responses_ids_and_all() {
+    let b = body("gpt-5-mini", json!({"max_output_tokens": 4000}));
+    let strip = |mut v: Value| {
+        // Wall-clock stamps aside.
+        v["created_at"] = Value::Null;
+        v["completed_at"] = Value::Null;
+        v
+    };
+    let one = strip(ask(&core(config()), &b, None).1);
+    let two = strip(ask(&core(config()), &b, None).1);
+    assert_eq!(one, two);
+    let mut other = config();
+    other.seed = 1;
+    assert_ne!(one["id"], strip(ask(&core(other), &b, None).1)["id"]);
+}

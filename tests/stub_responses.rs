@@ -539,3 +539,81 @@ fn a_seed_repeats_its_responses_ids_and_all() {
     other.seed = 1;
     assert_ne!(one["id"], strip(ask(&core(other), &b, None).1)["id"]);
 }
+
+/// Seeded garbage never panics the Responses path: byte-level damage to a rich body, and every
+/// value of its tree replaced by each JSON type in turn. Each answer is a 200, an OpenAI error
+/// (400, or 429 once frozen time has filled the bucket) or the stream, never anything else.
+#[test]
+fn no_responses_body_panics_the_stub() {
+    let core = core(config());
+    let good = json!({"model": "gpt-5-mini", "instructions": "Be brief.", "input": [
+        {"role": "user", "content": [{"type": "input_text", "text": "hi"},
+            {"type": "input_image", "image_url": "https://x/y.png"}]},
+        {"type": "function_call", "call_id": "c", "name": "f", "arguments": "{}"},
+        {"type": "function_call_output", "call_id": "c", "output": "1"}],
+        "max_output_tokens": 64, "reasoning": {"effort": "low", "summary": "auto"},
+        "text": {"format": {"type": "json_schema", "name": "x", "schema": {}}},
+        "stream": false, "metadata": {"a": "b"}, "tools": [], "truncation": "auto"});
+    let answers_well = |b: &[u8]| {
+        let r = core.responses(b, None);
+        assert!(matches!(r.status, 200 | 400 | 429), "{}", r.status);
+        if r.status != 200 {
+            let v: Value = serde_json::from_slice(&r.body).unwrap();
+            assert!(v["error"]["message"].is_string(), "{v}");
+        }
+    };
+    // Every value of the tree (by JSON pointer) replaced by each type.
+    fn pointers(v: &Value, at: String, out: &mut Vec<String>) {
+        match v {
+            Value::Object(o) => o
+                .iter()
+                .for_each(|(k, x)| pointers(x, format!("{at}/{k}"), out)),
+            Value::Array(a) => a
+                .iter()
+                .enumerate()
+                .for_each(|(i, x)| pointers(x, format!("{at}/{i}"), out)),
+            _ => {}
+        }
+        out.push(at);
+    }
+    let mut all = vec![];
+    pointers(&good, String::new(), &mut all);
+    let kinds = [
+        json!(null),
+        json!(-1),
+        json!(1e300),
+        json!(18_446_744_073_709_551_615u64),
+        json!("x"),
+        json!([]),
+        json!({}),
+        json!([{}]),
+        json!(true),
+    ];
+    for p in all.iter().filter(|p| !p.is_empty()) {
+        for k in &kinds {
+            let mut b = good.clone();
+            *b.pointer_mut(p).unwrap() = k.clone();
+            answers_well(&serde_json::to_vec(&b).unwrap());
+        }
+    }
+    // Byte-level damage, seeded.
+    let bytes = serde_json::to_vec(&good).unwrap();
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state as usize
+    };
+    for i in 0..300 {
+        let mut b = bytes.clone();
+        match i % 2 {
+            0 => b.truncate(next() % bytes.len()),
+            _ => {
+                let at = next() % b.len();
+                b[at] = (next() % 256) as u8;
+            }
+        }
+        answers_well(&b);
+    }
+}

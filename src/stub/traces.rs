@@ -1,4 +1,4 @@
-//! What the stub saw per W3C trace (`traceparent` on chat requests): for each trace id, its
+//! What the stub saw per W3C trace (`traceparent` on chat and Responses requests): for each trace id, its
 //! requests, their statuses and call types (by `max_tokens`), the retries (a request whose body
 //! the trace already sent: the same call again), and the time its service waited on OpenAI, the
 //! union of each request's [arrival, answer] (the stub's work, then its modelled latency; parallel calls overlap, so a
@@ -26,7 +26,8 @@ pub struct Seen {
     pub trace: TraceParent,
     /// A hash of the request's body: the same call sent again has the same body.
     pub body_hash: u64,
-    /// `max_completion_tokens`, else `max_tokens` ([`super::stats::NO_MAX_TOKENS`] if neither).
+    /// `max_completion_tokens`, else `max_tokens`; a Responses call's `max_output_tokens`
+    /// ([`super::stats::NO_MAX_TOKENS`] if none).
     pub max_tokens: u32,
     /// Its arrival, in the stub clock's modelled time.
     pub arrival: Duration,

@@ -1,5 +1,5 @@
-//! What the stub saw per W3C trace (`traceparent` on chat and Responses requests): for each trace id, its
-//! requests, their statuses and call types (by `max_tokens`), the retries (a request whose body
+//! What the stub saw per W3C trace (`traceparent` on chat and Responses requests): for each
+//! trace id, its requests, their statuses and call types (by `max_tokens`), the retries (a request whose body
 //! the trace already sent: the same call again), and the time its service waited on OpenAI, the
 //! union of each request's [arrival, answer] (the stub's work, then its modelled latency; parallel calls overlap, so a
 //! union, not a sum). A harness joins it with its own per-post latencies by trace id to get each

@@ -2,7 +2,8 @@
 //! (issue 17: the figures need nothing but the SDK's habits): tests/fixtures/sdk_service/app.py,
 //! a FastAPI service on openai-python, run with `python3 -m uvicorn` under its own gate file.
 //! Ignored by default: it needs `pip install openai==3.57.0 fastapi==0.165.0 uvicorn==0.54.0` (`.ci/run` does
-//! it, then runs `cargo test --test tests -- --ignored sdk_service`).
+//! it, then runs `cargo test --test tests -- --ignored sdk_service`). The same filter runs the
+//! SDK's check of both endpoints on a reasoning model (tests/fixtures/sdk_service/endpoints.py).
 
 use std::process::{Child, Command, Stdio};
 
@@ -104,4 +105,58 @@ async fn sdk_service_passes_its_gate_and_a_third_call_fails_it() {
         failed,
         ["service.calls_per_post", "service.other.calls_per_post"]
     );
+}
+
+/// The official openai SDK drives the stub's two endpoints on a reasoning model (issue 30):
+/// tests/fixtures/sdk_service/endpoints.py calls `client.responses.create` (streamed and not),
+/// `client.responses.stream`, a refused `max_output_tokens`, and chat completions with
+/// `max_completion_tokens` (streamed and not), asserting what the SDK parsed; here its
+/// figures are checked against the stub's own counters.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs python3 with openai==3.57.0"]
+async fn sdk_service_drives_responses_and_chat_completions_on_gpt_5_mini() {
+    let mut cfg = crate::common::config();
+    cfg.fixed_latency = Some(std::time::Duration::from_millis(5));
+    let listener = postload::stub::bind_loopback(0).expect("bind 127.0.0.1:0");
+    let stub = postload::stub::start(cfg, listener).await.expect("stub");
+    let base = stub.base_url();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("python3")
+            .arg("tests/fixtures/sdk_service/endpoints.py")
+            .env("OPENAI_BASE_URL", base)
+            .env("OPENAI_API_KEY", "sk-postload-test")
+            .output()
+            .expect("python3 runs")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "endpoints.py failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("its JSON");
+    assert_eq!(seen["sdk"], "3.57.0", "{seen}");
+    // The 400 the SDK raised names the param, with OpenAI's code.
+    assert_eq!(
+        seen["bad_field"],
+        serde_json::json!({"status": 400, "param": "max_output_tokens", "code": "integer_below_min_value"})
+    );
+    // Five calls answered 200 and one 400: the stub billed what the SDK read, call for call.
+    let stats = stub.stats();
+    assert_eq!(stats.by_status.get(&200), Some(&5), "{stats:?}");
+    assert_eq!(stats.by_status.get(&400), Some(&1));
+    let billed: u64 = [
+        &seen["responses"]["output_tokens"],
+        &seen["responses_stream"]["output_tokens"],
+        &seen["responses_stream_helper"]["output_tokens"],
+        &seen["chat"]["completion_tokens"],
+        &seen["chat_stream"]["completion_tokens"],
+    ]
+    .iter()
+    .map(|v| v.as_u64().expect("a count"))
+    .sum();
+    assert_eq!(stats.models["gpt-5-mini"].completion_tokens, billed);
 }

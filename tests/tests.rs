@@ -27,6 +27,7 @@ mod stub;
 mod stub_cache;
 mod stub_front;
 mod stub_reasoning;
+mod stub_responses;
 mod stub_safety;
 mod traces;
 mod urls;

@@ -1,4 +1,4 @@
-//! The OpenAI stub: `POST /v1/chat/completions` and `GET /v1/models` with OpenAI's validation,
+//! The OpenAI stub: `POST /v1/chat/completions`, `POST /v1/responses` and `GET /v1/models` with OpenAI's validation,
 //! usage, latency, rate limits and faults from [`core::StubCore`], served by a small hyper front
 //! ([`server`]) that bounds what a client can make it hold: connections (idle timeout, accept
 //! back-off), bodies (a size limit, answered 413 before the body is read whole) and nothing kept
@@ -11,6 +11,7 @@ pub mod core;
 mod pace;
 mod parse_errors;
 pub mod request;
+pub mod responses;
 mod server;
 pub mod sse;
 pub mod stats;
@@ -22,7 +23,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-pub use self::core::{Faults, PromptEstimate, Reply, StubConfig, StubCore};
+pub use self::core::{Endpoint, Faults, PromptEstimate, Reply, StubConfig, StubCore};
 pub use self::stats::StubStats;
 use crate::clock::{Clock, SystemClock};
 use crate::openai::errors::ApiError;
@@ -215,7 +216,7 @@ impl Shared {
         self.traces.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The core's answer to a chat body, counted under its trace when it carries one: its
+    /// The core's answer to a chat (or Responses) body, counted under its trace when it carries one: its
     /// status, and the time its client waits, from its arrival on the stub's clock: its modelled
     /// latency, which the answer's delivery counts from the same moment, or the stub's own work
     /// when that took longer (the stub's work is OpenAI's time to the client, not the service's).
@@ -225,12 +226,13 @@ impl Shared {
         stream: Option<&str>,
         retry: u32,
         trace: Option<TraceParent>,
+        endpoint: Endpoint,
     ) -> Reply {
         let clock = self.core.clock();
         let arrival = clock.now();
-        let reply = self.core.chat_with(body, stream, retry);
+        let reply = self.core.call_with(body, stream, retry, endpoint);
         if let Some(trace) = trace {
-            let (body_hash, max_tokens) = traces::Seen::call_of(body);
+            let (body_hash, max_tokens) = traces::Seen::call_of(body, endpoint);
             // Reading the call's type is the stub's work too: measured after it.
             let worked = clock.now().saturating_sub(arrival);
             self.traces().record(traces::Seen {

@@ -37,7 +37,7 @@ use tokio::sync::watch;
 
 use super::pace::{self, whole, Body};
 use super::parse_errors::ParseErrorBodies;
-use super::Shared;
+use super::{Endpoint, Shared};
 use crate::openai::errors::ApiError;
 use crate::openai::world::DRAW_STREAM_HEADER;
 use crate::traceparent::TraceParent;
@@ -248,6 +248,7 @@ impl<T: hyper::rt::Write + Unpin> hyper::rt::Write for WriteTimeout<T> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Route {
     Chat,
+    Responses,
     Models,
     Model,
     Stats,
@@ -258,6 +259,7 @@ enum Route {
 fn route(path: &str) -> Option<(Route, Method)> {
     Some(match path {
         "/v1/chat/completions" => (Route::Chat, Method::POST),
+        "/v1/responses" => (Route::Responses, Method::POST),
         "/v1/models" => (Route::Models, Method::GET),
         "/__postload/stats" => (Route::Stats, Method::GET),
         "/__postload/traces" => (Route::Traces, Method::GET),
@@ -299,7 +301,7 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
     if !has_bearer_token(parts.headers.get(AUTHORIZATION)) {
         let e = ApiError::missing_api_key();
         return match route {
-            Route::Chat => shared.chat_front_error(&e),
+            Route::Chat | Route::Responses => shared.chat_front_error(&e),
             _ => shared.front_error(&e),
         };
     }
@@ -317,7 +319,11 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
                 None => shared.front_error(&ApiError::model_not_found(id)),
             }
         }
-        Route::Chat => {
+        Route::Chat | Route::Responses => {
+            let endpoint = match route {
+                Route::Chat => Endpoint::Chat,
+                _ => Endpoint::Responses,
+            };
             let body = match read_body(&shared, &parts.headers, body).await {
                 Ok(b) => b,
                 Err(r) => return r,
@@ -341,7 +347,7 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
             let reply = if body.len() > BLOCKING_BODY_BYTES {
                 let answering = Arc::clone(&shared);
                 match tokio::task::spawn_blocking(move || {
-                    answering.chat(&body, stream.as_deref(), retry, trace)
+                    answering.chat(&body, stream.as_deref(), retry, trace, endpoint)
                 })
                 .await
                 {
@@ -349,7 +355,7 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
                     Err(_) => return shared.chat_front_error(&ApiError::server_error()),
                 }
             } else {
-                shared.chat(&body, stream.as_deref(), retry, trace)
+                shared.chat(&body, stream.as_deref(), retry, trace, endpoint)
             };
             // The body is gone: only the answer waits out the modelled latency.
             pace::deliver(reply, core.clock().scale(), read).await
@@ -465,5 +471,9 @@ mod tests {
         assert_eq!(route("/v1/models/"), None);
         assert_eq!(route("/v1/models/a/b"), None);
         assert_eq!(route("/v1/chat/completion"), None);
+        assert_eq!(
+            route("/v1/responses"),
+            Some((Route::Responses, Method::POST))
+        );
     }
 }

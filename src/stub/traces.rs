@@ -1,5 +1,5 @@
-//! What the stub saw per W3C trace (`traceparent` on chat requests): for each trace id, its
-//! requests, their statuses and call types (by `max_tokens`), the retries (a request whose body
+//! What the stub saw per W3C trace (`traceparent` on chat and Responses requests): for each
+//! trace id, its requests, their statuses and call types (by `max_tokens`), the retries (a request whose body
 //! the trace already sent: the same call again), and the time its service waited on OpenAI, the
 //! union of each request's [arrival, answer] (the stub's work, then its modelled latency; parallel calls overlap, so a
 //! union, not a sum). A harness joins it with its own per-post latencies by trace id to get each
@@ -26,7 +26,8 @@ pub struct Seen {
     pub trace: TraceParent,
     /// A hash of the request's body: the same call sent again has the same body.
     pub body_hash: u64,
-    /// `max_completion_tokens`, else `max_tokens` ([`super::stats::NO_MAX_TOKENS`] if neither).
+    /// `max_completion_tokens`, else `max_tokens`; a Responses call's `max_output_tokens`
+    /// ([`super::stats::NO_MAX_TOKENS`] if none).
     pub max_tokens: u32,
     /// Its arrival, in the stub clock's modelled time.
     pub arrival: Duration,
@@ -37,15 +38,20 @@ pub struct Seen {
 }
 
 impl Seen {
-    /// The body's hash and call type, read from the raw body (a body that is not JSON has
-    /// neither field).
-    pub fn call_of(body: &[u8]) -> (u64, u32) {
+    /// The body's hash and call type (`max_completion_tokens`, else `max_tokens`; a Responses
+    /// body's `max_output_tokens`), read from the raw body (a body that is not JSON has no
+    /// call type).
+    pub fn call_of(body: &[u8], endpoint: super::Endpoint) -> (u64, u32) {
         let mut h = DefaultHasher::new();
         body.hash(&mut h);
-        let max_tokens = crate::metrics::usage::completion_cap(body)
-            .map_or(super::stats::NO_MAX_TOKENS, |n| {
-                n.min(u64::from(u32::MAX - 1)) as u32
-            });
+        let cap = match endpoint {
+            super::Endpoint::Chat => crate::metrics::usage::completion_cap(body),
+            // A Responses call's type is its `max_output_tokens`.
+            super::Endpoint::Responses => super::request::responses::max_output_tokens_of(body),
+        };
+        let max_tokens = cap.map_or(super::stats::NO_MAX_TOKENS, |n| {
+            n.min(u64::from(u32::MAX - 1)) as u32
+        });
         (h.finish(), max_tokens)
     }
 }
@@ -189,9 +195,10 @@ pub struct TraceReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stub::Endpoint;
 
     fn seen(post: u64, body: &[u8], arrival_ms: u64, status: u16, latency_ms: u64) -> Seen {
-        let (body_hash, max_tokens) = Seen::call_of(body);
+        let (body_hash, max_tokens) = Seen::call_of(body, Endpoint::Chat);
         Seen {
             trace: TraceParent::for_post(1, post),
             body_hash,
@@ -250,11 +257,18 @@ mod tests {
 
     #[test]
     fn a_body_that_is_not_json_has_no_call_type() {
-        assert_eq!(
-            Seen::call_of(b"\xff{").1,
-            super::super::stats::NO_MAX_TOKENS
-        );
-        assert_eq!(Seen::call_of(br#"{"max_tokens":-1}"#).1, 0);
-        assert_ne!(Seen::call_of(b"a").0, Seen::call_of(b"b").0);
+        let chat = |b: &[u8]| Seen::call_of(b, Endpoint::Chat);
+        assert_eq!(chat(b"\xff{").1, super::super::stats::NO_MAX_TOKENS);
+        assert_eq!(chat(br#"{"max_tokens":-1}"#).1, 0);
+        assert_ne!(chat(b"a").0, chat(b"b").0);
+    }
+
+    #[test]
+    fn a_responses_call_type_is_its_max_output_tokens() {
+        let body = br#"{"max_output_tokens":300,"max_tokens":9,"input":"hi"}"#;
+        assert_eq!(Seen::call_of(body, Endpoint::Responses).1, 300);
+        assert_eq!(Seen::call_of(body, Endpoint::Chat).1, 9);
+        let none = Seen::call_of(br#"{"input":"hi"}"#, Endpoint::Responses).1;
+        assert_eq!(none, super::super::stats::NO_MAX_TOKENS);
     }
 }

@@ -18,6 +18,7 @@ use crate::openai::world::{
     cached_tokens, draw_prompt_cache_hit, draw_rng, serve_reasoning, ttft_header_value,
     CallRequest, Served, DRAW_STREAM_HEADER, TTFT_HEADER,
 };
+use crate::stub::request::responses::ResponsesRequest;
 use crate::stub::request::{self, ChatRequest};
 use crate::stub::sse::{self, Meta, Usage};
 use crate::stub::stats::ModelStats;
@@ -60,13 +61,50 @@ impl State {
 /// answer carries that family's headers).
 struct Checked<'a> {
     draw_stream: Result<Option<u64>, ApiError>,
-    request: Result<ChatRequest<'a>, (ApiError, Option<String>)>,
+    request: Result<Parsed<'a>, (ApiError, Option<String>)>,
+}
+
+/// The endpoint a model call came to: both are served by the same steps (buckets, draws,
+/// prompt cache, stats), and answered in their own shapes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `POST /v1/chat/completions`
+    Chat,
+    /// `POST /v1/responses`
+    Responses,
+}
+
+/// A valid request of either endpoint.
+enum Parsed<'a> {
+    Chat(ChatRequest<'a>),
+    Responses(Box<ResponsesRequest<'a>>),
+}
+
+impl<'a> Parsed<'a> {
+    /// The call as the buckets, the draws and the stats see it.
+    fn call(&self) -> &ChatRequest<'a> {
+        match self {
+            Parsed::Chat(c) => c,
+            Parsed::Responses(r) => &r.call,
+        }
+    }
 }
 
 impl<'a> Checked<'a> {
-    fn new(body: &[u8], draw_stream: Option<&str>, catalog: &'a Catalog) -> Self {
+    fn new(
+        body: &[u8],
+        draw_stream: Option<&str>,
+        catalog: &'a Catalog,
+        endpoint: Endpoint,
+    ) -> Self {
         let draw_stream = draw_stream.map(parse_draw_stream).transpose();
-        let request = request::parse(body, catalog).map_err(|e| {
+        let parsed = match endpoint {
+            Endpoint::Chat => request::parse(body, catalog).map(Parsed::Chat),
+            Endpoint::Responses => {
+                request::responses::parse(body, catalog).map(|r| Parsed::Responses(Box::new(r)))
+            }
+        };
+        let request = parsed.map_err(|e| {
             // The body may still name a known model: give its rate-limit headers then.
             let family =
                 request::model_of(body).and_then(|m| catalog.model(&m).map(|e| e.limits.clone()));
@@ -80,7 +118,7 @@ impl<'a> Checked<'a> {
 
     /// The request and its draw stream, or the error to answer (a bad draw stream first) with
     /// the rate-limit family whose headers it carries.
-    fn into_request(self) -> Result<(ChatRequest<'a>, Option<u64>), (ApiError, Option<String>)> {
+    fn into_request(self) -> Result<(Parsed<'a>, Option<u64>), (ApiError, Option<String>)> {
         let draw_stream = self.draw_stream.map_err(|e| (e, None))?;
         Ok((self.request?, draw_stream))
     }
@@ -103,28 +141,28 @@ struct Call<'a> {
 }
 
 /// Each choice's completion tokens and finish reason.
-type Choices = Vec<(u32, &'static str)>;
+pub(super) type Choices = Vec<(u32, &'static str)>;
 
 /// What a 200 drew: each choice's visible completion tokens and finish reason, the call's
 /// billed completion tokens (visible plus reasoning) and its reasoning tokens, its timing and
 /// its prompt tokens served from the prompt cache.
-struct Drawn {
-    choices: Choices,
-    completion_tokens: u32,
-    reasoning_tokens: u32,
-    timing: CallTiming,
-    cached_tokens: u32,
+pub(super) struct Drawn {
+    pub(super) choices: Choices,
+    pub(super) completion_tokens: u32,
+    pub(super) reasoning_tokens: u32,
+    pub(super) timing: CallTiming,
+    pub(super) cached_tokens: u32,
 }
 
 /// A 200's body, as [`StubCore::answer`] writes it.
-struct Answer {
-    body: Vec<u8>,
-    content_type: &'static str,
+pub(super) struct Answer {
+    pub(super) body: Vec<u8>,
+    pub(super) content_type: &'static str,
     /// Billed completion tokens: in JSON mode, as the JSON content tokenizes, plus the
     /// reasoning tokens.
-    completion_tokens: u32,
+    pub(super) completion_tokens: u32,
     /// A streamed body's first part ends here (see [`Reply::first_part`]).
-    first_part_end: Option<usize>,
+    pub(super) first_part_end: Option<usize>,
 }
 
 impl StubCore {
@@ -139,9 +177,26 @@ impl StubCore {
     /// [`Self::chat`] for a request its client marked as retry `retry_count` (the SDKs'
     /// `x-stainless-retry-count`; 0 for a first attempt).
     pub fn chat_with(&self, body: &[u8], draw_stream: Option<&str>, retry_count: u32) -> Reply {
+        self.call_with(body, draw_stream, retry_count, Endpoint::Chat)
+    }
+
+    /// Answers one `POST /v1/responses` as [`Self::chat`] answers a chat request: the same
+    /// validation steps, buckets, draws, faults, prompt cache and stats, in the Responses shape.
+    pub fn responses(&self, body: &[u8], draw_stream: Option<&str>) -> Reply {
+        self.call_with(body, draw_stream, 0, Endpoint::Responses)
+    }
+
+    /// One model call to `endpoint` (`retry_count` as in [`Self::chat_with`]).
+    pub fn call_with(
+        &self,
+        body: &[u8],
+        draw_stream: Option<&str>,
+        retry_count: u32,
+        endpoint: Endpoint,
+    ) -> Reply {
         // Parsing and validating (the costly part for a large body) needs no state: do it before
         // taking the lock, so other requests are not held up.
-        let checked = Checked::new(body, draw_stream, &self.config.catalog);
+        let checked = Checked::new(body, draw_stream, &self.config.catalog, endpoint);
         let now = self.clock.now();
         let mut st = self.lock();
         let st = &mut *st;
@@ -150,14 +205,15 @@ impl StubCore {
         if retry_count > 0 {
             st.stats.retried_requests += 1;
         }
-        let (req, draw_stream) = match checked.into_request() {
+        let (parsed, draw_stream) = match checked.into_request() {
             Ok(r) => r,
             Err((e, family)) => {
                 let levels = family.and_then(|f| st.limiters.get_mut(&f).map(|l| l.levels(now)));
                 return self.error_reply(st, &e, levels, request_id, None);
             }
         };
-        let call = self.measure(st, &req);
+        let req = parsed.call();
+        let call = self.measure(st, req);
         let (served, levels, hit) = self.decide(st, &call, draw_stream, &mut rng, now);
         let mut drawn = match self.settle(st, served, &call) {
             Ok(drawn) => drawn,
@@ -165,8 +221,13 @@ impl StubCore {
                 return self.error_reply(st, &e, Some(levels), request_id, retry_in)
             }
         };
-        drawn.cached_tokens = self.prompt_cached(st, &call, &req, hit);
-        let answer = self.answer(&req, &drawn, call.request.prompt_tokens, &mut rng);
+        drawn.cached_tokens = self.prompt_cached(st, &call, req, hit);
+        let answer = match &parsed {
+            Parsed::Chat(req) => self.answer(req, &drawn, call.request.prompt_tokens, &mut rng),
+            Parsed::Responses(r) => {
+                self.responses_answer(r, &drawn, call.request.prompt_tokens, &mut rng)
+            }
+        };
         st.record_ok(&call, req.stream, answer.completion_tokens, &drawn);
         let mut headers = common_headers(&levels, request_id, &self.config.organization);
         headers.push((
@@ -430,7 +491,10 @@ impl StubCore {
     /// JSON-mode choices: each choice's content pieces (a JSON object as long as its drawn
     /// length; none when its reasoning left no visible token), the choices' lengths and finish
     /// reasons in pieces, and their total.
-    fn json_choices(&self, choices: &[(u32, &'static str)]) -> (Choices, u32, Vec<Vec<String>>) {
+    pub(super) fn json_choices(
+        &self,
+        choices: &[(u32, &'static str)],
+    ) -> (Choices, u32, Vec<Vec<String>>) {
         let pieces: Vec<Vec<String>> = choices
             .iter()
             .map(|(n, _)| match n {
@@ -523,7 +587,7 @@ fn parse_draw_stream(text: &str) -> Result<u64, ApiError> {
     })
 }
 
-fn hex_id(rng: &mut ChaCha8Rng, len: usize) -> String {
+pub(super) fn hex_id(rng: &mut ChaCha8Rng, len: usize) -> String {
     id_from(rng, len, b"0123456789abcdef")
 }
 

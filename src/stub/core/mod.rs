@@ -10,6 +10,9 @@
 //! (the prefixes a model remembers follow the arrival order).
 
 mod chat;
+mod responses;
+
+pub use chat::Endpoint;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -243,7 +243,7 @@ pub(super) fn check_sampling(obj: &Map<String, Value>) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn positive_int(
+pub(super) fn positive_int(
     obj: &Map<String, Value>,
     param: &str,
     min: i64,

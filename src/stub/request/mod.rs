@@ -9,6 +9,7 @@ mod bounded;
 mod fields;
 mod messages;
 mod reasoning;
+pub mod responses;
 
 pub use bounded::{MAX_MESSAGES, MAX_VALUES};
 

@@ -56,6 +56,48 @@ pub(super) fn effort(
     }
 }
 
+/// The effort `model` serves a Responses body at (`None`: the model does not reason), or
+/// OpenAI's 400. The Responses API names the effort `reasoning.effort`, and refuses a reasoning
+/// model's `temperature` as a parameter it does not take (its public 400: "Unsupported
+/// parameter: 'temperature' is not supported with this model.", `code` null); the stub, as on
+/// chat, lets the default value 1 through.
+pub(super) fn responses_effort(
+    model: &ModelEntry,
+    obj: &Map<String, Value>,
+) -> Result<Option<Effort>, ApiError> {
+    let effort = obj
+        .get("reasoning")
+        .and_then(|r| r.get("effort"))
+        .filter(|v| !v.is_null());
+    let Some(reasoning) = model.reasoning() else {
+        return match effort {
+            Some(_) => Err(unsupported_parameter("reasoning.effort", None)),
+            None => Ok(None),
+        };
+    };
+    if let Some(t) = obj.get("temperature").filter(|v| !v.is_null()) {
+        if t.as_f64() != Some(1.0) {
+            let mut e = unsupported_parameter("temperature", None);
+            e.code = None;
+            return Err(e);
+        }
+    }
+    let Some(v) = effort else {
+        return Ok(Some(reasoning.default_effort));
+    };
+    // Its type (a string) was checked before.
+    let name = v.as_str().unwrap_or_default();
+    let allowed: Vec<&str> = reasoning.efforts.iter().map(|e| e.as_str()).collect();
+    match Effort::parse(name).filter(|e| reasoning.efforts.contains(e)) {
+        Some(e) => Ok(Some(e)),
+        None => Err(unsupported_value(
+            "reasoning.effort",
+            &format!("'{}'", shown(name)),
+            format!("Supported values are: {}.", quoted_list(&allowed)),
+        )),
+    }
+}
+
 /// OpenAI's 400 for a parameter the model does not take, naming what to use instead if anything.
 fn unsupported_parameter(param: &str, instead: Option<&str>) -> ApiError {
     let hint = instead.map_or(String::new(), |i| format!(" Use '{i}' instead."));

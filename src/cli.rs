@@ -4,6 +4,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod shared;
+pub use shared::*;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "postload",
@@ -90,26 +93,20 @@ pub struct CalibrateArgs {
     /// be a loopback address. Repeatable.
     #[arg(long, value_name = "HOST:PORT:ADDR")]
     pub resolve: Vec<String>,
-    /// The data to compare with and to build the overlay on (default: the shipped mocks/).
-    #[arg(long, value_name = "DIR")]
-    pub mocks: Option<PathBuf>,
+    #[command(flatten)]
+    pub data: Mocks,
     /// Stream the calls (auto: when the endpoint streams as it writes).
     #[arg(long, value_enum, default_value_t = StreamArg::Auto)]
     pub stream: StreamArg,
     /// Calls in flight at once (1 to 8).
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub concurrency: u32,
-    /// Seed of the prompts' marker: the same seed sends the same prompts (default: from the
-    /// clock, so that no earlier calibration's prompt cache is hit).
-    #[arg(long, value_parser = seed)]
-    pub seed: Option<u64>,
-    /// Against a `postload stub --time-scale K` only: its clock runs K times faster, and the
-    /// measured times are multiplied back by K. 1 to 20.
-    #[arg(long, value_name = "K")]
-    pub time_scale: Option<f64>,
-    /// Print only the drift table, the verdict and errors.
-    #[arg(long, short)]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub seed: Seed,
+    #[command(flatten)]
+    pub time: TimeScaleArg,
+    #[command(flatten)]
+    pub verbosity: Verbosity,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -177,14 +174,13 @@ pub struct PlanArgs {
     /// cache-hit=S (see docs/planning.md)
     #[arg(long, value_name = "LEVER")]
     pub lever: Vec<String>,
-    #[arg(long, default_value_t = 0, value_parser = seed)]
-    pub seed: u64,
+    #[command(flatten)]
+    pub seed: Seed,
     /// Folder for the plan; each plan writes <DIR>/plan-<id>/ (plan.json, plan.md, charts).
     #[arg(long, value_name = "DIR", default_value = "reports")]
     pub report_dir: PathBuf,
-    /// Directory with edited copies of the mocks/ data files.
-    #[arg(long, value_name = "DIR")]
-    pub mocks: Option<PathBuf>,
+    #[command(flatten)]
+    pub data: Mocks,
     /// Claims whose monthly tables to set beside the plan (default: the planning note's).
     #[arg(long, value_name = "FILE")]
     pub claims: Option<PathBuf>,
@@ -195,9 +191,8 @@ pub struct PlanArgs {
     /// print its p50, p95, makespan and success beside the planner's.
     #[arg(long)]
     pub validate: bool,
-    /// With --validate: run the live side this many times faster (see `run --time-scale`; 1 to 20).
-    #[arg(long, value_name = "K", default_value_t = 1.0)]
-    pub time_scale: f64,
+    #[command(flatten)]
+    pub time: TimeScaleArg,
     /// With --validate: seeds per case, each run live and simulated with the same draws (each
     /// side pooled: percentiles over every successful post, means of the rest).
     #[arg(long, value_name = "N", default_value_t = 3)]
@@ -213,9 +208,8 @@ pub struct PlanArgs {
     /// prompt share 0.5, and the plan's best combination), at Tier 2; six times the live runs.
     #[arg(long, requires = "validate")]
     pub validate_levers: bool,
-    /// Print nothing but errors and the table.
-    #[arg(long, short)]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub verbosity: Verbosity,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -293,19 +287,16 @@ pub struct RunArgs {
     /// Override the scenarios' tier set (openai-2025, or seed: the planning note's claims).
     #[arg(long = "tiers", value_name = "SET")]
     pub tier_set: Option<String>,
-    /// Override the scenarios' seed.
-    #[arg(long, value_parser = seed)]
-    pub seed: Option<u64>,
+    #[command(flatten)]
+    pub seed: Seed,
     /// Override the scenarios' retry policy.
     #[arg(long, value_enum)]
     pub retry: Option<RetryArg>,
     /// Folder for reports; each run writes <DIR>/<run-id>/.
     #[arg(long, value_name = "DIR", default_value = "reports")]
     pub report_dir: std::path::PathBuf,
-    /// Print only the final table and the claims' verdicts on standard output, and only errors on
-    /// standard error.
-    #[arg(long, short)]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub verbosity: Verbosity,
     /// Make the posts' OpenAI calls to this OpenAI-compatible base URL (e.g.
     /// http://127.0.0.1:9000/v1 from `postload stub`) instead of an embedded stub. A URL outside
     /// loopback (real OpenAI or a compatible provider) needs --allow-spend and --max-cost.
@@ -342,11 +333,8 @@ pub struct RunArgs {
     /// be a loopback address. Repeatable.
     #[arg(long, value_name = "HOST:PORT:ADDR")]
     pub resolve: Vec<String>,
-    /// Run K times faster: the stub's latencies and bucket refill and the run's backoffs,
-    /// arrivals and timeouts all scale together, and results are reported in modelled time.
-    /// (A separate `postload stub` needs the same --time-scale.) 1 to 20.
-    #[arg(long, value_name = "K")]
-    pub time_scale: Option<f64>,
+    #[command(flatten)]
+    pub time: TimeScaleArg,
     /// Embedded stub: serve every call with this constant latency instead of the model's profile.
     #[arg(long, value_name = "MS")]
     pub latency_ms: Option<u64>,
@@ -357,9 +345,8 @@ pub struct RunArgs {
     /// of each model's profile's `prompt_cache_hit` (0 as shipped).
     #[arg(long, value_name = "SHARE", value_parser = crate::share::arg)]
     pub prompt_cache_hit: Option<f64>,
-    /// Embedded stub: directory with edited copies of the mocks/ data files.
-    #[arg(long, value_name = "DIR")]
-    pub mocks: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub data: Mocks,
     /// Claims to judge in report.md (default: the planning note's, scenarios/claims.toml).
     #[arg(long, value_name = "FILE")]
     pub claims: Option<std::path::PathBuf>,
@@ -387,6 +374,8 @@ pub struct CompareArgs {
     /// Also write the deltas as JSON here.
     #[arg(long, value_name = "FILE")]
     pub json: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub verbosity: Verbosity,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -413,6 +402,8 @@ pub struct CheckArgs {
     /// exact figures at their value, timings with a margin (docs/gates.md).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["gate", "junit"])]
     pub suggest: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub verbosity: Verbosity,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -422,9 +413,8 @@ pub struct ReportArgs {
     /// Claims to judge (default: the planning note's, scenarios/claims.toml).
     #[arg(long, value_name = "FILE")]
     pub claims: Option<std::path::PathBuf>,
-    /// Directory with edited copies of the mocks/ data files (prices for projections).
-    #[arg(long, value_name = "DIR")]
-    pub mocks: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub data: Mocks,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -454,19 +444,16 @@ pub struct StubOptions {
     /// Named tier set from mocks/tiers.toml: openai-2025, or seed (the planning note's claims).
     #[arg(long = "tiers", value_name = "SET")]
     pub tier_set: Option<String>,
-    /// Seed for completion lengths, latencies, faults and ids.
-    #[arg(long, default_value_t = 0, value_parser = seed)]
-    pub seed: u64,
+    #[command(flatten)]
+    pub seed: Seed,
     /// Send retry-after and retry-after-ms on 429s (as Azure OpenAI does; OpenAI does not).
     #[arg(long)]
     pub retry_after: bool,
     /// Serve every model with this constant latency (the fixed profile) instead of its own profile.
     #[arg(long, value_name = "MS")]
     pub latency_ms: Option<u64>,
-    /// Directory with edited copies of models.toml, tiers.toml, latency.toml, prices.toml
-    /// (missing files come from the embedded defaults).
-    #[arg(long, value_name = "DIR")]
-    pub mocks: Option<PathBuf>,
+    #[command(flatten)]
+    pub data: Mocks,
     /// Share (0..1) of admitted requests answered 500 server_error.
     #[arg(long, value_name = "SHARE", value_parser = crate::share::arg, default_value_t = 0.0)]
     pub fault_500: f64,
@@ -508,10 +495,8 @@ pub struct StubOptions {
     /// How the rate limiter estimates a request's prompt.
     #[arg(long, value_enum, default_value_t = PromptEstimateArg::Tokens)]
     pub prompt_estimate: PromptEstimateArg,
-    /// Run K times faster than the wall clock: latencies and bucket refill scale together (the
-    /// client's timers must use the same K, as `postload run --time-scale K` does). 1 to 20.
-    #[arg(long, value_name = "K", default_value_t = 1.0)]
-    pub time_scale: f64,
+    #[command(flatten)]
+    pub time: TimeScaleArg,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -521,6 +506,8 @@ pub struct StubArgs {
     pub port: u16,
     #[command(flatten)]
     pub stub: StubOptions,
+    #[command(flatten)]
+    pub verbosity: Verbosity,
 }
 
 /// `--seed`: a whole number that fits its 64 bits, or a plain message saying what does.

@@ -25,7 +25,7 @@ pub use self::run::{
 pub struct ConfigError(pub String);
 
 pub fn catalog(opts: &StubOptions) -> Result<Arc<Catalog>, ConfigError> {
-    catalog_from(opts.mocks.as_deref())
+    catalog_from(opts.data.mocks.as_deref())
 }
 
 /// A latency option in milliseconds (`--latency-ms`, `--slow-ms`): at most what a latency
@@ -47,7 +47,7 @@ pub fn stub_config(opts: &StubOptions) -> Result<StubConfig, ConfigError> {
         c.tier_set = set.clone();
     }
     c.tier = opts.tier;
-    c.seed = opts.seed;
+    c.seed = opts.seed.seed.unwrap_or(0);
     c.retry_after = opts.retry_after;
     c.fixed_latency = latency_ms("--latency-ms", opts.latency_ms)?;
     c.missing_max_tokens_reserve = opts.missing_max_tokens;
@@ -299,7 +299,7 @@ pub fn plan_spec(
             p95_s: args.p95,
             min_success: args.min_success,
         },
-        seed: args.seed,
+        seed: args.seed.seed.unwrap_or(0),
         design: {
             let mut d = crate::plan::Design::default();
             for lever in &args.lever {
@@ -364,7 +364,6 @@ fn check_validation(
             args.validate_repeat
         )));
     }
-    time_scale(args.time_scale)?;
     if let Some(u) = args
         .validate_users
         .iter()

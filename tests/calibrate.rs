@@ -93,12 +93,12 @@ fn args(port: u16, out: &Path, max_cost: f64) -> CalibrateArgs {
         max_cost: Some(max_cost),
         api_key_env: Some(KEY_VAR.into()),
         resolve: vec![format!("api.account.test:{port}:127.0.0.1")],
-        mocks: None,
+        data: Default::default(),
         stream: StreamArg::Auto,
         concurrency: 3,
-        seed: Some(7),
-        time_scale: Some(SCALE),
-        quiet: true,
+        seed: postload::cli::Seed { seed: Some(7) },
+        time: postload::clock::TimeScale::checked(SCALE).unwrap().into(),
+        verbosity: postload::cli::Verbosity { quiet: true },
     }
 }
 
@@ -228,7 +228,7 @@ fn a_remote_account_is_recovered_within_ten_percent_for_its_cap() {
             c.tier = 1;
             let stub = paused_stub(c).await;
             let mut a = args(stub.address().port(), out, 2.0);
-            a.time_scale = None;
+            a.time.time_scale = None;
             let outcome = postload::commands::calibrate::calibrate(a).await.unwrap();
             (outcome, stub.stats())
         })
@@ -352,7 +352,7 @@ fn stub_and_plan_take(dir: &Path) {
     let Command::Plan(plan) = parse("plan") else {
         panic!("plan")
     };
-    let catalog = postload::config::catalog_from(plan.mocks.as_deref()).unwrap();
+    let catalog = postload::config::catalog_from(plan.data.mocks.as_deref()).unwrap();
     postload::config::plan_spec(&plan, &catalog).expect("plan takes the overlay");
 }
 
@@ -365,11 +365,13 @@ async fn burst(mocks: &Path, set: &str, tag: &str) -> Value {
         model: Some("gpt-4o".into()),
         tier: vec![1],
         tier_set: Some(set.into()),
-        seed: Some(11),
-        mocks: Some(mocks.to_path_buf()),
-        time_scale: Some(SCALE),
+        seed: postload::cli::Seed { seed: Some(11) },
+        data: postload::cli::Mocks {
+            mocks: Some(mocks.to_path_buf()),
+        },
+        time: postload::clock::TimeScale::checked(SCALE).unwrap().into(),
         report_dir: tempdir(tag),
-        quiet: true,
+        verbosity: postload::cli::Verbosity { quiet: true },
         ..RunArgs::default()
     };
     let _guard = crate::common::goose_lock().await;
@@ -434,7 +436,7 @@ async fn an_endpoint_without_rate_limit_headers_completes_with_limits_unknown() 
     a.allow_spend = false;
     a.max_cost = None;
     a.api_key_env = None;
-    a.time_scale = None;
+    a.time.time_scale = None;
     a.calls = Some(30);
     let outcome = postload::commands::calibrate::calibrate(a).await.unwrap();
     assert_eq!(outcome, postload::Outcome::Success);
@@ -553,7 +555,7 @@ async fn answers_that_go_wrong_are_counted_by_cause_never_a_crash() {
     a.allow_spend = false;
     a.max_cost = None;
     a.api_key_env = None;
-    a.time_scale = None;
+    a.time.time_scale = None;
     a.stream = StreamArg::Off;
     a.calls = Some(20);
     let outcome = postload::commands::calibrate::calibrate(a).await.unwrap();
@@ -595,7 +597,7 @@ async fn a_refused_key_stops_at_the_first_call_and_is_an_error() {
     let mut a = args(addr.port(), &out, 1.0);
     a.base_url = format!("http://127.0.0.1:{}/v1", addr.port());
     a.resolve.clear();
-    a.time_scale = None;
+    a.time.time_scale = None;
     a.model = vec!["gpt-4o".into(), "gpt-4o-mini".into()];
     let err = postload::commands::calibrate::calibrate(a)
         .await

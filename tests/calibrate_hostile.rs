@@ -30,12 +30,12 @@ fn args(addr: SocketAddr, out: &Path, calls: u32) -> CalibrateArgs {
         max_cost: Some(1.0),
         api_key_env: Some(KEY_VAR.into()),
         resolve: vec![format!("api.hostile.test:{}:127.0.0.1", addr.port())],
-        mocks: None,
+        data: Default::default(),
         stream: StreamArg::Off,
         concurrency: 1,
-        seed: Some(7),
-        time_scale: None,
-        quiet: true,
+        seed: postload::cli::Seed { seed: Some(7) },
+        time: Default::default(),
+        verbosity: postload::cli::Verbosity { quiet: true },
     }
 }
 
@@ -393,7 +393,7 @@ async fn an_overlay_that_cannot_be_built_still_leaves_calibration_json() {
     .await;
     let out = tempdir("cal-no-overlay");
     let mut a = args(addr, &out, 20);
-    a.mocks = Some(mocks);
+    a.data.mocks = Some(mocks);
     let err = format!(
         "{:#}",
         postload::commands::calibrate::calibrate(a)

@@ -32,12 +32,12 @@ fn args(port: u16, out: &Path) -> CalibrateArgs {
         max_cost: None,
         api_key_env: None,
         resolve: vec![],
-        mocks: None,
+        data: Default::default(),
         stream: StreamArg::Auto,
         concurrency: 3,
-        seed: Some(7),
-        time_scale: None,
-        quiet: true,
+        seed: postload::cli::Seed { seed: Some(7) },
+        time: Default::default(),
+        verbosity: postload::cli::Verbosity { quiet: true },
     }
 }
 
@@ -214,7 +214,7 @@ fn the_printed_next_step_names_the_account_tier_and_parses_as_a_run() {
         panic!("not a run: {command}")
     };
     assert_eq!(run.tier, vec![5]);
-    let catalog = postload::config::catalog_from(run.mocks.as_deref()).unwrap();
+    let catalog = postload::config::catalog_from(run.data.mocks.as_deref()).unwrap();
     let l = catalog
         .limits("account", 5, "gpt-4o-mini")
         .unwrap()
@@ -450,7 +450,7 @@ async fn time_scale_is_checked_against_the_stubs_own_before_any_call() {
     .await;
     let out = tempdir("cal-scale-wrong");
     let mut a = args(stub.address().port(), &out);
-    a.time_scale = Some(4.0);
+    a.time.time_scale = Some(postload::clock::TimeScale::checked(4.0).unwrap());
     let err = postload::commands::calibrate::calibrate(a)
         .await
         .unwrap_err()
@@ -466,7 +466,7 @@ async fn time_scale_is_checked_against_the_stubs_own_before_any_call() {
     let (addr, _, all) = whole_stream_server().await;
     let out = tempdir("cal-scale-not-stub");
     let mut a = args(addr.port(), &out);
-    a.time_scale = Some(5.0);
+    a.time.time_scale = Some(postload::clock::TimeScale::checked(5.0).unwrap());
     let err = postload::commands::calibrate::calibrate(a)
         .await
         .unwrap_err()
@@ -479,7 +479,7 @@ async fn time_scale_is_checked_against_the_stubs_own_before_any_call() {
     // The stub's own scale: accepted, and written into calibration.json.
     let out = tempdir("cal-scale-right");
     let mut a = args(stub.address().port(), &out);
-    a.time_scale = Some(5.0);
+    a.time.time_scale = Some(postload::clock::TimeScale::checked(5.0).unwrap());
     a.calls = Some(10);
     a.model = vec!["gpt-4o-mini".into()];
     let outcome = postload::commands::calibrate::calibrate(a).await.unwrap();
@@ -514,7 +514,7 @@ fn the_overlay_stands_alone_with_the_bases_models_and_prices_copied() {
     let outcome = paused_runtime().block_on(async {
         let stub = paused_stub(account_config(&base)).await;
         let mut a = args(stub.address().port(), &out);
-        a.mocks = Some(base.clone());
+        a.data.mocks = Some(base.clone());
         a.calls = Some(40);
         postload::commands::calibrate::calibrate(a).await.unwrap()
     });

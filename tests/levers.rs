@@ -71,9 +71,11 @@ async fn sequential_and_parallel(
             ),
         ],
         latency_ms,
-        time_scale,
+        time: postload::cli::TimeScaleArg {
+            time_scale: time_scale.map(|k| postload::clock::TimeScale::checked(k).unwrap()),
+        },
         report_dir: dir.join("reports"),
-        quiet: true,
+        verbosity: postload::cli::Verbosity { quiet: true },
         ..RunArgs::default()
     };
     (run(args).await, dir.join("reports"))

@@ -213,9 +213,9 @@ async fn a_time_scaled_run_reports_modelled_time_and_records_its_scale() {
         users: Some(20),
         tier: vec![2],
         latency_ms: Some(1_000),
-        time_scale: Some(10.0),
+        time: postload::clock::TimeScale::checked(10.0).unwrap().into(),
         report_dir: dir.clone(),
-        quiet: true,
+        verbosity: postload::cli::Verbosity { quiet: true },
         ..postload::cli::RunArgs::default()
     };
     let cfg = postload::config::run_config(&args, Arc::new(AtomicBool::new(false))).unwrap();
@@ -248,7 +248,7 @@ async fn time_scale_is_refused_with_a_target_whose_clock_postload_does_not_contr
         scenario: vec!["burst-50".into()],
         base_url,
         target,
-        time_scale: Some(4.0),
+        time: postload::clock::TimeScale::checked(4.0).unwrap().into(),
         report_dir: tempdir("time-scale-refused"),
         ..postload::cli::RunArgs::default()
     };

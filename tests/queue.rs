@@ -71,9 +71,9 @@ async fn a_tier_1_burst_through_the_client_queue_loses_no_post_and_meets_no_429(
             ),
             burst_file(&dir, "sdk", "openai-2025", n as u32, ""),
         ],
-        time_scale: Some(20.0),
+        time: postload::clock::TimeScale::checked(20.0).unwrap().into(),
         report_dir: dir.join("reports"),
-        quiet: true,
+        verbosity: postload::cli::Verbosity { quiet: true },
         ..RunArgs::default()
     };
     let r = run(args).await;
@@ -145,9 +145,9 @@ async fn queued_first_sends_are_spaced_as_the_tier_1_bucket_refills() {
             "client_queue = true",
         )],
         latency_ms: Some(50),
-        time_scale: Some(20.0),
+        time: postload::clock::TimeScale::checked(20.0).unwrap().into(),
         report_dir: dir.join("reports"),
-        quiet: true,
+        verbosity: postload::cli::Verbosity { quiet: true },
         ..RunArgs::default()
     };
     let r = run(args).await;
@@ -222,9 +222,9 @@ async fn the_live_client_queue_agrees_with_the_planners_queue_strategy() {
             "client_queue = true",
         )],
         latency_ms: Some(1000),
-        time_scale: Some(20.0),
+        time: postload::clock::TimeScale::checked(20.0).unwrap().into(),
         report_dir: dir.join("reports"),
-        quiet: true,
+        verbosity: postload::cli::Verbosity { quiet: true },
         ..RunArgs::default()
     };
     let r = run(args).await;
@@ -284,7 +284,7 @@ async fn a_call_larger_than_the_limit_fails_rate_limited_without_being_sent() {
         scenario: vec![burst_file(&dir, "large", "seed", 2, fields)],
         latency_ms: Some(50),
         report_dir: dir.join("reports"),
-        quiet: true,
+        verbosity: postload::cli::Verbosity { quiet: true },
         ..RunArgs::default()
     };
     let r = run(args).await;

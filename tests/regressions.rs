@@ -63,7 +63,7 @@ pub(crate) async fn run_with(
             wait_for_target: Some(5.0),
             latency_ms: Some(50),
             report_dir: dir.join("reports"),
-            quiet: true,
+            verbosity: postload::cli::Verbosity { quiet: true },
             ..args
         }))),
         run: RunArgs::default(),
@@ -168,7 +168,7 @@ async fn first_429_applies_to_a_case_on_the_embedded_stub_too() {
             scenario: vec![file.to_string_lossy().into_owned()],
             latency_ms: Some(50),
             report_dir: dir.join("reports"),
-            quiet: true,
+            verbosity: postload::cli::Verbosity { quiet: true },
             ..RunArgs::default()
         }))),
         run: RunArgs::default(),

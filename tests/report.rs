@@ -736,9 +736,11 @@ async fn a_run_on_calibrated_mocks_names_its_data_and_where_it_came_from() {
         model: Some("gpt-4o".into()),
         tier: vec![1],
         tier_set: Some("account".into()),
-        mocks: Some(mocks.clone()),
+        data: postload::cli::Mocks {
+            mocks: Some(mocks.clone()),
+        },
         report_dir: tempdir("prov-run"),
-        quiet: true,
+        verbosity: postload::cli::Verbosity { quiet: true },
         ..Default::default()
     };
     let _guard = goose_lock().await;

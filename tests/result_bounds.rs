@@ -126,7 +126,7 @@ fn a_run_of_more_cases_than_a_result_holds_is_refused_before_any_load() {
         tier: vec![1, 2, 3, 4, 5],
         repeat: Some(100),
         report_dir: tempdir("valid-run"),
-        quiet: true,
+        verbosity: postload::cli::Verbosity { quiet: true },
         ..RunArgs::default()
     };
     let e = match run_config(&a, Arc::new(AtomicBool::new(false))) {

@@ -27,7 +27,7 @@ fn args(users: u32, tiers: &[u8], latency_ms: u64, tag: &str) -> RunArgs {
         tier: tiers.to_vec(),
         latency_ms: Some(latency_ms),
         report_dir: tempdir(tag),
-        quiet: true,
+        verbosity: postload::cli::Verbosity { quiet: true },
         ..RunArgs::default()
     }
 }
@@ -337,7 +337,7 @@ async fn repeat_keeps_each_repetition_and_compare_pools_them() {
     // The model's heavy-tailed latencies (seeds 1, 2, 3 draw differently), 10 times faster: a
     // pooled p50 taken from one repetition, or a mean of three, would differ from the pooled one.
     a.latency_ms = None;
-    a.time_scale = Some(10.0);
+    a.time.time_scale = Some(postload::clock::TimeScale::checked(10.0).unwrap());
     let dir = a.report_dir.clone();
     let r = run(a).await;
     let cases = r["cases"].as_array().unwrap();
@@ -423,7 +423,7 @@ async fn the_none_and_patient_policies_in_a_live_tier_1_burst() {
     // wait is 1 s at least. Ten times faster, in modelled time.
     let mut a = args(40, &[1], 100, "policy-patient");
     a.retry = Some(postload::cli::RetryArg::Patient);
-    a.time_scale = Some(10.0);
+    a.time.time_scale = Some(postload::clock::TimeScale::checked(10.0).unwrap());
     let r = run(a).await;
     let c = &r["cases"][0];
     let calls = c["calls"]["calls"].as_u64().unwrap();
@@ -456,9 +456,9 @@ async fn the_run_backs_off_by_the_jitter_drawn_after_each_attempt() {
     use rand::Rng;
     let _guard = goose_lock().await;
     let mut a = args(1, &[2], 10, "jitter");
-    a.seed = Some(11);
+    a.seed.seed = Some(11);
     a.retry = Some(postload::cli::RetryArg::Sdk);
-    a.time_scale = Some(4.0);
+    a.time.time_scale = Some(postload::clock::TimeScale::checked(4.0).unwrap());
     let dir = a.report_dir.clone();
     let mut cfg = run_config(&a, Arc::new(AtomicBool::new(false))).expect("valid config");
     let postload::run::OpenAiTarget::Embedded(stub) = &mut cfg.target else {

@@ -78,7 +78,7 @@ async fn gate(extra_call: bool, tag: &str) -> (postload::Outcome, Vec<String>) {
             ],
             gate: Some("tests/fixtures/sdk_service/gate.toml".into()),
             report_dir: dir.join("reports"),
-            quiet: true,
+            verbosity: postload::cli::Verbosity { quiet: true },
             ..RunArgs::default()
         }))),
         run: RunArgs::default(),

@@ -69,7 +69,7 @@ async fn example_service_with_the_stub_alongside_agrees_with_the_stub() {
         wait_for_target: Some(5.0),
         latency_ms: Some(50),
         report_dir: dir.join("reports"),
-        quiet: true,
+        verbosity: postload::cli::Verbosity { quiet: true },
         ..RunArgs::default()
     })
     .await;
@@ -168,7 +168,7 @@ async fn a_service_that_calls_another_model_is_priced_as_the_model_it_called() {
         wait_for_target: Some(5.0),
         latency_ms: Some(50),
         report_dir: dir.join("reports"),
-        quiet: true,
+        verbosity: postload::cli::Verbosity { quiet: true },
         ..RunArgs::default()
     })
     .await;
@@ -217,7 +217,7 @@ async fn a_service_without_usage_gets_tokens_from_the_stub_or_unknown() {
         with_stub: Some(port),
         latency_ms: Some(20),
         report_dir: dir.join("reports"),
-        quiet: true,
+        verbosity: postload::cli::Verbosity { quiet: true },
         ..RunArgs::default()
     })
     .await;
@@ -243,7 +243,7 @@ async fn a_service_without_usage_gets_tokens_from_the_stub_or_unknown() {
         scenario: vec![s],
         target: Some(service.url()),
         report_dir: dir.join("reports"),
-        quiet: true,
+        verbosity: postload::cli::Verbosity { quiet: true },
         ..RunArgs::default()
     })
     .await;
@@ -426,7 +426,7 @@ async fn every_service_fault_is_counted_by_kind_and_the_run_completes() {
     let (outcome, folder, r) = run(RunArgs {
         scenario: scenarios,
         report_dir: dir.join("reports"),
-        quiet: true,
+        verbosity: postload::cli::Verbosity { quiet: true },
         ..RunArgs::default()
     })
     .await;

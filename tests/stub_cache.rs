@@ -176,7 +176,7 @@ async fn run_cost(prompt_cache_hit: Option<f64>, tag: &str) -> Value {
         latency_ms: Some(0),
         prompt_cache_hit,
         report_dir: tempdir(tag),
-        quiet: true,
+        verbosity: postload::cli::Verbosity { quiet: true },
         ..RunArgs::default()
     };
     let dir = args.report_dir.clone();

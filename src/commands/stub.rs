@@ -5,7 +5,12 @@ use crate::{cli, clock, config, stub, Outcome};
 pub async fn serve(args: cli::StubArgs) -> anyhow::Result<Outcome> {
     // Every option is checked before the port is bound.
     let config = config::stub_config(&args.stub)?;
-    let scale = config::time_scale(args.stub.time_scale)?;
+    let scale = args
+        .stub
+        .time
+        .time_scale
+        .unwrap_or(clock::TimeScale::ONE)
+        .get();
     let listener = stub::bind_loopback(args.port).map_err(|e| {
         config::ConfigError(format!("--port {}: cannot bind 127.0.0.1: {e}", args.port))
     })?;
@@ -17,17 +22,23 @@ pub async fn serve(args: cli::StubArgs) -> anyhow::Result<Outcome> {
     )
     .await?;
     outln!("OPENAI_BASE_URL={}", handle.base_url());
-    eprintln!(
+    // `--quiet`: the URL alone (scripts read it), then errors only.
+    let quiet = args.verbosity.quiet;
+    if !quiet {
+        eprintln!(
         "postload stub: tier {tier} of `{set}`, seed {seed}; stats at {}/__postload/stats; Ctrl-C stops",
-        handle.base_url().trim_end_matches("/v1")
-    );
+            handle.base_url().trim_end_matches("/v1")
+        );
+    }
     tokio::signal::ctrl_c().await?;
     let stats = handle.stats();
-    eprintln!(
-        "postload stub: served {} chat requests ({} ok, {} rate-limited)",
-        stats.chat_requests,
-        stats.status(200),
-        stats.rate_limited_total()
-    );
+    if !quiet {
+        eprintln!(
+            "postload stub: served {} chat requests ({} ok, {} rate-limited)",
+            stats.chat_requests,
+            stats.status(200),
+            stats.rate_limited_total()
+        );
+    }
     Ok(Outcome::Success)
 }

@@ -316,7 +316,11 @@ pub async fn validate(
     let validation = Validation {
         users,
         tiers,
-        time_scale: args.time_scale,
+        time_scale: args
+            .time
+            .time_scale
+            .unwrap_or(crate::clock::TimeScale::ONE)
+            .get(),
         fixed_latency_ms: None,
         repeat: args.validate_repeat,
         report_dir: dir.join("validation"),

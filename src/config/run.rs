@@ -99,7 +99,7 @@ impl From<&crate::cli::RunArgs> for RunRequest {
                 model: args.model.clone(),
                 tiers: args.tier.clone(),
                 tier_set: args.tier_set.clone(),
-                seed: args.seed,
+                seed: args.seed.seed,
                 retry: args.retry.map(retry_policy),
                 ..Overrides::default()
             },
@@ -118,11 +118,11 @@ impl From<&crate::cli::RunArgs> for RunRequest {
                 retry_after: args.retry_after,
                 prompt_cache_hit: args.prompt_cache_hit,
             },
-            time_scale: args.time_scale,
+            time_scale: args.time.time_scale.map(crate::clock::TimeScale::get),
             repeat: args.repeat,
             claims: args.claims.clone(),
             report_dir: args.report_dir.clone(),
-            quiet: args.quiet,
+            quiet: args.verbosity.quiet,
         }
     }
 }
@@ -132,7 +132,7 @@ pub fn run_config(
     args: &crate::cli::RunArgs,
     stop: Arc<AtomicBool>,
 ) -> Result<RunConfig, ConfigError> {
-    let catalog = catalog_from(args.mocks.as_deref())?;
+    let catalog = catalog_from(args.data.mocks.as_deref())?;
     configure(&RunRequest::from(args), catalog, stop)
 }
 

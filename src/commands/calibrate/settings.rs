@@ -9,6 +9,7 @@ use std::sync::Arc;
 use crate::calibrate::design::{design, DEFAULT_CALLS_PER_MODEL};
 use crate::calibrate::CallSpec;
 use crate::cli::{CalibrateArgs, StreamArg};
+use crate::clock::TimeScale;
 use crate::config::{self, ConfigError, Destination};
 use crate::metrics::budget::worst_case_usd;
 use crate::openai::catalog::Catalog;
@@ -98,8 +99,8 @@ pub fn settings(args: &CalibrateArgs) -> Result<Settings, ConfigError> {
             args.concurrency
         )));
     }
-    let time_scale = config::time_scale(args.time_scale.unwrap_or(1.0))?;
-    let catalog = config::catalog_from(args.mocks.as_deref())?;
+    let time_scale = args.time.time_scale.unwrap_or(TimeScale::ONE).get();
+    let catalog = config::catalog_from(args.data.mocks.as_deref())?;
     let models = model_plans(&args.model, calls, &catalog)?;
     let endpoint = config::endpoint(&dest, &args.base_url, remote)?;
     let date = chrono::Utc::now().format("%Y-%m-%d").to_string();
@@ -108,11 +109,11 @@ pub fn settings(args: &CalibrateArgs) -> Result<Settings, ConfigError> {
         host,
         client: config::client_factory(resolves),
         max_cost,
-        base: match &args.mocks {
+        base: match &args.data.mocks {
             Some(dir) => dir.display().to_string(),
             None => "the shipped mocks/".into(),
         },
-        mocks: args.mocks.clone(),
+        mocks: args.data.mocks.clone(),
         catalog,
         models,
         out: args
@@ -121,10 +122,10 @@ pub fn settings(args: &CalibrateArgs) -> Result<Settings, ConfigError> {
             .unwrap_or_else(|| PathBuf::from(format!("reports/calibration-{date}"))),
         stream: args.stream,
         concurrency: args.concurrency,
-        seed: args.seed.unwrap_or_else(clock_seed),
+        seed: args.seed.seed.unwrap_or_else(clock_seed),
         time_scale,
         date,
-        quiet: args.quiet,
+        quiet: args.verbosity.quiet,
     })
 }
 

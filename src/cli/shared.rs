@@ -1,0 +1,57 @@
+//! The options several commands share: one `Args` struct per idea, `#[command(flatten)]`-ed into
+//! each command that takes it, so a flag has one spelling, one description and one type
+//! everywhere. A command that needs another default or requires the flag says so with
+//! `mut_arg` on its own struct. Old spellings stay as hidden aliases for a release (docs/cli.md).
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+// Data: the mocks/ files (models, tiers, latency profiles, prices).
+#[derive(Debug, Clone, Default, Args)]
+pub struct Mocks {
+    /// Directory with edited copies of the mocks/ data files (models.toml, tiers.toml,
+    /// latency.toml, prices.toml; a file missing there comes from the shipped mocks/), or a
+    /// `postload calibrate` overlay.
+    #[arg(long, value_name = "DIR")]
+    pub mocks: Option<PathBuf>,
+}
+
+// Verbosity.
+#[derive(Debug, Clone, Default, Args)]
+pub struct Verbosity {
+    /// Print only the answer on standard output (the verdict with its table, or the stub's
+    /// URL) and only errors on standard error.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+// Seed: one default rule, fixed so that a command repeats itself.
+#[derive(Debug, Clone, Default, Args)]
+pub struct Seed {
+    /// Seed of the random draws (completion lengths, latencies, faults, arrivals, ids): the same
+    /// seed repeats the same draws. Default: fixed, never the clock (run: each scenario's own
+    /// `seed`; plan and stub: 0), except in calibrate, whose default comes from the clock so that
+    /// no prompt repeats an earlier calibration's (OpenAI's prompt cache would answer it); it
+    /// writes the seed it used in its report.
+    #[arg(long, value_name = "N", value_parser = super::seed)]
+    pub seed: Option<u64>,
+}
+
+// Time scale: how much faster than the wall clock the modelled time runs.
+#[derive(Debug, Clone, Default, Args)]
+pub struct TimeScaleArg {
+    /// Run K times faster: the stub's latencies and bucket refill and the client's backoffs,
+    /// arrivals and timeouts all scale together, and results are reported in modelled time. A
+    /// separate `postload stub` must run at the same K. 1 (default) to 20.
+    #[arg(long, value_name = "K", value_parser = crate::clock::TimeScale::arg)]
+    pub time_scale: Option<crate::clock::TimeScale>,
+}
+
+impl From<crate::clock::TimeScale> for TimeScaleArg {
+    fn from(k: crate::clock::TimeScale) -> Self {
+        Self {
+            time_scale: Some(k),
+        }
+    }
+}

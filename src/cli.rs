@@ -64,11 +64,11 @@ pub enum StreamArg {
 }
 
 #[derive(Debug, Clone, Args)]
+#[command(mut_arg("base_url", |a| a.required(true)))]
 pub struct CalibrateArgs {
-    /// The OpenAI-compatible endpoint to measure (e.g. https://api.openai.com/v1). A URL outside
-    /// loopback needs --allow-spend and --max-cost.
-    #[arg(long, value_name = "URL")]
-    pub base_url: String,
+    // The endpoint to measure (--base-url, required).
+    #[command(flatten)]
+    pub dest: DestinationArgs,
     /// Models to calibrate. Repeatable. Default: gpt-4o and gpt-4o-mini.
     #[arg(long, value_name = "M")]
     pub model: Vec<String>,
@@ -85,14 +85,8 @@ pub struct CalibrateArgs {
     /// send a call that could take the spend past it.
     #[arg(long, value_name = "USD")]
     pub max_cost: Option<f64>,
-    /// The environment variable holding the API key (default OPENAI_API_KEY, read only for a URL
-    /// outside loopback unless named here). Never written anywhere.
-    #[arg(long, value_name = "NAME")]
-    pub api_key_env: Option<String>,
-    /// Connect to HOST:PORT at ADDR instead of resolving HOST (as curl's --resolve). ADDR must
-    /// be a loopback address. Repeatable.
-    #[arg(long, value_name = "HOST:PORT:ADDR")]
-    pub resolve: Vec<String>,
+    #[command(flatten)]
+    pub resolve: ResolveArgs,
     #[command(flatten)]
     pub data: Mocks,
     /// Stream the calls (auto: when the endpoint streams as it writes).
@@ -213,23 +207,20 @@ pub struct PlanArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+#[command(
+    mut_arg("base_url", |a| a.env("OPENAI_BASE_URL").default_value("http://127.0.0.1:9000/v1")),
+    mut_arg("api_key_env", |a| a.default_value("OPENAI_API_KEY"))
+)]
 pub struct ExampleServiceArgs {
     /// Port on 127.0.0.1 (0 picks a free one).
     #[arg(long, default_value_t = 8000)]
     pub port: u16,
-    /// Where the service's OpenAI calls go (e.g. `postload stub`'s URL).
-    #[arg(
-        long,
-        env = "OPENAI_BASE_URL",
-        default_value = "http://127.0.0.1:9000/v1"
-    )]
-    pub openai_base_url: String,
+    // Where the service's OpenAI calls go (--base-url) and its key.
+    #[command(flatten)]
+    pub dest: DestinationArgs,
     /// The model of both calls.
     #[arg(long, env = "OPENAI_MODEL", default_value = "gpt-4o")]
     pub model: String,
-    /// The environment variable holding the API key (sent as a bearer token if set).
-    #[arg(long, value_name = "NAME", default_value = "OPENAI_API_KEY")]
-    pub api_key_env: String,
     /// The brand-memory look-up's delay.
     #[arg(long, value_name = "MS", default_value_t = 20)]
     pub memory_ms: u64,
@@ -297,11 +288,9 @@ pub struct RunArgs {
     pub report_dir: std::path::PathBuf,
     #[command(flatten)]
     pub verbosity: Verbosity,
-    /// Make the posts' OpenAI calls to this OpenAI-compatible base URL (e.g.
-    /// http://127.0.0.1:9000/v1 from `postload stub`) instead of an embedded stub. A URL outside
-    /// loopback (real OpenAI or a compatible provider) needs --allow-spend and --max-cost.
-    #[arg(long, value_name = "URL")]
-    pub base_url: Option<String>,
+    // Where the posts' OpenAI calls go (--base-url; default: an embedded stub) and their key.
+    #[command(flatten)]
+    pub dest: DestinationArgs,
     /// Service mode: post to the service at this URL (e.g. http://127.0.0.1:8000) instead of
     /// calling OpenAI directly; the scenarios' [target] sections shape the request (default:
     /// `postload example-service`'s POST /api/marketing-post).
@@ -324,15 +313,8 @@ pub struct RunArgs {
     /// (exit 3; the report is still written). Required with --allow-spend.
     #[arg(long, value_name = "USD")]
     pub max_cost: Option<f64>,
-    /// The environment variable holding the API key for --base-url (sent as a bearer token,
-    /// never written anywhere). Default OPENAI_API_KEY, read only for a URL outside loopback
-    /// unless named here.
-    #[arg(long, value_name = "NAME")]
-    pub api_key_env: Option<String>,
-    /// Connect to HOST:PORT at ADDR instead of resolving HOST (as curl's --resolve). ADDR must
-    /// be a loopback address. Repeatable.
-    #[arg(long, value_name = "HOST:PORT:ADDR")]
-    pub resolve: Vec<String>,
+    #[command(flatten)]
+    pub resolve: ResolveArgs,
     #[command(flatten)]
     pub time: TimeScaleArg,
     /// Embedded stub: serve every call with this constant latency instead of the model's profile.

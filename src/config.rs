@@ -97,13 +97,14 @@ pub fn tolerance(text: &str) -> Result<f64, ConfigError> {
 pub fn example_config(
     args: &crate::cli::ExampleServiceArgs,
 ) -> Result<crate::example::ExampleConfig, ConfigError> {
-    if !is_loopback("--openai-base-url", &args.openai_base_url)? && !args.allow_remote_openai {
+    let base_url = example_base_url(args);
+    if !is_loopback("--base-url", base_url)? && !args.allow_remote_openai {
         return Err(ConfigError(format!(
-            "--openai-base-url `{}` is not on this machine: its calls would be billed; add --allow-remote-openai to mean it",
-            shown_url(&args.openai_base_url)
+            "--base-url `{}` is not on this machine: its calls would be billed; add --allow-remote-openai to mean it",
+            shown_url(base_url)
         )));
     }
-    let mut cfg = crate::example::ExampleConfig::new(&args.openai_base_url);
+    let mut cfg = crate::example::ExampleConfig::new(base_url);
     cfg.model = args.model.clone();
     cfg.memory_delay = Duration::from_millis(args.memory_ms);
     cfg.retry = retry_policy(args.retry);
@@ -126,10 +127,20 @@ pub fn example_config(
     cfg.status_on_429 = args.status_on_429;
     cfg.propagate_trace = !args.no_trace_propagation;
     cfg.fault = args.fault;
-    if let Ok(key) = std::env::var(&args.api_key_env) {
+    let key_var = args.dest.api_key_env.as_deref().unwrap_or("OPENAI_API_KEY");
+    if let Ok(key) = std::env::var(key_var) {
         cfg.api_key = Some(crate::secret::Secret::new(key));
     }
     Ok(cfg)
+}
+
+/// example-service's `--base-url` (clap gives it its default and `$OPENAI_BASE_URL`; the same
+/// default when built by hand).
+pub fn example_base_url(args: &crate::cli::ExampleServiceArgs) -> &str {
+    args.dest
+        .base_url
+        .as_deref()
+        .unwrap_or("http://127.0.0.1:9000/v1")
 }
 
 /// The first value that appears twice in `values`.

@@ -432,7 +432,7 @@ async fn a_retry_after_of_1e300_is_ignored_and_the_run_ends() {
     let mut a = run_args("retry-after");
     a.users = Some(2);
     a.tier = vec![1];
-    a.base_url = Some(format!("{}/v1", server.uri()));
+    a.dest.base_url = Some(format!("{}/v1", server.uri()));
     let dir = a.report_dir.clone();
     let cfg = run_config(&a, Arc::new(AtomicBool::new(false))).unwrap();
     postload::run::execute(cfg).await.unwrap();

@@ -85,14 +85,18 @@ async fn account_stub(mocks: &Path, retry_after: bool) -> StubHandle {
 fn args(port: u16, out: &Path, max_cost: f64) -> CalibrateArgs {
     std::env::set_var(KEY_VAR, KEY);
     CalibrateArgs {
-        base_url: format!("http://api.account.test:{port}/v1"),
+        dest: postload::cli::DestinationArgs {
+            base_url: Some(format!("http://api.account.test:{port}/v1")),
+            api_key_env: Some(KEY_VAR.into()),
+        },
         model: vec!["gpt-4o".into()],
         calls: None,
         out: Some(out.to_path_buf()),
         allow_spend: true,
         max_cost: Some(max_cost),
-        api_key_env: Some(KEY_VAR.into()),
-        resolve: vec![format!("api.account.test:{port}:127.0.0.1")],
+        resolve: postload::cli::ResolveArgs {
+            resolve: vec![format!("api.account.test:{port}:127.0.0.1")],
+        },
         data: Default::default(),
         stream: StreamArg::Auto,
         concurrency: 3,
@@ -431,11 +435,11 @@ async fn an_endpoint_without_rate_limit_headers_completes_with_limits_unknown() 
     let addr = headerless_server().await;
     let out = tempdir("cal-headerless");
     let mut a = args(addr.port(), &out, 1.0);
-    a.base_url = format!("http://127.0.0.1:{}/v1", addr.port());
-    a.resolve.clear();
+    a.dest.base_url = Some(format!("http://127.0.0.1:{}/v1", addr.port()));
+    a.resolve.resolve.clear();
     a.allow_spend = false;
     a.max_cost = None;
-    a.api_key_env = None;
+    a.dest.api_key_env = None;
     a.time.time_scale = None;
     a.calls = Some(30);
     let outcome = postload::commands::calibrate::calibrate(a).await.unwrap();
@@ -550,11 +554,11 @@ async fn answers_that_go_wrong_are_counted_by_cause_never_a_crash() {
     let addr = unruly_server().await;
     let out = tempdir("cal-unruly");
     let mut a = args(addr.port(), &out, 1.0);
-    a.base_url = format!("http://127.0.0.1:{}/v1", addr.port());
-    a.resolve.clear();
+    a.dest.base_url = Some(format!("http://127.0.0.1:{}/v1", addr.port()));
+    a.resolve.resolve.clear();
     a.allow_spend = false;
     a.max_cost = None;
-    a.api_key_env = None;
+    a.dest.api_key_env = None;
     a.time.time_scale = None;
     a.stream = StreamArg::Off;
     a.calls = Some(20);
@@ -595,8 +599,8 @@ async fn a_refused_key_stops_at_the_first_call_and_is_an_error() {
     });
     let out = tempdir("cal-401");
     let mut a = args(addr.port(), &out, 1.0);
-    a.base_url = format!("http://127.0.0.1:{}/v1", addr.port());
-    a.resolve.clear();
+    a.dest.base_url = Some(format!("http://127.0.0.1:{}/v1", addr.port()));
+    a.resolve.resolve.clear();
     a.time.time_scale = None;
     a.model = vec!["gpt-4o".into(), "gpt-4o-mini".into()];
     let err = postload::commands::calibrate::calibrate(a)

@@ -22,14 +22,18 @@ const KEY_VAR: &str = "POSTLOAD_CALIBRATE_HOSTILE_KEY";
 fn args(addr: SocketAddr, out: &Path, calls: u32) -> CalibrateArgs {
     std::env::set_var(KEY_VAR, "sk-hostile-test");
     CalibrateArgs {
-        base_url: format!("http://api.hostile.test:{}/v1", addr.port()),
+        dest: postload::cli::DestinationArgs {
+            base_url: Some(format!("http://api.hostile.test:{}/v1", addr.port())),
+            api_key_env: Some(KEY_VAR.into()),
+        },
         model: vec!["gpt-4o-mini".into()],
         calls: Some(calls),
         out: Some(out.to_path_buf()),
         allow_spend: true,
         max_cost: Some(1.0),
-        api_key_env: Some(KEY_VAR.into()),
-        resolve: vec![format!("api.hostile.test:{}:127.0.0.1", addr.port())],
+        resolve: postload::cli::ResolveArgs {
+            resolve: vec![format!("api.hostile.test:{}:127.0.0.1", addr.port())],
+        },
         data: Default::default(),
         stream: StreamArg::Off,
         concurrency: 1,

@@ -24,14 +24,16 @@ const KEY_VAR: &str = "POSTLOAD_CALIBRATE_PROMISES_KEY";
 /// Calibrate options against `port` on loopback (no spend flags), gpt-4o, quiet.
 fn args(port: u16, out: &Path) -> CalibrateArgs {
     CalibrateArgs {
-        base_url: format!("http://127.0.0.1:{port}/v1"),
+        dest: postload::cli::DestinationArgs {
+            base_url: Some(format!("http://127.0.0.1:{port}/v1")),
+            api_key_env: None,
+        },
         model: vec!["gpt-4o".into()],
         calls: None,
         out: Some(out.to_path_buf()),
         allow_spend: false,
         max_cost: None,
-        api_key_env: None,
-        resolve: vec![],
+        resolve: postload::cli::ResolveArgs { resolve: vec![] },
         data: Default::default(),
         stream: StreamArg::Auto,
         concurrency: 3,
@@ -45,11 +47,15 @@ fn args(port: u16, out: &Path) -> CalibrateArgs {
 fn remote_args(port: u16, out: &Path, max_cost: f64) -> CalibrateArgs {
     std::env::set_var(KEY_VAR, "sk-promises-test");
     CalibrateArgs {
-        base_url: format!("http://api.account.test:{port}/v1"),
+        dest: postload::cli::DestinationArgs {
+            base_url: Some(format!("http://api.account.test:{port}/v1")),
+            api_key_env: Some(KEY_VAR.into()),
+        },
         allow_spend: true,
         max_cost: Some(max_cost),
-        api_key_env: Some(KEY_VAR.into()),
-        resolve: vec![format!("api.account.test:{port}:127.0.0.1")],
+        resolve: postload::cli::ResolveArgs {
+            resolve: vec![format!("api.account.test:{port}:127.0.0.1")],
+        },
         ..args(port, out)
     }
 }

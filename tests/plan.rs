@@ -246,7 +246,10 @@ async fn time_scale_is_refused_with_a_target_whose_clock_postload_does_not_contr
     let stop = || Arc::new(AtomicBool::new(false));
     let args = |base_url: Option<String>, target: Option<String>| postload::cli::RunArgs {
         scenario: vec!["burst-50".into()],
-        base_url,
+        dest: postload::cli::DestinationArgs {
+            base_url,
+            ..Default::default()
+        },
         target,
         time: postload::clock::TimeScale::checked(4.0).unwrap().into(),
         report_dir: tempdir("time-scale-refused"),

@@ -255,7 +255,7 @@ async fn a_target_that_refuses_connections_is_counted_not_fatal() {
         .port();
     let mut a = args(5, &[1], 0, "refused");
     a.latency_ms = None;
-    a.base_url = Some(format!("http://127.0.0.1:{port}/v1"));
+    a.dest.base_url = Some(format!("http://127.0.0.1:{port}/v1"));
     let r = run(a).await;
     let c = &r["cases"][0];
     assert_eq!(r["target"]["kind"], "base_url");
@@ -491,7 +491,7 @@ async fn a_loopback_base_url_without_a_key_still_sends_the_stub_a_bearer_token()
     let stub = crate::common::start(cfg).await;
     let mut a = args(4, &[2], 0, "loopback-key");
     a.latency_ms = None;
-    a.base_url = Some(stub.base_url());
+    a.dest.base_url = Some(stub.base_url());
     let r = run(a).await;
     let c = &r["cases"][0];
     assert_eq!(c["posts"]["ok"], 4, "{c}");

@@ -316,7 +316,10 @@ fn the_options_take_a_share_and_plan_defaults_to_the_profiles() {
         let args = RunArgs {
             scenario: vec!["burst-50".into()],
             prompt_cache_hit: Some(share),
-            base_url: base_url.map(str::to_string),
+            dest: postload::cli::DestinationArgs {
+                base_url: base_url.map(str::to_string),
+                ..Default::default()
+            },
             report_dir: tempdir("prompt-cache-run"),
             ..RunArgs::default()
         };

@@ -55,3 +55,28 @@ impl From<crate::clock::TimeScale> for TimeScaleArg {
         }
     }
 }
+
+// Destination: where the OpenAI calls go, and the key they carry.
+#[derive(Debug, Clone, Default, Args)]
+pub struct DestinationArgs {
+    /// The OpenAI-compatible base URL the OpenAI calls go to: a `postload stub`'s
+    /// (http://127.0.0.1:9000/v1), OpenAI's (https://api.openai.com/v1) or a compatible
+    /// provider's. A URL outside loopback needs --allow-spend. Default: run, an embedded stub;
+    /// example-service, $OPENAI_BASE_URL or http://127.0.0.1:9000/v1; calibrate takes no default.
+    #[arg(long, value_name = "URL", alias = "openai-base-url")]
+    pub base_url: Option<String>,
+    /// The environment variable holding the API key, sent as a bearer token and never written
+    /// anywhere. Default OPENAI_API_KEY (run and calibrate read it only for a URL outside
+    /// loopback unless it is named here).
+    #[arg(long, value_name = "NAME")]
+    pub api_key_env: Option<String>,
+}
+
+// Destination, continued: name resolution (run and calibrate).
+#[derive(Debug, Clone, Default, Args)]
+pub struct ResolveArgs {
+    /// Connect to HOST:PORT at ADDR instead of resolving HOST (as curl's --resolve). ADDR must
+    /// be a loopback address. Repeatable.
+    #[arg(long, value_name = "HOST:PORT:ADDR")]
+    pub resolve: Vec<String>,
+}

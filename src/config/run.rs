@@ -104,14 +104,14 @@ impl From<&crate::cli::RunArgs> for RunRequest {
                 ..Overrides::default()
             },
             destination: Destination {
-                base_url: args.base_url.clone(),
+                base_url: args.dest.base_url.clone(),
                 target: args.target.clone(),
                 with_stub: args.with_stub,
                 wait_for_target: args.wait_for_target,
                 allow_spend: args.allow_spend,
                 max_cost: args.max_cost,
-                api_key_env: args.api_key_env.clone(),
-                resolve: args.resolve.clone(),
+                api_key_env: args.dest.api_key_env.clone(),
+                resolve: args.resolve.resolve.clone(),
             },
             stub: EmbeddedStubOptions {
                 latency_ms: args.latency_ms,

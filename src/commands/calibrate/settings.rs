@@ -67,11 +67,11 @@ impl Settings {
 /// Checks the options in a fixed order (the destination first, as `run` does).
 pub fn settings(args: &CalibrateArgs) -> Result<Settings, ConfigError> {
     let dest = Destination {
-        base_url: Some(args.base_url.clone()),
+        base_url: args.dest.base_url.clone(),
         allow_spend: args.allow_spend,
         max_cost: args.max_cost,
-        api_key_env: args.api_key_env.clone(),
-        resolve: args.resolve.clone(),
+        api_key_env: args.dest.api_key_env.clone(),
+        resolve: args.resolve.resolve.clone(),
         ..Destination::default()
     };
     let max_cost = config::spend_cap(&dest)?;
@@ -81,7 +81,11 @@ pub fn settings(args: &CalibrateArgs) -> Result<Settings, ConfigError> {
         .map(|r| config::parse_resolve(r))
         .collect::<Result<Vec<_>, _>>()?;
     let remote = config::check_remote(&dest, &[])?;
-    let host = reqwest::Url::parse(&args.base_url)
+    // clap requires --base-url here (`mut_arg` on `CalibrateArgs`); built by hand, say so.
+    let base_url = args.dest.base_url.as_deref().ok_or_else(|| {
+        ConfigError("calibrate: give --base-url URL, the endpoint to measure".into())
+    })?;
+    let host = reqwest::Url::parse(base_url)
         .ok()
         .and_then(|u| u.host_str().map(str::to_string))
         .unwrap_or_default();
@@ -102,7 +106,7 @@ pub fn settings(args: &CalibrateArgs) -> Result<Settings, ConfigError> {
     let time_scale = args.time.time_scale.unwrap_or(TimeScale::ONE).get();
     let catalog = config::catalog_from(args.data.mocks.as_deref())?;
     let models = model_plans(&args.model, calls, &catalog)?;
-    let endpoint = config::endpoint(&dest, &args.base_url, remote)?;
+    let endpoint = config::endpoint(&dest, base_url, remote)?;
     let date = chrono::Utc::now().format("%Y-%m-%d").to_string();
     Ok(Settings {
         endpoint,

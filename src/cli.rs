@@ -78,13 +78,8 @@ pub struct CalibrateArgs {
     /// Folder for the overlay and the report (default: reports/calibration-<date>).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Allow calls to a URL outside loopback, which cost money (requires --max-cost).
-    #[arg(long)]
-    pub allow_spend: bool,
-    /// The spend guard: refuse to start when the worst case passes this many USD, and never
-    /// send a call that could take the spend past it.
-    #[arg(long, value_name = "USD")]
-    pub max_cost: Option<f64>,
+    #[command(flatten)]
+    pub spend: SpendArgs,
     #[command(flatten)]
     pub resolve: ResolveArgs,
     #[command(flatten)]
@@ -245,9 +240,8 @@ pub struct ExampleServiceArgs {
     /// answers), bad-body (200 without a caption, after its calls).
     #[arg(long, value_enum)]
     pub fault: Option<crate::example::Fault>,
-    /// Allow an OpenAI base URL outside loopback (real calls, billed to the key's owner).
-    #[arg(long)]
-    pub allow_remote_openai: bool,
+    #[command(flatten)]
+    pub spend: AllowSpend,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -305,14 +299,8 @@ pub struct RunArgs {
     /// default: 30s with --with-stub, else none: a service that does not answer is refused).
     #[arg(long, value_name = "DURATION", value_parser = crate::limits::duration_arg)]
     pub wait_for_target: Option<f64>,
-    /// Allow load to a base URL or service outside loopback, which may cost money (requires
-    /// --max-cost).
-    #[arg(long)]
-    pub allow_spend: bool,
-    /// The spend guard: stop the attack before the run's OpenAI cost could pass this many USD
-    /// (exit 3; the report is still written). Required with --allow-spend.
-    #[arg(long, value_name = "USD")]
-    pub max_cost: Option<f64>,
+    #[command(flatten)]
+    pub spend: SpendArgs,
     #[command(flatten)]
     pub resolve: ResolveArgs,
     #[command(flatten)]

@@ -93,14 +93,14 @@ pub fn tolerance(text: &str) -> Result<f64, ConfigError> {
 }
 
 /// `postload example-service`'s options as the service's configuration. An OpenAI base URL
-/// outside loopback would be billed: only with `--allow-remote-openai`.
+/// outside loopback would be billed: only with `--allow-spend`.
 pub fn example_config(
     args: &crate::cli::ExampleServiceArgs,
 ) -> Result<crate::example::ExampleConfig, ConfigError> {
     let base_url = example_base_url(args);
-    if !is_loopback("--base-url", base_url)? && !args.allow_remote_openai {
+    if !is_loopback("--base-url", base_url)? && !args.spend.allow_spend {
         return Err(ConfigError(format!(
-            "--base-url `{}` is not on this machine: its calls would be billed; add --allow-remote-openai to mean it",
+            "--base-url `{}` is not on this machine: its calls would be billed; add --allow-spend to mean it",
             shown_url(base_url)
         )));
     }

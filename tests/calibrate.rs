@@ -92,8 +92,10 @@ fn args(port: u16, out: &Path, max_cost: f64) -> CalibrateArgs {
         model: vec!["gpt-4o".into()],
         calls: None,
         out: Some(out.to_path_buf()),
-        allow_spend: true,
-        max_cost: Some(max_cost),
+        spend: postload::cli::SpendArgs {
+            allow: postload::cli::AllowSpend { allow_spend: true },
+            max_cost: Some(max_cost),
+        },
         resolve: postload::cli::ResolveArgs {
             resolve: vec![format!("api.account.test:{port}:127.0.0.1")],
         },
@@ -437,8 +439,8 @@ async fn an_endpoint_without_rate_limit_headers_completes_with_limits_unknown() 
     let mut a = args(addr.port(), &out, 1.0);
     a.dest.base_url = Some(format!("http://127.0.0.1:{}/v1", addr.port()));
     a.resolve.resolve.clear();
-    a.allow_spend = false;
-    a.max_cost = None;
+    a.spend.allow.allow_spend = false;
+    a.spend.max_cost = None;
     a.dest.api_key_env = None;
     a.time.time_scale = None;
     a.calls = Some(30);
@@ -556,8 +558,8 @@ async fn answers_that_go_wrong_are_counted_by_cause_never_a_crash() {
     let mut a = args(addr.port(), &out, 1.0);
     a.dest.base_url = Some(format!("http://127.0.0.1:{}/v1", addr.port()));
     a.resolve.resolve.clear();
-    a.allow_spend = false;
-    a.max_cost = None;
+    a.spend.allow.allow_spend = false;
+    a.spend.max_cost = None;
     a.dest.api_key_env = None;
     a.time.time_scale = None;
     a.stream = StreamArg::Off;

@@ -29,8 +29,10 @@ fn args(addr: SocketAddr, out: &Path, calls: u32) -> CalibrateArgs {
         model: vec!["gpt-4o-mini".into()],
         calls: Some(calls),
         out: Some(out.to_path_buf()),
-        allow_spend: true,
-        max_cost: Some(1.0),
+        spend: postload::cli::SpendArgs {
+            allow: postload::cli::AllowSpend { allow_spend: true },
+            max_cost: Some(1.0),
+        },
         resolve: postload::cli::ResolveArgs {
             resolve: vec![format!("api.hostile.test:{}:127.0.0.1", addr.port())],
         },

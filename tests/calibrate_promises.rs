@@ -31,8 +31,10 @@ fn args(port: u16, out: &Path) -> CalibrateArgs {
         model: vec!["gpt-4o".into()],
         calls: None,
         out: Some(out.to_path_buf()),
-        allow_spend: false,
-        max_cost: None,
+        spend: postload::cli::SpendArgs {
+            allow: postload::cli::AllowSpend { allow_spend: false },
+            max_cost: None,
+        },
         resolve: postload::cli::ResolveArgs { resolve: vec![] },
         data: Default::default(),
         stream: StreamArg::Auto,
@@ -51,8 +53,10 @@ fn remote_args(port: u16, out: &Path, max_cost: f64) -> CalibrateArgs {
             base_url: Some(format!("http://api.account.test:{port}/v1")),
             api_key_env: Some(KEY_VAR.into()),
         },
-        allow_spend: true,
-        max_cost: Some(max_cost),
+        spend: postload::cli::SpendArgs {
+            allow: postload::cli::AllowSpend { allow_spend: true },
+            max_cost: Some(max_cost),
+        },
         resolve: postload::cli::ResolveArgs {
             resolve: vec![format!("api.account.test:{port}:127.0.0.1")],
         },

@@ -80,3 +80,24 @@ pub struct ResolveArgs {
     #[arg(long, value_name = "HOST:PORT:ADDR")]
     pub resolve: Vec<String>,
 }
+
+// Spend: leaving loopback, where calls cost money.
+#[derive(Debug, Clone, Default, Args)]
+pub struct AllowSpend {
+    /// Allow calls to a base URL or service outside loopback, which cost money (billed to the
+    /// API key's owner). Run and calibrate also need --max-cost.
+    #[arg(long, alias = "allow-remote-openai")]
+    pub allow_spend: bool,
+}
+
+// Spend, continued: the guard (run and calibrate).
+#[derive(Debug, Clone, Default, Args)]
+pub struct SpendArgs {
+    #[command(flatten)]
+    pub allow: AllowSpend,
+    /// The spend guard, in USD; required with --allow-spend. No call is sent that could take the
+    /// OpenAI spend past it: run stops its attack there (exit 3; the report is still written),
+    /// calibrate refuses to start when its worst case passes it.
+    #[arg(long, value_name = "USD")]
+    pub max_cost: Option<f64>,
+}

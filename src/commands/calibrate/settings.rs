@@ -68,8 +68,8 @@ impl Settings {
 pub fn settings(args: &CalibrateArgs) -> Result<Settings, ConfigError> {
     let dest = Destination {
         base_url: args.dest.base_url.clone(),
-        allow_spend: args.allow_spend,
-        max_cost: args.max_cost,
+        allow_spend: args.spend.allow.allow_spend,
+        max_cost: args.spend.max_cost,
         api_key_env: args.dest.api_key_env.clone(),
         resolve: args.resolve.resolve.clone(),
         ..Destination::default()

@@ -54,6 +54,16 @@ impl TimeScale {
         Self::checked(k)
     }
 
+    /// A real amount of time, in any unit, in modelled time (the same unit).
+    pub fn to_modelled(self, real: f64) -> f64 {
+        real * self.0
+    }
+
+    /// A modelled amount of time, in any unit, in real time (the same unit).
+    pub fn to_real(self, modelled: f64) -> f64 {
+        modelled / self.0
+    }
+
     /// Whether modelled time is real time.
     pub fn is_one(self) -> bool {
         self.0 == 1.0
@@ -204,6 +214,11 @@ mod tests {
         assert!(TimeScale::arg("inf").is_err() && TimeScale::arg("NaN").is_err());
         assert!(TimeScale::ONE.is_one() && !TimeScale::checked(2.0).unwrap().is_one());
         assert_eq!(TimeScale::checked(2.5).unwrap().to_string(), "2.5");
+        // Plain amounts in any unit: 3 s real at 4 is 12 s modelled; 12 s modelled is 3 s real.
+        let four = TimeScale::checked(4.0).unwrap();
+        assert_eq!(four.to_modelled(3.0), 12.0);
+        assert_eq!(four.to_real(12.0), 3.0);
+        assert_eq!(TimeScale::ONE.to_real(0.1), 0.1);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::cli::{PromptEstimateArg, RejectedCostArg, StubOptions};
-use crate::limits::{read_text, MAX_REPEAT, MAX_TEXT_FILE_BYTES, MAX_TIME_SCALE, MAX_USERS};
+use crate::limits::{read_text, MAX_REPEAT, MAX_TEXT_FILE_BYTES, MAX_USERS};
 use crate::openai::bucket::RejectedCost;
 use crate::openai::catalog::Catalog;
 use crate::secret::shown_url;
@@ -150,17 +150,6 @@ fn first_repeat<T: PartialEq>(values: &[T]) -> Option<&T> {
         .enumerate()
         .find(|(i, v)| values[..*i].contains(v))
         .map(|(_, v)| v)
-}
-
-/// `--time-scale K` (run, stub, plan --validate): 1 to [`MAX_TIME_SCALE`].
-pub fn time_scale(k: f64) -> Result<f64, ConfigError> {
-    if (1.0..=MAX_TIME_SCALE).contains(&k) {
-        Ok(k)
-    } else {
-        Err(ConfigError(format!(
-            "--time-scale {k}: give a factor from 1 to {MAX_TIME_SCALE} (the largest shown to agree with K = 1; see docs/limits.md)"
-        )))
-    }
 }
 
 /// Reads and checks a gate file (before any load is sent).

@@ -31,7 +31,7 @@ async fn the_planner_agrees_with_the_live_harness_at_small_scale() {
         &Validation {
             users: vec![30],
             tiers: vec![1, 2],
-            time_scale: 1.0,
+            time_scale: postload::clock::TimeScale::checked(1.0).unwrap(),
             fixed_latency_ms: Some(400),
             repeat: 1,
             report_dir: tempdir("validate"),
@@ -89,7 +89,7 @@ async fn a_time_scaled_tier_1_burst_agrees_with_the_planner_on_429s() {
         &Validation {
             users: vec![30],
             tiers: vec![1],
-            time_scale: 10.0,
+            time_scale: postload::clock::TimeScale::checked(10.0).unwrap(),
             fixed_latency_ms: Some(400),
             repeat: 1,
             report_dir: tempdir("validate-k10"),
@@ -145,7 +145,7 @@ async fn validate_runs_the_live_side_on_the_planners_catalog() {
         &Validation {
             users: vec![20],
             tiers: vec![2],
-            time_scale: 1.0,
+            time_scale: postload::clock::TimeScale::checked(1.0).unwrap(),
             fixed_latency_ms: Some(400),
             repeat: 1,
             report_dir: tempdir("validate-mocks"),
@@ -176,7 +176,7 @@ async fn with_the_same_draws_the_live_run_and_the_planner_agree_on_the_tail() {
         &Validation {
             users: vec![20],
             tiers: vec![2],
-            time_scale: 4.0,
+            time_scale: postload::clock::TimeScale::checked(4.0).unwrap(),
             fixed_latency_ms: None,
             repeat: 1,
             report_dir: tempdir("same-draws"),

@@ -3,6 +3,7 @@
 //! its command line ([`run_config`]); `plan --validate` builds one of its own. The checks run in a
 //! fixed order, so a command line with several mistakes always names the same one first.
 
+use crate::clock::TimeScale;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use std::time::Duration;
 
 use super::{
     catalog_from, claims, first_repeat, is_loopback, latency_ms, parse_resolve, retry_policy,
-    time_scale, ConfigError,
+    ConfigError,
 };
 use crate::limits::{MAX_CASES, MAX_COMPLETION_TOKENS, MAX_REPEAT, MAX_TIMEOUT_S, MAX_USERS};
 use crate::openai::catalog::Catalog;
@@ -32,7 +33,7 @@ pub struct RunRequest {
     pub destination: Destination,
     pub stub: EmbeddedStubOptions,
     /// `--time-scale`.
-    pub time_scale: Option<f64>,
+    pub time_scale: Option<TimeScale>,
     /// `--repeat`.
     pub repeat: Option<u32>,
     /// `--claims`: the claims file report.md judges (default: the planning note's).
@@ -118,7 +119,7 @@ impl From<&crate::cli::RunArgs> for RunRequest {
                 retry_after: args.retry_after,
                 prompt_cache_hit: args.prompt_cache_hit,
             },
-            time_scale: args.time.time_scale.map(crate::clock::TimeScale::get),
+            time_scale: args.time.time_scale,
             repeat: args.repeat,
             claims: args.claims.clone(),
             report_dir: args.report_dir.clone(),
@@ -489,13 +490,13 @@ pub(crate) fn check_remote(
 /// then a clock postload controls: its embedded stub, or a `postload stub` at the same K. A
 /// service's or a real endpoint's latencies would be multiplied by K.
 fn check_time_scale(
-    k: Option<f64>,
+    k: Option<TimeScale>,
     service_mode: bool,
     base_url: Option<&str>,
     remote: bool,
-) -> Result<f64, ConfigError> {
-    let scale = time_scale(k.unwrap_or(1.0))?;
-    if let Some(k) = k.filter(|k| *k != 1.0) {
+) -> Result<TimeScale, ConfigError> {
+    let scale = k.unwrap_or(TimeScale::ONE);
+    if let Some(k) = k.filter(|k| !k.is_one()).map(TimeScale::get) {
         if service_mode {
             return Err(ConfigError(format!(
                 "--time-scale {k}: in service mode the service's own time does not scale, so every latency would be off; run without --time-scale"

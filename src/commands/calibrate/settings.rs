@@ -52,7 +52,7 @@ pub struct Settings {
     pub stream: StreamArg,
     pub concurrency: u32,
     pub seed: u64,
-    pub time_scale: f64,
+    pub time_scale: TimeScale,
     pub date: String,
     pub quiet: bool,
 }
@@ -103,7 +103,7 @@ pub fn settings(args: &CalibrateArgs) -> Result<Settings, ConfigError> {
             args.concurrency
         )));
     }
-    let time_scale = args.time.time_scale.unwrap_or(TimeScale::ONE).get();
+    let time_scale = args.time.time_scale.unwrap_or(TimeScale::ONE);
     let catalog = config::catalog_from(args.data.mocks.as_deref())?;
     let models = model_plans(&args.model, calls, &catalog)?;
     let endpoint = config::endpoint(&dest, base_url, remote)?;

@@ -21,6 +21,9 @@ pub async fn serve(args: cli::StubArgs) -> anyhow::Result<Outcome> {
         std::sync::Arc::new(clock::SystemClock::scaled(scale)),
     )
     .await?;
+    // Ctrl-C is caught from here on, before the first line: a script that reads the URL and
+    // then interrupts always gets the orderly stop.
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     outln!("OPENAI_BASE_URL={}", handle.base_url());
     // `--quiet`: the URL alone (scripts read it), then errors only.
     let quiet = args.verbosity.quiet;
@@ -30,7 +33,7 @@ pub async fn serve(args: cli::StubArgs) -> anyhow::Result<Outcome> {
             handle.base_url().trim_end_matches("/v1")
         );
     }
-    tokio::signal::ctrl_c().await?;
+    interrupt.recv().await;
     let stats = handle.stats();
     if !quiet {
         eprintln!(

@@ -6,6 +6,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod shared;
 pub use shared::*;
+#[cfg(test)]
+mod tests;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -75,8 +77,11 @@ pub struct CalibrateArgs {
     /// Calls per model (default: the designed number, see docs/calibrate.md).
     #[arg(long, value_name = "N")]
     pub calls: Option<u32>,
-    /// Folder for the overlay and the report (default: reports/calibration-<date>).
-    #[arg(long, value_name = "DIR")]
+    #[command(flatten)]
+    pub output: ReportDir,
+    /// Before --report-dir: the exact folder for the overlay and the report (kept for a release;
+    /// `--report-dir DIR` writes DIR/calibration-<date>/).
+    #[arg(long, value_name = "DIR", hide = true, conflicts_with = "report_dir")]
     pub out: Option<PathBuf>,
     #[command(flatten)]
     pub spend: SpendArgs,
@@ -85,7 +90,7 @@ pub struct CalibrateArgs {
     #[command(flatten)]
     pub data: Mocks,
     /// Stream the calls (auto: when the endpoint streams as it writes).
-    #[arg(long, value_enum, default_value_t = StreamArg::Auto)]
+    #[arg(long, value_name = "WHEN", value_enum, default_value_t = StreamArg::Auto)]
     pub stream: StreamArg,
     /// Calls in flight at once (1 to 8).
     #[arg(long, value_name = "N", default_value_t = 3)]
@@ -137,10 +142,11 @@ pub struct PlanArgs {
     #[arg(long, value_name = "D", default_value_t = 1.0)]
     pub days: f64,
     /// The daily curve for --posts-per-day.
-    #[arg(long, value_enum, default_value_t = CurveArg::Business)]
+    #[arg(long, value_name = "SHAPE", value_enum, default_value_t = CurveArg::Business)]
     pub curve: CurveArg,
-    /// Client strategies. Repeatable. Default: sdk and queue.
-    #[arg(long, value_enum)]
+    /// Client retry policies to compare (the client strategies). Repeatable. Default: sdk and
+    /// queue.
+    #[arg(long = "retry", alias = "strategy", value_enum, value_name = "POLICY")]
     pub strategy: Vec<StrategyArg>,
     /// Target: p95 of successful posts at most this many seconds.
     #[arg(long, value_name = "SECS", default_value_t = 5.0)]
@@ -148,13 +154,18 @@ pub struct PlanArgs {
     /// Target: at least this share of posts succeed (1 = no failed post).
     #[arg(long, value_name = "SHARE", value_parser = crate::share::arg, default_value_t = 1.0)]
     pub min_success: f64,
-    /// Share of posts the service answers from its response cache (the note's Redis idea).
-    #[arg(long, value_name = "SHARE", value_parser = crate::share::arg, default_value_t = 0.0)]
+    /// Share of posts the service answers from its own response cache (the note's Redis idea),
+    /// without calling OpenAI.
+    #[arg(
+        long = "response-cache-hit",
+        alias = "cache-hit",
+        value_name = "SHARE",
+        value_parser = crate::share::arg,
+        default_value_t = 0.0
+    )]
     pub cache_hit: f64,
-    /// Share of eligible calls (prompts of 1,024 tokens or more) that hit OpenAI's prompt cache.
-    /// Default: each model's latency profile's `prompt_cache_hit` (0 as shipped).
-    #[arg(long, value_name = "SHARE", value_parser = crate::share::arg)]
-    pub prompt_cache_hit: Option<f64>,
+    #[command(flatten)]
+    pub prompt_cache: PromptCacheHit,
     /// Share of posts that bring their own image prompt.
     #[arg(long, value_name = "SHARE", value_parser = crate::share::arg, default_value_t = 0.0)]
     pub image_prompt_share: f64,
@@ -165,9 +176,8 @@ pub struct PlanArgs {
     pub lever: Vec<String>,
     #[command(flatten)]
     pub seed: Seed,
-    /// Folder for the plan; each plan writes <DIR>/plan-<id>/ (plan.json, plan.md, charts).
-    #[arg(long, value_name = "DIR", default_value = "reports")]
-    pub report_dir: PathBuf,
+    #[command(flatten)]
+    pub output: ReportDir,
     #[command(flatten)]
     pub data: Mocks,
     /// Claims whose monthly tables to set beside the plan (default: the planning note's).
@@ -208,19 +218,19 @@ pub struct PlanArgs {
 )]
 pub struct ExampleServiceArgs {
     /// Port on 127.0.0.1 (0 picks a free one).
-    #[arg(long, default_value_t = 8000)]
+    #[arg(long, value_name = "PORT", default_value_t = 8000)]
     pub port: u16,
     // Where the service's OpenAI calls go (--base-url) and its key.
     #[command(flatten)]
     pub dest: DestinationArgs,
     /// The model of both calls.
-    #[arg(long, env = "OPENAI_MODEL", default_value = "gpt-4o")]
+    #[arg(long, value_name = "M", env = "OPENAI_MODEL", default_value = "gpt-4o")]
     pub model: String,
     /// The brand-memory look-up's delay.
     #[arg(long, value_name = "MS", default_value_t = 20)]
     pub memory_ms: u64,
     /// The service's OpenAI client retries.
-    #[arg(long, value_enum, default_value_t = RetryArg::Sdk)]
+    #[arg(long, value_name = "POLICY", value_enum, default_value_t = RetryArg::Sdk)]
     pub retry: RetryArg,
     /// Regression to try a gate on: a third OpenAI call per post (hashtags for the caption).
     #[arg(long)]
@@ -238,7 +248,7 @@ pub struct ExampleServiceArgs {
     pub no_trace_propagation: bool,
     /// A broken service to try a gate on: server-error (500 to every post), hang (never
     /// answers), bad-body (200 without a caption, after its calls).
-    #[arg(long, value_enum)]
+    #[arg(long, value_name = "KIND", value_enum)]
     pub fault: Option<crate::example::Fault>,
     #[command(flatten)]
     pub spend: AllowSpend,
@@ -261,10 +271,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "NAME|PATH")]
     pub scenario: Vec<String>,
     /// Override the scenarios' user count (1 to 10,000).
-    #[arg(long)]
+    #[arg(long, value_name = "N")]
     pub users: Option<u32>,
     /// Override the scenarios' model.
-    #[arg(long)]
+    #[arg(long, value_name = "M")]
     pub model: Option<String>,
     /// Run at this tier instead of the scenarios' tiers. Repeatable.
     #[arg(long, value_name = "N")]
@@ -275,11 +285,10 @@ pub struct RunArgs {
     #[command(flatten)]
     pub seed: Seed,
     /// Override the scenarios' retry policy.
-    #[arg(long, value_enum)]
+    #[arg(long, value_name = "POLICY", value_enum)]
     pub retry: Option<RetryArg>,
-    /// Folder for reports; each run writes <DIR>/<run-id>/.
-    #[arg(long, value_name = "DIR", default_value = "reports")]
-    pub report_dir: std::path::PathBuf,
+    #[command(flatten)]
+    pub output: ReportDir,
     #[command(flatten)]
     pub verbosity: Verbosity,
     // Where the posts' OpenAI calls go (--base-url; default: an embedded stub) and their key.
@@ -311,10 +320,8 @@ pub struct RunArgs {
     /// Embedded stub: send retry-after and retry-after-ms on 429s.
     #[arg(long)]
     pub retry_after: bool,
-    /// Embedded stub: share (0..1) of eligible calls served from OpenAI's prompt cache, instead
-    /// of each model's profile's `prompt_cache_hit` (0 as shipped).
-    #[arg(long, value_name = "SHARE", value_parser = crate::share::arg)]
-    pub prompt_cache_hit: Option<f64>,
+    #[command(flatten)]
+    pub prompt_cache: PromptCacheHit,
     #[command(flatten)]
     pub data: Mocks,
     /// Claims to judge in report.md (default: the planning note's, scenarios/claims.toml).
@@ -335,15 +342,16 @@ pub struct RunArgs {
 #[derive(Debug, Clone, Args)]
 pub struct CompareArgs {
     /// The baseline result.json.
+    #[arg(value_name = "BASE.json")]
     pub base: std::path::PathBuf,
     /// The new result.json.
+    #[arg(value_name = "NEW.json")]
     pub new: std::path::PathBuf,
     /// Allowed rise of a lower-is-better metric, as a share (0.1) or percent (10%).
-    #[arg(long, default_value = "10%")]
+    #[arg(long, value_name = "SHARE", default_value = "10%")]
     pub tolerance: String,
-    /// Also write the deltas as JSON here.
-    #[arg(long, value_name = "FILE")]
-    pub json: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub output: OutFile,
     #[command(flatten)]
     pub verbosity: Verbosity,
 }
@@ -351,16 +359,16 @@ pub struct CompareArgs {
 #[derive(Debug, Clone, Args)]
 pub struct MergeArgs {
     /// Interval logs (.hlog) written by `postload run` (in reports/<run-id>/hlog/).
-    #[arg(required = true)]
+    #[arg(required = true, value_name = "LOG.hlog")]
     pub logs: Vec<std::path::PathBuf>,
-    /// Write the merged histograms as one interval log here.
-    #[arg(long, value_name = "FILE")]
-    pub out: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub output: OutFile,
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct CheckArgs {
     /// A result.json written by `postload run`.
+    #[arg(value_name = "RESULT.json")]
     pub result: std::path::PathBuf,
     /// The thresholds to check.
     #[arg(long, value_name = "FILE", required_unless_present = "suggest")]
@@ -379,6 +387,7 @@ pub struct CheckArgs {
 #[derive(Debug, Clone, Args)]
 pub struct ReportArgs {
     /// A result.json written by `postload run`.
+    #[arg(value_name = "RESULT.json")]
     pub result: std::path::PathBuf,
     /// Claims to judge (default: the planning note's, scenarios/claims.toml).
     #[arg(long, value_name = "FILE")]
@@ -409,7 +418,7 @@ pub enum PromptEstimateArg {
 #[derive(Debug, Clone, Args)]
 pub struct StubOptions {
     /// Rate-limit tier within the tier set.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, value_name = "N", default_value_t = 1)]
     pub tier: u8,
     /// Named tier set from mocks/tiers.toml: openai-2025, or seed (the planning note's claims).
     #[arg(long = "tiers", value_name = "SET")]
@@ -440,16 +449,13 @@ pub struct StubOptions {
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub first_429: u64,
     /// What a rejected request still costs the buckets.
-    #[arg(long, value_enum, default_value_t = RejectedCostArg::Request)]
+    #[arg(long, value_name = "WHAT", value_enum, default_value_t = RejectedCostArg::Request)]
     pub rejected_cost: RejectedCostArg,
     /// Tokens reserved for the completion when a request names no max_tokens.
     #[arg(long, value_name = "TOKENS", default_value_t = 0)]
     pub missing_max_tokens: u32,
-    /// Share (0..1) of eligible calls (a prompt of 1,024 tokens or more whose prefix was sent
-    /// before) served from OpenAI's prompt cache, instead of each model's profile's
-    /// `prompt_cache_hit` (0 as shipped).
-    #[arg(long, value_name = "SHARE", value_parser = crate::share::arg)]
-    pub prompt_cache_hit: Option<f64>,
+    #[command(flatten)]
+    pub prompt_cache: PromptCacheHit,
     /// No effect, kept so existing scripts still run: the stub keeps no request past its answer
     /// (it once bounded wiremock's request store).
     #[arg(long, value_name = "N", default_value_t = crate::stub::DEFAULT_RETAIN_LIMIT, hide = true)]
@@ -463,7 +469,7 @@ pub struct StubOptions {
     #[arg(long, value_name = "MIB", default_value_t = (crate::stub::DEFAULT_MAX_BODY_BYTES >> 20) as u64, value_parser = clap::value_parser!(u64).range(1..=4096))]
     pub max_body_mib: u64,
     /// How the rate limiter estimates a request's prompt.
-    #[arg(long, value_enum, default_value_t = PromptEstimateArg::Tokens)]
+    #[arg(long, value_name = "HOW", value_enum, default_value_t = PromptEstimateArg::Tokens)]
     pub prompt_estimate: PromptEstimateArg,
     #[command(flatten)]
     pub time: TimeScaleArg,
@@ -472,7 +478,7 @@ pub struct StubOptions {
 #[derive(Debug, Clone, Args)]
 pub struct StubArgs {
     /// Port on 127.0.0.1 (0 picks a free one).
-    #[arg(long, default_value_t = 9000)]
+    #[arg(long, value_name = "PORT", default_value_t = 9000)]
     pub port: u16,
     #[command(flatten)]
     pub stub: StubOptions,

@@ -51,7 +51,7 @@ pub fn stub_config(opts: &StubOptions) -> Result<StubConfig, ConfigError> {
     c.retry_after = opts.retry_after;
     c.fixed_latency = latency_ms("--latency-ms", opts.latency_ms)?;
     c.missing_max_tokens_reserve = opts.missing_max_tokens;
-    c.prompt_cache_hit = opts.prompt_cache_hit;
+    c.prompt_cache_hit = opts.prompt_cache.prompt_cache_hit;
     c.retain_limit = opts.retain;
     c.idle_timeout = Duration::from_secs(opts.idle_timeout);
     c.max_body_bytes = (opts.max_body_mib as usize) << 20;
@@ -294,7 +294,7 @@ pub fn plan_spec(
         },
         image_prompt_share: args.image_prompt_share,
         response_cache_hit: args.cache_hit,
-        prompt_cache_hit: args.prompt_cache_hit.unwrap_or(0.0),
+        prompt_cache_hit: args.prompt_cache.prompt_cache_hit.unwrap_or(0.0),
         target: crate::plan::Goal {
             p95_s: args.p95,
             min_success: args.min_success,
@@ -309,7 +309,7 @@ pub fn plan_spec(
         },
         ..defaults
     };
-    if args.prompt_cache_hit.is_none() {
+    if args.prompt_cache.prompt_cache_hit.is_none() {
         spec.take_profile_prompt_cache_hits(catalog);
     }
     crate::plan::check(&spec, catalog).map_err(|e| ConfigError(e.0))?;

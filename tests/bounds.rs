@@ -139,7 +139,9 @@ fn a_duplicate_model_in_models_toml_is_exit_2() {
 fn run_args(tag: &str) -> RunArgs {
     RunArgs {
         scenario: vec!["burst-50".into()],
-        report_dir: tempdir(tag),
+        output: postload::cli::ReportDir {
+            report_dir: tempdir(tag),
+        },
         verbosity: postload::cli::Verbosity { quiet: true },
         ..RunArgs::default()
     }
@@ -433,7 +435,7 @@ async fn a_retry_after_of_1e300_is_ignored_and_the_run_ends() {
     a.users = Some(2);
     a.tier = vec![1];
     a.dest.base_url = Some(format!("{}/v1", server.uri()));
-    let dir = a.report_dir.clone();
+    let dir = a.output.report_dir.clone();
     let cfg = run_config(&a, Arc::new(AtomicBool::new(false))).unwrap();
     postload::run::execute(cfg).await.unwrap();
     let c = &crate::common::read_result(&dir).1["cases"][0];

@@ -92,6 +92,7 @@ fn args(port: u16, out: &Path, max_cost: f64) -> CalibrateArgs {
         model: vec!["gpt-4o".into()],
         calls: None,
         out: Some(out.to_path_buf()),
+        output: Default::default(),
         spend: postload::cli::SpendArgs {
             allow: postload::cli::AllowSpend { allow_spend: true },
             max_cost: Some(max_cost),
@@ -376,12 +377,14 @@ async fn burst(mocks: &Path, set: &str, tag: &str) -> Value {
             mocks: Some(mocks.to_path_buf()),
         },
         time: postload::clock::TimeScale::checked(SCALE).unwrap().into(),
-        report_dir: tempdir(tag),
+        output: postload::cli::ReportDir {
+            report_dir: tempdir(tag),
+        },
         verbosity: postload::cli::Verbosity { quiet: true },
         ..RunArgs::default()
     };
     let _guard = crate::common::goose_lock().await;
-    let dir = args.report_dir.clone();
+    let dir = args.output.report_dir.clone();
     let cfg =
         postload::config::run_config(&args, Arc::new(std::sync::atomic::AtomicBool::new(false)))
             .expect("valid config");

@@ -29,6 +29,7 @@ fn args(addr: SocketAddr, out: &Path, calls: u32) -> CalibrateArgs {
         model: vec!["gpt-4o-mini".into()],
         calls: Some(calls),
         out: Some(out.to_path_buf()),
+        output: Default::default(),
         spend: postload::cli::SpendArgs {
             allow: postload::cli::AllowSpend { allow_spend: true },
             max_cost: Some(1.0),

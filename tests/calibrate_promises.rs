@@ -31,6 +31,7 @@ fn args(port: u16, out: &Path) -> CalibrateArgs {
         model: vec!["gpt-4o".into()],
         calls: None,
         out: Some(out.to_path_buf()),
+        output: Default::default(),
         spend: postload::cli::SpendArgs {
             allow: postload::cli::AllowSpend { allow_spend: false },
             max_cost: None,

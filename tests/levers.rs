@@ -74,7 +74,9 @@ async fn sequential_and_parallel(
         time: postload::cli::TimeScaleArg {
             time_scale: time_scale.map(|k| postload::clock::TimeScale::checked(k).unwrap()),
         },
-        report_dir: dir.join("reports"),
+        output: postload::cli::ReportDir {
+            report_dir: dir.join("reports"),
+        },
         verbosity: postload::cli::Verbosity { quiet: true },
         ..RunArgs::default()
     };

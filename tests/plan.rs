@@ -214,7 +214,9 @@ async fn a_time_scaled_run_reports_modelled_time_and_records_its_scale() {
         tier: vec![2],
         latency_ms: Some(1_000),
         time: postload::clock::TimeScale::checked(10.0).unwrap().into(),
-        report_dir: dir.clone(),
+        output: postload::cli::ReportDir {
+            report_dir: dir.clone(),
+        },
         verbosity: postload::cli::Verbosity { quiet: true },
         ..postload::cli::RunArgs::default()
     };
@@ -252,7 +254,9 @@ async fn time_scale_is_refused_with_a_target_whose_clock_postload_does_not_contr
         },
         target,
         time: postload::clock::TimeScale::checked(4.0).unwrap().into(),
-        report_dir: tempdir("time-scale-refused"),
+        output: postload::cli::ReportDir {
+            report_dir: tempdir("time-scale-refused"),
+        },
         ..postload::cli::RunArgs::default()
     };
     // Before: a real server's 0.45 s was reported as 1.8 s at K = 4.
@@ -393,7 +397,7 @@ fn plan_writes_its_table_json_markdown_and_charts() {
         .arg(&dir)
         .assert()
         .code(2)
-        .stderr(predicates::str::contains("--cache-hit"));
+        .stderr(predicates::str::contains("--response-cache-hit"));
     // --validate's own options are checked before anything runs (no plan folder is written).
     for (bad, named) in [
         (["--validate-tier", "9"], "--validate-tier"),

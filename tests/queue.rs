@@ -72,7 +72,9 @@ async fn a_tier_1_burst_through_the_client_queue_loses_no_post_and_meets_no_429(
             burst_file(&dir, "sdk", "openai-2025", n as u32, ""),
         ],
         time: postload::clock::TimeScale::checked(20.0).unwrap().into(),
-        report_dir: dir.join("reports"),
+        output: postload::cli::ReportDir {
+            report_dir: dir.join("reports"),
+        },
         verbosity: postload::cli::Verbosity { quiet: true },
         ..RunArgs::default()
     };
@@ -146,7 +148,9 @@ async fn queued_first_sends_are_spaced_as_the_tier_1_bucket_refills() {
         )],
         latency_ms: Some(50),
         time: postload::clock::TimeScale::checked(20.0).unwrap().into(),
-        report_dir: dir.join("reports"),
+        output: postload::cli::ReportDir {
+            report_dir: dir.join("reports"),
+        },
         verbosity: postload::cli::Verbosity { quiet: true },
         ..RunArgs::default()
     };
@@ -223,7 +227,9 @@ async fn the_live_client_queue_agrees_with_the_planners_queue_strategy() {
         )],
         latency_ms: Some(1000),
         time: postload::clock::TimeScale::checked(20.0).unwrap().into(),
-        report_dir: dir.join("reports"),
+        output: postload::cli::ReportDir {
+            report_dir: dir.join("reports"),
+        },
         verbosity: postload::cli::Verbosity { quiet: true },
         ..RunArgs::default()
     };
@@ -283,7 +289,9 @@ async fn a_call_larger_than_the_limit_fails_rate_limited_without_being_sent() {
     let args = RunArgs {
         scenario: vec![burst_file(&dir, "large", "seed", 2, fields)],
         latency_ms: Some(50),
-        report_dir: dir.join("reports"),
+        output: postload::cli::ReportDir {
+            report_dir: dir.join("reports"),
+        },
         verbosity: postload::cli::Verbosity { quiet: true },
         ..RunArgs::default()
     };

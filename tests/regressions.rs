@@ -62,7 +62,9 @@ pub(crate) async fn run_with(
             with_stub: Some(port),
             wait_for_target: Some(5.0),
             latency_ms: Some(50),
-            report_dir: dir.join("reports"),
+            output: postload::cli::ReportDir {
+                report_dir: dir.join("reports"),
+            },
             verbosity: postload::cli::Verbosity { quiet: true },
             ..args
         }))),
@@ -167,7 +169,9 @@ async fn first_429_applies_to_a_case_on_the_embedded_stub_too() {
         command: Some(Command::Run(Box::new(RunArgs {
             scenario: vec![file.to_string_lossy().into_owned()],
             latency_ms: Some(50),
-            report_dir: dir.join("reports"),
+            output: postload::cli::ReportDir {
+                report_dir: dir.join("reports"),
+            },
             verbosity: postload::cli::Verbosity { quiet: true },
             ..RunArgs::default()
         }))),

@@ -14,7 +14,7 @@ use crate::common::{goose_lock, read_result, tempdir};
 
 async fn run(args: RunArgs) -> Value {
     let _guard = goose_lock().await;
-    let dir = args.report_dir.clone();
+    let dir = args.output.report_dir.clone();
     let cfg = run_config(&args, Arc::new(AtomicBool::new(false))).expect("valid config");
     postload::run::execute(cfg).await.expect("run completes");
     read_result(&dir).1
@@ -26,7 +26,9 @@ fn args(users: u32, tiers: &[u8], latency_ms: u64, tag: &str) -> RunArgs {
         users: Some(users),
         tier: tiers.to_vec(),
         latency_ms: Some(latency_ms),
-        report_dir: tempdir(tag),
+        output: postload::cli::ReportDir {
+            report_dir: tempdir(tag),
+        },
         verbosity: postload::cli::Verbosity { quiet: true },
         ..RunArgs::default()
     }
@@ -270,7 +272,7 @@ async fn a_target_that_refuses_connections_is_counted_not_fatal() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn interval_logs_read_back_exactly_and_merge() {
     let a = args(8, &[2], 20, "hlog");
-    let dir = a.report_dir.clone();
+    let dir = a.output.report_dir.clone();
     let r = run(a).await;
     let run_dir = std::fs::read_dir(&dir)
         .unwrap()
@@ -338,7 +340,7 @@ async fn repeat_keeps_each_repetition_and_compare_pools_them() {
     // pooled p50 taken from one repetition, or a mean of three, would differ from the pooled one.
     a.latency_ms = None;
     a.time.time_scale = Some(postload::clock::TimeScale::checked(10.0).unwrap());
-    let dir = a.report_dir.clone();
+    let dir = a.output.report_dir.clone();
     let r = run(a).await;
     let cases = r["cases"].as_array().unwrap();
     assert_eq!(cases.len(), 3);
@@ -459,7 +461,7 @@ async fn the_run_backs_off_by_the_jitter_drawn_after_each_attempt() {
     a.seed.seed = Some(11);
     a.retry = Some(postload::cli::RetryArg::Sdk);
     a.time.time_scale = Some(postload::clock::TimeScale::checked(4.0).unwrap());
-    let dir = a.report_dir.clone();
+    let dir = a.output.report_dir.clone();
     let mut cfg = run_config(&a, Arc::new(AtomicBool::new(false))).expect("valid config");
     let postload::run::OpenAiTarget::Embedded(stub) = &mut cfg.target else {
         panic!("the embedded stub")

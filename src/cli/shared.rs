@@ -101,3 +101,32 @@ pub struct SpendArgs {
     #[arg(long, value_name = "USD")]
     pub max_cost: Option<f64>,
 }
+
+// Output: the folder a command writes its reports into.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ReportDir {
+    /// Folder for reports; each command writes a folder of its own in it: run
+    /// <DIR>/<run-id>/, plan <DIR>/plan-<id>/, calibrate <DIR>/calibration-<date>/.
+    #[arg(long, value_name = "DIR", default_value = "reports")]
+    pub report_dir: PathBuf,
+}
+
+// Output, continued: one file a command writes its answer into (compare, merge).
+#[derive(Debug, Clone, Default, Args)]
+pub struct OutFile {
+    /// Also write the answer to this file: compare, the deltas as JSON; merge, the merged
+    /// histograms as one interval log.
+    #[arg(long, value_name = "FILE", alias = "json")]
+    pub out: Option<PathBuf>,
+}
+
+// OpenAI's prompt cache (run's embedded stub, plan, stub).
+#[derive(Debug, Clone, Default, Args)]
+pub struct PromptCacheHit {
+    /// Share (0..1) of eligible calls (a prompt of 1,024 tokens or more whose prefix was sent
+    /// before) served from OpenAI's prompt cache, instead of each model's latency profile's
+    /// `prompt_cache_hit` (0 as shipped). Not the service's own response cache
+    /// (plan --response-cache-hit).
+    #[arg(long, value_name = "SHARE", value_parser = crate::share::arg)]
+    pub prompt_cache_hit: Option<f64>,
+}

@@ -23,7 +23,7 @@ pub fn compare(args: cli::CompareArgs) -> anyhow::Result<Outcome> {
     if !args.verbosity.quiet {
         out!("{}", crate::compare::markdown(&c));
     }
-    if let Some(path) = &args.json {
+    if let Some(path) = &args.output.out {
         report::write_atomic(path, &serde_json::to_vec_pretty(&c)?)?;
     }
     let regressions = c.regressions();

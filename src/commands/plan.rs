@@ -41,7 +41,10 @@ pub async fn plan(args: cli::PlanArgs) -> anyhow::Result<Outcome> {
     if !result.claims.is_empty() {
         out!("{}", report::claims::console_lines(&result.claims));
     }
-    let dir = report::create_unique_dir(&args.report_dir, &format!("plan-{}", run::new_run_id()))?;
+    let dir = report::create_unique_dir(
+        &args.output.report_dir,
+        &format!("plan-{}", run::new_run_id()),
+    )?;
     std::fs::create_dir_all(dir.join("charts"))?;
     report::write_atomic(&dir.join("plan.json"), &serde_json::to_vec_pretty(&result)?)?;
     report::write_atomic(

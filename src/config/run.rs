@@ -117,12 +117,12 @@ impl From<&crate::cli::RunArgs> for RunRequest {
             stub: EmbeddedStubOptions {
                 latency_ms: args.latency_ms,
                 retry_after: args.retry_after,
-                prompt_cache_hit: args.prompt_cache_hit,
+                prompt_cache_hit: args.prompt_cache.prompt_cache_hit,
             },
             time_scale: args.time.time_scale,
             repeat: args.repeat,
             claims: args.claims.clone(),
-            report_dir: args.report_dir.clone(),
+            report_dir: args.output.report_dir.clone(),
             quiet: args.verbosity.quiet,
         }
     }

@@ -123,7 +123,7 @@ pub fn settings(args: &CalibrateArgs) -> Result<Settings, ConfigError> {
         out: args
             .out
             .clone()
-            .unwrap_or_else(|| PathBuf::from(format!("reports/calibration-{date}"))),
+            .unwrap_or_else(|| args.output.report_dir.join(format!("calibration-{date}"))),
         stream: args.stream,
         concurrency: args.concurrency,
         seed: args.seed.seed.unwrap_or_else(clock_seed),

@@ -213,7 +213,10 @@ pub struct PlanArgs {
 
 #[derive(Debug, Clone, Args)]
 #[command(
-    mut_arg("base_url", |a| a.env("OPENAI_BASE_URL").default_value("http://127.0.0.1:9000/v1")),
+    mut_arg("base_url", |a| a
+        .env("OPENAI_BASE_URL")
+        .hide_env_values(true)
+        .default_value("http://127.0.0.1:9000/v1")),
     mut_arg("api_key_env", |a| a.default_value("OPENAI_API_KEY"))
 )]
 pub struct ExampleServiceArgs {

@@ -254,4 +254,15 @@ fn calibrate_requires_its_base_url_and_the_seed_rule_is_one_text() {
         a.stub.time.time_scale.map(crate::clock::TimeScale::get),
         Some(4.0)
     );
+    // example-service reads --base-url from $OPENAI_BASE_URL too: its help names the variable
+    // but never shows its value (a URL may carry a key in its query).
+    let service = commands()
+        .into_iter()
+        .find(|c| c.get_name() == "example-service")
+        .unwrap();
+    let url = service
+        .get_arguments()
+        .find(|a| a.get_long() == Some("base-url"))
+        .unwrap();
+    assert!(url.get_env().is_some() && url.is_hide_env_values_set());
 }

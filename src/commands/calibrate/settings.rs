@@ -120,10 +120,7 @@ pub fn settings(args: &CalibrateArgs) -> Result<Settings, ConfigError> {
         mocks: args.data.mocks.clone(),
         catalog,
         models,
-        out: args
-            .out
-            .clone()
-            .unwrap_or_else(|| args.output.report_dir.join(format!("calibration-{date}"))),
+        out: out_dir(args, &date),
         stream: args.stream,
         concurrency: args.concurrency,
         seed: args.seed.seed.unwrap_or_else(clock_seed),
@@ -226,5 +223,62 @@ pub fn check_worst_case(s: &Settings) -> Result<(), ConfigError> {
             s.models.iter().map(|m| m.calls.len()).sum::<usize>()
         ))),
         _ => Ok(()),
+    }
+}
+
+/// Where the overlay and the report go: `--report-dir DIR` gives DIR/calibration-<date>/ (as
+/// run and plan write their own folder in it); the old `--out DIR` is that folder itself.
+fn out_dir(args: &CalibrateArgs, date: &str) -> PathBuf {
+    args.out
+        .clone()
+        .unwrap_or_else(|| args.output.report_dir.join(format!("calibration-{date}")))
+}
+
+#[cfg(test)]
+mod out_tests {
+    use clap::Parser;
+
+    use crate::cli::{Cli, Command};
+
+    fn out(argv: &[&str]) -> std::path::PathBuf {
+        let argv = [
+            &[
+                "postload",
+                "calibrate",
+                "--base-url",
+                "http://127.0.0.1:9/v1",
+            ],
+            argv,
+        ]
+        .concat();
+        match Cli::parse_from(argv).command {
+            Some(Command::Calibrate(a)) => super::out_dir(&a, "2026-12-06"),
+            _ => unreachable!("calibrate"),
+        }
+    }
+
+    #[test]
+    fn report_dir_holds_a_dated_folder_and_the_old_out_is_the_folder_itself() {
+        // The default is what `--out` defaulted to before: reports/calibration-<date>.
+        assert_eq!(
+            out(&[]),
+            std::path::Path::new("reports/calibration-2026-12-06")
+        );
+        assert_eq!(
+            out(&["--report-dir", "r"]),
+            std::path::Path::new("r/calibration-2026-12-06")
+        );
+        assert_eq!(out(&["--out", "o"]), std::path::Path::new("o"));
+        let both = [
+            "postload",
+            "calibrate",
+            "--base-url",
+            "u",
+            "--out",
+            "o",
+            "--report-dir",
+            "r",
+        ];
+        assert!(Cli::try_parse_from(both).is_err(), "one or the other");
     }
 }

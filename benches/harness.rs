@@ -132,9 +132,13 @@ async fn overhead() {
         let args = RunArgs {
             scenario: vec![burst_file(&dir, n).to_string_lossy().into_owned()],
             latency_ms: Some(1_000),
-            mocks: Some(mocks.clone()),
-            report_dir: dir.join("reports"),
-            quiet: true,
+            data: postload::cli::Mocks {
+                mocks: Some(mocks.clone()),
+            },
+            output: postload::cli::ReportDir {
+                report_dir: dir.join("reports"),
+            },
+            verbosity: postload::cli::Verbosity { quiet: true },
             ..RunArgs::default()
         };
         let cfg = run_config(&args, Arc::new(AtomicBool::new(false))).unwrap();
@@ -157,9 +161,13 @@ async fn overhead() {
         let args = RunArgs {
             scenario: vec![steady_file(&dir, n).to_string_lossy().into_owned()],
             latency_ms: Some(1_000),
-            mocks: Some(mocks.clone()),
-            report_dir: steady_dir.clone(),
-            quiet: true,
+            data: postload::cli::Mocks {
+                mocks: Some(mocks.clone()),
+            },
+            output: postload::cli::ReportDir {
+                report_dir: steady_dir.clone(),
+            },
+            verbosity: postload::cli::Verbosity { quiet: true },
             ..RunArgs::default()
         };
         let cfg = run_config(&args, Arc::new(AtomicBool::new(false))).unwrap();

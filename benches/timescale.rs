@@ -47,13 +47,16 @@ async fn run(tier: u8, retry: RetryArg, k: f64, seeds: u64) -> (Figures, f64) {
             scenario: vec!["burst-100".into()],
             tier: vec![tier],
             retry: Some(retry),
-            seed: Some(seed),
-            report_dir: dir.clone(),
-            quiet: true,
+            seed: postload::cli::Seed { seed: Some(seed) },
+            output: postload::cli::ReportDir {
+                report_dir: dir.clone(),
+            },
+            verbosity: postload::cli::Verbosity { quiet: true },
             ..RunArgs::default()
         };
         let mut cfg = run_config(&args, Arc::new(AtomicBool::new(false))).unwrap();
-        cfg.time_scale = k;
+        // Past the cap on purpose (the bench measures why it is there): unchecked.
+        cfg.time_scale = postload::clock::TimeScale::new(k);
         let mut r = postload::run::execute(cfg).await.unwrap();
         measured.push(r.cases.remove(0).measured);
         let _ = std::fs::remove_dir_all(dir);

@@ -4,6 +4,11 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod shared;
+pub use shared::*;
+#[cfg(test)]
+mod tests;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "postload",
@@ -61,55 +66,41 @@ pub enum StreamArg {
 }
 
 #[derive(Debug, Clone, Args)]
+#[command(mut_arg("base_url", |a| a.required(true)))]
 pub struct CalibrateArgs {
-    /// The OpenAI-compatible endpoint to measure (e.g. https://api.openai.com/v1). A URL outside
-    /// loopback needs --allow-spend and --max-cost.
-    #[arg(long, value_name = "URL")]
-    pub base_url: String,
+    // The endpoint to measure (--base-url, required).
+    #[command(flatten)]
+    pub dest: DestinationArgs,
     /// Models to calibrate. Repeatable. Default: gpt-4o and gpt-4o-mini.
     #[arg(long, value_name = "M")]
     pub model: Vec<String>,
     /// Calls per model (default: the designed number, see docs/calibrate.md).
     #[arg(long, value_name = "N")]
     pub calls: Option<u32>,
-    /// Folder for the overlay and the report (default: reports/calibration-<date>).
-    #[arg(long, value_name = "DIR")]
+    #[command(flatten)]
+    pub output: ReportDir,
+    /// Before --report-dir: the exact folder for the overlay and the report (kept for a release;
+    /// `--report-dir DIR` writes DIR/calibration-<date>/).
+    #[arg(long, value_name = "DIR", hide = true, conflicts_with = "report_dir")]
     pub out: Option<PathBuf>,
-    /// Allow calls to a URL outside loopback, which cost money (requires --max-cost).
-    #[arg(long)]
-    pub allow_spend: bool,
-    /// The spend guard: refuse to start when the worst case passes this many USD, and never
-    /// send a call that could take the spend past it.
-    #[arg(long, value_name = "USD")]
-    pub max_cost: Option<f64>,
-    /// The environment variable holding the API key (default OPENAI_API_KEY, read only for a URL
-    /// outside loopback unless named here). Never written anywhere.
-    #[arg(long, value_name = "NAME")]
-    pub api_key_env: Option<String>,
-    /// Connect to HOST:PORT at ADDR instead of resolving HOST (as curl's --resolve). ADDR must
-    /// be a loopback address. Repeatable.
-    #[arg(long, value_name = "HOST:PORT:ADDR")]
-    pub resolve: Vec<String>,
-    /// The data to compare with and to build the overlay on (default: the shipped mocks/).
-    #[arg(long, value_name = "DIR")]
-    pub mocks: Option<PathBuf>,
+    #[command(flatten)]
+    pub spend: SpendArgs,
+    #[command(flatten)]
+    pub resolve: ResolveArgs,
+    #[command(flatten)]
+    pub data: Mocks,
     /// Stream the calls (auto: when the endpoint streams as it writes).
-    #[arg(long, value_enum, default_value_t = StreamArg::Auto)]
+    #[arg(long, value_name = "WHEN", value_enum, default_value_t = StreamArg::Auto)]
     pub stream: StreamArg,
     /// Calls in flight at once (1 to 8).
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub concurrency: u32,
-    /// Seed of the prompts' marker: the same seed sends the same prompts (default: from the
-    /// clock, so that no earlier calibration's prompt cache is hit).
-    #[arg(long, value_parser = seed)]
-    pub seed: Option<u64>,
-    /// Against a `postload stub --time-scale K` only: its clock runs K times faster, and the
-    /// measured times are multiplied back by K. 1 to 20.
-    #[arg(long, value_name = "K")]
-    pub time_scale: Option<f64>,
-    /// Print only the drift table, the verdict and errors.
-    #[arg(long, short)]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub seed: Seed,
+    #[command(flatten)]
+    pub time: TimeScaleArg,
+    #[command(flatten)]
+    pub verbosity: Verbosity,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -151,10 +142,11 @@ pub struct PlanArgs {
     #[arg(long, value_name = "D", default_value_t = 1.0)]
     pub days: f64,
     /// The daily curve for --posts-per-day.
-    #[arg(long, value_enum, default_value_t = CurveArg::Business)]
+    #[arg(long, value_name = "SHAPE", value_enum, default_value_t = CurveArg::Business)]
     pub curve: CurveArg,
-    /// Client strategies. Repeatable. Default: sdk and queue.
-    #[arg(long, value_enum)]
+    /// Client retry policies to compare (the client strategies). Repeatable. Default: sdk and
+    /// queue.
+    #[arg(long = "retry", alias = "strategy", value_enum, value_name = "POLICY")]
     pub strategy: Vec<StrategyArg>,
     /// Target: p95 of successful posts at most this many seconds.
     #[arg(long, value_name = "SECS", default_value_t = 5.0)]
@@ -162,13 +154,18 @@ pub struct PlanArgs {
     /// Target: at least this share of posts succeed (1 = no failed post).
     #[arg(long, value_name = "SHARE", value_parser = crate::share::arg, default_value_t = 1.0)]
     pub min_success: f64,
-    /// Share of posts the service answers from its response cache (the note's Redis idea).
-    #[arg(long, value_name = "SHARE", value_parser = crate::share::arg, default_value_t = 0.0)]
+    /// Share of posts the service answers from its own response cache (the note's Redis idea),
+    /// without calling OpenAI.
+    #[arg(
+        long = "response-cache-hit",
+        alias = "cache-hit",
+        value_name = "SHARE",
+        value_parser = crate::share::arg,
+        default_value_t = 0.0
+    )]
     pub cache_hit: f64,
-    /// Share of eligible calls (prompts of 1,024 tokens or more) that hit OpenAI's prompt cache.
-    /// Default: each model's latency profile's `prompt_cache_hit` (0 as shipped).
-    #[arg(long, value_name = "SHARE", value_parser = crate::share::arg)]
-    pub prompt_cache_hit: Option<f64>,
+    #[command(flatten)]
+    pub prompt_cache: PromptCacheHit,
     /// Share of posts that bring their own image prompt.
     #[arg(long, value_name = "SHARE", value_parser = crate::share::arg, default_value_t = 0.0)]
     pub image_prompt_share: f64,
@@ -177,14 +174,12 @@ pub struct PlanArgs {
     /// cache-hit=S (see docs/planning.md)
     #[arg(long, value_name = "LEVER")]
     pub lever: Vec<String>,
-    #[arg(long, default_value_t = 0, value_parser = seed)]
-    pub seed: u64,
-    /// Folder for the plan; each plan writes <DIR>/plan-<id>/ (plan.json, plan.md, charts).
-    #[arg(long, value_name = "DIR", default_value = "reports")]
-    pub report_dir: PathBuf,
-    /// Directory with edited copies of the mocks/ data files.
-    #[arg(long, value_name = "DIR")]
-    pub mocks: Option<PathBuf>,
+    #[command(flatten)]
+    pub seed: Seed,
+    #[command(flatten)]
+    pub output: ReportDir,
+    #[command(flatten)]
+    pub data: Mocks,
     /// Claims whose monthly tables to set beside the plan (default: the planning note's).
     #[arg(long, value_name = "FILE")]
     pub claims: Option<PathBuf>,
@@ -195,9 +190,8 @@ pub struct PlanArgs {
     /// print its p50, p95, makespan and success beside the planner's.
     #[arg(long)]
     pub validate: bool,
-    /// With --validate: run the live side this many times faster (see `run --time-scale`; 1 to 20).
-    #[arg(long, value_name = "K", default_value_t = 1.0)]
-    pub time_scale: f64,
+    #[command(flatten)]
+    pub time: TimeScaleArg,
     /// With --validate: seeds per case, each run live and simulated with the same draws (each
     /// side pooled: percentiles over every successful post, means of the rest).
     #[arg(long, value_name = "N", default_value_t = 3)]
@@ -213,34 +207,33 @@ pub struct PlanArgs {
     /// prompt share 0.5, and the plan's best combination), at Tier 2; six times the live runs.
     #[arg(long, requires = "validate")]
     pub validate_levers: bool,
-    /// Print nothing but errors and the table.
-    #[arg(long, short)]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub verbosity: Verbosity,
 }
 
 #[derive(Debug, Clone, Args)]
+#[command(
+    mut_arg("base_url", |a| a
+        .env("OPENAI_BASE_URL")
+        .hide_env_values(true)
+        .default_value("http://127.0.0.1:9000/v1")),
+    mut_arg("api_key_env", |a| a.default_value("OPENAI_API_KEY"))
+)]
 pub struct ExampleServiceArgs {
     /// Port on 127.0.0.1 (0 picks a free one).
-    #[arg(long, default_value_t = 8000)]
+    #[arg(long, value_name = "PORT", default_value_t = 8000)]
     pub port: u16,
-    /// Where the service's OpenAI calls go (e.g. `postload stub`'s URL).
-    #[arg(
-        long,
-        env = "OPENAI_BASE_URL",
-        default_value = "http://127.0.0.1:9000/v1"
-    )]
-    pub openai_base_url: String,
+    // Where the service's OpenAI calls go (--base-url) and its key.
+    #[command(flatten)]
+    pub dest: DestinationArgs,
     /// The model of both calls.
-    #[arg(long, env = "OPENAI_MODEL", default_value = "gpt-4o")]
+    #[arg(long, value_name = "M", env = "OPENAI_MODEL", default_value = "gpt-4o")]
     pub model: String,
-    /// The environment variable holding the API key (sent as a bearer token if set).
-    #[arg(long, value_name = "NAME", default_value = "OPENAI_API_KEY")]
-    pub api_key_env: String,
     /// The brand-memory look-up's delay.
     #[arg(long, value_name = "MS", default_value_t = 20)]
     pub memory_ms: u64,
     /// The service's OpenAI client retries.
-    #[arg(long, value_enum, default_value_t = RetryArg::Sdk)]
+    #[arg(long, value_name = "POLICY", value_enum, default_value_t = RetryArg::Sdk)]
     pub retry: RetryArg,
     /// Regression to try a gate on: a third OpenAI call per post (hashtags for the caption).
     #[arg(long)]
@@ -258,11 +251,10 @@ pub struct ExampleServiceArgs {
     pub no_trace_propagation: bool,
     /// A broken service to try a gate on: server-error (500 to every post), hang (never
     /// answers), bad-body (200 without a caption, after its calls).
-    #[arg(long, value_enum)]
+    #[arg(long, value_name = "KIND", value_enum)]
     pub fault: Option<crate::example::Fault>,
-    /// Allow an OpenAI base URL outside loopback (real calls, billed to the key's owner).
-    #[arg(long)]
-    pub allow_remote_openai: bool,
+    #[command(flatten)]
+    pub spend: AllowSpend,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -282,10 +274,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "NAME|PATH")]
     pub scenario: Vec<String>,
     /// Override the scenarios' user count (1 to 10,000).
-    #[arg(long)]
+    #[arg(long, value_name = "N")]
     pub users: Option<u32>,
     /// Override the scenarios' model.
-    #[arg(long)]
+    #[arg(long, value_name = "M")]
     pub model: Option<String>,
     /// Run at this tier instead of the scenarios' tiers. Repeatable.
     #[arg(long, value_name = "N")]
@@ -293,24 +285,18 @@ pub struct RunArgs {
     /// Override the scenarios' tier set (openai-2025, or seed: the planning note's claims).
     #[arg(long = "tiers", value_name = "SET")]
     pub tier_set: Option<String>,
-    /// Override the scenarios' seed.
-    #[arg(long, value_parser = seed)]
-    pub seed: Option<u64>,
+    #[command(flatten)]
+    pub seed: Seed,
     /// Override the scenarios' retry policy.
-    #[arg(long, value_enum)]
+    #[arg(long, value_name = "POLICY", value_enum)]
     pub retry: Option<RetryArg>,
-    /// Folder for reports; each run writes <DIR>/<run-id>/.
-    #[arg(long, value_name = "DIR", default_value = "reports")]
-    pub report_dir: std::path::PathBuf,
-    /// Print only the final table and the claims' verdicts on standard output, and only errors on
-    /// standard error.
-    #[arg(long, short)]
-    pub quiet: bool,
-    /// Make the posts' OpenAI calls to this OpenAI-compatible base URL (e.g.
-    /// http://127.0.0.1:9000/v1 from `postload stub`) instead of an embedded stub. A URL outside
-    /// loopback (real OpenAI or a compatible provider) needs --allow-spend and --max-cost.
-    #[arg(long, value_name = "URL")]
-    pub base_url: Option<String>,
+    #[command(flatten)]
+    pub output: ReportDir,
+    #[command(flatten)]
+    pub verbosity: Verbosity,
+    // Where the posts' OpenAI calls go (--base-url; default: an embedded stub) and their key.
+    #[command(flatten)]
+    pub dest: DestinationArgs,
     /// Service mode: post to the service at this URL (e.g. http://127.0.0.1:8000) instead of
     /// calling OpenAI directly; the scenarios' [target] sections shape the request (default:
     /// `postload example-service`'s POST /api/marketing-post).
@@ -325,41 +311,22 @@ pub struct RunArgs {
     /// default: 30s with --with-stub, else none: a service that does not answer is refused).
     #[arg(long, value_name = "DURATION", value_parser = crate::limits::duration_arg)]
     pub wait_for_target: Option<f64>,
-    /// Allow load to a base URL or service outside loopback, which may cost money (requires
-    /// --max-cost).
-    #[arg(long)]
-    pub allow_spend: bool,
-    /// The spend guard: stop the attack before the run's OpenAI cost could pass this many USD
-    /// (exit 3; the report is still written). Required with --allow-spend.
-    #[arg(long, value_name = "USD")]
-    pub max_cost: Option<f64>,
-    /// The environment variable holding the API key for --base-url (sent as a bearer token,
-    /// never written anywhere). Default OPENAI_API_KEY, read only for a URL outside loopback
-    /// unless named here.
-    #[arg(long, value_name = "NAME")]
-    pub api_key_env: Option<String>,
-    /// Connect to HOST:PORT at ADDR instead of resolving HOST (as curl's --resolve). ADDR must
-    /// be a loopback address. Repeatable.
-    #[arg(long, value_name = "HOST:PORT:ADDR")]
-    pub resolve: Vec<String>,
-    /// Run K times faster: the stub's latencies and bucket refill and the run's backoffs,
-    /// arrivals and timeouts all scale together, and results are reported in modelled time.
-    /// (A separate `postload stub` needs the same --time-scale.) 1 to 20.
-    #[arg(long, value_name = "K")]
-    pub time_scale: Option<f64>,
+    #[command(flatten)]
+    pub spend: SpendArgs,
+    #[command(flatten)]
+    pub resolve: ResolveArgs,
+    #[command(flatten)]
+    pub time: TimeScaleArg,
     /// Embedded stub: serve every call with this constant latency instead of the model's profile.
     #[arg(long, value_name = "MS")]
     pub latency_ms: Option<u64>,
     /// Embedded stub: send retry-after and retry-after-ms on 429s.
     #[arg(long)]
     pub retry_after: bool,
-    /// Embedded stub: share (0..1) of eligible calls served from OpenAI's prompt cache, instead
-    /// of each model's profile's `prompt_cache_hit` (0 as shipped).
-    #[arg(long, value_name = "SHARE", value_parser = crate::share::arg)]
-    pub prompt_cache_hit: Option<f64>,
-    /// Embedded stub: directory with edited copies of the mocks/ data files.
-    #[arg(long, value_name = "DIR")]
-    pub mocks: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub prompt_cache: PromptCacheHit,
+    #[command(flatten)]
+    pub data: Mocks,
     /// Claims to judge in report.md (default: the planning note's, scenarios/claims.toml).
     #[arg(long, value_name = "FILE")]
     pub claims: Option<std::path::PathBuf>,
@@ -378,30 +345,33 @@ pub struct RunArgs {
 #[derive(Debug, Clone, Args)]
 pub struct CompareArgs {
     /// The baseline result.json.
+    #[arg(value_name = "BASE.json")]
     pub base: std::path::PathBuf,
     /// The new result.json.
+    #[arg(value_name = "NEW.json")]
     pub new: std::path::PathBuf,
     /// Allowed rise of a lower-is-better metric, as a share (0.1) or percent (10%).
-    #[arg(long, default_value = "10%")]
+    #[arg(long, value_name = "SHARE", default_value = "10%")]
     pub tolerance: String,
-    /// Also write the deltas as JSON here.
-    #[arg(long, value_name = "FILE")]
-    pub json: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub output: OutFile,
+    #[command(flatten)]
+    pub verbosity: Verbosity,
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct MergeArgs {
     /// Interval logs (.hlog) written by `postload run` (in reports/<run-id>/hlog/).
-    #[arg(required = true)]
+    #[arg(required = true, value_name = "LOG.hlog")]
     pub logs: Vec<std::path::PathBuf>,
-    /// Write the merged histograms as one interval log here.
-    #[arg(long, value_name = "FILE")]
-    pub out: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub output: OutFile,
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct CheckArgs {
     /// A result.json written by `postload run`.
+    #[arg(value_name = "RESULT.json")]
     pub result: std::path::PathBuf,
     /// The thresholds to check.
     #[arg(long, value_name = "FILE", required_unless_present = "suggest")]
@@ -413,18 +383,20 @@ pub struct CheckArgs {
     /// exact figures at their value, timings with a margin (docs/gates.md).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["gate", "junit"])]
     pub suggest: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub verbosity: Verbosity,
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct ReportArgs {
     /// A result.json written by `postload run`.
+    #[arg(value_name = "RESULT.json")]
     pub result: std::path::PathBuf,
     /// Claims to judge (default: the planning note's, scenarios/claims.toml).
     #[arg(long, value_name = "FILE")]
     pub claims: Option<std::path::PathBuf>,
-    /// Directory with edited copies of the mocks/ data files (prices for projections).
-    #[arg(long, value_name = "DIR")]
-    pub mocks: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub data: Mocks,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -449,24 +421,21 @@ pub enum PromptEstimateArg {
 #[derive(Debug, Clone, Args)]
 pub struct StubOptions {
     /// Rate-limit tier within the tier set.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, value_name = "N", default_value_t = 1)]
     pub tier: u8,
     /// Named tier set from mocks/tiers.toml: openai-2025, or seed (the planning note's claims).
     #[arg(long = "tiers", value_name = "SET")]
     pub tier_set: Option<String>,
-    /// Seed for completion lengths, latencies, faults and ids.
-    #[arg(long, default_value_t = 0, value_parser = seed)]
-    pub seed: u64,
+    #[command(flatten)]
+    pub seed: Seed,
     /// Send retry-after and retry-after-ms on 429s (as Azure OpenAI does; OpenAI does not).
     #[arg(long)]
     pub retry_after: bool,
     /// Serve every model with this constant latency (the fixed profile) instead of its own profile.
     #[arg(long, value_name = "MS")]
     pub latency_ms: Option<u64>,
-    /// Directory with edited copies of models.toml, tiers.toml, latency.toml, prices.toml
-    /// (missing files come from the embedded defaults).
-    #[arg(long, value_name = "DIR")]
-    pub mocks: Option<PathBuf>,
+    #[command(flatten)]
+    pub data: Mocks,
     /// Share (0..1) of admitted requests answered 500 server_error.
     #[arg(long, value_name = "SHARE", value_parser = crate::share::arg, default_value_t = 0.0)]
     pub fault_500: f64,
@@ -483,16 +452,13 @@ pub struct StubOptions {
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub first_429: u64,
     /// What a rejected request still costs the buckets.
-    #[arg(long, value_enum, default_value_t = RejectedCostArg::Request)]
+    #[arg(long, value_name = "WHAT", value_enum, default_value_t = RejectedCostArg::Request)]
     pub rejected_cost: RejectedCostArg,
     /// Tokens reserved for the completion when a request names no max_tokens.
     #[arg(long, value_name = "TOKENS", default_value_t = 0)]
     pub missing_max_tokens: u32,
-    /// Share (0..1) of eligible calls (a prompt of 1,024 tokens or more whose prefix was sent
-    /// before) served from OpenAI's prompt cache, instead of each model's profile's
-    /// `prompt_cache_hit` (0 as shipped).
-    #[arg(long, value_name = "SHARE", value_parser = crate::share::arg)]
-    pub prompt_cache_hit: Option<f64>,
+    #[command(flatten)]
+    pub prompt_cache: PromptCacheHit,
     /// No effect, kept so existing scripts still run: the stub keeps no request past its answer
     /// (it once bounded wiremock's request store).
     #[arg(long, value_name = "N", default_value_t = crate::stub::DEFAULT_RETAIN_LIMIT, hide = true)]
@@ -506,21 +472,21 @@ pub struct StubOptions {
     #[arg(long, value_name = "MIB", default_value_t = (crate::stub::DEFAULT_MAX_BODY_BYTES >> 20) as u64, value_parser = clap::value_parser!(u64).range(1..=4096))]
     pub max_body_mib: u64,
     /// How the rate limiter estimates a request's prompt.
-    #[arg(long, value_enum, default_value_t = PromptEstimateArg::Tokens)]
+    #[arg(long, value_name = "HOW", value_enum, default_value_t = PromptEstimateArg::Tokens)]
     pub prompt_estimate: PromptEstimateArg,
-    /// Run K times faster than the wall clock: latencies and bucket refill scale together (the
-    /// client's timers must use the same K, as `postload run --time-scale K` does). 1 to 20.
-    #[arg(long, value_name = "K", default_value_t = 1.0)]
-    pub time_scale: f64,
+    #[command(flatten)]
+    pub time: TimeScaleArg,
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct StubArgs {
     /// Port on 127.0.0.1 (0 picks a free one).
-    #[arg(long, default_value_t = 9000)]
+    #[arg(long, value_name = "PORT", default_value_t = 9000)]
     pub port: u16,
     #[command(flatten)]
     pub stub: StubOptions,
+    #[command(flatten)]
+    pub verbosity: Verbosity,
 }
 
 /// `--seed`: a whole number that fits its 64 bits, or a plain message saying what does.

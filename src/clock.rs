@@ -22,8 +22,51 @@ pub trait Clock: Send + Sync + std::fmt::Debug + 'static {
 pub struct TimeScale(f64);
 
 impl TimeScale {
+    /// Real time: one modelled second per real second.
+    pub const ONE: TimeScale = TimeScale(1.0);
+
     pub fn new(scale: f64) -> Self {
         Self(scale.max(1e-3))
+    }
+
+    /// A user's `--time-scale K`, checked once: a finite factor from 1 to
+    /// [`crate::limits::MAX_TIME_SCALE`] (past it the harness's own milliseconds, multiplied by
+    /// K, distort the figures).
+    pub fn checked(k: f64) -> Result<Self, String> {
+        let max = crate::limits::MAX_TIME_SCALE;
+        if k.is_finite() && (1.0..=max).contains(&k) {
+            Ok(Self(k))
+        } else {
+            Err(format!(
+                "--time-scale {k}: give a factor from 1 to {max} (the largest shown to agree with K = 1; see docs/limits.md)"
+            ))
+        }
+    }
+
+    /// `--time-scale K` as clap reads it.
+    pub fn arg(text: &str) -> Result<Self, String> {
+        let k = text.trim().parse::<f64>().map_err(|_| {
+            format!(
+                "--time-scale {text}: give a number from 1 to {}",
+                crate::limits::MAX_TIME_SCALE
+            )
+        })?;
+        Self::checked(k)
+    }
+
+    /// A real amount of time, in any unit, in modelled time (the same unit).
+    pub fn to_modelled(self, real: f64) -> f64 {
+        real * self.0
+    }
+
+    /// A modelled amount of time, in any unit, in real time (the same unit).
+    pub fn to_real(self, modelled: f64) -> f64 {
+        modelled / self.0
+    }
+
+    /// Whether modelled time is real time.
+    pub fn is_one(self) -> bool {
+        self.0 == 1.0
     }
 
     pub fn get(self) -> f64 {
@@ -46,6 +89,12 @@ impl TimeScale {
         } else {
             modelled.div_f64(self.0)
         }
+    }
+}
+
+impl std::fmt::Display for TimeScale {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
     }
 }
 
@@ -140,6 +189,36 @@ mod tests {
         assert_eq!(TimeScale::new(1.0).modelled(odd), odd);
         assert_eq!(TimeScale::new(1.0).real(odd), odd);
         assert_eq!(TimeScale::new(0.0).get(), 1e-3);
+    }
+
+    #[test]
+    fn a_user_time_scale_is_finite_and_from_1_to_the_cap() {
+        // The cap is 20 (limits::MAX_TIME_SCALE): 1, 4.5 and 20 pass as they are; 0.5, 20.5,
+        // NaN and infinity are refused, each message naming the flag and the range.
+        for k in [1.0, 4.5, 20.0] {
+            assert_eq!(TimeScale::checked(k).unwrap().get(), k);
+        }
+        for k in [0.5, 0.0, -1.0, 20.5, f64::NAN, f64::INFINITY] {
+            let e = TimeScale::checked(k).unwrap_err();
+            assert!(
+                e.contains("--time-scale") && e.contains("from 1 to 20"),
+                "{e}"
+            );
+        }
+        assert_eq!(TimeScale::arg(" 10 ").unwrap().get(), 10.0);
+        let e = TimeScale::arg("fast").unwrap_err();
+        assert!(
+            e.contains("--time-scale fast") && e.contains("1 to 20"),
+            "{e}"
+        );
+        assert!(TimeScale::arg("inf").is_err() && TimeScale::arg("NaN").is_err());
+        assert!(TimeScale::ONE.is_one() && !TimeScale::checked(2.0).unwrap().is_one());
+        assert_eq!(TimeScale::checked(2.5).unwrap().to_string(), "2.5");
+        // Plain amounts in any unit: 3 s real at 4 is 12 s modelled; 12 s modelled is 3 s real.
+        let four = TimeScale::checked(4.0).unwrap();
+        assert_eq!(four.to_modelled(3.0), 12.0);
+        assert_eq!(four.to_real(12.0), 3.0);
+        assert_eq!(TimeScale::ONE.to_real(0.1), 0.1);
     }
 
     #[test]

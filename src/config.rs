@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::cli::{PromptEstimateArg, RejectedCostArg, StubOptions};
-use crate::limits::{read_text, MAX_REPEAT, MAX_TEXT_FILE_BYTES, MAX_TIME_SCALE, MAX_USERS};
+use crate::limits::{read_text, MAX_REPEAT, MAX_TEXT_FILE_BYTES, MAX_USERS};
 use crate::openai::bucket::RejectedCost;
 use crate::openai::catalog::Catalog;
 use crate::secret::shown_url;
@@ -25,7 +25,7 @@ pub use self::run::{
 pub struct ConfigError(pub String);
 
 pub fn catalog(opts: &StubOptions) -> Result<Arc<Catalog>, ConfigError> {
-    catalog_from(opts.mocks.as_deref())
+    catalog_from(opts.data.mocks.as_deref())
 }
 
 /// A latency option in milliseconds (`--latency-ms`, `--slow-ms`): at most what a latency
@@ -47,11 +47,11 @@ pub fn stub_config(opts: &StubOptions) -> Result<StubConfig, ConfigError> {
         c.tier_set = set.clone();
     }
     c.tier = opts.tier;
-    c.seed = opts.seed;
+    c.seed = opts.seed.seed.unwrap_or(0);
     c.retry_after = opts.retry_after;
     c.fixed_latency = latency_ms("--latency-ms", opts.latency_ms)?;
     c.missing_max_tokens_reserve = opts.missing_max_tokens;
-    c.prompt_cache_hit = opts.prompt_cache_hit;
+    c.prompt_cache_hit = opts.prompt_cache.prompt_cache_hit;
     c.retain_limit = opts.retain;
     c.idle_timeout = Duration::from_secs(opts.idle_timeout);
     c.max_body_bytes = (opts.max_body_mib as usize) << 20;
@@ -93,17 +93,18 @@ pub fn tolerance(text: &str) -> Result<f64, ConfigError> {
 }
 
 /// `postload example-service`'s options as the service's configuration. An OpenAI base URL
-/// outside loopback would be billed: only with `--allow-remote-openai`.
+/// outside loopback would be billed: only with `--allow-spend`.
 pub fn example_config(
     args: &crate::cli::ExampleServiceArgs,
 ) -> Result<crate::example::ExampleConfig, ConfigError> {
-    if !is_loopback("--openai-base-url", &args.openai_base_url)? && !args.allow_remote_openai {
+    let base_url = example_base_url(args);
+    if !is_loopback("--base-url", base_url)? && !args.spend.allow_spend {
         return Err(ConfigError(format!(
-            "--openai-base-url `{}` is not on this machine: its calls would be billed; add --allow-remote-openai to mean it",
-            shown_url(&args.openai_base_url)
+            "--base-url `{}` is not on this machine: its calls would be billed; add --allow-spend to mean it",
+            shown_url(base_url)
         )));
     }
-    let mut cfg = crate::example::ExampleConfig::new(&args.openai_base_url);
+    let mut cfg = crate::example::ExampleConfig::new(base_url);
     cfg.model = args.model.clone();
     cfg.memory_delay = Duration::from_millis(args.memory_ms);
     cfg.retry = retry_policy(args.retry);
@@ -126,10 +127,20 @@ pub fn example_config(
     cfg.status_on_429 = args.status_on_429;
     cfg.propagate_trace = !args.no_trace_propagation;
     cfg.fault = args.fault;
-    if let Ok(key) = std::env::var(&args.api_key_env) {
+    let key_var = args.dest.api_key_env.as_deref().unwrap_or("OPENAI_API_KEY");
+    if let Ok(key) = std::env::var(key_var) {
         cfg.api_key = Some(crate::secret::Secret::new(key));
     }
     Ok(cfg)
+}
+
+/// example-service's `--base-url` (clap gives it its default and `$OPENAI_BASE_URL`; the same
+/// default when built by hand).
+pub fn example_base_url(args: &crate::cli::ExampleServiceArgs) -> &str {
+    args.dest
+        .base_url
+        .as_deref()
+        .unwrap_or("http://127.0.0.1:9000/v1")
 }
 
 /// The first value that appears twice in `values`.
@@ -139,17 +150,6 @@ fn first_repeat<T: PartialEq>(values: &[T]) -> Option<&T> {
         .enumerate()
         .find(|(i, v)| values[..*i].contains(v))
         .map(|(_, v)| v)
-}
-
-/// `--time-scale K` (run, stub, plan --validate): 1 to [`MAX_TIME_SCALE`].
-pub fn time_scale(k: f64) -> Result<f64, ConfigError> {
-    if (1.0..=MAX_TIME_SCALE).contains(&k) {
-        Ok(k)
-    } else {
-        Err(ConfigError(format!(
-            "--time-scale {k}: give a factor from 1 to {MAX_TIME_SCALE} (the largest shown to agree with K = 1; see docs/limits.md)"
-        )))
-    }
 }
 
 /// Reads and checks a gate file (before any load is sent).
@@ -294,12 +294,12 @@ pub fn plan_spec(
         },
         image_prompt_share: args.image_prompt_share,
         response_cache_hit: args.cache_hit,
-        prompt_cache_hit: args.prompt_cache_hit.unwrap_or(0.0),
+        prompt_cache_hit: args.prompt_cache.prompt_cache_hit.unwrap_or(0.0),
         target: crate::plan::Goal {
             p95_s: args.p95,
             min_success: args.min_success,
         },
-        seed: args.seed,
+        seed: args.seed.seed.unwrap_or(0),
         design: {
             let mut d = crate::plan::Design::default();
             for lever in &args.lever {
@@ -309,7 +309,7 @@ pub fn plan_spec(
         },
         ..defaults
     };
-    if args.prompt_cache_hit.is_none() {
+    if args.prompt_cache.prompt_cache_hit.is_none() {
         spec.take_profile_prompt_cache_hits(catalog);
     }
     crate::plan::check(&spec, catalog).map_err(|e| ConfigError(e.0))?;
@@ -364,7 +364,6 @@ fn check_validation(
             args.validate_repeat
         )));
     }
-    time_scale(args.time_scale)?;
     if let Some(u) = args
         .validate_users
         .iter()

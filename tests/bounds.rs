@@ -139,8 +139,10 @@ fn a_duplicate_model_in_models_toml_is_exit_2() {
 fn run_args(tag: &str) -> RunArgs {
     RunArgs {
         scenario: vec!["burst-50".into()],
-        report_dir: tempdir(tag),
-        quiet: true,
+        output: postload::cli::ReportDir {
+            report_dir: tempdir(tag),
+        },
+        verbosity: postload::cli::Verbosity { quiet: true },
         ..RunArgs::default()
     }
 }
@@ -168,11 +170,14 @@ fn repeat_and_time_scale_past_their_limits_are_refused() {
     a.repeat = Some(1_000_000);
     let e = config_error(&a);
     assert!(e.contains("--repeat") && e.contains("100"), "{e}");
-    let mut a = run_args("timescale");
-    a.time_scale = Some(1_000.0);
-    let e = config_error(&a);
+    // The time scale is checked where it is read (clap's value parser), once.
+    use clap::Parser;
+    let e = postload::cli::Cli::try_parse_from(["postload", "run", "--time-scale", "1000"])
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("--time-scale") && e.contains("20"), "{e}");
-    a.time_scale = Some(20.0);
+    let mut a = run_args("timescale");
+    a.time.time_scale = Some(postload::clock::TimeScale::checked(20.0).unwrap());
     assert!(run_config(&a, Arc::new(AtomicBool::new(false))).is_ok());
 }
 
@@ -429,8 +434,8 @@ async fn a_retry_after_of_1e300_is_ignored_and_the_run_ends() {
     let mut a = run_args("retry-after");
     a.users = Some(2);
     a.tier = vec![1];
-    a.base_url = Some(format!("{}/v1", server.uri()));
-    let dir = a.report_dir.clone();
+    a.dest.base_url = Some(format!("{}/v1", server.uri()));
+    let dir = a.output.report_dir.clone();
     let cfg = run_config(&a, Arc::new(AtomicBool::new(false))).unwrap();
     postload::run::execute(cfg).await.unwrap();
     let c = &crate::common::read_result(&dir).1["cases"][0];

@@ -85,20 +85,27 @@ async fn account_stub(mocks: &Path, retry_after: bool) -> StubHandle {
 fn args(port: u16, out: &Path, max_cost: f64) -> CalibrateArgs {
     std::env::set_var(KEY_VAR, KEY);
     CalibrateArgs {
-        base_url: format!("http://api.account.test:{port}/v1"),
+        dest: postload::cli::DestinationArgs {
+            base_url: Some(format!("http://api.account.test:{port}/v1")),
+            api_key_env: Some(KEY_VAR.into()),
+        },
         model: vec!["gpt-4o".into()],
         calls: None,
         out: Some(out.to_path_buf()),
-        allow_spend: true,
-        max_cost: Some(max_cost),
-        api_key_env: Some(KEY_VAR.into()),
-        resolve: vec![format!("api.account.test:{port}:127.0.0.1")],
-        mocks: None,
+        output: Default::default(),
+        spend: postload::cli::SpendArgs {
+            allow: postload::cli::AllowSpend { allow_spend: true },
+            max_cost: Some(max_cost),
+        },
+        resolve: postload::cli::ResolveArgs {
+            resolve: vec![format!("api.account.test:{port}:127.0.0.1")],
+        },
+        data: Default::default(),
         stream: StreamArg::Auto,
         concurrency: 3,
-        seed: Some(7),
-        time_scale: Some(SCALE),
-        quiet: true,
+        seed: postload::cli::Seed { seed: Some(7) },
+        time: postload::clock::TimeScale::checked(SCALE).unwrap().into(),
+        verbosity: postload::cli::Verbosity { quiet: true },
     }
 }
 
@@ -228,7 +235,7 @@ fn a_remote_account_is_recovered_within_ten_percent_for_its_cap() {
             c.tier = 1;
             let stub = paused_stub(c).await;
             let mut a = args(stub.address().port(), out, 2.0);
-            a.time_scale = None;
+            a.time.time_scale = None;
             let outcome = postload::commands::calibrate::calibrate(a).await.unwrap();
             (outcome, stub.stats())
         })
@@ -352,7 +359,7 @@ fn stub_and_plan_take(dir: &Path) {
     let Command::Plan(plan) = parse("plan") else {
         panic!("plan")
     };
-    let catalog = postload::config::catalog_from(plan.mocks.as_deref()).unwrap();
+    let catalog = postload::config::catalog_from(plan.data.mocks.as_deref()).unwrap();
     postload::config::plan_spec(&plan, &catalog).expect("plan takes the overlay");
 }
 
@@ -365,15 +372,19 @@ async fn burst(mocks: &Path, set: &str, tag: &str) -> Value {
         model: Some("gpt-4o".into()),
         tier: vec![1],
         tier_set: Some(set.into()),
-        seed: Some(11),
-        mocks: Some(mocks.to_path_buf()),
-        time_scale: Some(SCALE),
-        report_dir: tempdir(tag),
-        quiet: true,
+        seed: postload::cli::Seed { seed: Some(11) },
+        data: postload::cli::Mocks {
+            mocks: Some(mocks.to_path_buf()),
+        },
+        time: postload::clock::TimeScale::checked(SCALE).unwrap().into(),
+        output: postload::cli::ReportDir {
+            report_dir: tempdir(tag),
+        },
+        verbosity: postload::cli::Verbosity { quiet: true },
         ..RunArgs::default()
     };
     let _guard = crate::common::goose_lock().await;
-    let dir = args.report_dir.clone();
+    let dir = args.output.report_dir.clone();
     let cfg =
         postload::config::run_config(&args, Arc::new(std::sync::atomic::AtomicBool::new(false)))
             .expect("valid config");
@@ -429,12 +440,12 @@ async fn an_endpoint_without_rate_limit_headers_completes_with_limits_unknown() 
     let addr = headerless_server().await;
     let out = tempdir("cal-headerless");
     let mut a = args(addr.port(), &out, 1.0);
-    a.base_url = format!("http://127.0.0.1:{}/v1", addr.port());
-    a.resolve.clear();
-    a.allow_spend = false;
-    a.max_cost = None;
-    a.api_key_env = None;
-    a.time_scale = None;
+    a.dest.base_url = Some(format!("http://127.0.0.1:{}/v1", addr.port()));
+    a.resolve.resolve.clear();
+    a.spend.allow.allow_spend = false;
+    a.spend.max_cost = None;
+    a.dest.api_key_env = None;
+    a.time.time_scale = None;
     a.calls = Some(30);
     let outcome = postload::commands::calibrate::calibrate(a).await.unwrap();
     assert_eq!(outcome, postload::Outcome::Success);
@@ -548,12 +559,12 @@ async fn answers_that_go_wrong_are_counted_by_cause_never_a_crash() {
     let addr = unruly_server().await;
     let out = tempdir("cal-unruly");
     let mut a = args(addr.port(), &out, 1.0);
-    a.base_url = format!("http://127.0.0.1:{}/v1", addr.port());
-    a.resolve.clear();
-    a.allow_spend = false;
-    a.max_cost = None;
-    a.api_key_env = None;
-    a.time_scale = None;
+    a.dest.base_url = Some(format!("http://127.0.0.1:{}/v1", addr.port()));
+    a.resolve.resolve.clear();
+    a.spend.allow.allow_spend = false;
+    a.spend.max_cost = None;
+    a.dest.api_key_env = None;
+    a.time.time_scale = None;
     a.stream = StreamArg::Off;
     a.calls = Some(20);
     let outcome = postload::commands::calibrate::calibrate(a).await.unwrap();
@@ -593,9 +604,9 @@ async fn a_refused_key_stops_at_the_first_call_and_is_an_error() {
     });
     let out = tempdir("cal-401");
     let mut a = args(addr.port(), &out, 1.0);
-    a.base_url = format!("http://127.0.0.1:{}/v1", addr.port());
-    a.resolve.clear();
-    a.time_scale = None;
+    a.dest.base_url = Some(format!("http://127.0.0.1:{}/v1", addr.port()));
+    a.resolve.resolve.clear();
+    a.time.time_scale = None;
     a.model = vec!["gpt-4o".into(), "gpt-4o-mini".into()];
     let err = postload::commands::calibrate::calibrate(a)
         .await

@@ -22,20 +22,27 @@ const KEY_VAR: &str = "POSTLOAD_CALIBRATE_HOSTILE_KEY";
 fn args(addr: SocketAddr, out: &Path, calls: u32) -> CalibrateArgs {
     std::env::set_var(KEY_VAR, "sk-hostile-test");
     CalibrateArgs {
-        base_url: format!("http://api.hostile.test:{}/v1", addr.port()),
+        dest: postload::cli::DestinationArgs {
+            base_url: Some(format!("http://api.hostile.test:{}/v1", addr.port())),
+            api_key_env: Some(KEY_VAR.into()),
+        },
         model: vec!["gpt-4o-mini".into()],
         calls: Some(calls),
         out: Some(out.to_path_buf()),
-        allow_spend: true,
-        max_cost: Some(1.0),
-        api_key_env: Some(KEY_VAR.into()),
-        resolve: vec![format!("api.hostile.test:{}:127.0.0.1", addr.port())],
-        mocks: None,
+        output: Default::default(),
+        spend: postload::cli::SpendArgs {
+            allow: postload::cli::AllowSpend { allow_spend: true },
+            max_cost: Some(1.0),
+        },
+        resolve: postload::cli::ResolveArgs {
+            resolve: vec![format!("api.hostile.test:{}:127.0.0.1", addr.port())],
+        },
+        data: Default::default(),
         stream: StreamArg::Off,
         concurrency: 1,
-        seed: Some(7),
-        time_scale: None,
-        quiet: true,
+        seed: postload::cli::Seed { seed: Some(7) },
+        time: Default::default(),
+        verbosity: postload::cli::Verbosity { quiet: true },
     }
 }
 
@@ -393,7 +400,7 @@ async fn an_overlay_that_cannot_be_built_still_leaves_calibration_json() {
     .await;
     let out = tempdir("cal-no-overlay");
     let mut a = args(addr, &out, 20);
-    a.mocks = Some(mocks);
+    a.data.mocks = Some(mocks);
     let err = format!(
         "{:#}",
         postload::commands::calibrate::calibrate(a)

@@ -24,20 +24,25 @@ const KEY_VAR: &str = "POSTLOAD_CALIBRATE_PROMISES_KEY";
 /// Calibrate options against `port` on loopback (no spend flags), gpt-4o, quiet.
 fn args(port: u16, out: &Path) -> CalibrateArgs {
     CalibrateArgs {
-        base_url: format!("http://127.0.0.1:{port}/v1"),
+        dest: postload::cli::DestinationArgs {
+            base_url: Some(format!("http://127.0.0.1:{port}/v1")),
+            api_key_env: None,
+        },
         model: vec!["gpt-4o".into()],
         calls: None,
         out: Some(out.to_path_buf()),
-        allow_spend: false,
-        max_cost: None,
-        api_key_env: None,
-        resolve: vec![],
-        mocks: None,
+        output: Default::default(),
+        spend: postload::cli::SpendArgs {
+            allow: postload::cli::AllowSpend { allow_spend: false },
+            max_cost: None,
+        },
+        resolve: postload::cli::ResolveArgs { resolve: vec![] },
+        data: Default::default(),
         stream: StreamArg::Auto,
         concurrency: 3,
-        seed: Some(7),
-        time_scale: None,
-        quiet: true,
+        seed: postload::cli::Seed { seed: Some(7) },
+        time: Default::default(),
+        verbosity: postload::cli::Verbosity { quiet: true },
     }
 }
 
@@ -45,11 +50,17 @@ fn args(port: u16, out: &Path) -> CalibrateArgs {
 fn remote_args(port: u16, out: &Path, max_cost: f64) -> CalibrateArgs {
     std::env::set_var(KEY_VAR, "sk-promises-test");
     CalibrateArgs {
-        base_url: format!("http://api.account.test:{port}/v1"),
-        allow_spend: true,
-        max_cost: Some(max_cost),
-        api_key_env: Some(KEY_VAR.into()),
-        resolve: vec![format!("api.account.test:{port}:127.0.0.1")],
+        dest: postload::cli::DestinationArgs {
+            base_url: Some(format!("http://api.account.test:{port}/v1")),
+            api_key_env: Some(KEY_VAR.into()),
+        },
+        spend: postload::cli::SpendArgs {
+            allow: postload::cli::AllowSpend { allow_spend: true },
+            max_cost: Some(max_cost),
+        },
+        resolve: postload::cli::ResolveArgs {
+            resolve: vec![format!("api.account.test:{port}:127.0.0.1")],
+        },
         ..args(port, out)
     }
 }
@@ -213,7 +224,7 @@ fn the_printed_next_step_names_the_account_tier_and_parses_as_a_run() {
         panic!("not a run: {command}")
     };
     assert_eq!(run.tier, vec![5]);
-    let catalog = postload::config::catalog_from(run.mocks.as_deref()).unwrap();
+    let catalog = postload::config::catalog_from(run.data.mocks.as_deref()).unwrap();
     let l = catalog
         .limits("account", 5, "gpt-4o-mini")
         .unwrap()
@@ -449,7 +460,7 @@ async fn time_scale_is_checked_against_the_stubs_own_before_any_call() {
     .await;
     let out = tempdir("cal-scale-wrong");
     let mut a = args(stub.address().port(), &out);
-    a.time_scale = Some(4.0);
+    a.time.time_scale = Some(postload::clock::TimeScale::checked(4.0).unwrap());
     let err = postload::commands::calibrate::calibrate(a)
         .await
         .unwrap_err()
@@ -465,7 +476,7 @@ async fn time_scale_is_checked_against_the_stubs_own_before_any_call() {
     let (addr, _, all) = whole_stream_server().await;
     let out = tempdir("cal-scale-not-stub");
     let mut a = args(addr.port(), &out);
-    a.time_scale = Some(5.0);
+    a.time.time_scale = Some(postload::clock::TimeScale::checked(5.0).unwrap());
     let err = postload::commands::calibrate::calibrate(a)
         .await
         .unwrap_err()
@@ -478,7 +489,7 @@ async fn time_scale_is_checked_against_the_stubs_own_before_any_call() {
     // The stub's own scale: accepted, and written into calibration.json.
     let out = tempdir("cal-scale-right");
     let mut a = args(stub.address().port(), &out);
-    a.time_scale = Some(5.0);
+    a.time.time_scale = Some(postload::clock::TimeScale::checked(5.0).unwrap());
     a.calls = Some(10);
     a.model = vec!["gpt-4o-mini".into()];
     let outcome = postload::commands::calibrate::calibrate(a).await.unwrap();
@@ -513,7 +524,7 @@ fn the_overlay_stands_alone_with_the_bases_models_and_prices_copied() {
     let outcome = paused_runtime().block_on(async {
         let stub = paused_stub(account_config(&base)).await;
         let mut a = args(stub.address().port(), &out);
-        a.mocks = Some(base.clone());
+        a.data.mocks = Some(base.clone());
         a.calls = Some(40);
         postload::commands::calibrate::calibrate(a).await.unwrap()
     });

@@ -784,3 +784,76 @@ fn calibrate_refuses_bad_input_naming_the_flag() {
         .stderr(contains("sk-not-shown-anywhere").not())
         .stdout(contains("sk-not-shown-anywhere").not());
 }
+
+/// `-q` on check and compare (they had none, issue 27): compare prints its verdict line alone
+/// (it names every regression), check hides the thresholds that pass but never a failed one
+/// nor its count line.
+#[test]
+fn quiet_compare_and_check_print_only_their_verdict() {
+    let dir = temp("quiet-verdicts");
+    let result = dir.join("result.json");
+    std::fs::write(&result, include_str!("fixtures/result-default-run.json")).unwrap();
+    let stdout = |args: &[&str], code: i32| {
+        let out = postload()
+            .args(args)
+            .assert()
+            .code(code)
+            .get_output()
+            .stdout
+            .clone();
+        String::from_utf8(out).unwrap()
+    };
+    let r = result.to_str().unwrap();
+    let quiet = stdout(&["compare", r, r, "-q"], 0);
+    assert_eq!(quiet.trim_end().lines().count(), 1, "{quiet}");
+    assert!(quiet.contains("no regression"), "{quiet}");
+    assert!(stdout(&["compare", r, r], 0).lines().count() > 3);
+    let junit = dir.join("junit.xml");
+    let j = junit.to_str().unwrap();
+    let gate = ["--gate", "gates/tier2-bursts.toml", "--junit", j];
+    let loud_out = postload().arg("check").arg(r).args(gate).output().unwrap();
+    let code = loud_out.status.code().unwrap();
+    let loud = String::from_utf8(loud_out.stdout).unwrap();
+    let quiet = stdout(&[&["check", r, "--quiet"][..], &gate[..]].concat(), code);
+    // The same verdict line last; fewer lines, each of them one of the full output's.
+    assert_eq!(quiet.lines().last(), loud.lines().last(), "{quiet}");
+    assert!(
+        quiet.lines().count() < loud.lines().count(),
+        "{loud}\n---\n{quiet}"
+    );
+    assert!(
+        quiet.lines().all(|l| loud.lines().any(|m| m == l)),
+        "{quiet}"
+    );
+}
+
+/// `stub -q` prints its OPENAI_BASE_URL line and nothing else, not even the stop line; the
+/// orderly stop (exit 0) proves the stub was past its start-up lines when interrupted.
+#[test]
+fn quiet_stub_prints_only_its_url() {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("postload"))
+        .args(["stub", "--port", "0", "-q"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert!(
+        line.starts_with("OPENAI_BASE_URL=http://127.0.0.1:"),
+        "{line}"
+    );
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let out = child.wait_with_output().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+    assert_eq!(rest, "");
+}

@@ -71,9 +71,13 @@ async fn sequential_and_parallel(
             ),
         ],
         latency_ms,
-        time_scale,
-        report_dir: dir.join("reports"),
-        quiet: true,
+        time: postload::cli::TimeScaleArg {
+            time_scale: time_scale.map(|k| postload::clock::TimeScale::checked(k).unwrap()),
+        },
+        output: postload::cli::ReportDir {
+            report_dir: dir.join("reports"),
+        },
+        verbosity: postload::cli::Verbosity { quiet: true },
         ..RunArgs::default()
     };
     (run(args).await, dir.join("reports"))

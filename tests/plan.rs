@@ -31,7 +31,7 @@ async fn the_planner_agrees_with_the_live_harness_at_small_scale() {
         &Validation {
             users: vec![30],
             tiers: vec![1, 2],
-            time_scale: 1.0,
+            time_scale: postload::clock::TimeScale::checked(1.0).unwrap(),
             fixed_latency_ms: Some(400),
             repeat: 1,
             report_dir: tempdir("validate"),
@@ -89,7 +89,7 @@ async fn a_time_scaled_tier_1_burst_agrees_with_the_planner_on_429s() {
         &Validation {
             users: vec![30],
             tiers: vec![1],
-            time_scale: 10.0,
+            time_scale: postload::clock::TimeScale::checked(10.0).unwrap(),
             fixed_latency_ms: Some(400),
             repeat: 1,
             report_dir: tempdir("validate-k10"),
@@ -145,7 +145,7 @@ async fn validate_runs_the_live_side_on_the_planners_catalog() {
         &Validation {
             users: vec![20],
             tiers: vec![2],
-            time_scale: 1.0,
+            time_scale: postload::clock::TimeScale::checked(1.0).unwrap(),
             fixed_latency_ms: Some(400),
             repeat: 1,
             report_dir: tempdir("validate-mocks"),
@@ -176,7 +176,7 @@ async fn with_the_same_draws_the_live_run_and_the_planner_agree_on_the_tail() {
         &Validation {
             users: vec![20],
             tiers: vec![2],
-            time_scale: 4.0,
+            time_scale: postload::clock::TimeScale::checked(4.0).unwrap(),
             fixed_latency_ms: None,
             repeat: 1,
             report_dir: tempdir("same-draws"),
@@ -213,9 +213,11 @@ async fn a_time_scaled_run_reports_modelled_time_and_records_its_scale() {
         users: Some(20),
         tier: vec![2],
         latency_ms: Some(1_000),
-        time_scale: Some(10.0),
-        report_dir: dir.clone(),
-        quiet: true,
+        time: postload::clock::TimeScale::checked(10.0).unwrap().into(),
+        output: postload::cli::ReportDir {
+            report_dir: dir.clone(),
+        },
+        verbosity: postload::cli::Verbosity { quiet: true },
         ..postload::cli::RunArgs::default()
     };
     let cfg = postload::config::run_config(&args, Arc::new(AtomicBool::new(false))).unwrap();
@@ -246,10 +248,15 @@ async fn time_scale_is_refused_with_a_target_whose_clock_postload_does_not_contr
     let stop = || Arc::new(AtomicBool::new(false));
     let args = |base_url: Option<String>, target: Option<String>| postload::cli::RunArgs {
         scenario: vec!["burst-50".into()],
-        base_url,
+        dest: postload::cli::DestinationArgs {
+            base_url,
+            ..Default::default()
+        },
         target,
-        time_scale: Some(4.0),
-        report_dir: tempdir("time-scale-refused"),
+        time: postload::clock::TimeScale::checked(4.0).unwrap().into(),
+        output: postload::cli::ReportDir {
+            report_dir: tempdir("time-scale-refused"),
+        },
         ..postload::cli::RunArgs::default()
     };
     // Before: a real server's 0.45 s was reported as 1.8 s at K = 4.
@@ -390,7 +397,7 @@ fn plan_writes_its_table_json_markdown_and_charts() {
         .arg(&dir)
         .assert()
         .code(2)
-        .stderr(predicates::str::contains("--cache-hit"));
+        .stderr(predicates::str::contains("--response-cache-hit"));
     // --validate's own options are checked before anything runs (no plan folder is written).
     for (bad, named) in [
         (["--validate-tier", "9"], "--validate-tier"),

@@ -71,9 +71,11 @@ async fn a_tier_1_burst_through_the_client_queue_loses_no_post_and_meets_no_429(
             ),
             burst_file(&dir, "sdk", "openai-2025", n as u32, ""),
         ],
-        time_scale: Some(20.0),
-        report_dir: dir.join("reports"),
-        quiet: true,
+        time: postload::clock::TimeScale::checked(20.0).unwrap().into(),
+        output: postload::cli::ReportDir {
+            report_dir: dir.join("reports"),
+        },
+        verbosity: postload::cli::Verbosity { quiet: true },
         ..RunArgs::default()
     };
     let r = run(args).await;
@@ -145,9 +147,11 @@ async fn queued_first_sends_are_spaced_as_the_tier_1_bucket_refills() {
             "client_queue = true",
         )],
         latency_ms: Some(50),
-        time_scale: Some(20.0),
-        report_dir: dir.join("reports"),
-        quiet: true,
+        time: postload::clock::TimeScale::checked(20.0).unwrap().into(),
+        output: postload::cli::ReportDir {
+            report_dir: dir.join("reports"),
+        },
+        verbosity: postload::cli::Verbosity { quiet: true },
         ..RunArgs::default()
     };
     let r = run(args).await;
@@ -222,9 +226,11 @@ async fn the_live_client_queue_agrees_with_the_planners_queue_strategy() {
             "client_queue = true",
         )],
         latency_ms: Some(1000),
-        time_scale: Some(20.0),
-        report_dir: dir.join("reports"),
-        quiet: true,
+        time: postload::clock::TimeScale::checked(20.0).unwrap().into(),
+        output: postload::cli::ReportDir {
+            report_dir: dir.join("reports"),
+        },
+        verbosity: postload::cli::Verbosity { quiet: true },
         ..RunArgs::default()
     };
     let r = run(args).await;
@@ -283,8 +289,10 @@ async fn a_call_larger_than_the_limit_fails_rate_limited_without_being_sent() {
     let args = RunArgs {
         scenario: vec![burst_file(&dir, "large", "seed", 2, fields)],
         latency_ms: Some(50),
-        report_dir: dir.join("reports"),
-        quiet: true,
+        output: postload::cli::ReportDir {
+            report_dir: dir.join("reports"),
+        },
+        verbosity: postload::cli::Verbosity { quiet: true },
         ..RunArgs::default()
     };
     let r = run(args).await;

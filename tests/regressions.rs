@@ -62,8 +62,10 @@ pub(crate) async fn run_with(
             with_stub: Some(port),
             wait_for_target: Some(5.0),
             latency_ms: Some(50),
-            report_dir: dir.join("reports"),
-            quiet: true,
+            output: postload::cli::ReportDir {
+                report_dir: dir.join("reports"),
+            },
+            verbosity: postload::cli::Verbosity { quiet: true },
             ..args
         }))),
         run: RunArgs::default(),
@@ -167,8 +169,10 @@ async fn first_429_applies_to_a_case_on_the_embedded_stub_too() {
         command: Some(Command::Run(Box::new(RunArgs {
             scenario: vec![file.to_string_lossy().into_owned()],
             latency_ms: Some(50),
-            report_dir: dir.join("reports"),
-            quiet: true,
+            output: postload::cli::ReportDir {
+                report_dir: dir.join("reports"),
+            },
+            verbosity: postload::cli::Verbosity { quiet: true },
             ..RunArgs::default()
         }))),
         run: RunArgs::default(),

@@ -736,16 +736,20 @@ async fn a_run_on_calibrated_mocks_names_its_data_and_where_it_came_from() {
         model: Some("gpt-4o".into()),
         tier: vec![1],
         tier_set: Some("account".into()),
-        mocks: Some(mocks.clone()),
-        report_dir: tempdir("prov-run"),
-        quiet: true,
+        data: postload::cli::Mocks {
+            mocks: Some(mocks.clone()),
+        },
+        output: postload::cli::ReportDir {
+            report_dir: tempdir("prov-run"),
+        },
+        verbosity: postload::cli::Verbosity { quiet: true },
         ..Default::default()
     };
     let _guard = goose_lock().await;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let cfg = postload::config::run_config(&args, stop).expect("valid config");
     postload::run::execute(cfg).await.expect("run completes");
-    let (run, result) = read_result(&args.report_dir);
+    let (run, result) = read_result(&args.output.report_dir);
     let inputs = &result["cases"][0]["inputs"];
     let set = &inputs["tier_set_info"];
     assert_eq!(set["as_of"], "2026-12-01", "{inputs}");

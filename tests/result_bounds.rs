@@ -125,8 +125,10 @@ fn a_run_of_more_cases_than_a_result_holds_is_refused_before_any_load() {
         scenario: vec!["burst-50".into(), "burst-100".into(), "sustained".into()],
         tier: vec![1, 2, 3, 4, 5],
         repeat: Some(100),
-        report_dir: tempdir("valid-run"),
-        quiet: true,
+        output: postload::cli::ReportDir {
+            report_dir: tempdir("valid-run"),
+        },
+        verbosity: postload::cli::Verbosity { quiet: true },
         ..RunArgs::default()
     };
     let e = match run_config(&a, Arc::new(AtomicBool::new(false))) {
@@ -191,7 +193,7 @@ fn plan_at_the_documented_maxima_is_refused_before_simulating() {
         .stderr(
             contains("--model (2)")
                 .and(contains("--tier (5)"))
-                .and(contains("--strategy (2)"))
+                .and(contains("--retry (2)"))
                 .and(contains("--users"))
                 .and(contains("20000000")),
         );

@@ -14,7 +14,7 @@ use crate::common::{goose_lock, read_result, tempdir};
 
 async fn run(args: RunArgs) -> Value {
     let _guard = goose_lock().await;
-    let dir = args.report_dir.clone();
+    let dir = args.output.report_dir.clone();
     let cfg = run_config(&args, Arc::new(AtomicBool::new(false))).expect("valid config");
     postload::run::execute(cfg).await.expect("run completes");
     read_result(&dir).1
@@ -26,8 +26,10 @@ fn args(users: u32, tiers: &[u8], latency_ms: u64, tag: &str) -> RunArgs {
         users: Some(users),
         tier: tiers.to_vec(),
         latency_ms: Some(latency_ms),
-        report_dir: tempdir(tag),
-        quiet: true,
+        output: postload::cli::ReportDir {
+            report_dir: tempdir(tag),
+        },
+        verbosity: postload::cli::Verbosity { quiet: true },
         ..RunArgs::default()
     }
 }
@@ -255,7 +257,7 @@ async fn a_target_that_refuses_connections_is_counted_not_fatal() {
         .port();
     let mut a = args(5, &[1], 0, "refused");
     a.latency_ms = None;
-    a.base_url = Some(format!("http://127.0.0.1:{port}/v1"));
+    a.dest.base_url = Some(format!("http://127.0.0.1:{port}/v1"));
     let r = run(a).await;
     let c = &r["cases"][0];
     assert_eq!(r["target"]["kind"], "base_url");
@@ -270,7 +272,7 @@ async fn a_target_that_refuses_connections_is_counted_not_fatal() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn interval_logs_read_back_exactly_and_merge() {
     let a = args(8, &[2], 20, "hlog");
-    let dir = a.report_dir.clone();
+    let dir = a.output.report_dir.clone();
     let r = run(a).await;
     let run_dir = std::fs::read_dir(&dir)
         .unwrap()
@@ -337,8 +339,8 @@ async fn repeat_keeps_each_repetition_and_compare_pools_them() {
     // The model's heavy-tailed latencies (seeds 1, 2, 3 draw differently), 10 times faster: a
     // pooled p50 taken from one repetition, or a mean of three, would differ from the pooled one.
     a.latency_ms = None;
-    a.time_scale = Some(10.0);
-    let dir = a.report_dir.clone();
+    a.time.time_scale = Some(postload::clock::TimeScale::checked(10.0).unwrap());
+    let dir = a.output.report_dir.clone();
     let r = run(a).await;
     let cases = r["cases"].as_array().unwrap();
     assert_eq!(cases.len(), 3);
@@ -423,7 +425,7 @@ async fn the_none_and_patient_policies_in_a_live_tier_1_burst() {
     // wait is 1 s at least. Ten times faster, in modelled time.
     let mut a = args(40, &[1], 100, "policy-patient");
     a.retry = Some(postload::cli::RetryArg::Patient);
-    a.time_scale = Some(10.0);
+    a.time.time_scale = Some(postload::clock::TimeScale::checked(10.0).unwrap());
     let r = run(a).await;
     let c = &r["cases"][0];
     let calls = c["calls"]["calls"].as_u64().unwrap();
@@ -456,10 +458,10 @@ async fn the_run_backs_off_by_the_jitter_drawn_after_each_attempt() {
     use rand::Rng;
     let _guard = goose_lock().await;
     let mut a = args(1, &[2], 10, "jitter");
-    a.seed = Some(11);
+    a.seed.seed = Some(11);
     a.retry = Some(postload::cli::RetryArg::Sdk);
-    a.time_scale = Some(4.0);
-    let dir = a.report_dir.clone();
+    a.time.time_scale = Some(postload::clock::TimeScale::checked(4.0).unwrap());
+    let dir = a.output.report_dir.clone();
     let mut cfg = run_config(&a, Arc::new(AtomicBool::new(false))).expect("valid config");
     let postload::run::OpenAiTarget::Embedded(stub) = &mut cfg.target else {
         panic!("the embedded stub")
@@ -491,7 +493,7 @@ async fn a_loopback_base_url_without_a_key_still_sends_the_stub_a_bearer_token()
     let stub = crate::common::start(cfg).await;
     let mut a = args(4, &[2], 0, "loopback-key");
     a.latency_ms = None;
-    a.base_url = Some(stub.base_url());
+    a.dest.base_url = Some(stub.base_url());
     let r = run(a).await;
     let c = &r["cases"][0];
     assert_eq!(c["posts"]["ok"], 4, "{c}");

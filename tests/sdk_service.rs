@@ -78,8 +78,10 @@ async fn gate(extra_call: bool, tag: &str) -> (postload::Outcome, Vec<String>) {
                 "scenarios/service-429.toml".into(),
             ],
             gate: Some("tests/fixtures/sdk_service/gate.toml".into()),
-            report_dir: dir.join("reports"),
-            quiet: true,
+            output: postload::cli::ReportDir {
+                report_dir: dir.join("reports"),
+            },
+            verbosity: postload::cli::Verbosity { quiet: true },
             ..RunArgs::default()
         }))),
         run: RunArgs::default(),

@@ -24,7 +24,7 @@ fn free_port() -> u16 {
 /// `postload run ARGS` in-process; the run's folder and result.
 async fn run(args: RunArgs) -> (postload::Outcome, PathBuf, Value) {
     let _guard = goose_lock().await;
-    let dir = args.report_dir.clone();
+    let dir = args.output.report_dir.clone();
     let outcome = postload::run(Cli {
         command: Some(Command::Run(Box::new(args))),
         run: RunArgs::default(),
@@ -68,8 +68,10 @@ async fn example_service_with_the_stub_alongside_agrees_with_the_stub() {
         with_stub: Some(port),
         wait_for_target: Some(5.0),
         latency_ms: Some(50),
-        report_dir: dir.join("reports"),
-        quiet: true,
+        output: postload::cli::ReportDir {
+            report_dir: dir.join("reports"),
+        },
+        verbosity: postload::cli::Verbosity { quiet: true },
         ..RunArgs::default()
     })
     .await;
@@ -167,8 +169,10 @@ async fn a_service_that_calls_another_model_is_priced_as_the_model_it_called() {
         with_stub: Some(port),
         wait_for_target: Some(5.0),
         latency_ms: Some(50),
-        report_dir: dir.join("reports"),
-        quiet: true,
+        output: postload::cli::ReportDir {
+            report_dir: dir.join("reports"),
+        },
+        verbosity: postload::cli::Verbosity { quiet: true },
         ..RunArgs::default()
     })
     .await;
@@ -216,8 +220,10 @@ async fn a_service_without_usage_gets_tokens_from_the_stub_or_unknown() {
         target: Some(service.url()),
         with_stub: Some(port),
         latency_ms: Some(20),
-        report_dir: dir.join("reports"),
-        quiet: true,
+        output: postload::cli::ReportDir {
+            report_dir: dir.join("reports"),
+        },
+        verbosity: postload::cli::Verbosity { quiet: true },
         ..RunArgs::default()
     })
     .await;
@@ -242,8 +248,10 @@ async fn a_service_without_usage_gets_tokens_from_the_stub_or_unknown() {
     let (_, folder, r) = run(RunArgs {
         scenario: vec![s],
         target: Some(service.url()),
-        report_dir: dir.join("reports"),
-        quiet: true,
+        output: postload::cli::ReportDir {
+            report_dir: dir.join("reports"),
+        },
+        verbosity: postload::cli::Verbosity { quiet: true },
         ..RunArgs::default()
     })
     .await;
@@ -425,8 +433,10 @@ async fn every_service_fault_is_counted_by_kind_and_the_run_completes() {
     ];
     let (outcome, folder, r) = run(RunArgs {
         scenario: scenarios,
-        report_dir: dir.join("reports"),
-        quiet: true,
+        output: postload::cli::ReportDir {
+            report_dir: dir.join("reports"),
+        },
+        verbosity: postload::cli::Verbosity { quiet: true },
         ..RunArgs::default()
     })
     .await;

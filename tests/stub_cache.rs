@@ -174,12 +174,14 @@ async fn run_cost(prompt_cache_hit: Option<f64>, tag: &str) -> Value {
         users: Some(16),
         tier: vec![2],
         latency_ms: Some(0),
-        prompt_cache_hit,
-        report_dir: tempdir(tag),
-        quiet: true,
+        prompt_cache: postload::cli::PromptCacheHit { prompt_cache_hit },
+        output: postload::cli::ReportDir {
+            report_dir: tempdir(tag),
+        },
+        verbosity: postload::cli::Verbosity { quiet: true },
         ..RunArgs::default()
     };
-    let dir = args.report_dir.clone();
+    let dir = args.output.report_dir.clone();
     let cfg = run_config(&args, Arc::new(AtomicBool::new(false))).expect("valid config");
     postload::run::execute(cfg).await.expect("run completes");
     read_result(&dir).1["cases"][0].clone()
@@ -315,9 +317,16 @@ fn the_options_take_a_share_and_plan_defaults_to_the_profiles() {
     let run_err = |share: f64, base_url: Option<&str>| {
         let args = RunArgs {
             scenario: vec!["burst-50".into()],
-            prompt_cache_hit: Some(share),
-            base_url: base_url.map(str::to_string),
-            report_dir: tempdir("prompt-cache-run"),
+            prompt_cache: postload::cli::PromptCacheHit {
+                prompt_cache_hit: Some(share),
+            },
+            dest: postload::cli::DestinationArgs {
+                base_url: base_url.map(str::to_string),
+                ..Default::default()
+            },
+            output: postload::cli::ReportDir {
+                report_dir: tempdir("prompt-cache-run"),
+            },
             ..RunArgs::default()
         };
         run_config(&args, Arc::new(AtomicBool::new(false)))

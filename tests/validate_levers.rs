@@ -39,7 +39,7 @@ async fn every_executable_lever_agrees_with_the_live_run_at_small_scale() {
         &Validation {
             users: vec![5],
             tiers: vec![2],
-            time_scale: 1.0,
+            time_scale: postload::clock::TimeScale::checked(1.0).unwrap(),
             fixed_latency_ms: Some(400),
             repeat: 1,
             report_dir: reports.clone(),

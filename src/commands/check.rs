@@ -27,5 +27,5 @@ pub fn check(args: cli::CheckArgs) -> anyhow::Result<Outcome> {
             .unwrap_or(std::path::Path::new("."))
             .join("junit.xml")
     });
-    apply_gates(&gates, &result, &junit, false, "")
+    apply_gates(&gates, &result, &junit, args.verbosity.quiet, "")
 }

@@ -19,12 +19,17 @@ pub fn compare(args: cli::CompareArgs) -> anyhow::Result<Outcome> {
     }
     // Regressions first: what a reviewer reads in the step summary before the table.
     outln!("{}", regressions_first(&c));
-    out!("{}", crate::compare::markdown(&c));
-    if let Some(path) = &args.json {
+    // `--quiet`: the verdict line alone (it names every regression).
+    if !args.verbosity.quiet {
+        out!("{}", crate::compare::markdown(&c));
+    }
+    if let Some(path) = &args.output.out {
         report::write_atomic(path, &serde_json::to_vec_pretty(&c)?)?;
     }
     let regressions = c.regressions();
-    outln!("\nregressions: {regressions}");
+    if !args.verbosity.quiet {
+        outln!("\nregressions: {regressions}");
+    }
     Ok(if regressions > 0 {
         Outcome::Regression
     } else {

@@ -14,7 +14,7 @@ pub async fn serve(args: cli::ExampleServiceArgs) -> anyhow::Result<Outcome> {
     outln!(
         "example service: {} (POST /api/marketing-post), OpenAI calls to {}",
         handle.url(),
-        crate::secret::shown_url(&args.openai_base_url)
+        crate::secret::shown_url(config::example_base_url(&args))
     );
     tokio::signal::ctrl_c().await?;
     Ok(Outcome::Success)

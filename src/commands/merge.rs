@@ -62,7 +62,7 @@ pub fn merge(args: cli::MergeArgs) -> anyhow::Result<Outcome> {
             h.max() as f64 / 1000.0
         );
     }
-    if let Some(out) = &args.out {
+    if let Some(out) = &args.output.out {
         let comment = format!("postload merge of {} logs", args.logs.len());
         let bytes = hlog::write_log(
             &comment,

@@ -5,7 +5,7 @@ use crate::{cli, config, report, run, stop, Outcome};
 
 /// `postload plan`: simulate the grid, print the table, write plan.json, plan.md and charts.
 pub async fn plan(args: cli::PlanArgs) -> anyhow::Result<Outcome> {
-    let mut catalog = config::catalog_from(args.mocks.as_deref())?;
+    let mut catalog = config::catalog_from(args.data.mocks.as_deref())?;
     // A calibrated account's one tier becomes an upgrade path (plan::account), and the plan's
     // tier set unless --tiers names another.
     let account = crate::plan::account::install(
@@ -41,7 +41,10 @@ pub async fn plan(args: cli::PlanArgs) -> anyhow::Result<Outcome> {
     if !result.claims.is_empty() {
         out!("{}", report::claims::console_lines(&result.claims));
     }
-    let dir = report::create_unique_dir(&args.report_dir, &format!("plan-{}", run::new_run_id()))?;
+    let dir = report::create_unique_dir(
+        &args.output.report_dir,
+        &format!("plan-{}", run::new_run_id()),
+    )?;
     std::fs::create_dir_all(dir.join("charts"))?;
     report::write_atomic(&dir.join("plan.json"), &serde_json::to_vec_pretty(&result)?)?;
     report::write_atomic(
@@ -51,7 +54,7 @@ pub async fn plan(args: cli::PlanArgs) -> anyhow::Result<Outcome> {
     for (name, bytes) in report::charts::plan_charts(&result)? {
         report::write_atomic(&dir.join(name), &bytes)?;
     }
-    if !args.quiet {
+    if !args.verbosity.quiet {
         let events: u64 = result.cells.iter().map(|c| c.events).sum();
         outln!(
             "plan: {} cells, {} simulated posts, {events} events in {:.2} s; {}",

@@ -6,7 +6,7 @@ use crate::{cli, config, Outcome};
 /// `postload report RESULT.json`: report.md, report.html and the charts again, beside the result.
 pub fn render(args: cli::ReportArgs) -> anyhow::Result<Outcome> {
     let result = load_result(&args.result)?;
-    let catalog = config::catalog_from(args.mocks.as_deref())?;
+    let catalog = config::catalog_from(args.data.mocks.as_deref())?;
     let claims = config::claims(args.claims.as_deref(), &catalog)?;
     let dir = args
         .result

@@ -103,7 +103,7 @@ pub struct Validation {
     pub users: Vec<u32>,
     pub tiers: Vec<u8>,
     /// The live side's `--time-scale`.
-    pub time_scale: f64,
+    pub time_scale: crate::clock::TimeScale,
     /// The embedded stub's constant latency (`--latency-ms`), on both sides.
     pub fixed_latency_ms: Option<u64>,
     /// Seeds per case.
@@ -316,7 +316,7 @@ pub async fn validate(
     let validation = Validation {
         users,
         tiers,
-        time_scale: args.time_scale,
+        time_scale: args.time.time_scale.unwrap_or(crate::clock::TimeScale::ONE),
         fixed_latency_ms: None,
         repeat: args.validate_repeat,
         report_dir: dir.join("validation"),

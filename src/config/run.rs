@@ -3,6 +3,7 @@
 //! its command line ([`run_config`]); `plan --validate` builds one of its own. The checks run in a
 //! fixed order, so a command line with several mistakes always names the same one first.
 
+use crate::clock::TimeScale;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use std::time::Duration;
 
 use super::{
     catalog_from, claims, first_repeat, is_loopback, latency_ms, parse_resolve, retry_policy,
-    time_scale, ConfigError,
+    ConfigError,
 };
 use crate::limits::{MAX_CASES, MAX_COMPLETION_TOKENS, MAX_REPEAT, MAX_TIMEOUT_S, MAX_USERS};
 use crate::openai::catalog::Catalog;
@@ -32,7 +33,7 @@ pub struct RunRequest {
     pub destination: Destination,
     pub stub: EmbeddedStubOptions,
     /// `--time-scale`.
-    pub time_scale: Option<f64>,
+    pub time_scale: Option<TimeScale>,
     /// `--repeat`.
     pub repeat: Option<u32>,
     /// `--claims`: the claims file report.md judges (default: the planning note's).
@@ -99,30 +100,30 @@ impl From<&crate::cli::RunArgs> for RunRequest {
                 model: args.model.clone(),
                 tiers: args.tier.clone(),
                 tier_set: args.tier_set.clone(),
-                seed: args.seed,
+                seed: args.seed.seed,
                 retry: args.retry.map(retry_policy),
                 ..Overrides::default()
             },
             destination: Destination {
-                base_url: args.base_url.clone(),
+                base_url: args.dest.base_url.clone(),
                 target: args.target.clone(),
                 with_stub: args.with_stub,
                 wait_for_target: args.wait_for_target,
-                allow_spend: args.allow_spend,
-                max_cost: args.max_cost,
-                api_key_env: args.api_key_env.clone(),
-                resolve: args.resolve.clone(),
+                allow_spend: args.spend.allow.allow_spend,
+                max_cost: args.spend.max_cost,
+                api_key_env: args.dest.api_key_env.clone(),
+                resolve: args.resolve.resolve.clone(),
             },
             stub: EmbeddedStubOptions {
                 latency_ms: args.latency_ms,
                 retry_after: args.retry_after,
-                prompt_cache_hit: args.prompt_cache_hit,
+                prompt_cache_hit: args.prompt_cache.prompt_cache_hit,
             },
-            time_scale: args.time_scale,
+            time_scale: args.time.time_scale,
             repeat: args.repeat,
             claims: args.claims.clone(),
-            report_dir: args.report_dir.clone(),
-            quiet: args.quiet,
+            report_dir: args.output.report_dir.clone(),
+            quiet: args.verbosity.quiet,
         }
     }
 }
@@ -132,7 +133,7 @@ pub fn run_config(
     args: &crate::cli::RunArgs,
     stop: Arc<AtomicBool>,
 ) -> Result<RunConfig, ConfigError> {
-    let catalog = catalog_from(args.mocks.as_deref())?;
+    let catalog = catalog_from(args.data.mocks.as_deref())?;
     configure(&RunRequest::from(args), catalog, stop)
 }
 
@@ -489,13 +490,13 @@ pub(crate) fn check_remote(
 /// then a clock postload controls: its embedded stub, or a `postload stub` at the same K. A
 /// service's or a real endpoint's latencies would be multiplied by K.
 fn check_time_scale(
-    k: Option<f64>,
+    k: Option<TimeScale>,
     service_mode: bool,
     base_url: Option<&str>,
     remote: bool,
-) -> Result<f64, ConfigError> {
-    let scale = time_scale(k.unwrap_or(1.0))?;
-    if let Some(k) = k.filter(|k| *k != 1.0) {
+) -> Result<TimeScale, ConfigError> {
+    let scale = k.unwrap_or(TimeScale::ONE);
+    if let Some(k) = k.filter(|k| !k.is_one()).map(TimeScale::get) {
         if service_mode {
             return Err(ConfigError(format!(
                 "--time-scale {k}: in service mode the service's own time does not scale, so every latency would be off; run without --time-scale"

@@ -66,7 +66,7 @@ pub fn check(spec: &PlanSpec) -> Result<(), PlanError> {
         Some(_) => " × --posts-per-day × --days".into(),
     };
     Err(PlanError(format!(
-        "--model ({}) × --tier ({}) × --strategy ({}) × --users{per_user} ({} posts over the user counts) × (1 + {} lever-search runs{}): about {} simulated posts, more than {} (the heaviest plan under it took 61 s of CPU and 1.2 GB, measured); give fewer values, fewer users{}",
+        "--model ({}) × --tier ({}) × --retry ({}) × --users{per_user} ({} posts over the user counts) × (1 + {} lever-search runs{}): about {} simulated posts, more than {} (the heaviest plan under it took 61 s of CPU and 1.2 GB, measured); give fewer values, fewer users{}",
         spec.models.len(),
         spec.tiers.len(),
         spec.strategies.len(),

@@ -114,7 +114,7 @@ fn caching(claim: &Claim, r: &PlanResult, model: &str, min_share: f64) -> ClaimV
             "${none:.2}/month uncached, ${pc:.2} with prompt caching (every eligible call hits); \
              a response-cache hit costs nothing, so {:.0} % needs at least {:.1} % of posts \
              answered from the cache: a share only the service's own traffic can tell \
-             (--cache-hit sets the plan's)",
+             (--response-cache-hit sets the plan's)",
             min_share * 100.0,
             need * 100.0
         ),
@@ -143,7 +143,7 @@ fn queuing(
     } else if !(r.spec.strategies.contains(&Strategy::Sdk)
         && r.spec.strategies.contains(&Strategy::Queue))
     {
-        Some("plan with --strategy sdk --strategy queue".into())
+        Some("plan with --retry sdk --retry queue".into())
     } else {
         None
     };

@@ -123,7 +123,7 @@ impl Design {
     }
 
     /// Whether this design rests on a lever value nobody measured: one the search assumed
-    /// (a response-cache hit share) rather than one the user `given` (`--lever`, `--cache-hit`).
+    /// (a response-cache hit share) rather than one the user `given` (`--lever`, `--response-cache-hit`).
     /// A model-switch lever would be modelled (the catalog's profile), so it never assumes.
     pub fn assumes(&self, given: &Design) -> bool {
         self.response_cache_hit.is_some() && self.response_cache_hit != given.response_cache_hit

@@ -476,7 +476,7 @@ pub fn check(spec: &PlanSpec, catalog: &Catalog) -> Result<(), PlanError> {
         return e("--users: must be at least 1".into());
     }
     for (name, v) in [
-        ("--cache-hit", spec.response_cache_hit),
+        ("--response-cache-hit", spec.response_cache_hit),
         ("--prompt-cache-hit", spec.prompt_cache_hit),
         ("--image-prompt-share", spec.image_prompt_share),
         ("--min-success", spec.target.min_success),

@@ -92,7 +92,7 @@ fn check_needs_a_model_a_tier_and_a_user_count() {
 fn check_takes_shares_from_0_to_1() {
     for (name, set) in [
         (
-            "--cache-hit",
+            "--response-cache-hit",
             (|s, v| s.response_cache_hit = v) as fn(&mut PlanSpec, f64),
         ),
         ("--prompt-cache-hit", |s, v| s.prompt_cache_hit = v),
@@ -194,7 +194,7 @@ fn plan_bounds_the_whole_grid_and_lever_search_not_only_each_cell() {
     for flag in [
         "--model (2)",
         "--tier (5)",
-        "--strategy (2)",
+        "--retry (2)",
         "--users",
         "--lever",
     ] {

@@ -27,7 +27,7 @@ pub fn console(r: &PlanResult) -> String {
     if !assumed.is_empty() {
         o.push_str(
             "holds only on an assumed response-cache share nobody measured (not the decision; \
-             give --cache-hit from the service's traffic to plan on one):\n",
+             give --response-cache-hit from the service's traffic to plan on one):\n",
         );
         for a in assumed {
             o.push_str(&format!("  {a}\n"));

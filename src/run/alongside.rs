@@ -54,7 +54,7 @@ async fn start_stub(
     let handle = stub::start_with_clock(
         c,
         listener,
-        Arc::new(crate::clock::SystemClock::scaled(cfg.time_scale)),
+        Arc::new(crate::clock::SystemClock::scaled(cfg.time_scale.get())),
     )
     .await?;
     eprintln!(

@@ -23,7 +23,7 @@ pub(super) struct AttackSpec<'a> {
     pub root: &'a str,
     /// Goose users.
     pub users: usize,
-    pub time_scale: f64,
+    pub time_scale: crate::clock::TimeScale,
 }
 
 /// Builds the attack; Goose's files go to `dir/goose/`.
@@ -77,7 +77,8 @@ fn configure(
             GooseDefault::Timeout,
             format!(
                 "{}",
-                (spec.scenario.request_timeout_s / spec.time_scale)
+                spec.time_scale
+                    .to_real(spec.scenario.request_timeout_s)
                     .ceil()
                     .max(1.0) as u64
             )

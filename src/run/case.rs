@@ -244,7 +244,7 @@ impl<'a> CaseRun<'a> {
                 let handle = stub::start_with_clock(
                     c,
                     stub::bind_loopback(0)?,
-                    Arc::new(crate::clock::SystemClock::scaled(self.cfg.time_scale)),
+                    Arc::new(crate::clock::SystemClock::scaled(self.cfg.time_scale.get())),
                 )
                 .await?;
                 let url = handle.base_url();
@@ -321,7 +321,7 @@ impl<'a> CaseRun<'a> {
                 .filter(|_| entry.service.is_none() || self.alongside.is_some()),
             tier_set_info: ProfileInfo::tier_set(&cfg.catalog, &scenario.tier_set),
             service: entry.service.as_ref().map(ServiceTarget::info),
-            time_scale: cfg.time_scale,
+            time_scale: cfg.time_scale.get(),
         }
     }
 }
@@ -351,11 +351,11 @@ fn start_of(scenario: &Scenario) -> (Start, usize) {
 }
 
 /// The wall-clock time a sustained load's arrivals take (a burst's end is not known beforehand).
-fn arrival_window(scenario: &Scenario, time_scale: f64) -> Option<Duration> {
+fn arrival_window(scenario: &Scenario, time_scale: crate::clock::TimeScale) -> Option<Duration> {
     match scenario.load {
         Load::Burst { .. } => None,
         Load::Sustained { duration_s, .. } => {
-            Duration::try_from_secs_f64(duration_s / time_scale).ok()
+            Duration::try_from_secs_f64(time_scale.to_real(duration_s)).ok()
         }
     }
 }

@@ -102,7 +102,7 @@ pub struct RunConfig {
     pub repeat: u32,
     /// Modelled seconds per real second: the embedded stub's latencies and bucket refill and the
     /// run's waits all run this much faster; results are reported in modelled time.
-    pub time_scale: f64,
+    pub time_scale: crate::clock::TimeScale,
     /// Set by a second signal: abandon the attack at once and write only result.json and
     /// report.md.
     pub hurry: Arc<AtomicBool>,

@@ -55,7 +55,7 @@ pub struct Caller {
     pub url: String,
     pub api_key: Option<Secret>,
     /// Measured times are multiplied by this (a time-scaled stub's clock runs this much faster).
-    pub time_scale: f64,
+    pub time_scale: crate::clock::TimeScale,
     /// The most one attempt may take, from its send to its answer's last byte (real time).
     pub call_timeout: Duration,
 }
@@ -70,7 +70,9 @@ impl Caller {
                 None,
                 format!(
                     "no whole answer within {} s",
-                    crate::limits::num(self.call_timeout.as_secs_f64() * self.time_scale)
+                    crate::limits::num(
+                        self.time_scale.to_modelled(self.call_timeout.as_secs_f64())
+                    )
                 ),
             ),
         }
@@ -122,7 +124,7 @@ impl Caller {
             max_tokens: completion_cap_of(body).or(Some(u64::from(spec.max_tokens))),
         };
         let read = read_answer(resp, streamed, start, asked).await;
-        let scale = |d: Duration| d.as_secs_f64() * 1000.0 * self.time_scale;
+        let scale = |d: Duration| self.time_scale.to_modelled(d.as_secs_f64() * 1000.0);
         // Only a complete answer with a plausible usage is observed and priced by its usage;
         // anything else keeps its worst case (`tokens: None`).
         let mut sent = match read {

@@ -25,6 +25,7 @@ use self::settings::{ModelPlan, Settings};
 use crate::calibrate::overlay::{self, LimitsRead};
 use crate::calibrate::{drift, fit};
 use crate::cli::CalibrateArgs;
+use crate::clock::TimeScale;
 use crate::config::ConfigError;
 use crate::metrics::budget::Budget;
 use crate::openai::latency::Profile;
@@ -67,7 +68,7 @@ pub async fn calibrate(args: CalibrateArgs) -> anyhow::Result<Outcome> {
     );
     settings::check_worst_case(&s)?;
     check_out(&s.out)?;
-    let call_timeout = Duration::from_secs_f64(MAX_CALL_S / s.time_scale);
+    let call_timeout = Duration::from_secs_f64(s.time_scale.to_real(MAX_CALL_S));
     let client = (s.client)()
         .timeout(call_timeout)
         .build()
@@ -163,8 +164,8 @@ fn model_time(s: &Settings) -> Duration {
     model_time_at(s.time_scale)
 }
 
-fn model_time_at(time_scale: f64) -> Duration {
-    Duration::from_secs_f64(session::MAX_MODEL_TIME_MS as f64 / 1000.0 / time_scale)
+fn model_time_at(time_scale: TimeScale) -> Duration {
+    Duration::from_secs_f64(time_scale.to_real(session::MAX_MODEL_TIME_MS as f64 / 1000.0))
 }
 
 /// The calibration's worst case in real time, printed before anything is sent: every model its
@@ -173,8 +174,8 @@ fn worst_time(s: &Settings) -> Duration {
     worst_time_of(s.models.len(), s.time_scale)
 }
 
-fn worst_time_of(models: usize, time_scale: f64) -> Duration {
-    let check = if time_scale == 1.0 {
+fn worst_time_of(models: usize, time_scale: TimeScale) -> Duration {
+    let check = if time_scale.is_one() {
         Duration::ZERO
     } else {
         Duration::from_secs(2)
@@ -316,16 +317,20 @@ fn expected_time(s: &Settings, plan: &ModelPlan) -> Duration {
         .into_iter()
         .map(|i| {
             let spec = &plan.calls[i];
-            let gap_s = session::pace_gap_ms(&limits, spec) / 1000.0 / s.time_scale.max(1.0);
+            let gap_s = s
+                .time_scale
+                .to_real(session::pace_gap_ms(&limits, spec) / 1000.0);
             Paced {
                 gap: crate::limits::secs(gap_s, model_time(s)),
-                takes: expected_call(profile, spec).div_f64(s.time_scale.max(1e-3)),
+                takes: s.time_scale.real(expected_call(profile, spec)),
             }
         })
         .collect();
     // A call whose gap is past the longest the session takes gives the model up at its send
     // (the first call's never counts: the limits are unknown then).
-    let longest = Duration::from_millis(session::MAX_PACE_GAP_MS).div_f64(s.time_scale.max(1.0));
+    let longest = s
+        .time_scale
+        .real(Duration::from_millis(session::MAX_PACE_GAP_MS));
     if let Some(at) = calls.iter().skip(1).position(|c| c.gap > longest) {
         calls.truncate(at + 1);
     }
@@ -400,7 +405,7 @@ fn assemble(s: &Settings, models: Vec<ModelReport>, budget: &Budget) -> Calibrat
         base: s.base.clone(),
         out: s.out.display().to_string(),
         seed: s.seed,
-        time_scale: s.time_scale,
+        time_scale: s.time_scale.get(),
         cost: Cost {
             worst_case_usd: s.worst_usd(),
             max_cost_usd: s.max_cost,
@@ -509,10 +514,10 @@ fn overlay_files(s: &Settings, c: &Calibration) -> anyhow::Result<Vec<(&'static 
 /// `/__postload/stats`, through the same client and `--resolve`), since any other endpoint's
 /// times would be multiplied by K.
 async fn check_time_scale(client: &reqwest::Client, s: &Settings) -> Result<(), ConfigError> {
-    if s.time_scale == 1.0 {
+    if s.time_scale.is_one() {
         return Ok(());
     }
-    let k = s.time_scale;
+    let k = s.time_scale.get();
     let served = async {
         let url = reqwest::Url::parse(&s.endpoint.url)
             .ok()?
@@ -552,14 +557,28 @@ async fn check_time_scale(client: &reqwest::Client, s: &Settings) -> Result<(), 
 mod tests {
     use std::time::Duration;
 
+    use crate::clock::TimeScale;
+
     #[test]
     fn the_worst_case_in_time_is_each_models_bound_and_grace() {
         // Two models at K = 1: 2 × (30 min + 2 s) = 3,604 s, printed as 61 min (rounded up).
-        assert_eq!(super::worst_time_of(2, 1.0), Duration::from_secs(3_604));
-        assert_eq!(super::minutes(super::worst_time_of(2, 1.0)), "61 min");
+        assert_eq!(
+            super::worst_time_of(2, TimeScale::ONE),
+            Duration::from_secs(3_604)
+        );
+        assert_eq!(
+            super::minutes(super::worst_time_of(2, TimeScale::ONE)),
+            "61 min"
+        );
         // One model at K = 5: 1,800 / 5 + 2 + the time-scale check's 2 = 364 s: 7 min.
-        assert_eq!(super::worst_time_of(1, 5.0), Duration::from_secs(364));
-        assert_eq!(super::minutes(super::worst_time_of(1, 5.0)), "7 min");
+        assert_eq!(
+            super::worst_time_of(1, TimeScale::checked(5.0).unwrap()),
+            Duration::from_secs(364)
+        );
+        assert_eq!(
+            super::minutes(super::worst_time_of(1, TimeScale::checked(5.0).unwrap())),
+            "7 min"
+        );
         assert_eq!(super::minutes(Duration::from_millis(1_500)), "2 s");
     }
 

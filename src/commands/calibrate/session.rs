@@ -396,8 +396,8 @@ impl Session {
                         ));
                         return None;
                     }
-                    let scale = self.ctx.caller.time_scale.max(1.0);
-                    st.next_send = now + Duration::from_secs_f64(gap_ms / 1000.0 / scale);
+                    let scale = self.ctx.caller.time_scale;
+                    st.next_send = now + Duration::from_secs_f64(scale.to_real(gap_ms / 1000.0));
                     let Some(r) = lock_budget(&self.ctx.budget).reserve(worst) else {
                         st.stop = true;
                         st.run.stopped_by_cap = true;
@@ -480,7 +480,8 @@ impl Session {
             ));
             return false;
         }
-        let real = Duration::from_secs_f64(wait_ms as f64 / 1000.0 / self.ctx.caller.time_scale);
+        let real =
+            Duration::from_secs_f64(self.ctx.caller.time_scale.to_real(wait_ms as f64 / 1000.0));
         st.next_send = st.next_send.max(Instant::now() + real);
         true
     }
@@ -625,7 +626,7 @@ mod tests {
                 client: reqwest::Client::builder().no_proxy().build().unwrap(),
                 url: format!("http://{addr}/v1/chat/completions"),
                 api_key: None,
-                time_scale: 1.0,
+                time_scale: crate::clock::TimeScale::ONE,
                 call_timeout: Duration::from_secs(10 * 3_600),
             },
             budget: Arc::clone(&budget),

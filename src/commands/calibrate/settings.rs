@@ -9,6 +9,7 @@ use std::sync::Arc;
 use crate::calibrate::design::{design, DEFAULT_CALLS_PER_MODEL};
 use crate::calibrate::CallSpec;
 use crate::cli::{CalibrateArgs, StreamArg};
+use crate::clock::TimeScale;
 use crate::config::{self, ConfigError, Destination};
 use crate::metrics::budget::worst_case_usd;
 use crate::openai::catalog::Catalog;
@@ -51,7 +52,7 @@ pub struct Settings {
     pub stream: StreamArg,
     pub concurrency: u32,
     pub seed: u64,
-    pub time_scale: f64,
+    pub time_scale: TimeScale,
     pub date: String,
     pub quiet: bool,
 }
@@ -66,11 +67,11 @@ impl Settings {
 /// Checks the options in a fixed order (the destination first, as `run` does).
 pub fn settings(args: &CalibrateArgs) -> Result<Settings, ConfigError> {
     let dest = Destination {
-        base_url: Some(args.base_url.clone()),
-        allow_spend: args.allow_spend,
-        max_cost: args.max_cost,
-        api_key_env: args.api_key_env.clone(),
-        resolve: args.resolve.clone(),
+        base_url: args.dest.base_url.clone(),
+        allow_spend: args.spend.allow.allow_spend,
+        max_cost: args.spend.max_cost,
+        api_key_env: args.dest.api_key_env.clone(),
+        resolve: args.resolve.resolve.clone(),
         ..Destination::default()
     };
     let max_cost = config::spend_cap(&dest)?;
@@ -80,7 +81,11 @@ pub fn settings(args: &CalibrateArgs) -> Result<Settings, ConfigError> {
         .map(|r| config::parse_resolve(r))
         .collect::<Result<Vec<_>, _>>()?;
     let remote = config::check_remote(&dest, &[])?;
-    let host = reqwest::Url::parse(&args.base_url)
+    // clap requires --base-url here (`mut_arg` on `CalibrateArgs`); built by hand, say so.
+    let base_url = args.dest.base_url.as_deref().ok_or_else(|| {
+        ConfigError("calibrate: give --base-url URL, the endpoint to measure".into())
+    })?;
+    let host = reqwest::Url::parse(base_url)
         .ok()
         .and_then(|u| u.host_str().map(str::to_string))
         .unwrap_or_default();
@@ -98,33 +103,30 @@ pub fn settings(args: &CalibrateArgs) -> Result<Settings, ConfigError> {
             args.concurrency
         )));
     }
-    let time_scale = config::time_scale(args.time_scale.unwrap_or(1.0))?;
-    let catalog = config::catalog_from(args.mocks.as_deref())?;
+    let time_scale = args.time.time_scale.unwrap_or(TimeScale::ONE);
+    let catalog = config::catalog_from(args.data.mocks.as_deref())?;
     let models = model_plans(&args.model, calls, &catalog)?;
-    let endpoint = config::endpoint(&dest, &args.base_url, remote)?;
+    let endpoint = config::endpoint(&dest, base_url, remote)?;
     let date = chrono::Utc::now().format("%Y-%m-%d").to_string();
     Ok(Settings {
         endpoint,
         host,
         client: config::client_factory(resolves),
         max_cost,
-        base: match &args.mocks {
+        base: match &args.data.mocks {
             Some(dir) => dir.display().to_string(),
             None => "the shipped mocks/".into(),
         },
-        mocks: args.mocks.clone(),
+        mocks: args.data.mocks.clone(),
         catalog,
         models,
-        out: args
-            .out
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(format!("reports/calibration-{date}"))),
+        out: out_dir(args, &date),
         stream: args.stream,
         concurrency: args.concurrency,
-        seed: args.seed.unwrap_or_else(clock_seed),
+        seed: args.seed.seed.unwrap_or_else(clock_seed),
         time_scale,
         date,
-        quiet: args.quiet,
+        quiet: args.verbosity.quiet,
     })
 }
 
@@ -221,5 +223,62 @@ pub fn check_worst_case(s: &Settings) -> Result<(), ConfigError> {
             s.models.iter().map(|m| m.calls.len()).sum::<usize>()
         ))),
         _ => Ok(()),
+    }
+}
+
+/// Where the overlay and the report go: `--report-dir DIR` gives DIR/calibration-<date>/ (as
+/// run and plan write their own folder in it); the old `--out DIR` is that folder itself.
+fn out_dir(args: &CalibrateArgs, date: &str) -> PathBuf {
+    args.out
+        .clone()
+        .unwrap_or_else(|| args.output.report_dir.join(format!("calibration-{date}")))
+}
+
+#[cfg(test)]
+mod out_tests {
+    use clap::Parser;
+
+    use crate::cli::{Cli, Command};
+
+    fn out(argv: &[&str]) -> std::path::PathBuf {
+        let argv = [
+            &[
+                "postload",
+                "calibrate",
+                "--base-url",
+                "http://127.0.0.1:9/v1",
+            ],
+            argv,
+        ]
+        .concat();
+        match Cli::parse_from(argv).command {
+            Some(Command::Calibrate(a)) => super::out_dir(&a, "2026-12-06"),
+            _ => unreachable!("calibrate"),
+        }
+    }
+
+    #[test]
+    fn report_dir_holds_a_dated_folder_and_the_old_out_is_the_folder_itself() {
+        // The default is what `--out` defaulted to before: reports/calibration-<date>.
+        assert_eq!(
+            out(&[]),
+            std::path::Path::new("reports/calibration-2026-12-06")
+        );
+        assert_eq!(
+            out(&["--report-dir", "r"]),
+            std::path::Path::new("r/calibration-2026-12-06")
+        );
+        assert_eq!(out(&["--out", "o"]), std::path::Path::new("o"));
+        let both = [
+            "postload",
+            "calibrate",
+            "--base-url",
+            "u",
+            "--out",
+            "o",
+            "--report-dir",
+            "r",
+        ];
+        assert!(Cli::try_parse_from(both).is_err(), "one or the other");
     }
 }

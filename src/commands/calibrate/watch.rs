@@ -54,13 +54,13 @@ impl Watch {
         &self,
         pace_ms: f64,
         latency_ms: Option<f64>,
-        time_scale: f64,
+        time_scale: crate::clock::TimeScale,
         (calls_left, concurrency, bound): (u32, u32, Duration),
     ) -> Option<Duration> {
-        let real = |ms: f64, scale: f64| crate::limits::secs(ms / 1000.0 / scale, bound);
-        let latency = real(latency_ms?, time_scale);
-        // The pacing divides by the time scale as the session does (never below 1).
-        let pace = real(pace_ms, time_scale.max(1.0));
+        let real = |ms: f64| crate::limits::secs(time_scale.to_real(ms / 1000.0), bound);
+        let latency = real(latency_ms?);
+        // The pacing is real time as the session makes it (a checked scale is never below 1).
+        let pace = real(pace_ms);
         Some(time_left(pace, calls_left, latency, concurrency) + self.later)
     }
 
@@ -85,9 +85,10 @@ mod tests {
         let mut w = Watch::off();
         w.later = Duration::from_secs(60);
         let bound = Duration::from_secs(1_800);
-        let got = w.left(40_000.0, Some(8_000.0), 4.0, (10, 3, bound));
+        let four = crate::clock::TimeScale::checked(4.0).unwrap();
+        let got = w.left(40_000.0, Some(8_000.0), four, (10, 3, bound));
         assert_eq!(got, Some(Duration::from_secs(72)));
         // Nothing answered yet: unknown.
-        assert_eq!(w.left(40_000.0, None, 4.0, (10, 3, bound)), None);
+        assert_eq!(w.left(40_000.0, None, four, (10, 3, bound)), None);
     }
 }

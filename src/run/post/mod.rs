@@ -92,7 +92,7 @@ pub struct CaseSetup {
     pub client: Option<reqwest::Client>,
     /// Modelled seconds per real second (`--time-scale`): waits are divided by it, measured
     /// times multiplied, so the results are in modelled time.
-    pub time_scale: f64,
+    pub time_scale: TimeScale,
     /// The scenario's `client_queue`: the limits of the client's own bucket (the case's tier's
     /// for its model), which every call's first attempt waits for; `None`: calls go at once.
     pub client_queue: Option<Limits>,
@@ -142,7 +142,7 @@ impl CaseContext {
             // A send is late past 10 ms of real time (harness jitter is real time, whatever the
             // time scale).
             recorder: Mutex::new(Recorder::for_kinds(
-                Duration::from_millis(10).mul_f64(setup.time_scale.max(1.0)),
+                Duration::from_millis(10).mul_f64(setup.time_scale.get().max(1.0)),
                 kinds,
             )),
             work: setup.work,
@@ -157,9 +157,9 @@ impl CaseContext {
             stop: setup.stop,
             guard: setup.guard,
             client: setup.client,
-            time_scale: TimeScale::new(setup.time_scale),
+            time_scale: setup.time_scale,
             queue: setup.client_queue.map(|limits| {
-                let margin = TimeScale::new(setup.time_scale).modelled(queue::TRANSPORT_MARGIN);
+                let margin = setup.time_scale.modelled(queue::TRANSPORT_MARGIN);
                 ClientQueue::new(limits, margin)
             }),
             tally: Arc::default(),

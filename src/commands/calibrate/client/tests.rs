@@ -133,7 +133,7 @@ fn caller(addr: std::net::SocketAddr) -> Caller {
         client: reqwest::Client::builder().no_proxy().build().unwrap(),
         url: format!("http://{addr}/v1/chat/completions"),
         api_key: None,
-        time_scale: 1.0,
+        time_scale: crate::clock::TimeScale::ONE,
         call_timeout: Duration::from_secs(120),
     }
 }

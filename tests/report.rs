@@ -223,6 +223,7 @@ fn report_command_renders_from_a_saved_result() {
 #[test]
 fn charts_are_real_images_with_labelled_axes() {
     let charts = postload::report::charts::ChartExporter {
+        claims: claims::parse("scenarios/claims.toml", claims::EMBEDDED_CLAIMS).unwrap(),
         prices: Catalog::embedded().prices,
     }
     .charts(&fixture())
@@ -625,6 +626,7 @@ fn burst_result(measured: postload::metrics::Measured) -> RunResult {
 fn a_burst_gets_a_waterfall_and_a_token_bucket_that_render() {
     let r = burst_result(burst(100));
     let exporter = postload::report::charts::ChartExporter {
+        claims: claims::parse("scenarios/claims.toml", claims::EMBEDDED_CLAIMS).unwrap(),
         prices: Catalog::embedded().prices,
     };
     let charts = exporter.charts(&r).unwrap();

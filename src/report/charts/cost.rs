@@ -78,7 +78,10 @@ where
         .iter()
         .flat_map(|s| {
             loads.iter().flat_map(move |(u, p)| {
-                [Some(monthly(*u, *p, s.usd)), note_monthly(claims, s.model, *u, *p)]
+                [
+                    Some(monthly(*u, *p, s.usd)),
+                    note_monthly(claims, s.model, *u, *p),
+                ]
             })
         })
         .flatten()

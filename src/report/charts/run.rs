@@ -7,9 +7,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::{
-    bins, builder, label_above, legend, plot_builder, rules, under_title, Drawn, PALETTE,
-};
+use super::{bins, builder, label_above, legend, plot_builder, rules, under_title, Drawn, PALETTE};
 use crate::metrics::PostOutcome;
 use crate::openai::catalog::PriceTable;
 use crate::report::claims::{best_case, usd_per_ok_post};
@@ -107,7 +105,13 @@ where
         [(0.2, 0.0), (0.8, failed as f64)],
         FAILED.filled(),
     )))?;
-    label_above(root, &side, (0.5, top as f64), &format!("{failed} failed"), &BLACK)?;
+    label_above(
+        root,
+        &side,
+        (0.5, top as f64),
+        &format!("{failed} failed"),
+        &BLACK,
+    )?;
     Ok(())
 }
 
@@ -270,9 +274,11 @@ where
         })
         .fold(1.0f64, f64::max)
         * 1.1;
-    let title = format!("Timeline in {per} bins (the run's, shared by its cases): {}", c.label());
-    let mut chart = builder(root, &title, 60)
-        .build_cartesian_2d(0.0..max_x, 0.0..max_y)?;
+    let title = format!(
+        "Timeline in {per} bins (the run's, shared by its cases): {}",
+        c.label()
+    );
+    let mut chart = builder(root, &title, 60).build_cartesian_2d(0.0..max_x, 0.0..max_y)?;
     chart
         .configure_mesh()
         .x_desc(format!("time since start (s), in {per} bins"))

@@ -97,9 +97,17 @@ where
     keys(
         &key_row,
         &[
-            ("image prompt ok (caption lighter)", colour(PostOutcome::Ok), 6),
+            (
+                "image prompt ok (caption lighter)",
+                colour(PostOutcome::Ok),
+                6,
+            ),
             ("call failed on 429", colour(PostOutcome::RateLimited), 6),
-            ("call failed otherwise", colour(PostOutcome::OtherFailure), 6),
+            (
+                "call failed otherwise",
+                colour(PostOutcome::OtherFailure),
+                6,
+            ),
             ("waiting out a 429 (backoff)", WAIT, 2),
         ],
     )?;

@@ -156,7 +156,7 @@ where
 }
 
 /// A key in a strip: its label, the colour of its swatch and the swatch's half height (px).
-type Key<'a> = (&'a str, RGBColor, i32);
+pub(super) type Key<'a> = (&'a str, RGBColor, i32);
 
 /// The keys in one row across `strip`, from the left: a swatch and a label each. A legend
 /// outside the plot, where no bar can be under it.

@@ -212,8 +212,8 @@ where
         .map(|p| p.latency_ms / 1000.0)
         .fold(1.0f64, f64::max)
         * 1.05;
-    let mut chart = builder(root, &format!("Every post over time: {}", c.label()), 60)
-        .build_cartesian_2d(0.0..max_x, 0.0..max_y)?;
+    let (strip, body) = under_title(root, &format!("Every post over time: {}", c.label()), 28)?;
+    let mut chart = plot_builder(&body, 60).build_cartesian_2d(0.0..max_x, 0.0..max_y)?;
     chart
         .configure_mesh()
         .x_desc("intended send time (s since start)")
@@ -221,21 +221,24 @@ where
         .label_style(("sans-serif", 16))
         .axis_desc_style(("sans-serif", 18))
         .draw()?;
-    for (outcome, color, label) in [
-        (PostOutcome::Ok, PALETTE[2], "ok"),
+    // The colours of the waterfall and the histogram: blue ok, vermillion 429.
+    let kinds = [
+        (PostOutcome::Ok, PALETTE[0], "ok"),
         (PostOutcome::RateLimited, PALETTE[3], "failed on 429"),
         (PostOutcome::OtherFailure, PALETTE[4], "failed otherwise"),
-    ] {
-        chart
-            .draw_series(
-                pts.iter()
-                    .filter(|p| p.outcome == outcome)
-                    .map(|p| Circle::new((p.sent_s, p.latency_ms / 1000.0), 3, color.filled())),
-            )?
-            .label(label)
-            .legend(move |(x, y)| Circle::new((x + 10, y), 4, color.filled()));
+    ];
+    let mut labels = Vec::new();
+    for (outcome, color, label) in kinds {
+        let mine: Vec<_> = pts.iter().filter(|p| p.outcome == outcome).collect();
+        chart.draw_series(
+            mine.iter()
+                .map(|p| Circle::new((p.sent_s, p.latency_ms / 1000.0), 3, color.filled())),
+        )?;
+        labels.push((format!("{label}: {}", mine.len()), color));
     }
-    legend(&mut chart, SeriesLabelPosition::UpperRight)?;
+    // The key above the plot, where no point can be under it.
+    let keyed: Vec<super::Key> = labels.iter().map(|(l, c)| (l.as_str(), *c, 6)).collect();
+    super::keys(&strip, &keyed)?;
     Ok(())
 }
 

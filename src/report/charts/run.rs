@@ -8,7 +8,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{bins, builder, label_above, legend, plot_builder, rules, under_title, Drawn, PALETTE};
-use crate::metrics::PostOutcome;
+use crate::metrics::{PostOutcome, PostPoint};
 use crate::openai::catalog::PriceTable;
 use crate::report::claims::{best_case, usd_per_ok_post};
 use crate::report::{CaseResult, RunResult};
@@ -29,6 +29,25 @@ pub fn usd_per_post(r: &RunResult, prices: &PriceTable, model: &str) -> Option<(
 /// The failed posts' bar: vermillion, with the ok posts' blue beside it.
 const FAILED: RGBColor = PALETTE[3];
 
+/// The histogram's counts from the sampled posts: successful posts by latency in bins of
+/// `bin` s (at least up to 6 s, the last bin holding the slowest), and the failed posts of the
+/// same sample, so both bars count the same posts (a run past the 5,000-post sample once set
+/// every failed post beside the sample's successes).
+pub(super) fn histogram_counts(sample: &[PostPoint], bin: f64) -> (Vec<u64>, u64) {
+    let ok: Vec<f64> = sample
+        .iter()
+        .filter(|p| p.outcome == PostOutcome::Ok)
+        .map(|p| p.latency_ms / 1000.0)
+        .collect();
+    let max_s = ok.iter().copied().fold(6.0f64, f64::max).ceil();
+    let bins = (max_s / bin).ceil() as usize;
+    let mut counts = vec![0u64; bins + 1];
+    for v in &ok {
+        counts[((v / bin) as usize).min(bins)] += 1;
+    }
+    (counts, sample.len() as u64 - ok.len() as u64)
+}
+
 /// The histogram of successful posts' latency in 0.25 s bins, the claim's 2 s and 5 s lines
 /// labelled above the plot (never on a bar), and at the right a panel with one bar: the failed
 /// posts, on the same count scale (their latency is no answer to the claim).
@@ -37,31 +56,28 @@ where
     DB::ErrorType: 'static,
 {
     root.fill(&WHITE)?;
-    let ok: Vec<f64> = c
-        .measured
-        .posts_sample
-        .iter()
-        .filter(|p| p.outcome == PostOutcome::Ok)
-        .map(|p| p.latency_ms / 1000.0)
-        .collect();
-    let failed = c.measured.posts.failed;
-    let max_s = ok.iter().copied().fold(6.0f64, f64::max).ceil();
     let bin = 0.25;
-    let bins = (max_s / bin).ceil() as usize;
-    let mut counts = vec![0u64; bins + 1];
-    for v in &ok {
-        counts[((v / bin) as usize).min(bins)] += 1;
-    }
-    let top = counts.iter().copied().max().unwrap_or(0).max(failed).max(1) + 1;
+    let (counts, failed) = histogram_counts(&c.measured.posts_sample, bin);
+    let max_s = counts.len().saturating_sub(1) as f64 * bin;
+    // Each panel on its own count scale, each with its axis: on a shared one, 243 failures
+    // flattened 7 successes into the axis, and their latencies are the chart's subject.
+    let top = counts.iter().copied().max().unwrap_or(0).max(1) + 1;
+    let failed_top = failed + (failed / 12).max(1);
+    let sampled = c.measured.posts_sample.len() as u64;
+    let of = if sampled < c.measured.posts.total {
+        format!(" (bars: a uniform sample of {sampled})")
+    } else {
+        String::new()
+    };
     let title = format!(
-        "Post latency: {} ({}), {} of {} posts ok",
+        "Post latency: {} ({}), {} of {} posts ok{of}",
         c.label(),
         c.inputs.model,
         c.measured.posts.ok,
         c.measured.posts.total
     );
     let (_, body) = under_title(root, &title, 24)?;
-    let (main, side) = body.split_horizontally(body.dim_in_pixel().0 - 130);
+    let (main, side) = body.split_horizontally(body.dim_in_pixel().0 - 160);
     let mut chart = plot_builder(&main, 60).build_cartesian_2d(0.0..max_s, 0u64..top)?;
     chart
         .configure_mesh()
@@ -92,23 +108,25 @@ where
         .margin_top(4)
         .margin_left(4)
         .x_label_area_size(50)
-        .build_cartesian_2d(0.0..1.0, 0.0..top as f64)?;
+        .y_label_area_size(44)
+        .build_cartesian_2d(0.0..1.0, 0u64..failed_top)?;
     side.configure_mesh()
         .disable_mesh()
         .x_labels(1)
+        .y_labels(5)
         .x_label_formatter(&|_| String::new())
-        .y_label_formatter(&|_| String::new())
-        .x_desc("failed posts")
-        .axis_desc_style(("sans-serif", 18))
+        .label_style(("sans-serif", 14))
+        .x_desc("failed, own scale")
+        .axis_desc_style(("sans-serif", 14))
         .draw()?;
     side.draw_series(std::iter::once(Rectangle::new(
-        [(0.2, 0.0), (0.8, failed as f64)],
+        [(0.2, 0), (0.8, failed)],
         FAILED.filled(),
     )))?;
     label_above(
         root,
         &side,
-        (0.5, top as f64),
+        (0.5, failed_top),
         &format!("{failed} failed"),
         &BLACK,
     )?;
@@ -408,4 +426,40 @@ where
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.stroke_width(1)));
     legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn post(latency_ms: f64, outcome: PostOutcome) -> PostPoint {
+        PostPoint {
+            sent_s: 0.0,
+            latency_ms,
+            outcome,
+        }
+    }
+
+    #[test]
+    fn the_failed_bar_counts_the_same_sample_as_the_latency_bars() {
+        // 0.1 s and 0.2 s fall in bin 0 (0-0.25 s), 2.3 s in bin 9 (2.25-2.5 s); the axis runs
+        // to 6 s at least: 24 bins and the one at 6 s, 25 counts. Two failures of the sample.
+        let sample = [
+            post(100.0, PostOutcome::Ok),
+            post(200.0, PostOutcome::Ok),
+            post(2_300.0, PostOutcome::Ok),
+            post(9_000.0, PostOutcome::RateLimited),
+            post(50.0, PostOutcome::OtherFailure),
+        ];
+        let (counts, failed) = histogram_counts(&sample, 0.25);
+        assert_eq!(counts.len(), 25);
+        assert_eq!(
+            (counts[0], counts[9], counts.iter().sum::<u64>()),
+            (2, 1, 3)
+        );
+        assert_eq!(failed, 2);
+        // A post of 7.1 s stretches the axis to 8 s: 33 counts, the 7.1 s in bin 28.
+        let (counts, _) = histogram_counts(&[post(7_100.0, PostOutcome::Ok)], 0.25);
+        assert_eq!((counts.len(), counts[28]), (33, 1));
+    }
 }

@@ -19,10 +19,11 @@ pub fn render(args: cli::ReportArgs) -> anyhow::Result<Outcome> {
             prices: catalog.prices.clone(),
         })
         .with(crate::report::markdown::HtmlExporter {
-            claims,
+            claims: claims.clone(),
             prices: catalog.prices.clone(),
         })
         .with(crate::report::charts::ChartExporter {
+            claims,
             prices: catalog.prices.clone(),
         });
     writer.write(&result)?;

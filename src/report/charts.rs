@@ -3,21 +3,26 @@
 //! [`CASE_CHARTS`]: file stem, title, drawing) that the chart files, report.md's links and
 //! report.html's figures all read. The run's charts are drawn in `charts/run.rs`, a burst's
 //! waterfall in `charts/waterfall.rs`, the token bucket replay in `charts/bucket.rs` (the
-//! timeline's bins in `charts/bins.rs`), the planner's in `charts/plan.rs`.
+//! timeline's bins in `charts/bins.rs`), the planner's in `charts/plan.rs`; the pure rules
+//! (axis limits, the bucket's window) in `charts/rules.rs`.
 
 use std::sync::OnceLock;
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{CaseResult, Exporter, RunResult};
+use crate::claims::ClaimsFile;
 use crate::limits::MAX_CHARTED_CASES;
 use crate::openai::catalog::PriceTable;
 
 pub mod bins;
 pub mod bucket;
+mod cost;
 mod levers;
 mod plan;
+pub mod rules;
 mod run;
 pub mod waterfall;
 
@@ -38,8 +43,10 @@ fn register_font() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The chart files of a run: `charts/<name>.png` and `.svg`. Prices are for the cost chart.
+/// The chart files of a run: `charts/<name>.png` and `.svg`. Prices are for the cost chart, and
+/// the claims for the note's own monthly figures beside it.
 pub struct ChartExporter {
+    pub claims: ClaimsFile,
     pub prices: PriceTable,
 }
 
@@ -78,14 +85,99 @@ where
     Ok(())
 }
 
+/// The series colours: Okabe and Ito's palette, told apart with any common colour blindness
+/// (blue, orange, bluish green, vermillion, reddish purple, sky blue).
 const PALETTE: [RGBColor; 6] = [
-    RGBColor(31, 119, 180),
-    RGBColor(255, 127, 14),
-    RGBColor(44, 160, 44),
-    RGBColor(214, 39, 40),
-    RGBColor(148, 103, 189),
-    RGBColor(140, 86, 75),
+    RGBColor(0, 114, 178),
+    RGBColor(230, 159, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(213, 94, 0),
+    RGBColor(204, 121, 167),
+    RGBColor(86, 180, 233),
 ];
+
+/// The colour of the `i`th case on a chart of every case: the palette with vermillion last,
+/// so the first cases do not pair orange with vermillion.
+fn case_colour(i: usize) -> RGBColor {
+    const ORDER: [usize; 6] = [0, 1, 2, 4, 5, 3];
+    PALETTE[ORDER[i % ORDER.len()]]
+}
+
+/// A canvas or a part of one.
+type Area<DB> = DrawingArea<DB, Shift>;
+
+/// The house title on `root`, then a strip of `strip` pixels under it for labels and keys
+/// that must not cover the data ([`label_above`], [`keys`]); returns (strip, plot area).
+fn under_title<DB: DrawingBackend>(
+    root: &Area<DB>,
+    title: &str,
+    strip: u32,
+) -> anyhow::Result<(Area<DB>, Area<DB>)>
+where
+    DB::ErrorType: 'static,
+{
+    let area = root.margin(12, 0, 0, 0).titled(title, ("sans-serif", 24))?;
+    Ok(area.split_vertically(strip))
+}
+
+/// The house margins and label areas, without a title (see [`under_title`]).
+fn plot_builder<'a, 'b, DB: DrawingBackend>(
+    area: &'a Area<DB>,
+    y_label_width: u32,
+) -> ChartBuilder<'a, 'b, DB> {
+    let mut b = ChartBuilder::on(area);
+    b.margin(16)
+        .margin_top(4)
+        .x_label_area_size(50)
+        .y_label_area_size(y_label_width);
+    b
+}
+
+/// `text` centred over the chart point `at` (the top of the plot) and written on `root` just
+/// above the plot area, where it cannot cover a bar. `root` is the whole canvas: the point's
+/// pixel is the backend's.
+fn label_above<DB: DrawingBackend, X: Ranged, Y: Ranged>(
+    root: &Area<DB>,
+    chart: &ChartContext<'_, DB, Cartesian2d<X, Y>>,
+    at: (X::ValueType, Y::ValueType),
+    text: &str,
+    color: &RGBColor,
+) -> Drawn
+where
+    DB::ErrorType: 'static,
+{
+    let (x, y) = chart.backend_coord(&at);
+    let style = ("sans-serif", 16)
+        .into_font()
+        .color(color)
+        .pos(Pos::new(HPos::Center, VPos::Bottom));
+    root.draw_text(text, &style, (x, y - 4))?;
+    Ok(())
+}
+
+/// A key in a strip: its label, the colour of its swatch and the swatch's half height (px).
+pub(super) type Key<'a> = (&'a str, RGBColor, i32);
+
+/// The keys in one row across `strip`, from the left: a swatch and a label each. A legend
+/// outside the plot, where no bar can be under it.
+fn keys<DB: DrawingBackend>(strip: &Area<DB>, keys: &[Key]) -> Drawn
+where
+    DB::ErrorType: 'static,
+{
+    let font = ("sans-serif", 15).into_font();
+    let style = font.color(&BLACK).pos(Pos::new(HPos::Left, VPos::Center));
+    let y = strip.dim_in_pixel().1 as i32 / 2;
+    let mut x = 80;
+    for (label, colour, half) in keys {
+        strip.draw(&Rectangle::new(
+            [(x, y - half), (x + 16, y + half)],
+            colour.filled(),
+        ))?;
+        strip.draw_text(label, &style, (x + 22, y))?;
+        x += 22 + strip.estimate_text_size(label, &style)?.0 as i32 + 24;
+    }
+    Ok(())
+}
 
 /// A chart ready to draw: the same drawing goes on the PNG and the SVG canvas.
 trait Draw {
@@ -254,11 +346,16 @@ impl RunChart<'_> {
     }
 }
 
+/// The cases of `r` that get charts: the first [`MAX_CHARTED_CASES`].
+fn charted(r: &RunResult) -> Vec<&CaseResult> {
+    r.cases.iter().take(MAX_CHARTED_CASES).collect()
+}
+
 /// Every chart of `r`, in report order: the run's, then each case's, for the first
 /// [`MAX_CHARTED_CASES`] cases (a case's charts are about 650 KB; 2,000 cases drew 1.3 GB).
 fn run_charts(r: &RunResult) -> Vec<RunChart<'_>> {
     let whole = RUN_CHARTS.iter().map(|kind| RunChart { kind, case: None });
-    let cases = r.cases.iter().take(MAX_CHARTED_CASES).flat_map(|c| {
+    let cases = charted(r).into_iter().flat_map(|c| {
         CASE_CHARTS
             .iter()
             .filter(|kind| kind.drawing.is_drawn_for(c))
@@ -275,6 +372,7 @@ struct RunDrawing<'a> {
     chart: &'a RunChart<'a>,
     result: &'a RunResult,
     prices: &'a PriceTable,
+    claims: &'a ClaimsFile,
 }
 
 impl Draw for RunDrawing<'_> {
@@ -289,12 +387,12 @@ impl Draw for RunDrawing<'_> {
         };
         match self.chart.kind.drawing {
             Drawing::Percentiles => run::percentiles(root, self.result),
-            Drawing::Cost => run::cost(root, self.result, self.prices),
+            Drawing::Cost => cost::cost(root, self.result, self.prices, self.claims),
             Drawing::Histogram => run::histogram(root, case()?),
             Drawing::PostsOverTime => run::posts_over_time(root, case()?),
             Drawing::Waterfall => waterfall::draw(root, case()?),
             Drawing::TokenBucket => bucket::draw(root, case()?),
-            Drawing::Timeline => run::timeline(root, case()?),
+            Drawing::Timeline => run::timeline(root, case()?, &charted(self.result)),
             Drawing::TokensPerMinute => run::tokens_per_minute(root, case()?),
         }
     }
@@ -344,6 +442,7 @@ impl ChartExporter {
             chart,
             result,
             prices: &self.prices,
+            claims: &self.claims,
         }
     }
 }

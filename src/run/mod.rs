@@ -141,6 +141,7 @@ fn report_writer(cfg: &RunConfig, dir: &Path) -> anyhow::Result<ReportWriter> {
             prices: cfg.catalog.prices.clone(),
         })
         .with(ChartExporter {
+            claims: cfg.claims.clone(),
             prices: cfg.catalog.prices.clone(),
         })
         .with(HlogExporter))

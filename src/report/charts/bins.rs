@@ -52,17 +52,47 @@ pub struct Binned {
 
 /// The case's timeline in bins that fit its length.
 pub fn binned(m: &Measured) -> Binned {
-    let complete = !m.post_timings.is_empty()
+    binned_at(m, own_width_ms(m))
+}
+
+/// Whether the recorded intervals and attempts hold every post and every attempt.
+fn complete(m: &Measured) -> bool {
+    !m.post_timings.is_empty()
         && m.post_timings.len() as u64 == m.posts.total
-        && m.attempts.len() as u64 == m.calls.attempts;
-    if complete {
+        && m.attempts.len() as u64 == m.calls.attempts
+}
+
+/// The width a case's timeline needs alone: under a second from its intervals when they are
+/// complete and short, else whole seconds that fit its per-second timeline.
+fn own_width_ms(m: &Measured) -> u64 {
+    if complete(m) {
         let span_ms = m.post_timings.iter().map(|p| p.end_s).fold(0.0, f64::max) * 1000.0;
         let width_ms = bin_width_ms(span_ms);
         if width_ms < 1_000 {
-            return from_intervals(m, width_ms);
+            return width_ms;
         }
     }
-    from_seconds(m)
+    bin_width_ms(m.timeline.len() as f64 * 1000.0).max(1_000)
+}
+
+/// The width every timeline of a run uses: the coarsest any of its cases needs alone, so a
+/// bin means the same in each of the run's charts (a 200 ms peak of 429s beside a 100 ms one
+/// would read as twice the rate).
+pub fn shared_width_ms<'a>(cases: impl IntoIterator<Item = &'a Measured>) -> u64 {
+    cases
+        .into_iter()
+        .map(own_width_ms)
+        .max()
+        .unwrap_or(WIDTHS_MS[0])
+}
+
+/// The case's timeline in bins of `width_ms`: counted from the intervals under a second (when
+/// they hold every post; else whole seconds), summed from the per-second timeline from a second.
+pub fn binned_at(m: &Measured, width_ms: u64) -> Binned {
+    if width_ms < 1_000 && complete(m) {
+        return from_intervals(m, width_ms);
+    }
+    from_seconds(m, width_ms.max(1_000))
 }
 
 /// Bins of `width_ms` from every post's interval and every attempt.
@@ -100,10 +130,9 @@ fn from_intervals(m: &Measured, width_ms: u64) -> Binned {
     Binned { width_ms, bins }
 }
 
-/// Whole-second bins summed from the recorder's per-second timeline.
-fn from_seconds(m: &Measured) -> Binned {
-    let width_ms = bin_width_ms(m.timeline.len() as f64 * 1000.0).max(1_000);
-    let per = (width_ms / 1_000) as usize;
+/// Bins of `width_ms` (whole seconds) summed from the recorder's per-second timeline.
+fn from_seconds(m: &Measured, width_ms: u64) -> Binned {
+    let per = (width_ms / 1_000).max(1) as usize;
     let bins = m
         .timeline
         .chunks(per)
@@ -183,6 +212,41 @@ mod tests {
         assert_eq!(b.width_ms, 1_000);
         let in_flight: Vec<i64> = b.bins.iter().map(|b| b.in_flight).collect();
         assert_eq!(in_flight, [1, 1, 0]);
+    }
+
+    #[test]
+    fn a_run_s_timelines_share_the_coarsest_width_any_case_needs() {
+        // Regression: each timeline chose its own bins (100 ms beside 200 ms in one run), so
+        // the same height meant twice the rate in one chart as in the next.
+        // Case A: the 0.45 s burst above, 100 ms bins alone. Case B: a 2.5 s post recorded
+        // without intervals, whole seconds alone. Together: 1 s, and A is summed from its
+        // per-second timeline: both posts finish and the 429 comes in second 0, none in flight.
+        let mut a = Recorder::default();
+        a.record(&post(&[(0, 250, 200)]));
+        a.record(&post(&[(0, 50, 429), (300, 450, 200)]));
+        let a = a.summarize(None, 2);
+        let mut b = Recorder::default();
+        b.record_post(&crate::metrics::PostEnd {
+            intended: Duration::ZERO,
+            first_send: Duration::ZERO,
+            finished: ms(2_500),
+            failure: None,
+            rate_limit_backoff: Duration::ZERO,
+        });
+        let b = b.summarize(None, 1);
+        assert_eq!(shared_width_ms([&a]), 100);
+        assert_eq!(shared_width_ms([&a, &b]), 1_000);
+        assert_eq!(shared_width_ms([&b, &a]), 1_000);
+        let got = binned_at(&a, shared_width_ms([&a, &b]));
+        assert_eq!(got.width_ms, 1_000);
+        let counts: Vec<(i64, u64, u64)> = got
+            .bins
+            .iter()
+            .map(|b| (b.in_flight, b.completions, b.rate_limited))
+            .collect();
+        assert_eq!(counts, [(0, 2, 1)]);
+        // Alone, A keeps its 100 ms bins.
+        assert_eq!(binned_at(&a, 100), binned(&a));
     }
 
     #[test]

@@ -80,6 +80,38 @@ fn refill_to(r: &mut Replay, bucket: &mut Bucket, from: Duration, to: Duration) 
     }
 }
 
+/// The parts of the polyline `points` at or below `max_y`, each cut where it crosses that
+/// line. Plotters draws a point past the top at the edge, so the zoomed panel showed a full
+/// bucket as a flat line at its top, as if that many tokens were left.
+pub fn below(points: &[(f64, f64)], max_y: f64) -> Vec<Vec<(f64, f64)>> {
+    let cross = |(ta, ya): (f64, f64), (tb, yb): (f64, f64)| {
+        (ta + (max_y - ya) / (yb - ya) * (tb - ta), max_y)
+    };
+    let mut runs: Vec<Vec<(f64, f64)>> = Vec::new();
+    let mut run: Vec<(f64, f64)> = Vec::new();
+    if let [first, ..] = points {
+        if first.1 <= max_y {
+            run.push(*first);
+        }
+    }
+    for w in points.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        match (a.1 <= max_y, b.1 <= max_y) {
+            (true, true) => run.push(b),
+            (true, false) => {
+                run.push(cross(a, b));
+                runs.push(std::mem::take(&mut run));
+            }
+            (false, true) => run.extend([cross(a, b), b]),
+            (false, false) => {}
+        }
+    }
+    if !run.is_empty() {
+        runs.push(run);
+    }
+    runs
+}
+
 /// The caption: the case, the limit, and how many attempts were replayed.
 pub fn title(c: &CaseResult) -> String {
     let kept = c.measured.attempts.len().min(KEPT_ATTEMPTS) as u64;
@@ -185,11 +217,19 @@ where
         ))
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED.stroke_width(2)));
     let level = PALETTE[0];
+    let shown = below(
+        &r.level
+            .iter()
+            .map(|(t, l)| (*t, *l as f64))
+            .collect::<Vec<_>>(),
+        p.max_y,
+    );
     chart
-        .draw_series(LineSeries::new(
-            r.level.iter().map(|(t, l)| (*t, *l as f64)),
-            level.stroke_width(2),
-        ))?
+        .draw_series(
+            shown
+                .into_iter()
+                .map(|run| PathElement::new(run, level.stroke_width(2))),
+        )?
         .label(format!(
             "tokens left: {} admitted reservations drop it, the refill raises it",
             r.admitted
@@ -258,6 +298,33 @@ mod tests {
         for ((t, l), (wt, wl)) in r.level.iter().zip(&want) {
             assert!((t - wt).abs() < 1e-9 && l == wl, "{:?}", r.level);
         }
+    }
+
+    #[test]
+    fn the_zoomed_level_is_cut_where_it_leaves_the_panel_not_drawn_along_its_top() {
+        // Regression: the zoomed panel drew the full bucket as a flat line at its top.
+        // Up to 4,000: the drop from 30,000 enters at (0, 4,000); the rise from 1,500 at 1 s
+        // to 5,000 at 2 s leaves at 1 + 2,500 / 3,500 = 1.7142857 s; the fall from 5,000 at
+        // 2 s to 2,000 at 3 s comes back at 2 + 1,000 / 3,000 = 2.3333333 s.
+        let level = [
+            (0.0, 30_000.0),
+            (0.0, 1_000.0),
+            (1.0, 1_500.0),
+            (2.0, 5_000.0),
+            (3.0, 2_000.0),
+        ];
+        let runs = below(&level, 4_000.0);
+        assert_eq!(runs.len(), 2, "{runs:?}");
+        assert_eq!(
+            runs[0][..3],
+            [(0.0, 4_000.0), (0.0, 1_000.0), (1.0, 1_500.0)]
+        );
+        assert!((runs[0][3].0 - 1.714_285_714).abs() < 1e-6 && runs[0][3].1 == 4_000.0);
+        assert!((runs[1][0].0 - 2.333_333_333).abs() < 1e-6 && runs[1][0].1 == 4_000.0);
+        assert_eq!(runs[1][1], (3.0, 2_000.0));
+        // All inside: one run, unchanged.
+        assert_eq!(below(&level[1..3], 4_000.0), [level[1..3].to_vec()]);
+        assert!(below(&[(0.0, 9_000.0)], 4_000.0).is_empty());
     }
 
     #[test]

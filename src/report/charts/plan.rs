@@ -6,7 +6,8 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{
-    builder, files, legend, png_and_svg, png_path, register_font, ChartKind, Draw, Drawn, PALETTE,
+    builder, case_colour, files, legend, png_and_svg, png_path, register_font, ChartKind, Draw,
+    Drawn,
 };
 use crate::plan::sim::Strategy;
 use crate::plan::{Cell, Goal, PlanResult};
@@ -122,7 +123,7 @@ where
         .into_font()
         .color(&BLACK)
         .pos(Pos::new(HPos::Center, VPos::Center));
-    let p95 = c.p95_s.map_or("-".into(), |p| format!("p95 {p:.1} s"));
+    let p95 = c.p95_s.map_or("-".into(), p95_text);
     chart.draw_series([
         Text::new(p95, (x + 0.5, y + 0.62), style.clone()),
         Text::new(
@@ -132,6 +133,16 @@ where
         ),
     ])?;
     Ok(())
+}
+
+/// A cell's p95 in the width of a cell: tenths under 100 s (`p95 8.9 s`), whole seconds from
+/// there (`p95 400 s`: `p95 399.6 s` ran over the cell's edges).
+fn p95_text(p: f64) -> String {
+    if p < 99.95 {
+        format!("p95 {p:.1} s")
+    } else {
+        format!("p95 {p:.0} s")
+    }
 }
 
 /// A heat-map cell's colour: grey under the success target or without a p95; greens up to the
@@ -219,7 +230,7 @@ where
     let mut series = 0;
     for model in &r.spec.models {
         for u in &r.spec.users {
-            let color = PALETTE[series % PALETTE.len()];
+            let color = case_colour(series);
             series += 1;
             let pts: Vec<(f64, f64, bool)> = cells
                 .iter()
@@ -312,4 +323,15 @@ pub(crate) fn plan_chart_links() -> Vec<(String, String)> {
         .iter()
         .map(|kind| (kind.title.to_string(), png_path(kind.stem)))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_p95_of_minutes_fits_its_heat_map_cell() {
+        // Regression: 399.64 s was written `p95 399.6 s`, wider than the cell.
+        assert_eq!(super::p95_text(399.64), "p95 400 s");
+        assert_eq!(super::p95_text(8.94), "p95 8.9 s");
+        assert_eq!(super::p95_text(99.96), "p95 100 s");
+    }
 }

@@ -1,23 +1,20 @@
-//! The run's charts: post latency histograms with the claim's 2 s and 5 s lines, the percentile
-//! distribution of every case on one chart, every post over time, the timeline in bins that fit
-//! the run,
-//! tokens per minute against the tier's TPM limit, and the monthly cost of two models.
+//! The run's charts: post latency histograms with the claim's 2 s and 5 s lines and the failed
+//! posts beside them, the percentile distribution of every case on one chart (as far as each
+//! sample supports), every post over time, the timeline in bins shared by the run's cases, and
+//! tokens per minute against the tier's TPM limit. The monthly cost is in `charts/cost.rs`.
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::{bins, builder, legend, Drawn, PALETTE};
-use crate::metrics::cost::{monthly_usd, SEED_POSTS_PER_DAY};
-use crate::metrics::PostOutcome;
+use super::{bins, builder, label_above, legend, plot_builder, rules, under_title, Drawn, PALETTE};
+use crate::metrics::{PostOutcome, PostPoint};
 use crate::openai::catalog::PriceTable;
 use crate::report::claims::{best_case, usd_per_ok_post};
 use crate::report::{CaseResult, RunResult};
 
 /// The claim's band of post latency, in seconds: shaded on the percentile chart.
 const CLAIM_S: (f64, f64) = (2.0, 5.0);
-
-/// The models the cost chart compares.
-const COST_MODELS: [&str; 2] = ["gpt-4o", "gpt-4o-mini"];
 
 /// $ per successful post for `model`: measured from a case of that model, else projected from
 /// the tokens of the run's best case at that model's prices. `None` without a price or a post.
@@ -29,113 +26,59 @@ pub fn usd_per_post(r: &RunResult, prices: &PriceTable, model: &str) -> Option<(
     usd_per_ok_post(case, model, prices).map(|usd| (usd, measured))
 }
 
-/// Monthly cost at the measured (or projected) $/post, for each model and the seed's loads.
-pub(super) fn cost<DB: DrawingBackend>(
-    root: &DrawingArea<DB, Shift>,
-    r: &RunResult,
-    prices: &PriceTable,
-) -> Drawn
-where
-    DB::ErrorType: 'static,
-{
-    root.fill(&WHITE)?;
-    let loads: Vec<(u64, u64)> = [50u64, 100]
-        .iter()
-        .flat_map(|u| SEED_POSTS_PER_DAY.iter().map(move |p| (*u, *p)))
-        .collect();
-    let models: Vec<(&str, f64, bool)> = COST_MODELS
-        .iter()
-        .filter_map(|m| usd_per_post(r, prices, m).map(|(usd, measured)| (*m, usd, measured)))
-        .collect();
-    let monthly = |users: u64, ppd: u64, usd: f64| monthly_usd(users as f64, ppd as f64, usd);
-    let top = models
-        .iter()
-        .flat_map(|(_, usd, _)| loads.iter().map(move |(u, p)| monthly(*u, *p, *usd)))
-        .fold(1.0f64, f64::max)
-        * 3.0;
-    let bottom = models
-        .iter()
-        .flat_map(|(_, usd, _)| loads.iter().map(move |(u, p)| monthly(*u, *p, *usd)))
-        .fold(top, f64::min)
-        / 3.0;
-    let n = loads.len() as f64;
-    let mut chart = builder(root, "Monthly OpenAI cost at the measured $/post", 80)
-        .build_cartesian_2d(0.0..n, (bottom.max(0.01)..top).log_scale())?;
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .x_labels(loads.len() * 2 + 1)
-        .x_label_formatter(&|x| {
-            let i = x.floor() as usize;
-            if (x - x.floor() - 0.5).abs() < 0.01 && i < loads.len() {
-                format!("{} users x {}/day", loads[i].0, loads[i].1)
-            } else {
-                String::new()
-            }
-        })
-        .y_desc("USD per month (log scale)")
-        .x_desc("users x posts per user per day, 30 days")
-        .y_label_formatter(&|y| format!("${y:.2}"))
-        .label_style(("sans-serif", 14))
-        .axis_desc_style(("sans-serif", 18))
-        .draw()?;
-    let width = 0.8 / models.len().max(1) as f64;
-    for (k, (model, usd, measured)) in models.iter().enumerate() {
-        let color = PALETTE[k % PALETTE.len()];
-        let label = format!(
-            "{model}: ${usd:.5}/post ({})",
-            if *measured {
-                "measured"
-            } else {
-                "projected from the measured tokens"
-            }
-        );
-        chart
-            .draw_series(loads.iter().enumerate().map(|(i, (u, p))| {
-                let x0 = i as f64 + 0.1 + k as f64 * width;
-                Rectangle::new(
-                    [
-                        (x0, bottom.max(0.01)),
-                        (x0 + width * 0.9, monthly(*u, *p, *usd)),
-                    ],
-                    color.filled(),
-                )
-            }))?
-            .label(label)
-            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 15, y + 5)], color.filled()));
-    }
-    legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
-    Ok(())
-}
+/// The failed posts' bar: vermillion, with the ok posts' blue beside it.
+const FAILED: RGBColor = PALETTE[3];
 
-pub(super) fn histogram<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &CaseResult) -> Drawn
-where
-    DB::ErrorType: 'static,
-{
-    root.fill(&WHITE)?;
-    let ok: Vec<f64> = c
-        .measured
-        .posts_sample
+/// The histogram's counts from the sampled posts: successful posts by latency in bins of
+/// `bin` s (at least up to 6 s, the last bin holding the slowest), and the failed posts of the
+/// same sample, so both bars count the same posts (a run past the 5,000-post sample once set
+/// every failed post beside the sample's successes).
+pub(super) fn histogram_counts(sample: &[PostPoint], bin: f64) -> (Vec<u64>, u64) {
+    let ok: Vec<f64> = sample
         .iter()
         .filter(|p| p.outcome == PostOutcome::Ok)
         .map(|p| p.latency_ms / 1000.0)
         .collect();
     let max_s = ok.iter().copied().fold(6.0f64, f64::max).ceil();
-    let bin = 0.25;
     let bins = (max_s / bin).ceil() as usize;
-    let mut counts = vec![0u32; bins + 1];
+    let mut counts = vec![0u64; bins + 1];
     for v in &ok {
         counts[((v / bin) as usize).min(bins)] += 1;
     }
+    (counts, sample.len() as u64 - ok.len() as u64)
+}
+
+/// The histogram of successful posts' latency in 0.25 s bins, the claim's 2 s and 5 s lines
+/// labelled above the plot (never on a bar), and at the right a panel with one bar: the failed
+/// posts, on the same count scale (their latency is no answer to the claim).
+pub(super) fn histogram<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &CaseResult) -> Drawn
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE)?;
+    let bin = 0.25;
+    let (counts, failed) = histogram_counts(&c.measured.posts_sample, bin);
+    let max_s = counts.len().saturating_sub(1) as f64 * bin;
+    // Each panel on its own count scale, each with its axis: on a shared one, 243 failures
+    // flattened 7 successes into the axis, and their latencies are the chart's subject.
     let top = counts.iter().copied().max().unwrap_or(0).max(1) + 1;
+    let failed_top = failed + (failed / 12).max(1);
+    let sampled = c.measured.posts_sample.len() as u64;
+    let of = if sampled < c.measured.posts.total {
+        format!(" (bars: a uniform sample of {sampled})")
+    } else {
+        String::new()
+    };
     let title = format!(
-        "Post latency: {} ({}), {} of {} posts ok",
+        "Post latency: {} ({}), {} of {} posts ok{of}",
         c.label(),
         c.inputs.model,
         c.measured.posts.ok,
         c.measured.posts.total
     );
-    let mut chart = builder(root, &title, 60).build_cartesian_2d(0.0..max_s, 0u32..top)?;
+    let (_, body) = under_title(root, &title, 24)?;
+    let (main, side) = body.split_horizontally(body.dim_in_pixel().0 - 160);
+    let mut chart = plot_builder(&main, 60).build_cartesian_2d(0.0..max_s, 0u64..top)?;
     chart
         .configure_mesh()
         .x_desc("latency of successful posts (s)")
@@ -154,76 +97,118 @@ where
             }),
     )?;
     for (at, label) in [(2.0, "claim: 2 s"), (5.0, "claim: 5 s")] {
-        chart
-            .draw_series(LineSeries::new(
-                vec![(at, 0), (at, top)],
-                RED.stroke_width(2),
-            ))?
-            .label(label)
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED.stroke_width(2)));
-        chart.draw_series(std::iter::once(Text::new(
-            label.to_string(),
-            (at + 0.05, top - 1),
-            ("sans-serif", 16).into_font().color(&RED),
-        )))?;
+        chart.draw_series(LineSeries::new(
+            vec![(at, 0), (at, top)],
+            RED.stroke_width(2),
+        ))?;
+        label_above(root, &chart, (at, top), label, &RED)?;
     }
+    let mut side = ChartBuilder::on(&side)
+        .margin(16)
+        .margin_top(4)
+        .margin_left(4)
+        .x_label_area_size(50)
+        .y_label_area_size(44)
+        .build_cartesian_2d(0.0..1.0, 0u64..failed_top)?;
+    side.configure_mesh()
+        .disable_mesh()
+        .x_labels(1)
+        .y_labels(5)
+        .x_label_formatter(&|_| String::new())
+        .label_style(("sans-serif", 14))
+        .x_desc("failed, own scale")
+        .axis_desc_style(("sans-serif", 14))
+        .draw()?;
+    side.draw_series(std::iter::once(Rectangle::new(
+        [(0.2, 0), (0.8, failed)],
+        FAILED.filled(),
+    )))?;
+    label_above(
+        root,
+        &side,
+        (0.5, failed_top),
+        &format!("{failed} failed"),
+        &BLACK,
+    )?;
     Ok(())
 }
 
+/// Every case's latency against percentile, on a 1/(1 − p) axis that stops where the largest
+/// sample supports a percentile (p(1 − 1/n): [`rules::percentile_axis_end`]), each curve at
+/// its own; a curve from fewer than [`rules::THIN_POSTS`] successful posts is dashed and says
+/// how few.
 pub(super) fn percentiles<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, r: &RunResult) -> Drawn
 where
     DB::ErrorType: 'static,
 {
     root.fill(&WHITE)?;
-    // x = log10(1 / (1 - p)): 0 at p50 would be 0.3; 1 = 90 %, 2 = 99 %, 3 = 99.9 %.
-    let x_of = |pct: f64| (1.0 / (1.0 - (pct / 100.0).min(0.9999))).log10();
-    let max_ms = r
-        .cases
+    let cases = super::charted(r);
+    let n_max = cases.iter().map(|c| c.measured.posts.ok).max().unwrap_or(0);
+    let end = rules::percentile_axis_end(cases.iter().map(|c| c.measured.posts.ok));
+    let max_ms = cases
         .iter()
         .flat_map(|c| c.measured.percentile_curve.iter().map(|p| p.ms))
         .fold(CLAIM_S.1 * 1_100.0, f64::max);
-    // The right margin leaves room for the last label, 99.99 %, centred on the axis's end.
+    let y_max = max_ms / 1000.0 * 1.05;
     let mut chart = builder(root, "Post latency by percentile, all cases", 60)
         .margin_right(40)
-        .build_cartesian_2d(0.0..4.0f64, 0.0..(max_ms / 1000.0 * 1.05))?;
+        .build_cartesian_2d(0.0..end, 0.0..y_max)?;
     chart
         .configure_mesh()
-        .x_desc("percentile")
+        .disable_x_mesh()
+        .x_labels(0)
+        .x_desc(format!(
+            "percentile (the axis stops at 1 - 1/n, the highest with a post beyond it; n = {n_max})"
+        ))
         .y_desc("latency of successful posts (s)")
-        .x_labels(5)
-        .x_label_formatter(&|x| {
-            let p = 100.0 * (1.0 - 10f64.powf(-x));
-            let digits = format!("{p:.4}");
-            format!("{}%", digits.trim_end_matches('0').trim_end_matches('.'))
-        })
         .label_style(("sans-serif", 16))
-        .axis_desc_style(("sans-serif", 18))
+        .axis_desc_style(("sans-serif", 16))
         .draw()?;
+    // The percentile ticks where the axis has them (p50, p90, p99, …, and its end).
+    let tick_style = ("sans-serif", 16)
+        .into_font()
+        .color(&BLACK)
+        .pos(Pos::new(HPos::Center, VPos::Top));
+    for x in rules::percentile_ticks(end) {
+        chart.draw_series(LineSeries::new(
+            vec![(x, 0.0), (x, y_max)],
+            BLACK.mix(0.2).stroke_width(1),
+        ))?;
+        let (px, py) = chart.backend_coord(&(x, 0.0));
+        root.draw_text(&rules::percentile_label(x), &tick_style, (px, py + 6))?;
+    }
     let band = RGBColor(255, 224, 160);
     chart
         .draw_series(std::iter::once(Rectangle::new(
-            [(0.0, CLAIM_S.0), (4.0, CLAIM_S.1)],
+            [(0.0, CLAIM_S.0), (end, CLAIM_S.1)],
             band.mix(0.7).filled(),
         )))?
         .label("claimed: 2-5 s")
         .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 15, y + 5)], band.filled()));
-    for (i, c) in r.cases.iter().enumerate() {
-        let color = PALETTE[i % PALETTE.len()];
-        let pts: Vec<(f64, f64)> = c
-            .measured
-            .percentile_curve
-            .iter()
-            .map(|p| (x_of(p.percentile), p.ms / 1000.0))
-            .collect();
+    for (i, c) in cases.iter().enumerate() {
+        let color = super::case_colour(i);
+        let n = c.measured.posts.ok;
+        let pts = rules::supported_curve(&c.measured.percentile_curve, n);
         if pts.is_empty() {
             continue;
         }
-        chart
-            .draw_series(LineSeries::new(pts, color.stroke_width(2)))?
-            .label(c.label())
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-            });
+        let thin = n < rules::THIN_POSTS;
+        let label = if thin {
+            let posts = if n == 1 { "post" } else { "posts" };
+            format!("{}: only {n} ok {posts} (dashed)", c.label())
+        } else {
+            format!("{}: {n} ok posts", c.label())
+        };
+        let style = color.stroke_width(2);
+        let series = if thin {
+            chart.draw_series(DashedLineSeries::new(pts.clone(), 8, 6, style))?;
+            chart.draw_series(pts.iter().map(|p| Circle::new(*p, 4, color.filled())))?
+        } else {
+            chart.draw_series(LineSeries::new(pts, style))?
+        };
+        series.label(label).legend(move |(x, y)| {
+            PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+        });
     }
     // Below the band: the curves of a burst start at or above 2 s.
     legend(&mut chart, SeriesLabelPosition::LowerRight)?;
@@ -245,8 +230,8 @@ where
         .map(|p| p.latency_ms / 1000.0)
         .fold(1.0f64, f64::max)
         * 1.05;
-    let mut chart = builder(root, &format!("Every post over time: {}", c.label()), 60)
-        .build_cartesian_2d(0.0..max_x, 0.0..max_y)?;
+    let (strip, body) = under_title(root, &format!("Every post over time: {}", c.label()), 28)?;
+    let mut chart = plot_builder(&body, 60).build_cartesian_2d(0.0..max_x, 0.0..max_y)?;
     chart
         .configure_mesh()
         .x_desc("intended send time (s since start)")
@@ -254,33 +239,50 @@ where
         .label_style(("sans-serif", 16))
         .axis_desc_style(("sans-serif", 18))
         .draw()?;
-    for (outcome, color, label) in [
-        (PostOutcome::Ok, PALETTE[2], "ok"),
+    // The colours of the waterfall and the histogram: blue ok, vermillion 429.
+    let kinds = [
+        (PostOutcome::Ok, PALETTE[0], "ok"),
         (PostOutcome::RateLimited, PALETTE[3], "failed on 429"),
         (PostOutcome::OtherFailure, PALETTE[4], "failed otherwise"),
-    ] {
-        chart
-            .draw_series(
-                pts.iter()
-                    .filter(|p| p.outcome == outcome)
-                    .map(|p| Circle::new((p.sent_s, p.latency_ms / 1000.0), 3, color.filled())),
-            )?
-            .label(label)
-            .legend(move |(x, y)| Circle::new((x + 10, y), 4, color.filled()));
+    ];
+    let mut labels = Vec::new();
+    for (outcome, color, label) in kinds {
+        let mine: Vec<_> = pts.iter().filter(|p| p.outcome == outcome).collect();
+        chart.draw_series(
+            mine.iter()
+                .map(|p| Circle::new((p.sent_s, p.latency_ms / 1000.0), 3, color.filled())),
+        )?;
+        labels.push((format!("{label}: {}", mine.len()), color));
     }
-    legend(&mut chart, SeriesLabelPosition::UpperRight)?;
+    // The key above the plot, where no point can be under it.
+    let keyed: Vec<super::Key> = labels.iter().map(|(l, c)| (l.as_str(), *c, 6)).collect();
+    super::keys(&strip, &keyed)?;
     Ok(())
 }
 
-pub(super) fn timeline<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &CaseResult) -> Drawn
+/// The case's timeline in the bins every case of the run shares (`run`: the charted cases), on
+/// the same time axis, so a peak reads the same in each case's chart.
+pub(super) fn timeline<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    c: &CaseResult,
+    run: &[&CaseResult],
+) -> Drawn
 where
     DB::ErrorType: 'static,
 {
     root.fill(&WHITE)?;
-    let binned = bins::binned(&c.measured);
-    let width = binned.width_ms as f64 / 1000.0;
-    let per = bins::width_name(binned.width_ms);
-    let max_x = (binned.bins.len().max(1) as f64 * width).max(width);
+    let width_ms = bins::shared_width_ms(run.iter().map(|c| &c.measured));
+    let binned = bins::binned_at(&c.measured, width_ms);
+    let width = width_ms as f64 / 1000.0;
+    let per = bins::width_name(width_ms);
+    let max_x = run
+        .iter()
+        .map(|c| bins::binned_at(&c.measured, width_ms).bins.len())
+        .max()
+        .unwrap_or(0)
+        .max(binned.bins.len())
+        .max(1) as f64
+        * width;
     let max_y = binned
         .bins
         .iter()
@@ -293,8 +295,11 @@ where
         })
         .fold(1.0f64, f64::max)
         * 1.1;
-    let mut chart = builder(root, &format!("Timeline in {per} bins: {}", c.label()), 60)
-        .build_cartesian_2d(0.0..max_x, 0.0..max_y)?;
+    let title = format!(
+        "Timeline in {per} bins (the run's, shared by its cases): {}",
+        c.label()
+    );
+    let mut chart = builder(root, &title, 60).build_cartesian_2d(0.0..max_x, 0.0..max_y)?;
     chart
         .configure_mesh()
         .x_desc(format!("time since start (s), in {per} bins"))
@@ -329,6 +334,11 @@ where
     Ok(())
 }
 
+/// Tokens per minute: what the calls used (counted when they were answered) and what the
+/// admitted requests reserved from the bucket (estimated prompt + max_tokens, when they were
+/// sent), each over the last 60 s, against the TPM limit and the most a bucket that starts
+/// full can admit in that window (its capacity plus the refill): why the lines may cross the
+/// limit in a run's first minute without a 429.
 pub(super) fn tokens_per_minute<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     c: &CaseResult,
@@ -337,20 +347,43 @@ where
     DB::ErrorType: 'static,
 {
     root.fill(&WHITE)?;
-    let t = &c.measured.timeline;
-    // Tokens answered in the 60 s ending at each second.
-    let rolling: Vec<(f64, f64)> = (0..t.len())
-        .map(|i| {
-            let from = i.saturating_sub(59);
-            (
-                i as f64 + 1.0,
-                t[from..=i].iter().map(|s| s.tokens as f64).sum(),
-            )
-        })
+    let m = &c.measured;
+    let last_sent = m.attempts.iter().map(|a| a.sent_s).fold(0.0f64, f64::max);
+    let seconds = m.timeline.len().max(last_sent.ceil() as usize + 1);
+    // Per second: tokens used (answered in it) and reserved by admitted attempts (sent in it).
+    let mut used = vec![0.0f64; seconds];
+    for (i, s) in m.timeline.iter().enumerate() {
+        used[i] = s.tokens as f64;
+    }
+    let mut reserved = vec![0.0f64; seconds];
+    for a in m.attempts.iter().filter(|a| a.status != Some(429)) {
+        reserved[(a.sent_s.max(0.0) as usize).min(seconds - 1)] += a.reserved_tokens as f64;
+    }
+    // The 60 s ending at the end of each second.
+    let rolling = |per: &[f64]| -> Vec<(f64, f64)> {
+        (0..per.len())
+            .map(|i| (i as f64 + 1.0, per[i.saturating_sub(59)..=i].iter().sum()))
+            .collect()
+    };
+    let tpm = c.inputs.limits.tpm;
+    let limit = tpm as f64;
+    let max_x = seconds.max(1) as f64 + 1.0;
+    let admits: Vec<(f64, f64)> = (0..=(max_x.ceil() as usize))
+        .map(|t| (t as f64, rules::bucket_admits_in_window(tpm, t as f64)))
         .collect();
-    let limit = c.inputs.limits.tpm as f64;
-    let max_y = rolling.iter().map(|p| p.1).fold(limit, f64::max) * 1.1;
-    let max_x = t.len().max(1) as f64 + 1.0;
+    let used = rolling(&used);
+    let reserved = if m.attempts.is_empty() {
+        Vec::new()
+    } else {
+        rolling(&reserved)
+    };
+    let max_y = used
+        .iter()
+        .chain(&reserved)
+        .chain(&admits)
+        .map(|p| p.1)
+        .fold(limit, f64::max)
+        * 1.35;
     let mut chart = builder(
         root,
         &format!("Tokens per minute against the TPM limit: {}", c.label()),
@@ -366,19 +399,67 @@ where
         .axis_desc_style(("sans-serif", 18))
         .draw()?;
     chart
-        .draw_series(LineSeries::new(rolling, PALETTE[0].stroke_width(2)))?
-        .label("tokens used (prompt + completion)")
+        .draw_series(LineSeries::new(used, PALETTE[0].stroke_width(2)))?
+        .label("used: prompt + completion of the calls answered")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], PALETTE[0].stroke_width(2)));
+    if !reserved.is_empty() {
+        chart
+            .draw_series(LineSeries::new(reserved, PALETTE[1].stroke_width(2)))?
+            .label("reserved at send by the requests admitted (prompt + max_tokens)")
+            .legend(|(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], PALETTE[1].stroke_width(2))
+            });
+    }
     chart
         .draw_series(LineSeries::new(
             vec![(0.0, limit), (max_x, limit)],
             RED.stroke_width(2),
         ))?
-        .label(format!(
-            "tier {} limit: {} TPM",
-            c.tier, c.inputs.limits.tpm
-        ))
+        .label(format!("tier {} limit: {} TPM", c.tier, tpm))
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED.stroke_width(2)));
-    legend(&mut chart, SeriesLabelPosition::UpperRight)?;
+    chart
+        .draw_series(DashedLineSeries::new(admits, 8, 6, BLACK.stroke_width(1)))?
+        .label(format!(
+            "most a full bucket admits in 60 s: {tpm} + {:.0}/s refill since the start",
+            limit / 60.0
+        ))
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.stroke_width(1)));
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn post(latency_ms: f64, outcome: PostOutcome) -> PostPoint {
+        PostPoint {
+            sent_s: 0.0,
+            latency_ms,
+            outcome,
+        }
+    }
+
+    #[test]
+    fn the_failed_bar_counts_the_same_sample_as_the_latency_bars() {
+        // 0.1 s and 0.2 s fall in bin 0 (0-0.25 s), 2.3 s in bin 9 (2.25-2.5 s); the axis runs
+        // to 6 s at least: 24 bins and the one at 6 s, 25 counts. Two failures of the sample.
+        let sample = [
+            post(100.0, PostOutcome::Ok),
+            post(200.0, PostOutcome::Ok),
+            post(2_300.0, PostOutcome::Ok),
+            post(9_000.0, PostOutcome::RateLimited),
+            post(50.0, PostOutcome::OtherFailure),
+        ];
+        let (counts, failed) = histogram_counts(&sample, 0.25);
+        assert_eq!(counts.len(), 25);
+        assert_eq!(
+            (counts[0], counts[9], counts.iter().sum::<u64>()),
+            (2, 1, 3)
+        );
+        assert_eq!(failed, 2);
+        // A post of 7.1 s stretches the axis to 8 s: 33 counts, the 7.1 s in bin 28.
+        let (counts, _) = histogram_counts(&[post(7_100.0, PostOutcome::Ok)], 0.25);
+        assert_eq!((counts.len(), counts[28]), (33, 1));
+    }
 }

@@ -1,26 +1,30 @@
 //! The waterfall chart of a burst: one row per post in start order, a bar for each call (image
 //! prompt, then caption) coloured by how it ended, the 429 backoff waits drawn over them, and
-//! the claim's 2 s and 5 s bounds as vertical lines. It draws the recorded post intervals
+//! the claim's 2 s and 5 s bounds as vertical lines labelled above the plot, and the key in a
+//! strip under the title, so neither covers a bar. Colours are Okabe and Ito's (blue ok,
+//! vermillion 429, purple otherwise) and the waits a thin dark line through the row: told
+//! apart by shape and lightness, not by hue alone. It draws the recorded post intervals
 //! ([`TIMED_POSTS`] at most: a uniform sample beyond, said in the caption).
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{builder, legend, Drawn, PALETTE};
+use super::{keys, label_above, plot_builder, under_title, Drawn, PALETTE};
 use crate::metrics::{CallKind, PostOutcome, PostTiming, TIMED_POSTS};
 use crate::report::CaseResult;
 
 /// The colour of a call that ended so.
 fn colour(outcome: PostOutcome) -> RGBColor {
     match outcome {
-        PostOutcome::Ok => PALETTE[2],
+        PostOutcome::Ok => PALETTE[0],
         PostOutcome::RateLimited => PALETTE[3],
         PostOutcome::OtherFailure => PALETTE[4],
     }
 }
 
-/// A 429 backoff wait: grey, so the red attempts between the waits stand out.
-const WAIT: RGBColor = RGBColor(170, 170, 170);
+/// A 429 backoff wait: a thin near-black line through the row, darker than every bar and
+/// narrower, so it is not read as a failed call (the light grey of old was, beside pale red).
+const WAIT: RGBColor = RGBColor(40, 40, 40);
 
 /// The rows, in start order (at most [`TIMED_POSTS`], whatever the file holds).
 pub fn rows(c: &CaseResult) -> Vec<&PostTiming> {
@@ -54,11 +58,9 @@ where
         .iter()
         .flat_map(|p| p.calls.iter().map(|c| c.end_s).chain([p.end_s]))
         .fold(6.0f64, f64::max);
-    // Room on the right for the legend (lower right: the last posts to start are seldom the
-    // last to end), clear of the bars.
-    let max_x = end * 1.4;
-    let mut chart =
-        builder(root, &title(c), 60).build_cartesian_2d(0.0..max_x, 0.0..n as f64 + 0.5)?;
+    let max_x = end * 1.03;
+    let (strip, body) = under_title(root, &title(c), 48)?;
+    let mut chart = plot_builder(&body, 60).build_cartesian_2d(0.0..max_x, 0.0..n as f64 + 0.5)?;
     // Row i (0 = the first post to start) sits at the top: y from n - i - 1 to n - i.
     let top = |i: usize| (n - i) as f64;
     chart
@@ -88,33 +90,34 @@ where
         p.calls.iter().flat_map(move |call| {
             call.backoffs
                 .iter()
-                .map(move |[from, to]| bar(i, *from, *to, 0.25, WAIT.filled()))
+                .map(move |[from, to]| bar(i, *from, *to, 0.38, WAIT.filled()))
         })
     }))?;
-    let keys = [
-        ("image prompt ok (caption lighter)", colour(PostOutcome::Ok)),
-        ("call failed on 429", colour(PostOutcome::RateLimited)),
-        ("call failed otherwise", colour(PostOutcome::OtherFailure)),
-        ("waiting out a 429 (backoff)", WAIT),
-    ];
-    for (label, key) in keys {
-        chart
-            .draw_series(std::iter::empty::<Rectangle<(f64, f64)>>())?
-            .label(label)
-            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 15, y + 5)], key.filled()));
-    }
+    let (key_row, _) = strip.split_vertically(24);
+    keys(
+        &key_row,
+        &[
+            (
+                "image prompt ok (caption lighter)",
+                colour(PostOutcome::Ok),
+                6,
+            ),
+            ("call failed on 429", colour(PostOutcome::RateLimited), 6),
+            (
+                "call failed otherwise",
+                colour(PostOutcome::OtherFailure),
+                6,
+            ),
+            ("waiting out a 429 (backoff)", WAIT, 2),
+        ],
+    )?;
     let height = n as f64 + 0.5;
     for (at, label) in [(2.0, "claim: 2 s"), (5.0, "claim: 5 s")] {
         chart.draw_series(LineSeries::new(
             vec![(at, 0.0), (at, height)],
             BLACK.stroke_width(2),
         ))?;
-        chart.draw_series(std::iter::once(Text::new(
-            label.to_string(),
-            (at + 0.05, height),
-            ("sans-serif", 16).into_font().color(&BLACK),
-        )))?;
+        label_above(root, &chart, (at, height), label, &BLACK)?;
     }
-    legend(&mut chart, SeriesLabelPosition::LowerRight)?;
     Ok(())
 }

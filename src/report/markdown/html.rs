@@ -88,6 +88,7 @@ impl Exporter for HtmlExporter {
     fn render(&self, r: &RunResult) -> anyhow::Result<Vec<u8>> {
         let d = document(r, &self.claims, &self.prices);
         let charts = ChartExporter {
+            claims: self.claims.clone(),
             prices: self.prices.clone(),
         };
         Ok(html(&d, &charts.svgs(r)?).into_bytes())

@@ -12,7 +12,9 @@
 # default when unset), PORT (28400: the service on PORT, the stub on PORT + 1) and NICE (the
 # runs' niceness, e.g. -10 to put them ahead of other work on a shared machine, as a CI runner
 # that runs only this job would; needs root), REPEAT (1: each run's --repeat; a service's
-# timings are judged with 4 runs a side) and VARIANTS (all: e.g. "base unchanged memory-ms").
+# timings need 4 runs a side, so REPEAT=4 to judge them) and VARIANTS (all: e.g. "base
+# unchanged memory-ms"). The judge step needs no new runs, nor a release build: BIN may be
+# target/debug/postload.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PAIRS=${PAIRS:-20}

@@ -14,7 +14,7 @@ use crate::gate::metric;
 use crate::metrics::{hdr, hlog};
 use crate::report::{CaseResult, RunResult};
 
-pub use judge::{kind, Kind, RankTest, Samples, Verdict, ALPHA, MIN_POSTS, MIN_RUNS};
+pub use judge::{kind, Kind, RankTest, Samples, Verdict, ALPHA, FLOOR_RISE, MIN_POSTS, MIN_RUNS};
 
 /// The metrics compared, all lower-is-better.
 pub const COMPARED: [&str; 7] = [
@@ -55,9 +55,12 @@ pub struct Delta {
     /// A timing's samples on each side, base then new: posts, or in service mode runs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub posts: Option<[u64; 2]>,
-    /// In service mode a timing's samples are runs (each run's median), not posts.
+    /// In service mode a timing's minimum is of runs, not posts (`posts` counts runs).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub by_run: bool,
+    /// Service mode: each side's best run (the lowest of its runs' medians), ms, base then new.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub floor_ms: Option<[f64; 2]>,
     pub verdict: Verdict,
 }
 
@@ -208,19 +211,31 @@ pub fn compare(base: &RunResult, new: &RunResult, tolerance: f64) -> Comparison 
             };
             let kind = kind(m);
             let test = match kind {
-                // A real service's wall clock: the runs are the samples.
+                // A real service's wall clock: the load moves whole runs, so a verdict needs
+                // runs, and the best run's rise (judge::FLOOR_RISE).
                 Kind::Timing(s) if !service.is_empty() => {
-                    let own = |g: &Group| g.run_medians(s);
-                    let (bm, nm) = match (own(b), own(n)) {
-                        (Some(x), Some(y)) => (Some(x), Some(y)),
-                        _ => (
-                            b.run_medians(Samples::OkPosts),
-                            n.run_medians(Samples::OkPosts),
-                        ),
+                    let s = match (b.run_medians(s), n.run_medians(s)) {
+                        (Some(_), Some(_)) => s,
+                        _ => Samples::OkPosts,
                     };
+                    let (bm, nm) = (b.run_medians(s), n.run_medians(s));
+                    let floor = |h: &Option<Histogram<u64>>| {
+                        h.as_ref()
+                            .filter(|h| !h.is_empty())
+                            .map(|h| h.min() as f64 / 1000.0)
+                    };
+                    let floors = match (floor(&bm), floor(&nm)) {
+                        (Some(x), Some(y)) => Some([x, y]),
+                        _ => None,
+                    };
+                    let runs = |h: &Option<Histogram<u64>>| h.as_ref().map_or(0, |h| h.len());
+                    let pooled =
+                        rank_test(b.pooled(tags(s)), n.pooled(tags(s)), false, (None, None));
                     Some(RankTest {
+                        posts: [runs(&bm), runs(&nm)],
                         by_run: true,
-                        ..rank_test(bm, nm, false, (None, None))
+                        p_value: pooled.p_value,
+                        floors,
                     })
                 }
                 Kind::Timing(s) => Some(rank_test(
@@ -240,6 +255,7 @@ pub fn compare(base: &RunResult, new: &RunResult, tolerance: f64) -> Comparison 
                 p_value: test.and_then(|t| t.p_value),
                 posts: test.map(|t| t.posts),
                 by_run: test.is_some_and(|t| t.by_run),
+                floor_ms: test.and_then(|t| t.floors),
                 verdict: judge::verdict(kind, change, test, tolerance),
             });
         }
@@ -279,6 +295,7 @@ fn rank_test(
         posts: [len(&base), len(&new)],
         by_run: false,
         p_value,
+        floors: None,
     }
 }
 
@@ -359,7 +376,14 @@ pub fn markdown(c: &Comparison) -> String {
             Verdict::Same => "same".into(),
             Verdict::Better => "better".into(),
             Verdict::Regression => "**REGRESSION**".into(),
-            Verdict::WithinNoise => format!("within noise (p = {:.2})", d.p_value.unwrap_or(1.0)),
+            Verdict::WithinNoise => match d.floor_ms {
+                Some([b, n]) => format!(
+                    "within noise (p = {:.2}; best run {b:.1} → {n:.1} ms, a regression needs over {:.1})",
+                    d.p_value.unwrap_or(1.0),
+                    b * (1.0 + FLOOR_RISE)
+                ),
+                None => format!("within noise (p = {:.2})", d.p_value.unwrap_or(1.0)),
+            },
             Verdict::NotComparable => "not comparable".into(),
             Verdict::TooFewPosts => {
                 let [b, n] = d.posts.unwrap_or_default();
@@ -384,7 +408,8 @@ pub fn markdown(c: &Comparison) -> String {
         ));
     }
     o.push_str(&format!(
-        "\nCounts are compared exactly; a timing is a regression when it rose beyond the tolerance and its samples differ (Mann–Whitney p < {ALPHA}), judged with at least {MIN_POSTS} posts a side, or in service mode {MIN_RUNS} runs a side (each run's median).\n"
+        "\nCounts are compared exactly; a timing is a regression when it rose beyond the tolerance and its samples differ (Mann–Whitney p < {ALPHA}), judged with at least {MIN_POSTS} posts a side, or in service mode {MIN_RUNS} runs a side and the new best run more than {:.0} % slower than the base's.\n",
+        FLOOR_RISE * 100.0
     ));
     for u in &c.unmatched {
         o.push_str(&format!("\nNot compared: {u}.\n"));

@@ -21,6 +21,7 @@ mod result_bounds;
 mod run;
 mod sdk_service;
 mod service;
+mod service_dies;
 mod shape;
 mod small_bounds;
 mod stub;

@@ -34,9 +34,12 @@ read -r -a VARIANTS <<<"${VARIANTS:-shipped slower shipped-1}"
 
 # mocks/ with the two calibrated models' TTFT p50 × 1.2, everything else as shipped.
 slower_mocks() {
-    local dir=$OUT/slower-mocks
+    # Shards start together: each file is written beside and renamed into place, so a stub never
+    # reads a half-written or a shipped latency.toml.
+    local dir=$OUT/slower-mocks tmp f
     mkdir -p "$dir"
-    cp mocks/*.toml "$dir"/
+    tmp=$(mktemp -d "$OUT/slower-mocks.XXXXXX")
+    cp mocks/*.toml "$tmp"/
     awk '
         /^\[profiles\./ { inside = ($0 == "[profiles.gpt-4o]" || $0 == "[profiles.gpt-4o-mini]") }
         inside && /^ttft_ms = / {
@@ -45,7 +48,9 @@ slower_mocks() {
             $0 = substr($0, 1, RSTART - 1) sprintf("p50 = %.1f", p50 * 1.2) substr($0, RSTART + RLENGTH)
         }
         { print }
-    ' mocks/latency.toml >"$dir/latency.toml"
+    ' mocks/latency.toml >"$tmp/latency.toml"
+    for f in "$tmp"/*.toml; do mv -f "$f" "$dir/"; done
+    rmdir "$tmp"
     echo "$dir"
 }
 
@@ -93,25 +98,35 @@ verdicts() {
                   elif (.drift.fair | not) then "drifted"
                   elif ([.drift.rows[:4][] | .within] | all) then "fits"
                   else "within noise" end),
-                 ([.drift.rows[:4][]? | "\(.figure | split(" (")[0]) \(.difference * 1000 | round / 10)%\(if .drifted then "!" elif .within then "" else "~" end)"] | join(", "))]
+                 ([.drift.rows[:4][]? | "\(.figure | split(" (")[0]) \(.difference * 1000 | round / 10)%\(if .drifted then "!" elif .within then "" else "~" end)"] | join(", ")),
+                 (.drift.rows[0].difference // "nan"), input_filename]
                 | @tsv' "$f"
         done
     done
 }
 
 judge() {
-    echo "| stub serves | K | model | method | calibrations | fits | within noise | drifted | no fit |"
-    echo "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: |"
+    echo "| stub serves | K | method | calibrations | fits | within noise | drifted | no fit | TTFT p50 fitted / served − 1, mean |"
+    echo "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
     verdicts | awk -F'\t' '
-        { key = $1 FS $2 FS $3 FS $4; n[key]++; c[key, $5]++; if (!(key in seen)) { seen[key] = 1; order[++m] = key } }
+        { key = $1 FS $2 FS $3 FS $4; n[key]++; c[key, $5]++; if (!(key in seen)) { seen[key] = 1; order[++m] = key }
+          # the slower stub serves 1.2 × the shipped p50 the difference is taken from
+          d[key] += ($1 == "slower" ? (1 + $7) / 1.2 - 1 : $7) }
         END {
             for (j = 1; j <= m; j++) {
                 split(order[j], a, FS)
                 serves = a[1] == "slower" ? a[3] ", TTFT p50 × 1.2" : a[3] " as shipped"
-                printf "| %s | %s | %s | %s | %d | %d | %d | %d | %d |\n", serves, a[2], a[3], a[4], n[order[j]],
-                    c[order[j], "fits"], c[order[j], "within noise"], c[order[j], "drifted"], c[order[j], "no fit"]
+                printf "| %s | %s | %s | %d | %d | %d | %d | %d | %+.1f %% |\n", serves, a[2], a[4], n[order[j]],
+                    c[order[j], "fits"], c[order[j], "within noise"], c[order[j], "drifted"], c[order[j], "no fit"],
+                    100 * d[order[j]] / n[order[j]]
             }
         }'
+    echo
+    verdicts | awk -F'\t' '
+        { key = $1 " at K = " $2; cal = key FS $8; if (!(cal in seen)) { seen[cal] = 1; n[key]++ }
+          if ($5 == "drifted" && !(cal in hit)) { hit[cal] = 1; h[key]++ }
+          if (!(key in k)) { k[key] = 1; order[++m] = key } }
+        END { for (j = 1; j <= m; j++) printf "%s: a drift verdict in %d of %d calibrations (either model)\n", order[j], h[order[j]], n[order[j]] }'
     echo
     echo "Each calibration (difference of TTFT p50, p95, speed min, max from the shipped figure;"
     echo "! drifted, ~ outside the 95 % interval only):"

@@ -13,15 +13,15 @@
 #   scripts/drift-table.sh judge     # the table (no new calibrations)
 #   scripts/drift-table.sh overhead  # what this machine adds to a call at K (no calibration)
 #
-# K (5, the largest docs/calibrate.md allows), RUNS (20), RUNS_K1 (3), FROM (1: the first
-# calibration's number, so that shards on other PORTs can share OUT), TIER (5: the stub's tier;
-# its limits are far above what calibrate paces to, so concurrency alone holds calls back and a
-# calibration takes about 2.5 min / K), OUT (target/drift-table), BIN (target/release/postload),
-# PORT (28626), NICE (0: the runs' niceness, e.g. -10 on a shared machine; needs root) and
+# K (2, the largest docs/calibrate.md allows for a verdict; 5 showed false drift on a busy
+# machine), RUNS (20), RUNS_K1 (3), FROM (1: the first calibration's number, so that shards on
+# other PORTs can share OUT), TIER (5: the stub's tier; its limits are far above what calibrate
+# paces to, so concurrency alone holds calls back and a calibration takes about 3 min / K),
+# OUT (target/drift-table), BIN (target/release/postload), PORT (28626), NICE (0: the runs' niceness, e.g. -10 on a shared machine; needs root) and
 # VARIANTS (all: e.g. "shipped slower"). Everything goes to 127.0.0.1 only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-K=${K:-5}
+K=${K:-2}
 RUNS=${RUNS:-20}
 RUNS_K1=${RUNS_K1:-3}
 FROM=${FROM:-1}

@@ -160,11 +160,21 @@ fn html_report_is_one_self_contained_file() {
     assert!(html.starts_with("<!DOCTYPE html>"));
     let lower = html.to_lowercase();
     for outside in [
-        "<script", "<link", "src=", "href=", "url(", "@import", "<iframe", "<img",
+        "<script", "<link", "src=", "url(", "@import", "<iframe", "<img",
     ] {
         assert!(
             !lower.contains(outside),
             "references something outside itself: {outside}"
+        );
+    }
+    // Links go only to its own sections (the table of contents) or, past the size budget, to
+    // a chart's file beside it.
+    for (i, _) in lower.match_indices("href=\"") {
+        let target = &lower[i + 6..];
+        assert!(
+            target.starts_with('#') || target.starts_with("charts/"),
+            "{}",
+            &target[..40.min(target.len())]
         );
     }
     // The only URL is the SVG namespace.
@@ -179,8 +189,16 @@ fn html_report_is_one_self_contained_file() {
         2 + 4 * 4,
         "every chart inline"
     );
-    assert!(html.contains("<h2>Claims</h2>") && html.contains("<strong>fails: rate limits"));
+    assert!(
+        html.contains("<h2 id=\"claims\">Claims</h2>") && html.contains("<strong>fails: rate limits")
+    );
     assert!(html.contains("burst-100 tier 2"));
+    // The verdict block comes first, then the contents; each case's charts are folded.
+    let at = |needle: &str| html.find(needle).unwrap_or_else(|| panic!("no {needle}"));
+    assert!(at("<h2 id=\"verdict\">Verdict</h2>") < at("<nav>"));
+    assert!(at("<nav>") < at("<h2 id=\"results\">Results</h2>"));
+    assert!(html.contains("<li><a href=\"#claims\">Claims</a></li>"));
+    assert_eq!(html.matches("<details><summary>").count(), 4);
 }
 
 #[test]
@@ -761,4 +779,41 @@ async fn a_run_on_calibrated_mocks_names_its_data_and_where_it_came_from() {
     ] {
         assert!(data[0].contains(&want), "{want}\n{}", data[0]);
     }
+}
+
+/// report.html keeps to its budget (docs/run.md) at the recorder's limits: five cases like the
+/// default run's, each carrying as many attempts (KEPT_ATTEMPTS) and timed posts (TIMED_POSTS)
+/// as a case can keep, every chart inline. Before: 861 KB for the default run, with no limit
+/// stated; the TPM bucket charts (a segment per attempt) were nearly half of it.
+#[test]
+fn report_html_keeps_to_its_size_budget_at_the_recorders_limits() {
+    // 2,700 posts of `burst`: 1 + 1/5 + (2/15 of the others) attempts each, > 5,000 in all.
+    let full = burst(2_700);
+    assert_eq!(full.attempts.len(), postload::metrics::KEPT_ATTEMPTS);
+    assert_eq!(full.post_timings.len(), postload::metrics::TIMED_POSTS);
+    let mut r = fixture();
+    let mut five = r.cases[..4].to_vec();
+    five.push(r.cases[3].clone());
+    five[4].scenario = "burst-100-mini".into();
+    for c in &mut five {
+        c.measured = full.clone();
+    }
+    r.cases = five;
+    let exporter = postload::report::markdown::HtmlExporter {
+        claims: claims::parse("scenarios/claims.toml", claims::EMBEDDED_CLAIMS).unwrap(),
+        prices: Catalog::embedded().prices,
+    };
+    let html = exporter.render(&r).unwrap();
+    let budget = postload::report::markdown::HTML_BUDGET_BYTES;
+    println!("report.html: {} bytes (budget {budget})", html.len());
+    assert!(html.len() <= budget, "{} bytes over {budget}", html.len());
+    // Every chart is there, inline or linked to its file: none is dropped.
+    let text = String::from_utf8(html).unwrap();
+    let charts = postload::report::charts::ChartExporter::titles(&r).len();
+    let (inline, linked) = (
+        text.matches("<svg").count(),
+        text.matches("not inlined, so that").count(),
+    );
+    assert!(linked > 0, "at these limits some chart is too large to inline");
+    assert_eq!(inline + linked, charts);
 }

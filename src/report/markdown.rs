@@ -331,6 +331,7 @@ fn result_notes(r: &RunResult) -> Vec<String> {
     if !failures.is_empty() {
         notes.push(format!("Failed posts by cause: {}.", failures.join("; ")));
     }
+    notes.extend(super::summary::unsplit_note(r));
     notes.extend(first_caption_token_note(r));
     notes.extend(queue_wait_note(r));
     let unknown: Vec<String> = r

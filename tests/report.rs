@@ -190,7 +190,8 @@ fn html_report_is_one_self_contained_file() {
         "every chart inline"
     );
     assert!(
-        html.contains("<h2 id=\"claims\">Claims</h2>") && html.contains("<strong>fails: rate limits")
+        html.contains("<h2 id=\"claims\">Claims</h2>")
+            && html.contains("<strong>fails: rate limits")
     );
     assert!(html.contains("burst-100 tier 2"));
     // The verdict block comes first, then the contents; each case's charts are folded.
@@ -814,6 +815,9 @@ fn report_html_keeps_to_its_size_budget_at_the_recorders_limits() {
         text.matches("<svg").count(),
         text.matches("not inlined, so that").count(),
     );
-    assert!(linked > 0, "at these limits some chart is too large to inline");
+    assert!(
+        linked > 0,
+        "at these limits some chart is too large to inline"
+    );
     assert_eq!(inline + linked, charts);
 }

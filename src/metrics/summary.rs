@@ -485,4 +485,95 @@ mod tests {
         assert_eq!(ms(Duration::from_millis(1_500)), 1_500.0);
         assert_eq!(ms(Duration::from_micros(250)), 0.25);
     }
+
+    /// Per post means per successful post, of its own calls; failed posts' tokens are wasted,
+    /// apart. Before: the table divided every token by all posts (2,173 for burst-100-mini)
+    /// and the claims by the successful ones, failed posts' tokens included (2,442).
+    #[test]
+    fn per_post_is_per_successful_post_and_failed_posts_tokens_are_wasted_apart() {
+        use crate::metrics::{Attempt, CallKind, CallRecord, PostRecord, Recorder};
+        let call = |kind, usage: Option<Tokens>, failure: Option<FailureCause>| {
+            let mut c = CallRecord::new(kind, Duration::ZERO);
+            c.attempts = vec![Attempt {
+                sent: Duration::ZERO,
+                answered: Duration::from_secs(1),
+                status: Some(if failure.is_some() { 429 } else { 200 }),
+                reserved_tokens: 1_000,
+            }];
+            c.finished = Duration::from_secs(1);
+            (c.usage, c.failure) = (usage, failure);
+            c
+        };
+        let image = Tokens {
+            prompt: 800,
+            cached: 0,
+            completion: 150,
+        };
+        let caption = Tokens {
+            prompt: 1_000,
+            cached: 0,
+            completion: 200,
+        };
+        let mut r = Recorder::default();
+        for failed in [false, false, true] {
+            let cause = failed.then_some(FailureCause::RateLimited);
+            let calls = vec![
+                call(CallKind::ImagePrompt, Some(image), None),
+                call(CallKind::Caption, (!failed).then_some(caption), cause),
+            ];
+            r.record(&PostRecord {
+                intended: Duration::ZERO,
+                calls,
+                finished: Duration::from_secs(2),
+                failure: cause,
+            });
+        }
+        let m = r.summarize(Some(&GPT_4O), 3);
+        // Two ok posts of 950 + 1,200 = 2,150 tokens; the failed one's image prompt, 950, wasted.
+        // Total 5,250: ÷ 3 posts = 1,750 (the old table), ÷ 2 ok posts = 2,625 (the old claim).
+        assert_eq!(m.tokens.total.total(), 5_250);
+        assert_eq!(m.tokens.wasted, Some(image));
+        assert_eq!(m.tokens.per_ok_post, Some(2_150.0));
+        assert_eq!(m.tokens.per_post, 1_750.0);
+        let c = m.cost.as_ref().unwrap();
+        // At $2.50 / $10 per 1M: wasted 800 × 2.5 + 150 × 10 = 3,500 / 1e6 = $0.0035; an ok post
+        // 1,800 × 2.5 + 350 × 10 = 8,000 / 1e6 = $0.008; the total 2 × 0.008 + 0.0035 = $0.0195.
+        assert!((c.wasted_usd.unwrap() - 0.0035).abs() < 1e-12, "{c:?}");
+        assert!((c.per_ok_post_usd.unwrap() - 0.008).abs() < 1e-12, "{c:?}");
+        assert!((c.total_usd - 0.0195).abs() < 1e-12, "{c:?}");
+        // A month of 3 users at 5 posts a day: 3 × 5 × 30 × $0.008 = $3.60, from the same figure.
+        assert!((c.monthly[1].usd - 3.6).abs() < 1e-9, "{:?}", c.monthly);
+        // The console table shows the same figures, and what was wasted.
+        let row = crate::report::summary::tokens_per_post(&m);
+        assert_eq!(
+            (
+                row.as_str(),
+                crate::report::summary::usd_per_post(&m).as_str()
+            ),
+            ("2150", "$0.00800")
+        );
+        assert_eq!(crate::report::summary::wasted(&m), "950 $0.0035");
+    }
+
+    #[test]
+    fn with_failed_posts_not_split_the_per_post_figures_include_them_and_waste_is_unknown() {
+        // The stub's counts (service mode): 1,000 tokens over 4 posts, 2 ok, not split by post:
+        // 1,000 / 2 = 500 per ok post, nothing said wasted.
+        let mut m = measured(4, 2);
+        m.set_tokens(TOKENS, TokenSource::Stub, None, Some(&GPT_4O), 4);
+        assert_eq!((m.tokens.per_ok_post, m.tokens.wasted), (Some(500.0), None));
+        assert_eq!(m.cost.as_ref().unwrap().wasted_usd, None);
+        assert_eq!(crate::report::summary::tokens_per_post(&m), "500*");
+        assert_eq!(crate::report::summary::wasted(&m), "-");
+        // A wasted figure above the total (a hostile result) is held to the total.
+        let mut m = measured(4, 2);
+        let huge = Tokens {
+            prompt: 10_000,
+            cached: 0,
+            completion: 10_000,
+        };
+        m.set_tokens(TOKENS, TokenSource::Responses, Some(huge), Some(&GPT_4O), 4);
+        assert_eq!(m.tokens.wasted, Some(TOKENS));
+        assert_eq!(m.tokens.per_ok_post, Some(0.0));
+    }
 }

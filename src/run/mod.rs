@@ -109,8 +109,7 @@ pub async fn execute(cfg: RunConfig) -> anyhow::Result<RunResult> {
     if cfg.print_table {
         out!("{}", summary::table(&result));
         if cfg.print_claims {
-            verdicts =
-                crate::report::claims::evaluate(&cfg.claims, &result, &cfg.catalog.prices);
+            verdicts = crate::report::claims::evaluate(&cfg.claims, &result, &cfg.catalog.prices);
             out!("{}", crate::report::claims::console_lines(&verdicts));
         } else if !cfg.quiet && !cfg.claims.claim.is_empty() {
             outln!(

@@ -193,7 +193,9 @@ impl Headline {
     }
 
     fn cause(v: &ClaimVerdict) -> String {
-        v.cause.clone().unwrap_or_else(|| format!("measured {}", v.measured))
+        v.cause
+            .clone()
+            .unwrap_or_else(|| format!("measured {}", v.measured))
     }
 
     /// The block as the console prints it (last, after the claim lines).

@@ -30,7 +30,13 @@ statement = "the service is fast"
 kind = "service"
 "#;
 
-fn v(id: &str, case: Option<&str>, verdict: Judgement, measured: &str, cause: Option<&str>) -> ClaimVerdict {
+fn v(
+    id: &str,
+    case: Option<&str>,
+    verdict: Judgement,
+    measured: &str,
+    cause: Option<&str>,
+) -> ClaimVerdict {
     let statement = match id {
         "lat" => "2-5 s at 100 users",
         "cost" => "$0.0085 a post",
@@ -51,12 +57,42 @@ fn v(id: &str, case: Option<&str>, verdict: Judgement, measured: &str, cause: Op
 fn verdicts() -> Vec<ClaimVerdict> {
     vec![
         // Latency: two cases (tier 1, tier 2), both fail.
-        v("lat", Some("burst-100 tier 1"), Judgement::Fails, "1 of 100 posts ok", Some("rate limits: 99 of 100 posts failed after 429s")),
-        v("lat", Some("burst-100 tier 2"), Judgement::Fails, "p95 8.10 s", Some("model latency")),
-        v("cost", Some("burst-100 tier 2"), Judgement::Holds, "$0.00830 (-2 %)", None),
+        v(
+            "lat",
+            Some("burst-100 tier 1"),
+            Judgement::Fails,
+            "1 of 100 posts ok",
+            Some("rate limits: 99 of 100 posts failed after 429s"),
+        ),
+        v(
+            "lat",
+            Some("burst-100 tier 2"),
+            Judgement::Fails,
+            "p95 8.10 s",
+            Some("model latency"),
+        ),
+        v(
+            "cost",
+            Some("burst-100 tier 2"),
+            Judgement::Holds,
+            "$0.00830 (-2 %)",
+            None,
+        ),
         // Tier: one case each side; tier 1 fails as claimed (holds), tier 2 holds.
-        v("tier", Some("burst-100 tier 1"), Judgement::Holds, "1 of 100 ok", None),
-        v("tier", Some("burst-100 tier 2"), Judgement::Holds, "100 of 100 ok", None),
+        v(
+            "tier",
+            Some("burst-100 tier 1"),
+            Judgement::Holds,
+            "1 of 100 ok",
+            None,
+        ),
+        v(
+            "tier",
+            Some("burst-100 tier 2"),
+            Judgement::Holds,
+            "100 of 100 ok",
+            None,
+        ),
         v("svc", None, Judgement::NotMeasured, "-", None),
     ]
 }
@@ -85,10 +121,23 @@ fn the_block_counts_verdicts_and_answers_each_question_once() {
     );
     assert_eq!((h.answers[2].holds, h.answers[2].fails), (2, 0));
     // The failed ones, in order, each with its cause.
-    let failed: Vec<&str> = h.failed.iter().map(|f| f.cause.as_deref().unwrap()).collect();
-    assert_eq!(failed, ["rate limits: 99 of 100 posts failed after 429s", "model latency"]);
+    let failed: Vec<&str> = h
+        .failed
+        .iter()
+        .map(|f| f.cause.as_deref().unwrap())
+        .collect();
+    assert_eq!(
+        failed,
+        [
+            "rate limits: 99 of 100 posts failed after 429s",
+            "model latency"
+        ]
+    );
     let console = h.console();
-    assert!(console.starts_with("verdict: 3 hold, 2 fail, 1 not measured"), "{console}");
+    assert!(
+        console.starts_with("verdict: 3 hold, 2 fail, 1 not measured"),
+        "{console}"
+    );
     assert!(
         console.ends_with(
             "  failed:\n\
@@ -111,7 +160,10 @@ fn a_mixed_question_says_no_with_one_example_of_each_and_an_unmeasured_one_says_
         h.answers[0].sentence,
         "no: 1 of 2 measured verdicts fail, e.g. 2-5 s at 100 users (burst-100 tier 2): p95 8.10 s; 1 hold, e.g. 2-5 s at 100 users (burst-100 tier 1): 1 of 100 posts ok."
     );
-    assert_eq!(h.answers[1].sentence, "not measured by this run (1 verdict).");
+    assert_eq!(
+        h.answers[1].sentence,
+        "not measured by this run (1 verdict)."
+    );
     // The report's section: counts and answers as paragraphs, the failed claim in the table.
     let s = h.section();
     assert_eq!(s.title, "Verdict");

@@ -18,9 +18,9 @@ use self::cost::{
     cost_per_batch, cost_per_call, cost_per_post, model_switch, monthly_cost, tokens_per_batch,
     tokens_per_post,
 };
+pub use self::headline::{headline, Answer, Headline, Question};
 use self::load::{elsewhere, is_burst_of, latency, needs_tier, tier_limit};
 use self::service::service_own_time;
-pub use self::headline::{headline, Answer, Headline, Question};
 
 fn case_name(c: &CaseResult) -> String {
     c.label()

@@ -161,10 +161,7 @@ pub fn html(d: &Document, charts: &[HtmlChart], cases: &[String]) -> String {
             figure(&mut o, c, &mut room);
         }
         for case in cases {
-            let mine: Vec<&HtmlChart> = charts
-                .iter()
-                .filter(|c| of_case(&c.title, case))
-                .collect();
+            let mine: Vec<&HtmlChart> = charts.iter().filter(|c| of_case(&c.title, case)).collect();
             if mine.is_empty() {
                 continue;
             }

@@ -17,14 +17,16 @@ pub fn compare(args: cli::CompareArgs) -> anyhow::Result<Outcome> {
         ))
         .into());
     }
-    // Regressions first: what a reviewer reads in the step summary before the table.
-    outln!("{}", regressions_first(&c));
+    // The verdict first (what a reviewer reads in the step summary before the table) and last
+    // (what a terminal shows after it).
+    let verdict = regressions_first(&c);
+    outln!("{verdict}");
     out!("{}", crate::compare::markdown(&c));
     if let Some(path) = &args.json {
         report::write_atomic(path, &serde_json::to_vec_pretty(&c)?)?;
     }
     let regressions = c.regressions();
-    outln!("\nregressions: {regressions}");
+    outln!("\n{}", verdict.trim_start_matches("### ").trim_end());
     Ok(if regressions > 0 {
         Outcome::Regression
     } else {

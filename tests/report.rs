@@ -821,3 +821,61 @@ fn report_html_keeps_to_its_size_budget_at_the_recorders_limits() {
     );
     assert_eq!(inline + linked, charts);
 }
+
+/// One list of built-in scenarios, said from one place. Before: the run's help said the default
+/// was burst-50 and burst-100 (it also ran burst-100-mini), the README listed three built-in
+/// scenarios and the error message four.
+#[test]
+fn the_built_in_scenarios_are_listed_from_one_place() {
+    let names = postload::scenario::built_in_names();
+    assert_eq!(names, "burst-50, burst-100, burst-100-mini, sustained");
+    // The error for an unknown name.
+    let e = postload::scenario::load("no-such-scenario")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains(&format!("(built in: {names})")), "{e}");
+    // The run's help and the top-level help, as the binary prints them.
+    let help = |args: &[&str]| {
+        let out = Command::cargo_bin("postload")
+            .unwrap()
+            .args(args)
+            .output()
+            .unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        text.split_whitespace().collect::<Vec<_>>().join(" ")
+    };
+    let run = help(&["run", "--help"]);
+    assert!(run.contains(&format!("({names})")), "{run}");
+    let defaults = postload::scenario::DEFAULT_SCENARIOS.join(", ");
+    assert!(run.contains(&format!("Default: {defaults},")), "{run}");
+    let top = help(&["--help"]);
+    assert!(top.contains(&format!("(default: {defaults},")), "{top}");
+    // The docs that list them, whitespace joined so a wrapped list still reads whole.
+    for (doc, text) in [
+        ("README.md", include_str!("../README.md")),
+        ("docs/run.md", include_str!("../docs/run.md")),
+        (
+            "scenarios/README.md",
+            include_str!("../scenarios/README.md"),
+        ),
+    ] {
+        let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let said: Vec<&str> = flat
+            .match_indices("uilt in: ")
+            .map(|(i, m)| {
+                let rest = &flat[i + m.len()..];
+                rest.split([';', '(', ')', '.'])
+                    .next()
+                    .unwrap_or("")
+                    .trim_end()
+            })
+            .collect();
+        assert!(
+            !said.is_empty(),
+            "{doc} does not list the built-in scenarios"
+        );
+        for list in said {
+            assert_eq!(list, names, "{doc}");
+        }
+    }
+}

@@ -31,32 +31,8 @@ pub const EMBEDDED: [(&str, &str); 4] = [
 /// The scenarios `postload run` runs when none is named.
 pub const DEFAULT_SCENARIOS: [&str; 3] = ["burst-50", "burst-100", "burst-100-mini"];
 
-/// The built-in scenarios' names, as every text that lists them says them (the CLI's help, the
-/// error for an unknown name; the README is tested against it): "burst-50, burst-100, ...".
-pub fn built_in_names() -> String {
-    EMBEDDED
-        .iter()
-        .map(|(n, _)| *n)
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// `--scenario`'s help, from [`EMBEDDED`] and [`DEFAULT_SCENARIOS`].
-pub fn scenario_help() -> String {
-    format!(
-        "A scenario: a built-in name ({}) or a path to a TOML file. Repeatable. Default: {}, each at the tiers its file names.",
-        built_in_names(),
-        DEFAULT_SCENARIOS.join(", ")
-    )
-}
-
-/// `postload run`'s one-line help, naming the default scenarios.
-pub fn run_about() -> String {
-    format!(
-        "Run scenarios (default: {}, against the embedded stub) and write reports/<run-id>/result.json.",
-        DEFAULT_SCENARIOS.join(", ")
-    )
-}
+mod names;
+pub use self::names::{built_in_names, run_about, scenario_help};
 
 /// A scenario could not be used. The message names the file and the line or field.
 #[derive(Debug, thiserror::Error)]
@@ -701,57 +677,5 @@ mod tests {
     fn a_missing_file_lists_the_built_in_names() {
         let e = load("nope.toml").unwrap_err().to_string();
         assert!(e.contains("burst-50") && e.contains("nope.toml"), "{e}");
-    }
-
-    /// One list of built-in scenarios, said from one place. Before: the run's help said the
-    /// default was burst-50 and burst-100 (it also ran burst-100-mini), the README listed three
-    /// built-in scenarios and the error message four.
-    #[test]
-    fn the_built_in_scenarios_are_listed_from_one_place() {
-        let names = built_in_names();
-        assert_eq!(names, "burst-50, burst-100, burst-100-mini, sustained");
-        // The error for an unknown name.
-        let e = load("no-such-scenario").unwrap_err().to_string();
-        assert!(e.contains(&format!("(built in: {names})")), "{e}");
-        // The run's help, as clap renders it.
-        use clap::CommandFactory;
-        let mut cli = crate::cli::Cli::command();
-        let run = cli.find_subcommand_mut("run").expect("run");
-        let help = run.render_help().to_string();
-        let flat = help.split_whitespace().collect::<Vec<_>>().join(" ");
-        assert!(flat.contains(&format!("({names})")), "{flat}");
-        let defaults = DEFAULT_SCENARIOS.join(", ");
-        assert!(flat.contains(&format!("Default: {defaults},")), "{flat}");
-        let about = cli.render_help().to_string();
-        let about = about.split_whitespace().collect::<Vec<_>>().join(" ");
-        assert!(about.contains(&format!("(default: {defaults},")), "{about}");
-        // The docs that list them, each line joined so a wrapped list still reads whole.
-        for (doc, text) in [
-            ("README.md", include_str!("../../README.md")),
-            ("docs/run.md", include_str!("../../docs/run.md")),
-            (
-                "scenarios/README.md",
-                include_str!("../../scenarios/README.md"),
-            ),
-        ] {
-            let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
-            let said: Vec<&str> = flat
-                .match_indices("uilt in: ")
-                .map(|(i, m)| {
-                    let rest = &flat[i + m.len()..];
-                    rest.split([';', '(', ')', '.'])
-                        .next()
-                        .unwrap_or("")
-                        .trim_end()
-                })
-                .collect();
-            assert!(
-                !said.is_empty(),
-                "{doc} does not list the built-in scenarios"
-            );
-            for list in said {
-                assert_eq!(list, names, "{doc}");
-            }
-        }
     }
 }

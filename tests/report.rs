@@ -879,3 +879,23 @@ fn the_built_in_scenarios_are_listed_from_one_place() {
         }
     }
 }
+
+/// The README's count of the note's claims is the claims file's. Before: the README said 27
+/// claims while the console printed 31 lines (a claim about a load or a tier has a verdict per
+/// matching case); now the verdict block says both, counted where they are defined.
+#[test]
+fn the_readmes_claim_count_is_the_claims_files() {
+    let n = claims::parse("scenarios/claims.toml", claims::EMBEDDED_CLAIMS)
+        .unwrap()
+        .claim
+        .len();
+    let readme = include_str!("../README.md");
+    let said: Vec<&str> = readme
+        .match_indices(" claims:")
+        .map(|(i, _)| readme[..i].rsplit(' ').next().unwrap())
+        .collect();
+    assert!(!said.is_empty(), "the README gives no count");
+    for count in said {
+        assert_eq!(count, n.to_string(), "README says {count} claims");
+    }
+}

@@ -284,7 +284,7 @@ async fn a_service_not_forwarding_traceparent_is_told_how_to_fix_it_in_the_first
     // -q: the failed thresholds and the count, no passing line; service mode: no planning-note
     // claims on the console (they are in report.md).
     assert!(
-        r.stdout.contains("\ngates: ") && !r.stdout.contains("PASS "),
+        r.stdout.contains("\npostload gate: FAIL (gates: ") && !r.stdout.contains("PASS "),
         "{}",
         r.stdout
     );

@@ -88,10 +88,67 @@ fn example(v: &ClaimVerdict) -> String {
     format!("{}{}: {}", v.statement, case_of(v), v.measured)
 }
 
-/// The answer to `question` from its verdicts: "no" if any fails, "yes" if all measured hold,
-/// with one failing and one holding example (the last failing one: claims list their cases by
-/// tier and load, so it is the most favourable case that still fails).
-fn answer(question: Question, verdicts: &[&ClaimVerdict]) -> Answer {
+/// How well a claim's kind answers its question in one example (lower first): a cost answers
+/// with its $ per post, a tier with the tier a load needs.
+fn rank(check: Option<&Check>) -> u8 {
+    match check {
+        Some(Check::CostPerPost { .. } | Check::NeedsTier { .. }) => 0,
+        Some(Check::MonthlyCost { .. }) => 1,
+        _ => 2,
+    }
+}
+
+/// The answer to `question` from its verdicts (each with its claim's check): "no" if any fails,
+/// "yes" if all measured hold, with one failing and one holding example of the best-ranked kind
+/// (the last failing one: claims list their cases by tier and load, so it is the most
+/// favourable case that still fails); for cost, the monthly figure too.
+fn answer(question: Question, checked: &[(&ClaimVerdict, Option<&Check>)]) -> Answer {
+    let best = |j: Judgement| {
+        checked
+            .iter()
+            .filter(|(v, _)| v.verdict == j)
+            .map(|(_, c)| rank(*c))
+            .min()
+    };
+    let pick = |j: Judgement| {
+        let r = best(j);
+        let mut of = checked
+            .iter()
+            .filter(move |(v, c)| v.verdict == j && Some(rank(*c)) == r)
+            .map(|(v, _)| *v);
+        if j == Judgement::Fails {
+            of.last()
+        } else {
+            of.next()
+        }
+    };
+    let monthly = checked
+        .iter()
+        .find(|(v, c)| {
+            matches!(c, Some(Check::MonthlyCost { .. })) && v.verdict != Judgement::NotMeasured
+        })
+        .map_or(String::new(), |(v, _)| {
+            format!(" Per month: {}: {}.", example(v), v.verdict.label())
+        });
+    let verdicts: Vec<&ClaimVerdict> = checked.iter().map(|(v, _)| *v).collect();
+    let mut a = answer_of(
+        question,
+        &verdicts,
+        pick(Judgement::Fails),
+        pick(Judgement::Holds),
+    );
+    if question == Question::Cost && a.holds + a.fails > 0 {
+        a.sentence.push_str(&monthly);
+    }
+    a
+}
+
+fn answer_of(
+    question: Question,
+    verdicts: &[&ClaimVerdict],
+    last_fail: Option<&ClaimVerdict>,
+    first_hold: Option<&ClaimVerdict>,
+) -> Answer {
     let count = |j: Judgement| verdicts.iter().filter(|v| v.verdict == j).count();
     let (holds, fails, not_measured) = (
         count(Judgement::Holds),
@@ -99,11 +156,6 @@ fn answer(question: Question, verdicts: &[&ClaimVerdict]) -> Answer {
         count(Judgement::NotMeasured),
     );
     let measured = holds + fails;
-    let last_fail = verdicts
-        .iter()
-        .rev()
-        .find(|v| v.verdict == Judgement::Fails);
-    let first_hold = verdicts.iter().find(|v| v.verdict == Judgement::Holds);
     let sentence = match (last_fail, first_hold) {
         _ if verdicts.is_empty() => "no claim of the file asks it.".to_string(),
         _ if measured == 0 => format!(
@@ -144,13 +196,8 @@ fn plural(n: usize) -> &'static str {
 
 /// The verdict block of `verdicts`, judged from `claims` (which says each verdict's question).
 pub fn headline(claims: &ClaimsFile, verdicts: &[ClaimVerdict]) -> Headline {
-    let question_of = |v: &ClaimVerdict| {
-        claims
-            .claim
-            .iter()
-            .find(|c| c.id == v.id)
-            .and_then(|c| Question::of(&c.check))
-    };
+    let check_of = |v: &ClaimVerdict| claims.claim.iter().find(|c| c.id == v.id).map(|c| &c.check);
+    let question_of = |v: &ClaimVerdict| check_of(v).and_then(Question::of);
     let count = |j: Judgement| verdicts.iter().filter(|v| v.verdict == j).count();
     Headline {
         claims: claims.claim.len(),
@@ -160,9 +207,10 @@ pub fn headline(claims: &ClaimsFile, verdicts: &[ClaimVerdict]) -> Headline {
         answers: Question::ALL
             .iter()
             .map(|q| {
-                let of_q: Vec<&ClaimVerdict> = verdicts
+                let of_q: Vec<(&ClaimVerdict, Option<&Check>)> = verdicts
                     .iter()
                     .filter(|v| question_of(v) == Some(*q))
+                    .map(|v| (v, check_of(v)))
                     .collect();
                 answer(*q, &of_q)
             })

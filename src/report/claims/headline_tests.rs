@@ -180,3 +180,59 @@ fn with_nothing_failed_the_block_has_no_failed_table() {
     assert!(h.section().header.is_empty());
     assert!(!h.console().contains("failed:"));
 }
+
+/// The cost answer gives the $ per post (not the first claim listed, tokens) and the month:
+/// the note asks both.
+#[test]
+fn the_cost_answer_gives_the_per_post_and_the_monthly_figure() {
+    let claims = crate::claims::parse(
+        "c.toml",
+        r#"
+[[claim]]
+id = "tok"
+statement = "2,350 tokens a post"
+kind = "tokens_per_post"
+value = 2350
+tolerance = 0.1
+
+[[claim]]
+id = "cost"
+statement = "$0.0085 a post"
+kind = "cost_per_post"
+model = "gpt-4o"
+value = 0.0085
+tolerance = 0.1
+
+[[claim]]
+id = "month"
+statement = "$63.75 a month"
+kind = "monthly_cost"
+model = "gpt-4o"
+tolerance = 0.1
+table = [[50, 5, 63.75]]
+"#,
+    )
+    .unwrap();
+    let verdict = |id: &str, statement: &str, measured: &str| ClaimVerdict {
+        id: id.into(),
+        statement: statement.into(),
+        case: Some("burst-100 tier 2".into()),
+        measured: measured.into(),
+        verdict: Judgement::Holds,
+        cause: None,
+        evidence: "e".into(),
+    };
+    let h = headline(
+        &claims,
+        &[
+            verdict("tok", "2,350 tokens a post", "2327 tokens (-1 %)"),
+            verdict("cost", "$0.0085 a post", "$0.00830 (-2 %)"),
+            verdict("month", "$63.75 a month", "$62.26"),
+        ],
+    );
+    assert_eq!(
+        h.answers[0].sentence,
+        "yes: all 3 measured verdicts hold, e.g. $0.0085 a post (burst-100 tier 2): $0.00830 (-2 %). \
+         Per month: $63.75 a month (burst-100 tier 2): $62.26: holds."
+    );
+}

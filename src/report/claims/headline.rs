@@ -117,7 +117,7 @@ fn answer(question: Question, checked: &[(&ClaimVerdict, Option<&Check>)]) -> An
             .filter(move |(v, c)| v.verdict == j && Some(rank(*c)) == r)
             .map(|(v, _)| *v);
         if j == Judgement::Fails {
-            of.last()
+            of.next_back()
         } else {
             of.next()
         }

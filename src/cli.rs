@@ -27,8 +27,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run scenarios (default: burst-50 and burst-100 on gpt-4o at Tiers 1 and 2, against the
-    /// embedded stub) and write reports/<run-id>/result.json.
+    #[command(about = crate::scenario::run_about())]
     Run(Box<RunArgs>),
     /// Serve the OpenAI stub until Ctrl-C; prints the OPENAI_BASE_URL a service should use.
     Stub(StubArgs),
@@ -269,9 +268,7 @@ pub enum RetryArg {
 
 #[derive(Debug, Clone, Default, Args)]
 pub struct RunArgs {
-    /// A scenario: a built-in name (burst-50, burst-100, sustained) or a path to a TOML file.
-    /// Repeatable. Default: burst-50 and burst-100.
-    #[arg(long, value_name = "NAME|PATH")]
+    #[arg(long, value_name = "NAME|PATH", help = crate::scenario::scenario_help())]
     pub scenario: Vec<String>,
     /// Override the scenarios' user count (1 to 10,000).
     #[arg(long, value_name = "N")]

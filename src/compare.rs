@@ -17,7 +17,7 @@ use crate::report::{CaseResult, RunResult};
 pub use judge::{kind, Kind, RankTest, Samples, Verdict, ALPHA, FLOOR_RISE, MIN_POSTS, MIN_RUNS};
 
 /// The metrics compared, all lower-is-better.
-pub const COMPARED: [&str; 7] = [
+pub const COMPARED: [&str; 9] = [
     "post.p50_ms",
     "post.p95_ms",
     "post.p99_ms",
@@ -25,6 +25,8 @@ pub const COMPARED: [&str; 7] = [
     "error_rate",
     "tokens_per_post",
     "cost_per_post_usd",
+    "wasted_tokens",
+    "wasted_usd",
 ];
 
 /// In service mode (both sides with the stub alongside), the service's own figures too: a

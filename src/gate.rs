@@ -37,6 +37,17 @@ pub fn metric(case: &CaseResult, metric: &str) -> Option<f64> {
         "rate_limited_ratio" => ratio(m.calls.http_429, m.calls.attempts),
         "tokens_per_post" => m.tokens.per_ok_post,
         "cost_per_post_usd" => m.cost.as_ref().and_then(|c| c.per_ok_post_usd),
+        // No failed post wasted nothing, whatever the result says of the split (as the table).
+        "wasted_tokens" if m.tokens.source == crate::metrics::TokenSource::Unknown => None,
+        "wasted_tokens" if m.posts.failed == 0 => Some(0.0),
+        "wasted_tokens" => m.tokens.wasted.map(|w| w.total() as f64),
+        "wasted_usd" => m.cost.as_ref().and_then(|c| {
+            if m.posts.failed == 0 {
+                Some(0.0)
+            } else {
+                c.wasted_usd
+            }
+        }),
         "posts_ok" => Some(m.posts.ok as f64),
         "posts_failed" => Some(m.posts.failed as f64),
         "http_429" => Some(m.calls.http_429 as f64),
@@ -258,6 +269,26 @@ pub fn summary_line(checks: &[Check]) -> String {
         ));
     }
     line
+}
+
+/// The console's verdict line, first and last of `check`'s output (and of a gated run's gate
+/// lines): `postload gate: FAIL (gates: 1 passed, 1 failed): `post.p95_ms <= 5000` (burst-100
+/// tier 2)`, or `postload gate: PASS (...)`.
+pub fn verdict_line(checks: &[Check]) -> String {
+    let failed: Vec<String> = checks
+        .iter()
+        .filter(|c| c.failed())
+        .map(|c| format!("`{}` ({})", c.threshold, c.case))
+        .collect();
+    if failed.is_empty() {
+        format!("postload gate: PASS ({})", summary_line(checks))
+    } else {
+        format!(
+            "postload gate: FAIL ({}): {}",
+            summary_line(checks),
+            failed.join(", ")
+        )
+    }
 }
 
 /// The step summary's first line: the verdict and, when it failed, which thresholds (metric

@@ -7,7 +7,7 @@ use std::fmt;
 use serde::Serialize;
 
 /// The metric paths a threshold may name.
-pub const METRICS: [&str; 20] = [
+pub const METRICS: [&str; 22] = [
     "post.p50_ms",
     "post.p90_ms",
     "post.p95_ms",
@@ -21,6 +21,8 @@ pub const METRICS: [&str; 20] = [
     "rate_limited_ratio",
     "tokens_per_post",
     "cost_per_post_usd",
+    "wasted_tokens",
+    "wasted_usd",
     "posts_ok",
     "posts_failed",
     "http_429",

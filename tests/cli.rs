@@ -618,11 +618,14 @@ fn quiet_prints_only_the_table_and_the_claims_on_stdout() {
     // Then one line per verdict, indented: the embedded file's 27 claims, each judged once on
     // this one case (no claim has two cases to judge here).
     assert_eq!(lines[3], "claims:", "{stdout}");
-    assert_eq!(lines.len(), 4 + 27 + 1, "{stdout}");
     assert!(lines[4..31].iter().all(|l| l.starts_with("  ")), "{stdout}");
+    // Then the verdict block, even with -q (27 verdicts on 27 claims here).
+    assert!(lines[31].starts_with("verdict: "), "{stdout}");
+    assert!(lines[31].contains("(27 verdicts on 27 claims"), "{stdout}");
     // And the last line says that no post succeeded, even with -q.
     assert!(
-        lines[31].starts_with("postload: NO POST SUCCEEDED (burst-50 tier 1: 40 rate limited"),
+        lines[lines.len() - 1]
+            .starts_with("postload: NO POST SUCCEEDED (burst-50 tier 1: 40 rate limited"),
         "{stdout}"
     );
     // The 50-user claim is not judged on 40 users, and says why.

@@ -85,6 +85,37 @@ fn compare_tolerance_10_is_refused_not_read_as_1000_percent() {
     }
 }
 
+/// check's verdict is its first and its last line, naming the failed threshold: before, the
+/// first line was a threshold's and the verdict came only last, as a count.
+#[test]
+fn check_prints_its_verdict_first_and_last() {
+    let dir = tempdir("check-verdict");
+    let gate = dir.join("g.toml");
+    std::fs::write(
+        &gate,
+        "[[gate]]\nthresholds = [\"error_rate <= 100%\", \"posts_ok >= 1000\"]\n",
+    )
+    .unwrap();
+    let out = postload()
+        .args(["check", "tests/fixtures/result-default-run.json", "--gate"])
+        .arg(&gate)
+        .arg("--junit")
+        .arg(dir.join("junit.xml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let (first, last) = (
+        stdout.lines().next().unwrap(),
+        stdout.lines().last().unwrap(),
+    );
+    assert!(
+        first.starts_with("postload gate: FAIL (gates: 4 passed, 4 failed): `posts_ok >= 1000` ("),
+        "{stdout}"
+    );
+    assert_eq!(first, last, "{stdout}");
+}
+
 #[test]
 fn a_ratio_threshold_of_a_bare_5_is_refused_in_a_gate_file() {
     let dir = tempdir("ratio-5");
@@ -253,7 +284,7 @@ async fn a_service_not_forwarding_traceparent_is_told_how_to_fix_it_in_the_first
     // -q: the failed thresholds and the count, no passing line; service mode: no planning-note
     // claims on the console (they are in report.md).
     assert!(
-        r.stdout.contains("\ngates: ") && !r.stdout.contains("PASS "),
+        r.stdout.contains("\npostload gate: FAIL (gates: ") && !r.stdout.contains("PASS "),
         "{}",
         r.stdout
     );
@@ -320,6 +351,9 @@ fn compare_names_its_regressions_before_its_table() {
         "{stdout}"
     );
     assert!(stdout.find(first).unwrap() < stdout.find("## Comparison").unwrap());
+    // And last, after the table (before: `regressions: 1`, the verdict without its reason).
+    let last = stdout.lines().last().unwrap();
+    assert_eq!(last, first.trim_start_matches("### "), "{stdout}");
     // Unchanged: it says so first.
     postload()
         .args(["compare", base, base])

@@ -160,11 +160,21 @@ fn html_report_is_one_self_contained_file() {
     assert!(html.starts_with("<!DOCTYPE html>"));
     let lower = html.to_lowercase();
     for outside in [
-        "<script", "<link", "src=", "href=", "url(", "@import", "<iframe", "<img",
+        "<script", "<link", "src=", "url(", "@import", "<iframe", "<img",
     ] {
         assert!(
             !lower.contains(outside),
             "references something outside itself: {outside}"
+        );
+    }
+    // Links go only to its own sections (the table of contents) or, past the size budget, to
+    // a chart's file beside it.
+    for (i, _) in lower.match_indices("href=\"") {
+        let target = &lower[i + 6..];
+        assert!(
+            target.starts_with('#') || target.starts_with("charts/"),
+            "{}",
+            &target[..40.min(target.len())]
         );
     }
     // The only URL is the SVG namespace.
@@ -179,8 +189,17 @@ fn html_report_is_one_self_contained_file() {
         2 + 4 * 4,
         "every chart inline"
     );
-    assert!(html.contains("<h2>Claims</h2>") && html.contains("<strong>fails: rate limits"));
+    assert!(
+        html.contains("<h2 id=\"claims\">Claims</h2>")
+            && html.contains("<strong>fails: rate limits")
+    );
     assert!(html.contains("burst-100 tier 2"));
+    // The verdict block comes first, then the contents; each case's charts are folded.
+    let at = |needle: &str| html.find(needle).unwrap_or_else(|| panic!("no {needle}"));
+    assert!(at("<h2 id=\"verdict\">Verdict</h2>") < at("<nav>"));
+    assert!(at("<nav>") < at("<h2 id=\"results\">Results</h2>"));
+    assert!(html.contains("<li><a href=\"#claims\">Claims</a></li>"));
+    assert_eq!(html.matches("<details><summary>").count(), 4);
 }
 
 #[test]
@@ -500,11 +519,11 @@ fn the_console_table_widens_its_scenario_column_for_long_names() {
     let tier_end = header.find("tier").unwrap() + "tier".len();
     // "scenario" padded to 14, a space, then "tier" right-aligned in 4: ends at 14 + 1 + 4.
     assert_eq!(tier_end, 19);
-    // The rows, not the lines of failed posts by cause under them.
+    // The rows, not the lines of failed posts by cause or the `*` note under them.
     for row in table
         .lines()
         .skip(1)
-        .filter(|l| !l.starts_with("failed posts"))
+        .filter(|l| !l.starts_with("failed posts") && !l.starts_with("* "))
     {
         let tier = &row[..tier_end];
         assert!(tier.ends_with(" 1") || tier.ends_with(" 2"), "{row}");
@@ -777,5 +796,123 @@ async fn a_run_on_calibrated_mocks_names_its_data_and_where_it_came_from() {
         format!("Tier set account (as of 2026-12-01; source: {CALIBRATED}: rate-limit headers; from {tiers_file})"),
     ] {
         assert!(data[0].contains(&want), "{want}\n{}", data[0]);
+    }
+}
+
+/// report.html keeps to its budget (docs/run.md) at the recorder's limits: five cases like the
+/// default run's, each carrying as many attempts (KEPT_ATTEMPTS) and timed posts (TIMED_POSTS)
+/// as a case can keep, every chart inline. Before: 861 KB for the default run, with no limit
+/// stated; the TPM bucket charts (a segment per attempt) were nearly half of it.
+#[test]
+fn report_html_keeps_to_its_size_budget_at_the_recorders_limits() {
+    // 2,700 posts of `burst`: 1 + 1/5 + (2/15 of the others) attempts each, > 5,000 in all.
+    let full = burst(2_700);
+    assert_eq!(full.attempts.len(), postload::metrics::KEPT_ATTEMPTS);
+    assert_eq!(full.post_timings.len(), postload::metrics::TIMED_POSTS);
+    let mut r = fixture();
+    let mut five = r.cases[..4].to_vec();
+    five.push(r.cases[3].clone());
+    five[4].scenario = "burst-100-mini".into();
+    for c in &mut five {
+        c.measured = full.clone();
+    }
+    r.cases = five;
+    let exporter = postload::report::markdown::HtmlExporter {
+        claims: claims::parse("scenarios/claims.toml", claims::EMBEDDED_CLAIMS).unwrap(),
+        prices: Catalog::embedded().prices,
+    };
+    let html = exporter.render(&r).unwrap();
+    let budget = postload::report::markdown::HTML_BUDGET_BYTES;
+    println!("report.html: {} bytes (budget {budget})", html.len());
+    assert!(html.len() <= budget, "{} bytes over {budget}", html.len());
+    // Every chart is there, inline or linked to its file: none is dropped.
+    let text = String::from_utf8(html).unwrap();
+    let charts = postload::report::charts::ChartExporter::titles(&r).len();
+    let (inline, linked) = (
+        text.matches("<svg").count(),
+        text.matches("not inlined, so that").count(),
+    );
+    assert!(
+        linked > 0,
+        "at these limits some chart is too large to inline"
+    );
+    assert_eq!(inline + linked, charts);
+}
+
+/// One list of built-in scenarios, said from one place. Before: the run's help said the default
+/// was burst-50 and burst-100 (it also ran burst-100-mini), the README listed three built-in
+/// scenarios and the error message four.
+#[test]
+fn the_built_in_scenarios_are_listed_from_one_place() {
+    let names = postload::scenario::built_in_names();
+    assert_eq!(names, "burst-50, burst-100, burst-100-mini, sustained");
+    // The error for an unknown name.
+    let e = postload::scenario::load("no-such-scenario")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains(&format!("(built in: {names})")), "{e}");
+    // The run's help and the top-level help, as the binary prints them.
+    let help = |args: &[&str]| {
+        let out = Command::cargo_bin("postload")
+            .unwrap()
+            .args(args)
+            .output()
+            .unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        text.split_whitespace().collect::<Vec<_>>().join(" ")
+    };
+    let run = help(&["run", "--help"]);
+    assert!(run.contains(&format!("({names})")), "{run}");
+    let defaults = postload::scenario::DEFAULT_SCENARIOS.join(", ");
+    assert!(run.contains(&format!("Default: {defaults},")), "{run}");
+    let top = help(&["--help"]);
+    assert!(top.contains(&format!("(default: {defaults},")), "{top}");
+    // The docs that list them, whitespace joined so a wrapped list still reads whole.
+    for (doc, text) in [
+        ("README.md", include_str!("../README.md")),
+        ("docs/run.md", include_str!("../docs/run.md")),
+        (
+            "scenarios/README.md",
+            include_str!("../scenarios/README.md"),
+        ),
+    ] {
+        let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let said: Vec<&str> = flat
+            .match_indices("uilt in: ")
+            .map(|(i, m)| {
+                let rest = &flat[i + m.len()..];
+                rest.split([';', '(', ')', '.'])
+                    .next()
+                    .unwrap_or("")
+                    .trim_end()
+            })
+            .collect();
+        assert!(
+            !said.is_empty(),
+            "{doc} does not list the built-in scenarios"
+        );
+        for list in said {
+            assert_eq!(list, names, "{doc}");
+        }
+    }
+}
+
+/// The README's count of the note's claims is the claims file's. Before: the README said 27
+/// claims while the console printed 31 lines (a claim about a load or a tier has a verdict per
+/// matching case); now the verdict block says both, counted where they are defined.
+#[test]
+fn the_readmes_claim_count_is_the_claims_files() {
+    let n = claims::parse("scenarios/claims.toml", claims::EMBEDDED_CLAIMS)
+        .unwrap()
+        .claim
+        .len();
+    let readme = include_str!("../README.md");
+    let said: Vec<&str> = readme
+        .match_indices(" claims:")
+        .map(|(i, _)| readme[..i].rsplit(' ').next().unwrap())
+        .collect();
+    assert!(!said.is_empty(), "the README gives no count");
+    for count in said {
+        assert_eq!(count, n.to_string(), "README says {count} claims");
     }
 }

@@ -17,9 +17,11 @@ pub fn compare(args: cli::CompareArgs) -> anyhow::Result<Outcome> {
         ))
         .into());
     }
-    // Regressions first: what a reviewer reads in the step summary before the table.
-    outln!("{}", regressions_first(&c));
-    // `--quiet`: the verdict line alone (it names every regression).
+    // The verdict first (what a reviewer reads in the step summary before the table) and last
+    // (what a terminal shows after it). `--quiet`: the verdict line alone (it names every
+    // regression).
+    let verdict = regressions_first(&c);
+    outln!("{verdict}");
     if !args.verbosity.quiet {
         out!("{}", crate::compare::markdown(&c));
     }
@@ -28,7 +30,7 @@ pub fn compare(args: cli::CompareArgs) -> anyhow::Result<Outcome> {
     }
     let regressions = c.regressions();
     if !args.verbosity.quiet {
-        outln!("\nregressions: {regressions}");
+        outln!("\n{}", verdict.trim_start_matches("### ").trim_end());
     }
     Ok(if regressions > 0 {
         Outcome::Regression

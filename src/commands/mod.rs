@@ -34,8 +34,10 @@ fn apply_gates(
         .filter(|c| !quiet || !c.pass || c.skipped)
         .cloned()
         .collect();
+    // The verdict first and last: the lines between can be many.
+    outln!("{}", gate::verdict_line(&checks));
     out!("{}", gate::lines(&shown));
-    outln!("{}", gate::summary_line(&checks));
+    outln!("{}", gate::verdict_line(&checks));
     crate::report::write_atomic(junit, &gate::junit(&checks))?;
     if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY") {
         let md = format!(

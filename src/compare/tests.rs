@@ -74,6 +74,10 @@ fn each_metric_gets_its_change_and_verdict() {
             ("tokens_per_post", Some(100.0), None, &NotComparable),
             // 0 -> 0: no change.
             ("cost_per_post_usd", Some(0.0), Some(0.0), &Same),
+            // No failed post wasted nothing; a failed post whose tokens are not known apart
+            // (a result written before the split) has no figure to compare.
+            ("wasted_tokens", Some(0.0), None, &NotComparable),
+            ("wasted_usd", Some(0.0), None, &NotComparable),
         ]
     );
     // No samples: 0 posts a side for the timings, none for the counts.
@@ -90,7 +94,9 @@ fn each_metric_gets_its_change_and_verdict() {
             Some(-0.1),
             Some(f64::INFINITY),
             None,
-            Some(0.0)
+            Some(0.0),
+            None,
+            None
         ]
     );
     assert!(c

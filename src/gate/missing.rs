@@ -57,6 +57,10 @@ pub fn why(case: &CaseResult, metric: &str) -> String {
             "postload made no OpenAI call (in service mode the service makes them: gate on service.*)".into()
         }
         "cost_per_post_usd" => format!("no price for {} in the price list", case.inputs.model),
+        "wasted_tokens" | "wasted_usd" if case.measured.tokens.wasted.is_none() => {
+            "the tokens of failed posts are not known apart (unknown usage, or the stub's counts, which are not split by post)".into()
+        }
+        "wasted_usd" => format!("no price for {} in the price list", case.inputs.model),
         _ => "this run has no figure for it".into(),
     }
 }

@@ -73,6 +73,12 @@ fn every_metric_reads_its_own_field() {
     (m.calls.http_429, m.calls.attempts, m.calls.retries) = (12, 16, 13);
     m.tokens.per_ok_post = Some(14.0);
     m.cost.as_mut().unwrap().per_ok_post_usd = Some(0.5);
+    m.tokens.wasted = Some(crate::metrics::cost::Tokens {
+        prompt: 10,
+        cached: 0,
+        completion: 7,
+    });
+    m.cost.as_mut().unwrap().wasted_usd = Some(0.125);
     for (name, want) in [
         ("post.p50_ms", Some(1.0)),
         ("post.p90_ms", Some(2.0)),
@@ -88,6 +94,9 @@ fn every_metric_reads_its_own_field() {
         ("rate_limited_ratio", Some(0.75)),
         ("tokens_per_post", Some(14.0)),
         ("cost_per_post_usd", Some(0.5)),
+        // 10 prompt + 7 completion tokens of failed posts.
+        ("wasted_tokens", Some(17.0)),
+        ("wasted_usd", Some(0.125)),
         ("posts_ok", Some(15.0)),
         ("posts_failed", Some(5.0)),
         ("http_429", Some(12.0)),

@@ -21,6 +21,15 @@ impl Tokens {
         self.prompt.saturating_add(self.completion)
     }
 
+    /// These tokens less `other`, field by field, never below zero.
+    pub fn less(&self, other: Tokens) -> Tokens {
+        Tokens {
+            prompt: self.prompt.saturating_sub(other.prompt),
+            cached: self.cached.saturating_sub(other.cached),
+            completion: self.completion.saturating_sub(other.completion),
+        }
+    }
+
     /// Saturating: counts read from a result.json or a target are bounded, but a sum must not
     /// panic whatever they say.
     pub fn add(&mut self, other: Tokens) {

@@ -60,6 +60,11 @@ pub struct Recorder {
     pub ok_calls_without_usage: u64,
     /// Of those, calls whose usage could not be true.
     pub bad_usage_calls: u64,
+    /// Tokens of the calls of posts that failed (billed, yet no post came of them), summed by
+    /// [`Recorder::record`]; `attributed_failed` counts the failed posts it saw. A post folded
+    /// step by step (the planner) is not attributed: with such failed posts the waste is unknown.
+    pub wasted: Tokens,
+    pub attributed_failed: u64,
     /// The model the responses named (service mode's `model` pointer), by count.
     pub models_reported: BTreeMap<String, u64>,
     pub posts_ok: u64,
@@ -208,6 +213,8 @@ impl Recorder {
             calls_with_usage: BTreeMap::new(),
             ok_calls_without_usage: 0,
             bad_usage_calls: 0,
+            wasted: Tokens::default(),
+            attributed_failed: 0,
             models_reported: BTreeMap::new(),
             posts_ok: 0,
             failures: BTreeMap::new(),
@@ -282,6 +289,12 @@ impl Recorder {
             backoff += call.rate_limit_backoff;
         }
         self.intervals.post(post);
+        if post.failure.is_some() {
+            self.attributed_failed += 1;
+            for usage in post.calls.iter().filter_map(|c| c.usage) {
+                self.wasted.add(usage);
+            }
+        }
         if let Some(t) = post.first_caption_token() {
             self.record_first_caption_token(t);
         }
@@ -450,6 +463,12 @@ impl Recorder {
         t
     }
 
+    /// Tokens of failed posts' calls, when every failed post was folded by [`Recorder::record`].
+    pub fn wasted_tokens(&self) -> Option<Tokens> {
+        let failed = self.failures.values().sum::<u64>();
+        (self.attributed_failed == failed).then_some(self.wasted)
+    }
+
     pub fn summarize(&self, price: Option<&Price>, users: u64) -> Measured {
         let posts = self.posts();
         let tokens = self.total_tokens();
@@ -498,6 +517,7 @@ impl Recorder {
                 total: tokens,
                 per_post: 0.0,
                 per_ok_post: None,
+                wasted: None,
                 source,
                 calls_without_usage: self.ok_calls_without_usage,
                 bad_usage: self.bad_usage_calls,
@@ -522,7 +542,7 @@ impl Recorder {
                 .map(|(tag, h)| (tag.to_string(), hlog::encode(h)))
                 .collect(),
         };
-        m.set_tokens(tokens, source, price, users);
+        m.set_tokens(tokens, source, self.wasted_tokens(), price, users);
         m
     }
 }

@@ -37,35 +37,62 @@ impl Measured {
     /// Sets the token totals (measured from the responses, or attributed from the stub's counts)
     /// and derives the per-post figures and the cost from them. Unknown tokens have no per-post
     /// figures and no cost.
+    ///
+    /// "Per post" is per successful post, of the successful posts' own tokens: `wasted` (the
+    /// tokens of failed posts' calls, billed yet giving no post) is kept apart, so per post ×
+    /// ok posts + wasted = the total. When the split is unknown (`None` with failed posts: the
+    /// stub's counts, the planner), the failed posts' tokens are charged to the successful ones.
     pub fn set_tokens(
         &mut self,
         tokens: Tokens,
         source: TokenSource,
+        wasted: Option<Tokens>,
         price: Option<&Price>,
         users: u64,
     ) {
         let posts = self.posts.total;
         let ok = self.posts.ok;
         let known = source != TokenSource::Unknown;
+        // No failed post: nothing was wasted, whatever counted the tokens.
+        let wasted = if self.posts.failed == 0 {
+            Some(Tokens::default())
+        } else {
+            wasted
+        }
+        .filter(|_| known)
+        // Never more than the total (a hand-edited or hostile result).
+        .map(|w| tokens.less(tokens.less(w)));
+        let own = wasted.map_or(tokens, |w| tokens.less(w));
         self.tokens.total = tokens;
         self.tokens.source = source;
+        self.tokens.wasted = wasted;
         self.tokens.per_post = if known && posts > 0 {
             tokens.total() as f64 / posts as f64
         } else {
             0.0
         };
-        self.tokens.per_ok_post = (known && ok > 0).then(|| tokens.total() as f64 / ok as f64);
+        self.tokens.per_ok_post = (known && ok > 0).then(|| own.total() as f64 / ok as f64);
         self.cost = price.filter(|_| known).map(|p| {
             let total = cost_usd(p, tokens);
             let per_post = if posts > 0 { total / posts as f64 } else { 0.0 };
+            let per_ok_post = (ok > 0).then(|| cost_usd(p, own) / ok as f64);
             Cost {
                 total_usd: total,
                 per_post_usd: per_post,
-                per_ok_post_usd: (ok > 0).then(|| total / ok as f64),
+                per_ok_post_usd: per_ok_post,
+                wasted_usd: wasted.map(|w| cost_usd(p, w)),
                 per_batch_usd: per_post * users as f64,
-                monthly: monthly(users, per_post),
+                monthly: monthly(users, per_ok_post.unwrap_or(0.0)),
             }
         });
+    }
+}
+
+impl TokenSummary {
+    /// The successful posts' own tokens: the total less the wasted ones (the total when the
+    /// waste is unknown).
+    pub fn own(&self) -> Tokens {
+        self.wasted.map_or(self.total, |w| self.total.less(w))
     }
 }
 
@@ -188,9 +215,17 @@ pub struct Calls {
 pub struct TokenSummary {
     pub by_call: BTreeMap<String, Tokens>,
     pub total: Tokens,
-    /// Total tokens ÷ posts (failed posts included: their first call may have used tokens).
+    /// Total tokens ÷ all posts, failed ones included. Kept for older readers; the reports,
+    /// claims, gates and compare use `per_ok_post`.
     pub per_post: f64,
+    /// Tokens per successful post: the successful posts' own tokens ÷ successful posts (with
+    /// `wasted` unknown, every token ÷ successful posts). "Per post" everywhere.
     pub per_ok_post: Option<f64>,
+    /// Tokens of the calls of failed posts (an image prompt answered before its caption
+    /// failed): billed, yet no post came of them. Absent when unknown (the stub's counts or
+    /// the planner with failed posts, or a result written before this field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wasted: Option<Tokens>,
     #[serde(default)]
     pub source: TokenSource,
     /// Successful calls whose response carried no usage (or a bad one).
@@ -205,12 +240,17 @@ pub struct TokenSummary {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Cost {
     pub total_usd: f64,
-    /// Total cost ÷ posts.
+    /// Total cost ÷ all posts, failed ones included. Kept for older readers (and the
+    /// planner); the reports, claims, gates and compare use `per_ok_post_usd`.
     pub per_post_usd: f64,
+    /// $ per successful post, of its own tokens (as `tokens.per_ok_post`). "$/post" everywhere.
     pub per_ok_post_usd: Option<f64>,
-    /// $/post × users: one burst of every user posting once.
+    /// $ of `tokens.wasted`: spent on failed posts. Absent when unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wasted_usd: Option<f64>,
+    /// Total cost ÷ all posts × users: what one burst of every user posting once was billed.
     pub per_batch_usd: f64,
-    /// users × 1, 5, 20 posts a day × 30 days × $/post.
+    /// users × 1, 5, 20 posts a day × 30 days × $ per successful post.
     pub monthly: Vec<Monthly>,
 }
 
@@ -377,7 +417,7 @@ mod tests {
         // 2 of them ok: 1,000 / 4 = 250 tokens and $0.001 a post, 500 and $0.002 an ok post;
         // a batch of 4 users: 4 × $0.001 = $0.004. (Every division here is exact in binary.)
         let mut m = measured(4, 2);
-        m.set_tokens(TOKENS, TokenSource::Stub, Some(&GPT_4O), 4);
+        m.set_tokens(TOKENS, TokenSource::Stub, None, Some(&GPT_4O), 4);
         assert_eq!(
             (m.tokens.total, m.tokens.source),
             (TOKENS, TokenSource::Stub)
@@ -407,13 +447,13 @@ mod tests {
     #[test]
     fn no_posts_or_no_ok_post_give_zero_or_no_figure_not_nan() {
         let mut m = measured(0, 0);
-        m.set_tokens(TOKENS, TokenSource::Responses, Some(&GPT_4O), 4);
+        m.set_tokens(TOKENS, TokenSource::Responses, None, Some(&GPT_4O), 4);
         assert_eq!((m.tokens.per_post, m.tokens.per_ok_post), (0.0, None));
         let c = m.cost.unwrap();
         assert_eq!((c.per_post_usd, c.per_ok_post_usd), (0.0, None));
         // 4 posts, none ok: per post 1,000 / 4 = 250, per ok post none.
         let mut m = measured(4, 0);
-        m.set_tokens(TOKENS, TokenSource::Responses, Some(&GPT_4O), 4);
+        m.set_tokens(TOKENS, TokenSource::Responses, None, Some(&GPT_4O), 4);
         assert_eq!((m.tokens.per_post, m.tokens.per_ok_post), (250.0, None));
         assert_eq!(m.cost.unwrap().per_ok_post_usd, None);
     }
@@ -421,12 +461,12 @@ mod tests {
     #[test]
     fn unknown_tokens_have_no_per_post_figures_and_no_cost() {
         let mut m = measured(4, 2);
-        m.set_tokens(TOKENS, TokenSource::Unknown, Some(&GPT_4O), 4);
+        m.set_tokens(TOKENS, TokenSource::Unknown, None, Some(&GPT_4O), 4);
         assert_eq!((m.tokens.per_post, m.tokens.per_ok_post), (0.0, None));
         assert_eq!(m.cost, None);
         // Known tokens of a model without a price: no cost either.
         let mut m = measured(4, 2);
-        m.set_tokens(TOKENS, TokenSource::Responses, None, 4);
+        m.set_tokens(TOKENS, TokenSource::Responses, None, None, 4);
         assert_eq!(m.cost, None);
     }
 
@@ -444,5 +484,96 @@ mod tests {
         // 1.5 s = 1,500 ms; 250 µs = 0.25 ms.
         assert_eq!(ms(Duration::from_millis(1_500)), 1_500.0);
         assert_eq!(ms(Duration::from_micros(250)), 0.25);
+    }
+
+    /// Per post means per successful post, of its own calls; failed posts' tokens are wasted,
+    /// apart. Before: the table divided every token by all posts (2,173 for burst-100-mini)
+    /// and the claims by the successful ones, failed posts' tokens included (2,442).
+    #[test]
+    fn per_post_is_per_successful_post_and_failed_posts_tokens_are_wasted_apart() {
+        use crate::metrics::{Attempt, CallKind, CallRecord, PostRecord, Recorder};
+        let call = |kind, usage: Option<Tokens>, failure: Option<FailureCause>| {
+            let mut c = CallRecord::new(kind, Duration::ZERO);
+            c.attempts = vec![Attempt {
+                sent: Duration::ZERO,
+                answered: Duration::from_secs(1),
+                status: Some(if failure.is_some() { 429 } else { 200 }),
+                reserved_tokens: 1_000,
+            }];
+            c.finished = Duration::from_secs(1);
+            (c.usage, c.failure) = (usage, failure);
+            c
+        };
+        let image = Tokens {
+            prompt: 800,
+            cached: 0,
+            completion: 150,
+        };
+        let caption = Tokens {
+            prompt: 1_000,
+            cached: 0,
+            completion: 200,
+        };
+        let mut r = Recorder::default();
+        for failed in [false, false, true] {
+            let cause = failed.then_some(FailureCause::RateLimited);
+            let calls = vec![
+                call(CallKind::ImagePrompt, Some(image), None),
+                call(CallKind::Caption, (!failed).then_some(caption), cause),
+            ];
+            r.record(&PostRecord {
+                intended: Duration::ZERO,
+                calls,
+                finished: Duration::from_secs(2),
+                failure: cause,
+            });
+        }
+        let m = r.summarize(Some(&GPT_4O), 3);
+        // Two ok posts of 950 + 1,200 = 2,150 tokens; the failed one's image prompt, 950, wasted.
+        // Total 5,250: ÷ 3 posts = 1,750 (the old table), ÷ 2 ok posts = 2,625 (the old claim).
+        assert_eq!(m.tokens.total.total(), 5_250);
+        assert_eq!(m.tokens.wasted, Some(image));
+        assert_eq!(m.tokens.per_ok_post, Some(2_150.0));
+        assert_eq!(m.tokens.per_post, 1_750.0);
+        let c = m.cost.as_ref().unwrap();
+        // At $2.50 / $10 per 1M: wasted 800 × 2.5 + 150 × 10 = 3,500 / 1e6 = $0.0035; an ok post
+        // 1,800 × 2.5 + 350 × 10 = 8,000 / 1e6 = $0.008; the total 2 × 0.008 + 0.0035 = $0.0195.
+        assert!((c.wasted_usd.unwrap() - 0.0035).abs() < 1e-12, "{c:?}");
+        assert!((c.per_ok_post_usd.unwrap() - 0.008).abs() < 1e-12, "{c:?}");
+        assert!((c.total_usd - 0.0195).abs() < 1e-12, "{c:?}");
+        // A month of 3 users at 5 posts a day: 3 × 5 × 30 × $0.008 = $3.60, from the same figure.
+        assert!((c.monthly[1].usd - 3.6).abs() < 1e-9, "{:?}", c.monthly);
+        // The console table shows the same figures, and what was wasted.
+        let row = crate::report::summary::tokens_per_post(&m);
+        assert_eq!(
+            (
+                row.as_str(),
+                crate::report::summary::usd_per_post(&m).as_str()
+            ),
+            ("2150", "$0.00800")
+        );
+        assert_eq!(crate::report::summary::wasted(&m), "950 $0.0035");
+    }
+
+    #[test]
+    fn with_failed_posts_not_split_the_per_post_figures_include_them_and_waste_is_unknown() {
+        // The stub's counts (service mode): 1,000 tokens over 4 posts, 2 ok, not split by post:
+        // 1,000 / 2 = 500 per ok post, nothing said wasted.
+        let mut m = measured(4, 2);
+        m.set_tokens(TOKENS, TokenSource::Stub, None, Some(&GPT_4O), 4);
+        assert_eq!((m.tokens.per_ok_post, m.tokens.wasted), (Some(500.0), None));
+        assert_eq!(m.cost.as_ref().unwrap().wasted_usd, None);
+        assert_eq!(crate::report::summary::tokens_per_post(&m), "500*");
+        assert_eq!(crate::report::summary::wasted(&m), "-");
+        // A wasted figure above the total (a hostile result) is held to the total.
+        let mut m = measured(4, 2);
+        let huge = Tokens {
+            prompt: 10_000,
+            cached: 0,
+            completion: 10_000,
+        };
+        m.set_tokens(TOKENS, TokenSource::Responses, Some(huge), Some(&GPT_4O), 4);
+        assert_eq!(m.tokens.wasted, Some(TOKENS));
+        assert_eq!(m.tokens.per_ok_post, Some(0.0));
     }
 }

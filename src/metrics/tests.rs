@@ -246,7 +246,7 @@ fn a_response_without_usage_makes_tokens_unknown_until_the_stub_attributes_them(
         cached: 0,
         completion: 700,
     };
-    m.set_tokens(stub, TokenSource::Stub, Some(&price), 2);
+    m.set_tokens(stub, TokenSource::Stub, None, Some(&price), 2);
     assert_eq!(m.tokens.per_ok_post, Some(2_350.0));
     let c = m.cost.unwrap();
     assert!((c.total_usd - 0.017).abs() < 1e-12, "{}", c.total_usd);

@@ -32,6 +32,8 @@ pub struct Section {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Document {
     pub title: String,
+    /// The verdict block, rendered first (before the intro): a run's answer to its claims.
+    pub verdict: Option<Section>,
     pub intro: String,
     pub sections: Vec<Section>,
 }

@@ -13,7 +13,7 @@ use crate::openai::catalog::PriceTable;
 
 mod data;
 mod html;
-pub use self::html::{html, HtmlExporter};
+pub use self::html::{html, HtmlChart, HtmlExporter, HTML_BUDGET_BYTES};
 
 /// `report.md`: the document as GitHub-flavoured Markdown, with links to the charts.
 pub struct MarkdownExporter {
@@ -23,12 +23,13 @@ pub struct MarkdownExporter {
 
 use super::summary::opt_s as s;
 
-/// Tokens per post, or `unknown` when no usage came back and no stub counted the calls.
+/// Tokens per successful post, or `unknown` when no usage came back and no stub counted the
+/// calls.
 fn tokens_per_post(m: &Measured) -> String {
     if m.tokens.source == TokenSource::Unknown {
         "unknown".into()
     } else {
-        format!("{:.0}", m.tokens.per_post)
+        super::summary::tokens_per_post(m)
     }
 }
 
@@ -149,13 +150,16 @@ fn service_row(c: &CaseResult) -> Vec<TableCell> {
 
 /// The report's content, format-free.
 pub fn document(r: &RunResult, claims: &ClaimsFile, prices: &PriceTable) -> Document {
+    let verdicts = evaluate(claims, r, prices);
     let mut sections = vec![results_section(r)];
     sections.extend(service_section(r));
     sections.extend(super::service::section(r));
-    sections.extend(claims_section(r, claims, prices));
+    sections.extend(verdicts_section("Claims", &verdicts, &claims.source));
     sections.push(inputs_section(r));
     Document {
         title: format!("postload run {}", r.run_id),
+        verdict: (!verdicts.is_empty())
+            .then(|| super::claims::headline(claims, &verdicts).section()),
         intro: intro(r),
         sections,
     }
@@ -243,7 +247,10 @@ fn results_section(r: &RunResult) -> Section {
     Section {
         title: "Results".into(),
         paragraphs: vec![
-            "Latencies are of successful posts, in seconds, to the last byte of each response."
+            "Latencies are of successful posts, in seconds, to the last byte of each response. \
+             Tokens and $ are per successful post, of its own calls; \"wasted\" is the tokens \
+             and $ of failed posts' calls (billed, yet no post came of them); $/batch is the \
+             whole case's bill."
                 .into(),
         ],
         header: vec![
@@ -261,11 +268,12 @@ fn results_section(r: &RunResult) -> Section {
             "retries",
             "tokens/post",
             "$/post",
+            "wasted",
             "$/batch",
         ],
         right: vec![
             false, true, false, true, true, true, true, true, true, true, true, true, true, true,
-            true,
+            true, true,
         ],
         rows: r.cases.iter().map(result_row).collect(),
         notes: result_notes(r),
@@ -294,9 +302,8 @@ fn result_row(c: &CaseResult) -> Vec<TableCell> {
         m.calls.http_429.to_string(),
         m.calls.retries.to_string(),
         tokens_per_post(m),
-        m.cost
-            .as_ref()
-            .map_or("-".into(), |k| format!("${:.5}", k.per_post_usd)),
+        super::summary::usd_per_post(m),
+        super::summary::wasted(m),
         m.cost
             .as_ref()
             .map_or("-".into(), |k| format!("${:.3}", k.per_batch_usd)),
@@ -324,6 +331,7 @@ fn result_notes(r: &RunResult) -> Vec<String> {
     if !failures.is_empty() {
         notes.push(format!("Failed posts by cause: {}.", failures.join("; ")));
     }
+    notes.extend(super::summary::unsplit_note(r));
     notes.extend(first_caption_token_note(r));
     notes.extend(queue_wait_note(r));
     let unknown: Vec<String> = r
@@ -424,11 +432,6 @@ fn queue_wait_note(r: &RunResult) -> Option<String> {
             cases.join("; ")
         )
     })
-}
-
-/// The claims' verdicts, failures in bold with their cause; `None` without claims.
-fn claims_section(r: &RunResult, claims: &ClaimsFile, prices: &PriceTable) -> Option<Section> {
-    verdicts_section("Claims", &evaluate(claims, r, prices), &claims.source)
 }
 
 /// A table of verdicts (the run's, or the planner's in plan.md); `None` without any.
@@ -575,32 +578,42 @@ fn md_link_text(text: &str) -> String {
     md_line(text).replace('[', "\\[").replace(']', "\\]")
 }
 
+fn markdown_section(o: &mut String, sec: &Section) {
+    let _ = writeln!(o, "## {}\n", md_line(&sec.title));
+    for p in &sec.paragraphs {
+        let _ = writeln!(o, "{}\n", md_line(p));
+    }
+    // A section of paragraphs only (plan.md's decision) has no table.
+    if !sec.header.is_empty() {
+        let _ = writeln!(o, "| {} |", sec.header.join(" | "));
+        let aligns: Vec<&str> = sec
+            .right
+            .iter()
+            .map(|r| if *r { "---:" } else { "---" })
+            .collect();
+        let _ = writeln!(o, "| {} |", aligns.join(" | "));
+        for row in &sec.rows {
+            let cells: Vec<String> = row.iter().map(md_cell).collect();
+            let _ = writeln!(o, "| {} |", cells.join(" | "));
+        }
+    }
+    for n in &sec.notes {
+        let _ = writeln!(o, "\n{}", md_line(n));
+    }
+    let _ = writeln!(o);
+}
+
+/// The document as Markdown: the title, the verdict block, the intro, the sections, the charts'
+/// links.
 pub fn markdown(d: &Document, chart_links: &[(String, String)]) -> String {
     let mut o = String::new();
-    let _ = writeln!(o, "# {}\n\n{}\n", md_line(&d.title), md_line(&d.intro));
+    let _ = writeln!(o, "# {}\n", md_line(&d.title));
+    if let Some(v) = &d.verdict {
+        markdown_section(&mut o, v);
+    }
+    let _ = writeln!(o, "{}\n", md_line(&d.intro));
     for sec in &d.sections {
-        let _ = writeln!(o, "## {}\n", md_line(&sec.title));
-        for p in &sec.paragraphs {
-            let _ = writeln!(o, "{}\n", md_line(p));
-        }
-        // A section of paragraphs only (plan.md's decision) has no table.
-        if !sec.header.is_empty() {
-            let _ = writeln!(o, "| {} |", sec.header.join(" | "));
-            let aligns: Vec<&str> = sec
-                .right
-                .iter()
-                .map(|r| if *r { "---:" } else { "---" })
-                .collect();
-            let _ = writeln!(o, "| {} |", aligns.join(" | "));
-            for row in &sec.rows {
-                let cells: Vec<String> = row.iter().map(md_cell).collect();
-                let _ = writeln!(o, "| {} |", cells.join(" | "));
-            }
-        }
-        for n in &sec.notes {
-            let _ = writeln!(o, "\n{}", md_line(n));
-        }
-        let _ = writeln!(o);
+        markdown_section(&mut o, sec);
     }
     if !chart_links.is_empty() {
         let _ = writeln!(o, "## Charts\n");

@@ -35,6 +35,7 @@ fn load_text(r: &PlanResult) -> String {
 /// plan.md's content.
 pub fn document(r: &PlanResult) -> Document {
     Document {
+        verdict: None,
         title: "postload plan".into(),
         intro: intro(r),
         sections: [

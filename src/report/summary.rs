@@ -9,7 +9,70 @@ pub(crate) fn opt_s(ms: Option<f64>) -> String {
     ms.map_or("-".into(), |v| format!("{:.2}", v / 1000.0))
 }
 
-/// The table as text (seconds for latencies).
+/// Failed posts whose tokens are not known apart (the stub's counts, a result written before
+/// the split): the per-post figures then include theirs, marked `*`.
+fn unsplit(m: &crate::metrics::Measured) -> &'static str {
+    if m.posts.failed > 0 && m.tokens.wasted.is_none() {
+        "*"
+    } else {
+        ""
+    }
+}
+
+/// Tokens per successful post (its own tokens), or `-` when the tokens are unknown (no usage
+/// from the target), never 0; `*` when it includes failed posts' tokens ([`unsplit`]).
+pub(crate) fn tokens_per_post(m: &crate::metrics::Measured) -> String {
+    match m.tokens.per_ok_post {
+        Some(t) if m.tokens.source != crate::metrics::TokenSource::Unknown => {
+            format!("{t:.0}{}", unsplit(m))
+        }
+        _ => "-".into(),
+    }
+}
+
+/// $ per successful post, or `-` (unknown tokens, no price, no successful post); `*` as above.
+pub(crate) fn usd_per_post(m: &crate::metrics::Measured) -> String {
+    m.cost
+        .as_ref()
+        .and_then(|c| c.per_ok_post_usd)
+        .map_or("-".into(), |u| format!("${u:.5}{}", unsplit(m)))
+}
+
+/// What failed posts' calls spent: `0` with none, `tokens $usd` (tokens alone without a price),
+/// `-` when unknown (the tokens, or their split by post).
+pub(crate) fn wasted(m: &crate::metrics::Measured) -> String {
+    if m.tokens.source == crate::metrics::TokenSource::Unknown {
+        return "-".into();
+    }
+    if m.posts.failed == 0 {
+        return "0".into();
+    }
+    match (m.tokens.wasted, m.cost.as_ref().and_then(|c| c.wasted_usd)) {
+        (Some(w), _) if w.total() == 0 => "0".into(),
+        (Some(w), Some(usd)) => format!("{} ${usd:.4}", w.total()),
+        (Some(w), None) => w.total().to_string(),
+        (None, _) => "-".into(),
+    }
+}
+
+/// The note under a table with `*` figures, if any.
+pub(crate) fn unsplit_note(r: &RunResult) -> Option<String> {
+    let cases: Vec<String> = r
+        .cases
+        .iter()
+        .filter(|c| !unsplit(&c.measured).is_empty())
+        .map(|c| c.label())
+        .collect();
+    (!cases.is_empty()).then(|| {
+        format!(
+            "* {}: the tokens of failed posts are not known apart (the stub's counts, or a result written before postload split them), so the per-post figures include them.",
+            cases.join("; ")
+        )
+    })
+}
+
+/// The table as text (seconds for latencies; tokens and $ per successful post, and what the
+/// failed posts wasted).
 pub fn table(result: &RunResult) -> String {
     let mut out = String::new();
     // The scenario column fits the longest name (at least 12, as "scenario" and "burst-100" do);
@@ -23,7 +86,7 @@ pub fn table(result: &RunResult) -> String {
         .clamp(12, 40);
     let _ = writeln!(
         out,
-        "{:<w$} {:>4} {:>5} {:>6} {:>7} {:>7} {:>7} {:>7} {:>9} {:>6} {:>7} {:>8} {:>9}",
+        "{:<w$} {:>4} {:>5} {:>6} {:>7} {:>7} {:>7} {:>7} {:>9} {:>6} {:>7} {:>8} {:>9} {:>14}",
         "scenario",
         "tier",
         "posts",
@@ -36,7 +99,8 @@ pub fn table(result: &RunResult) -> String {
         "429s",
         "retries",
         "tok/post",
-        "$/post"
+        "$/post",
+        "wasted"
     );
     for c in &result.cases {
         let m = &c.measured;
@@ -44,7 +108,7 @@ pub fn table(result: &RunResult) -> String {
         let l = &m.post_latency_ms.ok;
         let _ = writeln!(
             out,
-            "{:<w$} {:>4} {:>5} {:>5.1}% {:>7} {:>7} {:>7} {:>7} {:>8.2}s {:>6} {:>7} {:>8} {:>9}{}",
+            "{:<w$} {:>4} {:>5} {:>5.1}% {:>7} {:>7} {:>7} {:>7} {:>8.2}s {:>6} {:>7} {:>8} {:>9} {:>14}{}",
             c.scenario,
             c.tier,
             m.posts.total,
@@ -56,15 +120,14 @@ pub fn table(result: &RunResult) -> String {
             m.makespan_ms / 1000.0,
             m.calls.http_429,
             m.calls.retries,
-            // Unknown tokens (no usage from the target) are "-", never 0.
-            if m.tokens.source == crate::metrics::TokenSource::Unknown {
-                "-".to_string()
-            } else {
-                format!("{:.0}", m.tokens.per_post)
-            },
-            m.cost.as_ref().map_or("-".into(), |c| format!("${:.5}", c.per_post_usd)),
+            tokens_per_post(m),
+            usd_per_post(m),
+            wasted(m),
             if c.interrupted { "  (interrupted)" } else { "" },
         );
+    }
+    if let Some(note) = unsplit_note(result) {
+        let _ = writeln!(out, "{note}");
     }
     // What the table's ok% cannot say: why the others failed.
     for c in result.cases.iter().filter(|c| c.measured.posts.failed > 0) {

@@ -400,6 +400,8 @@ fn measure(
                 completion,
             },
             TokenSource::Stub,
+            // The stub's counts are not split by post.
+            None,
             price,
             users,
         );

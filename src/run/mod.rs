@@ -105,11 +105,11 @@ pub async fn execute(cfg: RunConfig) -> anyhow::Result<RunResult> {
     result.interrupted |= cfg.stop.load(Ordering::SeqCst);
     writer.write(&result)?;
     // The table and the claims' verdicts are what standard output shows, even with --quiet.
+    let mut verdicts = Vec::new();
     if cfg.print_table {
         out!("{}", summary::table(&result));
         if cfg.print_claims {
-            let verdicts =
-                crate::report::claims::evaluate(&cfg.claims, &result, &cfg.catalog.prices);
+            verdicts = crate::report::claims::evaluate(&cfg.claims, &result, &cfg.catalog.prices);
             out!("{}", crate::report::claims::console_lines(&verdicts));
         } else if !cfg.quiet && !cfg.claims.claim.is_empty() {
             outln!(
@@ -122,6 +122,13 @@ pub async fn execute(cfg: RunConfig) -> anyhow::Result<RunResult> {
         outln!(
             "report: {} and report.md",
             writer.dir().join("result.json").display()
+        );
+    }
+    // The run ends with its verdict block: the answer without counting the lines above.
+    if !verdicts.is_empty() {
+        out!(
+            "{}",
+            crate::report::claims::headline(&cfg.claims, &verdicts).console()
         );
     }
     Ok(result)

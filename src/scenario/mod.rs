@@ -31,6 +31,9 @@ pub const EMBEDDED: [(&str, &str); 4] = [
 /// The scenarios `postload run` runs when none is named.
 pub const DEFAULT_SCENARIOS: [&str; 3] = ["burst-50", "burst-100", "burst-100-mini"];
 
+mod names;
+pub use self::names::{built_in_names, run_about, scenario_help};
+
 /// A scenario could not be used. The message names the file and the line or field.
 #[derive(Debug, thiserror::Error)]
 #[error("{file}: {message}")]
@@ -486,11 +489,7 @@ pub fn load(name_or_path: &str) -> Result<(String, Scenario), ScenarioError> {
             file: name_or_path.to_string(),
             message: format!(
                 "no such file, and not a built-in scenario (built in: {})",
-                EMBEDDED
-                    .iter()
-                    .map(|(n, _)| *n)
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                built_in_names()
             ),
         });
     }

@@ -33,7 +33,12 @@ pub(super) fn tokens_per_post(
     }
     let m = c.measured.tokens.per_ok_post.unwrap_or(0.0);
     let holds = within(m, value, tolerance);
-    let t = c.measured.tokens.total;
+    let t = c.measured.tokens.own();
+    let wasted = match (c.measured.tokens.wasted, c.measured.posts.failed) {
+        (_, 0) => String::new(),
+        (Some(w), n) => format!("; {} tokens of {n} failed posts apart (wasted)", w.total()),
+        (None, n) => format!("; with the tokens of {n} failed posts (not split by post)"),
+    };
     verdict(
         claim,
         Some(c),
@@ -41,7 +46,7 @@ pub(super) fn tokens_per_post(
         holds_if(holds),
         None,
         format!(
-            "{} prompt + {} completion tokens over {} successful posts ({})",
+            "{} prompt + {} completion tokens over {} successful posts ({}){wasted}",
             t.prompt,
             t.completion,
             c.measured.posts.ok,

@@ -10,6 +10,7 @@ use crate::metrics::{FailureCause, TokenSource};
 use crate::openai::catalog::PriceTable;
 
 mod cost;
+mod headline;
 mod load;
 mod service;
 
@@ -17,6 +18,7 @@ use self::cost::{
     cost_per_batch, cost_per_call, cost_per_post, model_switch, monthly_cost, tokens_per_batch,
     tokens_per_post,
 };
+pub use self::headline::{headline, Answer, Headline, Question};
 use self::load::{elsewhere, is_burst_of, latency, needs_tier, tier_limit};
 use self::service::service_own_time;
 
@@ -42,12 +44,13 @@ pub(crate) fn best_case<'a>(result: &'a RunResult, model: Option<&str>) -> Optio
         .max_by_key(|c| (c.measured.posts.failed == 0, c.measured.posts.ok))
 }
 
-/// $ per successful post of `case`'s measured tokens at `model`'s price.
+/// $ per successful post of `case`'s measured tokens at `model`'s price: the successful posts'
+/// own tokens (the tokens of failed posts are wasted, shown apart), as `cost.per_ok_post_usd`.
 pub(crate) fn usd_per_ok_post(case: &CaseResult, model: &str, prices: &PriceTable) -> Option<f64> {
     let price = prices.models.get(model)?;
     let ok = case.measured.posts.ok;
     let known = case.measured.tokens.source != TokenSource::Unknown;
-    (ok > 0 && known).then(|| cost_usd(price, case.measured.tokens.total) / ok as f64)
+    (ok > 0 && known).then(|| cost_usd(price, case.measured.tokens.own()) / ok as f64)
 }
 
 /// $ per successful post at `model`'s prices, projected from the tokens of the run's best case

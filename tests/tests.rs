@@ -28,6 +28,7 @@ mod stub_cache;
 mod stub_front;
 mod stub_reasoning;
 mod stub_safety;
+mod trace_replay;
 mod traces;
 mod urls;
 mod validate_levers;

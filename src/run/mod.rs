@@ -203,6 +203,7 @@ fn planned_posts(load: &Load) -> f64 {
     match load {
         Load::Burst { users } => *users as f64,
         Load::Sustained { duration_s, .. } => load.rate_per_s().unwrap_or(0.0) * duration_s,
+        Load::Trace { arrivals, .. } => arrivals.as_ref().map_or(0, |t| t.posts.len()) as f64,
     }
 }
 

@@ -5,6 +5,7 @@
 
 pub mod prompts;
 pub mod target;
+pub mod trace;
 
 use std::path::Path;
 
@@ -161,6 +162,33 @@ pub enum Load {
         #[serde(default)]
         max_in_flight: Option<u32>,
     },
+    /// Posts at the times a file recorded (docs/trace.md), replayed `speed` times faster than
+    /// the file's pace, carried by `max_in_flight` Goose users.
+    Trace {
+        /// The trace file: a path relative to the scenario file (`--trace FILE`: as given).
+        file: String,
+        /// Times the file's pace (`--trace-speed` replaces it); at least 1.
+        #[serde(default = "one")]
+        speed: f64,
+        /// Goose users carrying the posts (the most posts in flight at once).
+        #[serde(default = "default_trace_in_flight")]
+        max_in_flight: u32,
+        /// The arrivals, read from `file` when the run is configured.
+        #[serde(skip)]
+        #[schemars(skip)]
+        arrivals: Option<std::sync::Arc<trace::Trace>>,
+    },
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+/// A trace's posts in flight at once unless it says: as many as a 100-user sustained load's.
+pub const DEFAULT_TRACE_IN_FLIGHT: u32 = 400;
+
+fn default_trace_in_flight() -> u32 {
+    DEFAULT_TRACE_IN_FLIGHT
 }
 
 /// `load.users` as any integer, so that a negative or huge one is named (serde's own message
@@ -178,12 +206,19 @@ impl Load {
     pub fn users(&self) -> u32 {
         match self {
             Load::Burst { users } | Load::Sustained { users, .. } => *users,
+            Load::Trace { max_in_flight, .. } => *max_in_flight,
         }
     }
 
     /// A sustained load's arrival rate (given one way, not both), duration, posts in flight,
     /// multiplier and active hours; a burst has nothing more to check.
     fn check(&self) -> Result<(), (&'static str, String)> {
+        if let Load::Trace { speed, file, .. } = self {
+            if file.trim().is_empty() {
+                return Err(("load.file", "name the trace file".into()));
+            }
+            return trace::check_speed(*speed).map_err(|m| ("load.speed", m));
+        }
         let Load::Sustained {
             posts_per_user_per_day,
             rate_per_s,
@@ -242,7 +277,7 @@ impl Load {
     /// Posts per second of a sustained load.
     pub fn rate_per_s(&self) -> Option<f64> {
         match self {
-            Load::Burst { .. } => None,
+            Load::Burst { .. } | Load::Trace { .. } => None,
             Load::Sustained {
                 users,
                 posts_per_user_per_day,
@@ -393,7 +428,10 @@ impl Scenario {
         }
         if !(1..=MAX_USERS).contains(&self.load.users()) {
             return Err((
-                "load.users",
+                match self.load {
+                    Load::Trace { .. } => "load.max_in_flight",
+                    _ => "load.users",
+                },
                 format!("{} is outside 1 to {MAX_USERS}", self.load.users()),
             ));
         }

@@ -46,6 +46,11 @@ async fn a_trace_is_replayed_at_its_times_over_the_speed() {
     let cfg = run_config(&a, Arc::new(AtomicBool::new(false))).expect("valid config");
     postload::run::execute(cfg).await.expect("run completes");
     let (_, r): (_, Value) = read_result(&a.report_dir);
+    // result.json of a trace load is valid against the committed schema.
+    let schema: Value = serde_json::from_str(include_str!("../schema/result.v1.schema.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator.iter_errors(&r).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:?}");
     let c = &r["cases"][0];
     assert_eq!(c["inputs"]["load"]["kind"], "trace");
     assert_eq!(c["inputs"]["load"]["speed"], 2.0);

@@ -185,3 +185,20 @@ fn a_curve_makes_its_hours_shares_evenly_spaced() {
     // Remainders: 3 posts over weights 1,1,1 are one each; 2 go to the earliest hours.
     assert_eq!(from_curve(2, &[1.0, 1.0, 1.0]), "offset_s\n1800.000\n5400.000\n");
 }
+
+/// docs/trace.md's ten-line example is a valid trace, read as documented.
+#[test]
+fn the_documented_example_parses() {
+    let doc = include_str!("../../../docs/trace.md");
+    let start = doc.find("```csv\n").unwrap() + "```csv\n".len();
+    let text = &doc[start..start + doc[start..].find("```").unwrap()];
+    assert_eq!(text.lines().count(), 10);
+    let t = ok("example.csv", text);
+    assert_eq!(t.posts.len(), 9);
+    // 08:59:58 to 09:00:52: 54 s; the third post 5.5 s after the first.
+    assert_eq!(t.span(), Duration::from_secs(54));
+    assert_eq!(t.posts[2].at, Duration::from_millis(5_500));
+    assert_eq!(t.posts[2].image_prompt.as_deref(), Some("A bright, calm clinic, morning light"));
+    assert_eq!((t.brings_own(2), t.brings_own(3)), (Some(true), Some(false)));
+    assert_eq!(t.posts[8].business.as_deref(), Some("Rosa's Bakery"));
+}

@@ -116,3 +116,45 @@ fn bad_traces_exit_2_naming_the_file_and_line() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--trace-speed: 0.5 is not a speed"));
 }
+
+/// The shipped example scenario reads its trace beside it; `--users` sets a trace's posts in
+/// flight; the spend guard's estimate counts the trace's own posts and its image prompts.
+#[test]
+fn the_example_scenario_reads_its_trace_and_the_estimate_counts_its_posts() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let a = RunArgs {
+        scenario: vec![format!("{root}/scenarios/business-day.toml")],
+        users: Some(30),
+        report_dir: tempdir("trace-example"),
+        ..RunArgs::default()
+    };
+    let cfg = run_config(&a, Arc::new(AtomicBool::new(false))).expect("valid config");
+    let postload::scenario::Load::Trace {
+        arrivals: Some(t),
+        speed,
+        max_in_flight,
+        ..
+    } = &cfg.scenarios[0].scenario.load
+    else {
+        panic!("{:?}", cfg.scenarios[0].scenario.load)
+    };
+    assert_eq!((t.posts.len(), *speed, *max_in_flight), (500, 60.0, 30));
+    // 500 posts, each both calls at their worst on gpt-4o ($2.50 / $10 per 1M tokens):
+    // 800 × 2.5 + 150 × 10 = 3,500 µ$ and 1,200 × 2.5 + 200 × 10 = 5,000 µ$: $4.25 in all.
+    let usd = postload::run::estimate_max_usd(&cfg);
+    assert!((usd - 4.25).abs() < 1e-9, "{usd}");
+
+    // A trace whose file gives two of its four posts an image prompt: their image calls are
+    // left out, whatever image_prompt_share says: 2 × 8,500 + 2 × 5,000 µ$ = $0.027 a case,
+    // at burst-50's two tiers $0.054.
+    let dir = tempdir("trace-estimate");
+    let a = RunArgs {
+        scenario: vec!["burst-50".into()],
+        trace: Some(write(&dir, "own.csv", "offset_s,image_prompt\n0,a\n1,\n2,b\n3,\n")),
+        report_dir: dir.join("reports"),
+        ..RunArgs::default()
+    };
+    let cfg = run_config(&a, Arc::new(AtomicBool::new(false))).expect("valid config");
+    let usd = postload::run::estimate_max_usd(&cfg);
+    assert!((usd - 0.054).abs() < 1e-12, "{usd}");
+}

@@ -202,3 +202,33 @@ fn the_documented_example_parses() {
     assert_eq!((t.brings_own(2), t.brings_own(3)), (Some(true), Some(false)));
     assert_eq!(t.posts[8].business.as_deref(), Some("Rosa's Bakery"));
 }
+
+#[test]
+fn a_trace_load_in_a_scenario_is_checked_by_field() {
+    use crate::scenario::{Load, Scenario};
+    let base = "name = \"x\"\nmodel = \"gpt-4o\"\n[load]\nkind = \"trace\"\nfile = \"day.csv\"\n";
+    let s = Scenario::parse("s.toml", base).unwrap();
+    assert!(matches!(
+        s.load,
+        Load::Trace { speed, max_in_flight: 400, arrivals: None, .. } if speed == 1.0
+    ));
+    for (extra, field) in [
+        ("speed = 0.5\n", "load.speed"),
+        ("max_in_flight = 0\n", "load.max_in_flight"),
+        ("max_in_flight = 5001\n", "load.max_in_flight"),
+    ] {
+        let e = Scenario::parse("s.toml", &format!("{base}{extra}"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(&format!("field `{field}`")), "{extra}: {e}");
+    }
+    let e = Scenario::parse("s.toml", &base.replace("day.csv", " "))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("field `load.file`"), "{e}");
+    // The arrivals are read by the run's configuration, never from the scenario file.
+    let e = Scenario::parse("s.toml", &format!("{base}arrivals = 1\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("unknown field `arrivals`"), "{e}");
+}

@@ -337,6 +337,43 @@ pub fn read_trace(file: &str, path: &Path) -> Result<crate::scenario::trace::Tra
     trace::parse(file, &bytes, now).map_err(|e| ConfigError(e.to_string()))
 }
 
+/// A trace load's arrivals, read and checked: from `--trace`'s path as given, or from
+/// `load.file` beside the scenario file.
+pub(crate) fn read_arrivals(
+    file: &str,
+    s: &mut crate::scenario::Scenario,
+    from_flag: bool,
+) -> Result<(), ConfigError> {
+    let crate::scenario::Load::Trace {
+        file: trace_file,
+        speed,
+        arrivals,
+        ..
+    } = &mut s.load
+    else {
+        return Ok(());
+    };
+    let path = if from_flag {
+        std::path::PathBuf::from(trace_file.as_str())
+    } else {
+        std::path::Path::new(file)
+            .parent()
+            .unwrap_or(std::path::Path::new(""))
+            .join(trace_file.as_str())
+    };
+    let shown = path.display().to_string();
+    let trace = read_trace(&shown, &path)?;
+    crate::scenario::trace::check_replay(&trace, *speed, crate::limits::MAX_RATE_PER_S).map_err(
+        |m| {
+            ConfigError(format!(
+                "{shown}: replayed at speed {speed} (--trace-speed or load.speed): {m}"
+            ))
+        },
+    )?;
+    *arrivals = Some(Arc::new(trace));
+    Ok(())
+}
+
 /// The plan's tiers: the given ones, or every tier of the tier set.
 fn plan_tiers(given: &[u8], tier_set: &str, catalog: &Catalog) -> Result<Vec<u8>, ConfigError> {
     if given.is_empty() {

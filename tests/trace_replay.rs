@@ -47,7 +47,8 @@ async fn a_trace_is_replayed_at_its_times_over_the_speed() {
     postload::run::execute(cfg).await.expect("run completes");
     let (_, r): (_, Value) = read_result(&a.report_dir);
     // result.json of a trace load is valid against the committed schema.
-    let schema: Value = serde_json::from_str(include_str!("../schema/result.v1.schema.json")).unwrap();
+    let schema: Value =
+        serde_json::from_str(include_str!("../schema/result.v1.schema.json")).unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
     let errors: Vec<String> = validator.iter_errors(&r).map(|e| e.to_string()).collect();
     assert!(errors.is_empty(), "{errors:?}");
@@ -85,12 +86,28 @@ fn postload() -> Command {
 fn bad_traces_exit_2_naming_the_file_and_line() {
     let dir = tempdir("trace-bad");
     let unsorted = write(&dir, "unsorted.csv", "offset_s\n0\n5\n3\n");
-    let words = write(&dir, "words.jsonl", "{\"offset_s\":0}\n{\"offset_s\":\"soon\"}\n");
+    let words = write(
+        &dir,
+        "words.jsonl",
+        "{\"offset_s\":0}\n{\"offset_s\":\"soon\"}\n",
+    );
     let empty = write(&dir, "empty.csv", "");
     for (cmd, file, what) in [
-        ("run", &unsorted, "unsorted.csv: line 4: earlier than line 3"),
-        ("plan", &unsorted, "unsorted.csv: line 4: earlier than line 3"),
-        ("plan", &words, "words.jsonl: line 2: `soon` is not a number"),
+        (
+            "run",
+            &unsorted,
+            "unsorted.csv: line 4: earlier than line 3",
+        ),
+        (
+            "plan",
+            &unsorted,
+            "unsorted.csv: line 4: earlier than line 3",
+        ),
+        (
+            "plan",
+            &words,
+            "words.jsonl: line 2: `soon` is not a number",
+        ),
         ("run", &empty, "empty.csv: empty"),
     ] {
         let out = postload()
@@ -150,11 +167,70 @@ fn the_example_scenario_reads_its_trace_and_the_estimate_counts_its_posts() {
     let dir = tempdir("trace-estimate");
     let a = RunArgs {
         scenario: vec!["burst-50".into()],
-        trace: Some(write(&dir, "own.csv", "offset_s,image_prompt\n0,a\n1,\n2,b\n3,\n")),
+        trace: Some(write(
+            &dir,
+            "own.csv",
+            "offset_s,image_prompt\n0,a\n1,\n2,b\n3,\n",
+        )),
         report_dir: dir.join("reports"),
         ..RunArgs::default()
     };
     let cfg = run_config(&a, Arc::new(AtomicBool::new(false))).expect("valid config");
     let usd = postload::run::estimate_max_usd(&cfg);
     assert!((usd - 0.054).abs() < 1e-12, "{usd}");
+}
+
+/// `plan --trace` end to end: every cell simulates the trace's posts, and plan.json and
+/// plan.md name the trace.
+#[test]
+fn plan_trace_names_the_trace_and_simulates_its_posts() {
+    let dir = tempdir("trace-plan");
+    let file = write(&dir, "three.csv", "offset_s\n0\n10\n30\n");
+    let reports = dir.join("reports");
+    let out = postload()
+        .args([
+            "plan",
+            "--quiet",
+            "--model",
+            "gpt-4o-mini",
+            "--tier",
+            "1",
+            "--tier",
+            "2",
+        ])
+        .args(["--strategy", "sdk", "--trace", file.as_str()])
+        .args(["--trace-speed", "10", "--report-dir"])
+        .arg(&reports)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let plan_dir = std::fs::read_dir(&reports)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let plan: Value =
+        serde_json::from_slice(&std::fs::read(plan_dir.join("plan.json")).unwrap()).unwrap();
+    assert_eq!(plan["spec"]["trace"]["posts"], 3);
+    assert_eq!(plan["spec"]["trace"]["speed"], 10.0);
+    // Arrivals 0, 1 and 3 s at speed 10: three posts a cell, the last sent at 3 s, so every
+    // cell lasts past 3 s. (The exact figures at a fixed latency: plan::tests.)
+    let cells = plan["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), 2);
+    for c in cells {
+        assert_eq!(c["posts"], 3, "{c}");
+        assert_eq!(c["users"], 1, "{c}");
+        assert!(c["makespan_s"].as_f64().unwrap() > 3.0, "{c}");
+    }
+    let md = std::fs::read_to_string(plan_dir.join("plan.md")).unwrap();
+    assert!(md.contains("the trace "), "{md}");
+    assert!(
+        md.contains("three.csv: 3 posts over 30 s, replayed at 10× its pace"),
+        "{md}"
+    );
 }

@@ -235,7 +235,7 @@ fn load_scenarios(
     for name in &names {
         let (file, mut s) = scenario::load(name).map_err(|e| ConfigError(e.to_string()))?;
         overrides.apply(&mut s)?;
-        read_arrivals(&file, &mut s, overrides.trace.is_some())?;
+        super::read_arrivals(&file, &mut s, overrides.trace.is_some())?;
         s.check_catalog(&file, catalog)
             .map_err(|e| ConfigError(format!("{e} (after command-line overrides)")))?;
         if let Some(t) = first_repeat(&s.tiers) {
@@ -266,34 +266,6 @@ fn load_scenarios(
         scenarios.push((file, s));
     }
     Ok(scenarios)
-}
-
-/// A trace load's arrivals, read and checked: from `--trace`'s path as given, or from
-/// `load.file` beside the scenario file.
-fn read_arrivals(file: &str, s: &mut Scenario, from_flag: bool) -> Result<(), ConfigError> {
-    let Load::Trace {
-        file: trace_file,
-        speed,
-        arrivals,
-        ..
-    } = &mut s.load
-    else {
-        return Ok(());
-    };
-    let path = if from_flag {
-        PathBuf::from(trace_file.as_str())
-    } else {
-        std::path::Path::new(file)
-            .parent()
-            .unwrap_or(std::path::Path::new(""))
-            .join(trace_file.as_str())
-    };
-    let shown = path.display().to_string();
-    let trace = super::read_trace(&shown, &path)?;
-    crate::scenario::trace::check_replay(&trace, *speed, crate::limits::MAX_RATE_PER_S)
-        .map_err(|m| ConfigError(format!("{shown}: replayed at speed {speed} (--trace-speed or load.speed): {m}")))?;
-    *arrivals = Some(Arc::new(trace));
-    Ok(())
 }
 
 impl Overrides {

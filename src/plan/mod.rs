@@ -11,6 +11,7 @@ pub mod decision;
 pub mod levers;
 pub mod queue;
 pub mod sim;
+pub mod trace;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -19,7 +20,8 @@ use serde::{Deserialize, Serialize};
 
 pub use self::claims::monthly_table;
 pub use self::levers::Design;
-use self::sim::{Arrivals, PostShape, SimExtra, SimInput, Strategy};
+use self::sim::{PostShape, SimExtra, SimInput, Strategy};
+pub use self::trace::PlanTrace;
 use crate::claims::{ClaimVerdict, ClaimsFile};
 use crate::metrics::cost::DAYS_PER_MONTH;
 use crate::openai::bucket::{Limits, RejectedCost};
@@ -65,42 +67,6 @@ pub struct PlanSpec {
     /// trace, and `posts_per_user_per_day` its posts a day).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace: Option<PlanTrace>,
-}
-
-/// The trace a plan simulates (`plan --trace FILE`), as plan.json names it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct PlanTrace {
-    pub file: String,
-    pub posts: u64,
-    /// From the first arrival to the last, at the file's pace.
-    pub span_s: f64,
-    /// `--trace-speed`: the arrivals come this many times faster than the file's.
-    pub speed: f64,
-    /// The arrivals (not written to plan.json).
-    #[serde(skip)]
-    #[schemars(skip)]
-    pub arrivals: Option<std::sync::Arc<crate::scenario::trace::Trace>>,
-}
-
-impl PlanTrace {
-    /// A plan of `trace` at `speed`; the spec's load becomes the trace: one "user" posting the
-    /// trace's posts a day, a day being its span in whole days (at least one, at the file's
-    /// pace: the speed changes the arrivals, not the monthly volume).
-    pub fn install(spec: &mut PlanSpec, trace: crate::scenario::trace::Trace, speed: f64) {
-        let posts = trace.posts.len() as u64;
-        let span_s = trace.span().as_secs_f64();
-        let days = (span_s / 86_400.0).ceil().max(1.0);
-        spec.users = vec![1];
-        spec.posts_per_user_per_day = Some(posts as f64 / days);
-        spec.days = days;
-        spec.trace = Some(PlanTrace {
-            file: trace.file.clone(),
-            posts,
-            span_s,
-            speed,
-            arrivals: Some(std::sync::Arc::new(trace)),
-        });
-    }
 }
 
 impl PlanSpec {
@@ -412,22 +378,7 @@ pub fn simulate_measured(
         None => catalog.profiles[&entry.profile].clone(),
     };
     let shape = design.shape(post_shape(model, spec));
-    let arrivals = match (&spec.trace, spec.posts_per_user_per_day) {
-        (Some(t), _) => Arrivals::Trace {
-            trace: t.arrivals.clone().ok_or_else(|| {
-                PlanError(format!("--trace {}: its arrivals were not read", t.file))
-            })?,
-            speed: t.speed,
-        },
-        (None, None) => Arrivals::Burst {
-            posts: users as u64,
-        },
-        (None, Some(_)) => Arrivals::Daily {
-            posts_per_day: posts_per_day(spec, users),
-            days: spec.days,
-            curve: spec.curve.clone(),
-        },
-    };
+    let arrivals = trace::arrivals(spec, users)?;
     let input = SimInput {
         limits,
         rejected_cost: RejectedCost::Request,

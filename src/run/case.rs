@@ -339,7 +339,7 @@ fn start_of(scenario: &Scenario) -> (Start, usize) {
             let arrivals =
                 SendTimes::new(rate, Duration::from_secs_f64(*duration_s), scenario.seed);
             (
-                Start::Schedule(Box::new(Mutex::new(Schedule::Poisson(arrivals)))),
+                Start::Schedule(Box::new(Mutex::new(Schedule::Poisson(Box::new(arrivals))))),
                 max_in_flight
                     .unwrap_or((users as u32 * 4).min(crate::limits::MAX_USERS))
                     .max(1) as usize,
@@ -358,7 +358,7 @@ fn start_of(scenario: &Scenario) -> (Start, usize) {
                     speed: *speed,
                     next: 0,
                 },
-                None => Schedule::Poisson(SendTimes::new(1.0, Duration::ZERO, 0)),
+                None => Schedule::Poisson(Box::new(SendTimes::new(1.0, Duration::ZERO, 0))),
             };
             (
                 Start::Schedule(Box::new(Mutex::new(schedule))),
@@ -379,9 +379,9 @@ fn arrival_window(scenario: &Scenario, time_scale: f64) -> Option<Duration> {
             ref arrivals,
             speed,
             ..
-        } => arrivals
-            .as_ref()
-            .and_then(|t| Duration::try_from_secs_f64(t.span().as_secs_f64() / speed / time_scale).ok()),
+        } => arrivals.as_ref().and_then(|t| {
+            Duration::try_from_secs_f64(t.span().as_secs_f64() / speed / time_scale).ok()
+        }),
     }
 }
 

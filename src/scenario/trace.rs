@@ -175,9 +175,7 @@ impl TimeKind {
                 .ok()
                 .and_then(|d| d.timestamp_nanos_opt())
                 .map(i128::from)
-                .ok_or_else(|| {
-                    format!("`{t}` is not an RFC 3339 time (2026-12-05T09:00:00Z)")
-                }),
+                .ok_or_else(|| format!("`{t}` is not an RFC 3339 time (2026-12-05T09:00:00Z)")),
             TimeKind::EpochS => decimal_ns(t, 1_000_000_000)
                 .ok_or_else(|| format!("`{t}` is not a number of seconds since 1970")),
             TimeKind::EpochMs => decimal_ns(t, 1_000_000)
@@ -236,7 +234,11 @@ pub fn parse(file: &str, bytes: &[u8], now_unix_ns: i128) -> Result<Trace, Trace
         ));
     }
     let text = std::str::from_utf8(bytes).map_err(|e| {
-        let line = bytes[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count() + 1;
+        let line = bytes[..e.valid_up_to()]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1;
         err(line, "not UTF-8 text".into())
     })?;
     let format = Format::of(file).ok_or_else(|| {
@@ -259,7 +261,10 @@ pub fn parse(file: &str, bytes: &[u8], now_unix_ns: i128) -> Result<Trace, Trace
         if kind.absolute() && t > now_unix_ns {
             return Err(err(
                 row.line,
-                format!("`{}` is in the future (a trace records arrivals that happened)", row.time.trim()),
+                format!(
+                    "`{}` is in the future (a trace records arrivals that happened)",
+                    row.time.trim()
+                ),
             ));
         }
         if let Some((prev, prev_line)) = last {
@@ -295,7 +300,10 @@ pub fn parse(file: &str, bytes: &[u8], now_unix_ns: i128) -> Result<Trace, Trace
         });
     }
     if posts.is_empty() {
-        return Err(err(0, "no arrivals (a trace needs at least one row)".into()));
+        return Err(err(
+            0,
+            "no arrivals (a trace needs at least one row)".into(),
+        ));
     }
     Ok(Trace {
         file: file.to_string(),
@@ -343,7 +351,9 @@ fn check_rows(n: usize, line: usize) -> Result<(), (usize, String)> {
     if n >= MAX_TRACE_POSTS {
         return Err((
             line,
-            format!("more than {MAX_TRACE_POSTS} arrivals (a trace's bound, the planner's per cell)"),
+            format!(
+                "more than {MAX_TRACE_POSTS} arrivals (a trace's bound, the planner's per cell)"
+            ),
         ));
     }
     Ok(())
@@ -473,7 +483,11 @@ fn jsonl_rows(text: &str) -> Rows {
                 if a != b {
                     return Err((
                         line,
-                        format!("keys {} differ from the first line's {}", keys.join(", "), first.join(", ")),
+                        format!(
+                            "keys {} differ from the first line's {}",
+                            keys.join(", "),
+                            first.join(", ")
+                        ),
                     ));
                 }
                 *kind
@@ -513,7 +527,10 @@ fn jsonl_rows(text: &str) -> Rows {
     if kind_and_keys.is_none() {
         return Err((0, "empty: no arrivals".into()));
     }
-    Ok((kind_and_keys.map(|(k, _)| k).unwrap_or(TimeKind::OffsetS), rows))
+    Ok((
+        kind_and_keys.map(|(k, _)| k).unwrap_or(TimeKind::OffsetS),
+        rows,
+    ))
 }
 
 /// A JSON number as plain decimal text (Rust prints an `f64` without an exponent).

@@ -23,7 +23,7 @@ pub enum Start {
 /// numbered in the schedule's order, so a trace's post `i` is its `i`-th arrival.
 #[derive(Debug)]
 pub enum Schedule {
-    Poisson(SendTimes),
+    Poisson(Box<SendTimes>),
     /// A trace's arrivals at `speed` times its pace (offset ÷ speed: the sustained load's
     /// intended times, so latency counts from them the same way).
     Trace {

@@ -395,7 +395,9 @@ impl ServiceTarget {
             given_or(given.map(|g| &g.topic), &d.topic[t]),
             given_or(given.map(|g| &g.platform), &d.platform[p]),
             given_or(
-                given.map(|g| &g.image_prompt).filter(|v| v.as_deref() != Some("")),
+                given
+                    .map(|g| &g.image_prompt)
+                    .filter(|v| v.as_deref() != Some("")),
                 &d.image_prompt[i],
             ),
         );
@@ -538,12 +540,14 @@ mod tests {
         .unwrap();
         assert_eq!(t.endpoint(), "http://127.0.0.1:9/api/marketing-post");
         let mut rng = ChaCha8Rng::seed_from_u64(1);
-        let without: Value = serde_json::from_slice(&t.body(7, "gpt-4o", false, None, &mut rng)).unwrap();
+        let without: Value =
+            serde_json::from_slice(&t.body(7, "gpt-4o", false, None, &mut rng)).unwrap();
         assert_eq!(
             without,
             serde_json::json!({"business": "Rosa's", "text": "bread on X #7", "tags": ["gpt-4o", 3], "fixed": true})
         );
-        let with: Value = serde_json::from_slice(&t.body(7, "gpt-4o", true, None, &mut rng)).unwrap();
+        let with: Value =
+            serde_json::from_slice(&t.body(7, "gpt-4o", true, None, &mut rng)).unwrap();
         assert_eq!(with["image_prompt"], "a \"loaf\"");
         // A trace's row fills the variables it gives; the rest are drawn.
         let given = crate::scenario::trace::TracePost {
@@ -569,7 +573,8 @@ mod tests {
                     let mut rng = ChaCha8Rng::seed_from_u64(seed);
                     rng.set_stream(i);
                     let v: Value =
-                        serde_json::from_slice(&t.body(i, "gpt-4o", false, None, &mut rng)).unwrap();
+                        serde_json::from_slice(&t.body(i, "gpt-4o", false, None, &mut rng))
+                            .unwrap();
                     v["business"].as_str().unwrap().to_string()
                 })
                 .collect()

@@ -54,7 +54,10 @@ fn per_post_columns_are_kept_and_quoted_commas_read() {
         "offset_s,business,image_prompt\r\n0,\"Rosa's Bakery, Leeds\",\n1,Pixel Repair,\"A \"\"bold\"\" poster\"\n",
     );
     assert_eq!(t.posts[0].business.as_deref(), Some("Rosa's Bakery, Leeds"));
-    assert_eq!(t.posts[1].image_prompt.as_deref(), Some("A \"bold\" poster"));
+    assert_eq!(
+        t.posts[1].image_prompt.as_deref(),
+        Some("A \"bold\" poster")
+    );
     assert!(t.has_image_prompts);
     // An empty image prompt: the post makes its own (two calls); a given one: it brings it.
     assert_eq!(t.brings_own(0), Some(false));
@@ -80,17 +83,52 @@ fn bad_traces_name_the_file_and_line() {
         ("t.csv", "offset_s\n0\n-1\n", 3, "`-1` is not a number"),
         ("t.csv", "offset_s\n0\nNaN\n", 3, "`NaN` is not a number"),
         ("t.csv", "offset_s\n0\n1e3\n", 3, "`1e3` is not a number"),
-        ("t.csv", "epoch_s\n1796461200\n1896461200\n", 3, "in the future"),
-        ("t.csv", "timestamp\n2027-01-01T00:00:00Z\n", 2, "in the future"),
-        ("t.csv", "timestamp\n2026-13-01T00:00:00Z\n", 2, "not an RFC 3339 time"),
+        (
+            "t.csv",
+            "epoch_s\n1796461200\n1896461200\n",
+            3,
+            "in the future",
+        ),
+        (
+            "t.csv",
+            "timestamp\n2027-01-01T00:00:00Z\n",
+            2,
+            "in the future",
+        ),
+        (
+            "t.csv",
+            "timestamp\n2026-13-01T00:00:00Z\n",
+            2,
+            "not an RFC 3339 time",
+        ),
         ("t.csv", "offset_s\n0\n2800000\n", 3, "at most 2678400 s"),
-        ("t.csv", "offset_s,business\n0\n", 2, "1 fields, the header has 2"),
-        ("t.csv", "offset_s,busines\n0,a\n", 1, "unknown column `busines`"),
+        (
+            "t.csv",
+            "offset_s,business\n0\n",
+            2,
+            "1 fields, the header has 2",
+        ),
+        (
+            "t.csv",
+            "offset_s,busines\n0,a\n",
+            1,
+            "unknown column `busines`",
+        ),
         ("t.csv", "epoch_s,offset_s\n0,0\n", 1, "two time columns"),
         ("t.csv", "business\nx\n", 1, "no time column"),
         ("t.csv", "offset_s,business\n0,\"open\n", 2, "not closed"),
-        ("t.jsonl", "{\"offset_s\":0}\n{\"offset_s\":true}\n", 2, "is not a time"),
-        ("t.jsonl", "{\"offset_s\":0}\n{\"offset_s\":1,\"topic\":\"x\"}\n", 2, "differ"),
+        (
+            "t.jsonl",
+            "{\"offset_s\":0}\n{\"offset_s\":true}\n",
+            2,
+            "is not a time",
+        ),
+        (
+            "t.jsonl",
+            "{\"offset_s\":0}\n{\"offset_s\":1,\"topic\":\"x\"}\n",
+            2,
+            "differ",
+        ),
         ("t.jsonl", "{\"offset_s\":0}\n[1]\n", 2, "not a JSON object"),
     ];
     for (file, text, line, what) in cases {
@@ -129,8 +167,13 @@ fn empty_unnamed_huge_and_long_traces_are_refused() {
     let e = bad("t.csv", &text);
     assert_eq!(e.line, MAX_TRACE_POSTS + 2, "{e}");
     assert!(e.message.contains("more than 1000000 arrivals"), "{e}");
-    let long = format!("offset_s,topic\n0,{}\n", "x".repeat(MAX_TRACE_FIELD_BYTES + 1));
-    assert!(bad("t.csv", &long).to_string().contains("line 2: `topic` is longer"));
+    let long = format!(
+        "offset_s,topic\n0,{}\n",
+        "x".repeat(MAX_TRACE_FIELD_BYTES + 1)
+    );
+    assert!(bad("t.csv", &long)
+        .to_string()
+        .contains("line 2: `topic` is longer"));
     // Not UTF-8 on line 3.
     let e = parse("t.csv", b"offset_s\n0\n\xff\n", NOW).unwrap_err();
     assert_eq!(e.line, 3, "{e}");
@@ -138,7 +181,10 @@ fn empty_unnamed_huge_and_long_traces_are_refused() {
 
 #[test]
 fn decimals_are_exact_to_the_nanosecond() {
-    assert_eq!(decimal_ns("1.000000001", 1_000_000_000), Some(1_000_000_001));
+    assert_eq!(
+        decimal_ns("1.000000001", 1_000_000_000),
+        Some(1_000_000_001)
+    );
     assert_eq!(decimal_ns("0.1", 1_000_000_000), Some(100_000_000));
     assert_eq!(decimal_ns("2.5", 1_000_000), Some(2_500_000));
     assert_eq!(decimal_ns("12.", 1_000_000_000), Some(12_000_000_000));
@@ -152,7 +198,11 @@ fn decimals_are_exact_to_the_nanosecond() {
 fn speed_divides_the_offsets() {
     let t = ok("t.csv", "offset_s\n100\n160\n3700\n");
     // Offsets from the first: 0, 60, 3,600 s. At speed 60: 0, 1, 60 s.
-    let at = |k: f64| (0..3).map(|i| t.scheduled(i, k).unwrap()).collect::<Vec<_>>();
+    let at = |k: f64| {
+        (0..3)
+            .map(|i| t.scheduled(i, k).unwrap())
+            .collect::<Vec<_>>()
+    };
     assert_eq!(at(1.0), [0, 60, 3_600].map(Duration::from_secs));
     assert_eq!(at(60.0), [0, 1, 60].map(Duration::from_secs));
     assert_eq!(t.scheduled(3, 1.0), None);
@@ -163,7 +213,9 @@ fn speed_divides_the_offsets() {
 fn speed_and_the_replays_length_and_rate_are_bounded() {
     let t = ok("t.csv", "offset_s\n0\n1\n1209600\n");
     // Two weeks: past a run's week at speed 1, within it at speed 2.
-    assert!(check_replay(&t, 1.0, 10_000.0).unwrap_err().contains("a week"));
+    assert!(check_replay(&t, 1.0, 10_000.0)
+        .unwrap_err()
+        .contains("a week"));
     assert!(check_replay(&t, 2.0, 10_000.0).is_ok());
     for k in [0.5, 0.0, f64::NAN, 100_001.0] {
         assert!(check_replay(&t, k, 10_000.0).is_err(), "{k}");
@@ -171,7 +223,9 @@ fn speed_and_the_replays_length_and_rate_are_bounded() {
     // 3 arrivals in 1 s at speed 1 is a mean of 2 posts/s (2 gaps in 1 s).
     let fast = ok("t.csv", "offset_s\n0\n0.5\n1\n");
     assert!(check_replay(&fast, 1.0, 2.0).is_ok());
-    assert!(check_replay(&fast, 1.0, 1.9).unwrap_err().contains("posts/s"));
+    assert!(check_replay(&fast, 1.0, 1.9)
+        .unwrap_err()
+        .contains("posts/s"));
 }
 
 #[test]
@@ -181,9 +235,15 @@ fn a_curve_makes_its_hours_shares_evenly_spaced() {
     let text = from_curve(10, &[1.0, 0.0, 3.0, 1.0]);
     let t = ok("c.csv", &text);
     assert_eq!(t.posts.len(), 10);
-    assert!(text.starts_with("offset_s\n900.000\n2700.000\n7500.000\n8100.000\n"), "{text}");
+    assert!(
+        text.starts_with("offset_s\n900.000\n2700.000\n7500.000\n8100.000\n"),
+        "{text}"
+    );
     // Remainders: 3 posts over weights 1,1,1 are one each; 2 go to the earliest hours.
-    assert_eq!(from_curve(2, &[1.0, 1.0, 1.0]), "offset_s\n1800.000\n5400.000\n");
+    assert_eq!(
+        from_curve(2, &[1.0, 1.0, 1.0]),
+        "offset_s\n1800.000\n5400.000\n"
+    );
 }
 
 /// docs/trace.md's ten-line example is a valid trace, read as documented.
@@ -198,8 +258,14 @@ fn the_documented_example_parses() {
     // 08:59:58 to 09:00:52: 54 s; the third post 5.5 s after the first.
     assert_eq!(t.span(), Duration::from_secs(54));
     assert_eq!(t.posts[2].at, Duration::from_millis(5_500));
-    assert_eq!(t.posts[2].image_prompt.as_deref(), Some("A bright, calm clinic, morning light"));
-    assert_eq!((t.brings_own(2), t.brings_own(3)), (Some(true), Some(false)));
+    assert_eq!(
+        t.posts[2].image_prompt.as_deref(),
+        Some("A bright, calm clinic, morning light")
+    );
+    assert_eq!(
+        (t.brings_own(2), t.brings_own(3)),
+        (Some(true), Some(false))
+    );
     assert_eq!(t.posts[8].business.as_deref(), Some("Rosa's Bakery"));
 }
 

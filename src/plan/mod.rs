@@ -497,10 +497,7 @@ pub fn check(spec: &PlanSpec, catalog: &Catalog) -> Result<(), PlanError> {
     // A cell's posts, the planner's cost: the benchmarked million takes about a second and
     // up to 580 MB (docs/benchmarks.md, `cargo bench --bench plan`).
     for &users in &spec.users {
-        let posts = match spec.posts_per_user_per_day {
-            None => users as f64,
-            Some(_) => posts_per_day(spec, users) * spec.days,
-        };
+        let posts = bound::cell_posts(spec, users);
         if posts > MAX_PLAN_POSTS {
             return e(format!(
                 "--users {users}{}: {} posts in a cell, more than {MAX_PLAN_POSTS} (the most the planner is measured to simulate in about a second)",

@@ -218,7 +218,7 @@ pub struct PlanArgs {
     pub quiet: bool,
     /// Simulate the arrivals of this trace (CSV or JSONL, docs/trace.md) on every cell, in
     /// place of --users and --posts-per-day.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["users", "posts_per_day", "validate"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["users", "posts_per_day", "days", "curve", "validate"])]
     pub trace: Option<String>,
     /// Simulate a trace K times faster than the file's pace (arrivals only; 1 to 100,000).
     #[arg(long, value_name = "K", requires = "trace")]

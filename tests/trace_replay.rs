@@ -132,6 +132,19 @@ fn bad_traces_exit_2_naming_the_file_and_line() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--trace-speed: 0.5 is not a speed"));
+    // The plan's other loads do not mix with a trace (clap's usage error, exit 2).
+    for other in [["--users", "50"], ["--posts-per-day", "5"], ["--days", "2"]] {
+        let out = postload()
+            .args(["plan", "--trace", unsorted.as_str()])
+            .args(other)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{other:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("cannot be used with"),
+            "{other:?}"
+        );
+    }
 }
 
 /// The shipped example scenario reads its trace beside it; `--users` sets a trace's posts in

@@ -269,8 +269,8 @@ fn load_scenarios(
 }
 
 impl Overrides {
-    /// Replaces the scenario's values by the given ones (`--trace` first, so that `--users`
-    /// then sets the trace's users; `--users` checked first).
+    /// Replaces the scenario's values by the given ones: `--trace` first, so that `--users`
+    /// then sets the trace's posts in flight.
     fn apply(&self, s: &mut Scenario) -> Result<(), ConfigError> {
         self.apply_trace(s)?;
         if let Some(users) = self.users {

@@ -45,7 +45,7 @@ collect() {
             rm -rf "$dir" && mkdir -p "$dir"
             # shellcheck disable=SC2046
             nice -n "$NICE" "$BIN" example-service --port "$PORT" \
-                --openai-base-url "http://127.0.0.1:$((PORT + 1))/v1" $(flags "$v") \
+                --base-url "http://127.0.0.1:$((PORT + 1))/v1" $(flags "$v") \
                 >"$dir.service.log" 2>&1 &
             pid=$!
             rc=0

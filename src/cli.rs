@@ -208,6 +208,13 @@ pub struct PlanArgs {
     pub validate_levers: bool,
     #[command(flatten)]
     pub verbosity: Verbosity,
+    /// Simulate the arrivals of this trace (CSV or JSONL, docs/trace.md) on every cell, in
+    /// place of --users and --posts-per-day.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["users", "posts_per_day", "days", "curve", "validate"])]
+    pub trace: Option<String>,
+    /// Simulate a trace K times faster than the file's pace (arrivals only; 1 to 100,000).
+    #[arg(long, value_name = "K", requires = "trace")]
+    pub trace_speed: Option<f64>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -337,6 +344,13 @@ pub struct RunArgs {
     /// Write the gate checks as JUnit XML here (default: junit.xml in the report folder).
     #[arg(long, value_name = "FILE")]
     pub junit: Option<std::path::PathBuf>,
+    /// Replay the arrivals of this trace (CSV or JSONL, docs/trace.md) in every scenario, in
+    /// place of its load.
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<String>,
+    /// Replay a trace K times faster than the file's pace (arrivals only; 1 to 100,000).
+    #[arg(long, value_name = "K")]
+    pub trace_speed: Option<f64>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -2,6 +2,7 @@
 //! [`RunRequest`] through [`configure`]). Every error here names the option or the file and
 //! field, and maps to exit code 2.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -312,11 +313,65 @@ pub fn plan_spec(
     if args.prompt_cache.prompt_cache_hit.is_none() {
         spec.take_profile_prompt_cache_hits(catalog);
     }
+    if let Some(file) = &args.trace {
+        let speed = args.trace_speed.unwrap_or(1.0);
+        crate::scenario::trace::check_speed(speed)
+            .map_err(|m| ConfigError(format!("--trace-speed: {m}")))?;
+        crate::plan::PlanTrace::install(&mut spec, read_trace(file, Path::new(file))?, speed);
+    }
     crate::plan::check(&spec, catalog).map_err(|e| ConfigError(e.0))?;
     if args.validate {
         check_validation(args, &spec, catalog)?;
     }
     Ok(spec)
+}
+
+/// Reads and checks a trace file (`file` names it in messages), timestamps no later than now.
+pub fn read_trace(file: &str, path: &Path) -> Result<crate::scenario::trace::Trace, ConfigError> {
+    use crate::scenario::trace;
+    let bytes = crate::limits::read_bounded(path, trace::MAX_TRACE_BYTES)
+        .map_err(|m| ConfigError(format!("--trace: {m}")))?;
+    let now = chrono::Utc::now()
+        .timestamp_nanos_opt()
+        .map_or(i128::MAX, i128::from);
+    trace::parse(file, &bytes, now).map_err(|e| ConfigError(e.to_string()))
+}
+
+/// A trace load's arrivals, read and checked: from `--trace`'s path as given, or from
+/// `load.file` beside the scenario file.
+pub(crate) fn read_arrivals(
+    file: &str,
+    s: &mut crate::scenario::Scenario,
+    from_flag: bool,
+) -> Result<(), ConfigError> {
+    let crate::scenario::Load::Trace {
+        file: trace_file,
+        speed,
+        arrivals,
+        ..
+    } = &mut s.load
+    else {
+        return Ok(());
+    };
+    let path = if from_flag {
+        std::path::PathBuf::from(trace_file.as_str())
+    } else {
+        std::path::Path::new(file)
+            .parent()
+            .unwrap_or(std::path::Path::new(""))
+            .join(trace_file.as_str())
+    };
+    let shown = path.display().to_string();
+    let trace = read_trace(&shown, &path)?;
+    crate::scenario::trace::check_replay(&trace, *speed, crate::limits::MAX_RATE_PER_S).map_err(
+        |m| {
+            ConfigError(format!(
+                "{shown}: replayed at speed {speed} (--trace-speed or load.speed): {m}"
+            ))
+        },
+    )?;
+    *arrivals = Some(Arc::new(trace));
+    Ok(())
 }
 
 /// The plan's tiers: the given ones, or every tier of the tier set.

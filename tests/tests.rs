@@ -30,6 +30,7 @@ mod stub_front;
 mod stub_reasoning;
 mod stub_responses;
 mod stub_safety;
+mod trace_replay;
 mod traces;
 mod urls;
 mod validate_levers;

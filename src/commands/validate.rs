@@ -151,6 +151,7 @@ impl Validation {
                 caption_max_tokens: design.caption_max_tokens,
                 image_max_tokens: design.image_max_tokens,
                 image_prompt_share: design.image_prompt_share,
+                ..Overrides::default()
             },
             stub: EmbeddedStubOptions {
                 latency_ms: self.fixed_latency_ms,

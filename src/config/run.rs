@@ -58,6 +58,10 @@ pub struct Overrides {
     pub caption_max_tokens: Option<u32>,
     pub image_max_tokens: Option<u32>,
     pub image_prompt_share: Option<f64>,
+    /// `--trace FILE`: every scenario replays this trace in place of its load.
+    pub trace: Option<String>,
+    /// `--trace-speed K`: over the scenarios' `load.speed`.
+    pub trace_speed: Option<f64>,
 }
 
 /// Where the load goes, and what it may spend there.
@@ -102,6 +106,8 @@ impl From<&crate::cli::RunArgs> for RunRequest {
                 tier_set: args.tier_set.clone(),
                 seed: args.seed.seed,
                 retry: args.retry.map(retry_policy),
+                trace: args.trace.clone(),
+                trace_speed: args.trace_speed,
                 ..Overrides::default()
             },
             destination: Destination {
@@ -230,6 +236,7 @@ fn load_scenarios(
     for name in &names {
         let (file, mut s) = scenario::load(name).map_err(|e| ConfigError(e.to_string()))?;
         overrides.apply(&mut s)?;
+        super::read_arrivals(&file, &mut s, overrides.trace.is_some())?;
         s.check_catalog(&file, catalog)
             .map_err(|e| ConfigError(format!("{e} (after command-line overrides)")))?;
         if let Some(t) = first_repeat(&s.tiers) {
@@ -263,8 +270,10 @@ fn load_scenarios(
 }
 
 impl Overrides {
-    /// Replaces the scenario's values by the given ones (`--users` checked first).
+    /// Replaces the scenario's values by the given ones: `--trace` first, so that `--users`
+    /// then sets the trace's posts in flight.
     fn apply(&self, s: &mut Scenario) -> Result<(), ConfigError> {
+        self.apply_trace(s)?;
         if let Some(users) = self.users {
             if !(1..=MAX_USERS).contains(&users) {
                 return Err(ConfigError(format!(
@@ -272,7 +281,11 @@ impl Overrides {
                 )));
             }
             match &mut s.load {
-                Load::Burst { users: u } | Load::Sustained { users: u, .. } => *u = users,
+                Load::Burst { users: u }
+                | Load::Sustained { users: u, .. }
+                | Load::Trace {
+                    max_in_flight: u, ..
+                } => *u = users,
             }
         }
         if let Some(m) = &self.model {
@@ -291,6 +304,39 @@ impl Overrides {
             s.retry = r;
         }
         self.apply_design(s)
+    }
+
+    /// `--trace`: the scenario's load becomes the trace, carried by the scenario's posts in
+    /// flight (a trace's or sustained load's `max_in_flight`, else 4 × its users, at most
+    /// [`MAX_USERS`]); `--trace-speed` sets the trace's speed.
+    fn apply_trace(&self, s: &mut Scenario) -> Result<(), ConfigError> {
+        if let Some(file) = &self.trace {
+            let max_in_flight = match &s.load {
+                Load::Trace { max_in_flight, .. }
+                | Load::Sustained {
+                    max_in_flight: Some(max_in_flight),
+                    ..
+                } => *max_in_flight,
+                other => (other.users().saturating_mul(4)).min(MAX_USERS),
+            };
+            s.load = Load::Trace {
+                file: file.clone(),
+                speed: 1.0,
+                max_in_flight,
+                arrivals: None,
+            };
+        }
+        if let Some(k) = self.trace_speed {
+            crate::scenario::trace::check_speed(k)
+                .map_err(|m| ConfigError(format!("--trace-speed: {m}")))?;
+            match &mut s.load {
+                Load::Trace { speed, .. } => *speed = k,
+                _ => return Err(ConfigError(
+                    "--trace-speed: needs a trace (--trace FILE, or a scenario whose load.kind is \"trace\")".into(),
+                )),
+            }
+        }
+        Ok(())
     }
 
     /// The design levers, each checked as the scenario file's field would be.

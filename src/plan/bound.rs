@@ -25,12 +25,19 @@ pub struct PlanWork {
     pub caching: f64,
 }
 
+/// Posts one cell of `users` simulates: a trace's own count (not its posts a day × days,
+/// which rounding could lift past a bound the trace meets), a burst's users, or the day's.
+pub fn cell_posts(spec: &PlanSpec, users: u32) -> f64 {
+    match (&spec.trace, spec.posts_per_user_per_day) {
+        (Some(t), _) => t.posts as f64,
+        (None, None) => users as f64,
+        (None, Some(_)) => posts_per_day(spec, users) * spec.days,
+    }
+}
+
 impl PlanWork {
     pub fn of(spec: &PlanSpec) -> Self {
-        let posts = |users: u32| match spec.posts_per_user_per_day {
-            None => users as f64,
-            Some(_) => posts_per_day(spec, users) * spec.days,
-        };
+        let posts = |users: u32| cell_posts(spec, users);
         let designs = if spec.design == Design::default() {
             Design::grid().len()
         } else {
@@ -61,12 +68,13 @@ pub fn check(spec: &PlanSpec) -> Result<(), PlanError> {
     if total <= MAX_PLAN_TOTAL_POSTS {
         return Ok(());
     }
-    let per_user = match spec.posts_per_user_per_day {
-        None => String::new(),
-        Some(_) => " × --posts-per-day × --days".into(),
+    let load = match (&spec.trace, spec.posts_per_user_per_day) {
+        (Some(_), _) => "--trace",
+        (None, None) => "--users",
+        (None, Some(_)) => "--users × --posts-per-day × --days",
     };
     Err(PlanError(format!(
-        "--model ({}) × --tier ({}) × --retry ({}) × --users{per_user} ({} posts over the user counts) × (1 + {} lever-search runs{}): about {} simulated posts, more than {} (the heaviest plan under it took 61 s of CPU and 1.2 GB, measured); give fewer values, fewer users{}",
+        "--model ({}) × --tier ({}) × --retry ({}) × {load} ({} posts over the user counts) × (1 + {} lever-search runs{}): about {} simulated posts, more than {} (the heaviest plan under it took 61 s of CPU and 1.2 GB, measured); give fewer values, fewer users{}",
         spec.models.len(),
         spec.tiers.len(),
         spec.strategies.len(),
@@ -90,6 +98,35 @@ pub fn check(spec: &PlanSpec) -> Result<(), PlanError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_traces_cell_counts_its_arrivals_exactly() {
+        // A million arrivals (the trace bound) over 3 days: 333,333.33 posts a day × 3 days
+        // need not come back to exactly 1,000,000 in floating point; the count is taken as is.
+        let trace = crate::scenario::trace::Trace {
+            file: "t.csv".into(),
+            posts: (0..1_000_000u64)
+                .map(|i| crate::scenario::trace::TracePost {
+                    at: std::time::Duration::from_millis(i * 200),
+                    ..Default::default()
+                })
+                .collect(),
+            has_image_prompts: false,
+        };
+        let mut spec = PlanSpec::default();
+        super::super::PlanTrace::install(&mut spec, trace, 1.0);
+        assert_eq!((spec.users.clone(), spec.days), (vec![1], 3.0));
+        assert_eq!(cell_posts(&spec, 1), 1_000_000.0);
+        // The per-cell bound holds; the whole plan (the default grid and lever search) is
+        // refused by the plan bound, naming it.
+        let e = crate::plan::check(&spec, &crate::openai::catalog::Catalog::embedded())
+            .unwrap_err()
+            .0;
+        assert!(
+            e.contains("× --trace (1000000 posts") && e.contains("more than 20000000"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn the_default_plan_is_counted_by_hand() {

@@ -80,6 +80,14 @@ pub fn usd(v: Option<f64>) -> String {
 
 /// Posts a day per user the monthly figures assume, and whether the user gave it.
 pub fn posts_a_day(spec: &PlanSpec) -> String {
+    if let Some(t) = &spec.trace {
+        return format!(
+            "{} posts a day (the trace's {} over {} day(s))",
+            crate::limits::num(spec.posts_per_user_per_day.unwrap_or(0.0)),
+            t.posts,
+            spec.days
+        );
+    }
     match spec.posts_per_user_per_day {
         Some(n) => format!("{} posts a day (--posts-per-day)", crate::limits::num(n)),
         None => format!(
@@ -91,6 +99,9 @@ pub fn posts_a_day(spec: &PlanSpec) -> String {
 
 /// The decision line's echo of the load: `5 posts a day each (assumed)`, or with the flag.
 pub fn posts_each(spec: &PlanSpec) -> String {
+    if let Some(t) = &spec.trace {
+        return format!("the trace {} (--trace)", t.file);
+    }
     match spec.posts_per_user_per_day {
         Some(n) => format!(
             "{} posts a day each (--posts-per-day)",
@@ -116,9 +127,10 @@ fn curve_name(spec: &PlanSpec) -> &'static str {
 
 /// What every $/month assumes.
 pub fn month_basis(spec: &PlanSpec) -> String {
-    let load = match spec.posts_per_user_per_day {
-        Some(_) => format!("spread over {}", curve_name(spec)),
-        None => "simulated as one burst of every user".into(),
+    let load = match (&spec.trace, spec.posts_per_user_per_day) {
+        (Some(t), _) => format!("at the trace's arrivals, {}× its pace", t.speed),
+        (None, Some(_)) => format!("spread over {}", curve_name(spec)),
+        (None, None) => "simulated as one burst of every user".into(),
     };
     let prompt = if spec.prompt_cache_hit_by_model.is_empty() {
         format!("{:.0} %", spec.prompt_cache_hit * 100.0)

@@ -11,6 +11,7 @@ pub mod decision;
 pub mod levers;
 pub mod queue;
 pub mod sim;
+pub mod trace;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -19,7 +20,8 @@ use serde::{Deserialize, Serialize};
 
 pub use self::claims::monthly_table;
 pub use self::levers::Design;
-use self::sim::{Arrivals, PostShape, SimExtra, SimInput, Strategy};
+use self::sim::{PostShape, SimExtra, SimInput, Strategy};
+pub use self::trace::PlanTrace;
 use crate::claims::{ClaimVerdict, ClaimsFile};
 use crate::metrics::cost::DAYS_PER_MONTH;
 use crate::openai::bucket::{Limits, RejectedCost};
@@ -61,6 +63,10 @@ pub struct PlanSpec {
     /// When the tier set is a calibrated account's upgrade path: the account's tier in it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account: Option<account::AccountTier>,
+    /// `--trace`: every cell simulates this trace's arrivals (`users` is then `[1]`, the
+    /// trace, and `posts_per_user_per_day` its posts a day).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<PlanTrace>,
 }
 
 impl PlanSpec {
@@ -115,6 +121,7 @@ impl Default for PlanSpec {
             design: Design::default(),
             prompt_cache_hit_by_model: BTreeMap::new(),
             account: None,
+            trace: None,
         }
     }
 }
@@ -371,16 +378,7 @@ pub fn simulate_measured(
         None => catalog.profiles[&entry.profile].clone(),
     };
     let shape = design.shape(post_shape(model, spec));
-    let arrivals = match spec.posts_per_user_per_day {
-        None => Arrivals::Burst {
-            posts: users as u64,
-        },
-        Some(_) => Arrivals::Daily {
-            posts_per_day: posts_per_day(spec, users),
-            days: spec.days,
-            curve: spec.curve.clone(),
-        },
-    };
+    let arrivals = trace::arrivals(spec, users)?;
     let input = SimInput {
         limits,
         rejected_cost: RejectedCost::Request,
@@ -499,10 +497,7 @@ pub fn check(spec: &PlanSpec, catalog: &Catalog) -> Result<(), PlanError> {
     // A cell's posts, the planner's cost: the benchmarked million takes about a second and
     // up to 580 MB (docs/benchmarks.md, `cargo bench --bench plan`).
     for &users in &spec.users {
-        let posts = match spec.posts_per_user_per_day {
-            None => users as f64,
-            Some(_) => posts_per_day(spec, users) * spec.days,
-        };
+        let posts = bound::cell_posts(spec, users);
         if posts > MAX_PLAN_POSTS {
             return e(format!(
                 "--users {users}{}: {} posts in a cell, more than {MAX_PLAN_POSTS} (the most the planner is measured to simulate in about a second)",

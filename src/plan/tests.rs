@@ -449,3 +449,91 @@ fn a_reasoning_model_is_planned_at_its_default_effort_and_its_reasoning_can_empt
     let cell = at(&minimal, "gpt-5-mini");
     assert_eq!(cell.success, 1.0, "{cell:?}");
 }
+
+/// The shipped example trace is the business day's curve at the note's 100 users × 5 posts a
+/// day, made by `trace::from_curve` (and so regenerated, not hand-edited).
+#[test]
+fn the_shipped_business_day_trace_is_the_curve_at_500_posts() {
+    let shipped = include_str!("../../scenarios/business-day.csv");
+    assert_eq!(
+        shipped,
+        crate::scenario::trace::from_curve(500, &super::sim::BUSINESS_DAY)
+    );
+    // 95.5 weights in all; hour 10's 9.0 is 47.1 posts (47), hour 2's 0.2 is 1.05 (1).
+    let t = crate::scenario::trace::parse("business-day.csv", shipped.as_bytes(), 0).unwrap();
+    assert_eq!(t.posts.len(), 500);
+    let in_hour = |h: u64| {
+        // Offsets count from the first arrival, at 600 s (hour 0's first of 3).
+        t.posts
+            .iter()
+            .filter(|p| (p.at.as_secs() + 600) / 3600 == h)
+            .count()
+    };
+    assert_eq!((in_hour(10), in_hour(2)), (47, 1));
+}
+
+/// A plan of a three-post trace, every call served in 1 s: each post is its two calls, 2 s.
+fn three_post_trace(text: &str, speed: f64) -> PlanSpec {
+    let mut spec = two_second_posts();
+    let trace = crate::scenario::trace::parse("day.csv", text.as_bytes(), 0).unwrap();
+    PlanTrace::install(&mut spec, trace, speed);
+    spec
+}
+
+#[test]
+fn plan_trace_simulates_the_traces_arrivals_known_by_hand() {
+    let c = Catalog::embedded();
+    // Arrivals 0, 10 and 30 s apart from the first (the file's offsets start at 5 s).
+    let spec = three_post_trace("offset_s\n5\n15\n35\n", 1.0);
+    assert_eq!(spec.users, [1]);
+    let at = CellSpec::of(&spec, "gpt-4o-mini", 1, 1, Strategy::Sdk);
+    let cell = simulate_cell(&c, &spec, at).unwrap();
+    // 3 posts of 2 s each, never overlapping (gpt-4o-mini at Tier 1: 500 RPM, 200,000 TPM,
+    // far above 6 calls); the last arrives at 30 s and ends at 32 s.
+    assert_eq!((cell.posts, cell.success, cell.makespan_s), (3, 1.0, 32.0));
+    assert!(
+        cell.p95_s.is_some_and(|p| (p - 2.0).abs() < 0.002),
+        "{cell:?}"
+    );
+    // The month: the trace's 3 posts over its one day, × 30 days.
+    let per_post = cell.usd_per_post.unwrap();
+    let month = cell.usd_per_month.unwrap();
+    assert!((month - per_post * 90.0).abs() < 1e-12 * month, "{cell:?}");
+
+    // At speed 10 the arrivals are 0, 1 and 3 s: the last ends at 5 s.
+    let fast = three_post_trace("offset_s\n5\n15\n35\n", 10.0);
+    let cell = simulate_cell(&c, &fast, at).unwrap();
+    assert_eq!((cell.posts, cell.makespan_s), (3, 5.0));
+
+    // A trace that gives the last post its own image prompt: that post is one call (1 s), so
+    // the plan ends at 31 s, whatever --image-prompt-share says.
+    let mut own = three_post_trace("offset_s,image_prompt\n5,\n15,\n35,a shop at dusk\n", 1.0);
+    own.image_prompt_share = 1.0;
+    let cell = simulate_cell(&c, &own, at).unwrap();
+    assert_eq!((cell.posts, cell.makespan_s), (3, 31.0));
+    assert!(
+        cell.p50_s.is_some_and(|p| (p - 2.0).abs() < 0.002),
+        "{cell:?}"
+    );
+}
+
+#[test]
+fn a_whole_plan_of_a_trace_runs_every_cell_on_its_arrivals_and_names_it() {
+    let c = Catalog::embedded();
+    let claims = crate::claims::parse("claims.toml", crate::claims::EMBEDDED_CLAIMS).unwrap();
+    let mut spec = three_post_trace("offset_s\n0\n10\n30\n", 1.0);
+    spec.tiers = vec![1, 2];
+    let r = plan(&c, &spec, &claims, &Default::default()).unwrap();
+    assert_eq!(r.cells.len(), 2);
+    assert!(
+        r.cells.iter().all(|c| c.posts == 3 && c.makespan_s == 32.0),
+        "{:?}",
+        r.cells
+    );
+    // plan.json names the trace, without its arrivals.
+    let json = serde_json::to_value(&r).unwrap();
+    assert_eq!(
+        json["spec"]["trace"],
+        serde_json::json!({"file": "day.csv", "posts": 3, "span_s": 30.0, "speed": 1.0})
+    );
+}

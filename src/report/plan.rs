@@ -23,6 +23,12 @@ fn target_text(t: &Goal) -> String {
 }
 
 fn load_text(r: &PlanResult) -> String {
+    if let Some(t) = &r.spec.trace {
+        return format!(
+            "the trace {}: {} posts over {} s, replayed at {}× its pace (the tables' users column is 1: the trace)",
+            t.file, t.posts, t.span_s, t.speed
+        );
+    }
     match r.spec.posts_per_user_per_day {
         None => "every user posts once, all at once (a burst)".into(),
         Some(n) => format!(

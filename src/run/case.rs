@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::post::{CaseContext, CaseSetup, SendTimes, SpendGuard, Start, Work};
+use super::post::{CaseContext, CaseSetup, Schedule, SendTimes, SpendGuard, Start, Work};
 use super::progress::LiveLine;
 use super::{attack, OpenAiTarget, RunBudget, RunConfig, RunScenario};
 use crate::metrics::{Measured, Recorder, TokenSource};
@@ -168,6 +168,10 @@ impl<'a> CaseRun<'a> {
                 .map_err(|e| anyhow::anyhow!("cannot build the HTTP client: {e}"))?,
             time_scale: cfg.time_scale,
             client_queue: (scenario.client_queue && entry.service.is_none()).then_some(limits),
+            trace: match &scenario.load {
+                Load::Trace { arrivals, .. } => arrivals.clone(),
+                _ => None,
+            },
         }));
         let spec = attack::AttackSpec {
             scenario,
@@ -341,10 +345,30 @@ fn start_of(scenario: &Scenario) -> (Start, usize) {
             let arrivals =
                 SendTimes::new(rate, Duration::from_secs_f64(*duration_s), scenario.seed);
             (
-                Start::Schedule(Box::new(Mutex::new(arrivals))),
+                Start::Schedule(Box::new(Mutex::new(Schedule::Poisson(Box::new(arrivals))))),
                 max_in_flight
                     .unwrap_or((users as u32 * 4).min(crate::limits::MAX_USERS))
                     .max(1) as usize,
+            )
+        }
+        Load::Trace {
+            arrivals,
+            speed,
+            max_in_flight,
+            ..
+        } => {
+            // Configuring the run read the trace; a scenario read back without it has no posts.
+            let schedule = match arrivals {
+                Some(trace) => Schedule::Trace {
+                    trace: Arc::clone(trace),
+                    speed: *speed,
+                    next: 0,
+                },
+                None => Schedule::Poisson(Box::new(SendTimes::new(1.0, Duration::ZERO, 0))),
+            };
+            (
+                Start::Schedule(Box::new(Mutex::new(schedule))),
+                (*max_in_flight).max(1) as usize,
             )
         }
     }
@@ -357,6 +381,13 @@ fn arrival_window(scenario: &Scenario, time_scale: crate::clock::TimeScale) -> O
         Load::Sustained { duration_s, .. } => {
             Duration::try_from_secs_f64(time_scale.to_real(duration_s)).ok()
         }
+        Load::Trace {
+            ref arrivals,
+            speed,
+            ..
+        } => arrivals.as_ref().and_then(|t| {
+            Duration::try_from_secs_f64(t.span().as_secs_f64() / speed / time_scale).ok()
+        }),
     }
 }
 

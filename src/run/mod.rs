@@ -211,7 +211,25 @@ fn planned_posts(load: &Load) -> f64 {
     match load {
         Load::Burst { users } => *users as f64,
         Load::Sustained { duration_s, .. } => load.rate_per_s().unwrap_or(0.0) * duration_s,
+        Load::Trace { arrivals, .. } => arrivals.as_ref().map_or(0, |t| t.posts.len()) as f64,
     }
+}
+
+/// The share of a scenario's posts that make the image-prompt call: those of a trace that
+/// gives no image prompt, when its file says; else those the scenario's share leaves.
+fn image_call_share(s: &crate::scenario::Scenario) -> f64 {
+    if let Load::Trace {
+        arrivals: Some(t), ..
+    } = &s.load
+    {
+        if t.has_image_prompts {
+            let make = (0..t.posts.len() as u64)
+                .filter(|&i| t.brings_own(i) == Some(false))
+                .count();
+            return make as f64 / t.posts.len().max(1) as f64;
+        }
+    }
+    1.0 - s.image_prompt_share
 }
 
 /// The spend guard's estimate: every case's planned posts with every call at its worst case
@@ -225,9 +243,7 @@ pub fn estimate_max_usd(cfg: &RunConfig) -> f64 {
             let Some(price) = cfg.catalog.prices.models.get(&s.model) else {
                 return 0.0;
             };
-            let per_post = s
-                .prompts
-                .worst_case_post_usd(price, 1.0 - s.image_prompt_share);
+            let per_post = s.prompts.worst_case_post_usd(price, image_call_share(s));
             per_post * planned_posts(&s.load) * s.tiers.len() as f64 * reps
         })
         .sum()

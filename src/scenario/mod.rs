@@ -3,20 +3,21 @@
 //! can be named (`--scenario burst-50`) or given as a path. Unknown fields are rejected, and every
 //! error names the file, and the line or field.
 
+mod load;
 pub mod prompts;
 pub mod target;
+pub mod trace;
 
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::limits::{
-    MAX_COMPLETION_TOKENS, MAX_DURATION_S, MAX_PROMPT_TOKENS, MAX_RATE_PER_S, MAX_TIMEOUT_S,
-    MAX_USERS,
-};
+use crate::limits::{MAX_COMPLETION_TOKENS, MAX_PROMPT_TOKENS, MAX_TIMEOUT_S, MAX_USERS};
 use crate::metrics::budget::worst_case_usd;
 use crate::openai::catalog::{Catalog, Price};
 use crate::openai::retry::RetryPolicy;
+
+pub use self::load::{Load, DEFAULT_TRACE_IN_FLIGHT};
 
 pub const EMBEDDED: [(&str, &str); 4] = [
     ("burst-50", include_str!("../../scenarios/burst-50.toml")),
@@ -133,131 +134,6 @@ impl Default for Prompts {
         Self {
             image_prompt: Self::default_image(),
             caption: Self::default_caption(),
-        }
-    }
-}
-
-/// How posts arrive.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum Load {
-    /// `users` Goose users, released together by a barrier, one post each.
-    Burst {
-        #[serde(deserialize_with = "users_field")]
-        users: u32,
-    },
-    /// An open Poisson stream of posts for `duration_s`: `users × posts_per_user_per_day`
-    /// spread over `active_hours_per_day`, times `arrival_multiplier`; or `rate_per_s` directly.
-    Sustained {
-        #[serde(deserialize_with = "users_field")]
-        users: u32,
-        #[serde(default)]
-        posts_per_user_per_day: Option<f64>,
-        #[serde(default)]
-        active_hours_per_day: Option<f64>,
-        #[serde(default)]
-        arrival_multiplier: Option<f64>,
-        #[serde(default)]
-        rate_per_s: Option<f64>,
-        duration_s: f64,
-        /// Goose users carrying the posts (the most posts in flight at once); default 4 × users.
-        #[serde(default)]
-        max_in_flight: Option<u32>,
-    },
-}
-
-/// `load.users` as any integer, so that a negative or huge one is named (serde's own message
-/// names neither the field nor the limit).
-fn users_field<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
-    let n = i64::deserialize(d)?;
-    u32::try_from(n).map_err(|_| {
-        serde::de::Error::custom(format!(
-            "field `load.users`: {n} is outside 1 to {MAX_USERS}"
-        ))
-    })
-}
-
-impl Load {
-    pub fn users(&self) -> u32 {
-        match self {
-            Load::Burst { users } | Load::Sustained { users, .. } => *users,
-        }
-    }
-
-    /// A sustained load's arrival rate (given one way, not both), duration, posts in flight,
-    /// multiplier and active hours; a burst has nothing more to check.
-    fn check(&self) -> Result<(), (&'static str, String)> {
-        let Load::Sustained {
-            posts_per_user_per_day,
-            rate_per_s,
-            duration_s,
-            arrival_multiplier,
-            active_hours_per_day,
-            max_in_flight,
-            ..
-        } = self
-        else {
-            return Ok(());
-        };
-        match (posts_per_user_per_day, rate_per_s) {
-            (Some(_), Some(_)) => {
-                return Err((
-                    "load",
-                    "give posts_per_user_per_day or rate_per_s, not both".into(),
-                ))
-            }
-            (None, None) => {
-                return Err((
-                    "load",
-                    "a sustained load needs posts_per_user_per_day or rate_per_s".into(),
-                ))
-            }
-            _ => {}
-        }
-        let rate = self.rate_per_s().unwrap_or(0.0);
-        if !(rate > 0.0 && rate <= MAX_RATE_PER_S) {
-            return Err((
-                "load",
-                format!("the arrival rate ({rate} posts/s) must be above 0 and at most {MAX_RATE_PER_S}"),
-            ));
-        }
-        if !(*duration_s > 0.0 && *duration_s <= MAX_DURATION_S) {
-            return Err((
-                "load.duration_s",
-                format!("{duration_s} is not a number of seconds from 0 to {MAX_DURATION_S} (0 excluded)"),
-            ));
-        }
-        if let Some(n) = max_in_flight.filter(|n| !(1..=MAX_USERS).contains(n)) {
-            return Err((
-                "load.max_in_flight",
-                format!("{n} is outside 1 to {MAX_USERS}"),
-            ));
-        }
-        if arrival_multiplier.is_some_and(|m| m.is_nan() || m <= 0.0) {
-            return Err(("load.arrival_multiplier", "must be positive".into()));
-        }
-        if active_hours_per_day.is_some_and(|h| !(h > 0.0 && h <= 24.0)) {
-            return Err(("load.active_hours_per_day", "must be in (0, 24]".into()));
-        }
-        Ok(())
-    }
-
-    /// Posts per second of a sustained load.
-    pub fn rate_per_s(&self) -> Option<f64> {
-        match self {
-            Load::Burst { .. } => None,
-            Load::Sustained {
-                users,
-                posts_per_user_per_day,
-                active_hours_per_day,
-                arrival_multiplier,
-                rate_per_s,
-                ..
-            } => rate_per_s.or_else(|| {
-                let per_day = *users as f64 * posts_per_user_per_day.unwrap_or(0.0);
-                let active = active_hours_per_day.unwrap_or(24.0) * 3600.0;
-                Some(per_day / active * arrival_multiplier.unwrap_or(1.0))
-            }),
         }
     }
 }
@@ -403,7 +279,10 @@ impl Scenario {
         }
         if !(1..=MAX_USERS).contains(&self.load.users()) {
             return Err((
-                "load.users",
+                match self.load {
+                    Load::Trace { .. } => "load.max_in_flight",
+                    _ => "load.users",
+                },
                 format!("{} is outside 1 to {MAX_USERS}", self.load.users()),
             ));
         }

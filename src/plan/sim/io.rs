@@ -33,8 +33,7 @@ impl Strategy {
 }
 
 /// When posts arrive.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Arrivals {
     /// Every post at time zero.
     Burst { posts: u64 },
@@ -43,6 +42,12 @@ pub enum Arrivals {
         posts_per_day: f64,
         days: f64,
         curve: Vec<f64>,
+    },
+    /// A trace's arrivals (post `i` at its offset ÷ `speed`), each bringing its own image
+    /// prompt as the trace says (else drawn by the shape's share), as `run --trace` sends them.
+    Trace {
+        trace: std::sync::Arc<crate::scenario::trace::Trace>,
+        speed: f64,
     },
 }
 

@@ -144,7 +144,9 @@ struct Sim<'a> {
     queue: VecDeque<Live>,
     pump_pending: bool,
     daily: Option<DailyStream>,
-    /// The next post number of a daily stream.
+    /// A trace's arrivals and speed.
+    trace: Option<(&'a crate::scenario::trace::Trace, f64)>,
+    /// The next post number of a daily stream or a trace.
     next_post: u32,
     recorder: Recorder,
     extra: SimExtra,
@@ -176,6 +178,11 @@ pub fn run(input: &SimInput) -> SimOutput {
                 days,
                 curve,
             } => Some(DailyStream::new(*posts_per_day, *days, curve, input.seed)),
+            Arrivals::Trace { .. } => None,
+        },
+        trace: match &input.arrivals {
+            Arrivals::Trace { trace, speed } => Some((trace.as_ref(), *speed)),
+            _ => None,
         },
         next_post: 0,
         recorder: Recorder::new(Duration::from_millis(10)),
@@ -191,7 +198,7 @@ pub fn run(input: &SimInput) -> SimOutput {
                 sim.push(0, Ev::Arrive(p));
             }
         }
-        Arrivals::Daily { .. } => sim.schedule_next_daily(),
+        Arrivals::Daily { .. } | Arrivals::Trace { .. } => sim.schedule_next(),
     }
     while let Some((now, ev)) = sim.events.pop() {
         sim.extra.events += 1;
@@ -221,24 +228,35 @@ impl Sim<'_> {
         self.push(ns(at), Ev::Arrive(p));
     }
 
-    fn schedule_next_daily(&mut self) {
-        if let Some(t) = self.daily.as_mut().and_then(DailyStream::next) {
+    /// A daily stream's or a trace's next arrival, if any: one at a time, so the queue never
+    /// holds a day's posts at once.
+    fn schedule_next(&mut self) {
+        let next = match self.trace {
+            Some((trace, speed)) => trace.scheduled(self.next_post as usize, speed),
+            None => self.daily.as_mut().and_then(DailyStream::next),
+        };
+        if let Some(t) = next {
             self.schedule_arrival(t);
         }
     }
 
     fn arrive(&mut self, p: u32, now: u64) {
-        if self.daily.is_some() {
-            self.schedule_next_daily();
+        if self.daily.is_some() || self.trace.is_some() {
+            self.schedule_next();
         }
         let input = self.input;
         let shape = input.shape;
-        let (cached, own) = post_choices(
+        let (cached, drawn_own) = post_choices(
             input.seed,
             p as u64,
             input.response_cache_hit,
             shape.image_prompt_share,
         );
+        // A trace with an `image_prompt` column says which posts bring their own.
+        let own = self
+            .trace
+            .and_then(|(t, _)| t.brings_own(p as u64))
+            .unwrap_or(drawn_own);
         if cached {
             self.extra.response_cache_hits += 1;
             self.recorder.record_post(&PostEnd {

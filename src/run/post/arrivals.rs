@@ -1,8 +1,10 @@
-//! When a case's posts are sent: all at once (a burst), or on a seeded Poisson schedule of
-//! intended send times (a sustained load).
+//! When a case's posts are sent: all at once (a burst), on a seeded Poisson schedule of
+//! intended send times (a sustained load), or at a trace's times (a trace load).
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use crate::scenario::trace::Trace;
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -14,7 +16,35 @@ pub enum Start {
     Burst,
     /// Users take the next post of the schedule (intended send times) and send it on time, or
     /// late if none was free.
-    Schedule(Box<Mutex<SendTimes>>),
+    Schedule(Box<Mutex<Schedule>>),
+}
+
+/// A schedule of intended send times, since the case's origin, in modelled time. Posts are
+/// numbered in the schedule's order, so a trace's post `i` is its `i`-th arrival.
+#[derive(Debug)]
+pub enum Schedule {
+    Poisson(Box<SendTimes>),
+    /// A trace's arrivals at `speed` times its pace (offset ÷ speed: the sustained load's
+    /// intended times, so latency counts from them the same way).
+    Trace {
+        trace: Arc<Trace>,
+        speed: f64,
+        next: usize,
+    },
+}
+
+impl Iterator for Schedule {
+    type Item = Duration;
+    fn next(&mut self) -> Option<Duration> {
+        match self {
+            Schedule::Poisson(times) => times.next(),
+            Schedule::Trace { trace, speed, next } => {
+                let t = trace.scheduled(*next, *speed)?;
+                *next += 1;
+                Some(t)
+            }
+        }
+    }
 }
 
 /// A seeded Poisson stream of intended send times, drawn as needed (a long run at a high rate
@@ -50,6 +80,22 @@ impl Iterator for SendTimes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_trace_schedule_is_its_offsets_over_the_speed() {
+        let trace = crate::scenario::trace::parse("t.csv", b"offset_s\n5\n5.5\n65\n", 0).unwrap();
+        let at = |speed| {
+            Schedule::Trace {
+                trace: Arc::new(trace.clone()),
+                speed,
+                next: 0,
+            }
+            .collect::<Vec<_>>()
+        };
+        // Offsets from the first arrival: 0, 0.5, 60 s; at speed 4: 0, 0.125, 15 s.
+        assert_eq!(at(1.0), [0, 500, 60_000].map(Duration::from_millis));
+        assert_eq!(at(4.0), [0, 125, 15_000].map(Duration::from_millis));
+    }
 
     #[test]
     fn arrivals_have_the_rate_and_are_seeded() {

@@ -12,7 +12,7 @@ mod guard;
 mod queue;
 mod service;
 
-pub use self::arrivals::{SendTimes, Start};
+pub use self::arrivals::{Schedule, SendTimes, Start};
 pub use self::guard::SpendGuard;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -96,6 +96,9 @@ pub struct CaseSetup {
     /// The scenario's `client_queue`: the limits of the client's own bucket (the case's tier's
     /// for its model), which every call's first attempt waits for; `None`: calls go at once.
     pub client_queue: Option<Limits>,
+    /// A trace load's arrivals: post `i` brings its own image prompt as the trace says, and in
+    /// service mode its business, topic, platform and image prompt fill the body template.
+    pub trace: Option<Arc<crate::scenario::trace::Trace>>,
 }
 
 /// Everything the Goose users of one case share.
@@ -121,6 +124,8 @@ pub struct CaseContext {
     tally: Arc<Tally>,
     /// Service mode: each post's latency and answer, for the join with the stub's traces.
     seen_posts: Mutex<Vec<crate::report::service::per_post::SeenPost>>,
+    /// A trace load's arrivals (their per-post inputs).
+    trace: Option<Arc<crate::scenario::trace::Trace>>,
 }
 
 impl std::fmt::Debug for CaseContext {
@@ -164,6 +169,7 @@ impl CaseContext {
             }),
             tally: Arc::default(),
             seen_posts: Mutex::default(),
+            trace: setup.trace,
         }
     }
 
@@ -284,10 +290,15 @@ impl CaseContext {
             .record(post);
     }
 
-    /// Whether post `i` brings its own image prompt: drawn as the planner draws it (no response
-    /// cache in a live run).
+    /// Whether post `i` brings its own image prompt: as its trace says, else drawn as the
+    /// planner draws it (no response cache in a live run).
     fn brings_own(&self, i: u64) -> bool {
-        crate::openai::world::post_choices(self.seed, i, 0.0, self.image_prompt_share).1
+        self.trace
+            .as_ref()
+            .and_then(|t| t.brings_own(i))
+            .unwrap_or_else(|| {
+                crate::openai::world::post_choices(self.seed, i, 0.0, self.image_prompt_share).1
+            })
     }
 
     /// How many calls post `i` sends first: two when they go at once, else one.

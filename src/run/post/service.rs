@@ -28,7 +28,11 @@ impl CaseContext {
         post: NewPost,
         mut rng: ChaCha8Rng,
     ) -> PostRecord {
-        let body = target.body(post.i, model, post.brings_own, &mut rng);
+        let given = self
+            .trace
+            .as_ref()
+            .and_then(|t| t.posts.get(post.i as usize));
+        let body = target.body(post.i, model, post.brings_own, given, &mut rng);
         let started = self.now();
         let mut call = CallRecord::new(CallKind::Service, started);
         let done = |mut call: CallRecord, now: Duration| {

@@ -366,7 +366,16 @@ impl ServiceTarget {
 
     /// Post `post`'s body. `rng` is the post's own stream; `brings_own` says whether it carries
     /// an image prompt.
-    pub fn body(&self, post: u64, model: &str, brings_own: bool, rng: &mut ChaCha8Rng) -> Vec<u8> {
+    /// A post's body: the template with the post's variables, drawn from the data lists, or
+    /// given by a trace (`given`: its row's values, each over the draw where the file has it).
+    pub fn body(
+        &self,
+        post: u64,
+        model: &str,
+        brings_own: bool,
+        given: Option<&super::trace::TracePost>,
+        rng: &mut ChaCha8Rng,
+    ) -> Vec<u8> {
         let mut pick = |list: &[String]| -> usize { rng.random_range(0..list.len()) };
         let d = &self.data;
         let (b, t, p, i) = (
@@ -375,11 +384,28 @@ impl ServiceTarget {
             pick(&d.platform),
             pick(&d.image_prompt),
         );
+        let given_or = |field: Option<&Option<String>>, drawn: &'_ str| -> String {
+            field
+                .and_then(Option::as_deref)
+                .unwrap_or(drawn)
+                .to_string()
+        };
+        let (business, topic, platform, image_prompt) = (
+            given_or(given.map(|g| &g.business), &d.business[b]),
+            given_or(given.map(|g| &g.topic), &d.topic[t]),
+            given_or(given.map(|g| &g.platform), &d.platform[p]),
+            given_or(
+                given
+                    .map(|g| &g.image_prompt)
+                    .filter(|v| v.as_deref() != Some("")),
+                &d.image_prompt[i],
+            ),
+        );
         let vars = PostVars {
-            business: &d.business[b],
-            topic: &d.topic[t],
-            platform: &d.platform[p],
-            image_prompt: brings_own.then(|| d.image_prompt[i].as_str()),
+            business: &business,
+            topic: &topic,
+            platform: &platform,
+            image_prompt: brings_own.then_some(image_prompt.as_str()),
             post,
             model,
         };
@@ -514,13 +540,26 @@ mod tests {
         .unwrap();
         assert_eq!(t.endpoint(), "http://127.0.0.1:9/api/marketing-post");
         let mut rng = ChaCha8Rng::seed_from_u64(1);
-        let without: Value = serde_json::from_slice(&t.body(7, "gpt-4o", false, &mut rng)).unwrap();
+        let without: Value =
+            serde_json::from_slice(&t.body(7, "gpt-4o", false, None, &mut rng)).unwrap();
         assert_eq!(
             without,
             serde_json::json!({"business": "Rosa's", "text": "bread on X #7", "tags": ["gpt-4o", 3], "fixed": true})
         );
-        let with: Value = serde_json::from_slice(&t.body(7, "gpt-4o", true, &mut rng)).unwrap();
+        let with: Value =
+            serde_json::from_slice(&t.body(7, "gpt-4o", true, None, &mut rng)).unwrap();
         assert_eq!(with["image_prompt"], "a \"loaf\"");
+        // A trace's row fills the variables it gives; the rest are drawn.
+        let given = crate::scenario::trace::TracePost {
+            business: Some("Harbor Yoga".into()),
+            image_prompt: Some("sunrise on the pier".into()),
+            ..Default::default()
+        };
+        let row: Value =
+            serde_json::from_slice(&t.body(7, "gpt-4o", true, Some(&given), &mut rng)).unwrap();
+        assert_eq!(row["business"], "Harbor Yoga");
+        assert_eq!(row["text"], "bread on X #7");
+        assert_eq!(row["image_prompt"], "sunrise on the pier");
     }
 
     #[test]
@@ -534,7 +573,8 @@ mod tests {
                     let mut rng = ChaCha8Rng::seed_from_u64(seed);
                     rng.set_stream(i);
                     let v: Value =
-                        serde_json::from_slice(&t.body(i, "gpt-4o", false, &mut rng)).unwrap();
+                        serde_json::from_slice(&t.body(i, "gpt-4o", false, None, &mut rng))
+                            .unwrap();
                     v["business"].as_str().unwrap().to_string()
                 })
                 .collect()

@@ -37,15 +37,17 @@ async fn a_trace_is_replayed_at_its_times_over_the_speed() {
         tier: vec![5],
         latency_ms: Some(50),
         // Modelled time: the schedule below is the same at any time scale.
-        time_scale: Some(10.0),
-        report_dir: dir.join("reports"),
-        quiet: true,
+        time: postload::clock::TimeScale::checked(10.0).unwrap().into(),
+        output: postload::cli::ReportDir {
+            report_dir: dir.join("reports"),
+        },
+        verbosity: postload::cli::Verbosity { quiet: true },
         ..RunArgs::default()
     };
     let _guard = goose_lock().await;
     let cfg = run_config(&a, Arc::new(AtomicBool::new(false))).expect("valid config");
     postload::run::execute(cfg).await.expect("run completes");
-    let (_, r): (_, Value) = read_result(&a.report_dir);
+    let (_, r): (_, Value) = read_result(&a.output.report_dir);
     // result.json of a trace load is valid against the committed schema.
     let schema: Value =
         serde_json::from_str(include_str!("../schema/result.v1.schema.json")).unwrap();
@@ -155,7 +157,9 @@ fn the_example_scenario_reads_its_trace_and_the_estimate_counts_its_posts() {
     let a = RunArgs {
         scenario: vec![format!("{root}/scenarios/business-day.toml")],
         users: Some(30),
-        report_dir: tempdir("trace-example"),
+        output: postload::cli::ReportDir {
+            report_dir: tempdir("trace-example"),
+        },
         ..RunArgs::default()
     };
     let cfg = run_config(&a, Arc::new(AtomicBool::new(false))).expect("valid config");
@@ -169,14 +173,15 @@ fn the_example_scenario_reads_its_trace_and_the_estimate_counts_its_posts() {
         panic!("{:?}", cfg.scenarios[0].scenario.load)
     };
     assert_eq!((t.posts.len(), *speed, *max_in_flight), (500, 60.0, 30));
-    // 500 posts, each both calls at their worst on gpt-4o ($2.50 / $10 per 1M tokens):
-    // 800 × 2.5 + 150 × 10 = 3,500 µ$ and 1,200 × 2.5 + 200 × 10 = 5,000 µ$: $4.25 in all.
+    // 500 posts, each both calls at their worst on gpt-4o ($2.50 / $10 per 1M tokens), a
+    // prompt at the largest count believed (2 × sent + 64): 1,664 × 2.5 + 150 × 10 = 5,660 µ$
+    // and 2,464 × 2.5 + 200 × 10 = 8,160 µ$: 500 × 13,820 µ$ = $6.91 in all.
     let usd = postload::run::estimate_max_usd(&cfg);
-    assert!((usd - 4.25).abs() < 1e-9, "{usd}");
+    assert!((usd - 6.91).abs() < 1e-9, "{usd}");
 
     // A trace whose file gives two of its four posts an image prompt: their image calls are
-    // left out, whatever image_prompt_share says: 2 × 8,500 + 2 × 5,000 µ$ = $0.027 a case,
-    // at burst-50's two tiers $0.054.
+    // left out, whatever image_prompt_share says: 2 × 13,820 + 2 × 8,160 µ$ = $0.04396 a case,
+    // at burst-50's two tiers $0.08792.
     let dir = tempdir("trace-estimate");
     let a = RunArgs {
         scenario: vec!["burst-50".into()],
@@ -185,12 +190,14 @@ fn the_example_scenario_reads_its_trace_and_the_estimate_counts_its_posts() {
             "own.csv",
             "offset_s,image_prompt\n0,a\n1,\n2,b\n3,\n",
         )),
-        report_dir: dir.join("reports"),
+        output: postload::cli::ReportDir {
+            report_dir: dir.join("reports"),
+        },
         ..RunArgs::default()
     };
     let cfg = run_config(&a, Arc::new(AtomicBool::new(false))).expect("valid config");
     let usd = postload::run::estimate_max_usd(&cfg);
-    assert!((usd - 0.054).abs() < 1e-12, "{usd}");
+    assert!((usd - 0.087_92).abs() < 1e-12, "{usd}");
 }
 
 /// `plan --trace` end to end: every cell simulates the trace's posts, and plan.json and

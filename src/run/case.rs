@@ -386,7 +386,7 @@ fn arrival_window(scenario: &Scenario, time_scale: crate::clock::TimeScale) -> O
             speed,
             ..
         } => arrivals.as_ref().and_then(|t| {
-            Duration::try_from_secs_f64(t.span().as_secs_f64() / speed / time_scale).ok()
+            Duration::try_from_secs_f64(time_scale.to_real(t.span().as_secs_f64() / speed)).ok()
         }),
     }
 }

@@ -233,6 +233,10 @@ pub struct ExampleServiceArgs {
     /// The model of both calls.
     #[arg(long, env = "OPENAI_MODEL", default_value = "gpt-4o")]
     pub model: String,
+    /// The OpenAI endpoint its calls go to: chat (chat completions) or responses (the
+    /// Responses API).
+    #[arg(long, value_enum, default_value_t = crate::scenario::prompts::ApiEndpoint::Chat)]
+    pub openai_endpoint: crate::scenario::prompts::ApiEndpoint,
     /// The environment variable holding the API key (sent as a bearer token if set).
     #[arg(long, value_name = "NAME", default_value = "OPENAI_API_KEY")]
     pub api_key_env: String,

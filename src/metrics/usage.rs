@@ -1,4 +1,4 @@
-//! The one reader of a chat completion's `usage`, for `run`, `calibrate` and the stub's traces:
+//! The one reader of a chat completion's or a Responses answer's `usage`, for `run`, `calibrate` and the stub's traces:
 //! a usage is never trusted. It must be non-negative integers, whole, within
 //! [`MAX_USAGE_TOKENS`], with no more cached than prompt tokens, a completion within the call's
 //! cap ([`completion_cap`]: `max_completion_tokens`, else `max_tokens`) and a prompt near the
@@ -104,19 +104,54 @@ pub fn prompt_plausible(sent: u64, reported: u64) -> bool {
             >= sent
 }
 
-/// Reads the `usage` of one call's answer (`None`: the answer has none): JSON null or absent is
-/// [`UsageRead::Missing`], anything but an object, or an object that cannot be true for the call
-/// `asked`, is [`UsageRead::Bad`].
+/// Which API's `usage` an answer carries: chat completions' (`prompt_tokens`,
+/// `prompt_tokens_details.cached_tokens`, `completion_tokens`) or the Responses API's
+/// (`input_tokens`, `input_tokens_details.cached_tokens`, `output_tokens`, which counts the
+/// reasoning tokens as `completion_tokens` does). The same three counts, read by the same rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UsageShape {
+    #[default]
+    Chat,
+    Responses,
+}
+
+impl UsageShape {
+    /// JSON pointers into the `usage` object: (prompt, completion, cached).
+    pub fn pointers(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Self::Chat => (
+                "/prompt_tokens",
+                "/completion_tokens",
+                "/prompt_tokens_details/cached_tokens",
+            ),
+            Self::Responses => (
+                "/input_tokens",
+                "/output_tokens",
+                "/input_tokens_details/cached_tokens",
+            ),
+        }
+    }
+}
+
+/// Reads the `usage` of one chat completion ([`read_usage`] of [`UsageShape::Chat`]).
 pub fn read_call_usage(usage: Option<&Value>, asked: Asked) -> UsageRead {
+    read_usage(UsageShape::Chat, usage, asked)
+}
+
+/// Reads the `usage` of one call's answer in `shape` (`None`: the answer has none): JSON null
+/// or absent is [`UsageRead::Missing`], anything but an object, or an object that cannot be
+/// true for the call `asked`, is [`UsageRead::Bad`].
+pub fn read_usage(shape: UsageShape, usage: Option<&Value>, asked: Asked) -> UsageRead {
     let u = match usage {
         None | Some(Value::Null) => return UsageRead::Missing,
         Some(u) if !u.is_object() => return UsageRead::Bad,
         Some(u) => u,
     };
+    let (prompt, completion, cached) = shape.pointers();
     let read = UsageRead::read(
-        u.get("prompt_tokens"),
-        u.get("completion_tokens"),
-        u.pointer("/prompt_tokens_details/cached_tokens"),
+        u.pointer(prompt),
+        u.pointer(completion),
+        u.pointer(cached),
         asked.max_tokens,
     );
     match (read, asked.prompt_tokens) {
@@ -270,6 +305,57 @@ mod tests {
         // A 10-token prompt: 0 to 84 reported are plausible.
         assert!(prompt_plausible(10, 0) && prompt_plausible(10, 84) && !prompt_plausible(10, 85));
         assert!(prompt_plausible(u64::MAX, u64::MAX));
+    }
+
+    #[test]
+    fn a_responses_usage_is_read_by_the_same_rules_from_its_own_names() {
+        let asked = Asked {
+            prompt_tokens: Some(1_000),
+            max_tokens: Some(150),
+        };
+        let read = |u: Value| read_usage(UsageShape::Responses, Some(&u), asked);
+        // output_tokens counts the reasoning tokens (40 of the 120): billed as output.
+        assert_eq!(
+            read(json!({"input_tokens": 1_000, "input_tokens_details": {"cached_tokens": 512},
+                "output_tokens": 120, "output_tokens_details": {"reasoning_tokens": 40},
+                "total_tokens": 1_120})),
+            UsageRead::Tokens(Tokens {
+                prompt: 1_000,
+                cached: 512,
+                completion: 120
+            })
+        );
+        assert_eq!(
+            read_usage(UsageShape::Responses, None, asked),
+            UsageRead::Missing
+        );
+        assert_eq!(read(Value::Null), UsageRead::Missing);
+        // A chat-shaped usage has none of the Responses names: no usage, not a misread one.
+        assert_eq!(
+            read(json!({"prompt_tokens": 1_000, "completion_tokens": 10})),
+            UsageRead::Missing
+        );
+        // The same bounds: above the cap, more cached than input, half a usage, a string.
+        assert_eq!(
+            read(json!({"input_tokens": 1_000, "output_tokens": 151})),
+            UsageRead::Bad
+        );
+        assert_eq!(
+            read(json!({"input_tokens": 1_000, "output_tokens": 1,
+                "input_tokens_details": {"cached_tokens": 1_001}})),
+            UsageRead::Bad
+        );
+        assert_eq!(read(json!({"input_tokens": 1_000})), UsageRead::Bad);
+        assert_eq!(
+            read(json!({"input_tokens": "1000", "output_tokens": 1})),
+            UsageRead::Bad
+        );
+        // An input far from the prompt sent (2 × 1,000 + 64 = 2,064 at most).
+        assert_eq!(
+            read(json!({"input_tokens": 2_065, "output_tokens": 1})),
+            UsageRead::Bad
+        );
+        assert_eq!(read(json!([1, 2])), UsageRead::Bad);
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! What a chat completion call's answer means to the run: its status or transport error read
+//! What a chat completion or Responses call's answer means to the run: its status or transport error read
 //! as a failure cause and a retry outcome, its body read for content and usage (bounded, never
 //! trusted), and what the spend guard takes it to have cost.
 
@@ -6,13 +6,14 @@ use serde::Deserialize;
 
 use crate::metrics::budget::worst_case_usd;
 use crate::metrics::cost::cost_usd;
-use crate::metrics::usage::{read_call_usage, Asked, UsageRead};
+use crate::metrics::usage::{read_call_usage, read_usage, Asked, UsageRead, UsageShape};
 use crate::metrics::FailureCause;
 use crate::openai::catalog::Price;
 use crate::openai::retry::AttemptOutcome;
+use crate::scenario::prompts::ApiEndpoint;
 
 pub(super) enum Answer {
-    /// A 2xx: the content and usage if the body was a chat completion, else `None`.
+    /// A 2xx: the content and usage if the body was an answer of the endpoint's, else `None`.
     Ok(Option<(String, UsageRead)>),
     Failed(FailureCause, AttemptOutcome),
 }
@@ -88,6 +89,18 @@ struct Message {
     content: Option<String>,
 }
 
+/// The text and usage of a 2xx body from `api` ([`parse_completion`], [`parse_response`]).
+pub(super) fn parse_answer(
+    api: ApiEndpoint,
+    body: &[u8],
+    size: (u64, u64),
+) -> Option<(String, UsageRead)> {
+    match api {
+        ApiEndpoint::Chat => parse_completion(body, size),
+        ApiEndpoint::Responses => parse_response(body, size),
+    }
+}
+
 /// The first choice's content and the usage of a chat completion body; `None` if it is not one.
 /// `size`: the call's (prompt tokens, max_tokens), which its usage must keep to.
 pub(super) fn parse_completion(body: &[u8], size: (u64, u64)) -> Option<(String, UsageRead)> {
@@ -98,6 +111,55 @@ pub(super) fn parse_completion(body: &[u8], size: (u64, u64)) -> Option<(String,
         max_tokens: Some(size.1),
     };
     Some((content, read_call_usage(Some(&c.usage), asked)))
+}
+
+/// The output text and the usage of a Responses API body (`object: "response"`): the text of
+/// its message items' `output_text` parts, joined, as the SDK's `output_text` joins them. An
+/// `incomplete` response with no message (a reasoning model that spent the whole
+/// `max_output_tokens` reasoning) is an empty answer with its usage (billed, the post fails
+/// `empty_answer`), as chat's `length` with empty content is; a `completed` one with no message,
+/// or a body that is no response, is `None`. `size` as for [`parse_completion`].
+pub(super) fn parse_response(body: &[u8], size: (u64, u64)) -> Option<(String, UsageRead)> {
+    let r: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let text = response_text(&r)?;
+    let asked = Asked {
+        prompt_tokens: Some(size.0),
+        max_tokens: Some(size.1),
+    };
+    Some((text, read_usage(UsageShape::Responses, r.get("usage"), asked)))
+}
+
+/// The output text of a Responses API object, by [`parse_response`]'s rules (the run's calls
+/// and the example service's alike); `None` if it is no finished response.
+pub(crate) fn response_text(r: &serde_json::Value) -> Option<String> {
+    use serde_json::Value;
+    let status = r.get("status")?.as_str()?;
+    let output = r.get("output")?.as_array()?;
+    let kind = |v: &Value| v.get("type").and_then(Value::as_str).map(str::to_owned);
+    let messages: Vec<&Value> = output
+        .iter()
+        .filter(|i| kind(i).as_deref() == Some("message"))
+        .collect();
+    match (status, messages.is_empty()) {
+        ("incomplete", true) => Some(String::new()),
+        ("completed" | "incomplete", false) => {
+            let mut text = String::new();
+            for m in messages {
+                let parts = match m.get("content") {
+                    None => continue,
+                    Some(c) => c.as_array()?,
+                };
+                for p in parts.iter().filter(|p| kind(p).as_deref() == Some("output_text")) {
+                    match p.get("text") {
+                        None | Some(Value::Null) => {}
+                        Some(t) => text.push_str(t.as_str()?),
+                    }
+                }
+            }
+            Some(text)
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -146,6 +208,104 @@ mod tests {
                 parse_completion(body.as_bytes(), (10, 200)),
                 Some(("hi".into(), UsageRead::Bad)),
                 "{usage}"
+            );
+        }
+    }
+
+    fn tokens(prompt: u64, cached: u64, completion: u64) -> UsageRead {
+        UsageRead::Tokens(Tokens {
+            prompt,
+            cached,
+            completion,
+        })
+    }
+
+    #[test]
+    fn a_responses_body_gives_its_message_text_and_usage() {
+        // A reasoning model's answer: its reasoning item, then the message (two text parts,
+        // joined, and a refusal part, not text). Output tokens count the reasoning tokens.
+        let ok = br#"{"id":"resp_1","object":"response","status":"completed","output":[
+            {"id":"rs_1","type":"reasoning","summary":[]},
+            {"id":"msg_1","type":"message","status":"completed","role":"assistant","content":[
+                {"type":"output_text","annotations":[],"text":"Fresh "},
+                {"type":"refusal","refusal":"no"},
+                {"type":"output_text","annotations":[],"text":"bread!"}]}],
+            "usage":{"input_tokens":800,"input_tokens_details":{"cached_tokens":256},
+                "output_tokens":90,"output_tokens_details":{"reasoning_tokens":64},"total_tokens":890}}"#;
+        assert_eq!(
+            parse_response(ok, (800, 150)),
+            Some(("Fresh bread!".into(), tokens(800, 256, 90)))
+        );
+        assert_eq!(
+            parse_answer(ApiEndpoint::Responses, ok, (800, 150)),
+            parse_response(ok, (800, 150))
+        );
+        // Read as a chat completion, it is none.
+        assert_eq!(parse_answer(ApiEndpoint::Chat, ok, (800, 150)), None);
+        // Cut by max_output_tokens mid-answer: the partial text counts, as chat's `length`.
+        let cut = br#"{"status":"incomplete","incomplete_details":{"reason":"max_output_tokens"},
+            "output":[{"type":"message","status":"incomplete","content":[{"type":"output_text","text":"Fresh"}]}],
+            "usage":{"input_tokens":800,"output_tokens":150}}"#;
+        assert_eq!(
+            parse_response(cut, (800, 150)),
+            Some(("Fresh".into(), tokens(800, 0, 150)))
+        );
+    }
+
+    #[test]
+    fn an_incomplete_response_without_a_message_is_an_empty_answer_with_its_usage() {
+        // The reasoning used the whole cap: no message item, only the reasoning one.
+        let body = br#"{"status":"incomplete","incomplete_details":{"reason":"max_output_tokens"},
+            "output":[{"id":"rs_1","type":"reasoning","summary":[]}],
+            "usage":{"input_tokens":800,"output_tokens":150,"output_tokens_details":{"reasoning_tokens":150}}}"#;
+        let got = parse_response(body, (800, 150));
+        assert_eq!(got, Some((String::new(), tokens(800, 0, 150))));
+        // ... which the call reads as an empty answer, billed its usage: 800 × 2.5 + 150 × 10
+        // = 3,500 per 1M, $0.0035.
+        let answer = Answer::Ok(got);
+        assert!((billed(&GPT_4O, (800, 150), Some(200), &answer) - 0.0035).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_responses_body_without_usage_or_not_a_response_is_read_as_chat_ones_are() {
+        let no_usage = br#"{"status":"completed","output":[{"type":"message","content":[{"type":"output_text","text":"hi"}]}]}"#;
+        assert_eq!(
+            parse_response(no_usage, (10, 200)),
+            Some(("hi".into(), UsageRead::Missing))
+        );
+        let null_usage = br#"{"status":"completed","output":[{"type":"message","content":[{"type":"output_text","text":"hi"}]}],"usage":null}"#;
+        assert_eq!(
+            parse_response(null_usage, (10, 200)),
+            Some(("hi".into(), UsageRead::Missing))
+        );
+        // A usage past the cap (201 of 200): the text stays, the usage is bad.
+        let over = br#"{"status":"completed","output":[{"type":"message","content":[{"type":"output_text","text":"hi"}]}],"usage":{"input_tokens":10,"output_tokens":201}}"#;
+        assert_eq!(
+            parse_response(over, (10, 200)),
+            Some(("hi".into(), UsageRead::Bad))
+        );
+        // A message without text parts: an empty answer, not a body error.
+        let empty = br#"{"status":"completed","output":[{"type":"message","content":[]}]}"#;
+        assert_eq!(
+            parse_response(empty, (10, 200)),
+            Some((String::new(), UsageRead::Missing))
+        );
+        for not_one in [
+            &b"<html>"[..],
+            br#"{"choices":[{"message":{"content":"hi"}}]}"#,
+            // Completed, yet no message: nothing answered it.
+            br#"{"status":"completed","output":[{"type":"reasoning"}]}"#,
+            br#"{"status":"failed","output":[]}"#,
+            br#"{"status":"in_progress","output":[{"type":"message","content":[{"type":"output_text","text":"hi"}]}]}"#,
+            br#"{"status":"completed","output":"hi"}"#,
+            br#"{"output":[{"type":"message","content":[{"type":"output_text","text":"hi"}]}]}"#,
+            br#"{"status":"completed","output":[{"type":"message","content":[{"type":"output_text","text":7}]}]}"#,
+        ] {
+            assert_eq!(
+                parse_response(not_one, (10, 200)),
+                None,
+                "{}",
+                String::from_utf8_lossy(not_one)
             );
         }
     }

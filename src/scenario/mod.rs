@@ -311,6 +311,11 @@ pub struct Scenario {
     /// fails (`failed.empty_answer`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reasoning_effort: Option<crate::openai::reasoning::Effort>,
+    /// The OpenAI endpoint the post pipeline calls: `chat` (chat completions, the default) or
+    /// `responses` (the Responses API: `instructions`, `input`, `max_output_tokens`, the
+    /// effort as `reasoning.effort`). Not in service mode (the service picks its own).
+    #[serde(default, skip_serializing_if = "prompts::ApiEndpoint::is_chat")]
+    pub endpoint: prompts::ApiEndpoint,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -365,6 +370,18 @@ impl Scenario {
             ("prompts.caption", self.prompts.caption),
         ] {
             c.check().map_err(|m| (field, m))?;
+            if self.endpoint == prompts::ApiEndpoint::Responses
+                && c.max_tokens < prompts::MIN_OUTPUT_TOKENS
+            {
+                return Err((
+                    field,
+                    format!(
+                        "max_tokens {} is below {}, the least `max_output_tokens` the Responses API takes (`endpoint = \"responses\"`)",
+                        c.max_tokens,
+                        prompts::MIN_OUTPUT_TOKENS
+                    ),
+                ));
+            }
         }
         self.load.check()
     }
@@ -693,6 +710,46 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("reasoning_effort") && e.contains("huge"), "{e}");
+    }
+
+    #[test]
+    fn the_endpoint_is_chat_by_default_written_only_when_responses() {
+        use prompts::ApiEndpoint;
+        let base = "name = \"x\"\nmodel = \"gpt-4o\"\n[load]\nkind = \"burst\"\nusers = 5\n";
+        let chat = Scenario::parse("s.toml", base).unwrap();
+        assert_eq!(chat.endpoint, ApiEndpoint::Chat);
+        assert!(serde_json::to_value(&chat).unwrap().get("endpoint").is_none());
+        let explicit = Scenario::parse("s.toml", &format!("endpoint = \"chat\"\n{base}")).unwrap();
+        assert_eq!(explicit, chat);
+        let resp = Scenario::parse("s.toml", &format!("endpoint = \"responses\"\n{base}")).unwrap();
+        assert_eq!(resp.endpoint, ApiEndpoint::Responses);
+        assert_eq!(serde_json::to_value(&resp).unwrap()["endpoint"], "responses");
+        // Another name: the file, line and field are named.
+        let e = Scenario::parse("s.toml", &format!("endpoint = \"completions\"\n{base}"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("s.toml:") && e.contains("line 1"), "{e}");
+        assert!(e.contains("endpoint") && e.contains("completions"), "{e}");
+    }
+
+    #[test]
+    fn a_cap_below_16_is_refused_on_the_responses_endpoint_only() {
+        // OpenAI's Responses API refuses max_output_tokens below 16; chat takes 1.
+        let text = |endpoint: &str, max: u32| {
+            format!(
+                "name = \"x\"\nmodel = \"gpt-4o\"\n{endpoint}[load]\nkind = \"burst\"\nusers = 5\n[prompts]\ncaption = {{ prompt_tokens = 1200, max_tokens = {max} }}\n"
+            )
+        };
+        assert!(Scenario::parse("s.toml", &text("", 15)).is_ok());
+        assert!(Scenario::parse("s.toml", &text("endpoint = \"responses\"\n", 16)).is_ok());
+        let e = Scenario::parse("s.toml", &text("endpoint = \"responses\"\n", 15))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("field `prompts.caption`: max_tokens 15 is below 16")
+                && e.contains("endpoint = \"responses\""),
+            "{e}"
+        );
     }
 
     #[test]

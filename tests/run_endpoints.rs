@@ -1,0 +1,199 @@
+//! The scenario's `endpoint`: the post pipeline on chat completions or on the Responses API
+//! against the embedded stub (one seed, the same posts, tokens and cost on either), and the
+//! example service on the Responses API in service mode, its calls counted by the stub alongside.
+
+use std::time::Duration;
+
+use postload::cli::{Cli, Command, RunArgs};
+use postload::example::{self, ExampleConfig};
+use postload::scenario::prompts::ApiEndpoint;
+use postload::stub;
+use serde_json::Value;
+
+use crate::common::{goose_lock, read_result, tempdir};
+
+/// `postload run` on a scenario file (`extra` lines before `[load]`): 20 posts at once, tier 2
+/// (no 429s at this size), on the embedded stub at 1 ms latencies; its one case.
+fn run_case(tag: &str, model: &str, extra: &str) -> Value {
+    let dir = tempdir(tag);
+    let file = dir.join("s.toml");
+    std::fs::write(
+        &file,
+        format!("name = \"s\"\nmodel = \"{model}\"\ntiers = [2]\nseed = 11\n{extra}[load]\nkind = \"burst\"\nusers = 20\n"),
+    )
+    .unwrap();
+    let out = dir.join("reports");
+    let _ = assert_cmd::Command::cargo_bin("postload")
+        .unwrap()
+        .args(["run", "--quiet", "--latency-ms", "1", "--scenario"])
+        .arg(&file)
+        .arg("--report-dir")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let (_, r) = read_result(&out);
+    r["cases"][0].clone()
+}
+
+/// The figures that must not depend on the endpoint: posts and their causes, calls, tokens
+/// (all, by call), cost, and what the stub counted.
+fn figures(c: &Value) -> Value {
+    serde_json::json!({
+        "posts": {
+            "total": c["posts"]["total"],
+            "ok": c["posts"]["ok"],
+            "failed_by_cause": c["posts"]["failed_by_cause"],
+        },
+        "calls": c["calls"]["calls"],
+        "tokens": c["tokens"]["total"],
+        "by_call": c["tokens"]["by_call"],
+        "cost": c["cost"]["total_usd"],
+        "stub_requests": c["stub"]["chat_requests"],
+        "stub_200": c["stub"]["by_status"]["200"],
+        "stub_models": c["stub"]["models"],
+    })
+}
+
+#[test]
+fn one_seed_gives_the_same_posts_tokens_and_cost_on_either_endpoint() {
+    // The stub draws a call's tokens from its draw stream (post, attempt) whatever the
+    // endpoint, and counts `instructions` as the system message: the same prompts, the same
+    // draws, so the same figures to the token and the dollar.
+    for (tag, model, extra) in [
+        ("ep-4o", "gpt-4o", ""),
+        // A reasoning model with room to reason: its reasoning tokens are drawn alike.
+        (
+            "ep-5-low",
+            "gpt-5-mini",
+            "reasoning_effort = \"low\"\n[prompts]\nimage_prompt = { prompt_tokens = 800, max_tokens = 4000 }\ncaption = { prompt_tokens = 1200, max_tokens = 4000 }\n",
+        ),
+    ] {
+        // `[prompts]` must come last: the endpoint line goes first.
+        let chat = figures(&run_case(&format!("{tag}-chat"), model, extra));
+        let resp = figures(&run_case(
+            &format!("{tag}-resp"),
+            model,
+            &format!("endpoint = \"responses\"\n{extra}"),
+        ));
+        assert_eq!(chat["posts"]["ok"], 20, "{tag}: {chat}");
+        assert_eq!(chat["calls"], 40, "{tag}: {chat}");
+        // 20 posts × 2 calls reached the stub, all answered.
+        assert_eq!(resp["stub_requests"], 40, "{tag}: {resp}");
+        assert!(chat["tokens"]["prompt"].as_u64().unwrap() > 0, "{chat}");
+        assert!(chat["cost"].as_f64().unwrap() > 0.0, "{chat}");
+        assert_eq!(chat, resp, "{tag}");
+    }
+}
+
+#[test]
+fn reasoning_that_spends_the_whole_cap_fails_the_same_posts_as_empty_answers_on_either_endpoint()
+{
+    // gpt-5-mini at its default effort (medium, a median of 640 reasoning tokens) with the
+    // note's caps (150, 200): nearly every image call spends its cap reasoning. On chat that
+    // is `length` with empty content; on the Responses API an `incomplete` response with no
+    // message. Either way the post fails `empty_answer`, billed: the same posts, the same cost.
+    let chat = figures(&run_case("ep-empty-chat", "gpt-5-mini", ""));
+    let resp = figures(&run_case(
+        "ep-empty-resp",
+        "gpt-5-mini",
+        "endpoint = \"responses\"\n",
+    ));
+    let failed = resp["posts"]["failed_by_cause"]["empty_answer"]
+        .as_u64()
+        .unwrap_or(0);
+    assert!(failed >= 18, "{resp}");
+    assert!(resp["cost"].as_f64().unwrap() > 0.0, "{resp}");
+    assert_eq!(chat, resp);
+}
+
+#[test]
+fn a_responses_scenario_with_a_cap_below_16_is_refused_naming_the_field() {
+    let dir = tempdir("ep-cap");
+    let file = dir.join("s.toml");
+    std::fs::write(
+        &file,
+        "name = \"s\"\nmodel = \"gpt-4o\"\nendpoint = \"responses\"\n[load]\nkind = \"burst\"\nusers = 1\n[prompts]\nimage_prompt = { prompt_tokens = 800, max_tokens = 8 }\n",
+    )
+    .unwrap();
+    let out = assert_cmd::Command::cargo_bin("postload")
+        .unwrap()
+        .args(["run", "--quiet", "--scenario"])
+        .arg(&file)
+        .arg("--report-dir")
+        .arg(dir.join("reports"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("field `prompts.image_prompt`: max_tokens 8 is below 16"),
+        "{err}"
+    );
+}
+
+/// A port nothing listens on (bound, then released).
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_service_on_the_responses_api_is_counted_by_the_stub_alongside() {
+    let port = free_port();
+    let mut cfg = ExampleConfig::new(&format!("http://127.0.0.1:{port}/v1"));
+    cfg.memory_delay = Duration::from_millis(5);
+    cfg.endpoint = ApiEndpoint::Responses;
+    let service = example::start(cfg, stub::bind_loopback(0).unwrap())
+        .await
+        .unwrap();
+    let dir = tempdir("ep-service");
+    let file = dir.join("svc.toml");
+    std::fs::write(
+        &file,
+        "name = \"svc\"\nmodel = \"gpt-4o\"\ntiers = [2]\nseed = 5\n[load]\nkind = \"burst\"\nusers = 12\n",
+    )
+    .unwrap();
+    let args = RunArgs {
+        scenario: vec![file.to_string_lossy().into_owned()],
+        target: Some(service.url()),
+        with_stub: Some(port),
+        wait_for_target: Some(5.0),
+        latency_ms: Some(50),
+        report_dir: dir.join("reports"),
+        quiet: true,
+        ..RunArgs::default()
+    };
+    let outcome = {
+        let _guard = goose_lock().await;
+        postload::run(Cli {
+            command: Some(Command::Run(Box::new(args))),
+            run: RunArgs::default(),
+        })
+        .await
+        .expect("the run completes")
+    };
+    assert_eq!(outcome, postload::Outcome::Success);
+    let (_, r) = read_result(&dir.join("reports"));
+    let case = &r["cases"][0];
+    assert_eq!(case["posts"]["ok"], 12, "{case}");
+    // 12 posts × 2 Responses calls, each answered 200, each counted by the stub.
+    let stub = &case["stub"];
+    assert_eq!(stub["chat_requests"], 24, "{stub}");
+    assert_eq!(stub["by_status"]["200"], 24, "{stub}");
+    // The tokens the service reported (its Responses usage, summed in chat's names) are the
+    // tokens the stub counted.
+    let t = &case["tokens"];
+    assert_eq!(t["source"], "responses");
+    let m = &stub["models"]["gpt-4o"];
+    assert_eq!(t["total"]["prompt"], m["prompt_tokens"], "{t} {m}");
+    assert_eq!(t["total"]["completion"], m["completion_tokens"], "{t} {m}");
+    // The service's per-post figures count the Responses calls: two calls a post, one of each
+    // type (told apart by max_output_tokens 150 and 200), every post traced.
+    let s = &case["service"];
+    assert_eq!(s["calls_per_post"], 2.0, "{s}");
+    assert_eq!(s["by_call"]["image_prompt"]["calls_per_post"], 1.0, "{s}");
+    assert_eq!(s["by_call"]["caption"]["calls_per_post"], 1.0, "{s}");
+    assert_eq!(s["per_post"]["traced_posts"], 12, "{s}");
+    assert_eq!(s["per_post"]["untraced_posts"], 0, "{s}");
+    assert_eq!(s["per_post"]["retries_per_post"], 0.0, "{s}");
+}

@@ -13,7 +13,8 @@ use serde_json::Value;
 use crate::common::{goose_lock, read_result, tempdir};
 
 /// `postload run` on a scenario file (`extra` lines before `[load]`): 20 posts at once, tier 2
-/// (no 429s at this size), on the embedded stub at 1 ms latencies; its one case.
+/// (no 429s at this size), on the embedded stub with the models' own profiles (so completions
+/// are drawn, not fixed) at 20 times speed; its one case.
 fn run_case(tag: &str, model: &str, extra: &str) -> Value {
     let dir = tempdir(tag);
     let file = dir.join("s.toml");
@@ -25,7 +26,7 @@ fn run_case(tag: &str, model: &str, extra: &str) -> Value {
     let out = dir.join("reports");
     let _ = assert_cmd::Command::cargo_bin("postload")
         .unwrap()
-        .args(["run", "--quiet", "--latency-ms", "1", "--scenario"])
+        .args(["run", "--quiet", "--time-scale", "20", "--scenario"])
         .arg(&file)
         .arg("--report-dir")
         .arg(&out)
@@ -36,8 +37,14 @@ fn run_case(tag: &str, model: &str, extra: &str) -> Value {
 }
 
 /// The figures that must not depend on the endpoint: posts and their causes, calls, tokens
-/// (all, by call), cost, and what the stub counted.
+/// (all, by call), cost, and what the stub counted (its modelled latencies' sum rounded to the
+/// µs: the same latencies summed in another arrival order differ in the last bits).
 fn figures(c: &Value) -> Value {
+    let mut models = c["stub"]["models"].clone();
+    for (_, m) in models.as_object_mut().expect("the stub's models").iter_mut() {
+        let sum = m["latency_ms_sum"].as_f64().expect("a latency sum");
+        m["latency_ms_sum"] = ((sum * 1000.0).round() as u64).into();
+    }
     serde_json::json!({
         "posts": {
             "total": c["posts"]["total"],
@@ -46,11 +53,13 @@ fn figures(c: &Value) -> Value {
         },
         "calls": c["calls"]["calls"],
         "tokens": c["tokens"]["total"],
+        "token_source": c["tokens"]["source"],
+        "bad_usage": c["tokens"]["bad_usage"],
         "by_call": c["tokens"]["by_call"],
         "cost": c["cost"]["total_usd"],
         "stub_requests": c["stub"]["chat_requests"],
         "stub_200": c["stub"]["by_status"]["200"],
-        "stub_models": c["stub"]["models"],
+        "stub_models": models,
     })
 }
 
@@ -59,8 +68,16 @@ fn one_seed_gives_the_same_posts_tokens_and_cost_on_either_endpoint() {
     // The stub draws a call's tokens from its draw stream (post, attempt) whatever the
     // endpoint, and counts `instructions` as the system message: the same prompts, the same
     // draws, so the same figures to the token and the dollar.
+    //
+    // gpt-4o: every call's usage is read, so the cost is known (and must match).
+    let chat = figures(&run_case("ep-4o-chat", "gpt-4o", ""));
+    let resp = figures(&run_case("ep-4o-resp", "gpt-4o", "endpoint = \"responses\"\n"));
+    assert_eq!(chat["token_source"], "responses", "{chat}");
+    assert!(chat["cost"].as_f64().unwrap() > 0.0, "{chat}");
+    // Drawn completions, not the fixed profile's 100 a call.
+    assert_ne!(chat["tokens"]["completion"], 4_000, "{chat}");
+    assert_eq!(chat, resp);
     for (tag, model, extra) in [
-        ("ep-4o", "gpt-4o", ""),
         // A reasoning model with room to reason: its reasoning tokens are drawn alike.
         (
             "ep-5-low",
@@ -79,8 +96,7 @@ fn one_seed_gives_the_same_posts_tokens_and_cost_on_either_endpoint() {
         assert_eq!(chat["calls"], 40, "{tag}: {chat}");
         // 20 posts × 2 calls reached the stub, all answered.
         assert_eq!(resp["stub_requests"], 40, "{tag}: {resp}");
-        assert!(chat["tokens"]["prompt"].as_u64().unwrap() > 0, "{chat}");
-        assert!(chat["cost"].as_f64().unwrap() > 0.0, "{chat}");
+        assert!(chat["tokens"]["completion"].as_u64().unwrap() > 0, "{chat}");
         assert_eq!(chat, resp, "{tag}");
     }
 }

@@ -97,6 +97,13 @@ fn one_seed_gives_the_same_posts_tokens_and_cost_on_either_endpoint() {
         // 20 posts × 2 calls reached the stub, all answered.
         assert_eq!(resp["stub_requests"], 40, "{tag}: {resp}");
         assert!(chat["tokens"]["completion"].as_u64().unwrap() > 0, "{chat}");
+        // Regression: the caption's prompt was estimated with the image call's whole completion,
+        // reasoning included (hundreds of tokens the image prompt does not have), so its true
+        // usage looked impossible: 11 of 40 usages read as bad, the tokens unknown, no cost.
+        // Now only the visible tokens count, as the planner counts them.
+        assert_eq!(chat["bad_usage"], Value::Null, "{tag}: {chat}");
+        assert_eq!(chat["token_source"], "responses", "{tag}: {chat}");
+        assert!(chat["cost"].as_f64().unwrap() > 0.0, "{tag}: {chat}");
         assert_eq!(chat, resp, "{tag}");
     }
 }

@@ -133,6 +133,30 @@ impl UsageShape {
     }
 }
 
+impl UsageShape {
+    /// The JSON pointer of the reasoning tokens inside the completion count.
+    pub fn reasoning_pointer(self) -> &'static str {
+        match self {
+            Self::Chat => "/completion_tokens_details/reasoning_tokens",
+            Self::Responses => "/output_tokens_details/reasoning_tokens",
+        }
+    }
+}
+
+/// The visible tokens of an answer whose usage was `read` from `usage`: its completion less the
+/// reasoning tokens the usage reports inside it (a reasoning model's hidden tokens, billed as
+/// output but not in the text). A reasoning count that is no count, or above the completion,
+/// is taken as none. 0 when the usage was not read.
+pub fn visible_completion(shape: UsageShape, usage: Option<&Value>, read: UsageRead) -> u64 {
+    let Some(t) = read.tokens() else { return 0 };
+    let reasoning = usage
+        .and_then(|u| u.pointer(shape.reasoning_pointer()))
+        .and_then(Value::as_u64)
+        .filter(|r| *r <= t.completion)
+        .unwrap_or(0);
+    t.completion - reasoning
+}
+
 /// Reads the `usage` of one chat completion ([`read_usage`] of [`UsageShape::Chat`]).
 pub fn read_call_usage(usage: Option<&Value>, asked: Asked) -> UsageRead {
     read_usage(UsageShape::Chat, usage, asked)
@@ -356,6 +380,42 @@ mod tests {
             UsageRead::Bad
         );
         assert_eq!(read(json!([1, 2])), UsageRead::Bad);
+    }
+
+    #[test]
+    fn the_visible_completion_is_the_completion_less_its_reasoning_tokens() {
+        let asked = Asked::default();
+        for (shape, u) in [
+            (
+                UsageShape::Chat,
+                json!({"prompt_tokens": 800, "completion_tokens": 700,
+                    "completion_tokens_details": {"reasoning_tokens": 640}}),
+            ),
+            (
+                UsageShape::Responses,
+                json!({"input_tokens": 800, "output_tokens": 700,
+                    "output_tokens_details": {"reasoning_tokens": 640}}),
+            ),
+        ] {
+            let read = read_usage(shape, Some(&u), asked);
+            // 700 written, 640 of them reasoning: 60 visible.
+            assert_eq!(visible_completion(shape, Some(&u), read), 60);
+            // The other shape's names report no reasoning: all 700 are visible.
+            let other = match shape {
+                UsageShape::Chat => UsageShape::Responses,
+                UsageShape::Responses => UsageShape::Chat,
+            };
+            assert_eq!(visible_completion(other, Some(&u), read), 700);
+        }
+        let u = json!({"prompt_tokens": 800, "completion_tokens": 70,
+            "completion_tokens_details": {"reasoning_tokens": 71}});
+        let read = read_call_usage(Some(&u), asked);
+        // More reasoning than completion cannot be: none is taken.
+        assert_eq!(visible_completion(UsageShape::Chat, Some(&u), read), 70);
+        assert_eq!(
+            visible_completion(UsageShape::Chat, Some(&u), UsageRead::Bad),
+            0
+        );
     }
 
     #[test]

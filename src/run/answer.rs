@@ -6,16 +6,27 @@ use serde::Deserialize;
 
 use crate::metrics::budget::worst_case_usd;
 use crate::metrics::cost::cost_usd;
-use crate::metrics::usage::{read_call_usage, read_usage, Asked, UsageRead, UsageShape};
+use crate::metrics::usage::{read_usage, visible_completion, Asked, UsageRead, UsageShape};
 use crate::metrics::FailureCause;
 use crate::openai::catalog::Price;
 use crate::openai::retry::AttemptOutcome;
 use crate::scenario::prompts::ApiEndpoint;
 
 pub(super) enum Answer {
-    /// A 2xx: the content and usage if the body was an answer of the endpoint's, else `None`.
-    Ok(Option<(String, UsageRead)>),
+    /// A 2xx: the reply if the body was an answer of the endpoint's, else `None`.
+    Ok(Option<Reply>),
     Failed(FailureCause, AttemptOutcome),
+}
+
+/// What a 2xx answer said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Reply {
+    pub text: String,
+    pub usage: UsageRead,
+    /// Its visible completion tokens: the completion less the reasoning tokens its usage reports
+    /// inside it (0 when the usage was not read). What the text counts for in a later prompt
+    /// (the caption's image prompt), as the planner counts it.
+    pub visible: u64,
 }
 
 pub(super) fn status_cause(status: u16) -> FailureCause {
@@ -63,7 +74,10 @@ pub(super) fn billed(
     outcome: &Answer,
 ) -> f64 {
     match outcome {
-        Answer::Ok(Some((_, UsageRead::Tokens(usage)))) => cost_usd(price, *usage),
+        Answer::Ok(Some(Reply {
+            usage: UsageRead::Tokens(usage),
+            ..
+        })) => cost_usd(price, *usage),
         Answer::Failed(_, _) if status.is_some_and(|s| !(200..300).contains(&s)) => 0.0,
         Answer::Failed(FailureCause::Connect, _) if status.is_none() => 0.0,
         _ => worst_case_usd(price, size.0, size.1),
@@ -77,6 +91,20 @@ struct Completion {
     /// not trusted, and does not fail the call.
     #[serde(default)]
     usage: serde_json::Value,
+}
+
+/// The reply of `text` with `usage` (in `shape`) for a call of `size`.
+fn reply(text: String, shape: UsageShape, usage: &serde_json::Value, size: (u64, u64)) -> Reply {
+    let asked = Asked {
+        prompt_tokens: Some(size.0),
+        max_tokens: Some(size.1),
+    };
+    let read = read_usage(shape, Some(usage), asked);
+    Reply {
+        text,
+        usage: read,
+        visible: visible_completion(shape, Some(usage), read),
+    }
 }
 
 #[derive(Deserialize)]
@@ -94,7 +122,7 @@ pub(super) fn parse_answer(
     api: ApiEndpoint,
     body: &[u8],
     size: (u64, u64),
-) -> Option<(String, UsageRead)> {
+) -> Option<Reply> {
     match api {
         ApiEndpoint::Chat => parse_completion(body, size),
         ApiEndpoint::Responses => parse_response(body, size),
@@ -103,14 +131,10 @@ pub(super) fn parse_answer(
 
 /// The first choice's content and the usage of a chat completion body; `None` if it is not one.
 /// `size`: the call's (prompt tokens, max_tokens), which its usage must keep to.
-pub(super) fn parse_completion(body: &[u8], size: (u64, u64)) -> Option<(String, UsageRead)> {
+pub(super) fn parse_completion(body: &[u8], size: (u64, u64)) -> Option<Reply> {
     let c: Completion = serde_json::from_slice(body).ok()?;
     let content = c.choices.into_iter().next()?.message.content?;
-    let asked = Asked {
-        prompt_tokens: Some(size.0),
-        max_tokens: Some(size.1),
-    };
-    Some((content, read_call_usage(Some(&c.usage), asked)))
+    Some(reply(content, UsageShape::Chat, &c.usage, size))
 }
 
 /// The output text and the usage of a Responses API body (`object: "response"`): the text of
@@ -119,14 +143,11 @@ pub(super) fn parse_completion(body: &[u8], size: (u64, u64)) -> Option<(String,
 /// `max_output_tokens` reasoning) is an empty answer with its usage (billed, the post fails
 /// `empty_answer`), as chat's `length` with empty content is; a `completed` one with no message,
 /// or a body that is no response, is `None`. `size` as for [`parse_completion`].
-pub(super) fn parse_response(body: &[u8], size: (u64, u64)) -> Option<(String, UsageRead)> {
+pub(super) fn parse_response(body: &[u8], size: (u64, u64)) -> Option<Reply> {
     let r: serde_json::Value = serde_json::from_slice(body).ok()?;
     let text = response_text(&r)?;
-    let asked = Asked {
-        prompt_tokens: Some(size.0),
-        max_tokens: Some(size.1),
-    };
-    Some((text, read_usage(UsageShape::Responses, r.get("usage"), asked)))
+    let usage = r.get("usage").unwrap_or(&serde_json::Value::Null);
+    Some(reply(text, UsageShape::Responses, usage, size))
 }
 
 /// The output text of a Responses API object, by [`parse_response`]'s rules (the run's calls
@@ -166,6 +187,19 @@ pub(crate) fn response_text(r: &serde_json::Value) -> Option<String> {
 mod tests {
     use super::*;
     use crate::metrics::cost::Tokens;
+
+    /// The text and usage of a reply (what most tests look at).
+    fn parse_completion(body: &[u8], size: (u64, u64)) -> Option<(String, UsageRead)> {
+        super::parse_completion(body, size).map(|r| (r.text, r.usage))
+    }
+
+    fn parse_response(body: &[u8], size: (u64, u64)) -> Option<(String, UsageRead)> {
+        super::parse_response(body, size).map(|r| (r.text, r.usage))
+    }
+
+    fn parse_answer(api: ApiEndpoint, body: &[u8], size: (u64, u64)) -> Option<(String, UsageRead)> {
+        super::parse_answer(api, body, size).map(|r| (r.text, r.usage))
+    }
 
     #[test]
     fn parses_content_and_usage_or_refuses() {
@@ -240,6 +274,8 @@ mod tests {
             parse_answer(ApiEndpoint::Responses, ok, (800, 150)),
             parse_response(ok, (800, 150))
         );
+        // Of its 90 output tokens, 64 were reasoning: 26 are the text's.
+        assert_eq!(super::parse_response(ok, (800, 150)).unwrap().visible, 26);
         // Read as a chat completion, it is none.
         assert_eq!(parse_answer(ApiEndpoint::Chat, ok, (800, 150)), None);
         // Cut by max_output_tokens mid-answer: the partial text counts, as chat's `length`.
@@ -258,8 +294,15 @@ mod tests {
         let body = br#"{"status":"incomplete","incomplete_details":{"reason":"max_output_tokens"},
             "output":[{"id":"rs_1","type":"reasoning","summary":[]}],
             "usage":{"input_tokens":800,"output_tokens":150,"output_tokens_details":{"reasoning_tokens":150}}}"#;
-        let got = parse_response(body, (800, 150));
-        assert_eq!(got, Some((String::new(), tokens(800, 0, 150))));
+        let got = super::parse_response(body, (800, 150));
+        assert_eq!(
+            got,
+            Some(Reply {
+                text: String::new(),
+                usage: tokens(800, 0, 150),
+                visible: 0
+            })
+        );
         // ... which the call reads as an empty answer, billed its usage: 800 × 2.5 + 150 × 10
         // = 3,500 per 1M, $0.0035.
         let answer = Answer::Ok(got);
@@ -334,7 +377,13 @@ mod tests {
         let timeout = Answer::Failed(FailureCause::Timeout, AttemptOutcome::Timeout);
         assert!((billed(&GPT_4O, (800, 150), None, &timeout) - 0.00566).abs() < 1e-12);
         // A complete answer with a plausible usage: its usage. An impossible one: the worst.
-        let ok = |usage| Answer::Ok(Some(("x".into(), usage)));
+        let ok = |usage| {
+            Answer::Ok(Some(Reply {
+                text: "x".into(),
+                usage,
+                visible: 0,
+            }))
+        };
         let usage = UsageRead::Tokens(Tokens {
             prompt: 800,
             cached: 0,

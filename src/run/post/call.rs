@@ -20,7 +20,7 @@ use crate::openai::retry::{AttemptOutcome, RetryPolicy};
 use crate::openai::world::{
     client_stream, draw_rng, parse_ttft_header, post_stream, DRAW_STREAM_HEADER, TTFT_HEADER,
 };
-use crate::run::answer::{billed, parse_answer, status_cause, transport_failure, Answer};
+use crate::run::answer::{billed, parse_answer, status_cause, transport_failure, Answer, Reply};
 use crate::scenario::prompts::ApiEndpoint;
 
 /// A call's attempts so far: they name each attempt's draw stream at the stub and its retry
@@ -156,7 +156,7 @@ pub(crate) fn backoff(
 impl CaseContext {
     /// One call with retries. `size` is (prompt tokens, max_tokens): what the rate limiter is
     /// asked for and what the spend guard reserves. Returns the record and, on success, the
-    /// content and its completion tokens.
+    /// content and its visible completion tokens (less any reasoning tokens).
     pub(super) async fn call(
         &self,
         via: &mut Via<'_>,
@@ -309,24 +309,28 @@ impl CaseContext {
 }
 
 /// A 2xx's record and, if its body was a chat completion (or a response) with content, the
-/// content and its completion tokens; a body that was none fails the call. So does an empty
+/// content and its visible completion tokens; a body that was none fails the call. So does an empty
 /// answer (a reasoning model that spent its whole `max_completion_tokens` reasoning ends
 /// `length` with no content, or `incomplete` with no message on the Responses API):
 /// it is billed its usage, but the post has no text, as the planner counts it.
 fn answered(
     mut record: CallRecord,
-    answer: Option<(String, UsageRead)>,
+    answer: Option<Reply>,
 ) -> (CallRecord, Option<(String, u32)>) {
     match answer {
-        Some((content, usage)) => {
+        Some(Reply {
+            text,
+            usage,
+            visible,
+        }) => {
             record.usage = usage.tokens();
             record.bad_usage = usage == UsageRead::Bad;
-            if content.is_empty() {
+            if text.is_empty() {
                 record.failure = Some(FailureCause::EmptyAnswer);
                 return (record, None);
             }
-            let completion = record.usage.map_or(0, |u| u.completion as u32);
-            (record, Some((content, completion)))
+            // The text's own tokens: a reasoning model's reasoning is not in it.
+            (record, Some((text, visible as u32)))
         }
         None => {
             record.failure = Some(FailureCause::BadBody);

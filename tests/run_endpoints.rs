@@ -41,7 +41,11 @@ fn run_case(tag: &str, model: &str, extra: &str) -> Value {
 /// µs: the same latencies summed in another arrival order differ in the last bits).
 fn figures(c: &Value) -> Value {
     let mut models = c["stub"]["models"].clone();
-    for (_, m) in models.as_object_mut().expect("the stub's models").iter_mut() {
+    for (_, m) in models
+        .as_object_mut()
+        .expect("the stub's models")
+        .iter_mut()
+    {
         let sum = m["latency_ms_sum"].as_f64().expect("a latency sum");
         m["latency_ms_sum"] = ((sum * 1000.0).round() as u64).into();
     }
@@ -63,6 +67,23 @@ fn figures(c: &Value) -> Value {
     })
 }
 
+/// The case's figures on chat and on the Responses API (the scenario's `extra` lines after
+/// the endpoint's), checked equal, every post answered; the chat run's.
+fn same_on_either(tag: &str, model: &str, extra: &str) -> Value {
+    let chat = figures(&run_case(&format!("{tag}-chat"), model, extra));
+    let resp = figures(&run_case(
+        &format!("{tag}-resp"),
+        model,
+        &format!("endpoint = \"responses\"\n{extra}"),
+    ));
+    assert_eq!(chat["posts"]["ok"], 20, "{tag}: {chat}");
+    assert_eq!(chat["calls"], 40, "{tag}: {chat}");
+    // 20 posts × 2 calls reached the stub, all answered.
+    assert_eq!(resp["stub_requests"], 40, "{tag}: {resp}");
+    assert_eq!(chat, resp, "{tag}");
+    chat
+}
+
 #[test]
 fn one_seed_gives_the_same_posts_tokens_and_cost_on_either_endpoint() {
     // The stub draws a call's tokens from its draw stream (post, attempt) whatever the
@@ -70,47 +91,29 @@ fn one_seed_gives_the_same_posts_tokens_and_cost_on_either_endpoint() {
     // draws, so the same figures to the token and the dollar.
     //
     // gpt-4o: every call's usage is read, so the cost is known (and must match).
-    let chat = figures(&run_case("ep-4o-chat", "gpt-4o", ""));
-    let resp = figures(&run_case("ep-4o-resp", "gpt-4o", "endpoint = \"responses\"\n"));
+    let chat = same_on_either("ep-4o", "gpt-4o", "");
     assert_eq!(chat["token_source"], "responses", "{chat}");
     assert!(chat["cost"].as_f64().unwrap() > 0.0, "{chat}");
     // Drawn completions, not the fixed profile's 100 a call.
     assert_ne!(chat["tokens"]["completion"], 4_000, "{chat}");
-    assert_eq!(chat, resp);
-    for (tag, model, extra) in [
-        // A reasoning model with room to reason: its reasoning tokens are drawn alike.
-        (
-            "ep-5-low",
-            "gpt-5-mini",
-            "reasoning_effort = \"low\"\n[prompts]\nimage_prompt = { prompt_tokens = 800, max_tokens = 4000 }\ncaption = { prompt_tokens = 1200, max_tokens = 4000 }\n",
-        ),
-    ] {
-        // `[prompts]` must come last: the endpoint line goes first.
-        let chat = figures(&run_case(&format!("{tag}-chat"), model, extra));
-        let resp = figures(&run_case(
-            &format!("{tag}-resp"),
-            model,
-            &format!("endpoint = \"responses\"\n{extra}"),
-        ));
-        assert_eq!(chat["posts"]["ok"], 20, "{tag}: {chat}");
-        assert_eq!(chat["calls"], 40, "{tag}: {chat}");
-        // 20 posts × 2 calls reached the stub, all answered.
-        assert_eq!(resp["stub_requests"], 40, "{tag}: {resp}");
-        assert!(chat["tokens"]["completion"].as_u64().unwrap() > 0, "{chat}");
-        // Regression: the caption's prompt was estimated with the image call's whole completion,
-        // reasoning included (hundreds of tokens the image prompt does not have), so its true
-        // usage looked impossible: 11 of 40 usages read as bad, the tokens unknown, no cost.
-        // Now only the visible tokens count, as the planner counts them.
-        assert_eq!(chat["bad_usage"], Value::Null, "{tag}: {chat}");
-        assert_eq!(chat["token_source"], "responses", "{tag}: {chat}");
-        assert!(chat["cost"].as_f64().unwrap() > 0.0, "{tag}: {chat}");
-        assert_eq!(chat, resp, "{tag}");
-    }
+
+    // A reasoning model with room to reason: its reasoning tokens are drawn alike.
+    let chat = same_on_either(
+        "ep-5-low",
+        "gpt-5-mini",
+        "reasoning_effort = \"low\"\n[prompts]\nimage_prompt = { prompt_tokens = 800, max_tokens = 4000 }\ncaption = { prompt_tokens = 1200, max_tokens = 4000 }\n",
+    );
+    // Regression: the caption's prompt was estimated with the image call's whole completion,
+    // reasoning included (hundreds of tokens the image prompt does not have), so its true
+    // usage looked impossible: 11 of 40 usages read as bad, the tokens unknown, no cost.
+    // Now only the visible tokens count, as the planner counts them.
+    assert_eq!(chat["bad_usage"], Value::Null, "{chat}");
+    assert_eq!(chat["token_source"], "responses", "{chat}");
+    assert!(chat["cost"].as_f64().unwrap() > 0.0, "{chat}");
 }
 
 #[test]
-fn reasoning_that_spends_the_whole_cap_fails_the_same_posts_as_empty_answers_on_either_endpoint()
-{
+fn reasoning_that_spends_the_whole_cap_fails_the_same_posts_as_empty_answers_on_either_endpoint() {
     // gpt-5-mini at its default effort (medium, a median of 640 reasoning tokens) with the
     // note's caps (150, 200): nearly every image call spends its cap reasoning. On chat that
     // is `length` with empty content; on the Responses API an `incomplete` response with no

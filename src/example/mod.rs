@@ -25,8 +25,8 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::openai::retry::{AttemptOutcome, RetryPolicy};
 use crate::metrics::usage::UsageShape;
+use crate::openai::retry::{AttemptOutcome, RetryPolicy};
 use crate::scenario::prompts::{
     brand_memory, caption_request, image_prompt_request, ApiEndpoint, CallShape, CapStyle,
 };

@@ -340,9 +340,11 @@ mod tests {
         let read = |u: Value| read_usage(UsageShape::Responses, Some(&u), asked);
         // output_tokens counts the reasoning tokens (40 of the 120): billed as output.
         assert_eq!(
-            read(json!({"input_tokens": 1_000, "input_tokens_details": {"cached_tokens": 512},
+            read(
+                json!({"input_tokens": 1_000, "input_tokens_details": {"cached_tokens": 512},
                 "output_tokens": 120, "output_tokens_details": {"reasoning_tokens": 40},
-                "total_tokens": 1_120})),
+                "total_tokens": 1_120})
+            ),
             UsageRead::Tokens(Tokens {
                 prompt: 1_000,
                 cached: 512,

@@ -118,11 +118,7 @@ struct Message {
 }
 
 /// The text and usage of a 2xx body from `api` ([`parse_completion`], [`parse_response`]).
-pub(super) fn parse_answer(
-    api: ApiEndpoint,
-    body: &[u8],
-    size: (u64, u64),
-) -> Option<Reply> {
+pub(super) fn parse_answer(api: ApiEndpoint, body: &[u8], size: (u64, u64)) -> Option<Reply> {
     match api {
         ApiEndpoint::Chat => parse_completion(body, size),
         ApiEndpoint::Responses => parse_response(body, size),
@@ -170,7 +166,10 @@ pub(crate) fn response_text(r: &serde_json::Value) -> Option<String> {
                     None => continue,
                     Some(c) => c.as_array()?,
                 };
-                for p in parts.iter().filter(|p| kind(p).as_deref() == Some("output_text")) {
+                for p in parts
+                    .iter()
+                    .filter(|p| kind(p).as_deref() == Some("output_text"))
+                {
                     match p.get("text") {
                         None | Some(Value::Null) => {}
                         Some(t) => text.push_str(t.as_str()?),
@@ -197,7 +196,11 @@ mod tests {
         super::parse_response(body, size).map(|r| (r.text, r.usage))
     }
 
-    fn parse_answer(api: ApiEndpoint, body: &[u8], size: (u64, u64)) -> Option<(String, UsageRead)> {
+    fn parse_answer(
+        api: ApiEndpoint,
+        body: &[u8],
+        size: (u64, u64),
+    ) -> Option<(String, UsageRead)> {
         super::parse_answer(api, body, size).map(|r| (r.text, r.usage))
     }
 

@@ -467,7 +467,11 @@ mod tests {
         let catalog = Catalog::embedded();
         let base = "name = \"x\"\nmodel = \"gpt-4o\"\n[load]\nkind = \"burst\"\nusers = 5\n";
         for (extra, api, url) in [
-            ("", ApiEndpoint::Chat, "http://127.0.0.1:9/v1/chat/completions"),
+            (
+                "",
+                ApiEndpoint::Chat,
+                "http://127.0.0.1:9/v1/chat/completions",
+            ),
             (
                 "endpoint = \"responses\"\n",
                 ApiEndpoint::Responses,

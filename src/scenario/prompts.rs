@@ -572,7 +572,12 @@ mod tests {
             assert_eq!(r["instructions"], c["messages"][0]["content"]);
             assert_eq!(r["input"], c["messages"][1]["content"]);
             assert_eq!(r["max_output_tokens"], 150);
-            for absent in ["messages", "max_tokens", "max_completion_tokens", "reasoning"] {
+            for absent in [
+                "messages",
+                "max_tokens",
+                "max_completion_tokens",
+                "reasoning",
+            ] {
                 assert_eq!(r.get(absent), None, "{absent}: {r}");
             }
             // Counted as the stub counts it (instructions a system message): 800, as on chat.

@@ -313,10 +313,7 @@ impl CaseContext {
 /// answer (a reasoning model that spent its whole `max_completion_tokens` reasoning ends
 /// `length` with no content, or `incomplete` with no message on the Responses API):
 /// it is billed its usage, but the post has no text, as the planner counts it.
-fn answered(
-    mut record: CallRecord,
-    answer: Option<Reply>,
-) -> (CallRecord, Option<(String, u32)>) {
+fn answered(mut record: CallRecord, answer: Option<Reply>) -> (CallRecord, Option<(String, u32)>) {
     match answer {
         Some(Reply {
             text,

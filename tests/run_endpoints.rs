@@ -2,10 +2,9 @@
 //! against the embedded stub (one seed, the same posts, tokens and cost on either), and the
 //! example service on the Responses API in service mode, its calls counted by the stub alongside.
 
-use std::time::Duration;
-
+use clap::Parser;
 use postload::cli::{Cli, Command, RunArgs};
-use postload::example::{self, ExampleConfig};
+use postload::example;
 use postload::scenario::prompts::ApiEndpoint;
 use postload::stub;
 use serde_json::Value;
@@ -105,7 +104,8 @@ fn one_seed_gives_the_same_posts_tokens_and_cost_on_either_endpoint() {
     );
     // Regression: the caption's prompt was estimated with the image call's whole completion,
     // reasoning included (hundreds of tokens the image prompt does not have), so its true
-    // usage looked impossible: 11 of 40 usages read as bad, the tokens unknown, no cost.
+    // usage looked impossible: 2 of the 40 usages at this seed read as bad, so the tokens were
+    // unknown and the cost too.
     // Now only the visible tokens count, as the planner counts them.
     assert_eq!(chat["bad_usage"], Value::Null, "{chat}");
     assert_eq!(chat["token_source"], "responses", "{chat}");
@@ -166,9 +166,24 @@ fn free_port() -> u16 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_example_service_on_the_responses_api_is_counted_by_the_stub_alongside() {
     let port = free_port();
-    let mut cfg = ExampleConfig::new(&format!("http://127.0.0.1:{port}/v1"));
-    cfg.memory_delay = Duration::from_millis(5);
-    cfg.endpoint = ApiEndpoint::Responses;
+    let base = format!("http://127.0.0.1:{port}/v1");
+    // Set up as `postload example-service --openai-endpoint responses` sets it up.
+    let argv = [
+        "postload",
+        "example-service",
+        "--openai-base-url",
+        &base,
+        "--memory-ms",
+        "5",
+        "--openai-endpoint",
+        "responses",
+    ];
+    let Some(Command::ExampleService(service_args)) = Cli::try_parse_from(argv).unwrap().command
+    else {
+        panic!("example-service parses");
+    };
+    let cfg = postload::config::example_config(&service_args).unwrap();
+    assert_eq!(cfg.endpoint, ApiEndpoint::Responses);
     let service = example::start(cfg, stub::bind_loopback(0).unwrap())
         .await
         .unwrap();
@@ -222,4 +237,128 @@ async fn the_example_service_on_the_responses_api_is_counted_by_the_stub_alongsi
     assert_eq!(s["per_post"]["traced_posts"], 12, "{s}");
     assert_eq!(s["per_post"]["untraced_posts"], 0, "{s}");
     assert_eq!(s["per_post"]["retries_per_post"], 0.0, "{s}");
+}
+
+#[test]
+fn the_example_services_endpoint_is_chat_by_default_and_another_name_is_refused() {
+    let parse = |extra: &[&str]| {
+        let mut argv = vec!["postload", "example-service"];
+        argv.extend_from_slice(extra);
+        match Cli::try_parse_from(argv).map(|c| c.command) {
+            Ok(Some(Command::ExampleService(a))) => Ok(a.openai_endpoint),
+            Ok(_) => panic!("example-service parses as itself"),
+            Err(e) => Err(e.to_string()),
+        }
+    };
+    assert_eq!(parse(&[]), Ok(ApiEndpoint::Chat));
+    assert_eq!(parse(&["--openai-endpoint", "chat"]), Ok(ApiEndpoint::Chat));
+    let e = parse(&["--openai-endpoint", "completions"]).unwrap_err();
+    assert!(
+        e.contains("--openai-endpoint") && e.contains("chat") && e.contains("responses"),
+        "{e}"
+    );
+}
+
+/// An upstream that answers only `POST /v1/responses` (anything else 404), with a fixed
+/// response, keeping each body it was sent.
+async fn responses_only_upstream() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
+    use axum::routing::post;
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Value>::new()));
+    let keep = std::sync::Arc::clone(&seen);
+    let app = axum::Router::new().route(
+        "/v1/responses",
+        post(move |body: axum::Json<Value>| {
+            let keep = std::sync::Arc::clone(&keep);
+            async move {
+                keep.lock().unwrap().push(body.0);
+                axum::Json(serde_json::json!({
+                    "id": "resp_1", "object": "response", "status": "completed",
+                    "output": [
+                        {"type": "reasoning", "summary": []},
+                        {"type": "message", "role": "assistant", "content": [
+                            {"type": "output_text", "text": "Fresh bread, "},
+                            {"type": "output_text", "text": "warm at 7."}]}],
+                    "usage": {"input_tokens": 900, "input_tokens_details": {"cached_tokens": 100},
+                        "output_tokens": 40, "output_tokens_details": {"reasoning_tokens": 10},
+                        "total_tokens": 940}
+                }))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (url, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_service_with_openai_endpoint_responses_sends_responses_bodies_and_reads_them()
+{
+    let (base, seen) = responses_only_upstream().await;
+    let argv = [
+        "postload",
+        "example-service",
+        "--openai-base-url",
+        &base,
+        "--memory-ms",
+        "0",
+        "--openai-endpoint",
+        "responses",
+    ];
+    let Some(Command::ExampleService(args)) = Cli::try_parse_from(argv).unwrap().command else {
+        panic!("example-service parses");
+    };
+    let cfg = postload::config::example_config(&args).unwrap();
+    let service = example::start(cfg, stub::bind_loopback(0).unwrap())
+        .await
+        .unwrap();
+    let r = crate::common::client()
+        .post(format!("{}/api/marketing-post", service.url()))
+        .json(&serde_json::json!({"business": "Rosa's Bakery", "topic": "bread", "platform": "X"}))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let a: Value = r.json().await.unwrap();
+    // On chat completions this upstream answers 404: a 200 means both calls went to /responses.
+    assert_eq!(status, 200, "{a}");
+    assert_eq!(a["calls"], 2, "{a}");
+    // The message's two text parts, joined; the reasoning item is no text.
+    assert_eq!(a["caption"], "Fresh bread, warm at 7.");
+    assert_eq!(a["image_prompt"], "Fresh bread, warm at 7.");
+    // Two calls' Responses usage in chat's names: 2 × 900 in (2 × 100 cached), 2 × 40 out.
+    let u = &a["usage"];
+    assert_eq!(
+        (
+            &u["prompt_tokens"],
+            &u["prompt_tokens_details"]["cached_tokens"],
+            &u["completion_tokens"],
+            &u["total_tokens"]
+        ),
+        (
+            &Value::from(1_800),
+            &Value::from(200),
+            &Value::from(80),
+            &Value::from(1_880)
+        )
+    );
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2);
+    for (body, cap) in seen.iter().zip([150, 200]) {
+        assert_eq!(body["max_output_tokens"], cap, "{body}");
+        assert!(body["instructions"].is_string(), "{body}");
+        assert!(body["input"]
+            .as_str()
+            .unwrap()
+            .starts_with("Business: Rosa's Bakery"));
+        assert_eq!(body.get("messages"), None, "{body}");
+        assert_eq!(body.get("max_tokens"), None, "{body}");
+    }
+    // The caption's input carries the image prompt the first call wrote.
+    assert!(seen[1]["input"]
+        .as_str()
+        .unwrap()
+        .ends_with("Image prompt: Fresh bread, warm at 7."));
 }

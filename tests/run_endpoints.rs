@@ -157,6 +157,38 @@ fn a_responses_scenario_with_a_cap_below_16_is_refused_naming_the_field() {
     );
 }
 
+#[test]
+fn a_responses_endpoint_in_service_mode_is_refused_naming_the_field() {
+    // The service makes its own calls: the scenario's endpoint would change nothing.
+    let dir = tempdir("ep-svc-field");
+    let file = dir.join("s.toml");
+    std::fs::write(
+        &file,
+        "name = \"s\"\nmodel = \"gpt-4o\"\nendpoint = \"responses\"\n[load]\nkind = \"burst\"\nusers = 1\n",
+    )
+    .unwrap();
+    let out = assert_cmd::Command::cargo_bin("postload")
+        .unwrap()
+        .args([
+            "run",
+            "--quiet",
+            "--target",
+            "http://127.0.0.1:9",
+            "--scenario",
+        ])
+        .arg(&file)
+        .arg("--report-dir")
+        .arg(dir.join("reports"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("field `endpoint`: in service mode the service picks its OpenAI endpoint"),
+        "{err}"
+    );
+}
+
 /// A port nothing listens on (bound, then released).
 fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -313,7 +313,7 @@ pub struct Scenario {
     pub reasoning_effort: Option<crate::openai::reasoning::Effort>,
     /// The OpenAI endpoint the post pipeline calls: `chat` (chat completions, the default) or
     /// `responses` (the Responses API: `instructions`, `input`, `max_output_tokens`, the
-    /// effort as `reasoning.effort`). Not in service mode (the service picks its own).
+    /// effort as `reasoning.effort`). Refused in service mode (the service picks its own).
     #[serde(default, skip_serializing_if = "prompts::ApiEndpoint::is_chat")]
     pub endpoint: prompts::ApiEndpoint,
 }

@@ -1,9 +1,10 @@
-//! The one reader of a chat completion's or a Responses answer's `usage`, for `run`, `calibrate` and the stub's traces:
-//! a usage is never trusted. It must be non-negative integers, whole, within
-//! [`MAX_USAGE_TOKENS`], with no more cached than prompt tokens, a completion within the call's
-//! cap ([`completion_cap`]: `max_completion_tokens`, else `max_tokens`) and a prompt near the
-//! prompt sent ([`prompt_plausible`]); anything else is [`UsageRead::Bad`], counted and never
-//! priced below the call's worst case nor measured. Pure.
+//! The one reader of a chat completion's or a Responses answer's `usage` ([`UsageShape`]), for
+//! `run`, `calibrate`, the example service and the stub's traces: a usage is never trusted. It
+//! must be non-negative integers, whole, within [`MAX_USAGE_TOKENS`], with no more cached than
+//! prompt tokens, a completion within the call's cap ([`completion_cap`]:
+//! `max_completion_tokens`, else `max_tokens`; a Responses call's `max_output_tokens`) and a
+//! prompt near the prompt sent ([`prompt_plausible`]); anything else is [`UsageRead::Bad`],
+//! counted and never priced below the call's worst case nor measured. Pure.
 
 use serde::Deserialize;
 use serde_json::Value;

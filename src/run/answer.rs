@@ -1,6 +1,6 @@
-//! What a chat completion or Responses call's answer means to the run: its status or transport error read
-//! as a failure cause and a retry outcome, its body read for content and usage (bounded, never
-//! trusted), and what the spend guard takes it to have cost.
+//! What a chat completion or Responses call's answer means to the run: its status or transport
+//! error read as a failure cause and a retry outcome, its body read for content and usage
+//! (bounded, never trusted), and what the spend guard takes it to have cost.
 
 use serde::Deserialize;
 

@@ -235,6 +235,10 @@ pub struct ExampleServiceArgs {
     /// The model of both calls.
     #[arg(long, value_name = "M", env = "OPENAI_MODEL", default_value = "gpt-4o")]
     pub model: String,
+    /// The OpenAI endpoint its calls go to: chat (chat completions) or responses (the
+    /// Responses API).
+    #[arg(long, value_name = "API", value_enum, default_value_t = crate::scenario::prompts::ApiEndpoint::Chat)]
+    pub openai_endpoint: crate::scenario::prompts::ApiEndpoint,
     /// The brand-memory look-up's delay.
     #[arg(long, value_name = "MS", default_value_t = 20)]
     pub memory_ms: u64,

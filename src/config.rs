@@ -107,6 +107,7 @@ pub fn example_config(
     }
     let mut cfg = crate::example::ExampleConfig::new(base_url);
     cfg.model = args.model.clone();
+    cfg.endpoint = args.openai_endpoint;
     cfg.memory_delay = Duration::from_millis(args.memory_ms);
     cfg.retry = retry_policy(args.retry);
     cfg.extra_call = args.extra_call;

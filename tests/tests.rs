@@ -19,6 +19,7 @@ mod regressions;
 mod report;
 mod result_bounds;
 mod run;
+mod run_endpoints;
 mod sdk_service;
 mod service;
 mod service_dies;

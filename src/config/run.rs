@@ -387,6 +387,12 @@ fn with_services(
     let mut entries = Vec::new();
     for (file, s) in scenarios {
         let service = if service_mode {
+            // The service makes its own calls: an endpoint here would change nothing.
+            if !s.endpoint.is_chat() {
+                return Err(ConfigError(format!(
+                    "{file}: field `endpoint`: in service mode the service picks its OpenAI endpoint (the example service: --openai-endpoint responses); remove the field"
+                )));
+            }
             let spec = match (&s.target, target_url) {
                 (Some(spec), _) => spec.clone(),
                 (None, Some(_)) => TargetSpec::default(),

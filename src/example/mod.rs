@@ -4,7 +4,9 @@
 //! `POST /api/marketing-post {business, topic, platform, image_prompt?}` looks up the brand
 //! memory (a short delay, as the note's Mem0 call), makes the image-prompt call unless the
 //! request brings an image prompt, makes the caption call, picks a static image URL and answers
-//! `{caption, image_prompt, image_url, model, usage, calls}`. Its OpenAI client retries like the
+//! `{caption, image_prompt, image_url, model, usage, calls}` (`usage` in chat completions' names
+//! whichever endpoint it calls: chat completions, or the Responses API with
+//! `--openai-endpoint responses`). Its OpenAI client retries like the
 //! official SDK (the same policy code the harness uses) and forwards the request's W3C
 //! `traceparent` on its OpenAI calls under a span of its own, as an OpenTelemetry-instrumented
 //! client does. `GET /health` answers `ok`, and `GET /static/images/*` serves the images it
@@ -23,8 +25,11 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use crate::metrics::usage::UsageShape;
 use crate::openai::retry::{AttemptOutcome, RetryPolicy};
-use crate::scenario::prompts::{brand_memory, caption_request, image_prompt_request};
+use crate::scenario::prompts::{
+    brand_memory, caption_request, image_prompt_request, ApiEndpoint, CallShape, CapStyle,
+};
 use crate::scenario::Prompts;
 use crate::secret::Secret;
 use crate::traceparent::{self, TraceParent};
@@ -36,6 +41,8 @@ pub struct ExampleConfig {
     pub openai_base_url: String,
     pub api_key: Option<Secret>,
     pub model: String,
+    /// The endpoint its calls go to (`--openai-endpoint`).
+    pub endpoint: ApiEndpoint,
     /// The brand-memory look-up's delay.
     pub memory_delay: Duration,
     pub retry: RetryPolicy,
@@ -74,6 +81,7 @@ impl ExampleConfig {
             // The stub, like OpenAI, wants a bearer token (any will do).
             api_key: Some(Secret::new(crate::stub::STUB_API_KEY.into())),
             model: "gpt-4o".into(),
+            endpoint: ApiEndpoint::Chat,
             memory_delay: Duration::from_millis(20),
             retry: RetryPolicy::Sdk,
             timeout: Duration::from_secs(600),
@@ -165,12 +173,15 @@ struct CachedTokens {
 }
 
 impl Usage {
-    fn add(&mut self, v: &Value) {
+    /// Adds one call's `usage`, read in `shape`'s names (a Responses usage's input and output
+    /// tokens become prompt and completion tokens).
+    fn add(&mut self, shape: UsageShape, v: &Value) {
         let n = |p: &str| v.pointer(p).and_then(Value::as_u64).unwrap_or(0);
-        self.prompt_tokens += n("/prompt_tokens");
-        self.completion_tokens += n("/completion_tokens");
+        let (prompt, completion, cached) = shape.pointers();
+        self.prompt_tokens += n(prompt);
+        self.completion_tokens += n(completion);
         self.total_tokens += n("/total_tokens");
-        self.prompt_tokens_details.cached_tokens += n("/prompt_tokens_details/cached_tokens");
+        self.prompt_tokens_details.cached_tokens += n(cached);
     }
 }
 
@@ -246,12 +257,18 @@ async fn marketing_post(
         .filter(|_| cfg.propagate_trace);
     let app = Client { app: &app, trace };
     let mut usage = Usage::default();
+    let shape = CallShape {
+        model: &cfg.model,
+        api: cfg.endpoint,
+        cap: CapStyle::MaxTokens,
+    };
+    let read = cfg.endpoint.usage_shape();
     let mut calls = 0;
     let image_prompt = match req.image_prompt.filter(|p| !p.trim().is_empty()) {
         Some(p) => p,
         None => {
             let body = image_prompt_request(
-                &cfg.model,
+                shape,
                 &req.business,
                 &req.topic,
                 &req.platform,
@@ -260,12 +277,12 @@ async fn marketing_post(
             );
             let (content, u) = app.chat(body).await.map_err(|e| app.fail(e))?;
             calls += 1;
-            usage.add(&u);
+            usage.add(read, &u);
             content
         }
     };
     let body = caption_request(
-        &cfg.model,
+        shape,
         &req.business,
         &req.topic,
         &req.platform,
@@ -275,14 +292,14 @@ async fn marketing_post(
     );
     let (caption, u) = app.chat(body).await.map_err(|e| app.fail(e))?;
     calls += 1;
-    usage.add(&u);
+    usage.add(read, &u);
     if cfg.extra_call {
         let (_, u) = app
-            .chat(hashtags_request(&cfg.model, &caption))
+            .chat(hashtags_request(shape, &caption))
             .await
             .map_err(|e| app.fail(e))?;
         calls += 1;
-        usage.add(&u);
+        usage.add(read, &u);
     }
     if cfg.fault == Some(Fault::BadBody) {
         return Ok(Json(json!({"detail": "ok", "usage": usage})));
@@ -307,17 +324,28 @@ enum Attempt {
     Failed(AttemptOutcome, Option<u16>, String, Option<String>),
 }
 
+const HASHTAGS_SYSTEM: &str =
+    "Suggest three hashtags for this social media caption. Output only the hashtags.";
+
 /// The extra call `extra_call` adds: three hashtags for the caption.
-fn hashtags_request(model: &str, caption: &str) -> Vec<u8> {
-    serde_json::to_vec(&json!({
-        "model": model,
-        "messages": [
-            {"role": "system", "content": "Suggest three hashtags for this social media caption. Output only the hashtags."},
-            {"role": "user", "content": caption},
-        ],
-        "max_tokens": 30,
-    }))
-    .expect("a JSON value always serializes")
+fn hashtags_request(shape: CallShape<'_>, caption: &str) -> Vec<u8> {
+    let body = match shape.api {
+        ApiEndpoint::Chat => json!({
+            "model": shape.model,
+            "messages": [
+                {"role": "system", "content": HASHTAGS_SYSTEM},
+                {"role": "user", "content": caption},
+            ],
+            "max_tokens": 30,
+        }),
+        ApiEndpoint::Responses => json!({
+            "model": shape.model,
+            "instructions": HASHTAGS_SYSTEM,
+            "input": caption,
+            "max_output_tokens": 30,
+        }),
+    };
+    serde_json::to_vec(&body).expect("a JSON value always serializes")
 }
 
 /// The service's OpenAI client for one incoming request: the app's, under the request's trace.
@@ -339,9 +367,9 @@ impl Client<'_> {
         e.response(self.cfg.status_on_429)
     }
 
-    /// One chat completion with the configured retries: (content, usage).
+    /// One call to the configured endpoint with the configured retries: (content, usage).
     async fn chat(&self, body: Vec<u8>) -> Result<(String, Value), Upstream> {
-        let url = crate::secret::join_url(&self.cfg.openai_base_url, "/chat/completions");
+        let url = crate::secret::join_url(&self.cfg.openai_base_url, self.cfg.endpoint.path());
         for attempt in 1u32.. {
             let (outcome, status, message, request_id) =
                 match self.attempt(&url, &body, attempt).await? {
@@ -398,7 +426,7 @@ impl Client<'_> {
                 let headers = r.headers().clone();
                 let read = crate::run::post::read_body(r).await;
                 let key = self.cfg.api_key.as_ref().map(Secret::expose);
-                read_answer(status, &headers, read, attempt, key)
+                read_answer(self.cfg.endpoint, status, &headers, read, attempt, key)
             }
         }
     }
@@ -417,10 +445,12 @@ fn request_id(headers: &header::HeaderMap, key: Option<&str>) -> Option<String> 
     (plain && !holds_key).then(|| id.to_string())
 }
 
-/// An answer of OpenAI's: a 200's content and usage (a 200 without JSON is an error no retry
-/// mends), or the failure its status and headers, or a body that broke off, make. An error's
-/// message is the service's own ("OpenAI answered 401"): the upstream's text is never relayed.
+/// An answer of OpenAI's from `api`: a 200's content (a Responses object's output text, read as
+/// the run reads it) and usage (a 200 without JSON is an error no retry mends), or the failure
+/// its status and headers, or a body that broke off, make. An error's message is the service's
+/// own ("OpenAI answered 401"): the upstream's text is never relayed.
 fn read_answer(
+    api: ApiEndpoint,
     status: u16,
     headers: &header::HeaderMap,
     read: Result<Vec<u8>, reqwest::Error>,
@@ -436,11 +466,14 @@ fn read_answer(
                 request_id: request_id.clone(),
                 attempts: attempt,
             })?;
-            let content = v
-                .pointer("/choices/0/message/content")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
+            let content = match api {
+                ApiEndpoint::Chat => v
+                    .pointer("/choices/0/message/content")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+                ApiEndpoint::Responses => crate::run::answer::response_text(&v),
+            }
+            .unwrap_or_default();
             Ok(Attempt::Answered(
                 content,
                 v.get("usage").cloned().unwrap_or(Value::Null),
@@ -496,6 +529,7 @@ mod tests {
     fn an_upstreams_error_text_is_never_relayed_only_its_status_and_request_id() {
         let body = br#"{"error":{"message":"Incorrect API key provided: sk-live-123","type":"invalid_request_error"}}"#;
         let got = read_answer(
+            ApiEndpoint::Chat,
             401,
             &headers("req_abc-1"),
             Ok(body.to_vec()),
@@ -508,6 +542,46 @@ mod tests {
         assert_eq!(status, Some(401));
         assert_eq!(message, "OpenAI answered 401");
         assert_eq!(id.as_deref(), Some("req_abc-1"));
+    }
+
+    #[test]
+    fn a_responses_answer_gives_its_output_text_and_its_usage_in_chat_names() {
+        let body = br#"{"status":"completed","output":[{"type":"reasoning"},{"type":"message","content":[{"type":"output_text","text":"hi"}]}],"usage":{"input_tokens":800,"input_tokens_details":{"cached_tokens":128},"output_tokens":20,"total_tokens":820}}"#;
+        let got = read_answer(
+            ApiEndpoint::Responses,
+            200,
+            &header::HeaderMap::new(),
+            Ok(body.to_vec()),
+            1,
+            None,
+        );
+        let Ok(Attempt::Answered(content, u)) = got else {
+            panic!("a 200 with a response is an answer");
+        };
+        assert_eq!(content, "hi");
+        let mut usage = Usage::default();
+        usage.add(UsageShape::Responses, &u);
+        usage.add(UsageShape::Responses, &u);
+        // Two calls: 2 × 800 in (256 cached), 2 × 20 out, 2 × 820 in all.
+        assert_eq!(
+            (
+                usage.prompt_tokens,
+                usage.prompt_tokens_details.cached_tokens,
+                usage.completion_tokens,
+                usage.total_tokens
+            ),
+            (1_600, 256, 40, 1_640)
+        );
+        // The same body read as a chat completion has no content.
+        let got = read_answer(
+            ApiEndpoint::Chat,
+            200,
+            &header::HeaderMap::new(),
+            Ok(body.to_vec()),
+            1,
+            None,
+        );
+        assert!(matches!(got, Ok(Attempt::Answered(c, _)) if c.is_empty()));
     }
 
     #[test]

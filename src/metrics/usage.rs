@@ -1,9 +1,10 @@
-//! The one reader of a chat completion's `usage`, for `run`, `calibrate` and the stub's traces:
-//! a usage is never trusted. It must be non-negative integers, whole, within
-//! [`MAX_USAGE_TOKENS`], with no more cached than prompt tokens, a completion within the call's
-//! cap ([`completion_cap`]: `max_completion_tokens`, else `max_tokens`) and a prompt near the
-//! prompt sent ([`prompt_plausible`]); anything else is [`UsageRead::Bad`], counted and never
-//! priced below the call's worst case nor measured. Pure.
+//! The one reader of a chat completion's or a Responses answer's `usage` ([`UsageShape`]), for
+//! `run`, `calibrate`, the example service and the stub's traces: a usage is never trusted. It
+//! must be non-negative integers, whole, within [`MAX_USAGE_TOKENS`], with no more cached than
+//! prompt tokens, a completion within the call's cap ([`completion_cap`]:
+//! `max_completion_tokens`, else `max_tokens`; a Responses call's `max_output_tokens`) and a
+//! prompt near the prompt sent ([`prompt_plausible`]); anything else is [`UsageRead::Bad`],
+//! counted and never priced below the call's worst case nor measured. Pure.
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -104,19 +105,78 @@ pub fn prompt_plausible(sent: u64, reported: u64) -> bool {
             >= sent
 }
 
-/// Reads the `usage` of one call's answer (`None`: the answer has none): JSON null or absent is
-/// [`UsageRead::Missing`], anything but an object, or an object that cannot be true for the call
-/// `asked`, is [`UsageRead::Bad`].
+/// Which API's `usage` an answer carries: chat completions' (`prompt_tokens`,
+/// `prompt_tokens_details.cached_tokens`, `completion_tokens`) or the Responses API's
+/// (`input_tokens`, `input_tokens_details.cached_tokens`, `output_tokens`, which counts the
+/// reasoning tokens as `completion_tokens` does). The same three counts, read by the same rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UsageShape {
+    #[default]
+    Chat,
+    Responses,
+}
+
+impl UsageShape {
+    /// JSON pointers into the `usage` object: (prompt, completion, cached).
+    pub fn pointers(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Self::Chat => (
+                "/prompt_tokens",
+                "/completion_tokens",
+                "/prompt_tokens_details/cached_tokens",
+            ),
+            Self::Responses => (
+                "/input_tokens",
+                "/output_tokens",
+                "/input_tokens_details/cached_tokens",
+            ),
+        }
+    }
+}
+
+impl UsageShape {
+    /// The JSON pointer of the reasoning tokens inside the completion count.
+    pub fn reasoning_pointer(self) -> &'static str {
+        match self {
+            Self::Chat => "/completion_tokens_details/reasoning_tokens",
+            Self::Responses => "/output_tokens_details/reasoning_tokens",
+        }
+    }
+}
+
+/// The visible tokens of an answer whose usage was `read` from `usage`: its completion less the
+/// reasoning tokens the usage reports inside it (a reasoning model's hidden tokens, billed as
+/// output but not in the text). A reasoning count that is no count, or above the completion,
+/// is taken as none. 0 when the usage was not read.
+pub fn visible_completion(shape: UsageShape, usage: Option<&Value>, read: UsageRead) -> u64 {
+    let Some(t) = read.tokens() else { return 0 };
+    let reasoning = usage
+        .and_then(|u| u.pointer(shape.reasoning_pointer()))
+        .and_then(Value::as_u64)
+        .filter(|r| *r <= t.completion)
+        .unwrap_or(0);
+    t.completion - reasoning
+}
+
+/// Reads the `usage` of one chat completion ([`read_usage`] of [`UsageShape::Chat`]).
 pub fn read_call_usage(usage: Option<&Value>, asked: Asked) -> UsageRead {
+    read_usage(UsageShape::Chat, usage, asked)
+}
+
+/// Reads the `usage` of one call's answer in `shape` (`None`: the answer has none): JSON null
+/// or absent is [`UsageRead::Missing`], anything but an object, or an object that cannot be
+/// true for the call `asked`, is [`UsageRead::Bad`].
+pub fn read_usage(shape: UsageShape, usage: Option<&Value>, asked: Asked) -> UsageRead {
     let u = match usage {
         None | Some(Value::Null) => return UsageRead::Missing,
         Some(u) if !u.is_object() => return UsageRead::Bad,
         Some(u) => u,
     };
+    let (prompt, completion, cached) = shape.pointers();
     let read = UsageRead::read(
-        u.get("prompt_tokens"),
-        u.get("completion_tokens"),
-        u.pointer("/prompt_tokens_details/cached_tokens"),
+        u.pointer(prompt),
+        u.pointer(completion),
+        u.pointer(cached),
         asked.max_tokens,
     );
     match (read, asked.prompt_tokens) {
@@ -270,6 +330,95 @@ mod tests {
         // A 10-token prompt: 0 to 84 reported are plausible.
         assert!(prompt_plausible(10, 0) && prompt_plausible(10, 84) && !prompt_plausible(10, 85));
         assert!(prompt_plausible(u64::MAX, u64::MAX));
+    }
+
+    #[test]
+    fn a_responses_usage_is_read_by_the_same_rules_from_its_own_names() {
+        let asked = Asked {
+            prompt_tokens: Some(1_000),
+            max_tokens: Some(150),
+        };
+        let read = |u: Value| read_usage(UsageShape::Responses, Some(&u), asked);
+        // output_tokens counts the reasoning tokens (40 of the 120): billed as output.
+        assert_eq!(
+            read(
+                json!({"input_tokens": 1_000, "input_tokens_details": {"cached_tokens": 512},
+                "output_tokens": 120, "output_tokens_details": {"reasoning_tokens": 40},
+                "total_tokens": 1_120})
+            ),
+            UsageRead::Tokens(Tokens {
+                prompt: 1_000,
+                cached: 512,
+                completion: 120
+            })
+        );
+        assert_eq!(
+            read_usage(UsageShape::Responses, None, asked),
+            UsageRead::Missing
+        );
+        assert_eq!(read(Value::Null), UsageRead::Missing);
+        // A chat-shaped usage has none of the Responses names: no usage, not a misread one.
+        assert_eq!(
+            read(json!({"prompt_tokens": 1_000, "completion_tokens": 10})),
+            UsageRead::Missing
+        );
+        // The same bounds: above the cap, more cached than input, half a usage, a string.
+        assert_eq!(
+            read(json!({"input_tokens": 1_000, "output_tokens": 151})),
+            UsageRead::Bad
+        );
+        assert_eq!(
+            read(json!({"input_tokens": 1_000, "output_tokens": 1,
+                "input_tokens_details": {"cached_tokens": 1_001}})),
+            UsageRead::Bad
+        );
+        assert_eq!(read(json!({"input_tokens": 1_000})), UsageRead::Bad);
+        assert_eq!(
+            read(json!({"input_tokens": "1000", "output_tokens": 1})),
+            UsageRead::Bad
+        );
+        // An input far from the prompt sent (2 × 1,000 + 64 = 2,064 at most).
+        assert_eq!(
+            read(json!({"input_tokens": 2_065, "output_tokens": 1})),
+            UsageRead::Bad
+        );
+        assert_eq!(read(json!([1, 2])), UsageRead::Bad);
+    }
+
+    #[test]
+    fn the_visible_completion_is_the_completion_less_its_reasoning_tokens() {
+        let asked = Asked::default();
+        for (shape, u) in [
+            (
+                UsageShape::Chat,
+                json!({"prompt_tokens": 800, "completion_tokens": 700,
+                    "completion_tokens_details": {"reasoning_tokens": 640}}),
+            ),
+            (
+                UsageShape::Responses,
+                json!({"input_tokens": 800, "output_tokens": 700,
+                    "output_tokens_details": {"reasoning_tokens": 640}}),
+            ),
+        ] {
+            let read = read_usage(shape, Some(&u), asked);
+            // 700 written, 640 of them reasoning: 60 visible.
+            assert_eq!(visible_completion(shape, Some(&u), read), 60);
+            // The other shape's names report no reasoning: all 700 are visible.
+            let other = match shape {
+                UsageShape::Chat => UsageShape::Responses,
+                UsageShape::Responses => UsageShape::Chat,
+            };
+            assert_eq!(visible_completion(other, Some(&u), read), 700);
+        }
+        let u = json!({"prompt_tokens": 800, "completion_tokens": 70,
+            "completion_tokens_details": {"reasoning_tokens": 71}});
+        let read = read_call_usage(Some(&u), asked);
+        // More reasoning than completion cannot be: none is taken.
+        assert_eq!(visible_completion(UsageShape::Chat, Some(&u), read), 70);
+        assert_eq!(
+            visible_completion(UsageShape::Chat, Some(&u), UsageRead::Bad),
+            0
+        );
     }
 
     #[test]

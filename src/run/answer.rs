@@ -1,20 +1,32 @@
-//! What a chat completion call's answer means to the run: its status or transport error read
-//! as a failure cause and a retry outcome, its body read for content and usage (bounded, never
-//! trusted), and what the spend guard takes it to have cost.
+//! What a chat completion or Responses call's answer means to the run: its status or transport
+//! error read as a failure cause and a retry outcome, its body read for content and usage
+//! (bounded, never trusted), and what the spend guard takes it to have cost.
 
 use serde::Deserialize;
 
 use crate::metrics::budget::worst_case_usd;
 use crate::metrics::cost::cost_usd;
-use crate::metrics::usage::{read_call_usage, Asked, UsageRead};
+use crate::metrics::usage::{read_usage, visible_completion, Asked, UsageRead, UsageShape};
 use crate::metrics::FailureCause;
 use crate::openai::catalog::Price;
 use crate::openai::retry::AttemptOutcome;
+use crate::scenario::prompts::ApiEndpoint;
 
 pub(super) enum Answer {
-    /// A 2xx: the content and usage if the body was a chat completion, else `None`.
-    Ok(Option<(String, UsageRead)>),
+    /// A 2xx: the reply if the body was an answer of the endpoint's, else `None`.
+    Ok(Option<Reply>),
     Failed(FailureCause, AttemptOutcome),
+}
+
+/// What a 2xx answer said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Reply {
+    pub text: String,
+    pub usage: UsageRead,
+    /// Its visible completion tokens: the completion less the reasoning tokens its usage reports
+    /// inside it (0 when the usage was not read). What the text counts for in a later prompt
+    /// (the caption's image prompt), as the planner counts it.
+    pub visible: u64,
 }
 
 pub(super) fn status_cause(status: u16) -> FailureCause {
@@ -62,7 +74,10 @@ pub(super) fn billed(
     outcome: &Answer,
 ) -> f64 {
     match outcome {
-        Answer::Ok(Some((_, UsageRead::Tokens(usage)))) => cost_usd(price, *usage),
+        Answer::Ok(Some(Reply {
+            usage: UsageRead::Tokens(usage),
+            ..
+        })) => cost_usd(price, *usage),
         Answer::Failed(_, _) if status.is_some_and(|s| !(200..300).contains(&s)) => 0.0,
         Answer::Failed(FailureCause::Connect, _) if status.is_none() => 0.0,
         _ => worst_case_usd(price, size.0, size.1),
@@ -78,6 +93,20 @@ struct Completion {
     usage: serde_json::Value,
 }
 
+/// The reply of `text` with `usage` (in `shape`) for a call of `size`.
+fn reply(text: String, shape: UsageShape, usage: &serde_json::Value, size: (u64, u64)) -> Reply {
+    let asked = Asked {
+        prompt_tokens: Some(size.0),
+        max_tokens: Some(size.1),
+    };
+    let read = read_usage(shape, Some(usage), asked);
+    Reply {
+        text,
+        usage: read,
+        visible: visible_completion(shape, Some(usage), read),
+    }
+}
+
 #[derive(Deserialize)]
 struct Choice {
     message: Message,
@@ -88,22 +117,92 @@ struct Message {
     content: Option<String>,
 }
 
+/// The text and usage of a 2xx body from `api` ([`parse_completion`], [`parse_response`]).
+pub(super) fn parse_answer(api: ApiEndpoint, body: &[u8], size: (u64, u64)) -> Option<Reply> {
+    match api {
+        ApiEndpoint::Chat => parse_completion(body, size),
+        ApiEndpoint::Responses => parse_response(body, size),
+    }
+}
+
 /// The first choice's content and the usage of a chat completion body; `None` if it is not one.
 /// `size`: the call's (prompt tokens, max_tokens), which its usage must keep to.
-pub(super) fn parse_completion(body: &[u8], size: (u64, u64)) -> Option<(String, UsageRead)> {
+pub(super) fn parse_completion(body: &[u8], size: (u64, u64)) -> Option<Reply> {
     let c: Completion = serde_json::from_slice(body).ok()?;
     let content = c.choices.into_iter().next()?.message.content?;
-    let asked = Asked {
-        prompt_tokens: Some(size.0),
-        max_tokens: Some(size.1),
-    };
-    Some((content, read_call_usage(Some(&c.usage), asked)))
+    Some(reply(content, UsageShape::Chat, &c.usage, size))
+}
+
+/// The output text and the usage of a Responses API body (`object: "response"`): the text of
+/// its message items' `output_text` parts, joined, as the SDK's `output_text` joins them. An
+/// `incomplete` response with no message (a reasoning model that spent the whole
+/// `max_output_tokens` reasoning) is an empty answer with its usage (billed, the post fails
+/// `empty_answer`), as chat's `length` with empty content is; a `completed` one with no message,
+/// or a body that is no response, is `None`. `size` as for [`parse_completion`].
+pub(super) fn parse_response(body: &[u8], size: (u64, u64)) -> Option<Reply> {
+    let r: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let text = response_text(&r)?;
+    let usage = r.get("usage").unwrap_or(&serde_json::Value::Null);
+    Some(reply(text, UsageShape::Responses, usage, size))
+}
+
+/// The output text of a Responses API object, by [`parse_response`]'s rules (the run's calls
+/// and the example service's alike); `None` if it is no finished response.
+pub(crate) fn response_text(r: &serde_json::Value) -> Option<String> {
+    use serde_json::Value;
+    let status = r.get("status")?.as_str()?;
+    let output = r.get("output")?.as_array()?;
+    let kind = |v: &Value| v.get("type").and_then(Value::as_str).map(str::to_owned);
+    let messages: Vec<&Value> = output
+        .iter()
+        .filter(|i| kind(i).as_deref() == Some("message"))
+        .collect();
+    match (status, messages.is_empty()) {
+        ("incomplete", true) => Some(String::new()),
+        ("completed" | "incomplete", false) => {
+            let mut text = String::new();
+            for m in messages {
+                let parts = match m.get("content") {
+                    None => continue,
+                    Some(c) => c.as_array()?,
+                };
+                for p in parts
+                    .iter()
+                    .filter(|p| kind(p).as_deref() == Some("output_text"))
+                {
+                    match p.get("text") {
+                        None | Some(Value::Null) => {}
+                        Some(t) => text.push_str(t.as_str()?),
+                    }
+                }
+            }
+            Some(text)
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::metrics::cost::Tokens;
+
+    /// The text and usage of a reply (what most tests look at).
+    fn parse_completion(body: &[u8], size: (u64, u64)) -> Option<(String, UsageRead)> {
+        super::parse_completion(body, size).map(|r| (r.text, r.usage))
+    }
+
+    fn parse_response(body: &[u8], size: (u64, u64)) -> Option<(String, UsageRead)> {
+        super::parse_response(body, size).map(|r| (r.text, r.usage))
+    }
+
+    fn parse_answer(
+        api: ApiEndpoint,
+        body: &[u8],
+        size: (u64, u64),
+    ) -> Option<(String, UsageRead)> {
+        super::parse_answer(api, body, size).map(|r| (r.text, r.usage))
+    }
 
     #[test]
     fn parses_content_and_usage_or_refuses() {
@@ -150,6 +249,113 @@ mod tests {
         }
     }
 
+    fn tokens(prompt: u64, cached: u64, completion: u64) -> UsageRead {
+        UsageRead::Tokens(Tokens {
+            prompt,
+            cached,
+            completion,
+        })
+    }
+
+    #[test]
+    fn a_responses_body_gives_its_message_text_and_usage() {
+        // A reasoning model's answer: its reasoning item, then the message (two text parts,
+        // joined, and a refusal part, not text). Output tokens count the reasoning tokens.
+        let ok = br#"{"id":"resp_1","object":"response","status":"completed","output":[
+            {"id":"rs_1","type":"reasoning","summary":[]},
+            {"id":"msg_1","type":"message","status":"completed","role":"assistant","content":[
+                {"type":"output_text","annotations":[],"text":"Fresh "},
+                {"type":"refusal","refusal":"no"},
+                {"type":"output_text","annotations":[],"text":"bread!"}]}],
+            "usage":{"input_tokens":800,"input_tokens_details":{"cached_tokens":256},
+                "output_tokens":90,"output_tokens_details":{"reasoning_tokens":64},"total_tokens":890}}"#;
+        assert_eq!(
+            parse_response(ok, (800, 150)),
+            Some(("Fresh bread!".into(), tokens(800, 256, 90)))
+        );
+        assert_eq!(
+            parse_answer(ApiEndpoint::Responses, ok, (800, 150)),
+            parse_response(ok, (800, 150))
+        );
+        // Of its 90 output tokens, 64 were reasoning: 26 are the text's.
+        assert_eq!(super::parse_response(ok, (800, 150)).unwrap().visible, 26);
+        // Read as a chat completion, it is none.
+        assert_eq!(parse_answer(ApiEndpoint::Chat, ok, (800, 150)), None);
+        // Cut by max_output_tokens mid-answer: the partial text counts, as chat's `length`.
+        let cut = br#"{"status":"incomplete","incomplete_details":{"reason":"max_output_tokens"},
+            "output":[{"type":"message","status":"incomplete","content":[{"type":"output_text","text":"Fresh"}]}],
+            "usage":{"input_tokens":800,"output_tokens":150}}"#;
+        assert_eq!(
+            parse_response(cut, (800, 150)),
+            Some(("Fresh".into(), tokens(800, 0, 150)))
+        );
+    }
+
+    #[test]
+    fn an_incomplete_response_without_a_message_is_an_empty_answer_with_its_usage() {
+        // The reasoning used the whole cap: no message item, only the reasoning one.
+        let body = br#"{"status":"incomplete","incomplete_details":{"reason":"max_output_tokens"},
+            "output":[{"id":"rs_1","type":"reasoning","summary":[]}],
+            "usage":{"input_tokens":800,"output_tokens":150,"output_tokens_details":{"reasoning_tokens":150}}}"#;
+        let got = super::parse_response(body, (800, 150));
+        assert_eq!(
+            got,
+            Some(Reply {
+                text: String::new(),
+                usage: tokens(800, 0, 150),
+                visible: 0
+            })
+        );
+        // ... which the call reads as an empty answer, billed its usage: 800 × 2.5 + 150 × 10
+        // = 3,500 per 1M, $0.0035.
+        let answer = Answer::Ok(got);
+        assert!((billed(&GPT_4O, (800, 150), Some(200), &answer) - 0.0035).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_responses_body_without_usage_or_not_a_response_is_read_as_chat_ones_are() {
+        let no_usage = br#"{"status":"completed","output":[{"type":"message","content":[{"type":"output_text","text":"hi"}]}]}"#;
+        assert_eq!(
+            parse_response(no_usage, (10, 200)),
+            Some(("hi".into(), UsageRead::Missing))
+        );
+        let null_usage = br#"{"status":"completed","output":[{"type":"message","content":[{"type":"output_text","text":"hi"}]}],"usage":null}"#;
+        assert_eq!(
+            parse_response(null_usage, (10, 200)),
+            Some(("hi".into(), UsageRead::Missing))
+        );
+        // A usage past the cap (201 of 200): the text stays, the usage is bad.
+        let over = br#"{"status":"completed","output":[{"type":"message","content":[{"type":"output_text","text":"hi"}]}],"usage":{"input_tokens":10,"output_tokens":201}}"#;
+        assert_eq!(
+            parse_response(over, (10, 200)),
+            Some(("hi".into(), UsageRead::Bad))
+        );
+        // A message without text parts: an empty answer, not a body error.
+        let empty = br#"{"status":"completed","output":[{"type":"message","content":[]}]}"#;
+        assert_eq!(
+            parse_response(empty, (10, 200)),
+            Some((String::new(), UsageRead::Missing))
+        );
+        for not_one in [
+            &b"<html>"[..],
+            br#"{"choices":[{"message":{"content":"hi"}}]}"#,
+            // Completed, yet no message: nothing answered it.
+            br#"{"status":"completed","output":[{"type":"reasoning"}]}"#,
+            br#"{"status":"failed","output":[]}"#,
+            br#"{"status":"in_progress","output":[{"type":"message","content":[{"type":"output_text","text":"hi"}]}]}"#,
+            br#"{"status":"completed","output":"hi"}"#,
+            br#"{"output":[{"type":"message","content":[{"type":"output_text","text":"hi"}]}]}"#,
+            br#"{"status":"completed","output":[{"type":"message","content":[{"type":"output_text","text":7}]}]}"#,
+        ] {
+            assert_eq!(
+                parse_response(not_one, (10, 200)),
+                None,
+                "{}",
+                String::from_utf8_lossy(not_one)
+            );
+        }
+    }
+
     const GPT_4O: Price = Price {
         input: 2.5,
         cached_input: Some(1.25),
@@ -174,7 +380,13 @@ mod tests {
         let timeout = Answer::Failed(FailureCause::Timeout, AttemptOutcome::Timeout);
         assert!((billed(&GPT_4O, (800, 150), None, &timeout) - 0.00566).abs() < 1e-12);
         // A complete answer with a plausible usage: its usage. An impossible one: the worst.
-        let ok = |usage| Answer::Ok(Some(("x".into(), usage)));
+        let ok = |usage| {
+            Answer::Ok(Some(Reply {
+                text: "x".into(),
+                usage,
+                visible: 0,
+            }))
+        };
         let usage = UsageRead::Tokens(Tokens {
             prompt: 800,
             cached: 0,

@@ -449,15 +449,16 @@ fn pipeline(
     draw_streams: bool,
 ) -> Work {
     Work::Pipeline {
-        requests: PostRequests::with_cap(
+        requests: PostRequests::for_api(
             &scenario.model,
             scenario.prompts,
             match catalog.reasoning(&scenario.model) {
                 Some(_) => CapStyle::Reasoning(scenario.reasoning_effort),
                 None => CapStyle::MaxTokens,
             },
+            scenario.endpoint,
         ),
-        chat_url: crate::secret::join_url(base_url, "/chat/completions"),
+        url: crate::secret::join_url(base_url, scenario.endpoint.path()),
         retry: scenario.retry,
         api_key,
         draw_streams,
@@ -492,6 +493,37 @@ fn url_root(base_url: &str) -> anyhow::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_pipeline_posts_to_the_scenarios_endpoint_with_bodies_for_it() {
+        use crate::scenario::prompts::ApiEndpoint;
+        let catalog = Catalog::embedded();
+        let base = "name = \"x\"\nmodel = \"gpt-4o\"\n[load]\nkind = \"burst\"\nusers = 5\n";
+        for (extra, api, url) in [
+            (
+                "",
+                ApiEndpoint::Chat,
+                "http://127.0.0.1:9/v1/chat/completions",
+            ),
+            (
+                "endpoint = \"responses\"\n",
+                ApiEndpoint::Responses,
+                "http://127.0.0.1:9/v1/responses",
+            ),
+        ] {
+            let s = Scenario::parse("s.toml", &format!("{extra}{base}")).unwrap();
+            let Work::Pipeline {
+                requests, url: got, ..
+            } = pipeline(&s, &catalog, "http://127.0.0.1:9/v1", None, false)
+            else {
+                panic!("a pipeline");
+            };
+            assert_eq!((requests.api, got.as_str()), (api, url));
+            let body: serde_json::Value =
+                serde_json::from_slice(&requests.variant(0).image_body).unwrap();
+            assert_eq!(body.get("input").is_some(), api == ApiEndpoint::Responses);
+        }
+    }
 
     #[test]
     fn url_root_keeps_scheme_host_and_port() {

@@ -2,11 +2,14 @@
 //! (unless the post brings its own image prompt) and a caption call that includes the image
 //! prompt (or, sent beside the image call with `parallel_calls`, goes without). Each is sized to the scenario's prompt tokens with real marketing text, counted with
 //! the same o200k tokenizer and message overhead the stub uses, once per variant at start-up so
-//! that nothing is tokenized on the request path.
+//! that nothing is tokenized on the request path. A call goes to chat completions (`messages`)
+//! or to the Responses API (`instructions` + `input`, which the stub and OpenAI count as the
+//! same system and user messages): the same text, the same prompt tokens.
 
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::{CallSize, Prompts};
+use super::Prompts;
 use crate::openai::reasoning::Effort;
 use crate::openai::tokens::{bpe, TokenCounter};
 
@@ -18,6 +21,62 @@ pub enum CapStyle {
     #[default]
     MaxTokens,
     Reasoning(Option<Effort>),
+}
+
+/// The OpenAI endpoint a post's calls go to (a scenario's `endpoint`, the example service's
+/// `--openai-endpoint`).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum ApiEndpoint {
+    /// `POST {base}/chat/completions`: `messages`, `max_tokens` (or `max_completion_tokens`).
+    #[default]
+    Chat,
+    /// `POST {base}/responses`: `instructions`, `input`, `max_output_tokens`, `reasoning`.
+    Responses,
+}
+
+impl ApiEndpoint {
+    /// The path after the base URL (`.../v1`).
+    pub fn path(self) -> &'static str {
+        match self {
+            Self::Chat => "/chat/completions",
+            Self::Responses => "/responses",
+        }
+    }
+
+    /// The shape of its answers' `usage`.
+    pub fn usage_shape(self) -> crate::metrics::usage::UsageShape {
+        match self {
+            Self::Chat => crate::metrics::usage::UsageShape::Chat,
+            Self::Responses => crate::metrics::usage::UsageShape::Responses,
+        }
+    }
+
+    pub fn is_chat(&self) -> bool {
+        *self == Self::Chat
+    }
+}
+
+/// The least `max_output_tokens` the Responses API takes (OpenAI's 400 below it).
+pub const MIN_OUTPUT_TOKENS: u32 = 16;
+
+/// How a service's call is sent: its model, endpoint and cap style.
+#[derive(Debug, Clone, Copy)]
+pub struct CallShape<'a> {
+    pub model: &'a str,
+    pub api: ApiEndpoint,
+    pub cap: CapStyle,
 }
 
 /// The smallest prompt a call may be sized to (the fixed instructions take about this much).
@@ -152,7 +211,7 @@ pub fn brand_memory(sizes: Prompts) -> (String, String) {
 
 /// A service's image-prompt request for one post.
 pub fn image_prompt_request(
-    model: &str,
+    shape: CallShape<'_>,
     business: &str,
     topic: &str,
     platform: &str,
@@ -160,17 +219,12 @@ pub fn image_prompt_request(
     max_tokens: u32,
 ) -> Vec<u8> {
     let user = format!("Business: {business}. Topic: {topic}. Platform: {platform}.\n{memory}");
-    serde_json::to_vec(&json!({
-        "model": model,
-        "messages": messages(IMAGE_SYSTEM, &user),
-        "max_tokens": max_tokens,
-    }))
-    .expect("a JSON value always serializes")
+    body(shape, IMAGE_SYSTEM, &user, max_tokens)
 }
 
 /// A service's caption request for one post, carrying its image prompt.
 pub fn caption_request(
-    model: &str,
+    shape: CallShape<'_>,
     business: &str,
     topic: &str,
     platform: &str,
@@ -181,12 +235,7 @@ pub fn caption_request(
     let user = format!(
         "Business: {business}. Topic: {topic}. Platform: {platform}.\n{memory}{IMAGE_PROMPT_LABEL}{image_prompt}"
     );
-    serde_json::to_vec(&json!({
-        "model": model,
-        "messages": messages(CAPTION_SYSTEM, &user),
-        "max_tokens": max_tokens,
-    }))
-    .expect("a JSON value always serializes")
+    body(shape, CAPTION_SYSTEM, &user, max_tokens)
 }
 
 /// One variant's prepared requests.
@@ -208,6 +257,8 @@ pub struct Variant {
 #[derive(Debug, Clone)]
 pub struct PostRequests {
     pub model: String,
+    /// The endpoint the bodies are for.
+    pub api: ApiEndpoint,
     pub sizes: Prompts,
     pub variants: Vec<Variant>,
 }
@@ -218,7 +269,14 @@ impl PostRequests {
         Self::with_cap(model, sizes, CapStyle::MaxTokens)
     }
 
+    /// Chat completions' bodies for `model`, its cap stated as `cap` says.
     pub fn with_cap(model: &str, sizes: Prompts, cap: CapStyle) -> Self {
+        Self::for_api(model, sizes, cap, ApiEndpoint::Chat)
+    }
+
+    /// The bodies of `api`'s requests: the same text (so the same prompt tokens) on either.
+    pub fn for_api(model: &str, sizes: Prompts, cap: CapStyle, api: ApiEndpoint) -> Self {
+        let shape = CallShape { model, api, cap };
         let mut counter = TokenCounter::default();
         let variants = (0..BUSINESSES.len())
             .map(|i| {
@@ -228,7 +286,8 @@ impl PostRequests {
                     &image_head(i),
                     sizes.image_prompt.prompt_tokens,
                 );
-                let image_body = body(model, IMAGE_SYSTEM, &user, sizes.image_prompt, cap).into();
+                let image_body =
+                    body(shape, IMAGE_SYSTEM, &user, sizes.image_prompt.max_tokens).into();
                 let caption_target = caption_target(&mut counter, sizes);
                 let (caption_user, _) = sized_user(
                     &mut counter,
@@ -242,11 +301,10 @@ impl PostRequests {
                 ));
                 let marker = "\u{1}IMAGE_PROMPT\u{1}";
                 let full = body(
-                    model,
+                    shape,
                     CAPTION_SYSTEM,
                     &format!("{caption_user}{IMAGE_PROMPT_LABEL}{marker}"),
-                    sizes.caption,
-                    cap,
+                    sizes.caption.max_tokens,
                 );
                 let escaped = serde_json::to_string(marker).expect("a string serializes");
                 let escaped = escaped.trim_matches('"').as_bytes();
@@ -265,6 +323,7 @@ impl PostRequests {
             .collect();
         Self {
             model: model.to_string(),
+            api,
             sizes,
             variants,
         }
@@ -302,26 +361,47 @@ impl PostRequests {
     }
 }
 
-fn body(model: &str, system: &str, user: &str, size: CallSize, cap: CapStyle) -> Vec<u8> {
-    let mut b = json!({
-        "model": model,
-        "messages": messages(system, user),
-    });
-    match cap {
-        CapStyle::MaxTokens => b["max_tokens"] = size.max_tokens.into(),
-        CapStyle::Reasoning(effort) => {
-            b["max_completion_tokens"] = size.max_tokens.into();
-            if let Some(e) = effort {
-                b["reasoning_effort"] = e.as_str().into();
+/// One call's body. On the Responses API the system text is `instructions`, the user text
+/// `input`, and the cap `max_output_tokens` whatever the model (it caps reasoning and visible
+/// tokens together); a reasoning model's effort, if named, is `reasoning.effort`.
+fn body(shape: CallShape<'_>, system: &str, user: &str, max_tokens: u32) -> Vec<u8> {
+    let b = match (shape.api, shape.cap) {
+        (ApiEndpoint::Chat, cap) => {
+            let mut b = json!({
+                "model": shape.model,
+                "messages": messages(system, user),
+            });
+            match cap {
+                CapStyle::MaxTokens => b["max_tokens"] = max_tokens.into(),
+                CapStyle::Reasoning(effort) => {
+                    b["max_completion_tokens"] = max_tokens.into();
+                    if let Some(e) = effort {
+                        b["reasoning_effort"] = e.as_str().into();
+                    }
+                }
             }
+            b
         }
-    }
+        (ApiEndpoint::Responses, cap) => {
+            let mut b = json!({
+                "model": shape.model,
+                "instructions": system,
+                "input": user,
+                "max_output_tokens": max_tokens,
+            });
+            if let CapStyle::Reasoning(Some(e)) = cap {
+                b["reasoning"] = json!({"effort": e.as_str()});
+            }
+            b
+        }
+    };
     serde_json::to_vec(&b).expect("a JSON value always serializes")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenario::CallSize;
 
     #[test]
     fn image_calls_have_exactly_the_configured_prompt_tokens() {
@@ -469,5 +549,94 @@ mod tests {
                 plain.variant(3).caption_base_tokens
             );
         }
+    }
+
+    #[test]
+    fn a_responses_body_carries_the_chat_bodys_text_as_instructions_and_input() {
+        let parse = |b: &[u8]| serde_json::from_slice::<Value>(b).unwrap();
+        let chat = PostRequests::new("gpt-4o", Prompts::default());
+        let resp = PostRequests::for_api(
+            "gpt-4o",
+            Prompts::default(),
+            CapStyle::MaxTokens,
+            ApiEndpoint::Responses,
+        );
+        assert_eq!(resp.api, ApiEndpoint::Responses);
+        let mut counter = TokenCounter::default();
+        for post in 0..8 {
+            let (c, r) = (
+                parse(&chat.variant(post).image_body),
+                parse(&resp.variant(post).image_body),
+            );
+            // The same two texts: system as instructions, user as input.
+            assert_eq!(r["instructions"], c["messages"][0]["content"]);
+            assert_eq!(r["input"], c["messages"][1]["content"]);
+            assert_eq!(r["max_output_tokens"], 150);
+            for absent in [
+                "messages",
+                "max_tokens",
+                "max_completion_tokens",
+                "reasoning",
+            ] {
+                assert_eq!(r.get(absent), None, "{absent}: {r}");
+            }
+            // Counted as the stub counts it (instructions a system message): 800, as on chat.
+            let as_chat = messages(
+                r["instructions"].as_str().unwrap(),
+                r["input"].as_str().unwrap(),
+            );
+            assert_eq!(counter.prompt(&as_chat), 800);
+            assert_eq!(
+                resp.variant(post).caption_base_tokens,
+                chat.variant(post).caption_base_tokens
+            );
+            // The caption's image prompt is spliced into `input`, escaped.
+            let prompt = "a \"quoted\" cat\non a mat";
+            let (c, r) = (
+                parse(&chat.caption_body(post, prompt)),
+                parse(&resp.caption_body(post, prompt)),
+            );
+            assert_eq!(r["input"], c["messages"][1]["content"]);
+            assert!(r["input"].as_str().unwrap().ends_with(prompt));
+            assert_eq!(r["max_output_tokens"], 200);
+        }
+    }
+
+    #[test]
+    fn a_reasoning_model_on_responses_sends_its_effort_as_reasoning_effort() {
+        let parse = |b: &[u8]| serde_json::from_slice::<Value>(b).unwrap();
+        for (effort, sent) in [(None, None), (Some(Effort::Minimal), Some("minimal"))] {
+            let r = PostRequests::for_api(
+                "gpt-5-mini",
+                Prompts::default(),
+                CapStyle::Reasoning(effort),
+                ApiEndpoint::Responses,
+            );
+            for b in [
+                parse(&r.variant(0).image_body),
+                parse(&r.parallel_caption_body(0)),
+            ] {
+                assert_eq!(
+                    b.pointer("/reasoning/effort").and_then(Value::as_str),
+                    sent,
+                    "{b}"
+                );
+                assert_eq!(b.get("reasoning_effort"), None, "{b}");
+                assert_eq!(b.get("max_completion_tokens"), None, "{b}");
+                assert!(b["max_output_tokens"].is_u64(), "{b}");
+            }
+        }
+        // The example service's requests take the same shape.
+        let shape = CallShape {
+            model: "gpt-4o",
+            api: ApiEndpoint::Responses,
+            cap: CapStyle::MaxTokens,
+        };
+        let b = parse(&caption_request(
+            shape, "B", "T", "X", "memory", "a cat", 200,
+        ));
+        assert_eq!(b["max_output_tokens"], 200);
+        assert_eq!(b["instructions"], CAPTION_SYSTEM);
+        assert!(b["input"].as_str().unwrap().ends_with("a cat"));
     }
 }

@@ -20,7 +20,8 @@ use crate::openai::retry::{AttemptOutcome, RetryPolicy};
 use crate::openai::world::{
     client_stream, draw_rng, parse_ttft_header, post_stream, DRAW_STREAM_HEADER, TTFT_HEADER,
 };
-use crate::run::answer::{billed, parse_completion, status_cause, transport_failure, Answer};
+use crate::run::answer::{billed, parse_answer, status_cause, transport_failure, Answer, Reply};
+use crate::scenario::prompts::ApiEndpoint;
 
 /// A call's attempts so far: they name each attempt's draw stream at the stub and its retry
 /// jitter's stream, as in the planner. A sequential post's calls share one count from 1; a
@@ -68,17 +69,22 @@ impl Via<'_> {
         }
     }
 
-    /// Sends one attempt; `None` when Goose could not send it at all.
+    /// Sends one attempt to `api`; `None` when Goose could not send it at all.
     async fn send(
         &mut self,
         kind: CallKind,
+        api: ApiEndpoint,
         builder: reqwest::RequestBuilder,
     ) -> Option<Result<reqwest::Response, reqwest::Error>> {
         match self {
             Via::Goose(user) => {
+                let path = match api {
+                    ApiEndpoint::Chat => "/v1/chat/completions",
+                    ApiEndpoint::Responses => "/v1/responses",
+                };
                 let request = GooseRequest::builder()
                     .method(GooseMethod::Post)
-                    .path("/v1/chat/completions")
+                    .path(path)
                     .name(kind.name())
                     .set_request_builder(builder)
                     .build();
@@ -150,7 +156,7 @@ pub(crate) fn backoff(
 impl CaseContext {
     /// One call with retries. `size` is (prompt tokens, max_tokens): what the rate limiter is
     /// asked for and what the spend guard reserves. Returns the record and, on success, the
-    /// content and its completion tokens.
+    /// content and its visible completion tokens (less any reasoning tokens).
     pub(super) async fn call(
         &self,
         via: &mut Via<'_>,
@@ -232,8 +238,7 @@ impl CaseContext {
         unreachable!("the retry loop returns")
     }
 
-    /// One attempt: the request to the chat completions URL, through `via`, and what its answer
-    /// means.
+    /// One attempt: the request to the endpoint's URL, through `via`, and what its answer means.
     async fn attempt(
         &self,
         via: &mut Via<'_>,
@@ -243,7 +248,8 @@ impl CaseContext {
         size: (u64, u64),
     ) -> AttemptEnd {
         let Work::Pipeline {
-            chat_url,
+            requests,
+            url,
             api_key,
             draw_streams,
             ..
@@ -253,7 +259,7 @@ impl CaseContext {
         };
         let mut builder = via
             .client()
-            .post(chat_url)
+            .post(url)
             .header(CONTENT_TYPE, "application/json")
             .body(body)
             .timeout(self.real(self.timeout));
@@ -268,7 +274,7 @@ impl CaseContext {
             answer,
             ttft: None,
         };
-        let response = match via.send(kind, builder).await {
+        let response = match via.send(kind, requests.api, builder).await {
             None => {
                 return failed(
                     None,
@@ -288,7 +294,7 @@ impl CaseContext {
         if (200..300).contains(&status) {
             return AttemptEnd {
                 status: Some(status),
-                answer: Answer::Ok(parse_completion(&bytes, size)),
+                answer: Answer::Ok(parse_answer(requests.api, &bytes, size)),
                 ttft: header(TTFT_HEADER).and_then(parse_ttft_header),
             };
         }
@@ -302,24 +308,26 @@ impl CaseContext {
     }
 }
 
-/// A 2xx's record and, if its body was a chat completion with content, the content and its
-/// completion tokens; a body that was none fails the call. So does an empty answer (a reasoning
-/// model that spent its whole `max_completion_tokens` reasoning ends `length` with no content):
+/// A 2xx's record and, if its body was a chat completion (or a response) with content, the
+/// content and its visible completion tokens; a body that was none fails the call. So does an empty
+/// answer (a reasoning model that spent its whole `max_completion_tokens` reasoning ends
+/// `length` with no content, or `incomplete` with no message on the Responses API):
 /// it is billed its usage, but the post has no text, as the planner counts it.
-fn answered(
-    mut record: CallRecord,
-    answer: Option<(String, UsageRead)>,
-) -> (CallRecord, Option<(String, u32)>) {
+fn answered(mut record: CallRecord, answer: Option<Reply>) -> (CallRecord, Option<(String, u32)>) {
     match answer {
-        Some((content, usage)) => {
+        Some(Reply {
+            text,
+            usage,
+            visible,
+        }) => {
             record.usage = usage.tokens();
             record.bad_usage = usage == UsageRead::Bad;
-            if content.is_empty() {
+            if text.is_empty() {
                 record.failure = Some(FailureCause::EmptyAnswer);
                 return (record, None);
             }
-            let completion = record.usage.map_or(0, |u| u.completion as u32);
-            (record, Some((content, completion)))
+            // The text's own tokens: a reasoning model's reasoning is not in it.
+            (record, Some((text, visible as u32)))
         }
         None => {
             record.failure = Some(FailureCause::BadBody);

@@ -53,8 +53,10 @@ struct NewPost {
 pub enum Work {
     /// The post pipeline: postload makes the service's two OpenAI calls itself.
     Pipeline {
+        /// The bodies, built for the endpoint `url` names (`requests.api`).
         requests: PostRequests,
-        chat_url: String,
+        /// `{base}/chat/completions` or `{base}/responses`.
+        url: String,
         retry: RetryPolicy,
         /// Sent as `Authorization: Bearer` (marked sensitive); never logged.
         api_key: Option<Secret>,

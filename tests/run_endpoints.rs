@@ -396,3 +396,46 @@ async fn the_example_service_with_openai_endpoint_responses_sends_responses_bodi
         .unwrap()
         .ends_with("Image prompt: Fresh bread, warm at 7."));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_service_on_a_reasoning_model_caps_its_chat_calls_with_max_completion_tokens() {
+    // Before: the example service sent `max_tokens` whatever its model, so on gpt-5-mini every
+    // chat call got OpenAI's 400 ("Unsupported parameter: 'max_tokens' ..."). Now a reasoning
+    // model's calls, the extra hashtags call too, send `max_completion_tokens`.
+    let mut c = crate::common::config();
+    c.fixed_latency = Some(std::time::Duration::from_millis(1));
+    let openai = crate::common::start(c).await;
+    let base = openai.base_url();
+    let argv = [
+        "postload",
+        "example-service",
+        "--base-url",
+        &base,
+        "--model",
+        "gpt-5-mini",
+        "--memory-ms",
+        "0",
+        "--extra-call",
+    ];
+    let Some(Command::ExampleService(args)) = Cli::try_parse_from(argv).unwrap().command else {
+        panic!("example-service parses");
+    };
+    let cfg = postload::config::example_config(&args).unwrap();
+    let service = example::start(cfg, stub::bind_loopback(0).unwrap())
+        .await
+        .unwrap();
+    let r = crate::common::client()
+        .post(format!("{}/api/marketing-post", service.url()))
+        .json(&serde_json::json!({"business": "Rosa's Bakery", "topic": "bread", "platform": "X"}))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let a: Value = r.json().await.unwrap();
+    assert_eq!(status, 200, "{a}");
+    let s = openai.stats();
+    // Three calls (image prompt, caption, hashtags), every one answered 200: none refused.
+    assert_eq!(s.chat_requests, 3, "{s:?}");
+    assert_eq!(s.by_status.get(&200), Some(&3), "{:?}", s.by_status);
+    assert_eq!(s.by_status.get(&400), None, "{:?}", s.by_status);
+}

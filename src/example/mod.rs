@@ -260,7 +260,7 @@ async fn marketing_post(
     let shape = CallShape {
         model: &cfg.model,
         api: cfg.endpoint,
-        cap: CapStyle::MaxTokens,
+        cap: cap_style(&cfg.model),
     };
     let read = cfg.endpoint.usage_shape();
     let mut calls = 0;
@@ -329,23 +329,19 @@ const HASHTAGS_SYSTEM: &str =
 
 /// The extra call `extra_call` adds: three hashtags for the caption.
 fn hashtags_request(shape: CallShape<'_>, caption: &str) -> Vec<u8> {
-    let body = match shape.api {
-        ApiEndpoint::Chat => json!({
-            "model": shape.model,
-            "messages": [
-                {"role": "system", "content": HASHTAGS_SYSTEM},
-                {"role": "user", "content": caption},
-            ],
-            "max_tokens": 30,
-        }),
-        ApiEndpoint::Responses => json!({
-            "model": shape.model,
-            "instructions": HASHTAGS_SYSTEM,
-            "input": caption,
-            "max_output_tokens": 30,
-        }),
-    };
-    serde_json::to_vec(&body).expect("a JSON value always serializes")
+    crate::scenario::prompts::body(shape, HASHTAGS_SYSTEM, caption, 30)
+}
+
+/// How the service caps its calls: `max_completion_tokens` for a reasoning model (OpenAI refuses
+/// it `max_tokens`, with a 400), `max_tokens` for the others, as the SDK's caller must choose.
+fn cap_style(model: &str) -> CapStyle {
+    static CATALOG: std::sync::OnceLock<crate::openai::catalog::Catalog> =
+        std::sync::OnceLock::new();
+    let catalog = CATALOG.get_or_init(crate::openai::catalog::Catalog::embedded);
+    match catalog.reasoning(model) {
+        Some(_) => CapStyle::Reasoning(None),
+        None => CapStyle::MaxTokens,
+    }
 }
 
 /// The service's OpenAI client for one incoming request: the app's, under the request's trace.

@@ -364,7 +364,8 @@ impl PostRequests {
 /// One call's body. On the Responses API the system text is `instructions`, the user text
 /// `input`, and the cap `max_output_tokens` whatever the model (it caps reasoning and visible
 /// tokens together); a reasoning model's effort, if named, is `reasoning.effort`.
-fn body(shape: CallShape<'_>, system: &str, user: &str, max_tokens: u32) -> Vec<u8> {
+/// One call's body: a system text and a user text, capped at `max_tokens` as `shape` states it.
+pub fn body(shape: CallShape<'_>, system: &str, user: &str, max_tokens: u32) -> Vec<u8> {
     let b = match (shape.api, shape.cap) {
         (ApiEndpoint::Chat, cap) => {
             let mut b = json!({

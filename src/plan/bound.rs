@@ -36,7 +36,9 @@ pub fn cell_posts(spec: &PlanSpec, users: u32) -> f64 {
 }
 
 impl PlanWork {
-    pub fn of(spec: &PlanSpec) -> Self {
+    /// `reasoning_models`: how many of the spec's models reason (the search tries each of their
+    /// designs at a second effort too).
+    pub fn of(spec: &PlanSpec, reasoning_models: usize) -> Self {
         let posts = |users: u32| cell_posts(spec, users);
         let designs = if spec.design == Design::default() {
             Design::grid().len()
@@ -47,7 +49,13 @@ impl PlanWork {
         Self {
             posts_over_users: spec.users.iter().map(|&u| posts(u)).sum(),
             grid_cells: models * spec.tiers.len() as f64 * spec.strategies.len() as f64,
-            lever_runs: (designs as u64 * levers::SEEDS) as f64,
+            // Averaged over the models: a reasoning model's designs are searched twice.
+            lever_runs: (designs as u64 * levers::SEEDS) as f64
+                * if designs > 1 && !spec.models.is_empty() {
+                    (spec.models.len() + reasoning_models) as f64 / models
+                } else {
+                    1.0
+                },
             caching: models
                 * spec.tiers.len().min(2) as f64
                 * 4.0
@@ -62,8 +70,8 @@ impl PlanWork {
 
 /// Refuses a plan whose whole work is past [`MAX_PLAN_TOTAL_POSTS`], naming the options whose
 /// product it is.
-pub fn check(spec: &PlanSpec) -> Result<(), PlanError> {
-    let w = PlanWork::of(spec);
+pub fn check(spec: &PlanSpec, reasoning_models: usize) -> Result<(), PlanError> {
+    let w = PlanWork::of(spec, reasoning_models);
     let total = w.total();
     if total <= MAX_PLAN_TOTAL_POSTS {
         return Ok(());
@@ -81,7 +89,7 @@ pub fn check(spec: &PlanSpec) -> Result<(), PlanError> {
         num(w.posts_over_users.round()),
         w.lever_runs,
         if w.lever_runs > levers::SEEDS as f64 {
-            ", 32 designs × 6 seeds"
+            ", 32 designs (twice for a reasoning model: at a second effort) × 6 seeds"
         } else {
             ""
         },
@@ -135,8 +143,22 @@ mod tests {
         // 150 × 20 × 193 = 579,000; caching: 2 models × 2 tiers × 4 rows × 50 posts = 800.
         let spec = PlanSpec::default();
         assert_eq!(spec.tiers.len(), 5, "{:?}", spec.tiers);
-        let w = PlanWork::of(&spec);
+        let w = PlanWork::of(&spec, 0);
         assert_eq!(w.total(), 579_800.0);
-        assert!(check(&spec).is_ok());
+        assert!(check(&spec, 0).is_ok());
+    }
+
+    #[test]
+    fn a_reasoning_models_designs_are_counted_twice() {
+        // gpt-4o and gpt-5-mini, of which one reasons: its 32 designs are searched at its
+        // default effort and at its lowest, so the lever runs average (32 + 64) / 2 × 6 = 288
+        // per cell: 150 × 20 × 289 = 867,000, plus the caching table's 800.
+        let spec = PlanSpec {
+            models: vec!["gpt-4o".into(), "gpt-5-mini".into()],
+            ..PlanSpec::default()
+        };
+        let w = PlanWork::of(&spec, 1);
+        assert_eq!(w.lever_runs, 288.0);
+        assert_eq!(w.total(), 867_800.0);
     }
 }

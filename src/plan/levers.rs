@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::sim::{PostShape, Strategy};
 use super::{simulate_measured, CellSpec, PlanError, PlanSpec};
 use crate::openai::catalog::Catalog;
+use crate::openai::reasoning::Effort;
 
 /// A design of the feature. `Default` is the note's: two sequential calls, the caption shown
 /// whole, the scenario's output caps, no supplied image prompts, no response cache.
@@ -34,6 +35,10 @@ pub struct Design {
     /// only the service's traffic can tell it).
     #[serde(default)]
     pub response_cache_hit: Option<f64>,
+    /// A reasoning model's `reasoning_effort`, if changed from its default (the search tries the
+    /// lowest it takes; never set for a model that does not reason).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effort: Option<Effort>,
 }
 
 /// The values the search tries for each lever beside "unchanged".
@@ -91,9 +96,22 @@ impl Design {
             "image-max-tokens" => tokens(value).map(|n| self.image_max_tokens = Some(n)),
             "image-prompt-share" => share(value).map(|s| self.image_prompt_share = Some(s)),
             "cache-hit" => share(value).map(|s| self.response_cache_hit = Some(s)),
+            "effort" => {
+                let v = value.ok_or_else(|| {
+                    format!("--lever {name}: give an effort, e.g. {name}=minimal")
+                })?;
+                Effort::parse(v)
+                    .map(|e| self.effort = Some(e))
+                    .ok_or_else(|| {
+                        format!(
+                            "--lever {name}={v}: one of {}",
+                            Effort::ALL.map(Effort::as_str).join(", ")
+                        )
+                    })
+            }
             _ => Err(format!(
                 "--lever {lever}: unknown lever (parallel, stream, caption-max-tokens=N, \
-                 image-max-tokens=N, image-prompt-share=S, cache-hit=S)"
+                 image-max-tokens=N, image-prompt-share=S, cache-hit=S, effort=E)"
             )),
         }
     }
@@ -119,6 +137,41 @@ impl Design {
         if let Some(s) = self.response_cache_hit {
             out.push(format!("response cache {:.0} % (assumed)", s * 100.0));
         }
+        if let Some(e) = self.effort {
+            out.push(format!("reasoning effort {e}"));
+        }
+        out
+    }
+
+    /// The designs searched for `model`: `designs` as given for a model that does not reason
+    /// (and without an effort, which it could not take); for one that does, each also at the
+    /// lowest effort it takes, when that is not its default (the effort lever's one search
+    /// value, as each other lever has one).
+    pub fn for_model(designs: &[Design], catalog: &Catalog, model: &str) -> Vec<Design> {
+        let Some(r) = catalog.reasoning(model) else {
+            return designs
+                .iter()
+                .map(|d| Design { effort: None, ..*d })
+                .collect();
+        };
+        let lowest = r
+            .efforts
+            .iter()
+            .copied()
+            .min()
+            .filter(|e| *e != r.default_effort);
+        let mut out = designs.to_vec();
+        if let Some(low) = lowest {
+            out.extend(
+                designs
+                    .iter()
+                    .filter(|d| d.effort.is_none())
+                    .map(|d| Design {
+                        effort: Some(low),
+                        ..*d
+                    }),
+            );
+        }
         out
     }
 
@@ -142,6 +195,7 @@ impl Design {
                 image_max_tokens: on(2).then_some(SEARCH_IMAGE_MAX_TOKENS),
                 image_prompt_share: on(3).then_some(SEARCH_IMAGE_PROMPT_SHARE),
                 response_cache_hit: on(4).then_some(SEARCH_RESPONSE_CACHE_HIT),
+                effort: None,
             });
         }
         out
@@ -254,7 +308,12 @@ pub fn search(
     for model in &spec.models {
         for &users in &spec.users {
             let mut rows = Vec::new();
-            for design in designs {
+            let searched = if designs.len() > 1 {
+                Design::for_model(designs, catalog, model)
+            } else {
+                designs.to_vec()
+            };
+            for design in &searched {
                 for &strategy in &spec.strategies {
                     for &tier in &tiers {
                         let (whole, streamed, clean) =

@@ -537,3 +537,85 @@ fn a_whole_plan_of_a_trace_runs_every_cell_on_its_arrivals_and_names_it() {
         serde_json::json!({"file": "day.csv", "posts": 3, "span_s": 30.0, "speed": 1.0})
     );
 }
+
+/// The effort lever: a reasoning model's designs are searched at its default effort and at the
+/// lowest it takes; a model that does not reason is searched as before and never gets one.
+#[test]
+fn the_lever_search_tries_a_reasoning_models_lowest_effort_and_names_it() {
+    let c = Catalog::embedded();
+    let grid = Design::grid();
+    // gpt-5-mini takes minimal, low, medium, high, medium by default (mocks/models.toml): its
+    // 32 designs twice, the second 32 at minimal.
+    let five = Design::for_model(&grid, &c, "gpt-5-mini");
+    assert_eq!(five.len(), 64);
+    assert!(five[..32].iter().all(|d| d.effort.is_none()));
+    assert!(five[32..].iter().all(|d| d.effort == Some(Effort::Minimal)));
+    assert_eq!(
+        Design {
+            effort: Some(Effort::Minimal),
+            ..Design::default()
+        }
+        .changes(),
+        vec!["reasoning effort minimal".to_string()]
+    );
+    // gpt-4o does not reason: the same 32, and an effort given is dropped for it.
+    let with_effort: Vec<Design> = grid
+        .iter()
+        .map(|d| Design {
+            effort: Some(Effort::Low),
+            ..*d
+        })
+        .collect();
+    assert_eq!(Design::for_model(&with_effort, &c, "gpt-4o"), grid);
+
+    // The decision: at the note's caps gpt-5-mini's default effort (about 640 reasoning
+    // tokens a call) empties nearly every answer, so nothing holds without the effort lever;
+    // at minimal (no reasoning tokens) the design's calls are answered. So whatever change
+    // the decision names for it, it includes the effort.
+    let s = PlanSpec {
+        models: vec!["gpt-5-mini".into()],
+        users: vec![20],
+        tiers: vec![1],
+        ..spec()
+    };
+    let designs = Design::grid();
+    let search = levers::search(&c, &s, &designs).unwrap();
+    let a = &search.answers[0];
+    let best = a.best.first().expect("a change that holds");
+    assert_eq!(best.design.effort, Some(Effort::Minimal), "{best:?}");
+    assert!(
+        search
+            .evaluated
+            .iter()
+            .filter(|r| r.design.effort.is_none())
+            .all(|r| !r.meets_target),
+        "no design holds at the default effort"
+    );
+}
+
+#[test]
+fn an_effort_lever_must_be_one_a_planned_reasoning_model_takes() {
+    let c = Catalog::embedded();
+    let with = |models: &[&str], effort: Effort| PlanSpec {
+        models: models.iter().map(|m| m.to_string()).collect(),
+        design: Design {
+            effort: Some(effort),
+            ..Design::default()
+        },
+        ..spec()
+    };
+    let e = check(&with(&["gpt-4o"], Effort::Low), &c).unwrap_err().0;
+    assert!(
+        e.contains("none of the models planned reasons (gpt-4o)"),
+        "{e}"
+    );
+    // gpt-5-mini takes minimal, low, medium, high: not none.
+    let e = check(&with(&["gpt-4o", "gpt-5-mini"], Effort::None), &c)
+        .unwrap_err()
+        .0;
+    assert!(
+        e.contains("`gpt-5-mini` takes minimal, low, medium, high"),
+        "{e}"
+    );
+    assert!(check(&with(&["gpt-4o", "gpt-5-mini"], Effort::Low), &c).is_ok());
+}

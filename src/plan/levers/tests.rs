@@ -58,6 +58,7 @@ const PARALLEL: Design = Design {
     image_max_tokens: None,
     image_prompt_share: None,
     response_cache_hit: None,
+    effort: None,
 };
 
 // HdrHistogram at 3 significant figures keeps 1,000,000 µs in a bucket 512 µs wide
@@ -167,6 +168,7 @@ fn levers_parse_with_their_values_and_refuse_anything_else() {
             image_max_tokens: Some(90),
             image_prompt_share: Some(0.25),
             response_cache_hit: Some(0.3),
+            effort: None,
         }
     );
     assert_eq!(d.changes().len(), 6);

@@ -46,6 +46,7 @@ const PARALLEL: Design = Design {
     image_max_tokens: None,
     image_prompt_share: None,
     response_cache_hit: None,
+    effort: None,
 };
 
 #[test]

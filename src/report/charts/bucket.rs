@@ -374,7 +374,11 @@ mod tests {
         assert_eq!(r.rejected.len(), 3);
         let want = [(0.3, 700, 950), (0.4, 750, 950), (0.5, 800, 100)];
         for ((t, l, asked), (wt, wl, wa)) in r.rejected.iter().zip(want) {
-            assert!((t - wt).abs() < 1e-9 && *l == wl && *asked == wa, "{:?}", r.rejected);
+            assert!(
+                (t - wt).abs() < 1e-9 && *l == wl && *asked == wa,
+                "{:?}",
+                r.rejected
+            );
         }
         // No 429 is marked where its reservation would have fitted, save the unexplained one.
         assert!(r.rejected[..2].iter().all(|(_, l, asked)| asked > l));

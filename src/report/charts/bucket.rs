@@ -4,9 +4,13 @@
 //! level stood, and between them the bucket refills at TPM / 60 tokens a second up to its
 //! capacity. Rejected attempts take no tokens: the embedded stub's policy
 //! ([`RejectedCost::Request`](crate::openai::bucket::RejectedCost)) charges them a request only.
-//! The replay takes the attempts in the client's send order; sends within a millisecond of each
-//! other race to the stub, so at the start of a burst a 429 may be marked above the level its
-//! rivals left.
+//! The replay takes the attempts in the client's send order, but the stub saw them in its own:
+//! sends race to it, by a few milliseconds of real time, which `--time-scale K` multiplies by K
+//! (at K = 20 on a loaded machine, rivals sent 0.3 s of modelled time later were admitted first).
+//! A 429 is therefore marked where the stub could have given it: at its send if the replayed
+//! level was already below what it asked for, else at the first admission after it that left
+//! less (the stub decided it no earlier than its send, and after the rivals that took the
+//! tokens). A 429 the bucket never explains (a request limit, a forced one) stays at its send.
 
 use std::time::Duration;
 
@@ -48,20 +52,37 @@ pub fn replay(tpm: u64, attempts: &[AttemptPoint], until_s: f64) -> Replay {
         rejected: Vec::new(),
         admitted: 0,
     };
+    // 429s that still fitted when sent: (sent s, level then, asked), waiting for an admission
+    // that leaves less than they asked for.
+    let mut raced: Vec<(f64, u64, u64)> = Vec::new();
     let mut last = Duration::ZERO;
     for (t, a) in sorted {
         refill_to(&mut r, &mut bucket, last, t);
         let before = bucket.remaining(t);
+        let at = (t.as_secs_f64(), before, a.reserved_tokens);
         if a.status == Some(429) {
-            r.rejected
-                .push((t.as_secs_f64(), before, a.reserved_tokens));
+            if a.reserved_tokens > before {
+                r.rejected.push(at);
+            } else {
+                raced.push(at);
+            }
         } else {
             bucket.force_take(t, a.reserved_tokens);
             r.admitted += 1;
-            r.level.push((t.as_secs_f64(), bucket.remaining(t)));
+            let left = bucket.remaining(t);
+            r.level.push((t.as_secs_f64(), left));
+            raced.retain(|&(_, _, asked)| {
+                let explained = asked > left;
+                if explained {
+                    r.rejected.push((t.as_secs_f64(), left, asked));
+                }
+                !explained
+            });
         }
         last = t;
     }
+    r.rejected.extend(raced);
+    r.rejected.sort_by(|a, b| a.0.total_cmp(&b.0));
     let until = Duration::try_from_secs_f64(until_s)
         .unwrap_or(last)
         .max(last);
@@ -325,6 +346,42 @@ mod tests {
         // All inside: one run, unchanged.
         assert_eq!(below(&level[1..3], 4_000.0), [level[1..3].to_vec()]);
         assert!(below(&[(0.0, 9_000.0)], 4_000.0).is_empty());
+    }
+
+    /// Regression: at `--time-scale 20` the chart of a Tier-1 burst-100 showed its 429s from
+    /// 24,000 tokens left down, the bucket draining over 0.35 s, "about 20 admitted at t = 0"
+    /// read against 31 at K = 1, while the stub had admitted 32 image prompts in the first
+    /// modelled second (31 at K = 1). The 429s' sends had raced rivals sent up to 0.3 s
+    /// (15 ms real × 20) later, which the stub admitted first.
+    #[test]
+    fn a_429_that_raced_later_sends_is_marked_where_the_bucket_could_refuse_it() {
+        // 30,000 TPM, 500 tokens a second. Sent in this order: 6 admitted at 0 (30,000 - 6 × 950
+        // = 24,300 left); a 429 at 0.05 s, refill 25: 24,325 left, 950 would fit, so the stub
+        // saw it later; 25 admitted at 0.3 s: 24,300 + 0.3 × 500 = 24,450, less 25 × 950 =
+        // 23,750, leaves 700 < 950: the 429 is marked there, at (0.3, 700). A 429 at 0.4 s
+        // (700 + 50 = 750 left) is below its 950 when sent: marked there. A 429 of 100 tokens
+        // at 0.5 s (800 left) that nothing after it explains (a request limit) stays at its send.
+        let mut attempts: Vec<AttemptPoint> = (0..6).map(|_| at(0.0, 200)).collect();
+        attempts.push(at(0.05, 429));
+        attempts.extend((0..25).map(|_| at(0.3, 200)));
+        attempts.push(at(0.4, 429));
+        attempts.push(AttemptPoint {
+            reserved_tokens: 100,
+            ..at(0.5, 429)
+        });
+        let r = replay(30_000, &attempts, 1.0);
+        assert_eq!(r.admitted, 31);
+        assert_eq!(r.rejected.len(), 3);
+        let want = [(0.3, 700, 950), (0.4, 750, 950), (0.5, 800, 100)];
+        for ((t, l, asked), (wt, wl, wa)) in r.rejected.iter().zip(want) {
+            assert!(
+                (t - wt).abs() < 1e-9 && *l == wl && *asked == wa,
+                "{:?}",
+                r.rejected
+            );
+        }
+        // No 429 is marked where its reservation would have fitted, save the unexplained one.
+        assert!(r.rejected[..2].iter().all(|(_, l, asked)| asked > l));
     }
 
     #[test]

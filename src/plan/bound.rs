@@ -6,6 +6,7 @@
 
 use super::{levers, posts_per_day, Design, PlanError, PlanSpec};
 use crate::limits::num;
+use crate::openai::catalog::Catalog;
 
 /// Posts a whole plan may simulate (grid, caching table and lever search together). The
 /// heaviest plan under it (patient retries, two million-post bursts, 18 M posts) took 61 s of
@@ -70,7 +71,12 @@ impl PlanWork {
 
 /// Refuses a plan whose whole work is past [`MAX_PLAN_TOTAL_POSTS`], naming the options whose
 /// product it is.
-pub fn check(spec: &PlanSpec, reasoning_models: usize) -> Result<(), PlanError> {
+pub fn check(spec: &PlanSpec, catalog: &Catalog) -> Result<(), PlanError> {
+    let reasoning_models = spec
+        .models
+        .iter()
+        .filter(|m| catalog.reasoning(m).is_some())
+        .count();
     let w = PlanWork::of(spec, reasoning_models);
     let total = w.total();
     if total <= MAX_PLAN_TOTAL_POSTS {
@@ -145,7 +151,7 @@ mod tests {
         assert_eq!(spec.tiers.len(), 5, "{:?}", spec.tiers);
         let w = PlanWork::of(&spec, 0);
         assert_eq!(w.total(), 579_800.0);
-        assert!(check(&spec, 0).is_ok());
+        assert!(check(&spec, &Catalog::embedded()).is_ok());
     }
 
     #[test]

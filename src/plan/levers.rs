@@ -143,6 +143,33 @@ impl Design {
         out
     }
 
+    /// A named effort: some model must reason, and each that does must take it.
+    pub fn check_effort(&self, catalog: &Catalog, models: &[String]) -> Result<(), String> {
+        let Some(effort) = self.effort else {
+            return Ok(());
+        };
+        let reasoning: Vec<_> = models
+            .iter()
+            .filter_map(|m| catalog.reasoning(m).map(|r| (m, r)))
+            .collect();
+        if reasoning.is_empty() {
+            return Err(format!(
+                "--lever effort={effort}: none of the models planned reasons ({})",
+                models.join(", ")
+            ));
+        }
+        for (m, r) in reasoning {
+            if !r.efforts.contains(&effort) {
+                let takes: Vec<&str> = r.efforts.iter().map(|e| e.as_str()).collect();
+                return Err(format!(
+                    "--lever effort={effort}: `{m}` takes {}",
+                    takes.join(", ")
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// The designs searched for `model`: `designs` as given for a model that does not reason
     /// (and without an effort, which it could not take); for one that does, each also at the
     /// lowest effort it takes, when that is not its default (the effort lever's one search

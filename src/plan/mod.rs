@@ -514,39 +514,11 @@ pub fn check(spec: &PlanSpec, catalog: &Catalog) -> Result<(), PlanError> {
             ));
         }
     }
-    // A named effort: some model must reason, and each that does must take it.
-    if let Some(effort) = spec.design.effort {
-        let reasoning: Vec<_> = spec
-            .models
-            .iter()
-            .filter_map(|m| catalog.reasoning(m).map(|r| (m, r)))
-            .collect();
-        if reasoning.is_empty() {
-            return e(format!(
-                "--lever effort={effort}: none of the models planned reasons ({})",
-                spec.models.join(", ")
-            ));
-        }
-        for (m, r) in reasoning {
-            if !r.efforts.contains(&effort) {
-                return e(format!(
-                    "--lever effort={effort}: `{m}` takes {}",
-                    r.efforts
-                        .iter()
-                        .map(|e| e.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
-            }
-        }
-    }
+    spec.design
+        .check_effort(catalog, &spec.models)
+        .map_err(PlanError)?;
     // And the whole plan's: the cells' number times the lever search's runs of each.
-    let reasoning_models = spec
-        .models
-        .iter()
-        .filter(|m| catalog.reasoning(m).is_some())
-        .count();
-    bound::check(spec, reasoning_models)
+    bound::check(spec, catalog)
 }
 
 /// Runs the whole plan. `measured` maps a model to the $ per successful post a run measured

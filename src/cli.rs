@@ -170,7 +170,7 @@ pub struct PlanArgs {
     pub image_prompt_share: f64,
     /// A design lever every cell runs with, instead of searching them all. Repeatable:
     /// parallel, stream, caption-max-tokens=N, image-max-tokens=N, image-prompt-share=S,
-    /// cache-hit=S (see docs/planning.md)
+    /// cache-hit=S, effort=E (a reasoning model's effort) (see docs/planning.md)
     #[arg(long, value_name = "LEVER")]
     pub lever: Vec<String>,
     #[command(flatten)]

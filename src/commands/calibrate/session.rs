@@ -72,7 +72,22 @@ pub struct ModelRun {
     pub notes: Vec<String>,
     /// The spend guard refused a call: nothing more was sent.
     pub stopped_by_cap: bool,
+    /// A reasoning model's `reasoning_effort`, as sent (`None`: not a reasoning model).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub effort: Option<crate::openai::reasoning::Effort>,
+    /// The reasoning tokens the answers' usages reported, reasoned-out calls included (billed
+    /// as output; never counted as written tokens in the speed).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub reasoning_tokens: u64,
 }
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// The failure a call whose reasoning left no visible token counts as.
+pub const REASONED_OUT: &str =
+    "no visible token: the reasoning spent the completion cap (not an observation)";
 
 /// What every call of a calibration shares.
 pub struct Context {
@@ -440,7 +455,15 @@ impl Session {
                     obs.first_token_ms = None;
                 }
                 st.run.streamed = st.timed;
+                st.run.reasoning_tokens += u64::from(obs.reasoning_tokens);
                 st.run.observations.push(obs);
+                false
+            }
+            CallOutcome::ReasonedOut { reasoning_tokens } => {
+                // Billed (its usage priced it), counted, never fitted: it has no first token,
+                // and its length says nothing of the writing speed.
+                st.run.reasoning_tokens += u64::from(reasoning_tokens);
+                *st.run.failures.entry(REASONED_OUT.into()).or_default() += 1;
                 false
             }
             CallOutcome::RateLimited => {
@@ -598,6 +621,7 @@ mod tests {
             prompt_tokens: 50,
             completion_tokens: tokens,
             cached_tokens: 0,
+            reasoning_tokens: 0,
             latency_ms: latency,
             first_token_ms: first,
         };

@@ -30,8 +30,13 @@ pub struct ModelPlan {
     /// Its rate-limit family (the account set's limits are per family).
     pub family: String,
     pub calls: Vec<CallSpec>,
-    /// Every call at its worst case: prompt + max_tokens at the model's price.
+    /// Every call at its worst case: prompt + its completion cap at the model's price (the cap
+    /// is the same number whether sent as `max_tokens` or, for a reasoning model,
+    /// `max_completion_tokens`: reasoning tokens are billed as output inside it).
     pub worst_usd: f64,
+    /// A reasoning model's `reasoning_effort`: the lowest it takes (`None`: not a reasoning
+    /// model, whose calls send `max_tokens`).
+    pub effort: Option<crate::openai::reasoning::Effort>,
 }
 
 /// Everything the command needs, checked.
@@ -161,13 +166,12 @@ fn model_plans(
             .models
             .get(&name)
             .ok_or_else(|| ConfigError(format!("--model {name}: no price in prices.toml")))?;
-        if entry.reasoning().is_some() {
-            // Its calls would send `max_tokens`, which OpenAI answers 400 for a reasoning model.
-            return Err(ConfigError(format!(
-                "--model {name}: a reasoning model; calibrate's calls send `max_tokens`, which \
-                 OpenAI refuses for it, and calibrate does not send `max_completion_tokens` yet"
-            )));
-        }
+        // A reasoning model is measured at the lowest effort it takes (`minimal` for gpt-5-mini,
+        // `none` for GPT-5.6): its hidden reasoning comes before the first visible token, and at
+        // a higher effort a random amount of it would sit inside every TTFT the fit reads.
+        let effort = entry
+            .reasoning()
+            .and_then(|r| r.efforts.iter().min().copied());
         if let Some(other) = plans.iter().find(|p| p.profile == entry.profile) {
             return Err(ConfigError(format!(
                 "--model {name}: shares the latency profile `{}` with --model {}; calibrate one of them",
@@ -202,6 +206,7 @@ fn model_plans(
             family: entry.limits.clone(),
             calls: specs,
             worst_usd,
+            effort,
         });
     }
     Ok(plans)

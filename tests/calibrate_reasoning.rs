@@ -74,6 +74,14 @@ fn a_default_calibration_of_gpt_5_mini_sends_max_completion_tokens_and_fits_its_
     assert_eq!(served, 160);
     assert_eq!(run["effort"], "minimal");
     assert!(run.get("reasoning_tokens").is_none(), "{run}");
+    // The worst case prices each call's completion cap, sent as max_completion_tokens (inside
+    // which a reasoning model's reasoning is billed), and the largest believable prompt
+    // 2 × sent + 64: 88 short probes 192 + 1 ; 8 long probes (1,200) 2,464 + 1 ; 40 speed
+    // calls 192 + 1,024 ; 12 image-prompt calls (800) 1,664 + 150 ; 12 captions (1,200)
+    // 2,464 + 200. Input 16,896 + 19,712 + 7,680 + 19,968 + 29,568 = 93,824 at $0.25/M =
+    // $0.023456; output 88 + 8 + 40,960 + 1,800 + 2,400 = 45,256 at $2/M = $0.090512.
+    let worst = j["cost"]["worst_case_usd"].as_f64().unwrap();
+    assert!((worst - 0.113_968).abs() < 1e-9, "{worst}");
     let fit = &m["fit"];
     assert_eq!(fit["method"], "streamed", "{fit}");
     for (k, truth) in [

@@ -63,8 +63,9 @@ pub struct Observation {
     pub first_token_ms: Option<f64>,
 }
 
-fn is_zero(n: &u32) -> bool {
-    *n == 0
+/// A count left out of the JSON when zero (serde's `skip_serializing_if`).
+pub fn is_zero<T: Default + PartialEq>(n: &T) -> bool {
+    *n == T::default()
 }
 
 /// How the time to first token was measured.

@@ -25,6 +25,10 @@ pub const MAX_ANSWER_BYTES: usize = 4 << 20;
 /// whatever its framing.
 pub const MAX_SSE_LINE_BYTES: usize = 64 << 10;
 
+/// The failure a call whose reasoning left no visible token counts as.
+pub const REASONED_OUT: &str =
+    "no visible token: the reasoning spent the completion cap (not an observation)";
+
 /// What one call came to.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CallOutcome {

@@ -18,7 +18,7 @@ use tokio::time::Instant;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::client::{CallOutcome, Caller, Sent};
+use super::client::{CallOutcome, Caller, Sent, REASONED_OUT};
 use super::prompts::streamed;
 use super::watch::Watch;
 use crate::calibrate::limits::AccountLimits;
@@ -77,17 +77,9 @@ pub struct ModelRun {
     pub effort: Option<crate::openai::reasoning::Effort>,
     /// The reasoning tokens the answers' usages reported, reasoned-out calls included (billed
     /// as output; never counted as written tokens in the speed).
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "crate::calibrate::is_zero")]
     pub reasoning_tokens: u64,
 }
-
-fn is_zero(n: &u64) -> bool {
-    *n == 0
-}
-
-/// The failure a call whose reasoning left no visible token counts as.
-pub const REASONED_OUT: &str =
-    "no visible token: the reasoning spent the completion cap (not an observation)";
 
 /// What every call of a calibration shares.
 pub struct Context {
@@ -460,8 +452,7 @@ impl Session {
                 false
             }
             CallOutcome::ReasonedOut { reasoning_tokens } => {
-                // Billed (its usage priced it), counted, never fitted: it has no first token,
-                // and its length says nothing of the writing speed.
+                // Billed by its usage, counted, never fitted (no first token, no speed).
                 st.run.reasoning_tokens += u64::from(reasoning_tokens);
                 *st.run.failures.entry(REASONED_OUT.into()).or_default() += 1;
                 false

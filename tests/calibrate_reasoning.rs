@@ -38,7 +38,15 @@ fn args(port: u16, out: &Path) -> CalibrateArgs {
 }
 
 /// Calibrates gpt-5-mini against the stub serving `catalog`, on paused time.
-fn calibrate(catalog: Catalog, tag: &str) -> (Result<postload::Outcome, String>, Value, u64) {
+fn calibrate(
+    catalog: Catalog,
+    tag: &str,
+) -> (
+    Result<postload::Outcome, String>,
+    Value,
+    u64,
+    std::path::PathBuf,
+) {
     let out = tempdir(tag);
     let (outcome, served) = paused_runtime().block_on(async {
         let stub = paused_stub(StubConfig::new(Arc::new(catalog))).await;
@@ -50,7 +58,7 @@ fn calibrate(catalog: Catalog, tag: &str) -> (Result<postload::Outcome, String>,
     let j: Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("calibration.json")).unwrap())
             .unwrap();
-    (outcome, j, served)
+    (outcome, j, served, out)
 }
 
 fn within(got: f64, want: f64, share: f64) -> bool {
@@ -64,7 +72,7 @@ fn within(got: f64, want: f64, share: f64) -> bool {
 /// p50 890, p95 1,593.4 ms, 50 to 95 tokens/s).
 #[test]
 fn a_default_calibration_of_gpt_5_mini_sends_max_completion_tokens_and_fits_its_profile() {
-    let (outcome, j, served) = calibrate(Catalog::embedded(), "cal-gpt5mini");
+    let (outcome, j, served, out) = calibrate(Catalog::embedded(), "cal-gpt5mini");
     assert_eq!(outcome, Ok(postload::Outcome::Success), "{j}");
     let m = &j["models"][0];
     let run = &m["run"];
@@ -93,6 +101,15 @@ fn a_default_calibration_of_gpt_5_mini_sends_max_completion_tokens_and_fits_its_
         let got = fit[k]["value"].as_f64().unwrap();
         assert!(within(got, truth, 0.1), "{k}: {}", fit[k]);
     }
+    // The overlay loads, and keeps the shipped reasoning per effort (calibrate fits none).
+    let overlay = Catalog::load_dir(&out).unwrap();
+    assert_eq!(
+        overlay.reasoning_tokens("gpt-5-mini", Effort::Medium),
+        Catalog::embedded().reasoning_tokens("gpt-5-mini", Effort::Medium)
+    );
+    assert!(overlay
+        .reasoning_tokens("gpt-5-mini", Effort::Medium)
+        .is_some());
 }
 
 /// A catalog whose gpt-5-mini reasons 4,096 tokens (exactly) even at minimal: every designed
@@ -114,7 +131,7 @@ fn calls_whose_reasoning_spends_the_cap_are_counted_and_never_fitted() {
         .get_mut("gpt-5-mini")
         .unwrap()
         .insert(Effort::Minimal, all);
-    let (outcome, j, served) = calibrate(catalog, "cal-gpt5mini-reasoned-out");
+    let (outcome, j, served, _) = calibrate(catalog, "cal-gpt5mini-reasoned-out");
     let err = outcome.unwrap_err();
     assert!(
         err.contains("160 × no visible token: the reasoning spent the completion cap"),

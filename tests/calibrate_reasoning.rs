@@ -24,6 +24,7 @@ fn args(port: u16, out: &Path) -> CalibrateArgs {
         },
         model: vec!["gpt-5-mini".into()],
         calls: None,
+        effort: None,
         out: Some(out.to_path_buf()),
         output: Default::default(),
         spend: Default::default(),

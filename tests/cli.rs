@@ -732,6 +732,23 @@ fn calibrate_refuses_bad_input_naming_the_flag() {
         .assert()
         .code(2)
         .stderr(contains("--model gpt-9: not in models.toml"));
+    // A reasoning model above its lowest effort is refused before any call (the fit has no
+    // reasoning time).
+    postload()
+        .args([
+            "calibrate",
+            "--base-url",
+            "http://127.0.0.1:9/v1",
+            "--model",
+            "gpt-5-mini",
+            "--effort",
+            "medium",
+        ])
+        .assert()
+        .code(2)
+        .stderr(contains(
+            "--effort medium: gpt-5-mini is calibrated at its lowest effort",
+        ));
     postload()
         .args([
             "calibrate",

@@ -13,6 +13,7 @@ use crate::clock::TimeScale;
 use crate::config::{self, ConfigError, Destination};
 use crate::metrics::budget::worst_case_usd;
 use crate::openai::catalog::Catalog;
+use crate::openai::reasoning::Effort;
 use crate::run::post::ClientFactory;
 use crate::run::Endpoint;
 
@@ -36,7 +37,7 @@ pub struct ModelPlan {
     pub worst_usd: f64,
     /// A reasoning model's `reasoning_effort`: the lowest it takes (`None`: not a reasoning
     /// model, whose calls send `max_tokens`).
-    pub effort: Option<crate::openai::reasoning::Effort>,
+    pub effort: Option<Effort>,
 }
 
 /// Everything the command needs, checked.
@@ -110,7 +111,7 @@ pub fn settings(args: &CalibrateArgs) -> Result<Settings, ConfigError> {
     }
     let time_scale = args.time.time_scale.unwrap_or(TimeScale::ONE);
     let catalog = config::catalog_from(args.data.mocks.as_deref())?;
-    let models = model_plans(&args.model, calls, &catalog)?;
+    let models = model_plans(&args.model, calls, args.effort.as_deref(), &catalog)?;
     let endpoint = config::endpoint(&dest, base_url, remote)?;
     let date = chrono::Utc::now().format("%Y-%m-%d").to_string();
     Ok(Settings {
@@ -140,8 +141,19 @@ pub fn settings(args: &CalibrateArgs) -> Result<Settings, ConfigError> {
 fn model_plans(
     given: &[String],
     calls: u32,
+    effort: Option<&str>,
     catalog: &Catalog,
 ) -> Result<Vec<ModelPlan>, ConfigError> {
+    let asked = effort
+        .map(|e| {
+            Effort::parse(e).ok_or_else(|| {
+                ConfigError(format!(
+                    "--effort {e}: not a reasoning effort (one of {})",
+                    Effort::ALL.map(Effort::as_str).join(", ")
+                ))
+            })
+        })
+        .transpose()?;
     let names: Vec<String> = if given.is_empty() {
         vec!["gpt-4o".into(), "gpt-4o-mini".into()]
     } else {
@@ -172,6 +184,15 @@ fn model_plans(
         let effort = entry
             .reasoning()
             .and_then(|r| r.efforts.iter().min().copied());
+        if let (Some(asked), Some(lowest)) = (asked, effort) {
+            if asked != lowest {
+                return Err(ConfigError(format!(
+                    "--effort {asked}: {name} is calibrated at its lowest effort, {lowest}; at \
+                     {asked} its reasoning, before the first visible token, would sit inside \
+                     every time to first token, and the fit has no reasoning time"
+                )));
+            }
+        }
         if let Some(other) = plans.iter().find(|p| p.profile == entry.profile) {
             return Err(ConfigError(format!(
                 "--model {name}: shares the latency profile `{}` with --model {}; calibrate one of them",
@@ -208,6 +229,13 @@ fn model_plans(
             worst_usd,
             effort,
         });
+    }
+    if let Some(asked) = asked {
+        if plans.iter().all(|p| p.effort.is_none()) {
+            return Err(ConfigError(format!(
+                "--effort {asked}: none of the models reasons"
+            )));
+        }
     }
     Ok(plans)
 }
@@ -285,5 +313,40 @@ mod out_tests {
             "r",
         ];
         assert!(Cli::try_parse_from(both).is_err(), "one or the other");
+    }
+}
+
+#[cfg(test)]
+mod effort_tests {
+    use super::*;
+
+    fn plans(models: &[&str], effort: Option<&str>) -> Result<Vec<ModelPlan>, ConfigError> {
+        let models: Vec<String> = models.iter().map(|m| m.to_string()).collect();
+        model_plans(&models, 20, effort, &Catalog::embedded())
+    }
+
+    #[test]
+    fn a_reasoning_model_is_calibrated_at_its_lowest_effort_and_no_other() {
+        // gpt-5-mini takes minimal, low, medium, high (default medium): minimal is sent.
+        let p = plans(&["gpt-5-mini", "gpt-4o"], None).unwrap();
+        assert_eq!(p[0].effort, Some(Effort::Minimal));
+        assert_eq!(p[1].effort, None, "gpt-4o does not reason");
+        let p = plans(&["gpt-5-mini"], Some("minimal")).unwrap();
+        assert_eq!(p[0].effort, Some(Effort::Minimal));
+        // Its default, medium, reasons before the first token: refused, naming why.
+        let e = plans(&["gpt-5-mini"], Some("medium")).unwrap_err().0;
+        assert!(
+            e.starts_with(
+                "--effort medium: gpt-5-mini is calibrated at its lowest effort, minimal"
+            ) && e.contains("no reasoning time"),
+            "{e}"
+        );
+        let e = plans(&["gpt-5-mini"], Some("fast")).unwrap_err().0;
+        assert!(
+            e.starts_with("--effort fast: not a reasoning effort"),
+            "{e}"
+        );
+        let e = plans(&["gpt-4o"], Some("minimal")).unwrap_err().0;
+        assert_eq!(e, "--effort minimal: none of the models reasons");
     }
 }

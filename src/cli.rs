@@ -76,6 +76,10 @@ pub struct CalibrateArgs {
     /// Calls per model (default: the designed number, see docs/calibrate.md).
     #[arg(long, value_name = "N")]
     pub calls: Option<u32>,
+    /// A reasoning model's reasoning_effort: only the lowest it takes (the default; minimal for
+    /// gpt-5-mini), as the fit has no reasoning time (docs/calibrate.md).
+    #[arg(long, value_name = "E")]
+    pub effort: Option<String>,
     #[command(flatten)]
     pub output: ReportDir,
     /// Before --report-dir: the exact folder for the overlay and the report (kept for a release;

@@ -91,6 +91,7 @@ fn args(port: u16, out: &Path, max_cost: f64) -> CalibrateArgs {
         },
         model: vec!["gpt-4o".into()],
         calls: None,
+        effort: None,
         out: Some(out.to_path_buf()),
         output: Default::default(),
         spend: postload::cli::SpendArgs {

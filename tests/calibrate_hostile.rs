@@ -28,6 +28,7 @@ fn args(addr: SocketAddr, out: &Path, calls: u32) -> CalibrateArgs {
         },
         model: vec!["gpt-4o-mini".into()],
         calls: Some(calls),
+        effort: None,
         out: Some(out.to_path_buf()),
         output: Default::default(),
         spend: postload::cli::SpendArgs {

@@ -30,6 +30,7 @@ fn args(port: u16, out: &Path) -> CalibrateArgs {
         },
         model: vec!["gpt-4o".into()],
         calls: None,
+        effort: None,
         out: Some(out.to_path_buf()),
         output: Default::default(),
         spend: postload::cli::SpendArgs {

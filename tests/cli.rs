@@ -732,7 +732,8 @@ fn calibrate_refuses_bad_input_naming_the_flag() {
         .assert()
         .code(2)
         .stderr(contains("--model gpt-9: not in models.toml"));
-    // A reasoning model is refused before any call (OpenAI would answer each `max_tokens` 400).
+    // A reasoning model above its lowest effort is refused before any call (the fit has no
+    // reasoning time).
     postload()
         .args([
             "calibrate",
@@ -740,10 +741,14 @@ fn calibrate_refuses_bad_input_naming_the_flag() {
             "http://127.0.0.1:9/v1",
             "--model",
             "gpt-5-mini",
+            "--effort",
+            "medium",
         ])
         .assert()
         .code(2)
-        .stderr(contains("--model gpt-5-mini: a reasoning model"));
+        .stderr(contains(
+            "--effort medium: gpt-5-mini is calibrated at its lowest effort",
+        ));
     postload()
         .args([
             "calibrate",

@@ -5,6 +5,7 @@ mod calibrate;
 mod calibrate_hostile;
 mod calibrate_progress;
 mod calibrate_promises;
+mod calibrate_reasoning;
 mod claims;
 mod cli;
 mod common;

@@ -48,12 +48,24 @@ pub struct Observation {
     pub purpose: Purpose,
     /// From the answer's `usage`.
     pub prompt_tokens: u32,
+    /// The visible tokens written: the usage's completion less its reasoning tokens (a
+    /// reasoning model's hidden tokens come before the first visible one, so the time after
+    /// the first token is spent on these alone).
     pub completion_tokens: u32,
     pub cached_tokens: u32,
+    /// A reasoning model's hidden tokens, from `completion_tokens_details.reasoning_tokens`
+    /// (billed as output; 0 for a model that does not reason).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub reasoning_tokens: u32,
     /// Request sent to the last byte of the answer, in milliseconds.
     pub latency_ms: f64,
     /// A streamed call: request sent to the first chunk carrying content, in milliseconds.
     pub first_token_ms: Option<f64>,
+}
+
+/// A count left out of the JSON when zero (serde's `skip_serializing_if`).
+pub fn is_zero<T: Default + PartialEq>(n: &T) -> bool {
+    *n == T::default()
 }
 
 /// How the time to first token was measured.

@@ -117,6 +117,7 @@ pub fn observe<R: Rng + ?Sized>(
                     s.shared_prefix_tokens,
                     hit,
                 ),
+                reasoning_tokens: 0,
                 latency_ms: t.total.as_secs_f64() * 1000.0,
                 first_token_ms: streamed.then_some(t.ttft.as_secs_f64() * 1000.0),
             }

@@ -35,6 +35,7 @@ fn exact(purpose: Purpose, prompt: u32, completion: u32, streamed: bool) -> Obse
         prompt_tokens: prompt,
         completion_tokens: completion,
         cached_tokens: 0,
+        reasoning_tokens: 0,
         latency_ms: latency,
         first_token_ms: streamed.then_some(500.0),
     }
@@ -244,6 +245,7 @@ proptest::proptest! {
                 prompt_tokens: prompt,
                 completion_tokens: completion,
                 cached_tokens: 0,
+                reasoning_tokens: 0,
                 latency_ms: latency,
                 first_token_ms: first,
             })

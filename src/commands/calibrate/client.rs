@@ -13,7 +13,9 @@ use serde_json::Value;
 use crate::calibrate::limits::AccountLimits;
 use crate::calibrate::{CallSpec, Observation};
 use crate::metrics::cost::Tokens;
-use crate::metrics::usage::{completion_cap_of, read_call_usage, Asked, UsageRead};
+use crate::metrics::usage::{
+    completion_cap_of, read_call_usage, visible_completion, Asked, UsageRead, UsageShape,
+};
 use crate::secret::Secret;
 
 /// The most bytes of one answer read (a designed answer is a few KiB, streamed a few dozen).
@@ -23,11 +25,19 @@ pub const MAX_ANSWER_BYTES: usize = 4 << 20;
 /// whatever its framing.
 pub const MAX_SSE_LINE_BYTES: usize = 64 << 10;
 
+/// The failure a call whose reasoning left no visible token counts as.
+pub const REASONED_OUT: &str =
+    "no visible token: the reasoning spent the completion cap (not an observation)";
+
 /// What one call came to.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CallOutcome {
     /// A 2xx with a chat completion and its usage.
     Answered(Observation),
+    /// A reasoning model's answer with no visible token: its reasoning spent the completion
+    /// cap (`finish_reason: "length"`, empty content). Billed, never a timing observation (it
+    /// has no first token, and its length says nothing of the writing speed).
+    ReasonedOut { reasoning_tokens: u32 },
     /// A 429: not an observation; wait as the headers say.
     RateLimited,
     /// Anything else, in a few words (the status, the transport error, what was wrong with the
@@ -130,14 +140,13 @@ impl Caller {
         let mut sent = match read {
             Ok(answer) => match answer.usage {
                 UsageRead::Tokens(t) => Sent {
-                    outcome: CallOutcome::Answered(Observation {
-                        purpose: spec.purpose,
-                        prompt_tokens: t.prompt as u32,
-                        completion_tokens: t.completion as u32,
-                        cached_tokens: t.cached as u32,
-                        latency_ms: scale(answer.last_byte),
-                        first_token_ms: answer.first_token.map(scale),
-                    }),
+                    outcome: observed(
+                        spec,
+                        t,
+                        answer.visible,
+                        scale(answer.last_byte),
+                        answer.first_token.map(scale),
+                    ),
                     limits,
                     tokens: Some(t),
                     status: Some(status),
@@ -152,6 +161,34 @@ impl Caller {
         sent.ignored_headers = ignored_headers;
         sent
     }
+}
+
+/// What an answered call with usage `t`, of which `visible` tokens are visible (the rest
+/// reasoning), showed: an observation counting the visible tokens as written, or, when none is
+/// visible and the reasoning took the tokens, [`CallOutcome::ReasonedOut`]. Pure.
+pub fn observed(
+    spec: &CallSpec,
+    t: Tokens,
+    visible: u64,
+    latency_ms: f64,
+    first_token_ms: Option<f64>,
+) -> CallOutcome {
+    let visible = visible.min(t.completion);
+    let reasoning = (t.completion - visible) as u32;
+    if visible == 0 && reasoning > 0 {
+        return CallOutcome::ReasonedOut {
+            reasoning_tokens: reasoning,
+        };
+    }
+    CallOutcome::Answered(Observation {
+        purpose: spec.purpose,
+        prompt_tokens: t.prompt as u32,
+        completion_tokens: visible as u32,
+        cached_tokens: t.cached as u32,
+        reasoning_tokens: reasoning,
+        latency_ms,
+        first_token_ms,
+    })
 }
 
 fn failed(status: Option<u16>, why: String) -> Sent {
@@ -175,9 +212,11 @@ fn transport(e: &reqwest::Error) -> String {
     }
 }
 
-/// A read answer: its usage and when its first content and last byte came.
+/// A read answer: its usage, its visible completion tokens (the completion less the reasoning
+/// tokens its usage reports), and when its first content and last byte came.
 struct Answer {
     usage: UsageRead,
+    visible: u64,
     first_token: Option<Duration>,
     last_byte: Duration,
 }
@@ -214,14 +253,17 @@ async fn read_answer(
         }
     }
     let last_byte = start.elapsed();
-    let usage = if streamed {
+    let (usage, visible) = if streamed {
         events.finish()?;
-        events.usage(asked)?
+        let usage = events.usage(asked)?;
+        let visible = visible_completion(UsageShape::Chat, events.usage.as_ref(), usage);
+        (usage, visible)
     } else {
-        completion_usage(&body, asked)?
+        completion_read(&body, asked)?
     };
     Ok(Answer {
         usage,
+        visible,
         first_token,
         last_byte,
     })
@@ -314,14 +356,25 @@ fn data_json(line: &[u8]) -> Option<Value> {
     serde_json::from_str(data).ok()
 }
 
-/// The usage of a `chat.completion` body, checked against the call `asked`.
-fn completion_usage(body: &[u8], asked: Asked) -> Result<UsageRead, String> {
+/// The usage of a `chat.completion` body, checked against the call `asked`, and its visible
+/// completion tokens.
+fn completion_read(body: &[u8], asked: Asked) -> Result<(UsageRead, u64), String> {
     let v: Value =
         serde_json::from_slice(body).map_err(|_| "the answer is not JSON".to_string())?;
     if v.pointer("/choices/0/message").is_none() {
         return Err("the answer is no chat completion".into());
     }
-    Ok(read_call_usage(v.get("usage"), asked))
+    let usage = read_call_usage(v.get("usage"), asked);
+    Ok((
+        usage,
+        visible_completion(UsageShape::Chat, v.get("usage"), usage),
+    ))
+}
+
+/// The usage of a `chat.completion` body (tests).
+#[cfg(test)]
+fn completion_usage(body: &[u8], asked: Asked) -> Result<UsageRead, String> {
+    completion_read(body, asked).map(|(u, _)| u)
 }
 
 /// The usage of a whole stream's bytes (tests and the property tests).

@@ -267,12 +267,12 @@ async fn send_model(
         .calls
         .iter()
         .enumerate()
-        .map(|(i, c)| writer.body(c, i))
+        .map(|(i, c)| writer.body(c, i, plan.effort))
         .collect();
     if !s.quiet {
         outln!("{}: sending {} calls ...", plan.model, plan.calls.len());
     }
-    session::run_model(
+    let mut run = session::run_model(
         Arc::clone(ctx),
         &plan.model,
         price,
@@ -281,7 +281,9 @@ async fn send_model(
         s.stream,
         watch,
     )
-    .await
+    .await;
+    run.effort = plan.effort;
+    run
 }
 
 /// The lowest tier of the base's default tier set: the account's limits are read only from the

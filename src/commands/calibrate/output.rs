@@ -293,6 +293,12 @@ impl Calibration {
             for (why, n) in &m.run.failures {
                 md.push_str(&format!("  - {n} × {why}\n"));
             }
+            if let Some(e) = m.run.effort {
+                md.push_str(&format!(
+                    "- Reasoning: effort {e} (the lowest the model takes); {} reasoning tokens reported, billed as output and not counted as written tokens.\n",
+                    m.run.reasoning_tokens
+                ));
+            }
             match (&m.fit, &m.drift) {
                 (Some(f), Some(d)) => {
                     md.push_str(&format!(

@@ -7,6 +7,7 @@
 use serde_json::{json, Value};
 
 use crate::calibrate::CallSpec;
+use crate::openai::reasoning::Effort;
 use crate::openai::tokens::{CompletionText, TokenCounter};
 
 /// Writes the bodies of one calibration: `nonce` marks its prompts (another calibration's
@@ -74,13 +75,22 @@ impl PromptWriter {
         best
     }
 
-    /// The (plain) request body of call `index`.
-    pub fn body(&mut self, spec: &CallSpec, index: usize) -> Value {
-        json!({
+    /// The (plain) request body of call `index`. A reasoning model (`effort` given) gets its
+    /// cap as `max_completion_tokens` (OpenAI answers `max_tokens` with a 400 for it) and the
+    /// `reasoning_effort`; any other model gets `max_tokens`, as before.
+    pub fn body(&mut self, spec: &CallSpec, index: usize, effort: Option<Effort>) -> Value {
+        let mut body = json!({
             "model": spec.model,
             "messages": self.messages(spec, index),
-            "max_tokens": spec.max_tokens,
-        })
+        });
+        match effort {
+            None => body["max_tokens"] = json!(spec.max_tokens),
+            Some(e) => {
+                body["max_completion_tokens"] = json!(spec.max_tokens);
+                body["reasoning_effort"] = json!(e.as_str());
+            }
+        }
+        body
     }
 }
 
@@ -146,12 +156,24 @@ mod tests {
     #[test]
     fn a_streamed_body_asks_for_usage() {
         let mut w = PromptWriter::new(1);
-        let plain = w.body(&spec(Purpose::Probe, 50, 0), 0);
+        let plain = w.body(&spec(Purpose::Probe, 50, 0), 0, None);
         assert!(plain.get("stream").is_none());
         assert_eq!(plain["max_tokens"], 10);
         let b = streamed(&plain);
         assert_eq!(b["stream"], true);
         assert_eq!(b["stream_options"]["include_usage"], true);
         assert_eq!(b["messages"], plain["messages"]);
+    }
+
+    #[test]
+    fn a_reasoning_models_body_caps_with_max_completion_tokens_and_names_its_effort() {
+        let mut w = PromptWriter::new(1);
+        let b = w.body(&spec(Purpose::Probe, 50, 0), 0, Some(Effort::Minimal));
+        // The stub (and OpenAI) answer `max_tokens` with a 400 for a reasoning model.
+        assert!(b.get("max_tokens").is_none(), "{b}");
+        assert_eq!(b["max_completion_tokens"], 10);
+        assert_eq!(b["reasoning_effort"], "minimal");
+        // The cap the usage reader checks is the one sent.
+        assert_eq!(crate::metrics::usage::completion_cap_of(&b), Some(10));
     }
 }

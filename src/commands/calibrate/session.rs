@@ -18,7 +18,7 @@ use tokio::time::Instant;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::client::{CallOutcome, Caller, Sent};
+use super::client::{CallOutcome, Caller, Sent, REASONED_OUT};
 use super::prompts::streamed;
 use super::watch::Watch;
 use crate::calibrate::limits::AccountLimits;
@@ -72,6 +72,13 @@ pub struct ModelRun {
     pub notes: Vec<String>,
     /// The spend guard refused a call: nothing more was sent.
     pub stopped_by_cap: bool,
+    /// A reasoning model's `reasoning_effort`, as sent (`None`: not a reasoning model).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub effort: Option<crate::openai::reasoning::Effort>,
+    /// The reasoning tokens the answers' usages reported, reasoned-out calls included (billed
+    /// as output; never counted as written tokens in the speed).
+    #[serde(skip_serializing_if = "crate::calibrate::is_zero")]
+    pub reasoning_tokens: u64,
 }
 
 /// What every call of a calibration shares.
@@ -440,7 +447,14 @@ impl Session {
                     obs.first_token_ms = None;
                 }
                 st.run.streamed = st.timed;
+                st.run.reasoning_tokens += u64::from(obs.reasoning_tokens);
                 st.run.observations.push(obs);
+                false
+            }
+            CallOutcome::ReasonedOut { reasoning_tokens } => {
+                // Billed by its usage, counted, never fitted (no first token, no speed).
+                st.run.reasoning_tokens += u64::from(reasoning_tokens);
+                *st.run.failures.entry(REASONED_OUT.into()).or_default() += 1;
                 false
             }
             CallOutcome::RateLimited => {
@@ -598,6 +612,7 @@ mod tests {
             prompt_tokens: 50,
             completion_tokens: tokens,
             cached_tokens: 0,
+            reasoning_tokens: 0,
             latency_ms: latency,
             first_token_ms: first,
         };

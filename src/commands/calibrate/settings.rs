@@ -13,6 +13,7 @@ use crate::clock::TimeScale;
 use crate::config::{self, ConfigError, Destination};
 use crate::metrics::budget::worst_case_usd;
 use crate::openai::catalog::Catalog;
+use crate::openai::reasoning::Effort;
 use crate::run::post::ClientFactory;
 use crate::run::Endpoint;
 
@@ -30,8 +31,13 @@ pub struct ModelPlan {
     /// Its rate-limit family (the account set's limits are per family).
     pub family: String,
     pub calls: Vec<CallSpec>,
-    /// Every call at its worst case: prompt + max_tokens at the model's price.
+    /// Every call at its worst case: prompt + its completion cap at the model's price (the cap
+    /// is the same number whether sent as `max_tokens` or, for a reasoning model,
+    /// `max_completion_tokens`: reasoning tokens are billed as output inside it).
     pub worst_usd: f64,
+    /// A reasoning model's `reasoning_effort`: the lowest it takes (`None`: not a reasoning
+    /// model, whose calls send `max_tokens`).
+    pub effort: Option<Effort>,
 }
 
 /// Everything the command needs, checked.
@@ -105,7 +111,7 @@ pub fn settings(args: &CalibrateArgs) -> Result<Settings, ConfigError> {
     }
     let time_scale = args.time.time_scale.unwrap_or(TimeScale::ONE);
     let catalog = config::catalog_from(args.data.mocks.as_deref())?;
-    let models = model_plans(&args.model, calls, &catalog)?;
+    let models = model_plans(&args.model, calls, args.effort.as_deref(), &catalog)?;
     let endpoint = config::endpoint(&dest, base_url, remote)?;
     let date = chrono::Utc::now().format("%Y-%m-%d").to_string();
     Ok(Settings {
@@ -135,8 +141,19 @@ pub fn settings(args: &CalibrateArgs) -> Result<Settings, ConfigError> {
 fn model_plans(
     given: &[String],
     calls: u32,
+    effort: Option<&str>,
     catalog: &Catalog,
 ) -> Result<Vec<ModelPlan>, ConfigError> {
+    let asked = effort
+        .map(|e| {
+            Effort::parse(e).ok_or_else(|| {
+                ConfigError(format!(
+                    "--effort {e}: not a reasoning effort (one of {})",
+                    Effort::ALL.map(Effort::as_str).join(", ")
+                ))
+            })
+        })
+        .transpose()?;
     let names: Vec<String> = if given.is_empty() {
         vec!["gpt-4o".into(), "gpt-4o-mini".into()]
     } else {
@@ -161,12 +178,20 @@ fn model_plans(
             .models
             .get(&name)
             .ok_or_else(|| ConfigError(format!("--model {name}: no price in prices.toml")))?;
-        if entry.reasoning().is_some() {
-            // Its calls would send `max_tokens`, which OpenAI answers 400 for a reasoning model.
-            return Err(ConfigError(format!(
-                "--model {name}: a reasoning model; calibrate's calls send `max_tokens`, which \
-                 OpenAI refuses for it, and calibrate does not send `max_completion_tokens` yet"
-            )));
+        // A reasoning model is measured at the lowest effort it takes (`minimal` for gpt-5-mini,
+        // `none` for GPT-5.6): its hidden reasoning comes before the first visible token, and at
+        // a higher effort a random amount of it would sit inside every TTFT the fit reads.
+        let effort = entry
+            .reasoning()
+            .and_then(|r| r.efforts.iter().min().copied());
+        if let (Some(asked), Some(lowest)) = (asked, effort) {
+            if asked != lowest {
+                return Err(ConfigError(format!(
+                    "--effort {asked}: {name} is calibrated at its lowest effort, {lowest}; at \
+                     {asked} its reasoning, before the first visible token, would sit inside \
+                     every time to first token, and the fit has no reasoning time"
+                )));
+            }
         }
         if let Some(other) = plans.iter().find(|p| p.profile == entry.profile) {
             return Err(ConfigError(format!(
@@ -202,7 +227,15 @@ fn model_plans(
             family: entry.limits.clone(),
             calls: specs,
             worst_usd,
+            effort,
         });
+    }
+    if let Some(asked) = asked {
+        if plans.iter().all(|p| p.effort.is_none()) {
+            return Err(ConfigError(format!(
+                "--effort {asked}: none of the models reasons"
+            )));
+        }
     }
     Ok(plans)
 }
@@ -280,5 +313,40 @@ mod out_tests {
             "r",
         ];
         assert!(Cli::try_parse_from(both).is_err(), "one or the other");
+    }
+}
+
+#[cfg(test)]
+mod effort_tests {
+    use super::*;
+
+    fn plans(models: &[&str], effort: Option<&str>) -> Result<Vec<ModelPlan>, ConfigError> {
+        let models: Vec<String> = models.iter().map(|m| m.to_string()).collect();
+        model_plans(&models, 20, effort, &Catalog::embedded())
+    }
+
+    #[test]
+    fn a_reasoning_model_is_calibrated_at_its_lowest_effort_and_no_other() {
+        // gpt-5-mini takes minimal, low, medium, high (default medium): minimal is sent.
+        let p = plans(&["gpt-5-mini", "gpt-4o"], None).unwrap();
+        assert_eq!(p[0].effort, Some(Effort::Minimal));
+        assert_eq!(p[1].effort, None, "gpt-4o does not reason");
+        let p = plans(&["gpt-5-mini"], Some("minimal")).unwrap();
+        assert_eq!(p[0].effort, Some(Effort::Minimal));
+        // Its default, medium, reasons before the first token: refused, naming why.
+        let e = plans(&["gpt-5-mini"], Some("medium")).unwrap_err().0;
+        assert!(
+            e.starts_with(
+                "--effort medium: gpt-5-mini is calibrated at its lowest effort, minimal"
+            ) && e.contains("no reasoning time"),
+            "{e}"
+        );
+        let e = plans(&["gpt-5-mini"], Some("fast")).unwrap_err().0;
+        assert!(
+            e.starts_with("--effort fast: not a reasoning effort"),
+            "{e}"
+        );
+        let e = plans(&["gpt-4o"], Some("minimal")).unwrap_err().0;
+        assert_eq!(e, "--effort minimal: none of the models reasons");
     }
 }

@@ -353,3 +353,98 @@ mod props {
         }
     }
 }
+
+/// A hand-made reasoning answer on an exact account (TTFT 500 ms after the reasoning, 50
+/// tokens/s: 20 ms a token, prompt factor 100): 300 completion tokens of which 100 reasoning,
+/// so 200 visible, streamed from 500 ms to 500 + 199 × 20 + 64 × 0.2 = 4,492.8 ms. Read as
+/// written tokens, the speed is (199 + 0.64) × 1000 / 3,992.8 = 50.0 tokens/s; had the 300
+/// completion tokens been counted, (299 + 0.64) / 3.9928 s = 75.0 tokens/s.
+#[test]
+fn a_reasoning_answer_counts_its_visible_tokens_as_written_and_records_its_reasoning() {
+    let usage = serde_json::json!({"prompt_tokens": 64, "completion_tokens": 300,
+        "completion_tokens_details": {"reasoning_tokens": 100}});
+    let asked = Asked {
+        prompt_tokens: Some(64),
+        max_tokens: Some(1_024),
+    };
+    let read = read_call_usage(Some(&usage), asked);
+    let t = read.tokens().unwrap();
+    let visible = visible_completion(UsageShape::Chat, Some(&usage), read);
+    let latency = 500.0 + 199.0 * 20.0 + 64.0 * 0.2;
+    let CallOutcome::Answered(o) = observed(&spec(), t, visible, latency, Some(500.0)) else {
+        panic!("an answer with visible tokens is an observation")
+    };
+    assert_eq!((o.completion_tokens, o.reasoning_tokens), (200, 100));
+    let speed = (o.completion_tokens as f64 - 1.0 + o.prompt_tokens as f64 / 100.0) * 1000.0
+        / (o.latency_ms - o.first_token_ms.unwrap());
+    assert!((speed - 50.0).abs() < 1e-9, "{speed}");
+    // The fit's own reading of such calls: all at 50 tokens/s.
+    let mut obs: Vec<_> = (0..6)
+        .map(|_| {
+            let mut p = o.clone();
+            p.purpose = crate::calibrate::Purpose::Probe;
+            p.completion_tokens = 1;
+            p.reasoning_tokens = 0;
+            p.latency_ms = 500.0 + 64.0 * 0.2;
+            p
+        })
+        .collect();
+    for _ in 0..2 {
+        let mut p = obs[0].clone();
+        p.prompt_tokens = 1_200;
+        p.latency_ms = 500.0 + 1_200.0 * 0.2;
+        obs.push(p);
+    }
+    obs.extend((0..4).map(|_| o.clone()));
+    let f = crate::calibrate::fit::fit("gpt-5-mini", &obs, &shipped(), "d", "s").unwrap();
+    assert!((f.tokens_per_s_min.value - 50.0).abs() < 1e-6, "{f:?}");
+    assert!((f.tokens_per_s_max.value - 50.0).abs() < 1e-6, "{f:?}");
+}
+
+/// An answer with no visible token whose usage says the reasoning took its tokens (OpenAI's
+/// `length` with empty content) is no observation: counted, with its reasoning tokens.
+#[test]
+fn an_answer_whose_reasoning_spent_the_cap_is_no_observation() {
+    let t = Tokens {
+        prompt: 64,
+        cached: 0,
+        completion: 100,
+    };
+    assert_eq!(
+        observed(&spec(), t, 0, 2_000.0, None),
+        CallOutcome::ReasonedOut {
+            reasoning_tokens: 100
+        }
+    );
+    // A model that does not reason and wrote nothing is still an observation, as before.
+    let none = Tokens { completion: 0, ..t };
+    assert!(matches!(
+        observed(&spec(), none, 0, 500.0, Some(500.0)),
+        CallOutcome::Answered(_)
+    ));
+}
+
+fn shipped() -> crate::openai::latency::Profile {
+    use crate::openai::latency::{LengthDist, Profile, Range, TtftPercentiles};
+    Profile::HeavyTail {
+        as_of: "2025-11-13".into(),
+        source: "test".into(),
+        ttft_ms: TtftPercentiles {
+            p50: 890.0,
+            p95: 1593.4,
+            p99: 6291.3,
+            p99_99: 9763.5,
+        },
+        output_tokens_per_s: Range {
+            min: 50.0,
+            max: 95.0,
+        },
+        prompt_tokens_per_output_token: 100.0,
+        completion_tokens: LengthDist {
+            median: 220,
+            sigma: 0.35,
+            min: 8,
+            max: 2048,
+        },
+    }
+}

@@ -271,15 +271,20 @@ pub fn summary_line(checks: &[Check]) -> String {
     line
 }
 
+/// The failed thresholds, each with its case: `` `post.p95_ms <= 5000` (burst-100 tier 2) ``.
+fn failed_names(checks: &[Check]) -> Vec<String> {
+    checks
+        .iter()
+        .filter(|c| c.failed())
+        .map(|c| format!("`{}` ({})", c.threshold, c.case))
+        .collect()
+}
+
 /// The console's verdict line, first and last of `check`'s output (and of a gated run's gate
 /// lines): `postload gate: FAIL (gates: 1 passed, 1 failed): `post.p95_ms <= 5000` (burst-100
 /// tier 2)`, or `postload gate: PASS (...)`.
 pub fn verdict_line(checks: &[Check]) -> String {
-    let failed: Vec<String> = checks
-        .iter()
-        .filter(|c| c.failed())
-        .map(|c| format!("`{}` ({})", c.threshold, c.case))
-        .collect();
+    let failed = failed_names(checks);
     if failed.is_empty() {
         format!("postload gate: PASS ({})", summary_line(checks))
     } else {
@@ -294,11 +299,7 @@ pub fn verdict_line(checks: &[Check]) -> String {
 /// The step summary's first line: the verdict and, when it failed, which thresholds (metric
 /// and case), so that a reviewer sees why before any table.
 pub fn verdict_markdown(checks: &[Check]) -> String {
-    let failed: Vec<String> = checks
-        .iter()
-        .filter(|c| c.failed())
-        .map(|c| format!("`{}` ({})", c.threshold, c.case))
-        .collect();
+    let failed = failed_names(checks);
     if failed.is_empty() {
         format!("### postload gate: PASS ({})\n", summary_line(checks))
     } else {

@@ -341,21 +341,7 @@ async fn the_example_service_with_openai_endpoint_responses_sends_responses_bodi
         "--openai-endpoint",
         "responses",
     ];
-    let Some(Command::ExampleService(args)) = Cli::try_parse_from(argv).unwrap().command else {
-        panic!("example-service parses");
-    };
-    let cfg = postload::config::example_config(&args).unwrap();
-    let service = example::start(cfg, stub::bind_loopback(0).unwrap())
-        .await
-        .unwrap();
-    let r = crate::common::client()
-        .post(format!("{}/api/marketing-post", service.url()))
-        .json(&serde_json::json!({"business": "Rosa's Bakery", "topic": "bread", "platform": "X"}))
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    let a: Value = r.json().await.unwrap();
+    let (status, a) = post_once_to_example_service(&argv).await;
     // On chat completions this upstream answers 404: a 200 means both calls went to /responses.
     assert_eq!(status, 200, "{a}");
     assert_eq!(a["calls"], 2, "{a}");
@@ -417,6 +403,18 @@ async fn the_example_service_on_a_reasoning_model_caps_its_chat_calls_with_max_c
         "0",
         "--extra-call",
     ];
+    let (status, a) = post_once_to_example_service(&argv).await;
+    assert_eq!(status, 200, "{a}");
+    let s = openai.stats();
+    // Three calls (image prompt, caption, hashtags), every one answered 200: none refused.
+    assert_eq!(s.chat_requests, 3, "{s:?}");
+    assert_eq!(s.by_status.get(&200), Some(&3), "{:?}", s.by_status);
+    assert_eq!(s.by_status.get(&400), None, "{:?}", s.by_status);
+}
+
+/// Starts `postload example-service` as `argv` configures it and posts it one marketing post:
+/// the status and the JSON it answered.
+async fn post_once_to_example_service(argv: &[&str]) -> (u16, Value) {
     let Some(Command::ExampleService(args)) = Cli::try_parse_from(argv).unwrap().command else {
         panic!("example-service parses");
     };
@@ -431,11 +429,5 @@ async fn the_example_service_on_a_reasoning_model_caps_its_chat_calls_with_max_c
         .await
         .unwrap();
     let status = r.status().as_u16();
-    let a: Value = r.json().await.unwrap();
-    assert_eq!(status, 200, "{a}");
-    let s = openai.stats();
-    // Three calls (image prompt, caption, hashtags), every one answered 200: none refused.
-    assert_eq!(s.chat_requests, 3, "{s:?}");
-    assert_eq!(s.by_status.get(&200), Some(&3), "{:?}", s.by_status);
-    assert_eq!(s.by_status.get(&400), None, "{:?}", s.by_status);
+    (status, r.json().await.unwrap())
 }

@@ -463,6 +463,13 @@ impl Recorder {
         t
     }
 
+    /// A failed post folded step by step (the planner's): its calls' billed tokens are wasted.
+    /// Call once per failed post, beside the post's own record, so the waste is known.
+    pub fn attribute_failed(&mut self, billed: Tokens) {
+        self.attributed_failed += 1;
+        self.wasted.add(billed);
+    }
+
     /// Tokens of failed posts' calls, when every failed post was folded by [`Recorder::record`].
     pub fn wasted_tokens(&self) -> Option<Tokens> {
         let failed = self.failures.values().sum::<u64>();

@@ -62,6 +62,9 @@ pub struct TierStep {
     /// p95 of the whole post (the grid's cell, one seed).
     pub p95_s: Option<f64>,
     pub usd_per_month: Option<f64>,
+    /// $ the tier's failed posts were billed in the simulated burst (the grid's `wasted_usd`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wasted_usd: Option<f64>,
     pub meets_target: bool,
 }
 
@@ -344,6 +347,7 @@ fn upgrades(catalog: &Catalog, spec: &PlanSpec, cells: &[Cell]) -> Vec<UpgradePa
                     success: c.success,
                     p95_s: c.p95_s,
                     usd_per_month: c.usd_per_month,
+                    wasted_usd: c.wasted_usd,
                     meets_target: c.meets_target,
                 })
                 .collect();
@@ -380,13 +384,20 @@ pub fn step_text(from: &TierStep, to: &TierStep) -> String {
         p(to.p95_s),
         usd(from.usd_per_month),
         usd(to.usd_per_month),
-        match (
-            to.meets_target && !from.meets_target,
-            from.success < to.success
-        ) {
-            (true, _) => "; the target holds from here",
-            (false, true) => "; the lower tier's $ is lower only because its posts fail",
-            _ => "",
+        if to.meets_target && !from.meets_target {
+            "; the target holds from here".to_string()
+        } else {
+            match from
+                .wasted_usd
+                .filter(|w| *w > 0.0 && from.success < to.success)
+            {
+                Some(w) => format!(
+                    "; Tier {}'s failed posts also cost {} a burst (wasted)",
+                    from.tier,
+                    usd(Some(w))
+                ),
+                None => String::new(),
+            }
         }
     )
 }

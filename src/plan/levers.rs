@@ -390,7 +390,7 @@ fn evaluate(
         )?;
         let m = &sim.measured;
         let success = m.posts.success_share();
-        let usd = m.cost.as_ref().map(|c| c.per_post_usd);
+        let usd = m.cost.as_ref().and_then(|c| c.per_ok_post_usd);
         let ok = &m.post_latency_ms.ok;
         let f = &sim.first_caption_token_ms;
         whole.add(ok.p50, ok.p95, success, m.calls.http_429, usd);
@@ -400,7 +400,7 @@ fn evaluate(
     let row = |design: Design, seeds: &Seeds| {
         let p95 = seeds.median_p95();
         let success = seeds.mean(&seeds.success);
-        let usd = (seeds.usd.len() == SEEDS as usize).then(|| seeds.mean(&seeds.usd));
+        let usd = seeds.usd.flatten();
         LeverRow {
             model: model.to_string(),
             users,
@@ -445,7 +445,10 @@ struct Seeds {
     p50: Vec<f64>,
     p95: Vec<f64>,
     success: Vec<f64>,
-    usd: Vec<f64>,
+    /// $ per successful post on the plan's own seed (the first), not a mean over the seeds: the
+    /// grid's cell and the tier-upgrade line for the same design show the same dollars. The
+    /// other seeds move the latency; they only redraw token counts (a few cents a month).
+    usd: Option<Option<f64>>,
     http_429: u64,
 }
 
@@ -462,7 +465,7 @@ impl Seeds {
         self.p50.extend(p50.map(|ms| ms / 1000.0));
         self.p95.extend(p95.map(|ms| ms / 1000.0));
         self.success.push(success);
-        self.usd.extend(usd);
+        self.usd.get_or_insert(usd);
         self.http_429 += r429;
     }
 

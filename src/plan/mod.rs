@@ -153,10 +153,17 @@ pub struct Cell {
     pub http_429: u64,
     /// Tokens billed for posts that failed in the end.
     pub wasted_tokens: u64,
+    /// Their cost ($ of `wasted_tokens`), apart from `usd_per_post`. Absent without a price.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wasted_usd: Option<f64>,
     /// Tokens 429-rejected calls asked to reserve.
     pub rejected_reserved_tokens: u64,
+    /// A successful post's own tokens (wasted ones apart), as a run's `tokens.per_ok_post`; 0
+    /// when no post succeeded.
     pub tokens_per_post: f64,
     pub cached_tokens: u64,
+    /// $ per successful post, of its own tokens (as a run's `per_ok_post_usd`): what a post
+    /// costs, the same definition in the plan, the run, the claims and the gates.
     pub usd_per_post: Option<f64>,
     /// At the load's posts a day (a burst: the note's middle case, 5 posts per user per day).
     pub usd_per_month: Option<f64>,
@@ -427,7 +434,7 @@ fn cell(
     let success = m.posts.success_share();
     let s = |v: Option<f64>| v.map(|ms| ms / 1000.0);
     let p95 = s(m.post_latency_ms.ok.p95);
-    let per_post = m.cost.as_ref().map(|c| c.per_post_usd);
+    let per_post = m.cost.as_ref().and_then(|c| c.per_ok_post_usd);
     let meets = success >= spec.target.min_success && p95.is_some_and(|p| p <= spec.target.p95_s);
     Cell {
         model: model.to_string(),
@@ -444,8 +451,9 @@ fn cell(
         makespan_s: m.makespan_ms / 1000.0,
         http_429: m.calls.http_429,
         wasted_tokens: extra.wasted_tokens,
+        wasted_usd: m.cost.as_ref().and_then(|c| c.wasted_usd),
         rejected_reserved_tokens: m.calls.rejected_reserved_tokens,
-        tokens_per_post: m.tokens.per_post,
+        tokens_per_post: m.tokens.per_ok_post.unwrap_or(0.0),
         cached_tokens: m.tokens.total.cached,
         usd_per_post: per_post,
         // monthly_usd's figure, multiplied as $/post × posts/day × 30: a different order rounds

@@ -194,6 +194,8 @@ mod tests {
             success,
             p95_s: Some(p95),
             usd_per_month: Some(usd),
+            // The posts that failed were billed: 96 % of a burst at Tier 1.
+            wasted_usd: (success < 1.0).then_some(0.1014),
             meets_target: false,
         }
     }
@@ -201,7 +203,7 @@ mod tests {
     #[test]
     fn an_upgrade_line_shows_the_steps_that_change_something_and_lists_the_rest() {
         let tiers = [
-            step(1, 0.04, 11.86, 18.23),
+            step(1, 0.04, 11.86, 62.10),
             step(2, 1.0, 8.34, 62.23),
             step(3, 1.0, 8.34, 62.23),
             step(4, 1.0, 8.34, 62.23),
@@ -209,7 +211,7 @@ mod tests {
         assert_eq!(
             upgrade_text(&tiers),
             "Tier 1 → 2 (to qualify: q2): ok 4.0 % → 100.0 %, post p95 11.86 → 8.34 s, \
-             $18.23 → $62.23/month; the lower tier's $ is lower only because its posts fail; \
+             $62.10 → $62.23/month; Tier 1's failed posts also cost $0.10140 a burst (wasted); \
              Tier 3, 4 change nothing (the same figures as the tier below)"
         );
         assert_eq!(

@@ -94,8 +94,29 @@ fn service_section(r: &RunResult) -> Option<Section> {
                 models.join(", ")
             ));
         }
+        if c.stub.is_some() && m.posts.failed > 0 {
+            sec.notes.push(format!(
+                "{} tier {}: stub tokens/post is `-`: {} posts failed, and the stub counts calls, \
+                 not posts, so it cannot set their tokens apart from the successful posts'.",
+                c.scenario, c.tier, m.posts.failed
+            ));
+        }
     }
     Some(sec)
+}
+
+/// The stub's tokens ÷ the successful posts, shown only when every post succeeded: the stub
+/// counts calls, not posts, so it cannot set a failed post's tokens apart, and "per post" means
+/// per successful post everywhere.
+fn stub_tokens_per_post(c: &CaseResult) -> String {
+    let m = &c.measured;
+    match &c.stub {
+        Some(st) if m.posts.ok > 0 && m.posts.failed == 0 => {
+            let (p, _, o) = st.tokens();
+            format!("{:.0}", (p + o) as f64 / m.posts.ok as f64)
+        }
+        _ => "-".into(),
+    }
 }
 
 /// A service-mode case: posts at the service, then the stub's view of the calls inside it
@@ -135,13 +156,7 @@ fn service_row(c: &CaseResult) -> Vec<TableCell> {
         dash(p95),
         dash(p99),
         tokens_per_post(m),
-        match (&c.stub, m.posts.total) {
-            (Some(st), n) if n > 0 => {
-                let (p, _, o) = st.tokens();
-                format!("{:.0}", (p + o) as f64 / n as f64)
-            }
-            _ => "-".into(),
-        },
+        stub_tokens_per_post(c),
         name_of(&m.tokens.source),
     ]
     .map(TableCell::from)
@@ -637,3 +652,6 @@ impl Exporter for MarkdownExporter {
         Ok(markdown(&d, &ChartExporter::links(r)).into_bytes())
     }
 }
+
+#[cfg(test)]
+mod tests;

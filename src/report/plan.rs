@@ -8,7 +8,7 @@ use super::document::{Document, Section, TableCell};
 use super::markdown::{markdown, verdicts_section};
 use super::{name_of, SHIPPED};
 use crate::plan::decision::usd;
-use crate::plan::{Goal, PlanResult};
+use crate::plan::{Cell, Goal, PlanResult};
 
 fn s(v: Option<f64>) -> String {
     v.map_or("-".into(), |v| format!("{v:.2}"))
@@ -152,28 +152,16 @@ fn cells_section(r: &PlanResult) -> Section {
         ),
         paragraphs: vec![format!(
             "Latencies of whole successful posts in seconds; \"meets\" judges the post p95 \
-                 against {} s and the success share against {:.0} %. Wasted tokens were billed \
-                 for posts that failed in the end. {}.",
+                 against {} s and the success share against {:.0} %. $/post is a successful \
+                 post's own tokens; \"wasted\" is what posts that failed in the end were billed \
+                 (tokens and $), apart. {}.",
             r.spec.target.p95_s,
             r.spec.target.min_success * 100.0,
             crate::plan::decision::month_basis(&r.spec)
         )],
         header: vec![
-            "model",
-            "tier",
-            "TPM",
-            "users",
-            "strategy",
-            "ok %",
-            "post p50",
-            "post p95",
-            "post p99",
-            "makespan",
-            "429s",
-            "wasted tokens",
-            "$/post",
-            "$/month",
-            "meets",
+            "model", "tier", "TPM", "users", "strategy", "ok %", "post p50", "post p95",
+            "post p99", "makespan", "429s", "$/post", "$/month", "wasted", "meets",
         ],
         right: vec![
             false, true, true, true, false, true, true, true, true, true, true, true, true, true,
@@ -195,9 +183,9 @@ fn cells_section(r: &PlanResult) -> Section {
                 s(c.p99_s),
                 format!("{:.1}", c.makespan_s),
                 c.http_429.to_string(),
-                c.wasted_tokens.to_string(),
                 usd(c.usd_per_post),
                 usd(c.usd_per_month),
+                wasted(c),
                 if c.meets_target { "yes" } else { "no" }.into(),
             ]
             .map(TableCell::from)
@@ -300,6 +288,15 @@ pub fn plan_markdown(r: &PlanResult) -> String {
     markdown(&document(r), &plan_chart_links())
 }
 
+/// What a cell's failed posts were billed, as a run's table shows it: `0`, or `tokens $usd`.
+fn wasted(c: &Cell) -> String {
+    match (c.wasted_tokens, c.wasted_usd) {
+        (0, _) => "0".into(),
+        (t, Some(u)) => format!("{t} {}", usd(Some(u))),
+        (t, None) => t.to_string(),
+    }
+}
+
 /// The console table: the cells, then the recommendations.
 pub fn table(r: &PlanResult) -> String {
     let mut o = String::new();
@@ -312,7 +309,7 @@ pub fn table(r: &PlanResult) -> String {
     );
     let _ = writeln!(
         o,
-        "{:<12} {:>4} {:>5} {:<8} {:>6} {:>8} {:>8} {:>8} {:>6} {:>10} {:>10}  meets",
+        "{:<12} {:>4} {:>5} {:<8} {:>6} {:>8} {:>8} {:>8} {:>6} {:>10} {:>10} {:>14}  meets",
         "model",
         "tier",
         "users",
@@ -323,12 +320,13 @@ pub fn table(r: &PlanResult) -> String {
         "makespan",
         "429s",
         "$/post",
-        "$/month"
+        "$/month",
+        "wasted"
     );
     for c in &r.cells {
         let _ = writeln!(
             o,
-            "{:<12} {:>4} {:>5} {:<8} {:>5.1}% {:>8} {:>8} {:>7.1}s {:>6} {:>10} {:>10}  {}",
+            "{:<12} {:>4} {:>5} {:<8} {:>5.1}% {:>8} {:>8} {:>7.1}s {:>6} {:>10} {:>10} {:>14}  {}",
             c.model,
             c.tier,
             c.users,
@@ -340,6 +338,7 @@ pub fn table(r: &PlanResult) -> String {
             c.http_429,
             usd(c.usd_per_post),
             usd(c.usd_per_month),
+            wasted(c),
             if c.meets_target { "yes" } else { "no" }
         );
     }

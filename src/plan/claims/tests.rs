@@ -23,6 +23,7 @@ fn cell(tier: u8, strategy: Strategy, success: f64, p95: f64) -> Cell {
             0
         },
         wasted_tokens: 0,
+        wasted_usd: None,
         rejected_reserved_tokens: 0,
         tokens_per_post: 2_350.0,
         cached_tokens: 0,

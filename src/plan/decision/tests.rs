@@ -118,6 +118,7 @@ fn a_tier_step_names_its_qualification_and_what_it_changes() {
         success,
         p95_s: Some(p95),
         usd_per_month: Some(usd),
+        wasted_usd: Some(0.25),
         meets_target: meets,
     };
     let a = step(1, "$5 paid", 0.04, 11.86, 18.23, false);
@@ -134,4 +135,21 @@ fn a_tier_step_names_its_qualification_and_what_it_changes() {
         "Tier 1 → 2 (to qualify: $50 paid and 7 days since first payment): ok 4.0 % → 100.0 %, \
          post p95 11.86 → 4.50 s, $18.23 → $62.23/month; the target holds from here"
     );
+    // A step that does not reach the target names what the lower tier's failures were billed;
+    // none when the lower tier fails no more posts than the upper.
+    let c = TierStep {
+        meets_target: false,
+        ..b.clone()
+    };
+    assert_eq!(
+        step_text(&a, &c),
+        "Tier 1 → 2 (to qualify: $50 paid and 7 days since first payment): ok 4.0 % → 100.0 %, \
+         post p95 11.86 → 4.50 s, $18.23 → $62.23/month; Tier 1's failed posts also cost \
+         $0.25000 a burst (wasted)"
+    );
+    let same = TierStep {
+        success: 0.04,
+        ..c.clone()
+    };
+    assert!(step_text(&a, &same).ends_with("$18.23 → $62.23/month"));
 }

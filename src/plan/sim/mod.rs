@@ -34,7 +34,6 @@ struct Join {
     first_send: u64,
     rate_limit_backoff: u64,
     failure: Option<FailureCause>,
-    billed_tokens: u32,
     caption_first_token: u64,
 }
 
@@ -83,8 +82,6 @@ struct Live {
     pending_completion: u32,
     pending_reasoning: u32,
     pending_cached: u32,
-    /// Tokens billed for the post's answered calls (wasted if the post fails).
-    billed_tokens: u32,
     intended: u64,
     /// The post's first send; `u64::MAX` until then.
     first_send: u64,
@@ -152,6 +149,10 @@ struct Sim<'a> {
     extra: SimExtra,
     /// Posts whose calls went at once, by post number, while in flight.
     joins: HashMap<u32, Join>,
+    /// Tokens billed for a post's answered calls, by post number, until the post ends: wasted
+    /// if it fails. Kept here, split as a price reads them (prompt, cached, completion), not in
+    /// the post's event, which stays small (see the size check on `Ev`).
+    billed: HashMap<u32, Tokens>,
 }
 
 /// Runs the simulation and folds every post into a recorder (created for the pipeline's calls).
@@ -188,6 +189,7 @@ pub fn run(input: &SimInput) -> SimOutput {
         recorder: Recorder::new(Duration::from_millis(10)),
         extra: SimExtra::default(),
         joins: HashMap::new(),
+        billed: HashMap::new(),
     };
     match &input.arrivals {
         Arrivals::Burst { posts } => {
@@ -300,7 +302,6 @@ impl Sim<'_> {
                     first_send: u64::MAX,
                     rate_limit_backoff: 0,
                     failure: None,
-                    billed_tokens: 0,
                     caption_first_token: 0,
                 },
             );
@@ -512,7 +513,7 @@ impl Sim<'_> {
             cached: live.pending_cached as u64,
             completion: (live.pending_completion + live.pending_reasoning) as u64,
         };
-        live.billed_tokens += usage.total() as u32;
+        self.billed.entry(live.post).or_default().add(usage);
         let kind = live.kind();
         // An empty answer (the reasoning used the whole max_tokens) is billed but leaves the
         // post without its text: the post fails, as a client that finds no content fails it.
@@ -560,6 +561,17 @@ impl Sim<'_> {
         self.end(live, now, Some(cause));
     }
 
+    /// A post ended: its billed tokens leave the table and, if it failed, are wasted (in the
+    /// recorder, split for pricing, as a live run attributes them).
+    fn settle_billed(&mut self, post: u32, failed: bool) {
+        let billed = self.billed.remove(&post);
+        if failed {
+            let billed = billed.unwrap_or_default();
+            self.extra.wasted_tokens += billed.total();
+            self.recorder.attribute_failed(billed);
+        }
+    }
+
     /// The post's last call ended (`failure`: it failed for good). A post whose calls went at
     /// once ends with its second call: the first to fail names the failure, the waits behind
     /// 429s overlap (the longer counts), and every billed token is wasted if it failed.
@@ -569,9 +581,7 @@ impl Sim<'_> {
             false => None,
         };
         let Some(join) = join else {
-            if failure.is_some() {
-                self.extra.wasted_tokens += live.billed_tokens as u64;
-            }
+            self.settle_billed(live.post, failure.is_some());
             self.finish(live, live.first_send, live.rate_limit_backoff, now, failure);
             return;
         };
@@ -579,14 +589,12 @@ impl Sim<'_> {
         join.first_send = join.first_send.min(live.first_send);
         join.rate_limit_backoff = join.rate_limit_backoff.max(live.rate_limit_backoff);
         join.failure = join.failure.or(failure);
-        join.billed_tokens += live.billed_tokens;
         if join.remaining > 0 {
             return;
         }
         let join = self.joins.remove(&live.post).expect("just seen");
-        if join.failure.is_some() {
-            self.extra.wasted_tokens += join.billed_tokens as u64;
-        } else {
+        self.settle_billed(live.post, join.failure.is_some());
+        if join.failure.is_none() {
             self.record_first_caption_token(join.caption_first_token - live.intended);
         }
         self.finish(

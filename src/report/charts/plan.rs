@@ -173,7 +173,7 @@ where
     let (root, foot) = root.split_vertically(560);
     foot.draw_text(
         &format!(
-            "filled: meets post p95 ≤ {} s with {:.0} % ok; hollow: misses. A lower $ at a lower tier is posts failing there (a failed post bills less), not a saving; flat: no limit binds.",
+            "filled: meets post p95 ≤ {} s with {:.0} % ok; hollow: misses. $ of a successful post (failed posts' waste is in plan.md); flat: no limit binds.",
             r.spec.target.p95_s,
             r.spec.target.min_success * 100.0
         ),

@@ -122,14 +122,27 @@ fn answer(question: Question, checked: &[(&ClaimVerdict, Option<&Check>)]) -> An
             of.next()
         }
     };
+    // The monthly table in a few words (its statement repeats the note's whole table): the
+    // model, how many figures, the tolerance and the verdict; the figures are in the claim list.
     let monthly = checked
         .iter()
-        .find(|(v, c)| {
-            matches!(c, Some(Check::MonthlyCost { .. })) && v.verdict != Judgement::NotMeasured
+        .filter(|(v, _)| v.verdict != Judgement::NotMeasured)
+        .find_map(|(v, c)| match c {
+            Some(Check::MonthlyCost {
+                model,
+                tolerance,
+                table,
+            }) => Some(format!(
+                " Per month on {model}{}: {} (the note's {} figure{} within {:.0} %).",
+                case_of(v),
+                v.verdict.label(),
+                table.len(),
+                plural(table.len()),
+                tolerance * 100.0,
+            )),
+            _ => None,
         })
-        .map_or(String::new(), |(v, _)| {
-            format!(" Per month: {}: {}.", example(v), v.verdict.label())
-        });
+        .unwrap_or_default();
     let verdicts: Vec<&ClaimVerdict> = checked.iter().map(|(v, _)| *v).collect();
     let mut a = answer_of(
         question,

@@ -233,6 +233,7 @@ table = [[50, 5, 63.75]]
     assert_eq!(
         h.answers[0].sentence,
         "yes: all 3 measured verdicts hold, e.g. $0.0085 a post (burst-100 tier 2): $0.00830 (-2 %). \
-         Per month: $63.75 a month (burst-100 tier 2): $62.26: holds."
+         Per month on gpt-4o (burst-100 tier 2): holds (the note's 1 figure within 10 %)."
+        // 0.1 × 100 = 10 %; the one row of the table is 1 figure.
     );
 }

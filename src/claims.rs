@@ -11,7 +11,7 @@ mod numbers;
 mod verdict;
 pub use verdict::{ClaimVerdict, Judgement};
 
-pub const EMBEDDED_CLAIMS: &str = include_str!("../../scenarios/claims.toml");
+pub const EMBEDDED_CLAIMS: &str = include_str!("../scenarios/claims.toml");
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClaimsFile {

@@ -20,13 +20,13 @@ use crate::openai::retry::RetryPolicy;
 pub use self::load::{Load, DEFAULT_TRACE_IN_FLIGHT};
 
 pub const EMBEDDED: [(&str, &str); 4] = [
-    ("burst-50", include_str!("../../scenarios/burst-50.toml")),
-    ("burst-100", include_str!("../../scenarios/burst-100.toml")),
+    ("burst-50", include_str!("../scenarios/burst-50.toml")),
+    ("burst-100", include_str!("../scenarios/burst-100.toml")),
     (
         "burst-100-mini",
-        include_str!("../../scenarios/burst-100-mini.toml"),
+        include_str!("../scenarios/burst-100-mini.toml"),
     ),
-    ("sustained", include_str!("../../scenarios/sustained.toml")),
+    ("sustained", include_str!("../scenarios/sustained.toml")),
 ];
 
 /// The scenarios `postload run` runs when none is named.

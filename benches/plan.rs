@@ -141,6 +141,29 @@ fn plans(catalog: &Catalog, only: &[String]) {
         });
         println!("{name:<72} {n:>9} rows {:>14.3} s", t.as_secs_f64());
     }
+    // The planner's memo of post shapes (`plan::post_shape`): one shape tokenized, against one
+    // read from the memo, each the mean of 200 calls.
+    let name = "one post shape: tokenized vs memoized (shape)";
+    if wanted(name) {
+        let mean = |f: &dyn Fn()| {
+            let t = Instant::now();
+            for _ in 0..200 {
+                f();
+            }
+            t.elapsed() / 200
+        };
+        let tokenized = mean(&|| {
+            std::hint::black_box(postload::plan::shape_sizes("gpt-4o", spec.prompts));
+        });
+        let memoized = mean(&|| {
+            std::hint::black_box(post_shape("gpt-4o", &spec));
+        });
+        println!(
+            "{name:<72} {:>9.1} µs tokenized, {:.2} µs memoized",
+            tokenized.as_secs_f64() * 1e6,
+            memoized.as_secs_f64() * 1e6
+        );
+    }
     let name = "the lever search alone: 2 models x 2 user counts x 32 designs (levers)";
     if wanted(name) {
         let (t, n) = best_of_3(&|| {

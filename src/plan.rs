@@ -6,6 +6,8 @@
 
 pub mod account;
 pub mod bound;
+mod cells;
+mod check;
 pub mod claims;
 pub mod decision;
 pub mod levers;
@@ -18,6 +20,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use self::cells::{CachingEffect, CachingRow, Cell, MonthlyRow, Recommendation};
+pub use self::check::check;
 pub use self::claims::monthly_table;
 pub use self::levers::Design;
 use self::sim::{PostShape, SimExtra, SimInput, Strategy};
@@ -135,90 +139,6 @@ pub struct Goal {
     pub min_success: f64,
 }
 
-/// One simulated cell.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct Cell {
-    pub model: String,
-    pub tier: u8,
-    pub tpm: u64,
-    pub rpm: u64,
-    pub users: u32,
-    pub strategy: Strategy,
-    pub posts: u64,
-    pub success: f64,
-    pub p50_s: Option<f64>,
-    pub p95_s: Option<f64>,
-    pub p99_s: Option<f64>,
-    pub makespan_s: f64,
-    pub http_429: u64,
-    /// Tokens billed for posts that failed in the end.
-    pub wasted_tokens: u64,
-    /// Their cost ($ of `wasted_tokens`), apart from `usd_per_post`. Absent without a price.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub wasted_usd: Option<f64>,
-    /// Tokens 429-rejected calls asked to reserve.
-    pub rejected_reserved_tokens: u64,
-    /// A successful post's own tokens (wasted ones apart), as a run's `tokens.per_ok_post`; 0
-    /// when no post succeeded.
-    pub tokens_per_post: f64,
-    pub cached_tokens: u64,
-    /// $ per successful post, of its own tokens (as a run's `per_ok_post_usd`): what a post
-    /// costs, the same definition in the plan, the run, the claims and the gates.
-    pub usd_per_post: Option<f64>,
-    /// At the load's posts a day (a burst: the note's middle case, 5 posts per user per day).
-    pub usd_per_month: Option<f64>,
-    pub meets_target: bool,
-    pub response_cache_hits: u64,
-    pub events: u64,
-}
-
-/// For a model, user count and strategy: the lowest tier that meets the target, if any.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct Recommendation {
-    pub model: String,
-    pub users: u32,
-    pub strategy: Strategy,
-    pub lowest_tier: Option<u8>,
-    pub usd_per_month: Option<f64>,
-}
-
-/// Caching's effect on one model × users × tier (SDK retries).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct CachingEffect {
-    pub model: String,
-    pub users: u32,
-    pub tier: u8,
-    /// (label, response cache hit ratio, prompt cache hit ratio, 429s, success, $/month)
-    pub rows: Vec<CachingRow>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct CachingRow {
-    pub label: String,
-    pub response_cache_hit: f64,
-    pub prompt_cache_hit: f64,
-    pub http_429: u64,
-    pub success: f64,
-    pub usd_per_month: Option<f64>,
-}
-
-/// The note's monthly table, recomputed from its per-post figures, beside the modelled one.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct MonthlyRow {
-    pub model: String,
-    pub users: u64,
-    pub posts_per_day: u64,
-    /// As printed in the note.
-    pub note_usd: f64,
-    /// users × posts/day × 30 × the note's $/post, rounded to the cent.
-    pub from_note_per_post_usd: f64,
-    /// The same load at the planner's $/post.
-    pub modelled_usd: Option<f64>,
-    /// The same load at the $/post a run measured (`--result`), if it ran this model.
-    #[serde(default)]
-    pub measured_usd: Option<f64>,
-}
-
 /// Everything `postload plan` found.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PlanResult {
@@ -268,27 +188,30 @@ fn posts_per_day(spec: &PlanSpec, users: u32) -> f64 {
 }
 
 /// The calls of a post as the run sends them: the same prompt text, sized with the same
-/// tokenizer (built once per model and prompt sizes; tokenizing takes milliseconds).
+/// tokenizer.
+///
+/// Memoized per (model, prompt sizes) for the process: the default plan simulates about 4,000
+/// cells and lever seeds (40 grid cells, 656 designs × 6 seeds, the caching table), each of which
+/// needs the shape, and a shape is the prompts' text tokenized: `cargo bench --bench plan --
+/// shape` measures one uncached against one memoized (docs/benchmarks.md). A process-wide table
+/// rather than state handed down, because every entry is a pure function of its key: no caller
+/// can see a stale or another plan's entry, and `plan --validate` and the tests share it freely.
 pub fn post_shape(model: &str, spec: &PlanSpec) -> PostShape {
     use std::collections::HashMap;
     use std::sync::{Mutex, OnceLock};
-    static SHAPES: OnceLock<Mutex<HashMap<String, (u32, u32)>>> = OnceLock::new();
-    let key = format!("{model}/{:?}", spec.prompts);
-    let cached = SHAPES
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .get(&key)
-        .copied();
-    let (image, caption_base) = cached.unwrap_or_else(|| {
-        let plan = PostRequests::new(model, spec.prompts);
-        let v = plan.variant(0);
-        let sizes = (v.image_prompt_tokens, v.caption_base_tokens);
+    type Key = (String, crate::scenario::Prompts);
+    static SHAPES: OnceLock<Mutex<HashMap<Key, (u32, u32)>>> = OnceLock::new();
+    let table = || {
         SHAPES
             .get_or_init(Default::default)
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(key, sizes);
+    };
+    let key = (model.to_string(), spec.prompts);
+    let cached = table().get(&key).copied();
+    let (image, caption_base) = cached.unwrap_or_else(|| {
+        let sizes = shape_sizes(model, spec.prompts);
+        table().insert(key, sizes);
         sizes
     });
     PostShape {
@@ -299,6 +222,13 @@ pub fn post_shape(model: &str, spec: &PlanSpec) -> PostShape {
         image_prompt_share: spec.image_prompt_share,
         own_image_prompt_tokens: OWN_IMAGE_PROMPT_TOKENS,
     }
+}
+
+/// A post's image-prompt and caption-base prompt tokens, tokenized (not memoized).
+pub fn shape_sizes(model: &str, prompts: crate::scenario::Prompts) -> (u32, u32) {
+    let plan = PostRequests::new(model, prompts);
+    let v = plan.variant(0);
+    (v.image_prompt_tokens, v.caption_base_tokens)
 }
 
 /// Where a cell sits in the grid: model, tier, load and client, with the cache hit ratios it
@@ -464,69 +394,6 @@ fn cell(
         response_cache_hits: extra.response_cache_hits,
         events: extra.events,
     }
-}
-
-/// Checks the spec; the message names the option.
-pub fn check(spec: &PlanSpec, catalog: &Catalog) -> Result<(), PlanError> {
-    let e = |m: String| Err(PlanError(m));
-    if spec.models.is_empty() || spec.tiers.is_empty() || spec.users.is_empty() {
-        return e("--model, --tier and --users each need at least one value".into());
-    }
-    for m in &spec.models {
-        if catalog.model(m).is_none() {
-            return e(format!("--model: unknown model `{m}`"));
-        }
-    }
-    for t in &spec.tiers {
-        catalog
-            .tier(&spec.tier_set, *t)
-            .map_err(|m| PlanError(format!("--tier/--tiers: {m}")))?;
-    }
-    if spec.users.contains(&0) {
-        return e("--users: must be at least 1".into());
-    }
-    for (name, v) in [
-        ("--response-cache-hit", spec.response_cache_hit),
-        ("--prompt-cache-hit", spec.prompt_cache_hit),
-        ("--image-prompt-share", spec.image_prompt_share),
-        ("--min-success", spec.target.min_success),
-    ] {
-        if !(0.0..=1.0).contains(&v) {
-            return e(format!("{name}: must be between 0 and 1, got {v}"));
-        }
-    }
-    if spec.target.p95_s.is_nan() || spec.target.p95_s <= 0.0 {
-        return e("--p95: must be a positive number of seconds".into());
-    }
-    if let Some(p) = spec.posts_per_user_per_day {
-        if !(p > 0.0 && p.is_finite()) {
-            return e("--posts-per-day: must be positive".into());
-        }
-        if !(spec.days > 0.0 && spec.days <= 31.0) {
-            return e("--days: must be in (0, 31]".into());
-        }
-    }
-    // A cell's posts, the planner's cost: the benchmarked million takes about a second and
-    // up to 580 MB (docs/benchmarks.md, `cargo bench --bench plan`).
-    for &users in &spec.users {
-        let posts = bound::cell_posts(spec, users);
-        if posts > MAX_PLAN_POSTS {
-            return e(format!(
-                "--users {users}{}: {} posts in a cell, more than {MAX_PLAN_POSTS} (the most the planner is measured to simulate in about a second)",
-                spec.posts_per_user_per_day.map_or(String::new(), |p| format!(
-                    " × --posts-per-day {} × --days {}",
-                    crate::limits::num(p),
-                    spec.days
-                )),
-                crate::limits::num(posts.round())
-            ));
-        }
-    }
-    spec.design
-        .check_effort(catalog, &spec.models)
-        .map_err(PlanError)?;
-    // And the whole plan's: the cells' number times the lever search's runs of each.
-    bound::check(spec, catalog)
 }
 
 /// Runs the whole plan. `measured` maps a model to the $ per successful post a run measured

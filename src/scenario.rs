@@ -58,7 +58,7 @@ fn default_timeout() -> f64 {
 }
 
 /// One call's prompt size and completion cap.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, schemars::JsonSchema, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CallSize {
     /// Prompt tokens the call sends (system + user message, with OpenAI's message overhead).
@@ -96,7 +96,7 @@ impl CallSize {
 
 /// The two calls of a post. Defaults match the planning note's split: an image-prompt call of
 /// about 800 prompt tokens capped at 150, a caption call of about 1,200 capped at 200.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, schemars::JsonSchema, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Prompts {
     #[serde(default = "Prompts::default_image")]

@@ -142,7 +142,12 @@ async fn overhead() {
             ..RunArgs::default()
         };
         let cfg = run_config(&args, Arc::new(AtomicBool::new(false))).unwrap();
-        postload::run::execute(cfg).await.unwrap();
+        {
+            let ex = postload::report::run_exporters(&cfg.claims, &cfg.catalog.prices);
+            postload::run::execute(cfg, ex)
+        }
+        .await
+        .unwrap();
         let r = result(&dir.join("reports"));
         let p99 = r["cases"][0]["post_latency_ms"]["ok"]["p99"]
             .as_f64()
@@ -171,7 +176,12 @@ async fn overhead() {
             ..RunArgs::default()
         };
         let cfg = run_config(&args, Arc::new(AtomicBool::new(false))).unwrap();
-        postload::run::execute(cfg).await.unwrap();
+        {
+            let ex = postload::report::run_exporters(&cfg.claims, &cfg.catalog.prices);
+            postload::run::execute(cfg, ex)
+        }
+        .await
+        .unwrap();
         let r = result(&steady_dir);
         let c = &r["cases"][0];
         let l = &c["post_latency_ms"]["ok"];

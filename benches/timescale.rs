@@ -57,7 +57,8 @@ async fn run(tier: u8, retry: RetryArg, k: f64, seeds: u64) -> (Figures, f64) {
         let mut cfg = run_config(&args, Arc::new(AtomicBool::new(false))).unwrap();
         // Past the cap on purpose (the bench measures why it is there): unchecked.
         cfg.time_scale = postload::clock::TimeScale::new(k);
-        let mut r = postload::run::execute(cfg).await.unwrap();
+        let exporters = vec![Box::new(postload::report::JsonExporter) as _];
+        let mut r = postload::run::execute(cfg, exporters).await.unwrap();
         measured.push(r.cases.remove(0).measured);
         let _ = std::fs::remove_dir_all(dir);
     }

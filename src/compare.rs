@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::gate::metric;
 use crate::metrics::{hdr, hlog};
-use crate::report::{CaseResult, RunResult};
+use crate::result::{CaseResult, RunResult};
 
 pub use judge::{kind, Kind, RankTest, Samples, Verdict, ALPHA, FLOOR_RISE, MIN_POSTS, MIN_RUNS};
 
@@ -181,7 +181,7 @@ fn tags(s: Samples) -> &'static [&'static str] {
     match s {
         Samples::OkPosts => &["post_ok"],
         Samples::AllPosts => &["post_ok", "post_failed"],
-        Samples::OwnTime => &[crate::report::service::per_post::OWN_HISTOGRAM],
+        Samples::OwnTime => &[crate::result::service::per_post::OWN_HISTOGRAM],
     }
 }
 

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::report::{CaseResult, RunResult};
+use crate::result::{CaseResult, RunResult};
 use crate::scenario::Scenario;
 
 pub use crate::threshold::{Missing, Op, Threshold, METRICS};
@@ -55,14 +55,14 @@ pub fn metric(case: &CaseResult, metric: &str) -> Option<f64> {
         "first_caption_token.p50_ms" => m.first_caption_token_ms.and_then(|f| f.p50),
         "first_caption_token.p95_ms" => m.first_caption_token_ms.and_then(|f| f.p95),
         "first_caption_token.p99_ms" => m.first_caption_token_ms.and_then(|f| f.p99),
-        other if other.starts_with("service.") => crate::report::service::case_metric(case, other),
+        other if other.starts_with("service.") => crate::result::service::case_metric(case, other),
         other if other.starts_with("failed.") => {
             let cause = other.strip_prefix("failed.")?;
             Some(
                 m.posts
                     .failed_by_cause
                     .iter()
-                    .filter(|(k, _)| crate::report::name_of(*k) == cause)
+                    .filter(|(k, _)| crate::result::name_of(*k) == cause)
                     .fold(0.0, |sum, (_, n)| sum + *n as f64),
             )
         }

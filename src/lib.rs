@@ -26,6 +26,7 @@ pub mod openai;
 pub mod plan;
 mod progress;
 pub mod report;
+pub mod result;
 pub mod run;
 pub mod scenario;
 pub mod secret;

@@ -16,19 +16,14 @@ mod setup;
 pub use self::setup::{Endpoint, OpenAiTarget, RunConfig, RunScenario, ServiceMode};
 
 use std::io::IsTerminal;
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use self::case::CaseRun;
 use crate::metrics::budget::{Budget, BudgetInfo};
-use crate::report::charts::ChartExporter;
-use crate::report::markdown::{HtmlExporter, MarkdownExporter};
-use crate::report::{
-    summary, HlogExporter, JsonExporter, PriceInfo, ReportWriter, RunResult, TargetInfo,
-    RESULT_SCHEMA,
-};
+use crate::report::{Exporters, ReportWriter};
+use crate::result::{PriceInfo, RunResult, TargetInfo, TierLimitRow, RESULT_SCHEMA};
 use crate::scenario::Load;
 use crate::stub::StubHandle;
 
@@ -41,9 +36,10 @@ pub fn new_run_id() -> String {
     chrono::Utc::now().format("%Y%m%d-%H%M%S").to_string()
 }
 
-/// Runs every case and writes the reports; returns the result (the caller applies gates). The
-/// run's folder is `cfg.reports_root` joined with the result's `run_id`.
-pub async fn execute(cfg: RunConfig) -> anyhow::Result<RunResult> {
+/// Runs every case and writes the result in each of `exporters`' formats after every case;
+/// returns the result (the caller prints it and applies gates). The run's folder is
+/// `cfg.reports_root` joined with the result's `run_id`.
+pub async fn execute(cfg: RunConfig, exporters: Exporters) -> anyhow::Result<RunResult> {
     let alongside = alongside::start(&cfg).await?;
     let target_info = target_info(&cfg, alongside.as_ref());
     let budget = RunBudget::of(&cfg);
@@ -54,7 +50,9 @@ pub async fn execute(cfg: RunConfig) -> anyhow::Result<RunResult> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| cfg.run_id.clone());
-    let writer = report_writer(&cfg, &dir)?;
+    let writer = ReportWriter::create(&dir)?
+        .hurried_by(Arc::clone(&cfg.hurry))
+        .with_all(exporters);
     let mut result = RunResult {
         schema: RESULT_SCHEMA.into(),
         postload_version: env!("CARGO_PKG_VERSION").into(),
@@ -70,7 +68,7 @@ pub async fn execute(cfg: RunConfig) -> anyhow::Result<RunResult> {
         },
         budget: None,
         cases: Vec::new(),
-        tier_limits: crate::report::TierLimitRow::of(
+        tier_limits: TierLimitRow::of(
             &cfg.catalog,
             cfg.scenarios
                 .iter()
@@ -88,7 +86,7 @@ pub async fn execute(cfg: RunConfig) -> anyhow::Result<RunResult> {
     };
     run.all(&writer, &mut result).await?;
     // A service may have called another model than its scenario named (`scenario_model`).
-    result.tier_limits = crate::report::TierLimitRow::of(
+    result.tier_limits = TierLimitRow::of(
         &cfg.catalog,
         cfg.scenarios
             .iter()
@@ -104,54 +102,7 @@ pub async fn execute(cfg: RunConfig) -> anyhow::Result<RunResult> {
     // A signal after the last case still marks the run: the exit code says it was stopped.
     result.interrupted |= cfg.stop.load(Ordering::SeqCst);
     writer.write(&result)?;
-    // The table and the claims' verdicts are what standard output shows, even with --quiet.
-    let mut verdicts = Vec::new();
-    if cfg.print_table {
-        out!("{}", summary::table(&result));
-        if cfg.print_claims {
-            verdicts = crate::report::claims::evaluate(&cfg.claims, &result, &cfg.catalog.prices);
-            out!("{}", crate::report::claims::console_lines(&verdicts));
-        } else if !cfg.quiet && !cfg.claims.claim.is_empty() {
-            outln!(
-                "claims: the planning note's {} claims are judged in report.md (Claims); --claims FILE prints a file's here",
-                cfg.claims.claim.len()
-            );
-        }
-    }
-    if !cfg.quiet {
-        outln!(
-            "report: {} and report.md",
-            writer.dir().join("result.json").display()
-        );
-    }
-    // The run ends with its verdict block: the answer without counting the lines above.
-    if !verdicts.is_empty() {
-        out!(
-            "{}",
-            crate::report::claims::headline(&cfg.claims, &verdicts).console()
-        );
-    }
     Ok(result)
-}
-
-/// The run's report writer and its exporters, for the folder `dir`.
-fn report_writer(cfg: &RunConfig, dir: &Path) -> anyhow::Result<ReportWriter> {
-    Ok(ReportWriter::create(dir)?
-        .hurried_by(Arc::clone(&cfg.hurry))
-        .with(JsonExporter)
-        .with(MarkdownExporter {
-            claims: cfg.claims.clone(),
-            prices: cfg.catalog.prices.clone(),
-        })
-        .with(HtmlExporter {
-            claims: cfg.claims.clone(),
-            prices: cfg.catalog.prices.clone(),
-        })
-        .with(ChartExporter {
-            claims: cfg.claims.clone(),
-            prices: cfg.catalog.prices.clone(),
-        })
-        .with(HlogExporter))
 }
 
 /// Where the run's load went, as result.json says it.

@@ -437,7 +437,12 @@ async fn a_retry_after_of_1e300_is_ignored_and_the_run_ends() {
     a.dest.base_url = Some(format!("{}/v1", server.uri()));
     let dir = a.output.report_dir.clone();
     let cfg = run_config(&a, Arc::new(AtomicBool::new(false))).unwrap();
-    postload::run::execute(cfg).await.unwrap();
+    {
+        let ex = postload::report::run_exporters(&cfg.claims, &cfg.catalog.prices);
+        postload::run::execute(cfg, ex)
+    }
+    .await
+    .unwrap();
     let c = &crate::common::read_result(&dir).1["cases"][0];
     // Each post's image-prompt call: 1 attempt + the SDK's 2 retries, all 429: 2 posts fail,
     // 2 × 3 = 6 answers are 429 and 2 × 2 = 4 retries, after the SDK's own backoff.

@@ -389,7 +389,12 @@ async fn burst(mocks: &Path, set: &str, tag: &str) -> Value {
     let cfg =
         postload::config::run_config(&args, Arc::new(std::sync::atomic::AtomicBool::new(false)))
             .expect("valid config");
-    postload::run::execute(cfg).await.expect("run completes");
+    {
+        let ex = postload::report::run_exporters(&cfg.claims, &cfg.catalog.prices);
+        postload::run::execute(cfg, ex)
+    }
+    .await
+    .expect("run completes");
     crate::common::read_result(&dir).1
 }
 

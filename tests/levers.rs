@@ -46,7 +46,12 @@ fn burst_file(dir: &Path, name: &str, users: u32, seed: u64, fields: &str) -> St
 async fn run(args: RunArgs) -> RunResult {
     let _guard = goose_lock().await;
     let cfg = postload::config::run_config(&args, Arc::new(AtomicBool::new(false))).unwrap();
-    postload::run::execute(cfg).await.unwrap()
+    {
+        let ex = postload::report::run_exporters(&cfg.claims, &cfg.catalog.prices);
+        postload::run::execute(cfg, ex)
+    }
+    .await
+    .unwrap()
 }
 
 /// In one run, each against its own stub, bursts of `users` posts (seed 5): `sequential`,

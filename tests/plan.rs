@@ -221,7 +221,12 @@ async fn a_time_scaled_run_reports_modelled_time_and_records_its_scale() {
         ..postload::cli::RunArgs::default()
     };
     let cfg = postload::config::run_config(&args, Arc::new(AtomicBool::new(false))).unwrap();
-    let r = postload::run::execute(cfg).await.unwrap();
+    let r = {
+        let ex = postload::report::run_exporters(&cfg.claims, &cfg.catalog.prices);
+        postload::run::execute(cfg, ex)
+    }
+    .await
+    .unwrap();
     let c = &r.cases[0];
     // Two 1 s calls per post, in modelled time: never less than 2 s. (How much faster the run
     // goes in real time is a performance figure: `cargo bench --bench timescale` measures it;

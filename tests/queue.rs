@@ -36,7 +36,12 @@ fn burst_file(dir: &Path, name: &str, tier_set: &str, users: u32, fields: &str) 
 async fn run(args: RunArgs) -> RunResult {
     let _guard = goose_lock().await;
     let cfg = postload::config::run_config(&args, Arc::new(AtomicBool::new(false))).unwrap();
-    postload::run::execute(cfg).await.unwrap()
+    {
+        let ex = postload::report::run_exporters(&cfg.claims, &cfg.catalog.prices);
+        postload::run::execute(cfg, ex)
+    }
+    .await
+    .unwrap()
 }
 
 fn case<'a>(r: &'a RunResult, name: &str) -> &'a CaseResult {

@@ -780,7 +780,12 @@ async fn a_run_on_calibrated_mocks_names_its_data_and_where_it_came_from() {
     let _guard = goose_lock().await;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let cfg = postload::config::run_config(&args, stop).expect("valid config");
-    postload::run::execute(cfg).await.expect("run completes");
+    {
+        let ex = postload::report::run_exporters(&cfg.claims, &cfg.catalog.prices);
+        postload::run::execute(cfg, ex)
+    }
+    .await
+    .expect("run completes");
     let (run, result) = read_result(&args.output.report_dir);
     let inputs = &result["cases"][0]["inputs"];
     let set = &inputs["tier_set_info"];

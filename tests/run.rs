@@ -16,7 +16,12 @@ async fn run(args: RunArgs) -> Value {
     let _guard = goose_lock().await;
     let dir = args.output.report_dir.clone();
     let cfg = run_config(&args, Arc::new(AtomicBool::new(false))).expect("valid config");
-    postload::run::execute(cfg).await.expect("run completes");
+    {
+        let ex = postload::report::run_exporters(&cfg.claims, &cfg.catalog.prices);
+        postload::run::execute(cfg, ex)
+    }
+    .await
+    .expect("run completes");
     read_result(&dir).1
 }
 
@@ -467,7 +472,12 @@ async fn the_run_backs_off_by_the_jitter_drawn_after_each_attempt() {
         panic!("the embedded stub")
     };
     stub.faults.first_n_429 = 2;
-    postload::run::execute(cfg).await.expect("run completes");
+    {
+        let ex = postload::report::run_exporters(&cfg.claims, &cfg.catalog.prices);
+        postload::run::execute(cfg, ex)
+    }
+    .await
+    .expect("run completes");
     let c = &read_result(&dir).1["cases"][0];
     assert_eq!(c["calls"]["http_429"], 2, "{}", c["calls"]);
     assert_eq!(c["calls"]["retries"], 2, "{}", c["calls"]);

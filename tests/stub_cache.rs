@@ -183,7 +183,12 @@ async fn run_cost(prompt_cache_hit: Option<f64>, tag: &str) -> Value {
     };
     let dir = args.output.report_dir.clone();
     let cfg = run_config(&args, Arc::new(AtomicBool::new(false))).expect("valid config");
-    postload::run::execute(cfg).await.expect("run completes");
+    {
+        let ex = postload::report::run_exporters(&cfg.claims, &cfg.catalog.prices);
+        postload::run::execute(cfg, ex)
+    }
+    .await
+    .expect("run completes");
     read_result(&dir).1["cases"][0].clone()
 }
 

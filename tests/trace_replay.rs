@@ -46,7 +46,12 @@ async fn a_trace_is_replayed_at_its_times_over_the_speed() {
     };
     let _guard = goose_lock().await;
     let cfg = run_config(&a, Arc::new(AtomicBool::new(false))).expect("valid config");
-    postload::run::execute(cfg).await.expect("run completes");
+    {
+        let ex = postload::report::run_exporters(&cfg.claims, &cfg.catalog.prices);
+        postload::run::execute(cfg, ex)
+    }
+    .await
+    .expect("run completes");
     let (_, r): (_, Value) = read_result(&a.output.report_dir);
     // result.json of a trace load is valid against the committed schema.
     let schema: Value =

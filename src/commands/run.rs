@@ -46,8 +46,16 @@ pub async fn run(args: cli::RunArgs) -> anyhow::Result<Outcome> {
     }
     let root = config.reports_root.clone();
     let quiet = config.quiet;
-    let result = crate::run::execute(config).await?;
+    let shown = Shown {
+        claims: config.print_claims.then(|| config.claims.clone()),
+        claim_count: config.claims.claim.len(),
+        prices: config.catalog.prices.clone(),
+        quiet,
+    };
+    let exporters = crate::report::run_exporters(&config.claims, &config.catalog.prices);
+    let result = crate::run::execute(config, exporters).await?;
     let dir = root.join(&result.run_id);
+    shown.print(&result, &dir);
     // The step summary leads with the verdict and the gate table; the report follows.
     let report_md = std::env::var_os("GITHUB_STEP_SUMMARY")
         .map(|_| std::fs::read_to_string(dir.join("report.md")).unwrap_or_default())
@@ -79,4 +87,42 @@ pub async fn run(args: cli::RunArgs) -> anyhow::Result<Outcome> {
         outcome
     }
     .unless_interrupted())
+}
+
+/// What the console shows of a finished run, whatever its flags: the table, the claims'
+/// verdicts (when they are printed), where the report is, and the verdict block last.
+struct Shown {
+    /// The claims to judge on the console; `None` in service mode without `--claims`.
+    claims: Option<crate::claims::ClaimsFile>,
+    claim_count: usize,
+    prices: crate::openai::catalog::PriceTable,
+    quiet: bool,
+}
+
+impl Shown {
+    fn print(&self, result: &crate::result::RunResult, dir: &std::path::Path) {
+        use crate::report::{claims, summary};
+        // The table and the claims' verdicts are what standard output shows, even with --quiet.
+        let mut verdicts = Vec::new();
+        out!("{}", summary::table(result));
+        if let Some(file) = &self.claims {
+            verdicts = claims::evaluate(file, result, &self.prices);
+            out!("{}", claims::console_lines(&verdicts));
+        } else if !self.quiet && self.claim_count > 0 {
+            outln!(
+                "claims: the planning note's {} claims are judged in report.md (Claims); --claims FILE prints a file's here",
+                self.claim_count
+            );
+        }
+        if !self.quiet {
+            outln!(
+                "report: {} and report.md",
+                dir.join("result.json").display()
+            );
+        }
+        // The run ends with its verdict block: the answer without counting the lines above.
+        if let Some(file) = self.claims.as_ref().filter(|_| !verdicts.is_empty()) {
+            out!("{}", claims::headline(file, &verdicts).console());
+        }
+    }
 }

@@ -26,7 +26,7 @@ use crate::openai::catalog::Catalog;
 use crate::openai::retry::RetryPolicy;
 use crate::plan::sim::Strategy;
 use crate::plan::{simulate_measured, CellSpec, Design, PlanResult, PlanSpec};
-use crate::report::CaseResult;
+use crate::result::CaseResult;
 
 pub mod levers;
 
@@ -179,13 +179,13 @@ impl Validation {
     ) -> anyhow::Result<Vec<Pair>> {
         // The live side runs on the planner's catalog (`--mocks`), so its stub has the same
         // tier sets, profiles and prices.
-        let mut cfg = crate::config::configure(
+        let cfg = crate::config::configure(
             &self.request(spec, users, design),
             Arc::new(catalog.clone()),
             stop,
         )?;
-        cfg.print_table = false;
-        let result = crate::run::execute(cfg).await?;
+        let exporters = crate::report::run_exporters(&cfg.claims, &cfg.catalog.prices);
+        let result = crate::run::execute(cfg, exporters).await?;
         let mut pairs = Vec::new();
         for &tier in &self.tiers {
             let live: Vec<Measured> = result

@@ -191,7 +191,6 @@ pub fn configure(
         run_id: crate::run::new_run_id(),
         reports_root: req.report_dir.clone(),
         quiet: req.quiet,
-        print_table: true,
         print_claims: !service_mode || req.claims.is_some(),
         stop,
         hurry: crate::stop::hurry_flag(),

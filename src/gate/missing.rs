@@ -1,7 +1,7 @@
 //! Why a gate metric has no value in a case, in words that say what to do: a threshold that
 //! fails with "no value" and no reason gets deleted, not fixed. Pure.
 
-use crate::report::CaseResult;
+use crate::result::CaseResult;
 
 /// What a service that does not forward `traceparent` is told for the per-post own time.
 pub const NO_TRACEPARENT: &str = "the service did not forward `traceparent` to OpenAI: forward it (see docs/gates.md) or gate on service.own_mean_ms";
@@ -43,7 +43,7 @@ pub fn why(case: &CaseResult, metric: &str) -> String {
         );
     }
     // A 429 metric in a case that met no 429: the scenario did not exercise it.
-    if let Some(why) = crate::report::service::why_no_value(case, metric) {
+    if let Some(why) = crate::result::service::why_no_value(case, metric) {
         return why;
     }
     if let Some(field) = metric.strip_prefix("service.") {
@@ -72,7 +72,7 @@ fn why_service(case: &CaseResult, field: &str) -> String {
     let (Some(stub), Some(figures)) = (&case.stub, &case.service) else {
         return "service.* figures come from the stub alongside: give --with-stub PORT and point the service's OPENAI_BASE_URL at it".into();
     };
-    let per_post = crate::report::service::per_post::metric(None, field).is_some();
+    let per_post = crate::result::service::per_post::metric(None, field).is_some();
     if per_post && figures.per_post.is_none() {
         return if stub.chat_requests == 0 {
             "the stub alongside saw no OpenAI request from the service: is its OPENAI_BASE_URL the stub's?".into()

@@ -2,8 +2,8 @@
 
 use serde_json::{json, Value};
 
-use crate::report::service::{case_metric, is_429_metric, why_no_value};
-use crate::report::RunResult;
+use crate::result::service::{case_metric, is_429_metric, why_no_value};
+use crate::result::RunResult;
 
 /// The frozen default run with its burst-50 tier 2 case (100 requests, all answered 200, no
 /// 429) as a service-mode case whose service retried nothing and answered no post under 429s.

@@ -7,7 +7,7 @@
 
 use std::fmt::Write;
 
-use crate::report::{CaseResult, RunResult};
+use crate::result::{CaseResult, RunResult};
 
 /// The timing margin's share of the measured value.
 pub const TIMING_SHARE: f64 = 0.5;

@@ -333,7 +333,7 @@ struct RunChart<'a> {
 impl RunChart<'_> {
     fn stem(&self) -> String {
         match self.case {
-            Some(c) => format!("{}-{}", self.kind.stem, c.slug()),
+            Some(c) => format!("{}-{}", self.kind.stem, super::case_slug(c)),
             None => self.kind.stem.to_string(),
         }
     }

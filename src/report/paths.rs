@@ -37,6 +37,17 @@ pub fn slug(name: &str) -> String {
     }
 }
 
+/// A case's file-name part: `burst-50-tier2`, or `burst-50-tier2-3` for a repetition. The
+/// scenario name is user data (a file's `name`, or an edited result.json), so it goes through
+/// [`slug`].
+pub fn case_slug(c: &crate::result::CaseResult) -> String {
+    let name = slug(&c.scenario);
+    match c.repetition {
+        Some(k) => format!("{name}-tier{}-{k}", c.tier),
+        None => format!("{name}-tier{}", c.tier),
+    }
+}
+
 /// A relative output name (`charts/latency-x.png`) as a path that cannot leave its folder: only
 /// plain components, none hidden. `None` for anything else (`..`, an absolute path, `./x`).
 pub(super) fn contained(name: &str) -> Option<PathBuf> {

@@ -20,7 +20,7 @@ pub fn check(r: &RunResult) -> Result<(), String> {
     // label: two cases with one slug are one name.
     let mut seen = std::collections::HashMap::new();
     for (i, c) in r.cases.iter().enumerate() {
-        if let Some(j) = seen.insert(c.slug(), i) {
+        if let Some(j) = seen.insert(super::case_slug(c), i) {
             return Err(format!(
                 "field `cases[{i}]`: `{}` has the name of `cases[{j}]` (`{}`): two cases with one name (scenario, tier and repetition)",
                 c.label().escape_debug(),

@@ -27,6 +27,9 @@ impl std::fmt::Debug for ReportWriter {
     }
 }
 
+/// The formats a run writes, chosen by the command that starts it.
+pub type Exporters = Vec<Box<dyn Exporter + Send + Sync>>;
+
 impl ReportWriter {
     /// Creates `dir` (and its parents); the writer has no formats yet.
     pub fn create(dir: &Path) -> anyhow::Result<Self> {
@@ -53,6 +56,12 @@ impl ReportWriter {
     /// Adds a format.
     pub fn with(mut self, exporter: impl Exporter + Send + Sync + 'static) -> Self {
         self.exporters.push(Box::new(exporter));
+        self
+    }
+
+    /// Adds formats the caller chose (the command layer hands the run its exporters).
+    pub fn with_all(mut self, exporters: Exporters) -> Self {
+        self.exporters.extend(exporters);
         self
     }
 

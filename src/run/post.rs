@@ -125,7 +125,7 @@ pub struct CaseContext {
     /// The counts the case's progress line reads.
     tally: Arc<Tally>,
     /// Service mode: each post's latency and answer, for the join with the stub's traces.
-    seen_posts: Mutex<Vec<crate::report::service::per_post::SeenPost>>,
+    seen_posts: Mutex<Vec<crate::result::service::per_post::SeenPost>>,
     /// A trace load's arrivals (their per-post inputs).
     trace: Option<Arc<crate::scenario::trace::Trace>>,
 }
@@ -181,7 +181,7 @@ impl CaseContext {
     }
 
     /// Service mode's posts so far, for the join with the stub's traces.
-    pub fn seen_posts(&self) -> Vec<crate::report::service::per_post::SeenPost> {
+    pub fn seen_posts(&self) -> Vec<crate::result::service::per_post::SeenPost> {
         self.seen_posts
             .lock()
             .unwrap_or_else(|p| p.into_inner())

@@ -87,9 +87,6 @@ pub struct RunConfig {
     /// The run id wanted; the result's `run_id` is the folder's name.
     pub run_id: String,
     pub quiet: bool,
-    /// Print the final table on standard output (even when quiet); off for runs inside
-    /// another command (`plan --validate`).
-    pub print_table: bool,
     /// Set to stop the run (Ctrl-C); checked between cases and inside the attack.
     pub stop: Arc<AtomicBool>,
     /// The claims report.md judges.

@@ -1,7 +1,7 @@
 use serde_json::{json, Value};
 
 use super::*;
-use crate::report::RunResult;
+use crate::result::RunResult;
 
 /// The frozen default run's first case as a service-mode case: `posts` (total, ok, failed,
 /// failed by cause) and `service` (the figures the stub alongside would count).

@@ -20,7 +20,7 @@ use plotters::prelude::*;
 use super::{legend, Drawn, PALETTE};
 use crate::metrics::{AttemptPoint, KEPT_ATTEMPTS};
 use crate::openai::bucket::Bucket;
-use crate::report::CaseResult;
+use crate::result::CaseResult;
 
 const MINUTE: Duration = Duration::from_secs(60);
 

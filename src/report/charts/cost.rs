@@ -11,7 +11,7 @@ use super::{builder, legend, run::usd_per_post, Drawn, PALETTE};
 use crate::claims::{Check, ClaimsFile};
 use crate::metrics::cost::{monthly_usd, SEED_POSTS_PER_DAY};
 use crate::openai::catalog::PriceTable;
-use crate::report::RunResult;
+use crate::result::RunResult;
 
 /// The models the cost chart compares.
 const COST_MODELS: [&str; 2] = ["gpt-4o", "gpt-4o-mini"];

@@ -11,7 +11,7 @@ use super::{bins, builder, label_above, legend, plot_builder, rules, under_title
 use crate::metrics::{PostOutcome, PostPoint};
 use crate::openai::catalog::PriceTable;
 use crate::report::claims::{best_case, usd_per_ok_post};
-use crate::report::{CaseResult, RunResult};
+use crate::result::{CaseResult, RunResult};
 
 /// The claim's band of post latency, in seconds: shaded on the percentile chart.
 const CLAIM_S: (f64, f64) = (2.0, 5.0);

@@ -11,7 +11,7 @@ use plotters::prelude::*;
 
 use super::{keys, label_above, plot_builder, under_title, Drawn, PALETTE};
 use crate::metrics::{CallKind, PostOutcome, PostTiming, TIMED_POSTS};
-use crate::report::CaseResult;
+use crate::result::CaseResult;
 
 /// The colour of a call that ended so.
 fn colour(outcome: PostOutcome) -> RGBColor {

@@ -6,7 +6,7 @@
 use super::{cut_short, elsewhere, holds_if, is_burst_of, verdict, CaseResult, Claim};
 use super::{failure_cause, ClaimVerdict, Judgement, RunResult};
 use crate::claims::Mode;
-use crate::report::service::OwnTime;
+use crate::result::service::OwnTime;
 
 /// The service's own time on each service case (bursts of `users`, or every one): at most
 /// `max_share` of the mean post latency, with every post answered.

@@ -13,7 +13,7 @@ use super::{read_body, CaseContext, NewPost};
 use crate::metrics::cost::cost_usd;
 use crate::metrics::{Attempt, CallKind, CallRecord, FailureCause, PostRecord};
 use crate::openai::catalog::Price;
-use crate::report::service::per_post::{SeenPost, MAX_POSTS};
+use crate::result::service::per_post::{SeenPost, MAX_POSTS};
 use crate::run::answer::{status_cause, transport_cause};
 use crate::scenario::target::{ServiceAnswer, ServiceTarget};
 use crate::traceparent::{self, TraceParent};

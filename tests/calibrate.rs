@@ -494,20 +494,125 @@ async fn a_daily_limit_met_during_calibration_is_reported_and_the_cap_holds() {
     Catalog::load_dir(&out).unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_stubs_retry_after_is_waited_and_tier_1_is_recognised() {
+/// One call as [`recording_proxy`] relayed it: when it arrived and when its answer came back
+/// (tokio's clock, from the proxy's start), the status and the `retry-after-ms` it carried.
+#[derive(Debug, Clone, Copy)]
+struct Relayed {
+    arrived: std::time::Duration,
+    answered: std::time::Duration,
+    status: u16,
+    retry_after_ms: Option<u64>,
+}
+
+/// A proxy on loopback in front of `to` (a `/v1` base URL) that relays plain chat calls with
+/// their status, rate-limit and retry headers, and logs each call in order.
+async fn recording_proxy(to: String) -> (u16, Arc<std::sync::Mutex<Vec<Relayed>>>) {
+    let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let origin = tokio::time::Instant::now();
+    let client = crate::common::client();
+    let seen = Arc::clone(&log);
+    let app = axum::Router::new().route(
+        "/v1/chat/completions",
+        axum::routing::post(move |body: axum::body::Bytes| {
+            let (client, to, seen) = (client.clone(), to.clone(), Arc::clone(&seen));
+            async move {
+                let arrived = origin.elapsed();
+                let r = client
+                    .post(format!("{to}/chat/completions"))
+                    .header("content-type", "application/json")
+                    .header("authorization", "Bearer sk-relayed")
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap();
+                let status = r.status().as_u16();
+                let mut headers = axum::http::HeaderMap::new();
+                for (name, value) in r.headers() {
+                    let name = name.as_str();
+                    if name.starts_with("x-ratelimit")
+                        || name.starts_with("retry-after")
+                        || name == "content-type"
+                    {
+                        headers.insert(
+                            axum::http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                            axum::http::HeaderValue::from_bytes(value.as_bytes()).unwrap(),
+                        );
+                    }
+                }
+                let retry_after_ms = r
+                    .headers()
+                    .get("retry-after-ms")
+                    .map(|v| v.to_str().unwrap().parse().unwrap());
+                let text = r.bytes().await.unwrap();
+                seen.lock().unwrap().push(Relayed {
+                    arrived,
+                    answered: origin.elapsed(),
+                    status,
+                    retry_after_ms,
+                });
+                (
+                    axum::http::StatusCode::from_u16(status).unwrap(),
+                    headers,
+                    text,
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (port, log)
+}
+
+/// Regression: this test counted three 429s and twenty answers but measured no wait, so a
+/// calibrate that ignored `retry-after` passed it. Now one call at a time on paused tokio time
+/// (the stub, a recording proxy and calibrate on one clock, no real time): after each of the
+/// stub's three 429s the next call reaches the stub no sooner than the `retry-after-ms` it
+/// carried after that 429 was answered. The first retry follows the first call, sent before any
+/// limit was known (no pacing), so there the gap is the 429's wait alone.
+#[test]
+fn the_stubs_retry_after_is_waited_and_tier_1_is_recognised() {
     // The shipped data at Tier 1 (500 RPM / 30,000 TPM for gpt-4o); the first three calls
     // answer 429 with retry-after and retry-after-ms.
-    let mut c = StubConfig::new(Arc::new(Catalog::embedded()));
-    c.retry_after = true;
-    c.faults.first_n_429 = 3;
-    c.fixed_latency = Some(std::time::Duration::from_millis(200));
-    let stub = start_clocked(c, Arc::new(SystemClock::scaled(SCALE))).await;
     let out = tempdir("cal-retry-after");
-    let mut a = args(stub.address().port(), &out, 0.5);
-    a.calls = Some(20);
-    let outcome = postload::commands::calibrate::calibrate(a).await.unwrap();
+    let (outcome, log) = paused_runtime().block_on(async {
+        let mut c = StubConfig::new(Arc::new(Catalog::embedded()));
+        c.retry_after = true;
+        c.faults.first_n_429 = 3;
+        c.fixed_latency = Some(std::time::Duration::from_millis(200));
+        let stub = paused_stub(c).await;
+        let (port, log) = recording_proxy(stub.base_url()).await;
+        let mut a = args(port, &out, 0.5);
+        a.calls = Some(20);
+        a.concurrency = 1;
+        a.stream = StreamArg::Off;
+        a.time.time_scale = None;
+        let outcome = postload::commands::calibrate::calibrate(a).await.unwrap();
+        let log = log.lock().unwrap().clone();
+        (outcome, log)
+    });
     assert_eq!(outcome, postload::Outcome::Success);
+    // 3 429s, then 20 answers, one at a time.
+    let statuses: Vec<u16> = log.iter().map(|r| r.status).collect();
+    assert_eq!(statuses[..3], [429; 3], "{log:?}");
+    assert_eq!(statuses[3..], [200; 20], "{log:?}");
+    for (k, pair) in log.windows(2).enumerate() {
+        assert!(pair[1].arrived >= pair[0].answered, "call {k}: {log:?}");
+    }
+    for k in 0..3 {
+        // The stub's wait for a forced 429: its reserve's refill at 30,000 TPM, 2 ms a token.
+        let wait = log[k]
+            .retry_after_ms
+            .expect("the 429 says how long to wait");
+        assert!(wait >= 100, "429 {k}: {wait} ms");
+        let gap = log[k + 1].arrived - log[k].answered;
+        assert!(
+            gap >= std::time::Duration::from_millis(wait),
+            "after 429 {k}: {gap:?}, asked {wait} ms: {log:?}"
+        );
+    }
     let j = read_json(&out);
     let m = &j["models"][0];
     assert_eq!(m["run"]["rate_limited"], 3);

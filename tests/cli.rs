@@ -160,16 +160,9 @@ fn load_leaves_loopback_only_with_allow_spend_and_max_cost() {
 
 #[test]
 fn with_stub_fails_clearly_when_the_service_does_not_answer() {
-    let dead = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let stub_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let closed = crate::common::closed_port();
+    let dead = closed.port;
+    let stub_port = crate::common::unused_port();
     let target = format!("http://127.0.0.1:{dead}");
     let reports = temp("not-answering");
     postload()
@@ -465,8 +458,21 @@ fn cases_with_one_name_are_refused_before_any_load() {
 
 #[test]
 fn plans_started_together_get_their_own_folders() {
-    // Before: three plans started in the same second wrote into one folder.
+    // Before: three plans started in the same second wrote into one folder. Started at once they
+    // need not fall in one second (a loaded machine), so the collision is made certain: every
+    // folder a plan could name for the next 30 minutes (`plan-` and the UTC second) exists, so
+    // each of the three must find its second's folder taken, as the second plan of a second does.
     let reports = temp("plans-together");
+    let now = chrono::Utc::now();
+    let taken: std::collections::BTreeSet<String> = (-2..1_800)
+        .map(|s| {
+            let at = now + chrono::Duration::seconds(s);
+            format!("plan-{}", at.format("%Y%m%d-%H%M%S"))
+        })
+        .collect();
+    for name in &taken {
+        std::fs::create_dir_all(reports.join(name)).unwrap();
+    }
     let children: Vec<_> = (0..3)
         .map(|_| {
             std::process::Command::new(assert_cmd::cargo::cargo_bin("postload"))
@@ -495,10 +501,24 @@ fn plans_started_together_get_their_own_folders() {
     let dirs: Vec<_> = std::fs::read_dir(&reports)
         .unwrap()
         .map(|e| e.unwrap().path())
+        .filter(|d| !taken.contains(&d.file_name().unwrap().to_string_lossy().into_owned()))
         .collect();
     assert_eq!(dirs.len(), 3, "{dirs:?}");
-    for d in dirs {
+    for d in &dirs {
         assert!(d.join("plan.json").exists(), "{}", d.display());
+        // `plan-<second>-N`: beside its second's taken folder.
+        let name = d.file_name().unwrap().to_string_lossy().into_owned();
+        let (stem, n) = name.rsplit_once('-').unwrap();
+        assert!(taken.contains(stem), "{name}");
+        assert!(n.parse::<u32>().is_ok_and(|n| n >= 2), "{name}");
+    }
+    // Nothing was written into a folder that existed.
+    for name in &taken {
+        assert_eq!(
+            std::fs::read_dir(reports.join(name)).unwrap().count(),
+            0,
+            "{name}"
+        );
     }
 }
 
@@ -864,4 +884,63 @@ fn quiet_stub_prints_only_its_url() {
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
     assert_eq!(rest, "");
+}
+
+/// The promise in `postload --help` and src/cli.rs: with no subcommand, postload runs, with
+/// `run`'s options. The same small run with and without `run` writes the same cases; a
+/// mistake in `run`'s options is refused alike.
+#[test]
+fn postload_without_a_subcommand_is_run() {
+    let quick = [
+        "--scenario",
+        "burst-50",
+        "--users",
+        "2",
+        "--tier",
+        "2",
+        "--latency-ms",
+        "0",
+        "--seed",
+        "5",
+        "--quiet",
+        "--report-dir",
+    ];
+    let cases = |with_run: bool| {
+        let reports = temp(if with_run { "sub-run" } else { "sub-none" });
+        let mut c = postload();
+        if with_run {
+            c.arg("run");
+        }
+        c.args(quick).arg(&reports).assert().code(0);
+        let (_, result) = crate::common::read_result(&reports);
+        let case = &result["cases"][0];
+        (
+            result["cases"].as_array().unwrap().len(),
+            case["scenario"].clone(),
+            case["tier"].clone(),
+            case["posts"]["total"].clone(),
+            case["posts"]["ok"].clone(),
+            case["tokens"]["total"].clone(),
+        )
+    };
+    let bare = cases(false);
+    assert_eq!(bare, cases(true));
+    assert_eq!(bare.0, 1);
+    assert_eq!(
+        (bare.1.as_str(), bare.3.as_u64(), bare.4.as_u64()),
+        (Some("burst-50"), Some(2), Some(2))
+    );
+    let refused = temp("sub-refused");
+    for with_run in [false, true] {
+        let mut c = postload();
+        if with_run {
+            c.arg("run");
+        }
+        c.args(["--junit", "j.xml", "--report-dir"])
+            .arg(&refused)
+            .assert()
+            .code(2)
+            .stderr(contains("postload: --junit"));
+    }
+    assert_eq!(std::fs::read_dir(&refused).unwrap().count(), 0);
 }

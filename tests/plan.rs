@@ -25,12 +25,13 @@ fn spec() -> PlanSpec {
 /// The live bursts of `users` users (every tier of `validation`, one run, as `plan --validate`
 /// runs them) beside the planner's cells: per tier, the live case (with the stub's counts) and
 /// the planned measurements, for the same seed.
-async fn live_beside_planned(
+pub(crate) async fn live_beside_planned(
+    catalog: &Catalog,
+    spec: &PlanSpec,
     validation: &Validation,
     users: u32,
 ) -> Vec<(postload::report::CaseResult, postload::metrics::Measured)> {
-    let catalog = Catalog::embedded();
-    let mut spec = spec();
+    let mut spec = spec.clone();
     spec.fixed_latency_ms = validation.fixed_latency_ms;
     let design = postload::plan::Design::default();
     let mut cfg = postload::config::configure(
@@ -54,7 +55,7 @@ async fn live_beside_planned(
                 prompt_cache_hit: 0.0,
                 design,
             };
-            let planned = postload::plan::simulate_measured(&catalog, &spec, at)
+            let planned = postload::plan::simulate_measured(catalog, &spec, at)
                 .unwrap()
                 .measured;
             (live, planned)
@@ -67,7 +68,10 @@ async fn live_beside_planned(
 /// against the planner's draws, to the token), and the modelled latencies the stub served sum
 /// to the planner's call times (to a microsecond a call). Independent draws, a call made twice
 /// or one left out would part them.
-fn assert_same_draws(live: &postload::report::CaseResult, planned: &postload::metrics::Measured) {
+pub(crate) fn assert_same_draws(
+    live: &postload::report::CaseResult,
+    planned: &postload::metrics::Measured,
+) {
     let m = &live.measured;
     assert_eq!(m.posts.total, planned.posts.total);
     assert_eq!(
@@ -123,7 +127,7 @@ fn assert_same_draws(live: &postload::report::CaseResult, planned: &postload::me
 /// harness's own time, so every order statistic is too: plan/live ≤ 1 (0.1 % for the
 /// histograms' buckets). How far under 1 is the harness's overhead, a performance figure that
 /// `plan --validate` reports (docs/planning.md), never bounded here: it depends on the machine.
-fn assert_live_not_under_planned(planned: &Figures, live: &Figures, what: &str) {
+pub(crate) fn assert_live_not_under_planned(planned: &Figures, live: &Figures, what: &str) {
     for (stat, p, l) in [
         ("p50", planned.p50_s, live.p50_s),
         ("p95", planned.p95_s, live.p95_s),
@@ -137,7 +141,7 @@ fn assert_live_not_under_planned(planned: &Figures, live: &Figures, what: &str) 
     }
 }
 
-fn figures(m: &postload::metrics::Measured) -> Figures {
+pub(crate) fn figures(m: &postload::metrics::Measured) -> Figures {
     Figures::pooled(&[m]).unwrap()
 }
 
@@ -155,7 +159,7 @@ async fn the_planner_agrees_with_the_live_harness_at_small_scale() {
         repeat: 1,
         report_dir: tempdir("validate"),
     };
-    let sides = live_beside_planned(&validation, 30).await;
+    let sides = live_beside_planned(&Catalog::embedded(), &spec(), &validation, 30).await;
     assert_eq!(sides.len(), 2);
     // Tier 2: no 429s; two 400 ms calls a post, the same in both.
     let (live, planned) = &sides[1];
@@ -285,7 +289,7 @@ async fn with_the_same_draws_the_live_run_and_the_planner_agree_on_the_tail() {
         repeat: 1,
         report_dir: tempdir("same-draws"),
     };
-    let sides = live_beside_planned(&validation, 20).await;
+    let sides = live_beside_planned(&Catalog::embedded(), &spec(), &validation, 20).await;
     let (live, planned) = &sides[0];
     assert_eq!(live.tier, 2);
     assert_same_draws(live, planned);

@@ -344,8 +344,21 @@ fn a_stream_that_never_ends_is_abandoned_2_s_after_sigint_and_the_calibration_wr
     let (addr, seen, _rt) = endless_stream_server();
     let out = tempdir("cal-sigint-endless");
     let child = calibrate_process(addr, &out, &seen);
+    // The call in flight never ends, so calibrate must give it the whole grace: at least 2 s
+    // from the signal to the exit (timed from before the signal is sent: never less than the
+    // wait itself; no upper bound, which would be the machine's speed).
+    let signalled = std::time::Instant::now();
     sigint(&child);
     let output = child.wait_with_output().unwrap();
+    let took = signalled.elapsed();
+    assert!(
+        took >= postload::stop::STOP_GRACE,
+        "exited {took:?} after the signal"
+    );
+    assert_eq!(
+        postload::stop::STOP_GRACE,
+        std::time::Duration::from_secs(2)
+    );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(130), "{stderr}");
     assert!(

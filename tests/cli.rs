@@ -192,8 +192,12 @@ fn with_stub_fails_clearly_when_the_service_does_not_answer() {
 
 /// Starts a run whose first case lasts long (calls of 5 s: a post takes 10 s), waits until that
 /// case has begun (its progress line on stderr, then 2 s for Goose to launch), and sends
-/// `signals` 200 ms apart. Returns the exit code, stderr and the run's result.json.
-fn signalled_run(tag: &str, signals: &[&str]) -> (Option<i32>, String, std::path::PathBuf) {
+/// `signals` 200 ms apart. Returns the exit code, stderr, the run's folder and the time from
+/// just before the first signal to the exit.
+fn signalled_run(
+    tag: &str,
+    signals: &[&str],
+) -> (Option<i32>, String, std::path::PathBuf, std::time::Duration) {
     use std::io::BufRead;
     let dir = temp(tag);
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("postload"))
@@ -220,6 +224,7 @@ fn signalled_run(tag: &str, signals: &[&str]) -> (Option<i32>, String, std::path
         seen.push_str(&line);
     }
     std::thread::sleep(std::time::Duration::from_secs(2));
+    let signalled = std::time::Instant::now();
     for (i, sig) in signals.iter().enumerate() {
         if i > 0 {
             std::thread::sleep(std::time::Duration::from_millis(200));
@@ -234,12 +239,13 @@ fn signalled_run(tag: &str, signals: &[&str]) -> (Option<i32>, String, std::path
     std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
     seen.push_str(&rest);
     let code = child.wait().unwrap().code();
+    let took = signalled.elapsed();
     let runs: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
     assert_eq!(runs.len(), 1, "{runs:?}");
-    (code, seen, runs[0].clone())
+    (code, seen, runs[0].clone(), took)
 }
 
 /// The run folder's result.json must be the interrupted run's, never the placeholder: one
@@ -263,8 +269,19 @@ fn assert_honest_interrupted_report(run: &std::path::Path, stderr: &str) {
 #[test]
 fn ctrl_c_ends_the_run_with_130_and_leaves_a_valid_report_marked_interrupted() {
     // Before: a single Ctrl-C exited 0.
-    let (code, stderr, run) = signalled_run("sigint", &["INT"]);
+    let (code, stderr, run, took) = signalled_run("sigint", &["INT"]);
     assert_eq!(code, Some(130), "{stderr}");
+    // Every post in flight is at most 2 s into its 10 s (the signal came 2 s after the case
+    // began), so none can finish: the run gives them the whole grace, at least 2 s from the
+    // signal to the exit (timed from before the signal: never less than the wait itself).
+    assert_eq!(
+        postload::stop::STOP_GRACE,
+        std::time::Duration::from_secs(2)
+    );
+    assert!(
+        took >= postload::stop::STOP_GRACE,
+        "exited {took:?} after the signal"
+    );
     assert_honest_interrupted_report(&run, &stderr);
     // The first signal lets the attack end normally: charts are written too.
     assert!(run.join("charts/latency-burst-50-tier1.png").exists());
@@ -274,7 +291,7 @@ fn ctrl_c_ends_the_run_with_130_and_leaves_a_valid_report_marked_interrupted() {
 fn sigterm_and_sighup_end_the_run_with_128_plus_their_number() {
     // Before: SIGTERM and SIGHUP killed the process and left the placeholder result.json.
     for (sig, code) in [("TERM", 143), ("HUP", 129)] {
-        let (got, stderr, run) = signalled_run(&format!("sig{sig}"), &[sig]);
+        let (got, stderr, run, _) = signalled_run(&format!("sig{sig}"), &[sig]);
         assert_eq!(got, Some(code), "SIG{sig}: {stderr}");
         assert_honest_interrupted_report(&run, &stderr);
     }
@@ -285,7 +302,7 @@ fn a_second_ctrl_c_still_leaves_the_interrupted_report_not_the_placeholder() {
     // Before: the second Ctrl-C exited at once, during the first case, leaving the placeholder
     // (`"interrupted": false`, no cases). Now it abandons the attack's posts still in flight
     // (each call takes 5 s, so none finished) and writes result.json and report.md.
-    let (code, stderr, run) = signalled_run("sigint2", &["INT", "INT"]);
+    let (code, stderr, run, _) = signalled_run("sigint2", &["INT", "INT"]);
     assert_eq!(code, Some(130), "{stderr}");
     assert!(stderr.contains("abandoning the attack"), "{stderr}");
     assert_honest_interrupted_report(&run, &stderr);

@@ -175,13 +175,15 @@ async fn queued_first_sends_are_spaced_as_the_tier_1_bucket_refills() {
     captions.sort_unstable();
     sent_captions.sort_unstable();
     assert_eq!(sent_captions, captions);
-    // The times: never before the bucket allows, and close after: within 1 s of modelled time
-    // (50 ms of the harness's own, at × 20), where the next turn is 5.7 s or more away.
+    // The times: never before the bucket allows. How close after is the harness's own time (×
+    // 20), a figure of the machine: no bound here (before: within 1 s, 50 ms of real time).
+    // That the queue lets each call go exactly when its bucket has room is shown on a virtual
+    // clock by run::post::queue's queued_calls_go_exactly_when_the_bucket_has_room_with_the_slack.
     let sent: Vec<f64> = attempts.iter().map(|a| a.sent_s).collect();
     let at = |i: usize, want: f64| {
         let got = sent[i];
         assert!(
-            got >= want - 1e-6 && got < want + 1.0,
+            got >= want - 1e-6,
             "send {}: {got} s, want {want} s: {sent:?}",
             i + 1
         );

@@ -65,9 +65,10 @@ pub(crate) async fn live_beside_planned(
 
 /// Where no call meets a 429, the live run and the planner made the same calls with the same
 /// draws, exactly: every post ok on both sides, the same tokens by call (the stub's answers
-/// against the planner's draws, to the token), and the modelled latencies the stub served sum
-/// to the planner's call times (to a microsecond a call). Independent draws, a call made twice
-/// or one left out would part them.
+/// against the planner's draws: completions to the token), and the modelled latencies the stub
+/// served sum to the planner's call times (within HdrHistogram's 0.1 %, the planner's side
+/// being a histogram), the slowest too. Independent draws, a call made twice or one left out
+/// would part them (with the planner's seed + 1: 3,511 caption tokens against 3,707).
 pub(crate) fn assert_same_draws(
     live: &postload::report::CaseResult,
     planned: &postload::metrics::Measured,

@@ -33,6 +33,9 @@ pub type Text = Box<dyn Fn() -> String + Send + Sync>;
 /// Where whole lines are written (standard error, or a test's buffer).
 pub type Sink = Arc<dyn Fn(&str) + Send + Sync>;
 
+/// Where a live line is drawn (standard error, or a test's terminal).
+pub type Target = Box<dyn Fn() -> ProgressDrawTarget + Send + Sync>;
+
 /// Whole lines to standard error.
 pub fn stderr_sink() -> Sink {
     Arc::new(|line: &str| {
@@ -59,6 +62,16 @@ pub struct Ticker {
 impl Ticker {
     /// A line redrawn in place on standard error every `redraw`, from `show_after` on.
     pub fn live(text: Text, show_after: Duration, redraw: Duration) -> Self {
+        Self::live_to(
+            text,
+            show_after,
+            redraw,
+            Box::new(ProgressDrawTarget::stderr),
+        )
+    }
+
+    /// [`Ticker::live`] drawn on `target` (a test's terminal: no pseudo-terminal needed).
+    pub fn live_to(text: Text, show_after: Duration, redraw: Duration, target: Target) -> Self {
         let state = Arc::new(Mutex::new(State::Waiting));
         let shared = Arc::clone(&state);
         let task = tokio::spawn(async move {
@@ -67,7 +80,7 @@ impl Ticker {
             every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
             loop {
                 every.tick().await;
-                if !draw(&shared, text()) {
+                if !draw(&shared, text(), &target) {
                     return;
                 }
             }
@@ -93,14 +106,13 @@ impl Ticker {
 }
 
 /// Draws `text` (the first time, makes the bar); false once the line is closed.
-fn draw(state: &Mutex<State>, text: String) -> bool {
+fn draw(state: &Mutex<State>, text: String, target: &Target) -> bool {
     let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
     match &*state {
         State::Closed => return false,
         State::Drawn(bar) => bar.set_message(text),
         State::Waiting => {
-            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
-                .with_style(style());
+            let bar = ProgressBar::with_draw_target(None, target()).with_style(style());
             bar.set_message(text);
             *state = State::Drawn(bar);
         }
@@ -157,6 +169,84 @@ mod tests {
     fn clock_is_minutes_then_hours() {
         assert_eq!(clock(Duration::from_millis(12_900)), "0:12");
         assert_eq!(clock(Duration::from_secs(3723)), "1:02:03");
+    }
+
+    /// A terminal that records what is done to it, in order.
+    #[derive(Debug, Clone, Default)]
+    struct Recorded(Arc<Mutex<Vec<String>>>);
+
+    impl Recorded {
+        fn push(&self, what: String) -> std::io::Result<()> {
+            self.0.lock().unwrap().push(what);
+            Ok(())
+        }
+        fn seen(&self) -> Vec<String> {
+            self.0.lock().unwrap().clone()
+        }
+    }
+
+    impl indicatif::TermLike for Recorded {
+        fn width(&self) -> u16 {
+            80
+        }
+        fn move_cursor_up(&self, n: usize) -> std::io::Result<()> {
+            self.push(format!("up {n}"))
+        }
+        fn move_cursor_down(&self, n: usize) -> std::io::Result<()> {
+            self.push(format!("down {n}"))
+        }
+        fn move_cursor_right(&self, n: usize) -> std::io::Result<()> {
+            self.push(format!("right {n}"))
+        }
+        fn move_cursor_left(&self, n: usize) -> std::io::Result<()> {
+            self.push(format!("left {n}"))
+        }
+        fn write_line(&self, s: &str) -> std::io::Result<()> {
+            self.push(format!("line {s}"))
+        }
+        fn write_str(&self, s: &str) -> std::io::Result<()> {
+            self.push(format!("str {s}"))
+        }
+        fn clear_line(&self) -> std::io::Result<()> {
+            self.push("clear".into())
+        }
+        fn flush(&self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// The live line without a pseudo-terminal (the integration tests' `script` may be missing):
+    /// nothing before `show_after` (3 s), then the text drawn in place, and the line cleared when
+    /// the ticker is dropped, nothing drawn after.
+    #[tokio::test(start_paused = true)]
+    async fn a_live_line_is_drawn_from_show_after_and_cleared_when_dropped() {
+        let term = Recorded::default();
+        let on = term.clone();
+        let target: Target = Box::new(move || ProgressDrawTarget::term_like(Box::new(on.clone())));
+        let start = tokio::time::Instant::now();
+        let text: Text =
+            Box::new(move || format!("at {} s, 2 in flight", start.elapsed().as_secs()));
+        let ticker = Ticker::live_to(text, Duration::from_secs(3), Duration::from_secs(1), target);
+        tokio::time::sleep(Duration::from_millis(2_999)).await;
+        assert!(term.seen().is_empty(), "{:?}", term.seen());
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        let drawn = term.seen();
+        assert!(
+            drawn.iter().any(|w| w.contains("at 3 s, 2 in flight")),
+            "{drawn:?}"
+        );
+        assert!(
+            !drawn.iter().any(|w| w.starts_with("line ")),
+            "in place: {drawn:?}"
+        );
+        drop(ticker);
+        let seen = term.seen();
+        let after = &seen[drawn.len()..];
+        assert!(after.iter().any(|w| w == "clear"), "cleared: {seen:?}");
+        assert!(!after.iter().any(|w| w.contains("in flight")), "{seen:?}");
+        let n = seen.len();
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert_eq!(term.seen().len(), n, "nothing after the drop");
     }
 
     #[tokio::test(start_paused = true)]

@@ -16,7 +16,6 @@ pub mod summary;
 pub mod valid;
 mod writer;
 
-
 pub use self::paths::{case_slug, create_unique_dir, slug, SLUG_MAX};
 pub use self::writer::{write_atomic, Exporters, ReportWriter};
 pub use crate::openai::catalog::provenance::{ProfileInfo, SHIPPED};

@@ -364,57 +364,93 @@ fn stub_and_plan_take(dir: &Path) {
     postload::config::plan_spec(&plan, &catalog).expect("plan takes the overlay");
 }
 
-/// A burst of `users` posts on gpt-4o against the embedded stub with `mocks`, at `set` tier 1.
-async fn burst(mocks: &Path, set: &str, tag: &str) -> Value {
-    use postload::cli::RunArgs;
-    let args = RunArgs {
-        scenario: vec!["burst-50".into()],
-        users: Some(40),
-        model: Some("gpt-4o".into()),
-        tier: vec![1],
-        tier_set: Some(set.into()),
-        seed: postload::cli::Seed { seed: Some(11) },
-        data: postload::cli::Mocks {
-            mocks: Some(mocks.to_path_buf()),
-        },
-        time: postload::clock::TimeScale::checked(SCALE).unwrap().into(),
-        output: postload::cli::ReportDir {
-            report_dir: tempdir(tag),
-        },
-        verbosity: postload::cli::Verbosity { quiet: true },
-        ..RunArgs::default()
-    };
-    let _guard = crate::common::goose_lock().await;
-    let dir = args.output.report_dir.clone();
-    let cfg =
-        postload::config::run_config(&args, Arc::new(std::sync::atomic::AtomicBool::new(false)))
-            .expect("valid config");
-    {
-        let ex = postload::report::run_exporters(&cfg.claims, &cfg.catalog.prices);
-        postload::run::execute(cfg, ex)
+/// The round trip's burst: 40 users posting once on gpt-4o at tier 1 of `set`, seed 11, SDK
+/// retries, no prompt cache (as `plan --validate` runs a burst).
+fn round_trip_spec(set: &str) -> postload::plan::PlanSpec {
+    postload::plan::PlanSpec {
+        models: vec!["gpt-4o".into()],
+        tiers: vec![1],
+        users: vec![40],
+        strategies: vec![postload::plan::sim::Strategy::Sdk],
+        tier_set: set.into(),
+        seed: 11,
+        ..postload::plan::PlanSpec::default()
     }
-    .await
-    .expect("run completes");
-    crate::common::read_result(&dir).1
 }
 
-/// The round trip: a run on the overlay (`--mocks OUT --tiers account`) gives post p50
-/// and p95 within 10 % of a run on the account itself, with the same seed.
-async fn round_trip(account: &Path, overlay: &Path) {
-    let original = burst(account, "test", "cal-run-account").await;
-    let calibrated = burst(overlay, "account", "cal-run-overlay").await;
-    let post = |r: &Value, p: &str| {
-        r["cases"][0]["post_latency_ms"]["ok"][p]
-            .as_f64()
-            .unwrap_or_else(|| panic!("{p}: {}", r["cases"][0]["post_latency_ms"]))
+/// The planner's burst on `catalog` at tier 1 of `set`: no real time in it.
+fn planned_burst(catalog: &Catalog, set: &str) -> postload::metrics::Measured {
+    let at = postload::plan::CellSpec {
+        model: "gpt-4o",
+        tier: 1,
+        users: 40,
+        strategy: postload::plan::sim::Strategy::Sdk,
+        response_cache_hit: 0.0,
+        prompt_cache_hit: 0.0,
+        design: postload::plan::Design::default(),
     };
-    for p in ["p50", "p95"] {
-        let (a, b) = (post(&original, p), post(&calibrated, p));
+    postload::plan::simulate_measured(catalog, &round_trip_spec(set), at)
+        .unwrap()
+        .measured
+}
+
+/// The round trip: a burst on the overlay (`--mocks OUT --tiers account`) gives post p50
+/// and p95 within 10 % of the same burst on the account itself, same seed.
+///
+/// Regression: both bursts ran live at K = 5 in real time, so a loaded machine's delays (× 5)
+/// landed in both sides of a 10 % bound. Now the comparison is the planner's, on each catalog
+/// (exact, the same seed's draws from each profile), and a live run on the overlay is shown to
+/// be that same burst: the same calls with the same draws as the planner's
+/// ([`crate::plan::assert_same_draws`]: tokens, and the latencies the stub served), live never
+/// under planned. (40 posts × about 2,300 reserved tokens fit the account's 123,456 TPM: no
+/// 429s, whose count would depend on real time.)
+async fn round_trip(account: &Path, overlay: &Path) {
+    let on_account = planned_burst(&Catalog::load_dir(account).unwrap(), "test");
+    let overlay_catalog = Catalog::load_dir(overlay).unwrap();
+    let on_overlay = planned_burst(&overlay_catalog, "account");
+    for (p, a, b) in [
+        (
+            "p50",
+            on_account.post_latency_ms.ok.p50,
+            on_overlay.post_latency_ms.ok.p50,
+        ),
+        (
+            "p95",
+            on_account.post_latency_ms.ok.p95,
+            on_overlay.post_latency_ms.ok.p95,
+        ),
+    ] {
+        let (a, b) = (a.unwrap(), b.unwrap());
         assert!(
             within(b, a, 0.1),
             "post {p}: account {a} ms, overlay {b} ms"
         );
     }
+    let _guard = crate::common::goose_lock().await;
+    let validation = postload::commands::validate::Validation {
+        users: vec![40],
+        tiers: vec![1],
+        time_scale: postload::clock::TimeScale::checked(SCALE).unwrap(),
+        fixed_latency_ms: None,
+        repeat: 1,
+        report_dir: tempdir("cal-run-overlay"),
+    };
+    let sides = crate::plan::live_beside_planned(
+        &overlay_catalog,
+        &round_trip_spec("account"),
+        &validation,
+        40,
+    )
+    .await;
+    let (live, planned) = &sides[0];
+    assert_eq!(live.tier, 1);
+    assert_eq!(planned, &on_overlay);
+    crate::plan::assert_same_draws(live, planned);
+    crate::plan::assert_live_not_under_planned(
+        &crate::plan::figures(planned),
+        &crate::plan::figures(&live.measured),
+        "the overlay's burst",
+    );
 }
 
 /// A test server that answers every chat call with a fixed completion and no rate-limit headers.
@@ -499,20 +535,125 @@ async fn a_daily_limit_met_during_calibration_is_reported_and_the_cap_holds() {
     Catalog::load_dir(&out).unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_stubs_retry_after_is_waited_and_tier_1_is_recognised() {
+/// One call as [`recording_proxy`] relayed it: when it arrived and when its answer came back
+/// (tokio's clock, from the proxy's start), the status and the `retry-after-ms` it carried.
+#[derive(Debug, Clone, Copy)]
+struct Relayed {
+    arrived: std::time::Duration,
+    answered: std::time::Duration,
+    status: u16,
+    retry_after_ms: Option<u64>,
+}
+
+/// A proxy on loopback in front of `to` (a `/v1` base URL) that relays plain chat calls with
+/// their status, rate-limit and retry headers, and logs each call in order.
+async fn recording_proxy(to: String) -> (u16, Arc<std::sync::Mutex<Vec<Relayed>>>) {
+    let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let origin = tokio::time::Instant::now();
+    let client = crate::common::client();
+    let seen = Arc::clone(&log);
+    let app = axum::Router::new().route(
+        "/v1/chat/completions",
+        axum::routing::post(move |body: axum::body::Bytes| {
+            let (client, to, seen) = (client.clone(), to.clone(), Arc::clone(&seen));
+            async move {
+                let arrived = origin.elapsed();
+                let r = client
+                    .post(format!("{to}/chat/completions"))
+                    .header("content-type", "application/json")
+                    .header("authorization", "Bearer sk-relayed")
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap();
+                let status = r.status().as_u16();
+                let mut headers = axum::http::HeaderMap::new();
+                for (name, value) in r.headers() {
+                    let name = name.as_str();
+                    if name.starts_with("x-ratelimit")
+                        || name.starts_with("retry-after")
+                        || name == "content-type"
+                    {
+                        headers.insert(
+                            axum::http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                            axum::http::HeaderValue::from_bytes(value.as_bytes()).unwrap(),
+                        );
+                    }
+                }
+                let retry_after_ms = r
+                    .headers()
+                    .get("retry-after-ms")
+                    .map(|v| v.to_str().unwrap().parse().unwrap());
+                let text = r.bytes().await.unwrap();
+                seen.lock().unwrap().push(Relayed {
+                    arrived,
+                    answered: origin.elapsed(),
+                    status,
+                    retry_after_ms,
+                });
+                (
+                    axum::http::StatusCode::from_u16(status).unwrap(),
+                    headers,
+                    text,
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (port, log)
+}
+
+/// Regression: this test counted three 429s and twenty answers but measured no wait, so a
+/// calibrate that ignored `retry-after` passed it. Now one call at a time on paused tokio time
+/// (the stub, a recording proxy and calibrate on one clock, no real time): after each of the
+/// stub's three 429s the next call reaches the stub no sooner than the `retry-after-ms` it
+/// carried after that 429 was answered. The first retry follows the first call, sent before any
+/// limit was known (no pacing), so there the gap is the 429's wait alone.
+#[test]
+fn the_stubs_retry_after_is_waited_and_tier_1_is_recognised() {
     // The shipped data at Tier 1 (500 RPM / 30,000 TPM for gpt-4o); the first three calls
     // answer 429 with retry-after and retry-after-ms.
-    let mut c = StubConfig::new(Arc::new(Catalog::embedded()));
-    c.retry_after = true;
-    c.faults.first_n_429 = 3;
-    c.fixed_latency = Some(std::time::Duration::from_millis(200));
-    let stub = start_clocked(c, Arc::new(SystemClock::scaled(SCALE))).await;
     let out = tempdir("cal-retry-after");
-    let mut a = args(stub.address().port(), &out, 0.5);
-    a.calls = Some(20);
-    let outcome = postload::commands::calibrate::calibrate(a).await.unwrap();
+    let (outcome, log) = paused_runtime().block_on(async {
+        let mut c = StubConfig::new(Arc::new(Catalog::embedded()));
+        c.retry_after = true;
+        c.faults.first_n_429 = 3;
+        c.fixed_latency = Some(std::time::Duration::from_millis(200));
+        let stub = paused_stub(c).await;
+        let (port, log) = recording_proxy(stub.base_url()).await;
+        let mut a = args(port, &out, 0.5);
+        a.calls = Some(20);
+        a.concurrency = 1;
+        a.stream = StreamArg::Off;
+        a.time.time_scale = None;
+        let outcome = postload::commands::calibrate::calibrate(a).await.unwrap();
+        let log = log.lock().unwrap().clone();
+        (outcome, log)
+    });
     assert_eq!(outcome, postload::Outcome::Success);
+    // 3 429s, then 20 answers, one at a time.
+    let statuses: Vec<u16> = log.iter().map(|r| r.status).collect();
+    assert_eq!(statuses[..3], [429; 3], "{log:?}");
+    assert_eq!(statuses[3..], [200; 20], "{log:?}");
+    for (k, pair) in log.windows(2).enumerate() {
+        assert!(pair[1].arrived >= pair[0].answered, "call {k}: {log:?}");
+    }
+    for k in 0..3 {
+        // The stub's wait for a forced 429: its reserve's refill at 30,000 TPM, 2 ms a token.
+        let wait = log[k]
+            .retry_after_ms
+            .expect("the 429 says how long to wait");
+        assert!(wait >= 100, "429 {k}: {wait} ms");
+        let gap = log[k + 1].arrived - log[k].answered;
+        assert!(
+            gap >= std::time::Duration::from_millis(wait),
+            "after 429 {k}: {gap:?}, asked {wait} ms: {log:?}"
+        );
+    }
     let j = read_json(&out);
     let m = &j["models"][0];
     assert_eq!(m["run"]["rate_limited"], 3);

@@ -160,16 +160,9 @@ fn load_leaves_loopback_only_with_allow_spend_and_max_cost() {
 
 #[test]
 fn with_stub_fails_clearly_when_the_service_does_not_answer() {
-    let dead = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let stub_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let closed = crate::common::closed_port();
+    let dead = closed.port;
+    let stub_port = crate::common::unused_port();
     let target = format!("http://127.0.0.1:{dead}");
     let reports = temp("not-answering");
     postload()
@@ -199,8 +192,12 @@ fn with_stub_fails_clearly_when_the_service_does_not_answer() {
 
 /// Starts a run whose first case lasts long (calls of 5 s: a post takes 10 s), waits until that
 /// case has begun (its progress line on stderr, then 2 s for Goose to launch), and sends
-/// `signals` 200 ms apart. Returns the exit code, stderr and the run's result.json.
-fn signalled_run(tag: &str, signals: &[&str]) -> (Option<i32>, String, std::path::PathBuf) {
+/// `signals` 200 ms apart. Returns the exit code, stderr, the run's folder and the time from
+/// just before the first signal to the exit.
+fn signalled_run(
+    tag: &str,
+    signals: &[&str],
+) -> (Option<i32>, String, std::path::PathBuf, std::time::Duration) {
     use std::io::BufRead;
     let dir = temp(tag);
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("postload"))
@@ -227,6 +224,7 @@ fn signalled_run(tag: &str, signals: &[&str]) -> (Option<i32>, String, std::path
         seen.push_str(&line);
     }
     std::thread::sleep(std::time::Duration::from_secs(2));
+    let signalled = std::time::Instant::now();
     for (i, sig) in signals.iter().enumerate() {
         if i > 0 {
             std::thread::sleep(std::time::Duration::from_millis(200));
@@ -241,12 +239,13 @@ fn signalled_run(tag: &str, signals: &[&str]) -> (Option<i32>, String, std::path
     std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
     seen.push_str(&rest);
     let code = child.wait().unwrap().code();
+    let took = signalled.elapsed();
     let runs: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
     assert_eq!(runs.len(), 1, "{runs:?}");
-    (code, seen, runs[0].clone())
+    (code, seen, runs[0].clone(), took)
 }
 
 /// The run folder's result.json must be the interrupted run's, never the placeholder: one
@@ -270,8 +269,19 @@ fn assert_honest_interrupted_report(run: &std::path::Path, stderr: &str) {
 #[test]
 fn ctrl_c_ends_the_run_with_130_and_leaves_a_valid_report_marked_interrupted() {
     // Before: a single Ctrl-C exited 0.
-    let (code, stderr, run) = signalled_run("sigint", &["INT"]);
+    let (code, stderr, run, took) = signalled_run("sigint", &["INT"]);
     assert_eq!(code, Some(130), "{stderr}");
+    // Every post in flight is at most 2 s into its 10 s (the signal came 2 s after the case
+    // began), so none can finish: the run gives them the whole grace, at least 2 s from the
+    // signal to the exit (timed from before the signal: never less than the wait itself).
+    assert_eq!(
+        postload::stop::STOP_GRACE,
+        std::time::Duration::from_secs(2)
+    );
+    assert!(
+        took >= postload::stop::STOP_GRACE,
+        "exited {took:?} after the signal"
+    );
     assert_honest_interrupted_report(&run, &stderr);
     // The first signal lets the attack end normally: charts are written too.
     assert!(run.join("charts/latency-burst-50-tier1.png").exists());
@@ -281,7 +291,7 @@ fn ctrl_c_ends_the_run_with_130_and_leaves_a_valid_report_marked_interrupted() {
 fn sigterm_and_sighup_end_the_run_with_128_plus_their_number() {
     // Before: SIGTERM and SIGHUP killed the process and left the placeholder result.json.
     for (sig, code) in [("TERM", 143), ("HUP", 129)] {
-        let (got, stderr, run) = signalled_run(&format!("sig{sig}"), &[sig]);
+        let (got, stderr, run, _) = signalled_run(&format!("sig{sig}"), &[sig]);
         assert_eq!(got, Some(code), "SIG{sig}: {stderr}");
         assert_honest_interrupted_report(&run, &stderr);
     }
@@ -292,7 +302,7 @@ fn a_second_ctrl_c_still_leaves_the_interrupted_report_not_the_placeholder() {
     // Before: the second Ctrl-C exited at once, during the first case, leaving the placeholder
     // (`"interrupted": false`, no cases). Now it abandons the attack's posts still in flight
     // (each call takes 5 s, so none finished) and writes result.json and report.md.
-    let (code, stderr, run) = signalled_run("sigint2", &["INT", "INT"]);
+    let (code, stderr, run, _) = signalled_run("sigint2", &["INT", "INT"]);
     assert_eq!(code, Some(130), "{stderr}");
     assert!(stderr.contains("abandoning the attack"), "{stderr}");
     assert_honest_interrupted_report(&run, &stderr);
@@ -465,8 +475,21 @@ fn cases_with_one_name_are_refused_before_any_load() {
 
 #[test]
 fn plans_started_together_get_their_own_folders() {
-    // Before: three plans started in the same second wrote into one folder.
+    // Before: three plans started in the same second wrote into one folder. Started at once they
+    // need not fall in one second (a loaded machine), so the collision is made certain: every
+    // folder a plan could name for the next 30 minutes (`plan-` and the UTC second) exists, so
+    // each of the three must find its second's folder taken, as the second plan of a second does.
     let reports = temp("plans-together");
+    let now = chrono::Utc::now();
+    let taken: std::collections::BTreeSet<String> = (-2..1_800)
+        .map(|s| {
+            let at = now + chrono::Duration::seconds(s);
+            format!("plan-{}", at.format("%Y%m%d-%H%M%S"))
+        })
+        .collect();
+    for name in &taken {
+        std::fs::create_dir_all(reports.join(name)).unwrap();
+    }
     let children: Vec<_> = (0..3)
         .map(|_| {
             std::process::Command::new(assert_cmd::cargo::cargo_bin("postload"))
@@ -495,10 +518,24 @@ fn plans_started_together_get_their_own_folders() {
     let dirs: Vec<_> = std::fs::read_dir(&reports)
         .unwrap()
         .map(|e| e.unwrap().path())
+        .filter(|d| !taken.contains(&d.file_name().unwrap().to_string_lossy().into_owned()))
         .collect();
     assert_eq!(dirs.len(), 3, "{dirs:?}");
-    for d in dirs {
+    for d in &dirs {
         assert!(d.join("plan.json").exists(), "{}", d.display());
+        // `plan-<second>-N`: beside its second's taken folder.
+        let name = d.file_name().unwrap().to_string_lossy().into_owned();
+        let (stem, n) = name.rsplit_once('-').unwrap();
+        assert!(taken.contains(stem), "{name}");
+        assert!(n.parse::<u32>().is_ok_and(|n| n >= 2), "{name}");
+    }
+    // Nothing was written into a folder that existed.
+    for name in &taken {
+        assert_eq!(
+            std::fs::read_dir(reports.join(name)).unwrap().count(),
+            0,
+            "{name}"
+        );
     }
 }
 
@@ -864,4 +901,63 @@ fn quiet_stub_prints_only_its_url() {
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
     assert_eq!(rest, "");
+}
+
+/// The promise in `postload --help` and src/cli.rs: with no subcommand, postload runs, with
+/// `run`'s options. The same small run with and without `run` writes the same cases; a
+/// mistake in `run`'s options is refused alike.
+#[test]
+fn postload_without_a_subcommand_is_run() {
+    let quick = [
+        "--scenario",
+        "burst-50",
+        "--users",
+        "2",
+        "--tier",
+        "2",
+        "--latency-ms",
+        "0",
+        "--seed",
+        "5",
+        "--quiet",
+        "--report-dir",
+    ];
+    let cases = |with_run: bool| {
+        let reports = temp(if with_run { "sub-run" } else { "sub-none" });
+        let mut c = postload();
+        if with_run {
+            c.arg("run");
+        }
+        c.args(quick).arg(&reports).assert().code(0);
+        let (_, result) = crate::common::read_result(&reports);
+        let case = &result["cases"][0];
+        (
+            result["cases"].as_array().unwrap().len(),
+            case["scenario"].clone(),
+            case["tier"].clone(),
+            case["posts"]["total"].clone(),
+            case["posts"]["ok"].clone(),
+            case["tokens"]["total"].clone(),
+        )
+    };
+    let bare = cases(false);
+    assert_eq!(bare, cases(true));
+    assert_eq!(bare.0, 1);
+    assert_eq!(
+        (bare.1.as_str(), bare.3.as_u64(), bare.4.as_u64()),
+        (Some("burst-50"), Some(2), Some(2))
+    );
+    let refused = temp("sub-refused");
+    for with_run in [false, true] {
+        let mut c = postload();
+        if with_run {
+            c.arg("run");
+        }
+        c.args(["--junit", "j.xml", "--report-dir"])
+            .arg(&refused)
+            .assert()
+            .code(2)
+            .stderr(contains("postload: --junit"));
+    }
+    assert_eq!(std::fs::read_dir(&refused).unwrap().count(), 0);
 }

@@ -14,19 +14,11 @@ fn postload() -> Command {
     c
 }
 
-/// A loopback port nothing listens on (bound, then let go).
-fn closed_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[test]
 fn run_target_at_a_closed_port_is_refused_naming_the_url_and_the_error() {
     // Before: "0/10 posts ok", exit 0, no cause.
-    let target = format!("http://127.0.0.1:{}", closed_port());
+    let closed = crate::common::closed_port();
+    let target = format!("http://127.0.0.1:{}", closed.port);
     let reports = tempdir("dead-target");
     postload()
         .args([

@@ -493,3 +493,63 @@ fn check_suggest_writes_a_gate_the_baseline_passes_and_refuses_a_stub_result() {
         .assert()
         .code(2);
 }
+
+/// `run --gate` under GitHub Actions: `$GITHUB_STEP_SUMMARY` gets, after what earlier steps
+/// wrote, the verdict first, the gate table, then the run's report.md whole; a second run
+/// appends its own (here failing) verdict after it, never over it. Exit 0 then 1.
+#[test]
+fn run_gate_appends_its_verdict_table_and_report_to_the_step_summary() {
+    let dir = tempdir("run-gate-summary");
+    let summary = dir.join("summary.md");
+    std::fs::write(&summary, "earlier step\n").unwrap();
+    let pass = dir.join("pass.toml");
+    std::fs::write(
+        &pass,
+        "[[gate]]\ntier = 2\nthresholds = [\"error_rate <= 0\"]\n",
+    )
+    .unwrap();
+    let fail = dir.join("fail.toml");
+    std::fs::write(
+        &fail,
+        "[[gate]]\ntier = 2\nthresholds = [\"tokens_per_post <= 1\"]\n",
+    )
+    .unwrap();
+    let run = |gate: &std::path::Path, reports: &std::path::Path, code: i32| {
+        postload()
+            .args([
+                "run",
+                "--scenario",
+                "burst-50",
+                "--users",
+                "2",
+                "--tier",
+                "2",
+            ])
+            .args(["--latency-ms", "0", "--seed", "5", "--quiet", "--gate"])
+            .arg(gate)
+            .arg("--report-dir")
+            .arg(reports)
+            .env("GITHUB_STEP_SUMMARY", &summary)
+            .assert()
+            .code(code);
+        let (run, _) = crate::common::read_result(reports);
+        std::fs::read_to_string(run.join("report.md")).unwrap()
+    };
+    let first_report = run(&pass, &dir.join("pass-reports"), 0);
+    let after_first = std::fs::read_to_string(&summary).unwrap();
+    let rest = after_first
+        .strip_prefix("earlier step\n")
+        .unwrap_or_else(|| panic!("the earlier step's text kept first: {after_first}"));
+    assert!(rest.starts_with("### postload gate: PASS"), "{rest}");
+    let table = rest.find("error_rate <= 0").expect("the gate table");
+    let report = rest.find(first_report.trim()).expect("report.md whole");
+    assert!(table < report, "{rest}");
+    let second_report = run(&fail, &dir.join("fail-reports"), 1);
+    let after_second = std::fs::read_to_string(&summary).unwrap();
+    let added = after_second
+        .strip_prefix(after_first.as_str())
+        .unwrap_or_else(|| panic!("appended, not rewritten: {after_second}"));
+    assert!(added.starts_with("### postload gate: FAIL"), "{added}");
+    assert!(added.contains("tokens_per_post <= 1"), "{added}");
+    assert!(added.contains(second_report.trim()), "{added}");
+}

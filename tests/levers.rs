@@ -283,7 +283,10 @@ async fn a_parallel_posts_calls_take_the_planners_draw_streams() {
 /// (0.1 % for the histograms' buckets, and the planner sizes every caption like the first
 /// business's, a token or two apart). Each live time to first caption token is its caption's
 /// send (after the image prompt's answer, if sequential) plus the same drawn time to first
-/// token: at least the planner's too. Under 0.5, calls were serialised or drew other streams.
+/// token: at least the planner's too. That the calls drew the same streams is shown exactly
+/// ([`crate::plan::assert_same_draws`]: tokens, and the latencies the stub served against the
+/// planner's call times); how far under 1 plan/live is, is the harness's overhead, a figure of
+/// the machine, bounded nowhere. (Before: plan/live in [0.5, 1.001], its lower side the load.)
 fn agrees_with_the_planner_on_the_same_draws(live: &CaseResult, n: u32, seed: u64) {
     use postload::plan::levers::Design;
     use postload::plan::sim::Strategy;
@@ -313,11 +316,9 @@ fn agrees_with_the_planner_on_the_same_draws(live: &CaseResult, n: u32, seed: u6
     let within = |what: &str, p: Option<f64>, l: Option<f64>| {
         let r = postload::commands::validate::ratio(p, l)
             .unwrap_or_else(|| panic!("{name}: {what}: no value"));
-        assert!(
-            (0.5..=1.001).contains(&r),
-            "{name}: {what}: plan/live = {r:.4}"
-        );
+        assert!(r <= 1.001, "{name}: {what}: plan/live = {r:.4}");
     };
+    crate::plan::assert_same_draws(live, &planned.measured);
     let (p, l) = (
         &planned.measured.post_latency_ms.ok,
         &live.measured.post_latency_ms.ok,

@@ -3,7 +3,7 @@
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use postload::commands::validate::{compare, ratio, Validation};
+use postload::commands::validate::{compare, ratio, Figures, Validation};
 use postload::openai::catalog::Catalog;
 use postload::plan::sim::Strategy;
 use postload::plan::PlanSpec;
@@ -22,57 +22,168 @@ fn spec() -> PlanSpec {
     }
 }
 
+/// The live bursts of `users` users (every tier of `validation`, one run, as `plan --validate`
+/// runs them) beside the planner's cells: per tier, the live case (with the stub's counts) and
+/// the planned measurements, for the same seed.
+pub(crate) async fn live_beside_planned(
+    catalog: &Catalog,
+    spec: &PlanSpec,
+    validation: &Validation,
+    users: u32,
+) -> Vec<(postload::report::CaseResult, postload::metrics::Measured)> {
+    let mut spec = spec.clone();
+    spec.fixed_latency_ms = validation.fixed_latency_ms;
+    let design = postload::plan::Design::default();
+    let cfg = postload::config::configure(
+        &validation.request(&spec, users, &design),
+        Arc::new(catalog.clone()),
+        Arc::new(AtomicBool::new(false)),
+    )
+    .unwrap();
+    let ex = postload::report::run_exporters(&cfg.claims, &cfg.catalog.prices);
+    let result = postload::run::execute(cfg, ex).await.unwrap();
+    result
+        .cases
+        .into_iter()
+        .map(|live| {
+            let at = postload::plan::CellSpec {
+                model: "gpt-4o",
+                tier: live.tier,
+                users,
+                strategy: Strategy::Sdk,
+                response_cache_hit: 0.0,
+                prompt_cache_hit: 0.0,
+                design,
+            };
+            let planned = postload::plan::simulate_measured(catalog, &spec, at)
+                .unwrap()
+                .measured;
+            (live, planned)
+        })
+        .collect()
+}
+
+/// Where no call meets a 429, the live run and the planner made the same calls with the same
+/// draws, exactly: every post ok on both sides, the same tokens by call (the stub's answers
+/// against the planner's draws: completions to the token), and the modelled latencies the stub
+/// served sum to the planner's call times (within HdrHistogram's 0.1 %, the planner's side
+/// being a histogram), the slowest too. Independent draws, a call made twice or one left out
+/// would part them (with the planner's seed + 1: 3,511 caption tokens against 3,707).
+pub(crate) fn assert_same_draws(
+    live: &postload::report::CaseResult,
+    planned: &postload::metrics::Measured,
+) {
+    let m = &live.measured;
+    assert_eq!(m.posts.total, planned.posts.total);
+    assert_eq!(
+        (m.posts.ok, planned.posts.ok),
+        (m.posts.total, m.posts.total)
+    );
+    assert_eq!(m.calls.http_429, 0);
+    // Completions to the token; the image prompt's prompt too. The caption's prompt carries the
+    // image prompt's answer: the planner counts it at its completion tokens, the stub tokenizes
+    // its text within the caption's prompt, a token or two apart a post (38 of 34,500 on 30).
+    let (l, p) = (&m.tokens.by_call, &planned.tokens.by_call);
+    assert_eq!(l.keys().collect::<Vec<_>>(), ["caption", "image_prompt"]);
+    assert_eq!(p.keys().collect::<Vec<_>>(), ["caption", "image_prompt"]);
+    for call in ["caption", "image_prompt"] {
+        assert_eq!(
+            l[call].completion, p[call].completion,
+            "{call}: {l:?} / {p:?}"
+        );
+        assert_eq!(l[call].cached, 0);
+    }
+    assert_eq!(
+        l["image_prompt"].prompt, p["image_prompt"].prompt,
+        "{l:?} / {p:?}"
+    );
+    assert!(
+        l["caption"].prompt.abs_diff(p["caption"].prompt) <= 2 * m.posts.total,
+        "{l:?} / {p:?}"
+    );
+    let stub = live.stub.as_ref().expect("the embedded stub's counts");
+    let served = &stub.models["gpt-4o"];
+    let calls = &planned.call_latency_ms;
+    let count: u64 = calls.values().map(|c| c.count).sum();
+    assert_eq!(served.ok, count);
+    assert_eq!(stub.latency_ms.count, count);
+    // The planner's call times as HdrHistogram keeps them (3 significant figures: a mean and a
+    // max within 0.1 %); the stub's sum is exact.
+    let planned_ms: f64 = calls
+        .values()
+        .map(|c| c.count as f64 * c.mean.unwrap())
+        .sum();
+    let within = |got: f64, want: f64, what: &str| {
+        assert!(
+            (got - want).abs() <= 1e-3 * want,
+            "{what}: the stub served {got} ms, the planner {want} ms"
+        );
+    };
+    within(served.latency_ms_sum, planned_ms, "sum of call times");
+    let planned_max = calls.values().filter_map(|c| c.max).fold(0.0, f64::max);
+    within(stub.latency_ms.max.unwrap(), planned_max, "slowest call");
+}
+
+/// live ≥ planned: every live post is its calls' modelled times (the same draws, above) plus the
+/// harness's own time, so every order statistic is too: plan/live ≤ 1 (0.1 % for the
+/// histograms' buckets). How far under 1 is the harness's overhead, a performance figure that
+/// `plan --validate` reports (docs/planning.md), never bounded here: it depends on the machine.
+pub(crate) fn assert_live_not_under_planned(planned: &Figures, live: &Figures, what: &str) {
+    for (stat, p, l) in [
+        ("p50", planned.p50_s, live.p50_s),
+        ("p95", planned.p95_s, live.p95_s),
+        ("makespan", Some(planned.makespan_s), Some(live.makespan_s)),
+    ] {
+        let r = ratio(p, l).unwrap_or_else(|| panic!("{what} {stat}: no value"));
+        assert!(
+            r <= 1.001,
+            "{what} {stat}: plan/live = {r:.4} ({planned:?} / {live:?})"
+        );
+    }
+}
+
+pub(crate) fn figures(m: &postload::metrics::Measured) -> Figures {
+    Figures::pooled(&[m]).unwrap()
+}
+
+/// Regression: plan/live was held in [0.5, 1.001], a lower bound set by the machine's load (a
+/// two-sided 10 % failed at 0.86 with the load at 9) and too loose to show the sides agree.
+/// Now what must agree exactly does ([`assert_same_draws`]) and the rest one-sidedly.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_planner_agrees_with_the_live_harness_at_small_scale() {
     let _guard = goose_lock().await;
-    let sides = compare(
-        &Catalog::embedded(),
-        &spec(),
-        &Validation {
-            users: vec![30],
-            tiers: vec![1, 2],
-            time_scale: postload::clock::TimeScale::checked(1.0).unwrap(),
-            fixed_latency_ms: Some(400),
-            repeat: 1,
-            report_dir: tempdir("validate"),
-        },
-        Arc::new(AtomicBool::new(false)),
-    )
-    .await
-    .unwrap();
-    assert_eq!(sides.len(), 2);
-    // Every live post is its calls' modelled times plus the harness's own time, so plan/live is
-    // at most 1 (0.1 % for the histograms' buckets). How close to 1 is the harness's overhead, a
-    // performance figure that `plan --validate` reports (docs/planning.md): a two-sided 10 %
-    // bound here failed at 0.86 with the machine's load at 9. Under 0.5, posts were serialised
-    // or a call counted twice.
-    let within = |p: Option<f64>, l: Option<f64>, what: &str| {
-        let r = ratio(p, l).unwrap_or_else(|| panic!("{what}: no value"));
-        assert!((0.5..=1.001).contains(&r), "{what}: plan/live = {r:.3}");
+    let validation = Validation {
+        users: vec![30],
+        tiers: vec![1, 2],
+        time_scale: postload::clock::TimeScale::checked(1.0).unwrap(),
+        fixed_latency_ms: Some(400),
+        repeat: 1,
+        report_dir: tempdir("validate"),
     };
+    let sides = live_beside_planned(&Catalog::embedded(), &spec(), &validation, 30).await;
+    assert_eq!(sides.len(), 2);
     // Tier 2: no 429s; two 400 ms calls a post, the same in both.
-    let t2 = &sides[1];
-    assert_eq!(t2.tier, 2);
-    assert_eq!((t2.live.success, t2.planned.success), (1.0, 1.0));
-    within(t2.planned.p50_s, t2.live.p50_s, "tier 2 p50");
-    within(t2.planned.p95_s, t2.live.p95_s, "tier 2 p95");
-    within(
-        Some(t2.planned.makespan_s),
-        Some(t2.live.makespan_s),
-        "tier 2 makespan",
-    );
+    let (live, planned) = &sides[1];
+    assert_eq!(live.tier, 2);
+    assert_same_draws(live, planned);
+    assert_live_not_under_planned(&figures(planned), &figures(&live.measured), "tier 2");
     // Tier 1: 30 posts × ~2,300 reserved tokens against 30,000 TPM; the bucket decides who waits
     // and who fails, the same way in both.
-    let t1 = &sides[0];
-    assert!(t1.live.http_429 > 10, "{t1:?}");
-    within(
-        Some(t1.planned.http_429 as f64),
-        Some(t1.live.http_429 as f64),
-        "tier 1 429s",
+    let (live, planned) = &sides[0];
+    let (t1_live, t1_planned) = (figures(&live.measured), figures(planned));
+    assert!(t1_live.http_429 > 10, "{t1_live:?}");
+    let r = ratio(
+        Some(t1_planned.http_429 as f64),
+        Some(t1_live.http_429 as f64),
+    )
+    .unwrap();
+    assert!(
+        (0.5..=1.001).contains(&r),
+        "tier 1 429s: plan/live = {r:.3}"
     );
     assert!(
-        (t1.planned.success - t1.live.success).abs() <= 0.1,
-        "tier 1 success: {t1:?}"
+        (t1_planned.success - t1_live.success).abs() <= 0.1,
+        "tier 1 success: {t1_planned:?} / {t1_live:?}"
     );
 }
 
@@ -163,45 +274,27 @@ async fn validate_runs_the_live_side_on_the_planners_catalog() {
 /// With the model's heavy-tailed latencies, one seed of 20 posts: the p95 and the makespan are
 /// the slowest few draws, which two independent samples rarely agree on to 10 %. The live run
 /// names each attempt's draw stream to the stub, so both sides draw the same latencies for the
-/// same post; what is left is the harness's own time. Each live post is then at least its
-/// planned time, so every order statistic is too: plan/live ≤ 1 (0.1 % for the histograms'
-/// buckets). Independent draws would put the planner above the live run about half the time.
-/// The overhead itself (how far under 1) is measured by `plan --validate`, not bounded here.
+/// same post: shown exactly ([`assert_same_draws`]: the same tokens, and the latencies the stub
+/// served summing to the planner's call times). What is left is the harness's own time, so
+/// plan/live ≤ 1 for every order statistic. Independent draws would put the planner above the
+/// live run about half the time. (Before: a [0.5, 1.001] band on plan/live, its lower side the
+/// machine's load.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_the_same_draws_the_live_run_and_the_planner_agree_on_the_tail() {
     let _guard = goose_lock().await;
-    let sides = compare(
-        &Catalog::embedded(),
-        &spec(),
-        &Validation {
-            users: vec![20],
-            tiers: vec![2],
-            time_scale: postload::clock::TimeScale::checked(4.0).unwrap(),
-            fixed_latency_ms: None,
-            repeat: 1,
-            report_dir: tempdir("same-draws"),
-        },
-        Arc::new(AtomicBool::new(false)),
-    )
-    .await
-    .unwrap();
-    let t2 = &sides[0];
-    assert_eq!((t2.live.success, t2.planned.success), (1.0, 1.0));
-    for (what, p, l) in [
-        ("p50", t2.planned.p50_s, t2.live.p50_s),
-        ("p95", t2.planned.p95_s, t2.live.p95_s),
-        (
-            "makespan",
-            Some(t2.planned.makespan_s),
-            Some(t2.live.makespan_s),
-        ),
-    ] {
-        let r = ratio(p, l).unwrap_or_else(|| panic!("{what}: no value"));
-        assert!(
-            (0.5..=1.001).contains(&r),
-            "{what}: plan/live = {r:.3} ({t2:?})"
-        );
-    }
+    let validation = Validation {
+        users: vec![20],
+        tiers: vec![2],
+        time_scale: postload::clock::TimeScale::checked(4.0).unwrap(),
+        fixed_latency_ms: None,
+        repeat: 1,
+        report_dir: tempdir("same-draws"),
+    };
+    let sides = live_beside_planned(&Catalog::embedded(), &spec(), &validation, 20).await;
+    let (live, planned) = &sides[0];
+    assert_eq!(live.tier, 2);
+    assert_same_draws(live, planned);
+    assert_live_not_under_planned(&figures(planned), &figures(&live.measured), "tier 2");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

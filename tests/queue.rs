@@ -180,13 +180,15 @@ async fn queued_first_sends_are_spaced_as_the_tier_1_bucket_refills() {
     captions.sort_unstable();
     sent_captions.sort_unstable();
     assert_eq!(sent_captions, captions);
-    // The times: never before the bucket allows, and close after: within 1 s of modelled time
-    // (50 ms of the harness's own, at × 20), where the next turn is 5.7 s or more away.
+    // The times: never before the bucket allows. How close after is the harness's own time (×
+    // 20), a figure of the machine: no bound here (before: within 1 s, 50 ms of real time).
+    // That the queue lets each call go exactly when its bucket has room is shown on a virtual
+    // clock by run::post::queue's queued_calls_go_exactly_when_the_bucket_has_room_with_the_slack.
     let sent: Vec<f64> = attempts.iter().map(|a| a.sent_s).collect();
     let at = |i: usize, want: f64| {
         let got = sent[i];
         assert!(
-            got >= want - 1e-6 && got < want + 1.0,
+            got >= want - 1e-6,
             "send {}: {got} s, want {want} s: {sent:?}",
             i + 1
         );
@@ -210,8 +212,11 @@ async fn queued_first_sends_are_spaced_as_the_tier_1_bucket_refills() {
 /// With the same seed, latencies and limits, the live queued burst (Tier 1 of openai-2025, 40
 /// posts, `--latency-ms 1000`) and the planner's `queue` strategy agree: the client's bucket
 /// lets each call go when the planner's does, plus the queue's slack and the harness's own
-/// time, so plan/live is at most 1 (0.1 % for the histograms' buckets) and, under 0.5, the
-/// queue let calls go at other times than the planner's bucket. With every call alike in
+/// time, so plan/live is at most 1 (0.1 % for the histograms' buckets); the calls themselves
+/// are the planner's, exactly ([`crate::plan::assert_same_draws`]). How far under 1 is the
+/// harness's overhead and the queue's slack in real time, bounded nowhere (before: plan/live in
+/// [0.5, 1.001], its lower side the machine's load); when the queue lets each call go is
+/// `queued_first_sends_are_spaced_as_the_tier_1_bucket_refills`'s. With every call alike in
 /// length and time, which post takes which turn does not change the figures; with the model's
 /// drawn latencies, two captions whose image prompts answer within the harness's jitter of
 /// each other can swap turns, a turn apart (2.8 s at Tier 1), moving the median either way.
@@ -266,11 +271,12 @@ async fn the_live_client_queue_agrees_with_the_planners_queue_strategy() {
         let r = postload::commands::validate::ratio(plan, live)
             .unwrap_or_else(|| panic!("{what}: no value"));
         assert!(
-            (0.5..=1.001).contains(&r),
+            r <= 1.001,
             "{what}: plan/live = {r:.4} ({plan:?} / {live:?})"
         );
         r
     };
+    crate::plan::assert_same_draws(live, p);
     let (pp, lp) = (&p.post_latency_ms.ok, &l.post_latency_ms.ok);
     let r50 = within("post p50", pp.p50, lp.p50);
     let r95 = within("post p95", pp.p95, lp.p95);

@@ -11,13 +11,7 @@ use serde_json::Value;
 
 use crate::common::{goose_lock, read_result, tempdir};
 
-pub(crate) fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+pub(crate) use crate::common::unused_port as free_port;
 
 /// The example service as `postload example-service FLAGS` configures it, calling a stub on
 /// `port`, then a service-mode burst of `users` at `tier` (50 ms a call): the result.

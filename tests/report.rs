@@ -921,3 +921,71 @@ fn the_readmes_claim_count_is_the_claims_files() {
         assert_eq!(count, n.to_string(), "README says {count} claims");
     }
 }
+
+/// `postload report RESULT --claims FILE` judges the file's claims, not the planning note's: a
+/// team's one claim (100 users within 10 s at p95) gets one verdict per burst-100 case of the
+/// fixture: Tier 2 holds (p95 9.36 s, every post ok), Tier 1 fails (98 of 100 posts failed
+/// after 429s); none of the note's 27 claims is judged. A claims file that is not there is
+/// exit 2 naming it.
+#[test]
+fn report_judges_the_claims_file_it_is_given() {
+    let dir = std::env::temp_dir().join(format!("postload-report-claims-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let result = dir.join("result.json");
+    std::fs::write(&result, FIXTURE).unwrap();
+    let claims = dir.join("team-claims.toml");
+    std::fs::write(
+        &claims,
+        r#"source = "the team's own file"
+
+[[claim]]
+id = "team-latency-100"
+quote = "a hundred at once in ten seconds"
+statement = "within 10 s per post when 100 users post at once"
+kind = "latency"
+users = 100
+model = "gpt-4o"
+max_s = 10.0
+percentile = "p95"
+"#,
+    )
+    .unwrap();
+    Command::cargo_bin("postload")
+        .unwrap()
+        .arg("report")
+        .arg(&result)
+        .arg("--claims")
+        .arg(&claims)
+        .assert()
+        .success();
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(
+        md.contains("verdict: 1 hold, 1 fail, 0 not measured"),
+        "{md}"
+    );
+    let rows: Vec<&str> = md
+        .lines()
+        .filter(|l| l.starts_with("| within 10 s per post when 100 users post at once |"))
+        .collect();
+    assert!(
+        rows.iter()
+            .any(|r| r.contains("| burst-100 tier 2 |") && r.contains("| holds |")),
+        "{rows:?}"
+    );
+    assert!(
+        rows.iter()
+            .any(|r| r.contains("| burst-100 tier 1 |") && r.contains("fail")),
+        "{rows:?}"
+    );
+    assert!(!md.contains("2-5 s per post"), "{md}");
+    let missing = dir.join("no-such-claims.toml");
+    Command::cargo_bin("postload")
+        .unwrap()
+        .arg("report")
+        .arg(&result)
+        .arg("--claims")
+        .arg(&missing)
+        .assert()
+        .code(2)
+        .stderr(contains("no-such-claims.toml"));
+}

@@ -254,12 +254,9 @@ async fn sustained_load_is_open_loop_and_counts_late_sends() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_target_that_refuses_connections_is_counted_not_fatal() {
-    // A loopback port with nothing listening.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // A loopback port held with nothing listening.
+    let closed = crate::common::closed_port();
+    let port = closed.port;
     let mut a = args(5, &[1], 0, "refused");
     a.latency_ms = None;
     a.dest.base_url = Some(format!("http://127.0.0.1:{port}/v1"));

@@ -189,11 +189,7 @@ fn a_responses_endpoint_in_service_mode_is_refused_naming_the_field() {
     );
 }
 
-/// A port nothing listens on (bound, then released).
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
+use crate::common::unused_port as free_port;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_example_service_on_the_responses_api_is_counted_by_the_stub_alongside() {

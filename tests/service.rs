@@ -15,11 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::common::{config, goose_lock, read_result, start, tempdir};
 
-/// A port nothing listens on (bound, then released).
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
+use crate::common::unused_port as free_port;
 
 /// `postload run ARGS` in-process; the run's folder and result.
 async fn run(args: RunArgs) -> (postload::Outcome, PathBuf, Value) {

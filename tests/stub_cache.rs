@@ -121,14 +121,25 @@ async fn the_prefix_memory_never_grows_past_its_slots() {
     assert!(stub.core().prompt_prefixes_held().is_empty());
 }
 
-#[tokio::test]
+/// Regression: this test ran the stub at 0 ms latency and checked only the chunked encoding, so
+/// a stub writing the whole stream at once (or both parts at the end) passed. Now on paused
+/// tokio time with gpt-4o's shipped profile: the role delta and the first content delta arrive
+/// at the drawn time to first token (`x-stub-ttft-ms`), nothing more until the full latency
+/// (`openai-processing-ms`), then the other 11 deltas, the finish and `[DONE]`. Times on
+/// tokio's paused clock are exact up to the 1 ms its timers round to.
+#[tokio::test(start_paused = true)]
 async fn a_streamed_answer_is_paced_and_a_plain_one_is_whole() {
-    let stub = start(config()).await;
+    let stub = crate::calibrate::paused_stub(postload::stub::StubConfig::new(std::sync::Arc::new(
+        postload::openai::catalog::Catalog::embedded(),
+    )))
+    .await;
     let c = client();
     let mut body = one_message("A caption for a flower shop");
     body["max_tokens"] = json!(12);
     body["stream"] = json!(true);
-    let r = c
+    let start = tokio::time::Instant::now();
+    let ms = |t: tokio::time::Instant| (t - start).as_secs_f64() * 1000.0;
+    let mut r = c
         .post(format!("{}/chat/completions", stub.base_url()))
         .header("authorization", "Bearer sk-test")
         .json(&body)
@@ -138,23 +149,48 @@ async fn a_streamed_answer_is_paced_and_a_plain_one_is_whole() {
     // A paced body goes out in parts (chunked), not as one body of known length.
     assert!(r.headers().get("content-length").is_none());
     assert_eq!(r.headers()["transfer-encoding"], "chunked");
-    let ttft: f64 = r.headers()["x-stub-ttft-ms"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    let total: f64 = r.headers()["openai-processing-ms"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!(ttft.floor() <= total);
-    let text = r.text().await.unwrap();
-    let events: Vec<&str> = text.split("\n\n").filter(|e| !e.is_empty()).collect();
-    // Role delta, 12 content deltas, the finish, [DONE]: all there, in order.
-    assert_eq!(events.len(), 15);
-    assert!(events[0].contains(r#""role":"assistant""#));
-    assert_eq!(events[14], "data: [DONE]");
+    let header = |name: &str| -> f64 { r.headers()[name].to_str().unwrap().parse().unwrap() };
+    let (ttft, total) = (header("x-stub-ttft-ms"), header("openai-processing-ms"));
+    let first = r.chunk().await.unwrap().expect("a first part");
+    let first_at = ms(tokio::time::Instant::now());
+    let first = String::from_utf8(first.to_vec()).unwrap();
+    let mut rest = String::new();
+    while let Some(part) = r.chunk().await.unwrap() {
+        rest.push_str(std::str::from_utf8(&part).unwrap());
+    }
+    let end_at = ms(tokio::time::Instant::now());
+    // 12 tokens at gpt-4o's shipped speed take well over a millisecond: two distinct times.
+    assert!(
+        total >= ttft.floor() + 2.0,
+        "ttft {ttft} ms, total {total} ms"
+    );
+    assert!(
+        first_at >= ttft && first_at <= ttft + 1.0,
+        "first part at {first_at} ms, ttft {ttft} ms"
+    );
+    assert!(
+        end_at >= total && end_at <= total + 1.0,
+        "end at {end_at} ms, total {total} ms"
+    );
+    let events = |text: &str| -> Vec<String> {
+        text.split("\n\n")
+            .filter(|e| !e.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let (first, rest) = (events(&first), events(&rest));
+    // The first part: the role delta and the first content delta; the rest: 11 content deltas,
+    // the finish, [DONE].
+    assert_eq!(first.len(), 2, "{first:?}");
+    assert!(first[0].contains(r#""role":"assistant""#), "{first:?}");
+    assert!(first[1].contains(r#""content":"#), "{first:?}");
+    assert_eq!(rest.len(), 13, "{rest:?}");
+    assert!(
+        rest[..11].iter().all(|e| e.contains(r#""content":"#)),
+        "{rest:?}"
+    );
+    assert!(rest[11].contains(r#""finish_reason":"length""#), "{rest:?}");
+    assert_eq!(rest[12], "data: [DONE]");
     // Not streamed: one body of known length.
     body["stream"] = json!(false);
     let r = c

@@ -136,10 +136,15 @@ async fn chat_ok(base: &str) -> u16 {
 
 /// Reads until the server closes the connection (or an error); returns what arrived.
 async fn read_to_close(s: &mut TcpStream) -> Vec<u8> {
+    read_to_close_within(s, HANG).await
+}
+
+/// [`read_to_close`], panicking after `guard` (on paused time, a guard past the timeout tested).
+async fn read_to_close_within(s: &mut TcpStream, guard: Duration) -> Vec<u8> {
     let mut out = vec![];
     let mut buf = [0u8; 8192];
     loop {
-        match tokio::time::timeout(HANG, s.read(&mut buf)).await {
+        match tokio::time::timeout(guard, s.read(&mut buf)).await {
             Err(_) => panic!(
                 "the server kept the connection open; got {:?}",
                 String::from_utf8_lossy(&out)
@@ -185,6 +190,93 @@ async fn idle_keep_alive_connections_are_closed_after_the_idle_timeout() {
     read_to_close(&mut silent).await;
     read_to_close(&mut used).await;
     assert_eq!(chat_ok(&stub.base).await, 200);
+}
+
+/// The test above has no lower bound: a stub closing every connection at once passes it. Here
+/// on paused tokio time (the stub on the test's runtime, so its timers are the test's), at the
+/// default idle timeout, docs/stub.md's 120 s: a connection that sends nothing, and a
+/// keep-alive connection after one exchange, are each kept for the whole 120 s and closed at
+/// it, to the 1 ms tokio's timers round to. `postload stub` without options has the same.
+#[tokio::test(start_paused = true)]
+async fn an_idle_connection_is_kept_for_the_whole_idle_timeout_and_closed_at_it() {
+    let idle = Duration::from_secs(120);
+    let c = postload::stub::StubConfig::new(std::sync::Arc::new(
+        postload::openai::catalog::Catalog::embedded(),
+    ));
+    assert_eq!(c.idle_timeout, idle);
+    assert_eq!(cli_stub_defaults().idle_timeout, idle);
+    let stub = crate::calibrate::paused_stub(c).await;
+    let closed_within = |from: tokio::time::Instant, what: &str| {
+        let took = from.elapsed();
+        assert!(
+            took >= idle && took <= idle + Duration::from_millis(1),
+            "{what}: closed after {took:?}, idle timeout {idle:?}"
+        );
+    };
+    let start = tokio::time::Instant::now();
+    let mut silent = TcpStream::connect(stub.address()).await.unwrap();
+    read_to_close_within(&mut silent, 2 * idle).await;
+    closed_within(start, "silent");
+    let mut used = TcpStream::connect(stub.address()).await.unwrap();
+    used.write_all(b"GET /v1/models HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sk-test\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    let n = used.read(&mut buf).await.unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+    let answered = tokio::time::Instant::now();
+    read_to_close_within(&mut used, 2 * idle).await;
+    closed_within(answered, "keep-alive");
+}
+
+/// The stub `postload stub` configures with no options.
+fn cli_stub_defaults() -> postload::stub::StubConfig {
+    use clap::Parser;
+    let cli = postload::cli::Cli::try_parse_from(["postload", "stub"]).unwrap();
+    let Some(postload::cli::Command::Stub(stub)) = cli.command else {
+        panic!("stub parses")
+    };
+    postload::config::stub_config(&stub.stub).unwrap()
+}
+
+/// docs/stub.md's body limit, exactly: a request body of 64 MiB (a chat request padded with
+/// spaces, valid JSON) is answered, one byte more is refused with a 413 before it is read; the
+/// default of `postload stub` and of the in-process stub alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_of_64_mib_is_read_and_one_byte_more_is_refused() {
+    const LIMIT: usize = 64 << 20;
+    assert_eq!(cli_stub_defaults().max_body_bytes, LIMIT);
+    let cfg = config();
+    assert_eq!(cfg.max_body_bytes, LIMIT);
+    let stub = start(cfg).await;
+    let padded = |len: usize| {
+        let mut b = serde_json::to_vec(&chat_body("gpt-4o", "hi", Some(5))).unwrap();
+        assert_eq!(b.pop(), Some(b'}'));
+        b.resize(len - 1, b' ');
+        b.push(b'}');
+        assert_eq!(b.len(), len);
+        b
+    };
+    let at = post_raw(&client(), &stub, padded(LIMIT)).await;
+    assert_eq!(at.status, 200, "{}", &at.text[..at.text.len().min(300)]);
+    // One byte more, declared: refused at once (1 KiB of it sent). Sent chunked, undeclared:
+    // refused once read past the limit (had it been read whole, spaces are no JSON: a 400).
+    let head = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sk-test\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        LIMIT + 1
+    );
+    let (text, _) = send_big(stub.address(), head.as_bytes(), &[b' '; 1024], 1024).await;
+    assert!(text.starts_with("HTTP/1.1 413"), "{text}");
+    let head = b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sk-test\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let mut body = Vec::with_capacity(LIMIT + 1_000);
+    for _ in 0..64 {
+        body.extend_from_slice(b"100000\r\n");
+        body.extend(std::iter::repeat_n(b' ', 0x100000));
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(b"1\r\n \r\n0\r\n\r\n");
+    let (text, _) = send_big(stub.address(), head, &body, body.len()).await;
+    assert!(text.starts_with("HTTP/1.1 413"), "{text}");
 }
 
 #[tokio::test]

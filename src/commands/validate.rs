@@ -135,8 +135,9 @@ impl Pair {
 
 impl Validation {
     /// The live run of the bursts of `users` users under `design` (its executable levers), as
-    /// `postload run` would be asked for it.
-    fn request(&self, spec: &PlanSpec, users: u32, design: &Design) -> RunRequest {
+    /// `postload run` would be asked for it (public for the tests that compare its draws with
+    /// the planner's).
+    pub fn request(&self, spec: &PlanSpec, users: u32, design: &Design) -> RunRequest {
         RunRequest {
             scenarios: vec!["burst-50".into()],
             overrides: Overrides {

@@ -142,3 +142,67 @@ pub fn calibrated_mocks(tag: &str) -> std::path::PathBuf {
     std::fs::write(dir.join("tiers.toml"), tiers).unwrap();
     dir
 }
+
+/// A loopback port that refuses connections for as long as the guard lives: bound but never
+/// listening, so no other socket can be given the number. (Binding port 0, letting it go and
+/// then using the number raced: a test started in between could be given it and answer.)
+pub struct ClosedPort {
+    _socket: socket2::Socket,
+    pub port: u16,
+}
+
+pub fn closed_port() -> ClosedPort {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("a TCP socket");
+    let any = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    socket.bind(&any.into()).expect("bind 127.0.0.1:0");
+    let port = socket
+        .local_addr()
+        .unwrap()
+        .as_socket()
+        .expect("an IP address")
+        .port();
+    ClosedPort {
+        _socket: socket,
+        port,
+    }
+}
+
+/// The lowest port the kernel hands out for port 0 (Linux's `ip_local_port_range`; 32,768, its
+/// default, where the file cannot be read).
+fn ephemeral_low() -> u16 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|t| t.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32_768)
+}
+
+/// The first port [`unused_port`] hands out from.
+const FIXED_PORTS_FROM: u16 = 10_000;
+
+/// A free loopback port for code that binds it by number itself (`--with-stub PORT`, a service's
+/// OpenAI URL). Chosen below the kernel's ephemeral range, where no port-0 bind (every other
+/// test's stub, service and client socket) can be given it, and never twice in this process;
+/// free when chosen (other processes choosing fixed ports are the one race left, and unlikely).
+/// Binding port 0 and letting it go raced with every port-0 bind in between.
+pub fn unused_port() -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let low = ephemeral_low();
+    let span = u32::from(low.saturating_sub(FIXED_PORTS_FROM));
+    if span < 1_000 {
+        eprintln!("no fixed port range below the ephemeral range (from {low}): port 0's number");
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        return l.local_addr().unwrap().port();
+    }
+    // Processes running these tests at once start at different places.
+    let start = std::process::id().wrapping_mul(7_919) % span;
+    for _ in 0..span {
+        let k = (start + NEXT.fetch_add(1, Ordering::SeqCst)) % span;
+        let port = FIXED_PORTS_FROM + k as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port from {FIXED_PORTS_FROM} to {low}");
+}

@@ -696,3 +696,5 @@ mod tests {
         );
     }
 }
+#[cfg(test)]
+mod cap_tests;

@@ -14,7 +14,64 @@ pub mod run;
 pub mod stub;
 pub mod validate;
 
-use crate::{config, gate, limits, Outcome};
+use crate::cli::{Cli, Command};
+use crate::{config, gate, limits, stop};
+
+/// How a command ended, when it ended without an error. Exit codes are part of the interface:
+/// 0 pass, 1 a gate failed or compare found a regression, 2 usage/config/runtime error (an `Err` from [`crate::run`]), 3 stopped by
+/// the budget guard, 128 + N stopped by signal N (130 SIGINT, 143 SIGTERM, 129 SIGHUP).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Success,
+    GateFailed,
+    /// `compare` found a regression beyond the tolerance.
+    Regression,
+    BudgetStopped,
+    /// Stopped by this signal; the report covers what was measured and says so.
+    Interrupted(i32),
+}
+
+impl Outcome {
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Outcome::Success => 0,
+            Outcome::GateFailed | Outcome::Regression => 1,
+            Outcome::BudgetStopped => 3,
+            Outcome::Interrupted(signal) => stop::exit_code(signal),
+        }
+    }
+
+    /// This outcome, unless a signal stopped the command: an interrupted run never exits 0
+    /// (nor 1: a gate judged on part of a run says nothing).
+    pub(crate) fn unless_interrupted(self) -> Self {
+        match stop::signal_received() {
+            Some(signal) => Outcome::Interrupted(signal),
+            None => self,
+        }
+    }
+}
+
+/// The exit code for an error: 2, or 128 + N when signal N stopped the command (its error may
+/// be a consequence of the stop).
+pub fn error_exit_code() -> u8 {
+    stop::signal_received().map_or(2, stop::exit_code)
+}
+
+/// The subcommand's entry point; [`crate::run`] calls it.
+pub async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
+    match cli.command {
+        Some(Command::Stub(args)) => self::stub::serve(args).await,
+        Some(Command::Run(args)) => self::run::run(*args).await,
+        Some(Command::Report(args)) => self::report::render(args),
+        Some(Command::Check(args)) => self::check::check(args),
+        Some(Command::Merge(args)) => self::merge::merge(args),
+        Some(Command::Compare(args)) => self::compare::compare(args),
+        Some(Command::ExampleService(args)) => self::example::serve(args).await,
+        Some(Command::Plan(args)) => self::plan::plan(*args).await,
+        Some(Command::Calibrate(args)) => self::calibrate::calibrate(*args).await,
+        None => self::run::run(cli.run).await,
+    }
+}
 
 /// Checks, prints each threshold with its measured value, writes JUnit, and when
 /// `$GITHUB_STEP_SUMMARY` is set appends to it the verdict (which thresholds failed), the gate

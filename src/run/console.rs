@@ -63,9 +63,3 @@ impl Drop for Muted {
         }
     }
 }
-
-/// Writes to standard output, ignoring errors: a closed pipe (`| head`) or a full disk behind a
-/// redirect must not panic the run. (`print!` panics on them.)
-pub fn out(args: std::fmt::Arguments) {
-    let _ = std::io::stdout().lock().write_fmt(args);
-}

@@ -10,6 +10,7 @@
 pub mod core;
 mod pace;
 mod parse_errors;
+pub mod probe;
 pub mod request;
 pub mod responses;
 mod server;

@@ -520,38 +520,10 @@ async fn check_time_scale(client: &reqwest::Client, s: &Settings) -> Result<(), 
         return Ok(());
     }
     let k = s.time_scale.get();
-    let served = async {
-        let url = reqwest::Url::parse(&s.endpoint.url)
-            .ok()?
-            .join("/__postload/stats")
-            .ok()?;
-        let resp = client
-            .get(url)
-            .bearer_auth(crate::stub::STUB_API_KEY)
-            .timeout(std::time::Duration::from_secs(2))
-            .send()
-            .await
-            .ok()?;
-        let mut resp = resp;
-        let mut body = Vec::new();
-        while let Some(chunk) = resp.chunk().await.ok()? {
-            body.extend_from_slice(&chunk);
-            if body.len() > 1 << 20 {
-                return None;
-            }
-        }
-        let v: serde_json::Value = serde_json::from_slice(&body).ok()?;
-        v.get("time_scale")?.as_f64()
-    }
-    .await;
-    if served == Some(k) {
-        Ok(())
-    } else {
-        Err(ConfigError(format!(
-            "--time-scale {k}: --base-url `{}` is not a postload stub started with --time-scale {k} ({}): its latencies would be multiplied by {k}",
-            crate::secret::shown_url(&s.endpoint.url),
-            served.map_or("it does not answer /__postload/stats".to_string(), |o| format!("it runs at {o}"))
-        )))
+    let served = crate::stub::probe::served_time_scale(client, &s.endpoint.url).await;
+    match crate::stub::probe::mismatch(k, &s.endpoint.url, served) {
+        None => Ok(()),
+        Some(m) => Err(ConfigError(m)),
     }
 }
 

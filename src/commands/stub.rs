@@ -29,8 +29,9 @@ pub async fn serve(args: cli::StubArgs) -> anyhow::Result<Outcome> {
     let quiet = args.verbosity.quiet;
     if !quiet {
         eprintln!(
-        "postload stub: tier {tier} of `{set}`, seed {seed}; stats at {}/__postload/stats; Ctrl-C stops",
-            handle.base_url().trim_end_matches("/v1")
+            "postload stub: tier {tier} of `{set}`, seed {seed}; stats at {}{}; Ctrl-C stops",
+            handle.base_url().trim_end_matches("/v1"),
+            crate::stub::stats::STATS_PATH
         );
     }
     interrupt.recv().await;

@@ -162,14 +162,15 @@ pub fn configure(
         .map(|r| parse_resolve(r))
         .collect::<Result<Vec<_>, _>>()?;
     let remote = check_remote(dest, &entries)?;
+    let client = client_factory(resolves);
     let time_scale = check_time_scale(
         req.time_scale,
         service_mode,
         dest.base_url.as_deref(),
-        remote,
+        (!remote).then_some(&client),
     )?;
     let target = target(req, &catalog, remote)?;
-    let client = Some(client_factory(resolves));
+    let client = Some(client);
     let claims = claims(req.claims.as_deref(), &catalog)?;
     let repeat = match req.repeat {
         Some(k) if !(1..=MAX_REPEAT).contains(&k) => {
@@ -544,7 +545,9 @@ fn check_time_scale(
     k: Option<TimeScale>,
     service_mode: bool,
     base_url: Option<&str>,
-    remote: bool,
+    // The run's client (its `--resolve`), when the base URL is loopback; `None` for a remote
+    // endpoint, which is never asked.
+    client: Option<&ClientFactory>,
 ) -> Result<TimeScale, ConfigError> {
     let scale = k.unwrap_or(TimeScale::ONE);
     if let Some(k) = k.filter(|k| !k.is_one()).map(TimeScale::get) {
@@ -554,16 +557,9 @@ fn check_time_scale(
             )));
         }
         if let Some(url) = base_url {
-            let served = if remote { None } else { stub_time_scale(url) };
-            if served != Some(k) {
-                let url = shown_url(url);
-                return Err(ConfigError(format!(
-                    "--time-scale {k}: --base-url `{url}` is not a postload stub started with --time-scale {k} ({}): its latencies would be multiplied by {k}",
-                    match served {
-                        Some(other) => format!("it runs at {other}"),
-                        None => "it does not answer /__postload/stats".to_string(),
-                    }
-                )));
+            let served = client.and_then(|c| served_time_scale_blocking(c, url));
+            if let Some(m) = crate::stub::probe::mismatch(k, url, served) {
+                return Err(ConfigError(m));
             }
         }
     }
@@ -651,29 +647,22 @@ pub(crate) fn client_factory(resolves: Vec<(String, std::net::SocketAddr)>) -> C
     }
 }
 
-/// The time scale of the postload stub at `base_url` (loopback only), from its
-/// `/__postload/stats`; `None` if it does not answer one within 2 s.
-fn stub_time_scale(base_url: &str) -> Option<f64> {
-    use std::io::{Read, Write};
-    let url = url::Url::parse(base_url).ok()?;
-    let addr = url.socket_addrs(|| Some(80)).ok()?.into_iter().next()?;
-    if !addr.ip().is_loopback() {
-        return None;
-    }
-    let wait = Duration::from_secs(2);
-    let mut s = std::net::TcpStream::connect_timeout(&addr, wait).ok()?;
-    s.set_read_timeout(Some(wait)).ok()?;
-    write!(
-        s,
-        "GET /__postload/stats HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer postload\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut response = Vec::new();
-    s.take(1 << 20).read_to_end(&mut response).ok()?;
-    let text = String::from_utf8_lossy(&response);
-    let (_, body) = text.split_once("\r\n\r\n")?;
-    let v: serde_json::Value = serde_json::from_str(body.trim()).ok()?;
-    v.get("time_scale")?.as_f64()
+/// [`crate::stub::probe::served_time_scale`] from this synchronous check: on a thread of its
+/// own with its own runtime, since the command calling the check may already run on one.
+fn served_time_scale_blocking(client: &ClientFactory, url: &str) -> Option<f64> {
+    let client = client().build().ok()?;
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?
+                .block_on(crate::stub::probe::served_time_scale(&client, url))
+        })
+        .join()
+        .ok()
+        .flatten()
+    })
 }
 
 #[cfg(test)]

@@ -261,7 +261,7 @@ fn route(path: &str) -> Option<(Route, Method)> {
         "/v1/chat/completions" => (Route::Chat, Method::POST),
         "/v1/responses" => (Route::Responses, Method::POST),
         "/v1/models" => (Route::Models, Method::GET),
-        "/__postload/stats" => (Route::Stats, Method::GET),
+        super::stats::STATS_PATH => (Route::Stats, Method::GET),
         "/__postload/traces" => (Route::Traces, Method::GET),
         "/__postload/reset" => (Route::Reset, Method::POST),
         p => match p.strip_prefix("/v1/models/") {

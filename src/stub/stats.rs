@@ -92,6 +92,9 @@ impl LatencySummary {
     }
 }
 
+/// Where the stub answers its counters (and its time scale) to a GET.
+pub const STATS_PATH: &str = "/__postload/stats";
+
 /// A snapshot of the stub's counters.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema, Deserialize)]
 pub struct StubStats {

@@ -15,7 +15,7 @@ pub mod stub;
 pub mod validate;
 
 use crate::cli::{Cli, Command};
-use crate::{config, gate, limits, stop};
+use crate::{gate, limits, stop};
 
 /// How a command ended, when it ended without an error. Exit codes are part of the interface:
 /// 0 pass, 1 a gate failed or compare found a regression, 2 usage/config/runtime error (an `Err` from [`crate::run`]), 3 stopped by
@@ -83,7 +83,7 @@ fn apply_gates(
     quiet: bool,
     then: &str,
 ) -> anyhow::Result<Outcome> {
-    let checks = gate::evaluate(gates, result).map_err(config::ConfigError)?;
+    let checks = gate::evaluate(gates, result).map_err(anyhow::Error::msg)?;
     let failed = checks.iter().filter(|c| c.failed()).count();
     // `--quiet` hides the passing thresholds, never a failed one nor the count.
     let shown: Vec<gate::Check> = checks
@@ -113,8 +113,8 @@ fn apply_gates(
 
 /// Checks, before any load, that a file can be written at `path` (its folder exists and takes a
 /// new file): a probe file is created there and removed.
-fn check_writable(option: &str, path: &std::path::Path) -> Result<(), config::ConfigError> {
-    let bad = |why: String| config::ConfigError(format!("{option} {}: {why}", path.display()));
+fn check_writable(option: &str, path: &std::path::Path) -> anyhow::Result<()> {
+    let bad = |why: String| anyhow::Error::msg(format!("{option} {}: {why}", path.display()));
     if path.is_dir() {
         return Err(bad("is a directory".into()));
     }
@@ -145,27 +145,26 @@ fn append_step_summary(path: &std::path::Path, markdown: &str) -> anyhow::Result
 }
 
 fn load_result(path: &std::path::Path) -> anyhow::Result<crate::report::RunResult> {
-    let text = limits::read_text(path, limits::MAX_RESULT_BYTES).map_err(config::ConfigError)?;
+    let text = limits::read_text(path, limits::MAX_RESULT_BYTES).map_err(anyhow::Error::msg)?;
     let result: crate::report::RunResult = serde_json::from_str(&text).map_err(|e| {
-        config::ConfigError(format!("{}: not a postload result: {e}", path.display()))
+        anyhow::Error::msg(format!("{}: not a postload result: {e}", path.display()))
     })?;
     // What reads a result sizes things by its numbers (the charts bin latencies).
     let value: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| config::ConfigError(format!("{}: {e}", path.display())))?;
+        .map_err(|e| anyhow::Error::msg(format!("{}: {e}", path.display())))?;
     limits::check_result_numbers(&value)
-        .map_err(|e| config::ConfigError(format!("{}: {e}", path.display())))?;
+        .map_err(|e| anyhow::Error::msg(format!("{}: {e}", path.display())))?;
     if result.schema != crate::report::RESULT_SCHEMA {
-        return Err(config::ConfigError(format!(
+        return Err(anyhow::Error::msg(format!(
             "{}: field `schema`: `{}` is not `{}`",
             path.display(),
             result.schema,
             crate::report::RESULT_SCHEMA
-        ))
-        .into());
+        )));
     }
     // What `report` refuses (two cases with one name, more cases than a run writes) and what
     // cannot be true, refused alike by every command that reads a result.
     crate::report::valid::check(&result)
-        .map_err(|e| config::ConfigError(format!("{}: {e}", path.display())))?;
+        .map_err(|e| anyhow::Error::msg(format!("{}: {e}", path.display())))?;
     Ok(result)
 }

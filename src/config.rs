@@ -20,20 +20,19 @@ pub use self::run::{
     configure, run_config, Destination, EmbeddedStubOptions, Overrides, RunRequest,
 };
 
-/// A usage or configuration error: the run never started. Exit code 2.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct ConfigError(pub String);
+// A usage or configuration error is an `anyhow::Error` naming the file, flag or field: no
+// caller matches its cause (each ends the command with its message and exit code 2), so it
+// carries no type of its own.
 
-pub fn catalog(opts: &StubOptions) -> Result<Arc<Catalog>, ConfigError> {
+pub fn catalog(opts: &StubOptions) -> anyhow::Result<Arc<Catalog>> {
     catalog_from(opts.data.mocks.as_deref())
 }
 
 /// A latency option in milliseconds (`--latency-ms`, `--slow-ms`): at most what a latency
 /// profile may give.
-fn latency_ms(option: &str, ms: Option<u64>) -> Result<Option<Duration>, ConfigError> {
+fn latency_ms(option: &str, ms: Option<u64>) -> anyhow::Result<Option<Duration>> {
     match ms {
-        Some(ms) if ms as f64 > crate::limits::MAX_PROFILE_MS => Err(ConfigError(format!(
+        Some(ms) if ms as f64 > crate::limits::MAX_PROFILE_MS => Err(anyhow::Error::msg(format!(
             "{option} {ms}: give at most {} ms (OpenAI's SDK gives up after 600 s)",
             crate::limits::MAX_PROFILE_MS
         ))),
@@ -41,7 +40,7 @@ fn latency_ms(option: &str, ms: Option<u64>) -> Result<Option<Duration>, ConfigE
     }
 }
 
-pub fn stub_config(opts: &StubOptions) -> Result<StubConfig, ConfigError> {
+pub fn stub_config(opts: &StubOptions) -> anyhow::Result<StubConfig> {
     let catalog = catalog(opts)?;
     let mut c = StubConfig::new(catalog);
     if let Some(set) = &opts.tier_set {
@@ -78,7 +77,7 @@ pub fn stub_config(opts: &StubOptions) -> Result<StubConfig, ConfigError> {
             .replace("overloaded_share", "--fault-503")
             .replace("slow_share", "--slow-share")
             .replace("prompt_cache_hit", "--prompt-cache-hit");
-        ConfigError(if m.contains("tier") {
+        anyhow::Error::msg(if m.contains("tier") {
             format!("--tiers/--tier: {m}")
         } else {
             m
@@ -89,18 +88,18 @@ pub fn stub_config(opts: &StubOptions) -> Result<StubConfig, ConfigError> {
 
 /// `compare --tolerance`: a share (`0.1`) or a percentage (`10%`), by the one share parser (a
 /// bare `10` is refused, not read as 1,000 %).
-pub fn tolerance(text: &str) -> Result<f64, ConfigError> {
-    crate::share::parse(text).map_err(|e| ConfigError(format!("--tolerance {e}")))
+pub fn tolerance(text: &str) -> anyhow::Result<f64> {
+    crate::share::parse(text).map_err(|e| anyhow::Error::msg(format!("--tolerance {e}")))
 }
 
 /// `postload example-service`'s options as the service's configuration. An OpenAI base URL
 /// outside loopback would be billed: only with `--allow-spend`.
 pub fn example_config(
     args: &crate::cli::ExampleServiceArgs,
-) -> Result<crate::example::ExampleConfig, ConfigError> {
+) -> anyhow::Result<crate::example::ExampleConfig> {
     let base_url = example_base_url(args);
     if !is_loopback("--base-url", base_url)? && !args.spend.allow_spend {
-        return Err(ConfigError(format!(
+        return Err(anyhow::Error::msg(format!(
             "--base-url `{}` is not on this machine: its calls would be billed; add --allow-spend to mean it",
             shown_url(base_url)
         )));
@@ -112,7 +111,7 @@ pub fn example_config(
     cfg.retry = retry_policy(args.retry);
     cfg.extra_call = args.extra_call;
     if !(0.5..=4.0).contains(&args.prompt_scale) {
-        return Err(ConfigError(format!(
+        return Err(anyhow::Error::msg(format!(
             "--prompt-scale {}: a factor from 0.5 to 4",
             crate::limits::num(args.prompt_scale)
         )));
@@ -121,7 +120,7 @@ pub fn example_config(
         size.prompt_tokens = (size.prompt_tokens as f64 * args.prompt_scale).round() as u32;
     }
     if !(400..=599).contains(&args.status_on_429) {
-        return Err(ConfigError(format!(
+        return Err(anyhow::Error::msg(format!(
             "--status-on-429 {}: an HTTP error status from 400 to 599",
             args.status_on_429
         )));
@@ -155,9 +154,9 @@ fn first_repeat<T: PartialEq>(values: &[T]) -> Option<&T> {
 }
 
 /// Reads and checks a gate file (before any load is sent).
-pub fn gates(path: &std::path::Path) -> Result<Vec<crate::gate::Gate>, ConfigError> {
-    let text = read_text(path, MAX_TEXT_FILE_BYTES).map_err(ConfigError)?;
-    crate::gate::parse(&path.display().to_string(), &text).map_err(ConfigError)
+pub fn gates(path: &std::path::Path) -> anyhow::Result<Vec<crate::gate::Gate>> {
+    let text = read_text(path, MAX_TEXT_FILE_BYTES).map_err(anyhow::Error::msg)?;
+    crate::gate::parse(&path.display().to_string(), &text).map_err(anyhow::Error::msg)
 }
 
 /// The claims file: the given one, or the planning note's (embedded), checked against the
@@ -165,7 +164,7 @@ pub fn gates(path: &std::path::Path) -> Result<Vec<crate::gate::Gate>, ConfigErr
 pub fn claims(
     path: Option<&std::path::Path>,
     catalog: &Catalog,
-) -> Result<crate::claims::ClaimsFile, ConfigError> {
+) -> anyhow::Result<crate::claims::ClaimsFile> {
     use crate::claims;
     let (file, parsed) = match path {
         None => (
@@ -173,29 +172,29 @@ pub fn claims(
             claims::parse("scenarios/claims.toml", claims::EMBEDDED_CLAIMS),
         ),
         Some(p) => {
-            let text = read_text(p, MAX_TEXT_FILE_BYTES).map_err(ConfigError)?;
+            let text = read_text(p, MAX_TEXT_FILE_BYTES).map_err(anyhow::Error::msg)?;
             let file = p.display().to_string();
             let parsed = claims::parse(&file, &text);
             (file, parsed)
         }
     };
-    let parsed = parsed.map_err(ConfigError)?;
+    let parsed = parsed.map_err(anyhow::Error::msg)?;
     parsed
         .check_models(&file, &catalog.prices)
-        .map_err(ConfigError)?;
+        .map_err(anyhow::Error::msg)?;
     Ok(parsed)
 }
 
 /// The catalog from `--mocks DIR`, or the embedded one.
-pub fn catalog_from(mocks: Option<&std::path::Path>) -> Result<Arc<Catalog>, ConfigError> {
+pub fn catalog_from(mocks: Option<&std::path::Path>) -> anyhow::Result<Arc<Catalog>> {
     match mocks {
-        Some(dir) if !dir.is_dir() => Err(ConfigError(format!(
+        Some(dir) if !dir.is_dir() => Err(anyhow::Error::msg(format!(
             "--mocks {}: not a directory",
             dir.display()
         ))),
         Some(dir) => Catalog::load_dir(dir)
             .map(Arc::new)
-            .map_err(|e| ConfigError(e.to_string())),
+            .map_err(|e| anyhow::Error::msg(e.to_string())),
         None => Ok(Arc::new(Catalog::embedded())),
     }
 }
@@ -212,11 +211,11 @@ pub fn retry_policy(r: crate::cli::RetryArg) -> crate::openai::retry::RetryPolic
 
 /// Whether a URL names this machine (127.0.0.0/8, ::1 or localhost). `what` names the option or
 /// file in errors.
-pub fn is_loopback(what: &str, url: &str) -> Result<bool, ConfigError> {
+pub fn is_loopback(what: &str, url: &str) -> anyhow::Result<bool> {
     let parsed = reqwest::Url::parse(url)
-        .map_err(|e| ConfigError(format!("{what}: `{}`: {e}", shown_url(url))))?;
+        .map_err(|e| anyhow::Error::msg(format!("{what}: `{}`: {e}", shown_url(url))))?;
     if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(ConfigError(format!(
+        return Err(anyhow::Error::msg(format!(
             "{what}: `{}`: must be http or https",
             shown_url(url)
         )));
@@ -231,8 +230,8 @@ pub fn is_loopback(what: &str, url: &str) -> Result<bool, ConfigError> {
 
 /// `--resolve HOST:PORT:ADDR` (ADDR on loopback only: postload's load stays on this machine
 /// unless a URL itself names another).
-pub(crate) fn parse_resolve(s: &str) -> Result<(String, std::net::SocketAddr), ConfigError> {
-    let err = |m: &str| ConfigError(format!("--resolve `{s}`: {m}"));
+pub(crate) fn parse_resolve(s: &str) -> anyhow::Result<(String, std::net::SocketAddr)> {
+    let err = |m: &str| anyhow::Error::msg(format!("--resolve `{s}`: {m}"));
     let mut parts = s.splitn(3, ':');
     let (Some(host), Some(port), Some(addr)) = (parts.next(), parts.next(), parts.next()) else {
         return Err(err("give HOST:PORT:ADDR"));
@@ -255,7 +254,7 @@ pub(crate) fn parse_resolve(s: &str) -> Result<(String, std::net::SocketAddr), C
 pub fn plan_spec(
     args: &crate::cli::PlanArgs,
     catalog: &Catalog,
-) -> Result<crate::plan::PlanSpec, ConfigError> {
+) -> anyhow::Result<crate::plan::PlanSpec> {
     use crate::cli::CurveArg;
     use crate::plan::sim::BUSINESS_DAY;
     let tier_set = args
@@ -263,13 +262,13 @@ pub fn plan_spec(
         .clone()
         .unwrap_or_else(|| catalog.default_tier_set.clone());
     if let Some(t) = first_repeat(&args.tier) {
-        return Err(ConfigError(format!("--tier {t}: given twice")));
+        return Err(anyhow::Error::msg(format!("--tier {t}: given twice")));
     }
     if let Some(u) = first_repeat(&args.users) {
-        return Err(ConfigError(format!("--users {u}: given twice")));
+        return Err(anyhow::Error::msg(format!("--users {u}: given twice")));
     }
     if let Some(m) = first_repeat(&args.model) {
-        return Err(ConfigError(format!("--model {m}: given twice")));
+        return Err(anyhow::Error::msg(format!("--model {m}: given twice")));
     }
     let tiers = plan_tiers(&args.tier, &tier_set, catalog)?;
     let strategies = plan_strategies(&args.strategy);
@@ -305,7 +304,7 @@ pub fn plan_spec(
         design: {
             let mut d = crate::plan::Design::default();
             for lever in &args.lever {
-                d.apply(lever).map_err(ConfigError)?;
+                d.apply(lever).map_err(anyhow::Error::msg)?;
             }
             d
         },
@@ -317,10 +316,10 @@ pub fn plan_spec(
     if let Some(file) = &args.trace {
         let speed = args.trace_speed.unwrap_or(1.0);
         crate::scenario::trace::check_speed(speed)
-            .map_err(|m| ConfigError(format!("--trace-speed: {m}")))?;
+            .map_err(|m| anyhow::Error::msg(format!("--trace-speed: {m}")))?;
         crate::plan::PlanTrace::install(&mut spec, read_trace(file, Path::new(file))?, speed);
     }
-    crate::plan::check(&spec, catalog).map_err(|e| ConfigError(e.0))?;
+    crate::plan::check(&spec, catalog).map_err(|e| anyhow::Error::msg(e.0))?;
     if args.validate {
         check_validation(args, &spec, catalog)?;
     }
@@ -328,14 +327,14 @@ pub fn plan_spec(
 }
 
 /// Reads and checks a trace file (`file` names it in messages), timestamps no later than now.
-pub fn read_trace(file: &str, path: &Path) -> Result<crate::scenario::trace::Trace, ConfigError> {
+pub fn read_trace(file: &str, path: &Path) -> anyhow::Result<crate::scenario::trace::Trace> {
     use crate::scenario::trace;
     let bytes = crate::limits::read_bounded(path, trace::MAX_TRACE_BYTES)
-        .map_err(|m| ConfigError(format!("--trace: {m}")))?;
+        .map_err(|m| anyhow::Error::msg(format!("--trace: {m}")))?;
     let now = chrono::Utc::now()
         .timestamp_nanos_opt()
         .map_or(i128::MAX, i128::from);
-    trace::parse(file, &bytes, now).map_err(|e| ConfigError(e.to_string()))
+    trace::parse(file, &bytes, now).map_err(|e| anyhow::Error::msg(e.to_string()))
 }
 
 /// A trace load's arrivals, read and checked: from `--trace`'s path as given, or from
@@ -344,7 +343,7 @@ pub(crate) fn read_arrivals(
     file: &str,
     s: &mut crate::scenario::Scenario,
     from_flag: bool,
-) -> Result<(), ConfigError> {
+) -> anyhow::Result<()> {
     let crate::scenario::Load::Trace {
         file: trace_file,
         speed,
@@ -366,7 +365,7 @@ pub(crate) fn read_arrivals(
     let trace = read_trace(&shown, &path)?;
     crate::scenario::trace::check_replay(&trace, *speed, crate::limits::MAX_RATE_PER_S).map_err(
         |m| {
-            ConfigError(format!(
+            anyhow::Error::msg(format!(
                 "{shown}: replayed at speed {speed} (--trace-speed or load.speed): {m}"
             ))
         },
@@ -376,13 +375,13 @@ pub(crate) fn read_arrivals(
 }
 
 /// The plan's tiers: the given ones, or every tier of the tier set.
-fn plan_tiers(given: &[u8], tier_set: &str, catalog: &Catalog) -> Result<Vec<u8>, ConfigError> {
+fn plan_tiers(given: &[u8], tier_set: &str, catalog: &Catalog) -> anyhow::Result<Vec<u8>> {
     if given.is_empty() {
         catalog
             .tier_sets
             .get(tier_set)
             .map(|s| s.tier.iter().map(|t| t.tier).collect())
-            .ok_or_else(|| ConfigError(format!("--tiers: unknown tier set `{tier_set}`")))
+            .ok_or_else(|| anyhow::Error::msg(format!("--tiers: unknown tier set `{tier_set}`")))
     } else {
         Ok(given.to_vec())
     }
@@ -413,9 +412,9 @@ fn check_validation(
     args: &crate::cli::PlanArgs,
     spec: &crate::plan::PlanSpec,
     catalog: &Catalog,
-) -> Result<(), ConfigError> {
+) -> anyhow::Result<()> {
     if !(1..=MAX_REPEAT).contains(&args.validate_repeat) {
-        return Err(ConfigError(format!(
+        return Err(anyhow::Error::msg(format!(
             "--validate-repeat {}: give 1 to {MAX_REPEAT}",
             args.validate_repeat
         )));
@@ -425,14 +424,14 @@ fn check_validation(
         .iter()
         .find(|u| !(1..=MAX_USERS).contains(*u))
     {
-        return Err(ConfigError(format!(
+        return Err(anyhow::Error::msg(format!(
             "--validate-users {u}: give 1 to {MAX_USERS}"
         )));
     }
     for &t in &args.validate_tier {
         catalog
             .tier(&spec.tier_set, t)
-            .map_err(|m| ConfigError(format!("--validate-tier: {m}")))?;
+            .map_err(|m| anyhow::Error::msg(format!("--validate-tier: {m}")))?;
     }
     Ok(())
 }

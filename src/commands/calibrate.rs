@@ -26,7 +26,6 @@ use crate::calibrate::overlay::{self, LimitsRead};
 use crate::calibrate::{drift, fit};
 use crate::cli::CalibrateArgs;
 use crate::clock::TimeScale;
-use crate::config::ConfigError;
 use crate::metrics::budget::Budget;
 use crate::openai::latency::Profile;
 use crate::Outcome;
@@ -211,11 +210,10 @@ fn check_out(out: &Path) -> anyhow::Result<()> {
     for name in OUT_FILES {
         let path = out.join(name);
         if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
-            return Err(ConfigError(format!(
+            return Err(anyhow::Error::msg(format!(
                 "--out {}: {name} is a folder there, so it could not be written",
                 out.display()
-            ))
-            .into());
+            )));
         }
     }
     let nanos = std::time::SystemTime::now()
@@ -229,7 +227,9 @@ fn check_out(out: &Path) -> anyhow::Result<()> {
         .write(true)
         .create_new(true)
         .open(&probe)
-        .map_err(|e| ConfigError(format!("--out {}: cannot write in it: {e}", out.display())))?;
+        .map_err(|e| {
+            anyhow::Error::msg(format!("--out {}: cannot write in it: {e}", out.display()))
+        })?;
     let _ = std::fs::remove_file(&probe);
     Ok(())
 }
@@ -428,7 +428,7 @@ fn base_file(mocks: Option<&Path>, name: &str) -> anyhow::Result<Option<String>>
     match mocks.map(|d| d.join(name)).filter(|p| p.exists()) {
         Some(p) => Ok(Some(
             crate::limits::read_text(&p, crate::limits::MAX_TEXT_FILE_BYTES)
-                .map_err(ConfigError)?,
+                .map_err(anyhow::Error::msg)?,
         )),
         None => Ok(None),
     }
@@ -493,16 +493,17 @@ fn overlay_files(s: &Settings, c: &Calibration) -> anyhow::Result<Vec<(&'static 
         "# Written by `postload calibrate` against {} on {} (see calibration.md), on {}.\n\n",
         c.host, c.date, c.base
     );
-    let latency = overlay::latency_toml(&s.catalog, &fitted, &header).map_err(ConfigError)?;
+    let latency =
+        overlay::latency_toml(&s.catalog, &fitted, &header).map_err(anyhow::Error::msg)?;
     let tiers =
-        overlay::tiers_toml(&s.catalog, c.account.as_ref(), &header).map_err(ConfigError)?;
+        overlay::tiers_toml(&s.catalog, c.account.as_ref(), &header).map_err(anyhow::Error::msg)?;
     overlay::check(
         models.as_deref().unwrap_or(EMBEDDED_MODELS),
         &tiers,
         &latency,
         prices.as_deref().unwrap_or(EMBEDDED_PRICES),
     )
-    .map_err(ConfigError)?;
+    .map_err(anyhow::Error::msg)?;
     let mut files = vec![
         ("latency.toml", latency.into_bytes()),
         ("tiers.toml", tiers.into_bytes()),
@@ -515,7 +516,7 @@ fn overlay_files(s: &Settings, c: &Calibration) -> anyhow::Result<Vec<(&'static 
 /// `--time-scale K`: only against a postload stub whose clock runs at K (asked at its
 /// `/__postload/stats`, through the same client and `--resolve`), since any other endpoint's
 /// times would be multiplied by K.
-async fn check_time_scale(client: &reqwest::Client, s: &Settings) -> Result<(), ConfigError> {
+async fn check_time_scale(client: &reqwest::Client, s: &Settings) -> anyhow::Result<()> {
     if s.time_scale.is_one() {
         return Ok(());
     }
@@ -523,7 +524,7 @@ async fn check_time_scale(client: &reqwest::Client, s: &Settings) -> Result<(), 
     let served = crate::stub::probe::served_time_scale(client, &s.endpoint.url).await;
     match crate::stub::probe::mismatch(k, &s.endpoint.url, served) {
         None => Ok(()),
-        Some(m) => Err(ConfigError(m)),
+        Some(m) => Err(anyhow::Error::msg(m)),
     }
 }
 

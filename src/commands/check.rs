@@ -9,7 +9,7 @@ pub fn check(args: cli::CheckArgs) -> anyhow::Result<Outcome> {
     if let Some(out) = &args.suggest {
         let result = load_result(&args.result)?;
         let text = crate::gate::suggest::suggest(&result, &args.result.display().to_string())
-            .map_err(config::ConfigError)?;
+            .map_err(anyhow::Error::msg)?;
         crate::report::write_atomic(out, text.as_bytes())?;
         outln!("gate: {} (review it before use)", out.display());
         return Ok(Outcome::Success);
@@ -17,7 +17,7 @@ pub fn check(args: cli::CheckArgs) -> anyhow::Result<Outcome> {
     let gate = args
         .gate
         .as_ref()
-        .ok_or_else(|| config::ConfigError("check: give --gate FILE (or --suggest FILE)".into()))?;
+        .ok_or_else(|| anyhow::Error::msg("check: give --gate FILE (or --suggest FILE)"))?;
     let gates = config::gates(gate)?;
     let result = load_result(&args.result)?;
     let junit = args.junit.unwrap_or_else(|| {

@@ -5,7 +5,7 @@ use crate::{cli, config, example, stub, Outcome};
 pub async fn serve(args: cli::ExampleServiceArgs) -> anyhow::Result<Outcome> {
     let cfg = config::example_config(&args)?;
     let listener = stub::bind_loopback(args.port).map_err(|e| {
-        config::ConfigError(format!(
+        anyhow::Error::msg(format!(
             "--port {}: cannot listen on 127.0.0.1:{}: {e}",
             args.port, args.port
         ))

@@ -1,6 +1,6 @@
 //! `postload merge A.hlog B.hlog ...`: merge interval logs exactly, by tag.
 
-use crate::{cli, config, limits, report, Outcome};
+use crate::{cli, limits, report, Outcome};
 
 /// `postload merge A.hlog B.hlog ...`: exact merge by tag. Each log is read within
 /// [`limits::MAX_HLOG_BYTES`] and checked histogram by histogram before it is decoded (see
@@ -11,29 +11,27 @@ pub fn merge(args: cli::MergeArgs) -> anyhow::Result<Outcome> {
         std::collections::BTreeMap::new();
     for path in &args.logs {
         let bytes =
-            limits::read_bounded(path, limits::MAX_HLOG_BYTES).map_err(config::ConfigError)?;
+            limits::read_bounded(path, limits::MAX_HLOG_BYTES).map_err(anyhow::Error::msg)?;
         let logs = hlog::read_log(&bytes)
-            .map_err(|e| config::ConfigError(format!("{}: {e}", path.display())))?;
+            .map_err(|e| anyhow::Error::msg(format!("{}: {e}", path.display())))?;
         if logs.is_empty() {
-            return Err(config::ConfigError(format!(
+            return Err(anyhow::Error::msg(format!(
                 "{}: no histograms: not an interval log written by `postload run`, or empty",
                 path.display()
-            ))
-            .into());
+            )));
         }
         for (tag, h) in logs {
             let tags = merged.len();
             match merged.get_mut(&tag) {
                 Some(m) => hlog::add_checked(m, &h).map_err(|e| {
-                    config::ConfigError(format!("{}: tag `{tag}`: {e}", path.display()))
+                    anyhow::Error::msg(format!("{}: tag `{tag}`: {e}", path.display()))
                 })?,
                 None if tags >= limits::MAX_HLOG_TAGS => {
-                    return Err(config::ConfigError(format!(
+                    return Err(anyhow::Error::msg(format!(
                         "{}: tag `{tag}`: more than {} tags in all",
                         path.display(),
                         limits::MAX_HLOG_TAGS
-                    ))
-                    .into())
+                    )))
                 }
                 None => {
                     merged.insert(tag, h);

@@ -33,7 +33,7 @@ pub async fn plan(args: cli::PlanArgs) -> anyhow::Result<Outcome> {
         }
     }
     let result = crate::plan::plan(&catalog, &spec, &claims, &measured)
-        .map_err(|e| config::ConfigError(e.0))?;
+        .map_err(|e| anyhow::Error::msg(e.0))?;
     let took = started.elapsed();
     out!("{}", report::decision::console(&result));
     out!("\n{}", report::plan::table(&result));

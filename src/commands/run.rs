@@ -17,10 +17,9 @@ pub async fn run(args: cli::RunArgs) -> anyhow::Result<Outcome> {
         gates.extend(gate::of_scenario(&p.scenario));
     }
     if gates.is_empty() && args.junit.is_some() {
-        return Err(config::ConfigError(
-            "--junit: there is no gate to report (give --gate FILE, or [[thresholds]] in a scenario)".into(),
-        )
-        .into());
+        return Err(anyhow::Error::msg(
+            "--junit: there is no gate to report (give --gate FILE, or [[thresholds]] in a scenario)",
+        ));
     }
     let planned: Vec<(&str, u8)> = config
         .scenarios
@@ -39,7 +38,7 @@ pub async fn run(args: cli::RunArgs) -> anyhow::Result<Outcome> {
             .map_or("the scenarios' thresholds".into(), |p| {
                 p.display().to_string()
             });
-        return Err(config::ConfigError(format!("{file}: {m}")).into());
+        return Err(anyhow::Error::msg(format!("{file}: {m}")));
     }
     if let Some(junit) = &args.junit {
         check_writable("--junit", junit)?;

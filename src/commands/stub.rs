@@ -12,7 +12,7 @@ pub async fn serve(args: cli::StubArgs) -> anyhow::Result<Outcome> {
         .unwrap_or(clock::TimeScale::ONE)
         .get();
     let listener = stub::bind_loopback(args.port).map_err(|e| {
-        config::ConfigError(format!("--port {}: cannot bind 127.0.0.1: {e}", args.port))
+        anyhow::Error::msg(format!("--port {}: cannot bind 127.0.0.1: {e}", args.port))
     })?;
     let (set, tier, seed) = (config.tier_set.clone(), config.tier, config.seed);
     let handle = stub::start_with_clock(

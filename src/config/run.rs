@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use super::{
     catalog_from, claims, first_repeat, is_loopback, latency_ms, parse_resolve, retry_policy,
-    ConfigError,
 };
 use crate::limits::{MAX_CASES, MAX_COMPLETION_TOKENS, MAX_REPEAT, MAX_TIMEOUT_S, MAX_USERS};
 use crate::openai::catalog::Catalog;
@@ -135,10 +134,7 @@ impl From<&crate::cli::RunArgs> for RunRequest {
 }
 
 /// Builds a checked run configuration from `postload run`'s options.
-pub fn run_config(
-    args: &crate::cli::RunArgs,
-    stop: Arc<AtomicBool>,
-) -> Result<RunConfig, ConfigError> {
+pub fn run_config(args: &crate::cli::RunArgs, stop: Arc<AtomicBool>) -> anyhow::Result<RunConfig> {
     let catalog = catalog_from(args.data.mocks.as_deref())?;
     configure(&RunRequest::from(args), catalog, stop)
 }
@@ -148,7 +144,7 @@ pub fn configure(
     req: &RunRequest,
     catalog: Arc<Catalog>,
     stop: Arc<AtomicBool>,
-) -> Result<RunConfig, ConfigError> {
+) -> anyhow::Result<RunConfig> {
     let dest = &req.destination;
     let scenarios = load_scenarios(&req.scenarios, &req.overrides, &catalog)?;
     // Service mode: every scenario posts to a service, or none does.
@@ -174,7 +170,9 @@ pub fn configure(
     let claims = claims(req.claims.as_deref(), &catalog)?;
     let repeat = match req.repeat {
         Some(k) if !(1..=MAX_REPEAT).contains(&k) => {
-            return Err(ConfigError(format!("--repeat {k}: give 1 to {MAX_REPEAT}")))
+            return Err(anyhow::Error::msg(format!(
+                "--repeat {k}: give 1 to {MAX_REPEAT}"
+            )))
         }
         k => k.unwrap_or(1),
     };
@@ -203,14 +201,14 @@ pub fn configure(
 
 /// A run writes at most [`MAX_CASES`] cases (scenarios × tiers × `--repeat`): what `report`,
 /// `check` and `compare` read back.
-fn check_cases(entries: &[RunScenario], repeat: u32) -> Result<(), ConfigError> {
+fn check_cases(entries: &[RunScenario], repeat: u32) -> anyhow::Result<()> {
     let cases: usize = entries
         .iter()
         .map(|e| e.scenario.tiers.len())
         .sum::<usize>()
         * repeat as usize;
     if cases > MAX_CASES {
-        return Err(ConfigError(format!(
+        return Err(anyhow::Error::msg(format!(
             "--scenario × tiers × --repeat {repeat}: {cases} cases, more than {MAX_CASES} (the most a result holds for report, check and compare)"
         )));
     }
@@ -223,7 +221,7 @@ fn load_scenarios(
     names: &[String],
     overrides: &Overrides,
     catalog: &Catalog,
-) -> Result<Vec<(String, Scenario)>, ConfigError> {
+) -> anyhow::Result<Vec<(String, Scenario)>> {
     let names: Vec<String> = if names.is_empty() {
         scenario::DEFAULT_SCENARIOS
             .iter()
@@ -234,13 +232,13 @@ fn load_scenarios(
     };
     let mut scenarios: Vec<(String, Scenario)> = Vec::new();
     for name in &names {
-        let (file, mut s) = scenario::load(name).map_err(|e| ConfigError(e.to_string()))?;
+        let (file, mut s) = scenario::load(name).map_err(|e| anyhow::Error::msg(e.to_string()))?;
         overrides.apply(&mut s)?;
         super::read_arrivals(&file, &mut s, overrides.trace.is_some())?;
         s.check_catalog(&file, catalog)
-            .map_err(|e| ConfigError(format!("{e} (after command-line overrides)")))?;
+            .map_err(|e| anyhow::Error::msg(format!("{e} (after command-line overrides)")))?;
         if let Some(t) = first_repeat(&s.tiers) {
-            return Err(ConfigError(if overrides.tiers.is_empty() {
+            return Err(anyhow::Error::msg(if overrides.tiers.is_empty() {
                 format!("{file}: field `tiers`: tier {t} is listed twice (its cases would overwrite each other's files)")
             } else {
                 format!("--tier {t}: given twice (its cases would overwrite each other's files)")
@@ -252,7 +250,7 @@ fn load_scenarios(
             .iter()
             .find(|(_, o)| crate::report::slug(&o.name) == crate::report::slug(&s.name))
         {
-            return Err(ConfigError(if *other == file {
+            return Err(anyhow::Error::msg(if *other == file {
                 format!(
                     "--scenario {name}: given twice (its cases would overwrite each other's files)"
                 )
@@ -272,11 +270,11 @@ fn load_scenarios(
 impl Overrides {
     /// Replaces the scenario's values by the given ones: `--trace` first, so that `--users`
     /// then sets the trace's posts in flight.
-    fn apply(&self, s: &mut Scenario) -> Result<(), ConfigError> {
+    fn apply(&self, s: &mut Scenario) -> anyhow::Result<()> {
         self.apply_trace(s)?;
         if let Some(users) = self.users {
             if !(1..=MAX_USERS).contains(&users) {
-                return Err(ConfigError(format!(
+                return Err(anyhow::Error::msg(format!(
                     "--users {users}: give 1 to {MAX_USERS} (each is a Goose user, a task of its own)"
                 )));
             }
@@ -309,7 +307,7 @@ impl Overrides {
     /// `--trace`: the scenario's load becomes the trace, carried by the scenario's posts in
     /// flight (a trace's or sustained load's `max_in_flight`, else 4 × its users, at most
     /// [`MAX_USERS`]); `--trace-speed` sets the trace's speed.
-    fn apply_trace(&self, s: &mut Scenario) -> Result<(), ConfigError> {
+    fn apply_trace(&self, s: &mut Scenario) -> anyhow::Result<()> {
         if let Some(file) = &self.trace {
             let max_in_flight = match &s.load {
                 Load::Trace { max_in_flight, .. }
@@ -328,11 +326,11 @@ impl Overrides {
         }
         if let Some(k) = self.trace_speed {
             crate::scenario::trace::check_speed(k)
-                .map_err(|m| ConfigError(format!("--trace-speed: {m}")))?;
+                .map_err(|m| anyhow::Error::msg(format!("--trace-speed: {m}")))?;
             match &mut s.load {
                 Load::Trace { speed, .. } => *speed = k,
-                _ => return Err(ConfigError(
-                    "--trace-speed: needs a trace (--trace FILE, or a scenario whose load.kind is \"trace\")".into(),
+                _ => return Err(anyhow::Error::msg(
+                    "--trace-speed: needs a trace (--trace FILE, or a scenario whose load.kind is \"trace\")",
                 )),
             }
         }
@@ -340,7 +338,7 @@ impl Overrides {
     }
 
     /// The design levers, each checked as the scenario file's field would be.
-    fn apply_design(&self, s: &mut Scenario) -> Result<(), ConfigError> {
+    fn apply_design(&self, s: &mut Scenario) -> anyhow::Result<()> {
         if let Some(p) = self.parallel_calls {
             s.parallel_calls = p;
         }
@@ -358,7 +356,7 @@ impl Overrides {
         ] {
             if let Some(m) = given {
                 if !(1..=MAX_COMPLETION_TOKENS).contains(&m) {
-                    return Err(ConfigError(format!(
+                    return Err(anyhow::Error::msg(format!(
                         "{field} {m} (override): give 1 to {MAX_COMPLETION_TOKENS}"
                     )));
                 }
@@ -367,7 +365,7 @@ impl Overrides {
         }
         if let Some(share) = self.image_prompt_share {
             if !(0.0..=1.0).contains(&share) {
-                return Err(ConfigError(format!(
+                return Err(anyhow::Error::msg(format!(
                     "image_prompt_share {share} (override): give a share from 0 to 1"
                 )));
             }
@@ -382,14 +380,14 @@ fn with_services(
     scenarios: Vec<(String, Scenario)>,
     service_mode: bool,
     target_url: Option<&str>,
-) -> Result<Vec<RunScenario>, ConfigError> {
+) -> anyhow::Result<Vec<RunScenario>> {
     let env = |name: &str| std::env::var(name).ok();
     let mut entries = Vec::new();
     for (file, s) in scenarios {
         let service = if service_mode {
             // The service makes its own calls: an endpoint here would change nothing.
             if !s.endpoint.is_chat() {
-                return Err(ConfigError(format!(
+                return Err(anyhow::Error::msg(format!(
                     "{file}: field `endpoint`: in service mode the service picks its OpenAI endpoint (the example service: --openai-endpoint responses); remove the field"
                 )));
             }
@@ -397,14 +395,14 @@ fn with_services(
                 (Some(spec), _) => spec.clone(),
                 (None, Some(_)) => TargetSpec::default(),
                 (None, None) => {
-                    return Err(ConfigError(format!(
+                    return Err(anyhow::Error::msg(format!(
                         "{file}: has no [target], but another scenario of this run does: service-mode and pipeline scenarios cannot share a run (give --target to post every scenario to one service)"
                     )))
                 }
             };
-            let t = spec
-                .resolve(target_url, &env)
-                .map_err(|(field, m)| ConfigError(format!("{file}: field `{field}`: {m}")))?;
+            let t = spec.resolve(target_url, &env).map_err(|(field, m)| {
+                anyhow::Error::msg(format!("{file}: field `{field}`: {m}"))
+            })?;
             Some(t)
         } else {
             None
@@ -424,16 +422,16 @@ fn check_mode_options(
     req: &RunRequest,
     service_mode: bool,
     entries: &[RunScenario],
-) -> Result<f64, ConfigError> {
+) -> anyhow::Result<f64> {
     let dest = &req.destination;
     if service_mode && dest.base_url.is_some() {
-        return Err(ConfigError(
-            "--base-url: in service mode the service makes the OpenAI calls; point the service at the endpoint instead (or use --with-stub)".into(),
+        return Err(anyhow::Error::msg(
+            "--base-url: in service mode the service makes the OpenAI calls; point the service at the endpoint instead (or use --with-stub)",
         ));
     }
     if !service_mode && dest.with_stub.is_some() {
-        return Err(ConfigError(
-            "--with-stub: needs service mode (--target URL, or scenarios with a [target])".into(),
+        return Err(anyhow::Error::msg(
+            "--with-stub: needs service mode (--target URL, or scenarios with a [target])",
         ));
     }
     if dest.with_stub.is_some() {
@@ -444,7 +442,7 @@ fn check_mode_options(
         sets.sort_unstable();
         sets.dedup();
         if sets.len() > 1 {
-            return Err(ConfigError(format!(
+            return Err(anyhow::Error::msg(format!(
                 "--with-stub: one stub serves the whole run, but the scenarios use the tier sets {}; run them separately or pass --tiers",
                 sets.join(" and ")
             )));
@@ -461,7 +459,7 @@ fn check_mode_options(
         ("--prompt-cache-hit", req.stub.prompt_cache_hit.is_some()),
     ];
     if let Some((option, _)) = stub_only.iter().find(|(_, given)| *given && !stub_used) {
-        return Err(ConfigError(format!(
+        return Err(anyhow::Error::msg(format!(
             "{option}: shapes postload's own stub, and this run uses none ({}); drop it",
             if service_mode {
                 "service mode without --with-stub: the service calls its own OpenAI endpoint"
@@ -471,9 +469,8 @@ fn check_mode_options(
         )));
     }
     if dest.wait_for_target.is_some() && !service_mode {
-        return Err(ConfigError(
-            "--wait-for-target: only in service mode (it waits for the service before the load)"
-                .into(),
+        return Err(anyhow::Error::msg(
+            "--wait-for-target: only in service mode (it waits for the service before the load)",
         ));
     }
     // With the stub alongside the service is often started just before (in the background):
@@ -481,7 +478,7 @@ fn check_mode_options(
     let default_wait = if dest.with_stub.is_some() { 30.0 } else { 0.0 };
     let wait_for_target = dest.wait_for_target.unwrap_or(default_wait);
     if !(0.0..=MAX_TIMEOUT_S).contains(&wait_for_target) {
-        return Err(ConfigError(format!(
+        return Err(anyhow::Error::msg(format!(
             "--wait-for-target {wait_for_target}: give seconds, from 0 to {MAX_TIMEOUT_S}"
         )));
     }
@@ -489,18 +486,18 @@ fn check_mode_options(
 }
 
 /// `--max-cost`, checked, and required by `--allow-spend`.
-pub(crate) fn spend_cap(dest: &Destination) -> Result<Option<f64>, ConfigError> {
+pub(crate) fn spend_cap(dest: &Destination) -> anyhow::Result<Option<f64>> {
     let max_cost = match dest.max_cost {
         Some(c) if !(c > 0.0 && c.is_finite()) => {
-            return Err(ConfigError(format!(
+            return Err(anyhow::Error::msg(format!(
                 "--max-cost {c}: give a positive amount of USD"
             )))
         }
         c => c,
     };
     if dest.allow_spend && max_cost.is_none() {
-        return Err(ConfigError(
-            "--allow-spend: also give --max-cost USD, the most this run may spend".into(),
+        return Err(anyhow::Error::msg(
+            "--allow-spend: also give --max-cost USD, the most this run may spend",
         ));
     }
     Ok(max_cost)
@@ -508,10 +505,7 @@ pub(crate) fn spend_cap(dest: &Destination) -> Result<Option<f64>, ConfigError> 
 
 /// Whether the load leaves this machine. Anything outside loopback may bill someone: only with
 /// --allow-spend and --max-cost.
-pub(crate) fn check_remote(
-    dest: &Destination,
-    entries: &[RunScenario],
-) -> Result<bool, ConfigError> {
+pub(crate) fn check_remote(dest: &Destination, entries: &[RunScenario]) -> anyhow::Result<bool> {
     let remote_urls: Vec<(&str, &str)> = match &dest.base_url {
         Some(url) => vec![("--base-url", url.as_str())],
         None => entries
@@ -529,7 +523,7 @@ pub(crate) fn check_remote(
             remote = true;
             if !dest.allow_spend {
                 let url = shown_url(url);
-                return Err(ConfigError(format!(
+                return Err(anyhow::Error::msg(format!(
                     "{what}: `{url}` is not on this machine, and load there can cost money: add --allow-spend and --max-cost USD (the run stops before spending more)"
                 )));
             }
@@ -548,18 +542,18 @@ fn check_time_scale(
     // The run's client (its `--resolve`), when the base URL is loopback; `None` for a remote
     // endpoint, which is never asked.
     client: Option<&ClientFactory>,
-) -> Result<TimeScale, ConfigError> {
+) -> anyhow::Result<TimeScale> {
     let scale = k.unwrap_or(TimeScale::ONE);
     if let Some(k) = k.filter(|k| !k.is_one()).map(TimeScale::get) {
         if service_mode {
-            return Err(ConfigError(format!(
+            return Err(anyhow::Error::msg(format!(
                 "--time-scale {k}: in service mode the service's own time does not scale, so every latency would be off; run without --time-scale"
             )));
         }
         if let Some(url) = base_url {
             let served = client.and_then(|c| served_time_scale_blocking(c, url));
             if let Some(m) = crate::stub::probe::mismatch(k, url, served) {
-                return Err(ConfigError(m));
+                return Err(anyhow::Error::msg(m));
             }
         }
     }
@@ -567,11 +561,7 @@ fn check_time_scale(
 }
 
 /// Where the pipeline's calls go: `--base-url` with its API key, or the embedded stub's template.
-fn target(
-    req: &RunRequest,
-    catalog: &Arc<Catalog>,
-    remote: bool,
-) -> Result<OpenAiTarget, ConfigError> {
+fn target(req: &RunRequest, catalog: &Arc<Catalog>, remote: bool) -> anyhow::Result<OpenAiTarget> {
     Ok(match &req.destination.base_url {
         Some(url) => OpenAiTarget::BaseUrl(endpoint(&req.destination, url, remote)?),
         None => {
@@ -580,7 +570,7 @@ fn target(
             c.retry_after = req.stub.retry_after;
             c.prompt_cache_hit = match req.stub.prompt_cache_hit {
                 Some(s) if !(0.0..=1.0).contains(&s) => {
-                    return Err(ConfigError(format!(
+                    return Err(anyhow::Error::msg(format!(
                         "--prompt-cache-hit {}: give a share from 0 to 1",
                         crate::limits::num(s)
                     )))
@@ -596,13 +586,9 @@ fn target(
 /// the stub's (a loopback endpoint, a `postload stub`: any bearer token will do). A user or
 /// password in the URL is refused: it would go as a second `Authorization` header (Basic) beside
 /// the bearer key. A query is kept on every call ([`crate::secret::join_url`]).
-pub(crate) fn endpoint(
-    dest: &Destination,
-    url: &str,
-    remote: bool,
-) -> Result<Endpoint, ConfigError> {
+pub(crate) fn endpoint(dest: &Destination, url: &str, remote: bool) -> anyhow::Result<Endpoint> {
     if url::Url::parse(url).is_ok_and(|u| !u.username().is_empty() || u.password().is_some()) {
-        return Err(ConfigError(format!(
+        return Err(anyhow::Error::msg(format!(
             "--base-url `{}`: remove the user and password from the URL; the API key goes as a bearer token (OPENAI_API_KEY, or the variable --api-key-env names)",
             shown_url(url)
         )));
@@ -613,7 +599,7 @@ pub(crate) fn endpoint(
         .or_else(|| remote.then(|| "OPENAI_API_KEY".to_string()));
     let api_key = match key_var {
         Some(var) => Some(Secret::new(std::env::var(&var).map_err(|_| {
-            ConfigError(format!(
+            anyhow::Error::msg(format!(
                 "--base-url `{}`: environment variable `{var}` (the API key) is not set; --api-key-env names another",
                 shown_url(url)
             ))

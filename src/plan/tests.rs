@@ -605,7 +605,9 @@ fn an_effort_lever_must_be_one_a_planned_reasoning_model_takes() {
         },
         ..spec()
     };
-    let e = check(&with(&["gpt-4o"], Effort::Low), &c).unwrap_err().0;
+    let e = check(&with(&["gpt-4o"], Effort::Low), &c)
+        .unwrap_err()
+        .to_string();
     assert!(
         e.contains("none of the models planned reasons (gpt-4o)"),
         "{e}"

@@ -10,7 +10,7 @@ use crate::calibrate::design::{design, DEFAULT_CALLS_PER_MODEL};
 use crate::calibrate::CallSpec;
 use crate::cli::{CalibrateArgs, StreamArg};
 use crate::clock::TimeScale;
-use crate::config::{self, ConfigError, Destination};
+use crate::config::{self, Destination};
 use crate::metrics::budget::worst_case_usd;
 use crate::openai::catalog::Catalog;
 use crate::openai::reasoning::Effort;
@@ -71,7 +71,7 @@ impl Settings {
 }
 
 /// Checks the options in a fixed order (the destination first, as `run` does).
-pub fn settings(args: &CalibrateArgs) -> Result<Settings, ConfigError> {
+pub fn settings(args: &CalibrateArgs) -> anyhow::Result<Settings> {
     let dest = Destination {
         base_url: args.dest.base_url.clone(),
         allow_spend: args.spend.allow.allow_spend,
@@ -89,7 +89,7 @@ pub fn settings(args: &CalibrateArgs) -> Result<Settings, ConfigError> {
     let remote = config::check_remote(&dest, &[])?;
     // clap requires --base-url here (`mut_arg` on `CalibrateArgs`); built by hand, say so.
     let base_url = args.dest.base_url.as_deref().ok_or_else(|| {
-        ConfigError("calibrate: give --base-url URL, the endpoint to measure".into())
+        anyhow::Error::msg("calibrate: give --base-url URL, the endpoint to measure")
     })?;
     let host = reqwest::Url::parse(base_url)
         .ok()
@@ -97,14 +97,14 @@ pub fn settings(args: &CalibrateArgs) -> Result<Settings, ConfigError> {
         .unwrap_or_default();
     let calls = match args.calls {
         Some(n) if !(1..=MAX_CALLS).contains(&n) => {
-            return Err(ConfigError(format!(
+            return Err(anyhow::Error::msg(format!(
                 "--calls {n}: give 1 to {MAX_CALLS} calls per model"
             )))
         }
         n => n.unwrap_or(DEFAULT_CALLS_PER_MODEL),
     };
     if !(1..=MAX_CONCURRENCY).contains(&args.concurrency) {
-        return Err(ConfigError(format!(
+        return Err(anyhow::Error::msg(format!(
             "--concurrency {}: give 1 to {MAX_CONCURRENCY} calls in flight",
             args.concurrency
         )));
@@ -143,11 +143,11 @@ fn model_plans(
     calls: u32,
     effort: Option<&str>,
     catalog: &Catalog,
-) -> Result<Vec<ModelPlan>, ConfigError> {
+) -> anyhow::Result<Vec<ModelPlan>> {
     let asked = effort
         .map(|e| {
             Effort::parse(e).ok_or_else(|| {
-                ConfigError(format!(
+                anyhow::Error::msg(format!(
                     "--effort {e}: not a reasoning effort (one of {})",
                     Effort::ALL.map(Effort::as_str).join(", ")
                 ))
@@ -163,7 +163,7 @@ fn model_plans(
     let mut plans: Vec<ModelPlan> = Vec::new();
     for name in names {
         let entry = catalog.model(&name).ok_or_else(|| {
-            ConfigError(format!(
+            anyhow::Error::msg(format!(
                 "--model {name}: not in models.toml (known: {})",
                 catalog
                     .models
@@ -173,11 +173,9 @@ fn model_plans(
                     .join(", ")
             ))
         })?;
-        let price = catalog
-            .prices
-            .models
-            .get(&name)
-            .ok_or_else(|| ConfigError(format!("--model {name}: no price in prices.toml")))?;
+        let price = catalog.prices.models.get(&name).ok_or_else(|| {
+            anyhow::Error::msg(format!("--model {name}: no price in prices.toml"))
+        })?;
         // A reasoning model is measured at the lowest effort it takes (`minimal` for gpt-5-mini,
         // `none` for GPT-5.6): its hidden reasoning comes before the first visible token, and at
         // a higher effort a random amount of it would sit inside every TTFT the fit reads.
@@ -186,7 +184,7 @@ fn model_plans(
             .and_then(|r| r.efforts.iter().min().copied());
         if let (Some(asked), Some(lowest)) = (asked, effort) {
             if asked != lowest {
-                return Err(ConfigError(format!(
+                return Err(anyhow::Error::msg(format!(
                     "--effort {asked}: {name} is calibrated at its lowest effort, {lowest}; at \
                      {asked} its reasoning, before the first visible token, would sit inside \
                      every time to first token, and the fit has no reasoning time"
@@ -194,7 +192,7 @@ fn model_plans(
             }
         }
         if let Some(other) = plans.iter().find(|p| p.profile == entry.profile) {
-            return Err(ConfigError(format!(
+            return Err(anyhow::Error::msg(format!(
                 "--model {name}: shares the latency profile `{}` with --model {}; calibrate one of them",
                 entry.profile, other.model
             )));
@@ -203,7 +201,7 @@ fn model_plans(
             catalog.profiles.get(&entry.profile),
             Some(crate::openai::latency::Profile::HeavyTail { .. })
         ) {
-            return Err(ConfigError(format!(
+            return Err(anyhow::Error::msg(format!(
                 "--model {name}: its profile `{}` is not a heavy_tail profile to compare with",
                 entry.profile
             )));
@@ -232,7 +230,7 @@ fn model_plans(
     }
     if let Some(asked) = asked {
         if plans.iter().all(|p| p.effort.is_none()) {
-            return Err(ConfigError(format!(
+            return Err(anyhow::Error::msg(format!(
                 "--effort {asked}: none of the models reasons"
             )));
         }
@@ -247,9 +245,9 @@ fn clock_seed() -> u64 {
 }
 
 /// Refuses a worst case above the cap before anything is sent.
-pub fn check_worst_case(s: &Settings) -> Result<(), ConfigError> {
+pub fn check_worst_case(s: &Settings) -> anyhow::Result<()> {
     match s.max_cost {
-        Some(cap) if s.worst_usd() > cap => Err(ConfigError(format!(
+        Some(cap) if s.worst_usd() > cap => Err(anyhow::Error::msg(format!(
             "--max-cost {}: the worst case of this calibration is ${:.4} ({} calls, every one at the largest prompt a usage may report and be believed, 2 × sent + 64, + max_tokens at the price table); raise --max-cost or lower --calls",
             crate::limits::num(cap),
             s.worst_usd(),
@@ -320,7 +318,7 @@ mod out_tests {
 mod effort_tests {
     use super::*;
 
-    fn plans(models: &[&str], effort: Option<&str>) -> Result<Vec<ModelPlan>, ConfigError> {
+    fn plans(models: &[&str], effort: Option<&str>) -> anyhow::Result<Vec<ModelPlan>> {
         let models: Vec<String> = models.iter().map(|m| m.to_string()).collect();
         model_plans(&models, 20, effort, &Catalog::embedded())
     }
@@ -334,19 +332,23 @@ mod effort_tests {
         let p = plans(&["gpt-5-mini"], Some("minimal")).unwrap();
         assert_eq!(p[0].effort, Some(Effort::Minimal));
         // Its default, medium, reasons before the first token: refused, naming why.
-        let e = plans(&["gpt-5-mini"], Some("medium")).unwrap_err().0;
+        let e = plans(&["gpt-5-mini"], Some("medium"))
+            .unwrap_err()
+            .to_string();
         assert!(
             e.starts_with(
                 "--effort medium: gpt-5-mini is calibrated at its lowest effort, minimal"
             ) && e.contains("no reasoning time"),
             "{e}"
         );
-        let e = plans(&["gpt-5-mini"], Some("fast")).unwrap_err().0;
+        let e = plans(&["gpt-5-mini"], Some("fast"))
+            .unwrap_err()
+            .to_string();
         assert!(
             e.starts_with("--effort fast: not a reasoning effort"),
             "{e}"
         );
-        let e = plans(&["gpt-4o"], Some("minimal")).unwrap_err().0;
+        let e = plans(&["gpt-4o"], Some("minimal")).unwrap_err().to_string();
         assert_eq!(e, "--effort minimal: none of the models reasons");
     }
 }

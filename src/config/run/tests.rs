@@ -73,7 +73,7 @@ fn a_design_override_out_of_range_is_refused_naming_the_field() {
             "image_prompt_share 1.5",
         ),
     ] {
-        let e = o.apply(&mut burst_50()).unwrap_err().0;
+        let e = o.apply(&mut burst_50()).unwrap_err().to_string();
         assert!(e.starts_with(field), "{e}");
     }
 }

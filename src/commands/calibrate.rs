@@ -37,34 +37,7 @@ pub use self::client::MAX_ANSWER_BYTES;
 pub async fn calibrate(args: CalibrateArgs) -> anyhow::Result<Outcome> {
     let s = settings::settings(&args)?;
     let expected: Vec<Duration> = s.models.iter().map(|m| expected_time(&s, m)).collect();
-    outln!(
-        "calibrate: {} calls to {} ({}); worst case at the price table ${:.4}{}; at most {}{}; expected {}{}",
-        s.models.iter().map(|m| m.calls.len()).sum::<usize>(),
-        s.host,
-        s.models
-            .iter()
-            .map(|m| format!("{} × {}", m.calls.len(), m.model))
-            .collect::<Vec<_>>()
-            .join(", "),
-        s.worst_usd(),
-        s.max_cost.map_or(String::new(), |c| format!(
-            ", cap ${}",
-            crate::limits::num(c)
-        )),
-        minutes(worst_time(&s)),
-        if s.models.len() > 1 {
-            format!(
-                " ({} a model)",
-                minutes(model_time(&s) + crate::stop::STOP_GRACE)
-            )
-        } else {
-            String::new()
-        },
-        minutes(expected.iter().sum()),
-        lowest_tier(&s).map_or(String::new(), |t| format!(
-            " at tier {t}'s limits"
-        )),
-    );
+    announce(&s, &expected);
     settings::check_worst_case(&s)?;
     check_out(&s.out)?;
     let call_timeout = Duration::from_secs_f64(s.time_scale.to_real(MAX_CALL_S));
@@ -121,6 +94,47 @@ pub async fn calibrate(args: CalibrateArgs) -> anyhow::Result<Outcome> {
         ));
     }
     let overlay = write_files(&s, &mut calibration);
+    show(&s, &calibration);
+    overlay?;
+    outcome(&s, &calibration, signal)
+}
+
+/// The line before any call: how many calls to where, the worst case in money and time, and
+/// the expected time.
+fn announce(s: &Settings, expected: &[Duration]) {
+    outln!(
+        "calibrate: {} calls to {} ({}); worst case at the price table ${:.4}{}; at most {}{}; expected {}{}",
+        s.models.iter().map(|m| m.calls.len()).sum::<usize>(),
+        s.host,
+        s.models
+            .iter()
+            .map(|m| format!("{} × {}", m.calls.len(), m.model))
+            .collect::<Vec<_>>()
+            .join(", "),
+        s.worst_usd(),
+        s.max_cost.map_or(String::new(), |c| format!(
+            ", cap ${}",
+            crate::limits::num(c)
+        )),
+        minutes(worst_time(s)),
+        if s.models.len() > 1 {
+            format!(
+                " ({} a model)",
+                minutes(model_time(s) + crate::stop::STOP_GRACE)
+            )
+        } else {
+            String::new()
+        },
+        minutes(expected.iter().sum()),
+        lowest_tier(s).map_or(String::new(), |t| format!(
+            " at tier {t}'s limits"
+        )),
+    );
+}
+
+/// What the console shows of a calibration: each model's verdict line when quiet, else the
+/// whole summary.
+fn show(s: &Settings, calibration: &Calibration) {
     if s.quiet {
         for m in &calibration.models {
             match (&m.drift, &m.fit_error) {
@@ -132,7 +146,15 @@ pub async fn calibrate(args: CalibrateArgs) -> anyhow::Result<Outcome> {
     } else {
         out!("{}", calibration.console());
     }
-    overlay?;
+}
+
+/// How the calibration ended: a signal, the spend cap, nothing answered (an error naming why),
+/// or success.
+fn outcome(
+    s: &Settings,
+    calibration: &Calibration,
+    signal: Option<i32>,
+) -> anyhow::Result<Outcome> {
     if let Some(sig) = signal {
         return Ok(Outcome::Interrupted(sig));
     }
@@ -146,7 +168,7 @@ pub async fn calibrate(args: CalibrateArgs) -> anyhow::Result<Outcome> {
     {
         anyhow::bail!(
             "no call was answered ({}); see {}",
-            failure_words(&calibration),
+            failure_words(calibration),
             s.out.join("calibration.md").display()
         );
     }

@@ -138,42 +138,18 @@ impl<'a> CaseRun<'a> {
             })?;
         let price = cfg.catalog.prices.models.get(&scenario.model);
         let (stub, work, root) = self.case_target(entry, scenario, tier).await?;
-        let guard = match (self.budget, price) {
-            (Some(b), Some(price)) => Some(Arc::new(SpendGuard {
-                budget: Arc::clone(&b.budget),
-                price: *price,
-            })),
-            (Some(_), None) => anyhow::bail!(
-                "{file}: `{}` has no price in prices.toml: the spend guard cannot cap its cost",
-                scenario.model
-            ),
-            _ => None,
-        };
+        let guard = self.spend_guard(file, scenario, price)?;
         let users = scenario.load.users() as usize;
         let (start, goose_users) = start_of(scenario);
-        let ctx = Arc::new(CaseContext::new(CaseSetup {
+        let ctx = Arc::new(CaseContext::new(self.setup(
+            entry,
+            scenario,
+            limits,
             work,
-            timeout: Duration::from_secs_f64(scenario.request_timeout_s),
-            seed: scenario.seed,
-            image_prompt_share: scenario.image_prompt_share,
-            prompts: scenario.prompts,
-            users: goose_users,
-            start,
-            stop: Arc::clone(&cfg.stop),
             guard,
-            client: cfg
-                .client
-                .as_ref()
-                .map(|make| make().build())
-                .transpose()
-                .map_err(|e| anyhow::anyhow!("cannot build the HTTP client: {e}"))?,
-            time_scale: cfg.time_scale,
-            client_queue: (scenario.client_queue && entry.service.is_none()).then_some(limits),
-            trace: match &scenario.load {
-                Load::Trace { arrivals, .. } => arrivals.clone(),
-                _ => None,
-            },
-        }));
+            goose_users,
+            start,
+        )?));
         let spec = attack::AttackSpec {
             scenario,
             tier,
@@ -220,6 +196,66 @@ impl<'a> CaseRun<'a> {
     /// The case's target: its service (with the stub alongside reset to the case's tier and
     /// seed), a fresh embedded stub, or the base URL. Returns the embedded stub's handle, the
     /// posts' work and the target's `http://host:port`.
+    /// The spend guard of a case: the run's budget at the model's price; a model without a
+    /// price cannot be capped, so a run with a cap refuses it.
+    fn spend_guard(
+        &self,
+        file: &str,
+        scenario: &crate::scenario::Scenario,
+        price: Option<&crate::openai::catalog::Price>,
+    ) -> anyhow::Result<Option<Arc<SpendGuard>>> {
+        Ok(match (self.budget, price) {
+            (Some(b), Some(price)) => Some(Arc::new(SpendGuard {
+                budget: Arc::clone(&b.budget),
+                price: *price,
+            })),
+            (Some(_), None) => anyhow::bail!(
+                "{file}: `{}` has no price in prices.toml: the spend guard cannot cap its cost",
+                scenario.model
+            ),
+            _ => None,
+        })
+    }
+
+    /// What every user of the case shares: where and how posts are sent, the seed, the spend
+    /// guard, the client and its queue, the trace's arrivals.
+    #[allow(clippy::too_many_arguments)]
+    fn setup(
+        &self,
+        entry: &RunScenario,
+        scenario: &crate::scenario::Scenario,
+        limits: crate::openai::bucket::Limits,
+        work: Work,
+        guard: Option<Arc<SpendGuard>>,
+        goose_users: usize,
+        start: Start,
+    ) -> anyhow::Result<CaseSetup> {
+        let cfg = self.cfg;
+        Ok(CaseSetup {
+            work,
+            timeout: Duration::from_secs_f64(scenario.request_timeout_s),
+            seed: scenario.seed,
+            image_prompt_share: scenario.image_prompt_share,
+            prompts: scenario.prompts,
+            users: goose_users,
+            start,
+            stop: Arc::clone(&cfg.stop),
+            guard,
+            client: cfg
+                .client
+                .as_ref()
+                .map(|make| make().build())
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("cannot build the HTTP client: {e}"))?,
+            time_scale: cfg.time_scale,
+            client_queue: (scenario.client_queue && entry.service.is_none()).then_some(limits),
+            trace: match &scenario.load {
+                Load::Trace { arrivals, .. } => arrivals.clone(),
+                _ => None,
+            },
+        })
+    }
+
     async fn case_target(
         &self,
         entry: &RunScenario,

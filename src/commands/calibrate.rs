@@ -644,4 +644,28 @@ mod tests {
         let took = super::expected_time(&s, &s.models[0]);
         assert_eq!(took.as_micros() / 100, 31_983, "{took:?}");
     }
+
+    #[test]
+    fn a_calibration_stopped_by_its_cap_exits_3_even_with_nothing_answered() {
+        // Issue 28 §2: calibrate's exit 3 had no test. It is a second line of defence (a cap
+        // must cover the printed worst case to start, and no believed usage costs more than its
+        // reservation), so it is tested where the outcome is decided: a cap stop is exit 3 and
+        // not the "no call was answered" error (exit 2) it would otherwise also be; a signal
+        // wins over both (128 + N); with neither, nothing answered is an error naming the file.
+        use crate::metrics::budget::Budget;
+        use crate::Outcome;
+        let s = default_settings();
+        let mut c = super::assemble(&s, Vec::new(), &Budget::new(1.0));
+        assert!(c.models.iter().all(|m| m.run.observations.is_empty()));
+        let e = super::outcome(&s, &c, None).unwrap_err().to_string();
+        assert!(
+            e.contains("no call was answered") && e.contains("calibration.md"),
+            "{e}"
+        );
+        c.cost.stopped_by_cap = true;
+        let o = super::outcome(&s, &c, None).unwrap();
+        assert_eq!((o, o.exit_code()), (Outcome::BudgetStopped, 3));
+        let o = super::outcome(&s, &c, Some(2)).unwrap();
+        assert_eq!((o, o.exit_code()), (Outcome::Interrupted(2), 130));
+    }
 }

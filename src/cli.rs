@@ -189,6 +189,10 @@ pub struct PlanArgs {
     /// A result.json from `postload run`: its measured $/post joins the monthly table.
     #[arg(long, value_name = "FILE")]
     pub result: Option<PathBuf>,
+    /// Also find, for each model and tier, the highest rate of posts a second the target holds
+    /// at: open (Poisson) arrivals, an hour a step, the bracket to 2 % (see docs/planning.md).
+    #[arg(long)]
+    pub find_rate: bool,
     /// Also run the live harness (embedded stub) on burst-50 and burst-100 at Tiers 1 and 2 and
     /// print its p50, p95, makespan and success beside the planner's.
     #[arg(long)]

@@ -12,6 +12,7 @@ pub mod claims;
 pub mod decision;
 pub mod levers;
 pub mod queue;
+pub mod rate;
 pub mod sim;
 pub mod trace;
 
@@ -71,6 +72,10 @@ pub struct PlanSpec {
     /// trace, and `posts_per_user_per_day` its posts a day).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace: Option<PlanTrace>,
+    /// `--find-rate`: also search each model × tier for the highest rate of posts the target
+    /// holds at ([`rate`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub find_rate: bool,
 }
 
 impl PlanSpec {
@@ -126,6 +131,7 @@ impl Default for PlanSpec {
             prompt_cache_hit_by_model: BTreeMap::new(),
             account: None,
             trace: None,
+            find_rate: false,
         }
     }
 }
@@ -167,6 +173,9 @@ pub struct PlanResult {
     /// Each planned model's latency profile, with its date, source and origin.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub latency_profiles: BTreeMap<String, ProfileInfo>,
+    /// `--find-rate`: the highest sustainable rate per model × tier.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub find_rate: Vec<rate::RateAnswer>,
 }
 
 pub const PLAN_SCHEMA: &str = "postload.plan.v1";
@@ -437,7 +446,17 @@ pub fn plan(
             .map(|s| s.from)
             .unwrap_or_default(),
         latency_profiles: latency_profiles(catalog, spec),
+        find_rate: Vec::new(),
     };
+    if spec.find_rate {
+        for model in &spec.models {
+            for &tier in &spec.tiers {
+                result
+                    .find_rate
+                    .push(rate::find_rate(catalog, spec, model, tier)?);
+            }
+        }
+    }
     result.claims = self::claims::judge(claims, &result);
     Ok(result)
 }

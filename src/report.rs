@@ -11,6 +11,7 @@ pub mod levers;
 pub mod markdown;
 mod paths;
 pub mod plan;
+pub mod rate;
 pub mod service;
 pub mod summary;
 pub mod valid;

@@ -36,6 +36,7 @@ pub async fn plan(args: cli::PlanArgs) -> anyhow::Result<Outcome> {
         .map_err(|e| anyhow::Error::msg(e.0))?;
     let took = started.elapsed();
     out!("{}", report::decision::console(&result));
+    out!("{}", report::rate::console(&result));
     out!("\n{}", report::plan::table(&result));
     out!("{}", report::levers::answer_lines(&result));
     if !result.claims.is_empty() {

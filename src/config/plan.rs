@@ -57,6 +57,7 @@ pub fn plan_spec(
             min_success: args.min_success,
         },
         seed: args.seed.seed.unwrap_or(0),
+        find_rate: args.find_rate,
         design: {
             let mut d = crate::plan::Design::default();
             for lever in &args.lever {

@@ -69,6 +69,16 @@ impl PlanWork {
     }
 }
 
+/// `--find-rate`'s posts at most: a search per model × tier, each of at most
+/// [`super::rate::MAX_STEPS`] steps of at most [`super::rate::MAX_STEP_POSTS`] posts.
+pub fn find_rate_posts(spec: &PlanSpec) -> f64 {
+    if !spec.find_rate {
+        return 0.0;
+    }
+    (spec.models.len() * spec.tiers.len() * super::rate::MAX_STEPS) as f64
+        * super::rate::MAX_STEP_POSTS
+}
+
 /// Refuses a plan whose whole work is past [`MAX_PLAN_TOTAL_POSTS`], naming the options whose
 /// product it is.
 pub fn check(spec: &PlanSpec, catalog: &Catalog) -> Result<(), PlanError> {
@@ -79,6 +89,19 @@ pub fn check(spec: &PlanSpec, catalog: &Catalog) -> Result<(), PlanError> {
         .count();
     let w = PlanWork::of(spec, reasoning_models);
     let total = w.total();
+    let rate = find_rate_posts(spec);
+    if total <= MAX_PLAN_TOTAL_POSTS && total + rate > MAX_PLAN_TOTAL_POSTS {
+        return Err(PlanError(format!(
+            "--find-rate: --model ({}) × --tier ({}) searches of up to {} steps of up to {} posts: about {} simulated posts, with the plan's {} more than {}; give fewer models or tiers",
+            spec.models.len(),
+            spec.tiers.len(),
+            super::rate::MAX_STEPS,
+            num(super::rate::MAX_STEP_POSTS),
+            num(rate),
+            num(total.round()),
+            num(MAX_PLAN_TOTAL_POSTS),
+        )));
+    }
     if total <= MAX_PLAN_TOTAL_POSTS {
         return Ok(());
     }
@@ -112,6 +135,28 @@ pub fn check(spec: &PlanSpec, catalog: &Catalog) -> Result<(), PlanError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn find_rate_counts_its_searches_against_the_plans_bound() {
+        // The default plan (579,800 posts) with --find-rate: 2 models × 5 tiers × 30 steps ×
+        // 50,000 posts = 15,000,000 more, 15.6 M in all: under 20 M. A third model makes it
+        // 22.5 M + the plan's: refused, naming --find-rate.
+        let mut spec = PlanSpec {
+            find_rate: true,
+            ..PlanSpec::default()
+        };
+        assert_eq!(find_rate_posts(&spec), 15_000_000.0);
+        let c = Catalog::embedded();
+        assert!(check(&spec, &c).is_ok());
+        spec.models.push("gpt-4.1-mini".into());
+        let e = check(&spec, &c).unwrap_err().0;
+        assert!(
+            e.starts_with("--find-rate: --model (3) × --tier (5)"),
+            "{e}"
+        );
+        spec.find_rate = false;
+        assert_eq!(find_rate_posts(&spec), 0.0);
+    }
 
     #[test]
     fn a_traces_cell_counts_its_arrivals_exactly() {

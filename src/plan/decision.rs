@@ -156,7 +156,7 @@ pub fn metric_text(r: &LeverRow) -> &'static str {
     }
 }
 
-fn client(s: Strategy) -> &'static str {
+pub fn client(s: Strategy) -> &'static str {
     match s {
         Strategy::Sdk => "SDK retries",
         Strategy::Patient => "patient retries",

@@ -48,9 +48,9 @@ pub fn document(r: &PlanResult) -> Document {
             vec![
                 super::decision::decision_section(r),
                 super::decision::upgrade_section(r),
-                super::levers::levers_section(r),
-                recommendations_section(r),
             ],
+            super::rate::section(r).into_iter().collect(),
+            vec![super::levers::levers_section(r), recommendations_section(r)],
             verdicts_section("Claims the planner settles", &r.claims, "")
                 .into_iter()
                 .collect(),

@@ -66,6 +66,7 @@ fn plan(cells: Vec<Cell>, caching: Vec<CachingEffect>) -> PlanResult {
         prices_as_of: String::new(),
         tiers_from: String::new(),
         latency_profiles: Default::default(),
+        find_rate: Vec::new(),
     }
 }
 

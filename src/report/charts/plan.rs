@@ -191,7 +191,9 @@ where
         .iter()
         .filter_map(|c| c.usd_per_month)
         .fold(0.01f64, f64::max)
-        * 3.0;
+        // A decade and more above the dearest line: the legend (upper left, four or more
+        // rows) sits there, clear of every line's points, the lowest tier's included.
+        * 12.0;
     let bottom = cells
         .iter()
         .filter_map(|c| c.usd_per_month)

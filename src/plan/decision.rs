@@ -117,6 +117,16 @@ pub fn posts_each(spec: &PlanSpec) -> String {
     }
 }
 
+/// Who posts, in a line's head: `gpt-4o × 50 users`, or `gpt-4o` alone for a trace (its one
+/// "user" is the trace, named beside).
+pub fn who(spec: &PlanSpec, model: &str, users: u32) -> String {
+    if spec.trace.is_some() {
+        model.to_string()
+    } else {
+        format!("{model} × {users} users")
+    }
+}
+
 /// The day's curve by name.
 fn curve_name(spec: &PlanSpec) -> &'static str {
     if spec.curve == super::sim::BUSINESS_DAY {
@@ -141,7 +151,12 @@ pub fn month_basis(spec: &PlanSpec) -> String {
         "each model's profile's share".into()
     };
     format!(
-        "$/month = users × {} × 30 days × $/post ({load}); response cache {:.0} %, prompt cache {prompt}",
+        "$/month = {}{} × 30 days × $/post ({load}); response cache {:.0} %, prompt cache {prompt}",
+        if spec.trace.is_some() {
+            ""
+        } else {
+            "users × "
+        },
         posts_a_day(spec),
         spec.response_cache_hit * 100.0,
     )
@@ -212,9 +227,8 @@ pub fn decide_one(spec: &PlanSpec, answer: &LeverAnswer, rows: &[&LeverRow]) -> 
     let holds = designed.iter().find(|r| r.meets_target).copied();
     let shown = holds.or_else(|| designed.iter().max_by_key(|r| r.tier).copied());
     let head = format!(
-        "{} × {} users, {}",
-        answer.model,
-        answer.users,
+        "{}, {}",
+        who(spec, &answer.model, answer.users),
         posts_each(spec)
     );
     let design = if spec.design == super::Design::default() {
@@ -282,13 +296,12 @@ pub fn decide_one(spec: &PlanSpec, answer: &LeverAnswer, rows: &[&LeverRow]) -> 
 }
 
 /// A line for a combination that holds only on an assumed figure.
-pub fn assumed_text(line: &DecisionLine, goal: &Goal) -> Option<String> {
+pub fn assumed_text(spec: &PlanSpec, line: &DecisionLine) -> Option<String> {
     line.assumed.as_ref().map(|a| {
         format!(
-            "{} × {} users: {}",
-            line.model,
-            line.users,
-            row_text(a, goal)
+            "{}: {}",
+            who(spec, &line.model, line.users),
+            row_text(a, &spec.target)
         )
     })
 }

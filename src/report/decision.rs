@@ -22,7 +22,7 @@ pub fn console(r: &PlanResult) -> String {
     let assumed: Vec<String> = d
         .lines
         .iter()
-        .filter_map(|l| assumed_text(l, goal))
+        .filter_map(|l| assumed_text(&r.spec, l))
         .collect();
     if !assumed.is_empty() {
         o.push_str(
@@ -40,9 +40,8 @@ pub fn console(r: &PlanResult) -> String {
         ));
         for u in &d.upgrades {
             o.push_str(&format!(
-                "  {} × {} users ({}): {}\n",
-                u.model,
-                u.users,
+                "  {} ({}): {}\n",
+                crate::plan::decision::who(&r.spec, &u.model, u.users),
                 name_of(&u.strategy),
                 upgrade_text(&u.tiers)
             ));
@@ -97,7 +96,6 @@ fn target(r: &PlanResult) -> String {
 
 /// plan.md's first section: the decision lines.
 pub fn decision_section(r: &PlanResult) -> Section {
-    let goal = &r.spec.target;
     let mut paragraphs = vec![format!(
         "Target: {}. {}. Each line names the latency it is judged on: the whole post, or the \
          first caption token when the caption streams (modelled from the profile's \
@@ -112,7 +110,7 @@ pub fn decision_section(r: &PlanResult) -> Section {
         .decision
         .lines
         .iter()
-        .filter_map(|l| assumed_text(l, goal))
+        .filter_map(|l| assumed_text(&r.spec, l))
         .collect();
     if !assumed.is_empty() {
         paragraphs.push(

@@ -349,9 +349,8 @@ pub fn table(r: &PlanResult) -> String {
     for x in &r.recommendations {
         let _ = writeln!(
             o,
-            "  {} × {} users, {}: {}",
-            x.model,
-            x.users,
+            "  {}, {}: {}",
+            crate::plan::decision::who(&r.spec, &x.model, x.users),
             name_of(&x.strategy),
             x.lowest_tier
                 .map_or("none of the tiers tried".into(), |t| format!(

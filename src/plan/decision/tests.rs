@@ -73,10 +73,29 @@ fn the_decision_names_the_one_change_that_holds_and_the_closest_that_does_not() 
             usd(closest.usd_per_month)
         )
     );
-    let goal = &spec.target;
-    assert!(assumed_text(l, goal)
-        .unwrap()
-        .contains("parallel calls + response cache 30 % (assumed) at Tier 5"));
+    let a = assumed_text(&spec, l).unwrap();
+    assert!(
+        a.starts_with("gpt-4o × 10 users: ")
+            && a.contains("parallel calls + response cache 30 % (assumed) at Tier 5"),
+        "{a}"
+    );
+}
+
+#[test]
+fn a_trace_is_who_posts_not_one_user() {
+    // `plan --trace` runs each cell with one "user", the trace: its lines name the model and
+    // the trace, never "1 users", and its month is the trace's posts a day, not users × them.
+    let mut spec = PlanSpec::default();
+    assert_eq!(who(&spec, "gpt-4o", 50), "gpt-4o × 50 users");
+    let trace = crate::scenario::trace::Trace {
+        file: "day.csv".into(),
+        posts: vec![Default::default(); 3],
+        has_image_prompts: false,
+    };
+    crate::plan::PlanTrace::install(&mut spec, trace, 1.0);
+    assert_eq!(who(&spec, "gpt-4o", 1), "gpt-4o");
+    let basis = month_basis(&spec);
+    assert!(basis.starts_with("$/month = 3 posts a day"), "{basis}");
 }
 
 #[test]

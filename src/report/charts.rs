@@ -22,6 +22,7 @@ pub mod bucket;
 mod cost;
 mod levers;
 mod plan;
+mod rate;
 pub mod rules;
 mod run;
 pub mod waterfall;

@@ -285,7 +285,7 @@ fn monthly_section(r: &PlanResult) -> Section {
 
 /// plan.md, with links to the charts.
 pub fn plan_markdown(r: &PlanResult) -> String {
-    markdown(&document(r), &plan_chart_links())
+    markdown(&document(r), &plan_chart_links(r))
 }
 
 /// What a cell's failed posts were billed, as a run's table shows it: `0`, or `tokens $usd`.

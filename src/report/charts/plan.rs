@@ -268,6 +268,7 @@ enum PlanDrawing {
     Levers,
     Heatmap,
     Cost,
+    Rate,
 }
 
 /// The plan's charts, in plan.md's order.
@@ -289,6 +290,22 @@ const PLAN_CHARTS: [ChartKind<PlanDrawing>; 3] = [
     },
 ];
 
+/// `plan --find-rate`'s chart, drawn only when the plan searched rates.
+const RATE_CHART: ChartKind<PlanDrawing> = ChartKind {
+    stem: "plan-rate",
+    title: "p95 against the rate of posts (--find-rate)",
+    drawing: PlanDrawing::Rate,
+};
+
+/// The charts `r` has: the three, and the rate chart with `--find-rate`.
+fn kinds(r: &PlanResult) -> Vec<&'static ChartKind<PlanDrawing>> {
+    let mut k: Vec<_> = PLAN_CHARTS.iter().collect();
+    if !r.find_rate.is_empty() {
+        k.push(&RATE_CHART);
+    }
+    k
+}
+
 /// A plan chart with the plan it is drawn from.
 struct PlanChart<'a> {
     kind: &'a ChartKind<PlanDrawing>,
@@ -304,6 +321,7 @@ impl Draw for PlanChart<'_> {
             PlanDrawing::Levers => super::levers::levers_chart(root, self.plan),
             PlanDrawing::Heatmap => plan_heatmap(root, self.plan),
             PlanDrawing::Cost => plan_cost(root, self.plan),
+            PlanDrawing::Rate => super::rate::rate_chart(root, self.plan),
         }
     }
 }
@@ -313,22 +331,57 @@ impl Draw for PlanChart<'_> {
 pub fn plan_charts(r: &PlanResult) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
     register_font()?;
     let mut out = Vec::new();
-    for kind in &PLAN_CHARTS {
+    for kind in kinds(r) {
         out.extend(files(kind.stem, png_and_svg(&PlanChart { kind, plan: r })?));
     }
     Ok(out)
 }
 
 /// Each plan chart's title and the path of its PNG (plan.md's links).
-pub(crate) fn plan_chart_links() -> Vec<(String, String)> {
-    PLAN_CHARTS
-        .iter()
+pub(crate) fn plan_chart_links(r: &PlanResult) -> Vec<(String, String)> {
+    kinds(r)
+        .into_iter()
         .map(|kind| (kind.title.to_string(), png_path(kind.stem)))
         .collect()
 }
 
 #[cfg(test)]
 mod tests {
+    use crate::plan::PlanResult;
+
+    #[test]
+    fn the_rate_chart_is_drawn_and_linked_only_when_the_plan_searched_rates() {
+        let c = crate::openai::catalog::Catalog::embedded();
+        let claims = crate::claims::parse("c", crate::claims::EMBEDDED_CLAIMS).unwrap();
+        let mut spec = crate::plan::PlanSpec {
+            models: vec!["gpt-4o-mini".into()],
+            tiers: vec![1],
+            users: vec![10],
+            ..Default::default()
+        };
+        let names = |r: &PlanResult| -> Vec<String> {
+            super::plan_charts(r)
+                .unwrap()
+                .into_iter()
+                .map(|(n, _)| n)
+                .collect()
+        };
+        let r = crate::plan::plan(&c, &spec, &claims, &Default::default()).unwrap();
+        assert!(!names(&r).iter().any(|n| n.contains("plan-rate")));
+        assert_eq!(super::plan_chart_links(&r).len(), 3);
+        spec.find_rate = true;
+        let r = crate::plan::plan(&c, &spec, &claims, &Default::default()).unwrap();
+        let n = names(&r);
+        assert!(
+            n.contains(&"charts/plan-rate.png".to_string())
+                && n.contains(&"charts/plan-rate.svg".to_string()),
+            "{n:?}"
+        );
+        let links = super::plan_chart_links(&r);
+        assert_eq!(links.len(), 4);
+        assert_eq!(links[3].1, "charts/plan-rate.png");
+    }
+
     #[test]
     fn a_p95_of_minutes_fits_its_heat_map_cell() {
         // Regression: 399.64 s was written `p95 399.6 s`, wider than the cell.

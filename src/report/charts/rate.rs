@@ -1,0 +1,180 @@
+//! `plan --find-rate`'s chart: for each model (a column), the p95 (above) and the share of posts
+//! that succeeded (below) at each rate the search tried, a line per tier; filled where the
+//! target held, hollow where it did not; the targets as dashed lines, and each tier's rate
+//! found in the legend. A rate fails on either figure: below, the 429s losing posts.
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use super::{builder, case_colour, legend, Drawn};
+use crate::plan::PlanResult;
+
+/// The rate chart: one panel per planned model.
+pub(super) fn rate_chart<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, r: &PlanResult) -> Drawn
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE)?;
+    let models: Vec<&String> = r.spec.models.iter().collect();
+    let n = models.len().max(1);
+    let (top, bottom) = root.split_vertically(root.dim_in_pixel().1 * 3 / 5);
+    for ((p95, ok), model) in top
+        .split_evenly((1, n))
+        .iter()
+        .zip(bottom.split_evenly((1, n)).iter())
+        .zip(models)
+    {
+        rate_panel(p95, r, model)?;
+        success_panel(ok, r, model)?;
+    }
+    Ok(())
+}
+
+/// Each tier's steps of `model`, by rate: (posts a second, the figure, the target held).
+fn series(
+    r: &PlanResult,
+    model: &str,
+    figure: impl Fn(&crate::plan::rate::RateStep) -> Option<f64>,
+) -> Vec<(u8, Option<f64>, Vec<(f64, f64, bool)>)> {
+    r.find_rate
+        .iter()
+        .filter(|a| a.model == model)
+        .map(|a| {
+            let mut steps: Vec<_> = a
+                .steps
+                .iter()
+                .filter_map(|s| figure(s).map(|f| (s.per_s, f, s.meets)))
+                .collect();
+            steps.sort_by(|x, y| x.0.total_cmp(&y.0));
+            (a.tier, a.highest_per_s, steps)
+        })
+        .collect()
+}
+
+/// The share of posts that succeeded at each rate, and the success target.
+fn success_panel<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    r: &PlanResult,
+    model: &str,
+) -> Drawn
+where
+    DB::ErrorType: 'static,
+{
+    let lines = series(r, model, |s| Some(s.success * 100.0));
+    let xs = lines.iter().flat_map(|l| l.2.iter().map(|p| p.0));
+    let (x_lo, x_hi) = xs.fold((f64::MAX, f64::MIN), |(lo, hi), x| (lo.min(x), hi.max(x)));
+    if x_lo > x_hi {
+        return Ok(());
+    }
+    let y_lo = lines
+        .iter()
+        .flat_map(|l| l.2.iter().map(|p| p.1))
+        .fold(r.spec.target.min_success * 100.0, f64::min);
+    let mut chart = builder(root, &format!("{model}: posts ok"), 70).build_cartesian_2d(
+        ((x_lo / 1.5)..(x_hi * 1.5)).log_scale(),
+        (y_lo - 5.0).max(0.0)..101.0,
+    )?;
+    chart
+        .configure_mesh()
+        .x_desc("posts a second (log)")
+        .y_desc("posts ok, %")
+        .x_label_formatter(&|v| format!("{v:.2}"))
+        .y_label_formatter(&|v| format!("{v:.0}"))
+        .label_style(("sans-serif", 14))
+        .draw()?;
+    let target = r.spec.target.min_success * 100.0;
+    chart.draw_series(DashedLineSeries::new(
+        [(x_lo / 1.5, target), (x_hi * 1.5, target)],
+        8,
+        6,
+        BLACK.stroke_width(1).into(),
+    ))?;
+    for (i, (_, _, steps)) in lines.iter().enumerate() {
+        let color = case_colour(i);
+        chart.draw_series(LineSeries::new(
+            steps.iter().map(|(x, y, _)| (*x, *y)),
+            color.stroke_width(2),
+        ))?;
+        chart.draw_series(steps.iter().map(|(x, y, meets)| {
+            let style = if *meets {
+                color.filled()
+            } else {
+                color.stroke_width(2)
+            };
+            Circle::new((*x, *y), 5, style)
+        }))?;
+    }
+    Ok(())
+}
+
+fn rate_panel<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    r: &PlanResult,
+    model: &str,
+) -> Drawn
+where
+    DB::ErrorType: 'static,
+{
+    let answers: Vec<_> = r.find_rate.iter().filter(|a| a.model == model).collect();
+    let points = || {
+        answers
+            .iter()
+            .flat_map(|a| a.steps.iter())
+            .filter_map(|s| s.p95_s.map(|p| (s.per_s, p)))
+    };
+    let target = r.spec.target.p95_s;
+    let (x_lo, x_hi) = points().fold((f64::MAX, f64::MIN), |(lo, hi), (x, _)| {
+        (lo.min(x), hi.max(x))
+    });
+    let y_hi = points().map(|(_, y)| y).fold(target, f64::max) * 2.5;
+    let y_lo = points().map(|(_, y)| y).fold(target, f64::min) / 2.0;
+    if x_lo > x_hi {
+        return Ok(());
+    }
+    let mut chart = builder(root, &format!("{model}: p95 against the rate of posts"), 70)
+        .build_cartesian_2d(
+            ((x_lo / 1.5)..(x_hi * 1.5)).log_scale(),
+            (y_lo.max(0.01)..y_hi).log_scale(),
+        )?;
+    chart
+        .configure_mesh()
+        .x_desc("posts a second (log)")
+        .y_desc(if r.spec.design.stream_caption {
+            "first-caption-token p95, s (log)"
+        } else {
+            "post p95, s (log)"
+        })
+        .x_label_formatter(&|v| format!("{v:.2}"))
+        .y_label_formatter(&|v| format!("{v:.1}"))
+        .label_style(("sans-serif", 14))
+        .draw()?;
+    chart.draw_series(DashedLineSeries::new(
+        [(x_lo / 1.5, target), (x_hi * 1.5, target)],
+        8,
+        6,
+        BLACK.stroke_width(1).into(),
+    ))?;
+    for (i, (tier, highest, steps)) in series(r, model, |s| s.p95_s).into_iter().enumerate() {
+        let color = case_colour(i);
+        let found = highest.map_or("none".to_string(), |v| format!("{v:.2}/s"));
+        chart
+            .draw_series(LineSeries::new(
+                steps.iter().map(|(x, y, _)| (*x, *y)),
+                color.stroke_width(2),
+            ))?
+            .label(format!("Tier {tier}: {found}"))
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
+        chart.draw_series(steps.iter().map(|(x, y, meets)| {
+            let style = if *meets {
+                color.filled()
+            } else {
+                color.stroke_width(2)
+            };
+            Circle::new((*x, *y), 5, style)
+        }))?;
+    }
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
+    Ok(())
+}

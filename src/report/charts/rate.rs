@@ -30,12 +30,15 @@ where
     Ok(())
 }
 
+/// A tier's line: its number, the rate found, and (posts a second, figure, held) per step.
+type TierLine = (u8, Option<f64>, Vec<(f64, f64, bool)>);
+
 /// Each tier's steps of `model`, by rate: (posts a second, the figure, the target held).
 fn series(
     r: &PlanResult,
     model: &str,
     figure: impl Fn(&crate::plan::rate::RateStep) -> Option<f64>,
-) -> Vec<(u8, Option<f64>, Vec<(f64, f64, bool)>)> {
+) -> Vec<TierLine> {
     r.find_rate
         .iter()
         .filter(|a| a.model == model)
@@ -87,7 +90,7 @@ where
         [(x_lo / 1.5, target), (x_hi * 1.5, target)],
         8,
         6,
-        BLACK.stroke_width(1).into(),
+        BLACK.stroke_width(1),
     ))?;
     for (i, (_, _, steps)) in lines.iter().enumerate() {
         let color = case_colour(i);
@@ -152,7 +155,7 @@ where
         [(x_lo / 1.5, target), (x_hi * 1.5, target)],
         8,
         6,
-        BLACK.stroke_width(1).into(),
+        BLACK.stroke_width(1),
     ))?;
     for (i, (tier, highest, steps)) in series(r, model, |s| s.p95_s).into_iter().enumerate() {
         let color = case_colour(i);

@@ -114,7 +114,7 @@ fn apply_gates(
 /// Checks, before any load, that a file can be written at `path` (its folder exists and takes a
 /// new file): a probe file is created there and removed.
 fn check_writable(option: &str, path: &std::path::Path) -> anyhow::Result<()> {
-    let bad = |why: String| anyhow::Error::msg(format!("{option} {}: {why}", path.display()));
+    let bad = |why: String| anyhow::anyhow!("{option} {}: {why}", path.display());
     if path.is_dir() {
         return Err(bad("is a directory".into()));
     }
@@ -146,25 +146,22 @@ fn append_step_summary(path: &std::path::Path, markdown: &str) -> anyhow::Result
 
 fn load_result(path: &std::path::Path) -> anyhow::Result<crate::report::RunResult> {
     let text = limits::read_text(path, limits::MAX_RESULT_BYTES).map_err(anyhow::Error::msg)?;
-    let result: crate::report::RunResult = serde_json::from_str(&text).map_err(|e| {
-        anyhow::Error::msg(format!("{}: not a postload result: {e}", path.display()))
-    })?;
+    let result: crate::report::RunResult = serde_json::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("{}: not a postload result: {e}", path.display()))?;
     // What reads a result sizes things by its numbers (the charts bin latencies).
-    let value: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| anyhow::Error::msg(format!("{}: {e}", path.display())))?;
-    limits::check_result_numbers(&value)
-        .map_err(|e| anyhow::Error::msg(format!("{}: {e}", path.display())))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    limits::check_result_numbers(&value).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     if result.schema != crate::report::RESULT_SCHEMA {
-        return Err(anyhow::Error::msg(format!(
+        anyhow::bail!(
             "{}: field `schema`: `{}` is not `{}`",
             path.display(),
             result.schema,
             crate::report::RESULT_SCHEMA
-        )));
+        );
     }
     // What `report` refuses (two cases with one name, more cases than a run writes) and what
     // cannot be true, refused alike by every command that reads a result.
-    crate::report::valid::check(&result)
-        .map_err(|e| anyhow::Error::msg(format!("{}: {e}", path.display())))?;
+    crate::report::valid::check(&result).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     Ok(result)
 }

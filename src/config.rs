@@ -31,10 +31,10 @@ pub use self::stub::{catalog, stub_config};
 /// profile may give.
 fn latency_ms(option: &str, ms: Option<u64>) -> anyhow::Result<Option<Duration>> {
     match ms {
-        Some(ms) if ms as f64 > crate::limits::MAX_PROFILE_MS => Err(anyhow::Error::msg(format!(
+        Some(ms) if ms as f64 > crate::limits::MAX_PROFILE_MS => Err(anyhow::anyhow!(
             "{option} {ms}: give at most {} ms (OpenAI's SDK gives up after 600 s)",
             crate::limits::MAX_PROFILE_MS
-        ))),
+        )),
         ms => Ok(ms.map(Duration::from_millis)),
     }
 }
@@ -42,7 +42,7 @@ fn latency_ms(option: &str, ms: Option<u64>) -> anyhow::Result<Option<Duration>>
 /// `compare --tolerance`: a share (`0.1`) or a percentage (`10%`), by the one share parser (a
 /// bare `10` is refused, not read as 1,000 %).
 pub fn tolerance(text: &str) -> anyhow::Result<f64> {
-    crate::share::parse(text).map_err(|e| anyhow::Error::msg(format!("--tolerance {e}")))
+    crate::share::parse(text).map_err(|e| anyhow::anyhow!("--tolerance {e}"))
 }
 
 /// The first value that appears twice in `values`.
@@ -89,10 +89,10 @@ pub fn claims(
 /// The catalog from `--mocks DIR`, or the embedded one.
 pub fn catalog_from(mocks: Option<&std::path::Path>) -> anyhow::Result<Arc<Catalog>> {
     match mocks {
-        Some(dir) if !dir.is_dir() => Err(anyhow::Error::msg(format!(
+        Some(dir) if !dir.is_dir() => Err(anyhow::anyhow!(
             "--mocks {}: not a directory",
             dir.display()
-        ))),
+        )),
         Some(dir) => Catalog::load_dir(dir)
             .map(Arc::new)
             .map_err(|e| anyhow::Error::msg(e.to_string())),
@@ -114,12 +114,9 @@ pub fn retry_policy(r: crate::cli::RetryArg) -> crate::openai::retry::RetryPolic
 /// file in errors.
 pub fn is_loopback(what: &str, url: &str) -> anyhow::Result<bool> {
     let parsed = reqwest::Url::parse(url)
-        .map_err(|e| anyhow::Error::msg(format!("{what}: `{}`: {e}", shown_url(url))))?;
+        .map_err(|e| anyhow::anyhow!("{what}: `{}`: {e}", shown_url(url)))?;
     if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(anyhow::Error::msg(format!(
-            "{what}: `{}`: must be http or https",
-            shown_url(url)
-        )));
+        anyhow::bail!("{what}: `{}`: must be http or https", shown_url(url));
     }
     Ok(match parsed.host() {
         Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
@@ -132,7 +129,7 @@ pub fn is_loopback(what: &str, url: &str) -> anyhow::Result<bool> {
 /// `--resolve HOST:PORT:ADDR` (ADDR on loopback only: postload's load stays on this machine
 /// unless a URL itself names another).
 pub(crate) fn parse_resolve(s: &str) -> anyhow::Result<(String, std::net::SocketAddr)> {
-    let err = |m: &str| anyhow::Error::msg(format!("--resolve `{s}`: {m}"));
+    let err = |m: &str| anyhow::anyhow!("--resolve `{s}`: {m}");
     let mut parts = s.splitn(3, ':');
     let (Some(host), Some(port), Some(addr)) = (parts.next(), parts.next(), parts.next()) else {
         return Err(err("give HOST:PORT:ADDR"));
@@ -155,7 +152,7 @@ pub(crate) fn parse_resolve(s: &str) -> anyhow::Result<(String, std::net::Socket
 pub fn read_trace(file: &str, path: &Path) -> anyhow::Result<crate::scenario::trace::Trace> {
     use crate::scenario::trace;
     let bytes = crate::limits::read_bounded(path, trace::MAX_TRACE_BYTES)
-        .map_err(|m| anyhow::Error::msg(format!("--trace: {m}")))?;
+        .map_err(|m| anyhow::anyhow!("--trace: {m}"))?;
     let now = chrono::Utc::now()
         .timestamp_nanos_opt()
         .map_or(i128::MAX, i128::from);
@@ -190,9 +187,7 @@ pub(crate) fn read_arrivals(
     let trace = read_trace(&shown, &path)?;
     crate::scenario::trace::check_replay(&trace, *speed, crate::limits::MAX_RATE_PER_S).map_err(
         |m| {
-            anyhow::Error::msg(format!(
-                "{shown}: replayed at speed {speed} (--trace-speed or load.speed): {m}"
-            ))
+            anyhow::anyhow!("{shown}: replayed at speed {speed} (--trace-speed or load.speed): {m}")
         },
     )?;
     *arrivals = Some(Arc::new(trace));

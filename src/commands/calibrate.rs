@@ -232,10 +232,10 @@ fn check_out(out: &Path) -> anyhow::Result<()> {
     for name in OUT_FILES {
         let path = out.join(name);
         if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
-            return Err(anyhow::Error::msg(format!(
+            anyhow::bail!(
                 "--out {}: {name} is a folder there, so it could not be written",
                 out.display()
-            )));
+            );
         }
     }
     let nanos = std::time::SystemTime::now()
@@ -249,9 +249,7 @@ fn check_out(out: &Path) -> anyhow::Result<()> {
         .write(true)
         .create_new(true)
         .open(&probe)
-        .map_err(|e| {
-            anyhow::Error::msg(format!("--out {}: cannot write in it: {e}", out.display()))
-        })?;
+        .map_err(|e| anyhow::anyhow!("--out {}: cannot write in it: {e}", out.display()))?;
     let _ = std::fs::remove_file(&probe);
     Ok(())
 }

@@ -10,11 +10,11 @@ pub fn compare(args: cli::CompareArgs) -> anyhow::Result<Outcome> {
     let new = load_result(&args.new)?;
     let c = crate::compare::compare(&base, &new, tolerance);
     if c.deltas.is_empty() {
-        return Err(anyhow::Error::msg(format!(
+        anyhow::bail!(
             "{} and {} share no scenario and tier: nothing to compare",
             args.base.display(),
             args.new.display()
-        )));
+        );
     }
     // The verdict first (what a reviewer reads in the step summary before the table) and last
     // (what a terminal shows after it). `--quiet`: the verdict line alone (it names every

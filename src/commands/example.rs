@@ -5,10 +5,11 @@ use crate::{cli, config, example, stub, Outcome};
 pub async fn serve(args: cli::ExampleServiceArgs) -> anyhow::Result<Outcome> {
     let cfg = config::example_config(&args)?;
     let listener = stub::bind_loopback(args.port).map_err(|e| {
-        anyhow::Error::msg(format!(
+        anyhow::anyhow!(
             "--port {}: cannot listen on 127.0.0.1:{}: {e}",
-            args.port, args.port
-        ))
+            args.port,
+            args.port
+        )
     })?;
     let handle = example::start(cfg, listener).await?;
     outln!(

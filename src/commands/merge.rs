@@ -12,26 +12,25 @@ pub fn merge(args: cli::MergeArgs) -> anyhow::Result<Outcome> {
     for path in &args.logs {
         let bytes =
             limits::read_bounded(path, limits::MAX_HLOG_BYTES).map_err(anyhow::Error::msg)?;
-        let logs = hlog::read_log(&bytes)
-            .map_err(|e| anyhow::Error::msg(format!("{}: {e}", path.display())))?;
+        let logs =
+            hlog::read_log(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         if logs.is_empty() {
-            return Err(anyhow::Error::msg(format!(
+            anyhow::bail!(
                 "{}: no histograms: not an interval log written by `postload run`, or empty",
                 path.display()
-            )));
+            );
         }
         for (tag, h) in logs {
             let tags = merged.len();
             match merged.get_mut(&tag) {
-                Some(m) => hlog::add_checked(m, &h).map_err(|e| {
-                    anyhow::Error::msg(format!("{}: tag `{tag}`: {e}", path.display()))
-                })?,
+                Some(m) => hlog::add_checked(m, &h)
+                    .map_err(|e| anyhow::anyhow!("{}: tag `{tag}`: {e}", path.display()))?,
                 None if tags >= limits::MAX_HLOG_TAGS => {
-                    return Err(anyhow::Error::msg(format!(
+                    return Err(anyhow::anyhow!(
                         "{}: tag `{tag}`: more than {} tags in all",
                         path.display(),
                         limits::MAX_HLOG_TAGS
-                    )))
+                    ))
                 }
                 None => {
                     merged.insert(tag, h);

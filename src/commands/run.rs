@@ -38,7 +38,7 @@ pub async fn run(args: cli::RunArgs) -> anyhow::Result<Outcome> {
             .map_or("the scenarios' thresholds".into(), |p| {
                 p.display().to_string()
             });
-        return Err(anyhow::Error::msg(format!("{file}: {m}")));
+        anyhow::bail!("{file}: {m}");
     }
     if let Some(junit) = &args.junit {
         check_writable("--junit", junit)?;

@@ -11,9 +11,8 @@ pub async fn serve(args: cli::StubArgs) -> anyhow::Result<Outcome> {
         .time_scale
         .unwrap_or(clock::TimeScale::ONE)
         .get();
-    let listener = stub::bind_loopback(args.port).map_err(|e| {
-        anyhow::Error::msg(format!("--port {}: cannot bind 127.0.0.1: {e}", args.port))
-    })?;
+    let listener = stub::bind_loopback(args.port)
+        .map_err(|e| anyhow::anyhow!("--port {}: cannot bind 127.0.0.1: {e}", args.port))?;
     let (set, tier, seed) = (config.tier_set.clone(), config.tier, config.seed);
     let handle = stub::start_with_clock(
         config,

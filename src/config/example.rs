@@ -12,10 +12,10 @@ pub fn example_config(
 ) -> anyhow::Result<crate::example::ExampleConfig> {
     let base_url = example_base_url(args);
     if !is_loopback("--base-url", base_url)? && !args.spend.allow_spend {
-        return Err(anyhow::Error::msg(format!(
+        anyhow::bail!(
             "--base-url `{}` is not on this machine: its calls would be billed; add --allow-spend to mean it",
             shown_url(base_url)
-        )));
+        );
     }
     let mut cfg = crate::example::ExampleConfig::new(base_url);
     cfg.model = args.model.clone();
@@ -24,19 +24,19 @@ pub fn example_config(
     cfg.retry = retry_policy(args.retry);
     cfg.extra_call = args.extra_call;
     if !(0.5..=4.0).contains(&args.prompt_scale) {
-        return Err(anyhow::Error::msg(format!(
+        anyhow::bail!(
             "--prompt-scale {}: a factor from 0.5 to 4",
             crate::limits::num(args.prompt_scale)
-        )));
+        );
     }
     for size in [&mut cfg.prompts.image_prompt, &mut cfg.prompts.caption] {
         size.prompt_tokens = (size.prompt_tokens as f64 * args.prompt_scale).round() as u32;
     }
     if !(400..=599).contains(&args.status_on_429) {
-        return Err(anyhow::Error::msg(format!(
+        anyhow::bail!(
             "--status-on-429 {}: an HTTP error status from 400 to 599",
             args.status_on_429
-        )));
+        );
     }
     cfg.status_on_429 = args.status_on_429;
     cfg.propagate_trace = !args.no_trace_propagation;

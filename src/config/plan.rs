@@ -18,13 +18,13 @@ pub fn plan_spec(
         .clone()
         .unwrap_or_else(|| catalog.default_tier_set.clone());
     if let Some(t) = first_repeat(&args.tier) {
-        return Err(anyhow::Error::msg(format!("--tier {t}: given twice")));
+        anyhow::bail!("--tier {t}: given twice");
     }
     if let Some(u) = first_repeat(&args.users) {
-        return Err(anyhow::Error::msg(format!("--users {u}: given twice")));
+        anyhow::bail!("--users {u}: given twice");
     }
     if let Some(m) = first_repeat(&args.model) {
-        return Err(anyhow::Error::msg(format!("--model {m}: given twice")));
+        anyhow::bail!("--model {m}: given twice");
     }
     let tiers = plan_tiers(&args.tier, &tier_set, catalog)?;
     let strategies = plan_strategies(&args.strategy);
@@ -73,7 +73,7 @@ pub fn plan_spec(
     if let Some(file) = &args.trace {
         let speed = args.trace_speed.unwrap_or(1.0);
         crate::scenario::trace::check_speed(speed)
-            .map_err(|m| anyhow::Error::msg(format!("--trace-speed: {m}")))?;
+            .map_err(|m| anyhow::anyhow!("--trace-speed: {m}"))?;
         crate::plan::PlanTrace::install(&mut spec, read_trace(file, Path::new(file))?, speed);
     }
     crate::plan::check(&spec, catalog).map_err(|e| anyhow::Error::msg(e.0))?;
@@ -90,7 +90,7 @@ fn plan_tiers(given: &[u8], tier_set: &str, catalog: &Catalog) -> anyhow::Result
             .tier_sets
             .get(tier_set)
             .map(|s| s.tier.iter().map(|t| t.tier).collect())
-            .ok_or_else(|| anyhow::Error::msg(format!("--tiers: unknown tier set `{tier_set}`")))
+            .ok_or_else(|| anyhow::anyhow!("--tiers: unknown tier set `{tier_set}`"))
     } else {
         Ok(given.to_vec())
     }
@@ -123,24 +123,22 @@ fn check_validation(
     catalog: &Catalog,
 ) -> anyhow::Result<()> {
     if !(1..=MAX_REPEAT).contains(&args.validate_repeat) {
-        return Err(anyhow::Error::msg(format!(
+        anyhow::bail!(
             "--validate-repeat {}: give 1 to {MAX_REPEAT}",
             args.validate_repeat
-        )));
+        );
     }
     if let Some(u) = args
         .validate_users
         .iter()
         .find(|u| !(1..=MAX_USERS).contains(*u))
     {
-        return Err(anyhow::Error::msg(format!(
-            "--validate-users {u}: give 1 to {MAX_USERS}"
-        )));
+        anyhow::bail!("--validate-users {u}: give 1 to {MAX_USERS}");
     }
     for &t in &args.validate_tier {
         catalog
             .tier(&spec.tier_set, t)
-            .map_err(|m| anyhow::Error::msg(format!("--validate-tier: {m}")))?;
+            .map_err(|m| anyhow::anyhow!("--validate-tier: {m}"))?;
     }
     Ok(())
 }

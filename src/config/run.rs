@@ -170,9 +170,7 @@ pub fn configure(
     let claims = claims(req.claims.as_deref(), &catalog)?;
     let repeat = match req.repeat {
         Some(k) if !(1..=MAX_REPEAT).contains(&k) => {
-            return Err(anyhow::Error::msg(format!(
-                "--repeat {k}: give 1 to {MAX_REPEAT}"
-            )))
+            return Err(anyhow::anyhow!("--repeat {k}: give 1 to {MAX_REPEAT}"))
         }
         k => k.unwrap_or(1),
     };
@@ -208,9 +206,9 @@ fn check_cases(entries: &[RunScenario], repeat: u32) -> anyhow::Result<()> {
         .sum::<usize>()
         * repeat as usize;
     if cases > MAX_CASES {
-        return Err(anyhow::Error::msg(format!(
+        anyhow::bail!(
             "--scenario × tiers × --repeat {repeat}: {cases} cases, more than {MAX_CASES} (the most a result holds for report, check and compare)"
-        )));
+        );
     }
     Ok(())
 }
@@ -236,7 +234,7 @@ fn load_scenarios(
         overrides.apply(&mut s)?;
         super::read_arrivals(&file, &mut s, overrides.trace.is_some())?;
         s.check_catalog(&file, catalog)
-            .map_err(|e| anyhow::Error::msg(format!("{e} (after command-line overrides)")))?;
+            .map_err(|e| anyhow::anyhow!("{e} (after command-line overrides)"))?;
         if let Some(t) = first_repeat(&s.tiers) {
             return Err(anyhow::Error::msg(if overrides.tiers.is_empty() {
                 format!("{file}: field `tiers`: tier {t} is listed twice (its cases would overwrite each other's files)")
@@ -274,9 +272,9 @@ impl Overrides {
         self.apply_trace(s)?;
         if let Some(users) = self.users {
             if !(1..=MAX_USERS).contains(&users) {
-                return Err(anyhow::Error::msg(format!(
+                anyhow::bail!(
                     "--users {users}: give 1 to {MAX_USERS} (each is a Goose user, a task of its own)"
-                )));
+                );
             }
             match &mut s.load {
                 Load::Burst { users: u }
@@ -326,7 +324,7 @@ impl Overrides {
         }
         if let Some(k) = self.trace_speed {
             crate::scenario::trace::check_speed(k)
-                .map_err(|m| anyhow::Error::msg(format!("--trace-speed: {m}")))?;
+                .map_err(|m| anyhow::anyhow!("--trace-speed: {m}"))?;
             match &mut s.load {
                 Load::Trace { speed, .. } => *speed = k,
                 _ => return Err(anyhow::Error::msg(
@@ -356,18 +354,14 @@ impl Overrides {
         ] {
             if let Some(m) = given {
                 if !(1..=MAX_COMPLETION_TOKENS).contains(&m) {
-                    return Err(anyhow::Error::msg(format!(
-                        "{field} {m} (override): give 1 to {MAX_COMPLETION_TOKENS}"
-                    )));
+                    anyhow::bail!("{field} {m} (override): give 1 to {MAX_COMPLETION_TOKENS}");
                 }
                 call.max_tokens = m;
             }
         }
         if let Some(share) = self.image_prompt_share {
             if !(0.0..=1.0).contains(&share) {
-                return Err(anyhow::Error::msg(format!(
-                    "image_prompt_share {share} (override): give a share from 0 to 1"
-                )));
+                anyhow::bail!("image_prompt_share {share} (override): give a share from 0 to 1");
             }
             s.image_prompt_share = share;
         }
@@ -387,22 +381,22 @@ fn with_services(
         let service = if service_mode {
             // The service makes its own calls: an endpoint here would change nothing.
             if !s.endpoint.is_chat() {
-                return Err(anyhow::Error::msg(format!(
+                anyhow::bail!(
                     "{file}: field `endpoint`: in service mode the service picks its OpenAI endpoint (the example service: --openai-endpoint responses); remove the field"
-                )));
+                );
             }
             let spec = match (&s.target, target_url) {
                 (Some(spec), _) => spec.clone(),
                 (None, Some(_)) => TargetSpec::default(),
                 (None, None) => {
-                    return Err(anyhow::Error::msg(format!(
+                    return Err(anyhow::anyhow!(
                         "{file}: has no [target], but another scenario of this run does: service-mode and pipeline scenarios cannot share a run (give --target to post every scenario to one service)"
-                    )))
+                    ))
                 }
             };
-            let t = spec.resolve(target_url, &env).map_err(|(field, m)| {
-                anyhow::Error::msg(format!("{file}: field `{field}`: {m}"))
-            })?;
+            let t = spec
+                .resolve(target_url, &env)
+                .map_err(|(field, m)| anyhow::anyhow!("{file}: field `{field}`: {m}"))?;
             Some(t)
         } else {
             None
@@ -442,10 +436,10 @@ fn check_mode_options(
         sets.sort_unstable();
         sets.dedup();
         if sets.len() > 1 {
-            return Err(anyhow::Error::msg(format!(
+            anyhow::bail!(
                 "--with-stub: one stub serves the whole run, but the scenarios use the tier sets {}; run them separately or pass --tiers",
                 sets.join(" and ")
-            )));
+            );
         }
     }
     let stub_used = if service_mode {
@@ -459,14 +453,14 @@ fn check_mode_options(
         ("--prompt-cache-hit", req.stub.prompt_cache_hit.is_some()),
     ];
     if let Some((option, _)) = stub_only.iter().find(|(_, given)| *given && !stub_used) {
-        return Err(anyhow::Error::msg(format!(
+        anyhow::bail!(
             "{option}: shapes postload's own stub, and this run uses none ({}); drop it",
             if service_mode {
                 "service mode without --with-stub: the service calls its own OpenAI endpoint"
             } else {
                 "--base-url sends the calls elsewhere"
             }
-        )));
+        );
     }
     if dest.wait_for_target.is_some() && !service_mode {
         return Err(anyhow::Error::msg(
@@ -478,9 +472,9 @@ fn check_mode_options(
     let default_wait = if dest.with_stub.is_some() { 30.0 } else { 0.0 };
     let wait_for_target = dest.wait_for_target.unwrap_or(default_wait);
     if !(0.0..=MAX_TIMEOUT_S).contains(&wait_for_target) {
-        return Err(anyhow::Error::msg(format!(
+        anyhow::bail!(
             "--wait-for-target {wait_for_target}: give seconds, from 0 to {MAX_TIMEOUT_S}"
-        )));
+        );
     }
     Ok(wait_for_target)
 }
@@ -489,9 +483,9 @@ fn check_mode_options(
 pub(crate) fn spend_cap(dest: &Destination) -> anyhow::Result<Option<f64>> {
     let max_cost = match dest.max_cost {
         Some(c) if !(c > 0.0 && c.is_finite()) => {
-            return Err(anyhow::Error::msg(format!(
+            return Err(anyhow::anyhow!(
                 "--max-cost {c}: give a positive amount of USD"
-            )))
+            ))
         }
         c => c,
     };
@@ -523,9 +517,9 @@ pub(crate) fn check_remote(dest: &Destination, entries: &[RunScenario]) -> anyho
             remote = true;
             if !dest.allow_spend {
                 let url = shown_url(url);
-                return Err(anyhow::Error::msg(format!(
+                anyhow::bail!(
                     "{what}: `{url}` is not on this machine, and load there can cost money: add --allow-spend and --max-cost USD (the run stops before spending more)"
-                )));
+                );
             }
         }
     }
@@ -546,9 +540,9 @@ fn check_time_scale(
     let scale = k.unwrap_or(TimeScale::ONE);
     if let Some(k) = k.filter(|k| !k.is_one()).map(TimeScale::get) {
         if service_mode {
-            return Err(anyhow::Error::msg(format!(
+            anyhow::bail!(
                 "--time-scale {k}: in service mode the service's own time does not scale, so every latency would be off; run without --time-scale"
-            )));
+            );
         }
         if let Some(url) = base_url {
             let served = client.and_then(|c| served_time_scale_blocking(c, url));
@@ -570,10 +564,10 @@ fn target(req: &RunRequest, catalog: &Arc<Catalog>, remote: bool) -> anyhow::Res
             c.retry_after = req.stub.retry_after;
             c.prompt_cache_hit = match req.stub.prompt_cache_hit {
                 Some(s) if !(0.0..=1.0).contains(&s) => {
-                    return Err(anyhow::Error::msg(format!(
+                    return Err(anyhow::anyhow!(
                         "--prompt-cache-hit {}: give a share from 0 to 1",
                         crate::limits::num(s)
-                    )))
+                    ))
                 }
                 share => share,
             };
@@ -588,10 +582,10 @@ fn target(req: &RunRequest, catalog: &Arc<Catalog>, remote: bool) -> anyhow::Res
 /// the bearer key. A query is kept on every call ([`crate::secret::join_url`]).
 pub(crate) fn endpoint(dest: &Destination, url: &str, remote: bool) -> anyhow::Result<Endpoint> {
     if url::Url::parse(url).is_ok_and(|u| !u.username().is_empty() || u.password().is_some()) {
-        return Err(anyhow::Error::msg(format!(
+        anyhow::bail!(
             "--base-url `{}`: remove the user and password from the URL; the API key goes as a bearer token (OPENAI_API_KEY, or the variable --api-key-env names)",
             shown_url(url)
-        )));
+        );
     }
     let key_var = dest
         .api_key_env
@@ -599,10 +593,10 @@ pub(crate) fn endpoint(dest: &Destination, url: &str, remote: bool) -> anyhow::R
         .or_else(|| remote.then(|| "OPENAI_API_KEY".to_string()));
     let api_key = match key_var {
         Some(var) => Some(Secret::new(std::env::var(&var).map_err(|_| {
-            anyhow::Error::msg(format!(
+            anyhow::anyhow!(
                 "--base-url `{}`: environment variable `{var}` (the API key) is not set; --api-key-env names another",
                 shown_url(url)
-            ))
+            )
         })?)),
         None => Some(Secret::new(crate::stub::STUB_API_KEY.into())),
     };

@@ -97,17 +97,17 @@ pub fn settings(args: &CalibrateArgs) -> anyhow::Result<Settings> {
         .unwrap_or_default();
     let calls = match args.calls {
         Some(n) if !(1..=MAX_CALLS).contains(&n) => {
-            return Err(anyhow::Error::msg(format!(
+            return Err(anyhow::anyhow!(
                 "--calls {n}: give 1 to {MAX_CALLS} calls per model"
-            )))
+            ))
         }
         n => n.unwrap_or(DEFAULT_CALLS_PER_MODEL),
     };
     if !(1..=MAX_CONCURRENCY).contains(&args.concurrency) {
-        return Err(anyhow::Error::msg(format!(
+        anyhow::bail!(
             "--concurrency {}: give 1 to {MAX_CONCURRENCY} calls in flight",
             args.concurrency
-        )));
+        );
     }
     let time_scale = args.time.time_scale.unwrap_or(TimeScale::ONE);
     let catalog = config::catalog_from(args.data.mocks.as_deref())?;
@@ -147,10 +147,10 @@ fn model_plans(
     let asked = effort
         .map(|e| {
             Effort::parse(e).ok_or_else(|| {
-                anyhow::Error::msg(format!(
+                anyhow::anyhow!(
                     "--effort {e}: not a reasoning effort (one of {})",
                     Effort::ALL.map(Effort::as_str).join(", ")
-                ))
+                )
             })
         })
         .transpose()?;
@@ -163,7 +163,7 @@ fn model_plans(
     let mut plans: Vec<ModelPlan> = Vec::new();
     for name in names {
         let entry = catalog.model(&name).ok_or_else(|| {
-            anyhow::Error::msg(format!(
+            anyhow::anyhow!(
                 "--model {name}: not in models.toml (known: {})",
                 catalog
                     .models
@@ -171,11 +171,13 @@ fn model_plans(
                     .map(|m| m.id.as_str())
                     .collect::<Vec<_>>()
                     .join(", ")
-            ))
+            )
         })?;
-        let price = catalog.prices.models.get(&name).ok_or_else(|| {
-            anyhow::Error::msg(format!("--model {name}: no price in prices.toml"))
-        })?;
+        let price = catalog
+            .prices
+            .models
+            .get(&name)
+            .ok_or_else(|| anyhow::anyhow!("--model {name}: no price in prices.toml"))?;
         // A reasoning model is measured at the lowest effort it takes (`minimal` for gpt-5-mini,
         // `none` for GPT-5.6): its hidden reasoning comes before the first visible token, and at
         // a higher effort a random amount of it would sit inside every TTFT the fit reads.
@@ -184,27 +186,27 @@ fn model_plans(
             .and_then(|r| r.efforts.iter().min().copied());
         if let (Some(asked), Some(lowest)) = (asked, effort) {
             if asked != lowest {
-                return Err(anyhow::Error::msg(format!(
+                anyhow::bail!(
                     "--effort {asked}: {name} is calibrated at its lowest effort, {lowest}; at \
                      {asked} its reasoning, before the first visible token, would sit inside \
                      every time to first token, and the fit has no reasoning time"
-                )));
+                );
             }
         }
         if let Some(other) = plans.iter().find(|p| p.profile == entry.profile) {
-            return Err(anyhow::Error::msg(format!(
+            anyhow::bail!(
                 "--model {name}: shares the latency profile `{}` with --model {}; calibrate one of them",
                 entry.profile, other.model
-            )));
+            );
         }
         if !matches!(
             catalog.profiles.get(&entry.profile),
             Some(crate::openai::latency::Profile::HeavyTail { .. })
         ) {
-            return Err(anyhow::Error::msg(format!(
+            anyhow::bail!(
                 "--model {name}: its profile `{}` is not a heavy_tail profile to compare with",
                 entry.profile
-            )));
+            );
         }
         let specs = design(
             &name,
@@ -230,9 +232,7 @@ fn model_plans(
     }
     if let Some(asked) = asked {
         if plans.iter().all(|p| p.effort.is_none()) {
-            return Err(anyhow::Error::msg(format!(
-                "--effort {asked}: none of the models reasons"
-            )));
+            anyhow::bail!("--effort {asked}: none of the models reasons");
         }
     }
     Ok(plans)
@@ -247,12 +247,12 @@ fn clock_seed() -> u64 {
 /// Refuses a worst case above the cap before anything is sent.
 pub fn check_worst_case(s: &Settings) -> anyhow::Result<()> {
     match s.max_cost {
-        Some(cap) if s.worst_usd() > cap => Err(anyhow::Error::msg(format!(
+        Some(cap) if s.worst_usd() > cap => Err(anyhow::anyhow!(
             "--max-cost {}: the worst case of this calibration is ${:.4} ({} calls, every one at the largest prompt a usage may report and be believed, 2 × sent + 64, + max_tokens at the price table); raise --max-cost or lower --calls",
             crate::limits::num(cap),
             s.worst_usd(),
             s.models.iter().map(|m| m.calls.len()).sum::<usize>()
-        ))),
+        )),
         _ => Ok(()),
     }
 }

@@ -257,3 +257,62 @@ proptest::proptest! {
         }
     }
 }
+
+/// A probe whose latency is not a positive finite number (-1, 0, ∞, NaN) tells nothing and is
+/// left out: plain answers are regressed on every call, so one kept would change `calls` (18
+/// in `exact_design`) and the fit; adding them must give the same fit as without them.
+#[test]
+fn calls_without_a_positive_finite_latency_are_left_out() {
+    for streamed in [false, true] {
+        let clean = fit("m", &exact_design(streamed), &shipped(100.0), "d", "s").unwrap();
+        for bad in [-1.0, 0.0, f64::INFINITY, f64::NAN] {
+            let mut obs = exact_design(streamed);
+            let mut o = exact(Purpose::Probe, 64, 1, streamed);
+            o.latency_ms = bad;
+            obs.push(o);
+            let f = fit("m", &obs, &shipped(100.0), "d", "s").unwrap();
+            assert_eq!(f.calls, 18, "latency {bad}, streamed {streamed}");
+            assert_eq!(f, clean, "latency {bad}, streamed {streamed}");
+        }
+    }
+}
+
+/// A first token timed after the whole answer (400 ms for a 300 ms probe) is not a time to
+/// first token: the call keeps its latency but gives no TTFT, so with 18 streamed calls of 19
+/// the fit is the streamed one over the 18, as without it (every TTFT 500, p50 = 500; the
+/// 400 kept would be the lowest of nineteen TTFTs, inside the body the fit reads, and move it).
+#[test]
+fn a_first_token_after_the_last_byte_is_not_a_ttft() {
+    let clean = fit("m", &exact_design(true), &shipped(100.0), "d", "s").unwrap();
+    let mut obs = exact_design(true);
+    let mut late = exact(Purpose::Probe, 64, 1, true);
+    late.latency_ms = 300.0;
+    late.first_token_ms = Some(400.0);
+    obs.push(late);
+    let f = fit("m", &obs, &shipped(100.0), "d", "s").unwrap();
+    assert_eq!(f.method, Method::Streamed);
+    assert_eq!(f.ttft_p50_ms, clean.ttft_p50_ms);
+    assert_eq!(f.ttft_p95_ms, clean.ttft_p95_ms);
+}
+
+/// A probe whose prompt is exactly `LONG_PROBE_FROM` tokens is a long probe (the prompt
+/// factor's), not a short one: its latency carries the prompt's reading time, so it is not a
+/// TTFT sample. Four short probes and one at the boundary are four TTFTs, too few.
+#[test]
+fn a_probe_at_the_long_prompt_boundary_is_not_a_ttft_sample() {
+    let obs: Vec<Observation> = exact_design(false)
+        .into_iter()
+        .filter(|o| o.purpose != Purpose::Probe || o.prompt_tokens > 64)
+        .chain((0..4).map(|_| exact(Purpose::Probe, 64, 1, false)))
+        .chain([exact(Purpose::Probe, LONG_PROBE_FROM, 1, false)])
+        .collect();
+    let e = fit("m", &obs, &shipped(100.0), "d", "s").unwrap_err();
+    assert_eq!(
+        e,
+        FitError::TooFewTtft {
+            model: "m".into(),
+            got: 4,
+            need: MIN_TTFT_SAMPLES
+        }
+    );
+}

@@ -241,4 +241,54 @@ mod tests {
             assert!((got - want).abs() < 1e-9, "{b:?}");
         }
     }
+
+    fn call(gen: f64, prompt: f64, latency: f64) -> Call {
+        Call {
+            gen,
+            prompt,
+            latency,
+            first: None,
+        }
+    }
+
+    /// `L = 500 + 20 (c − 1) + 0.2 p` (k = 100, 50 tokens/s): with T̂ = 500 each writing
+    /// call's speed is (c − 1 + p/100) × 1000 / (L − 500) = (c − 1 + p/100) × 1000 /
+    /// (20 (c − 1 + p/100)) = 50 exactly, whatever its prompt (149 + 8 = 157 token
+    /// equivalents for a p = 800 call). A probe (c = 1) writes nothing and a call no slower
+    /// than T̂ has no time left to write in: neither gives a speed.
+    #[test]
+    fn each_writing_calls_speed_counts_its_prompt_as_work() {
+        let exact = |gen: f64, prompt: f64| call(gen, prompt, 500.0 + 20.0 * gen + 0.2 * prompt);
+        let calls = [
+            exact(149.0, 64.0),
+            exact(149.0, 800.0),
+            exact(199.0, 1200.0),
+            exact(0.0, 64.0),
+            call(10.0, 64.0, 500.0),
+            call(10.0, 64.0, 450.0),
+        ];
+        let s = speeds(calls.iter(), 100.0, 500.0);
+        assert_eq!(s.len(), 3, "{s:?}");
+        for v in s {
+            assert!((v - 50.0).abs() < 1e-9, "{v}");
+        }
+    }
+
+    /// Latencies falling with the prompt (`L = 500 + 20 (c − 1) − 0.1 p`) or with the answer
+    /// (`L = 500 − 2 (c − 1) + 0.2 p`) describe no account: a negative slope is no fit, and
+    /// the prompt factor falls back to the shipped one.
+    #[test]
+    fn a_negative_slope_is_no_regression() {
+        let shapes = [(0.0, 64.0), (0.0, 1200.0), (149.0, 64.0), (219.0, 800.0)];
+        let with = |u: f64, per_p: f64| -> Vec<Call> {
+            shapes
+                .iter()
+                .map(|&(g, p)| call(g, p, 500.0 + u * g + per_p * p))
+                .collect()
+        };
+        assert!(latency_regression(&with(20.0, 0.2)).is_some());
+        assert_eq!(latency_regression(&with(20.0, -0.1)), None);
+        assert_eq!(latency_regression(&with(-2.0, 0.2)), None);
+        assert_eq!(latency_regression(&with(-2.0, -0.1)), None);
+    }
 }

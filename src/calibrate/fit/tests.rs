@@ -316,3 +316,135 @@ fn a_probe_at_the_long_prompt_boundary_is_not_a_ttft_sample() {
         }
     );
 }
+
+/// The regression method's speed ends carry a normal interval, the estimate ± 1.96 times the
+/// simulated replicates' spread: symmetric about the estimate, and not empty (the simulated
+/// TTFTs vary, so the replicates do).
+#[test]
+fn regression_speed_intervals_are_symmetric_about_their_estimates() {
+    let f = fit("m", &exact_design(false), &shipped(100.0), "d", "s").unwrap();
+    for e in [f.tokens_per_s_min, f.tokens_per_s_max] {
+        assert!(e.low < e.value && e.value < e.high, "{e:?}");
+        let (below, above) = (e.value - e.low, e.high - e.value);
+        assert!((below - above).abs() <= 1e-9 * e.value, "{e:?}");
+    }
+}
+
+/// The answer length's intervals, by hand (Python's statistics module) for the eight speed
+/// answers 150, 170, ..., 290: mean of the logs m = ln 215.0888, sample sd s = 0.229693; the
+/// median's interval exp(m ± 1.96 s/√8) = [183.4395, 252.1987], σ's s (1 ∓ 1.96/√14) =
+/// [0.109375, 0.350011].
+#[test]
+fn the_answer_lengths_intervals_by_hand() {
+    let f = fit("m", &exact_design(true), &shipped(100.0), "d", "s").unwrap();
+    let (m, s) = (f.completion_median, f.completion_sigma);
+    assert!(close(m.value, 215.088_819_193_611_4, 1e-12), "{m:?}");
+    assert!(close(m.low, 183.439_492_287_251_4, 1e-12), "{m:?}");
+    assert!(close(m.high, 252.198_692_687_491_9, 1e-12), "{m:?}");
+    assert!(close(s.value, 0.229_692_972_540_021_27, 1e-12), "{s:?}");
+    assert!(close(s.low, 0.109_374_646_422_903_6, 1e-12), "{s:?}");
+    assert!(close(s.high, 0.350_011_298_657_138_9, 1e-12), "{s:?}");
+}
+
+/// Three uncapped speed answers are enough to fit the length; two are not, and the shipped
+/// distribution (median 220, σ 0.35) is kept with a point interval and a note.
+#[test]
+fn three_uncapped_answers_fit_the_length_and_two_keep_the_shipped_one() {
+    let with_speed_calls = |n: u32| -> Vec<Observation> {
+        exact_design(true)
+            .into_iter()
+            .filter(|o| o.purpose != Purpose::Speed)
+            .chain((0..n).map(|i| exact(Purpose::Speed, 64, 100 * (i + 1), true)))
+            .collect()
+    };
+    let three = fit("m", &with_speed_calls(3), &shipped(100.0), "d", "s").unwrap();
+    // exp(mean(ln 100, ln 200, ln 300)) = (100 × 200 × 300)^(1/3) = 181.7121.
+    assert!(close(three.completion_median.value, 181.712_059_283_213_97, 1e-12));
+    let two = fit("m", &with_speed_calls(2), &shipped(100.0), "d", "s").unwrap();
+    let (m, s) = (two.completion_median, two.completion_sigma);
+    assert_eq!((m.value, m.low, m.high), (220.0, 220.0, 220.0));
+    assert_eq!((s.value, s.low, s.high), (0.35, 0.35, 0.35));
+    assert!(two.notes.iter().any(|n| n.starts_with("too few uncapped")));
+}
+
+/// The streamed prompt factor's interval, k·exp(±1.96·√(CV²(G/p)/m + CV²(u)/n)), on long
+/// probes that disagree: G = 240 and 360 ms for 1,200 prompt tokens, so G/p is 0.2 and 0.3
+/// (mean 0.25, CV² / 2 = 0.04). The ten writing calls are `L − T = 20 (c − 1) + 0.2 p`; the
+/// fixed point k = mean(G/(c − 1 + p/k)) / 0.25 and the interval, worked out in Python:
+/// k = 79.734126, CV²(u)/10 = 2.92e-6, spread 0.392007, interval [53.876294, 118.002379].
+#[test]
+fn the_streamed_prompt_factors_interval_by_hand() {
+    let mut obs = exact_design(true);
+    let mut long = obs
+        .iter_mut()
+        .filter(|o| o.purpose == Purpose::Probe && o.prompt_tokens == 1200);
+    long.next().unwrap().latency_ms = 500.0 + 240.0;
+    long.next().unwrap().latency_ms = 500.0 + 360.0;
+    let k = fit("m", &obs, &shipped(100.0), "d", "s")
+        .unwrap()
+        .prompt_tokens_per_output_token;
+    assert!(close(k.value, 79.734_126_146_295_08, 1e-9), "{k:?}");
+    assert!(close(k.low, 53.876_294_188_431_21, 1e-9), "{k:?}");
+    assert!(close(k.high, 118.002_378_747_097_3, 1e-9), "{k:?}");
+}
+
+/// One long probe is not enough for the prompt factor: the shipped one is kept and noted.
+#[test]
+fn one_long_probe_keeps_the_shipped_prompt_factor() {
+    let mut obs = exact_design(true);
+    let i = obs.iter().position(|o| o.prompt_tokens == 1200).unwrap();
+    obs.remove(i);
+    let f = fit("m", &obs, &shipped(30.0), "d", "s").unwrap();
+    let k = f.prompt_tokens_per_output_token;
+    assert_eq!((k.value, k.low, k.high), (30.0, 0.0, f64::INFINITY));
+    assert!(f.notes.iter().any(|n| n.contains("could not be measured")));
+}
+
+/// The fewest calls a streamed fit takes: five TTFTs, three of them from writing calls (two
+/// probes and three speed calls); one call fewer of either kind is refused, naming it.
+#[test]
+fn the_fewest_calls_a_streamed_fit_takes() {
+    let calls = |probes: u32, speed: u32| -> Vec<Observation> {
+        (0..probes)
+            .map(|_| exact(Purpose::Probe, 64, 1, true))
+            .chain((0..speed).map(|i| exact(Purpose::Speed, 64, 150 + 20 * i, true)))
+            .collect()
+    };
+    let f = fit("m", &calls(2, 3), &shipped(100.0), "d", "s").unwrap();
+    assert_eq!(f.calls, 5);
+    let e = fit("m", &calls(1, 3), &shipped(100.0), "d", "s").unwrap_err();
+    assert_eq!(
+        e,
+        FitError::TooFewTtft {
+            model: "m".into(),
+            got: 4,
+            need: 5
+        }
+    );
+    let e = fit("m", &calls(3, 2), &shipped(100.0), "d", "s").unwrap_err();
+    assert_eq!(
+        e,
+        FitError::TooFewSpeed {
+            model: "m".into(),
+            got: 2,
+            need: 3
+        }
+    );
+}
+
+/// The method follows the majority: half the calls streamed (18 of 36) is streamed, one plain
+/// call more (18 of 37) is regression.
+#[test]
+fn half_the_calls_streamed_is_the_streamed_method() {
+    let mut obs = exact_design(true);
+    obs.extend(exact_design(false));
+    assert_eq!(
+        fit("m", &obs, &shipped(100.0), "d", "s").unwrap().method,
+        Method::Streamed
+    );
+    obs.push(exact(Purpose::Probe, 64, 1, false));
+    assert_eq!(
+        fit("m", &obs, &shipped(100.0), "d", "s").unwrap().method,
+        Method::Regression
+    );
+}

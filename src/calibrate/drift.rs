@@ -442,4 +442,29 @@ mod tests {
         let d = drift(&fit_around_shipped(), &fixed);
         assert!(d.rows.is_empty() && !d.fair);
     }
+
+    /// The cache row's difference is in share points (10/11 − 0.5 = 0.4091), not relative;
+    /// it never drifts, and it is held to the plain 10 %. Each row's difference is fitted /
+    /// shipped − 1: 650 / 639 − 1 = 0.017214 for TTFT p50.
+    #[test]
+    fn the_cache_rows_difference_is_in_share_points() {
+        let mut f = fit_around_shipped();
+        f.prompt_cache_hit = Some(crate::calibrate::stats::wilson(10, 11));
+        let d = drift_with_cache(&f, &shipped(), 0.5);
+        let row = &d.rows[7];
+        assert_eq!(row.figure, "prompt cache hit share");
+        assert!((row.difference - (10.0 / 11.0 - 0.5)).abs() < 1e-12, "{row:?}");
+        assert!(!row.drifted && !row.within && row.threshold == PRACTICAL);
+        assert!((d.rows[0].difference - (650.0 / 639.0 - 1.0)).abs() < 1e-12);
+        assert_eq!(d.rows[0].threshold, PRACTICAL);
+        assert_eq!(d.rows[1].threshold, LOOSE);
+    }
+
+    /// Figures of 100 and more print whole, smaller ones with one decimal.
+    #[test]
+    fn verdict_figures_are_whole_from_100() {
+        assert_eq!(fig(100.0), "100");
+        assert_eq!(fig(99.94), "99.9");
+        assert_eq!(fig(-250.4), "-250");
+    }
 }

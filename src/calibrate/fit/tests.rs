@@ -448,3 +448,22 @@ fn half_the_calls_streamed_is_the_streamed_method() {
         Method::Regression
     );
 }
+
+/// A call whose whole answer came with its first token (latency = TTFT = 500 ms) spent no
+/// time after it: it gives a TTFT but no speed (its G = 0 would be an infinite speed) and,
+/// for a long probe, no prompt factor (its G/p = 0 would pull the mean of G/p from 0.2 to
+/// 0.133 and k from 100 to 150). The fit stays the exact one: 50 tokens/s, k = 100.
+#[test]
+fn a_call_with_no_time_after_its_first_token_gives_no_speed_or_prompt_factor() {
+    let mut obs = exact_design(true);
+    for (purpose, prompt, completion) in [(Purpose::ImagePrompt, 800, 150), (Purpose::Probe, 1200, 1)] {
+        let mut o = exact(purpose, prompt, completion, true);
+        o.latency_ms = 500.0;
+        obs.push(o);
+    }
+    let f = fit("m", &obs, &shipped(100.0), "d", "s").unwrap();
+    assert_eq!(f.calls, 20);
+    assert!(close(f.tokens_per_s_max.value, 50.0, 1e-9), "{:?}", f.tokens_per_s_max);
+    assert!(close(f.tokens_per_s_min.value, 50.0, 1e-9), "{:?}", f.tokens_per_s_min);
+    assert!(close(f.prompt_tokens_per_output_token.value, 100.0, 1e-12));
+}

@@ -467,3 +467,42 @@ fn a_call_with_no_time_after_its_first_token_gives_no_speed_or_prompt_factor() {
     assert!(close(f.tokens_per_s_min.value, 50.0, 1e-9), "{:?}", f.tokens_per_s_min);
     assert!(close(f.prompt_tokens_per_output_token.value, 100.0, 1e-12));
 }
+
+/// The regression method's prompt-factor bootstrap and range simulation draw from the fit's
+/// seed: on the same noisy answers (gpt-4o's shipped profile, reading its prompt 20 times
+/// faster than shipped (k = 5) so that the long probes show it clearly, answering the default
+/// design unstreamed), four seeds give four different k intervals and four different speed-range
+/// intervals, while one seed gives the same fit twice.
+#[test]
+fn the_regression_fits_resamples_follow_its_seed() {
+    use rand::SeedableRng;
+    let mut profile = super::super::precision::cases()[0].profile.clone();
+    if let Profile::HeavyTail {
+        prompt_tokens_per_output_token,
+        ..
+    } = &mut profile
+    {
+        *prompt_tokens_per_output_token = 5.0;
+    }
+    let specs = super::super::design::design("m", 160, (800, 150), (1_200, 200));
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+    let obs = super::super::precision::observe(&profile, &specs, false, 1.0, &mut rng);
+    let at = |seed: u64| {
+        let opts = FitOptions {
+            seed,
+            resamples: 40,
+        };
+        fit_with("m", &obs, &profile, "d", "s", opts).unwrap()
+    };
+    let fits: Vec<Fit> = (0..4).map(at).collect();
+    assert_eq!(fits[0].method, Method::Regression, "{:?}", fits[0].notes);
+    assert_eq!(at(0), fits[0]);
+    for i in 0..4 {
+        for j in i + 1..4 {
+            let (a, b) = (&fits[i], &fits[j]);
+            let k = |f: &Fit| (f.prompt_tokens_per_output_token.low, f.prompt_tokens_per_output_token.high);
+            assert_ne!(k(a), k(b), "seeds {i} and {j}");
+            assert_ne!(a.tokens_per_s_min, b.tokens_per_s_min, "seeds {i} and {j}");
+        }
+    }
+}

@@ -290,5 +290,18 @@ mod tests {
         assert_eq!(latency_regression(&with(20.0, -0.1)), None);
         assert_eq!(latency_regression(&with(-2.0, 0.2)), None);
         assert_eq!(latency_regression(&with(-2.0, -0.1)), None);
+        // A slope of exactly 0 is no fit either: on the four corners (c − 1, p) of {0, 2}²
+        // the normal equations are [[4, 4, 4], [4, 8, 4], [4, 4, 8]], eliminated without
+        // rounding, so L = 500 + 20 (c − 1) gives β = (500, 20, 0) exactly (no prompt
+        // factor: k would be infinite) and L = 500 + 0.5 p gives (500, 0, 0.5) (no speed).
+        let corners = |u: f64, per_p: f64| -> Vec<Call> {
+            [(0.0, 0.0), (2.0, 0.0), (0.0, 2.0), (2.0, 2.0)]
+                .iter()
+                .map(|&(g, p)| call(g, p, 500.0 + u * g + per_p * p))
+                .collect()
+        };
+        assert_eq!(latency_regression(&corners(20.0, 0.5)), Some([500.0, 20.0, 0.5]));
+        assert_eq!(latency_regression(&corners(20.0, 0.0)), None);
+        assert_eq!(latency_regression(&corners(0.0, 0.5)), None);
     }
 }

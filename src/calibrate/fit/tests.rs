@@ -506,3 +506,29 @@ fn the_regression_fits_resamples_follow_its_seed() {
         }
     }
 }
+
+/// The regression method's range correction simulates the fitted TTFT with the shipped
+/// profile's tail above p95. Against a shipped profile without a tail (p99 = p99.99 = p95)
+/// the noiseless answers' TTFT is 500 ms at every percentile, so each simulated call takes
+/// exactly the time the model gives, every simulated speed is the candidate's, the
+/// correction has nothing to correct, and the ends are the observed 50 tokens/s with no
+/// spread. The prompt factor's bootstrap is as exact: every resample of noiseless answers
+/// gives k = 20 / 0.2 = 100.
+#[test]
+fn regression_without_a_shipped_tail_corrects_nothing() {
+    let mut flat = shipped(100.0);
+    if let Profile::HeavyTail { ttft_ms, .. } = &mut flat {
+        ttft_ms.p99 = ttft_ms.p95;
+        ttft_ms.p99_99 = ttft_ms.p95;
+    }
+    let f = fit("m", &exact_design(false), &flat, "d", "s").unwrap();
+    assert_eq!(f.method, Method::Regression);
+    for e in [f.tokens_per_s_min, f.tokens_per_s_max] {
+        assert!(
+            close(e.value, 50.0, 1e-9) && close(e.low, 50.0, 1e-9) && close(e.high, 50.0, 1e-9),
+            "{e:?}"
+        );
+    }
+    let k = f.prompt_tokens_per_output_token;
+    assert!(close(k.low, 100.0, 1e-9) && close(k.high, 100.0, 1e-9), "{k:?}");
+}

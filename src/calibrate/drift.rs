@@ -467,4 +467,22 @@ mod tests {
         assert_eq!(fig(99.94), "99.9");
         assert_eq!(fig(-250.4), "-250");
     }
+
+    /// The upper side of "clearly off": a fit faster than shipped (TTFT p50 below 639). With
+    /// g = 2.4977 / 1.95996 = 1.27436: 540 [500, 617] widens up to 540 + 1.27436 × 77 =
+    /// 638.1, below 639, so 639 is clearly off, and 540 / 639 − 1 = −15.5 % drifts; 540 [500,
+    /// 618] widens to 639.4, which holds 639: outside the plain interval, within noise.
+    #[test]
+    fn a_fit_clearly_below_the_shipped_figure_drifts() {
+        let mut f = fit_around_shipped();
+        f.ttft_p50_ms = est(540.0, 500.0, 617.0);
+        let d = drift(&f, &shipped());
+        assert!(d.rows[0].drifted && !d.fair, "{}", d.verdict);
+        f.ttft_p50_ms = est(540.0, 500.0, 618.0);
+        let d = drift(&f, &shipped());
+        assert!(!d.rows[0].within && !d.rows[0].drifted && d.fair, "{}", d.verdict);
+        // Far below and tight: 500 [490, 510] is −21.8 %.
+        f.ttft_p50_ms = est(500.0, 490.0, 510.0);
+        assert!(drift(&f, &shipped()).rows[0].drifted);
+    }
 }

@@ -147,10 +147,7 @@ mod tests {
         let c = t.child(0xabc);
         assert_eq!((c.trace_id, c.span_id), (t.trace_id, 0xabc));
         assert_eq!(t.child(0).span_id, 1);
-        assert_eq!(
-            TraceParent::parse(&c.header()).unwrap().span_id,
-            0xabc
-        );
+        assert_eq!(TraceParent::parse(&c.header()).unwrap().span_id, 0xabc);
     }
 
     /// Each separator is checked on its own, and a later version of exactly the 55 characters
@@ -171,6 +168,9 @@ mod tests {
         assert!(TraceParent::parse(&format!("{later}-x")).is_some());
         assert_eq!(TraceParent::parse(&format!("{later}x")), None);
         assert_eq!(TraceParent::parse(&ok[..54]), None);
-        assert_eq!(TraceParent::parse(&format!(" {ok}\t")), TraceParent::parse(ok));
+        assert_eq!(
+            TraceParent::parse(&format!(" {ok}\t")),
+            TraceParent::parse(ok)
+        );
     }
 }

@@ -453,7 +453,10 @@ mod tests {
         let d = drift_with_cache(&f, &shipped(), 0.5);
         let row = &d.rows[7];
         assert_eq!(row.figure, "prompt cache hit share");
-        assert!((row.difference - (10.0 / 11.0 - 0.5)).abs() < 1e-12, "{row:?}");
+        assert!(
+            (row.difference - (10.0 / 11.0 - 0.5)).abs() < 1e-12,
+            "{row:?}"
+        );
         assert!(!row.drifted && !row.within && row.threshold == PRACTICAL);
         assert!((d.rows[0].difference - (650.0 / 639.0 - 1.0)).abs() < 1e-12);
         assert_eq!(d.rows[0].threshold, PRACTICAL);
@@ -480,7 +483,11 @@ mod tests {
         assert!(d.rows[0].drifted && !d.fair, "{}", d.verdict);
         f.ttft_p50_ms = est(540.0, 500.0, 618.0);
         let d = drift(&f, &shipped());
-        assert!(!d.rows[0].within && !d.rows[0].drifted && d.fair, "{}", d.verdict);
+        assert!(
+            !d.rows[0].within && !d.rows[0].drifted && d.fair,
+            "{}",
+            d.verdict
+        );
         // Far below and tight: 500 [490, 510] is −21.8 %.
         f.ttft_p50_ms = est(500.0, 490.0, 510.0);
         assert!(drift(&f, &shipped()).rows[0].drifted);

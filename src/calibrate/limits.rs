@@ -382,19 +382,22 @@ mod tests {
     /// millisecond more is read as absent.
     #[test]
     fn a_day_is_the_longest_header_duration_in_every_form() {
-        assert_eq!(read(&[("retry-after-ms", "86400000")]).retry_after_ms, Some(86_400_000));
+        assert_eq!(
+            read(&[("retry-after-ms", "86400000")]).retry_after_ms,
+            Some(86_400_000)
+        );
         assert_eq!(read(&[("retry-after-ms", "86400001")]).retry_after_ms, None);
-        assert_eq!(read(&[("retry-after", "86400")]).retry_after_ms, Some(86_400_000));
+        assert_eq!(
+            read(&[("retry-after", "86400")]).retry_after_ms,
+            Some(86_400_000)
+        );
         assert_eq!(read(&[("retry-after", "86400.001")]).retry_after_ms, None);
         let reset = |v: &str| read(&[("x-ratelimit-reset-tokens", v)]).reset_tokens_ms;
         assert_eq!(reset("86400"), Some(86_400_000));
         assert_eq!(reset("86400.001"), None);
         assert_eq!(reset("24h0m0s"), Some(86_400_000));
         assert_eq!(reset("24h0m0.001s"), None);
-        assert_eq!(
-            parse_go_duration("24h"),
-            Some(Duration::from_secs(86_400))
-        );
+        assert_eq!(parse_go_duration("24h"), Some(Duration::from_secs(86_400)));
         assert_eq!(parse_go_duration("24h1ns"), None);
     }
 

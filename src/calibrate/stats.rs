@@ -374,7 +374,10 @@ mod tests {
         ];
         for (p, z) in table {
             let got = normal_quantile(p);
-            assert!(close(got, z, 2e-9 * z.abs().max(1.0)), "p = {p}: {got} vs {z}");
+            assert!(
+                close(got, z, 2e-9 * z.abs().max(1.0)),
+                "p = {p}: {got} vs {z}"
+            );
         }
     }
 
@@ -433,7 +436,14 @@ mod tests {
     /// and d = 3e-6 (ratio 1.8e-11, under 1e-10) is refused as collinear.
     #[test]
     fn least_squares_three_columns_and_the_collinearity_threshold() {
-        let pts = [(0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (2.0, 1.0), (1.0, 3.0), (3.0, 2.0)];
+        let pts = [
+            (0.0, 0.0),
+            (1.0, 0.0),
+            (0.0, 1.0),
+            (2.0, 1.0),
+            (1.0, 3.0),
+            (3.0, 2.0),
+        ];
         let rows: Vec<([f64; 3], f64)> = pts
             .iter()
             .map(|&(a, b)| ([1.0, a, b], 1.0 + 2.0 * a - 3.0 * b))

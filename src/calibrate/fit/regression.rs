@@ -300,7 +300,10 @@ mod tests {
                 .map(|&(g, p)| call(g, p, 500.0 + u * g + per_p * p))
                 .collect()
         };
-        assert_eq!(latency_regression(&corners(20.0, 0.5)), Some([500.0, 20.0, 0.5]));
+        assert_eq!(
+            latency_regression(&corners(20.0, 0.5)),
+            Some([500.0, 20.0, 0.5])
+        );
         assert_eq!(latency_regression(&corners(20.0, 0.0)), None);
         assert_eq!(latency_regression(&corners(0.0, 0.5)), None);
     }
@@ -351,7 +354,15 @@ mod tests {
         };
         let mut rng = ChaCha8Rng::seed_from_u64(FitOptions::default().seed ^ 2);
         let reps: Vec<[f64; 2]> = (0..REPLICATES)
-            .map(|_| ends(&simulated_speeds(&at_theta, &writing, k, ttft_ms.p50, &mut rng)))
+            .map(|_| {
+                ends(&simulated_speeds(
+                    &at_theta,
+                    &writing,
+                    k,
+                    ttft_ms.p50,
+                    &mut rng,
+                ))
+            })
             .collect();
         for i in 0..2 {
             let mean = reps.iter().map(|r| r[i]).sum::<f64>() / REPLICATES as f64;

@@ -359,7 +359,11 @@ fn three_uncapped_answers_fit_the_length_and_two_keep_the_shipped_one() {
     };
     let three = fit("m", &with_speed_calls(3), &shipped(100.0), "d", "s").unwrap();
     // exp(mean(ln 100, ln 200, ln 300)) = (100 × 200 × 300)^(1/3) = 181.7121.
-    assert!(close(three.completion_median.value, 181.712_059_283_213_97, 1e-12));
+    assert!(close(
+        three.completion_median.value,
+        181.712_059_283_213_97,
+        1e-12
+    ));
     let two = fit("m", &with_speed_calls(2), &shipped(100.0), "d", "s").unwrap();
     let (m, s) = (two.completion_median, two.completion_sigma);
     assert_eq!((m.value, m.low, m.high), (220.0, 220.0, 220.0));
@@ -456,15 +460,25 @@ fn half_the_calls_streamed_is_the_streamed_method() {
 #[test]
 fn a_call_with_no_time_after_its_first_token_gives_no_speed_or_prompt_factor() {
     let mut obs = exact_design(true);
-    for (purpose, prompt, completion) in [(Purpose::ImagePrompt, 800, 150), (Purpose::Probe, 1200, 1)] {
+    for (purpose, prompt, completion) in
+        [(Purpose::ImagePrompt, 800, 150), (Purpose::Probe, 1200, 1)]
+    {
         let mut o = exact(purpose, prompt, completion, true);
         o.latency_ms = 500.0;
         obs.push(o);
     }
     let f = fit("m", &obs, &shipped(100.0), "d", "s").unwrap();
     assert_eq!(f.calls, 20);
-    assert!(close(f.tokens_per_s_max.value, 50.0, 1e-9), "{:?}", f.tokens_per_s_max);
-    assert!(close(f.tokens_per_s_min.value, 50.0, 1e-9), "{:?}", f.tokens_per_s_min);
+    assert!(
+        close(f.tokens_per_s_max.value, 50.0, 1e-9),
+        "{:?}",
+        f.tokens_per_s_max
+    );
+    assert!(
+        close(f.tokens_per_s_min.value, 50.0, 1e-9),
+        "{:?}",
+        f.tokens_per_s_min
+    );
     assert!(close(f.prompt_tokens_per_output_token.value, 100.0, 1e-12));
 }
 
@@ -500,7 +514,12 @@ fn the_regression_fits_resamples_follow_its_seed() {
     for i in 0..4 {
         for j in i + 1..4 {
             let (a, b) = (&fits[i], &fits[j]);
-            let k = |f: &Fit| (f.prompt_tokens_per_output_token.low, f.prompt_tokens_per_output_token.high);
+            let k = |f: &Fit| {
+                (
+                    f.prompt_tokens_per_output_token.low,
+                    f.prompt_tokens_per_output_token.high,
+                )
+            };
             assert_ne!(k(a), k(b), "seeds {i} and {j}");
             assert_ne!(a.tokens_per_s_min, b.tokens_per_s_min, "seeds {i} and {j}");
         }
@@ -530,5 +549,8 @@ fn regression_without_a_shipped_tail_corrects_nothing() {
         );
     }
     let k = f.prompt_tokens_per_output_token;
-    assert!(close(k.low, 100.0, 1e-9) && close(k.high, 100.0, 1e-9), "{k:?}");
+    assert!(
+        close(k.low, 100.0, 1e-9) && close(k.high, 100.0, 1e-9),
+        "{k:?}"
+    );
 }

@@ -105,7 +105,10 @@ mod tests {
         c.tiers_file = Some("mine/tiers.toml".into());
         let p = ProfileInfo::latency_profile(&c, "gpt-4o").unwrap();
         assert_eq!(p.from, "mine/latency.toml");
-        assert_eq!(ProfileInfo::tier_set(&c, "openai-2025").unwrap().from, "mine/tiers.toml");
+        assert_eq!(
+            ProfileInfo::tier_set(&c, "openai-2025").unwrap().from,
+            "mine/tiers.toml"
+        );
     }
 
     /// What the reports print: each part only when known, `shipped` or `from FILE`.
@@ -125,7 +128,10 @@ mod tests {
             info("", "host", "m/latency.toml").text(),
             "gpt-4o (source: host; from m/latency.toml)"
         );
-        assert_eq!(info("2026-12-01", "", "").text(), "gpt-4o (as of 2026-12-01)");
+        assert_eq!(
+            info("2026-12-01", "", "").text(),
+            "gpt-4o (as of 2026-12-01)"
+        );
         assert_eq!(info("", "", "").text(), "gpt-4o");
         assert_eq!(
             ProfileInfo::fixed(250).text(),

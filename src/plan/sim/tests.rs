@@ -452,7 +452,7 @@ fn a_parallel_posts_caption_giving_up_fails_it_and_wastes_the_images_tokens() {
     assert_eq!((m.posts.ok, m.posts.failed), (0, 1));
     assert_eq!(m.posts.failed_by_cause[&FailureCause::RateLimited], 1);
     assert_eq!(extra.wasted_tokens, 900);
-    assert!(m.first_caption_token_ms.map_or(true, |p| p.count == 0));
+    assert!(m.first_caption_token_ms.is_none_or(|p| p.count == 0));
     let end = m.post_latency_ms.failed.max.expect("a failed post");
     assert!((1_125.0..=1_502.0).contains(&end), "{end}");
 }

@@ -399,6 +399,11 @@ mod tests {
         assert_eq!(reset("24h0m0.001s"), None);
         assert_eq!(parse_go_duration("24h"), Some(Duration::from_secs(86_400)));
         assert_eq!(parse_go_duration("24h1ns"), None);
+        // Nanoseconds, Go's smallest unit: 1,500 ns = 1.5 µs.
+        assert_eq!(
+            parse_go_duration("1500ns"),
+            Some(Duration::from_nanos(1_500))
+        );
     }
 
     /// A wait of 0 is a wait (retry now), not an absent header.

@@ -266,4 +266,54 @@ mod tests {
         assert!(read_bounded(&p, 15).unwrap_err().contains("15 bytes"));
         let _ = std::fs::remove_file(p);
     }
+
+    /// The byte and count limits are the values docs/limits.md gives (written out here from
+    /// the doc, not from the code): a week is 7 × 86,400 = 604,800 s; 16 MiB = 16,777,216
+    /// bytes; 1 MiB = 1,048,576; 256 MiB = 268,435,456; 64 MiB = 67,108,864; 2^19 = 524,288;
+    /// 2^53 = 9,007,199,254,740,992.
+    #[test]
+    fn the_limits_are_the_documented_values() {
+        assert_eq!(MAX_DURATION_S, 604_800.0);
+        assert_eq!(MAX_BODY_BYTES, 16_777_216);
+        assert_eq!(MAX_TEXT_FILE_BYTES, 1_048_576);
+        assert_eq!(MAX_RESULT_BYTES, 268_435_456);
+        assert_eq!(MAX_HLOG_BYTES, 67_108_864);
+        assert_eq!(MAX_HLOG_COUNTERS, 524_288);
+        assert_eq!(MAX_HLOG_COUNT, 9_007_199_254_740_992);
+        assert_eq!(size(MAX_RESULT_BYTES), "256 MiB");
+    }
+
+    /// Whole MiB print as MiB; anything else (0, half a MiB, one and a half) in bytes.
+    #[test]
+    fn a_size_is_in_mib_only_when_whole() {
+        assert_eq!(size(1 << 20), "1 MiB");
+        assert_eq!(size(3 << 20), "3 MiB");
+        assert_eq!(size(0), "0 bytes");
+        assert_eq!(size(1 << 19), "524288 bytes");
+        assert_eq!(size(3 << 19), "1572864 bytes");
+    }
+
+    /// Below 10^9 a number prints plainly; from 10^9 in exponent form.
+    #[test]
+    fn numbers_in_messages_switch_to_exponents_at_a_billion() {
+        assert_eq!(num(5.0), "5");
+        assert_eq!(num(-2.5), "-2.5");
+        assert_eq!(num(999_999_999.0), "999999999");
+        assert_eq!(num(1e9), "1e9");
+        assert_eq!(num(-1e12), "-1e12");
+    }
+
+    #[test]
+    fn read_text_gives_the_text_and_refuses_other_bytes() {
+        let dir = std::env::temp_dir();
+        let ok = dir.join(format!("postload-limits-text-{}", std::process::id()));
+        let bad = dir.join(format!("postload-limits-bin-{}", std::process::id()));
+        std::fs::write(&ok, "a = 1\n").unwrap();
+        std::fs::write(&bad, [0xff, 0xfe, 0x00]).unwrap();
+        assert_eq!(read_text(&ok, 16).unwrap(), "a = 1\n");
+        let e = read_text(&bad, 16).unwrap_err();
+        assert!(e.ends_with(": not UTF-8 text"), "{e}");
+        let _ = std::fs::remove_file(ok);
+        let _ = std::fs::remove_file(bad);
+    }
 }

@@ -304,4 +304,66 @@ mod tests {
             assert!(format!("{m} <= 1").parse::<Threshold>().is_ok(), "{m}");
         }
     }
+
+    /// Each operator at, below and above its limit: `<` and `>` are strict, `<=` and `>=`
+    /// hold at the limit itself.
+    #[test]
+    fn each_operator_at_below_and_above_its_limit() {
+        let at = |op: Op| [op.holds(4.0, 5.0), op.holds(5.0, 5.0), op.holds(6.0, 5.0)];
+        assert_eq!(at(Op::Lt), [true, false, false]);
+        assert_eq!(at(Op::Le), [true, true, false]);
+        assert_eq!(at(Op::Gt), [false, false, true]);
+        assert_eq!(at(Op::Ge), [false, true, true]);
+    }
+
+    /// A threshold prints as it is written, each operator with its own symbol, and reads back.
+    #[test]
+    fn a_threshold_prints_as_written_and_reads_back() {
+        for text in [
+            "post.p95_ms < 5000",
+            "post.p95_ms <= 5000",
+            "posts_ok > 10",
+            "posts_ok >= 10.5",
+        ] {
+            let t: Threshold = text.parse().unwrap();
+            assert_eq!(t.to_string(), text);
+            assert_eq!(t.missing, Missing::Fail);
+            assert_eq!(t.to_string().parse::<Threshold>().unwrap(), t);
+        }
+    }
+
+    /// One metric from each family is known on its own (the families are alternatives, not
+    /// all required), and a name in none of them is refused with the list.
+    #[test]
+    fn a_metric_from_each_family_is_known_and_others_are_refused() {
+        for m in [
+            "makespan_ms",
+            "service.own_p50_ms",
+            "service.under_429.status_429",
+            "failed.timeout",
+            "goodput_1s",
+        ] {
+            assert!(known(m), "{m}");
+            assert!(format!("{m} >= 0").parse::<Threshold>().is_ok(), "{m}");
+        }
+        assert!(!known("post.p42_ms"));
+        let e = "post.p42_ms <= 1".parse::<Threshold>().unwrap_err();
+        assert!(e.contains("unknown metric `post.p42_ms`"), "{e}");
+        assert!(e.contains("failed.empty_answer"), "{e}");
+        assert!(!is_ratio("posts_ok") && is_ratio("rate_limited_ratio") && is_ratio("goodput_3s"));
+    }
+
+    /// Malformed thresholds are refused, each saying why, never read as something else.
+    #[test]
+    fn malformed_thresholds_say_what_is_wrong() {
+        let err = |s: &str| s.parse::<Threshold>().unwrap_err();
+        assert!(err("post.p95_ms <=").contains("write `metric op value`"));
+        assert!(err("post.p95_ms <= 5 ms").contains("write `metric op value`"));
+        assert!(err("post.p95_ms == 5").contains("unknown operator `==`"));
+        for v in ["abc", "inf", "NaN"] {
+            let e = err(&format!("post.p95_ms <= {v}"));
+            assert!(e.contains(&format!("`{v}` is not a number")), "{e}");
+        }
+        assert!(err("post.p95_ms <= 50%").contains("is not a ratio"));
+    }
 }

@@ -125,4 +125,52 @@ mod tests {
             assert_eq!(TraceParent::parse(bad), None, "{bad}");
         }
     }
+
+    /// Every seed of a byte gives its own trace ids (the seed is mixed, not masked), and the
+    /// posts of one case their own span ids.
+    #[test]
+    fn each_seed_and_post_has_its_own_ids() {
+        let highs: std::collections::HashSet<u128> = (0..=255u64)
+            .map(|seed| TraceParent::for_post(seed, 0).trace_id >> 64)
+            .collect();
+        assert_eq!(highs.len(), 256);
+        let spans: std::collections::HashSet<u64> = (0..1_000u64)
+            .map(|post| TraceParent::for_post(7, post).span_id)
+            .collect();
+        assert_eq!(spans.len(), 1_000);
+    }
+
+    /// A child keeps the trace and takes its own span (never zero).
+    #[test]
+    fn a_child_span_keeps_the_trace() {
+        let t = TraceParent::for_post(7, 3);
+        let c = t.child(0xabc);
+        assert_eq!((c.trace_id, c.span_id), (t.trace_id, 0xabc));
+        assert_eq!(t.child(0).span_id, 1);
+        assert_eq!(TraceParent::parse(&c.header()).unwrap().span_id, 0xabc);
+    }
+
+    /// Each separator is checked on its own, and a later version of exactly the 55 characters
+    /// of version 00 (no extra fields) is read, as is one followed by `-` and more; one followed
+    /// by anything else is not.
+    #[test]
+    fn each_separator_and_a_later_versions_length() {
+        let ok = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        for at in [2, 35, 52] {
+            let mut b = ok.as_bytes().to_vec();
+            b[at] = b'_';
+            let bad = String::from_utf8(b).unwrap();
+            assert_eq!(TraceParent::parse(&bad), None, "{bad}");
+        }
+        let later = format!("01{}", &ok[2..]);
+        let t = TraceParent::parse(&later).unwrap();
+        assert_eq!(t.span_id, 0x00f067aa0ba902b7);
+        assert!(TraceParent::parse(&format!("{later}-x")).is_some());
+        assert_eq!(TraceParent::parse(&format!("{later}x")), None);
+        assert_eq!(TraceParent::parse(&ok[..54]), None);
+        assert_eq!(
+            TraceParent::parse(&format!(" {ok}\t")),
+            TraceParent::parse(ok)
+        );
+    }
 }

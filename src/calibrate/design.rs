@@ -207,4 +207,64 @@ mod tests {
         let first_caption = d.iter().position(|c| c.purpose == Purpose::Caption);
         assert!(first_caption.unwrap() < 10);
     }
+
+    /// Largest remainders by hand. 10 calls: 5.5, 0.5, 2.5, 0.75, 0.75 floor to 5, 0, 2, 0, 0
+    /// (7); the 3 left go to the largest remainders, image and caption (0.75) then probes
+    /// (0.5, the first of the ties): 6, 0, 2, 1, 1; then a second caption from the probes:
+    /// 5, 0, 2, 1, 2. 20 calls: 11, 1, 5, 1.5, 1.5 floor to 19; the one left to image: 11, 1,
+    /// 5, 2, 1; a second caption: 10, 1, 5, 2, 2. 3 calls: 1.65, 0.15, 0.75, 0.225, 0.225
+    /// floor to 1, 0, 0, 0, 0; the two left to speed (0.75) and probes (0.65): 2, 0, 1, 0, 0;
+    /// one caption from the probes leaves a single probe, which stays: 1, 0, 1, 0, 1.
+    #[test]
+    fn small_mixes_by_hand() {
+        let mix = |calls| Mix::of(calls).counts();
+        assert_eq!(mix(10), [5, 0, 2, 1, 2]);
+        assert_eq!(mix(20), [10, 1, 5, 2, 2]);
+        assert_eq!(mix(3), [1, 0, 1, 0, 1]);
+        assert_eq!(mix(1), [1, 0, 0, 0, 0]);
+        assert_eq!(mix(0), [0, 0, 0, 0, 0]);
+    }
+
+    /// Each slot to the kind furthest behind its share, ties to the earlier kind (the rule
+    /// worked out slot by slot in Python): 2 probes, a speed and a caption call in 4 slots go
+    /// probe, speed (0.5 behind, tied with the caption), caption (0.75), probe.
+    #[test]
+    fn interleaving_by_hand() {
+        assert_eq!(interleave([2, 0, 1, 0, 1], 4), vec![0, 2, 4, 0]);
+        assert_eq!(
+            interleave([5, 0, 2, 1, 2], 10),
+            vec![0, 2, 4, 0, 0, 3, 0, 2, 4, 0]
+        );
+        assert_eq!(
+            interleave([10, 1, 5, 2, 2], 20),
+            vec![0, 2, 0, 3, 0, 4, 2, 0, 0, 1, 2, 0, 0, 2, 0, 3, 4, 0, 2, 0]
+        );
+    }
+
+    /// The long probes take the longest of the post's prompts (and at least 512 tokens); an
+    /// image call asking for 0 tokens asks for 1.
+    #[test]
+    fn long_probes_take_the_longest_prompt() {
+        let long = |image: (u32, u32), caption: (u32, u32)| {
+            let d = design("m", 20, image, caption);
+            let p: Vec<u32> = d
+                .iter()
+                .filter(|c| c.purpose == Purpose::Probe && c.prompt_tokens != 64)
+                .map(|c| c.prompt_tokens)
+                .collect();
+            assert_eq!(p.len(), 1);
+            p[0]
+        };
+        assert_eq!(long((2_000, 150), (1_200, 200)), 2_000);
+        assert_eq!(long((800, 150), (1_500, 200)), 1_500);
+        // A 100-token caption is lengthened to 1,152 to be cacheable; that is the longest.
+        assert_eq!(long((100, 150), (100, 200)), 1_152);
+        let d = design("m", 20, (800, 0), (1_200, 0));
+        assert!(d
+            .iter()
+            .filter(|c| matches!(c.purpose, Purpose::ImagePrompt | Purpose::Caption))
+            .all(|c| c.max_tokens == 1));
+        // A 2,000-token caption shares all but its last 64 tokens.
+        assert_eq!(caption_shape((2_000, 10)), (2_000, 10, 1_936));
+    }
 }

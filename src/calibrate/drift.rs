@@ -442,4 +442,54 @@ mod tests {
         let d = drift(&fit_around_shipped(), &fixed);
         assert!(d.rows.is_empty() && !d.fair);
     }
+
+    /// The cache row's difference is in share points (10/11 − 0.5 = 0.4091), not relative;
+    /// it never drifts, and it is held to the plain 10 %. Each row's difference is fitted /
+    /// shipped − 1: 650 / 639 − 1 = 0.017214 for TTFT p50.
+    #[test]
+    fn the_cache_rows_difference_is_in_share_points() {
+        let mut f = fit_around_shipped();
+        f.prompt_cache_hit = Some(crate::calibrate::stats::wilson(10, 11));
+        let d = drift_with_cache(&f, &shipped(), 0.5);
+        let row = &d.rows[7];
+        assert_eq!(row.figure, "prompt cache hit share");
+        assert!(
+            (row.difference - (10.0 / 11.0 - 0.5)).abs() < 1e-12,
+            "{row:?}"
+        );
+        assert!(!row.drifted && !row.within && row.threshold == PRACTICAL);
+        assert!((d.rows[0].difference - (650.0 / 639.0 - 1.0)).abs() < 1e-12);
+        assert_eq!(d.rows[0].threshold, PRACTICAL);
+        assert_eq!(d.rows[1].threshold, LOOSE);
+    }
+
+    /// Figures of 100 and more print whole, smaller ones with one decimal.
+    #[test]
+    fn verdict_figures_are_whole_from_100() {
+        assert_eq!(fig(100.0), "100");
+        assert_eq!(fig(99.94), "99.9");
+        assert_eq!(fig(-250.4), "-250");
+    }
+
+    /// The upper side of "clearly off": a fit faster than shipped (TTFT p50 below 639). With
+    /// g = 2.4977 / 1.95996 = 1.27436: 540 [500, 617] widens up to 540 + 1.27436 × 77 =
+    /// 638.1, below 639, so 639 is clearly off, and 540 / 639 − 1 = −15.5 % drifts; 540 [500,
+    /// 618] widens to 639.4, which holds 639: outside the plain interval, within noise.
+    #[test]
+    fn a_fit_clearly_below_the_shipped_figure_drifts() {
+        let mut f = fit_around_shipped();
+        f.ttft_p50_ms = est(540.0, 500.0, 617.0);
+        let d = drift(&f, &shipped());
+        assert!(d.rows[0].drifted && !d.fair, "{}", d.verdict);
+        f.ttft_p50_ms = est(540.0, 500.0, 618.0);
+        let d = drift(&f, &shipped());
+        assert!(
+            !d.rows[0].within && !d.rows[0].drifted && d.fair,
+            "{}",
+            d.verdict
+        );
+        // Far below and tight: 500 [490, 510] is −21.8 %.
+        f.ttft_p50_ms = est(500.0, 490.0, 510.0);
+        assert!(drift(&f, &shipped()).rows[0].drifted);
+    }
 }

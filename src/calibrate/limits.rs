@@ -376,4 +376,85 @@ mod tests {
             None
         );
     }
+
+    /// A day (86,400,000 ms) is the longest wait a header may state, in each of its forms:
+    /// `retry-after-ms`, `retry-after` in seconds, a reset in seconds and a Go duration. A
+    /// millisecond more is read as absent.
+    #[test]
+    fn a_day_is_the_longest_header_duration_in_every_form() {
+        assert_eq!(
+            read(&[("retry-after-ms", "86400000")]).retry_after_ms,
+            Some(86_400_000)
+        );
+        assert_eq!(read(&[("retry-after-ms", "86400001")]).retry_after_ms, None);
+        assert_eq!(
+            read(&[("retry-after", "86400")]).retry_after_ms,
+            Some(86_400_000)
+        );
+        assert_eq!(read(&[("retry-after", "86400.001")]).retry_after_ms, None);
+        let reset = |v: &str| read(&[("x-ratelimit-reset-tokens", v)]).reset_tokens_ms;
+        assert_eq!(reset("86400"), Some(86_400_000));
+        assert_eq!(reset("86400.001"), None);
+        assert_eq!(reset("24h0m0s"), Some(86_400_000));
+        assert_eq!(reset("24h0m0.001s"), None);
+        assert_eq!(parse_go_duration("24h"), Some(Duration::from_secs(86_400)));
+        assert_eq!(parse_go_duration("24h1ns"), None);
+        // Nanoseconds, Go's smallest unit: 1,500 ns = 1.5 µs.
+        assert_eq!(
+            parse_go_duration("1500ns"),
+            Some(Duration::from_nanos(1_500))
+        );
+    }
+
+    /// A wait of 0 is a wait (retry now), not an absent header.
+    #[test]
+    fn a_zero_retry_after_is_read() {
+        assert_eq!(read(&[("retry-after", "0")]).retry_after_ms, Some(0));
+        assert_eq!(read(&[("retry-after-ms", "0")]).wait_ms(), Some(0));
+    }
+
+    /// Without retry-after the wait is the later reset; one reset alone is the wait.
+    #[test]
+    fn the_wait_is_the_later_reset_or_the_only_one() {
+        let only_tokens = read(&[("x-ratelimit-reset-tokens", "3s")]);
+        assert_eq!(only_tokens.wait_ms(), Some(3_000));
+        let only_requests = read(&[("x-ratelimit-reset-requests", "750ms")]);
+        assert_eq!(only_requests.wait_ms(), Some(750));
+        let both = read(&[
+            ("x-ratelimit-reset-requests", "9s"),
+            ("x-ratelimit-reset-tokens", "2s"),
+        ]);
+        assert_eq!(both.wait_ms(), Some(9_000));
+    }
+
+    /// Both limits are needed to know them: an RPM alone, or a TPM alone, is not known.
+    #[test]
+    fn one_limit_alone_is_not_known() {
+        assert!(!read(&[("x-ratelimit-limit-requests", "500")]).known());
+        assert!(!read(&[("x-ratelimit-limit-tokens", "30000")]).known());
+    }
+
+    /// A limit of 0 is out of range and named; one past the maximum is too; the maximum and a
+    /// tier's ordinary figures are not.
+    #[test]
+    fn a_zero_limit_is_named_out_of_range() {
+        let named = |pairs: &[(&str, &str)]| {
+            AccountLimits::out_of_range(|name| {
+                pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+            })
+        };
+        assert_eq!(
+            named(&[("x-ratelimit-limit-requests", "0")]),
+            vec!["x-ratelimit-limit-requests out of range (1 to 1000000000000): ignored"]
+        );
+        assert_eq!(
+            named(&[("x-ratelimit-limit-tokens", "1000000000000001")]),
+            vec!["x-ratelimit-limit-tokens out of range (1 to 1000000000000000): ignored"]
+        );
+        assert!(named(&[
+            ("x-ratelimit-limit-requests", "500"),
+            ("x-ratelimit-limit-tokens", "30000")
+        ])
+        .is_empty());
+    }
 }

@@ -346,4 +346,122 @@ mod tests {
         let [(lo, hi)] = bootstrap(&xs, 200, 7, f);
         assert!(lo < 24.5 && 24.5 < hi);
     }
+
+    /// Acklam's approximation against Python's `statistics.NormalDist().inv_cdf` (Wichura's
+    /// AS 241, accurate to about 1e-16) in each of its three regions: the lower tail below
+    /// 0.02425, the centre and the upper tail above 0.97575, at both breakpoints, deep in
+    /// both tails and at the clamp's ends (p = 0 is taken as 1e-300, p = 1 as 1 − 2^-53).
+    /// Acklam's relative error is below 1.2e-9, hence the tolerance of 2e-9 × max(1, |z|).
+    #[test]
+    fn normal_quantile_in_each_region_and_at_the_clamp() {
+        let table = [
+            (0.0, -37.047_096_299_361_2),
+            (1e-300, -37.047_096_299_361_2),
+            (1e-6, -4.753_424_308_822_899),
+            (0.001, -3.090_232_306_167_813),
+            (0.02, -2.053_748_910_631_822_5),
+            (0.024_25, -1.972_961_051_311_884_5),
+            (0.03, -1.880_793_608_151_251),
+            (0.2, -0.841_621_233_572_914_2),
+            (0.7, 0.524_400_512_708_040_7),
+            (0.97, 1.880_793_608_151_250_4),
+            (0.975_75, 1.972_961_051_311_884_7),
+            (0.98, 2.053_748_910_631_822),
+            (0.999, 3.090_232_306_167_813),
+            (1.0 - 1e-6, 4.753_424_308_817_089),
+            (1.0, 8.209_536_151_601_386),
+            (1.5, 8.209_536_151_601_386),
+        ];
+        for (p, z) in table {
+            let got = normal_quantile(p);
+            assert!(
+                close(got, z, 2e-9 * z.abs().max(1.0)),
+                "p = {p}: {got} vs {z}"
+            );
+        }
+    }
+
+    /// Type-7 quantiles of 1, 2, 4, 8 by hand: h = 3q; q = 0.5 gives h = 1.5, halfway from
+    /// 2 to 4 = 3; q = 0.25 gives h = 0.75, 1 + 0.75 × 1 = 1.75; q = 1 (and above) the
+    /// last, 8; q = 0 (and below) the first, 1. No data: NaN.
+    #[test]
+    fn quantile_sorted_interpolates_between_order_statistics() {
+        let s = [1.0, 2.0, 4.0, 8.0];
+        assert_eq!(quantile_sorted(&s, 0.5), 3.0);
+        assert_eq!(quantile_sorted(&s, 0.25), 1.75);
+        assert_eq!(quantile_sorted(&s, 1.0), 8.0);
+        assert_eq!(quantile_sorted(&s, 2.0), 8.0);
+        assert_eq!(quantile_sorted(&s, 0.0), 1.0);
+        assert_eq!(quantile_sorted(&s, -1.0), 1.0);
+        assert_eq!(quantile_sorted(&[5.0], 0.7), 5.0);
+        assert!(quantile_sorted(&[], 0.5).is_nan());
+        assert_eq!(sorted(&[3.0, -1.0, 2.0]), vec![-1.0, 2.0, 3.0]);
+    }
+
+    /// 2, 4, 4, 4, 5, 5, 7, 9: mean 40/8 = 5, squares about it 9+1+1+1+0+0+4+16 = 32, so
+    /// the sample sd is √(32/7) = 2.138090 (the population one would be 2).
+    #[test]
+    fn mean_and_sample_sd_by_hand() {
+        let xs = [2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0];
+        assert_eq!(mean(&xs), 5.0);
+        assert!(close(sd(&xs), (32.0f64 / 7.0).sqrt(), 1e-12), "{}", sd(&xs));
+        assert_eq!(mean(&[1.0, 2.0, 3.0, 4.0]), 2.5);
+    }
+
+    /// ln x = 6 + 0.4 z exactly: p50 = e^6 = 403.4288, p95 = e^(6 + 1.644854 × 0.4) =
+    /// 778.9458. One point: its own log and σ = 0. Two points (plotting positions 0.278
+    /// and 0.722, both in the body) are a line already: ln 100 and ln 400 at z = ∓0.5894
+    /// give μ = ln 200, σ = ln 2 / 0.5894.
+    #[test]
+    fn ttft_from_the_body_and_the_smallest_samples() {
+        let n = 40.0;
+        let xs: Vec<f64> = (1..=40)
+            .map(|i| (6.0 + 0.4 * normal_quantile((i as f64 - 0.375) / (n + 0.25))).exp())
+            .collect();
+        let (p50, p95) = ttft_p50_p95(&xs);
+        assert!(close(p50, 403.428_793_492_735, 1e-6), "{p50}");
+        assert!(close(p95, 778.945_787_311_256, 1e-6), "{p95}");
+        assert_eq!(lognormal_body(&[3f64.exp()]), (3f64.exp().ln(), 0.0));
+        let (mu, sigma) = lognormal_body(&[400.0, 100.0]);
+        // z for (2 − 0.375)/2.25 = 0.7222: Python's NormalDist gives 0.5894557978
+        let z = normal_quantile(1.625 / 2.25);
+        assert!(close(z, 0.589_455_797_849_778_5, 2e-9), "{z}");
+        assert!(close(mu, 200f64.ln(), 1e-12), "{mu}");
+        assert!(close(sigma, 2f64.ln() / z, 1e-12), "{sigma}");
+    }
+
+    /// y = 1 + 2a − 3b on six rows whose columns are not collinear; then two columns that
+    /// differ by d·i (i = 0..4): the pivot left after eliminating the first is Σ(d(i − 2))²
+    /// = 10d² against the column's own scale Σ1 = 5, so d = 1e-3 (ratio 2e-6) is solved
+    /// and d = 3e-6 (ratio 1.8e-11, under 1e-10) is refused as collinear.
+    #[test]
+    fn least_squares_three_columns_and_the_collinearity_threshold() {
+        let pts = [
+            (0.0, 0.0),
+            (1.0, 0.0),
+            (0.0, 1.0),
+            (2.0, 1.0),
+            (1.0, 3.0),
+            (3.0, 2.0),
+        ];
+        let rows: Vec<([f64; 3], f64)> = pts
+            .iter()
+            .map(|&(a, b)| ([1.0, a, b], 1.0 + 2.0 * a - 3.0 * b))
+            .collect();
+        let beta = least_squares(&rows).unwrap();
+        for (got, want) in beta.iter().zip([1.0, 2.0, -3.0]) {
+            assert!(close(*got, want, 1e-9), "{beta:?}");
+        }
+        let near = |d: f64| -> Vec<([f64; 2], f64)> {
+            (0..5)
+                .map(|i| ([1.0, 1.0 + d * i as f64], 4.0 + 2.0 * d * i as f64))
+                .collect()
+        };
+        // y = 2 + 2 x2 when x2 = 1 + d i: β = (2, 2).
+        let b = least_squares(&near(1e-3)).unwrap();
+        assert!(close(b[0], 2.0, 1e-6) && close(b[1], 2.0, 1e-6), "{b:?}");
+        assert_eq!(least_squares(&near(3e-6)), None);
+        let nan: Vec<([f64; 1], f64)> = vec![([f64::NAN], 1.0)];
+        assert_eq!(least_squares(&nan), None);
+    }
 }

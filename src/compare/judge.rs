@@ -331,4 +331,25 @@ mod tests {
             assert_eq!(kind(m), Exact, "{m}");
         }
     }
+
+    /// The edges: a count that moved by exactly `SAME` (1e-9 of itself, the last bit of an
+    /// average) is the same, by twice that it moved; a timing exactly at the tolerance is the
+    /// same, either way.
+    #[test]
+    fn a_change_exactly_at_the_edge_is_the_same() {
+        use Verdict::*;
+        let exact = |change| verdict(Kind::Exact, Some(change), None, 0.5);
+        assert_eq!(exact(1e-9), Same);
+        assert_eq!(exact(-1e-9), Same);
+        assert_eq!(exact(2e-9), Regression);
+        assert_eq!(exact(-2e-9), Better);
+        let more = |change| verdict(Kind::ExactMoreIsBetter, Some(change), None, 0.5);
+        assert_eq!(more(-1e-9), Same);
+        assert_eq!(more(1e-9), Same);
+        assert_eq!(more(-2e-9), Regression);
+        assert_eq!(more(2e-9), Better);
+        let own = Kind::Timing(Samples::OwnTime);
+        assert_eq!(verdict(own, Some(0.1), test([10, 10], 1e-9), 0.1), Same);
+        assert_eq!(verdict(own, Some(-0.1), test([10, 10], 1e-9), 0.1), Same);
+    }
 }

@@ -257,3 +257,300 @@ proptest::proptest! {
         }
     }
 }
+
+/// A probe whose latency is not a positive finite number (-1, 0, ∞, NaN) tells nothing and is
+/// left out: plain answers are regressed on every call, so one kept would change `calls` (18
+/// in `exact_design`) and the fit; adding them must give the same fit as without them.
+#[test]
+fn calls_without_a_positive_finite_latency_are_left_out() {
+    for streamed in [false, true] {
+        let clean = fit("m", &exact_design(streamed), &shipped(100.0), "d", "s").unwrap();
+        for bad in [-1.0, 0.0, f64::INFINITY, f64::NAN] {
+            let mut obs = exact_design(streamed);
+            let mut o = exact(Purpose::Probe, 64, 1, streamed);
+            o.latency_ms = bad;
+            obs.push(o);
+            let f = fit("m", &obs, &shipped(100.0), "d", "s").unwrap();
+            assert_eq!(f.calls, 18, "latency {bad}, streamed {streamed}");
+            assert_eq!(f, clean, "latency {bad}, streamed {streamed}");
+        }
+    }
+}
+
+/// A first token timed after the whole answer (400 ms for a 300 ms probe) is not a time to
+/// first token: the call keeps its latency but gives no TTFT, so with 18 streamed calls of 19
+/// the fit is the streamed one over the 18, as without it (every TTFT 500, p50 = 500; the
+/// 400 kept would be the lowest of nineteen TTFTs, inside the body the fit reads, and move it).
+#[test]
+fn a_first_token_after_the_last_byte_is_not_a_ttft() {
+    let clean = fit("m", &exact_design(true), &shipped(100.0), "d", "s").unwrap();
+    let mut obs = exact_design(true);
+    let mut late = exact(Purpose::Probe, 64, 1, true);
+    late.latency_ms = 300.0;
+    late.first_token_ms = Some(400.0);
+    obs.push(late);
+    let f = fit("m", &obs, &shipped(100.0), "d", "s").unwrap();
+    assert_eq!(f.method, Method::Streamed);
+    assert_eq!(f.ttft_p50_ms, clean.ttft_p50_ms);
+    assert_eq!(f.ttft_p95_ms, clean.ttft_p95_ms);
+}
+
+/// A probe whose prompt is exactly `LONG_PROBE_FROM` tokens is a long probe (the prompt
+/// factor's), not a short one: its latency carries the prompt's reading time, so it is not a
+/// TTFT sample. Four short probes and one at the boundary are four TTFTs, too few.
+#[test]
+fn a_probe_at_the_long_prompt_boundary_is_not_a_ttft_sample() {
+    let obs: Vec<Observation> = exact_design(false)
+        .into_iter()
+        .filter(|o| o.purpose != Purpose::Probe || o.prompt_tokens > 64)
+        .chain((0..4).map(|_| exact(Purpose::Probe, 64, 1, false)))
+        .chain([exact(Purpose::Probe, LONG_PROBE_FROM, 1, false)])
+        .collect();
+    let e = fit("m", &obs, &shipped(100.0), "d", "s").unwrap_err();
+    assert_eq!(
+        e,
+        FitError::TooFewTtft {
+            model: "m".into(),
+            got: 4,
+            need: MIN_TTFT_SAMPLES
+        }
+    );
+}
+
+/// The regression method's speed ends carry a normal interval, the estimate ± 1.96 times the
+/// simulated replicates' spread: symmetric about the estimate, and not empty (the simulated
+/// TTFTs vary, so the replicates do).
+#[test]
+fn regression_speed_intervals_are_symmetric_about_their_estimates() {
+    let f = fit("m", &exact_design(false), &shipped(100.0), "d", "s").unwrap();
+    for e in [f.tokens_per_s_min, f.tokens_per_s_max] {
+        assert!(e.low < e.value && e.value < e.high, "{e:?}");
+        let (below, above) = (e.value - e.low, e.high - e.value);
+        assert!((below - above).abs() <= 1e-9 * e.value, "{e:?}");
+    }
+}
+
+/// The answer length's intervals, by hand (Python's statistics module) for the eight speed
+/// answers 150, 170, ..., 290: mean of the logs m = ln 215.0888, sample sd s = 0.229693; the
+/// median's interval exp(m ± 1.96 s/√8) = [183.4395, 252.1987], σ's s (1 ∓ 1.96/√14) =
+/// [0.109375, 0.350011].
+#[test]
+fn the_answer_lengths_intervals_by_hand() {
+    let f = fit("m", &exact_design(true), &shipped(100.0), "d", "s").unwrap();
+    let (m, s) = (f.completion_median, f.completion_sigma);
+    assert!(close(m.value, 215.088_819_193_611_4, 1e-12), "{m:?}");
+    assert!(close(m.low, 183.439_492_287_251_4, 1e-12), "{m:?}");
+    assert!(close(m.high, 252.198_692_687_491_9, 1e-12), "{m:?}");
+    assert!(close(s.value, 0.229_692_972_540_021_27, 1e-12), "{s:?}");
+    assert!(close(s.low, 0.109_374_646_422_903_6, 1e-12), "{s:?}");
+    assert!(close(s.high, 0.350_011_298_657_138_9, 1e-12), "{s:?}");
+}
+
+/// Three uncapped speed answers are enough to fit the length; two are not, and the shipped
+/// distribution (median 220, σ 0.35) is kept with a point interval and a note.
+#[test]
+fn three_uncapped_answers_fit_the_length_and_two_keep_the_shipped_one() {
+    let with_speed_calls = |n: u32| -> Vec<Observation> {
+        exact_design(true)
+            .into_iter()
+            .filter(|o| o.purpose != Purpose::Speed)
+            .chain((0..n).map(|i| exact(Purpose::Speed, 64, 100 * (i + 1), true)))
+            .collect()
+    };
+    let three = fit("m", &with_speed_calls(3), &shipped(100.0), "d", "s").unwrap();
+    // exp(mean(ln 100, ln 200, ln 300)) = (100 × 200 × 300)^(1/3) = 181.7121.
+    assert!(close(
+        three.completion_median.value,
+        181.712_059_283_213_97,
+        1e-12
+    ));
+    let two = fit("m", &with_speed_calls(2), &shipped(100.0), "d", "s").unwrap();
+    let (m, s) = (two.completion_median, two.completion_sigma);
+    assert_eq!((m.value, m.low, m.high), (220.0, 220.0, 220.0));
+    assert_eq!((s.value, s.low, s.high), (0.35, 0.35, 0.35));
+    assert!(two.notes.iter().any(|n| n.starts_with("too few uncapped")));
+}
+
+/// The streamed prompt factor's interval, k·exp(±1.96·√(CV²(G/p)/m + CV²(u)/n)), on long
+/// probes that disagree: G = 240 and 360 ms for 1,200 prompt tokens, so G/p is 0.2 and 0.3
+/// (mean 0.25, CV² / 2 = 0.04). The ten writing calls are `L − T = 20 (c − 1) + 0.2 p`; the
+/// fixed point k = mean(G/(c − 1 + p/k)) / 0.25 and the interval, worked out in Python:
+/// k = 79.734126, CV²(u)/10 = 2.92e-6, spread 0.392007, interval [53.876294, 118.002379].
+#[test]
+fn the_streamed_prompt_factors_interval_by_hand() {
+    let mut obs = exact_design(true);
+    let mut long = obs
+        .iter_mut()
+        .filter(|o| o.purpose == Purpose::Probe && o.prompt_tokens == 1200);
+    long.next().unwrap().latency_ms = 500.0 + 240.0;
+    long.next().unwrap().latency_ms = 500.0 + 360.0;
+    let k = fit("m", &obs, &shipped(100.0), "d", "s")
+        .unwrap()
+        .prompt_tokens_per_output_token;
+    assert!(close(k.value, 79.734_126_146_295_08, 1e-9), "{k:?}");
+    assert!(close(k.low, 53.876_294_188_431_21, 1e-9), "{k:?}");
+    assert!(close(k.high, 118.002_378_747_097_3, 1e-9), "{k:?}");
+}
+
+/// One long probe is not enough for the prompt factor: the shipped one is kept and noted.
+#[test]
+fn one_long_probe_keeps_the_shipped_prompt_factor() {
+    let mut obs = exact_design(true);
+    let i = obs.iter().position(|o| o.prompt_tokens == 1200).unwrap();
+    obs.remove(i);
+    let f = fit("m", &obs, &shipped(30.0), "d", "s").unwrap();
+    let k = f.prompt_tokens_per_output_token;
+    assert_eq!((k.value, k.low, k.high), (30.0, 0.0, f64::INFINITY));
+    assert!(f.notes.iter().any(|n| n.contains("could not be measured")));
+}
+
+/// The fewest calls a streamed fit takes: five TTFTs, three of them from writing calls (two
+/// probes and three speed calls); one call fewer of either kind is refused, naming it.
+#[test]
+fn the_fewest_calls_a_streamed_fit_takes() {
+    let calls = |probes: u32, speed: u32| -> Vec<Observation> {
+        (0..probes)
+            .map(|_| exact(Purpose::Probe, 64, 1, true))
+            .chain((0..speed).map(|i| exact(Purpose::Speed, 64, 150 + 20 * i, true)))
+            .collect()
+    };
+    let f = fit("m", &calls(2, 3), &shipped(100.0), "d", "s").unwrap();
+    assert_eq!(f.calls, 5);
+    let e = fit("m", &calls(1, 3), &shipped(100.0), "d", "s").unwrap_err();
+    assert_eq!(
+        e,
+        FitError::TooFewTtft {
+            model: "m".into(),
+            got: 4,
+            need: 5
+        }
+    );
+    let e = fit("m", &calls(3, 2), &shipped(100.0), "d", "s").unwrap_err();
+    assert_eq!(
+        e,
+        FitError::TooFewSpeed {
+            model: "m".into(),
+            got: 2,
+            need: 3
+        }
+    );
+}
+
+/// The method follows the majority: half the calls streamed (18 of 36) is streamed, one plain
+/// call more (18 of 37) is regression.
+#[test]
+fn half_the_calls_streamed_is_the_streamed_method() {
+    let mut obs = exact_design(true);
+    obs.extend(exact_design(false));
+    assert_eq!(
+        fit("m", &obs, &shipped(100.0), "d", "s").unwrap().method,
+        Method::Streamed
+    );
+    obs.push(exact(Purpose::Probe, 64, 1, false));
+    assert_eq!(
+        fit("m", &obs, &shipped(100.0), "d", "s").unwrap().method,
+        Method::Regression
+    );
+}
+
+/// A call whose whole answer came with its first token (latency = TTFT = 500 ms) spent no
+/// time after it: it gives a TTFT but no speed (its G = 0 would be an infinite speed) and,
+/// for a long probe, no prompt factor (its G/p = 0 would pull the mean of G/p from 0.2 to
+/// 0.133 and k from 100 to 150). The fit stays the exact one: 50 tokens/s, k = 100.
+#[test]
+fn a_call_with_no_time_after_its_first_token_gives_no_speed_or_prompt_factor() {
+    let mut obs = exact_design(true);
+    for (purpose, prompt, completion) in
+        [(Purpose::ImagePrompt, 800, 150), (Purpose::Probe, 1200, 1)]
+    {
+        let mut o = exact(purpose, prompt, completion, true);
+        o.latency_ms = 500.0;
+        obs.push(o);
+    }
+    let f = fit("m", &obs, &shipped(100.0), "d", "s").unwrap();
+    assert_eq!(f.calls, 20);
+    assert!(
+        close(f.tokens_per_s_max.value, 50.0, 1e-9),
+        "{:?}",
+        f.tokens_per_s_max
+    );
+    assert!(
+        close(f.tokens_per_s_min.value, 50.0, 1e-9),
+        "{:?}",
+        f.tokens_per_s_min
+    );
+    assert!(close(f.prompt_tokens_per_output_token.value, 100.0, 1e-12));
+}
+
+/// The regression method's prompt-factor bootstrap and range simulation draw from the fit's
+/// seed: on the same noisy answers (gpt-4o's shipped profile, reading its prompt 20 times
+/// faster than shipped (k = 5) so that the long probes show it clearly, answering the default
+/// design unstreamed), four seeds give four different k intervals and four different speed-range
+/// intervals, while one seed gives the same fit twice.
+#[test]
+fn the_regression_fits_resamples_follow_its_seed() {
+    use rand::SeedableRng;
+    let mut profile = super::super::precision::cases()[0].profile.clone();
+    if let Profile::HeavyTail {
+        prompt_tokens_per_output_token,
+        ..
+    } = &mut profile
+    {
+        *prompt_tokens_per_output_token = 5.0;
+    }
+    let specs = super::super::design::design("m", 160, (800, 150), (1_200, 200));
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+    let obs = super::super::precision::observe(&profile, &specs, false, 1.0, &mut rng);
+    let at = |seed: u64| {
+        let opts = FitOptions {
+            seed,
+            resamples: 40,
+        };
+        fit_with("m", &obs, &profile, "d", "s", opts).unwrap()
+    };
+    let fits: Vec<Fit> = (0..4).map(at).collect();
+    assert_eq!(fits[0].method, Method::Regression, "{:?}", fits[0].notes);
+    assert_eq!(at(0), fits[0]);
+    for i in 0..4 {
+        for j in i + 1..4 {
+            let (a, b) = (&fits[i], &fits[j]);
+            let k = |f: &Fit| {
+                (
+                    f.prompt_tokens_per_output_token.low,
+                    f.prompt_tokens_per_output_token.high,
+                )
+            };
+            assert_ne!(k(a), k(b), "seeds {i} and {j}");
+            assert_ne!(a.tokens_per_s_min, b.tokens_per_s_min, "seeds {i} and {j}");
+        }
+    }
+}
+
+/// The regression method's range correction simulates the fitted TTFT with the shipped
+/// profile's tail above p95. Against a shipped profile without a tail (p99 = p99.99 = p95)
+/// the noiseless answers' TTFT is 500 ms at every percentile, so each simulated call takes
+/// exactly the time the model gives, every simulated speed is the candidate's, the
+/// correction has nothing to correct, and the ends are the observed 50 tokens/s with no
+/// spread. The prompt factor's bootstrap is as exact: every resample of noiseless answers
+/// gives k = 20 / 0.2 = 100.
+#[test]
+fn regression_without_a_shipped_tail_corrects_nothing() {
+    let mut flat = shipped(100.0);
+    if let Profile::HeavyTail { ttft_ms, .. } = &mut flat {
+        ttft_ms.p99 = ttft_ms.p95;
+        ttft_ms.p99_99 = ttft_ms.p95;
+    }
+    let f = fit("m", &exact_design(false), &flat, "d", "s").unwrap();
+    assert_eq!(f.method, Method::Regression);
+    for e in [f.tokens_per_s_min, f.tokens_per_s_max] {
+        assert!(
+            close(e.value, 50.0, 1e-9) && close(e.low, 50.0, 1e-9) && close(e.high, 50.0, 1e-9),
+            "{e:?}"
+        );
+    }
+    let k = f.prompt_tokens_per_output_token;
+    assert!(
+        close(k.low, 100.0, 1e-9) && close(k.high, 100.0, 1e-9),
+        "{k:?}"
+    );
+}

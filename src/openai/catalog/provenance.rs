@@ -83,3 +83,59 @@ pub const SHIPPED: &str = "shipped";
 fn from_text(file: &Option<String>) -> String {
     file.clone().unwrap_or_else(|| SHIPPED.into())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The shipped catalog's profile and tier set say `shipped`; a `--mocks` folder's name its
+    /// file; an unknown name is none.
+    #[test]
+    fn where_a_profile_or_tier_set_came_from() {
+        let mut c = Catalog::embedded();
+        let p = ProfileInfo::latency_profile(&c, "gpt-4o").unwrap();
+        assert_eq!((p.name.as_str(), p.from.as_str()), ("gpt-4o", SHIPPED));
+        assert!(!p.as_of.is_empty() && !p.source.is_empty(), "{p:?}");
+        let t = ProfileInfo::tier_set(&c, "openai-2025").unwrap();
+        assert_eq!((t.name.as_str(), t.from.as_str()), ("openai-2025", SHIPPED));
+        assert!(!t.as_of.is_empty(), "{t:?}");
+        assert_eq!(ProfileInfo::latency_profile(&c, "nope"), None);
+        assert_eq!(ProfileInfo::tier_set(&c, "nope"), None);
+        c.latency_file = Some("mine/latency.toml".into());
+        c.tiers_file = Some("mine/tiers.toml".into());
+        let p = ProfileInfo::latency_profile(&c, "gpt-4o").unwrap();
+        assert_eq!(p.from, "mine/latency.toml");
+        assert_eq!(
+            ProfileInfo::tier_set(&c, "openai-2025").unwrap().from,
+            "mine/tiers.toml"
+        );
+    }
+
+    /// What the reports print: each part only when known, `shipped` or `from FILE`.
+    #[test]
+    fn the_printed_provenance_names_only_what_is_known() {
+        let info = |as_of: &str, source: &str, from: &str| ProfileInfo {
+            name: "gpt-4o".into(),
+            as_of: as_of.into(),
+            source: source.into(),
+            from: from.into(),
+        };
+        assert_eq!(
+            info("2025-06-01", "docs", SHIPPED).text(),
+            "gpt-4o (as of 2025-06-01; source: docs; shipped)"
+        );
+        assert_eq!(
+            info("", "host", "m/latency.toml").text(),
+            "gpt-4o (source: host; from m/latency.toml)"
+        );
+        assert_eq!(
+            info("2026-12-01", "", "").text(),
+            "gpt-4o (as of 2026-12-01)"
+        );
+        assert_eq!(info("", "", "").text(), "gpt-4o");
+        assert_eq!(
+            ProfileInfo::fixed(250).text(),
+            "fixed 250 ms (source: --latency-ms)"
+        );
+    }
+}

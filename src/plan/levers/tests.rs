@@ -499,3 +499,27 @@ fn plan_never_prints_misses_by_a_negative_amount() {
     none.p95_s = None;
     assert_eq!(miss_text(&none, &goal), "no post succeeded");
 }
+
+/// A model that does not reason (gpt-4o) is searched without an effort, even when a design
+/// names one; a reasoning one (gpt-5: minimal, low, medium, high, medium by default) is searched
+/// as given and again at its lowest effort, minimal, for each design without one.
+#[test]
+fn the_effort_lever_follows_the_model() {
+    let catalog = crate::openai::catalog::Catalog::embedded();
+    let with_effort = Design {
+        effort: Some(crate::openai::reasoning::Effort::High),
+        ..PARALLEL
+    };
+    assert_eq!(
+        Design::for_model(&[PARALLEL, with_effort], &catalog, "gpt-4o"),
+        vec![PARALLEL, PARALLEL]
+    );
+    let minimal = Design {
+        effort: Some(crate::openai::reasoning::Effort::Minimal),
+        ..PARALLEL
+    };
+    assert_eq!(
+        Design::for_model(&[PARALLEL, with_effort], &catalog, "gpt-5"),
+        vec![PARALLEL, with_effort, minimal]
+    );
+}

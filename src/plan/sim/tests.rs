@@ -412,3 +412,47 @@ fn a_call_slower_than_the_request_timeout_times_out_as_the_run_does() {
     let s = m.post_latency_ms.ok.max.unwrap() / 1000.0;
     assert!((1_197.4..=1_198.6).contains(&s), "{s}");
 }
+
+/// Parallel calls (the design lever): the caption goes beside the image prompt, without its
+/// output, so with two fixed 1 s calls each post takes 1 s, not 2, and its caption's first
+/// token (a fixed profile's first token is its whole answer) comes 1 s after its arrival.
+/// Tokens: 100 × (800 + 100) for the images and 100 × (1,050 + 100) for the captions, which
+/// carry no image prompt. Events: an arrival and two answers a post.
+#[test]
+fn parallel_calls_end_a_post_with_its_slower_call() {
+    let mut i = input(Arrivals::Burst { posts: 100 }, 10_000_000, Strategy::Sdk);
+    i.parallel = true;
+    let (r, extra) = simulate(&i);
+    let m = r.summarize(None, 100);
+    assert_eq!((m.posts.ok, m.posts.failed, m.calls.calls), (100, 0, 200));
+    let near = |v: Option<f64>| v.is_some_and(|v| (v - 1_000.0).abs() <= 1.0);
+    assert!(
+        near(m.post_latency_ms.ok.min) && near(m.post_latency_ms.ok.max),
+        "{:?}",
+        m.post_latency_ms.ok
+    );
+    let first = m.first_caption_token_ms.expect("recorded");
+    assert_eq!(first.count, 100);
+    assert!(near(first.min) && near(first.max), "{first:?}");
+    assert_eq!(m.tokens.total.total(), 100 * 900 + 100 * 1_150);
+    assert_eq!((extra.events, extra.wasted_tokens), (300, 0));
+}
+
+/// A parallel post whose caption can never fit (at 1,000 TPM the image's 950 reserved tokens
+/// fit, the caption's 1,050 + 200 never do) fails when its caption gives up, after the image answered at 1 s: the post fails for
+/// rate limits, its image's 900 billed tokens are wasted, and no first caption token is
+/// recorded. The post ends with the later call, the caption's third attempt after waits of
+/// 0.375–0.5 s and 0.75–1.0 s: at 1.125–1.5 s.
+#[test]
+fn a_parallel_posts_caption_giving_up_fails_it_and_wastes_the_images_tokens() {
+    let mut i = input(Arrivals::Burst { posts: 1 }, 1_000, Strategy::Sdk);
+    i.parallel = true;
+    let (r, extra) = simulate(&i);
+    let m = r.summarize(None, 1);
+    assert_eq!((m.posts.ok, m.posts.failed), (0, 1));
+    assert_eq!(m.posts.failed_by_cause[&FailureCause::RateLimited], 1);
+    assert_eq!(extra.wasted_tokens, 900);
+    assert!(m.first_caption_token_ms.is_none_or(|p| p.count == 0));
+    let end = m.post_latency_ms.failed.max.expect("a failed post");
+    assert!((1_125.0..=1_502.0).contains(&end), "{end}");
+}

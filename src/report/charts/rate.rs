@@ -30,6 +30,30 @@ where
     Ok(())
 }
 
+/// A target across the panel's rates, dashed.
+fn target_line(
+    from: f64,
+    to: f64,
+    y: f64,
+) -> DashedLineSeries<std::array::IntoIter<(f64, f64), 2>, i32> {
+    DashedLineSeries::new([(from, y), (to, y)], 8, 6, BLACK.stroke_width(1))
+}
+
+/// A step's mark: filled where the target held, hollow where it did not.
+fn marks(
+    steps: &[(f64, f64, bool)],
+    color: RGBColor,
+) -> impl Iterator<Item = Circle<(f64, f64), i32>> + '_ {
+    steps.iter().map(move |(x, y, meets)| {
+        let style = if *meets {
+            color.filled()
+        } else {
+            color.stroke_width(2)
+        };
+        Circle::new((*x, *y), 5, style)
+    })
+}
+
 /// A tier's line: its number, the rate found, and (posts a second, figure, held) per step.
 type TierLine = (u8, Option<f64>, Vec<(f64, f64, bool)>);
 
@@ -86,26 +110,14 @@ where
         .label_style(("sans-serif", 14))
         .draw()?;
     let target = r.spec.target.min_success * 100.0;
-    chart.draw_series(DashedLineSeries::new(
-        [(x_lo / 1.5, target), (x_hi * 1.5, target)],
-        8,
-        6,
-        BLACK.stroke_width(1),
-    ))?;
+    chart.draw_series(target_line(x_lo / 1.5, x_hi * 1.5, target))?;
     for (i, (_, _, steps)) in lines.iter().enumerate() {
         let color = case_colour(i);
         chart.draw_series(LineSeries::new(
             steps.iter().map(|(x, y, _)| (*x, *y)),
             color.stroke_width(2),
         ))?;
-        chart.draw_series(steps.iter().map(|(x, y, meets)| {
-            let style = if *meets {
-                color.filled()
-            } else {
-                color.stroke_width(2)
-            };
-            Circle::new((*x, *y), 5, style)
-        }))?;
+        chart.draw_series(marks(steps, color))?;
     }
     Ok(())
 }
@@ -151,12 +163,7 @@ where
         .y_label_formatter(&|v| format!("{v:.1}"))
         .label_style(("sans-serif", 14))
         .draw()?;
-    chart.draw_series(DashedLineSeries::new(
-        [(x_lo / 1.5, target), (x_hi * 1.5, target)],
-        8,
-        6,
-        BLACK.stroke_width(1),
-    ))?;
+    chart.draw_series(target_line(x_lo / 1.5, x_hi * 1.5, target))?;
     for (i, (tier, highest, steps)) in series(r, model, |s| s.p95_s).into_iter().enumerate() {
         let color = case_colour(i);
         let found = highest.map_or("none".to_string(), |v| format!("{v:.2}/s"));
@@ -169,14 +176,7 @@ where
             .legend(move |(x, y)| {
                 PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
             });
-        chart.draw_series(steps.iter().map(|(x, y, meets)| {
-            let style = if *meets {
-                color.filled()
-            } else {
-                color.stroke_width(2)
-            };
-            Circle::new((*x, *y), 5, style)
-        }))?;
+        chart.draw_series(marks(&steps, color))?;
     }
     legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
     Ok(())

@@ -177,6 +177,104 @@ async fn a_cap_at_the_printed_worst_case_holds_against_a_provider_billing_the_mo
     Catalog::load_dir(&out).unwrap();
 }
 
+/// As [`overbilling_server`] for its first `answered` calls, then a 429 asking 1 ms to every
+/// call after them.
+async fn overbilling_then_429_server(answered: u64) -> (SocketAddr, Arc<AtomicU64>) {
+    let count = Arc::new(AtomicU64::new(0));
+    let seen = Arc::clone(&count);
+    let app = axum::Router::new().route(
+        "/v1/chat/completions",
+        axum::routing::post(move |body: axum::Json<Value>| {
+            let n = seen.fetch_add(1, Ordering::SeqCst);
+            async move {
+                if n >= answered {
+                    let e = json!({"error": {"message": "Rate limit reached", "type": "requests", "code": "rate_limit_exceeded"}});
+                    return (
+                        axum::http::StatusCode::TOO_MANY_REQUESTS,
+                        [("retry-after-ms", "1")],
+                        axum::Json(e),
+                    )
+                        .into_response();
+                }
+                let c = body["max_tokens"].as_u64().unwrap();
+                let sent = postload::openai::tokens::TokenCounter::default()
+                    .prompt(body["messages"].as_array().unwrap()) as u64;
+                axum::Json(json!({
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": "x"}, "finish_reason": "length"}],
+                    "usage": {"prompt_tokens": 2 * sent + 64, "completion_tokens": c}
+                }))
+                .into_response()
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (addr, count)
+}
+
+/// A 429 is not billed, so the guard charges it nothing: at a cap of the printed worst case of
+/// 20 calls (+ $0.0001 for its rounding), 16 answers billing their worst case leave 4 calls'
+/// worth, and the 10 429s that follow (calls 17 and 18 meet 5 each and are dropped, and the
+/// model is given up after its second drop) must not use it up. Charged their worst case
+/// instead, call 17's fourth attempt would have been refused and the calibration would end as
+/// "stopped by the cap", exit 3, with money it never spent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_is_charged_nothing_so_429s_after_the_answers_do_not_trip_the_cap() {
+    let (addr, count) = overbilling_then_429_server(16).await;
+    let out = tempdir("cal-cap-stop");
+    let mut probe = remote_args(addr.port(), &out, 0.000_001);
+    probe.calls = Some(20);
+    let err = postload::commands::calibrate::calibrate(probe)
+        .await
+        .unwrap_err()
+        .to_string();
+    let worst: f64 = err
+        .split("worst case of this calibration is $")
+        .nth(1)
+        .and_then(|t| t.split(' ').next())
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("{err}"));
+    let cap = worst + 0.0001;
+    let mut a = remote_args(addr.port(), &out, cap);
+    a.calls = Some(20);
+    a.concurrency = 1;
+    a.stream = StreamArg::Off;
+    let outcome = postload::commands::calibrate::calibrate(a).await.unwrap();
+    assert_eq!(outcome, postload::Outcome::Success);
+    let j = read_json(&out);
+    let cost = &j["cost"];
+    assert_eq!(cost["stopped_by_cap"], false, "{cost}");
+    assert_eq!(cost["calls_refused"], 0, "{cost}");
+    let run = &j["models"][0]["run"];
+    assert_eq!(
+        count.load(Ordering::SeqCst),
+        26,
+        "16 answered + 2 × 5 429s: {run}"
+    );
+    assert_eq!(
+        (run["attempts"].as_u64(), run["rate_limited"].as_u64()),
+        (Some(26), Some(10))
+    );
+    assert_eq!(run["dropped"], 2, "{run}");
+    // Spent: the 16 answers' bill at gpt-4o's $2.50 / $10 per 1M tokens, and nothing for the
+    // 429s.
+    let billed: f64 = run["observations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (o["prompt_tokens"].as_f64().unwrap() * 2.5
+                + o["completion_tokens"].as_f64().unwrap() * 10.0)
+                / 1e6
+        })
+        .sum();
+    let spent = cost["spent_usd"].as_f64().unwrap();
+    assert!((spent - billed).abs() < 1e-9, "{spent} vs {billed}");
+}
+
 #[test]
 fn the_printed_next_step_names_the_account_tier_and_parses_as_a_run() {
     // The embedded data at Tier 5 (not the default 1): calibrate must print the tier it

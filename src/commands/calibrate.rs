@@ -39,14 +39,21 @@ pub async fn calibrate(args: CalibrateArgs) -> anyhow::Result<Outcome> {
     let expected: Vec<Duration> = s.models.iter().map(|m| expected_time(&s, m)).collect();
     announce(&s, &expected);
     settings::check_worst_case(&s)?;
+    measure(&s, &expected, s.max_cost.unwrap_or(f64::INFINITY)).await
+}
+
+/// Everything after the worst case was checked against the cap: sends each model's calls
+/// under a spend guard of `cap_usd`, fits and writes what was answered. (Apart so that a test
+/// can give the guard less than the worst case, the one way to reach its stop on purpose.)
+async fn measure(s: &Settings, expected: &[Duration], cap_usd: f64) -> anyhow::Result<Outcome> {
     check_out(&s.out)?;
     let call_timeout = Duration::from_secs_f64(s.time_scale.to_real(MAX_CALL_S));
     let client = (s.client)()
         .timeout(call_timeout)
         .build()
         .context("cannot build the HTTP client")?;
-    check_time_scale(&client, &s).await?;
-    let budget = Arc::new(Mutex::new(Budget::new(s.max_cost.unwrap_or(f64::INFINITY))));
+    check_time_scale(&client, s).await?;
+    let budget = Arc::new(Mutex::new(Budget::new(cap_usd)));
     let ctx = Arc::new(Context {
         caller: Caller {
             client,
@@ -59,7 +66,7 @@ pub async fn calibrate(args: CalibrateArgs) -> anyhow::Result<Outcome> {
         concurrency: s.concurrency,
         interrupted: crate::stop::stop_flag_for(crate::stop::Task::Calibration),
         hurry: crate::stop::hurry_flag(),
-        model_time: model_time(&s),
+        model_time: model_time(s),
     });
     let mut reports = Vec::new();
     let mode = crate::progress::mode(
@@ -73,18 +80,18 @@ pub async fn calibrate(args: CalibrateArgs) -> anyhow::Result<Outcome> {
         let watch = watch::Watch {
             mode,
             sink: crate::progress::stderr_sink(),
-            cap_usd: s.max_cost,
+            cap_usd: Some(cap_usd).filter(|c| c.is_finite()),
             later: expected[n + 1..].iter().sum(),
         };
-        let run = send_model(&ctx, &s, plan, watch).await;
+        let run = send_model(&ctx, s, plan, watch).await;
         let stopped = run.stopped_by_cap;
-        reports.push(model_report(&s, plan, run));
+        reports.push(model_report(s, plan, run));
         if stopped {
             break;
         }
     }
     let budget = budget.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    let mut calibration = assemble(&s, reports, &budget);
+    let mut calibration = assemble(s, reports, &budget);
     let signal = crate::stop::signal_received();
     if let Some(sig) = signal {
         calibration.interrupted = true;
@@ -93,10 +100,10 @@ pub async fn calibrate(args: CalibrateArgs) -> anyhow::Result<Outcome> {
             crate::stop::name(sig)
         ));
     }
-    let overlay = write_files(&s, &mut calibration);
-    show(&s, &calibration);
+    let overlay = write_files(s, &mut calibration);
+    show(s, &calibration);
     overlay?;
-    outcome(&s, &calibration, signal)
+    outcome(s, &calibration, signal)
 }
 
 /// The line before any call: how many calls to where, the worst case in money and time, and
@@ -430,7 +437,7 @@ fn assemble(s: &Settings, models: Vec<ModelReport>, budget: &Budget) -> Calibrat
         time_scale: s.time_scale.get(),
         cost: Cost {
             worst_case_usd: s.worst_usd(),
-            max_cost_usd: s.max_cost,
+            max_cost_usd: Some(budget.cap_usd()).filter(|c| c.is_finite()),
             spent_usd: budget.spent_usd(),
             calls_refused: budget.refused(),
             stopped_by_cap: models.iter().any(|m| m.run.stopped_by_cap),
@@ -549,121 +556,4 @@ async fn check_time_scale(client: &reqwest::Client, s: &Settings) -> anyhow::Res
 }
 
 #[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use crate::clock::TimeScale;
-
-    #[test]
-    fn the_worst_case_in_time_is_each_models_bound_and_grace() {
-        // Two models at K = 1: 2 × (30 min + 2 s) = 3,604 s, printed as 61 min (rounded up).
-        assert_eq!(
-            super::worst_time_of(2, TimeScale::ONE),
-            Duration::from_secs(3_604)
-        );
-        assert_eq!(
-            super::minutes(super::worst_time_of(2, TimeScale::ONE)),
-            "61 min"
-        );
-        // One model at K = 5: 1,800 / 5 + 2 + the time-scale check's 2 = 364 s: 7 min.
-        assert_eq!(
-            super::worst_time_of(1, TimeScale::checked(5.0).unwrap()),
-            Duration::from_secs(364)
-        );
-        assert_eq!(
-            super::minutes(super::worst_time_of(1, TimeScale::checked(5.0).unwrap())),
-            "7 min"
-        );
-        assert_eq!(super::minutes(Duration::from_millis(1_500)), "2 s");
-    }
-
-    fn default_settings() -> super::Settings {
-        settings_with(&[])
-    }
-
-    fn settings_with(more: &[&str]) -> super::Settings {
-        use clap::Parser as _;
-        let mut argv = vec![
-            "postload",
-            "calibrate",
-            "--base-url",
-            "http://127.0.0.1:9/v1",
-            "--seed",
-            "1",
-        ];
-        argv.extend_from_slice(more);
-        let cli = crate::cli::Cli::try_parse_from(argv).unwrap();
-        let Some(crate::cli::Command::Calibrate(args)) = cli.command else {
-            panic!("not calibrate")
-        };
-        super::settings::settings(&args).unwrap()
-    }
-
-    #[test]
-    fn a_default_calibration_is_expected_to_take_what_the_docs_say() {
-        // gpt-4o at tier 1 (500 RPM, 30,000 TPM), paced to half: a call's gap is its tokens at
-        // 15,000 a minute (4 ms a token; even a probe's 65 tokens, 0.26 s, pass 60 / 250 =
-        // 0.24 s a request), far slower than 3 calls at a time. The first call (a speed call,
-        // 64 + 1,024 tokens) goes alone and takes 0.639 s + 219 tokens at 80/s + 64 / 8,000 s
-        // = 3.3845 s; then every gap but the first's and the last's: (87,048 - 1,088 - 65)
-        // tokens x 4 ms = 343.58 s; then the last call (a probe: 0.639 + 0.008 = 0.647 s).
-        // 3.3845 + 343.58 + 0.647 = 347.6115 s.
-        let s = default_settings();
-        let took: Vec<Duration> = s
-            .models
-            .iter()
-            .map(|m| super::expected_time(&s, m))
-            .collect();
-        assert_eq!(s.models[0].model, "gpt-4o");
-        assert_eq!(took[0].as_millis(), 347_611);
-        // gpt-4o-mini (200,000 TPM): at least its 158 request gaps of 0.24 s between the first send and the last (37.92 s), at
-        // most every call one after the other (each at most 0.536 + 1,023 / 82.5 + 1,264 /
-        // 8,250 s = 13.1 s).
-        assert!(took[1] > Duration::from_secs_f64(37.92), "{:?}", took[1]);
-        assert!(took[1] < Duration::from_secs(160 * 14), "{:?}", took[1]);
-        // Printed (and documented) rounded up: 347.6 + 96.0 s is 7.4 min, "8 min".
-        assert_eq!(super::minutes(took.iter().sum()), "8 min");
-    }
-
-    #[test]
-    fn limits_that_give_the_model_up_expect_only_its_first_call() {
-        // Tier 1 of 1 RPM: 120 s between sends at half of it, past the 60 s bound, so the
-        // session gives the model up at its second send: expected is the first call alone,
-        // gpt-4o-mini's speed call, 0.536 s + 219 tokens at 82.5/s + 64 / 8,250 s = 3.1983 s
-        // (not 30 min of pacing).
-        let dir = std::env::temp_dir().join(format!("postload-expect-tiny-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(
-            dir.join("tiers.toml"),
-            "default_set = \"t\"\n[sets.t]\nas_of = \"2026-12-01\"\nsource = \"test\"\n[[sets.t.tier]]\ntier = 1\nqualification = \"test\"\nlimits.gpt-4o-mini = { rpm = 1, tpm = 1 }\nlimits.gpt-4o = { rpm = 1, tpm = 1 }\n",
-        )
-        .unwrap();
-        let s = settings_with(&["--model", "gpt-4o-mini", "--mocks", dir.to_str().unwrap()]);
-        let took = super::expected_time(&s, &s.models[0]);
-        assert_eq!(took.as_micros() / 100, 31_983, "{took:?}");
-    }
-
-    #[test]
-    fn a_calibration_stopped_by_its_cap_exits_3_even_with_nothing_answered() {
-        // Issue 28 §2: calibrate's exit 3 had no test. It is a second line of defence (a cap
-        // must cover the printed worst case to start, and no believed usage costs more than its
-        // reservation), so it is tested where the outcome is decided: a cap stop is exit 3 and
-        // not the "no call was answered" error (exit 2) it would otherwise also be; a signal
-        // wins over both (128 + N); with neither, nothing answered is an error naming the file.
-        use crate::metrics::budget::Budget;
-        use crate::Outcome;
-        let s = default_settings();
-        let mut c = super::assemble(&s, Vec::new(), &Budget::new(1.0));
-        assert!(c.models.iter().all(|m| m.run.observations.is_empty()));
-        let e = super::outcome(&s, &c, None).unwrap_err().to_string();
-        assert!(
-            e.contains("no call was answered") && e.contains("calibration.md"),
-            "{e}"
-        );
-        c.cost.stopped_by_cap = true;
-        let o = super::outcome(&s, &c, None).unwrap();
-        assert_eq!((o, o.exit_code()), (Outcome::BudgetStopped, 3));
-        let o = super::outcome(&s, &c, Some(2)).unwrap();
-        assert_eq!((o, o.exit_code()), (Outcome::Interrupted(2), 130));
-    }
-}
+mod tests;

@@ -142,13 +142,99 @@ pub(crate) fn assert_live_not_under_planned(planned: &Figures, live: &Figures, w
     }
 }
 
+/// Tier 1's 429s and successes for `users` posts at once with 400 ms calls, live against
+/// planned: the first wave of calls fits and the rest meet 429s. Live times are the planned
+/// times (the same draws, [`assert_same_draws`]) plus the harness's own delays, and a later
+/// request finds the bucket no emptier (it refills with time, and only the calls the planner
+/// let through took from it), so every call the planner let through the live stub does too:
+/// on any machine, live 429s ≤ planned and live success ≥ planned. The other side depends on
+/// how long the harness itself took, `harness_s`: Tier 2's live makespan less its planned in
+/// the same run (the same posts and calls with no 429, so no retry: a backoff or a refill that
+/// ran at the wrong speed cannot widen it, as Tier 1's own makespan would be):
+/// - within [`MARGIN_S`]: equal, exactly. The planner's own answer is shown unmoved with every
+///   call 0.5 s later (each attempt 250 to 500 tokens fuller; at 0.7 s one more caption gets
+///   through, 86 429s), 5 times the margin.
+/// - a loaded machine, past it: no fewer 429s (and no more success) than the planner gives
+///   with every call 2 × `harness_s` later, the harness's whole delay on each call twice over.
+pub(crate) fn assert_tier_1_429s_agree(
+    planned: &Figures,
+    live: &Figures,
+    harness_s: f64,
+    users: u32,
+    what: &str,
+) {
+    assert!(
+        live.http_429 <= planned.http_429 && live.success >= planned.success,
+        "{what}: live {live:?} / planned {planned:?}"
+    );
+    let (at, later) = (planned_at(1, users, 400), planned_at(1, users, 900));
+    assert_eq!(
+        (at.http_429, at.success),
+        (planned.http_429, planned.success),
+        "{what}: the planner's answer is this one"
+    );
+    assert_eq!(
+        (at.http_429, at.success),
+        (later.http_429, later.success),
+        "the planner's Tier 1 answer moved with 0.5 s of delay: no margin"
+    );
+    let excess = harness_s;
+    if excess <= MARGIN_S {
+        assert_eq!(
+            (live.http_429, live.success),
+            (planned.http_429, planned.success),
+            "{what}: the harness added {excess:.3} s at Tier 2 (under the {MARGIN_S} s margin)"
+        );
+        return;
+    }
+    let envelope = planned_at(1, users, 400 + (2_000.0 * excess).ceil() as u64);
+    eprintln!(
+        "{what}: the harness added {excess:.3} s of modelled time at Tier 2 (a loaded machine), past the {MARGIN_S} s margin: held to the planner with every call {:.3} s later ({} 429s; live {}, planned {})",
+        2.0 * excess,
+        envelope.http_429,
+        live.http_429,
+        planned.http_429
+    );
+    assert!(
+        live.http_429 >= envelope.http_429 && live.success <= envelope.success,
+        "{what}: live {live:?} below the envelope {envelope:?}"
+    );
+}
+
+/// See [`assert_tier_1_429s_agree`].
+const MARGIN_S: f64 = 0.1;
+
+/// The planner's answer for gpt-4o at `tier` with `users` at once and every call `latency_ms`.
+fn planned_at(tier: u8, users: u32, latency_ms: u64) -> Figures {
+    let spec = PlanSpec {
+        fixed_latency_ms: Some(latency_ms),
+        ..spec()
+    };
+    let at = postload::plan::CellSpec {
+        model: "gpt-4o",
+        tier,
+        users,
+        strategy: Strategy::Sdk,
+        response_cache_hit: 0.0,
+        prompt_cache_hit: 0.0,
+        design: postload::plan::Design::default(),
+    };
+    figures(
+        &postload::plan::simulate_measured(&Catalog::embedded(), &spec, at)
+            .unwrap()
+            .measured,
+    )
+}
+
 pub(crate) fn figures(m: &postload::metrics::Measured) -> Figures {
     Figures::pooled(&[m]).unwrap()
 }
 
 /// Regression: plan/live was held in [0.5, 1.001], a lower bound set by the machine's load (a
 /// two-sided 10 % failed at 0.86 with the load at 9) and too loose to show the sides agree.
-/// Now what must agree exactly does ([`assert_same_draws`]) and the rest one-sidedly.
+/// Now what must agree exactly does ([`assert_same_draws`]), the latencies one-sidedly, and
+/// Tier 1's 429s exactly on a quiet machine and within an envelope on any
+/// ([`assert_tier_1_429s_agree`]).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_planner_agrees_with_the_live_harness_at_small_scale() {
     let _guard = goose_lock().await;
@@ -166,25 +252,15 @@ async fn the_planner_agrees_with_the_live_harness_at_small_scale() {
     let (live, planned) = &sides[1];
     assert_eq!(live.tier, 2);
     assert_same_draws(live, planned);
-    assert_live_not_under_planned(&figures(planned), &figures(&live.measured), "tier 2");
+    let (t2_live, t2_planned) = (figures(&live.measured), figures(planned));
+    assert_live_not_under_planned(&t2_planned, &t2_live, "tier 2");
+    let harness_s = t2_live.makespan_s - t2_planned.makespan_s;
     // Tier 1: 30 posts × ~2,300 reserved tokens against 30,000 TPM; the bucket decides who waits
     // and who fails, the same way in both.
     let (live, planned) = &sides[0];
     let (t1_live, t1_planned) = (figures(&live.measured), figures(planned));
-    assert!(t1_live.http_429 > 10, "{t1_live:?}");
-    let r = ratio(
-        Some(t1_planned.http_429 as f64),
-        Some(t1_live.http_429 as f64),
-    )
-    .unwrap();
-    assert!(
-        (0.5..=1.001).contains(&r),
-        "tier 1 429s: plan/live = {r:.3}"
-    );
-    assert!(
-        (t1_planned.success - t1_live.success).abs() <= 0.1,
-        "tier 1 success: {t1_planned:?} / {t1_live:?}"
-    );
+    assert!(t1_planned.http_429 > 10, "{t1_planned:?}");
+    assert_tier_1_429s_agree(&t1_planned, &t1_live, harness_s, 30, "tier 1");
 }
 
 /// `--time-scale` under 429s: at K = 10 the stub's bucket refills and the SDK's backoffs both
@@ -199,7 +275,7 @@ async fn a_time_scaled_tier_1_burst_agrees_with_the_planner_on_429s() {
         &spec(),
         &Validation {
             users: vec![30],
-            tiers: vec![1],
+            tiers: vec![1, 2],
             time_scale: postload::clock::TimeScale::checked(10.0).unwrap(),
             fixed_latency_ms: Some(400),
             repeat: 1,
@@ -211,18 +287,14 @@ async fn a_time_scaled_tier_1_burst_agrees_with_the_planner_on_429s() {
     .unwrap();
     let t1 = &sides[0];
     assert_eq!(t1.tier, 1);
-    // As at K = 1 (above): 30 posts x ~2,300 reserved tokens against 30,000 TPM.
-    assert!(t1.live.http_429 > 10, "{t1:?}");
-    let r = ratio(
-        Some(t1.planned.http_429 as f64),
-        Some(t1.live.http_429 as f64),
-    )
-    .unwrap();
-    assert!((0.9..=1.1).contains(&r), "429s plan/live = {r:.3}: {t1:?}");
-    assert!(
-        (t1.planned.success - t1.live.success).abs() <= 0.1,
-        "success: {t1:?}"
-    );
+    // As at K = 1 (above): 30 posts x ~2,300 reserved tokens against 30,000 TPM. At K = 10 the
+    // harness's real milliseconds are 10 times as many modelled ones (0.376 s here with two
+    // builds beside it): past the margin more often than at K = 1, then held to the envelope.
+    assert!(t1.planned.http_429 > 10, "{t1:?}");
+    let t2 = &sides[1];
+    assert_eq!((t2.tier, t2.live.http_429), (2, 0), "{t2:?}");
+    let harness_s = t2.live.makespan_s - t2.planned.makespan_s;
+    assert_tier_1_429s_agree(&t1.planned, &t1.live, harness_s, 30, "tier 1 at K = 10");
 }
 
 /// `plan --validate --mocks DIR`: the live side runs on the planner's catalog. A tier set that

@@ -250,6 +250,11 @@ pub struct ExampleServiceArgs {
     /// The brand-memory look-up's delay.
     #[arg(long, value_name = "MS", default_value_t = 20)]
     pub memory_ms: u64,
+    /// Look-ups the memory store serves at once (a client's connection pool; 1 to 10,000):
+    /// more wait their turn, so past N ÷ the delay posts a second the service's own time
+    /// rises with the rate. Default: any number.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub memory_pool: Option<u32>,
     /// The service's OpenAI client retries.
     #[arg(long, value_name = "POLICY", value_enum, default_value_t = RetryArg::Sdk)]
     pub retry: RetryArg,
@@ -363,6 +368,31 @@ pub struct RunArgs {
     /// Replay a trace K times faster than the file's pace (arrivals only; 1 to 100,000).
     #[arg(long, value_name = "K")]
     pub trace_speed: Option<f64>,
+    /// Find the highest rate of posts a second at which the target (--p95, --min-success)
+    /// holds, live: open (Poisson) arrivals a step, the bracket to 2 %, the planner's answer
+    /// beside it (docs/run.md). The first scenario's model and design, at each --tier.
+    #[arg(long, conflicts_with_all = ["repeat", "trace", "gate", "junit"])]
+    pub find_rate: bool,
+    /// With --find-rate, the target: p95 of successful posts at most this many seconds.
+    #[arg(
+        long,
+        value_name = "SECS",
+        requires = "find_rate",
+        default_value_t = 5.0
+    )]
+    pub p95: f64,
+    /// With --find-rate, the target: at least this share of posts succeed.
+    #[arg(long, value_name = "SHARE", requires = "find_rate", value_parser = crate::share::arg, default_value_t = 0.99)]
+    pub min_success: f64,
+    /// With --find-rate: each step's arrivals last this long (modelled time; 1m to 60m), longer
+    /// where 300 posts need it: the first minute's full bucket may lift an answer by up to
+    /// 1 min ÷ this.
+    #[arg(long, value_name = "DURATION", requires = "find_rate", value_parser = crate::limits::duration_arg, default_value = "10m")]
+    pub step: f64,
+    /// With --find-rate: stop searching after this much real time (90s, 20m); the answer says
+    /// when the bracket was not closed.
+    #[arg(long, value_name = "DURATION", requires = "find_rate", value_parser = crate::limits::duration_arg, default_value = "30m")]
+    pub time_budget: f64,
 }
 
 #[derive(Debug, Clone, Args)]

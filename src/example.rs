@@ -45,6 +45,10 @@ pub struct ExampleConfig {
     pub endpoint: ApiEndpoint,
     /// The brand-memory look-up's delay.
     pub memory_delay: Duration,
+    /// How many look-ups the memory store serves at once (a client's connection pool); more
+    /// wait their turn, so the service's own time rises with the rate past `pool ÷ delay`
+    /// posts a second. `None`: any number.
+    pub memory_pool: Option<u32>,
     pub retry: RetryPolicy,
     /// Per OpenAI call attempt (the SDK's default is 600 s).
     pub timeout: Duration,
@@ -83,6 +87,7 @@ impl ExampleConfig {
             model: "gpt-4o".into(),
             endpoint: ApiEndpoint::Chat,
             memory_delay: Duration::from_millis(20),
+            memory_pool: None,
             retry: RetryPolicy::Sdk,
             timeout: Duration::from_secs(600),
             prompts: Prompts::default(),
@@ -99,6 +104,8 @@ struct App {
     client: reqwest::Client,
     /// Brand memory for the (image-prompt, caption) calls.
     memory: (String, String),
+    /// The memory store's connections ([`ExampleConfig::memory_pool`]).
+    memory_pool: Option<tokio::sync::Semaphore>,
 }
 
 /// A running example service. Dropping it stops the server.
@@ -128,10 +135,14 @@ pub async fn start(
         .connect_timeout(Duration::from_secs(5))
         .build()?;
     let memory = brand_memory(cfg.prompts);
+    let memory_pool = cfg
+        .memory_pool
+        .map(|n| tokio::sync::Semaphore::new(n.max(1) as usize));
     let app = Arc::new(App {
         cfg,
         client,
         memory,
+        memory_pool,
     });
     let router = Router::new()
         .route("/api/marketing-post", post(marketing_post))
@@ -248,8 +259,20 @@ async fn marketing_post(
         Some(Fault::Hang) => std::future::pending::<()>().await,
         _ => {}
     }
-    // The brand-memory look-up.
-    tokio::time::sleep(app.cfg.memory_delay).await;
+    // The brand-memory look-up, on one of the pool's connections when it has a pool.
+    {
+        let _connection = match &app.memory_pool {
+            Some(pool) => Some(pool.acquire().await.map_err(|_| {
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Json(json!({"detail": "memory store closed"})),
+                )
+                    .into_response()
+            })?),
+            None => None,
+        };
+        tokio::time::sleep(app.cfg.memory_delay).await;
+    }
     let cfg = &app.cfg;
     let trace = headers
         .get(traceparent::HEADER)

@@ -9,6 +9,7 @@ mod calibrate_reasoning;
 mod claims;
 mod cli;
 mod common;
+mod find_rate;
 mod gate_trust;
 mod gates;
 mod levers;

@@ -1,9 +1,14 @@
 //! `postload run` (and `postload` alone): check everything, run the cases, apply the gates.
 
+pub mod find_rate;
+
 use super::{append_step_summary, apply_gates, check_writable};
 use crate::{cli, config, gate, stop, Outcome};
 
 pub async fn run(args: cli::RunArgs) -> anyhow::Result<Outcome> {
+    if args.find_rate {
+        return find_rate::find_rate(&args).await;
+    }
     let config = config::run_config(&args, stop::stop_flag())?;
     // A gate file is checked before any load is sent: a typo must not cost a run. Scenarios'
     // own [[thresholds]] join it (checked when the scenarios were loaded).

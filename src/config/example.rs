@@ -21,6 +21,7 @@ pub fn example_config(
     cfg.model = args.model.clone();
     cfg.endpoint = args.openai_endpoint;
     cfg.memory_delay = Duration::from_millis(args.memory_ms);
+    cfg.memory_pool = args.memory_pool;
     cfg.retry = retry_policy(args.retry);
     cfg.extra_call = args.extra_call;
     if !(0.5..=4.0).contains(&args.prompt_scale) {

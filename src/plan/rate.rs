@@ -67,6 +67,13 @@ pub enum RateLimit {
     Latency { p95_s: f64 },
     /// Posts fail without 429s (timeouts, faults).
     Failures { success: f64 },
+    /// Service mode, live: no 429s, and the service's own time a post (p95, or the mean when
+    /// the service forwards no trace) rose with the rate, from `own_p95_ms_lowest` at the
+    /// lowest rate tried to `own_p95_ms` at the first that failed, most of the post.
+    Service {
+        own_p95_ms_lowest: f64,
+        own_p95_ms: f64,
+    },
     /// The target held at every rate tried, up to the search's end.
     NotReached,
 }
@@ -91,35 +98,87 @@ pub struct RateAnswer {
 /// What a search found: (highest holding, lowest failing, the steps in the order tried).
 pub type Searched = (Option<f64>, Option<f64>, Vec<RateStep>);
 
-/// The search over `step` (which simulates one rate): doubling from [`START_PER_S`] while the
-/// target holds, halving down to [`MIN_PER_S`] while it does not, then bisecting the bracket to
-/// [`RESOLUTION`]. Returns (highest holding, lowest failing, the steps in the order tried).
+/// The search as a stepper, for a caller whose steps are not a plain function (the live run's
+/// are async): ask [`Search::next_rate`], try it, give the step to [`Search::record`]. Doubling
+/// from [`START_PER_S`] while the target holds, halving down to [`MIN_PER_S`] while it does
+/// not, then bisecting the bracket (geometrically) to [`RESOLUTION`], in at most [`MAX_STEPS`].
+#[derive(Debug, Clone)]
+pub struct Search {
+    lo: Option<f64>,
+    hi: Option<f64>,
+    next: Option<f64>,
+    min_per_s: f64,
+    max_per_s: f64,
+    resolution: f64,
+    steps: Vec<RateStep>,
+}
+
+impl Search {
+    /// From [`START_PER_S`] to [`RESOLUTION`].
+    pub fn new(max_per_s: f64) -> Self {
+        Self::from(START_PER_S, (MIN_PER_S, max_per_s), RESOLUTION)
+    }
+
+    /// From `start_per_s` (within `min_per_s` and `max_per_s`) to `resolution` (above 1),
+    /// halving no lower than `min_per_s`: the live search starts at the planner's answer and
+    /// stops halving where its steps would take too long.
+    pub fn from(start_per_s: f64, (min_per_s, max_per_s): (f64, f64), resolution: f64) -> Self {
+        let max_per_s = max_per_s.max(min_per_s);
+        Self {
+            lo: None,
+            hi: None,
+            next: Some(start_per_s.clamp(min_per_s, max_per_s)),
+            min_per_s,
+            max_per_s,
+            resolution: resolution.max(1.001),
+            steps: Vec::new(),
+        }
+    }
+
+    /// The rate to try next; `None` when the search is over.
+    pub fn next_rate(&self) -> Option<f64> {
+        self.next.filter(|_| self.steps.len() < MAX_STEPS)
+    }
+
+    /// The step tried at [`Search::next_rate`].
+    pub fn record(&mut self, step: RateStep) {
+        let rate = step.per_s;
+        if step.meets {
+            self.lo = Some(rate);
+        } else {
+            self.hi = Some(rate);
+        }
+        self.steps.push(step);
+        self.next = match (self.lo, self.hi) {
+            (Some(l), None) if l < self.max_per_s => Some((l * 2.0).min(self.max_per_s)),
+            (None, Some(h)) if h / 2.0 >= self.min_per_s => Some(h / 2.0),
+            (Some(l), Some(h)) if h / l > self.resolution => Some((l * h).sqrt()),
+            _ => None,
+        };
+    }
+
+    /// The steps tried so far.
+    pub fn steps(&self) -> &[RateStep] {
+        &self.steps
+    }
+
+    /// (highest holding, lowest failing, the steps in the order tried).
+    pub fn finish(self) -> Searched {
+        (self.lo, self.hi, self.steps)
+    }
+}
+
+/// The search over `step` (which simulates one rate), as [`Search`] steps it. Returns
+/// (highest holding, lowest failing, the steps in the order tried).
 pub fn search(
     mut step: impl FnMut(f64) -> Result<RateStep, PlanError>,
     max_per_s: f64,
 ) -> Result<Searched, PlanError> {
-    let mut steps = Vec::new();
-    let (mut lo, mut hi): (Option<f64>, Option<f64>) = (None, None);
-    let mut rate = START_PER_S.min(max_per_s);
-    while steps.len() < MAX_STEPS {
-        let s = step(rate)?;
-        let meets = s.meets;
-        steps.push(s);
-        if meets {
-            lo = Some(rate);
-        } else {
-            hi = Some(rate);
-        }
-        rate = match (lo, hi) {
-            (Some(l), None) if l * 2.0 <= max_per_s => l * 2.0,
-            (Some(_), None) => break,
-            (None, Some(h)) if h / 2.0 >= MIN_PER_S => h / 2.0,
-            (None, Some(_)) => break,
-            (Some(l), Some(h)) if h / l > RESOLUTION => (l * h).sqrt(),
-            _ => break,
-        };
+    let mut s = Search::new(max_per_s);
+    while let Some(rate) = s.next_rate() {
+        s.record(step(rate)?);
     }
-    Ok((lo, hi, steps))
+    Ok(s.finish())
 }
 
 /// About how many tokens a post reserves, and how many calls it makes: its calls' prompts plus
@@ -174,32 +233,141 @@ pub fn limit_of(
 /// The window a step at `per_s` runs: an hour, at least [`MIN_STEP_POSTS`], at most
 /// [`MAX_STEP_POSTS`].
 pub fn window_s(per_s: f64) -> f64 {
-    WINDOW_S
-        .max(MIN_STEP_POSTS / per_s)
-        .min(MAX_STEP_POSTS / per_s)
+    StepWindow::HOUR.at(per_s)
+}
+
+/// How long a step runs, in modelled seconds: `seconds`, lengthened to hold `min_posts` and
+/// shortened to hold `max_posts`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct StepWindow {
+    pub seconds: f64,
+    pub min_posts: f64,
+    pub max_posts: f64,
+}
+
+impl StepWindow {
+    /// The planner's: an hour, 600 to 50,000 posts.
+    pub const HOUR: StepWindow = StepWindow {
+        seconds: WINDOW_S,
+        min_posts: MIN_STEP_POSTS,
+        max_posts: MAX_STEP_POSTS,
+    };
+    /// The live run's: 10 modelled minutes (30 s of real time at `--time-scale 20`), 300 to
+    /// 6,000 posts. 300 posts judge a p95 to within the 92nd to 98th percentile at 95 %
+    /// confidence (the 95th percentile's rank 285 ± 1.96 × √(300 × 0.95 × 0.05) = ± 7.4, so
+    /// ranks 278 to 292 of 300); the full bucket a client meets first, one minute of the
+    /// tier's limits, may lift an answer by up to 60 / 600 = 10 %, the same for the planner
+    /// beside it, which runs these windows too.
+    pub const LIVE: StepWindow = StepWindow {
+        seconds: 600.0,
+        min_posts: 300.0,
+        max_posts: 6_000.0,
+    };
+
+    /// The lowest rate a live search tries: where `min_posts` take four times `seconds`
+    /// (0.125 posts/s for [`StepWindow::LIVE`], a step of 40 modelled minutes).
+    pub fn floor_per_s(&self) -> f64 {
+        self.min_posts / (4.0 * self.seconds)
+    }
+
+    pub fn at(&self, per_s: f64) -> f64 {
+        self.seconds
+            .max(self.min_posts / per_s)
+            .min(self.max_posts / per_s)
+    }
+
+    /// "10 min a step (300 to 6,000 posts)".
+    pub fn words(&self) -> String {
+        let t = if self.seconds >= 3_600.0 && self.seconds % 3_600.0 == 0.0 {
+            format!("{} h", self.seconds / 3_600.0)
+        } else if self.seconds >= 60.0 && self.seconds % 60.0 == 0.0 {
+            format!("{} min", self.seconds / 60.0)
+        } else {
+            format!("{} s", self.seconds)
+        };
+        format!(
+            "{t} a step ({} to {} posts)",
+            crate::limits::num(self.min_posts),
+            crate::limits::num(self.max_posts)
+        )
+    }
 }
 
 /// The highest rate `model` sustains at `tier` with the first client of the spec, the target
-/// and design of the spec, by simulation.
+/// and design of the spec, by simulation, each step [`window_s`] long.
 pub fn find_rate(
     catalog: &Catalog,
     spec: &PlanSpec,
     model: &str,
     tier: u8,
 ) -> Result<RateAnswer, PlanError> {
+    find_rate_windowed(catalog, spec, model, tier, &StepWindow::HOUR)
+}
+
+/// What a rate search at `tier` needs of the catalog: the tier's limits for `model` and about
+/// how many tokens a post reserves and how many calls it makes.
+pub struct Demand {
+    pub limits: Limits,
+    pub reserved_per_post: f64,
+    pub calls_per_post: f64,
+}
+
+impl Demand {
+    pub fn of(
+        catalog: &Catalog,
+        spec: &PlanSpec,
+        model: &str,
+        tier: u8,
+    ) -> Result<Self, PlanError> {
+        let limits = catalog
+            .limits(&spec.tier_set, tier, model)
+            .map_err(|m| PlanError(format!("--tier: {m}")))?
+            .ok_or_else(|| PlanError(format!("no limits for `{model}` at tier {tier}")))?;
+        let (reserved, calls) = per_post(&spec.design.shape(super::post_shape(model, spec)));
+        Ok(Self {
+            limits,
+            reserved_per_post: reserved,
+            calls_per_post: calls,
+        })
+    }
+
+    /// The highest rate worth trying in steps of `window`: past four times the lower of the
+    /// two limits' rates (at the reservation's upper estimate), lifted by the full bucket a
+    /// step meets first (a minute of the limits over the step), a step can only fail on 429s.
+    pub fn ceiling_per_s(&self, window: &StepWindow) -> f64 {
+        let l = &self.limits;
+        (4.0 * (1.0 + 60.0 / window.seconds)
+            * (l.tpm as f64 / self.reserved_per_post.max(1.0))
+                .min(l.rpm as f64 / self.calls_per_post.max(1.0))
+            / 60.0)
+            .max(MIN_PER_S)
+    }
+
+    /// What limits the rate at `failing` ([`limit_of`]).
+    pub fn limit(&self, failing: Option<&RateStep>) -> RateLimit {
+        limit_of(
+            failing,
+            self.limits,
+            self.reserved_per_post,
+            self.calls_per_post,
+        )
+    }
+}
+
+/// [`find_rate`] with each step at `per_s` lasting `window.at(per_s)` modelled seconds (the
+/// live run's steps are shorter than an hour; the planner beside it answers for the same
+/// windows).
+pub fn find_rate_windowed(
+    catalog: &Catalog,
+    spec: &PlanSpec,
+    model: &str,
+    tier: u8,
+    window: &StepWindow,
+) -> Result<RateAnswer, PlanError> {
     let strategy = spec.strategies.first().copied().unwrap_or(Strategy::Sdk);
-    let limits = catalog
-        .limits(&spec.tier_set, tier, model)
-        .map_err(|m| PlanError(format!("--tier: {m}")))?
-        .ok_or_else(|| PlanError(format!("no limits for `{model}` at tier {tier}")))?;
-    let (reserved, calls) = per_post(&spec.design.shape(super::post_shape(model, spec)));
-    // Past four times the lower of the two limits' rates (at the reservation's upper estimate)
-    // a step can only fail on 429s.
-    let ceiling = 4.0
-        * (limits.tpm as f64 / reserved.max(1.0)).min(limits.rpm as f64 / calls.max(1.0))
-        / 60.0;
+    let demand = Demand::of(catalog, spec, model, tier)?;
     let step = |per_s: f64| {
-        let window = window_s(per_s);
+        let window = window.at(per_s);
         let mut s = spec.clone();
         s.trace = None;
         s.users = vec![1];
@@ -213,33 +381,66 @@ pub fn find_rate(
         } else {
             m.post_latency_ms.ok.p95
         };
-        let p95_s = p95_ms.map(|ms| ms / 1000.0);
-        let success = m.posts.success_share();
-        Ok(RateStep {
+        Ok(RateStep::judged(
             per_s,
-            window_s: window,
-            posts: m.posts.total,
-            success,
-            p95_s,
-            http_429: m.calls.http_429,
-            meets: m.posts.total > 0
-                && success >= spec.target.min_success
-                && p95_s.is_some_and(|p| p <= spec.target.p95_s),
-        })
+            window,
+            m.posts.total,
+            m.posts.success_share(),
+            p95_ms.map(|ms| ms / 1000.0),
+            m.calls.http_429,
+            &spec.target,
+        ))
     };
-    let (lo, hi, steps) = search(step, ceiling.max(MIN_PER_S))?;
+    let (lo, hi, steps) = search(step, demand.ceiling_per_s(window))?;
+    Ok(answer(model, tier, strategy, &demand, (lo, hi, steps)))
+}
+
+/// The answer of a finished search.
+pub fn answer(
+    model: &str,
+    tier: u8,
+    strategy: Strategy,
+    demand: &Demand,
+    (lo, hi, steps): Searched,
+) -> RateAnswer {
     let failing = hi.and_then(|h| steps.iter().find(|s| s.per_s == h));
     let found = lo.and_then(|l| steps.iter().find(|s| s.per_s == l));
-    Ok(RateAnswer {
+    RateAnswer {
         model: model.to_string(),
         tier,
         strategy,
         highest_per_s: lo,
         failing_per_s: hi,
-        limit: limit_of(failing, limits, reserved, calls),
+        limit: demand.limit(failing),
         first_minute_lift: found.map_or(0.0, |s| 60.0 / s.window_s),
         steps,
-    })
+    }
+}
+
+impl RateStep {
+    /// A step judged against `target`: it holds when it had posts, enough of them succeeded,
+    /// and the p95 is within the target.
+    pub fn judged(
+        per_s: f64,
+        window_s: f64,
+        posts: u64,
+        success: f64,
+        p95_s: Option<f64>,
+        http_429: u64,
+        target: &super::Goal,
+    ) -> Self {
+        Self {
+            per_s,
+            window_s,
+            posts,
+            success,
+            p95_s,
+            http_429,
+            meets: posts > 0
+                && success >= target.min_success
+                && p95_s.is_some_and(|p| p <= target.p95_s),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -49,6 +49,14 @@ pub fn limit_text(a: &RateAnswer) -> String {
             "posts failing without 429s: {:.1} % ok",
             success * 100.0
         ),
+        RateLimit::Service {
+            own_p95_ms_lowest,
+            own_p95_ms,
+        } => format!(
+            "the service's own time: p95 {} ms a post at the first rate that failed, {} ms at the lowest rate tried, with no 429s",
+            own_p95_ms.round(),
+            own_p95_ms_lowest.round()
+        ),
         RateLimit::NotReached => "nothing within the search".into(),
     }
 }

@@ -39,9 +39,10 @@ fn a_target_no_rate_meets_is_said_and_one_every_rate_meets_too() {
     // Nothing holds: halving from 0.1 down to the last rate above 0.001 (0.0015625), 7 steps.
     let (lo, hi, steps) = search(holds_to(0.0), 1_000.0).unwrap();
     assert_eq!((lo, hi, steps.len()), (None, Some(0.0015625), 7));
-    // Everything holds up to the ceiling 1.0: 0.1, 0.2, 0.4, 0.8; 1.6 is past it.
+    // Everything holds up to the ceiling 1.0: 0.1, 0.2, 0.4, 0.8, then the ceiling itself (1.6
+    // is past it; before, the search stopped at 0.8 and said nothing of 0.8 to 1.0).
     let (lo, hi, steps) = search(holds_to(f64::INFINITY), 1.0).unwrap();
-    assert_eq!((lo, hi, steps.len()), (Some(0.8), None, 4));
+    assert_eq!((lo, hi, steps.len()), (Some(1.0), None, 5));
     // A step that cannot be simulated ends the search with its error.
     let e = search(|_| Err(PlanError("boom".into())), 1.0).unwrap_err();
     assert_eq!(e.0, "boom");
@@ -149,4 +150,71 @@ fn gpt_4o_at_tier_2_sustains_what_its_tokens_a_minute_allow() {
         a.steps
     );
     assert!(a.failing_per_s.unwrap() / found <= RESOLUTION);
+}
+
+#[test]
+fn a_search_from_a_start_stays_within_its_floor_and_stops_at_its_resolution() {
+    // The live search: from 2.0, between 0.5 and 100, to 5 %. Holding to 3.0: 2.0 holds, 4.0
+    // fails; then geometric middles 2.828 holds, 3.364 fails, 3.084 fails, 2.954 holds: 2.954 to
+    // 3.084 is 4.4 % apart, within 5 %. 6 steps.
+    let mut s = Search::from(2.0, (0.5, 100.0), 1.05);
+    let mut step = holds_to(3.0);
+    while let Some(r) = s.next_rate() {
+        s.record(step(r).unwrap());
+    }
+    let tried: Vec<f64> = s
+        .steps()
+        .iter()
+        .map(|x| (x.per_s * 1000.0).round() / 1000.0)
+        .collect();
+    assert_eq!(tried, [2.0, 4.0, 2.828, 3.364, 3.084, 2.954]);
+    let (lo, hi, _) = s.finish();
+    assert!(hi.unwrap() / lo.unwrap() <= 1.05);
+    // Nothing holds: 2.0, 1.0, 0.5 fail; 0.25 is below the floor, so the search ends there.
+    let mut s = Search::from(2.0, (0.5, 100.0), 1.05);
+    let mut step = holds_to(0.0);
+    while let Some(r) = s.next_rate() {
+        s.record(step(r).unwrap());
+    }
+    assert_eq!(s.finish().1, Some(0.5));
+    // A start below the floor is raised to it, above the ceiling lowered to it.
+    assert_eq!(
+        Search::from(0.01, (0.5, 100.0), 1.05).next_rate(),
+        Some(0.5)
+    );
+    assert_eq!(
+        Search::from(500.0, (0.5, 100.0), 1.05).next_rate(),
+        Some(100.0)
+    );
+}
+
+#[test]
+fn the_live_window_is_ten_minutes_within_its_post_bounds_and_its_floor_forty() {
+    // 1 a second: 600 s (600 posts). 0.25: 300 posts take 1,200 s. 20: 6,000 posts, 300 s.
+    let w = StepWindow::LIVE;
+    assert_eq!((w.at(1.0), w.at(0.25), w.at(20.0)), (600.0, 1_200.0, 300.0));
+    // The floor: 300 posts over 4 × 600 s = 0.125 a second.
+    assert_eq!(w.floor_per_s(), 0.125);
+    assert_eq!(w.words(), "10 min a step (300 to 6000 posts)");
+    assert_eq!(StepWindow::HOUR.words(), "1 h a step (600 to 50000 posts)");
+}
+
+#[test]
+fn the_ceiling_allows_for_the_full_bucket_of_a_short_step() {
+    // gpt-4o at Tier 2: 450,000 TPM, 5,000 RPM. The TPM's rate (2,350-odd tokens a post) is the
+    // lower; 4 times it, lifted by 60 / 600 for a 10-minute step and 60 / 3,600 for an hour.
+    let c = Catalog::embedded();
+    let spec = PlanSpec {
+        models: vec!["gpt-4o".into()],
+        ..PlanSpec::default()
+    };
+    let d = Demand::of(&c, &spec, "gpt-4o", 2).unwrap();
+    let bound = 450_000.0 / d.reserved_per_post / 60.0;
+    assert!(bound < 5_000.0 / d.calls_per_post / 60.0);
+    let near = |a: f64, b: f64| (a - b).abs() < 1e-9 * b;
+    assert!(near(d.ceiling_per_s(&StepWindow::LIVE), 4.0 * 1.1 * bound));
+    assert!(near(
+        d.ceiling_per_s(&StepWindow::HOUR),
+        4.0 * (1.0 + 1.0 / 60.0) * bound
+    ));
 }

@@ -7,25 +7,75 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::{builder, case_colour, legend, Drawn};
-use crate::plan::PlanResult;
+use crate::plan::rate::RateAnswer;
+use crate::plan::{Goal, PlanResult};
 
-/// The rate chart: one panel per planned model.
+/// What a rate chart draws: a column per model, a line per answer (its label, e.g. "Tier 2"
+/// or "live, Tier 2"), judged against `target`.
+pub struct RateView<'a> {
+    pub models: Vec<String>,
+    pub lines: Vec<(String, &'a RateAnswer)>,
+    pub target: Goal,
+    /// The p95 is of the first caption token, not the post.
+    pub streamed: bool,
+}
+
+impl<'a> RateView<'a> {
+    /// `plan --find-rate`'s: a line per tier.
+    pub fn of_plan(r: &'a PlanResult) -> Self {
+        Self {
+            models: r.spec.models.clone(),
+            lines: r
+                .find_rate
+                .iter()
+                .map(|a| (format!("Tier {}", a.tier), a))
+                .collect(),
+            target: r.spec.target,
+            streamed: r.spec.design.stream_caption,
+        }
+    }
+}
+
+impl super::Draw for RateView<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Drawn
+    where
+        DB::ErrorType: 'static,
+    {
+        view_chart(root, self)
+    }
+}
+
+/// `run --find-rate`'s chart, `charts/find-rate.png` and `.svg`: the live search's steps and
+/// the planner's, a line each per tier.
+pub fn find_rate_charts(v: &RateView) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+    super::register_font()?;
+    Ok(super::files("find-rate", super::png_and_svg(v)?).to_vec())
+}
+
+/// The rate chart of a plan: one panel per planned model.
 pub(super) fn rate_chart<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, r: &PlanResult) -> Drawn
 where
     DB::ErrorType: 'static,
 {
+    view_chart(root, &RateView::of_plan(r))
+}
+
+/// The rate chart of a view: for each model, the p95 above and the posts ok below.
+pub(super) fn view_chart<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, v: &RateView) -> Drawn
+where
+    DB::ErrorType: 'static,
+{
     root.fill(&WHITE)?;
-    let models: Vec<&String> = r.spec.models.iter().collect();
-    let n = models.len().max(1);
+    let n = v.models.len().max(1);
     let (top, bottom) = root.split_vertically(root.dim_in_pixel().1 * 3 / 5);
     for ((p95, ok), model) in top
         .split_evenly((1, n))
         .iter()
         .zip(bottom.split_evenly((1, n)).iter())
-        .zip(models)
+        .zip(&v.models)
     {
-        rate_panel(p95, r, model)?;
-        success_panel(ok, r, model)?;
+        rate_panel(p95, v, model)?;
+        success_panel(ok, v, model)?;
     }
     Ok(())
 }
@@ -54,26 +104,26 @@ fn marks(
     })
 }
 
-/// A tier's line: its number, the rate found, and (posts a second, figure, held) per step.
-type TierLine = (u8, Option<f64>, Vec<(f64, f64, bool)>);
+/// An answer's line: its label, the rate found, and (posts a second, figure, held) per step.
+type Line<'a> = (&'a str, Option<f64>, Vec<(f64, f64, bool)>);
 
-/// Each tier's steps of `model`, by rate: (posts a second, the figure, the target held).
-fn series(
-    r: &PlanResult,
+/// Each line's steps of `model`, by rate: (posts a second, the figure, the target held).
+fn series<'a>(
+    v: &'a RateView,
     model: &str,
     figure: impl Fn(&crate::plan::rate::RateStep) -> Option<f64>,
-) -> Vec<TierLine> {
-    r.find_rate
+) -> Vec<Line<'a>> {
+    v.lines
         .iter()
-        .filter(|a| a.model == model)
-        .map(|a| {
+        .filter(|(_, a)| a.model == model)
+        .map(|(label, a)| {
             let mut steps: Vec<_> = a
                 .steps
                 .iter()
                 .filter_map(|s| figure(s).map(|f| (s.per_s, f, s.meets)))
                 .collect();
             steps.sort_by(|x, y| x.0.total_cmp(&y.0));
-            (a.tier, a.highest_per_s, steps)
+            (label.as_str(), a.highest_per_s, steps)
         })
         .collect()
 }
@@ -81,13 +131,13 @@ fn series(
 /// The share of posts that succeeded at each rate, and the success target.
 fn success_panel<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
-    r: &PlanResult,
+    v: &RateView,
     model: &str,
 ) -> Drawn
 where
     DB::ErrorType: 'static,
 {
-    let lines = series(r, model, |s| Some(s.success * 100.0));
+    let lines = series(v, model, |s| Some(s.success * 100.0));
     let xs = lines.iter().flat_map(|l| l.2.iter().map(|p| p.0));
     let (x_lo, x_hi) = xs.fold((f64::MAX, f64::MIN), |(lo, hi), x| (lo.min(x), hi.max(x)));
     if x_lo > x_hi {
@@ -96,7 +146,7 @@ where
     let y_lo = lines
         .iter()
         .flat_map(|l| l.2.iter().map(|p| p.1))
-        .fold(r.spec.target.min_success * 100.0, f64::min);
+        .fold(v.target.min_success * 100.0, f64::min);
     let mut chart = builder(root, &format!("{model}: posts ok"), 70).build_cartesian_2d(
         ((x_lo / 1.5)..(x_hi * 1.5)).log_scale(),
         (y_lo - 5.0).max(0.0)..101.0,
@@ -109,7 +159,7 @@ where
         .y_label_formatter(&|v| format!("{v:.0}"))
         .label_style(("sans-serif", 14))
         .draw()?;
-    let target = r.spec.target.min_success * 100.0;
+    let target = v.target.min_success * 100.0;
     chart.draw_series(target_line(x_lo / 1.5, x_hi * 1.5, target))?;
     for (i, (_, _, steps)) in lines.iter().enumerate() {
         let color = case_colour(i);
@@ -124,20 +174,25 @@ where
 
 fn rate_panel<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
-    r: &PlanResult,
+    v: &RateView,
     model: &str,
 ) -> Drawn
 where
     DB::ErrorType: 'static,
 {
-    let answers: Vec<_> = r.find_rate.iter().filter(|a| a.model == model).collect();
+    let answers: Vec<_> = v
+        .lines
+        .iter()
+        .map(|(_, a)| *a)
+        .filter(|a| a.model == model)
+        .collect();
     let points = || {
         answers
             .iter()
             .flat_map(|a| a.steps.iter())
             .filter_map(|s| s.p95_s.map(|p| (s.per_s, p)))
     };
-    let target = r.spec.target.p95_s;
+    let target = v.target.p95_s;
     let (x_lo, x_hi) = points().fold((f64::MAX, f64::MIN), |(lo, hi), (x, _)| {
         (lo.min(x), hi.max(x))
     });
@@ -154,7 +209,7 @@ where
     chart
         .configure_mesh()
         .x_desc("posts a second (log)")
-        .y_desc(if r.spec.design.stream_caption {
+        .y_desc(if v.streamed {
             "first-caption-token p95, s (log)"
         } else {
             "post p95, s (log)"
@@ -164,7 +219,7 @@ where
         .label_style(("sans-serif", 14))
         .draw()?;
     chart.draw_series(target_line(x_lo / 1.5, x_hi * 1.5, target))?;
-    for (i, (tier, highest, steps)) in series(r, model, |s| s.p95_s).into_iter().enumerate() {
+    for (i, (label, highest, steps)) in series(v, model, |s| s.p95_s).into_iter().enumerate() {
         let color = case_colour(i);
         let found = highest.map_or("none".to_string(), |v| format!("{v:.2}/s"));
         chart
@@ -172,7 +227,7 @@ where
                 steps.iter().map(|(x, y, _)| (*x, *y)),
                 color.stroke_width(2),
             ))?
-            .label(format!("Tier {tier}: {found}"))
+            .label(format!("{label}: {found}"))
             .legend(move |(x, y)| {
                 PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
             });

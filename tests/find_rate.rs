@@ -209,3 +209,86 @@ async fn a_saturated_memory_store_names_the_service() {
     let planned = t.planned.as_ref().unwrap().highest_per_s.unwrap();
     assert!(planned > 2.0 * live, "{planned} / {live}");
 }
+
+/// `--time-budget`: a step that would end past the budget is not started, and the answer says
+/// the bracket is open. gpt-4o-mini at Tier 1 from the planner's answer (about 3.5 a second for
+/// 40 s steps): each step is 40 s / 20 = 2 s of real time, so a 5 s budget lets at most two
+/// start (the third would end past 6 s); the search needs more to close its bracket to 5 %.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_time_budget_ends_the_search_with_the_bracket_said_open() {
+    let dir = tempdir("find-rate-budget");
+    let cfg = configured(
+        &[
+            "--model",
+            "gpt-4o-mini",
+            "--tier",
+            "1",
+            "--latency-ms",
+            "400",
+            "--time-scale",
+            "20",
+            "--seed",
+            "3",
+        ],
+        &dir,
+    );
+    let window = StepWindow {
+        seconds: 40.0,
+        min_posts: 40.0,
+        max_posts: 400.0,
+    };
+    let goal = Goal {
+        p95_s: 10.0,
+        min_success: 0.99,
+    };
+    let _guard = goose_lock().await;
+    let f = search(cfg, goal, window, Duration::from_secs(5), &dir)
+        .await
+        .unwrap();
+    let t = &f.tiers[0];
+    assert_eq!(
+        t.cut,
+        Some(postload::commands::run::find_rate::Cut::TimeBudget)
+    );
+    assert!((1..=2).contains(&t.live.steps.len()), "{t:?}");
+    let console = postload::commands::run::find_rate::console(&f);
+    assert!(
+        console.contains("NOT BRACKETED: the time budget ended first"),
+        "{console}"
+    );
+    let md = postload::commands::run::find_rate::markdown(&f);
+    assert!(md.contains("NOT BRACKETED"), "{md}");
+}
+
+/// What `--find-rate` cannot measure without spending, or a flag without it: exit 2, named.
+#[test]
+fn find_rate_refuses_what_it_cannot_measure_and_its_flags_stand_only_with_it() {
+    let postload = |args: &[&str]| {
+        let o = std::process::Command::new(assert_cmd::cargo::cargo_bin("postload"))
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let (code, err) = postload(&["run", "--find-rate", "--base-url", "http://127.0.0.1:9/v1"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("--find-rate: runs against the embedded stub"),
+        "{err}"
+    );
+    let (code, err) = postload(&["run", "--p95", "3"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--find-rate"), "{err}");
+    let (code, err) = postload(&["run", "--find-rate", "--step", "30s"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--step 30 s: give at least 1m"), "{err}");
+    let (code, err) = postload(&["run", "--find-rate", "--p95", "0"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--p95 0"), "{err}");
+    let (code, err) = postload(&["run", "--find-rate", "--repeat", "2"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--repeat"), "{err}");
+}

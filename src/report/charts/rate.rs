@@ -172,11 +172,7 @@ where
     Ok(())
 }
 
-fn rate_panel<DB: DrawingBackend>(
-    root: &DrawingArea<DB, Shift>,
-    v: &RateView,
-    model: &str,
-) -> Drawn
+fn rate_panel<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, v: &RateView, model: &str) -> Drawn
 where
     DB::ErrorType: 'static,
 {

@@ -35,7 +35,8 @@ pub enum Command {
     /// result's folder).
     Report(ReportArgs),
     /// Merge HdrHistogram interval logs (from several load machines) exactly and print the
-    /// percentiles of each tag.
+    /// percentiles of each tag; or merge the result.json files of a run's shards (--shard)
+    /// into one result and its reports.
     Merge(MergeArgs),
     /// Compare two results metric by metric: exit 1 on a regression beyond the tolerance that
     /// is not within noise.
@@ -363,6 +364,11 @@ pub struct RunArgs {
     /// Replay a trace K times faster than the file's pace (arrivals only; 1 to 100,000).
     #[arg(long, value_name = "K")]
     pub trace_speed: Option<f64>,
+    /// Send only shard i of N machines' share: a burst's posts i, i+N, ..., a sustained load's
+    /// or trace's every N-th arrival at its own time, each post with the seeds it has unsharded
+    /// (docs/shards.md). `postload merge` combines the shards' result.json files.
+    #[arg(long, value_name = "i/N", value_parser = crate::shard::arg)]
+    pub shard: Option<crate::shard::Shard>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -384,11 +390,20 @@ pub struct CompareArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct MergeArgs {
-    /// Interval logs (.hlog) written by `postload run` (in reports/<run-id>/hlog/).
-    #[arg(required = true, value_name = "LOG.hlog")]
+    /// Interval logs (.hlog) written by `postload run` (in reports/<run-id>/hlog/), or the
+    /// result.json files of one run's shards (`run --shard 1/N` ... `N/N`, docs/shards.md).
+    #[arg(required = true, value_name = "FILE")]
     pub logs: Vec<std::path::PathBuf>,
     #[command(flatten)]
     pub output: OutFile,
+    /// Results: where the merged result and its reports go (<DIR>/<run-id>-merged/).
+    #[command(flatten)]
+    pub report_dir: ReportDir,
+    /// Results: claims to judge on the merged figures (default: the planning note's).
+    #[arg(long, value_name = "FILE")]
+    pub claims: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub data: Mocks,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -68,6 +68,7 @@ pub async fn execute(cfg: RunConfig, exporters: Exporters) -> anyhow::Result<Run
         },
         budget: None,
         cases: Vec::new(),
+        shard: cfg.shard,
         tier_limits: TierLimitRow::of(
             &cfg.catalog,
             cfg.scenarios

@@ -36,10 +36,10 @@ fn merge_results(args: cli::MergeArgs) -> anyhow::Result<Outcome> {
             limits::MAX_SHARDS
         );
     }
-    let mut inputs = Vec::with_capacity(args.logs.len());
+    // Sized before any is read: together they must fit the bound (each its own, as read).
     let mut total: u64 = 0;
     for path in &args.logs {
-        total += std::fs::metadata(path).map_or(0, |m| m.len());
+        total = total.saturating_add(std::fs::metadata(path).map_or(0, |m| m.len()));
         if total > limits::MAX_MERGE_BYTES {
             anyhow::bail!(
                 "{}: the results given pass {} in all",
@@ -47,6 +47,9 @@ fn merge_results(args: cli::MergeArgs) -> anyhow::Result<Outcome> {
                 limits::size(limits::MAX_MERGE_BYTES)
             );
         }
+    }
+    let mut inputs = Vec::with_capacity(args.logs.len());
+    for path in &args.logs {
         inputs.push(merge::Input {
             file: path.display().to_string(),
             result: super::load_result(path)?,
@@ -54,21 +57,13 @@ fn merge_results(args: cli::MergeArgs) -> anyhow::Result<Outcome> {
     }
     let catalog = crate::config::catalog_from(args.data.mocks.as_deref())?;
     let claims = crate::config::claims(args.claims.as_deref(), &catalog)?;
-    let dir = report::create_unique_dir(
-        &args.report_dir.report_dir,
-        &format!("{}-merged", crate::run::new_run_id()),
-    )?;
-    let run_id = dir
+    let run_id = format!("{}-merged", crate::run::new_run_id());
+    let (mut result, notes) = merge::merge(&inputs, &catalog.prices, run_id.clone())?;
+    // Only a merge that holds gets a folder (named as its run, a suffix if that one is taken).
+    let dir = report::create_unique_dir(&args.report_dir.report_dir, &run_id)?;
+    result.run_id = dir
         .file_name()
-        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-    let (result, notes) = match merge::merge(&inputs, &catalog.prices, run_id) {
-        Ok(m) => m,
-        Err(e) => {
-            // The folder is ours and empty: a refused merge leaves nothing behind.
-            let _ = std::fs::remove_dir(&dir);
-            return Err(e.into());
-        }
-    };
+        .map_or(run_id, |n| n.to_string_lossy().into_owned());
     report::ReportWriter::create(&dir)?
         .with_all(report::run_exporters(&claims, &catalog.prices))
         .write(&result)?;

@@ -289,6 +289,9 @@ mod tests {
         assert_eq!(MAX_HLOG_COUNTERS, 524_288);
         assert_eq!(MAX_HLOG_COUNT, 9_007_199_254_740_992);
         assert_eq!(size(MAX_RESULT_BYTES), "256 MiB");
+        // 256 shards; 1 GiB = 1,073,741,824 bytes.
+        assert_eq!(MAX_SHARDS, 256);
+        assert_eq!(MAX_MERGE_BYTES, 1_073_741_824);
     }
 
     /// Whole MiB print as MiB; anything else (0, half a MiB, one and a half) in bytes.

@@ -396,7 +396,7 @@ pub struct MergeArgs {
     pub logs: Vec<std::path::PathBuf>,
     #[command(flatten)]
     pub output: OutFile,
-    /// Results: where the merged result and its reports go (<DIR>/<run-id>-merged/).
+    // Results: where the merged result and its reports go (<DIR>/<run-id>-merged/).
     #[command(flatten)]
     pub report_dir: ReportDir,
     /// Results: claims to judge on the merged figures (default: the planning note's).

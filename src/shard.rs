@@ -12,9 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::limits::MAX_SHARDS;
 
 /// Shard `index` of `count` (1 ≤ index ≤ count ≤ [`MAX_SHARDS`]).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Shard {
     /// 1-based.
     pub index: u32,
@@ -110,7 +108,10 @@ mod tests {
             &format!("1/{}", MAX_SHARDS + 1),
         ] {
             let e = Shard::parse(bad).unwrap_err();
-            assert!(e.contains("give i/N") && e.contains(&MAX_SHARDS.to_string()), "{bad}: {e}");
+            assert!(
+                e.contains("give i/N") && e.contains(&MAX_SHARDS.to_string()),
+                "{bad}: {e}"
+            );
         }
     }
 

@@ -55,7 +55,9 @@ fn args(reports: &Path, claims: &Path, shard: Option<u32>) -> RunArgs {
 async fn run(a: &RunArgs) -> (PathBuf, Value) {
     let cfg = run_config(a, Arc::new(AtomicBool::new(false))).expect("valid config");
     let ex = postload::report::run_exporters(&cfg.claims, &cfg.catalog.prices);
-    postload::run::execute(cfg, ex).await.expect("run completes");
+    postload::run::execute(cfg, ex)
+        .await
+        .expect("run completes");
     read_result(&a.output.report_dir)
 }
 
@@ -104,7 +106,10 @@ async fn three_shards_merge_to_the_unsharded_run_with_the_same_seed() {
     assert_eq!(merged.get("shard"), None);
     // Counts, tokens and cost: exactly the unsharded run's.
     assert_eq!(w["posts"]["total"], 6);
-    assert_eq!(w["calls"]["http_429"], 0, "the test's load must not reach the limits");
+    assert_eq!(
+        w["calls"]["http_429"], 0,
+        "the test's load must not reach the limits"
+    );
     for field in ["total", "ok", "failed", "failed_by_cause"] {
         assert_eq!(m["posts"][field], w["posts"][field], "posts.{field}");
     }
@@ -122,7 +127,10 @@ async fn three_shards_merge_to_the_unsharded_run_with_the_same_seed() {
         }
     }
     let union = postload::metrics::Percentiles::of(&union.unwrap());
-    assert_eq!(m["post_latency_ms"]["ok"], serde_json::to_value(union).unwrap());
+    assert_eq!(
+        m["post_latency_ms"]["ok"],
+        serde_json::to_value(union).unwrap()
+    );
     // ... and the unsharded run's within the histogram's precision (3 significant figures: a
     // thousandth of the value) and the harness's own time, which differs run to run: the stub
     // drew the same latency for each post in both, but a post's measured time adds the
@@ -140,7 +148,8 @@ async fn three_shards_merge_to_the_unsharded_run_with_the_same_seed() {
     // The claim is judged again on the merged figures: the merged result holds all 6 posts.
     assert_eq!(m["goodput"][0]["within_s"], 60.0);
     assert_eq!(m["goodput"][0]["share"], w["goodput"][0]["share"]);
-    let claim = "p95 at most 60 s when 6 users post at once on gpt-4o-mini (burst-50 tier 5): holds";
+    let claim =
+        "p95 at most 60 s when 6 users post at once on gpt-4o-mini (burst-50 tier 5): holds";
     assert!(console.contains(claim), "{console}");
     assert!(console.contains("verdict: 1 hold"), "{console}");
     let md = std::fs::read_to_string(mdir.join("report.md")).unwrap();
@@ -220,11 +229,22 @@ fn a_bad_shard_flag_is_refused_naming_it() {
             .assert()
             .code(2);
         let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
-        assert!(err.contains("--shard") && err.contains("give i/N"), "{bad}: {err}");
+        assert!(
+            err.contains("--shard") && err.contains("give i/N"),
+            "{bad}: {err}"
+        );
     }
     // A burst of 2 users cannot be split in 3: a shard would send nothing.
     let out = postload()
-        .args(["run", "--scenario", "burst-50", "--users", "2", "--shard", "1/3"])
+        .args([
+            "run",
+            "--scenario",
+            "burst-50",
+            "--users",
+            "2",
+            "--shard",
+            "1/3",
+        ])
         .assert()
         .code(2);
     let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();

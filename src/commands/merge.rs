@@ -13,8 +13,14 @@ pub fn merge(args: cli::MergeArgs) -> anyhow::Result<Outcome> {
         n if n == args.logs.len() => merge_results(args),
         _ => anyhow::bail!(
             "merge: give interval logs (.hlog) or result.json files, not both: {} and {}",
-            args.logs.iter().find(|p| !is_json(p)).map_or(String::new(), |p| p.display().to_string()),
-            args.logs.iter().find(|p| is_json(p)).map_or(String::new(), |p| p.display().to_string()),
+            args.logs
+                .iter()
+                .find(|p| !is_json(p))
+                .map_or(String::new(), |p| p.display().to_string()),
+            args.logs
+                .iter()
+                .find(|p| is_json(p))
+                .map_or(String::new(), |p| p.display().to_string()),
         ),
     }
 }

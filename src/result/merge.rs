@@ -56,7 +56,10 @@ pub fn merge(
     let mut cases = Vec::with_capacity(first.result.cases.len());
     for (k, case) in first.result.cases.iter().enumerate() {
         let parts: Vec<&CaseResult> = order.iter().map(|i| &i.result.cases[k]).collect();
-        if parts.iter().any(|c| c.stub.is_some() || c.service.is_some()) {
+        if parts
+            .iter()
+            .any(|c| c.stub.is_some() || c.service.is_some())
+        {
             notes.push(format!(
                 "{}: the stub's counts and the service figures are each machine's own: not in the merged result",
                 case.label()
@@ -80,7 +83,10 @@ pub fn merge(
             schema: r.schema.clone(),
             postload_version: r.postload_version.clone(),
             run_id,
-            started_at: all().map(|r| r.started_at.clone()).min().unwrap_or_default(),
+            started_at: all()
+                .map(|r| r.started_at.clone())
+                .min()
+                .unwrap_or_default(),
             finished_at: finished.and_then(|f| f.into_iter().max().cloned()),
             interrupted: all().any(|r| r.interrupted),
             target: r.target.clone(),

@@ -93,7 +93,10 @@ pub(super) fn merge(
         cost: None,
         timeline: timeline(parts),
         percentile_curve: percentile_curve(histograms.get("post_ok").unwrap_or(&empty)),
-        posts_sample: evenly(parts.iter().flat_map(|p| p.posts_sample.clone()), SAMPLE_POSTS),
+        posts_sample: evenly(
+            parts.iter().flat_map(|p| p.posts_sample.clone()),
+            SAMPLE_POSTS,
+        ),
         post_timings: {
             let mut v: Vec<_> = parts.iter().flat_map(|p| p.post_timings.clone()).collect();
             v.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
@@ -275,8 +278,10 @@ mod tests {
         // Shard A: one ok post at 1 s; shard B: one at 3 s and one failed: within 2 s, 1 of 3.
         let m = |ok: &[u64], failed: &[u64]| {
             let mut r = crate::metrics::Recorder::default();
-            for (list, failure) in [(ok, None), (failed, Some(crate::metrics::FailureCause::Timeout))]
-            {
+            for (list, failure) in [
+                (ok, None),
+                (failed, Some(crate::metrics::FailureCause::Timeout)),
+            ] {
                 for &ms in list {
                     r.record_post(&crate::metrics::PostEnd {
                         intended: Duration::ZERO,

@@ -4,9 +4,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::metrics::cost::Tokens;
-use crate::metrics::{
-    Attempt, CallKind, CallRecord, FailureCause, Measured, PostRecord, Recorder,
-};
+use crate::metrics::{Attempt, CallKind, CallRecord, FailureCause, Measured, PostRecord, Recorder};
 
 /// A post that started at `start_ms` and took `ms`: image prompt (800 + 150 tokens), then the
 /// caption (1,000 + 200 tokens), or a caption rate-limited for good when `failed`.
@@ -79,9 +77,10 @@ pub(super) fn measured() -> Measured {
 
 /// A one-case result (gpt-4o, a burst of 9) with `m` as its figures, as shard `index`/`count`.
 fn result(m: Measured, shard: Option<(u32, u32)>) -> RunResult {
-    let mut r: RunResult =
-        serde_json::from_str(include_str!("../../../tests/fixtures/result-default-run.json"))
-            .unwrap();
+    let mut r: RunResult = serde_json::from_str(include_str!(
+        "../../../tests/fixtures/result-default-run.json"
+    ))
+    .unwrap();
     r.cases.truncate(1);
     r.prices.version = prices().version;
     let c = &mut r.cases[0];
@@ -123,8 +122,14 @@ fn three_shards_merge_to_what_one_recorder_of_every_post_measures() {
     // prompts (800 + 150) and 8 captions (1,000 + 200): 7,200 + 8,000 = 15,200 prompt,
     // 1,350 + 1,600 = 2,950 completion; the failed post's image prompt (950) wasted.
     assert_eq!((m.posts.total, m.posts.ok, m.posts.failed), (9, 8, 1));
-    assert_eq!((m.calls.calls, m.calls.attempts, m.calls.http_429), (18, 18, 1));
-    assert_eq!((m.tokens.total.prompt, m.tokens.total.completion), (15_200, 2_950));
+    assert_eq!(
+        (m.calls.calls, m.calls.attempts, m.calls.http_429),
+        (18, 18, 1)
+    );
+    assert_eq!(
+        (m.tokens.total.prompt, m.tokens.total.completion),
+        (15_200, 2_950)
+    );
     assert_eq!(m.tokens.wasted.map(|w| w.total()), Some(950));
     // And exactly what one machine's recorder of the nine posts says, cost included.
     assert_eq!(m.posts, whole.posts);
@@ -144,7 +149,10 @@ fn a_result_that_is_not_a_shard_is_refused() {
     let mut whole = shard(2);
     whole.result.shard = None;
     let e = refused(&[shard(1), whole, shard(3)]);
-    assert_eq!((e.file.as_str(), e.field.as_str()), ("shard2/result.json", "shard"));
+    assert_eq!(
+        (e.file.as_str(), e.field.as_str()),
+        ("shard2/result.json", "shard")
+    );
 }
 
 #[test]
@@ -159,7 +167,10 @@ fn a_shard_given_twice_is_refused() {
     let mut again = shard(2);
     again.file = "copy/result.json".into();
     let e = refused(&[shard(1), shard(2), again, shard(3)]);
-    assert_eq!((e.file.as_str(), e.field.as_str()), ("copy/result.json", "shard.index"));
+    assert_eq!(
+        (e.file.as_str(), e.field.as_str()),
+        ("copy/result.json", "shard.index")
+    );
     assert!(e.message.contains("shard2/result.json"), "{e}");
 }
 
@@ -168,7 +179,10 @@ fn shards_of_another_count_are_refused() {
     let mut other = shard(2);
     other.result.shard = Some(Shard { index: 2, count: 4 });
     let e = refused(&[shard(1), other, shard(3)]);
-    assert_eq!((e.file.as_str(), e.field.as_str()), ("shard2/result.json", "shard.count"));
+    assert_eq!(
+        (e.file.as_str(), e.field.as_str()),
+        ("shard2/result.json", "shard.count")
+    );
 }
 
 #[test]

@@ -60,10 +60,12 @@ impl<'a> CaseRun<'a> {
                 }
                 if !cfg.quiet {
                     eprintln!(
-                        "postload: {} at tier {tier} of {} ({} users)...",
+                        "postload: {} at tier {tier} of {} ({} users{})...",
                         scenario.name,
                         scenario.tier_set,
-                        scenario.load.users()
+                        scenario.load.users(),
+                        cfg.shard
+                            .map_or(String::new(), |s| format!(", shard {s}: its posts only"))
                     );
                 }
                 let case = match self.case(entry, tier, repetition).await {

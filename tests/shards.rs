@@ -253,3 +253,53 @@ fn a_bad_shard_flag_is_refused_naming_it() {
         "{err}"
     );
 }
+
+/// Five arrivals 0, 1, 2.5, 4 and 6 s after the first; the fourth (post 3) brings its own image
+/// prompt (one call, not two).
+const TRACE: &str = "offset_s,image_prompt
+0,
+1,
+2.5,
+4,\"A shop window at dusk, warm light\"
+6,
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shard_of_a_trace_sends_every_nth_arrival_at_its_own_time_with_its_own_inputs() {
+    let dir = tempdir("shards-trace");
+    let trace = dir.join("day.csv");
+    std::fs::write(&trace, TRACE).unwrap();
+    let a = RunArgs {
+        scenario: vec!["burst-50".into()],
+        trace: Some(trace.display().to_string()),
+        trace_speed: Some(2.0),
+        tier: vec![5],
+        latency_ms: Some(50),
+        time: postload::clock::TimeScale::checked(10.0).unwrap().into(),
+        output: postload::cli::ReportDir {
+            report_dir: dir.join("reports"),
+        },
+        verbosity: postload::cli::Verbosity { quiet: true },
+        shard: Some(postload::shard::Shard { index: 2, count: 2 }),
+        ..RunArgs::default()
+    };
+    let _guard = goose_lock().await;
+    let (_, r) = run(&a).await;
+    let c = &r["cases"][0];
+    // Shard 2/2 takes arrivals 1 and 3: scheduled at 1 ÷ 2 = 0.5 s and 4 ÷ 2 = 2 s (modelled,
+    // from the trace's first arrival, as the unsharded run schedules them), not from its own
+    // first arrival; post 3 keeps its own image prompt: 2 + 1 = 3 calls.
+    assert_eq!(c["posts"]["total"], 2);
+    assert_eq!(c["calls"]["calls"], 3);
+    let mut sent: Vec<f64> = c["posts_sample"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["sent_s"].as_f64().unwrap())
+        .collect();
+    sent.sort_by(f64::total_cmp);
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    for (s, w) in sent.iter().zip([0.5, 2.0]) {
+        assert!((s - w).abs() < 1e-9, "{sent:?}");
+    }
+}

@@ -53,6 +53,20 @@ pub fn merge(
     }
     order.insert(0, first);
     let mut notes = Vec::new();
+    for i in &order {
+        if i.result.interrupted {
+            notes.push(format!(
+                "{}: interrupted: the merged figures cover what it measured, and say interrupted",
+                i.file
+            ));
+        }
+        if i.result.budget.as_ref().is_some_and(|b| b.stopped) {
+            notes.push(format!(
+                "{}: stopped by its spend guard: the merged figures cover what it sent",
+                i.file
+            ));
+        }
+    }
     let mut cases = Vec::with_capacity(first.result.cases.len());
     for (k, case) in first.result.cases.iter().enumerate() {
         let parts: Vec<&CaseResult> = order.iter().map(|i| &i.result.cases[k]).collect();

@@ -248,3 +248,16 @@ fn another_price_table_is_refused_not_used() {
     let e = merge(&[shard(1), shard(2), shard(3)], &table, "m".into()).unwrap_err();
     assert_eq!(e.field, "prices.version", "{e}");
 }
+
+#[test]
+fn an_interrupted_shard_marks_the_merge_and_is_said() {
+    let mut cut = shard(2);
+    cut.result.interrupted = true;
+    let (merged, notes) = merge(&[shard(1), cut, shard(3)], &prices(), "m".into()).unwrap();
+    assert!(merged.interrupted);
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(
+        notes[0].starts_with("shard2/result.json: interrupted"),
+        "{notes:?}"
+    );
+}

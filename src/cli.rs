@@ -364,9 +364,9 @@ pub struct RunArgs {
     /// Replay a trace K times faster than the file's pace (arrivals only; 1 to 100,000).
     #[arg(long, value_name = "K")]
     pub trace_speed: Option<f64>,
-    /// Send only shard i of N machines' share: a burst's posts i, i+N, ..., a sustained load's
-    /// or trace's every N-th arrival at its own time, each post with the seeds it has unsharded
-    /// (docs/shards.md). `postload merge` combines the shards' result.json files.
+    /// Send only shard i of N machines' share: a burst's posts i, i+N, ... (from 1), a
+    /// sustained load's or trace's every N-th arrival at its own time, each post with the seeds
+    /// it has unsharded (docs/shards.md). `postload merge` combines the shards' result.json files.
     #[arg(long, value_name = "i/N", value_parser = crate::shard::arg)]
     pub shard: Option<crate::shard::Shard>,
 }

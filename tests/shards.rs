@@ -155,6 +155,22 @@ async fn three_shards_merge_to_the_unsharded_run_with_the_same_seed() {
     let md = std::fs::read_to_string(mdir.join("report.md")).unwrap();
     assert!(md.contains("p95 at most 60 s when 6 users"), "{md}");
     assert!(mdir.join("hlog/burst-50-tier5.hlog").exists());
+    // A shard's result and the merged one are results as any: valid against the committed
+    // schema, and read back by `report`.
+    let schema: Value =
+        serde_json::from_str(include_str!("../schema/result.v1.schema.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    for r in [&merged, &shards[1].1] {
+        let errors: Vec<String> = validator.iter_errors(r).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{errors:?}");
+    }
+    postload()
+        .arg("report")
+        .arg(mdir.join("result.json"))
+        .arg("--claims")
+        .arg(&claims)
+        .assert()
+        .success();
 
     // Refusals, at exit 2, naming the file and the field.
     let refused = |files: &[&Path], says: &[&str]| {

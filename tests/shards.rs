@@ -319,3 +319,43 @@ async fn a_shard_of_a_trace_sends_every_nth_arrival_at_its_own_time_with_its_own
         assert!((s - w).abs() < 1e-9, "{sent:?}");
     }
 }
+
+/// The spend guard's worst case on a shard is the shard's own posts', so each shard's
+/// `--max-cost` can be its share of the budget and its printed estimate says what it may spend.
+#[test]
+fn a_shards_spend_estimate_is_its_own_posts() {
+    let dir = tempdir("shards-estimate");
+    let trace = dir.join("own.csv");
+    std::fs::write(&trace, "offset_s,image_prompt\n0,a\n1,\n2,b\n3,\n").unwrap();
+    let estimate = |shard: Option<(u32, u32)>, users: Option<u32>, trace: Option<&Path>| {
+        let a = RunArgs {
+            scenario: vec!["burst-50".into()],
+            users,
+            trace: trace.map(|t| t.display().to_string()),
+            output: postload::cli::ReportDir {
+                report_dir: dir.join("reports"),
+            },
+            shard: shard.map(|(index, count)| postload::shard::Shard { index, count }),
+            ..RunArgs::default()
+        };
+        let cfg = run_config(&a, Arc::new(AtomicBool::new(false))).expect("valid config");
+        postload::run::estimate_max_usd(&cfg)
+    };
+    // The trace's posts 0 and 2 bring their own image prompt (the caption alone, 8,160 µ$ at
+    // worst on gpt-4o); posts 1 and 3 make both calls (13,820 µ$), at burst-50's two tiers.
+    // Shard 1/2 takes posts 0 and 2: 2 × 2 × 8,160 µ$ = $0.03264; shard 2/2 posts 1 and 3:
+    // 2 × 2 × 13,820 µ$ = $0.05528; together the whole run's $0.08792.
+    let one = estimate(Some((1, 2)), None, Some(&trace));
+    let two = estimate(Some((2, 2)), None, Some(&trace));
+    assert!((one - 0.032_64).abs() < 1e-12, "{one}");
+    assert!((two - 0.055_28).abs() < 1e-12, "{two}");
+    assert!((estimate(None, None, Some(&trace)) - 0.087_92).abs() < 1e-12);
+    // A burst of 5 in 2 shards: 3 posts and 2.
+    let whole = estimate(None, Some(5), None);
+    let (a, b) = (
+        estimate(Some((1, 2)), Some(5), None),
+        estimate(Some((2, 2)), Some(5), None),
+    );
+    assert!((a * 5.0 - whole * 3.0).abs() < 1e-12, "{a} of {whole}");
+    assert!((b * 5.0 - whole * 2.0).abs() < 1e-12, "{b} of {whole}");
+}

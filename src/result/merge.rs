@@ -13,6 +13,10 @@ use crate::limits::MAX_SHARDS;
 use crate::openai::catalog::PriceTable;
 use crate::shard::Shard;
 
+/// Distinct goodput bounds one merged case recounts (the claims' latency bounds: the planning
+/// note's file names 2).
+const MAX_GOODPUT_BOUNDS: usize = 64;
+
 /// One shard's result and the name of its file, for messages.
 pub struct Input {
     pub file: String,
@@ -301,6 +305,14 @@ fn merge_case(
         .collect();
     bounds.sort_by(f64::total_cmp);
     bounds.dedup();
+    // A claims file names a few bounds; each is a count over the merged histogram.
+    if bounds.len() > MAX_GOODPUT_BOUNDS {
+        return Err(error(
+            &order[0].file,
+            format!("cases[{k}].goodput"),
+            format!("more than {MAX_GOODPUT_BOUNDS} latency bounds in all the shards"),
+        ));
+    }
     let goodput = bounds
         .into_iter()
         .filter_map(|s| {

@@ -141,9 +141,21 @@ fn histograms(parts: &[&Measured]) -> Result<BTreeMap<String, Histogram<u64>>, F
         }
         for (tag, text) in &p.histograms {
             let h = hlog::decode(text).map_err(|e| (k, format!("histograms.{tag}"), e))?;
+            let tags = merged.len();
             match merged.get_mut(tag) {
                 Some(m) => {
                     hlog::add_checked(m, &h).map_err(|e| (k, format!("histograms.{tag}"), e))?
+                }
+                // The shards' tags together, bounded as one log's (`merge` of .hlog files).
+                None if tags >= crate::limits::MAX_HLOG_TAGS => {
+                    return Err((
+                        k,
+                        format!("histograms.{tag}"),
+                        format!(
+                            "more than {} tags in all the shards",
+                            crate::limits::MAX_HLOG_TAGS
+                        ),
+                    ))
                 }
                 None => {
                     merged.insert(tag.clone(), h);
@@ -201,30 +213,21 @@ fn tokens(parts: &[&Measured]) -> TokenSummary {
 }
 
 /// The shards' timelines added second by second (each from its own start: the shards started
-/// together).
+/// together). Keyed by second, so a hostile result's far second costs one entry, not a gap.
 fn timeline(parts: &[&Measured]) -> Vec<Second> {
-    let mut v: Vec<Second> = Vec::new();
-    for p in parts {
-        for s in &p.timeline {
-            let i = s.second as usize;
-            // A shard's timeline is one entry a second, in order; a hostile one is bounded by
-            // the result's size.
-            if i >= v.len() {
-                let from = v.len();
-                v.extend((from..=i).map(|k| Second {
-                    second: k as u64,
-                    ..Second::default()
-                }));
-            }
-            let t = &mut v[i];
-            t.sends += s.sends;
-            t.completions += s.completions;
-            t.in_flight += s.in_flight;
-            t.rate_limited += s.rate_limited;
-            t.tokens += s.tokens;
-        }
+    let mut by_second: BTreeMap<u64, Second> = BTreeMap::new();
+    for s in parts.iter().flat_map(|p| &p.timeline) {
+        let t = by_second.entry(s.second).or_insert(Second {
+            second: s.second,
+            ..Second::default()
+        });
+        t.sends += s.sends;
+        t.completions += s.completions;
+        t.in_flight += s.in_flight;
+        t.rate_limited += s.rate_limited;
+        t.tokens += s.tokens;
     }
-    v
+    by_second.into_values().collect()
 }
 
 /// At most `keep` of `items`, evenly spread over them (all of them when they fit).
@@ -271,6 +274,9 @@ mod tests {
             t.iter().map(|s| (s.second, s.sends)).collect::<Vec<_>>(),
             [(0, 7), (1, 3)]
         );
+        // A second far out (a hand-edited result) is one entry, not a trillion.
+        b.timeline = vec![sec(1_000_000_000_000, 1)];
+        assert_eq!(timeline(&[&a, &b]).len(), 3);
     }
 
     #[test]

@@ -261,3 +261,30 @@ fn an_interrupted_shard_marks_the_merge_and_is_said() {
         "{notes:?}"
     );
 }
+
+#[test]
+fn too_many_tags_or_goodput_bounds_are_refused_not_merged_without_end() {
+    // 33 distinct tags across the shards (each shard within its own 32).
+    let mut inputs = vec![shard(1), shard(2), shard(3)];
+    let h = inputs[0].result.cases[0].measured.histograms["post_ok"].clone();
+    for (n, i) in inputs.iter_mut().enumerate() {
+        for t in 0..11 {
+            i.result.cases[0]
+                .measured
+                .histograms
+                .insert(format!("extra{n}-{t}"), h.clone());
+        }
+    }
+    let e = refused(&inputs);
+    assert!(e.message.contains("more than 32 tags"), "{e}");
+    // 65 distinct goodput bounds.
+    let mut many = shard(2);
+    many.result.cases[0].goodput = (1..=65)
+        .map(|s| crate::result::Goodput {
+            within_s: f64::from(s),
+            share: 1.0,
+        })
+        .collect();
+    let e = refused(&[shard(1), many, shard(3)]);
+    assert_eq!(e.field, "cases[0].goodput", "{e}");
+}

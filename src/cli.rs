@@ -35,7 +35,8 @@ pub enum Command {
     /// result's folder).
     Report(ReportArgs),
     /// Merge HdrHistogram interval logs (from several load machines) exactly and print the
-    /// percentiles of each tag.
+    /// percentiles of each tag; or merge the result.json files of a run's shards (--shard)
+    /// into one result and its reports.
     Merge(MergeArgs),
     /// Compare two results metric by metric: exit 1 on a regression beyond the tolerance that
     /// is not within noise.
@@ -369,9 +370,9 @@ pub struct RunArgs {
     #[arg(long, value_name = "K")]
     pub trace_speed: Option<f64>,
     /// Find the highest rate of posts a second at which the target (--p95, --min-success)
-    /// holds, live: open (Poisson) arrivals a step, the bracket to 2 %, the planner's answer
+    /// holds, live: open (Poisson) arrivals a step, the bracket to 5 %, the planner's answer
     /// beside it (docs/run.md). The first scenario's model and design, at each --tier.
-    #[arg(long, conflicts_with_all = ["repeat", "trace", "gate", "junit"])]
+    #[arg(long, conflicts_with_all = ["repeat", "trace", "gate", "junit", "shard"])]
     pub find_rate: bool,
     /// With --find-rate, the target: p95 of successful posts at most this many seconds.
     #[arg(
@@ -393,6 +394,11 @@ pub struct RunArgs {
     /// when the bracket was not closed.
     #[arg(long, value_name = "DURATION", requires = "find_rate", value_parser = crate::limits::duration_arg, default_value = "30m")]
     pub time_budget: f64,
+    /// Send only shard i of N machines' share: a burst's posts i, i+N, ... (from 1), a
+    /// sustained load's or trace's every N-th arrival at its own time, each post with the seeds
+    /// it has unsharded (docs/shards.md). `postload merge` combines the shards' result.json files.
+    #[arg(long, value_name = "i/N", value_parser = crate::shard::arg)]
+    pub shard: Option<crate::shard::Shard>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -414,11 +420,20 @@ pub struct CompareArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct MergeArgs {
-    /// Interval logs (.hlog) written by `postload run` (in reports/<run-id>/hlog/).
-    #[arg(required = true, value_name = "LOG.hlog")]
+    /// Interval logs (.hlog) written by `postload run` (in reports/<run-id>/hlog/), or the
+    /// result.json files of one run's shards (`run --shard 1/N` ... `N/N`, docs/shards.md).
+    #[arg(required = true, value_name = "FILE")]
     pub logs: Vec<std::path::PathBuf>,
     #[command(flatten)]
     pub output: OutFile,
+    // Results: where the merged result and its reports go (<DIR>/<run-id>-merged/).
+    #[command(flatten)]
+    pub report_dir: ReportDir,
+    /// Results: claims to judge on the merged figures (default: the planning note's).
+    #[arg(long, value_name = "FILE")]
+    pub claims: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub data: Mocks,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -31,6 +31,7 @@ pub mod result;
 pub mod run;
 pub mod scenario;
 pub mod secret;
+pub mod shard;
 pub mod share;
 pub mod stop;
 pub mod stub;

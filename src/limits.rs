@@ -100,6 +100,14 @@ pub const MAX_HLOG_COUNT: u64 = 1 << 53;
 /// Distinct tags a merge keeps (postload writes 5).
 pub const MAX_HLOG_TAGS: usize = 32;
 
+/// Shards of a run (`--shard i/N`) and result.json files one `merge` takes: 256 machines
+/// (at the measured one-machine ceiling, docs/limits.md, far past OpenAI's largest tier).
+pub const MAX_SHARDS: u32 = 256;
+
+/// Bytes of all the result.json files one `merge` reads together (each is also held to
+/// [`MAX_RESULT_BYTES`]): a shard's result is a few hundred KB to a few MB.
+pub const MAX_MERGE_BYTES: u64 = 1 << 30;
+
 /// Milliseconds of a latency-profile time (TTFT percentiles, a fixed latency): OpenAI's SDK
 /// gives up on a request after 600 s.
 pub const MAX_PROFILE_MS: f64 = 600_000.0;
@@ -281,6 +289,9 @@ mod tests {
         assert_eq!(MAX_HLOG_COUNTERS, 524_288);
         assert_eq!(MAX_HLOG_COUNT, 9_007_199_254_740_992);
         assert_eq!(size(MAX_RESULT_BYTES), "256 MiB");
+        // 256 shards; 1 GiB = 1,073,741,824 bytes.
+        assert_eq!(MAX_SHARDS, 256);
+        assert_eq!(MAX_MERGE_BYTES, 1_073_741_824);
     }
 
     /// Whole MiB print as MiB; anything else (0, half a MiB, one and a half) in bytes.

@@ -532,14 +532,7 @@ impl Recorder {
             cost: None,
             models_reported: self.models_reported.clone(),
             timeline: self.timeline(),
-            percentile_curve: self
-                .post_ok
-                .iter_quantiles(2)
-                .map(|v| CurvePoint {
-                    percentile: v.quantile_iterated_to() * 100.0,
-                    ms: hdr::ms(&self.post_ok, v.value_iterated_to()),
-                })
-                .collect(),
+            percentile_curve: percentile_curve(&self.post_ok),
             posts_sample: self.sample.clone(),
             post_timings: self.intervals.timings(),
             attempts: self.intervals.attempts(),
@@ -552,6 +545,16 @@ impl Recorder {
         m.set_tokens(tokens, source, self.wasted_tokens(), price, users);
         m
     }
+}
+
+/// Latency against percentile of a histogram, HdrHistogram style (the charts' curve).
+pub fn percentile_curve(h: &Histogram<u64>) -> Vec<CurvePoint> {
+    h.iter_quantiles(2)
+        .map(|v| CurvePoint {
+            percentile: v.quantile_iterated_to() * 100.0,
+            ms: hdr::ms(h, v.value_iterated_to()),
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! service mode's figures ([`service`]). Plain data that `run` fills and `report`, `gate`,
 //! `compare` and `merge` read: no output format lives here.
 
+pub mod merge;
 pub mod service;
 
 use serde::{Deserialize, Serialize};
@@ -195,6 +196,11 @@ pub struct RunResult {
     /// catalog in force at run time, which the tier claims are judged against.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tier_limits: Vec<TierLimitRow>,
+    /// `--shard i/N`: this result holds only shard i's posts of the run split across N
+    /// machines (its inputs, seeds included, are the whole run's); `postload merge` combines
+    /// the N results. Absent for a whole run, and for a merged one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<crate::shard::Shard>,
 }
 
 /// One model's limits at one tier of a tier set.

@@ -68,6 +68,7 @@ pub async fn execute(cfg: RunConfig, exporters: Exporters) -> anyhow::Result<Run
         },
         budget: None,
         cases: Vec::new(),
+        shard: cfg.shard,
         tier_limits: TierLimitRow::of(
             &cfg.catalog,
             cfg.scenarios
@@ -157,34 +158,48 @@ impl RunBudget {
     }
 }
 
-/// Posts a case plans to send (a sustained load's expected count).
-fn planned_posts(load: &Load) -> f64 {
+/// Posts a case plans to send (a sustained load's expected count): a shard's share of them.
+fn planned_posts(load: &Load, shard: Option<crate::shard::Shard>) -> f64 {
+    let count = shard.map_or(1, |s| s.count);
+    // Of n posts numbered from 0, those the shard takes.
+    let mine = |n: usize| {
+        shard.map_or(n as u64, |s| {
+            u64::from(s.users(n.min(u32::MAX as usize) as u32))
+        })
+    };
     match load {
-        Load::Burst { users } => *users as f64,
-        Load::Sustained { duration_s, .. } => load.rate_per_s().unwrap_or(0.0) * duration_s,
-        Load::Trace { arrivals, .. } => arrivals.as_ref().map_or(0, |t| t.posts.len()) as f64,
+        Load::Burst { users } => mine(*users as usize) as f64,
+        Load::Sustained { duration_s, .. } => {
+            load.rate_per_s().unwrap_or(0.0) * duration_s / f64::from(count)
+        }
+        Load::Trace { arrivals, .. } => mine(arrivals.as_ref().map_or(0, |t| t.posts.len())) as f64,
     }
 }
 
-/// The share of a scenario's posts that make the image-prompt call: those of a trace that
-/// gives no image prompt, when its file says; else those the scenario's share leaves.
-fn image_call_share(s: &crate::scenario::Scenario) -> f64 {
+/// The share of a scenario's posts (a shard's) that make the image-prompt call: those of a
+/// trace that gives no image prompt, when its file says; else those the scenario's share leaves.
+fn image_call_share(s: &crate::scenario::Scenario, shard: Option<crate::shard::Shard>) -> f64 {
     if let Load::Trace {
         arrivals: Some(t), ..
     } = &s.load
     {
         if t.has_image_prompts {
-            let make = (0..t.posts.len() as u64)
-                .filter(|&i| t.brings_own(i) == Some(false))
+            let posts: Vec<u64> = (0..t.posts.len() as u64)
+                .filter(|&i| shard.is_none_or(|s| s.takes(i)))
+                .collect();
+            let make = posts
+                .iter()
+                .filter(|&&i| t.brings_own(i) == Some(false))
                 .count();
-            return make as f64 / t.posts.len().max(1) as f64;
+            return make as f64 / posts.len().max(1) as f64;
         }
     }
     1.0 - s.image_prompt_share
 }
 
-/// The spend guard's estimate: every case's planned posts with every call at its worst case
-/// (the calls a post brings its own image prompt for are left out at the scenario's share).
+/// The spend guard's estimate: every case's planned posts (a shard's own) with every call at its
+/// worst case (the calls a post brings its own image prompt for are left out at the scenario's
+/// share).
 pub fn estimate_max_usd(cfg: &RunConfig) -> f64 {
     let reps = cfg.repeat.max(1) as f64;
     cfg.scenarios
@@ -194,8 +209,10 @@ pub fn estimate_max_usd(cfg: &RunConfig) -> f64 {
             let Some(price) = cfg.catalog.prices.models.get(&s.model) else {
                 return 0.0;
             };
-            let per_post = s.prompts.worst_case_post_usd(price, image_call_share(s));
-            per_post * planned_posts(&s.load) * s.tiers.len() as f64 * reps
+            let per_post = s
+                .prompts
+                .worst_case_post_usd(price, image_call_share(s, cfg.shard));
+            per_post * planned_posts(&s.load, cfg.shard) * s.tiers.len() as f64 * reps
         })
         .sum()
 }

@@ -26,6 +26,7 @@ mod sdk_service;
 mod service;
 mod service_dies;
 mod shape;
+mod shards;
 mod small_bounds;
 mod stub;
 mod stub_cache;

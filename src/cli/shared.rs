@@ -106,7 +106,8 @@ pub struct SpendArgs {
 #[derive(Debug, Clone, Default, Args)]
 pub struct ReportDir {
     /// Folder for reports; each command writes a folder of its own in it: run
-    /// <DIR>/<run-id>/, plan <DIR>/plan-<id>/, calibrate <DIR>/calibration-<date>/.
+    /// <DIR>/<run-id>/, plan <DIR>/plan-<id>/, calibrate <DIR>/calibration-<date>/, merge (of
+    /// results) <DIR>/<run-id>-merged/.
     #[arg(long, value_name = "DIR", default_value = "reports")]
     pub report_dir: PathBuf,
 }

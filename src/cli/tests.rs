@@ -63,7 +63,15 @@ fn hidden_aliases(a: &clap::Arg) -> Vec<String> {
 const TAKEN_BY: &[(&str, &[&str])] = &[
     (
         "mocks",
-        &["calibrate", "plan", "postload", "report", "run", "stub"],
+        &[
+            "calibrate",
+            "merge",
+            "plan",
+            "postload",
+            "report",
+            "run",
+            "stub",
+        ],
     ),
     (
         "quiet",
@@ -96,7 +104,10 @@ const TAKEN_BY: &[(&str, &[&str])] = &[
         &["calibrate", "example-service", "postload", "run"],
     ),
     ("max-cost", &["calibrate", "postload", "run"]),
-    ("report-dir", &["calibrate", "plan", "postload", "run"]),
+    (
+        "report-dir",
+        &["calibrate", "merge", "plan", "postload", "run"],
+    ),
     ("out", &["compare", "merge"]),
     ("prompt-cache-hit", &["plan", "postload", "run", "stub"]),
 ];

@@ -39,6 +39,8 @@ pub struct RunRequest {
     pub claims: Option<PathBuf>,
     pub report_dir: PathBuf,
     pub quiet: bool,
+    /// `--shard i/N`: send only this shard's posts.
+    pub shard: Option<crate::shard::Shard>,
 }
 
 /// Values that replace the scenarios' own for every scenario of the run.
@@ -129,6 +131,7 @@ impl From<&crate::cli::RunArgs> for RunRequest {
             claims: args.claims.clone(),
             report_dir: args.output.report_dir.clone(),
             quiet: args.verbosity.quiet,
+            shard: args.shard,
         }
     }
 }
@@ -175,6 +178,9 @@ pub fn configure(
         k => k.unwrap_or(1),
     };
     check_cases(&entries, repeat)?;
+    if let Some(shard) = req.shard {
+        check_shard(shard, &entries)?;
+    }
     Ok(RunConfig {
         scenarios: entries,
         service_mode: service_mode.then(|| ServiceMode {
@@ -194,7 +200,25 @@ pub fn configure(
         claims,
         time_scale,
         repeat,
+        shard: req.shard,
     })
+}
+
+/// `--shard i/N` of a burst with fewer users than shards would leave a shard with no post (and
+/// Goose with no user): refused on every shard, naming the scenario.
+fn check_shard(shard: crate::shard::Shard, entries: &[RunScenario]) -> anyhow::Result<()> {
+    for e in entries {
+        if let Load::Burst { users } = e.scenario.load {
+            if users < shard.count {
+                anyhow::bail!(
+                    "--shard {shard}: {} is a burst of {users} users, fewer than {} shards: give at most {users} shards",
+                    e.file,
+                    shard.count
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A run writes at most [`MAX_CASES`] cases (scenarios × tiers × `--repeat`): what `report`,

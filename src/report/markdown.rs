@@ -184,7 +184,7 @@ pub fn document(r: &RunResult, claims: &ClaimsFile, prices: &PriceTable) -> Docu
 /// whether time was scaled, money capped or the run interrupted.
 fn intro(r: &RunResult) -> String {
     format!(
-        "Started {}{}, postload {}. Target: {}. Prices: {} (as of {}).{}{}{}",
+        "Started {}{}, postload {}. Target: {}. Prices: {} (as of {}).{}{}{}{}",
         r.started_at,
         r.finished_at
             .as_ref()
@@ -195,6 +195,7 @@ fn intro(r: &RunResult) -> String {
         r.prices.as_of,
         time_scale_text(r),
         budget_text(r),
+        shard_text(r),
         if r.interrupted {
             " Interrupted by a signal (Ctrl-C, SIGTERM or SIGHUP): the figures cover what was measured until then; later cases were not run."
         } else {
@@ -217,6 +218,16 @@ fn target_text(target: &TargetInfo) -> String {
             None => "service mode".into(),
         },
     }
+}
+
+/// A shard's run (`--shard i/N`) says so: its figures are its posts only (with a leading space).
+fn shard_text(r: &RunResult) -> String {
+    r.shard.map_or(String::new(), |s| {
+        format!(
+            " **Shard {} of {}**: the figures cover this shard's posts only (one in {} of the run's); `postload merge` combines the {} shards' result.json files (docs/shards.md).",
+            s.index, s.count, s.count, s.count
+        )
+    })
 }
 
 /// The spend guard's figures, when the run had one (with a leading space).

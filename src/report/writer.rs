@@ -280,6 +280,7 @@ mod tests {
             budget: None,
             cases: Vec::new(),
             tier_limits: Vec::new(),
+            shard: None,
         }
     }
 

@@ -60,10 +60,12 @@ impl<'a> CaseRun<'a> {
                 }
                 if !cfg.quiet {
                     eprintln!(
-                        "postload: {} at tier {tier} of {} ({} users)...",
+                        "postload: {} at tier {tier} of {} ({} users{})...",
                         scenario.name,
                         scenario.tier_set,
-                        scenario.load.users()
+                        scenario.load.users(),
+                        cfg.shard
+                            .map_or(String::new(), |s| format!(", shard {s}: its posts only"))
                     );
                 }
                 let case = match self.case(entry, tier, repetition).await {
@@ -140,7 +142,7 @@ impl<'a> CaseRun<'a> {
         let (stub, work, root) = self.case_target(entry, scenario, tier).await?;
         let guard = self.spend_guard(file, scenario, price)?;
         let users = scenario.load.users() as usize;
-        let (start, goose_users) = start_of(scenario);
+        let (start, goose_users) = start_of(scenario, cfg.shard);
         let ctx = Arc::new(CaseContext::new(self.setup(
             entry,
             scenario,
@@ -248,6 +250,7 @@ impl<'a> CaseRun<'a> {
                 .transpose()
                 .map_err(|e| anyhow::anyhow!("cannot build the HTTP client: {e}"))?,
             time_scale: cfg.time_scale,
+            shard: cfg.shard,
             client_queue: (scenario.client_queue && entry.service.is_none()).then_some(limits),
             trace: match &scenario.load {
                 Load::Trace { arrivals, .. } => arrivals.clone(),
@@ -369,10 +372,14 @@ impl<'a> CaseRun<'a> {
 
 /// How the case's posts start, and its Goose users: a burst's users each send one post; a
 /// sustained load's users take the posts of a seeded schedule.
-fn start_of(scenario: &Scenario) -> (Start, usize) {
+fn start_of(scenario: &Scenario, shard: Option<crate::shard::Shard>) -> (Start, usize) {
     let users = scenario.load.users() as usize;
     match &scenario.load {
-        Load::Burst { users } => (Start::Burst, *users as usize),
+        // A shard's users send its share of the burst's posts (config refused an empty share).
+        Load::Burst { users } => (
+            Start::Burst,
+            shard.map_or(*users, |s| s.users(*users)) as usize,
+        ),
         Load::Sustained {
             duration_s,
             max_in_flight,

@@ -101,6 +101,8 @@ pub struct CaseSetup {
     /// A trace load's arrivals: post `i` brings its own image prompt as the trace says, and in
     /// service mode its business, topic, platform and image prompt fill the body template.
     pub trace: Option<Arc<crate::scenario::trace::Trace>>,
+    /// `--shard i/N`: only this shard's posts are sent, each under its unsharded number.
+    pub shard: Option<crate::shard::Shard>,
 }
 
 /// Everything the Goose users of one case share.
@@ -128,6 +130,7 @@ pub struct CaseContext {
     seen_posts: Mutex<Vec<crate::result::service::per_post::SeenPost>>,
     /// A trace load's arrivals (their per-post inputs).
     trace: Option<Arc<crate::scenario::trace::Trace>>,
+    shard: Option<crate::shard::Shard>,
 }
 
 impl std::fmt::Debug for CaseContext {
@@ -172,6 +175,7 @@ impl CaseContext {
             tally: Arc::default(),
             seen_posts: Mutex::default(),
             trace: setup.trace,
+            shard: setup.shard,
         }
     }
 
@@ -260,7 +264,11 @@ impl CaseContext {
             .mark_released(*self.origin.get_or_init(Instant::now));
         match &self.start {
             Start::Burst => {
-                let next = || self.next_post.fetch_add(1, Ordering::Relaxed);
+                // A shard's k-th user post is the burst's post i − 1 + kN (its seeds with it).
+                let next = || {
+                    let k = self.next_post.fetch_add(1, Ordering::Relaxed);
+                    self.shard.map_or(k, |s| s.global(k))
+                };
                 let (i, places) = match &self.queue {
                     Some(queue) => queue.number_post(next, |i| self.first_calls(i)),
                     None => (next(), [None; 2]),
@@ -269,11 +277,15 @@ impl CaseContext {
                 self.record(&record);
             }
             Start::Schedule(arrivals) => loop {
-                // Take the next post and its time together, so post numbers follow send order.
+                // Take the next post and its time together, so post numbers follow send order. A
+                // shard passes over the other shards' arrivals: its posts keep their numbers
+                // and times (and so their seeds).
                 let (i, intended) = {
                     let mut a = arrivals.lock().unwrap_or_else(|p| p.into_inner());
-                    let Some(t) = a.next() else { break };
-                    (self.next_post.fetch_add(1, Ordering::Relaxed), t)
+                    let Some(next) = next_of_shard(&mut *a, &self.next_post, self.shard) else {
+                        break;
+                    };
+                    next
                 };
                 if !self.sleep_until(intended).await {
                     break;
@@ -463,6 +475,22 @@ impl CaseContext {
     }
 }
 
+/// The schedule's next arrival this shard sends (every arrival without a shard), numbered by
+/// its place in the whole schedule: `(post number, intended send time)`.
+fn next_of_shard(
+    arrivals: &mut dyn Iterator<Item = Duration>,
+    numbers: &AtomicU64,
+    shard: Option<crate::shard::Shard>,
+) -> Option<(u64, Duration)> {
+    loop {
+        let t = arrivals.next()?;
+        let i = numbers.fetch_add(1, Ordering::Relaxed);
+        if shard.is_none_or(|s| s.takes(i)) {
+            return Some((i, t));
+        }
+    }
+}
+
 /// The image-prompt call's (prompt tokens, max_tokens) for post `i`.
 fn image_size(requests: &PostRequests, i: u64) -> (u64, u64) {
     (
@@ -502,4 +530,28 @@ pub(crate) async fn read_body(mut response: reqwest::Response) -> Result<Vec<u8>
         }
     }
     Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shard_takes_every_nth_arrival_at_its_own_time_and_number() {
+        // Seven arrivals at 0, 10, ..., 60 ms; shard 2/3 takes arrivals 1 and 4 (10 and 40 ms),
+        // then finds none: 7 is past the end. Without a shard, every arrival in order.
+        let times: Vec<Duration> = (0..7).map(|k| Duration::from_millis(10 * k)).collect();
+        let take = |shard| {
+            let mut it = times.clone().into_iter();
+            let numbers = AtomicU64::new(0);
+            std::iter::from_fn(|| next_of_shard(&mut it, &numbers, shard)).collect::<Vec<_>>()
+        };
+        let ms = Duration::from_millis;
+        assert_eq!(
+            take(Some(crate::shard::Shard { index: 2, count: 3 })),
+            [(1, ms(10)), (4, ms(40))]
+        );
+        assert_eq!(take(None).len(), 7);
+        assert_eq!(take(None)[6], (6, ms(60)));
+    }
 }

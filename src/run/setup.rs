@@ -103,4 +103,6 @@ pub struct RunConfig {
     /// Set by a second signal: abandon the attack at once and write only result.json and
     /// report.md.
     pub hurry: Arc<AtomicBool>,
+    /// `--shard i/N`: send only this shard's posts, each with its unsharded number and seeds.
+    pub shard: Option<crate::shard::Shard>,
 }

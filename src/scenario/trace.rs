@@ -3,8 +3,8 @@
 //! `platform`, `image_prompt`). Pure: [`parse`] takes the file's bytes (read, bounded, by the
 //! caller) and the current time, and either returns every arrival as an offset from the first,
 //! or names the file and line at fault. The format is documented in docs/run.md ("Trace
-//! replay"). Arrivals keep their index in the file as their post number, so a later split of
-//! a run into shards can take every N-th arrival and keep each post's seeds.
+//! replay"). Arrivals keep their index in the file as their post number, so a shard of a run
+//! (`--shard i/N`, [`crate::shard`]) takes every N-th arrival and keeps each post's seeds.
 
 use std::time::Duration;
 

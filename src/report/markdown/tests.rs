@@ -39,3 +39,16 @@ fn stub_tokens_per_post_divide_by_successful_posts_and_only_when_none_failed() {
     none.stub = None;
     assert_eq!(stub_tokens_per_post(&none), "-");
 }
+
+#[test]
+fn a_shards_report_says_it_covers_its_posts_only() {
+    let json = include_str!("../../../tests/fixtures/result-default-run.json");
+    let mut r = serde_json::from_str::<RunResult>(json).unwrap();
+    assert!(!intro(&r).contains("Shard"));
+    r.shard = Some(crate::shard::Shard { index: 2, count: 3 });
+    assert!(
+        intro(&r).contains("**Shard 2 of 3**: the figures cover this shard's posts only"),
+        "{}",
+        intro(&r)
+    );
+}

@@ -364,6 +364,25 @@ impl Scenario {
             }
             _ => {}
         }
+        // Every call of a post would get OpenAI's 400 "max_tokens is too large": say it before
+        // the run, not in 400s (gpt-4o-2024-05-13 writes at most 4,096).
+        let cap = catalog
+            .model(&self.model)
+            .map_or(u32::MAX, |m| m.output_cap());
+        for (field, size) in [
+            (
+                "prompts.image_prompt.max_tokens",
+                &self.prompts.image_prompt,
+            ),
+            ("prompts.caption.max_tokens", &self.prompts.caption),
+        ] {
+            if size.max_tokens > cap {
+                return Err(err(format!(
+                    "field `{field}`: {} is more than `{}` writes ({cap}: mocks/models.toml's max_output_tokens)",
+                    size.max_tokens, self.model
+                )));
+            }
+        }
         for t in &self.tiers {
             catalog
                 .tier(&self.tier_set, *t)

@@ -76,6 +76,12 @@ pub struct ModelEntry {
     /// The effort a request that names none gets (a reasoning model only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_effort: Option<Effort>,
+    /// The most a request may ask to be written (`max_tokens`, `max_completion_tokens`,
+    /// `max_output_tokens`): larger gets OpenAI's 400 "max_tokens is too large". `None`: 16,384
+    /// for a model that does not reason (gpt-4o's), 128,000 for one that does (GPT-5's). For
+    /// a reasoning model it holds the reasoning and the visible tokens together.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_output_tokens: Option<u32>,
     /// The entry's own date and source, where they differ from the file's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub as_of: Option<String>,
@@ -376,9 +382,24 @@ fn check_models(
             ));
         }
         check_reasoning(mf, lf, i, m, p.reasoning.get(&m.profile))?;
+        if let Some(cap) = m.max_output_tokens {
+            let most = MAX_OUTPUT_CAP;
+            if !(MIN_OUTPUT_CAP..=most).contains(&cap) {
+                return Err(invalid(
+                    mf,
+                    format!("model[{i}].max_output_tokens"),
+                    format!("{cap} is outside {MIN_OUTPUT_CAP} to {most}"),
+                ));
+            }
+        }
     }
     Ok(())
 }
+
+/// A model's `max_output_tokens` in models.toml: at least the Responses API's floor, at most
+/// the most any model writes here (a reasoning model's 128,000).
+const MIN_OUTPUT_CAP: u32 = 16;
+const MAX_OUTPUT_CAP: u32 = crate::openai::reasoning::MAX_REASONING_TOKENS;
 
 /// Model `m` (entry `i` of `mf`) against the reasoning tokens its profile draws per effort.
 fn check_reasoning(

@@ -430,8 +430,8 @@ fn a_reasoning_model_is_planned_at_its_default_effort_and_its_reasoning_can_empt
     assert_eq!(names["gpt-4.1-mini"].name, "gpt-4.1-mini");
     // With `minimal` as the default (no reasoning tokens), every post is answered.
     let models = crate::openai::catalog::EMBEDDED_MODELS.replace(
-        "id = \"gpt-5-mini\"\nsnapshot = \"gpt-5-mini-2025-08-07\"\nprofile = \"gpt-5-mini\"\nlimits = \"gpt-5-mini\"\nreasoning_efforts = [\"minimal\", \"low\", \"medium\", \"high\"]\ndefault_effort = \"medium\"",
-        "id = \"gpt-5-mini\"\nsnapshot = \"gpt-5-mini-2025-08-07\"\nprofile = \"gpt-5-mini\"\nlimits = \"gpt-5-mini\"\nreasoning_efforts = [\"minimal\", \"low\", \"medium\", \"high\"]\ndefault_effort = \"minimal\"",
+        "id = \"gpt-5-mini\"\nsnapshot = \"gpt-5-mini-2025-08-07\"\nprofile = \"gpt-5-mini\"\nlimits = \"gpt-5-mini\"\nmax_output_tokens = 128000\nreasoning_efforts = [\"minimal\", \"low\", \"medium\", \"high\"]\ndefault_effort = \"medium\"",
+        "id = \"gpt-5-mini\"\nsnapshot = \"gpt-5-mini-2025-08-07\"\nprofile = \"gpt-5-mini\"\nlimits = \"gpt-5-mini\"\nmax_output_tokens = 128000\nreasoning_efforts = [\"minimal\", \"low\", \"medium\", \"high\"]\ndefault_effort = \"minimal\"",
     );
     let minimal = Catalog::from_texts(
         [

@@ -230,6 +230,23 @@ fn unknown_model_or_tier_is_reported_against_the_catalog() {
 }
 
 #[test]
+fn a_max_tokens_past_the_models_output_cap_is_refused_before_the_run() {
+    // gpt-4o-2024-05-13 writes at most 4,096: a caption asking 5,000 would be OpenAI's 400 on
+    // every post. gpt-4o (16,384) takes it.
+    let catalog = Catalog::embedded();
+    let text = "name = \"x\"\nmodel = \"gpt-4o-2024-05-13\"\n[prompts.caption]\nprompt_tokens = 1200\nmax_tokens = 5000\n[load]\nkind = \"burst\"\nusers = 5\n";
+    let s = Scenario::parse("s.toml", text).unwrap();
+    let e = s.check_catalog("s.toml", &catalog).unwrap_err().to_string();
+    assert!(
+        e.contains("s.toml")
+            && e.contains("field `prompts.caption.max_tokens`: 5000 is more than `gpt-4o-2024-05-13` writes (4096"),
+        "{e}"
+    );
+    let s = Scenario::parse("s.toml", &text.replace("gpt-4o-2024-05-13", "gpt-4o")).unwrap();
+    s.check_catalog("s.toml", &catalog).unwrap();
+}
+
+#[test]
 fn a_missing_file_lists_the_built_in_names() {
     let e = load("nope.toml").unwrap_err().to_string();
     assert!(e.contains("burst-50") && e.contains("nope.toml"), "{e}");

@@ -18,7 +18,6 @@ use serde_json::{Map, Value};
 use crate::openai::catalog::{Catalog, ModelEntry};
 use crate::openai::errors::ApiError;
 use crate::openai::reasoning::{Effort, MAX_REASONING_TOKENS};
-use crate::openai::tokens::MAX_COMPLETION_TOKENS;
 
 /// Every top-level field of Chat Completions (API reference, 2025); anything else gets OpenAI's
 /// "Unrecognized request argument supplied".
@@ -100,9 +99,8 @@ pub fn parse<'a>(body: &[u8], catalog: &'a Catalog) -> Result<ChatRequest<'a>, A
     let model = catalog
         .model(&model)
         .ok_or_else(|| ApiError::model_not_found(&model))?;
-    if model.reasoning().is_none() {
-        fields::max_tokens(&obj, MAX_COMPLETION_TOKENS)?;
-    }
+    // The model's own most (gpt-4o-2024-05-13 4,096, gpt-4.1 32,768: mocks/models.toml).
+    fields::max_tokens(&obj, model.output_cap() as usize)?;
     let effort = reasoning::effort(model, &obj)?;
 
     Ok(ChatRequest {
@@ -331,6 +329,55 @@ mod tests {
             "max_completion_tokens": 50});
         b[key] = v;
         b
+    }
+
+    /// A body for `model` asking `key` = `n`.
+    fn asking(model: &str, key: &str, n: u64) -> Value {
+        json!({"model": model, "messages": [{"role": "user", "content": "hi"}], key: n})
+    }
+
+    #[test]
+    fn each_model_is_held_to_its_own_output_cap_with_openais_400() {
+        // gpt-4o (2024-08-06 and later): 16,384. The body OpenAI answered 20,480 with, exactly
+        // (tailcallhq/forgecode#1185, 2025-07-22; docs/sources.md, Output caps).
+        assert_eq!(
+            check(asking("gpt-4o", "max_tokens", 20_480))
+                .unwrap_err()
+                .body(),
+            json!({"error": {"message": "max_tokens is too large: 20480. This model supports at most 16384 completion tokens, whereas you provided 20480.",
+                "type": "invalid_request_error", "param": "max_tokens", "code": "invalid_value"}})
+        );
+        check(asking("gpt-4o", "max_tokens", 16_384)).unwrap();
+        // Its first snapshot wrote at most 4,096.
+        let e = check(asking("gpt-4o-2024-05-13", "max_tokens", 4_097)).unwrap_err();
+        assert!(
+            e.message.contains("at most 4096 completion tokens"),
+            "{}",
+            e.message
+        );
+        check(asking("gpt-4o-2024-05-13", "max_tokens", 4_096)).unwrap();
+        // GPT-4.1: 32,768. Before, the stub held every model that does not reason to gpt-4o's
+        // 16,384 and refused a 20,480 that OpenAI serves.
+        check(asking("gpt-4.1", "max_tokens", 20_480)).unwrap();
+        check(asking("gpt-4.1-nano", "max_completion_tokens", 32_768)).unwrap();
+        let e = check(asking("gpt-4.1-mini", "max_completion_tokens", 32_769)).unwrap_err();
+        assert_eq!(
+            (e.status, e.param.as_deref(), e.code),
+            (400, Some("max_completion_tokens"), Some("invalid_value"))
+        );
+        assert!(
+            e.message.contains("at most 32768 completion tokens"),
+            "{}",
+            e.message
+        );
+        // GPT-5: 128,000, reasoning and visible tokens together.
+        check(asking("gpt-5-mini", "max_completion_tokens", 128_000)).unwrap();
+        let e = check(asking("gpt-5-mini", "max_completion_tokens", 128_001)).unwrap_err();
+        assert!(
+            e.message.contains("at most 128000 completion tokens"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]

@@ -13,6 +13,17 @@ impl ModelEntry {
         })
         .filter(|r| !r.efforts.is_empty())
     }
+
+    /// The most a request to this model may ask to be written ([`ModelEntry::max_output_tokens`],
+    /// else 16,384, or 128,000 for a reasoning model).
+    pub fn output_cap(&self) -> u32 {
+        self.max_output_tokens
+            .unwrap_or(if self.reasoning().is_none() {
+                crate::openai::tokens::MAX_COMPLETION_TOKENS as u32
+            } else {
+                crate::openai::reasoning::MAX_REASONING_TOKENS
+            })
+    }
 }
 
 impl Catalog {

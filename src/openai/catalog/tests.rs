@@ -139,6 +139,26 @@ fn a_model_listed_twice_is_an_error() {
 }
 
 #[test]
+fn a_models_output_cap_outside_16_to_128000_is_an_error() {
+    // The first model's cap (gpt-4o's 16,384, its first `max_output_tokens` line).
+    for (cap, shown) in [("0", "0"), ("15", "15"), ("128001", "128001")] {
+        let err = error_with(0, |m| {
+            m.replacen(
+                "max_output_tokens = 16384",
+                &format!("max_output_tokens = {cap}"),
+                1,
+            )
+        });
+        assert_eq!(
+            err,
+            format!(
+                "models.toml: field `model[0].max_output_tokens`: {shown} is outside 16 to 128000"
+            )
+        );
+    }
+}
+
+#[test]
 fn a_models_file_without_models_is_an_error() {
     let err = error_with(0, |_| "as_of = \"x\"\nsource = \"y\"\nmodel = []\n".into());
     assert_eq!(err, "models.toml: field `model`: no models listed");

@@ -16,7 +16,6 @@ use super::{bounded, fields, reasoning, ChatRequest};
 use crate::openai::catalog::Catalog;
 use crate::openai::errors::ApiError;
 use crate::openai::reasoning::{Effort, MAX_REASONING_TOKENS};
-use crate::openai::tokens::MAX_COMPLETION_TOKENS;
 
 /// Every top-level field of `POST /v1/responses` (API reference and openai-python 3.57.0's
 /// `ResponseCreateParams`, read 2026-12-06, less the preview-only ones); anything else is an
@@ -119,9 +118,7 @@ pub fn parse<'a>(body: &[u8], catalog: &'a Catalog) -> Result<ResponsesRequest<'
     let model = catalog
         .model(&model)
         .ok_or_else(|| model_not_found(&model))?;
-    if model.reasoning().is_none() {
-        max_output_tokens_within(&obj, MAX_COMPLETION_TOKENS)?;
-    }
+    max_output_tokens_within(&obj, model.output_cap() as usize)?;
     let effort: Option<Effort> = reasoning::responses_effort(model, &obj)?;
     let number = |k: &str| obj.get(k).and_then(Value::as_f64).unwrap_or(1.0);
     let given = |k: &str| obj.get(k).filter(|v| !v.is_null()).cloned();

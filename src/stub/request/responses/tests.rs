@@ -291,3 +291,28 @@ fn the_max_output_tokens_of_a_body_is_read_alone() {
     assert_eq!(max_output_tokens_of(br#"{"input":"x"}"#), None);
     assert_eq!(max_output_tokens_of(b"[]"), None);
 }
+
+#[test]
+fn max_output_tokens_is_held_to_the_models_own_cap() {
+    // gpt-4.1 writes up to 32,768 (docs/sources.md, Output caps): 20,000 passes (the stub held
+    // it to gpt-4o's 16,384 before), 32,769 is refused naming the field.
+    let b = |n: u64| json!({"model": "gpt-4.1", "input": "hi", "max_output_tokens": n});
+    parse_value(&b(20_000)).unwrap();
+    let e = err(b(32_769));
+    assert_eq!(
+        (e.status, e.param.as_deref()),
+        (400, Some("max_output_tokens"))
+    );
+    assert!(
+        e.message.contains("Expected a value <= 32768"),
+        "{}",
+        e.message
+    );
+    // gpt-4o-2024-05-13: 4,096.
+    let e = err(json!({"model": "gpt-4o-2024-05-13", "input": "hi", "max_output_tokens": 5_000}));
+    assert!(
+        e.message.contains("Expected a value <= 4096"),
+        "{}",
+        e.message
+    );
+}

@@ -292,3 +292,76 @@ fn find_rate_refuses_what_it_cannot_measure_and_its_flags_stand_only_with_it() {
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("--repeat"), "{err}");
 }
+
+/// A signal mid-search: the step under way is dropped (its arrivals incomplete, not judged),
+/// the steps before it are kept, and find-rate.json and find-rate.md are written, marked
+/// interrupted, with exit 130. The signal is sent once the second step has started (its
+/// folder exists), so the first is complete; the wait for it is a liveness bound, not a
+/// measurement.
+#[test]
+fn a_signal_keeps_the_finished_steps_and_writes_the_answer_marked_interrupted() {
+    let dir = tempdir("find-rate-sigint");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("postload"))
+        .args([
+            "run",
+            "--find-rate",
+            "--model",
+            "gpt-4o-mini",
+            "--tier",
+            "1",
+            "--latency-ms",
+            "400",
+            "--time-scale",
+            "20",
+            "--step",
+            "1m",
+            "--p95",
+            "10",
+            "--quiet",
+            "--report-dir",
+        ])
+        .arg(&dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let second_step = || {
+        std::fs::read_dir(&dir).ok()?.flatten().find_map(|run| {
+            run.path()
+                .join("steps/tier-1-step-02")
+                .exists()
+                .then(|| run.path())
+        })
+    };
+    let started = std::time::Instant::now();
+    let run = loop {
+        if let Some(run) = second_step() {
+            break run;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(180),
+            "the second step never started"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let j: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("find-rate.json")).unwrap())
+            .unwrap();
+    assert_eq!(j["interrupted"], true, "{j}");
+    let t = &j["tiers"][0];
+    assert_eq!(t["cut"], "interrupted", "{t}");
+    let steps = t["live"]["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 1, "only the finished step is kept: {t}");
+    // The kept step judged its whole window: at least the 300 posts of a step (a 60 s step at
+    // the planner's ~2 a second is lengthened to hold them), a Poisson count within 4 sd below.
+    assert!(steps[0]["posts"].as_u64().unwrap() >= 300 - 4 * 17, "{t}");
+    let md = std::fs::read_to_string(run.join("find-rate.md")).unwrap();
+    assert!(md.contains("NOT BRACKETED: interrupted"), "{md}");
+}

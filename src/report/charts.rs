@@ -29,7 +29,7 @@ pub mod waterfall;
 
 pub(crate) use self::plan::plan_chart_links;
 pub use self::plan::plan_charts;
-pub use self::rate::{find_rate_charts, RateView};
+pub use self::rate::{find_rate_charts, RateLine, RateView};
 pub use self::run::usd_per_post;
 
 const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");

@@ -463,11 +463,22 @@ fn write(dir: &std::path::Path, f: &FindRate) -> anyhow::Result<()> {
 
 /// The chart's lines: the live search's and the planner's, per tier.
 fn view(f: &FindRate) -> crate::report::charts::RateView<'_> {
+    use crate::report::charts::RateLine;
     let mut lines = Vec::new();
-    for t in &f.tiers {
-        lines.push((format!("live, Tier {}", t.tier), &t.live));
+    for (k, t) in f.tiers.iter().enumerate() {
+        lines.push(RateLine {
+            label: format!("live, Tier {}", t.tier),
+            answer: &t.live,
+            colour: k,
+            dashed: false,
+        });
         if let Some(p) = &t.planned {
-            lines.push((format!("planner, Tier {}", t.tier), p));
+            lines.push(RateLine {
+                label: format!("planner, Tier {}", t.tier),
+                answer: p,
+                colour: k,
+                dashed: true,
+            });
         }
     }
     crate::report::charts::RateView {

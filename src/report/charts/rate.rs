@@ -10,14 +10,22 @@ use super::{builder, case_colour, legend, Drawn};
 use crate::plan::rate::RateAnswer;
 use crate::plan::{Goal, PlanResult};
 
-/// What a rate chart draws: a column per model, a line per answer (its label, e.g. "Tier 2"
-/// or "live, Tier 2"), judged against `target`.
+/// What a rate chart draws: a column per model, a line per answer, judged against `target`.
 pub struct RateView<'a> {
     pub models: Vec<String>,
-    pub lines: Vec<(String, &'a RateAnswer)>,
+    pub lines: Vec<RateLine<'a>>,
     pub target: Goal,
     /// The p95 is of the first caption token, not the post.
     pub streamed: bool,
+}
+
+/// One answer's line: its label ("Tier 2", "live, Tier 2"), its colour's index, and whether
+/// it is dashed (the planner beside a live search, in the live line's colour).
+pub struct RateLine<'a> {
+    pub label: String,
+    pub answer: &'a RateAnswer,
+    pub colour: usize,
+    pub dashed: bool,
 }
 
 impl<'a> RateView<'a> {
@@ -25,10 +33,20 @@ impl<'a> RateView<'a> {
     pub fn of_plan(r: &'a PlanResult) -> Self {
         Self {
             models: r.spec.models.clone(),
+            // Each model's panel colours its tiers from the first colour.
             lines: r
                 .find_rate
                 .iter()
-                .map(|a| (format!("Tier {}", a.tier), a))
+                .enumerate()
+                .map(|(i, a)| RateLine {
+                    label: format!("Tier {}", a.tier),
+                    answer: a,
+                    colour: r.find_rate[..i]
+                        .iter()
+                        .filter(|b| b.model == a.model)
+                        .count(),
+                    dashed: false,
+                })
                 .collect(),
             target: r.spec.target,
             streamed: r.spec.design.stream_caption,
@@ -104,8 +122,8 @@ fn marks(
     })
 }
 
-/// An answer's line: its label, the rate found, and (posts a second, figure, held) per step.
-type Line<'a> = (&'a str, Option<f64>, Vec<(f64, f64, bool)>);
+/// An answer's line and (posts a second, figure, held) per step.
+type Line<'a> = (&'a RateLine<'a>, Vec<(f64, f64, bool)>);
 
 /// Each line's steps of `model`, by rate: (posts a second, the figure, the target held).
 fn series<'a>(
@@ -115,17 +133,40 @@ fn series<'a>(
 ) -> Vec<Line<'a>> {
     v.lines
         .iter()
-        .filter(|(_, a)| a.model == model)
-        .map(|(label, a)| {
-            let mut steps: Vec<_> = a
+        .filter(|l| l.answer.model == model)
+        .map(|l| {
+            let mut steps: Vec<_> = l
+                .answer
                 .steps
                 .iter()
                 .filter_map(|s| figure(s).map(|f| (s.per_s, f, s.meets)))
                 .collect();
             steps.sort_by(|x, y| x.0.total_cmp(&y.0));
-            (label.as_str(), a.highest_per_s, steps)
+            (l, steps)
         })
         .collect()
+}
+
+/// A line through a series' steps: solid, or dashed for the planner beside a live search.
+fn draw_path<DB: DrawingBackend, X, Y>(
+    chart: &mut ChartContext<DB, Cartesian2d<X, Y>>,
+    steps: &[(f64, f64, bool)],
+    color: RGBColor,
+    dashed: bool,
+) -> Drawn
+where
+    DB::ErrorType: 'static,
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    let points = steps.iter().map(|(x, y, _)| (*x, *y));
+    let style = color.stroke_width(2);
+    if dashed {
+        chart.draw_series(DashedLineSeries::new(points, 6, 5, style))?;
+    } else {
+        chart.draw_series(LineSeries::new(points, style))?;
+    }
+    Ok(())
 }
 
 /// The share of posts that succeeded at each rate, and the success target.
@@ -138,14 +179,14 @@ where
     DB::ErrorType: 'static,
 {
     let lines = series(v, model, |s| Some(s.success * 100.0));
-    let xs = lines.iter().flat_map(|l| l.2.iter().map(|p| p.0));
+    let xs = lines.iter().flat_map(|l| l.1.iter().map(|p| p.0));
     let (x_lo, x_hi) = xs.fold((f64::MAX, f64::MIN), |(lo, hi), x| (lo.min(x), hi.max(x)));
     if x_lo > x_hi {
         return Ok(());
     }
     let y_lo = lines
         .iter()
-        .flat_map(|l| l.2.iter().map(|p| p.1))
+        .flat_map(|l| l.1.iter().map(|p| p.1))
         .fold(v.target.min_success * 100.0, f64::min);
     let mut chart = builder(root, &format!("{model}: posts ok"), 70).build_cartesian_2d(
         ((x_lo / 1.5)..(x_hi * 1.5)).log_scale(),
@@ -161,12 +202,9 @@ where
         .draw()?;
     let target = v.target.min_success * 100.0;
     chart.draw_series(target_line(x_lo / 1.5, x_hi * 1.5, target))?;
-    for (i, (_, _, steps)) in lines.iter().enumerate() {
-        let color = case_colour(i);
-        chart.draw_series(LineSeries::new(
-            steps.iter().map(|(x, y, _)| (*x, *y)),
-            color.stroke_width(2),
-        ))?;
+    for (line, steps) in &lines {
+        let color = case_colour(line.colour);
+        draw_path(&mut chart, steps, color, line.dashed)?;
         chart.draw_series(marks(steps, color))?;
     }
     Ok(())
@@ -179,7 +217,7 @@ where
     let answers: Vec<_> = v
         .lines
         .iter()
-        .map(|(_, a)| *a)
+        .map(|l| l.answer)
         .filter(|a| a.model == model)
         .collect();
     let points = || {
@@ -215,18 +253,37 @@ where
         .label_style(("sans-serif", 14))
         .draw()?;
     chart.draw_series(target_line(x_lo / 1.5, x_hi * 1.5, target))?;
-    for (i, (label, highest, steps)) in series(v, model, |s| s.p95_s).into_iter().enumerate() {
-        let color = case_colour(i);
-        let found = highest.map_or("none".to_string(), |v| format!("{v:.2}/s"));
-        chart
-            .draw_series(LineSeries::new(
-                steps.iter().map(|(x, y, _)| (*x, *y)),
-                color.stroke_width(2),
-            ))?
-            .label(format!("{label}: {found}"))
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-            });
+    for (line, steps) in series(v, model, |s| s.p95_s) {
+        let color = case_colour(line.colour);
+        let found = line
+            .answer
+            .highest_per_s
+            .map_or("none".to_string(), |v| format!("{v:.2}/s"));
+        let label = format!("{}: {found}", line.label);
+        let style = color.stroke_width(2);
+        if line.dashed {
+            chart
+                .draw_series(DashedLineSeries::new(
+                    steps.iter().map(|(x, y, _)| (*x, *y)),
+                    6,
+                    5,
+                    style,
+                ))?
+                .label(label)
+                .legend(move |(x, y)| {
+                    EmptyElement::at((x, y))
+                        + PathElement::new(vec![(0, 0), (8, 0)], style)
+                        + PathElement::new(vec![(12, 0), (20, 0)], style)
+                });
+        } else {
+            chart
+                .draw_series(LineSeries::new(
+                    steps.iter().map(|(x, y, _)| (*x, *y)),
+                    style,
+                ))?
+                .label(label)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+        }
         chart.draw_series(marks(&steps, color))?;
     }
     legend(&mut chart, SeriesLabelPosition::UpperLeft)?;

@@ -113,6 +113,33 @@ fn one_seed_gives_the_same_posts_tokens_and_cost_on_either_endpoint() {
 }
 
 #[test]
+fn the_cases_inputs_record_the_endpoint_and_the_effort_only_when_not_the_default() {
+    // The default run's inputs carry neither (so earlier results and snapshots stay as they
+    // were): chat completions on gpt-4o, which does not reason.
+    let default = run_case("in-default", "gpt-4o", "");
+    let inputs = default["inputs"].as_object().unwrap();
+    assert!(!inputs.contains_key("endpoint"), "{default:#}");
+    assert!(!inputs.contains_key("reasoning_effort"), "{default:#}");
+    // The Responses API on a model that does not reason: the endpoint alone.
+    let resp = run_case("in-resp", "gpt-4o", "endpoint = \"responses\"\n");
+    assert_eq!(resp["inputs"]["endpoint"], "responses", "{resp:#}");
+    assert_eq!(resp["inputs"].get("reasoning_effort"), None, "{resp:#}");
+    // gpt-5-mini at a named effort on chat: the effort alone.
+    let high = run_case(
+        "in-high",
+        "gpt-5-mini",
+        "reasoning_effort = \"high\"\n[prompts]\nimage_prompt = { prompt_tokens = 800, max_tokens = 4000 }\ncaption = { prompt_tokens = 1200, max_tokens = 4000 }\n",
+    );
+    assert_eq!(high["inputs"]["reasoning_effort"], "high", "{high:#}");
+    assert_eq!(high["inputs"].get("endpoint"), None, "{high:#}");
+    // Naming none runs at the model's default (medium for gpt-5-mini, mocks/models.toml),
+    // and that is what the case ran at: recorded, with the endpoint.
+    let default_effort = run_case("in-5-resp", "gpt-5-mini", "endpoint = \"responses\"\n");
+    assert_eq!(default_effort["inputs"]["reasoning_effort"], "medium");
+    assert_eq!(default_effort["inputs"]["endpoint"], "responses");
+}
+
+#[test]
 fn reasoning_that_spends_the_whole_cap_fails_the_same_posts_as_empty_answers_on_either_endpoint() {
     // gpt-5-mini at its default effort (medium, a median of 640 reasoning tokens) with the
     // note's caps (150, 200): nearly every image call spends its cap reasoning. On chat that

@@ -365,6 +365,12 @@ impl<'a> CaseRun<'a> {
                 .filter(|_| entry.service.is_none() || self.alongside.is_some()),
             tier_set_info: ProfileInfo::tier_set(&cfg.catalog, &scenario.tier_set),
             service: entry.service.as_ref().map(ServiceTarget::info),
+            endpoint: scenario.endpoint,
+            reasoning_effort: cfg
+                .catalog
+                .reasoning(&scenario.model)
+                .filter(|_| entry.service.is_none())
+                .map(|r| scenario.reasoning_effort.unwrap_or(r.default_effort)),
             time_scale: cfg.time_scale.get(),
         }
     }

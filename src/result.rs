@@ -97,7 +97,8 @@ pub struct CaseInputs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<crate::scenario::target::ServiceTargetInfo>,
     /// The OpenAI endpoint the posts' calls went to: absent for chat completions (the
-    /// default), `responses` for the Responses API (the scenario's `endpoint`).
+    /// default), `responses` for the Responses API (the scenario's `endpoint`; in service mode,
+    /// when the stub alongside saw every call there).
     #[serde(default, skip_serializing_if = "ApiEndpoint::is_chat")]
     pub endpoint: ApiEndpoint,
     /// The reasoning effort the calls ran at, for a reasoning model: the scenario's

@@ -271,12 +271,20 @@ async fn the_example_service_on_the_responses_api_is_counted_by_the_stub_alongsi
         .expect("the run completes")
     };
     assert_eq!(outcome, postload::Outcome::Success);
-    let (_, r) = read_result(&dir.join("reports"));
+    let (run_dir, r) = read_result(&dir.join("reports"));
     let case = &r["cases"][0];
     assert_eq!(case["posts"]["ok"], 12, "{case}");
-    // 12 posts × 2 Responses calls, each answered 200, each counted by the stub.
+    // 12 posts × 2 Responses calls, each answered 200, each counted by the stub: in all
+    // (`chat_requests`, the total) and apart.
     let stub = &case["stub"];
     assert_eq!(stub["chat_requests"], 24, "{stub}");
+    assert_eq!(stub["responses_requests"], 24, "{stub}");
+    // The service called the Responses API for every post: the case's inputs say so.
+    assert_eq!(
+        case["inputs"]["endpoint"], "responses",
+        "{}",
+        case["inputs"]
+    );
     assert_eq!(stub["by_status"]["200"], 24, "{stub}");
     // The tokens the service reported (its Responses usage, summed in chat's names) are the
     // tokens the stub counted.
@@ -289,11 +297,28 @@ async fn the_example_service_on_the_responses_api_is_counted_by_the_stub_alongsi
     // type (told apart by max_output_tokens 150 and 200), every post traced.
     let s = &case["service"];
     assert_eq!(s["calls_per_post"], 2.0, "{s}");
+    assert_eq!(s["requests_per_post"], 2.0, "{s}");
     assert_eq!(s["by_call"]["image_prompt"]["calls_per_post"], 1.0, "{s}");
     assert_eq!(s["by_call"]["caption"]["calls_per_post"], 1.0, "{s}");
     assert_eq!(s["per_post"]["traced_posts"], 12, "{s}");
     assert_eq!(s["per_post"]["untraced_posts"], 0, "{s}");
     assert_eq!(s["per_post"]["retries_per_post"], 0.0, "{s}");
+    assert_eq!(s["per_post"]["untracked_requests"], 0, "{s}");
+    // report.md's service table: 24 OpenAI calls, 2.00 a post; the results table's model says
+    // the Responses API.
+    let md = std::fs::read_to_string(run_dir.join("report.md")).unwrap();
+    let row = md
+        .lines()
+        .find(|l| l.starts_with("| svc | 2 | ") && l.contains("127.0.0.1"))
+        .unwrap_or_else(|| panic!("a service row: {md}"));
+    let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+    // | scenario | tier | service | posts | p50 | p95 | p99 | OpenAI calls | calls/post | ...
+    assert_eq!(
+        (cells[4], cells[8], cells[9]),
+        ("12", "24", "2.00"),
+        "{row}"
+    );
+    assert!(md.contains("| gpt-4o (Responses API) |"), "{md}");
 }
 
 #[test]

@@ -72,6 +72,53 @@ pub struct Comparison {
     pub deltas: Vec<Delta>,
     /// Cases in one result only.
     pub unmatched: Vec<String>,
+    /// Cases compared whose calls ran differently on each side (model, endpoint, reasoning
+    /// effort): their deltas measure that switch, not a change of the same setup.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inputs_differ: Vec<InputsDiffer>,
+}
+
+/// One input of a case that differs between the two results.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InputsDiffer {
+    pub case: String,
+    /// `model`, `endpoint` or `reasoning_effort` (the `inputs` field of result.json).
+    pub input: &'static str,
+    /// Each side's value; `-` for an absent one (a model that does not reason).
+    pub base: String,
+    pub new: String,
+}
+
+impl InputsDiffer {
+    /// The inputs of a case's calls that differ between two results: the model, the endpoint,
+    /// the reasoning effort (a result written before the last two were recorded reads as
+    /// chat completions with no effort).
+    fn of(case: &str, b: &crate::result::CaseInputs, n: &crate::result::CaseInputs) -> Vec<Self> {
+        let effort = |i: &crate::result::CaseInputs| {
+            i.reasoning_effort
+                .map_or("-".to_string(), |e| e.to_string())
+        };
+        let endpoint = |i: &crate::result::CaseInputs| crate::result::name_of(&i.endpoint);
+        [
+            ("model", b.model.clone(), n.model.clone()),
+            ("endpoint", endpoint(b), endpoint(n)),
+            ("reasoning_effort", effort(b), effort(n)),
+        ]
+        .into_iter()
+        .filter(|(_, x, y)| x != y)
+        .map(|(input, base, new)| Self {
+            case: case.to_string(),
+            input,
+            base,
+            new,
+        })
+        .collect()
+    }
+
+    /// `burst-50 tier 1: endpoint chat → responses`.
+    pub fn phrase(&self) -> String {
+        format!("{}: {} {} → {}", self.case, self.input, self.base, self.new)
+    }
 }
 
 impl Comparison {
@@ -191,12 +238,17 @@ fn tags(s: Samples) -> &'static [&'static str] {
 pub fn compare(base: &RunResult, new: &RunResult, tolerance: f64) -> Comparison {
     let mut deltas = Vec::new();
     let mut unmatched = Vec::new();
+    let mut inputs_differ = Vec::new();
     let (base_groups, new_groups) = (groups(base), groups(new));
     for b in &base_groups {
         let Some(n) = new_groups.iter().find(|n| n.name == b.name) else {
             unmatched.push(format!("{} (only in the baseline)", b.name));
             continue;
         };
+        // A group is never empty; its repetitions share their inputs.
+        if let (Some(bc), Some(nc)) = (b.cases.first(), n.cases.first()) {
+            inputs_differ.extend(InputsDiffer::of(&b.name, &bc.inputs, &nc.inputs));
+        }
         let (bh, nh) = (b.post_ok(), n.post_ok());
         let service: &[&str] = if b.has_service() && n.has_service() {
             &SERVICE_COMPARED
@@ -271,6 +323,7 @@ pub fn compare(base: &RunResult, new: &RunResult, tolerance: f64) -> Comparison 
         tolerance,
         deltas,
         unmatched,
+        inputs_differ,
     }
 }
 
@@ -364,6 +417,18 @@ fn phi(z: f64) -> f64 {
     let erf = 1.0 - poly * (-x * x).exp();
     let erf = if x >= 0.0 { erf } else { -erf };
     0.5 * (1.0 + erf)
+}
+
+/// The cases whose calls ran differently on each side, in one line (`None`: none did).
+pub fn inputs_differ_line(c: &Comparison) -> Option<String> {
+    if c.inputs_differ.is_empty() {
+        return None;
+    }
+    let each: Vec<String> = c.inputs_differ.iter().map(InputsDiffer::phrase).collect();
+    Some(format!(
+        "**Inputs differ**: {}. These deltas measure that switch, not a change of the same setup.",
+        each.join("; ")
+    ))
 }
 
 /// The comparison as a Markdown table.

@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 use crate::metrics::Measured;
 use crate::openai::bucket::Limits;
 use crate::openai::catalog::provenance::ProfileInfo;
+use crate::openai::reasoning::Effort;
 use crate::openai::retry::RetryPolicy;
+use crate::scenario::prompts::ApiEndpoint;
 use crate::scenario::{Load, Prompts};
 use crate::stub::StubStats;
 
@@ -94,6 +96,16 @@ pub struct CaseInputs {
     /// Service mode: the service posted to (header names only, never their values).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<crate::scenario::target::ServiceTargetInfo>,
+    /// The OpenAI endpoint the posts' calls went to: absent for chat completions (the
+    /// default), `responses` for the Responses API (the scenario's `endpoint`; in service mode,
+    /// when the stub alongside saw every call there).
+    #[serde(default, skip_serializing_if = "ApiEndpoint::is_chat")]
+    pub endpoint: ApiEndpoint,
+    /// The reasoning effort the calls ran at, for a reasoning model: the scenario's
+    /// `reasoning_effort`, or the model's default when it names none. Absent for a model that
+    /// does not reason, and in service mode (the service picks its own effort).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_effort: Option<Effort>,
     /// `--time-scale K`: the stub's latencies and refill and the run's waits ran K times faster;
     /// every time in the result is modelled time (real time × K).
     #[serde(default = "one")]

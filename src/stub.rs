@@ -253,10 +253,10 @@ impl Shared {
         server::error_response(e)
     }
 
-    /// An error the front answers to a chat request (401, 408, 413, a broken body), counted in
+    /// An error the front answers to a model call (401, 408, 413, a broken body), counted in
     /// the stats like the core's own answers.
-    fn chat_front_error(&self, e: &ApiError) -> hyper::Response<pace::Body> {
-        self.core.count_front_error(e.status);
+    fn chat_front_error(&self, e: &ApiError, endpoint: Endpoint) -> hyper::Response<pace::Body> {
+        self.core.count_front_error(e.status, endpoint);
         server::error_response(e)
     }
 }

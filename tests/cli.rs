@@ -712,6 +712,53 @@ fn a_reader_that_goes_away_is_not_a_panic() {
 }
 
 #[test]
+fn compare_says_with_its_verdict_when_a_cases_endpoint_or_effort_differ() {
+    // The new side's first case ran on gpt-5-mini at effort high on the Responses API: the
+    // verdict (quiet or not) names the switch, and the exit code still follows the deltas.
+    let dir = temp("compare-inputs-differ");
+    let base = dir.join("base.json");
+    let new = dir.join("new.json");
+    let text = include_str!("fixtures/result-default-run.json");
+    std::fs::write(&base, text).unwrap();
+    let mut r: serde_json::Value = serde_json::from_str(text).unwrap();
+    let inputs = &mut r["cases"][0]["inputs"];
+    inputs["endpoint"] = "responses".into();
+    inputs["reasoning_effort"] = "high".into();
+    std::fs::write(&new, serde_json::to_vec(&r).unwrap()).unwrap();
+    let case = format!(
+        "{} tier {}",
+        r["cases"][0]["scenario"].as_str().unwrap(),
+        r["cases"][0]["tier"]
+    );
+    let out = postload()
+        .args(["compare", "-q"])
+        .arg(&base)
+        .arg(&new)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.starts_with("### postload compare: no regression\n**Inputs differ**: "),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "{case}: endpoint chat → responses; {case}: reasoning_effort - → high."
+        )),
+        "{stdout}"
+    );
+    // The same result on both sides: no such line.
+    let same = postload()
+        .args(["compare", "-q"])
+        .arg(&base)
+        .arg(&base)
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&same.stdout).contains("Inputs differ"));
+}
+
+#[test]
 fn calibrate_refuses_bad_input_naming_the_flag() {
     // A remote URL without --max-cost.
     postload()

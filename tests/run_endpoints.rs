@@ -113,6 +113,33 @@ fn one_seed_gives_the_same_posts_tokens_and_cost_on_either_endpoint() {
 }
 
 #[test]
+fn the_cases_inputs_record_the_endpoint_and_the_effort_only_when_not_the_default() {
+    // The default run's inputs carry neither (so earlier results and snapshots stay as they
+    // were): chat completions on gpt-4o, which does not reason.
+    let default = run_case("in-default", "gpt-4o", "");
+    let inputs = default["inputs"].as_object().unwrap();
+    assert!(!inputs.contains_key("endpoint"), "{default:#}");
+    assert!(!inputs.contains_key("reasoning_effort"), "{default:#}");
+    // The Responses API on a model that does not reason: the endpoint alone.
+    let resp = run_case("in-resp", "gpt-4o", "endpoint = \"responses\"\n");
+    assert_eq!(resp["inputs"]["endpoint"], "responses", "{resp:#}");
+    assert_eq!(resp["inputs"].get("reasoning_effort"), None, "{resp:#}");
+    // gpt-5-mini at a named effort on chat: the effort alone.
+    let high = run_case(
+        "in-high",
+        "gpt-5-mini",
+        "reasoning_effort = \"high\"\n[prompts]\nimage_prompt = { prompt_tokens = 800, max_tokens = 4000 }\ncaption = { prompt_tokens = 1200, max_tokens = 4000 }\n",
+    );
+    assert_eq!(high["inputs"]["reasoning_effort"], "high", "{high:#}");
+    assert_eq!(high["inputs"].get("endpoint"), None, "{high:#}");
+    // Naming none runs at the model's default (medium for gpt-5-mini, mocks/models.toml),
+    // and that is what the case ran at: recorded, with the endpoint.
+    let default_effort = run_case("in-5-resp", "gpt-5-mini", "endpoint = \"responses\"\n");
+    assert_eq!(default_effort["inputs"]["reasoning_effort"], "medium");
+    assert_eq!(default_effort["inputs"]["endpoint"], "responses");
+}
+
+#[test]
 fn reasoning_that_spends_the_whole_cap_fails_the_same_posts_as_empty_answers_on_either_endpoint() {
     // gpt-5-mini at its default effort (medium, a median of 640 reasoning tokens) with the
     // note's caps (150, 200): nearly every image call spends its cap reasoning. On chat that
@@ -244,12 +271,20 @@ async fn the_example_service_on_the_responses_api_is_counted_by_the_stub_alongsi
         .expect("the run completes")
     };
     assert_eq!(outcome, postload::Outcome::Success);
-    let (_, r) = read_result(&dir.join("reports"));
+    let (run_dir, r) = read_result(&dir.join("reports"));
     let case = &r["cases"][0];
     assert_eq!(case["posts"]["ok"], 12, "{case}");
-    // 12 posts × 2 Responses calls, each answered 200, each counted by the stub.
+    // 12 posts × 2 Responses calls, each answered 200, each counted by the stub: in all
+    // (`chat_requests`, the total) and apart.
     let stub = &case["stub"];
     assert_eq!(stub["chat_requests"], 24, "{stub}");
+    assert_eq!(stub["responses_requests"], 24, "{stub}");
+    // The service called the Responses API for every post: the case's inputs say so.
+    assert_eq!(
+        case["inputs"]["endpoint"], "responses",
+        "{}",
+        case["inputs"]
+    );
     assert_eq!(stub["by_status"]["200"], 24, "{stub}");
     // The tokens the service reported (its Responses usage, summed in chat's names) are the
     // tokens the stub counted.
@@ -262,11 +297,28 @@ async fn the_example_service_on_the_responses_api_is_counted_by_the_stub_alongsi
     // type (told apart by max_output_tokens 150 and 200), every post traced.
     let s = &case["service"];
     assert_eq!(s["calls_per_post"], 2.0, "{s}");
+    assert_eq!(s["requests_per_post"], 2.0, "{s}");
     assert_eq!(s["by_call"]["image_prompt"]["calls_per_post"], 1.0, "{s}");
     assert_eq!(s["by_call"]["caption"]["calls_per_post"], 1.0, "{s}");
     assert_eq!(s["per_post"]["traced_posts"], 12, "{s}");
     assert_eq!(s["per_post"]["untraced_posts"], 0, "{s}");
     assert_eq!(s["per_post"]["retries_per_post"], 0.0, "{s}");
+    assert_eq!(s["per_post"]["untracked_requests"], 0, "{s}");
+    // report.md's service table: 24 OpenAI calls, 2.00 a post; the results table's model says
+    // the Responses API.
+    let md = std::fs::read_to_string(run_dir.join("report.md")).unwrap();
+    let row = md
+        .lines()
+        .find(|l| l.starts_with("| svc | 2 | ") && l.contains("127.0.0.1"))
+        .unwrap_or_else(|| panic!("a service row: {md}"));
+    let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+    // | scenario | tier | service | posts | p50 | p95 | p99 | OpenAI calls | calls/post | ...
+    assert_eq!(
+        (cells[4], cells[8], cells[9]),
+        ("12", "24", "2.00"),
+        "{row}"
+    );
+    assert!(md.contains("| gpt-4o (Responses API) |"), "{md}");
 }
 
 #[test]

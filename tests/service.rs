@@ -82,6 +82,9 @@ async fn example_service_with_the_stub_alongside_agrees_with_the_stub() {
         let stub = &case["stub"];
         // posts × calls = stub calls, each answered 200 (Tier 2: no 429s).
         assert_eq!(u(&stub["chat_requests"]), posts * calls_per_post);
+        // Chat completions only: no Responses call, and the inputs name no endpoint.
+        assert_eq!(stub.get("responses_requests"), None, "{stub}");
+        assert_eq!(case["inputs"].get("endpoint"), None);
         assert_eq!(u(&stub["by_status"]["200"]), posts * calls_per_post);
         assert_eq!(u(&stub["latency_ms"]["count"]), posts * calls_per_post);
         assert_eq!(stub["tier"], 2);

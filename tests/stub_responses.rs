@@ -143,9 +143,10 @@ async fn a_response_has_openais_shape_usage_and_rate_limit_headers() {
     assert_eq!(a.header("x-ratelimit-limit-tokens").unwrap(), "30000");
     assert!(a.header("x-request-id").unwrap().starts_with("req_"));
     assert!(a.header("x-stub-ttft-ms").is_some());
-    // Both counted as model calls, under their call types.
+    // Both counted as model calls, under their call types; the Responses call apart too.
     let stats = stub.stats();
     assert_eq!(stats.chat_requests, 2);
+    assert_eq!(stats.responses_requests, 1);
     assert_eq!(stats.models["gpt-4o"].completion_tokens, 200);
 }
 
@@ -512,6 +513,8 @@ async fn a_responses_body_over_the_limit_gets_413_and_other_methods_405() {
         (stats.chat_requests, stats.by_status.get(&413)),
         (2, Some(&1))
     );
+    // The 413 the front answered itself is a Responses call too.
+    assert_eq!(stats.responses_requests, 2);
     let r = client()
         .get(format!("{}/responses", stub.base_url()))
         .bearer_auth("sk-test")

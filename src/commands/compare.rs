@@ -19,7 +19,12 @@ pub fn compare(args: cli::CompareArgs) -> anyhow::Result<Outcome> {
     // The verdict first (what a reviewer reads in the step summary before the table) and last
     // (what a terminal shows after it). `--quiet`: the verdict line alone (it names every
     // regression).
-    let verdict = regressions_first(&c);
+    let mut verdict = regressions_first(&c);
+    // Said with the verdict: "no regression" between two different setups is no verdict on
+    // either.
+    if let Some(line) = crate::compare::inputs_differ_line(&c) {
+        verdict.push_str(&format!("{line}\n"));
+    }
     outln!("{verdict}");
     if !args.verbosity.quiet {
         out!("{}", crate::compare::markdown(&c));

@@ -37,8 +37,9 @@ pub async fn serve(args: cli::StubArgs) -> anyhow::Result<Outcome> {
     let stats = handle.stats();
     if !quiet {
         eprintln!(
-            "postload stub: served {} chat requests ({} ok, {} rate-limited)",
+            "postload stub: served {} model calls ({} to the Responses API; {} ok, {} rate-limited)",
             stats.chat_requests,
+            stats.responses_requests,
             stats.status(200),
             stats.rate_limited_total()
         );

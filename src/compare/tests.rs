@@ -341,6 +341,7 @@ fn markdown_shows_each_verdict() {
             too_few,
         ],
         unmatched: vec!["x tier 2 (only in the baseline)".into()],
+        inputs_differ: Vec::new(),
     };
     // 1.501 as a percent to one place: +150.1 %; p = 0.0421 to 3 places: 0.042; the
     // within-noise row's p = 0.0679 to 2 places: 0.07.
@@ -397,4 +398,54 @@ fn a_shifted_distribution_is_significant_and_a_resample_is_not() {
     let same = hist((0..200).map(|i| 5_005_000 + i * 10_000));
     assert!(mann_whitney_p(&base, &slower) < 1e-6);
     assert!(mann_whitney_p(&base, &same) > 0.5);
+}
+
+#[test]
+fn cases_whose_model_endpoint_or_effort_differ_are_flagged_and_still_compared() {
+    use crate::openai::reasoning::Effort;
+    use crate::scenario::prompts::ApiEndpoint;
+    // The same setup on both sides: nothing flagged, and no line to show.
+    let same = compare(
+        &run(vec![case("s", None, None)]),
+        &run(vec![case("s", None, None)]),
+        0.1,
+    );
+    assert!(same.inputs_differ.is_empty());
+    assert_eq!(inputs_differ_line(&same), None);
+    // The new side on gpt-5-mini at effort high on the Responses API: three inputs differ.
+    let mut n = case("s", None, None);
+    n.inputs.model = "gpt-5-mini".into();
+    n.inputs.endpoint = ApiEndpoint::Responses;
+    n.inputs.reasoning_effort = Some(Effort::High);
+    let c = compare(
+        &run(vec![case("s", None, None)]),
+        &run(vec![n.clone()]),
+        0.1,
+    );
+    let flagged: Vec<String> = c.inputs_differ.iter().map(InputsDiffer::phrase).collect();
+    assert_eq!(
+        flagged,
+        [
+            "s tier 1: model gpt-4o → gpt-5-mini",
+            "s tier 1: endpoint chat → responses",
+            "s tier 1: reasoning_effort - → high",
+        ]
+    );
+    // Still compared metric by metric (a model switch is a question worth asking), with the
+    // flag in one line.
+    assert_eq!(c.deltas.len(), COMPARED.len());
+    let line = inputs_differ_line(&c).unwrap();
+    assert!(
+        line.starts_with("**Inputs differ**: s tier 1: model gpt-4o → gpt-5-mini; "),
+        "{line}"
+    );
+    // Only the effort differs (low against high on the same model and endpoint).
+    let mut b = n.clone();
+    b.inputs.reasoning_effort = Some(Effort::Low);
+    let c = compare(&run(vec![b]), &run(vec![n]), 0.1);
+    let flagged: Vec<String> = c.inputs_differ.iter().map(InputsDiffer::phrase).collect();
+    assert_eq!(flagged, ["s tier 1: reasoning_effort low → high"]);
+    // In the JSON `--out` writes.
+    let v = serde_json::to_value(&c).unwrap();
+    assert_eq!(v["inputs_differ"][0]["input"], "reasoning_effort");
 }

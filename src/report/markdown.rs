@@ -317,7 +317,7 @@ fn result_row(c: &CaseResult) -> Vec<TableCell> {
             if c.interrupted { " (interrupted)" } else { "" }
         ),
         c.tier.to_string(),
-        c.inputs.model.clone(),
+        model_cell(&c.inputs),
         m.posts.total.to_string(),
         format!("{ok_pct:.1}"),
         s(l.p50),
@@ -336,6 +336,23 @@ fn result_row(c: &CaseResult) -> Vec<TableCell> {
     ]
     .map(TableCell::from)
     .to_vec()
+}
+
+/// The case's model, with the reasoning effort it ran at and the Responses API when it used
+/// them: `gpt-5-mini (effort high, Responses API)`; the model alone for a default case.
+fn model_cell(i: &crate::result::CaseInputs) -> String {
+    let mut how = Vec::new();
+    if let Some(e) = i.reasoning_effort {
+        how.push(format!("effort {e}"));
+    }
+    if !i.endpoint.is_chat() {
+        how.push("Responses API".to_string());
+    }
+    if how.is_empty() {
+        i.model.clone()
+    } else {
+        format!("{} ({})", i.model, how.join(", "))
+    }
 }
 
 /// What the results table cannot show: failures by cause, unknown tokens, impossible usage.

@@ -317,8 +317,8 @@ impl<'a> CaseRun<'a> {
     }
 
     /// What the case ran with, as its report records it.
-    /// In service mode, when the stub alongside answered another model than the scenario
-    /// names: the case's inputs say so, with that model's limits and profile, and its price is
+    /// In service mode, the endpoint the stub alongside saw the calls on; and when it answered
+    /// another model than the scenario names: the case's inputs say so, with that model's limits and profile, and its price is
     /// the one to use (`None`: the scenario's model stands).
     fn as_served(
         &self,
@@ -326,6 +326,13 @@ impl<'a> CaseRun<'a> {
         entry: &RunScenario,
         stats: Option<&StubStats>,
     ) -> Option<&'a Price> {
+        // The service picks its endpoint: the Responses API when the stub alongside saw every
+        // call there.
+        if entry.service.is_some()
+            && stats.is_some_and(|s| s.chat_requests > 0 && s.responses_requests == s.chat_requests)
+        {
+            inputs.endpoint = crate::scenario::prompts::ApiEndpoint::Responses;
+        }
         let catalog = &self.cfg.catalog;
         let model = served_model(entry, stats, catalog).filter(|m| *m != inputs.model)?;
         let model = model.to_owned();
@@ -365,6 +372,12 @@ impl<'a> CaseRun<'a> {
                 .filter(|_| entry.service.is_none() || self.alongside.is_some()),
             tier_set_info: ProfileInfo::tier_set(&cfg.catalog, &scenario.tier_set),
             service: entry.service.as_ref().map(ServiceTarget::info),
+            endpoint: scenario.endpoint,
+            reasoning_effort: cfg
+                .catalog
+                .reasoning(&scenario.model)
+                .filter(|_| entry.service.is_none())
+                .map(|r| scenario.reasoning_effort.unwrap_or(r.default_effort)),
             time_scale: cfg.time_scale.get(),
         }
     }

@@ -249,11 +249,11 @@ impl StubCore {
         stats
     }
 
-    /// Counts a chat request the server answered itself (`status`: 401, 408, 413, or 400 for a
+    /// Counts a model call the server answered itself (`status`: 401, 408, 413, or 400 for a
     /// body that broke off) without touching the seeded sequence.
-    pub fn count_front_error(&self, status: u16) {
+    pub fn count_front_error(&self, status: u16, endpoint: Endpoint) {
         let mut st = self.lock();
-        st.stats.chat_requests += 1;
+        st.stats.count_call(endpoint == Endpoint::Responses);
         *st.stats.by_status.entry(status).or_default() += 1;
     }
 

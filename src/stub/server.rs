@@ -301,7 +301,8 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
     if !has_bearer_token(parts.headers.get(AUTHORIZATION)) {
         let e = ApiError::missing_api_key();
         return match route {
-            Route::Chat | Route::Responses => shared.chat_front_error(&e),
+            Route::Chat => shared.chat_front_error(&e, Endpoint::Chat),
+            Route::Responses => shared.chat_front_error(&e, Endpoint::Responses),
             _ => shared.front_error(&e),
         };
     }
@@ -324,7 +325,7 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
                 Route::Chat => Endpoint::Chat,
                 _ => Endpoint::Responses,
             };
-            let body = match read_body(&shared, &parts.headers, body).await {
+            let body = match read_body(&shared, &parts.headers, body, endpoint).await {
                 Ok(b) => b,
                 Err(r) => return r,
             };
@@ -352,7 +353,7 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
                 .await
                 {
                     Ok(r) => r,
-                    Err(_) => return shared.chat_front_error(&ApiError::server_error()),
+                    Err(_) => return shared.chat_front_error(&ApiError::server_error(), endpoint),
                 }
             } else {
                 shared.chat(&body, stream.as_deref(), retry, trace, endpoint)
@@ -382,11 +383,12 @@ async fn read_body(
     shared: &Shared,
     headers: &hyper::HeaderMap,
     body: Incoming,
+    endpoint: Endpoint,
 ) -> Result<Bytes, Response<Body>> {
     let config = shared.core.config();
     let limit = config.max_body_bytes;
     let too_large = || {
-        let mut r = shared.chat_front_error(&ApiError::body_too_large(limit));
+        let mut r = shared.chat_front_error(&ApiError::body_too_large(limit), endpoint);
         // The rest of the body is never read: the connection cannot carry another request.
         r.headers_mut()
             .insert(CONNECTION, HeaderValue::from_static("close"));
@@ -403,9 +405,10 @@ async fn read_body(
         Ok(Ok(bytes)) => Ok(bytes),
         Ok(Err(e)) if e.is::<LengthLimitError>() => Err(too_large()),
         // The client went away mid-body, or sent a malformed chunk.
-        Ok(Err(_)) => Err(shared.chat_front_error(&ApiError::unparsable_json())),
+        Ok(Err(_)) => Err(shared.chat_front_error(&ApiError::unparsable_json(), endpoint)),
         Err(_) => {
-            let mut r = shared.chat_front_error(&ApiError::body_timeout(config.idle_timeout));
+            let mut r =
+                shared.chat_front_error(&ApiError::body_timeout(config.idle_timeout), endpoint);
             r.headers_mut()
                 .insert(CONNECTION, HeaderValue::from_static("close"));
             Err(r)

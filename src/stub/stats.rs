@@ -101,8 +101,15 @@ pub struct StubStats {
     /// The tier served (of the stub's tier set).
     #[serde(default)]
     pub tier: u8,
-    /// Chat completion requests received (valid or not).
+    /// Model calls received (valid or not), on either endpoint: chat completions and, since the
+    /// stub serves it, the Responses API (`responses_requests` of them). The name predates the
+    /// Responses API; the field stays the total so that every reader of schema v1 (service
+    /// mode's requests per post, `compare` against an older baseline, the gates) keeps counting
+    /// every call.
     pub chat_requests: u64,
+    /// Of `chat_requests`, those to `POST /v1/responses` (absent when none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub responses_requests: u64,
     /// Responses to chat completion requests by HTTP status.
     pub by_status: BTreeMap<u16, u64>,
     pub rate_limited: RateLimitedCounts,
@@ -140,6 +147,10 @@ fn one() -> f64 {
     1.0
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema, Deserialize)]
 pub struct BucketLevels {
     pub limit_requests: u64,
@@ -164,6 +175,14 @@ impl From<Levels> for BucketLevels {
 }
 
 impl StubStats {
+    /// Counts one model call received, to the Responses API or to chat completions.
+    pub fn count_call(&mut self, responses: bool) {
+        self.chat_requests += 1;
+        if responses {
+            self.responses_requests += 1;
+        }
+    }
+
     /// The entry of requests asking for `max_tokens`.
     pub fn call_type(&mut self, max_tokens: Option<u32>) -> &mut CallTypeStats {
         let mut key = max_tokens.unwrap_or(NO_MAX_TOKENS);

@@ -52,3 +52,23 @@ fn a_shards_report_says_it_covers_its_posts_only() {
         intro(&r)
     );
 }
+
+#[test]
+fn the_results_tables_model_says_the_effort_and_the_responses_api_when_a_case_used_them() {
+    use crate::openai::reasoning::Effort;
+    use crate::scenario::prompts::ApiEndpoint;
+    let mut c = case_with_stub(4, 0);
+    // The default case: the model alone (the committed snapshots stay as they are).
+    assert_eq!(model_cell(&c.inputs), "gpt-4o");
+    c.inputs.model = "gpt-5-mini".into();
+    c.inputs.reasoning_effort = Some(Effort::High);
+    assert_eq!(model_cell(&c.inputs), "gpt-5-mini (effort high)");
+    c.inputs.endpoint = ApiEndpoint::Responses;
+    assert_eq!(
+        model_cell(&c.inputs),
+        "gpt-5-mini (effort high, Responses API)"
+    );
+    c.inputs.model = "gpt-4o".into();
+    c.inputs.reasoning_effort = None;
+    assert_eq!(model_cell(&c.inputs), "gpt-4o (Responses API)");
+}

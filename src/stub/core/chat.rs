@@ -26,9 +26,9 @@ use crate::stub::stats::ModelStats;
 impl State {
     /// Takes the next place in the arrival order: its ChaCha8 stream of the seed, and the
     /// request id drawn first from it.
-    fn next_request(&mut self) -> (ChaCha8Rng, String) {
+    fn next_request(&mut self, endpoint: Endpoint) -> (ChaCha8Rng, String) {
         self.seq += 1;
-        self.stats.chat_requests += 1;
+        self.stats.count_call(endpoint == Endpoint::Responses);
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
         rng.set_stream(self.seq);
         let request_id = format!("req_{}", hex_id(&mut rng, 32));
@@ -201,7 +201,7 @@ impl StubCore {
         let mut st = self.lock();
         let st = &mut *st;
         // The request's own stream; its first draw is the request id, even for a refused body.
-        let (mut rng, request_id) = st.next_request();
+        let (mut rng, request_id) = st.next_request(endpoint);
         if retry_count > 0 {
             st.stats.retried_requests += 1;
         }

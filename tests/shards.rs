@@ -65,9 +65,6 @@ fn postload() -> Command {
     Command::cargo_bin("postload").unwrap()
 }
 
-/// The run's percentile figures (ms) a merge must reproduce.
-const FIGURES: [&str; 7] = ["min", "p50", "p90", "p95", "p99", "max", "mean"];
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_shards_merge_to_the_unsharded_run_with_the_same_seed() {
     let dir = tempdir("shards");
@@ -131,20 +128,35 @@ async fn three_shards_merge_to_the_unsharded_run_with_the_same_seed() {
         m["post_latency_ms"]["ok"],
         serde_json::to_value(union).unwrap()
     );
-    // ... and the unsharded run's within the histogram's precision (3 significant figures: a
-    // thousandth of the value) and the harness's own time, which differs run to run: the stub
-    // drew the same latency for each post in both, but a post's measured time adds the
-    // harness's few real milliseconds (here up to 50 ms allowed, × K in modelled time).
-    for f in FIGURES {
-        let (a, b) = (
-            m["post_latency_ms"]["ok"][f].as_f64().unwrap(),
-            w["post_latency_ms"]["ok"][f].as_f64().unwrap(),
-        );
-        assert!(
-            (a - b).abs() <= b / 1000.0 + 50.0 * K,
-            "{f}: merged {a} ms, unsharded {b} ms"
-        );
-    }
+    // ... and, against the unsharded run, the same latencies drawn: the shards' stubs served
+    // the calls the one stub served, with the same modelled times (their count and sum exact,
+    // to float rounding; the slowest the same). The posts' measured times add the harness's
+    // own real milliseconds, which differ run to run and with the machine's load: compared
+    // across runs they were held to 50 ms x K, and failed under load (issue 28 §2's rule: no
+    // wall-clock bound), so the timed percentiles are checked only against the shards' own
+    // logs above, exactly.
+    let served = |r: &Value| {
+        let l = &r["cases"][0]["stub"]["latency_ms"];
+        let count = l["count"].as_u64().unwrap();
+        (
+            count,
+            count as f64 * l["mean"].as_f64().unwrap(),
+            l["max"].as_f64().unwrap(),
+        )
+    };
+    let (count, sum, max) = shards
+        .iter()
+        .map(|(_, r)| served(r))
+        .fold((0, 0.0, 0.0_f64), |(c, s, m), (c2, s2, m2)| {
+            (c + c2, s + s2, m.max(m2))
+        });
+    let (w_count, w_sum, w_max) = served(&whole);
+    assert_eq!(count, w_count, "calls served");
+    assert!(
+        (sum - w_sum).abs() <= 1e-9 * w_sum,
+        "modelled ms: {sum} / {w_sum}"
+    );
+    assert_eq!(max, w_max, "the slowest call");
     // The claim is judged again on the merged figures: the merged result holds all 6 posts.
     assert_eq!(m["goodput"][0]["within_s"], 60.0);
     assert_eq!(m["goodput"][0]["share"], w["goodput"][0]["share"]);

@@ -89,6 +89,22 @@ async fn on_the_embedded_stub_the_tiers_tokens_a_minute_limit_the_rate() {
         (0.8..=1.25).contains(&(live / planned)),
         "live {live} / planned {planned}: {t:?}"
     );
+    // Each live step's goodput, the posts ok within 10 s among all, is at most its posts ok,
+    // and all of them where the step held (its p95 within 10 s, so nearly every ok post).
+    for st in &t.live.steps {
+        let g = st.goodput.unwrap();
+        assert!(g <= st.success + 1e-12, "{st:?}");
+        if st.meets {
+            assert!(g >= 0.95 * st.success, "{st:?}");
+        }
+    }
+    assert!(t
+        .planned
+        .as_ref()
+        .unwrap()
+        .steps
+        .iter()
+        .all(|s| s.goodput.is_none()));
     // The bracket is closed to 5 %, and every step is judged on at least 40 posts.
     assert!(failing / live <= 1.05 + 1e-9, "{live} .. {failing}");
     assert!(t.live.steps.iter().all(|s| s.posts >= 36), "{t:?}");

@@ -44,6 +44,10 @@ pub struct RateStep {
     pub p95_s: Option<f64>,
     pub http_429: u64,
     pub meets: bool,
+    /// Live steps: the share of all posts that succeeded within the target's p95 (goodput);
+    /// the planner's steps leave it out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goodput: Option<f64>,
 }
 
 /// What stops a higher rate.
@@ -439,6 +443,7 @@ impl RateStep {
             meets: posts > 0
                 && success >= target.min_success
                 && p95_s.is_some_and(|p| p <= target.p95_s),
+            goodput: None,
         }
     }
 }

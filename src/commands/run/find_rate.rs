@@ -270,15 +270,18 @@ async fn step(
             .or(f.own_mean_ms)
     });
     Ok(Some((
-        RateStep::judged(
-            per_s,
-            window_s,
-            m.posts.total,
-            m.posts.success_share(),
-            m.post_latency_ms.ok.p95.map(|ms| ms / 1000.0),
-            http_429,
-            goal,
-        ),
+        RateStep {
+            goodput: m.goodput(Duration::from_secs_f64(goal.p95_s)),
+            ..RateStep::judged(
+                per_s,
+                window_s,
+                m.posts.total,
+                m.posts.success_share(),
+                m.post_latency_ms.ok.p95.map(|ms| ms / 1000.0),
+                http_429,
+                goal,
+            )
+        },
         own_ms,
     )))
 }
@@ -430,17 +433,19 @@ pub fn markdown(f: &FindRate) -> String {
             crate::report::rate::limit_text(&t.live)
         ));
     }
-    o.push_str("\n## Steps, live\n\n| tier | posts/s | window, s | posts | ok | p95, s | 429s | held |\n|---|---|---|---|---|---|---|---|\n");
+    o.push_str("\n## Steps, live\n\n| tier | posts/s | window, s | posts | ok | p95, s | goodput (ok within the target) | 429s | held |\n|---|---|---|---|---|---|---|---|---|\n");
     for t in &f.tiers {
         for s in &t.live.steps {
             o.push_str(&format!(
-                "| {} | {:.4} | {:.0} | {} | {:.1} % | {} | {} | {} |\n",
+                "| {} | {:.4} | {:.0} | {} | {:.1} % | {} | {} | {} | {} |\n",
                 t.tier,
                 s.per_s,
                 s.window_s,
                 s.posts,
                 s.success * 100.0,
                 s.p95_s.map_or("-".into(), |p| format!("{p:.2}")),
+                s.goodput
+                    .map_or("-".into(), |g| format!("{:.1} %", g * 100.0)),
                 s.http_429,
                 if s.meets { "yes" } else { "no" }
             ));
@@ -503,6 +508,7 @@ mod tests {
             p95_s: Some(p95_s),
             http_429,
             meets,
+            goodput: None,
         }
     }
 

@@ -13,6 +13,7 @@ fn holds_to(cap: f64) -> impl FnMut(f64) -> Result<RateStep, PlanError> {
             p95_s: Some(1.0),
             http_429: 0,
             meets: per_s <= cap,
+            goodput: None,
         })
     }
 }
@@ -57,6 +58,7 @@ fn failing(http_429: u64, success: f64, p95_s: Option<f64>) -> RateStep {
         p95_s,
         http_429,
         meets: false,
+        goodput: None,
     }
 }
 

@@ -155,7 +155,7 @@ impl Search {
         self.steps.push(step);
         self.next = match (self.lo, self.hi) {
             (Some(l), None) if l < self.max_per_s => Some((l * 2.0).min(self.max_per_s)),
-            (None, Some(h)) if h / 2.0 >= self.min_per_s => Some(h / 2.0),
+            (None, Some(h)) if h > self.min_per_s => Some((h / 2.0).max(self.min_per_s)),
             (Some(l), Some(h)) if h / l > self.resolution => Some((l * h).sqrt()),
             _ => None,
         };

@@ -37,9 +37,10 @@ fn the_search_brackets_the_highest_holding_rate_to_its_resolution() {
 
 #[test]
 fn a_target_no_rate_meets_is_said_and_one_every_rate_meets_too() {
-    // Nothing holds: halving from 0.1 down to the last rate above 0.001 (0.0015625), 7 steps.
+    // Nothing holds: halving from 0.1 down to 0.0015625, then the floor itself, 0.001: 8 steps.
+    // (Before, the search stopped above the floor and said "none down to 0.0016".)
     let (lo, hi, steps) = search(holds_to(0.0), 1_000.0).unwrap();
-    assert_eq!((lo, hi, steps.len()), (None, Some(0.0015625), 7));
+    assert_eq!((lo, hi, steps.len()), (None, Some(0.001), 8));
     // Everything holds up to the ceiling 1.0: 0.1, 0.2, 0.4, 0.8, then the ceiling itself (1.6
     // is past it; before, the search stopped at 0.8 and said nothing of 0.8 to 1.0).
     let (lo, hi, steps) = search(holds_to(f64::INFINITY), 1.0).unwrap();
@@ -179,6 +180,19 @@ fn a_search_from_a_start_stays_within_its_floor_and_stops_at_its_resolution() {
         s.record(step(r).unwrap());
     }
     assert_eq!(s.finish().1, Some(0.5));
+    // From 0.8, holding to 0.6: 0.8 fails, and half of it is below the floor, so the floor
+    // itself is tried (0.5 holds) and the bracket closed: 0.8 -> 0.5 -> 0.632 -> 0.562 ...
+    // (Before, the search stopped at 0.8 and said the target held at no rate: issue 29's
+    // live gpt-4o Tier 1 search, floored at 0.125 a second, tried only the planner's 0.2089.)
+    let mut s = Search::from(0.8, (0.5, 100.0), 1.05);
+    let mut step = holds_to(0.6);
+    while let Some(r) = s.next_rate() {
+        s.record(step(r).unwrap());
+    }
+    let tried: Vec<f64> = s.steps().iter().take(2).map(|x| x.per_s).collect();
+    assert_eq!(tried, [0.8, 0.5]);
+    let (lo, hi, _) = s.finish();
+    assert!(lo.unwrap() <= 0.6 && hi.unwrap() > 0.6 && hi.unwrap() / lo.unwrap() <= 1.05);
     // A start below the floor is raised to it, above the ceiling lowered to it.
     assert_eq!(
         Search::from(0.01, (0.5, 100.0), 1.05).next_rate(),

@@ -82,30 +82,7 @@ fn account_config(mocks: &Path) -> StubConfig {
 /// usage check still believes, 2 × the one sent + 64 (what a provider counting tokens very
 /// differently could bill); the count of calls.
 async fn overbilling_server() -> (SocketAddr, Arc<AtomicU64>) {
-    let count = Arc::new(AtomicU64::new(0));
-    let seen = Arc::clone(&count);
-    let app = axum::Router::new().route(
-        "/v1/chat/completions",
-        axum::routing::post(move |body: axum::Json<Value>| {
-            seen.fetch_add(1, Ordering::SeqCst);
-            async move {
-                let c = body["max_tokens"].as_u64().unwrap();
-                let sent = postload::openai::tokens::TokenCounter::default()
-                    .prompt(body["messages"].as_array().unwrap()) as u64;
-                let p = 2 * sent + 64;
-                axum::Json(json!({
-                    "choices": [{"index": 0, "message": {"role": "assistant", "content": "x"}, "finish_reason": "length"}],
-                    "usage": {"prompt_tokens": p, "completion_tokens": c}
-                }))
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (addr, count)
+    overbilling_then_429_server(u64::MAX).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -78,6 +78,22 @@ fn account_config(mocks: &Path) -> StubConfig {
     c
 }
 
+/// The worst case calibrate prints for 20 calls to `addr`, read from its refusal of a cap of
+/// $0.000001 (rounded to 4 places), before any call.
+async fn printed_worst_case(addr: SocketAddr, out: &Path) -> f64 {
+    let mut probe = remote_args(addr.port(), out, 0.000_001);
+    probe.calls = Some(20);
+    let err = postload::commands::calibrate::calibrate(probe)
+        .await
+        .unwrap_err()
+        .to_string();
+    err.split("worst case of this calibration is $")
+        .nth(1)
+        .and_then(|t| t.split(' ').next())
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("{err}"))
+}
+
 /// A server answering every call plainly at its cap, its usage claiming the largest prompt the
 /// usage check still believes, 2 × the one sent + 64 (what a provider counting tokens very
 /// differently could bill); the count of calls.
@@ -95,18 +111,7 @@ async fn a_cap_at_the_printed_worst_case_holds_against_a_provider_billing_the_mo
     // passes the cap, so all 20 calls are sent and the guard never has to stop one.
     let (addr, count) = overbilling_server().await;
     let out = tempdir("cal-cap-out");
-    let mut probe = remote_args(addr.port(), &out, 0.000_001);
-    probe.calls = Some(20);
-    let err = postload::commands::calibrate::calibrate(probe)
-        .await
-        .unwrap_err()
-        .to_string();
-    let worst: f64 = err
-        .split("worst case of this calibration is $")
-        .nth(1)
-        .and_then(|t| t.split(' ').next())
-        .and_then(|t| t.parse().ok())
-        .unwrap_or_else(|| panic!("{err}"));
+    let worst = printed_worst_case(addr, &out).await;
     assert_eq!(count.load(Ordering::SeqCst), 0, "refused before any call");
     let cap = worst + 0.0001;
     let mut a = remote_args(addr.port(), &out, cap);
@@ -202,18 +207,7 @@ async fn overbilling_then_429_server(answered: u64) -> (SocketAddr, Arc<AtomicU6
 async fn a_429_is_charged_nothing_so_429s_after_the_answers_do_not_trip_the_cap() {
     let (addr, count) = overbilling_then_429_server(16).await;
     let out = tempdir("cal-cap-stop");
-    let mut probe = remote_args(addr.port(), &out, 0.000_001);
-    probe.calls = Some(20);
-    let err = postload::commands::calibrate::calibrate(probe)
-        .await
-        .unwrap_err()
-        .to_string();
-    let worst: f64 = err
-        .split("worst case of this calibration is $")
-        .nth(1)
-        .and_then(|t| t.split(' ').next())
-        .and_then(|t| t.parse().ok())
-        .unwrap_or_else(|| panic!("{err}"));
+    let worst = printed_worst_case(addr, &out).await;
     let cap = worst + 0.0001;
     let mut a = remote_args(addr.port(), &out, cap);
     a.calls = Some(20);

@@ -437,21 +437,26 @@ pub fn markdown(f: &FindRate) -> String {
     for t in &f.tiers {
         for s in &t.live.steps {
             o.push_str(&format!(
-                "| {} | {:.4} | {:.0} | {} | {:.1} % | {} | {} | {} | {} |\n",
+                "| {} | {:.4} | {:.0} | {} | {} | {} | {} | {} | {} |\n",
                 t.tier,
                 s.per_s,
                 s.window_s,
                 s.posts,
-                s.success * 100.0,
+                share(s.success),
                 s.p95_s.map_or("-".into(), |p| format!("{p:.2}")),
-                s.goodput
-                    .map_or("-".into(), |g| format!("{:.1} %", g * 100.0)),
+                s.goodput.map_or("-".into(), share),
                 s.http_429,
                 if s.meets { "yes" } else { "no" }
             ));
         }
     }
     o
+}
+
+/// A share as a percentage to two places, so that 289 of 292 (98.97 %) never reads as the
+/// 99.0 % it failed.
+fn share(v: f64) -> String {
+    format!("{:.2} %", v * 100.0)
 }
 
 /// find-rate.json, find-rate.md and the chart, each written whole (a temporary file renamed).
@@ -533,6 +538,39 @@ mod tests {
             first_minute_lift: 0.1,
             steps,
         }
+    }
+
+    #[test]
+    fn a_step_just_under_the_success_target_never_reads_as_meeting_it() {
+        // 289 of 292 posts ok is 98.97 %: against 99 % it failed, and to one place it read
+        // "99.0 %" beside "no" (the live gpt-4o Tier 1 search's first step).
+        let mut st = step(0.2089, 9.06, 13, false);
+        st.success = 289.0 / 292.0;
+        st.goodput = Some(281.0 / 292.0);
+        let f = FindRate {
+            schema: "postload-find-rate/1",
+            model: "gpt-4o".into(),
+            scenario: "burst-50".into(),
+            target: Goal {
+                p95_s: 10.0,
+                min_success: 0.99,
+            },
+            time_scale: 20.0,
+            window: StepWindow::LIVE,
+            service_mode: false,
+            tiers: vec![TierRate {
+                tier: 1,
+                live: answer(vec![st]),
+                planned: None,
+                cut: None,
+            }],
+            interrupted: false,
+        };
+        let md = markdown(&f);
+        assert!(
+            md.contains("| 1 | 0.2089 | 600 | 600 | 98.97 % | 9.06 | 96.23 % | 13 | no |"),
+            "{md}"
+        );
     }
 
     #[test]

@@ -29,14 +29,67 @@ pub const REPLICATES: usize = 40;
 const TRIM: f64 = 0.10;
 const ROUNDS: usize = 8;
 
-/// Least squares of latency on (1, c − 1, p): `[intercept, E[u], E[u]/k]`, when both slopes
-/// are positive.
-fn latency_regression(calls: &[Call]) -> Option<[f64; 3]> {
+/// Least squares of latency on (1, c − 1, p): `[intercept, E[u], E[u]/k]`, whatever the
+/// slopes' signs; `None` when the columns are collinear.
+fn least_squares(calls: &[Call]) -> Option<[f64; 3]> {
     let rows: Vec<([f64; 3], f64)> = calls
         .iter()
         .map(|c| ([1.0, c.gen, c.prompt], c.latency))
         .collect();
-    stats::least_squares(&rows).filter(|b| b[1] > 0.0 && b[2] > 0.0)
+    stats::least_squares(&rows)
+}
+
+/// Both slopes positive: the only fits that describe an account.
+fn positive(b: &[f64; 3]) -> bool {
+    b[1] > 0.0 && b[2] > 0.0
+}
+
+/// [`least_squares`] when both slopes are positive.
+fn latency_regression(calls: &[Call]) -> Option<[f64; 3]> {
+    least_squares(calls).filter(positive)
+}
+
+/// The measured prompt factor `k = β₁/β₂` with its bootstrap interval, or why there is none,
+/// in words for [`checked_k`]'s note.
+fn measured_k(
+    beta: Option<[f64; 3]>,
+    calls: &[Call],
+    opts: FitOptions,
+) -> Result<Estimate, String> {
+    match beta {
+        Some(b) if positive(&b) => {
+            let [(low, high)] = stats::bootstrap(calls, opts.resamples, opts.seed ^ 1, |s| {
+                latency_regression(s).map(|b| [b[1] / b[2]])
+            });
+            Ok(Estimate {
+                value: b[1] / b[2],
+                low,
+                high,
+            })
+        }
+        Some(b) => Err(format!(
+            "could not be measured (the latency regression's slopes are {:.4} ms per answer \
+             token and {:.4} ms per prompt token; both must be positive)",
+            b[1], b[2]
+        )),
+        None => Err(
+            "could not be measured (the calls' prompt lengths do not vary apart from \
+                     their answer lengths, so the latency regression cannot separate them)"
+                .to_string(),
+        ),
+    }
+}
+
+/// The short probes' prompt term in ms per prompt token, `E[u]/k`, for the `k` the fit uses
+/// (measured or shipped): one formula whichever it is. `E[u]` is the regression's answer
+/// slope β₁ when it is positive (so a believed `k = β₁/β₂` gives β₂ back), else the shipped
+/// speed range's.
+fn prompt_ms_per_token(beta: Option<[f64; 3]>, k: f64, sh: &Shipped) -> f64 {
+    let e_u = match beta {
+        Some(b) if b[1] > 0.0 => b[1],
+        _ => sh.mean_ms_per_token(),
+    };
+    e_u / k
 }
 
 /// Per-call speeds (tokens/s) of the writing calls, given the prompt factor and the TTFT
@@ -72,21 +125,9 @@ pub(super) fn timing(
     opts: FitOptions,
     notes: &mut Vec<String>,
 ) -> Result<Timing, FitError> {
-    let beta = latency_regression(calls);
-    let measured = beta.map(|b| {
-        let [(low, high)] = stats::bootstrap(calls, opts.resamples, opts.seed ^ 1, |s| {
-            latency_regression(s).map(|b| [b[1] / b[2]])
-        });
-        Estimate {
-            value: b[1] / b[2],
-            low,
-            high,
-        }
-    });
-    let k = checked_k(measured, sh, notes);
-    // ms per prompt token, E[u]/k (β₂ when k was believed): the short probes' prompt term, a
-    // few ms.
-    let per_prompt = beta.map_or(0.0, |b| b[1] / k.value);
+    let beta = least_squares(calls);
+    let k = checked_k(measured_k(beta, calls, opts), sh, notes);
+    let per_prompt = prompt_ms_per_token(beta, k.value, sh);
     let ttft: Vec<f64> = calls
         .iter()
         .filter(|c| c.short_probe())

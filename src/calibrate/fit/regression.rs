@@ -349,6 +349,29 @@ mod tests {
         assert_eq!(latency_regression(&corners(0.0, 0.5)), None);
     }
 
+    /// The short probes' prompt term per prompt token, `E[u]/k`: β₁/k when the answer slope
+    /// β₁ is positive (β₂ back for a believed k = β₁/β₂; 20/100 = 0.2 whatever β₂), else the
+    /// shipped range's E[u] over k: gpt-4o's 40–120 tokens/s give 1000 ln 3 / 80 = 13.7327 ms,
+    /// 0.137327 at k = 100, for a zero or negative β₁ and for no regression at all.
+    #[test]
+    fn the_prompt_term_per_token_is_mean_ms_per_token_over_k() {
+        let profile = crate::calibrate::precision::cases()[0].profile.clone();
+        let sh = super::super::shipped_parts("m", &profile).unwrap();
+        assert_eq!(
+            prompt_ms_per_token(Some([500.0, 20.0, 0.2]), 100.0, &sh),
+            0.2
+        );
+        assert_eq!(
+            prompt_ms_per_token(Some([500.0, 20.0, -0.01]), 100.0, &sh),
+            0.2
+        );
+        let shipped = 0.137_326_536_083_513_74;
+        for beta in [Some([500.0, 0.0, 0.5]), Some([500.0, -2.0, 0.2]), None] {
+            let got = prompt_ms_per_token(beta, 100.0, &sh);
+            assert!((got - shipped).abs() < 1e-15, "{beta:?}: {got}");
+        }
+    }
+
     /// The correction stops at its fixed point, not after its first round: at the range it
     /// returns, the replicates' mean estimate (drawn as the correction draws them, same seed)
     /// agrees with the observed one to within 0.2 % at both ends. The data are gpt-4o's

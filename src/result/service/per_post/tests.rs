@@ -56,6 +56,7 @@ fn own_time_is_each_posts_latency_less_its_wait_on_openai() {
     assert_eq!(metric(Some(&f), "own_p95_ms"), Some(Some(60.016)));
     assert_eq!(f.retries_per_post, 0.0);
     assert_eq!(f.under_429, Under429::default());
+    assert_eq!(cells(Some(&f)), ["30.0 / 60.0 / 60.0", "0.00", "no 429"]);
     // Another seed's trace ids are other posts': nothing joins.
     assert_eq!(join(&posts, 8, &r), None);
 }
@@ -108,12 +109,22 @@ fn answers_under_429_are_counted_by_status_and_the_ungraceful_ones_apart() {
     // Only the successful post 0 has an own time: 600 - 50 = 550 ms, in a 512 µs bucket from
     // 549,888 µs: its middle, 550.144 ms.
     assert_eq!((f.own_ms.count, f.own_ms.max), (1, Some(550.144)));
+    // report.md's cells: 7/8 = 0.875 retries a post, to two decimals 0.88.
+    assert_eq!(
+        cells(Some(&f)),
+        [
+            "550.1 / 550.1 / 550.1",
+            "0.88",
+            "7 posts: 200 ×1, 429 ×2, 500 ×1, 502 ×1, 503 ×1, none ×1; 3 ungraceful"
+        ]
+    );
 }
 
 #[test]
 fn without_traces_the_per_post_metrics_have_no_value() {
     let posts = [post(0, 100, Some(200), false)];
     assert_eq!(join(&posts, 1, &TraceReport::default()), None);
+    assert_eq!(cells(None), ["-", "-", "-"]);
     for m in [
         "own_p50_ms",
         "own_p95_ms",

@@ -115,3 +115,36 @@ fn remembered_cuts_are_bounded() {
     // Remembered or not, the keys are the same.
     assert_eq!(keys, keys_of(&prompt));
 }
+
+/// A prefix key is splitmix64 (`world::mix`) chained: `part(h, k) = mix(h ^ mix(k))` and
+/// `link(c, p) = mix(rotl(c, 23) ^ p)`. Or-ing or and-ing instead of xor-ing would drop bits
+/// of the text's hash, so more prefixes would share a key; the values are from a Python
+/// splitmix64 (wrapping arithmetic on 64 bits).
+#[test]
+fn prefix_keys_chain_splitmix_hashes() {
+    assert_eq!(part(0x1234_5678_9abc_def0, 1_024), 0x5a63_cdca_0f5d_f865);
+    assert_eq!(
+        link(0x0fed_cba9_8765_4321, 0x1111_2222_3333_4444),
+        0xd57e_f32d_f960_4672
+    );
+}
+
+/// Two texts with a boundary inside them are both remembered (under both caps), each with the
+/// hashes of its cuts: "hello" × 1,100 at offset 4 has its first boundary 124 tokens in and
+/// then one every 128, short of its 1,100 tokens: 124, 252, ..., 1,020 = 124 + 7 × 128, 8 cuts.
+#[test]
+fn two_texts_cuts_are_both_remembered() {
+    let mut hasher = PrefixHasher::default();
+    let mut counter = TokenCounter::default();
+    hasher.keys(
+        &mut counter,
+        &[json!({"role": "user", "content": hellos(1_100)})],
+    );
+    assert_eq!((hasher.cuts.len(), hasher.held), (1, 8));
+    hasher.keys(
+        &mut counter,
+        &[json!({"role": "user", "content": format!("bye {}", hellos(1_100))})],
+    );
+    assert_eq!(hasher.cuts.len(), 2);
+    assert_eq!(hasher.held, hasher.cuts.values().map(|c| c.len()).sum::<usize>());
+}

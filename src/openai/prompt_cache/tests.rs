@@ -146,5 +146,18 @@ fn two_texts_cuts_are_both_remembered() {
         &[json!({"role": "user", "content": format!("bye {}", hellos(1_100))})],
     );
     assert_eq!(hasher.cuts.len(), 2);
-    assert_eq!(hasher.held, hasher.cuts.values().map(|c| c.len()).sum::<usize>());
+    assert_eq!(
+        hasher.held,
+        hasher.cuts.values().map(|c| c.len()).sum::<usize>()
+    );
+}
+
+/// A marker's hash is `mix(tag ^ MARKER_SALT)` (Python's splitmix64: 7 gives
+/// 0xb4f8_b805_04bd_cb98), so every bit of the tag counts: tags apart only in a bit the salt
+/// lacks (2^60) or has (2) hash apart.
+#[test]
+fn every_bit_of_a_markers_tag_counts() {
+    assert_eq!(marker_hash(7), 0xb4f8_b805_04bd_cb98);
+    assert_ne!(marker_hash(1 << 60), marker_hash(0));
+    assert_ne!(marker_hash(2), marker_hash(0));
 }

@@ -161,3 +161,24 @@ fn every_bit_of_a_markers_tag_counts() {
     assert_ne!(marker_hash(1 << 60), marker_hash(0));
     assert_ne!(marker_hash(2), marker_hash(0));
 }
+
+/// A boundary inside a text that starts far into the prompt is cut at its own token: a
+/// 200-token system message puts the user's text at offset 208 (3 + "system" + 200, then 3 +
+/// "user"), so the 1,024 boundary is 816 tokens into it. Two prompts whose user texts part
+/// after their first 900 tokens share the key at 1,024 (cutting at 1,024 + 208 tokens in, past
+/// the text's cuts, would take the whole text's hash and tell them apart).
+#[test]
+fn a_boundary_deep_in_the_prompt_is_cut_at_its_own_token() {
+    let with = |ending: &str| {
+        [
+            json!({"role": "system", "content": hellos(200)}),
+            json!({"role": "user", "content": format!("{} {ending}", hellos(900))}),
+        ]
+    };
+    let (a, b) = (
+        keys_of(&with("apple pie")),
+        keys_of(&with("cherry tart and more")),
+    );
+    assert_eq!(a[0].0, 1_024);
+    assert_eq!(a[0], b[0]);
+}

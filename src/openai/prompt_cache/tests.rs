@@ -182,3 +182,22 @@ fn a_boundary_deep_in_the_prompt_is_cut_at_its_own_token() {
     assert_eq!(a[0].0, 1_024);
     assert_eq!(a[0], b[0]);
 }
+
+/// The cap on hashes held is reached when a new text's cuts would take the count past
+/// MAX_CUTS_HELD, not at it: with 8 cuts from "hello" × 1,100, a count 8 below the cap ends
+/// exactly at it (both texts kept), 4 below goes past it (the old ones forgotten first).
+#[test]
+fn the_hashes_held_are_capped_past_their_limit_not_at_it() {
+    let prompt = [json!({"role": "user", "content": hellos(1_100)})];
+    for (below, texts_after, held_after) in [(8, 2, MAX_CUTS_HELD), (4, 1, 8)] {
+        let mut hasher = PrefixHasher::default();
+        hasher.cuts.insert((1, 0, 0), Box::new([0]));
+        hasher.held = MAX_CUTS_HELD - below;
+        hasher.keys(&mut TokenCounter::default(), &prompt);
+        assert_eq!(
+            (hasher.cuts.len(), hasher.held),
+            (texts_after, held_after),
+            "{below}"
+        );
+    }
+}

@@ -201,3 +201,18 @@ fn the_hashes_held_are_capped_past_their_limit_not_at_it() {
         );
     }
 }
+
+/// Prompts whose tokens part before a boundary do not share its key: the texts (at offset
+/// 4) agree on their first 950 tokens and then differ, so the key at 1,024 (the first 1,020
+/// tokens of the text) must differ; cutting at an earlier token inside the shared part (the
+/// first cut taken as 128 / 4 = 32 tokens in, or the cut index taken modulo 128) would make
+/// them share it.
+#[test]
+fn prompts_parting_before_a_boundary_do_not_share_its_key() {
+    let with = |word: &str| {
+        [json!({"role": "user", "content": format!("{} {word}{}", hellos(950), hellos(200))})]
+    };
+    let (a, b) = (keys_of(&with("apple")), keys_of(&with("cherry")));
+    assert_eq!((a[0].0, b[0].0), (1_024, 1_024));
+    assert_ne!(a[0], b[0]);
+}

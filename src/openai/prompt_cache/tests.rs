@@ -216,3 +216,22 @@ fn prompts_parting_before_a_boundary_do_not_share_its_key() {
     assert_eq!((a[0].0, b[0].0), (1_024, 1_024));
     assert_ne!(a[0], b[0]);
 }
+
+/// A memory of one slot holds one prefix: a second key takes the slot, and the first is then
+/// not held (its slot holds another key, not an empty mark). Empty until the first key.
+#[test]
+fn a_slot_taken_by_another_prefix_does_not_hold_this_one() {
+    let mut memory = PrefixMemory::with_slots(1);
+    assert!(memory.is_empty());
+    memory.remember(&[]);
+    assert!(memory.is_empty());
+    memory.remember(&[(1_024, 5)]);
+    assert!(!memory.is_empty());
+    assert_eq!(memory.longest(&[(1_024, 6)]), 0);
+    memory.remember(&[(1_024, 6)]);
+    assert_eq!(
+        (memory.longest(&[(1_024, 5)]), memory.longest(&[(1_024, 6)])),
+        (0, 1_024)
+    );
+    assert_eq!(memory.len(), 1);
+}

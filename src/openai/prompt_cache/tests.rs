@@ -235,3 +235,17 @@ fn a_slot_taken_by_another_prefix_does_not_hold_this_one() {
     );
     assert_eq!(memory.len(), 1);
 }
+
+/// The key at a boundary covers exactly the tokens before it: texts (at offset 4) agreeing on
+/// their first 1,020 tokens and parting at the 1,021st share the key at 1,024 (a cut one token
+/// late would take the parting token in and tell them apart).
+#[test]
+fn prompts_parting_just_after_a_boundary_share_its_key() {
+    let with = |word: &str| {
+        [json!({"role": "user", "content": format!("{} {word}{}", hellos(1_020), hellos(200))})]
+    };
+    let (a, b) = (keys_of(&with("apple")), keys_of(&with("cherry")));
+    assert_eq!(a[0].0, 1_024);
+    assert_eq!(a[0], b[0]);
+    assert_ne!(a[1], b[1]);
+}

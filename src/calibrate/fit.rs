@@ -116,6 +116,20 @@ struct Shipped {
     ttft: TtftPercentiles,
     k: f64,
     lengths: LengthDist,
+    speed: Range,
+}
+
+impl Shipped {
+    /// `E[u]`, the mean ms per output token, of a speed uniform in the shipped range:
+    /// `E[1000/S] = 1000 ln(max/min)/(max − min)` (`1000/min` for a single speed).
+    fn mean_ms_per_token(&self) -> f64 {
+        let Range { min, max } = self.speed;
+        if max > min {
+            1000.0 * (max / min).ln() / (max - min)
+        } else {
+            1000.0 / min
+        }
+    }
 }
 
 fn shipped_parts(model: &str, shipped: &Profile) -> Result<Shipped, FitError> {
@@ -124,11 +138,13 @@ fn shipped_parts(model: &str, shipped: &Profile) -> Result<Shipped, FitError> {
             ttft_ms,
             prompt_tokens_per_output_token,
             completion_tokens,
+            output_tokens_per_s,
             ..
         } => Ok(Shipped {
             ttft: *ttft_ms,
             k: *prompt_tokens_per_output_token,
             lengths: *completion_tokens,
+            speed: *output_tokens_per_s,
         }),
         Profile::Fixed { .. } => Err(FitError::ShippedNotHeavyTail {
             model: model.to_string(),
@@ -294,10 +310,15 @@ fn too_few_speeds(model: &str, got: usize) -> Result<(), FitError> {
 }
 
 /// The prompt factor from streamed calls: long probes against the writing calls' mean ms
-/// per token (module docs). `None` without a long probe.
-fn streamed_k(writing: &[(f64, f64, f64)], long: &[(f64, f64)], k0: f64) -> Option<Estimate> {
+/// per token (module docs). Without two long probes, why not, in words (for [`checked_k`]'s
+/// note); a `k` that is not finite and positive is [`checked_k`]'s to refuse, naming it.
+fn streamed_k(
+    writing: &[(f64, f64, f64)],
+    long: &[(f64, f64)],
+    k0: f64,
+) -> Result<Estimate, String> {
     if long.len() < 2 {
-        return None;
+        return Err("could not be measured (too few long-prompt calls)".to_string());
     }
     let per_prompt: Vec<f64> = long.iter().map(|(p, g)| g / p).collect();
     let r = stats::mean(&per_prompt);
@@ -315,7 +336,7 @@ fn streamed_k(writing: &[(f64, f64, f64)], long: &[(f64, f64)], k0: f64) -> Opti
     }
     let cv2 = |xs: &[f64]| (stats::sd(xs) / stats::mean(xs)).powi(2) / xs.len() as f64;
     let spread = Z_975 * (cv2(&per_prompt) + cv2(&u)).sqrt();
-    (k.is_finite() && k > 0.0).then(|| Estimate {
+    Ok(Estimate {
         value: k,
         low: k * (-spread).exp(),
         high: k * spread.exp(),
@@ -327,17 +348,22 @@ fn streamed_k(writing: &[(f64, f64, f64)], long: &[(f64, f64)], k0: f64) -> Opti
 const PLAUSIBLE_K: std::ops::RangeInclusive<f64> = 1.0..=10_000.0;
 
 /// The measured prompt factor when there is one and it is plausible; otherwise the shipped
-/// one, marked as not measured (an interval that holds anything) and noted.
-fn checked_k(measured: Option<Estimate>, sh: &Shipped, notes: &mut Vec<String>) -> Estimate {
+/// one, marked as not measured (an interval that holds anything) and noted with the reason:
+/// `measured`'s error says why there was none.
+fn checked_k(
+    measured: Result<Estimate, String>,
+    sh: &Shipped,
+    notes: &mut Vec<String>,
+) -> Estimate {
     let why = match measured {
-        Some(k) if PLAUSIBLE_K.contains(&k.value) => return k,
-        Some(k) => format!(
+        Ok(k) if PLAUSIBLE_K.contains(&k.value) => return k,
+        Ok(k) => format!(
             "came out at {:.3}, outside [{}, {}]",
             k.value,
             PLAUSIBLE_K.start(),
             PLAUSIBLE_K.end()
         ),
-        None => "could not be measured (too few long-prompt calls)".to_string(),
+        Err(why) => why,
     };
     notes.push(format!(
         "the prompt factor {why}: kept the shipped {}",

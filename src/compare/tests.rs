@@ -449,3 +449,21 @@ fn cases_whose_model_endpoint_or_effort_differ_are_flagged_and_still_compared() 
     let v = serde_json::to_value(&c).unwrap();
     assert_eq!(v["inputs_differ"][0]["input"], "reasoning_effort");
 }
+
+/// Only the own time falls back on the successful posts' samples: the makespan's samples (all
+/// posts) of a side whose failed posts' histogram does not decode are none, so its rank test
+/// has no p-value and counts no posts on that side, though both sides have `post_ok`.
+#[test]
+fn only_the_own_time_falls_back_on_the_successful_posts() {
+    let mut b = case("s", None, Some(&[1_000, 2_000, 3_000, 4_000, 5_000]));
+    b.measured
+        .histograms
+        .insert("post_failed".into(), "not a histogram".into());
+    let n = case("s", None, Some(&[1_500, 2_500, 3_500, 4_500, 5_500]));
+    let c = compare(&run(vec![b]), &run(vec![n]), 0.1);
+    let makespan = c.deltas.iter().find(|d| d.metric == "makespan_ms").unwrap();
+    assert_eq!((makespan.p_value, makespan.posts), (None, Some([0, 5])));
+    let p50 = c.deltas.iter().find(|d| d.metric == "post.p50_ms").unwrap();
+    assert_eq!(p50.posts, Some([5, 5]));
+    assert!(p50.p_value.is_some());
+}

@@ -74,7 +74,7 @@ impl PrefixHasher {
             let end = offset.saturating_add(n);
             let whole = match piece {
                 Piece::Text(t) => bytes_hash(t.as_bytes()),
-                Piece::Marker { tag, .. } => mix(tag ^ MARKER_SALT),
+                Piece::Marker { tag, .. } => marker_hash(tag),
             };
             let mut b = next_boundary(offset);
             while b <= end {
@@ -199,6 +199,11 @@ impl PrefixMemory {
     pub fn capacity(&self) -> usize {
         self.capacity
     }
+}
+
+/// A marker's (an image's) hash, apart from any text's.
+fn marker_hash(tag: u64) -> u64 {
+    mix(tag ^ MARKER_SALT)
 }
 
 #[cfg(test)]

@@ -29,14 +29,67 @@ pub const REPLICATES: usize = 40;
 const TRIM: f64 = 0.10;
 const ROUNDS: usize = 8;
 
-/// Least squares of latency on (1, c − 1, p): `[intercept, E[u], E[u]/k]`, when both slopes
-/// are positive.
-fn latency_regression(calls: &[Call]) -> Option<[f64; 3]> {
+/// Least squares of latency on (1, c − 1, p): `[intercept, E[u], E[u]/k]`, whatever the
+/// slopes' signs; `None` when the columns are collinear.
+fn least_squares(calls: &[Call]) -> Option<[f64; 3]> {
     let rows: Vec<([f64; 3], f64)> = calls
         .iter()
         .map(|c| ([1.0, c.gen, c.prompt], c.latency))
         .collect();
-    stats::least_squares(&rows).filter(|b| b[1] > 0.0 && b[2] > 0.0)
+    stats::least_squares(&rows)
+}
+
+/// Both slopes positive: the only fits that describe an account.
+fn positive(b: &[f64; 3]) -> bool {
+    b[1] > 0.0 && b[2] > 0.0
+}
+
+/// [`least_squares`] when both slopes are positive.
+fn latency_regression(calls: &[Call]) -> Option<[f64; 3]> {
+    least_squares(calls).filter(positive)
+}
+
+/// The measured prompt factor `k = β₁/β₂` with its bootstrap interval, or why there is none,
+/// in words for [`checked_k`]'s note.
+fn measured_k(
+    beta: Option<[f64; 3]>,
+    calls: &[Call],
+    opts: FitOptions,
+) -> Result<Estimate, String> {
+    match beta {
+        Some(b) if positive(&b) => {
+            let [(low, high)] = stats::bootstrap(calls, opts.resamples, opts.seed ^ 1, |s| {
+                latency_regression(s).map(|b| [b[1] / b[2]])
+            });
+            Ok(Estimate {
+                value: b[1] / b[2],
+                low,
+                high,
+            })
+        }
+        Some(b) => Err(format!(
+            "could not be measured (the latency regression's slopes are {:.4} ms per answer \
+             token and {:.4} ms per prompt token; both must be positive)",
+            b[1], b[2]
+        )),
+        None => Err(
+            "could not be measured (the calls' prompt lengths do not vary apart from \
+                     their answer lengths, so the latency regression cannot separate them)"
+                .to_string(),
+        ),
+    }
+}
+
+/// The short probes' prompt term in ms per prompt token, `E[u]/k`, for the `k` the fit uses
+/// (measured or shipped): one formula whichever it is. `E[u]` is the regression's answer
+/// slope β₁ when it is positive (so a believed `k = β₁/β₂` gives β₂ back), else the shipped
+/// speed range's.
+fn prompt_ms_per_token(beta: Option<[f64; 3]>, k: f64, sh: &Shipped) -> f64 {
+    let e_u = match beta {
+        Some(b) if b[1] > 0.0 => b[1],
+        _ => sh.mean_ms_per_token(),
+    };
+    e_u / k
 }
 
 /// Per-call speeds (tokens/s) of the writing calls, given the prompt factor and the TTFT
@@ -72,21 +125,9 @@ pub(super) fn timing(
     opts: FitOptions,
     notes: &mut Vec<String>,
 ) -> Result<Timing, FitError> {
-    let beta = latency_regression(calls);
-    let measured = beta.map(|b| {
-        let [(low, high)] = stats::bootstrap(calls, opts.resamples, opts.seed ^ 1, |s| {
-            latency_regression(s).map(|b| [b[1] / b[2]])
-        });
-        Estimate {
-            value: b[1] / b[2],
-            low,
-            high,
-        }
-    });
-    let k = checked_k(measured, sh, notes);
-    // ms per prompt token, E[u]/k (β₂ when k was believed): the short probes' prompt term, a
-    // few ms.
-    let per_prompt = beta.map_or(0.0, |b| b[1] / k.value);
+    let beta = least_squares(calls);
+    let k = checked_k(measured_k(beta, calls, opts), sh, notes);
+    let per_prompt = prompt_ms_per_token(beta, k.value, sh);
     let ttft: Vec<f64> = calls
         .iter()
         .filter(|c| c.short_probe())
@@ -306,6 +347,29 @@ mod tests {
         );
         assert_eq!(latency_regression(&corners(20.0, 0.0)), None);
         assert_eq!(latency_regression(&corners(0.0, 0.5)), None);
+    }
+
+    /// The short probes' prompt term per prompt token, `E[u]/k`: β₁/k when the answer slope
+    /// β₁ is positive (β₂ back for a believed k = β₁/β₂; 20/100 = 0.2 whatever β₂), else the
+    /// shipped range's E[u] over k: gpt-4o's 40–120 tokens/s give 1000 ln 3 / 80 = 13.7327 ms,
+    /// 0.137327 at k = 100, for a zero or negative β₁ and for no regression at all.
+    #[test]
+    fn the_prompt_term_per_token_is_mean_ms_per_token_over_k() {
+        let profile = crate::calibrate::precision::cases()[0].profile.clone();
+        let sh = super::super::shipped_parts("m", &profile).unwrap();
+        assert_eq!(
+            prompt_ms_per_token(Some([500.0, 20.0, 0.2]), 100.0, &sh),
+            0.2
+        );
+        assert_eq!(
+            prompt_ms_per_token(Some([500.0, 20.0, -0.01]), 100.0, &sh),
+            0.2
+        );
+        let shipped = 0.137_326_536_083_513_74;
+        for beta in [Some([500.0, 0.0, 0.5]), Some([500.0, -2.0, 0.2]), None] {
+            let got = prompt_ms_per_token(beta, 100.0, &sh);
+            assert!((got - shipped).abs() < 1e-15, "{beta:?}: {got}");
+        }
     }
 
     /// The correction stops at its fixed point, not after its first round: at the range it

@@ -554,3 +554,5 @@ fn regression_without_a_shipped_tail_corrects_nothing() {
         "{k:?}"
     );
 }
+
+mod prompt_factor;

@@ -56,6 +56,7 @@ fn own_time_is_each_posts_latency_less_its_wait_on_openai() {
     assert_eq!(metric(Some(&f), "own_p95_ms"), Some(Some(60.016)));
     assert_eq!(f.retries_per_post, 0.0);
     assert_eq!(f.under_429, Under429::default());
+    assert_eq!(cells(Some(&f)), ["30.0 / 60.0 / 60.0", "0.00", "no 429"]);
     // Another seed's trace ids are other posts': nothing joins.
     assert_eq!(join(&posts, 8, &r), None);
 }
@@ -75,33 +76,55 @@ fn answers_under_429_are_counted_by_status_and_the_ungraceful_ones_apart() {
         post(5, 10, None, false),
         // No 429 in its trace: not counted under 429s.
         post(6, 80, Some(500), false),
+        // A 503 with Retry-After: graceful, and with it (4 graceful against 3 ungraceful, 2
+        // with Retry-After against 1 without, so neither count can be its complement).
+        post(7, 10, Some(503), true),
     ];
     let mut traces: Vec<(u64, TraceSummary)> = (0..6).map(|p| (p, met.clone())).collect();
     traces.push((6, trace(50.0, 0, &[(200, 1)])));
+    traces.push((7, met.clone()));
     let f = join(&posts, 1, &report(1, &traces)).unwrap();
     let u = &f.under_429;
-    assert_eq!(u.posts, 6);
+    assert_eq!(u.posts, 7);
     assert_eq!(u.ungraceful, 3);
     assert_eq!(u.without_retry_after, 1);
     let by: Vec<(&str, u64)> = u.by_status.iter().map(|(k, v)| (k.as_str(), *v)).collect();
     assert_eq!(
         by,
-        [("200", 1), ("429", 2), ("500", 1), ("502", 1), ("none", 1)]
+        [
+            ("200", 1),
+            ("429", 2),
+            ("500", 1),
+            ("502", 1),
+            ("503", 1),
+            ("none", 1)
+        ]
     );
     assert_eq!(metric(Some(&f), "under_429.status_429"), Some(Some(2.0)));
-    assert_eq!(metric(Some(&f), "under_429.status_503"), Some(Some(0.0)));
+    assert_eq!(metric(Some(&f), "under_429.status_503"), Some(Some(1.0)));
+    assert_eq!(metric(Some(&f), "under_429.status_504"), Some(Some(0.0)));
     assert_eq!(metric(Some(&f), "under_429.ungraceful"), Some(Some(3.0)));
-    // 6 retries over 7 traced posts.
-    assert_eq!(f.retries_per_post, 6.0 / 7.0);
+    // 7 retries over 8 traced posts.
+    assert_eq!(f.retries_per_post, 7.0 / 8.0);
     // Only the successful post 0 has an own time: 600 - 50 = 550 ms, in a 512 µs bucket from
     // 549,888 µs: its middle, 550.144 ms.
     assert_eq!((f.own_ms.count, f.own_ms.max), (1, Some(550.144)));
+    // report.md's cells: 7/8 = 0.875 retries a post, to two decimals 0.88.
+    assert_eq!(
+        cells(Some(&f)),
+        [
+            "550.1 / 550.1 / 550.1",
+            "0.88",
+            "7 posts: 200 ×1, 429 ×2, 500 ×1, 502 ×1, 503 ×1, none ×1; 3 ungraceful"
+        ]
+    );
 }
 
 #[test]
 fn without_traces_the_per_post_metrics_have_no_value() {
     let posts = [post(0, 100, Some(200), false)];
     assert_eq!(join(&posts, 1, &TraceReport::default()), None);
+    assert_eq!(cells(None), ["-", "-", "-"]);
     for m in [
         "own_p50_ms",
         "own_p95_ms",

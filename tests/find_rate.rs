@@ -365,3 +365,54 @@ fn a_signal_keeps_the_finished_steps_and_writes_the_answer_marked_interrupted() 
     let md = std::fs::read_to_string(run.join("find-rate.md")).unwrap();
     assert!(md.contains("NOT BRACKETED: interrupted"), "{md}");
 }
+
+/// A step that cannot run (here the service never answers, so the stub alongside waits for it
+/// in vain) ends the search with the error, and what was found before it is still written:
+/// the tier's answer marked as cut by a failed step, with the reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_that_cannot_run_ends_the_search_and_says_why() {
+    let dir = tempdir("find-rate-dead-service");
+    let dead = crate::common::closed_port();
+    let url = format!("http://127.0.0.1:{}", dead.port);
+    let p = unused_port().to_string();
+    let cfg = configured(
+        &[
+            "--model",
+            "gpt-4o-mini",
+            "--tier",
+            "3",
+            "--target",
+            &url,
+            "--with-stub",
+            &p,
+            "--wait-for-target",
+            "0s",
+        ],
+        &dir,
+    );
+    let window = StepWindow {
+        seconds: 6.0,
+        min_posts: 60.0,
+        max_posts: 600.0,
+    };
+    let goal = Goal {
+        p95_s: 0.5,
+        min_success: 0.99,
+    };
+    let f = find(cfg, goal, window, &dir).await;
+    let t = &f.tiers[0];
+    assert_eq!(
+        t.cut,
+        Some(postload::commands::run::find_rate::Cut::Failed),
+        "{t:?}"
+    );
+    assert!(t.live.steps.is_empty(), "{t:?}");
+    let e = f.error.as_deref().unwrap();
+    assert!(e.contains(&url), "{e}");
+    let md = postload::commands::run::find_rate::markdown(&f);
+    assert!(
+        md.contains("A step could not run, and the search ended there")
+            && md.contains("NOT BRACKETED: a step could not run"),
+        "{md}"
+    );
+}

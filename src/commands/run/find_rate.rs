@@ -35,6 +35,8 @@ pub enum Cut {
     TimeBudget,
     /// A signal: the step under way was dropped (its arrivals incomplete).
     Interrupted,
+    /// A step could not run (`error` says why): the search ended there.
+    Failed,
 }
 
 /// One tier's answer: the live search's, and the planner's for the same windows beside it.
@@ -61,6 +63,9 @@ pub struct FindRate {
     pub service_mode: bool,
     pub tiers: Vec<TierRate>,
     pub interrupted: bool,
+    /// Why a step could not run, when one could not (the search ended there; exit 2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// Runs `postload run --find-rate`.
@@ -81,11 +86,10 @@ pub async fn find_rate(args: &cli::RunArgs) -> anyhow::Result<Outcome> {
     write(&dir, &found)?;
     out!("{}", console(&found));
     outln!("report: {}", dir.join("find-rate.md").display());
-    Ok(if found.interrupted {
-        Outcome::Success.unless_interrupted()
-    } else {
-        Outcome::Success
-    })
+    if let Some(e) = &found.error {
+        anyhow::bail!("--find-rate: a step could not run, so the search ended (the steps before it are in {}): {e}", dir.join("find-rate.md").display());
+    }
+    Ok(Outcome::Success.unless_interrupted())
 }
 
 /// Only what postload can measure without spending: the embedded stub, or a service whose
@@ -139,6 +143,7 @@ pub async fn search(
         service_mode: cfg.service_mode.is_some(),
         tiers: Vec::new(),
         interrupted: false,
+        error: None,
     };
     for &tier in &first.tiers {
         if stopped(&cfg) {
@@ -178,14 +183,21 @@ pub async fn search(
                 break;
             }
             let n = s.steps().len() + 1;
-            match step(&cfg, &first, tier, per_s, w, &goal, &dir.join("steps"), n).await? {
-                Some((st, own_ms)) => {
+            match step(&cfg, &first, tier, per_s, w, &goal, &dir.join("steps"), n).await {
+                Ok(Some((st, own_ms))) => {
                     own.push((per_s, own_ms));
                     s.record(st);
                 }
-                None => {
+                Ok(None) => {
                     cut = Some(Cut::Interrupted);
                     found.interrupted = true;
+                    break;
+                }
+                // A step that could not run (a service that stopped answering): the steps
+                // before it are kept and written, and the error ends the search.
+                Err(e) => {
+                    cut = Some(Cut::Failed);
+                    found.error = Some(format!("{e:#}"));
                     break;
                 }
             }
@@ -200,7 +212,7 @@ pub async fn search(
             planned,
             cut,
         });
-        if found.interrupted {
+        if found.interrupted || found.error.is_some() {
             break;
         }
     }
@@ -390,6 +402,7 @@ fn cut_text(cut: Option<Cut>) -> &'static str {
     match cut {
         Some(Cut::TimeBudget) => " (NOT BRACKETED: the time budget ended first)",
         Some(Cut::Interrupted) => " (NOT BRACKETED: interrupted)",
+        Some(Cut::Failed) => " (NOT BRACKETED: a step could not run)",
         None => "",
     }
 }
@@ -416,6 +429,11 @@ pub fn markdown(f: &FindRate) -> String {
         "# Highest sustainable rate\n\n{}.\n\n![p95 and posts ok against the rate](charts/find-rate.png)\n\n",
         heading(f)
     );
+    if let Some(e) = &f.error {
+        o.push_str(&format!(
+            "**A step could not run, and the search ended there**: {e}\n\n"
+        ));
+    }
     o.push_str("| tier | live | planner (the same windows) | live/planner | limited by (live) |\n|---|---|---|---|---|\n");
     let rate = |v: Option<f64>| v.map_or("none".to_string(), |v| format!("{v:.3}/s"));
     for t in &f.tiers {
@@ -565,6 +583,7 @@ mod tests {
                 cut: None,
             }],
             interrupted: false,
+            error: None,
         };
         let md = markdown(&f);
         assert!(

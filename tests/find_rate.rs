@@ -162,6 +162,22 @@ async fn posts_slower_than_the_target_at_any_rate_name_the_latency() {
     assert_eq!(t.planned.as_ref().unwrap().highest_per_s, None);
 }
 
+/// Service mode's steps here: 6 s (60 to 600 posts, so from 10 a second), a 0.5 s target with
+/// 99 % of posts ok.
+fn service_steps() -> (StepWindow, Goal) {
+    (
+        StepWindow {
+            seconds: 6.0,
+            min_posts: 60.0,
+            max_posts: 600.0,
+        },
+        Goal {
+            p95_s: 0.5,
+            min_success: 0.99,
+        },
+    )
+}
+
 /// Service mode: the example service's memory store serves one look-up of 100 ms at a time, 10
 /// posts a second at most, while gpt-4o-mini at Tier 3 allows far more. Toward 10 a second the
 /// look-ups queue (at 7 a second a post waits 0.7 / (2 × 10 × 0.3) = 0.12 s on average for the
@@ -198,15 +214,7 @@ async fn a_saturated_memory_store_names_the_service() {
         ],
         &dir,
     );
-    let window = StepWindow {
-        seconds: 6.0,
-        min_posts: 60.0,
-        max_posts: 600.0,
-    };
-    let goal = Goal {
-        p95_s: 0.5,
-        min_success: 0.99,
-    };
+    let (window, goal) = service_steps();
     let f = find(cfg, goal, window, &dir).await;
     assert!(f.service_mode);
     // From 10 a second (60 posts in 6 s; the planner's OpenAI-side answer is higher).
@@ -390,15 +398,7 @@ async fn a_step_that_cannot_run_ends_the_search_and_says_why() {
         ],
         &dir,
     );
-    let window = StepWindow {
-        seconds: 6.0,
-        min_posts: 60.0,
-        max_posts: 600.0,
-    };
-    let goal = Goal {
-        p95_s: 0.5,
-        min_success: 0.99,
-    };
+    let (window, goal) = service_steps();
     let f = find(cfg, goal, window, &dir).await;
     let t = &f.tiers[0];
     assert_eq!(

@@ -180,6 +180,23 @@ mod tests {
     }
 
     #[test]
+    fn a_width_is_named_in_the_largest_unit_it_fills_whole() {
+        // Under a second in ms; whole minutes in min; anything else in s, 90 s included (not
+        // "1 min"). cargo-mutants found the name untested (issue 28 §3).
+        for (ms, name) in [
+            (100, "100 ms"),
+            (999, "999 ms"),
+            (1_000, "1 s"),
+            (30_000, "30 s"),
+            (60_000, "1 min"),
+            (90_000, "90 s"),
+            (300_000, "5 min"),
+        ] {
+            assert_eq!(width_name(ms), name, "{ms} ms");
+        }
+    }
+
+    #[test]
     fn a_short_burst_is_counted_in_100_ms_bins_from_its_intervals() {
         // Two posts sent at 0: one answered at 250 ms, one 429'd at 0 and answered at 450 ms.
         // 0.45 s fits 100 ms bins: both in flight through bins 0-1, one through 2-3, none at 4.
@@ -212,6 +229,55 @@ mod tests {
         assert_eq!(b.width_ms, 1_000);
         let in_flight: Vec<i64> = b.bins.iter().map(|b| b.in_flight).collect();
         assert_eq!(in_flight, [1, 1, 0]);
+    }
+
+    #[test]
+    fn complete_intervals_of_15_s_are_binned_at_200_ms() {
+        // One post answered at 15 s: its span is 15,000 ms, past 100 bins of 100 ms, within
+        // 100 of 200 ms. cargo-mutants: the span taken as seconds + 1,000 or seconds / 1,000
+        // (both 100 ms) went unnoticed by the 0.45 s burst.
+        let mut r = Recorder::default();
+        r.record(&post(&[(0, 15_000, 200)]));
+        assert_eq!(binned(&r.summarize(None, 1)).width_ms, 200);
+    }
+
+    #[test]
+    fn intervals_that_miss_a_post_are_not_binned_under_a_second() {
+        // The 0.45 s burst above (both posts with intervals), and a third post recorded
+        // without them (as past the recorder's interval cap): the intervals hold 2 of 3 posts,
+        // so the bins are whole seconds of the timeline, not 100 ms bins that would miss a
+        // post. cargo-mutants: `!empty || (all posts && all attempts)` went unnoticed.
+        let mut r = Recorder::default();
+        r.record(&post(&[(0, 250, 200)]));
+        r.record(&post(&[(0, 50, 429), (300, 450, 200)]));
+        r.record_post(&crate::metrics::PostEnd {
+            intended: Duration::ZERO,
+            first_send: Duration::ZERO,
+            finished: ms(400),
+            failure: None,
+            rate_limit_backoff: Duration::ZERO,
+        });
+        let m = r.summarize(None, 3);
+        assert_eq!((m.post_timings.len(), m.posts.total), (2, 3));
+        assert_eq!(binned(&m).width_ms, 1_000);
+        // Asked for 100 ms bins (a run's shared width), still whole seconds.
+        assert_eq!(binned_at(&m, 100).width_ms, 1_000);
+    }
+
+    #[test]
+    fn a_timeline_past_100_seconds_without_intervals_is_binned_at_2_s() {
+        // A post recorded without intervals, finished at 150 s: 151 seconds of timeline, past
+        // 100 bins of 1 s, within 100 of 2 s. cargo-mutants: the timeline's length taken as
+        // seconds + 1,000 or seconds / 1,000 (both 1 s) went unnoticed.
+        let mut r = Recorder::default();
+        r.record_post(&crate::metrics::PostEnd {
+            intended: Duration::ZERO,
+            first_send: Duration::ZERO,
+            finished: ms(150_000),
+            failure: None,
+            rate_limit_backoff: Duration::ZERO,
+        });
+        assert_eq!(binned(&r.summarize(None, 1)).width_ms, 2_000);
     }
 
     #[test]

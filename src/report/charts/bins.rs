@@ -277,7 +277,13 @@ mod tests {
             failure: None,
             rate_limit_backoff: Duration::ZERO,
         });
-        assert_eq!(binned(&r.summarize(None, 1)).width_ms, 2_000);
+        let b = binned(&r.summarize(None, 1));
+        assert_eq!(b.width_ms, 2_000);
+        // 151 seconds in bins of 2: 76, the second starting at 2 s, the post in flight
+        // through the bin before its end and finished in the last.
+        assert_eq!(b.bins.len(), 76);
+        assert_eq!(b.bins[1].start_s, 2.0);
+        assert_eq!((b.bins[74].in_flight, b.bins[75].completions), (1, 1));
     }
 
     #[test]

@@ -11,9 +11,12 @@ pub mod limits;
 pub mod overlay;
 pub mod precision;
 pub mod progress;
+pub mod reasoning;
 mod stats;
 
 use serde::Serialize;
+
+use crate::openai::reasoning::Effort;
 
 /// Why a designed call is sent: each kind pins down a different part of the profile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -28,6 +31,10 @@ pub enum Purpose {
     /// Shaped like the post's caption call; its prompts share a long prefix, so that the
     /// account's prompt caching shows in `cached_tokens`.
     Caption,
+    /// Shaped like the post's calls at a higher reasoning effort than the rest, with room for
+    /// the reasoning: its reasoning tokens (and, streamed, their time) are fitted apart
+    /// ([`reasoning`]); the profile's fit leaves these calls out.
+    Reasoning(Effort),
 }
 
 /// One call to send.

@@ -77,10 +77,15 @@ pub struct CalibrateArgs {
     /// Calls per model (default: the designed number, see docs/calibrate.md).
     #[arg(long, value_name = "N")]
     pub calls: Option<u32>,
-    /// A reasoning model's reasoning_effort: only the lowest it takes (the default; minimal for
-    /// gpt-5-mini), as the fit has no reasoning time (docs/calibrate.md).
+    /// A reasoning effort to measure besides the lowest (which the profile is fitted at): a
+    /// quarter as many calls again (at least 8), their reasoning tokens and time fitted.
+    /// Repeatable (docs/calibrate.md).
     #[arg(long, value_name = "E")]
-    pub effort: Option<String>,
+    pub effort: Vec<String>,
+    /// The max_completion_tokens of the --effort calls (default: the answer's room plus the
+    /// shipped profile's 99th percentile of reasoning at that effort).
+    #[arg(long, value_name = "TOKENS", requires = "effort")]
+    pub reasoning_cap: Option<u32>,
     #[command(flatten)]
     pub output: ReportDir,
     /// Before --report-dir: the exact folder for the overlay and the report (kept for a release;

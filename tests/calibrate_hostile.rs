@@ -28,7 +28,8 @@ fn args(addr: SocketAddr, out: &Path, calls: u32) -> CalibrateArgs {
         },
         model: vec!["gpt-4o-mini".into()],
         calls: Some(calls),
-        effort: None,
+        effort: vec![],
+        reasoning_cap: None,
         out: Some(out.to_path_buf()),
         output: Default::default(),
         spend: postload::cli::SpendArgs {

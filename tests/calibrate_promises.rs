@@ -30,7 +30,8 @@ fn args(port: u16, out: &Path) -> CalibrateArgs {
         },
         model: vec!["gpt-4o".into()],
         calls: None,
-        effort: None,
+        effort: vec![],
+        reasoning_cap: None,
         out: Some(out.to_path_buf()),
         output: Default::default(),
         spend: postload::cli::SpendArgs {

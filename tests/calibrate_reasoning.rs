@@ -24,7 +24,8 @@ fn args(port: u16, out: &Path) -> CalibrateArgs {
         },
         model: vec!["gpt-5-mini".into()],
         calls: None,
-        effort: None,
+        effort: vec![],
+        reasoning_cap: None,
         out: Some(out.to_path_buf()),
         output: Default::default(),
         spend: Default::default(),
@@ -38,20 +39,31 @@ fn args(port: u16, out: &Path) -> CalibrateArgs {
     }
 }
 
-/// Calibrates gpt-5-mini against the stub serving `catalog`, on paused time.
-fn calibrate(
-    catalog: Catalog,
-    tag: &str,
-) -> (
+/// What a calibration came to: its outcome, calibration.json, the stub's model calls, its folder.
+type Calibrated = (
     Result<postload::Outcome, String>,
     Value,
     u64,
     std::path::PathBuf,
-) {
+);
+
+/// Calibrates gpt-5-mini against the stub serving `catalog`, on paused time.
+fn calibrate(catalog: Catalog, tag: &str) -> Calibrated {
+    calibrate_with(catalog, tag, |_| {})
+}
+
+/// [`calibrate`] with its options changed by `change`.
+fn calibrate_with(
+    catalog: Catalog,
+    tag: &str,
+    change: impl FnOnce(&mut CalibrateArgs),
+) -> Calibrated {
     let out = tempdir(tag);
     let (outcome, served) = paused_runtime().block_on(async {
         let stub = paused_stub(StubConfig::new(Arc::new(catalog))).await;
-        let outcome = postload::commands::calibrate::calibrate(args(stub.address().port(), &out))
+        let mut a = args(stub.address().port(), &out);
+        change(&mut a);
+        let outcome = postload::commands::calibrate::calibrate(a)
             .await
             .map_err(|e| e.to_string());
         (outcome, stub.stats().chat_requests)
@@ -151,4 +163,100 @@ fn calls_whose_reasoning_spends_the_cap_are_counted_and_never_fitted() {
     // and 12 caption calls × 200 (the post's caps) = 96 + 40,960 + 1,800 + 2,400 = 45,256.
     assert_eq!(run["reasoning_tokens"], 45_256, "{run}");
     assert!(j["models"][0]["fit"].is_null(), "{}", j["models"][0]);
+}
+
+/// `--effort medium --effort high` on gpt-5-mini: 40 more calls each (a quarter of 160),
+/// capped at 4,552 and 13,512 (the caption's 200 + the shipped 99th percentile, 4,352 and
+/// 13,312). On paused time the stub serves its draws exactly as modelled, so the fit must give
+/// back what it drew from: the shipped medians and σ inside their intervals, a reasoning token
+/// at a visible token's time (factor 1 inside its interval), and the profile fitted from the
+/// other 160 calls alone as before. No call times out: a high-effort call reasoning 7,000
+/// tokens at 50 tokens/s takes 140 s, past the 120 s a designed call is given (before, 2 of 40
+/// timed out, the longest reasoners, biasing the median low). The overlay's medium and high
+/// are the fit's; low stays shipped.
+#[test]
+fn efforts_above_the_lowest_are_measured_apart_and_written_to_the_overlay() {
+    let (outcome, j, served, out) =
+        calibrate_with(Catalog::embedded(), "cal-gpt5mini-efforts", |a| {
+            a.effort = vec!["medium".into(), "high".into()];
+        });
+    assert_eq!(outcome, Ok(postload::Outcome::Success), "{j}");
+    let m = &j["models"][0];
+    assert_eq!(served, 240);
+    assert_eq!(m["run"]["observations"].as_array().unwrap().len(), 240);
+    assert_eq!(m["run"]["failures"], serde_json::json!({}), "{}", m["run"]);
+    assert_eq!(
+        m["run"]["effort"], "minimal",
+        "the profile's calls stay at the lowest"
+    );
+    // The worst case adds, per effort, 20 image-shaped calls (800 prompt: 1,664 believable)
+    // and 20 caption-shaped (1,200: 2,464): 82,560 input tokens at $0.25/M = $0.02064; and
+    // 40 × the cap in output at $2/M: 182,080 → $0.36416 at medium, 540,480 → $1.08096 at
+    // high. $0.113968 + $0.3848 + $1.1016 = $1.600368.
+    let worst = j["cost"]["worst_case_usd"].as_f64().unwrap();
+    assert!((worst - 1.600_368).abs() < 1e-9, "{worst}");
+    let overlay = Catalog::load_dir(&out).unwrap();
+    for (i, effort, cap, median) in [
+        (0, Effort::Medium, 4_552, 640.0),
+        (1, Effort::High, 13_512, 2_048.0),
+    ] {
+        let r = &m["reasoning"][i];
+        assert_eq!(
+            (r["effort"].as_str(), r["calls"].as_u64(), r["cap"].as_u64()),
+            (Some(effort.as_str()), Some(40), Some(cap)),
+            "{r}"
+        );
+        let holds = |k: &str, truth: f64| {
+            let e = &r[k];
+            let (low, high) = (e["low"].as_f64().unwrap(), e["high"].as_f64().unwrap());
+            assert!(low <= truth && truth <= high, "{effort} {k}: {e}");
+            e["value"].as_f64().unwrap()
+        };
+        let fitted = holds("median", median);
+        let sigma = holds("sigma", 0.8);
+        holds("time_factor", 1.0);
+        // The overlay: the fit's median in whole tokens, σ to 0.001.
+        let t = overlay.reasoning_tokens("gpt-5-mini", effort).unwrap();
+        assert_eq!(t.median, fitted.round() as u32, "{effort}");
+        assert!((t.sigma - sigma).abs() <= 0.0005, "{t:?} {sigma}");
+    }
+    // The profile's fit reads the 160 designed calls only.
+    assert_eq!(m["fit"]["calls"], 160, "{}", m["fit"]);
+    assert_eq!(
+        overlay.reasoning_tokens("gpt-5-mini", Effort::Low),
+        Catalog::embedded().reasoning_tokens("gpt-5-mini", Effort::Low)
+    );
+    let md = std::fs::read_to_string(out.join("calibration.md")).unwrap();
+    assert!(
+        md.contains("- Reasoning at effort medium: 40 calls capped at 4552 tokens"),
+        "{md}"
+    );
+    assert!(
+        md.contains("gpt-5-mini's reasoning tokens at medium, high are the fit's"),
+        "{md}"
+    );
+}
+
+/// `--reasoning-cap 400` at high (shipped median 2,048): nearly every call reasons to the cap,
+/// so the median is above it. Nothing is guessed: the calls are counted as reasoned to the
+/// cap, the note says to raise the cap, and the overlay keeps the shipped high.
+#[test]
+fn a_reasoning_cap_below_the_median_writes_no_guess() {
+    let (outcome, j, _, out) = calibrate_with(Catalog::embedded(), "cal-gpt5mini-low-cap", |a| {
+        a.effort = vec!["high".into()];
+        a.reasoning_cap = Some(400);
+        a.calls = Some(40);
+    });
+    assert_eq!(outcome, Ok(postload::Outcome::Success), "{j}");
+    let r = &j["models"][0]["reasoning"][0];
+    assert_eq!(r["calls"], 10, "a quarter of 40: {r}");
+    assert!(r["censored"].as_u64().unwrap() > 5, "{r}");
+    assert!(r["median"].is_null(), "{r}");
+    let notes = j["models"][0]["reasoning"][0]["notes"].to_string();
+    assert!(notes.contains("reasoned to the cap of 400 tokens: the median is above it, not measured (raise --reasoning-cap)"), "{notes}");
+    let overlay = Catalog::load_dir(&out).unwrap();
+    assert_eq!(
+        overlay.reasoning_tokens("gpt-5-mini", Effort::High),
+        Catalog::embedded().reasoning_tokens("gpt-5-mini", Effort::High)
+    );
 }

@@ -8,6 +8,7 @@
 //! kind alike; the first call is a probe, whose headers the command reads for the limits.
 
 use super::{CallSpec, Purpose};
+use crate::openai::reasoning::Effort;
 
 /// Calls per model by default, chosen from the precision simulation (see `docs/calibrate.md`,
 /// Precision): enough for 95 % of calibrations of the shipped profiles to land within 10 % on
@@ -119,6 +120,49 @@ pub fn design(model: &str, calls: u32, image: (u32, u32), caption: (u32, u32)) -
         .collect()
 }
 
+/// The reasoning calls: `per_effort` at each of `efforts` (an effort and its calls' cap), the
+/// efforts taking turns and each effort's calls shaped like the post's image-prompt and caption
+/// calls in turn (no shared prefix). The cap is `max_completion_tokens`, the reasoning and the
+/// visible answer together: one per effort, so a call that reasons to it is censored at one
+/// point.
+pub fn reasoning_calls(
+    model: &str,
+    efforts: &[(Effort, u32)],
+    per_effort: u32,
+    image: (u32, u32),
+    caption: (u32, u32),
+) -> Vec<CallSpec> {
+    (0..per_effort)
+        .flat_map(|j| {
+            efforts.iter().map(move |&(e, cap)| CallSpec {
+                model: model.to_string(),
+                purpose: Purpose::Reasoning(e),
+                prompt_tokens: if j % 2 == 0 { image.0 } else { caption.0 },
+                max_tokens: cap,
+                shared_prefix_tokens: 0,
+            })
+        })
+        .collect()
+}
+
+/// `extra` spread evenly among `base`: after base call `i`, `⌊(i + 1)·e/b⌋` of the `e` extra
+/// calls have been placed, so the base's first call stays first and a drift of the service
+/// touches both alike.
+pub fn spread(base: Vec<CallSpec>, extra: Vec<CallSpec>) -> Vec<CallSpec> {
+    let (b, e) = (base.len(), extra.len());
+    let mut out = Vec::with_capacity(b + e);
+    let mut extra = extra.into_iter();
+    for (i, c) in base.into_iter().enumerate() {
+        out.push(c);
+        let due = (i + 1) * e / b;
+        while out.len() < i + 1 + due {
+            out.extend(extra.next());
+        }
+    }
+    out.extend(extra);
+    out
+}
+
 /// Spreads the kinds evenly over `calls` slots: each slot goes to the kind furthest behind its
 /// even share (ties to the earlier kind, so the first slot is a probe).
 fn interleave(counts: [u32; 5], calls: u32) -> Vec<usize> {
@@ -185,6 +229,7 @@ mod tests {
                     (c.prompt_tokens, c.max_tokens, c.shared_prefix_tokens),
                     (1_200, 200, 1_136)
                 ),
+                Purpose::Reasoning(_) => panic!("the design has no reasoning call"),
             }
         }
         let long = d
@@ -266,5 +311,63 @@ mod tests {
             .all(|c| c.max_tokens == 1));
         // A 2,000-token caption shares all but its last 64 tokens.
         assert_eq!(caption_shape((2_000, 10)), (2_000, 10, 1_936));
+    }
+
+    #[test]
+    fn reasoning_calls_take_turns_by_effort_then_by_shape() {
+        let r = reasoning_calls(
+            "gpt-5-mini",
+            &[(Effort::Low, 4_552), (Effort::High, 13_512)],
+            3,
+            (800, 150),
+            (1_200, 200),
+        );
+        let got: Vec<(Purpose, u32)> = r.iter().map(|c| (c.purpose, c.prompt_tokens)).collect();
+        let (low, high) = (
+            Purpose::Reasoning(Effort::Low),
+            Purpose::Reasoning(Effort::High),
+        );
+        assert_eq!(
+            got,
+            [
+                (low, 800),
+                (high, 800),
+                (low, 1_200),
+                (high, 1_200),
+                (low, 800),
+                (high, 800)
+            ]
+        );
+        let caps: Vec<u32> = r.iter().map(|c| c.max_tokens).collect();
+        assert_eq!(caps, [4_552, 13_512, 4_552, 13_512, 4_552, 13_512]);
+        assert!(r
+            .iter()
+            .all(|c| c.shared_prefix_tokens == 0 && c.model == "gpt-5-mini"));
+    }
+
+    /// 4 base calls and 2 extra: after base call i, ⌊(i + 1)·2/4⌋ extra are due: 0, 1, 1, 2,
+    /// so b0 b1 e0 b2 b3 e1. 3 base and 7 extra: due 2, 4, 7: b0 e0 e1 b1 e2 e3 b2 e4 e5 e6.
+    #[test]
+    fn spread_by_hand() {
+        let call = |p: u32| CallSpec {
+            model: "m".into(),
+            purpose: Purpose::Probe,
+            prompt_tokens: p,
+            max_tokens: 1,
+            shared_prefix_tokens: 0,
+        };
+        let order = |b: u32, e: u32| -> Vec<u32> {
+            spread(
+                (0..b).map(call).collect(),
+                (100..100 + e).map(call).collect(),
+            )
+            .iter()
+            .map(|c| c.prompt_tokens)
+            .collect()
+        };
+        assert_eq!(order(4, 2), [0, 1, 100, 2, 3, 101]);
+        assert_eq!(order(3, 7), [0, 100, 101, 1, 102, 103, 2, 104, 105, 106]);
+        assert_eq!(order(0, 2), [100, 101]);
+        assert_eq!(order(2, 0), [0, 1]);
     }
 }

@@ -176,7 +176,9 @@ struct Call {
 impl Call {
     fn of(o: &Observation) -> Option<Call> {
         let ok = |x: f64| x.is_finite() && x > 0.0;
-        if !ok(o.latency_ms) {
+        // A call at a higher effort spends reasoning before its first token: fitted apart
+        // (`calibrate::reasoning`), never in the profile.
+        if !ok(o.latency_ms) || matches!(o.purpose, Purpose::Reasoning(_)) {
             return None;
         }
         Some(Call {

@@ -175,9 +175,9 @@ struct ProfileOut<'a> {
     output_tokens_per_s: Option<Range>,
     #[serde(skip_serializing_if = "Option::is_none")]
     completion_tokens: Option<LengthDist>,
-    /// A reasoning profile's tokens per effort, kept as shipped (calibrate does not fit them).
+    /// A reasoning profile's tokens per effort: as shipped, but for the efforts calibrated.
     #[serde(skip_serializing_if = "Option::is_none")]
-    reasoning_tokens: Option<&'a BTreeMap<Effort, ReasoningTokens>>,
+    reasoning_tokens: Option<BTreeMap<Effort, ReasoningTokens>>,
 }
 
 /// `v` to `decimals` places (a fitted figure, so the file reads like the shipped one).
@@ -258,11 +258,13 @@ pub struct Fitted {
 }
 
 /// `latency.toml`: every base profile with its prompt-cache share, those named in `fitted`
-/// replaced (a share not measured keeps the base's). Fitted figures are rounded (0.1 ms, 0.01
-/// token/s) so the file reads like the shipped one.
+/// replaced (a share not measured keeps the base's), and each profile's reasoning tokens per
+/// effort as shipped but for the efforts in `reasoning` (by profile). Fitted figures are
+/// rounded (0.1 ms, 0.01 token/s) so the file reads like the shipped one.
 pub fn latency_toml(
     base: &Catalog,
     fitted: &BTreeMap<String, Fitted>,
+    reasoning: &BTreeMap<String, BTreeMap<Effort, ReasoningTokens>>,
     header: &str,
 ) -> Result<String, String> {
     let mut profiles: BTreeMap<&str, ProfileOut> = BTreeMap::new();
@@ -272,7 +274,18 @@ pub fn latency_toml(
             Some(f) => profile_out(&f.profile, f.prompt_cache_hit.or(shipped), true),
             None => profile_out(p, shipped, false),
         };
-        out.reasoning_tokens = base.reasoning_tokens.get(name);
+        out.reasoning_tokens = base.reasoning_tokens.get(name).map(|shipped| {
+            let mut efforts = shipped.clone();
+            if let Some(measured) = reasoning.get(name) {
+                // Only the efforts the model takes (the base lists them all) are replaced.
+                for (e, t) in measured {
+                    if let Some(slot) = efforts.get_mut(e) {
+                        *slot = *t;
+                    }
+                }
+            }
+            efforts
+        });
         profiles.insert(name, out);
     }
     let body =

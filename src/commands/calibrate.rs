@@ -23,7 +23,7 @@ use self::output::{Calibration, Cost, ModelReport};
 use self::session::{Context, ModelRun};
 use self::settings::{ModelPlan, Settings};
 use crate::calibrate::overlay::{self, LimitsRead};
-use crate::calibrate::{drift, fit};
+use crate::calibrate::{drift, fit, reasoning, Purpose};
 use crate::cli::CalibrateArgs;
 use crate::clock::TimeScale;
 use crate::metrics::budget::Budget;
@@ -48,8 +48,16 @@ pub async fn calibrate(args: CalibrateArgs) -> anyhow::Result<Outcome> {
 async fn measure(s: &Settings, expected: &[Duration], cap_usd: f64) -> anyhow::Result<Outcome> {
     check_out(&s.out)?;
     let call_timeout = Duration::from_secs_f64(s.time_scale.to_real(MAX_CALL_S));
+    // The client's own bound is the longest any call is given (a reasoning call's may be more).
+    let longest = s
+        .models
+        .iter()
+        .flat_map(|m| &m.calls)
+        .map(|c| c.max_tokens)
+        .max();
+    let longest_s = client::call_limit_s(MAX_CALL_S, longest.unwrap_or(0));
     let client = (s.client)()
-        .timeout(call_timeout)
+        .timeout(Duration::from_secs_f64(s.time_scale.to_real(longest_s)))
         .build()
         .context("cannot build the HTTP client")?;
     check_time_scale(&client, s).await?;
@@ -294,7 +302,13 @@ async fn send_model(
         .calls
         .iter()
         .enumerate()
-        .map(|(i, c)| writer.body(c, i, plan.effort))
+        .map(|(i, c)| {
+            let effort = match c.purpose {
+                Purpose::Reasoning(e) => Some(e),
+                _ => plan.effort,
+            };
+            writer.body(c, i, effort)
+        })
         .collect();
     if !s.quiet {
         outln!("{}: sending {} calls ...", plan.model, plan.calls.len());
@@ -349,9 +363,16 @@ fn expected_time(s: &Settings, plan: &ModelPlan) -> Duration {
             let gap_s = s
                 .time_scale
                 .to_real(session::pace_gap_ms(&limits, spec) / 1000.0);
+            let reasoning = plan
+                .reasoning
+                .iter()
+                .find(|r| spec.purpose == Purpose::Reasoning(r.effort))
+                .map_or(Duration::ZERO, |r| {
+                    reasoning::expected_time(profile, &r.shipped, r.cap)
+                });
             Paced {
                 gap: crate::limits::secs(gap_s, model_time(s)),
-                takes: s.time_scale.real(expected_call(profile, spec)),
+                takes: s.time_scale.real(expected_call(profile, spec) + reasoning),
             }
         })
         .collect();
@@ -390,6 +411,28 @@ fn model_report(s: &Settings, plan: &ModelPlan, run: ModelRun) -> ModelReport {
         Ok(f) => (Some(f), None),
         Err(e) => (None, Some(e.to_string())),
     };
+    // The time fit reads each call's speed with the prompt factor the profile's fit found,
+    // else the shipped one.
+    let k = fit
+        .as_ref()
+        .map(|f| f.prompt_tokens_per_output_token.value)
+        .or(match shipped {
+            Profile::HeavyTail {
+                prompt_tokens_per_output_token,
+                ..
+            } => Some(*prompt_tokens_per_output_token),
+            Profile::Fixed { .. } => None,
+        })
+        .unwrap_or(0.0);
+    let reasoning = plan
+        .reasoning
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let seed = s.seed ^ (i as u64 + 1).wrapping_mul(0x9e37_79b9);
+            reasoning::fit(r.effort, &run.observations, r.cap, r.shipped, k, seed)
+        })
+        .collect();
     ModelReport {
         model: plan.model.clone(),
         profile: plan.profile.clone(),
@@ -403,6 +446,7 @@ fn model_report(s: &Settings, plan: &ModelPlan, run: ModelRun) -> ModelReport {
             .map(|f| drift::drift_with_cache(f, shipped, s.catalog.prompt_cache_hit(&plan.model))),
         fit,
         fit_error,
+        reasoning,
         run,
     }
 }
@@ -516,12 +560,22 @@ fn overlay_files(s: &Settings, c: &Calibration) -> anyhow::Result<Vec<(&'static 
             ))
         })
         .collect();
+    let reasoning: BTreeMap<String, BTreeMap<_, _>> = c
+        .models
+        .iter()
+        .map(|m| {
+            let fitted = m.reasoning.iter();
+            let efforts = fitted.filter_map(|r| Some((r.effort, r.tokens()?)));
+            (m.profile.clone(), efforts.collect::<BTreeMap<_, _>>())
+        })
+        .filter(|(_, efforts)| !efforts.is_empty())
+        .collect();
     let header = format!(
         "# Written by `postload calibrate` against {} on {} (see calibration.md), on {}.\n\n",
         c.host, c.date, c.base
     );
-    let latency =
-        overlay::latency_toml(&s.catalog, &fitted, &header).map_err(anyhow::Error::msg)?;
+    let latency = overlay::latency_toml(&s.catalog, &fitted, &reasoning, &header)
+        .map_err(anyhow::Error::msg)?;
     let tiers =
         overlay::tiers_toml(&s.catalog, c.account.as_ref(), &header).map_err(anyhow::Error::msg)?;
     overlay::check(

@@ -556,3 +556,29 @@ fn regression_without_a_shipped_tail_corrects_nothing() {
 }
 
 mod prompt_factor;
+
+/// Calls at a measured effort spend reasoning before their first token: the profile's fit
+/// leaves them out, so adding them (streamed or not, slow or censored) changes nothing.
+#[test]
+fn calls_at_a_measured_effort_are_left_out_of_the_profiles_fit() {
+    use crate::openai::reasoning::Effort;
+    for streamed in [true, false] {
+        let alone = fit("m", &exact_design(streamed), &shipped(100.0), "d", "s").unwrap();
+        let mut obs = exact_design(streamed);
+        for (r, v) in [(640, 150), (2_000, 200), (4_552, 0)] {
+            let mut o = exact(
+                Purpose::Reasoning(Effort::Medium),
+                1_200,
+                v.max(1),
+                streamed,
+            );
+            // 640 reasoning tokens at 20 ms a token: 12.8 s before the first visible one.
+            o.first_token_ms = o.first_token_ms.map(|f| f + 20.0 * r as f64);
+            o.latency_ms += 20.0 * r as f64;
+            (o.completion_tokens, o.reasoning_tokens) = (v, r);
+            obs.push(o);
+        }
+        let with = fit("m", &obs, &shipped(100.0), "d", "s").unwrap();
+        assert_eq!(with, alone, "streamed {streamed}");
+    }
+}

@@ -23,7 +23,7 @@ fn load(tiers: &str, latency: &str) -> Catalog {
 #[test]
 fn the_base_files_round_trip_unchanged() {
     let base = Catalog::embedded();
-    let latency = latency_toml(&base, &BTreeMap::new(), "# header\n").unwrap();
+    let latency = latency_toml(&base, &BTreeMap::new(), &BTreeMap::new(), "# header\n").unwrap();
     let tiers = tiers_toml(&base, None, "").unwrap();
     assert!(latency.starts_with("# header\n"));
     let back = load(&tiers, &latency);
@@ -69,7 +69,7 @@ fn a_fitted_profile_replaces_its_base_profile_only() {
     )]);
     let back = load(
         &tiers_toml(&base, None, "").unwrap(),
-        &latency_toml(&base, &map, "").unwrap(),
+        &latency_toml(&base, &map, &BTreeMap::new(), "").unwrap(),
     );
     let Profile::HeavyTail {
         ttft_ms,
@@ -128,7 +128,10 @@ fn limits_of_no_published_tier_make_an_account_tier_1() {
         "{copied}"
     );
     let tiers = tiers_toml(&base, Some(&set), "").unwrap();
-    let back = load(&tiers, &latency_toml(&base, &BTreeMap::new(), "").unwrap());
+    let back = load(
+        &tiers,
+        &latency_toml(&base, &BTreeMap::new(), &BTreeMap::new(), "").unwrap(),
+    );
     assert_eq!(
         back.limits(ACCOUNT_SET, 1, "gpt-4o").unwrap().unwrap().tpm,
         123_456
@@ -180,7 +183,7 @@ fn a_base_account_set_is_replaced_not_matched() {
     .unwrap();
     let with_account = load(
         &tiers_toml(&base, Some(&first), "").unwrap(),
-        &latency_toml(&base, &BTreeMap::new(), "").unwrap(),
+        &latency_toml(&base, &BTreeMap::new(), &BTreeMap::new(), "").unwrap(),
     );
     let limits = AccountLimits {
         rpm: Some(777),
@@ -190,4 +193,52 @@ fn a_base_account_set_is_replaced_not_matched() {
     assert!(matches(&with_account, "gpt-4o", &limits)
         .iter()
         .all(|(s, t)| s != ACCOUNT_SET && t.is_none()));
+}
+
+#[test]
+fn a_calibrated_effort_replaces_its_reasoning_tokens_only() {
+    // gpt-5-mini's profile ships minimal, low, medium (640, σ 0.8) and high; medium measured.
+    let base = Catalog::embedded();
+    let medium = ReasoningTokens {
+        median: 704,
+        sigma: 0.744,
+        min: 0,
+        max: 32_768,
+    };
+    let measured = BTreeMap::from([(
+        "gpt-5-mini".to_string(),
+        BTreeMap::from([(Effort::Medium, medium)]),
+    )]);
+    let back = load(
+        &tiers_toml(&base, None, "").unwrap(),
+        &latency_toml(&base, &BTreeMap::new(), &measured, "").unwrap(),
+    );
+    let mut want = base.reasoning_tokens["gpt-5-mini"].clone();
+    assert_eq!(
+        want[&Effort::Medium].median,
+        640,
+        "the shipped figure differs"
+    );
+    want.insert(Effort::Medium, medium);
+    assert_eq!(back.reasoning_tokens["gpt-5-mini"], want);
+    // Every other profile's reasoning, and every profile, as shipped.
+    for (name, efforts) in &base.reasoning_tokens {
+        if name != "gpt-5-mini" {
+            assert_eq!(&back.reasoning_tokens[name], efforts, "{name}");
+        }
+    }
+    assert_eq!(back.profiles, base.profiles);
+    // An effort the profile does not list is not added (the model does not take it).
+    let xhigh = BTreeMap::from([(
+        "gpt-5-mini".to_string(),
+        BTreeMap::from([(Effort::Xhigh, medium)]),
+    )]);
+    let back = load(
+        &tiers_toml(&base, None, "").unwrap(),
+        &latency_toml(&base, &BTreeMap::new(), &xhigh, "").unwrap(),
+    );
+    assert_eq!(
+        back.reasoning_tokens["gpt-5-mini"],
+        base.reasoning_tokens["gpt-5-mini"]
+    );
 }

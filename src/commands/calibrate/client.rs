@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use serde_json::Value;
 
 use crate::calibrate::limits::AccountLimits;
-use crate::calibrate::{CallSpec, Observation};
+use crate::calibrate::{CallSpec, Observation, Purpose};
 use crate::metrics::cost::Tokens;
 use crate::metrics::usage::{
     completion_cap_of, read_call_usage, visible_completion, Asked, UsageRead, UsageShape,
@@ -70,19 +70,36 @@ pub struct Caller {
     pub call_timeout: Duration,
 }
 
+/// The slowest writing speed of the shipped profiles (tokens/s) and the longest time to first
+/// token a call is given (modelled seconds): a call capped at `n` tokens may take `11 + n/20` s.
+const SLOWEST_TOKENS_PER_S: f64 = 20.0;
+const LONGEST_FIRST_S: f64 = 11.0;
+
+/// The most one attempt capped at `max_tokens` may take (modelled seconds): `base_s`, or, for a
+/// call allowed more than the designed calls' 1,024 tokens (a reasoning call, whose reasoning can
+/// reach its cap), its cap at the slowest speed after the longest first token. A reasoning call
+/// cut off sooner would drop exactly the calls that reasoned longest, and bias the fit low.
+pub fn call_limit_s(base_s: f64, max_tokens: u32) -> f64 {
+    base_s.max(LONGEST_FIRST_S + max_tokens as f64 / SLOWEST_TOKENS_PER_S)
+}
+
 impl Caller {
-    /// Sends `body` (the call `spec`) and reads its answer, within [`Caller::call_timeout`]:
-    /// past it the attempt is abandoned as timed out (its worst case kept).
+    /// Sends `body` (the call `spec`) and reads its answer, within [`Caller::call_timeout`]
+    /// (or [`call_limit_s`] for a call allowed more tokens): past it the attempt is abandoned
+    /// as timed out (its worst case kept).
     pub async fn send(&self, spec: &CallSpec, body: &Value) -> Sent {
-        match tokio::time::timeout(self.call_timeout, self.send_unbounded(spec, body)).await {
+        let base_s = self.time_scale.to_modelled(self.call_timeout.as_secs_f64());
+        let limit_s = call_limit_s(base_s, spec.max_tokens);
+        let limit = self
+            .call_timeout
+            .max(Duration::from_secs_f64(self.time_scale.to_real(limit_s)));
+        match tokio::time::timeout(limit, self.send_unbounded(spec, body)).await {
             Ok(sent) => sent,
             Err(_) => failed(
                 None,
                 format!(
                     "no whole answer within {} s",
-                    crate::limits::num(
-                        self.time_scale.to_modelled(self.call_timeout.as_secs_f64())
-                    )
+                    crate::limits::num(self.time_scale.to_modelled(limit.as_secs_f64()))
                 ),
             ),
         }
@@ -165,7 +182,8 @@ impl Caller {
 
 /// What an answered call with usage `t`, of which `visible` tokens are visible (the rest
 /// reasoning), showed: an observation counting the visible tokens as written, or, when none is
-/// visible and the reasoning took the tokens, [`CallOutcome::ReasonedOut`]. Pure.
+/// visible and the reasoning took the tokens, [`CallOutcome::ReasonedOut`] (but for a call at a
+/// measured effort, whose count is then censored: an observation with no visible token). Pure.
 pub fn observed(
     spec: &CallSpec,
     t: Tokens,
@@ -175,7 +193,8 @@ pub fn observed(
 ) -> CallOutcome {
     let visible = visible.min(t.completion);
     let reasoning = (t.completion - visible) as u32;
-    if visible == 0 && reasoning > 0 {
+    // At a measured effort, reasoning to the cap is what the call shows (a censored count).
+    if visible == 0 && reasoning > 0 && !matches!(spec.purpose, Purpose::Reasoning(_)) {
         return CallOutcome::ReasonedOut {
             reasoning_tokens: reasoning,
         };

@@ -8,6 +8,7 @@ use super::session::ModelRun;
 use crate::calibrate::drift::Drift;
 use crate::calibrate::fit::Fit;
 use crate::calibrate::limits::AccountLimits;
+use crate::calibrate::reasoning::ReasoningFit;
 use crate::openai::catalog::TierSet;
 
 /// The schema name of `calibration.json`.
@@ -63,6 +64,9 @@ pub struct ModelReport {
     pub fit: Option<Fit>,
     pub fit_error: Option<String>,
     pub drift: Option<Drift>,
+    /// Each `--effort` measured besides the lowest.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reasoning: Vec<ReasoningFit>,
     /// The calls as sent and answered (429s, failures, observations).
     pub run: ModelRun,
 }
@@ -74,6 +78,7 @@ impl ModelReport {
             .notes
             .iter()
             .chain(self.fit.iter().flat_map(|f| &f.notes))
+            .chain(self.reasoning.iter().flat_map(|r| &r.notes))
     }
 
     /// "Tier N of SET", or "no tier of SET, SET".
@@ -129,6 +134,57 @@ fn drift_mark(r: &crate::calibrate::drift::DriftRow) -> &'static str {
         (false, false) => "   (outside the interval, under 10 %: within noise)",
         (true, false) => "",
     }
+}
+
+/// `shipped S: within` or `shipped S: outside the interval`, against an interval; `whole`
+/// figures are token counts.
+fn against(e: &crate::calibrate::Estimate, shipped: f64, whole: bool) -> String {
+    let inside = (e.low..=e.high).contains(&shipped);
+    format!(
+        "shipped {}: {}",
+        if whole {
+            format!("{shipped:.0}")
+        } else {
+            fig(shipped)
+        },
+        if inside {
+            "within"
+        } else {
+            "outside the interval"
+        }
+    )
+}
+
+/// One `--effort`'s lines, the same in the console and calibration.md: the calls, the fitted
+/// tokens against the shipped ones, and the reasoning's time against the model's.
+pub fn reasoning_lines(r: &ReasoningFit) -> Vec<String> {
+    let mut lines = vec![format!(
+        "effort {}: {} calls capped at {} tokens ({} reasoned to the cap, {} not at all)",
+        r.effort, r.calls, r.cap, r.censored, r.none
+    )];
+    if let (Some(m), Some(sg)) = (&r.median, &r.sigma) {
+        lines.push(format!(
+            "reasoning tokens: median {:.0} [{:.0}, {:.0}] ({}), σ {} ({})",
+            m.value,
+            m.low,
+            m.high,
+            against(m, r.shipped.median as f64, true),
+            est(sg),
+            against(sg, r.shipped.sigma, false)
+        ));
+    }
+    if let Some(t) = &r.time_factor {
+        lines.push(format!(
+            "a reasoning token takes {} × a visible token's time ({})",
+            est(t),
+            if r.time_differs() {
+                "the model's 1 is outside: the stub and the planner reason at the writing speed, so their reasoning time is off by this factor"
+            } else {
+                "the model's 1 is within"
+            }
+        ));
+    }
+    lines
 }
 
 /// The drift table in Markdown.
@@ -236,6 +292,11 @@ impl Calibration {
                     m.fit_error.as_deref().unwrap_or("no observations")
                 )),
             }
+            for r in &m.reasoning {
+                for line in reasoning_lines(r) {
+                    out.push_str(&format!("  {line}\n"));
+                }
+            }
             for n in m.notes() {
                 out.push_str(&format!("  note: {n}\n"));
             }
@@ -319,6 +380,16 @@ impl Calibration {
                     m.fit_error.as_deref().unwrap_or("no observations")
                 )),
             }
+            for r in &m.reasoning {
+                let mut lines = reasoning_lines(r).into_iter();
+                md.push_str(&format!(
+                    "- Reasoning at {}.\n",
+                    lines.next().unwrap_or_default()
+                ));
+                for line in lines {
+                    md.push_str(&format!("  - {line}.\n"));
+                }
+            }
             for n in m.notes() {
                 md.push_str(&format!("- Note: {n}\n"));
             }
@@ -338,6 +409,21 @@ impl Calibration {
             md.push_str(&format!("  - {}\n", a.source));
         }
         md.push_str("- `latency.toml`: the base profiles, each calibrated model's replaced by its fit (the tail above p95 keeps the shipped shape).\n");
+        for m in &self.models {
+            let fitted: Vec<String> = m
+                .reasoning
+                .iter()
+                .filter(|r| r.tokens().is_some())
+                .map(|r| r.effort.to_string())
+                .collect();
+            if !fitted.is_empty() {
+                md.push_str(&format!(
+                    "  - {}'s reasoning tokens at {} are the fit's (median and σ; `max` raised to the most seen); its other efforts' are the base's.\n",
+                    m.model,
+                    fitted.join(", ")
+                ));
+            }
+        }
         md.push_str(&format!("- Cost: {}.\n", self.cost_words()));
         if self.answered() {
             md.push_str(&format!("\nNext: `{}`\n", self.next_step()));
@@ -348,5 +434,57 @@ impl Calibration {
             ));
         }
         md
+    }
+}
+
+#[cfg(test)]
+mod reasoning_tests {
+    use super::*;
+    use crate::calibrate::Estimate;
+    use crate::openai::reasoning::{Effort, ReasoningTokens};
+
+    fn e(value: f64, low: f64, high: f64) -> Option<Estimate> {
+        Some(Estimate { value, low, high })
+    }
+
+    /// One effort's lines as a reader sees them: the calls and cap, the tokens in whole tokens
+    /// against the shipped 640 (outside [650, 990]) and σ 0.8 (within), and a time factor whose
+    /// interval leaves out 1, named with what it means for the stub and the planner.
+    #[test]
+    fn an_efforts_lines_name_each_figure_against_the_shipped_one() {
+        let r = ReasoningFit {
+            effort: Effort::Medium,
+            calls: 40,
+            censored: 2,
+            none: 1,
+            cap: 4_552,
+            median: e(800.3, 650.4, 990.2),
+            sigma: e(0.754, 0.562, 0.904),
+            time_factor: e(1.5, 1.3, 1.7),
+            shipped: ReasoningTokens {
+                median: 640,
+                sigma: 0.8,
+                min: 0,
+                max: 32_768,
+            },
+            most: 4_552,
+            notes: vec![],
+        };
+        assert_eq!(
+            reasoning_lines(&r),
+            [
+                "effort medium: 40 calls capped at 4552 tokens (2 reasoned to the cap, 1 not at all)",
+                "reasoning tokens: median 800 [650, 990] (shipped 640: outside the interval), σ 0.754 [0.562, 0.904] (shipped 0.800: within)",
+                "a reasoning token takes 1.500 [1.300, 1.700] × a visible token's time (the model's 1 is outside: the stub and the planner reason at the writing speed, so their reasoning time is off by this factor)",
+            ]
+        );
+        // Without a median or a time factor, only the first line.
+        let bare = ReasoningFit {
+            median: None,
+            sigma: None,
+            time_factor: None,
+            ..r
+        };
+        assert_eq!(reasoning_lines(&bare).len(), 1);
     }
 }

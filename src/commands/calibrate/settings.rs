@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::calibrate::design::{design, DEFAULT_CALLS_PER_MODEL};
+use crate::calibrate::design::{design, reasoning_calls, spread, DEFAULT_CALLS_PER_MODEL};
 use crate::calibrate::CallSpec;
 use crate::cli::{CalibrateArgs, StreamArg};
 use crate::clock::TimeScale;
@@ -38,6 +38,16 @@ pub struct ModelPlan {
     /// A reasoning model's `reasoning_effort`: the lowest it takes (`None`: not a reasoning
     /// model, whose calls send `max_tokens`).
     pub effort: Option<Effort>,
+    /// The efforts measured besides the lowest (`--effort`), each with its calls' cap.
+    pub reasoning: Vec<EffortPlan>,
+}
+
+/// One `--effort` of one model: its calls' `max_completion_tokens` and the shipped figures.
+#[derive(Debug, Clone)]
+pub struct EffortPlan {
+    pub effort: Effort,
+    pub cap: u32,
+    pub shipped: crate::openai::reasoning::ReasoningTokens,
 }
 
 /// Everything the command needs, checked.
@@ -111,7 +121,8 @@ pub fn settings(args: &CalibrateArgs) -> anyhow::Result<Settings> {
     }
     let time_scale = args.time.time_scale.unwrap_or(TimeScale::ONE);
     let catalog = config::catalog_from(args.data.mocks.as_deref())?;
-    let models = model_plans(&args.model, calls, args.effort.as_deref(), &catalog)?;
+    let reasoning = Reasoning::parse(&args.effort, args.reasoning_cap)?;
+    let models = model_plans(&args.model, calls, &reasoning, &catalog)?;
     let endpoint = config::endpoint(&dest, base_url, remote)?;
     let date = chrono::Utc::now().format("%Y-%m-%d").to_string();
     Ok(Settings {
@@ -137,29 +148,25 @@ pub fn settings(args: &CalibrateArgs) -> anyhow::Result<Settings> {
 }
 
 /// The models (default gpt-4o and gpt-4o-mini), each known to the catalog with a price, and no
-/// two sharing a latency profile (the overlay holds one profile for both).
+/// two sharing a latency profile (the overlay holds one profile for both). A reasoning model's
+/// profile is fitted at its lowest effort; each `--effort` adds reasoning calls at it.
 fn model_plans(
     given: &[String],
     calls: u32,
-    effort: Option<&str>,
+    reasoning: &Reasoning,
     catalog: &Catalog,
 ) -> anyhow::Result<Vec<ModelPlan>> {
-    let asked = effort
-        .map(|e| {
-            Effort::parse(e).ok_or_else(|| {
-                anyhow::anyhow!(
-                    "--effort {e}: not a reasoning effort (one of {})",
-                    Effort::ALL.map(Effort::as_str).join(", ")
-                )
-            })
-        })
-        .transpose()?;
     let names: Vec<String> = if given.is_empty() {
         vec!["gpt-4o".into(), "gpt-4o-mini".into()]
     } else {
         given.to_vec()
     };
     let post = crate::scenario::Prompts::default();
+    let image = (
+        post.image_prompt.prompt_tokens,
+        post.image_prompt.max_tokens,
+    );
+    let caption = (post.caption.prompt_tokens, post.caption.max_tokens);
     let mut plans: Vec<ModelPlan> = Vec::new();
     for name in names {
         let entry = catalog.model(&name).ok_or_else(|| {
@@ -178,21 +185,6 @@ fn model_plans(
             .models
             .get(&name)
             .ok_or_else(|| anyhow::anyhow!("--model {name}: no price in prices.toml"))?;
-        // A reasoning model is measured at the lowest effort it takes (`minimal` for gpt-5-mini,
-        // `none` for GPT-5.6): its hidden reasoning comes before the first visible token, and at
-        // a higher effort a random amount of it would sit inside every TTFT the fit reads.
-        let effort = entry
-            .reasoning()
-            .and_then(|r| r.efforts.iter().min().copied());
-        if let (Some(asked), Some(lowest)) = (asked, effort) {
-            if asked != lowest {
-                anyhow::bail!(
-                    "--effort {asked}: {name} is calibrated at its lowest effort, {lowest}; at \
-                     {asked} its reasoning, before the first visible token, would sit inside \
-                     every time to first token, and the fit has no reasoning time"
-                );
-            }
-        }
         if let Some(other) = plans.iter().find(|p| p.profile == entry.profile) {
             anyhow::bail!(
                 "--model {name}: shares the latency profile `{}` with --model {}; calibrate one of them",
@@ -208,15 +200,58 @@ fn model_plans(
                 entry.profile
             );
         }
-        let specs = design(
-            &name,
-            calls,
-            (
-                post.image_prompt.prompt_tokens,
-                post.image_prompt.max_tokens,
-            ),
-            (post.caption.prompt_tokens, post.caption.max_tokens),
-        );
+        // The profile is fitted at the lowest effort the model takes (`minimal` for gpt-5-mini,
+        // `none` for GPT-5.6): its hidden reasoning comes before the first visible token, and at
+        // a higher effort a random amount of it would sit inside every TTFT the fit reads. The
+        // other efforts asked get calls of their own, fitted apart (`calibrate::reasoning`).
+        let efforts = entry.reasoning().map(|r| r.efforts);
+        let effort = efforts.as_ref().and_then(|e| e.iter().min().copied());
+        let mut extra: Vec<EffortPlan> = Vec::new();
+        for &asked in reasoning.efforts.iter().filter(|&&e| Some(e) != effort) {
+            let Some(takes) = &efforts else { continue };
+            if !takes.contains(&asked) {
+                anyhow::bail!(
+                    "--effort {asked}: {name} takes {}",
+                    takes
+                        .iter()
+                        .map(|e| e.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+            let shipped = catalog
+                .reasoning_tokens
+                .get(&entry.profile)
+                .and_then(|t| t.get(&asked))
+                .copied()
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "--effort {asked}: profile `{}` has no reasoning_tokens.{asked}",
+                        entry.profile
+                    )
+                })?;
+            let room = image.1.max(caption.1).max(1);
+            let cap = match reasoning.cap {
+                Some(cap) => cap,
+                None => (room + crate::calibrate::reasoning::default_room(&shipped))
+                    .min(entry.output_cap()),
+            };
+            if !(room + 1..=entry.output_cap()).contains(&cap) {
+                anyhow::bail!(
+                    "--reasoning-cap {cap}: give {} to {} (more than the answer's {room} tokens, at most {name}'s output cap)",
+                    room + 1,
+                    entry.output_cap()
+                );
+            }
+            extra.push(EffortPlan {
+                effort: asked,
+                cap,
+                shipped,
+            });
+        }
+        let asked: Vec<(Effort, u32)> = extra.iter().map(|e| (e.effort, e.cap)).collect();
+        let more = reasoning_calls(&name, &asked, per_effort(calls), image, caption);
+        let specs = spread(design(&name, calls, image, caption), more);
         let worst_usd = specs
             .iter()
             .map(|c| worst_case_usd(price, c.prompt_tokens as u64, c.max_tokens as u64))
@@ -228,14 +263,48 @@ fn model_plans(
             calls: specs,
             worst_usd,
             effort,
+            reasoning: extra,
         });
     }
-    if let Some(asked) = asked {
+    if let Some(asked) = reasoning.efforts.first() {
         if plans.iter().all(|p| p.effort.is_none()) {
             anyhow::bail!("--effort {asked}: none of the models reasons");
         }
     }
     Ok(plans)
+}
+
+/// Reasoning calls per effort: a quarter of the designed calls, at least 8 (at 40, the default's,
+/// a log-normal median of σ 0.8 comes within about ±30 % at 95 %: 1.96 · 1.25 · 0.8/√40).
+pub fn per_effort(calls: u32) -> u32 {
+    (calls / 4).max(8)
+}
+
+/// `--effort` and `--reasoning-cap`, checked.
+#[derive(Debug, Clone, Default)]
+pub struct Reasoning {
+    pub efforts: Vec<Effort>,
+    pub cap: Option<u32>,
+}
+
+impl Reasoning {
+    /// Each `--effort` an effort's name, none given twice.
+    pub fn parse(efforts: &[String], cap: Option<u32>) -> anyhow::Result<Reasoning> {
+        let mut out: Vec<Effort> = Vec::new();
+        for e in efforts {
+            let effort = Effort::parse(e).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--effort {e}: not a reasoning effort (one of {})",
+                    Effort::ALL.map(Effort::as_str).join(", ")
+                )
+            })?;
+            if out.contains(&effort) {
+                anyhow::bail!("--effort {e}: given twice");
+            }
+            out.push(effort);
+        }
+        Ok(Reasoning { efforts: out, cap })
+    }
 }
 
 fn clock_seed() -> u64 {
@@ -317,38 +386,106 @@ mod out_tests {
 #[cfg(test)]
 mod effort_tests {
     use super::*;
+    use crate::calibrate::Purpose;
 
-    fn plans(models: &[&str], effort: Option<&str>) -> anyhow::Result<Vec<ModelPlan>> {
+    fn plans_with(
+        models: &[&str],
+        efforts: &[&str],
+        cap: Option<u32>,
+    ) -> anyhow::Result<Vec<ModelPlan>> {
         let models: Vec<String> = models.iter().map(|m| m.to_string()).collect();
-        model_plans(&models, 20, effort, &Catalog::embedded())
+        let efforts: Vec<String> = efforts.iter().map(|e| e.to_string()).collect();
+        let r = Reasoning::parse(&efforts, cap)?;
+        model_plans(&models, 20, &r, &Catalog::embedded())
+    }
+
+    fn plans(models: &[&str], efforts: &[&str]) -> anyhow::Result<Vec<ModelPlan>> {
+        plans_with(models, efforts, None)
+    }
+
+    fn err(r: anyhow::Result<Vec<ModelPlan>>) -> String {
+        r.unwrap_err().to_string()
     }
 
     #[test]
-    fn a_reasoning_model_is_calibrated_at_its_lowest_effort_and_no_other() {
+    fn a_reasoning_models_profile_is_fitted_at_its_lowest_effort() {
         // gpt-5-mini takes minimal, low, medium, high (default medium): minimal is sent.
-        let p = plans(&["gpt-5-mini", "gpt-4o"], None).unwrap();
+        let p = plans(&["gpt-5-mini", "gpt-4o"], &[]).unwrap();
         assert_eq!(p[0].effort, Some(Effort::Minimal));
         assert_eq!(p[1].effort, None, "gpt-4o does not reason");
-        let p = plans(&["gpt-5-mini"], Some("minimal")).unwrap();
-        assert_eq!(p[0].effort, Some(Effort::Minimal));
-        // Its default, medium, reasons before the first token: refused, naming why.
-        let e = plans(&["gpt-5-mini"], Some("medium"))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.starts_with(
-                "--effort medium: gpt-5-mini is calibrated at its lowest effort, minimal"
-            ) && e.contains("no reasoning time"),
-            "{e}"
+        assert!(p
+            .iter()
+            .all(|p| p.reasoning.is_empty() && p.calls.len() == 20));
+        // Asking for the lowest adds nothing: it is the profile's own effort.
+        let p = plans(&["gpt-5-mini"], &["minimal"]).unwrap();
+        assert!(p[0].reasoning.is_empty() && p[0].calls.len() == 20);
+    }
+
+    #[test]
+    fn each_effort_asked_adds_a_quarter_of_the_calls_at_least_8_capped_with_room_to_reason() {
+        // 20 calls: a quarter is 5, so 8 each at medium and high: 36 calls.
+        let p = plans(&["gpt-5-mini", "gpt-4o"], &["medium", "high"]).unwrap();
+        assert_eq!(p[0].calls.len(), 20 + 2 * 8);
+        assert_eq!(
+            p[1].calls.len(),
+            20,
+            "gpt-4o does not reason: no calls added"
         );
-        let e = plans(&["gpt-5-mini"], Some("fast"))
-            .unwrap_err()
-            .to_string();
+        let at = |e| {
+            p[0].calls
+                .iter()
+                .filter(|c| c.purpose == Purpose::Reasoning(e))
+                .count()
+        };
+        assert_eq!((at(Effort::Medium), at(Effort::High)), (8, 8));
+        assert_eq!(per_effort(160), 40);
+        // The caps: the answer's room (the caption's 200 of the post's calls) plus the shipped
+        // 99th percentile in steps of 256: medium 4,352 and high 13,312 (`calibrate::reasoning`'s
+        // tests work them out), each effort's calls at its own.
+        let caps: Vec<(Effort, u32)> = p[0].reasoning.iter().map(|r| (r.effort, r.cap)).collect();
+        assert_eq!(caps, [(Effort::Medium, 4_552), (Effort::High, 13_512)]);
+        for c in &p[0].calls {
+            match c.purpose {
+                Purpose::Reasoning(Effort::Medium) => assert_eq!(c.max_tokens, 4_552),
+                Purpose::Reasoning(Effort::High) => assert_eq!(c.max_tokens, 13_512),
+                Purpose::Reasoning(e) => panic!("{e}"),
+                _ => assert!(c.max_tokens <= 1_024),
+            }
+        }
+        // The worst case counts every call at its cap: more than the 20 designed calls alone.
+        let alone = plans(&["gpt-5-mini"], &[]).unwrap()[0].worst_usd;
         assert!(
-            e.starts_with("--effort fast: not a reasoning effort"),
-            "{e}"
+            p[0].worst_usd > alone + 8.0 * 13_512.0 * 2.0 / 1e6,
+            "{}",
+            p[0].worst_usd
         );
-        let e = plans(&["gpt-4o"], Some("minimal")).unwrap_err().to_string();
-        assert_eq!(e, "--effort minimal: none of the models reasons");
+    }
+
+    #[test]
+    fn efforts_a_model_does_not_take_or_malformed_are_refused_naming_the_flag() {
+        assert_eq!(
+            err(plans(&["gpt-5-mini"], &["xhigh"])),
+            "--effort xhigh: gpt-5-mini takes minimal, low, medium, high"
+        );
+        assert!(err(plans(&["gpt-5-mini"], &["fast"]))
+            .starts_with("--effort fast: not a reasoning effort (one of none, minimal"));
+        assert_eq!(
+            err(plans(&["gpt-5-mini"], &["high", "high"])),
+            "--effort high: given twice"
+        );
+        assert_eq!(
+            err(plans(&["gpt-4o"], &["minimal"])),
+            "--effort minimal: none of the models reasons"
+        );
+        // --reasoning-cap must leave room above the answer and stay within the output cap.
+        assert_eq!(
+            err(plans_with(&["gpt-5-mini"], &["high"], Some(200))),
+            "--reasoning-cap 200: give 201 to 128000 (more than the answer's 200 tokens, at most gpt-5-mini's output cap)"
+        );
+        assert!(err(plans_with(&["gpt-5-mini"], &["high"], Some(128_001)))
+            .starts_with("--reasoning-cap 128001"));
+        let p = plans_with(&["gpt-5-mini"], &["high"], Some(30_000)).unwrap();
+        assert_eq!(p[0].reasoning[0].cap, 30_000);
+        assert!(p[0].calls.iter().filter(|c| c.max_tokens == 30_000).count() == 8);
     }
 }

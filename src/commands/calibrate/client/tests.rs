@@ -424,6 +424,35 @@ fn an_answer_whose_reasoning_spent_the_cap_is_no_observation() {
     ));
 }
 
+/// At a measured effort the same answer is what the call shows: an observation whose count is
+/// censored at the cap (no visible token), for `calibrate::reasoning` to rank above the rest.
+#[test]
+fn at_a_measured_effort_reasoning_to_the_cap_is_a_censored_observation() {
+    use crate::calibrate::reasoning::Count;
+    use crate::openai::reasoning::Effort;
+    let t = Tokens {
+        prompt: 1_200,
+        cached: 0,
+        completion: 4_552,
+    };
+    let at_high = CallSpec {
+        purpose: crate::calibrate::Purpose::Reasoning(Effort::High),
+        max_tokens: 4_552,
+        ..spec()
+    };
+    let CallOutcome::Answered(o) = observed(&at_high, t, 0, 60_000.0, None) else {
+        panic!("an observation");
+    };
+    assert_eq!((o.completion_tokens, o.reasoning_tokens), (0, 4_552));
+    assert_eq!(
+        Count::of(&o),
+        Count {
+            tokens: 4_552,
+            censored: true
+        }
+    );
+}
+
 fn shipped() -> crate::openai::latency::Profile {
     use crate::openai::latency::{LengthDist, Profile, Range, TtftPercentiles};
     Profile::HeavyTail {
@@ -447,4 +476,15 @@ fn shipped() -> crate::openai::latency::Profile {
             max: 2048,
         },
     }
+}
+
+/// A designed call is given 120 s; a call allowed more tokens its cap at 20 tokens/s after an
+/// 11 s first token: 4,552 tokens 11 + 227.6 = 238.6 s, 13,512 tokens 11 + 675.6 = 686.6 s.
+/// 1,024 tokens (a speed call) would take 62.2 s: the 120 s stands.
+#[test]
+fn a_call_allowed_more_tokens_is_given_the_time_its_cap_takes() {
+    assert_eq!(call_limit_s(120.0, 1_024), 120.0);
+    assert!((call_limit_s(120.0, 4_552) - 238.6).abs() < 1e-9);
+    assert!((call_limit_s(120.0, 13_512) - 686.6).abs() < 1e-9);
+    assert!((call_limit_s(600.0, 4_552) - 600.0).abs() < 1e-9);
 }

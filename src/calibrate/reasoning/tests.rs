@@ -324,3 +324,42 @@ fn a_reasoning_calls_expected_time_is_its_median_reasoning_at_the_middle_speed()
     let t = expected_time(p, &MEDIUM, 300).as_secs_f64();
     assert!((t - 300.0 / 72.5).abs() < 1e-6, "{t}");
 }
+
+/// The intervals' coverage (`cargo test --lib coverage_of_the_reasoning_intervals -- --ignored
+/// --nocapture`; docs/calibrate.md quotes it): 400 calibrations of 40 calls at medium and at
+/// high, each with the default cap, served as the stub serves them; the share whose 95 %
+/// interval holds the drawn median, σ and time factor 1.
+#[test]
+#[ignore = "a measurement for docs/calibrate.md (about 4 min in a debug build)"]
+fn coverage_of_the_reasoning_intervals() {
+    let high = ReasoningTokens {
+        median: 2_048,
+        max: 65_536,
+        ..MEDIUM
+    };
+    for (effort, tokens) in [(Effort::Medium, MEDIUM), (Effort::High, high)] {
+        let cap = 200 + default_room(&tokens);
+        let (mut m, mut s, mut t, mut censored, reps) = (0, 0, 0, 0, 400);
+        for rep in 0..reps {
+            let obs = served(tokens, effort, cap, 40, 1_000 + rep);
+            let f = fit(effort, &obs, cap, tokens, 100.0, rep);
+            let holds = |e: Option<Estimate>, truth: f64| {
+                e.is_some_and(|e| e.low <= truth && truth <= e.high) as u32
+            };
+            m += holds(f.median, tokens.median as f64);
+            s += holds(f.sigma, tokens.sigma);
+            t += holds(f.time_factor, 1.0);
+            censored += f.censored;
+        }
+        let share = |n: u32| n as f64 / reps as f64;
+        println!(
+            "{effort}: median {:.3}, sigma {:.3}, time factor {:.3} ({} censored calls of {})",
+            share(m),
+            share(s),
+            share(t),
+            censored,
+            reps * 40
+        );
+        assert!(share(m) >= 0.9 && share(s) >= 0.9 && share(t) >= 0.9);
+    }
+}

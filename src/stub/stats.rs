@@ -11,7 +11,7 @@ use crate::openai::bucket::Levels;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema, Deserialize)]
 pub struct ModelStats {
-    /// Chat requests that named this model and passed validation.
+    /// Model calls (chat completions and Responses) that named this model and passed validation.
     pub requests: u64,
     /// Of those, answered 200.
     pub ok: u64,
@@ -123,7 +123,7 @@ pub struct StubStats {
     /// [`OTHER_MAX_TOKENS`] past [`MAX_CALL_TYPES`] values).
     #[serde(default)]
     pub by_max_tokens: BTreeMap<u32, CallTypeStats>,
-    /// Chat requests a client marked as a retry (`x-stainless-retry-count` above 0, as the
+    /// Model calls a client marked as a retry (`x-stainless-retry-count` above 0, as the
     /// official SDKs send it).
     #[serde(default)]
     pub retried_requests: u64,

@@ -168,7 +168,7 @@ fn union_micros(intervals: &[(u64, u64)]) -> u64 {
 /// One trace's figures.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TraceSummary {
-    /// Chat requests kept under this trace.
+    /// Model calls (chat completions and Responses) kept under this trace.
     pub requests: u64,
     pub by_status: BTreeMap<u16, u64>,
     /// Requests by `max_tokens` (0: none given): the call types.

@@ -85,7 +85,14 @@ pub async fn execute(cfg: RunConfig, exporters: Exporters) -> anyhow::Result<Run
         budget: budget.as_ref(),
         progress: progress::shown(cfg.quiet, std::io::stderr().is_terminal()),
     };
-    run.all(&writer, &mut result).await?;
+    let ran = run.all(&writer, &mut result).await;
+    drop(run);
+    // The stub alongside is stopped before the run returns, its port free for the next run's
+    // (a `--find-rate` step's, then the next step's).
+    if let Some(stub) = alongside {
+        stub.shutdown().await;
+    }
+    ran?;
     // A service may have called another model than its scenario named (`scenario_model`).
     result.tier_limits = TierLimitRow::of(
         &cfg.catalog,

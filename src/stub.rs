@@ -54,6 +54,8 @@ pub struct StubHandle {
     shared: Arc<Shared>,
     /// Dropping the sender ends the server's accept loop and, with it, its runtime.
     _shutdown: watch::Sender<()>,
+    /// Fired by the server's thread once its accept loop has returned (its listener closed).
+    closed: Option<tokio::sync::oneshot::Receiver<()>>,
 }
 
 impl std::fmt::Debug for StubHandle {
@@ -65,6 +67,18 @@ impl std::fmt::Debug for StubHandle {
 }
 
 impl StubHandle {
+    /// Stops the server and waits until its listener is closed, so that the next stub can bind
+    /// the same port at once (a `--find-rate` step's stub, then the next step's). Dropping the
+    /// handle stops it too, without waiting.
+    pub async fn shutdown(mut self) {
+        let closed = self.closed.take();
+        drop(self);
+        if let Some(closed) = closed {
+            // An error means the thread ended without sending: its listener is gone too.
+            let _ = closed.await;
+        }
+    }
+
     /// `http://127.0.0.1:PORT/v1`: what a service should use as `OPENAI_BASE_URL`.
     pub fn base_url(&self) -> String {
         format!("http://{}/v1", self.address)
@@ -142,11 +156,17 @@ pub async fn start_here(
     let shared = shared(config, clock)?;
     let address = listener.local_addr()?;
     let (shutdown, stop) = watch::channel(());
-    tokio::spawn(server::serve(listener, Arc::clone(&shared), stop));
+    let (done, closed) = tokio::sync::oneshot::channel();
+    let serving = Arc::clone(&shared);
+    tokio::spawn(async move {
+        server::serve(listener, serving, stop).await;
+        let _ = done.send(());
+    });
     Ok(StubHandle {
         address,
         shared,
         _shutdown: shutdown,
+        closed: Some(closed),
     })
 }
 
@@ -172,13 +192,20 @@ pub async fn start_with_clock(
     };
     let (shutdown, stop) = watch::channel(());
     let serving = Arc::clone(&shared);
+    let (done, closed) = tokio::sync::oneshot::channel();
     std::thread::Builder::new()
         .name(format!("postload-stub-{}", address.port()))
-        .spawn(move || runtime.block_on(server::serve(listener, serving, stop)))?;
+        .spawn(move || {
+            runtime.block_on(server::serve(listener, serving, stop));
+            // The listener closed with the accept loop; the connections close with the runtime.
+            drop(runtime);
+            let _ = done.send(());
+        })?;
     Ok(StubHandle {
         address,
         shared,
         _shutdown: shutdown,
+        closed: Some(closed),
     })
 }
 

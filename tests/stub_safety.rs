@@ -656,3 +656,30 @@ async fn json_object_responses_parse_as_json() {
     let parsed: Value = serde_json::from_str(&joined).unwrap_or_else(|e| panic!("{e}: {joined}"));
     assert!(parsed.is_object());
 }
+
+/// `shutdown` returns only once the listener is closed: its port can be bound again at once,
+/// without the retries a dropped handle needs (its thread closes the listener a few ms later),
+/// even with a client's keep-alive connection still open on it until the stub's runtime ends
+/// (the port is bound with SO_REUSEADDR, as every stub's is). Repeated, as a `--find-rate` search starts and stops one
+/// stub per step on the same port.
+#[tokio::test]
+async fn a_stub_shut_down_frees_its_port_for_the_next_at_once() {
+    let mut port = 0;
+    for step in 0..5 {
+        // A client of its own: a pooled connection to the stub before would be a dead one.
+        let c = client();
+        let listener = postload::stub::bind_loopback(port)
+            .unwrap_or_else(|e| panic!("step {step}: port {port} still in use: {e}"));
+        let stub = postload::stub::start_with_clock(
+            config(),
+            listener,
+            std::sync::Arc::new(postload::clock::ManualClock::new()),
+        )
+        .await
+        .unwrap();
+        port = stub.address().port();
+        let a = post(&c, &stub, &chat_body("gpt-4o", "hello", Some(5))).await;
+        assert_eq!(a.status, 200, "step {step}: {}", a.text);
+        stub.shutdown().await;
+    }
+}

@@ -38,9 +38,6 @@ pub(super) async fn start(cfg: &RunConfig) -> anyhow::Result<Option<StubHandle>>
     Ok(handle)
 }
 
-/// Binds of the stub's port tried 20 ms apart before it is said to be in use (2 s).
-const BIND_TRIES: u32 = 100;
-
 async fn start_stub(
     cfg: &RunConfig,
     port: u16,
@@ -51,22 +48,11 @@ async fn start_stub(
         c.tier_set = first.scenario.tier_set.clone();
         c.tier = first.scenario.tiers[0];
     }
-    // The stub of a run just ended (a `--find-rate` step's) may still be closing its
-    // listener on its own thread: the port is then in use for a few milliseconds more.
-    let mut tries = 0;
-    let listener = loop {
-        match stub::bind_loopback(port) {
-            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && tries < BIND_TRIES => {
-                tries += 1;
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            r => {
-                break r.map_err(|e| {
-                    anyhow::anyhow!("--with-stub {port}: cannot listen on 127.0.0.1:{port}: {e}")
-                })?
-            }
-        }
-    };
+    // The stub of a run just ended (a `--find-rate` step's) was shut down before that run
+    // returned (`StubHandle::shutdown`): its port is free.
+    let listener = stub::bind_loopback(port).map_err(|e| {
+        anyhow::anyhow!("--with-stub {port}: cannot listen on 127.0.0.1:{port}: {e}")
+    })?;
     let handle = stub::start_with_clock(
         c,
         listener,

@@ -86,7 +86,6 @@ pub async fn execute(cfg: RunConfig, exporters: Exporters) -> anyhow::Result<Run
         progress: progress::shown(cfg.quiet, std::io::stderr().is_terminal()),
     };
     let ran = run.all(&writer, &mut result).await;
-    drop(run);
     // The stub alongside is stopped before the run returns, its port free for the next run's
     // (a `--find-rate` step's, then the next step's).
     if let Some(stub) = alongside {

@@ -255,9 +255,9 @@ async fn the_shipped_service_gate_passes_the_reference_and_names_each_regression
     // Every exact threshold (calls, tokens, retries, answers under 429s) holds for the
     // reference. Its own time is a timing: the shipped 65 ms is set for a release build, where
     // the reference measures about 30 (docs/gates.md: 40 release runs passed it); a debug build
-    // on a loaded machine measures 50-70 (before: this test failed there). So the reference's
-    // own time is not held to 65 here; the memory regression is held to a threshold relative
-    // to the reference measured in this test (below).
+    // on a loaded machine measures 50-110 (before: this test failed there). So the reference's
+    // own time is not held to 65 here; the memory regression is held to the lower bound its
+    // injected wait sets (below).
     assert!(
         failed.iter().all(|m| own.contains(&m.as_str())),
         "{failed:?}"
@@ -267,7 +267,10 @@ async fn the_shipped_service_gate_passes_the_reference_and_names_each_regression
         failed.is_empty(),
         "{failed:?}"
     );
+    // The reference's own time includes its 20 ms memory look-up (its only bound on a
+    // loaded machine: a lower one).
     let (ref_mean, ref_p50) = own_time(&reference);
+    assert!(ref_mean >= 20.0 && ref_p50 >= 20.0, "{ref_mean} {ref_p50}");
     for (flags, metrics) in [
         (
             &["--extra-call"][..],
@@ -303,11 +306,13 @@ async fn the_shipped_service_gate_passes_the_reference_and_names_each_regression
         if metrics != own {
             failed.retain(|m| !own.contains(&m.as_str()));
         } else {
-            // And it stands out from the reference measured above by more than half the 50 ms
-            // it adds (a threshold relative to this machine and build, not a release's 65).
+            // Each post sleeps 70 ms for its memory look-up inside its own time, so its own
+            // time is at least 70 ms on any machine (load only adds to it), past the shipped
+            // 65. Before, this compared with the reference's own time measured minutes apart,
+            // and failed once when load made the reference slower (103.6 ms) than the
+            // regression's 70 ms over a lighter moment (120.0 ms: +16, not the +25 asked).
             let (mean, p50) = own_time(&result);
-            assert!(mean > ref_mean + 25.0, "{mean} against {ref_mean}");
-            assert!(p50 > ref_p50 + 25.0, "{p50} against {ref_p50}");
+            assert!(mean >= 70.0 && p50 >= 70.0, "{mean} {p50}");
         }
         assert_eq!(failed, metrics, "{flags:?}");
     }

@@ -72,11 +72,33 @@ async fn three_shards_merge_to_the_unsharded_run_with_the_same_seed() {
     std::fs::write(&claims, CLAIMS).unwrap();
     let guard = goose_lock().await;
     let (_, whole) = run(&args(&dir.join("whole"), &claims, None)).await;
-    let mut shards = Vec::new();
-    for i in 1..=3 {
-        shards.push(run(&args(&dir.join(format!("shard{i}")), &claims, Some(i))).await);
-    }
     drop(guard);
+    // The shards run together, as `merge` asks (it refuses shards that did not overlap in
+    // time): three processes started at once (Goose's state is process-wide, so one process
+    // runs one attack at a time), with the same options as `args`.
+    let children: Vec<std::process::Child> = (1..=3)
+        .map(|i| {
+            std::process::Command::new(env!("CARGO_BIN_EXE_postload"))
+                .args(["run", "--scenario", "burst-50", "--users", "6"])
+                .args(["--model", "gpt-4o-mini", "--tier", "5", "--seed", "11"])
+                .args(["--prompt-cache-hit", "0", "--time-scale", "4", "--quiet"])
+                .arg("--claims")
+                .arg(&claims)
+                .arg("--report-dir")
+                .arg(dir.join(format!("shard{i}")))
+                .arg("--shard")
+                .arg(format!("{i}/3"))
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .expect("postload run starts")
+        })
+        .collect();
+    let mut shards = Vec::new();
+    for (i, mut child) in children.into_iter().enumerate() {
+        let status = child.wait().unwrap();
+        assert!(status.success(), "shard {}: {status}", i + 1);
+        shards.push(read_result(&dir.join(format!("shard{}", i + 1))));
+    }
     let w = &whole["cases"][0];
     assert_eq!(whole.get("shard"), None);
     // Each shard sent 2 of the 6 posts (posts i - 1 and i + 2), and says which shard it is.

@@ -56,6 +56,7 @@ pub fn merge(
         same_run(first, other)?;
     }
     order.insert(0, first);
+    ran_together(&order)?;
     let mut notes = Vec::new();
     for i in &order {
         if i.result.interrupted {
@@ -187,6 +188,46 @@ fn shards_in_order(inputs: &[Input]) -> Result<Vec<&Input>, MergeError> {
         ));
     }
     Ok(by_index.into_iter().flatten().collect())
+}
+
+/// The shards ran at one time: every shard started before every finished shard finished. Shards
+/// of the same command and seed run on another day (yesterday's shard 1 beside today's shard 2,
+/// maybe against another build of the service) are otherwise alike, and their merge would pass
+/// for one run: a burst's users would not have posted together. Refused, naming the shard that
+/// started after another had finished; a time that does not read is refused too.
+fn ran_together(shards: &[&Input]) -> Result<(), MergeError> {
+    let at = |i: &Input, field: &str, t: &str| {
+        chrono::DateTime::parse_from_rfc3339(t)
+            .map_err(|_| error(&i.file, field, format!("`{t}`: not an RFC 3339 time")))
+    };
+    let mut earliest_end: Option<(chrono::DateTime<chrono::FixedOffset>, &Input)> = None;
+    let mut latest_start: Option<(chrono::DateTime<chrono::FixedOffset>, &Input)> = None;
+    for &i in shards {
+        let start = at(i, "started_at", &i.result.started_at)?;
+        if latest_start.is_none_or(|(t, _)| start > t) {
+            latest_start = Some((start, i));
+        }
+        // An interrupted shard may have no end: it ran until it was stopped.
+        if let Some(f) = &i.result.finished_at {
+            let end = at(i, "finished_at", f)?;
+            if earliest_end.is_none_or(|(t, _)| end < t) {
+                earliest_end = Some((end, i));
+            }
+        }
+    }
+    match (latest_start, earliest_end) {
+        (Some((start, late)), Some((end, done))) if start > end => Err(error(
+            &late.file,
+            "started_at",
+            format!(
+                "{}: after {} had finished ({}): the shards did not run together, so they are not one run (start every shard at one time: docs/shards.md)",
+                late.result.started_at,
+                done.file,
+                done.result.finished_at.as_deref().unwrap_or_default()
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// `other` is a shard of the run `first` is one of: the same postload, prices, target, tier

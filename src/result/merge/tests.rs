@@ -288,3 +288,44 @@ fn too_many_tags_or_goodput_bounds_are_refused_not_merged_without_end() {
     let e = refused(&[shard(1), many, shard(3)]);
     assert_eq!(e.field, "cases[0].goodput", "{e}");
 }
+
+/// The fixture's shards all start at 12:23:12.691 and finish at 12:24:00.106. Shard 2 run the
+/// next day (same command, same seed: every other field alike) starts after shards 1 and 3
+/// finished: refused, naming it and the shard that had finished. Shards that overlap by a
+/// moment (shard 2 starting at 12:24:00.000, before the others' end) merge.
+#[test]
+fn shards_that_did_not_run_together_are_refused() {
+    let mut late = shard(2);
+    late.result.started_at = "2026-11-29T12:23:12.691Z".into();
+    late.result.finished_at = Some("2026-11-29T12:24:00.106Z".into());
+    let e = refused(&[shard(1), late, shard(3)]);
+    assert_eq!(
+        (e.file.as_str(), e.field.as_str()),
+        ("shard2/result.json", "started_at")
+    );
+    assert!(
+        e.message.starts_with("2026-11-29T12:23:12.691Z: after shard1/result.json had finished (2026-11-28T12:24:00.106Z)"),
+        "{}",
+        e.message
+    );
+    let mut close = shard(2);
+    close.result.started_at = "2026-11-28T12:24:00.000Z".into();
+    close.result.finished_at = Some("2026-11-28T12:24:47.415Z".into());
+    assert!(merge(&[shard(1), close, shard(3)], &prices(), "m".into()).is_ok());
+    // An interrupted shard with no end still has its start compared with the others' ends.
+    let mut cut = shard(1);
+    cut.result.finished_at = None;
+    cut.result.started_at = "2026-11-28T12:30:00Z".into();
+    assert_eq!(
+        refused(&[cut, shard(2), shard(3)]).file,
+        "shard1/result.json"
+    );
+    // A time that does not read is refused, naming its field.
+    let mut bad = shard(3);
+    bad.result.finished_at = Some("yesterday".into());
+    let e = refused(&[shard(1), shard(2), bad]);
+    assert_eq!(
+        (e.file.as_str(), e.field.as_str()),
+        ("shard3/result.json", "finished_at")
+    );
+}

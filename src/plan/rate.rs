@@ -48,6 +48,10 @@ pub struct RateStep {
     /// the planner's steps leave it out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub goodput: Option<f64>,
+    /// Live steps: posts sent more than 10 ms after their arrival time (the harness had no
+    /// free user to send them); the planner's steps leave it out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub late_sends: Option<u64>,
 }
 
 /// What stops a higher rate.
@@ -444,6 +448,7 @@ impl RateStep {
                 && success >= target.min_success
                 && p95_s.is_some_and(|p| p <= target.p95_s),
             goodput: None,
+            late_sends: None,
         }
     }
 }

@@ -23,6 +23,29 @@ use crate::{cli, config, stop, Outcome};
 /// user counts its wait: the step then judges the harness, and says so in `late`).
 const IN_FLIGHT_S: f64 = 30.0;
 const MIN_IN_FLIGHT: u32 = 20;
+/// The Goose users a step at `per_s` posts a second has (see [`IN_FLIGHT_S`]).
+pub fn pool(per_s: f64) -> u32 {
+    ((per_s * IN_FLIGHT_S).ceil() as u32).clamp(MIN_IN_FLIGHT, crate::limits::MAX_USERS)
+}
+
+/// Beside a live answer whose first failing step sent posts late: the harness, not the target,
+/// may have failed it (a late post's wait is in its latency). Empty otherwise.
+pub fn late_text(a: &RateAnswer) -> String {
+    let failing = a
+        .failing_per_s
+        .and_then(|r| a.steps.iter().find(|s| s.per_s == r));
+    match failing {
+        Some(s) if s.late_sends.is_some_and(|n| n > 0) => format!(
+            " (CAUTION: {} of {} posts at {}/s were sent late, all {} of the harness's users busy: that step may have failed on the harness, not the target)",
+            s.late_sends.unwrap_or(0),
+            s.posts,
+            crate::limits::num(s.per_s),
+            pool(s.per_s)
+        ),
+        _ => String::new(),
+    }
+}
+
 /// The live search stops when its bracket is within 5 % (the planner's, 2 %): a step takes
 /// minutes, and a step of a few hundred to a few thousand posts judges its p95 no closer.
 pub const LIVE_RESOLUTION: f64 = 1.05;
@@ -239,8 +262,7 @@ async fn step(
 ) -> anyhow::Result<Option<(RateStep, Option<f64>)>> {
     let mut cfg = base.clone();
     let mut s = scenario.clone();
-    let in_flight =
-        ((per_s * IN_FLIGHT_S).ceil() as u32).clamp(MIN_IN_FLIGHT, crate::limits::MAX_USERS);
+    let in_flight = pool(per_s);
     s.tiers = vec![tier];
     s.load = Load::Sustained {
         users: in_flight,
@@ -284,6 +306,7 @@ async fn step(
     Ok(Some((
         RateStep {
             goodput: m.goodput(Duration::from_secs_f64(goal.p95_s)),
+            late_sends: Some(m.posts.late_sends),
             ..RateStep::judged(
                 per_s,
                 window_s,
@@ -371,6 +394,10 @@ pub fn console(f: &FindRate) -> String {
             crate::report::rate::answer_text(&t.live),
             cut_text(t.cut)
         ));
+        let late = late_text(&t.live);
+        if !late.is_empty() {
+            o.push_str(&format!("   {}\n", late.trim()));
+        }
         o.push_str(&format!(
             "    planner, the same windows: {}\n",
             planned_text(t)
@@ -448,14 +475,18 @@ pub fn markdown(f: &FindRate) -> String {
                 (Some(l), Some(p)) => format!("{:.2}", l / p),
                 _ => "-".into(),
             },
-            crate::report::rate::limit_text(&t.live)
+            format!(
+                "{}{}",
+                crate::report::rate::limit_text(&t.live),
+                late_text(&t.live)
+            )
         ));
     }
-    o.push_str("\n## Steps, live\n\n| tier | posts/s | window, s | posts | ok | p95, s | goodput (ok within the target) | 429s | held |\n|---|---|---|---|---|---|---|---|---|\n");
+    o.push_str("\n## Steps, live\n\n| tier | posts/s | window, s | posts | ok | p95, s | goodput (ok within the target) | 429s | sent late | held |\n|---|---|---|---|---|---|---|---|---|---|\n");
     for t in &f.tiers {
         for s in &t.live.steps {
             o.push_str(&format!(
-                "| {} | {:.4} | {:.0} | {} | {} | {} | {} | {} | {} |\n",
+                "| {} | {:.4} | {:.0} | {} | {} | {} | {} | {} | {} | {} |\n",
                 t.tier,
                 s.per_s,
                 s.window_s,
@@ -464,6 +495,7 @@ pub fn markdown(f: &FindRate) -> String {
                 s.p95_s.map_or("-".into(), |p| format!("{p:.2}")),
                 s.goodput.map_or("-".into(), share),
                 s.http_429,
+                s.late_sends.map_or("-".into(), |n| n.to_string()),
                 if s.meets { "yes" } else { "no" }
             ));
         }
@@ -532,6 +564,7 @@ mod tests {
             http_429,
             meets,
             goodput: None,
+            late_sends: None,
         }
     }
 
@@ -556,6 +589,29 @@ mod tests {
             first_minute_lift: 0.1,
             steps,
         }
+    }
+
+    /// A failing step that sent posts late is named beside the answer: 12 of 600 posts at 1.5/s
+    /// late, the pool max(20, ⌈1.5 · 30⌉ = 45) users all busy; a failing step with none late, or
+    /// a late step that held, is not.
+    #[test]
+    fn a_failing_step_that_sent_posts_late_is_named_as_maybe_the_harnesss() {
+        let mut late = step(1.5, 9.0, 0, false);
+        late.late_sends = Some(12);
+        let mut held = step(1.0, 1.0, 0, true);
+        held.late_sends = Some(3);
+        let a = answer(vec![held.clone(), late.clone()]);
+        assert_eq!(
+            late_text(&a),
+            " (CAUTION: 12 of 600 posts at 1.5/s were sent late, all 45 of the harness's users busy: that step may have failed on the harness, not the target)"
+        );
+        late.late_sends = Some(0);
+        assert_eq!(late_text(&answer(vec![held.clone(), late])), "");
+        assert_eq!(late_text(&answer(vec![held])), "");
+        assert_eq!(
+            (pool(0.1), pool(1.5), pool(1e9)),
+            (20, 45, crate::limits::MAX_USERS)
+        );
     }
 
     #[test]
@@ -587,7 +643,7 @@ mod tests {
         };
         let md = markdown(&f);
         assert!(
-            md.contains("| 1 | 0.2089 | 600 | 600 | 98.97 % | 9.06 | 96.23 % | 13 | no |"),
+            md.contains("| 1 | 0.2089 | 600 | 600 | 98.97 % | 9.06 | 96.23 % | 13 | - | no |"),
             "{md}"
         );
     }

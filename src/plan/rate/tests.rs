@@ -14,6 +14,7 @@ fn holds_to(cap: f64) -> impl FnMut(f64) -> Result<RateStep, PlanError> {
             http_429: 0,
             meets: per_s <= cap,
             goodput: None,
+            late_sends: None,
         })
     }
 }
@@ -60,6 +61,7 @@ fn failing(http_429: u64, success: f64, p95_s: Option<f64>) -> RateStep {
         http_429,
         meets: false,
         goodput: None,
+        late_sends: None,
     }
 }
 

@@ -466,7 +466,7 @@ pub fn markdown(f: &FindRate) -> String {
     for t in &f.tiers {
         let p = t.planned.as_ref().and_then(|p| p.highest_per_s);
         o.push_str(&format!(
-            "| {} | {}{} | {} | {} | {} |\n",
+            "| {} | {}{} | {} | {} | {}{} |\n",
             t.tier,
             rate(t.live.highest_per_s),
             cut_text(t.cut),
@@ -475,11 +475,8 @@ pub fn markdown(f: &FindRate) -> String {
                 (Some(l), Some(p)) => format!("{:.2}", l / p),
                 _ => "-".into(),
             },
-            format!(
-                "{}{}",
-                crate::report::rate::limit_text(&t.live),
-                late_text(&t.live)
-            )
+            crate::report::rate::limit_text(&t.live),
+            late_text(&t.live)
         ));
     }
     o.push_str("\n## Steps, live\n\n| tier | posts/s | window, s | posts | ok | p95, s | goodput (ok within the target) | 429s | sent late | held |\n|---|---|---|---|---|---|---|---|---|---|\n");

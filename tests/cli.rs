@@ -816,23 +816,27 @@ fn calibrate_refuses_bad_input_naming_the_flag() {
         .assert()
         .code(2)
         .stderr(contains("--model gpt-9: not in models.toml"));
-    // A reasoning model above its lowest effort is refused before any call (the fit has no
-    // reasoning time).
-    postload()
-        .args([
-            "calibrate",
-            "--base-url",
-            "http://127.0.0.1:9/v1",
-            "--model",
-            "gpt-5-mini",
-            "--effort",
-            "medium",
-        ])
-        .assert()
-        .code(2)
-        .stderr(contains(
-            "--effort medium: gpt-5-mini is calibrated at its lowest effort",
-        ));
+    // An effort the model does not take, or a reasoning cap past its output cap (or without an
+    // effort), is refused before any call.
+    let effort = |more: &[&str]| {
+        postload()
+            .args([
+                "calibrate",
+                "--base-url",
+                "http://127.0.0.1:9/v1",
+                "--model",
+                "gpt-5-mini",
+            ])
+            .args(more)
+            .assert()
+            .code(2)
+    };
+    effort(&["--effort", "xhigh"]).stderr(contains(
+        "--effort xhigh: gpt-5-mini takes minimal, low, medium, high",
+    ));
+    effort(&["--effort", "high", "--reasoning-cap", "200000"])
+        .stderr(contains("--reasoning-cap 200000: give 201 to 128000"));
+    effort(&["--reasoning-cap", "5000"]).stderr(contains("--effort"));
     postload()
         .args([
             "calibrate",

@@ -154,8 +154,13 @@ pub(crate) fn assert_live_not_under_planned(planned: &Figures, live: &Figures, w
 /// - within [`MARGIN_S`]: equal, exactly. The planner's own answer is shown unmoved with every
 ///   call 0.5 s later (each attempt 250 to 500 tokens fuller; at 0.7 s one more caption gets
 ///   through, 86 429s), 5 times the margin.
-/// - a loaded machine, past it: no fewer 429s (and no more success) than the planner gives
-///   with every call 2 × `harness_s` later, the harness's whole delay on each call twice over.
+/// - a loaded machine, past it: only the proven side. Before, live was held to the planner with
+///   every call 2 × `harness_s` later; in one of five suite runs under load 8 it failed (86 429s
+///   live against that envelope's 87): the load moves from minute to minute, so Tier 2's delay
+///   does not bound Tier 1's, and a delay that falls on some calls more than others lets one
+///   more through. No timing bound holds on a machine whose load moves; the exact check does
+///   where the harness is quiet (CI, an idle machine), and catches a backoff run at the wrong
+///   speed (an unscaled SDK backoff gave 80 429s against 87).
 pub(crate) fn assert_tier_1_429s_agree(
     planned: &Figures,
     live: &Figures,
@@ -187,17 +192,9 @@ pub(crate) fn assert_tier_1_429s_agree(
         );
         return;
     }
-    let envelope = planned_at(1, users, 400 + (2_000.0 * excess).ceil() as u64);
     eprintln!(
-        "{what}: the harness added {excess:.3} s of modelled time at Tier 2 (a loaded machine), past the {MARGIN_S} s margin: held to the planner with every call {:.3} s later ({} 429s; live {}, planned {})",
-        2.0 * excess,
-        envelope.http_429,
-        live.http_429,
-        planned.http_429
-    );
-    assert!(
-        live.http_429 >= envelope.http_429 && live.success <= envelope.success,
-        "{what}: live {live:?} below the envelope {envelope:?}"
+        "{what}: the harness added {excess:.3} s of modelled time at Tier 2 (a loaded machine), past the {MARGIN_S} s margin: only live 429s <= planned was checked (live {}, planned {})",
+        live.http_429, planned.http_429
     );
 }
 

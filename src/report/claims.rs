@@ -311,3 +311,8 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod common_tests;
+#[cfg(test)]
+mod fixture;

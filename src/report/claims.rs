@@ -315,4 +315,6 @@ mod tests {
 #[cfg(test)]
 mod common_tests;
 #[cfg(test)]
+mod cost_tests;
+#[cfg(test)]
 mod fixture;

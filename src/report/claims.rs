@@ -318,3 +318,5 @@ mod common_tests;
 mod cost_tests;
 #[cfg(test)]
 mod fixture;
+#[cfg(test)]
+mod load_tests;

@@ -127,3 +127,35 @@ pub(super) fn want(
         evidence.into(),
     )
 }
+
+/// The case as service mode ran it (a service posted to), with `stub` as the stub alongside.
+pub(super) fn in_service_mode(c: &mut CaseResult, stub: Option<crate::stub::stats::StubStats>) {
+    c.inputs.service = Some(crate::scenario::target::ServiceTargetInfo {
+        url: "http://127.0.0.1:8000/post".into(),
+        method: "POST".into(),
+        path: "/post".into(),
+        header_names: vec![],
+        expect_status: 200,
+        usage: Default::default(),
+    });
+    c.stub = stub;
+}
+
+/// The frozen run's stub figures with `ok` answers of 200 (their modelled latency p50 / p95 as
+/// given) and `limited` answers of 429.
+pub(super) fn stub(
+    ok: u64,
+    limited: u64,
+    p50_ms: f64,
+    p95_ms: f64,
+) -> crate::stub::stats::StubStats {
+    let r: RunResult = serde_json::from_str(include_str!(
+        "../../../tests/fixtures/result-default-run.json"
+    ))
+    .unwrap();
+    let mut st = r.cases.into_iter().next().unwrap().stub.unwrap();
+    st.by_status = [(200, ok), (429, limited)].into();
+    st.latency_ms.count = ok;
+    (st.latency_ms.p50, st.latency_ms.p95) = (Some(p50_ms), Some(p95_ms));
+    st
+}

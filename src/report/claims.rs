@@ -320,3 +320,5 @@ mod cost_tests;
 mod fixture;
 #[cfg(test)]
 mod load_tests;
+#[cfg(test)]
+mod service_tests;

@@ -50,7 +50,10 @@ fn the_own_time_is_the_mean_post_less_its_calls_as_a_share_of_the_post() {
         EVIDENCE,
     );
     let seen_all = |v: Vec<ClaimVerdict>| v.iter().map(seen).collect::<Vec<_>>();
-    assert_eq!(seen_all(judge(&claim(0.25), &r)), [holds.clone()]);
+    assert_eq!(
+        seen_all(judge(&claim(0.25), &r)),
+        std::slice::from_ref(&holds)
+    );
     // 500 / 2,500 is the claimed 0.2 exactly: at the bound, it holds.
     assert_eq!(seen_all(judge(&claim(0.2), &r)), [holds]);
     let v = judge(&claim(0.1), &r);

@@ -317,6 +317,14 @@ fn a_daily_posts_latency_counts_from_its_own_arrival() {
         "{:?}",
         m.post_latency_ms.ok
     );
+    // The first caption token counts from the post's own arrival too: 2 s after it (a fixed
+    // profile's first token is its whole answer, after the image call's 1 s), 5 ms for a
+    // cached answer; not from the start of the day.
+    let first = m.first_caption_token_ms.expect("recorded");
+    assert!(
+        near(first.max, 2_000.0) && near(first.min, 5.0),
+        "{first:?}"
+    );
 }
 
 #[test]
@@ -455,4 +463,51 @@ fn a_parallel_posts_caption_giving_up_fails_it_and_wastes_the_images_tokens() {
     assert!(m.first_caption_token_ms.is_none_or(|p| p.count == 0));
     let end = m.post_latency_ms.failed.max.expect("a failed post");
     assert!((1_125.0..=1_502.0).contains(&end), "{end}");
+}
+
+/// A parallel post's caption draws from its own streams (its attempts count from
+/// `PARALLEL_CAPTION_ATTEMPTS`), not the image prompt's: each post takes the slower of the image
+/// call (attempt 1, 800 prompt tokens) and the caption (attempt 1,025, 1,050 tokens: it carries
+/// no image prompt), each drawn by hand with the stub's `serve` as above.
+#[test]
+fn a_parallel_caption_draws_from_its_own_streams() {
+    let c = Catalog::embedded();
+    let mut i = input(Arrivals::Burst { posts: 400 }, 100_000_000, Strategy::Sdk);
+    i.profile = c.profiles[&c.model("gpt-4o").unwrap().profile].clone();
+    i.parallel = true;
+    let (r, _) = simulate(&i);
+    let m = r.summarize(None, 400);
+    let mut limiter = RateLimiter::new(i.limits, i.rejected_cost, Duration::ZERO);
+    let mut call = |post: u64, attempt: u32, prompt: u32, max: u32| {
+        let req = CallRequest {
+            reserve: u64::from(prompt + max),
+            prompt_tokens: prompt,
+            max_tokens: Some(max),
+            n: 1,
+        };
+        let mut rng = draw_rng(i.seed, post_stream(post, attempt));
+        match serve(
+            &mut limiter,
+            Duration::ZERO,
+            &req,
+            &i.profile,
+            &Faults::default(),
+            &mut rng,
+        ) {
+            Served::Ok { timing, .. } => timing.total.as_secs_f64() * 1000.0,
+            other => panic!("{other:?}"),
+        }
+    };
+    let mut by_hand: Vec<f64> = (0..400u64)
+        .map(|p| {
+            let image = call(p, 1, 800, 150);
+            let caption = call(p, PARALLEL_CAPTION_ATTEMPTS + 1, 1_050, 200);
+            image.max(caption)
+        })
+        .collect();
+    by_hand.sort_by(f64::total_cmp);
+    let near = |got: Option<f64>, want: f64| (got.unwrap() - want).abs() <= want * 0.001;
+    let ok = &m.post_latency_ms.ok;
+    assert!(near(ok.p50, by_hand[199]), "{:?} {}", ok.p50, by_hand[199]);
+    assert!(near(ok.max, by_hand[399]), "{:?} {}", ok.max, by_hand[399]);
 }

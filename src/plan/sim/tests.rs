@@ -511,3 +511,41 @@ fn a_parallel_caption_draws_from_its_own_streams() {
     assert!(near(ok.p50, by_hand[199]), "{:?} {}", ok.p50, by_hand[199]);
     assert!(near(ok.max, by_hand[399]), "{:?} {}", ok.max, by_hand[399]);
 }
+
+/// A sequential post's caption that times out is sent again as a caption, not taken for
+/// answered (its event still said "answered" from the image call). A profile without spread:
+/// first token at 100 ms, 10 tokens/s, every answer its max_tokens, no prompt reading time. The
+/// image call (150 tokens) takes 0.1 + 14.9 = 15 s, under the 17.5 s timeout; the caption (200
+/// tokens) 0.1 + 19.9 = 20 s, over it, every time: after its 3 attempts the post fails with a
+/// timeout (1 image attempt + 3 caption attempts).
+#[test]
+fn a_timed_out_caption_is_retried_as_a_caption() {
+    let mut i = input(Arrivals::Burst { posts: 1 }, 100_000_000, Strategy::Sdk);
+    i.profile = Profile::HeavyTail {
+        as_of: String::new(),
+        source: String::new(),
+        ttft_ms: crate::openai::latency::TtftPercentiles {
+            p50: 100.0,
+            p95: 100.0,
+            p99: 100.0,
+            p99_99: 100.0,
+        },
+        output_tokens_per_s: crate::openai::latency::Range {
+            min: 10.0,
+            max: 10.0,
+        },
+        prompt_tokens_per_output_token: 1e12,
+        completion_tokens: crate::openai::latency::LengthDist {
+            median: 1_000,
+            sigma: 0.0,
+            min: 1_000,
+            max: 1_000,
+        },
+    };
+    i.request_timeout = Duration::from_millis(17_500);
+    let (r, _) = simulate(&i);
+    let m = r.summarize(None, 1);
+    assert_eq!((m.posts.ok, m.posts.failed), (0, 1));
+    assert_eq!(m.posts.failed_by_cause[&FailureCause::Timeout], 1);
+    assert_eq!((m.calls.attempts, m.calls.retries), (4, 2));
+}

@@ -549,3 +549,25 @@ fn a_timed_out_caption_is_retried_as_a_caption() {
     assert_eq!(m.posts.failed_by_cause[&FailureCause::Timeout], 1);
     assert_eq!((m.calls.attempts, m.calls.retries), (4, 2));
 }
+
+/// A parallel post's first caption token counts from its own arrival, as a sequential post's
+/// does: over a day of arrivals, two fixed 1 s calls at once, each post's first caption token
+/// (a fixed profile's whole answer) comes 1 s after it arrives.
+#[test]
+fn a_parallel_posts_first_caption_token_counts_from_its_own_arrival() {
+    let arrivals = Arrivals::Daily {
+        posts_per_day: 500.0,
+        days: 1.0,
+        curve: BUSINESS_DAY.to_vec(),
+    };
+    let mut i = input(arrivals, 100_000_000, Strategy::Sdk);
+    i.parallel = true;
+    let (r, _) = simulate(&i);
+    let m = r.summarize(None, 500);
+    let first = m.first_caption_token_ms.expect("recorded");
+    let near = |v: Option<f64>| v.is_some_and(|v| (v - 1_000.0).abs() <= 1.0);
+    assert!(
+        first.count > 0 && near(first.min) && near(first.max),
+        "{first:?}"
+    );
+}

@@ -336,3 +336,25 @@ fn a_cost_answer_with_more_failures_than_holds_counts_both() {
          Per month on gpt-4o (burst-100 tier 2): holds (the note's 2 figures within 10 %)."
     );
 }
+
+/// The console's block as a reader sees it: each question named in words before its answer.
+#[test]
+fn the_console_block_names_each_question_in_words() {
+    let claims = crate::claims::parse("c.toml", CLAIMS).unwrap();
+    let h = headline(&claims, &verdicts());
+    assert_eq!(
+        h.console(),
+        "verdict: 3 hold, 2 fail, 1 not measured (6 verdicts on 4 claims: a claim about a load or a tier has one per matching case)\n\
+         \x20 latency (is a post done in the claimed time?): no: all 2 measured verdicts fail, e.g. 2-5 s at 100 users (burst-100 tier 2): p95 8.10 s.\n\
+         \x20 cost (tokens and $ per post, per batch, per month): yes: all 1 measured verdicts hold, e.g. $0.0085 a post (burst-100 tier 2): $0.00830 (-2 %).\n\
+         \x20 tier (which rate-limit tier the load needs): yes: all 2 measured verdicts hold, e.g. 100 users need Tier 2 (burst-100 tier 1): 1 of 100 ok.\n\
+         \x20 failed:\n\
+         \x20   2-5 s at 100 users (burst-100 tier 1): rate limits: 99 of 100 posts failed after 429s\n\
+         \x20   2-5 s at 100 users (burst-100 tier 2): model latency\n"
+    );
+    // The switch has no claim here; its words as the block would print them.
+    assert_eq!(
+        Question::Switch.label(),
+        "model switch (what the cheaper model saves)"
+    );
+}

@@ -311,3 +311,14 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod common_tests;
+#[cfg(test)]
+mod cost_tests;
+#[cfg(test)]
+mod fixture;
+#[cfg(test)]
+mod load_tests;
+#[cfg(test)]
+mod service_tests;

@@ -264,6 +264,15 @@ mod tests {
     }
 
     #[test]
+    fn a_cap_past_u32_is_kept_just_under_u32_max() {
+        // 5e9 does not fit a u32: it is clamped to u32::MAX − 1 = 4,294,967,294.
+        let chat = |b: &[u8]| Seen::call_of(b, Endpoint::Chat).1;
+        assert_eq!(chat(br#"{"max_tokens":5000000000}"#), 4_294_967_294);
+        // One under the clamp is kept as sent.
+        assert_eq!(chat(br#"{"max_tokens":4294967293}"#), 4_294_967_293);
+    }
+
+    #[test]
     fn a_responses_call_type_is_its_max_output_tokens() {
         let body = br#"{"max_output_tokens":300,"max_tokens":9,"input":"hi"}"#;
         assert_eq!(Seen::call_of(body, Endpoint::Responses).1, 300);

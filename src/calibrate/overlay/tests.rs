@@ -242,3 +242,20 @@ fn a_calibrated_effort_replaces_its_reasoning_tokens_only() {
         base.reasoning_tokens["gpt-5-mini"]
     );
 }
+
+#[test]
+fn the_matched_tier_is_the_default_sets_first_then_any_sets() {
+    let with = |matched: &[(&str, Option<u8>)]| LimitsRead {
+        model: "gpt-4o".into(),
+        family: "gpt-4o".into(),
+        limits: AccountLimits::default(),
+        matched: matched.iter().map(|(s, t)| (s.to_string(), *t)).collect(),
+    };
+    // Another set matched first, the default set later: the default set's tier.
+    let r = with(&[("azure", Some(2)), ("openai-2025", Some(3))]);
+    assert_eq!(r.tier("openai-2025"), Some(3));
+    // The default set matched nothing: the first set that matched.
+    let r = with(&[("openai-2025", None), ("azure", Some(2)), ("seed", Some(4))]);
+    assert_eq!(r.tier("openai-2025"), Some(2));
+    assert_eq!(with(&[("openai-2025", None)]).tier("openai-2025"), None);
+}

@@ -317,6 +317,14 @@ fn a_daily_posts_latency_counts_from_its_own_arrival() {
         "{:?}",
         m.post_latency_ms.ok
     );
+    // The first caption token counts from the post's own arrival too: 2 s after it (a fixed
+    // profile's first token is its whole answer, after the image call's 1 s), 5 ms for a
+    // cached answer; not from the start of the day.
+    let first = m.first_caption_token_ms.expect("recorded");
+    assert!(
+        near(first.max, 2_000.0) && near(first.min, 5.0),
+        "{first:?}"
+    );
 }
 
 #[test]
@@ -455,4 +463,111 @@ fn a_parallel_posts_caption_giving_up_fails_it_and_wastes_the_images_tokens() {
     assert!(m.first_caption_token_ms.is_none_or(|p| p.count == 0));
     let end = m.post_latency_ms.failed.max.expect("a failed post");
     assert!((1_125.0..=1_502.0).contains(&end), "{end}");
+}
+
+/// A parallel post's caption draws from its own streams (its attempts count from
+/// `PARALLEL_CAPTION_ATTEMPTS`), not the image prompt's: each post takes the slower of the image
+/// call (attempt 1, 800 prompt tokens) and the caption (attempt 1,025, 1,050 tokens: it carries
+/// no image prompt), each drawn by hand with the stub's `serve` as above.
+#[test]
+fn a_parallel_caption_draws_from_its_own_streams() {
+    let c = Catalog::embedded();
+    let mut i = input(Arrivals::Burst { posts: 400 }, 100_000_000, Strategy::Sdk);
+    i.profile = c.profiles[&c.model("gpt-4o").unwrap().profile].clone();
+    i.parallel = true;
+    let (r, _) = simulate(&i);
+    let m = r.summarize(None, 400);
+    let mut limiter = RateLimiter::new(i.limits, i.rejected_cost, Duration::ZERO);
+    let mut call = |post: u64, attempt: u32, prompt: u32, max: u32| {
+        let req = CallRequest {
+            reserve: u64::from(prompt + max),
+            prompt_tokens: prompt,
+            max_tokens: Some(max),
+            n: 1,
+        };
+        let mut rng = draw_rng(i.seed, post_stream(post, attempt));
+        match serve(
+            &mut limiter,
+            Duration::ZERO,
+            &req,
+            &i.profile,
+            &Faults::default(),
+            &mut rng,
+        ) {
+            Served::Ok { timing, .. } => timing.total.as_secs_f64() * 1000.0,
+            other => panic!("{other:?}"),
+        }
+    };
+    let mut by_hand: Vec<f64> = (0..400u64)
+        .map(|p| {
+            let image = call(p, 1, 800, 150);
+            let caption = call(p, PARALLEL_CAPTION_ATTEMPTS + 1, 1_050, 200);
+            image.max(caption)
+        })
+        .collect();
+    by_hand.sort_by(f64::total_cmp);
+    let near = |got: Option<f64>, want: f64| (got.unwrap() - want).abs() <= want * 0.001;
+    let ok = &m.post_latency_ms.ok;
+    assert!(near(ok.p50, by_hand[199]), "{:?} {}", ok.p50, by_hand[199]);
+    assert!(near(ok.max, by_hand[399]), "{:?} {}", ok.max, by_hand[399]);
+}
+
+/// A sequential post's caption that times out is sent again as a caption, not taken for
+/// answered (its event still said "answered" from the image call). A profile without spread:
+/// first token at 100 ms, 10 tokens/s, every answer its max_tokens, no prompt reading time. The
+/// image call (150 tokens) takes 0.1 + 14.9 = 15 s, under the 17.5 s timeout; the caption (200
+/// tokens) 0.1 + 19.9 = 20 s, over it, every time: after its 3 attempts the post fails with a
+/// timeout (1 image attempt + 3 caption attempts).
+#[test]
+fn a_timed_out_caption_is_retried_as_a_caption() {
+    let mut i = input(Arrivals::Burst { posts: 1 }, 100_000_000, Strategy::Sdk);
+    i.profile = Profile::HeavyTail {
+        as_of: String::new(),
+        source: String::new(),
+        ttft_ms: crate::openai::latency::TtftPercentiles {
+            p50: 100.0,
+            p95: 100.0,
+            p99: 100.0,
+            p99_99: 100.0,
+        },
+        output_tokens_per_s: crate::openai::latency::Range {
+            min: 10.0,
+            max: 10.0,
+        },
+        prompt_tokens_per_output_token: 1e12,
+        completion_tokens: crate::openai::latency::LengthDist {
+            median: 1_000,
+            sigma: 0.0,
+            min: 1_000,
+            max: 1_000,
+        },
+    };
+    i.request_timeout = Duration::from_millis(17_500);
+    let (r, _) = simulate(&i);
+    let m = r.summarize(None, 1);
+    assert_eq!((m.posts.ok, m.posts.failed), (0, 1));
+    assert_eq!(m.posts.failed_by_cause[&FailureCause::Timeout], 1);
+    assert_eq!((m.calls.attempts, m.calls.retries), (4, 2));
+}
+
+/// A parallel post's first caption token counts from its own arrival, as a sequential post's
+/// does: over a day of arrivals, two fixed 1 s calls at once, each post's first caption token
+/// (a fixed profile's whole answer) comes 1 s after it arrives.
+#[test]
+fn a_parallel_posts_first_caption_token_counts_from_its_own_arrival() {
+    let arrivals = Arrivals::Daily {
+        posts_per_day: 500.0,
+        days: 1.0,
+        curve: BUSINESS_DAY.to_vec(),
+    };
+    let mut i = input(arrivals, 100_000_000, Strategy::Sdk);
+    i.parallel = true;
+    let (r, _) = simulate(&i);
+    let m = r.summarize(None, 500);
+    let first = m.first_caption_token_ms.expect("recorded");
+    let near = |v: Option<f64>| v.is_some_and(|v| (v - 1_000.0).abs() <= 1.0);
+    assert!(
+        first.count > 0 && near(first.min) && near(first.max),
+        "{first:?}"
+    );
 }

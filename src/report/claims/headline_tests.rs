@@ -237,3 +237,124 @@ table = [[50, 5, 63.75]]
         // 0.1 × 100 = 10 %; the one row of the table is 1 figure.
     );
 }
+
+const TOKENS_COST_MONTH: &str = r#"
+[[claim]]
+id = "tok"
+statement = "2,350 tokens a post"
+kind = "tokens_per_post"
+value = 2350
+tolerance = 0.1
+
+[[claim]]
+id = "cost"
+statement = "$0.0085 a post"
+kind = "cost_per_post"
+model = "gpt-4o"
+value = 0.0085
+tolerance = 0.1
+
+[[claim]]
+id = "month"
+statement = "$63.75 and $127.50 a month"
+kind = "monthly_cost"
+model = "gpt-4o"
+tolerance = 0.1
+table = [[50, 5, 63.75], [100, 5, 127.5]]
+"#;
+
+fn on_tier_2(id: &str, statement: &str, verdict: Judgement, measured: &str) -> ClaimVerdict {
+    ClaimVerdict {
+        id: id.into(),
+        statement: statement.into(),
+        case: Some("burst-100 tier 2".into()),
+        measured: measured.into(),
+        verdict,
+        cause: None,
+        evidence: "e".into(),
+    }
+}
+
+/// Without a $ per post, the monthly table answers the cost question before tokens; a monthly
+/// table not measured adds no monthly sentence.
+#[test]
+fn the_monthly_table_is_the_cost_example_before_tokens_and_only_when_measured() {
+    let claims = crate::claims::parse("c.toml", TOKENS_COST_MONTH).unwrap();
+    let tok = on_tier_2(
+        "tok",
+        "2,350 tokens a post",
+        Judgement::Holds,
+        "2327 tokens (-1 %)",
+    );
+    let month = |j| on_tier_2("month", "$63.75 and $127.50 a month", j, "$62.26 / $124.52");
+    let h = headline(&claims, &[tok.clone(), month(Judgement::Holds)]);
+    assert_eq!(
+        h.answers[0].sentence,
+        "yes: all 2 measured verdicts hold, e.g. $63.75 and $127.50 a month (burst-100 tier 2): $62.26 / $124.52. \
+         Per month on gpt-4o (burst-100 tier 2): holds (the note's 2 figures within 10 %)."
+    );
+    let h = headline(&claims, &[tok, month(Judgement::NotMeasured)]);
+    assert_eq!(
+        h.answers[0].sentence,
+        "yes: all 1 measured verdicts hold, e.g. 2,350 tokens a post (burst-100 tier 2): 2327 tokens (-1 %)."
+    );
+}
+
+/// More failing verdicts than holding ones: 2 of 3 fail; the $ per post is the failing example,
+/// the monthly table the holding one.
+#[test]
+fn a_cost_answer_with_more_failures_than_holds_counts_both() {
+    let claims = crate::claims::parse("c.toml", TOKENS_COST_MONTH).unwrap();
+    let h = headline(
+        &claims,
+        &[
+            on_tier_2(
+                "tok",
+                "2,350 tokens a post",
+                Judgement::Fails,
+                "2900 tokens (+23 %)",
+            ),
+            on_tier_2(
+                "cost",
+                "$0.0085 a post",
+                Judgement::Fails,
+                "$0.01000 (+18 %)",
+            ),
+            on_tier_2(
+                "month",
+                "$63.75 and $127.50 a month",
+                Judgement::Holds,
+                "$62.26 / $124.52",
+            ),
+        ],
+    );
+    assert_eq!((h.answers[0].holds, h.answers[0].fails), (1, 2));
+    assert_eq!(
+        h.answers[0].sentence,
+        "no: 2 of 3 measured verdicts fail, e.g. $0.0085 a post (burst-100 tier 2): $0.01000 (+18 %); \
+         1 hold, e.g. $63.75 and $127.50 a month (burst-100 tier 2): $62.26 / $124.52. \
+         Per month on gpt-4o (burst-100 tier 2): holds (the note's 2 figures within 10 %)."
+    );
+}
+
+/// The console's block as a reader sees it: each question named in words before its answer.
+#[test]
+fn the_console_block_names_each_question_in_words() {
+    let claims = crate::claims::parse("c.toml", CLAIMS).unwrap();
+    let h = headline(&claims, &verdicts());
+    assert_eq!(
+        h.console(),
+        "verdict: 3 hold, 2 fail, 1 not measured (6 verdicts on 4 claims: a claim about a load or a tier has one per matching case)\n\
+         \x20 latency (is a post done in the claimed time?): no: all 2 measured verdicts fail, e.g. 2-5 s at 100 users (burst-100 tier 2): p95 8.10 s.\n\
+         \x20 cost (tokens and $ per post, per batch, per month): yes: all 1 measured verdicts hold, e.g. $0.0085 a post (burst-100 tier 2): $0.00830 (-2 %).\n\
+         \x20 tier (which rate-limit tier the load needs): yes: all 2 measured verdicts hold, e.g. 100 users need Tier 2 (burst-100 tier 1): 1 of 100 ok.\n\
+         \x20 failed:\n\
+         \x20   2-5 s at 100 users (burst-100 tier 1): rate limits: 99 of 100 posts failed after 429s\n\
+         \x20   2-5 s at 100 users (burst-100 tier 2): model latency\n"
+    );
+    // The switch has no claim here; its words as the block would print them.
+    assert_eq!(
+        Question::Switch.label(),
+        "model switch (what the cheaper model saves)"
+    );
+}

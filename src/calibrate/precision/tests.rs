@@ -466,3 +466,52 @@ fn p50_coverage_scaled_by_hand() {
     assert_eq!(got, [0.0, held as f64 / 8.0, 1.0]);
     assert!(0 < held && held < 8, "{held}");
 }
+
+/// Each calibration's bootstrap is seeded with its own seed, not the default one: the factor
+/// at which a calibration's scaled p50 interval starts to hold the truth is
+/// `(value − 639)/(value − low)` below the estimate, `(639 − value)/(high − value)` above;
+/// it depends on the interval's edges, so on the bootstrap's seed. Just under each such factor
+/// (× (1 − 10⁻⁶)) that calibration is not counted, just over (× (1 + 10⁻⁶)) it is: the
+/// share steps by 1/8 across every one of the eight factors. With another seed the edges
+/// move by far more than 10⁻⁶ (400 resamples of 20 TTFTs: a resample's p50 moves by
+/// percents), so no step would fall between a pair.
+#[test]
+fn each_calibrations_bootstrap_is_seeded_with_its_own_seed() {
+    let case = &cases()[0];
+    let specs = design("m", 20, IMAGE, CAPTION);
+    let mut at = Vec::new();
+    for rep in 0..8u64 {
+        let s = crate::openai::world::mix(5 ^ (rep << 20) ^ 20);
+        let obs = observe(
+            &case.profile,
+            &specs,
+            true,
+            1.0,
+            &mut ChaCha8Rng::seed_from_u64(s),
+        );
+        let opts = FitOptions {
+            seed: s,
+            ..FitOptions::default()
+        };
+        let e = fit_with("m", &obs, &case.profile, "", "", opts)
+            .unwrap()
+            .ttft_p50_ms;
+        at.push(if e.value > 639.0 {
+            (e.value - 639.0) / (e.value - e.low)
+        } else {
+            (639.0 - e.value) / (e.high - e.value)
+        });
+    }
+    at.sort_by(f64::total_cmp);
+    assert!(at.windows(2).all(|w| w[1] > w[0] * 1.001), "{at:?}");
+    let factors: Vec<f64> = at
+        .iter()
+        .flat_map(|g| [g * (1.0 - 1e-6), g * (1.0 + 1e-6)])
+        .collect();
+    let got = p50_coverage_scaled(case, 20, Method::Streamed, 8, 5, &factors);
+    // Under the i-th smallest factor, i calibrations hold the truth; over it, i + 1.
+    let want: Vec<f64> = (0..8)
+        .flat_map(|i| [i as f64 / 8.0, (i + 1) as f64 / 8.0])
+        .collect();
+    assert_eq!(got, want, "factors {factors:?}");
+}

@@ -92,3 +92,28 @@ pub struct Estimate {
     pub low: f64,
     pub high: f64,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A model that does not reason shows no `reasoning_tokens` in the observations' JSON;
+    /// one that does shows its count.
+    #[test]
+    fn reasoning_tokens_are_left_out_of_the_json_when_zero() {
+        let obs = |reasoning_tokens| Observation {
+            purpose: Purpose::Probe,
+            prompt_tokens: 12,
+            completion_tokens: 1,
+            cached_tokens: 0,
+            reasoning_tokens,
+            latency_ms: 250.0,
+            first_token_ms: None,
+        };
+        let plain = serde_json::to_value(obs(0)).unwrap();
+        assert!(plain.get("reasoning_tokens").is_none(), "{plain}");
+        let reasoned = serde_json::to_value(obs(40)).unwrap();
+        assert_eq!(reasoned["reasoning_tokens"], 40, "{reasoned}");
+        assert!(is_zero(&0u64) && !is_zero(&7u64));
+    }
+}

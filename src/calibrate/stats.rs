@@ -464,4 +464,36 @@ mod tests {
         let nan: Vec<([f64; 1], f64)> = vec![([f64::NAN], 1.0)];
         assert_eq!(least_squares(&nan), None);
     }
+
+    /// Acklam's regions as published: the lower tail for p < 0.02425, the centre for
+    /// 0.02425 <= p <= 0.97575, the upper tail above. At the breakpoints themselves the value is
+    /// the central rational's; evaluated in Python (the same coefficients, Horner's order) it is
+    /// ∓1.9729610490848712, where the tail's gives ∓1.972961053530962 (both within Acklam's
+    /// 1.2e-9 of Φ⁻¹ = ∓1.9729610513118845, so the table test cannot tell them apart; they
+    /// differ by 4.4e-9, far above the 1e-14 allowed here).
+    #[test]
+    fn acklams_breakpoints_belong_to_the_central_region() {
+        let central = 1.972_961_049_084_871_2;
+        let lower = normal_quantile(0.024_25);
+        let upper = normal_quantile(1.0 - 0.024_25);
+        assert!(close(lower, -central, 1e-14), "{lower}");
+        assert!(close(upper, central, 1e-14), "{upper}");
+    }
+
+    /// An asymmetric sample, 0 1 2 3 5 8 13 21 34 55 89 (n = 11), at p = 0.1: type 7 puts
+    /// q10 at h = 1 (x = 1) and q90 at h = 9 (x = 55), so R = 54/0.8 = 67.5, the centre 28
+    /// and the ends 28 ∓ 33.75 = −5.75 and 61.75. The half-width is 1.959964 × 67.5 ×
+    /// √(0.1 × 0.9/0.8)/√11 = 1.959964 × 67.5 × 0.3354102/3.3166248 = 13.379250: min in
+    /// [−19.129250, 7.629250], max in [48.370750, 75.129250], each edge checked.
+    #[test]
+    fn trimmed_uniform_ends_on_an_asymmetric_sample_every_edge() {
+        let xs = [89.0, 0.0, 1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 21.0, 34.0, 55.0];
+        let (min, max) = uniform_ends_trimmed(&xs, 0.1);
+        let half = 13.379_250_419_199_348;
+        for (e, v) in [(min, -5.75), (max, 61.75)] {
+            assert!(close(e.value, v, 1e-9), "{e:?}");
+            assert!(close(e.low, v - half, 1e-9), "{e:?}");
+            assert!(close(e.high, v + half, 1e-9), "{e:?}");
+        }
+    }
 }

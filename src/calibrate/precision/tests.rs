@@ -466,3 +466,115 @@ fn p50_coverage_scaled_by_hand() {
     assert_eq!(got, [0.0, held as f64 / 8.0, 1.0]);
     assert!(0 < held && held < 8, "{held}");
 }
+
+/// Each calibration's bootstrap is seeded with its own seed, not the default one: the factor
+/// at which a calibration's scaled p50 interval starts to hold the truth is
+/// `(value − 639)/(value − low)` below the estimate, `(639 − value)/(high − value)` above;
+/// it depends on the interval's edges, so on the bootstrap's seed. Just under each such factor
+/// (× (1 − 10⁻⁶)) that calibration is not counted, just over (× (1 + 10⁻⁶)) it is: the
+/// share steps by 1/8 across every one of the eight factors. With another seed the edges
+/// move by far more than 10⁻⁶ (400 resamples of 20 TTFTs: a resample's p50 moves by
+/// percents), so no step would fall between a pair.
+#[test]
+fn each_calibrations_bootstrap_is_seeded_with_its_own_seed() {
+    let case = &cases()[0];
+    let specs = design("m", 20, IMAGE, CAPTION);
+    let mut at = Vec::new();
+    for rep in 0..8u64 {
+        let s = crate::openai::world::mix(5 ^ (rep << 20) ^ 20);
+        let obs = observe(
+            &case.profile,
+            &specs,
+            true,
+            1.0,
+            &mut ChaCha8Rng::seed_from_u64(s),
+        );
+        let opts = FitOptions {
+            seed: s,
+            ..FitOptions::default()
+        };
+        let e = fit_with("m", &obs, &case.profile, "", "", opts)
+            .unwrap()
+            .ttft_p50_ms;
+        at.push(if e.value > 639.0 {
+            (e.value - 639.0) / (e.value - e.low)
+        } else {
+            (639.0 - e.value) / (e.high - e.value)
+        });
+    }
+    at.sort_by(f64::total_cmp);
+    assert!(at.windows(2).all(|w| w[1] > w[0] * 1.001), "{at:?}");
+    let factors: Vec<f64> = at
+        .iter()
+        .flat_map(|g| [g * (1.0 - 1e-6), g * (1.0 + 1e-6)])
+        .collect();
+    let got = p50_coverage_scaled(case, 20, Method::Streamed, 8, 5, &factors);
+    // Under the i-th smallest factor, i calibrations hold the truth; over it, i + 1.
+    let want: Vec<f64> = (0..8)
+        .flat_map(|i| [i as f64 / 8.0, (i + 1) as f64 / 8.0])
+        .collect();
+    assert_eq!(got, want, "factors {factors:?}");
+}
+
+/// Answers of mostly one token (gpt-4o with a completion median of 1 and σ = 1: a draw rounds
+/// to 1 with probability Φ(ln 1.5) = 0.66, and a one-token answer writes nothing after its first
+/// token), so that some calibrations have fewer than the 3 writing calls the fit needs and are
+/// refused, and the others fit. The row's widths and coverages are sums over the fits divided
+/// by their number (reps − failed), recounted here calibration by calibration.
+#[test]
+fn widths_and_coverages_are_over_the_calibrations_fitted() {
+    let mut profile = cases()[0].profile.clone();
+    if let Profile::HeavyTail {
+        completion_tokens, ..
+    } = &mut profile
+    {
+        completion_tokens.median = 1;
+        completion_tokens.sigma = 1.0;
+        completion_tokens.min = 1;
+    }
+    let case = Case {
+        name: "one-token answers".into(),
+        profile,
+    };
+    let (calls, reps, seed) = (20u32, 8u32, 3u64);
+    let truth = super::truth(&case.profile);
+    let specs = design("m", calls, IMAGE, CAPTION);
+    let (mut fitted, mut w50, mut w95, mut c50, mut c95) = (0u32, 0.0, 0.0, 0u32, 0u32);
+    for rep in 0..reps as u64 {
+        let s = crate::openai::world::mix(seed ^ (rep << 20) ^ calls as u64);
+        let obs = observe(
+            &case.profile,
+            &specs,
+            true,
+            1.0,
+            &mut ChaCha8Rng::seed_from_u64(s),
+        );
+        let opts = FitOptions {
+            seed: s,
+            resamples: 30,
+        };
+        let Ok(f) = fit_with("m", &obs, &case.profile, "", "", opts) else {
+            continue;
+        };
+        fitted += 1;
+        let (a, b) = (f.ttft_p50_ms, f.ttft_p95_ms);
+        w50 += (a.high - a.low) / truth[0];
+        w95 += (b.high - b.low) / truth[1];
+        c50 += (a.low <= truth[0] && truth[0] <= a.high) as u32;
+        c95 += (b.low <= truth[1] && truth[1] <= b.high) as u32;
+    }
+    let row = precision(&case, calls, Method::Streamed, reps, seed, 30);
+    assert_eq!(row.failed, reps - fitted);
+    assert!(0 < row.failed && row.failed < reps, "{row:?}");
+    let n = fitted as f64;
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * b.abs().max(1.0);
+    assert!(
+        close(row.p50_width, w50 / n) && close(row.p95_width, w95 / n),
+        "{row:?}"
+    );
+    assert_eq!(
+        (row.p50_coverage, row.p95_coverage),
+        (c50 as f64 / n, c95 as f64 / n)
+    );
+    assert!(row.p50_width > 0.0 && c50 > 0, "{row:?}");
+}

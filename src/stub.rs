@@ -197,9 +197,11 @@ pub async fn start_with_clock(
         .name(format!("postload-stub-{}", address.port()))
         .spawn(move || {
             runtime.block_on(server::serve(listener, serving, stop));
-            // The listener closed with the accept loop; the connections close with the runtime.
-            drop(runtime);
+            // The listener closed with the accept loop: the port is free (bound with
+            // SO_REUSEADDR, the connections still open do not hold it). Said before the
+            // runtime's drop, which waits for any blocking task under way.
             let _ = done.send(());
+            drop(runtime);
         })?;
     Ok(StubHandle {
         address,

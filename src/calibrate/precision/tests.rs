@@ -437,32 +437,41 @@ fn the_drift_table_has_a_row_per_profile_account_and_method() {
     }
 }
 
+/// The TTFT p50 estimates of the 8 streamed calibrations of 20 calls (seed 5) that
+/// `p50_coverage_scaled` makes, recomputed here: each observed and fitted with its own seed.
+fn p50_estimates(case: &Case) -> Vec<crate::calibrate::Estimate> {
+    let specs = design("m", 20, IMAGE, CAPTION);
+    (0..8u64)
+        .map(|rep| {
+            let s = crate::openai::world::mix(5 ^ (rep << 20) ^ 20);
+            let obs = observe(
+                &case.profile,
+                &specs,
+                true,
+                1.0,
+                &mut ChaCha8Rng::seed_from_u64(s),
+            );
+            let opts = FitOptions {
+                seed: s,
+                ..FitOptions::default()
+            };
+            fit_with("m", &obs, &case.profile, "", "", opts)
+                .unwrap()
+                .ttft_p50_ms
+        })
+        .collect()
+}
+
 /// The share of p50 intervals holding the truth once scaled about the estimate: by 0 (the
 /// estimate alone) none, by 1 the fit's own coverage recounted, by 10^6 all.
 #[test]
 fn p50_coverage_scaled_by_hand() {
     let case = &cases()[0];
     let got = p50_coverage_scaled(case, 20, Method::Streamed, 8, 5, &[0.0, 1.0, 1e6]);
-    let specs = design("m", 20, IMAGE, CAPTION);
-    let mut held = 0;
-    for rep in 0..8u64 {
-        let s = crate::openai::world::mix(5 ^ (rep << 20) ^ 20);
-        let obs = observe(
-            &case.profile,
-            &specs,
-            true,
-            1.0,
-            &mut ChaCha8Rng::seed_from_u64(s),
-        );
-        let opts = FitOptions {
-            seed: s,
-            ..FitOptions::default()
-        };
-        let e = fit_with("m", &obs, &case.profile, "", "", opts)
-            .unwrap()
-            .ttft_p50_ms;
-        held += (e.low <= 639.0 && 639.0 <= e.high) as u32;
-    }
+    let held: u32 = p50_estimates(case)
+        .iter()
+        .map(|e| (e.low <= 639.0 && 639.0 <= e.high) as u32)
+        .sum();
     assert_eq!(got, [0.0, held as f64 / 8.0, 1.0]);
     assert!(0 < held && held < 8, "{held}");
 }
@@ -478,30 +487,16 @@ fn p50_coverage_scaled_by_hand() {
 #[test]
 fn each_calibrations_bootstrap_is_seeded_with_its_own_seed() {
     let case = &cases()[0];
-    let specs = design("m", 20, IMAGE, CAPTION);
-    let mut at = Vec::new();
-    for rep in 0..8u64 {
-        let s = crate::openai::world::mix(5 ^ (rep << 20) ^ 20);
-        let obs = observe(
-            &case.profile,
-            &specs,
-            true,
-            1.0,
-            &mut ChaCha8Rng::seed_from_u64(s),
-        );
-        let opts = FitOptions {
-            seed: s,
-            ..FitOptions::default()
-        };
-        let e = fit_with("m", &obs, &case.profile, "", "", opts)
-            .unwrap()
-            .ttft_p50_ms;
-        at.push(if e.value > 639.0 {
-            (e.value - 639.0) / (e.value - e.low)
-        } else {
-            (639.0 - e.value) / (e.high - e.value)
-        });
-    }
+    let mut at: Vec<f64> = p50_estimates(case)
+        .iter()
+        .map(|e| {
+            if e.value > 639.0 {
+                (e.value - 639.0) / (e.value - e.low)
+            } else {
+                (639.0 - e.value) / (e.high - e.value)
+            }
+        })
+        .collect();
     at.sort_by(f64::total_cmp);
     assert!(at.windows(2).all(|w| w[1] > w[0] * 1.001), "{at:?}");
     let factors: Vec<f64> = at

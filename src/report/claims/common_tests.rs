@@ -2,10 +2,9 @@
 //! percent, the best case, $ per successful post and its projection, goodput, and the verdicts
 //! for a case cut short, without usage, or with failed posts.
 
-use super::fixture::{burst, judge, prices, run, seen, tokens, want};
+use super::fixture::{burst, judge, prices, run, seen, three_ok_and_a_429, tokens, want};
 use super::*;
 use crate::metrics::cost::Tokens;
-use crate::metrics::{PostOutcome, PostPoint};
 
 #[test]
 fn within_is_the_tolerance_times_the_claimed_figure_either_side() {
@@ -138,17 +137,7 @@ max_s = 5.0
     )
     .unwrap();
     let mut c = burst("a", "gpt-4o", 1, 4, 3, 1);
-    let point = |latency_ms, outcome| PostPoint {
-        sent_s: 0.0,
-        latency_ms,
-        outcome,
-    };
-    c.measured.posts_sample = vec![
-        point(1_000.0, PostOutcome::Ok),
-        point(3_000.0, PostOutcome::Ok),
-        point(6_000.0, PostOutcome::Ok),
-        point(500.0, PostOutcome::RateLimited),
-    ];
+    c.measured.posts_sample = three_ok_and_a_429();
     // Of 4 posts, 1 succeeded within 2 s and 2 within 5 s (the failed one never counts).
     let g: Vec<(f64, f64)> = goodput(&claims, &c.measured)
         .iter()

@@ -159,3 +159,19 @@ pub(super) fn stub(
     (st.latency_ms.p50, st.latency_ms.p95) = (Some(p50_ms), Some(p95_ms));
     st
 }
+
+/// A posts sample of three successes, at 1, 3 and 6 s, and a post failed on a 429 at 0.5 s.
+pub(super) fn three_ok_and_a_429() -> Vec<crate::metrics::PostPoint> {
+    use crate::metrics::{PostOutcome, PostPoint};
+    let point = |latency_ms, outcome| PostPoint {
+        sent_s: 0.0,
+        latency_ms,
+        outcome,
+    };
+    vec![
+        point(1_000.0, PostOutcome::Ok),
+        point(3_000.0, PostOutcome::Ok),
+        point(6_000.0, PostOutcome::Ok),
+        point(500.0, PostOutcome::RateLimited),
+    ]
+}

@@ -2,9 +2,10 @@
 //! a burst needs, a tier's limit, and the claims another mode settles; each verdict compared
 //! with what a reader sees.
 
-use super::fixture::{burst, in_service_mode, judge, run, seen, stub, want, Seen};
+use super::fixture::{
+    burst, in_service_mode, judge, run, seen, stub, three_ok_and_a_429, want, Seen,
+};
 use super::*;
-use crate::metrics::{PostOutcome, PostPoint};
 use crate::result::TierLimitRow;
 use crate::scenario::Load;
 
@@ -145,17 +146,7 @@ fn a_latency_verdict_gives_the_goodput_within_the_claimed_bound() {
         Some(3_000.0),
         Some(6_000.0),
     );
-    let point = |latency_ms, outcome| PostPoint {
-        sent_s: 0.0,
-        latency_ms,
-        outcome,
-    };
-    c.measured.posts_sample = vec![
-        point(1_000.0, PostOutcome::Ok),
-        point(3_000.0, PostOutcome::Ok),
-        point(6_000.0, PostOutcome::Ok),
-        point(500.0, PostOutcome::RateLimited),
-    ];
+    c.measured.posts_sample = three_ok_and_a_429();
     let (_, measured, j, cause, _) = one(c);
     assert_eq!(
         (measured.as_str(), j, cause.as_deref()),

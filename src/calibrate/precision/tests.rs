@@ -177,19 +177,7 @@ fn a_precision_row_is_its_calibrations_summed_by_hand() {
     let mut errs: [Vec<f64>; 4] = Default::default();
     let (mut w50, mut w95, mut c50, mut c95) = (0.0, 0.0, 0.0, 0.0);
     for rep in 0..reps as u64 {
-        let s = crate::openai::world::mix(seed ^ (rep << 20) ^ calls as u64);
-        let obs = observe(
-            &case.profile,
-            &specs,
-            true,
-            1.0,
-            &mut ChaCha8Rng::seed_from_u64(s),
-        );
-        let opts = FitOptions {
-            seed: s,
-            resamples: 30,
-        };
-        let f = fit_with("m", &obs, &case.profile, "", "", opts).unwrap();
+        let f = refit(case, &specs, seed, rep, 30).unwrap();
         for (e, v) in errs.iter_mut().zip(errors(&f, truth)) {
             e.push(v);
         }
@@ -437,28 +425,34 @@ fn the_drift_table_has_a_row_per_profile_account_and_method() {
     }
 }
 
+/// Replication `rep` of a precision row as `precision` makes it: the calls of `specs` observed
+/// streamed from the case's profile and fitted, each with the replication's own seed.
+fn refit(
+    case: &Case,
+    specs: &[CallSpec],
+    seed: u64,
+    rep: u64,
+    resamples: u32,
+) -> Result<crate::calibrate::fit::Fit, crate::calibrate::fit::FitError> {
+    let s = crate::openai::world::mix(seed ^ (rep << 20) ^ specs.len() as u64);
+    let obs = observe(
+        &case.profile,
+        specs,
+        true,
+        1.0,
+        &mut ChaCha8Rng::seed_from_u64(s),
+    );
+    let opts = FitOptions { seed: s, resamples };
+    fit_with("m", &obs, &case.profile, "", "", opts)
+}
+
 /// The TTFT p50 estimates of the 8 streamed calibrations of 20 calls (seed 5) that
 /// `p50_coverage_scaled` makes, recomputed here: each observed and fitted with its own seed.
 fn p50_estimates(case: &Case) -> Vec<crate::calibrate::Estimate> {
     let specs = design("m", 20, IMAGE, CAPTION);
+    let resamples = FitOptions::default().resamples;
     (0..8u64)
-        .map(|rep| {
-            let s = crate::openai::world::mix(5 ^ (rep << 20) ^ 20);
-            let obs = observe(
-                &case.profile,
-                &specs,
-                true,
-                1.0,
-                &mut ChaCha8Rng::seed_from_u64(s),
-            );
-            let opts = FitOptions {
-                seed: s,
-                ..FitOptions::default()
-            };
-            fit_with("m", &obs, &case.profile, "", "", opts)
-                .unwrap()
-                .ttft_p50_ms
-        })
+        .map(|rep| refit(case, &specs, 5, rep, resamples).unwrap().ttft_p50_ms)
         .collect()
 }
 
@@ -536,19 +530,7 @@ fn widths_and_coverages_are_over_the_calibrations_fitted() {
     let specs = design("m", calls, IMAGE, CAPTION);
     let (mut fitted, mut w50, mut w95, mut c50, mut c95) = (0u32, 0.0, 0.0, 0u32, 0u32);
     for rep in 0..reps as u64 {
-        let s = crate::openai::world::mix(seed ^ (rep << 20) ^ calls as u64);
-        let obs = observe(
-            &case.profile,
-            &specs,
-            true,
-            1.0,
-            &mut ChaCha8Rng::seed_from_u64(s),
-        );
-        let opts = FitOptions {
-            seed: s,
-            resamples: 30,
-        };
-        let Ok(f) = fit_with("m", &obs, &case.profile, "", "", opts) else {
+        let Ok(f) = refit(&case, &specs, seed, rep, 30) else {
             continue;
         };
         fitted += 1;

@@ -248,31 +248,7 @@ async fn marketing_post(
         )
             .into_response()
     })?;
-    match app.cfg.fault {
-        Some(Fault::ServerError) => {
-            return Err((
-                StatusCode::INTERNAL_SERVER_ERROR,
-                Json(json!({"detail": "Internal Server Error"})),
-            )
-                .into_response())
-        }
-        Some(Fault::Hang) => std::future::pending::<()>().await,
-        _ => {}
-    }
-    // The brand-memory look-up, on one of the pool's connections when it has a pool.
-    {
-        let _connection = match &app.memory_pool {
-            Some(pool) => Some(pool.acquire().await.map_err(|_| {
-                (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    Json(json!({"detail": "memory store closed"})),
-                )
-                    .into_response()
-            })?),
-            None => None,
-        };
-        tokio::time::sleep(app.cfg.memory_delay).await;
-    }
+    before_calls(&app).await?;
     let cfg = &app.cfg;
     let trace = headers
         .get(traceparent::HEADER)
@@ -336,6 +312,36 @@ async fn marketing_post(
         "usage": usage,
         "calls": calls,
     })))
+}
+
+/// What the service does before its model calls: the configured fault, then the brand-memory
+/// look-up (on one of the pool's connections when it has a pool).
+async fn before_calls(app: &App) -> Result<(), Response> {
+    match app.cfg.fault {
+        Some(Fault::ServerError) => {
+            return Err((
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Json(json!({"detail": "Internal Server Error"})),
+            )
+                .into_response())
+        }
+        Some(Fault::Hang) => std::future::pending::<()>().await,
+        _ => {}
+    }
+    {
+        let _connection = match &app.memory_pool {
+            Some(pool) => Some(pool.acquire().await.map_err(|_| {
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Json(json!({"detail": "memory store closed"})),
+                )
+                    .into_response()
+            })?),
+            None => None,
+        };
+        tokio::time::sleep(app.cfg.memory_delay).await;
+    }
+    Ok(())
 }
 
 /// How one attempt at a chat completion ended.

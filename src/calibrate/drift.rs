@@ -27,7 +27,7 @@ pub struct DriftRow {
     pub shipped: f64,
     pub fitted: Estimate,
     pub within: bool,
-    /// fitted / shipped − 1.
+    /// fitted / shipped − 1; for the prompt cache hit share, fitted − shipped (both shares).
     #[serde(default)]
     pub difference: f64,
     /// Clearly off (outside the interval widened for the four deciding figures at once,
@@ -106,48 +106,64 @@ pub fn drift(fit: &Fit, shipped: &Profile) -> Drift {
             ),
         };
     };
-    let row = |figure: &str, shipped: f64, fitted: Estimate| {
-        let threshold = DECISIVE
-            .iter()
-            .position(|d| *d == figure)
-            .map_or(PRACTICAL, |i| practical(i, fit.method));
-        let within = fitted.low <= shipped && shipped <= fitted.high;
-        let difference = fitted.value / shipped - 1.0;
-        let g = family_widening();
-        let clear = shipped < fitted.value - g * (fitted.value - fitted.low)
-            || shipped > fitted.value + g * (fitted.high - fitted.value);
-        DriftRow {
-            figure: figure.to_string(),
-            shipped,
-            fitted,
-            within,
-            difference,
-            // NaN (a zero shipped figure) is not drift: it changes nothing the planner knows.
-            drifted: clear && difference.abs() >= threshold,
-            threshold,
-        }
-    };
+    let at =
+        |figure: &str, shipped: f64, fitted: Estimate| row(fit.method, figure, shipped, fitted);
     let rows = vec![
-        row(DECISIVE[0], ttft_ms.p50, fit.ttft_p50_ms),
-        row(DECISIVE[1], ttft_ms.p95, fit.ttft_p95_ms),
-        row(DECISIVE[2], output_tokens_per_s.min, fit.tokens_per_s_min),
-        row(DECISIVE[3], output_tokens_per_s.max, fit.tokens_per_s_max),
-        row(
+        at(DECISIVE[0], ttft_ms.p50, fit.ttft_p50_ms),
+        at(DECISIVE[1], ttft_ms.p95, fit.ttft_p95_ms),
+        at(DECISIVE[2], output_tokens_per_s.min, fit.tokens_per_s_min),
+        at(DECISIVE[3], output_tokens_per_s.max, fit.tokens_per_s_max),
+        at(
             "prompt tokens per output token",
             *prompt_tokens_per_output_token,
             fit.prompt_tokens_per_output_token,
         ),
-        row(
+        at(
             "completion median (tokens)",
             completion_tokens.median as f64,
             fit.completion_median,
         ),
-        row(
+        at(
             "completion sigma",
             completion_tokens.sigma,
             fit.completion_sigma,
         ),
     ];
+    let (fair, verdict) = verdict(&fit.model, &rows);
+    Drift {
+        rows,
+        fair,
+        verdict,
+    }
+}
+
+/// One figure's row: `within` its 95 % interval, and `drifted` when clearly off (outside the
+/// interval widened by [`family_widening`]) by at least its [`practical`] threshold.
+fn row(method: super::Method, figure: &str, shipped: f64, fitted: Estimate) -> DriftRow {
+    let threshold = DECISIVE
+        .iter()
+        .position(|d| *d == figure)
+        .map_or(PRACTICAL, |i| practical(i, method));
+    let within = fitted.low <= shipped && shipped <= fitted.high;
+    let difference = fitted.value / shipped - 1.0;
+    let g = family_widening();
+    let clear = shipped < fitted.value - g * (fitted.value - fitted.low)
+        || shipped > fitted.value + g * (fitted.high - fitted.value);
+    DriftRow {
+        figure: figure.to_string(),
+        shipped,
+        fitted,
+        within,
+        difference,
+        // NaN (a zero shipped figure) is not drift: it changes nothing the planner knows.
+        drifted: clear && difference.abs() >= threshold,
+        threshold,
+    }
+}
+
+/// Whether `rows` leave the shipped profile fair (no deciding figure drifted), and the verdict
+/// naming what moved or lies outside its interval.
+fn verdict(model: &str, rows: &[DriftRow]) -> (bool, String) {
     let deciding = |r: &&DriftRow| DECISIVE.contains(&r.figure.as_str());
     let figures = |pick: &dyn Fn(&DriftRow) -> bool| -> Vec<String> {
         rows.iter()
@@ -180,14 +196,14 @@ pub fn drift(fit: &Fit, shipped: &Profile) -> Drift {
             "{}: the shipped profile no longer describes this account: {}; each is clearly off \
              (outside its interval even at the 98.75 % each figure needs, four being judged at \
              once) and past the difference that changes a plan; use the calibrated profile",
-            fit.model,
+            model,
             moved.join("; "),
         )
     } else if !noise.is_empty() {
         format!(
             "{}: the shipped profile fits this account within noise: {} lie{} outside the \
              fit's 95 % interval, but not clearly past the difference that changes a plan",
-            fit.model,
+            model,
             noise.join("; "),
             if noise.len() == 1 { "s" } else { "" },
         )
@@ -195,14 +211,10 @@ pub fn drift(fit: &Fit, shipped: &Profile) -> Drift {
         format!(
             "{}: the shipped profile fits this account (TTFT p50, p95 and the speed range all \
              lie within the fit's 95 % intervals)",
-            fit.model
+            model
         )
     };
-    Drift {
-        rows,
-        fair,
-        verdict,
-    }
+    (fair, verdict)
 }
 
 /// A figure as the verdict prints it: whole above 100, else one decimal.

@@ -17,6 +17,7 @@ use super::queue::RadixQueue;
 use crate::metrics::cost::Tokens;
 use crate::metrics::{CallEnd, CallKind, FailureCause, PostEnd, Recorder};
 use crate::openai::bucket::{RateLimiter, RejectedCost};
+use crate::openai::latency::CallTiming;
 use crate::openai::retry::{AttemptOutcome, RetryPolicy};
 use crate::openai::world::{
     cached_tokens, client_stream, draw_prompt_cache_hit, draw_rng, post_choices, post_stream,
@@ -425,62 +426,87 @@ impl Sim<'_> {
                 completion_tokens,
                 timing,
                 ..
-            } => {
-                live.pending_completion = completion_tokens - reasoning;
-                live.pending_reasoning = reasoning;
-                // Calls whose shared prefix (the system prompt and brand memory, not the image
-                // prompt a caption carries) is in OpenAI's cache bill it at the cached price.
-                let shared = match live.kind() {
-                    CallKind::Caption => input.shape.caption_base_tokens,
-                    _ => live.prompt_tokens,
-                };
-                let hit = draw_prompt_cache_hit(&mut rng, input.prompt_cache_hit);
-                if live.kind() == CallKind::Caption && !live.empty() {
-                    self.caption_answered(&live, now + ns(timing.ttft));
+            } => self.served_ok(
+                live,
+                now,
+                completion_tokens - reasoning,
+                reasoning,
+                timing,
+                &mut rng,
+            ),
+            _ => self.failed(live, now, status),
+        }
+    }
+
+    /// The attempt sent at `now` was answered with `visible` completion and `reasoning` tokens
+    /// after `timing`: its cached share drawn, and the answer scheduled.
+    fn served_ok(
+        &mut self,
+        mut live: Live,
+        now: u64,
+        visible: u32,
+        reasoning: u32,
+        timing: CallTiming,
+        rng: &mut SmallRng,
+    ) {
+        let input = self.input;
+        live.pending_completion = visible;
+        live.pending_reasoning = reasoning;
+        // Calls whose shared prefix (the system prompt and brand memory, not the image
+        // prompt a caption carries) is in OpenAI's cache bill it at the cached price.
+        let shared = match live.kind() {
+            CallKind::Caption => input.shape.caption_base_tokens,
+            _ => live.prompt_tokens,
+        };
+        let hit = draw_prompt_cache_hit(rng, input.prompt_cache_hit);
+        if live.kind() == CallKind::Caption && !live.empty() {
+            self.caption_answered(&live, now + ns(timing.ttft));
+        }
+        live.pending_cached = cached_tokens(live.prompt_tokens, shared, hit);
+        self.push(
+            now + ns(timing.total),
+            Ev::Post(Live {
+                step: Step::Answered,
+                ..live
+            }),
+        );
+    }
+
+    /// The attempt sent at `now` failed with `status`: retried after the policy's delay, or the
+    /// post given up.
+    fn failed(&mut self, mut live: Live, now: u64, status: u16) {
+        let input = self.input;
+        live.retry += 1;
+        let outcome = AttemptOutcome::Status {
+            code: status,
+            retry_after: None,
+            should_retry: None,
+        };
+        let jitter = draw_rng(
+            input.seed,
+            client_stream(live.post as u64, live.attempts as u32),
+        )
+        .random();
+        match self.retry.next_delay(live.retry as u32, &outcome, jitter) {
+            Some(d) => {
+                if status == 429 {
+                    live.rate_limit_backoff += ns(d);
                 }
-                live.pending_cached = cached_tokens(live.prompt_tokens, shared, hit);
                 self.push(
-                    now + ns(timing.total),
+                    now + ns(d),
                     Ev::Post(Live {
-                        step: Step::Answered,
+                        step: Step::Send,
                         ..live
                     }),
                 );
             }
-            _ => {
-                live.retry += 1;
-                let outcome = AttemptOutcome::Status {
-                    code: status,
-                    retry_after: None,
-                    should_retry: None,
+            None => {
+                let cause = if status == 429 {
+                    FailureCause::RateLimited
+                } else {
+                    FailureCause::ServerError
                 };
-                let jitter = draw_rng(
-                    input.seed,
-                    client_stream(live.post as u64, live.attempts as u32),
-                )
-                .random();
-                match self.retry.next_delay(live.retry as u32, &outcome, jitter) {
-                    Some(d) => {
-                        if status == 429 {
-                            live.rate_limit_backoff += ns(d);
-                        }
-                        self.push(
-                            now + ns(d),
-                            Ev::Post(Live {
-                                step: Step::Send,
-                                ..live
-                            }),
-                        );
-                    }
-                    None => {
-                        let cause = if status == 429 {
-                            FailureCause::RateLimited
-                        } else {
-                            FailureCause::ServerError
-                        };
-                        self.give_up(&live, now, cause);
-                    }
-                }
+                self.give_up(&live, now, cause);
             }
         }
     }

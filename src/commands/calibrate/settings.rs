@@ -12,7 +12,7 @@ use crate::cli::{CalibrateArgs, StreamArg};
 use crate::clock::TimeScale;
 use crate::config::{self, Destination};
 use crate::metrics::budget::worst_case_usd;
-use crate::openai::catalog::Catalog;
+use crate::openai::catalog::{Catalog, ModelEntry};
 use crate::openai::reasoning::Effort;
 use crate::run::post::ClientFactory;
 use crate::run::Endpoint;
@@ -206,49 +206,8 @@ fn model_plans(
         // other efforts asked get calls of their own, fitted apart (`calibrate::reasoning`).
         let efforts = entry.reasoning().map(|r| r.efforts);
         let effort = efforts.as_ref().and_then(|e| e.iter().min().copied());
-        let mut extra: Vec<EffortPlan> = Vec::new();
-        for &asked in reasoning.efforts.iter().filter(|&&e| Some(e) != effort) {
-            let Some(takes) = &efforts else { continue };
-            if !takes.contains(&asked) {
-                anyhow::bail!(
-                    "--effort {asked}: {name} takes {}",
-                    takes
-                        .iter()
-                        .map(|e| e.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                );
-            }
-            let shipped = catalog
-                .reasoning_tokens
-                .get(&entry.profile)
-                .and_then(|t| t.get(&asked))
-                .copied()
-                .ok_or_else(|| {
-                    anyhow::anyhow!(
-                        "--effort {asked}: profile `{}` has no reasoning_tokens.{asked}",
-                        entry.profile
-                    )
-                })?;
-            let room = image.1.max(caption.1).max(1);
-            let cap = match reasoning.cap {
-                Some(cap) => cap,
-                None => (room + crate::calibrate::reasoning::default_room(&shipped))
-                    .min(entry.output_cap()),
-            };
-            if !(room + 1..=entry.output_cap()).contains(&cap) {
-                anyhow::bail!(
-                    "--reasoning-cap {cap}: give {} to {} (more than the answer's {room} tokens, at most {name}'s output cap)",
-                    room + 1,
-                    entry.output_cap()
-                );
-            }
-            extra.push(EffortPlan {
-                effort: asked,
-                cap,
-                shipped,
-            });
-        }
+        let room = image.1.max(caption.1).max(1);
+        let extra = effort_plans(entry, catalog, reasoning, effort, room)?;
         let asked: Vec<(Effort, u32)> = extra.iter().map(|e| (e.effort, e.cap)).collect();
         let more = reasoning_calls(&name, &asked, per_effort(calls), image, caption);
         let specs = spread(design(&name, calls, image, caption), more);
@@ -272,6 +231,64 @@ fn model_plans(
         }
     }
     Ok(plans)
+}
+
+/// The calls asked at each `--effort` above the model's lowest (`effort`), each with its
+/// completion cap: `--reasoning-cap`, or the answer's `room` plus the shipped 99th percentile of
+/// reasoning at that effort, within the model's output cap.
+fn effort_plans(
+    entry: &ModelEntry,
+    catalog: &Catalog,
+    reasoning: &Reasoning,
+    effort: Option<Effort>,
+    room: u32,
+) -> anyhow::Result<Vec<EffortPlan>> {
+    let name = &entry.id;
+    let efforts = entry.reasoning().map(|r| r.efforts);
+    let mut extra: Vec<EffortPlan> = Vec::new();
+    for &asked in reasoning.efforts.iter().filter(|&&e| Some(e) != effort) {
+        let Some(takes) = &efforts else { continue };
+        if !takes.contains(&asked) {
+            anyhow::bail!(
+                "--effort {asked}: {name} takes {}",
+                takes
+                    .iter()
+                    .map(|e| e.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        let shipped = catalog
+            .reasoning_tokens
+            .get(&entry.profile)
+            .and_then(|t| t.get(&asked))
+            .copied()
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--effort {asked}: profile `{}` has no reasoning_tokens.{asked}",
+                    entry.profile
+                )
+            })?;
+        let cap = match reasoning.cap {
+            Some(cap) => cap,
+            None => {
+                (room + crate::calibrate::reasoning::default_room(&shipped)).min(entry.output_cap())
+            }
+        };
+        if !(room + 1..=entry.output_cap()).contains(&cap) {
+            anyhow::bail!(
+                "--reasoning-cap {cap}: give {} to {} (more than the answer's {room} tokens, at most {name}'s output cap)",
+                room + 1,
+                entry.output_cap()
+            );
+        }
+        extra.push(EffortPlan {
+            effort: asked,
+            cap,
+            shipped,
+        });
+    }
+    Ok(extra)
 }
 
 /// Reasoning calls per effort: a quarter of the designed calls, at least 8 (at 40, the default's,

@@ -39,12 +39,62 @@ pub fn usd_label(usd: f64) -> String {
     }
 }
 
-/// One model's bars: its name, $/post, whether measured, and its colour.
+/// One model's bars: its name, $/post, whether measured, its colour, and per load (its index
+/// in the loads) the monthly cost at that $/post and the note's own figure where it has one.
 struct Series<'a> {
     model: &'a str,
     usd: f64,
     measured: bool,
     colour: RGBColor,
+    bars: Vec<(usize, f64)>,
+    notes: Vec<(usize, f64)>,
+}
+
+impl Series<'_> {
+    /// The legend's line for the model's measured bars.
+    fn label(&self) -> String {
+        let how = if self.measured {
+            "measured"
+        } else {
+            "projected from the measured tokens"
+        };
+        format!("{}: ${:.5}/post ({how})", self.model, self.usd)
+    }
+}
+
+/// The bars of each model in [`COST_MODELS`] that has a $/post, at each of `loads` (users,
+/// posts per user per day).
+fn series(
+    r: &RunResult,
+    prices: &PriceTable,
+    claims: &ClaimsFile,
+    loads: &[(u64, u64)],
+) -> Vec<Series<'static>> {
+    COST_MODELS
+        .iter()
+        .enumerate()
+        .filter_map(|(k, m)| {
+            let (usd, measured) = usd_per_post(r, prices, m)?;
+            let bars = loads
+                .iter()
+                .enumerate()
+                .map(|(i, (u, p))| (i, monthly_usd(*u as f64, *p as f64, usd)))
+                .collect();
+            let notes = loads
+                .iter()
+                .enumerate()
+                .filter_map(|(i, (u, p))| note_monthly(claims, m, *u, *p).map(|v| (i, v)))
+                .collect();
+            Some(Series {
+                model: m,
+                usd,
+                measured,
+                colour: PALETTE[k % PALETTE.len()],
+                bars,
+                notes,
+            })
+        })
+        .collect()
 }
 
 pub(super) fn cost<DB: DrawingBackend>(
@@ -61,30 +111,10 @@ where
         .iter()
         .flat_map(|u| SEED_POSTS_PER_DAY.iter().map(move |p| (*u, *p)))
         .collect();
-    let series: Vec<Series> = COST_MODELS
-        .iter()
-        .enumerate()
-        .filter_map(|(k, m)| {
-            usd_per_post(r, prices, m).map(|(usd, measured)| Series {
-                model: m,
-                usd,
-                measured,
-                colour: PALETTE[k % PALETTE.len()],
-            })
-        })
-        .collect();
-    let monthly = |users: u64, ppd: u64, usd: f64| monthly_usd(users as f64, ppd as f64, usd);
+    let series = series(r, prices, claims, &loads);
     let values: Vec<f64> = series
         .iter()
-        .flat_map(|s| {
-            loads.iter().flat_map(move |(u, p)| {
-                [
-                    Some(monthly(*u, *p, s.usd)),
-                    note_monthly(claims, s.model, *u, *p),
-                ]
-            })
-        })
-        .flatten()
+        .flat_map(|s| s.bars.iter().chain(&s.notes).map(|(_, v)| *v))
         .collect();
     // Room above the tallest bar for its value, written upwards.
     let top = values.iter().copied().fold(1.0f64, f64::max) * 8.0;
@@ -124,38 +154,18 @@ where
     for (k, s) in series.iter().enumerate() {
         let colour = s.colour;
         let x0 = |i: usize, j: usize| i as f64 + 0.08 + (2 * k + j) as f64 * width;
-        let label = format!(
-            "{}: ${:.5}/post ({})",
-            s.model,
-            s.usd,
-            if s.measured {
-                "measured"
-            } else {
-                "projected from the measured tokens"
-            }
-        );
-        let bars: Vec<(usize, f64)> = loads
-            .iter()
-            .enumerate()
-            .map(|(i, (u, p))| (i, monthly(*u, *p, s.usd)))
-            .collect();
         chart
-            .draw_series(bars.iter().map(|(i, v)| {
+            .draw_series(s.bars.iter().map(|(i, v)| {
                 Rectangle::new(
                     [(x0(*i, 0), bottom), (x0(*i, 0) + width * 0.9, *v)],
                     colour.filled(),
                 )
             }))?
-            .label(label)
+            .label(s.label())
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 15, y + 5)], colour.filled()));
-        let notes: Vec<(usize, f64)> = loads
-            .iter()
-            .enumerate()
-            .filter_map(|(i, (u, p))| note_monthly(claims, s.model, *u, *p).map(|v| (i, v)))
-            .collect();
-        if !notes.is_empty() {
+        if !s.notes.is_empty() {
             chart
-                .draw_series(notes.iter().map(|(i, v)| {
+                .draw_series(s.notes.iter().map(|(i, v)| {
                     Rectangle::new(
                         [(x0(*i, 1), bottom), (x0(*i, 1) + width * 0.9, *v)],
                         colour.stroke_width(2),
@@ -166,10 +176,11 @@ where
                     Rectangle::new([(x, y - 5), (x + 15, y + 5)], colour.stroke_width(2))
                 });
         }
-        let written = bars
+        let written = s
+            .bars
             .iter()
             .map(|(i, v)| (x0(*i, 0), *v))
-            .chain(notes.iter().map(|(i, v)| (x0(*i, 1), *v)));
+            .chain(s.notes.iter().map(|(i, v)| (x0(*i, 1), *v)));
         chart.draw_series(written.map(|(x, v)| {
             Text::new(
                 usd_label(v),

@@ -201,11 +201,14 @@ fn efforts_above_the_lowest_are_measured_apart_and_written_to_the_overlay() {
         (1, Effort::High, 13_512, 2_048.0),
     ] {
         let r = &m["reasoning"][i];
+        // Every one of the 40 designed calls answered: none unanswered (not the 160 + 80 of all
+        // the model's calls).
         assert_eq!(
             (r["effort"].as_str(), r["calls"].as_u64(), r["cap"].as_u64()),
             (Some(effort.as_str()), Some(40), Some(cap)),
             "{r}"
         );
+        assert_eq!(r["unanswered"], 0, "{r}");
         let holds = |k: &str, truth: f64| {
             let e = &r[k];
             let (low, high) = (e["low"].as_f64().unwrap(), e["high"].as_f64().unwrap());
@@ -258,5 +261,83 @@ fn a_reasoning_cap_below_the_median_writes_no_guess() {
     assert_eq!(
         overlay.reasoning_tokens("gpt-5-mini", Effort::High),
         Catalog::embedded().reasoning_tokens("gpt-5-mini", Effort::High)
+    );
+}
+
+/// A designed call at an effort that gave no count is counted and named, never left out
+/// silently: a loopback server answers every call of the lowest effort plainly, and every
+/// second call at medium with a 400 (not retried); each answer states a plausible prompt. Of
+/// the 10 medium calls (a quarter of 40), 5 answer (600 reasoning and 20 visible tokens each)
+/// and 5 are unanswered; the first line and a note say so.
+#[test]
+fn calls_at_an_effort_that_gave_no_count_are_counted_and_named() {
+    use axum::response::IntoResponse;
+    use serde_json::json;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let out = tempdir("cal-gpt5mini-unanswered");
+    let medium = Arc::new(AtomicU64::new(0));
+    let seen = Arc::clone(&medium);
+    let dir = out.clone();
+    let j = paused_runtime().block_on(async move {
+        let app = axum::Router::new().route(
+            "/v1/chat/completions",
+            axum::routing::post(move |body: axum::Json<Value>| {
+                let reasoning = body["reasoning_effort"] == "medium";
+                let refused = reasoning && seen.fetch_add(1, Ordering::SeqCst) % 2 == 0;
+                let cap = body["max_completion_tokens"].as_u64().unwrap();
+                let (thought, visible) = if reasoning { (600, 20) } else { (0, cap / 2) };
+                let prompt = crate::calibrate_hostile::prompt_estimate(&body);
+                async move {
+                    if refused {
+                        let error = json!({"error": {"message": "no", "type": "invalid_request_error"}});
+                        return (axum::http::StatusCode::BAD_REQUEST, axum::Json(error)).into_response();
+                    }
+                    axum::Json(json!({
+                        "object": "chat.completion",
+                        "choices": [{"index": 0, "message": {"role": "assistant", "content": "x"}, "finish_reason": "stop"}],
+                        "usage": {"prompt_tokens": prompt, "completion_tokens": thought + visible,
+                                  "completion_tokens_details": {"reasoning_tokens": thought}}
+                    }))
+                    .into_response()
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        let mut a = args(port, &out);
+        a.effort = vec!["medium".into()];
+        a.calls = Some(40);
+        a.stream = StreamArg::Off;
+        let _ = postload::commands::calibrate::calibrate(a).await;
+        serde_json::from_str::<Value>(
+            &std::fs::read_to_string(out.join("calibration.json")).unwrap(),
+        )
+        .unwrap()
+    });
+    assert_eq!(
+        medium.load(Ordering::SeqCst),
+        10,
+        "a quarter of 40 calls at medium"
+    );
+    let m = &j["models"][0];
+    let r = &m["reasoning"][0];
+    assert_eq!(
+        (&r["calls"], &r["unanswered"]),
+        (&json!(5), &json!(5)),
+        "{r} {}",
+        m["run"]["failures"]
+    );
+    let notes = r["notes"].to_string();
+    assert!(
+        notes.contains("5 of the 10 calls at effort medium gave no count"),
+        "{notes}"
+    );
+    let md = std::fs::read_to_string(dir.join("calibration.md")).unwrap();
+    assert!(
+        md.contains("- Reasoning at effort medium: 5 of 10 calls answered, capped at 4552 tokens"),
+        "{md}"
     );
 }

@@ -148,6 +148,10 @@ pub struct ReasoningFit {
     pub effort: Effort,
     /// Answered calls at this effort.
     pub calls: u32,
+    /// Calls designed at this effort that gave no count (not sent, failed, timed out, or cut
+    /// in flight by a signal or the model's time bound); set by [`ReasoningFit::asked`].
+    #[serde(default)]
+    pub unanswered: u32,
     /// Of them, reasoning that reached the cap (no visible token).
     pub censored: u32,
     /// Of them, no reasoning at all.
@@ -167,6 +171,20 @@ pub struct ReasoningFit {
 }
 
 impl ReasoningFit {
+    /// The fit of `asked` designed calls: those not answered are counted, and named in a note
+    /// when there are any, since the calls cut in flight are the likeliest to have reasoned
+    /// longest: without them the median may read low.
+    pub fn asked(mut self, asked: u32) -> Self {
+        self.unanswered = asked.saturating_sub(self.calls);
+        if self.unanswered > 0 {
+            self.notes.push(format!(
+                "{} of the {asked} calls at effort {} gave no count (not sent, failed, timed out or cut in flight; the model's notes say which): a call cut in flight is likelier to have reasoned long, so the median may read low",
+                self.unanswered, self.effort
+            ));
+        }
+        self
+    }
+
     /// The overlay's `reasoning_tokens.<effort>`: the fitted median (whole tokens) and σ (to
     /// 0.001), the shipped `min`, and the shipped `max` raised to the most seen; `None` when
     /// the median was not measured.
@@ -272,6 +290,7 @@ pub fn fit(
     ReasoningFit {
         effort,
         calls: n as u32,
+        unanswered: 0,
         censored: censored as u32,
         none: none as u32,
         cap,

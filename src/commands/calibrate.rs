@@ -430,7 +430,12 @@ fn model_report(s: &Settings, plan: &ModelPlan, run: ModelRun) -> ModelReport {
         .enumerate()
         .map(|(i, r)| {
             let seed = s.seed ^ (i as u64 + 1).wrapping_mul(0x9e37_79b9);
-            reasoning::fit(r.effort, &run.observations, r.cap, r.shipped, k, seed)
+            let asked = plan
+                .calls
+                .iter()
+                .filter(|c| c.purpose == Purpose::Reasoning(r.effort))
+                .count() as u32;
+            reasoning::fit(r.effort, &run.observations, r.cap, r.shipped, k, seed).asked(asked)
         })
         .collect();
     ModelReport {

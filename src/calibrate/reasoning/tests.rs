@@ -290,6 +290,7 @@ fn the_overlays_figures_round_and_raise_max_to_the_most_seen() {
     let f = ReasoningFit {
         effort: Effort::Medium,
         calls: 40,
+        unanswered: 0,
         censored: 1,
         none: 0,
         cap: 4_552,
@@ -362,4 +363,24 @@ fn coverage_of_the_reasoning_intervals() {
         );
         assert!(share(m) >= 0.9 && share(s) >= 0.9 && share(t) >= 0.9);
     }
+}
+
+#[test]
+fn designed_calls_without_a_count_are_counted_and_named() {
+    // 10 calls answered of 12 designed: 2 unanswered, named in a note; all 10 answered: none.
+    let obs: Vec<Observation> = (0..10)
+        .map(|i| observation(Effort::Medium, 500 + i, 40))
+        .collect();
+    let f = fit(Effort::Medium, &obs, 4_552, MEDIUM, 100.0, 1).asked(12);
+    assert_eq!((f.calls, f.unanswered), (10, 2));
+    let note = f.notes.last().unwrap();
+    assert!(
+        note.starts_with("2 of the 12 calls at effort medium gave no count")
+            && note.contains("the median may read low"),
+        "{note}"
+    );
+    let all = fit(Effort::Medium, &obs, 4_552, MEDIUM, 100.0, 1);
+    let before = all.notes.len();
+    let all = all.asked(10);
+    assert_eq!((all.unanswered, all.notes.len()), (0, before));
 }

@@ -158,9 +158,13 @@ fn against(e: &crate::calibrate::Estimate, shipped: f64, whole: bool) -> String 
 /// One `--effort`'s lines, the same in the console and calibration.md: the calls, the fitted
 /// tokens against the shipped ones, and the reasoning's time against the model's.
 pub fn reasoning_lines(r: &ReasoningFit) -> Vec<String> {
+    let calls = match r.unanswered {
+        0 => format!("{} calls", r.calls),
+        lost => format!("{} of {} calls answered,", r.calls, r.calls + lost),
+    };
     let mut lines = vec![format!(
-        "effort {}: {} calls capped at {} tokens ({} reasoned to the cap, {} not at all)",
-        r.effort, r.calls, r.cap, r.censored, r.none
+        "effort {}: {calls} capped at {} tokens ({} reasoned to the cap, {} not at all)",
+        r.effort, r.cap, r.censored, r.none
     )];
     if let (Some(m), Some(sg)) = (&r.median, &r.sigma) {
         lines.push(format!(
@@ -455,6 +459,7 @@ mod reasoning_tests {
         let r = ReasoningFit {
             effort: Effort::Medium,
             calls: 40,
+            unanswered: 0,
             censored: 2,
             none: 1,
             cap: 4_552,
@@ -486,5 +491,14 @@ mod reasoning_tests {
             ..r
         };
         assert_eq!(reasoning_lines(&bare).len(), 1);
+        // Two of 42 designed calls gave no count: the first line says so.
+        let short = ReasoningFit {
+            unanswered: 2,
+            ..bare
+        };
+        assert_eq!(
+            reasoning_lines(&short)[0],
+            "effort medium: 40 of 42 calls answered, capped at 4552 tokens (2 reasoned to the cap, 1 not at all)"
+        );
     }
 }

@@ -377,30 +377,7 @@ fn result_notes(r: &RunResult) -> Vec<String> {
     notes.extend(super::summary::unsplit_note(r));
     notes.extend(first_caption_token_note(r));
     notes.extend(queue_wait_note(r));
-    let unknown: Vec<String> = r
-        .cases
-        .iter()
-        .filter(|c| c.measured.tokens.source == TokenSource::Unknown)
-        .map(|c| format!("{} tier {}", c.scenario, c.tier))
-        .collect();
-    if !unknown.is_empty() {
-        notes.push(format!(
-            "Tokens and cost unknown ({}): some responses carried no usage and no stub counted the calls (use --with-stub, or point [target.usage] at the response's usage).",
-            unknown.join("; ")
-        ));
-    }
-    let bad: Vec<String> = r
-        .cases
-        .iter()
-        .filter(|c| c.measured.tokens.bad_usage > 0)
-        .map(|c| format!("{}: {} calls", c.label(), c.measured.tokens.bad_usage))
-        .collect();
-    if !bad.is_empty() {
-        notes.push(format!(
-            "Impossible usage ({}): a successful answer's usage was not a count (a string, negative, half there) or could not be true (above 10^7 tokens, or a completion above the call's max_tokens). Those calls count as successful; their tokens are unknown and not priced.",
-            bad.join("; ")
-        ));
-    }
+    notes.extend(super::summary::token_notes(r));
     let saturated: Vec<String> = r
         .cases
         .iter()

@@ -71,6 +71,38 @@ pub(crate) fn unsplit_note(r: &RunResult) -> Option<String> {
     })
 }
 
+/// Why a case's tokens and cost are `-`: responses without usage and no stub to count the
+/// calls, or usage that could not be true (a server that lies). Under the console's table and in
+/// report.md alike.
+pub(crate) fn token_notes(r: &RunResult) -> Vec<String> {
+    let mut notes = Vec::new();
+    let unknown: Vec<String> = r
+        .cases
+        .iter()
+        .filter(|c| c.measured.tokens.source == crate::metrics::TokenSource::Unknown)
+        .map(|c| format!("{} tier {}", c.scenario, c.tier))
+        .collect();
+    if !unknown.is_empty() {
+        notes.push(format!(
+            "Tokens and cost unknown ({}): some responses carried no usage and no stub counted the calls (use --with-stub, or point [target.usage] at the response's usage).",
+            unknown.join("; ")
+        ));
+    }
+    let bad: Vec<String> = r
+        .cases
+        .iter()
+        .filter(|c| c.measured.tokens.bad_usage > 0)
+        .map(|c| format!("{}: {} calls", c.label(), c.measured.tokens.bad_usage))
+        .collect();
+    if !bad.is_empty() {
+        notes.push(format!(
+            "Impossible usage ({}): a successful answer's usage was not a count (a string, negative, half there) or could not be true (above 10^7 tokens, or a completion above the call's max_tokens). Those calls count as successful; their tokens are unknown and not priced.",
+            bad.join("; ")
+        ));
+    }
+    notes
+}
+
 /// The table as text (seconds for latencies; tokens and $ per successful post, and what the
 /// failed posts wasted).
 pub fn table(result: &RunResult) -> String {
@@ -129,6 +161,9 @@ pub fn table(result: &RunResult) -> String {
     if let Some(note) = unsplit_note(result) {
         let _ = writeln!(out, "{note}");
     }
+    for note in token_notes(result) {
+        let _ = writeln!(out, "{note}");
+    }
     // What the table's ok% cannot say: why the others failed.
     for c in result.cases.iter().filter(|c| c.measured.posts.failed > 0) {
         let _ = writeln!(
@@ -168,4 +203,39 @@ pub fn no_success(result: &RunResult) -> Option<String> {
             cases.join("; ")
         }
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::TokenSource;
+
+    fn fixture() -> RunResult {
+        serde_json::from_str(include_str!("../../tests/fixtures/result-default-run.json")).unwrap()
+    }
+
+    /// A server that lies about usage: the console's table, whose tok/post shows `-`, says why
+    /// under it, as report.md does. The default run's fixture (every usage counted) has no such
+    /// note.
+    #[test]
+    fn the_console_says_why_tokens_are_unknown() {
+        let mut r = fixture();
+        assert!(token_notes(&r).is_empty());
+        assert!(!table(&r).contains("Impossible usage"));
+        r.cases[0].measured.tokens.source = TokenSource::Unknown;
+        r.cases[0].measured.tokens.bad_usage = 3;
+        let t = table(&r);
+        assert!(
+            t.contains(
+                "\nTokens and cost unknown (burst-50 tier 1): some responses carried no usage"
+            ),
+            "{t}"
+        );
+        assert!(
+            t.contains(
+                "\nImpossible usage (burst-50 tier 1: 3 calls): a successful answer's usage"
+            ),
+            "{t}"
+        );
+    }
 }

@@ -157,8 +157,8 @@ pub struct PlanArgs {
     /// queue.
     #[arg(long = "retry", alias = "strategy", value_enum, value_name = "POLICY")]
     pub strategy: Vec<StrategyArg>,
-    /// Target: p95 of successful posts at most this many seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 5.0)]
+    /// Target: p95 of successful posts at most this many seconds (above 0, at most 3600).
+    #[arg(long, value_name = "SECS", value_parser = crate::limits::p95_arg, default_value_t = 5.0)]
     pub p95: f64,
     /// Target: at least this share of posts succeed (1 = no failed post).
     #[arg(long, value_name = "SHARE", value_parser = crate::share::arg, default_value_t = 1.0)]
@@ -379,11 +379,13 @@ pub struct RunArgs {
     /// beside it (docs/run.md). The first scenario's model and design, at each --tier.
     #[arg(long, conflicts_with_all = ["repeat", "trace", "gate", "junit", "shard"])]
     pub find_rate: bool,
-    /// With --find-rate, the target: p95 of successful posts at most this many seconds.
+    /// With --find-rate, the target: p95 of successful posts at most this many seconds (above
+    /// 0, at most 3600).
     #[arg(
         long,
         value_name = "SECS",
         requires = "find_rate",
+        value_parser = crate::limits::p95_arg,
         default_value_t = 5.0
     )]
     pub p95: f64,

@@ -57,6 +57,22 @@ pub fn duration_arg(text: &str) -> Result<f64, String> {
     Ok(secs)
 }
 
+/// Whether `secs` is a latency target the planner and find-rate can judge: above 0, at most
+/// [`MAX_TIMEOUT_S`] (no request waits longer, so no post's latency can be past it; an infinite
+/// target also hung the plan's charts).
+pub fn p95_ok(secs: f64) -> bool {
+    secs > 0.0 && secs <= MAX_TIMEOUT_S
+}
+
+/// `--p95 SECS` ([`p95_ok`]). A clap value parser.
+pub fn p95_arg(text: &str) -> Result<f64, String> {
+    let t = text.trim();
+    t.parse::<f64>()
+        .ok()
+        .filter(|v| p95_ok(*v))
+        .ok_or_else(|| format!("`{t}`: give a number of seconds above 0, at most {MAX_TIMEOUT_S}"))
+}
+
 /// Seconds of a sustained load (`load.duration_s`): a week.
 pub const MAX_DURATION_S: f64 = 7.0 * 86_400.0;
 
@@ -234,6 +250,24 @@ mod tests {
         }
         for bad in ["-1s", "2h", "61m", "1e300", "NaN", "s", "soon"] {
             assert!(duration_arg(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_p95_target_is_above_0_and_at_most_an_hour() {
+        for (text, want) in [("5", 5.0), (" 0.001", 0.001), ("3600", 3_600.0)] {
+            assert_eq!(p95_arg(text), Ok(want), "{text}");
+        }
+        // `inf` made `plan` draw its charts without end (found 2026-12-06).
+        for bad in ["0", "-1", "3600.5", "inf", "1e300", "NaN", "5s", ""] {
+            assert_eq!(
+                p95_arg(bad),
+                Err(format!(
+                    "`{}`: give a number of seconds above 0, at most 3600",
+                    bad.trim()
+                )),
+                "{bad}"
+            );
         }
     }
 

@@ -1,5 +1,6 @@
 //! Issue 24, item 7: a seed too large for its type, a report whose charts folder cannot be
-//! written, a full disk. Each test is named after what broke.
+//! written, a full disk; a latency target past any request's wait. Each test is named after what
+//! broke.
 
 use assert_cmd::Command;
 use predicates::prelude::*;
@@ -136,4 +137,29 @@ fn a_full_disk_names_the_disk_error() {
         .unwrap()
         .file_type()
         .is_char_device());
+}
+
+#[test]
+fn an_infinite_p95_target_is_refused_not_planned_without_end() {
+    // Before: `plan --p95 inf` printed its decision, then drew its charts without end (killed
+    // after 5 min); find-rate refused it with another message. Now one rule and one message.
+    let dir = tempdir("p95-inf");
+    for args in [
+        vec!["plan", "--quiet", "--p95", "inf"],
+        vec!["plan", "--quiet", "--p95", "3601"],
+        vec!["run", "--find-rate", "--p95", "inf"],
+    ] {
+        postload()
+            .args(&args)
+            .current_dir(&dir)
+            // A guard against the hang this test is about, never a performance bound: the
+            // refusal comes before any work.
+            .timeout(std::time::Duration::from_secs(120))
+            .assert()
+            .code(2)
+            .stderr(
+                contains("'--p95 <SECS>'")
+                    .and(contains("give a number of seconds above 0, at most 3600")),
+            );
+    }
 }

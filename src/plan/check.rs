@@ -33,8 +33,12 @@ pub fn check(spec: &PlanSpec, catalog: &Catalog) -> Result<(), PlanError> {
             return e(format!("{name}: must be between 0 and 1, got {v}"));
         }
     }
-    if spec.target.p95_s.is_nan() || spec.target.p95_s <= 0.0 {
-        return e("--p95: must be a positive number of seconds".into());
+    if !crate::limits::p95_ok(spec.target.p95_s) {
+        return e(format!(
+            "--p95 {}: give a number of seconds above 0, at most {}",
+            spec.target.p95_s,
+            crate::limits::MAX_TIMEOUT_S
+        ));
     }
     if let Some(p) = spec.posts_per_user_per_day {
         if !(p > 0.0 && p.is_finite()) {

@@ -114,10 +114,18 @@ fn check_takes_shares_from_0_to_1() {
 
 #[test]
 fn check_needs_a_positive_p95_rate_and_days() {
-    let p95 = Some("--p95: must be a positive number of seconds".to_string());
-    assert_eq!(check_error(|s| s.target.p95_s = f64::NAN), p95);
-    assert_eq!(check_error(|s| s.target.p95_s = 0.0), p95);
+    let p95 = |v: &str| {
+        Some(format!(
+            "--p95 {v}: give a number of seconds above 0, at most 3600"
+        ))
+    };
+    assert_eq!(check_error(|s| s.target.p95_s = f64::NAN), p95("NaN"));
+    assert_eq!(check_error(|s| s.target.p95_s = 0.0), p95("0"));
+    // An infinite target drew the plan's charts without end.
+    assert_eq!(check_error(|s| s.target.p95_s = f64::INFINITY), p95("inf"));
+    assert_eq!(check_error(|s| s.target.p95_s = 3_600.5), p95("3600.5"));
     assert_eq!(check_error(|s| s.target.p95_s = 0.001), None);
+    assert_eq!(check_error(|s| s.target.p95_s = 3_600.0), None);
     let rate = Some("--posts-per-day: must be positive".to_string());
     for bad in [0.0, -1.0, f64::INFINITY, f64::NAN] {
         assert_eq!(check_error(|s| s.posts_per_user_per_day = Some(bad)), rate);

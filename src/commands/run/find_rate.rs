@@ -135,7 +135,7 @@ fn check(cfg: &RunConfig, args: &cli::RunArgs) -> anyhow::Result<()> {
             crate::limits::num(args.step)
         );
     }
-    if !(args.p95.is_finite() && args.p95 > 0.0 && args.p95 <= crate::limits::MAX_TIMEOUT_S) {
+    if !crate::limits::p95_ok(args.p95) {
         anyhow::bail!(
             "--p95 {}: give a number of seconds above 0, at most {}",
             args.p95,

@@ -202,6 +202,13 @@ impl std::str::FromStr for Threshold {
         if is_ratio(metric) {
             let value = crate::share::parse(value)
                 .map_err(|e| format!("`{s}`: `{metric}` is a ratio: {e}"))?;
+            // A ratio never passes 100 %: past it the threshold holds for every run, or for
+            // none, whatever the run measured.
+            if value > 1.0 {
+                return Err(format!(
+                    "`{s}`: `{metric}` is a ratio from 0 to 100 %: past 100 % the threshold would hold for every run or for none"
+                ));
+            }
             return Ok(Threshold {
                 metric: metric.to_string(),
                 op,
@@ -275,6 +282,22 @@ mod tests {
         }
         // Counts and timings above 1 are plain numbers.
         assert_eq!("posts_ok >= 10".parse::<Threshold>().unwrap().value, 10.0);
+        // A percentage past 100 % cannot judge a ratio: `error_rate <= 200%` passed every run.
+        for bad in [
+            "error_rate <= 200%",
+            "rate_limited_ratio < 100.5%",
+            "goodput_5s >= 150%",
+        ] {
+            let e = bad.parse::<Threshold>().unwrap_err();
+            assert!(
+                e.contains("is a ratio from 0 to 100 %: past 100 %"),
+                "{bad}: {e}"
+            );
+        }
+        assert_eq!(
+            "error_rate <= 100%".parse::<Threshold>().unwrap().value,
+            1.0
+        );
     }
 
     #[test]

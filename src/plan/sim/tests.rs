@@ -150,6 +150,41 @@ fn a_daily_stream_follows_the_curve_and_the_seed() {
     assert_eq!(again.posts(), n);
 }
 
+/// One call drawn by hand as the stub serves it: attempt `attempt` of post `post` (its own draw
+/// stream), `prompt` tokens in and at most `max` out, at time 0 on `limiter`; the tokens it
+/// wrote and its time. Panics unless it is answered.
+fn by_hand_call(
+    i: &SimInput,
+    limiter: &mut RateLimiter,
+    post: u64,
+    attempt: u32,
+    prompt: u32,
+    max: u32,
+) -> (u32, Duration) {
+    let req = CallRequest {
+        reserve: u64::from(prompt + max),
+        prompt_tokens: prompt,
+        max_tokens: Some(max),
+        n: 1,
+    };
+    let mut rng = draw_rng(i.seed, post_stream(post, attempt));
+    match serve(
+        limiter,
+        Duration::ZERO,
+        &req,
+        &i.profile,
+        &Faults::default(),
+        &mut rng,
+    ) {
+        Served::Ok {
+            completion_tokens,
+            timing,
+            ..
+        } => (completion_tokens, timing.total),
+        other => panic!("{other:?}"),
+    }
+}
+
 #[test]
 fn uses_the_catalogs_profile_like_the_stub() {
     let c = Catalog::embedded();
@@ -162,34 +197,10 @@ fn uses_the_catalogs_profile_like_the_stub() {
     // plus what the image call wrote. Nothing waits (no limit is near), so a post takes
     // the two calls' times.
     let mut limiter = RateLimiter::new(i.limits, i.rejected_cost, Duration::ZERO);
-    let call = |limiter: &mut RateLimiter, post: u64, attempt: u32, prompt: u32, max: u32| {
-        let req = CallRequest {
-            reserve: u64::from(prompt + max),
-            prompt_tokens: prompt,
-            max_tokens: Some(max),
-            n: 1,
-        };
-        let mut rng = draw_rng(i.seed, post_stream(post, attempt));
-        match serve(
-            limiter,
-            Duration::ZERO,
-            &req,
-            &i.profile,
-            &Faults::default(),
-            &mut rng,
-        ) {
-            Served::Ok {
-                completion_tokens,
-                timing,
-                ..
-            } => (completion_tokens, timing.total),
-            other => panic!("{other:?}"),
-        }
-    };
     let mut by_hand: Vec<f64> = (0..2_000u64)
         .map(|p| {
-            let (wrote, image) = call(&mut limiter, p, 1, 800, 150);
-            let (_, caption) = call(&mut limiter, p, 2, 1_050 + wrote, 200);
+            let (wrote, image) = by_hand_call(&i, &mut limiter, p, 1, 800, 150);
+            let (_, caption) = by_hand_call(&i, &mut limiter, p, 2, 1_050 + wrote, 200);
             (image + caption).as_secs_f64() * 1000.0
         })
         .collect();
@@ -478,31 +489,12 @@ fn a_parallel_caption_draws_from_its_own_streams() {
     let (r, _) = simulate(&i);
     let m = r.summarize(None, 400);
     let mut limiter = RateLimiter::new(i.limits, i.rejected_cost, Duration::ZERO);
-    let mut call = |post: u64, attempt: u32, prompt: u32, max: u32| {
-        let req = CallRequest {
-            reserve: u64::from(prompt + max),
-            prompt_tokens: prompt,
-            max_tokens: Some(max),
-            n: 1,
-        };
-        let mut rng = draw_rng(i.seed, post_stream(post, attempt));
-        match serve(
-            &mut limiter,
-            Duration::ZERO,
-            &req,
-            &i.profile,
-            &Faults::default(),
-            &mut rng,
-        ) {
-            Served::Ok { timing, .. } => timing.total.as_secs_f64() * 1000.0,
-            other => panic!("{other:?}"),
-        }
-    };
     let mut by_hand: Vec<f64> = (0..400u64)
         .map(|p| {
-            let image = call(p, 1, 800, 150);
-            let caption = call(p, PARALLEL_CAPTION_ATTEMPTS + 1, 1_050, 200);
-            image.max(caption)
+            let (_, image) = by_hand_call(&i, &mut limiter, p, 1, 800, 150);
+            let caption_attempt = PARALLEL_CAPTION_ATTEMPTS + 1;
+            let (_, caption) = by_hand_call(&i, &mut limiter, p, caption_attempt, 1_050, 200);
+            image.max(caption).as_secs_f64() * 1000.0
         })
         .collect();
     by_hand.sort_by(f64::total_cmp);

@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::*;
-use crate::commands::calibrate::client::Caller;
 use crate::metrics::budget::Budget;
 
 /// A server on loopback answering every call plainly with a usage of 50 prompt and 10
@@ -46,20 +45,7 @@ async fn a_cap_met_mid_model_stops_the_sending_and_keeps_what_was_answered() {
     // the eleventh is refused, the twelfth never asked for. Spent: 10 × 225 = 2,250 per 1M.
     let (addr, count) = billing_server().await;
     let budget = Arc::new(Mutex::new(Budget::new(0.003_525)));
-    let ctx = Arc::new(Context {
-        caller: Caller {
-            client: reqwest::Client::builder().no_proxy().build().unwrap(),
-            url: format!("http://{addr}/v1/chat/completions"),
-            api_key: None,
-            time_scale: crate::clock::TimeScale::ONE,
-            call_timeout: Duration::from_secs(60),
-        },
-        budget: Arc::clone(&budget),
-        concurrency: 1,
-        interrupted: Arc::new(std::sync::atomic::AtomicBool::new(false)),
-        hurry: Arc::new(std::sync::atomic::AtomicBool::new(false)),
-        model_time: Duration::from_millis(MAX_MODEL_TIME_MS),
-    });
+    let ctx = super::tests::context(addr, &budget, Duration::from_secs(60), 1);
     let spec = CallSpec {
         model: "gpt-4o".into(),
         purpose: Purpose::Speed,

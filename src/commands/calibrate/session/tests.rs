@@ -5,6 +5,30 @@ use super::*;
 use crate::commands::calibrate::client::Caller;
 use crate::metrics::budget::Budget;
 
+/// A session's context for calls to `addr` on loopback (no key, K = 1), `concurrency` at a time,
+/// each given `call_timeout`, charged to `budget`, with no signal and the model's time bound.
+pub(super) fn context(
+    addr: std::net::SocketAddr,
+    budget: &Arc<Mutex<Budget>>,
+    call_timeout: Duration,
+    concurrency: u32,
+) -> Arc<Context> {
+    Arc::new(Context {
+        caller: Caller {
+            client: reqwest::Client::builder().no_proxy().build().unwrap(),
+            url: format!("http://{addr}/v1/chat/completions"),
+            api_key: None,
+            time_scale: crate::clock::TimeScale::ONE,
+            call_timeout,
+        },
+        budget: Arc::clone(budget),
+        concurrency,
+        interrupted: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        hurry: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        model_time: Duration::from_millis(MAX_MODEL_TIME_MS),
+    })
+}
+
 fn spec(purpose: Purpose, prompt: u32, max: u32) -> CallSpec {
     CallSpec {
         model: "gpt-4o".into(),
@@ -90,20 +114,7 @@ async fn a_model_past_its_time_bound_is_cut_and_its_calls_in_flight_abandoned() 
         while sock.read(&mut buf).await.is_ok_and(|n| n > 0) {}
     });
     let budget = Arc::new(Mutex::new(Budget::new(f64::INFINITY)));
-    let ctx = Arc::new(Context {
-        caller: Caller {
-            client: reqwest::Client::builder().no_proxy().build().unwrap(),
-            url: format!("http://{addr}/v1/chat/completions"),
-            api_key: None,
-            time_scale: crate::clock::TimeScale::ONE,
-            call_timeout: Duration::from_secs(10 * 3_600),
-        },
-        budget: Arc::clone(&budget),
-        concurrency: 2,
-        interrupted: Arc::new(std::sync::atomic::AtomicBool::new(false)),
-        hurry: Arc::new(std::sync::atomic::AtomicBool::new(false)),
-        model_time: Duration::from_millis(MAX_MODEL_TIME_MS),
-    });
+    let ctx = context(addr, &budget, Duration::from_secs(10 * 3_600), 2);
     let specs = vec![spec(Purpose::Speed, 50, 400), spec(Purpose::Probe, 50, 1)];
     let bodies = vec![serde_json::json!({}), serde_json::json!({})];
     // gpt-4o's prices: the speed call's worst case is its prompt at the largest count believed

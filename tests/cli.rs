@@ -52,8 +52,7 @@ fn a_bad_stub_option_is_exit_2_naming_it() {
 
 #[test]
 fn a_bad_mocks_file_is_exit_2_naming_file_and_field() {
-    let dir = std::env::temp_dir().join(format!("postload-cli-mocks-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = temp("mocks");
     let text =
         postload::openai::catalog::EMBEDDED_LATENCY.replace("p99 = 4517.0", "p99 = \"slow\"");
     std::fs::write(dir.join("latency.toml"), text).unwrap();
@@ -69,10 +68,10 @@ fn a_bad_mocks_file_is_exit_2_naming_file_and_field() {
         );
 }
 
+/// A new folder for this test: the process id alone was reused by a later run of the suite
+/// (15 hours of uptime), whose tests then counted the old run's folders beside their own.
 fn temp(tag: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("postload-cli-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    crate::common::tempdir(&format!("cli-{tag}"))
 }
 
 #[test]

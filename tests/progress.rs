@@ -20,7 +20,7 @@ const LONG_CASE: [&str; 9] = [
 ];
 
 fn reports(tag: &str) -> std::path::PathBuf {
-    std::env::temp_dir().join(format!("postload-progress-{tag}-{}", std::process::id()))
+    crate::common::tempdir(&format!("progress-{tag}"))
 }
 
 #[test]

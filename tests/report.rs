@@ -204,8 +204,7 @@ fn html_report_is_one_self_contained_file() {
 
 #[test]
 fn report_command_renders_from_a_saved_result() {
-    let dir = std::env::temp_dir().join(format!("postload-report-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = crate::common::tempdir("report");
     let result = dir.join("result.json");
     std::fs::write(&result, FIXTURE).unwrap();
     Command::cargo_bin("postload")
@@ -929,8 +928,7 @@ fn the_readmes_claim_count_is_the_claims_files() {
 /// exit 2 naming it.
 #[test]
 fn report_judges_the_claims_file_it_is_given() {
-    let dir = std::env::temp_dir().join(format!("postload-report-claims-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = crate::common::tempdir("report-claims");
     let result = dir.join("result.json");
     std::fs::write(&result, FIXTURE).unwrap();
     let claims = dir.join("team-claims.toml");

@@ -212,9 +212,17 @@ mod tests {
     use super::*;
     use crate::report::{JsonExporter, PriceInfo, TargetInfo, RESULT_SCHEMA};
 
+    /// An empty folder's path for one test: a folder of this name left by an earlier process
+    /// with the same id (one that failed before its clean-up) is removed first.
+    fn fresh(tag: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("postload-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
     #[test]
     fn atomic_write_replaces_whole_and_leaves_no_temporary() {
-        let dir = std::env::temp_dir().join(format!("postload-atomic-{}", std::process::id()));
+        let dir = fresh("atomic");
         std::fs::create_dir_all(&dir).unwrap();
         let p = dir.join("result.json");
         write_atomic(&p, b"first").unwrap();
@@ -232,7 +240,7 @@ mod tests {
     fn a_failed_write_keeps_the_old_bytes() {
         // A directory where the temporary file goes makes the write fail after `path` exists:
         // the old file must survive whole and the error must say so.
-        let dir = std::env::temp_dir().join(format!("postload-atomic-fail-{}", std::process::id()));
+        let dir = fresh("atomic-fail");
         std::fs::create_dir_all(&dir).unwrap();
         let p = dir.join("result.json");
         write_atomic(&p, b"old").unwrap();
@@ -286,7 +294,7 @@ mod tests {
 
     #[test]
     fn the_writer_refuses_names_that_leave_its_folder_and_writes_nothing() {
-        let root = std::env::temp_dir().join(format!("postload-escape-{}", std::process::id()));
+        let root = fresh("escape");
         let dir = root.join("run");
         let w = ReportWriter::create(&dir)
             .unwrap()
@@ -301,7 +309,7 @@ mod tests {
 
     #[test]
     fn the_writer_refuses_a_folder_that_links_outside() {
-        let root = std::env::temp_dir().join(format!("postload-symlink-{}", std::process::id()));
+        let root = fresh("symlink");
         let dir = root.join("run");
         let outside = root.join("outside");
         std::fs::create_dir_all(&dir).unwrap();
@@ -318,7 +326,7 @@ mod tests {
 
     #[test]
     fn two_outputs_with_one_name_are_refused() {
-        let root = std::env::temp_dir().join(format!("postload-dupname-{}", std::process::id()));
+        let root = fresh("dupname");
         let w = ReportWriter::create(&root)
             .unwrap()
             .with(Names(vec!["a.txt"]))
@@ -333,7 +341,7 @@ mod tests {
 
     #[test]
     fn a_hurried_writer_writes_only_the_essential_formats() {
-        let root = std::env::temp_dir().join(format!("postload-hurry-{}", std::process::id()));
+        let root = fresh("hurry");
         let hurry = Arc::new(AtomicBool::new(true));
         let w = ReportWriter::create(&root)
             .unwrap()

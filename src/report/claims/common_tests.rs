@@ -2,7 +2,9 @@
 //! percent, the best case, $ per successful post and its projection, goodput, and the verdicts
 //! for a case cut short, without usage, or with failed posts.
 
-use super::fixture::{burst, judge, prices, run, seen, three_ok_and_a_429, tokens, want};
+use super::fixture::{
+    burst, judge, prices, run, seen, three_ok_and_a_429, tokens, want, NEEDS_TIER_2,
+};
 use super::*;
 use crate::metrics::cost::Tokens;
 
@@ -145,15 +147,6 @@ max_s = 5.0
         .collect();
     assert_eq!(g, [(2.0, 0.25), (5.0, 0.5)]);
 }
-
-const NEEDS_TIER_2: &str = r#"
-[[claim]]
-id = "t"
-statement = "50 users need Tier 2"
-kind = "needs_tier"
-users = 50
-tier = 2
-"#;
 
 #[test]
 fn a_case_cut_short_is_not_judged_and_says_how_many_posts_finished() {

@@ -1,13 +1,9 @@
 //! The claims about tokens and money (cost.rs), each verdict compared whole: the case it
 //! picked, the figure, the judgement, the cause and the evidence a reader sees.
 
-use super::fixture::{burst, judge, run, seen, tokens, want, Seen};
+use super::fixture::{burst, judge, run, seen_all, tokens, want};
 use super::*;
 use crate::metrics::cost::Tokens;
-
-fn seen_all(v: &[ClaimVerdict]) -> Vec<Seen> {
-    v.iter().map(seen).collect()
-}
 
 #[test]
 fn tokens_per_post_counts_the_successful_posts_own_tokens_and_names_the_waste() {

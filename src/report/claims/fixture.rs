@@ -175,3 +175,18 @@ pub(super) fn three_ok_and_a_429() -> Vec<crate::metrics::PostPoint> {
         point(500.0, PostOutcome::RateLimited),
     ]
 }
+
+/// Every verdict as [`seen`].
+pub(super) fn seen_all(v: &[ClaimVerdict]) -> Vec<Seen> {
+    v.iter().map(seen).collect()
+}
+
+/// One claim: 50 users posting at once need Tier 2.
+pub(super) const NEEDS_TIER_2: &str = r#"
+[[claim]]
+id = "t"
+statement = "50 users need Tier 2"
+kind = "needs_tier"
+users = 50
+tier = 2
+"#;

@@ -213,14 +213,8 @@ table = [[50, 5, 63.75]]
 "#,
     )
     .unwrap();
-    let verdict = |id: &str, statement: &str, measured: &str| ClaimVerdict {
-        id: id.into(),
-        statement: statement.into(),
-        case: Some("burst-100 tier 2".into()),
-        measured: measured.into(),
-        verdict: Judgement::Holds,
-        cause: None,
-        evidence: "e".into(),
+    let verdict = |id: &str, statement: &str, measured: &str| {
+        on_tier_2(id, statement, Judgement::Holds, measured)
     };
     let h = headline(
         &claims,

@@ -3,15 +3,12 @@
 //! with what a reader sees.
 
 use super::fixture::{
-    burst, in_service_mode, judge, run, seen, stub, three_ok_and_a_429, want, Seen,
+    burst, in_service_mode, judge, run, seen, seen_all, stub, three_ok_and_a_429, want, Seen,
+    NEEDS_TIER_2,
 };
 use super::*;
 use crate::result::TierLimitRow;
 use crate::scenario::Load;
-
-fn seen_all(v: &[ClaimVerdict]) -> Vec<Seen> {
-    v.iter().map(seen).collect()
-}
 
 const LATENCY: &str = r#"
 [[claim]]
@@ -224,15 +221,6 @@ fn a_missing_load_names_the_bursts_the_run_had_instead() {
         "no burst of 60 users on gpt-4o in this run: it ran no burst"
     );
 }
-
-const NEEDS_TIER_2: &str = r#"
-[[claim]]
-id = "t"
-statement = "50 users need Tier 2"
-kind = "needs_tier"
-users = 50
-tier = 2
-"#;
 
 #[test]
 fn needs_tier_holds_below_the_tier_if_posts_failed_and_from_it_if_none_did() {

@@ -185,34 +185,11 @@ fn with_nothing_failed_the_block_has_no_failed_table() {
 /// the note asks both.
 #[test]
 fn the_cost_answer_gives_the_per_post_and_the_monthly_figure() {
-    let claims = crate::claims::parse(
-        "c.toml",
-        r#"
-[[claim]]
-id = "tok"
-statement = "2,350 tokens a post"
-kind = "tokens_per_post"
-value = 2350
-tolerance = 0.1
-
-[[claim]]
-id = "cost"
-statement = "$0.0085 a post"
-kind = "cost_per_post"
-model = "gpt-4o"
-value = 0.0085
-tolerance = 0.1
-
-[[claim]]
-id = "month"
-statement = "$63.75 a month"
-kind = "monthly_cost"
-model = "gpt-4o"
-tolerance = 0.1
-table = [[50, 5, 63.75]]
-"#,
-    )
-    .unwrap();
+    // The constant's claims with a monthly table of one row.
+    let toml = TOKENS_COST_MONTH
+        .replace("$63.75 and $127.50 a month", "$63.75 a month")
+        .replace(", [100, 5, 127.5]", "");
+    let claims = crate::claims::parse("c.toml", &toml).unwrap();
     let verdict = |id: &str, statement: &str, measured: &str| {
         on_tier_2(id, statement, Judgement::Holds, measured)
     };
